@@ -1,0 +1,450 @@
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "diag.h"
+#include "duration.h"
+#include "engine.h"
+#include "options.h"
+#include "spec.h"
+#include "summary.h"
+
+enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105 };
+
+typedef struct cli {
+    const char *cmd;
+    spec_opts so;
+    const char **env, **outs, **only, **plugin_dirs;
+    size_t n_env, n_outs, n_only, n_plugin_dirs;
+    const char *summary_export;
+    run_opts ro;
+    bool verbose;
+    long long seed;
+    char **specs;
+    int n_specs;
+} cli;
+
+static void usage(FILE *out)
+{
+    fputs("usage: volley <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run [opts] SPEC...       run specs one after another; exit code = worst of them\n"
+          "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
+          "  plugins                  list discovered plugins: name, kind, version, ABI\n"
+          "  version                  print the version\n"
+          "\n"
+          "options:\n"
+          "  -e KEY=VALUE             value for ${env.KEY} (the environment is the fallback)\n"
+          "  --vus N                  override every scenario's VU count\n"
+          "  --duration D             override durations (e.g. 30s, 1m30s)\n"
+          "  --iterations N           run N iterations in total (shared-iterations)\n"
+          "  --scenario NAME          run only the named scenario (repeatable)\n"
+          "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
+          "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
+          "  --seed N                 makes every random choice reproducible\n"
+          "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
+          "  --workers N              worker threads (default: one per core)\n"
+          "  -q, --quiet              no progress output\n"
+          "  -v, --verbose            plugin info messages\n"
+          "\n"
+          "exit codes: 0 passed, 99 a threshold failed, 103 engine error, 104 invalid spec\n"
+          "or options, 105 interrupted\n",
+          out);
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+    const char **p = realloc(*arr, (*n + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    p[(*n)++] = v;
+    *arr = p;
+    return 0;
+}
+
+static int parse_count(const char *opt, const char *arg, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 100000000) {
+        fprintf(stderr, "volley: %s: expected a whole number >= 1, got \"%s\"\n", opt, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(cli *c, int argc, char **argv)
+{
+    enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH, O_WORKERS };
+    static const struct option longs[] = {
+        {"vus", required_argument, NULL, O_VUS},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"iterations", required_argument, NULL, O_ITERATIONS},
+        {"scenario", required_argument, NULL, O_SCENARIO},
+        {"out", required_argument, NULL, 'o'},
+        {"summary-export", required_argument, NULL, O_SUMMARY},
+        {"seed", required_argument, NULL, O_SEED},
+        {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+    int64_t n;
+    char err[160];
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "e:o:qvh", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'e':
+            if (!strchr(optarg, '=') || optarg[0] == '=') {
+                fprintf(stderr, "volley: -e: expected KEY=VALUE, got \"%s\"\n", optarg);
+                return -1;
+            }
+            push(&c->env, &c->n_env, optarg);
+            break;
+        case 'o': push(&c->outs, &c->n_outs, optarg); break;
+        case 'q': c->ro.quiet = true; break;
+        case 'v': c->verbose = true; break;
+        case 'h': usage(stdout); exit(0);
+        case O_VUS:
+            if (parse_count("--vus", optarg, &c->so.vus) != 0)
+                return -1;
+            break;
+        case O_ITERATIONS:
+            if (parse_count("--iterations", optarg, &c->so.iterations) != 0)
+                return -1;
+            break;
+        case O_WORKERS:
+            if (parse_count("--workers", optarg, &n) != 0 || n > 64) {
+                if (n > 64)
+                    fprintf(stderr, "volley: --workers: at most 64\n");
+                return -1;
+            }
+            c->ro.workers = (int)n;
+            break;
+        case O_DURATION:
+            if (duration_parse(optarg, &c->so.duration_ns, err, sizeof err) != 0 || c->so.duration_ns <= 0) {
+                fprintf(stderr, "volley: --duration: expected %s, got \"%s\"\n", DURATION_EXPECTED, optarg);
+                return -1;
+            }
+            break;
+        case O_SCENARIO: push(&c->only, &c->n_only, optarg); break;
+        case O_SUMMARY: c->summary_export = optarg; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            c->seed = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end) {
+                fprintf(stderr, "volley: --seed: expected an integer, got \"%s\"\n", optarg);
+                return -1;
+            }
+            break;
+        }
+        case O_PLUGIN_PATH: push(&c->plugin_dirs, &c->n_plugin_dirs, optarg); break;
+        default:
+            fprintf(stderr, "volley: unknown or incomplete option \"%s\" (see volley --help)\n",
+                    argv[optind - 1]);
+            return -1;
+        }
+    }
+    c->specs = argv + optind;
+    c->n_specs = argc - optind;
+    c->so.env = c->env;
+    c->so.n_env = c->n_env;
+    c->so.outs = c->outs;
+    c->so.n_outs = c->n_outs;
+    c->so.only_scenarios = c->only;
+    c->so.n_only = c->n_only;
+    return 0;
+}
+
+static int load_plugins(cli *c, volley_core *core)
+{
+    char err[1024];
+    if (plug_load_all(&core->plugins, c->plugin_dirs, c->n_plugin_dirs, &core->host, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    return 0;
+}
+
+/* A fresh registry per spec: plugins re-register their metrics. */
+static int reset_registry(volley_core *core)
+{
+    char err[256];
+    metrics_reg_free(&core->reg);
+    metrics_reg_init(&core->reg);
+    if (spec_register_builtin_metrics(&core->reg, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    return 0;
+}
+
+static spec *load_spec(cli *c, volley_core *core, const char *path)
+{
+    diag d;
+    diag_init(&d);
+    spec *s = spec_load(path, &c->so, &core->plugins, &core->reg, &core->host, core, &d);
+    if (!s) {
+        diag_print(&d, stderr);
+        fprintf(stderr, "volley: %s: %zu error%s\n", path, d.count, d.count == 1 ? "" : "s");
+    }
+    diag_free(&d);
+    return s;
+}
+
+static int cmd_validate(cli *c)
+{
+    volley_core core;
+    char err[256];
+    if (core_init(&core, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    int rc = load_plugins(c, &core);
+    for (int i = 0; rc != EXIT_ENGINE && i < c->n_specs; i++) {
+        if (reset_registry(&core) != 0)
+            break;
+        spec *s = load_spec(c, &core, c->specs[i]);
+        if (!s) {
+            rc = EXIT_INVALID;
+            continue;
+        }
+        size_t steps = 0;
+        for (size_t j = 0; j < s->n_scenarios; j++)
+            steps += s->scenarios[j].n_ops;
+        printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s)\n", c->specs[i],
+               s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
+               s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s");
+        spec_free(s);
+    }
+    core_free(&core);
+    return rc;
+}
+
+static void print_header(const cli *c, const spec *s, FILE *out)
+{
+    char d1[64], d2[64];
+    fprintf(out, "\n  execution: local (%s)\n     script: %s\n", s->name, s->path);
+    for (size_t i = 0; i < s->n_outputs; i++)
+        fprintf(out, "     output: %s\n", s->outputs[i].label);
+    if (s->n_outputs == 0)
+        fprintf(out, "     output: -\n");
+    int64_t vus = 0, longest = 0;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        const scenario *sc = &s->scenarios[i];
+        int64_t len = (sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns) +
+                      sc->start_time_ns + sc->graceful_stop_ns;
+        vus += sc->vus;
+        if (len > longest)
+            longest = len;
+    }
+    fprintf(out, "\n  scenarios: %zu scenario%s, %lld max VUs, %s max duration (incl. graceful stop):\n",
+            s->n_scenarios, s->n_scenarios == 1 ? "" : "s", (long long)vus,
+            duration_format(longest, d1, sizeof d1));
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        const scenario *sc = &s->scenarios[i];
+        duration_format(sc->graceful_stop_ns, d2, sizeof d2);
+        switch (sc->executor) {
+        case EXEC_CONSTANT_VUS:
+            fprintf(out, "           * %s: %lld looping VUs for %s (graceful_stop: %s)\n", sc->name,
+                    (long long)sc->vus, duration_format(sc->duration_ns, d1, sizeof d1), d2);
+            break;
+        case EXEC_PER_VU_ITERATIONS:
+            fprintf(out, "           * %s: %lld iterations for each of %lld VUs (max_duration: %s, graceful_stop: %s)\n",
+                    sc->name, (long long)sc->iterations, (long long)sc->vus,
+                    duration_format(sc->max_duration_ns, d1, sizeof d1), d2);
+            break;
+        case EXEC_SHARED_ITERATIONS:
+            fprintf(out, "           * %s: %lld iterations shared among %lld VUs (max_duration: %s, graceful_stop: %s)\n",
+                    sc->name, (long long)sc->iterations, (long long)sc->vus,
+                    duration_format(sc->max_duration_ns, d1, sizeof d1), d2);
+            break;
+        }
+    }
+    (void)c;
+    fputc('\n', out);
+    fflush(out);
+}
+
+/* Raises the open-file soft limit to the hard limit and says clearly when
+ * the planned VUs cannot have one connection each. */
+static int check_fd_budget(const spec *s)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long long vus = 0;
+    for (size_t i = 0; i < s->n_scenarios; i++)
+        vus += s->scenarios[i].vus;
+    long long need = vus + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < need) {
+        fprintf(stderr, "volley: %s: %lld VUs need about %lld open files (one connection each plus "
+                "~64 for the runner), but the open-file limit is %llu (ulimit -Hn). Lower the VUs or "
+                "raise the hard limit.\n", s->path, vus, need, (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_one(cli *c, volley_core *core, const char *path, bool *interrupted)
+{
+    if (reset_registry(core) != 0)
+        return EXIT_ENGINE;
+    spec *s = load_spec(c, core, path);
+    if (!s)
+        return EXIT_INVALID;
+    if (check_fd_budget(s) != 0) {
+        spec_free(s);
+        return EXIT_INVALID;
+    }
+    if (!c->ro.quiet)
+        print_header(c, s, stdout);
+    run_result res;
+    char err[1024] = "";
+    int rc = EXIT_OK;
+    if (engine_run(core, s, &c->ro, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s: %s\n", path, err);
+        rc = EXIT_ENGINE;
+    }
+    bool *ok = calloc(s->n_thresholds + 1, sizeof *ok);
+    size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, ok);
+    summary_print(stdout, s, &core->reg, &res, ok);
+    if (c->summary_export &&
+        summary_export(c->summary_export, s, &core->reg, &res, ok, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        rc = EXIT_ENGINE;
+    }
+    for (size_t i = 0; i < res.n_outputs; i++) {
+        if (res.outputs[i].failed) {
+            fprintf(stderr, "volley: output %s failed: %s\n", res.outputs[i].label, res.outputs[i].err);
+            rc = EXIT_ENGINE;
+        }
+    }
+    if (rc == EXIT_OK && failed)
+        rc = EXIT_THRESHOLDS;
+    if (res.interrupted) {
+        *interrupted = true;
+        rc = EXIT_INTERRUPTED;
+    }
+    free(ok);
+    run_result_free(&res);
+    spec_free(s);
+    return rc;
+}
+
+static int cmd_run(cli *c)
+{
+    volley_core core;
+    char err[256];
+    if (core_init(&core, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    core.verbose = c->verbose;
+    int worst = load_plugins(c, &core);
+    bool interrupted = false;
+    for (int i = 0; worst != EXIT_ENGINE && i < c->n_specs && !interrupted; i++) {
+        int rc = run_one(c, &core, c->specs[i], &interrupted);
+        if (rc > worst)
+            worst = rc;
+    }
+    core_free(&core);
+    return worst;
+}
+
+static int cmd_plugins(cli *c)
+{
+    volley_core core;
+    char err[256];
+    if (core_init(&core, err, sizeof err) != 0)
+        return EXIT_ENGINE;
+    int rc = load_plugins(c, &core);
+    if (rc == 0) {
+        printf("%-16s %-9s %-8s %-4s %s\n", "NAME", "KIND", "VERSION", "ABI", "PATH");
+        for (size_t i = 0; i < core.plugins.n; i++) {
+            const plug *p = &core.plugins.items[i];
+            printf("%-16s %-9s %-8s %-4u %s\n", p->desc->name, plug_kind_name(p->desc->kind),
+                   p->desc->version, p->desc->abi, p->path);
+            if (!c->verbose)
+                continue;
+            if (p->desc->description)
+                printf("    %s\n", p->desc->description);
+            if (p->desc->kind == VOLLEY_KIND_CHECK)
+                for (size_t k = 0; k < p->desc->check->n_keys; k++)
+                    printf("    check key: %s\n", p->desc->check->keys[k].key);
+            if (p->desc->kind == VOLLEY_KIND_PROTOCOL)
+                printf("    step key: %s\n", p->desc->protocol->step_key);
+        }
+        if (core.plugins.n == 0)
+            printf("(no plugins found; set --plugin-path or VOLLEY_PLUGIN_PATH)\n");
+    }
+    core_free(&core);
+    return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_INVALID;
+    }
+    cli c = {.cmd = argv[1]};
+    if (strcmp(c.cmd, "-h") == 0 || strcmp(c.cmd, "--help") == 0 || strcmp(c.cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(c.cmd, "version") == 0 || strcmp(c.cmd, "--version") == 0) {
+        printf("volley %s (plugin ABI %u, %s)\n", VOLLEY_VERSION, VOLLEY_ABI_VERSION, curl_version());
+        return 0;
+    }
+    int rc;
+    if (parse_args(&c, argc - 1, argv + 1) != 0) {
+        rc = EXIT_INVALID;
+        goto out;
+    }
+    /* Process-wide setup before any thread starts (deps-notes 1.2.8, 4). */
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    json_object_seed(c.seed ? (size_t)c.seed : 0);
+    if (strcmp(c.cmd, "run") == 0 || strcmp(c.cmd, "validate") == 0) {
+        if (c.n_specs == 0) {
+            fprintf(stderr, "volley %s: expected at least one SPEC file\n", c.cmd);
+            rc = EXIT_INVALID;
+        } else {
+            rc = strcmp(c.cmd, "run") == 0 ? cmd_run(&c) : cmd_validate(&c);
+        }
+    } else if (strcmp(c.cmd, "plugins") == 0) {
+        rc = cmd_plugins(&c);
+    } else {
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, plugins, version)\n", c.cmd);
+        rc = EXIT_INVALID;
+    }
+    curl_global_cleanup();
+out:
+    free(c.env);
+    free(c.outs);
+    free(c.only);
+    free(c.plugin_dirs);
+    return rc;
+}

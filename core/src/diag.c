@@ -1,0 +1,48 @@
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void diag_init(diag *d) { memset(d, 0, sizeof *d); }
+
+void diag_free(diag *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        free(d->lines[i]);
+    free(d->lines);
+    memset(d, 0, sizeof *d);
+}
+
+void diag_error(diag *d, const char *file, unsigned line, unsigned col,
+                const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    char full[1400];
+    if (file)
+        snprintf(full, sizeof full, "%s:%u:%u: error: %s", file, line, col, msg);
+    else
+        snprintf(full, sizeof full, "error: %s", msg);
+
+    if (d->count == d->cap) {
+        size_t ncap = d->cap ? d->cap * 2 : 8;
+        char **nl = realloc(d->lines, ncap * sizeof *nl);
+        if (!nl) { d->count++; return; }   /* counted even if not kept */
+        d->lines = nl;
+        d->cap = ncap;
+    }
+    d->lines[d->count++] = strdup(full);   /* NULL on OOM: skipped by print */
+}
+
+void diag_print(const diag *d, FILE *out)
+{
+    size_t kept = d->count < d->cap ? d->count : d->cap;
+    for (size_t i = 0; i < kept; i++)
+        if (d->lines[i])
+            fprintf(out, "%s\n", d->lines[i]);
+}

@@ -1,0 +1,24 @@
+/*
+ * diag: collects user-facing errors so a whole spec is checked in one pass.
+ * Every message reads "file:line:column: error: <path>: <what was expected>".
+ */
+#ifndef VOLLEY_DIAG_H
+#define VOLLEY_DIAG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct diag {
+    size_t count;      /* errors recorded */
+    size_t cap;
+    char **lines;      /* owned, formatted messages in order */
+} diag;
+
+void diag_init(diag *d);
+void diag_free(diag *d);
+/* line/col are 1-based; file may be NULL (then no location is printed). */
+void diag_error(diag *d, const char *file, unsigned line, unsigned col,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void diag_print(const diag *d, FILE *out);
+
+#endif

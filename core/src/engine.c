@@ -1,0 +1,891 @@
+#include "engine.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "memo.h"
+#include "output_runner.h"
+#include "tag_intern.h"
+#include "vu.h"
+
+#define FLUSH_MS 250          /* sample batches to outputs */
+#define PUBLISH_EVERY 4       /* aggregates to the metrics thread: 1 s */
+#define MAX_GROUP_DEPTH 18
+#define SYNC_ITER_BUDGET 64   /* iterations in a row without waiting */
+
+typedef struct engine engine;
+typedef struct sc_run sc_run;
+
+enum { VU_IDLE = 0, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
+
+typedef struct vu_run {
+    struct volley_vu pub;            /* first: volley_vu * <-> vu_run * */
+    volley_worker *w;
+    sc_run *sr;
+    uint32_t pc;
+    uint8_t state;
+    bool in_run;                     /* vu_run() is on the stack */
+    bool step_finished;              /* step_done came during step_start */
+    bool in_iteration;
+    uint8_t depth;
+    uint64_t iter_start;
+    uint64_t iters_done;
+    uint64_t group_start[MAX_GROUP_DEPTH];
+    uv_timer_t timer;                /* sleep and yield */
+    void **pstate;                   /* per protocol; NULL when unused */
+} vu_run;
+
+struct sc_run {
+    const scenario *sc;
+    size_t index;
+    int phase;
+    uint64_t start_at, end_at, hard_at;
+    size_t n_vus, active;
+};
+
+struct volley_worker {
+    engine *e;
+    int index;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t flush;
+    uv_timer_t sched;
+    unsigned ticks;
+    agg_pair agg;
+    void **pstate;                   /* protocol worker states */
+    vu_run *vus;
+    size_t n_vus;
+    size_t active;
+    sc_run *scs;
+    volley_sample *buf;
+    size_t n_buf, cap_buf;
+    tag_intern tags;
+    bool hard_stopped;
+    bool finishing;
+    uint64_t interrupted;
+    char err[512];
+};
+
+struct engine {
+    volley_core *core;
+    spec *s;
+    const run_opts *o;
+    int n_workers;
+    volley_worker *workers;
+    uint64_t t0;                     /* monotonic ns at start */
+    int64_t wall_offset;             /* wall ns = mono ns + wall_offset */
+    size_t n_outs;
+    out_runner *outs;
+    atomic_int stop;
+    _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
+    atomic_int workers_done;
+    _Atomic int64_t active_vus;
+    int64_t vus_max;
+    uv_loop_t main_loop;
+    uv_async_t main_wake;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t tick;
+    metrics_agg global;
+    tag_intern main_tags;
+    int sigints;
+    bool interrupted;
+};
+
+static uint64_t mono_now(void) { return uv_hrtime(); }
+
+/* ------------------------------------------------------------------ */
+/* Samples                                                             */
+/* ------------------------------------------------------------------ */
+
+static void push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
+                     uint32_t metric, double v, const sample_tags *st, uint64_t now)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        volley_sample *p = realloc(*buf, ncap * sizeof *p);
+        if (!p)
+            return;
+        *buf = p;
+        *cap = ncap;
+    }
+    const volley_tagset *set = tagi_get(ti, st);
+    if (!set)
+        return;
+    (*buf)[(*n)++] = (volley_sample){.metric = metric, .tags = set,
+                                     .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
+}
+
+static void worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
+{
+    engine *e = w->e;
+    uint64_t now = mono_now();
+    metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
+    if (e->n_outs)
+        push_raw(e, &w->buf, &w->n_buf, &w->cap_buf, &w->tags, metric, v, st, now);
+}
+
+static const char *vu_group(const vu_run *v)
+{
+    return v->pc < v->sr->sc->n_ops ? v->sr->sc->ops[v->pc].group : "";
+}
+
+void engine_host_sample(volley_vu *vu, int metric, double value, const volley_tags *tags)
+{
+    vu_run *v = (vu_run *)vu;
+    if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
+        return;
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v)};
+    worker_sample(v->w, (uint32_t)metric, value, &st);
+}
+
+void *engine_host_worker_loop(volley_worker *w) { return &w->loop; }
+int engine_host_worker_index(volley_worker *w) { return w->index; }
+volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; }
+
+/* ------------------------------------------------------------------ */
+/* VUs                                                                 */
+/* ------------------------------------------------------------------ */
+
+static void vu_run_loop(vu_run *v);
+static void worker_check_done(volley_worker *w);
+
+static void sc_vu_finished(vu_run *v)
+{
+    v->state = VU_DONE;
+    volley_worker *w = v->w;
+    w->active--;
+    v->sr->active--;
+    atomic_fetch_sub_explicit(&w->e->active_vus, 1, memory_order_relaxed);
+    if (v->sr->active == 0 && v->sr->phase != SC_PENDING)
+        v->sr->phase = SC_DONE;
+    worker_check_done(w);
+}
+
+static bool may_start_iteration(vu_run *v)
+{
+    sc_run *sr = v->sr;
+    if (sr->phase != SC_RUNNING || v->w->hard_stopped)
+        return false;
+    const scenario *sc = sr->sc;
+    switch (sc->executor) {
+    case EXEC_CONSTANT_VUS:
+        return true;
+    case EXEC_PER_VU_ITERATIONS:
+        return v->iters_done < (uint64_t)sc->iterations;
+    case EXEC_SHARED_ITERATIONS: {
+        _Atomic int64_t *c = &v->w->e->claimed[sr->index];
+        return atomic_fetch_add_explicit(c, 1, memory_order_relaxed) < sc->iterations;
+    }
+    }
+    return false;
+}
+
+static void end_iteration(vu_run *v)
+{
+    uint64_t now = mono_now();
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+    worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
+    worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6, &st);
+    v->pub.iteration++;
+    v->iters_done++;
+    v->in_iteration = false;
+    v->pc = 0;
+    v->depth = 0;
+}
+
+static void run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    if (op->n_checks == 0)
+        return;
+    static const volley_response empty = {.status = 0, .error = "step did not run"};
+    if (!resp)
+        resp = &empty;
+    volley_memo memo = {0};
+    char msg[256];
+    const metrics_reg *reg = &v->w->e->core->reg;
+    metrics_agg *agg = &v->w->agg.buf[v->w->agg.cur];
+    for (size_t i = 0; i < op->n_checks; i++) {
+        const check_item *ci = &op->checks[i];
+        bool pass = true;
+        for (size_t c = 0; c < ci->n_conds && pass; c++)
+            pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
+        sample_tags st = {.t = &ci->tags, .scenario = v->sr->sc->name, .group = op->group};
+        worker_sample(v->w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+        series_add(&agg->s[ci->series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
+        (void)reg;
+    }
+    memo_clear(&memo);
+}
+
+void engine_host_step_done(volley_vu *vu, const volley_response *resp)
+{
+    vu_run *v = (vu_run *)vu;
+    if (v->state != VU_IN_STEP)
+        return;   /* a late call after a cancel: ignore */
+    const flow_op *op = &v->sr->sc->ops[v->pc];
+    run_checks(v, op, resp);
+    v->pc++;
+    v->state = VU_IDLE;
+    if (v->in_run)
+        v->step_finished = true;   /* vu_run_loop continues on its own */
+    else
+        vu_run_loop(v);
+}
+
+static void on_vu_timer(uv_timer_t *t)
+{
+    vu_run *v = t->data;
+    if (v->state == VU_SLEEPING)
+        v->pc++;
+    v->state = VU_IDLE;
+    vu_run_loop(v);
+}
+
+static void group_enter(vu_run *v)
+{
+    if (v->depth < MAX_GROUP_DEPTH)
+        v->group_start[v->depth] = mono_now();
+    v->depth++;
+}
+
+static void group_exit(vu_run *v, const flow_op *op)
+{
+    v->depth--;
+    if (v->depth >= MAX_GROUP_DEPTH)
+        return;
+    double ms = (double)(mono_now() - v->group_start[v->depth]) / 1e6;
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
+    worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
+}
+
+/* Runs the VU until it has to wait (a step in flight, a sleep) or is done.
+ * Steps that finish synchronously loop here instead of recursing. */
+static void vu_run_loop(vu_run *v)
+{
+    if (v->in_run || v->state == VU_DONE)
+        return;
+    v->in_run = true;
+    const scenario *sc = v->sr->sc;
+    int budget = SYNC_ITER_BUDGET;
+    for (;;) {
+        if (!v->in_iteration) {
+            if (!may_start_iteration(v)) {
+                sc_vu_finished(v);
+                break;
+            }
+            if (--budget < 0) {
+                /* Many iterations without waiting: let the loop breathe. */
+                v->state = VU_YIELDING;
+                uv_timer_start(&v->timer, on_vu_timer, 0, 0);
+                break;
+            }
+            v->in_iteration = true;
+            v->iter_start = mono_now();
+            v->pc = 0;
+        }
+        if (v->pc >= sc->n_ops) {
+            end_iteration(v);
+            continue;
+        }
+        const flow_op *op = &sc->ops[v->pc];
+        if (op->kind == OP_GROUP_ENTER) {
+            group_enter(v);
+            v->pc++;
+            continue;
+        }
+        if (op->kind == OP_GROUP_EXIT) {
+            group_exit(v, op);
+            v->pc++;
+            continue;
+        }
+        if (op->kind == OP_SLEEP) {
+            v->state = VU_SLEEPING;
+            /* uv timers count whole ms from the loop's coarse clock; add how
+             * far the precise clock is ahead so a sleep never ends early. */
+            uv_update_time(&v->w->loop);
+            uint64_t lag = mono_now() - uv_now(&v->w->loop) * 1000000;
+            uint64_t ms = ((uint64_t)op->sleep_ns + lag + 999999) / 1000000;
+            uv_timer_start(&v->timer, on_vu_timer, ms, 0);
+            break;
+        }
+        /* OP_STEP */
+        const proto_use *pu = &v->w->e->s->protos[op->proto];
+        const volley_protocol_ops *ops = pu->plugin->desc->protocol;
+        v->state = VU_IN_STEP;
+        v->step_finished = false;
+        if (ops->step_start(v->w->pstate[op->proto], op->step, &v->pub, v->pstate[op->proto]) != 0) {
+            run_checks(v, op, NULL);
+            v->state = VU_IDLE;
+            v->pc++;
+            continue;
+        }
+        if (v->step_finished)
+            continue;
+        break;
+    }
+    v->in_run = false;
+}
+
+/* Stops a VU at once: graceful stop ran out or the test was interrupted. */
+static void vu_interrupt(vu_run *v)
+{
+    if (v->state == VU_DONE)
+        return;
+    if (v->state == VU_IN_STEP) {
+        const flow_op *op = &v->sr->sc->ops[v->pc];
+        const volley_protocol_ops *ops = v->w->e->s->protos[op->proto].plugin->desc->protocol;
+        if (ops->step_cancel)
+            ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]);
+    }
+    uv_timer_stop(&v->timer);
+    if (v->in_iteration)
+        v->w->interrupted++;
+    v->in_iteration = false;
+    sc_vu_finished(v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenario phases on one worker                                       */
+/* ------------------------------------------------------------------ */
+
+static void sched_rearm(volley_worker *w);
+
+static void sc_start(volley_worker *w, sc_run *sr)
+{
+    sr->phase = SC_RUNNING;
+    if (sr->n_vus == 0) {
+        sr->phase = SC_DONE;
+        return;
+    }
+    for (size_t i = 0; i < w->n_vus; i++)
+        if (w->vus[i].sr == sr)
+            vu_run_loop(&w->vus[i]);
+}
+
+static void sc_hard_stop(volley_worker *w, sc_run *sr)
+{
+    for (size_t i = 0; i < w->n_vus; i++)
+        if (w->vus[i].sr == sr && w->vus[i].state != VU_DONE)
+            vu_interrupt(&w->vus[i]);
+    sr->phase = SC_DONE;
+}
+
+static void advance_phases(volley_worker *w)
+{
+    uint64_t now = mono_now();
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+        sc_run *sr = &w->scs[i];
+        if (sr->phase == SC_PENDING && now >= sr->start_at)
+            sc_start(w, sr);
+        if (sr->phase == SC_RUNNING && now >= sr->end_at) {
+            sr->phase = SC_ENDING;
+            /* VUs waiting to begin an iteration notice at their next step;
+             * idle ones (yielding) are finished here. */
+            for (size_t j = 0; j < w->n_vus; j++) {
+                vu_run *v = &w->vus[j];
+                if (v->sr == sr && v->state == VU_YIELDING) {
+                    uv_timer_stop(&v->timer);
+                    sc_vu_finished(v);
+                }
+            }
+        }
+        if (sr->phase == SC_ENDING && now >= sr->hard_at)
+            sc_hard_stop(w, sr);
+        if (sr->phase == SC_ENDING && sr->active == 0)
+            sr->phase = SC_DONE;
+    }
+    sched_rearm(w);
+    worker_check_done(w);
+}
+
+static void on_sched(uv_timer_t *t) { advance_phases(t->data); }
+
+static void sched_rearm(volley_worker *w)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+        const sc_run *sr = &w->scs[i];
+        uint64_t at = sr->phase == SC_PENDING ? sr->start_at
+                    : sr->phase == SC_RUNNING ? sr->end_at
+                    : sr->phase == SC_ENDING  ? sr->hard_at : UINT64_MAX;
+        if (at < next)
+            next = at;
+    }
+    if (next == UINT64_MAX || w->finishing) {
+        uv_timer_stop(&w->sched);
+        return;
+    }
+    uint64_t now = mono_now();
+    uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+    uv_timer_start(&w->sched, on_sched, ms, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Worker lifecycle                                                    */
+/* ------------------------------------------------------------------ */
+
+static void flush_samples(volley_worker *w)
+{
+    engine *e = w->e;
+    if (w->n_buf == 0)
+        return;
+    size_t cap = w->cap_buf;
+    out_batch *b = out_batch_new(w->buf, w->n_buf);
+    w->buf = NULL;
+    w->n_buf = 0;
+    w->cap_buf = 0;
+    if (!b)
+        return;
+    for (size_t i = 0; i < e->n_outs; i++)
+        outr_push(&e->outs[i], b);
+    out_batch_release(b);
+    w->buf = malloc(cap * sizeof *w->buf);   /* keep the size that was needed */
+    w->cap_buf = w->buf ? cap : 0;
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    volley_worker *w = t->data;
+    flush_samples(w);
+    if (++w->ticks % PUBLISH_EVERY == 0)
+        agg_pair_publish(&w->agg);
+}
+
+static void on_closed(uv_handle_t *h) { (void)h; }
+
+static void worker_shutdown(volley_worker *w)
+{
+    if (w->finishing)
+        return;
+    w->finishing = true;
+    engine *e = w->e;
+    for (size_t i = 0; i < e->s->n_protos; i++) {
+        const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
+        for (size_t j = 0; j < w->n_vus; j++)
+            if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
+                ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]);
+        if (w->pstate[i] && ops->worker_fini)
+            ops->worker_fini(w->pstate[i]);
+    }
+    flush_samples(w);
+    for (size_t j = 0; j < w->n_vus; j++)
+        uv_close((uv_handle_t *)&w->vus[j].timer, on_closed);
+    uv_close((uv_handle_t *)&w->flush, on_closed);
+    uv_close((uv_handle_t *)&w->sched, on_closed);
+    uv_close((uv_handle_t *)&w->wake, on_closed);
+}
+
+static void worker_check_done(volley_worker *w)
+{
+    if (w->finishing)
+        return;
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++)
+        if (w->scs[i].phase != SC_DONE)
+            return;
+    worker_shutdown(w);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    volley_worker *w = a->data;
+    if (atomic_load(&w->e->stop) && !w->hard_stopped) {
+        w->hard_stopped = true;
+        for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+            sc_run *sr = &w->scs[i];
+            if (sr->phase == SC_PENDING)
+                sr->phase = SC_DONE;
+            else if (sr->phase != SC_DONE)
+                sc_hard_stop(w, sr);
+        }
+        worker_check_done(w);
+    }
+}
+
+static int worker_setup(volley_worker *w)
+{
+    engine *e = w->e;
+    const spec *s = e->s;
+    if (uv_loop_init(&w->loop) != 0)
+        return -1;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_timer_init(&w->loop, &w->sched);
+    w->sched.data = w;
+    tagi_init(&w->tags);
+    w->pstate = calloc(s->n_protos ? s->n_protos : 1, sizeof *w->pstate);
+    if (!w->pstate)
+        return -1;
+    for (size_t i = 0; i < s->n_protos; i++) {
+        const volley_protocol_ops *ops = s->protos[i].plugin->desc->protocol;
+        char err[400] = "";
+        w->pstate[i] = ops->worker_init ? ops->worker_init(s->protos[i].inst, w, err, sizeof err)
+                                        : s->protos[i].inst;
+        if (!w->pstate[i]) {
+            snprintf(w->err, sizeof w->err, "plugin %s on worker %d: %s",
+                     s->protos[i].plugin->desc->name, w->index, *err ? err : "worker_init failed");
+            return -1;
+        }
+    }
+    /* Per-VU protocol state: one block per VU holding every protocol's. */
+    size_t total = 0;
+    for (size_t i = 0; i < s->n_protos; i++)
+        total += (s->protos[i].plugin->desc->protocol->vu_state_size + 15) & ~(size_t)15;
+    for (size_t j = 0; j < w->n_vus; j++) {
+        vu_run *v = &w->vus[j];
+        uv_timer_init(&w->loop, &v->timer);
+        v->timer.data = v;
+        if (s->n_protos == 0)
+            continue;
+        char *block = calloc(1, s->n_protos * sizeof(void *) + total);
+        if (!block)
+            return -1;
+        v->pstate = (void **)block;
+        size_t off = s->n_protos * sizeof(void *);
+        for (size_t i = 0; i < s->n_protos; i++) {
+            size_t sz = s->protos[i].plugin->desc->protocol->vu_state_size;
+            v->pstate[i] = sz ? block + off : NULL;
+            off += (sz + 15) & ~(size_t)15;
+        }
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    volley_worker *w = arg;
+    engine *e = w->e;
+    if (worker_setup(w) != 0) {
+        if (!*w->err)
+            snprintf(w->err, sizeof w->err, "worker %d: setup failed (out of memory?)", w->index);
+        atomic_store(&e->stop, 1);
+        for (size_t i = 0; i < e->s->n_scenarios; i++)
+            w->scs[i].phase = SC_DONE;
+        for (size_t j = 0; j < w->n_vus; j++)
+            atomic_fetch_sub(&e->active_vus, 1);
+        w->active = 0;
+    }
+    uv_timer_start(&w->flush, on_flush, FLUSH_MS, FLUSH_MS);
+    advance_phases(w);
+    if (atomic_load(&e->stop))
+        on_wake(&w->wake);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* Plugins' handles close asynchronously; run until all are gone. */
+    while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
+        ;
+    atomic_fetch_add(&e->workers_done, 1);
+    uv_async_send(&e->main_wake);
+    return NULL;
+}
+
+static void worker_free(volley_worker *w)
+{
+    uv_loop_close(&w->loop);
+    for (size_t j = 0; j < w->n_vus; j++)
+        free(w->vus[j].pstate);
+    free(w->vus);
+    free(w->scs);
+    free(w->pstate);
+    free(w->buf);
+    tagi_free(&w->tags);
+    agg_pair_free(&w->agg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Main thread: metrics, signals                                       */
+/* ------------------------------------------------------------------ */
+
+static void main_flush(engine *e, bool sample_gauges)
+{
+    for (int i = 0; i < e->n_workers; i++)
+        agg_pair_collect(&e->workers[i].agg, &e->global, &e->core->reg);
+    if (!sample_gauges)
+        return;
+    uint64_t now = mono_now();
+    int64_t active = atomic_load_explicit(&e->active_vus, memory_order_relaxed);
+    sample_tags st = {0};
+    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS, (double)active, &st, (int64_t)now);
+    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, (double)e->vus_max, &st, (int64_t)now);
+    if (e->n_outs) {
+        volley_sample *buf = NULL;
+        size_t n = 0, cap = 0;
+        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
+        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, (double)e->vus_max, &st, now);
+        out_batch *b = out_batch_new(buf, n);
+        if (b) {
+            for (size_t i = 0; i < e->n_outs; i++)
+                outr_push(&e->outs[i], b);
+            out_batch_release(b);
+        }
+    }
+}
+
+static void on_tick(uv_timer_t *t) { main_flush(t->data, true); }
+
+static void request_stop(engine *e)
+{
+    atomic_store(&e->stop, 1);
+    for (int i = 0; i < e->n_workers; i++)
+        uv_async_send(&e->workers[i].wake);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    engine *e = h->data;
+    if (++e->sigints >= 2) {
+        static const char msg[] = "\nvolley: interrupted twice, exiting at once\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(105);
+    }
+    e->interrupted = true;
+    fprintf(stderr, "\nvolley: %s received, stopping (summary and outputs are still written; "
+            "press Ctrl-C again to exit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    request_stop(e);
+}
+
+static void on_main_wake(uv_async_t *a)
+{
+    engine *e = a->data;
+    if (atomic_load(&e->workers_done) == e->n_workers) {
+        uv_timer_stop(&e->tick);
+        uv_close((uv_handle_t *)&e->tick, on_closed);
+        uv_close((uv_handle_t *)&e->main_wake, on_closed);
+        uv_signal_stop(&e->sigint);
+        uv_signal_stop(&e->sigterm);
+        uv_close((uv_handle_t *)&e->sigint, on_closed);
+        uv_close((uv_handle_t *)&e->sigterm, on_closed);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Run                                                                 */
+/* ------------------------------------------------------------------ */
+
+static int plan_workers(engine *e)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < e->s->n_scenarios; i++)
+        total += e->s->scenarios[i].vus;
+    e->vus_max = total;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = e->o->workers > 0 ? e->o->workers : (int)(cores > 0 ? cores : 1);
+    if (n > 64)
+        n = 64;
+    if (total < n)
+        n = total > 0 ? (int)total : 1;
+    e->n_workers = n;
+    e->workers = calloc((size_t)n, sizeof *e->workers);
+    return e->workers ? 0 : -1;
+}
+
+/* VUs round-robin over workers, scenario by scenario; ids are global. */
+static int assign_vus(engine *e)
+{
+    const spec *s = e->s;
+    size_t *counts = calloc((size_t)e->n_workers, sizeof *counts);
+    if (!counts)
+        return -1;
+    for (size_t i = 0; i < s->n_scenarios; i++)
+        for (int64_t k = 0; k < s->scenarios[i].vus; k++)
+            counts[k % e->n_workers]++;
+    uint64_t start = e->t0;
+    for (int wi = 0; wi < e->n_workers; wi++) {
+        volley_worker *w = &e->workers[wi];
+        w->e = e;
+        w->index = wi;
+        w->vus = calloc(counts[wi] ? counts[wi] : 1, sizeof *w->vus);
+        w->scs = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *w->scs);
+        if (!w->vus || !w->scs || agg_pair_init(&w->agg, &e->core->reg) != 0) {
+            free(counts);
+            return -1;
+        }
+        for (size_t i = 0; i < s->n_scenarios; i++) {
+            const scenario *sc = &s->scenarios[i];
+            int64_t len = sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns;
+            w->scs[i] = (sc_run){.sc = sc, .index = i, .phase = SC_PENDING,
+                                 .start_at = start + (uint64_t)sc->start_time_ns,
+                                 .end_at = start + (uint64_t)(sc->start_time_ns + len),
+                                 .hard_at = start + (uint64_t)(sc->start_time_ns + len + sc->graceful_stop_ns)};
+        }
+    }
+    free(counts);
+    uint64_t id = 1;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        for (int64_t k = 0; k < s->scenarios[i].vus; k++) {
+            volley_worker *w = &e->workers[k % e->n_workers];
+            vu_run *v = &w->vus[w->n_vus++];
+            v->pub.id = id++;
+            v->w = w;
+            v->sr = &w->scs[i];
+            v->sr->n_vus++;
+            v->sr->active++;
+            w->active++;
+        }
+    }
+    atomic_store(&e->active_vus, (int64_t)(id - 1));
+    return 0;
+}
+
+static int start_outputs(engine *e, char *err, size_t errcap)
+{
+    e->n_outs = e->s->n_outputs;
+    e->outs = calloc(e->n_outs ? e->n_outs : 1, sizeof *e->outs);
+    if (!e->outs)
+        return -1;
+    for (size_t i = 0; i < e->n_outs; i++)
+        if (outr_start(&e->outs[i], &e->s->outputs[i], &e->core->host, e->core, err, errcap) != 0)
+            return -1;
+    return 0;
+}
+
+static void finish_outputs(engine *e, run_result *res)
+{
+    res->n_outputs = e->n_outs;
+    res->outputs = calloc(e->n_outs ? e->n_outs : 1, sizeof *res->outputs);
+    for (size_t i = 0; i < e->n_outs; i++) {
+        out_runner *r = &e->outs[i];
+        outr_finish(r);
+        if (!res->outputs)
+            continue;
+        output_report *o = &res->outputs[i];
+        o->label = e->s->outputs[i].label;
+        o->written = r->written;
+        o->dropped = atomic_load(&r->dropped);
+        o->failed = r->failed;
+        snprintf(o->err, sizeof o->err, "%s", r->err);
+    }
+    free(e->outs);
+    e->outs = NULL;
+}
+
+static void init_clock(engine *e)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e->t0 = mono_now();
+    e->wall_offset = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)e->t0;
+}
+
+static int start_workers(engine *e, char *err, size_t errcap)
+{
+    /* Signals go to the main thread's loop only. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int rc = 0;
+    for (int i = 0; i < e->n_workers; i++) {
+        if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) {
+            snprintf(err, errcap, "cannot start worker thread %d", i);
+            e->n_workers = i;   /* join only those that started */
+            rc = -1;
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
+               char *err, size_t errcap)
+{
+    memset(res, 0, sizeof *res);
+    engine e = {.core = core, .s = s, .o = o};
+    int rc = -1;
+    atomic_init(&e.stop, 0);
+    atomic_init(&e.workers_done, 0);
+    core->reg.frozen = true;
+    e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
+    tagi_init(&e.main_tags);
+    if (!e.claimed || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
+        snprintf(err, errcap, "out of memory");
+        goto out;
+    }
+    init_clock(&e);
+    if (assign_vus(&e) != 0) {
+        snprintf(err, errcap, "out of memory planning %lld VUs", (long long)e.vus_max);
+        goto out;
+    }
+    if (start_outputs(&e, err, errcap) != 0)
+        goto out_outputs;
+    uv_loop_init(&e.main_loop);
+    uv_async_init(&e.main_loop, &e.main_wake, on_main_wake);
+    e.main_wake.data = &e;
+    uv_signal_init(&e.main_loop, &e.sigint);
+    uv_signal_init(&e.main_loop, &e.sigterm);
+    e.sigint.data = e.sigterm.data = &e;
+    uv_signal_start(&e.sigint, on_signal, SIGINT);
+    uv_signal_start(&e.sigterm, on_signal, SIGTERM);
+    uv_timer_init(&e.main_loop, &e.tick);
+    e.tick.data = &e;
+    uv_timer_start(&e.tick, on_tick, 1000, 1000);
+    core->engine = (struct engine *)&e;
+
+    init_clock(&e);   /* the run starts now; scenario deadlines follow */
+    for (int i = 0; i < e.n_workers; i++)
+        for (size_t j = 0; j < s->n_scenarios; j++) {
+            sc_run *sr = &e.workers[i].scs[j];
+            const scenario *sc = sr->sc;
+            int64_t len = sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns;
+            sr->start_at = e.t0 + (uint64_t)sc->start_time_ns;
+            sr->end_at = sr->start_at + (uint64_t)len;
+            sr->hard_at = sr->end_at + (uint64_t)sc->graceful_stop_ns;
+        }
+    int started = start_workers(&e, err, errcap);
+    if (started != 0)
+        request_stop(&e);
+    main_flush(&e, true);   /* vus at t=0, so short runs have a value too */
+    if (e.n_workers > 0)
+        uv_run(&e.main_loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < e.n_workers; i++)
+        pthread_join(e.workers[i].thread, NULL);
+    res->duration_ns = (int64_t)(mono_now() - e.t0);
+    core->engine = NULL;
+    uv_run(&e.main_loop, UV_RUN_NOWAIT);
+    uv_loop_close(&e.main_loop);
+
+    main_flush(&e, false);
+    for (int i = 0; i < e.n_workers; i++) {
+        volley_worker *w = &e.workers[i];
+        agg_pair_drain(&w->agg, &e.global, &core->reg);
+        res->iterations_interrupted += w->interrupted;
+        if (*w->err && started == 0) {
+            snprintf(err, errcap, "%s", w->err);
+            started = -1;
+        }
+    }
+    rc = started;
+out_outputs:
+    finish_outputs(&e, res);
+out:
+    for (int i = 0; e.workers && i < e.n_workers; i++)
+        worker_free(&e.workers[i]);
+    free(e.workers);
+    free((void *)e.claimed);
+    tagi_free(&e.main_tags);
+    res->agg = e.global;
+    res->interrupted = e.interrupted;
+    res->vus_max = e.vus_max;
+    res->workers = e.n_workers;
+    res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
+    return rc;
+}
+
+void run_result_free(run_result *r)
+{
+    metrics_agg_free(&r->agg);
+    free(r->outputs);
+    memset(r, 0, sizeof *r);
+}

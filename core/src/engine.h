@@ -1,0 +1,54 @@
+/*
+ * engine: runs a compiled spec. One worker thread per core, each with its
+ * own libuv loop; VUs are state machines on that loop (no thread per VU, no
+ * blocking call on a loop thread). The main thread is the metrics thread:
+ * it merges the workers' aggregates every second, samples the vus gauges,
+ * handles SIGINT/SIGTERM and feeds the outputs.
+ */
+#ifndef VOLLEY_ENGINE_H
+#define VOLLEY_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "metrics.h"
+#include "spec.h"
+
+typedef struct run_opts {
+    int workers;               /* 0: one per core (capped by the VU count) */
+    bool quiet;                /* no progress lines */
+} run_opts;
+
+typedef struct output_report {
+    const char *label;
+    uint64_t written, dropped;
+    bool failed;
+    char err[512];
+} output_report;
+
+typedef struct run_result {
+    metrics_agg agg;           /* everything measured (owned; free with run_result_free) */
+    int64_t duration_ns;       /* wall time of the run */
+    bool interrupted;          /* SIGINT/SIGTERM */
+    uint64_t iterations_complete, iterations_interrupted;
+    int64_t vus_max;
+    size_t n_outputs;
+    output_report *outputs;
+    int workers;
+} run_result;
+
+/* 0 when the run happened (whatever it measured); -1 + err on an engine
+ * error before or during the run (outputs that fail to start, ...). */
+int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
+               char *err, size_t errcap);
+void run_result_free(run_result *r);
+
+/* Host-table functions implemented by the engine. */
+void engine_host_sample(volley_vu *vu, int metric, double value, const volley_tags *tags);
+void engine_host_step_done(volley_vu *vu, const volley_response *resp);
+void *engine_host_worker_loop(volley_worker *w);
+int engine_host_worker_index(volley_worker *w);
+volley_worker *engine_host_vu_worker(volley_vu *vu);
+
+#endif

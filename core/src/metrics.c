@@ -1,0 +1,392 @@
+#include "metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "threshold.h"
+
+static const char *const tag_names[TAG__COUNT] = {
+    "name", "method", "url", "status", "expected_response",
+    "check", "error_code", "scenario", "group"};
+
+const char *tag_key_name(tag_key k) { return k < TAG__COUNT ? tag_names[k] : "?"; }
+
+int tag_key_parse(const char *s)
+{
+    for (int i = 0; i < TAG__COUNT; i++)
+        if (strcmp(s, tag_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void metrics_reg_init(metrics_reg *r) { memset(r, 0, sizeof *r); }
+
+void metrics_reg_free(metrics_reg *r)
+{
+    for (size_t i = 0; i < r->n_metrics; i++) {
+        free((char *)r->metrics[i].info.name);
+        for (size_t j = 0; j < r->metrics[i].info.n_thresholds; j++)
+            free((char *)r->metrics[i].info.thresholds[j]);
+        free((void *)r->metrics[i].info.thresholds);
+        free(r->metrics[i].subs);
+    }
+    for (size_t i = 0; i < r->n_series; i++) {
+        series_def *s = &r->series[i];
+        for (size_t j = 0; j < s->n_filters; j++)
+            free((char *)s->filters[j].value);
+        free(s->filters);
+        free((char *)s->name);
+    }
+    free(r->metrics);
+    free(r->series);
+    memset(r, 0, sizeof *r);
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 32;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int add_series(metrics_reg *r, uint32_t metric, char *name,
+                      series_filter *filters, size_t n_filters, bool hidden)
+{
+    if (grow((void **)&r->series, &r->cap_series, r->n_series, sizeof *r->series) != 0)
+        return -1;
+    r->series[r->n_series] = (series_def){.metric = metric, .name = name,
+                                          .filters = filters, .n_filters = n_filters,
+                                          .hidden = hidden};
+    return (int)r->n_series++;
+}
+
+int metrics_find(const metrics_reg *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_metrics; i++)
+        if (strcmp(r->metrics[i].info.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *type_name(volley_metric_type t)
+{
+    static const char *const n[] = {"?", "counter", "gauge", "rate", "trend"};
+    return t >= 1 && t <= 4 ? n[t] : "?";
+}
+
+int metrics_register(metrics_reg *r, const char *name, volley_metric_type type,
+                     volley_metric_contains contains, char *err, size_t errcap)
+{
+    int id = metrics_find(r, name);
+    if (id >= 0) {
+        if (r->metrics[id].info.type != type) {
+            snprintf(err, errcap, "metric %s is already a %s, not a %s", name,
+                     type_name(r->metrics[id].info.type), type_name(type));
+            return -1;
+        }
+        return id;
+    }
+    if (r->frozen) {
+        snprintf(err, errcap, "metric %s registered after the run started", name);
+        return -1;
+    }
+    if (type < VOLLEY_METRIC_COUNTER || type > VOLLEY_METRIC_TREND || !*name) {
+        snprintf(err, errcap, "invalid metric type or empty name");
+        return -1;
+    }
+    if (grow((void **)&r->metrics, &r->cap_metrics, r->n_metrics, sizeof *r->metrics) != 0)
+        return -1;
+    char *copy = strdup(name);
+    char *sname = strdup(name);
+    int sid = copy && sname ? add_series(r, (uint32_t)r->n_metrics, sname, NULL, 0, false) : -1;
+    if (sid < 0) {
+        free(copy);
+        free(sname);
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    metric_def *m = &r->metrics[r->n_metrics];
+    memset(m, 0, sizeof *m);
+    m->info = (volley_metric_info){.name = copy, .type = type, .contains = contains};
+    m->series = (uint32_t)sid;
+    return (int)r->n_metrics++;
+}
+
+static int parse_filters(const th_metric_key *k, series_filter **out, char *err, size_t errcap)
+{
+    series_filter *f = calloc(k->n_filters ? k->n_filters : 1, sizeof *f);
+    if (!f)
+        return -1;
+    for (size_t i = 0; i < k->n_filters; i++) {
+        int key = tag_key_parse(k->filters[i].key);
+        if (key < 0) {
+            snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
+                     "method, url, status, expected_response, check, error_code, scenario, group",
+                     k->filters[i].key);
+            goto fail;
+        }
+        f[i].key = (tag_key)key;
+        f[i].value = strdup(k->filters[i].value);
+        if (key == TAG_STATUS) {
+            char *end;
+            long v = strtol(f[i].value, &end, 10);
+            if (*end || end == f[i].value || v < 0 || v > 999) {
+                snprintf(err, errcap, "status filter must be a number, got \"%s\"", f[i].value);
+                goto fail;
+            }
+            f[i].int_value = (int)v;
+        } else if (key == TAG_EXPECTED_RESPONSE) {
+            if (strcmp(f[i].value, "true") != 0 && strcmp(f[i].value, "false") != 0) {
+                snprintf(err, errcap, "expected_response filter must be true or false");
+                goto fail;
+            }
+            f[i].int_value = strcmp(f[i].value, "true") == 0;
+        }
+    }
+    *out = f;
+    return 0;
+fail:
+    for (size_t i = 0; i < k->n_filters; i++)
+        free((char *)f[i].value);
+    free(f);
+    return -1;
+}
+
+int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap)
+{
+    th_metric_key k;
+    if (th_parse_metric_key(key, &k, err, errcap) != 0)
+        return -1;
+    int rc = -1;
+    int mid = metrics_find(r, k.name);
+    if (mid < 0) {
+        snprintf(err, errcap, "no metric named \"%s\"", k.name);
+        goto done;
+    }
+    metric_def *m = &r->metrics[mid];
+    if (k.n_filters == 0) {
+        rc = (int)m->series;
+        goto done;
+    }
+    for (size_t i = 0; i < r->n_series; i++) {
+        if (strcmp(r->series[i].name, key) == 0) {
+            rc = (int)i;
+            goto done;
+        }
+    }
+    series_filter *f;
+    if (parse_filters(&k, &f, err, errcap) != 0)
+        goto done;
+    uint32_t *subs = realloc(m->subs, (m->n_subs + 1) * sizeof *subs);
+    char *name = strdup(key);
+    if (!subs || !name) {
+        free(name);
+        free(f);
+        goto done;
+    }
+    m->subs = subs;
+    rc = add_series(r, (uint32_t)mid, name, f, k.n_filters, false);
+    if (rc >= 0)
+        m->subs[m->n_subs++] = (uint32_t)rc;
+done:
+    th_key_free(&k);
+    return rc;
+}
+
+int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *name)
+{
+    char *copy = strdup(name);
+    return copy ? add_series(r, metric, copy, NULL, 0, true) : -1;
+}
+
+int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *src)
+{
+    metric_def *m = &r->metrics[metric];
+    const char **t = realloc((void *)m->info.thresholds, (m->info.n_thresholds + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    m->info.thresholds = t;
+    t[m->info.n_thresholds] = strdup(src);
+    return t[m->info.n_thresholds++] ? 0 : -1;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a && b && (a == b || strcmp(a, b) == 0);
+}
+
+static bool filter_matches(const series_filter *f, const sample_tags *st)
+{
+    const volley_tags *t = st->t;
+    switch (f->key) {
+    case TAG_SCENARIO: return str_eq(st->scenario, f->value);
+    case TAG_GROUP: return str_eq(st->group ? st->group : "", f->value);
+    case TAG_NAME: return t && str_eq(t->name, f->value);
+    case TAG_METHOD: return t && str_eq(t->method, f->value);
+    case TAG_URL: return t && str_eq(t->url, f->value);
+    case TAG_STATUS: return t && t->status != 0 && t->status == f->int_value;
+    case TAG_EXPECTED_RESPONSE: return t && t->expected_response == f->int_value;
+    case TAG_CHECK: return t && str_eq(t->check, f->value);
+    case TAG_ERROR_CODE: return t && str_eq(t->error_code, f->value);
+    case TAG__COUNT: break;
+    }
+    return false;
+}
+
+bool series_matches(const series_def *s, const sample_tags *st)
+{
+    for (size_t i = 0; i < s->n_filters; i++)
+        if (!filter_matches(&s->filters[i], st))
+            return false;
+    return true;
+}
+
+int metrics_agg_init(metrics_agg *a, const metrics_reg *r)
+{
+    a->n = r->n_series;
+    a->s = calloc(a->n ? a->n : 1, sizeof *a->s);
+    if (!a->s)
+        return -1;
+    for (size_t i = 0; i < a->n; i++) {
+        if (r->metrics[r->series[i].metric].info.type != VOLLEY_METRIC_TREND)
+            continue;
+        a->s[i].hist = malloc(sizeof *a->s[i].hist);
+        if (!a->s[i].hist)
+            return -1;
+        hdr_reset(a->s[i].hist);
+    }
+    return 0;
+}
+
+void metrics_agg_free(metrics_agg *a)
+{
+    for (size_t i = 0; a->s && i < a->n; i++)
+        free(a->s[i].hist);
+    free(a->s);
+    a->s = NULL;
+    a->n = 0;
+}
+
+void metrics_agg_clear(metrics_agg *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        hdr_hist *h = a->s[i].hist;
+        if (h && h->total == 0 && a->s[i].count == 0)
+            continue;
+        memset(&a->s[i], 0, sizeof a->s[i]);
+        a->s[i].hist = h;
+        if (h)
+            hdr_reset(h);
+    }
+}
+
+void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_reg *r)
+{
+    for (size_t i = 0; i < src->n && i < dst->n; i++) {
+        const series_agg *s = &src->s[i];
+        series_agg *d = &dst->s[i];
+        if (s->count == 0)
+            continue;
+        volley_metric_type type = r->metrics[r->series[i].metric].info.type;
+        if (type == VOLLEY_METRIC_GAUGE) {
+            if (d->count == 0 || s->min < d->min) d->min = s->min;
+            if (d->count == 0 || s->max > d->max) d->max = s->max;
+            if (d->count == 0 || s->last_ns >= d->last_ns) {
+                d->last = s->last;
+                d->last_ns = s->last_ns;
+            }
+        }
+        d->count += s->count;
+        d->nonzero += s->nonzero;
+        d->sum += s->sum;
+        if (type == VOLLEY_METRIC_TREND)
+            hdr_merge(d->hist, s->hist);
+    }
+}
+
+void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
+                    double v, const sample_tags *st, int64_t now_ns)
+{
+    const metric_def *m = &r->metrics[metric];
+    volley_metric_type type = m->info.type;
+    series_add(&a->s[m->series], type, v, now_ns);
+    for (size_t i = 0; i < m->n_subs; i++)
+        if (series_matches(&r->series[m->subs[i]], st))
+            series_add(&a->s[m->subs[i]], type, v, now_ns);
+}
+
+double agg_trend_stat(const series_agg *s, const char *stat)
+{
+    const hdr_hist *h = s->hist;
+    if (!h || h->total == 0)
+        return 0;
+    if (strcmp(stat, "avg") == 0)
+        return hdr_mean(h) / 1000.0;
+    if (strcmp(stat, "min") == 0)
+        return (double)h->min / 1000.0;
+    if (strcmp(stat, "max") == 0)
+        return (double)h->max / 1000.0;
+    if (strcmp(stat, "med") == 0)
+        return (double)hdr_percentile(h, 50) / 1000.0;
+    double p;
+    if (sscanf(stat, "p(%lf)", &p) == 1)
+        return (double)hdr_percentile(h, p) / 1000.0;
+    return NAN;
+}
+
+double agg_rate(const series_agg *s)
+{
+    return s->count ? (double)s->nonzero / (double)s->count : 0;
+}
+
+int agg_pair_init(agg_pair *p, const metrics_reg *r)
+{
+    p->cur = 0;
+    atomic_init(&p->spare_state, AGG_FREE);
+    if (metrics_agg_init(&p->buf[0], r) != 0 || metrics_agg_init(&p->buf[1], r) != 0)
+        return -1;
+    return 0;
+}
+
+void agg_pair_free(agg_pair *p)
+{
+    metrics_agg_free(&p->buf[0]);
+    metrics_agg_free(&p->buf[1]);
+}
+
+void agg_pair_publish(agg_pair *p)
+{
+    if (atomic_load_explicit(&p->spare_state, memory_order_acquire) != AGG_FREE)
+        return;   /* the metrics thread has not taken the last one yet */
+    p->filled = p->cur;
+    p->cur = 1 - p->cur;
+    atomic_store_explicit(&p->spare_state, AGG_FILLED, memory_order_release);
+}
+
+void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
+{
+    if (atomic_load_explicit(&p->spare_state, memory_order_acquire) != AGG_FILLED)
+        return;
+    /* `filled` was written before the release store we just acquired. */
+    metrics_agg *filled = &p->buf[p->filled];
+    metrics_agg_merge(dst, filled, r);
+    metrics_agg_clear(filled);
+    atomic_store_explicit(&p->spare_state, AGG_FREE, memory_order_release);
+}
+
+void agg_pair_drain(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
+{
+    metrics_agg_merge(dst, &p->buf[0], r);
+    metrics_agg_merge(dst, &p->buf[1], r);
+    metrics_agg_clear(&p->buf[0]);
+    metrics_agg_clear(&p->buf[1]);
+    atomic_store(&p->spare_state, AGG_FREE);
+}

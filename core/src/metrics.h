@@ -1,0 +1,158 @@
+/*
+ * metrics: the registry of metrics and series, and the aggregates that
+ * loop threads write without locks.
+ *
+ * A series is what gets aggregated: every metric has one, every declared
+ * sub-metric ("http_req_duration{status:200}") has one, and every compiled
+ * check item has a hidden one (its passes/fails for the summary). The set
+ * of series is fixed before workers start, so an aggregate is a flat array
+ * indexed by series id.
+ *
+ * Flow: a worker records into its current aggregate; once a second it hands
+ * that aggregate to the metrics thread (an atomic flag, no lock) and goes on
+ * with a spare; the metrics thread merges it into the run's global
+ * aggregate, clears it and gives it back.
+ */
+#ifndef VOLLEY_METRICS_H
+#define VOLLEY_METRICS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hdr.h"
+#include "volley/plugin.h"
+
+/* Tag keys a sub-metric filter can name. */
+typedef enum tag_key {
+    TAG_NAME = 0, TAG_METHOD, TAG_URL, TAG_STATUS, TAG_EXPECTED_RESPONSE,
+    TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG__COUNT
+} tag_key;
+
+const char *tag_key_name(tag_key k);
+/* -1 when unknown. */
+int tag_key_parse(const char *s);
+
+typedef struct series_filter {
+    tag_key key;
+    const char *value;
+    int int_value;     /* status / expected_response as numbers */
+} series_filter;
+
+typedef struct series_def {
+    uint32_t metric;
+    const char *name;          /* "metric" or "metric{k:v}" */
+    size_t n_filters;
+    series_filter *filters;
+    bool hidden;               /* check-item series: not printed as metrics */
+} series_def;
+
+typedef struct metric_def {
+    volley_metric_info info;   /* name, type, contains, thresholds */
+    uint32_t series;           /* its own series */
+    size_t n_subs;
+    uint32_t *subs;            /* sub-metric series ids */
+    size_t cap_thresholds;
+} metric_def;
+
+typedef struct metrics_reg {
+    size_t n_metrics, cap_metrics;
+    metric_def *metrics;
+    size_t n_series, cap_series;
+    series_def *series;
+    bool frozen;               /* no registration once workers run */
+} metrics_reg;
+
+void metrics_reg_init(metrics_reg *r);
+void metrics_reg_free(metrics_reg *r);
+/* Existing name with the same type: returns its id. -1 + err otherwise. */
+int metrics_register(metrics_reg *r, const char *name, volley_metric_type type,
+                     volley_metric_contains contains, char *err, size_t errcap);
+int metrics_find(const metrics_reg *r, const char *name);
+/* Series for "metric{filters}" (created once, reused). -1 + err. */
+int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap);
+/* A hidden series of type rate for one check item. */
+int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *name);
+int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *src);
+
+/* The tags of one sample as the core sees them. */
+typedef struct sample_tags {
+    const volley_tags *t;      /* from the plugin or the core; may be NULL */
+    const char *scenario;
+    const char *group;
+} sample_tags;
+
+bool series_matches(const series_def *s, const sample_tags *st);
+
+/* ---- aggregates ---- */
+
+typedef struct series_agg {
+    uint64_t count;            /* samples                                  */
+    uint64_t nonzero;          /* rate: samples != 0                       */
+    double sum;                /* counter: total; gauge: unused            */
+    double min, max, last;     /* gauge                                    */
+    int64_t last_ns;           /* gauge: time of `last`                    */
+    hdr_hist *hist;            /* trend only                               */
+} series_agg;
+
+typedef struct metrics_agg {
+    size_t n;
+    series_agg *s;
+} metrics_agg;
+
+int metrics_agg_init(metrics_agg *a, const metrics_reg *r);
+void metrics_agg_free(metrics_agg *a);
+void metrics_agg_clear(metrics_agg *a);
+void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_reg *r);
+
+/* Hot path: one sample into a series. */
+static inline void series_add(series_agg *s, volley_metric_type type, double v, int64_t now_ns)
+{
+    s->count++;
+    switch (type) {
+    case VOLLEY_METRIC_COUNTER:
+        s->sum += v;
+        break;
+    case VOLLEY_METRIC_RATE:
+        s->nonzero += v != 0;
+        break;
+    case VOLLEY_METRIC_GAUGE:
+        if (s->count == 1 || v < s->min) s->min = v;
+        if (s->count == 1 || v > s->max) s->max = v;
+        if (now_ns >= s->last_ns) { s->last = v; s->last_ns = now_ns; }
+        break;
+    case VOLLEY_METRIC_TREND:
+        /* micro-units: 1 us resolution for times in ms */
+        hdr_record(s->hist, (int64_t)(v * 1000.0 + (v >= 0 ? 0.5 : -0.5)));
+        break;
+    }
+}
+
+/* Records into the metric's series and every matching sub-metric. */
+void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
+                    double v, const sample_tags *st, int64_t now_ns);
+
+/* Values for summaries and thresholds (trend values in the metric's unit). */
+double agg_trend_stat(const series_agg *s, const char *stat);   /* avg,min,med,max,p(N) */
+double agg_rate(const series_agg *s);                             /* rate metrics */
+
+/* A double-buffered per-worker aggregate handed to the metrics thread. */
+enum { AGG_FREE = 0, AGG_FILLED = 1 };
+typedef struct agg_pair {
+    metrics_agg buf[2];
+    int cur;                   /* worker-owned: index being written   */
+    int filled;                /* index handed over; read after acquire */
+    atomic_int spare_state;    /* of buf[1-cur]: AGG_FREE or AGG_FILLED */
+} agg_pair;
+
+int agg_pair_init(agg_pair *p, const metrics_reg *r);
+void agg_pair_free(agg_pair *p);
+/* Worker: hand over the current aggregate when the spare is free. */
+void agg_pair_publish(agg_pair *p);
+/* Metrics thread: merge a published aggregate into dst, if any. */
+void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r);
+/* After the worker stopped: merge everything left. */
+void agg_pair_drain(agg_pair *p, metrics_agg *dst, const metrics_reg *r);
+
+#endif

@@ -1,0 +1,386 @@
+#include "options.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+#include "suggest.h"
+
+const char *opt_type_name(volley_opt_type t)
+{
+    switch (t) {
+    case VOLLEY_OPT_STRING: return "string";
+    case VOLLEY_OPT_TEMPLATE: return "string (templated)";
+    case VOLLEY_OPT_INT: return "integer";
+    case VOLLEY_OPT_DOUBLE: return "number";
+    case VOLLEY_OPT_BOOL: return "boolean";
+    case VOLLEY_OPT_DURATION: return "duration";
+    case VOLLEY_OPT_ENUM: return "enum";
+    case VOLLEY_OPT_INT_LIST: return "integer or list of integers";
+    case VOLLEY_OPT_STRING_LIST: return "string or list of strings";
+    case VOLLEY_OPT_TEMPLATE_MAP: return "mapping of strings";
+    case VOLLEY_OPT_SCALAR: return "scalar";
+    case VOLLEY_OPT_JSON: return "any value (JSON body)";
+    case VOLLEY_OPT_OBJECT: return "mapping";
+    }
+    return "?";
+}
+
+static void *field(void *config, const volley_option *o)
+{
+    return (char *)config + o->offset;
+}
+
+#define ERR(n, ...) diag_error(c->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+
+static int check_range(opt_ctx *c, const volley_option *o, const ynode *n,
+                       const char *path, double v)
+{
+    if (o->min < o->max && (v < o->min || v > o->max)) {
+        ERR(n, "%s: expected a value between %g and %g, got %s", path, o->min, o->max, n->str);
+        return -1;
+    }
+    return 0;
+}
+
+static int want_scalar(opt_ctx *c, const ynode *n, const char *path, const char *expected)
+{
+    if (n->kind == YNODE_SCALAR && !ynode_is_null(n))
+        return 0;
+    ERR(n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
+    return -1;
+}
+
+static int fill_int(opt_ctx *c, const volley_option *o, const ynode *n,
+                    const char *path, int64_t *out)
+{
+    if (n->kind != YNODE_SCALAR || !n->plain || !ynode_int(n, out)) {
+        ERR(n, "%s: expected an integer, got %s%s%s", path, ynode_kind_name(n),
+            n->kind == YNODE_SCALAR ? " " : "", n->kind == YNODE_SCALAR ? n->str : "");
+        return -1;
+    }
+    return check_range(c, o, n, path, (double)*out);
+}
+
+static int fill_duration(opt_ctx *c, const volley_option *o, const ynode *n,
+                         const char *path, int64_t *out)
+{
+    char err[160];
+    if (want_scalar(c, n, path, DURATION_EXPECTED) != 0)
+        return -1;
+    if (duration_parse(n->str, out, err, sizeof err) != 0) {
+        ERR(n, "%s: expected %s, got \"%s\" (%s)", path, DURATION_EXPECTED, n->str, err);
+        return -1;
+    }
+    if (o->min < o->max && ((double)*out < o->min * 1e9 || (double)*out > o->max * 1e9)) {
+        ERR(n, "%s: expected a duration between %gs and %gs, got %s", path, o->min, o->max, n->str);
+        return -1;
+    }
+    return 0;
+}
+
+static int fill_enum(opt_ctx *c, const volley_option *o, const ynode *n,
+                     const char *path, int *out)
+{
+    size_t count = 0;
+    while (o->enum_values && o->enum_values[count])
+        count++;
+    if (want_scalar(c, n, path, "one of the listed values") != 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(n->str, o->enum_values[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    char list[512];
+    suggest_join(o->enum_values, count, list, sizeof list);
+    const char *near = suggest_closest(n->str, o->enum_values, count);
+    ERR(n, "%s: unknown value \"%s\"; expected one of: %s%s%s%s", path, n->str, list,
+        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+    return -1;
+}
+
+static int fill_int_list(opt_ctx *c, const volley_option *o, const ynode *n,
+                         const char *path, volley_int_list *out)
+{
+    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
+    int64_t *v = arena_alloc(c->a, (count ? count : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    int rc = 0;
+    if (n->kind == YNODE_SEQ) {
+        if (count == 0) {
+            ERR(n, "%s: expected at least one integer", path);
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++)
+            rc |= fill_int(c, o, n->items[i], path, &v[i]);
+    } else {
+        rc = fill_int(c, o, n, path, &v[0]);
+    }
+    out->n = count;
+    out->v = v;
+    return rc;
+}
+
+static int fill_string_list(opt_ctx *c, const ynode *n, const char *path,
+                            volley_string_list *out)
+{
+    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
+    const char **v = arena_alloc(c->a, (count ? count : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
+        if (want_scalar(c, item, path, "a string") != 0) {
+            rc = -1;
+            continue;
+        }
+        v[i] = item->str;
+    }
+    out->n = count;
+    out->v = v;
+    return rc;
+}
+
+static volley_template *compile_tmpl(opt_ctx *c, const ynode *n, const char *path)
+{
+    char err[512];
+    volley_template *t = tmpl_compile(c->a, n->str, n->len, c->scope, err, sizeof err);
+    if (!t)
+        ERR(n, "%s: %s", path, err);
+    return t;
+}
+
+static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
+                             volley_template_map *out)
+{
+    if (n->kind != YNODE_MAP) {
+        ERR(n, "%s: expected a mapping of names to strings, got %s", path, ynode_kind_name(n));
+        return -1;
+    }
+    const char **keys = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *keys);
+    const volley_template **vals = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *vals);
+    if (!keys || !vals)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *v = n->pairs[i].value;
+        char *sub = arena_printf(c->a, "%s.%s", path, n->pairs[i].key->str);
+        keys[i] = n->pairs[i].key->str;
+        if (want_scalar(c, v, sub, "a string") != 0 || !(vals[i] = compile_tmpl(c, v, sub)))
+            rc = -1;
+    }
+    out->n = n->n_pairs;
+    out->keys = keys;
+    out->values = vals;
+    return rc;
+}
+
+static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scalar *out)
+{
+    if (n->kind != YNODE_SCALAR) {
+        ERR(n, "%s: expected a scalar (string, number, boolean or null), got %s", path, ynode_kind_name(n));
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->s = n->str;
+    if (!n->plain)
+        out->type = VOLLEY_SCALAR_STRING;
+    else if (ynode_is_null(n))
+        out->type = VOLLEY_SCALAR_NULL;
+    else if (ynode_bool(n, &out->b))
+        out->type = VOLLEY_SCALAR_BOOL;
+    else if (ynode_int(n, &out->i)) {
+        out->type = VOLLEY_SCALAR_INT;
+        out->d = (double)out->i;
+    } else if (ynode_double(n, &out->d))
+        out->type = VOLLEY_SCALAR_DOUBLE;
+    else
+        out->type = VOLLEY_SCALAR_STRING;
+    return 0;
+}
+
+static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
+                    void *config, const char *path)
+{
+    void *f = field(config, o);
+    double d;
+    bool b;
+    switch (o->type) {
+    case VOLLEY_OPT_STRING:
+        if (want_scalar(c, n, path, "a string") != 0)
+            return -1;
+        *(const char **)f = n->str;
+        return 0;
+    case VOLLEY_OPT_TEMPLATE:
+        if (want_scalar(c, n, path, "a string") != 0)
+            return -1;
+        return (*(const volley_template **)f = compile_tmpl(c, n, path)) ? 0 : -1;
+    case VOLLEY_OPT_INT:
+        return fill_int(c, o, n, path, (int64_t *)f);
+    case VOLLEY_OPT_DOUBLE:
+        if (n->kind != YNODE_SCALAR || !n->plain || !ynode_double(n, &d) || isnan(d)) {
+            ERR(n, "%s: expected a number, got %s", path, ynode_kind_name(n));
+            return -1;
+        }
+        *(double *)f = d;
+        return check_range(c, o, n, path, d);
+    case VOLLEY_OPT_BOOL:
+        if (n->kind != YNODE_SCALAR || !n->plain || !ynode_bool(n, &b)) {
+            ERR(n, "%s: expected true or false, got %s", path, ynode_kind_name(n));
+            return -1;
+        }
+        *(bool *)f = b;
+        return 0;
+    case VOLLEY_OPT_DURATION:
+        return fill_duration(c, o, n, path, (int64_t *)f);
+    case VOLLEY_OPT_ENUM:
+        return fill_enum(c, o, n, path, (int *)f);
+    case VOLLEY_OPT_INT_LIST:
+        return fill_int_list(c, o, n, path, (volley_int_list *)f);
+    case VOLLEY_OPT_STRING_LIST:
+        return fill_string_list(c, n, path, (volley_string_list *)f);
+    case VOLLEY_OPT_TEMPLATE_MAP:
+        return fill_template_map(c, n, path, (volley_template_map *)f);
+    case VOLLEY_OPT_SCALAR:
+        return fill_scalar(c, n, path, (volley_scalar *)f);
+    case VOLLEY_OPT_JSON:
+        return (*(const volley_json **)f = tjson_compile(c->a, n, c->scope, c->d, path)) ? 0 : -1;
+    case VOLLEY_OPT_OBJECT:
+        return opt_fill(c, o->sub, n, f, path);
+    }
+    return -1;
+}
+
+/* A default is YAML-scalar text in the plugin; it is parsed like a plain
+ * scalar from the spec, so defaults and spec values can never disagree. */
+static int fill_default(opt_ctx *c, const volley_option *o, void *config, const char *path)
+{
+    if (!o->default_value) {
+        if (o->type == VOLLEY_OPT_OBJECT)
+            return opt_fill(c, o->sub, NULL, field(config, o), path);
+        return 0;
+    }
+    ynode n = {.kind = YNODE_SCALAR, .file = "<default>", .line = 1, .col = 1,
+               .str = (char *)o->default_value, .len = strlen(o->default_value),
+               .plain = true};
+    return fill_one(c, o, &n, config, path);
+}
+
+static void unknown_key(opt_ctx *c, const volley_option_map *map,
+                        const ynode *key, const char *path)
+{
+    const char *names[64];
+    size_t count = map->count < 64 ? map->count : 64;
+    for (size_t i = 0; i < count; i++)
+        names[i] = map->options[i].name;
+    char list[512];
+    suggest_join(names, count, list, sizeof list);
+    const char *near = suggest_closest(key->str, names, count);
+    ERR(key, "%s: unknown key \"%s\"%s%s%s; valid keys: %s", path, key->str,
+        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+}
+
+static int fill_map(opt_ctx *c, const volley_option_map *map, const ynode *node,
+                    void *config, const char *path)
+{
+    uint64_t *set = config;
+    int rc = 0;
+    for (size_t i = 0; i < node->n_pairs; i++) {
+        const ynode *k = node->pairs[i].key;
+        size_t j = 0;
+        while (j < map->count && strcmp(map->options[j].name, k->str) != 0)
+            j++;
+        if (j == map->count) {
+            unknown_key(c, map, k, path);
+            rc = -1;
+            continue;
+        }
+        char *sub = arena_printf(c->a, "%s.%s", path, k->str);
+        if (!sub || fill_one(c, &map->options[j], node->pairs[i].value, config, sub) != 0)
+            rc = -1;
+        *set |= (uint64_t)1 << j;
+    }
+    for (size_t j = 0; j < map->count; j++) {
+        const volley_option *o = &map->options[j];
+        if ((*set >> j) & 1u)
+            continue;
+        if (o->flags & VOLLEY_OPT_REQUIRED) {
+            ERR(node, "%s: missing required key \"%s\" (%s)", path, o->name,
+                o->help ? o->help : opt_type_name(o->type));
+            rc = -1;
+        } else if (fill_default(c, o, config, path) != 0) {
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+int opt_fill(opt_ctx *c, const volley_option_map *map, const ynode *node,
+             void *config, const char *path)
+{
+    memset(config, 0, map->config_size);
+    if (!node) {
+        int rc = 0;
+        for (size_t j = 0; j < map->count; j++)
+            rc |= fill_default(c, &map->options[j], config, path);
+        return rc;
+    }
+    if (node->kind == YNODE_MAP)
+        return fill_map(c, map, node, config, path);
+    if (map->shorthand) {
+        /* Read `key: value` as `key: { shorthand: value }`. */
+        ynode key = {.kind = YNODE_SCALAR, .file = node->file, .line = node->line,
+                     .col = node->col, .str = (char *)map->shorthand,
+                     .len = strlen(map->shorthand), .plain = true};
+        ypair pair = {.key = &key, .value = (ynode *)node};
+        ynode wrapped = {.kind = YNODE_MAP, .file = node->file, .line = node->line,
+                         .col = node->col, .n_pairs = 1, .pairs = &pair};
+        return fill_map(c, map, &wrapped, config, path);
+    }
+    ERR(node, "%s: expected a mapping, got %s", path, ynode_kind_name(node));
+    return -1;
+}
+
+int opt_fill_arg(opt_ctx *c, const volley_option_map *map, const char *arg,
+                 void *config, const char *what)
+{
+    ynode n = {.kind = YNODE_SCALAR, .file = "<command line>", .line = 1, .col = 1,
+               .str = arena_strdup(c->a, arg), .len = strlen(arg), .plain = false};
+    if (!map->shorthand) {
+        diag_error(c->d, NULL, 0, 0, "%s: takes no argument", what);
+        return -1;
+    }
+    return opt_fill(c, map, &n, config, what);
+}
+
+int opt_check_map(const volley_option_map *map, char *err, size_t errcap)
+{
+    if (map->count > 64) {
+        snprintf(err, errcap, "option map has %zu options (at most 64)", map->count);
+        return -1;
+    }
+    if (map->config_size < sizeof(uint64_t)) {
+        snprintf(err, errcap, "config struct too small (it must start with uint64_t set)");
+        return -1;
+    }
+    for (size_t i = 0; i < map->count; i++) {
+        const volley_option *o = &map->options[i];
+        if (!o->name || o->offset < sizeof(uint64_t) || o->offset >= map->config_size) {
+            snprintf(err, errcap, "option %zu: missing name or offset outside the config struct", i);
+            return -1;
+        }
+        if ((o->type == VOLLEY_OPT_ENUM && !o->enum_values) ||
+            (o->type == VOLLEY_OPT_OBJECT && !o->sub)) {
+            snprintf(err, errcap, "option \"%s\": enum without values or object without sub-map", o->name);
+            return -1;
+        }
+        if (o->type == VOLLEY_OPT_OBJECT && opt_check_map(o->sub, err, errcap) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * options: checks a YAML node against a plugin's (or the core's) typed
+ * option map and fills the config struct. All errors of one node are
+ * reported in one pass, each with file:line:column and the key path; unknown
+ * keys list the valid ones and suggest the closest.
+ */
+#ifndef VOLLEY_OPTIONS_H
+#define VOLLEY_OPTIONS_H
+
+#include "arena.h"
+#include "diag.h"
+#include "template.h"
+#include "volley/plugin.h"
+#include "yaml_tree.h"
+
+typedef struct opt_ctx {
+    arena *a;                  /* owns every value written into configs */
+    const tmpl_scope *scope;   /* resolves ${...} in TEMPLATE/JSON values */
+    diag *d;
+} opt_ctx;
+
+/* Fills `config` (map->config_size bytes, zeroed here) from `node`: a
+ * mapping, or a scalar/sequence read as { shorthand: node }, or NULL for
+ * defaults only. `path` names the node in messages. 0 or -1. */
+int opt_fill(opt_ctx *c, const volley_option_map *map, const ynode *node,
+             void *config, const char *path);
+/* Fills from a command-line argument given for the shorthand option (for
+ * "--out json-out=FILE"). `what` names the argument in messages. */
+int opt_fill_arg(opt_ctx *c, const volley_option_map *map, const char *arg,
+                 void *config, const char *what);
+/* Validates a map's own declaration (plugin author errors): 0 or -1 + err. */
+int opt_check_map(const volley_option_map *map, char *err, size_t errcap);
+/* One line per option ("name  type  default  help") for `volley plugins -v`. */
+const char *opt_type_name(volley_opt_type t);
+
+#endif

@@ -1,0 +1,1004 @@
+#include "spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "options.h"
+#include "suggest.h"
+#include "template.h"
+
+/* Everything one load needs while compiling. */
+typedef struct loader {
+    spec *s;
+    const spec_opts *o;
+    const plug_set *plugins;
+    metrics_reg *reg;
+    const volley_host *host;
+    volley_core *core;
+    diag *d;
+    tmpl_scope scope;
+    opt_ctx oc;
+    const ynode *defaults;     /* the spec's defaults: mapping or NULL */
+} loader;
+
+#define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+
+static const char *loc(loader *L, const ynode *n)
+{
+    return arena_printf(&L->s->a, "%s:%u:%u", n->file, n->line, n->col);
+}
+
+/* ---- built-in metrics ---- */
+
+static const struct {
+    const char *name;
+    volley_metric_type type;
+    volley_metric_contains contains;
+} builtin[BUILTIN__COUNT] = {
+    [BUILTIN_ITERATIONS] = {"iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+    [BUILTIN_ITERATION_DURATION] = {"iteration_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [BUILTIN_VUS] = {"vus", VOLLEY_METRIC_GAUGE, VOLLEY_CONTAINS_DEFAULT},
+    [BUILTIN_VUS_MAX] = {"vus_max", VOLLEY_METRIC_GAUGE, VOLLEY_CONTAINS_DEFAULT},
+    [BUILTIN_CHECKS] = {"checks", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
+    [BUILTIN_GROUP_DURATION] = {"group_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [BUILTIN_DROPPED_ITERATIONS] = {"dropped_iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+};
+
+int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
+{
+    for (int i = 0; i < BUILTIN__COUNT; i++) {
+        int id = metrics_register(reg, builtin[i].name, builtin[i].type, builtin[i].contains, err, errcap);
+        if (id != i) {
+            if (id >= 0)
+                snprintf(err, errcap, "built-in metrics must be registered first");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- template scope ---- */
+
+static const char *scope_env(void *ctx, const char *name)
+{
+    loader *L = ctx;
+    size_t n = strlen(name);
+    for (size_t i = L->o->n_env; i-- > 0;) {   /* the last -e wins */
+        const char *kv = L->o->env[i];
+        if (strncmp(kv, name, n) == 0 && kv[n] == '=')
+            return kv + n + 1;
+    }
+    return getenv(name);
+}
+
+static const char *scope_service(void *ctx, const char *name)
+{
+    loader *L = ctx;
+    for (size_t i = 0; i < L->s->n_services; i++)
+        if (strcmp(L->s->services[i].name, name) == 0)
+            return L->s->services[i].url;
+    return NULL;
+}
+
+/* ---- small helpers ---- */
+
+static bool check_keys(loader *L, const ynode *map, const char *path,
+                       const char *const *keys, size_t n_keys)
+{
+    bool ok = true;
+    for (size_t i = 0; i < map->n_pairs; i++) {
+        const ynode *k = map->pairs[i].key;
+        size_t j = 0;
+        while (j < n_keys && strcmp(keys[j], k->str) != 0)
+            j++;
+        if (j < n_keys)
+            continue;
+        char list[512];
+        suggest_join(keys, n_keys, list, sizeof list);
+        const char *near = suggest_closest(k->str, keys, n_keys);
+        ERR(k, "%s: unknown key \"%s\"%s%s%s; valid keys: %s", path, k->str,
+            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        ok = false;
+    }
+    return ok;
+}
+
+static const ynode *want_map(loader *L, const ynode *n, const char *path)
+{
+    if (n && n->kind == YNODE_MAP)
+        return n;
+    if (n)
+        ERR(n, "%s: expected a mapping, got %s", path, ynode_kind_name(n));
+    return NULL;
+}
+
+static const char *want_string(loader *L, const ynode *n, const char *path)
+{
+    if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n))
+        return n->str;
+    if (n)
+        ERR(n, "%s: expected a string, got %s", path, ynode_kind_name(n));
+    return NULL;
+}
+
+static const char *subpath(loader *L, const char *path, const char *key)
+{
+    return *path ? arena_printf(&L->s->a, "%s.%s", path, key) : arena_strdup(&L->s->a, key);
+}
+
+/* ---- services ---- */
+
+typedef struct service_cfg {
+    uint64_t set;
+    const char *url;
+    const char *health;
+    volley_template_map headers;
+} service_cfg;
+
+static const volley_option service_opts[] = {
+    {.name = "url", .type = VOLLEY_OPT_STRING, .offset = offsetof(service_cfg, url),
+     .flags = VOLLEY_OPT_REQUIRED, .help = "base URL, e.g. http://localhost:8080"},
+    {.name = "health", .type = VOLLEY_OPT_STRING, .offset = offsetof(service_cfg, health),
+     .help = "health path, used by volley scan"},
+    {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(service_cfg, headers),
+     .help = "headers for requests to this service"},
+};
+static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(service_opts),
+                                              sizeof(service_cfg), "url"};
+
+static void load_services(loader *L, const ynode *n)
+{
+    if (!want_map(L, n, "services"))
+        return;
+    spec *s = L->s;
+    s->services = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->services);
+    /* Two passes: URLs first, so service headers may name other services. */
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *path = subpath(L, "services", k->str);
+        const ynode *url = v->kind == YNODE_MAP ? ynode_get(v, "url") : v;
+        const char *u = url ? want_string(L, url, subpath(L, path, "url")) : NULL;
+        if (u) {
+            /* URLs may come from the environment: ${env.TARGET:-http://...} */
+            tmpl_scope env_only = {.env = scope_env, .ctx = L};
+            char err[512];
+            volley_template *t = tmpl_compile(&L->s->a, u, strlen(u), &env_only, err, sizeof err);
+            if (!t || !tmpl_const(t)) {
+                ERR(url, "%s.url: %s", path, t ? "only ${env.NAME} templates are allowed here" : err);
+                u = NULL;
+            } else {
+                u = tmpl_const(t);
+            }
+        }
+        if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
+            strncmp(u, "ws://", 5) != 0 && strncmp(u, "wss://", 6) != 0)
+            ERR(url, "%s.url: expected an http://, https://, ws:// or wss:// URL, got \"%s\"", path, u);
+
+        if (!url && v->kind == YNODE_MAP)
+            ERR(v, "%s: missing required key \"url\" (base URL, e.g. http://localhost:8080)", path);
+        size_t len = u ? strlen(u) : 0;
+        while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
+            len--;
+        s->services[s->n_services++] = (service){.name = k->str,
+                                                 .url = u ? arena_strndup(&s->a, u, len) : ""};
+    }
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        service_cfg cfg;
+        const char *path = subpath(L, "services", n->pairs[i].key->str);
+        if (opt_fill(&L->oc, &service_map, n->pairs[i].value, &cfg, path) == 0)
+            s->services[i].health = cfg.health;
+    }
+}
+
+/* ---- defaults ---- */
+
+typedef struct defaults_cfg {
+    uint64_t set;
+    volley_template_map headers;
+    int64_t timeout;
+} defaults_cfg;
+
+static const volley_option defaults_opts[] = {
+    {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(defaults_cfg, headers),
+     .help = "headers added to every http step (a step's own headers win)"},
+    {.name = "timeout", .type = VOLLEY_OPT_DURATION, .offset = offsetof(defaults_cfg, timeout),
+     .min = 0.000001, .max = 86400, .help = "request timeout of every http step"},
+};
+static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
+                                               sizeof(defaults_cfg), NULL};
+
+/* The step node with the spec's defaults added where the step has none; a
+ * `headers` mapping is merged key by key (the step's win). Synthesized
+ * nodes live in the spec arena. */
+static const ynode *merge_defaults(loader *L, const ynode *step, const volley_option_map *map)
+{
+    const ynode *def = L->defaults;
+    if (!def || step->kind != YNODE_MAP)
+        return step;
+    ypair *pairs = arena_alloc(&L->s->a, (step->n_pairs + def->n_pairs) * sizeof *pairs);
+    size_t n = 0;
+    for (size_t i = 0; i < step->n_pairs; i++)
+        pairs[n++] = step->pairs[i];
+    for (size_t i = 0; i < def->n_pairs; i++) {
+        const ypair *dp = &def->pairs[i];
+        bool known = false;
+        for (size_t j = 0; j < map->count; j++)
+            known |= strcmp(map->options[j].name, dp->key->str) == 0;
+        if (!known)
+            continue;
+        const ynode *own = ynode_get(step, dp->key->str);
+        if (!own) {
+            pairs[n++] = *dp;
+        } else if (own->kind == YNODE_MAP && dp->value->kind == YNODE_MAP) {
+            ynode *merged = arena_alloc(&L->s->a, sizeof *merged);
+            *merged = *own;
+            merged->pairs = arena_alloc(&L->s->a, (own->n_pairs + dp->value->n_pairs) * sizeof *merged->pairs);
+            merged->n_pairs = 0;
+            for (size_t j = 0; j < own->n_pairs; j++)
+                merged->pairs[merged->n_pairs++] = own->pairs[j];
+            for (size_t j = 0; j < dp->value->n_pairs; j++) {
+                const char *hk = dp->value->pairs[j].key->str;
+                bool overridden = false;
+                for (size_t m = 0; m < own->n_pairs; m++)
+                    overridden |= strcasecmp(own->pairs[m].key->str, hk) == 0;
+                if (!overridden)
+                    merged->pairs[merged->n_pairs++] = dp->value->pairs[j];
+            }
+            for (size_t j = 0; j < n; j++)
+                if (pairs[j].value == own)
+                    pairs[j].value = merged;
+        }
+    }
+    ynode *out = arena_alloc(&L->s->a, sizeof *out);
+    *out = *step;
+    out->pairs = pairs;
+    out->n_pairs = n;
+    return out;
+}
+
+/* ---- checks ---- */
+
+static void check_key_names(const plug_set *ps, const char **names, size_t *n, size_t cap)
+{
+    *n = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const volley_plugin *d = ps->items[i].desc;
+        if (d->kind != VOLLEY_KIND_CHECK)
+            continue;
+        for (size_t k = 0; k < d->check->n_keys && *n < cap; k++)
+            names[(*n)++] = d->check->keys[k].key;
+    }
+}
+
+static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
+                               check_item *out)
+{
+    if (!want_map(L, n, path))
+        return false;
+    const ynode *name = ynode_get(n, "name");
+    if (!name) {
+        ERR(n, "%s: missing required key \"name\" (each check item is named)", path);
+        return false;
+    }
+    out->name = want_string(L, name, subpath(L, path, "name"));
+    out->group = group;
+    out->conds = arena_alloc(&L->s->a, n->n_pairs * sizeof *out->conds);
+    bool ok = out->name != NULL;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        if (strcmp(k->str, "name") == 0)
+            continue;
+        const char *kpath = subpath(L, path, k->str);
+        const volley_check_key *ck = plug_find_check_key(L->plugins, k->str, NULL);
+        if (!ck) {
+            const char *names[128];
+            size_t nn;
+            check_key_names(L->plugins, names, &nn, 127);
+            names[nn++] = "name";
+            char list[512];
+            suggest_join(names, nn, list, sizeof list);
+            const char *near = suggest_closest(k->str, names, nn);
+            ERR(k, "%s: unknown check \"%s\"%s%s%s; known checks: %s", path, k->str,
+                near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+            ok = false;
+            continue;
+        }
+        void *cfg = arena_alloc(&L->s->a, ck->options->config_size);
+        if (opt_fill(&L->oc, ck->options, v, cfg, kpath) != 0) {
+            ok = false;
+            continue;
+        }
+        char err[512] = "";
+        void *cond = ck->compile(L->host, cfg, err, sizeof err);
+        if (!cond) {
+            ERR(v, "%s: %s", kpath, *err ? err : "invalid check");
+            ok = false;
+            continue;
+        }
+        out->conds[out->n_conds++] = (check_cond){.key = ck, .cond = cond};
+    }
+    if (ok && out->n_conds == 0) {
+        ERR(n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path, out->name);
+        ok = false;
+    }
+    if (ok) {
+        const char *sname = arena_printf(&L->s->a, "%s%s%s", group, *group ? "::" : "", out->name);
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, sname);
+        if (sid < 0)
+            return false;
+        out->series = (uint32_t)sid;
+        out->tags = (volley_tags)VOLLEY_TAGS_INIT;
+        out->tags.check = out->name;
+    }
+    return ok;
+}
+
+static bool compile_checks(loader *L, const ynode *n, const char *path, const char *group,
+                           flow_op *op)
+{
+    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
+    op->checks = arena_alloc(&L->s->a, count * sizeof *op->checks);
+    bool ok = true;
+    for (size_t i = 0; i < count; i++) {
+        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
+        const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
+        /* Kept even when it fails, so spec_free releases what compiled. */
+        ok &= compile_check_item(L, item, ipath, group, &op->checks[op->n_checks++]);
+    }
+    return ok;
+}
+
+/* ---- flow ---- */
+
+typedef struct op_list {
+    size_t n, cap;
+    flow_op *ops;
+} op_list;
+
+static flow_op *push_op(loader *L, op_list *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        flow_op *p = arena_alloc(&L->s->a, cap * sizeof *p);
+        if (l->n)
+            memcpy(p, l->ops, l->n * sizeof *p);
+        l->ops = p;
+        l->cap = cap;
+    }
+    flow_op *op = &l->ops[l->n++];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+static size_t proto_index(loader *L, const plug *p, const ynode *at)
+{
+    spec *s = L->s;
+    for (size_t i = 0; i < s->n_protos; i++)
+        if (s->protos[i].plugin == p)
+            return i;
+    char err[512] = "";
+    void *inst = p->desc->protocol->create(L->host, L->core, err, sizeof err);
+    if (!inst) {
+        ERR(at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
+        return (size_t)-1;
+    }
+    proto_use *np = arena_alloc(&s->a, (s->n_protos + 1) * sizeof *np);
+    if (s->n_protos)
+        memcpy(np, s->protos, s->n_protos * sizeof *np);
+    np[s->n_protos] = (proto_use){.plugin = p, .inst = inst};
+    s->protos = np;
+    return s->n_protos++;
+}
+
+static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+                         const char *group, op_list *out, int depth);
+
+static const char *const step_extra_keys[] = {"check"};
+
+static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key,
+                                  const plug *p, const char *path, const char *scname,
+                                  const char *group, op_list *out)
+{
+    const volley_protocol_ops *ops = p->desc->protocol;
+    const ynode *value = ynode_get(step, key->str);
+    const char *kpath = subpath(L, path, key->str);
+    size_t pi = proto_index(L, p, key);
+    if (pi == (size_t)-1)
+        return false;
+    const ynode *merged = merge_defaults(L, value, ops->step_options);
+    void *cfg = arena_alloc(&L->s->a, ops->step_options->config_size);
+    if (opt_fill(&L->oc, ops->step_options, merged, cfg, kpath) != 0)
+        return false;
+    volley_step_info info = {.scenario = scname, .group = group, .location = loc(L, value)};
+    char err[512] = "";
+    void *compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err);
+    if (!compiled) {
+        ERR(value, "%s: %s", kpath, *err ? err : "invalid step");
+        return false;
+    }
+    flow_op *op = push_op(L, out);
+    op->kind = OP_STEP;
+    op->group = group;
+    op->location = info.location;
+    op->proto = pi;
+    op->step = compiled;
+    const ynode *checks = ynode_get(step, "check");
+    if (checks)
+        return compile_checks(L, checks, subpath(L, path, "check"), group, op);
+    return true;
+}
+
+static bool compile_sleep(loader *L, const ynode *step, const char *path, const char *group,
+                          op_list *out)
+{
+    const ynode *v = ynode_get(step, "sleep");
+    if (step->n_pairs != 1) {
+        ERR(step, "%s: a sleep step takes no other keys", path);
+        return false;
+    }
+    char err[160];
+    int64_t ns;
+    if (v->kind != YNODE_SCALAR || ynode_is_null(v) || duration_parse(v->str, &ns, err, sizeof err) != 0) {
+        ERR(v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
+            v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
+            v->kind == YNODE_SCALAR ? "\"" : "");
+        return false;
+    }
+    flow_op *op = push_op(L, out);
+    op->kind = OP_SLEEP;
+    op->group = group;
+    op->sleep_ns = ns;
+    op->location = loc(L, v);
+    return true;
+}
+
+static bool compile_group(loader *L, const ynode *step, const char *path, const char *scname,
+                          const char *group, op_list *out, int depth)
+{
+    static const char *const keys[] = {"group", "steps"};
+    bool ok = check_keys(L, step, path, keys, 2);
+    const char *name = want_string(L, ynode_get(step, "group"), subpath(L, path, "group"));
+    const ynode *steps = ynode_get(step, "steps");
+    if (!steps) {
+        ERR(step, "%s: missing required key \"steps\" (the group's flow)", path);
+        return false;
+    }
+    if (!name || !ok)
+        return false;
+    if (strstr(name, "::")) {
+        ERR(ynode_get(step, "group"), "%s.group: a group name must not contain \"::\"", path);
+        return false;
+    }
+    const char *gpath = arena_printf(&L->s->a, "%s::%s", group, name);
+    flow_op *enter = push_op(L, out);
+    enter->kind = OP_GROUP_ENTER;
+    enter->group = gpath;
+    enter->location = loc(L, step);
+    ok = compile_flow(L, steps, subpath(L, path, "steps"), scname, gpath, out, depth + 1);
+    flow_op *exit_op = push_op(L, out);
+    exit_op->kind = OP_GROUP_EXIT;
+    exit_op->group = gpath;
+    exit_op->location = enter->location;
+    exit_op->group_tags = (volley_tags)VOLLEY_TAGS_INIT;
+    return ok;
+}
+
+static bool compile_step(loader *L, const ynode *step, const char *path, const char *scname,
+                         const char *group, op_list *out, int depth)
+{
+    if (!want_map(L, step, path))
+        return false;
+    if (ynode_get(step, "group"))
+        return compile_group(L, step, path, scname, group, out, depth);
+    if (ynode_get(step, "sleep"))
+        return compile_sleep(L, step, path, group, out);
+    /* Exactly one key must name a protocol; the rest are step keys. */
+    const ynode *proto_key = NULL;
+    const plug *proto = NULL;
+    bool ok = true;
+    for (size_t i = 0; i < step->n_pairs; i++) {
+        const ynode *k = step->pairs[i].key;
+        const plug *p = plug_find_protocol(L->plugins, k->str);
+        if (p) {
+            if (proto_key) {
+                ERR(k, "%s: a step has one action; \"%s\" and \"%s\" are both here", path,
+                    proto_key->str, k->str);
+                ok = false;
+            }
+            proto_key = k;
+            proto = p;
+            continue;
+        }
+        bool extra = false;
+        for (size_t j = 0; j < VOLLEY_COUNTOF(step_extra_keys); j++)
+            extra |= strcmp(step_extra_keys[j], k->str) == 0;
+        if (extra)
+            continue;
+        const char *names[64];
+        size_t nn = 0;
+        names[nn++] = "group";
+        names[nn++] = "sleep";
+        names[nn++] = "check";
+        for (size_t j = 0; j < L->plugins->n && nn < 64; j++)
+            if (L->plugins->items[j].desc->kind == VOLLEY_KIND_PROTOCOL)
+                names[nn++] = L->plugins->items[j].desc->protocol->step_key;
+        char list[256];
+        suggest_join(names, nn, list, sizeof list);
+        const char *near = suggest_closest(k->str, names, nn);
+        ERR(k, "%s: unknown step key \"%s\"%s%s%s; valid keys: %s", path, k->str,
+            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        ok = false;
+    }
+    if (!proto_key) {
+        if (ok)
+            ERR(step, "%s: a step needs an action: http, group, sleep (or another protocol plugin's key)", path);
+        return false;
+    }
+    return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
+}
+
+static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+                         const char *group, op_list *out, int depth)
+{
+    if (n->kind != YNODE_SEQ) {
+        ERR(n, "%s: expected a list of steps, got %s", path, ynode_kind_name(n));
+        return false;
+    }
+    if (n->n_items == 0) {
+        ERR(n, "%s: expected at least one step", path);
+        return false;
+    }
+    if (depth > 16) {
+        ERR(n, "%s: groups nested deeper than 16", path);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < n->n_items; i++) {
+        const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
+        ok &= compile_step(L, n->items[i], ipath, scname, group, out, depth);
+    }
+    return ok;
+}
+
+/* ---- scenarios ---- */
+
+static const char *const executor_names[] = {"constant-vus", "per-vu-iterations",
+                                             "shared-iterations", NULL};
+
+typedef struct scenario_cfg {
+    uint64_t set;
+    int executor;
+    int64_t vus, iterations;
+    int64_t duration, max_duration, graceful_stop, start_time;
+} scenario_cfg;
+
+enum { SC_EXECUTOR, SC_VUS, SC_ITERATIONS, SC_DURATION, SC_MAX_DURATION, SC_GRACEFUL_STOP,
+       SC_START_TIME };
+
+static const volley_option scenario_opts[] = {
+    [SC_EXECUTOR] = {.name = "executor", .type = VOLLEY_OPT_ENUM, .offset = offsetof(scenario_cfg, executor),
+                     .enum_values = executor_names, .flags = VOLLEY_OPT_REQUIRED,
+                     .help = "how load is generated: constant-vus, per-vu-iterations, shared-iterations"},
+    [SC_VUS] = {.name = "vus", .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, vus),
+                .default_value = "1", .min = 1, .max = 1000000, .help = "number of VUs"},
+    [SC_ITERATIONS] = {.name = "iterations", .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, iterations),
+                       .default_value = "1", .min = 1, .max = 1e12,
+                       .help = "iterations per VU (per-vu-iterations) or in total (shared-iterations)"},
+    [SC_DURATION] = {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(scenario_cfg, duration),
+                     .min = 0.000001, .max = 31536000, .help = "how long constant-vus runs"},
+    [SC_MAX_DURATION] = {.name = "max_duration", .type = VOLLEY_OPT_DURATION,
+                         .offset = offsetof(scenario_cfg, max_duration), .default_value = "10m",
+                         .min = 0.000001, .max = 31536000, .help = "upper bound of an iteration executor"},
+    [SC_GRACEFUL_STOP] = {.name = "graceful_stop", .type = VOLLEY_OPT_DURATION,
+                          .offset = offsetof(scenario_cfg, graceful_stop), .default_value = "30s",
+                          .min = 0, .max = 86400,
+                          .help = "time running iterations get to finish at the end"},
+    [SC_START_TIME] = {.name = "start_time", .type = VOLLEY_OPT_DURATION,
+                       .offset = offsetof(scenario_cfg, start_time), .default_value = "0s",
+                       .min = 0, .max = 31536000, .help = "delay from the start of the test"},
+};
+static const volley_option_map scenario_map = {scenario_opts, VOLLEY_COUNTOF(scenario_opts),
+                                               sizeof(scenario_cfg), NULL};
+
+/* Which options make sense for which executor (k6 rejects the others too). */
+static bool option_applies(int executor, int opt)
+{
+    switch (opt) {
+    case SC_DURATION: return executor == EXEC_CONSTANT_VUS;
+    case SC_ITERATIONS:
+    case SC_MAX_DURATION: return executor != EXEC_CONSTANT_VUS;
+    default: return true;
+    }
+}
+
+static bool scenario_selected(loader *L, const char *name)
+{
+    if (L->o->n_only == 0)
+        return true;
+    for (size_t i = 0; i < L->o->n_only; i++)
+        if (strcmp(L->o->only_scenarios[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario *sc)
+{
+    const char *path = subpath(L, "scenarios", k->str);
+    if (!want_map(L, v, path))
+        return false;
+    /* Split flow from the executor's options. */
+    ypair *pairs = arena_alloc(&L->s->a, v->n_pairs * sizeof *pairs);
+    size_t n = 0;
+    const ynode *flow = NULL;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        if (strcmp(v->pairs[i].key->str, "flow") == 0)
+            flow = v->pairs[i].value;
+        else
+            pairs[n++] = v->pairs[i];
+    }
+    ynode opts = *v;
+    opts.pairs = pairs;
+    opts.n_pairs = n;
+    scenario_cfg cfg;
+    bool ok = opt_fill(&L->oc, &scenario_map, &opts, &cfg, path) == 0;
+    if (ok) {
+        for (size_t j = 0; j < VOLLEY_COUNTOF(scenario_opts); j++) {
+            if (!VOLLEY_OPT_IS_SET(&cfg, j) || option_applies(cfg.executor, (int)j))
+                continue;
+            const ynode *at = ynode_get(v, scenario_opts[j].name);
+            ERR(at ? at : v, "%s.%s: does not apply to executor %s", path,
+                scenario_opts[j].name, executor_names[cfg.executor]);
+            ok = false;
+        }
+        if (cfg.executor == EXEC_CONSTANT_VUS && !VOLLEY_OPT_IS_SET(&cfg, SC_DURATION) &&
+            L->o->duration_ns == 0) {
+            ERR(v, "%s: executor constant-vus needs \"duration\" (e.g. duration: 30s)", path);
+            ok = false;
+        }
+    }
+    if (!flow) {
+        ERR(v, "%s: missing required key \"flow\" (the steps each iteration runs)", path);
+        ok = false;
+    }
+    sc->name = k->str;
+    sc->location = loc(L, k);
+    op_list ops = {0};
+    if (flow)
+        ok &= compile_flow(L, flow, subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
+    sc->n_ops = ops.n;
+    if (!ok)
+        return false;
+    sc->executor = (executor_kind)cfg.executor;
+    sc->vus = L->o->vus ? L->o->vus : cfg.vus;
+    sc->iterations = cfg.iterations;
+    sc->duration_ns = cfg.duration;
+    sc->max_duration_ns = cfg.max_duration;
+    sc->graceful_stop_ns = cfg.graceful_stop;
+    sc->start_time_ns = cfg.start_time;
+    /* k6-style quick overrides: --iterations turns the scenario into
+     * shared-iterations, --duration bounds it. */
+    if (L->o->iterations) {
+        sc->executor = EXEC_SHARED_ITERATIONS;
+        sc->iterations = L->o->iterations;
+        sc->max_duration_ns = L->o->duration_ns ? L->o->duration_ns : cfg.max_duration;
+    } else if (L->o->duration_ns) {
+        if (sc->executor == EXEC_CONSTANT_VUS)
+            sc->duration_ns = L->o->duration_ns;
+        else
+            sc->max_duration_ns = L->o->duration_ns;
+    }
+    if (sc->executor == EXEC_SHARED_ITERATIONS && sc->vus > sc->iterations)
+        sc->vus = sc->iterations;   /* k6 caps VUs at the iteration count */
+    return true;
+}
+
+static void load_scenarios(loader *L, const ynode *n)
+{
+    if (!want_map(L, n, "scenarios"))
+        return;
+    if (n->n_pairs == 0) {
+        ERR(n, "scenarios: expected at least one scenario");
+        return;
+    }
+    spec *s = L->s;
+    s->scenarios = arena_alloc(&s->a, n->n_pairs * sizeof *s->scenarios);
+    /* Every scenario is compiled (and kept, for spec_free) even when
+     * --scenario selects others, so errors are found either way. */
+    s->all_scenarios = arena_alloc(&s->a, n->n_pairs * sizeof *s->all_scenarios);
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        scenario *sc = &s->all_scenarios[s->n_all_scenarios++];
+        if (compile_scenario(L, n->pairs[i].key, n->pairs[i].value, sc) &&
+            scenario_selected(L, sc->name))
+            s->scenarios[s->n_scenarios++] = *sc;
+    }
+    for (size_t i = 0; i < L->o->n_only; i++) {
+        if (!ynode_get(n, L->o->only_scenarios[i]))
+            diag_error(L->d, NULL, 0, 0, "--scenario %s: no such scenario in %s",
+                       L->o->only_scenarios[i], s->path);
+    }
+}
+
+/* ---- thresholds ---- */
+
+typedef struct threshold_cfg {
+    uint64_t set;
+    const char *threshold;
+    bool abort_on_fail;
+    int64_t delay_abort_eval;
+} threshold_cfg;
+
+static const volley_option threshold_opts[] = {
+    {.name = "threshold", .type = VOLLEY_OPT_STRING, .offset = offsetof(threshold_cfg, threshold),
+     .flags = VOLLEY_OPT_REQUIRED, .help = "expression such as p(95)<500"},
+    {.name = "abort_on_fail", .type = VOLLEY_OPT_BOOL, .offset = offsetof(threshold_cfg, abort_on_fail),
+     .default_value = "false", .help = "stop the test as soon as the threshold fails"},
+    {.name = "delay_abort_eval", .type = VOLLEY_OPT_DURATION,
+     .offset = offsetof(threshold_cfg, delay_abort_eval), .default_value = "0s",
+     .help = "wait this long before abort_on_fail may stop the test"},
+};
+static const volley_option_map threshold_map = {threshold_opts, VOLLEY_COUNTOF(threshold_opts),
+                                                sizeof(threshold_cfg), "threshold"};
+
+static void add_threshold(loader *L, const char *key, int series, const ynode *item,
+                          const char *path)
+{
+    threshold_cfg cfg;
+    if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
+        return;
+    const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
+    threshold t = {.key = key, .source = cfg.threshold, .location = loc(L, src_node),
+                   .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
+                   .delay_abort_ns = cfg.delay_abort_eval};
+    t.metric = L->reg->series[series].metric;
+    char err[512];
+    if (th_parse(cfg.threshold, &t.expr, err, sizeof err) != 0) {
+        ERR(src_node, "%s: %s", path, err);
+        return;
+    }
+    volley_metric_type type = L->reg->metrics[t.metric].info.type;
+    if (!th_agg_allowed(t.expr.agg, type)) {
+        static const char *const tn[] = {"?", "counter", "gauge", "rate", "trend"};
+        ERR(src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s", path, cfg.threshold,
+            L->reg->metrics[t.metric].info.name, tn[type], th_aggs_for(type));
+        return;
+    }
+    metrics_add_threshold_source(L->reg, t.metric, cfg.threshold);
+    spec *s = L->s;
+    threshold *nt = arena_alloc(&s->a, (s->n_thresholds + 1) * sizeof *nt);
+    if (s->n_thresholds)
+        memcpy(nt, s->thresholds, s->n_thresholds * sizeof *nt);
+    nt[s->n_thresholds++] = t;
+    s->thresholds = nt;
+}
+
+static void load_thresholds(loader *L, const ynode *n)
+{
+    if (!want_map(L, n, "thresholds"))
+        return;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *path = arena_printf(&L->s->a, "thresholds.\"%s\"", k->str);
+        char err[512];
+        int series = metrics_series_for_key(L->reg, k->str, err, sizeof err);
+        if (series < 0) {
+            if (strncmp(err, "no metric named", 15) == 0) {
+                const char *names[256];
+                size_t nn = 0;
+                for (size_t m = 0; m < L->reg->n_metrics && nn < 256; m++)
+                    names[nn++] = L->reg->metrics[m].info.name;
+                const char *near = suggest_closest(err + 17, names, nn);
+                ERR(k, "%s: %s%s%s%s (metrics come from the built-ins, the protocols used by "
+                    "this spec and custom metrics)", path, err, near ? "; did you mean \"" : "",
+                    near ? near : "", near ? "\"?" : "");
+            } else {
+                ERR(k, "%s: %s", path, err);
+            }
+            continue;
+        }
+        if (v->kind == YNODE_SEQ) {
+            for (size_t j = 0; j < v->n_items; j++)
+                add_threshold(L, k->str, series, v->items[j], arena_printf(&L->s->a, "%s[%zu]", path, j));
+        } else {
+            add_threshold(L, k->str, series, v, path);
+        }
+    }
+}
+
+/* ---- outputs ---- */
+
+static void add_output(loader *L, const plug *p, const ynode *node, const char *arg,
+                       const char *label, const char *path)
+{
+    const volley_output_ops *ops = p->desc->output;
+    void *cfg = arena_alloc(&L->s->a, ops->options->config_size);
+    int rc = node ? opt_fill(&L->oc, ops->options, node, cfg, path)
+                  : arg ? opt_fill_arg(&L->oc, ops->options, arg, cfg, path)
+                        : opt_fill(&L->oc, ops->options, NULL, cfg, path);
+    if (rc != 0)
+        return;
+    spec *s = L->s;
+    output_cfg *no = arena_alloc(&s->a, (s->n_outputs + 1) * sizeof *no);
+    if (s->n_outputs)
+        memcpy(no, s->outputs, s->n_outputs * sizeof *no);
+    no[s->n_outputs++] = (output_cfg){.plugin = p, .config = cfg, .label = label};
+    s->outputs = no;
+}
+
+static void unknown_output(loader *L, const ynode *at, const char *name, const char *path)
+{
+    const char *names[64];
+    size_t nn = 0;
+    for (size_t j = 0; j < L->plugins->n && nn < 64; j++)
+        if (L->plugins->items[j].desc->kind == VOLLEY_KIND_OUTPUT)
+            names[nn++] = L->plugins->items[j].desc->name;
+    char list[256];
+    suggest_join(names, nn, list, sizeof list);
+    const char *near = suggest_closest(name, names, nn);
+    if (at)
+        ERR(at, "%s: unknown output \"%s\"%s%s%s; available: %s", path, name,
+            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+    else
+        diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s%s%s; available: %s", path, name,
+                   near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+}
+
+static void load_outputs(loader *L, const ynode *n)
+{
+    if (n) {
+        if (n->kind != YNODE_SEQ) {
+            ERR(n, "outputs: expected a list such as [ { json-out: { path: results/x.ndjson } } ]");
+        } else {
+            for (size_t i = 0; i < n->n_items; i++) {
+                const ynode *item = n->items[i];
+                const char *path = arena_printf(&L->s->a, "outputs[%zu]", i);
+                if (item->kind != YNODE_MAP || item->n_pairs != 1) {
+                    ERR(item, "%s: expected one output per item, e.g. - json-out: results/x.ndjson", path);
+                    continue;
+                }
+                const ynode *k = item->pairs[0].key;
+                const plug *p = plug_find_output(L->plugins, k->str);
+                if (!p) {
+                    unknown_output(L, k, k->str, path);
+                    continue;
+                }
+                add_output(L, p, item->pairs[0].value, NULL, k->str, subpath(L, path, k->str));
+            }
+        }
+    }
+    for (size_t i = 0; i < L->o->n_outs; i++) {
+        const char *o = L->o->n_outs ? L->o->outs[i] : NULL;
+        const char *eq = strchr(o, '=');
+        char *name = arena_strndup(&L->s->a, o, eq ? (size_t)(eq - o) : strlen(o));
+        const char *path = arena_printf(&L->s->a, "--out %s", o);
+        const plug *p = plug_find_output(L->plugins, name);
+        if (!p) {
+            unknown_output(L, NULL, name, path);
+            continue;
+        }
+        add_output(L, p, NULL, eq ? eq + 1 : NULL, arena_strdup(&L->s->a, o), path);
+    }
+}
+
+/* ---- the document ---- */
+
+static const char *const top_keys[] = {"version", "name", "services", "defaults",
+                                       "scenarios", "thresholds", "outputs"};
+static const char *const later_keys[] = {"include", "pools", "metrics"};
+
+static void load_root(loader *L, const ynode *root)
+{
+    spec *s = L->s;
+    for (size_t i = 0; i < root->n_pairs; i++) {
+        const ynode *k = root->pairs[i].key;
+        for (size_t j = 0; j < VOLLEY_COUNTOF(later_keys); j++)
+            if (strcmp(k->str, later_keys[j]) == 0)
+                ERR(k, "%s: not supported by this version of volley yet", k->str);
+    }
+    ynode filtered = *root;
+    ypair *pairs = arena_alloc(&s->a, (root->n_pairs + 1) * sizeof *pairs);
+    filtered.pairs = pairs;
+    filtered.n_pairs = 0;
+    for (size_t i = 0; i < root->n_pairs; i++) {
+        bool later = false;
+        for (size_t j = 0; j < VOLLEY_COUNTOF(later_keys); j++)
+            later |= strcmp(root->pairs[i].key->str, later_keys[j]) == 0;
+        if (!later)
+            pairs[filtered.n_pairs++] = root->pairs[i];
+    }
+    check_keys(L, &filtered, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
+
+    const ynode *version = ynode_get(root, "version");
+    int64_t v = 0;
+    if (!version)
+        ERR(root, "(top level): missing required key \"version\" (write version: 1)");
+    else if (version->kind != YNODE_SCALAR || !version->plain || !ynode_int(version, &v) || v != 1)
+        ERR(version, "version: expected 1 (the only spec format version), got %s", version->str ? version->str : ynode_kind_name(version));
+
+    const ynode *name = ynode_get(root, "name");
+    s->name = name ? want_string(L, name, "name") : NULL;
+    if (!s->name) {
+        const char *base = strrchr(s->path, '/');
+        s->name = base ? base + 1 : s->path;
+    }
+    const ynode *services = ynode_get(root, "services");
+    if (services)
+        load_services(L, services);
+    const ynode *defaults = ynode_get(root, "defaults");
+    if (defaults) {
+        defaults_cfg dc;
+        if (opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults") == 0)
+            L->defaults = defaults;
+    }
+    const ynode *scenarios = ynode_get(root, "scenarios");
+    if (!scenarios)
+        ERR(root, "(top level): missing required key \"scenarios\" (at least one scenario with an executor and a flow)");
+    else
+        load_scenarios(L, scenarios);
+    const ynode *thresholds = ynode_get(root, "thresholds");
+    if (thresholds)
+        load_thresholds(L, thresholds);
+    load_outputs(L, ynode_get(root, "outputs"));
+}
+
+spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
+                metrics_reg *reg, const volley_host *host, volley_core *core, diag *d)
+{
+    spec *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    arena_init(&s->a);
+    s->path = arena_strdup(&s->a, path);
+    s->host = host;
+    size_t before = d->count;
+    loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core, .d = d};
+    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .ctx = &L};
+    L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d};
+
+    s->tree = ytree_load_file(path, path, d);
+    if (!s->tree)
+        goto fail;
+    const ynode *root = ytree_root(s->tree);
+    if (!root || root->kind != YNODE_MAP) {
+        if (root)
+            diag_error(d, root->file, root->line, root->col,
+                       "(top level): expected a mapping with version, scenarios, ...; got %s",
+                       ynode_kind_name(root));
+        else
+            diag_error(d, path, 1, 1, "(top level): the spec is empty; expected a mapping with version and scenarios");
+        goto fail;
+    }
+    load_root(&L, root);
+    if (d->count != before)
+        goto fail;
+    return s;
+fail:
+    spec_free(s);
+    return NULL;
+}
+
+void spec_free(spec *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_all_scenarios; i++) {
+        const scenario *sc = &s->all_scenarios[i];
+        for (size_t j = 0; j < sc->n_ops; j++) {
+            const flow_op *op = &sc->ops[j];
+            for (size_t c = 0; c < op->n_checks; c++)
+                for (size_t k = 0; k < op->checks[c].n_conds; k++)
+                    if (op->checks[c].conds[k].key->free)
+                        op->checks[c].conds[k].key->free(op->checks[c].conds[k].cond);
+            if (op->kind == OP_STEP && s->protos[op->proto].plugin->desc->protocol->step_free)
+                s->protos[op->proto].plugin->desc->protocol->step_free(s->protos[op->proto].inst, op->step);
+        }
+    }
+    for (size_t i = 0; i < s->n_protos; i++)
+        if (s->protos[i].plugin->desc->protocol->destroy)
+            s->protos[i].plugin->desc->protocol->destroy(s->protos[i].inst);
+    ytree_free(s->tree);
+    arena_free(&s->a);
+    free(s);
+}

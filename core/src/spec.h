@@ -1,0 +1,150 @@
+/*
+ * spec: turns a YAML spec into the compiled form the engine runs. Loading
+ * checks everything (keys, types, durations, templates, plugins' options,
+ * checks, thresholds against existing metrics) and reports all errors in
+ * one pass with file:line:column. The compiled spec owns its memory in one
+ * arena and keeps its YAML tree alive (option strings point into it).
+ */
+#ifndef VOLLEY_SPEC_H
+#define VOLLEY_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "metrics.h"
+#include "plugin_loader.h"
+#include "threshold.h"
+#include "volley/plugin.h"
+#include "yaml_tree.h"
+
+typedef struct check_cond {
+    const volley_check_key *key;
+    void *cond;
+} check_cond;
+
+typedef struct check_item {
+    const char *name;
+    const char *group;       /* group path where the check stands */
+    uint32_t series;         /* hidden rate series: passes/fails  */
+    volley_tags tags;        /* check = name, for the checks metric */
+    size_t n_conds;
+    check_cond *conds;
+} check_item;
+
+typedef enum op_kind { OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT } op_kind;
+
+typedef struct flow_op {
+    op_kind kind;
+    const char *group;       /* group path in effect ("" at top level);
+                                for GROUP_ENTER/EXIT: the group's own path */
+    const char *location;    /* "file:line:col" */
+    /* OP_STEP */
+    size_t proto;            /* index into spec.protos */
+    void *step;
+    size_t n_checks;
+    check_item *checks;
+    /* OP_SLEEP */
+    int64_t sleep_ns;
+    /* OP_GROUP_EXIT: tags for group_duration */
+    volley_tags group_tags;
+} flow_op;
+
+typedef enum executor_kind {
+    EXEC_CONSTANT_VUS = 0, EXEC_PER_VU_ITERATIONS, EXEC_SHARED_ITERATIONS
+} executor_kind;
+
+typedef struct scenario {
+    const char *name;
+    const char *location;
+    executor_kind executor;
+    int64_t vus;
+    int64_t iterations;        /* per VU or shared */
+    int64_t duration_ns;       /* constant-vus */
+    int64_t max_duration_ns;   /* iteration executors */
+    int64_t graceful_stop_ns;
+    int64_t start_time_ns;
+    size_t n_ops;
+    flow_op *ops;
+} scenario;
+
+typedef struct threshold {
+    const char *key;           /* "http_req_duration{status:200}" */
+    const char *source;        /* "p(95)<500" */
+    const char *location;
+    uint32_t series;
+    uint32_t metric;
+    th_expr expr;
+    bool abort_on_fail;
+    int64_t delay_abort_ns;
+} threshold;
+
+typedef struct output_cfg {
+    const plug *plugin;
+    void *config;
+    const char *label;         /* "json-out" or "json-out=FILE" */
+} output_cfg;
+
+typedef struct proto_use {
+    const plug *plugin;
+    void *inst;                /* from ops->create */
+} proto_use;
+
+typedef struct service {
+    const char *name, *url, *health;
+} service;
+
+/* Command-line overrides and inputs of a load. */
+typedef struct spec_opts {
+    const char *const *env;    /* "KEY=VALUE" from -e, checked before getenv */
+    size_t n_env;
+    int64_t vus;               /* 0: keep the spec's */
+    int64_t duration_ns;       /* 0: keep */
+    int64_t iterations;        /* 0: keep */
+    const char *const *outs;   /* "NAME[=ARG]" from --out */
+    size_t n_outs;
+    const char *const *only_scenarios;  /* --scenario */
+    size_t n_only;
+} spec_opts;
+
+typedef struct spec {
+    arena a;
+    ytree *tree;
+    const char *path;
+    const char *name;
+    size_t n_services;
+    service *services;
+    size_t n_scenarios;          /* the scenarios to run */
+    scenario *scenarios;
+    size_t n_all_scenarios;      /* every compiled scenario (owns the ops) */
+    scenario *all_scenarios;
+    size_t n_thresholds;
+    threshold *thresholds;
+    size_t n_outputs;
+    output_cfg *outputs;
+    size_t n_protos;
+    proto_use *protos;
+    /* for destroy: what to release through plugins */
+    const volley_host *host;
+} spec;
+
+/* Loads and compiles `path`. Returns NULL with every error in d. Protocol
+ * plugins' create() runs here (they register their metrics in reg). */
+spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
+                metrics_reg *reg, const volley_host *host, volley_core *core,
+                diag *d);
+void spec_free(spec *s);
+
+/* Registers the core's built-in metrics (iterations, checks, vus, ...). */
+int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);
+
+/* Ids of the built-in metrics, valid after spec_register_builtin_metrics. */
+enum {
+    BUILTIN_ITERATIONS = 0, BUILTIN_ITERATION_DURATION, BUILTIN_VUS,
+    BUILTIN_VUS_MAX, BUILTIN_CHECKS, BUILTIN_GROUP_DURATION,
+    BUILTIN_DROPPED_ITERATIONS, BUILTIN__COUNT
+};
+
+#endif

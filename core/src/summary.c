@@ -1,0 +1,441 @@
+#include "summary.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const trend_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
+#define N_TREND_STATS (sizeof trend_stats / sizeof trend_stats[0])
+
+double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t metric,
+                         const th_expr *e, double duration_s)
+{
+    switch (e->agg) {
+    case TH_AGG_COUNT: return s->sum;
+    case TH_AGG_RATE:
+        if (reg->metrics[metric].info.type == VOLLEY_METRIC_COUNTER)
+            return duration_s > 0 ? s->sum / duration_s : 0;
+        return agg_rate(s);
+    case TH_AGG_VALUE: return s->last;
+    case TH_AGG_AVG: return agg_trend_stat(s, "avg");
+    case TH_AGG_MIN: return agg_trend_stat(s, "min");
+    case TH_AGG_MAX: return agg_trend_stat(s, "max");
+    case TH_AGG_MED: return agg_trend_stat(s, "med");
+    case TH_AGG_PCT: {
+        char stat[32];
+        snprintf(stat, sizeof stat, "p(%g)", e->pct);
+        return agg_trend_stat(s, stat);
+    }
+    }
+    return NAN;
+}
+
+size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
+                               double duration_s, bool *ok)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        const threshold *t = &s->thresholds[i];
+        double v = summary_agg_value(reg, &agg->s[t->series], t->metric, &t->expr, duration_s);
+        ok[i] = th_holds(&t->expr, v);
+        failed += !ok[i];
+    }
+    return failed;
+}
+
+/* ---- value formatting, k6 style ---- */
+
+static void trim_zeros(char *s)
+{
+    char *dot = strchr(s, '.');
+    if (!dot)
+        return;
+    char *end = s + strlen(s);
+    char *unit = dot;
+    while (*unit && (*unit == '.' || (*unit >= '0' && *unit <= '9')))
+        unit++;
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, "%s", unit);
+    char *z = unit;
+    while (z > dot && z[-1] == '0')
+        z--;
+    if (z - 1 == dot)
+        z--;
+    strcpy(z, suffix);
+    (void)end;
+}
+
+static void fmt_time(double ms, char *buf, size_t cap)
+{
+    if (ms < 0.001 && ms > 0)
+        snprintf(buf, cap, "%.0fns", ms * 1e6);
+    else if (ms < 1)
+        snprintf(buf, cap, "%.2fµs", ms * 1000);
+    else if (ms < 1000)
+        snprintf(buf, cap, "%.2fms", ms);
+    else if (ms < 60000)
+        snprintf(buf, cap, "%.2fs", ms / 1000);
+    else {
+        long m = (long)(ms / 60000);
+        snprintf(buf, cap, "%ldm%.2fs", m, (ms - (double)m * 60000) / 1000);
+    }
+    trim_zeros(buf);
+    if (ms == 0)
+        snprintf(buf, cap, "0s");
+}
+
+static void fmt_data(double bytes, char *buf, size_t cap)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 4) {
+        bytes /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f %s", bytes, units[u]);
+    else
+        snprintf(buf, cap, "%.1f %s", bytes, units[u]);
+}
+
+static void fmt_value(volley_metric_contains c, double v, char *buf, size_t cap)
+{
+    if (c == VOLLEY_CONTAINS_TIME)
+        fmt_time(v, buf, cap);
+    else if (c == VOLLEY_CONTAINS_DATA)
+        fmt_data(v, buf, cap);
+    else {
+        snprintf(buf, cap, "%.6f", v);
+        trim_zeros(buf);
+    }
+}
+
+/* "name........: " padded to a fixed width, as k6 aligns it. */
+static void print_label(FILE *out, const char *indent, const char *name, int width)
+{
+    int len = (int)strlen(name);
+    fprintf(out, "%s%s", indent, name);
+    for (int i = len; i < width; i++)
+        fputc('.', out);
+    fputs(": ", out);
+}
+
+static void trend_cell(const volley_metric_info *m, const series_agg *a, size_t stat, char *cell,
+                       size_t cap)
+{
+    char v[64];
+    fmt_value(m->contains, agg_trend_stat(a, trend_stats[stat]), v, sizeof v);
+    snprintf(cell, cap, "%s=%s", trend_stats[stat], v);
+}
+
+/* Trend columns line up across rows, as in k6's summary. */
+static void trend_widths(const metrics_reg *reg, const metrics_agg *agg, const uint32_t *order,
+                         size_t n, int *widths)
+{
+    for (size_t i = 0; i < N_TREND_STATS; i++)
+        widths[i] = 0;
+    for (size_t k = 0; k < n; k++) {
+        const metric_def *m = &reg->metrics[order[k]];
+        if (m->info.type != VOLLEY_METRIC_TREND)
+            continue;
+        for (size_t j = 0; j <= m->n_subs; j++) {
+            const series_agg *a = &agg->s[j == 0 ? m->series : m->subs[j - 1]];
+            for (size_t i = 0; i < N_TREND_STATS; i++) {
+                char cell[96];
+                trend_cell(&m->info, a, i, cell, sizeof cell);
+                int len = (int)strlen(cell) - (strstr(cell, "µ") ? 1 : 0);
+                if (len > widths[i])
+                    widths[i] = len;
+            }
+        }
+    }
+}
+
+static void print_series(FILE *out, const metrics_reg *reg, const series_agg *a, uint32_t metric,
+                         double duration_s, const int *widths)
+{
+    const volley_metric_info *m = &reg->metrics[metric].info;
+    char v1[64], v2[64];
+    switch (m->type) {
+    case VOLLEY_METRIC_COUNTER:
+        fmt_value(m->contains, a->sum, v1, sizeof v1);
+        fmt_value(m->contains, duration_s > 0 ? a->sum / duration_s : 0, v2, sizeof v2);
+        fprintf(out, "%-10s %s/s\n", v1, v2);
+        break;
+    case VOLLEY_METRIC_RATE:
+        fprintf(out, "%.2f%% %s✓ %-8llu ✗ %llu\n", 100.0 * agg_rate(a), "",
+                (unsigned long long)a->nonzero, (unsigned long long)(a->count - a->nonzero));
+        break;
+    case VOLLEY_METRIC_GAUGE:
+        fmt_value(m->contains, a->last, v1, sizeof v1);
+        fprintf(out, "%-10s min=", v1);
+        fmt_value(m->contains, a->min, v1, sizeof v1);
+        fmt_value(m->contains, a->max, v2, sizeof v2);
+        fprintf(out, "%-8s max=%s\n", v1, v2);
+        break;
+    case VOLLEY_METRIC_TREND:
+        for (size_t i = 0; i < N_TREND_STATS; i++) {
+            char cell[96];
+            trend_cell(m, a, i, cell, sizeof cell);
+            int w = widths[i] + (strstr(cell, "µ") ? 1 : 0);   /* µ is 2 bytes, 1 column */
+            fprintf(out, "%-*s%s", i + 1 < N_TREND_STATS ? w : 0, cell,
+                    i + 1 < N_TREND_STATS ? " " : "");
+        }
+        fputc('\n', out);
+        break;
+    }
+}
+
+static int cmp_metric(const void *a, const void *b, void *reg)
+{
+    const metrics_reg *r = reg;
+    return strcmp(r->metrics[*(const uint32_t *)a].info.name, r->metrics[*(const uint32_t *)b].info.name);
+}
+
+/* Threshold marks of one series: 1 all passed, 0 one failed, -1 none. */
+static int series_mark(const spec *s, uint32_t series, const bool *th_ok)
+{
+    int mark = -1;
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        if (s->thresholds[i].series != series)
+            continue;
+        if (!th_ok[i])
+            return 0;
+        mark = 1;
+    }
+    return mark;
+}
+
+static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const metrics_agg *agg)
+{
+    bool any = false;
+    const char *last_group = NULL;
+    for (size_t i = 0; i < reg->n_series; i++) {
+        const series_def *sd = &reg->series[i];
+        if (!sd->hidden)
+            continue;
+        const series_agg *a = &agg->s[i];
+        const char *sep = strrchr(sd->name, ':');
+        const char *check = sep && sep > sd->name && sep[-1] == ':' ? sep + 1 : sd->name;
+        size_t glen = check == sd->name ? 0 : (size_t)(check - sd->name - 2);
+        if (!last_group || strncmp(last_group, sd->name, glen) != 0 || last_group[glen] != '\0') {
+            char group[256];
+            snprintf(group, sizeof group, "%.*s", (int)glen, sd->name);
+            if (glen)
+                fprintf(out, "\n     █ %s\n\n", group + (group[0] == ':' ? 2 : 0));
+            else if (any)
+                fputc('\n', out);
+            free((char *)last_group);
+            last_group = strdup(group);
+        }
+        const char *indent = glen ? "       " : "     ";
+        uint64_t fails = a->count - a->nonzero;
+        fprintf(out, "%s%s %s\n", indent, fails ? "✗" : "✓", check);
+        if (fails)
+            fprintf(out, "%s ↳  %.0f%% — ✓ %llu / ✗ %llu\n", indent, 100.0 * agg_rate(a),
+                    (unsigned long long)a->nonzero, (unsigned long long)fails);
+        any = true;
+    }
+    free((char *)last_group);
+    (void)s;
+    if (any)
+        fputc('\n', out);
+}
+
+void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
+                   const bool *th_ok)
+{
+    double dur = (double)r->duration_ns / 1e9;
+    fputc('\n', out);
+    print_checks(out, s, reg, &r->agg);
+    uint32_t *order = malloc(reg->n_metrics * sizeof *order);
+    if (!order)
+        return;
+    size_t n = 0;
+    for (uint32_t i = 0; i < reg->n_metrics; i++) {
+        const series_agg *a = &r->agg.s[reg->metrics[i].series];
+        if (a->count > 0 || reg->metrics[i].info.n_thresholds > 0)
+            order[n++] = i;
+    }
+    qsort_r(order, n, sizeof *order, cmp_metric, (void *)reg);
+    const int width = 31;
+    int widths[N_TREND_STATS];
+    trend_widths(reg, &r->agg, order, n, widths);
+    for (size_t k = 0; k < n; k++) {
+        const metric_def *m = &reg->metrics[order[k]];
+        int mark = series_mark(s, m->series, th_ok);
+        print_label(out, mark < 0 ? "     " : mark ? "   ✓ " : "   ✗ ", m->info.name, width);
+        print_series(out, reg, &r->agg.s[m->series], order[k], dur, widths);
+        for (size_t j = 0; j < m->n_subs; j++) {
+            const series_def *sd = &reg->series[m->subs[j]];
+            char label[256];
+            const char *brace = strchr(sd->name, '{');
+            snprintf(label, sizeof label, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
+            int smark = series_mark(s, m->subs[j], th_ok);
+            print_label(out, smark < 0 ? "       " : smark ? "     ✓ " : "     ✗ ", label, width - 2);
+            print_series(out, reg, &r->agg.s[m->subs[j]], order[k], dur, widths);
+        }
+    }
+    free(order);
+
+    fprintf(out, "\n     running (%.1fs), %lld/%lld VUs, %llu complete and %llu interrupted iterations%s\n",
+            dur, 0LL, (long long)r->vus_max, (unsigned long long)r->iterations_complete,
+            (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : "");
+
+    int failed_id = metrics_find(reg, "http_req_failed");
+    if (failed_id >= 0) {
+        const series_agg *a = &r->agg.s[reg->metrics[failed_id].series];
+        if (a->count > 0 && a->nonzero == a->count)
+            fprintf(out, "\n     WARNING: every one of the %llu HTTP requests failed "
+                    "(http_req_failed 100%%): is the target up?\n", (unsigned long long)a->count);
+    }
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const output_report *o = &r->outputs[i];
+        fprintf(out, "     output %s: %llu samples written, %llu dropped%s%s\n", o->label,
+                (unsigned long long)o->written, (unsigned long long)o->dropped,
+                o->failed ? "; ERROR: " : "", o->failed ? o->err : "");
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < s->n_thresholds; i++)
+        failed += !th_ok[i];
+    if (failed)
+        fprintf(out, "\n     ✗ %zu of %zu thresholds failed\n", failed, s->n_thresholds);
+    fputc('\n', out);
+    fflush(out);
+}
+
+/* ---- --summary-export (k6's legacy JSON shape) ---- */
+
+/* A stable 32-hex-digit id of a group/check path (k6 uses md5; ours is two
+ * FNV-1a hashes: unique enough and dependency-free). */
+static void path_id(const char *path, char out[33])
+{
+    uint64_t h1 = 1469598103934665603ull, h2 = 1099511628211ull ^ 0x9e3779b97f4a7c15ull;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        h1 = (h1 ^ *p) * 1099511628211ull;
+        h2 = (h2 ^ *p) * 0x100000001b3ull + 0x9e37;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
+static json_t *new_group(const char *name, const char *path)
+{
+    char id[33];
+    path_id(path, id);
+    return json_pack("{s:s, s:s, s:s, s:{}, s:{}}", "name", name, "path", path, "id", id,
+                     "groups", "checks");
+}
+
+/* Finds or creates the group object for "::a::b" under root. */
+static json_t *group_for(json_t *root, const char *gpath)
+{
+    json_t *g = root;
+    char path[512] = "";
+    const char *p = gpath;
+    while (p && *p) {
+        p += 2;   /* skip "::" */
+        const char *next = strstr(p, "::");
+        size_t len = next ? (size_t)(next - p) : strlen(p);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        size_t used = strlen(path);
+        snprintf(path + used, sizeof path - used, "::%s", name);
+        json_t *groups = json_object_get(g, "groups");
+        json_t *child = json_object_get(groups, name);
+        if (!child) {
+            child = new_group(name, path);
+            json_object_set_new(groups, name, child);
+        }
+        g = child;
+        p = next;
+    }
+    return g;
+}
+
+static json_t *metric_values(const metrics_reg *reg, const series_agg *a, uint32_t metric,
+                             double dur)
+{
+    const volley_metric_info *m = &reg->metrics[metric].info;
+    json_t *o = json_object();
+    switch (m->type) {
+    case VOLLEY_METRIC_COUNTER:
+        json_object_set_new(o, "count", json_real(a->sum));
+        json_object_set_new(o, "rate", json_real(dur > 0 ? a->sum / dur : 0));
+        break;
+    case VOLLEY_METRIC_RATE:
+        json_object_set_new(o, "passes", json_integer((json_int_t)a->nonzero));
+        json_object_set_new(o, "fails", json_integer((json_int_t)(a->count - a->nonzero)));
+        json_object_set_new(o, "value", json_real(agg_rate(a)));
+        break;
+    case VOLLEY_METRIC_GAUGE:
+        json_object_set_new(o, "value", json_real(a->last));
+        json_object_set_new(o, "min", json_real(a->min));
+        json_object_set_new(o, "max", json_real(a->max));
+        break;
+    case VOLLEY_METRIC_TREND:
+        for (size_t i = 0; i < N_TREND_STATS; i++)
+            json_object_set_new(o, trend_stats[i], json_real(agg_trend_stat(a, trend_stats[i])));
+        break;
+    }
+    return o;
+}
+
+static void add_thresholds(json_t *o, const spec *s, uint32_t series, const bool *th_ok)
+{
+    json_t *th = NULL;
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        if (s->thresholds[i].series != series)
+            continue;
+        if (!th)
+            th = json_object();
+        /* k6's legacy export: true means the threshold FAILED. */
+        json_object_set_new(th, s->thresholds[i].source, json_boolean(!th_ok[i]));
+    }
+    if (th)
+        json_object_set_new(o, "thresholds", th);
+}
+
+int summary_export(const char *path, const spec *s, const metrics_reg *reg,
+                   const run_result *r, const bool *th_ok, char *err, size_t errcap)
+{
+    double dur = (double)r->duration_ns / 1e9;
+    json_t *root_group = new_group("", "");
+    for (size_t i = 0; i < reg->n_series; i++) {
+        const series_def *sd = &reg->series[i];
+        if (!sd->hidden)
+            continue;
+        const series_agg *a = &r->agg.s[i];
+        const char *sep = strrchr(sd->name, ':');
+        const char *check = sep && sep > sd->name && sep[-1] == ':' ? sep + 1 : sd->name;
+        char group[512];
+        snprintf(group, sizeof group, "%.*s", check == sd->name ? 0 : (int)(check - sd->name - 2), sd->name);
+        json_t *g = group_for(root_group, group);
+        char cpath[768], id[33];
+        snprintf(cpath, sizeof cpath, "%s::%s", group, check);
+        path_id(cpath, id);
+        json_object_set_new(json_object_get(g, "checks"), check,
+                            json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", check, "path", cpath,
+                                      "id", id, "passes", (json_int_t)a->nonzero,
+                                      "fails", (json_int_t)(a->count - a->nonzero)));
+    }
+    json_t *metrics = json_object();
+    for (size_t i = 0; i < reg->n_series; i++) {
+        const series_def *sd = &reg->series[i];
+        const series_agg *a = &r->agg.s[i];
+        if (sd->hidden || (a->count == 0 && reg->metrics[sd->metric].info.n_thresholds == 0))
+            continue;
+        json_t *v = metric_values(reg, a, sd->metric, dur);
+        add_thresholds(v, s, (uint32_t)i, th_ok);
+        json_object_set_new(metrics, sd->name, v);
+    }
+    json_t *doc = json_pack("{s:o, s:o}", "root_group", root_group, "metrics", metrics);
+    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    json_decref(doc);
+    if (rc != 0) {
+        snprintf(err, errcap, "%s: cannot write the summary export", path);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,124 @@
+#include "tag_intern.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tag_key_words {
+    const char *name, *method, *url, *check, *error_code, *scenario, *group;
+    int status, expected;
+} tag_key_words;
+
+struct tag_entry {
+    tag_key_words k;
+    const volley_tagset *set;   /* NULL: empty slot */
+};
+
+void tagi_init(tag_intern *t)
+{
+    memset(t, 0, sizeof *t);
+    arena_init(&t->a);
+}
+
+void tagi_free(tag_intern *t)
+{
+    free(t->slots);
+    arena_free(&t->a);
+    memset(t, 0, sizeof *t);
+}
+
+static tag_key_words key_of(const sample_tags *st)
+{
+    static const volley_tags none = VOLLEY_TAGS_INIT;
+    const volley_tags *g = st->t ? st->t : &none;
+    return (tag_key_words){g->name, g->method, g->url, g->check, g->error_code,
+                           st->scenario, st->group, g->status, g->expected_response};
+}
+
+static uint64_t hash_key(const tag_key_words *k)
+{
+    const uintptr_t w[] = {(uintptr_t)k->name, (uintptr_t)k->method, (uintptr_t)k->url,
+                           (uintptr_t)k->check, (uintptr_t)k->error_code, (uintptr_t)k->scenario,
+                           (uintptr_t)k->group, (uintptr_t)k->status, (uintptr_t)(k->expected + 2)};
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        h ^= (uint64_t)w[i];
+        h *= 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static int key_eq(const tag_key_words *a, const tag_key_words *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* Builds the sorted key/value list outputs see. */
+static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
+{
+    volley_tag tags[9];
+    size_t n = 0;
+    /* alphabetical order */
+    if (k->check) tags[n++] = (volley_tag){"check", k->check};
+    if (k->error_code) tags[n++] = (volley_tag){"error_code", k->error_code};
+    if (k->expected >= 0) tags[n++] = (volley_tag){"expected_response", k->expected ? "true" : "false"};
+    if (k->group) tags[n++] = (volley_tag){"group", k->group};
+    if (k->method) tags[n++] = (volley_tag){"method", k->method};
+    if (k->name) tags[n++] = (volley_tag){"name", k->name};
+    if (k->scenario) tags[n++] = (volley_tag){"scenario", k->scenario};
+    if (k->url || k->method) {
+        char status[16];
+        snprintf(status, sizeof status, "%d", k->status);
+        tags[n++] = (volley_tag){"status", k->status ? arena_strdup(&t->a, status) : ""};
+    }
+    if (k->url) tags[n++] = (volley_tag){"url", k->url};
+    volley_tagset *set = arena_alloc(&t->a, sizeof *set);
+    volley_tag *copy = arena_alloc(&t->a, (n ? n : 1) * sizeof *copy);
+    if (!set || !copy)
+        return NULL;
+    memcpy(copy, tags, n * sizeof *copy);
+    set->n = n;
+    set->tags = copy;
+    return set;
+}
+
+static int grow(tag_intern *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    tag_entry *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].set)
+            continue;
+        size_t j = hash_key(&t->slots[i].k) & (cap - 1);
+        while (slots[j].set)
+            j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+const volley_tagset *tagi_get(tag_intern *t, const sample_tags *st)
+{
+    if ((t->n + 1) * 2 > t->cap && grow(t) != 0)
+        return NULL;
+    tag_key_words k = key_of(st);
+    size_t i = hash_key(&k) & (t->cap - 1);
+    while (t->slots[i].set) {
+        if (key_eq(&t->slots[i].k, &k))
+            return t->slots[i].set;
+        i = (i + 1) & (t->cap - 1);
+    }
+    const volley_tagset *set = make_set(t, &k);
+    if (!set)
+        return NULL;
+    t->slots[i] = (tag_entry){.k = k, .set = set};
+    t->n++;
+    return set;
+}

@@ -1,0 +1,49 @@
+/*
+ * template: "${...}" strings compiled once at load time.
+ *
+ * Names known at load time (env.X, env.X:-default, services.NAME) are folded
+ * into literal text, so a template without run-time parts is a plain string
+ * (tmpl_const) and costs nothing per request. Run-time parts (vu.id,
+ * vu.iteration) are segments rendered per VU without any parsing.
+ * "$${" is a literal "${". A name that is not known is a load-time error.
+ *
+ * JSON bodies (volley_json) are compiled from a YAML tree into the same
+ * segment list: literal JSON text plus run-time segments that are written
+ * either JSON-escaped inside a string or, when a value is a single template,
+ * raw so it keeps its type (vu.id stays a number).
+ */
+#ifndef VOLLEY_TEMPLATE_H
+#define VOLLEY_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "volley/plugin.h"
+#include "yaml_tree.h"
+
+typedef struct tmpl_scope {
+    /* Value of env.NAME, or NULL when not set. */
+    const char *(*env)(void *ctx, const char *name);
+    /* URL of services.NAME, or NULL when no such service. */
+    const char *(*service)(void *ctx, const char *name);
+    void *ctx;
+} tmpl_scope;
+
+/* Compiles src[0..len). NULL with a message in err (the caller adds the
+ * location). Everything is allocated in `a`. */
+volley_template *tmpl_compile(arena *a, const char *src, size_t len,
+                              const tmpl_scope *scope, char *err,
+                              size_t errcap);
+/* The full text when the template has no run-time part, else NULL. */
+const char *tmpl_const(const volley_template *t);
+int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out);
+
+/* Compiles a YAML node (any shape) into a JSON body. Errors go to d with
+ * the node's location; `path` names the key for messages. */
+volley_json *tjson_compile(arena *a, const ynode *n, const tmpl_scope *scope,
+                           diag *d, const char *path);
+const char *tjson_const(const volley_json *j);
+int tjson_render(const volley_json *j, volley_vu *vu, volley_buf *out);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * threshold: k6's threshold grammar.
+ *   assertion  -> aggregation ws* operator ws* float
+ *   aggregation-> avg | min | max | med | p(N) | rate | count | value
+ *   operator   -> < | <= | > | >= | == | === | !=
+ * Metric keys with sub-metric filters: "http_req_duration{status:200,method:GET}".
+ */
+#ifndef VOLLEY_THRESHOLD_H
+#define VOLLEY_THRESHOLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "volley/plugin.h"
+
+typedef enum th_agg {
+    TH_AGG_AVG = 1, TH_AGG_MIN, TH_AGG_MAX, TH_AGG_MED, TH_AGG_PCT,
+    TH_AGG_RATE, TH_AGG_COUNT, TH_AGG_VALUE
+} th_agg;
+
+typedef enum th_op { TH_OP_LT = 1, TH_OP_LE, TH_OP_GT, TH_OP_GE, TH_OP_EQ, TH_OP_NE } th_op;
+
+typedef struct th_expr {
+    th_agg agg;
+    double pct;       /* for TH_AGG_PCT, in [0,100] */
+    th_op op;
+    double target;
+} th_expr;
+
+/* 0 on success; -1 with the expected form in err. */
+int th_parse(const char *src, th_expr *out, char *err, size_t errcap);
+/* Whether `agg` applies to a metric type (k6's table: counter count/rate,
+ * gauge value, rate rate, trend avg/min/max/med/p(N)). */
+bool th_agg_allowed(th_agg agg, volley_metric_type type);
+/* The comma-separated list of aggregations valid for a type, for errors. */
+const char *th_aggs_for(volley_metric_type type);
+/* true when `lhs OP target` holds (the threshold passes). */
+bool th_holds(const th_expr *e, double lhs);
+
+typedef struct th_tag_filter {
+    char *key;
+    char *value;
+} th_tag_filter;
+
+/* Splits "name{k:v,k2:v2}" into name and filters (whitespace around keys
+ * and values trimmed; a value may contain ':' after the first one, e.g.
+ * "group:::outer"). Without braces n_filters is 0. All outputs are malloc'd
+ * and freed with th_key_free. 0 or -1 with err. */
+typedef struct th_metric_key {
+    char *name;
+    size_t n_filters;
+    th_tag_filter *filters;
+} th_metric_key;
+
+int th_parse_metric_key(const char *key, th_metric_key *out, char *err,
+                        size_t errcap);
+void th_key_free(th_metric_key *k);
+
+#endif
