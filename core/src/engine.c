@@ -12,6 +12,7 @@
 
 #include "memo.h"
 #include "output_runner.h"
+#include "summary.h"
 #include "tag_intern.h"
 #include "vu.h"
 
@@ -69,6 +70,7 @@ struct volley_worker {
     volley_sample *buf;
     size_t n_buf, cap_buf;
     tag_intern tags;
+    bool loop_ready;                 /* uv_loop_init done: close it at the end */
     bool hard_stopped;
     bool finishing;
     uint64_t interrupted;
@@ -98,6 +100,8 @@ struct engine {
     tag_intern main_tags;
     int sigints;
     bool interrupted;
+    bool aborted;                    /* an abort_on_fail threshold failed */
+    unsigned ticks;
 };
 
 static uint64_t mono_now(void) { return uv_hrtime(); }
@@ -516,6 +520,7 @@ static int worker_setup(volley_worker *w)
     const spec *s = e->s;
     if (uv_loop_init(&w->loop) != 0)
         return -1;
+    w->loop_ready = true;
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->flush);
@@ -523,6 +528,10 @@ static int worker_setup(volley_worker *w)
     uv_timer_init(&w->loop, &w->sched);
     w->sched.data = w;
     tagi_init(&w->tags);
+    for (size_t j = 0; j < w->n_vus; j++) {   /* before anything can fail */
+        uv_timer_init(&w->loop, &w->vus[j].timer);
+        w->vus[j].timer.data = &w->vus[j];
+    }
     w->pstate = calloc(s->n_protos ? s->n_protos : 1, sizeof *w->pstate);
     if (!w->pstate)
         return -1;
@@ -543,8 +552,6 @@ static int worker_setup(volley_worker *w)
         total += (s->protos[i].plugin->desc->protocol->vu_state_size + 15) & ~(size_t)15;
     for (size_t j = 0; j < w->n_vus; j++) {
         vu_run *v = &w->vus[j];
-        uv_timer_init(&w->loop, &v->timer);
-        v->timer.data = v;
         if (s->n_protos == 0)
             continue;
         char *block = calloc(1, s->n_protos * sizeof(void *) + total);
@@ -566,6 +573,13 @@ static void *worker_main(void *arg)
     volley_worker *w = arg;
     engine *e = w->e;
     if (worker_setup(w) != 0) {
+        if (!w->loop_ready || !w->pstate) {
+            snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop", w->index);
+            atomic_store(&e->stop, 1);
+            atomic_fetch_add(&e->workers_done, 1);
+            uv_async_send(&e->main_wake);
+            return NULL;
+        }
         if (!*w->err)
             snprintf(w->err, sizeof w->err, "worker %d: setup failed (out of memory?)", w->index);
         atomic_store(&e->stop, 1);
@@ -590,7 +604,8 @@ static void *worker_main(void *arg)
 
 static void worker_free(volley_worker *w)
 {
-    uv_loop_close(&w->loop);
+    if (w->loop_ready)
+        uv_loop_close(&w->loop);
     for (size_t j = 0; j < w->n_vus; j++)
         free(w->vus[j].pstate);
     free(w->vus);
@@ -630,13 +645,41 @@ static void main_flush(engine *e, bool sample_gauges)
     }
 }
 
-static void on_tick(uv_timer_t *t) { main_flush(t->data, true); }
-
 static void request_stop(engine *e)
 {
     atomic_store(&e->stop, 1);
     for (int i = 0; i < e->n_workers; i++)
         uv_async_send(&e->workers[i].wake);
+}
+
+/* Thresholds with abort_on_fail are evaluated every 2 s, as k6 does, once
+ * their delay_abort_eval has passed. */
+static void check_abort_thresholds(engine *e)
+{
+    double elapsed = (double)(mono_now() - e->t0);
+    for (size_t i = 0; i < e->s->n_thresholds && !e->aborted; i++) {
+        const threshold *t = &e->s->thresholds[i];
+        if (!t->abort_on_fail || elapsed < (double)t->delay_abort_ns)
+            continue;
+        const series_agg *a = &e->global.s[t->series];
+        if (a->count == 0)
+            continue;
+        double v = summary_agg_value(&e->core->reg, a, t->metric, &t->expr, elapsed / 1e9);
+        if (th_holds(&t->expr, v))
+            continue;
+        fprintf(stderr, "volley: threshold \"%s\" on %s failed (value %g): aborting the test "
+                "(abort_on_fail)\n", t->source, t->key, v);
+        e->aborted = true;
+        request_stop(e);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    engine *e = t->data;
+    main_flush(e, true);
+    if (++e->ticks % 2 == 0)
+        check_abort_thresholds(e);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -877,6 +920,7 @@ out:
     tagi_free(&e.main_tags);
     res->agg = e.global;
     res->interrupted = e.interrupted;
+    res->aborted = e.aborted;
     res->vus_max = e.vus_max;
     res->workers = e.n_workers;
     res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;

@@ -31,6 +31,7 @@ typedef struct run_result {
     metrics_agg agg;           /* everything measured (owned; free with run_result_free) */
     int64_t duration_ns;       /* wall time of the run */
     bool interrupted;          /* SIGINT/SIGTERM */
+    bool aborted;              /* stopped by an abort_on_fail threshold */
     uint64_t iterations_complete, iterations_interrupted;
     int64_t vus_max;
     size_t n_outputs;

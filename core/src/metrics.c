@@ -176,8 +176,11 @@ int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t er
         rc = (int)m->series;
         goto done;
     }
+    /* Reuse a sub-metric of this metric; a check item's hidden series may
+     * carry the same text as a name but is not one. */
     for (size_t i = 0; i < r->n_series; i++) {
-        if (strcmp(r->series[i].name, key) == 0) {
+        if (!r->series[i].hidden && r->series[i].metric == (uint32_t)mid &&
+            strcmp(r->series[i].name, key) == 0) {
             rc = (int)i;
             goto done;
         }
@@ -186,13 +189,16 @@ int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t er
     if (parse_filters(&k, &f, err, errcap) != 0)
         goto done;
     uint32_t *subs = realloc(m->subs, (m->n_subs + 1) * sizeof *subs);
+    if (subs)
+        m->subs = subs;   /* realloc may have freed the old block */
     char *name = strdup(key);
     if (!subs || !name) {
         free(name);
+        for (size_t i = 0; i < k.n_filters; i++)
+            free((char *)f[i].value);
         free(f);
         goto done;
     }
-    m->subs = subs;
     rc = add_series(r, (uint32_t)mid, name, f, k.n_filters, false);
     if (rc >= 0)
         m->subs[m->n_subs++] = (uint32_t)rc;

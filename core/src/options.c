@@ -34,6 +34,15 @@ static void *field(void *config, const volley_option *o)
 
 #define ERR(n, ...) diag_error(c->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
 
+/* "expected X, got "text"" for scalars, "got a mapping" otherwise. */
+static void got_error(opt_ctx *c, const ynode *n, const char *path, const char *expected)
+{
+    if (n->kind == YNODE_SCALAR && !ynode_is_null(n))
+        ERR(n, "%s: expected %s, got %s \"%s\"", path, expected, ynode_kind_name(n), n->str);
+    else
+        ERR(n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
+}
+
 static int check_range(opt_ctx *c, const volley_option *o, const ynode *n,
                        const char *path, double v)
 {
@@ -56,8 +65,7 @@ static int fill_int(opt_ctx *c, const volley_option *o, const ynode *n,
                     const char *path, int64_t *out)
 {
     if (n->kind != YNODE_SCALAR || !n->plain || !ynode_int(n, out)) {
-        ERR(n, "%s: expected an integer, got %s%s%s", path, ynode_kind_name(n),
-            n->kind == YNODE_SCALAR ? " " : "", n->kind == YNODE_SCALAR ? n->str : "");
+        got_error(c, n, path, "an integer");
         return -1;
     }
     return check_range(c, o, n, path, (double)*out);
@@ -66,11 +74,11 @@ static int fill_int(opt_ctx *c, const volley_option *o, const ynode *n,
 static int fill_duration(opt_ctx *c, const volley_option *o, const ynode *n,
                          const char *path, int64_t *out)
 {
-    char err[160];
+    char err[256];
     if (want_scalar(c, n, path, DURATION_EXPECTED) != 0)
         return -1;
     if (duration_parse(n->str, out, err, sizeof err) != 0) {
-        ERR(n, "%s: expected %s, got \"%s\" (%s)", path, DURATION_EXPECTED, n->str, err);
+        ERR(n, "%s: %s", path, err);   /* err names the expected form */
         return -1;
     }
     if (o->min < o->max && ((double)*out < o->min * 1e9 || (double)*out > o->max * 1e9)) {
@@ -224,14 +232,14 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return fill_int(c, o, n, path, (int64_t *)f);
     case VOLLEY_OPT_DOUBLE:
         if (n->kind != YNODE_SCALAR || !n->plain || !ynode_double(n, &d) || isnan(d)) {
-            ERR(n, "%s: expected a number, got %s", path, ynode_kind_name(n));
+            got_error(c, n, path, "a number");
             return -1;
         }
         *(double *)f = d;
         return check_range(c, o, n, path, d);
     case VOLLEY_OPT_BOOL:
         if (n->kind != YNODE_SCALAR || !n->plain || !ynode_bool(n, &b)) {
-            ERR(n, "%s: expected true or false, got %s", path, ynode_kind_name(n));
+            got_error(c, n, path, "true or false");
             return -1;
         }
         *(bool *)f = b;

@@ -47,7 +47,8 @@ static int check_desc(const volley_plugin *d, const char *path, char *err, size_
     switch (d->kind) {
     case VOLLEY_KIND_PROTOCOL:
         if (!d->protocol || d->protocol->size < sizeof(volley_protocol_ops) || !d->protocol->step_key ||
-            !d->protocol->step_options || !d->protocol->create || !d->protocol->step_start)
+            !d->protocol->step_options || !d->protocol->create || !d->protocol->step_compile ||
+            !d->protocol->step_start)
             goto bad_ops;
         maps[n_maps++] = d->protocol->step_options;
         break;
@@ -55,7 +56,8 @@ static int check_desc(const volley_plugin *d, const char *path, char *err, size_
         if (!d->check || d->check->size < sizeof(volley_check_ops) || !d->check->keys)
             goto bad_ops;
         for (size_t i = 0; i < d->check->n_keys && n_maps < 64; i++) {
-            if (!d->check->keys[i].key || !d->check->keys[i].compile || !d->check->keys[i].eval)
+            if (!d->check->keys[i].key || !d->check->keys[i].options || !d->check->keys[i].compile ||
+                !d->check->keys[i].eval)
                 goto bad_ops;
             maps[n_maps++] = d->check->keys[i].options;
         }

@@ -159,7 +159,8 @@ static void load_services(loader *L, const ynode *n)
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
         const char *path = subpath(L, "services", k->str);
         const ynode *url = v->kind == YNODE_MAP ? ynode_get(v, "url") : v;
-        const char *u = url ? want_string(L, url, subpath(L, path, "url")) : NULL;
+        /* A missing or non-string url is reported by opt_fill below. */
+        const char *u = url && url->kind == YNODE_SCALAR && !ynode_is_null(url) ? url->str : NULL;
         if (u) {
             /* URLs may come from the environment: ${env.TARGET:-http://...} */
             tmpl_scope env_only = {.env = scope_env, .ctx = L};
@@ -176,8 +177,6 @@ static void load_services(loader *L, const ynode *n)
             strncmp(u, "ws://", 5) != 0 && strncmp(u, "wss://", 6) != 0)
             ERR(url, "%s.url: expected an http://, https://, ws:// or wss:// URL, got \"%s\"", path, u);
 
-        if (!url && v->kind == YNODE_MAP)
-            ERR(v, "%s: missing required key \"url\" (base URL, e.g. http://localhost:8080)", path);
         size_t len = u ? strlen(u) : 0;
         while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
             len--;
@@ -187,8 +186,11 @@ static void load_services(loader *L, const ynode *n)
     for (size_t i = 0; i < n->n_pairs; i++) {
         service_cfg cfg;
         const char *path = subpath(L, "services", n->pairs[i].key->str);
-        if (opt_fill(&L->oc, &service_map, n->pairs[i].value, &cfg, path) == 0)
+        const ynode *v = n->pairs[i].value;
+        if (opt_fill(&L->oc, &service_map, v, &cfg, path) == 0) {
             s->services[i].health = cfg.health;
+            s->services[i].headers_node = v->kind == YNODE_MAP ? ynode_get(v, "headers") : NULL;
+        }
     }
 }
 
@@ -209,14 +211,30 @@ static const volley_option defaults_opts[] = {
 static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
                                                sizeof(defaults_cfg), NULL};
 
-/* The step node with the spec's defaults added where the step has none; a
- * `headers` mapping is merged key by key (the step's win). Synthesized
- * nodes live in the spec arena. */
-static const ynode *merge_defaults(loader *L, const ynode *step, const volley_option_map *map)
+/* The step node with a layer of defaults (a service's headers, the spec's
+ * defaults) added where the step has none; a `headers` mapping is merged
+ * key by key (the step's win). Synthesized nodes live in the spec arena. */
+static const ynode *merge_layer(loader *L, const ynode *step, const volley_option_map *map,
+                                const ynode *def)
 {
-    const ynode *def = L->defaults;
-    if (!def || step->kind != YNODE_MAP)
+    if (!def)
         return step;
+    if (step->kind != YNODE_MAP) {
+        /* A shorthand step ("ws: ws://x") is { shorthand: value }, as
+         * opt_fill reads it; the defaults apply to it as well. */
+        if (!map->shorthand)
+            return step;
+        ynode *key = arena_alloc(&L->s->a, sizeof *key);
+        ypair *pair = arena_alloc(&L->s->a, sizeof *pair);
+        ynode *wrapped = arena_alloc(&L->s->a, sizeof *wrapped);
+        *key = (ynode){.kind = YNODE_SCALAR, .file = step->file, .line = step->line,
+                       .col = step->col, .str = (char *)map->shorthand,
+                       .len = strlen(map->shorthand), .plain = true};
+        *pair = (ypair){.key = key, .value = (ynode *)step};
+        *wrapped = (ynode){.kind = YNODE_MAP, .file = step->file, .line = step->line,
+                           .col = step->col, .n_pairs = 1, .pairs = pair};
+        step = wrapped;
+    }
     ypair *pairs = arena_alloc(&L->s->a, (step->n_pairs + def->n_pairs) * sizeof *pairs);
     size_t n = 0;
     for (size_t i = 0; i < step->n_pairs; i++)
@@ -256,6 +274,33 @@ static const ynode *merge_defaults(loader *L, const ynode *step, const volley_op
     out->pairs = pairs;
     out->n_pairs = n;
     return out;
+}
+
+/* { headers: ... } of the service a step's url starts with, or NULL: a
+ * request to ${services.api} carries services.api.headers (the step's and
+ * then the service's headers win over the spec's defaults). */
+static const ynode *service_layer(loader *L, const ynode *step)
+{
+    const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
+    if (!url || url->kind != YNODE_SCALAR || strncmp(url->str, "${services.", 11) != 0)
+        return NULL;
+    const char *name = url->str + 11;
+    size_t len = strcspn(name, "}");
+    for (size_t i = 0; i < L->s->n_services; i++) {
+        const service *sv = &L->s->services[i];
+        if (strlen(sv->name) != len || strncmp(sv->name, name, len) != 0 || !sv->headers_node)
+            continue;
+        ynode *key = arena_alloc(&L->s->a, sizeof *key);
+        ypair *pair = arena_alloc(&L->s->a, sizeof *pair);
+        ynode *layer = arena_alloc(&L->s->a, sizeof *layer);
+        *key = (ynode){.kind = YNODE_SCALAR, .str = "headers", .len = 7, .plain = true,
+                       .file = url->file, .line = url->line, .col = url->col};
+        *pair = (ypair){.key = key, .value = (ynode *)sv->headers_node};
+        *layer = (ynode){.kind = YNODE_MAP, .n_pairs = 1, .pairs = pair, .file = url->file,
+                         .line = url->line, .col = url->col};
+        return layer;
+    }
+    return NULL;
 }
 
 /* ---- checks ---- */
@@ -407,7 +452,8 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     size_t pi = proto_index(L, p, key);
     if (pi == (size_t)-1)
         return false;
-    const ynode *merged = merge_defaults(L, value, ops->step_options);
+    const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
+    merged = merge_layer(L, merged, ops->step_options, L->defaults);
     void *cfg = arena_alloc(&L->s->a, ops->step_options->config_size);
     if (opt_fill(&L->oc, ops->step_options, merged, cfg, kpath) != 0)
         return false;
@@ -789,7 +835,10 @@ static void load_thresholds(loader *L, const ynode *n)
                 size_t nn = 0;
                 for (size_t m = 0; m < L->reg->n_metrics && nn < 256; m++)
                     names[nn++] = L->reg->metrics[m].info.name;
-                const char *near = suggest_closest(err + 17, names, nn);
+                char word[512];   /* err is: no metric named "NAME" */
+                snprintf(word, sizeof word, "%s", err + 17);
+                word[strcspn(word, "\"")] = '\0';
+                const char *near = suggest_closest(word, names, nn);
                 ERR(k, "%s: %s%s%s%s (metrics come from the built-ins, the protocols used by "
                     "this spec and custom metrics)", path, err, near ? "; did you mean \"" : "",
                     near ? near : "", near ? "\"?" : "");
@@ -814,9 +863,12 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
 {
     const volley_output_ops *ops = p->desc->output;
     void *cfg = arena_alloc(&L->s->a, ops->options->config_size);
+    /* "--out NAME" alone is an empty mapping: required options still apply
+     * (opt_fill with a NULL node would only fill defaults). */
+    ynode none = {.kind = YNODE_MAP};
     int rc = node ? opt_fill(&L->oc, ops->options, node, cfg, path)
                   : arg ? opt_fill_arg(&L->oc, ops->options, arg, cfg, path)
-                        : opt_fill(&L->oc, ops->options, NULL, cfg, path);
+                        : opt_fill(&L->oc, ops->options, &none, cfg, path);
     if (rc != 0)
         return;
     spec *s = L->s;

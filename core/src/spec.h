@@ -94,6 +94,7 @@ typedef struct proto_use {
 
 typedef struct service {
     const char *name, *url, *health;
+    const ynode *headers_node;   /* added to requests to this service */
 } service;
 
 /* Command-line overrides and inputs of a load. */

@@ -3,31 +3,35 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Damerau-free Levenshtein on short keys; words over 63 bytes never match. */
+/* Levenshtein distance where swapping two adjacent characters also counts
+ * as one edit (optimal string alignment), so "nmae" is one typo away from
+ * "name". Words over 63 bytes never match. */
 static size_t distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63)
         return (size_t)-1;
-    size_t row[64];
+    size_t prev2[64], prev[64], row[64];
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            size_t best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = up;
         }
+        memcpy(prev2, prev, (lb + 1) * sizeof *prev);
+        memcpy(prev, row, (lb + 1) * sizeof *row);
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *suggest_closest(const char *word, const char *const *cands, size_t n)

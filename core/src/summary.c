@@ -282,7 +282,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
 
     fprintf(out, "\n     running (%.1fs), %lld/%lld VUs, %llu complete and %llu interrupted iterations%s\n",
             dur, 0LL, (long long)r->vus_max, (unsigned long long)r->iterations_complete,
-            (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : "");
+            (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : r->aborted ? " (aborted by a threshold)" : "");
 
     int failed_id = metrics_find(reg, "http_req_failed");
     if (failed_id >= 0) {

@@ -93,6 +93,18 @@ done:
     return rc;
 }
 
+/* A value folded in at load time: inside a JSON string it is escaped like
+ * the literal text around it. */
+static void sl_value(seg_list *l, const char *v, int escape)
+{
+    if (escape == ESC_JSON_STRING) {
+        if (vbuf_append_json_escaped(&l->lit, v, strlen(v)) != 0)
+            l->oom = 1;
+    } else {
+        sl_lit(l, v, strlen(v));
+    }
+}
+
 static int is_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -135,7 +147,7 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
                      "export it, or write ${env.%s:-default})", rest, rest, rest);
             return -1;
         }
-        sl_lit(l, v, strlen(v));
+        sl_value(l, v, escape);
         return 0;
     }
     if (def) {
@@ -148,7 +160,7 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             snprintf(err, errcap, "unknown service \"%s\" in \"${%s}\" (declare it under services:)", rest, name);
             return -1;
         }
-        sl_lit(l, v, strlen(v));
+        sl_value(l, v, escape);
         return 0;
     }
     if (strcmp(name, "vu.id") == 0) {
@@ -272,6 +284,64 @@ static int single_template(const ynode *n)
            memchr(n->str + 2, '$', n->len - 3) == NULL;
 }
 
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][-+]?[0-9]+)? and
+ * finite as a double. YAML (and env values) allow more: 0x1F, +5, 007, .5. */
+static int is_json_number(const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p < end && *p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return 0;
+    if (p < end && *p == '.') {
+        const char *d = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return 0;
+    }
+    if (p != end)
+        return 0;
+    double x = strtod(s, NULL);
+    return x - x == 0;
+}
+
+/* A YAML number in JSON syntax: as written when it already is JSON, else
+ * its value (0x1F -> 31, .5 -> 0.5) in the shortest form that reads back. */
+static void json_number(seg_list *l, const ynode *n, int is_int, int64_t i, double x)
+{
+    char num[40];
+    if (is_json_number(n->str, n->len)) {
+        sl_lit(l, n->str, n->len);
+        return;
+    }
+    if (is_int) {
+        snprintf(num, sizeof num, "%lld", (long long)i);
+    } else {
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, x);
+            if (strtod(num, NULL) == x)
+                break;
+        }
+    }
+    sl_lit(l, num, strlen(num));
+}
+
 static int json_scalar(seg_list *l, arena *a, const ynode *n,
                        const tmpl_scope *scope, diag *d, const char *path)
 {
@@ -288,8 +358,12 @@ static int json_scalar(seg_list *l, arena *a, const ynode *n,
             sl_lit(l, b ? "true" : "false", b ? 4 : 5);
             return 0;
         }
-        if (ynode_int(n, &i) || (ynode_double(n, &x) && x == x && x - x == 0)) {
-            sl_lit(l, n->str, n->len);
+        if (ynode_int(n, &i)) {
+            json_number(l, n, 1, i, 0);
+            return 0;
+        }
+        if (ynode_double(n, &x) && x - x == 0) {
+            json_number(l, n, 0, 0, x);
             return 0;
         }
         if (single_template(n)) {
@@ -302,10 +376,7 @@ static int json_scalar(seg_list *l, arena *a, const ynode *n,
                 goto fail;
             }
             int runtime = one.n > 0;
-            const char *txt = one.lit.data ? one.lit.data : "";
-            char *end = NULL;
-            int numeric = !runtime && *txt && (strtod(txt, &end), *end == '\0') &&
-                          strspn(txt, "0123456789+-.eE") == strlen(txt);
+            int numeric = !runtime && one.lit.len > 0 && is_json_number(one.lit.data, one.lit.len);
             free(one.segs);
             vbuf_free(&one.lit);
             if (runtime || numeric)

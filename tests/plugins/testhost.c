@@ -149,8 +149,9 @@ void th_fini(testhost *th)
     free(th->done.body);
     for (int i = 0; i < th->n_dl; i++)
         dlclose(th->dl[i]);
-    for (int i = 0; i < th->n_trees; i++)
+    for (size_t i = 0; i < th->n_trees; i++)
         ytree_free(th->trees[i]);
+    free(th->trees);
     diag_free(&th->d);
     arena_free(&th->a);
     g_th = NULL;
@@ -188,10 +189,18 @@ int th_fill(testhost *th, const volley_option_map *map, const char *yaml, void *
         diag_print(&th->d, stderr);
     /* Config strings point into the tree: keep it until th_fini, as the
      * runner keeps its spec trees for the whole run. */
-    if (th->n_trees < TH_MAX_TREES)
-        th->trees[th->n_trees++] = t;
-    else
-        ytree_free(t), rc = -1;
+    if (th->n_trees == th->cap_trees) {
+        size_t cap = th->cap_trees ? th->cap_trees * 2 : 16;
+        ytree **p = realloc(th->trees, cap * sizeof *p);
+        if (!p) {
+            fprintf(stderr, "th_fill: out of memory\n");
+            ytree_free(t);
+            return -1;
+        }
+        th->trees = p;
+        th->cap_trees = cap;
+    }
+    th->trees[th->n_trees++] = t;
     return rc;
 }
 

@@ -20,7 +20,6 @@
 #include "vu.h"
 
 #define TH_MAX_METRICS 64
-#define TH_MAX_TREES 64
 
 typedef struct th_sample {
     int metric;
@@ -54,8 +53,8 @@ typedef struct testhost {
     th_done done;
     void *dl[8];
     int n_dl;
-    struct ytree *trees[TH_MAX_TREES];
-    int n_trees;
+    struct ytree **trees;             /* kept until th_fini: configs point into them */
+    size_t n_trees, cap_trees;
 } testhost;
 
 /* Returns 0; the testhost must stay at a fixed address afterwards. */

@@ -1,0 +1,180 @@
+/*
+ * http plugin internals, shared by its three files:
+ *
+ *   http_conf.c  the option map and step_compile: everything constant about a
+ *                step is built once here (url, header list, body, DNS pin)
+ *   http_loop.c  one CURLM per worker driven by the worker's libuv loop:
+ *                uv_poll_t per socket (own fd table, lazy removal), one
+ *                uv_timer_t, and the completion drain
+ *   http.c       the descriptor, metrics, the per-VU request cycle and the
+ *                k6 timing mapping
+ */
+#ifndef VOLLEY_HTTP_INT_H
+#define VOLLEY_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "volley/plugin.h"
+
+/* ---- configuration (filled by the core from the step's option map) ---- */
+
+enum http_method {
+    HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_HEAD, HTTP_OPTIONS
+};
+
+enum http_opt {
+    OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT
+};
+
+typedef struct http_config {
+    uint64_t set;
+    int method;
+    const volley_template *url;
+    const char *name;
+    volley_template_map headers;
+    const volley_template *body;
+    const volley_json *json;
+    int64_t timeout_ns;
+} http_config;
+
+extern const volley_option_map http_step_options;
+extern const char *const http_method_names[];
+
+/* ---- plugin instance ---- */
+
+enum http_metric {
+    MET_REQS, MET_DURATION, MET_BLOCKED, MET_CONNECTING, MET_TLS, MET_SENDING,
+    MET_WAITING, MET_RECEIVING, MET_FAILED, MET_DATA_SENT, MET_DATA_RECEIVED,
+    MET_COUNT
+};
+
+typedef struct http_plugin {
+    const volley_host *host;
+    volley_core *core;
+    int metric[MET_COUNT];
+    unsigned n_steps;               /* step indexes handed out so far */
+    char status_code[200][5];       /* error_code tags "1400".."1599" */
+} http_plugin;
+
+/* ---- compiled step ---- */
+
+enum http_body_kind {
+    BODY_NONE,      /* no request body                                  */
+    BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
+    BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
+    BODY_JSON       /* rendered per request from body_json               */
+};
+
+/* One request header line: fixed text, or a key and a template value. */
+typedef struct http_header {
+    char *line;                     /* "Key: value" when fixed, else NULL   */
+    const char *key;
+    const volley_template *value;
+} http_header;
+
+typedef struct http_step {
+    unsigned idx;                   /* dense index, for per-worker tables   */
+    int method;
+    const char *url_text;           /* constant url, or NULL                */
+    const volley_template *url_tmpl;
+    const char *tag_name, *tag_url; /* tag strings, valid for the run       */
+    char *owned_tag;
+    size_t n_headers;
+    http_header *headers;
+    bool headers_dynamic;
+    struct curl_slist *header_list; /* prebuilt nodes when not dynamic      */
+    int body_kind;
+    const char *body_text;
+    size_t body_len;
+    const volley_template *body_tmpl;
+    const volley_json *body_json;
+    long timeout_ms;
+    CURLU *curlu;                   /* the constant url, parsed once        */
+    struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+} http_step;
+
+void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
+                        char *err, size_t errcap);
+void http_step_free(void *inst, void *step);
+
+/* ---- per worker ---- */
+
+typedef struct http_sock http_sock;
+typedef struct http_vu http_vu;
+
+typedef struct http_worker {
+    http_plugin *p;
+    const volley_host *host;
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    http_sock **socks;              /* indexed by fd                        */
+    size_t n_socks;
+    http_sock *free_socks;          /* closed slots kept for reuse          */
+    http_vu *active;                /* VUs whose handle is in the multi     */
+    unsigned char *pinned;          /* by step idx: DNS pin loaded          */
+    size_t n_pinned;
+    long n_easy;                    /* easy handles created on this worker  */
+    long maxconnects;               /* CURLMOPT_MAXCONNECTS set so far      */
+    int open_handles;               /* uv handles not yet closed            */
+    int dispatching;                /* nesting depth of http_drain()        */
+    bool closing;                   /* worker_fini ran                      */
+    bool fini_pending;              /* worker_fini came during a drain      */
+} http_worker;
+
+void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
+void http_worker_fini(void *wstate);
+/* Curl callbacks for sockets, set on every easy handle. */
+curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
+                               struct curl_sockaddr *addr);
+int http_close_socket(void *clientp, curl_socket_t fd);
+
+/* ---- per VU ---- */
+
+/* A request header node of a VU whose headers are rendered per request. */
+typedef struct http_hnode {
+    struct curl_slist sl;
+    size_t off;                     /* of the line in http_vu.hdrtext      */
+} http_hnode;
+
+struct http_vu {
+    CURL *easy;
+    http_worker *w;
+    volley_vu *vu;
+    const http_step *step;          /* the running step                     */
+    const http_step *configured;    /* whose options the handle carries     */
+    http_vu *prev, *next;           /* in http_worker.active                */
+    bool active;
+    bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */
+    bool has_cookies;               /* a response set a cookie              */
+    uint64_t cookie_iter;           /* iteration the cookie jar belongs to  */
+    unsigned redirects;
+    uint64_t t_start;               /* step_start (or redirect hop start)   */
+    uint64_t t_prereq;              /* connection ready, request about to go */
+    uint64_t t_sent;                /* curl switched to reading             */
+    uint64_t t_first;               /* first response line arrived          */
+    uint64_t hdr_bytes;             /* all header bytes of this hop         */
+    volley_buf headers;             /* header lines of the final response   */
+    volley_buf body;
+    volley_buf url;                 /* rendered url                         */
+    volley_buf reqbody;             /* rendered body                        */
+    volley_buf hdrtext;             /* rendered header lines                */
+    http_hnode *hnodes;
+    size_t hnodes_cap;
+    char errbuf[CURL_ERROR_SIZE];
+    char errtext[CURL_ERROR_SIZE + 48];
+};
+
+/* After curl_multi_socket_action: hands finished transfers to http.c. */
+void http_drain(http_worker *w);
+/* http.c: one finished transfer, outside any curl callback. */
+void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
+/* http.c: the socket callback saw curl switch this transfer to reading. */
+void http_mark_sent(CURL *easy);
+void http_deactivate(http_worker *w, http_vu *vs);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * One CURLM per worker, driven by the worker's libuv loop through the
+ * multi_socket API: a uv_poll_t per socket and one uv_timer_t.
+ *
+ * Socket slots. The plugin opens and closes curl's sockets itself
+ * (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION), so a slot's poll
+ * handle is always stopped and closed before its fd is closed. That makes
+ * lazy removal safe: on CURL_POLL_REMOVE (a keep-alive connection going
+ * back to curl's cache after every request) the fd stays polled and is
+ * only marked unwanted, so the next request on it costs no epoll_ctl. An
+ * event on an unwanted fd (the server closed the idle connection) stops
+ * the poll; curl notices the dead connection itself when it next looks.
+ * Sockets curl did not open through us (the threaded resolver's
+ * socketpair) are removed eagerly, since they close behind our back.
+ *
+ * Curl is never called from inside its own callbacks: the timer callback
+ * only (re)arms the uv timer, whose callback runs on a later loop turn.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_int.h"
+
+struct http_sock {
+    uv_poll_t poll;
+    http_worker *w;
+    curl_socket_t fd;
+    int want;              /* CURL_POLL_* curl asked for; 0 = unwanted     */
+    int events;            /* UV_READABLE|UV_WRITABLE being polled         */
+    bool inited;           /* poll handle initialized (needs uv_close)     */
+    bool owned;            /* opened by http_open_socket                   */
+    http_sock *next_free;
+};
+
+static void maybe_free(http_worker *w);
+
+static http_sock *sock_get(http_worker *w, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < w->n_socks ? w->socks[fd] : NULL;
+}
+
+static http_sock *sock_new(http_worker *w, curl_socket_t fd, bool owned)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= w->n_socks) {
+        size_t n = w->n_socks ? w->n_socks : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        http_sock **t = realloc(w->socks, n * sizeof *t);
+        if (!t)
+            return NULL;
+        memset(t + w->n_socks, 0, (n - w->n_socks) * sizeof *t);
+        w->socks = t;
+        w->n_socks = n;
+    }
+    http_sock *s = w->free_socks;
+    if (s)
+        w->free_socks = s->next_free;
+    else if (!(s = malloc(sizeof *s)))
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->w = w;
+    s->fd = fd;
+    s->owned = owned;
+    w->socks[fd] = s;
+    return s;
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    http_sock *s = h->data;
+    http_worker *w = s->w;
+    s->next_free = w->free_socks;
+    w->free_socks = s;
+    w->open_handles--;
+    maybe_free(w);
+}
+
+/* Forgets the slot; uv_close stops polling (epoll DEL) while the fd is
+ * still open, so the caller may close the fd right after. */
+static void sock_close(http_worker *w, http_sock *s)
+{
+    if (w->socks[s->fd] == s)
+        w->socks[s->fd] = NULL;
+    if (s->inited) {
+        uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+    } else {
+        s->next_free = w->free_socks;
+        w->free_socks = s;
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static int sock_poll(http_worker *w, http_sock *s, int events)
+{
+    if (!s->inited) {
+        if (uv_poll_init_socket(w->loop, &s->poll, s->fd) != 0)
+            return -1;
+        s->poll.data = s;
+        s->inited = true;
+        w->open_handles++;
+    }
+    if (events == s->events)
+        return 0;
+    s->events = events;
+    return events ? uv_poll_start(&s->poll, events, on_poll) : uv_poll_stop(&s->poll);
+}
+
+/* Runs curl for one socket or for its timers, then completes what ended. */
+static void socket_action(http_worker *w, curl_socket_t fd, int flags)
+{
+    int running;
+    curl_multi_socket_action(w->multi, fd, flags, &running);
+    /* libuv stops a poll handle after an error; if curl still wants the
+     * socket (it did not remove it), poll it again. */
+    http_sock *s = fd == CURL_SOCKET_TIMEOUT ? NULL : sock_get(w, fd);
+    if (s && s->want && !s->events) {
+        int ev = ((s->want & CURL_POLL_IN) ? UV_READABLE : 0) |
+                 ((s->want & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+        sock_poll(w, s, ev);
+    }
+    http_drain(w);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    http_sock *s = h->data;
+    http_worker *w = s->w;
+    if (status < 0)
+        s->events = 0;   /* libuv stopped the handle */
+    if (!s->want) {
+        /* Unwanted (idle keep-alive) socket: the peer closed or sent
+         * something. Stop polling; curl checks the connection before reuse. */
+        if (s->events)
+            sock_poll(w, s, 0);
+        return;
+    }
+    int flags = 0;
+    if (status < 0) {
+        /* Let curl read or write too, so it reports the socket's own error
+         * (e.g. "Connection reset by peer") rather than a bare poll error. */
+        flags = CURL_CSELECT_ERR | ((s->want & CURL_POLL_IN) ? CURL_CSELECT_IN : 0) |
+                ((s->want & CURL_POLL_OUT) ? CURL_CSELECT_OUT : 0);
+    }
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    socket_action(w, s->fd, flags);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)socketp;
+    http_worker *w = userp;
+    http_sock *s = sock_get(w, fd);
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            s->want = 0;
+            if (!s->owned)
+                sock_close(w, s);
+            else if (s->inited)
+                uv_unref((uv_handle_t *)&s->poll);   /* idle: keeps no loop alive */
+        }
+        return 0;
+    }
+    if (what == CURL_POLL_IN)
+        http_mark_sent(easy);
+    if (!s && !(s = sock_new(w, fd, false)))
+        return 0;   /* out of memory: the transfer's timeout will end it */
+    s->want = what;
+    int ev = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+    if (sock_poll(w, s, ev) == 0)
+        uv_ref((uv_handle_t *)&s->poll);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    http_worker *w = userp;
+    if (w->closing)
+        return 0;
+    if (timeout_ms < 0)
+        uv_timer_stop(&w->timer);
+    else
+        uv_timer_start(&w->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    http_worker *w = clientp;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                              addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    /* A slot still registered under this number belongs to an fd that was
+     * closed without us (cannot happen for our own sockets): drop it. */
+    http_sock *stale = sock_get(w, fd);
+    if (stale)
+        sock_close(w, stale);
+    if (!sock_new(w, fd, true)) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
+int http_close_socket(void *clientp, curl_socket_t fd)
+{
+    http_worker *w = clientp;
+    http_sock *s = sock_get(w, fd);
+    if (s)
+        sock_close(w, s);
+    return close(fd);
+}
+
+/*
+ * Hands every finished transfer to http_complete. Completion may run the
+ * core's step_done, which may start, cancel or end VUs, or even call
+ * worker_fini: that is deferred until the outermost drain returns.
+ */
+void http_drain(http_worker *w)
+{
+    uint64_t now = w->host->now_ns();
+    CURLMsg *m;
+    int left;
+    w->dispatching++;
+    while (!w->fini_pending && (m = curl_multi_info_read(w->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURLcode rc = m->data.result;
+        http_vu *vs = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&vs);
+        if (vs)
+            http_complete(w, vs, rc, now);
+        else
+            curl_multi_remove_handle(w->multi, m->easy_handle);
+    }
+    if (--w->dispatching == 0 && w->fini_pending) {
+        w->fini_pending = false;
+        http_worker_fini(w);
+    }
+}
+
+void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
+{
+    http_plugin *p = inst;
+    http_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    w->p = p;
+    w->host = p->host;
+    w->loop = p->host->worker_loop(vw);
+    w->n_pinned = p->n_steps;
+    w->pinned = calloc(w->n_pinned ? w->n_pinned : 1, 1);
+    w->multi = curl_multi_init();
+    if (!w->pinned || !w->multi || uv_timer_init(w->loop, &w->timer) != 0) {
+        snprintf(err, errcap, "cannot set up libcurl on the worker loop");
+        curl_multi_cleanup(w->multi);
+        free(w->pinned);
+        free(w);
+        return NULL;
+    }
+    w->timer.data = w;
+    w->open_handles = 1;
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+    /* One transfer per connection, as k6 has one connection per VU in
+     * flight: no HTTP/2 multiplexing of several VUs onto one connection. */
+    curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    return w;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    http_worker *w = h->data;
+    w->open_handles--;
+    maybe_free(w);
+}
+
+static void maybe_free(http_worker *w)
+{
+    if (!w->closing || w->open_handles > 0)
+        return;
+    while (w->free_socks) {
+        http_sock *s = w->free_socks;
+        w->free_socks = s->next_free;
+        free(s);
+    }
+    free(w->socks);
+    free(w->pinned);
+    free(w);
+}
+
+/*
+ * Removes the remaining transfers, lets curl close its cached connections
+ * (through http_close_socket), then closes every uv handle. The worker is
+ * freed by the last close callback, when the core runs the loop.
+ */
+void http_worker_fini(void *wstate)
+{
+    http_worker *w = wstate;
+    if (!w || w->closing)
+        return;
+    if (w->dispatching) {
+        w->fini_pending = true;
+        return;
+    }
+    while (w->active)
+        http_deactivate(w, w->active);
+    w->closing = true;
+    curl_multi_cleanup(w->multi);
+    w->multi = NULL;
+    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+    for (size_t fd = 0; fd < w->n_socks; fd++)
+        if (w->socks[fd])
+            sock_close(w, w->socks[fd]);
+}

@@ -1,0 +1,107 @@
+/* A protocol plugin that does nothing at run time: it lets the spec loader
+ * tests (tests/unit/test_spec.c) compile steps and checks without the http
+ * plugin. Step key "noop". `reject: true` makes step_compile fail. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "volley/plugin.h"
+
+typedef struct noop_cfg {
+    uint64_t set;
+    const char *name;
+    volley_template_map headers;
+    int64_t timeout;
+    const volley_json *json;
+    bool reject;
+} noop_cfg;
+
+static const volley_option options[] = {
+    {.name = "name", .type = VOLLEY_OPT_STRING, .offset = offsetof(noop_cfg, name),
+     .help = "step name"},
+    {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(noop_cfg, headers),
+     .help = "headers"},
+    {.name = "timeout", .type = VOLLEY_OPT_DURATION, .offset = offsetof(noop_cfg, timeout),
+     .default_value = "60s", .help = "timeout"},
+    {.name = "json", .type = VOLLEY_OPT_JSON, .offset = offsetof(noop_cfg, json), .help = "body"},
+    {.name = "reject", .type = VOLLEY_OPT_BOOL, .offset = offsetof(noop_cfg, reject),
+     .default_value = "false", .help = "fail step_compile"},
+};
+static const volley_option_map step_map = {options, sizeof options / sizeof options[0],
+                                           sizeof(noop_cfg), "name"};
+
+typedef struct noop_inst {
+    const volley_host *host;
+    int metric;
+    int steps;
+} noop_inst;
+
+/* What the tests read back through flow_op.step. */
+typedef struct noop_step {
+    noop_cfg cfg;
+    char scenario[64];
+    char group[128];
+    char location[128];
+} noop_step;
+
+static void *create(const volley_host *host, volley_core *core, char *err, size_t errcap)
+{
+    noop_inst *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->host = host;
+    in->metric = host->metric_register(core, "noop_reqs", VOLLEY_METRIC_COUNTER,
+                                       VOLLEY_CONTAINS_DEFAULT, err, errcap);
+    if (in->metric < 0) {
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+static void destroy(void *inst) { free(inst); }
+
+static void *step_compile(void *inst, const void *config, const volley_step_info *info, char *err,
+                          size_t errcap)
+{
+    const noop_cfg *cfg = config;
+    if (cfg->reject) {
+        snprintf(err, errcap, "rejected by test (at %s)", info->location);
+        return NULL;
+    }
+    noop_step *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = *cfg;
+    snprintf(s->scenario, sizeof s->scenario, "%s", info->scenario);
+    snprintf(s->group, sizeof s->group, "%s", info->group);
+    snprintf(s->location, sizeof s->location, "%s", info->location);
+    ((noop_inst *)inst)->steps++;
+    return s;
+}
+
+static void step_free(void *inst, void *step)
+{
+    ((noop_inst *)inst)->steps--;
+    free(step);
+}
+
+static int step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
+{
+    (void)wstate, (void)step, (void)vu, (void)vu_state;
+    return -1;
+}
+
+static const volley_protocol_ops ops = {
+    .size = sizeof ops,
+    .step_key = "noop",
+    .step_options = &step_map,
+    .create = create,
+    .destroy = destroy,
+    .step_compile = step_compile,
+    .step_free = step_free,
+    .step_start = step_start,
+};
+
+VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "testproto", .version = "0.0.1",
+                     .description = "no-op steps for loader tests", .protocol = &ops)

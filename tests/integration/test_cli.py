@@ -1,0 +1,195 @@
+"""The command line: validate, invalid specs (exact errors, exit 104),
+plugins, plugin load errors (103), json-out NDJSON, SIGINT (105)."""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from volleytest import NGINX, SOURCE, VOLLEY, VolleyCase
+
+RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}[+-]\d\d:\d\d$")
+
+
+class CliTest(VolleyCase):
+    def test_version_and_help(self):
+        rc, out, _ = self.volley("version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^volley \d+\.\d+\.\d+ \(plugin ABI 1")
+        rc, out, _ = self.volley("--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("validate", out)
+        rc, _, err = self.volley("frobnicate")
+        self.assertEqual(rc, 104)
+        self.assertIn('unknown command "frobnicate"', err)
+        rc, _, err = self.volley("run", "--vus", "zero", "x.yaml")
+        self.assertEqual(rc, 104)
+        self.assertIn("--vus: expected a whole number", err)
+
+    def test_plugins_lists_every_kind(self):
+        rc, out, err = self.volley("plugins")
+        self.assertEqual(rc, 0, err)
+        for name, kind in (("http", "protocol"), ("checks-basic", "check"),
+                           ("checks-json", "check"), ("json-out", "output")):
+            self.assertRegex(out, r"(?m)^%s\s+%s\s+\S+\s+1\s+/" % (name, kind))
+
+    def test_example_specs_validate(self):
+        specs = sorted(glob.glob(os.path.join(SOURCE, "specs", "examples", "*.yaml")) +
+                       glob.glob(os.path.join(SOURCE, "specs", "bench", "*.yaml")))
+        self.assertTrue(specs)
+        rc, out, err = self.volley("validate", *specs)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.count(": ok ("), len(specs))
+
+    def test_invalid_specs_report_the_exact_error(self):
+        """Each file in specs/invalid/ starts with '# expect: <error prefix>'."""
+        files = sorted(glob.glob(os.path.join(SOURCE, "specs", "invalid", "*.yaml")))
+        self.assertGreaterEqual(len(files), 8)
+        for path in files:
+            with open(path) as f:
+                first = f.readline()
+            self.assertTrue(first.startswith("# expect: "), path)
+            expected = first[len("# expect: "):].strip()
+            d = os.path.dirname(path)
+            p = subprocess.run([VOLLEY, "validate", os.path.basename(path)], cwd=d,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+            self.assertEqual(p.returncode, 104, path)
+            self.assertTrue(p.stderr.startswith(expected),
+                            "%s\nexpected: %s\ngot:      %s" % (path, expected, p.stderr))
+            # `run` refuses the same spec before any traffic
+            p = subprocess.run([VOLLEY, "run", os.path.basename(path)], cwd=d,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+            self.assertEqual(p.returncode, 104, path)
+
+    def test_all_errors_in_one_pass(self):
+        spec = self.write_spec("""
+            version: 2
+            scenarios:
+              a:
+                executor: constant-vus
+                flow: [ { sleep: forever } ]
+              b:
+                executor: per-vu-iterations
+                vus: -1
+                flow: []
+            thresholds:
+              nope: ["count>1"]
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104)
+        lines = [l for l in err.splitlines() if ": error: " in l]
+        self.assertEqual(len(lines), 6, err)
+        self.assertIn("spec.yaml:2:10: error: version: expected 1", lines[0])
+        self.assertTrue(all(re.match(r"^\S+spec\.yaml:\d+:\d+: error: ", l) for l in lines), err)
+
+    def test_unreadable_file(self):
+        rc, out, err = self.volley("validate", os.path.join(self.tmp, "missing.yaml"))
+        self.assertEqual(rc, 104)
+        self.assertIn("missing.yaml", err)
+
+    def test_plugin_that_is_not_ours_exits_103(self):
+        bad = os.path.join(self.tmp, "plugins")
+        os.makedirs(bad)
+        with open(os.path.join(bad, "volley-junk.so"), "w") as f:
+            f.write("not an ELF file")
+        rc, out, err = self.volley("plugins", "--plugin-path", bad)
+        self.assertEqual(rc, 103)
+        self.assertIn("volley-junk.so", err)
+        self.assertIn("cannot load plugin", err)
+        # a real shared object without the entry point
+        shutil.copy("/lib/x86_64-linux-gnu/libm.so.6" if os.path.exists("/lib/x86_64-linux-gnu/libm.so.6")
+                    else glob.glob("/lib/*/libm.so.6")[0], os.path.join(bad, "volley-junk.so"))
+        rc, out, err = self.volley("plugins", "--plugin-path", bad)
+        self.assertEqual(rc, 103)
+        self.assertIn("not a Volley plugin", err)
+
+    def test_json_out_is_k6_ndjson(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 5
+                flow:
+                  - group: g
+                    steps:
+                      - http: { name: fast, url: "${env.NGINX}/fast" }
+                        check: [ { name: ok, status: 200 } ]
+            thresholds:
+              http_req_duration: ["p(95)<5000"]
+            """)
+        nd = os.path.join(self.tmp, "out", "r.ndjson")
+        summary = os.path.join(self.tmp, "s.json")
+        rc, out, err = self.volley("run", "-q", "--out", "json-out=" + nd, "--summary-export", summary, spec)
+        self.assertEqual(rc, 0, err)
+        lines = self.read_ndjson(nd)
+        seen = set()
+        points = {}
+        for obj in lines:
+            self.assertIn(obj["type"], ("Metric", "Point"))
+            name = obj["metric"]
+            if obj["type"] == "Metric":
+                self.assertNotIn(name, seen, "one Metric line per metric")
+                seen.add(name)
+                self.assertIn(obj["data"]["type"], ("counter", "gauge", "rate", "trend"))
+                self.assertIn(obj["data"]["contains"], ("default", "time", "data"))
+            else:
+                self.assertIn(name, seen, "Metric line before its first Point")
+                self.assertRegex(obj["data"]["time"], RFC3339_NS)
+                self.assertIsInstance(obj["data"]["value"], (int, float))
+                points.setdefault(name, []).append(obj["data"])
+        metric_line = next(o for o in lines if o["type"] == "Metric" and o["metric"] == "http_req_duration")
+        self.assertEqual(metric_line["data"]["thresholds"], ["p(95)<5000"])
+        self.assertEqual(len(points["http_reqs"]), 10)
+        self.assertEqual(len(points["checks"]), 10)
+        tags = points["http_req_duration"][0]["tags"]
+        self.assertEqual(tags["name"], "fast")
+        self.assertEqual(tags["method"], "GET")
+        self.assertEqual(tags["status"], "200")
+        self.assertEqual(tags["group"], "::g")
+        self.assertEqual(tags["scenario"], "s")
+        self.assertEqual(tags["expected_response"], "true")
+        self.assertEqual(points["checks"][0]["tags"]["check"], "ok")
+        with open(summary) as f:
+            s = json.load(f)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 10)
+        self.assertRegex(out, r"output json-out=\S+: \d+ samples written, 0 dropped")
+
+    def test_sigint_writes_summary_and_outputs(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              long:
+                executor: constant-vus
+                vus: 5
+                duration: 60s
+                flow:
+                  - http: { url: "${env.NGINX}/delay10" }
+            """)
+        nd = os.path.join(self.tmp, "int.ndjson")
+        summary = os.path.join(self.tmp, "int.json")
+        env = dict(os.environ, NGINX=NGINX)
+        p = subprocess.Popen([VOLLEY, "run", "--out", "json-out=" + nd, "--summary-export", summary, spec],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 105, err)
+        self.assertIn("SIGINT received", err)
+        self.assertIn("http_reqs", out)
+        self.assertIn("(interrupted)", out)
+        lines = self.read_ndjson(nd)    # every line parses
+        reqs = [o for o in lines if o["type"] == "Point" and o["metric"] == "http_reqs"]
+        with open(summary) as f:
+            s = json.load(f)
+        self.assertGreater(len(reqs), 20)
+        self.assertEqual(len(reqs), s["metrics"]["http_reqs"]["count"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,881 @@
+/*
+ * The http plugin against the loopback test nginx (tests/nginx), driven the
+ * way the engine drives it: dlopen'ed, configs filled from YAML by the
+ * core's option checker, steps started on one worker loop, completions read
+ * from the test host. A few transport failures (garbage reply, reset,
+ * redirect) come from a tiny raw TCP server on the same loop.
+ *
+ * VOLLEY_HTTP_BENCH=N [VOLLEY_HTTP_BENCH_VUS=C] runs no tests but N keep-alive
+ * GET /fast with C VUs and prints the client's CPU time per request.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "testhost.h"
+
+#define MAX_VUS 16
+#define MAX_STEPS 32
+
+static struct {
+    testhost th;
+    const volley_protocol_ops *ops;
+    void *inst;
+    void *ws;
+    void *steps[MAX_STEPS];
+    int n_steps;
+    void *cfgs[MAX_STEPS];
+    int n_cfgs;
+    volley_vu *vu[MAX_VUS];
+    void *vs[MAX_VUS];
+    char err[512];
+    int fds_before;
+    bool ws_done;   /* worker_fini already ran */
+} F;
+
+/* A raw TCP server on the test loop, for broken peers (see raw_start). */
+/* GARBAGE: a non-HTTP reply; RESET: RST after the request; REDIRECT: 302
+ * to nginx /fast; IDLE_CLOSE: a keep-alive 200, then FIN 50 ms later;
+ * COOKIE: sets a cookie and answers with the Cookie header it got. */
+enum raw_mode { RAW_GARBAGE, RAW_RESET, RAW_REDIRECT, RAW_IDLE_CLOSE, RAW_COOKIE };
+
+typedef struct raw_client {
+    uv_tcp_t tcp;
+    uv_timer_t later;
+    uv_write_t wr;
+    char out[512];
+    char buf[8192];
+    size_t len;
+} raw_client;
+
+static struct {
+    uv_tcp_t srv;
+    enum raw_mode mode;
+    int port;
+    bool listened;
+} R;
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&F, 0, sizeof F);
+    memset(&R, 0, sizeof R);
+    if (th_init(&F.th) != 0)
+        return -1;
+    const volley_plugin *p = th_load(&F.th, "http");
+    if (!p || p->kind != VOLLEY_KIND_PROTOCOL || !p->protocol)
+        return -1;
+    F.ops = p->protocol;
+    F.inst = F.ops->create(&F.th.host, (volley_core *)&F.th, F.err, sizeof F.err);
+    if (!F.inst)
+        return -1;
+    F.fds_before = count_fds();   /* after curl_global_init's own files */
+    F.ws = F.ops->worker_init(F.inst, F.th.worker, F.err, sizeof F.err);
+    if (!F.ws)
+        return -1;
+    for (int i = 0; i < MAX_VUS; i++) {
+        F.vu[i] = th_vu(&F.th, (uint64_t)i + 1);
+        F.vs[i] = calloc(1, F.ops->vu_state_size);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MAX_VUS; i++) {
+        F.ops->vu_fini(F.ws, F.vs[i]);
+        free(F.vs[i]);
+    }
+    if (!F.ws_done)
+        F.ops->worker_fini(F.ws);
+    th_drain(&F.th);
+    /* Every socket the plugin opened is closed again. */
+    int fds = count_fds();
+    for (int i = 0; i < F.n_steps; i++)
+        F.ops->step_free(F.inst, F.steps[i]);
+    F.ops->destroy(F.inst);
+    for (int i = 0; i < F.n_cfgs; i++)
+        free(F.cfgs[i]);
+    th_fini(&F.th);
+    assert_int_equal(fds, F.fds_before);
+    return 0;
+}
+
+/* Fills and compiles a step; NULL with the reason in F.err. */
+static void *compile(const char *yaml)
+{
+    void *cfg = calloc(1, F.ops->step_options->config_size);
+    F.cfgs[F.n_cfgs++] = cfg;
+    F.err[0] = '\0';
+    if (th_fill(&F.th, F.ops->step_options, yaml, cfg) != 0) {
+        snprintf(F.err, sizeof F.err, "%s",
+                 F.th.d.count && F.th.d.lines[0] ? F.th.d.lines[0] : "fill failed");
+        return NULL;
+    }
+    volley_step_info info = {.scenario = "default", .group = "", .location = "test.yaml:1:1"};
+    void *st = F.ops->step_compile(F.inst, cfg, &info, F.err, sizeof F.err);
+    if (st)
+        F.steps[F.n_steps++] = st;
+    return st;
+}
+
+static void start(int vu, void *step)
+{
+    assert_int_equal(F.ops->step_start(F.ws, step, F.vu[vu], F.vs[vu]), 0);
+}
+
+/* Runs one request of VU 0 to completion. */
+static void run1(void *step)
+{
+    int n = F.th.done.count;
+    start(0, step);
+    assert_int_equal(th_run_until(&F.th, n + 1, 10000), n + 1);
+}
+
+static const char *const timing_metrics[] = {
+    "http_req_duration", "http_req_blocked", "http_req_connecting",
+    "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
+    "http_req_receiving", NULL};
+
+static void assert_timings_sane(size_t n)
+{
+    for (int i = 0; timing_metrics[i]; i++) {
+        assert_int_equal(th_count(&F.th, timing_metrics[i]), n);
+        assert_true(th_last(&F.th, timing_metrics[i])->value >= 0.0);
+    }
+}
+
+static const char FAST_BODY[] = "{\"ok\":true,\"service\":\"bench-target\",\"msg\":\"hello, load test!\"}";
+
+/* ------------------------------------------------------------------------ */
+
+static void test_get_fast(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/fast");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    assert_null(F.th.done.error);
+    assert_string_equal(F.th.done.body, FAST_BODY);
+    assert_non_null(strstr(F.th.done.headers, "Content-Type: application/json\r\n"));
+    assert_null(strstr(F.th.done.headers, "HTTP/1.1"));
+    assert_true(F.th.done.duration_ms > 0.0);
+
+    assert_int_equal(th_count(&F.th, "http_reqs"), 1);
+    assert_true(th_sum(&F.th, "http_reqs") == 1.0);
+    assert_timings_sane(1);
+    assert_true(th_last(&F.th, "http_req_duration")->value == F.th.done.duration_ms);
+    double parts = th_sum(&F.th, "http_req_sending") + th_sum(&F.th, "http_req_waiting") +
+                   th_sum(&F.th, "http_req_receiving");
+    assert_true(parts > F.th.done.duration_ms - 1e-9 && parts < F.th.done.duration_ms + 1e-9);
+    assert_true(th_sum(&F.th, "data_received") > 62.0);
+    assert_true(th_sum(&F.th, "data_sent") > 30.0);
+    assert_true(th_sum(&F.th, "http_req_failed") == 0.0);
+
+    const th_sample *s = th_last(&F.th, "http_req_duration");
+    assert_string_equal(s->tags.name, TEST_NGINX_URL "/fast");
+    assert_string_equal(s->tags.url, TEST_NGINX_URL "/fast");
+    assert_string_equal(s->tags.method, "GET");
+    assert_int_equal(s->tags.status, 200);
+    assert_int_equal(s->tags.expected_response, 1);
+    assert_null(s->tags.error_code);
+    int id = th_metric_id(&F.th, "http_req_duration");
+    assert_int_equal(F.th.metrics[id].type, VOLLEY_METRIC_TREND);
+    assert_int_equal(F.th.metrics[id].contains, VOLLEY_CONTAINS_TIME);
+    id = th_metric_id(&F.th, "http_req_failed");
+    assert_int_equal(F.th.metrics[id].type, VOLLEY_METRIC_RATE);
+}
+
+/* The engine's pattern: the next request is started from step_done. */
+static void (*orig_step_done)(volley_vu *, const volley_response *);
+static void *reissue_step;
+static int reissue_left, reissue_bad;
+
+static void reissue_done(volley_vu *vu, const volley_response *r)
+{
+    orig_step_done(vu, r);
+    if (r->status != 200)
+        reissue_bad++;
+    if (reissue_left > 0) {
+        reissue_left--;
+        int i = (int)vu->id - 1;
+        if (F.ops->step_start(F.ws, reissue_step, F.vu[i], F.vs[i]) != 0)
+            reissue_bad++;
+    }
+}
+
+static void test_keepalive_reuse(void **state)
+{
+    (void)state;
+    reissue_step = compile("url: ${services.nginx}/fast");
+    assert_non_null(reissue_step);
+    orig_step_done = F.th.host.step_done;
+    F.th.host.step_done = reissue_done;
+    reissue_left = 500 - 8;
+    for (int i = 0; i < 8; i++)
+        start(i, reissue_step);
+    assert_int_equal(th_run_until(&F.th, 500, 30000), 500);
+    F.th.host.step_done = orig_step_done;
+    assert_int_equal(reissue_bad, 0);
+    assert_int_equal(th_count(&F.th, "http_reqs"), 500);
+    assert_timings_sane(500);
+    int id = th_metric_id(&F.th, "http_req_connecting");
+    int connects = 0;
+    for (size_t i = 0; i < F.th.n_samples; i++)
+        connects += F.th.samples[i].metric == id && F.th.samples[i].value > 0.0;
+    assert_true(connects <= 8);
+}
+
+/* VUs between requests (sleeping) keep their keep-alive connections. */
+static void test_idle_vus_keep_connections(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/delay10");
+    assert_non_null(st);
+    for (int round = 0; round < 3; round++) {
+        int n = F.th.done.count;
+        for (int i = 0; i < MAX_VUS; i++)
+            start(i, st);
+        assert_int_equal(th_run_until(&F.th, n + MAX_VUS, 10000), n + MAX_VUS);
+        /* one VU alone for a while: the others sit idle outside the multi */
+        for (int k = 0; k < 3; k++)
+            run1(st);
+    }
+    int id = th_metric_id(&F.th, "http_req_connecting");
+    int connects = 0;
+    for (size_t i = 0; i < F.th.n_samples; i++)
+        connects += F.th.samples[i].metric == id && F.th.samples[i].value > 0.0;
+    assert_true(connects <= MAX_VUS);
+    assert_int_equal(th_count(&F.th, "http_reqs"), 3 * (MAX_VUS + 3));
+}
+
+static void test_post_json_echo(void **state)
+{
+    (void)state;
+    void *st = compile("method: POST\nurl: ${services.nginx}/echo\n"
+                       "json: {user: \"u-${vu.id}\", n: 3, vu: \"${vu.id}\", list: [a, true, null]}");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    /* What the core renders for VU 1 is what the server got. */
+    volley_buf want = {0};
+    const volley_json *j = NULL;
+    const volley_option_map *m = F.ops->step_options;
+    for (size_t i = 0; i < m->count; i++)
+        if (strcmp(m->options[i].name, "json") == 0)
+            memcpy(&j, (char *)F.cfgs[0] + m->options[i].offset, sizeof j);
+    assert_non_null(j);
+    assert_int_equal(F.th.host.json_render(j, F.vu[0], &want), 0);
+    assert_non_null(strstr(want.data, "u-1"));
+    assert_string_equal(F.th.done.body, want.data);
+    free(want.data);
+    assert_true(th_last(&F.th, "data_sent")->value > (double)F.th.done.body_len);
+
+    void *ct = compile("method: POST\nurl: ${services.nginx}/reflect\njson: {a: 1}");
+    assert_non_null(ct);
+    run1(ct);
+    assert_non_null(strstr(F.th.done.body, "\"ctype\":\"application/json\""));
+    assert_non_null(strstr(F.th.done.body, "\"method\":\"POST\""));
+}
+
+static void test_body_template(void **state)
+{
+    (void)state;
+    void *st = compile("method: POST\nurl: ${services.nginx}/echo\n"
+                       "body: \"id=${vu.id}&it=${vu.iteration}\"");
+    assert_non_null(st);
+    int n = F.th.done.count;
+    start(2, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_int_equal(F.th.done.status, 200);
+    assert_string_equal(F.th.done.body, "id=3&it=0");
+
+    /* A constant body, and a large one curl streams after the headers. */
+    void *fixed = compile("method: PUT\nurl: ${services.nginx}/echo\nbody: hello");
+    assert_non_null(fixed);
+    run1(fixed);
+    assert_string_equal(F.th.done.body, "hello");
+    char *yaml = malloc(200100);
+    int len = snprintf(yaml, 200100, "method: POST\nurl: %s/post\nbody: ", TEST_NGINX_URL);
+    memset(yaml + len, 'x', 200000);
+    yaml[len + 200000] = '\0';
+    void *big = compile(yaml);
+    free(yaml);
+    assert_non_null(big);
+    run1(big);
+    assert_int_equal(F.th.done.status, 200);
+    assert_true(th_last(&F.th, "data_sent")->value > 200000.0);
+    assert_true(th_last(&F.th, "data_sent")->value < 201000.0);
+}
+
+static void test_headers(void **state)
+{
+    (void)state;
+    void *dyn = compile("url: ${services.nginx}/reflect\n"
+                        "headers: {Authorization: \"Bearer t-${vu.id}\", X-Test: hello, "
+                        "Accept: text/plain}");
+    assert_non_null(dyn);
+    int n = F.th.done.count;
+    start(4, dyn);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_non_null(strstr(F.th.done.body, "\"auth\":\"Bearer t-5\""));
+    assert_non_null(strstr(F.th.done.body, "\"x_test\":\"hello\""));
+    assert_non_null(strstr(F.th.done.body, "\"accept\":\"text/plain\""));
+    assert_non_null(strstr(F.th.done.body, "\"method\":\"GET\""));
+
+    void *fixed = compile("url: ${services.nginx}/reflect\nheaders: {X-Test: fixed}");
+    assert_non_null(fixed);
+    run1(fixed);
+    assert_non_null(strstr(F.th.done.body, "\"x_test\":\"fixed\""));
+    assert_non_null(strstr(F.th.done.body, "\"ctype\":\"\""));
+}
+
+static void test_methods_and_step_changes(void **state)
+{
+    (void)state;
+    static const char *const methods[] = {"DELETE", "OPTIONS", "PATCH", "PUT", "POST", "GET"};
+    void *get = compile("url: ${services.nginx}/reflect");
+    assert_non_null(get);
+    for (size_t i = 0; i < VOLLEY_COUNTOF(methods); i++) {
+        char yaml[256], want[64];
+        snprintf(yaml, sizeof yaml, "method: %s\nurl: %s/reflect", methods[i], TEST_NGINX_URL);
+        void *st = compile(yaml);
+        assert_non_null(st);
+        run1(st);
+        snprintf(want, sizeof want, "\"method\":\"%s\"", methods[i]);
+        assert_non_null(strstr(F.th.done.body, want));
+        assert_string_equal(th_last(&F.th, "http_reqs")->tags.method, methods[i]);
+        /* The same handle then runs a plain GET again. */
+        run1(get);
+        assert_non_null(strstr(F.th.done.body, "\"method\":\"GET\""));
+    }
+}
+
+static void test_head(void **state)
+{
+    (void)state;
+    void *st = compile("method: HEAD\nurl: ${services.nginx}/fast");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    assert_int_equal(F.th.done.body_len, 0);
+    assert_non_null(strstr(F.th.done.headers, "Content-Length: 62"));
+    assert_timings_sane(1);
+    assert_string_equal(th_last(&F.th, "http_reqs")->tags.method, "HEAD");
+}
+
+static void test_error_statuses(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/error500\nname: boom");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 500);
+    assert_null(F.th.done.error);
+    assert_string_equal(F.th.done.body, "{\"error\":\"boom\"}");
+    assert_true(th_sum(&F.th, "http_req_failed") == 1.0);
+    const th_sample *s = th_last(&F.th, "http_req_failed");
+    assert_int_equal(s->tags.expected_response, 0);
+    assert_int_equal(s->tags.status, 500);
+    assert_string_equal(s->tags.error_code, "1500");
+    assert_string_equal(s->tags.name, "boom");
+    assert_string_equal(s->tags.url, TEST_NGINX_URL "/error500");
+
+    void *nf = compile("url: ${services.nginx}/notfound");
+    run1(nf);
+    assert_int_equal(F.th.done.status, 404);
+    assert_string_equal(th_last(&F.th, "http_req_failed")->tags.error_code, "1404");
+
+    void *cr = compile("url: ${services.nginx}/created");
+    run1(cr);
+    assert_int_equal(F.th.done.status, 201);
+    assert_int_equal(th_last(&F.th, "http_req_failed")->tags.expected_response, 1);
+    assert_true(th_last(&F.th, "http_req_failed")->value == 0.0);
+}
+
+static void test_garbage_body_is_fine(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/garbage");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    assert_string_equal(F.th.done.body, "{not json");
+    assert_true(th_sum(&F.th, "http_req_failed") == 0.0);
+}
+
+static void test_timeout(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/slow\ntimeout: 200ms");
+    assert_non_null(st);
+    uint64_t t0 = uv_hrtime();
+    run1(st);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_true(ms < 2000.0);
+    assert_true(ms >= 190.0);
+    assert_int_equal(F.th.done.status, 0);
+    assert_non_null(F.th.done.error);
+    assert_non_null(strstr(F.th.done.error, "timeout"));
+    const th_sample *s = th_last(&F.th, "http_req_failed");
+    assert_true(s->value == 1.0);
+    assert_int_equal(s->tags.status, 0);
+    assert_int_equal(s->tags.expected_response, 0);
+    assert_string_equal(s->tags.error_code, "1050");
+    assert_timings_sane(1);
+    assert_true(th_last(&F.th, "http_req_waiting")->value > 150.0);
+}
+
+static void test_connection_refused(void **state)
+{
+    (void)state;
+    void *st = compile("url: http://127.0.0.1:1/x");
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 0);
+    assert_non_null(F.th.done.error);
+    assert_non_null(strstr(F.th.done.error, "refused"));
+    const th_sample *s = th_last(&F.th, "http_req_failed");
+    assert_true(s->value == 1.0);
+    assert_string_equal(s->tags.error_code, "1212");
+    assert_int_equal(th_count(&F.th, "http_reqs"), 1);
+    assert_timings_sane(1);
+}
+
+static void test_localhost_pinned(void **state)
+{
+    (void)state;
+    char yaml[128];
+    snprintf(yaml, sizeof yaml, "url: http://localhost:%s/fast",
+             strrchr(TEST_NGINX_URL, ':') + 1);
+    void *st = compile(yaml);
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+}
+
+static void test_templated_url(void **state)
+{
+    (void)state;
+    void *st = compile("url: \"${services.nginx}/reflect?vu=${vu.id}\"\nname: reflect");
+    assert_non_null(st);
+    int n = F.th.done.count;
+    start(3, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_non_null(strstr(F.th.done.body, "\"args\":\"vu=4\""));
+    const th_sample *s = th_last(&F.th, "http_reqs");
+    assert_string_equal(s->tags.name, "reflect");
+
+    void *unnamed = compile("url: \"${services.nginx}/reflect?it=${vu.iteration}\"");
+    assert_non_null(unnamed);
+    run1(unnamed);
+    assert_non_null(strstr(F.th.done.body, "\"args\":\"it=0\""));
+    assert_non_null(strstr(th_last(&F.th, "http_reqs")->tags.name, "test.yaml:1:1"));
+}
+
+static void test_cancel_slow(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/slow");
+    assert_non_null(st);
+    start(0, st);
+    start(1, st);
+    th_run_until(&F.th, 1, 150);
+    assert_int_equal(F.th.done.count, 0);
+    F.ops->step_cancel(F.ws, F.vu[0], F.vs[0]);
+    th_run_until(&F.th, 1, 150);
+    assert_int_equal(F.th.done.count, 0);
+    /* VU 1 is still in flight: worker_fini removes it, the loop drains. */
+    F.ops->worker_fini(F.ws);
+    F.ws_done = true;
+    th_drain(&F.th);
+    assert_int_equal(F.th.done.count, 0);
+}
+
+/* The engine may end the VU, and even the worker, from inside step_done. */
+static void end_all_done(volley_vu *vu, const volley_response *r)
+{
+    orig_step_done(vu, r);
+    int i = (int)vu->id - 1;
+    F.ops->vu_fini(F.ws, F.vs[i]);
+    F.ops->worker_fini(F.ws);
+    F.ws_done = true;
+}
+
+static void test_fini_from_step_done(void **state)
+{
+    (void)state;
+    void *st = compile("url: ${services.nginx}/fast");
+    assert_non_null(st);
+    orig_step_done = F.th.host.step_done;
+    F.th.host.step_done = end_all_done;
+    start(0, st);
+    assert_int_equal(th_run_until(&F.th, 1, 5000), 1);
+    F.th.host.step_done = orig_step_done;
+    assert_int_equal(F.th.done.status, 200);
+    th_drain(&F.th);
+}
+
+/* ---- a raw TCP server on the test loop, for broken peers ---- */
+
+
+static const char RAW_GARBAGE_TEXT[] = "this is not http at all\r\n\r\n";
+static const char RAW_REDIRECT_TEXT[] =
+    "HTTP/1.1 302 Found\r\nLocation: " TEST_NGINX_URL "/fast\r\n"
+    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+static void raw_closed(uv_handle_t *h) { free(h->data); }
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    (void)hint;
+    raw_client *c = h->data;
+    *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - c->len - 1));
+}
+
+static const char RAW_OK_TEXT[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+static void raw_timer_closed(uv_handle_t *h)
+{
+    raw_client *c = h->data;
+    uv_close((uv_handle_t *)&c->tcp, raw_closed);
+}
+
+static void raw_later(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, raw_timer_closed);
+}
+
+static void raw_written(uv_write_t *wr, int status)
+{
+    (void)status;
+    raw_client *c = wr->handle->data;
+    if (R.mode == RAW_IDLE_CLOSE) {
+        uv_timer_init(wr->handle->loop, &c->later);
+        c->later.data = c;
+        uv_timer_start(&c->later, raw_later, 50, 0);
+        return;
+    }
+    uv_close((uv_handle_t *)wr->handle, raw_closed);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    raw_client *c = s->data;
+    if (n < 0) {
+        uv_close((uv_handle_t *)s, raw_closed);
+        return;
+    }
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    if (!strstr(c->buf, "\r\n\r\n"))
+        return;
+    uv_read_stop(s);
+    if (R.mode == RAW_RESET) {
+        uv_tcp_close_reset(&c->tcp, raw_closed);
+        return;
+    }
+    const char *text = R.mode == RAW_GARBAGE    ? RAW_GARBAGE_TEXT
+                       : R.mode == RAW_REDIRECT ? RAW_REDIRECT_TEXT
+                                                : RAW_OK_TEXT;
+    if (R.mode == RAW_COOKIE) {
+        const char *ck = strstr(c->buf, "\r\nCookie: ");
+        char got[128] = "none";
+        if (ck)
+            snprintf(got, sizeof got, "%.*s", (int)strcspn(ck + 10, "\r"), ck + 10);
+        snprintf(c->out, sizeof c->out,
+                 "HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n%s", strlen(got), got);
+        text = c->out;
+    }
+    uv_buf_t out = uv_buf_init((char *)text, (unsigned)strlen(text));
+    uv_write(&c->wr, s, &out, 1, raw_written);
+}
+
+static void raw_conn(uv_stream_t *srv, int status)
+{
+    if (status < 0)
+        return;
+    raw_client *c = calloc(1, sizeof *c);
+    uv_tcp_init(&F.th.loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, raw_closed);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, raw_alloc, raw_read);
+}
+
+static void raw_start(enum raw_mode mode)
+{
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    R.mode = mode;
+    assert_int_equal(uv_tcp_init(&F.th.loop, &R.srv), 0);
+    assert_int_equal(uv_tcp_bind(&R.srv, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&R.srv, 16, raw_conn), 0);
+    /* libuv keeps a spare fd per loop once it listens (EMFILE handling) */
+    if (!R.listened)
+        F.fds_before++;
+    R.listened = true;
+    struct sockaddr_in got;
+    int len = sizeof got;
+    uv_tcp_getsockname(&R.srv, (struct sockaddr *)&got, &len);
+    R.port = ntohs(got.sin_port);
+}
+
+static void raw_stopped(uv_handle_t *h) { *(int *)h->data = 1; }
+
+static void raw_stop(void)
+{
+    int closed = 0;
+    R.srv.data = &closed;
+    uv_close((uv_handle_t *)&R.srv, raw_stopped);
+    while (!closed)
+        uv_run(&F.th.loop, UV_RUN_NOWAIT);
+}
+
+static void *raw_step(void)
+{
+    char yaml[128];
+    snprintf(yaml, sizeof yaml, "url: http://127.0.0.1:%d/x", R.port);
+    return compile(yaml);
+}
+
+static void test_garbage_reply(void **state)
+{
+    (void)state;
+    raw_start(RAW_GARBAGE);
+    void *st = raw_step();
+    assert_non_null(st);
+    run1(st);
+    raw_stop();
+    assert_int_equal(F.th.done.status, 0);
+    assert_non_null(F.th.done.error);
+    const th_sample *s = th_last(&F.th, "http_req_failed");
+    assert_true(s->value == 1.0);
+    assert_string_equal(s->tags.error_code, "1000");
+}
+
+static void test_reset(void **state)
+{
+    (void)state;
+    raw_start(RAW_RESET);
+    void *st = raw_step();
+    assert_non_null(st);
+    run1(st);
+    raw_stop();
+    assert_int_equal(F.th.done.status, 0);
+    assert_non_null(F.th.done.error);
+    assert_non_null(strstr(F.th.done.error, "reset"));
+    assert_string_equal(th_last(&F.th, "http_req_failed")->tags.error_code, "1220");
+}
+
+static void test_redirect(void **state)
+{
+    (void)state;
+    raw_start(RAW_REDIRECT);
+    void *st = raw_step();
+    assert_non_null(st);
+    run1(st);
+    assert_int_equal(F.th.done.status, 200);
+    assert_string_equal(F.th.done.body, FAST_BODY);
+    /* One sample set per hop, as k6 records redirects. */
+    assert_int_equal(th_count(&F.th, "http_reqs"), 2);
+    assert_timings_sane(2);
+    /* The handle was re-pointed; the step's own url comes back next time. */
+    run1(st);
+    raw_stop();
+    assert_int_equal(F.th.done.status, 200);
+    assert_int_equal(th_count(&F.th, "http_reqs"), 4);
+}
+
+/* The server closes an idle keep-alive connection: the plugin stops
+ * polling it (it was only lazily kept), curl reconnects on the next use. */
+static void test_server_closes_idle_connection(void **state)
+{
+    (void)state;
+    raw_start(RAW_IDLE_CLOSE);
+    void *st = raw_step();
+    assert_non_null(st);
+    for (int k = 0; k < 3; k++) {
+        run1(st);
+        assert_int_equal(F.th.done.status, 200);
+        assert_string_equal(F.th.done.body, "ok");
+        th_run_until(&F.th, F.th.done.count + 1, 150);   /* FIN arrives */
+    }
+    raw_stop();
+    assert_true(th_sum(&F.th, "http_req_failed") == 0.0);
+}
+
+/* Cookies set by responses go back with the VU's later requests, until its
+ * next iteration (k6 resets the jar per iteration). */
+static void test_cookies(void **state)
+{
+    (void)state;
+    raw_start(RAW_COOKIE);
+    void *st = raw_step();
+    assert_non_null(st);
+    run1(st);
+    assert_string_equal(F.th.done.body, "none");
+    run1(st);
+    assert_string_equal(F.th.done.body, "sid=abc");
+    F.vu[0]->iteration++;
+    run1(st);
+    assert_string_equal(F.th.done.body, "none");
+    run1(st);
+    assert_string_equal(F.th.done.body, "sid=abc");
+    /* another VU has its own jar */
+    int n = F.th.done.count;
+    start(1, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_string_equal(F.th.done.body, "none");
+    raw_stop();
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    assert_null(compile("url: ${services.nginx}/fast\nhedaers: {A: b}"));
+    assert_non_null(strstr(F.err, "unknown key \"hedaers\""));
+    assert_non_null(strstr(F.err, "did you mean \"headers\""));
+
+    assert_null(compile("url: ${services.nginx}/fast\nmethod: FETCH"));
+    assert_non_null(strstr(F.err, "FETCH"));
+    assert_non_null(strstr(F.err, "GET"));
+
+    assert_null(compile("method: GET"));
+    assert_non_null(strstr(F.err, "missing required key \"url\""));
+
+    assert_null(compile("url: ${services.nginx}/fast\ntimeout: 0s"));
+
+    assert_null(compile("url: ${services.nginx}/post\nmethod: POST\nbody: x\njson: {a: 1}"));
+    assert_non_null(strstr(F.err, "body and json"));
+
+    assert_null(compile("url: ftp://127.0.0.1/file"));
+    assert_non_null(strstr(F.err, "http://"));
+
+    assert_null(compile("url: /relative/path"));
+    assert_null(compile("url: ${services.nginx}/x\nmethod: HEAD\nbody: x"));
+    assert_null(compile("url: ${services.nginx}/x\nheaders: {\"bad name\": x}"));
+    assert_non_null(strstr(F.err, "bad name"));
+}
+
+/* ---- bench mode ---- */
+
+static long bench_left;
+
+static void bench_sample(volley_vu *vu, int metric, double value, const volley_tags *tags)
+{
+    (void)vu, (void)metric, (void)value, (void)tags;
+}
+
+static void bench_done(volley_vu *vu, const volley_response *r)
+{
+    F.th.done.count++;
+    if (r->status != 200)
+        reissue_bad++;
+    if (bench_left > 0) {
+        bench_left--;
+        int i = (int)vu->id - 1;
+        F.ops->step_start(F.ws, reissue_step, F.vu[i], F.vs[i]);
+    }
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int bench(long n, int vus)
+{
+    if (vus < 1 || vus > MAX_VUS)
+        vus = MAX_VUS;
+    if (setup(NULL) != 0)
+        return 1;
+    reissue_step = compile("url: ${services.nginx}/fast");
+    F.th.host.sample = bench_sample;
+    F.th.host.step_done = bench_done;
+    /* warm up: connections open */
+    bench_left = 4L * vus;
+    for (int i = 0; i < vus; i++)
+        start(i, reissue_step);
+    th_run_until(&F.th, (int)bench_left + vus, 60000);
+    uint64_t t0 = uv_hrtime();
+    double c0 = cpu_s();
+    int base = F.th.done.count;
+    bench_left = n - vus;
+    for (int i = 0; i < vus; i++)
+        start(i, reissue_step);
+    th_run_until(&F.th, base + (int)n, 600000);
+    double wall = (double)(uv_hrtime() - t0) / 1e9, cpu = cpu_s() - c0;
+    int done = F.th.done.count - base;
+    printf("bench: %d requests, %d VUs, %d bad: %.0f req/s, CPU %.1f%%, %.2f us CPU/request\n",
+           done, vus, reissue_bad, done / wall, 100.0 * cpu / wall, 1e6 * cpu / done);
+    F.th.done.count = 0;
+    teardown(NULL);
+    return 0;
+}
+
+int main(void)
+{
+    const char *b = getenv("VOLLEY_HTTP_BENCH");
+    if (b) {
+        const char *v = getenv("VOLLEY_HTTP_BENCH_VUS");
+        return bench(atol(b), v ? atoi(v) : MAX_VUS);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get_fast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_vus_keep_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_json_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_template, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_and_step_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_body_is_fine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localhost_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templated_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_slow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fini_from_step_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_closes_idle_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}

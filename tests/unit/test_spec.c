@@ -1,0 +1,1132 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "spec.h"
+#include "template.h"
+
+#define SEC INT64_C(1000000000)
+#define MS INT64_C(1000000)
+
+/* ------------------------------------------------------------------ */
+/* fixture: a core with the real check/output plugins and the no-op    */
+/* protocol helper (never the http plugin: it resolves hosts)          */
+
+typedef struct fx {
+    volley_core core;
+    char dir[64];
+    char path[PATH_MAX];
+    diag d;
+    spec *s;
+    spec_opts o;
+} fx;
+
+static void load_plugin(fx *f, const char *path)
+{
+    char err[1024];
+    if (plug_load_file(&f->core.plugins, path, &f->core.host, err, sizeof err) != 0)
+        fail_msg("%s", err);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    char err[256];
+    if (core_init(&f->core, err, sizeof err) != 0)
+        fail_msg("core_init: %s", err);
+    load_plugin(f, VOLLEY_PLUGIN_BUILD_DIR "/volley-checks-basic.so");
+    load_plugin(f, VOLLEY_PLUGIN_BUILD_DIR "/volley-checks-json.so");
+    load_plugin(f, VOLLEY_PLUGIN_BUILD_DIR "/volley-json-out.so");
+    load_plugin(f, TEST_PLUGIN_DIR "/volley-testproto.so");
+    snprintf(f->dir, sizeof f->dir, "/tmp/volley-spectest-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/spec.yaml", f->dir);
+    diag_init(&f->d);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    spec_free(f->s);
+    diag_free(&f->d);
+    core_free(&f->core);
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void print_diag(const fx *f)
+{
+    for (size_t i = 0; i < f->d.count; i++)
+        fprintf(stderr, "  diag[%zu]: %s\n", i, f->d.lines[i]);
+}
+
+/* Writes yaml to the spec file and loads it with f->o. */
+static spec *load(fx *f, const char *yaml)
+{
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs(yaml, fp);
+    fclose(fp);
+    spec_free(f->s);
+    diag_free(&f->d);
+    f->s = spec_load(f->path, &f->o, &f->core.plugins, &f->core.reg, &f->core.host, &f->core,
+                     &f->d);
+    return f->s;
+}
+
+static spec *load_ok(fx *f, const char *yaml)
+{
+    spec *s = load(f, yaml);
+    if (!s || f->d.count) {
+        print_diag(f);
+        fail_msg("spec failed to load:\n%s", yaml);
+    }
+    return s;
+}
+
+/* The spec must fail with exactly these messages, in order. A message that
+ * starts with ':' is prefixed with the spec's path ("PATH:line:col: ..."). */
+static void load_fails(fx *f, const char *yaml, const char *const *msgs, size_t n)
+{
+    spec *s = load(f, yaml);
+    assert_null(s);
+    bool ok = f->d.count == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        char want[PATH_MAX + 2048];
+        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
+        ok = strcmp(f->d.lines[i], want) == 0;
+        if (!ok)
+            fprintf(stderr, "message %zu:\n  got:  %s\n  want: %s\n", i, f->d.lines[i], want);
+    }
+    if (!ok) {
+        print_diag(f);
+        fail_msg("%zu messages, expected %zu", f->d.count, n);
+    }
+}
+
+#define LOAD_FAILS(f, yaml, ...)                                             \
+    do {                                                                     \
+        static const char *const msgs_[] = {__VA_ARGS__};                    \
+        load_fails((f), (yaml), msgs_, sizeof msgs_ / sizeof msgs_[0]);      \
+    } while (0)
+
+/* The spec must fail with `msg` among its messages. */
+static void load_fails_with(fx *f, const char *yaml, const char *msg)
+{
+    assert_null(load(f, yaml));
+    char want[PATH_MAX + 2048];
+    snprintf(want, sizeof want, "%s%s", msg[0] == ':' ? f->path : "", msg);
+    for (size_t i = 0; i < f->d.count; i++)
+        if (strcmp(f->d.lines[i], want) == 0)
+            return;
+    print_diag(f);
+    fail_msg("no message: %s", want);
+}
+
+#define HEAD "version: 1\n"
+
+/* ------------------------------------------------------------------ */
+/* a valid spec                                                        */
+
+static void test_valid_spec(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "name: smoke\n"
+                      "scenarios:\n"
+                      "  steady:\n"
+                      "    executor: constant-vus\n"
+                      "    vus: 5\n"
+                      "    duration: 1m\n"
+                      "    flow:\n"
+                      "      - sleep: 100ms\n"
+                      "      - group: outer\n"
+                      "        steps:\n"
+                      "          - sleep: 1\n"
+                      "          - group: inner\n"
+                      "            steps:\n"
+                      "              - sleep: 1.5s\n"
+                      "      - sleep: 2s\n"
+                      "  once:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    vus: 2\n"
+                      "    iterations: 3\n"
+                      "    start_time: 10s\n"
+                      "    flow: [ { sleep: 0s } ]\n"
+                      "  shared:\n"
+                      "    executor: shared-iterations\n"
+                      "    vus: 10\n"
+                      "    iterations: 4\n"
+                      "    graceful_stop: 5s\n"
+                      "    max_duration: 1h\n"
+                      "    flow: [ { sleep: 1ms } ]\n");
+    assert_string_equal(s->name, "smoke");
+    assert_int_equal(s->n_scenarios, 3);
+    assert_int_equal(s->n_all_scenarios, 3);
+    assert_int_equal(s->n_protos, 0);
+    assert_int_equal(s->n_thresholds, 0);
+    assert_int_equal(s->n_outputs, 0);
+
+    const scenario *sc = &s->scenarios[0];
+    assert_string_equal(sc->name, "steady");
+    assert_int_equal(sc->executor, EXEC_CONSTANT_VUS);
+    assert_int_equal(sc->vus, 5);
+    assert_int_equal(sc->duration_ns, 60 * SEC);
+    assert_int_equal(sc->graceful_stop_ns, 30 * SEC);   /* default */
+    assert_int_equal(sc->start_time_ns, 0);
+    char want_loc[PATH_MAX + 16];
+    snprintf(want_loc, sizeof want_loc, "%s:4:3", f->path);
+    assert_string_equal(sc->location, want_loc);
+
+    static const struct {
+        op_kind kind;
+        const char *group;
+        int64_t sleep_ns;
+    } ops[] = {
+        {OP_SLEEP, "", 100 * MS},
+        {OP_GROUP_ENTER, "::outer", 0},
+        {OP_SLEEP, "::outer", SEC},
+        {OP_GROUP_ENTER, "::outer::inner", 0},
+        {OP_SLEEP, "::outer::inner", 1500 * MS},
+        {OP_GROUP_EXIT, "::outer::inner", 0},
+        {OP_GROUP_EXIT, "::outer", 0},
+        {OP_SLEEP, "", 2 * SEC},
+    };
+    assert_int_equal(sc->n_ops, sizeof ops / sizeof ops[0]);
+    for (size_t i = 0; i < sc->n_ops; i++) {
+        if (sc->ops[i].kind != ops[i].kind)
+            fail_msg("op %zu: kind %d, expected %d", i, sc->ops[i].kind, ops[i].kind);
+        assert_string_equal(sc->ops[i].group, ops[i].group);
+        assert_int_equal(sc->ops[i].sleep_ns, ops[i].sleep_ns);
+        assert_non_null(sc->ops[i].location);
+    }
+    snprintf(want_loc, sizeof want_loc, "%s:9:16", f->path);
+    assert_string_equal(sc->ops[0].location, want_loc);   /* the sleep value */
+    snprintf(want_loc, sizeof want_loc, "%s:10:9", f->path);
+    assert_string_equal(sc->ops[1].location, want_loc);   /* the group step */
+    assert_string_equal(sc->ops[6].location, want_loc);
+
+    sc = &s->scenarios[1];
+    assert_string_equal(sc->name, "once");
+    assert_int_equal(sc->executor, EXEC_PER_VU_ITERATIONS);
+    assert_int_equal(sc->vus, 2);
+    assert_int_equal(sc->iterations, 3);
+    assert_int_equal(sc->max_duration_ns, 10 * 60 * SEC);   /* default */
+    assert_int_equal(sc->graceful_stop_ns, 30 * SEC);
+    assert_int_equal(sc->start_time_ns, 10 * SEC);
+    assert_int_equal(sc->n_ops, 1);
+    assert_int_equal(sc->ops[0].sleep_ns, 0);
+
+    sc = &s->scenarios[2];
+    assert_int_equal(sc->executor, EXEC_SHARED_ITERATIONS);
+    assert_int_equal(sc->iterations, 4);
+    assert_int_equal(sc->vus, 4);   /* capped at the iteration count, as k6 does */
+    assert_int_equal(sc->graceful_stop_ns, 5 * SEC);
+    assert_int_equal(sc->max_duration_ns, 3600 * SEC);
+}
+
+static void test_defaults_of_a_minimal_spec(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n");
+    /* No name: the file name. */
+    assert_string_equal(s->name, "spec.yaml");
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->vus, 1);
+    assert_int_equal(sc->iterations, 1);
+    assert_int_equal(sc->max_duration_ns, 600 * SEC);
+    assert_int_equal(sc->graceful_stop_ns, 30 * SEC);
+    assert_int_equal(sc->duration_ns, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the document                                                        */
+
+static void test_version(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f,
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":1:1: error: (top level): missing required key \"version\" (write version: 1)");
+    LOAD_FAILS(f,
+               "version: 2\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":1:10: error: version: expected 1 (the only spec format version), got 2");
+    LOAD_FAILS(f,
+               "version: \"1\"\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":1:10: error: version: expected 1 (the only spec format version), got 1");
+}
+
+static void test_yaml_syntax_error(void **state)
+{
+    fx *f = *state;
+    /* Where the parser noticed, and where the construct started. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: [constant-vus\n"
+               "    flow: []\n",
+               ":5:9: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow "
+               "sequence that started at line 4 column 15)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    executor: constant-vus\n",
+               ":5:5: error: duplicate key \"executor\" (first on line 4)");
+}
+
+static void test_empty_and_non_mapping(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, "", ":1:1: error: (top level): the spec is empty; expected a mapping with version "
+                      "and scenarios");
+    LOAD_FAILS(f, "- a\n- b\n", ":1:1: error: (top level): expected a mapping with version, "
+                                "scenarios, ...; got sequence");
+    LOAD_FAILS(f, HEAD, ":1:1: error: (top level): missing required key \"scenarios\" (at least one "
+                        "scenario with an executor and a flow)");
+    LOAD_FAILS(f, HEAD "scenarios: {}\n", ":2:12: error: scenarios: expected at least one scenario");
+}
+
+static void test_missing_file(void **state)
+{
+    fx *f = *state;
+    f->s = spec_load("/nonexistent/x.yaml", &f->o, &f->core.plugins, &f->core.reg, &f->core.host,
+                     &f->core, &f->d);
+    assert_null(f->s);
+    assert_true(f->d.count >= 1);
+    assert_non_null(strstr(f->d.lines[0], "/nonexistent/x.yaml"));
+}
+
+static void test_unknown_top_level_key(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarois:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":2:1: error: (top level): unknown key \"scenarois\" (did you mean \"scenarios\"?); "
+               "valid keys: version, name, services, defaults, scenarios, thresholds, outputs",
+               ":1:1: error: (top level): missing required key \"scenarios\" (at least one "
+               "scenario with an executor and a flow)");
+}
+
+static void test_later_keys_not_supported(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "include: [other.yaml]\n"
+               "pools:\n"
+               "  p: { rows: [ { a: 1 } ] }\n"
+               "metrics: { my_rate: rate }\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":2:1: error: include: not supported by this version of volley yet",
+               ":3:1: error: pools: not supported by this version of volley yet",
+               ":5:1: error: metrics: not supported by this version of volley yet");
+}
+
+/* ------------------------------------------------------------------ */
+/* scenarios                                                           */
+
+static void test_unknown_executor(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":4:15: error: scenarios.s.executor: unknown value \"ramping-vus\"; expected one of: "
+               "constant-vus, per-vu-iterations, shared-iterations");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iteration\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":4:15: error: scenarios.s.executor: unknown value \"per-vu-iteration\"; expected one "
+               "of: constant-vus, per-vu-iterations, shared-iterations (did you mean "
+               "\"per-vu-iterations\"?)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    vus: 1\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":4:5: error: scenarios.s: missing required key \"executor\" (how load is generated: "
+               "constant-vus, per-vu-iterations, shared-iterations)");
+}
+
+static void test_options_per_executor(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    duration: 10s\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: does not apply to executor per-vu-iterations");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 10s\n"
+               "    iterations: 5\n"
+               "    max_duration: 1m\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":6:17: error: scenarios.s.iterations: does not apply to executor constant-vus",
+               ":7:19: error: scenarios.s.max_duration: does not apply to executor constant-vus");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    vus: 3\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":4:5: error: scenarios.s: executor constant-vus needs \"duration\" (e.g. duration: 30s)");
+}
+
+static void test_bad_values(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: -5s\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration such as 500ms, 10s, 1m30s or "
+               "2h; got \"-5s\" (negative durations are not allowed)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 1m\n"
+               "    vus: ten\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":6:10: error: scenarios.s.vus: expected an integer, got string \"ten\"");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    vus: 0\n"
+               "    iterations: 1.5\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1e+06, got 0",
+               ":6:17: error: scenarios.s.iterations: expected an integer, got number \"1.5\"");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: [ sleep ]\n",
+               ":3:6: error: scenarios.s: expected a mapping, got sequence");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    vuss: 2\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
+               "executor, vus, iterations, duration, max_duration, graceful_stop, start_time");
+}
+
+/* ------------------------------------------------------------------ */
+/* flow                                                                */
+
+static void test_flow_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow: []\n",
+               ":5:11: error: scenarios.s.flow: expected at least one step");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n",
+               ":4:5: error: scenarios.s: missing required key \"flow\" (the steps each iteration runs)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow: { sleep: 1s }\n",
+               ":5:11: error: scenarios.s.flow: expected a list of steps, got mapping");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - slep: 1s\n",
+               ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
+               "\"sleep\"?); valid keys: group, sleep, check, noop");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - sleep: 1s\n"
+               "      - {}\n",
+               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep (or "
+               "another protocol plugin's key)");
+}
+
+static void test_group_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - group: login\n",
+               ":6:9: error: scenarios.s.flow[0]: missing required key \"steps\" (the group's flow)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - group: login\n"
+               "        steps: []\n",
+               ":7:16: error: scenarios.s.flow[0].steps: expected at least one step");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - group: a::b\n"
+               "        steps: [ { sleep: 1s } ]\n",
+               ":6:16: error: scenarios.s.flow[0].group: a group name must not contain \"::\"");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - group: g\n"
+               "        stesp: [ { sleep: 1s } ]\n",
+               ":7:9: error: scenarios.s.flow[0]: unknown key \"stesp\" (did you mean \"steps\"?); "
+               "valid keys: group, steps",
+               ":6:9: error: scenarios.s.flow[0]: missing required key \"steps\" (the group's flow)");
+    /* Errors inside a group carry the nested path. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - group: g\n"
+               "        steps:\n"
+               "          - sleep: soon\n",
+               ":8:20: error: scenarios.s.flow[0].steps[0].sleep: expected a duration such as "
+               "500ms, 10s, 1m30s or 2h, got \"soon\"");
+}
+
+static void test_sleep_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - sleep: -1s\n",
+               ":6:16: error: scenarios.s.flow[0].sleep: expected a duration such as 500ms, 10s, "
+               "1m30s or 2h, got \"-1s\"");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - sleep: [1s]\n",
+               ":6:16: error: scenarios.s.flow[0].sleep: expected a duration such as 500ms, 10s, "
+               "1m30s or 2h, got sequence");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - sleep: 1s\n"
+               "        name: nap\n",
+               ":6:9: error: scenarios.s.flow[0]: a sleep step takes no other keys");
+}
+
+/* ------------------------------------------------------------------ */
+/* protocol steps and checks (through the no-op helper protocol)       */
+
+typedef struct noop_step_view {
+    struct {
+        uint64_t set;
+        const char *name;
+        volley_template_map headers;
+        int64_t timeout;
+        const volley_json *json;
+        bool reject;
+    } cfg;
+    char scenario[64];
+    char group[128];
+    char location[128];
+} noop_step_view;
+
+static void test_steps_and_checks(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "defaults:\n"
+                      "  headers: { Accept: application/json, X-Env: a }\n"
+                      "  timeout: 5s\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - group: api\n"
+                      "        steps:\n"
+                      "          - noop:\n"
+                      "              name: create\n"
+                      "              headers: { x-env: b }\n"
+                      "              json:\n"
+                      "                id: ${vu.id}\n"
+                      "            check:\n"
+                      "              - name: created\n"
+                      "                status: [200, 202]\n"
+                      "              - name: has id\n"
+                      "                json: { path: id, exists: true }\n"
+                      "                body: transaction\n"
+                      "      - noop: plain\n"
+                      "        check: { name: ok, status: 200 }\n");
+    assert_int_equal(s->n_protos, 1);
+    assert_string_equal(s->protos[0].plugin->desc->name, "testproto");
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 4);
+    assert_int_equal(sc->ops[0].kind, OP_GROUP_ENTER);
+    const flow_op *op = &sc->ops[1];
+    assert_int_equal(op->kind, OP_STEP);
+    assert_string_equal(op->group, "::api");
+    assert_int_equal(op->proto, 0);
+    const noop_step_view *st = op->step;
+    assert_string_equal(st->cfg.name, "create");
+    assert_string_equal(st->scenario, "s");
+    assert_string_equal(st->group, "::api");
+    /* Spec defaults fill what the step leaves out; a header the step sets
+     * (case-insensitively) wins. */
+    assert_int_equal(st->cfg.timeout, 5 * SEC);
+    assert_int_equal(st->cfg.headers.n, 2);
+    assert_string_equal(st->cfg.headers.keys[0], "x-env");
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "b");
+    assert_string_equal(st->cfg.headers.keys[1], "Accept");
+    assert_null(tjson_const(st->cfg.json));
+
+    assert_int_equal(op->n_checks, 2);
+    assert_string_equal(op->checks[0].name, "created");
+    assert_string_equal(op->checks[0].group, "::api");
+    assert_int_equal(op->checks[0].n_conds, 1);
+    assert_string_equal(op->checks[0].conds[0].key->key, "status");
+    assert_string_equal(op->checks[0].tags.check, "created");
+    assert_int_equal(op->checks[1].n_conds, 2);
+    /* Each check item has a hidden series of the checks metric. */
+    const series_def *hs = &f->core.reg.series[op->checks[0].series];
+    assert_true(hs->hidden);
+    assert_int_equal(hs->metric, BUILTIN_CHECKS);
+    assert_string_equal(hs->name, "::api::created");
+
+    op = &sc->ops[3];
+    assert_int_equal(op->kind, OP_STEP);
+    assert_string_equal(op->group, "");
+    st = op->step;
+    assert_string_equal(st->cfg.name, "plain");   /* shorthand */
+    /* The spec's defaults apply to a shorthand step too. */
+    assert_int_equal(st->cfg.timeout, 5 * SEC);
+    assert_int_equal(st->cfg.headers.n, 2);
+    assert_string_equal(st->cfg.headers.keys[0], "Accept");
+    assert_string_equal(tmpl_const(st->cfg.headers.values[1]), "a");
+    assert_int_equal(op->n_checks, 1);
+    assert_string_equal(f->core.reg.series[op->checks[0].series].name, "ok");
+    /* The protocol registered its metric at create. */
+    assert_true(metrics_find(&f->core.reg, "noop_reqs") >= 0);
+}
+
+static void test_check_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: a\n"
+               "        check:\n"
+               "          - name: ok\n"
+               "            stauts: 200\n"
+               "          - status: 200\n"
+               "          - name: nothing\n"
+               "          - name: bad\n"
+               "            status: [abc]\n",
+               ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
+               "\"status\"?); known checks: status, header, body, duration_lt, json, name",
+               ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
+               "check item is named)",
+               ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
+               "e.g. status: 200)",
+               ":13:22: error: scenarios.s.flow[0].check[3].status.in: expected an integer, got "
+               "string \"abc\"");
+    /* A plugin's compile error is reported at the key's value, and the
+     * plugin got that location in its step info. */
+    assert_null(load(f, HEAD
+                     "scenarios:\n"
+                     "  s:\n"
+                     "    executor: per-vu-iterations\n"
+                     "    flow:\n"
+                     "      - noop: { reject: true }\n"));
+    assert_int_equal(f->d.count, 1);
+    char want[2 * PATH_MAX + 128];
+    snprintf(want, sizeof want, "%s:6:15: error: scenarios.s.flow[0].noop: rejected by test (at %s:6:15)",
+             f->path, f->path);
+    assert_string_equal(f->d.lines[0], want);
+}
+
+static void test_step_option_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: { nmae: x, timeout: fast }\n",
+               ":6:17: error: scenarios.s.flow[0].noop: unknown key \"nmae\" (did you mean "
+               "\"name\"?); valid keys: name, headers, timeout, json, reject",
+               ":6:35: error: scenarios.s.flow[0].noop.timeout: expected a duration such as 500ms, "
+               "10s, 1m30s or 2h; got \"fast\" (a number must come first)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: a\n"
+               "        sleep: 1s\n",
+               ":6:9: error: scenarios.s.flow[0]: a sleep step takes no other keys");
+}
+
+/* ------------------------------------------------------------------ */
+/* services and templates                                              */
+
+static void test_services(void **state)
+{
+    fx *f = *state;
+    setenv("VOLLEY_SPECTEST_HOST", "from-getenv", 1);
+    const char *env[] = {"VOLLEY_SPECTEST_HOST=from-e", "OTHER=x"};
+    f->o.env = env;
+    f->o.n_env = 2;
+    spec *s = load_ok(f, HEAD
+                      "services:\n"
+                      "  gateway:\n"
+                      "    url: http://${env.VOLLEY_SPECTEST_HOST}:8080/\n"
+                      "    health: /health\n"
+                      "  ws: \"ws://${env.VOLLEY_SPECTEST_UNSET:-localhost}:9\"\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: { name: \"${services.gateway}/api\", headers: { H: "
+                      "\"${services.ws}\" } }\n");
+    assert_int_equal(s->n_services, 2);
+    assert_string_equal(s->services[0].name, "gateway");
+    /* -e beats the environment; the trailing slash is dropped. */
+    assert_string_equal(s->services[0].url, "http://from-e:8080");
+    assert_string_equal(s->services[0].health, "/health");
+    assert_string_equal(s->services[1].url, "ws://localhost:9");
+    assert_null(s->services[1].health);
+    const noop_step_view *st = s->scenarios[0].ops[0].step;
+    /* A STRING option is not templated; headers are. */
+    assert_string_equal(st->cfg.name, "${services.gateway}/api");
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "ws://localhost:9");
+
+    /* Without -e the process environment is the fallback. */
+    f->o.n_env = 0;
+    s = load_ok(f, HEAD
+                "services: { api: \"http://${env.VOLLEY_SPECTEST_HOST}\" }\n"
+                "scenarios:\n"
+                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n");
+    assert_string_equal(s->services[0].url, "http://from-getenv");
+    unsetenv("VOLLEY_SPECTEST_HOST");
+}
+
+static void test_service_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "services:\n"
+               "  a: { url: \"ftp://x\" }\n"
+               "  b: { health: /h }\n"
+               "  c: \"http://${vu.id}\"\n"
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: { headers: { H: \"${services.d}\" } }\n",
+               ":3:13: error: services.a.url: expected an http://, https://, ws:// or wss:// URL, got "
+               "\"ftp://x\"",
+               ":5:6: error: services.c.url: only ${env.NAME} templates are allowed here",
+               /* the mapping-level checks of every service come second */
+               ":4:6: error: services.b: missing required key \"url\" (base URL, e.g. "
+               "http://localhost:8080)",
+               ":10:31: error: scenarios.s.flow[0].noop.headers.H: unknown service \"d\" in "
+               "\"${services.d}\" (declare it under services:)");
+}
+
+/* ------------------------------------------------------------------ */
+/* thresholds                                                          */
+
+static void test_thresholds(void **state)
+{
+    fx *f = *state;
+    size_t series_before = f->core.reg.n_series;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iterations: [\"count>0\", \"rate > 1\"]\n"
+                      "  iteration_duration: \"p(95)<500\"\n"
+                      "  \"iteration_duration{scenario:s}\":\n"
+                      "    - { threshold: \"avg<100\", abort_on_fail: true, delay_abort_eval: 10s }\n"
+                      "  checks: [\"rate>=0.99\"]\n");
+    assert_int_equal(s->n_thresholds, 5);
+    const threshold *t = &s->thresholds[0];
+    assert_string_equal(t->key, "iterations");
+    assert_string_equal(t->source, "count>0");
+    assert_int_equal(t->metric, BUILTIN_ITERATIONS);
+    assert_int_equal(t->series, f->core.reg.metrics[BUILTIN_ITERATIONS].series);
+    assert_int_equal(t->expr.agg, TH_AGG_COUNT);
+    assert_false(t->abort_on_fail);
+    char want_loc[PATH_MAX + 16];
+    snprintf(want_loc, sizeof want_loc, "%s:5:16", f->path);
+    assert_string_equal(t->location, want_loc);
+    assert_int_equal(s->thresholds[1].expr.agg, TH_AGG_RATE);
+    assert_int_equal(s->thresholds[2].expr.agg, TH_AGG_PCT);
+    assert_true(s->thresholds[2].expr.pct == 95);
+    /* The sub-metric got a series of its own, filtered by scenario. */
+    t = &s->thresholds[3];
+    assert_string_equal(t->key, "iteration_duration{scenario:s}");
+    assert_int_equal(t->metric, BUILTIN_ITERATION_DURATION);
+    assert_int_equal(f->core.reg.n_series, series_before + 1);
+    const series_def *sd = &f->core.reg.series[t->series];
+    assert_int_equal(sd->metric, BUILTIN_ITERATION_DURATION);
+    assert_int_equal(sd->n_filters, 1);
+    assert_int_equal(sd->filters[0].key, TAG_SCENARIO);
+    assert_string_equal(sd->filters[0].value, "s");
+    assert_true(t->abort_on_fail);
+    assert_int_equal(t->delay_abort_ns, 10 * SEC);
+    assert_int_equal(s->thresholds[4].metric, BUILTIN_CHECKS);
+    /* Outputs see the sources. */
+    const volley_metric_info *info = &f->core.reg.metrics[BUILTIN_ITERATIONS].info;
+    assert_int_equal(info->n_thresholds, 2);
+    assert_string_equal(info->thresholds[1], "rate > 1");
+}
+
+static void test_threshold_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  iteratons: [\"count>0\"]\n"
+               "  iteration_duration: [\"p95 < 10\"]\n"
+               "  iterations: [\"p(95)<100\"]\n"
+               "  \"iteration_duration{stauts:200}\": [\"avg<1\"]\n"
+               "  vus: [{ abort_on_fail: true }]\n"
+               "  checks: { threshold: \"rate>0.9\", abort_on_fail: yes }\n",
+               ":5:3: error: thresholds.\"iteratons\": no metric named \"iteratons\"; did you mean "
+               "\"iterations\"? (metrics come from the built-ins, the protocols used by this spec "
+               "and custom metrics)",
+               ":6:24: error: thresholds.\"iteration_duration\"[0]: expected \"<aggregation> "
+               "<operator> <number>\" such as \"p(95)<500\" or \"rate<0.01\"; got \"p95 < 10\" "
+               "(unknown aggregation; use avg, min, max, med, p(N), rate, count or value)",
+               ":7:16: error: thresholds.\"iterations\"[0]: \"p(95)<100\" does not apply to "
+               "iterations, a counter metric; use count, rate",
+               ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
+               "in sub-metric filter; known tags: name, method, url, status, expected_response, "
+               "check, error_code, scenario, group",
+               ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
+               "such as p(95)<500)",
+               ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "
+               "string \"yes\"");
+    /* Short names get suggestions too (a swap of two letters is one typo). */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  \"vsu{scenario:s}\": [\"value<10\"]\n",
+               ":5:3: error: thresholds.\"vsu{scenario:s}\": no metric named \"vsu\"; did you mean "
+               "\"vus\"? (metrics come from the built-ins, the protocols used by this spec and custom "
+               "metrics)");
+}
+
+/* ------------------------------------------------------------------ */
+/* outputs                                                             */
+
+static void test_outputs(void **state)
+{
+    fx *f = *state;
+    const char *outs[] = {"json-out=cli.ndjson"};
+    f->o.outs = outs;
+    f->o.n_outs = 1;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "outputs:\n"
+                      "  - json-out: results/a.ndjson\n"
+                      "  - json-out: { path: results/b.ndjson }\n");
+    assert_int_equal(s->n_outputs, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(s->outputs[i].plugin->desc->name, "json-out");
+    /* json-out's config starts with set, then path. */
+    const struct {
+        uint64_t set;
+        const char *path;
+    } *c0 = s->outputs[0].config, *c1 = s->outputs[1].config, *c2 = s->outputs[2].config;
+    assert_string_equal(c0->path, "results/a.ndjson");
+    assert_string_equal(c1->path, "results/b.ndjson");
+    assert_string_equal(c2->path, "cli.ndjson");
+    assert_string_equal(s->outputs[0].label, "json-out");
+    assert_string_equal(s->outputs[2].label, "json-out=cli.ndjson");
+}
+
+static void test_output_errors(void **state)
+{
+    fx *f = *state;
+    const char *outs[] = {"jsonout=x", "json-out"};
+    f->o.outs = outs;
+    f->o.n_outs = 2;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "outputs:\n"
+               "  - json-ot: x.ndjson\n"
+               "  - { json-out: a, other: b }\n"
+               "  - json-out: { file: x }\n",
+               ":5:5: error: outputs[0]: unknown output \"json-ot\" (did you mean \"json-out\"?); "
+               "available: json-out",
+               ":6:5: error: outputs[1]: expected one output per item, e.g. - json-out: "
+               "results/x.ndjson",
+               ":7:17: error: outputs[2].json-out: unknown key \"file\"; valid keys: path",
+               ":7:15: error: outputs[2].json-out: missing required key \"path\" (file to write "
+               "NDJSON to; parent folders are created)",
+               "error: --out jsonout=x: unknown output \"jsonout\" (did you mean \"json-out\"?); "
+               "available: json-out",
+               /* "--out json-out" alone: its required path is missing */
+               "error: --out json-out: missing required key \"path\" (file to write NDJSON to; "
+               "parent folders are created)");
+}
+
+/* ------------------------------------------------------------------ */
+/* command-line overrides                                              */
+
+#define TWO_SCENARIOS                                                   \
+    HEAD "scenarios:\n"                                                 \
+         "  a:\n"                                                       \
+         "    executor: constant-vus\n"                                 \
+         "    vus: 3\n"                                                 \
+         "    duration: 1m\n"                                           \
+         "    flow: [ { sleep: 1s } ]\n"                                \
+         "  b:\n"                                                       \
+         "    executor: per-vu-iterations\n"                            \
+         "    vus: 2\n"                                                 \
+         "    iterations: 7\n"                                          \
+         "    flow: [ { sleep: 1s } ]\n"
+
+static void test_overrides_vus_duration(void **state)
+{
+    fx *f = *state;
+    f->o.vus = 20;
+    f->o.duration_ns = 5 * SEC;
+    spec *s = load_ok(f, TWO_SCENARIOS);
+    assert_int_equal(s->n_scenarios, 2);
+    assert_int_equal(s->scenarios[0].vus, 20);
+    assert_int_equal(s->scenarios[0].executor, EXEC_CONSTANT_VUS);
+    assert_int_equal(s->scenarios[0].duration_ns, 5 * SEC);
+    assert_int_equal(s->scenarios[1].vus, 20);
+    assert_int_equal(s->scenarios[1].executor, EXEC_PER_VU_ITERATIONS);
+    assert_int_equal(s->scenarios[1].iterations, 7);
+    assert_int_equal(s->scenarios[1].max_duration_ns, 5 * SEC);
+
+    /* --duration makes a constant-vus scenario without duration valid. */
+    s = load_ok(f, HEAD
+                "scenarios:\n"
+                "  a: { executor: constant-vus, flow: [ { sleep: 1s } ] }\n");
+    assert_int_equal(s->scenarios[0].duration_ns, 5 * SEC);
+}
+
+static void test_overrides_iterations(void **state)
+{
+    fx *f = *state;
+    f->o.iterations = 10;
+    spec *s = load_ok(f, TWO_SCENARIOS);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(s->scenarios[i].executor, EXEC_SHARED_ITERATIONS);
+        assert_int_equal(s->scenarios[i].iterations, 10);
+        assert_int_equal(s->scenarios[i].max_duration_ns, 600 * SEC);
+    }
+    assert_int_equal(s->scenarios[0].vus, 3);
+    assert_int_equal(s->scenarios[1].vus, 2);
+
+    f->o.iterations = 2;
+    f->o.vus = 8;
+    f->o.duration_ns = 30 * SEC;
+    s = load_ok(f, TWO_SCENARIOS);
+    assert_int_equal(s->scenarios[0].vus, 2);   /* capped at the iterations */
+    assert_int_equal(s->scenarios[0].max_duration_ns, 30 * SEC);
+}
+
+static void test_env_beats_getenv(void **state)
+{
+    fx *f = *state;
+    setenv("VOLLEY_SPECTEST_TOKEN", "env-value", 1);
+    const char *env[] = {"VOLLEY_SPECTEST_TOKEN=first", "VOLLEY_SPECTEST_TOKEN_X=no",
+                         "VOLLEY_SPECTEST_TOKEN=last"};
+    f->o.env = env;
+    f->o.n_env = 3;
+    static const char yaml[] = HEAD
+        "scenarios:\n"
+        "  s:\n"
+        "    executor: per-vu-iterations\n"
+        "    flow: [ { noop: { headers: { T: \"${env.VOLLEY_SPECTEST_TOKEN}\" } } } ]\n";
+    spec *s = load_ok(f, yaml);
+    const noop_step_view *st = s->scenarios[0].ops[0].step;
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "last");   /* the last -e wins */
+    f->o.n_env = 0;
+    s = load_ok(f, yaml);
+    st = s->scenarios[0].ops[0].step;
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "env-value");
+    unsetenv("VOLLEY_SPECTEST_TOKEN");
+    LOAD_FAILS(f, yaml,
+               ":5:37: error: scenarios.s.flow[0].noop.headers.T: environment variable "
+               "VOLLEY_SPECTEST_TOKEN is not set (pass -e VOLLEY_SPECTEST_TOKEN=VALUE, export it, "
+               "or write ${env.VOLLEY_SPECTEST_TOKEN:-default})");
+}
+
+static void test_scenario_filter(void **state)
+{
+    fx *f = *state;
+    const char *only[] = {"b"};
+    f->o.only_scenarios = only;
+    f->o.n_only = 1;
+    spec *s = load_ok(f, TWO_SCENARIOS);
+    assert_int_equal(s->n_scenarios, 1);
+    assert_string_equal(s->scenarios[0].name, "b");
+    assert_int_equal(s->n_all_scenarios, 2);   /* both compiled */
+
+    const char *bad[] = {"b", "c"};
+    f->o.only_scenarios = bad;
+    f->o.n_only = 2;
+    assert_null(load(f, TWO_SCENARIOS));
+    assert_int_equal(f->d.count, 1);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "error: --scenario c: no such scenario in %s", f->path);
+    assert_string_equal(f->d.lines[0], want);
+
+    /* Errors in a scenario that is not selected are still reported. */
+    f->o.only_scenarios = only;
+    f->o.n_only = 1;
+    load_fails_with(f, HEAD
+                    "scenarios:\n"
+                    "  a: { executor: constant-vus, flow: [ { sleep: 1s } ] }\n"
+                    "  b: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+                    ":3:6: error: scenarios.a: executor constant-vus needs \"duration\" (e.g. "
+                    "duration: 30s)");
+}
+
+/* ------------------------------------------------------------------ */
+/* many errors, one pass                                               */
+
+static void test_all_errors_in_file_order(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f,
+               "version: 1\n"
+               "nmae: x\n"
+               "scenarios:\n"
+               "  a:\n"
+               "    executor: constant-vus\n"
+               "    vus: ten\n"
+               "    duration: 1 m\n"
+               "    flow:\n"
+               "      - sleep: 1s\n"
+               "      - group: g\n"
+               "        steps:\n"
+               "          - sleep: later\n"
+               "          - jump: 1\n"
+               "  b:\n"
+               "    executor: shared-iteration\n"
+               "    flow: []\n"
+               "thresholds:\n"
+               "  iteration_duration: [\"p(99)<\"]\n"
+               "outputs:\n"
+               "  - json: x\n",
+               ":2:1: error: (top level): unknown key \"nmae\" (did you mean \"name\"?); valid keys: "
+               "version, name, services, defaults, scenarios, thresholds, outputs",
+               ":6:10: error: scenarios.a.vus: expected an integer, got string \"ten\"",
+               ":7:15: error: scenarios.a.duration: expected a duration such as 500ms, 10s, 1m30s or "
+               "2h; got \"1 m\" (spaces are not allowed)",
+               ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
+               "500ms, 10s, 1m30s or 2h, got \"later\"",
+               ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
+               "group, sleep, check, noop",
+               ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
+               "one of: constant-vus, per-vu-iterations, shared-iterations (did you mean "
+               "\"shared-iterations\"?)",
+               ":16:11: error: scenarios.b.flow: expected at least one step",
+               ":18:24: error: thresholds.\"iteration_duration\"[0]: expected \"<aggregation> "
+               "<operator> <number>\" such as \"p(95)<500\" or \"rate<0.01\"; got \"p(99)<\" (the "
+               "right-hand side must be a non-negative number such as 500 or 0.01)",
+               ":20:5: error: outputs[0]: unknown output \"json\"; available: json-out");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_valid_spec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_of_a_minimal_spec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_non_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_top_level_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_later_keys_not_supported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_option_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overrides_vus_duration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overrides_iterations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_beats_getenv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_errors_in_file_order, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

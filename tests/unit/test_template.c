@@ -1,0 +1,556 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template.h"
+#include "vu.h"
+#include "yaml_tree.h"
+
+/* ------------------------------------------------------------------ */
+/* scope                                                               */
+
+static const char *const env_table[][2] = {
+    {"HOST", "h.test"},
+    {"NUM", "42"},
+    {"NEG", "-1.5e3"},
+    {"WORD", "abc"},
+    {"QUOTE", "say \"hi\"\\\nbye\t\x01"},
+    {"LEADING_ZERO", "007"},
+    {"PLUS", "+5"},
+    {"DOT", "5."},
+    {"EMPTY", ""},
+};
+
+static int env_calls;
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+    assert_ptr_equal(ctx, &env_calls);
+    env_calls++;
+    for (size_t i = 0; i < sizeof env_table / sizeof env_table[0]; i++)
+        if (strcmp(env_table[i][0], name) == 0)
+            return env_table[i][1];
+    return NULL;
+}
+
+static const char *service_lookup(void *ctx, const char *name)
+{
+    assert_ptr_equal(ctx, &env_calls);
+    return strcmp(name, "gateway") == 0 ? "http://gw.test:8080" : NULL;
+}
+
+static const tmpl_scope scope = {.env = env_lookup, .service = service_lookup, .ctx = &env_calls};
+
+/* ------------------------------------------------------------------ */
+/* fixture                                                             */
+
+typedef struct fx {
+    arena a;
+    diag d;
+    ytree *tree;
+    volley_vu *vu;
+    volley_buf out;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    arena_init(&f->a);
+    diag_init(&f->d);
+    f->vu = calloc(1, sizeof *f->vu);
+    f->vu->id = 7;
+    f->vu->iteration = 3;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ytree_free(f->tree);
+    diag_free(&f->d);
+    arena_free(&f->a);
+    free(f->out.data);
+    free(f->vu);
+    free(f);
+    return 0;
+}
+
+static volley_template *compile(fx *f, const char *src, char *err, size_t errcap)
+{
+    return tmpl_compile(&f->a, src, strlen(src), &scope, err, errcap);
+}
+
+/* Compiles src, which must succeed, and returns its rendering. */
+static const char *render(fx *f, const char *src)
+{
+    char err[512] = "";
+    volley_template *t = compile(f, src, err, sizeof err);
+    if (!t)
+        fail_msg("compile \"%s\": %s", src, err);
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    return f->out.data ? f->out.data : "";
+}
+
+static void expect_compile_error(fx *f, const char *src, const char *msg)
+{
+    char err[512] = "";
+    volley_template *t = compile(f, src, err, sizeof err);
+    if (t)
+        fail_msg("\"%s\" compiled, expected: %s", src, msg);
+    assert_string_equal(err, msg);
+}
+
+static const ynode *parse(fx *f, const char *yaml)
+{
+    diag d;
+    diag_init(&d);
+    ytree_free(f->tree);
+    f->tree = ytree_load_string("b.yaml", yaml, strlen(yaml), &d);
+    if (!f->tree)
+        diag_print(&d, stderr);
+    diag_free(&d);
+    if (!f->tree)
+        fail_msg("bad test YAML: %s", yaml);
+    return ytree_root(f->tree);
+}
+
+/* Compiles a YAML body, renders it for f->vu and parses the result with
+ * jansson; the text must be valid JSON. Caller json_decref()s. */
+static json_t *body(fx *f, const char *yaml, const volley_json **out_j)
+{
+    const ynode *root = parse(f, yaml);
+    volley_json *j = tjson_compile(&f->a, root, &scope, &f->d, "body");
+    if (!j) {
+        diag_print(&f->d, stderr);
+        fail_msg("tjson_compile failed: %s", yaml);
+    }
+    assert_int_equal(f->d.count, 0);
+    f->out.len = 0;
+    assert_int_equal(tjson_render(j, f->vu, &f->out), 0);
+    json_error_t jerr;
+    json_t *doc = json_loads(f->out.data, JSON_DECODE_ANY, &jerr);
+    if (!doc)
+        fail_msg("rendered body is not JSON (%s): %s", jerr.text, f->out.data);
+    if (out_j)
+        *out_j = j;
+    return doc;
+}
+
+static json_t *get(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        fail_msg("no key %s", key);
+    return v;
+}
+
+static void assert_json_int(json_t *v, json_int_t want)
+{
+    assert_true(json_is_integer(v));
+    assert_int_equal(json_integer_value(v), want);
+}
+
+static void assert_json_real(json_t *v, double want)
+{
+    assert_true(json_is_real(v));
+    assert_true(json_real_value(v) == want);
+}
+
+static void assert_json_str(json_t *v, const char *want)
+{
+    if (!json_is_string(v))
+        fail_msg("not a string (type %d), expected \"%s\"", (int)json_typeof(v), want);
+    assert_int_equal(json_string_length(v), strlen(want));
+    assert_memory_equal(json_string_value(v), want, strlen(want));
+}
+
+/* ------------------------------------------------------------------ */
+/* string templates                                                    */
+
+static void test_literal_is_constant(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    volley_template *t = compile(f, "http://plain/text?a=1&b=$2", err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_const(t), "http://plain/text?a=1&b=$2");
+    assert_string_equal(render(f, "http://plain/text?a=1&b=$2"), "http://plain/text?a=1&b=$2");
+    t = compile(f, "", err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_const(t), "");
+    assert_null(tmpl_const(NULL));
+    /* A lone "$" or "$$" without "{" is literal. */
+    assert_string_equal(render(f, "$ $$ a$"), "$ $$ a$");
+}
+
+static void test_env(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    env_calls = 0;
+    volley_template *t = compile(f, "http://${env.HOST}/x", err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(env_calls, 1);   /* resolved once, at compile time */
+    assert_string_equal(tmpl_const(t), "http://h.test/x");
+    assert_string_equal(render(f, "${env.HOST}${env.WORD}"), "h.testabc");
+    assert_string_equal(render(f, "[${env.EMPTY}]"), "[]");
+}
+
+static void test_env_default(void **state)
+{
+    fx *f = *state;
+    assert_string_equal(render(f, "${env.MISSING:-fallback}"), "fallback");
+    assert_string_equal(render(f, "${env.MISSING:-http://a:1/p}"), "http://a:1/p");
+    assert_string_equal(render(f, "[${env.MISSING:-}]"), "[]");
+    /* A set variable beats its default, even when set to "". */
+    assert_string_equal(render(f, "${env.HOST:-other}"), "h.test");
+    assert_string_equal(render(f, "[${env.EMPTY:-x}]"), "[]");
+    expect_compile_error(f, "${vu.id:-1}",
+                         "a default (\":-\") is only allowed for env.NAME, not in \"${vu.id:-1}\"");
+}
+
+static void test_env_missing(void **state)
+{
+    fx *f = *state;
+    expect_compile_error(f, "Bearer ${env.DELTRAN_JWT}",
+                         "environment variable DELTRAN_JWT is not set (pass -e DELTRAN_JWT=VALUE, "
+                         "export it, or write ${env.DELTRAN_JWT:-default})");
+    /* Without a scope every env name is missing. */
+    char err[256];
+    assert_null(tmpl_compile(&f->a, "${env.HOST}", 11, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "environment variable HOST is not set"));
+}
+
+static void test_services(void **state)
+{
+    fx *f = *state;
+    assert_string_equal(render(f, "${services.gateway}/api/v1"), "http://gw.test:8080/api/v1");
+    expect_compile_error(f, "${services.gatewy}/x",
+                         "unknown service \"gatewy\" in \"${services.gatewy}\" (declare it under "
+                         "services:)");
+}
+
+static void test_unknown_names(void **state)
+{
+    fx *f = *state;
+    expect_compile_error(f, "${row.sender}",
+                         "unknown template name \"row.sender\"; expected env.NAME, services.NAME, "
+                         "vu.id or vu.iteration");
+    expect_compile_error(f, "${vu.name}",
+                         "unknown template name \"vu.name\"; expected env.NAME, services.NAME, "
+                         "vu.id or vu.iteration");
+    expect_compile_error(f, "${env}",
+                         "unknown template name \"env\"; expected env.NAME, services.NAME, "
+                         "vu.id or vu.iteration");
+    expect_compile_error(f, "a ${} b", "empty or overlong template name in \"${}\"");
+    expect_compile_error(f, "${env.A*B}", "invalid character '*' in template name \"env.A*B\"");
+}
+
+static void test_unterminated(void **state)
+{
+    fx *f = *state;
+    expect_compile_error(f, "abc ${env.HOST",
+                         "unterminated \"${\" at offset 4 (expected \"${name}\")");
+    expect_compile_error(f, "${", "unterminated \"${\" at offset 0 (expected \"${name}\")");
+}
+
+static void test_escape(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    volley_template *t = compile(f, "cost: $${env.NOPE} and $${", err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_const(t), "cost: ${env.NOPE} and ${");
+    /* Leftmost first: "$" then the escape "$${". */
+    assert_string_equal(render(f, "$$${env.HOST}"), "$${env.HOST}");
+    assert_string_equal(render(f, "$${vu.id}${vu.id}"), "${vu.id}7");
+}
+
+static void test_spaces_inside(void **state)
+{
+    fx *f = *state;
+    assert_string_equal(render(f, "${ env.HOST }|${  vu.id}"), "h.test|7");
+    assert_string_equal(render(f, "${ env.MISSING:-d }"), "d");
+}
+
+static void test_vu_rendering(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    volley_template *t = compile(f, "user-${vu.id}/it-${vu.iteration}!", err, sizeof err);
+    assert_non_null(t);
+    assert_null(tmpl_const(t));
+    f->vu->id = 1;
+    f->vu->iteration = 0;
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "user-1/it-0!");
+    /* render appends; the same template renders per VU. */
+    f->vu->id = UINT64_MAX;
+    f->vu->iteration = 123456789;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "user-1/it-0!user-18446744073709551615/it-123456789!");
+    assert_int_equal(f->out.len, strlen(f->out.data));
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON bodies                                                         */
+
+static void test_json_scalars_keep_types(void **state)
+{
+    fx *f = *state;
+    const volley_json *j;
+    json_t *doc = body(f,
+                       "a: 1\n"
+                       "b: 2.5\n"
+                       "c: true\n"
+                       "d: null\n"
+                       "e: -3\n"
+                       "f: 1e3\n"
+                       "g: ~\n"
+                       "h: False\n"
+                       "s: hello world\n"
+                       "inf: .inf\n",
+                       &j);
+    assert_non_null(tjson_const(j));
+    assert_json_int(get(doc, "a"), 1);
+    assert_json_real(get(doc, "b"), 2.5);
+    assert_true(json_is_true(get(doc, "c")));
+    assert_true(json_is_null(get(doc, "d")));
+    assert_json_int(get(doc, "e"), -3);
+    assert_json_real(get(doc, "f"), 1000.0);
+    assert_true(json_is_null(get(doc, "g")));
+    assert_true(json_is_false(get(doc, "h")));
+    assert_json_str(get(doc, "s"), "hello world");
+    assert_json_str(get(doc, "inf"), ".inf");   /* JSON has no infinity */
+    json_decref(doc);
+}
+
+/* YAML 1.2 numbers that are not JSON number syntax must still render as
+ * valid JSON numbers. */
+static void test_json_yaml_number_forms(void **state)
+{
+    fx *f = *state;
+    json_t *doc = body(f,
+                       "hex: 0x1F\n"
+                       "oct: 0o17\n"
+                       "plus: +5\n"
+                       "zeros: 007\n"
+                       "half: .5\n"
+                       "one: 1.\n"
+                       "pf: +1.5\n"
+                       "neg0: -0\n",
+                       NULL);
+    assert_json_int(get(doc, "hex"), 31);
+    assert_json_int(get(doc, "oct"), 15);
+    assert_json_int(get(doc, "plus"), 5);
+    assert_json_int(get(doc, "zeros"), 7);
+    assert_true(json_is_number(get(doc, "half")));
+    assert_true(json_number_value(get(doc, "half")) == 0.5);
+    assert_true(json_is_number(get(doc, "one")));
+    assert_true(json_number_value(get(doc, "one")) == 1.0);
+    assert_true(json_is_number(get(doc, "pf")));
+    assert_true(json_number_value(get(doc, "pf")) == 1.5);
+    assert_true(json_is_number(get(doc, "neg0")));
+    assert_true(json_number_value(get(doc, "neg0")) == 0.0);
+    json_decref(doc);
+}
+
+static void test_json_quoted_stay_strings(void **state)
+{
+    fx *f = *state;
+    json_t *doc = body(f,
+                       "a: \"5\"\n"
+                       "b: 'true'\n"
+                       "c: \"null\"\n"
+                       "d: \"\"\n"
+                       "e: \"${vu.id}\"\n",
+                       NULL);
+    assert_json_str(get(doc, "a"), "5");
+    assert_json_str(get(doc, "b"), "true");
+    assert_json_str(get(doc, "c"), "null");
+    assert_json_str(get(doc, "d"), "");
+    assert_json_str(get(doc, "e"), "7");
+    json_decref(doc);
+}
+
+static void test_json_vu_single_is_number(void **state)
+{
+    fx *f = *state;
+    const volley_json *j;
+    json_t *doc = body(f,
+                       "id: ${vu.id}\n"
+                       "it: ${vu.iteration}\n"
+                       "label: user-${vu.id}\n"
+                       "two: ${vu.id}${vu.iteration}\n",
+                       &j);
+    assert_null(tjson_const(j));
+    assert_json_int(get(doc, "id"), 7);
+    assert_json_int(get(doc, "it"), 3);
+    assert_json_str(get(doc, "label"), "user-7");
+    /* Two templates are not "a single template": a string. */
+    assert_json_str(get(doc, "two"), "73");
+    json_decref(doc);
+}
+
+static void test_json_env_typing(void **state)
+{
+    fx *f = *state;
+    json_t *doc = body(f,
+                       "num: ${env.NUM}\n"
+                       "neg: ${env.NEG}\n"
+                       "word: ${env.WORD}\n"
+                       "empty: ${env.EMPTY}\n"
+                       "dflt: ${env.MISSING:-12}\n"
+                       "dflt_word: ${env.MISSING:-none}\n"
+                       "inside: n=${env.NUM}\n"
+                       "zeros: ${env.LEADING_ZERO}\n"
+                       "plus: ${env.PLUS}\n"
+                       "dot: ${env.DOT}\n"
+                       "url: ${services.gateway}\n",
+                       NULL);
+    assert_json_int(get(doc, "num"), 42);
+    assert_json_real(get(doc, "neg"), -1500.0);
+    assert_json_str(get(doc, "word"), "abc");
+    assert_json_str(get(doc, "empty"), "");
+    assert_json_int(get(doc, "dflt"), 12);
+    assert_json_str(get(doc, "dflt_word"), "none");
+    assert_json_str(get(doc, "inside"), "n=42");
+    /* Values that are not JSON numbers stay text (an account "007" must
+     * not become the invalid JSON 007). */
+    assert_json_str(get(doc, "zeros"), "007");
+    assert_json_str(get(doc, "plus"), "+5");
+    assert_json_str(get(doc, "dot"), "5.");
+    assert_json_str(get(doc, "url"), "http://gw.test:8080");
+    json_decref(doc);
+}
+
+static void test_json_escaping(void **state)
+{
+    fx *f = *state;
+    json_t *doc = body(f,
+                       "lit: \"a\\\"b\\\\c\\nd\\te\\x01f/\"\n"
+                       "\"we\\\"ird key\": 1\n"
+                       "env: ${env.QUOTE}\n"
+                       "mixed: \"<${env.QUOTE}> #${vu.id}\"\n"
+                       "dflt: \"${env.MISSING:-x\\\"y}\"\n"
+                       "utf8: \"h\\u00e9llo \\u20ac\"\n",
+                       NULL);
+    assert_json_str(get(doc, "lit"), "a\"b\\c\nd\te\x01" "f/");
+    assert_json_int(get(doc, "we\"ird key"), 1);
+    assert_json_str(get(doc, "env"), "say \"hi\"\\\nbye\t\x01");
+    assert_json_str(get(doc, "mixed"), "<say \"hi\"\\\nbye\t\x01> #7");
+    assert_json_str(get(doc, "dflt"), "x\"y");
+    assert_json_str(get(doc, "utf8"), "h\xc3\xa9llo \xe2\x82\xac");
+    json_decref(doc);
+}
+
+static void test_json_nested(void **state)
+{
+    fx *f = *state;
+    json_t *doc = body(f,
+                       "user:\n"
+                       "  id: ${vu.id}\n"
+                       "  tags: [a, 1, {x: null}]\n"
+                       "  address: { city: \"Dubai\", zip: \"00000\" }\n"
+                       "matrix:\n"
+                       "  - [1, 2]\n"
+                       "  - []\n"
+                       "  - - ${vu.iteration}\n"
+                       "empty: {}\n",
+                       NULL);
+    json_t *user = get(doc, "user");
+    assert_json_int(get(user, "id"), 7);
+    json_t *tags = get(user, "tags");
+    assert_true(json_is_array(tags));
+    assert_int_equal(json_array_size(tags), 3);
+    assert_json_str(json_array_get(tags, 0), "a");
+    assert_json_int(json_array_get(tags, 1), 1);
+    assert_true(json_is_null(get(json_array_get(tags, 2), "x")));
+    assert_json_str(get(get(user, "address"), "zip"), "00000");
+    json_t *m = get(doc, "matrix");
+    assert_int_equal(json_array_size(m), 3);
+    assert_int_equal(json_array_size(json_array_get(m, 0)), 2);
+    assert_int_equal(json_array_size(json_array_get(m, 1)), 0);
+    assert_json_int(json_array_get(json_array_get(m, 2), 0), 3);
+    assert_true(json_is_object(get(doc, "empty")));
+    assert_int_equal(json_object_size(get(doc, "empty")), 0);
+    /* Key order is kept. */
+    assert_string_equal(json_object_iter_key(json_object_iter(doc)), "user");
+    json_decref(doc);
+}
+
+static void test_json_top_level_shapes(void **state)
+{
+    fx *f = *state;
+    const volley_json *j;
+    json_t *doc = body(f, "[1, two]\n", &j);
+    assert_string_equal(tjson_const(j), "[1,\"two\"]");
+    json_decref(doc);
+    doc = body(f, "42\n", &j);
+    assert_string_equal(tjson_const(j), "42");
+    json_decref(doc);
+    doc = body(f, "hello\n", &j);
+    assert_string_equal(tjson_const(j), "\"hello\"");
+    json_decref(doc);
+    doc = body(f, "${vu.id}\n", &j);
+    assert_json_int(doc, 7);
+    json_decref(doc);
+}
+
+static void test_json_errors_have_locations(void **state)
+{
+    fx *f = *state;
+    const ynode *root = parse(f,
+                              "a: ${env.NOPE}\n"
+                              "b:\n"
+                              "  - ok\n"
+                              "  - \"x ${row.id}\"\n"
+                              "c: ${services.none}\n");
+    assert_null(tjson_compile(&f->a, root, &scope, &f->d, "steps[0].http.json"));
+    assert_int_equal(f->d.count, 3);
+    assert_string_equal(f->d.lines[0],
+                        "b.yaml:1:4: error: steps[0].http.json: environment variable NOPE is not set "
+                        "(pass -e NOPE=VALUE, export it, or write ${env.NOPE:-default})");
+    assert_string_equal(f->d.lines[1],
+                        "b.yaml:4:5: error: steps[0].http.json: unknown template name \"row.id\"; "
+                        "expected env.NAME, services.NAME, vu.id or vu.iteration");
+    assert_string_equal(f->d.lines[2],
+                        "b.yaml:5:4: error: steps[0].http.json: unknown service \"none\" in "
+                        "\"${services.none}\" (declare it under services:)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_literal_is_constant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unterminated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spaces_inside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vu_rendering, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_scalars_keep_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_yaml_number_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_quoted_stay_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_vu_single_is_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_env_typing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_nested, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_top_level_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_errors_have_locations, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
