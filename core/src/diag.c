@@ -8,7 +8,7 @@ void diag_init(diag *d) { memset(d, 0, sizeof *d); }
 
 void diag_free(diag *d)
 {
-    for (size_t i = 0; i < d->count; i++)
+    for (size_t i = 0; i < d->n_lines; i++)
         free(d->lines[i]);
     free(d->lines);
     memset(d, 0, sizeof *d);
@@ -29,20 +29,22 @@ void diag_error(diag *d, const char *file, unsigned line, unsigned col,
     else
         snprintf(full, sizeof full, "error: %s", msg);
 
-    if (d->count == d->cap) {
+    d->count++;
+    if (d->n_lines == d->cap) {
         size_t ncap = d->cap ? d->cap * 2 : 8;
         char **nl = realloc(d->lines, ncap * sizeof *nl);
-        if (!nl) { d->count++; return; }   /* counted even if not kept */
+        if (!nl)
+            return;   /* counted, message lost */
         d->lines = nl;
         d->cap = ncap;
     }
-    d->lines[d->count++] = strdup(full);   /* NULL on OOM: skipped by print */
+    char *copy = strdup(full);
+    if (copy)
+        d->lines[d->n_lines++] = copy;
 }
 
 void diag_print(const diag *d, FILE *out)
 {
-    size_t kept = d->count < d->cap ? d->count : d->cap;
-    for (size_t i = 0; i < kept; i++)
-        if (d->lines[i])
-            fprintf(out, "%s\n", d->lines[i]);
+    for (size_t i = 0; i < d->n_lines; i++)
+        fprintf(out, "%s\n", d->lines[i]);
 }

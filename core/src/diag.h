@@ -9,8 +9,8 @@
 #include <stdio.h>
 
 typedef struct diag {
-    size_t count;      /* errors recorded */
-    size_t cap;
+    size_t count;      /* errors reported (even if a message was lost to OOM) */
+    size_t n_lines, cap;
     char **lines;      /* owned, formatted messages in order */
 } diag;
 

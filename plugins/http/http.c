@@ -118,7 +118,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         vs->headers.len = 0;
         return len;
     }
-    if (len <= 2 && (data[0] == '\r' || data[0] == '\n'))
+    if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
         return len;
     if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0) {
         vs->has_cookies = true;
@@ -251,11 +251,17 @@ static int render_headers(http_vu *vs, const http_step *st)
             h->buf_reserve(&vs->hdrtext, 1) != 0)
             return -1;
         char *d = vs->hdrtext.data;
-        for (size_t j = vstart; j < vs->hdrtext.len; j++)
+        bool blank = true;
+        for (size_t j = vstart; j < vs->hdrtext.len; j++) {
             if (d[j] == '\r' || d[j] == '\n' || d[j] == '\0')
                 d[j] = ' ';
-        if (vs->hdrtext.len == vstart)
-            d[vstart - 2] = ';';   /* empty value: "Key;" sends "Key:" */
+            blank &= d[j] == ' ' || d[j] == '\t';
+        }
+        if (blank) {
+            /* "Key:" would make curl drop the header; "Key;" sends it empty */
+            d[vstart - 2] = ';';
+            vs->hdrtext.len = vstart - 1;
+        }
         d[vs->hdrtext.len++] = '\0';
     }
     for (size_t i = 0; i < st->n_headers; i++) {
@@ -296,9 +302,10 @@ static int render(http_vu *vs, const http_step *st)
     return 0;
 }
 
-/* Loads the step's DNS pin into the worker's DNS cache with this VU's next
- * transfer, once per worker; a handle that carried the pin drops it again
- * so later transfers do not reload it. */
+/* Loads the step's DNS pin into the worker's DNS cache (shared by its
+ * handles) with this VU's next transfer. Every transfer carries the pin
+ * until one that did has completed, so VUs starting together never reach
+ * curl's resolver; a handle that carried it drops it again. */
 static void pin_dns(http_worker *w, http_vu *vs, const http_step *st)
 {
     if (vs->resolve_set) {
@@ -315,12 +322,9 @@ static void pin_dns(http_worker *w, http_vu *vs, const http_step *st)
         w->pinned = t;
         w->n_pinned = st->idx + 1;
     }
-    if (w->pinned[st->idx])
-        return;
-    if (curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, st->resolve) == CURLE_OK) {
+    if (!w->pinned[st->idx] &&
+        curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, st->resolve) == CURLE_OK)
         vs->resolve_set = true;
-        w->pinned[st->idx] = 1;
-    }
 }
 
 static void reset_request(http_vu *vs, uint64_t now)
@@ -589,8 +593,12 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     }
     vs->redirects++;
+    if (activate(w, vs) != 0)
+        return -1;
+    /* curl runs the transfer later, from the loop: the response just
+     * recorded is only dropped once the next hop is certain. */
     reset_request(vs, w->host->now_ns());
-    return activate(w, vs);
+    return 0;
 }
 
 /*
@@ -610,6 +618,8 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
     curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
     timings t = measure(vs, e, nc, now);
+    if (vs->resolve_set && st->idx < w->n_pinned)
+        w->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
 
     volley_tags tags = VOLLEY_TAGS_INIT;
     tags.name = st->tag_name;
@@ -640,7 +650,9 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     /* The Location is copied out of curl (into the url render buffer,
      * rendered again at the next step_start) before the handle leaves. */
     bool redirect = false;
-    if (rc == CURLE_OK && status >= 300 && status < 400 && vs->redirects < MAX_REDIRECTS) {
+    bool redirect_status = status == 301 || status == 302 || status == 303 ||
+                           status == 307 || status == 308;   /* as Go */
+    if (rc == CURLE_OK && redirect_status && vs->redirects < MAX_REDIRECTS) {
         const char *loc = NULL;
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
         if (loc) {

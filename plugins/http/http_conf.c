@@ -61,8 +61,8 @@ static bool is_token(const char *s)
 }
 
 /* "Key: value" with CR/LF in the value turned into spaces (no header
- * injection); an empty value is written "Key;", curl's form for sending a
- * header without a value ("Key:" would remove it). */
+ * injection); an empty (or blank) value is written "Key;", curl's form for
+ * sending a header without a value ("Key:" would remove it). */
 static char *header_line(const char *key, const char *value)
 {
     size_t kl = strlen(key), vl = strlen(value);
@@ -70,7 +70,7 @@ static char *header_line(const char *key, const char *value)
     if (!s)
         return NULL;
     memcpy(s, key, kl);
-    if (vl == 0) {
+    if (strspn(value, " \t\r\n") == vl) {
         memcpy(s + kl, ";", 2);
         return s;
     }

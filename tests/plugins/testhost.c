@@ -98,6 +98,9 @@ static void h_step_done(volley_vu *vu, const volley_response *r)
     d->body = r ? dupn(r->body, r->body_len) : NULL;
     d->body_len = r ? r->body_len : 0;
     d->duration_ms = r ? r->duration_ms : 0;
+    /* th_run_until checks its target when uv_run returns: make it return
+     * now, not after the next unrelated event. */
+    uv_stop(&g_th->loop);
 }
 
 static const char *h_template_const(const volley_template *t) { return tmpl_const(t); }

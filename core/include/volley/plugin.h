@@ -184,7 +184,9 @@ typedef struct volley_tag {
     const char *value;
 } volley_tag;
 
-/* An interned, immutable tag set as outputs see it (keys sorted). */
+/* An interned, immutable tag set as outputs see it (keys sorted). The same
+ * tags give the same pointer within a worker, and a tag set stays valid
+ * until the output's close() returns, so outputs may cache per pointer. */
 typedef struct volley_tagset {
     size_t n;
     const volley_tag *tags;
