@@ -75,6 +75,7 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .buf_reserve = vbuf_reserve,
         .memo_get = memo_get,
         .memo_put = memo_put,
+        .template_display = tmpl_display,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

@@ -23,6 +23,8 @@ struct volley_template {
     size_t n;
     tmpl_seg *segs;
     const char *const_text;   /* all literal: the whole text */
+    const char *display;      /* load-time parts folded, run-time parts as
+                                 "${vu.id}": a stable tag for templated urls */
 };
 
 struct volley_json {
@@ -69,6 +71,29 @@ static void sl_push(seg_list *l, arena *a, seg_kind kind, int escape)
         l->segs[l->n++] = (tmpl_seg){.kind = kind, .escape = escape};
 }
 
+static const char *seg_name(seg_kind k)
+{
+    return k == SEG_VU_ID ? "${vu.id}" : k == SEG_VU_ITER ? "${vu.iteration}" : "";
+}
+
+static const char *display_text(arena *a, const volley_template *t)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < t->n; i++)
+        len += t->segs[i].kind == SEG_LIT ? t->segs[i].len : strlen(seg_name(t->segs[i].kind));
+    char *out = arena_alloc(a, len + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *src = t->segs[i].kind == SEG_LIT ? t->segs[i].text : seg_name(t->segs[i].kind);
+        size_t n = t->segs[i].kind == SEG_LIT ? t->segs[i].len : strlen(src);
+        memcpy(p, src, n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
 /* Moves the list into `t` (arena-owned) and resets it. */
 static int sl_finish(seg_list *l, arena *a, volley_template *t)
 {
@@ -85,7 +110,8 @@ static int sl_finish(seg_list *l, arena *a, volley_template *t)
         t->const_text = "";
     else if (l->n == 1 && t->segs[0].kind == SEG_LIT)
         t->const_text = t->segs[0].text;
-    rc = 0;
+    t->display = t->const_text ? t->const_text : display_text(a, t);
+    rc = t->display ? 0 : -1;
 done:
     free(l->segs);
     vbuf_free(&l->lit);
@@ -248,6 +274,8 @@ volley_template *tmpl_compile(arena *a, const char *src, size_t len,
 }
 
 const char *tmpl_const(const volley_template *t) { return t ? t->const_text : NULL; }
+
+const char *tmpl_display(const volley_template *t) { return t ? t->display : NULL; }
 
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
 {

@@ -38,6 +38,9 @@ volley_template *tmpl_compile(arena *a, const char *src, size_t len,
 /* The full text when the template has no run-time part, else NULL. */
 const char *tmpl_const(const volley_template *t);
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out);
+/* Stable text for tags: load-time parts folded in, run-time parts kept as
+ * "${vu.id}" (so /tx/${vu.id} stays one tag value, not one per VU). */
+const char *tmpl_display(const volley_template *t);
 
 /* Compiles a YAML node (any shape) into a JSON body. Errors go to d with
  * the node's location; `path` names the key for messages. */

@@ -290,22 +290,13 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
         /* Tags must be run-long strings, so a templated url cannot tag its
          * own samples (and should not: one tag set per url). */
         st->url_tmpl = c->url;
-        if (c->name) {
-            st->tag_name = st->tag_url = c->name;
-        } else {
-            const char *loc = info && info->location ? info->location : "?";
-            size_t n = strlen(loc) + 32;
-            if (!(st->owned_tag = malloc(n))) {
-                snprintf(err, errcap, "out of memory");
-                goto fail;
-            }
-            snprintf(st->owned_tag, n, "templated url at %s", loc);
-            st->tag_name = st->tag_url = st->owned_tag;
-            p->host->log(p->core, VOLLEY_LOG_WARN,
-                         "%s: the url is templated and the step has no name; its samples are "
-                         "tagged name=url=\"%s\" (set `name:` to choose the tag)",
-                         loc, st->owned_tag);
-        }
+        /* k6 would tag each rendered url; the template's display text
+         * ("http://h/tx/${vu.id}") keeps it one tag value. */
+        const char *shown = p->host->size >= offsetof(volley_host, template_display) + sizeof(void *) &&
+                                    p->host->template_display
+                                ? p->host->template_display(c->url) : NULL;
+        st->tag_url = shown ? shown : "(templated url)";
+        st->tag_name = c->name ? c->name : st->tag_url;
     }
     st->idx = p->n_steps++;
     return st;
@@ -326,6 +317,5 @@ void http_step_free(void *inst, void *step)
     free(st->header_list);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);
-    free(st->owned_tag);
     free(st);
 }

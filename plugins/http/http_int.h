@@ -82,7 +82,6 @@ typedef struct http_step {
     const char *url_text;           /* constant url, or NULL                */
     const volley_template *url_tmpl;
     const char *tag_name, *tag_url; /* tag strings, valid for the run       */
-    char *owned_tag;
     size_t n_headers;
     http_header *headers;
     bool headers_dynamic;

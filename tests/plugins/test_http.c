@@ -520,7 +520,11 @@ static void test_templated_url(void **state)
     assert_non_null(unnamed);
     run1(unnamed);
     assert_non_null(strstr(F.th.done.body, "\"args\":\"it=0\""));
-    assert_non_null(strstr(th_last(&F.th, "http_reqs")->tags.name, "test.yaml:1:1"));
+    /* unnamed: tagged with the template's stable display text */
+    assert_string_equal(th_last(&F.th, "http_reqs")->tags.name,
+                        TEST_NGINX_URL "/reflect?it=${vu.iteration}");
+    assert_string_equal(th_last(&F.th, "http_reqs")->tags.url,
+                        TEST_NGINX_URL "/reflect?it=${vu.iteration}");
 }
 
 static void test_cancel_slow(void **state)

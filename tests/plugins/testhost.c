@@ -134,7 +134,7 @@ int th_init(testhost *th)
         .step_done = h_step_done, .template_const = h_template_const,
         .template_render = h_template_render, .json_const = h_json_const,
         .json_render = h_json_render, .buf_reserve = vbuf_reserve,
-        .memo_get = memo_get, .memo_put = memo_put};
+        .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display};
     arena_init(&th->a);
     diag_init(&th->d);
     th->scope = (tmpl_scope){.env = scope_env, .service = scope_service};

@@ -302,6 +302,21 @@ static void test_vu_rendering(void **state)
     assert_int_equal(f->out.len, strlen(f->out.data));
 }
 
+/* The display text folds load-time parts and keeps run-time ones, so a
+ * templated url is one stable tag value. */
+static void test_display_text(void **state)
+{
+    fx *f = *state;
+    char err[512];
+    const char *src = "${services.gateway}/tx/${vu.id}?i=${ vu.iteration }&h=${env.HOST}";
+    volley_template *t = tmpl_compile(&f->a, src, strlen(src), &scope, err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_display(t), "http://gw.test:8080/tx/${vu.id}?i=${vu.iteration}&h=h.test");
+    volley_template *c = tmpl_compile(&f->a, "plain", 5, &scope, err, sizeof err);
+    assert_string_equal(tmpl_display(c), "plain");
+    assert_ptr_equal(tmpl_display(c), tmpl_const(c));
+}
+
 /* ------------------------------------------------------------------ */
 /* JSON bodies                                                         */
 
@@ -542,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spaces_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vu_rendering, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_display_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_scalars_keep_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_yaml_number_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_quoted_stay_strings, setup, teardown),

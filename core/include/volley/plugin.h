@@ -272,6 +272,11 @@ typedef struct volley_host {
     void *(*memo_get)(volley_memo *m, const void *key);
     int (*memo_put)(volley_memo *m, const void *key, void *value,
                     void (*free_fn)(void *));
+
+    /* Stable display text of a template for tags: load-time parts folded
+     * in, run-time parts shown as written ("http://h/tx/${vu.id}"). Lives
+     * for the run. (Appended in ABI 1: check host->size before use.) */
+    const char *(*template_display)(const volley_template *t);
 } volley_host;
 
 /* ------------------------------------------------------------------------ */
