@@ -104,9 +104,9 @@ static int fill_enum(opt_ctx *c, const volley_option *o, const ynode *n,
     }
     char list[512];
     suggest_join(o->enum_values, count, list, sizeof list);
-    const char *near = suggest_closest(n->str, o->enum_values, count);
-    ERR(n, "%s: unknown value \"%s\"; expected one of: %s%s%s%s", path, n->str, list,
-        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+    char hint[128];
+    suggest_hint(n->str, o->enum_values, count, hint, sizeof hint);
+    ERR(n, "%s: unknown value \"%s\"; expected one of: %s%s", path, n->str, list, hint);
     return -1;
 }
 
@@ -288,9 +288,10 @@ static void unknown_key(opt_ctx *c, const volley_option_map *map,
         names[i] = map->options[i].name;
     char list[512];
     suggest_join(names, count, list, sizeof list);
-    const char *near = suggest_closest(key->str, names, count);
-    ERR(key, "%s: unknown key \"%s\"%s%s%s; valid keys: %s", path, key->str,
-        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+    char hint[128];
+    suggest_hint(key->str, names, count, hint, sizeof hint);
+    ERR(key, "%s: unknown key \"%s\"%s; valid keys: %s", path, key->str,
+        hint, list);
 }
 
 static int fill_map(opt_ctx *c, const volley_option_map *map, const ynode *node,

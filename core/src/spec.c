@@ -97,9 +97,10 @@ static bool check_keys(loader *L, const ynode *map, const char *path,
             continue;
         char list[512];
         suggest_join(keys, n_keys, list, sizeof list);
-        const char *near = suggest_closest(k->str, keys, n_keys);
-        ERR(k, "%s: unknown key \"%s\"%s%s%s; valid keys: %s", path, k->str,
-            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        char hint[128];
+        suggest_hint(k->str, keys, n_keys, hint, sizeof hint);
+        ERR(k, "%s: unknown key \"%s\"%s; valid keys: %s", path, k->str,
+            hint, list);
         ok = false;
     }
     return ok;
@@ -344,9 +345,10 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
             names[nn++] = "name";
             char list[512];
             suggest_join(names, nn, list, sizeof list);
-            const char *near = suggest_closest(k->str, names, nn);
-            ERR(k, "%s: unknown check \"%s\"%s%s%s; known checks: %s", path, k->str,
-                near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+            char hint[128];
+            suggest_hint(k->str, names, nn, hint, sizeof hint);
+            ERR(k, "%s: unknown check \"%s\"%s; known checks: %s", path, k->str,
+                hint, list);
             ok = false;
             continue;
         }
@@ -572,9 +574,10 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
                 names[nn++] = L->plugins->items[j].desc->protocol->step_key;
         char list[256];
         suggest_join(names, nn, list, sizeof list);
-        const char *near = suggest_closest(k->str, names, nn);
-        ERR(k, "%s: unknown step key \"%s\"%s%s%s; valid keys: %s", path, k->str,
-            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        char hint[128];
+        suggest_hint(k->str, names, nn, hint, sizeof hint);
+        ERR(k, "%s: unknown step key \"%s\"%s; valid keys: %s", path, k->str,
+            hint, list);
         ok = false;
     }
     if (!proto_key) {
@@ -888,13 +891,14 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
             names[nn++] = L->plugins->items[j].desc->name;
     char list[256];
     suggest_join(names, nn, list, sizeof list);
-    const char *near = suggest_closest(name, names, nn);
+    char hint[128];
+    suggest_hint(name, names, nn, hint, sizeof hint);
     if (at)
-        ERR(at, "%s: unknown output \"%s\"%s%s%s; available: %s", path, name,
-            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        ERR(at, "%s: unknown output \"%s\"%s; available: %s", path, name,
+            hint, list);
     else
-        diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s%s%s; available: %s", path, name,
-                   near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list);
+        diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s; available: %s", path, name,
+                   hint, list);
 }
 
 static void load_outputs(loader *L, const ynode *n)

@@ -64,3 +64,14 @@ void suggest_join(const char *const *items, size_t n, char *buf, size_t cap)
         off += (size_t)w;
     }
 }
+
+const char *suggest_hint(const char *word, const char *const *cands, size_t n, char *buf,
+                         size_t cap)
+{
+    const char *near = suggest_closest(word, cands, n);
+    if (near)
+        snprintf(buf, cap, " (did you mean \"%s\"?)", near);
+    else if (cap)
+        buf[0] = '\0';
+    return buf;
+}

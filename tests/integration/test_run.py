@@ -88,7 +88,8 @@ class RunTest(VolleyCase):
         self.assertEqual(rc, 99, out + err)
         th = s["metrics"]["http_req_duration"]["thresholds"]
         self.assertEqual(th, {"p(50)<1": True, "max<5000": False})   # true = failed (k6 legacy)
-        self.assertGreaterEqual(s["metrics"]["http_req_duration"]["min"], 9.5)
+        # nginx's echo_sleep runs on its millisecond timer: ~10 ms, never much less
+        self.assertGreaterEqual(s["metrics"]["http_req_duration"]["min"], 8.0)
 
     def test_constant_vus_runs_for_its_duration(self):
         start = time.time()
