@@ -24,8 +24,8 @@ enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104,
 typedef struct cli {
     const char *cmd;
     spec_opts so;
-    const char **env, **outs, **only, **plugin_dirs;
-    size_t n_env, n_outs, n_only, n_plugin_dirs;
+    const char **env, **outs, **only, **plugin_dirs, **stages;
+    size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages;
     const char *summary_export;
     run_opts ro;
     bool verbose;
@@ -49,6 +49,7 @@ static void usage(FILE *out)
           "  --vus N                  override every scenario's VU count\n"
           "  --duration D             override durations (e.g. 30s, 1m30s)\n"
           "  --iterations N           run N iterations in total (shared-iterations)\n"
+          "  --stage DURATION:TARGET  ramp VUs (repeatable; makes every scenario ramping-vus)\n"
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
@@ -88,7 +89,8 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 
 static int parse_args(cli *c, int argc, char **argv)
 {
-    enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH, O_WORKERS };
+    enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
+           O_WORKERS, O_STAGE };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -99,6 +101,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},
         {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
         {"workers", required_argument, NULL, O_WORKERS},
+        {"stage", required_argument, NULL, O_STAGE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -143,6 +146,7 @@ static int parse_args(cli *c, int argc, char **argv)
             }
             break;
         case O_SCENARIO: push(&c->only, &c->n_only, optarg); break;
+        case O_STAGE: push(&c->stages, &c->n_stages, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
         case O_SEED: {
             char *end;
@@ -169,6 +173,8 @@ static int parse_args(cli *c, int argc, char **argv)
     c->so.n_outs = c->n_outs;
     c->so.only_scenarios = c->only;
     c->so.n_only = c->n_only;
+    c->so.stages = c->stages;
+    c->so.n_stages = c->n_stages;
     return 0;
 }
 
@@ -248,9 +254,8 @@ static void print_header(const cli *c, const spec *s, FILE *out)
     int64_t vus = 0, longest = 0;
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
-        int64_t len = (sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns) +
-                      sc->start_time_ns + sc->graceful_stop_ns;
-        vus += sc->vus;
+        int64_t len = scenario_length_ns(sc) + sc->start_time_ns + sc->graceful_stop_ns;
+        vus += scenario_max_vus(sc);
         if (len > longest)
             longest = len;
     }
@@ -259,23 +264,39 @@ static void print_header(const cli *c, const spec *s, FILE *out)
             duration_format(longest, d1, sizeof d1));
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
+        char d3[64];
         duration_format(sc->graceful_stop_ns, d2, sizeof d2);
+        duration_format(scenario_length_ns(sc), d1, sizeof d1);
+        fprintf(out, "           * %s: ", sc->name);
         switch (sc->executor) {
         case EXEC_CONSTANT_VUS:
-            fprintf(out, "           * %s: %lld looping VUs for %s (graceful_stop: %s)\n", sc->name,
-                    (long long)sc->vus, duration_format(sc->duration_ns, d1, sizeof d1), d2);
+            fprintf(out, "%lld looping VUs for %s", (long long)sc->vus, d1);
+            break;
+        case EXEC_RAMPING_VUS:
+            fprintf(out, "up to %lld looping VUs for %s over %zu stages (graceful_ramp_down: %s)",
+                    (long long)scenario_max_vus(sc), d1, sc->profile.n,
+                    duration_format(sc->graceful_ramp_down_ns, d3, sizeof d3));
+            break;
+        case EXEC_CONSTANT_ARRIVAL_RATE:
+            fprintf(out, "%g iterations/%s for %s (max VUs: %lld)", sc->profile.start,
+                    duration_format(sc->profile.unit_ns, d3, sizeof d3), d1,
+                    (long long)scenario_max_vus(sc));
+            break;
+        case EXEC_RAMPING_ARRIVAL_RATE:
+            fprintf(out, "up to %g iterations/%s over %s in %zu stages (max VUs: %lld)",
+                    sched_max_value(&sc->profile), duration_format(sc->profile.unit_ns, d3, sizeof d3),
+                    d1, sc->profile.n, (long long)scenario_max_vus(sc));
             break;
         case EXEC_PER_VU_ITERATIONS:
-            fprintf(out, "           * %s: %lld iterations for each of %lld VUs (max_duration: %s, graceful_stop: %s)\n",
-                    sc->name, (long long)sc->iterations, (long long)sc->vus,
-                    duration_format(sc->max_duration_ns, d1, sizeof d1), d2);
+            fprintf(out, "%lld iterations for each of %lld VUs (max_duration: %s)",
+                    (long long)sc->iterations, (long long)sc->vus, d1);
             break;
         case EXEC_SHARED_ITERATIONS:
-            fprintf(out, "           * %s: %lld iterations shared among %lld VUs (max_duration: %s, graceful_stop: %s)\n",
-                    sc->name, (long long)sc->iterations, (long long)sc->vus,
-                    duration_format(sc->max_duration_ns, d1, sizeof d1), d2);
+            fprintf(out, "%lld iterations shared among %lld VUs (max_duration: %s)",
+                    (long long)sc->iterations, (long long)sc->vus, d1);
             break;
         }
+        fprintf(out, " (graceful_stop: %s)\n", d2);
     }
     (void)c;
     fputc('\n', out);
@@ -296,7 +317,7 @@ static int check_fd_budget(const spec *s)
     }
     long long vus = 0;
     for (size_t i = 0; i < s->n_scenarios; i++)
-        vus += s->scenarios[i].vus;
+        vus += scenario_max_vus(&s->scenarios[i]);
     long long need = vus + 64;
     if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < need) {
         fprintf(stderr, "volley: %s: %lld VUs need about %lld open files (one connection each plus "
@@ -446,5 +467,6 @@ out:
     free(c.outs);
     free(c.only);
     free(c.plugin_dirs);
+    free(c.stages);
     return rc;
 }

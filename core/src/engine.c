@@ -24,7 +24,10 @@
 typedef struct engine engine;
 typedef struct sc_run sc_run;
 
-enum { VU_IDLE = 0, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+/* PARKED: not running (not started yet, ramped down, or waiting for an
+ * arrival); the others but DONE count as running VUs. */
+enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+enum { NEXT_GO, NEXT_PARK, NEXT_STOP };
 enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
 
 typedef struct vu_run {
@@ -37,7 +40,11 @@ typedef struct vu_run {
     bool step_finished;              /* step_done came during step_start */
     bool in_iteration;
     uint8_t depth;
+    bool has_arrival;                /* arrival-rate: an iteration is due */
+    uint32_t gidx;                   /* index among its scenario's VUs */
     uint64_t iter_start;
+    uint64_t scheduled_at;           /* arrival-rate: when it was due */
+    uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
     uint64_t iters_done;
     uint64_t group_start[MAX_GROUP_DEPTH];
     uv_timer_t timer;                /* sleep and yield */
@@ -49,7 +56,17 @@ struct sc_run {
     size_t index;
     int phase;
     uint64_t start_at, end_at, hard_at;
-    size_t n_vus, active;
+    size_t n_vus;                    /* this worker's VUs of the scenario */
+    size_t running;                  /* of those, not PARKED nor DONE */
+    vu_run **vus;                    /* in gidx order */
+    /* arrival-rate */
+    vu_run **free;                   /* parked, ready for an arrival */
+    size_t n_free;
+    size_t inited;                   /* VUs brought into use so far */
+    uint64_t next_k;                 /* next arrival index of this worker */
+    int64_t next_at;                 /* its time from start_at, -1: none */
+    uv_timer_t timer;                /* arrivals or the ramp */
+    bool timer_ready;
 };
 
 struct volley_worker {
@@ -65,7 +82,6 @@ struct volley_worker {
     void **pstate;                   /* protocol worker states */
     vu_run *vus;
     size_t n_vus;
-    size_t active;
     sc_run *scs;
     volley_sample *buf;
     size_t n_buf, cap_buf;
@@ -91,7 +107,7 @@ struct engine {
     _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
     atomic_int workers_done;
     _Atomic int64_t active_vus;
-    int64_t vus_max;
+    _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
     uv_loop_t main_loop;
     uv_async_t main_wake;
     uv_signal_t sigint, sigterm;
@@ -162,35 +178,104 @@ volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; 
 static void vu_run_loop(vu_run *v);
 static void worker_check_done(volley_worker *w);
 
-static void sc_vu_finished(vu_run *v)
+static void set_running(vu_run *v, bool running)
 {
-    v->state = VU_DONE;
-    volley_worker *w = v->w;
-    w->active--;
-    v->sr->active--;
-    atomic_fetch_sub_explicit(&w->e->active_vus, 1, memory_order_relaxed);
-    if (v->sr->active == 0 && v->sr->phase != SC_PENDING)
-        v->sr->phase = SC_DONE;
+    long d = running ? 1 : -1;
+    v->sr->running += (size_t)d;
+    atomic_fetch_add_explicit(&v->w->e->active_vus, d, memory_order_relaxed);
+}
+
+static bool is_running(const vu_run *v) { return v->state != VU_PARKED && v->state != VU_DONE; }
+
+/* A scenario is done when nothing runs and nothing more can start: at once
+ * for the iteration executors, after the end of its stages for the others. */
+static void sc_check_done(volley_worker *w, sc_run *sr)
+{
+    if (sr->phase == SC_DONE || sr->running > 0 || sr->phase == SC_PENDING)
+        return;
+    executor_kind k = sr->sc->executor;
+    if (sr->phase == SC_ENDING || k == EXEC_PER_VU_ITERATIONS || k == EXEC_SHARED_ITERATIONS) {
+        sr->phase = SC_DONE;
+        if (sr->timer_ready)
+            uv_timer_stop(&sr->timer);
+    }
     worker_check_done(w);
 }
 
-static bool may_start_iteration(vu_run *v)
+static void vu_park(vu_run *v)
+{
+    if (is_running(v))
+        set_running(v, false);
+    v->state = VU_PARKED;
+    v->ramp_down_since = 0;
+    if (executor_is_arrival(v->sr->sc->executor))
+        v->sr->free[v->sr->n_free++] = v;
+    sc_check_done(v->w, v->sr);
+}
+
+static void vu_stop(vu_run *v)
+{
+    if (is_running(v))
+        set_running(v, false);
+    v->state = VU_DONE;
+    sc_check_done(v->w, v->sr);
+}
+
+static void vu_activate(vu_run *v)
+{
+    if (v->state != VU_PARKED)
+        return;
+    v->state = VU_IDLE;
+    set_running(v, true);
+    vu_run_loop(v);
+}
+
+static int64_t ramp_target(const sc_run *sr, uint64_t now)
+{
+    return sched_vus_at(&sr->sc->profile, now > sr->start_at ? (int64_t)(now - sr->start_at) : 0);
+}
+
+/* What a VU does when it could begin an iteration. */
+static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
     if (sr->phase != SC_RUNNING || v->w->hard_stopped)
-        return false;
+        return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
     case EXEC_CONSTANT_VUS:
-        return true;
+        return NEXT_GO;
+    case EXEC_RAMPING_VUS:
+        return (int64_t)v->gidx < ramp_target(sr, mono_now()) ? NEXT_GO : NEXT_PARK;
+    case EXEC_CONSTANT_ARRIVAL_RATE:
+    case EXEC_RAMPING_ARRIVAL_RATE:
+        return v->has_arrival ? NEXT_GO : NEXT_PARK;
     case EXEC_PER_VU_ITERATIONS:
-        return v->iters_done < (uint64_t)sc->iterations;
+        return v->iters_done < (uint64_t)sc->iterations ? NEXT_GO : NEXT_STOP;
     case EXEC_SHARED_ITERATIONS: {
         _Atomic int64_t *c = &v->w->e->claimed[sr->index];
-        return atomic_fetch_add_explicit(c, 1, memory_order_relaxed) < sc->iterations;
+        return atomic_fetch_add_explicit(c, 1, memory_order_relaxed) < sc->iterations ? NEXT_GO
+                                                                                      : NEXT_STOP;
     }
     }
-    return false;
+    return NEXT_STOP;
+}
+
+static void begin_iteration(vu_run *v)
+{
+    uint64_t now = mono_now();
+    v->in_iteration = true;
+    v->pc = 0;
+    v->iter_start = now;
+    if (v->has_arrival) {
+        /* Open model: the iteration is measured from when it was due, so a
+         * late start (the runner's lag) shows in iteration_duration. */
+        v->has_arrival = false;
+        v->iter_start = v->scheduled_at;
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+        worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
+                      now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
+    }
 }
 
 static void end_iteration(vu_run *v)
@@ -275,26 +360,30 @@ static void group_exit(vu_run *v, const flow_op *op)
  * Steps that finish synchronously loop here instead of recursing. */
 static void vu_run_loop(vu_run *v)
 {
-    if (v->in_run || v->state == VU_DONE)
+    if (v->in_run || v->state == VU_DONE || v->state == VU_PARKED)
         return;
     v->in_run = true;
     const scenario *sc = v->sr->sc;
     int budget = SYNC_ITER_BUDGET;
     for (;;) {
         if (!v->in_iteration) {
-            if (!may_start_iteration(v)) {
-                sc_vu_finished(v);
+            int next = next_action(v);
+            if (next != NEXT_GO) {
+                if (next == NEXT_PARK)
+                    vu_park(v);
+                else
+                    vu_stop(v);
                 break;
             }
             if (--budget < 0) {
                 /* Many iterations without waiting: let the loop breathe. */
+                if (v->sr->sc->executor == EXEC_SHARED_ITERATIONS)
+                    atomic_fetch_sub(&v->w->e->claimed[v->sr->index], 1);   /* give it back */
                 v->state = VU_YIELDING;
                 uv_timer_start(&v->timer, on_vu_timer, 0, 0);
                 break;
             }
-            v->in_iteration = true;
-            v->iter_start = mono_now();
-            v->pc = 0;
+            begin_iteration(v);
         }
         if (v->pc >= sc->n_ops) {
             end_iteration(v);
@@ -339,11 +428,10 @@ static void vu_run_loop(vu_run *v)
     v->in_run = false;
 }
 
-/* Stops a VU at once: graceful stop ran out or the test was interrupted. */
-static void vu_interrupt(vu_run *v)
+/* Aborts what a running VU is doing (its step, its sleep); the iteration
+ * counts as interrupted. */
+static void vu_abort_iteration(vu_run *v)
 {
-    if (v->state == VU_DONE)
-        return;
     if (v->state == VU_IN_STEP) {
         const flow_op *op = &v->sr->sc->ops[v->pc];
         const volley_protocol_ops *ops = v->w->e->s->protos[op->proto].plugin->desc->protocol;
@@ -354,7 +442,16 @@ static void vu_interrupt(vu_run *v)
     if (v->in_iteration)
         v->w->interrupted++;
     v->in_iteration = false;
-    sc_vu_finished(v);
+    v->has_arrival = false;
+}
+
+/* Stops a VU at once: graceful stop ran out or the test was interrupted. */
+static void vu_interrupt(vu_run *v)
+{
+    if (v->state == VU_DONE)
+        return;
+    vu_abort_iteration(v);
+    vu_stop(v);
 }
 
 /* ------------------------------------------------------------------ */
@@ -363,24 +460,136 @@ static void vu_interrupt(vu_run *v)
 
 static void sched_rearm(volley_worker *w);
 
+#define RAMP_TICK_MS 50
+
+/* ramping-vus: wakes parked VUs below the target; VUs above it finish their
+ * iteration (checked when it ends) within graceful_ramp_down. */
+static void on_ramp_tick(uv_timer_t *t)
+{
+    sc_run *sr = t->data;
+    if (sr->phase != SC_RUNNING)
+        return;
+    uint64_t now = mono_now();
+    int64_t target = ramp_target(sr, now);
+    for (size_t i = 0; i < sr->n_vus; i++) {
+        vu_run *v = sr->vus[i];
+        if ((int64_t)v->gidx < target) {
+            v->ramp_down_since = 0;
+            vu_activate(v);
+        } else if (is_running(v)) {
+            if (!v->ramp_down_since)
+                v->ramp_down_since = now;
+            else if (now - v->ramp_down_since > (uint64_t)sr->sc->graceful_ramp_down_ns) {
+                vu_abort_iteration(v);
+                vu_park(v);
+            }
+        }
+    }
+}
+
+static bool arrival_next(volley_worker *w, sc_run *sr)
+{
+    int64_t t = sched_arrival_time(&sr->sc->profile, sr->next_k);
+    sr->next_k += (uint64_t)w->e->n_workers;
+    sr->next_at = t >= 0 && (uint64_t)t < sr->end_at - sr->start_at ? t : -1;
+    return sr->next_at >= 0;
+}
+
+/* A VU for an arrival: a parked one, or a new one while under max_vus;
+ * NULL means the iteration is dropped. */
+static vu_run *arrival_vu(engine *e, sc_run *sr)
+{
+    if (sr->n_free > 0)
+        return sr->free[--sr->n_free];
+    if (sr->inited < sr->n_vus) {
+        atomic_fetch_add_explicit(&e->vus_max, 1, memory_order_relaxed);
+        return sr->vus[sr->inited++];
+    }
+    return NULL;
+}
+
+/* Arrival-rate executors: starts every iteration that is due (this worker
+ * takes arrivals k = index, index + workers, ...), whatever the target does. */
+static void on_arrival(uv_timer_t *t)
+{
+    sc_run *sr = t->data;
+    volley_worker *w = (volley_worker *)t->loop->data;
+    uint64_t now = mono_now();
+    while (sr->phase == SC_RUNNING && sr->next_at >= 0 &&
+           sr->start_at + (uint64_t)sr->next_at <= now) {
+        uint64_t due = sr->start_at + (uint64_t)sr->next_at;
+        vu_run *v = arrival_vu(w->e, sr);
+        if (v) {
+            v->has_arrival = true;
+            v->scheduled_at = due;
+            vu_activate(v);
+        } else {
+            sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = ""};
+            worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
+        }
+        arrival_next(w, sr);
+    }
+    if (sr->phase == SC_RUNNING && sr->next_at >= 0) {
+        uint64_t at = sr->start_at + (uint64_t)sr->next_at;
+        uv_update_time(t->loop);
+        /* uv timers count whole ms: wake at or just after the due time,
+         * never before it (the loop above then starts it). */
+        uint64_t lag = mono_now() - uv_now(t->loop) * 1000000;
+        uint64_t now2 = mono_now();
+        uint64_t ms = at > now2 ? (at - now2 + lag + 999999) / 1000000 : 0;
+        uv_timer_start(&sr->timer, on_arrival, ms, 0);
+    }
+}
+
 static void sc_start(volley_worker *w, sc_run *sr)
 {
     sr->phase = SC_RUNNING;
-    if (sr->n_vus == 0) {
-        sr->phase = SC_DONE;
-        return;
+    switch (sr->sc->executor) {
+    case EXEC_RAMPING_VUS:
+        on_ramp_tick(&sr->timer);
+        uv_timer_start(&sr->timer, on_ramp_tick, RAMP_TICK_MS, RAMP_TICK_MS);
+        break;
+    case EXEC_CONSTANT_ARRIVAL_RATE:
+    case EXEC_RAMPING_ARRIVAL_RATE:
+        sr->next_k = (uint64_t)w->index;
+        if (arrival_next(w, sr))
+            on_arrival(&sr->timer);
+        break;
+    default:
+        for (size_t i = 0; i < sr->n_vus; i++)
+            vu_activate(sr->vus[i]);
+        break;
     }
-    for (size_t i = 0; i < w->n_vus; i++)
-        if (w->vus[i].sr == sr)
-            vu_run_loop(&w->vus[i]);
+    sc_check_done(w, sr);
 }
 
 static void sc_hard_stop(volley_worker *w, sc_run *sr)
 {
-    for (size_t i = 0; i < w->n_vus; i++)
-        if (w->vus[i].sr == sr && w->vus[i].state != VU_DONE)
-            vu_interrupt(&w->vus[i]);
+    for (size_t i = 0; i < sr->n_vus; i++)
+        vu_interrupt(sr->vus[i]);
     sr->phase = SC_DONE;
+    if (sr->timer_ready)
+        uv_timer_stop(&sr->timer);
+    worker_check_done(w);
+}
+
+/* End of the stages/duration: no new iterations; parked VUs are done, the
+ * running ones get graceful_stop to finish. */
+static void sc_end(volley_worker *w, sc_run *sr)
+{
+    sr->phase = SC_ENDING;
+    if (sr->timer_ready)
+        uv_timer_stop(&sr->timer);
+    for (size_t j = 0; j < sr->n_vus; j++) {
+        vu_run *v = sr->vus[j];
+        if (v->state == VU_PARKED) {
+            v->state = VU_DONE;
+        } else if (v->state == VU_YIELDING) {
+            uv_timer_stop(&v->timer);
+            vu_stop(v);
+        }
+    }
+    sc_check_done(w, sr);
 }
 
 static void advance_phases(volley_worker *w)
@@ -390,22 +599,10 @@ static void advance_phases(volley_worker *w)
         sc_run *sr = &w->scs[i];
         if (sr->phase == SC_PENDING && now >= sr->start_at)
             sc_start(w, sr);
-        if (sr->phase == SC_RUNNING && now >= sr->end_at) {
-            sr->phase = SC_ENDING;
-            /* VUs waiting to begin an iteration notice at their next step;
-             * idle ones (yielding) are finished here. */
-            for (size_t j = 0; j < w->n_vus; j++) {
-                vu_run *v = &w->vus[j];
-                if (v->sr == sr && v->state == VU_YIELDING) {
-                    uv_timer_stop(&v->timer);
-                    sc_vu_finished(v);
-                }
-            }
-        }
+        if (sr->phase == SC_RUNNING && now >= sr->end_at)
+            sc_end(w, sr);
         if (sr->phase == SC_ENDING && now >= sr->hard_at)
             sc_hard_stop(w, sr);
-        if (sr->phase == SC_ENDING && sr->active == 0)
-            sr->phase = SC_DONE;
     }
     sched_rearm(w);
     worker_check_done(w);
@@ -483,6 +680,9 @@ static void worker_shutdown(volley_worker *w)
     flush_samples(w);
     for (size_t j = 0; j < w->n_vus; j++)
         uv_close((uv_handle_t *)&w->vus[j].timer, on_closed);
+    for (size_t i = 0; i < e->s->n_scenarios; i++)
+        if (w->scs[i].timer_ready)
+            uv_close((uv_handle_t *)&w->scs[i].timer, on_closed);
     uv_close((uv_handle_t *)&w->flush, on_closed);
     uv_close((uv_handle_t *)&w->sched, on_closed);
     uv_close((uv_handle_t *)&w->wake, on_closed);
@@ -521,6 +721,12 @@ static int worker_setup(volley_worker *w)
     if (uv_loop_init(&w->loop) != 0)
         return -1;
     w->loop_ready = true;
+    w->loop.data = w;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        uv_timer_init(&w->loop, &w->scs[i].timer);
+        w->scs[i].timer.data = &w->scs[i];
+        w->scs[i].timer_ready = true;
+    }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->flush);
@@ -585,9 +791,6 @@ static void *worker_main(void *arg)
         atomic_store(&e->stop, 1);
         for (size_t i = 0; i < e->s->n_scenarios; i++)
             w->scs[i].phase = SC_DONE;
-        for (size_t j = 0; j < w->n_vus; j++)
-            atomic_fetch_sub(&e->active_vus, 1);
-        w->active = 0;
     }
     uv_timer_start(&w->flush, on_flush, FLUSH_MS, FLUSH_MS);
     advance_phases(w);
@@ -609,6 +812,10 @@ static void worker_free(volley_worker *w)
     for (size_t j = 0; j < w->n_vus; j++)
         free(w->vus[j].pstate);
     free(w->vus);
+    for (size_t i = 0; w->scs && i < w->e->s->n_scenarios; i++) {
+        free(w->scs[i].vus);
+        free(w->scs[i].free);
+    }
     free(w->scs);
     free(w->pstate);
     free(w->buf);
@@ -630,12 +837,13 @@ static void main_flush(engine *e, bool sample_gauges)
     int64_t active = atomic_load_explicit(&e->active_vus, memory_order_relaxed);
     sample_tags st = {0};
     metrics_record(&e->core->reg, &e->global, BUILTIN_VUS, (double)active, &st, (int64_t)now);
-    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, (double)e->vus_max, &st, (int64_t)now);
+    double vmax = (double)atomic_load_explicit(&e->vus_max, memory_order_relaxed);
+    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, vmax, &st, (int64_t)now);
     if (e->n_outs) {
         volley_sample *buf = NULL;
         size_t n = 0, cap = 0;
         push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
-        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, (double)e->vus_max, &st, now);
+        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
         out_batch *b = out_batch_new(buf, n);
         if (b) {
             for (size_t i = 0; i < e->n_outs; i++)
@@ -719,8 +927,7 @@ static int plan_workers(engine *e)
 {
     int64_t total = 0;
     for (size_t i = 0; i < e->s->n_scenarios; i++)
-        total += e->s->scenarios[i].vus;
-    e->vus_max = total;
+        total += scenario_max_vus(&e->s->scenarios[i]);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int n = e->o->workers > 0 ? e->o->workers : (int)(cores > 0 ? cores : 1);
     if (n > 64)
@@ -732,7 +939,25 @@ static int plan_workers(engine *e)
     return e->workers ? 0 : -1;
 }
 
-/* VUs round-robin over workers, scenario by scenario; ids are global. */
+static int init_sc_runs(engine *e, volley_worker *w)
+{
+    const spec *s = e->s;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        const scenario *sc = &s->scenarios[i];
+        int64_t nv = scenario_max_vus(sc);
+        size_t mine = (size_t)(nv / e->n_workers + (w->index < nv % e->n_workers));
+        sc_run *sr = &w->scs[i];
+        *sr = (sc_run){.sc = sc, .index = i, .phase = SC_PENDING, .next_at = -1};
+        sr->vus = calloc(mine ? mine : 1, sizeof *sr->vus);
+        sr->free = calloc(mine ? mine : 1, sizeof *sr->free);
+        if (!sr->vus || !sr->free)
+            return -1;
+    }
+    return 0;
+}
+
+/* VUs round-robin over workers, scenario by scenario (VU g of a scenario
+ * goes to worker g % workers); ids are global. All start PARKED. */
 static int assign_vus(engine *e)
 {
     const spec *s = e->s;
@@ -740,43 +965,51 @@ static int assign_vus(engine *e)
     if (!counts)
         return -1;
     for (size_t i = 0; i < s->n_scenarios; i++)
-        for (int64_t k = 0; k < s->scenarios[i].vus; k++)
+        for (int64_t k = 0; k < scenario_max_vus(&s->scenarios[i]); k++)
             counts[k % e->n_workers]++;
-    uint64_t start = e->t0;
     for (int wi = 0; wi < e->n_workers; wi++) {
         volley_worker *w = &e->workers[wi];
         w->e = e;
         w->index = wi;
         w->vus = calloc(counts[wi] ? counts[wi] : 1, sizeof *w->vus);
         w->scs = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *w->scs);
-        if (!w->vus || !w->scs || agg_pair_init(&w->agg, &e->core->reg) != 0) {
+        if (!w->vus || !w->scs || agg_pair_init(&w->agg, &e->core->reg) != 0 ||
+            init_sc_runs(e, w) != 0) {
             free(counts);
             return -1;
-        }
-        for (size_t i = 0; i < s->n_scenarios; i++) {
-            const scenario *sc = &s->scenarios[i];
-            int64_t len = sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns;
-            w->scs[i] = (sc_run){.sc = sc, .index = i, .phase = SC_PENDING,
-                                 .start_at = start + (uint64_t)sc->start_time_ns,
-                                 .end_at = start + (uint64_t)(sc->start_time_ns + len),
-                                 .hard_at = start + (uint64_t)(sc->start_time_ns + len + sc->graceful_stop_ns)};
         }
     }
     free(counts);
     uint64_t id = 1;
+    int64_t in_use = 0;
     for (size_t i = 0; i < s->n_scenarios; i++) {
-        for (int64_t k = 0; k < s->scenarios[i].vus; k++) {
+        const scenario *sc = &s->scenarios[i];
+        int64_t nv = scenario_max_vus(sc);
+        bool arrival = executor_is_arrival(sc->executor);
+        in_use += arrival ? (sc->pre_allocated_vus < nv ? sc->pre_allocated_vus : nv) : nv;
+        for (int64_t k = 0; k < nv; k++) {
             volley_worker *w = &e->workers[k % e->n_workers];
             vu_run *v = &w->vus[w->n_vus++];
             v->pub.id = id++;
             v->w = w;
+            v->gidx = (uint32_t)k;
             v->sr = &w->scs[i];
-            v->sr->n_vus++;
-            v->sr->active++;
-            w->active++;
+            v->sr->vus[v->sr->n_vus++] = v;
+            if (arrival && k < sc->pre_allocated_vus)
+                v->sr->inited++;
         }
     }
-    atomic_store(&e->active_vus, (int64_t)(id - 1));
+    /* Arrival-rate: the pre-allocated VUs wait on the free stack, lowest
+     * index on top. */
+    for (int wi = 0; wi < e->n_workers; wi++)
+        for (size_t i = 0; i < s->n_scenarios; i++) {
+            sc_run *sr = &e->workers[wi].scs[i];
+            if (executor_is_arrival(sr->sc->executor))
+                for (size_t j = sr->inited; j-- > 0;)
+                    sr->free[sr->n_free++] = sr->vus[j];
+        }
+    atomic_store(&e->active_vus, 0);
+    atomic_store(&e->vus_max, in_use);
     return 0;
 }
 
@@ -858,7 +1091,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     }
     init_clock(&e);
     if (assign_vus(&e) != 0) {
-        snprintf(err, errcap, "out of memory planning %lld VUs", (long long)e.vus_max);
+        snprintf(err, errcap, "out of memory planning %lld VUs", (long long)atomic_load(&e.vus_max));
         goto out;
     }
     if (start_outputs(&e, err, errcap) != 0)
@@ -880,11 +1113,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     for (int i = 0; i < e.n_workers; i++)
         for (size_t j = 0; j < s->n_scenarios; j++) {
             sc_run *sr = &e.workers[i].scs[j];
-            const scenario *sc = sr->sc;
-            int64_t len = sc->executor == EXEC_CONSTANT_VUS ? sc->duration_ns : sc->max_duration_ns;
-            sr->start_at = e.t0 + (uint64_t)sc->start_time_ns;
-            sr->end_at = sr->start_at + (uint64_t)len;
-            sr->hard_at = sr->end_at + (uint64_t)sc->graceful_stop_ns;
+            sr->start_at = e.t0 + (uint64_t)sr->sc->start_time_ns;
+            sr->end_at = sr->start_at + (uint64_t)scenario_length_ns(sr->sc);
+            sr->hard_at = sr->end_at + (uint64_t)sr->sc->graceful_stop_ns;
         }
     int started = start_workers(&e, err, errcap);
     if (started != 0)
@@ -921,7 +1152,7 @@ out:
     res->agg = e.global;
     res->interrupted = e.interrupted;
     res->aborted = e.aborted;
-    res->vus_max = e.vus_max;
+    res->vus_max = atomic_load(&e.vus_max);
     res->workers = e.n_workers;
     res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
     return rc;

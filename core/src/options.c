@@ -23,6 +23,7 @@ const char *opt_type_name(volley_opt_type t)
     case VOLLEY_OPT_SCALAR: return "scalar";
     case VOLLEY_OPT_JSON: return "any value (JSON body)";
     case VOLLEY_OPT_OBJECT: return "mapping";
+    case VOLLEY_OPT_OBJECT_LIST: return "list of mappings";
     }
     return "?";
 }
@@ -212,6 +213,29 @@ static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scal
     return 0;
 }
 
+static int fill_object_list(opt_ctx *c, const volley_option *o, const ynode *n,
+                            volley_object_list *out, const char *path)
+{
+    if (n->kind != YNODE_SEQ || n->n_items == 0) {
+        ERR(n, "%s: expected a non-empty list of mappings, got %s", path,
+            n->kind == YNODE_SEQ ? "an empty list" : ynode_kind_name(n));
+        return -1;
+    }
+    size_t size = o->sub->config_size;
+    char *items = arena_alloc(c->a, n->n_items * size);
+    if (!items)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n->n_items; i++) {
+        char *ipath = arena_printf(c->a, "%s[%zu]", path, i);
+        if (!ipath || opt_fill(c, o->sub, n->items[i], items + i * size, ipath) != 0)
+            rc = -1;
+    }
+    out->n = n->n_items;
+    out->items = items;
+    return rc;
+}
+
 static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
                     void *config, const char *path)
 {
@@ -260,6 +284,8 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return (*(const volley_json **)f = tjson_compile(c->a, n, c->scope, c->d, path)) ? 0 : -1;
     case VOLLEY_OPT_OBJECT:
         return opt_fill(c, o->sub, n, f, path);
+    case VOLLEY_OPT_OBJECT_LIST:
+        return fill_object_list(c, o, n, (volley_object_list *)f, path);
     }
     return -1;
 }
@@ -384,11 +410,12 @@ int opt_check_map(const volley_option_map *map, char *err, size_t errcap)
             return -1;
         }
         if ((o->type == VOLLEY_OPT_ENUM && !o->enum_values) ||
-            (o->type == VOLLEY_OPT_OBJECT && !o->sub)) {
+            ((o->type == VOLLEY_OPT_OBJECT || o->type == VOLLEY_OPT_OBJECT_LIST) && !o->sub)) {
             snprintf(err, errcap, "option \"%s\": enum without values or object without sub-map", o->name);
             return -1;
         }
-        if (o->type == VOLLEY_OPT_OBJECT && opt_check_map(o->sub, err, errcap) != 0)
+        if ((o->type == VOLLEY_OPT_OBJECT || o->type == VOLLEY_OPT_OBJECT_LIST) &&
+            opt_check_map(o->sub, err, errcap) != 0)
             return -1;
     }
     return 0;

@@ -44,6 +44,8 @@ static const struct {
     [BUILTIN_CHECKS] = {"checks", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
     [BUILTIN_GROUP_DURATION] = {"group_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
     [BUILTIN_DROPPED_ITERATIONS] = {"dropped_iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+    /* how late arrival-rate iterations started: the runner's own lag */
+    [BUILTIN_SCHEDULE_LAG] = {"volley_schedule_lag", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
 };
 
 int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
@@ -613,53 +615,244 @@ static bool compile_flow(loader *L, const ynode *n, const char *path, const char
 
 /* ---- scenarios ---- */
 
-static const char *const executor_names[] = {"constant-vus", "per-vu-iterations",
-                                             "shared-iterations", NULL};
+static const char *const executor_names[] = {
+    "constant-vus", "ramping-vus", "constant-arrival-rate", "ramping-arrival-rate",
+    "per-vu-iterations", "shared-iterations", NULL};
+
+const char *executor_name(executor_kind k)
+{
+    return k <= EXEC_SHARED_ITERATIONS ? executor_names[k] : "?";
+}
+
+int64_t scenario_length_ns(const scenario *sc)
+{
+    switch (sc->executor) {
+    case EXEC_CONSTANT_VUS:
+    case EXEC_CONSTANT_ARRIVAL_RATE: return sc->duration_ns;
+    case EXEC_RAMPING_VUS:
+    case EXEC_RAMPING_ARRIVAL_RATE: return sched_total_ns(&sc->profile);
+    case EXEC_PER_VU_ITERATIONS:
+    case EXEC_SHARED_ITERATIONS: return sc->max_duration_ns;
+    }
+    return 0;
+}
+
+int64_t scenario_max_vus(const scenario *sc)
+{
+    if (sc->executor == EXEC_RAMPING_VUS)
+        return (int64_t)sched_max_value(&sc->profile);
+    if (executor_is_arrival(sc->executor))
+        return sc->max_vus > sc->pre_allocated_vus ? sc->max_vus : sc->pre_allocated_vus;
+    return sc->vus;
+}
+
+typedef struct stage_cfg {
+    uint64_t set;
+    int64_t duration;
+    int64_t target;
+} stage_cfg;
+
+static const volley_option stage_opts[] = {
+    {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(stage_cfg, duration),
+     .flags = VOLLEY_OPT_REQUIRED, .min = 0.000001, .max = 31536000,
+     .help = "how long the stage ramps to its target"},
+    {.name = "target", .type = VOLLEY_OPT_INT, .offset = offsetof(stage_cfg, target),
+     .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 10000000,
+     .help = "VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate) at the end"},
+};
+static const volley_option_map stage_map = {stage_opts, VOLLEY_COUNTOF(stage_opts),
+                                            sizeof(stage_cfg), NULL};
 
 typedef struct scenario_cfg {
     uint64_t set;
     int executor;
     int64_t vus, iterations;
     int64_t duration, max_duration, graceful_stop, start_time;
+    volley_object_list stages;
+    int64_t start_vus, start_rate, rate, pre_allocated_vus, max_vus;
+    int64_t graceful_ramp_down, time_unit;
 } scenario_cfg;
 
 enum { SC_EXECUTOR, SC_VUS, SC_ITERATIONS, SC_DURATION, SC_MAX_DURATION, SC_GRACEFUL_STOP,
-       SC_START_TIME };
+       SC_START_TIME, SC_STAGES, SC_START_VUS, SC_GRACEFUL_RAMP_DOWN, SC_RATE, SC_START_RATE,
+       SC_TIME_UNIT, SC_PRE_ALLOCATED_VUS, SC_MAX_VUS };
+
+#define SC_INT(key, field, def, lo, hi, text) \
+    {.name = key, .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, field), \
+     .default_value = def, .min = lo, .max = hi, .help = text}
+#define SC_DUR(key, field, def, lo, hi, text) \
+    {.name = key, .type = VOLLEY_OPT_DURATION, .offset = offsetof(scenario_cfg, field), \
+     .default_value = def, .min = lo, .max = hi, .help = text}
 
 static const volley_option scenario_opts[] = {
     [SC_EXECUTOR] = {.name = "executor", .type = VOLLEY_OPT_ENUM, .offset = offsetof(scenario_cfg, executor),
                      .enum_values = executor_names, .flags = VOLLEY_OPT_REQUIRED,
-                     .help = "how load is generated: constant-vus, per-vu-iterations, shared-iterations"},
-    [SC_VUS] = {.name = "vus", .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, vus),
-                .default_value = "1", .min = 1, .max = 1000000, .help = "number of VUs"},
-    [SC_ITERATIONS] = {.name = "iterations", .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, iterations),
-                       .default_value = "1", .min = 1, .max = 1e12,
-                       .help = "iterations per VU (per-vu-iterations) or in total (shared-iterations)"},
-    [SC_DURATION] = {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(scenario_cfg, duration),
-                     .min = 0.000001, .max = 31536000, .help = "how long constant-vus runs"},
-    [SC_MAX_DURATION] = {.name = "max_duration", .type = VOLLEY_OPT_DURATION,
-                         .offset = offsetof(scenario_cfg, max_duration), .default_value = "10m",
-                         .min = 0.000001, .max = 31536000, .help = "upper bound of an iteration executor"},
-    [SC_GRACEFUL_STOP] = {.name = "graceful_stop", .type = VOLLEY_OPT_DURATION,
-                          .offset = offsetof(scenario_cfg, graceful_stop), .default_value = "30s",
-                          .min = 0, .max = 86400,
-                          .help = "time running iterations get to finish at the end"},
-    [SC_START_TIME] = {.name = "start_time", .type = VOLLEY_OPT_DURATION,
-                       .offset = offsetof(scenario_cfg, start_time), .default_value = "0s",
-                       .min = 0, .max = 31536000, .help = "delay from the start of the test"},
+                     .help = "how load is generated: constant-vus, ramping-vus, constant-arrival-rate, "
+                             "ramping-arrival-rate, per-vu-iterations, shared-iterations"},
+    [SC_VUS] = SC_INT("vus", vus, "1", 1, 1000000, "number of VUs"),
+    [SC_ITERATIONS] = SC_INT("iterations", iterations, "1", 1, 1e12,
+                             "iterations per VU (per-vu-iterations) or in total (shared-iterations)"),
+    [SC_DURATION] = SC_DUR("duration", duration, NULL, 0.000001, 31536000,
+                           "how long constant-vus or constant-arrival-rate runs"),
+    [SC_MAX_DURATION] = SC_DUR("max_duration", max_duration, "10m", 0.000001, 31536000,
+                               "upper bound of an iteration executor"),
+    [SC_GRACEFUL_STOP] = SC_DUR("graceful_stop", graceful_stop, "30s", 0, 86400,
+                                "time running iterations get to finish at the end"),
+    [SC_START_TIME] = SC_DUR("start_time", start_time, "0s", 0, 31536000,
+                             "delay from the start of the test"),
+    [SC_STAGES] = {.name = "stages", .type = VOLLEY_OPT_OBJECT_LIST, .offset = offsetof(scenario_cfg, stages),
+                   .sub = &stage_map, .help = "list of { duration, target } ramps"},
+    [SC_START_VUS] = SC_INT("start_vus", start_vus, "1", 0, 1000000, "VUs at the start of ramping-vus"),
+    [SC_GRACEFUL_RAMP_DOWN] = SC_DUR("graceful_ramp_down", graceful_ramp_down, "30s", 0, 86400,
+                                     "time a VU ramped down gets to finish its iteration"),
+    [SC_RATE] = SC_INT("rate", rate, NULL, 1, 10000000, "iterations per time_unit"),
+    [SC_START_RATE] = SC_INT("start_rate", start_rate, "0", 0, 10000000,
+                             "iterations per time_unit at the start of ramping-arrival-rate"),
+    [SC_TIME_UNIT] = SC_DUR("time_unit", time_unit, "1s", 0.000001, 86400, "the period of rate and targets"),
+    [SC_PRE_ALLOCATED_VUS] = SC_INT("pre_allocated_vus", pre_allocated_vus, NULL, 0, 1000000,
+                                    "VUs ready before the start"),
+    [SC_MAX_VUS] = SC_INT("max_vus", max_vus, NULL, 0, 1000000,
+                          "VUs the executor may add when all are busy (default: pre_allocated_vus)"),
 };
 static const volley_option_map scenario_map = {scenario_opts, VOLLEY_COUNTOF(scenario_opts),
                                                sizeof(scenario_cfg), NULL};
 
-/* Which options make sense for which executor (k6 rejects the others too). */
-static bool option_applies(int executor, int opt)
+/* Per executor: the options it takes (k6 rejects the others too) and the
+ * ones it needs. Common options (executor, graceful_stop, start_time) apply
+ * everywhere. */
+#define B(x) (1u << (x))
+static const struct {
+    unsigned takes, needs;
+} executor_opts[] = {
+    [EXEC_CONSTANT_VUS] = {B(SC_VUS) | B(SC_DURATION), B(SC_DURATION)},
+    [EXEC_RAMPING_VUS] = {B(SC_STAGES) | B(SC_START_VUS) | B(SC_GRACEFUL_RAMP_DOWN), B(SC_STAGES)},
+    [EXEC_CONSTANT_ARRIVAL_RATE] = {B(SC_RATE) | B(SC_TIME_UNIT) | B(SC_DURATION) |
+                                        B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
+                                    B(SC_RATE) | B(SC_DURATION) | B(SC_PRE_ALLOCATED_VUS)},
+    [EXEC_RAMPING_ARRIVAL_RATE] = {B(SC_STAGES) | B(SC_START_RATE) | B(SC_TIME_UNIT) |
+                                       B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
+                                   B(SC_STAGES) | B(SC_PRE_ALLOCATED_VUS)},
+    [EXEC_PER_VU_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION), 0},
+    [EXEC_SHARED_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION), 0},
+};
+static const unsigned common_opts = B(SC_EXECUTOR) | B(SC_GRACEFUL_STOP) | B(SC_START_TIME);
+
+/* Checks which options were given against the executor; reports each
+ * misplaced or missing one. The CLI's --duration stands in for duration. */
+static bool check_executor_options(loader *L, const ynode *v, const char *path,
+                                   const scenario_cfg *cfg)
 {
-    switch (opt) {
-    case SC_DURATION: return executor == EXEC_CONSTANT_VUS;
-    case SC_ITERATIONS:
-    case SC_MAX_DURATION: return executor != EXEC_CONSTANT_VUS;
-    default: return true;
+    bool ok = true;
+    unsigned takes = executor_opts[cfg->executor].takes | common_opts;
+    unsigned needs = executor_opts[cfg->executor].needs;
+    if (L->o->duration_ns)
+        needs &= ~B(SC_DURATION);
+    for (size_t j = 0; j < VOLLEY_COUNTOF(scenario_opts); j++) {
+        bool given = VOLLEY_OPT_IS_SET(cfg, j);
+        if (given && !(takes & B(j))) {
+            const ynode *at = ynode_get(v, scenario_opts[j].name);
+            ERR(at ? at : v, "%s.%s: does not apply to executor %s", path,
+                scenario_opts[j].name, executor_names[cfg->executor]);
+            ok = false;
+        } else if (!given && (needs & B(j))) {
+            ERR(v, "%s: executor %s needs \"%s\" (%s)", path, executor_names[cfg->executor],
+                scenario_opts[j].name, scenario_opts[j].help);
+            ok = false;
+        }
     }
+    return ok;
+}
+#undef B
+
+/* "30s:10" stages from the command line. */
+static bool cli_stages(loader *L, sched_stage **out, size_t *n)
+{
+    sched_stage *st = arena_alloc(&L->s->a, L->o->n_stages * sizeof *st);
+    for (size_t i = 0; i < L->o->n_stages; i++) {
+        const char *arg = L->o->stages[i];
+        const char *colon = strrchr(arg, ':');
+        char dur[64], err[256], *end;
+        if (!colon || (size_t)(colon - arg) >= sizeof dur) {
+            diag_error(L->d, NULL, 0, 0, "--stage %s: expected DURATION:TARGET such as 30s:10", arg);
+            return false;
+        }
+        snprintf(dur, sizeof dur, "%.*s", (int)(colon - arg), arg);
+        long long target = strtoll(colon + 1, &end, 10);
+        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns <= 0 ||
+            *end || end == colon + 1 || target < 0) {
+            diag_error(L->d, NULL, 0, 0, "--stage %s: expected DURATION:TARGET such as 30s:10", arg);
+            return false;
+        }
+        st[i].target = (double)target;
+    }
+    *out = st;
+    *n = L->o->n_stages;
+    return true;
+}
+
+static void set_profile(loader *L, scenario *sc, const scenario_cfg *cfg)
+{
+    size_t n = cfg->stages.n;
+    sched_stage *st = arena_alloc(&L->s->a, (n ? n : 1) * sizeof *st);
+    const stage_cfg *items = cfg->stages.items;
+    for (size_t i = 0; i < n; i++)
+        st[i] = (sched_stage){.duration_ns = items[i].duration, .target = (double)items[i].target};
+    switch (sc->executor) {
+    case EXEC_RAMPING_VUS:
+        sc->profile = (sched_profile){.start = (double)cfg->start_vus, .n = n, .stages = st};
+        break;
+    case EXEC_CONSTANT_ARRIVAL_RATE:
+        st[0] = (sched_stage){.duration_ns = sc->duration_ns, .target = (double)cfg->rate};
+        sc->profile = (sched_profile){.start = (double)cfg->rate, .n = 1, .stages = st,
+                                      .unit_ns = cfg->time_unit};
+        break;
+    case EXEC_RAMPING_ARRIVAL_RATE:
+        sc->profile = (sched_profile){.start = (double)cfg->start_rate, .n = n, .stages = st,
+                                      .unit_ns = cfg->time_unit};
+        break;
+    default:
+        break;
+    }
+    sc->pre_allocated_vus = cfg->pre_allocated_vus;
+    sc->max_vus = VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) ? cfg->max_vus : cfg->pre_allocated_vus;
+    sc->graceful_ramp_down_ns = cfg->graceful_ramp_down;
+}
+
+/* k6-style quick overrides: --stage makes the scenario ramping-vus,
+ * --iterations shared-iterations; --vus and --duration resize it. */
+static bool apply_overrides(loader *L, scenario *sc)
+{
+    const spec_opts *o = L->o;
+    if (o->n_stages) {
+        sched_stage *st;
+        size_t n;
+        if (!cli_stages(L, &st, &n))
+            return false;
+        sc->executor = EXEC_RAMPING_VUS;
+        sc->profile = (sched_profile){.start = o->vus ? (double)o->vus : 1, .n = n, .stages = st};
+        return true;
+    }
+    if (o->iterations) {
+        sc->executor = EXEC_SHARED_ITERATIONS;
+        sc->iterations = o->iterations;
+        if (o->duration_ns)
+            sc->max_duration_ns = o->duration_ns;
+        if (o->vus)
+            sc->vus = o->vus;
+        return true;
+    }
+    if (o->vus && (sc->executor == EXEC_CONSTANT_VUS || sc->executor == EXEC_PER_VU_ITERATIONS ||
+                   sc->executor == EXEC_SHARED_ITERATIONS))
+        sc->vus = o->vus;
+    if (o->duration_ns) {
+        if (sc->executor == EXEC_CONSTANT_VUS || sc->executor == EXEC_CONSTANT_ARRIVAL_RATE)
+            sc->duration_ns = o->duration_ns;
+        else if (sc->executor == EXEC_PER_VU_ITERATIONS || sc->executor == EXEC_SHARED_ITERATIONS)
+            sc->max_duration_ns = o->duration_ns;
+        if (sc->executor == EXEC_CONSTANT_ARRIVAL_RATE)
+            ((sched_stage *)sc->profile.stages)[0].duration_ns = o->duration_ns;
+    }
+    return true;
 }
 
 static bool scenario_selected(loader *L, const char *name)
@@ -692,21 +885,8 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     opts.n_pairs = n;
     scenario_cfg cfg;
     bool ok = opt_fill(&L->oc, &scenario_map, &opts, &cfg, path) == 0;
-    if (ok) {
-        for (size_t j = 0; j < VOLLEY_COUNTOF(scenario_opts); j++) {
-            if (!VOLLEY_OPT_IS_SET(&cfg, j) || option_applies(cfg.executor, (int)j))
-                continue;
-            const ynode *at = ynode_get(v, scenario_opts[j].name);
-            ERR(at ? at : v, "%s.%s: does not apply to executor %s", path,
-                scenario_opts[j].name, executor_names[cfg.executor]);
-            ok = false;
-        }
-        if (cfg.executor == EXEC_CONSTANT_VUS && !VOLLEY_OPT_IS_SET(&cfg, SC_DURATION) &&
-            L->o->duration_ns == 0) {
-            ERR(v, "%s: executor constant-vus needs \"duration\" (e.g. duration: 30s)", path);
-            ok = false;
-        }
-    }
+    if (ok)
+        ok = check_executor_options(L, v, path, &cfg);
     if (!flow) {
         ERR(v, "%s: missing required key \"flow\" (the steps each iteration runs)", path);
         ok = false;
@@ -721,24 +901,15 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     if (!ok)
         return false;
     sc->executor = (executor_kind)cfg.executor;
-    sc->vus = L->o->vus ? L->o->vus : cfg.vus;
+    sc->vus = cfg.vus;
     sc->iterations = cfg.iterations;
     sc->duration_ns = cfg.duration;
     sc->max_duration_ns = cfg.max_duration;
     sc->graceful_stop_ns = cfg.graceful_stop;
     sc->start_time_ns = cfg.start_time;
-    /* k6-style quick overrides: --iterations turns the scenario into
-     * shared-iterations, --duration bounds it. */
-    if (L->o->iterations) {
-        sc->executor = EXEC_SHARED_ITERATIONS;
-        sc->iterations = L->o->iterations;
-        sc->max_duration_ns = L->o->duration_ns ? L->o->duration_ns : cfg.max_duration;
-    } else if (L->o->duration_ns) {
-        if (sc->executor == EXEC_CONSTANT_VUS)
-            sc->duration_ns = L->o->duration_ns;
-        else
-            sc->max_duration_ns = L->o->duration_ns;
-    }
+    set_profile(L, sc, &cfg);
+    if (!apply_overrides(L, sc))
+        return false;
     if (sc->executor == EXEC_SHARED_ITERATIONS && sc->vus > sc->iterations)
         sc->vus = sc->iterations;   /* k6 caps VUs at the iteration count */
     return true;

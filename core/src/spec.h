@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "metrics.h"
 #include "plugin_loader.h"
+#include "schedule.h"
 #include "threshold.h"
 #include "volley/plugin.h"
 #include "yaml_tree.h"
@@ -52,9 +53,17 @@ typedef struct flow_op {
     volley_tags group_tags;
 } flow_op;
 
+/* In the order of the spec's executor names (spec.c executor_names). */
 typedef enum executor_kind {
-    EXEC_CONSTANT_VUS = 0, EXEC_PER_VU_ITERATIONS, EXEC_SHARED_ITERATIONS
+    EXEC_CONSTANT_VUS = 0, EXEC_RAMPING_VUS, EXEC_CONSTANT_ARRIVAL_RATE,
+    EXEC_RAMPING_ARRIVAL_RATE, EXEC_PER_VU_ITERATIONS, EXEC_SHARED_ITERATIONS
 } executor_kind;
+
+const char *executor_name(executor_kind k);
+static inline bool executor_is_arrival(executor_kind k)
+{
+    return k == EXEC_CONSTANT_ARRIVAL_RATE || k == EXEC_RAMPING_ARRIVAL_RATE;
+}
 
 typedef struct scenario {
     const char *name;
@@ -66,9 +75,18 @@ typedef struct scenario {
     int64_t max_duration_ns;   /* iteration executors */
     int64_t graceful_stop_ns;
     int64_t start_time_ns;
+    /* ramping-vus and the arrival-rate executors */
+    sched_profile profile;     /* VUs, or iterations per time_unit */
+    int64_t graceful_ramp_down_ns;
+    int64_t pre_allocated_vus, max_vus;
     size_t n_ops;
     flow_op *ops;
 } scenario;
+
+/* How long the scenario runs before its graceful stop. */
+int64_t scenario_length_ns(const scenario *sc);
+/* VUs the scenario may use at most (the ones the engine allocates). */
+int64_t scenario_max_vus(const scenario *sc);
 
 typedef struct threshold {
     const char *key;           /* "http_req_duration{status:200}" */
@@ -104,6 +122,8 @@ typedef struct spec_opts {
     int64_t vus;               /* 0: keep the spec's */
     int64_t duration_ns;       /* 0: keep */
     int64_t iterations;        /* 0: keep */
+    const char *const *stages; /* "30s:10" from --stage: every scenario ramps */
+    size_t n_stages;
     const char *const *outs;   /* "NAME[=ARG]" from --out */
     size_t n_outs;
     const char *const *only_scenarios;  /* --scenario */
@@ -145,7 +165,7 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);
 enum {
     BUILTIN_ITERATIONS = 0, BUILTIN_ITERATION_DURATION, BUILTIN_VUS,
     BUILTIN_VUS_MAX, BUILTIN_CHECKS, BUILTIN_GROUP_DURATION,
-    BUILTIN_DROPPED_ITERATIONS, BUILTIN__COUNT
+    BUILTIN_DROPPED_ITERATIONS, BUILTIN_SCHEDULE_LAG, BUILTIN__COUNT
 };
 
 #endif

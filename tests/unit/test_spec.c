@@ -353,17 +353,18 @@ static void test_unknown_executor(void **state)
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
-               "    executor: ramping-vus\n"
+               "    executor: externally-controlled\n"
                "    flow: [ { sleep: 1s } ]\n",
-               ":4:15: error: scenarios.s.executor: unknown value \"ramping-vus\"; expected one of: "
-               "constant-vus, per-vu-iterations, shared-iterations");
+               ":4:15: error: scenarios.s.executor: unknown value \"externally-controlled\"; expected one of: "
+               "constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, "
+               "per-vu-iterations, shared-iterations");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
                "    executor: per-vu-iteration\n"
                "    flow: [ { sleep: 1s } ]\n",
                ":4:15: error: scenarios.s.executor: unknown value \"per-vu-iteration\"; expected one "
-               "of: constant-vus, per-vu-iterations, shared-iterations (did you mean "
+               "of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"per-vu-iterations\"?)");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -371,7 +372,7 @@ static void test_unknown_executor(void **state)
                "    vus: 1\n"
                "    flow: [ { sleep: 1s } ]\n",
                ":4:5: error: scenarios.s: missing required key \"executor\" (how load is generated: "
-               "constant-vus, per-vu-iterations, shared-iterations)");
+               "constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations)");
 }
 
 static void test_options_per_executor(void **state)
@@ -400,7 +401,7 @@ static void test_options_per_executor(void **state)
                "    executor: constant-vus\n"
                "    vus: 3\n"
                "    flow: [ { sleep: 1s } ]\n",
-               ":4:5: error: scenarios.s: executor constant-vus needs \"duration\" (e.g. duration: 30s)");
+               ":4:5: error: scenarios.s: executor constant-vus needs \"duration\" (how long constant-vus or constant-arrival-rate runs)");
 }
 
 static void test_bad_values(void **state)
@@ -442,7 +443,8 @@ static void test_bad_values(void **state)
                "    vuss: 2\n"
                "    flow: [ { sleep: 1s } ]\n",
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
-               "executor, vus, iterations, duration, max_duration, graceful_stop, start_time");
+               "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
+               "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1046,8 +1048,8 @@ static void test_scenario_filter(void **state)
                     "scenarios:\n"
                     "  a: { executor: constant-vus, flow: [ { sleep: 1s } ] }\n"
                     "  b: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
-                    ":3:6: error: scenarios.a: executor constant-vus needs \"duration\" (e.g. "
-                    "duration: 30s)");
+                    ":3:6: error: scenarios.a: executor constant-vus needs \"duration\" (how long "
+                    "constant-vus or constant-arrival-rate runs)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1087,7 +1089,7 @@ static void test_all_errors_in_file_order(void **state)
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
                "group, sleep, check, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
-               "one of: constant-vus, per-vu-iterations, shared-iterations (did you mean "
+               "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
                ":16:11: error: scenarios.b.flow: expected at least one step",
                ":18:24: error: thresholds.\"iteration_duration\"[0]: expected \"<aggregation> "

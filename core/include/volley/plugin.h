@@ -77,7 +77,8 @@ typedef enum volley_opt_type {
     VOLLEY_OPT_TEMPLATE_MAP,  /* volley_template_map: string -> template     */
     VOLLEY_OPT_SCALAR,        /* volley_scalar: null/bool/int/double/string  */
     VOLLEY_OPT_JSON,          /* const volley_json *: any tree, templated    */
-    VOLLEY_OPT_OBJECT         /* nested struct described by `sub`            */
+    VOLLEY_OPT_OBJECT,        /* nested struct described by `sub`            */
+    VOLLEY_OPT_OBJECT_LIST    /* volley_object_list: a list of `sub` structs */
 } volley_opt_type;
 
 #define VOLLEY_OPT_REQUIRED 0x1u
@@ -114,6 +115,12 @@ typedef struct volley_string_list {
     size_t n;
     const char *const *v;
 } volley_string_list;
+
+/* n structs of sub->config_size bytes each, back to back. */
+typedef struct volley_object_list {
+    size_t n;
+    const void *items;
+} volley_object_list;
 
 typedef struct volley_template_map {
     size_t n;

@@ -1,0 +1,46 @@
+/*
+ * progress: the live display while a test runs. On a terminal it redraws
+ * one line per scenario in place (elapsed/total bar, VUs, iterations) plus
+ * a line with request rate and errors; when the output is not a terminal it
+ * prints a plain line every `plain_every_s` seconds; --quiet shows nothing.
+ * The engine's metrics thread calls progress_update about every second (a
+ * terminal may get more frequent updates); it never blocks a worker.
+ */
+#ifndef VOLLEY_PROGRESS_H
+#define VOLLEY_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct progress_scenario {
+    const char *name;
+    const char *executor;       /* "constant-vus", ... */
+    double elapsed_s;           /* since the scenario's start (0 before) */
+    double total_s;             /* planned length without graceful stop */
+    int64_t vus;                /* running now */
+    int64_t vus_max;            /* allocated */
+    uint64_t iterations;        /* complete */
+    uint64_t interrupted;
+    uint64_t dropped;           /* arrival-rate: iterations not started */
+    bool done;
+} progress_scenario;
+
+typedef struct progress_snapshot {
+    double elapsed_s;           /* since the test's start */
+    size_t n;
+    const progress_scenario *sc;
+    uint64_t requests;          /* http_reqs so far (0 when no http) */
+    double requests_per_s;      /* over the last interval */
+    uint64_t failed;            /* http_req_failed passes so far */
+    bool final;                 /* last call: finish the display */
+} progress_snapshot;
+
+typedef struct progress progress;
+
+/* tty: redraw in place with ANSI escapes; quiet: draw nothing. */
+progress *progress_new(FILE *out, bool tty, bool quiet, double plain_every_s);
+void progress_update(progress *p, const progress_snapshot *s);
+void progress_free(progress *p);
+
+#endif
