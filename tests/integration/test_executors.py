@@ -1,0 +1,166 @@
+"""Each k6 executor against a real loopback nginx: iteration counts, VU
+counts over time (from the json-out vus gauge), open-model arrivals with
+dropped iterations, graceful ramp-down and --stage."""
+import os
+import time
+import unittest
+
+from volleytest import VolleyCase
+
+
+def gauge_points(lines, metric):
+    return [(o["data"]["time"], o["data"]["value"]) for o in lines
+            if o["type"] == "Point" and o["metric"] == metric]
+
+
+class ExecutorTest(VolleyCase):
+    def test_ramping_vus_follows_its_stages(self):
+        nd = os.path.join(self.tmp, "ramp.ndjson")
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              ramp:
+                executor: ramping-vus
+                start_vus: 0
+                stages:
+                  - { duration: 2s, target: 8 }
+                  - { duration: 2s, target: 8 }
+                  - { duration: 1s, target: 2 }
+                graceful_ramp_down: 1s
+                flow:
+                  - http: { url: "${env.NGINX}/delay10" }
+                  - sleep: 40ms
+            """, "--out", "json-out=" + nd)
+        self.assertEqual(rc, 0, out + err)
+        vus = [v for _, v in gauge_points(self.read_ndjson(nd), "vus")]
+        self.assertEqual(max(vus), 8)
+        self.assertIn(8, vus[2:5])          # the plateau
+        self.assertLessEqual(vus[-1], 4)    # ramped down towards 2
+        self.assertEqual(s["metrics"]["vus_max"]["value"], 8)
+        n = s["metrics"]["iterations"]["count"]
+        # ~ (8 VUs avg over 1 s + 8 over 2 s + ~5 over 1 s) / 50 ms
+        self.assertGreater(n, 250)
+        self.assertLess(n, 650)
+
+    def test_constant_arrival_rate_is_exact(self):
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              car:
+                executor: constant-arrival-rate
+                rate: 300
+                time_unit: 1s
+                duration: 3s
+                pre_allocated_vus: 10
+                max_vus: 20
+                flow: [ { http: { url: "${env.NGINX}/delay10" } } ]
+            thresholds:
+              iterations: ["count==900"]
+              dropped_iterations: ["count==0"]
+              volley_schedule_lag: ["p(95)<50"]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 900)
+        self.assertEqual(s["metrics"]["dropped_iterations"]["count"], 0)
+
+    def test_open_model_drops_when_vus_run_out(self):
+        """A slow target with too few VUs: iterations are dropped and
+        counted, never queued; iteration_duration is measured from when the
+        iteration was due."""
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              open:
+                executor: constant-arrival-rate
+                rate: 50
+                duration: 2s
+                pre_allocated_vus: 2
+                max_vus: 3
+                flow: [ { http: { url: "${env.NGINX}/delay100" } } ]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]
+        started = m["iterations"]["count"]
+        dropped = m["dropped_iterations"]["count"]
+        self.assertEqual(started + dropped, 100)
+        # 3 VUs * 2 s / ~100 ms per iteration ~ 60 at most
+        self.assertLess(started, 70)
+        self.assertGreater(dropped, 30)
+        self.assertEqual(m["vus_max"]["max"], 3)
+        self.assertGreaterEqual(m["iteration_duration"]["min"], 95)
+
+    def test_ramping_arrival_rate_total(self):
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              rar:
+                executor: ramping-arrival-rate
+                start_rate: 0
+                time_unit: 1s
+                stages:
+                  - { duration: 2s, target: 200 }
+                  - { duration: 1s, target: 200 }
+                pre_allocated_vus: 10
+                flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        # area: 0 -> 200/s over 2 s (200) + 200/s for 1 s (200)
+        m = s["metrics"]
+        self.assertEqual(m["iterations"]["count"] + m.get("dropped_iterations", {}).get("count", 0), 400)
+        self.assertGreaterEqual(m["iterations"]["count"], 390)
+
+    def test_graceful_stop_interrupts_long_iterations(self):
+        start = time.time()
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 3
+                duration: 1s
+                graceful_stop: 500ms
+                flow:
+                  - http: { url: "${env.NGINX}/slow", timeout: 10s }
+            """)
+        took = time.time() - start
+        self.assertEqual(rc, 0, out + err)
+        self.assertLess(took, 4)              # /slow needs 3 s; 1 s + 0.5 s grace
+        self.assertIn("0 complete and 3 interrupted iterations", out)
+
+    def test_cli_stage_override(self):
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 1
+                duration: 1m
+                flow: [ { http: { url: "${env.NGINX}/fast" } }, { sleep: 100ms } ]
+            """, "--stage", "1s:4", "--stage", "500ms:0")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["vus_max"]["value"], 4)
+        self.assertGreater(s["metrics"]["iterations"]["count"], 10)
+
+    def test_executor_option_errors(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              a: { executor: ramping-vus, vus: 3, flow: [ { sleep: 1s } ] }
+              b: { executor: constant-arrival-rate, rate: 10, flow: [ { sleep: 1s } ] }
+              c:
+                executor: ramping-arrival-rate
+                pre_allocated_vus: 1
+                stages: [ { duration: 1s } ]
+                flow: [ { sleep: 1s } ]
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104)
+        self.assertIn("scenarios.a.vus: does not apply to executor ramping-vus", err)
+        self.assertIn('scenarios.a: executor ramping-vus needs "stages"', err)
+        self.assertIn('scenarios.b: executor constant-arrival-rate needs "duration"', err)
+        self.assertIn('scenarios.b: executor constant-arrival-rate needs "pre_allocated_vus"', err)
+        self.assertIn('scenarios.c.stages[0]: missing required key "target"', err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
