@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -1045,6 +1046,14 @@ static void finish_outputs(engine *e, run_result *res)
     e->outs = NULL;
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void init_clock(engine *e)
 {
     struct timespec ts;
@@ -1117,6 +1126,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             sr->end_at = sr->start_at + (uint64_t)scenario_length_ns(sr->sc);
             sr->hard_at = sr->end_at + (uint64_t)sr->sc->graceful_stop_ns;
         }
+    double cpu0 = cpu_seconds();
     int started = start_workers(&e, err, errcap);
     if (started != 0)
         request_stop(&e);
@@ -1126,6 +1136,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     for (int i = 0; i < e.n_workers; i++)
         pthread_join(e.workers[i].thread, NULL);
     res->duration_ns = (int64_t)(mono_now() - e.t0);
+    res->cpu_s = cpu_seconds() - cpu0;
     core->engine = NULL;
     uv_run(&e.main_loop, UV_RUN_NOWAIT);
     uv_loop_close(&e.main_loop);

@@ -37,6 +37,7 @@ typedef struct run_result {
     size_t n_outputs;
     output_report *outputs;
     int workers;
+    double cpu_s;              /* the runner's own user+system CPU time */
 } run_result;
 
 /* 0 when the run happened (whatever it measured); -1 + err on an engine

@@ -46,6 +46,7 @@ typedef struct series_def {
     size_t n_filters;
     series_filter *filters;
     bool hidden;               /* check-item series: not printed as metrics */
+    bool per_scenario;         /* added for the summary's scenario section */
 } series_def;
 
 typedef struct metric_def {

@@ -1030,6 +1030,28 @@ static void load_thresholds(loader *L, const ynode *n)
     }
 }
 
+/* With several scenarios, the summary shows the main metrics per scenario:
+ * their sub-metrics are made here (a threshold's own stays as it is). */
+static void add_scenario_series(loader *L)
+{
+    static const char *const names[] = {"iterations", "http_reqs", "http_req_duration",
+                                        "http_req_failed", "dropped_iterations"};
+    if (L->s->n_scenarios < 2)
+        return;
+    for (size_t i = 0; i < L->s->n_scenarios; i++) {
+        for (size_t j = 0; j < VOLLEY_COUNTOF(names); j++) {
+            if (metrics_find(L->reg, names[j]) < 0)
+                continue;
+            char key[512], err[256];
+            snprintf(key, sizeof key, "%s{scenario:%s}", names[j], L->s->scenarios[i].name);
+            size_t before = L->reg->n_series;
+            int id = metrics_series_for_key(L->reg, key, err, sizeof err);
+            if (id >= 0 && (size_t)id >= before)
+                L->reg->series[id].per_scenario = true;
+        }
+    }
+}
+
 /* ---- outputs ---- */
 
 static void add_output(loader *L, const plug *p, const ynode *node, const char *arg,
@@ -1167,6 +1189,7 @@ static void load_root(loader *L, const ynode *root)
     const ynode *thresholds = ynode_get(root, "thresholds");
     if (thresholds)
         load_thresholds(L, thresholds);
+    add_scenario_series(L);
     load_outputs(L, ynode_get(root, "outputs"));
 }
 

@@ -244,6 +244,74 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
         fputc('\n', out);
 }
 
+/* One line per scenario from the per-scenario series (several scenarios). */
+static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
+                            double dur)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        const char *name = s->scenarios[i].name;
+        char line[1024];
+        size_t len = 0;
+        for (size_t k = 0; k < reg->n_series; k++) {
+            const series_def *sd = &reg->series[k];
+            const char *brace = strchr(sd->name, '{');
+            if (!sd->per_scenario || !brace || strncmp(brace + 10, name, strlen(name)) != 0 ||
+                brace[10 + strlen(name)] != '}')
+                continue;
+            const series_agg *a = &r->agg.s[k];
+            const volley_metric_info *m = &reg->metrics[sd->metric].info;
+            char v[64];
+            if (m->type == VOLLEY_METRIC_TREND) {
+                fmt_value(m->contains, agg_trend_stat(a, "p(95)"), v, sizeof v);
+                len += (size_t)snprintf(line + len, sizeof line - len, "  %s p(95)=%s", m->name, v);
+            } else if (m->type == VOLLEY_METRIC_RATE) {
+                len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%.2f%%", m->name,
+                                        100.0 * agg_rate(a));
+            } else if (a->sum > 0 || m->type != VOLLEY_METRIC_COUNTER ||
+                       strcmp(m->name, "dropped_iterations") != 0) {
+                len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%.0f (%.1f/s)", m->name,
+                                        a->sum, dur > 0 ? a->sum / dur : 0);
+            }
+            if (len >= sizeof line)
+                len = sizeof line - 1;
+        }
+        if (!len)
+            continue;
+        if (!any)
+            fprintf(out, "\n     scenarios:\n");
+        any = true;
+        fprintf(out, "       %s (%s):%s\n", name, executor_name(s->scenarios[i].executor), line);
+    }
+}
+
+/* The runner's own health: CPU, how late open-model iterations started,
+ * output drops; and a loud warning when the generator, not the target,
+ * limited the load. */
+static void print_health(FILE *out, const metrics_reg *reg, const run_result *r, double dur)
+{
+    const series_agg *lag = &r->agg.s[reg->metrics[BUILTIN_SCHEDULE_LAG].series];
+    const series_agg *drop = &r->agg.s[reg->metrics[BUILTIN_DROPPED_ITERATIONS].series];
+    double cores = r->workers > 0 ? r->workers : 1;
+    double busy = dur > 0 ? 100.0 * r->cpu_s / (dur * cores) : 0;
+    uint64_t out_drops = 0;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        out_drops += r->outputs[i].dropped;
+    char lag_text[64] = "-";
+    double lag95 = 0;
+    if (lag->count) {
+        lag95 = agg_trend_stat(lag, "p(95)");
+        fmt_time(lag95, lag_text, sizeof lag_text);
+    }
+    fprintf(out, "\n     runner: %d worker%s, CPU %.2fs (%.0f%% of %d core%s), schedule lag p(95) %s, "
+            "output drops %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s, busy,
+            r->workers, r->workers == 1 ? "" : "s", lag_text, (unsigned long long)out_drops);
+    if (lag95 > 10 || (drop->sum > 0 && busy > 90))
+        fprintf(out, "     WARNING: the load generator fell behind (schedule lag p(95) %s, CPU %.0f%%, "
+                "%.0f dropped iterations): the numbers measure volley's limits as much as the "
+                "target's; use more workers or a lighter flow\n", lag_text, busy, drop->sum);
+}
+
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
                    const bool *th_ok)
 {
@@ -270,6 +338,8 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
         print_series(out, reg, &r->agg.s[m->series], order[k], dur, widths);
         for (size_t j = 0; j < m->n_subs; j++) {
             const series_def *sd = &reg->series[m->subs[j]];
+            if (sd->per_scenario)
+                continue;
             char label[256];
             const char *brace = strchr(sd->name, '{');
             snprintf(label, sizeof label, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
@@ -284,6 +354,8 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             dur, 0LL, (long long)r->vus_max, (unsigned long long)r->iterations_complete,
             (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : r->aborted ? " (aborted by a threshold)" : "");
 
+    print_scenarios(out, s, reg, r, dur);
+    print_health(out, reg, r, dur);
     int failed_id = metrics_find(reg, "http_req_failed");
     if (failed_id >= 0) {
         const series_agg *a = &r->agg.s[reg->metrics[failed_id].series];
