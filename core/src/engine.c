@@ -13,6 +13,7 @@
 
 #include "memo.h"
 #include "output_runner.h"
+#include "progress.h"
 #include "summary.h"
 #include "tag_intern.h"
 #include "vu.h"
@@ -23,6 +24,13 @@
 #define SYNC_ITER_BUDGET 64   /* iterations in a row without waiting */
 
 typedef struct engine engine;
+
+/* Per-scenario counters the metrics thread reads for the live display;
+ * written once per iteration (not per request), relaxed. */
+typedef struct sc_live {
+    _Atomic int64_t running;
+    _Atomic uint64_t iterations, interrupted, dropped;
+} sc_live;
 typedef struct sc_run sc_run;
 
 /* PARKED: not running (not started yet, ramped down, or waiting for an
@@ -106,6 +114,11 @@ struct engine {
     out_runner *outs;
     atomic_int stop;
     _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
+    struct sc_live *live;            /* per scenario, for the progress display */
+    progress *prog;
+    progress_scenario *prog_sc;
+    uint64_t last_reqs;
+    uint64_t last_tick_ns;
     atomic_int workers_done;
     _Atomic int64_t active_vus;
     _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
@@ -183,6 +196,7 @@ static void set_running(vu_run *v, bool running)
 {
     long d = running ? 1 : -1;
     v->sr->running += (size_t)d;
+    atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].running, d, memory_order_relaxed);
     atomic_fetch_add_explicit(&v->w->e->active_vus, d, memory_order_relaxed);
 }
 
@@ -284,6 +298,7 @@ static void end_iteration(vu_run *v)
     uint64_t now = mono_now();
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
     worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
+    atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
     worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6, &st);
     v->pub.iteration++;
     v->iters_done++;
@@ -440,8 +455,10 @@ static void vu_abort_iteration(vu_run *v)
             ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]);
     }
     uv_timer_stop(&v->timer);
-    if (v->in_iteration)
+    if (v->in_iteration) {
         v->w->interrupted++;
+        atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].interrupted, 1, memory_order_relaxed);
+    }
     v->in_iteration = false;
     v->has_arrival = false;
 }
@@ -527,6 +544,7 @@ static void on_arrival(uv_timer_t *t)
         } else {
             sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = ""};
             worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
+            atomic_fetch_add_explicit(&w->e->live[sr->index].dropped, 1, memory_order_relaxed);
         }
         arrival_next(w, sr);
     }
@@ -883,10 +901,50 @@ static void check_abort_thresholds(engine *e)
     }
 }
 
+static uint64_t series_count(engine *e, const char *metric, bool nonzero)
+{
+    int id = metrics_find(&e->core->reg, metric);
+    if (id < 0)
+        return 0;
+    const series_agg *a = &e->global.s[e->core->reg.metrics[id].series];
+    return nonzero ? a->nonzero : a->count;
+}
+
+static void show_progress(engine *e, bool final)
+{
+    if (!e->prog)
+        return;
+    uint64_t now = mono_now();
+    for (size_t i = 0; i < e->s->n_scenarios; i++) {
+        const scenario *sc = &e->s->scenarios[i];
+        const sc_live *l = &e->live[i];
+        double since = ((double)now - (double)e->t0 - (double)sc->start_time_ns) / 1e9;
+        e->prog_sc[i] = (progress_scenario){
+            .name = sc->name, .executor = executor_name(sc->executor),
+            .elapsed_s = since > 0 ? since : 0, .total_s = (double)scenario_length_ns(sc) / 1e9,
+            .vus = atomic_load_explicit(&l->running, memory_order_relaxed),
+            .vus_max = scenario_max_vus(sc),
+            .iterations = atomic_load_explicit(&l->iterations, memory_order_relaxed),
+            .interrupted = atomic_load_explicit(&l->interrupted, memory_order_relaxed),
+            .dropped = atomic_load_explicit(&l->dropped, memory_order_relaxed),
+            .done = final};
+    }
+    uint64_t reqs = series_count(e, "http_reqs", false);
+    double dt = (double)(now - e->last_tick_ns) / 1e9;
+    progress_snapshot snap = {.elapsed_s = (double)(now - e->t0) / 1e9, .n = e->s->n_scenarios,
+                              .sc = e->prog_sc, .requests = reqs,
+                              .requests_per_s = dt > 0 ? (double)(reqs - e->last_reqs) / dt : 0,
+                              .failed = series_count(e, "http_req_failed", true), .final = final};
+    e->last_reqs = reqs;
+    e->last_tick_ns = now;
+    progress_update(e->prog, &snap);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     engine *e = t->data;
     main_flush(e, true);
+    show_progress(e, false);
     if (++e->ticks % 2 == 0)
         check_abort_thresholds(e);
 }
@@ -1093,8 +1151,12 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     atomic_init(&e.workers_done, 0);
     core->reg.frozen = true;
     e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
+    e.live = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.live);
+    e.prog_sc = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.prog_sc);
+    /* The live display goes to stderr, so stdout keeps only the summary. */
+    e.prog = progress_new(stderr, isatty(2), o->quiet, 5.0);
     tagi_init(&e.main_tags);
-    if (!e.claimed || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
+    if (!e.claimed || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;
     }
@@ -1119,6 +1181,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     core->engine = (struct engine *)&e;
 
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
+    e.last_tick_ns = e.t0;
     for (int i = 0; i < e.n_workers; i++)
         for (size_t j = 0; j < s->n_scenarios; j++) {
             sc_run *sr = &e.workers[i].scs[j];
@@ -1142,6 +1205,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     uv_loop_close(&e.main_loop);
 
     main_flush(&e, false);
+    show_progress(&e, true);
     for (int i = 0; i < e.n_workers; i++) {
         volley_worker *w = &e.workers[i];
         agg_pair_drain(&w->agg, &e.global, &core->reg);
@@ -1159,6 +1223,9 @@ out:
         worker_free(&e.workers[i]);
     free(e.workers);
     free((void *)e.claimed);
+    free(e.live);
+    free(e.prog_sc);
+    progress_free(e.prog);
     tagi_free(&e.main_tags);
     res->agg = e.global;
     res->interrupted = e.interrupted;
