@@ -162,5 +162,73 @@ class ExecutorTest(VolleyCase):
         self.assertIn('scenarios.c.stages[0]: missing required key "target"', err)
 
 
+
+class AbortAndSignalTest(VolleyCase):
+    def test_abort_on_fail_stops_the_run_early(self):
+        start = time.time()
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 2
+                duration: 30s
+                flow: [ { http: { url: "http://127.0.0.1:1/dead", timeout: 1s } }, { sleep: 50ms } ]
+            thresholds:
+              http_req_failed:
+                - { threshold: "rate<0.5", abort_on_fail: true, delay_abort_eval: 1s }
+            """)
+        took = time.time() - start
+        self.assertEqual(rc, 99, out + err)
+        self.assertLess(took, 10)
+        self.assertIn('threshold "rate<0.5" on http_req_failed failed', err)
+        self.assertIn("aborted by a threshold", out)
+        self.assertEqual(s["metrics"]["http_req_failed"]["thresholds"], {"rate<0.5": True})
+
+    def test_delay_abort_eval_waits(self):
+        start = time.time()
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 1
+                duration: 20s
+                flow: [ { http: { url: "http://127.0.0.1:1/dead", timeout: 1s } }, { sleep: 50ms } ]
+            thresholds:
+              http_req_failed:
+                - { threshold: "rate<0.5", abort_on_fail: true, delay_abort_eval: 3s }
+            """)
+        took = time.time() - start
+        self.assertEqual(rc, 99, out + err)
+        self.assertGreaterEqual(took, 3)
+        self.assertLess(took, 12)
+
+    def test_second_sigint_exits_at_once(self):
+        import signal
+        import subprocess
+        from volleytest import VOLLEY, NGINX
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 2
+                duration: 60s
+                graceful_stop: 30s
+                flow: [ { http: { url: "${env.NGINX}/slow", timeout: 20s } } ]
+            """)
+        env = dict(os.environ, NGINX=NGINX)
+        p = subprocess.Popen([VOLLEY, "run", spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 105)
+        self.assertIn("SIGINT", err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
