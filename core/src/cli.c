@@ -24,8 +24,8 @@ enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104,
 typedef struct cli {
     const char *cmd;
     spec_opts so;
-    const char **env, **outs, **only, **plugin_dirs, **stages;
-    size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages;
+    const char **env, **outs, **only, **plugin_dirs, **stages, **tags;
+    size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages, n_tags;
     const char *summary_export;
     run_opts ro;
     bool verbose;
@@ -50,6 +50,7 @@ static void usage(FILE *out)
           "  --duration D             override durations (e.g. 30s, 1m30s)\n"
           "  --iterations N           run N iterations in total (shared-iterations)\n"
           "  --stage DURATION:TARGET  ramp VUs (repeatable; makes every scenario ramping-vus)\n"
+          "  --tag NAME=VALUE         add a tag to every sample (repeatable)\n"
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
@@ -90,7 +91,7 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
-           O_WORKERS, O_STAGE };
+           O_WORKERS, O_STAGE, O_TAG };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -102,6 +103,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
         {"workers", required_argument, NULL, O_WORKERS},
         {"stage", required_argument, NULL, O_STAGE},
+        {"tag", required_argument, NULL, O_TAG},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -147,6 +149,7 @@ static int parse_args(cli *c, int argc, char **argv)
             break;
         case O_SCENARIO: push(&c->only, &c->n_only, optarg); break;
         case O_STAGE: push(&c->stages, &c->n_stages, optarg); break;
+        case O_TAG: push(&c->tags, &c->n_tags, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
         case O_SEED: {
             char *end;
@@ -173,6 +176,8 @@ static int parse_args(cli *c, int argc, char **argv)
     c->so.n_outs = c->n_outs;
     c->so.only_scenarios = c->only;
     c->so.n_only = c->n_only;
+    c->so.tags = c->tags;
+    c->so.n_tags = c->n_tags;
     c->so.stages = c->stages;
     c->so.n_stages = c->n_stages;
     return 0;
@@ -468,5 +473,6 @@ out:
     free(c.only);
     free(c.plugin_dirs);
     free(c.stages);
+    free(c.tags);
     return rc;
 }

@@ -752,7 +752,7 @@ static int worker_setup(volley_worker *w)
     w->flush.data = w;
     uv_timer_init(&w->loop, &w->sched);
     w->sched.data = w;
-    tagi_init(&w->tags);
+    tagi_init(&w->tags, e->core->reg.run_tags, e->core->reg.n_run_tags);
     for (size_t j = 0; j < w->n_vus; j++) {   /* before anything can fail */
         uv_timer_init(&w->loop, &w->vus[j].timer);
         w->vus[j].timer.data = &w->vus[j];
@@ -1155,7 +1155,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     e.prog_sc = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.prog_sc);
     /* The live display goes to stderr, so stdout keeps only the summary. */
     e.prog = progress_new(stderr, isatty(2), o->quiet, 5.0);
-    tagi_init(&e.main_tags);
+    tagi_init(&e.main_tags, core->reg.run_tags, core->reg.n_run_tags);
     if (!e.claimed || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;

@@ -23,6 +23,55 @@ int tag_key_parse(const char *s)
 
 void metrics_reg_init(metrics_reg *r) { memset(r, 0, sizeof *r); }
 
+static int cmp_tag(const void *a, const void *b)
+{
+    return strcmp(((const volley_tag *)a)->key, ((const volley_tag *)b)->key);
+}
+
+int metrics_set_run_tags(metrics_reg *r, const char *const *kv, size_t n, char *err,
+                         size_t errcap)
+{
+    volley_tag *t = calloc(n ? n : 1, sizeof *t);
+    if (!t)
+        return -1;
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        size_t klen = eq ? (size_t)(eq - kv[i]) : 0;
+        char key[128];
+        if (!eq || klen == 0 || klen >= sizeof key ||
+            strspn(kv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") < klen) {
+            snprintf(err, errcap, "--tag %s: expected NAME=VALUE with a name of letters, digits, "
+                     "_ - or .", kv[i]);
+            goto fail;
+        }
+        memcpy(key, kv[i], klen);
+        key[klen] = '\0';
+        bool dup = false;
+        for (size_t j = 0; j < got; j++)
+            dup |= strcmp(t[j].key, key) == 0;
+        if (tag_key_parse(key) >= 0 || dup) {
+            snprintf(err, errcap, "--tag %s: \"%s\" is %s", kv[i], key,
+                     dup ? "given twice" : "a built-in tag the runner sets itself");
+            goto fail;
+        }
+        t[got].key = strdup(key);
+        t[got].value = strdup(eq + 1);
+        got++;
+    }
+    qsort(t, got, sizeof *t, cmp_tag);
+    r->run_tags = t;
+    r->n_run_tags = got;
+    return 0;
+fail:
+    for (size_t j = 0; j < got; j++) {
+        free((char *)t[j].key);
+        free((char *)t[j].value);
+    }
+    free(t);
+    return -1;
+}
+
 void metrics_reg_free(metrics_reg *r)
 {
     for (size_t i = 0; i < r->n_metrics; i++) {
@@ -39,6 +88,11 @@ void metrics_reg_free(metrics_reg *r)
         free(s->filters);
         free((char *)s->name);
     }
+    for (size_t i = 0; i < r->n_run_tags; i++) {
+        free((char *)r->run_tags[i].key);
+        free((char *)r->run_tags[i].value);
+    }
+    free(r->run_tags);
     free(r->metrics);
     free(r->series);
     memset(r, 0, sizeof *r);
@@ -120,13 +174,25 @@ int metrics_register(metrics_reg *r, const char *name, volley_metric_type type,
     return (int)r->n_metrics++;
 }
 
-static int parse_filters(const th_metric_key *k, series_filter **out, char *err, size_t errcap)
+static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_filter **out,
+                         char *err, size_t errcap)
 {
     series_filter *f = calloc(k->n_filters ? k->n_filters : 1, sizeof *f);
     if (!f)
         return -1;
     for (size_t i = 0; i < k->n_filters; i++) {
         int key = tag_key_parse(k->filters[i].key);
+        const volley_tag *rt = NULL;
+        for (size_t j = 0; key < 0 && j < r->n_run_tags; j++)
+            if (strcmp(r->run_tags[j].key, k->filters[i].key) == 0)
+                rt = &r->run_tags[j];
+        if (rt) {
+            /* Constant for the run: the filter always or never matches. */
+            f[i].key = TAG_RUN;
+            f[i].value = strdup(k->filters[i].value);
+            f[i].int_value = strcmp(rt->value, k->filters[i].value) == 0;
+            continue;
+        }
         if (key < 0) {
             snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
                      "method, url, status, expected_response, check, error_code, scenario, group",
@@ -186,7 +252,7 @@ int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t er
         }
     }
     series_filter *f;
-    if (parse_filters(&k, &f, err, errcap) != 0)
+    if (parse_filters(r, &k, &f, err, errcap) != 0)
         goto done;
     uint32_t *subs = realloc(m->subs, (m->n_subs + 1) * sizeof *subs);
     if (subs)
@@ -242,6 +308,7 @@ static bool filter_matches(const series_filter *f, const sample_tags *st)
     case TAG_EXPECTED_RESPONSE: return t && t->expected_response == f->int_value;
     case TAG_CHECK: return t && str_eq(t->check, f->value);
     case TAG_ERROR_CODE: return t && str_eq(t->error_code, f->value);
+    case TAG_RUN: return f->int_value != 0;
     case TAG__COUNT: break;
     }
     return false;

@@ -27,7 +27,8 @@
 /* Tag keys a sub-metric filter can name. */
 typedef enum tag_key {
     TAG_NAME = 0, TAG_METHOD, TAG_URL, TAG_STATUS, TAG_EXPECTED_RESPONSE,
-    TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG__COUNT
+    TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG__COUNT,
+    TAG_RUN        /* a run-wide tag (--tag): matches or not for the whole run */
 } tag_key;
 
 const char *tag_key_name(tag_key k);
@@ -63,7 +64,14 @@ typedef struct metrics_reg {
     size_t n_series, cap_series;
     series_def *series;
     bool frozen;               /* no registration once workers run */
+    size_t n_run_tags;         /* --tag NAME=VALUE, on every sample */
+    volley_tag *run_tags;      /* owned, keys sorted */
 } metrics_reg;
+
+/* Sets the run-wide tags from "NAME=VALUE" texts; -1 with err on a bad
+ * name, a duplicate or a built-in tag name. */
+int metrics_set_run_tags(metrics_reg *r, const char *const *kv, size_t n, char *err,
+                         size_t errcap);
 
 void metrics_reg_init(metrics_reg *r);
 void metrics_reg_free(metrics_reg *r);

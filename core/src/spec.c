@@ -1220,6 +1220,9 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
             diag_error(d, path, 1, 1, "(top level): the spec is empty; expected a mapping with version and scenarios");
         goto fail;
     }
+    char terr[256];
+    if (metrics_set_run_tags(reg, o->tags, o->n_tags, terr, sizeof terr) != 0)
+        diag_error(d, NULL, 0, 0, "%s", terr);
     load_root(&L, root);
     if (d->count != before)
         goto fail;

@@ -122,6 +122,8 @@ typedef struct spec_opts {
     int64_t vus;               /* 0: keep the spec's */
     int64_t duration_ns;       /* 0: keep */
     int64_t iterations;        /* 0: keep */
+    const char *const *tags;   /* "NAME=VALUE" from --tag: on every sample */
+    size_t n_tags;
     const char *const *stages; /* "30s:10" from --stage: every scenario ramps */
     size_t n_stages;
     const char *const *outs;   /* "NAME[=ARG]" from --out */

@@ -15,10 +15,17 @@ struct tag_entry {
     const volley_tagset *set;   /* NULL: empty slot */
 };
 
-void tagi_init(tag_intern *t)
+void tagi_init(tag_intern *t, const volley_tag *run, size_t n_run)
 {
     memset(t, 0, sizeof *t);
     arena_init(&t->a);
+    t->run = run;
+    t->n_run = n_run;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(((const volley_tag *)a)->key, ((const volley_tag *)b)->key);
 }
 
 void tagi_free(tag_intern *t)
@@ -58,7 +65,11 @@ static int key_eq(const tag_key_words *a, const tag_key_words *b)
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
-    volley_tag tags[9];
+    size_t cap = 9 + t->n_run;
+    volley_tag *tags = arena_alloc(&t->a, cap * sizeof *tags);
+    volley_tagset *set = arena_alloc(&t->a, sizeof *set);
+    if (!tags || !set)
+        return NULL;
     size_t n = 0;
     /* alphabetical order */
     if (k->check) tags[n++] = (volley_tag){"check", k->check};
@@ -74,13 +85,12 @@ static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
         tags[n++] = (volley_tag){"status", k->status ? arena_strdup(&t->a, status) : ""};
     }
     if (k->url) tags[n++] = (volley_tag){"url", k->url};
-    volley_tagset *set = arena_alloc(&t->a, sizeof *set);
-    volley_tag *copy = arena_alloc(&t->a, (n ? n : 1) * sizeof *copy);
-    if (!set || !copy)
-        return NULL;
-    memcpy(copy, tags, n * sizeof *copy);
+    for (size_t i = 0; i < t->n_run; i++)
+        tags[n++] = t->run[i];
+    if (t->n_run)
+        qsort(tags, n, sizeof *tags, cmp_key);
     set->n = n;
-    set->tags = copy;
+    set->tags = tags;
     return set;
 }
 

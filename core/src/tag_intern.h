@@ -14,11 +14,13 @@ typedef struct tag_entry tag_entry;
 
 typedef struct tag_intern {
     arena a;                   /* owns the tagsets until the run ends */
+    const volley_tag *run;     /* run-wide tags added to every set (sorted) */
+    size_t n_run;
     tag_entry *slots;
     size_t cap, n;
 } tag_intern;
 
-void tagi_init(tag_intern *t);
+void tagi_init(tag_intern *t, const volley_tag *run, size_t n_run);
 void tagi_free(tag_intern *t);
 /* NULL only on out-of-memory. */
 const volley_tagset *tagi_get(tag_intern *t, const sample_tags *st);

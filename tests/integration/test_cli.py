@@ -190,6 +190,35 @@ class CliTest(VolleyCase):
         self.assertGreater(len(reqs), 20)
         self.assertEqual(len(reqs), s["metrics"]["http_reqs"]["count"])
 
+    def test_run_tags_reach_samples_and_thresholds(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                iterations: 3
+                flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+            thresholds:
+              "http_reqs{env:staging}": ["count==3"]
+              "http_reqs{env:prod}": ["count==0"]
+            """)
+        nd = os.path.join(self.tmp, "tags.ndjson")
+        summary = os.path.join(self.tmp, "tags.json")
+        rc, out, err = self.volley("run", "-q", "--tag", "env=staging", "--tag", "team=qa",
+                                   "--out", "json-out=" + nd, "--summary-export", summary, spec)
+        self.assertEqual(rc, 0, out + err)
+        pts = [o for o in self.read_ndjson(nd) if o["type"] == "Point" and o["metric"] == "http_reqs"]
+        self.assertEqual(len(pts), 3)
+        self.assertEqual(pts[0]["data"]["tags"]["env"], "staging")
+        self.assertEqual(pts[0]["data"]["tags"]["team"], "qa")
+        self.assertEqual(list(pts[0]["data"]["tags"]), sorted(pts[0]["data"]["tags"]))
+        rc, out, err = self.volley("validate", "--tag", "scenario=x", spec)
+        self.assertEqual(rc, 104)
+        self.assertIn("a built-in tag", err)
+        rc, out, err = self.volley("validate", "--tag", "novalue", spec)
+        self.assertEqual(rc, 104)
+        self.assertIn("expected NAME=VALUE", err)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
