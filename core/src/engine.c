@@ -596,6 +596,9 @@ static void sc_hard_stop(volley_worker *w, sc_run *sr)
  * running ones get graceful_stop to finish. */
 static void sc_end(volley_worker *w, sc_run *sr)
 {
+    /* Arrivals due before the end whose timer has not fired yet still start. */
+    if (executor_is_arrival(sr->sc->executor))
+        on_arrival(&sr->timer);
     sr->phase = SC_ENDING;
     if (sr->timer_ready)
         uv_timer_stop(&sr->timer);

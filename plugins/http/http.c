@@ -164,6 +164,9 @@ static int easy_create(http_worker *w, http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)vs);
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");   /* no proxy: no getenv per request */
+    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");   /* nor for no_proxy/NO_PROXY */
+    if (getenv("VOLLEY_HTTP_BUFSZ"))
+        rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, atol(getenv("VOLLEY_HTTP_BUFSZ")));
     rc |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
     rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "volley/0.1");
