@@ -355,6 +355,11 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     }
     bool *ok = calloc(s->n_thresholds + 1, sizeof *ok);
     size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, ok);
+    if (res.aborted && res.abort_threshold < s->n_thresholds && ok[res.abort_threshold]) {
+        /* It failed when it stopped the test, whatever the last samples say. */
+        ok[res.abort_threshold] = false;
+        failed++;
+    }
     summary_print(stdout, s, &core->reg, &res, ok);
     if (c->summary_export &&
         summary_export(c->summary_export, s, &core->reg, &res, ok, err, sizeof err) != 0) {
@@ -367,7 +372,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
             rc = EXIT_ENGINE;
         }
     }
-    if (rc == EXIT_OK && failed)
+    if (rc == EXIT_OK && (failed || res.aborted))
         rc = EXIT_THRESHOLDS;
     if (res.interrupted) {
         *interrupted = true;

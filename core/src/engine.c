@@ -131,6 +131,7 @@ struct engine {
     int sigints;
     bool interrupted;
     bool aborted;                    /* an abort_on_fail threshold failed */
+    size_t abort_threshold;
     unsigned ticks;
 };
 
@@ -900,6 +901,7 @@ static void check_abort_thresholds(engine *e)
         fprintf(stderr, "volley: threshold \"%s\" on %s failed (value %g): aborting the test "
                 "(abort_on_fail)\n", t->source, t->key, v);
         e->aborted = true;
+        e->abort_threshold = i;
         request_stop(e);
     }
 }
@@ -922,9 +924,12 @@ static void show_progress(engine *e, bool final)
         const scenario *sc = &e->s->scenarios[i];
         const sc_live *l = &e->live[i];
         double since = ((double)now - (double)e->t0 - (double)sc->start_time_ns) / 1e9;
+        double total = (double)scenario_length_ns(sc) / 1e9;
+        if (since > total && atomic_load_explicit(&l->running, memory_order_relaxed) == 0)
+            since = total;   /* finished: stop the clock at its length */
         e->prog_sc[i] = (progress_scenario){
             .name = sc->name, .executor = executor_name(sc->executor),
-            .elapsed_s = since > 0 ? since : 0, .total_s = (double)scenario_length_ns(sc) / 1e9,
+            .elapsed_s = since > 0 ? since : 0, .total_s = total,
             .vus = atomic_load_explicit(&l->running, memory_order_relaxed),
             .vus_max = scenario_max_vus(sc),
             .iterations = atomic_load_explicit(&l->iterations, memory_order_relaxed),
@@ -1233,6 +1238,7 @@ out:
     res->agg = e.global;
     res->interrupted = e.interrupted;
     res->aborted = e.aborted;
+    res->abort_threshold = e.abort_threshold;
     res->vus_max = atomic_load(&e.vus_max);
     res->workers = e.n_workers;
     res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;

@@ -32,6 +32,7 @@ typedef struct run_result {
     int64_t duration_ns;       /* wall time of the run */
     bool interrupted;          /* SIGINT/SIGTERM */
     bool aborted;              /* stopped by an abort_on_fail threshold */
+    size_t abort_threshold;    /* which one (index in spec->thresholds) */
     uint64_t iterations_complete, iterations_interrupted;
     int64_t vus_max;
     size_t n_outputs;

@@ -285,10 +285,13 @@ static const ynode *merge_layer(loader *L, const ynode *step, const volley_optio
 static const ynode *service_layer(loader *L, const ynode *step)
 {
     const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
-    if (!url || url->kind != YNODE_SCALAR || strncmp(url->str, "${services.", 11) != 0)
+    if (!url || url->kind != YNODE_SCALAR || strncmp(url->str, "${", 2) != 0)
         return NULL;
-    const char *name = url->str + 11;
-    size_t len = strcspn(name, "}");
+    const char *name = url->str + 2 + strspn(url->str + 2, " ");   /* "${ services.x }" too */
+    if (strncmp(name, "services.", 9) != 0)
+        return NULL;
+    name += 9;
+    size_t len = strcspn(name, "} ");
     for (size_t i = 0; i < L->s->n_services; i++) {
         const service *sv = &L->s->services[i];
         if (strlen(sv->name) != len || strncmp(sv->name, name, len) != 0 || !sv->headers_node)
@@ -747,6 +750,8 @@ static bool check_executor_options(loader *L, const ynode *v, const char *path,
     unsigned needs = executor_opts[cfg->executor].needs;
     if (L->o->duration_ns)
         needs &= ~B(SC_DURATION);
+    if (L->o->n_stages)
+        needs = 0;   /* --stage replaces the executor */
     for (size_t j = 0; j < VOLLEY_COUNTOF(scenario_opts); j++) {
         bool given = VOLLEY_OPT_IS_SET(cfg, j);
         if (given && !(takes & B(j))) {
@@ -787,6 +792,25 @@ static bool cli_stages(loader *L, sched_stage **out, size_t *n)
     }
     *out = st;
     *n = L->o->n_stages;
+    return true;
+}
+
+/* What k6 also rejects: a ramp that never has a VU, max_vus below
+ * pre_allocated_vus. */
+static bool check_profile(loader *L, const ynode *v, const char *path, const scenario *sc,
+                          const scenario_cfg *cfg)
+{
+    if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
+        ERR(v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        return false;
+    }
+    if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&
+        cfg->max_vus < cfg->pre_allocated_vus) {
+        const ynode *at = ynode_get(v, "max_vus");
+        ERR(at ? at : v, "%s.max_vus: must be at least pre_allocated_vus (%lld)", path,
+            (long long)cfg->pre_allocated_vus);
+        return false;
+    }
     return true;
 }
 
@@ -908,6 +932,8 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     sc->graceful_stop_ns = cfg.graceful_stop;
     sc->start_time_ns = cfg.start_time;
     set_profile(L, sc, &cfg);
+    if (!L->o->n_stages && !check_profile(L, v, path, sc, &cfg))
+        return false;
     if (!apply_overrides(L, sc))
         return false;
     if (sc->executor == EXEC_SHARED_ITERATIONS && sc->vus > sc->iterations)

@@ -256,8 +256,9 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
         for (size_t k = 0; k < reg->n_series; k++) {
             const series_def *sd = &reg->series[k];
             const char *brace = strchr(sd->name, '{');
-            if (!sd->per_scenario || !brace || strncmp(brace + 10, name, strlen(name)) != 0 ||
-                brace[10 + strlen(name)] != '}')
+            /* exactly {scenario:NAME}: made for this section or by a threshold */
+            if (sd->n_filters != 1 || sd->filters[0].key != TAG_SCENARIO ||
+                strcmp(sd->filters[0].value, name) != 0 || !brace)
                 continue;
             const series_agg *a = &r->agg.s[k];
             const volley_metric_info *m = &reg->metrics[sd->metric].info;

@@ -143,10 +143,20 @@ class DocsTest(VolleyCase):
             doc.update(top)
             return json.dumps(doc, ensure_ascii=False) + "\n"   # JSON is YAML
 
+        scenario_props = s["$defs"]["scenario"]["properties"]
+
+        def needs(executor):
+            """The keys the schema requires for this executor (its if/then rules)."""
+            for rule in s["$defs"]["scenario"].get("allOf", []):
+                cond = rule.get("if", {}).get("properties", {}).get("executor", {})
+                if cond.get("const") == executor:
+                    return rule.get("then", {}).get("required", [])
+            return []
+
         def scenario(executor, **keys):
             sc = {"executor": executor, "flow": [http_step]}
-            if executor == "constant-vus":
-                sc["duration"] = "1s"
+            for key in needs(executor):   # e.g. rate, duration, pre_allocated_vus
+                sc[key] = (samples(s, scenario_props[key]) or [None])[0]
             sc.update(keys)
             return spec(scenarios={"s": sc})
 
