@@ -28,10 +28,24 @@ static int cmp_tag(const void *a, const void *b)
     return strcmp(((const volley_tag *)a)->key, ((const volley_tag *)b)->key);
 }
 
+static void free_run_tags(metrics_reg *r)
+{
+    for (size_t i = 0; i < r->n_run_tags; i++) {
+        free((char *)r->run_tags[i].key);
+        free((char *)r->run_tags[i].value);
+    }
+    free(r->run_tags);
+    r->run_tags = NULL;
+    r->n_run_tags = 0;
+}
+
 int metrics_set_run_tags(metrics_reg *r, const char *const *kv, size_t n, char *err,
                          size_t errcap)
 {
-    volley_tag *t = calloc(n ? n : 1, sizeof *t);
+    free_run_tags(r);
+    if (n == 0)
+        return 0;
+    volley_tag *t = calloc(n, sizeof *t);
     if (!t)
         return -1;
     size_t got = 0;
@@ -88,11 +102,7 @@ void metrics_reg_free(metrics_reg *r)
         free(s->filters);
         free((char *)s->name);
     }
-    for (size_t i = 0; i < r->n_run_tags; i++) {
-        free((char *)r->run_tags[i].key);
-        free((char *)r->run_tags[i].value);
-    }
-    free(r->run_tags);
+    free_run_tags(r);
     free(r->metrics);
     free(r->series);
     memset(r, 0, sizeof *r);
