@@ -25,6 +25,17 @@
 
 #define MAX_REDIRECTS 10   /* k6's default maxRedirects */
 
+/*
+ * Receive buffer (CURLOPT_BUFFERSIZE) of a VU's handle: curl mallocs it for
+ * every transfer and holds it until the transfer ends, so with thousands of
+ * VUs waiting on slow answers its default 16 KB is most of a VU's memory.
+ * It starts at curl's minimum, enough for a small answer in one read, and
+ * grows to fit the largest response the VU has had (headers and body), up
+ * to RECV_BUF_MAX, so large downloads are not read in 1 KB pieces.
+ */
+#define RECV_BUF_MIN 1024
+#define RECV_BUF_MAX 65536
+
 /* ------------------------------------------------------------------------ */
 /* Plugin instance                                                           */
 /* ------------------------------------------------------------------------ */
@@ -155,21 +166,30 @@ void http_mark_sent(CURL *easy)
 
 static int easy_create(http_worker *w, http_vu *vs)
 {
-    CURL *e = curl_easy_init();
-    if (!e)
+    http_group *g = http_group_join(w);
+    if (!g)
         return -1;
+    CURL *e = curl_easy_init();
+    if (!e) {
+        http_group_leave(w, g);
+        return -1;
+    }
     vs->easy = e;
     vs->w = w;
+    vs->g = g;
+    vs->recv_buf = RECV_BUF_MIN;
     CURLcode rc = CURLE_OK;
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)vs);
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");   /* no proxy: no getenv per request */
-    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");   /* nor for no_proxy/NO_PROXY */
-    if (getenv("VOLLEY_HTTP_BUFSZ"))
-        rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, atol(getenv("VOLLEY_HTTP_BUFSZ")));
+    /* No proxy, and no getenv of the proxy variables per request. */
+    rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");
+    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, vs->recv_buf);
+    /* https copies the request into an upload buffer held for the whole
+     * transfer (64 KB by default); curl's minimum, 16 KB, is one TLS record. */
+    rc |= curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     rc |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
     rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "volley/0.1");
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, vs->errbuf);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, vs);
@@ -178,18 +198,23 @@ static int easy_create(http_worker *w, http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQDATA, vs);
     rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
-    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, w);
+    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, g);
     rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http_close_socket);
-    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w);
+    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, g);
     rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
-    /* curl's idle-connection cache defaults to 4 x the handles currently
-     * in the multi, so VUs between requests (sleeping) would lose their
-     * keep-alive connections. Size it by the VUs of this worker instead. */
-    if (++w->n_easy * 2 > w->maxconnects) {
-        w->maxconnects = w->n_easy * 4 < 64 ? 64 : w->n_easy * 4;
-        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, w->maxconnects);
-    }
     return rc == CURLE_OK ? 0 : -1;
+}
+
+/* Between transfers: lets the receive buffer fit the response just read. */
+static void fit_recv_buf(http_vu *vs)
+{
+    uint64_t total = vs->hdr_bytes + vs->body.len;
+    long want = vs->recv_buf;
+    while (want < RECV_BUF_MAX && (uint64_t)want < total)
+        want *= 2;
+    if (want != vs->recv_buf &&
+        curl_easy_setopt(vs->easy, CURLOPT_BUFFERSIZE, want) == CURLE_OK)
+        vs->recv_buf = want;
 }
 
 /* Sets what belongs to the step; runs only when the VU's step changes. */
@@ -305,11 +330,11 @@ static int render(http_vu *vs, const http_step *st)
     return 0;
 }
 
-/* Loads the step's DNS pin into the worker's DNS cache (shared by its
+/* Loads the step's DNS pin into the group's DNS cache (shared by its
  * handles) with this VU's next transfer. Every transfer carries the pin
  * until one that did has completed, so VUs starting together never reach
  * curl's resolver; a handle that carried it drops it again. */
-static void pin_dns(http_worker *w, http_vu *vs, const http_step *st)
+static void pin_dns(http_group *g, http_vu *vs, const http_step *st)
 {
     if (vs->resolve_set) {
         curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, NULL);
@@ -317,15 +342,15 @@ static void pin_dns(http_worker *w, http_vu *vs, const http_step *st)
     }
     if (!st->resolve)
         return;
-    if (st->idx >= w->n_pinned) {
-        unsigned char *t = realloc(w->pinned, st->idx + 1);
+    if (st->idx >= g->n_pinned) {
+        unsigned char *t = realloc(g->pinned, st->idx + 1);
         if (!t)
             return;
-        memset(t + w->n_pinned, 0, st->idx + 1 - w->n_pinned);
-        w->pinned = t;
-        w->n_pinned = st->idx + 1;
+        memset(t + g->n_pinned, 0, st->idx + 1 - g->n_pinned);
+        g->pinned = t;
+        g->n_pinned = st->idx + 1;
     }
-    if (!w->pinned[st->idx] &&
+    if (!g->pinned[st->idx] &&
         curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, st->resolve) == CURLE_OK)
         vs->resolve_set = true;
 }
@@ -342,7 +367,7 @@ static void reset_request(http_vu *vs, uint64_t now)
 
 static int activate(http_worker *w, http_vu *vs)
 {
-    if (curl_multi_add_handle(w->multi, vs->easy) != CURLM_OK)
+    if (curl_multi_add_handle(vs->g->multi, vs->easy) != CURLM_OK)
         return -1;
     vs->active = true;
     vs->prev = NULL;
@@ -357,7 +382,7 @@ void http_deactivate(http_worker *w, http_vu *vs)
 {
     if (!vs->active)
         return;
-    curl_multi_remove_handle(w->multi, vs->easy);
+    curl_multi_remove_handle(vs->g->multi, vs->easy);
     if (vs->prev)
         vs->prev->next = vs->next;
     else
@@ -394,7 +419,7 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
         return -1;
     if (render(vs, st) != 0)
         return -1;
-    pin_dns(w, vs, st);
+    pin_dns(vs->g, vs, st);
     reset_request(vs, w->host->now_ns());
     return activate(w, vs);
 }
@@ -413,8 +438,10 @@ static void http_vu_fini(void *wstate, void *vu_state)
     http_vu *vs = vu_state;
     if (vs->active)
         http_deactivate(vs->w, vs);
-    if (vs->easy)
+    if (vs->easy) {
         curl_easy_cleanup(vs->easy);
+        http_group_leave(vs->w, vs->g);   /* may free the worker: last */
+    }
     free(vs->headers.data);
     free(vs->body.data);
     free(vs->url.data);
@@ -621,8 +648,8 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
     curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
     timings t = measure(vs, e, nc, now);
-    if (vs->resolve_set && st->idx < w->n_pinned)
-        w->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
+    if (vs->resolve_set && st->idx < vs->g->n_pinned)
+        vs->g->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
 
     volley_tags tags = VOLLEY_TAGS_INIT;
     tags.name = st->tag_name;
@@ -634,8 +661,9 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
             curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
         const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
         const char *kind = error_kind(rc, os_errno, vs->t_prereq != 0, detail, &tags.error_code);
-        snprintf(vs->errtext, sizeof vs->errtext, "%s: %s", kind, detail);
-        error = vs->errtext;
+        /* step_done reads it before anything else can complete */
+        snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, detail);
+        error = w->errtext;
         status = 0;
     } else if (status >= 400 && status < 600) {
         tags.error_code = w->p->status_code[status - 400];
@@ -670,6 +698,7 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     }
 
     http_deactivate(w, vs);
+    fit_recv_buf(vs);
     emit(w, vs, &t, &tags, !tags.expected_response, sent);
     if (redirect && follow(w, vs, vs->url.data, status) == 0)
         return;

@@ -3,9 +3,9 @@
  *
  *   http_conf.c  the option map and step_compile: everything constant about a
  *                step is built once here (url, header list, body, DNS pin)
- *   http_loop.c  one CURLM per worker driven by the worker's libuv loop:
- *                uv_poll_t per socket (own fd table, lazy removal), one
- *                uv_timer_t, and the completion drain
+ *   http_loop.c  a worker's groups of VUs, one CURLM each, driven by the
+ *                worker's libuv loop: uv_poll_t per socket (own fd table,
+ *                lazy removal), a uv_timer_t per CURLM, the completion drain
  *   http.c       the descriptor, metrics, the per-VU request cycle and the
  *                k6 timing mapping
  */
@@ -43,6 +43,8 @@ typedef struct http_config {
 
 extern const volley_option_map http_step_options;
 extern const char *const http_method_names[];
+
+#define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 
 /* ---- plugin instance ---- */
 
@@ -104,30 +106,57 @@ void http_step_free(void *inst, void *step);
 
 typedef struct http_sock http_sock;
 typedef struct http_vu http_vu;
+typedef struct http_worker http_worker;
 
-typedef struct http_worker {
+/*
+ * VUs per curl multi handle. Curl 7.88 walks the connections of a multi
+ * twice per request (the connection-cache search steps over the busy ones;
+ * curl_multi_remove_handle looks for the last-used connection through the
+ * whole cache): ~90 instructions per connection visited, half of them on
+ * average, so one multi for 5,000 VUs adds ~200,000 instructions to curl's
+ * ~57,000 per request. A worker therefore splits its VUs into groups of at
+ * most this many, each with its own multi (connection cache, DNS cache) and
+ * timer. A group costs about 40 KB (curl's socket hash and the cache's
+ * closure handle): 0.3 KB per VU at 128, where the walks cost ~6,000
+ * instructions per request once a group is full.
+ */
+#define HTTP_GROUP_VUS 128
+
+typedef struct http_group {
+    http_worker *w;
+    CURLM *multi;
+    uv_timer_t timer;
+    unsigned char *pinned;          /* by step idx: DNS pin loaded          */
+    size_t n_pinned;
+    int n_vus;                      /* VUs whose easy handle is here        */
+    long maxconnects;               /* CURLMOPT_MAXCONNECTS set so far      */
+} http_group;
+
+struct http_worker {
     http_plugin *p;
     const volley_host *host;
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
+    http_group **groups;
+    size_t n_groups;
     http_sock **socks;              /* indexed by fd                        */
     size_t n_socks;
     http_sock *free_socks;          /* closed slots kept for reuse          */
-    http_vu *active;                /* VUs whose handle is in the multi     */
-    unsigned char *pinned;          /* by step idx: DNS pin loaded          */
-    size_t n_pinned;
-    long n_easy;                    /* easy handles created on this worker  */
-    long maxconnects;               /* CURLMOPT_MAXCONNECTS set so far      */
+    http_vu *active;                /* VUs whose handle is in a multi       */
+    long n_vus;                     /* VUs holding an easy handle           */
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
     bool fini_pending;              /* worker_fini came during a drain      */
-} http_worker;
+    char errtext[CURL_ERROR_SIZE + 48];   /* error text handed to step_done */
+};
 
 void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
 void http_worker_fini(void *wstate);
-/* Curl callbacks for sockets, set on every easy handle. */
+/* The group for a VU's new easy handle (one with room, or a new one). */
+http_group *http_group_join(http_worker *w);
+/* A VU's easy handle is gone; may free the worker after worker_fini. */
+void http_group_leave(http_worker *w, http_group *g);
+/* Curl callbacks for sockets, set on every easy handle (data: the group). */
 curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
                                struct curl_sockaddr *addr);
 int http_close_socket(void *clientp, curl_socket_t fd);
@@ -143,6 +172,7 @@ typedef struct http_hnode {
 struct http_vu {
     CURL *easy;
     http_worker *w;
+    http_group *g;                  /* whose multi runs the handle          */
     volley_vu *vu;
     const http_step *step;          /* the running step                     */
     const http_step *configured;    /* whose options the handle carries     */
@@ -164,12 +194,12 @@ struct http_vu {
     volley_buf hdrtext;             /* rendered header lines                */
     http_hnode *hnodes;
     size_t hnodes_cap;
+    long recv_buf;                  /* CURLOPT_BUFFERSIZE of the handle     */
     char errbuf[CURL_ERROR_SIZE];
-    char errtext[CURL_ERROR_SIZE + 48];
 };
 
 /* After curl_multi_socket_action: hands finished transfers to http.c. */
-void http_drain(http_worker *w);
+void http_drain(http_group *g);
 /* http.c: one finished transfer, outside any curl callback. */
 void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
 /* http.c: the socket callback saw curl switch this transfer to reading. */

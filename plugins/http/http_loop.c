@@ -1,6 +1,7 @@
 /*
- * One CURLM per worker, driven by the worker's libuv loop through the
- * multi_socket API: a uv_poll_t per socket and one uv_timer_t.
+ * A worker's CURLMs (one per group of VUs, see http_int.h), driven by the
+ * worker's libuv loop through the multi_socket API: a uv_poll_t per socket
+ * and a uv_timer_t per multi.
  *
  * Socket slots. The plugin opens and closes curl's sockets itself
  * (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION), so a slot's poll
@@ -15,6 +16,9 @@
  *
  * Curl is never called from inside its own callbacks: the timer callback
  * only (re)arms the uv timer, whose callback runs on a later loop turn.
+ *
+ * The socket table is the worker's; each slot remembers the group whose
+ * connection (or resolver) uses it, whose multi its events go to.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 struct http_sock {
     uv_poll_t poll;
     http_worker *w;
+    http_group *g;         /* whose connection (or resolver) uses the fd   */
     curl_socket_t fd;
     int want;              /* CURL_POLL_* curl asked for; 0 = unwanted     */
     int events;            /* UV_READABLE|UV_WRITABLE being polled         */
@@ -37,14 +42,17 @@ struct http_sock {
 };
 
 static void maybe_free(http_worker *w);
+static void on_timer_closed(uv_handle_t *h);
+static http_group *group_new(http_worker *w);
 
 static http_sock *sock_get(http_worker *w, curl_socket_t fd)
 {
     return fd >= 0 && (size_t)fd < w->n_socks ? w->socks[fd] : NULL;
 }
 
-static http_sock *sock_new(http_worker *w, curl_socket_t fd, bool owned)
+static http_sock *sock_new(http_group *g, curl_socket_t fd, bool owned)
 {
+    http_worker *w = g->w;
     if (fd < 0)
         return NULL;
     if ((size_t)fd >= w->n_socks) {
@@ -65,6 +73,7 @@ static http_sock *sock_new(http_worker *w, curl_socket_t fd, bool owned)
         return NULL;
     memset(s, 0, sizeof *s);
     s->w = w;
+    s->g = g;
     s->fd = fd;
     s->owned = owned;
     w->socks[fd] = s;
@@ -113,10 +122,11 @@ static int sock_poll(http_worker *w, http_sock *s, int events)
 }
 
 /* Runs curl for one socket or for its timers, then completes what ended. */
-static void socket_action(http_worker *w, curl_socket_t fd, int flags)
+static void socket_action(http_group *g, curl_socket_t fd, int flags)
 {
+    http_worker *w = g->w;
     int running;
-    curl_multi_socket_action(w->multi, fd, flags, &running);
+    curl_multi_socket_action(g->multi, fd, flags, &running);
     /* libuv stops a poll handle after an error; if curl still wants the
      * socket (it did not remove it), poll it again. */
     http_sock *s = fd == CURL_SOCKET_TIMEOUT ? NULL : sock_get(w, fd);
@@ -125,7 +135,7 @@ static void socket_action(http_worker *w, curl_socket_t fd, int flags)
                  ((s->want & CURL_POLL_OUT) ? UV_WRITABLE : 0);
         sock_poll(w, s, ev);
     }
-    http_drain(w);
+    http_drain(g);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -152,13 +162,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
-    socket_action(w, s->fd, flags);
+    socket_action(s->g, s->fd, flags);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)socketp;
-    http_worker *w = userp;
+    http_group *g = userp;
+    http_worker *w = g->w;
     http_sock *s = sock_get(w, fd);
     if (what == CURL_POLL_REMOVE) {
         if (s) {
@@ -172,8 +183,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     }
     if (what == CURL_POLL_IN)
         http_mark_sent(easy);
-    if (!s && !(s = sock_new(w, fd, false)))
+    if (!s && !(s = sock_new(g, fd, false)))
         return 0;   /* out of memory: the transfer's timeout will end it */
+    s->g = g;
     s->want = what;
     int ev = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
     if (sock_poll(w, s, ev) == 0)
@@ -189,20 +201,21 @@ static void on_timer(uv_timer_t *t)
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    http_worker *w = userp;
-    if (w->closing)
+    http_group *g = userp;
+    if (g->w->closing)
         return 0;
     if (timeout_ms < 0)
-        uv_timer_stop(&w->timer);
+        uv_timer_stop(&g->timer);
     else
-        uv_timer_start(&w->timer, on_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&g->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
 curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     (void)purpose;
-    http_worker *w = clientp;
+    http_group *g = clientp;
+    http_worker *w = g->w;
     curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                               addr->protocol);
     if (fd < 0)
@@ -212,7 +225,7 @@ curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_
     http_sock *stale = sock_get(w, fd);
     if (stale)
         sock_close(w, stale);
-    if (!sock_new(w, fd, true)) {
+    if (!sock_new(g, fd, true)) {
         close(fd);
         return CURL_SOCKET_BAD;
     }
@@ -221,7 +234,7 @@ curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_
 
 int http_close_socket(void *clientp, curl_socket_t fd)
 {
-    http_worker *w = clientp;
+    http_worker *w = ((http_group *)clientp)->w;
     http_sock *s = sock_get(w, fd);
     if (s)
         sock_close(w, s);
@@ -233,13 +246,14 @@ int http_close_socket(void *clientp, curl_socket_t fd)
  * core's step_done, which may start, cancel or end VUs, or even call
  * worker_fini: that is deferred until the outermost drain returns.
  */
-void http_drain(http_worker *w)
+void http_drain(http_group *g)
 {
+    http_worker *w = g->w;
     uint64_t now = w->host->now_ns();
     CURLMsg *m;
     int left;
     w->dispatching++;
-    while (!w->fini_pending && (m = curl_multi_info_read(w->multi, &left))) {
+    while (!w->fini_pending && (m = curl_multi_info_read(g->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         CURLcode rc = m->data.result;
@@ -248,7 +262,7 @@ void http_drain(http_worker *w)
         if (vs)
             http_complete(w, vs, rc, now);
         else
-            curl_multi_remove_handle(w->multi, m->easy_handle);
+            curl_multi_remove_handle(g->multi, m->easy_handle);
     }
     if (--w->dispatching == 0 && w->fini_pending) {
         w->fini_pending = false;
@@ -267,46 +281,103 @@ void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
     w->p = p;
     w->host = p->host;
     w->loop = p->host->worker_loop(vw);
-    w->n_pinned = p->n_steps;
-    w->pinned = calloc(w->n_pinned ? w->n_pinned : 1, 1);
-    w->multi = curl_multi_init();
-    if (!w->pinned || !w->multi || uv_timer_init(w->loop, &w->timer) != 0) {
+    /* The first group now, so a worker that cannot use curl fails here. */
+    if (!group_new(w)) {
         snprintf(err, errcap, "cannot set up libcurl on the worker loop");
-        curl_multi_cleanup(w->multi);
-        free(w->pinned);
+        free(w->groups);
         free(w);
         return NULL;
     }
-    w->timer.data = w;
-    w->open_handles = 1;
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+    return w;
+}
+
+static http_group *group_new(http_worker *w)
+{
+    http_group **t = realloc(w->groups, (w->n_groups + 1) * sizeof *t);
+    if (!t)
+        return NULL;
+    w->groups = t;
+    http_group *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->w = w;
+    g->n_pinned = w->p->n_steps;
+    g->pinned = calloc(g->n_pinned ? g->n_pinned : 1, 1);
+    g->multi = curl_multi_init();
+    if (!g->pinned || !g->multi || uv_timer_init(w->loop, &g->timer) != 0) {
+        curl_multi_cleanup(g->multi);
+        free(g->pinned);
+        free(g);
+        return NULL;
+    }
+    g->timer.data = g;
+    w->open_handles++;
+    curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
+    curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g);
     /* One transfer per connection, as k6 has one connection per VU in
      * flight: no HTTP/2 multiplexing of several VUs onto one connection. */
-    curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-    return w;
+    curl_multi_setopt(g->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    w->groups[w->n_groups++] = g;
+    return g;
+}
+
+/*
+ * The first group with room; groups are kept for the worker's life, so VUs
+ * that end leave room for later ones. curl's idle-connection cache defaults
+ * to 4 x the handles currently in the multi, so VUs between requests
+ * (sleeping) would lose their keep-alive connections: it is sized by the
+ * group's VUs instead.
+ */
+http_group *http_group_join(http_worker *w)
+{
+    http_group *g = NULL;
+    for (size_t i = 0; i < w->n_groups && !g; i++)
+        if (w->groups[i]->n_vus < HTTP_GROUP_VUS)
+            g = w->groups[i];
+    if (!g && !(g = group_new(w)))
+        return NULL;
+    g->n_vus++;
+    w->n_vus++;
+    if (g->n_vus * 2 > g->maxconnects) {
+        g->maxconnects = g->n_vus * 4 < 64 ? 64 : g->n_vus * 4;
+        curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, g->maxconnects);
+    }
+    return g;
+}
+
+void http_group_leave(http_worker *w, http_group *g)
+{
+    g->n_vus--;
+    w->n_vus--;
+    maybe_free(w);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    http_worker *w = h->data;
+    http_worker *w = ((http_group *)h->data)->w;
     w->open_handles--;
     maybe_free(w);
 }
 
+/* Frees the worker once worker_fini ran, every uv handle is closed and
+ * every VU has let go of its easy handle (vu_fini may come after). */
 static void maybe_free(http_worker *w)
 {
-    if (!w->closing || w->open_handles > 0)
+    if (!w->closing || w->open_handles > 0 || w->n_vus > 0)
         return;
     while (w->free_socks) {
         http_sock *s = w->free_socks;
         w->free_socks = s->next_free;
         free(s);
     }
+    for (size_t i = 0; i < w->n_groups; i++) {
+        free(w->groups[i]->pinned);
+        free(w->groups[i]);
+    }
+    free(w->groups);
     free(w->socks);
-    free(w->pinned);
     free(w);
 }
 
@@ -327,9 +398,12 @@ void http_worker_fini(void *wstate)
     while (w->active)
         http_deactivate(w, w->active);
     w->closing = true;
-    curl_multi_cleanup(w->multi);
-    w->multi = NULL;
-    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+    for (size_t i = 0; i < w->n_groups; i++) {
+        http_group *g = w->groups[i];
+        curl_multi_cleanup(g->multi);
+        g->multi = NULL;
+        uv_close((uv_handle_t *)&g->timer, on_timer_closed);
+    }
     for (size_t fd = 0; fd < w->n_socks; fd++)
         if (w->socks[fd])
             sock_close(w, w->socks[fd]);

@@ -46,8 +46,12 @@ static struct {
 /* A raw TCP server on the test loop (raw_start), for what nginx will not do.
  * GARBAGE: a non-HTTP reply; RESET: RST after the request; REDIRECT: 302 to
  * nginx /fast; IDLE_CLOSE: a keep-alive 200, then FIN 50 ms later; ECHO:
- * sets a cookie and answers with the request head it got. */
-enum raw_mode { RAW_GARBAGE, RAW_RESET, RAW_REDIRECT, RAW_IDLE_CLOSE, RAW_ECHO };
+ * sets a cookie and answers with the request head it got; BIG: a 200 with
+ * RAW_BIG_LEN bytes of body (big_body). */
+enum raw_mode { RAW_GARBAGE, RAW_RESET, RAW_REDIRECT, RAW_IDLE_CLOSE, RAW_ECHO, RAW_BIG };
+
+#define RAW_BIG_LEN 300000
+static char big_body[RAW_BIG_LEN + 1];
 
 typedef struct raw_client {
     uv_tcp_t tcp;
@@ -639,6 +643,15 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                  "Connection: close\r\n\r\n%s", strlen(c->buf), c->buf);
         text = c->out;
     }
+    if (R.mode == RAW_BIG) {
+        snprintf(c->out, sizeof c->out,
+                 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+                 RAW_BIG_LEN);
+        uv_buf_t parts[2] = {uv_buf_init(c->out, (unsigned)strlen(c->out)),
+                             uv_buf_init(big_body, RAW_BIG_LEN)};
+        uv_write(&c->wr, s, parts, 2, raw_written);
+        return;
+    }
     uv_buf_t out = uv_buf_init((char *)text, (unsigned)strlen(text));
     uv_write(&c->wr, s, &out, 1, raw_written);
 }
@@ -817,7 +830,98 @@ static void test_request_head(void **state)
     assert_non_null(strstr(b, "PUT /y HTTP/1.1\r\n"));
     assert_non_null(strstr(b, "\r\nContent-Type: application/vnd.x+json\r\n"));
     assert_null(strstr(b, "application/json"));
+    assert_non_null(strstr(b, "\r\nUser-Agent: volley/"));
+
+    /* A step's own User-Agent replaces ours (any case), constant or not. */
+    const char *uas[] = {"user-agent: custom/1", "User-Agent: \"c/${vu.id}\""};
+    const char *want[] = {"\r\nuser-agent: custom/1\r\n", "\r\nUser-Agent: c/1\r\n"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(yaml, sizeof yaml, "url: http://127.0.0.1:%d/z\nheaders: {%s}", R.port, uas[i]);
+        st = compile(yaml);
+        assert_non_null(st);
+        run1(st);
+        b = F.th.done.body;
+        assert_non_null(strstr(b, want[i]));
+        assert_null(strstr(b, "volley/"));
+    }
     raw_stop();
+}
+
+/* A VU's receive buffer starts at 1 KB and grows to fit what it gets: a
+ * body far larger than that arrives whole, before and after the growth. */
+static void test_large_body(void **state)
+{
+    (void)state;
+    for (int i = 0; i < RAW_BIG_LEN; i++)
+        big_body[i] = (char)('a' + i % 26);
+    raw_start(RAW_BIG);
+    void *st = raw_step();
+    assert_non_null(st);
+    for (int round = 0; round < 2; round++) {
+        th_reset_samples(&F.th);
+        run1(st);
+        assert_int_equal(F.th.done.status, 200);
+        assert_null(F.th.done.error);
+        assert_int_equal(F.th.done.body_len, RAW_BIG_LEN);
+        assert_memory_equal(F.th.done.body, big_body, RAW_BIG_LEN);
+        assert_true(th_sum(&F.th, "data_received") > (double)RAW_BIG_LEN);
+        assert_timings_sane(1);
+    }
+    raw_stop();
+}
+
+/* More VUs than one curl multi holds (HTTP_GROUP_VUS, 128): every request
+ * completes, each VU keeps a keep-alive connection across its requests,
+ * and worker_fini closes every socket (teardown counts them). */
+#define MANY_VUS 200
+#define MANY_ROUNDS 3
+static struct {
+    volley_vu *vu[MANY_VUS];
+    void *vs[MANY_VUS];
+    void *step;
+    int left[MANY_VUS];
+    int bad;
+} M;
+
+static void many_done(volley_vu *vu, const volley_response *r)
+{
+    orig_step_done(vu, r);
+    int i = (int)vu->id - 1;
+    if (r->status != 200)
+        M.bad++;
+    if (M.left[i]-- > 0 && F.ops->step_start(F.ws, M.step, M.vu[i], M.vs[i]) != 0)
+        M.bad++;
+}
+
+static void test_many_vus(void **state)
+{
+    (void)state;
+    memset(&M, 0, sizeof M);
+    M.step = compile("url: ${services.nginx}/delay10");
+    assert_non_null(M.step);
+    orig_step_done = F.th.host.step_done;
+    F.th.host.step_done = many_done;
+    for (int i = 0; i < MANY_VUS; i++) {
+        M.vu[i] = th_vu(&F.th, (uint64_t)i + 1);
+        M.vs[i] = calloc(1, F.ops->vu_state_size);
+        M.left[i] = MANY_ROUNDS - 1;
+        assert_int_equal(F.ops->step_start(F.ws, M.step, M.vu[i], M.vs[i]), 0);
+    }
+    int n = MANY_VUS * MANY_ROUNDS;
+    assert_int_equal(th_run_until(&F.th, n, 30000), n);
+    F.th.host.step_done = orig_step_done;
+    assert_int_equal(M.bad, 0);
+    assert_int_equal(th_count(&F.th, "http_reqs"), (size_t)n);
+    assert_timings_sane((size_t)n);
+    int id = th_metric_id(&F.th, "http_req_connecting");
+    int connects = 0;
+    for (size_t i = 0; i < F.th.n_samples; i++)
+        connects += F.th.samples[i].metric == id && F.th.samples[i].value > 0.0;
+    assert_true(connects <= MANY_VUS);
+    for (int i = 0; i < MANY_VUS; i++) {
+        F.ops->vu_fini(F.ws, M.vs[i]);
+        free(M.vs[i]);
+    }
 }
 
 static void test_config_errors(void **state)
@@ -946,6 +1050,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_closes_idle_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_vus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
