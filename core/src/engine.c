@@ -99,6 +99,7 @@ struct volley_worker {
     bool hard_stopped;
     bool finishing;
     uint64_t interrupted;
+    char **first_fail;               /* per series: why a check first failed */
     char err[512];
 };
 
@@ -317,17 +318,25 @@ static void run_checks(vu_run *v, const flow_op *op, const volley_response *resp
         resp = &empty;
     volley_memo memo = {0};
     char msg[256];
-    const metrics_reg *reg = &v->w->e->core->reg;
-    metrics_agg *agg = &v->w->agg.buf[v->w->agg.cur];
+    volley_worker *w = v->w;
+    metrics_agg *agg = &w->agg.buf[w->agg.cur];
     for (size_t i = 0; i < op->n_checks; i++) {
         const check_item *ci = &op->checks[i];
         bool pass = true;
-        for (size_t c = 0; c < ci->n_conds && pass; c++)
+        size_t c = 0;
+        msg[0] = '\0';
+        for (; c < ci->n_conds && pass; c++)
             pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
         sample_tags st = {.t = &ci->tags, .scenario = v->sr->sc->name, .group = op->group};
-        worker_sample(v->w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+        worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
         series_add(&agg->s[ci->series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
-        (void)reg;
+        /* The first reason per check, for the summary: one copy per run. */
+        if (!pass && w->first_fail && !w->first_fail[ci->series]) {
+            char why[320];
+            snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
+                     *msg ? msg : "the condition did not hold");
+            w->first_fail[ci->series] = strdup(why);
+        }
     }
     memo_clear(&memo);
 }
@@ -757,6 +766,7 @@ static int worker_setup(volley_worker *w)
     uv_timer_init(&w->loop, &w->sched);
     w->sched.data = w;
     tagi_init(&w->tags, e->core->reg.run_tags, e->core->reg.n_run_tags);
+    w->first_fail = calloc(e->core->reg.n_series ? e->core->reg.n_series : 1, sizeof *w->first_fail);
     for (size_t j = 0; j < w->n_vus; j++) {   /* before anything can fail */
         uv_timer_init(&w->loop, &w->vus[j].timer);
         w->vus[j].timer.data = &w->vus[j];
@@ -842,6 +852,9 @@ static void worker_free(volley_worker *w)
     free(w->scs);
     free(w->pstate);
     free(w->buf);
+    for (size_t i = 0; w->first_fail && i < w->e->core->reg.n_series; i++)
+        free(w->first_fail[i]);
+    free(w->first_fail);
     tagi_free(&w->tags);
     agg_pair_free(&w->agg);
 }
@@ -1092,6 +1105,24 @@ static int start_outputs(engine *e, char *err, size_t errcap)
     return 0;
 }
 
+/* Moves each check's first failure reason into the result (first worker wins). */
+static void collect_first_fail(volley_worker *w, run_result *res, size_t n_series)
+{
+    if (!w->first_fail)
+        return;
+    if (!res->check_fail)
+        res->check_fail = calloc(n_series ? n_series : 1, sizeof *res->check_fail);
+    if (!res->check_fail)
+        return;
+    res->n_check_fail = n_series;
+    for (size_t i = 0; i < n_series; i++) {
+        if (w->first_fail[i] && !res->check_fail[i]) {
+            res->check_fail[i] = w->first_fail[i];
+            w->first_fail[i] = NULL;
+        }
+    }
+}
+
 static void finish_outputs(engine *e, run_result *res)
 {
     res->n_outputs = e->n_outs;
@@ -1218,6 +1249,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         volley_worker *w = &e.workers[i];
         agg_pair_drain(&w->agg, &e.global, &core->reg);
         res->iterations_interrupted += w->interrupted;
+        collect_first_fail(w, res, core->reg.n_series);
         if (*w->err && started == 0) {
             snprintf(err, errcap, "%s", w->err);
             started = -1;
@@ -1247,6 +1279,9 @@ out:
 
 void run_result_free(run_result *r)
 {
+    for (size_t i = 0; r->check_fail && i < r->n_check_fail; i++)
+        free(r->check_fail[i]);
+    free(r->check_fail);
     metrics_agg_free(&r->agg);
     free(r->outputs);
     memset(r, 0, sizeof *r);

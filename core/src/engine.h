@@ -39,6 +39,8 @@ typedef struct run_result {
     output_report *outputs;
     int workers;
     double cpu_s;              /* the runner's own user+system CPU time */
+    char **check_fail;         /* per series: the first reason a check failed */
+    size_t n_check_fail;
 } run_result;
 
 /* 0 when the run happened (whatever it measured); -1 + err on an engine

@@ -208,8 +208,9 @@ static int series_mark(const spec *s, uint32_t series, const bool *th_ok)
     return mark;
 }
 
-static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const metrics_agg *agg)
+static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r)
 {
+    const metrics_agg *agg = &r->agg;
     bool any = false;
     const char *last_group = NULL;
     for (size_t i = 0; i < reg->n_series; i++) {
@@ -236,6 +237,8 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
         if (fails)
             fprintf(out, "%s ↳  %.0f%% — ✓ %llu / ✗ %llu\n", indent, 100.0 * agg_rate(a),
                     (unsigned long long)a->nonzero, (unsigned long long)fails);
+        if (fails && r->check_fail && i < r->n_check_fail && r->check_fail[i])
+            fprintf(out, "%s    first failure: %s\n", indent, r->check_fail[i]);
         any = true;
     }
     free((char *)last_group);
@@ -318,7 +321,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
 {
     double dur = (double)r->duration_ns / 1e9;
     fputc('\n', out);
-    print_checks(out, s, reg, &r->agg);
+    print_checks(out, s, reg, r);
     uint32_t *order = malloc(reg->n_metrics * sizeof *order);
     if (!order)
         return;

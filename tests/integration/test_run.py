@@ -67,6 +67,8 @@ class RunTest(VolleyCase):
         self.assertIn("█ api", out)
         self.assertRegex(out, r"✓ status is 200")
         self.assertRegex(out, r"✗ never true\n\s+↳  0% — ✓ 0 / ✗ 15")
+        # the first reason it failed, from the check plugin
+        self.assertRegex(out, r"↳  0% — ✓ 0 / ✗ 15\n\s+first failure: json: id\b.*tx-42")
         self.assertRegex(out, r"✓ http_reqs\.+: 30 ")
         self.assertRegex(out, r"http_req_duration\.+: avg=\S+ +min=\S+ +med=\S+ +max=\S+ +p\(90\)=\S+ +p\(95\)=\S+")
         self.assertRegex(out, r"✓ \{ name:json \}\.+: avg=")
