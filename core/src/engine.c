@@ -100,6 +100,9 @@ struct volley_worker {
     bool finishing;
     uint64_t interrupted;
     char **first_fail;               /* per series: why a check first failed */
+    uint64_t sample_now;             /* clock for samples, 0 = read it again */
+    uv_prepare_t clock_prepare;      /* both reset sample_now each loop turn */
+    uv_check_t clock_check;
     char err[512];
 };
 
@@ -160,10 +163,18 @@ static void push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag
                                      .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
 }
 
+/* A request's ~11 samples come in one callback: they share one clock read,
+ * refreshed each loop turn (the clock was ~2% of the CPU per request). */
+static void on_clock_reset(uv_handle_t *h) { ((volley_worker *)h->data)->sample_now = 0; }
+static void on_clock_prepare(uv_prepare_t *h) { on_clock_reset((uv_handle_t *)h); }
+static void on_clock_check(uv_check_t *h) { on_clock_reset((uv_handle_t *)h); }
+
 static void worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
 {
     engine *e = w->e;
-    uint64_t now = mono_now();
+    if (!w->sample_now)
+        w->sample_now = mono_now();
+    uint64_t now = w->sample_now;
     metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
     if (e->n_outs)
         push_raw(e, &w->buf, &w->n_buf, &w->cap_buf, &w->tags, metric, v, st, now);
@@ -715,6 +726,8 @@ static void worker_shutdown(volley_worker *w)
     for (size_t i = 0; i < e->s->n_scenarios; i++)
         if (w->scs[i].timer_ready)
             uv_close((uv_handle_t *)&w->scs[i].timer, on_closed);
+    uv_close((uv_handle_t *)&w->clock_prepare, on_closed);
+    uv_close((uv_handle_t *)&w->clock_check, on_closed);
     uv_close((uv_handle_t *)&w->flush, on_closed);
     uv_close((uv_handle_t *)&w->sched, on_closed);
     uv_close((uv_handle_t *)&w->wake, on_closed);
@@ -759,6 +772,13 @@ static int worker_setup(volley_worker *w)
         w->scs[i].timer.data = &w->scs[i];
         w->scs[i].timer_ready = true;
     }
+    uv_prepare_init(&w->loop, &w->clock_prepare);
+    uv_check_init(&w->loop, &w->clock_check);
+    w->clock_prepare.data = w->clock_check.data = w;
+    uv_prepare_start(&w->clock_prepare, on_clock_prepare);
+    uv_check_start(&w->clock_check, on_clock_check);
+    uv_unref((uv_handle_t *)&w->clock_prepare);   /* they never keep the loop alive */
+    uv_unref((uv_handle_t *)&w->clock_check);
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->flush);
