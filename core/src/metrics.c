@@ -101,6 +101,8 @@ void metrics_reg_free(metrics_reg *r)
             free((char *)s->filters[j].value);
         free(s->filters);
         free((char *)s->name);
+        free((char *)s->check_group);
+        free((char *)s->check_name);
     }
     free_run_tags(r);
     free(r->metrics);
@@ -283,10 +285,24 @@ done:
     return rc;
 }
 
-int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *name)
+int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *group, const char *check)
 {
-    char *copy = strdup(name);
-    return copy ? add_series(r, metric, copy, NULL, 0, true) : -1;
+    size_t len = strlen(group) + strlen(check) + 3;
+    char *name = malloc(len), *g = strdup(group), *c = strdup(check);
+    int id = -1;
+    if (name && g && c) {
+        snprintf(name, len, "%s%s%s", group, *group ? "::" : "", check);
+        id = add_series(r, metric, name, NULL, 0, true);
+    }
+    if (id < 0) {
+        free(name);
+        free(g);
+        free(c);
+        return -1;
+    }
+    r->series[id].check_group = g;
+    r->series[id].check_name = c;
+    return id;
 }
 
 int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *src)

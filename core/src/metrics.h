@@ -48,6 +48,8 @@ typedef struct series_def {
     series_filter *filters;
     bool hidden;               /* check-item series: not printed as metrics */
     bool per_scenario;         /* added for the summary's scenario section */
+    const char *check_group;   /* hidden check series: "::outer::inner" or "" */
+    const char *check_name;    /*   and the check's own name (both owned) */
 } series_def;
 
 typedef struct metric_def {
@@ -81,8 +83,9 @@ int metrics_register(metrics_reg *r, const char *name, volley_metric_type type,
 int metrics_find(const metrics_reg *r, const char *name);
 /* Series for "metric{filters}" (created once, reused). -1 + err. */
 int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap);
-/* A hidden series of type rate for one check item. */
-int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *name);
+/* A hidden series for one check item, named "group::check" ("check" at
+ * the top level); group and name are kept apart for reports. */
+int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *group, const char *check);
 int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *src);
 
 /* The tags of one sample as the core sees them. */

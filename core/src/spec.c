@@ -376,8 +376,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         ok = false;
     }
     if (ok) {
-        const char *sname = arena_printf(&L->s->a, "%s%s%s", group, *group ? "::" : "", out->name);
-        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, sname);
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, out->name);
         if (sid < 0)
             return false;
         out->series = (uint32_t)sid;

@@ -218,20 +218,15 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
         if (!sd->hidden)
             continue;
         const series_agg *a = &agg->s[i];
-        const char *sep = strrchr(sd->name, ':');
-        const char *check = sep && sep > sd->name && sep[-1] == ':' ? sep + 1 : sd->name;
-        size_t glen = check == sd->name ? 0 : (size_t)(check - sd->name - 2);
-        if (!last_group || strncmp(last_group, sd->name, glen) != 0 || last_group[glen] != '\0') {
-            char group[256];
-            snprintf(group, sizeof group, "%.*s", (int)glen, sd->name);
-            if (glen)
-                fprintf(out, "\n     █ %s\n\n", group + (group[0] == ':' ? 2 : 0));
+        const char *group = sd->check_group, *check = sd->check_name;
+        if (!last_group || strcmp(last_group, group) != 0) {
+            if (*group)
+                fprintf(out, "\n     █ %s\n\n", group + 2);   /* without the leading "::" */
             else if (any)
                 fputc('\n', out);
-            free((char *)last_group);
-            last_group = strdup(group);
+            last_group = group;
         }
-        const char *indent = glen ? "       " : "     ";
+        const char *indent = *group ? "       " : "     ";
         uint64_t fails = a->count - a->nonzero;
         fprintf(out, "%s%s %s\n", indent, fails ? "✗" : "✓", check);
         if (fails)
@@ -241,7 +236,6 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
             fprintf(out, "%s    first failure: %s\n", indent, r->check_fail[i]);
         any = true;
     }
-    free((char *)last_group);
     (void)s;
     if (any)
         fputc('\n', out);
@@ -483,10 +477,7 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         if (!sd->hidden)
             continue;
         const series_agg *a = &r->agg.s[i];
-        const char *sep = strrchr(sd->name, ':');
-        const char *check = sep && sep > sd->name && sep[-1] == ':' ? sep + 1 : sd->name;
-        char group[512];
-        snprintf(group, sizeof group, "%.*s", check == sd->name ? 0 : (int)(check - sd->name - 2), sd->name);
+        const char *group = sd->check_group, *check = sd->check_name;
         json_t *g = group_for(root_group, group);
         char cpath[768], id[33];
         snprintf(cpath, sizeof cpath, "%s::%s", group, check);

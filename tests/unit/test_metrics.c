@@ -215,7 +215,12 @@ static void test_series_for_key_errors(void **state)
 static void test_hidden_series_not_reused(void **state)
 {
     fx *f = *state;
-    int hidden = metrics_add_hidden(&f->reg, (uint32_t)f->failed, "http_req_duration{status:200}");
+    int hidden = metrics_add_hidden(&f->reg, (uint32_t)f->failed, "", "http_req_duration{status:200}");
+    assert_string_equal(f->reg.series[hidden].name, "http_req_duration{status:200}");
+    int grouped = metrics_add_hidden(&f->reg, (uint32_t)f->failed, "::g", "status: ok");
+    assert_string_equal(f->reg.series[grouped].name, "::g::status: ok");
+    assert_string_equal(f->reg.series[grouped].check_group, "::g");
+    assert_string_equal(f->reg.series[grouped].check_name, "status: ok");
     assert_true(hidden >= 0);
     assert_true(f->reg.series[hidden].hidden);
     assert_int_equal(f->reg.metrics[f->failed].n_subs, 0);   /* not a sub-metric */
