@@ -353,6 +353,13 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         fprintf(stderr, "volley: %s: %s\n", path, err);
         rc = EXIT_ENGINE;
     }
+    if (!res.ran) {
+        /* Nothing was measured (e.g. an output could not start): no
+         * summary of zeros, no thresholds judged on nothing. */
+        run_result_free(&res);
+        spec_free(s);
+        return rc;
+    }
     bool *ok = calloc(s->n_thresholds + 1, sizeof *ok);
     size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, ok);
     if (res.aborted && res.abort_threshold < s->n_thresholds && ok[res.abort_threshold]) {

@@ -169,6 +169,17 @@ static void on_clock_reset(uv_handle_t *h) { ((volley_worker *)h->data)->sample_
 static void on_clock_prepare(uv_prepare_t *h) { on_clock_reset((uv_handle_t *)h); }
 static void on_clock_check(uv_check_t *h) { on_clock_reset((uv_handle_t *)h); }
 
+/* The uv timer timeout that fires at or just after `at` (monotonic ns),
+ * never before: uv timers count whole ms from the loop's coarse clock, so
+ * add how far the precise clock is ahead of it. */
+static uint64_t timer_ms_until(uv_loop_t *loop, uint64_t at)
+{
+    uv_update_time(loop);
+    uint64_t now = mono_now();
+    uint64_t lag = now - uv_now(loop) * 1000000;
+    return at > now ? (at - now + lag + 999999) / 1000000 : 0;
+}
+
 static void worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
 {
     engine *e = w->e;
@@ -439,12 +450,8 @@ static void vu_run_loop(vu_run *v)
         }
         if (op->kind == OP_SLEEP) {
             v->state = VU_SLEEPING;
-            /* uv timers count whole ms from the loop's coarse clock; add how
-             * far the precise clock is ahead so a sleep never ends early. */
-            uv_update_time(&v->w->loop);
-            uint64_t lag = mono_now() - uv_now(&v->w->loop) * 1000000;
-            uint64_t ms = ((uint64_t)op->sleep_ns + lag + 999999) / 1000000;
-            uv_timer_start(&v->timer, on_vu_timer, ms, 0);
+            uv_timer_start(&v->timer, on_vu_timer,
+                           timer_ms_until(&v->w->loop, mono_now() + (uint64_t)op->sleep_ns), 0);
             break;
         }
         /* OP_STEP */
@@ -571,13 +578,7 @@ static void on_arrival(uv_timer_t *t)
     }
     if (sr->phase == SC_RUNNING && sr->next_at >= 0) {
         uint64_t at = sr->start_at + (uint64_t)sr->next_at;
-        uv_update_time(t->loop);
-        /* uv timers count whole ms: wake at or just after the due time,
-         * never before it (the loop above then starts it). */
-        uint64_t lag = mono_now() - uv_now(t->loop) * 1000000;
-        uint64_t now2 = mono_now();
-        uint64_t ms = at > now2 ? (at - now2 + lag + 999999) / 1000000 : 0;
-        uv_timer_start(&sr->timer, on_arrival, ms, 0);
+        uv_timer_start(&sr->timer, on_arrival, timer_ms_until(t->loop, at), 0);
     }
 }
 
@@ -1250,6 +1251,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         }
     double cpu0 = cpu_seconds();
     int started = start_workers(&e, err, errcap);
+    res->ran = e.n_workers > 0;
     if (started != 0)
         request_stop(&e);
     main_flush(&e, true);   /* vus at t=0, so short runs have a value too */

@@ -30,6 +30,7 @@ typedef struct output_report {
 typedef struct run_result {
     metrics_agg agg;           /* everything measured (owned; free with run_result_free) */
     int64_t duration_ns;       /* wall time of the run */
+    bool ran;                  /* workers started: there is something to report */
     bool interrupted;          /* SIGINT/SIGTERM */
     bool aborted;              /* stopped by an abort_on_fail threshold */
     size_t abort_threshold;    /* which one (index in spec->thresholds) */

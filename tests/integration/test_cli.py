@@ -107,6 +107,21 @@ class CliTest(VolleyCase):
         self.assertEqual(rc, 103)
         self.assertIn("not a Volley plugin", err)
 
+    def test_output_that_cannot_start_is_an_engine_error(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+            thresholds:
+              http_reqs: ["count==1"]
+            """)
+        rc, out, err = self.volley("run", "-q", "--out", "json-out=/proc/nope/x.ndjson", spec)
+        self.assertEqual(rc, 103, out + err)
+        self.assertIn('cannot create folder "/proc/nope"', err)
+        self.assertNotIn("http_reqs", out)      # no summary of a run that never ran
+
     def test_json_out_is_k6_ndjson(self):
         spec = self.write_spec("""
             version: 1
