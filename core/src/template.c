@@ -1,22 +1,41 @@
 #include "template.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
+#include "pool.h"
+#include "rng.h"
 #include "vu.h"
 
-typedef enum seg_kind { SEG_LIT = 0, SEG_VU_ID, SEG_VU_ITER } seg_kind;
+typedef enum seg_kind {
+    SEG_LIT = 0, SEG_VU_ID, SEG_VU_ITER, SEG_ROW, SEG_CAPTURE, SEG_RAND_INT, SEG_RAND_FLOAT,
+    SEG_RAND_PICK, SEG_RAND_STRING, SEG_UUID, SEG_NOW_MS, SEG_NOW_ISO
+} seg_kind;
 
-/* How a run-time segment is written inside a JSON body. */
-enum { ESC_NONE = 0, ESC_JSON_STRING };
+/*
+ * How a run-time segment is written: as is (ESC_NONE), inside a JSON string
+ * (ESC_JSON_STRING: escaped), or as a whole JSON value (ESC_JSON_VALUE: a
+ * value that is a single template keeps its type: numbers bare, strings
+ * quoted).
+ */
+enum { ESC_NONE = 0, ESC_JSON_STRING, ESC_JSON_VALUE };
 
 typedef struct tmpl_seg {
     seg_kind kind;
     int escape;
-    const char *text;   /* SEG_LIT */
+    const char *text;   /* SEG_LIT; SEG_CAPTURE/SEG_*: its "${...}" form */
     size_t len;
+    int64_t i0, i1;     /* random.int bounds; random.string length; capture slot */
+    double f0, f1;      /* random.float bounds                               */
+    int decimals;       /* random.float                                      */
+    const char **items; /* random.pick: each item as it is written...        */
+    const char **jitems;/* ...and as a JSON value                            */
+    size_t n_items;
 } tmpl_seg;
 
 struct volley_template {
@@ -46,18 +65,27 @@ static void sl_lit(seg_list *l, const char *s, size_t n)
         l->oom = 1;
 }
 
-static void sl_push(seg_list *l, arena *a, seg_kind kind, int escape)
+static void sl_grow(seg_list *l)
 {
-    if (l->n + 2 > l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        tmpl_seg *p = realloc(l->segs, cap * sizeof *p);
-        if (!p) {
-            l->oom = 1;
-            return;
-        }
-        l->segs = p;
-        l->cap = cap;
+    if (l->n + 2 <= l->cap)
+        return;
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    tmpl_seg *p = realloc(l->segs, cap * sizeof *p);
+    if (!p) {
+        l->oom = 1;
+        return;
     }
+    l->segs = p;
+    l->cap = cap;
+}
+
+/* Ends the pending literal text; then appends `seg` (a run-time part),
+ * unless it is NULL. */
+static void sl_push_seg(seg_list *l, arena *a, const tmpl_seg *seg)
+{
+    sl_grow(l);
+    if (l->oom)
+        return;
     if (l->lit.len > 0) {
         tmpl_seg *s = &l->segs[l->n++];
         *s = (tmpl_seg){.kind = SEG_LIT,
@@ -67,28 +95,28 @@ static void sl_push(seg_list *l, arena *a, seg_kind kind, int escape)
             l->oom = 1;
         l->lit.len = 0;
     }
-    if (kind != SEG_LIT)
-        l->segs[l->n++] = (tmpl_seg){.kind = kind, .escape = escape};
+    if (seg)
+        l->segs[l->n++] = *seg;
 }
 
-static const char *seg_name(seg_kind k)
+static void sl_push(seg_list *l, arena *a, seg_kind kind, int escape, const char *form)
 {
-    return k == SEG_VU_ID ? "${vu.id}" : k == SEG_VU_ITER ? "${vu.iteration}" : "";
+    tmpl_seg seg = {.kind = kind, .escape = escape, .text = form, .len = strlen(form)};
+    sl_push_seg(l, a, kind == SEG_LIT ? NULL : &seg);
 }
 
+/* The load-time text with run-time parts written as "${...}". */
 static const char *display_text(arena *a, const volley_template *t)
 {
     size_t len = 0;
     for (size_t i = 0; i < t->n; i++)
-        len += t->segs[i].kind == SEG_LIT ? t->segs[i].len : strlen(seg_name(t->segs[i].kind));
+        len += t->segs[i].len;
     char *out = arena_alloc(a, len + 1), *p = out;
     if (!out)
         return NULL;
     for (size_t i = 0; i < t->n; i++) {
-        const char *src = t->segs[i].kind == SEG_LIT ? t->segs[i].text : seg_name(t->segs[i].kind);
-        size_t n = t->segs[i].kind == SEG_LIT ? t->segs[i].len : strlen(src);
-        memcpy(p, src, n);
-        p += n;
+        memcpy(p, t->segs[i].text, t->segs[i].len);
+        p += t->segs[i].len;
     }
     *p = '\0';
     return out;
@@ -97,7 +125,7 @@ static const char *display_text(arena *a, const volley_template *t)
 /* Moves the list into `t` (arena-owned) and resets it. */
 static int sl_finish(seg_list *l, arena *a, volley_template *t)
 {
-    sl_push(l, a, SEG_LIT, 0);
+    sl_push_seg(l, a, NULL);
     int rc = -1;
     if (l->oom)
         goto done;
@@ -137,11 +165,210 @@ static int is_name_char(char c)
            (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
+/* Splits "a, 'b c', 3" into items (quotes removed; a quoted item may hold
+ * commas; \" and \\ escape inside quotes). quoted[i] says how it was written. */
+static int split_args(arena *a, const char *args, const char ***out, bool **quoted, size_t *n,
+                      char *err, size_t errcap)
+{
+    size_t cap = 1;
+    for (const char *p = args; *p; p++)
+        cap += *p == ',';
+    const char **items = arena_alloc(a, cap * sizeof *items);
+    bool *q = arena_alloc(a, cap * sizeof *q);
+    char *tmp = arena_alloc(a, strlen(args) + 1);
+    if (!items || !q || !tmp) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    size_t count = 0;
+    const char *p = args;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        char *w = tmp;
+        bool was_quoted = false;
+        if (*p == '"' || *p == '\'') {
+            char quote = *p++;
+            was_quoted = true;
+            while (*p && *p != quote) {
+                if (*p == '\\' && (p[1] == quote || p[1] == '\\'))
+                    p++;
+                *w++ = *p++;
+            }
+            if (*p != quote) {
+                snprintf(err, errcap, "unterminated %c in \"(%s)\"", quote, args);
+                return -1;
+            }
+            p++;
+            while (*p == ' ')
+                p++;
+        } else {
+            while (*p && *p != ',')
+                *w++ = *p++;
+            while (w > tmp && w[-1] == ' ')
+                w--;
+        }
+        *w = '\0';
+        if (*p && *p != ',') {
+            snprintf(err, errcap, "expected \",\" after a quoted argument in \"(%s)\"", args);
+            return -1;
+        }
+        if (!was_quoted && w == tmp && (count > 0 || *p == ',')) {
+            snprintf(err, errcap, "empty argument in \"(%s)\"", args);
+            return -1;
+        }
+        if (was_quoted || w > tmp) {
+            items[count] = arena_strdup(a, tmp);
+            q[count++] = was_quoted;
+        }
+        if (!*p)
+            break;
+        p++;
+    }
+    *out = items;
+    *quoted = q;
+    *n = count;
+    return 0;
+}
+
+static bool parse_i64(const char *s, int64_t *v)
+{
+    char *end;
+    if (!*s)
+        return false;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (*end || errno)
+        return false;
+    *v = x;
+    return true;
+}
+
+static bool parse_f64(const char *s, double *v)
+{
+    char *end;
+    if (!*s)
+        return false;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (*end || errno || x - x != 0)
+        return false;
+    *v = x;
+    return true;
+}
+
+static int is_json_number(const char *s, size_t len);
+
+/* random.*(...) and uuid(): run-time segments with their arguments checked
+ * here, once. */
+static int compile_call(seg_list *l, arena *a, const char *fname, const char *args, int escape,
+                        const char *form, char *err, size_t errcap)
+{
+    const char **items;
+    bool *quoted;
+    size_t n;
+    if (split_args(a, args, &items, &quoted, &n, err, errcap) != 0)
+        return -1;
+    tmpl_seg seg = {.escape = escape, .text = form, .len = strlen(form)};
+    if (strcmp(fname, "random.int") == 0) {
+        if (n != 2 || !parse_i64(items[0], &seg.i0) || !parse_i64(items[1], &seg.i1) ||
+            seg.i0 > seg.i1) {
+            snprintf(err, errcap, "expected random.int(MIN, MAX) with integers MIN <= MAX, got \"%s\"", form);
+            return -1;
+        }
+        seg.kind = SEG_RAND_INT;
+    } else if (strcmp(fname, "random.float") == 0) {
+        int64_t dec = 2;
+        if ((n != 2 && n != 3) || !parse_f64(items[0], &seg.f0) || !parse_f64(items[1], &seg.f1) ||
+            seg.f0 > seg.f1 || (n == 3 && (!parse_i64(items[2], &dec) || dec < 0 || dec > 15))) {
+            snprintf(err, errcap,
+                     "expected random.float(MIN, MAX) or random.float(MIN, MAX, DECIMALS) with "
+                     "numbers MIN <= MAX and DECIMALS 0..15, got \"%s\"", form);
+            return -1;
+        }
+        seg.kind = SEG_RAND_FLOAT;
+        seg.decimals = (int)dec;
+    } else if (strcmp(fname, "random.pick") == 0) {
+        if (n == 0) {
+            snprintf(err, errcap, "expected random.pick(A, B, ...) with at least one item, got \"%s\"", form);
+            return -1;
+        }
+        seg.kind = SEG_RAND_PICK;
+        seg.items = items;
+        seg.n_items = n;
+        seg.jitems = arena_alloc(a, n * sizeof *seg.jitems);
+        if (!seg.jitems)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(items[i]);
+            if (!quoted[i] && (is_json_number(items[i], len) || strcmp(items[i], "true") == 0 ||
+                               strcmp(items[i], "false") == 0 || strcmp(items[i], "null") == 0)) {
+                seg.jitems[i] = items[i];
+                continue;
+            }
+            volley_buf b = {0};
+            int rc = vbuf_append(&b, "\"", 1) | vbuf_append_json_escaped(&b, items[i], len) |
+                     vbuf_append(&b, "\"", 1);
+            seg.jitems[i] = rc == 0 ? arena_strndup(a, b.data, b.len) : NULL;
+            vbuf_free(&b);
+            if (!seg.jitems[i])
+                return -1;
+        }
+    } else if (strcmp(fname, "random.string") == 0) {
+        if (n != 1 || !parse_i64(items[0], &seg.i0) || seg.i0 < 1 || seg.i0 > 4096) {
+            snprintf(err, errcap, "expected random.string(LENGTH) with LENGTH 1..4096, got \"%s\"", form);
+            return -1;
+        }
+        seg.kind = SEG_RAND_STRING;
+    } else if (strcmp(fname, "uuid") == 0) {
+        if (n != 0) {
+            snprintf(err, errcap, "uuid() takes no arguments, got \"%s\"", form);
+            return -1;
+        }
+        seg.kind = SEG_UUID;
+    } else {
+        snprintf(err, errcap,
+                 "unknown template function \"%s\"; expected random.int, random.float, "
+                 "random.pick, random.string or uuid", fname);
+        return -1;
+    }
+    sl_push_seg(l, a, &seg);
+    return 0;
+}
+
+#define KNOWN_NAMES "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, " \
+                    "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
+                    "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
+
 /* Resolves one "${expr}" body; literal values are appended to the pending
  * literal, run-time ones become segments. */
 static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
                         const tmpl_scope *scope, char *err, size_t errcap)
 {
+    const char *form = arena_printf(a, "${%s}", expr);
+    if (!form) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    const char *paren = strchr(expr, '(');
+    if (paren) {
+        size_t elen = strlen(expr);
+        char fname[64];
+        size_t flen = (size_t)(paren - expr);
+        while (flen && expr[flen - 1] == ' ')
+            flen--;
+        if (expr[elen - 1] != ')' || flen == 0 || flen >= sizeof fname) {
+            snprintf(err, errcap, "expected a call like random.int(1, 10) in \"${%s}\"", expr);
+            return -1;
+        }
+        memcpy(fname, expr, flen);
+        fname[flen] = '\0';
+        char *args = arena_strndup(a, paren + 1, elen - (size_t)(paren - expr) - 2);
+        if (!args)
+            return -1;
+        return compile_call(l, a, fname, args, escape, form, err, errcap);
+    }
+
     const char *def = strstr(expr, ":-");
     size_t name_len = def ? (size_t)(def - expr) : strlen(expr);
     char name[256];
@@ -156,8 +383,8 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
     const char *ns_end = dot ? dot : name + name_len;
     size_t ns_len = (size_t)(ns_end - name);
     const char *rest = dot ? dot + 1 : "";
-    for (const char *p = rest; *p; p++) {
-        if (!is_name_char(*p)) {
+    for (const char *p = name; *p; p++) {
+        if (!is_name_char(*p) && *p != '.') {
             snprintf(err, errcap, "invalid character '%c' in template name \"%s\"", *p, name);
             return -1;
         }
@@ -189,17 +416,59 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
         sl_value(l, v, escape);
         return 0;
     }
+    if (strcmp(name, "scenario.name") == 0) {
+        const char *v = scope && scope->scenario ? scope->scenario(scope->ctx) : NULL;
+        if (!v) {
+            snprintf(err, errcap, "${scenario.name} is only known inside a scenario's flow");
+            return -1;
+        }
+        sl_value(l, v, escape);
+        return 0;
+    }
+    if (ns_len == 3 && memcmp(name, "row", 3) == 0 && *rest) {
+        if (!scope || !scope->row_field) {
+            snprintf(err, errcap, "${%s}: a pool row is only known in a scenario with `use: POOL`", name);
+            return -1;
+        }
+        int64_t idx = scope->row_field(scope->ctx, rest, err, errcap);
+        if (idx < 0)
+            return -1;
+        tmpl_seg seg = {.kind = SEG_ROW, .escape = escape, .text = form, .len = strlen(form), .i0 = idx};
+        sl_push_seg(l, a, &seg);
+        return 0;
+    }
     if (strcmp(name, "vu.id") == 0) {
-        sl_push(l, a, SEG_VU_ID, escape);
+        sl_push(l, a, SEG_VU_ID, escape, form);
         return 0;
     }
     if (strcmp(name, "vu.iteration") == 0) {
-        sl_push(l, a, SEG_VU_ITER, escape);
+        sl_push(l, a, SEG_VU_ITER, escape, form);
         return 0;
     }
-    snprintf(err, errcap,
-             "unknown template name \"%s\"; expected env.NAME, services.NAME, "
-             "vu.id or vu.iteration", name);
+    if (strcmp(name, "now.ms") == 0) {
+        sl_push(l, a, SEG_NOW_MS, escape, form);
+        return 0;
+    }
+    if (strcmp(name, "now.iso") == 0) {
+        sl_push(l, a, SEG_NOW_ISO, escape, form);
+        return 0;
+    }
+    if (!dot && scope && scope->capture) {
+        int slot = scope->capture(scope->ctx, name);
+        if (slot >= 0) {
+            tmpl_seg seg = {.kind = SEG_CAPTURE, .escape = escape, .text = form,
+                            .len = strlen(form), .i0 = slot};
+            sl_push_seg(l, a, &seg);
+            return 0;
+        }
+        if (slot == -2) {
+            snprintf(err, errcap,
+                     "\"${%s}\" is captured only by a later step; a captured name is visible "
+                     "to the steps after the one that captures it", name);
+            return -1;
+        }
+    }
+    snprintf(err, errcap, "unknown template name \"%s\"; expected " KNOWN_NAMES, name);
     return -1;
 }
 
@@ -277,9 +546,88 @@ const char *tmpl_const(const volley_template *t) { return t ? t->const_text : NU
 
 const char *tmpl_display(const volley_template *t) { return t ? t->display : NULL; }
 
+/* A string value: raw, escaped inside a JSON string, or a quoted JSON value. */
+static int put_text(volley_buf *out, const char *v, size_t n, int escape)
+{
+    if (escape == ESC_NONE)
+        return vbuf_append(out, v, n);
+    if (escape == ESC_JSON_STRING)
+        return vbuf_append_json_escaped(out, v, n);
+    return vbuf_append(out, "\"", 1) | vbuf_append_json_escaped(out, v, n) |
+           vbuf_append(out, "\"", 1);
+}
+
+/* A JSON value (number, object...): as is in a JSON value, else as text. */
+static int put_json(volley_buf *out, const char *v, size_t n, int escape)
+{
+    return escape == ESC_JSON_STRING ? vbuf_append_json_escaped(out, v, n) : vbuf_append(out, v, n);
+}
+
+static int put_uuid(volley_buf *out, uint64_t *rng, int escape)
+{
+    uint64_t hi = rng_next(rng), lo = rng_next(rng);
+    hi = (hi & ~0xf000ull) | 0x4000ull;                       /* version 4 */
+    lo = (lo & 0x3fffffffffffffffull) | 0x8000000000000000ull; /* RFC 4122 variant */
+    char u[40];
+    int n = snprintf(u, sizeof u, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
+                     (unsigned)(hi >> 16) & 0xffff, (unsigned)hi & 0xffff, (unsigned)(lo >> 48),
+                     (unsigned long long)(lo & 0xffffffffffffull));
+    return put_text(out, u, (size_t)n, escape);
+}
+
+static int put_now(volley_buf *out, bool iso, int escape)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    char v[40];
+    int n;
+    if (!iso) {
+        n = snprintf(v, sizeof v, "%lld", ms);
+        return vbuf_append(out, v, (size_t)n);
+    }
+    struct tm tm;
+    time_t secs = ts.tv_sec;
+    gmtime_r(&secs, &tm);
+    n = (int)strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += snprintf(v + n, sizeof v - (size_t)n, ".%03dZ", (int)(ms % 1000));
+    return put_text(out, v, (size_t)n, escape);
+}
+
+static int put_random_string(volley_buf *out, uint64_t *rng, size_t len, int escape)
+{
+    static const char alphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    bool quote = escape == ESC_JSON_VALUE;
+    if (vbuf_reserve(out, len + 2) != 0)
+        return -1;
+    if (quote)
+        out->data[out->len++] = '"';
+    for (size_t i = 0; i < len; i++)
+        out->data[out->len++] = alphabet[rng_below(rng, sizeof alphabet - 1)];
+    if (quote)
+        out->data[out->len++] = '"';
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static int escape_null(volley_buf *out, int escape)
+{
+    return escape == ESC_JSON_VALUE ? vbuf_append(out, "null", 4) : 0;
+}
+
+static int put_capture(volley_buf *out, const vu_capture *c, int escape)
+{
+    if (!c || c->kind == CAP_UNSET)
+        return escape == ESC_JSON_VALUE ? vbuf_append(out, "null", 4) : 0;
+    if (c->kind == CAP_JSON)
+        return put_json(out, c->val.data, c->val.len, escape);
+    return put_text(out, c->val.data, c->val.len, escape);
+}
+
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
 {
-    char num[24];
+    char num[48];
     for (size_t i = 0; i < t->n; i++) {
         const tmpl_seg *s = &t->segs[i];
         int rc = 0;
@@ -294,6 +642,47 @@ int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
         case SEG_VU_ITER:
             rc = vbuf_append(out, num, (size_t)snprintf(num, sizeof num, "%llu",
                                        (unsigned long long)vu_get_iteration(vu)));
+            break;
+        case SEG_ROW:
+            if (!vu->row) {
+                rc = escape_null(out, s->escape);
+            } else {
+                const pool_value *pv = &vu->row[s->i0];
+                rc = s->escape == ESC_JSON_VALUE ? vbuf_append(out, pv->json, pv->json_len)
+                     : pv->kind == POOL_STRING   ? put_text(out, pv->text, pv->len, s->escape)
+                                                 : put_json(out, pv->text, pv->len, s->escape);
+            }
+            break;
+        case SEG_CAPTURE:
+            rc = put_capture(out, vu->caps ? &vu->caps[s->i0] : NULL, s->escape);
+            break;
+        case SEG_RAND_INT: {
+            uint64_t span = (uint64_t)s->i1 - (uint64_t)s->i0;
+            uint64_t r = span == UINT64_MAX ? rng_next(&vu->rng) : rng_below(&vu->rng, span + 1);
+            rc = vbuf_append(out, num, (size_t)snprintf(num, sizeof num, "%lld",
+                                       (long long)((uint64_t)s->i0 + r)));
+            break;
+        }
+        case SEG_RAND_FLOAT: {
+            double x = s->f0 + (s->f1 - s->f0) * rng_unit(&vu->rng);
+            rc = vbuf_append(out, num, (size_t)snprintf(num, sizeof num, "%.*f", s->decimals, x));
+            break;
+        }
+        case SEG_RAND_PICK: {
+            size_t k = (size_t)rng_below(&vu->rng, s->n_items);
+            rc = s->escape == ESC_JSON_VALUE ? vbuf_append_str(out, s->jitems[k])
+                                             : put_text(out, s->items[k], strlen(s->items[k]), s->escape);
+            break;
+        }
+        case SEG_RAND_STRING:
+            rc = put_random_string(out, &vu->rng, (size_t)s->i0, s->escape);
+            break;
+        case SEG_UUID:
+            rc = put_uuid(out, &vu->rng, s->escape);
+            break;
+        case SEG_NOW_MS:
+        case SEG_NOW_ISO:
+            rc = put_now(out, s->kind == SEG_NOW_ISO, s->escape);
             break;
         }
         if (rc != 0)
@@ -408,7 +797,7 @@ static int json_scalar(seg_list *l, arena *a, const ynode *n,
             free(one.segs);
             vbuf_free(&one.lit);
             if (runtime || numeric)
-                return compile_into(l, a, n->str, n->len, ESC_NONE, scope, err, sizeof err) == 0
+                return compile_into(l, a, n->str, n->len, ESC_JSON_VALUE, scope, err, sizeof err) == 0
                            ? 0 : (diag_error(d, n->file, n->line, n->col, "%s: %s", path, err), -1);
         }
     }

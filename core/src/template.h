@@ -1,10 +1,13 @@
 /*
  * template: "${...}" strings compiled once at load time.
  *
- * Names known at load time (env.X, env.X:-default, services.NAME) are folded
- * into literal text, so a template without run-time parts is a plain string
- * (tmpl_const) and costs nothing per request. Run-time parts (vu.id,
- * vu.iteration) are segments rendered per VU without any parsing.
+ * Names known at load time (env.X, env.X:-default, services.NAME,
+ * scenario.name) are folded into literal text, so a template without
+ * run-time parts is a plain string (tmpl_const) and costs nothing per
+ * request. Run-time parts (vu.id, vu.iteration, row.FIELD, captured names,
+ * random.int/float/pick/string, uuid(), now.ms, now.iso) are segments with
+ * their arguments checked and parsed at load time, rendered per VU without
+ * any parsing; random values come from the VU's own stream (rng.h).
  * "$${" is a literal "${". A name that is not known is a load-time error.
  *
  * JSON bodies (volley_json) are compiled from a YAML tree into the same
@@ -16,6 +19,7 @@
 #define VOLLEY_TEMPLATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -27,6 +31,13 @@ typedef struct tmpl_scope {
     const char *(*env)(void *ctx, const char *name);
     /* URL of services.NAME, or NULL when no such service. */
     const char *(*service)(void *ctx, const char *name);
+    /* The scenario being compiled, or NULL outside a flow. */
+    const char *(*scenario)(void *ctx);
+    /* Index of row.NAME in the scenario's pool; -1 with a message in err
+     * (no pool bound, no such field). NULL: no pool known here. */
+    int64_t (*row_field)(void *ctx, const char *name, char *err, size_t errcap);
+    /* Capture slot of a bare name; -1 unknown, -2 captured only later. */
+    int (*capture)(void *ctx, const char *name);
     void *ctx;
 } tmpl_scope;
 

@@ -1,7 +1,8 @@
 /*
  * vu: the part of a virtual user that core modules other than the engine
- * read (templates render vu.id and vu.iteration). The engine embeds this
- * struct as the first member of its own VU state.
+ * read: templates render vu.id, vu.iteration, the iteration's pool row,
+ * captured values and random values from the VU's own stream. The engine
+ * embeds this struct as the first member of its own VU state.
  */
 #ifndef VOLLEY_VU_H
 #define VOLLEY_VU_H
@@ -10,9 +11,22 @@
 
 #include "volley/plugin.h"
 
+struct pool_value;
+
+/* A value captured from a response, visible to later steps of the same
+ * iteration. The buffer is the VU's and only grows. */
+enum { CAP_UNSET = 0, CAP_STRING, CAP_JSON };
+typedef struct vu_capture {
+    volley_buf val;       /* NUL-terminated text */
+    uint8_t kind;         /* CAP_JSON: val is JSON text (number, object...) */
+} vu_capture;
+
 struct volley_vu {
-    uint64_t id;          /* 1-based, unique in the run */
-    uint64_t iteration;   /* 0-based, per VU            */
+    uint64_t id;                    /* 1-based, unique in the run */
+    uint64_t iteration;             /* 0-based, per VU            */
+    uint64_t rng;                   /* rng.h stream state         */
+    const struct pool_value *row;   /* the iteration's pool row, or NULL */
+    vu_capture *caps;               /* the scenario's capture slots, or NULL */
 };
 
 static inline uint64_t vu_get_id(const volley_vu *vu) { return vu->id; }

@@ -539,7 +539,9 @@ static void test_template_map(void **state)
                &c,
                "t.yaml:2:6: error: root.headers.A: expected a string, got sequence",
                "t.yaml:3:6: error: root.headers.B: unknown template name \"nope.x\"; expected "
-               "env.NAME, services.NAME, vu.id or vu.iteration");
+               "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms or now.iso");
 }
 
 static void test_scalar_typing(void **state)

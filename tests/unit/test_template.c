@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "template.h"
 #include "vu.h"
 #include "yaml_tree.h"
@@ -239,18 +240,18 @@ static void test_services(void **state)
                          "services:)");
 }
 
+#define KNOWN "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, " \
+    "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
+    "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
+
 static void test_unknown_names(void **state)
 {
     fx *f = *state;
     expect_compile_error(f, "${row.sender}",
-                         "unknown template name \"row.sender\"; expected env.NAME, services.NAME, "
-                         "vu.id or vu.iteration");
-    expect_compile_error(f, "${vu.name}",
-                         "unknown template name \"vu.name\"; expected env.NAME, services.NAME, "
-                         "vu.id or vu.iteration");
-    expect_compile_error(f, "${env}",
-                         "unknown template name \"env\"; expected env.NAME, services.NAME, "
-                         "vu.id or vu.iteration");
+                         "${row.sender}: a pool row is only known in a scenario with `use: POOL`");
+    expect_compile_error(f, "${vu.name}", "unknown template name \"vu.name\"; expected " KNOWN);
+    expect_compile_error(f, "${env}", "unknown template name \"env\"; expected " KNOWN);
+    expect_compile_error(f, "${tx_id}", "unknown template name \"tx_id\"; expected " KNOWN);
     expect_compile_error(f, "a ${} b", "empty or overlong template name in \"${}\"");
     expect_compile_error(f, "${env.A*B}", "invalid character '*' in template name \"env.A*B\"");
 }
@@ -537,11 +538,251 @@ static void test_json_errors_have_locations(void **state)
                         "b.yaml:1:4: error: steps[0].http.json: environment variable NOPE is not set "
                         "(pass -e NOPE=VALUE, export it, or write ${env.NOPE:-default})");
     assert_string_equal(f->d.lines[1],
-                        "b.yaml:4:5: error: steps[0].http.json: unknown template name \"row.id\"; "
-                        "expected env.NAME, services.NAME, vu.id or vu.iteration");
+                        "b.yaml:4:5: error: steps[0].http.json: ${row.id}: a pool row is only "
+                        "known in a scenario with `use: POOL`");
     assert_string_equal(f->d.lines[2],
                         "b.yaml:5:4: error: steps[0].http.json: unknown service \"none\" in "
                         "\"${services.none}\" (declare it under services:)");
+}
+
+
+/* ------------------------------------------------------------------ */
+/* run-time values of issue 4: random, uuid, now, rows, captures       */
+
+static const char *scenario_lookup(void *ctx) { (void)ctx; return "e2e \"quoted\""; }
+
+static int64_t row_lookup(void *ctx, const char *name, char *err, size_t errcap)
+{
+    (void)ctx;
+    static const char *const fields[] = {"sender", "amount", "note", "flag"};
+    for (int64_t i = 0; i < 4; i++)
+        if (strcmp(fields[i], name) == 0)
+            return i;
+    snprintf(err, errcap, "no field \"%s\"", name);
+    return -1;
+}
+
+static int capture_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    if (strcmp(name, "tx_id") == 0)
+        return 0;
+    if (strcmp(name, "amount") == 0)
+        return 1;
+    return strcmp(name, "later") == 0 ? -2 : -1;
+}
+
+static const tmpl_scope full_scope = {.env = env_lookup, .service = service_lookup,
+                                      .scenario = scenario_lookup, .row_field = row_lookup,
+                                      .capture = capture_lookup, .ctx = &env_calls};
+
+static const char *render_full(fx *f, const char *src)
+{
+    char err[512] = "";
+    volley_template *t = tmpl_compile(&f->a, src, strlen(src), &full_scope, err, sizeof err);
+    if (!t)
+        fail_msg("compile \"%s\": %s", src, err);
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    return f->out.data ? f->out.data : "";
+}
+
+static void test_random_int_range_and_stream(void **state)
+{
+    fx *f = *state;
+    f->vu->rng = 42;
+    char err[512];
+    volley_template *t = tmpl_compile(&f->a, "${random.int(-3, 3)}", 20, &scope, err, sizeof err);
+    assert_non_null(t);
+    assert_null(tmpl_const(t));
+    int seen[7] = {0};
+    char first[64][8];
+    for (int i = 0; i < 2000; i++) {
+        f->out.len = 0;
+        assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+        long v = strtol(f->out.data, NULL, 10);
+        assert_true(v >= -3 && v <= 3);
+        seen[v + 3]++;
+        if (i < 64)
+            snprintf(first[i], sizeof first[i], "%s", f->out.data);
+    }
+    for (int i = 0; i < 7; i++)
+        assert_true(seen[i] > 200);   /* ~286 each: every value comes up */
+    /* The same state gives the same stream. */
+    f->vu->rng = 42;
+    for (int i = 0; i < 64; i++) {
+        f->out.len = 0;
+        tmpl_render(t, f->vu, &f->out);
+        assert_string_equal(f->out.data, first[i]);
+    }
+    assert_string_equal(render(f, "${random.int(5,5)}"), "5");
+}
+
+static void test_random_float_pick_string(void **state)
+{
+    fx *f = *state;
+    f->vu->rng = 7;
+    for (int i = 0; i < 200; i++) {
+        const char *s = render(f, "${random.float(1, 4)}");
+        double x = strtod(s, NULL);
+        assert_true(x >= 1 && x <= 4);
+        const char *dot = strchr(s, '.');
+        assert_non_null(dot);
+        assert_int_equal(strlen(dot + 1), 2);   /* 2 decimals by default */
+        assert_null(strchr(render(f, "${random.float(0, 1, 0)}"), '.'));
+        s = render(f, "${random.pick(INR, 'A,B', \"x\\\"y\")}");
+        assert_true(strcmp(s, "INR") == 0 || strcmp(s, "A,B") == 0 || strcmp(s, "x\"y") == 0);
+        s = render(f, "${random.string(12)}");
+        assert_int_equal(strlen(s), 12);
+        for (const char *p = s; *p; p++)
+            assert_non_null(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *p));
+    }
+}
+
+static void test_uuid_and_now(void **state)
+{
+    fx *f = *state;
+    f->vu->rng = 1;
+    const char *u = render(f, "${uuid()}");
+    assert_int_equal(strlen(u), 36);
+    assert_int_equal(u[8], '-');
+    assert_int_equal(u[14], '4');                      /* version 4 */
+    assert_non_null(strchr("89ab", u[19]));            /* RFC 4122 variant */
+    char a[40];
+    snprintf(a, sizeof a, "%s", u);
+    assert_string_not_equal(render(f, "${uuid()}"), a);
+    const char *ms = render(f, "${now.ms}");
+    long long v = strtoll(ms, NULL, 10);
+    assert_true(v > 1700000000000LL);                  /* after 2023 */
+    const char *iso = render(f, "${now.iso}");
+    assert_int_equal(strlen(iso), 24);                 /* 2026-11-28T07:30:00.123Z */
+    assert_int_equal(iso[10], 'T');
+    assert_int_equal(iso[23], 'Z');
+}
+
+static void test_call_errors(void **state)
+{
+    fx *f = *state;
+    expect_compile_error(f, "${random.int(5, 1)}",
+                         "expected random.int(MIN, MAX) with integers MIN <= MAX, got \"${random.int(5, 1)}\"");
+    expect_compile_error(f, "${random.int(1.5, 3)}",
+                         "expected random.int(MIN, MAX) with integers MIN <= MAX, got \"${random.int(1.5, 3)}\"");
+    expect_compile_error(f, "${random.float(1)}",
+                         "expected random.float(MIN, MAX) or random.float(MIN, MAX, DECIMALS) with numbers "
+                         "MIN <= MAX and DECIMALS 0..15, got \"${random.float(1)}\"");
+    expect_compile_error(f, "${random.pick()}",
+                         "expected random.pick(A, B, ...) with at least one item, got \"${random.pick()}\"");
+    expect_compile_error(f, "${random.pick(a,,b)}", "empty argument in \"(a,,b)\"");
+    expect_compile_error(f, "${random.pick('a)}", "unterminated ' in \"('a)\"");
+    expect_compile_error(f, "${random.string(0)}",
+                         "expected random.string(LENGTH) with LENGTH 1..4096, got \"${random.string(0)}\"");
+    expect_compile_error(f, "${uuid(1)}", "uuid() takes no arguments, got \"${uuid(1)}\"");
+    expect_compile_error(f, "${random.bool()}",
+                         "unknown template function \"random.bool\"; expected random.int, random.float, "
+                         "random.pick, random.string or uuid");
+    expect_compile_error(f, "${random.int(1, 2}", "expected a call like random.int(1, 10) in \"${random.int(1, 2}\"");
+    expect_compile_error(f, "${scenario.name}", "${scenario.name} is only known inside a scenario's flow");
+}
+
+static void test_scenario_rows_captures(void **state)
+{
+    fx *f = *state;
+    char err[512];
+    volley_template *t = tmpl_compile(&f->a, "sc=${scenario.name}", 19, &full_scope, err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_const(t), "sc=e2e \"quoted\"");   /* folded at load time */
+
+    pool_value row[4] = {
+        {.text = "ICICI", .len = 5, .kind = POOL_STRING, .json = "\"ICICI\"", .json_len = 7},
+        {.text = "5000", .len = 4, .kind = POOL_NUMBER, .json = "5000", .json_len = 4},
+        {.text = "a \"b\"", .len = 5, .kind = POOL_STRING, .json = "\"a \\\"b\\\"\"", .json_len = 9},
+        {.text = "true", .len = 4, .kind = POOL_BOOL, .json = "true", .json_len = 4},
+    };
+    f->vu->row = row;
+    assert_string_equal(render_full(f, "${row.sender}/${row.amount}/${row.note}"), "ICICI/5000/a \"b\"");
+    assert_null(tmpl_compile(&f->a, "${row.nope}", 11, &full_scope, err, sizeof err));
+    assert_string_equal(err, "no field \"nope\"");
+
+    vu_capture caps[2] = {0};
+    f->vu->caps = caps;
+    assert_string_equal(render_full(f, "tx=${tx_id};"), "tx=;");   /* not captured yet */
+    caps[0].kind = CAP_STRING;
+    caps[0].val = (volley_buf){.data = "t-1", .len = 3};
+    assert_string_equal(render_full(f, "tx=${tx_id};"), "tx=t-1;");
+    assert_null(tmpl_compile(&f->a, "${later}", 8, &full_scope, err, sizeof err));
+    assert_string_equal(err, "\"${later}\" is captured only by a later step; a captured name is "
+                             "visible to the steps after the one that captures it");
+    f->vu->row = NULL;
+    f->vu->caps = NULL;
+}
+
+static void test_json_runtime_values_keep_types(void **state)
+{
+    fx *f = *state;
+    pool_value row[4] = {
+        {.text = "ICICI", .len = 5, .kind = POOL_STRING, .json = "\"ICICI\"", .json_len = 7},
+        {.text = "5000", .len = 4, .kind = POOL_NUMBER, .json = "5000", .json_len = 4},
+        {.text = "a \"b\"", .len = 5, .kind = POOL_STRING, .json = "\"a \\\"b\\\"\"", .json_len = 9},
+        {.text = "true", .len = 4, .kind = POOL_BOOL, .json = "true", .json_len = 4},
+    };
+    vu_capture caps[2] = {{.kind = CAP_STRING, .val = {.data = "t\"1", .len = 3}},
+                          {.kind = CAP_JSON, .val = {.data = "12.5", .len = 4}}};
+    f->vu->row = row;
+    f->vu->caps = caps;
+    f->vu->rng = 3;
+    const ynode *root = parse(f,
+                              "sender: ${row.sender}\n"
+                              "amount: ${row.amount}\n"
+                              "note: ${row.note}\n"
+                              "flag: ${row.flag}\n"
+                              "label: \"to ${row.note}\"\n"
+                              "tx: ${tx_id}\n"
+                              "amt: ${amount}\n"
+                              "amt_text: \"${amount}\"\n"
+                              "n: ${random.int(10, 20)}\n"
+                              "x: ${random.float(1, 2)}\n"
+                              "cur: ${random.pick(INR, 5, true)}\n"
+                              "id: ${uuid()}\n"
+                              "s: ${random.string(4)}\n"
+                              "t: ${now.ms}\n"
+                              "iso: ${now.iso}\n");
+    assert_non_null(root);
+    volley_json *j = tjson_compile(&f->a, root, &full_scope, &f->d, "json");
+    if (!j)
+        diag_print(&f->d, stderr);
+    assert_non_null(j);
+    for (int round = 0; round < 30; round++) {
+        f->out.len = 0;
+        assert_int_equal(tjson_render(j, f->vu, &f->out), 0);
+        json_error_t e;
+        json_t *doc = json_loads(f->out.data, 0, &e);
+        if (!doc)
+            fail_msg("invalid JSON %s: %s", f->out.data, e.text);
+        assert_json_str(get(doc, "sender"), "ICICI");
+        assert_json_int(get(doc, "amount"), 5000);
+        assert_json_str(get(doc, "note"), "a \"b\"");
+        assert_true(json_is_true(get(doc, "flag")));
+        assert_json_str(get(doc, "label"), "to a \"b\"");
+        assert_json_str(get(doc, "tx"), "t\"1");
+        assert_true(json_is_real(get(doc, "amt")));
+        assert_json_str(get(doc, "amt_text"), "12.5");
+        assert_true(json_is_integer(get(doc, "n")));
+        assert_true(json_is_real(get(doc, "x")));
+        json_t *cur = get(doc, "cur");
+        assert_true(json_is_string(cur) || json_is_integer(cur) || json_is_true(cur));
+        assert_true(json_is_string(get(doc, "id")));
+        assert_true(json_is_string(get(doc, "s")));
+        assert_true(json_is_integer(get(doc, "t")));
+        assert_true(json_is_string(get(doc, "iso")));
+        json_decref(doc);
+    }
+    /* An unset capture in a JSON value is null, not broken JSON. */
+    caps[0].kind = CAP_UNSET;
+    f->out.len = 0;
+    assert_int_equal(tjson_render(j, f->vu, &f->out), 0);
+    assert_non_null(strstr(f->out.data, "\"tx\":null"));
+    f->vu->row = NULL;
+    f->vu->caps = NULL;
 }
 
 int main(void)
@@ -567,6 +808,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_nested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_top_level_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_errors_have_locations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_int_range_and_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_float_pick_string, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uuid_and_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_rows_captures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_runtime_values_keep_types, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
