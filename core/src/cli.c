@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -19,7 +21,8 @@
 #include "spec.h"
 #include "summary.h"
 
-enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105 };
+enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105,
+       EXIT_ABORTED = 108 /* k6's ScriptAborted: on_check_fail: abort_test */ };
 
 typedef struct cli {
     const char *cmd;
@@ -30,9 +33,21 @@ typedef struct cli {
     run_opts ro;
     bool verbose;
     long long seed;
+    bool seed_set;
     char **specs;
     int n_specs;
 } cli;
+
+static uint64_t fresh_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+    }
+    return s % 1000000000000ull;   /* short enough to retype */
+}
 
 static void usage(FILE *out)
 {
@@ -159,6 +174,7 @@ static int parse_args(cli *c, int argc, char **argv)
                 fprintf(stderr, "volley: --seed: expected an integer, got \"%s\"\n", optarg);
                 return -1;
             }
+            c->seed_set = true;
             break;
         }
         case O_PLUGIN_PATH: push(&c->plugin_dirs, &c->n_plugin_dirs, optarg); break;
@@ -381,6 +397,10 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     }
     if (rc == EXIT_OK && (failed || res.aborted))
         rc = EXIT_THRESHOLDS;
+    if (res.test_aborted && rc != EXIT_ENGINE) {
+        fprintf(stderr, "volley: test aborted: %s\n", res.abort_reason);
+        rc = EXIT_ABORTED;
+    }
     if (res.interrupted) {
         *interrupted = true;
         rc = EXIT_INTERRUPTED;
@@ -464,7 +484,10 @@ int cli_main(int argc, char **argv)
     /* Process-wide setup before any thread starts (deps-notes 1.2.8, 4). */
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    json_object_seed(c.seed ? (size_t)c.seed : 0);
+    json_object_seed(c.seed_set ? (size_t)c.seed : 0);
+    /* Without --seed a run still has a seed (the summary prints it), so
+     * any run's random choices can be repeated. */
+    c.ro.seed = c.seed_set ? (uint64_t)c.seed : fresh_seed();
     if (strcmp(c.cmd, "run") == 0 || strcmp(c.cmd, "validate") == 0) {
         if (c.n_specs == 0) {
             fprintf(stderr, "volley %s: expected at least one SPEC file\n", c.cmd);

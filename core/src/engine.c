@@ -11,10 +11,14 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "capture.h"
+#include "duration.h"
 #include "memo.h"
 #include "output_runner.h"
 #include "progress.h"
+#include "rng.h"
 #include "summary.h"
+#include "template.h"
 #include "tag_intern.h"
 #include "vu.h"
 
@@ -101,6 +105,7 @@ struct volley_worker {
     uint64_t interrupted;
     char **first_fail;               /* per series: why a check first failed */
     uint64_t sample_now;             /* clock for samples, 0 = read it again */
+    volley_buf scratch;              /* rendering of records and sleeps */
     uv_prepare_t clock_prepare;      /* both reset sample_now each loop turn */
     uv_check_t clock_check;
     char err[512];
@@ -118,6 +123,11 @@ struct engine {
     out_runner *outs;
     atomic_int stop;
     _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
+    _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
+    atomic_bool pool_empty_said;     /* "pool exhausted" printed once */
+    atomic_bool record_warned;       /* a record/sleep value was unusable */
+    atomic_int test_aborted;         /* on_check_fail: abort_test */
+    char abort_reason[512];          /* written by the one that set it */
     struct sc_live *live;            /* per scenario, for the progress display */
     progress *prog;
     progress_scenario *prog_sc;
@@ -214,6 +224,7 @@ volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; 
 /* ------------------------------------------------------------------ */
 
 static void vu_run_loop(vu_run *v);
+static void request_stop(engine *e);
 static void worker_check_done(volley_worker *w);
 
 static void set_running(vu_run *v, bool running)
@@ -300,9 +311,46 @@ static int next_action(vu_run *v)
     return NEXT_STOP;
 }
 
+/* The iteration's pool row (scenario `use:`); false when a unique pool has
+ * no row left, which ends the VU. */
+static bool pick_row(vu_run *v)
+{
+    const scenario *sc = v->sr->sc;
+    if (sc->pool < 0)
+        return true;
+    engine *e = v->w->e;
+    const pool_def *p = &e->s->pools[sc->pool];
+    uint64_t n = p->t.n_rows, k = 0;
+    switch (p->pick) {
+    case PICK_PER_VU:
+        k = v->gidx % n;
+        break;
+    case PICK_RANDOM:
+        k = rng_below(&v->pub.rng, n);
+        break;
+    case PICK_SEQUENTIAL:
+        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed) % n;
+        break;
+    case PICK_UNIQUE:
+        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed);
+        if (k >= n) {
+            if (!atomic_exchange(&e->pool_empty_said, true))
+                fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu rows): "
+                        "scenario %s stops starting iterations\n", p->name,
+                        (unsigned long long)n, sc->name);
+            return false;
+        }
+        break;
+    }
+    v->pub.row = pool_cell(&p->t, k, 0);
+    return true;
+}
+
 static void begin_iteration(vu_run *v)
 {
     uint64_t now = mono_now();
+    for (size_t c = 0; c < v->sr->sc->n_caps; c++)
+        v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
     v->pc = 0;
     v->iter_start = now;
@@ -331,17 +379,32 @@ static void end_iteration(vu_run *v)
     v->depth = 0;
 }
 
-static void run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+/* Records one check result (or a capture's) and the first reason it failed. */
+static void check_result(vu_run *v, const flow_op *op, uint32_t series, const volley_tags *tags,
+                         bool pass, const char *why)
 {
-    if (op->n_checks == 0)
-        return;
-    static const volley_response empty = {.status = 0, .error = "step did not run"};
-    if (!resp)
-        resp = &empty;
-    volley_memo memo = {0};
-    char msg[256];
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = op->group};
+    worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+    series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
+    /* The first reason per check, for the summary: one copy per run. */
+    if (!pass && w->first_fail && !w->first_fail[series])
+        w->first_fail[series] = strdup(why);
+}
+
+static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
+
+/* true when every check passed (or there is none). */
+static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    if (op->n_checks == 0)
+        return true;
+    if (!resp)
+        resp = &step_not_run;
+    volley_memo memo = {0};
+    char msg[256];
+    bool all = true;
     for (size_t i = 0; i < op->n_checks; i++) {
         const check_item *ci = &op->checks[i];
         bool pass = true;
@@ -349,18 +412,111 @@ static void run_checks(vu_run *v, const flow_op *op, const volley_response *resp
         msg[0] = '\0';
         for (; c < ci->n_conds && pass; c++)
             pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
-        sample_tags st = {.t = &ci->tags, .scenario = v->sr->sc->name, .group = op->group};
-        worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
-        series_add(&agg->s[ci->series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
-        /* The first reason per check, for the summary: one copy per run. */
-        if (!pass && w->first_fail && !w->first_fail[ci->series]) {
-            char why[320];
+        char why[320] = "";
+        if (!pass)
             snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
                      *msg ? msg : "the condition did not hold");
-            w->first_fail[ci->series] = strdup(why);
-        }
+        check_result(v, op, ci->series, &ci->tags, pass, why);
+        all &= pass;
     }
     memo_clear(&memo);
+    return all;
+}
+
+/* Captures into the VU's slots; each is also a check named "capture NAME". */
+static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    if (op->n_captures == 0)
+        return true;
+    if (!resp)
+        resp = &step_not_run;
+    capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
+                      .headers = resp->headers ? resp->headers : "",
+                      .headers_len = resp->headers ? resp->headers_len : 0};
+    bool all = true;
+    for (size_t i = 0; i < op->n_captures; i++) {
+        const capture_def *c = &op->captures[i];
+        char why[320] = "";
+        bool ok;
+        if (resp->error) {
+            snprintf(why, sizeof why, "no response (%s)", resp->error);
+            v->pub.caps[c->slot].kind = CAP_UNSET;
+            ok = false;
+        } else {
+            ok = capture_apply(c, &cx, &v->pub.caps[c->slot], why, sizeof why);
+        }
+        volley_tags tags = VOLLEY_TAGS_INIT;
+        tags.check = c->check_name;
+        check_result(v, op, c->check_series, &tags, ok, why);
+        all &= ok;
+    }
+    capture_ctx_done(&cx);
+    return all;
+}
+
+/* `record:` samples into custom metrics. */
+static void run_records(vu_run *v, const flow_op *op, const volley_response *resp, bool passed)
+{
+    for (size_t i = 0; i < op->n_records; i++) {
+        const record_def *r = &op->records[i];
+        double x = 0;
+        switch (r->source) {
+        case REC_CHECKS: x = passed ? 1 : 0; break;
+        case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
+        case REC_STATUS: x = resp ? resp->status : 0; break;
+        case REC_CONST: x = r->value; break;
+        case REC_TEMPLATE: {
+            volley_buf *b = &v->w->scratch;
+            b->len = 0;
+            char *end = NULL;
+            if (tmpl_render(r->tmpl, &v->pub, b) == 0 && b->len > 0)
+                x = strtod(b->data, &end);
+            if (!end || *end || x - x != 0) {
+                if (!atomic_exchange(&v->w->e->record_warned, true))
+                    fprintf(stderr, "volley: %s: record: \"%s\" is not a number; not recorded "
+                            "(said once)\n", r->location, b->data ? b->data : "");
+                continue;
+            }
+            break;
+        }
+        }
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
+        worker_sample(v->w, r->metric, x, &st);
+    }
+}
+
+/* Ends the whole test (on_check_fail: abort_test). */
+static void abort_test(vu_run *v, const flow_op *op)
+{
+    engine *e = v->w->e;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, 1)) {
+        snprintf(e->abort_reason, sizeof e->abort_reason,
+                 "a check or capture failed at %s (on_check_fail: abort_test)", op->location);
+        request_stop(e);
+    }
+}
+
+/* After a step: checks, captures, records; then what on_check_fail says.
+ * Returns false when the iteration must end here. */
+static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    bool passed = run_checks(v, op, resp);
+    passed &= run_captures(v, op, resp);
+    run_records(v, op, resp, passed);
+    if (passed || op->on_fail == ONFAIL_CONTINUE)
+        return true;
+    if (op->on_fail == ONFAIL_ABORT_TEST)
+        abort_test(v, op);
+    return false;
+}
+
+/* on_check_fail: stop_iteration (or abort_test): the iteration ends now,
+ * counted like any other; open groups are left without group_duration. */
+static void end_iteration_early(vu_run *v)
+{
+    v->pc = (uint32_t)v->sr->sc->n_ops;
+    v->depth = 0;
 }
 
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
@@ -369,13 +525,35 @@ void engine_host_step_done(volley_vu *vu, const volley_response *resp)
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
-    run_checks(v, op, resp);
-    v->pc++;
+    if (finish_step(v, op, resp))
+        v->pc++;
+    else
+        end_iteration_early(v);
     v->state = VU_IDLE;
     if (v->in_run)
         v->step_finished = true;   /* vu_run_loop continues on its own */
     else
         vu_run_loop(v);
+}
+
+/* A sleep step's time; a templated one (${random.float(1, 4)}s) is read
+ * as a duration each time. */
+static int64_t sleep_ns(vu_run *v, const flow_op *op)
+{
+    if (!op->sleep_tmpl)
+        return op->sleep_ns;
+    volley_buf *b = &v->w->scratch;
+    b->len = 0;
+    int64_t ns = 0;
+    char err[160];
+    if (tmpl_render(op->sleep_tmpl, &v->pub, b) != 0 || !b->data ||
+        duration_parse(b->data, &ns, err, sizeof err) != 0 || ns < 0) {
+        if (!atomic_exchange(&v->w->e->record_warned, true))
+            fprintf(stderr, "volley: %s: sleep: \"%s\" is not a duration; not sleeping (said once)\n",
+                    op->location, b->data ? b->data : "");
+        return 0;
+    }
+    return ns;
 }
 
 static void on_vu_timer(uv_timer_t *t)
@@ -431,6 +609,10 @@ static void vu_run_loop(vu_run *v)
                 uv_timer_start(&v->timer, on_vu_timer, 0, 0);
                 break;
             }
+            if (!pick_row(v)) {
+                vu_stop(v);
+                break;
+            }
             begin_iteration(v);
         }
         if (v->pc >= sc->n_ops) {
@@ -451,7 +633,7 @@ static void vu_run_loop(vu_run *v)
         if (op->kind == OP_SLEEP) {
             v->state = VU_SLEEPING;
             uv_timer_start(&v->timer, on_vu_timer,
-                           timer_ms_until(&v->w->loop, mono_now() + (uint64_t)op->sleep_ns), 0);
+                           timer_ms_until(&v->w->loop, mono_now() + (uint64_t)sleep_ns(v, op)), 0);
             break;
         }
         /* OP_STEP */
@@ -460,9 +642,11 @@ static void vu_run_loop(vu_run *v)
         v->state = VU_IN_STEP;
         v->step_finished = false;
         if (ops->step_start(v->w->pstate[op->proto], op->step, &v->pub, v->pstate[op->proto]) != 0) {
-            run_checks(v, op, NULL);
             v->state = VU_IDLE;
-            v->pc++;
+            if (finish_step(v, op, NULL))
+                v->pc++;
+            else
+                end_iteration_early(v);
             continue;
         }
         if (v->step_finished)
@@ -825,6 +1009,12 @@ static int worker_setup(volley_worker *w)
             off += (sz + 15) & ~(size_t)15;
         }
     }
+    for (size_t j = 0; j < w->n_vus; j++) {
+        vu_run *v = &w->vus[j];
+        size_t n = v->sr->sc->n_caps;
+        if (n && !(v->pub.caps = calloc(n, sizeof *v->pub.caps)))
+            return -1;
+    }
     return 0;
 }
 
@@ -863,8 +1053,14 @@ static void worker_free(volley_worker *w)
 {
     if (w->loop_ready)
         uv_loop_close(&w->loop);
-    for (size_t j = 0; j < w->n_vus; j++)
-        free(w->vus[j].pstate);
+    free(w->scratch.data);
+    for (size_t j = 0; j < w->n_vus; j++) {
+        vu_run *v = &w->vus[j];
+        free(v->pstate);
+        for (size_t c = 0; v->pub.caps && c < v->sr->sc->n_caps; c++)
+            free(v->pub.caps[c].val.data);
+        free(v->pub.caps);
+    }
     free(w->vus);
     for (size_t i = 0; w->scs && i < w->e->s->n_scenarios; i++) {
         free(w->scs[i].vus);
@@ -1092,6 +1288,7 @@ static int assign_vus(engine *e)
             volley_worker *w = &e->workers[k % e->n_workers];
             vu_run *v = &w->vus[w->n_vus++];
             v->pub.id = id++;
+            v->pub.rng = rng_vu_state(e->o->seed, v->pub.id);
             v->w = w;
             v->gidx = (uint32_t)k;
             v->sr = &w->scs[i];
@@ -1211,12 +1408,13 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     atomic_init(&e.workers_done, 0);
     core->reg.frozen = true;
     e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
+    e.pool_next = calloc(s->n_pools ? s->n_pools : 1, sizeof *e.pool_next);
     e.live = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.live);
     e.prog_sc = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.prog_sc);
     /* The live display goes to stderr, so stdout keeps only the summary. */
     e.prog = progress_new(stderr, isatty(2), o->quiet, 5.0);
     tagi_init(&e.main_tags, core->reg.run_tags, core->reg.n_run_tags);
-    if (!e.claimed || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
+    if (!e.claimed || !e.pool_next || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;
     }
@@ -1285,6 +1483,7 @@ out:
         worker_free(&e.workers[i]);
     free(e.workers);
     free((void *)e.claimed);
+    free((void *)e.pool_next);
     free(e.live);
     free(e.prog_sc);
     progress_free(e.prog);
@@ -1295,6 +1494,11 @@ out:
     res->abort_threshold = e.abort_threshold;
     res->vus_max = atomic_load(&e.vus_max);
     res->workers = e.n_workers;
+    res->seed = o->seed;
+    if (atomic_load(&e.test_aborted)) {
+        res->test_aborted = true;
+        snprintf(res->abort_reason, sizeof res->abort_reason, "%s", e.abort_reason);
+    }
     res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
     return rc;
 }

@@ -18,6 +18,7 @@
 typedef struct run_opts {
     int workers;               /* 0: one per core (capped by the VU count) */
     bool quiet;                /* no progress lines */
+    uint64_t seed;             /* of every VU's random stream (--seed) */
 } run_opts;
 
 typedef struct output_report {
@@ -40,6 +41,9 @@ typedef struct run_result {
     output_report *outputs;
     int workers;
     double cpu_s;              /* the runner's own user+system CPU time */
+    uint64_t seed;             /* the run's seed, to repeat it with --seed */
+    bool test_aborted;         /* on_check_fail: abort_test */
+    char abort_reason[512];
     char **check_fail;         /* per series: the first reason a check failed */
     size_t n_check_fail;
 } run_result;

@@ -7,25 +7,10 @@
 #include "duration.h"
 #include "options.h"
 #include "suggest.h"
+#include "spec_int.h"
 #include "template.h"
 
-/* Everything one load needs while compiling. */
-typedef struct loader {
-    spec *s;
-    const spec_opts *o;
-    const plug_set *plugins;
-    metrics_reg *reg;
-    const volley_host *host;
-    volley_core *core;
-    diag *d;
-    tmpl_scope scope;
-    opt_ctx oc;
-    const ynode *defaults;     /* the spec's defaults: mapping or NULL */
-} loader;
-
-#define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
-
-static const char *loc(loader *L, const ynode *n)
+const char *loc(loader *L, const ynode *n)
 {
     return arena_printf(&L->s->a, "%s:%u:%u", n->file, n->line, n->col);
 }
@@ -86,7 +71,7 @@ static const char *scope_service(void *ctx, const char *name)
 
 /* ---- small helpers ---- */
 
-static bool check_keys(loader *L, const ynode *map, const char *path,
+bool check_keys(loader *L, const ynode *map, const char *path,
                        const char *const *keys, size_t n_keys)
 {
     bool ok = true;
@@ -108,7 +93,7 @@ static bool check_keys(loader *L, const ynode *map, const char *path,
     return ok;
 }
 
-static const ynode *want_map(loader *L, const ynode *n, const char *path)
+const ynode *want_map(loader *L, const ynode *n, const char *path)
 {
     if (n && n->kind == YNODE_MAP)
         return n;
@@ -117,7 +102,7 @@ static const ynode *want_map(loader *L, const ynode *n, const char *path)
     return NULL;
 }
 
-static const char *want_string(loader *L, const ynode *n, const char *path)
+const char *want_string(loader *L, const ynode *n, const char *path)
 {
     if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n))
         return n->str;
@@ -126,7 +111,7 @@ static const char *want_string(loader *L, const ynode *n, const char *path)
     return NULL;
 }
 
-static const char *subpath(loader *L, const char *path, const char *key)
+const char *subpath(loader *L, const char *path, const char *key)
 {
     return *path ? arena_printf(&L->s->a, "%s.%s", path, key) : arena_strdup(&L->s->a, key);
 }
@@ -446,7 +431,7 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
 static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth);
 
-static const char *const step_extra_keys[] = {"check"};
+static const char *const step_extra_keys[] = {"check", "capture", "record", "on_check_fail"};
 
 static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key,
                                   const plug *p, const char *path, const char *scname,
@@ -477,9 +462,10 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     op->proto = pi;
     op->step = compiled;
     const ynode *checks = ynode_get(step, "check");
+    bool ok = true;
     if (checks)
-        return compile_checks(L, checks, subpath(L, path, "check"), group, op);
-    return true;
+        ok = compile_checks(L, checks, subpath(L, path, "check"), group, op);
+    return compile_step_data(L, step, path, op) && ok;
 }
 
 static bool compile_sleep(loader *L, const ynode *step, const char *path, const char *group,
@@ -490,9 +476,23 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
         ERR(step, "%s: a sleep step takes no other keys", path);
         return false;
     }
-    char err[160];
-    int64_t ns;
-    if (v->kind != YNODE_SCALAR || ynode_is_null(v) || duration_parse(v->str, &ns, err, sizeof err) != 0) {
+    char err[512];
+    int64_t ns = 0;
+    const volley_template *t = NULL;
+    if (v->kind == YNODE_SCALAR && strstr(v->str, "${")) {
+        /* sleep: ${random.float(1, 4)}s -- read as a duration each time */
+        t = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+        if (!t) {
+            ERR(v, "%s.sleep: %s", path, err);
+            return false;
+        }
+        if (tmpl_const(t) && duration_parse(tmpl_const(t), &ns, err, sizeof err) != 0) {
+            ERR(v, "%s.sleep: expected %s, got \"%s\"", path, DURATION_EXPECTED, tmpl_const(t));
+            return false;
+        }
+        if (tmpl_const(t))
+            t = NULL;
+    } else if (v->kind != YNODE_SCALAR || ynode_is_null(v) || duration_parse(v->str, &ns, err, sizeof err) != 0) {
         ERR(v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
             v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
             v->kind == YNODE_SCALAR ? "\"" : "");
@@ -502,6 +502,7 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
     op->kind = OP_SLEEP;
     op->group = group;
     op->sleep_ns = ns;
+    op->sleep_tmpl = t;
     op->location = loc(L, v);
     return true;
 }
@@ -573,6 +574,9 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         names[nn++] = "group";
         names[nn++] = "sleep";
         names[nn++] = "check";
+        names[nn++] = "capture";
+        names[nn++] = "record";
+        names[nn++] = "on_check_fail";
         for (size_t j = 0; j < L->plugins->n && nn < 64; j++)
             if (L->plugins->items[j].desc->kind == VOLLEY_KIND_PROTOCOL)
                 names[nn++] = L->plugins->items[j].desc->protocol->step_key;
@@ -896,10 +900,12 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     /* Split flow from the executor's options. */
     ypair *pairs = arena_alloc(&L->s->a, v->n_pairs * sizeof *pairs);
     size_t n = 0;
-    const ynode *flow = NULL;
+    const ynode *flow = NULL, *use = NULL;
     for (size_t i = 0; i < v->n_pairs; i++) {
         if (strcmp(v->pairs[i].key->str, "flow") == 0)
             flow = v->pairs[i].value;
+        else if (strcmp(v->pairs[i].key->str, "use") == 0)
+            use = v->pairs[i].value;
         else
             pairs[n++] = v->pairs[i];
     }
@@ -917,8 +923,10 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     sc->name = k->str;
     sc->location = loc(L, k);
     op_list ops = {0};
+    ok &= scenario_data_begin(L, use, path, flow, sc);
     if (flow)
         ok &= compile_flow(L, flow, subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    scenario_data_end(L);
     sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
     sc->n_ops = ops.n;
     if (!ok)
@@ -1158,31 +1166,14 @@ static void load_outputs(loader *L, const ynode *n)
 
 /* ---- the document ---- */
 
-static const char *const top_keys[] = {"version", "name", "services", "defaults",
-                                       "scenarios", "thresholds", "outputs"};
-static const char *const later_keys[] = {"include", "pools", "metrics"};
+static const char *const top_keys[] = {"version", "name", "include", "services", "defaults", "pools",
+                                       "metrics", "scenarios", "thresholds", "outputs"};
 
+/* root: the spec with its includes merged in (include.c). */
 static void load_root(loader *L, const ynode *root)
 {
     spec *s = L->s;
-    for (size_t i = 0; i < root->n_pairs; i++) {
-        const ynode *k = root->pairs[i].key;
-        for (size_t j = 0; j < VOLLEY_COUNTOF(later_keys); j++)
-            if (strcmp(k->str, later_keys[j]) == 0)
-                ERR(k, "%s: not supported by this version of volley yet", k->str);
-    }
-    ynode filtered = *root;
-    ypair *pairs = arena_alloc(&s->a, (root->n_pairs + 1) * sizeof *pairs);
-    filtered.pairs = pairs;
-    filtered.n_pairs = 0;
-    for (size_t i = 0; i < root->n_pairs; i++) {
-        bool later = false;
-        for (size_t j = 0; j < VOLLEY_COUNTOF(later_keys); j++)
-            later |= strcmp(root->pairs[i].key->str, later_keys[j]) == 0;
-        if (!later)
-            pairs[filtered.n_pairs++] = root->pairs[i];
-    }
-    check_keys(L, &filtered, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
+    check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
 
     const ynode *version = ynode_get(root, "version");
     int64_t v = 0;
@@ -1206,6 +1197,13 @@ static void load_root(loader *L, const ynode *root)
         if (opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults") == 0)
             L->defaults = defaults;
     }
+    const ynode *pools = ynode_get(root, "pools");
+    if (pools)
+        load_pools(L, pools);
+    s->first_custom_metric = L->reg->n_metrics;
+    const ynode *metrics = ynode_get(root, "metrics");
+    if (metrics)
+        load_metrics(L, metrics);
     const ynode *scenarios = ynode_get(root, "scenarios");
     if (!scenarios)
         ERR(root, "(top level): missing required key \"scenarios\" (at least one scenario with an executor and a flow)");
@@ -1229,7 +1227,8 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     s->host = host;
     size_t before = d->count;
     loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core, .d = d};
-    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .ctx = &L};
+    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .scenario = scope_scenario,
+                           .row_field = scope_row_field, .capture = scope_capture, .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d};
 
     s->tree = ytree_load_file(path, path, d);
@@ -1248,6 +1247,9 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     char terr[256];
     if (metrics_set_run_tags(reg, o->tags, o->n_tags, terr, sizeof terr) != 0)
         diag_error(d, NULL, 0, 0, "%s", terr);
+    root = include_resolve(&s->a, root, path, &s->includes, d);
+    if (!root)
+        goto fail;
     load_root(&L, root);
     if (d->count != before)
         goto fail;
@@ -1269,6 +1271,8 @@ void spec_free(spec *s)
                 for (size_t k = 0; k < op->checks[c].n_conds; k++)
                     if (op->checks[c].conds[k].key->free)
                         op->checks[c].conds[k].key->free(op->checks[c].conds[k].cond);
+            for (size_t c = 0; c < op->n_captures; c++)
+                capture_free(&op->captures[c]);
             if (op->kind == OP_STEP && s->protos[op->proto].plugin->desc->protocol->step_free)
                 s->protos[op->proto].plugin->desc->protocol->step_free(s->protos[op->proto].inst, op->step);
         }
@@ -1277,6 +1281,7 @@ void spec_free(spec *s)
         if (s->protos[i].plugin->desc->protocol->destroy)
             s->protos[i].plugin->desc->protocol->destroy(s->protos[i].inst);
     ytree_free(s->tree);
+    include_set_free(&s->includes);
     arena_free(&s->a);
     free(s);
 }

@@ -13,9 +13,12 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "capture.h"
 #include "diag.h"
+#include "include.h"
 #include "metrics.h"
 #include "plugin_loader.h"
+#include "pool.h"
 #include "schedule.h"
 #include "threshold.h"
 #include "volley/plugin.h"
@@ -37,6 +40,26 @@ typedef struct check_item {
 
 typedef enum op_kind { OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT } op_kind;
 
+/* What a failed check or capture does to the iteration (on_check_fail). */
+typedef enum on_fail { ONFAIL_CONTINUE = 0, ONFAIL_STOP_ITERATION, ONFAIL_ABORT_TEST } on_fail;
+
+/* `record: { METRIC: SOURCE }`: a sample into a custom metric per step. */
+typedef enum rec_source {
+    REC_CHECKS,     /* 1 when every check (and capture) of the step passed, else 0 */
+    REC_DURATION,   /* the step's duration, ms */
+    REC_STATUS,     /* the response status */
+    REC_CONST,      /* a number */
+    REC_TEMPLATE    /* a template rendered and read as a number */
+} rec_source;
+
+typedef struct record_def {
+    uint32_t metric;
+    rec_source source;
+    double value;                   /* REC_CONST */
+    const volley_template *tmpl;    /* REC_TEMPLATE */
+    const char *location;
+} record_def;
+
 typedef struct flow_op {
     op_kind kind;
     const char *group;       /* group path in effect ("" at top level);
@@ -47,8 +70,14 @@ typedef struct flow_op {
     void *step;
     size_t n_checks;
     check_item *checks;
-    /* OP_SLEEP */
+    size_t n_captures;
+    capture_def *captures;
+    size_t n_records;
+    record_def *records;
+    on_fail on_fail;
+    /* OP_SLEEP: a fixed time, or a template read as a duration each time */
     int64_t sleep_ns;
+    const volley_template *sleep_tmpl;
     /* OP_GROUP_EXIT: tags for group_duration */
     volley_tags group_tags;
 } flow_op;
@@ -81,6 +110,8 @@ typedef struct scenario {
     int64_t pre_allocated_vus, max_vus;
     size_t n_ops;
     flow_op *ops;
+    int pool;                  /* `use:` index into spec.pools, -1: none */
+    size_t n_caps;             /* capture slots each VU keeps */
 } scenario;
 
 /* How long the scenario runs before its graceful stop. */
@@ -110,6 +141,15 @@ typedef struct proto_use {
     void *inst;                /* from ops->create */
 } proto_use;
 
+typedef enum pick_mode { PICK_PER_VU, PICK_SEQUENTIAL, PICK_RANDOM, PICK_UNIQUE } pick_mode;
+
+typedef struct pool_def {
+    const char *name;
+    const char *location;
+    pool_table t;
+    pick_mode pick;
+} pool_def;
+
 typedef struct service {
     const char *name, *url, *health;
     const ynode *headers_node;   /* added to requests to this service */
@@ -135,10 +175,15 @@ typedef struct spec_opts {
 typedef struct spec {
     arena a;
     ytree *tree;
+    include_set includes;        /* trees of included files */
     const char *path;
     const char *name;
     size_t n_services;
     service *services;
+    size_t n_pools;
+    pool_def *pools;
+    size_t first_custom_metric;  /* `metrics:` ids: [first, first + n) */
+    size_t n_custom_metrics;
     size_t n_scenarios;          /* the scenarios to run */
     scenario *scenarios;
     size_t n_all_scenarios;      /* every compiled scenario (owns the ops) */

@@ -302,8 +302,9 @@ static void print_health(FILE *out, const metrics_reg *reg, const run_result *r,
         fmt_time(lag95, lag_text, sizeof lag_text);
     }
     fprintf(out, "\n     runner: %d worker%s, CPU %.2fs (%.0f%% of %d core%s), schedule lag p(95) %s, "
-            "output drops %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s, busy,
-            r->workers, r->workers == 1 ? "" : "s", lag_text, (unsigned long long)out_drops);
+            "output drops %llu, seed %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s, busy,
+            r->workers, r->workers == 1 ? "" : "s", lag_text, (unsigned long long)out_drops,
+            (unsigned long long)r->seed);
     if (lag95 > 10 || (drop->sum > 0 && busy > 90))
         fprintf(out, "     WARNING: the load generator fell behind (schedule lag p(95) %s, CPU %.0f%%, "
                 "%.0f dropped iterations): the numbers measure volley's limits as much as the "

@@ -51,3 +51,71 @@ class VolleyCase(unittest.TestCase):
     def read_ndjson(path):
         with open(path) as f:
             return [json.loads(line) for line in f if line.strip()]
+
+
+class Recorder:
+    """A small HTTP/1.1 server on 127.0.0.1 that records every request
+    (method, path, headers, body) and answers by path:
+      /tx...      200 {"id": "tx-<n>", "amount": 125.5, "items": [...]} and X-Trace
+      /token      200 text/plain "token=abc123; ok"
+      /status/N   status N
+      anything else: 200 echoing the request body (201 for POST)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        rec = self
+        self.requests = []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode("utf-8", "replace") if n else ""
+                with rec.lock:
+                    rec.requests.append({"method": self.command, "path": self.path,
+                                         "headers": dict(self.headers), "body": body})
+                    count = len(rec.requests)
+                status, ctype, extra = 200, "application/json", {}
+                if self.path.startswith("/tx"):
+                    out = json.dumps({"id": "tx-%d" % count, "amount": 125.5,
+                                      "items": [{"n": 1}, {"n": 2}], "ok": True})
+                    extra["X-Trace"] = "trace-%d" % count
+                elif self.path.startswith("/token"):
+                    ctype, out = "text/plain", "token=abc123; ok"
+                elif self.path.startswith("/status/"):
+                    status, out = int(self.path.split("/")[2]), "{}"
+                else:
+                    status, out = (201 if self.command == "POST" else 200), body or "{}"
+                data = out.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None   # clients that reset at exit
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def taken(self):
+        with self.lock:
+            out = list(self.requests)
+            self.requests.clear()
+        return out

@@ -324,24 +324,22 @@ static void test_unknown_top_level_key(void **state)
                "scenarois:\n"
                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
                ":2:1: error: (top level): unknown key \"scenarois\" (did you mean \"scenarios\"?); "
-               "valid keys: version, name, services, defaults, scenarios, thresholds, outputs",
+               "valid keys: version, name, include, services, defaults, pools, metrics, scenarios, thresholds, outputs",
                ":1:1: error: (top level): missing required key \"scenarios\" (at least one "
                "scenario with an executor and a flow)");
 }
 
-static void test_later_keys_not_supported(void **state)
+static void test_data_key_errors(void **state)
 {
     fx *f = *state;
     LOAD_FAILS(f, HEAD
-               "include: [other.yaml]\n"
-               "pools:\n"
-               "  p: { rows: [ { a: 1 } ] }\n"
-               "metrics: { my_rate: rate }\n"
+               "metrics: { my_rate: rates, http_reqs: counter, 9lives: counter }\n"
                "scenarios:\n"
-               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
-               ":2:1: error: include: not supported by this version of volley yet",
-               ":3:1: error: pools: not supported by this version of volley yet",
-               ":5:1: error: metrics: not supported by this version of volley yet");
+               "  s: { executor: per-vu-iterations, use: nope, flow: [ { sleep: 1s } ] }\n",
+               ":2:21: error: metrics.my_rate: expected counter, gauge, rate or trend (or { type, contains })",
+               ":2:28: error: metrics.http_reqs: this prefix is reserved for built-in metrics",
+               ":2:48: error: metrics.9lives: expected a name of letters, digits and _ (not starting with a digit), at most 128",
+               ":4:42: error: scenarios.s.use: no pool named \"nope\" (declare it under pools:)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -477,7 +475,7 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, check, noop");
+               "\"sleep\"?); valid keys: group, sleep, check, capture, record, on_check_fail, noop");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -1080,14 +1078,14 @@ static void test_all_errors_in_file_order(void **state)
                "outputs:\n"
                "  - json: x\n",
                ":2:1: error: (top level): unknown key \"nmae\" (did you mean \"name\"?); valid keys: "
-               "version, name, services, defaults, scenarios, thresholds, outputs",
+               "version, name, include, services, defaults, pools, metrics, scenarios, thresholds, outputs",
                ":6:10: error: scenarios.a.vus: expected an integer, got string \"ten\"",
                ":7:15: error: scenarios.a.duration: expected a duration such as 500ms, 10s, 1m30s or "
                "2h; got \"1 m\" (spaces are not allowed)",
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, check, noop",
+               "group, sleep, check, capture, record, on_check_fail, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -1108,7 +1106,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_and_non_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_top_level_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_later_keys_not_supported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_key_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),

@@ -1,0 +1,70 @@
+/*
+ * capture: correlation. A step's `capture:` takes values out of its
+ * response (a JSON path, a header, a regex group) into named slots of the
+ * VU, which later steps of the same iteration render as ${NAME}.
+ *
+ *   capture:
+ *     tx_id: json.transaction_id         # or { json: transaction_id }
+ *     trace: header.X-Trace-Id           # or { header: X-Trace-Id }
+ *     token: { regex: 'token=([a-z0-9]+)' }   # group 1, else the match
+ *
+ * Paths use the checks-json syntax: a.b[0].c, a["dotted.key"], $ (root),
+ * negative indexes from the end. Compiled once at load time.
+ */
+#ifndef VOLLEY_CAPTURE_H
+#define VOLLEY_CAPTURE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "vu.h"
+#include "yaml_tree.h"
+
+typedef enum cap_from { CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX } cap_from;
+
+typedef struct jpath_seg {
+    const char *key;        /* object member, or NULL for an array index */
+    long long index;        /* negative: counted from the end */
+} jpath_seg;
+
+typedef struct capture_def {
+    const char *name;
+    int slot;               /* in the VU's capture slots */
+    cap_from from;
+    const char *what;       /* the path, header name or pattern, for messages */
+    size_t n_segs;          /* CAP_FROM_JSON */
+    jpath_seg *segs;
+    regex_t *re;            /* CAP_FROM_REGEX; freed by capture_free */
+    uint32_t check_series;  /* the "capture NAME" check's hidden series */
+    const char *check_name; /* "capture NAME" */
+} capture_def;
+
+/* Compiles one `NAME: SOURCE` entry (without the slot, which the caller
+ * sets). Errors go to d at the node. */
+bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
+                     const char *path, capture_def *out);
+void capture_free(capture_def *c);
+
+/* Compiles a path such as data.items[0].id; NULL with a message. */
+jpath_seg *jpath_compile(arena *a, const char *text, size_t *n, char *err, size_t errcap);
+
+/* Per response: the JSON body parsed at most once for all its captures. */
+typedef struct capture_ctx {
+    const char *body, *headers;
+    size_t body_len, headers_len;
+    void *doc;              /* json_t *, parsed on first need */
+    bool parsed;
+    char parse_err[160];
+} capture_ctx;
+
+/* Applies c to the response into slot; false with the reason in why when
+ * nothing matched (the slot is then unset). */
+bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                   size_t whycap);
+void capture_ctx_done(capture_ctx *cx);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * The data side of a spec: pools (rows bound per iteration with `use:`),
+ * custom metrics, and what a step takes out of its response (capture) or
+ * feeds into custom metrics (record), with on_check_fail.
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "spec_int.h"
+#include "suggest.h"
+
+/* ---- pools ---- */
+
+static const char *const pick_names[] = {"per-vu", "sequential", "random", "unique"};
+
+static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
+{
+    static const char *const keys[] = {"rows", "file", "pick"};
+    const char *path = subpath(L, "pools", k->str);
+    out->name = k->str;
+    out->location = loc(L, k);
+    out->pick = PICK_SEQUENTIAL;
+    if (!want_map(L, v, path) || !check_keys(L, v, path, keys, VOLLEY_COUNTOF(keys)))
+        return;
+    const ynode *rows = ynode_get(v, "rows"), *file = ynode_get(v, "file");
+    const ynode *pick = ynode_get(v, "pick");
+    if (pick) {
+        size_t i = 0;
+        while (i < VOLLEY_COUNTOF(pick_names) &&
+               !(pick->kind == YNODE_SCALAR && strcmp(pick->str, pick_names[i]) == 0))
+            i++;
+        if (i == VOLLEY_COUNTOF(pick_names))
+            ERR(pick, "%s.pick: expected per-vu, sequential, random or unique, got %s%s%s", path,
+                pick->kind == YNODE_SCALAR ? "\"" : "",
+                pick->kind == YNODE_SCALAR ? pick->str : ynode_kind_name(pick),
+                pick->kind == YNODE_SCALAR ? "\"" : "");
+        else
+            out->pick = (pick_mode)i;
+    }
+    if (!!rows == !!file) {
+        ERR(v, "%s: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
+            path);
+        return;
+    }
+    if (rows) {
+        pool_from_yaml(&L->s->a, rows, &out->t, L->d, subpath(L, path, "rows"));
+        return;
+    }
+    const char *f = want_string(L, file, subpath(L, path, "file"));
+    if (!f)
+        return;
+    /* Relative to the file that names it (an included file's own folder). */
+    char *dir = strdup(file->file);
+    if (!dir)
+        return;
+    pool_load_file(&L->s->a, f, dirname(dir), &out->t, L->d, file->file, file->line, file->col,
+                   subpath(L, path, "file"));
+    free(dir);
+}
+
+void load_pools(loader *L, const ynode *n)
+{
+    if (!want_map(L, n, "pools"))
+        return;
+    spec *s = L->s;
+    s->pools = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->pools);
+    for (size_t i = 0; i < n->n_pairs; i++)
+        load_pool(L, n->pairs[i].key, n->pairs[i].value, &s->pools[s->n_pools++]);
+}
+
+/* ---- custom metrics ---- */
+
+static const char *const metric_types[] = {"counter", "gauge", "rate", "trend"};
+static const volley_metric_type metric_type_ids[] = {VOLLEY_METRIC_COUNTER, VOLLEY_METRIC_GAUGE,
+                                                     VOLLEY_METRIC_RATE, VOLLEY_METRIC_TREND};
+static const char *const contains_names[] = {"default", "time", "data"};
+static const volley_metric_contains contains_ids[] = {VOLLEY_CONTAINS_DEFAULT, VOLLEY_CONTAINS_TIME,
+                                                      VOLLEY_CONTAINS_DATA};
+
+static int pick_name(const ynode *n, const char *const *names, size_t count)
+{
+    if (!n || n->kind != YNODE_SCALAR)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(n->str, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* k6's metric name rule, and none of the names built-in or plugin metrics
+ * use (plugins register theirs later, when their first step compiles). */
+static const char *bad_metric_name(const metrics_reg *reg, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 128 || !((name[0] >= 'a' && name[0] <= 'z') ||
+                                   (name[0] >= 'A' && name[0] <= 'Z') || name[0] == '_'))
+        return "expected a name of letters, digits and _ (not starting with a digit), at most 128";
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return "expected a name of letters, digits and _ (not starting with a digit), at most 128";
+    static const char *const reserved_prefix[] = {"http_req", "ws_", "volley_", "grpc_"};
+    for (size_t i = 0; i < VOLLEY_COUNTOF(reserved_prefix); i++)
+        if (strncmp(name, reserved_prefix[i], strlen(reserved_prefix[i])) == 0)
+            return "this prefix is reserved for built-in metrics";
+    if (metrics_find(reg, name) >= 0 || strcmp(name, "data_sent") == 0 ||
+        strcmp(name, "data_received") == 0)
+        return "a built-in metric has this name";
+    return NULL;
+}
+
+void load_metrics(loader *L, const ynode *n)
+{
+    if (!want_map(L, n, "metrics"))
+        return;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *path = subpath(L, "metrics", k->str);
+        const char *why = bad_metric_name(L->reg, k->str);
+        if (why) {
+            ERR(k, "%s: %s", path, why);
+            continue;
+        }
+        const ynode *type = v, *contains = NULL;
+        if (v->kind == YNODE_MAP) {
+            static const char *const keys[] = {"type", "contains"};
+            if (!check_keys(L, v, path, keys, 2))
+                continue;
+            type = ynode_get(v, "type");
+            contains = ynode_get(v, "contains");
+            if (!type) {
+                ERR(v, "%s: missing required key \"type\" (counter, gauge, rate or trend)", path);
+                continue;
+            }
+        }
+        int t = pick_name(type, metric_types, 4);
+        if (t < 0) {
+            ERR(type, "%s: expected counter, gauge, rate or trend (or { type, contains })", path);
+            continue;
+        }
+        int c = contains ? pick_name(contains, contains_names, 3) : 0;
+        if (c < 0) {
+            ERR(contains, "%s.contains: expected default, time or data", path);
+            continue;
+        }
+        char err[256];
+        if (metrics_register(L->reg, k->str, metric_type_ids[t], contains_ids[c], err, sizeof err) < 0)
+            ERR(k, "%s: %s", path, err);
+        else
+            L->s->n_custom_metrics++;
+    }
+}
+
+static bool is_custom_metric(loader *L, int id)
+{
+    return id >= (int)L->s->first_custom_metric &&
+           id < (int)(L->s->first_custom_metric + L->s->n_custom_metrics);
+}
+
+/* ---- scenario scope: use, captures ---- */
+
+static const char *const reserved_names[] = {"env", "services", "row", "vu", "random",
+                                             "now", "scenario", "uuid"};
+
+static void collect_captures(loader *L, const ynode *flow, const char ***names, size_t *n,
+                             size_t *cap, int depth)
+{
+    if (!flow || flow->kind != YNODE_SEQ || depth > 16)
+        return;
+    for (size_t i = 0; i < flow->n_items; i++) {
+        const ynode *st = flow->items[i];
+        if (st->kind != YNODE_MAP)
+            continue;
+        collect_captures(L, ynode_get(st, "steps"), names, n, cap, depth + 1);
+        const ynode *c = ynode_get(st, "capture");
+        if (!c || c->kind != YNODE_MAP)
+            continue;
+        for (size_t j = 0; j < c->n_pairs; j++) {
+            const char *name = c->pairs[j].key->str;
+            size_t k = 0;
+            while (k < *n && strcmp((*names)[k], name) != 0)
+                k++;
+            if (k < *n)
+                continue;
+            if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 8;
+                const char **t = arena_alloc(&L->s->a, nc * sizeof *t);
+                if (!t)
+                    return;
+                if (*n)
+                    memcpy(t, *names, *n * sizeof *t);
+                *names = t;
+                *cap = nc;
+            }
+            (*names)[(*n)++] = name;
+        }
+    }
+}
+
+bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
+                         scenario *sc)
+{
+    sc->pool = -1;
+    L->sc_name = sc->name;
+    L->sc_pool = NULL;
+    bool ok = true;
+    if (use) {
+        const char *name = want_string(L, use, subpath(L, path, "use"));
+        for (size_t i = 0; name && i < L->s->n_pools; i++) {
+            if (strcmp(L->s->pools[i].name, name) == 0) {
+                sc->pool = (int)i;
+                L->sc_pool = &L->s->pools[i];
+            }
+        }
+        if (name && sc->pool < 0) {
+            const char *names[64];
+            size_t nn = 0;
+            for (size_t i = 0; i < L->s->n_pools && nn < 64; i++)
+                names[nn++] = L->s->pools[i].name;
+            char hint[128] = "";
+            suggest_hint(name, names, nn, hint, sizeof hint);
+            ERR(use, "%s.use: no pool named \"%s\"%s (declare it under pools:)", path, name, hint);
+            ok = false;
+        }
+        if (!name)
+            ok = false;
+    }
+    size_t cap = 0;
+    L->cap_names = NULL;
+    L->n_caps = 0;
+    collect_captures(L, flow, &L->cap_names, &L->n_caps, &cap, 0);
+    L->cap_seen = arena_alloc(&L->s->a, (L->n_caps + 1) * sizeof *L->cap_seen);
+    sc->n_caps = L->n_caps;
+    return ok;
+}
+
+void scenario_data_end(loader *L)
+{
+    L->sc_name = NULL;
+    L->sc_pool = NULL;
+    L->cap_names = NULL;
+    L->cap_seen = NULL;
+    L->n_caps = 0;
+}
+
+const char *scope_scenario(void *ctx)
+{
+    return ((loader *)ctx)->sc_name;
+}
+
+int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
+{
+    loader *L = ctx;
+    const pool_def *p = L->sc_pool;
+    if (!p) {
+        snprintf(err, errcap, "${row.%s}: a pool row is only known in a scenario with `use: POOL`",
+                 name);
+        return -1;
+    }
+    int idx = pool_field(&p->t, name);
+    if (idx < 0) {
+        char hint[128] = "";
+        suggest_hint(name, p->t.fields, p->t.n_fields, hint, sizeof hint);
+        char list[512];
+        suggest_join(p->t.fields, p->t.n_fields, list, sizeof list);
+        snprintf(err, errcap, "${row.%s}: pool %s has no field \"%s\"%s; its fields: %s", name,
+                 p->name, name, hint, list);
+    }
+    return idx;
+}
+
+int scope_capture(void *ctx, const char *name)
+{
+    loader *L = ctx;
+    for (size_t i = 0; i < L->n_caps; i++)
+        if (strcmp(L->cap_names[i], name) == 0)
+            return L->cap_seen[i] ? (int)i : -2;
+    return -1;
+}
+
+/* ---- a step's data keys ---- */
+
+static bool compile_captures(loader *L, const ynode *n, const char *path, flow_op *op)
+{
+    if (!want_map(L, n, path))
+        return false;
+    op->captures = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *op->captures);
+    bool ok = true;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *kpath = subpath(L, path, k->str);
+        const char *p = k->str;
+        bool valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+        for (; *p && valid; p++)
+            valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+        if (!valid) {
+            ERR(k, "%s: expected a name of letters, digits, _ and - (used as ${%s})", kpath, k->str);
+            ok = false;
+            continue;
+        }
+        bool reserved = false;
+        for (size_t r = 0; r < VOLLEY_COUNTOF(reserved_names); r++)
+            reserved |= strcmp(k->str, reserved_names[r]) == 0;
+        if (reserved) {
+            ERR(k, "%s: \"%s\" is a template namespace; choose another name", kpath, k->str);
+            ok = false;
+            continue;
+        }
+        capture_def *c = &op->captures[op->n_captures];
+        if (!capture_compile(&L->s->a, L->d, k, v, kpath, c)) {
+            ok = false;
+            continue;
+        }
+        op->n_captures++;
+        c->slot = scope_capture(L, k->str);
+        if (c->slot == -2) {
+            for (size_t s = 0; s < L->n_caps; s++)
+                if (strcmp(L->cap_names[s], k->str) == 0)
+                    c->slot = (int)s;
+        }
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, op->group, c->check_name);
+        if (sid < 0 || c->slot < 0)
+            return false;
+        c->check_series = (uint32_t)sid;
+    }
+    return ok;
+}
+
+static bool compile_records(loader *L, const ynode *n, const char *path, flow_op *op)
+{
+    if (!want_map(L, n, path))
+        return false;
+    op->records = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *op->records);
+    bool ok = true;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *kpath = subpath(L, path, k->str);
+        int id = metrics_find(L->reg, k->str);
+        if (!is_custom_metric(L, id)) {
+            ERR(k, "%s: \"%s\" is not a custom metric (declare it under metrics: with a type)",
+                kpath, k->str);
+            ok = false;
+            continue;
+        }
+        record_def r = {.metric = (uint32_t)id, .location = loc(L, v)};
+        double x;
+        if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+            ERR(v, "%s: expected checks, duration, status, a number or a ${...} template", kpath);
+            ok = false;
+            continue;
+        }
+        if (strcmp(v->str, "checks") == 0) {
+            r.source = REC_CHECKS;
+        } else if (strcmp(v->str, "duration") == 0) {
+            r.source = REC_DURATION;
+        } else if (strcmp(v->str, "status") == 0) {
+            r.source = REC_STATUS;
+        } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
+            r.source = REC_CONST;
+            r.value = x;
+        } else if (strstr(v->str, "${")) {
+            char err[512];
+            r.source = REC_TEMPLATE;
+            r.tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+            if (!r.tmpl) {
+                ERR(v, "%s: %s", kpath, err);
+                ok = false;
+                continue;
+            }
+        } else {
+            ERR(v, "%s: expected checks, duration, status, a number or a ${...} template, got \"%s\"",
+                kpath, v->str);
+            ok = false;
+            continue;
+        }
+        op->records[op->n_records++] = r;
+    }
+    return ok;
+}
+
+bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op)
+{
+    bool ok = true;
+    const ynode *cap = ynode_get(step, "capture");
+    if (cap)
+        ok &= compile_captures(L, cap, subpath(L, path, "capture"), op);
+    /* Names this step captures are visible from here on: to its own
+     * record, and to the steps after it (its request was compiled before). */
+    for (size_t i = 0; i < op->n_captures; i++)
+        if (op->captures[i].slot >= 0)
+            L->cap_seen[op->captures[i].slot] = true;
+    const ynode *rec = ynode_get(step, "record");
+    if (rec)
+        ok &= compile_records(L, rec, subpath(L, path, "record"), op);
+    const ynode *of = ynode_get(step, "on_check_fail");
+    if (of) {
+        static const char *const modes[] = {"continue", "stop_iteration", "abort_test"};
+        int m = pick_name(of, modes, 3);
+        if (m < 0) {
+            ERR(of, "%s.on_check_fail: expected continue, stop_iteration or abort_test", path);
+            ok = false;
+        } else {
+            op->on_fail = (on_fail)m;
+        }
+    }
+    return ok;
+}

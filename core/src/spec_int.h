@@ -1,0 +1,56 @@
+/*
+ * spec_int: the loader state and helpers shared by the spec compiler's
+ * files (spec.c: the document, services, scenarios, flows, thresholds,
+ * outputs; spec_data.c: pools, custom metrics, a step's capture/record).
+ */
+#ifndef VOLLEY_SPEC_INT_H
+#define VOLLEY_SPEC_INT_H
+
+#include "options.h"
+#include "spec.h"
+#include "template.h"
+
+/* Everything one load needs while compiling. */
+typedef struct loader {
+    spec *s;
+    const spec_opts *o;
+    const plug_set *plugins;
+    metrics_reg *reg;
+    const volley_host *host;
+    volley_core *core;
+    diag *d;
+    tmpl_scope scope;
+    opt_ctx oc;
+    const ynode *defaults;     /* the spec's defaults: mapping or NULL */
+    /* while a scenario compiles */
+    const char *sc_name;
+    const pool_def *sc_pool;   /* its `use:` pool, or NULL */
+    const char **cap_names;    /* every name its flow captures: slot order */
+    bool *cap_seen;            /* captured by a step compiled so far */
+    size_t n_caps;
+} loader;
+
+#define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+
+const char *loc(loader *L, const ynode *n);
+bool check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
+                size_t n_keys);
+const ynode *want_map(loader *L, const ynode *n, const char *path);
+const char *want_string(loader *L, const ynode *n, const char *path);
+const char *subpath(loader *L, const char *path, const char *key);
+
+/* spec_data.c */
+void load_pools(loader *L, const ynode *n);
+void load_metrics(loader *L, const ynode *n);
+/* Binds the scenario's `use:` (NULL: none) and collects its captures. */
+bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
+                         scenario *sc);
+void scenario_data_end(loader *L);
+/* Template scope callbacks for the scenario being compiled. */
+const char *scope_scenario(void *ctx);
+int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
+int scope_capture(void *ctx, const char *name);
+/* A step's capture / record / on_check_fail keys, onto its op. */
+bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op);
+
+#endif

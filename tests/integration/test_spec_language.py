@@ -1,0 +1,325 @@
+"""The spec language end to end (issue 4): captures feeding later steps,
+on_check_fail, --seed reproducibility of random templates, custom metrics
+fed by record, include, templated sleeps, nested groups, pools. Requests go
+to a recording server on 127.0.0.1 (volleytest.Recorder) so what volley
+actually sent is checked, and to the loopback nginx."""
+import json
+import os
+import re
+import unittest
+
+from volleytest import VolleyCase, Recorder
+
+
+class SpecLanguageTest(VolleyCase):
+    def setUp(self):
+        super().setUp()
+        self.rec = Recorder()
+
+    def tearDown(self):
+        self.rec.stop()
+
+    def run_rec(self, text, *args):
+        return self.run_spec(text.replace("@REC@", self.rec.url), *args)
+
+    def test_capture_json_header_regex_feed_later_steps(self):
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              flow:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 3
+                flow:
+                  - http: { url: "@REC@/tx/new" }
+                    capture:
+                      tx_id: json.id
+                      amount: { json: amount }
+                      second: json.items[-1].n
+                      trace: header.x-trace
+                  - http: { url: "@REC@/token" }
+                    capture: { token: { regex: 'token=([a-z0-9]+);' } }
+                  - http:
+                      method: POST
+                      url: "@REC@/use/${tx_id}?t=${trace}"
+                      json:
+                        tx: ${tx_id}
+                        amount: ${amount}
+                        n: ${second}
+                        token: ${token}
+                        label: amount ${amount}
+            """)
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        self.assertEqual(len(reqs), 9)
+        for i in range(3):
+            first, _, use = reqs[3 * i:3 * i + 3]
+            n = 3 * i + 1
+            self.assertEqual(use["path"], "/use/tx-%d?t=trace-%d" % (n, n))
+            body = json.loads(use["body"])
+            # a single template keeps the captured value's JSON type
+            self.assertEqual(body, {"tx": "tx-%d" % n, "amount": 125.5, "n": 2, "token": "abc123",
+                                    "label": "amount 125.5"})
+        self.assertIn("capture tx_id", out)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 0)
+        self.assertEqual(s["metrics"]["checks"]["passes"], 15)
+
+    def test_failed_capture_and_on_check_fail(self):
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              stop:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 4
+                flow:
+                  - http: { url: "@REC@/status/404" }
+                    capture: { tx_id: json.id }
+                    on_check_fail: stop_iteration
+                  - http: { url: "@REC@/never/${tx_id}" }
+              go_on:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 2
+                flow:
+                  - http: { url: "@REC@/status/200" }
+                    check: [ { name: is 201, status: 201 } ]
+                  - http: { url: "@REC@/after-continue" }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        paths = [r["path"] for r in self.rec.taken()]
+        self.assertNotIn("/never/", " ".join(paths))
+        self.assertEqual(paths.count("/after-continue"), 2)   # continue is the default
+        self.assertEqual(s["metrics"]["iterations"]["count"], 6)
+        self.assertIn("capture tx_id", out)
+        self.assertRegex(out, r"json path id: missing")
+
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              abort:
+                executor: constant-vus
+                vus: 2
+                duration: 20s
+                flow:
+                  - http: { url: "@REC@/status/500" }
+                    check: [ { name: ok, status: 200 } ]
+                    on_check_fail: abort_test
+                  - sleep: 100ms
+            """)
+        self.assertEqual(rc, 108, out + err)   # k6's exit code for an aborted script
+        self.assertIn("test aborted", err)
+        self.assertLess(len(self.rec.taken()), 20)
+
+    def test_seed_makes_random_values_reproducible(self):
+        spec = """
+            version: 1
+            scenarios:
+              r:
+                executor: per-vu-iterations
+                vus: 3
+                iterations: 4
+                flow:
+                  - http:
+                      method: POST
+                      url: "@REC@/r/${random.int(1, 1000000)}"
+                      json:
+                        id: ${uuid()}
+                        n: ${random.int(1000, 11000)}
+                        f: ${random.float(1, 4)}
+                        cur: ${random.pick(INR, AED, USD)}
+                        s: ${random.string(8)}
+                        vu: ${vu.id}
+                        it: ${vu.iteration}
+            """
+
+        def bodies(*args):
+            rc, out, err, s = self.run_rec(spec, *args)
+            self.assertEqual(rc, 0, out + err)
+            reqs = self.rec.taken()
+            self.assertEqual(len(reqs), 12)
+            got = sorted((json.loads(r["body"])["vu"], json.loads(r["body"])["it"], r["path"], r["body"])
+                         for r in reqs)
+            return got
+
+        a = bodies("--seed", "42")
+        b = bodies("--seed", "42", "--workers", "2")
+        c = bodies("--seed", "43")
+        self.assertEqual(a, b)        # per VU, whatever the threads do
+        self.assertNotEqual(a, c)
+        for _, _, path, body in a:
+            d = json.loads(body)
+            self.assertRegex(d["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+            self.assertTrue(1000 <= d["n"] <= 11000)
+            self.assertIsInstance(d["f"], float)
+            self.assertIn(d["cur"], ["INR", "AED", "USD"])
+            self.assertRegex(d["s"], r"^[A-Za-z0-9]{8}$")
+        self.assertEqual(len({x[3] for x in a}), 12)   # all different
+        # Without --seed the summary says which seed was used, and it repeats.
+        rc, out, err = self.volley("run", self.write_spec(spec.replace("@REC@", self.rec.url)))
+        m = re.search(r"seed (\d+)", out)
+        self.assertTrue(m, out)
+        first = sorted(r["body"] for r in self.rec.taken())
+        self.volley("run", "-q", "--seed", m.group(1), self.write_spec(spec.replace("@REC@", self.rec.url)))
+        self.assertEqual(first, sorted(r["body"] for r in self.rec.taken()))
+
+    def test_custom_metrics_record_and_thresholds(self):
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            metrics:
+              tx_ok: rate
+              tx_count: counter
+              tx_amount: trend
+              tx_time: { type: trend, contains: time }
+              last_status: gauge
+            scenarios:
+              m:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 5
+                flow:
+                  - http: { url: "@REC@/tx" }
+                    check: [ { name: ok, status: 200 } ]
+                    capture: { amount: json.amount }
+                    record:
+                      tx_ok: checks
+                      tx_count: 1
+                      tx_amount: ${amount}
+                      tx_time: duration
+                      last_status: status
+            thresholds:
+              tx_ok: ["rate==1"]
+              tx_count: ["count==10"]
+              tx_amount: ["avg==125.5"]
+              "tx_time{scenario:m}": ["p(95)<5000"]
+              last_status: ["value==200"]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]
+        self.assertEqual(m["tx_count"]["count"], 10)
+        self.assertEqual(m["tx_ok"]["value"], 1)
+        self.assertEqual(m["tx_amount"]["avg"], 125.5)
+        self.assertEqual(m["last_status"]["value"], 200)
+        self.assertIn("tx_time", out)
+
+    def test_include_merges_with_this_file_winning(self):
+        os.makedirs(os.path.join(self.tmp, "shared"))
+        self.write_spec("""
+            include: [more.yaml]
+            services:
+              rec: { url: "http://127.0.0.1:1" }
+              other: { url: "@REC@" }
+            defaults:
+              headers: { X-Suite: shared }
+            """.replace("@REC@", self.rec.url), "shared/services.yaml")
+        self.write_spec("""
+            defaults:
+              headers: { X-More: more }
+            """, "shared/more.yaml")
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            include: shared/services.yaml
+            services:
+              rec: { url: "@REC@" }
+            defaults:
+              headers: { X-Own: own }
+            scenarios:
+              i:
+                executor: shared-iterations
+                iterations: 2
+                flow:
+                  - http: { url: "${services.rec}/a" }
+                  - http: { url: "${services.other}/b" }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        self.assertEqual(sorted(r["path"] for r in reqs), ["/a", "/a", "/b", "/b"])
+        h = reqs[0]["headers"]
+        self.assertEqual((h.get("X-Suite"), h.get("X-More"), h.get("X-Own")), ("shared", "more", "own"))
+
+        self.write_spec("include: [b.yaml]\n", "a.yaml")
+        self.write_spec("include: a.yaml\n", "b.yaml")
+        spec = self.write_spec("""
+            version: 1
+            include: [a.yaml]
+            scenarios: { s: { executor: shared-iterations, flow: [ { sleep: 1ms } ] } }
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, out + err)
+        self.assertRegex(err, r"b\.yaml:1:10: error: include: a\.yaml includes itself \(an include cycle\)")
+        spec = self.write_spec("""
+            version: 1
+            include: nope.yaml
+            scenarios: { s: { executor: shared-iterations, flow: [ { sleep: 1ms } ] } }
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104)
+        self.assertRegex(err, r"spec\.yaml:3:10: error: include: cannot read .*nope\.yaml: No such file or directory")
+
+    def test_templated_sleep_and_nested_groups(self):
+        nd = os.path.join(self.tmp, "g.ndjson")
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              g:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 3
+                flow:
+                  - group: outer
+                    steps:
+                      - http: { url: "@REC@/o" }
+                      - group: inner
+                        steps:
+                          - http: { url: "@REC@/i" }
+                          - sleep: ${random.int(20, 40)}ms
+            """, "--out", "json-out=" + nd)
+        self.assertEqual(rc, 0, out + err)
+        groups = {o["data"]["tags"].get("group") for o in self.read_ndjson(nd)
+                  if o["type"] == "Point" and o["metric"] == "http_reqs"}
+        self.assertEqual(groups, {"::outer", "::outer::inner"})
+        gd = [o for o in self.read_ndjson(nd) if o["type"] == "Point" and o["metric"] == "group_duration"]
+        inner = [o["data"]["value"] for o in gd if o["data"]["tags"]["group"] == "::outer::inner"]
+        self.assertEqual(len(inner), 6)
+        self.assertTrue(all(v >= 19 for v in inner), inner)
+
+    def test_load_time_errors(self):
+        cases = [
+            ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"
+             "                  - http: { url: \"${env.NGINX}/\" }\n"
+             "                    capture: { tx_id: json.id }",
+             r"spec\.yaml:8:22: error: scenarios\.s\.flow\[0\]\.http\.url: \"\$\{tx_id\}\" is captured only by a later step"),
+            ("- http: { url: \"${env.NGINX}/\" }\n"
+             "                    capture: { tx_id: xml.id }",
+             r"spec\.yaml:9:27: error: scenarios\.s\.flow\[0\]\.capture\.tx_id: expected json\.PATH, header\.NAME"),
+            ("- http: { url: \"${env.NGINX}/\" }\n"
+             "                    capture: { tx: { regex: '(' } }",
+             r"spec\.yaml:9:33: error: scenarios\.s\.flow\[0\]\.capture\.tx: invalid regular expression"),
+            ("- http: { url: \"${env.NGINX}/\" }\n"
+             "                    record: { nope: checks }",
+             r"spec\.yaml:9:19: error: scenarios\.s\.flow\[0\]\.record\.nope: \"nope\" is not a custom metric"),
+            ("- http: { url: \"${env.NGINX}/\" }\n"
+             "                    on_check_fail: explode",
+             r"spec\.yaml:9:24: error: scenarios\.s\.flow\[0\]\.on_check_fail: expected continue, stop_iteration or abort_test"),
+            ("- sleep: ${random.int(5, 1)}ms",
+             r"spec\.yaml:8:16: error: scenarios\.s\.flow\[0\]\.sleep: expected random\.int\(MIN, MAX\)"),
+            ("- http: { url: \"${env.NGINX}/${row.id}\" }",
+             r"spec\.yaml:8:22: error: scenarios\.s\.flow\[0\]\.http\.url: \$\{row\.id\}: a pool row is only known in a scenario with `use: POOL`"),
+        ]
+        for flow, want in cases:
+            steps = "\n".join("      " + line.strip() if line.strip().startswith("- ") else "        " + line.strip()
+                              for line in flow.split("\n"))
+            spec = self.write_spec("version: 1\n"
+                                   "metrics: { ok_rate: rate }\n"
+                                   "scenarios:\n"
+                                   "  s:\n"
+                                   "    executor: shared-iterations\n"
+                                   "    iterations: 1\n"
+                                   "    flow:\n" + steps + "\n")
+            rc, out, err = self.volley("validate", spec)
+            self.assertEqual(rc, 104, flow + out + err)
+            self.assertRegex(err, want)
+
+
+if __name__ == "__main__":
+    unittest.main()
