@@ -260,6 +260,8 @@ int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
                  name);
         return -1;
     }
+    if (p->t.n_fields == 0)
+        return 0;   /* the pool failed to load, and said so: nothing more */
     int idx = pool_field(&p->t, name);
     if (idx < 0) {
         char hint[128] = "";

@@ -283,6 +283,96 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(len(inner), 6)
         self.assertTrue(all(v >= 19 for v in inner), inner)
 
+    def test_pools_bind_rows_per_iteration(self):
+        with open(os.path.join(self.tmp, "users.csv"), "w") as f:
+            f.write('name,amount,note\r\nalice,5000,"a, quoted"\r\nbob,12.5,plain\r\n"carol",007,"line\nbreak"\r\n')
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            pools:
+              users: { file: users.csv }
+              seq: { rows: [ { k: a }, { k: b }, { k: c } ], pick: sequential }
+              vus: { rows: [ { k: v0 }, { k: v1 } ], pick: per-vu }
+              once: { rows: [ { k: u1 }, { k: u2 }, { k: u3 }, { k: u4 }, { k: u5 } ], pick: unique }
+              rnd: { rows: [ { k: r1 }, { k: r2 }, { k: r3 } ], pick: random }
+            scenarios:
+              csv:
+                executor: shared-iterations
+                iterations: 3
+                use: users
+                flow:
+                  - http:
+                      method: POST
+                      url: "@REC@/csv/${row.name}"
+                      json:
+                        amount: ${row.amount}
+                        note: ${row.note}
+              seq:
+                executor: shared-iterations
+                iterations: 6
+                use: seq
+                flow: [ { http: { url: "@REC@/seq/${row.k}" } } ]
+              vus:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 3
+                use: vus
+                flow: [ { http: { url: "@REC@/vus/${vu.id}/${row.k}" } } ]
+              once:
+                executor: shared-iterations
+                vus: 2
+                iterations: 20
+                use: once
+                flow: [ { http: { url: "@REC@/once/${row.k}" } } ]
+              rnd:
+                executor: shared-iterations
+                iterations: 30
+                use: rnd
+                flow: [ { http: { url: "@REC@/rnd/${row.k}" } } ]
+            """, "--seed", "5")
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        csv = sorted((r["path"], r["body"]) for r in reqs if r["path"].startswith("/csv/"))
+        self.assertEqual([p for p, _ in csv], ["/csv/alice", "/csv/bob", "/csv/carol"])
+        bodies = {p: json.loads(b) for p, b in csv}
+        self.assertEqual(bodies["/csv/alice"], {"amount": 5000, "note": "a, quoted"})
+        self.assertEqual(bodies["/csv/bob"], {"amount": 12.5, "note": "plain"})
+        self.assertEqual(bodies["/csv/carol"], {"amount": "007", "note": "line\nbreak"})
+        seq = sorted(r["path"] for r in reqs if r["path"].startswith("/seq/"))
+        self.assertEqual(seq, ["/seq/a", "/seq/a", "/seq/b", "/seq/b", "/seq/c", "/seq/c"])
+        vus = {r["path"] for r in reqs if r["path"].startswith("/vus/")}
+        self.assertEqual(len(vus), 2)                       # each VU keeps its own row
+        self.assertEqual({p.split("/")[3] for p in vus}, {"v0", "v1"})
+        once = sorted(r["path"] for r in reqs if r["path"].startswith("/once/"))
+        self.assertEqual(once, ["/once/u%d" % i for i in range(1, 6)])   # each row once
+        self.assertIn("pool once is used up (pick: unique, 5 rows)", err)
+        rnd = [r["path"] for r in reqs if r["path"].startswith("/rnd/")]
+        self.assertEqual(len(rnd), 30)
+        self.assertEqual(set(rnd), {"/rnd/r1", "/rnd/r2", "/rnd/r3"})
+
+    def test_pool_errors_name_the_data_file(self):
+        with open(os.path.join(self.tmp, "bad.csv"), "w") as f:
+            f.write("a,b\n1,2\n3\n")
+        spec = self.write_spec("""
+            version: 1
+            pools:
+              bad: { file: bad.csv }
+              missing: { file: nope.json }
+              inline: { rows: [ { a: 1 }, 7 ] }
+              both: { rows: [ { a: 1 } ], file: x.csv }
+            scenarios:
+              s:
+                executor: shared-iterations
+                use: bad
+                flow: [ { http: { url: "${env.NGINX}/${row.c}" } } ]
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, out + err)
+        self.assertRegex(err, r"bad\.csv:3:1: error: pools\.bad\.file: expected 2 fields")
+        self.assertRegex(err, r"spec\.yaml:5:20: error: pools\.missing\.file: cannot read .*nope\.json")
+        self.assertRegex(err, r"spec\.yaml:6:31: error: pools\.inline\.rows\[1\]: expected a mapping")
+        self.assertRegex(err, r"spec\.yaml:7:9: error: pools\.both: expected exactly one of rows")
+        self.assertNotIn("row.c", err)   # a pool that failed to load is reported once
+
     def test_load_time_errors(self):
         cases = [
             ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"
