@@ -212,6 +212,11 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
     if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
         return;
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v)};
+    if (v->pc < v->sr->sc->n_ops) {
+        const flow_op *op = &v->sr->sc->ops[v->pc];
+        st.step = op->tags;
+        st.n_step = op->n_tags;
+    }
     worker_sample(v->w, (uint32_t)metric, value, &st);
 }
 
@@ -480,7 +485,8 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
             break;
         }
         }
-        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
+                          .step = op->tags, .n_step = op->n_tags};
         worker_sample(v->w, r->metric, x, &st);
     }
 }

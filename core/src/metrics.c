@@ -86,6 +86,21 @@ fail:
     return -1;
 }
 
+int metrics_add_step_tag_key(metrics_reg *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_step_keys; i++)
+        if (strcmp(r->step_keys[i], key) == 0)
+            return 0;
+    char **k = realloc(r->step_keys, (r->n_step_keys + 1) * sizeof *k);
+    if (!k)
+        return -1;
+    r->step_keys = k;
+    if (!(k[r->n_step_keys] = strdup(key)))
+        return -1;
+    r->n_step_keys++;
+    return 0;
+}
+
 void metrics_reg_free(metrics_reg *r)
 {
     for (size_t i = 0; i < r->n_metrics; i++) {
@@ -97,14 +112,19 @@ void metrics_reg_free(metrics_reg *r)
     }
     for (size_t i = 0; i < r->n_series; i++) {
         series_def *s = &r->series[i];
-        for (size_t j = 0; j < s->n_filters; j++)
+        for (size_t j = 0; j < s->n_filters; j++) {
             free((char *)s->filters[j].value);
+            free((char *)s->filters[j].step_key);
+        }
         free(s->filters);
         free((char *)s->name);
         free((char *)s->check_group);
         free((char *)s->check_name);
     }
     free_run_tags(r);
+    for (size_t i = 0; i < r->n_step_keys; i++)
+        free(r->step_keys[i]);
+    free(r->step_keys);
     free(r->metrics);
     free(r->series);
     memset(r, 0, sizeof *r);
@@ -205,9 +225,19 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
             f[i].int_value = strcmp(rt->value, k->filters[i].value) == 0;
             continue;
         }
+        bool step_key = false;
+        for (size_t j = 0; key < 0 && j < r->n_step_keys; j++)
+            step_key |= strcmp(r->step_keys[j], k->filters[i].key) == 0;
+        if (step_key) {
+            f[i].key = TAG_STEP;
+            f[i].step_key = strdup(k->filters[i].key);
+            f[i].value = strdup(k->filters[i].value);
+            continue;
+        }
         if (key < 0) {
             snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
-                     "method, url, status, expected_response, check, error_code, scenario, group",
+                     "method, url, status, expected_response, check, error_code, scenario, group "
+                     "(and --tag names and keys of steps' tags:)",
                      k->filters[i].key);
             goto fail;
         }
@@ -232,8 +262,10 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
     *out = f;
     return 0;
 fail:
-    for (size_t i = 0; i < k->n_filters; i++)
+    for (size_t i = 0; i < k->n_filters; i++) {
         free((char *)f[i].value);
+        free((char *)f[i].step_key);
+    }
     free(f);
     return -1;
 }
@@ -335,6 +367,11 @@ static bool filter_matches(const series_filter *f, const sample_tags *st)
     case TAG_CHECK: return t && str_eq(t->check, f->value);
     case TAG_ERROR_CODE: return t && str_eq(t->error_code, f->value);
     case TAG_RUN: return f->int_value != 0;
+    case TAG_STEP:
+        for (size_t i = 0; i < st->n_step; i++)
+            if (strcmp(st->step[i].key, f->step_key) == 0)
+                return strcmp(st->step[i].value, f->value) == 0;
+        return false;
     case TAG__COUNT: break;
     }
     return false;

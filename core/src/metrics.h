@@ -28,7 +28,8 @@
 typedef enum tag_key {
     TAG_NAME = 0, TAG_METHOD, TAG_URL, TAG_STATUS, TAG_EXPECTED_RESPONSE,
     TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG__COUNT,
-    TAG_RUN        /* a run-wide tag (--tag): matches or not for the whole run */
+    TAG_RUN,       /* a run-wide tag (--tag): matches or not for the whole run */
+    TAG_STEP       /* a step's own tag (`tags:` of a step), by key text */
 } tag_key;
 
 const char *tag_key_name(tag_key k);
@@ -37,6 +38,7 @@ int tag_key_parse(const char *s);
 
 typedef struct series_filter {
     tag_key key;
+    const char *step_key;      /* TAG_STEP: the tag's key (owned) */
     const char *value;
     int int_value;     /* status / expected_response as numbers */
 } series_filter;
@@ -68,6 +70,8 @@ typedef struct metrics_reg {
     bool frozen;               /* no registration once workers run */
     size_t n_run_tags;         /* --tag NAME=VALUE, on every sample */
     volley_tag *run_tags;      /* owned, keys sorted */
+    size_t n_step_keys;        /* keys steps' `tags:` use (owned) */
+    char **step_keys;
 } metrics_reg;
 
 /* Sets the run-wide tags from "NAME=VALUE" texts; -1 with err on a bad
@@ -81,6 +85,8 @@ void metrics_reg_free(metrics_reg *r);
 int metrics_register(metrics_reg *r, const char *name, volley_metric_type type,
                      volley_metric_contains contains, char *err, size_t errcap);
 int metrics_find(const metrics_reg *r, const char *name);
+/* A key some step tags its samples with, so sub-metric filters may name it. */
+int metrics_add_step_tag_key(metrics_reg *r, const char *key);
 /* Series for "metric{filters}" (created once, reused). -1 + err. */
 int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap);
 /* A hidden series for one check item, named "group::check" ("check" at
@@ -93,6 +99,8 @@ typedef struct sample_tags {
     const volley_tags *t;      /* from the plugin or the core; may be NULL */
     const char *scenario;
     const char *group;
+    const volley_tag *step;    /* the step's own tags, sorted by key; pointer- */
+    size_t n_step;             /*   stable for the run (they intern by identity) */
 } sample_tags;
 
 bool series_matches(const series_def *s, const sample_tags *st);

@@ -431,7 +431,7 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
 static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth);
 
-static const char *const step_extra_keys[] = {"check", "capture", "record", "on_check_fail"};
+static const char *const step_extra_keys[] = {"check", "capture", "record", "on_check_fail", "tags"};
 
 static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key,
                                   const plug *p, const char *path, const char *scname,
@@ -577,6 +577,7 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         names[nn++] = "capture";
         names[nn++] = "record";
         names[nn++] = "on_check_fail";
+        names[nn++] = "tags";
         for (size_t j = 0; j < L->plugins->n && nn < 64; j++)
             if (L->plugins->items[j].desc->kind == VOLLEY_KIND_PROTOCOL)
                 names[nn++] = L->plugins->items[j].desc->protocol->step_key;

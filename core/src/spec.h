@@ -75,6 +75,8 @@ typedef struct flow_op {
     size_t n_records;
     record_def *records;
     on_fail on_fail;
+    const volley_tag *tags;  /* the step's own `tags:`, sorted by key */
+    size_t n_tags;
     /* OP_SLEEP: a fixed time, or a template read as a duration each time */
     int64_t sleep_ns;
     const volley_template *sleep_tmpl;

@@ -384,9 +384,61 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
     return ok;
 }
 
+static int cmp_tag(const void *a, const void *b)
+{
+    return strcmp(((const volley_tag *)a)->key, ((const volley_tag *)b)->key);
+}
+
+/* `tags: { KEY: value }` on every sample the step's request makes; values
+ * are fixed at load time (env and services templates only). */
+static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *op)
+{
+    if (!want_map(L, n, path))
+        return false;
+    volley_tag *t = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *t);
+    bool ok = true;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *kpath = subpath(L, path, k->str);
+        if (tag_key_parse(k->str) >= 0) {
+            ERR(k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, status, "
+                "expected_response, check, error_code, scenario, group)", kpath, k->str);
+            ok = false;
+            continue;
+        }
+        if (!*k->str) {
+            ERR(k, "%s: expected a non-empty tag name", kpath);
+            ok = false;
+            continue;
+        }
+        if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+            ERR(v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
+            ok = false;
+            continue;
+        }
+        char err[512];
+        volley_template *tm = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+        if (!tm || !tmpl_const(tm)) {
+            ERR(v, "%s: %s", kpath, tm ? "a tag value is fixed at load time (only ${env.*}, "
+                "${services.*} and ${scenario.name} templates)" : err);
+            ok = false;
+            continue;
+        }
+        if (metrics_add_step_tag_key(L->reg, k->str) != 0)
+            return false;
+        t[op->n_tags++] = (volley_tag){.key = k->str, .value = tmpl_const(tm)};
+    }
+    qsort(t, op->n_tags, sizeof *t, cmp_tag);
+    op->tags = t;
+    return ok;
+}
+
 bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op)
 {
     bool ok = true;
+    const ynode *tags = ynode_get(step, "tags");
+    if (tags)
+        ok &= compile_tags(L, tags, subpath(L, path, "tags"), op);
     const ynode *cap = ynode_get(step, "capture");
     if (cap)
         ok &= compile_captures(L, cap, subpath(L, path, "capture"), op);

@@ -1,5 +1,6 @@
 #include "tag_intern.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,8 @@
 
 typedef struct tag_key_words {
     const char *name, *method, *url, *check, *error_code, *scenario, *group;
+    const volley_tag *step;
+    size_t n_step;
     int status, expected;
 } tag_key_words;
 
@@ -40,14 +43,16 @@ static tag_key_words key_of(const sample_tags *st)
     static const volley_tags none = VOLLEY_TAGS_INIT;
     const volley_tags *g = st->t ? st->t : &none;
     return (tag_key_words){g->name, g->method, g->url, g->check, g->error_code,
-                           st->scenario, st->group, g->status, g->expected_response};
+                           st->scenario, st->group, st->step, st->n_step, g->status,
+                           g->expected_response};
 }
 
 static uint64_t hash_key(const tag_key_words *k)
 {
     const uintptr_t w[] = {(uintptr_t)k->name, (uintptr_t)k->method, (uintptr_t)k->url,
                            (uintptr_t)k->check, (uintptr_t)k->error_code, (uintptr_t)k->scenario,
-                           (uintptr_t)k->group, (uintptr_t)k->status, (uintptr_t)(k->expected + 2)};
+                           (uintptr_t)k->group, (uintptr_t)k->step, (uintptr_t)k->status,
+                           (uintptr_t)(k->expected + 2)};
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
         h ^= (uint64_t)w[i];
@@ -65,7 +70,7 @@ static int key_eq(const tag_key_words *a, const tag_key_words *b)
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
-    size_t cap = 9 + t->n_run;
+    size_t cap = 9 + t->n_run + k->n_step;
     volley_tag *tags = arena_alloc(&t->a, cap * sizeof *tags);
     volley_tagset *set = arena_alloc(&t->a, sizeof *set);
     if (!tags || !set)
@@ -85,9 +90,17 @@ static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
         tags[n++] = (volley_tag){"status", k->status ? arena_strdup(&t->a, status) : ""};
     }
     if (k->url) tags[n++] = (volley_tag){"url", k->url};
-    for (size_t i = 0; i < t->n_run; i++)
-        tags[n++] = t->run[i];
-    if (t->n_run)
+    for (size_t i = 0; i < k->n_step; i++)
+        tags[n++] = k->step[i];
+    /* A step's tag wins over a --tag of the same key. */
+    for (size_t i = 0; i < t->n_run; i++) {
+        bool taken = false;
+        for (size_t j = 0; j < k->n_step; j++)
+            taken |= strcmp(k->step[j].key, t->run[i].key) == 0;
+        if (!taken)
+            tags[n++] = t->run[i];
+    }
+    if (t->n_run || k->n_step)
         qsort(tags, n, sizeof *tags, cmp_key);
     set->n = n;
     set->tags = tags;

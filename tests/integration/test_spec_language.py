@@ -373,6 +373,48 @@ class SpecLanguageTest(VolleyCase):
         self.assertRegex(err, r"spec\.yaml:7:9: error: pools\.both: expected exactly one of rows")
         self.assertNotIn("row.c", err)   # a pool that failed to load is reported once
 
+    def test_step_tags_on_samples_and_sub_metrics(self):
+        nd = os.path.join(self.tmp, "t.ndjson")
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              t:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 3
+                flow:
+                  - http: { url: "@REC@/a" }
+                    tags: { flow: checkout, env: "${env.STAGE:-dev}" }
+                  - http: { url: "@REC@/b" }
+            thresholds:
+              "http_reqs{flow:checkout}": ["count==3"]
+              "http_req_duration{flow:checkout,env:dev}": ["p(95)<5000"]
+            """, "--out", "json-out=" + nd, "--tag", "env=ci")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs{flow:checkout}"]["count"], 3)
+        reqs = [o["data"]["tags"] for o in self.read_ndjson(nd)
+                if o["type"] == "Point" and o["metric"] == "http_reqs"]
+        a = [t for t in reqs if t["url"].endswith("/a")]
+        b = [t for t in reqs if t["url"].endswith("/b")]
+        self.assertEqual({(t["flow"], t["env"]) for t in a}, {("checkout", "dev")})   # the step wins
+        self.assertEqual({(t.get("flow"), t["env"]) for t in b}, {(None, "ci")})
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              t:
+                executor: shared-iterations
+                flow:
+                  - http: { url: "${env.NGINX}/" }
+                    tags: { status: x, id: "${vu.id}" }
+            thresholds:
+              "http_reqs{nope:1}": ["count>0"]
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104)
+        self.assertRegex(err, r"spec\.yaml:8:17: error: scenarios\.t\.flow\[0\]\.tags\.status: \"status\" is a tag the runner sets itself")
+        self.assertRegex(err, r"spec\.yaml:8:32: error: scenarios\.t\.flow\[0\]\.tags\.id: a tag value is fixed at load time")
+        self.assertRegex(err, r"unknown tag \"nope\" in sub-metric filter")
+
     def test_load_time_errors(self):
         cases = [
             ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"

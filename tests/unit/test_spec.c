@@ -475,7 +475,7 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, check, capture, record, on_check_fail, noop");
+               "\"sleep\"?); valid keys: group, sleep, check, capture, record, on_check_fail, tags, noop");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -860,7 +860,7 @@ static void test_threshold_errors(void **state)
                "iterations, a counter metric; use count, rate",
                ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
                "in sub-metric filter; known tags: name, method, url, status, expected_response, "
-               "check, error_code, scenario, group",
+               "check, error_code, scenario, group (and --tag names and keys of steps' tags:)",
                ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
                "such as p(95)<500)",
                ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "
@@ -1085,7 +1085,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, check, capture, record, on_check_fail, noop",
+               "group, sleep, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
