@@ -1,16 +1,29 @@
-/* libFuzzer: the template compiler and the JSON-body compiler. */
+/* libFuzzer: the template compiler (with every run-time name: rows,
+ * captures, random calls), the JSON-body compiler and capture paths. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
+#include "capture.h"
 #include "diag.h"
+#include "pool.h"
 #include "template.h"
 #include "vu.h"
 #include "yaml_tree.h"
 
 static const char *env(void *ctx, const char *name) { (void)ctx; return strcmp(name, "SET") == 0 ? "v" : NULL; }
 static const char *svc(void *ctx, const char *name) { (void)ctx; return strcmp(name, "api") == 0 ? "http://x" : NULL; }
+static const char *scen(void *ctx) { (void)ctx; return "s"; }
+static int64_t row(void *ctx, const char *name, char *err, size_t errcap)
+{
+    (void)ctx;
+    if (strcmp(name, "a") == 0 || strcmp(name, "b") == 0)
+        return name[0] - 'a';
+    snprintf(err, errcap, "no field");
+    return -1;
+}
+static int cap(void *ctx, const char *name) { (void)ctx; return strcmp(name, "tx") == 0 ? 0 : -1; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,9 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     arena a;
     arena_init(&a);
-    tmpl_scope scope = {.env = env, .service = svc};
+    tmpl_scope scope = {.env = env, .service = svc, .scenario = scen, .row_field = row, .capture = cap};
+    pool_value cells[2] = {{.text = "x", .len = 1, .kind = POOL_STRING, .json = "\"x\"", .json_len = 3},
+                           {.text = "5", .len = 1, .kind = POOL_NUMBER, .json = "5", .json_len = 1}};
+    vu_capture caps[1] = {{.val = {.data = "c", .len = 1}, .kind = CAP_STRING}};
     char err[512];
-    struct volley_vu vu = {.id = 7, .iteration = 3};
+    struct volley_vu vu = {.id = 7, .iteration = 3, .rng = 1, .row = cells, .caps = caps};
     volley_buf out = {0};
     volley_template *t = tmpl_compile(&a, (const char *)data, size, &scope, err, sizeof err);
     if (t)
@@ -38,6 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ytree_free(tree);
     diag_free(&d);
+    /* The same bytes as a capture path. */
+    char *path = malloc(size + 1);
+    if (path) {
+        memcpy(path, data, size);
+        path[size] = '\0';
+        size_t n;
+        jpath_compile(&a, path, &n, err, sizeof err);
+        free(path);
+    }
     free(out.data);
     arena_free(&a);
     return 0;
