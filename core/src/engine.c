@@ -464,11 +464,15 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
 {
     for (size_t i = 0; i < op->n_records; i++) {
         const record_def *r = &op->records[i];
+        if ((r->when == REC_PASSED && !passed) || (r->when == REC_FAILED && passed))
+            continue;
         double x = 0;
         switch (r->source) {
         case REC_CHECKS: x = passed ? 1 : 0; break;
+        case REC_CHECKS_FAILED: x = passed ? 0 : 1; break;
         case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
         case REC_STATUS: x = resp ? resp->status : 0; break;
+        case REC_ELAPSED: x = (double)(mono_now() - v->iter_start) / 1e6; break;
         case REC_CONST: x = r->value; break;
         case REC_TEMPLATE: {
             volley_buf *b = &v->w->scratch;

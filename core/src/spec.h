@@ -46,15 +46,21 @@ typedef enum on_fail { ONFAIL_CONTINUE = 0, ONFAIL_STOP_ITERATION, ONFAIL_ABORT_
 /* `record: { METRIC: SOURCE }`: a sample into a custom metric per step. */
 typedef enum rec_source {
     REC_CHECKS,     /* 1 when every check (and capture) of the step passed, else 0 */
+    REC_CHECKS_FAILED, /* the opposite: 1 when one failed (k6: errorRate.add(!ok)) */
     REC_DURATION,   /* the step's duration, ms */
     REC_STATUS,     /* the response status */
+    REC_ELAPSED,    /* ms since the iteration started (k6: new Date() - start) */
     REC_CONST,      /* a number */
     REC_TEMPLATE    /* a template rendered and read as a number */
 } rec_source;
 
+/* When a record samples: always, or only when the step's checks passed/failed. */
+typedef enum rec_when { REC_ALWAYS = 0, REC_PASSED, REC_FAILED } rec_when;
+
 typedef struct record_def {
     uint32_t metric;
     rec_source source;
+    rec_when when;
     double value;                   /* REC_CONST */
     const volley_template *tmpl;    /* REC_TEMPLATE */
     const char *location;

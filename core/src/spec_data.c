@@ -350,17 +350,45 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
         }
         record_def r = {.metric = (uint32_t)id, .location = loc(L, v)};
         double x;
+        if (v->kind == YNODE_MAP) {
+            /* { value: SOURCE, when: always|passed|failed } */
+            static const char *const keys[] = {"value", "when"};
+            static const char *const whens[] = {"always", "passed", "failed"};
+            if (!check_keys(L, v, kpath, keys, 2)) {
+                ok = false;
+                continue;
+            }
+            const ynode *when = ynode_get(v, "when");
+            int w = when ? pick_name(when, whens, 3) : 0;
+            if (w < 0) {
+                ERR(when, "%s.when: expected always, passed or failed", kpath);
+                ok = false;
+                continue;
+            }
+            r.when = (rec_when)w;
+            v = ynode_get(v, "value");
+            if (!v) {
+                ERR(n->pairs[i].value, "%s: missing required key \"value\"", kpath);
+                ok = false;
+                continue;
+            }
+        }
         if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ERR(v, "%s: expected checks, duration, status, a number or a ${...} template", kpath);
+            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
+                "or { value, when }", kpath);
             ok = false;
             continue;
         }
         if (strcmp(v->str, "checks") == 0) {
             r.source = REC_CHECKS;
+        } else if (strcmp(v->str, "checks_failed") == 0) {
+            r.source = REC_CHECKS_FAILED;
         } else if (strcmp(v->str, "duration") == 0) {
             r.source = REC_DURATION;
         } else if (strcmp(v->str, "status") == 0) {
             r.source = REC_STATUS;
+        } else if (strcmp(v->str, "elapsed") == 0) {
+            r.source = REC_ELAPSED;
         } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
             r.source = REC_CONST;
             r.value = x;
@@ -374,8 +402,8 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
                 continue;
             }
         } else {
-            ERR(v, "%s: expected checks, duration, status, a number or a ${...} template, got \"%s\"",
-                kpath, v->str);
+            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
+                "or { value, when }, got \"%s\"", kpath, v->str);
             ok = false;
             continue;
         }

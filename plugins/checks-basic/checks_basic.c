@@ -2,6 +2,7 @@
  * checks-basic: the check keys that look at a response without parsing it.
  *
  *   status:      { in: [200, 202] }          shorthand: status: 200
+ *                { gte: 200, lt: 400 }       a range (with or without in)
  *   header:      { name: X, exists/equals/contains/matches }
  *   body:        { contains, not_contains, matches }   shorthand: contains
  *   duration_lt: { value: 500ms }            shorthand: duration_lt: 500ms
@@ -117,40 +118,61 @@ static int text_set(struct text *t, const char *s)
 /* status                                                                    */
 /* ------------------------------------------------------------------------ */
 
+enum { ST_IN, ST_GTE, ST_LT };
+
 struct status_cfg {
     uint64_t set;
     volley_int_list in;
+    int64_t gte, lt;
 };
 
 static const volley_option status_options[] = {
-    {.name = "in", .type = VOLLEY_OPT_INT_LIST, .offset = offsetof(struct status_cfg, in),
-     .help = "accepted HTTP status codes: one or a list", .flags = VOLLEY_OPT_REQUIRED,
-     .min = 100, .max = 599},
+    [ST_IN] = {.name = "in", .type = VOLLEY_OPT_INT_LIST, .offset = offsetof(struct status_cfg, in),
+               .help = "accepted HTTP status codes: one or a list", .min = 100, .max = 599},
+    [ST_GTE] = {.name = "gte", .type = VOLLEY_OPT_INT, .offset = offsetof(struct status_cfg, gte),
+                .help = "lowest accepted status (e.g. 200)", .min = 100, .max = 600},
+    [ST_LT] = {.name = "lt", .type = VOLLEY_OPT_INT, .offset = offsetof(struct status_cfg, lt),
+               .help = "accepted statuses are below this (k6: r.status < 400)", .min = 100, .max = 600},
 };
 
 static const volley_option_map status_map = {
     .options = status_options, .count = VOLLEY_COUNTOF(status_options),
     .config_size = sizeof(struct status_cfg), .shorthand = "in"};
 
+/* A status passes when it is in the list (if one is given) and within
+ * [gte, lt) (where given). */
 struct status_cond {
+    int gte, lt;
     size_t n;
     int codes[];
 };
 
 static void *status_compile(const volley_host *host, const void *config, char *err, size_t errcap)
 {
+    (void)host;
     const struct status_cfg *cfg = config;
-    if (cfg->in.n == 0) {
-        snprintf(err, errcap, "status: at least one status code is required");
+    bool has_in = VOLLEY_OPT_IS_SET(cfg, ST_IN), has_gte = VOLLEY_OPT_IS_SET(cfg, ST_GTE),
+         has_lt = VOLLEY_OPT_IS_SET(cfg, ST_LT);
+    if ((!has_in && !has_gte && !has_lt) || (has_in && cfg->in.n == 0)) {
+        snprintf(err, errcap, "status: expected codes (status: 200, status: [200, 202]) or a "
+                              "range ({ gte: 200, lt: 400 })");
         return NULL;
     }
-    struct status_cond *c = malloc(sizeof *c + cfg->in.n * sizeof c->codes[0]);
+    if (has_gte && has_lt && cfg->gte >= cfg->lt) {
+        snprintf(err, errcap, "status: gte %lld is not below lt %lld: no status could pass",
+                 (long long)cfg->gte, (long long)cfg->lt);
+        return NULL;
+    }
+    size_t n = has_in ? cfg->in.n : 0;
+    struct status_cond *c = malloc(sizeof *c + n * sizeof c->codes[0]);
     if (!c) {
         snprintf(err, errcap, "status: out of memory");
         return NULL;
     }
-    c->n = cfg->in.n;
-    for (size_t i = 0; i < c->n; i++)
+    c->n = n;
+    c->gte = has_gte ? (int)cfg->gte : 0;
+    c->lt = has_lt ? (int)cfg->lt : 1000;
+    for (size_t i = 0; i < n; i++)
         c->codes[i] = (int)cfg->in.v[i];
     return c;
 }
@@ -160,10 +182,13 @@ static void status_free(void *cond) { free(cond); }
 static bool status_eval(const void *cond, const volley_response *resp, volley_memo *memo,
                         char *msg, size_t msgcap)
 {
+    (void)memo;
     const struct status_cond *c = cond;
-    for (size_t i = 0; i < c->n; i++)
-        if (resp->status == c->codes[i])
-            return true;
+    bool listed = c->n == 0;
+    for (size_t i = 0; i < c->n && !listed; i++)
+        listed = resp->status == c->codes[i];
+    if (resp->status != 0 && listed && resp->status >= c->gte && resp->status < c->lt)
+        return true;
     size_t len = 0;
     if (msgcap == 0)
         return false;
@@ -172,10 +197,17 @@ static bool status_eval(const void *cond, const volley_response *resp, volley_me
         put(msg, msgcap, &len, "no response: %s", resp->error);
         return false;
     }
-    put(msg, msgcap, &len, "status %d not in [", resp->status);
-    for (size_t i = 0; i < c->n; i++)
-        put(msg, msgcap, &len, "%s%d", i ? ", " : "", c->codes[i]);
-    put(msg, msgcap, &len, "]");
+    put(msg, msgcap, &len, "status %d", resp->status);
+    if (c->n) {
+        put(msg, msgcap, &len, " not in [");
+        for (size_t i = 0; i < c->n; i++)
+            put(msg, msgcap, &len, "%s%d", i ? ", " : "", c->codes[i]);
+        put(msg, msgcap, &len, "]");
+    }
+    if (c->gte > 0 && resp->status < c->gte)
+        put(msg, msgcap, &len, "%s below %d", c->n ? " or" : "", c->gte);
+    else if (resp->status >= c->lt)
+        put(msg, msgcap, &len, "%s not below %d", c->n ? " or" : "", c->lt);
     return false;
 }
 

@@ -172,6 +172,10 @@ class SpecLanguageTest(VolleyCase):
               tx_amount: trend
               tx_time: { type: trend, contains: time }
               last_status: gauge
+              fails_only: counter
+              errors: rate
+              passes_only: counter
+              flow_ms: { type: trend, contains: time }
             scenarios:
               m:
                 executor: per-vu-iterations
@@ -187,6 +191,15 @@ class SpecLanguageTest(VolleyCase):
                       tx_amount: ${amount}
                       tx_time: duration
                       last_status: status
+                      fails_only: { value: 1, when: failed }
+                      passes_only: { value: 1, when: passed }
+                  - sleep: 20ms
+                  - http: { url: "@REC@/status/500" }
+                    check: [ { name: is 200, status: 200 } ]
+                    record:
+                      fails_only: { value: 1, when: failed }
+                      flow_ms: elapsed
+                      errors: checks_failed
             thresholds:
               tx_ok: ["rate==1"]
               tx_count: ["count==10"]
@@ -200,6 +213,10 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(m["tx_ok"]["value"], 1)
         self.assertEqual(m["tx_amount"]["avg"], 125.5)
         self.assertEqual(m["last_status"]["value"], 200)
+        self.assertEqual(m["fails_only"]["count"], 10)
+        self.assertEqual(m["passes_only"]["count"], 10)
+        self.assertEqual(m["errors"]["value"], 1)
+        self.assertGreaterEqual(m["flow_ms"]["min"], 19)        # since the iteration began
         self.assertIn("tx_time", out)
 
     def test_include_merges_with_this_file_winning(self):

@@ -213,7 +213,43 @@ static void test_status_bad_configs(void **state)
     fill_fails("status", "2.5", "expected an integer");
     fill_fails("status", "[]", "at least one integer");
     fill_fails("status", "{in: 200, nope: 1}", "unknown key \"nope\"");
-    fill_fails("status", "{}", "missing required key \"in\"");
+    compile_fails("status", "{}", "expected codes (status: 200, status: [200, 202]) or a range");
+    compile_fails("status", "{gte: 400, lt: 400}", "gte 400 is not below lt 400");
+    fill_fails("status", "{lt: 99}", "between 100 and 600");
+}
+
+static void test_status_ranges(void **state)
+{
+    (void)state;
+    void *lt = compile("status", "{lt: 400}");
+    void *range = compile("status", "{gte: 200, lt: 300}");
+    void *both = compile("status", "{in: [200, 404], lt: 400}");
+    char msg[128];
+    struct { int status; bool lt, range, both; } cases[] = {
+        {200, true, true, true}, {204, true, true, false}, {302, true, false, false},
+        {404, false, false, false}, {503, false, false, false}, {101, true, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        volley_response r = with_status(cases[i].status);
+        assert_int_equal(key_named("status")->eval(lt, &r, NULL, msg, sizeof msg), cases[i].lt);
+        assert_int_equal(key_named("status")->eval(range, &r, NULL, msg, sizeof msg), cases[i].range);
+        assert_int_equal(key_named("status")->eval(both, &r, NULL, msg, sizeof msg), cases[i].both);
+    }
+    volley_response r = with_status(503);
+    key_named("status")->eval(lt, &r, NULL, msg, sizeof msg);
+    assert_string_equal(msg, "status 503 not below 400");
+    r = with_status(101);
+    key_named("status")->eval(range, &r, NULL, msg, sizeof msg);
+    assert_string_equal(msg, "status 101 below 200");
+    r = with_status(302);
+    key_named("status")->eval(both, &r, NULL, msg, sizeof msg);
+    assert_string_equal(msg, "status 302 not in [200, 404]");
+    volley_response dead = {.status = 0, .error = "dial: connection refused"};
+    assert_false(key_named("status")->eval(lt, &dead, NULL, msg, sizeof msg));
+    assert_string_equal(msg, "no response: dial: connection refused");
+    key_named("status")->free(lt);
+    key_named("status")->free(range);
+    key_named("status")->free(both);
 }
 
 static void test_status_small_msg(void **state)
@@ -615,6 +651,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_transport_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_bad_configs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_small_msg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_exists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_values, setup, teardown),
