@@ -775,6 +775,11 @@ static void jskip(jscan *s, jtok t)
     }
 }
 
+static bool tok_is(jtok t, const char *word)
+{
+    return t.kind == JT_WORD && t.n == strlen(word) && memcmp(t.s, word, t.n) == 0;
+}
+
 static bool tok_fits(const json_t *j, jtok t)
 {
     switch (json_typeof(j)) {
@@ -782,8 +787,10 @@ static bool tok_fits(const json_t *j, jtok t)
     case JSON_ARRAY: return t.kind == JT_ARRAY;
     case JSON_STRING: return t.kind == JT_STRING;
     case JSON_INTEGER:
-    case JSON_REAL: return t.kind == JT_NUMBER;
-    default: return t.kind == JT_WORD;
+    case JSON_REAL: return t.kind == JT_NUMBER && is_json_number(t.s, t.n);
+    case JSON_TRUE: return tok_is(t, "true");
+    case JSON_FALSE: return tok_is(t, "false");
+    default: return tok_is(t, "null");
     }
 }
 
@@ -947,6 +954,14 @@ static int json_load(loader *l, const char *data, size_t len, pool_table *out)
 {
     json_error_t e;
     int rc = -1;
+    /* jansson takes a NUL after a number as the number's end */
+    const char *nul = memchr(data, '\0', len);
+    if (nul) {
+        unsigned line, col;
+        locate(data, data + len, nul, false, &line, &col);
+        err_at(l, line, col, "NUL byte; expected JSON text");
+        return -1;
+    }
     json_t *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
                               JSON_DECODE_INT_AS_REAL, &e);
     if (!root) {
