@@ -205,9 +205,10 @@ static int finish(loader *l, pool_value *cells, size_t n_rows, pool_table *out)
     return 0;
 }
 
-/* Every cell of a rows x fields table, POOL_NULL until filled; NULL (with
- * the error reported at line:col) when over POOL_MAX_CELLS or out of memory. */
-static pool_value *new_cells(loader *l, size_t n_rows, unsigned line, unsigned col)
+/* Every cell of a rows x fields table, POOL_NULL until filled when `nulls`
+ * (rows may lack keys), else left for the caller to fill; NULL (with the
+ * error reported at line:col) when over POOL_MAX_CELLS or out of memory. */
+static pool_value *new_cells(loader *l, size_t n_rows, bool nulls, unsigned line, unsigned col)
 {
     size_t nf = l->n_fields;
     if (n_rows > POOL_MAX_CELLS / nf) {
@@ -220,7 +221,7 @@ static pool_value *new_cells(loader *l, size_t n_rows, unsigned line, unsigned c
         out_of_memory(l);
         return NULL;
     }
-    for (size_t i = 0; i < n_rows * nf; i++)
+    for (size_t i = 0; nulls && i < n_rows * nf; i++)
         cells[i] = (pool_value){"null", 4, POOL_NULL, "null", 4};
     return cells;
 }
@@ -680,7 +681,7 @@ static int csv_load(loader *l, const char *data, size_t len, pool_table *out)
         err_at(l, c.line, csv_col(c.bol, c.p), "expected at least one row after the header");
         return -1;
     }
-    pool_value *cells = new_cells(l, n_rows, body.line, 1);
+    pool_value *cells = new_cells(l, n_rows, false, body.line, 1);
     if (!cells)
         return -1;
     csv_rows(l, &body, l->n_fields, cells);
@@ -775,6 +776,11 @@ static void jskip(jscan *s, jtok t)
     }
 }
 
+static bool tok_is(jtok t, const char *word)
+{
+    return t.kind == JT_WORD && t.n == strlen(word) && memcmp(t.s, word, t.n) == 0;
+}
+
 static bool tok_fits(const json_t *j, jtok t)
 {
     switch (json_typeof(j)) {
@@ -782,8 +788,10 @@ static bool tok_fits(const json_t *j, jtok t)
     case JSON_ARRAY: return t.kind == JT_ARRAY;
     case JSON_STRING: return t.kind == JT_STRING;
     case JSON_INTEGER:
-    case JSON_REAL: return t.kind == JT_NUMBER;
-    default: return t.kind == JT_WORD;
+    case JSON_REAL: return t.kind == JT_NUMBER && is_json_number(t.s, t.n);
+    case JSON_TRUE: return tok_is(t, "true");
+    case JSON_FALSE: return tok_is(t, "false");
+    default: return tok_is(t, "null");
     }
 }
 
@@ -947,6 +955,14 @@ static int json_load(loader *l, const char *data, size_t len, pool_table *out)
 {
     json_error_t e;
     int rc = -1;
+    /* jansson takes a NUL after a number as the number's end */
+    const char *nul = memchr(data, '\0', len);
+    if (nul) {
+        unsigned line, col;
+        locate(data, data + len, nul, false, &line, &col);
+        err_at(l, line, col, "NUL byte; expected JSON text");
+        return -1;
+    }
     json_t *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
                               JSON_DECODE_INT_AS_REAL, &e);
     if (!root) {
@@ -977,7 +993,7 @@ static int json_load(loader *l, const char *data, size_t len, pool_table *out)
     }
     unsigned line, col;
     locate(data, data + len, top.s, false, &line, &col);
-    pool_value *cells = new_cells(l, n_rows, line, col);
+    pool_value *cells = new_cells(l, n_rows, true, line, col);
     if (!cells)
         goto done;
     s.p = top.s + 1;
@@ -1101,7 +1117,7 @@ int pool_from_yaml(arena *a, const ynode *rows, pool_table *out, diag *d, const 
         err_node(l, rows, NULL, "expected at least one field; every row is empty");
         goto done;
     }
-    pool_value *cells = new_cells(l, rows->n_items, rows->line, rows->col);
+    pool_value *cells = new_cells(l, rows->n_items, true, rows->line, rows->col);
     if (!cells)
         goto done;
     for (size_t i = 0; i < rows->n_items; i++) {

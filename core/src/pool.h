@@ -14,10 +14,12 @@
  *     unquoted true/TRUE/false/FALSE            -> POOL_BOOL ("true"/"false")
  *     anything else, every quoted field, and an
  *       empty unquoted field (the empty string)  -> POOL_STRING
- *   JSON (a top-level array of objects):
- *     strings, numbers (the literal text as written: 12.50 stays 12.50,
- *     1E2 stays 1E2), true/false, null; an array or object value is kept
- *     as POOL_JSON, re-serialized compactly (numbers still as written).
+ *   JSON (a top-level array of objects, parsed by jansson):
+ *     strings (decoded, then re-escaped in `json`), numbers (the literal
+ *     text as written: 12.50 stays 12.50, 1E2 stays 1E2, 20-digit integers
+ *     keep every digit; only a number beyond a double's range, 1e400, is
+ *     an error), true/false, null; an array or object value is kept as
+ *     POOL_JSON, re-serialized compactly (numbers still as written).
  *   Inline YAML rows: plain scalars typed like the rest of the spec (and
  *     like JSON bodies): null/~/empty -> POOL_NULL, true/True/TRUE ->
  *     POOL_BOOL, integers and finite floats -> POOL_NUMBER (text as written
