@@ -1,13 +1,17 @@
 """The documentation against the real loader.
 
 docs/spec-reference.md: every ```yaml block is a complete spec that
-`volley validate` accepts. schemas/volley-spec.schema.json: a 2020-12
-schema, every key it defines has a description and is documented in the
-reference, and the keys it lists for the top level, scenarios, http steps
-and check items are accepted by `volley validate` (the schema promises
-nothing the loader rejects). When Python's jsonschema and PyYAML are
-installed, the schema also accepts every documented and example spec and
-rejects the schema-level mistakes in specs/invalid/.
+`volley validate` accepts, except blocks that start with `# file: PATH`:
+those are files that the specs include (written to PATH beside the specs
+first). The specs find the data files of specs/examples/data/ as data/.
+schemas/volley-spec.schema.json: a 2020-12 schema, every key it defines has
+a description and is documented in the reference, and the keys it lists
+for the top level, pools, custom metrics, scenarios, steps, http steps and
+check items are accepted by `volley validate` (the schema promises nothing
+the loader rejects). When Python's jsonschema and PyYAML are installed, the
+schema also accepts every documented and example spec and rejects the
+schema-level mistakes in specs/invalid/ (test_schema.py does the same with
+ajv).
 
 docs/plugin-guide.md: its complete C examples compile with -Werror, its
 mock-host test passes, volley loads the example plugins and runs every
@@ -28,10 +32,9 @@ GUIDE = os.path.join(SOURCE, "docs", "plugin-guide.md")
 # A complete C example of the plugin guide starts with "/* NAME.c: ...".
 C_EXAMPLE = re.compile(r"^```c[ \t]*\n(/\* ([A-Za-z0-9_-]+\.c): .*?)^```[ \t]*$", re.M | re.S)
 YAML_BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
-# specs/invalid/ files whose mistake the schema itself can see.
-SCHEMA_LEVEL_INVALID = ["unknown-key.yaml", "wrong-type.yaml", "unknown-executor.yaml",
-                        "version-missing.yaml", "unknown-check.yaml", "negative-duration.yaml",
-                        "bad-threshold.yaml"]
+HELPER_FILE = re.compile(r"\A# file: ([A-Za-z0-9_./-]+)[ \t]*\n")
+DATA = os.path.join(SOURCE, "specs", "examples", "data")
+INVALID = os.path.join(SOURCE, "specs", "invalid")
 BASE_URL = "http://127.0.0.1:18080"
 
 
@@ -43,6 +46,25 @@ def read(path):
 def yaml_blocks(text):
     """(line number of the opening fence, block text) of every ```yaml block."""
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in YAML_BLOCK.finditer(text)]
+
+
+def helper_file(block):
+    """The path of a block that starts with "# file: PATH" (a file that specs
+    include, not a spec of its own), else None."""
+    m = HELPER_FILE.match(block)
+    return m.group(1) if m else None
+
+
+def schema_level_invalid():
+    """specs/invalid/ files whose mistake the schema itself sees: their
+    "# ajv:" line names an error (not valid, yaml-error or a format)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(INVALID, "*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            ajv = [l[len("# ajv: "):].strip() for l in f.read().splitlines()[:5] if l.startswith("# ajv: ")]
+        if ajv and ajv[0] not in ("valid", "yaml-error") and not ajv[0].endswith(" format"):
+            out.append(path)
+    return out
 
 
 def property_maps(node, path="#"):
@@ -84,13 +106,22 @@ class DocsTest(VolleyCase):
         cls.doc = read(DOC)
         cls.schema = json.loads(read(SCHEMA))
 
-    def validate_all(self, specs):
-        """Writes {label: text} specs and runs one `volley validate` on all of
-        them. Returns ({label: True/False}, stderr lines by label). Variables
-        the docs name in ${env.X} are removed so their defaults apply."""
+    def validate_all(self, specs, helpers=None):
+        """Writes {label: text} specs, and {path: text} helper files beside
+        them, and runs one `volley validate` on all the specs. Returns
+        ({label: True/False}, stderr lines by label). Variables the docs name
+        in ${env.X} are removed so their defaults apply. The data files of
+        specs/examples/data/ are in data/ beside the specs."""
         env = dict(os.environ)
         for name in set(re.findall(r"\$\{ *env\.([A-Za-z0-9_-]+)", self.doc)):
             env.pop(name, None)
+        if os.path.isdir(DATA) and not os.path.exists(os.path.join(self.tmp, "data")):
+            shutil.copytree(DATA, os.path.join(self.tmp, "data"))
+        for rel, text in (helpers or {}).items():
+            path = os.path.join(self.tmp, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
         paths = {}
         for label, text in specs.items():
             path = os.path.join(self.tmp, re.sub(r"[^A-Za-z0-9_.-]", "_", label) + ".yaml")
@@ -111,8 +142,10 @@ class DocsTest(VolleyCase):
     def test_every_yaml_example_validates(self):
         blocks = yaml_blocks(self.doc)
         self.assertGreaterEqual(len(blocks), 10, "the reference should show many examples")
-        specs = {"spec-reference.md-line-%d" % line: text for line, text in blocks}
-        ok, errors = self.validate_all(specs)
+        helpers = {helper_file(text): text for _, text in blocks if helper_file(text)}
+        specs = {"spec-reference.md-line-%d" % line: text for line, text in blocks
+                 if not helper_file(text)}
+        ok, errors = self.validate_all(specs, helpers)
         failed = ["%s:\n    %s" % (label, "\n    ".join(errors[label]) or "(no message)")
                   for label in specs if not ok[label]]
         self.assertEqual(failed, [], "yaml examples that volley validate rejects:\n" + "\n".join(failed))
@@ -134,20 +167,30 @@ class DocsTest(VolleyCase):
     # (b) the keys the schema lists are accepted by the loader
     def test_schema_keys_are_accepted_by_volley(self):
         s = self.schema
-        service = {"api": BASE_URL}
+        defs = s["$defs"]
+        top = s["properties"]
         http_step = {"http": {"url": BASE_URL + "/"}}
+        # Every spec below declares the schema's own example pool and custom
+        # metrics, so the examples of `use` and `record` have something to name.
+        base_pools = samples(s, top["pools"])[0]
+        base_metrics = samples(s, top["metrics"])[0]
+        helpers = {}   # files that the include examples name
 
-        def spec(**top):
-            doc = {"version": 1, "services": dict(service),
+        def spec(**keys):
+            doc = {"version": 1, "services": {"api": BASE_URL}, "pools": base_pools,
+                   "metrics": base_metrics,
                    "scenarios": {"s": {"executor": "per-vu-iterations", "flow": [http_step]}}}
-            doc.update(top)
+            doc.update(keys)
             return json.dumps(doc, ensure_ascii=False) + "\n"   # JSON is YAML
 
-        scenario_props = s["$defs"]["scenario"]["properties"]
+        def flow_spec(*steps):
+            return spec(scenarios={"s": {"executor": "per-vu-iterations", "flow": list(steps)}})
+
+        scenario_props = defs["scenario"]["properties"]
 
         def needs(executor):
             """The keys the schema requires for this executor (its if/then rules)."""
-            for rule in s["$defs"]["scenario"].get("allOf", []):
+            for rule in defs["scenario"].get("allOf", []):
                 cond = rule.get("if", {}).get("properties", {}).get("executor", {})
                 if cond.get("const") == executor:
                     return rule.get("then", {}).get("required", [])
@@ -166,49 +209,91 @@ class DocsTest(VolleyCase):
             specs[label] = text
             groups.setdefault(group, []).append(label)
 
-        for key, sub in s["properties"].items():
-            values = samples(s, sub)
-            if not values:
-                no_sample.append("top level: " + key)
+        def each_key(where, props, skip=()):
+            """(key, its sample values) of a properties mapping."""
+            for key, sub in props.items():
+                if key in skip:
+                    continue
+                values = samples(s, sub)
+                if not values:
+                    no_sample.append("%s: %s" % (where, key))
+                yield key, values
+
+        for key, values in each_key("top level", top):
             for i, v in enumerate(values[:1]):
+                if key == "include":
+                    for name in ([v] if isinstance(v, str) else v):
+                        helpers[name] = "defaults: { timeout: 5s }\n"
                 add("top level: " + key, "top-%s-%d" % (key, i), spec(**{key: v}))
 
-        executors = s["$defs"]["scenario"]["properties"]["executor"]["enum"]
-        for key, sub in s["$defs"]["scenario"]["properties"].items():
+        executors = scenario_props["executor"]["enum"]
+        for key, values in each_key("scenario", scenario_props):
             if key == "executor":
                 for ex in executors:   # every executor must load
                     add("scenario executor " + ex, "scenario-executor-" + ex, scenario(ex))
                 continue
-            values = samples(s, sub)
-            if not values:
-                no_sample.append("scenario: " + key)
             for ex in executors:   # a key is fine when some executor takes it
                 add("scenario: " + key, "scenario-%s-%s" % (key, ex), scenario(ex, **{key: values[0]}))
 
-        for key, sub in s["$defs"]["http"]["properties"].items():
-            values = samples(s, sub)
+        # pools: every key with each of its samples (pick: every mode)
+        for key, values in each_key("pool", defs["pool"]["properties"]):
+            for i, v in enumerate(defs["pool"]["properties"][key].get("enum", values)):
+                pool = {"rows": [{"a": 1}]} if key != "rows" else {}
+                if key == "file":
+                    pool = {}
+                pool[key] = v
+                add("pool: " + key, "pool-%s-%d" % (key, i), spec(pools={"p": pool}))
+        for i, v in enumerate(samples(s, defs["pool"])):
+            add("pool examples", "pool-example-%d" % i, spec(pools={"p": v}))
+
+        # custom metrics: each form, each type and contains
+        metric_obj = defs["customMetric"]["anyOf"][1]["properties"]
+        for i, t in enumerate(defs["metricType"]["enum"]):
+            add("metric: type", "metric-type-%d" % i, spec(metrics={"m": t}))
+        for key, values in each_key("metric", metric_obj):
+            for i, v in enumerate(metric_obj[key].get("enum", values)):
+                m = {"type": "trend"}
+                m[key] = v
+                add("metric: " + key, "metric-%s-%d" % (key, i), spec(metrics={"m": m}))
+        for i, v in enumerate(samples(s, defs["customMetric"])):
+            add("metric examples", "metric-example-%d" % i, spec(metrics={"m": v}))
+
+        # step keys beside http (check is tried per check key below)
+        for key, values in each_key("step", defs["step"]["properties"], skip=("http", "check")):
+            for i, v in enumerate(defs["step"]["properties"][key].get("enum", values)):
+                if key == "sleep":
+                    step = {"sleep": v}
+                elif key == "group":
+                    step = {"group": v, "steps": [http_step]}
+                elif key == "steps":
+                    step = {"group": "g", "steps": v}
+                else:
+                    step = dict(http_step, **{key: v})
+                add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))
+        for i, v in enumerate(samples(s, defs["captureSource"])):
+            add("capture examples", "capture-example-%d" % i, flow_spec(dict(http_step, capture={"c": v})))
+        for key, values in each_key("capture", defs["captureSource"]["anyOf"][1]["properties"]):
+            add("capture: " + key, "capture-" + key, flow_spec(dict(http_step, capture={"c": {key: values[0]}})))
+        for i, v in enumerate(samples(s, defs["recordSource"])):
+            # a template needs a name it knows: capture one first
+            step = dict(http_step, capture={"amount": "json.amount"}, record={"tx_count": v})
+            add("record examples", "record-example-%d" % i, flow_spec(step))
+
+        for key, values in each_key("http", defs["http"]["properties"]):
             if not values:
-                no_sample.append("http: " + key)
                 continue
             step = {"http": {"url": BASE_URL + "/", key: values[0]}}
             if key == "method":
                 step["http"]["method"] = "POST"
-            add("http: " + key, "http-" + key,
-                spec(scenarios={"s": {"executor": "per-vu-iterations", "flow": [step]}}))
+            add("http: " + key, "http-" + key, flow_spec(step))
 
-        for key, sub in s["$defs"]["checkItem"]["properties"].items():
-            if key == "name":
-                continue   # every item below has one
-            values = samples(s, sub)
-            if not values:
-                no_sample.append("check: " + key)
+        for key, values in each_key("check", defs["checkItem"]["properties"], skip=("name",)):
             for i, v in enumerate(values):
                 step = {"http": {"url": BASE_URL + "/"}, "check": [{"name": "c", key: v}]}
-                add("check: " + key, "check-%s-%d" % (key, i),
-                    spec(scenarios={"s": {"executor": "per-vu-iterations", "flow": [step]}}))
+                add("check: " + key, "check-%s-%d" % (key, i), flow_spec(step))
 
         self.assertEqual(no_sample, [], "schema keys without examples/enum to try them with")
-        ok, errors = self.validate_all(specs)
+        ok, errors = self.validate_all(specs, helpers)
         rejected = []
         for group, labels in sorted(groups.items()):
             if group.startswith("scenario: "):
@@ -221,11 +306,13 @@ class DocsTest(VolleyCase):
         self.assertEqual(rejected, [], "keys the schema lists but volley validate rejects:\n" +
                          "\n".join(rejected))
 
-    # (c) the schema is JSON Schema 2020-12
+    # (c) the schema is JSON Schema 2020-12; version and scenarios are
+    # required unless the spec includes files (which may hold them)
     def test_schema_is_draft_2020_12(self):
         self.assertEqual(self.schema.get("$schema"), "https://json-schema.org/draft/2020-12/schema")
         self.assertEqual(self.schema.get("type"), "object")
-        self.assertEqual(sorted(self.schema.get("required", [])), ["scenarios", "version"])
+        self.assertEqual(self.schema.get("if", {}).get("required"), ["include"])
+        self.assertEqual(sorted(self.schema.get("else", {}).get("required", [])), ["scenarios", "version"])
 
     # (d) optional: the schema itself against documented, example and invalid specs
     def test_schema_accepts_examples_and_rejects_schema_level_mistakes(self):
@@ -237,19 +324,19 @@ class DocsTest(VolleyCase):
         jsonschema.Draft202012Validator.check_schema(self.schema)
         v = jsonschema.Draft202012Validator(self.schema)
         problems = []
-        docs = [("spec-reference.md line %d" % line, text) for line, text in yaml_blocks(self.doc)]
-        files = sorted(glob.glob(os.path.join(SOURCE, "specs", "examples", "*.yaml")) +
-                       glob.glob(os.path.join(SOURCE, "specs", "bench", "*.yaml")))
+        docs = [("spec-reference.md line %d" % line, text) for line, text in yaml_blocks(self.doc)
+                if not helper_file(text)]
+        files = sorted(p for p in glob.glob(os.path.join(SOURCE, "specs", "*", "*.yaml"))
+                       if os.path.dirname(p) != INVALID)
         for label, text in docs + [(f, read(f)) for f in files]:
             for err in v.iter_errors(yaml.safe_load(text)):
                 problems.append("%s: %s: %s" % (label, "/".join(map(str, err.absolute_path)),
                                                 err.message))
         self.assertEqual(problems, [], "specs volley accepts but the schema rejects")
-        for name in SCHEMA_LEVEL_INVALID:
-            path = os.path.join(SOURCE, "specs", "invalid", name)
-            if os.path.exists(path):
-                self.assertFalse(v.is_valid(yaml.safe_load(read(path))),
-                                 "the schema accepts " + path)
+        invalid = schema_level_invalid()
+        self.assertGreaterEqual(len(invalid), 10)
+        for path in invalid:
+            self.assertFalse(v.is_valid(yaml.safe_load(read(path))), "the schema accepts " + path)
 
     # (e) the plugin guide's complete examples compile, load and run
     def test_plugin_guide_examples_build_and_run(self):
