@@ -76,7 +76,7 @@ static void usage(FILE *out)
           "  -v, --verbose            plugin info messages\n"
           "\n"
           "exit codes: 0 passed, 99 a threshold failed, 103 engine error, 104 invalid spec\n"
-          "or options, 105 interrupted\n",
+          "or options, 105 interrupted, 108 aborted by on_check_fail: abort_test\n",
           out);
 }
 

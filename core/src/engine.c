@@ -80,6 +80,7 @@ struct sc_run {
     int64_t next_at;                 /* its time from start_at, -1: none */
     uv_timer_t timer;                /* arrivals or the ramp */
     bool timer_ready;
+    bool used_up;                    /* ended because its unique pool ran out */
 };
 
 struct volley_worker {
@@ -124,8 +125,10 @@ struct engine {
     atomic_int stop;
     _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
     _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
-    atomic_bool pool_empty_said;     /* "pool exhausted" printed once */
-    atomic_bool record_warned;       /* a record/sleep value was unusable */
+    atomic_bool *pool_used_up;       /* per pool: "used up" said once */
+    atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
+    atomic_bool record_warned;       /* a record value was not a number */
+    atomic_bool sleep_warned;        /* a templated sleep was not a duration */
     atomic_int test_aborted;         /* on_check_fail: abort_test */
     char abort_reason[512];          /* written by the one that set it */
     struct sc_live *live;            /* per scenario, for the progress display */
@@ -230,6 +233,7 @@ volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; 
 
 static void vu_run_loop(vu_run *v);
 static void request_stop(engine *e);
+static void sc_end(volley_worker *w, sc_run *sr);
 static void worker_check_done(volley_worker *w);
 
 static void set_running(vu_run *v, bool running)
@@ -294,7 +298,8 @@ static int64_t ramp_target(const sc_run *sr, uint64_t now)
 static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
-    if (sr->phase != SC_RUNNING || v->w->hard_stopped)
+    if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
         return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
@@ -339,10 +344,12 @@ static bool pick_row(vu_run *v)
     case PICK_UNIQUE:
         k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed);
         if (k >= n) {
-            if (!atomic_exchange(&e->pool_empty_said, true))
-                fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu rows): "
+            /* The scenario ends: no more iterations start, arrivals stop. */
+            atomic_store(&e->sc_used_up[v->sr->index], true);
+            if (!atomic_exchange(&e->pool_used_up[sc->pool], true))
+                fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu row%s): "
                         "scenario %s stops starting iterations\n", p->name,
-                        (unsigned long long)n, sc->name);
+                        (unsigned long long)n, n == 1 ? "" : "s", sc->name);
             return false;
         }
         break;
@@ -558,7 +565,7 @@ static int64_t sleep_ns(vu_run *v, const flow_op *op)
     char err[160];
     if (tmpl_render(op->sleep_tmpl, &v->pub, b) != 0 || !b->data ||
         duration_parse(b->data, &ns, err, sizeof err) != 0 || ns < 0) {
-        if (!atomic_exchange(&v->w->e->record_warned, true))
+        if (!atomic_exchange(&v->w->e->sleep_warned, true))
             fprintf(stderr, "volley: %s: sleep: \"%s\" is not a duration; not sleeping (said once)\n",
                     op->location, b->data ? b->data : "");
         return 0;
@@ -755,6 +762,14 @@ static void on_arrival(uv_timer_t *t)
     sc_run *sr = t->data;
     volley_worker *w = (volley_worker *)t->loop->data;
     uint64_t now = mono_now();
+    if (atomic_load_explicit(&w->e->sc_used_up[sr->index], memory_order_relaxed)) {
+        /* Its unique pool ran out: no more arrivals, the scenario ends. */
+        if (sr->phase == SC_RUNNING && !sr->used_up) {
+            sr->used_up = true;
+            sc_end(w, sr);
+        }
+        return;
+    }
     while (sr->phase == SC_RUNNING && sr->next_at >= 0 &&
            sr->start_at + (uint64_t)sr->next_at <= now) {
         uint64_t due = sr->start_at + (uint64_t)sr->next_at;
@@ -1419,12 +1434,14 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     core->reg.frozen = true;
     e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
     e.pool_next = calloc(s->n_pools ? s->n_pools : 1, sizeof *e.pool_next);
+    e.pool_used_up = calloc(s->n_pools ? s->n_pools : 1, sizeof *e.pool_used_up);
+    e.sc_used_up = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.sc_used_up);
     e.live = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.live);
     e.prog_sc = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.prog_sc);
     /* The live display goes to stderr, so stdout keeps only the summary. */
     e.prog = progress_new(stderr, isatty(2), o->quiet, 5.0);
     tagi_init(&e.main_tags, core->reg.run_tags, core->reg.n_run_tags);
-    if (!e.claimed || !e.pool_next || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
+    if (!e.claimed || !e.pool_next || !e.pool_used_up || !e.sc_used_up || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;
     }
@@ -1494,6 +1511,8 @@ out:
     free(e.workers);
     free((void *)e.claimed);
     free((void *)e.pool_next);
+    free((void *)e.pool_used_up);
+    free((void *)e.sc_used_up);
     free(e.live);
     free(e.prog_sc);
     progress_free(e.prog);

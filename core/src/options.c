@@ -312,6 +312,8 @@ static void unknown_key(opt_ctx *c, const volley_option_map *map,
     size_t count = map->count < 64 ? map->count : 64;
     for (size_t i = 0; i < count; i++)
         names[i] = map->options[i].name;
+    for (size_t i = 0; i < c->n_extra_keys && count < 64; i++)
+        names[count++] = c->extra_keys[i];
     char list[512];
     suggest_join(names, count, list, sizeof list);
     char hint[128];

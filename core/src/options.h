@@ -17,6 +17,10 @@ typedef struct opt_ctx {
     arena *a;                  /* owns every value written into configs */
     const tmpl_scope *scope;   /* resolves ${...} in TEMPLATE/JSON values */
     diag *d;
+    /* Keys the caller reads itself beside the map's (a scenario's flow and
+     * use): named in unknown-key messages and suggestions. */
+    const char *const *extra_keys;
+    size_t n_extra_keys;
 } opt_ctx;
 
 /* Fills `config` (map->config_size bytes, zeroed here) from `node`: a

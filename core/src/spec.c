@@ -175,7 +175,10 @@ static void load_services(loader *L, const ynode *n)
         service_cfg cfg;
         const char *path = subpath(L, "services", n->pairs[i].key->str);
         const ynode *v = n->pairs[i].value;
-        if (opt_fill(&L->oc, &service_map, v, &cfg, path) == 0) {
+        L->outside_flow = true;
+        int frc = opt_fill(&L->oc, &service_map, v, &cfg, path);
+        L->outside_flow = false;
+        if (frc == 0) {
             s->services[i].health = cfg.health;
             s->services[i].headers_node = v->kind == YNODE_MAP ? ynode_get(v, "headers") : NULL;
         }
@@ -202,6 +205,44 @@ static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(def
 /* The step node with a layer of defaults (a service's headers, the spec's
  * defaults) added where the step has none; a `headers` mapping is merged
  * key by key (the step's win). Synthesized nodes live in the spec arena. */
+/* A header value from defaults or a service that names a capture this
+ * iteration has not made yet at this step (e.g. Authorization: Bearer
+ * ${token} before the login step): such a header is left out of the step. */
+static bool waits_for_capture(loader *L, const ynode *v)
+{
+    if (v->kind != YNODE_SCALAR)
+        return false;
+    for (const char *p = strstr(v->str, "${"); p; p = strstr(p + 2, "${")) {
+        const char *b = p + 2, *e = strchr(b, '}');
+        if (!e)
+            return false;
+        while (b < e && *b == ' ')
+            b++;
+        size_t n = (size_t)(e - b);
+        while (n && b[n - 1] == ' ')
+            n--;
+        for (size_t i = 0; i < L->n_caps; i++)
+            if (!L->cap_seen[i] && strlen(L->cap_names[i]) == n && memcmp(L->cap_names[i], b, n) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* The layer's headers without the ones that wait for a capture. */
+static const ynode *layer_headers(loader *L, const ynode *h)
+{
+    if (h->kind != YNODE_MAP || L->n_caps == 0)
+        return h;
+    ynode *out = arena_alloc(&L->s->a, sizeof *out);
+    *out = *h;
+    out->pairs = arena_alloc(&L->s->a, (h->n_pairs + 1) * sizeof *out->pairs);
+    out->n_pairs = 0;
+    for (size_t i = 0; i < h->n_pairs; i++)
+        if (!waits_for_capture(L, h->pairs[i].value))
+            out->pairs[out->n_pairs++] = h->pairs[i];
+    return out;
+}
+
 static const ynode *merge_layer(loader *L, const ynode *step, const volley_option_map *map,
                                 const ynode *def)
 {
@@ -235,6 +276,10 @@ static const ynode *merge_layer(loader *L, const ynode *step, const volley_optio
         if (!known)
             continue;
         const ynode *own = ynode_get(step, dp->key->str);
+        ypair layer = *dp;
+        if (strcmp(dp->key->str, "headers") == 0)
+            layer.value = (ynode *)layer_headers(L, dp->value);
+        dp = &layer;
         if (!own) {
             pairs[n++] = *dp;
         } else if (own->kind == YNODE_MAP && dp->value->kind == YNODE_MAP) {
@@ -443,6 +488,7 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     size_t pi = proto_index(L, p, key);
     if (pi == (size_t)-1)
         return false;
+    L->cur_step = step;
     const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
     merged = merge_layer(L, merged, ops->step_options, L->defaults);
     void *cfg = arena_alloc(&L->s->a, ops->step_options->config_size);
@@ -914,7 +960,12 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     opts.pairs = pairs;
     opts.n_pairs = n;
     scenario_cfg cfg;
+    static const char *const own_keys[] = {"flow", "use"};
+    L->oc.extra_keys = own_keys;
+    L->oc.n_extra_keys = 2;
     bool ok = opt_fill(&L->oc, &scenario_map, &opts, &cfg, path) == 0;
+    L->oc.extra_keys = NULL;
+    L->oc.n_extra_keys = 0;
     if (ok)
         ok = check_executor_options(L, v, path, &cfg);
     if (!flow) {
@@ -1195,7 +1246,10 @@ static void load_root(loader *L, const ynode *root)
     const ynode *defaults = ynode_get(root, "defaults");
     if (defaults) {
         defaults_cfg dc;
-        if (opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults") == 0)
+        L->outside_flow = true;
+        int frc = opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults");
+        L->outside_flow = false;
+        if (frc == 0)
             L->defaults = defaults;
     }
     const ynode *pools = ynode_get(root, "pools");

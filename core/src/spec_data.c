@@ -114,6 +114,7 @@ static const char *bad_metric_name(const metrics_reg *reg, const char *name)
 
 void load_metrics(loader *L, const ynode *n)
 {
+    L->metrics_node = n;
     if (!want_map(L, n, "metrics"))
         return;
     for (size_t i = 0; i < n->n_pairs; i++) {
@@ -151,6 +152,7 @@ void load_metrics(loader *L, const ynode *n)
             ERR(k, "%s: %s", path, err);
         else
             L->s->n_custom_metrics++;
+
     }
 }
 
@@ -215,6 +217,7 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
                 L->sc_pool = &L->s->pools[i];
             }
         }
+        L->sc_pool_failed = name && sc->pool < 0;
         if (name && sc->pool < 0) {
             const char *names[64];
             size_t nn = 0;
@@ -241,6 +244,8 @@ void scenario_data_end(loader *L)
 {
     L->sc_name = NULL;
     L->sc_pool = NULL;
+    L->sc_pool_failed = false;
+    L->cur_step = NULL;
     L->cap_names = NULL;
     L->cap_seen = NULL;
     L->n_caps = 0;
@@ -248,13 +253,16 @@ void scenario_data_end(loader *L)
 
 const char *scope_scenario(void *ctx)
 {
-    return ((loader *)ctx)->sc_name;
+    loader *L = ctx;
+    return L->outside_flow ? "scenario" : L->sc_name;
 }
 
 int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
 {
     loader *L = ctx;
     const pool_def *p = L->sc_pool;
+    if (L->outside_flow || L->sc_pool_failed)
+        return 0;   /* checked in each step / its use: was already reported */
     if (!p) {
         snprintf(err, errcap, "${row.%s}: a pool row is only known in a scenario with `use: POOL`",
                  name);
@@ -277,9 +285,16 @@ int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
 int scope_capture(void *ctx, const char *name)
 {
     loader *L = ctx;
-    for (size_t i = 0; i < L->n_caps; i++)
-        if (strcmp(L->cap_names[i], name) == 0)
-            return L->cap_seen[i] ? (int)i : -2;
+    if (L->outside_flow)
+        return 0;
+    for (size_t i = 0; i < L->n_caps; i++) {
+        if (strcmp(L->cap_names[i], name) != 0)
+            continue;
+        if (L->cap_seen[i])
+            return (int)i;
+        const ynode *own = L->cur_step ? ynode_get(L->cur_step, "capture") : NULL;
+        return own && own->kind == YNODE_MAP && ynode_get(own, name) ? -3 : -2;
+    }
     return -1;
 }
 
@@ -314,16 +329,18 @@ static bool compile_captures(loader *L, const ynode *n, const char *path, flow_o
         }
         capture_def *c = &op->captures[op->n_captures];
         if (!capture_compile(&L->s->a, L->d, k, v, kpath, c)) {
+            /* Reported; later uses of the name need not say it again. */
+            for (size_t s = 0; s < L->n_caps; s++)
+                if (strcmp(L->cap_names[s], k->str) == 0)
+                    L->cap_seen[s] = true;
             ok = false;
             continue;
         }
         op->n_captures++;
-        c->slot = scope_capture(L, k->str);
-        if (c->slot == -2) {
-            for (size_t s = 0; s < L->n_caps; s++)
-                if (strcmp(L->cap_names[s], k->str) == 0)
-                    c->slot = (int)s;
-        }
+        c->slot = -1;
+        for (size_t s = 0; s < L->n_caps; s++)
+            if (strcmp(L->cap_names[s], k->str) == 0)
+                c->slot = (int)s;
         int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, op->group, c->check_name);
         if (sid < 0 || c->slot < 0)
             return false;
@@ -342,6 +359,11 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
         const char *kpath = subpath(L, path, k->str);
         int id = metrics_find(L->reg, k->str);
+        if (!is_custom_metric(L, id) && L->metrics_node && L->metrics_node->kind == YNODE_MAP &&
+            ynode_get(L->metrics_node, k->str)) {
+            ok = false;   /* declared, but wrongly: reported under metrics: */
+            continue;
+        }
         if (!is_custom_metric(L, id)) {
             ERR(k, "%s: \"%s\" is not a custom metric (declare it under metrics: with a type)",
                 kpath, k->str);

@@ -28,6 +28,13 @@ typedef struct loader {
     const char **cap_names;    /* every name its flow captures: slot order */
     bool *cap_seen;            /* captured by a step compiled so far */
     size_t n_caps;
+    /* Checking defaults/services headers outside any scenario: names only a
+     * flow knows (scenario.name, row.*, captures) are accepted here and
+     * checked again in each step that uses them. */
+    bool outside_flow;
+    bool sc_pool_failed;       /* its `use:` named no pool (said once) */
+    const ynode *cur_step;     /* the step being compiled, for its captures */
+    const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
 } loader;
 
 #define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)

@@ -461,6 +461,12 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             sl_push_seg(l, a, &seg);
             return 0;
         }
+        if (slot == -3) {
+            snprintf(err, errcap,
+                     "\"${%s}\" is captured by this same step; a captured name is visible "
+                     "from the next step on (and in this step's record)", name);
+            return -1;
+        }
         if (slot == -2) {
             snprintf(err, errcap,
                      "\"${%s}\" is captured only by a later step; a captured name is visible "

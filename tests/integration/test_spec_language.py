@@ -432,6 +432,52 @@ class SpecLanguageTest(VolleyCase):
         self.assertRegex(err, r"spec\.yaml:8:32: error: scenarios\.t\.flow\[0\]\.tags\.id: a tag value is fixed at load time")
         self.assertRegex(err, r"unknown tag \"nope\" in sub-metric filter")
 
+    def test_flow_names_in_defaults_and_service_headers(self):
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            services:
+              rec: { url: "@REC@", headers: { X-Row: "${row.k}" } }
+            defaults:
+              headers: { X-Scenario: "${scenario.name}", X-Tx: "${tx}" }
+            pools:
+              p: { rows: [ { k: r1 } ] }
+            scenarios:
+              named:
+                executor: per-vu-iterations
+                use: p
+                flow:
+                  - http: { url: "${services.rec}/tx" }
+                    capture: { tx: json.id }
+                  - http: { url: "${services.rec}/b" }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        a, b = self.rec.taken()
+        self.assertEqual((a["headers"]["X-Scenario"], a["headers"]["X-Row"]), ("named", "r1"))
+        # a default header naming a capture waits for the step after the capture
+        self.assertNotIn("X-Tx", a["headers"])
+        self.assertEqual(b["headers"]["X-Tx"], "tx-1")
+
+    def test_unique_pool_ends_an_arrival_rate_scenario(self):
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            pools:
+              p: { rows: [ { k: a }, { k: b }, { k: c } ], pick: unique }
+            scenarios:
+              s:
+                executor: constant-arrival-rate
+                rate: 20
+                duration: 2s
+                pre_allocated_vus: 2
+                max_vus: 4
+                use: p
+                flow: [ { http: { url: "@REC@/u/${row.k}" } } ]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(sorted(r["path"] for r in self.rec.taken()), ["/u/a", "/u/b", "/u/c"])
+        self.assertEqual(s["metrics"]["iterations"]["count"], 3)
+        self.assertEqual(s["metrics"].get("dropped_iterations", {}).get("count", 0), 0)
+        self.assertIn("pool p is used up (pick: unique, 3 rows): scenario s stops", err)
+
     def test_load_time_errors(self):
         cases = [
             ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"
@@ -452,6 +498,9 @@ class SpecLanguageTest(VolleyCase):
              r"spec\.yaml:9:24: error: scenarios\.s\.flow\[0\]\.on_check_fail: expected continue, stop_iteration or abort_test"),
             ("- sleep: ${random.int(5, 1)}ms",
              r"spec\.yaml:8:16: error: scenarios\.s\.flow\[0\]\.sleep: expected random\.int\(MIN, MAX\)"),
+            ("- http: { url: \"${env.NGINX}/${tok}\" }\n"
+             "  capture: { tok: json.id }",
+             r"spec\.yaml:8:22: error: scenarios\.s\.flow\[0\]\.http\.url: \"\$\{tok\}\" is captured by this same step"),
             ("- http: { url: \"${env.NGINX}/${row.id}\" }",
              r"spec\.yaml:8:22: error: scenarios\.s\.flow\[0\]\.http\.url: \$\{row\.id\}: a pool row is only known in a scenario with `use: POOL`"),
         ]
