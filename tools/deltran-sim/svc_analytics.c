@@ -517,20 +517,14 @@ static json_t *pct(const int *v, size_t n, double p)
     return json_integer((json_int_t)llround(x));
 }
 
-static bool seen(char **list, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i], s) == 0)
-            return true;
-    return false;
-}
-
 static void h_dashboard(const struct route *rt, struct http_req *req, struct http_resp *resp)
 {
     int64_t since = wall_ns() - 300 * NS_S;
-    size_t total = 0, completed = 0, failed = 0, pending = 0, nl = 0, ns = 0, nr = 0;
+    size_t total = 0, completed = 0, failed = 0, pending = 0, nl = 0;
     int *lat = xmalloc((rows.count + 1) * sizeof *lat);
-    char **snd = xmalloc((rows.count + 1) * sizeof *snd), **rcv = xmalloc((rows.count + 1) * sizeof *rcv);
+    struct store snd, rcv; /* COUNT(DISTINCT ...) */
+    store_init(&snd, 0, NULL);
+    store_init(&rcv, 0, NULL);
     double vol = 0;
     bool any_amount = false;
     for (const struct store_ent *e = rows.newest; e; e = e->older) {
@@ -549,10 +543,10 @@ static void h_dashboard(const struct route *rt, struct http_req *req, struct htt
             vol += r->amount;
             any_amount = true;
         }
-        if (r->sender && !seen(snd, ns, r->sender))
-            snd[ns++] = r->sender;
-        if (r->receiver && !seen(rcv, nr, r->receiver))
-            rcv[nr++] = r->receiver;
+        if (r->sender)
+            store_put(&snd, r->sender, NULL);
+        if (r->receiver)
+            store_put(&rcv, r->receiver, NULL);
     }
     qsort(lat, nl, sizeof *lat, cmp_int);
     double sum = 0;
@@ -569,77 +563,89 @@ static void h_dashboard(const struct route *rt, struct http_req *req, struct htt
     json_object_set_new(o, "p99_latency", pct(lat, nl, 0.99));
     json_object_set_new(o, "max_latency", nl ? json_integer(lat[nl - 1]) : json_null());
     json_object_set_new(o, "total_volume", any_amount ? json_real(round(vol * 100) / 100) : json_null());
-    json_object_set_new(o, "unique_senders", json_integer((json_int_t)ns));
-    json_object_set_new(o, "unique_receivers", json_integer((json_int_t)nr));
+    json_object_set_new(o, "unique_senders", json_integer((json_int_t)snd.count));
+    json_object_set_new(o, "unique_receivers", json_integer((json_int_t)rcv.count));
     free(lat);
-    free(snd);
-    free(rcv);
+    store_destroy(&snd);
+    store_destroy(&rcv);
     reply_json(resp, 200, o, false);
 }
 
-static bool same(const char *a, const char *b)
+struct run_group {
+    const struct arow *first;
+    size_t total, ok, bad, nl, cap;
+    int *lat;
+    int64_t t0, t1;
+};
+
+static void free_group(void *p)
 {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    struct run_group *g = p;
+    free(g->lat);
+    free(g);
 }
 
-/* The test_run_summary view: one group per (test_run_id, test_scenario,
- * load_level), in order of first appearance. */
+/* The test_run_summary view in one pass: a group per (test_run_id,
+ * test_scenario, load_level), in order of first appearance. */
 static json_t *run_summaries(const char *only_run)
 {
-    json_t *out = json_array();
-    size_t cap = rows.count + 1, ng = 0;
-    const struct arow **keys = xmalloc(cap * sizeof *keys);
+    struct store groups;
+    store_init(&groups, 0, free_group);
+    struct sbuf key = { 0 };
     for (const struct store_ent *e = rows.oldest; e; e = e->newer) {
         const struct arow *r = e->val;
         if (!r->test_run_id || (only_run && strcmp(r->test_run_id, only_run) != 0))
             continue;
-        bool dup = false;
-        for (size_t i = 0; i < ng && !dup; i++)
-            dup = same(keys[i]->test_run_id, r->test_run_id) && same(keys[i]->test_scenario, r->test_scenario) &&
-                  same(keys[i]->load_level, r->load_level);
-        if (!dup)
-            keys[ng++] = r;
-    }
-    int *lat = xmalloc(cap * sizeof *lat);
-    for (size_t g = 0; g < ng; g++) {
-        const struct arow *k = keys[g];
-        size_t total = 0, ok = 0, bad = 0, nl = 0;
-        int64_t t0 = INT64_MAX, t1 = INT64_MIN;
-        double sum = 0;
-        for (const struct store_ent *e = rows.oldest; e; e = e->newer) {
-            const struct arow *r = e->val;
-            if (!same(r->test_run_id, k->test_run_id) || !same(r->test_scenario, k->test_scenario) ||
-                !same(r->load_level, k->load_level))
-                continue;
-            total++;
-            ok += r->status && strcmp(r->status, "completed") == 0;
-            bad += r->status && strcmp(r->status, "failed") == 0;
-            if (r->gw_at && r->st_done) {
-                lat[nl] = (int)((r->st_done - r->gw_at) / 1000000);
-                sum += lat[nl++];
-            }
-            if (r->ts < t0)
-                t0 = r->ts;
-            if (r->ts > t1)
-                t1 = r->ts;
+        key.len = 0;
+        sb_addf(&key, "%s\x1f%c%s\x1f%c%s", r->test_run_id, r->test_scenario ? 's' : 'n',
+                r->test_scenario ? r->test_scenario : "", r->load_level ? 's' : 'n', r->load_level ? r->load_level : "");
+        struct run_group *g = store_get(&groups, key.data);
+        if (!g) {
+            g = xcalloc(1, sizeof *g);
+            g->first = r;
+            g->t0 = INT64_MAX;
+            g->t1 = INT64_MIN;
+            store_put(&groups, key.data, g);
         }
-        qsort(lat, nl, sizeof *lat, cmp_int);
+        g->total++;
+        g->ok += r->status && strcmp(r->status, "completed") == 0;
+        g->bad += r->status && strcmp(r->status, "failed") == 0;
+        if (r->gw_at && r->st_done) {
+            if (g->nl == g->cap) {
+                g->cap = g->cap ? g->cap * 2 : 16;
+                g->lat = xrealloc(g->lat, g->cap * sizeof *g->lat);
+            }
+            g->lat[g->nl++] = (int)((r->st_done - r->gw_at) / 1000000);
+        }
+        if (r->ts < g->t0)
+            g->t0 = r->ts;
+        if (r->ts > g->t1)
+            g->t1 = r->ts;
+    }
+    sb_free(&key);
+    json_t *out = json_array();
+    for (const struct store_ent *e = groups.oldest; e; e = e->newer) {
+        struct run_group *g = e->val;
+        const struct arow *k = g->first;
+        qsort(g->lat, g->nl, sizeof *g->lat, cmp_int);
+        double sum = 0;
+        for (size_t i = 0; i < g->nl; i++)
+            sum += g->lat[i];
         json_t *o = json_object();
         json_object_set_new(o, "test_run_id", str_or_null(k->test_run_id));
         json_object_set_new(o, "test_scenario", str_or_null(k->test_scenario));
         json_object_set_new(o, "load_level", str_or_null(k->load_level));
-        json_object_set_new(o, "total_requests", json_integer((json_int_t)total));
-        json_object_set_new(o, "successful", json_integer((json_int_t)ok));
-        json_object_set_new(o, "failed", json_integer((json_int_t)bad));
-        json_object_set_new(o, "avg_latency", nl ? json_integer((json_int_t)llround(sum / (double)nl)) : json_null());
-        json_object_set_new(o, "p95_latency", pct(lat, nl, 0.95));
-        json_object_set_new(o, "test_start", ts_json(t0));
-        json_object_set_new(o, "test_end", ts_json(t1));
-        json_object_set_new(o, "duration_seconds", json_integer((json_int_t)llround((double)(t1 - t0) / 1e9)));
+        json_object_set_new(o, "total_requests", json_integer((json_int_t)g->total));
+        json_object_set_new(o, "successful", json_integer((json_int_t)g->ok));
+        json_object_set_new(o, "failed", json_integer((json_int_t)g->bad));
+        json_object_set_new(o, "avg_latency", g->nl ? json_integer((json_int_t)llround(sum / (double)g->nl)) : json_null());
+        json_object_set_new(o, "p95_latency", pct(g->lat, g->nl, 0.95));
+        json_object_set_new(o, "test_start", ts_json(g->t0));
+        json_object_set_new(o, "test_end", ts_json(g->t1));
+        json_object_set_new(o, "duration_seconds", json_integer((json_int_t)llround((double)(g->t1 - g->t0) / 1e9)));
         json_array_append_new(out, o);
     }
-    free(lat);
-    free(keys);
+    store_destroy(&groups);
     return out;
 }
 
