@@ -4,7 +4,10 @@ frames and send malformed ones), HS256 tokens minted with hmac, and a
 context manager that runs a private deltran-sim with its own flags.
 
 The ctest fixture (start.sh/stop.sh) runs one sim with default flags at
-DELTRAN_SIM_OFFSET; tests that need other flags start their own."""
+DELTRAN_SIM_OFFSET; tests that need other flags start their own. Offsets
+are 20000-24600 in steps of 100, one per private sim, so every port stays
+below Linux's ephemeral range (32768+), where a client socket of the
+same test run could already hold it."""
 import base64
 import hashlib
 import hmac

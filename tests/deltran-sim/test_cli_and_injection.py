@@ -32,30 +32,30 @@ class Cli(SimCase):
             self.assertIn(flag, p.stdout)
 
     def test_ready_line_and_subset(self):
-        with Sim(25000, "--services", "gateway,analytics", "--profile", "enhanced") as sim:
+        with Sim(24100, "--services", "gateway,analytics", "--profile", "enhanced") as sim:
             self.assertTrue(sim.ready.startswith("ready: deltran-sim profile=enhanced"))
-            self.assertIn("gateway=127.0.0.1:33080", sim.ready)
-            self.assertIn("analytics=127.0.0.1:33093", sim.ready)
+            self.assertIn("gateway=127.0.0.1:32180", sim.ready)
+            self.assertIn("analytics=127.0.0.1:32193", sim.ready)
             self.assertNotIn("token=", sim.ready)
             s = socket.socket()
-            self.assertNotEqual(s.connect_ex(("127.0.0.1", 33081)), 0)
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", 32181)), 0)
             s.close()
 
     def test_port_in_use(self):
-        with Sim(25100, "--services", "token"):
-            p = self.run_sim("--port-offset", "25100", "--services", "token")
+        with Sim(24200, "--services", "token"):
+            p = self.run_sim("--port-offset", "24200", "--services", "token")
             self.assertEqual(p.returncode, 1)
             self.assertIn("cannot listen", p.stderr)
 
     def test_compose_port_map(self):
-        with Sim(25200, "--port-map", "compose", "--services", "reporting,settlement") as sim:
+        with Sim(24300, "--port-map", "compose", "--services", "reporting,settlement") as sim:
             self.assertEqual(call("reporting", "GET", "/health", offset=sim.offset).json()["service"],
                              "settlement-engine")  # 8087 in the compose map
 
     def test_sigterm_with_open_connections(self):
-        sim = Sim(25300)
-        socks = [socket.create_connection(("127.0.0.1", 33380)) for _ in range(5)]
-        ws = socket.create_connection(("127.0.0.1", 33389))
+        sim = Sim(24400)
+        socks = [socket.create_connection(("127.0.0.1", 32480)) for _ in range(5)]
+        ws = socket.create_connection(("127.0.0.1", 32489))
         rc, err = sim.stop()
         for s in socks + [ws]:
             s.close()
@@ -66,7 +66,7 @@ class Cli(SimCase):
 
 class Latency(SimCase):
     def test_latency_and_jitter(self):
-        with Sim(26000, "--latency", "80ms", "--jitter", "20ms", "--seed", "7") as sim:
+        with Sim(20100, "--latency", "80ms", "--jitter", "20ms", "--seed", "7") as sim:
             times = []
             for _ in range(6):
                 t0 = time.monotonic()
@@ -77,7 +77,7 @@ class Latency(SimCase):
             self.assertGreater(max(times) - min(times), 0.002)  # jitter varies it
 
     def test_delays_do_not_block_the_loop(self):
-        with Sim(26100, "--latency", "300ms") as sim:
+        with Sim(20200, "--latency", "300ms") as sim:
             results = []
 
             def one():
@@ -97,7 +97,7 @@ class Latency(SimCase):
 
 class Errors(SimCase):
     def test_error_rate_one(self):
-        with Sim(27000, "--error-rate", "1", "--profile", "enhanced", "--rate-limit", "off") as sim:
+        with Sim(20300, "--error-rate", "1", "--profile", "enhanced", "--rate-limit", "off") as sim:
             o = sim.offset
             for svc in ("gateway", "token", "notification", "analytics", "risk"):
                 self.assertEqual(call(svc, "GET", "/health", offset=o).status, 200, svc)  # spared
@@ -116,7 +116,7 @@ class Errors(SimCase):
 
     def test_error_rate_share_and_seed(self):
         def run():
-            with Sim(27100, "--error-rate", "0.3", "--seed", "42", "--services", "clearing") as sim:
+            with Sim(20400, "--error-rate", "0.3", "--seed", "42", "--services", "clearing") as sim:
                 return [call("clearing", "GET", "/api/v1/clearing/windows", offset=sim.offset).status
                         for _ in range(200)]
         a, b = run(), run()
@@ -127,7 +127,7 @@ class Errors(SimCase):
         self.assertEqual(set(a), {200, 500})
 
     def test_orchestrating_injection_is_a_downstream_failure(self):
-        with Sim(27200, "--error-rate", "1", "--rate-limit", "off", "--services", "gateway") as sim:
+        with Sim(20500, "--error-rate", "1", "--rate-limit", "off", "--services", "gateway") as sim:
             tok = mint({"bank_id": "X", "exp": time.time() + 60})
             r = call("gateway", "POST", "/api/v1/transfer", TRANSFER, offset=sim.offset,
                      headers={"Authorization": "Bearer " + tok})
