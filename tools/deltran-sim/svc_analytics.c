@@ -627,7 +627,8 @@ static json_t *run_summaries(const char *only_run)
     for (const struct store_ent *e = groups.oldest; e; e = e->newer) {
         struct run_group *g = e->val;
         const struct arow *k = g->first;
-        qsort(g->lat, g->nl, sizeof *g->lat, cmp_int);
+        if (g->nl)
+            qsort(g->lat, g->nl, sizeof *g->lat, cmp_int);
         double sum = 0;
         for (size_t i = 0; i < g->nl; i++)
             sum += g->lat[i];
