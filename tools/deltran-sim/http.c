@@ -41,7 +41,7 @@ static int parse_length(const char *v, size_t *out)
 static const char *raw_header(const char *head, const char *end, const char *name, size_t *vlen)
 {
     size_t nl = strlen(name);
-    const char *p = strstr(head, "\r\n");
+    const char *p = memmem(head, (size_t)(end - head), "\r\n", 2);
     while (p && p + 2 < end) {
         p += 2;
         const char *e = memmem(p, (size_t)(end - p), "\r\n", 2);
@@ -76,6 +76,9 @@ enum http_parse_result http_parse(char *buf, size_t len, struct http_req *req, i
     memset(req, 0, offsetof(struct http_req, params_buf));
     req->head_len = (size_t)(end - buf);
     *status = 400;
+    /* The head is split with string functions below: no NULs in it. */
+    if (memchr(buf, '\0', req->head_len))
+        return HTTP_PARSE_ERROR;
 
     /* Completeness first, without touching the buffer, so an incomplete
      * request can simply be parsed again when more bytes arrive. */

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,9 +159,10 @@ int jwt_verify(const char *secret, const char *token, long long now_s, json_t **
     const char *alg = json_string_value(json_object_get(head, "alg"));
     const EVP_MD *md = alg ? md_for(alg) : NULL;
     if (!md) {
+        bool asym = alg && (alg[0] == 'R' || alg[0] == 'E' || alg[0] == 'P');
         json_decref(head);
         json_decref(body);
-        if (alg && (alg[0] == 'R' || alg[0] == 'E' || alg[0] == 'P'))
+        if (asym)
             return fail(err, errcap, "token signature is invalid: key is of invalid type");
         return fail(err, errcap, "token is unverifiable: signing method (alg) is unavailable");
     }

@@ -344,7 +344,10 @@ int parse_datetime(const char *s, int64_t *ns)
         return -1;
     struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
                      .tm_hour = h, .tm_min = mi, .tm_sec = sec };
-    time_t t = timegm(&tm);
-    *ns = ((int64_t)t - off) * 1000000000 + frac;
+    int64_t t = (int64_t)timegm(&tm) - off;
+    /* nanoseconds in an int64: years 1678 to 2261 */
+    if (t <= INT64_MIN / 1000000000 + 1 || t >= INT64_MAX / 1000000000 - 1)
+        return -1;
+    *ns = t * 1000000000 + frac;
     return 0;
 }

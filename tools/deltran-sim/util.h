@@ -58,7 +58,8 @@ void fmt_go_duration(int64_t ns, char out[48]);
 
 /* Parses an RFC 3339 / ISO-8601 date-time ("2025-01-02T03:04:05Z",
  * "...T03:04:05.123+02:00", "2025-01-02 03:04:05"); 0 and *ns, or -1.
- * Naive times (no zone) are taken as UTC. */
+ * Naive times (no zone) are taken as UTC; years outside 1678-2261 (what
+ * nanoseconds in an int64 can hold) are refused. */
 int parse_datetime(const char *s, int64_t *ns);
 
 #endif
