@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -96,6 +97,12 @@ int main(int argc, char **argv)
         break;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* thousands of keep-alive clients: use the whole fd allowance */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     rng_seed(g_sim.cfg.seeded ? g_sim.cfg.seed : (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32));
     static uv_loop_t loop;
     uv_loop_init(&loop);

@@ -203,7 +203,8 @@ void fmt_time_go(int64_t ns, char out[40])
 void fmt_time_rfc3339(int64_t ns, char out[40])
 {
     base_time(ns, out);
-    strcat(out, "Z");
+    size_t n = strlen(out);
+    snprintf(out + n, 40 - n, "Z");
 }
 
 void fmt_time_rust(int64_t ns, char out[40])
@@ -257,7 +258,7 @@ void fmt_go_duration(int64_t ns, char out[48])
     if (ns < 0)
         ns = 0;
     if (ns == 0) {
-        strcpy(out, "0s");
+        snprintf(out, 48, "0s");
         return;
     }
     if (ns < 1000) {
