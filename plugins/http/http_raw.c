@@ -90,7 +90,8 @@ struct http_raw {
     /* request */
     const char *out[2];
     size_t out_len[2];
-    size_t out_done;            /* bytes written                            */
+    size_t out_done;            /* bytes of the request written             */
+    size_t sent;                /* bytes written, a retry's twice (as curl) */
     uint64_t t_connect, t_connected;
     /* response */
     int ps;
@@ -408,7 +409,7 @@ static void report_failure(http_raw *r)
     uint64_t now = w->host->now_ns();
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
-    http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->out_done};
+    http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
     const char *kind = http_error_kind(r->err, r->err_errno, vs->t_prereq != 0, r->err_detail,
                                        &o.error_code);
     snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, r->err_detail);
@@ -452,9 +453,9 @@ static bool ci_eq(const char *a, size_t an, const char *b)
  * One Set-Cookie value as the Netscape cookie-file line curl would store
  * for it (host, path, expiry), added to the VU's curl cookie jar. Follows
  * curl 7.88's acceptance of the common attributes: Secure cookies and the
- * __Secure-/__Host- prefixes are refused on http://, a Domain must be the
- * host or a domain of it; Max-Age wins over Expires. Returns whether the
- * cookie went into the jar.
+ * __Secure-/__Host- prefixes only in a secure context (for http://, curl's
+ * loopback hosts), a Domain must be the host or a domain of it, Max-Age
+ * wins over Expires. Returns whether the cookie went into the jar.
  */
 static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, const char *target,
                        size_t tlen)
@@ -468,14 +469,16 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
     size_t nl = (size_t)(eq - v), vl = pair - nl - 1;
     trim(&name, &nl);
     trim(&val, &vl);
-    if (!nl || nl + vl > 4096 || !cookie_text_ok(name, nl) || !cookie_text_ok(val, vl) ||
-        (nl >= 9 && strncasecmp(name, "__Secure-", 9) == 0) ||
-        (nl >= 7 && strncasecmp(name, "__Host-", 7) == 0))
+    if (!nl || nl + vl > 4096 || !cookie_text_ok(name, nl) || !cookie_text_ok(val, vl))
         return false;
+    bool pre_secure = nl >= 9 && strncmp(name, "__Secure-", 9) == 0;
+    bool pre_host = nl >= 7 && strncmp(name, "__Host-", 7) == 0;
 
     const char *host = st->host_name;
+    bool secure_ctx = strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+                      strcmp(host, "[::1]") == 0;
     char domain[256], path[1024];
-    bool tail = false, have_age = false;
+    bool tail = false, have_age = false, secure = false, path_set = false;
     long long expires = 0;
     snprintf(domain, sizeof domain, "%s", host);
     /* default path: the request path up to its last '/' (curl keeps it) */
@@ -502,8 +505,12 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
         }
         trim(&an, &anl);
         p = s2 ? s2 + 1 : end;
-        if (ci_eq(an, anl, "secure"))
-            return false;
+        if (ci_eq(an, anl, "secure")) {
+            if (!secure_ctx)
+                return false;
+            secure = true;
+            continue;
+        }
         if (!av)
             continue;
         if (ci_eq(an, anl, "domain")) {
@@ -526,6 +533,7 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
                 snprintf(path, sizeof path, "%.*s", (int)avl, av);
             else
                 snprintf(path, sizeof path, "/");
+            path_set = true;
         } else if (ci_eq(an, anl, "max-age")) {
             have_age = true;
             char *stop = NULL;
@@ -540,9 +548,13 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
             expires = t == 0 ? 1 : t < 0 ? 0 : (long long)t;
         }
     }
+    if ((pre_secure && !secure) ||
+        (pre_host && (!secure || !path_set || strcmp(path, "/") != 0 || tail)))
+        return false;
     char line[4096 + 1400];
-    int len = snprintf(line, sizeof line, "%s\t%s\t%s\tFALSE\t%lld\t%.*s\t%.*s", domain,
-                       tail ? "TRUE" : "FALSE", path, expires, (int)nl, name, (int)vl, val);
+    int len = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%lld\t%.*s\t%.*s", domain,
+                       tail ? "TRUE" : "FALSE", path, secure ? "TRUE" : "FALSE", expires, (int)nl,
+                       name, (int)vl, val);
     if (len < 0 || (size_t)len >= sizeof line)
         return false;
     return curl_easy_setopt(e, CURLOPT_COOKIELIST, line) == CURLE_OK;
@@ -593,8 +605,7 @@ static void complete(http_raw *r)
         uv_unref((uv_handle_t *)&c->poll);   /* idle: keeps no loop alive */
         r->conn = NULL;
     }
-    http_outcome o = {.t = measure(r, vs, now), .status = r->status,
-                      .sent = (double)r->out_done};
+    http_outcome o = {.t = measure(r, vs, now), .status = r->status, .sent = (double)r->sent};
     if (r->set_cookie)
         bridge_cookies(r, vs);
     long s = r->status;
@@ -645,11 +656,13 @@ static bool has_token(const char *v, size_t n, const char *token)
 /* "HTTP/1.0 " or "HTTP/1.1 " and three digits, as curl's sscanf takes them. */
 static int status_line(http_raw *r, const char *l, size_t n)
 {
-    if (n < 13 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ' ||
-        l[9] < '1' || l[9] > '9' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
+    if (n < 13 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') {
+        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported HTTP version in response");
+        return -1;
+    }
+    if (l[9] < '1' || l[9] > '9' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
         (l[12] >= '0' && l[12] <= '9')) {
-        fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Unsupported HTTP version or response code in "
-                                             "response");
+        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported response code in HTTP response");
         return -1;
     }
     r->http10 = l[7] == '0';
@@ -801,12 +814,12 @@ static int on_line(http_raw *r, http_vu *vs, const char *l, size_t n)
         r->ps = PS_CHUNK_SIZE;
         return 0;
     case PS_TRAILERS:
-        /* curl hands trailers to the header callback, the last blank line too */
-        vs->hdr_bytes += n;
+        /* curl hands trailers to the header callback, not the blank line */
         if (blank_line(l, n)) {
             r->ps = PS_DONE;
             return 0;
         }
+        vs->hdr_bytes += n;
         return header_line(r, vs, l, n);
     default:
         return 0;
@@ -975,6 +988,7 @@ static int write_request(http_raw *r)
             return 1;
         }
         r->out_done += (size_t)n;
+        r->sent += (size_t)n;
     }
     r->vs->t_sent = r->w->host->now_ns();
     r->phase = PH_RECV;
@@ -1062,9 +1076,9 @@ static void on_eof(http_raw *r)
         return;
     if (!r->line_bytes) {
         fail(r, CURLE_GOT_NOTHING, 0, "Empty reply from server");
-    } else if (r->ps == PS_BODY) {
+    } else if (r->ps == PS_BODY || ((r->ps == PS_STATUS || r->ps == PS_HEADERS) && r->has_len)) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed with %llu bytes remaining to read",
-             (unsigned long long)r->left);
+             (unsigned long long)(r->ps == PS_BODY ? r->left : r->clen));
     } else if (r->ps == PS_STATUS || r->ps == PS_HEADERS) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed before the response headers ended");
     } else {
@@ -1084,7 +1098,9 @@ static void read_response(http_raw *r)
             int rc = parse(r, vs, buf, (size_t)n);
             if (rc > 0)
                 complete(r);
-            if (rc != 0 || n < HTTP_RAW_RBUF)
+            /* after a poll error (libuv stopped the handle) read on to the
+             * socket's own error or EAGAIN */
+            if (rc != 0 || (n < HTTP_RAW_RBUF && r->conn->events))
                 return;
             continue;
         }
@@ -1232,7 +1248,7 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     uint64_t now = h->now_ns();
     r->st = st;
     r->retried = false;
-    r->out_done = 0;
+    r->out_done = r->sent = 0;
     r->t_connect = r->t_connected = 0;
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = 0;
