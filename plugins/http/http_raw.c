@@ -628,9 +628,15 @@ static void complete(http_raw *r)
 /* Response parsing                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* name: lower case, with its colon. */
 static bool header_is(const char *l, size_t n, const char *name, size_t nlen)
 {
-    return n > nlen && strncasecmp(l, name, nlen) == 0;
+    if (n <= nlen)
+        return false;
+    for (size_t i = 0; i < nlen; i++)
+        if ((l[i] | (name[i] == ':' || name[i] == '-' ? 0 : 0x20)) != name[i])
+            return false;
+    return true;
 }
 
 /* Whether a comma-separated header value holds token (case-insensitive). */
@@ -724,8 +730,15 @@ static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
             r->clen = len;
             r->has_len = true;
         } else if (header_is(l, n, "connection:", 11)) {
-            r->conn_close |= has_token(l + 11, n - 11, "close");
-            r->conn_keep |= has_token(l + 11, n - 11, "keep-alive");
+            v = l + 11;
+            vl = n - 11;
+            trim(&v, &vl);
+            if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0) {
+                r->conn_keep = true;   /* the usual value, at once */
+            } else {
+                r->conn_close |= has_token(v, vl, "close");
+                r->conn_keep |= has_token(v, vl, "keep-alive");
+            }
         }
         break;
     case 't':
@@ -1177,7 +1190,15 @@ static void on_timer(uv_timer_t *t)
     }
     if (r->phase == PH_IDLE)
         return;
-    uint64_t ms = (r->w->host->now_ns() - r->vs->t_start) / 1000000;
+    /* libuv counts from its cached loop time, which may be a loop turn
+     * old: never time out before the step's timeout has really passed */
+    uint64_t elapsed = r->w->host->now_ns() - r->vs->t_start;
+    uint64_t limit = (uint64_t)r->st->timeout_ms * 1000000u;
+    if (elapsed < limit) {
+        uv_timer_start(&r->timer, on_timer, (limit - elapsed + 999999) / 1000000, 0);
+        return;
+    }
+    uint64_t ms = elapsed / 1000000;
     if (r->phase == PH_CONNECT)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0, "Connection timed out after %llu milliseconds",
              (unsigned long long)ms);
