@@ -808,5 +808,5 @@ static const volley_protocol_ops ops = {
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",
-                     .description = "HTTP/1.1 and HTTP/2 requests (libcurl)",
+                     .description = "HTTP/1.1 and HTTP/2 requests (own HTTP/1.1 client, libcurl)",
                      .protocol = &ops)
