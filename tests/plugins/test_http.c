@@ -95,6 +95,7 @@ static struct {
     enum raw_mode mode;
     int port;
     int want_port;       /* raw_start binds it when set (0: any) */
+    bool v6;             /* raw_start listens on [::1] */
     bool listened;
     raw_client *clients;
 } R;
@@ -130,9 +131,11 @@ static int setup(void **state)
 {
     (void)state;
     int want_port = R.want_port;
+    bool v6 = R.v6;
     memset(&F, 0, sizeof F);
     memset(&R, 0, sizeof R);
     R.want_port = want_port;
+    R.v6 = v6;
     if (th_init(&F.th) != 0)
         return -1;
     th_step_done = F.th.host.step_done;
@@ -875,8 +878,11 @@ static void raw_conn(uv_stream_t *srv, int status)
 
 static void raw_start(enum raw_mode mode)
 {
-    struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", R.want_port, &a);
+    struct sockaddr_storage a;
+    if (R.v6)
+        uv_ip6_addr("::1", R.want_port, (struct sockaddr_in6 *)&a);
+    else
+        uv_ip4_addr("127.0.0.1", R.want_port, (struct sockaddr_in *)&a);
     R.mode = mode;
     R.clients = NULL;
     assert_int_equal(uv_tcp_init(&F.th.loop, &R.srv), 0);
@@ -886,10 +892,11 @@ static void raw_start(enum raw_mode mode)
     if (!R.listened)
         F.fds_before++;
     R.listened = true;
-    struct sockaddr_in got;
+    struct sockaddr_storage got;
     int len = sizeof got;
     uv_tcp_getsockname(&R.srv, (struct sockaddr *)&got, &len);
-    R.port = ntohs(got.sin_port);
+    R.port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                             : ((struct sockaddr_in *)&got)->sin_port);
 }
 
 static void raw_stopped(uv_handle_t *h) { *(int *)h->data = 1; }
@@ -1464,27 +1471,31 @@ static void test_fast_request_bytes(void **state)
     static const struct {
         const char *yaml;
         bool fast;   /* sent by the fast path (else: curl, url rewritten) */
+        bool v6;     /* the server listens on [::1] */
     } cases[] = {
-        {RAW_URL, true},
-        {"url: \"http://127.0.0.1:%d/x?vu=${vu.id}&it=${vu.iteration}&q=a/b?c&e=\"", true},
-        {"url: http://localhost:%d/x/%%2e/y?b=[1]{2}|3", true},
-        {RAW_URL "method: POST", true},
-        {RAW_URL "method: POST\njson: {a: 1, vu: \"${vu.id}\", l: [true, null]}", true},
+        {RAW_URL, true, false},
+        {"url: \"http://127.0.0.1:%d/x?vu=${vu.id}&it=${vu.iteration}&q=a/b?c&e=\"", true, false},
+        {"url: http://localhost:%d/x/%%2e/y?b=[1]{2}|3", true, false},
+        {"url: \"http://[::1]:%d/v6?vu=${vu.id}\"\nmethod: POST\nbody: six", true, true},
+        {RAW_URL "method: POST", true, false},
+        {RAW_URL "method: POST\njson: {a: 1, vu: \"${vu.id}\", l: [true, null]}", true, false},
         {RAW_URL "method: PUT\nbody: \"id=${vu.id}\"\nheaders: {X-It: \"${vu.iteration}\", "
-                 "Accept: text/x, X-E: \"\", X-B: \" \"}", true},
-        {RAW_URL "method: PATCH\nbody: fixed\nheaders: {content-type: text/plain}", true},
-        {RAW_URL "method: DELETE\nheaders: {Host: example.com, User-Agent: \"u/${vu.id}\"}", true},
-        {RAW_URL "method: OPTIONS\nheaders: {X-V: \"\\v\", X-T: \"a\\tb \", accept: \"\"}", true},
-        {RAW_URL "method: GET\njson: {q: 1}\nheaders: {X-Tpl: \"${vu.id}\\r\\nInjected: 1\"}", true},
-        {RAW_URL "method: HEAD\nheaders: {Connection: keep-alive}", true},
+                 "Accept: text/x, X-E: \"\", X-B: \" \"}", true, false},
+        {RAW_URL "method: PATCH\nbody: fixed\nheaders: {content-type: text/plain}", true, false},
+        {RAW_URL "method: DELETE\nheaders: {Host: example.com, User-Agent: \"u/${vu.id}\"}", true, false},
+        {RAW_URL "method: OPTIONS\nheaders: {X-V: \"\\v\", X-T: \"a\\tb \", accept: \"\"}", true, false},
+        {RAW_URL "method: GET\njson: {q: 1}\nheaders: {X-Tpl: \"${vu.id}\\r\\nInjected: 1\"}", true, false},
+        {RAW_URL "method: HEAD\nheaders: {Connection: keep-alive}", true, false},
         /* what curl would rewrite goes to curl, request by request */
-        {"url: \"http://127.0.0.1:%d/a/${vu.id}/../b\"", false},
-        {"url: \"http://127.0.0.1:%d/a?${vu.id}#frag\"", false},
+        {"url: \"http://127.0.0.1:%d/a/${vu.id}/../b\"", false, false},
+        {"url: \"http://127.0.0.1:%d/a?${vu.id}#frag\"", false, false},
     };
     exchange e[MAX_EXCHANGES] = {0};
     for (size_t i = 0; i < VOLLEY_COUNTOF(cases); i++) {
         print_message("%s\n", cases[i].yaml);
+        R.v6 = cases[i].v6;
         compare_clients(RAW_MIRROR, cases[i].yaml, 2, 0, SAME_ALL, e);
+        R.v6 = false;
         assert_int_equal(e[1].status, 200);
         /* a reused connection of the fast path is ready at once */
         assert_int_equal(e[1].blocked == 0.0, cases[i].fast);
