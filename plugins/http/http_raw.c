@@ -69,7 +69,6 @@ struct http_conn {
     unsigned port;
     int fd;
     int events;                 /* UV_READABLE|UV_WRITABLE being polled    */
-    bool used;                  /* a request went out on it                */
     uint64_t idle_since;
 };
 
@@ -335,7 +334,6 @@ static http_conn *conn_new(http_raw *r, int fd)
     c->port = r->st->port;
     c->fd = fd;
     c->events = 0;
-    c->used = false;
     c->idle_since = 0;
     r->w->open_handles++;
     /* at the front; beyond MAX_CONNS the least recently used goes */
@@ -1014,7 +1012,6 @@ static void send_request(http_raw *r, uint64_t now)
     r->vs->t_prereq = now;
     r->phase = PH_SEND;
     r->out_done = 0;
-    r->conn->used = true;
     write_request(r);
 }
 

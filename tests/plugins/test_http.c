@@ -67,7 +67,8 @@ enum raw_mode {
     RAW_INTERIM,      /* 100 then 204; the next request 304 with a length     */
     RAW_REDIRECT_REL, /* /x: 302 to /y?from=x; /y: 307 to nginx /fast         */
     RAW_COOKIE,       /* Set-Cookie with attributes, keep-alive, echoes       */
-    RAW_MIRROR        /* keep-alive 200 with the request it got as the body   */
+    RAW_MIRROR,       /* keep-alive 200 with the request it got as the body   */
+    RAW_LONG_STATUS   /* a status line of RAW_BIG_LEN bytes, then close       */
 };
 
 #define RAW_BIG_LEN 300000
@@ -785,6 +786,15 @@ static void raw_reply(raw_client *c, size_t len)
     case RAW_CHUNKED:
         raw_text(c, RAW_CHUNKED_TEXT, AFTER_KEEP);
         return;
+    case RAW_LONG_STATUS: {
+        static const char start[] = "HTTP/1.1 200 ";
+        uv_buf_t parts[2] = {uv_buf_init((char *)start, sizeof start - 1),
+                             uv_buf_init(big_body, RAW_BIG_LEN)};
+        c->after = AFTER_CLOSE;
+        c->writing = true;
+        uv_write(&c->wr, (uv_stream_t *)&c->tcp, parts, 2, raw_written);
+        return;
+    }
     case RAW_DRIP:
         c->drip = RAW_CHUNKED_TEXT;
         c->drip_left = strlen(RAW_CHUNKED_TEXT);
@@ -1260,7 +1270,8 @@ static void exchanges_free(exchange *e, int n)
 enum {
     SAME_ALL = 0,
     LOOSE_BYTES = 1,   /* only statuses, errors, hops, new connections */
-    LOOSE_CONNS = 2    /* whether a request opened a connection may differ */
+    LOOSE_CONNS = 2,   /* whether a request opened a connection may differ */
+    LOOSE_KIND = 4     /* the error text may differ (not its code) */
 };
 
 /* Runs both clients and compares; the fast path's exchanges stay in `fast`
@@ -1282,7 +1293,8 @@ static void compare_clients(enum raw_mode mode, const char *yaml_fmt, int n, int
                       b->status, b->code, b->error, b->sent, b->received);
         assert_int_equal(a->status, b->status);
         assert_string_equal(a->code, b->code);
-        assert_string_equal(a->kind, b->kind);
+        if (!(flags & LOOSE_KIND))
+            assert_string_equal(a->kind, b->kind);
         assert_int_equal(a->hops, b->hops);
         if (!(flags & LOOSE_CONNS))
             assert_int_equal(a->connecting > 0.0, b->connecting > 0.0);
@@ -1402,6 +1414,12 @@ static void test_fast_errors(void **state)
     exchanges_free(e, 1);
 
     compare_clients(RAW_EOF_HEADERS, RAW_URL, 1, 0, SAME_ALL, e);
+    exchanges_free(e, 1);
+
+    /* curl 7.88 runs out of header buffer ("request failed: Out of memory") */
+    compare_clients(RAW_LONG_STATUS, RAW_URL, 1, 0, LOOSE_KIND, e);
+    assert_string_equal(e[0].code, "1000");
+    assert_string_equal(e[0].kind, "malformed HTTP response");
     exchanges_free(e, 1);
 
     compare_clients(RAW_RESET, RAW_URL, 1, 0, SAME_ALL, e);
