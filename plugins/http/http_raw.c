@@ -42,6 +42,8 @@
 
 /* curl's CURLOPT_MAXAGE_CONN default: an older idle connection is not reused. */
 #define MAX_IDLE_NS (118ull * 1000000000ull)
+/* Idle longer than this, a connection is checked before reuse (see alive). */
+#define CHECK_IDLE_NS 1000000000ull
 #define MAX_LINE (100 * 1024)          /* curl's CURL_MAX_HTTP_HEADER          */
 #define MAX_HEADERS (300 * 1024)       /* curl's MAX_HTTP_RESP_HEADER_SIZE     */
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
@@ -1134,6 +1136,24 @@ static void read_response(http_raw *r)
     }
 }
 
+/*
+ * Whether an idle connection may carry a request. Its close (or a last
+ * word such as a 408) is normally seen while it is idle, but may still be
+ * waiting in this loop turn's events; like curl's check before reuse, one
+ * peek settles it, only for connections idle long enough for a server to
+ * have timed them out (a busy VU's connections cost no syscall).
+ */
+static bool alive(http_conn *c, uint64_t now)
+{
+    if (now - c->idle_since > MAX_IDLE_NS)
+        return false;
+    if (now - c->idle_since < CHECK_IDLE_NS)
+        return true;
+    char byte;
+    ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* An idle connection became readable: the server closed it (or sent what
  * nobody asked for). Either way it is not reused. */
 static void idle_event(http_raw *r, http_conn *c)
@@ -1274,7 +1294,7 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     uv_timer_start(&r->timer, on_timer, (uint64_t)st->timeout_ms, 0);
     r->in_start = true;
     http_conn *c = conn_find(r, st);
-    if (c && now - c->idle_since > MAX_IDLE_NS) {
+    if (c && !alive(c, now)) {
         conn_drop(r, c);
         c = NULL;
     }
