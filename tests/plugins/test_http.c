@@ -1293,9 +1293,10 @@ static void compare_clients(enum raw_mode mode, const char *yaml_fmt, int n, int
     restore_client();
     for (int i = 0; i < n; i++) {
         const exchange *a = &c[i], *b = &fast[i];
-        print_message("  %d: curl %d %s [%s] sent %.0f received %.0f | fast %d %s [%s] sent %.0f "
-                      "received %.0f\n", i, a->status, a->code, a->error, a->sent, a->received,
-                      b->status, b->code, b->error, b->sent, b->received);
+        print_message("  %d: curl %d %s [%s] sent %.0f received %.0f connecting %.3f | fast %d %s "
+                      "[%s] sent %.0f received %.0f connecting %.3f\n", i, a->status, a->code,
+                      a->error, a->sent, a->received, a->connecting, b->status, b->code, b->error,
+                      b->sent, b->received, b->connecting);
         assert_int_equal(a->status, b->status);
         assert_string_equal(a->code, b->code);
         if (!(flags & LOOSE_KIND))
@@ -1389,12 +1390,15 @@ static void test_fast_connection_ends(void **state)
 }
 
 /* A reused connection the server closed as the request went out: sent
- * once more on a new connection, no failure (curl does the same). */
+ * once more on a new connection, no failure (curl does the same). curl's
+ * connect time of the retried request is mostly 0 (its CONNECT and
+ * NAMELOOKUP marks do not follow the new connection): not compared; the
+ * fast path's is the new connection's. */
 static void test_fast_retry_once(void **state)
 {
     (void)state;
     exchange e[MAX_EXCHANGES] = {0};
-    compare_clients(RAW_CLOSE_SECOND, RAW_URL, 3, 0, SAME_ALL, e);
+    compare_clients(RAW_CLOSE_SECOND, RAW_URL, 3, 0, LOOSE_CONNS, e);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(e[i].status, 200);
         assert_string_equal(e[i].body, "ok");
