@@ -8,7 +8,7 @@
  *                worker's libuv loop: uv_poll_t per socket (own fd table,
  *                lazy removal), a uv_timer_t per CURLM, the completion drain
  *   http_raw.c   the fast path: plain http:// keep-alive requests written and
- *                parsed by the plugin itself, one connection per VU
+ *                parsed by the plugin itself, on the VU's own connections
  *   http.c       the descriptor, metrics, the per-VU request cycle and the
  *                k6 timing mapping
  */
@@ -272,17 +272,19 @@ const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *d
 #define HTTP_RAW_RBUF 65536         /* per-worker scratch read buffer       */
 
 /* Runs the VU's request on the fast path when it can: 1 when started, 0
- * when curl must run it (nothing was changed), -1 on failure. */
+ * when curl must run it (only vs->url may have been rendered), -1 on
+ * failure. */
 int http_raw_start(http_worker *w, http_vu *vs, const http_step *st);
 /* Aborts a request in flight (no step_done); the connection is closed. */
 void http_raw_cancel(http_vu *vs);
-/* The VU ends: closes its connection and handles (freed when closed). */
+/* The VU ends: closes its connections and handles (freed when closed). */
 void http_raw_release(http_vu *vs);
 /* worker_fini: releases every VU's fast-path state. */
 void http_raw_fini(http_worker *w);
 /* Whether a rendered url can be sent by the fast path as curl would. */
 bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
-/* Closes one uv handle the fast path owns; counted in w->open_handles. */
+/* A uv handle the fast path owned has closed (w->open_handles); may free
+ * the worker after worker_fini. */
 void http_handle_closed(http_worker *w);
 
 #endif
