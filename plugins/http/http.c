@@ -2,11 +2,14 @@
  * http: the HTTP/1.1 and HTTP/2 protocol plugin, on libcurl's multi_socket
  * API (see http_loop.c for the loop glue, http_conf.c for compilation).
  *
- * Per VU: one easy handle, created on first use and reused for every
- * request (it keeps its options; keep-alive connections come from the
- * worker's multi), response and render buffers that only grow. Options are
- * set again only when the VU's step changes; a request then costs, in this
- * file, a few stores, the templated parts' rendering and the samples.
+ * Plain http:// requests go to the fast path (http_raw.c) when they can;
+ * everything else, and what the fast path hands over (redirects, cookies),
+ * runs on curl. Per VU: one easy handle, created on first use by curl and
+ * reused for every request (it keeps its options; keep-alive connections
+ * come from the worker's multi), response and render buffers that only
+ * grow. Options are set again only when the VU's step changes; a request
+ * then costs, in this file, a few stores, the templated parts' rendering
+ * and the samples.
  *
  * Timings (README.md has the full definitions) come from our own monotonic
  * stamps where curl 7.88 has none that is reliable: step_start,
@@ -22,8 +25,6 @@
 #include <strings.h>
 
 #include "http_int.h"
-
-#define MAX_REDIRECTS 10   /* k6's default maxRedirects */
 
 /*
  * Receive buffer (CURLOPT_BUFFERSIZE) of a VU's handle: curl mallocs it for
@@ -87,6 +88,15 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
     }
     p->host = host;
     p->core = core;
+    /* Read once: VOLLEY_HTTP_CLIENT=curl runs every request on libcurl. */
+    const char *client = getenv("VOLLEY_HTTP_CLIENT");
+    if (client && *client && strcmp(client, "curl") != 0 && strcmp(client, "auto") != 0) {
+        snprintf(err, errcap, "VOLLEY_HTTP_CLIENT: expected \"curl\" or \"auto\", got \"%s\"",
+                 client);
+        http_destroy(p);
+        return NULL;
+    }
+    p->raw_enabled = !client || strcmp(client, "curl") != 0;
     for (int i = 0; i < MET_COUNT; i++) {
         p->metric[i] = host->metric_register(core, metric_defs[i].name, metric_defs[i].type,
                                              metric_defs[i].contains, err, errcap);
@@ -166,6 +176,8 @@ void http_mark_sent(CURL *easy)
 
 static int easy_create(http_worker *w, http_vu *vs)
 {
+    if (vs->easy)
+        return 0;
     http_group *g = http_group_join(w);
     if (!g)
         return -1;
@@ -203,6 +215,11 @@ static int easy_create(http_worker *w, http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, g);
     rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
     return rc == CURLE_OK ? 0 : -1;
+}
+
+CURL *http_easy(http_worker *w, http_vu *vs)
+{
+    return easy_create(w, vs) == 0 ? vs->easy : NULL;
 }
 
 /* Between transfers: lets the receive buffer fit the response just read. */
@@ -402,8 +419,7 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
         return -1;
     if (vs->active)
         http_deactivate(w, vs);
-    if (!vs->easy && easy_create(w, vs) != 0)
-        return -1;
+    vs->w = w;
     vs->vu = vu;
     vs->step = st;
     vs->redirects = 0;
@@ -415,6 +431,15 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
             vs->has_cookies = false;
         }
     }
+    /* A VU with cookies stays on curl, whose cookie engine sends them. */
+    if (st->raw && !vs->has_cookies &&
+        !atomic_load_explicit(&st->curl_only, memory_order_relaxed)) {
+        int rc = http_raw_start(w, vs, st);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
+    }
+    if (easy_create(w, vs) != 0)
+        return -1;
     if (vs->configured != st && configure(vs, st) != 0)
         return -1;
     if (render(vs, st) != 0)
@@ -430,12 +455,16 @@ static void http_step_cancel(void *wstate, volley_vu *vu, void *vu_state)
     http_vu *vs = vu_state;
     if (vs->active)
         http_deactivate(wstate, vs);
+    if (vs->raw)
+        http_raw_cancel(vs);
 }
 
 static void http_vu_fini(void *wstate, void *vu_state)
 {
     (void)wstate;
     http_vu *vs = vu_state;
+    if (vs->raw)
+        http_raw_release(vs);
     if (vs->active)
         http_deactivate(vs->w, vs);
     if (vs->easy) {
@@ -447,6 +476,7 @@ static void http_vu_fini(void *wstate, void *vu_state)
     free(vs->url.data);
     free(vs->reqbody.data);
     free(vs->hdrtext.data);
+    free(vs->rawreq.data);
     free(vs->hnodes);
     memset(vs, 0, sizeof *vs);
 }
@@ -457,8 +487,8 @@ static void http_vu_fini(void *wstate, void *vu_state)
 
 /* Transport errors as k6 codes them (lib/netext/httpext/error_codes.go),
  * with a short k6-like message put in front of curl's own text. */
-static const char *error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
-                              const char **code)
+const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
+                            const char **code)
 {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -543,19 +573,15 @@ static double us_ms(curl_off_t from, curl_off_t to)
     return to > from ? (double)(to - from) / 1e3 : 0.0;
 }
 
-typedef struct timings {
-    double duration, blocked, connecting, tls, sending, waiting, receiving;
-} timings;
-
 /*
  * k6's definitions on our stamps (README.md). blocked: step start to
  * connection ready (so it holds connect and TLS of a new connection, as in
  * k6); sending: until curl waits for the response; waiting: until the first
  * response line; receiving: curl's TOTAL - STARTTRANSFER.
  */
-static timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
+static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
 {
-    timings t = {0};
+    http_timings t = {0};
     uint64_t ready = vs->t_prereq ? vs->t_prereq : now;
     t.blocked = ns_ms(vs->t_start, ready);
     if (nc > 0) {
@@ -585,7 +611,7 @@ static timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
     return t;
 }
 
-static void emit(http_worker *w, http_vu *vs, const timings *t, const volley_tags *tags,
+static void emit(http_worker *w, http_vu *vs, const http_timings *t, const volley_tags *tags,
                  bool failed, double sent_bytes)
 {
     const volley_host *h = w->host;
@@ -647,70 +673,116 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nc);
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
     curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    timings t = measure(vs, e, nc, now);
+    http_outcome o = {.t = measure(vs, e, nc, now), .status = status};
     if (vs->resolve_set && st->idx < vs->g->n_pinned)
         vs->g->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
 
-    volley_tags tags = VOLLEY_TAGS_INIT;
-    tags.name = st->tag_name;
-    tags.method = http_method_names[st->method];
-    tags.url = st->tag_url;
-    const char *error = NULL;
     if (rc != CURLE_OK) {
         if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
             curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
         const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
-        const char *kind = error_kind(rc, os_errno, vs->t_prereq != 0, detail, &tags.error_code);
+        const char *kind = http_error_kind(rc, os_errno, vs->t_prereq != 0, detail, &o.error_code);
         /* step_done reads it before anything else can complete */
         snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, detail);
-        error = w->errtext;
-        status = 0;
-    } else if (status >= 400 && status < 600) {
-        tags.error_code = w->p->status_code[status - 400];
+        o.error = w->errtext;
+        o.status = 0;
     }
-    tags.status = (int)status;
-    tags.expected_response = status >= 200 && status < 400;
 
     /* REQUEST_SIZE holds the headers plus a body curl sent along with them
      * (small bodies); a body streamed after them (from 64 KiB in 7.88) is
      * only in SIZE_UPLOAD, and then larger than the headers. */
-    double sent = (double)req_size;
+    o.sent = (double)req_size;
     if ((curl_off_t)req_size < uploaded)
-        sent += (double)uploaded;
+        o.sent += (double)uploaded;
 
     /* The Location is copied out of curl (into the url render buffer,
      * rendered again at the next step_start) before the handle leaves. */
-    bool redirect = false;
     bool redirect_status = status == 301 || status == 302 || status == 303 ||
                            status == 307 || status == 308;   /* as Go */
-    if (rc == CURLE_OK && redirect_status && vs->redirects < MAX_REDIRECTS) {
+    if (rc == CURLE_OK && redirect_status && vs->redirects < HTTP_MAX_REDIRECTS) {
         const char *loc = NULL;
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
         if (loc) {
             size_t n = strlen(loc);
             vs->url.len = 0;
-            redirect = w->host->buf_reserve(&vs->url, n) == 0;
-            if (redirect) {
+            if (w->host->buf_reserve(&vs->url, n) == 0) {
                 memcpy(vs->url.data, loc, n + 1);
                 vs->url.len = n;
+                o.follow = vs->url.data;
             }
         }
     }
 
     http_deactivate(w, vs);
     fit_recv_buf(vs);
-    emit(w, vs, &t, &tags, !tags.expected_response, sent);
-    if (redirect && follow(w, vs, vs->url.data, status) == 0)
-        return;
+    http_finish(w, vs, &o);
+}
 
+/*
+ * A redirect answered on the fast path continues on curl, as the curl
+ * path would have gone on: the VU's handle is set up for its step (the
+ * method and body a 307/308 keeps), and the Location is resolved against
+ * the request's url the way curl resolves CURLINFO_REDIRECT_URL.
+ */
+static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, long status)
+{
+    const http_step *st = vs->step;
+    if (easy_create(w, vs) != 0)
+        return -1;
+    if (vs->configured != st && configure(vs, st) != 0)
+        return -1;
+    if (render(vs, st) != 0)
+        return -1;
+    pin_dns(vs->g, vs, st);
+    const char *base = st->url_text ? st->url_text : vs->url.data;
+    CURLU *u = curl_url();
+    char *abs = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
+        size_t n = strlen(abs);
+        vs->url.len = 0;
+        if (w->host->buf_reserve(&vs->url, n) == 0) {
+            memcpy(vs->url.data, abs, n + 1);
+            vs->url.len = n;
+            rc = follow(w, vs, vs->url.data, status);
+        }
+    }
+    curl_free(abs);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+void http_finish(http_worker *w, http_vu *vs, const http_outcome *o)
+{
+    const http_step *st = vs->step;
+    volley_tags tags = VOLLEY_TAGS_INIT;
+    tags.name = st->tag_name;
+    tags.method = http_method_names[st->method];
+    tags.url = st->tag_url;
+    tags.error_code = o->error_code;
+    long status = o->status;
+    if (!o->error && status >= 400 && status < 600)
+        tags.error_code = w->p->status_code[status - 400];
+    tags.status = (int)status;
+    tags.expected_response = status >= 200 && status < 400;
+    emit(w, vs, &o->t, &tags, !tags.expected_response, o->sent);
+
+    if (o->follow) {
+        int rc = o->raw ? follow_from_raw(w, vs, o->follow, status)
+                        : follow(w, vs, o->follow, status);
+        if (rc == 0)
+            return;
+    }
     volley_response resp = {
         .status = (int)status,
-        .error = error,
+        .error = o->error,
         .headers = vs->headers.data ? vs->headers.data : "",
         .headers_len = vs->headers.len,
         .body = vs->body.data ? vs->body.data : "",
         .body_len = vs->body.len,
-        .duration_ms = t.duration,
+        .duration_ms = o->t.duration,
     };
     w->host->step_done(vs->vu, &resp);
 }
@@ -736,5 +808,5 @@ static const volley_protocol_ops ops = {
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",
-                     .description = "HTTP/1.1 and HTTP/2 requests (libcurl)",
+                     .description = "HTTP/1.1 and HTTP/2 requests (own HTTP/1.1 client, libcurl)",
                      .protocol = &ops)

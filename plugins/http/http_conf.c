@@ -4,9 +4,14 @@
  * list (as static curl_slist nodes), the body, the tag strings. A step
  * whose url, headers or body are templated keeps the templates; http.c
  * renders them per request into per-VU buffers.
+ *
+ * The fast path's part (compile_raw): whether the step may run on it, the
+ * addresses of its host, and the request bytes curl 7.88 would send, whole
+ * for a constant step, in pieces around the templated parts otherwise.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,28 +103,44 @@ static bool is_ip_literal(const char *host)
 
 /*
  * Resolves host once (blocking getaddrinfo: this runs at load time on the
- * main thread) and returns the CURLOPT_RESOLVE list that pins it, so no
- * lookup happens during the load. NULL when the host is an IP literal or
- * does not resolve (then curl resolves at run time and a failure is
- * measured like any transport error).
+ * main thread). NULL when it does not resolve (then curl resolves at run
+ * time and a failure is measured like any transport error). An IP literal
+ * (IPv6 in brackets) is only converted.
  */
-static struct curl_slist *pin_host(const http_plugin *p, const char *host, const char *port,
-                                   const volley_step_info *info)
+static struct addrinfo *resolve(const http_plugin *p, const char *host, const char *port,
+                                const volley_step_info *info)
 {
-    if (is_ip_literal(host))
-        return NULL;
+    char lit[INET6_ADDRSTRLEN + 2];
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    size_t hl = strlen(host);
+    if (host[0] == '[' && hl >= 2 && hl - 2 < sizeof lit) {
+        memcpy(lit, host + 1, hl - 2);
+        lit[hl - 2] = '\0';
+        host = lit;
+        hints.ai_flags = AI_NUMERICHOST;
+    }
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        p->host->log(p->core, VOLLEY_LOG_WARN, "%s: cannot resolve %s (%s); requests will retry the lookup",
-                     info && info->location ? info->location : "http", host, gai_strerror(rc));
+        if (!hints.ai_flags)
+            p->host->log(p->core, VOLLEY_LOG_WARN,
+                         "%s: cannot resolve %s (%s); requests will retry the lookup",
+                         info && info->location ? info->location : "http", host, gai_strerror(rc));
         return NULL;
     }
+    return res;
+}
+
+/* The CURLOPT_RESOLVE list that pins a resolved name, so no lookup happens
+ * during the load; NULL for an IP literal (nothing to look up). */
+static struct curl_slist *pin_host(const char *host, const char *port, const struct addrinfo *res)
+{
+    if (is_ip_literal(host) || !res)
+        return NULL;
     char entry[1024];
     int n = snprintf(entry, sizeof entry, "%s:%s:", host, port);
     bool first = true;
-    for (struct addrinfo *a = res; a && n > 0 && (size_t)n < sizeof entry - 64; a = a->ai_next) {
+    for (const struct addrinfo *a = res; a && n > 0 && (size_t)n < sizeof entry - 64; a = a->ai_next) {
         char ip[INET6_ADDRSTRLEN];
         const void *src = a->ai_family == AF_INET6
                               ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
@@ -134,8 +155,32 @@ static struct curl_slist *pin_host(const http_plugin *p, const char *host, const
         n += snprintf(entry + n, sizeof entry - (size_t)n, "%s%s", first ? "" : ",", item);
         first = false;
     }
-    freeaddrinfo(res);
     return first ? NULL : curl_slist_append(NULL, entry);
+}
+
+/* The fast path's copy of the addresses, in getaddrinfo's order (the order
+ * of the pin, which curl tries), without repeats. */
+static int keep_addrs(http_step *st, const struct addrinfo *res)
+{
+    size_t n = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        n++;
+    if (!n || !(st->addrs = calloc(n, sizeof *st->addrs)))
+        return -1;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+            a->ai_addrlen > sizeof st->addrs[0].sa)
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < st->n_addrs && !seen; i++)
+            seen = st->addrs[i].len == a->ai_addrlen &&
+                   memcmp(&st->addrs[i].sa, a->ai_addr, a->ai_addrlen) == 0;
+        if (seen)
+            continue;
+        memcpy(&st->addrs[st->n_addrs].sa, a->ai_addr, a->ai_addrlen);
+        st->addrs[st->n_addrs++].len = a->ai_addrlen;
+    }
+    return st->n_addrs ? 0 : -1;
 }
 
 /* Checks a constant url, keeps it parsed and builds its DNS pin. */
@@ -162,7 +207,16 @@ static int check_url(http_plugin *p, http_step *st, const char *url,
         snprintf(err, errcap, "url: invalid URL \"%s\" (%s)", url, curl_url_strerror(uc));
         goto done;
     }
-    st->resolve = pin_host(p, host, port, info);
+    struct addrinfo *res = resolve(p, host, port, info);
+    st->resolve = pin_host(host, port, res);
+    /* The fast path connects to the same addresses. */
+    if (p->raw_enabled && res && keep_addrs(st, res) != 0) {
+        free(st->addrs);
+        st->addrs = NULL;
+        st->n_addrs = 0;
+    }
+    if (res)
+        freeaddrinfo(res);
     /* Handed to curl with CURLOPT_CURLU, which only reads it: saves curl
      * parsing the url text again for every request (~10% of its work). */
     st->curlu = u;
@@ -268,6 +322,254 @@ static int compile_body(http_plugin *p, http_step *st, const http_config *c,
     return 0;
 }
 
+/* ---- fast path ---- */
+
+typedef struct sbuf {
+    char *d;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->d, cap);
+        if (!d) {
+            b->oom = true;
+            return;
+        }
+        b->d = d;
+        b->cap = cap;
+    }
+    memcpy(b->d + b->len, s, n);
+    b->len += n;
+    b->d[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static bool curl_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * The bytes curl 7.88 sends for a fixed header line of ours
+ * (Curl_add_custom_headers): "Key: value" as it is, "Key;" as "Key:", a
+ * line whose value is only white space not at all (NULL).
+ */
+static char *curl_header_bytes(const char *line, size_t *len)
+{
+    const char *colon = strchr(line, ':');
+    sbuf b = {0};
+    if (colon) {
+        const char *v = colon + 1;
+        while (*v && curl_space((unsigned char)*v))
+            v++;
+        if (!*v)
+            return NULL;
+        sb_str(&b, line);
+    } else {
+        const char *semi = strchr(line, ';');
+        if (!semi || semi[1])
+            return NULL;
+        sb_add(&b, line, (size_t)(semi - line));
+        sb_str(&b, ":");
+    }
+    sb_str(&b, "\r\n");
+    *len = b.len;
+    return b.oom ? (free(b.d), NULL) : b.d;
+}
+
+/*
+ * "host[:port]" of an http:// url as curl sends it in Host (the text as
+ * written, the port only when not 80). A name of letters, digits, dots and
+ * hyphens, an IPv4 address or a bracketed IPv6 one; anything else (user
+ * info, zone ids, odd ports) stays on curl.
+ */
+static bool parse_authority(http_step *st, const char *a, size_t n, sbuf *hostline)
+{
+    size_t hl;
+    if (a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+        if (!close)
+            return false;
+        hl = (size_t)(close - a) + 1;
+        for (size_t i = 1; i + 1 < hl; i++)
+            if (!strchr("0123456789abcdefABCDEF:.", a[i]))
+                return false;
+    } else {
+        hl = 0;
+        while (hl < n && a[hl] != ':') {
+            char c = a[hl++];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-'))
+                return false;
+        }
+        if (!hl || a[hl - 1] == '.')
+            return false;
+    }
+    unsigned port = 80;
+    if (hl < n) {
+        if (a[hl] != ':' || hl + 1 == n || n - hl - 1 > 5)
+            return false;
+        port = 0;
+        for (size_t i = hl + 1; i < n; i++) {
+            if (a[i] < '0' || a[i] > '9')
+                return false;
+            port = port * 10 + (unsigned)(a[i] - '0');
+        }
+        if (port == 0 || port > 65535)
+            return false;
+    }
+    st->host_name = strndup(a, hl);
+    st->port = port;
+    if (!st->host_name)
+        return false;
+    sb_str(hostline, "Host: ");
+    sb_add(hostline, a, hl);
+    if (port != 80) {
+        char num[16];
+        snprintf(num, sizeof num, ":%u", port);
+        sb_str(hostline, num);
+    }
+    sb_str(hostline, "\r\n");
+    return true;
+}
+
+/*
+ * Decides whether the fast path (http_raw.c) may run the step and prebuilds
+ * its request as curl 7.88 writes it (checked against captures of what curl
+ * sent): the request line, Host (or the step's own Host in its place),
+ * Accept: * / * unless the step sets Accept, the step's header lines in
+ * order as curl sends them, Content-Length when there is a body, the body.
+ * It may when the url is http:// with a host this file understands,
+ * constant or templated after a constant "http://host:port/", the host
+ * resolved, and no header curl treats specially (Host that is templated or
+ * blank, Content-Length, Transfer-Encoding, Expect). Anything else stays
+ * on curl; so does everything with VOLLEY_HTTP_CLIENT=curl.
+ */
+static int compile_raw(http_plugin *p, http_step *st, const char *url, const char *shown,
+                       const volley_step_info *info)
+{
+    const char *text = url ? url : shown;
+    if (!p->raw_enabled || !text || strncmp(text, "http://", 7) != 0)
+        return 0;
+    const char *a = text + 7;
+    size_t alen = strcspn(a, "/?#$");
+    if (a[alen] != '/' || !alen)
+        return 0;
+    if (!url) {
+        const char *dyn = strstr(text, "${");
+        if (!dyn || dyn <= a + alen)
+            return 0;
+    }
+    sbuf hostline = {0}, mid = {0}, req = {0};
+    int rc = -1;
+    if (!parse_authority(st, a, alen, &hostline))
+        goto no;
+    if (!(st->origin = strndup(text, 7 + alen + 1)))
+        goto out;
+    st->origin_len = 7 + alen + 1;
+    if (!url) {
+        char port[8];
+        snprintf(port, sizeof port, "%u", st->port);
+        struct addrinfo *res = resolve(p, st->host_name, port, info);
+        int k = res ? keep_addrs(st, res) : -1;
+        if (res)
+            freeaddrinfo(res);
+        if (k != 0)
+            goto no;
+    } else {
+        if (!st->n_addrs || !http_raw_url_ok(st, url, strlen(url)))
+            goto no;
+        st->raw_target = url + st->origin_len - 1;
+        st->raw_target_len = strlen(st->raw_target);
+    }
+
+    bool has_accept = false;
+    for (size_t i = 0; i < st->n_headers; i++) {
+        http_header *h = &st->headers[i];
+        if (h->key) {
+            if (strcasecmp(h->key, "content-length") == 0 ||
+                strcasecmp(h->key, "transfer-encoding") == 0 ||
+                strcasecmp(h->key, "expect") == 0)
+                goto no;
+            has_accept |= strcasecmp(h->key, "accept") == 0;
+            if (strcasecmp(h->key, "host") == 0) {
+                /* curl writes "Host:" and our text after the key, in Host's place */
+                size_t kl = strlen(h->key);
+                if (!h->line || h->line[kl] != ':')
+                    goto no;
+                const char *v = h->line + kl + 1;
+                while (*v && curl_space((unsigned char)*v))
+                    v++;
+                if (!*v)
+                    goto no;
+                hostline.len = 0;
+                sb_str(&hostline, "Host:");
+                sb_str(&hostline, h->line + kl + 1);
+                sb_str(&hostline, "\r\n");
+                continue;   /* raw_len 0: not sent again among the others */
+            }
+        }
+        if (h->line) {
+            char *bytes = curl_header_bytes(h->line, &h->raw_len);
+            h->raw = bytes;
+            if (!bytes)
+                h->raw_len = 0;
+        }
+    }
+    sb_str(&mid, " HTTP/1.1\r\n");
+    sb_add(&mid, hostline.d ? hostline.d : "", hostline.len);
+    if (!has_accept)
+        sb_str(&mid, "Accept: */*\r\n");
+    if (mid.oom || hostline.oom)
+        goto out;
+    st->raw_mid = mid.d;
+    st->raw_mid_len = mid.len;
+    mid.d = NULL;
+
+    if (url && !st->headers_dynamic && (st->body_kind == BODY_NONE || st->body_kind == BODY_FIXED)) {
+        sb_str(&req, http_method_names[st->method]);
+        sb_str(&req, " ");
+        sb_str(&req, st->raw_target);
+        sb_add(&req, st->raw_mid, st->raw_mid_len);
+        for (size_t i = 0; i < st->n_headers; i++)
+            if (st->headers[i].raw_len)
+                sb_add(&req, st->headers[i].raw, st->headers[i].raw_len);
+        if (st->body_kind == BODY_FIXED) {
+            char num[40];
+            snprintf(num, sizeof num, "Content-Length: %zu\r\n", st->body_len);
+            sb_str(&req, num);
+        }
+        sb_str(&req, "\r\n");
+        if (st->body_kind == BODY_FIXED)
+            sb_add(&req, st->body_text, st->body_len);
+        if (req.oom)
+            goto out;
+        st->raw_req = req.d;
+        st->raw_req_len = req.len;
+        req.d = NULL;
+    }
+    st->raw = true;
+no:
+    rc = 0;
+out:
+    free(hostline.d);
+    free(mid.d);
+    free(req.d);
+    return rc;
+}
+
 void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
                         char *err, size_t errcap)
 {
@@ -303,9 +605,15 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
                                 ? p->host->template_display(c->url) : NULL;
         st->tag_url = shown ? shown : "(templated url)";
         st->tag_name = c->name ? c->name : st->tag_url;
+        if (compile_raw(p, st, NULL, shown, info) != 0)
+            goto oom;
     }
+    if (url && compile_raw(p, st, url, NULL, info) != 0)
+        goto oom;
     st->idx = p->n_steps++;
     return st;
+oom:
+    snprintf(err, errcap, "out of memory");
 fail:
     http_step_free(p, st);
     return NULL;
@@ -317,9 +625,16 @@ void http_step_free(void *inst, void *step)
     http_step *st = step;
     if (!st)
         return;
-    for (size_t i = 0; i < st->n_headers; i++)
+    for (size_t i = 0; i < st->n_headers; i++) {
         free(st->headers[i].line);
+        free((char *)st->headers[i].raw);
+    }
     free(st->headers);
+    free(st->origin);
+    free(st->host_name);
+    free(st->addrs);
+    free(st->raw_req);
+    free(st->raw_mid);
     free(st->header_list);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);

@@ -1,19 +1,24 @@
 /*
- * http plugin internals, shared by its three files:
+ * http plugin internals, shared by its four files:
  *
  *   http_conf.c  the option map and step_compile: everything constant about a
- *                step is built once here (url, header list, body, DNS pin)
+ *                step is built once here (url, header list, body, DNS pin,
+ *                whether the fast path may run it and its prebuilt request)
  *   http_loop.c  a worker's groups of VUs, one CURLM each, driven by the
  *                worker's libuv loop: uv_poll_t per socket (own fd table,
  *                lazy removal), a uv_timer_t per CURLM, the completion drain
+ *   http_raw.c   the fast path: plain http:// keep-alive requests written and
+ *                parsed by the plugin itself, on the VU's own connections
  *   http.c       the descriptor, metrics, the per-VU request cycle and the
  *                k6 timing mapping
  */
 #ifndef VOLLEY_HTTP_INT_H
 #define VOLLEY_HTTP_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -45,6 +50,7 @@ extern const volley_option_map http_step_options;
 extern const char *const http_method_names[];
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
+#define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
 
 /* ---- plugin instance ---- */
 
@@ -57,6 +63,7 @@ enum http_metric {
 typedef struct http_plugin {
     const volley_host *host;
     volley_core *core;
+    bool raw_enabled;               /* VOLLEY_HTTP_CLIENT is not "curl"     */
     int metric[MET_COUNT];
     unsigned n_steps;               /* step indexes handed out so far */
     char status_code[200][5];       /* error_code tags "1400".."1599" */
@@ -74,9 +81,17 @@ enum http_body_kind {
 /* One request header line: fixed text, or a key and a template value. */
 typedef struct http_header {
     char *line;                     /* "Key: value" when fixed, else NULL   */
-    const char *key;
+    const char *key;                /* set for the spec's own headers       */
     const volley_template *value;
+    const char *raw;                /* fast path: the bytes curl sends for a */
+    size_t raw_len;                 /*   fixed line (0: curl drops it)      */
 } http_header;
+
+/* An address of a fast-path step's host, resolved at load time. */
+typedef struct http_addr {
+    struct sockaddr_storage sa;
+    socklen_t len;
+} http_addr;
 
 typedef struct http_step {
     unsigned idx;                   /* dense index, for per-worker tables   */
@@ -96,6 +111,22 @@ typedef struct http_step {
     long timeout_ms;
     CURLU *curlu;                   /* the constant url, parsed once        */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+
+    /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
+    bool raw;                       /* plain http://, origin known, resolved */
+    atomic_bool curl_only;          /* set at run time: cookies, redirects   */
+    char *origin;                   /* "http://host:port/": a templated url  */
+    size_t origin_len;              /*   must start with it                  */
+    char *host_name;                /* for cookies and error messages        */
+    unsigned port;
+    http_addr *addrs;
+    size_t n_addrs;
+    char *raw_req;                  /* the whole request, when constant      */
+    size_t raw_req_len;
+    const char *raw_target;         /* constant url: its request target      */
+    size_t raw_target_len;
+    char *raw_mid;                  /* " HTTP/1.1\r\nHost: ...\r\n[Accept]"  */
+    size_t raw_mid_len;
 } http_step;
 
 void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
@@ -107,6 +138,7 @@ void http_step_free(void *inst, void *step);
 typedef struct http_sock http_sock;
 typedef struct http_vu http_vu;
 typedef struct http_worker http_worker;
+typedef struct http_raw http_raw;
 
 /*
  * VUs per curl multi handle. Curl 7.88 walks the connections of a multi
@@ -143,6 +175,9 @@ struct http_worker {
     http_sock *free_socks;          /* closed slots kept for reuse          */
     http_vu *active;                /* VUs whose handle is in a multi       */
     long n_vus;                     /* VUs holding an easy handle           */
+    http_raw *raws;                 /* VUs' fast-path states                */
+    char *rbuf;                     /* fast path: scratch read buffer       */
+    volley_buf location;            /* fast path: a redirect's Location     */
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
@@ -192,11 +227,29 @@ struct http_vu {
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
     volley_buf hdrtext;             /* rendered header lines                */
+    volley_buf rawreq;              /* fast path: rendered request head     */
+    http_raw *raw;                  /* fast path: connection and request    */
     http_hnode *hnodes;
     size_t hnodes_cap;
     long recv_buf;                  /* CURLOPT_BUFFERSIZE of the handle     */
     char errbuf[CURL_ERROR_SIZE];
 };
+
+/* The k6 timings of one request, in milliseconds. */
+typedef struct http_timings {
+    double duration, blocked, connecting, tls, sending, waiting, receiving;
+} http_timings;
+
+/* How a request ended, for http_finish. */
+typedef struct http_outcome {
+    http_timings t;
+    long status;                    /* 0 on a transport error               */
+    const char *error;              /* error text (w->errtext), or NULL     */
+    const char *error_code;         /* k6 code of a transport error, or NULL */
+    double sent;                    /* data_sent                            */
+    const char *follow;             /* a redirect's Location to go on to    */
+    bool raw;                       /* from the fast path (follow relative)  */
+} http_outcome;
 
 /* After curl_multi_socket_action: hands finished transfers to http.c. */
 void http_drain(http_group *g);
@@ -205,5 +258,33 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
 /* http.c: the socket callback saw curl switch this transfer to reading. */
 void http_mark_sent(CURL *easy);
 void http_deactivate(http_worker *w, http_vu *vs);
+/* http.c: the samples of one finished request, then a redirect hop or
+ * step_done (which may end the VU or the worker: the caller's last act). */
+void http_finish(http_worker *w, http_vu *vs, const http_outcome *o);
+/* http.c: the VU's easy handle, created on first use; NULL when it cannot. */
+CURL *http_easy(http_worker *w, http_vu *vs);
+/* Transport errors as k6 codes them: a short text and the code. */
+const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
+                            const char **code);
+
+/* ---- fast path (http_raw.c) ---- */
+
+#define HTTP_RAW_RBUF 65536         /* per-worker scratch read buffer       */
+
+/* Runs the VU's request on the fast path when it can: 1 when started, 0
+ * when curl must run it (only vs->url may have been rendered), -1 on
+ * failure. */
+int http_raw_start(http_worker *w, http_vu *vs, const http_step *st);
+/* Aborts a request in flight (no step_done); the connection is closed. */
+void http_raw_cancel(http_vu *vs);
+/* The VU ends: closes its connections and handles (freed when closed). */
+void http_raw_release(http_vu *vs);
+/* worker_fini: releases every VU's fast-path state. */
+void http_raw_fini(http_worker *w);
+/* Whether a rendered url can be sent by the fast path as curl would. */
+bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
+/* A uv handle the fast path owned has closed (w->open_handles); may free
+ * the worker after worker_fini. */
+void http_handle_closed(http_worker *w);
 
 #endif

@@ -281,10 +281,16 @@ void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
     w->p = p;
     w->host = p->host;
     w->loop = p->host->worker_loop(vw);
+    if (p->raw_enabled && !(w->rbuf = malloc(HTTP_RAW_RBUF))) {
+        snprintf(err, errcap, "out of memory");
+        free(w);
+        return NULL;
+    }
     /* The first group now, so a worker that cannot use curl fails here. */
     if (!group_new(w)) {
         snprintf(err, errcap, "cannot set up libcurl on the worker loop");
         free(w->groups);
+        free(w->rbuf);
         free(w);
         return NULL;
     }
@@ -361,8 +367,15 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(w);
 }
 
-/* Frees the worker once worker_fini ran, every uv handle is closed and
- * every VU has let go of its easy handle (vu_fini may come after). */
+void http_handle_closed(http_worker *w)
+{
+    w->open_handles--;
+    maybe_free(w);
+}
+
+/* Frees the worker once worker_fini ran, every uv handle (the fast path's
+ * too) is closed and every VU has let go of its easy handle (vu_fini may
+ * come after). */
 static void maybe_free(http_worker *w)
 {
     if (!w->closing || w->open_handles > 0 || w->n_vus > 0)
@@ -378,6 +391,8 @@ static void maybe_free(http_worker *w)
     }
     free(w->groups);
     free(w->socks);
+    free(w->rbuf);
+    free(w->location.data);
     free(w);
 }
 
@@ -398,6 +413,7 @@ void http_worker_fini(void *wstate)
     while (w->active)
         http_deactivate(w, w->active);
     w->closing = true;
+    http_raw_fini(w);
     for (size_t i = 0; i < w->n_groups; i++) {
         http_group *g = w->groups[i];
         curl_multi_cleanup(g->multi);
