@@ -323,21 +323,17 @@ static int render(http_vu *vs, const http_step *st)
     const volley_host *h = vs->w->host;
     CURL *e = vs->easy;
     if (!st->url_text) {
-        vs->url.len = 0;
-        if (h->template_render(st->url_tmpl, vs->vu, &vs->url) != 0 ||
-            h->buf_reserve(&vs->url, 0) != 0)
-            return -1;
-        vs->url.data[vs->url.len] = '\0';
-        if (curl_easy_setopt(e, CURLOPT_URL, vs->url.data) != CURLE_OK)
+        if (http_render_url(h, vs, st) != 0 ||
+            curl_easy_setopt(e, CURLOPT_URL, vs->url.data) != CURLE_OK)
             return -1;
     }
     if (st->headers_dynamic && render_headers(vs, st) != 0)
         return -1;
-    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON) {
+    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM) {
         vs->reqbody.len = 0;
-        int rc = st->body_kind == BODY_JSON
-                     ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-                     : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
+        int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
+                 : st->body_kind == BODY_FORM ? http_render_form(h, vs, st)
+                                              : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
         if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
             return -1;
         if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vs->reqbody.len) ||
@@ -476,6 +472,7 @@ static void http_vu_fini(void *wstate, void *vu_state)
     free(vs->url.data);
     free(vs->reqbody.data);
     free(vs->hdrtext.data);
+    free(vs->scratch.data);
     free(vs->rawreq.data);
     free(vs->hnodes);
     memset(vs, 0, sizeof *vs);
@@ -699,7 +696,7 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
      * rendered again at the next step_start) before the handle leaves. */
     bool redirect_status = status == 301 || status == 302 || status == 303 ||
                            status == 307 || status == 308;   /* as Go */
-    if (rc == CURLE_OK && redirect_status && vs->redirects < HTTP_MAX_REDIRECTS) {
+    if (rc == CURLE_OK && redirect_status && vs->redirects < st->max_redirects) {
         const char *loc = NULL;
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
         if (loc) {
@@ -766,7 +763,7 @@ void http_finish(http_worker *w, http_vu *vs, const http_outcome *o)
     if (!o->error && status >= 400 && status < 600)
         tags.error_code = w->p->status_code[status - 400];
     tags.status = (int)status;
-    tags.expected_response = status >= 200 && status < 400;
+    tags.expected_response = http_status_expected(st, status);
     emit(w, vs, &o->t, &tags, !tags.expected_response, o->sent);
 
     if (o->follow) {

@@ -47,6 +47,20 @@ static const volley_option options[] = {
                      .offset = offsetof(http_config, timeout_ns), .default_value = "60s",
                      .help = "request timeout, connecting included", .min = 0.000001,
                      .max = 86400},
+    [OPT_QUERY] = {.name = "query", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                   .offset = offsetof(http_config, query),
+                   .help = "query parameters (name: value), URL-encoded and appended to the url"},
+    [OPT_FORM] = {.name = "form", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                  .offset = offsetof(http_config, form),
+                  .help = "form body (name: value), sent as application/x-www-form-urlencoded"},
+    [OPT_REDIRECTS] = {.name = "redirects", .type = VOLLEY_OPT_INT,
+                       .offset = offsetof(http_config, redirects), .default_value = "10",
+                       .help = "redirects followed at most (k6 maxRedirects; 0: none)",
+                       .min = 0, .max = 100},
+    [OPT_EXPECTED] = {.name = "expected_statuses", .type = VOLLEY_OPT_STRING_LIST,
+                      .offset = offsetof(http_config, expected),
+                      .help = "statuses that count as expected responses (http_req_failed), "
+                              "codes or ranges such as 200-299 (default 200-399)"},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -260,8 +274,10 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
     }
     /* curl would add "Content-Type: application/x-www-form-urlencoded" to
      * any body and "Expect: 100-continue" to large ones; k6 sends neither. */
-    if (!has_ctype && has_body &&
-        add_fixed(st, c->json ? "Content-Type: application/json" : "Content-Type:") != 0)
+    const char *ctype = VOLLEY_OPT_IS_SET(c, OPT_JSON)   ? "Content-Type: application/json"
+                        : VOLLEY_OPT_IS_SET(c, OPT_FORM) ? "Content-Type: application/x-www-form-urlencoded"
+                                                         : "Content-Type:";
+    if (!has_ctype && has_body && add_fixed(st, ctype) != 0)
         goto oom;
     if (has_body && add_fixed(st, "Expect:") != 0)
         goto oom;
@@ -286,20 +302,182 @@ oom:
     return -1;
 }
 
+/* Go's url.QueryEscape: unreserved bytes as they are, space as '+', the
+ * rest %XX (what k6 sends for query and form values). */
+static int url_encode(volley_buf *b, const volley_host *h, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (h->buf_reserve(b, n * 3) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            b->data[b->len++] = (char)ch;
+        } else if (ch == ' ') {
+            b->data[b->len++] = '+';
+        } else {
+            b->data[b->len++] = '%';
+            b->data[b->len++] = hex[ch >> 4];
+            b->data[b->len++] = hex[ch & 15];
+        }
+    }
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* "k=v&k2=v2" of rendered, encoded pairs appended to b; a value is
+ * rendered into the tail of b and encoded from a scratch copy. */
+static int append_pairs(const volley_host *h, volley_buf *b, volley_buf *scratch,
+                        const char *const *keys, const volley_template *const *values, size_t n,
+                        volley_vu *vu, bool first)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!first || i > 0) {
+            if (h->buf_reserve(b, 1) != 0)
+                return -1;
+            b->data[b->len++] = '&';
+        }
+        if (url_encode(b, h, keys[i], strlen(keys[i])) != 0 || h->buf_reserve(b, 1) != 0)
+            return -1;
+        b->data[b->len++] = '=';
+        scratch->len = 0;
+        const char *v = h->template_const(values[i]);
+        if (!v && (h->template_render(values[i], vu, scratch) != 0 || h->buf_reserve(scratch, 0) != 0))
+            return -1;
+        if (url_encode(b, h, v ? v : scratch->data, v ? strlen(v) : scratch->len) != 0)
+            return -1;
+    }
+    if (h->buf_reserve(b, 0) != 0)
+        return -1;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
+{
+    vs->url.len = 0;
+    if (st->url_tmpl) {
+        if (h->template_render(st->url_tmpl, vs->vu, &vs->url) != 0)
+            return -1;
+    } else {
+        size_t n = strlen(st->url_base);
+        if (h->buf_reserve(&vs->url, n) != 0)
+            return -1;
+        memcpy(vs->url.data, st->url_base, n);
+        vs->url.len = n;
+    }
+    if (h->buf_reserve(&vs->url, 1) != 0)
+        return -1;
+    vs->url.data[vs->url.len] = '\0';
+    if (st->n_query == 0)
+        return 0;
+    /* A fragment is not sent: the query goes before it (it is dropped). */
+    char *hash = memchr(vs->url.data, '#', vs->url.len);
+    if (hash)
+        vs->url.len = (size_t)(hash - vs->url.data);
+    bool has_q = memchr(vs->url.data, '?', vs->url.len) != NULL;
+    vs->url.data[vs->url.len++] = has_q ? '&' : '?';
+    return append_pairs(h, &vs->url, &vs->scratch, st->query_keys, st->query_values, st->n_query,
+                        vs->vu, true);
+}
+
+int http_render_form(const volley_host *h, http_vu *vs, const http_step *st)
+{
+    vs->reqbody.len = 0;
+    return append_pairs(h, &vs->reqbody, &vs->scratch, st->form_keys, st->form_values, st->n_form,
+                        vs->vu, true);
+}
+
+/* A constant pair list, for a step whose query or form has no run-time part. */
+static char *const_pairs(const volley_host *h, const char *prefix, const volley_template_map *m)
+{
+    volley_buf b = {0}, scratch = {0};
+    size_t pl = strlen(prefix);
+    char *out = NULL;
+    if (h->buf_reserve(&b, pl) == 0) {
+        memcpy(b.data, prefix, pl);
+        b.len = pl;
+        if (append_pairs(h, &b, &scratch, m->keys, m->values, m->n, NULL, true) == 0)
+            out = b.data, b.data = NULL;
+    }
+    free(b.data);
+    free(scratch.data);
+    return out;
+}
+
+static bool map_is_const(const volley_host *h, const volley_template_map *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!h->template_const(m->values[i]))
+            return false;
+    return true;
+}
+
+/* expected_statuses: "200", "200-299" into ranges. */
+static int compile_expected(http_step *st, const http_config *c, char *err, size_t errcap)
+{
+    if (!VOLLEY_OPT_IS_SET(c, OPT_EXPECTED))
+        return 0;
+    if (c->expected.n == 0) {
+        snprintf(err, errcap, "expected_statuses: expected at least one status or range");
+        return -1;
+    }
+    st->expected = calloc(c->expected.n, sizeof *st->expected);
+    if (!st->expected) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < c->expected.n; i++) {
+        const char *s = c->expected.v[i];
+        char *end;
+        long lo = strtol(s, &end, 10), hi = lo;
+        if (end != s && *end == '-')
+            hi = strtol(end + 1, &end, 10);
+        if (end == s || *end || lo < 100 || hi > 599 || lo > hi) {
+            snprintf(err, errcap, "expected_statuses: \"%s\" is not a status (100-599) or a range "
+                     "such as 200-299", s);
+            return -1;
+        }
+        st->expected[st->n_expected++] = (http_status_range){(int)lo, (int)hi};
+    }
+    return 0;
+}
+
 static int compile_body(http_plugin *p, http_step *st, const http_config *c,
                         char *err, size_t errcap)
 {
     bool has_body = VOLLEY_OPT_IS_SET(c, OPT_BODY), has_json = VOLLEY_OPT_IS_SET(c, OPT_JSON);
-    if (has_body && has_json) {
-        snprintf(err, errcap, "body and json cannot be used together (json is a body)");
+    bool has_form = VOLLEY_OPT_IS_SET(c, OPT_FORM);
+    if (has_body + has_json + has_form > 1) {
+        snprintf(err, errcap, "body, json and form cannot be used together (each is a body)");
         return -1;
     }
-    if ((has_body || has_json) && c->method == HTTP_HEAD) {
+    if ((has_body || has_json || has_form) && c->method == HTTP_HEAD) {
         snprintf(err, errcap, "a HEAD request cannot have a body");
         return -1;
     }
     const char *text = NULL;
-    if (has_json) {
+    if (has_form) {
+        for (size_t i = 0; i < c->form.n; i++) {
+            if (!*c->form.keys[i]) {
+                snprintf(err, errcap, "form: a field needs a name");
+                return -1;
+            }
+        }
+        if (!map_is_const(p->host, &c->form)) {
+            st->body_kind = BODY_FORM;
+            st->form_keys = c->form.keys;
+            st->form_values = c->form.values;
+            st->n_form = c->form.n;
+            return 0;
+        }
+        if (!(st->form_text = const_pairs(p->host, "", &c->form))) {
+            snprintf(err, errcap, "out of memory");
+            return -1;
+        }
+        text = st->form_text;
+    } else if (has_json) {
         if (!(text = p->host->json_const(c->json))) {
             st->body_kind = BODY_JSON;
             st->body_json = c->json;
@@ -583,11 +761,47 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     st->method = c->method;
     int64_t ms = (c->timeout_ns + 999999) / 1000000;
     st->timeout_ms = ms < 1 ? 1 : (long)ms;
+    st->max_redirects = (unsigned)c->redirects;
     if (compile_body(p, st, c, err, errcap) != 0 ||
-        compile_headers(p, st, c, err, errcap) != 0)
+        compile_headers(p, st, c, err, errcap) != 0 ||
+        compile_expected(st, c, err, errcap) != 0)
         goto fail;
 
     const char *url = p->host->template_const(c->url);
+    bool has_query = VOLLEY_OPT_IS_SET(c, OPT_QUERY) && c->query.n > 0;
+    for (size_t i = 0; has_query && i < c->query.n; i++) {
+        if (!*c->query.keys[i]) {
+            snprintf(err, errcap, "query: a parameter needs a name");
+            goto fail;
+        }
+    }
+    if (url && has_query && map_is_const(p->host, &c->query)) {
+        /* All constant: the url with its query is one constant url. */
+        if (strchr(url, '#')) {
+            snprintf(err, errcap, "query: the url has a #fragment; put the query in the url or drop the fragment");
+            goto fail;
+        }
+        const char *sep = strchr(url, '?') ? "&" : "?";
+        size_t ul = strlen(url);
+        char *prefix = malloc(ul + 2);
+        if (!prefix)
+            goto oom;
+        memcpy(prefix, url, ul);
+        memcpy(prefix + ul, sep, 2);
+        st->url_built = const_pairs(p->host, prefix, &c->query);
+        free(prefix);
+        if (!st->url_built)
+            goto oom;
+        url = st->url_built;
+    } else if (has_query) {
+        st->n_query = c->query.n;
+        st->query_keys = c->query.keys;
+        st->query_values = c->query.values;
+        if (url) {
+            st->url_base = url;   /* rendered per request with its query */
+            url = NULL;
+        }
+    }
     if (url) {
         if (check_url(p, st, url, info, err, errcap) != 0)
             goto fail;
@@ -597,10 +811,11 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     } else {
         /* Tags must be run-long strings, so a templated url cannot tag its
          * own samples (and should not: one tag set per url). */
-        st->url_tmpl = c->url;
+        st->url_tmpl = st->url_base ? NULL : c->url;
         /* k6 would tag each rendered url; the template's display text
          * ("http://h/tx/${vu.id}") keeps it one tag value. */
-        const char *shown = p->host->size >= offsetof(volley_host, template_display) + sizeof(void *) &&
+        const char *shown = st->url_base ? st->url_base
+                            : p->host->size >= offsetof(volley_host, template_display) + sizeof(void *) &&
                                     p->host->template_display
                                 ? p->host->template_display(c->url) : NULL;
         st->tag_url = shown ? shown : "(templated url)";
@@ -636,6 +851,9 @@ void http_step_free(void *inst, void *step)
     free(st->raw_req);
     free(st->raw_mid);
     free(st->header_list);
+    free(st->url_built);
+    free(st->form_text);
+    free(st->expected);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);
     free(st);

@@ -32,7 +32,8 @@ enum http_method {
 };
 
 enum http_opt {
-    OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT
+    OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED
 };
 
 typedef struct http_config {
@@ -44,6 +45,10 @@ typedef struct http_config {
     const volley_template *body;
     const volley_json *json;
     int64_t timeout_ns;
+    volley_template_map query;
+    volley_template_map form;
+    int64_t redirects;
+    volley_string_list expected;   /* "200", "200-299" */
 } http_config;
 
 extern const volley_option_map http_step_options;
@@ -75,8 +80,14 @@ enum http_body_kind {
     BODY_NONE,      /* no request body                                  */
     BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
     BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
-    BODY_JSON       /* rendered per request from body_json               */
+    BODY_JSON,      /* rendered per request from body_json               */
+    BODY_FORM       /* rendered per request from form_keys/form_values   */
 };
+
+/* An expected-status range: [lo, hi] inclusive. */
+typedef struct http_status_range {
+    int lo, hi;
+} http_status_range;
 
 /* One request header line: fixed text, or a key and a template value. */
 typedef struct http_header {
@@ -109,6 +120,20 @@ typedef struct http_step {
     const volley_template *body_tmpl;
     const volley_json *body_json;
     long timeout_ms;
+    unsigned max_redirects;         /* redirects followed (k6 maxRedirects) */
+    size_t n_expected;              /* expected_response ranges; 0: k6's    */
+    http_status_range *expected;    /*   default 200-399                    */
+    /* query: and form: pairs; values templated (NULL key list: none) */
+    const char *url_base;           /* constant url before its query, when
+                                       only the query is templated          */
+    char *url_built;                /* owned: url_text with its query       */
+    size_t n_query;
+    const char *const *query_keys;
+    const volley_template *const *query_values;
+    size_t n_form;
+    const char *const *form_keys;
+    const volley_template *const *form_values;
+    char *form_text;                /* owned: the constant form body        */
     CURLU *curlu;                   /* the constant url, parsed once        */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
 
@@ -227,6 +252,7 @@ struct http_vu {
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
     volley_buf hdrtext;             /* rendered header lines                */
+    volley_buf scratch;             /* a query or form value being encoded  */
     volley_buf rawreq;              /* fast path: rendered request head     */
     http_raw *raw;                  /* fast path: connection and request    */
     http_hnode *hnodes;
@@ -250,6 +276,22 @@ typedef struct http_outcome {
     const char *follow;             /* a redirect's Location to go on to    */
     bool raw;                       /* from the fast path (follow relative)  */
 } http_outcome;
+
+/* Renders a step's run-time url (its template, or its constant base, plus
+ * its query) into vs->url, NUL-terminated. http_conf.c. */
+int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
+/* Renders a BODY_FORM body into vs->reqbody. http_conf.c. */
+int http_render_form(const volley_host *h, http_vu *vs, const http_step *st);
+/* Whether a status counts as an expected response (k6's expected_response). */
+static inline bool http_status_expected(const http_step *st, long status)
+{
+    if (st->n_expected == 0)
+        return status >= 200 && status < 400;
+    for (size_t i = 0; i < st->n_expected; i++)
+        if (status >= st->expected[i].lo && status <= st->expected[i].hi)
+            return true;
+    return false;
+}
 
 /* After curl_multi_socket_action: hands finished transfers to http.c. */
 void http_drain(http_group *g);

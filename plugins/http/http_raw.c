@@ -227,11 +227,12 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
     if (st->body_kind == BODY_FIXED) {
         body = st->body_text;
         blen = st->body_len;
-    } else if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON) {
+    } else if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON ||
+               st->body_kind == BODY_FORM) {
         vs->reqbody.len = 0;
-        int rc = st->body_kind == BODY_JSON
-                     ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-                     : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
+        int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
+                 : st->body_kind == BODY_FORM ? http_render_form(h, vs, st)
+                                              : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
         if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
             return -1;
         vs->reqbody.data[vs->reqbody.len] = '\0';
@@ -610,7 +611,7 @@ static void complete(http_raw *r)
         bridge_cookies(r, vs);
     long s = r->status;
     if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && r->loc_len &&
-        vs->redirects < HTTP_MAX_REDIRECTS) {
+        vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
         atomic_store_explicit(&((http_step *)r->st)->curl_only, true, memory_order_relaxed);
         w->location.len = 0;
@@ -1260,11 +1261,8 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     const char *target = st->raw_target;
     size_t tlen = st->raw_target_len;
     if (!st->url_text) {
-        vs->url.len = 0;
-        if (h->template_render(st->url_tmpl, vs->vu, &vs->url) != 0 ||
-            h->buf_reserve(&vs->url, 0) != 0)
+        if (http_render_url(h, vs, st) != 0)
             return -1;
-        vs->url.data[vs->url.len] = '\0';
         if (!http_raw_url_ok(st, vs->url.data, vs->url.len))
             return 0;   /* curl rewrites this url: curl sends it */
         target = vs->url.data + st->origin_len - 1;

@@ -478,6 +478,64 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(s["metrics"].get("dropped_iterations", {}).get("count", 0), 0)
         self.assertIn("pool p is used up (pick: unique, 3 rows): scenario s stops", err)
 
+    def test_http_query_form_redirects_expected_statuses(self):
+        spec = """
+            version: 1
+            scenarios:
+              h:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 2
+                flow:
+                  - http:
+                      url: "@REC@/q?a=1#frag"
+                      query: { q: "x y&z", n: "${vu.iteration}", e: "é/" }
+                  - http: { url: "@REC@/c", query: { k: v w } }
+                  - http:
+                      method: POST
+                      url: "@REC@/f"
+                      form: { user: "vu ${vu.id}", pass: "a&b=c" }
+                  - http: { method: PUT, url: "@REC@/f2", form: { a: "1" } }
+                  - http: { url: "@REC@/redirect", redirects: 0 }
+                    check: [ { name: not followed, status: 302 } ]
+                  - http: { url: "@REC@/redirect" }
+                    check: [ { name: followed, status: 200 } ]
+                  - http: { url: "@REC@/status/404", expected_statuses: [404, "200-299"] }
+                  - http: { url: "@REC@/status/404" }
+            """
+        for client in ("auto", "curl"):
+            rc, out, err, s = self.run_spec(spec.replace("@REC@", self.rec.url), env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, out + err)
+            reqs = self.rec.taken()
+            paths = [r["path"] for r in reqs]
+            self.assertEqual(paths[:3], ["/q?a=1&q=x+y%26z&n=0&e=%C3%A9%2F", "/c?k=v+w", "/f"], client)
+            self.assertIn("/q?a=1&q=x+y%26z&n=1&e=%C3%A9%2F", paths)
+            f = reqs[2]
+            self.assertEqual(f["body"], "user=vu+1&pass=a%26b%3Dc")
+            self.assertEqual(f["headers"]["Content-Type"], "application/x-www-form-urlencoded")
+            self.assertEqual((reqs[3]["method"], reqs[3]["body"]), ("PUT", "a=1"))
+            self.assertEqual(paths.count("/landing"), 2)          # only the default step follows
+            self.assertEqual(paths.count("/redirect"), 4)
+            self.assertEqual(s["metrics"]["checks"]["fails"], 0)
+            # 2 x (302 not followed counts as expected, 404 expected by the step) -> only the plain 404 fails
+            self.assertEqual(s["metrics"]["http_req_failed"]["passes"], 2, client)
+
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: shared-iterations
+                flow:
+                  - http: { url: "${env.NGINX}/", expected_statuses: ["20x"] }
+                  - http: { url: "${env.NGINX}/", form: { a: 1 }, json: { a: 1 } }
+                  - http: { url: "${env.NGINX}/", redirects: 101 }
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104)
+        self.assertIn('expected_statuses: "20x" is not a status (100-599) or a range such as 200-299', err)
+        self.assertIn("body, json and form cannot be used together", err)
+        self.assertRegex(err, r"redirects: expected .*100")
+
     def test_load_time_errors(self):
         cases = [
             ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"

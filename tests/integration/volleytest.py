@@ -36,11 +36,12 @@ class VolleyCase(unittest.TestCase):
                            text=True, timeout=timeout, env=e)
         return p.returncode, p.stdout, p.stderr
 
-    def run_spec(self, text, *args, timeout=120):
+    def run_spec(self, text, *args, timeout=120, env=None):
         """Runs a spec with --summary-export; returns (rc, stdout, stderr, summary)."""
         spec = self.write_spec(text)
         summary = os.path.join(self.tmp, "summary.json")
-        rc, out, err = self.volley("run", "-q", "--summary-export", summary, *args, spec, timeout=timeout)
+        rc, out, err = self.volley("run", "-q", "--summary-export", summary, *args, spec, timeout=timeout,
+                                   env=env)
         data = None
         if os.path.exists(summary):
             with open(summary) as f:
@@ -59,6 +60,7 @@ class Recorder:
       /tx...      200 {"id": "tx-<n>", "amount": 125.5, "items": [...]} and X-Trace
       /token      200 text/plain "token=abc123; ok"
       /status/N   status N
+      /redirect   302 to /landing
       anything else: 200 echoing the request body (201 for POST)."""
 
     def __init__(self):
@@ -90,6 +92,9 @@ class Recorder:
                     ctype, out = "text/plain", "token=abc123; ok"
                 elif self.path.startswith("/status/"):
                     status, out = int(self.path.split("/")[2]), "{}"
+                elif self.path.startswith("/redirect"):
+                    status, out = 302, "{}"
+                    extra["Location"] = "/landing"
                 else:
                     status, out = (201 if self.command == "POST" else 200), body or "{}"
                 data = out.encode()
