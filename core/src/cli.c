@@ -19,10 +19,12 @@
 #include "engine.h"
 #include "options.h"
 #include "spec.h"
+#include "scan.h"
 #include "summary.h"
 
 enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105,
-       EXIT_ABORTED = 108 /* k6's ScriptAborted: on_check_fail: abort_test */ };
+       EXIT_ABORTED = 108 /* k6's ScriptAborted: on_check_fail: abort_test */,
+       EXIT_SCAN_DOWN = 1 /* volley scan: a service is not up */ };
 
 typedef struct cli {
     const char *cmd;
@@ -56,6 +58,8 @@ static void usage(FILE *out)
           "commands:\n"
           "  run [opts] SPEC...       run specs one after another; exit code = worst of them\n"
           "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
+          "  scan [opts] SPEC...      GET each service's health URL, print a table; exit 0\n"
+          "                           only if all are up (1 otherwise)\n"
           "  plugins                  list discovered plugins: name, kind, version, ABI\n"
           "  version                  print the version\n"
           "\n"
@@ -258,6 +262,33 @@ static int cmd_validate(cli *c)
         printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s)\n", c->specs[i],
                s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
                s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s");
+        spec_free(s);
+    }
+    core_free(&core);
+    return rc;
+}
+
+/* volley scan: every service's health, before any load. 0 when all are up,
+ * 1 when one is not (104 for an invalid spec, 103 for an engine error). */
+static int cmd_scan(cli *c)
+{
+    volley_core core;
+    char err[256];
+    if (core_init(&core, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    int rc = load_plugins(c, &core);
+    for (int i = 0; rc != EXIT_ENGINE && i < c->n_specs; i++) {
+        if (reset_registry(&core) != 0)
+            break;
+        spec *s = load_spec(c, &core, c->specs[i]);
+        if (!s) {
+            rc = EXIT_INVALID;
+            continue;
+        }
+        if (scan_services(s, stdout, 5000) > 0 && rc == EXIT_OK)
+            rc = EXIT_SCAN_DOWN;
         spec_free(s);
     }
     core_free(&core);
@@ -488,17 +519,19 @@ int cli_main(int argc, char **argv)
     /* Without --seed a run still has a seed (the summary prints it), so
      * any run's random choices can be repeated. */
     c.ro.seed = c.seed_set ? (uint64_t)c.seed : fresh_seed();
-    if (strcmp(c.cmd, "run") == 0 || strcmp(c.cmd, "validate") == 0) {
+    if (strcmp(c.cmd, "run") == 0 || strcmp(c.cmd, "validate") == 0 || strcmp(c.cmd, "scan") == 0) {
         if (c.n_specs == 0) {
             fprintf(stderr, "volley %s: expected at least one SPEC file\n", c.cmd);
             rc = EXIT_INVALID;
         } else {
-            rc = strcmp(c.cmd, "run") == 0 ? cmd_run(&c) : cmd_validate(&c);
+            rc = strcmp(c.cmd, "run") == 0        ? cmd_run(&c)
+                 : strcmp(c.cmd, "scan") == 0 ? cmd_scan(&c)
+                                              : cmd_validate(&c);
         }
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = cmd_plugins(&c);
     } else {
-        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, plugins, version)\n", c.cmd);
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, plugins, version)\n", c.cmd);
         rc = EXIT_INVALID;
     }
     curl_global_cleanup();

@@ -235,5 +235,36 @@ class CliTest(VolleyCase):
         self.assertIn("expected NAME=VALUE", err)
 
 
+class ScanTest(VolleyCase):
+    def test_scan_reports_every_service(self):
+        spec = self.write_spec("""
+            version: 1
+            services:
+              api: { url: "${env.NGINX}", health: /health }
+              missing: { url: "${env.NGINX}", health: /notfound }
+              dead: { url: "http://127.0.0.1:1", health: /health }
+              bare: "${env.NGINX}/fast"
+            scenarios:
+              s: { executor: shared-iterations, flow: [ { sleep: 1ms } ] }
+            """)
+        rc, out, err = self.volley("scan", spec)
+        self.assertEqual(rc, 1, out + err)
+        rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+        self.assertRegex(rows["api"], r"/health +200 .* up$")
+        self.assertRegex(rows["missing"], r"/notfound +404 .* DOWN \(status\)$")
+        self.assertRegex(rows["dead"], r"DOWN: .*(Couldn't connect|refused)")
+        self.assertRegex(rows["bare"], r"/fast +200 .* up$")      # no health path: the url itself
+        self.assertIn("2 of 4 up", out)
+        ok = self.write_spec("""
+            version: 1
+            services: { api: { url: "${env.NGINX}", health: health } }
+            scenarios:
+              s: { executor: shared-iterations, flow: [ { sleep: 1ms } ] }
+            """, "ok.yaml")
+        rc, out, err = self.volley("scan", ok)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("1 of 1 up", out)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

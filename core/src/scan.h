@@ -1,0 +1,18 @@
+/*
+ * scan: `volley scan SPEC...` -- one GET to each service's health URL
+ * (services.NAME.url + health, or the url itself without a health path),
+ * all at once with a timeout, printed as a table. A service is up when it
+ * answers 2xx or 3xx. Runs on the main thread before (or instead of) any
+ * load, so a plain curl multi poll loop is fine here.
+ */
+#ifndef VOLLEY_SCAN_H
+#define VOLLEY_SCAN_H
+
+#include <stdio.h>
+
+#include "spec.h"
+
+/* Prints the table to out; returns how many services are not up. */
+int scan_services(const spec *s, FILE *out, long timeout_ms);
+
+#endif
