@@ -31,13 +31,9 @@ int vbuf_append(volley_buf *b, const void *data, size_t n)
 
 int vbuf_append_str(volley_buf *b, const char *s) { return vbuf_append(b, s, strlen(s)); }
 
-int vbuf_append_json_escaped(volley_buf *b, const char *s, size_t n)
+char *json_escape_into(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case every byte becomes \u00XX. */
-    if (vbuf_reserve(b, n * 6) != 0)
-        return -1;
-    char *o = b->data + b->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
@@ -55,9 +51,50 @@ int vbuf_append_json_escaped(volley_buf *b, const char *s, size_t n)
             }
         }
     }
+    return o;
+}
+
+int vbuf_append_json_escaped(volley_buf *b, const char *s, size_t n)
+{
+    /* Worst case every byte becomes \u00XX. */
+    if (vbuf_reserve(b, n * 6) != 0)
+        return -1;
+    char *o = json_escape_into(b->data + b->len, s, n);
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;
+}
+
+bool json_number_text(const char *s, size_t n)
+{
+    const char *p = s, *end = s + n;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p < end && *p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (p < end && *p == '.') {
+        const char *d = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return false;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return false;
+    }
+    return p == end;
 }
 
 void vbuf_free(volley_buf *b)

@@ -239,7 +239,9 @@ static spec *load_spec(cli *c, volley_core *core, const char *path)
     return s;
 }
 
-static int cmd_validate(cli *c)
+/* Loads each spec (no traffic) and hands it to `each`, which returns the
+ * exit code it wants for that spec; the result is the worst of them. */
+static int for_each_spec(cli *c, int (*each)(const spec *s))
 {
     volley_core core;
     char err[256];
@@ -256,44 +258,36 @@ static int cmd_validate(cli *c)
             rc = EXIT_INVALID;
             continue;
         }
-        size_t steps = 0;
-        for (size_t j = 0; j < s->n_scenarios; j++)
-            steps += s->scenarios[j].n_ops;
-        printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s)\n", c->specs[i],
-               s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
-               s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s");
+        int r = each(s);
+        if (rc == EXIT_OK)
+            rc = r;
         spec_free(s);
     }
     core_free(&core);
     return rc;
 }
 
+static int validated(const spec *s)
+{
+    size_t steps = 0;
+    for (size_t j = 0; j < s->n_scenarios; j++)
+        steps += s->scenarios[j].n_ops;
+    printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s)\n", s->path,
+           s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
+           s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s");
+    return EXIT_OK;
+}
+
+static int cmd_validate(cli *c) { return for_each_spec(c, validated); }
+
 /* volley scan: every service's health, before any load. 0 when all are up,
  * 1 when one is not (104 for an invalid spec, 103 for an engine error). */
-static int cmd_scan(cli *c)
+static int scanned(const spec *s)
 {
-    volley_core core;
-    char err[256];
-    if (core_init(&core, err, sizeof err) != 0) {
-        fprintf(stderr, "volley: %s\n", err);
-        return EXIT_ENGINE;
-    }
-    int rc = load_plugins(c, &core);
-    for (int i = 0; rc != EXIT_ENGINE && i < c->n_specs; i++) {
-        if (reset_registry(&core) != 0)
-            break;
-        spec *s = load_spec(c, &core, c->specs[i]);
-        if (!s) {
-            rc = EXIT_INVALID;
-            continue;
-        }
-        if (scan_services(s, stdout, 5000) > 0 && rc == EXIT_OK)
-            rc = EXIT_SCAN_DOWN;
-        spec_free(s);
-    }
-    core_free(&core);
-    return rc;
+    return scan_services(s, stdout, 5000) > 0 ? EXIT_SCAN_DOWN : EXIT_OK;
 }
+
+static int cmd_scan(cli *c) { return for_each_spec(c, scanned); }
 
 static void print_header(const cli *c, const spec *s, FILE *out)
 {

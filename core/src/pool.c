@@ -240,28 +240,6 @@ static size_t escape_extra(unsigned char c)
     return c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
 }
 
-static void escape_into(char *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        default:
-            if (c < 0x20) {
-                *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
-                *o++ = hex[c >> 4]; *o++ = hex[c & 15];
-            } else {
-                *o++ = (char)c;
-            }
-        }
-    }
-}
-
 /* A string cell for text[0..n), already NUL-terminated in the store. */
 static void set_string(loader *l, pool_value *v, const char *text, size_t n)
 {
@@ -277,7 +255,7 @@ static void set_string(loader *l, pool_value *v, const char *text, size_t n)
         return;
     j[0] = '"';
     if (extra)
-        escape_into(j + 1, text, n);
+        json_escape_into(j + 1, text, n);
     else
         memcpy(j + 1, text, n);
     j[n + extra + 1] = '"';
@@ -312,39 +290,6 @@ static void set_bool(pool_value *v, bool b)
 {
     *v = b ? (pool_value){"true", 4, POOL_BOOL, "true", 4}
            : (pool_value){"false", 5, POOL_BOOL, "false", 5};
-}
-
-/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool is_json_number(const char *s, size_t n)
-{
-    const char *p = s, *end = s + n;
-    if (p < end && *p == '-')
-        p++;
-    if (p < end && *p == '0')
-        p++;
-    else if (p < end && *p >= '1' && *p <= '9')
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (p < end && *p == '.') {
-        const char *d = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return false;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        const char *d = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return false;
-    }
-    return p == end;
 }
 
 /* ------------------------------------------------------------------ */
@@ -493,7 +438,7 @@ static void csv_cell(loader *l, pool_value *v, const csv_field *f)
 {
     bool b;
     if (!f->quoted) {
-        if (is_json_number(f->s, f->n))
+        if (json_number_text(f->s, f->n))
             set_literal(l, v, POOL_NUMBER, f->s, f->n);
         else if (bool_word(f->s, f->n, &b))
             set_bool(v, b);
@@ -788,7 +733,7 @@ static bool tok_fits(const json_t *j, jtok t)
     case JSON_ARRAY: return t.kind == JT_ARRAY;
     case JSON_STRING: return t.kind == JT_STRING;
     case JSON_INTEGER:
-    case JSON_REAL: return t.kind == JT_NUMBER && is_json_number(t.s, t.n);
+    case JSON_REAL: return t.kind == JT_NUMBER && json_number_text(t.s, t.n);
     case JSON_TRUE: return tok_is(t, "true");
     case JSON_FALSE: return tok_is(t, "false");
     default: return tok_is(t, "null");
@@ -1033,7 +978,7 @@ static void yaml_cell(loader *l, pool_value *v, const ynode *n)
         /* cells start as null */
     } else if (ynode_bool(n, &b)) {
         set_bool(v, b);
-    } else if (is_json_number(n->str, n->len)) {
+    } else if (json_number_text(n->str, n->len)) {
         set_literal(l, v, POOL_NUMBER, n->str, n->len);
     } else if (ynode_int(n, &i)) {
         snprintf(num, sizeof num, "%lld", (long long)i);

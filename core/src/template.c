@@ -707,38 +707,11 @@ static int single_template(const ynode *n)
            memchr(n->str + 2, '$', n->len - 3) == NULL;
 }
 
-/* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][-+]?[0-9]+)? and
- * finite as a double. YAML (and env values) allow more: 0x1F, +5, 007, .5. */
+/* A JSON number that is finite as a double. YAML (and env values) allow
+ * more: 0x1F, +5, 007, .5. */
 static int is_json_number(const char *s, size_t len)
 {
-    const char *p = s, *end = s + len;
-    if (p < end && *p == '-')
-        p++;
-    if (p < end && *p == '0')
-        p++;
-    else if (p < end && *p >= '1' && *p <= '9')
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    else
-        return 0;
-    if (p < end && *p == '.') {
-        const char *d = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return 0;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        const char *d = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return 0;
-    }
-    if (p != end)
+    if (!json_number_text(s, len))
         return 0;
     double x = strtod(s, NULL);
     return x - x == 0;

@@ -330,11 +330,7 @@ static int render(http_vu *vs, const http_step *st)
     if (st->headers_dynamic && render_headers(vs, st) != 0)
         return -1;
     if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM) {
-        vs->reqbody.len = 0;
-        int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-                 : st->body_kind == BODY_FORM ? http_render_form(h, vs, st)
-                                              : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
-        if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
+        if (http_render_body(h, vs, st) != 0)
             return -1;
         if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vs->reqbody.len) ||
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, vs->reqbody.data))

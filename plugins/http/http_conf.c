@@ -382,11 +382,17 @@ int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
                         vs->vu, true);
 }
 
-int http_render_form(const volley_host *h, http_vu *vs, const http_step *st)
+int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
 {
     vs->reqbody.len = 0;
-    return append_pairs(h, &vs->reqbody, &vs->scratch, st->form_keys, st->form_values, st->n_form,
-                        vs->vu, true);
+    int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
+             : st->body_kind == BODY_FORM ? append_pairs(h, &vs->reqbody, &vs->scratch, st->form_keys,
+                                                         st->form_values, st->n_form, vs->vu, true)
+                                          : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
+    if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
+        return -1;
+    vs->reqbody.data[vs->reqbody.len] = '\0';
+    return 0;
 }
 
 /* A constant pair list, for a step whose query or form has no run-time part. */

@@ -280,8 +280,9 @@ typedef struct http_outcome {
 /* Renders a step's run-time url (its template, or its constant base, plus
  * its query) into vs->url, NUL-terminated. http_conf.c. */
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
-/* Renders a BODY_FORM body into vs->reqbody. http_conf.c. */
-int http_render_form(const volley_host *h, http_vu *vs, const http_step *st);
+/* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated.
+ * http_conf.c. */
+int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
 /* Whether a status counts as an expected response (k6's expected_response). */
 static inline bool http_status_expected(const http_step *st, long status)
 {

@@ -229,13 +229,8 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         blen = st->body_len;
     } else if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON ||
                st->body_kind == BODY_FORM) {
-        vs->reqbody.len = 0;
-        int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-                 : st->body_kind == BODY_FORM ? http_render_form(h, vs, st)
-                                              : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
-        if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
+        if (http_render_body(h, vs, st) != 0)
             return -1;
-        vs->reqbody.data[vs->reqbody.len] = '\0';
         body = vs->reqbody.data;
         blen = vs->reqbody.len;
     }
