@@ -24,6 +24,8 @@ const char *opt_type_name(volley_opt_type t)
     case VOLLEY_OPT_JSON: return "any value (JSON body)";
     case VOLLEY_OPT_OBJECT: return "mapping";
     case VOLLEY_OPT_OBJECT_LIST: return "list of mappings";
+    case VOLLEY_OPT_CHECKS: return "check items";
+    case VOLLEY_OPT_CAPTURES: return "captures (NAME: SOURCE)";
     }
     return "?";
 }
@@ -286,6 +288,18 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return opt_fill(c, o->sub, n, f, path);
     case VOLLEY_OPT_OBJECT_LIST:
         return fill_object_list(c, o, n, (volley_object_list *)f, path);
+    case VOLLEY_OPT_CHECKS:
+        if (!c->compile_checks) {
+            ERR(n, "%s: check items are not accepted here", path);
+            return -1;
+        }
+        return (*(volley_checks **)f = c->compile_checks(c->compile_ctx, n, path)) ? 0 : -1;
+    case VOLLEY_OPT_CAPTURES:
+        if (!c->compile_captures) {
+            ERR(n, "%s: captures are not accepted here", path);
+            return -1;
+        }
+        return (*(volley_captures **)f = c->compile_captures(c->compile_ctx, n, path)) ? 0 : -1;
     }
     return -1;
 }
