@@ -447,7 +447,7 @@ static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp
 
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
-    return !c || eval_checks((vu_run *)vu, c->items, c->n, resp);
+    return !c || eval_checks(c->match_only ? NULL : (vu_run *)vu, c->items, c->n, resp);
 }
 
 bool engine_host_checks_match(const volley_checks *c, const volley_response *resp)

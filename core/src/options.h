@@ -25,7 +25,8 @@ typedef struct opt_ctx {
      * loader's, which knows the check plugins, the group and the capture
      * slots). NULL: such options are an error here. Return NULL after
      * reporting to d. */
-    volley_checks *(*compile_checks)(void *ctx, const ynode *n, const char *path);
+    volley_checks *(*compile_checks)(void *ctx, const ynode *n, const char *path,
+                                     bool match_only);
     volley_captures *(*compile_captures)(void *ctx, const ynode *n, const char *path);
     void *compile_ctx;
 } opt_ctx;

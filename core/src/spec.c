@@ -354,11 +354,15 @@ static void check_key_names(const plug_set *ps, const char **names, size_t *n, s
 }
 
 static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
-                               check_item *out)
+                               check_item *out, bool match_only)
 {
     if (!want_map(L, n, path))
         return false;
     const ynode *name = ynode_get(n, "name");
+    if (!name && match_only) {
+        static const ynode unnamed = {.kind = YNODE_SCALAR, .str = "", .plain = false};
+        name = &unnamed;
+    }
     if (!name) {
         ERR(n, "%s: missing required key \"name\" (each check item is named)", path);
         return false;
@@ -405,7 +409,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         ERR(n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path, out->name);
         ok = false;
     }
-    if (ok) {
+    if (ok && !match_only) {
         int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, out->name);
         if (sid < 0)
             return false;
@@ -419,7 +423,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
 /* A check list (or one item) into *items; *count counts every item tried,
  * failed ones too, so spec_free releases what compiled. */
 static bool compile_check_list(loader *L, const ynode *n, const char *path, const char *group,
-                               check_item **items, size_t *count)
+                               check_item **items, size_t *count, bool match_only)
 {
     size_t total = n->kind == YNODE_SEQ ? n->n_items : 1;
     *count = 0;
@@ -431,7 +435,7 @@ static bool compile_check_list(loader *L, const ynode *n, const char *path, cons
     for (size_t i = 0; i < total; i++) {
         const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
         const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
-        ok &= compile_check_item(L, item, ipath, group, &(*items)[(*count)++]);
+        ok &= compile_check_item(L, item, ipath, group, &(*items)[(*count)++], match_only);
     }
     return ok;
 }
@@ -439,19 +443,22 @@ static bool compile_check_list(loader *L, const ynode *n, const char *path, cons
 static bool compile_checks(loader *L, const ynode *n, const char *path, const char *group,
                            flow_op *op)
 {
-    return compile_check_list(L, n, path, group, &op->checks, &op->n_checks);
+    return compile_check_list(L, n, path, group, &op->checks, &op->n_checks, false);
 }
 
 /* opt_ctx.compile_checks: a plugin's VOLLEY_OPT_CHECKS option, in the
  * group of the step being compiled. */
-static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *path)
+static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *path,
+                                         bool match_only)
 {
     loader *L = ctx;
     volley_checks *c = arena_alloc(&L->s->a, sizeof *c);
     if (!c)
         return NULL;
     memset(c, 0, sizeof *c);
-    bool ok = compile_check_list(L, n, path, L->cur_group ? L->cur_group : "", &c->items, &c->n);
+    c->match_only = match_only;
+    bool ok = compile_check_list(L, n, path, L->cur_group ? L->cur_group : "", &c->items, &c->n,
+                                 match_only);
     c->next = L->s->xchecks;
     L->s->xchecks = c;
     return ok ? c : NULL;

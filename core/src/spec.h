@@ -41,6 +41,7 @@ typedef struct check_item {
 /* Check items / captures a protocol plugin took as an option
  * (VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES), run through the host table. */
 struct volley_checks {
+    bool match_only;                 /* unnamed conditions, never recorded */
     size_t n;
     check_item *items;
     struct volley_checks *next;      /* in spec.xchecks, for spec_free */

@@ -783,9 +783,9 @@ static void test_check_map(void **state)
 /* VOLLEY_OPT_CHECKS / CAPTURES go to the context's compilers (the spec
  * loader's); without them (outputs, checks' own options) they are refused. */
 static int compiled;
-static volley_checks *fake_checks(void *ctx, const ynode *n, const char *path)
+static volley_checks *fake_checks(void *ctx, const ynode *n, const char *path, bool match_only)
 {
-    (void)n, (void)path;
+    (void)n, (void)path, (void)match_only;
     compiled++;
     return ctx;
 }
@@ -830,6 +830,39 @@ static void test_checks_and_captures(void **state)
     assert_string_equal(opt_type_name(VOLLEY_OPT_CAPTURES), "captures (NAME: SOURCE)");
 }
 
+static void test_json_list(void **state)
+{
+    fx *f = *state;
+    struct jcfg {
+        uint64_t set;
+        volley_json_list msgs;
+    } cfg;
+    static const volley_option jo[] = {
+        {.name = "msgs", .type = VOLLEY_OPT_JSON_LIST, .offset = offsetof(struct jcfg, msgs),
+         .help = "messages"},
+    };
+    static const volley_option_map jmap = {jo, 1, sizeof(struct jcfg), NULL};
+    fill_ok(f, &jmap, "msgs: [ { type: sub, n: 1 }, \"hello ${env.HOST}\", ping, 42, [1, 2] ]\n",
+            &cfg);
+    assert_int_equal(cfg.msgs.n, 5);
+    assert_null(cfg.msgs.v[0].text);
+    assert_string_equal(tjson_const(cfg.msgs.v[0].json), "{\"type\":\"sub\",\"n\":1}");
+    assert_null(cfg.msgs.v[1].json);
+    assert_string_equal(tmpl_const(cfg.msgs.v[1].text), "hello example.test");
+    assert_string_equal(tmpl_const(cfg.msgs.v[2].text), "ping");   /* a plain word is text */
+    assert_string_equal(tjson_const(cfg.msgs.v[3].json), "42");
+    assert_string_equal(tjson_const(cfg.msgs.v[4].json), "[1,2]");
+    fill_ok(f, &jmap, "msgs: { type: one }\n", &cfg);   /* one value */
+    assert_int_equal(cfg.msgs.n, 1);
+    FILL_FAILS(f, &jmap, "msgs: [ \"${nope}\" ]\n", &cfg,
+               "t.yaml:1:9: error: root.msgs[0]: unknown template name \"nope\"; expected env.NAME, "
+               "services.NAME, row.FIELD, a captured name, vu.id, vu.iteration, scenario.name, "
+               "random.int(a,b), random.float(a,b), random.pick(x,y,...), random.string(n), uuid(), "
+               "now.ms or now.iso");
+    assert_string_equal(opt_type_name(VOLLEY_OPT_JSON_LIST),
+                        "value or list of values (strings are text)");
+}
+
 static void test_type_names(void **state)
 {
     (void)state;
@@ -844,6 +877,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_type_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checks_and_captures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_set_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_node_gives_defaults_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_default_reported_at_default, setup, teardown),

@@ -84,11 +84,17 @@ typedef enum volley_opt_type {
     /* Appended in ABI 1 (check host->size for checks_run/captures_apply): */
     VOLLEY_OPT_CHECKS,        /* const volley_checks *: check items, compiled
                                  by the core exactly as a step's `check:`   */
-    VOLLEY_OPT_CAPTURES       /* const volley_captures *: NAME: SOURCE, as a
+    VOLLEY_OPT_CAPTURES,      /* const volley_captures *: NAME: SOURCE, as a
                                  step's `capture:`; later steps see NAME    */
+    VOLLEY_OPT_JSON_LIST      /* volley_json_list: one value or a list; a
+                                 string item is a text template, any other
+                                 item a JSON tree (e.g. messages to send)   */
 } volley_opt_type;
 
 #define VOLLEY_OPT_REQUIRED 0x1u
+/* VOLLEY_OPT_CHECKS only: the items are conditions to match (checks_match),
+ * never recorded, so they need no name. */
+#define VOLLEY_OPT_MATCH_ONLY 0x2u
 
 typedef struct volley_option_map volley_option_map;
 
@@ -128,6 +134,17 @@ typedef struct volley_object_list {
     size_t n;
     const void *items;
 } volley_object_list;
+
+/* An item of a VOLLEY_OPT_JSON_LIST: exactly one of the two is set. */
+typedef struct volley_json_item {
+    const volley_json *json;          /* an object, array, number, bool...  */
+    const volley_template *text;      /* a string, sent/used as plain text  */
+} volley_json_item;
+
+typedef struct volley_json_list {
+    size_t n;
+    const volley_json_item *v;
+} volley_json_list;
 
 typedef struct volley_template_map {
     size_t n;
@@ -300,7 +317,8 @@ typedef struct volley_host {
      * checks_run: evaluates every item, records each one's `checks` sample
      * (with the step's scenario and group) and remembers the first failure
      * reason for the summary, as for a step's own `check:`. true when all
-     * passed. NULL checks: true. */
+     * passed. NULL checks: true. Match-only items (VOLLEY_OPT_MATCH_ONLY)
+     * are evaluated without recording. */
     bool (*checks_run)(const volley_checks *c, volley_vu *vu,
                        const volley_response *resp);
     /* checks_match: true when every condition of every item holds; records
