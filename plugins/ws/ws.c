@@ -701,8 +701,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 /* Steps                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Renders what lws copies at connect: the path with its query, Host and
- * Origin when templated. */
+/* Renders what lws copies at connect: the path with its query, and Host
+ * when templated. */
 static const char *render_path(ws_vu *vs, volley_buf *b)
 {
     const ws_step *st = vs->st;
@@ -764,12 +764,11 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->expected.len = 0;
     vs->pend_head = vs->pend_n = 0;
 
-    volley_buf path = {0}, host = {0}, origin = {0};
+    volley_buf path = {0}, host = {0};
     const char *p = render_path(vs, &path);
     const char *hh = st->host_tmpl ? render_tmpl(vs, st->host_tmpl, &host) : st->host_hdr;
-    const char *oo = st->origin_tmpl ? render_tmpl(vs, st->origin_tmpl, &origin) : st->origin;
-    if (!p || !hh || (st->origin_tmpl && !oo)) {
-        free(path.data), free(host.data), free(origin.data);
+    if (!p || !hh) {
+        free(path.data), free(host.data);
         return -1;
     }
     struct lws_client_connect_info ci;
@@ -779,7 +778,6 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     ci.port = st->port;
     ci.path = p;
     ci.host = hh;
-    ci.origin = oo;
     ci.protocol = st->subprotocols;
     ci.ssl_connection = st->tls ? LCCSCF_USE_SSL : 0;
     ci.ietf_version_or_minus_one = -1;
@@ -792,7 +790,7 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->connect_deadline = now + (uint64_t)st->cfg->connect_timeout_ns;
     arm(vs, now);
     struct lws *wsi = lws_client_connect_via_info(&ci);
-    free(path.data), free(host.data), free(origin.data);
+    free(path.data), free(host.data);
     if (wsi && vs->phase == PH_CONNECTING)
         vs->wsi = wsi;
     if (!wsi && vs->phase == PH_CONNECTING) {

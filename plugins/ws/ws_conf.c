@@ -3,7 +3,8 @@
  * once, on the main thread: Debian's libwebsockets 4.1.6 resolves with a
  * blocking getaddrinfo in the loop thread, so sessions connect to the IP
  * literal and send the name in Host. What does not change per session
- * (path, Host, Origin, subprotocol list, header names) is built once.
+ * (path, Host, subprotocol list, header names) is built once. Origin is an
+ * ordinary header here: lws' own Origin option would prefix "http://".
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -430,10 +431,6 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
             st->host_tmpl = v;
             continue;
         }
-        if (strcasecmp(k, "origin") == 0) {
-            st->origin_tmpl = v;
-            continue;
-        }
         if (strcasecmp(k, "sec-websocket-protocol") == 0 || strcasecmp(k, "upgrade") == 0 ||
             strcasecmp(k, "connection") == 0 || strncasecmp(k, "sec-websocket-", 14) == 0) {
             snprintf(err, errcap, "headers: %s is set by the handshake itself%s", k,
@@ -457,10 +454,6 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
         st->host_tmpl = NULL;
         if (!st->host_hdr)
             goto oom;
-    }
-    if (st->origin_tmpl && h->template_const(st->origin_tmpl)) {
-        st->origin = h->template_const(st->origin_tmpl);
-        st->origin_tmpl = NULL;
     }
     if (c->subprotocols.n && !(st->subprotocols = join_protocols(&c->subprotocols)))
         goto oom;

@@ -3,7 +3,7 @@
  *
  *   ws_conf.c  the option map and step_compile: the url split into an
  *              address resolved once at load time (lws resolves with a
- *              blocking getaddrinfo) and a path, the Host/Origin/headers,
+ *              blocking getaddrinfo) and a path, the Host header and others,
  *              the subprotocol list, the tag strings
  *   ws_loop.c  a worker's lws_context on the worker's libuv loop (a foreign
  *              loop: no service thread of its own) and the lws callback
@@ -112,8 +112,6 @@ typedef struct ws_step {
     int port;
     const char *host_hdr;           /* constant Host, or NULL: host_tmpl   */
     const volley_template *host_tmpl;
-    const char *origin;             /* constant Origin, or NULL            */
-    const volley_template *origin_tmpl;
     const char *path;               /* constant path + query, or NULL      */
     size_t prefix_len;              /* templated url: chars before the path */
     char *subprotocols;             /* "a, b" or NULL                      */
