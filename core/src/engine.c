@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1099,6 +1100,14 @@ static void *worker_main(void *arg)
         on_wake(&w->wake);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Plugins' handles close asynchronously; run until all are gone. */
+    while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
+        ;
+    for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
+        const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
+        if (w->pstate[i] && ops->size >= offsetof(volley_protocol_ops, worker_done) +
+                                              sizeof ops->worker_done && ops->worker_done)
+            ops->worker_done(w->pstate[i]);
+    }
     while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
         ;
     atomic_fetch_add(&e->workers_done, 1);

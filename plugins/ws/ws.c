@@ -864,6 +864,7 @@ static const volley_protocol_ops ops = {
     .step_start = ws_step_start,
     .step_cancel = ws_step_cancel,
     .vu_fini = ws_vu_fini,
+    .worker_done = ws_worker_done,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "ws", .version = "0.1.0",

@@ -405,6 +405,8 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
     if (!prefix || resolve(st, host, err, errcap) != 0)
         goto fail;
     st->prefix_len = prefix;
+    if (st->tls)
+        atomic_store(&p->any_tls, true);
     st->tag_url = shown;
     st->tag_name = c->name ? c->name : shown;
 

@@ -17,6 +17,7 @@
 #ifndef VOLLEY_WS_INT_H
 #define VOLLEY_WS_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -84,6 +85,7 @@ typedef struct ws_plugin {
     const volley_host *host;
     volley_core *core;
     int metric[MET_COUNT];
+    atomic_bool any_tls;            /* a compiled step uses wss://         */
     uv_mutex_t codes_lock;          /* interned error_code tag strings */
     char **codes;
     size_t n_codes;
@@ -149,6 +151,7 @@ typedef struct ws_worker {
 
 void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
 void ws_worker_fini(void *wstate);
+void ws_worker_done(void *wstate);
 /* The lws protocol callback (ws.c). */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);

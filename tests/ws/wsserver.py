@@ -19,7 +19,8 @@ serves all the cases:
   /badutf8       sends a text frame that is not UTF-8
   /hang          reads the handshake and never answers
 
-Usage: wsserver.py PORT [--quiet]. Prints "ready PORT" when listening.
+Usage: wsserver.py PORT [--reuseport]. Prints "ready PORT" when listening.
+--reuseport lets several processes share the port (the benchmark's).
 """
 import asyncio
 import base64
@@ -162,7 +163,8 @@ async def handle(reader, writer):
 
 async def main():
     port = int(sys.argv[1])
-    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096,
+                                        reuse_port="--reuseport" in sys.argv)
     print(f"ready {port}", flush=True)
     async with server:
         await server.serve_forever()

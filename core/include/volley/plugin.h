@@ -376,6 +376,13 @@ typedef struct volley_protocol_ops {
     void (*step_cancel)(void *wstate, volley_vu *vu, void *vu_state);
     /* The VU ends: release what its vu_state holds. */
     void (*vu_fini)(void *wstate, void *vu_state);
+
+    /* Appended in ABI 1 (read when `size` covers it), optional: on the
+     * worker thread, once the loop has run dry after worker_fini (every
+     * handle closed) and before it is closed. For libraries that finish
+     * their teardown only after their handles' close callbacks ran (e.g.
+     * libwebsockets on a foreign loop); the wstate may be freed here. */
+    void (*worker_done)(void *wstate);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */
