@@ -25,6 +25,7 @@
 #include "ws_int.h"
 
 #define CLOSE_GRACE_NS 3000000000ull   /* our close frame, then we cut */
+#define KILL_GRACE_NS 2000000000ull    /* a cut, then we stop waiting for lws */
 
 /* ------------------------------------------------------------------------ */
 /* Plugin instance                                                           */
@@ -200,10 +201,13 @@ static void kill_wsi(ws_worker *w, struct lws *wsi)
     lws_cancel_service(w->ctx);
 }
 
-static void kill_now(ws_vu *vs)
+/* Kills the connection; if lws has not reported its end by kill_at, the
+ * timer ends the session itself (detached), so a VU can never hang. */
+static void kill_now(ws_vu *vs, uint64_t now)
 {
     if (vs->wsi)
         kill_wsi(vs->w, vs->wsi);
+    vs->kill_at = now + KILL_GRACE_NS;
 }
 
 /* Our close: a close frame with code, written when the socket is writable. */
@@ -485,6 +489,7 @@ static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
 /* ------------------------------------------------------------------------ */
 
 static void on_timer(uv_timer_t *t);
+static void connect_now(ws_vu *vs, uint64_t now);
 
 static void consider(uint64_t *next, uint64_t at)
 {
@@ -499,6 +504,7 @@ static void arm(ws_vu *vs, uint64_t now)
         uv_timer_start(&vs->timer, on_timer, 0, 0);
         return;
     }
+    consider(&next, vs->kill_at);
     if (vs->phase == PH_CONNECTING)
         consider(&next, vs->connect_deadline);
     if (vs->phase == PH_OPEN) {
@@ -528,19 +534,28 @@ static void on_timer(uv_timer_t *t)
     if (!c)
         return;
     uint64_t now = vs->w->host->now_ns();
+    if (vs->connect_pending) {
+        connect_now(vs, now);
+        return;
+    }
     if (vs->phase == PH_CONNECTING && now >= vs->connect_deadline) {
         fail(vs, "timeout", "connect timeout: no handshake within %.3gs",
              (double)c->connect_timeout_ns / 1e9);
         vs->connect_deadline = 0;
-        kill_now(vs);
+        kill_now(vs, now);
+        arm(vs, now);
+        return;
+    }
+    if (vs->kill_at && now >= vs->kill_at) {
+        fail(vs, "close_1006", "the connection did not end after it was cut");
+        session_end(vs);   /* detaches the wsi; deliver() next turn */
         return;
     }
     if (vs->phase == PH_OPEN) {
         if (vs->close_pending) {
-            if (now >= vs->close_at) {   /* the close frame could not go out */
+            if (vs->close_at && now >= vs->close_at) {   /* the close frame did not go out */
                 vs->close_at = 0;
-                kill_now(vs);
-                return;
+                kill_now(vs, now);
             }
         } else {
             if (vs->expect_at && now >= vs->expect_at) {
@@ -628,6 +643,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     ws_vu *vs = user;
     if (!vs || !vs->w || vs->phase == PH_IDLE || vs->phase == PH_ENDED)
         return 0;   /* context events, or a session already detached */
+    if (!vs->wsi)
+        vs->wsi = wsi;   /* a callback during lws_client_connect_via_info */
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
         vs->tcp_up = true;
@@ -758,22 +775,45 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->close_code = 0;
     vs->status = 0;
     vs->connect_deadline = vs->next_send = vs->next_ping = vs->close_at = vs->expect_at = 0;
+    vs->kill_at = 0;
+    vs->connect_pending = false;
     vs->error = NULL;
     vs->error_code = NULL;
     vs->out.len = vs->out_head = 0;
     vs->expected.len = 0;
     vs->pend_head = vs->pend_n = 0;
 
+    uint64_t now = w->host->now_ns();
+    vs->t0 = now;
+    vs->phase = PH_CONNECTING;
+    vs->connect_pending = true;
+    vs->connect_deadline = now + (uint64_t)st->cfg->connect_timeout_ns;
+    /* The connect itself runs from the VU's timer on the next loop turn:
+     * step_start may come from inside another plugin's completion (an http
+     * step just closed its socket, its poll handle still closing), and an
+     * lws socket opened right then can get that fd number while libuv
+     * still has the old handle (seen as an abort in uv_poll_start). */
+    uv_timer_start(&vs->timer, on_timer, 0, 0);
+    return 0;
+}
+
+/* The connect of a started session (from the timer). */
+static void connect_now(ws_vu *vs, uint64_t now)
+{
+    const ws_step *st = vs->st;
+    vs->connect_pending = false;
     volley_buf path = {0}, host = {0};
     const char *p = render_path(vs, &path);
     const char *hh = st->host_tmpl ? render_tmpl(vs, st->host_tmpl, &host) : st->host_hdr;
     if (!p || !hh) {
         free(path.data), free(host.data);
-        return -1;
+        fail(vs, "render", "the url or Host could not be rendered (out of memory)");
+        session_end(vs);
+        return;
     }
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
-    ci.context = w->ctx;
+    ci.context = vs->w->ctx;
     ci.address = st->address;
     ci.port = st->port;
     ci.path = p;
@@ -783,11 +823,8 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     ci.ietf_version_or_minus_one = -1;
     ci.local_protocol_name = "volley-ws";
     ci.userdata = vs;
-    ci.pwsi = &vs->wsi;
-    uint64_t now = w->host->now_ns();
-    vs->t0 = now;
-    vs->phase = PH_CONNECTING;
-    vs->connect_deadline = now + (uint64_t)st->cfg->connect_timeout_ns;
+    /* No ci.pwsi: lws writes NULL through it when it finally frees the
+     * wsi, which can be after this VU has started its next session. */
     arm(vs, now);
     struct lws *wsi = lws_client_connect_via_info(&ci);
     free(path.data), free(host.data);
@@ -798,7 +835,6 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
         fail(vs, "connect", "connect failed (lws refused the connection attempt)");
         session_end(vs);
     }
-    return 0;
 }
 
 /* Detaches the session from lws (no more callbacks for it) and ends it. */

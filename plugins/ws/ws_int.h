@@ -182,11 +182,12 @@ typedef struct ws_vu {
     bool msg_text;                  /* the message being received        */
     bool established;
     bool tcp_up;                    /* connected, handshake request sent */
+    bool connect_pending;           /* started; connects on the next turn */
     uint16_t close_code;            /* ours, when we close               */
     int status;                     /* handshake status (101 when open)  */
     uint32_t utf8;                  /* validator state across fragments  */
     uint64_t t0, t_open, t_end;
-    uint64_t connect_deadline, next_send, next_ping, close_at, expect_at;
+    uint64_t connect_deadline, next_send, next_ping, close_at, expect_at, kill_at;
     uint64_t ping_sent;
     size_t msg_len;                 /* bytes of the message so far       */
     const char *error;              /* why the session failed, or NULL   */
