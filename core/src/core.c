@@ -76,6 +76,9 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .memo_get = memo_get,
         .memo_put = memo_put,
         .template_display = tmpl_display,
+        .checks_run = engine_host_checks_run,
+        .checks_match = engine_host_checks_match,
+        .captures_apply = engine_host_captures_apply,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -392,12 +393,12 @@ static void end_iteration(vu_run *v)
 }
 
 /* Records one check result (or a capture's) and the first reason it failed. */
-static void check_result(vu_run *v, const flow_op *op, uint32_t series, const volley_tags *tags,
+static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
                          bool pass, const char *why)
 {
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = op->group};
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
     worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
     /* The first reason per check, for the summary: one copy per run. */
@@ -407,38 +408,59 @@ static void check_result(vu_run *v, const flow_op *op, uint32_t series, const vo
 
 static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
 
-/* true when every check passed (or there is none). */
-static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+/* Evaluates check items on a response: with v, records each result (the
+ * `checks` metric in its item's group); without, only tells whether all
+ * held (stopping at the first that does not). true when every check
+ * passed (or there is none). */
+static bool eval_checks(vu_run *v, const check_item *items, size_t n, const volley_response *resp)
 {
-    if (op->n_checks == 0)
+    if (n == 0)
         return true;
     if (!resp)
         resp = &step_not_run;
     volley_memo memo = {0};
     char msg[256];
     bool all = true;
-    for (size_t i = 0; i < op->n_checks; i++) {
-        const check_item *ci = &op->checks[i];
+    for (size_t i = 0; i < n && (v || all); i++) {
+        const check_item *ci = &items[i];
         bool pass = true;
         size_t c = 0;
         msg[0] = '\0';
         for (; c < ci->n_conds && pass; c++)
             pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
-        char why[320] = "";
-        if (!pass)
-            snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
-                     *msg ? msg : "the condition did not hold");
-        check_result(v, op, ci->series, &ci->tags, pass, why);
+        if (v) {
+            char why[320] = "";
+            if (!pass)
+                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
+                         *msg ? msg : "the condition did not hold");
+            check_result(v, ci->group, ci->series, &ci->tags, pass, why);
+        }
         all &= pass;
     }
     memo_clear(&memo);
     return all;
 }
 
-/* Captures into the VU's slots; each is also a check named "capture NAME". */
-static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    if (op->n_captures == 0)
+    return eval_checks(v, op->checks, op->n_checks, resp);
+}
+
+bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
+{
+    return !c || eval_checks(c->match_only ? NULL : (vu_run *)vu, c->items, c->n, resp);
+}
+
+bool engine_host_checks_match(const volley_checks *c, const volley_response *resp)
+{
+    return !c || eval_checks(NULL, c->items, c->n, resp);
+}
+
+/* Captures into the VU's slots; each is also a check named "capture NAME". */
+static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
+                           const volley_response *resp)
+{
+    if (n == 0)
         return true;
     if (!resp)
         resp = &step_not_run;
@@ -446,8 +468,8 @@ static bool run_captures(vu_run *v, const flow_op *op, const volley_response *re
                       .headers = resp->headers ? resp->headers : "",
                       .headers_len = resp->headers ? resp->headers_len : 0};
     bool all = true;
-    for (size_t i = 0; i < op->n_captures; i++) {
-        const capture_def *c = &op->captures[i];
+    for (size_t i = 0; i < n; i++) {
+        const capture_def *c = &defs[i];
         char why[320] = "";
         bool ok;
         if (resp->error) {
@@ -459,11 +481,22 @@ static bool run_captures(vu_run *v, const flow_op *op, const volley_response *re
         }
         volley_tags tags = VOLLEY_TAGS_INIT;
         tags.check = c->check_name;
-        check_result(v, op, c->check_series, &tags, ok, why);
+        check_result(v, group, c->check_series, &tags, ok, why);
         all &= ok;
     }
     capture_ctx_done(&cx);
     return all;
+}
+
+static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    return apply_captures(v, op->captures, op->n_captures, op->group, resp);
+}
+
+bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
+                                const volley_response *resp)
+{
+    return !c || apply_captures((vu_run *)vu, c->defs, c->n, c->group, resp);
 }
 
 /* `record:` samples into custom metrics. */
@@ -1067,6 +1100,14 @@ static void *worker_main(void *arg)
         on_wake(&w->wake);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Plugins' handles close asynchronously; run until all are gone. */
+    while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
+        ;
+    for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
+        const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
+        if (w->pstate[i] && ops->size >= offsetof(volley_protocol_ops, worker_done) +
+                                              sizeof ops->worker_done && ops->worker_done)
+            ops->worker_done(w->pstate[i]);
+    }
     while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
         ;
     atomic_fetch_add(&e->workers_done, 1);

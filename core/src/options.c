@@ -24,6 +24,9 @@ const char *opt_type_name(volley_opt_type t)
     case VOLLEY_OPT_JSON: return "any value (JSON body)";
     case VOLLEY_OPT_OBJECT: return "mapping";
     case VOLLEY_OPT_OBJECT_LIST: return "list of mappings";
+    case VOLLEY_OPT_CHECKS: return "check items";
+    case VOLLEY_OPT_CAPTURES: return "captures (NAME: SOURCE)";
+    case VOLLEY_OPT_JSON_LIST: return "value or list of values (strings are text)";
     }
     return "?";
 }
@@ -236,6 +239,36 @@ static int fill_object_list(opt_ctx *c, const volley_option *o, const ynode *n,
     return rc;
 }
 
+static int fill_json_list(opt_ctx *c, const ynode *n, const char *path, volley_json_list *out)
+{
+    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
+    volley_json_item *v = arena_alloc(c->a, (count ? count : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    memset(v, 0, (count ? count : 1) * sizeof *v);
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
+        char *ipath = n->kind == YNODE_SEQ ? arena_printf(c->a, "%s[%zu]", path, i)
+                                           : (char *)path;
+        if (item->kind == YNODE_SCALAR && !ynode_is_null(item) && !item->plain) {
+            if (!(v[i].text = compile_tmpl(c, item, ipath)))
+                rc = -1;
+        } else if (item->kind == YNODE_SCALAR && item->plain && !ynode_is_null(item) &&
+                   !ynode_int(item, &(int64_t){0}) && !ynode_double(item, &(double){0}) &&
+                   !ynode_bool(item, &(bool){0})) {
+            /* an unquoted word is text too */
+            if (!(v[i].text = compile_tmpl(c, item, ipath)))
+                rc = -1;
+        } else if (!(v[i].json = tjson_compile(c->a, item, c->scope, c->d, ipath))) {
+            rc = -1;
+        }
+    }
+    out->n = count;
+    out->v = v;
+    return rc;
+}
+
 static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
                     void *config, const char *path)
 {
@@ -286,6 +319,22 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return opt_fill(c, o->sub, n, f, path);
     case VOLLEY_OPT_OBJECT_LIST:
         return fill_object_list(c, o, n, (volley_object_list *)f, path);
+    case VOLLEY_OPT_CHECKS:
+        if (!c->compile_checks) {
+            ERR(n, "%s: check items are not accepted here", path);
+            return -1;
+        }
+        return (*(volley_checks **)f = c->compile_checks(c->compile_ctx, n, path,
+                                                          o->flags & VOLLEY_OPT_MATCH_ONLY))
+                   ? 0 : -1;
+    case VOLLEY_OPT_JSON_LIST:
+        return fill_json_list(c, n, path, (volley_json_list *)f);
+    case VOLLEY_OPT_CAPTURES:
+        if (!c->compile_captures) {
+            ERR(n, "%s: captures are not accepted here", path);
+            return -1;
+        }
+        return (*(volley_captures **)f = c->compile_captures(c->compile_ctx, n, path)) ? 0 : -1;
     }
     return -1;
 }

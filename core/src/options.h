@@ -21,6 +21,14 @@ typedef struct opt_ctx {
      * use): named in unknown-key messages and suggestions. */
     const char *const *extra_keys;
     size_t n_extra_keys;
+    /* Compile VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES values (the spec
+     * loader's, which knows the check plugins, the group and the capture
+     * slots). NULL: such options are an error here. Return NULL after
+     * reporting to d. */
+    volley_checks *(*compile_checks)(void *ctx, const ynode *n, const char *path,
+                                     bool match_only);
+    volley_captures *(*compile_captures)(void *ctx, const ynode *n, const char *path);
+    void *compile_ctx;
 } opt_ctx;
 
 /* Fills `config` (map->config_size bytes, zeroed here) from `node`: a

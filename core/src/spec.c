@@ -354,11 +354,15 @@ static void check_key_names(const plug_set *ps, const char **names, size_t *n, s
 }
 
 static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
-                               check_item *out)
+                               check_item *out, bool match_only)
 {
     if (!want_map(L, n, path))
         return false;
     const ynode *name = ynode_get(n, "name");
+    if (!name && match_only) {
+        static const ynode unnamed = {.kind = YNODE_SCALAR, .str = "", .plain = false};
+        name = &unnamed;
+    }
     if (!name) {
         ERR(n, "%s: missing required key \"name\" (each check item is named)", path);
         return false;
@@ -405,7 +409,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         ERR(n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path, out->name);
         ok = false;
     }
-    if (ok) {
+    if (ok && !match_only) {
         int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, out->name);
         if (sid < 0)
             return false;
@@ -416,19 +420,48 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
     return ok;
 }
 
+/* A check list (or one item) into *items; *count counts every item tried,
+ * failed ones too, so spec_free releases what compiled. */
+static bool compile_check_list(loader *L, const ynode *n, const char *path, const char *group,
+                               check_item **items, size_t *count, bool match_only)
+{
+    size_t total = n->kind == YNODE_SEQ ? n->n_items : 1;
+    *count = 0;
+    *items = arena_alloc(&L->s->a, (total ? total : 1) * sizeof **items);
+    if (!*items)
+        return false;
+    memset(*items, 0, (total ? total : 1) * sizeof **items);
+    bool ok = true;
+    for (size_t i = 0; i < total; i++) {
+        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
+        const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
+        ok &= compile_check_item(L, item, ipath, group, &(*items)[(*count)++], match_only);
+    }
+    return ok;
+}
+
 static bool compile_checks(loader *L, const ynode *n, const char *path, const char *group,
                            flow_op *op)
 {
-    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
-    op->checks = arena_alloc(&L->s->a, count * sizeof *op->checks);
-    bool ok = true;
-    for (size_t i = 0; i < count; i++) {
-        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
-        const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
-        /* Kept even when it fails, so spec_free releases what compiled. */
-        ok &= compile_check_item(L, item, ipath, group, &op->checks[op->n_checks++]);
-    }
-    return ok;
+    return compile_check_list(L, n, path, group, &op->checks, &op->n_checks, false);
+}
+
+/* opt_ctx.compile_checks: a plugin's VOLLEY_OPT_CHECKS option, in the
+ * group of the step being compiled. */
+static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *path,
+                                         bool match_only)
+{
+    loader *L = ctx;
+    volley_checks *c = arena_alloc(&L->s->a, sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->match_only = match_only;
+    bool ok = compile_check_list(L, n, path, L->cur_group ? L->cur_group : "", &c->items, &c->n,
+                                 match_only);
+    c->next = L->s->xchecks;
+    L->s->xchecks = c;
+    return ok ? c : NULL;
 }
 
 /* ---- flow ---- */
@@ -489,10 +522,19 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     if (pi == (size_t)-1)
         return false;
     L->cur_step = step;
+    L->cur_group = group;
+    const volley_captures *caps_before = L->s->xcaptures;
     const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
     merged = merge_layer(L, merged, ops->step_options, L->defaults);
     void *cfg = arena_alloc(&L->s->a, ops->step_options->config_size);
-    if (opt_fill(&L->oc, ops->step_options, merged, cfg, kpath) != 0)
+    int filled = opt_fill(&L->oc, ops->step_options, merged, cfg, kpath);
+    /* Names the step captures in its options are visible from the next
+     * step on, like its own capture:. */
+    for (const volley_captures *c = L->s->xcaptures; c && c != caps_before; c = c->next)
+        for (size_t i = 0; i < c->n; i++)
+            if (c->defs[i].slot >= 0)
+                L->cap_seen[c->defs[i].slot] = true;
+    if (filled != 0)
         return false;
     volley_step_info info = {.scenario = scname, .group = group, .location = loc(L, value)};
     char err[512] = "";
@@ -1284,7 +1326,8 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core, .d = d};
     L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .scenario = scope_scenario,
                            .row_field = scope_row_field, .capture = scope_capture, .ctx = &L};
-    L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d};
+    L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
+                     .compile_captures = compile_opt_captures, .compile_ctx = &L};
 
     s->tree = ytree_load_file(path, path, d);
     if (!s->tree)
@@ -1332,6 +1375,14 @@ void spec_free(spec *s)
                 s->protos[op->proto].plugin->desc->protocol->step_free(s->protos[op->proto].inst, op->step);
         }
     }
+    for (const volley_checks *c = s->xchecks; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++)
+            for (size_t k = 0; k < c->items[i].n_conds; k++)
+                if (c->items[i].conds[k].key->free)
+                    c->items[i].conds[k].key->free(c->items[i].conds[k].cond);
+    for (const volley_captures *c = s->xcaptures; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++)
+            capture_free(&c->defs[i]);
     for (size_t i = 0; i < s->n_protos; i++)
         if (s->protos[i].plugin->desc->protocol->destroy)
             s->protos[i].plugin->desc->protocol->destroy(s->protos[i].inst);

@@ -38,6 +38,22 @@ typedef struct check_item {
     check_cond *conds;
 } check_item;
 
+/* Check items / captures a protocol plugin took as an option
+ * (VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES), run through the host table. */
+struct volley_checks {
+    bool match_only;                 /* unnamed conditions, never recorded */
+    size_t n;
+    check_item *items;
+    struct volley_checks *next;      /* in spec.xchecks, for spec_free */
+};
+
+struct volley_captures {
+    size_t n;
+    capture_def *defs;
+    const char *group;
+    struct volley_captures *next;    /* in spec.xcaptures */
+};
+
 typedef enum op_kind { OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT } op_kind;
 
 /* What a failed check or capture does to the iteration (on_check_fail). */
@@ -204,6 +220,8 @@ typedef struct spec {
     proto_use *protos;
     /* for destroy: what to release through plugins */
     const volley_host *host;
+    struct volley_checks *xchecks;      /* plugins' check-item options */
+    struct volley_captures *xcaptures;  /* plugins' capture options */
 } spec;
 
 /* Loads and compiles `path`. Returns NULL with every error in d. Protocol

@@ -167,6 +167,57 @@ static bool is_custom_metric(loader *L, int id)
 static const char *const reserved_names[] = {"env", "services", "row", "vu", "random",
                                              "now", "scenario", "uuid"};
 
+static void add_capture_names(loader *L, const ynode *c, const char ***names, size_t *n,
+                              size_t *cap)
+{
+    if (!c || c->kind != YNODE_MAP)
+        return;
+    for (size_t j = 0; j < c->n_pairs; j++) {
+        const char *name = c->pairs[j].key->str;
+        size_t k = 0;
+        while (k < *n && strcmp((*names)[k], name) != 0)
+            k++;
+        if (k < *n)
+            continue;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 8;
+            const char **t = arena_alloc(&L->s->a, nc * sizeof *t);
+            if (!t)
+                return;
+            if (*n)
+                memcpy(t, *names, *n * sizeof *t);
+            *names = t;
+            *cap = nc;
+        }
+        (*names)[(*n)++] = name;
+    }
+}
+
+/* Captures a protocol step declares in its own options (VOLLEY_OPT_CAPTURES,
+ * at any depth of OBJECT / OBJECT_LIST options), e.g. ws's expect.capture. */
+static void collect_option_captures(loader *L, const volley_option_map *map, const ynode *v,
+                                    const char ***names, size_t *n, size_t *cap, int depth)
+{
+    if (!map || !v || v->kind != YNODE_MAP || depth > 8)
+        return;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const volley_option *o = NULL;
+        for (size_t j = 0; j < map->count && !o; j++)
+            if (strcmp(map->options[j].name, v->pairs[i].key->str) == 0)
+                o = &map->options[j];
+        const ynode *val = v->pairs[i].value;
+        if (!o)
+            continue;
+        if (o->type == VOLLEY_OPT_CAPTURES)
+            add_capture_names(L, val, names, n, cap);
+        else if (o->type == VOLLEY_OPT_OBJECT)
+            collect_option_captures(L, o->sub, val, names, n, cap, depth + 1);
+        else if (o->type == VOLLEY_OPT_OBJECT_LIST && val->kind == YNODE_SEQ)
+            for (size_t k = 0; k < val->n_items; k++)
+                collect_option_captures(L, o->sub, val->items[k], names, n, cap, depth + 1);
+    }
+}
+
 static void collect_captures(loader *L, const ynode *flow, const char ***names, size_t *n,
                              size_t *cap, int depth)
 {
@@ -177,28 +228,13 @@ static void collect_captures(loader *L, const ynode *flow, const char ***names, 
         if (st->kind != YNODE_MAP)
             continue;
         collect_captures(L, ynode_get(st, "steps"), names, n, cap, depth + 1);
-        const ynode *c = ynode_get(st, "capture");
-        if (!c || c->kind != YNODE_MAP)
-            continue;
-        for (size_t j = 0; j < c->n_pairs; j++) {
-            const char *name = c->pairs[j].key->str;
-            size_t k = 0;
-            while (k < *n && strcmp((*names)[k], name) != 0)
-                k++;
-            if (k < *n)
-                continue;
-            if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 8;
-                const char **t = arena_alloc(&L->s->a, nc * sizeof *t);
-                if (!t)
-                    return;
-                if (*n)
-                    memcpy(t, *names, *n * sizeof *t);
-                *names = t;
-                *cap = nc;
-            }
-            (*names)[(*n)++] = name;
+        for (size_t j = 0; j < st->n_pairs; j++) {
+            const plug *p = plug_find_protocol(L->plugins, st->pairs[j].key->str);
+            if (p)
+                collect_option_captures(L, p->desc->protocol->step_options, st->pairs[j].value,
+                                        names, n, cap, 0);
         }
+        add_capture_names(L, ynode_get(st, "capture"), names, n, cap);
     }
 }
 
@@ -292,19 +328,33 @@ int scope_capture(void *ctx, const char *name)
             continue;
         if (L->cap_seen[i])
             return (int)i;
-        const ynode *own = L->cur_step ? ynode_get(L->cur_step, "capture") : NULL;
-        return own && own->kind == YNODE_MAP && ynode_get(own, name) ? -3 : -2;
+        /* Not yet: captured by this step (its capture: or its options) or
+         * by a later one. */
+        const char **own = NULL;
+        size_t n_own = 0, cap_own = 0;
+        if (L->cur_step) {
+            ynode one = {.kind = YNODE_SEQ, .n_items = 1, .items = (ynode **)&L->cur_step};
+            collect_captures(L, &one, &own, &n_own, &cap_own, 0);
+        }
+        for (size_t k = 0; k < n_own; k++)
+            if (strcmp(own[k], name) == 0)
+                return -3;
+        return -2;
     }
     return -1;
 }
 
 /* ---- a step's data keys ---- */
 
-static bool compile_captures(loader *L, const ynode *n, const char *path, flow_op *op)
+bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
+                         capture_def **defs, size_t *count)
 {
+    *count = 0;
     if (!want_map(L, n, path))
         return false;
-    op->captures = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *op->captures);
+    *defs = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof **defs);
+    if (!*defs)
+        return false;
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
@@ -327,7 +377,7 @@ static bool compile_captures(loader *L, const ynode *n, const char *path, flow_o
             ok = false;
             continue;
         }
-        capture_def *c = &op->captures[op->n_captures];
+        capture_def *c = &(*defs)[*count];
         if (!capture_compile(&L->s->a, L->d, k, v, kpath, c)) {
             /* Reported; later uses of the name need not say it again. */
             for (size_t s = 0; s < L->n_caps; s++)
@@ -336,17 +386,36 @@ static bool compile_captures(loader *L, const ynode *n, const char *path, flow_o
             ok = false;
             continue;
         }
-        op->n_captures++;
+        (*count)++;
         c->slot = -1;
         for (size_t s = 0; s < L->n_caps; s++)
             if (strcmp(L->cap_names[s], k->str) == 0)
                 c->slot = (int)s;
-        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, op->group, c->check_name);
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, c->check_name);
         if (sid < 0 || c->slot < 0)
             return false;
         c->check_series = (uint32_t)sid;
     }
     return ok;
+}
+
+volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path)
+{
+    loader *L = ctx;
+    if (!L->cap_seen) {
+        ERR(n, "%s: captures are only accepted in a scenario's flow", path);
+        return NULL;
+    }
+    volley_captures *c = arena_alloc(&L->s->a, sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->group = L->cur_group ? L->cur_group : "";
+    bool ok = compile_capture_map(L, n, path, c->group, &c->defs, &c->n);
+    /* Listed even when it failed, so spec_free releases what compiled. */
+    c->next = L->s->xcaptures;
+    L->s->xcaptures = c;
+    return ok ? c : NULL;
 }
 
 static bool compile_records(loader *L, const ynode *n, const char *path, flow_op *op)
@@ -491,7 +560,8 @@ bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *
         ok &= compile_tags(L, tags, subpath(L, path, "tags"), op);
     const ynode *cap = ynode_get(step, "capture");
     if (cap)
-        ok &= compile_captures(L, cap, subpath(L, path, "capture"), op);
+        ok &= compile_capture_map(L, cap, subpath(L, path, "capture"), op->group, &op->captures,
+                                  &op->n_captures);
     /* Names this step captures are visible from here on: to its own
      * record, and to the steps after it (its request was compiled before). */
     for (size_t i = 0; i < op->n_captures; i++)

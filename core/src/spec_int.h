@@ -34,6 +34,7 @@ typedef struct loader {
     bool outside_flow;
     bool sc_pool_failed;       /* its `use:` named no pool (said once) */
     const ynode *cur_step;     /* the step being compiled, for its captures */
+    const char *cur_group;     /* its group, for checks/captures in its options */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
 } loader;
 
@@ -57,6 +58,11 @@ void scenario_data_end(loader *L);
 const char *scope_scenario(void *ctx);
 int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
 int scope_capture(void *ctx, const char *name);
+/* `capture:` maps: compiled into *defs (group: for the checks metric). */
+bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
+                         capture_def **defs, size_t *count);
+/* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
+volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path);
 /* A step's capture / record / on_check_fail keys, onto its op. */
 bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op);
 

@@ -14,7 +14,18 @@ typedef struct noop_cfg {
     int64_t timeout;
     const volley_json *json;
     bool reject;
+    const volley_checks *each;      /* check items on something of its own */
+    struct noop_expect {
+        uint64_t set;
+        const volley_captures *capture;
+    } expect;
 } noop_cfg;
+
+static const volley_option expect_options[] = {
+    {.name = "capture", .type = VOLLEY_OPT_CAPTURES,
+     .offset = offsetof(struct noop_expect, capture), .help = "captures"},
+};
+static const volley_option_map expect_map = {expect_options, 1, sizeof(struct noop_expect), NULL};
 
 static const volley_option options[] = {
     {.name = "name", .type = VOLLEY_OPT_STRING, .offset = offsetof(noop_cfg, name),
@@ -26,6 +37,10 @@ static const volley_option options[] = {
     {.name = "json", .type = VOLLEY_OPT_JSON, .offset = offsetof(noop_cfg, json), .help = "body"},
     {.name = "reject", .type = VOLLEY_OPT_BOOL, .offset = offsetof(noop_cfg, reject),
      .default_value = "false", .help = "fail step_compile"},
+    {.name = "each", .type = VOLLEY_OPT_CHECKS, .offset = offsetof(noop_cfg, each),
+     .help = "check items"},
+    {.name = "expect", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(noop_cfg, expect),
+     .help = "nested captures", .sub = &expect_map},
 };
 static const volley_option_map step_map = {options, sizeof options / sizeof options[0],
                                            sizeof(noop_cfg), "name"};

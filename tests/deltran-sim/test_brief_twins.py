@@ -75,6 +75,21 @@ class BriefTwins(SimCase):
         self.assertEqual(rc, 99, out)
         self.assertGreater(s["metrics"]["transaction_duration"]["min"], 3000)   # sleeps 1 s + 2 s
 
+    def test_websocket(self):
+        """The brief's websocket test on the stand-in's 8090 alias (its URL
+        has no user_id, which the real 8089/ws refuses with 400)."""
+        rc, out, s = self.run_twin("websocket-test.yaml", "--duration", "1s", "--vus", "5",
+                                   "-e", "WS_PORT=%d" % (PORTS["ws-alias"] + OFFSET))
+        self.assertEqual(rc, 0, out)
+        # The 30 s sessions are cut by the shortened run's end: counted as
+        # ended (not failed), their step's check never ran.
+        self.assertEqual(s["metrics"]["ws_sessions"]["count"], 5)
+        self.assertGreater(s["metrics"]["ws_connecting"]["max"], 0)
+        self.assertEqual(s["metrics"]["ws_session_failed"]["passes"], 0)
+        self.assertGreater(s["metrics"]["ws_msgs_sent"]["count"], 0)   # the subscribe
+        # the stand-in pushes nothing unasked: no message was checked
+        self.assertEqual(self.checks(s).get("message has data", (0, 0)), (0, 0))
+
     def test_load_test_realistic(self):
         rc, out, s = self.run_twin("load-test-realistic.yaml", "--duration", "2s")
         self.assertEqual(rc, 0, out)

@@ -259,7 +259,7 @@ class DocsTest(VolleyCase):
             add("metric examples", "metric-example-%d" % i, spec(metrics={"m": v}))
 
         # step keys beside http (check is tried per check key below)
-        for key, values in each_key("step", defs["step"]["properties"], skip=("http", "check")):
+        for key, values in each_key("step", defs["step"]["properties"], skip=("http", "ws", "check")):
             for i, v in enumerate(defs["step"]["properties"][key].get("enum", values)):
                 if key == "sleep":
                     step = {"sleep": v}
@@ -287,7 +287,15 @@ class DocsTest(VolleyCase):
                 step["http"]["method"] = "POST"
             add("http: " + key, "http-" + key, flow_spec(step))
 
-        for key, values in each_key("check", defs["checkItem"]["properties"], skip=("name",)):
+        for key, values in each_key("ws", defs["ws"]["properties"]):
+            if not values:
+                continue
+            step = {"ws": {"url": "ws://127.0.0.1:18080/ws", key: values[0]}}
+            add("ws: " + key, "ws-" + key, flow_spec(step))
+        for i, v in enumerate(samples(s, defs["step"]["properties"]["ws"])):
+            add("ws examples", "ws-example-%d" % i, flow_spec({"ws": v}))
+
+        for key, values in each_key("check", defs["checkConditions"]["properties"], skip=("name",)):
             for i, v in enumerate(values):
                 step = {"http": {"url": BASE_URL + "/"}, "check": [{"name": "c", key: v}]}
                 add("check: " + key, "check-%s-%d" % (key, i), flow_spec(step))

@@ -780,6 +780,89 @@ static void test_check_map(void **state)
     expect_bad_map(&m6, "option 0: missing name or offset outside the config struct");
 }
 
+/* VOLLEY_OPT_CHECKS / CAPTURES go to the context's compilers (the spec
+ * loader's); without them (outputs, checks' own options) they are refused. */
+static int compiled;
+static volley_checks *fake_checks(void *ctx, const ynode *n, const char *path, bool match_only)
+{
+    (void)n, (void)path, (void)match_only;
+    compiled++;
+    return ctx;
+}
+static volley_captures *fake_captures(void *ctx, const ynode *n, const char *path)
+{
+    (void)path;
+    compiled += n->kind == YNODE_MAP ? 10 : 0;
+    return n->kind == YNODE_MAP ? ctx : NULL;
+}
+
+static void test_checks_and_captures(void **state)
+{
+    fx *f = *state;
+    struct xcfg {
+        uint64_t set;
+        const volley_checks *checks;
+        const volley_captures *caps;
+    } cfg;
+    static const volley_option xo[] = {
+        {.name = "checks", .type = VOLLEY_OPT_CHECKS, .offset = offsetof(struct xcfg, checks),
+         .help = "items"},
+        {.name = "caps", .type = VOLLEY_OPT_CAPTURES, .offset = offsetof(struct xcfg, caps),
+         .help = "captures"},
+    };
+    static const volley_option_map xmap = {xo, 2, sizeof(struct xcfg), NULL};
+    FILL_FAILS(f, &xmap, "checks: [ { name: a, status: 200 } ]\ncaps: { x: json.a }\n", &cfg,
+               "t.yaml:1:9: error: root.checks: check items are not accepted here",
+               "t.yaml:2:7: error: root.caps: captures are not accepted here");
+    int token;
+    f->c.compile_checks = fake_checks;
+    f->c.compile_captures = fake_captures;
+    f->c.compile_ctx = &token;
+    compiled = 0;
+    fill_ok(f, &xmap, "checks: [ { name: a, status: 200 } ]\ncaps: { x: json.a }\n", &cfg);
+    assert_int_equal(compiled, 11);
+    assert_ptr_equal(cfg.checks, (const void *)&token);
+    assert_ptr_equal(cfg.caps, (const void *)&token);
+    /* The compiler reported its own error: opt_fill fails without adding one. */
+    const ynode *root = parse(f, "caps: [x]\n");
+    assert_int_equal(opt_fill(&f->c, &xmap, root, &cfg, "root"), -1);
+    assert_string_equal(opt_type_name(VOLLEY_OPT_CHECKS), "check items");
+    assert_string_equal(opt_type_name(VOLLEY_OPT_CAPTURES), "captures (NAME: SOURCE)");
+}
+
+static void test_json_list(void **state)
+{
+    fx *f = *state;
+    struct jcfg {
+        uint64_t set;
+        volley_json_list msgs;
+    } cfg;
+    static const volley_option jo[] = {
+        {.name = "msgs", .type = VOLLEY_OPT_JSON_LIST, .offset = offsetof(struct jcfg, msgs),
+         .help = "messages"},
+    };
+    static const volley_option_map jmap = {jo, 1, sizeof(struct jcfg), NULL};
+    fill_ok(f, &jmap, "msgs: [ { type: sub, n: 1 }, \"hello ${env.HOST}\", ping, 42, [1, 2] ]\n",
+            &cfg);
+    assert_int_equal(cfg.msgs.n, 5);
+    assert_null(cfg.msgs.v[0].text);
+    assert_string_equal(tjson_const(cfg.msgs.v[0].json), "{\"type\":\"sub\",\"n\":1}");
+    assert_null(cfg.msgs.v[1].json);
+    assert_string_equal(tmpl_const(cfg.msgs.v[1].text), "hello example.test");
+    assert_string_equal(tmpl_const(cfg.msgs.v[2].text), "ping");   /* a plain word is text */
+    assert_string_equal(tjson_const(cfg.msgs.v[3].json), "42");
+    assert_string_equal(tjson_const(cfg.msgs.v[4].json), "[1,2]");
+    fill_ok(f, &jmap, "msgs: { type: one }\n", &cfg);   /* one value */
+    assert_int_equal(cfg.msgs.n, 1);
+    FILL_FAILS(f, &jmap, "msgs: [ \"${nope}\" ]\n", &cfg,
+               "t.yaml:1:9: error: root.msgs[0]: unknown template name \"nope\"; expected env.NAME, "
+               "services.NAME, row.FIELD, a captured name, vu.id, vu.iteration, scenario.name, "
+               "random.int(a,b), random.float(a,b), random.pick(x,y,...), random.string(n), uuid(), "
+               "now.ms or now.iso");
+    assert_string_equal(opt_type_name(VOLLEY_OPT_JSON_LIST),
+                        "value or list of values (strings are text)");
+}
+
 static void test_type_names(void **state)
 {
     (void)state;
@@ -793,6 +876,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_type_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checks_and_captures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_set_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_node_gives_defaults_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_default_reported_at_default, setup, teardown),

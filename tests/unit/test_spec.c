@@ -576,6 +576,11 @@ typedef struct noop_step_view {
         int64_t timeout;
         const volley_json *json;
         bool reject;
+        const volley_checks *each;
+        struct {
+            uint64_t set;
+            const volley_captures *capture;
+        } expect;
     } cfg;
     char scenario[64];
     char group[128];
@@ -698,6 +703,65 @@ static void test_check_errors(void **state)
     assert_string_equal(f->d.lines[0], want);
 }
 
+/* VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES: a plugin's options compiled by
+ * the core as check items and captures of the step's group; captured
+ * names are slots of the scenario, visible from the next step on. */
+static void test_plugin_checks_and_captures(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - group: g\n"
+                      "        steps:\n"
+                      "          - noop:\n"
+                      "              each:\n"
+                      "                - { name: has type, json: { path: type, exists: true } }\n"
+                      "              expect: { capture: { tok: json.token } }\n"
+                      "      - noop: { headers: { X-T: \"${tok}\" } }\n");
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->n_caps, 1);
+    const noop_step_view *st = sc->ops[1].step;
+    const volley_checks *ck = st->cfg.each;
+    assert_non_null(ck);
+    assert_int_equal(ck->n, 1);
+    assert_string_equal(ck->items[0].name, "has type");
+    assert_string_equal(ck->items[0].group, "::g");
+    assert_string_equal(f->core.reg.series[ck->items[0].series].name, "::g::has type");
+    const volley_captures *cp = st->cfg.expect.capture;
+    assert_non_null(cp);
+    assert_int_equal(cp->n, 1);
+    assert_string_equal(cp->defs[0].name, "tok");
+    assert_int_equal(cp->defs[0].slot, 0);
+    assert_string_equal(cp->group, "::g");
+    /* The host runs them on a response. */
+    volley_response ok = {.status = 101, .body = "{\"type\":\"x\"}", .body_len = 12};
+    volley_response bad = {.status = 101, .body = "{}", .body_len = 2};
+    assert_true(f->core.host.checks_match(ck, &ok));
+    assert_false(f->core.host.checks_match(ck, &bad));
+    assert_true(f->core.host.checks_match(NULL, &bad));
+
+    /* Errors are reported at their place; a name captured in the step's
+     * options is not visible to the step itself. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop:\n"
+               "          headers: { X: \"${tok}\" }\n"
+               "          each: [ { name: x, stauts: 1 } ]\n"
+               "          expect: { capture: { tok: json. } }\n",
+               ":7:25: error: scenarios.s.flow[0].noop.headers.X: \"${tok}\" is captured by this same "
+               "step; a captured name is visible from the next step on (and in this step's record)",
+               ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
+               "mean \"status\"?); known checks: status, header, body, duration_lt, json, name",
+               ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
+               "header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }");
+}
+
 static void test_step_option_errors(void **state)
 {
     fx *f = *state;
@@ -708,7 +772,7 @@ static void test_step_option_errors(void **state)
                "    flow:\n"
                "      - noop: { nmae: x, timeout: fast }\n",
                ":6:17: error: scenarios.s.flow[0].noop: unknown key \"nmae\" (did you mean "
-               "\"name\"?); valid keys: name, headers, timeout, json, reject",
+               "\"name\"?); valid keys: name, headers, timeout, json, reject, each, expect",
                ":6:35: error: scenarios.s.flow[0].noop.timeout: expected a duration such as 500ms, "
                "10s, 1m30s or 2h; got \"fast\" (a number must come first)");
     LOAD_FAILS(f, HEAD
@@ -1115,6 +1179,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_checks_and_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_option_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),

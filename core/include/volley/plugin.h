@@ -40,6 +40,8 @@ typedef struct volley_vu volley_vu;             /* one virtual user          */
 typedef struct volley_template volley_template; /* compiled "${...}" string  */
 typedef struct volley_json volley_json;         /* compiled JSON body tree   */
 typedef struct volley_memo volley_memo;         /* per-response scratch      */
+typedef struct volley_checks volley_checks;     /* compiled check items      */
+typedef struct volley_captures volley_captures; /* compiled captures         */
 
 /* A growable byte buffer. The owner frees `data` with free(). */
 typedef struct volley_buf {
@@ -78,10 +80,21 @@ typedef enum volley_opt_type {
     VOLLEY_OPT_SCALAR,        /* volley_scalar: null/bool/int/double/string  */
     VOLLEY_OPT_JSON,          /* const volley_json *: any tree, templated    */
     VOLLEY_OPT_OBJECT,        /* nested struct described by `sub`            */
-    VOLLEY_OPT_OBJECT_LIST    /* volley_object_list: a list of `sub` structs */
+    VOLLEY_OPT_OBJECT_LIST,   /* volley_object_list: a list of `sub` structs */
+    /* Appended in ABI 1 (check host->size for checks_run/captures_apply): */
+    VOLLEY_OPT_CHECKS,        /* const volley_checks *: check items, compiled
+                                 by the core exactly as a step's `check:`   */
+    VOLLEY_OPT_CAPTURES,      /* const volley_captures *: NAME: SOURCE, as a
+                                 step's `capture:`; later steps see NAME    */
+    VOLLEY_OPT_JSON_LIST      /* volley_json_list: one value or a list; a
+                                 string item is a text template, any other
+                                 item a JSON tree (e.g. messages to send)   */
 } volley_opt_type;
 
 #define VOLLEY_OPT_REQUIRED 0x1u
+/* VOLLEY_OPT_CHECKS only: the items are conditions to match (checks_match),
+ * never recorded, so they need no name. */
+#define VOLLEY_OPT_MATCH_ONLY 0x2u
 
 typedef struct volley_option_map volley_option_map;
 
@@ -121,6 +134,17 @@ typedef struct volley_object_list {
     size_t n;
     const void *items;
 } volley_object_list;
+
+/* An item of a VOLLEY_OPT_JSON_LIST: exactly one of the two is set. */
+typedef struct volley_json_item {
+    const volley_json *json;          /* an object, array, number, bool...  */
+    const volley_template *text;      /* a string, sent/used as plain text  */
+} volley_json_item;
+
+typedef struct volley_json_list {
+    size_t n;
+    const volley_json_item *v;
+} volley_json_list;
 
 typedef struct volley_template_map {
     size_t n;
@@ -284,6 +308,27 @@ typedef struct volley_host {
      * in, run-time parts shown as written ("http://h/tx/${vu.id}"). Lives
      * for the run. (Appended in ABI 1: check host->size before use.) */
     const char *(*template_display)(const volley_template *t);
+
+    /* Check items and captures a plugin declared as VOLLEY_OPT_CHECKS /
+     * VOLLEY_OPT_CAPTURES options, applied to a response the plugin builds
+     * (e.g. one WebSocket message as the body). Loop thread of the VU, while
+     * its step runs. (Appended in ABI 1: check host->size before use.)
+     *
+     * checks_run: evaluates every item, records each one's `checks` sample
+     * (with the step's scenario and group) and remembers the first failure
+     * reason for the summary, as for a step's own `check:`. true when all
+     * passed. NULL checks: true. Match-only items (VOLLEY_OPT_MATCH_ONLY)
+     * are evaluated without recording. */
+    bool (*checks_run)(const volley_checks *c, volley_vu *vu,
+                       const volley_response *resp);
+    /* checks_match: true when every condition of every item holds; records
+     * nothing (for "wait until a message matches"). */
+    bool (*checks_match)(const volley_checks *c, const volley_response *resp);
+    /* captures_apply: takes each capture into the VU's slot (seen by later
+     * steps of the iteration) and records its "capture NAME" check. true
+     * when all captured. */
+    bool (*captures_apply)(const volley_captures *c, volley_vu *vu,
+                           const volley_response *resp);
 } volley_host;
 
 /* ------------------------------------------------------------------------ */
@@ -331,6 +376,13 @@ typedef struct volley_protocol_ops {
     void (*step_cancel)(void *wstate, volley_vu *vu, void *vu_state);
     /* The VU ends: release what its vu_state holds. */
     void (*vu_fini)(void *wstate, void *vu_state);
+
+    /* Appended in ABI 1 (read when `size` covers it), optional: on the
+     * worker thread, once the loop has run dry after worker_fini (every
+     * handle closed) and before it is closed. For libraries that finish
+     * their teardown only after their handles' close callbacks ran (e.g.
+     * libwebsockets on a foreign loop); the wstate may be freed here. */
+    void (*worker_done)(void *wstate);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */

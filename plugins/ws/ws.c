@@ -1,0 +1,908 @@
+/*
+ * ws: the WebSocket protocol plugin, on libwebsockets 4.1.6 in the core's
+ * event loop (ws_loop.c), steps compiled in ws_conf.c.
+ *
+ * One step is one session, as k6's ws.connect: step_start connects, and
+ * the step finishes when the session ends. A VU's session state lives in
+ * its ws_vu with one uv timer for every deadline (connect, periodic send,
+ * ping, close_after, expect, close backstop) and, once the session has
+ * ended inside an lws callback, for handing the result to the core on the
+ * next loop turn: step_done is never called from inside lws.
+ *
+ * Per message, nothing is allocated: outgoing messages are rendered into
+ * the VU's send queue (a buffer that only grows, reset when drained), and
+ * a received message is copied into the VU's message buffer only when a
+ * check, expect or reply_match by id reads it; otherwise only its length
+ * (max_message_size) and, for text, its UTF-8 validity are followed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ws_int.h"
+
+#define CLOSE_GRACE_NS 3000000000ull   /* our close frame, then we cut */
+#define KILL_GRACE_NS 2000000000ull    /* a cut, then we stop waiting for lws */
+
+/* ------------------------------------------------------------------------ */
+/* Plugin instance                                                           */
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    volley_metric_type type;
+    volley_metric_contains contains;
+} metric_defs[MET_COUNT] = {
+    [MET_CONNECTING] = {"ws_connecting", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [MET_SESSIONS] = {"ws_sessions", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+    [MET_SESSION_DURATION] = {"ws_session_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [MET_MSGS_SENT] = {"ws_msgs_sent", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+    [MET_MSGS_RECEIVED] = {"ws_msgs_received", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
+    [MET_PING] = {"ws_ping", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [MET_REPLY_TIME] = {"ws_msg_reply_time", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    [MET_SESSION_FAILED] = {"ws_session_failed", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
+};
+
+static void ws_destroy(void *inst)
+{
+    ws_plugin *p = inst;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_codes; i++)
+        free(p->codes[i]);
+    free(p->codes);
+    uv_mutex_destroy(&p->codes_lock);
+    free(p);
+}
+
+static void *ws_create(const volley_host *host, volley_core *core, char *err, size_t errcap)
+{
+    if (host->size < offsetof(volley_host, captures_apply) + sizeof host->captures_apply) {
+        snprintf(err, errcap, "the core is too old for ws (no checks_run in its host table)");
+        return NULL;
+    }
+    ws_plugin *p = calloc(1, sizeof *p);
+    if (!p || uv_mutex_init(&p->codes_lock) != 0) {
+        free(p);
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    p->host = host;
+    p->core = core;
+    for (int i = 0; i < MET_COUNT; i++) {
+        p->metric[i] = host->metric_register(core, metric_defs[i].name, metric_defs[i].type,
+                                             metric_defs[i].contains, err, errcap);
+        if (p->metric[i] < 0) {
+            ws_destroy(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+/* Tag strings must live for the run: codes with a number ("close_4001")
+ * are made once and kept. Only failures get here. */
+const char *ws_code(ws_plugin *p, const char *fmt, int n)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, fmt, n);
+    const char *found = NULL;
+    uv_mutex_lock(&p->codes_lock);
+    for (size_t i = 0; i < p->n_codes && !found; i++)
+        if (strcmp(p->codes[i], buf) == 0)
+            found = p->codes[i];
+    if (!found && p->n_codes < 4096) {
+        char **t = realloc(p->codes, (p->n_codes + 1) * sizeof *t);
+        char *s = strdup(buf);
+        if (t)
+            p->codes = t;
+        if (t && s) {
+            p->codes[p->n_codes++] = s;
+            found = s;
+        } else {
+            free(s);
+        }
+    }
+    uv_mutex_unlock(&p->codes_lock);
+    return found ? found : "other";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Samples                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static volley_tags session_tags(const ws_vu *vs)
+{
+    volley_tags t = VOLLEY_TAGS_INIT;
+    t.name = vs->st->tag_name;
+    t.url = vs->st->tag_url;
+    t.status = vs->status;
+    t.error_code = vs->error_code;
+    return t;
+}
+
+static void sample(ws_vu *vs, int m, double v)
+{
+    volley_tags t = session_tags(vs);
+    vs->w->host->sample(vs->vu, vs->w->p->metric[m], v, &t);
+}
+
+static double ms_between(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
+
+/* ------------------------------------------------------------------------ */
+/* Session end                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Records why the session failed; the first reason wins. */
+static void fail(ws_vu *vs, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(ws_vu *vs, const char *code, const char *fmt, ...)
+{
+    if (vs->error)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vs->errtext, sizeof vs->errtext, fmt, ap);
+    va_end(ap);
+    vs->error = vs->errtext;
+    vs->error_code = code;
+}
+
+static void arm(ws_vu *vs, uint64_t now);
+
+/* The session is over (inside an lws callback, or from step_start): its
+ * samples now, the step's end on the next loop turn. */
+static void session_end(ws_vu *vs)
+{
+    if (vs->phase == PH_ENDED || vs->phase == PH_IDLE)
+        return;
+    uint64_t now = vs->w->host->now_ns();
+    if (vs->wsi) {
+        lws_set_wsi_user(vs->wsi, NULL);
+        vs->wsi = NULL;
+    }
+    if (vs->established && !vs->error && VOLLEY_OPT_IS_SET(vs->st->cfg, OPT_EXPECT) &&
+        !vs->expect_done)
+        fail(vs, "expect_unmet", "the session closed before a message matched expect");
+    vs->t_end = now;
+    vs->phase = PH_ENDED;
+    sample(vs, MET_SESSIONS, 1);
+    sample(vs, MET_SESSION_FAILED, vs->error ? 1 : 0);
+    if (vs->established)
+        sample(vs, MET_SESSION_DURATION, ms_between(vs->t_open, now));
+    arm(vs, now);   /* deliver() on the next loop turn */
+}
+
+/* Hands the ended session to the core. The last thing done with vs. */
+static void deliver(ws_vu *vs)
+{
+    const volley_host *h = vs->w->host;
+    volley_response resp = {
+        .status = vs->status,   /* 101 once open; the handshake's, or 0 */
+        .error = vs->error,
+        .headers = "",
+        .body = vs->expect_done && vs->expected.data ? vs->expected.data : "",
+        .body_len = vs->expect_done ? vs->expected.len : 0,
+        .duration_ms = vs->established ? ms_between(vs->t_open, vs->t_end) : 0,
+    };
+    vs->phase = PH_IDLE;
+    h->step_done(vs->vu, &resp);
+}
+
+/* Asks lws to end the connection now (it calls back with the close). */
+static void kill_wsi(ws_worker *w, struct lws *wsi)
+{
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /* Called from our own timer, outside lws: lws re-arms its uv timer
+     * for the kill only when it next services something, so wake it. */
+    lws_cancel_service(w->ctx);
+}
+
+/* Kills the connection; if lws has not reported its end by kill_at, the
+ * timer ends the session itself (detached), so a VU can never hang. */
+static void kill_now(ws_vu *vs, uint64_t now)
+{
+    if (vs->wsi)
+        kill_wsi(vs->w, vs->wsi);
+    vs->kill_at = now + KILL_GRACE_NS;
+}
+
+/* Our close: a close frame with code, written when the socket is writable. */
+static void begin_close(ws_vu *vs, uint16_t code, uint64_t now)
+{
+    if (vs->close_pending || !vs->wsi)
+        return;
+    vs->close_pending = true;
+    vs->close_code = code;
+    vs->close_at = now + CLOSE_GRACE_NS;   /* from here: the backstop */
+    lws_callback_on_writable(vs->wsi);
+    arm(vs, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Send queue                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Entries back to back in vs->out: a 4-byte length, LWS_PRE bytes lws may
+ * write its frame header into, the payload; each entry padded to 8 bytes.
+ */
+#define ENTRY_HEAD 8
+#define ENTRY_SIZE(len) ((ENTRY_HEAD + LWS_PRE + (len) + 7) & ~(size_t)7)
+
+static int queue_item(ws_vu *vs, const volley_json_item *it)
+{
+    const volley_host *h = vs->w->host;
+    volley_buf *b = &vs->out;
+    size_t start = b->len;
+    if (h->buf_reserve(b, ENTRY_HEAD + LWS_PRE) != 0)
+        return -1;
+    b->len += ENTRY_HEAD + LWS_PRE;
+    const char *fixed = it->json ? h->json_const(it->json) : h->template_const(it->text);
+    int rc;
+    if (fixed) {
+        size_t n = strlen(fixed);
+        rc = h->buf_reserve(b, n);
+        if (rc == 0) {
+            memcpy(b->data + b->len, fixed, n);
+            b->len += n;
+        }
+    } else {
+        rc = it->json ? h->json_render(it->json, vs->vu, b) : h->template_render(it->text, vs->vu, b);
+    }
+    if (rc != 0) {
+        b->len = start;
+        return -1;
+    }
+    uint32_t len = (uint32_t)(b->len - start - ENTRY_HEAD - LWS_PRE);
+    size_t total = ENTRY_SIZE(len);
+    if (h->buf_reserve(b, total - (b->len - start)) != 0) {
+        b->len = start;
+        return -1;
+    }
+    memcpy(b->data + start, &len, sizeof len);
+    b->len = start + total;
+    return 0;
+}
+
+static void queue_list(ws_vu *vs, const volley_json_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (queue_item(vs, &l->v[i]) != 0)
+            fail(vs, "render", "a message could not be rendered (out of memory)");
+    if (l->n && vs->wsi)
+        lws_callback_on_writable(vs->wsi);
+}
+
+static void remember_send(ws_vu *vs, const char *msg, size_t len, uint64_t now)
+{
+    const ws_step *st = vs->st;
+    if (st->reply_mode == REPLY_NONE)
+        return;
+    if (!vs->pend && !(vs->pend = calloc(WS_REPLY_SLOTS, sizeof *vs->pend)))
+        return;
+    char key[WS_REPLY_KEY] = "";
+    if (st->reply_mode == REPLY_ID && ws_path_value(&st->reply_req, msg, len, key, sizeof key) != 0)
+        return;   /* a message without the id expects no reply */
+    if (vs->pend_n == WS_REPLY_SLOTS) {   /* the oldest is given up */
+        vs->pend_head = (vs->pend_head + 1) % WS_REPLY_SLOTS;
+        vs->pend_n--;
+    }
+    ws_pending *e = &vs->pend[(vs->pend_head + vs->pend_n++) % WS_REPLY_SLOTS];
+    e->t = now;
+    memcpy(e->key, key, sizeof key);
+}
+
+/* A received message answers a send: the oldest (next), or the one with
+ * the same id. */
+static void match_reply(ws_vu *vs, const char *msg, size_t len, uint64_t now)
+{
+    const ws_step *st = vs->st;
+    if (st->reply_mode == REPLY_NONE || !vs->pend_n)
+        return;
+    if (st->reply_mode == REPLY_NEXT) {
+        sample(vs, MET_REPLY_TIME, ms_between(vs->pend[vs->pend_head].t, now));
+        vs->pend_head = (vs->pend_head + 1) % WS_REPLY_SLOTS;
+        vs->pend_n--;
+        return;
+    }
+    char key[WS_REPLY_KEY];
+    if (ws_path_value(&st->reply_res, msg, len, key, sizeof key) != 0)
+        return;
+    for (unsigned i = 0; i < vs->pend_n; i++) {
+        ws_pending *e = &vs->pend[(vs->pend_head + i) % WS_REPLY_SLOTS];
+        if (strcmp(e->key, key) != 0)
+            continue;
+        sample(vs, MET_REPLY_TIME, ms_between(e->t, now));
+        /* close the gap: later entries move one slot toward the head */
+        for (unsigned j = i; j + 1 < vs->pend_n; j++)
+            vs->pend[(vs->pend_head + j) % WS_REPLY_SLOTS] =
+                vs->pend[(vs->pend_head + j + 1) % WS_REPLY_SLOTS];
+        vs->pend_n--;
+        return;
+    }
+}
+
+/* One frame per WRITEABLE: close, then ping, then the oldest message. */
+static int on_writeable(ws_vu *vs, struct lws *wsi)
+{
+    uint64_t now = vs->w->host->now_ns();
+    if (vs->close_pending && vs->close_code) {
+        lws_close_reason(wsi, (enum lws_close_status)vs->close_code, NULL, 0);
+        return -1;
+    }
+    if (vs->ping_pending) {
+        unsigned char buf[LWS_PRE + 8];
+        memcpy(buf + LWS_PRE, &now, 8);
+        vs->ping_pending = false;
+        vs->ping_sent = now;
+        if (lws_write(wsi, buf + LWS_PRE, 8, LWS_WRITE_PING) < 8) {
+            fail(vs, "write", "write error (ping)");
+            return -1;
+        }
+    } else if (vs->out_head < vs->out.len) {
+        char *e = vs->out.data + vs->out_head;
+        uint32_t len;
+        memcpy(&len, e, sizeof len);
+        unsigned char *payload = (unsigned char *)e + ENTRY_HEAD + LWS_PRE;
+        /* before lws_write, which masks the payload in place */
+        remember_send(vs, (const char *)payload, len, now);
+        if (lws_write(wsi, payload, len, LWS_WRITE_TEXT) < (int)len) {
+            fail(vs, "write", "write error");
+            return -1;
+        }
+        sample(vs, MET_MSGS_SENT, 1);
+        vs->out_head += ENTRY_SIZE(len);
+        if (vs->out_head >= vs->out.len)
+            vs->out_head = vs->out.len = 0;
+    }
+    if (vs->ping_pending || vs->out_head < vs->out.len)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receive                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* An incremental UTF-8 validator (RFC 3629: no overlongs, surrogates or
+ * code points above U+10FFFF): state = bytes still expected | the allowed
+ * range of the next byte. false at the first invalid byte. */
+static bool utf8_feed(uint32_t *state, const unsigned char *s, size_t n)
+{
+    unsigned need = *state & 0xff, lo = (*state >> 8) & 0xff, hi = (*state >> 16) & 0xff;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        if (need) {
+            if (c < lo || c > hi)
+                return false;
+            need--;
+            lo = 0x80;
+            hi = 0xbf;
+            continue;
+        }
+        if (c < 0x80)
+            continue;
+        lo = 0x80;
+        hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1;
+        else if (c == 0xe0)
+            need = 2, lo = 0xa0;
+        else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef)
+            need = 2;
+        else if (c == 0xed)
+            need = 2, hi = 0x9f;
+        else if (c == 0xf0)
+            need = 3, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3)
+            need = 3;
+        else if (c == 0xf4)
+            need = 3, hi = 0x8f;
+        else
+            return false;
+    }
+    *state = need | lo << 8 | hi << 16;
+    return true;
+}
+
+/* A whole message has arrived (its bytes in vs->msg when copied). */
+static void on_message(ws_vu *vs, uint64_t now)
+{
+    const volley_host *h = vs->w->host;
+    const ws_step *st = vs->st;
+    const ws_config *c = st->cfg;
+    sample(vs, MET_MSGS_RECEIVED, 1);
+    const char *body = vs->msg.data ? vs->msg.data : "";
+    size_t len = st->copy_messages ? vs->msg.len : 0;
+    volley_response r = {.status = 101, .headers = "", .body = body, .body_len = len,
+                         .duration_ms = ms_between(vs->t_open, now)};
+    if (c->check_each)
+        h->checks_run(c->check_each, vs->vu, &r);
+    if (VOLLEY_OPT_IS_SET(c, OPT_EXPECT) && !vs->expect_done &&
+        h->checks_match(c->expect.match, &r)) {
+        vs->expect_done = true;
+        vs->expected.len = 0;
+        if (h->buf_reserve(&vs->expected, len) == 0) {
+            memcpy(vs->expected.data, body, len);
+            vs->expected.len = len;
+            vs->expected.data[len] = '\0';
+        }
+        if (c->expect.capture)
+            h->captures_apply(c->expect.capture, vs->vu, &r);
+        vs->expect_at = 0;
+        if (!VOLLEY_OPT_IS_SET(c, OPT_CLOSE_AFTER))
+            begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+    }
+    match_reply(vs, body, len, now);
+}
+
+static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
+{
+    const ws_step *st = vs->st;
+    if (lws_is_first_fragment(wsi)) {
+        vs->msg_len = 0;
+        vs->msg.len = 0;
+        vs->utf8 = 0;
+        vs->msg_text = !lws_frame_is_binary(wsi);
+    }
+    vs->msg_len += len;
+    if (vs->error)
+        return 0;   /* closing after a violation: the rest is dropped */
+    uint64_t now = vs->w->host->now_ns();
+    if (vs->msg_len > (uint64_t)st->cfg->max_message) {
+        fail(vs, "too_big", "message too big (over max_message_size %lld bytes)",
+             (long long)st->cfg->max_message);
+        begin_close(vs, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, now);
+        return 0;
+    }
+    if (vs->msg_text && !utf8_feed(&vs->utf8, in, len)) {
+        fail(vs, "protocol", "protocol error: invalid UTF-8 in a text message");
+        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, now);
+        return 0;
+    }
+    if (st->copy_messages) {
+        if (vs->w->host->buf_reserve(&vs->msg, len) != 0) {
+            fail(vs, "too_big", "out of memory for a message");
+            return -1;
+        }
+        memcpy(vs->msg.data + vs->msg.len, in, len);
+        vs->msg.len += len;
+        vs->msg.data[vs->msg.len] = '\0';
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    if (vs->msg_text && (vs->utf8 & 0xff)) {
+        fail(vs, "protocol", "protocol error: invalid UTF-8 in a text message");
+        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, now);
+        return 0;
+    }
+    on_message(vs, now);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timer: every deadline of the session, and the hand-over to the core       */
+/* ------------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t);
+static void connect_now(ws_vu *vs, uint64_t now);
+
+static void consider(uint64_t *next, uint64_t at)
+{
+    if (at && (!*next || at < *next))
+        *next = at;
+}
+
+static void arm(ws_vu *vs, uint64_t now)
+{
+    uint64_t next = 0;
+    if (vs->phase == PH_ENDED) {
+        uv_timer_start(&vs->timer, on_timer, 0, 0);
+        return;
+    }
+    consider(&next, vs->kill_at);
+    if (vs->phase == PH_CONNECTING)
+        consider(&next, vs->connect_deadline);
+    if (vs->phase == PH_OPEN) {
+        consider(&next, vs->close_at);
+        if (!vs->close_pending) {
+            consider(&next, vs->next_send);
+            consider(&next, vs->next_ping);
+            consider(&next, vs->expect_at);
+        }
+    }
+    if (!next) {
+        uv_timer_stop(&vs->timer);
+        return;
+    }
+    uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+    uv_timer_start(&vs->timer, on_timer, ms, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    ws_vu *vs = t->data;
+    const ws_config *c = vs->st ? vs->st->cfg : NULL;
+    if (vs->phase == PH_ENDED) {
+        deliver(vs);   /* may start the VU's next step: nothing after */
+        return;
+    }
+    if (!c)
+        return;
+    uint64_t now = vs->w->host->now_ns();
+    if (vs->connect_pending) {
+        connect_now(vs, now);
+        return;
+    }
+    if (vs->phase == PH_CONNECTING && now >= vs->connect_deadline) {
+        fail(vs, "timeout", "connect timeout: no handshake within %.3gs",
+             (double)c->connect_timeout_ns / 1e9);
+        vs->connect_deadline = 0;
+        kill_now(vs, now);
+        arm(vs, now);
+        return;
+    }
+    if (vs->kill_at && now >= vs->kill_at) {
+        fail(vs, "close_1006", "the connection did not end after it was cut");
+        session_end(vs);   /* detaches the wsi; deliver() next turn */
+        return;
+    }
+    if (vs->phase == PH_OPEN) {
+        if (vs->close_pending) {
+            if (vs->close_at && now >= vs->close_at) {   /* the close frame did not go out */
+                vs->close_at = 0;
+                kill_now(vs, now);
+            }
+        } else {
+            if (vs->expect_at && now >= vs->expect_at) {
+                fail(vs, "expect_timeout", "expect: no matching message within %.3gs",
+                     (double)c->expect.timeout_ns / 1e9);
+                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+            } else if (vs->close_at && now >= vs->close_at) {
+                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+            } else {
+                if (vs->next_send && now >= vs->next_send) {
+                    queue_list(vs, &c->send_every.message);
+                    vs->next_send += (uint64_t)c->send_every.interval_ns;
+                    if (vs->next_send <= now)   /* fell behind: no burst */
+                        vs->next_send = now + (uint64_t)c->send_every.interval_ns;
+                }
+                if (vs->next_ping && now >= vs->next_ping) {
+                    vs->ping_pending = true;
+                    lws_callback_on_writable(vs->wsi);
+                    vs->next_ping += (uint64_t)c->ping_every_ns;
+                    if (vs->next_ping <= now)
+                        vs->next_ping = now + (uint64_t)c->ping_every_ns;
+                }
+            }
+        }
+    }
+    arm(vs, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The lws callback                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void on_established(ws_vu *vs, uint64_t now)
+{
+    const ws_config *c = vs->st->cfg;
+    vs->established = true;
+    vs->status = 101;
+    vs->phase = PH_OPEN;
+    vs->t_open = now;
+    vs->connect_deadline = 0;
+    sample(vs, MET_CONNECTING, ms_between(vs->t0, now));
+    if (c->send_on_open.n)
+        queue_list(vs, &c->send_on_open);
+    if (VOLLEY_OPT_IS_SET(c, OPT_SEND_EVERY))
+        vs->next_send = now + (uint64_t)c->send_every.interval_ns;
+    if (VOLLEY_OPT_IS_SET(c, OPT_PING_EVERY))
+        vs->next_ping = now + (uint64_t)c->ping_every_ns;
+    if (VOLLEY_OPT_IS_SET(c, OPT_CLOSE_AFTER))
+        vs->close_at = now + (uint64_t)c->close_after_ns;
+    if (VOLLEY_OPT_IS_SET(c, OPT_EXPECT))
+        vs->expect_at = now + (uint64_t)c->expect.timeout_ns;
+    arm(vs, now);
+}
+
+/* Why a connection never opened, from lws' words and the HTTP status. */
+static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
+{
+    int status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
+    if (status > 0 && status != 101) {
+        vs->status = status;
+        fail(vs, "handshake", "handshake: status %d instead of 101%s%s", status,
+             why ? ": " : "", why ? why : "");
+        return;
+        return;
+    }
+    /* lws says "closed before established" for any TCP failure; the
+     * socket's pending error tells a refusal apart. */
+    int fd = wsi ? (int)lws_get_socket_fd(wsi) : -1, soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (fd >= 0)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    if (!vs->tcp_up && soerr == ECONNREFUSED) {
+        fail(vs, "refused", "dial: connection refused");
+    } else if (!vs->tcp_up && soerr) {
+        fail(vs, "connect", "dial: %s", strerror(soerr));
+    } else {
+        fail(vs, vs->tcp_up ? "handshake" : "connect", "%s: %s",
+             vs->tcp_up ? "handshake failed" : "connect failed", why ? why : "unknown error");
+    }
+}
+
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len)
+{
+    ws_vu *vs = user;
+    if (!vs || !vs->w || vs->phase == PH_IDLE || vs->phase == PH_ENDED)
+        return 0;   /* context events, or a session already detached */
+    if (!vs->wsi)
+        vs->wsi = wsi;   /* a callback during lws_client_connect_via_info */
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        vs->tcp_up = true;
+        unsigned char **p = in, *end = *p + len;
+        const ws_step *st = vs->st;
+        const volley_host *h = vs->w->host;
+        volley_buf *b = &vs->w->scratch;
+        for (size_t i = 0; i < st->n_headers; i++) {
+            b->len = 0;
+            if (h->template_render(st->header_values[i], vs->vu, b) != 0 ||
+                h->buf_reserve(b, 0) != 0)
+                return -1;
+            for (size_t j = 0; j < b->len; j++)   /* no header injection */
+                if (b->data[j] == '\r' || b->data[j] == '\n')
+                    b->data[j] = ' ';
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)st->header_names[i],
+                                            (const unsigned char *)b->data, (int)b->len, p,
+                                            end)) {
+                fail(vs, "connect", "handshake headers too large");
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        vs->wsi = wsi;
+        on_established(vs, vs->w->host->now_ns());
+        if (vs->out.len)
+            lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        on_connect_error(vs, wsi, (const char *)in);
+        session_end(vs);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(vs, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(vs, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (len == 8) {
+            uint64_t t;
+            memcpy(&t, in, 8);
+            sample(vs, MET_PING, ms_between(t, vs->w->host->now_ns()));
+        }
+        return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+        const unsigned char *b = in;
+        int code = len >= 2 ? (b[0] << 8 | b[1]) : 1005;
+        if (code != 1000 && code != 1001 && !vs->close_pending)
+            fail(vs, ws_code(vs->w->p, "close_%d", code),
+                 "closed by the server with code %d%s%.*s", code, len > 2 ? ": " : "",
+                 len > 2 ? (int)(len - 2 > 120 ? 120 : len - 2) : 0,
+                 len > 2 ? (const char *)b + 2 : "");
+        vs->close_pending = true;   /* the server's close: ours is its echo */
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (vs->phase == PH_CONNECTING)
+            on_connect_error(vs, wsi, "connection closed during the handshake");
+        else if (!vs->close_pending)
+            fail(vs, "close_1006", "connection lost (closed without a close frame, 1006)");
+        session_end(vs);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Steps                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Renders what lws copies at connect: the path with its query, and Host
+ * when templated. */
+static const char *render_path(ws_vu *vs, volley_buf *b)
+{
+    const ws_step *st = vs->st;
+    const volley_host *h = vs->w->host;
+    if (st->path)
+        return st->path;
+    volley_buf *scratch = &vs->w->scratch;
+    scratch->len = 0;
+    b->len = 0;
+    if (h->template_render(st->cfg->url, vs->vu, scratch) != 0 || h->buf_reserve(scratch, 0) != 0)
+        return NULL;
+    const char *rest = scratch->len >= st->prefix_len ? scratch->data + st->prefix_len : "";
+    size_t rl = strcspn(rest, "#");
+    if (h->buf_reserve(b, rl + 1) != 0)
+        return NULL;
+    if (*rest != '/')
+        b->data[b->len++] = '/';
+    memcpy(b->data + b->len, rest, rl);
+    b->len += rl;
+    b->data[b->len] = '\0';
+    if (ws_append_query(h, st->cfg, vs->vu, b, scratch) != 0)
+        return NULL;
+    return b->data;
+}
+
+static const char *render_tmpl(ws_vu *vs, const volley_template *t, volley_buf *b)
+{
+    b->len = 0;
+    const volley_host *h = vs->w->host;
+    if (h->template_render(t, vs->vu, b) != 0 || h->buf_reserve(b, 0) != 0)
+        return NULL;
+    b->data[b->len] = '\0';
+    return b->data;
+}
+
+static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
+{
+    ws_worker *w = wstate;
+    ws_vu *vs = vu_state;
+    const ws_step *st = step;
+    if (!vs->timer_ready) {
+        if (uv_timer_init(w->loop, &vs->timer) != 0)
+            return -1;
+        vs->timer.data = vs;
+        vs->timer_ready = true;
+    }
+    vs->w = w;
+    vs->vu = vu;
+    vs->st = st;
+    vs->wsi = NULL;
+    vs->close_pending = vs->ping_pending = vs->expect_done = vs->established = false;
+    vs->tcp_up = false;
+    vs->close_code = 0;
+    vs->status = 0;
+    vs->connect_deadline = vs->next_send = vs->next_ping = vs->close_at = vs->expect_at = 0;
+    vs->kill_at = 0;
+    vs->connect_pending = false;
+    vs->error = NULL;
+    vs->error_code = NULL;
+    vs->out.len = vs->out_head = 0;
+    vs->expected.len = 0;
+    vs->pend_head = vs->pend_n = 0;
+
+    uint64_t now = w->host->now_ns();
+    vs->t0 = now;
+    vs->phase = PH_CONNECTING;
+    vs->connect_pending = true;
+    vs->connect_deadline = now + (uint64_t)st->cfg->connect_timeout_ns;
+    /* The connect itself runs from the VU's timer on the next loop turn:
+     * step_start may come from inside another plugin's completion (an http
+     * step just closed its socket, its poll handle still closing), and an
+     * lws socket opened right then can get that fd number while libuv
+     * still has the old handle (seen as an abort in uv_poll_start). */
+    uv_timer_start(&vs->timer, on_timer, 0, 0);
+    return 0;
+}
+
+/* The connect of a started session (from the timer). */
+static void connect_now(ws_vu *vs, uint64_t now)
+{
+    const ws_step *st = vs->st;
+    vs->connect_pending = false;
+    volley_buf path = {0}, host = {0};
+    const char *p = render_path(vs, &path);
+    const char *hh = st->host_tmpl ? render_tmpl(vs, st->host_tmpl, &host) : st->host_hdr;
+    if (!p || !hh) {
+        free(path.data), free(host.data);
+        fail(vs, "render", "the url or Host could not be rendered (out of memory)");
+        session_end(vs);
+        return;
+    }
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = vs->w->ctx;
+    ci.address = st->address;
+    ci.port = st->port;
+    ci.path = p;
+    ci.host = hh;
+    ci.protocol = st->subprotocols;
+    ci.ssl_connection = st->tls ? LCCSCF_USE_SSL : 0;
+    ci.ietf_version_or_minus_one = -1;
+    ci.local_protocol_name = "volley-ws";
+    ci.userdata = vs;
+    /* No ci.pwsi: lws writes NULL through it when it finally frees the
+     * wsi, which can be after this VU has started its next session. */
+    arm(vs, now);
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    free(path.data), free(host.data);
+    if (wsi && vs->phase == PH_CONNECTING)
+        vs->wsi = wsi;
+    if (!wsi && vs->phase == PH_CONNECTING) {
+        vs->wsi = NULL;
+        fail(vs, "connect", "connect failed (lws refused the connection attempt)");
+        session_end(vs);
+    }
+}
+
+/* Detaches the session from lws (no more callbacks for it) and ends it. */
+static void detach(ws_vu *vs)
+{
+    if (vs->wsi) {
+        lws_set_wsi_user(vs->wsi, NULL);
+        kill_wsi(vs->w, vs->wsi);
+        vs->wsi = NULL;
+    }
+    if (vs->timer_ready)
+        uv_timer_stop(&vs->timer);
+    vs->phase = PH_IDLE;
+}
+
+/* Graceful stop ran out or the test ends: an open session is counted as
+ * ended by the test (not failed); no step_done. */
+static void ws_step_cancel(void *wstate, volley_vu *vu, void *vu_state)
+{
+    (void)wstate, (void)vu;
+    ws_vu *vs = vu_state;
+    if (vs->phase == PH_OPEN && !vs->error) {
+        sample(vs, MET_SESSIONS, 1);
+        sample(vs, MET_SESSION_FAILED, 0);
+        sample(vs, MET_SESSION_DURATION, ms_between(vs->t_open, vs->w->host->now_ns()));
+    }
+    detach(vs);
+}
+
+static void on_timer_closed(uv_handle_t *h) { (void)h; }
+
+static void ws_vu_fini(void *wstate, void *vu_state)
+{
+    (void)wstate;
+    ws_vu *vs = vu_state;
+    detach(vs);
+    if (vs->timer_ready)
+        uv_close((uv_handle_t *)&vs->timer, on_timer_closed);   /* vs outlives the close */
+    vs->timer_ready = false;
+    free(vs->out.data);
+    free(vs->msg.data);
+    free(vs->expected.data);
+    free(vs->pend);
+    vs->out = vs->msg = vs->expected = (volley_buf){0};
+    vs->pend = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Descriptor                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const volley_protocol_ops ops = {
+    .size = sizeof(volley_protocol_ops),
+    .step_key = "ws",
+    .step_options = &ws_step_options,
+    .vu_state_size = sizeof(ws_vu),
+    .create = ws_create,
+    .destroy = ws_destroy,
+    .step_compile = ws_step_compile,
+    .step_free = ws_step_free,
+    .worker_init = ws_worker_init,
+    .worker_fini = ws_worker_fini,
+    .step_start = ws_step_start,
+    .step_cancel = ws_step_cancel,
+    .vu_fini = ws_vu_fini,
+    .worker_done = ws_worker_done,
+};
+
+VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "ws", .version = "0.1.0",
+                     .description = "WebSocket sessions (libwebsockets on the worker's loop)",
+                     .protocol = &ops)

@@ -1,0 +1,545 @@
+/*
+ * ws step options and step_compile. The url's address is resolved here,
+ * once, on the main thread: Debian's libwebsockets 4.1.6 resolves with a
+ * blocking getaddrinfo in the loop thread, so sessions connect to the IP
+ * literal and send the name in Host. What does not change per session
+ * (path, Host, subprotocol list, header names) is built once. Origin is an
+ * ordinary header here: lws' own Origin option would prefix "http://".
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "ws_int.h"
+
+static const volley_option send_every_options[] = {
+    {.name = "interval", .type = VOLLEY_OPT_DURATION,
+     .offset = offsetof(ws_send_every_cfg, interval_ns), .flags = VOLLEY_OPT_REQUIRED,
+     .help = "time between two sends", .min = 0.001, .max = 86400},
+    {.name = "message", .type = VOLLEY_OPT_JSON_LIST,
+     .offset = offsetof(ws_send_every_cfg, message), .flags = VOLLEY_OPT_REQUIRED,
+     .help = "what to send each time: a JSON value (sent as compact JSON text) or a string "
+             "(sent as it is), or a list of them"},
+};
+static const volley_option_map send_every_map = {send_every_options, 2,
+                                                 sizeof(ws_send_every_cfg), NULL};
+
+static const volley_option expect_options[] = {
+    {.name = "match", .type = VOLLEY_OPT_CHECKS, .offset = offsetof(ws_expect_cfg, match),
+     .flags = VOLLEY_OPT_REQUIRED | VOLLEY_OPT_MATCH_ONLY,
+     .help = "conditions (check keys such as json:, body:) a received message must meet"},
+    {.name = "timeout", .type = VOLLEY_OPT_DURATION, .offset = offsetof(ws_expect_cfg, timeout_ns),
+     .default_value = "10s", .help = "how long to wait for it; then the session fails",
+     .min = 0.001, .max = 86400},
+    {.name = "capture", .type = VOLLEY_OPT_CAPTURES, .offset = offsetof(ws_expect_cfg, capture),
+     .help = "values taken from the matching message for later steps (NAME: json.PATH ...)"},
+};
+static const volley_option_map expect_map = {expect_options, 3, sizeof(ws_expect_cfg), NULL};
+
+static const volley_option reply_options[] = {
+    {.name = "request", .type = VOLLEY_OPT_STRING, .offset = offsetof(ws_reply_cfg, request),
+     .help = "JSON path of the id in a sent message"},
+    {.name = "reply", .type = VOLLEY_OPT_STRING, .offset = offsetof(ws_reply_cfg, reply),
+     .help = "JSON path of the same id in a received message (default: request's path)"},
+    {.name = "next", .type = VOLLEY_OPT_BOOL, .offset = offsetof(ws_reply_cfg, next),
+     .default_value = "false",
+     .help = "true: each received message answers the oldest unanswered send"},
+};
+static const volley_option_map reply_map = {reply_options, 3, sizeof(ws_reply_cfg), "request"};
+
+static const volley_option options[] = {
+    [OPT_URL] = {.name = "url", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(ws_config, url),
+                 .flags = VOLLEY_OPT_REQUIRED, .help = "ws:// or wss:// URL"},
+    [OPT_NAME] = {.name = "name", .type = VOLLEY_OPT_STRING, .offset = offsetof(ws_config, name),
+                  .help = "the `name` tag of the session's samples (default: the url)"},
+    [OPT_HEADERS] = {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                     .offset = offsetof(ws_config, headers),
+                     .help = "handshake request headers (name: value)"},
+    [OPT_QUERY] = {.name = "query", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                   .offset = offsetof(ws_config, query),
+                   .help = "query parameters (name: value), URL-encoded and appended to the url"},
+    [OPT_SUBPROTOCOLS] = {.name = "subprotocols", .type = VOLLEY_OPT_STRING_LIST,
+                          .offset = offsetof(ws_config, subprotocols),
+                          .help = "Sec-WebSocket-Protocol values offered"},
+    [OPT_CONNECT_TIMEOUT] = {.name = "connect_timeout", .type = VOLLEY_OPT_DURATION,
+                             .offset = offsetof(ws_config, connect_timeout_ns),
+                             .default_value = "10s",
+                             .help = "TCP connect and handshake must finish within it",
+                             .min = 0.001, .max = 3600},
+    [OPT_SEND_ON_OPEN] = {.name = "send_on_open", .type = VOLLEY_OPT_JSON_LIST,
+                          .offset = offsetof(ws_config, send_on_open),
+                          .help = "messages sent when the session opens: JSON values (sent as "
+                                  "compact JSON text) or strings (sent as they are)"},
+    [OPT_SEND_EVERY] = {.name = "send_every", .type = VOLLEY_OPT_OBJECT,
+                        .offset = offsetof(ws_config, send_every), .sub = &send_every_map,
+                        .help = "a message sent periodically: { interval, message }"},
+    [OPT_PING_EVERY] = {.name = "ping_every", .type = VOLLEY_OPT_DURATION,
+                        .offset = offsetof(ws_config, ping_every_ns),
+                        .help = "send a ping frame this often (ws_ping measures the pong)",
+                        .min = 0.001, .max = 86400},
+    [OPT_CLOSE_AFTER] = {.name = "close_after", .type = VOLLEY_OPT_DURATION,
+                         .offset = offsetof(ws_config, close_after_ns),
+                         .help = "close the session this long after it opened",
+                         .min = 0.000001, .max = 604800},
+    [OPT_MAX_MESSAGE] = {.name = "max_message_size", .type = VOLLEY_OPT_INT,
+                         .offset = offsetof(ws_config, max_message), .default_value = "1048576",
+                         .help = "largest message accepted, bytes; a larger one fails the "
+                                 "session (message too big)",
+                         .min = 1, .max = 1073741824},
+    [OPT_CHECK_EACH] = {.name = "check_each_message", .type = VOLLEY_OPT_CHECKS,
+                        .offset = offsetof(ws_config, check_each),
+                        .help = "check items applied to every received message (its body)"},
+    [OPT_EXPECT] = {.name = "expect", .type = VOLLEY_OPT_OBJECT,
+                    .offset = offsetof(ws_config, expect), .sub = &expect_map,
+                    .help = "wait for a message that matches: { match, timeout, capture }"},
+    [OPT_REPLY_MATCH] = {.name = "reply_match", .type = VOLLEY_OPT_OBJECT,
+                         .offset = offsetof(ws_config, reply_match), .sub = &reply_map,
+                         .help = "how a reply is paired with the sent message it answers, for "
+                                 "ws_msg_reply_time: { request: PATH, reply: PATH } or { next: true }"},
+};
+
+const volley_option_map ws_step_options = {options, VOLLEY_COUNTOF(options), sizeof(ws_config),
+                                           NULL};
+
+/* ---- JSON paths ---- */
+
+static void path_free(ws_path *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free((char *)p->segs[i].key);
+    free(p->segs);
+    memset(p, 0, sizeof *p);
+}
+
+int ws_path_compile(const char *text, ws_path *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == '.' || *c == '[';
+    if (!(out->segs = calloc(cap, sizeof *out->segs)))
+        return -1;
+    const char *p = text;
+    while (*p) {
+        if (*p == '[') {
+            char *end;
+            long idx = strtol(p + 1, &end, 10);
+            if (end == p + 1 || *end != ']')
+                goto bad;
+            out->segs[out->n++] = (struct ws_seg){.key = NULL, .index = idx};
+            p = end + 1;
+        } else {
+            size_t kl = strcspn(p, ".[");
+            if (kl == 0)
+                goto bad;
+            char *k = strndup(p, kl);
+            if (!k)
+                goto bad;
+            out->segs[out->n++] = (struct ws_seg){.key = k};
+            p += kl;
+        }
+        if (*p == '.') {
+            p++;
+            if (!*p || *p == '.' || *p == '[')
+                goto bad;
+        }
+    }
+    if (out->n == 0)
+        goto bad;
+    return 0;
+bad:
+    path_free(out);
+    return -1;
+}
+
+int ws_path_value(const ws_path *p, const char *json, size_t len, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_t *root = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+    if (!root)
+        return -1;
+    json_t *v = root;
+    for (size_t i = 0; v && i < p->n; i++) {
+        const struct ws_seg *s = &p->segs[i];
+        if (s->key) {
+            v = json_is_object(v) ? json_object_get(v, s->key) : NULL;
+        } else if (json_is_array(v)) {
+            long n = (long)json_array_size(v), idx = s->index < 0 ? n + s->index : s->index;
+            v = idx >= 0 && idx < n ? json_array_get(v, (size_t)idx) : NULL;
+        } else {
+            v = NULL;
+        }
+    }
+    int rc = -1;
+    if (v) {
+        if (json_is_string(v))
+            snprintf(out, cap, "s%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(out, cap, "n%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(out, cap, "n%.17g", json_real_value(v));
+        else {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf(out, cap, "j%s", t ? t : "");
+            free(t);
+        }
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* ---- the url ---- */
+
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+            return false;
+    }
+    return true;
+}
+
+/* Splits "ws[s]://host[:port]" off text (the url's display form). Sets
+ * st->tls, port, the host name (into host) and returns the length of that
+ * prefix, or 0 with err. */
+static size_t split_origin(const char *text, ws_step *st, char *host, size_t hostcap, char *err,
+                           size_t errcap)
+{
+    size_t skip;
+    if (strncasecmp(text, "ws://", 5) == 0) {
+        skip = 5;
+        st->tls = false;
+        st->port = 80;
+    } else if (strncasecmp(text, "wss://", 6) == 0) {
+        skip = 6;
+        st->tls = true;
+        st->port = 443;
+    } else {
+        snprintf(err, errcap, "url: expected a ws:// or wss:// URL, got \"%s\"", text);
+        return 0;
+    }
+    const char *h = text + skip;
+    size_t hl = strcspn(h, "/?#");
+    const char *end = h + hl;
+    if (memchr(h, '$', hl)) {
+        snprintf(err, errcap, "url: the host and port must be known at load time (only ${env.*} "
+                 "and ${services.*} there), got \"%s\"", text);
+        return 0;
+    }
+    if (memchr(h, '@', hl)) {
+        snprintf(err, errcap, "url: user info in a ws url is not supported");
+        return 0;
+    }
+    const char *colon = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', hl);
+        if (!rb) {
+            snprintf(err, errcap, "url: invalid IPv6 address in \"%s\"", text);
+            return 0;
+        }
+        if (rb + 1 < end && rb[1] == ':')
+            colon = rb + 1;
+        else if (rb + 1 != end) {
+            snprintf(err, errcap, "url: invalid host in \"%s\"", text);
+            return 0;
+        }
+    } else {
+        colon = memchr(h, ':', hl);
+    }
+    size_t name_len = (size_t)((colon ? colon : end) - h);
+    if (name_len == 0 || name_len >= hostcap) {
+        snprintf(err, errcap, "url: missing or too long host in \"%s\"", text);
+        return 0;
+    }
+    memcpy(host, h, name_len);
+    host[name_len] = '\0';
+    if (colon) {
+        char *pe;
+        long port = strtol(colon + 1, &pe, 10);
+        if (pe != end || port < 1 || port > 65535) {
+            snprintf(err, errcap, "url: invalid port in \"%s\"", text);
+            return 0;
+        }
+        st->port = (int)port;
+    }
+    return (size_t)(end - text);
+}
+
+/* Resolves host (blocking; load time, main thread) to st->address. */
+static int resolve(ws_step *st, const char *host, char *err, size_t errcap)
+{
+    char lit[INET6_ADDRSTRLEN + 2];
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    size_t hl = strlen(host);
+    if (host[0] == '[' && hl >= 2 && hl - 2 < sizeof lit) {
+        memcpy(lit, host + 1, hl - 2);
+        lit[hl - 2] = '\0';
+        host = lit;
+        hints.ai_flags = AI_NUMERICHOST;
+    }
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errcap, "url: cannot resolve %s (%s); ws resolves hosts once, at load time",
+                 host, gai_strerror(rc));
+        return -1;
+    }
+    rc = -1;
+    /* IPv4 first: lws connects to the one address it is given. */
+    for (int pass = 0; pass < 2 && rc != 0; pass++) {
+        for (struct addrinfo *a = res; a && rc != 0; a = a->ai_next) {
+            int fam = pass == 0 ? AF_INET : AF_INET6;
+            if (a->ai_family != fam)
+                continue;
+            const void *src = fam == AF_INET6
+                                  ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                                  : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+            if (inet_ntop(fam, src, st->address, sizeof st->address))
+                rc = 0;
+        }
+    }
+    freeaddrinfo(res);
+    if (rc != 0)
+        snprintf(err, errcap, "url: %s has no IPv4 or IPv6 address", host);
+    return rc;
+}
+
+/* Go's url.QueryEscape, as the http plugin sends query values. */
+static void query_escape(volley_buf *b, const volley_host *h, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (h->buf_reserve(b, n * 3) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            b->data[b->len++] = (char)ch;
+        } else if (ch == ' ') {
+            b->data[b->len++] = '+';
+        } else {
+            b->data[b->len++] = '%';
+            b->data[b->len++] = hex[ch >> 4];
+            b->data[b->len++] = hex[ch & 15];
+        }
+    }
+    b->data[b->len] = '\0';
+}
+
+/* Appends "?k=v&..." (or "&..." when the path has a query) for the
+ * step's query map, rendered for vu (NULL: constant values only). */
+int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b,
+                    volley_buf *scratch)
+{
+    bool has_q = b->data && memchr(b->data, '?', b->len);
+    for (size_t i = 0; i < c->query.n; i++) {
+        if (h->buf_reserve(b, 1) != 0)
+            return -1;
+        b->data[b->len++] = has_q || i ? '&' : '?';
+        query_escape(b, h, c->query.keys[i], strlen(c->query.keys[i]));
+        if (h->buf_reserve(b, 1) != 0)
+            return -1;
+        b->data[b->len++] = '=';
+        const char *v = h->template_const(c->query.values[i]);
+        if (v) {
+            query_escape(b, h, v, strlen(v));
+        } else {
+            scratch->len = 0;
+            if (!vu || h->template_render(c->query.values[i], vu, scratch) != 0)
+                return -1;
+            query_escape(b, h, scratch->data ? scratch->data : "", scratch->len);
+        }
+    }
+    if (h->buf_reserve(b, 0) != 0)
+        return -1;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static char *join_protocols(const volley_string_list *l)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < l->n; i++)
+        n += strlen(l->v[i]) + 2;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++)
+        p += sprintf(p, "%s%s", i ? ", " : "", l->v[i]);
+    *p = '\0';
+    return s;
+}
+
+static bool needs_copy(const ws_config *c)
+{
+    return c->check_each || VOLLEY_OPT_IS_SET(c, OPT_EXPECT);
+}
+
+void *ws_step_compile(void *inst, const void *config, const volley_step_info *info, char *err,
+                      size_t errcap)
+{
+    ws_plugin *p = inst;
+    const volley_host *h = p->host;
+    const ws_config *c = config;
+    (void)info;
+    ws_step *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    st->cfg = c;
+    const char *url = h->template_const(c->url);
+    const char *shown = h->template_display(c->url);
+    char host[256];
+    size_t prefix = split_origin(url ? url : shown, st, host, sizeof host, err, errcap);
+    if (!prefix || resolve(st, host, err, errcap) != 0)
+        goto fail;
+    st->prefix_len = prefix;
+    if (st->tls)
+        atomic_store(&p->any_tls, true);
+    st->tag_url = shown;
+    st->tag_name = c->name ? c->name : shown;
+
+    /* Host is the name (and a port that is not the scheme's default). */
+    int def_port = st->tls ? 443 : 80;
+    char hostbuf[300];
+    if (st->port == def_port)
+        snprintf(hostbuf, sizeof hostbuf, "%s", host);
+    else
+        snprintf(hostbuf, sizeof hostbuf, "%s:%d", host, st->port);
+    st->n_headers = 0;
+    st->header_names = calloc(c->headers.n + 1, sizeof *st->header_names);
+    st->header_values = calloc(c->headers.n + 1, sizeof *st->header_values);
+    if (!st->header_names || !st->header_values)
+        goto oom;
+    for (size_t i = 0; i < c->headers.n; i++) {
+        const char *k = c->headers.keys[i];
+        const volley_template *v = c->headers.values[i];
+        if (!is_token(k)) {
+            snprintf(err, errcap, "headers: invalid header name \"%s\"", k);
+            goto fail;
+        }
+        if (strcasecmp(k, "host") == 0) {
+            st->host_tmpl = v;
+            continue;
+        }
+        if (strcasecmp(k, "sec-websocket-protocol") == 0 || strcasecmp(k, "upgrade") == 0 ||
+            strcasecmp(k, "connection") == 0 || strncasecmp(k, "sec-websocket-", 14) == 0) {
+            snprintf(err, errcap, "headers: %s is set by the handshake itself%s", k,
+                     strcasecmp(k, "sec-websocket-protocol") == 0 ? " (use subprotocols)" : "");
+            goto fail;
+        }
+        size_t kl = strlen(k);
+        char *name = malloc(kl + 2);
+        if (!name)
+            goto oom;
+        memcpy(name, k, kl);
+        memcpy(name + kl, ":", 2);
+        st->header_names[st->n_headers] = name;
+        st->header_values[st->n_headers++] = v;
+    }
+    if (!st->host_tmpl) {
+        if (!(st->host_hdr = strdup(hostbuf)))
+            goto oom;
+    } else if (h->template_const(st->host_tmpl)) {
+        st->host_hdr = strdup(h->template_const(st->host_tmpl));
+        st->host_tmpl = NULL;
+        if (!st->host_hdr)
+            goto oom;
+    }
+    if (c->subprotocols.n && !(st->subprotocols = join_protocols(&c->subprotocols)))
+        goto oom;
+
+    /* A constant url with a constant query: the path is built once. */
+    bool query_const = true;
+    for (size_t i = 0; i < c->query.n; i++)
+        query_const &= h->template_const(c->query.values[i]) != NULL;
+    if (url && query_const) {
+        volley_buf b = {0}, scratch = {0};
+        const char *path = url + prefix;
+        if (*path != '/') {
+            h->buf_reserve(&b, 1);
+            b.data[b.len++] = '/';
+        }
+        size_t pl = strcspn(path, "#");
+        if (h->buf_reserve(&b, pl) != 0)
+            goto oom;
+        memcpy(b.data + b.len, path, pl);
+        b.len += pl;
+        b.data[b.len] = '\0';
+        int rc = ws_append_query(h, c, NULL, &b, &scratch);
+        free(scratch.data);
+        if (rc != 0) {
+            free(b.data);
+            goto oom;
+        }
+        st->path = b.data;
+    }
+
+    /* Reply matching. */
+    const ws_reply_cfg *r = &c->reply_match;
+    if (VOLLEY_OPT_IS_SET(c, OPT_REPLY_MATCH)) {
+        if (r->next && (r->request || r->reply)) {
+            snprintf(err, errcap, "reply_match: give either next: true or request/reply paths");
+            goto fail;
+        }
+        if (r->next) {
+            st->reply_mode = REPLY_NEXT;
+        } else {
+            const char *req = r->request ? r->request : r->reply;
+            const char *res = r->reply ? r->reply : r->request;
+            if (!req) {
+                snprintf(err, errcap, "reply_match: expected request (a JSON path) or next: true");
+                goto fail;
+            }
+            const char *bad = ws_path_compile(req, &st->reply_req) != 0   ? req
+                              : ws_path_compile(res, &st->reply_res) != 0 ? res
+                                                                          : NULL;
+            if (bad) {
+                snprintf(err, errcap, "reply_match: invalid JSON path \"%s\" (expected a.b[0].c)",
+                         bad);
+                goto fail;
+            }
+            st->reply_mode = REPLY_ID;
+        }
+    }
+    st->copy_messages = needs_copy(c) || st->reply_mode == REPLY_ID;
+    if (VOLLEY_OPT_IS_SET(c, OPT_SEND_EVERY) && !c->send_every.message.n) {
+        snprintf(err, errcap, "send_every: message is required");
+        goto fail;
+    }
+    return st;
+oom:
+    snprintf(err, errcap, "out of memory");
+fail:
+    ws_step_free(inst, st);
+    return NULL;
+}
+
+void ws_step_free(void *inst, void *step)
+{
+    (void)inst;
+    ws_step *st = step;
+    if (!st)
+        return;
+    for (size_t i = 0; st->header_names && i < st->n_headers; i++)
+        free(st->header_names[i]);
+    free(st->header_names);
+    free(st->header_values);
+    free((char *)st->host_hdr);
+    free((char *)st->path);
+    free(st->subprotocols);
+    path_free(&st->reply_req);
+    path_free(&st->reply_res);
+    free(st);
+}

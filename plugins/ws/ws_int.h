@@ -1,0 +1,204 @@
+/*
+ * ws plugin internals, shared by its three files:
+ *
+ *   ws_conf.c  the option map and step_compile: the url split into an
+ *              address resolved once at load time (lws resolves with a
+ *              blocking getaddrinfo) and a path, the Host header and others,
+ *              the subprotocol list, the tag strings
+ *   ws_loop.c  a worker's lws_context on the worker's libuv loop (a foreign
+ *              loop: no service thread of its own) and the lws callback
+ *   ws.c       the descriptor, metrics and the per-VU session: connect,
+ *              send queue, timers, receive, checks, expect, reply times, end
+ *
+ * One step is one session. step_start connects; step_done comes when the
+ * session has ended (close_after, expect met or timed out, server close,
+ * an error) from the VU's timer, never from inside an lws callback.
+ */
+#ifndef VOLLEY_WS_INT_H
+#define VOLLEY_WS_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "volley/plugin.h"
+
+/* ---- configuration (filled by the core from the step's option map) ---- */
+
+enum ws_opt {
+    OPT_URL, OPT_NAME, OPT_HEADERS, OPT_QUERY, OPT_SUBPROTOCOLS, OPT_CONNECT_TIMEOUT,
+    OPT_SEND_ON_OPEN, OPT_SEND_EVERY, OPT_PING_EVERY, OPT_CLOSE_AFTER, OPT_MAX_MESSAGE,
+    OPT_CHECK_EACH, OPT_EXPECT, OPT_REPLY_MATCH
+};
+
+typedef struct ws_send_every_cfg {
+    uint64_t set;
+    int64_t interval_ns;
+    volley_json_list message;
+} ws_send_every_cfg;
+
+typedef struct ws_expect_cfg {
+    uint64_t set;
+    const volley_checks *match;
+    int64_t timeout_ns;
+    const volley_captures *capture;
+} ws_expect_cfg;
+
+typedef struct ws_reply_cfg {
+    uint64_t set;
+    const char *request;       /* JSON path in a sent message           */
+    const char *reply;         /* JSON path in a received one            */
+    bool next;                 /* the next message answers the oldest send */
+} ws_reply_cfg;
+
+typedef struct ws_config {
+    uint64_t set;
+    const volley_template *url;
+    const char *name;
+    volley_template_map headers;
+    volley_template_map query;
+    volley_string_list subprotocols;
+    int64_t connect_timeout_ns;
+    volley_json_list send_on_open;
+    ws_send_every_cfg send_every;
+    int64_t ping_every_ns;
+    int64_t close_after_ns;
+    int64_t max_message;
+    const volley_checks *check_each;
+    ws_expect_cfg expect;
+    ws_reply_cfg reply_match;
+} ws_config;
+
+extern const volley_option_map ws_step_options;
+
+/* ---- plugin instance ---- */
+
+enum ws_metric {
+    MET_CONNECTING, MET_SESSIONS, MET_SESSION_DURATION, MET_MSGS_SENT, MET_MSGS_RECEIVED,
+    MET_PING, MET_REPLY_TIME, MET_SESSION_FAILED, MET_COUNT
+};
+
+typedef struct ws_plugin {
+    const volley_host *host;
+    volley_core *core;
+    int metric[MET_COUNT];
+    atomic_bool any_tls;            /* a compiled step uses wss://         */
+    uv_mutex_t codes_lock;          /* interned error_code tag strings */
+    char **codes;
+    size_t n_codes;
+} ws_plugin;
+
+/* A tag string for an error_code, valid for the run (interned). */
+const char *ws_code(ws_plugin *p, const char *fmt, int n);
+
+/* ---- compiled step ---- */
+
+/* A JSON path: dotted keys and [index] parts ("payload.items[0].id"). */
+typedef struct ws_path {
+    size_t n;
+    struct ws_seg {
+        const char *key;            /* NULL: index */
+        long index;
+    } *segs;
+} ws_path;
+
+typedef enum ws_reply_mode { REPLY_NONE, REPLY_NEXT, REPLY_ID } ws_reply_mode;
+
+typedef struct ws_step {
+    const ws_config *cfg;
+    bool tls;
+    char address[64];               /* IP literal, resolved at load time */
+    int port;
+    const char *host_hdr;           /* constant Host, or NULL: host_tmpl   */
+    const volley_template *host_tmpl;
+    const char *path;               /* constant path + query, or NULL      */
+    size_t prefix_len;              /* templated url: chars before the path */
+    char *subprotocols;             /* "a, b" or NULL                      */
+    size_t n_headers;               /* the other headers                   */
+    char **header_names;            /* "Name:" as lws wants them           */
+    const volley_template **header_values;
+    const char *tag_name, *tag_url;
+    bool copy_messages;             /* a check, expect or reply id reads them */
+    ws_reply_mode reply_mode;
+    ws_path reply_req, reply_res;
+} ws_step;
+
+void *ws_step_compile(void *inst, const void *config, const volley_step_info *info, char *err,
+                      size_t errcap);
+void ws_step_free(void *inst, void *step);
+/* Appends the step's query (URL-encoded, rendered for vu; NULL: constant
+ * values only) to b, which holds the path. */
+int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b,
+                    volley_buf *scratch);
+/* Parses "a.b[0].c"; -1 on a syntax error. */
+int ws_path_compile(const char *text, ws_path *out);
+/* The value at path in a JSON text, as compact JSON text into out (cleared
+ * first); -1 when the text is not JSON or the path is absent. */
+int ws_path_value(const ws_path *p, const char *json, size_t len, char *out, size_t cap);
+
+/* ---- per worker ---- */
+
+typedef struct ws_worker {
+    ws_plugin *p;
+    const volley_host *host;
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    volley_buf scratch;             /* rendering of url, headers */
+} ws_worker;
+
+void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
+void ws_worker_fini(void *wstate);
+void ws_worker_done(void *wstate);
+/* The lws protocol callback (ws.c). */
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len);
+
+/* ---- per VU ---- */
+
+enum ws_phase { PH_IDLE = 0, PH_CONNECTING, PH_OPEN, PH_ENDED };
+
+#define WS_REPLY_SLOTS 64
+#define WS_REPLY_KEY 48
+
+typedef struct ws_pending {
+    uint64_t t;
+    char key[WS_REPLY_KEY];
+} ws_pending;
+
+typedef struct ws_vu {
+    ws_worker *w;
+    volley_vu *vu;
+    const ws_step *st;
+    struct lws *wsi;
+    uv_timer_t timer;
+    bool timer_ready;
+    uint8_t phase;
+    bool close_pending;             /* write a close frame next          */
+    bool ping_pending;
+    bool expect_done;
+    bool msg_text;                  /* the message being received        */
+    bool established;
+    bool tcp_up;                    /* connected, handshake request sent */
+    bool connect_pending;           /* started; connects on the next turn */
+    uint16_t close_code;            /* ours, when we close               */
+    int status;                     /* handshake status (101 when open)  */
+    uint32_t utf8;                  /* validator state across fragments  */
+    uint64_t t0, t_open, t_end;
+    uint64_t connect_deadline, next_send, next_ping, close_at, expect_at, kill_at;
+    uint64_t ping_sent;
+    size_t msg_len;                 /* bytes of the message so far       */
+    const char *error;              /* why the session failed, or NULL   */
+    const char *error_code;
+    volley_buf out;                 /* queued messages (see ws.c)        */
+    size_t out_head;
+    volley_buf msg;                 /* the message being received        */
+    volley_buf expected;            /* the message that met expect       */
+    ws_pending *pend;               /* reply_match: unanswered sends     */
+    unsigned pend_head, pend_n;
+    char errtext[256];
+} ws_vu;
+
+#endif

@@ -1,0 +1,259 @@
+"""The ws plugin through the real volley binary, against tests/ws/wsserver.py
+on 127.0.0.1: an echo session with every sending option, checks on each
+message, expect with a capture used by a later step, reply times, and each
+failure a measured, tagged failure within its timeout (refused, 400
+instead of 101, closed by the server with a code, dropped, a frame over
+max_message_size, invalid UTF-8, a server that never answers the
+handshake)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+from volleytest import SOURCE, VolleyCase
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class WsServer:
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(SOURCE, "tests", "ws", "wsserver.py"), str(self.port)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError("wsserver did not start: " + line)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+
+class WsCase(VolleyCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = WsServer()
+        cls.url = "ws://127.0.0.1:%d" % cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def run_ws(self, flow, extra="", timeout=60):
+        """Runs one VU, one iteration of flow; returns (rc, stderr, summary,
+        points) where points are the ndjson samples as (metric, value, tags)."""
+        out = os.path.join(self.tmp, "out.ndjson")
+        spec = ("version: 1\nname: ws\nscenarios:\n  s:\n    executor: per-vu-iterations\n"
+                "    vus: 1\n    iterations: 1\n    flow:\n" + flow + extra)
+        rc, _, err, summary = self.run_spec(spec, "--out", "json-out=" + out, timeout=timeout,
+                                            env={"WS": self.url})
+        points = []
+        if os.path.exists(out):
+            for d in self.read_ndjson(out):
+                if d.get("type") == "Point":
+                    points.append((d["metric"], d["data"]["value"], d["data"]["tags"] or {}))
+        return rc, err, summary, points
+
+    @staticmethod
+    def of(points, metric):
+        return [p for p in points if p[0] == metric]
+
+    def session(self, points):
+        s = self.of(points, "ws_sessions")
+        self.assertEqual(len(s), 1, points)
+        return s[0][2]
+
+
+class TestEcho(WsCase):
+    def test_echo_session(self):
+        t0 = time.monotonic()
+        rc, err, summary, points = self.run_ws("""\
+      - ws:
+          name: echo
+          url: ${env.WS}/hello
+          headers: { X-Test: "vu${vu.id}", Origin: "http://volley.test" }
+          query: { user_id: "u ${vu.id}", bank: "a&b" }
+          subprotocols: [json, chat]
+          send_on_open: [ { type: subscribe, channels: [a, b] }, "plain text ${vu.id}" ]
+          send_every: { interval: 100ms, message: { type: tick, vu: "${vu.id}" } }
+          ping_every: 150ms
+          close_after: 1s
+          check_each_message:
+            - { name: is json, json: { path: $, exists: true } }
+        check:
+          - { name: opened, status: 101 }
+""")
+        self.assertEqual(rc, 0, err)
+        self.assertLess(time.monotonic() - t0, 15)
+        tags = self.session(points)
+        self.assertEqual(tags.get("status"), "101")
+        self.assertNotIn("error_code", tags)
+        self.assertEqual(tags.get("name"), "echo")
+        sent = len(self.of(points, "ws_msgs_sent"))
+        recv = len(self.of(points, "ws_msgs_received"))
+        self.assertGreaterEqual(sent, 2 + 8)          # on open + ~9 periodic
+        self.assertEqual(recv, sent + 1)               # the hello, then echoes
+        self.assertGreaterEqual(len(self.of(points, "ws_ping")), 4)
+        self.assertEqual(len(self.of(points, "ws_connecting")), 1)
+        dur = self.of(points, "ws_session_duration")[0][1]
+        self.assertTrue(990 <= dur < 1500, dur)
+        self.assertEqual(self.of(points, "ws_session_failed")[0][1], 0)
+        checks = self.of(points, "checks")
+        # "plain text 1" echoed back is not JSON: one failed check per run
+        self.assertEqual(sum(1 for c in checks if c[2].get("check") == "is json" and c[1] == 0), 1)
+        self.assertTrue(any(c[2].get("check") == "opened" and c[1] == 1 for c in checks))
+
+    def test_handshake_request(self):
+        """The handshake carries the query (URL-encoded), headers, Origin,
+        Host and the subprotocols; captured from the server's hello."""
+        rc, err, summary, points = self.run_ws("""\
+      - ws:
+          url: ${env.WS}/hello?x=1
+          headers: { X-Test: "vu${vu.id}" }
+          query: { user_id: "u ${vu.id}", bank: "a&b" }
+          subprotocols: [json, chat]
+          expect:
+            match: { json: { path: path, exists: true } }
+            timeout: 2s
+            capture: { hello: json.path, proto: json.protocol, hdr: json.headers.x-test }
+      - ws:
+          url: ${env.WS}/hello
+          headers: { X-Seen: "${hello}|${proto}|${hdr}", Origin: "https://volley.test" }
+          expect:
+            match: { json: { path: headers.x-seen, exists: true } }
+            capture: { seen: json.headers.x-seen }
+        check:
+          - { name: saw first, json: { path: headers.x-seen, equals: "/hello?x=1&user_id=u+1&bank=a%26b|json|vu1" } }
+          - { name: origin, json: { path: headers.origin, equals: "https://volley.test" } }
+""")
+        self.assertEqual(rc, 0, err)
+        checks = {c[2].get("check"): c[1] for c in self.of(points, "checks")}
+        self.assertEqual(checks.get("saw first"), 1, err)
+        self.assertEqual(checks.get("origin"), 1)
+        self.assertEqual(checks.get("capture hello"), 1)
+
+    def test_expect_and_reply_times(self):
+        rc, err, summary, points = self.run_ws("""\
+      - ws:
+          name: expect
+          url: ${env.WS}/push?n=5&every=30&type=note
+          expect:
+            match: { json: { path: i, equals: 3 } }
+            timeout: 3s
+            capture: { nth: json.i }
+        check: [ { name: got it, json: { path: type, equals: note } } ]
+      - ws:
+          name: reply
+          url: ${env.WS}/reply?delay=30
+          send_on_open: [ { id: "r${nth}" } ]
+          send_every: { interval: 50ms, message: { id: "${uuid()}" } }
+          reply_match: { request: id, reply: re }
+          close_after: 400ms
+      - ws:
+          name: next
+          url: ${env.WS}/echo
+          send_every: { interval: 50ms, message: "x" }
+          reply_match: { next: true }
+          close_after: 300ms
+""")
+        self.assertEqual(rc, 0, err)
+        sess = {p[2]["name"]: p for p in self.of(points, "ws_sessions")}
+        self.assertNotIn("error_code", sess["expect"][2])
+        # expect met before the push ended: the session closed early
+        d = [p for p in self.of(points, "ws_session_duration") if p[2]["name"] == "expect"][0][1]
+        self.assertLess(d, 1000)
+        rt = [p for p in self.of(points, "ws_msg_reply_time") if p[2]["name"] == "reply"]
+        self.assertGreaterEqual(len(rt), 5)
+        self.assertTrue(all(25 <= p[1] < 500 for p in rt), rt)
+        nx = [p for p in self.of(points, "ws_msg_reply_time") if p[2]["name"] == "next"]
+        self.assertGreaterEqual(len(nx), 3)
+        self.assertEqual(summary["metrics"]["checks"]["fails"], 0)
+
+
+class TestFailures(WsCase):
+    def fails(self, step, code, status="101", within=10):
+        t0 = time.monotonic()
+        rc, err, summary, points = self.run_ws("      - ws: " + step + "\n")
+        self.assertLess(time.monotonic() - t0, within)
+        self.assertEqual(rc, 0, err)
+        tags = self.session(points)
+        self.assertEqual(tags.get("error_code"), code, points)
+        self.assertEqual(tags.get("status", ""), status)
+        self.assertEqual(self.of(points, "ws_session_failed")[0][1], 1)
+        return tags, points
+
+    def test_refused(self):
+        self.fails('{ url: "ws://127.0.0.1:%d/x" }' % free_port(), "refused", status="")
+
+    def test_400_instead_of_101(self):
+        _, points = self.fails('{ url: "${env.WS}/reject400" }', "handshake", status="400")
+        self.assertEqual(self.of(points, "ws_connecting"), [])
+
+    def test_closed_by_server_with_code(self):
+        self.fails('{ url: "${env.WS}/close?code=4001&after=1", send_on_open: [a], close_after: 5s }',
+                   "close_4001")
+
+    def test_normal_server_close_is_no_failure(self):
+        rc, err, _, points = self.run_ws(
+            '      - ws: { url: "${env.WS}/close?code=1000&after=1", send_on_open: [a], close_after: 5s }\n')
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("error_code", self.session(points))
+        self.assertEqual(self.of(points, "ws_session_failed")[0][1], 0)
+
+    def test_dropped_without_close_frame(self):
+        self.fails('{ url: "${env.WS}/drop?after=1", send_on_open: [a], close_after: 5s }',
+                   "close_1006")
+
+    def test_message_too_big(self):
+        self.fails('{ url: "${env.WS}/big?size=300000", max_message_size: 100000, close_after: 5s }',
+                   "too_big")
+
+    def test_invalid_utf8(self):
+        self.fails('{ url: "${env.WS}/badutf8", close_after: 5s }', "protocol")
+
+    def test_handshake_never_answered(self):
+        t0 = time.monotonic()
+        self.fails('{ url: "${env.WS}/hang", connect_timeout: 500ms }', "timeout", status="")
+        self.assertGreater(time.monotonic() - t0, 0.5)
+
+    def test_expect_timeout(self):
+        self.fails('{ url: "${env.WS}/echo", expect: { match: { body: { contains: never } }, '
+                   'timeout: 300ms } }', "expect_timeout")
+
+    def test_threshold_on_failed_sessions(self):
+        rc, err, summary, _ = self.run_ws(
+            '      - ws: { url: "${env.WS}/reject400" }\n',
+            extra='thresholds:\n  "ws_sessions{status:400}": ["count<1"]\n'
+                  '  ws_session_failed: ["rate<0.5"]\n')
+        self.assertEqual(rc, 99, err)
+        th = summary["metrics"]["ws_sessions{status:400}"]["thresholds"]
+        self.assertTrue(th["count<1"])   # k6's export: true = failed
+
+
+class TestStop(WsCase):
+    def test_graceful_stop_closes_open_sessions(self):
+        """Sessions without close_after end when the test does."""
+        spec = ("version: 1\nname: ws\nscenarios:\n  s:\n    executor: constant-vus\n"
+                "    vus: 20\n    duration: 1s\n    graceful_stop: 500ms\n    flow:\n"
+                "      - ws: { url: \"${env.WS}/echo\", send_every: { interval: 100ms, message: m } }\n")
+        t0 = time.monotonic()
+        rc, _, err, summary = self.run_spec(spec, env={"WS": self.url}, timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(summary["metrics"]["ws_sessions"]["count"], 20)
+        self.assertGreater(summary["metrics"]["ws_msgs_received"]["count"], 100)
+
+
+if __name__ == "__main__":
+    unittest.main()
