@@ -131,6 +131,9 @@ struct engine {
     atomic_bool record_warned;       /* a record value was not a number */
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
     atomic_int test_aborted;         /* on_check_fail: abort_test */
+    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
+    pthread_cond_t gate_cv;
+    int gate_n, gate_want;
     char abort_reason[512];          /* written by the one that set it */
     struct sc_live *live;            /* per scenario, for the progress display */
     progress *prog;
@@ -1076,11 +1079,30 @@ static int worker_setup(volley_worker *w)
     return 0;
 }
 
+/*
+ * No VU starts on any worker before every worker's protocol state exists:
+ * libraries with process-wide state touched when a per-thread context is
+ * made break what another thread began before (libwebsockets 4.1.6
+ * registers its OpenSSL ex_data index anew in every context, so a wss
+ * handshake started before the last context existed failed verification).
+ */
+static void start_gate(engine *e)
+{
+    pthread_mutex_lock(&e->gate_mu);
+    e->gate_n++;
+    pthread_cond_broadcast(&e->gate_cv);
+    while (e->gate_n < e->gate_want)
+        pthread_cond_wait(&e->gate_cv, &e->gate_mu);
+    pthread_mutex_unlock(&e->gate_mu);
+}
+
 static void *worker_main(void *arg)
 {
     volley_worker *w = arg;
     engine *e = w->e;
-    if (worker_setup(w) != 0) {
+    int setup = worker_setup(w);
+    start_gate(e);
+    if (setup != 0) {
         if (!w->loop_ready || !w->pstate) {
             snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop", w->index);
             atomic_store(&e->stop, 1);
@@ -1452,10 +1474,15 @@ static int start_workers(engine *e, char *err, size_t errcap)
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     int rc = 0;
+    e->gate_want = e->n_workers;
     for (int i = 0; i < e->n_workers; i++) {
         if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) {
             snprintf(err, errcap, "cannot start worker thread %d", i);
             e->n_workers = i;   /* join only those that started */
+            pthread_mutex_lock(&e->gate_mu);
+            e->gate_want = i;   /* and let them through the gate */
+            pthread_cond_broadcast(&e->gate_cv);
+            pthread_mutex_unlock(&e->gate_mu);
             rc = -1;
             break;
         }
@@ -1472,6 +1499,8 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     int rc = -1;
     atomic_init(&e.stop, 0);
     atomic_init(&e.workers_done, 0);
+    pthread_mutex_init(&e.gate_mu, NULL);
+    pthread_cond_init(&e.gate_cv, NULL);
     core->reg.frozen = true;
     e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
     e.pool_next = calloc(s->n_pools ? s->n_pools : 1, sizeof *e.pool_next);
@@ -1554,6 +1583,8 @@ out:
     free((void *)e.pool_next);
     free((void *)e.pool_used_up);
     free((void *)e.sc_used_up);
+    pthread_mutex_destroy(&e.gate_mu);
+    pthread_cond_destroy(&e.gate_cv);
     free(e.live);
     free(e.prog_sc);
     progress_free(e.prog);

@@ -25,10 +25,10 @@ def free_port():
 
 
 class WsServer:
-    def __init__(self):
+    def __init__(self, *args):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(SOURCE, "tests", "ws", "wsserver.py"), str(self.port)],
+            [sys.executable, os.path.join(SOURCE, "tests", "ws", "wsserver.py"), str(self.port)] + list(args),
             stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("ready"):
@@ -253,6 +253,51 @@ class TestStop(WsCase):
         self.assertLess(time.monotonic() - t0, 10)
         self.assertEqual(summary["metrics"]["ws_sessions"]["count"], 20)
         self.assertGreater(summary["metrics"]["ws_msgs_received"]["count"], 100)
+
+
+class TestWss(VolleyCase):
+    """wss:// against the test server with a self-signed certificate made
+    here (openssl), trusted through SSL_CERT_FILE (OpenSSL's default
+    verify paths), with two workers: each worker's lws context is made
+    before any session starts (engine.c start_gate)."""
+
+    def test_wss_sessions_verify_the_certificate(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = WsServer("--tls", cert, key)
+        try:
+            spec = """
+                version: 1
+                scenarios:
+                  s:
+                    executor: per-vu-iterations
+                    vus: 4
+                    iterations: 3
+                    flow:
+                      - ws:
+                          url: wss://127.0.0.1:%d/echo
+                          send_on_open: [ { type: hi } ]
+                          reply_match: { next: true }
+                          close_after: 100ms
+                          check_each_message: [ { name: echoed, json: { path: type, equals: hi } } ]
+                        check: [ { name: upgraded, status: 101 } ]
+                """ % server.port
+            rc, out, err, s = self.run_spec(spec, "--workers", "2", env={"SSL_CERT_FILE": cert})
+            self.assertEqual(rc, 0, out + err)
+            m = s["metrics"]
+            self.assertEqual(m["ws_sessions"]["count"], 12)
+            self.assertEqual(m["ws_session_failed"]["value"], 0)
+            self.assertEqual(m["ws_msgs_received"]["count"], 12)
+            self.assertEqual(m["checks"]["fails"], 0)
+            # Without the certificate trusted the handshake fails, measured.
+            rc, out, err, s = self.run_spec(spec, "--workers", "2", env={"SSL_CERT_FILE": "/nonexistent"})
+            self.assertEqual(s["metrics"]["ws_session_failed"]["value"], 1)
+            self.assertEqual(s["metrics"]["checks"]["passes"], 0)
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

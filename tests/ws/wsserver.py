@@ -19,8 +19,9 @@ serves all the cases:
   /badutf8       sends a text frame that is not UTF-8
   /hang          reads the handshake and never answers
 
-Usage: wsserver.py PORT [--reuseport]. Prints "ready PORT" when listening.
---reuseport lets several processes share the port (the benchmark's).
+Usage: wsserver.py PORT [--reuseport] [--tls CERT KEY]. Prints "ready PORT"
+when listening. --reuseport lets several processes share the port (the
+benchmark's); --tls serves wss:// with that certificate.
 """
 import asyncio
 import base64
@@ -163,8 +164,14 @@ async def handle(reader, writer):
 
 async def main():
     port = int(sys.argv[1])
+    tls = None
+    if "--tls" in sys.argv:
+        import ssl
+        i = sys.argv.index("--tls")
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096,
-                                        reuse_port="--reuseport" in sys.argv)
+                                        reuse_port="--reuseport" in sys.argv, ssl=tls)
     print(f"ready {port}", flush=True)
     async with server:
         await server.serve_forever()
