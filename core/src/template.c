@@ -552,6 +552,59 @@ const char *tmpl_const(const volley_template *t) { return t ? t->const_text : NU
 
 const char *tmpl_display(const volley_template *t) { return t ? t->display : NULL; }
 
+static bool url_unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+/* Encodes out[from..len) in place: grows the tail, then writes from the
+ * back so every byte is read before it can be overwritten. */
+static int urlencode_tail(volley_buf *out, size_t from)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t extra = 0;
+    for (size_t i = from; i < out->len; i++)
+        extra += url_unreserved((unsigned char)out->data[i]) || out->data[i] == ' ' ? 0 : 2;
+    if (vbuf_reserve(out, extra) != 0)
+        return -1;
+    char *d = out->data;
+    size_t r = out->len, w = out->len + extra;
+    while (r > from) {
+        unsigned char c = (unsigned char)d[--r];
+        if (url_unreserved(c)) {
+            d[--w] = (char)c;
+        } else if (c == ' ') {
+            d[--w] = '+';
+        } else {
+            d[--w] = hex[c & 15];
+            d[--w] = hex[c >> 4];
+            d[--w] = '%';
+        }
+    }
+    out->len += extra;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int tmpl_map_urlencode(const volley_template_map *m, volley_vu *vu, volley_buf *out)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (i && vbuf_append(out, "&", 1) != 0)
+            return -1;
+        size_t at = out->len;
+        if (vbuf_append_str(out, m->keys[i]) != 0 || urlencode_tail(out, at) != 0 ||
+            vbuf_append(out, "=", 1) != 0)
+            return -1;
+        at = out->len;
+        const char *v = tmpl_const(m->values[i]);
+        int rc = v ? vbuf_append_str(out, v) : vu ? tmpl_render(m->values[i], vu, out) : -1;
+        if (rc != 0 || urlencode_tail(out, at) != 0)
+            return -1;
+    }
+    return vbuf_reserve(out, 0);
+}
+
 /* A string value: raw, escaped inside a JSON string, or a quoted JSON value. */
 static int put_text(volley_buf *out, const char *v, size_t n, int escape)
 {

@@ -49,6 +49,10 @@ volley_template *tmpl_compile(arena *a, const char *src, size_t len,
 /* The full text when the template has no run-time part, else NULL. */
 const char *tmpl_const(const volley_template *t);
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out);
+/* Appends "k=v&k2=v2" of m, URL-encoded as Go's url.QueryEscape (space as
+ * '+'); a run-time value is rendered in place and encoded from the back,
+ * so nothing is allocated. vu NULL: only constant values (else -1). */
+int tmpl_map_urlencode(const volley_template_map *m, volley_vu *vu, volley_buf *out);
 /* Stable text for tags: load-time parts folded in, run-time parts kept as
  * "${vu.id}" (so /tx/${vu.id} stays one tag value, not one per VU). */
 const char *tmpl_display(const volley_template *t);

@@ -76,6 +76,10 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
                  v ? v->version : "?");
         return NULL;
     }
+    if (host->size < offsetof(volley_host, template_map_urlencode) + sizeof host->template_map_urlencode) {
+        snprintf(err, errcap, "the host is older than this plugin (no template_map_urlencode)");
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errcap, "curl_global_init failed");
         return NULL;
@@ -402,6 +406,20 @@ void http_deactivate(http_worker *w, http_vu *vs)
     vs->active = false;
 }
 
+/* The VU's curl handle ready for st: created, set for the step when its
+ * step changed, templated parts rendered, the DNS pin loaded. */
+static int curl_prepare(http_worker *w, http_vu *vs, const http_step *st)
+{
+    if (easy_create(w, vs) != 0)
+        return -1;
+    if (vs->configured != st && configure(vs, st) != 0)
+        return -1;
+    if (render(vs, st) != 0)
+        return -1;
+    pin_dns(vs->g, vs, st);
+    return 0;
+}
+
 static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
 {
     http_worker *w = wstate;
@@ -430,13 +448,8 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
         if (rc != 0)
             return rc > 0 ? 0 : -1;
     }
-    if (easy_create(w, vs) != 0)
+    if (curl_prepare(w, vs, st) != 0)
         return -1;
-    if (vs->configured != st && configure(vs, st) != 0)
-        return -1;
-    if (render(vs, st) != 0)
-        return -1;
-    pin_dns(vs->g, vs, st);
     reset_request(vs, w->host->now_ns());
     return activate(w, vs);
 }
@@ -468,7 +481,6 @@ static void http_vu_fini(void *wstate, void *vu_state)
     free(vs->url.data);
     free(vs->reqbody.data);
     free(vs->hdrtext.data);
-    free(vs->scratch.data);
     free(vs->rawreq.data);
     free(vs->hnodes);
     memset(vs, 0, sizeof *vs);
@@ -720,13 +732,8 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
 static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, long status)
 {
     const http_step *st = vs->step;
-    if (easy_create(w, vs) != 0)
+    if (curl_prepare(w, vs, st) != 0)
         return -1;
-    if (vs->configured != st && configure(vs, st) != 0)
-        return -1;
-    if (render(vs, st) != 0)
-        return -1;
-    pin_dns(vs->g, vs, st);
     const char *base = st->url_text ? st->url_text : vs->url.data;
     CURLU *u = curl_url();
     char *abs = NULL;

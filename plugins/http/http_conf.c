@@ -302,58 +302,6 @@ oom:
     return -1;
 }
 
-/* Go's url.QueryEscape: unreserved bytes as they are, space as '+', the
- * rest %XX (what k6 sends for query and form values). */
-static int url_encode(volley_buf *b, const volley_host *h, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (h->buf_reserve(b, n * 3) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-            b->data[b->len++] = (char)ch;
-        } else if (ch == ' ') {
-            b->data[b->len++] = '+';
-        } else {
-            b->data[b->len++] = '%';
-            b->data[b->len++] = hex[ch >> 4];
-            b->data[b->len++] = hex[ch & 15];
-        }
-    }
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-/* "k=v&k2=v2" of rendered, encoded pairs appended to b; a value is
- * rendered into the tail of b and encoded from a scratch copy. */
-static int append_pairs(const volley_host *h, volley_buf *b, volley_buf *scratch,
-                        const char *const *keys, const volley_template *const *values, size_t n,
-                        volley_vu *vu, bool first)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!first || i > 0) {
-            if (h->buf_reserve(b, 1) != 0)
-                return -1;
-            b->data[b->len++] = '&';
-        }
-        if (url_encode(b, h, keys[i], strlen(keys[i])) != 0 || h->buf_reserve(b, 1) != 0)
-            return -1;
-        b->data[b->len++] = '=';
-        scratch->len = 0;
-        const char *v = h->template_const(values[i]);
-        if (!v && (h->template_render(values[i], vu, scratch) != 0 || h->buf_reserve(scratch, 0) != 0))
-            return -1;
-        if (url_encode(b, h, v ? v : scratch->data, v ? strlen(v) : scratch->len) != 0)
-            return -1;
-    }
-    if (h->buf_reserve(b, 0) != 0)
-        return -1;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
 {
     vs->url.len = 0;
@@ -370,7 +318,7 @@ int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
     if (h->buf_reserve(&vs->url, 1) != 0)
         return -1;
     vs->url.data[vs->url.len] = '\0';
-    if (st->n_query == 0)
+    if (st->query.n == 0)
         return 0;
     /* A fragment is not sent: the query goes before it (it is dropped). */
     char *hash = memchr(vs->url.data, '#', vs->url.len);
@@ -378,16 +326,14 @@ int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
         vs->url.len = (size_t)(hash - vs->url.data);
     bool has_q = memchr(vs->url.data, '?', vs->url.len) != NULL;
     vs->url.data[vs->url.len++] = has_q ? '&' : '?';
-    return append_pairs(h, &vs->url, &vs->scratch, st->query_keys, st->query_values, st->n_query,
-                        vs->vu, true);
+    return h->template_map_urlencode(&st->query, vs->vu, &vs->url);
 }
 
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
 {
     vs->reqbody.len = 0;
     int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-             : st->body_kind == BODY_FORM ? append_pairs(h, &vs->reqbody, &vs->scratch, st->form_keys,
-                                                         st->form_values, st->n_form, vs->vu, true)
+             : st->body_kind == BODY_FORM ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
                                           : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
     if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
         return -1;
@@ -398,17 +344,16 @@ int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
 /* A constant pair list, for a step whose query or form has no run-time part. */
 static char *const_pairs(const volley_host *h, const char *prefix, const volley_template_map *m)
 {
-    volley_buf b = {0}, scratch = {0};
+    volley_buf b = {0};
     size_t pl = strlen(prefix);
     char *out = NULL;
     if (h->buf_reserve(&b, pl) == 0) {
         memcpy(b.data, prefix, pl);
         b.len = pl;
-        if (append_pairs(h, &b, &scratch, m->keys, m->values, m->n, NULL, true) == 0)
+        if (h->template_map_urlencode(m, NULL, &b) == 0)
             out = b.data, b.data = NULL;
     }
     free(b.data);
-    free(scratch.data);
     return out;
 }
 
@@ -473,9 +418,7 @@ static int compile_body(http_plugin *p, http_step *st, const http_config *c,
         }
         if (!map_is_const(p->host, &c->form)) {
             st->body_kind = BODY_FORM;
-            st->form_keys = c->form.keys;
-            st->form_values = c->form.values;
-            st->n_form = c->form.n;
+            st->form = c->form;
             return 0;
         }
         if (!(st->form_text = const_pairs(p->host, "", &c->form))) {
@@ -800,9 +743,7 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
             goto oom;
         url = st->url_built;
     } else if (has_query) {
-        st->n_query = c->query.n;
-        st->query_keys = c->query.keys;
-        st->query_values = c->query.values;
+        st->query = c->query;
         if (url) {
             st->url_base = url;   /* rendered per request with its query */
             url = NULL;

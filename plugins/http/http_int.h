@@ -81,7 +81,7 @@ enum http_body_kind {
     BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
     BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
     BODY_JSON,      /* rendered per request from body_json               */
-    BODY_FORM       /* rendered per request from form_keys/form_values   */
+    BODY_FORM       /* rendered per request from the form map            */
 };
 
 /* An expected-status range: [lo, hi] inclusive. */
@@ -127,12 +127,8 @@ typedef struct http_step {
     const char *url_base;           /* constant url before its query, when
                                        only the query is templated          */
     char *url_built;                /* owned: url_text with its query       */
-    size_t n_query;
-    const char *const *query_keys;
-    const volley_template *const *query_values;
-    size_t n_form;
-    const char *const *form_keys;
-    const volley_template *const *form_values;
+    volley_template_map query;      /* n 0: none                            */
+    volley_template_map form;
     char *form_text;                /* owned: the constant form body        */
     CURLU *curlu;                   /* the constant url, parsed once        */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
@@ -252,7 +248,6 @@ struct http_vu {
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
     volley_buf hdrtext;             /* rendered header lines                */
-    volley_buf scratch;             /* a query or form value being encoded  */
     volley_buf rawreq;              /* fast path: rendered request head     */
     http_raw *raw;                  /* fast path: connection and request    */
     http_hnode *hnodes;

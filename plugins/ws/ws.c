@@ -60,8 +60,8 @@ static void ws_destroy(void *inst)
 
 static void *ws_create(const volley_host *host, volley_core *core, char *err, size_t errcap)
 {
-    if (host->size < offsetof(volley_host, captures_apply) + sizeof host->captures_apply) {
-        snprintf(err, errcap, "the core is too old for ws (no checks_run in its host table)");
+    if (host->size < offsetof(volley_host, template_map_urlencode) + sizeof host->template_map_urlencode) {
+        snprintf(err, errcap, "the core is too old for ws (no template_map_urlencode in its host table)");
         return NULL;
     }
     ws_plugin *p = calloc(1, sizeof *p);
@@ -740,7 +740,7 @@ static const char *render_path(ws_vu *vs, volley_buf *b)
     memcpy(b->data + b->len, rest, rl);
     b->len += rl;
     b->data[b->len] = '\0';
-    if (ws_append_query(h, st->cfg, vs->vu, b, scratch) != 0)
+    if (ws_append_query(h, st->cfg, vs->vu, b) != 0)
         return NULL;
     return b->data;
 }

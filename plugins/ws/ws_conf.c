@@ -315,55 +315,18 @@ static int resolve(ws_step *st, const char *host, char *err, size_t errcap)
     return rc;
 }
 
-/* Go's url.QueryEscape, as the http plugin sends query values. */
-static void query_escape(volley_buf *b, const volley_host *h, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (h->buf_reserve(b, n * 3) != 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-            b->data[b->len++] = (char)ch;
-        } else if (ch == ' ') {
-            b->data[b->len++] = '+';
-        } else {
-            b->data[b->len++] = '%';
-            b->data[b->len++] = hex[ch >> 4];
-            b->data[b->len++] = hex[ch & 15];
-        }
-    }
-    b->data[b->len] = '\0';
-}
-
 /* Appends "?k=v&..." (or "&..." when the path has a query) for the
- * step's query map, rendered for vu (NULL: constant values only). */
-int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b,
-                    volley_buf *scratch)
+ * step's query map, rendered for vu (NULL: constant values only), encoded
+ * by the host as the http plugin's query is. */
+int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b)
 {
+    if (c->query.n == 0)
+        return h->buf_reserve(b, 0);
     bool has_q = b->data && memchr(b->data, '?', b->len);
-    for (size_t i = 0; i < c->query.n; i++) {
-        if (h->buf_reserve(b, 1) != 0)
-            return -1;
-        b->data[b->len++] = has_q || i ? '&' : '?';
-        query_escape(b, h, c->query.keys[i], strlen(c->query.keys[i]));
-        if (h->buf_reserve(b, 1) != 0)
-            return -1;
-        b->data[b->len++] = '=';
-        const char *v = h->template_const(c->query.values[i]);
-        if (v) {
-            query_escape(b, h, v, strlen(v));
-        } else {
-            scratch->len = 0;
-            if (!vu || h->template_render(c->query.values[i], vu, scratch) != 0)
-                return -1;
-            query_escape(b, h, scratch->data ? scratch->data : "", scratch->len);
-        }
-    }
-    if (h->buf_reserve(b, 0) != 0)
+    if (h->buf_reserve(b, 1) != 0)
         return -1;
-    b->data[b->len] = '\0';
-    return 0;
+    b->data[b->len++] = has_q ? '&' : '?';
+    return h->template_map_urlencode(&c->query, vu, b);
 }
 
 static char *join_protocols(const volley_string_list *l)
@@ -465,7 +428,7 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
     for (size_t i = 0; i < c->query.n; i++)
         query_const &= h->template_const(c->query.values[i]) != NULL;
     if (url && query_const) {
-        volley_buf b = {0}, scratch = {0};
+        volley_buf b = {0};
         const char *path = url + prefix;
         if (*path != '/') {
             h->buf_reserve(&b, 1);
@@ -477,9 +440,7 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
         memcpy(b.data + b.len, path, pl);
         b.len += pl;
         b.data[b.len] = '\0';
-        int rc = ws_append_query(h, c, NULL, &b, &scratch);
-        free(scratch.data);
-        if (rc != 0) {
+        if (ws_append_query(h, c, NULL, &b) != 0) {
             free(b.data);
             goto oom;
         }

@@ -131,8 +131,7 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
 void ws_step_free(void *inst, void *step);
 /* Appends the step's query (URL-encoded, rendered for vu; NULL: constant
  * values only) to b, which holds the path. */
-int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b,
-                    volley_buf *scratch);
+int ws_append_query(const volley_host *h, const ws_config *c, volley_vu *vu, volley_buf *b);
 /* Parses "a.b[0].c"; -1 on a syntax error. */
 int ws_path_compile(const char *text, ws_path *out);
 /* The value at path in a JSON text, as compact JSON text into out (cleared

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "pool.h"
 #include "template.h"
 #include "vu.h"
@@ -785,6 +786,31 @@ static void test_json_runtime_values_keep_types(void **state)
     f->vu->caps = NULL;
 }
 
+
+static void test_map_urlencode(void **state)
+{
+    fx *f = *state;
+    char err[512];
+    const char *keys[] = {"q", "a b", "id"};
+    const volley_template *vals[3] = {
+        tmpl_compile(&f->a, "x y&z=é/", strlen("x y&z=é/"), &scope, err, sizeof err),
+        tmpl_compile(&f->a, "", 0, &scope, err, sizeof err),
+        tmpl_compile(&f->a, "v ${vu.id}%", strlen("v ${vu.id}%"), &scope, err, sizeof err),
+    };
+    volley_template_map m = {.n = 3, .keys = keys, .values = vals};
+    f->out.len = 0;
+    assert_int_equal(vbuf_append_str(&f->out, "/p?"), 0);
+    assert_int_equal(tmpl_map_urlencode(&m, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "/p?q=x+y%26z%3D%C3%A9%2F&a+b=&id=v+7%25");
+    /* A run-time value needs a VU. */
+    f->out.len = 0;
+    assert_int_equal(tmpl_map_urlencode(&m, NULL, &f->out), -1);
+    volley_template_map consts = {.n = 2, .keys = keys, .values = vals};
+    f->out.len = 0;
+    assert_int_equal(tmpl_map_urlencode(&consts, NULL, &f->out), 0);
+    assert_string_equal(f->out.data, "q=x+y%26z%3D%C3%A9%2F&a+b=");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_rows_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_runtime_values_keep_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_urlencode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

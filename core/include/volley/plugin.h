@@ -329,6 +329,13 @@ typedef struct volley_host {
      * when all captured. */
     bool (*captures_apply)(const volley_captures *c, volley_vu *vu,
                            const volley_response *resp);
+
+    /* Appends "k=v&k2=v2" for a template map, keys and rendered values
+     * URL-encoded as Go's url.QueryEscape (space as '+'): query strings and
+     * form bodies. vu may be NULL when every value is constant (else -1).
+     * (Appended in ABI 1: check host->size before use.) */
+    int (*template_map_urlencode)(const volley_template_map *m, volley_vu *vu,
+                                  volley_buf *out);
 } volley_host;
 
 /* ------------------------------------------------------------------------ */
