@@ -103,6 +103,7 @@ struct volley_worker {
     tag_intern tags;
     bool loop_ready;                 /* uv_loop_init done: close it at the end */
     bool hard_stopped;
+    bool idle;                       /* its traffic is over; counted in workers_idle */
     bool finishing;
     uint64_t interrupted;
     char **first_fail;               /* per series: why a check first failed */
@@ -141,6 +142,7 @@ struct engine {
     uint64_t last_reqs;
     uint64_t last_tick_ns;
     atomic_int workers_done;
+    atomic_int workers_idle;         /* end gate, see worker_check_done */
     _Atomic int64_t active_vus;
     _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
     uv_loop_t main_loop;
@@ -979,6 +981,25 @@ static void worker_shutdown(volley_worker *w)
     uv_close((uv_handle_t *)&w->wake, on_closed);
 }
 
+/* Counts one worker whose traffic is over; the last one wakes them all. */
+static void idle_arrive(engine *e)
+{
+    if (atomic_fetch_add(&e->workers_idle, 1) + 1 < e->n_workers)
+        return;
+    for (int i = 0; i < e->n_workers; i++)
+        if (e->workers[i].loop_ready)
+            uv_async_send(&e->workers[i].wake);
+}
+
+/*
+ * End gate: a worker whose scenarios are done shuts its plugins down only
+ * once every worker's traffic is over. A library may close an fd number
+ * twice while it shuts down (libwebsockets 4.1.6 closes its event fd in
+ * lws_context_destroy and again when lws' uv handle closes); a socket
+ * another worker opened in between got that number and was closed under
+ * it (measured: an assertion in lws' fd table, or libuv's abort on a
+ * poll of a closed fd). After the gate no worker opens sockets any more.
+ */
 static void worker_check_done(volley_worker *w)
 {
     if (w->finishing)
@@ -986,7 +1007,12 @@ static void worker_check_done(volley_worker *w)
     for (size_t i = 0; i < w->e->s->n_scenarios; i++)
         if (w->scs[i].phase != SC_DONE)
             return;
-    worker_shutdown(w);
+    if (!w->idle) {
+        w->idle = true;
+        idle_arrive(w->e);
+    }
+    if (atomic_load(&w->e->workers_idle) >= w->e->n_workers)
+        worker_shutdown(w);
 }
 
 static void on_wake(uv_async_t *a)
@@ -1001,8 +1027,8 @@ static void on_wake(uv_async_t *a)
             else if (sr->phase != SC_DONE)
                 sc_hard_stop(w, sr);
         }
-        worker_check_done(w);
     }
+    worker_check_done(w);   /* also the end gate's wake-up */
 }
 
 static int worker_setup(volley_worker *w)
@@ -1106,6 +1132,7 @@ static void *worker_main(void *arg)
         if (!w->loop_ready || !w->pstate) {
             snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop", w->index);
             atomic_store(&e->stop, 1);
+            idle_arrive(e);
             atomic_fetch_add(&e->workers_done, 1);
             uv_async_send(&e->main_wake);
             return NULL;
@@ -1499,6 +1526,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     int rc = -1;
     atomic_init(&e.stop, 0);
     atomic_init(&e.workers_done, 0);
+    atomic_init(&e.workers_idle, 0);
     pthread_mutex_init(&e.gate_mu, NULL);
     pthread_cond_init(&e.gate_cv, NULL);
     core->reg.frozen = true;

@@ -369,8 +369,10 @@ typedef struct volley_protocol_ops {
     /* Per worker thread, on that thread: set up state on its loop. */
     void *(*worker_init)(void *inst, volley_worker *w, char *err,
                          size_t errcap);
-    /* On the worker thread after all VUs ended: close every handle. The
-     * core runs the loop afterwards until the closes complete. */
+    /* On the worker thread after all VUs ended, and only once every
+     * worker's traffic is over (no worker opens sockets any more): close
+     * every handle. The core runs the loop afterwards until the closes
+     * complete. */
     void (*worker_fini)(void *wstate);
 
     /* Start a step for a VU; later call host->step_done exactly once,
