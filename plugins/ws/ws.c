@@ -183,7 +183,8 @@ static void deliver(ws_vu *vs)
     volley_response resp = {
         .status = vs->status,   /* 101 once open; the handshake's, or 0 */
         .error = vs->error,
-        .headers = "",
+        .headers = vs->hdrs.len ? vs->hdrs.data : "",
+        .headers_len = vs->hdrs.len,
         .body = vs->expect_done && vs->expected.data ? vs->expected.data : "",
         .body_len = vs->expect_done ? vs->expected.len : 0,
         .duration_ms = vs->established ? ms_between(vs->t_open, vs->t_end) : 0,
@@ -610,15 +611,46 @@ static void on_established(ws_vu *vs, uint64_t now)
     arm(vs, now);
 }
 
+/* The handshake response's headers as "Name: value\r\n" lines for the
+ * step's checks. lws 4.1.6 parses the headers it knows into tokens and
+ * keeps others only for lookup by name, so only known names are listed
+ * (Server, Set-Cookie, Sec-WebSocket-Protocol, Content-Type, ...). */
+static void copy_headers(ws_vu *vs, struct lws *wsi)
+{
+    const volley_host *h = vs->w->host;
+    volley_buf *b = &vs->hdrs;
+    b->len = 0;
+    for (int t = 0; t < (int)WSI_TOKEN_COUNT; t++) {
+        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        size_t nl = name ? strlen(name) : 0;
+        /* header names end with ':'; skip the request line's and h2's */
+        if (nl < 2 || name[0] == ':' || name[nl - 1] != ':')
+            continue;
+        int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (n <= 0)
+            continue;
+        if (h->buf_reserve(b, nl + 1 + (size_t)n + 3) != 0)
+            return;
+        memcpy(b->data + b->len, name, nl - 1);
+        b->len += nl - 1;
+        memcpy(b->data + b->len, ": ", 2);
+        b->len += 2;
+        int got = lws_hdr_copy(wsi, b->data + b->len, n + 1, (enum lws_token_indexes)t);
+        b->len += got > 0 ? (size_t)got : 0;
+        memcpy(b->data + b->len, "\r\n", 2);
+        b->len += 2;
+    }
+}
+
 /* Why a connection never opened, from lws' words and the HTTP status. */
 static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
 {
     int status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
     if (status > 0 && status != 101) {
         vs->status = status;
+        copy_headers(vs, wsi);
         fail(vs, "handshake", "handshake: status %d instead of 101%s%s", status,
              why ? ": " : "", why ? why : "");
-        return;
         return;
     }
     /* lws says "closed before established" for any TCP failure; the
@@ -669,6 +701,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         }
         return 0;
     }
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        copy_headers(vs, wsi);   /* by ESTABLISHED lws has dropped them */
+        return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         vs->wsi = wsi;
         on_established(vs, vs->w->host->now_ns());
@@ -781,6 +816,7 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->error_code = NULL;
     vs->out.len = vs->out_head = 0;
     vs->expected.len = 0;
+    vs->hdrs.len = 0;
     vs->pend_head = vs->pend_n = 0;
 
     uint64_t now = w->host->now_ns();
@@ -877,8 +913,9 @@ static void ws_vu_fini(void *wstate, void *vu_state)
     free(vs->out.data);
     free(vs->msg.data);
     free(vs->expected.data);
+    free(vs->hdrs.data);
     free(vs->pend);
-    vs->out = vs->msg = vs->expected = (volley_buf){0};
+    vs->out = vs->msg = vs->expected = vs->hdrs = (volley_buf){0};
     vs->pend = NULL;
 }
 

@@ -195,6 +195,7 @@ typedef struct ws_vu {
     size_t out_head;
     volley_buf msg;                 /* the message being received        */
     volley_buf expected;            /* the message that met expect       */
+    volley_buf hdrs;                /* handshake response headers, for checks */
     ws_pending *pend;               /* reply_match: unanswered sends     */
     unsigned pend_head, pend_n;
     char errtext[256];

@@ -143,6 +143,26 @@ class TestEcho(WsCase):
         self.assertEqual(checks.get("origin"), 1)
         self.assertEqual(checks.get("capture hello"), 1)
 
+    def test_handshake_response_headers(self):
+        """The step's checks see the handshake response's headers, on a 101
+        and on a refused upgrade; a header the server did not send fails."""
+        rc, err, summary, points = self.run_ws("""\
+      - ws: { url: "${env.WS}/echo", subprotocols: [chat, json], close_after: 50ms }
+        check:
+          - { name: negotiated, header: { name: sec-websocket-protocol, equals: chat } }
+          - { name: upgrade, header: { name: Upgrade, equals: websocket } }
+          - { name: accept, header: { name: Sec-WebSocket-Accept, exists: true } }
+          - { name: no cookie, header: { name: Set-Cookie, exists: true } }
+      - ws: { url: "${env.WS}/reject400" }
+        check:
+          - { name: rejected, status: 400 }
+          - { name: text body, header: { name: Content-Type, contains: text/plain } }
+""")
+        self.assertEqual(rc, 0, err)
+        checks = {c[2].get("check"): c[1] for c in self.of(points, "checks")}
+        self.assertEqual(checks, {"negotiated": 1, "upgrade": 1, "accept": 1, "no cookie": 0,
+                                  "rejected": 1, "text body": 1})
+
     def test_expect_and_reply_times(self):
         rc, err, summary, points = self.run_ws("""\
       - ws:
