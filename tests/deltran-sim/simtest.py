@@ -86,6 +86,19 @@ def call(service, method, path, body=None, headers=None, offset=None, timeout=5)
         return c.request(method, path, body, headers)
 
 
+def summary_checks(summary):
+    """{check name: (passes, fails)} from a volley --summary-export."""
+    out = {}
+
+    def walk(g):
+        for c in g.get("checks", {}).values():
+            out[c["name"]] = (c["passes"], c["fails"])
+        for sub in g.get("groups", {}).values():
+            walk(sub)
+    walk(summary["root_group"])
+    return out
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from simtest import PORTS, Sim, SimCase
+from simtest import PORTS, Sim, SimCase, summary_checks
 
 VOLLEY = os.environ.get("VOLLEY_BIN", "build/volley")
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,16 +41,7 @@ class BriefTwins(SimCase):
             return p.returncode, p.stdout + p.stderr, json.load(f)
 
     def checks(self, s):
-        """{check name: (passes, fails)} from the summary export."""
-        out = {}
-
-        def walk(g):
-            for c in g.get("checks", {}).values():
-                out[c["name"]] = (c["passes"], c["fails"])
-            for sub in g.get("groups", {}).values():
-                walk(sub)
-        walk(s["root_group"])
-        return out
+        return summary_checks(s)
 
     def test_integration(self):
         rc, out, s = self.run_twin("integration.yaml", "--duration", "2s")

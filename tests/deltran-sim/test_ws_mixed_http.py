@@ -24,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from simtest import HOST, SimCase, port
+from simtest import HOST, SimCase, port, summary_checks
 
 VOLLEY = os.environ.get("VOLLEY_BIN", "build/volley")
 RUNS = int(os.environ.get("VOLLEY_MIXED_RUNS", "2"))
@@ -111,14 +111,7 @@ class WsMixedHttp(SimCase):
         n = VUS * ITERS
         # every iteration of churn completed: 3 http requests and 3 ws
         # sessions each; cancelled adds whole and interrupted iterations.
-        checks = {}
-
-        def walk(g):
-            for c in g.get("checks", {}).values():
-                checks[c["name"]] = (c["passes"], c["fails"])
-            for sub in g.get("groups", {}).values():
-                walk(sub)
-        walk(s["root_group"])
+        checks = summary_checks(s)
         for name in ["gateway up", "pong", "notification up"]:
             self.assertEqual(checks[name], (n, 0), name)
         self.assertGreaterEqual(m["iterations"]["count"], n)

@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from simtest import HOST, SimCase, port
+from simtest import HOST, SimCase, port, summary_checks
 
 VOLLEY = os.environ.get("VOLLEY_BIN", "build/volley")
 
@@ -87,14 +87,7 @@ class WsNotification(SimCase):
         self.assertEqual(p.returncode, 0, p.stdout)
         with open(summary) as f:
             s = json.load(f)
-        checks = {}
-
-        def walk(g):
-            for c in g.get("checks", {}).values():
-                checks[c["name"]] = (c["passes"], c["fails"])
-            for sub in g.get("groups", {}).values():
-                walk(sub)
-        walk(s["root_group"])
+        checks = summary_checks(s)
         for name in ["published", "subscribed", "notification for us", "capture ref", "refused with 400",
                      "frame has type", "frame has payload key"]:
             self.assertIn(name, checks, checks)
