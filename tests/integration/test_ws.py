@@ -7,13 +7,14 @@ max_message_size, invalid UTF-8, a server that never answers the
 handshake)."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import unittest
 
-from volleytest import SOURCE, VolleyCase
+from volleytest import SOURCE, VOLLEY, VolleyCase
 
 
 def free_port():
@@ -262,6 +263,41 @@ class TestFailures(WsCase):
 
 
 class TestStop(WsCase):
+    def test_sigint_writes_summary_and_outputs(self):
+        """SIGINT in the middle of open sessions (http steps beside them, two
+        workers): exit 105 within seconds, the summary and the json-out file
+        written, the sessions cut by the stop counted, not failed."""
+        spec = self.write_spec(
+            "version: 1\nname: ws-sigint\nscenarios:\n  s:\n    executor: constant-vus\n"
+            "    vus: 40\n    duration: 60s\n    flow:\n"
+            "      - ws: { url: \"${env.WS}/echo\", send_every: { interval: 50ms, message: m }, "
+            "close_after: 30s }\n"
+            "      - http: { url: \"http://127.0.0.1:%d/\", timeout: 1s }\n" % free_port())
+        nd = os.path.join(self.tmp, "sigint.ndjson")
+        summary = os.path.join(self.tmp, "sigint.json")
+        p = subprocess.Popen([VOLLEY, "run", "--workers", "2", "--out", "json-out=" + nd,
+                              "--summary-export", summary, spec],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, WS=self.url))
+        time.sleep(2)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(p.returncode, 105, err)
+        self.assertIn("ws_msgs_received", out)
+        with open(summary) as f:
+            m = json.load(f)["metrics"]
+        # every session that opened ends counted once (a slow machine may
+        # still have some connecting: those are cut before they count)
+        points = [d for d in self.read_ndjson(nd) if d["type"] == "Point"]
+        n_conn = sum(1 for d in points if d["metric"] == "ws_connecting")
+        self.assertGreaterEqual(n_conn, 20)
+        self.assertEqual(sum(1 for d in points if d["metric"] == "ws_sessions"), n_conn)
+        self.assertEqual(m["ws_sessions"]["count"], n_conn)
+        self.assertEqual(m["ws_session_failed"]["passes"], 0)    # cut by the stop: not failed
+        self.assertGreater(m["ws_msgs_received"]["count"], n_conn * 5)
+
     def test_graceful_stop_closes_open_sessions(self):
         """Sessions without close_after end when the test does."""
         spec = ("version: 1\nname: ws\nscenarios:\n  s:\n    executor: constant-vus\n"
