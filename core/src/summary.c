@@ -228,6 +228,13 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
         }
         const char *indent = *group ? "       " : "     ";
         uint64_t fails = a->count - a->nonzero;
+        if (a->count == 0) {
+            /* declared but never run (e.g. every message check of sessions
+             * that received nothing): neither passed nor failed */
+            fprintf(out, "%s- %s (never evaluated)\n", indent, check);
+            any = true;
+            continue;
+        }
         fprintf(out, "%s%s %s\n", indent, fails ? "✗" : "✓", check);
         if (fails)
             fprintf(out, "%s ↳  %.0f%% — ✓ %llu / ✗ %llu\n", indent, 100.0 * agg_rate(a),

@@ -80,6 +80,9 @@ class BriefTwins(SimCase):
         self.assertGreater(s["metrics"]["ws_msgs_sent"]["count"], 0)   # the subscribe
         # the stand-in pushes nothing unasked: no message was checked
         self.assertEqual(self.checks(s).get("message has data", (0, 0)), (0, 0))
+        # and the summary says so rather than showing it as passed
+        self.assertIn("- message has data (never evaluated)", out)
+        self.assertNotIn("✓ message has data", out)
 
     def test_load_test_realistic(self):
         rc, out, s = self.run_twin("load-test-realistic.yaml", "--duration", "2s")
