@@ -1,7 +1,9 @@
 #include "options.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -192,6 +194,59 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
     return rc;
 }
 
+/* A plugin's plain string naming ${...}: the plugin reads the string once
+ * at load time, so load-time parts are folded in and run-time ones (a
+ * capture, vu.*, random.*) are an error rather than text taken as written. */
+static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char **out)
+{
+    *out = n->str;
+    if (!c->fold_strings || !n->str || !strstr(n->str, "${"))
+        return 0;
+    volley_template *t = compile_tmpl(c, n, path);
+    if (!t)
+        return -1;
+    const char *k = tmpl_const(t);
+    if (!k) {
+        ERR(n, "%s: \"%s\" needs a value known only at run time, but this option is read once "
+               "at load time: only ${env.*} and ${services.*} can be used in it", path, n->str);
+        return -1;
+    }
+    *out = k;
+    return 0;
+}
+
+/* An unquoted ${env.X} folded into "125.5" is the number, as the same
+ * text written there would be; quoted, it stays a string. */
+static void retype_folded(volley_scalar *v)
+{
+    const char *t = v->s;
+    char *end;
+    if (!*t)
+        return;
+    if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0) {
+        v->type = VOLLEY_SCALAR_BOOL;
+        v->b = t[0] == 't';
+        return;
+    }
+    if (strcmp(t, "null") == 0) {
+        v->type = VOLLEY_SCALAR_NULL;
+        return;
+    }
+    errno = 0;
+    long long i = strtoll(t, &end, 10);
+    if (*end == '\0' && errno == 0) {
+        v->type = VOLLEY_SCALAR_INT;
+        v->i = i;
+        v->d = (double)i;
+        return;
+    }
+    double d = strtod(t, &end);
+    if (*end == '\0' && errno == 0 && !isnan(d) && !isinf(d)) {
+        v->type = VOLLEY_SCALAR_DOUBLE;
+        v->d = d;
+    }
+}
+
 static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scalar *out)
 {
     if (n->kind != YNODE_SCALAR) {
@@ -213,6 +268,13 @@ static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scal
         out->type = VOLLEY_SCALAR_DOUBLE;
     else
         out->type = VOLLEY_SCALAR_STRING;
+    if (out->type != VOLLEY_SCALAR_STRING)
+        return 0;
+    const char *before = out->s;
+    if (fold_string(c, n, path, &out->s) != 0)
+        return -1;
+    if (n->plain && out->s != before)
+        retype_folded(out);   /* unquoted: typed by what it folded into */
     return 0;
 }
 
@@ -279,8 +341,7 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
     case VOLLEY_OPT_STRING:
         if (want_scalar(c, n, path, "a string") != 0)
             return -1;
-        *(const char **)f = n->str;
-        return 0;
+        return fold_string(c, n, path, (const char **)f);
     case VOLLEY_OPT_TEMPLATE:
         if (want_scalar(c, n, path, "a string") != 0)
             return -1;

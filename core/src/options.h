@@ -29,6 +29,11 @@ typedef struct opt_ctx {
                                      bool match_only);
     volley_captures *(*compile_captures)(void *ctx, const ynode *n, const char *path);
     void *compile_ctx;
+    /* Check items' and outputs' plain string options (STRING, string
+     * SCALARs): fold ${...} known at load time (env.*, services.*) into
+     * the text, refuse the rest. Without it (the core's own maps, protocol
+     * steps) such strings are taken as written. */
+    bool fold_strings;
 } opt_ctx;
 
 /* Fills `config` (map->config_size bytes, zeroed here) from `node`: a

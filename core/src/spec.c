@@ -392,7 +392,11 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
             continue;
         }
         void *cfg = arena_alloc(&L->s->a, ck->options->config_size);
-        if (opt_fill(&L->oc, ck->options, v, cfg, kpath) != 0) {
+        bool was = L->oc.fold_strings;
+        L->oc.fold_strings = true;
+        int frc = opt_fill(&L->oc, ck->options, v, cfg, kpath);
+        L->oc.fold_strings = was;
+        if (frc != 0) {
             ok = false;
             continue;
         }
@@ -527,7 +531,13 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
     merged = merge_layer(L, merged, ops->step_options, L->defaults);
     void *cfg = arena_alloc(&L->s->a, ops->step_options->config_size);
+    /* A step's plain strings stay as written (a `name` holding ${...} is
+     * the tag text that groups its urls, as in k6); its templated options
+     * are TEMPLATE. Check items inside it fold (see fold_strings). */
+    bool was = L->oc.fold_strings;
+    L->oc.fold_strings = false;
     int filled = opt_fill(&L->oc, ops->step_options, merged, cfg, kpath);
+    L->oc.fold_strings = was;
     /* Names the step captures in its options are visible from the next
      * step on, like its own capture:. */
     for (const volley_captures *c = L->s->xcaptures; c && c != caps_before; c = c->next)
@@ -1189,9 +1199,12 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
     /* "--out NAME" alone is an empty mapping: required options still apply
      * (opt_fill with a NULL node would only fill defaults). */
     ynode none = {.kind = YNODE_MAP};
+    bool was = L->oc.fold_strings;
+    L->oc.fold_strings = true;
     int rc = node ? opt_fill(&L->oc, ops->options, node, cfg, path)
                   : arg ? opt_fill_arg(&L->oc, ops->options, arg, cfg, path)
                         : opt_fill(&L->oc, ops->options, &none, cfg, path);
+    L->oc.fold_strings = was;
     if (rc != 0)
         return;
     spec *s = L->s;

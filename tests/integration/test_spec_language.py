@@ -64,6 +64,43 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(s["metrics"]["checks"]["fails"], 0)
         self.assertEqual(s["metrics"]["checks"]["passes"], 15)
 
+    def test_load_time_templates_in_check_and_output_options(self):
+        """${env.*} in a check's or an output's plain string options is folded
+        in at load time (it was taken as written); a run-time name there is a
+        load error with its place."""
+        nd = os.path.join(self.tmp, "run-abc.ndjson")
+        spec = """
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 2
+                flow:
+                  - http: { url: "@REC@/tx/new" }
+                    check:
+                      - { name: prefix, body: { contains: "${env.PREFIX}" } }
+                      - name: amount
+                        json:
+                          path: amount
+                          equals: ${env.AMOUNT:-125.5}
+                      - { name: quoted is a string, json: { path: amount, equals: "${env.AMOUNT:-125.5}" } }
+                      - { name: header, header: { name: "X-${env.HDR}", exists: true } }
+                      - { name: not there, body: { contains: "${env.MISSING:-no such text}" } }
+            outputs:
+              - json-out: { path: "%s/run-${env.RUN}.ndjson" }
+            """ % self.tmp
+        rc, out, err, s = self.run_rec(spec, "-e", "PREFIX=tx-", "-e", "HDR=Trace", "-e", "RUN=abc")
+        self.assertEqual(rc, 0, out + err)
+        checks = {c["name"]: (c["passes"], c["fails"]) for c in s["root_group"]["checks"].values()}
+        self.assertEqual(checks, {"prefix": (2, 0), "amount": (2, 0), "header": (2, 0),
+                                  "quoted is a string": (0, 2), "not there": (0, 2)})
+        self.assertTrue(os.path.exists(nd))
+        rc, out, err, _ = self.run_rec(spec.replace("${env.PREFIX}", "tx-${vu.id}"),
+                                       "-e", "HDR=Trace", "-e", "RUN=abc")
+        self.assertEqual(rc, 104, err)
+        self.assertIn('check[0].body.contains: "tx-${vu.id}" needs a value known only at run time', err)
+
     def test_failed_capture_and_on_check_fail(self):
         rc, out, err, s = self.run_rec("""
             version: 1
