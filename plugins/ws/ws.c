@@ -199,7 +199,8 @@ static void kill_wsi(ws_worker *w, struct lws *wsi)
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     /* Called from our own timer, outside lws: lws re-arms its uv timer
      * for the kill only when it next services something, so wake it. */
-    lws_cancel_service(w->ctx);
+    (void)w;
+    lws_cancel_service(lws_get_context(wsi));
 }
 
 /* Kills the connection; if lws has not reported its end by kill_at, the
@@ -804,6 +805,8 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->w = w;
     vs->vu = vu;
     vs->st = st;
+    if (!vs->ctx)   /* a VU keeps its context; VUs take them in turn */
+        vs->ctx = w->ctx[w->next_ctx++ % w->n_ctx];
     vs->wsi = NULL;
     vs->close_pending = vs->ping_pending = vs->expect_done = vs->established = false;
     vs->tcp_up = false;
@@ -849,7 +852,7 @@ static void connect_now(ws_vu *vs, uint64_t now)
     }
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
-    ci.context = vs->w->ctx;
+    ci.context = vs->ctx;
     ci.address = st->address;
     ci.port = st->port;
     ci.path = p;

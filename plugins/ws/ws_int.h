@@ -140,11 +140,19 @@ int ws_path_value(const ws_path *p, const char *json, size_t len, char *out, siz
 
 /* ---- per worker ---- */
 
+#define WS_MAX_CONTEXTS 64
+#define WS_DEFAULT_CONTEXTS 8
+
 typedef struct ws_worker {
     ws_plugin *p;
     const volley_host *host;
     uv_loop_t *loop;
-    struct lws_context *ctx;
+    /* Several contexts per worker, sessions spread over them: lws 4.1.6
+     * keeps every timer of a context in one sorted list and inserts by
+     * walking it, so its cost per message grows with the sessions of a
+     * context (see ws_loop.c). */
+    struct lws_context *ctx[WS_MAX_CONTEXTS];
+    unsigned n_ctx, next_ctx;
     volley_buf scratch;             /* rendering of url, headers */
 } ws_worker;
 
@@ -196,6 +204,7 @@ typedef struct ws_vu {
     volley_buf msg;                 /* the message being received        */
     volley_buf expected;            /* the message that met expect       */
     volley_buf hdrs;                /* handshake response headers, for checks */
+    struct lws_context *ctx;        /* the worker's context this VU uses */
     ws_pending *pend;               /* reply_match: unanswered sends     */
     unsigned pend_head, pend_n;
     char errtext[256];

@@ -262,6 +262,27 @@ class TestFailures(WsCase):
         self.assertTrue(th["count<1"])   # k6's export: true = failed
 
 
+class TestContexts(WsCase):
+    def test_sessions_spread_over_contexts(self):
+        """VOLLEY_WS_CONTEXTS sets the lws contexts per worker (VUs take them in
+        turn); every count works, and a bad value is a clear engine error."""
+        spec = ("version: 1\nname: ws\nscenarios:\n  s:\n    executor: per-vu-iterations\n"
+                "    vus: 30\n    iterations: 2\n    flow:\n"
+                "      - ws: { url: \"${env.WS}/echo\", send_on_open: [ \"hello\" ], "
+                "expect: { match: { body: { contains: hello } }, timeout: 5s } }\n")
+        for n in ("1", "5", "64"):
+            rc, _, err, summary = self.run_spec(spec, "--workers", "2", timeout=60,
+                                                env={"WS": self.url, "VOLLEY_WS_CONTEXTS": n})
+            self.assertEqual(rc, 0, err)
+            m = summary["metrics"]
+            self.assertEqual(m["ws_sessions"]["count"], 60, n)
+            self.assertEqual(m["ws_session_failed"]["passes"], 0, n)
+            self.assertEqual(m["ws_msgs_received"]["count"], 60, n)
+        rc, _, err, _ = self.run_spec(spec, timeout=60, env={"WS": self.url, "VOLLEY_WS_CONTEXTS": "0"})
+        self.assertEqual(rc, 103, err)
+        self.assertIn('VOLLEY_WS_CONTEXTS: expected a number of contexts from 1 to 64, got "0"', err)
+
+
 class TestStop(WsCase):
     def test_sigint_writes_summary_and_outputs(self):
         """SIGINT in the middle of open sessions (http steps beside them, two
