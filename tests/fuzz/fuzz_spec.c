@@ -22,8 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (core_init(&core, err, sizeof err) != 0)
         abort();
     /* Protocol plugins stay out: http resolves host names at load time. */
-    static const char *const names[] = {"checks-basic", "checks-json", "json-out"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"checks-basic", "checks-json", "json-out", "analytics-sink"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/volley-%s.so", VOLLEY_PLUGIN_BUILD_DIR, names[i]);
         if (plug_load_file(&core.plugins, path, &core.host, err, sizeof err) != 0)
