@@ -1,9 +1,7 @@
 #include "options.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -215,44 +213,9 @@ static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char 
     return 0;
 }
 
-/* An unquoted ${env.X} folded into "125.5" is the number, as the same
- * text written there would be; quoted, it stays a string. */
-static void retype_folded(volley_scalar *v)
+/* YAML 1.2 core-schema typing of a scalar; quoted ones are strings. */
+static void type_scalar(const ynode *n, volley_scalar *out)
 {
-    const char *t = v->s;
-    char *end;
-    if (!*t)
-        return;
-    if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0) {
-        v->type = VOLLEY_SCALAR_BOOL;
-        v->b = t[0] == 't';
-        return;
-    }
-    if (strcmp(t, "null") == 0) {
-        v->type = VOLLEY_SCALAR_NULL;
-        return;
-    }
-    errno = 0;
-    long long i = strtoll(t, &end, 10);
-    if (*end == '\0' && errno == 0) {
-        v->type = VOLLEY_SCALAR_INT;
-        v->i = i;
-        v->d = (double)i;
-        return;
-    }
-    double d = strtod(t, &end);
-    if (*end == '\0' && errno == 0 && !isnan(d) && !isinf(d)) {
-        v->type = VOLLEY_SCALAR_DOUBLE;
-        v->d = d;
-    }
-}
-
-static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scalar *out)
-{
-    if (n->kind != YNODE_SCALAR) {
-        ERR(n, "%s: expected a scalar (string, number, boolean or null), got %s", path, ynode_kind_name(n));
-        return -1;
-    }
     memset(out, 0, sizeof *out);
     out->s = n->str;
     if (!n->plain)
@@ -268,13 +231,28 @@ static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scal
         out->type = VOLLEY_SCALAR_DOUBLE;
     else
         out->type = VOLLEY_SCALAR_STRING;
+}
+
+static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scalar *out)
+{
+    if (n->kind != YNODE_SCALAR) {
+        ERR(n, "%s: expected a scalar (string, number, boolean or null), got %s", path, ynode_kind_name(n));
+        return -1;
+    }
+    type_scalar(n, out);
     if (out->type != VOLLEY_SCALAR_STRING)
         return 0;
-    const char *before = out->s;
-    if (fold_string(c, n, path, &out->s) != 0)
+    const char *folded;
+    if (fold_string(c, n, path, &folded) != 0)
         return -1;
-    if (n->plain && out->s != before)
-        retype_folded(out);   /* unquoted: typed by what it folded into */
+    if (folded != n->str) {
+        /* An unquoted ${env.X} that folds into 125.5 is typed as that text
+         * written there would be; a quoted one stays a string. */
+        ynode f = *n;
+        f.str = (char *)folded;
+        f.len = strlen(folded);
+        type_scalar(&f, out);
+    }
     return 0;
 }
 

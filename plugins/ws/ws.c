@@ -194,12 +194,11 @@ static void deliver(ws_vu *vs)
 }
 
 /* Asks lws to end the connection now (it calls back with the close). */
-static void kill_wsi(ws_worker *w, struct lws *wsi)
+static void kill_wsi(struct lws *wsi)
 {
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     /* Called from our own timer, outside lws: lws re-arms its uv timer
      * for the kill only when it next services something, so wake it. */
-    (void)w;
     lws_cancel_service(lws_get_context(wsi));
 }
 
@@ -208,7 +207,7 @@ static void kill_wsi(ws_worker *w, struct lws *wsi)
 static void kill_now(ws_vu *vs, uint64_t now)
 {
     if (vs->wsi)
-        kill_wsi(vs->w, vs->wsi);
+        kill_wsi(vs->wsi);
     vs->kill_at = now + KILL_GRACE_NS;
 }
 
@@ -881,7 +880,7 @@ static void detach(ws_vu *vs)
 {
     if (vs->wsi) {
         lws_set_wsi_user(vs->wsi, NULL);
-        kill_wsi(vs->w, vs->wsi);
+        kill_wsi(vs->wsi);
         vs->wsi = NULL;
     }
     if (vs->timer_ready)
