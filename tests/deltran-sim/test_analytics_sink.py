@@ -90,6 +90,19 @@ class AnalyticsSink(SimCase):
         finally:
             s.close()
 
+    def test_bad_url_is_an_engine_error_before_any_traffic(self):
+        tmp = tempfile.mkdtemp(prefix="sink-")
+        spec = os.path.join(tmp, "spec.yaml")
+        with open(spec, "w") as f:
+            f.write(SPEC)
+        p = subprocess.run([VOLLEY, "run", "-q", "-e", "HOST=" + HOST, "-e", "GW=%d" % port("gateway"),
+                            "-e", "AN=%d" % port("analytics"), "-e", "RUN=r", "-e", "SINK_URL=ftp://x", spec],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 103, p.stderr)
+        self.assertIn('url: expected an http:// or https:// URL such as '
+                      'http://localhost:8093/events/transaction, got "ftp://x"', p.stderr)
+        self.assertNotIn("http_reqs", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
