@@ -203,13 +203,18 @@ static int parse_args(cli *c, int argc, char **argv)
     return 0;
 }
 
-static int load_plugins(cli *c, volley_core *core)
+/* Loads every plugin found. A file that fails to load does not stop the
+ * command (a spec that needs it says so); `warn` tells about it once. */
+static int load_plugins(cli *c, volley_core *core, bool warn)
 {
     char err[1024];
     if (plug_load_all(&core->plugins, c->plugin_dirs, c->n_plugin_dirs, &core->host, err, sizeof err) != 0) {
         fprintf(stderr, "volley: %s\n", err);
         return EXIT_ENGINE;
     }
+    for (size_t i = 0; warn && i < core->plugins.n_broken; i++)
+        fprintf(stderr, "volley: warning: skipped a plugin that does not load: %s\n",
+                core->plugins.broken[i].reason);
     return 0;
 }
 
@@ -249,7 +254,7 @@ static int for_each_spec(cli *c, int (*each)(const spec *s))
         fprintf(stderr, "volley: %s\n", err);
         return EXIT_ENGINE;
     }
-    int rc = load_plugins(c, &core);
+    int rc = load_plugins(c, &core, true);
     for (int i = 0; rc != EXIT_ENGINE && i < c->n_specs; i++) {
         if (reset_registry(&core) != 0)
             break;
@@ -445,7 +450,7 @@ static int cmd_run(cli *c)
         return EXIT_ENGINE;
     }
     core.verbose = c->verbose;
-    int worst = load_plugins(c, &core);
+    int worst = load_plugins(c, &core, true);
     bool interrupted = false;
     for (int i = 0; worst != EXIT_ENGINE && i < c->n_specs && !interrupted; i++) {
         int rc = run_one(c, &core, c->specs[i], &interrupted);
@@ -462,13 +467,16 @@ static int cmd_plugins(cli *c)
     char err[256];
     if (core_init(&core, err, sizeof err) != 0)
         return EXIT_ENGINE;
-    int rc = load_plugins(c, &core);
+    int rc = load_plugins(c, &core, false);
     if (rc == 0) {
-        printf("%-16s %-9s %-8s %-4s %s\n", "NAME", "KIND", "VERSION", "ABI", "PATH");
-        for (size_t i = 0; i < core.plugins.n; i++) {
-            const plug *p = &core.plugins.items[i];
-            printf("%-16s %-9s %-8s %-4u %s\n", p->desc->name, plug_kind_name(p->desc->kind),
-                   p->desc->version, p->desc->abi, p->path);
+        const plug_set *ps = &core.plugins;
+        printf("%-16s %-9s %-8s %-5s %s\n", "NAME", "KIND", "VERSION", "ABI", "PATH");
+        for (size_t i = 0; i < ps->n; i++) {
+            const plug *p = &ps->items[i];
+            char abi[24];
+            snprintf(abi, sizeof abi, "%u.%u", p->desc->abi, p->desc->revision);
+            printf("%-16s %-9s %-8s %-5s %s\n", p->desc->name, plug_kind_name(p->desc->kind),
+                   p->desc->version, abi, p->path);
             if (!c->verbose)
                 continue;
             if (p->desc->description)
@@ -479,8 +487,25 @@ static int cmd_plugins(cli *c)
             if (p->desc->kind == VOLLEY_KIND_PROTOCOL)
                 printf("    step key: %s\n", p->desc->protocol->step_key);
         }
-        if (core.plugins.n == 0)
+        for (size_t i = 0; i < ps->n_broken; i++) {
+            const plug_broken *b = &ps->broken[i];
+            printf("%-16s %-9s %-8s %-5s %s\n", b->name ? b->name : "?",
+                   b->kind ? plug_kind_name(b->kind) : "?", "BROKEN", "-", b->path);
+            printf("    %s\n", b->reason);
+        }
+        if (ps->n == 0)
             printf("(no plugins found; set --plugin-path or VOLLEY_PLUGIN_PATH)\n");
+        if (c->verbose || ps->n == 0) {
+            printf("searched, in this order (the first plugin of a name wins):\n");
+            for (size_t i = 0; i < ps->n_dirs; i++) {
+                const plug_dir *d = &ps->dirs[i];
+                if (d->exists)
+                    printf("  %s  (%s; %zu plugin file%s)\n", d->path, d->why, d->found,
+                           d->found == 1 ? "" : "s");
+                else
+                    printf("  %s  (%s; missing)\n", d->path, d->why);
+            }
+        }
     }
     core_free(&core);
     return rc;
@@ -498,7 +523,8 @@ int cli_main(int argc, char **argv)
         return 0;
     }
     if (strcmp(c.cmd, "version") == 0 || strcmp(c.cmd, "--version") == 0) {
-        printf("volley %s (plugin ABI %u, %s)\n", VOLLEY_VERSION, VOLLEY_ABI_VERSION, curl_version());
+        printf("volley %s (plugin ABI %u.%u, %s)\n", VOLLEY_VERSION, VOLLEY_ABI_VERSION, VOLLEY_ABI_REVISION,
+               curl_version());
         return 0;
     }
     int rc;

@@ -80,6 +80,7 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .checks_match = engine_host_checks_match,
         .captures_apply = engine_host_captures_apply,
         .template_map_urlencode = tmpl_map_urlencode,
+        .revision = VOLLEY_ABI_REVISION,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

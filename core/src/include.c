@@ -100,19 +100,8 @@ static const ynode *load_one(arena *a, const ynode *item, const char *dir, const
         return NULL;
     }
     ytree *t = ytree_load_file(full, full, d);
-    if (!t)
+    if (!t || include_set_add(set, t) != 0)
         return NULL;
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 4;
-        ytree **p = realloc(set->trees, cap * sizeof *p);
-        if (!p) {
-            ytree_free(t);
-            return NULL;
-        }
-        set->trees = p;
-        set->cap = cap;
-    }
-    set->trees[set->n++] = t;
     const ynode *r = ytree_root(t);
     if (!r || r->kind != YNODE_MAP) {
         diag_error(d, r ? r->file : full, r ? r->line : 1, r ? r->col : 1,
@@ -159,6 +148,22 @@ const ynode *include_resolve(arena *a, const ynode *root, const char *path, incl
     char real[PATH_MAX];
     chain top = {.real = realpath(path, real) ? real : path, .up = NULL};
     return resolve(a, root, path, &top, 0, set, d);
+}
+
+int include_set_add(include_set *set, ytree *t)
+{
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 4;
+        ytree **p = realloc(set->trees, cap * sizeof *p);
+        if (!p) {
+            ytree_free(t);
+            return -1;
+        }
+        set->trees = p;
+        set->cap = cap;
+    }
+    set->trees[set->n++] = t;
+    return 0;
 }
 
 void include_set_free(include_set *set)

@@ -24,6 +24,9 @@ typedef struct include_set {
  * go to `set` and must outlive the result. The `include` key is removed. */
 const ynode *include_resolve(arena *a, const ynode *root, const char *path, include_set *set,
                              diag *d);
+/* Keeps t (owned from now on, freed on failure too) with the set's trees:
+ * for other documents whose nodes must live as long, e.g. --out options. */
+int include_set_add(include_set *set, ytree *t);
 void include_set_free(include_set *set);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 out_batch *out_batch_new(volley_sample *samples, size_t n)
 {
@@ -25,24 +26,75 @@ void out_batch_release(out_batch *b)
     }
 }
 
+/* A write or tick failed: the output gets nothing more but close(). */
+static void fail(out_runner *r, const char *err, const char *what)
+{
+    r->failed = true;
+    snprintf(r->err, sizeof r->err, "%s", *err ? err : what);
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t t = (uint64_t)ts->tv_nsec + ns % 1000000000u;
+    ts->tv_sec += (time_t)(ns / 1000000000u + t / 1000000000u);
+    ts->tv_nsec = (long)(t % 1000000000u);
+}
+
+static bool due(const struct timespec *at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > at->tv_sec || (now.tv_sec == at->tv_sec && now.tv_nsec >= at->tv_nsec);
+}
+
+/* Calls tick() (unlocked) and plans the next one; false when no more. */
+static bool run_tick(out_runner *r, uint64_t *next_ns, struct timespec *at)
+{
+    char err[512] = "";
+    if (r->ops->tick(r->inst, next_ns, err, sizeof err) != 0) {
+        fail(r, err, "tick failed");
+        return false;
+    }
+    if (*next_ns == 0)
+        return false;
+    deadline_after(at, *next_ns);
+    return true;
+}
+
 static void *outr_main(void *arg)
 {
     out_runner *r = arg;
+    uint64_t next_ns = 0;
+    struct timespec tick_at;
+    bool ticking = r->ops->tick && run_tick(r, &next_ns, &tick_at);
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->len == 0 && !r->closing)
-            pthread_cond_wait(&r->cv, &r->mu);
+        while (r->len == 0 && !r->closing) {
+            if (ticking && !r->failed) {
+                if (pthread_cond_timedwait(&r->cv, &r->mu, &tick_at) != 0 && due(&tick_at))
+                    break;
+            } else {
+                pthread_cond_wait(&r->cv, &r->mu);
+            }
+        }
         if (r->len == 0 && r->closing)
             break;
+        if (r->len == 0) {   /* a tick is due and nothing is queued */
+            pthread_mutex_unlock(&r->mu);
+            ticking = run_tick(r, &next_ns, &tick_at);
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
         out_batch *b = r->q[r->head];
         r->head = (r->head + 1) % OUTR_QUEUE;
         r->len--;
+        bool closing = r->closing;
         pthread_mutex_unlock(&r->mu);
-        if (!r->failed) {
+        if (!r->failed && b->n > 0) {
             char err[512] = "";
             if (r->ops->write(r->inst, b->s, b->n, err, sizeof err) != 0) {
-                r->failed = true;
-                snprintf(r->err, sizeof r->err, "%s", *err ? err : "write failed");
+                fail(r, err, "write failed");
                 atomic_fetch_add(&r->dropped, b->n);
             } else {
                 r->written += b->n;
@@ -51,14 +103,15 @@ static void *outr_main(void *arg)
             atomic_fetch_add(&r->dropped, b->n);
         }
         out_batch_release(b);
+        /* A busy output still ticks on time; none once closing began. */
+        if (ticking && !closing && !r->failed && due(&tick_at))
+            ticking = run_tick(r, &next_ns, &tick_at);
         pthread_mutex_lock(&r->mu);
     }
     pthread_mutex_unlock(&r->mu);
     char err[512] = "";
-    if (r->ops->close && r->ops->close(r->inst, err, sizeof err) != 0 && !r->failed) {
-        r->failed = true;
-        snprintf(r->err, sizeof r->err, "%s", *err ? err : "close failed");
-    }
+    if (r->ops->close && r->ops->close(r->inst, err, sizeof err) != 0 && !r->failed)
+        fail(r, err, "close failed");
     return NULL;
 }
 
@@ -75,17 +128,37 @@ int outr_start(out_runner *r, const output_cfg *cfg, const volley_host *host,
         snprintf(err, errcap, "output %s: %s", cfg->label, *why ? why : "failed to start");
         return -1;
     }
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    if (pthread_create(&r->thread, NULL, outr_main, r) != 0) {
-        snprintf(err, errcap, "output %s: cannot start its thread", cfg->label);
-        if (r->ops->destroy)
-            r->ops->destroy(r->inst);
-        r->inst = NULL;
-        return -1;
-    }
+    /* Ticks wait on the monotonic clock: a wall-clock step must not
+     * stall or rush them. */
+    pthread_condattr_t ca;
+    bool ca_ok = false, mu_ok = false, cv_ok = false;
+    if (pthread_condattr_init(&ca) != 0)
+        goto fail;
+    ca_ok = true;
+    if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 || pthread_mutex_init(&r->mu, NULL) != 0)
+        goto fail;
+    mu_ok = true;
+    if (pthread_cond_init(&r->cv, &ca) != 0)
+        goto fail;
+    cv_ok = true;
+    pthread_condattr_destroy(&ca);
+    ca_ok = false;
+    if (pthread_create(&r->thread, NULL, outr_main, r) != 0)
+        goto fail;
     r->started = true;
     return 0;
+fail:
+    snprintf(err, errcap, "output %s: cannot start its thread", cfg->label);
+    if (ca_ok)
+        pthread_condattr_destroy(&ca);
+    if (mu_ok)
+        pthread_mutex_destroy(&r->mu);
+    if (cv_ok)
+        pthread_cond_destroy(&r->cv);
+    if (r->ops->destroy)
+        r->ops->destroy(r->inst);
+    r->inst = NULL;
+    return -1;
 }
 
 void outr_push(out_runner *r, out_batch *b)

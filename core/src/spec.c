@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "include.h"
 #include "options.h"
 #include "suggest.h"
 #include "spec_int.h"
@@ -386,8 +387,10 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
             suggest_join(names, nn, list, sizeof list);
             char hint[128];
             suggest_hint(k->str, names, nn, hint, sizeof hint);
-            ERR(k, "%s: unknown check \"%s\"%s; known checks: %s", path, k->str,
-                hint, list);
+            char why[1024] = "";
+            plug_describe_missing(L->plugins, VOLLEY_KIND_CHECK, why, sizeof why);
+            ERR(k, "%s: unknown check \"%s\"%s; known checks: %s%s", path, k->str,
+                hint, list, why);
             ok = false;
             continue;
         }
@@ -683,8 +686,10 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         suggest_join(names, nn, list, sizeof list);
         char hint[128];
         suggest_hint(k->str, names, nn, hint, sizeof hint);
-        ERR(k, "%s: unknown step key \"%s\"%s; valid keys: %s", path, k->str,
-            hint, list);
+        char why[1024] = "";
+        plug_describe_missing(L->plugins, VOLLEY_KIND_PROTOCOL, why, sizeof why);
+        ERR(k, "%s: unknown step key \"%s\"%s; valid keys: %s%s", path, k->str,
+            hint, list, why);
         ok = false;
     }
     if (!proto_key) {
@@ -1207,6 +1212,16 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
     L->oc.fold_strings = was;
     if (rc != 0)
         return;
+    char why[512] = "";
+    if (ops->config_check && ops->config_check(L->host, cfg, why, sizeof why) != 0) {
+        if (!*why)
+            snprintf(why, sizeof why, "invalid options");
+        if (node)
+            ERR(node, "%s: %s", path, why);
+        else
+            diag_error(L->d, NULL, 0, 0, "%s: %s", path, why);
+        return;
+    }
     spec *s = L->s;
     output_cfg *no = arena_alloc(&s->a, (s->n_outputs + 1) * sizeof *no);
     if (s->n_outputs)
@@ -1226,12 +1241,60 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
     suggest_join(names, nn, list, sizeof list);
     char hint[128];
     suggest_hint(name, names, nn, hint, sizeof hint);
+    char why[1024] = "";
+    plug_describe_missing(L->plugins, VOLLEY_KIND_OUTPUT, why, sizeof why);
     if (at)
-        ERR(at, "%s: unknown output \"%s\"%s; available: %s", path, name,
-            hint, list);
+        ERR(at, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
+            hint, list, why);
     else
-        diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s; available: %s", path, name,
-                   hint, list);
+        diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
+                   hint, list, why);
+}
+
+/* --out 'NAME={key: value, ...}': the output's options as a YAML flow
+ * mapping, exactly as under the spec's `outputs:`. Errors point into the
+ * argument ("--out NAME:1:9"). The tree lives as long as the spec. */
+static const ynode *cli_output_mapping(loader *L, const char *name, const char *arg)
+{
+    const char *doc = arena_printf(&L->s->a, "--out %s", name);
+    ytree *t = ytree_load_string(doc, arg, strlen(arg), L->d);
+    if (!t || include_set_add(&L->s->includes, t) != 0)
+        return NULL;
+    const ynode *root = ytree_root(t);
+    if (!root || root->kind != YNODE_MAP) {
+        diag_error(L->d, doc, 1, 1, "--out %s={...}: expected a mapping of %s's options such as "
+                   "{ path: results/x.ndjson }", name, name);
+        return NULL;
+    }
+    return root;
+}
+
+/* "--out NAME=VALUE" sets only the shorthand option, and VALUE is taken
+ * as written; a VALUE that carries ",OTHER=..." or ",OTHER:" for another
+ * option of the output is refused rather than silently read as one
+ * string (a file named "x.csv,flush_every=2s"). */
+static bool looks_like_more_options(loader *L, const volley_option_map *map, const char *name,
+                                    const char *arg, const char *path)
+{
+    for (size_t i = 0; i < map->count; i++) {
+        const char *opt = map->options[i].name;
+        if (map->shorthand && strcmp(opt, map->shorthand) == 0)
+            continue;
+        size_t len = strlen(opt);
+        for (const char *c = strchr(arg, ','); c; c = strchr(c + 1, ',')) {
+            const char *k = c + 1;
+            while (*k == ' ')
+                k++;
+            if (strncmp(k, opt, len) == 0 && (k[len] == '=' || k[len] == ':')) {
+                diag_error(L->d, NULL, 0, 0, "%s: \"%s\" is an option of %s, but NAME=VALUE sets only "
+                           "%s; give several options as a mapping: --out '%s={%s: ..., %s: ...}'", path,
+                           opt, name, map->shorthand ? map->shorthand : "(nothing)", name,
+                           map->shorthand ? map->shorthand : opt, opt);
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static void load_outputs(loader *L, const ynode *n)
@@ -1258,7 +1321,7 @@ static void load_outputs(loader *L, const ynode *n)
         }
     }
     for (size_t i = 0; i < L->o->n_outs; i++) {
-        const char *o = L->o->n_outs ? L->o->outs[i] : NULL;
+        const char *o = L->o->outs[i];
         const char *eq = strchr(o, '=');
         char *name = arena_strndup(&L->s->a, o, eq ? (size_t)(eq - o) : strlen(o));
         const char *path = arena_printf(&L->s->a, "--out %s", o);
@@ -1267,7 +1330,15 @@ static void load_outputs(loader *L, const ynode *n)
             unknown_output(L, NULL, name, path);
             continue;
         }
-        add_output(L, p, NULL, eq ? eq + 1 : NULL, arena_strdup(&L->s->a, o), path);
+        const char *arg = eq ? eq + 1 : NULL;
+        const char *label = arena_strdup(&L->s->a, o);
+        if (arg && *arg == '{') {
+            const ynode *map = cli_output_mapping(L, name, arg);
+            if (map)
+                add_output(L, p, map, NULL, label, path);
+        } else if (!arg || !looks_like_more_options(L, p->desc->output->options, name, arg, path)) {
+            add_output(L, p, NULL, arg, label, path);
+        }
     }
 }
 

@@ -97,16 +97,27 @@ static void sink_destroy(void *inst)
 
 static char *dup_opt(const char *v) { return v ? strdup(v) : NULL; }
 
-static void *sink_create(const volley_host *host, volley_core *core, const void *config,
-                         char *err, size_t errcap)
+/* Load time (also `volley validate`): the one thing the option map cannot
+ * say about the url. */
+static int sink_config_check(const volley_host *host, const void *config, char *err, size_t errcap)
 {
+    (void)host;
     const sink_config *cfg = config;
     if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)) {
         snprintf(err, errcap, "url: expected an http:// or https:// URL such as "
                               "http://localhost:8093/events/transaction, got \"%s\"",
                  cfg->url ? cfg->url : "");
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+static void *sink_create(const volley_host *host, volley_core *core, const void *config,
+                         char *err, size_t errcap)
+{
+    const sink_config *cfg = config;
+    if (sink_config_check(host, config, err, errcap) != 0)
+        return NULL;
     sink *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errcap, "out of memory");
@@ -300,6 +311,7 @@ static const volley_output_ops ops = {
     .write = sink_write,
     .close = sink_close,
     .destroy = sink_destroy,
+    .config_check = sink_config_check,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_OUTPUT, .name = "analytics-sink", .version = "0.1.0",

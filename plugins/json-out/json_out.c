@@ -578,6 +578,39 @@ static int json_out_close(void *inst, char *err, size_t errcap)
     return rc;
 }
 
+/* What the option map cannot say, checked by `volley validate` too. */
+static int json_out_config_check(const volley_host *host, const void *config, char *err,
+                                 size_t errcap)
+{
+    (void)host;
+    const json_out_config *cfg = config;
+    struct stat st;
+    if (!cfg->path || !*cfg->path) {
+        snprintf(err, errcap, "path: must not be empty");
+        return -1;
+    }
+    if (cfg->path[strlen(cfg->path) - 1] == '/' || (stat(cfg->path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        snprintf(err, errcap, "path: \"%s\" is a folder; name a file in it", cfg->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Without batches (a quiet run), what was written so far still reaches
+ * the file within a flush period: `tail -f` and a crash keep up. */
+static int json_out_tick(void *inst, uint64_t *next_ns, char *err, size_t errcap)
+{
+    json_out *j = inst;
+    *next_ns = FLUSH_PERIOD_NS;
+    uint64_t now = j->host->now_ns();
+    if (j->len && now - j->last_flush_ns >= FLUSH_PERIOD_NS) {
+        j->last_flush_ns = now;
+        if (flush_buf(j) != 0)
+            return write_failed(j, err, errcap);
+    }
+    return 0;
+}
+
 static const volley_output_ops ops = {
     .size = sizeof(volley_output_ops),
     .options = &option_map,
@@ -585,6 +618,8 @@ static const volley_output_ops ops = {
     .write = json_out_write,
     .close = json_out_close,
     .destroy = json_out_destroy,
+    .config_check = json_out_config_check,
+    .tick = json_out_tick,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_OUTPUT, .name = "json-out", .version = "0.1.0",

@@ -90,7 +90,7 @@ class AnalyticsSink(SimCase):
         finally:
             s.close()
 
-    def test_bad_url_is_an_engine_error_before_any_traffic(self):
+    def test_bad_url_is_a_spec_error_before_any_traffic(self):
         tmp = tempfile.mkdtemp(prefix="sink-")
         spec = os.path.join(tmp, "spec.yaml")
         with open(spec, "w") as f:
@@ -98,10 +98,18 @@ class AnalyticsSink(SimCase):
         p = subprocess.run([VOLLEY, "run", "-q", "-e", "HOST=" + HOST, "-e", "GW=%d" % port("gateway"),
                             "-e", "AN=%d" % port("analytics"), "-e", "RUN=r", "-e", "SINK_URL=ftp://x", spec],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
-        self.assertEqual(p.returncode, 103, p.stderr)
-        self.assertIn('url: expected an http:// or https:// URL such as '
-                      'http://localhost:8093/events/transaction, got "ftp://x"', p.stderr)
+        # The plugin's config_check runs at load time: an invalid spec (104)
+        # at the output's place, and `volley validate` says the same.
+        self.assertEqual(p.returncode, 104, p.stderr)
+        self.assertRegex(p.stderr, r'spec\.yaml:\d+:\d+: error: outputs\[0\]\.analytics-sink: '
+                         r'url: expected an http:// or https:// URL such as '
+                         r'http://localhost:8093/events/transaction, got "ftp://x"')
         self.assertNotIn("http_reqs", p.stdout)
+        v = subprocess.run([VOLLEY, "validate", "-e", "HOST=" + HOST, "-e", "GW=1", "-e", "AN=1",
+                            "-e", "RUN=r", "-e", "SINK_URL=ftp://x", spec],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(v.returncode, 104, v.stderr)
+        self.assertIn('got "ftp://x"', v.stderr)
 
 
 if __name__ == "__main__":

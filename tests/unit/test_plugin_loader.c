@@ -226,10 +226,136 @@ static void test_load_all_errors(void **state)
     const char *bad[] = {"/nonexistent-plugin-dir"};
     assert_int_equal(plug_load_all(&f->set, bad, 1, &f->core.host, f->err, sizeof f->err), -1);
     assert_string_equal(f->err, "/nonexistent-plugin-dir: --plugin-path is not a directory");
-    /* A bad plugin in a searched directory fails the whole load, naming it. */
-    const char *helpers[] = {HELPER_DIR};
-    assert_int_equal(plug_load_all(&f->set, helpers, 1, &f->core.host, f->err, sizeof f->err), -1);
-    assert_non_null(strstr(f->err, HELPER_DIR "/volley-badabi.so: plugin built for Volley plugin ABI 999"));
+}
+
+static const plug_broken *broken_named(const plug_set *s, const char *file)
+{
+    for (size_t i = 0; i < s->n_broken; i++) {
+        const char *slash = strrchr(s->broken[i].path, '/');
+        if (slash && strcmp(slash + 1, file) == 0)
+            return &s->broken[i];
+    }
+    return NULL;
+}
+
+/* A file that does not load is kept with its reason; the others load. */
+static void test_broken_plugins_do_not_stop_loading(void **state)
+{
+    fx *f = *state;
+    const char *helpers[] = {HELPER_DIR, BUILD_DIR};
+    assert_int_equal(plug_load_all(&f->set, helpers, 2, &f->core.host, f->err, sizeof f->err), 0);
+    assert_non_null(by_name(&f->set, "testproto"));
+    assert_non_null(by_name(&f->set, "oldout"));
+    assert_non_null(by_name(&f->set, "future"));
+    assert_non_null(by_name(&f->set, "checks-basic"));  /* the next directory */
+
+    const plug_broken *b = broken_named(&f->set, "volley-badabi.so");
+    assert_non_null(b);
+    assert_string_equal(b->name, "badabi");             /* named though refused */
+    assert_int_equal(b->kind, VOLLEY_KIND_CHECK);
+    assert_non_null(strstr(b->reason, "plugin built for Volley plugin ABI 999"));
+    b = broken_named(&f->set, "volley-notours.so");
+    assert_non_null(b);
+    assert_null(b->name);
+    assert_int_equal(b->kind, 0);
+    assert_non_null(strstr(b->reason, "not a Volley plugin"));
+    b = broken_named(&f->set, "volley-small.so");
+    assert_non_null(b);
+    assert_string_equal(b->name, "small");
+    assert_int_equal(b->kind, VOLLEY_KIND_OUTPUT);
+
+    /* What an "unknown ..." error appends: the broken files that could be
+     * of that kind; a kind with loaded plugins gets no search list. */
+    char why[2048] = "";
+    plug_describe_missing(&f->set, VOLLEY_KIND_CHECK, why, sizeof why);
+    assert_non_null(strstr(why, "; plugin badabi could not be loaded: "));
+    assert_non_null(strstr(why, "volley-notours.so: not a Volley plugin"));
+    assert_null(strstr(why, "small"));                  /* an output */
+    assert_null(strstr(why, "searched"));
+    /* Every directory searched is listed once, in order. */
+    assert_true(f->set.n_dirs >= 2);
+    assert_string_equal(f->set.dirs[0].why, "--plugin-path");
+    assert_true(f->set.dirs[0].exists);
+    assert_int_equal(f->set.dirs[0].found, 6);   /* notours badabi testproto oldout small future */
+}
+
+static void test_no_plugin_of_a_kind_says_where_it_looked(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(plug_load_file(&f->set, BUILD_DIR "/volley-json-out.so", &f->core.host,
+                                    f->err, sizeof f->err), 0);
+    char why[2048] = "";
+    plug_describe_missing(&f->set, VOLLEY_KIND_PROTOCOL, why, sizeof why);
+    assert_string_equal(why, "; no protocol plugin was loaded (searched:; see volley plugins -v, "
+                             "--plugin-path, VOLLEY_PLUGIN_PATH)");
+    const char *dirs[] = {f->tmp};
+    plug_unload_all(&f->set);
+    assert_int_equal(plug_load_all(&f->set, dirs, 1, &f->core.host, f->err, sizeof f->err), 0);
+    why[0] = '\0';
+    plug_describe_missing(&f->set, VOLLEY_KIND_PROTOCOL, why, sizeof why);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "; no protocol plugin was loaded (searched: %s ", f->tmp);
+    assert_non_null(strstr(why, want));
+}
+
+/* A plugin built against the revision-0 header: smaller descriptor and
+ * output ops; what revision 1 added reads as absent. */
+static void test_older_revision_loads(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(plug_load_file(&f->set, HELPER_DIR "/volley-oldout.so", &f->core.host, f->err,
+                                    sizeof f->err), 0);
+    const plug *p = by_name(&f->set, "oldout");
+    assert_non_null(p);
+    assert_int_equal(p->desc->abi, 1);
+    assert_int_equal(p->desc->revision, 0);
+    assert_true(p->desc->size < sizeof(volley_plugin));
+    assert_int_equal(p->desc->kind, VOLLEY_KIND_OUTPUT);
+    assert_non_null(p->desc->output->create);
+    assert_non_null(p->desc->output->close);
+    assert_null(p->desc->output->config_check);
+    assert_null(p->desc->output->tick);
+    assert_true(p->desc->output->size < sizeof(volley_output_ops));
+}
+
+static void test_struct_sizes(void **state)
+{
+    fx *f = *state;
+    /* Smaller than revision 0: refused, naming the struct and both sizes. */
+    assert_int_equal(plug_load_file(&f->set, HELPER_DIR "/volley-small.so", &f->core.host, f->err,
+                                    sizeof f->err), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s: plugin small: its volley_output_ops is 8 bytes, smaller than the "
+             "%zu bytes of ABI 1 revision 0; rebuild it against this volley's headers",
+             HELPER_DIR "/volley-small.so", offsetof(volley_output_ops, config_check));
+    assert_string_equal(f->err, want);
+    /* Larger (a later revision): loaded; the unknown tail is not read. */
+    assert_int_equal(plug_load_file(&f->set, HELPER_DIR "/volley-future.so", &f->core.host, f->err,
+                                    sizeof f->err), 0);
+    const plug *p = by_name(&f->set, "future");
+    assert_non_null(p);
+    assert_int_equal(p->desc->revision, 99);
+    assert_true(p->desc->size > sizeof(volley_plugin));
+    assert_ptr_equal(p->desc->output, &p->copy->output);
+    assert_null(p->desc->output->tick);
+    assert_null(p->desc->output->close);
+    assert_non_null(p->desc->output->write);
+}
+
+/* VOLLEY_HAS, as a plugin uses it on the host table and a core on ops. */
+static void test_volley_has(void **state)
+{
+    fx *f = *state;
+    const volley_host *h = &f->core.host;
+    assert_true(VOLLEY_HAS(h, revision));
+    assert_int_equal(h->revision, VOLLEY_ABI_REVISION);
+    volley_host old = *h;
+    old.size = (uint32_t)offsetof(volley_host, revision);
+    const volley_host *o = &old;
+    assert_true(VOLLEY_HAS(o, template_map_urlencode));
+    assert_false(VOLLEY_HAS(o, revision));
+    const volley_host *none = NULL;
+    assert_false(VOLLEY_HAS(none, log));
 }
 
 static void test_unload_and_kind_names(void **state)
@@ -257,6 +383,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_all_build_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_all_order_and_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_all_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_plugins_do_not_stop_loading, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_plugin_of_a_kind_says_where_it_looked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_revision_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_struct_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_volley_has, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unload_and_kind_names, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

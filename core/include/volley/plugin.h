@@ -12,8 +12,12 @@
  *   check     evaluates named check conditions (status, json, ...) on a response
  *   output    receives batches of samples on its own thread (json-out, ...)
  *
- * Compatibility rules: structs carry `abi` and `size`; fields are only ever
- * appended; the core reads a descriptor only up to the size it was given.
+ * Compatibility (see "Versioning" below): every struct that crosses the
+ * boundary carries its `size`; fields are only ever appended, and each
+ * append raises VOLLEY_ABI_REVISION. The core accepts a plugin built
+ * against any earlier revision of the same VOLLEY_ABI_VERSION and reads its
+ * structs only up to the size they declare; a plugin tests for what a newer
+ * revision added with VOLLEY_HAS().
  */
 #ifndef VOLLEY_PLUGIN_H
 #define VOLLEY_PLUGIN_H
@@ -26,7 +30,39 @@
 extern "C" {
 #endif
 
+/* ------------------------------------------------------------------------ */
+/* Versioning                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * VOLLEY_ABI_VERSION changes only when a struct changes incompatibly (a
+ * field moves or changes type); a core refuses a plugin of another ABI
+ * version. VOLLEY_ABI_REVISION grows by one with every release that appends
+ * fields; older revisions stay loadable:
+ *
+ *   revision 0  (volley 0.1.0) the first ABI 1 layout
+ *   revision 1  volley_plugin.revision; volley_host.revision;
+ *               volley_output_ops.config_check and .tick
+ *
+ * What the core promises: it accepts descriptors and ops structs as small as
+ * revision 0 made them (fields added later read as absent: NULL or 0) and
+ * ignores fields it does not know (a newer plugin's). What a plugin does
+ * before calling a host function or reading a field added after the oldest
+ * core it supports: VOLLEY_HAS(host, field). volley_check_key is an array
+ * element without a size of its own: it never grows (a later revision adds
+ * a new array beside it instead).
+ *
+ * The first four fields of volley_plugin (abi, size, kind, name) keep their
+ * place in every ABI version, so a core can name a plugin it refuses.
+ */
 #define VOLLEY_ABI_VERSION 1u
+#define VOLLEY_ABI_REVISION 1u
+
+/* True when *s (any struct with a `size` member) is large enough to hold
+ * `field`: the other side was built against a header that has it. */
+#define VOLLEY_HAS(s, field)                                                 \
+    ((s) != NULL &&                                                          \
+     (size_t)(s)->size >= offsetof(__typeof__(*(s)), field) + sizeof((s)->field))
 
 #define VOLLEY_PLUGIN_EXPORT __attribute__((visibility("default")))
 
@@ -81,7 +117,6 @@ typedef enum volley_opt_type {
     VOLLEY_OPT_JSON,          /* const volley_json *: any tree, templated    */
     VOLLEY_OPT_OBJECT,        /* nested struct described by `sub`            */
     VOLLEY_OPT_OBJECT_LIST,   /* volley_object_list: a list of `sub` structs */
-    /* Appended in ABI 1 (check host->size for checks_run/captures_apply): */
     VOLLEY_OPT_CHECKS,        /* const volley_checks *: check items, compiled
                                  by the core exactly as a step's `check:`   */
     VOLLEY_OPT_CAPTURES,      /* const volley_captures *: NAME: SOURCE, as a
@@ -197,6 +232,7 @@ typedef struct volley_metric_info {
  * Request-level tags a protocol plugin attaches to a sample. Strings must
  * stay valid for the whole run (point into the compiled step), because the
  * core interns tag sets by pointer. The core adds `scenario` and `group`.
+ * Each field becomes the tag of the same name (VOLLEY_TAG_* below).
  */
 typedef struct volley_tags {
     const char *name;          /* k6 `name`: url, or the step's name        */
@@ -215,16 +251,31 @@ typedef struct volley_tag {
     const char *value;
 } volley_tag;
 
+/* The tag keys a sample can carry, as outputs see them in a volley_tagset
+ * (sorted by key). Besides these, a sample carries the step's own `tags:`
+ * and every `--tag NAME=VALUE` of the run, under the user's names. */
+#define VOLLEY_TAG_CHECK "check"                  /* checks metric         */
+#define VOLLEY_TAG_ERROR_CODE "error_code"        /* transport/HTTP error  */
+#define VOLLEY_TAG_EXPECTED_RESPONSE "expected_response" /* "true"/"false" */
+#define VOLLEY_TAG_GROUP "group"                  /* "::outer::inner"      */
+#define VOLLEY_TAG_METHOD "method"
+#define VOLLEY_TAG_NAME "name"                    /* url or the step name  */
+#define VOLLEY_TAG_SCENARIO "scenario"
+#define VOLLEY_TAG_STATUS "status"                /* "200"; "" on error    */
+#define VOLLEY_TAG_URL "url"
+
 /* An interned, immutable tag set as outputs see it (keys sorted). The same
- * tags give the same pointer within a worker, and a tag set stays valid
- * until the output's close() returns, so outputs may cache per pointer. */
+ * tags give the same pointer within a worker (two workers may hand out
+ * different pointers for equal sets). Lifetime: a tag set, its tags and
+ * their strings stay valid until the output's close() has returned, so an
+ * output may keep pointers to them (e.g. cache a formatted line per set). */
 typedef struct volley_tagset {
     size_t n;
     const volley_tag *tags;
 } volley_tagset;
 
 typedef struct volley_sample {
-    uint32_t metric;              /* id from metric_register / metric_find   */
+    uint32_t metric;              /* id: metric_info(core, id) describes it  */
     const volley_tagset *tags;    /* never NULL; may have n == 0             */
     int64_t time_unix_ns;         /* wall clock, for outputs                 */
     double value;
@@ -295,7 +346,10 @@ typedef struct volley_host {
     const char *(*json_const)(const volley_json *j);
     int (*json_render)(const volley_json *j, volley_vu *vu, volley_buf *out);
 
-    /* Buffers: make room for `extra` more bytes (keeps one spare NUL). */
+    /* Buffers: make room for `extra` more bytes past b->len, plus one byte
+     * more, so that data[len + extra] can always hold a terminating NUL
+     * (buf_reserve itself writes none). 0, or -1 when out of memory (the
+     * buffer is unchanged). */
     int (*buf_reserve)(volley_buf *b, size_t extra);
 
     /* Per-response scratch shared by the checks of one response (e.g. a
@@ -306,13 +360,13 @@ typedef struct volley_host {
 
     /* Stable display text of a template for tags: load-time parts folded
      * in, run-time parts shown as written ("http://h/tx/${vu.id}"). Lives
-     * for the run. (Appended in ABI 1: check host->size before use.) */
+     * for the run. */
     const char *(*template_display)(const volley_template *t);
 
     /* Check items and captures a plugin declared as VOLLEY_OPT_CHECKS /
      * VOLLEY_OPT_CAPTURES options, applied to a response the plugin builds
      * (e.g. one WebSocket message as the body). Loop thread of the VU, while
-     * its step runs. (Appended in ABI 1: check host->size before use.)
+     * its step runs.
      *
      * checks_run: evaluates every item, records each one's `checks` sample
      * (with the step's scenario and group) and remembers the first failure
@@ -332,10 +386,12 @@ typedef struct volley_host {
 
     /* Appends "k=v&k2=v2" for a template map, keys and rendered values
      * URL-encoded as Go's url.QueryEscape (space as '+'): query strings and
-     * form bodies. vu may be NULL when every value is constant (else -1).
-     * (Appended in ABI 1: check host->size before use.) */
+     * form bodies. vu may be NULL when every value is constant (else -1). */
     int (*template_map_urlencode)(const volley_template_map *m, volley_vu *vu,
                                   volley_buf *out);
+
+    /* ---- revision 1 ---- */
+    uint32_t revision;   /* VOLLEY_ABI_REVISION of the core */
 } volley_host;
 
 /* ------------------------------------------------------------------------ */
@@ -386,7 +442,7 @@ typedef struct volley_protocol_ops {
     /* The VU ends: release what its vu_state holds. */
     void (*vu_fini)(void *wstate, void *vu_state);
 
-    /* Appended in ABI 1 (read when `size` covers it), optional: on the
+    /* Optional: on the
      * worker thread, once the loop has run dry after worker_fini (every
      * handle closed) and before it is closed. For libraries that finish
      * their teardown only after their handles' close callbacks ran (e.g.
@@ -427,20 +483,48 @@ typedef struct volley_check_ops {
 /* Output plugins                                                            */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Lifecycle of one output:
+ *   config_check (load time, also `volley validate`)  main thread
+ *   create                                            main thread
+ *   tick, write ... in any order, never two at once   the output's thread
+ *   close (always, even after a failed write or tick) the output's thread
+ *   destroy (after close, or when a later create fails) main thread
+ */
 typedef struct volley_output_ops {
     uint32_t size;                        /* sizeof(volley_output_ops) */
     const volley_option_map *options;     /* shorthand = the CLI "=ARG" */
     /* Main thread, before the run. */
     void *(*create)(const volley_host *host, volley_core *core,
                     const void *config, char *err, size_t errcap);
-    /* The output's own thread: a batch of samples in time order per worker.
-     * Return 0, or -1 with err (the core reports it once and drops the
-     * output's further batches, counting them). */
+    /* The output's own thread: a batch of samples (n >= 1) in time order
+     * per worker. Return 0, or -1 with err: the core reports it once (the
+     * run then exits 103), calls no more write() or tick() and counts the
+     * samples of later batches as dropped; close() still comes. */
     int (*write)(void *inst, const volley_sample *samples, size_t n,
                  char *err, size_t errcap);
-    /* The output's own thread, after the last batch: flush and close. */
+    /* The output's own thread, after the last batch: flush and close.
+     * Called once, also after write() failed. */
     int (*close)(void *inst, char *err, size_t errcap);
     void (*destroy)(void *inst);
+
+    /* ---- revision 1 (optional: NULL when not needed) ---- */
+
+    /* Load time, on the filled config (no side effects: nothing is opened
+     * or created). `volley validate` and `volley run` both call it; return
+     * 0, or -1 with err, reported at the output's place in the spec or on
+     * the command line. Checks what the option map cannot express (an
+     * empty path, a URL scheme, two options that exclude each other). */
+    int (*config_check)(const volley_host *host, const void *config,
+                        char *err, size_t errcap);
+    /* Periodic work on the output's own thread, never at the same time as
+     * write() (flush on a timer, push to a remote). Called first right
+     * after the thread starts, then again *next_ns nanoseconds after each
+     * call returned; set *next_ns on every call (it comes in as the last
+     * value, 0 the first time; leave 0 for no further ticks). No tick
+     * comes once the run's end began: the batches still queued, then
+     * close() follow. Return 0, or -1 with err: as a failed write(). */
+    int (*tick)(void *inst, uint64_t *next_ns, char *err, size_t errcap);
 } volley_output_ops;
 
 /* ------------------------------------------------------------------------ */
@@ -463,6 +547,8 @@ typedef struct volley_plugin {
     const volley_protocol_ops *protocol;   /* the one matching `kind`         */
     const volley_check_ops *check;
     const volley_output_ops *output;
+    /* ---- revision 1 ---- */
+    uint32_t revision;            /* VOLLEY_ABI_REVISION the plugin was built for */
 } volley_plugin;
 
 typedef const volley_plugin *(*volley_plugin_entry_fn)(uint32_t host_abi,
@@ -486,6 +572,7 @@ typedef const volley_plugin *(*volley_plugin_entry_fn)(uint32_t host_abi,
     {                                                                        \
         static const volley_plugin desc = {.abi = VOLLEY_ABI_VERSION,        \
                                            .size = sizeof(volley_plugin),    \
+                                           .revision = VOLLEY_ABI_REVISION,  \
                                            __VA_ARGS__};                     \
         (void)host_abi;                                                      \
         (void)host;                                                          \

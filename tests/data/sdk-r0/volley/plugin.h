@@ -1,0 +1,505 @@
+/* Frozen copy of core/include/volley/plugin.h as released at ABI 1 revision 0
+ * (volley 0.1.0, commit ad7ab3f). Never edit: tests build plugins against it
+ * to prove that a newer core loads plugins built against the older header. */
+/*
+ * Volley plugin SDK: the one header a plugin author needs.
+ *
+ * A plugin is a shared object that exports exactly one function,
+ * volley_plugin_entry(), normally through VOLLEY_PLUGIN_DEFINE(). The core
+ * calls it with its ABI version and its host API table; the plugin answers
+ * with a const, versioned, size-tagged descriptor. Plugins call the core only
+ * through the host table, so a test can hand a plugin a mock host.
+ *
+ * Three kinds exist:
+ *   protocol  executes one kind of flow step (http, ws) on a worker's libuv loop
+ *   check     evaluates named check conditions (status, json, ...) on a response
+ *   output    receives batches of samples on its own thread (json-out, ...)
+ *
+ * Compatibility rules: structs carry `abi` and `size`; fields are only ever
+ * appended; the core reads a descriptor only up to the size it was given.
+ */
+#ifndef VOLLEY_PLUGIN_H
+#define VOLLEY_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VOLLEY_ABI_VERSION 1u
+
+#define VOLLEY_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------------ */
+/* Opaque core objects                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct volley_core volley_core;         /* the run context          */
+typedef struct volley_worker volley_worker;     /* one worker thread         */
+typedef struct volley_vu volley_vu;             /* one virtual user          */
+typedef struct volley_template volley_template; /* compiled "${...}" string  */
+typedef struct volley_json volley_json;         /* compiled JSON body tree   */
+typedef struct volley_memo volley_memo;         /* per-response scratch      */
+typedef struct volley_checks volley_checks;     /* compiled check items      */
+typedef struct volley_captures volley_captures; /* compiled captures         */
+
+/* A growable byte buffer. The owner frees `data` with free(). */
+typedef struct volley_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} volley_buf;
+
+/* ------------------------------------------------------------------------ */
+/* Typed option maps                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Plugins never see YAML. Each declares an option map; the core checks the
+ * spec against it (unknown keys, types, ranges, required keys, with file:line:
+ * column) and fills a config struct of `config_size` bytes.
+ *
+ * Convention: every config struct starts with `uint64_t set;` -- bit i is set
+ * when option i (its index in the map) appeared in the spec. Defaults do not
+ * set the bit. So a map holds at most 64 options.
+ *
+ * Values owned by the core (strings, lists, templates) live until the plugin's
+ * config is released at the end of the run; plugins do not free them.
+ */
+typedef enum volley_opt_type {
+    VOLLEY_OPT_STRING = 1,    /* const char *                                */
+    VOLLEY_OPT_TEMPLATE,      /* const volley_template * (string w/ ${...})  */
+    VOLLEY_OPT_INT,           /* int64_t, strict integer                     */
+    VOLLEY_OPT_DOUBLE,        /* double, strict number                       */
+    VOLLEY_OPT_BOOL,          /* bool: true/false only                       */
+    VOLLEY_OPT_DURATION,      /* int64_t nanoseconds: "150ms", "1m30s", 2    */
+    VOLLEY_OPT_ENUM,          /* int: index into enum_values                 */
+    VOLLEY_OPT_INT_LIST,      /* volley_int_list: one integer or a list      */
+    VOLLEY_OPT_STRING_LIST,   /* volley_string_list: one string or a list    */
+    VOLLEY_OPT_TEMPLATE_MAP,  /* volley_template_map: string -> template     */
+    VOLLEY_OPT_SCALAR,        /* volley_scalar: null/bool/int/double/string  */
+    VOLLEY_OPT_JSON,          /* const volley_json *: any tree, templated    */
+    VOLLEY_OPT_OBJECT,        /* nested struct described by `sub`            */
+    VOLLEY_OPT_OBJECT_LIST,   /* volley_object_list: a list of `sub` structs */
+    /* Appended in ABI 1 (check host->size for checks_run/captures_apply): */
+    VOLLEY_OPT_CHECKS,        /* const volley_checks *: check items, compiled
+                                 by the core exactly as a step's `check:`   */
+    VOLLEY_OPT_CAPTURES,      /* const volley_captures *: NAME: SOURCE, as a
+                                 step's `capture:`; later steps see NAME    */
+    VOLLEY_OPT_JSON_LIST      /* volley_json_list: one value or a list; a
+                                 string item is a text template, any other
+                                 item a JSON tree (e.g. messages to send)   */
+} volley_opt_type;
+
+#define VOLLEY_OPT_REQUIRED 0x1u
+/* VOLLEY_OPT_CHECKS only: the items are conditions to match (checks_match),
+ * never recorded, so they need no name. */
+#define VOLLEY_OPT_MATCH_ONLY 0x2u
+
+typedef struct volley_option_map volley_option_map;
+
+typedef struct volley_option {
+    const char *name;
+    volley_opt_type type;
+    size_t offset;                    /* of the value in the config struct   */
+    const char *default_value;        /* YAML-scalar text, NULL for none     */
+    const char *help;                 /* one line, shown by docs and errors  */
+    unsigned flags;                   /* VOLLEY_OPT_REQUIRED                 */
+    double min, max;                  /* numeric bounds when min < max       */
+    const char *const *enum_values;   /* NULL-terminated, for ENUM           */
+    const volley_option_map *sub;     /* for OBJECT                          */
+} volley_option;
+
+struct volley_option_map {
+    const volley_option *options;
+    size_t count;
+    size_t config_size;
+    /* When the spec gives a scalar or a list instead of a mapping, it is read
+     * as { shorthand: value }. NULL: a mapping is required. */
+    const char *shorthand;
+};
+
+typedef struct volley_int_list {
+    size_t n;
+    const int64_t *v;
+} volley_int_list;
+
+typedef struct volley_string_list {
+    size_t n;
+    const char *const *v;
+} volley_string_list;
+
+/* n structs of sub->config_size bytes each, back to back. */
+typedef struct volley_object_list {
+    size_t n;
+    const void *items;
+} volley_object_list;
+
+/* An item of a VOLLEY_OPT_JSON_LIST: exactly one of the two is set. */
+typedef struct volley_json_item {
+    const volley_json *json;          /* an object, array, number, bool...  */
+    const volley_template *text;      /* a string, sent/used as plain text  */
+} volley_json_item;
+
+typedef struct volley_json_list {
+    size_t n;
+    const volley_json_item *v;
+} volley_json_list;
+
+typedef struct volley_template_map {
+    size_t n;
+    const char *const *keys;
+    const volley_template *const *values;
+} volley_template_map;
+
+typedef enum volley_scalar_type {
+    VOLLEY_SCALAR_NULL = 0,
+    VOLLEY_SCALAR_BOOL,
+    VOLLEY_SCALAR_INT,
+    VOLLEY_SCALAR_DOUBLE,
+    VOLLEY_SCALAR_STRING
+} volley_scalar_type;
+
+typedef struct volley_scalar {
+    volley_scalar_type type;
+    bool b;
+    int64_t i;
+    double d;
+    const char *s;
+} volley_scalar;
+
+/* ------------------------------------------------------------------------ */
+/* Metrics and samples                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef enum volley_metric_type {
+    VOLLEY_METRIC_COUNTER = 1,
+    VOLLEY_METRIC_GAUGE,
+    VOLLEY_METRIC_RATE,
+    VOLLEY_METRIC_TREND
+} volley_metric_type;
+
+typedef enum volley_metric_contains {
+    VOLLEY_CONTAINS_DEFAULT = 0,
+    VOLLEY_CONTAINS_TIME,   /* values in milliseconds */
+    VOLLEY_CONTAINS_DATA    /* values in bytes        */
+} volley_metric_contains;
+
+typedef struct volley_metric_info {
+    const char *name;
+    volley_metric_type type;
+    volley_metric_contains contains;
+    size_t n_thresholds;
+    const char *const *thresholds;   /* threshold sources, for outputs */
+} volley_metric_info;
+
+/*
+ * Request-level tags a protocol plugin attaches to a sample. Strings must
+ * stay valid for the whole run (point into the compiled step), because the
+ * core interns tag sets by pointer. The core adds `scenario` and `group`.
+ */
+typedef struct volley_tags {
+    const char *name;          /* k6 `name`: url, or the step's name        */
+    const char *method;
+    const char *url;
+    int status;                /* 0 = no status (transport error)           */
+    int expected_response;     /* -1 = not set, 0 = false, 1 = true         */
+    const char *check;         /* check name, for the `checks` metric        */
+    const char *error_code;    /* e.g. "1211"-style code or NULL              */
+} volley_tags;
+
+#define VOLLEY_TAGS_INIT { NULL, NULL, NULL, 0, -1, NULL, NULL }
+
+typedef struct volley_tag {
+    const char *key;
+    const char *value;
+} volley_tag;
+
+/* An interned, immutable tag set as outputs see it (keys sorted). The same
+ * tags give the same pointer within a worker, and a tag set stays valid
+ * until the output's close() returns, so outputs may cache per pointer. */
+typedef struct volley_tagset {
+    size_t n;
+    const volley_tag *tags;
+} volley_tagset;
+
+typedef struct volley_sample {
+    uint32_t metric;              /* id from metric_register / metric_find   */
+    const volley_tagset *tags;    /* never NULL; may have n == 0             */
+    int64_t time_unix_ns;         /* wall clock, for outputs                 */
+    double value;
+} volley_sample;
+
+/* ------------------------------------------------------------------------ */
+/* Protocol responses (what checks look at)                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct volley_response {
+    int status;                   /* HTTP status; 0 on a transport error     */
+    const char *error;            /* transport error text, or NULL           */
+    const char *headers;          /* raw header block, "Name: value\r\n"...  */
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+    double duration_ms;           /* k6 http_req_duration of this response   */
+} volley_response;
+
+/* ------------------------------------------------------------------------ */
+/* Host API: the only way a plugin talks to the core                          */
+/* ------------------------------------------------------------------------ */
+
+enum { VOLLEY_LOG_ERROR = 0, VOLLEY_LOG_WARN, VOLLEY_LOG_INFO, VOLLEY_LOG_DEBUG };
+
+typedef struct volley_host {
+    uint32_t abi;    /* VOLLEY_ABI_VERSION of the core */
+    uint32_t size;   /* sizeof(volley_host) of the core */
+
+    /* Monotonic clock in nanoseconds (the core's clock). */
+    uint64_t (*now_ns)(void);
+    void (*log)(volley_core *core, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* Metrics: register at create() time (main thread, before workers
+     * start); returns the id, or -1 with a message in err. Registering an
+     * existing name with the same type returns the existing id. */
+    int (*metric_register)(volley_core *core, const char *name,
+                           volley_metric_type type,
+                           volley_metric_contains contains, char *err,
+                           size_t errcap);
+    /* Loop threads: record one sample for the VU's worker. No locks. */
+    void (*sample)(volley_vu *vu, int metric, double value,
+                   const volley_tags *tags);
+    /* Any thread: metadata of a registered metric (NULL if unknown). */
+    const volley_metric_info *(*metric_info)(volley_core *core, uint32_t id);
+
+    /* Workers. */
+    void *(*worker_loop)(volley_worker *w);   /* returns uv_loop_t *       */
+    int (*worker_index)(volley_worker *w);
+
+    /* VUs. */
+    volley_worker *(*vu_worker)(volley_vu *vu);
+    uint64_t (*vu_id)(volley_vu *vu);          /* 1-based, unique in run   */
+    uint64_t (*vu_iteration)(volley_vu *vu);   /* 0-based, per VU          */
+    /* Marks the step started with step_start() as finished. Call it from
+     * the loop thread, outside any third-party library callback (e.g. after
+     * curl_multi_info_read, not inside a curl write callback). `resp` is
+     * only read during the call. May start the VU's next step at once. */
+    void (*step_done)(volley_vu *vu, const volley_response *resp);
+
+    /* Templates. const_str: the text when it has no run-time part, else
+     * NULL (so plugins can prebuild requests). render: appends the text for
+     * this VU to out; 0 on success, -1 on allocation failure. */
+    const char *(*template_const)(const volley_template *t);
+    int (*template_render)(const volley_template *t, volley_vu *vu,
+                           volley_buf *out);
+    const char *(*json_const)(const volley_json *j);
+    int (*json_render)(const volley_json *j, volley_vu *vu, volley_buf *out);
+
+    /* Buffers: make room for `extra` more bytes (keeps one spare NUL). */
+    int (*buf_reserve)(volley_buf *b, size_t extra);
+
+    /* Per-response scratch shared by the checks of one response (e.g. a
+     * parsed JSON body). The value is freed with free_fn after the checks. */
+    void *(*memo_get)(volley_memo *m, const void *key);
+    int (*memo_put)(volley_memo *m, const void *key, void *value,
+                    void (*free_fn)(void *));
+
+    /* Stable display text of a template for tags: load-time parts folded
+     * in, run-time parts shown as written ("http://h/tx/${vu.id}"). Lives
+     * for the run. (Appended in ABI 1: check host->size before use.) */
+    const char *(*template_display)(const volley_template *t);
+
+    /* Check items and captures a plugin declared as VOLLEY_OPT_CHECKS /
+     * VOLLEY_OPT_CAPTURES options, applied to a response the plugin builds
+     * (e.g. one WebSocket message as the body). Loop thread of the VU, while
+     * its step runs. (Appended in ABI 1: check host->size before use.)
+     *
+     * checks_run: evaluates every item, records each one's `checks` sample
+     * (with the step's scenario and group) and remembers the first failure
+     * reason for the summary, as for a step's own `check:`. true when all
+     * passed. NULL checks: true. Match-only items (VOLLEY_OPT_MATCH_ONLY)
+     * are evaluated without recording. */
+    bool (*checks_run)(const volley_checks *c, volley_vu *vu,
+                       const volley_response *resp);
+    /* checks_match: true when every condition of every item holds; records
+     * nothing (for "wait until a message matches"). */
+    bool (*checks_match)(const volley_checks *c, const volley_response *resp);
+    /* captures_apply: takes each capture into the VU's slot (seen by later
+     * steps of the iteration) and records its "capture NAME" check. true
+     * when all captured. */
+    bool (*captures_apply)(const volley_captures *c, volley_vu *vu,
+                           const volley_response *resp);
+
+    /* Appends "k=v&k2=v2" for a template map, keys and rendered values
+     * URL-encoded as Go's url.QueryEscape (space as '+'): query strings and
+     * form bodies. vu may be NULL when every value is constant (else -1).
+     * (Appended in ABI 1: check host->size before use.) */
+    int (*template_map_urlencode)(const volley_template_map *m, volley_vu *vu,
+                                  volley_buf *out);
+} volley_host;
+
+/* ------------------------------------------------------------------------ */
+/* Protocol plugins                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct volley_step_info {
+    const char *scenario;      /* stable for the run */
+    const char *group;         /* "::outer::inner" or "" */
+    const char *location;      /* "spec.yaml:12:7" of the step, for messages */
+} volley_step_info;
+
+typedef struct volley_protocol_ops {
+    uint32_t size;                        /* sizeof(volley_protocol_ops) */
+    const char *step_key;                 /* flow step key, e.g. "http"  */
+    const volley_option_map *step_options;
+    size_t vu_state_size;                 /* zeroed per-VU block         */
+
+    /* Once per run, main thread: register metrics, keep host/core. */
+    void *(*create)(const volley_host *host, volley_core *core, char *err,
+                    size_t errcap);
+    void (*destroy)(void *inst);
+
+    /* Once per step in the spec: `config` is filled from step_options and
+     * stays valid until destroy. Return NULL + err to reject the step. */
+    void *(*step_compile)(void *inst, const void *config,
+                          const volley_step_info *info, char *err,
+                          size_t errcap);
+    void (*step_free)(void *inst, void *step);
+
+    /* Per worker thread, on that thread: set up state on its loop. */
+    void *(*worker_init)(void *inst, volley_worker *w, char *err,
+                         size_t errcap);
+    /* On the worker thread after all VUs ended, and only once every
+     * worker's traffic is over (no worker opens sockets any more): close
+     * every handle. The core runs the loop afterwards until the closes
+     * complete. */
+    void (*worker_fini)(void *wstate);
+
+    /* Start a step for a VU; later call host->step_done exactly once,
+     * unless step_cancel comes first. Returns 0, or -1 when it could not
+     * start (then the core records the step as failed). */
+    int (*step_start)(void *wstate, void *step, volley_vu *vu,
+                      void *vu_state);
+    /* Abort the VU's running step at once (graceful stop ran out, SIGINT):
+     * no step_done afterwards. */
+    void (*step_cancel)(void *wstate, volley_vu *vu, void *vu_state);
+    /* The VU ends: release what its vu_state holds. */
+    void (*vu_fini)(void *wstate, void *vu_state);
+
+    /* Appended in ABI 1 (read when `size` covers it), optional: on the
+     * worker thread, once the loop has run dry after worker_fini (every
+     * handle closed) and before it is closed. For libraries that finish
+     * their teardown only after their handles' close callbacks ran (e.g.
+     * libwebsockets on a foreign loop); the wstate may be freed here. */
+    void (*worker_done)(void *wstate);
+} volley_protocol_ops;
+
+/* ------------------------------------------------------------------------ */
+/* Check plugins                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A check plugin claims one or more keys of a check item, e.g.
+ *   check: [ { name: ok, status: [200, 201], json: { path: id, exists: true } } ]
+ * Each key has an option map; compile() runs once at load time and eval()
+ * on a loop thread per response, with no shared mutable state.
+ */
+typedef struct volley_check_key {
+    const char *key;
+    const volley_option_map *options;
+    /* Returns the compiled condition or NULL with err (reported at the
+     * spec location of the key). */
+    void *(*compile)(const volley_host *host, const void *config, char *err,
+                     size_t errcap);
+    void (*free)(void *cond);
+    /* true when the condition holds. On false, may write why into msg. */
+    bool (*eval)(const void *cond, const volley_response *resp,
+                 volley_memo *memo, char *msg, size_t msgcap);
+} volley_check_key;
+
+typedef struct volley_check_ops {
+    uint32_t size;                        /* sizeof(volley_check_ops) */
+    size_t n_keys;
+    const volley_check_key *keys;
+} volley_check_ops;
+
+/* ------------------------------------------------------------------------ */
+/* Output plugins                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct volley_output_ops {
+    uint32_t size;                        /* sizeof(volley_output_ops) */
+    const volley_option_map *options;     /* shorthand = the CLI "=ARG" */
+    /* Main thread, before the run. */
+    void *(*create)(const volley_host *host, volley_core *core,
+                    const void *config, char *err, size_t errcap);
+    /* The output's own thread: a batch of samples in time order per worker.
+     * Return 0, or -1 with err (the core reports it once and drops the
+     * output's further batches, counting them). */
+    int (*write)(void *inst, const volley_sample *samples, size_t n,
+                 char *err, size_t errcap);
+    /* The output's own thread, after the last batch: flush and close. */
+    int (*close)(void *inst, char *err, size_t errcap);
+    void (*destroy)(void *inst);
+} volley_output_ops;
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor and the entry point                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum volley_plugin_kind {
+    VOLLEY_KIND_PROTOCOL = 1,
+    VOLLEY_KIND_CHECK,
+    VOLLEY_KIND_OUTPUT
+} volley_plugin_kind;
+
+typedef struct volley_plugin {
+    uint32_t abi;                 /* VOLLEY_ABI_VERSION the plugin was built for */
+    uint32_t size;                /* sizeof(volley_plugin) in the plugin      */
+    volley_plugin_kind kind;
+    const char *name;             /* "http", "checks-json", "json-out"        */
+    const char *version;          /* the plugin's own version                 */
+    const char *description;      /* one line                                 */
+    const volley_protocol_ops *protocol;   /* the one matching `kind`         */
+    const volley_check_ops *check;
+    const volley_output_ops *output;
+} volley_plugin;
+
+typedef const volley_plugin *(*volley_plugin_entry_fn)(uint32_t host_abi,
+                                                        const volley_host *host);
+
+#define VOLLEY_PLUGIN_ENTRY_SYMBOL "volley_plugin_entry"
+
+/*
+ * Defines the exported entry. The arguments are designated initializers of
+ * volley_plugin, e.g.
+ *   VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-json",
+ *                        .version = "0.1.0", .check = &ops)
+ * The descriptor carries the plugin's ABI; the core compares it with its own
+ * and refuses an ABI it does not know, naming the file.
+ */
+#define VOLLEY_PLUGIN_DEFINE(...)                                            \
+    VOLLEY_PLUGIN_EXPORT const volley_plugin *volley_plugin_entry(           \
+        uint32_t host_abi, const volley_host *host);                         \
+    VOLLEY_PLUGIN_EXPORT const volley_plugin *volley_plugin_entry(           \
+        uint32_t host_abi, const volley_host *host)                          \
+    {                                                                        \
+        static const volley_plugin desc = {.abi = VOLLEY_ABI_VERSION,        \
+                                           .size = sizeof(volley_plugin),    \
+                                           __VA_ARGS__};                     \
+        (void)host_abi;                                                      \
+        (void)host;                                                          \
+        return &desc;                                                        \
+    }
+
+/* Helpers for option maps. */
+#define VOLLEY_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+#define VOLLEY_OPT_IS_SET(cfg, index) ((((cfg)->set) >> (index)) & 1u)
+
+#ifdef __cplusplus
+}
+#endif
+#endif
