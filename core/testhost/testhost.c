@@ -117,8 +117,21 @@ static int h_json_render(const volley_json *j, volley_vu *vu, volley_buf *out)
 static const char *scope_env(void *ctx, const char *name) { (void)ctx; return getenv(name); }
 static const char *scope_service(void *ctx, const char *name)
 {
-    (void)ctx;
-    return strcmp(name, "nginx") == 0 ? TEST_NGINX_URL : NULL;
+    testhost *th = ctx;
+    for (int i = 0; i < th->n_services; i++)
+        if (strcmp(th->services[i][0], name) == 0)
+            return th->services[i][1];
+    return NULL;
+}
+
+int th_service(testhost *th, const char *name, const char *url)
+{
+    if (th->n_services == 8)
+        return -1;
+    th->services[th->n_services][0] = name;
+    th->services[th->n_services][1] = url;
+    th->n_services++;
+    return 0;
 }
 
 int th_init(testhost *th)
@@ -134,11 +147,15 @@ int th_init(testhost *th)
         .step_done = h_step_done, .template_const = h_template_const,
         .template_render = h_template_render, .json_const = h_json_const,
         .json_render = h_json_render, .buf_reserve = vbuf_reserve,
-        .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display};
+        .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display,
+        .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION};
     arena_init(&th->a);
     diag_init(&th->d);
-    th->scope = (tmpl_scope){.env = scope_env, .service = scope_service};
+    th->scope = (tmpl_scope){.ctx = th, .env = scope_env, .service = scope_service};
     th->worker = (volley_worker *)th;
+#ifdef TEST_NGINX_URL
+    th_service(th, "nginx", TEST_NGINX_URL);
+#endif
     return uv_loop_init(&th->loop);
 }
 
@@ -160,22 +177,43 @@ void th_fini(testhost *th)
     g_th = NULL;
 }
 
-const volley_plugin *th_load(testhost *th, const char *name)
+const volley_plugin *th_load_path(testhost *th, const char *path, char *err, size_t errcap)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/volley-%s.so", VOLLEY_PLUGIN_BUILD_DIR, name);
+    if (th->n_dl == (int)(sizeof th->dl / sizeof th->dl[0])) {
+        snprintf(err, errcap, "%s: at most %zu plugins per test host", path, sizeof th->dl / sizeof th->dl[0]);
+        return NULL;
+    }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+        snprintf(err, errcap, "dlopen %s: %s", path, dlerror());
         return NULL;
     }
     th->dl[th->n_dl++] = h;
-    volley_plugin_entry_fn entry = (volley_plugin_entry_fn)dlsym(h, VOLLEY_PLUGIN_ENTRY_SYMBOL);
-    if (!entry)
+    volley_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(h, VOLLEY_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        snprintf(err, errcap, "%s: no %s symbol", path, VOLLEY_PLUGIN_ENTRY_SYMBOL);
         return NULL;
+    }
     const volley_plugin *p = entry(VOLLEY_ABI_VERSION, &th->host);
-    return p && p->abi == VOLLEY_ABI_VERSION ? p : NULL;
+    if (!p || p->abi != VOLLEY_ABI_VERSION) {
+        snprintf(err, errcap, "%s: %s", path, p ? "another plugin ABI" : "the entry refused this host");
+        return NULL;
+    }
+    return p;
 }
+
+#ifdef VOLLEY_PLUGIN_BUILD_DIR
+const volley_plugin *th_load(testhost *th, const char *name)
+{
+    char path[1024], err[1200];
+    snprintf(path, sizeof path, "%s/volley-%s.so", VOLLEY_PLUGIN_BUILD_DIR, name);
+    const volley_plugin *p = th_load_path(th, path, err, sizeof err);
+    if (!p)
+        fprintf(stderr, "%s\n", err);
+    return p;
+}
+#endif
 
 int th_fill(testhost *th, const volley_option_map *map, const char *yaml, void *config)
 {
@@ -183,12 +221,13 @@ int th_fill(testhost *th, const volley_option_map *map, const char *yaml, void *
     diag_init(&th->d);
     ytree *t = ytree_load_string("<test>", yaml, strlen(yaml), &th->d);
     if (!t) {
-        diag_print(&th->d, stderr);
+        if (!th->quiet)
+            diag_print(&th->d, stderr);
         return -1;
     }
     opt_ctx c = {.a = &th->a, .scope = &th->scope, .d = &th->d};
     int rc = opt_fill(&c, map, ytree_root(t), config, "test");
-    if (rc != 0)
+    if (rc != 0 && !th->quiet)
         diag_print(&th->d, stderr);
     /* Config strings point into the tree: keep it until th_fini, as the
      * runner keeps its spec trees for the whole run. */

@@ -1,12 +1,16 @@
 /*
- * testhost: a small host for plugin tests. It loads a real plugin .so from
- * the build tree with dlopen, hands it a host table backed by this file
- * (one libuv loop, in-memory metrics), and fills plugin configs from YAML
- * snippets with the core's own option checker, so a test exercises the
- * plugin exactly as the runner would, minus the engine.
+ * testhost: a small host for plugin tests. It loads a real plugin .so with
+ * dlopen, hands it a host table backed by this file (one libuv loop,
+ * in-memory metrics), and fills plugin configs from YAML snippets with the
+ * core's own option checker, so a test exercises the plugin exactly as the
+ * runner would, minus the engine.
+ *
+ * Two users: the in-tree plugin tests (tests/plugins/, this header) and
+ * plugin authors out of tree, through the installed libvolley-testhost and
+ * its public header volley/testhost.h (volley_testhost.c wraps this one).
  */
-#ifndef VOLLEY_TESTHOST_H
-#define VOLLEY_TESTHOST_H
+#ifndef VOLLEY_CORE_TESTHOST_H
+#define VOLLEY_CORE_TESTHOST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,13 +59,23 @@ typedef struct testhost {
     int n_dl;
     struct ytree **trees;             /* kept until th_fini: configs point into them */
     size_t n_trees, cap_trees;
+    const char *services[8][2];       /* ${services.NAME} -> url */
+    bool quiet;                       /* th_fill keeps its diagnostics in d only */
+    int n_services;
 } testhost;
 
 /* Returns 0; the testhost must stay at a fixed address afterwards. */
 int th_init(testhost *th);
 void th_fini(testhost *th);
-/* dlopen VOLLEY_PLUGIN_BUILD_DIR/volley-<name>.so and call its entry. */
+/* dlopen a plugin file and call its entry; NULL with err on failure. */
+const volley_plugin *th_load_path(testhost *th, const char *path, char *err, size_t errcap);
+#ifdef VOLLEY_PLUGIN_BUILD_DIR
+/* In-tree: VOLLEY_PLUGIN_BUILD_DIR/volley-<name>.so. */
 const volley_plugin *th_load(testhost *th, const char *name);
+#endif
+/* ${services.NAME} in configs renders as url (both strings kept by the
+ * caller). At most 8. 0 or -1. */
+int th_service(testhost *th, const char *name, const char *url);
 /* Parses `yaml` and fills config via the core's option checker. 0 or -1
  * (the diagnostics are printed to stderr and kept in th->d). */
 int th_fill(testhost *th, const volley_option_map *map, const char *yaml, void *config);
