@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "crash.h"
 #include "diag.h"
 #include "duration.h"
 #include "engine.h"
@@ -534,6 +535,7 @@ int cli_main(int argc, char **argv)
     }
     /* Process-wide setup before any thread starts (deps-notes 1.2.8, 4). */
     signal(SIGPIPE, SIG_IGN);
+    crash_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     json_object_seed(c.seed_set ? (size_t)c.seed : 0);
     /* Without --seed a run still has a seed (the summary prints it), so

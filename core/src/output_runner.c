@@ -1,9 +1,13 @@
 #include "output_runner.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "crash.h"
 
 out_batch *out_batch_new(volley_sample *samples, size_t n)
 {
@@ -52,7 +56,9 @@ static bool due(const struct timespec *at)
 static bool run_tick(out_runner *r, uint64_t *next_ns, struct timespec *at)
 {
     char err[512] = "";
-    if (r->ops->tick(r->inst, next_ns, err, sizeof err) != 0) {
+    int rc;
+    CRASH_CALL(r->cfg->plugin->desc->name, "output tick", rc = r->ops->tick(r->inst, next_ns, err, sizeof err));
+    if (rc != 0) {
         fail(r, err, "tick failed");
         return false;
     }
@@ -65,6 +71,8 @@ static bool run_tick(out_runner *r, uint64_t *next_ns, struct timespec *at)
 static void *outr_main(void *arg)
 {
     out_runner *r = arg;
+    crash_thread_begin(r->crash_info);
+    const char *name = r->cfg->plugin->desc->name;
     uint64_t next_ns = 0;
     struct timespec tick_at;
     bool ticking = r->ops->tick && run_tick(r, &next_ns, &tick_at);
@@ -93,7 +101,9 @@ static void *outr_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         if (!r->failed && b->n > 0) {
             char err[512] = "";
-            if (r->ops->write(r->inst, b->s, b->n, err, sizeof err) != 0) {
+            int rc;
+            CRASH_CALL(name, "output write", rc = r->ops->write(r->inst, b->s, b->n, err, sizeof err));
+            if (rc != 0) {
                 fail(r, err, "write failed");
                 atomic_fetch_add(&r->dropped, b->n);
             } else {
@@ -110,8 +120,12 @@ static void *outr_main(void *arg)
     }
     pthread_mutex_unlock(&r->mu);
     char err[512] = "";
-    if (r->ops->close && r->ops->close(r->inst, err, sizeof err) != 0 && !r->failed)
+    int rc = 0;
+    if (r->ops->close)
+        CRASH_CALL(name, "output close", rc = r->ops->close(r->inst, err, sizeof err));
+    if (rc != 0 && !r->failed)
         fail(r, err, "close failed");
+    crash_thread_end();
     return NULL;
 }
 
@@ -122,10 +136,21 @@ int outr_start(out_runner *r, const output_cfg *cfg, const volley_host *host,
     r->cfg = cfg;
     r->ops = cfg->plugin->desc->output;
     atomic_init(&r->dropped, 0);
+    atomic_init(&r->crashed, 0);
     char why[512] = "";
-    r->inst = r->ops->create(host, core, cfg->config, why, sizeof why);
+    snprintf(r->role, sizeof r->role, "output %s", cfg->label);
+    r->crash_info = malloc(sizeof *r->crash_info);
+    if (!r->crash_info) {
+        snprintf(err, errcap, "output %s: out of memory", cfg->label);
+        return -1;
+    }
+    *r->crash_info = (crash_thread_info){.role = r->role, .crashed = &r->crashed};
+    CRASH_CALL(cfg->plugin->desc->name, "output create",
+               r->inst = r->ops->create(host, core, cfg->config, why, sizeof why));
     if (!r->inst) {
         snprintf(err, errcap, "output %s: %s", cfg->label, *why ? why : "failed to start");
+        free(r->crash_info);
+        r->crash_info = NULL;
         return -1;
     }
     /* Ticks wait on the monotonic clock: a wall-clock step must not
@@ -156,8 +181,10 @@ fail:
     if (cv_ok)
         pthread_cond_destroy(&r->cv);
     if (r->ops->destroy)
-        r->ops->destroy(r->inst);
+        CRASH_CALL(cfg->plugin->desc->name, "output destroy", r->ops->destroy(r->inst));
     r->inst = NULL;
+    free(r->crash_info);
+    r->crash_info = NULL;
     return -1;
 }
 
@@ -165,6 +192,10 @@ void outr_push(out_runner *r, out_batch *b)
 {
     if (!r->started)
         return;
+    if (atomic_load_explicit(&r->crashed, memory_order_relaxed)) {
+        atomic_fetch_add(&r->dropped, b->n);
+        return;
+    }
     pthread_mutex_lock(&r->mu);
     if (r->len == OUTR_QUEUE) {
         atomic_fetch_add(&r->dropped, b->n);   /* bounded: count, never block */
@@ -177,18 +208,51 @@ void outr_push(out_runner *r, out_batch *b)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Joins the output's thread unless it crashed meanwhile (a parked thread
+ * never ends). */
+static bool join_unless_crashed(out_runner *r)
+{
+    for (;;) {
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_nsec += 50 * 1000 * 1000;
+        if (at.tv_nsec >= 1000000000) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000;
+        }
+        int rc = pthread_timedjoin_np(r->thread, NULL, &at);
+        if (rc == 0)
+            return true;
+        if (rc != ETIMEDOUT || atomic_load(&r->crashed))
+            return false;
+    }
+}
+
 void outr_finish(out_runner *r)
 {
     if (!r->started)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->closing = true;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
+    if (!atomic_load(&r->crashed)) {
+        pthread_mutex_lock(&r->mu);
+        r->closing = true;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    if (atomic_load(&r->crashed) || !join_unless_crashed(r)) {
+        /* Its plugin is never called again; its thread, mutex and the
+         * samples it held stay where they are until the process ends. */
+        r->failed = true;
+        const char *what = crash_what();
+        snprintf(r->err, sizeof r->err, "crashed: %s", what ? what : "a fatal signal");
+        pthread_detach(r->thread);
+        r->started = false;
+        return;
+    }
     if (r->ops->destroy)
-        r->ops->destroy(r->inst);
+        CRASH_CALL(r->cfg->plugin->desc->name, "output destroy", r->ops->destroy(r->inst));
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
+    free(r->crash_info);
+    r->crash_info = NULL;
     r->started = false;
 }

@@ -41,13 +41,18 @@ typedef struct out_runner {
     char err[512];
     _Atomic uint64_t dropped;  /* samples never written */
     uint64_t written;          /* samples handed to write() */
+    atomic_int crashed;        /* the signal its thread died of (crash.h) */
+    char role[96];             /* "output NAME", for a crash message */
+    struct crash_thread_info *crash_info;
 } out_runner;
 
 /* create() on this thread, then the output's thread starts. 0 or -1+err. */
 int outr_start(out_runner *r, const output_cfg *cfg, const volley_host *host,
                volley_core *core, char *err, size_t errcap);
 void outr_push(out_runner *r, out_batch *b);
-/* Drains the queue, calls close() and destroy(), joins the thread. */
+/* Drains the queue, calls close() and destroy(), joins the thread. An
+ * output whose thread crashed is left alone (its thread is parked, its
+ * plugin never called again) and reported as failed. */
 void outr_finish(out_runner *r);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "options.h"
 
 /* What revision 0 made each struct: the smallest size this core accepts.
@@ -234,6 +235,8 @@ static int load_file(plug_set *s, const char *path, const volley_host *host, boo
     }
     copy_desc(copy, d);
     s->items[s->n++] = (plug){.path = dup, .dl = dl, .desc = &copy->desc, .copy = copy};
+    /* So a fatal signal in its code can name it. */
+    crash_add_plugin(d->name, dl);
     return 0;
 oom:
     dlclose(dl);
@@ -394,6 +397,8 @@ int plug_load_all(plug_set *s, const char *const *extra_dirs, size_t n_extra,
 
 void plug_unload_all(plug_set *s)
 {
+    if (s->n)
+        crash_forget_plugins();
     for (size_t i = 0; i < s->n; i++) {
         dlclose(s->items[i].dl);
         free(s->items[i].path);
