@@ -342,6 +342,75 @@ static void test_data_key_errors(void **state)
                ":4:42: error: scenarios.s.use: no pool named \"nope\" (declare it under pools:)");
 }
 
+/* Each pool's errors at their place; a pool's other errors still reported
+ * after a wrong pick. */
+static void test_pool_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "pools:\n"
+               "  a: 5\n"
+               "  b: { rows: [ { k: 1 } ], pik: random }\n"
+               "  c: { rows: [ { k: 1 } ], pick: randm }\n"
+               "  d: { rows: [ { k: 1 } ], pick: [ random ] }\n"
+               "  e: { pick: per-vu }\n"
+               "  f: { rows: [ { k: 1 } ], file: x.csv }\n"
+               "  g: { file: { x: 1 } }\n"
+               "  h: { rows: [ 1 ], pick: bogus }\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":3:6: error: pools.a: expected a mapping, got integer",
+               ":4:28: error: pools.b: unknown key \"pik\" (did you mean \"pick\"?); valid keys: rows, file, pick",
+               ":5:34: error: pools.c.pick: expected per-vu, sequential, random or unique, got \"randm\"",
+               ":6:34: error: pools.d.pick: expected per-vu, sequential, random or unique, got sequence",
+               ":7:6: error: pools.e: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
+               ":8:6: error: pools.f: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
+               ":9:14: error: pools.g.file: expected a string, got mapping",
+               ":10:27: error: pools.h.pick: expected per-vu, sequential, random or unique, got \"bogus\"",
+               ":10:16: error: pools.h.rows[0]: expected a mapping of field names to values, got integer");
+}
+
+/* record: METRIC: SOURCE or { value: SOURCE, when: ... }. */
+static void test_record_errors(void **state)
+{
+#define SOURCES "expected checks, checks_failed, duration, elapsed, status, a number, a ${...} " \
+                "template or { value, when }"
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "metrics: { m: rate }\n"
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: {}\n"
+               "        record:\n"
+               "          nope: checks\n"
+               "          m: yes\n"
+               "      - noop: {}\n"
+               "        record: { m: ~ }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: checks, whn: failed } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: checks, when: pased } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { when: failed } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: [ 1 ] } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: chcks } }\n",
+               ":9:11: error: scenarios.s.flow[0].record.nope: \"nope\" is not a custom metric (declare "
+               "it under metrics: with a type)",
+               ":10:14: error: scenarios.s.flow[0].record.m: " SOURCES ", got \"yes\"",
+               ":12:22: error: scenarios.s.flow[1].record.m: " SOURCES,
+               ":14:39: error: scenarios.s.flow[2].record.m: unknown key \"whn\" (did you mean \"when\"?); "
+               "valid keys: value, when",
+               ":16:45: error: scenarios.s.flow[3].record.m.when: expected always, passed or failed",
+               ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\"",
+               ":20:31: error: scenarios.s.flow[5].record.m: " SOURCES,
+               ":22:31: error: scenarios.s.flow[6].record.m: " SOURCES ", got \"chcks\"");
+#undef SOURCES
+}
+
 /* ------------------------------------------------------------------ */
 /* scenarios                                                           */
 
@@ -1171,6 +1240,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_top_level_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_key_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
