@@ -10,11 +10,6 @@
 #include "spec_int.h"
 #include "template.h"
 
-const char *loc(loader *L, const ynode *n)
-{
-    return arena_printf(&L->s->a, "%s:%u:%u", n->file, n->line, n->col);
-}
-
 /* ---- built-in metrics ---- */
 
 static const struct {
@@ -69,53 +64,6 @@ static const char *scope_service(void *ctx, const char *name)
     return NULL;
 }
 
-/* ---- small helpers ---- */
-
-bool check_keys(loader *L, const ynode *map, const char *path,
-                       const char *const *keys, size_t n_keys)
-{
-    bool ok = true;
-    for (size_t i = 0; i < map->n_pairs; i++) {
-        const ynode *k = map->pairs[i].key;
-        size_t j = 0;
-        while (j < n_keys && strcmp(keys[j], k->str) != 0)
-            j++;
-        if (j < n_keys)
-            continue;
-        char list[512];
-        suggest_join(keys, n_keys, list, sizeof list);
-        char hint[128];
-        suggest_hint(k->str, keys, n_keys, hint, sizeof hint);
-        ERR(k, "%s: unknown key \"%s\"%s; valid keys: %s", path, k->str,
-            hint, list);
-        ok = false;
-    }
-    return ok;
-}
-
-const ynode *want_map(loader *L, const ynode *n, const char *path)
-{
-    if (n && n->kind == YNODE_MAP)
-        return n;
-    if (n)
-        ERR(n, "%s: expected a mapping, got %s", path, ynode_kind_name(n));
-    return NULL;
-}
-
-const char *want_string(loader *L, const ynode *n, const char *path)
-{
-    if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n))
-        return n->str;
-    if (n)
-        ERR(n, "%s: expected a string, got %s", path, ynode_kind_name(n));
-    return NULL;
-}
-
-const char *subpath(loader *L, const char *path, const char *key)
-{
-    return *path ? arena_printf(&L->s->a, "%s.%s", path, key) : arena_strdup(&L->s->a, key);
-}
-
 /* ---- services ---- */
 
 typedef struct service_cfg {
@@ -138,14 +86,14 @@ static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(servi
 
 static void load_services(loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "services"))
+    if (!spec_want_map(L, n, "services"))
         return;
     spec *s = L->s;
     s->services = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->services);
     /* Two passes: URLs first, so service headers may name other services. */
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *path = subpath(L, "services", k->str);
+        const char *path = spec_subpath(L, "services", k->str);
         const ynode *url = v->kind == YNODE_MAP ? ynode_get(v, "url") : v;
         /* A missing or non-string url is reported by opt_fill below. */
         const char *u = url && url->kind == YNODE_SCALAR && !ynode_is_null(url) ? url->str : NULL;
@@ -155,7 +103,8 @@ static void load_services(loader *L, const ynode *n)
             char err[512];
             volley_template *t = tmpl_compile(&L->s->a, u, strlen(u), &env_only, err, sizeof err);
             if (!t || !tmpl_const(t)) {
-                ERR(url, "%s.url: %s", path, t ? "only ${env.NAME} templates are allowed here" : err);
+                ynode_error(L->d, url, "%s.url: %s", path,
+                            t ? "only ${env.NAME} templates are allowed here" : err);
                 u = NULL;
             } else {
                 u = tmpl_const(t);
@@ -163,7 +112,8 @@ static void load_services(loader *L, const ynode *n)
         }
         if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
             strncmp(u, "ws://", 5) != 0 && strncmp(u, "wss://", 6) != 0)
-            ERR(url, "%s.url: expected an http://, https://, ws:// or wss:// URL, got \"%s\"", path, u);
+            ynode_error(L->d, url, "%s.url: expected an http://, https://, ws:// or wss:// URL, "
+                        "got \"%s\"", path, u);
 
         size_t len = u ? strlen(u) : 0;
         while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
@@ -173,7 +123,7 @@ static void load_services(loader *L, const ynode *n)
     }
     for (size_t i = 0; i < n->n_pairs; i++) {
         service_cfg cfg;
-        const char *path = subpath(L, "services", n->pairs[i].key->str);
+        const char *path = spec_subpath(L, "services", n->pairs[i].key->str);
         const ynode *v = n->pairs[i].value;
         L->outside_flow = true;
         int frc = opt_fill(&L->oc, &service_map, v, &cfg, path);
@@ -356,7 +306,7 @@ static void check_key_names(const plug_set *ps, const char **names, size_t *n, s
 static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
                                check_item *out, bool match_only)
 {
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     const ynode *name = ynode_get(n, "name");
     if (!name && match_only) {
@@ -364,10 +314,10 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         name = &unnamed;
     }
     if (!name) {
-        ERR(n, "%s: missing required key \"name\" (each check item is named)", path);
+        ynode_error(L->d, n, "%s: missing required key \"name\" (each check item is named)", path);
         return false;
     }
-    out->name = want_string(L, name, subpath(L, path, "name"));
+    out->name = spec_want_string(L, name, spec_subpath(L, path, "name"));
     out->group = group;
     out->conds = arena_alloc(&L->s->a, n->n_pairs * sizeof *out->conds);
     bool ok = out->name != NULL;
@@ -375,7 +325,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
         if (strcmp(k->str, "name") == 0)
             continue;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         const volley_check_key *ck = plug_find_check_key(L->plugins, k->str, NULL);
         if (!ck) {
             const char *names[128];
@@ -386,8 +336,8 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
             suggest_join(names, nn, list, sizeof list);
             char hint[128];
             suggest_hint(k->str, names, nn, hint, sizeof hint);
-            ERR(k, "%s: unknown check \"%s\"%s; known checks: %s", path, k->str,
-                hint, list);
+            ynode_error(L->d, k, "%s: unknown check \"%s\"%s; known checks: %s", path, k->str,
+                        hint, list);
             ok = false;
             continue;
         }
@@ -403,14 +353,15 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         char err[512] = "";
         void *cond = ck->compile(L->host, cfg, err, sizeof err);
         if (!cond) {
-            ERR(v, "%s: %s", kpath, *err ? err : "invalid check");
+            ynode_error(L->d, v, "%s: %s", kpath, *err ? err : "invalid check");
             ok = false;
             continue;
         }
         out->conds[out->n_conds++] = (check_cond){.key = ck, .cond = cond};
     }
     if (ok && out->n_conds == 0) {
-        ERR(n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path, out->name);
+        ynode_error(L->d, n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path,
+                    out->name);
         ok = false;
     }
     if (ok && !match_only) {
@@ -499,7 +450,7 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
     char err[512] = "";
     void *inst = p->desc->protocol->create(L->host, L->core, err, sizeof err);
     if (!inst) {
-        ERR(at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
+        ynode_error(L->d, at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
         return (size_t)-1;
     }
     proto_use *np = arena_alloc(&s->a, (s->n_protos + 1) * sizeof *np);
@@ -521,7 +472,7 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
 {
     const volley_protocol_ops *ops = p->desc->protocol;
     const ynode *value = ynode_get(step, key->str);
-    const char *kpath = subpath(L, path, key->str);
+    const char *kpath = spec_subpath(L, path, key->str);
     size_t pi = proto_index(L, p, key);
     if (pi == (size_t)-1)
         return false;
@@ -546,11 +497,11 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
                 L->cap_seen[c->defs[i].slot] = true;
     if (filled != 0)
         return false;
-    volley_step_info info = {.scenario = scname, .group = group, .location = loc(L, value)};
+    volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value)};
     char err[512] = "";
     void *compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err);
     if (!compiled) {
-        ERR(value, "%s: %s", kpath, *err ? err : "invalid step");
+        ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
         return false;
     }
     flow_op *op = push_op(L, out);
@@ -562,7 +513,7 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     const ynode *checks = ynode_get(step, "check");
     bool ok = true;
     if (checks)
-        ok = compile_checks(L, checks, subpath(L, path, "check"), group, op);
+        ok = compile_checks(L, checks, spec_subpath(L, path, "check"), group, op);
     return compile_step_data(L, step, path, op) && ok;
 }
 
@@ -571,7 +522,7 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
 {
     const ynode *v = ynode_get(step, "sleep");
     if (step->n_pairs != 1) {
-        ERR(step, "%s: a sleep step takes no other keys", path);
+        ynode_error(L->d, step, "%s: a sleep step takes no other keys", path);
         return false;
     }
     char err[512];
@@ -581,19 +532,20 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
         /* sleep: ${random.float(1, 4)}s -- read as a duration each time */
         t = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
         if (!t) {
-            ERR(v, "%s.sleep: %s", path, err);
+            ynode_error(L->d, v, "%s.sleep: %s", path, err);
             return false;
         }
         if (tmpl_const(t) && duration_parse(tmpl_const(t), &ns, err, sizeof err) != 0) {
-            ERR(v, "%s.sleep: expected %s, got \"%s\"", path, DURATION_EXPECTED, tmpl_const(t));
+            ynode_error(L->d, v, "%s.sleep: expected %s, got \"%s\"", path, DURATION_EXPECTED,
+                        tmpl_const(t));
             return false;
         }
         if (tmpl_const(t))
             t = NULL;
     } else if (v->kind != YNODE_SCALAR || ynode_is_null(v) || duration_parse(v->str, &ns, err, sizeof err) != 0) {
-        ERR(v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
-            v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
-            v->kind == YNODE_SCALAR ? "\"" : "");
+        ynode_error(L->d, v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
+                    v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
+                    v->kind == YNODE_SCALAR ? "\"" : "");
         return false;
     }
     flow_op *op = push_op(L, out);
@@ -601,7 +553,7 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
     op->group = group;
     op->sleep_ns = ns;
     op->sleep_tmpl = t;
-    op->location = loc(L, v);
+    op->location = spec_loc(L, v);
     return true;
 }
 
@@ -609,25 +561,26 @@ static bool compile_group(loader *L, const ynode *step, const char *path, const 
                           const char *group, op_list *out, int depth)
 {
     static const char *const keys[] = {"group", "steps"};
-    bool ok = check_keys(L, step, path, keys, 2);
-    const char *name = want_string(L, ynode_get(step, "group"), subpath(L, path, "group"));
+    bool ok = spec_check_keys(L, step, path, keys, 2);
+    const char *name = spec_want_string(L, ynode_get(step, "group"), spec_subpath(L, path, "group"));
     const ynode *steps = ynode_get(step, "steps");
     if (!steps) {
-        ERR(step, "%s: missing required key \"steps\" (the group's flow)", path);
+        ynode_error(L->d, step, "%s: missing required key \"steps\" (the group's flow)", path);
         return false;
     }
     if (!name || !ok)
         return false;
     if (strstr(name, "::")) {
-        ERR(ynode_get(step, "group"), "%s.group: a group name must not contain \"::\"", path);
+        ynode_error(L->d, ynode_get(step, "group"), "%s.group: a group name must not contain \"::\"",
+                    path);
         return false;
     }
     const char *gpath = arena_printf(&L->s->a, "%s::%s", group, name);
     flow_op *enter = push_op(L, out);
     enter->kind = OP_GROUP_ENTER;
     enter->group = gpath;
-    enter->location = loc(L, step);
-    ok = compile_flow(L, steps, subpath(L, path, "steps"), scname, gpath, out, depth + 1);
+    enter->location = spec_loc(L, step);
+    ok = compile_flow(L, steps, spec_subpath(L, path, "steps"), scname, gpath, out, depth + 1);
     flow_op *exit_op = push_op(L, out);
     exit_op->kind = OP_GROUP_EXIT;
     exit_op->group = gpath;
@@ -639,7 +592,7 @@ static bool compile_group(loader *L, const ynode *step, const char *path, const 
 static bool compile_step(loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
-    if (!want_map(L, step, path))
+    if (!spec_want_map(L, step, path))
         return false;
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
@@ -654,8 +607,8 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         const plug *p = plug_find_protocol(L->plugins, k->str);
         if (p) {
             if (proto_key) {
-                ERR(k, "%s: a step has one action; \"%s\" and \"%s\" are both here", path,
-                    proto_key->str, k->str);
+                ynode_error(L->d, k, "%s: a step has one action; \"%s\" and \"%s\" are both here",
+                            path, proto_key->str, k->str);
                 ok = false;
             }
             proto_key = k;
@@ -683,13 +636,14 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         suggest_join(names, nn, list, sizeof list);
         char hint[128];
         suggest_hint(k->str, names, nn, hint, sizeof hint);
-        ERR(k, "%s: unknown step key \"%s\"%s; valid keys: %s", path, k->str,
-            hint, list);
+        ynode_error(L->d, k, "%s: unknown step key \"%s\"%s; valid keys: %s", path, k->str,
+                    hint, list);
         ok = false;
     }
     if (!proto_key) {
         if (ok)
-            ERR(step, "%s: a step needs an action: http, group, sleep (or another protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep (or another "
+                        "protocol plugin's key)", path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
@@ -699,15 +653,15 @@ static bool compile_flow(loader *L, const ynode *n, const char *path, const char
                          const char *group, op_list *out, int depth)
 {
     if (n->kind != YNODE_SEQ) {
-        ERR(n, "%s: expected a list of steps, got %s", path, ynode_kind_name(n));
+        ynode_error(L->d, n, "%s: expected a list of steps, got %s", path, ynode_kind_name(n));
         return false;
     }
     if (n->n_items == 0) {
-        ERR(n, "%s: expected at least one step", path);
+        ynode_error(L->d, n, "%s: expected at least one step", path);
         return false;
     }
     if (depth > 16) {
-        ERR(n, "%s: groups nested deeper than 16", path);
+        ynode_error(L->d, n, "%s: groups nested deeper than 16", path);
         return false;
     }
     bool ok = true;
@@ -858,12 +812,13 @@ static bool check_executor_options(loader *L, const ynode *v, const char *path,
         bool given = VOLLEY_OPT_IS_SET(cfg, j);
         if (given && !(takes & B(j))) {
             const ynode *at = ynode_get(v, scenario_opts[j].name);
-            ERR(at ? at : v, "%s.%s: does not apply to executor %s", path,
-                scenario_opts[j].name, executor_names[cfg->executor]);
+            ynode_error(L->d, at ? at : v, "%s.%s: does not apply to executor %s", path,
+                        scenario_opts[j].name, executor_names[cfg->executor]);
             ok = false;
         } else if (!given && (needs & B(j))) {
-            ERR(v, "%s: executor %s needs \"%s\" (%s)", path, executor_names[cfg->executor],
-                scenario_opts[j].name, scenario_opts[j].help);
+            ynode_error(L->d, v, "%s: executor %s needs \"%s\" (%s)", path,
+                        executor_names[cfg->executor], scenario_opts[j].name,
+                        scenario_opts[j].help);
             ok = false;
         }
     }
@@ -903,14 +858,14 @@ static bool check_profile(loader *L, const ynode *v, const char *path, const sce
                           const scenario_cfg *cfg)
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
-        ERR(v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        ynode_error(L->d, v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
         return false;
     }
     if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&
         cfg->max_vus < cfg->pre_allocated_vus) {
         const ynode *at = ynode_get(v, "max_vus");
-        ERR(at ? at : v, "%s.max_vus: must be at least pre_allocated_vus (%lld)", path,
-            (long long)cfg->pre_allocated_vus);
+        ynode_error(L->d, at ? at : v, "%s.max_vus: must be at least pre_allocated_vus (%lld)",
+                    path, (long long)cfg->pre_allocated_vus);
         return false;
     }
     return true;
@@ -993,8 +948,8 @@ static bool scenario_selected(loader *L, const char *name)
 
 static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario *sc)
 {
-    const char *path = subpath(L, "scenarios", k->str);
-    if (!want_map(L, v, path))
+    const char *path = spec_subpath(L, "scenarios", k->str);
+    if (!spec_want_map(L, v, path))
         return false;
     /* Split flow from the executor's options. */
     ypair *pairs = arena_alloc(&L->s->a, v->n_pairs * sizeof *pairs);
@@ -1021,15 +976,16 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     if (ok)
         ok = check_executor_options(L, v, path, &cfg);
     if (!flow) {
-        ERR(v, "%s: missing required key \"flow\" (the steps each iteration runs)", path);
+        ynode_error(L->d, v, "%s: missing required key \"flow\" (the steps each iteration runs)",
+                    path);
         ok = false;
     }
     sc->name = k->str;
-    sc->location = loc(L, k);
+    sc->location = spec_loc(L, k);
     op_list ops = {0};
     ok &= scenario_data_begin(L, use, path, flow, sc);
     if (flow)
-        ok &= compile_flow(L, flow, subpath(L, path, "flow"), sc->name, "", &ops, 0);
+        ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
     scenario_data_end(L);
     sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
     sc->n_ops = ops.n;
@@ -1054,10 +1010,10 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
 
 static void load_scenarios(loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "scenarios"))
+    if (!spec_want_map(L, n, "scenarios"))
         return;
     if (n->n_pairs == 0) {
-        ERR(n, "scenarios: expected at least one scenario");
+        ynode_error(L->d, n, "scenarios: expected at least one scenario");
         return;
     }
     spec *s = L->s;
@@ -1106,20 +1062,21 @@ static void add_threshold(loader *L, const char *key, int series, const ynode *i
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
-    threshold t = {.key = key, .source = cfg.threshold, .location = loc(L, src_node),
+    threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
                    .delay_abort_ns = cfg.delay_abort_eval};
     t.metric = L->reg->series[series].metric;
     char err[512];
     if (th_parse(cfg.threshold, &t.expr, err, sizeof err) != 0) {
-        ERR(src_node, "%s: %s", path, err);
+        ynode_error(L->d, src_node, "%s: %s", path, err);
         return;
     }
     volley_metric_type type = L->reg->metrics[t.metric].info.type;
     if (!th_agg_allowed(t.expr.agg, type)) {
         static const char *const tn[] = {"?", "counter", "gauge", "rate", "trend"};
-        ERR(src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s", path, cfg.threshold,
-            L->reg->metrics[t.metric].info.name, tn[type], th_aggs_for(type));
+        ynode_error(L->d, src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s",
+                    path, cfg.threshold, L->reg->metrics[t.metric].info.name, tn[type],
+                    th_aggs_for(type));
         return;
     }
     metrics_add_threshold_source(L->reg, t.metric, cfg.threshold);
@@ -1133,7 +1090,7 @@ static void add_threshold(loader *L, const char *key, int series, const ynode *i
 
 static void load_thresholds(loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "thresholds"))
+    if (!spec_want_map(L, n, "thresholds"))
         return;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
@@ -1150,11 +1107,11 @@ static void load_thresholds(loader *L, const ynode *n)
                 snprintf(word, sizeof word, "%s", err + 17);
                 word[strcspn(word, "\"")] = '\0';
                 const char *near = suggest_closest(word, names, nn);
-                ERR(k, "%s: %s%s%s%s (metrics come from the built-ins, the protocols used by "
-                    "this spec and custom metrics)", path, err, near ? "; did you mean \"" : "",
-                    near ? near : "", near ? "\"?" : "");
+                ynode_error(L->d, k, "%s: %s%s%s%s (metrics come from the built-ins, the "
+                            "protocols used by this spec and custom metrics)", path, err,
+                            near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
             } else {
-                ERR(k, "%s: %s", path, err);
+                ynode_error(L->d, k, "%s: %s", path, err);
             }
             continue;
         }
@@ -1227,8 +1184,8 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
     char hint[128];
     suggest_hint(name, names, nn, hint, sizeof hint);
     if (at)
-        ERR(at, "%s: unknown output \"%s\"%s; available: %s", path, name,
-            hint, list);
+        ynode_error(L->d, at, "%s: unknown output \"%s\"%s; available: %s", path, name,
+                    hint, list);
     else
         diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s; available: %s", path, name,
                    hint, list);
@@ -1238,13 +1195,15 @@ static void load_outputs(loader *L, const ynode *n)
 {
     if (n) {
         if (n->kind != YNODE_SEQ) {
-            ERR(n, "outputs: expected a list such as [ { json-out: { path: results/x.ndjson } } ]");
+            ynode_error(L->d, n, "outputs: expected a list such as "
+                        "[ { json-out: { path: results/x.ndjson } } ]");
         } else {
             for (size_t i = 0; i < n->n_items; i++) {
                 const ynode *item = n->items[i];
                 const char *path = arena_printf(&L->s->a, "outputs[%zu]", i);
                 if (item->kind != YNODE_MAP || item->n_pairs != 1) {
-                    ERR(item, "%s: expected one output per item, e.g. - json-out: results/x.ndjson", path);
+                    ynode_error(L->d, item, "%s: expected one output per item, "
+                                "e.g. - json-out: results/x.ndjson", path);
                     continue;
                 }
                 const ynode *k = item->pairs[0].key;
@@ -1253,7 +1212,7 @@ static void load_outputs(loader *L, const ynode *n)
                     unknown_output(L, k, k->str, path);
                     continue;
                 }
-                add_output(L, p, item->pairs[0].value, NULL, k->str, subpath(L, path, k->str));
+                add_output(L, p, item->pairs[0].value, NULL, k->str, spec_subpath(L, path, k->str));
             }
         }
     }
@@ -1280,17 +1239,18 @@ static const char *const top_keys[] = {"version", "name", "include", "services",
 static void load_root(loader *L, const ynode *root)
 {
     spec *s = L->s;
-    check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
+    spec_check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
 
     const ynode *version = ynode_get(root, "version");
     int64_t v = 0;
     if (!version)
-        ERR(root, "(top level): missing required key \"version\" (write version: 1)");
+        ynode_error(L->d, root, "(top level): missing required key \"version\" (write version: 1)");
     else if (version->kind != YNODE_SCALAR || !version->plain || !ynode_int(version, &v) || v != 1)
-        ERR(version, "version: expected 1 (the only spec format version), got %s", version->str ? version->str : ynode_kind_name(version));
+        ynode_error(L->d, version, "version: expected 1 (the only spec format version), got %s",
+                    version->str ? version->str : ynode_kind_name(version));
 
     const ynode *name = ynode_get(root, "name");
-    s->name = name ? want_string(L, name, "name") : NULL;
+    s->name = name ? spec_want_string(L, name, "name") : NULL;
     if (!s->name) {
         const char *base = strrchr(s->path, '/');
         s->name = base ? base + 1 : s->path;
@@ -1316,7 +1276,8 @@ static void load_root(loader *L, const ynode *root)
         load_metrics(L, metrics);
     const ynode *scenarios = ynode_get(root, "scenarios");
     if (!scenarios)
-        ERR(root, "(top level): missing required key \"scenarios\" (at least one scenario with an executor and a flow)");
+        ynode_error(L->d, root, "(top level): missing required key \"scenarios\" (at least one "
+                    "scenario with an executor and a flow)");
     else
         load_scenarios(L, scenarios);
     const ynode *thresholds = ynode_get(root, "thresholds");

@@ -19,11 +19,11 @@ static const char *const pick_names[] = {"per-vu", "sequential", "random", "uniq
 static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
 {
     static const char *const keys[] = {"rows", "file", "pick"};
-    const char *path = subpath(L, "pools", k->str);
+    const char *path = spec_subpath(L, "pools", k->str);
     out->name = k->str;
-    out->location = loc(L, k);
+    out->location = spec_loc(L, k);
     out->pick = PICK_SEQUENTIAL;
-    if (!want_map(L, v, path) || !check_keys(L, v, path, keys, VOLLEY_COUNTOF(keys)))
+    if (!spec_want_map(L, v, path) || !spec_check_keys(L, v, path, keys, VOLLEY_COUNTOF(keys)))
         return;
     const ynode *rows = ynode_get(v, "rows"), *file = ynode_get(v, "file");
     const ynode *pick = ynode_get(v, "pick");
@@ -33,23 +33,23 @@ static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
                !(pick->kind == YNODE_SCALAR && strcmp(pick->str, pick_names[i]) == 0))
             i++;
         if (i == VOLLEY_COUNTOF(pick_names))
-            ERR(pick, "%s.pick: expected per-vu, sequential, random or unique, got %s%s%s", path,
-                pick->kind == YNODE_SCALAR ? "\"" : "",
-                pick->kind == YNODE_SCALAR ? pick->str : ynode_kind_name(pick),
-                pick->kind == YNODE_SCALAR ? "\"" : "");
+            ynode_error(L->d, pick, "%s.pick: expected per-vu, sequential, random or unique, "
+                        "got %s%s%s", path, pick->kind == YNODE_SCALAR ? "\"" : "",
+                        pick->kind == YNODE_SCALAR ? pick->str : ynode_kind_name(pick),
+                        pick->kind == YNODE_SCALAR ? "\"" : "");
         else
             out->pick = (pick_mode)i;
     }
     if (!!rows == !!file) {
-        ERR(v, "%s: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
-            path);
+        ynode_error(L->d, v, "%s: expected exactly one of rows (a list of mappings) or file "
+                    "(a .csv or .json path)", path);
         return;
     }
     if (rows) {
-        pool_from_yaml(&L->s->a, rows, &out->t, L->d, subpath(L, path, "rows"));
+        pool_from_yaml(&L->s->a, rows, &out->t, L->d, spec_subpath(L, path, "rows"));
         return;
     }
-    const char *f = want_string(L, file, subpath(L, path, "file"));
+    const char *f = spec_want_string(L, file, spec_subpath(L, path, "file"));
     if (!f)
         return;
     /* Relative to the file that names it (an included file's own folder). */
@@ -57,13 +57,13 @@ static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
     if (!dir)
         return;
     pool_load_file(&L->s->a, f, dirname(dir), &out->t, L->d, file->file, file->line, file->col,
-                   subpath(L, path, "file"));
+                   spec_subpath(L, path, "file"));
     free(dir);
 }
 
 void load_pools(loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "pools"))
+    if (!spec_want_map(L, n, "pools"))
         return;
     spec *s = L->s;
     s->pools = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->pools);
@@ -115,41 +115,43 @@ static const char *bad_metric_name(const metrics_reg *reg, const char *name)
 void load_metrics(loader *L, const ynode *n)
 {
     L->metrics_node = n;
-    if (!want_map(L, n, "metrics"))
+    if (!spec_want_map(L, n, "metrics"))
         return;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *path = subpath(L, "metrics", k->str);
+        const char *path = spec_subpath(L, "metrics", k->str);
         const char *why = bad_metric_name(L->reg, k->str);
         if (why) {
-            ERR(k, "%s: %s", path, why);
+            ynode_error(L->d, k, "%s: %s", path, why);
             continue;
         }
         const ynode *type = v, *contains = NULL;
         if (v->kind == YNODE_MAP) {
             static const char *const keys[] = {"type", "contains"};
-            if (!check_keys(L, v, path, keys, 2))
+            if (!spec_check_keys(L, v, path, keys, 2))
                 continue;
             type = ynode_get(v, "type");
             contains = ynode_get(v, "contains");
             if (!type) {
-                ERR(v, "%s: missing required key \"type\" (counter, gauge, rate or trend)", path);
+                ynode_error(L->d, v, "%s: missing required key \"type\" (counter, gauge, rate "
+                            "or trend)", path);
                 continue;
             }
         }
         int t = pick_name(type, metric_types, 4);
         if (t < 0) {
-            ERR(type, "%s: expected counter, gauge, rate or trend (or { type, contains })", path);
+            ynode_error(L->d, type, "%s: expected counter, gauge, rate or trend (or { type, "
+                        "contains })", path);
             continue;
         }
         int c = contains ? pick_name(contains, contains_names, 3) : 0;
         if (c < 0) {
-            ERR(contains, "%s.contains: expected default, time or data", path);
+            ynode_error(L->d, contains, "%s.contains: expected default, time or data", path);
             continue;
         }
         char err[256];
         if (metrics_register(L->reg, k->str, metric_type_ids[t], contains_ids[c], err, sizeof err) < 0)
-            ERR(k, "%s: %s", path, err);
+            ynode_error(L->d, k, "%s: %s", path, err);
         else
             L->s->n_custom_metrics++;
 
@@ -246,7 +248,7 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
     L->sc_pool = NULL;
     bool ok = true;
     if (use) {
-        const char *name = want_string(L, use, subpath(L, path, "use"));
+        const char *name = spec_want_string(L, use, spec_subpath(L, path, "use"));
         for (size_t i = 0; name && i < L->s->n_pools; i++) {
             if (strcmp(L->s->pools[i].name, name) == 0) {
                 sc->pool = (int)i;
@@ -261,7 +263,8 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
                 names[nn++] = L->s->pools[i].name;
             char hint[128] = "";
             suggest_hint(name, names, nn, hint, sizeof hint);
-            ERR(use, "%s.use: no pool named \"%s\"%s (declare it under pools:)", path, name, hint);
+            ynode_error(L->d, use, "%s.use: no pool named \"%s\"%s (declare it under pools:)",
+                        path, name, hint);
             ok = false;
         }
         if (!name)
@@ -350,7 +353,7 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
                          capture_def **defs, size_t *count)
 {
     *count = 0;
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     *defs = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof **defs);
     if (!*defs)
@@ -358,14 +361,15 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         const char *p = k->str;
         bool valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
         for (; *p && valid; p++)
             valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                     (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
         if (!valid) {
-            ERR(k, "%s: expected a name of letters, digits, _ and - (used as ${%s})", kpath, k->str);
+            ynode_error(L->d, k, "%s: expected a name of letters, digits, _ and - (used as ${%s})",
+                        kpath, k->str);
             ok = false;
             continue;
         }
@@ -373,7 +377,8 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
         for (size_t r = 0; r < VOLLEY_COUNTOF(reserved_names); r++)
             reserved |= strcmp(k->str, reserved_names[r]) == 0;
         if (reserved) {
-            ERR(k, "%s: \"%s\" is a template namespace; choose another name", kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is a template namespace; choose another name",
+                        kpath, k->str);
             ok = false;
             continue;
         }
@@ -403,7 +408,7 @@ volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *pat
 {
     loader *L = ctx;
     if (!L->cap_seen) {
-        ERR(n, "%s: captures are only accepted in a scenario's flow", path);
+        ynode_error(L->d, n, "%s: captures are only accepted in a scenario's flow", path);
         return NULL;
     }
     volley_captures *c = arena_alloc(&L->s->a, sizeof *c);
@@ -420,13 +425,13 @@ volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *pat
 
 static bool compile_records(loader *L, const ynode *n, const char *path, flow_op *op)
 {
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     op->records = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *op->records);
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         int id = metrics_find(L->reg, k->str);
         if (!is_custom_metric(L, id) && L->metrics_node && L->metrics_node->kind == YNODE_MAP &&
             ynode_get(L->metrics_node, k->str)) {
@@ -434,39 +439,39 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
             continue;
         }
         if (!is_custom_metric(L, id)) {
-            ERR(k, "%s: \"%s\" is not a custom metric (declare it under metrics: with a type)",
-                kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is not a custom metric (declare it under metrics: "
+                        "with a type)", kpath, k->str);
             ok = false;
             continue;
         }
-        record_def r = {.metric = (uint32_t)id, .location = loc(L, v)};
+        record_def r = {.metric = (uint32_t)id, .location = spec_loc(L, v)};
         double x;
         if (v->kind == YNODE_MAP) {
             /* { value: SOURCE, when: always|passed|failed } */
             static const char *const keys[] = {"value", "when"};
             static const char *const whens[] = {"always", "passed", "failed"};
-            if (!check_keys(L, v, kpath, keys, 2)) {
+            if (!spec_check_keys(L, v, kpath, keys, 2)) {
                 ok = false;
                 continue;
             }
             const ynode *when = ynode_get(v, "when");
             int w = when ? pick_name(when, whens, 3) : 0;
             if (w < 0) {
-                ERR(when, "%s.when: expected always, passed or failed", kpath);
+                ynode_error(L->d, when, "%s.when: expected always, passed or failed", kpath);
                 ok = false;
                 continue;
             }
             r.when = (rec_when)w;
             v = ynode_get(v, "value");
             if (!v) {
-                ERR(n->pairs[i].value, "%s: missing required key \"value\"", kpath);
+                ynode_error(L->d, n->pairs[i].value, "%s: missing required key \"value\"", kpath);
                 ok = false;
                 continue;
             }
         }
         if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
-                "or { value, when }", kpath);
+            ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                        "a number, a ${...} template or { value, when }", kpath);
             ok = false;
             continue;
         }
@@ -488,13 +493,14 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
             r.source = REC_TEMPLATE;
             r.tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
             if (!r.tmpl) {
-                ERR(v, "%s: %s", kpath, err);
+                ynode_error(L->d, v, "%s: %s", kpath, err);
                 ok = false;
                 continue;
             }
         } else {
-            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
-                "or { value, when }, got \"%s\"", kpath, v->str);
+            ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                        "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
+                        v->str);
             ok = false;
             continue;
         }
@@ -512,34 +518,36 @@ static int cmp_tag(const void *a, const void *b)
  * are fixed at load time (env and services templates only). */
 static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *op)
 {
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     volley_tag *t = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *t);
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         if (tag_key_parse(k->str) >= 0) {
-            ERR(k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, status, "
-                "expected_response, check, error_code, scenario, group)", kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, "
+                        "status, expected_response, check, error_code, scenario, group)", kpath,
+                        k->str);
             ok = false;
             continue;
         }
         if (!*k->str) {
-            ERR(k, "%s: expected a non-empty tag name", kpath);
+            ynode_error(L->d, k, "%s: expected a non-empty tag name", kpath);
             ok = false;
             continue;
         }
         if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ERR(v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
+            ynode_error(L->d, v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
             ok = false;
             continue;
         }
         char err[512];
         volley_template *tm = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
         if (!tm || !tmpl_const(tm)) {
-            ERR(v, "%s: %s", kpath, tm ? "a tag value is fixed at load time (only ${env.*}, "
-                "${services.*} and ${scenario.name} templates)" : err);
+            ynode_error(L->d, v, "%s: %s", kpath,
+                        tm ? "a tag value is fixed at load time (only ${env.*}, "
+                             "${services.*} and ${scenario.name} templates)" : err);
             ok = false;
             continue;
         }
@@ -557,10 +565,10 @@ bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *
     bool ok = true;
     const ynode *tags = ynode_get(step, "tags");
     if (tags)
-        ok &= compile_tags(L, tags, subpath(L, path, "tags"), op);
+        ok &= compile_tags(L, tags, spec_subpath(L, path, "tags"), op);
     const ynode *cap = ynode_get(step, "capture");
     if (cap)
-        ok &= compile_capture_map(L, cap, subpath(L, path, "capture"), op->group, &op->captures,
+        ok &= compile_capture_map(L, cap, spec_subpath(L, path, "capture"), op->group, &op->captures,
                                   &op->n_captures);
     /* Names this step captures are visible from here on: to its own
      * record, and to the steps after it (its request was compiled before). */
@@ -569,13 +577,14 @@ bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *
             L->cap_seen[op->captures[i].slot] = true;
     const ynode *rec = ynode_get(step, "record");
     if (rec)
-        ok &= compile_records(L, rec, subpath(L, path, "record"), op);
+        ok &= compile_records(L, rec, spec_subpath(L, path, "record"), op);
     const ynode *of = ynode_get(step, "on_check_fail");
     if (of) {
         static const char *const modes[] = {"continue", "stop_iteration", "abort_test"};
         int m = pick_name(of, modes, 3);
         if (m < 0) {
-            ERR(of, "%s.on_check_fail: expected continue, stop_iteration or abort_test", path);
+            ynode_error(L->d, of, "%s.on_check_fail: expected continue, stop_iteration or abort_test",
+                        path);
             ok = false;
         } else {
             op->on_fail = (on_fail)m;

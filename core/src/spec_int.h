@@ -1,7 +1,16 @@
 /*
- * spec_int: the loader state and helpers shared by the spec compiler's
- * files (spec.c: the document, services, scenarios, flows, thresholds,
- * outputs; spec_data.c: pools, custom metrics, a step's capture/record).
+ * spec_int: the loader state and the internals shared by the spec
+ * compiler's files. Calls go one way, down this list, never up:
+ *
+ *   spec.c         the document: services, defaults, scenarios, flows, a
+ *                  step's checks, thresholds, outputs; spec_load/spec_free
+ *   spec_data.c    pools, custom metrics, a scenario's captured names, a
+ *                  step's capture/record/tags/on_check_fail
+ *   spec_loader.c  locations, key checks, wanting a mapping or a string, key
+ *                  paths
+ *
+ * Names shared across these files carry the prefix spec_; what one file
+ * keeps to itself is static and unprefixed.
  */
 #ifndef VOLLEY_SPEC_INT_H
 #define VOLLEY_SPEC_INT_H
@@ -38,14 +47,20 @@ typedef struct loader {
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
 } loader;
 
-#define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+/* spec_loader.c. Errors are reported with ynode_error(L->d, node, ...). */
 
-const char *loc(loader *L, const ynode *n);
-bool check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
-                size_t n_keys);
-const ynode *want_map(loader *L, const ynode *n, const char *path);
-const char *want_string(loader *L, const ynode *n, const char *path);
-const char *subpath(loader *L, const char *path, const char *key);
+/* "file:line:col" of n, in the spec's arena. */
+const char *spec_loc(loader *L, const ynode *n);
+/* Reports each key of `map` not among `keys` (listing them, suggesting the
+ * closest); false if there was one. */
+bool spec_check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
+                     size_t n_keys);
+/* n when it is a mapping (want_string: its text when it is a non-null
+ * scalar); else NULL, reporting n unless n is NULL. */
+const ynode *spec_want_map(loader *L, const ynode *n, const char *path);
+const char *spec_want_string(loader *L, const ynode *n, const char *path);
+/* "path.key" ("key" at the top level), in the spec's arena. */
+const char *spec_subpath(loader *L, const char *path, const char *key);
 
 /* spec_data.c */
 void load_pools(loader *L, const ynode *n);
