@@ -45,7 +45,7 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
 
 static const char *scope_env(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     size_t n = strlen(name);
     for (size_t i = L->o->n_env; i-- > 0;) {   /* the last -e wins */
         const char *kv = L->o->env[i];
@@ -57,7 +57,7 @@ static const char *scope_env(void *ctx, const char *name)
 
 static const char *scope_service(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     for (size_t i = 0; i < L->s->n_services; i++)
         if (strcmp(L->s->services[i].name, name) == 0)
             return L->s->services[i].url;
@@ -84,7 +84,7 @@ static const volley_option service_opts[] = {
 static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(service_opts),
                                               sizeof(service_cfg), "url"};
 
-static void load_services(loader *L, const ynode *n)
+static void load_services(spec_loader *L, const ynode *n)
 {
     if (!spec_want_map(L, n, "services"))
         return;
@@ -158,7 +158,7 @@ static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(def
 /* A header value from defaults or a service that names a capture this
  * iteration has not made yet at this step (e.g. Authorization: Bearer
  * ${token} before the login step): such a header is left out of the step. */
-static bool waits_for_capture(loader *L, const ynode *v)
+static bool waits_for_capture(spec_loader *L, const ynode *v)
 {
     if (v->kind != YNODE_SCALAR)
         return false;
@@ -179,7 +179,7 @@ static bool waits_for_capture(loader *L, const ynode *v)
 }
 
 /* The layer's headers without the ones that wait for a capture. */
-static const ynode *layer_headers(loader *L, const ynode *h)
+static const ynode *layer_headers(spec_loader *L, const ynode *h)
 {
     if (h->kind != YNODE_MAP || L->n_caps == 0)
         return h;
@@ -193,7 +193,7 @@ static const ynode *layer_headers(loader *L, const ynode *h)
     return out;
 }
 
-static const ynode *merge_layer(loader *L, const ynode *step, const volley_option_map *map,
+static const ynode *merge_layer(spec_loader *L, const ynode *step, const volley_option_map *map,
                                 const ynode *def)
 {
     if (!def)
@@ -262,7 +262,7 @@ static const ynode *merge_layer(loader *L, const ynode *step, const volley_optio
 /* { headers: ... } of the service a step's url starts with, or NULL: a
  * request to ${services.api} carries services.api.headers (the step's and
  * then the service's headers win over the spec's defaults). */
-static const ynode *service_layer(loader *L, const ynode *step)
+static const ynode *service_layer(spec_loader *L, const ynode *step)
 {
     const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
     if (!url || url->kind != YNODE_SCALAR || strncmp(url->str, "${", 2) != 0)
@@ -303,7 +303,7 @@ static void check_key_names(const plug_set *ps, const char **names, size_t *n, s
     }
 }
 
-static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_check_item(spec_loader *L, const ynode *n, const char *path, const char *group,
                                check_item *out, bool match_only)
 {
     if (!spec_want_map(L, n, path))
@@ -377,7 +377,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
 
 /* A check list (or one item) into *items; *count counts every item tried,
  * failed ones too, so spec_free releases what compiled. */
-static bool compile_check_list(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_check_list(spec_loader *L, const ynode *n, const char *path, const char *group,
                                check_item **items, size_t *count, bool match_only)
 {
     size_t total = n->kind == YNODE_SEQ ? n->n_items : 1;
@@ -395,7 +395,7 @@ static bool compile_check_list(loader *L, const ynode *n, const char *path, cons
     return ok;
 }
 
-static bool compile_checks(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_checks(spec_loader *L, const ynode *n, const char *path, const char *group,
                            flow_op *op)
 {
     return compile_check_list(L, n, path, group, &op->checks, &op->n_checks, false);
@@ -406,7 +406,7 @@ static bool compile_checks(loader *L, const ynode *n, const char *path, const ch
 static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *path,
                                          bool match_only)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     volley_checks *c = arena_alloc(&L->s->a, sizeof *c);
     if (!c)
         return NULL;
@@ -426,7 +426,7 @@ typedef struct op_list {
     flow_op *ops;
 } op_list;
 
-static flow_op *push_op(loader *L, op_list *l)
+static flow_op *push_op(spec_loader *L, op_list *l)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -441,7 +441,7 @@ static flow_op *push_op(loader *L, op_list *l)
     return op;
 }
 
-static size_t proto_index(loader *L, const plug *p, const ynode *at)
+static size_t proto_index(spec_loader *L, const plug *p, const ynode *at)
 {
     spec *s = L->s;
     for (size_t i = 0; i < s->n_protos; i++)
@@ -461,12 +461,12 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
     return s->n_protos++;
 }
 
-static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth);
 
 static const char *const step_extra_keys[] = {"check", "capture", "record", "on_check_fail", "tags"};
 
-static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key,
+static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode *key,
                                   const plug *p, const char *path, const char *scname,
                                   const char *group, op_list *out)
 {
@@ -514,10 +514,10 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     bool ok = true;
     if (checks)
         ok = compile_checks(L, checks, spec_subpath(L, path, "check"), group, op);
-    return compile_step_data(L, step, path, op) && ok;
+    return spec_compile_step_data(L, step, path, op) && ok;
 }
 
-static bool compile_sleep(loader *L, const ynode *step, const char *path, const char *group,
+static bool compile_sleep(spec_loader *L, const ynode *step, const char *path, const char *group,
                           op_list *out)
 {
     const ynode *v = ynode_get(step, "sleep");
@@ -557,7 +557,7 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
     return true;
 }
 
-static bool compile_group(loader *L, const ynode *step, const char *path, const char *scname,
+static bool compile_group(spec_loader *L, const ynode *step, const char *path, const char *scname,
                           const char *group, op_list *out, int depth)
 {
     static const char *const keys[] = {"group", "steps"};
@@ -589,7 +589,7 @@ static bool compile_group(loader *L, const ynode *step, const char *path, const 
     return ok;
 }
 
-static bool compile_step(loader *L, const ynode *step, const char *path, const char *scname,
+static bool compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
     if (!spec_want_map(L, step, path))
@@ -649,7 +649,7 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
 }
 
-static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
     if (n->kind != YNODE_SEQ) {
@@ -798,7 +798,7 @@ static const unsigned common_opts = B(SC_EXECUTOR) | B(SC_GRACEFUL_STOP) | B(SC_
 
 /* Checks which options were given against the executor; reports each
  * misplaced or missing one. The CLI's --duration stands in for duration. */
-static bool check_executor_options(loader *L, const ynode *v, const char *path,
+static bool check_executor_options(spec_loader *L, const ynode *v, const char *path,
                                    const scenario_cfg *cfg)
 {
     bool ok = true;
@@ -827,7 +827,7 @@ static bool check_executor_options(loader *L, const ynode *v, const char *path,
 #undef B
 
 /* "30s:10" stages from the command line. */
-static bool cli_stages(loader *L, sched_stage **out, size_t *n)
+static bool cli_stages(spec_loader *L, sched_stage **out, size_t *n)
 {
     sched_stage *st = arena_alloc(&L->s->a, L->o->n_stages * sizeof *st);
     for (size_t i = 0; i < L->o->n_stages; i++) {
@@ -854,7 +854,7 @@ static bool cli_stages(loader *L, sched_stage **out, size_t *n)
 
 /* What k6 also rejects: a ramp that never has a VU, max_vus below
  * pre_allocated_vus. */
-static bool check_profile(loader *L, const ynode *v, const char *path, const scenario *sc,
+static bool check_profile(spec_loader *L, const ynode *v, const char *path, const scenario *sc,
                           const scenario_cfg *cfg)
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
@@ -871,7 +871,7 @@ static bool check_profile(loader *L, const ynode *v, const char *path, const sce
     return true;
 }
 
-static void set_profile(loader *L, scenario *sc, const scenario_cfg *cfg)
+static void set_profile(spec_loader *L, scenario *sc, const scenario_cfg *cfg)
 {
     size_t n = cfg->stages.n;
     sched_stage *st = arena_alloc(&L->s->a, (n ? n : 1) * sizeof *st);
@@ -901,7 +901,7 @@ static void set_profile(loader *L, scenario *sc, const scenario_cfg *cfg)
 
 /* k6-style quick overrides: --stage makes the scenario ramping-vus,
  * --iterations shared-iterations; --vus and --duration resize it. */
-static bool apply_overrides(loader *L, scenario *sc)
+static bool apply_overrides(spec_loader *L, scenario *sc)
 {
     const spec_opts *o = L->o;
     if (o->n_stages) {
@@ -936,7 +936,7 @@ static bool apply_overrides(loader *L, scenario *sc)
     return true;
 }
 
-static bool scenario_selected(loader *L, const char *name)
+static bool scenario_selected(spec_loader *L, const char *name)
 {
     if (L->o->n_only == 0)
         return true;
@@ -946,7 +946,7 @@ static bool scenario_selected(loader *L, const char *name)
     return false;
 }
 
-static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario *sc)
+static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, scenario *sc)
 {
     const char *path = spec_subpath(L, "scenarios", k->str);
     if (!spec_want_map(L, v, path))
@@ -983,10 +983,10 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     sc->name = k->str;
     sc->location = spec_loc(L, k);
     op_list ops = {0};
-    ok &= scenario_data_begin(L, use, path, flow, sc);
+    ok &= spec_scenario_data_begin(L, use, path, flow, sc);
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
-    scenario_data_end(L);
+    spec_scenario_data_end(L);
     sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
     sc->n_ops = ops.n;
     if (!ok)
@@ -1008,7 +1008,7 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     return true;
 }
 
-static void load_scenarios(loader *L, const ynode *n)
+static void load_scenarios(spec_loader *L, const ynode *n)
 {
     if (!spec_want_map(L, n, "scenarios"))
         return;
@@ -1055,7 +1055,7 @@ static const volley_option threshold_opts[] = {
 static const volley_option_map threshold_map = {threshold_opts, VOLLEY_COUNTOF(threshold_opts),
                                                 sizeof(threshold_cfg), "threshold"};
 
-static void add_threshold(loader *L, const char *key, int series, const ynode *item,
+static void add_threshold(spec_loader *L, const char *key, int series, const ynode *item,
                           const char *path)
 {
     threshold_cfg cfg;
@@ -1088,7 +1088,7 @@ static void add_threshold(loader *L, const char *key, int series, const ynode *i
     s->thresholds = nt;
 }
 
-static void load_thresholds(loader *L, const ynode *n)
+static void load_thresholds(spec_loader *L, const ynode *n)
 {
     if (!spec_want_map(L, n, "thresholds"))
         return;
@@ -1126,7 +1126,7 @@ static void load_thresholds(loader *L, const ynode *n)
 
 /* With several scenarios, the summary shows the main metrics per scenario:
  * their sub-metrics are made here (a threshold's own stays as it is). */
-static void add_scenario_series(loader *L)
+static void add_scenario_series(spec_loader *L)
 {
     static const char *const names[] = {"iterations", "http_reqs", "http_req_duration",
                                         "http_req_failed", "dropped_iterations"};
@@ -1148,7 +1148,7 @@ static void add_scenario_series(loader *L)
 
 /* ---- outputs ---- */
 
-static void add_output(loader *L, const plug *p, const ynode *node, const char *arg,
+static void add_output(spec_loader *L, const plug *p, const ynode *node, const char *arg,
                        const char *label, const char *path)
 {
     const volley_output_ops *ops = p->desc->output;
@@ -1172,7 +1172,7 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
     s->outputs = no;
 }
 
-static void unknown_output(loader *L, const ynode *at, const char *name, const char *path)
+static void unknown_output(spec_loader *L, const ynode *at, const char *name, const char *path)
 {
     const char *names[64];
     size_t nn = 0;
@@ -1191,7 +1191,7 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
                    hint, list);
 }
 
-static void load_outputs(loader *L, const ynode *n)
+static void load_outputs(spec_loader *L, const ynode *n)
 {
     if (n) {
         if (n->kind != YNODE_SEQ) {
@@ -1236,7 +1236,7 @@ static const char *const top_keys[] = {"version", "name", "include", "services",
                                        "metrics", "scenarios", "thresholds", "outputs"};
 
 /* root: the spec with its includes merged in (include.c). */
-static void load_root(loader *L, const ynode *root)
+static void load_root(spec_loader *L, const ynode *root)
 {
     spec *s = L->s;
     spec_check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
@@ -1269,11 +1269,11 @@ static void load_root(loader *L, const ynode *root)
     }
     const ynode *pools = ynode_get(root, "pools");
     if (pools)
-        load_pools(L, pools);
+        spec_load_pools(L, pools);
     s->first_custom_metric = L->reg->n_metrics;
     const ynode *metrics = ynode_get(root, "metrics");
     if (metrics)
-        load_metrics(L, metrics);
+        spec_load_metrics(L, metrics);
     const ynode *scenarios = ynode_get(root, "scenarios");
     if (!scenarios)
         ynode_error(L->d, root, "(top level): missing required key \"scenarios\" (at least one "
@@ -1297,11 +1297,13 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     s->path = arena_strdup(&s->a, path);
     s->host = host;
     size_t before = d->count;
-    loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core, .d = d};
-    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .scenario = scope_scenario,
-                           .row_field = scope_row_field, .capture = scope_capture, .ctx = &L};
+    spec_loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core,
+                     .d = d};
+    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service,
+                           .scenario = spec_scope_scenario, .row_field = spec_scope_row_field,
+                           .capture = spec_scope_capture, .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
-                     .compile_captures = compile_opt_captures, .compile_ctx = &L};
+                     .compile_captures = spec_compile_opt_captures, .compile_ctx = &L};
 
     s->tree = ytree_load_file(path, path, d);
     if (!s->tree)

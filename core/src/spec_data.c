@@ -16,7 +16,7 @@
 
 static const char *const pick_names[] = {"per-vu", "sequential", "random", "unique"};
 
-static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
+static void load_pool(spec_loader *L, const ynode *k, const ynode *v, pool_def *out)
 {
     static const char *const keys[] = {"rows", "file", "pick"};
     const char *path = spec_subpath(L, "pools", k->str);
@@ -61,7 +61,7 @@ static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
     free(dir);
 }
 
-void load_pools(loader *L, const ynode *n)
+void spec_load_pools(spec_loader *L, const ynode *n)
 {
     if (!spec_want_map(L, n, "pools"))
         return;
@@ -112,7 +112,7 @@ static const char *bad_metric_name(const metrics_reg *reg, const char *name)
     return NULL;
 }
 
-void load_metrics(loader *L, const ynode *n)
+void spec_load_metrics(spec_loader *L, const ynode *n)
 {
     L->metrics_node = n;
     if (!spec_want_map(L, n, "metrics"))
@@ -158,7 +158,7 @@ void load_metrics(loader *L, const ynode *n)
     }
 }
 
-static bool is_custom_metric(loader *L, int id)
+static bool is_custom_metric(spec_loader *L, int id)
 {
     return id >= (int)L->s->first_custom_metric &&
            id < (int)(L->s->first_custom_metric + L->s->n_custom_metrics);
@@ -169,7 +169,7 @@ static bool is_custom_metric(loader *L, int id)
 static const char *const reserved_names[] = {"env", "services", "row", "vu", "random",
                                              "now", "scenario", "uuid"};
 
-static void add_capture_names(loader *L, const ynode *c, const char ***names, size_t *n,
+static void add_capture_names(spec_loader *L, const ynode *c, const char ***names, size_t *n,
                               size_t *cap)
 {
     if (!c || c->kind != YNODE_MAP)
@@ -197,7 +197,7 @@ static void add_capture_names(loader *L, const ynode *c, const char ***names, si
 
 /* Captures a protocol step declares in its own options (VOLLEY_OPT_CAPTURES,
  * at any depth of OBJECT / OBJECT_LIST options), e.g. ws's expect.capture. */
-static void collect_option_captures(loader *L, const volley_option_map *map, const ynode *v,
+static void collect_option_captures(spec_loader *L, const volley_option_map *map, const ynode *v,
                                     const char ***names, size_t *n, size_t *cap, int depth)
 {
     if (!map || !v || v->kind != YNODE_MAP || depth > 8)
@@ -220,7 +220,7 @@ static void collect_option_captures(loader *L, const volley_option_map *map, con
     }
 }
 
-static void collect_captures(loader *L, const ynode *flow, const char ***names, size_t *n,
+static void collect_captures(spec_loader *L, const ynode *flow, const char ***names, size_t *n,
                              size_t *cap, int depth)
 {
     if (!flow || flow->kind != YNODE_SEQ || depth > 16)
@@ -240,8 +240,8 @@ static void collect_captures(loader *L, const ynode *flow, const char ***names, 
     }
 }
 
-bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
-                         scenario *sc)
+bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path,
+                              const ynode *flow, scenario *sc)
 {
     sc->pool = -1;
     L->sc_name = sc->name;
@@ -279,7 +279,7 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
     return ok;
 }
 
-void scenario_data_end(loader *L)
+void spec_scenario_data_end(spec_loader *L)
 {
     L->sc_name = NULL;
     L->sc_pool = NULL;
@@ -290,15 +290,15 @@ void scenario_data_end(loader *L)
     L->n_caps = 0;
 }
 
-const char *scope_scenario(void *ctx)
+const char *spec_scope_scenario(void *ctx)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     return L->outside_flow ? "scenario" : L->sc_name;
 }
 
-int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
+int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     const pool_def *p = L->sc_pool;
     if (L->outside_flow || L->sc_pool_failed)
         return 0;   /* checked in each step / its use: was already reported */
@@ -321,9 +321,9 @@ int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
     return idx;
 }
 
-int scope_capture(void *ctx, const char *name)
+int spec_scope_capture(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     if (L->outside_flow)
         return 0;
     for (size_t i = 0; i < L->n_caps; i++) {
@@ -349,8 +349,9 @@ int scope_capture(void *ctx, const char *name)
 
 /* ---- a step's data keys ---- */
 
-bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
-                         capture_def **defs, size_t *count)
+/* A `capture:` map compiled into *defs (group: for the checks metric). */
+static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path,
+                                const char *group, capture_def **defs, size_t *count)
 {
     *count = 0;
     if (!spec_want_map(L, n, path))
@@ -404,9 +405,9 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
     return ok;
 }
 
-volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path)
+volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     if (!L->cap_seen) {
         ynode_error(L->d, n, "%s: captures are only accepted in a scenario's flow", path);
         return NULL;
@@ -423,7 +424,7 @@ volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *pat
     return ok ? c : NULL;
 }
 
-static bool compile_records(loader *L, const ynode *n, const char *path, flow_op *op)
+static bool compile_records(spec_loader *L, const ynode *n, const char *path, flow_op *op)
 {
     if (!spec_want_map(L, n, path))
         return false;
@@ -516,7 +517,7 @@ static int cmp_tag(const void *a, const void *b)
 
 /* `tags: { KEY: value }` on every sample the step's request makes; values
  * are fixed at load time (env and services templates only). */
-static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *op)
+static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_op *op)
 {
     if (!spec_want_map(L, n, path))
         return false;
@@ -560,7 +561,7 @@ static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *o
     return ok;
 }
 
-bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op)
+bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op)
 {
     bool ok = true;
     const ynode *tags = ynode_get(step, "tags");

@@ -20,7 +20,7 @@
 #include "template.h"
 
 /* Everything one load needs while compiling. */
-typedef struct loader {
+typedef struct spec_loader {
     spec *s;
     const spec_opts *o;
     const plug_set *plugins;
@@ -45,40 +45,37 @@ typedef struct loader {
     const ynode *cur_step;     /* the step being compiled, for its captures */
     const char *cur_group;     /* its group, for checks/captures in its options */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
-} loader;
+} spec_loader;
 
 /* spec_loader.c. Errors are reported with ynode_error(L->d, node, ...). */
 
 /* "file:line:col" of n, in the spec's arena. */
-const char *spec_loc(loader *L, const ynode *n);
+const char *spec_loc(spec_loader *L, const ynode *n);
 /* Reports each key of `map` not among `keys` (listing them, suggesting the
  * closest); false if there was one. */
-bool spec_check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
+bool spec_check_keys(spec_loader *L, const ynode *map, const char *path, const char *const *keys,
                      size_t n_keys);
 /* n when it is a mapping (want_string: its text when it is a non-null
  * scalar); else NULL, reporting n unless n is NULL. */
-const ynode *spec_want_map(loader *L, const ynode *n, const char *path);
-const char *spec_want_string(loader *L, const ynode *n, const char *path);
+const ynode *spec_want_map(spec_loader *L, const ynode *n, const char *path);
+const char *spec_want_string(spec_loader *L, const ynode *n, const char *path);
 /* "path.key" ("key" at the top level), in the spec's arena. */
-const char *spec_subpath(loader *L, const char *path, const char *key);
+const char *spec_subpath(spec_loader *L, const char *path, const char *key);
 
 /* spec_data.c */
-void load_pools(loader *L, const ynode *n);
-void load_metrics(loader *L, const ynode *n);
+void spec_load_pools(spec_loader *L, const ynode *n);
+void spec_load_metrics(spec_loader *L, const ynode *n);
 /* Binds the scenario's `use:` (NULL: none) and collects its captures. */
-bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
-                         scenario *sc);
-void scenario_data_end(loader *L);
+bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path,
+                              const ynode *flow, scenario *sc);
+void spec_scenario_data_end(spec_loader *L);
 /* Template scope callbacks for the scenario being compiled. */
-const char *scope_scenario(void *ctx);
-int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
-int scope_capture(void *ctx, const char *name);
-/* `capture:` maps: compiled into *defs (group: for the checks metric). */
-bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
-                         capture_def **defs, size_t *count);
+const char *spec_scope_scenario(void *ctx);
+int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
+int spec_scope_capture(void *ctx, const char *name);
 /* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
-volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path);
-/* A step's capture / record / on_check_fail keys, onto its op. */
-bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op);
+volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);
+/* A step's tags / capture / record / on_check_fail keys, onto its op. */
+bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op);
 
 #endif

@@ -8,12 +8,12 @@
 #include "spec_int.h"
 #include "suggest.h"
 
-const char *spec_loc(loader *L, const ynode *n)
+const char *spec_loc(spec_loader *L, const ynode *n)
 {
     return arena_printf(&L->s->a, "%s:%u:%u", n->file, n->line, n->col);
 }
 
-bool spec_check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
+bool spec_check_keys(spec_loader *L, const ynode *map, const char *path, const char *const *keys,
                      size_t n_keys)
 {
     bool ok = true;
@@ -34,7 +34,7 @@ bool spec_check_keys(loader *L, const ynode *map, const char *path, const char *
     return ok;
 }
 
-const ynode *spec_want_map(loader *L, const ynode *n, const char *path)
+const ynode *spec_want_map(spec_loader *L, const ynode *n, const char *path)
 {
     if (n && n->kind == YNODE_MAP)
         return n;
@@ -43,7 +43,7 @@ const ynode *spec_want_map(loader *L, const ynode *n, const char *path)
     return NULL;
 }
 
-const char *spec_want_string(loader *L, const ynode *n, const char *path)
+const char *spec_want_string(spec_loader *L, const ynode *n, const char *path)
 {
     if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n))
         return n->str;
@@ -52,7 +52,7 @@ const char *spec_want_string(loader *L, const ynode *n, const char *path)
     return NULL;
 }
 
-const char *spec_subpath(loader *L, const char *path, const char *key)
+const char *spec_subpath(spec_loader *L, const char *path, const char *key)
 {
     return *path ? arena_printf(&L->s->a, "%s.%s", path, key) : arena_strdup(&L->s->a, key);
 }
