@@ -99,16 +99,18 @@ static int fill_enum(opt_ctx *c, const volley_option *o, const ynode *n,
     size_t count = 0;
     while (o->enum_values && o->enum_values[count])
         count++;
-    if (want_scalar(c, n, path, "one of the listed values") != 0)
+    char list[512];
+    suggest_join(o->enum_values, count, list, sizeof list);
+    if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
+        ynode_error(c->d, n, "%s: expected one of: %s; got %s", path, list, ynode_kind_name(n));
         return -1;
+    }
     for (size_t i = 0; i < count; i++) {
         if (strcmp(n->str, o->enum_values[i]) == 0) {
             *out = (int)i;
             return 0;
         }
     }
-    char list[512];
-    suggest_join(o->enum_values, count, list, sizeof list);
     char hint[128];
     suggest_hint(n->str, o->enum_values, count, hint, sizeof hint);
     ynode_error(c->d, n, "%s: unknown value \"%s\"; expected one of: %s%s", path, n->str, list,
