@@ -951,28 +951,12 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     const char *path = spec_subpath(L, "scenarios", k->str);
     if (!spec_want_map(L, v, path))
         return false;
-    /* Split flow from the executor's options. */
-    ypair *pairs = arena_alloc(&L->s->a, v->n_pairs * sizeof *pairs);
-    size_t n = 0;
-    const ynode *flow = NULL, *use = NULL;
-    for (size_t i = 0; i < v->n_pairs; i++) {
-        if (strcmp(v->pairs[i].key->str, "flow") == 0)
-            flow = v->pairs[i].value;
-        else if (strcmp(v->pairs[i].key->str, "use") == 0)
-            use = v->pairs[i].value;
-        else
-            pairs[n++] = v->pairs[i];
-    }
-    ynode opts = *v;
-    opts.pairs = pairs;
-    opts.n_pairs = n;
-    scenario_cfg cfg;
+    /* flow and use apart from the executor's options */
     static const char *const own_keys[] = {"flow", "use"};
-    L->oc.extra_keys = own_keys;
-    L->oc.n_extra_keys = 2;
-    bool ok = opt_fill(&L->oc, &scenario_map, &opts, &cfg, path) == 0;
-    L->oc.extra_keys = NULL;
-    L->oc.n_extra_keys = 0;
+    const ynode *flow = ynode_get(v, "flow"), *use = ynode_get(v, "use");
+    scenario_cfg cfg;
+    bool ok = spec_fill_except(L, &scenario_map, v, &cfg, path, own_keys,
+                               VOLLEY_COUNTOF(own_keys)) == 0;
     if (ok)
         ok = check_executor_options(L, v, path, &cfg);
     if (!flow) {

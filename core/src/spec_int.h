@@ -7,7 +7,7 @@
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
  *   spec_loader.c  locations, key checks, wanting a mapping or a string, key
- *                  paths
+ *                  paths, option maps beside keys the caller reads itself
  *
  * Names shared across these files carry the prefix spec_; what one file
  * keeps to itself is static and unprefixed.
@@ -61,6 +61,10 @@ const ynode *spec_want_map(spec_loader *L, const ynode *n, const char *path);
 const char *spec_want_string(spec_loader *L, const ynode *n, const char *path);
 /* "path.key" ("key" at the top level), in the spec's arena. */
 const char *spec_subpath(spec_loader *L, const char *path, const char *key);
+/* opt_fill of the mapping `node` without its keys in `own`, which the
+ * caller reads itself: unknown-key messages list them after the map's. */
+int spec_fill_except(spec_loader *L, const volley_option_map *map, const ynode *node, void *cfg,
+                     const char *path, const char *const *own, size_t n_own);
 
 /* spec_data.c */
 void spec_load_pools(spec_loader *L, const ynode *n);
