@@ -14,32 +14,42 @@
 
 /* ---- pools ---- */
 
-static const char *const pick_names[] = {"per-vu", "sequential", "random", "unique"};
+typedef struct pool_cfg {
+    uint64_t set;
+    const char *file;
+    int pick;
+} pool_cfg;
 
+static const char *const pick_names[] = {[PICK_PER_VU] = "per-vu", [PICK_SEQUENTIAL] = "sequential",
+                                         [PICK_RANDOM] = "random", [PICK_UNIQUE] = "unique", NULL};
+
+static const volley_option pool_opts[] = {
+    {.name = "file", .type = VOLLEY_OPT_STRING, .offset = offsetof(pool_cfg, file),
+     .help = "a .csv or .json file, relative to the spec file that names it"},
+    {.name = "pick", .type = VOLLEY_OPT_ENUM, .offset = offsetof(pool_cfg, pick),
+     .enum_values = pick_names, .default_value = "sequential",
+     .help = "which row an iteration gets"},
+};
+static const volley_option_map pool_map = {pool_opts, VOLLEY_COUNTOF(pool_opts), sizeof(pool_cfg),
+                                           NULL};
+/* Rows have any field names: pool_from_yaml reads them. */
+static const char *const pool_own_keys[] = {"rows"};
+
+/* Every error of a pool is reported (a wrong pick does not hide a missing
+ * file), as for a scenario. */
 static void load_pool(spec_loader *L, const ynode *k, const ynode *v, pool_def *out)
 {
-    static const char *const keys[] = {"rows", "file", "pick"};
     const char *path = spec_subpath(L, "pools", k->str);
     out->name = k->str;
     out->location = spec_loc(L, k);
     out->pick = PICK_SEQUENTIAL;
-    if (!spec_want_map(L, v, path) || !spec_check_keys(L, v, path, keys, VOLLEY_COUNTOF(keys)))
+    if (!spec_want_map(L, v, path))
         return;
+    pool_cfg cfg;
+    if (spec_fill_except(L, &pool_map, v, &cfg, path, pool_own_keys,
+                         VOLLEY_COUNTOF(pool_own_keys)) == 0)
+        out->pick = (pick_mode)cfg.pick;
     const ynode *rows = ynode_get(v, "rows"), *file = ynode_get(v, "file");
-    const ynode *pick = ynode_get(v, "pick");
-    if (pick) {
-        size_t i = 0;
-        while (i < VOLLEY_COUNTOF(pick_names) &&
-               !(pick->kind == YNODE_SCALAR && strcmp(pick->str, pick_names[i]) == 0))
-            i++;
-        if (i == VOLLEY_COUNTOF(pick_names))
-            ynode_error(L->d, pick, "%s.pick: expected per-vu, sequential, random or unique, "
-                        "got %s%s%s", path, pick->kind == YNODE_SCALAR ? "\"" : "",
-                        pick->kind == YNODE_SCALAR ? pick->str : ynode_kind_name(pick),
-                        pick->kind == YNODE_SCALAR ? "\"" : "");
-        else
-            out->pick = (pick_mode)i;
-    }
     if (!!rows == !!file) {
         ynode_error(L->d, v, "%s: expected exactly one of rows (a list of mappings) or file "
                     "(a .csv or .json path)", path);
@@ -49,15 +59,14 @@ static void load_pool(spec_loader *L, const ynode *k, const ynode *v, pool_def *
         pool_from_yaml(&L->s->a, rows, &out->t, L->d, spec_subpath(L, path, "rows"));
         return;
     }
-    const char *f = spec_want_string(L, file, spec_subpath(L, path, "file"));
-    if (!f)
-        return;
+    if (!cfg.file)
+        return;   /* not a string: reported */
     /* Relative to the file that names it (an included file's own folder). */
     char *dir = strdup(file->file);
     if (!dir)
         return;
-    pool_load_file(&L->s->a, f, dirname(dir), &out->t, L->d, file->file, file->line, file->col,
-                   spec_subpath(L, path, "file"));
+    pool_load_file(&L->s->a, cfg.file, dirname(dir), &out->t, L->d, file->file, file->line,
+                   file->col, spec_subpath(L, path, "file"));
     free(dir);
 }
 

@@ -342,8 +342,29 @@ static void test_data_key_errors(void **state)
                ":4:42: error: scenarios.s.use: no pool named \"nope\" (declare it under pools:)");
 }
 
-/* Each pool's errors at their place; a pool's other errors still reported
- * after a wrong pick. */
+static void test_pool_picks(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "pools:\n"
+                      "  a: { rows: [ { k: 1 } ] }\n"
+                      "  b: { rows: [ { k: 1 } ], pick: per-vu }\n"
+                      "  c: { rows: [ { k: 1 } ], pick: sequential }\n"
+                      "  d: { rows: [ { k: 1 } ], pick: random }\n"
+                      "  e: { rows: [ { k: 1 } ], pick: \"unique\" }\n"
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, use: e, flow: [ { sleep: 1s } ] }\n");
+    assert_int_equal(s->n_pools, 5);
+    assert_int_equal(s->pools[0].pick, PICK_SEQUENTIAL);
+    assert_int_equal(s->pools[1].pick, PICK_PER_VU);
+    assert_int_equal(s->pools[2].pick, PICK_SEQUENTIAL);
+    assert_int_equal(s->pools[3].pick, PICK_RANDOM);
+    assert_int_equal(s->pools[4].pick, PICK_UNIQUE);
+    assert_int_equal(s->scenarios[0].pool, 4);
+}
+
+/* Each pool's errors at their place, all of them (pools.h: its pick and its
+ * rows). Keys and pick are checked by an option map. */
 static void test_pool_errors(void **state)
 {
     fx *f = *state;
@@ -360,13 +381,15 @@ static void test_pool_errors(void **state)
                "scenarios:\n"
                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
                ":3:6: error: pools.a: expected a mapping, got integer",
-               ":4:28: error: pools.b: unknown key \"pik\" (did you mean \"pick\"?); valid keys: rows, file, pick",
-               ":5:34: error: pools.c.pick: expected per-vu, sequential, random or unique, got \"randm\"",
-               ":6:34: error: pools.d.pick: expected per-vu, sequential, random or unique, got sequence",
+               ":4:28: error: pools.b: unknown key \"pik\" (did you mean \"pick\"?); valid keys: file, pick, rows",
+               ":5:34: error: pools.c.pick: unknown value \"randm\"; expected one of: per-vu, sequential, "
+               "random, unique (did you mean \"random\"?)",
+               ":6:34: error: pools.d.pick: expected one of: per-vu, sequential, random, unique; got sequence",
                ":7:6: error: pools.e: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
                ":8:6: error: pools.f: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
                ":9:14: error: pools.g.file: expected a string, got mapping",
-               ":10:27: error: pools.h.pick: expected per-vu, sequential, random or unique, got \"bogus\"",
+               ":10:27: error: pools.h.pick: unknown value \"bogus\"; expected one of: per-vu, sequential, "
+               "random, unique",
                ":10:16: error: pools.h.rows[0]: expected a mapping of field names to values, got integer");
 }
 
@@ -1240,6 +1263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_top_level_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_key_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_picks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
