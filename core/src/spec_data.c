@@ -433,6 +433,66 @@ volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char
     return ok ? c : NULL;
 }
 
+/* A record entry is { value: SOURCE, when: ... } or SOURCE alone. */
+typedef struct record_cfg {
+    uint64_t set;
+    volley_scalar value;   /* its node is read by record_source */
+    int when;
+} record_cfg;
+
+static const char *const when_names[] = {[REC_ALWAYS] = "always", [REC_PASSED] = "passed",
+                                         [REC_FAILED] = "failed", NULL};
+
+static const volley_option record_opts[] = {
+    {.name = "value", .type = VOLLEY_OPT_SCALAR, .offset = offsetof(record_cfg, value),
+     .flags = VOLLEY_OPT_REQUIRED,
+     .help = "checks, checks_failed, duration, elapsed, status, a number or a ${...} template"},
+    {.name = "when", .type = VOLLEY_OPT_ENUM, .offset = offsetof(record_cfg, when),
+     .enum_values = when_names, .default_value = "always",
+     .help = "record always, or only when the step's checks passed or failed"},
+};
+static const volley_option_map record_map = {record_opts, VOLLEY_COUNTOF(record_opts),
+                                             sizeof(record_cfg), NULL};
+
+/* A record's SOURCE (the scalar v) into r; false after reporting. */
+static bool record_source(spec_loader *L, const ynode *v, const char *kpath, record_def *r)
+{
+    double x;
+    if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                    "a number, a ${...} template or { value, when }", kpath);
+        return false;
+    }
+    if (strcmp(v->str, "checks") == 0) {
+        r->source = REC_CHECKS;
+    } else if (strcmp(v->str, "checks_failed") == 0) {
+        r->source = REC_CHECKS_FAILED;
+    } else if (strcmp(v->str, "duration") == 0) {
+        r->source = REC_DURATION;
+    } else if (strcmp(v->str, "status") == 0) {
+        r->source = REC_STATUS;
+    } else if (strcmp(v->str, "elapsed") == 0) {
+        r->source = REC_ELAPSED;
+    } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
+        r->source = REC_CONST;
+        r->value = x;
+    } else if (strstr(v->str, "${")) {
+        char err[512];
+        r->source = REC_TEMPLATE;
+        r->tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+        if (!r->tmpl) {
+            ynode_error(L->d, v, "%s: %s", kpath, err);
+            return false;
+        }
+    } else {
+        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                    "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
+                    v->str);
+        return false;
+    }
+    return true;
+}
+
 static bool compile_records(spec_loader *L, const ynode *n, const char *path, flow_op *op)
 {
     if (!spec_want_map(L, n, path))
@@ -455,62 +515,16 @@ static bool compile_records(spec_loader *L, const ynode *n, const char *path, fl
             continue;
         }
         record_def r = {.metric = (uint32_t)id, .location = spec_loc(L, v)};
-        double x;
         if (v->kind == YNODE_MAP) {
-            /* { value: SOURCE, when: always|passed|failed } */
-            static const char *const keys[] = {"value", "when"};
-            static const char *const whens[] = {"always", "passed", "failed"};
-            if (!spec_check_keys(L, v, kpath, keys, 2)) {
+            record_cfg cfg;
+            if (opt_fill(&L->oc, &record_map, v, &cfg, kpath) != 0) {
                 ok = false;
                 continue;
             }
-            const ynode *when = ynode_get(v, "when");
-            int w = when ? pick_name(when, whens, 3) : 0;
-            if (w < 0) {
-                ynode_error(L->d, when, "%s.when: expected always, passed or failed", kpath);
-                ok = false;
-                continue;
-            }
-            r.when = (rec_when)w;
+            r.when = (rec_when)cfg.when;
             v = ynode_get(v, "value");
-            if (!v) {
-                ynode_error(L->d, n->pairs[i].value, "%s: missing required key \"value\"", kpath);
-                ok = false;
-                continue;
-            }
         }
-        if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                        "a number, a ${...} template or { value, when }", kpath);
-            ok = false;
-            continue;
-        }
-        if (strcmp(v->str, "checks") == 0) {
-            r.source = REC_CHECKS;
-        } else if (strcmp(v->str, "checks_failed") == 0) {
-            r.source = REC_CHECKS_FAILED;
-        } else if (strcmp(v->str, "duration") == 0) {
-            r.source = REC_DURATION;
-        } else if (strcmp(v->str, "status") == 0) {
-            r.source = REC_STATUS;
-        } else if (strcmp(v->str, "elapsed") == 0) {
-            r.source = REC_ELAPSED;
-        } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
-            r.source = REC_CONST;
-            r.value = x;
-        } else if (strstr(v->str, "${")) {
-            char err[512];
-            r.source = REC_TEMPLATE;
-            r.tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
-            if (!r.tmpl) {
-                ynode_error(L->d, v, "%s: %s", kpath, err);
-                ok = false;
-                continue;
-            }
-        } else {
-            ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                        "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
-                        v->str);
+        if (!record_source(L, v, kpath, &r)) {
             ok = false;
             continue;
         }

@@ -393,7 +393,42 @@ static void test_pool_errors(void **state)
                ":10:16: error: pools.h.rows[0]: expected a mapping of field names to values, got integer");
 }
 
-/* record: METRIC: SOURCE or { value: SOURCE, when: ... }. */
+static void test_records(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "metrics: { a: rate, b: counter, c: trend, d: gauge, e: rate, g: trend }\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: {}\n"
+                      "        capture: { amt: json.a }\n"
+                      "        record:\n"
+                      "          a: checks\n"
+                      "          b: 2.5\n"
+                      "          c: { value: duration }\n"
+                      "          d: { value: status, when: passed }\n"
+                      "          e: { when: failed, value: checks_failed }\n"
+                      "          g: { value: \"${amt}\", when: always }\n");
+    const flow_op *op = &s->scenarios[0].ops[0];
+    assert_int_equal(op->n_records, 6);
+    static const struct {
+        rec_source source;
+        rec_when when;
+    } want[] = {{REC_CHECKS, REC_ALWAYS}, {REC_CONST, REC_ALWAYS}, {REC_DURATION, REC_ALWAYS},
+                {REC_STATUS, REC_PASSED}, {REC_CHECKS_FAILED, REC_FAILED},
+                {REC_TEMPLATE, REC_ALWAYS}};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(op->records[i].source, want[i].source);
+        assert_int_equal(op->records[i].when, want[i].when);
+    }
+    assert_true(op->records[1].value == 2.5);
+    assert_non_null(op->records[5].tmpl);
+}
+
+/* record: METRIC: SOURCE or { value: SOURCE, when: ... }, whose keys and
+ * their types an option map checks. */
 static void test_record_errors(void **state)
 {
 #define SOURCES "expected checks, checks_failed, duration, elapsed, status, a number, a ${...} " \
@@ -427,9 +462,12 @@ static void test_record_errors(void **state)
                ":12:22: error: scenarios.s.flow[1].record.m: " SOURCES,
                ":14:39: error: scenarios.s.flow[2].record.m: unknown key \"whn\" (did you mean \"when\"?); "
                "valid keys: value, when",
-               ":16:45: error: scenarios.s.flow[3].record.m.when: expected always, passed or failed",
-               ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\"",
-               ":20:31: error: scenarios.s.flow[5].record.m: " SOURCES,
+               ":16:45: error: scenarios.s.flow[3].record.m.when: unknown value \"pased\"; expected one "
+               "of: always, passed, failed (did you mean \"passed\"?)",
+               ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\" (checks, "
+               "checks_failed, duration, elapsed, status, a number or a ${...} template)",
+               ":20:31: error: scenarios.s.flow[5].record.m.value: expected a scalar (string, number, "
+               "boolean or null), got sequence",
                ":22:31: error: scenarios.s.flow[6].record.m: " SOURCES ", got \"chcks\"");
 #undef SOURCES
 }
@@ -1265,6 +1303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_data_key_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_picks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
