@@ -17,11 +17,17 @@ void diag_free(diag *d)
 void diag_error(diag *d, const char *file, unsigned line, unsigned col,
                 const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    diag_verror(d, file, line, col, fmt, ap);
     va_end(ap);
+}
+
+void diag_verror(diag *d, const char *file, unsigned line, unsigned col,
+                 const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
 
     char full[1400];
     if (file)

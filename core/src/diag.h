@@ -5,6 +5,7 @@
 #ifndef VOLLEY_DIAG_H
 #define VOLLEY_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,6 +20,8 @@ void diag_free(diag *d);
 /* line/col are 1-based; file may be NULL (then no location is printed). */
 void diag_error(diag *d, const char *file, unsigned line, unsigned col,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void diag_verror(diag *d, const char *file, unsigned line, unsigned col,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 void diag_print(const diag *d, FILE *out);
 
 #endif

@@ -36,22 +36,22 @@ static void *field(void *config, const volley_option *o)
     return (char *)config + o->offset;
 }
 
-#define ERR(n, ...) diag_error(c->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
-
 /* "expected X, got "text"" for scalars, "got a mapping" otherwise. */
 static void got_error(opt_ctx *c, const ynode *n, const char *path, const char *expected)
 {
     if (n->kind == YNODE_SCALAR && !ynode_is_null(n))
-        ERR(n, "%s: expected %s, got %s \"%s\"", path, expected, ynode_kind_name(n), n->str);
+        ynode_error(c->d, n, "%s: expected %s, got %s \"%s\"", path, expected, ynode_kind_name(n),
+                    n->str);
     else
-        ERR(n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
+        ynode_error(c->d, n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
 }
 
 static int check_range(opt_ctx *c, const volley_option *o, const ynode *n,
                        const char *path, double v)
 {
     if (o->min < o->max && (v < o->min || v > o->max)) {
-        ERR(n, "%s: expected a value between %g and %g, got %s", path, o->min, o->max, n->str);
+        ynode_error(c->d, n, "%s: expected a value between %g and %g, got %s", path, o->min, o->max,
+                    n->str);
         return -1;
     }
     return 0;
@@ -61,7 +61,7 @@ static int want_scalar(opt_ctx *c, const ynode *n, const char *path, const char 
 {
     if (n->kind == YNODE_SCALAR && !ynode_is_null(n))
         return 0;
-    ERR(n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
+    ynode_error(c->d, n, "%s: expected %s, got %s", path, expected, ynode_kind_name(n));
     return -1;
 }
 
@@ -82,11 +82,12 @@ static int fill_duration(opt_ctx *c, const volley_option *o, const ynode *n,
     if (want_scalar(c, n, path, DURATION_EXPECTED) != 0)
         return -1;
     if (duration_parse(n->str, out, err, sizeof err) != 0) {
-        ERR(n, "%s: %s", path, err);   /* err names the expected form */
+        ynode_error(c->d, n, "%s: %s", path, err);   /* err names the expected form */
         return -1;
     }
     if (o->min < o->max && ((double)*out < o->min * 1e9 || (double)*out > o->max * 1e9)) {
-        ERR(n, "%s: expected a duration between %gs and %gs, got %s", path, o->min, o->max, n->str);
+        ynode_error(c->d, n, "%s: expected a duration between %gs and %gs, got %s", path, o->min,
+                    o->max, n->str);
         return -1;
     }
     return 0;
@@ -98,19 +99,22 @@ static int fill_enum(opt_ctx *c, const volley_option *o, const ynode *n,
     size_t count = 0;
     while (o->enum_values && o->enum_values[count])
         count++;
-    if (want_scalar(c, n, path, "one of the listed values") != 0)
+    char list[512];
+    suggest_join(o->enum_values, count, list, sizeof list);
+    if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
+        ynode_error(c->d, n, "%s: expected one of: %s; got %s", path, list, ynode_kind_name(n));
         return -1;
+    }
     for (size_t i = 0; i < count; i++) {
         if (strcmp(n->str, o->enum_values[i]) == 0) {
             *out = (int)i;
             return 0;
         }
     }
-    char list[512];
-    suggest_join(o->enum_values, count, list, sizeof list);
     char hint[128];
     suggest_hint(n->str, o->enum_values, count, hint, sizeof hint);
-    ERR(n, "%s: unknown value \"%s\"; expected one of: %s%s", path, n->str, list, hint);
+    ynode_error(c->d, n, "%s: unknown value \"%s\"; expected one of: %s%s", path, n->str, list,
+                hint);
     return -1;
 }
 
@@ -124,7 +128,7 @@ static int fill_int_list(opt_ctx *c, const volley_option *o, const ynode *n,
     int rc = 0;
     if (n->kind == YNODE_SEQ) {
         if (count == 0) {
-            ERR(n, "%s: expected at least one integer", path);
+            ynode_error(c->d, n, "%s: expected at least one integer", path);
             return -1;
         }
         for (size_t i = 0; i < count; i++)
@@ -163,7 +167,7 @@ static volley_template *compile_tmpl(opt_ctx *c, const ynode *n, const char *pat
     char err[512];
     volley_template *t = tmpl_compile(c->a, n->str, n->len, c->scope, err, sizeof err);
     if (!t)
-        ERR(n, "%s: %s", path, err);
+        ynode_error(c->d, n, "%s: %s", path, err);
     return t;
 }
 
@@ -171,7 +175,8 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
                              volley_template_map *out)
 {
     if (n->kind != YNODE_MAP) {
-        ERR(n, "%s: expected a mapping of names to strings, got %s", path, ynode_kind_name(n));
+        ynode_error(c->d, n, "%s: expected a mapping of names to strings, got %s", path,
+                    ynode_kind_name(n));
         return -1;
     }
     const char **keys = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *keys);
@@ -205,8 +210,9 @@ static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char 
         return -1;
     const char *k = tmpl_const(t);
     if (!k) {
-        ERR(n, "%s: \"%s\" needs a value known only at run time, but this option is read once "
-               "at load time: only ${env.*} and ${services.*} can be used in it", path, n->str);
+        ynode_error(c->d, n, "%s: \"%s\" needs a value known only at run time, but this option is "
+                    "read once at load time: only ${env.*} and ${services.*} can be used in it",
+                    path, n->str);
         return -1;
     }
     *out = k;
@@ -236,7 +242,8 @@ static void type_scalar(const ynode *n, volley_scalar *out)
 static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scalar *out)
 {
     if (n->kind != YNODE_SCALAR) {
-        ERR(n, "%s: expected a scalar (string, number, boolean or null), got %s", path, ynode_kind_name(n));
+        ynode_error(c->d, n, "%s: expected a scalar (string, number, boolean or null), got %s", path,
+                    ynode_kind_name(n));
         return -1;
     }
     type_scalar(n, out);
@@ -260,8 +267,8 @@ static int fill_object_list(opt_ctx *c, const volley_option *o, const ynode *n,
                             volley_object_list *out, const char *path)
 {
     if (n->kind != YNODE_SEQ || n->n_items == 0) {
-        ERR(n, "%s: expected a non-empty list of mappings, got %s", path,
-            n->kind == YNODE_SEQ ? "an empty list" : ynode_kind_name(n));
+        ynode_error(c->d, n, "%s: expected a non-empty list of mappings, got %s", path,
+                    n->kind == YNODE_SEQ ? "an empty list" : ynode_kind_name(n));
         return -1;
     }
     size_t size = o->sub->config_size;
@@ -360,7 +367,7 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return fill_object_list(c, o, n, (volley_object_list *)f, path);
     case VOLLEY_OPT_CHECKS:
         if (!c->compile_checks) {
-            ERR(n, "%s: check items are not accepted here", path);
+            ynode_error(c->d, n, "%s: check items are not accepted here", path);
             return -1;
         }
         return (*(volley_checks **)f = c->compile_checks(c->compile_ctx, n, path,
@@ -370,7 +377,7 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return fill_json_list(c, n, path, (volley_json_list *)f);
     case VOLLEY_OPT_CAPTURES:
         if (!c->compile_captures) {
-            ERR(n, "%s: captures are not accepted here", path);
+            ynode_error(c->d, n, "%s: captures are not accepted here", path);
             return -1;
         }
         return (*(volley_captures **)f = c->compile_captures(c->compile_ctx, n, path)) ? 0 : -1;
@@ -406,8 +413,8 @@ static void unknown_key(opt_ctx *c, const volley_option_map *map,
     suggest_join(names, count, list, sizeof list);
     char hint[128];
     suggest_hint(key->str, names, count, hint, sizeof hint);
-    ERR(key, "%s: unknown key \"%s\"%s; valid keys: %s", path, key->str,
-        hint, list);
+    ynode_error(c->d, key, "%s: unknown key \"%s\"%s; valid keys: %s", path, key->str,
+                hint, list);
 }
 
 static int fill_map(opt_ctx *c, const volley_option_map *map, const ynode *node,
@@ -435,8 +442,8 @@ static int fill_map(opt_ctx *c, const volley_option_map *map, const ynode *node,
         if ((*set >> j) & 1u)
             continue;
         if (o->flags & VOLLEY_OPT_REQUIRED) {
-            ERR(node, "%s: missing required key \"%s\" (%s)", path, o->name,
-                o->help ? o->help : opt_type_name(o->type));
+            ynode_error(c->d, node, "%s: missing required key \"%s\" (%s)", path, o->name,
+                        o->help ? o->help : opt_type_name(o->type));
             rc = -1;
         } else if (fill_default(c, o, config, path) != 0) {
             rc = -1;
@@ -467,7 +474,7 @@ int opt_fill(opt_ctx *c, const volley_option_map *map, const ynode *node,
                          .col = node->col, .n_pairs = 1, .pairs = &pair};
         return fill_map(c, map, &wrapped, config, path);
     }
-    ERR(node, "%s: expected a mapping, got %s", path, ynode_kind_name(node));
+    ynode_error(c->d, node, "%s: expected a mapping, got %s", path, ynode_kind_name(node));
     return -1;
 }
 

@@ -11,11 +11,6 @@
 #include "spec_int.h"
 #include "template.h"
 
-const char *loc(loader *L, const ynode *n)
-{
-    return arena_printf(&L->s->a, "%s:%u:%u", n->file, n->line, n->col);
-}
-
 /* ---- built-in metrics ---- */
 
 static const struct {
@@ -51,7 +46,7 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
 
 static const char *scope_env(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     size_t n = strlen(name);
     for (size_t i = L->o->n_env; i-- > 0;) {   /* the last -e wins */
         const char *kv = L->o->env[i];
@@ -63,58 +58,11 @@ static const char *scope_env(void *ctx, const char *name)
 
 static const char *scope_service(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     for (size_t i = 0; i < L->s->n_services; i++)
         if (strcmp(L->s->services[i].name, name) == 0)
             return L->s->services[i].url;
     return NULL;
-}
-
-/* ---- small helpers ---- */
-
-bool check_keys(loader *L, const ynode *map, const char *path,
-                       const char *const *keys, size_t n_keys)
-{
-    bool ok = true;
-    for (size_t i = 0; i < map->n_pairs; i++) {
-        const ynode *k = map->pairs[i].key;
-        size_t j = 0;
-        while (j < n_keys && strcmp(keys[j], k->str) != 0)
-            j++;
-        if (j < n_keys)
-            continue;
-        char list[512];
-        suggest_join(keys, n_keys, list, sizeof list);
-        char hint[128];
-        suggest_hint(k->str, keys, n_keys, hint, sizeof hint);
-        ERR(k, "%s: unknown key \"%s\"%s; valid keys: %s", path, k->str,
-            hint, list);
-        ok = false;
-    }
-    return ok;
-}
-
-const ynode *want_map(loader *L, const ynode *n, const char *path)
-{
-    if (n && n->kind == YNODE_MAP)
-        return n;
-    if (n)
-        ERR(n, "%s: expected a mapping, got %s", path, ynode_kind_name(n));
-    return NULL;
-}
-
-const char *want_string(loader *L, const ynode *n, const char *path)
-{
-    if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n))
-        return n->str;
-    if (n)
-        ERR(n, "%s: expected a string, got %s", path, ynode_kind_name(n));
-    return NULL;
-}
-
-const char *subpath(loader *L, const char *path, const char *key)
-{
-    return *path ? arena_printf(&L->s->a, "%s.%s", path, key) : arena_strdup(&L->s->a, key);
 }
 
 /* ---- services ---- */
@@ -137,16 +85,16 @@ static const volley_option service_opts[] = {
 static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(service_opts),
                                               sizeof(service_cfg), "url"};
 
-static void load_services(loader *L, const ynode *n)
+static void load_services(spec_loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "services"))
+    if (!spec_want_map(L, n, "services"))
         return;
     spec *s = L->s;
     s->services = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->services);
     /* Two passes: URLs first, so service headers may name other services. */
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *path = subpath(L, "services", k->str);
+        const char *path = spec_subpath(L, "services", k->str);
         const ynode *url = v->kind == YNODE_MAP ? ynode_get(v, "url") : v;
         /* A missing or non-string url is reported by opt_fill below. */
         const char *u = url && url->kind == YNODE_SCALAR && !ynode_is_null(url) ? url->str : NULL;
@@ -156,7 +104,8 @@ static void load_services(loader *L, const ynode *n)
             char err[512];
             volley_template *t = tmpl_compile(&L->s->a, u, strlen(u), &env_only, err, sizeof err);
             if (!t || !tmpl_const(t)) {
-                ERR(url, "%s.url: %s", path, t ? "only ${env.NAME} templates are allowed here" : err);
+                ynode_error(L->d, url, "%s.url: %s", path,
+                            t ? "only ${env.NAME} templates are allowed here" : err);
                 u = NULL;
             } else {
                 u = tmpl_const(t);
@@ -164,7 +113,8 @@ static void load_services(loader *L, const ynode *n)
         }
         if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
             strncmp(u, "ws://", 5) != 0 && strncmp(u, "wss://", 6) != 0)
-            ERR(url, "%s.url: expected an http://, https://, ws:// or wss:// URL, got \"%s\"", path, u);
+            ynode_error(L->d, url, "%s.url: expected an http://, https://, ws:// or wss:// URL, "
+                        "got \"%s\"", path, u);
 
         size_t len = u ? strlen(u) : 0;
         while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
@@ -174,7 +124,7 @@ static void load_services(loader *L, const ynode *n)
     }
     for (size_t i = 0; i < n->n_pairs; i++) {
         service_cfg cfg;
-        const char *path = subpath(L, "services", n->pairs[i].key->str);
+        const char *path = spec_subpath(L, "services", n->pairs[i].key->str);
         const ynode *v = n->pairs[i].value;
         L->outside_flow = true;
         int frc = opt_fill(&L->oc, &service_map, v, &cfg, path);
@@ -209,7 +159,7 @@ static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(def
 /* A header value from defaults or a service that names a capture this
  * iteration has not made yet at this step (e.g. Authorization: Bearer
  * ${token} before the login step): such a header is left out of the step. */
-static bool waits_for_capture(loader *L, const ynode *v)
+static bool waits_for_capture(spec_loader *L, const ynode *v)
 {
     if (v->kind != YNODE_SCALAR)
         return false;
@@ -230,7 +180,7 @@ static bool waits_for_capture(loader *L, const ynode *v)
 }
 
 /* The layer's headers without the ones that wait for a capture. */
-static const ynode *layer_headers(loader *L, const ynode *h)
+static const ynode *layer_headers(spec_loader *L, const ynode *h)
 {
     if (h->kind != YNODE_MAP || L->n_caps == 0)
         return h;
@@ -244,7 +194,7 @@ static const ynode *layer_headers(loader *L, const ynode *h)
     return out;
 }
 
-static const ynode *merge_layer(loader *L, const ynode *step, const volley_option_map *map,
+static const ynode *merge_layer(spec_loader *L, const ynode *step, const volley_option_map *map,
                                 const ynode *def)
 {
     if (!def)
@@ -313,7 +263,7 @@ static const ynode *merge_layer(loader *L, const ynode *step, const volley_optio
 /* { headers: ... } of the service a step's url starts with, or NULL: a
  * request to ${services.api} carries services.api.headers (the step's and
  * then the service's headers win over the spec's defaults). */
-static const ynode *service_layer(loader *L, const ynode *step)
+static const ynode *service_layer(spec_loader *L, const ynode *step)
 {
     const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
     if (!url || url->kind != YNODE_SCALAR || strncmp(url->str, "${", 2) != 0)
@@ -354,10 +304,10 @@ static void check_key_names(const plug_set *ps, const char **names, size_t *n, s
     }
 }
 
-static bool compile_check_item(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_check_item(spec_loader *L, const ynode *n, const char *path, const char *group,
                                check_item *out, bool match_only)
 {
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     const ynode *name = ynode_get(n, "name");
     if (!name && match_only) {
@@ -365,10 +315,10 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         name = &unnamed;
     }
     if (!name) {
-        ERR(n, "%s: missing required key \"name\" (each check item is named)", path);
+        ynode_error(L->d, n, "%s: missing required key \"name\" (each check item is named)", path);
         return false;
     }
-    out->name = want_string(L, name, subpath(L, path, "name"));
+    out->name = spec_want_string(L, name, spec_subpath(L, path, "name"));
     out->group = group;
     out->conds = arena_alloc(&L->s->a, n->n_pairs * sizeof *out->conds);
     bool ok = out->name != NULL;
@@ -376,7 +326,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
         if (strcmp(k->str, "name") == 0)
             continue;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         const volley_check_key *ck = plug_find_check_key(L->plugins, k->str, NULL);
         if (!ck) {
             const char *names[128];
@@ -389,8 +339,8 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
             suggest_hint(k->str, names, nn, hint, sizeof hint);
             char why[1024] = "";
             plug_describe_missing(L->plugins, VOLLEY_KIND_CHECK, why, sizeof why);
-            ERR(k, "%s: unknown check \"%s\"%s; known checks: %s%s", path, k->str,
-                hint, list, why);
+            ynode_error(L->d, k, "%s: unknown check \"%s\"%s; known checks: %s%s", path, k->str,
+                        hint, list, why);
             ok = false;
             continue;
         }
@@ -406,14 +356,15 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
         char err[512] = "";
         void *cond = ck->compile(L->host, cfg, err, sizeof err);
         if (!cond) {
-            ERR(v, "%s: %s", kpath, *err ? err : "invalid check");
+            ynode_error(L->d, v, "%s: %s", kpath, *err ? err : "invalid check");
             ok = false;
             continue;
         }
         out->conds[out->n_conds++] = (check_cond){.key = ck, .cond = cond};
     }
     if (ok && out->n_conds == 0) {
-        ERR(n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path, out->name);
+        ynode_error(L->d, n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path,
+                    out->name);
         ok = false;
     }
     if (ok && !match_only) {
@@ -429,7 +380,7 @@ static bool compile_check_item(loader *L, const ynode *n, const char *path, cons
 
 /* A check list (or one item) into *items; *count counts every item tried,
  * failed ones too, so spec_free releases what compiled. */
-static bool compile_check_list(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_check_list(spec_loader *L, const ynode *n, const char *path, const char *group,
                                check_item **items, size_t *count, bool match_only)
 {
     size_t total = n->kind == YNODE_SEQ ? n->n_items : 1;
@@ -447,7 +398,7 @@ static bool compile_check_list(loader *L, const ynode *n, const char *path, cons
     return ok;
 }
 
-static bool compile_checks(loader *L, const ynode *n, const char *path, const char *group,
+static bool compile_checks(spec_loader *L, const ynode *n, const char *path, const char *group,
                            flow_op *op)
 {
     return compile_check_list(L, n, path, group, &op->checks, &op->n_checks, false);
@@ -458,7 +409,7 @@ static bool compile_checks(loader *L, const ynode *n, const char *path, const ch
 static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *path,
                                          bool match_only)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     volley_checks *c = arena_alloc(&L->s->a, sizeof *c);
     if (!c)
         return NULL;
@@ -478,7 +429,7 @@ typedef struct op_list {
     flow_op *ops;
 } op_list;
 
-static flow_op *push_op(loader *L, op_list *l)
+static flow_op *push_op(spec_loader *L, op_list *l)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -493,7 +444,7 @@ static flow_op *push_op(loader *L, op_list *l)
     return op;
 }
 
-static size_t proto_index(loader *L, const plug *p, const ynode *at)
+static size_t proto_index(spec_loader *L, const plug *p, const ynode *at)
 {
     spec *s = L->s;
     for (size_t i = 0; i < s->n_protos; i++)
@@ -502,7 +453,7 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
     char err[512] = "";
     void *inst = p->desc->protocol->create(L->host, L->core, err, sizeof err);
     if (!inst) {
-        ERR(at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
+        ynode_error(L->d, at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
         return (size_t)-1;
     }
     proto_use *np = arena_alloc(&s->a, (s->n_protos + 1) * sizeof *np);
@@ -513,18 +464,18 @@ static size_t proto_index(loader *L, const plug *p, const ynode *at)
     return s->n_protos++;
 }
 
-static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth);
 
 static const char *const step_extra_keys[] = {"check", "capture", "record", "on_check_fail", "tags"};
 
-static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key,
+static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode *key,
                                   const plug *p, const char *path, const char *scname,
                                   const char *group, op_list *out)
 {
     const volley_protocol_ops *ops = p->desc->protocol;
     const ynode *value = ynode_get(step, key->str);
-    const char *kpath = subpath(L, path, key->str);
+    const char *kpath = spec_subpath(L, path, key->str);
     size_t pi = proto_index(L, p, key);
     if (pi == (size_t)-1)
         return false;
@@ -549,11 +500,11 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
                 L->cap_seen[c->defs[i].slot] = true;
     if (filled != 0)
         return false;
-    volley_step_info info = {.scenario = scname, .group = group, .location = loc(L, value)};
+    volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value)};
     char err[512] = "";
     void *compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err);
     if (!compiled) {
-        ERR(value, "%s: %s", kpath, *err ? err : "invalid step");
+        ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
         return false;
     }
     flow_op *op = push_op(L, out);
@@ -565,16 +516,16 @@ static bool compile_protocol_step(loader *L, const ynode *step, const ynode *key
     const ynode *checks = ynode_get(step, "check");
     bool ok = true;
     if (checks)
-        ok = compile_checks(L, checks, subpath(L, path, "check"), group, op);
-    return compile_step_data(L, step, path, op) && ok;
+        ok = compile_checks(L, checks, spec_subpath(L, path, "check"), group, op);
+    return spec_compile_step_data(L, step, path, op) && ok;
 }
 
-static bool compile_sleep(loader *L, const ynode *step, const char *path, const char *group,
+static bool compile_sleep(spec_loader *L, const ynode *step, const char *path, const char *group,
                           op_list *out)
 {
     const ynode *v = ynode_get(step, "sleep");
     if (step->n_pairs != 1) {
-        ERR(step, "%s: a sleep step takes no other keys", path);
+        ynode_error(L->d, step, "%s: a sleep step takes no other keys", path);
         return false;
     }
     char err[512];
@@ -584,19 +535,20 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
         /* sleep: ${random.float(1, 4)}s -- read as a duration each time */
         t = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
         if (!t) {
-            ERR(v, "%s.sleep: %s", path, err);
+            ynode_error(L->d, v, "%s.sleep: %s", path, err);
             return false;
         }
         if (tmpl_const(t) && duration_parse(tmpl_const(t), &ns, err, sizeof err) != 0) {
-            ERR(v, "%s.sleep: expected %s, got \"%s\"", path, DURATION_EXPECTED, tmpl_const(t));
+            ynode_error(L->d, v, "%s.sleep: expected %s, got \"%s\"", path, DURATION_EXPECTED,
+                        tmpl_const(t));
             return false;
         }
         if (tmpl_const(t))
             t = NULL;
     } else if (v->kind != YNODE_SCALAR || ynode_is_null(v) || duration_parse(v->str, &ns, err, sizeof err) != 0) {
-        ERR(v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
-            v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
-            v->kind == YNODE_SCALAR ? "\"" : "");
+        ynode_error(L->d, v, "%s.sleep: expected %s, got %s%s%s", path, DURATION_EXPECTED,
+                    v->kind == YNODE_SCALAR ? "\"" : ynode_kind_name(v), v->kind == YNODE_SCALAR ? v->str : "",
+                    v->kind == YNODE_SCALAR ? "\"" : "");
         return false;
     }
     flow_op *op = push_op(L, out);
@@ -604,33 +556,34 @@ static bool compile_sleep(loader *L, const ynode *step, const char *path, const 
     op->group = group;
     op->sleep_ns = ns;
     op->sleep_tmpl = t;
-    op->location = loc(L, v);
+    op->location = spec_loc(L, v);
     return true;
 }
 
-static bool compile_group(loader *L, const ynode *step, const char *path, const char *scname,
+static bool compile_group(spec_loader *L, const ynode *step, const char *path, const char *scname,
                           const char *group, op_list *out, int depth)
 {
     static const char *const keys[] = {"group", "steps"};
-    bool ok = check_keys(L, step, path, keys, 2);
-    const char *name = want_string(L, ynode_get(step, "group"), subpath(L, path, "group"));
+    bool ok = spec_check_keys(L, step, path, keys, 2);
+    const char *name = spec_want_string(L, ynode_get(step, "group"), spec_subpath(L, path, "group"));
     const ynode *steps = ynode_get(step, "steps");
     if (!steps) {
-        ERR(step, "%s: missing required key \"steps\" (the group's flow)", path);
+        ynode_error(L->d, step, "%s: missing required key \"steps\" (the group's flow)", path);
         return false;
     }
     if (!name || !ok)
         return false;
     if (strstr(name, "::")) {
-        ERR(ynode_get(step, "group"), "%s.group: a group name must not contain \"::\"", path);
+        ynode_error(L->d, ynode_get(step, "group"), "%s.group: a group name must not contain \"::\"",
+                    path);
         return false;
     }
     const char *gpath = arena_printf(&L->s->a, "%s::%s", group, name);
     flow_op *enter = push_op(L, out);
     enter->kind = OP_GROUP_ENTER;
     enter->group = gpath;
-    enter->location = loc(L, step);
-    ok = compile_flow(L, steps, subpath(L, path, "steps"), scname, gpath, out, depth + 1);
+    enter->location = spec_loc(L, step);
+    ok = compile_flow(L, steps, spec_subpath(L, path, "steps"), scname, gpath, out, depth + 1);
     flow_op *exit_op = push_op(L, out);
     exit_op->kind = OP_GROUP_EXIT;
     exit_op->group = gpath;
@@ -639,10 +592,10 @@ static bool compile_group(loader *L, const ynode *step, const char *path, const 
     return ok;
 }
 
-static bool compile_step(loader *L, const ynode *step, const char *path, const char *scname,
+static bool compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
-    if (!want_map(L, step, path))
+    if (!spec_want_map(L, step, path))
         return false;
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
@@ -657,8 +610,8 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         const plug *p = plug_find_protocol(L->plugins, k->str);
         if (p) {
             if (proto_key) {
-                ERR(k, "%s: a step has one action; \"%s\" and \"%s\" are both here", path,
-                    proto_key->str, k->str);
+                ynode_error(L->d, k, "%s: a step has one action; \"%s\" and \"%s\" are both here",
+                            path, proto_key->str, k->str);
                 ok = false;
             }
             proto_key = k;
@@ -688,31 +641,32 @@ static bool compile_step(loader *L, const ynode *step, const char *path, const c
         suggest_hint(k->str, names, nn, hint, sizeof hint);
         char why[1024] = "";
         plug_describe_missing(L->plugins, VOLLEY_KIND_PROTOCOL, why, sizeof why);
-        ERR(k, "%s: unknown step key \"%s\"%s; valid keys: %s%s", path, k->str,
-            hint, list, why);
+        ynode_error(L->d, k, "%s: unknown step key \"%s\"%s; valid keys: %s%s", path, k->str,
+                    hint, list, why);
         ok = false;
     }
     if (!proto_key) {
         if (ok)
-            ERR(step, "%s: a step needs an action: http, group, sleep (or another protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep (or another "
+                        "protocol plugin's key)", path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
 }
 
-static bool compile_flow(loader *L, const ynode *n, const char *path, const char *scname,
+static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
     if (n->kind != YNODE_SEQ) {
-        ERR(n, "%s: expected a list of steps, got %s", path, ynode_kind_name(n));
+        ynode_error(L->d, n, "%s: expected a list of steps, got %s", path, ynode_kind_name(n));
         return false;
     }
     if (n->n_items == 0) {
-        ERR(n, "%s: expected at least one step", path);
+        ynode_error(L->d, n, "%s: expected at least one step", path);
         return false;
     }
     if (depth > 16) {
-        ERR(n, "%s: groups nested deeper than 16", path);
+        ynode_error(L->d, n, "%s: groups nested deeper than 16", path);
         return false;
     }
     bool ok = true;
@@ -849,7 +803,7 @@ static const unsigned common_opts = B(SC_EXECUTOR) | B(SC_GRACEFUL_STOP) | B(SC_
 
 /* Checks which options were given against the executor; reports each
  * misplaced or missing one. The CLI's --duration stands in for duration. */
-static bool check_executor_options(loader *L, const ynode *v, const char *path,
+static bool check_executor_options(spec_loader *L, const ynode *v, const char *path,
                                    const scenario_cfg *cfg)
 {
     bool ok = true;
@@ -863,12 +817,13 @@ static bool check_executor_options(loader *L, const ynode *v, const char *path,
         bool given = VOLLEY_OPT_IS_SET(cfg, j);
         if (given && !(takes & B(j))) {
             const ynode *at = ynode_get(v, scenario_opts[j].name);
-            ERR(at ? at : v, "%s.%s: does not apply to executor %s", path,
-                scenario_opts[j].name, executor_names[cfg->executor]);
+            ynode_error(L->d, at ? at : v, "%s.%s: does not apply to executor %s", path,
+                        scenario_opts[j].name, executor_names[cfg->executor]);
             ok = false;
         } else if (!given && (needs & B(j))) {
-            ERR(v, "%s: executor %s needs \"%s\" (%s)", path, executor_names[cfg->executor],
-                scenario_opts[j].name, scenario_opts[j].help);
+            ynode_error(L->d, v, "%s: executor %s needs \"%s\" (%s)", path,
+                        executor_names[cfg->executor], scenario_opts[j].name,
+                        scenario_opts[j].help);
             ok = false;
         }
     }
@@ -877,7 +832,7 @@ static bool check_executor_options(loader *L, const ynode *v, const char *path,
 #undef B
 
 /* "30s:10" stages from the command line. */
-static bool cli_stages(loader *L, sched_stage **out, size_t *n)
+static bool cli_stages(spec_loader *L, sched_stage **out, size_t *n)
 {
     sched_stage *st = arena_alloc(&L->s->a, L->o->n_stages * sizeof *st);
     for (size_t i = 0; i < L->o->n_stages; i++) {
@@ -904,24 +859,24 @@ static bool cli_stages(loader *L, sched_stage **out, size_t *n)
 
 /* What k6 also rejects: a ramp that never has a VU, max_vus below
  * pre_allocated_vus. */
-static bool check_profile(loader *L, const ynode *v, const char *path, const scenario *sc,
+static bool check_profile(spec_loader *L, const ynode *v, const char *path, const scenario *sc,
                           const scenario_cfg *cfg)
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
-        ERR(v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        ynode_error(L->d, v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
         return false;
     }
     if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&
         cfg->max_vus < cfg->pre_allocated_vus) {
         const ynode *at = ynode_get(v, "max_vus");
-        ERR(at ? at : v, "%s.max_vus: must be at least pre_allocated_vus (%lld)", path,
-            (long long)cfg->pre_allocated_vus);
+        ynode_error(L->d, at ? at : v, "%s.max_vus: must be at least pre_allocated_vus (%lld)",
+                    path, (long long)cfg->pre_allocated_vus);
         return false;
     }
     return true;
 }
 
-static void set_profile(loader *L, scenario *sc, const scenario_cfg *cfg)
+static void set_profile(spec_loader *L, scenario *sc, const scenario_cfg *cfg)
 {
     size_t n = cfg->stages.n;
     sched_stage *st = arena_alloc(&L->s->a, (n ? n : 1) * sizeof *st);
@@ -951,7 +906,7 @@ static void set_profile(loader *L, scenario *sc, const scenario_cfg *cfg)
 
 /* k6-style quick overrides: --stage makes the scenario ramping-vus,
  * --iterations shared-iterations; --vus and --duration resize it. */
-static bool apply_overrides(loader *L, scenario *sc)
+static bool apply_overrides(spec_loader *L, scenario *sc)
 {
     const spec_opts *o = L->o;
     if (o->n_stages) {
@@ -986,7 +941,7 @@ static bool apply_overrides(loader *L, scenario *sc)
     return true;
 }
 
-static bool scenario_selected(loader *L, const char *name)
+static bool scenario_selected(spec_loader *L, const char *name)
 {
     if (L->o->n_only == 0)
         return true;
@@ -996,46 +951,31 @@ static bool scenario_selected(loader *L, const char *name)
     return false;
 }
 
-static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario *sc)
+static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, scenario *sc)
 {
-    const char *path = subpath(L, "scenarios", k->str);
-    if (!want_map(L, v, path))
+    const char *path = spec_subpath(L, "scenarios", k->str);
+    if (!spec_want_map(L, v, path))
         return false;
-    /* Split flow from the executor's options. */
-    ypair *pairs = arena_alloc(&L->s->a, v->n_pairs * sizeof *pairs);
-    size_t n = 0;
-    const ynode *flow = NULL, *use = NULL;
-    for (size_t i = 0; i < v->n_pairs; i++) {
-        if (strcmp(v->pairs[i].key->str, "flow") == 0)
-            flow = v->pairs[i].value;
-        else if (strcmp(v->pairs[i].key->str, "use") == 0)
-            use = v->pairs[i].value;
-        else
-            pairs[n++] = v->pairs[i];
-    }
-    ynode opts = *v;
-    opts.pairs = pairs;
-    opts.n_pairs = n;
-    scenario_cfg cfg;
+    /* flow and use apart from the executor's options */
     static const char *const own_keys[] = {"flow", "use"};
-    L->oc.extra_keys = own_keys;
-    L->oc.n_extra_keys = 2;
-    bool ok = opt_fill(&L->oc, &scenario_map, &opts, &cfg, path) == 0;
-    L->oc.extra_keys = NULL;
-    L->oc.n_extra_keys = 0;
+    const ynode *flow = ynode_get(v, "flow"), *use = ynode_get(v, "use");
+    scenario_cfg cfg;
+    bool ok = spec_fill_except(L, &scenario_map, v, &cfg, path, own_keys,
+                               VOLLEY_COUNTOF(own_keys)) == 0;
     if (ok)
         ok = check_executor_options(L, v, path, &cfg);
     if (!flow) {
-        ERR(v, "%s: missing required key \"flow\" (the steps each iteration runs)", path);
+        ynode_error(L->d, v, "%s: missing required key \"flow\" (the steps each iteration runs)",
+                    path);
         ok = false;
     }
     sc->name = k->str;
-    sc->location = loc(L, k);
+    sc->location = spec_loc(L, k);
     op_list ops = {0};
-    ok &= scenario_data_begin(L, use, path, flow, sc);
+    ok &= spec_scenario_data_begin(L, use, path, flow, sc);
     if (flow)
-        ok &= compile_flow(L, flow, subpath(L, path, "flow"), sc->name, "", &ops, 0);
-    scenario_data_end(L);
+        ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    spec_scenario_data_end(L);
     sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
     sc->n_ops = ops.n;
     if (!ok)
@@ -1057,12 +997,12 @@ static bool compile_scenario(loader *L, const ynode *k, const ynode *v, scenario
     return true;
 }
 
-static void load_scenarios(loader *L, const ynode *n)
+static void load_scenarios(spec_loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "scenarios"))
+    if (!spec_want_map(L, n, "scenarios"))
         return;
     if (n->n_pairs == 0) {
-        ERR(n, "scenarios: expected at least one scenario");
+        ynode_error(L->d, n, "scenarios: expected at least one scenario");
         return;
     }
     spec *s = L->s;
@@ -1104,27 +1044,28 @@ static const volley_option threshold_opts[] = {
 static const volley_option_map threshold_map = {threshold_opts, VOLLEY_COUNTOF(threshold_opts),
                                                 sizeof(threshold_cfg), "threshold"};
 
-static void add_threshold(loader *L, const char *key, int series, const ynode *item,
+static void add_threshold(spec_loader *L, const char *key, int series, const ynode *item,
                           const char *path)
 {
     threshold_cfg cfg;
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
-    threshold t = {.key = key, .source = cfg.threshold, .location = loc(L, src_node),
+    threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
                    .delay_abort_ns = cfg.delay_abort_eval};
     t.metric = L->reg->series[series].metric;
     char err[512];
     if (th_parse(cfg.threshold, &t.expr, err, sizeof err) != 0) {
-        ERR(src_node, "%s: %s", path, err);
+        ynode_error(L->d, src_node, "%s: %s", path, err);
         return;
     }
     volley_metric_type type = L->reg->metrics[t.metric].info.type;
     if (!th_agg_allowed(t.expr.agg, type)) {
         static const char *const tn[] = {"?", "counter", "gauge", "rate", "trend"};
-        ERR(src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s", path, cfg.threshold,
-            L->reg->metrics[t.metric].info.name, tn[type], th_aggs_for(type));
+        ynode_error(L->d, src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s",
+                    path, cfg.threshold, L->reg->metrics[t.metric].info.name, tn[type],
+                    th_aggs_for(type));
         return;
     }
     metrics_add_threshold_source(L->reg, t.metric, cfg.threshold);
@@ -1136,9 +1077,9 @@ static void add_threshold(loader *L, const char *key, int series, const ynode *i
     s->thresholds = nt;
 }
 
-static void load_thresholds(loader *L, const ynode *n)
+static void load_thresholds(spec_loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "thresholds"))
+    if (!spec_want_map(L, n, "thresholds"))
         return;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
@@ -1155,11 +1096,11 @@ static void load_thresholds(loader *L, const ynode *n)
                 snprintf(word, sizeof word, "%s", err + 17);
                 word[strcspn(word, "\"")] = '\0';
                 const char *near = suggest_closest(word, names, nn);
-                ERR(k, "%s: %s%s%s%s (metrics come from the built-ins, the protocols used by "
-                    "this spec and custom metrics)", path, err, near ? "; did you mean \"" : "",
-                    near ? near : "", near ? "\"?" : "");
+                ynode_error(L->d, k, "%s: %s%s%s%s (metrics come from the built-ins, the "
+                            "protocols used by this spec and custom metrics)", path, err,
+                            near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
             } else {
-                ERR(k, "%s: %s", path, err);
+                ynode_error(L->d, k, "%s: %s", path, err);
             }
             continue;
         }
@@ -1174,7 +1115,7 @@ static void load_thresholds(loader *L, const ynode *n)
 
 /* With several scenarios, the summary shows the main metrics per scenario:
  * their sub-metrics are made here (a threshold's own stays as it is). */
-static void add_scenario_series(loader *L)
+static void add_scenario_series(spec_loader *L)
 {
     static const char *const names[] = {"iterations", "http_reqs", "http_req_duration",
                                         "http_req_failed", "dropped_iterations"};
@@ -1196,7 +1137,7 @@ static void add_scenario_series(loader *L)
 
 /* ---- outputs ---- */
 
-static void add_output(loader *L, const plug *p, const ynode *node, const char *arg,
+static void add_output(spec_loader *L, const plug *p, const ynode *node, const char *arg,
                        const char *label, const char *path)
 {
     const volley_output_ops *ops = p->desc->output;
@@ -1217,7 +1158,7 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
         if (!*why)
             snprintf(why, sizeof why, "invalid options");
         if (node)
-            ERR(node, "%s: %s", path, why);
+            ynode_error(L->d, node, "%s: %s", path, why);
         else
             diag_error(L->d, NULL, 0, 0, "%s: %s", path, why);
         return;
@@ -1230,7 +1171,7 @@ static void add_output(loader *L, const plug *p, const ynode *node, const char *
     s->outputs = no;
 }
 
-static void unknown_output(loader *L, const ynode *at, const char *name, const char *path)
+static void unknown_output(spec_loader *L, const ynode *at, const char *name, const char *path)
 {
     const char *names[64];
     size_t nn = 0;
@@ -1244,8 +1185,8 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
     char why[1024] = "";
     plug_describe_missing(L->plugins, VOLLEY_KIND_OUTPUT, why, sizeof why);
     if (at)
-        ERR(at, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
-            hint, list, why);
+        ynode_error(L->d, at, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
+                    hint, list, why);
     else
         diag_error(L->d, NULL, 0, 0, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
                    hint, list, why);
@@ -1254,7 +1195,7 @@ static void unknown_output(loader *L, const ynode *at, const char *name, const c
 /* --out 'NAME={key: value, ...}': the output's options as a YAML flow
  * mapping, exactly as under the spec's `outputs:`. Errors point into the
  * argument ("--out NAME:1:9"). The tree lives as long as the spec. */
-static const ynode *cli_output_mapping(loader *L, const char *name, const char *arg)
+static const ynode *cli_output_mapping(spec_loader *L, const char *name, const char *arg)
 {
     const char *doc = arena_printf(&L->s->a, "--out %s", name);
     ytree *t = ytree_load_string(doc, arg, strlen(arg), L->d);
@@ -1273,7 +1214,7 @@ static const ynode *cli_output_mapping(loader *L, const char *name, const char *
  * as written; a VALUE that carries ",OTHER=..." or ",OTHER:" for another
  * option of the output is refused rather than silently read as one
  * string (a file named "x.csv,flush_every=2s"). */
-static bool looks_like_more_options(loader *L, const volley_option_map *map, const char *name,
+static bool looks_like_more_options(spec_loader *L, const volley_option_map *map, const char *name,
                                     const char *arg, const char *path)
 {
     for (size_t i = 0; i < map->count; i++) {
@@ -1297,17 +1238,19 @@ static bool looks_like_more_options(loader *L, const volley_option_map *map, con
     return false;
 }
 
-static void load_outputs(loader *L, const ynode *n)
+static void load_outputs(spec_loader *L, const ynode *n)
 {
     if (n) {
         if (n->kind != YNODE_SEQ) {
-            ERR(n, "outputs: expected a list such as [ { json-out: { path: results/x.ndjson } } ]");
+            ynode_error(L->d, n, "outputs: expected a list such as "
+                        "[ { json-out: { path: results/x.ndjson } } ]");
         } else {
             for (size_t i = 0; i < n->n_items; i++) {
                 const ynode *item = n->items[i];
                 const char *path = arena_printf(&L->s->a, "outputs[%zu]", i);
                 if (item->kind != YNODE_MAP || item->n_pairs != 1) {
-                    ERR(item, "%s: expected one output per item, e.g. - json-out: results/x.ndjson", path);
+                    ynode_error(L->d, item, "%s: expected one output per item, "
+                                "e.g. - json-out: results/x.ndjson", path);
                     continue;
                 }
                 const ynode *k = item->pairs[0].key;
@@ -1316,7 +1259,7 @@ static void load_outputs(loader *L, const ynode *n)
                     unknown_output(L, k, k->str, path);
                     continue;
                 }
-                add_output(L, p, item->pairs[0].value, NULL, k->str, subpath(L, path, k->str));
+                add_output(L, p, item->pairs[0].value, NULL, k->str, spec_subpath(L, path, k->str));
             }
         }
     }
@@ -1348,20 +1291,21 @@ static const char *const top_keys[] = {"version", "name", "include", "services",
                                        "metrics", "scenarios", "thresholds", "outputs"};
 
 /* root: the spec with its includes merged in (include.c). */
-static void load_root(loader *L, const ynode *root)
+static void load_root(spec_loader *L, const ynode *root)
 {
     spec *s = L->s;
-    check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
+    spec_check_keys(L, root, "(top level)", top_keys, VOLLEY_COUNTOF(top_keys));
 
     const ynode *version = ynode_get(root, "version");
     int64_t v = 0;
     if (!version)
-        ERR(root, "(top level): missing required key \"version\" (write version: 1)");
+        ynode_error(L->d, root, "(top level): missing required key \"version\" (write version: 1)");
     else if (version->kind != YNODE_SCALAR || !version->plain || !ynode_int(version, &v) || v != 1)
-        ERR(version, "version: expected 1 (the only spec format version), got %s", version->str ? version->str : ynode_kind_name(version));
+        ynode_error(L->d, version, "version: expected 1 (the only spec format version), got %s",
+                    version->str ? version->str : ynode_kind_name(version));
 
     const ynode *name = ynode_get(root, "name");
-    s->name = name ? want_string(L, name, "name") : NULL;
+    s->name = name ? spec_want_string(L, name, "name") : NULL;
     if (!s->name) {
         const char *base = strrchr(s->path, '/');
         s->name = base ? base + 1 : s->path;
@@ -1380,14 +1324,15 @@ static void load_root(loader *L, const ynode *root)
     }
     const ynode *pools = ynode_get(root, "pools");
     if (pools)
-        load_pools(L, pools);
+        spec_load_pools(L, pools);
     s->first_custom_metric = L->reg->n_metrics;
     const ynode *metrics = ynode_get(root, "metrics");
     if (metrics)
-        load_metrics(L, metrics);
+        spec_load_metrics(L, metrics);
     const ynode *scenarios = ynode_get(root, "scenarios");
     if (!scenarios)
-        ERR(root, "(top level): missing required key \"scenarios\" (at least one scenario with an executor and a flow)");
+        ynode_error(L->d, root, "(top level): missing required key \"scenarios\" (at least one "
+                    "scenario with an executor and a flow)");
     else
         load_scenarios(L, scenarios);
     const ynode *thresholds = ynode_get(root, "thresholds");
@@ -1407,11 +1352,13 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     s->path = arena_strdup(&s->a, path);
     s->host = host;
     size_t before = d->count;
-    loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core, .d = d};
-    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service, .scenario = scope_scenario,
-                           .row_field = scope_row_field, .capture = scope_capture, .ctx = &L};
+    spec_loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core,
+                     .d = d};
+    L.scope = (tmpl_scope){.env = scope_env, .service = scope_service,
+                           .scenario = spec_scope_scenario, .row_field = spec_scope_row_field,
+                           .capture = spec_scope_capture, .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
-                     .compile_captures = compile_opt_captures, .compile_ctx = &L};
+                     .compile_captures = spec_compile_opt_captures, .compile_ctx = &L};
 
     s->tree = ytree_load_file(path, path, d);
     if (!s->tree)

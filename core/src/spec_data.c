@@ -14,56 +14,65 @@
 
 /* ---- pools ---- */
 
-static const char *const pick_names[] = {"per-vu", "sequential", "random", "unique"};
+typedef struct pool_cfg {
+    uint64_t set;
+    const char *file;
+    int pick;
+} pool_cfg;
 
-static void load_pool(loader *L, const ynode *k, const ynode *v, pool_def *out)
+static const char *const pick_names[] = {[PICK_PER_VU] = "per-vu", [PICK_SEQUENTIAL] = "sequential",
+                                         [PICK_RANDOM] = "random", [PICK_UNIQUE] = "unique", NULL};
+
+static const volley_option pool_opts[] = {
+    {.name = "file", .type = VOLLEY_OPT_STRING, .offset = offsetof(pool_cfg, file),
+     .help = "a .csv or .json file, relative to the spec file that names it"},
+    {.name = "pick", .type = VOLLEY_OPT_ENUM, .offset = offsetof(pool_cfg, pick),
+     .enum_values = pick_names, .default_value = "sequential",
+     .help = "which row an iteration gets"},
+};
+static const volley_option_map pool_map = {pool_opts, VOLLEY_COUNTOF(pool_opts), sizeof(pool_cfg),
+                                           NULL};
+/* Rows have any field names: pool_from_yaml reads them. */
+static const char *const pool_own_keys[] = {"rows"};
+
+/* Every error of a pool is reported (a wrong pick does not hide a missing
+ * file), as for a scenario. */
+static void load_pool(spec_loader *L, const ynode *k, const ynode *v, pool_def *out)
 {
-    static const char *const keys[] = {"rows", "file", "pick"};
-    const char *path = subpath(L, "pools", k->str);
+    const char *path = spec_subpath(L, "pools", k->str);
     out->name = k->str;
-    out->location = loc(L, k);
+    out->location = spec_loc(L, k);
     out->pick = PICK_SEQUENTIAL;
-    if (!want_map(L, v, path) || !check_keys(L, v, path, keys, VOLLEY_COUNTOF(keys)))
+    if (!spec_want_map(L, v, path))
         return;
+    pool_cfg cfg;
+    if (spec_fill_except(L, &pool_map, v, &cfg, path, pool_own_keys,
+                         VOLLEY_COUNTOF(pool_own_keys)) == 0)
+        out->pick = (pick_mode)cfg.pick;
     const ynode *rows = ynode_get(v, "rows"), *file = ynode_get(v, "file");
-    const ynode *pick = ynode_get(v, "pick");
-    if (pick) {
-        size_t i = 0;
-        while (i < VOLLEY_COUNTOF(pick_names) &&
-               !(pick->kind == YNODE_SCALAR && strcmp(pick->str, pick_names[i]) == 0))
-            i++;
-        if (i == VOLLEY_COUNTOF(pick_names))
-            ERR(pick, "%s.pick: expected per-vu, sequential, random or unique, got %s%s%s", path,
-                pick->kind == YNODE_SCALAR ? "\"" : "",
-                pick->kind == YNODE_SCALAR ? pick->str : ynode_kind_name(pick),
-                pick->kind == YNODE_SCALAR ? "\"" : "");
-        else
-            out->pick = (pick_mode)i;
-    }
     if (!!rows == !!file) {
-        ERR(v, "%s: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
-            path);
+        ynode_error(L->d, v, "%s: expected exactly one of rows (a list of mappings) or file "
+                    "(a .csv or .json path)", path);
         return;
     }
     if (rows) {
-        pool_from_yaml(&L->s->a, rows, &out->t, L->d, subpath(L, path, "rows"));
+        pool_from_yaml(&L->s->a, rows, &out->t, L->d, spec_subpath(L, path, "rows"));
         return;
     }
-    const char *f = want_string(L, file, subpath(L, path, "file"));
-    if (!f)
-        return;
+    if (!cfg.file)
+        return;   /* not a string: reported */
     /* Relative to the file that names it (an included file's own folder). */
     char *dir = strdup(file->file);
     if (!dir)
         return;
-    pool_load_file(&L->s->a, f, dirname(dir), &out->t, L->d, file->file, file->line, file->col,
-                   subpath(L, path, "file"));
+    pool_load_file(&L->s->a, cfg.file, dirname(dir), &out->t, L->d, file->file, file->line,
+                   file->col, spec_subpath(L, path, "file"));
     free(dir);
 }
 
-void load_pools(loader *L, const ynode *n)
+void spec_load_pools(spec_loader *L, const ynode *n)
 {
-    if (!want_map(L, n, "pools"))
+    if (!spec_want_map(L, n, "pools"))
         return;
     spec *s = L->s;
     s->pools = arena_alloc(&s->a, (n->n_pairs + 1) * sizeof *s->pools);
@@ -112,51 +121,53 @@ static const char *bad_metric_name(const metrics_reg *reg, const char *name)
     return NULL;
 }
 
-void load_metrics(loader *L, const ynode *n)
+void spec_load_metrics(spec_loader *L, const ynode *n)
 {
     L->metrics_node = n;
-    if (!want_map(L, n, "metrics"))
+    if (!spec_want_map(L, n, "metrics"))
         return;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *path = subpath(L, "metrics", k->str);
+        const char *path = spec_subpath(L, "metrics", k->str);
         const char *why = bad_metric_name(L->reg, k->str);
         if (why) {
-            ERR(k, "%s: %s", path, why);
+            ynode_error(L->d, k, "%s: %s", path, why);
             continue;
         }
         const ynode *type = v, *contains = NULL;
         if (v->kind == YNODE_MAP) {
             static const char *const keys[] = {"type", "contains"};
-            if (!check_keys(L, v, path, keys, 2))
+            if (!spec_check_keys(L, v, path, keys, 2))
                 continue;
             type = ynode_get(v, "type");
             contains = ynode_get(v, "contains");
             if (!type) {
-                ERR(v, "%s: missing required key \"type\" (counter, gauge, rate or trend)", path);
+                ynode_error(L->d, v, "%s: missing required key \"type\" (counter, gauge, rate "
+                            "or trend)", path);
                 continue;
             }
         }
         int t = pick_name(type, metric_types, 4);
         if (t < 0) {
-            ERR(type, "%s: expected counter, gauge, rate or trend (or { type, contains })", path);
+            ynode_error(L->d, type, "%s: expected counter, gauge, rate or trend (or { type, "
+                        "contains })", path);
             continue;
         }
         int c = contains ? pick_name(contains, contains_names, 3) : 0;
         if (c < 0) {
-            ERR(contains, "%s.contains: expected default, time or data", path);
+            ynode_error(L->d, contains, "%s.contains: expected default, time or data", path);
             continue;
         }
         char err[256];
         if (metrics_register(L->reg, k->str, metric_type_ids[t], contains_ids[c], err, sizeof err) < 0)
-            ERR(k, "%s: %s", path, err);
+            ynode_error(L->d, k, "%s: %s", path, err);
         else
             L->s->n_custom_metrics++;
 
     }
 }
 
-static bool is_custom_metric(loader *L, int id)
+static bool is_custom_metric(spec_loader *L, int id)
 {
     return id >= (int)L->s->first_custom_metric &&
            id < (int)(L->s->first_custom_metric + L->s->n_custom_metrics);
@@ -167,7 +178,7 @@ static bool is_custom_metric(loader *L, int id)
 static const char *const reserved_names[] = {"env", "services", "row", "vu", "random",
                                              "now", "scenario", "uuid"};
 
-static void add_capture_names(loader *L, const ynode *c, const char ***names, size_t *n,
+static void add_capture_names(spec_loader *L, const ynode *c, const char ***names, size_t *n,
                               size_t *cap)
 {
     if (!c || c->kind != YNODE_MAP)
@@ -195,7 +206,7 @@ static void add_capture_names(loader *L, const ynode *c, const char ***names, si
 
 /* Captures a protocol step declares in its own options (VOLLEY_OPT_CAPTURES,
  * at any depth of OBJECT / OBJECT_LIST options), e.g. ws's expect.capture. */
-static void collect_option_captures(loader *L, const volley_option_map *map, const ynode *v,
+static void collect_option_captures(spec_loader *L, const volley_option_map *map, const ynode *v,
                                     const char ***names, size_t *n, size_t *cap, int depth)
 {
     if (!map || !v || v->kind != YNODE_MAP || depth > 8)
@@ -218,7 +229,7 @@ static void collect_option_captures(loader *L, const volley_option_map *map, con
     }
 }
 
-static void collect_captures(loader *L, const ynode *flow, const char ***names, size_t *n,
+static void collect_captures(spec_loader *L, const ynode *flow, const char ***names, size_t *n,
                              size_t *cap, int depth)
 {
     if (!flow || flow->kind != YNODE_SEQ || depth > 16)
@@ -238,15 +249,15 @@ static void collect_captures(loader *L, const ynode *flow, const char ***names, 
     }
 }
 
-bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
-                         scenario *sc)
+bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path,
+                              const ynode *flow, scenario *sc)
 {
     sc->pool = -1;
     L->sc_name = sc->name;
     L->sc_pool = NULL;
     bool ok = true;
     if (use) {
-        const char *name = want_string(L, use, subpath(L, path, "use"));
+        const char *name = spec_want_string(L, use, spec_subpath(L, path, "use"));
         for (size_t i = 0; name && i < L->s->n_pools; i++) {
             if (strcmp(L->s->pools[i].name, name) == 0) {
                 sc->pool = (int)i;
@@ -261,7 +272,8 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
                 names[nn++] = L->s->pools[i].name;
             char hint[128] = "";
             suggest_hint(name, names, nn, hint, sizeof hint);
-            ERR(use, "%s.use: no pool named \"%s\"%s (declare it under pools:)", path, name, hint);
+            ynode_error(L->d, use, "%s.use: no pool named \"%s\"%s (declare it under pools:)",
+                        path, name, hint);
             ok = false;
         }
         if (!name)
@@ -276,7 +288,7 @@ bool scenario_data_begin(loader *L, const ynode *use, const char *path, const yn
     return ok;
 }
 
-void scenario_data_end(loader *L)
+void spec_scenario_data_end(spec_loader *L)
 {
     L->sc_name = NULL;
     L->sc_pool = NULL;
@@ -287,15 +299,15 @@ void scenario_data_end(loader *L)
     L->n_caps = 0;
 }
 
-const char *scope_scenario(void *ctx)
+const char *spec_scope_scenario(void *ctx)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     return L->outside_flow ? "scenario" : L->sc_name;
 }
 
-int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
+int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     const pool_def *p = L->sc_pool;
     if (L->outside_flow || L->sc_pool_failed)
         return 0;   /* checked in each step / its use: was already reported */
@@ -318,9 +330,9 @@ int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
     return idx;
 }
 
-int scope_capture(void *ctx, const char *name)
+int spec_scope_capture(void *ctx, const char *name)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     if (L->outside_flow)
         return 0;
     for (size_t i = 0; i < L->n_caps; i++) {
@@ -346,11 +358,12 @@ int scope_capture(void *ctx, const char *name)
 
 /* ---- a step's data keys ---- */
 
-bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
-                         capture_def **defs, size_t *count)
+/* A `capture:` map compiled into *defs (group: for the checks metric). */
+static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path,
+                                const char *group, capture_def **defs, size_t *count)
 {
     *count = 0;
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     *defs = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof **defs);
     if (!*defs)
@@ -358,14 +371,15 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         const char *p = k->str;
         bool valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
         for (; *p && valid; p++)
             valid = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                     (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
         if (!valid) {
-            ERR(k, "%s: expected a name of letters, digits, _ and - (used as ${%s})", kpath, k->str);
+            ynode_error(L->d, k, "%s: expected a name of letters, digits, _ and - (used as ${%s})",
+                        kpath, k->str);
             ok = false;
             continue;
         }
@@ -373,7 +387,8 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
         for (size_t r = 0; r < VOLLEY_COUNTOF(reserved_names); r++)
             reserved |= strcmp(k->str, reserved_names[r]) == 0;
         if (reserved) {
-            ERR(k, "%s: \"%s\" is a template namespace; choose another name", kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is a template namespace; choose another name",
+                        kpath, k->str);
             ok = false;
             continue;
         }
@@ -399,11 +414,11 @@ bool compile_capture_map(loader *L, const ynode *n, const char *path, const char
     return ok;
 }
 
-volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path)
+volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path)
 {
-    loader *L = ctx;
+    spec_loader *L = ctx;
     if (!L->cap_seen) {
-        ERR(n, "%s: captures are only accepted in a scenario's flow", path);
+        ynode_error(L->d, n, "%s: captures are only accepted in a scenario's flow", path);
         return NULL;
     }
     volley_captures *c = arena_alloc(&L->s->a, sizeof *c);
@@ -418,15 +433,75 @@ volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *pat
     return ok ? c : NULL;
 }
 
-static bool compile_records(loader *L, const ynode *n, const char *path, flow_op *op)
+/* A record entry is { value: SOURCE, when: ... } or SOURCE alone. */
+typedef struct record_cfg {
+    uint64_t set;
+    volley_scalar value;   /* its node is read by record_source */
+    int when;
+} record_cfg;
+
+static const char *const when_names[] = {[REC_ALWAYS] = "always", [REC_PASSED] = "passed",
+                                         [REC_FAILED] = "failed", NULL};
+
+static const volley_option record_opts[] = {
+    {.name = "value", .type = VOLLEY_OPT_SCALAR, .offset = offsetof(record_cfg, value),
+     .flags = VOLLEY_OPT_REQUIRED,
+     .help = "checks, checks_failed, duration, elapsed, status, a number or a ${...} template"},
+    {.name = "when", .type = VOLLEY_OPT_ENUM, .offset = offsetof(record_cfg, when),
+     .enum_values = when_names, .default_value = "always",
+     .help = "record always, or only when the step's checks passed or failed"},
+};
+static const volley_option_map record_map = {record_opts, VOLLEY_COUNTOF(record_opts),
+                                             sizeof(record_cfg), NULL};
+
+/* A record's SOURCE (the scalar v) into r; false after reporting. */
+static bool record_source(spec_loader *L, const ynode *v, const char *kpath, record_def *r)
 {
-    if (!want_map(L, n, path))
+    double x;
+    if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                    "a number, a ${...} template or { value, when }", kpath);
+        return false;
+    }
+    if (strcmp(v->str, "checks") == 0) {
+        r->source = REC_CHECKS;
+    } else if (strcmp(v->str, "checks_failed") == 0) {
+        r->source = REC_CHECKS_FAILED;
+    } else if (strcmp(v->str, "duration") == 0) {
+        r->source = REC_DURATION;
+    } else if (strcmp(v->str, "status") == 0) {
+        r->source = REC_STATUS;
+    } else if (strcmp(v->str, "elapsed") == 0) {
+        r->source = REC_ELAPSED;
+    } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
+        r->source = REC_CONST;
+        r->value = x;
+    } else if (strstr(v->str, "${")) {
+        char err[512];
+        r->source = REC_TEMPLATE;
+        r->tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+        if (!r->tmpl) {
+            ynode_error(L->d, v, "%s: %s", kpath, err);
+            return false;
+        }
+    } else {
+        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
+                    "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
+                    v->str);
+        return false;
+    }
+    return true;
+}
+
+static bool compile_records(spec_loader *L, const ynode *n, const char *path, flow_op *op)
+{
+    if (!spec_want_map(L, n, path))
         return false;
     op->records = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *op->records);
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         int id = metrics_find(L->reg, k->str);
         if (!is_custom_metric(L, id) && L->metrics_node && L->metrics_node->kind == YNODE_MAP &&
             ynode_get(L->metrics_node, k->str)) {
@@ -434,67 +509,22 @@ static bool compile_records(loader *L, const ynode *n, const char *path, flow_op
             continue;
         }
         if (!is_custom_metric(L, id)) {
-            ERR(k, "%s: \"%s\" is not a custom metric (declare it under metrics: with a type)",
-                kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is not a custom metric (declare it under metrics: "
+                        "with a type)", kpath, k->str);
             ok = false;
             continue;
         }
-        record_def r = {.metric = (uint32_t)id, .location = loc(L, v)};
-        double x;
+        record_def r = {.metric = (uint32_t)id, .location = spec_loc(L, v)};
         if (v->kind == YNODE_MAP) {
-            /* { value: SOURCE, when: always|passed|failed } */
-            static const char *const keys[] = {"value", "when"};
-            static const char *const whens[] = {"always", "passed", "failed"};
-            if (!check_keys(L, v, kpath, keys, 2)) {
+            record_cfg cfg;
+            if (opt_fill(&L->oc, &record_map, v, &cfg, kpath) != 0) {
                 ok = false;
                 continue;
             }
-            const ynode *when = ynode_get(v, "when");
-            int w = when ? pick_name(when, whens, 3) : 0;
-            if (w < 0) {
-                ERR(when, "%s.when: expected always, passed or failed", kpath);
-                ok = false;
-                continue;
-            }
-            r.when = (rec_when)w;
+            r.when = (rec_when)cfg.when;
             v = ynode_get(v, "value");
-            if (!v) {
-                ERR(n->pairs[i].value, "%s: missing required key \"value\"", kpath);
-                ok = false;
-                continue;
-            }
         }
-        if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
-                "or { value, when }", kpath);
-            ok = false;
-            continue;
-        }
-        if (strcmp(v->str, "checks") == 0) {
-            r.source = REC_CHECKS;
-        } else if (strcmp(v->str, "checks_failed") == 0) {
-            r.source = REC_CHECKS_FAILED;
-        } else if (strcmp(v->str, "duration") == 0) {
-            r.source = REC_DURATION;
-        } else if (strcmp(v->str, "status") == 0) {
-            r.source = REC_STATUS;
-        } else if (strcmp(v->str, "elapsed") == 0) {
-            r.source = REC_ELAPSED;
-        } else if (v->plain && ynode_double(v, &x) && x - x == 0) {
-            r.source = REC_CONST;
-            r.value = x;
-        } else if (strstr(v->str, "${")) {
-            char err[512];
-            r.source = REC_TEMPLATE;
-            r.tmpl = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
-            if (!r.tmpl) {
-                ERR(v, "%s: %s", kpath, err);
-                ok = false;
-                continue;
-            }
-        } else {
-            ERR(v, "%s: expected checks, checks_failed, duration, elapsed, status, a number, a ${...} template "
-                "or { value, when }, got \"%s\"", kpath, v->str);
+        if (!record_source(L, v, kpath, &r)) {
             ok = false;
             continue;
         }
@@ -510,36 +540,38 @@ static int cmp_tag(const void *a, const void *b)
 
 /* `tags: { KEY: value }` on every sample the step's request makes; values
  * are fixed at load time (env and services templates only). */
-static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *op)
+static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_op *op)
 {
-    if (!want_map(L, n, path))
+    if (!spec_want_map(L, n, path))
         return false;
     volley_tag *t = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *t);
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        const char *kpath = subpath(L, path, k->str);
+        const char *kpath = spec_subpath(L, path, k->str);
         if (tag_key_parse(k->str) >= 0) {
-            ERR(k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, status, "
-                "expected_response, check, error_code, scenario, group)", kpath, k->str);
+            ynode_error(L->d, k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, "
+                        "status, expected_response, check, error_code, scenario, group)", kpath,
+                        k->str);
             ok = false;
             continue;
         }
         if (!*k->str) {
-            ERR(k, "%s: expected a non-empty tag name", kpath);
+            ynode_error(L->d, k, "%s: expected a non-empty tag name", kpath);
             ok = false;
             continue;
         }
         if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-            ERR(v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
+            ynode_error(L->d, v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
             ok = false;
             continue;
         }
         char err[512];
         volley_template *tm = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
         if (!tm || !tmpl_const(tm)) {
-            ERR(v, "%s: %s", kpath, tm ? "a tag value is fixed at load time (only ${env.*}, "
-                "${services.*} and ${scenario.name} templates)" : err);
+            ynode_error(L->d, v, "%s: %s", kpath,
+                        tm ? "a tag value is fixed at load time (only ${env.*}, "
+                             "${services.*} and ${scenario.name} templates)" : err);
             ok = false;
             continue;
         }
@@ -552,15 +584,15 @@ static bool compile_tags(loader *L, const ynode *n, const char *path, flow_op *o
     return ok;
 }
 
-bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op)
+bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op)
 {
     bool ok = true;
     const ynode *tags = ynode_get(step, "tags");
     if (tags)
-        ok &= compile_tags(L, tags, subpath(L, path, "tags"), op);
+        ok &= compile_tags(L, tags, spec_subpath(L, path, "tags"), op);
     const ynode *cap = ynode_get(step, "capture");
     if (cap)
-        ok &= compile_capture_map(L, cap, subpath(L, path, "capture"), op->group, &op->captures,
+        ok &= compile_capture_map(L, cap, spec_subpath(L, path, "capture"), op->group, &op->captures,
                                   &op->n_captures);
     /* Names this step captures are visible from here on: to its own
      * record, and to the steps after it (its request was compiled before). */
@@ -569,13 +601,14 @@ bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *
             L->cap_seen[op->captures[i].slot] = true;
     const ynode *rec = ynode_get(step, "record");
     if (rec)
-        ok &= compile_records(L, rec, subpath(L, path, "record"), op);
+        ok &= compile_records(L, rec, spec_subpath(L, path, "record"), op);
     const ynode *of = ynode_get(step, "on_check_fail");
     if (of) {
         static const char *const modes[] = {"continue", "stop_iteration", "abort_test"};
         int m = pick_name(of, modes, 3);
         if (m < 0) {
-            ERR(of, "%s.on_check_fail: expected continue, stop_iteration or abort_test", path);
+            ynode_error(L->d, of, "%s.on_check_fail: expected continue, stop_iteration or abort_test",
+                        path);
             ok = false;
         } else {
             op->on_fail = (on_fail)m;

@@ -1,7 +1,16 @@
 /*
- * spec_int: the loader state and helpers shared by the spec compiler's
- * files (spec.c: the document, services, scenarios, flows, thresholds,
- * outputs; spec_data.c: pools, custom metrics, a step's capture/record).
+ * spec_int: the loader state and the internals shared by the spec
+ * compiler's files. Calls go one way, down this list, never up:
+ *
+ *   spec.c         the document: services, defaults, scenarios, flows, a
+ *                  step's checks, thresholds, outputs; spec_load/spec_free
+ *   spec_data.c    pools, custom metrics, a scenario's captured names, a
+ *                  step's capture/record/tags/on_check_fail
+ *   spec_loader.c  locations, key checks, wanting a mapping or a string, key
+ *                  paths, option maps beside keys the caller reads itself
+ *
+ * Names shared across these files carry the prefix spec_; what one file
+ * keeps to itself is static and unprefixed.
  */
 #ifndef VOLLEY_SPEC_INT_H
 #define VOLLEY_SPEC_INT_H
@@ -11,7 +20,7 @@
 #include "template.h"
 
 /* Everything one load needs while compiling. */
-typedef struct loader {
+typedef struct spec_loader {
     spec *s;
     const spec_opts *o;
     const plug_set *plugins;
@@ -36,34 +45,41 @@ typedef struct loader {
     const ynode *cur_step;     /* the step being compiled, for its captures */
     const char *cur_group;     /* its group, for checks/captures in its options */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
-} loader;
+} spec_loader;
 
-#define ERR(n, ...) diag_error(L->d, (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+/* spec_loader.c. Errors are reported with ynode_error(L->d, node, ...). */
 
-const char *loc(loader *L, const ynode *n);
-bool check_keys(loader *L, const ynode *map, const char *path, const char *const *keys,
-                size_t n_keys);
-const ynode *want_map(loader *L, const ynode *n, const char *path);
-const char *want_string(loader *L, const ynode *n, const char *path);
-const char *subpath(loader *L, const char *path, const char *key);
+/* "file:line:col" of n, in the spec's arena. */
+const char *spec_loc(spec_loader *L, const ynode *n);
+/* Reports each key of `map` not among `keys` (listing them, suggesting the
+ * closest); false if there was one. */
+bool spec_check_keys(spec_loader *L, const ynode *map, const char *path, const char *const *keys,
+                     size_t n_keys);
+/* n when it is a mapping (want_string: its text when it is a non-null
+ * scalar); else NULL, reporting n unless n is NULL. */
+const ynode *spec_want_map(spec_loader *L, const ynode *n, const char *path);
+const char *spec_want_string(spec_loader *L, const ynode *n, const char *path);
+/* "path.key" ("key" at the top level), in the spec's arena. */
+const char *spec_subpath(spec_loader *L, const char *path, const char *key);
+/* opt_fill of the mapping `node` without its keys in `own`, which the
+ * caller reads itself: unknown-key messages list them after the map's. */
+int spec_fill_except(spec_loader *L, const volley_option_map *map, const ynode *node, void *cfg,
+                     const char *path, const char *const *own, size_t n_own);
 
 /* spec_data.c */
-void load_pools(loader *L, const ynode *n);
-void load_metrics(loader *L, const ynode *n);
+void spec_load_pools(spec_loader *L, const ynode *n);
+void spec_load_metrics(spec_loader *L, const ynode *n);
 /* Binds the scenario's `use:` (NULL: none) and collects its captures. */
-bool scenario_data_begin(loader *L, const ynode *use, const char *path, const ynode *flow,
-                         scenario *sc);
-void scenario_data_end(loader *L);
+bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path,
+                              const ynode *flow, scenario *sc);
+void spec_scenario_data_end(spec_loader *L);
 /* Template scope callbacks for the scenario being compiled. */
-const char *scope_scenario(void *ctx);
-int64_t scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
-int scope_capture(void *ctx, const char *name);
-/* `capture:` maps: compiled into *defs (group: for the checks metric). */
-bool compile_capture_map(loader *L, const ynode *n, const char *path, const char *group,
-                         capture_def **defs, size_t *count);
+const char *spec_scope_scenario(void *ctx);
+int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
+int spec_scope_capture(void *ctx, const char *name);
 /* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
-volley_captures *compile_opt_captures(void *ctx, const ynode *n, const char *path);
-/* A step's capture / record / on_check_fail keys, onto its op. */
-bool compile_step_data(loader *L, const ynode *step, const char *path, flow_op *op);
+volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);
+/* A step's tags / capture / record / on_check_fail keys, onto its op. */
+bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op);
 
 #endif

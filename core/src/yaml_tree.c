@@ -1079,3 +1079,11 @@ const char *ynode_kind_name(const ynode *n)
         return "number";
     return "string";
 }
+
+void ynode_error(diag *d, const ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, n->file, n->line, n->col, fmt, ap);
+    va_end(ap);
+}

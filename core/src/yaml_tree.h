@@ -71,5 +71,8 @@ bool ynode_double(const ynode *n, double *out); /* ints and floats, .inf/.nan */
 const char *ynode_kind_name(const ynode *n); /* "string", "integer", "number",
                                                 "boolean", "null", "mapping",
                                                 "sequence" -- for errors */
+/* diag_error at the node's file:line:column. */
+void ynode_error(diag *d, const ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

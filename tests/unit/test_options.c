@@ -482,7 +482,9 @@ static void test_enum(void **state)
                "t.yaml:1:7: error: root.mode: unknown value \"zzzzzzzz\"; expected one of: "
                "constant, ramping, shared");
     FILL_FAILS(f, &all_map, "mode: [constant]\n", &c,
-               "t.yaml:1:7: error: root.mode: expected one of the listed values, got sequence");
+               "t.yaml:1:7: error: root.mode: expected one of: constant, ramping, shared; got sequence");
+    FILL_FAILS(f, &all_map, "mode:\n", &c,
+               "t.yaml:1:6: error: root.mode: expected one of: constant, ramping, shared; got null");
 }
 
 static void test_int_list(void **state)

@@ -342,6 +342,136 @@ static void test_data_key_errors(void **state)
                ":4:42: error: scenarios.s.use: no pool named \"nope\" (declare it under pools:)");
 }
 
+static void test_pool_picks(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "pools:\n"
+                      "  a: { rows: [ { k: 1 } ] }\n"
+                      "  b: { rows: [ { k: 1 } ], pick: per-vu }\n"
+                      "  c: { rows: [ { k: 1 } ], pick: sequential }\n"
+                      "  d: { rows: [ { k: 1 } ], pick: random }\n"
+                      "  e: { rows: [ { k: 1 } ], pick: \"unique\" }\n"
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, use: e, flow: [ { sleep: 1s } ] }\n");
+    assert_int_equal(s->n_pools, 5);
+    assert_int_equal(s->pools[0].pick, PICK_SEQUENTIAL);
+    assert_int_equal(s->pools[1].pick, PICK_PER_VU);
+    assert_int_equal(s->pools[2].pick, PICK_SEQUENTIAL);
+    assert_int_equal(s->pools[3].pick, PICK_RANDOM);
+    assert_int_equal(s->pools[4].pick, PICK_UNIQUE);
+    assert_int_equal(s->scenarios[0].pool, 4);
+}
+
+/* Each pool's errors at their place, all of them (pools.h: its pick and its
+ * rows). Keys and pick are checked by an option map. */
+static void test_pool_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "pools:\n"
+               "  a: 5\n"
+               "  b: { rows: [ { k: 1 } ], pik: random }\n"
+               "  c: { rows: [ { k: 1 } ], pick: randm }\n"
+               "  d: { rows: [ { k: 1 } ], pick: [ random ] }\n"
+               "  e: { pick: per-vu }\n"
+               "  f: { rows: [ { k: 1 } ], file: x.csv }\n"
+               "  g: { file: { x: 1 } }\n"
+               "  h: { rows: [ 1 ], pick: bogus }\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":3:6: error: pools.a: expected a mapping, got integer",
+               ":4:28: error: pools.b: unknown key \"pik\" (did you mean \"pick\"?); valid keys: file, pick, rows",
+               ":5:34: error: pools.c.pick: unknown value \"randm\"; expected one of: per-vu, sequential, "
+               "random, unique (did you mean \"random\"?)",
+               ":6:34: error: pools.d.pick: expected one of: per-vu, sequential, random, unique; got sequence",
+               ":7:6: error: pools.e: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
+               ":8:6: error: pools.f: expected exactly one of rows (a list of mappings) or file (a .csv or .json path)",
+               ":9:14: error: pools.g.file: expected a string, got mapping",
+               ":10:27: error: pools.h.pick: unknown value \"bogus\"; expected one of: per-vu, sequential, "
+               "random, unique",
+               ":10:16: error: pools.h.rows[0]: expected a mapping of field names to values, got integer");
+}
+
+static void test_records(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "metrics: { a: rate, b: counter, c: trend, d: gauge, e: rate, g: trend }\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: {}\n"
+                      "        capture: { amt: json.a }\n"
+                      "        record:\n"
+                      "          a: checks\n"
+                      "          b: 2.5\n"
+                      "          c: { value: duration }\n"
+                      "          d: { value: status, when: passed }\n"
+                      "          e: { when: failed, value: checks_failed }\n"
+                      "          g: { value: \"${amt}\", when: always }\n");
+    const flow_op *op = &s->scenarios[0].ops[0];
+    assert_int_equal(op->n_records, 6);
+    static const struct {
+        rec_source source;
+        rec_when when;
+    } want[] = {{REC_CHECKS, REC_ALWAYS}, {REC_CONST, REC_ALWAYS}, {REC_DURATION, REC_ALWAYS},
+                {REC_STATUS, REC_PASSED}, {REC_CHECKS_FAILED, REC_FAILED},
+                {REC_TEMPLATE, REC_ALWAYS}};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(op->records[i].source, want[i].source);
+        assert_int_equal(op->records[i].when, want[i].when);
+    }
+    assert_true(op->records[1].value == 2.5);
+    assert_non_null(op->records[5].tmpl);
+}
+
+/* record: METRIC: SOURCE or { value: SOURCE, when: ... }, whose keys and
+ * their types an option map checks. */
+static void test_record_errors(void **state)
+{
+#define SOURCES "expected checks, checks_failed, duration, elapsed, status, a number, a ${...} " \
+                "template or { value, when }"
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "metrics: { m: rate }\n"
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: {}\n"
+               "        record:\n"
+               "          nope: checks\n"
+               "          m: yes\n"
+               "      - noop: {}\n"
+               "        record: { m: ~ }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: checks, whn: failed } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: checks, when: pased } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { when: failed } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: [ 1 ] } }\n"
+               "      - noop: {}\n"
+               "        record: { m: { value: chcks } }\n",
+               ":9:11: error: scenarios.s.flow[0].record.nope: \"nope\" is not a custom metric (declare "
+               "it under metrics: with a type)",
+               ":10:14: error: scenarios.s.flow[0].record.m: " SOURCES ", got \"yes\"",
+               ":12:22: error: scenarios.s.flow[1].record.m: " SOURCES,
+               ":14:39: error: scenarios.s.flow[2].record.m: unknown key \"whn\" (did you mean \"when\"?); "
+               "valid keys: value, when",
+               ":16:45: error: scenarios.s.flow[3].record.m.when: unknown value \"pased\"; expected one "
+               "of: always, passed, failed (did you mean \"passed\"?)",
+               ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\" (checks, "
+               "checks_failed, duration, elapsed, status, a number or a ${...} template)",
+               ":20:31: error: scenarios.s.flow[5].record.m.value: expected a scalar (string, number, "
+               "boolean or null), got sequence",
+               ":22:31: error: scenarios.s.flow[6].record.m: " SOURCES ", got \"chcks\"");
+#undef SOURCES
+}
+
 /* ------------------------------------------------------------------ */
 /* scenarios                                                           */
 
@@ -1171,6 +1301,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_top_level_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_key_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_picks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
