@@ -122,11 +122,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    if (vs->w->host->buf_reserve(&vs->body, len) != 0)
+    if (http_buf_add(vs->w->host, &vs->body, data, len) != 0)
         return 0;   /* CURLE_WRITE_ERROR */
-    memcpy(vs->body.data + vs->body.len, data, len);
-    vs->body.len += len;
-    vs->body.data[vs->body.len] = '\0';
     return len;
 }
 
@@ -149,11 +146,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         vs->has_cookies = true;
         vs->cookie_iter = vs->w->host->vu_iteration(vs->vu);
     }
-    if (vs->w->host->buf_reserve(&vs->headers, len) != 0)
+    if (http_buf_add(vs->w->host, &vs->headers, data, len) != 0)
         return 0;
-    memcpy(vs->headers.data + vs->headers.len, data, len);
-    vs->headers.len += len;
-    vs->headers.data[vs->headers.len] = '\0';
     return len;
 }
 
@@ -290,23 +284,15 @@ static int render_headers(http_vu *vs, const http_step *st)
             continue;
         size_t kl = strlen(hd->key);
         vs->hnodes[i].off = vs->hdrtext.len;
-        if (h->buf_reserve(&vs->hdrtext, kl + 2) != 0)
+        if (http_buf_add(h, &vs->hdrtext, hd->key, kl) != 0 ||
+            http_buf_add(h, &vs->hdrtext, ": ", 2) != 0)
             return -1;
-        memcpy(vs->hdrtext.data + vs->hdrtext.len, hd->key, kl);
-        memcpy(vs->hdrtext.data + vs->hdrtext.len + kl, ": ", 2);
-        vs->hdrtext.len += kl + 2;
         size_t vstart = vs->hdrtext.len;
         if (h->template_render(hd->value, vs->vu, &vs->hdrtext) != 0 ||
             h->buf_reserve(&vs->hdrtext, 1) != 0)
             return -1;
         char *d = vs->hdrtext.data;
-        bool blank = true;
-        for (size_t j = vstart; j < vs->hdrtext.len; j++) {
-            if (d[j] == '\r' || d[j] == '\n' || d[j] == '\0')
-                d[j] = ' ';
-            blank &= d[j] == ' ' || d[j] == '\t';
-        }
-        if (blank) {
+        if (http_header_clean(d + vstart, vs->hdrtext.len - vstart, NULL)) {
             /* "Key:" would make curl drop the header; "Key;" sends it empty */
             d[vstart - 2] = ';';
             vs->hdrtext.len = vstart - 1;
@@ -708,13 +694,9 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         const char *loc = NULL;
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
         if (loc) {
-            size_t n = strlen(loc);
             vs->url.len = 0;
-            if (w->host->buf_reserve(&vs->url, n) == 0) {
-                memcpy(vs->url.data, loc, n + 1);
-                vs->url.len = n;
+            if (http_buf_add(w->host, &vs->url, loc, strlen(loc)) == 0)
                 o.follow = vs->url.data;
-            }
         }
     }
 
@@ -741,13 +723,9 @@ static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, lo
     if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
         curl_url_set(u, CURLUPART_URL, location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
-        size_t n = strlen(abs);
         vs->url.len = 0;
-        if (w->host->buf_reserve(&vs->url, n) == 0) {
-            memcpy(vs->url.data, abs, n + 1);
-            vs->url.len = n;
+        if (http_buf_add(w->host, &vs->url, abs, strlen(abs)) == 0)
             rc = follow(w, vs, vs->url.data, status);
-        }
     }
     curl_free(abs);
     curl_url_cleanup(u);

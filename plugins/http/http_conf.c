@@ -89,14 +89,10 @@ static char *header_line(const char *key, const char *value)
     if (!s)
         return NULL;
     memcpy(s, key, kl);
-    if (strspn(value, " \t\r\n") == vl) {
-        memcpy(s + kl, ";", 2);
-        return s;
-    }
     memcpy(s + kl, ": ", 2);
-    for (size_t i = 0; i < vl; i++)
-        s[kl + 2 + i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
-    s[kl + 2 + vl] = '\0';
+    memcpy(s + kl + 2, value, vl + 1);
+    if (http_header_clean(s + kl + 2, vl, NULL))
+        memcpy(s + kl, ";", 2);
     return s;
 }
 
@@ -483,11 +479,6 @@ static void sb_str(sbuf *b, const char *s)
     sb_add(b, s, strlen(s));
 }
 
-static bool curl_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /*
  * The bytes curl 7.88 sends for a fixed header line of ours
  * (Curl_add_custom_headers): "Key: value" as it is, "Key;" as "Key:", a
@@ -499,7 +490,7 @@ static char *curl_header_bytes(const char *line, size_t *len)
     sbuf b = {0};
     if (colon) {
         const char *v = colon + 1;
-        while (*v && curl_space((unsigned char)*v))
+        while (*v && http_curl_space((unsigned char)*v))
             v++;
         if (!*v)
             return NULL;
@@ -637,7 +628,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
                 if (!h->line || h->line[kl] != ':')
                     goto no;
                 const char *v = h->line + kl + 1;
-                while (*v && curl_space((unsigned char)*v))
+                while (*v && http_curl_space((unsigned char)*v))
                     v++;
                 if (!*v)
                     goto no;

@@ -25,6 +25,8 @@
 
 #include "volley/plugin.h"
 
+#include "http_text.h"
+
 /* ---- configuration (filled by the core from the step's option map) ---- */
 
 enum http_method {

@@ -155,20 +155,6 @@ bool http_raw_url_ok(const http_step *st, const char *url, size_t len)
 /* Request bytes                                                             */
 /* ------------------------------------------------------------------------ */
 
-static int put(const volley_host *h, volley_buf *b, const char *s, size_t n)
-{
-    if (h->buf_reserve(b, n) != 0)
-        return -1;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static bool curl_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /*
  * A templated header as the curl path sends it: the value rendered, CR,
  * LF and NUL turned into spaces; a blank value as "Key:" (the curl path
@@ -180,26 +166,20 @@ static int put_header(http_vu *vs, const http_header *hd)
     const volley_host *h = vs->w->host;
     volley_buf *b = &vs->rawreq;
     size_t start = b->len, kl = strlen(hd->key);
-    if (put(h, b, hd->key, kl) != 0 || put(h, b, ": ", 2) != 0)
+    if (http_buf_add(h, b, hd->key, kl) != 0 || http_buf_add(h, b, ": ", 2) != 0)
         return -1;
     size_t vstart = b->len;
     if (h->template_render(hd->value, vs->vu, b) != 0)
         return -1;
-    bool blank = true, space = true;
-    for (size_t i = vstart; i < b->len; i++) {
-        char *c = &b->data[i];
-        if (*c == '\r' || *c == '\n' || *c == '\0')
-            *c = ' ';
-        blank &= *c == ' ' || *c == '\t';
-        space &= curl_space((unsigned char)*c);
-    }
+    bool space;
+    bool blank = http_header_clean(b->data + vstart, b->len - vstart, &space);
     if (blank)
         b->len = vstart - 1;   /* "Key:" */
     else if (space) {
         b->len = start;
         return 0;
     }
-    return put(h, b, "\r\n", 2);
+    return http_buf_add(h, b, "\r\n", 2);
 }
 
 static size_t put_u64(char *out, uint64_t v)
@@ -235,22 +215,22 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         blen = vs->reqbody.len;
     }
     b->len = 0;
-    if (put(h, b, m, strlen(m)) != 0 || put(h, b, " ", 1) != 0 ||
-        put(h, b, target, tlen) != 0 || put(h, b, st->raw_mid, st->raw_mid_len) != 0)
+    if (http_buf_add(h, b, m, strlen(m)) != 0 || http_buf_add(h, b, " ", 1) != 0 ||
+        http_buf_add(h, b, target, tlen) != 0 || http_buf_add(h, b, st->raw_mid, st->raw_mid_len) != 0)
         return -1;
     for (size_t i = 0; i < st->n_headers; i++) {
         const http_header *hd = &st->headers[i];
         if (hd->value ? put_header(vs, hd) != 0
-                      : hd->raw_len && put(h, b, hd->raw, hd->raw_len) != 0)
+                      : hd->raw_len && http_buf_add(h, b, hd->raw, hd->raw_len) != 0)
             return -1;
     }
     if (st->body_kind != BODY_NONE) {
         char num[24];
-        if (put(h, b, "Content-Length: ", 16) != 0 || put(h, b, num, put_u64(num, blen)) != 0 ||
-            put(h, b, "\r\n", 2) != 0)
+        if (http_buf_add(h, b, "Content-Length: ", 16) != 0 || http_buf_add(h, b, num, put_u64(num, blen)) != 0 ||
+            http_buf_add(h, b, "\r\n", 2) != 0)
             return -1;
     }
-    if (put(h, b, "\r\n", 2) != 0)
+    if (http_buf_add(h, b, "\r\n", 2) != 0)
         return -1;
     r->out[0] = b->data;
     r->out_len[0] = b->len;
@@ -431,15 +411,6 @@ static bool cookie_text_ok(const char *s, size_t n)
     return true;
 }
 
-static void trim(const char **s, size_t *n)
-{
-    while (*n && (**s == ' ' || **s == '\t'))
-        (*s)++, (*n)--;
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' || (*s)[*n - 1] == '\r' ||
-                  (*s)[*n - 1] == '\n'))
-        (*n)--;
-}
-
 static bool ci_eq(const char *a, size_t an, const char *b)
 {
     return an == strlen(b) && strncasecmp(a, b, an) == 0;
@@ -463,8 +434,8 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
         return false;
     const char *name = v, *val = eq + 1;
     size_t nl = (size_t)(eq - v), vl = pair - nl - 1;
-    trim(&name, &nl);
-    trim(&val, &vl);
+    http_trim(&name, &nl);
+    http_trim(&val, &vl);
     if (!nl || nl + vl > 4096 || !cookie_text_ok(name, nl) || !cookie_text_ok(val, vl))
         return false;
     bool pre_secure = nl >= 9 && strncmp(name, "__Secure-", 9) == 0;
@@ -497,9 +468,9 @@ static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, co
             anl = (size_t)(aeq - p);
             av = aeq + 1;
             avl = al - anl - 1;
-            trim(&av, &avl);
+            http_trim(&av, &avl);
         }
-        trim(&an, &anl);
+        http_trim(&an, &anl);
         p = s2 ? s2 + 1 : end;
         if (ci_eq(an, anl, "secure")) {
             if (!secure_ctx)
@@ -610,9 +581,7 @@ static void complete(http_raw *r)
         /* the rest of the chain runs on curl, and so will this step */
         atomic_store_explicit(&((http_step *)r->st)->curl_only, true, memory_order_relaxed);
         w->location.len = 0;
-        if (put(w->host, &w->location, vs->headers.data + r->loc_off, r->loc_len) == 0 &&
-            w->host->buf_reserve(&w->location, 0) == 0) {
-            w->location.data[w->location.len] = '\0';
+        if (http_buf_add(w->host, &w->location, vs->headers.data + r->loc_off, r->loc_len) == 0) {
             o.follow = w->location.data;
             o.raw = true;
         }
@@ -644,7 +613,7 @@ static bool has_token(const char *v, size_t n, const char *token)
         size_t il = comma ? (size_t)(comma - v) : n;
         const char *item = v;
         size_t len = il;
-        trim(&item, &len);
+        http_trim(&item, &len);
         if (len == tl && strncasecmp(item, token, tl) == 0)
             return true;
         if (!comma)
@@ -702,11 +671,10 @@ static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
         return -1;
     }
     size_t off = vs->headers.len;
-    if (put(h, &vs->headers, l, n) != 0 || h->buf_reserve(&vs->headers, 0) != 0) {
+    if (http_buf_add(h, &vs->headers, l, n) != 0) {
         fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
         return -1;
     }
-    vs->headers.data[vs->headers.len] = '\0';
     const char *v;
     size_t vl;
     switch (l[0] | 0x20) {
@@ -714,7 +682,7 @@ static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
         if (header_is(l, n, "content-length:", 15)) {
             v = l + 15;
             vl = n - 15;
-            trim(&v, &vl);
+            http_trim(&v, &vl);
             uint64_t len = 0;
             size_t i = 0;
             for (; i < vl && v[i] >= '0' && v[i] <= '9' && len < (UINT64_MAX - 9) / 10; i++)
@@ -728,7 +696,7 @@ static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
         } else if (header_is(l, n, "connection:", 11)) {
             v = l + 11;
             vl = n - 11;
-            trim(&v, &vl);
+            http_trim(&v, &vl);
             if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0) {
                 r->conn_keep = true;   /* the usual value, at once */
             } else {
@@ -753,7 +721,7 @@ static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
         if (header_is(l, n, "location:", 9)) {
             v = l + 9;
             vl = n - 9;
-            trim(&v, &vl);
+            http_trim(&v, &vl);
             r->loc_off = off + (size_t)(v - l);
             r->loc_len = vl;
         }
@@ -838,11 +806,10 @@ static int on_line(http_raw *r, http_vu *vs, const char *l, size_t n)
 static int add_body(http_raw *r, http_vu *vs, const char *p, size_t n)
 {
     const volley_host *h = r->w->host;
-    if (put(h, &vs->body, p, n) != 0 || h->buf_reserve(&vs->body, 0) != 0) {
+    if (http_buf_add(h, &vs->body, p, n) != 0) {
         fail(r, CURLE_WRITE_ERROR, 0, "out of memory");
         return -1;
     }
-    vs->body.data[vs->body.len] = '\0';
     return 0;
 }
 
@@ -892,7 +859,7 @@ static int parse(http_raw *r, http_vu *vs, const char *p, size_t n)
             return -1;
         }
         if (!nl || r->line.len) {
-            if (put(h, &r->line, p, take) != 0) {
+            if (http_buf_add(h, &r->line, p, take) != 0) {
                 fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
                 return -1;
             }
