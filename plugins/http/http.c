@@ -122,7 +122,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    if (http_buf_add(vs->w->host, &vs->body, data, len) != 0)
+    if (http_buf_add(vs->w->host, &vs->resp.body, data, len) != 0)
         return 0;   /* CURLE_WRITE_ERROR */
     return len;
 }
@@ -133,11 +133,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    vs->hdr_bytes += len;
+    vs->resp.hdr_bytes += len;
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         if (!vs->t_first)
             vs->t_first = vs->w->host->now_ns();
-        vs->headers.len = 0;
+        vs->resp.headers.len = 0;
         return len;
     }
     if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
@@ -146,7 +146,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         vs->has_cookies = true;
         vs->cookie_iter = vs->w->host->vu_iteration(vs->vu);
     }
-    if (http_buf_add(vs->w->host, &vs->headers, data, len) != 0)
+    if (http_buf_add(vs->w->host, &vs->resp.headers, data, len) != 0)
         return 0;
     return len;
 }
@@ -223,7 +223,7 @@ CURL *http_easy(http_worker *w, http_vu *vs)
 /* Between transfers: lets the receive buffer fit the response just read. */
 static void fit_recv_buf(http_vu *vs)
 {
-    uint64_t total = vs->hdr_bytes + vs->body.len;
+    uint64_t total = vs->resp.hdr_bytes + vs->resp.body.len;
     long want = vs->recv_buf;
     while (want < RECV_BUF_MAX && (uint64_t)want < total)
         want *= 2;
@@ -358,9 +358,9 @@ static void reset_request(http_vu *vs, uint64_t now)
 {
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
-    vs->hdr_bytes = 0;
-    vs->headers.len = 0;
-    vs->body.len = 0;
+    vs->resp.hdr_bytes = 0;
+    vs->resp.headers.len = 0;
+    vs->resp.body.len = 0;
     vs->errbuf[0] = '\0';
 }
 
@@ -462,8 +462,8 @@ static void http_vu_fini(void *wstate, void *vu_state)
         curl_easy_cleanup(vs->easy);
         http_group_leave(vs->w, vs->g);   /* may free the worker: last */
     }
-    free(vs->headers.data);
-    free(vs->body.data);
+    free(vs->resp.headers.data);
+    free(vs->resp.body.data);
     free(vs->url.data);
     free(vs->reqbody.data);
     free(vs->hdrtext.data);
@@ -620,7 +620,7 @@ static void emit(http_worker *w, http_vu *vs, const http_timings *t, const volle
     /* k6 tags data_sent/data_received with scenario and group only. */
     volley_tags plain = VOLLEY_TAGS_INIT;
     h->sample(vu, m[MET_DATA_SENT], sent_bytes, &plain);
-    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->hdr_bytes + vs->body.len), &plain);
+    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->resp.hdr_bytes + vs->resp.body.len), &plain);
 }
 
 /* Re-issues the VU's request to a 3xx Location, as k6 (Go) does: 301/302/
@@ -756,10 +756,10 @@ void http_finish(http_worker *w, http_vu *vs, const http_outcome *o)
     volley_response resp = {
         .status = (int)status,
         .error = o->error,
-        .headers = vs->headers.data ? vs->headers.data : "",
-        .headers_len = vs->headers.len,
-        .body = vs->body.data ? vs->body.data : "",
-        .body_len = vs->body.len,
+        .headers = vs->resp.headers.data ? vs->resp.headers.data : "",
+        .headers_len = vs->resp.headers.len,
+        .body = vs->resp.body.data ? vs->resp.body.data : "",
+        .body_len = vs->resp.body.len,
         .duration_ms = o->t.duration,
     };
     w->host->step_done(vs->vu, &resp);

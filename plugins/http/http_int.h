@@ -25,6 +25,7 @@
 
 #include "volley/plugin.h"
 
+#include "http_parse.h"
 #include "http_text.h"
 
 /* ---- configuration (filled by the core from the step's option map) ---- */
@@ -244,9 +245,7 @@ struct http_vu {
     uint64_t t_prereq;              /* connection ready, request about to go */
     uint64_t t_sent;                /* curl switched to reading             */
     uint64_t t_first;               /* first response line arrived          */
-    uint64_t hdr_bytes;             /* all header bytes of this hop         */
-    volley_buf headers;             /* header lines of the final response   */
-    volley_buf body;
+    http_response resp;             /* what checks get (both clients fill it) */
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
     volley_buf hdrtext;             /* rendered header lines                */

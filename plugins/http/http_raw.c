@@ -44,8 +44,6 @@
 #define MAX_IDLE_NS (118ull * 1000000000ull)
 /* Idle longer than this, a connection is checked before reuse (see alive). */
 #define CHECK_IDLE_NS 1000000000ull
-#define MAX_LINE (100 * 1024)          /* curl's CURL_MAX_HTTP_HEADER          */
-#define MAX_HEADERS (300 * 1024)       /* curl's MAX_HTTP_RESP_HEADER_SIZE     */
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
 
 enum phase {
@@ -54,11 +52,6 @@ enum phase {
     PH_SEND,      /* writing the request                                      */
     PH_RECV,      /* reading the response                                     */
     PH_FAILED     /* failed inside step_start: reported when the timer fires */
-};
-
-enum pstate {
-    PS_STATUS, PS_HEADERS, PS_BODY, PS_UNTIL_CLOSE, PS_CHUNK_SIZE, PS_CHUNK_DATA,
-    PS_CHUNK_END, PS_TRAILERS, PS_DONE
 };
 
 typedef struct http_conn http_conn;
@@ -94,14 +87,7 @@ struct http_raw {
     size_t out_done;            /* bytes of the request written             */
     size_t sent;                /* bytes written, a retry's twice (as curl) */
     uint64_t t_connect, t_connected;
-    /* response */
-    int ps;
-    int status;
-    bool http10, conn_close, conn_keep, chunked, has_len, excess, set_cookie;
-    uint64_t clen, left;
-    uint64_t line_bytes;        /* complete header lines (curl's headerbytecount) */
-    size_t loc_off, loc_len;    /* Location value in vs->headers            */
-    volley_buf line;            /* a line split across reads                */
+    http_parser parser;         /* the response                             */
     /* a failure waiting to be reported */
     CURLcode err;
     long err_errno;
@@ -539,7 +525,7 @@ static void bridge_cookies(http_raw *r, http_vu *vs)
     const char *target = st->url_text ? st->raw_target : vs->url.data + st->origin_len - 1;
     size_t tlen = st->url_text ? st->raw_target_len : vs->url.len - st->origin_len + 1;
     bool added = false;
-    const char *p = vs->headers.data, *end = p + vs->headers.len;
+    const char *p = vs->resp.headers.data, *end = p + vs->resp.headers.len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
@@ -562,8 +548,8 @@ static void complete(http_raw *r)
     uint64_t now = w->host->now_ns();
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
-    bool keep = !r->conn_close && (!r->http10 || r->conn_keep) && !r->excess &&
-                r->ps == PS_DONE && r->out_done == r->out_len[0] + r->out_len[1];
+    const http_parser *rp = &r->parser;
+    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1];
     http_conn *c = r->conn;
     if (!keep) {
         conn_close(r);
@@ -572,16 +558,16 @@ static void complete(http_raw *r)
         uv_unref((uv_handle_t *)&c->poll);   /* idle: keeps no loop alive */
         r->conn = NULL;
     }
-    http_outcome o = {.t = measure(r, vs, now), .status = r->status, .sent = (double)r->sent};
-    if (r->set_cookie)
+    http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .sent = (double)r->sent};
+    if (rp->set_cookie)
         bridge_cookies(r, vs);
-    long s = r->status;
-    if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && r->loc_len &&
+    long s = rp->status;
+    if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && rp->loc_len &&
         vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
         atomic_store_explicit(&((http_step *)r->st)->curl_only, true, memory_order_relaxed);
         w->location.len = 0;
-        if (http_buf_add(w->host, &w->location, vs->headers.data + r->loc_off, r->loc_len) == 0) {
+        if (http_buf_add(w->host, &w->location, vs->resp.headers.data + rp->loc_off, rp->loc_len) == 0) {
             o.follow = w->location.data;
             o.raw = true;
         }
@@ -589,294 +575,27 @@ static void complete(http_raw *r)
     http_finish(w, vs, &o);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Response parsing                                                          */
-/* ------------------------------------------------------------------------ */
+/* The response parser's refusals as curl 7.88 reports them. */
+static const struct {
+    CURLcode code;
+    const char *text;
+} parse_errors[] = {
+    [-HTTP_PE_NOT_HTTP] = {CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed"},
+    [-HTTP_PE_VERSION] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported HTTP version in response"},
+    [-HTTP_PE_STATUS] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported response code in HTTP response"},
+    [-HTTP_PE_LINE_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response header line"},
+    [-HTTP_PE_HEADERS_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response headers"},
+    [-HTTP_PE_LENGTH] = {CURLE_WEIRD_SERVER_REPLY, "Invalid Content-Length: value"},
+    [-HTTP_PE_CHUNK_SIZE] = {CURLE_RECV_ERROR,
+                             "Illegal or missing hexadecimal sequence in chunked-encoding"},
+    [-HTTP_PE_CHUNK_END] = {CURLE_RECV_ERROR, "Illegal chunk end in chunked-encoding"},
+    [-HTTP_PE_NOMEM] = {CURLE_OUT_OF_MEMORY, "out of memory"},
+    [-HTTP_PE_NOMEM_BODY] = {CURLE_WRITE_ERROR, "out of memory"},
+};
 
-/* name: lower case, with its colon. */
-static bool header_is(const char *l, size_t n, const char *name, size_t nlen)
+static void parse_failed(http_raw *r, int err)
 {
-    if (n <= nlen)
-        return false;
-    for (size_t i = 0; i < nlen; i++)
-        if ((l[i] | (name[i] == ':' || name[i] == '-' ? 0 : 0x20)) != name[i])
-            return false;
-    return true;
-}
-
-/* Whether a comma-separated header value holds token (case-insensitive). */
-static bool has_token(const char *v, size_t n, const char *token)
-{
-    size_t tl = strlen(token);
-    while (n) {
-        const char *comma = memchr(v, ',', n);
-        size_t il = comma ? (size_t)(comma - v) : n;
-        const char *item = v;
-        size_t len = il;
-        http_trim(&item, &len);
-        if (len == tl && strncasecmp(item, token, tl) == 0)
-            return true;
-        if (!comma)
-            break;
-        v = comma + 1;
-        n -= il + 1;
-    }
-    return false;
-}
-
-/* "HTTP/1.0 " or "HTTP/1.1 " and three digits, as curl's sscanf takes them. */
-static int status_line(http_raw *r, const char *l, size_t n)
-{
-    if (n < 13 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') {
-        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported HTTP version in response");
-        return -1;
-    }
-    if (l[9] < '1' || l[9] > '9' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
-        (l[12] >= '0' && l[12] <= '9')) {
-        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported response code in HTTP response");
-        return -1;
-    }
-    r->http10 = l[7] == '0';
-    r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
-    return 0;
-}
-
-/* The blank line after a response's headers: what comes next. */
-static void headers_end(http_raw *r)
-{
-    if (r->status < 200) {
-        r->ps = PS_STATUS;   /* an interim answer: the real one follows */
-        return;
-    }
-    if (r->status == 204 || r->status == 304 || r->st->method == HTTP_HEAD) {
-        r->ps = PS_DONE;
-    } else if (r->chunked) {
-        r->ps = PS_CHUNK_SIZE;
-    } else if (r->has_len) {
-        r->left = r->clen;
-        r->ps = r->clen ? PS_BODY : PS_DONE;
-    } else {
-        r->ps = PS_UNTIL_CLOSE;
-        r->conn_close = true;
-    }
-}
-
-/* One header line of the response (with its line end), kept as the curl
- * path keeps it; the few headers the transfer depends on are read. */
-static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
-{
-    const volley_host *h = r->w->host;
-    if (vs->headers.len + n > MAX_HEADERS) {
-        fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Too large response headers");
-        return -1;
-    }
-    size_t off = vs->headers.len;
-    if (http_buf_add(h, &vs->headers, l, n) != 0) {
-        fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
-        return -1;
-    }
-    const char *v;
-    size_t vl;
-    switch (l[0] | 0x20) {
-    case 'c':
-        if (header_is(l, n, "content-length:", 15)) {
-            v = l + 15;
-            vl = n - 15;
-            http_trim(&v, &vl);
-            uint64_t len = 0;
-            size_t i = 0;
-            for (; i < vl && v[i] >= '0' && v[i] <= '9' && len < (UINT64_MAX - 9) / 10; i++)
-                len = len * 10 + (uint64_t)(v[i] - '0');
-            if (!vl || i != vl) {
-                fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Invalid Content-Length: value");
-                return -1;
-            }
-            r->clen = len;
-            r->has_len = true;
-        } else if (header_is(l, n, "connection:", 11)) {
-            v = l + 11;
-            vl = n - 11;
-            http_trim(&v, &vl);
-            if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0) {
-                r->conn_keep = true;   /* the usual value, at once */
-            } else {
-                r->conn_close |= has_token(v, vl, "close");
-                r->conn_keep |= has_token(v, vl, "keep-alive");
-            }
-        }
-        break;
-    case 't':
-        if (header_is(l, n, "transfer-encoding:", 18)) {
-            if (has_token(l + 18, n - 18, "chunked"))
-                r->chunked = true;
-            else
-                r->conn_close = true;   /* another coding: the body runs to the close */
-        }
-        break;
-    case 's':
-        if (header_is(l, n, "set-cookie:", 11))
-            r->set_cookie = true;
-        break;
-    case 'l':
-        if (header_is(l, n, "location:", 9)) {
-            v = l + 9;
-            vl = n - 9;
-            http_trim(&v, &vl);
-            r->loc_off = off + (size_t)(v - l);
-            r->loc_len = vl;
-        }
-        break;
-    }
-    return 0;
-}
-
-static int chunk_size(http_raw *r, const char *l, size_t n)
-{
-    uint64_t size = 0;
-    size_t i = 0;
-    for (; i < n && i < 16; i++) {
-        char c = l[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-                : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-        if (d < 0)
-            break;
-        size = size * 16 + (uint64_t)d;
-    }
-    if (i == 0 || (i < n && l[i] != ';' && l[i] != '\r' && l[i] != '\n' && l[i] != ' ' &&
-                   l[i] != '\t')) {
-        fail(r, CURLE_RECV_ERROR, 0, "Illegal or missing hexadecimal sequence in chunked-encoding");
-        return -1;
-    }
-    if (size == 0) {
-        r->ps = PS_TRAILERS;
-    } else {
-        r->left = size;
-        r->ps = PS_CHUNK_DATA;
-    }
-    return 0;
-}
-
-static bool blank_line(const char *l, size_t n)
-{
-    return n == 1 || (n == 2 && l[0] == '\r');
-}
-
-/* A complete line (status, header, chunk size, chunk end, trailer). */
-static int on_line(http_raw *r, http_vu *vs, const char *l, size_t n)
-{
-    switch (r->ps) {
-    case PS_STATUS:
-        if (status_line(r, l, n) != 0)
-            return -1;
-        r->line_bytes += n;
-        vs->hdr_bytes += n;
-        vs->headers.len = 0;   /* only the last response's lines are kept */
-        r->ps = PS_HEADERS;
-        return 0;
-    case PS_HEADERS:
-        r->line_bytes += n;
-        vs->hdr_bytes += n;
-        if (blank_line(l, n)) {
-            headers_end(r);
-            return 0;
-        }
-        return header_line(r, vs, l, n);
-    case PS_CHUNK_SIZE:
-        return chunk_size(r, l, n);
-    case PS_CHUNK_END:
-        if (!blank_line(l, n)) {
-            fail(r, CURLE_RECV_ERROR, 0, "Illegal chunk end in chunked-encoding");
-            return -1;
-        }
-        r->ps = PS_CHUNK_SIZE;
-        return 0;
-    case PS_TRAILERS:
-        /* curl hands trailers to the header callback, not the blank line */
-        if (blank_line(l, n)) {
-            r->ps = PS_DONE;
-            return 0;
-        }
-        vs->hdr_bytes += n;
-        return header_line(r, vs, l, n);
-    default:
-        return 0;
-    }
-}
-
-static int add_body(http_raw *r, http_vu *vs, const char *p, size_t n)
-{
-    const volley_host *h = r->w->host;
-    if (http_buf_add(h, &vs->body, p, n) != 0) {
-        fail(r, CURLE_WRITE_ERROR, 0, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * Feeds received bytes to the response parser: 1 when the response is
- * complete, 0 when more is needed, -1 after a failure was reported.
- */
-static int parse(http_raw *r, http_vu *vs, const char *p, size_t n)
-{
-    const volley_host *h = r->w->host;
-    const char *end = p + n;
-    while (p < end) {
-        size_t avail = (size_t)(end - p);
-        switch (r->ps) {
-        case PS_DONE:
-            r->excess = true;   /* more than the response: not reused */
-            return 1;
-        case PS_UNTIL_CLOSE:
-            return add_body(r, vs, p, avail) != 0 ? -1 : 0;
-        case PS_BODY:
-        case PS_CHUNK_DATA: {
-            size_t take = avail < r->left ? avail : (size_t)r->left;
-            if (add_body(r, vs, p, take) != 0)
-                return -1;
-            p += take;
-            r->left -= take;
-            if (!r->left)
-                r->ps = r->ps == PS_BODY ? PS_DONE : PS_CHUNK_END;
-            continue;
-        }
-        default:
-            break;
-        }
-        /* a line state; an answer that does not start as HTTP is refused at once */
-        if (r->ps == PS_STATUS) {
-            size_t have = r->line.len, k = 0;
-            for (; have + k < 5 && k < avail; k++)
-                if (p[k] != "HTTP/"[have + k]) {
-                    fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Received HTTP/0.9 when not allowed");
-                    return -1;
-                }
-        }
-        const char *nl = memchr(p, '\n', avail);
-        size_t take = nl ? (size_t)(nl - p) + 1 : avail;
-        if (r->line.len + take > MAX_LINE) {
-            fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Too large response header line");
-            return -1;
-        }
-        if (!nl || r->line.len) {
-            if (http_buf_add(h, &r->line, p, take) != 0) {
-                fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
-                return -1;
-            }
-            p += take;
-            if (!nl)
-                return 0;
-            int rc = on_line(r, vs, r->line.data, r->line.len);
-            r->line.len = 0;
-            if (rc != 0)
-                return -1;
-        } else {
-            if (on_line(r, vs, p, take) != 0)
-                return -1;
-            p += take;
-        }
-    }
-    return r->ps == PS_DONE ? 1 : 0;
+    fail(r, parse_errors[-err].code, 0, "%s", parse_errors[-err].text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -886,16 +605,7 @@ static int parse(http_raw *r, http_vu *vs, const char *p, size_t n)
 static void reset_response(http_raw *r, http_vu *vs)
 {
     vs->t_first = 0;
-    vs->hdr_bytes = 0;
-    vs->headers.len = 0;
-    vs->body.len = 0;
-    r->ps = PS_STATUS;
-    r->status = 0;
-    r->http10 = r->conn_close = r->conn_keep = r->chunked = r->has_len = false;
-    r->excess = r->set_cookie = false;
-    r->clen = r->left = r->line_bytes = 0;
-    r->loc_off = r->loc_len = 0;
-    r->line.len = 0;
+    http_parse_reset(&r->parser, &vs->resp, r->st->method == HTTP_HEAD);
 }
 
 static void connect_next(http_raw *r);
@@ -906,7 +616,7 @@ static void connect_next(http_raw *r);
  */
 static bool retry(http_raw *r)
 {
-    if (r->new_conn || r->retried || r->line_bytes)
+    if (r->new_conn || r->retried || r->parser.line_bytes)
         return false;
     r->retried = true;
     conn_close(r);
@@ -1042,19 +752,20 @@ static void connect_done(http_raw *r)
 /* The server closed the connection (or it broke) during a request. */
 static void on_eof(http_raw *r)
 {
-    if (r->ps == PS_UNTIL_CLOSE) {
-        r->ps = PS_DONE;
+    const http_parser *rp = &r->parser;
+    if (http_parse_close(&r->parser)) {
         complete(r);
         return;
     }
     if (retry(r))
         return;
-    if (!r->line_bytes) {
+    bool in_head = rp->ps == HTTP_PS_STATUS || rp->ps == HTTP_PS_HEADERS;
+    if (!rp->line_bytes) {
         fail(r, CURLE_GOT_NOTHING, 0, "Empty reply from server");
-    } else if (r->ps == PS_BODY || ((r->ps == PS_STATUS || r->ps == PS_HEADERS) && r->has_len)) {
+    } else if (rp->ps == HTTP_PS_BODY || (in_head && rp->has_len)) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed with %llu bytes remaining to read",
-             (unsigned long long)(r->ps == PS_BODY ? r->left : r->clen));
-    } else if (r->ps == PS_STATUS || r->ps == PS_HEADERS) {
+             (unsigned long long)(rp->ps == HTTP_PS_BODY ? rp->left : rp->clen));
+    } else if (in_head) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed before the response headers ended");
     } else {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed with outstanding read data remaining");
@@ -1070,9 +781,11 @@ static void read_response(http_raw *r)
         if (n > 0) {
             if (!vs->t_first)
                 vs->t_first = r->w->host->now_ns();
-            int rc = parse(r, vs, buf, (size_t)n);
+            int rc = http_parse(&r->parser, r->w->host, &vs->resp, buf, (size_t)n);
             if (rc > 0)
                 complete(r);
+            else if (rc < 0)
+                parse_failed(r, rc);
             /* after a poll error (libuv stopped the handle) read on to the
              * socket's own error or EAGAIN */
             if (rc != 0 || (n < HTTP_RAW_RBUF && r->conn->events))
@@ -1182,14 +895,14 @@ static void on_timer(uv_timer_t *t)
     if (r->phase == PH_CONNECT)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0, "Connection timed out after %llu milliseconds",
              (unsigned long long)ms);
-    else if (r->has_len && r->ps == PS_BODY)
+    else if (r->parser.has_len && r->parser.ps == HTTP_PS_BODY)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
              "Operation timed out after %llu milliseconds with %zu out of %llu bytes received",
-             (unsigned long long)ms, r->vs->body.len, (unsigned long long)r->clen);
+             (unsigned long long)ms, r->vs->resp.body.len, (unsigned long long)r->parser.clen);
     else
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
              "Operation timed out after %llu milliseconds with %zu bytes received",
-             (unsigned long long)ms, r->vs->body.len);
+             (unsigned long long)ms, r->vs->resp.body.len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1286,7 +999,7 @@ static void on_raw_closed(uv_handle_t *hd)
 {
     http_raw *r = hd->data;
     http_worker *w = r->w;
-    free(r->line.data);
+    http_parse_free(&r->parser);
     free(r);
     http_handle_closed(w);
 }
