@@ -142,10 +142,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     }
     if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
         return len;
-    if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0) {
-        vs->has_cookies = true;
-        vs->cookie_iter = vs->w->host->vu_iteration(vs->vu);
-    }
+    if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
+        http_cookies_seen(vs);
     if (http_buf_add(vs->w->host, &vs->resp.headers, data, len) != 0)
         return 0;
     return len;
@@ -419,14 +417,10 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     vs->vu = vu;
     vs->step = st;
     vs->redirects = 0;
-    /* k6 empties a VU's cookie jar when a new iteration starts. */
-    if (vs->has_cookies) {
-        uint64_t it = w->host->vu_iteration(vu);
-        if (it != vs->cookie_iter) {
-            curl_easy_setopt(vs->easy, CURLOPT_COOKIELIST, "ALL");
-            vs->has_cookies = false;
-        }
-    }
+    /* k6 empties a VU's cookie jar when a new iteration starts (tested
+     * here: a VU without cookies costs no call per request). */
+    if (vs->has_cookies)
+        http_cookies_iteration(vs);
     /* A VU with cookies stays on curl, whose cookie engine sends them. */
     if (st->raw && !vs->has_cookies &&
         !atomic_load_explicit(&st->curl_only, memory_order_relaxed)) {

@@ -306,6 +306,18 @@ CURL *http_easy(http_worker *w, http_vu *vs);
 const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
                             const char **code);
 
+/* ---- cookie jar (http_cookie.c) ---- */
+
+/* A response set a cookie: the VU's jar belongs to this iteration. */
+void http_cookies_seen(http_vu *vs);
+/* At step_start of a VU with cookies: empties the jar when the VU started a
+ * new iteration. */
+void http_cookies_iteration(http_vu *vs);
+/* Puts the cookies of the VU's response (read on the fast path from a
+ * request to host for target) into the curl cookie jar of e, as curl would
+ * have kept them. */
+void http_cookies_take(http_vu *vs, CURL *e, const char *host, const char *target, size_t tlen);
+
 /* ---- fast path (http_raw.c) ---- */
 
 #define HTTP_RAW_RBUF 65536         /* per-worker scratch read buffer       */
