@@ -18,7 +18,6 @@
  * first response line; plus curl's CONNECT/APPCONNECT/STARTTRANSFER/TOTAL
  * deltas.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,24 +39,6 @@
 /* ------------------------------------------------------------------------ */
 /* Plugin instance                                                           */
 /* ------------------------------------------------------------------------ */
-
-static const struct {
-    const char *name;
-    volley_metric_type type;
-    volley_metric_contains contains;
-} metric_defs[MET_COUNT] = {
-    [MET_REQS] = {"http_reqs", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
-    [MET_DURATION] = {"http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_BLOCKED] = {"http_req_blocked", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_CONNECTING] = {"http_req_connecting", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_TLS] = {"http_req_tls_handshaking", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_SENDING] = {"http_req_sending", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_WAITING] = {"http_req_waiting", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_RECEIVING] = {"http_req_receiving", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_FAILED] = {"http_req_failed", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
-    [MET_DATA_SENT] = {"data_sent", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
-    [MET_DATA_RECEIVED] = {"data_received", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
-};
 
 static void http_destroy(void *inst)
 {
@@ -101,16 +82,10 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
         return NULL;
     }
     p->raw_enabled = !client || strcmp(client, "curl") != 0;
-    for (int i = 0; i < MET_COUNT; i++) {
-        p->metric[i] = host->metric_register(core, metric_defs[i].name, metric_defs[i].type,
-                                             metric_defs[i].contains, err, errcap);
-        if (p->metric[i] < 0) {
-            http_destroy(p);
-            return NULL;
-        }
+    if (http_result_init(p, err, errcap) != 0) {
+        http_destroy(p);
+        return NULL;
     }
-    for (int i = 0; i < 200; i++)
-        snprintf(p->status_code[i], sizeof p->status_code[i], "%d", 1400 + i);
     return p;
 }
 
@@ -470,105 +445,24 @@ static void http_vu_fini(void *wstate, void *vu_state)
 /* Completion                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Transport errors as k6 codes them (lib/netext/httpext/error_codes.go),
- * with a short k6-like message put in front of curl's own text. */
-const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
-                            const char **code)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        *code = "1050";
-        return "request timeout";
-    case CURLE_COULDNT_RESOLVE_HOST:
-        *code = "1101";
-        return "lookup: no such host";
-    case CURLE_COULDNT_CONNECT:
-        if (os_errno == ECONNREFUSED) {
-            *code = "1212";
-            return "dial: connection refused";
-        }
-        if (os_errno == ETIMEDOUT) {
-            *code = "1211";
-            return "dial: i/o timeout";
-        }
-        *code = os_errno ? "1213" : "1210";
-        return "dial: error";
-    case CURLE_URL_MALFORMAT:
-        *code = "1020";
-        return "invalid URL";
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        if (!sent) {
-            *code = "1020";
-            return "invalid URL";
-        }
-        *code = "1000";   /* e.g. an HTTP/0.9 (non-HTTP) reply */
-        return "malformed HTTP response";
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-        if (os_errno == ECONNRESET) {
-            *code = "1220";
-            return rc == CURLE_SEND_ERROR ? "write: connection reset by peer"
-                                          : "read: connection reset by peer";
-        }
-        if (os_errno == EPIPE) {
-            *code = "1201";
-            return "write: broken pipe";
-        }
-        *code = os_errno ? "1202" : "1200";
-        return rc == CURLE_SEND_ERROR ? "write: error" : "read: error";
-    case CURLE_GOT_NOTHING:
-        *code = "1000";
-        return "EOF (empty reply from server)";
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_PARTIAL_FILE:
-        *code = "1000";
-        return "malformed HTTP response";
-    case CURLE_SSL_CONNECT_ERROR:
-        *code = "1300";
-        return "tls: handshake failed";
-    case CURLE_PEER_FAILED_VERIFICATION:
-        if (detail && (strstr(detail, "subject") || strstr(detail, "hostname"))) {
-            *code = "1311";
-            return "x509: certificate doesn't match hostname";
-        }
-        *code = "1310";
-        return "x509: unknown authority";
-    case CURLE_HTTP2:
-        *code = "1650";
-        return "http2: connection error";
-    case CURLE_HTTP2_STREAM:
-        *code = "1630";
-        return "http2: stream error";
-    case CURLE_BAD_CONTENT_ENCODING:
-        *code = "1701";
-        return "response decompression failed";
-    default:
-        *code = "1000";
-        return "request failed";
-    }
-}
-
-static double ns_ms(uint64_t from, uint64_t to)
-{
-    return to > from ? (double)(to - from) / 1e6 : 0.0;
-}
-
 static double us_ms(curl_off_t from, curl_off_t to)
 {
     return to > from ? (double)(to - from) / 1e3 : 0.0;
 }
 
-/*
- * k6's definitions on our stamps (README.md). blocked: step start to
- * connection ready (so it holds connect and TLS of a new connection, as in
- * k6); sending: until curl waits for the response; waiting: until the first
- * response line; receiving: curl's TOTAL - STARTTRANSFER.
- */
+/* The curl path's timings: the shared marks, connecting and TLS from
+ * curl's CONNECT/APPCONNECT, receiving curl's TOTAL - STARTTRANSFER. */
 static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
 {
-    http_timings t = {0};
-    uint64_t ready = vs->t_prereq ? vs->t_prereq : now;
-    t.blocked = ns_ms(vs->t_start, ready);
+    double receiving = 0.0;
+    if (vs->t_prereq && vs->t_first) {
+        curl_off_t st = 0, total = 0;
+        curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &st);
+        curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
+        if (st > 0)
+            receiving = us_ms(st, total);
+    }
+    http_timings t = http_measure(vs, now, receiving);
     if (nc > 0) {
         curl_off_t nl = 0, conn = 0, app = 0;
         curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &nl);
@@ -578,43 +472,7 @@ static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
         if (app > 0)
             t.tls = us_ms(conn, app);
     }
-    if (vs->t_prereq) {
-        uint64_t sent = vs->t_sent ? vs->t_sent : vs->t_prereq;
-        t.sending = ns_ms(vs->t_prereq, sent);
-        if (vs->t_first) {
-            curl_off_t st = 0, total = 0;
-            curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &st);
-            curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
-            t.waiting = ns_ms(sent, vs->t_first);
-            if (st > 0)
-                t.receiving = us_ms(st, total);
-        } else {
-            t.waiting = ns_ms(sent, now);
-        }
-    }
-    t.duration = t.sending + t.waiting + t.receiving;
     return t;
-}
-
-static void emit(http_worker *w, http_vu *vs, const http_timings *t, const volley_tags *tags,
-                 bool failed, double sent_bytes)
-{
-    const volley_host *h = w->host;
-    const int *m = w->p->metric;
-    volley_vu *vu = vs->vu;
-    h->sample(vu, m[MET_REQS], 1.0, tags);
-    h->sample(vu, m[MET_DURATION], t->duration, tags);
-    h->sample(vu, m[MET_BLOCKED], t->blocked, tags);
-    h->sample(vu, m[MET_CONNECTING], t->connecting, tags);
-    h->sample(vu, m[MET_TLS], t->tls, tags);
-    h->sample(vu, m[MET_SENDING], t->sending, tags);
-    h->sample(vu, m[MET_WAITING], t->waiting, tags);
-    h->sample(vu, m[MET_RECEIVING], t->receiving, tags);
-    h->sample(vu, m[MET_FAILED], failed ? 1.0 : 0.0, tags);
-    /* k6 tags data_sent/data_received with scenario and group only. */
-    volley_tags plain = VOLLEY_TAGS_INIT;
-    h->sample(vu, m[MET_DATA_SENT], sent_bytes, &plain);
-    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->resp.hdr_bytes + vs->resp.body.len), &plain);
 }
 
 /* Re-issues the VU's request to a 3xx Location, as k6 (Go) does: 301/302/
@@ -666,11 +524,7 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
             curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
         const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
-        const char *kind = http_error_kind(rc, os_errno, vs->t_prereq != 0, detail, &o.error_code);
-        /* step_done reads it before anything else can complete */
-        snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, detail);
-        o.error = w->errtext;
-        o.status = 0;
+        http_outcome_error(w, &o, rc, os_errno, vs->t_prereq != 0, detail);
     }
 
     /* REQUEST_SIZE holds the headers plus a body curl sent along with them
@@ -682,21 +536,23 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
 
     /* The Location is copied out of curl (into the url render buffer,
      * rendered again at the next step_start) before the handle leaves. */
-    bool redirect_status = status == 301 || status == 302 || status == 303 ||
-                           status == 307 || status == 308;   /* as Go */
-    if (rc == CURLE_OK && redirect_status && vs->redirects < st->max_redirects) {
+    const char *location = NULL;
+    if (rc == CURLE_OK && http_is_redirect(status) && vs->redirects < st->max_redirects) {
         const char *loc = NULL;
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
         if (loc) {
             vs->url.len = 0;
             if (http_buf_add(w->host, &vs->url, loc, strlen(loc)) == 0)
-                o.follow = vs->url.data;
+                location = vs->url.data;
         }
     }
 
     http_deactivate(w, vs);
     fit_recv_buf(vs);
-    http_finish(w, vs, &o);
+    http_record(w, vs, &o);
+    if (location && follow(w, vs, location, o.status) == 0)
+        return;
+    http_respond(w, vs, &o);
 }
 
 /*
@@ -705,7 +561,7 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
  * method and body a 307/308 keeps), and the Location is resolved against
  * the request's url the way curl resolves CURLINFO_REDIRECT_URL.
  */
-static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, long status)
+int http_curl_follow_raw(http_worker *w, http_vu *vs, const char *location, long status)
 {
     const http_step *st = vs->step;
     if (curl_prepare(w, vs, st) != 0)
@@ -724,39 +580,6 @@ static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, lo
     curl_free(abs);
     curl_url_cleanup(u);
     return rc;
-}
-
-void http_finish(http_worker *w, http_vu *vs, const http_outcome *o)
-{
-    const http_step *st = vs->step;
-    volley_tags tags = VOLLEY_TAGS_INIT;
-    tags.name = st->tag_name;
-    tags.method = http_method_names[st->method];
-    tags.url = st->tag_url;
-    tags.error_code = o->error_code;
-    long status = o->status;
-    if (!o->error && status >= 400 && status < 600)
-        tags.error_code = w->p->status_code[status - 400];
-    tags.status = (int)status;
-    tags.expected_response = http_status_expected(st, status);
-    emit(w, vs, &o->t, &tags, !tags.expected_response, o->sent);
-
-    if (o->follow) {
-        int rc = o->raw ? follow_from_raw(w, vs, o->follow, status)
-                        : follow(w, vs, o->follow, status);
-        if (rc == 0)
-            return;
-    }
-    volley_response resp = {
-        .status = (int)status,
-        .error = o->error,
-        .headers = vs->resp.headers.data ? vs->resp.headers.data : "",
-        .headers_len = vs->resp.headers.len,
-        .body = vs->resp.body.data ? vs->resp.body.data : "",
-        .body_len = vs->resp.body.len,
-        .duration_ms = o->t.duration,
-    };
-    w->host->step_done(vs->vu, &resp);
 }
 
 /* ------------------------------------------------------------------------ */

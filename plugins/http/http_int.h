@@ -257,28 +257,18 @@ struct http_vu {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* The k6 timings of one request, in milliseconds. */
-typedef struct http_timings {
-    double duration, blocked, connecting, tls, sending, waiting, receiving;
-} http_timings;
-
-/* How a request ended, for http_finish. */
-typedef struct http_outcome {
-    http_timings t;
-    long status;                    /* 0 on a transport error               */
-    const char *error;              /* error text (w->errtext), or NULL     */
-    const char *error_code;         /* k6 code of a transport error, or NULL */
-    double sent;                    /* data_sent                            */
-    const char *follow;             /* a redirect's Location to go on to    */
-    bool raw;                       /* from the fast path (follow relative)  */
-} http_outcome;
-
 /* Renders a step's run-time url (its template, or its constant base, plus
  * its query) into vs->url, NUL-terminated. http_conf.c. */
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
 /* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated.
  * http_conf.c. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+/* Whether a status is a redirect to follow (the ones Go follows). */
+static inline bool http_is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 /* Whether a status counts as an expected response (k6's expected_response). */
 static inline bool http_status_expected(const http_step *st, long status)
 {
@@ -297,14 +287,47 @@ void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
 /* http.c: the socket callback saw curl switch this transfer to reading. */
 void http_mark_sent(CURL *easy);
 void http_deactivate(http_worker *w, http_vu *vs);
-/* http.c: the samples of one finished request, then a redirect hop or
- * step_done (which may end the VU or the worker: the caller's last act). */
-void http_finish(http_worker *w, http_vu *vs, const http_outcome *o);
 /* http.c: the VU's easy handle, created on first use; NULL when it cannot. */
 CURL *http_easy(http_worker *w, http_vu *vs);
-/* Transport errors as k6 codes them: a short text and the code. */
-const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
-                            const char **code);
+/* http.c: a 3xx the fast path read goes on on curl: the VU's handle is set
+ * for its step and sent to location, resolved against the request's url. */
+int http_curl_follow_raw(http_worker *w, http_vu *vs, const char *location, long status);
+
+/* ---- result (http_result.c) ---- */
+
+/* The k6 timings of one request, in milliseconds. */
+typedef struct http_timings {
+    double duration, blocked, connecting, tls, sending, waiting, receiving;
+} http_timings;
+
+/* How a request ended. */
+typedef struct http_outcome {
+    http_timings t;
+    long status;                    /* 0 on a transport error               */
+    const char *error;              /* error text (w->errtext), or NULL     */
+    const char *error_code;         /* k6 code of a transport error, or NULL */
+    double sent;                    /* data_sent                            */
+} http_outcome;
+
+static inline double http_ns_ms(uint64_t from, uint64_t to)
+{
+    return to > from ? (double)(to - from) / 1e6 : 0.0;
+}
+
+/* create: registers the metrics and builds the status error_code tags. */
+int http_result_init(http_plugin *p, char *err, size_t errcap);
+/* The timings both clients share, from the VU's stamps: blocked, sending,
+ * waiting; receiving as the client measured it; duration their sum. */
+http_timings http_measure(const http_vu *vs, uint64_t now, double receiving);
+/* A transport error: status 0, the k6 error code, and the text (a k6-like
+ * kind, then detail) in w->errtext. */
+void http_outcome_error(http_worker *w, http_outcome *o, CURLcode rc, long os_errno, bool sent,
+                        const char *detail);
+/* The samples of one finished request (each redirect hop has its own). */
+void http_record(http_worker *w, http_vu *vs, const http_outcome *o);
+/* The response to step_done, which may end the VU or the worker: the
+ * caller's last act. */
+void http_respond(http_worker *w, http_vu *vs, const http_outcome *o);
 
 /* ---- cookie jar (http_cookie.c) ---- */
 

@@ -328,29 +328,14 @@ static http_conn *conn_new(http_raw *r, int fd)
 /* Ending a request                                                          */
 /* ------------------------------------------------------------------------ */
 
-static double ns_ms(uint64_t from, uint64_t to)
-{
-    return to > from ? (double)(to - from) / 1e6 : 0.0;
-}
-
-/* The curl path's definitions (README.md) on the fast path's marks. */
+/* The fast path's timings: the shared marks, connecting from the first
+ * connect attempt to the established connection, receiving from the first
+ * byte to the end. */
 static http_timings measure(const http_raw *r, const http_vu *vs, uint64_t now)
 {
-    http_timings t = {0};
-    t.blocked = ns_ms(vs->t_start, vs->t_prereq ? vs->t_prereq : now);
+    http_timings t = http_measure(vs, now, http_ns_ms(vs->t_first, now));
     if (r->new_conn && r->t_connected)
-        t.connecting = ns_ms(r->t_connect, r->t_connected);
-    if (vs->t_prereq) {
-        uint64_t sent = vs->t_sent ? vs->t_sent : vs->t_prereq;
-        t.sending = ns_ms(vs->t_prereq, sent);
-        if (vs->t_first) {
-            t.waiting = ns_ms(sent, vs->t_first);
-            t.receiving = ns_ms(vs->t_first, now);
-        } else {
-            t.waiting = ns_ms(sent, now);
-        }
-    }
-    t.duration = t.sending + t.waiting + t.receiving;
+        t.connecting = http_ns_ms(r->t_connect, r->t_connected);
     return t;
 }
 
@@ -383,11 +368,9 @@ static void report_failure(http_raw *r)
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
-    const char *kind = http_error_kind(r->err, r->err_errno, vs->t_prereq != 0, r->err_detail,
-                                       &o.error_code);
-    snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, r->err_detail);
-    o.error = w->errtext;
-    http_finish(w, vs, &o);
+    http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
+    http_record(w, vs, &o);
+    http_respond(w, vs, &o);
 }
 
 static void connect_failed(http_raw *r)
@@ -435,18 +418,19 @@ static void complete(http_raw *r)
     http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .sent = (double)r->sent};
     if (rp->set_cookie)
         bridge_cookies(r, vs);
-    long s = rp->status;
-    if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && rp->loc_len &&
-        vs->redirects < r->st->max_redirects) {
+    const char *location = NULL;
+    if (http_is_redirect(rp->status) && rp->loc_len && vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
         atomic_store_explicit(&((http_step *)r->st)->curl_only, true, memory_order_relaxed);
         w->location.len = 0;
-        if (http_buf_add(w->host, &w->location, vs->resp.headers.data + rp->loc_off, rp->loc_len) == 0) {
-            o.follow = w->location.data;
-            o.raw = true;
-        }
+        if (http_buf_add(w->host, &w->location, vs->resp.headers.data + rp->loc_off,
+                         rp->loc_len) == 0)
+            location = w->location.data;
     }
-    http_finish(w, vs, &o);
+    http_record(w, vs, &o);
+    if (location && http_curl_follow_raw(w, vs, location, o.status) == 0)
+        return;
+    http_respond(w, vs, &o);
 }
 
 /* The response parser's refusals as curl 7.88 reports them. */
