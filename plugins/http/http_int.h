@@ -257,12 +257,21 @@ struct http_vu {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* ---- request building (http_request.c) ---- */
+
 /* Renders a step's run-time url (its template, or its constant base, plus
- * its query) into vs->url, NUL-terminated. http_conf.c. */
+ * its query) into vs->url, NUL-terminated. */
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
-/* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated.
- * http_conf.c. */
+/* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+/* Whether a rendered url can be sent by the fast path as curl would. */
+bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
+/* Appends the fast path's request head for target (templated headers
+ * rendered for vu; NULL at load time, when there are none), with a
+ * Content-Length of blen when the step has a body. */
+int http_raw_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
+                  const char *target, size_t tlen, size_t blen);
+
 /* Whether a status is a redirect to follow (the ones Go follows). */
 static inline bool http_is_redirect(long status)
 {
@@ -355,8 +364,6 @@ void http_raw_cancel(http_vu *vs);
 void http_raw_release(http_vu *vs);
 /* worker_fini: releases every VU's fast-path state. */
 void http_raw_fini(http_worker *w);
-/* Whether a rendered url can be sent by the fast path as curl would. */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
 /* A uv handle the fast path owned has closed (w->open_handles); may free
  * the worker after worker_fini. */
 void http_handle_closed(http_worker *w);

@@ -98,45 +98,6 @@ static void on_timer(uv_timer_t *t);
 static void report_failure(http_raw *r);
 
 /* ------------------------------------------------------------------------ */
-/* Urls                                                                      */
-/* ------------------------------------------------------------------------ */
-
-/* Bytes curl 7.88 sends unchanged in a request target: printable ASCII
- * without space and '#' (checked byte by byte against what curl sent). */
-static bool target_byte(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && c != '#';
-}
-
-/*
- * Whether the rendered url is this step's origin followed by a target curl
- * would send as it is: no byte it encodes or cuts (space, control, non-
- * ASCII, '#'), no "." or ".." path segment (curl removes them).
- */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len)
-{
-    if (len < st->origin_len || memcmp(url, st->origin, st->origin_len) != 0)
-        return false;
-    const char *p = url + st->origin_len, *end = url + len;
-    const char *seg = p;
-    bool in_path = true;
-    for (;; p++) {
-        if (p == end || (in_path && (*p == '/' || *p == '?'))) {
-            if (in_path && seg[0] == '.' &&
-                (p - seg == 1 || (p - seg == 2 && seg[1] == '.')))
-                return false;
-            if (p == end)
-                return true;
-            in_path = *p != '?';
-            seg = p + 1;
-            continue;
-        }
-        if (!target_byte((unsigned char)*p))
-            return false;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Request bytes                                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -152,53 +113,12 @@ static const char *request_target(const http_step *st, const http_vu *vs, size_t
     return vs->url.data + st->origin_len - 1;
 }
 
-/*
- * A templated header as the curl path sends it: the value rendered, CR,
- * LF and NUL turned into spaces; a blank value as "Key:" (the curl path
- * writes "Key;"); a value of other white space (\v, \f) not at all, as
- * curl drops it.
- */
-static int put_header(http_vu *vs, const http_header *hd)
-{
-    const volley_host *h = vs->w->host;
-    volley_buf *b = &vs->rawreq;
-    size_t start = b->len, kl = strlen(hd->key);
-    if (http_buf_add(h, b, hd->key, kl) != 0 || http_buf_add(h, b, ": ", 2) != 0)
-        return -1;
-    size_t vstart = b->len;
-    if (h->template_render(hd->value, vs->vu, b) != 0)
-        return -1;
-    bool space;
-    bool blank = http_header_clean(b->data + vstart, b->len - vstart, &space);
-    if (blank)
-        b->len = vstart - 1;   /* "Key:" */
-    else if (space) {
-        b->len = start;
-        return 0;
-    }
-    return http_buf_add(h, b, "\r\n", 2);
-}
-
-static size_t put_u64(char *out, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* Renders a templated step's request: the head into vs->rawreq, the body
  * (rendered into vs->reqbody, or the step's own) as the second part. */
 static int build_request(http_raw *r, http_vu *vs, const http_step *st, const char *target,
                          size_t tlen)
 {
     const volley_host *h = vs->w->host;
-    volley_buf *b = &vs->rawreq;
-    const char *m = http_method_names[st->method];
     const char *body = NULL;
     size_t blen = 0;
     if (st->body_kind == BODY_FIXED) {
@@ -211,26 +131,11 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         body = vs->reqbody.data;
         blen = vs->reqbody.len;
     }
-    b->len = 0;
-    if (http_buf_add(h, b, m, strlen(m)) != 0 || http_buf_add(h, b, " ", 1) != 0 ||
-        http_buf_add(h, b, target, tlen) != 0 || http_buf_add(h, b, st->raw_mid, st->raw_mid_len) != 0)
+    vs->rawreq.len = 0;
+    if (http_raw_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
         return -1;
-    for (size_t i = 0; i < st->n_headers; i++) {
-        const http_header *hd = &st->headers[i];
-        if (hd->value ? put_header(vs, hd) != 0
-                      : hd->raw_len && http_buf_add(h, b, hd->raw, hd->raw_len) != 0)
-            return -1;
-    }
-    if (st->body_kind != BODY_NONE) {
-        char num[24];
-        if (http_buf_add(h, b, "Content-Length: ", 16) != 0 || http_buf_add(h, b, num, put_u64(num, blen)) != 0 ||
-            http_buf_add(h, b, "\r\n", 2) != 0)
-            return -1;
-    }
-    if (http_buf_add(h, b, "\r\n", 2) != 0)
-        return -1;
-    r->out[0] = b->data;
-    r->out_len[0] = b->len;
+    r->out[0] = vs->rawreq.data;
+    r->out_len[0] = vs->rawreq.len;
     r->out[1] = body;
     r->out_len[1] = blen;
     return 0;
