@@ -333,7 +333,7 @@ static void complete(http_raw *r)
             location = w->location.data;
     }
     http_record(w, vs, &o);
-    if (location && http_curl_follow_raw(w, vs, location, o.status) == 0)
+    if (location && http_easy(w, vs) && http_curl_follow_raw(w, vs, location, o.status) == 0)
         return;
     http_respond(w, vs, &o);
 }
