@@ -557,7 +557,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
         if (k != 0)
             goto no;
     } else {
-        if (!st->n_addrs || !http_raw_url_ok(st, url, strlen(url)))
+        if (!st->n_addrs || !http_url_verbatim(st, url, strlen(url)))
             goto no;
         st->raw_target = url + st->origin_len - 1;
         st->raw_target_len = strlen(st->raw_target);
@@ -603,7 +603,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
 
     if (url && !st->headers_dynamic && (st->body_kind == BODY_NONE || st->body_kind == BODY_FIXED)) {
         /* the same bytes http_raw.c renders for a templated step */
-        if (http_raw_head(h, &req, st, NULL, st->raw_target, st->raw_target_len,
+        if (http_render_head(h, &req, st, NULL, st->raw_target, st->raw_target_len,
                           st->body_len) != 0 ||
             (st->body_kind == BODY_FIXED &&
              http_buf_add(h, &req, st->body_text, st->body_len) != 0))

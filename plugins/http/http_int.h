@@ -330,12 +330,13 @@ static inline bool http_status_expected(const http_step *st, long status)
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
 /* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
-/* Whether a rendered url can be sent by the fast path as curl would. */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
+/* Whether curl would send a (rendered) url of the step as it is, so the
+ * fast path may send it. */
+bool http_url_verbatim(const http_step *st, const char *url, size_t len);
 /* Appends the fast path's request head for target (templated headers
  * rendered for vu; NULL at load time, when there are none), with a
  * Content-Length of blen when the step has a body. */
-int http_raw_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
+int http_render_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
                   const char *target, size_t tlen, size_t blen);
 
 /* ---- http_result.c: what a finished request leaves (calls the host) ---- */

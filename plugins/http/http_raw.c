@@ -132,7 +132,7 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         blen = vs->reqbody.len;
     }
     vs->rawreq.len = 0;
-    if (http_raw_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
+    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
         return -1;
     r->out[0] = vs->rawreq.data;
     r->out_len[0] = vs->rawreq.len;
@@ -265,13 +265,21 @@ static void fail(http_raw *r, CURLcode rc, long os_errno, const char *fmt, ...)
     report_failure(r);
 }
 
+/* The request ended, answered or failed: its timeout stops. Returns the
+ * end's stamp. */
+static uint64_t request_ended(http_raw *r)
+{
+    uint64_t now = r->w->host->now_ns();
+    uv_timer_stop(&r->timer);
+    r->phase = PH_IDLE;
+    return now;
+}
+
 static void report_failure(http_raw *r)
 {
     http_worker *w = r->w;
     http_vu *vs = r->vs;
-    uint64_t now = w->host->now_ns();
-    uv_timer_stop(&r->timer);
-    r->phase = PH_IDLE;
+    uint64_t now = request_ended(r);
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
@@ -307,9 +315,7 @@ static void complete(http_raw *r)
 {
     http_worker *w = r->w;
     http_vu *vs = r->vs;
-    uint64_t now = w->host->now_ns();
-    uv_timer_stop(&r->timer);
-    r->phase = PH_IDLE;
+    uint64_t now = request_ended(r);
     const http_parser *rp = &r->parser;
     bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1];
     http_conn *c = r->conn;
@@ -699,7 +705,7 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     if (!st->url_text) {
         if (http_render_url(h, vs, st) != 0)
             return -1;
-        if (!http_raw_url_ok(st, vs->url.data, vs->url.len))
+        if (!http_url_verbatim(st, vs->url.data, vs->url.len))
             return 0;   /* curl rewrites this url: curl sends it */
     }
     size_t tlen;

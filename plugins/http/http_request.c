@@ -63,7 +63,7 @@ static bool target_byte(unsigned char c)
  * would send as it is: no byte it encodes or cuts (space, control, non-
  * ASCII, '#'), no "." or ".." path segment (curl removes them).
  */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len)
+bool http_url_verbatim(const http_step *st, const char *url, size_t len)
 {
     if (len < st->origin_len || memcmp(url, st->origin, st->origin_len) != 0)
         return false;
@@ -123,12 +123,13 @@ static size_t put_u64(char *out, uint64_t v)
     return n;
 }
 
-int http_raw_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
+int http_render_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
                   const char *target, size_t tlen, size_t blen)
 {
     const char *m = http_method_names[st->method];
     if (http_buf_add(h, b, m, strlen(m)) != 0 || http_buf_add(h, b, " ", 1) != 0 ||
-        http_buf_add(h, b, target, tlen) != 0 || http_buf_add(h, b, st->raw_mid, st->raw_mid_len) != 0)
+        http_buf_add(h, b, target, tlen) != 0 ||
+        http_buf_add(h, b, st->raw_mid, st->raw_mid_len) != 0)
         return -1;
     for (size_t i = 0; i < st->n_headers; i++) {
         const http_header *hd = &st->headers[i];
