@@ -3,7 +3,8 @@
  * unix/internal.h), with the types they share and each file's internal
  * functions, bottom layer first.
  *
- * Files, top to bottom. A file calls only files below it.
+ * Files, top to bottom. A file calls only files below it; "->" lists the
+ * ones it calls (raw for http_raw.c, and so on).
  *
  *   http.c          the descriptor, the plugin instance, worker_init and
  *                   worker_fini, the per-VU request cycle (step_start,
@@ -40,10 +41,12 @@
  *                   curl, no libuv
  *   http_text.h     inline text and buffer helpers used everywhere
  *
- * One call goes up, through a pointer: worker_fini called during a drain
- * of finished transfers is deferred, and http_drain runs it afterwards
- * through w->fini (http.c's), as a lower layer calls its user back in
- * libuv. Curl and libuv call our callbacks the same way.
+ * http_parse.h and http_text.h include neither curl nor libuv.
+ *
+ * One call goes up, through a pointer, the way libuv calls its user back:
+ * a worker_fini that comes during a drain of finished transfers is
+ * deferred, and http_drain runs it afterwards through w->fini (set by
+ * http.c at worker_init).
  */
 #ifndef VOLLEY_HTTP_INT_H
 #define VOLLEY_HTTP_INT_H
@@ -297,6 +300,8 @@ typedef struct http_outcome {
 
 /* ---- helpers on the types ---- */
 
+/* Two stamps as milliseconds; 0 rather than negative when a mark is
+ * missing or out of order. */
 static inline double http_ns_ms(uint64_t from, uint64_t to)
 {
     return to > from ? (double)(to - from) / 1e6 : 0.0;

@@ -10,9 +10,11 @@
  * no loop alive), and a per-VU timer that is the request timeout. The
  * request is bytes http_conf.c prebuilt (a constant step goes out as one
  * send() of them) or the templated parts rendered around the prebuilt
- * pieces into a per-VU buffer; the response is read into the worker's
- * scratch buffer and parsed from there into the VU's header and body
- * buffers, as curl's callbacks fill them. Nothing is allocated per request
+ * pieces into a per-VU buffer (http_request.c); the response is read into
+ * the worker's scratch buffer and parsed from there (http_parse.c) into the
+ * VU's header and body buffers, as curl's callbacks fill them. This file
+ * keeps the connections and the request's course; the parser's refusals
+ * become curl's errors here. Nothing is allocated per request
  * once the buffers have grown; a connection costs one small allocation.
  *
  * What it must do as the curl path does it (README.md, "Fast path"): the
