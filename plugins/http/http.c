@@ -1,63 +1,22 @@
 /*
- * http: the HTTP/1.1 and HTTP/2 protocol plugin, on libcurl's multi_socket
- * API (see http_loop.c for the loop glue, http_conf.c for compilation).
+ * http: the HTTP/1.1 and HTTP/2 protocol plugin. This file is its top: the
+ * descriptor, the plugin instance, worker_init/worker_fini and the per-VU
+ * request cycle, which sends each request down one of two clients.
  *
  * Plain http:// requests go to the fast path (http_raw.c) when they can;
  * everything else, and what the fast path hands over (redirects, cookies),
- * runs on curl. Per VU: one easy handle, created on first use by curl and
- * reused for every request (it keeps its options; keep-alive connections
- * come from the worker's multi), response and render buffers that only
- * grow. Options are set again only when the VU's step changes; a request
- * then costs, in this file, a few stores, the templated parts' rendering
- * and the samples.
- *
- * Timings (README.md has the full definitions) come from our own monotonic
- * stamps where curl 7.88 has none that is reliable: step_start,
- * PREREQFUNCTION (connection ready, request about to be written), the
- * socket callback switching the transfer to reading (request written), the
- * first response line; plus curl's CONNECT/APPCONNECT/STARTTRANSFER/TOTAL
- * deltas.
+ * runs on libcurl (http_curl.c, on the worker's multis of http_loop.c).
+ * http_int.h has the file map and which file may call which.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http_int.h"
-
-/*
- * Receive buffer (CURLOPT_BUFFERSIZE) of a VU's handle: curl mallocs it for
- * every transfer and holds it until the transfer ends, so with thousands of
- * VUs waiting on slow answers its default 16 KB is most of a VU's memory.
- * It starts at curl's minimum, enough for a small answer in one read, and
- * grows to fit the largest response the VU has had (headers and body), up
- * to RECV_BUF_MAX, so large downloads are not read in 1 KB pieces.
- */
-#define RECV_BUF_MIN 1024
-#define RECV_BUF_MAX 65536
 
 /* ------------------------------------------------------------------------ */
 /* Plugin instance                                                           */
 /* ------------------------------------------------------------------------ */
-
-static const struct {
-    const char *name;
-    volley_metric_type type;
-    volley_metric_contains contains;
-} metric_defs[MET_COUNT] = {
-    [MET_REQS] = {"http_reqs", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
-    [MET_DURATION] = {"http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_BLOCKED] = {"http_req_blocked", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_CONNECTING] = {"http_req_connecting", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_TLS] = {"http_req_tls_handshaking", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_SENDING] = {"http_req_sending", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_WAITING] = {"http_req_waiting", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_RECEIVING] = {"http_req_receiving", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
-    [MET_FAILED] = {"http_req_failed", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
-    [MET_DATA_SENT] = {"data_sent", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
-    [MET_DATA_RECEIVED] = {"data_received", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
-};
 
 static void http_destroy(void *inst)
 {
@@ -101,324 +60,48 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
         return NULL;
     }
     p->raw_enabled = !client || strcmp(client, "curl") != 0;
-    for (int i = 0; i < MET_COUNT; i++) {
-        p->metric[i] = host->metric_register(core, metric_defs[i].name, metric_defs[i].type,
-                                             metric_defs[i].contains, err, errcap);
-        if (p->metric[i] < 0) {
-            http_destroy(p);
-            return NULL;
-        }
+    if (http_result_init(p, err, errcap) != 0) {
+        http_destroy(p);
+        return NULL;
     }
-    for (int i = 0; i < 200; i++)
-        snprintf(p->status_code[i], sizeof p->status_code[i], "%d", 1400 + i);
     return p;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Curl callbacks of an easy handle (run inside curl: only record)           */
+/* Worker                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static size_t on_body(char *data, size_t size, size_t n, void *userp)
+/*
+ * Takes the remaining transfers out of their multis, releases the fast
+ * path's VU states and connections, then lets http_loop.c close the
+ * multis and uv handles; the worker is freed by the last close callback.
+ * During a drain of finished transfers it is only noted, and http_drain
+ * runs it when the outermost drain returns.
+ */
+static void http_worker_fini(void *wstate)
 {
-    http_vu *vs = userp;
-    size_t len = size * n;
-    if (vs->w->host->buf_reserve(&vs->body, len) != 0)
-        return 0;   /* CURLE_WRITE_ERROR */
-    memcpy(vs->body.data + vs->body.len, data, len);
-    vs->body.len += len;
-    vs->body.data[vs->body.len] = '\0';
-    return len;
-}
-
-/* Keeps the header lines of the last response (1xx responses before it are
- * dropped), without its status line and final blank line. */
-static size_t on_header(char *data, size_t size, size_t n, void *userp)
-{
-    http_vu *vs = userp;
-    size_t len = size * n;
-    vs->hdr_bytes += len;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        if (!vs->t_first)
-            vs->t_first = vs->w->host->now_ns();
-        vs->headers.len = 0;
-        return len;
-    }
-    if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
-        return len;
-    if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0) {
-        vs->has_cookies = true;
-        vs->cookie_iter = vs->w->host->vu_iteration(vs->vu);
-    }
-    if (vs->w->host->buf_reserve(&vs->headers, len) != 0)
-        return 0;
-    memcpy(vs->headers.data + vs->headers.len, data, len);
-    vs->headers.len += len;
-    vs->headers.data[vs->headers.len] = '\0';
-    return len;
-}
-
-static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
-                     int local_port)
-{
-    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    http_vu *vs = clientp;
-    vs->t_prereq = vs->w->host->now_ns();
-    return CURL_PREREQFUNC_OK;
-}
-
-void http_mark_sent(CURL *easy)
-{
-    http_vu *vs = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&vs);
-    if (vs && vs->t_prereq && !vs->t_sent && !vs->t_first)
-        vs->t_sent = vs->w->host->now_ns();
-}
-
-/* ------------------------------------------------------------------------ */
-/* Request setup                                                             */
-/* ------------------------------------------------------------------------ */
-
-static int easy_create(http_worker *w, http_vu *vs)
-{
-    if (vs->easy)
-        return 0;
-    http_group *g = http_group_join(w);
-    if (!g)
-        return -1;
-    CURL *e = curl_easy_init();
-    if (!e) {
-        http_group_leave(w, g);
-        return -1;
-    }
-    vs->easy = e;
-    vs->w = w;
-    vs->g = g;
-    vs->recv_buf = RECV_BUF_MIN;
-    CURLcode rc = CURLE_OK;
-    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)vs);
-    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* No proxy, and no getenv of the proxy variables per request. */
-    rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");
-    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-    rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, vs->recv_buf);
-    /* https copies the request into an upload buffer held for the whole
-     * transfer (64 KB by default); curl's minimum, 16 KB, is one TLS record. */
-    rc |= curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-    rc |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
-    rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, vs->errbuf);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, vs);
-    rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, vs);
-    rc |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-    rc |= curl_easy_setopt(e, CURLOPT_PREREQDATA, vs);
-    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
-    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, g);
-    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http_close_socket);
-    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, g);
-    rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
-    return rc == CURLE_OK ? 0 : -1;
-}
-
-CURL *http_easy(http_worker *w, http_vu *vs)
-{
-    return easy_create(w, vs) == 0 ? vs->easy : NULL;
-}
-
-/* Between transfers: lets the receive buffer fit the response just read. */
-static void fit_recv_buf(http_vu *vs)
-{
-    uint64_t total = vs->hdr_bytes + vs->body.len;
-    long want = vs->recv_buf;
-    while (want < RECV_BUF_MAX && (uint64_t)want < total)
-        want *= 2;
-    if (want != vs->recv_buf &&
-        curl_easy_setopt(vs->easy, CURLOPT_BUFFERSIZE, want) == CURLE_OK)
-        vs->recv_buf = want;
-}
-
-/* Sets what belongs to the step; runs only when the VU's step changes. */
-static int configure(http_vu *vs, const http_step *st)
-{
-    CURL *e = vs->easy;
-    CURLcode rc = CURLE_OK;
-    rc |= curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-    rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    if (st->body_kind == BODY_NONE) {
-        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-        rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        if (st->method == HTTP_HEAD)
-            rc |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        else if (st->method != HTTP_GET)
-            rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, http_method_names[st->method]);
-    } else {
-        if (st->body_kind == BODY_FIXED) {
-            rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st->body_len);
-            rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, st->body_text);
-        } else {
-            rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");   /* method POST */
-        }
-        if (st->method != HTTP_POST)
-            rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, http_method_names[st->method]);
-    }
-    /* A set CURLU wins over CURLOPT_URL, so a templated url clears it. */
-    rc |= curl_easy_setopt(e, CURLOPT_CURLU, st->curlu);
-    if (!st->headers_dynamic)
-        rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->header_list);
-    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
-    vs->configured = rc == CURLE_OK ? st : NULL;
-    return rc == CURLE_OK ? 0 : -1;
-}
-
-/* Renders header lines into vs->hdrtext and links them as curl_slist nodes
- * owned by the VU; CR/LF in rendered values become spaces. */
-static int render_headers(http_vu *vs, const http_step *st)
-{
-    const volley_host *h = vs->w->host;
-    if (st->n_headers > vs->hnodes_cap) {
-        http_hnode *n = realloc(vs->hnodes, st->n_headers * sizeof *n);
-        if (!n)
-            return -1;
-        vs->hnodes = n;
-        vs->hnodes_cap = st->n_headers;
-    }
-    vs->hdrtext.len = 0;
-    for (size_t i = 0; i < st->n_headers; i++) {
-        const http_header *hd = &st->headers[i];
-        if (hd->line)
-            continue;
-        size_t kl = strlen(hd->key);
-        vs->hnodes[i].off = vs->hdrtext.len;
-        if (h->buf_reserve(&vs->hdrtext, kl + 2) != 0)
-            return -1;
-        memcpy(vs->hdrtext.data + vs->hdrtext.len, hd->key, kl);
-        memcpy(vs->hdrtext.data + vs->hdrtext.len + kl, ": ", 2);
-        vs->hdrtext.len += kl + 2;
-        size_t vstart = vs->hdrtext.len;
-        if (h->template_render(hd->value, vs->vu, &vs->hdrtext) != 0 ||
-            h->buf_reserve(&vs->hdrtext, 1) != 0)
-            return -1;
-        char *d = vs->hdrtext.data;
-        bool blank = true;
-        for (size_t j = vstart; j < vs->hdrtext.len; j++) {
-            if (d[j] == '\r' || d[j] == '\n' || d[j] == '\0')
-                d[j] = ' ';
-            blank &= d[j] == ' ' || d[j] == '\t';
-        }
-        if (blank) {
-            /* "Key:" would make curl drop the header; "Key;" sends it empty */
-            d[vstart - 2] = ';';
-            vs->hdrtext.len = vstart - 1;
-        }
-        d[vs->hdrtext.len++] = '\0';
-    }
-    for (size_t i = 0; i < st->n_headers; i++) {
-        const http_header *hd = &st->headers[i];
-        vs->hnodes[i].sl.data = hd->line ? hd->line : vs->hdrtext.data + vs->hnodes[i].off;
-        vs->hnodes[i].sl.next = i + 1 < st->n_headers ? &vs->hnodes[i + 1].sl : NULL;
-    }
-    return curl_easy_setopt(vs->easy, CURLOPT_HTTPHEADER, &vs->hnodes[0].sl) == CURLE_OK ? 0 : -1;
-}
-
-/* The request's templated parts: url, headers, body. */
-static int render(http_vu *vs, const http_step *st)
-{
-    const volley_host *h = vs->w->host;
-    CURL *e = vs->easy;
-    if (!st->url_text) {
-        if (http_render_url(h, vs, st) != 0 ||
-            curl_easy_setopt(e, CURLOPT_URL, vs->url.data) != CURLE_OK)
-            return -1;
-    }
-    if (st->headers_dynamic && render_headers(vs, st) != 0)
-        return -1;
-    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM) {
-        if (http_render_body(h, vs, st) != 0)
-            return -1;
-        if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vs->reqbody.len) ||
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, vs->reqbody.data))
-            return -1;
-    }
-    return 0;
-}
-
-/* Loads the step's DNS pin into the group's DNS cache (shared by its
- * handles) with this VU's next transfer. Every transfer carries the pin
- * until one that did has completed, so VUs starting together never reach
- * curl's resolver; a handle that carried it drops it again. */
-static void pin_dns(http_group *g, http_vu *vs, const http_step *st)
-{
-    if (vs->resolve_set) {
-        curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, NULL);
-        vs->resolve_set = false;
-    }
-    if (!st->resolve)
+    http_worker *w = wstate;
+    if (!w || w->closing)
         return;
-    if (st->idx >= g->n_pinned) {
-        unsigned char *t = realloc(g->pinned, st->idx + 1);
-        if (!t)
-            return;
-        memset(t + g->n_pinned, 0, st->idx + 1 - g->n_pinned);
-        g->pinned = t;
-        g->n_pinned = st->idx + 1;
-    }
-    if (!g->pinned[st->idx] &&
-        curl_easy_setopt(vs->easy, CURLOPT_RESOLVE, st->resolve) == CURLE_OK)
-        vs->resolve_set = true;
-}
-
-static void reset_request(http_vu *vs, uint64_t now)
-{
-    vs->t_start = now;
-    vs->t_prereq = vs->t_sent = vs->t_first = 0;
-    vs->hdr_bytes = 0;
-    vs->headers.len = 0;
-    vs->body.len = 0;
-    vs->errbuf[0] = '\0';
-}
-
-static int activate(http_worker *w, http_vu *vs)
-{
-    if (curl_multi_add_handle(vs->g->multi, vs->easy) != CURLM_OK)
-        return -1;
-    vs->active = true;
-    vs->prev = NULL;
-    vs->next = w->active;
-    if (w->active)
-        w->active->prev = vs;
-    w->active = vs;
-    return 0;
-}
-
-void http_deactivate(http_worker *w, http_vu *vs)
-{
-    if (!vs->active)
+    if (w->dispatching) {
+        w->fini_pending = true;
         return;
-    curl_multi_remove_handle(vs->g->multi, vs->easy);
-    if (vs->prev)
-        vs->prev->next = vs->next;
-    else
-        w->active = vs->next;
-    if (vs->next)
-        vs->next->prev = vs->prev;
-    vs->prev = vs->next = NULL;
-    vs->active = false;
+    }
+    while (w->active)
+        http_curl_deactivate(w, w->active);
+    w->closing = true;
+    http_raw_fini(w);
+    http_worker_close(w);
 }
 
-/* The VU's curl handle ready for st: created, set for the step when its
- * step changed, templated parts rendered, the DNS pin loaded. */
-static int curl_prepare(http_worker *w, http_vu *vs, const http_step *st)
+static void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
 {
-    if (easy_create(w, vs) != 0)
-        return -1;
-    if (vs->configured != st && configure(vs, st) != 0)
-        return -1;
-    if (render(vs, st) != 0)
-        return -1;
-    pin_dns(vs->g, vs, st);
-    return 0;
+    return http_worker_new(inst, vw, http_worker_fini, err, errcap);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The per-VU request cycle                                                  */
+/* ------------------------------------------------------------------------ */
 
 static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
 {
@@ -428,19 +111,15 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     if (w->closing)
         return -1;
     if (vs->active)
-        http_deactivate(w, vs);
+        http_curl_deactivate(w, vs);
     vs->w = w;
     vs->vu = vu;
     vs->step = st;
     vs->redirects = 0;
-    /* k6 empties a VU's cookie jar when a new iteration starts. */
-    if (vs->has_cookies) {
-        uint64_t it = w->host->vu_iteration(vu);
-        if (it != vs->cookie_iter) {
-            curl_easy_setopt(vs->easy, CURLOPT_COOKIELIST, "ALL");
-            vs->has_cookies = false;
-        }
-    }
+    /* k6 empties a VU's cookie jar when a new iteration starts (tested
+     * here: a VU without cookies costs no call per request). */
+    if (vs->has_cookies)
+        http_cookies_iteration(vs);
     /* A VU with cookies stays on curl, whose cookie engine sends them. */
     if (st->raw && !vs->has_cookies &&
         !atomic_load_explicit(&st->curl_only, memory_order_relaxed)) {
@@ -448,10 +127,9 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
         if (rc != 0)
             return rc > 0 ? 0 : -1;
     }
-    if (curl_prepare(w, vs, st) != 0)
+    if (!http_easy(w, vs))
         return -1;
-    reset_request(vs, w->host->now_ns());
-    return activate(w, vs);
+    return http_curl_start(w, vs, st);
 }
 
 static void http_step_cancel(void *wstate, volley_vu *vu, void *vu_state)
@@ -459,7 +137,7 @@ static void http_step_cancel(void *wstate, volley_vu *vu, void *vu_state)
     (void)vu;
     http_vu *vs = vu_state;
     if (vs->active)
-        http_deactivate(wstate, vs);
+        http_curl_deactivate(wstate, vs);
     if (vs->raw)
         http_raw_cancel(vs);
 }
@@ -471,320 +149,17 @@ static void http_vu_fini(void *wstate, void *vu_state)
     if (vs->raw)
         http_raw_release(vs);
     if (vs->active)
-        http_deactivate(vs->w, vs);
-    if (vs->easy) {
-        curl_easy_cleanup(vs->easy);
-        http_group_leave(vs->w, vs->g);   /* may free the worker: last */
-    }
-    free(vs->headers.data);
-    free(vs->body.data);
+        http_curl_deactivate(vs->w, vs);
+    if (vs->easy)
+        http_easy_free(vs);   /* may free the worker: the last use of it */
+    free(vs->resp.headers.data);
+    free(vs->resp.body.data);
     free(vs->url.data);
     free(vs->reqbody.data);
     free(vs->hdrtext.data);
     free(vs->rawreq.data);
     free(vs->hnodes);
     memset(vs, 0, sizeof *vs);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Completion                                                                */
-/* ------------------------------------------------------------------------ */
-
-/* Transport errors as k6 codes them (lib/netext/httpext/error_codes.go),
- * with a short k6-like message put in front of curl's own text. */
-const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
-                            const char **code)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        *code = "1050";
-        return "request timeout";
-    case CURLE_COULDNT_RESOLVE_HOST:
-        *code = "1101";
-        return "lookup: no such host";
-    case CURLE_COULDNT_CONNECT:
-        if (os_errno == ECONNREFUSED) {
-            *code = "1212";
-            return "dial: connection refused";
-        }
-        if (os_errno == ETIMEDOUT) {
-            *code = "1211";
-            return "dial: i/o timeout";
-        }
-        *code = os_errno ? "1213" : "1210";
-        return "dial: error";
-    case CURLE_URL_MALFORMAT:
-        *code = "1020";
-        return "invalid URL";
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        if (!sent) {
-            *code = "1020";
-            return "invalid URL";
-        }
-        *code = "1000";   /* e.g. an HTTP/0.9 (non-HTTP) reply */
-        return "malformed HTTP response";
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-        if (os_errno == ECONNRESET) {
-            *code = "1220";
-            return rc == CURLE_SEND_ERROR ? "write: connection reset by peer"
-                                          : "read: connection reset by peer";
-        }
-        if (os_errno == EPIPE) {
-            *code = "1201";
-            return "write: broken pipe";
-        }
-        *code = os_errno ? "1202" : "1200";
-        return rc == CURLE_SEND_ERROR ? "write: error" : "read: error";
-    case CURLE_GOT_NOTHING:
-        *code = "1000";
-        return "EOF (empty reply from server)";
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_PARTIAL_FILE:
-        *code = "1000";
-        return "malformed HTTP response";
-    case CURLE_SSL_CONNECT_ERROR:
-        *code = "1300";
-        return "tls: handshake failed";
-    case CURLE_PEER_FAILED_VERIFICATION:
-        if (detail && (strstr(detail, "subject") || strstr(detail, "hostname"))) {
-            *code = "1311";
-            return "x509: certificate doesn't match hostname";
-        }
-        *code = "1310";
-        return "x509: unknown authority";
-    case CURLE_HTTP2:
-        *code = "1650";
-        return "http2: connection error";
-    case CURLE_HTTP2_STREAM:
-        *code = "1630";
-        return "http2: stream error";
-    case CURLE_BAD_CONTENT_ENCODING:
-        *code = "1701";
-        return "response decompression failed";
-    default:
-        *code = "1000";
-        return "request failed";
-    }
-}
-
-static double ns_ms(uint64_t from, uint64_t to)
-{
-    return to > from ? (double)(to - from) / 1e6 : 0.0;
-}
-
-static double us_ms(curl_off_t from, curl_off_t to)
-{
-    return to > from ? (double)(to - from) / 1e3 : 0.0;
-}
-
-/*
- * k6's definitions on our stamps (README.md). blocked: step start to
- * connection ready (so it holds connect and TLS of a new connection, as in
- * k6); sending: until curl waits for the response; waiting: until the first
- * response line; receiving: curl's TOTAL - STARTTRANSFER.
- */
-static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
-{
-    http_timings t = {0};
-    uint64_t ready = vs->t_prereq ? vs->t_prereq : now;
-    t.blocked = ns_ms(vs->t_start, ready);
-    if (nc > 0) {
-        curl_off_t nl = 0, conn = 0, app = 0;
-        curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &nl);
-        curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &conn);
-        curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &app);
-        t.connecting = us_ms(nl, conn);
-        if (app > 0)
-            t.tls = us_ms(conn, app);
-    }
-    if (vs->t_prereq) {
-        uint64_t sent = vs->t_sent ? vs->t_sent : vs->t_prereq;
-        t.sending = ns_ms(vs->t_prereq, sent);
-        if (vs->t_first) {
-            curl_off_t st = 0, total = 0;
-            curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &st);
-            curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
-            t.waiting = ns_ms(sent, vs->t_first);
-            if (st > 0)
-                t.receiving = us_ms(st, total);
-        } else {
-            t.waiting = ns_ms(sent, now);
-        }
-    }
-    t.duration = t.sending + t.waiting + t.receiving;
-    return t;
-}
-
-static void emit(http_worker *w, http_vu *vs, const http_timings *t, const volley_tags *tags,
-                 bool failed, double sent_bytes)
-{
-    const volley_host *h = w->host;
-    const int *m = w->p->metric;
-    volley_vu *vu = vs->vu;
-    h->sample(vu, m[MET_REQS], 1.0, tags);
-    h->sample(vu, m[MET_DURATION], t->duration, tags);
-    h->sample(vu, m[MET_BLOCKED], t->blocked, tags);
-    h->sample(vu, m[MET_CONNECTING], t->connecting, tags);
-    h->sample(vu, m[MET_TLS], t->tls, tags);
-    h->sample(vu, m[MET_SENDING], t->sending, tags);
-    h->sample(vu, m[MET_WAITING], t->waiting, tags);
-    h->sample(vu, m[MET_RECEIVING], t->receiving, tags);
-    h->sample(vu, m[MET_FAILED], failed ? 1.0 : 0.0, tags);
-    /* k6 tags data_sent/data_received with scenario and group only. */
-    volley_tags plain = VOLLEY_TAGS_INIT;
-    h->sample(vu, m[MET_DATA_SENT], sent_bytes, &plain);
-    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->hdr_bytes + vs->body.len), &plain);
-}
-
-/* Re-issues the VU's request to a 3xx Location, as k6 (Go) does: 301/302/
- * 303 turn other methods than GET/HEAD into a GET without body. */
-static int follow(http_worker *w, http_vu *vs, const char *location, long status)
-{
-    CURL *e = vs->easy;
-    int method = vs->step->method;
-    vs->configured = NULL;   /* the next step_start sets everything again */
-    if (curl_easy_setopt(e, CURLOPT_CURLU, NULL) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_URL, location) != CURLE_OK)
-        return -1;
-    if ((status == 301 || status == 302 || status == 303) && method != HTTP_GET &&
-        method != HTTP_HEAD) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    }
-    vs->redirects++;
-    if (activate(w, vs) != 0)
-        return -1;
-    /* curl runs the transfer later, from the loop: the response just
-     * recorded is only dropped once the next hop is certain. */
-    reset_request(vs, w->host->now_ns());
-    return 0;
-}
-
-/*
- * One finished transfer: read curl's numbers, take the handle out of the
- * multi, record the samples and hand the response to the core. step_done
- * is the last thing done here: it may start this VU's next step, cancel
- * others, or end this VU (vu_fini) before it returns.
- */
-void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
-{
-    CURL *e = vs->easy;
-    const http_step *st = vs->step;
-    long status = 0, nc = 0, req_size = 0, os_errno = 0;
-    curl_off_t uploaded = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nc);
-    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
-    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    http_outcome o = {.t = measure(vs, e, nc, now), .status = status};
-    if (vs->resolve_set && st->idx < vs->g->n_pinned)
-        vs->g->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
-
-    if (rc != CURLE_OK) {
-        if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
-            curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-        const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
-        const char *kind = http_error_kind(rc, os_errno, vs->t_prereq != 0, detail, &o.error_code);
-        /* step_done reads it before anything else can complete */
-        snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, detail);
-        o.error = w->errtext;
-        o.status = 0;
-    }
-
-    /* REQUEST_SIZE holds the headers plus a body curl sent along with them
-     * (small bodies); a body streamed after them (from 64 KiB in 7.88) is
-     * only in SIZE_UPLOAD, and then larger than the headers. */
-    o.sent = (double)req_size;
-    if ((curl_off_t)req_size < uploaded)
-        o.sent += (double)uploaded;
-
-    /* The Location is copied out of curl (into the url render buffer,
-     * rendered again at the next step_start) before the handle leaves. */
-    bool redirect_status = status == 301 || status == 302 || status == 303 ||
-                           status == 307 || status == 308;   /* as Go */
-    if (rc == CURLE_OK && redirect_status && vs->redirects < st->max_redirects) {
-        const char *loc = NULL;
-        curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, (char **)&loc);
-        if (loc) {
-            size_t n = strlen(loc);
-            vs->url.len = 0;
-            if (w->host->buf_reserve(&vs->url, n) == 0) {
-                memcpy(vs->url.data, loc, n + 1);
-                vs->url.len = n;
-                o.follow = vs->url.data;
-            }
-        }
-    }
-
-    http_deactivate(w, vs);
-    fit_recv_buf(vs);
-    http_finish(w, vs, &o);
-}
-
-/*
- * A redirect answered on the fast path continues on curl, as the curl
- * path would have gone on: the VU's handle is set up for its step (the
- * method and body a 307/308 keeps), and the Location is resolved against
- * the request's url the way curl resolves CURLINFO_REDIRECT_URL.
- */
-static int follow_from_raw(http_worker *w, http_vu *vs, const char *location, long status)
-{
-    const http_step *st = vs->step;
-    if (curl_prepare(w, vs, st) != 0)
-        return -1;
-    const char *base = st->url_text ? st->url_text : vs->url.data;
-    CURLU *u = curl_url();
-    char *abs = NULL;
-    int rc = -1;
-    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
-        size_t n = strlen(abs);
-        vs->url.len = 0;
-        if (w->host->buf_reserve(&vs->url, n) == 0) {
-            memcpy(vs->url.data, abs, n + 1);
-            vs->url.len = n;
-            rc = follow(w, vs, vs->url.data, status);
-        }
-    }
-    curl_free(abs);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-void http_finish(http_worker *w, http_vu *vs, const http_outcome *o)
-{
-    const http_step *st = vs->step;
-    volley_tags tags = VOLLEY_TAGS_INIT;
-    tags.name = st->tag_name;
-    tags.method = http_method_names[st->method];
-    tags.url = st->tag_url;
-    tags.error_code = o->error_code;
-    long status = o->status;
-    if (!o->error && status >= 400 && status < 600)
-        tags.error_code = w->p->status_code[status - 400];
-    tags.status = (int)status;
-    tags.expected_response = http_status_expected(st, status);
-    emit(w, vs, &o->t, &tags, !tags.expected_response, o->sent);
-
-    if (o->follow) {
-        int rc = o->raw ? follow_from_raw(w, vs, o->follow, status)
-                        : follow(w, vs, o->follow, status);
-        if (rc == 0)
-            return;
-    }
-    volley_response resp = {
-        .status = (int)status,
-        .error = o->error,
-        .headers = vs->headers.data ? vs->headers.data : "",
-        .headers_len = vs->headers.len,
-        .body = vs->body.data ? vs->body.data : "",
-        .body_len = vs->body.len,
-        .duration_ms = o->t.duration,
-    };
-    w->host->step_done(vs->vu, &resp);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -2,12 +2,14 @@
  * http step options and step_compile. Everything that does not change per
  * request is built here once: the url text and its DNS pin, the header
  * list (as static curl_slist nodes), the body, the tag strings. A step
- * whose url, headers or body are templated keeps the templates; http.c
- * renders them per request into per-VU buffers.
+ * whose url, headers or body are templated keeps the templates; the
+ * request paths render them per request into per-VU buffers
+ * (http_request.c).
  *
  * The fast path's part (compile_raw): whether the step may run on it, the
  * addresses of its host, and the request bytes curl 7.88 would send, whole
- * for a constant step, in pieces around the templated parts otherwise.
+ * for a constant step (built by http_request.c, as at run time), in pieces
+ * around the templated parts otherwise.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -20,9 +22,6 @@
 #include <sys/socket.h>
 
 #include "http_int.h"
-
-const char *const http_method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE",
-                                         "HEAD", "OPTIONS", NULL};
 
 static const volley_option options[] = {
     [OPT_METHOD] = {.name = "method", .type = VOLLEY_OPT_ENUM,
@@ -89,14 +88,10 @@ static char *header_line(const char *key, const char *value)
     if (!s)
         return NULL;
     memcpy(s, key, kl);
-    if (strspn(value, " \t\r\n") == vl) {
-        memcpy(s + kl, ";", 2);
-        return s;
-    }
     memcpy(s + kl, ": ", 2);
-    for (size_t i = 0; i < vl; i++)
-        s[kl + 2 + i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
-    s[kl + 2 + vl] = '\0';
+    memcpy(s + kl + 2, value, vl + 1);
+    if (http_header_clean(s + kl + 2, vl, NULL))
+        memcpy(s + kl, ";", 2);
     return s;
 }
 
@@ -302,45 +297,6 @@ oom:
     return -1;
 }
 
-int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
-{
-    vs->url.len = 0;
-    if (st->url_tmpl) {
-        if (h->template_render(st->url_tmpl, vs->vu, &vs->url) != 0)
-            return -1;
-    } else {
-        size_t n = strlen(st->url_base);
-        if (h->buf_reserve(&vs->url, n) != 0)
-            return -1;
-        memcpy(vs->url.data, st->url_base, n);
-        vs->url.len = n;
-    }
-    if (h->buf_reserve(&vs->url, 1) != 0)
-        return -1;
-    vs->url.data[vs->url.len] = '\0';
-    if (st->query.n == 0)
-        return 0;
-    /* A fragment is not sent: the query goes before it (it is dropped). */
-    char *hash = memchr(vs->url.data, '#', vs->url.len);
-    if (hash)
-        vs->url.len = (size_t)(hash - vs->url.data);
-    bool has_q = memchr(vs->url.data, '?', vs->url.len) != NULL;
-    vs->url.data[vs->url.len++] = has_q ? '&' : '?';
-    return h->template_map_urlencode(&st->query, vs->vu, &vs->url);
-}
-
-int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
-{
-    vs->reqbody.len = 0;
-    int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-             : st->body_kind == BODY_FORM ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
-                                          : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
-    if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
-        return -1;
-    vs->reqbody.data[vs->reqbody.len] = '\0';
-    return 0;
-}
-
 /* A constant pair list, for a step whose query or form has no run-time part. */
 static char *const_pairs(const volley_host *h, const char *prefix, const volley_template_map *m)
 {
@@ -451,41 +407,25 @@ static int compile_body(http_plugin *p, http_step *st, const http_config *c,
 
 /* ---- fast path ---- */
 
-typedef struct sbuf {
-    char *d;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
+/* Load-time text: a failed append is remembered in *oom and checked once,
+ * where the text is kept. */
+static void add(const volley_host *h, volley_buf *b, const char *s, size_t n, bool *oom)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->d, cap);
-        if (!d) {
-            b->oom = true;
-            return;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
+    if (!*oom && http_buf_add(h, b, s, n) != 0)
+        *oom = true;
 }
 
-static void sb_str(sbuf *b, const char *s)
+static void add_str(const volley_host *h, volley_buf *b, const char *s, bool *oom)
 {
-    sb_add(b, s, strlen(s));
+    add(h, b, s, strlen(s), oom);
 }
 
-static bool curl_space(unsigned char c)
+/* Whether a header value is only white space as curl counts it. */
+static bool curl_blank(const char *v)
 {
-    return c == ' ' || (c >= '\t' && c <= '\r');
+    while (*v && http_curl_space((unsigned char)*v))
+        v++;
+    return !*v;
 }
 
 /*
@@ -493,27 +433,25 @@ static bool curl_space(unsigned char c)
  * (Curl_add_custom_headers): "Key: value" as it is, "Key;" as "Key:", a
  * line whose value is only white space not at all (NULL).
  */
-static char *curl_header_bytes(const char *line, size_t *len)
+static char *curl_header_bytes(const volley_host *h, const char *line, size_t *len)
 {
     const char *colon = strchr(line, ':');
-    sbuf b = {0};
+    volley_buf b = {0};
+    bool oom = false;
     if (colon) {
-        const char *v = colon + 1;
-        while (*v && curl_space((unsigned char)*v))
-            v++;
-        if (!*v)
+        if (curl_blank(colon + 1))
             return NULL;
-        sb_str(&b, line);
+        add_str(h, &b, line, &oom);
     } else {
         const char *semi = strchr(line, ';');
         if (!semi || semi[1])
             return NULL;
-        sb_add(&b, line, (size_t)(semi - line));
-        sb_str(&b, ":");
+        add(h, &b, line, (size_t)(semi - line), &oom);
+        add_str(h, &b, ":", &oom);
     }
-    sb_str(&b, "\r\n");
+    add_str(h, &b, "\r\n", &oom);
     *len = b.len;
-    return b.oom ? (free(b.d), NULL) : b.d;
+    return oom ? (free(b.data), NULL) : b.data;
 }
 
 /*
@@ -522,7 +460,8 @@ static char *curl_header_bytes(const char *line, size_t *len)
  * hyphens, an IPv4 address or a bracketed IPv6 one; anything else (user
  * info, zone ids, odd ports) stays on curl.
  */
-static bool parse_authority(http_step *st, const char *a, size_t n, sbuf *hostline)
+static bool parse_authority(const volley_host *h, http_step *st, const char *a, size_t n,
+                            volley_buf *hostline, bool *oom)
 {
     size_t hl;
     if (a[0] == '[') {
@@ -561,14 +500,14 @@ static bool parse_authority(http_step *st, const char *a, size_t n, sbuf *hostli
     st->port = port;
     if (!st->host_name)
         return false;
-    sb_str(hostline, "Host: ");
-    sb_add(hostline, a, hl);
+    add_str(h, hostline, "Host: ", oom);
+    add(h, hostline, a, hl, oom);
     if (port != 80) {
         char num[16];
         snprintf(num, sizeof num, ":%u", port);
-        sb_str(hostline, num);
+        add_str(h, hostline, num, oom);
     }
-    sb_str(hostline, "\r\n");
+    add_str(h, hostline, "\r\n", oom);
     return true;
 }
 
@@ -587,6 +526,7 @@ static bool parse_authority(http_step *st, const char *a, size_t n, sbuf *hostli
 static int compile_raw(http_plugin *p, http_step *st, const char *url, const char *shown,
                        const volley_step_info *info)
 {
+    const volley_host *h = p->host;
     const char *text = url ? url : shown;
     if (!p->raw_enabled || !text || strncmp(text, "http://", 7) != 0)
         return 0;
@@ -599,9 +539,10 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
         if (!dyn || dyn <= a + alen)
             return 0;
     }
-    sbuf hostline = {0}, mid = {0}, req = {0};
+    volley_buf hostline = {0}, mid = {0}, req = {0};
+    bool oom = false;
     int rc = -1;
-    if (!parse_authority(st, a, alen, &hostline))
+    if (!parse_authority(h, st, a, alen, &hostline, &oom))
         goto no;
     if (!(st->origin = strndup(text, 7 + alen + 1)))
         goto out;
@@ -616,7 +557,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
         if (k != 0)
             goto no;
     } else {
-        if (!st->n_addrs || !http_raw_url_ok(st, url, strlen(url)))
+        if (!st->n_addrs || !http_url_verbatim(st, url, strlen(url)))
             goto no;
         st->raw_target = url + st->origin_len - 1;
         st->raw_target_len = strlen(st->raw_target);
@@ -624,76 +565,60 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
 
     bool has_accept = false;
     for (size_t i = 0; i < st->n_headers; i++) {
-        http_header *h = &st->headers[i];
-        if (h->key) {
-            if (strcasecmp(h->key, "content-length") == 0 ||
-                strcasecmp(h->key, "transfer-encoding") == 0 ||
-                strcasecmp(h->key, "expect") == 0)
+        http_header *hd = &st->headers[i];
+        if (hd->key) {
+            if (strcasecmp(hd->key, "content-length") == 0 ||
+                strcasecmp(hd->key, "transfer-encoding") == 0 ||
+                strcasecmp(hd->key, "expect") == 0)
                 goto no;
-            has_accept |= strcasecmp(h->key, "accept") == 0;
-            if (strcasecmp(h->key, "host") == 0) {
+            has_accept |= strcasecmp(hd->key, "accept") == 0;
+            if (strcasecmp(hd->key, "host") == 0) {
                 /* curl writes "Host:" and our text after the key, in Host's place */
-                size_t kl = strlen(h->key);
-                if (!h->line || h->line[kl] != ':')
-                    goto no;
-                const char *v = h->line + kl + 1;
-                while (*v && curl_space((unsigned char)*v))
-                    v++;
-                if (!*v)
+                size_t kl = strlen(hd->key);
+                if (!hd->line || hd->line[kl] != ':' || curl_blank(hd->line + kl + 1))
                     goto no;
                 hostline.len = 0;
-                sb_str(&hostline, "Host:");
-                sb_str(&hostline, h->line + kl + 1);
-                sb_str(&hostline, "\r\n");
+                add_str(h, &hostline, "Host:", &oom);
+                add_str(h, &hostline, hd->line + kl + 1, &oom);
+                add_str(h, &hostline, "\r\n", &oom);
                 continue;   /* raw_len 0: not sent again among the others */
             }
         }
-        if (h->line) {
-            char *bytes = curl_header_bytes(h->line, &h->raw_len);
-            h->raw = bytes;
+        if (hd->line) {
+            char *bytes = curl_header_bytes(h, hd->line, &hd->raw_len);
+            hd->raw = bytes;
             if (!bytes)
-                h->raw_len = 0;
+                hd->raw_len = 0;
         }
     }
-    sb_str(&mid, " HTTP/1.1\r\n");
-    sb_add(&mid, hostline.d ? hostline.d : "", hostline.len);
+    add_str(h, &mid, " HTTP/1.1\r\n", &oom);
+    add(h, &mid, hostline.data ? hostline.data : "", hostline.len, &oom);
     if (!has_accept)
-        sb_str(&mid, "Accept: */*\r\n");
-    if (mid.oom || hostline.oom)
+        add_str(h, &mid, "Accept: */*\r\n", &oom);
+    if (oom)
         goto out;
-    st->raw_mid = mid.d;
+    st->raw_mid = mid.data;
     st->raw_mid_len = mid.len;
-    mid.d = NULL;
+    mid.data = NULL;
 
     if (url && !st->headers_dynamic && (st->body_kind == BODY_NONE || st->body_kind == BODY_FIXED)) {
-        sb_str(&req, http_method_names[st->method]);
-        sb_str(&req, " ");
-        sb_str(&req, st->raw_target);
-        sb_add(&req, st->raw_mid, st->raw_mid_len);
-        for (size_t i = 0; i < st->n_headers; i++)
-            if (st->headers[i].raw_len)
-                sb_add(&req, st->headers[i].raw, st->headers[i].raw_len);
-        if (st->body_kind == BODY_FIXED) {
-            char num[40];
-            snprintf(num, sizeof num, "Content-Length: %zu\r\n", st->body_len);
-            sb_str(&req, num);
-        }
-        sb_str(&req, "\r\n");
-        if (st->body_kind == BODY_FIXED)
-            sb_add(&req, st->body_text, st->body_len);
-        if (req.oom)
+        /* the same bytes http_raw.c renders for a templated step */
+        if (http_render_head(h, &req, st, NULL, st->raw_target, st->raw_target_len,
+                          st->body_len) != 0 ||
+            (st->body_kind == BODY_FIXED &&
+             http_buf_add(h, &req, st->body_text, st->body_len) != 0))
             goto out;
-        st->raw_req = req.d;
+        st->raw_req = req.data;
         st->raw_req_len = req.len;
-        req.d = NULL;
+        req.data = NULL;
     }
     st->raw = true;
 no:
     rc = 0;
 out:
-    free(hostline.d);
-    free(mid.d);
-    free(req.d);
+    free(hostline.data);
+    free(mid.data);
+    free(req.data);
     return rc;
 }
 

@@ -1,16 +1,52 @@
 /*
- * http plugin internals, shared by its four files:
+ * http plugin internals: the private header of its files (as libuv's
+ * unix/internal.h), with the types they share and each file's internal
+ * functions, bottom layer first.
  *
- *   http_conf.c  the option map and step_compile: everything constant about a
- *                step is built once here (url, header list, body, DNS pin,
- *                whether the fast path may run it and its prebuilt request)
- *   http_loop.c  a worker's groups of VUs, one CURLM each, driven by the
- *                worker's libuv loop: uv_poll_t per socket (own fd table,
- *                lazy removal), a uv_timer_t per CURLM, the completion drain
- *   http_raw.c   the fast path: plain http:// keep-alive requests written and
- *                parsed by the plugin itself, on the VU's own connections
- *   http.c       the descriptor, metrics, the per-VU request cycle and the
- *                k6 timing mapping
+ * Files, top to bottom. A file calls only files below it; "->" lists the
+ * ones it calls (raw for http_raw.c, and so on).
+ *
+ *   http.c          the descriptor, the plugin instance, worker_init and
+ *                   worker_fini, the per-VU request cycle (step_start,
+ *                   step_cancel, vu_fini) that sends each request down one
+ *                   of the two clients
+ *                   -> raw, loop, curl, cookie, result, conf (ops table)
+ *   http_raw.c      the fast path: plain http:// keep-alive requests written
+ *                   and read by the plugin, on the VU's own connections;
+ *                   hands redirects and cookies over to curl
+ *                   -> loop, curl, request, cookie, result, parse
+ *   http_loop.c     the curl path's event side: a worker's groups of VUs,
+ *                   one CURLM each, on its libuv loop (uv_poll_t per socket
+ *                   with its own fd table and lazy removal, a uv_timer_t per
+ *                   CURLM, the drain of finished transfers), the VUs' easy
+ *                   handles, and the worker's lifetime
+ *                   -> curl
+ *   http_curl.c     the curl path's transfer side: a VU's easy handle set
+ *                   for its step, its callbacks and stamps, completion and
+ *                   redirects
+ *                   -> request, cookie, result
+ *   http_conf.c     the option map and step_compile: everything constant
+ *                   about a step is built once here (url, header list,
+ *                   body, DNS pin, whether the fast path may run it and its
+ *                   prebuilt request)
+ *                   -> request
+ *   http_cookie.c   a VU's cookie jar (curl's cookie engine on its handle),
+ *                   fed by the fast path's responses too
+ *   http_result.c   what a finished request leaves: k6 timings, error codes,
+ *                   samples, the response to step_done
+ *                   -> request (the method names)
+ *   http_request.c  request building: templated url and body rendered per
+ *                   request, the fast path's request bytes and url check
+ *   http_parse.c    the HTTP/1.1 response parser (http_parse.h): pure, no
+ *                   curl, no libuv
+ *   http_text.h     inline text and buffer helpers used everywhere
+ *
+ * http_parse.h and http_text.h include neither curl nor libuv.
+ *
+ * One call goes up, through a pointer, the way libuv calls its user back:
+ * a worker_fini that comes during a drain of finished transfers is
+ * deferred, and http_drain runs it afterwards through w->fini (set by
+ * http.c at worker_init).
  */
 #ifndef VOLLEY_HTTP_INT_H
 #define VOLLEY_HTTP_INT_H
@@ -24,6 +60,13 @@
 #include <uv.h>
 
 #include "volley/plugin.h"
+
+#include "http_parse.h"
+#include "http_text.h"
+
+/* ======================================================================== */
+/* Types                                                                     */
+/* ======================================================================== */
 
 /* ---- configuration (filled by the core from the step's option map) ---- */
 
@@ -51,8 +94,8 @@ typedef struct http_config {
     volley_string_list expected;   /* "200", "200-299" */
 } http_config;
 
-extern const volley_option_map http_step_options;
-extern const char *const http_method_names[];
+extern const volley_option_map http_step_options;   /* http_conf.c    */
+extern const char *const http_method_names[];       /* http_request.c */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
@@ -150,16 +193,12 @@ typedef struct http_step {
     size_t raw_mid_len;
 } http_step;
 
-void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
-                        char *err, size_t errcap);
-void http_step_free(void *inst, void *step);
-
 /* ---- per worker ---- */
 
-typedef struct http_sock http_sock;
+typedef struct http_sock http_sock;     /* http_loop.c's */
 typedef struct http_vu http_vu;
 typedef struct http_worker http_worker;
-typedef struct http_raw http_raw;
+typedef struct http_raw http_raw;       /* http_raw.c's  */
 
 /*
  * VUs per curl multi handle. Curl 7.88 walks the connections of a multi
@@ -197,25 +236,16 @@ struct http_worker {
     http_vu *active;                /* VUs whose handle is in a multi       */
     long n_vus;                     /* VUs holding an easy handle           */
     http_raw *raws;                 /* VUs' fast-path states                */
-    char *rbuf;                     /* fast path: scratch read buffer       */
+    char *rbuf;                     /* fast path: scratch read buffer of    */
+#define HTTP_RAW_RBUF 65536         /*   this size                          */
     volley_buf location;            /* fast path: a redirect's Location     */
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
     bool fini_pending;              /* worker_fini came during a drain      */
+    void (*fini)(void *w);          /* worker_fini, for http_drain to run   */
     char errtext[CURL_ERROR_SIZE + 48];   /* error text handed to step_done */
 };
-
-void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
-void http_worker_fini(void *wstate);
-/* The group for a VU's new easy handle (one with room, or a new one). */
-http_group *http_group_join(http_worker *w);
-/* A VU's easy handle is gone; may free the worker after worker_fini. */
-void http_group_leave(http_worker *w, http_group *g);
-/* Curl callbacks for sockets, set on every easy handle (data: the group). */
-curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
-                               struct curl_sockaddr *addr);
-int http_close_socket(void *clientp, curl_socket_t fd);
 
 /* ---- per VU ---- */
 
@@ -242,9 +272,7 @@ struct http_vu {
     uint64_t t_prereq;              /* connection ready, request about to go */
     uint64_t t_sent;                /* curl switched to reading             */
     uint64_t t_first;               /* first response line arrived          */
-    uint64_t hdr_bytes;             /* all header bytes of this hop         */
-    volley_buf headers;             /* header lines of the final response   */
-    volley_buf body;
+    http_response resp;             /* what checks get (both clients fill it) */
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
     volley_buf hdrtext;             /* rendered header lines                */
@@ -261,23 +289,30 @@ typedef struct http_timings {
     double duration, blocked, connecting, tls, sending, waiting, receiving;
 } http_timings;
 
-/* How a request ended, for http_finish. */
+/* How a request ended. */
 typedef struct http_outcome {
     http_timings t;
     long status;                    /* 0 on a transport error               */
     const char *error;              /* error text (w->errtext), or NULL     */
     const char *error_code;         /* k6 code of a transport error, or NULL */
     double sent;                    /* data_sent                            */
-    const char *follow;             /* a redirect's Location to go on to    */
-    bool raw;                       /* from the fast path (follow relative)  */
 } http_outcome;
 
-/* Renders a step's run-time url (its template, or its constant base, plus
- * its query) into vs->url, NUL-terminated. http_conf.c. */
-int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
-/* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated.
- * http_conf.c. */
-int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+/* ---- helpers on the types ---- */
+
+/* Two stamps as milliseconds; 0 rather than negative when a mark is
+ * missing or out of order. */
+static inline double http_ns_ms(uint64_t from, uint64_t to)
+{
+    return to > from ? (double)(to - from) / 1e6 : 0.0;
+}
+
+/* Whether a status is a redirect to follow (the ones Go follows). */
+static inline bool http_is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 /* Whether a status counts as an expected response (k6's expected_response). */
 static inline bool http_status_expected(const http_step *st, long status)
 {
@@ -289,25 +324,103 @@ static inline bool http_status_expected(const http_step *st, long status)
     return false;
 }
 
-/* After curl_multi_socket_action: hands finished transfers to http.c. */
+/* ======================================================================== */
+/* Functions, by file, bottom layer first                                    */
+/* ======================================================================== */
+
+/* ---- http_request.c: request building (calls the host only) ---- */
+
+/* Renders a step's run-time url (its template, or its constant base, plus
+ * its query) into vs->url, NUL-terminated. */
+int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
+/* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
+int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+/* Whether curl would send a (rendered) url of the step as it is, so the
+ * fast path may send it. */
+bool http_url_verbatim(const http_step *st, const char *url, size_t len);
+/* Appends the fast path's request head for target (templated headers
+ * rendered for vu; NULL at load time, when there are none), with a
+ * Content-Length of blen when the step has a body. */
+int http_render_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
+                  const char *target, size_t tlen, size_t blen);
+
+/* ---- http_result.c: what a finished request leaves (calls the host) ---- */
+
+/* create: registers the metrics and builds the status error_code tags. */
+int http_result_init(http_plugin *p, char *err, size_t errcap);
+/* The timings both clients share, from the VU's stamps: blocked, sending,
+ * waiting; receiving as the client measured it; duration their sum. */
+http_timings http_measure(const http_vu *vs, uint64_t now, double receiving);
+/* A transport error: status 0, the k6 error code, and the text (a k6-like
+ * kind, then detail) in w->errtext. */
+void http_outcome_error(http_worker *w, http_outcome *o, CURLcode rc, long os_errno, bool sent,
+                        const char *detail);
+/* The samples of one finished request (each redirect hop has its own). */
+void http_record(http_worker *w, http_vu *vs, const http_outcome *o);
+/* The response to step_done, which may end the VU or the worker: the
+ * caller's last act. */
+void http_respond(http_worker *w, http_vu *vs, const http_outcome *o);
+
+/* ---- http_cookie.c: a VU's cookie jar (calls libcurl) ---- */
+
+/* A response set a cookie: the VU's jar belongs to this iteration. */
+void http_cookies_seen(http_vu *vs);
+/* At step_start of a VU with cookies: empties the jar when the VU started a
+ * new iteration. */
+void http_cookies_iteration(http_vu *vs);
+/* Puts the cookies of the VU's response (read on the fast path from a
+ * request to host for target) into the curl cookie jar of e, as curl would
+ * have kept them. */
+void http_cookies_take(http_vu *vs, CURL *e, const char *host, const char *target, size_t tlen);
+
+/* ---- http_conf.c: step_compile (calls request building) ---- */
+
+void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
+                        char *err, size_t errcap);
+void http_step_free(void *inst, void *step);
+
+/* ---- http_curl.c: the curl path's transfers ---- */
+
+/* The options every transfer of the VU's new easy handle shares. */
+int http_curl_setup(http_vu *vs);
+/* Runs the VU's request for st on its easy handle (http_easy): the
+ * handle set for the step, templated parts rendered, into its multi. */
+int http_curl_start(http_worker *w, http_vu *vs, const http_step *st);
+/* A 3xx the fast path read goes on on curl: the VU's handle (http_easy)
+ * is set for its step and sent to location, resolved against the
+ * request's url. */
+int http_curl_follow_raw(http_worker *w, http_vu *vs, const char *location, long status);
+/* The socket callback saw curl switch this transfer to reading. */
+void http_curl_sent(CURL *easy);
+/* One finished transfer, outside any curl callback: samples, then a
+ * redirect hop or step_done. */
+void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
+/* Takes the VU's handle out of its multi (no step_done). */
+void http_curl_deactivate(http_worker *w, http_vu *vs);
+
+/* ---- http_loop.c: the curl path's event side, the worker's lifetime ---- */
+
+/* worker_init: the worker and its first group; fini is worker_fini, which
+ * http_drain runs when it came during a drain. */
+http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(void *),
+                             char *err, size_t errcap);
+/* worker_fini, after the transfers and the fast path are gone: closes the
+ * multis and uv handles; the worker is freed when the last has closed. */
+void http_worker_close(http_worker *w);
+/* After curl_multi_socket_action: hands finished transfers to
+ * http_curl_complete. */
 void http_drain(http_group *g);
-/* http.c: one finished transfer, outside any curl callback. */
-void http_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now);
-/* http.c: the socket callback saw curl switch this transfer to reading. */
-void http_mark_sent(CURL *easy);
-void http_deactivate(http_worker *w, http_vu *vs);
-/* http.c: the samples of one finished request, then a redirect hop or
- * step_done (which may end the VU or the worker: the caller's last act). */
-void http_finish(http_worker *w, http_vu *vs, const http_outcome *o);
-/* http.c: the VU's easy handle, created on first use; NULL when it cannot. */
+/* The VU's easy handle, created on first use in a group with room; NULL
+ * when it cannot be. */
 CURL *http_easy(http_worker *w, http_vu *vs);
-/* Transport errors as k6 codes them: a short text and the code. */
-const char *http_error_kind(CURLcode rc, long os_errno, bool sent, const char *detail,
-                            const char **code);
+/* vu_fini: the VU's easy handle goes; may free the worker after
+ * worker_fini (the caller's last use of it). */
+void http_easy_free(http_vu *vs);
+/* A uv handle the fast path owned has closed (w->open_handles); may free
+ * the worker after worker_fini. */
+void http_handle_closed(http_worker *w);
 
-/* ---- fast path (http_raw.c) ---- */
-
-#define HTTP_RAW_RBUF 65536         /* per-worker scratch read buffer       */
+/* ---- http_raw.c: the fast path ---- */
 
 /* Runs the VU's request on the fast path when it can: 1 when started, 0
  * when curl must run it (only vs->url may have been rendered), -1 on
@@ -319,10 +432,5 @@ void http_raw_cancel(http_vu *vs);
 void http_raw_release(http_vu *vs);
 /* worker_fini: releases every VU's fast-path state. */
 void http_raw_fini(http_worker *w);
-/* Whether a rendered url can be sent by the fast path as curl would. */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len);
-/* A uv handle the fast path owned has closed (w->open_handles); may free
- * the worker after worker_fini. */
-void http_handle_closed(http_worker *w);
 
 #endif

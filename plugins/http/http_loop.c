@@ -1,7 +1,12 @@
 /*
- * A worker's CURLMs (one per group of VUs, see http_int.h), driven by the
- * worker's libuv loop through the multi_socket API: a uv_poll_t per socket
- * and a uv_timer_t per multi.
+ * The curl path's event side: a worker's CURLMs (one per group of VUs, see
+ * http_int.h), driven by the worker's libuv loop through the multi_socket
+ * API (a uv_poll_t per socket, a uv_timer_t per multi); the VUs' easy
+ * handles, each created in a group with room; and the worker's own
+ * lifetime: it is freed here once its last uv handle has closed.
+ * Finished transfers go down to http_curl.c; nothing above is called,
+ * except worker_fini, which a drain runs through w->fini when it came
+ * during one.
  *
  * Socket slots. The plugin opens and closes curl's sockets itself
  * (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION), so a slot's poll
@@ -37,7 +42,7 @@ struct http_sock {
     int want;              /* CURL_POLL_* curl asked for; 0 = unwanted     */
     int events;            /* UV_READABLE|UV_WRITABLE being polled         */
     bool inited;           /* poll handle initialized (needs uv_close)     */
-    bool owned;            /* opened by http_open_socket                   */
+    bool owned;            /* opened by open_socket                        */
     http_sock *next_free;
 };
 
@@ -182,7 +187,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         return 0;
     }
     if (what == CURL_POLL_IN)
-        http_mark_sent(easy);
+        http_curl_sent(easy);
     if (!s && !(s = sock_new(g, fd, false)))
         return 0;   /* out of memory: the transfer's timeout will end it */
     s->g = g;
@@ -211,7 +216,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     (void)purpose;
     http_group *g = clientp;
@@ -232,7 +237,7 @@ curl_socket_t http_open_socket(void *clientp, curlsocktype purpose, struct curl_
     return fd;
 }
 
-int http_close_socket(void *clientp, curl_socket_t fd)
+static int close_socket(void *clientp, curl_socket_t fd)
 {
     http_worker *w = ((http_group *)clientp)->w;
     http_sock *s = sock_get(w, fd);
@@ -242,7 +247,7 @@ int http_close_socket(void *clientp, curl_socket_t fd)
 }
 
 /*
- * Hands every finished transfer to http_complete. Completion may run the
+ * Hands every finished transfer to http_curl_complete. Completion may run the
  * core's step_done, which may start, cancel or end VUs, or even call
  * worker_fini: that is deferred until the outermost drain returns.
  */
@@ -260,25 +265,26 @@ void http_drain(http_group *g)
         http_vu *vs = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&vs);
         if (vs)
-            http_complete(w, vs, rc, now);
+            http_curl_complete(w, vs, rc, now);
         else
             curl_multi_remove_handle(g->multi, m->easy_handle);
     }
     if (--w->dispatching == 0 && w->fini_pending) {
         w->fini_pending = false;
-        http_worker_fini(w);
+        w->fini(w);
     }
 }
 
-void *http_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
+http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(void *),
+                             char *err, size_t errcap)
 {
-    http_plugin *p = inst;
     http_worker *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
     w->p = p;
+    w->fini = fini;
     w->host = p->host;
     w->loop = p->host->worker_loop(vw);
     if (p->raw_enabled && !(w->rbuf = malloc(HTTP_RAW_RBUF))) {
@@ -336,7 +342,7 @@ static http_group *group_new(http_worker *w)
  * (sleeping) would lose their keep-alive connections: it is sized by the
  * group's VUs instead.
  */
-http_group *http_group_join(http_worker *w)
+static http_group *group_join(http_worker *w)
 {
     http_group *g = NULL;
     for (size_t i = 0; i < w->n_groups && !g; i++)
@@ -353,11 +359,42 @@ http_group *http_group_join(http_worker *w)
     return g;
 }
 
-void http_group_leave(http_worker *w, http_group *g)
+static void group_leave(http_worker *w, http_group *g)
 {
     g->n_vus--;
     w->n_vus--;
     maybe_free(w);
+}
+
+CURL *http_easy(http_worker *w, http_vu *vs)
+{
+    if (vs->easy)
+        return vs->easy;
+    http_group *g = group_join(w);
+    if (!g)
+        return NULL;
+    CURL *e = curl_easy_init();
+    if (!e) {
+        group_leave(w, g);
+        return NULL;
+    }
+    vs->easy = e;
+    vs->w = w;
+    vs->g = g;
+    CURLcode rc = CURLE_OK;
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)vs);
+    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, g);
+    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    rc |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, g);
+    int setup = http_curl_setup(vs);
+    return rc == CURLE_OK && setup == 0 ? e : NULL;
+}
+
+void http_easy_free(http_vu *vs)
+{
+    curl_easy_cleanup(vs->easy);
+    group_leave(vs->w, vs->g);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -397,23 +434,12 @@ static void maybe_free(http_worker *w)
 }
 
 /*
- * Removes the remaining transfers, lets curl close its cached connections
- * (through http_close_socket), then closes every uv handle. The worker is
- * freed by the last close callback, when the core runs the loop.
+ * Lets curl close its cached connections (through close_socket), then
+ * closes every uv handle of the curl side. The worker is freed by the last
+ * close callback, when the core runs the loop.
  */
-void http_worker_fini(void *wstate)
+void http_worker_close(http_worker *w)
 {
-    http_worker *w = wstate;
-    if (!w || w->closing)
-        return;
-    if (w->dispatching) {
-        w->fini_pending = true;
-        return;
-    }
-    while (w->active)
-        http_deactivate(w, w->active);
-    w->closing = true;
-    http_raw_fini(w);
     for (size_t i = 0; i < w->n_groups; i++) {
         http_group *g = w->groups[i];
         curl_multi_cleanup(g->multi);

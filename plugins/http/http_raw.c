@@ -10,9 +10,11 @@
  * no loop alive), and a per-VU timer that is the request timeout. The
  * request is bytes http_conf.c prebuilt (a constant step goes out as one
  * send() of them) or the templated parts rendered around the prebuilt
- * pieces into a per-VU buffer; the response is read into the worker's
- * scratch buffer and parsed from there into the VU's header and body
- * buffers, as curl's callbacks fill them. Nothing is allocated per request
+ * pieces into a per-VU buffer (http_request.c); the response is read into
+ * the worker's scratch buffer and parsed from there (http_parse.c) into the
+ * VU's header and body buffers, as curl's callbacks fill them. This file
+ * keeps the connections and the request's course; the parser's refusals
+ * become curl's errors here. Nothing is allocated per request
  * once the buffers have grown; a connection costs one small allocation.
  *
  * What it must do as the curl path does it (README.md, "Fast path"): the
@@ -35,7 +37,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http_int.h"
@@ -44,8 +45,6 @@
 #define MAX_IDLE_NS (118ull * 1000000000ull)
 /* Idle longer than this, a connection is checked before reuse (see alive). */
 #define CHECK_IDLE_NS 1000000000ull
-#define MAX_LINE (100 * 1024)          /* curl's CURL_MAX_HTTP_HEADER          */
-#define MAX_HEADERS (300 * 1024)       /* curl's MAX_HTTP_RESP_HEADER_SIZE     */
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
 
 enum phase {
@@ -54,11 +53,6 @@ enum phase {
     PH_SEND,      /* writing the request                                      */
     PH_RECV,      /* reading the response                                     */
     PH_FAILED     /* failed inside step_start: reported when the timer fires */
-};
-
-enum pstate {
-    PS_STATUS, PS_HEADERS, PS_BODY, PS_UNTIL_CLOSE, PS_CHUNK_SIZE, PS_CHUNK_DATA,
-    PS_CHUNK_END, PS_TRAILERS, PS_DONE
 };
 
 typedef struct http_conn http_conn;
@@ -94,14 +88,7 @@ struct http_raw {
     size_t out_done;            /* bytes of the request written             */
     size_t sent;                /* bytes written, a retry's twice (as curl) */
     uint64_t t_connect, t_connected;
-    /* response */
-    int ps;
-    int status;
-    bool http10, conn_close, conn_keep, chunked, has_len, excess, set_cookie;
-    uint64_t clen, left;
-    uint64_t line_bytes;        /* complete header lines (curl's headerbytecount) */
-    size_t loc_off, loc_len;    /* Location value in vs->headers            */
-    volley_buf line;            /* a line split across reads                */
+    http_parser parser;         /* the response                             */
     /* a failure waiting to be reported */
     CURLcode err;
     long err_errno;
@@ -113,105 +100,19 @@ static void on_timer(uv_timer_t *t);
 static void report_failure(http_raw *r);
 
 /* ------------------------------------------------------------------------ */
-/* Urls                                                                      */
-/* ------------------------------------------------------------------------ */
-
-/* Bytes curl 7.88 sends unchanged in a request target: printable ASCII
- * without space and '#' (checked byte by byte against what curl sent). */
-static bool target_byte(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && c != '#';
-}
-
-/*
- * Whether the rendered url is this step's origin followed by a target curl
- * would send as it is: no byte it encodes or cuts (space, control, non-
- * ASCII, '#'), no "." or ".." path segment (curl removes them).
- */
-bool http_raw_url_ok(const http_step *st, const char *url, size_t len)
-{
-    if (len < st->origin_len || memcmp(url, st->origin, st->origin_len) != 0)
-        return false;
-    const char *p = url + st->origin_len, *end = url + len;
-    const char *seg = p;
-    bool in_path = true;
-    for (;; p++) {
-        if (p == end || (in_path && (*p == '/' || *p == '?'))) {
-            if (in_path && seg[0] == '.' &&
-                (p - seg == 1 || (p - seg == 2 && seg[1] == '.')))
-                return false;
-            if (p == end)
-                return true;
-            in_path = *p != '?';
-            seg = p + 1;
-            continue;
-        }
-        if (!target_byte((unsigned char)*p))
-            return false;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Request bytes                                                             */
 /* ------------------------------------------------------------------------ */
 
-static int put(const volley_host *h, volley_buf *b, const char *s, size_t n)
+/* The request target (path and query) of the VU's request: the constant
+ * url's, or the rendered url's after its origin (from its '/'). */
+static const char *request_target(const http_step *st, const http_vu *vs, size_t *len)
 {
-    if (h->buf_reserve(b, n) != 0)
-        return -1;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static bool curl_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/*
- * A templated header as the curl path sends it: the value rendered, CR,
- * LF and NUL turned into spaces; a blank value as "Key:" (the curl path
- * writes "Key;"); a value of other white space (\v, \f) not at all, as
- * curl drops it.
- */
-static int put_header(http_vu *vs, const http_header *hd)
-{
-    const volley_host *h = vs->w->host;
-    volley_buf *b = &vs->rawreq;
-    size_t start = b->len, kl = strlen(hd->key);
-    if (put(h, b, hd->key, kl) != 0 || put(h, b, ": ", 2) != 0)
-        return -1;
-    size_t vstart = b->len;
-    if (h->template_render(hd->value, vs->vu, b) != 0)
-        return -1;
-    bool blank = true, space = true;
-    for (size_t i = vstart; i < b->len; i++) {
-        char *c = &b->data[i];
-        if (*c == '\r' || *c == '\n' || *c == '\0')
-            *c = ' ';
-        blank &= *c == ' ' || *c == '\t';
-        space &= curl_space((unsigned char)*c);
+    if (st->url_text) {
+        *len = st->raw_target_len;
+        return st->raw_target;
     }
-    if (blank)
-        b->len = vstart - 1;   /* "Key:" */
-    else if (space) {
-        b->len = start;
-        return 0;
-    }
-    return put(h, b, "\r\n", 2);
-}
-
-static size_t put_u64(char *out, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
+    *len = vs->url.len - st->origin_len + 1;
+    return vs->url.data + st->origin_len - 1;
 }
 
 /* Renders a templated step's request: the head into vs->rawreq, the body
@@ -220,8 +121,6 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
                          size_t tlen)
 {
     const volley_host *h = vs->w->host;
-    volley_buf *b = &vs->rawreq;
-    const char *m = http_method_names[st->method];
     const char *body = NULL;
     size_t blen = 0;
     if (st->body_kind == BODY_FIXED) {
@@ -234,26 +133,11 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         body = vs->reqbody.data;
         blen = vs->reqbody.len;
     }
-    b->len = 0;
-    if (put(h, b, m, strlen(m)) != 0 || put(h, b, " ", 1) != 0 ||
-        put(h, b, target, tlen) != 0 || put(h, b, st->raw_mid, st->raw_mid_len) != 0)
+    vs->rawreq.len = 0;
+    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
         return -1;
-    for (size_t i = 0; i < st->n_headers; i++) {
-        const http_header *hd = &st->headers[i];
-        if (hd->value ? put_header(vs, hd) != 0
-                      : hd->raw_len && put(h, b, hd->raw, hd->raw_len) != 0)
-            return -1;
-    }
-    if (st->body_kind != BODY_NONE) {
-        char num[24];
-        if (put(h, b, "Content-Length: ", 16) != 0 || put(h, b, num, put_u64(num, blen)) != 0 ||
-            put(h, b, "\r\n", 2) != 0)
-            return -1;
-    }
-    if (put(h, b, "\r\n", 2) != 0)
-        return -1;
-    r->out[0] = b->data;
-    r->out_len[0] = b->len;
+    r->out[0] = vs->rawreq.data;
+    r->out_len[0] = vs->rawreq.len;
     r->out[1] = body;
     r->out_len[1] = blen;
     return 0;
@@ -351,29 +235,14 @@ static http_conn *conn_new(http_raw *r, int fd)
 /* Ending a request                                                          */
 /* ------------------------------------------------------------------------ */
 
-static double ns_ms(uint64_t from, uint64_t to)
-{
-    return to > from ? (double)(to - from) / 1e6 : 0.0;
-}
-
-/* The curl path's definitions (README.md) on the fast path's marks. */
+/* The fast path's timings: the shared marks, connecting from the first
+ * connect attempt to the established connection, receiving from the first
+ * byte to the end. */
 static http_timings measure(const http_raw *r, const http_vu *vs, uint64_t now)
 {
-    http_timings t = {0};
-    t.blocked = ns_ms(vs->t_start, vs->t_prereq ? vs->t_prereq : now);
+    http_timings t = http_measure(vs, now, http_ns_ms(vs->t_first, now));
     if (r->new_conn && r->t_connected)
-        t.connecting = ns_ms(r->t_connect, r->t_connected);
-    if (vs->t_prereq) {
-        uint64_t sent = vs->t_sent ? vs->t_sent : vs->t_prereq;
-        t.sending = ns_ms(vs->t_prereq, sent);
-        if (vs->t_first) {
-            t.waiting = ns_ms(sent, vs->t_first);
-            t.receiving = ns_ms(vs->t_first, now);
-        } else {
-            t.waiting = ns_ms(sent, now);
-        }
-    }
-    t.duration = t.sending + t.waiting + t.receiving;
+        t.connecting = http_ns_ms(r->t_connect, r->t_connected);
     return t;
 }
 
@@ -398,19 +267,25 @@ static void fail(http_raw *r, CURLcode rc, long os_errno, const char *fmt, ...)
     report_failure(r);
 }
 
+/* The request ended, answered or failed: its timeout stops. Returns the
+ * end's stamp. */
+static uint64_t request_ended(http_raw *r)
+{
+    uint64_t now = r->w->host->now_ns();
+    uv_timer_stop(&r->timer);
+    r->phase = PH_IDLE;
+    return now;
+}
+
 static void report_failure(http_raw *r)
 {
     http_worker *w = r->w;
     http_vu *vs = r->vs;
-    uint64_t now = w->host->now_ns();
-    uv_timer_stop(&r->timer);
-    r->phase = PH_IDLE;
+    uint64_t now = request_ended(r);
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
-    const char *kind = http_error_kind(r->err, r->err_errno, vs->t_prereq != 0, r->err_detail,
-                                       &o.error_code);
-    snprintf(w->errtext, sizeof w->errtext, "%s: %s", kind, r->err_detail);
-    o.error = w->errtext;
-    http_finish(w, vs, &o);
+    http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
+    http_record(w, vs, &o);
+    http_respond(w, vs, &o);
 }
 
 static void connect_failed(http_raw *r)
@@ -422,140 +297,6 @@ static void connect_failed(http_raw *r)
          st->host_name, st->port, (unsigned long long)ms);
 }
 
-/* Netscape cookie-file fields are tab-separated. */
-static bool cookie_text_ok(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\t' || s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-            return false;
-    return true;
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && (**s == ' ' || **s == '\t'))
-        (*s)++, (*n)--;
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' || (*s)[*n - 1] == '\r' ||
-                  (*s)[*n - 1] == '\n'))
-        (*n)--;
-}
-
-static bool ci_eq(const char *a, size_t an, const char *b)
-{
-    return an == strlen(b) && strncasecmp(a, b, an) == 0;
-}
-
-/*
- * One Set-Cookie value as the Netscape cookie-file line curl would store
- * for it (host, path, expiry), added to the VU's curl cookie jar. Follows
- * curl 7.88's acceptance of the common attributes: Secure cookies and the
- * __Secure-/__Host- prefixes only in a secure context (for http://, curl's
- * loopback hosts), a Domain must be the host or a domain of it, Max-Age
- * wins over Expires. Returns whether the cookie went into the jar.
- */
-static bool add_cookie(CURL *e, const http_step *st, const char *v, size_t n, const char *target,
-                       size_t tlen)
-{
-    const char *semi = memchr(v, ';', n);
-    size_t pair = semi ? (size_t)(semi - v) : n;
-    const char *eq = memchr(v, '=', pair);
-    if (!eq)
-        return false;
-    const char *name = v, *val = eq + 1;
-    size_t nl = (size_t)(eq - v), vl = pair - nl - 1;
-    trim(&name, &nl);
-    trim(&val, &vl);
-    if (!nl || nl + vl > 4096 || !cookie_text_ok(name, nl) || !cookie_text_ok(val, vl))
-        return false;
-    bool pre_secure = nl >= 9 && strncmp(name, "__Secure-", 9) == 0;
-    bool pre_host = nl >= 7 && strncmp(name, "__Host-", 7) == 0;
-
-    const char *host = st->host_name;
-    bool secure_ctx = strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-                      strcmp(host, "[::1]") == 0;
-    char domain[256], path[1024];
-    bool tail = false, have_age = false, secure = false, path_set = false;
-    long long expires = 0;
-    snprintf(domain, sizeof domain, "%s", host);
-    /* default path: the request path up to its last '/' (curl keeps it) */
-    size_t plen = tlen;
-    const char *q = memchr(target, '?', tlen);
-    if (q)
-        plen = (size_t)(q - target);
-    while (plen > 1 && target[plen - 1] != '/')
-        plen--;
-    snprintf(path, sizeof path, "%.*s", (int)plen, target);
-
-    const char *p = semi ? semi + 1 : v + n, *end = v + n;
-    while (p < end) {
-        const char *s2 = memchr(p, ';', (size_t)(end - p));
-        size_t al = s2 ? (size_t)(s2 - p) : (size_t)(end - p);
-        const char *an = p, *av = NULL;
-        size_t anl = al, avl = 0;
-        const char *aeq = memchr(p, '=', al);
-        if (aeq) {
-            anl = (size_t)(aeq - p);
-            av = aeq + 1;
-            avl = al - anl - 1;
-            trim(&av, &avl);
-        }
-        trim(&an, &anl);
-        p = s2 ? s2 + 1 : end;
-        if (ci_eq(an, anl, "secure")) {
-            if (!secure_ctx)
-                return false;
-            secure = true;
-            continue;
-        }
-        if (!av)
-            continue;
-        if (ci_eq(an, anl, "domain")) {
-            while (avl && *av == '.')
-                av++, avl--;
-            size_t hl = strlen(host);
-            bool ip = host[0] == '[' || strspn(host, "0123456789.") == hl;
-            bool ok = avl && (ip ? avl == hl && strncasecmp(av, host, hl) == 0
-                                 : (avl == hl && strncasecmp(av, host, hl) == 0) ||
-                                       (hl > avl && host[hl - avl - 1] == '.' &&
-                                        strncasecmp(host + hl - avl, av, avl) == 0));
-            if (!ok || avl >= sizeof domain || !cookie_text_ok(av, avl))
-                return false;
-            snprintf(domain, sizeof domain, "%.*s", (int)avl, av);
-            tail = !ip;
-        } else if (ci_eq(an, anl, "path")) {
-            if (avl >= sizeof path || !cookie_text_ok(av, avl))
-                return false;
-            if (avl && av[0] == '/')
-                snprintf(path, sizeof path, "%.*s", (int)avl, av);
-            else
-                snprintf(path, sizeof path, "/");
-            path_set = true;
-        } else if (ci_eq(an, anl, "max-age")) {
-            have_age = true;
-            char *stop = NULL;
-            char num[32];
-            snprintf(num, sizeof num, "%.*s", (int)(avl < 31 ? avl : 31), av);
-            long long age = num[0] >= '0' && num[0] <= '9' ? strtoll(num, &stop, 10) : 0;
-            expires = age > 0 ? (long long)time(NULL) + age : 1;
-        } else if (ci_eq(an, anl, "expires") && !have_age) {
-            char date[128];
-            snprintf(date, sizeof date, "%.*s", (int)(avl < 127 ? avl : 127), av);
-            time_t t = curl_getdate(date, NULL);
-            expires = t == 0 ? 1 : t < 0 ? 0 : (long long)t;
-        }
-    }
-    if ((pre_secure && !secure) ||
-        (pre_host && (!secure || !path_set || strcmp(path, "/") != 0 || tail)))
-        return false;
-    char line[4096 + 1400];
-    int len = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%lld\t%.*s\t%.*s", domain,
-                       tail ? "TRUE" : "FALSE", path, secure ? "TRUE" : "FALSE", expires, (int)nl,
-                       name, (int)vl, val);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return false;
-    return curl_easy_setopt(e, CURLOPT_COOKIELIST, line) == CURLE_OK;
-}
-
 /* Hands the response's cookies to the VU's curl cookie jar; from now on the
  * VU (until its next iteration) and this step run on curl. */
 static void bridge_cookies(http_raw *r, http_vu *vs)
@@ -565,21 +306,9 @@ static void bridge_cookies(http_raw *r, http_vu *vs)
     CURL *e = http_easy(r->w, vs);
     if (!e)
         return;
-    const char *target = st->url_text ? st->raw_target : vs->url.data + st->origin_len - 1;
-    size_t tlen = st->url_text ? st->raw_target_len : vs->url.len - st->origin_len + 1;
-    bool added = false;
-    const char *p = vs->headers.data, *end = p + vs->headers.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
-        if (n > 11 && strncasecmp(p, "set-cookie:", 11) == 0)
-            added |= add_cookie(e, st, p + 11, n - 11, target, tlen);
-        p += n;
-    }
-    if (added && !vs->has_cookies) {
-        vs->has_cookies = true;
-        vs->cookie_iter = r->w->host->vu_iteration(vs->vu);
-    }
+    size_t tlen;
+    const char *target = request_target(st, vs, &tlen);
+    http_cookies_take(vs, e, st->host_name, target, tlen);
 }
 
 /* The response is complete: the connection goes idle (or is closed), the
@@ -588,11 +317,9 @@ static void complete(http_raw *r)
 {
     http_worker *w = r->w;
     http_vu *vs = r->vs;
-    uint64_t now = w->host->now_ns();
-    uv_timer_stop(&r->timer);
-    r->phase = PH_IDLE;
-    bool keep = !r->conn_close && (!r->http10 || r->conn_keep) && !r->excess &&
-                r->ps == PS_DONE && r->out_done == r->out_len[0] + r->out_len[1];
+    uint64_t now = request_ended(r);
+    const http_parser *rp = &r->parser;
+    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1];
     http_conn *c = r->conn;
     if (!keep) {
         conn_close(r);
@@ -601,315 +328,45 @@ static void complete(http_raw *r)
         uv_unref((uv_handle_t *)&c->poll);   /* idle: keeps no loop alive */
         r->conn = NULL;
     }
-    http_outcome o = {.t = measure(r, vs, now), .status = r->status, .sent = (double)r->sent};
-    if (r->set_cookie)
+    http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .sent = (double)r->sent};
+    if (rp->set_cookie)
         bridge_cookies(r, vs);
-    long s = r->status;
-    if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && r->loc_len &&
-        vs->redirects < r->st->max_redirects) {
+    const char *location = NULL;
+    if (http_is_redirect(rp->status) && rp->loc_len && vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
         atomic_store_explicit(&((http_step *)r->st)->curl_only, true, memory_order_relaxed);
         w->location.len = 0;
-        if (put(w->host, &w->location, vs->headers.data + r->loc_off, r->loc_len) == 0 &&
-            w->host->buf_reserve(&w->location, 0) == 0) {
-            w->location.data[w->location.len] = '\0';
-            o.follow = w->location.data;
-            o.raw = true;
-        }
+        if (http_buf_add(w->host, &w->location, vs->resp.headers.data + rp->loc_off,
+                         rp->loc_len) == 0)
+            location = w->location.data;
     }
-    http_finish(w, vs, &o);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Response parsing                                                          */
-/* ------------------------------------------------------------------------ */
-
-/* name: lower case, with its colon. */
-static bool header_is(const char *l, size_t n, const char *name, size_t nlen)
-{
-    if (n <= nlen)
-        return false;
-    for (size_t i = 0; i < nlen; i++)
-        if ((l[i] | (name[i] == ':' || name[i] == '-' ? 0 : 0x20)) != name[i])
-            return false;
-    return true;
-}
-
-/* Whether a comma-separated header value holds token (case-insensitive). */
-static bool has_token(const char *v, size_t n, const char *token)
-{
-    size_t tl = strlen(token);
-    while (n) {
-        const char *comma = memchr(v, ',', n);
-        size_t il = comma ? (size_t)(comma - v) : n;
-        const char *item = v;
-        size_t len = il;
-        trim(&item, &len);
-        if (len == tl && strncasecmp(item, token, tl) == 0)
-            return true;
-        if (!comma)
-            break;
-        v = comma + 1;
-        n -= il + 1;
-    }
-    return false;
-}
-
-/* "HTTP/1.0 " or "HTTP/1.1 " and three digits, as curl's sscanf takes them. */
-static int status_line(http_raw *r, const char *l, size_t n)
-{
-    if (n < 13 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') {
-        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported HTTP version in response");
-        return -1;
-    }
-    if (l[9] < '1' || l[9] > '9' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
-        (l[12] >= '0' && l[12] <= '9')) {
-        fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Unsupported response code in HTTP response");
-        return -1;
-    }
-    r->http10 = l[7] == '0';
-    r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
-    return 0;
-}
-
-/* The blank line after a response's headers: what comes next. */
-static void headers_end(http_raw *r)
-{
-    if (r->status < 200) {
-        r->ps = PS_STATUS;   /* an interim answer: the real one follows */
+    http_record(w, vs, &o);
+    if (location && http_easy(w, vs) && http_curl_follow_raw(w, vs, location, o.status) == 0)
         return;
-    }
-    if (r->status == 204 || r->status == 304 || r->st->method == HTTP_HEAD) {
-        r->ps = PS_DONE;
-    } else if (r->chunked) {
-        r->ps = PS_CHUNK_SIZE;
-    } else if (r->has_len) {
-        r->left = r->clen;
-        r->ps = r->clen ? PS_BODY : PS_DONE;
-    } else {
-        r->ps = PS_UNTIL_CLOSE;
-        r->conn_close = true;
-    }
+    http_respond(w, vs, &o);
 }
 
-/* One header line of the response (with its line end), kept as the curl
- * path keeps it; the few headers the transfer depends on are read. */
-static int header_line(http_raw *r, http_vu *vs, const char *l, size_t n)
-{
-    const volley_host *h = r->w->host;
-    if (vs->headers.len + n > MAX_HEADERS) {
-        fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Too large response headers");
-        return -1;
-    }
-    size_t off = vs->headers.len;
-    if (put(h, &vs->headers, l, n) != 0 || h->buf_reserve(&vs->headers, 0) != 0) {
-        fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
-        return -1;
-    }
-    vs->headers.data[vs->headers.len] = '\0';
-    const char *v;
-    size_t vl;
-    switch (l[0] | 0x20) {
-    case 'c':
-        if (header_is(l, n, "content-length:", 15)) {
-            v = l + 15;
-            vl = n - 15;
-            trim(&v, &vl);
-            uint64_t len = 0;
-            size_t i = 0;
-            for (; i < vl && v[i] >= '0' && v[i] <= '9' && len < (UINT64_MAX - 9) / 10; i++)
-                len = len * 10 + (uint64_t)(v[i] - '0');
-            if (!vl || i != vl) {
-                fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Invalid Content-Length: value");
-                return -1;
-            }
-            r->clen = len;
-            r->has_len = true;
-        } else if (header_is(l, n, "connection:", 11)) {
-            v = l + 11;
-            vl = n - 11;
-            trim(&v, &vl);
-            if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0) {
-                r->conn_keep = true;   /* the usual value, at once */
-            } else {
-                r->conn_close |= has_token(v, vl, "close");
-                r->conn_keep |= has_token(v, vl, "keep-alive");
-            }
-        }
-        break;
-    case 't':
-        if (header_is(l, n, "transfer-encoding:", 18)) {
-            if (has_token(l + 18, n - 18, "chunked"))
-                r->chunked = true;
-            else
-                r->conn_close = true;   /* another coding: the body runs to the close */
-        }
-        break;
-    case 's':
-        if (header_is(l, n, "set-cookie:", 11))
-            r->set_cookie = true;
-        break;
-    case 'l':
-        if (header_is(l, n, "location:", 9)) {
-            v = l + 9;
-            vl = n - 9;
-            trim(&v, &vl);
-            r->loc_off = off + (size_t)(v - l);
-            r->loc_len = vl;
-        }
-        break;
-    }
-    return 0;
-}
+/* The response parser's refusals as curl 7.88 reports them. */
+static const struct {
+    CURLcode code;
+    const char *text;
+} parse_errors[] = {
+    [-HTTP_PE_NOT_HTTP] = {CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed"},
+    [-HTTP_PE_VERSION] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported HTTP version in response"},
+    [-HTTP_PE_STATUS] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported response code in HTTP response"},
+    [-HTTP_PE_LINE_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response header line"},
+    [-HTTP_PE_HEADERS_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response headers"},
+    [-HTTP_PE_LENGTH] = {CURLE_WEIRD_SERVER_REPLY, "Invalid Content-Length: value"},
+    [-HTTP_PE_CHUNK_SIZE] = {CURLE_RECV_ERROR,
+                             "Illegal or missing hexadecimal sequence in chunked-encoding"},
+    [-HTTP_PE_CHUNK_END] = {CURLE_RECV_ERROR, "Illegal chunk end in chunked-encoding"},
+    [-HTTP_PE_NOMEM] = {CURLE_OUT_OF_MEMORY, "out of memory"},
+    [-HTTP_PE_NOMEM_BODY] = {CURLE_WRITE_ERROR, "out of memory"},
+};
 
-static int chunk_size(http_raw *r, const char *l, size_t n)
+static void parse_failed(http_raw *r, int err)
 {
-    uint64_t size = 0;
-    size_t i = 0;
-    for (; i < n && i < 16; i++) {
-        char c = l[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-                : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-        if (d < 0)
-            break;
-        size = size * 16 + (uint64_t)d;
-    }
-    if (i == 0 || (i < n && l[i] != ';' && l[i] != '\r' && l[i] != '\n' && l[i] != ' ' &&
-                   l[i] != '\t')) {
-        fail(r, CURLE_RECV_ERROR, 0, "Illegal or missing hexadecimal sequence in chunked-encoding");
-        return -1;
-    }
-    if (size == 0) {
-        r->ps = PS_TRAILERS;
-    } else {
-        r->left = size;
-        r->ps = PS_CHUNK_DATA;
-    }
-    return 0;
-}
-
-static bool blank_line(const char *l, size_t n)
-{
-    return n == 1 || (n == 2 && l[0] == '\r');
-}
-
-/* A complete line (status, header, chunk size, chunk end, trailer). */
-static int on_line(http_raw *r, http_vu *vs, const char *l, size_t n)
-{
-    switch (r->ps) {
-    case PS_STATUS:
-        if (status_line(r, l, n) != 0)
-            return -1;
-        r->line_bytes += n;
-        vs->hdr_bytes += n;
-        vs->headers.len = 0;   /* only the last response's lines are kept */
-        r->ps = PS_HEADERS;
-        return 0;
-    case PS_HEADERS:
-        r->line_bytes += n;
-        vs->hdr_bytes += n;
-        if (blank_line(l, n)) {
-            headers_end(r);
-            return 0;
-        }
-        return header_line(r, vs, l, n);
-    case PS_CHUNK_SIZE:
-        return chunk_size(r, l, n);
-    case PS_CHUNK_END:
-        if (!blank_line(l, n)) {
-            fail(r, CURLE_RECV_ERROR, 0, "Illegal chunk end in chunked-encoding");
-            return -1;
-        }
-        r->ps = PS_CHUNK_SIZE;
-        return 0;
-    case PS_TRAILERS:
-        /* curl hands trailers to the header callback, not the blank line */
-        if (blank_line(l, n)) {
-            r->ps = PS_DONE;
-            return 0;
-        }
-        vs->hdr_bytes += n;
-        return header_line(r, vs, l, n);
-    default:
-        return 0;
-    }
-}
-
-static int add_body(http_raw *r, http_vu *vs, const char *p, size_t n)
-{
-    const volley_host *h = r->w->host;
-    if (put(h, &vs->body, p, n) != 0 || h->buf_reserve(&vs->body, 0) != 0) {
-        fail(r, CURLE_WRITE_ERROR, 0, "out of memory");
-        return -1;
-    }
-    vs->body.data[vs->body.len] = '\0';
-    return 0;
-}
-
-/*
- * Feeds received bytes to the response parser: 1 when the response is
- * complete, 0 when more is needed, -1 after a failure was reported.
- */
-static int parse(http_raw *r, http_vu *vs, const char *p, size_t n)
-{
-    const volley_host *h = r->w->host;
-    const char *end = p + n;
-    while (p < end) {
-        size_t avail = (size_t)(end - p);
-        switch (r->ps) {
-        case PS_DONE:
-            r->excess = true;   /* more than the response: not reused */
-            return 1;
-        case PS_UNTIL_CLOSE:
-            return add_body(r, vs, p, avail) != 0 ? -1 : 0;
-        case PS_BODY:
-        case PS_CHUNK_DATA: {
-            size_t take = avail < r->left ? avail : (size_t)r->left;
-            if (add_body(r, vs, p, take) != 0)
-                return -1;
-            p += take;
-            r->left -= take;
-            if (!r->left)
-                r->ps = r->ps == PS_BODY ? PS_DONE : PS_CHUNK_END;
-            continue;
-        }
-        default:
-            break;
-        }
-        /* a line state; an answer that does not start as HTTP is refused at once */
-        if (r->ps == PS_STATUS) {
-            size_t have = r->line.len, k = 0;
-            for (; have + k < 5 && k < avail; k++)
-                if (p[k] != "HTTP/"[have + k]) {
-                    fail(r, CURLE_UNSUPPORTED_PROTOCOL, 0, "Received HTTP/0.9 when not allowed");
-                    return -1;
-                }
-        }
-        const char *nl = memchr(p, '\n', avail);
-        size_t take = nl ? (size_t)(nl - p) + 1 : avail;
-        if (r->line.len + take > MAX_LINE) {
-            fail(r, CURLE_WEIRD_SERVER_REPLY, 0, "Too large response header line");
-            return -1;
-        }
-        if (!nl || r->line.len) {
-            if (put(h, &r->line, p, take) != 0) {
-                fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
-                return -1;
-            }
-            p += take;
-            if (!nl)
-                return 0;
-            int rc = on_line(r, vs, r->line.data, r->line.len);
-            r->line.len = 0;
-            if (rc != 0)
-                return -1;
-        } else {
-            if (on_line(r, vs, p, take) != 0)
-                return -1;
-            p += take;
-        }
-    }
-    return r->ps == PS_DONE ? 1 : 0;
+    fail(r, parse_errors[-err].code, 0, "%s", parse_errors[-err].text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -919,16 +376,7 @@ static int parse(http_raw *r, http_vu *vs, const char *p, size_t n)
 static void reset_response(http_raw *r, http_vu *vs)
 {
     vs->t_first = 0;
-    vs->hdr_bytes = 0;
-    vs->headers.len = 0;
-    vs->body.len = 0;
-    r->ps = PS_STATUS;
-    r->status = 0;
-    r->http10 = r->conn_close = r->conn_keep = r->chunked = r->has_len = false;
-    r->excess = r->set_cookie = false;
-    r->clen = r->left = r->line_bytes = 0;
-    r->loc_off = r->loc_len = 0;
-    r->line.len = 0;
+    http_parse_reset(&r->parser, &vs->resp, r->st->method == HTTP_HEAD);
 }
 
 static void connect_next(http_raw *r);
@@ -939,7 +387,7 @@ static void connect_next(http_raw *r);
  */
 static bool retry(http_raw *r)
 {
-    if (r->new_conn || r->retried || r->line_bytes)
+    if (r->new_conn || r->retried || r->parser.line_bytes)
         return false;
     r->retried = true;
     conn_close(r);
@@ -1075,19 +523,20 @@ static void connect_done(http_raw *r)
 /* The server closed the connection (or it broke) during a request. */
 static void on_eof(http_raw *r)
 {
-    if (r->ps == PS_UNTIL_CLOSE) {
-        r->ps = PS_DONE;
+    const http_parser *rp = &r->parser;
+    if (http_parse_close(&r->parser)) {
         complete(r);
         return;
     }
     if (retry(r))
         return;
-    if (!r->line_bytes) {
+    bool in_head = rp->ps == HTTP_PS_STATUS || rp->ps == HTTP_PS_HEADERS;
+    if (!rp->line_bytes) {
         fail(r, CURLE_GOT_NOTHING, 0, "Empty reply from server");
-    } else if (r->ps == PS_BODY || ((r->ps == PS_STATUS || r->ps == PS_HEADERS) && r->has_len)) {
+    } else if (rp->ps == HTTP_PS_BODY || (in_head && rp->has_len)) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed with %llu bytes remaining to read",
-             (unsigned long long)(r->ps == PS_BODY ? r->left : r->clen));
-    } else if (r->ps == PS_STATUS || r->ps == PS_HEADERS) {
+             (unsigned long long)(rp->ps == HTTP_PS_BODY ? rp->left : rp->clen));
+    } else if (in_head) {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed before the response headers ended");
     } else {
         fail(r, CURLE_PARTIAL_FILE, 0, "transfer closed with outstanding read data remaining");
@@ -1103,9 +552,11 @@ static void read_response(http_raw *r)
         if (n > 0) {
             if (!vs->t_first)
                 vs->t_first = r->w->host->now_ns();
-            int rc = parse(r, vs, buf, (size_t)n);
+            int rc = http_parse(&r->parser, r->w->host, &vs->resp, buf, (size_t)n);
             if (rc > 0)
                 complete(r);
+            else if (rc < 0)
+                parse_failed(r, rc);
             /* after a poll error (libuv stopped the handle) read on to the
              * socket's own error or EAGAIN */
             if (rc != 0 || (n < HTTP_RAW_RBUF && r->conn->events))
@@ -1215,14 +666,14 @@ static void on_timer(uv_timer_t *t)
     if (r->phase == PH_CONNECT)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0, "Connection timed out after %llu milliseconds",
              (unsigned long long)ms);
-    else if (r->has_len && r->ps == PS_BODY)
+    else if (r->parser.has_len && r->parser.ps == HTTP_PS_BODY)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
              "Operation timed out after %llu milliseconds with %zu out of %llu bytes received",
-             (unsigned long long)ms, r->vs->body.len, (unsigned long long)r->clen);
+             (unsigned long long)ms, r->vs->resp.body.len, (unsigned long long)r->parser.clen);
     else
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
              "Operation timed out after %llu milliseconds with %zu bytes received",
-             (unsigned long long)ms, r->vs->body.len);
+             (unsigned long long)ms, r->vs->resp.body.len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1253,16 +704,14 @@ static http_raw *raw_get(http_worker *w, http_vu *vs)
 int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
 {
     const volley_host *h = w->host;
-    const char *target = st->raw_target;
-    size_t tlen = st->raw_target_len;
     if (!st->url_text) {
         if (http_render_url(h, vs, st) != 0)
             return -1;
-        if (!http_raw_url_ok(st, vs->url.data, vs->url.len))
+        if (!http_url_verbatim(st, vs->url.data, vs->url.len))
             return 0;   /* curl rewrites this url: curl sends it */
-        target = vs->url.data + st->origin_len - 1;
-        tlen = vs->url.len - st->origin_len + 1;
     }
+    size_t tlen;
+    const char *target = request_target(st, vs, &tlen);
     http_raw *r = raw_get(w, vs);
     if (!r)
         return -1;
@@ -1319,7 +768,7 @@ static void on_raw_closed(uv_handle_t *hd)
 {
     http_raw *r = hd->data;
     http_worker *w = r->w;
-    free(r->line.data);
+    http_parse_free(&r->parser);
     free(r);
     http_handle_closed(w);
 }
