@@ -199,7 +199,7 @@ enum cli_result cli_parse(int argc, char **argv, struct sim_config *cfg, char *e
     optind = 1;
     opterr = 0;
     int c;
-    long n;
+    long n = 0;
     while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
         const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         int rc = 0;
