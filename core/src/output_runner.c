@@ -138,7 +138,7 @@ int outr_start(out_runner *r, const output_cfg *cfg, const volley_host *host,
     atomic_init(&r->dropped, 0);
     atomic_init(&r->crashed, 0);
     char why[512] = "";
-    snprintf(r->role, sizeof r->role, "output %s", cfg->label);
+    snprintf(r->role, sizeof r->role, "output %s", cfg->plugin->desc->name);
     r->crash_info = malloc(sizeof *r->crash_info);
     if (!r->crash_info) {
         snprintf(err, errcap, "output %s: out of memory", cfg->label);
