@@ -952,8 +952,6 @@ static void on_flush(uv_timer_t *t)
         agg_pair_publish(&w->agg);
 }
 
-static void on_closed(uv_handle_t *h) { (void)h; }
-
 static void worker_shutdown(volley_worker *w)
 {
     if (w->finishing)
@@ -970,15 +968,15 @@ static void worker_shutdown(volley_worker *w)
     }
     flush_samples(w);
     for (size_t j = 0; j < w->n_vus; j++)
-        uv_close((uv_handle_t *)&w->vus[j].timer, on_closed);
+        uv_close((uv_handle_t *)&w->vus[j].timer, NULL);
     for (size_t i = 0; i < e->s->n_scenarios; i++)
         if (w->scs[i].timer_ready)
-            uv_close((uv_handle_t *)&w->scs[i].timer, on_closed);
-    uv_close((uv_handle_t *)&w->clock_prepare, on_closed);
-    uv_close((uv_handle_t *)&w->clock_check, on_closed);
-    uv_close((uv_handle_t *)&w->flush, on_closed);
-    uv_close((uv_handle_t *)&w->sched, on_closed);
-    uv_close((uv_handle_t *)&w->wake, on_closed);
+            uv_close((uv_handle_t *)&w->scs[i].timer, NULL);
+    uv_close((uv_handle_t *)&w->clock_prepare, NULL);
+    uv_close((uv_handle_t *)&w->clock_check, NULL);
+    uv_close((uv_handle_t *)&w->flush, NULL);
+    uv_close((uv_handle_t *)&w->sched, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
 }
 
 /* Counts one worker whose traffic is over; the last one wakes them all. */
@@ -1322,12 +1320,12 @@ static void on_main_wake(uv_async_t *a)
     engine *e = a->data;
     if (atomic_load(&e->workers_done) == e->n_workers) {
         uv_timer_stop(&e->tick);
-        uv_close((uv_handle_t *)&e->tick, on_closed);
-        uv_close((uv_handle_t *)&e->main_wake, on_closed);
+        uv_close((uv_handle_t *)&e->tick, NULL);
+        uv_close((uv_handle_t *)&e->main_wake, NULL);
         uv_signal_stop(&e->sigint);
         uv_signal_stop(&e->sigterm);
-        uv_close((uv_handle_t *)&e->sigint, on_closed);
-        uv_close((uv_handle_t *)&e->sigterm, on_closed);
+        uv_close((uv_handle_t *)&e->sigint, NULL);
+        uv_close((uv_handle_t *)&e->sigterm, NULL);
     }
 }
 
