@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "engine_int.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -25,140 +25,7 @@
 
 #define FLUSH_MS 250          /* sample batches to outputs */
 #define PUBLISH_EVERY 4       /* aggregates to the metrics thread: 1 s */
-#define MAX_GROUP_DEPTH 18
 #define SYNC_ITER_BUDGET 64   /* iterations in a row without waiting */
-
-typedef struct engine engine;
-
-/* Per-scenario counters the metrics thread reads for the live display;
- * written once per iteration (not per request), relaxed. */
-typedef struct sc_live {
-    _Atomic int64_t running;
-    _Atomic uint64_t iterations, interrupted, dropped;
-} sc_live;
-typedef struct sc_run sc_run;
-
-/* PARKED: not running (not started yet, ramped down, or waiting for an
- * arrival); the others but DONE count as running VUs. */
-enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
-enum { NEXT_GO, NEXT_PARK, NEXT_STOP };
-enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
-
-typedef struct vu_run {
-    struct volley_vu pub;            /* first: volley_vu * <-> vu_run * */
-    volley_worker *w;
-    sc_run *sr;
-    uint32_t pc;
-    uint8_t state;
-    bool in_run;                     /* vu_run() is on the stack */
-    bool step_finished;              /* step_done came during step_start */
-    bool in_iteration;
-    uint8_t depth;
-    bool has_arrival;                /* arrival-rate: an iteration is due */
-    uint32_t gidx;                   /* index among its scenario's VUs */
-    uint64_t iter_start;
-    uint64_t scheduled_at;           /* arrival-rate: when it was due */
-    uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
-    uint64_t iters_done;
-    uint64_t group_start[MAX_GROUP_DEPTH];
-    uv_timer_t timer;                /* sleep and yield */
-    void **pstate;                   /* per protocol; NULL when unused */
-} vu_run;
-
-struct sc_run {
-    const scenario *sc;
-    size_t index;
-    int phase;
-    uint64_t start_at, end_at, hard_at;
-    size_t n_vus;                    /* this worker's VUs of the scenario */
-    size_t running;                  /* of those, not PARKED nor DONE */
-    vu_run **vus;                    /* in gidx order */
-    /* arrival-rate */
-    vu_run **free;                   /* parked, ready for an arrival */
-    size_t n_free;
-    size_t inited;                   /* VUs brought into use so far */
-    uint64_t next_k;                 /* next arrival index of this worker */
-    int64_t next_at;                 /* its time from start_at, -1: none */
-    uv_timer_t timer;                /* arrivals or the ramp */
-    bool timer_ready;
-    bool used_up;                    /* ended because its unique pool ran out */
-};
-
-struct volley_worker {
-    engine *e;
-    int index;
-    pthread_t thread;
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_timer_t flush;
-    uv_timer_t sched;
-    unsigned ticks;
-    agg_pair agg;
-    void **pstate;                   /* protocol worker states */
-    vu_run *vus;
-    size_t n_vus;
-    sc_run *scs;
-    volley_sample *buf;
-    size_t n_buf, cap_buf;
-    tag_intern tags;
-    bool loop_ready;                 /* uv_loop_init done: close it at the end */
-    bool hard_stopped;
-    bool idle;                       /* its traffic is over; counted in workers_idle */
-    bool finishing;
-    uint64_t interrupted;
-    char **first_fail;               /* per series: why a check first failed */
-    uint64_t sample_now;             /* clock for samples, 0 = read it again */
-    volley_buf scratch;              /* rendering of records and sleeps */
-    uv_prepare_t clock_prepare;      /* both reset sample_now each loop turn */
-    uv_check_t clock_check;
-    char err[512];
-};
-
-struct engine {
-    volley_core *core;
-    spec *s;
-    const run_opts *o;
-    int n_workers;
-    volley_worker *workers;
-    uint64_t t0;                     /* monotonic ns at start */
-    int64_t wall_offset;             /* wall ns = mono ns + wall_offset */
-    size_t n_outs;
-    out_runner *outs;
-    atomic_int stop;
-    _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
-    _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
-    atomic_bool *pool_used_up;       /* per pool: "used up" said once */
-    atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
-    atomic_bool record_warned;       /* a record value was not a number */
-    atomic_bool sleep_warned;        /* a templated sleep was not a duration */
-    atomic_int test_aborted;         /* on_check_fail: abort_test */
-    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
-    pthread_cond_t gate_cv;
-    int gate_n, gate_want;
-    char abort_reason[512];          /* written by the one that set it */
-    struct sc_live *live;            /* per scenario, for the progress display */
-    progress *prog;
-    progress_scenario *prog_sc;
-    uint64_t last_reqs;
-    uint64_t last_tick_ns;
-    atomic_int workers_done;
-    atomic_int workers_idle;         /* end gate, see worker_check_done */
-    _Atomic int64_t active_vus;
-    _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
-    uv_loop_t main_loop;
-    uv_async_t main_wake;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t tick;
-    metrics_agg global;
-    tag_intern main_tags;
-    int sigints;
-    bool interrupted;
-    bool aborted;                    /* an abort_on_fail threshold failed */
-    size_t abort_threshold;
-    unsigned ticks;
-};
-
-static uint64_t mono_now(void) { return uv_hrtime(); }
 
 /* ------------------------------------------------------------------ */
 /* Samples                                                             */
@@ -188,22 +55,11 @@ static void on_clock_reset(uv_handle_t *h) { ((volley_worker *)h->data)->sample_
 static void on_clock_prepare(uv_prepare_t *h) { on_clock_reset((uv_handle_t *)h); }
 static void on_clock_check(uv_check_t *h) { on_clock_reset((uv_handle_t *)h); }
 
-/* The uv timer timeout that fires at or just after `at` (monotonic ns),
- * never before: uv timers count whole ms from the loop's coarse clock, so
- * add how far the precise clock is ahead of it. */
-static uint64_t timer_ms_until(uv_loop_t *loop, uint64_t at)
-{
-    uv_update_time(loop);
-    uint64_t now = mono_now();
-    uint64_t lag = now - uv_now(loop) * 1000000;
-    return at > now ? (at - now + lag + 999999) / 1000000 : 0;
-}
-
 static void worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
 {
     engine *e = w->e;
     if (!w->sample_now)
-        w->sample_now = mono_now();
+        w->sample_now = engine_mono_now();
     uint64_t now = w->sample_now;
     metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
     if (e->n_outs)
@@ -312,7 +168,7 @@ static int next_action(vu_run *v)
     case EXEC_CONSTANT_VUS:
         return NEXT_GO;
     case EXEC_RAMPING_VUS:
-        return (int64_t)v->gidx < ramp_target(sr, mono_now()) ? NEXT_GO : NEXT_PARK;
+        return (int64_t)v->gidx < ramp_target(sr, engine_mono_now()) ? NEXT_GO : NEXT_PARK;
     case EXEC_CONSTANT_ARRIVAL_RATE:
     case EXEC_RAMPING_ARRIVAL_RATE:
         return v->has_arrival ? NEXT_GO : NEXT_PARK;
@@ -366,7 +222,7 @@ static bool pick_row(vu_run *v)
 
 static void begin_iteration(vu_run *v)
 {
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     for (size_t c = 0; c < v->sr->sc->n_caps; c++)
         v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
@@ -385,7 +241,7 @@ static void begin_iteration(vu_run *v)
 
 static void end_iteration(vu_run *v)
 {
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
     worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
     atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
@@ -517,7 +373,7 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         case REC_CHECKS_FAILED: x = passed ? 0 : 1; break;
         case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
         case REC_STATUS: x = resp ? resp->status : 0; break;
-        case REC_ELAPSED: x = (double)(mono_now() - v->iter_start) / 1e6; break;
+        case REC_ELAPSED: x = (double)(engine_mono_now() - v->iter_start) / 1e6; break;
         case REC_CONST: x = r->value; break;
         case REC_TEMPLATE: {
             volley_buf *b = &v->w->scratch;
@@ -623,7 +479,7 @@ static void on_vu_timer(uv_timer_t *t)
 static void group_enter(vu_run *v)
 {
     if (v->depth < MAX_GROUP_DEPTH)
-        v->group_start[v->depth] = mono_now();
+        v->group_start[v->depth] = engine_mono_now();
     v->depth++;
 }
 
@@ -632,7 +488,7 @@ static void group_exit(vu_run *v, const flow_op *op)
     v->depth--;
     if (v->depth >= MAX_GROUP_DEPTH)
         return;
-    double ms = (double)(mono_now() - v->group_start[v->depth]) / 1e6;
+    double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
     worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
 }
@@ -688,7 +544,7 @@ static void vu_run_loop(vu_run *v)
         if (op->kind == OP_SLEEP) {
             v->state = VU_SLEEPING;
             uv_timer_start(&v->timer, on_vu_timer,
-                           timer_ms_until(&v->w->loop, mono_now() + (uint64_t)sleep_ns(v, op)), 0);
+                           engine_timer_ms_until(&v->w->loop, engine_mono_now() + (uint64_t)sleep_ns(v, op)), 0);
             break;
         }
         /* OP_STEP */
@@ -754,7 +610,7 @@ static void on_ramp_tick(uv_timer_t *t)
     sc_run *sr = t->data;
     if (sr->phase != SC_RUNNING)
         return;
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     int64_t target = ramp_target(sr, now);
     for (size_t i = 0; i < sr->n_vus; i++) {
         vu_run *v = sr->vus[i];
@@ -799,7 +655,7 @@ static void on_arrival(uv_timer_t *t)
 {
     sc_run *sr = t->data;
     volley_worker *w = (volley_worker *)t->loop->data;
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     if (atomic_load_explicit(&w->e->sc_used_up[sr->index], memory_order_relaxed)) {
         /* Its unique pool ran out: no more arrivals, the scenario ends. */
         if (sr->phase == SC_RUNNING && !sr->used_up) {
@@ -825,7 +681,7 @@ static void on_arrival(uv_timer_t *t)
     }
     if (sr->phase == SC_RUNNING && sr->next_at >= 0) {
         uint64_t at = sr->start_at + (uint64_t)sr->next_at;
-        uv_timer_start(&sr->timer, on_arrival, timer_ms_until(t->loop, at), 0);
+        uv_timer_start(&sr->timer, on_arrival, engine_timer_ms_until(t->loop, at), 0);
     }
 }
 
@@ -885,7 +741,7 @@ static void sc_end(volley_worker *w, sc_run *sr)
 
 static void advance_phases(volley_worker *w)
 {
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
         sc_run *sr = &w->scs[i];
         if (sr->phase == SC_PENDING && now >= sr->start_at)
@@ -916,7 +772,7 @@ static void sched_rearm(volley_worker *w)
         uv_timer_stop(&w->sched);
         return;
     }
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
     uv_timer_start(&w->sched, on_sched, ms, 0);
 }
@@ -1199,7 +1055,7 @@ static void main_flush(engine *e, bool sample_gauges)
         agg_pair_collect(&e->workers[i].agg, &e->global, &e->core->reg);
     if (!sample_gauges)
         return;
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     int64_t active = atomic_load_explicit(&e->active_vus, memory_order_relaxed);
     sample_tags st = {0};
     metrics_record(&e->core->reg, &e->global, BUILTIN_VUS, (double)active, &st, (int64_t)now);
@@ -1230,7 +1086,7 @@ static void request_stop(engine *e)
  * their delay_abort_eval has passed. */
 static void check_abort_thresholds(engine *e)
 {
-    double elapsed = (double)(mono_now() - e->t0);
+    double elapsed = (double)(engine_mono_now() - e->t0);
     for (size_t i = 0; i < e->s->n_thresholds && !e->aborted; i++) {
         const threshold *t = &e->s->thresholds[i];
         if (!t->abort_on_fail || elapsed < (double)t->delay_abort_ns)
@@ -1262,7 +1118,7 @@ static void show_progress(engine *e, bool final)
 {
     if (!e->prog)
         return;
-    uint64_t now = mono_now();
+    uint64_t now = engine_mono_now();
     for (size_t i = 0; i < e->s->n_scenarios; i++) {
         const scenario *sc = &e->s->scenarios[i];
         const sc_live *l = &e->live[i];
@@ -1486,7 +1342,7 @@ static void init_clock(engine *e)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    e->t0 = mono_now();
+    e->t0 = engine_mono_now();
     e->wall_offset = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)e->t0;
 }
 
@@ -1580,7 +1436,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         uv_run(&e.main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < e.n_workers; i++)
         pthread_join(e.workers[i].thread, NULL);
-    res->duration_ns = (int64_t)(mono_now() - e.t0);
+    res->duration_ns = (int64_t)(engine_mono_now() - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     core->engine = NULL;
     uv_run(&e.main_loop, UV_RUN_NOWAIT);

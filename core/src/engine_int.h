@@ -1,0 +1,169 @@
+/*
+ * engine_int: what the engine's files share, as libuv's unix sources share
+ * internal.h. Only core/src/engine*.c include it; the rest of the core
+ * sees engine.h.
+ */
+#ifndef VOLLEY_ENGINE_INT_H
+#define VOLLEY_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "output_runner.h"
+#include "progress.h"
+#include "tag_intern.h"
+#include "vu.h"
+
+#define MAX_GROUP_DEPTH 18
+
+typedef struct engine engine;
+
+/* Per-scenario counters the metrics thread reads for the live display;
+ * written once per iteration (not per request), relaxed. */
+typedef struct sc_live {
+    _Atomic int64_t running;
+    _Atomic uint64_t iterations, interrupted, dropped;
+} sc_live;
+typedef struct sc_run sc_run;
+
+/* PARKED: not running (not started yet, ramped down, or waiting for an
+ * arrival); the others but DONE count as running VUs. */
+enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+enum { NEXT_GO, NEXT_PARK, NEXT_STOP };
+enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
+
+typedef struct vu_run {
+    struct volley_vu pub;            /* first: volley_vu * <-> vu_run * */
+    volley_worker *w;
+    sc_run *sr;
+    uint32_t pc;
+    uint8_t state;
+    bool in_run;                     /* vu_run() is on the stack */
+    bool step_finished;              /* step_done came during step_start */
+    bool in_iteration;
+    uint8_t depth;
+    bool has_arrival;                /* arrival-rate: an iteration is due */
+    uint32_t gidx;                   /* index among its scenario's VUs */
+    uint64_t iter_start;
+    uint64_t scheduled_at;           /* arrival-rate: when it was due */
+    uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
+    uint64_t iters_done;
+    uint64_t group_start[MAX_GROUP_DEPTH];
+    uv_timer_t timer;                /* sleep and yield */
+    void **pstate;                   /* per protocol; NULL when unused */
+} vu_run;
+
+struct sc_run {
+    const scenario *sc;
+    size_t index;
+    int phase;
+    uint64_t start_at, end_at, hard_at;
+    size_t n_vus;                    /* this worker's VUs of the scenario */
+    size_t running;                  /* of those, not PARKED nor DONE */
+    vu_run **vus;                    /* in gidx order */
+    /* arrival-rate */
+    vu_run **free;                   /* parked, ready for an arrival */
+    size_t n_free;
+    size_t inited;                   /* VUs brought into use so far */
+    uint64_t next_k;                 /* next arrival index of this worker */
+    int64_t next_at;                 /* its time from start_at, -1: none */
+    uv_timer_t timer;                /* arrivals or the ramp */
+    bool timer_ready;
+    bool used_up;                    /* ended because its unique pool ran out */
+};
+
+struct volley_worker {
+    engine *e;
+    int index;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t flush;
+    uv_timer_t sched;
+    unsigned ticks;
+    agg_pair agg;
+    void **pstate;                   /* protocol worker states */
+    vu_run *vus;
+    size_t n_vus;
+    sc_run *scs;
+    volley_sample *buf;
+    size_t n_buf, cap_buf;
+    tag_intern tags;
+    bool loop_ready;                 /* uv_loop_init done: close it at the end */
+    bool hard_stopped;
+    bool idle;                       /* its traffic is over; counted in workers_idle */
+    bool finishing;
+    uint64_t interrupted;
+    char **first_fail;               /* per series: why a check first failed */
+    uint64_t sample_now;             /* clock for samples, 0 = read it again */
+    volley_buf scratch;              /* rendering of records and sleeps */
+    uv_prepare_t clock_prepare;      /* both reset sample_now each loop turn */
+    uv_check_t clock_check;
+    char err[512];
+};
+
+struct engine {
+    volley_core *core;
+    spec *s;
+    const run_opts *o;
+    int n_workers;
+    volley_worker *workers;
+    uint64_t t0;                     /* monotonic ns at start */
+    int64_t wall_offset;             /* wall ns = mono ns + wall_offset */
+    size_t n_outs;
+    out_runner *outs;
+    atomic_int stop;
+    _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
+    _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
+    atomic_bool *pool_used_up;       /* per pool: "used up" said once */
+    atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
+    atomic_bool record_warned;       /* a record value was not a number */
+    atomic_bool sleep_warned;        /* a templated sleep was not a duration */
+    atomic_int test_aborted;         /* on_check_fail: abort_test */
+    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
+    pthread_cond_t gate_cv;
+    int gate_n, gate_want;
+    char abort_reason[512];          /* written by the one that set it */
+    struct sc_live *live;            /* per scenario, for the progress display */
+    progress *prog;
+    progress_scenario *prog_sc;
+    uint64_t last_reqs;
+    uint64_t last_tick_ns;
+    atomic_int workers_done;
+    atomic_int workers_idle;         /* end gate, see worker_check_done */
+    _Atomic int64_t active_vus;
+    _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
+    uv_loop_t main_loop;
+    uv_async_t main_wake;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t tick;
+    metrics_agg global;
+    tag_intern main_tags;
+    int sigints;
+    bool interrupted;
+    bool aborted;                    /* an abort_on_fail threshold failed */
+    size_t abort_threshold;
+    unsigned ticks;
+};
+
+/* Hot-path helpers several engine files share: inline, as they were when
+ * the engine was one file. */
+
+static inline uint64_t engine_mono_now(void) { return uv_hrtime(); }
+
+/* The uv timer timeout that fires at or just after `at` (monotonic ns),
+ * never before: uv timers count whole ms from the loop's coarse clock, so
+ * add how far the precise clock is ahead of it. */
+static inline uint64_t engine_timer_ms_until(uv_loop_t *loop, uint64_t at)
+{
+    uv_update_time(loop);
+    uint64_t now = engine_mono_now();
+    uint64_t lag = now - uv_now(loop) * 1000000;
+    return at > now ? (at - now + lag + 999999) / 1000000 : 0;
+}
+
+#endif
