@@ -31,60 +31,6 @@
 /* Samples                                                             */
 /* ------------------------------------------------------------------ */
 
-static void push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
-                     uint32_t metric, double v, const sample_tags *st, uint64_t now)
-{
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 1024;
-        volley_sample *p = realloc(*buf, ncap * sizeof *p);
-        if (!p)
-            return;
-        *buf = p;
-        *cap = ncap;
-    }
-    const volley_tagset *set = tagi_get(ti, st);
-    if (!set)
-        return;
-    (*buf)[(*n)++] = (volley_sample){.metric = metric, .tags = set,
-                                     .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
-}
-
-/* A request's ~11 samples come in one callback: they share one clock read,
- * refreshed each loop turn (the clock was ~2% of the CPU per request). */
-static void on_clock_reset(uv_handle_t *h) { ((volley_worker *)h->data)->sample_now = 0; }
-static void on_clock_prepare(uv_prepare_t *h) { on_clock_reset((uv_handle_t *)h); }
-static void on_clock_check(uv_check_t *h) { on_clock_reset((uv_handle_t *)h); }
-
-static void worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
-{
-    engine *e = w->e;
-    if (!w->sample_now)
-        w->sample_now = engine_mono_now();
-    uint64_t now = w->sample_now;
-    metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
-    if (e->n_outs)
-        push_raw(e, &w->buf, &w->n_buf, &w->cap_buf, &w->tags, metric, v, st, now);
-}
-
-static const char *vu_group(const vu_run *v)
-{
-    return v->pc < v->sr->sc->n_ops ? v->sr->sc->ops[v->pc].group : "";
-}
-
-void engine_host_sample(volley_vu *vu, int metric, double value, const volley_tags *tags)
-{
-    vu_run *v = (vu_run *)vu;
-    if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
-        return;
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v)};
-    if (v->pc < v->sr->sc->n_ops) {
-        const flow_op *op = &v->sr->sc->ops[v->pc];
-        st.step = op->tags;
-        st.n_step = op->n_tags;
-    }
-    worker_sample(v->w, (uint32_t)metric, value, &st);
-}
-
 void *engine_host_worker_loop(volley_worker *w) { return &w->loop; }
 int engine_host_worker_index(volley_worker *w) { return w->index; }
 volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; }
@@ -234,7 +180,7 @@ static void begin_iteration(vu_run *v)
         v->has_arrival = false;
         v->iter_start = v->scheduled_at;
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
-        worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
+        engine_worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
                       now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
     }
 }
@@ -243,9 +189,9 @@ static void end_iteration(vu_run *v)
 {
     uint64_t now = engine_mono_now();
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
-    worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
+    engine_worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
     atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
-    worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6, &st);
+    engine_worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6, &st);
     v->pub.iteration++;
     v->iters_done++;
     v->in_iteration = false;
@@ -260,7 +206,7 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
-    worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+    engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
     /* The first reason per check, for the summary: one copy per run. */
     if (!pass && w->first_fail && !w->first_fail[series])
@@ -392,7 +338,7 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         }
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
                           .step = op->tags, .n_step = op->n_tags};
-        worker_sample(v->w, r->metric, x, &st);
+        engine_worker_sample(v->w, r->metric, x, &st);
     }
 }
 
@@ -490,7 +436,7 @@ static void group_exit(vu_run *v, const flow_op *op)
         return;
     double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
-    worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
+    engine_worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
 }
 
 /* Runs the VU until it has to wait (a step in flight, a sleep) or is done.
@@ -674,7 +620,7 @@ static void on_arrival(uv_timer_t *t)
             vu_activate(v);
         } else {
             sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = ""};
-            worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
+            engine_worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
             atomic_fetch_add_explicit(&w->e->live[sr->index].dropped, 1, memory_order_relaxed);
         }
         arrival_next(w, sr);
@@ -781,29 +727,10 @@ static void sched_rearm(volley_worker *w)
 /* Worker lifecycle                                                    */
 /* ------------------------------------------------------------------ */
 
-static void flush_samples(volley_worker *w)
-{
-    engine *e = w->e;
-    if (w->n_buf == 0)
-        return;
-    size_t cap = w->cap_buf;
-    out_batch *b = out_batch_new(w->buf, w->n_buf);
-    w->buf = NULL;
-    w->n_buf = 0;
-    w->cap_buf = 0;
-    if (!b)
-        return;
-    for (size_t i = 0; i < e->n_outs; i++)
-        outr_push(&e->outs[i], b);
-    out_batch_release(b);
-    w->buf = malloc(cap * sizeof *w->buf);   /* keep the size that was needed */
-    w->cap_buf = w->buf ? cap : 0;
-}
-
 static void on_flush(uv_timer_t *t)
 {
     volley_worker *w = t->data;
-    flush_samples(w);
+    engine_flush_samples(w);
     if (++w->ticks % PUBLISH_EVERY == 0)
         agg_pair_publish(&w->agg);
 }
@@ -822,7 +749,7 @@ static void worker_shutdown(volley_worker *w)
         if (w->pstate[i] && ops->worker_fini)
             ops->worker_fini(w->pstate[i]);
     }
-    flush_samples(w);
+    engine_flush_samples(w);
     for (size_t j = 0; j < w->n_vus; j++)
         uv_close((uv_handle_t *)&w->vus[j].timer, NULL);
     for (size_t i = 0; i < e->s->n_scenarios; i++)
@@ -901,8 +828,8 @@ static int worker_setup(volley_worker *w)
     uv_prepare_init(&w->loop, &w->clock_prepare);
     uv_check_init(&w->loop, &w->clock_check);
     w->clock_prepare.data = w->clock_check.data = w;
-    uv_prepare_start(&w->clock_prepare, on_clock_prepare);
-    uv_check_start(&w->clock_check, on_clock_check);
+    uv_prepare_start(&w->clock_prepare, engine_on_clock_prepare);
+    uv_check_start(&w->clock_check, engine_on_clock_check);
     uv_unref((uv_handle_t *)&w->clock_prepare);   /* they never keep the loop alive */
     uv_unref((uv_handle_t *)&w->clock_check);
     uv_async_init(&w->loop, &w->wake, on_wake);
@@ -1064,8 +991,8 @@ static void main_flush(engine *e, bool sample_gauges)
     if (e->n_outs) {
         volley_sample *buf = NULL;
         size_t n = 0, cap = 0;
-        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
-        push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
+        engine_push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
+        engine_push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
         out_batch *b = out_batch_new(buf, n);
         if (b) {
             for (size_t i = 0; i < e->n_outs; i++)

@@ -166,4 +166,24 @@ static inline uint64_t engine_timer_ms_until(uv_loop_t *loop, uint64_t at)
     return at > now ? (at - now + lag + 999999) / 1000000 : 0;
 }
 
+/* ---- engine_sample.c ---- */
+
+void engine_push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
+                     uint32_t metric, double v, const sample_tags *st, uint64_t now);
+void engine_flush_samples(volley_worker *w);
+void engine_on_clock_prepare(uv_prepare_t *h);
+void engine_on_clock_check(uv_check_t *h);
+
+/* One sample on a worker's loop thread. */
+static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
+{
+    engine *e = w->e;
+    if (!w->sample_now)
+        w->sample_now = engine_mono_now();
+    uint64_t now = w->sample_now;
+    metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
+    if (e->n_outs)
+        engine_push_raw(e, &w->buf, &w->n_buf, &w->cap_buf, &w->tags, metric, v, st, now);
+}
+
 #endif
