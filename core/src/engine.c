@@ -40,9 +40,7 @@ volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; 
 /* ------------------------------------------------------------------ */
 
 static void vu_run_loop(vu_run *v);
-static void request_stop(engine *e);
 static void sc_end(volley_worker *w, sc_run *sr);
-static void worker_check_done(volley_worker *w);
 
 static void set_running(vu_run *v, bool running)
 {
@@ -54,21 +52,6 @@ static void set_running(vu_run *v, bool running)
 
 static bool is_running(const vu_run *v) { return v->state != VU_PARKED && v->state != VU_DONE; }
 
-/* A scenario is done when nothing runs and nothing more can start: at once
- * for the iteration executors, after the end of its stages for the others. */
-static void sc_check_done(volley_worker *w, sc_run *sr)
-{
-    if (sr->phase == SC_DONE || sr->running > 0 || sr->phase == SC_PENDING)
-        return;
-    executor_kind k = sr->sc->executor;
-    if (sr->phase == SC_ENDING || k == EXEC_PER_VU_ITERATIONS || k == EXEC_SHARED_ITERATIONS) {
-        sr->phase = SC_DONE;
-        if (sr->timer_ready)
-            uv_timer_stop(&sr->timer);
-    }
-    worker_check_done(w);
-}
-
 static void vu_park(vu_run *v)
 {
     if (is_running(v))
@@ -77,7 +60,7 @@ static void vu_park(vu_run *v)
     v->ramp_down_since = 0;
     if (executor_is_arrival(v->sr->sc->executor))
         v->sr->free[v->sr->n_free++] = v;
-    sc_check_done(v->w, v->sr);
+    engine_sc_check_done(v->w, v->sr);
 }
 
 static void vu_stop(vu_run *v)
@@ -85,7 +68,7 @@ static void vu_stop(vu_run *v)
     if (is_running(v))
         set_running(v, false);
     v->state = VU_DONE;
-    sc_check_done(v->w, v->sr);
+    engine_sc_check_done(v->w, v->sr);
 }
 
 static void vu_activate(vu_run *v)
@@ -350,7 +333,7 @@ static void abort_test(vu_run *v, const flow_op *op)
     if (atomic_compare_exchange_strong(&e->test_aborted, &expected, 1)) {
         snprintf(e->abort_reason, sizeof e->abort_reason,
                  "a check or capture failed at %s (on_check_fail: abort_test)", op->location);
-        request_stop(e);
+        engine_request_stop(e);
     }
 }
 
@@ -650,7 +633,7 @@ static void sc_start(volley_worker *w, sc_run *sr)
             vu_activate(sr->vus[i]);
         break;
     }
-    sc_check_done(w, sr);
+    engine_sc_check_done(w, sr);
 }
 
 static void sc_hard_stop(volley_worker *w, sc_run *sr)
@@ -660,7 +643,7 @@ static void sc_hard_stop(volley_worker *w, sc_run *sr)
     sr->phase = SC_DONE;
     if (sr->timer_ready)
         uv_timer_stop(&sr->timer);
-    worker_check_done(w);
+    engine_worker_check_done(w);
 }
 
 /* End of the stages/duration: no new iterations; parked VUs are done, the
@@ -682,7 +665,7 @@ static void sc_end(volley_worker *w, sc_run *sr)
             vu_stop(v);
         }
     }
-    sc_check_done(w, sr);
+    engine_sc_check_done(w, sr);
 }
 
 static void advance_phases(volley_worker *w)
@@ -698,7 +681,7 @@ static void advance_phases(volley_worker *w)
             sc_hard_stop(w, sr);
     }
     sched_rearm(w);
-    worker_check_done(w);
+    engine_worker_check_done(w);
 }
 
 static void on_sched(uv_timer_t *t) { advance_phases(t->data); }
@@ -735,67 +718,6 @@ static void on_flush(uv_timer_t *t)
         agg_pair_publish(&w->agg);
 }
 
-static void worker_shutdown(volley_worker *w)
-{
-    if (w->finishing)
-        return;
-    w->finishing = true;
-    engine *e = w->e;
-    for (size_t i = 0; i < e->s->n_protos; i++) {
-        const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
-        for (size_t j = 0; j < w->n_vus; j++)
-            if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
-                ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]);
-        if (w->pstate[i] && ops->worker_fini)
-            ops->worker_fini(w->pstate[i]);
-    }
-    engine_flush_samples(w);
-    for (size_t j = 0; j < w->n_vus; j++)
-        uv_close((uv_handle_t *)&w->vus[j].timer, NULL);
-    for (size_t i = 0; i < e->s->n_scenarios; i++)
-        if (w->scs[i].timer_ready)
-            uv_close((uv_handle_t *)&w->scs[i].timer, NULL);
-    uv_close((uv_handle_t *)&w->clock_prepare, NULL);
-    uv_close((uv_handle_t *)&w->clock_check, NULL);
-    uv_close((uv_handle_t *)&w->flush, NULL);
-    uv_close((uv_handle_t *)&w->sched, NULL);
-    uv_close((uv_handle_t *)&w->wake, NULL);
-}
-
-/* Counts one worker whose traffic is over; the last one wakes them all. */
-static void idle_arrive(engine *e)
-{
-    if (atomic_fetch_add(&e->workers_idle, 1) + 1 < e->n_workers)
-        return;
-    for (int i = 0; i < e->n_workers; i++)
-        if (e->workers[i].loop_ready)
-            uv_async_send(&e->workers[i].wake);
-}
-
-/*
- * End gate: a worker whose scenarios are done shuts its plugins down only
- * once every worker's traffic is over. A library may close an fd number
- * twice while it shuts down (libwebsockets 4.1.6 closes its event fd in
- * lws_context_destroy and again when lws' uv handle closes); a socket
- * another worker opened in between got that number and was closed under
- * it (measured: an assertion in lws' fd table, or libuv's abort on a
- * poll of a closed fd). After the gate no worker opens sockets any more.
- */
-static void worker_check_done(volley_worker *w)
-{
-    if (w->finishing)
-        return;
-    for (size_t i = 0; i < w->e->s->n_scenarios; i++)
-        if (w->scs[i].phase != SC_DONE)
-            return;
-    if (!w->idle) {
-        w->idle = true;
-        idle_arrive(w->e);
-    }
-    if (atomic_load(&w->e->workers_idle) >= w->e->n_workers)
-        worker_shutdown(w);
-}
-
 static void on_wake(uv_async_t *a)
 {
     volley_worker *w = a->data;
@@ -809,7 +731,7 @@ static void on_wake(uv_async_t *a)
                 sc_hard_stop(w, sr);
         }
     }
-    worker_check_done(w);   /* also the end gate's wake-up */
+    engine_worker_check_done(w);   /* also the end gate's wake-up */
 }
 
 static int worker_setup(volley_worker *w)
@@ -913,7 +835,7 @@ static void *worker_main(void *arg)
         if (!w->loop_ready || !w->pstate) {
             snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop", w->index);
             atomic_store(&e->stop, 1);
-            idle_arrive(e);
+            engine_idle_arrive(e);
             atomic_fetch_add(&e->workers_done, 1);
             uv_async_send(&e->main_wake);
             return NULL;
@@ -1002,13 +924,6 @@ static void main_flush(engine *e, bool sample_gauges)
     }
 }
 
-static void request_stop(engine *e)
-{
-    atomic_store(&e->stop, 1);
-    for (int i = 0; i < e->n_workers; i++)
-        uv_async_send(&e->workers[i].wake);
-}
-
 /* Thresholds with abort_on_fail are evaluated every 2 s, as k6 does, once
  * their delay_abort_eval has passed. */
 static void check_abort_thresholds(engine *e)
@@ -1028,7 +943,7 @@ static void check_abort_thresholds(engine *e)
                 "(abort_on_fail)\n", t->source, t->key, v);
         e->aborted = true;
         e->abort_threshold = i;
-        request_stop(e);
+        engine_request_stop(e);
     }
 }
 
@@ -1095,7 +1010,7 @@ static void on_signal(uv_signal_t *h, int signum)
     e->interrupted = true;
     fprintf(stderr, "\nvolley: %s received, stopping (summary and outputs are still written; "
             "press Ctrl-C again to exit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    request_stop(e);
+    engine_request_stop(e);
 }
 
 static void on_main_wake(uv_async_t *a)
@@ -1357,7 +1272,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     int started = start_workers(&e, err, errcap);
     res->ran = e.n_workers > 0;
     if (started != 0)
-        request_stop(&e);
+        engine_request_stop(&e);
     main_flush(&e, true);   /* vus at t=0, so short runs have a value too */
     if (e.n_workers > 0)
         uv_run(&e.main_loop, UV_RUN_DEFAULT);

@@ -174,6 +174,27 @@ void engine_flush_samples(volley_worker *w);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);
 
+/* ---- engine_end.c ---- */
+
+void engine_request_stop(engine *e);
+void engine_idle_arrive(engine *e);
+void engine_worker_check_done(volley_worker *w);
+
+/* A scenario is done when nothing runs and nothing more can start: at once
+ * for the iteration executors, after the end of its stages for the others. */
+static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
+{
+    if (sr->phase == SC_DONE || sr->running > 0 || sr->phase == SC_PENDING)
+        return;
+    executor_kind k = sr->sc->executor;
+    if (sr->phase == SC_ENDING || k == EXEC_PER_VU_ITERATIONS || k == EXEC_SHARED_ITERATIONS) {
+        sr->phase = SC_DONE;
+        if (sr->timer_ready)
+            uv_timer_stop(&sr->timer);
+    }
+    engine_worker_check_done(w);
+}
+
 /* One sample on a worker's loop thread. */
 static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
 {
