@@ -33,7 +33,6 @@ typedef struct sc_run sc_run;
 /* PARKED: not running (not started yet, ramped down, or waiting for an
  * arrival); the others but DONE count as running VUs. */
 enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
-enum { NEXT_GO, NEXT_PARK, NEXT_STOP };
 enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
 
 typedef struct vu_run {
@@ -174,6 +173,41 @@ void engine_flush_samples(volley_worker *w);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);
 
+/* ---- engine_vu.c ---- */
+
+void engine_vu_run(vu_run *v);
+void engine_vu_park(vu_run *v);
+void engine_vu_stop(vu_run *v);
+void engine_vu_abort_iteration(vu_run *v);
+void engine_vu_interrupt(vu_run *v);
+
+static inline bool engine_vu_running(const vu_run *v)
+{
+    return v->state != VU_PARKED && v->state != VU_DONE;
+}
+
+static inline void engine_vu_set_running(vu_run *v, bool running)
+{
+    long d = running ? 1 : -1;
+    v->sr->running += (size_t)d;
+    atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].running, d, memory_order_relaxed);
+    atomic_fetch_add_explicit(&v->w->e->active_vus, d, memory_order_relaxed);
+}
+
+static inline int64_t engine_ramp_target(const sc_run *sr, uint64_t now)
+{
+    return sched_vus_at(&sr->sc->profile, now > sr->start_at ? (int64_t)(now - sr->start_at) : 0);
+}
+
+static inline void engine_vu_activate(vu_run *v)
+{
+    if (v->state != VU_PARKED)
+        return;
+    v->state = VU_IDLE;
+    engine_vu_set_running(v, true);
+    engine_vu_run(v);
+}
+
 /* ---- engine_end.c ---- */
 
 void engine_request_stop(engine *e);
@@ -196,7 +230,8 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 }
 
 /* One sample on a worker's loop thread. */
-static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v, const sample_tags *st)
+static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v,
+                                        const sample_tags *st)
 {
     engine *e = w->e;
     if (!w->sample_now)
