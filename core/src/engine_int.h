@@ -173,6 +173,11 @@ void engine_flush_samples(volley_worker *w);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);
 
+/* ---- engine_phase.c ---- */
+
+void engine_advance_phases(volley_worker *w);
+void engine_sc_hard_stop(volley_worker *w, sc_run *sr);
+
 /* ---- engine_vu.c ---- */
 
 void engine_vu_run(vu_run *v);
