@@ -173,6 +173,11 @@ void engine_flush_samples(volley_worker *w);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);
 
+/* ---- engine_worker.c ---- */
+
+void *engine_worker_main(void *arg);   /* the thread's function */
+void engine_worker_free(volley_worker *w);
+
 /* ---- engine_phase.c ---- */
 
 void engine_advance_phases(volley_worker *w);
