@@ -2,6 +2,28 @@
  * engine_int: what the engine's files share, as libuv's unix sources share
  * internal.h. Only core/src/engine*.c include it; the rest of the core
  * sees engine.h.
+ *
+ * One job per file, and calls go down this list, never up (-> names the
+ * files each one may call):
+ *
+ *   engine.c         a run: plans workers and VUs, starts outputs, the
+ *                    main loop and the worker threads, gathers the result
+ *                                                  -> main, worker, end
+ *   engine_main.c    the main thread during the run: merges, vus gauges,
+ *                    progress, abort thresholds, signals  -> end, sample
+ *   engine_worker.c  a worker thread: setup, start gate, loop, free
+ *                                                  -> phase, end, sample
+ *   engine_phase.c   a worker's scenario phases: start, ramp, arrivals,
+ *                    end, hard stop                -> vu, end, sample
+ *   engine_vu.c      the VU state machine; check and capture evaluation
+ *                                                  -> end, sample
+ *   engine_end.c     how traffic ends: stop requests, the end gate, a
+ *                    worker's shutdown             -> sample
+ *   engine_sample.c  samples into the aggregates and the outputs' buffers
+ *
+ * The static inline functions below are hot-path code (per sample, step
+ * or arrival) that more than one file calls; each stands with the file it
+ * belongs to and follows that file's arrows.
  */
 #ifndef VOLLEY_ENGINE_INT_H
 #define VOLLEY_ENGINE_INT_H
@@ -41,7 +63,7 @@ typedef struct vu_run {
     sc_run *sr;
     uint32_t pc;
     uint8_t state;
-    bool in_run;                     /* vu_run() is on the stack */
+    bool in_run;                     /* engine_vu_run() is on the stack */
     bool step_finished;              /* step_done came during step_start */
     bool in_iteration;
     uint8_t depth;
@@ -133,7 +155,7 @@ struct engine {
     uint64_t last_reqs;
     uint64_t last_tick_ns;
     atomic_int workers_done;
-    atomic_int workers_idle;         /* end gate, see worker_check_done */
+    atomic_int workers_idle;         /* end gate, see engine_worker_check_done */
     _Atomic int64_t active_vus;
     _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
     uv_loop_t main_loop;
@@ -149,8 +171,7 @@ struct engine {
     unsigned ticks;
 };
 
-/* Hot-path helpers several engine files share: inline, as they were when
- * the engine was one file. */
+/* ---- the clock (any file) ---- */
 
 static inline uint64_t engine_mono_now(void) { return uv_hrtime(); }
 
@@ -165,13 +186,13 @@ static inline uint64_t engine_timer_ms_until(uv_loop_t *loop, uint64_t at)
     return at > now ? (at - now + lag + 999999) / 1000000 : 0;
 }
 
-/* ---- engine_sample.c ---- */
+/* ---- engine_main.c ---- */
 
-void engine_push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
-                     uint32_t metric, double v, const sample_tags *st, uint64_t now);
-void engine_flush_samples(volley_worker *w);
-void engine_on_clock_prepare(uv_prepare_t *h);
-void engine_on_clock_check(uv_check_t *h);
+void engine_main_open(engine *e);
+/* Merges what the workers published; with sample_gauges, also the vus
+ * gauges (the one-second tick). */
+void engine_main_flush(engine *e, bool sample_gauges);
+void engine_show_progress(engine *e, bool final);
 
 /* ---- engine_worker.c ---- */
 
@@ -238,6 +259,14 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
     }
     engine_worker_check_done(w);
 }
+
+/* ---- engine_sample.c ---- */
+
+void engine_push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
+                     uint32_t metric, double v, const sample_tags *st, uint64_t now);
+void engine_flush_samples(volley_worker *w);
+void engine_on_clock_prepare(uv_prepare_t *h);
+void engine_on_clock_check(uv_check_t *h);
 
 /* One sample on a worker's loop thread. */
 static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v,
