@@ -289,6 +289,7 @@ out:
     free(e.prog_sc);
     progress_free(e.prog);
     tagi_free(&e.main_tags);
+    free(e.main_raw.s);
     res->agg = e.global;
     res->interrupted = e.interrupted;
     res->aborted = e.aborted;

@@ -26,7 +26,7 @@ static void worker_shutdown(volley_worker *w)
         if (w->pstate[i] && ops->worker_fini)
             ops->worker_fini(w->pstate[i]);
     }
-    engine_flush_samples(w);
+    engine_flush_raw(e, &w->raw);
     for (size_t j = 0; j < w->n_vus; j++)
         uv_close((uv_handle_t *)&w->vus[j].timer, NULL);
     for (size_t i = 0; i < e->s->n_scenarios; i++)

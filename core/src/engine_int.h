@@ -44,6 +44,12 @@
 
 typedef struct engine engine;
 
+/* Samples for the outputs, waiting for the next batch. */
+typedef struct raw_buf {
+    volley_sample *s;
+    size_t n, cap;
+} raw_buf;
+
 /* Per-scenario counters the metrics thread reads for the live display;
  * written once per iteration (not per request), relaxed. */
 typedef struct sc_live {
@@ -111,8 +117,7 @@ struct volley_worker {
     vu_run *vus;
     size_t n_vus;
     sc_run *scs;
-    volley_sample *buf;
-    size_t n_buf, cap_buf;
+    raw_buf raw;
     tag_intern tags;
     bool loop_ready;                 /* uv_loop_init done: close it at the end */
     bool hard_stopped;
@@ -164,6 +169,7 @@ struct engine {
     uv_timer_t tick;
     metrics_agg global;
     tag_intern main_tags;
+    raw_buf main_raw;                /* the vus gauges' samples */
     int sigints;
     bool interrupted;
     bool aborted;                    /* an abort_on_fail threshold failed */
@@ -262,9 +268,10 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 
 /* ---- engine_sample.c ---- */
 
-void engine_push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
-                     uint32_t metric, double v, const sample_tags *st, uint64_t now);
-void engine_flush_samples(volley_worker *w);
+void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,
+                     const sample_tags *st, uint64_t now);
+/* Hands b's samples to every output as one shared batch. */
+void engine_flush_raw(engine *e, raw_buf *b);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);
 
@@ -278,7 +285,7 @@ static inline void engine_worker_sample(volley_worker *w, uint32_t metric, doubl
     uint64_t now = w->sample_now;
     metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
     if (e->n_outs)
-        engine_push_raw(e, &w->buf, &w->n_buf, &w->cap_buf, &w->tags, metric, v, st, now);
+        engine_push_raw(e, &w->raw, &w->tags, metric, v, st, now);
 }
 
 #endif

@@ -23,16 +23,9 @@ void engine_main_flush(engine *e, bool sample_gauges)
     double vmax = (double)atomic_load_explicit(&e->vus_max, memory_order_relaxed);
     metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, vmax, &st, (int64_t)now);
     if (e->n_outs) {
-        volley_sample *buf = NULL;
-        size_t n = 0, cap = 0;
-        engine_push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
-        engine_push_raw(e, &buf, &n, &cap, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
-        out_batch *b = out_batch_new(buf, n);
-        if (b) {
-            for (size_t i = 0; i < e->n_outs; i++)
-                outr_push(&e->outs[i], b);
-            out_batch_release(b);
-        }
+        engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
+        engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
+        engine_flush_raw(e, &e->main_raw);
     }
 }
 

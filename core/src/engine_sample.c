@@ -8,22 +8,22 @@
 
 #include "engine_int.h"
 
-void engine_push_raw(engine *e, volley_sample **buf, size_t *n, size_t *cap, tag_intern *ti,
-                     uint32_t metric, double v, const sample_tags *st, uint64_t now)
+void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,
+                     const sample_tags *st, uint64_t now)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 1024;
-        volley_sample *p = realloc(*buf, ncap * sizeof *p);
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 1024;
+        volley_sample *p = realloc(b->s, ncap * sizeof *p);
         if (!p)
             return;
-        *buf = p;
-        *cap = ncap;
+        b->s = p;
+        b->cap = ncap;
     }
     const volley_tagset *set = tagi_get(ti, st);
     if (!set)
         return;
-    (*buf)[(*n)++] = (volley_sample){.metric = metric, .tags = set,
-                                     .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
+    b->s[b->n++] = (volley_sample){.metric = metric, .tags = set,
+                                   .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
 }
 
 /* A request's ~11 samples come in one callback: they share one clock read,
@@ -51,21 +51,18 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
     engine_worker_sample(v->w, (uint32_t)metric, value, &st);
 }
 
-void engine_flush_samples(volley_worker *w)
+void engine_flush_raw(engine *e, raw_buf *b)
 {
-    engine *e = w->e;
-    if (w->n_buf == 0)
+    if (b->n == 0)
         return;
-    size_t cap = w->cap_buf;
-    out_batch *b = out_batch_new(w->buf, w->n_buf);
-    w->buf = NULL;
-    w->n_buf = 0;
-    w->cap_buf = 0;
-    if (!b)
+    size_t cap = b->cap;
+    out_batch *batch = out_batch_new(b->s, b->n);
+    *b = (raw_buf){0};
+    if (!batch)
         return;
     for (size_t i = 0; i < e->n_outs; i++)
-        outr_push(&e->outs[i], b);
-    out_batch_release(b);
-    w->buf = malloc(cap * sizeof *w->buf);   /* keep the size that was needed */
-    w->cap_buf = w->buf ? cap : 0;
+        outr_push(&e->outs[i], batch);
+    out_batch_release(batch);
+    b->s = malloc(cap * sizeof *b->s);   /* keep the size that was needed */
+    b->cap = b->s ? cap : 0;
 }

@@ -18,7 +18,7 @@ int engine_host_worker_index(volley_worker *w) { return w->index; }
 static void on_flush(uv_timer_t *t)
 {
     volley_worker *w = t->data;
-    engine_flush_samples(w);
+    engine_flush_raw(w->e, &w->raw);
     if (++w->ticks % PUBLISH_EVERY == 0)
         agg_pair_publish(&w->agg);
 }
@@ -191,7 +191,7 @@ void engine_worker_free(volley_worker *w)
     }
     free(w->scs);
     free(w->pstate);
-    free(w->buf);
+    free(w->raw.s);
     for (size_t i = 0; w->first_fail && i < w->e->core->reg.n_series; i++)
         free(w->first_fail[i]);
     free(w->first_fail);
