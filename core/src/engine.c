@@ -28,7 +28,7 @@ static int plan_workers(engine *e)
         n = 64;
     if (total < n)
         n = total > 0 ? (int)total : 1;
-    e->n_workers = n;
+    e->n_workers = e->n_planned = n;
     e->workers = calloc((size_t)n, sizeof *e->workers);
     return e->workers ? 0 : -1;
 }
@@ -185,8 +185,9 @@ static int start_workers(engine *e, char *err, size_t errcap)
     int rc = 0;
     e->gate_want = e->n_workers;
     for (int i = 0; i < e->n_workers; i++) {
-        if (pthread_create(&e->workers[i].thread, NULL, engine_worker_main, &e->workers[i]) != 0) {
-            snprintf(err, errcap, "cannot start worker thread %d", i);
+        int prc = pthread_create(&e->workers[i].thread, NULL, engine_worker_main, &e->workers[i]);
+        if (prc != 0) {
+            snprintf(err, errcap, "cannot start worker thread %d: %s", i, strerror(prc));
             e->n_workers = i;   /* join only those that started */
             pthread_mutex_lock(&e->gate_mu);
             e->gate_want = i;   /* and let them through the gate */
@@ -209,8 +210,8 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     atomic_init(&e.stop, 0);
     atomic_init(&e.workers_done, 0);
     atomic_init(&e.workers_idle, 0);
-    pthread_mutex_init(&e.gate_mu, NULL);
-    pthread_cond_init(&e.gate_cv, NULL);
+    int mu_rc = pthread_mutex_init(&e.gate_mu, NULL);
+    int cv_rc = pthread_cond_init(&e.gate_cv, NULL);
     core->reg.frozen = true;
     e.claimed = calloc(s->n_scenarios ? s->n_scenarios : 1, sizeof *e.claimed);
     e.pool_next = calloc(s->n_pools ? s->n_pools : 1, sizeof *e.pool_next);
@@ -221,6 +222,10 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     /* The live display goes to stderr, so stdout keeps only the summary. */
     e.prog = progress_new(stderr, isatty(2), o->quiet, 5.0);
     tagi_init(&e.main_tags, core->reg.run_tags, core->reg.n_run_tags);
+    if (mu_rc != 0 || cv_rc != 0) {
+        snprintf(err, errcap, "cannot set up the start gate: %s", strerror(mu_rc ? mu_rc : cv_rc));
+        goto out;
+    }
     if (!e.claimed || !e.pool_next || !e.pool_used_up || !e.sc_used_up || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;
@@ -232,7 +237,8 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     }
     if (start_outputs(&e, err, errcap) != 0)
         goto out_outputs;
-    engine_main_open(&e);
+    if (engine_main_open(&e, err, errcap) != 0)
+        goto out_outputs;
     core->engine = (struct engine *)&e;
 
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
@@ -257,8 +263,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     res->duration_ns = (int64_t)(engine_mono_now() - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     core->engine = NULL;
-    uv_run(&e.main_loop, UV_RUN_NOWAIT);
-    uv_loop_close(&e.main_loop);
+    engine_loop_close(&e.main_loop);
 
     engine_main_flush(&e, false);
     engine_show_progress(&e, true);
@@ -276,15 +281,17 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
 out_outputs:
     finish_outputs(&e, res);
 out:
-    for (int i = 0; e.workers && i < e.n_workers; i++)
+    for (int i = 0; e.workers && i < e.n_planned; i++)
         engine_worker_free(&e.workers[i]);
     free(e.workers);
     free((void *)e.claimed);
     free((void *)e.pool_next);
     free((void *)e.pool_used_up);
     free((void *)e.sc_used_up);
-    pthread_mutex_destroy(&e.gate_mu);
-    pthread_cond_destroy(&e.gate_cv);
+    if (mu_rc == 0)
+        pthread_mutex_destroy(&e.gate_mu);
+    if (cv_rc == 0)
+        pthread_cond_destroy(&e.gate_cv);
     free(e.live);
     free(e.prog_sc);
     progress_free(e.prog);

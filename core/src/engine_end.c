@@ -1,7 +1,8 @@
 /*
  * engine_end: how traffic ends on the workers: a stop asked for by the
  * main thread or a VU, the end gate every worker passes once its
- * scenarios are done, and a worker's shutdown of its plugins and handles.
+ * scenarios are done, a worker's shutdown of its plugins and handles, and
+ * closing a loop whatever state its handles are in.
  */
 #include "engine_int.h"
 
@@ -9,7 +10,8 @@ void engine_request_stop(engine *e)
 {
     atomic_store(&e->stop, 1);
     for (int i = 0; i < e->n_workers; i++)
-        uv_async_send(&e->workers[i].wake);
+        if (atomic_load(&e->workers[i].wake_ready))
+            uv_async_send(&e->workers[i].wake);
 }
 
 static void worker_shutdown(volley_worker *w)
@@ -18,7 +20,7 @@ static void worker_shutdown(volley_worker *w)
         return;
     w->finishing = true;
     engine *e = w->e;
-    for (size_t i = 0; i < e->s->n_protos; i++) {
+    for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
         const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
         for (size_t j = 0; j < w->n_vus; j++)
             if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
@@ -45,7 +47,7 @@ void engine_idle_arrive(engine *e)
     if (atomic_fetch_add(&e->workers_idle, 1) + 1 < e->n_workers)
         return;
     for (int i = 0; i < e->n_workers; i++)
-        if (e->workers[i].loop_ready)
+        if (atomic_load(&e->workers[i].wake_ready))
             uv_async_send(&e->workers[i].wake);
 }
 
@@ -71,4 +73,21 @@ void engine_worker_check_done(volley_worker *w)
     }
     if (atomic_load(&w->e->workers_idle) >= w->e->n_workers)
         worker_shutdown(w);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Closes the handles still open on a loop, then the loop: a loop whose
+ * setup failed halfway, or whose run never started, ends as cleanly as
+ * one that ran to its end. */
+void engine_loop_close(uv_loop_t *loop)
+{
+    uv_walk(loop, close_handle, NULL);
+    while (uv_run(loop, UV_RUN_NOWAIT) != 0)
+        ;
+    uv_loop_close(loop);
 }

@@ -119,7 +119,8 @@ struct volley_worker {
     sc_run *scs;
     raw_buf raw;
     tag_intern tags;
-    bool loop_ready;                 /* uv_loop_init done: close it at the end */
+    bool loop_ready;                 /* its loop and handles exist: close it at the end */
+    atomic_bool wake_ready;          /* others may uv_async_send to `wake` */
     bool hard_stopped;
     bool idle;                       /* its traffic is over; counted in workers_idle */
     bool finishing;
@@ -136,7 +137,8 @@ struct engine {
     volley_core *core;
     spec *s;
     const run_opts *o;
-    int n_workers;
+    int n_workers;                   /* to start; then those started (end gate, joins) */
+    int n_planned;                   /* allocated, all freed at the end */
     volley_worker *workers;
     uint64_t t0;                     /* monotonic ns at start */
     int64_t wall_offset;             /* wall ns = mono ns + wall_offset */
@@ -194,7 +196,8 @@ static inline uint64_t engine_timer_ms_until(uv_loop_t *loop, uint64_t at)
 
 /* ---- engine_main.c ---- */
 
-void engine_main_open(engine *e);
+/* 0, or -1 with err and nothing left open. */
+int engine_main_open(engine *e, char *err, size_t errcap);
 /* Merges what the workers published; with sample_gauges, also the vus
  * gauges (the one-second tick). */
 void engine_main_flush(engine *e, bool sample_gauges);
@@ -250,6 +253,7 @@ static inline void engine_vu_activate(vu_run *v)
 void engine_request_stop(engine *e);
 void engine_idle_arrive(engine *e);
 void engine_worker_check_done(volley_worker *w);
+void engine_loop_close(uv_loop_t *loop);
 
 /* A scenario is done when nothing runs and nothing more can start: at once
  * for the iteration executors, after the end of its stages for the others. */

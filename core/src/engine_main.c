@@ -134,17 +134,30 @@ static void on_main_wake(uv_async_t *a)
 
 /* The main thread's loop: the workers' wake-ups, SIGINT/SIGTERM and the
  * one-second tick. */
-void engine_main_open(engine *e)
+int engine_main_open(engine *e, char *err, size_t errcap)
 {
-    uv_loop_init(&e->main_loop);
-    uv_async_init(&e->main_loop, &e->main_wake, on_main_wake);
-    e->main_wake.data = e;
-    uv_signal_init(&e->main_loop, &e->sigint);
-    uv_signal_init(&e->main_loop, &e->sigterm);
-    e->sigint.data = e->sigterm.data = e;
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-    uv_timer_init(&e->main_loop, &e->tick);
-    e->tick.data = e;
-    uv_timer_start(&e->tick, on_tick, 1000, 1000);
+    int rc = uv_loop_init(&e->main_loop);
+    if (rc != 0) {
+        snprintf(err, errcap, "cannot set up the main loop: uv_loop_init: %s", uv_strerror(rc));
+        return -1;
+    }
+    e->main_wake.data = e->sigint.data = e->sigterm.data = e->tick.data = e;
+    const char *call = NULL;
+    if ((rc = uv_async_init(&e->main_loop, &e->main_wake, on_main_wake)) != 0)
+        call = "uv_async_init";
+    else if ((rc = uv_signal_init(&e->main_loop, &e->sigint)) != 0 ||
+             (rc = uv_signal_init(&e->main_loop, &e->sigterm)) != 0)
+        call = "uv_signal_init";
+    else if ((rc = uv_signal_start(&e->sigint, on_signal, SIGINT)) != 0 ||
+             (rc = uv_signal_start(&e->sigterm, on_signal, SIGTERM)) != 0)
+        call = "uv_signal_start";
+    else if ((rc = uv_timer_init(&e->main_loop, &e->tick)) != 0)
+        call = "uv_timer_init";
+    else if ((rc = uv_timer_start(&e->tick, on_tick, 1000, 1000)) != 0)
+        call = "uv_timer_start";
+    if (!call)
+        return 0;
+    snprintf(err, errcap, "cannot set up the main loop: %s: %s", call, uv_strerror(rc));
+    engine_loop_close(&e->main_loop);
+    return -1;
 }

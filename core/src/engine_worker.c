@@ -39,38 +39,66 @@ static void on_wake(uv_async_t *a)
     engine_worker_check_done(w);   /* also the end gate's wake-up */
 }
 
+/* The loop and every handle on it, all made before anything else can fail
+ * (worker_shutdown closes them all). On a failure, w->err names the call
+ * and what was made is closed again. */
+static int loop_setup(volley_worker *w)
+{
+    int rc = uv_loop_init(&w->loop);
+    if (rc != 0) {
+        snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop: uv_loop_init: %s",
+                 w->index, uv_strerror(rc));
+        return -1;
+    }
+    w->loop.data = w;
+    for (size_t i = 0; rc == 0 && i < w->e->s->n_scenarios; i++) {
+        rc = uv_timer_init(&w->loop, &w->scs[i].timer);
+        w->scs[i].timer.data = &w->scs[i];
+        w->scs[i].timer_ready = rc == 0;
+    }
+    for (size_t j = 0; rc == 0 && j < w->n_vus; j++) {
+        rc = uv_timer_init(&w->loop, &w->vus[j].timer);
+        w->vus[j].timer.data = &w->vus[j];
+    }
+    w->clock_prepare.data = w->clock_check.data = w;
+    w->wake.data = w->flush.data = w->sched.data = w;
+    const char *call = NULL;
+    if (rc != 0)
+        call = "uv_timer_init";
+    else if ((rc = uv_prepare_init(&w->loop, &w->clock_prepare)) != 0)
+        call = "uv_prepare_init";
+    else if ((rc = uv_prepare_start(&w->clock_prepare, engine_on_clock_prepare)) != 0)
+        call = "uv_prepare_start";
+    else if ((rc = uv_check_init(&w->loop, &w->clock_check)) != 0)
+        call = "uv_check_init";
+    else if ((rc = uv_check_start(&w->clock_check, engine_on_clock_check)) != 0)
+        call = "uv_check_start";
+    else if ((rc = uv_async_init(&w->loop, &w->wake, on_wake)) != 0)
+        call = "uv_async_init";
+    else if ((rc = uv_timer_init(&w->loop, &w->flush)) != 0 ||
+             (rc = uv_timer_init(&w->loop, &w->sched)) != 0)
+        call = "uv_timer_init";
+    if (call) {
+        snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop: %s: %s",
+                 w->index, call, uv_strerror(rc));
+        engine_loop_close(&w->loop);
+        return -1;
+    }
+    uv_unref((uv_handle_t *)&w->clock_prepare);   /* they never keep the loop alive */
+    uv_unref((uv_handle_t *)&w->clock_check);
+    w->loop_ready = true;
+    atomic_store(&w->wake_ready, true);
+    return 0;
+}
+
 static int worker_setup(volley_worker *w)
 {
     engine *e = w->e;
     const spec *s = e->s;
-    if (uv_loop_init(&w->loop) != 0)
+    if (loop_setup(w) != 0)
         return -1;
-    w->loop_ready = true;
-    w->loop.data = w;
-    for (size_t i = 0; i < s->n_scenarios; i++) {
-        uv_timer_init(&w->loop, &w->scs[i].timer);
-        w->scs[i].timer.data = &w->scs[i];
-        w->scs[i].timer_ready = true;
-    }
-    uv_prepare_init(&w->loop, &w->clock_prepare);
-    uv_check_init(&w->loop, &w->clock_check);
-    w->clock_prepare.data = w->clock_check.data = w;
-    uv_prepare_start(&w->clock_prepare, engine_on_clock_prepare);
-    uv_check_start(&w->clock_check, engine_on_clock_check);
-    uv_unref((uv_handle_t *)&w->clock_prepare);   /* they never keep the loop alive */
-    uv_unref((uv_handle_t *)&w->clock_check);
-    uv_async_init(&w->loop, &w->wake, on_wake);
-    w->wake.data = w;
-    uv_timer_init(&w->loop, &w->flush);
-    w->flush.data = w;
-    uv_timer_init(&w->loop, &w->sched);
-    w->sched.data = w;
     tagi_init(&w->tags, e->core->reg.run_tags, e->core->reg.n_run_tags);
     w->first_fail = calloc(e->core->reg.n_series ? e->core->reg.n_series : 1, sizeof *w->first_fail);
-    for (size_t j = 0; j < w->n_vus; j++) {   /* before anything can fail */
-        uv_timer_init(&w->loop, &w->vus[j].timer);
-        w->vus[j].timer.data = &w->vus[j];
-    }
     w->pstate = calloc(s->n_protos ? s->n_protos : 1, sizeof *w->pstate);
     if (!w->pstate)
         return -1;
@@ -136,18 +164,19 @@ void *engine_worker_main(void *arg)
     engine *e = w->e;
     int setup = worker_setup(w);
     start_gate(e);
+    if (setup != 0 && !w->loop_ready) {
+        /* No loop to run: this worker is done at once. */
+        engine_request_stop(e);
+        engine_idle_arrive(e);
+        atomic_fetch_add(&e->workers_done, 1);
+        uv_async_send(&e->main_wake);
+        return NULL;
+    }
     if (setup != 0) {
-        if (!w->loop_ready || !w->pstate) {
-            snprintf(w->err, sizeof w->err, "worker %d: cannot set up its event loop", w->index);
-            atomic_store(&e->stop, 1);
-            engine_idle_arrive(e);
-            atomic_fetch_add(&e->workers_done, 1);
-            uv_async_send(&e->main_wake);
-            return NULL;
-        }
+        /* The loop runs only to close what was set up. */
         if (!*w->err)
             snprintf(w->err, sizeof w->err, "worker %d: setup failed (out of memory?)", w->index);
-        atomic_store(&e->stop, 1);
+        engine_request_stop(e);
         for (size_t i = 0; i < e->s->n_scenarios; i++)
             w->scs[i].phase = SC_DONE;
     }
