@@ -267,10 +267,12 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
 
     engine_main_flush(&e, false);
     engine_show_progress(&e, true);
+    res->samples_dropped = e.main_raw.dropped;
     for (int i = 0; i < e.n_workers; i++) {
         volley_worker *w = &e.workers[i];
         agg_pair_drain(&w->agg, &e.global, &core->reg);
         res->iterations_interrupted += w->interrupted;
+        res->samples_dropped += w->raw.dropped;
         collect_first_fail(w, res, core->reg.n_series);
         if (*w->err && started == 0) {
             snprintf(err, errcap, "%s", w->err);

@@ -48,6 +48,7 @@ typedef struct engine engine;
 typedef struct raw_buf {
     volley_sample *s;
     size_t n, cap;
+    uint64_t dropped;                /* lost to out-of-memory, never batched */
 } raw_buf;
 
 /* Per-scenario counters the metrics thread reads for the live display;
@@ -274,7 +275,8 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 
 void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,
                      const sample_tags *st, uint64_t now);
-/* Hands b's samples to every output as one shared batch. */
+/* Hands b's samples to every output as one shared batch. Both count in
+ * b->dropped the samples no output will get because memory ran out. */
 void engine_flush_raw(engine *e, raw_buf *b);
 void engine_on_clock_prepare(uv_prepare_t *h);
 void engine_on_clock_check(uv_check_t *h);

@@ -14,14 +14,18 @@ void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, dou
     if (b->n == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 1024;
         volley_sample *p = realloc(b->s, ncap * sizeof *p);
-        if (!p)
+        if (!p) {
+            b->dropped++;
             return;
+        }
         b->s = p;
         b->cap = ncap;
     }
     const volley_tagset *set = tagi_get(ti, st);
-    if (!set)
+    if (!set) {
+        b->dropped++;
         return;
+    }
     b->s[b->n++] = (volley_sample){.metric = metric, .tags = set,
                                    .time_unix_ns = (int64_t)now + e->wall_offset, .value = v};
 }
@@ -55,11 +59,14 @@ void engine_flush_raw(engine *e, raw_buf *b)
 {
     if (b->n == 0)
         return;
-    size_t cap = b->cap;
-    out_batch *batch = out_batch_new(b->s, b->n);
-    *b = (raw_buf){0};
-    if (!batch)
+    size_t cap = b->cap, n = b->n;
+    out_batch *batch = out_batch_new(b->s, n);
+    b->s = NULL;
+    b->n = b->cap = 0;
+    if (!batch) {
+        b->dropped += n;
         return;
+    }
     for (size_t i = 0; i < e->n_outs; i++)
         outr_push(&e->outs[i], batch);
     out_batch_release(batch);
