@@ -46,6 +46,7 @@ typedef struct run_result {
     char abort_reason[512];
     char **check_fail;         /* per series: the first reason a check failed */
     size_t n_check_fail;
+    uint64_t samples_dropped;  /* samples for outputs lost to out-of-memory */
 } run_result;
 
 /* 0 when the run happened (whatever it measured); -1 + err on an engine

@@ -290,18 +290,30 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
     }
 }
 
+/* Samples the outputs did not get: dropped by a full output queue or a
+ * failed output, summed over the outputs. */
+static uint64_t output_drops(const run_result *r)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        n += r->outputs[i].dropped;
+    return n;
+}
+
 /* The runner's own health: CPU, how late open-model iterations started,
- * output drops; and a loud warning when the generator, not the target,
- * limited the load. */
+ * output drops (and samples lost to out-of-memory, when there were any);
+ * and a loud warning when the generator, not the target, limited the
+ * load. */
 static void print_health(FILE *out, const metrics_reg *reg, const run_result *r, double dur)
 {
     const series_agg *lag = &r->agg.s[reg->metrics[BUILTIN_SCHEDULE_LAG].series];
     const series_agg *drop = &r->agg.s[reg->metrics[BUILTIN_DROPPED_ITERATIONS].series];
     double cores = r->workers > 0 ? r->workers : 1;
     double busy = dur > 0 ? 100.0 * r->cpu_s / (dur * cores) : 0;
-    uint64_t out_drops = 0;
-    for (size_t i = 0; i < r->n_outputs; i++)
-        out_drops += r->outputs[i].dropped;
+    char oom_text[64] = "";
+    if (r->samples_dropped)
+        snprintf(oom_text, sizeof oom_text, ", out-of-memory drops %llu",
+                 (unsigned long long)r->samples_dropped);
     char lag_text[64] = "-";
     double lag95 = 0;
     if (lag->count) {
@@ -309,9 +321,9 @@ static void print_health(FILE *out, const metrics_reg *reg, const run_result *r,
         fmt_time(lag95, lag_text, sizeof lag_text);
     }
     fprintf(out, "\n     runner: %d worker%s, CPU %.2fs (%.0f%% of %d core%s), schedule lag p(95) %s, "
-            "output drops %llu, seed %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s, busy,
-            r->workers, r->workers == 1 ? "" : "s", lag_text, (unsigned long long)out_drops,
-            (unsigned long long)r->seed);
+            "output drops %llu%s, seed %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s,
+            busy, r->workers, r->workers == 1 ? "" : "s", lag_text,
+            (unsigned long long)output_drops(r), oom_text, (unsigned long long)r->seed);
     if (lag95 > 10 || (drop->sum > 0 && busy > 90))
         fprintf(out, "     WARNING: the load generator fell behind (schedule lag p(95) %s, CPU %.0f%%, "
                 "%.0f dropped iterations): the numbers measure volley's limits as much as the "
@@ -506,7 +518,11 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         add_thresholds(v, s, (uint32_t)i, th_ok);
         json_object_set_new(metrics, sd->name, v);
     }
-    json_t *doc = json_pack("{s:o, s:o}", "root_group", root_group, "metrics", metrics);
+    /* Not in k6's shape: the runner's drops, as the text summary's runner line. */
+    json_t *runner = json_pack("{s:I, s:I}", "output_drops", (json_int_t)output_drops(r),
+                               "out_of_memory_drops", (json_int_t)r->samples_dropped);
+    json_t *doc = json_pack("{s:o, s:o, s:o}", "root_group", root_group, "metrics", metrics,
+                            "runner", runner);
     int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (rc != 0) {

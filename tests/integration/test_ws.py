@@ -336,7 +336,7 @@ class TestWss(VolleyCase):
     """wss:// against the test server with a self-signed certificate made
     here (openssl), trusted through SSL_CERT_FILE (OpenSSL's default
     verify paths), with two workers: each worker's lws context is made
-    before any session starts (engine.c start_gate)."""
+    before any session starts (engine_worker.c start_gate)."""
 
     def test_wss_sessions_verify_the_certificate(self):
         cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")

@@ -1,0 +1,297 @@
+/*
+ * engine_int: what the engine's files share, as libuv's unix sources share
+ * internal.h. Only core/src/engine*.c include it; the rest of the core
+ * sees engine.h.
+ *
+ * One job per file, and calls go down this list, never up (-> names the
+ * files each one may call):
+ *
+ *   engine.c         a run: plans workers and VUs, starts outputs, the
+ *                    main loop and the worker threads, gathers the result
+ *                                                  -> main, worker, end
+ *   engine_main.c    the main thread during the run: merges, vus gauges,
+ *                    progress, abort thresholds, signals  -> end, sample
+ *   engine_worker.c  a worker thread: setup, start gate, loop, free
+ *                                                  -> phase, end, sample
+ *   engine_phase.c   a worker's scenario phases: start, ramp, arrivals,
+ *                    end, hard stop                -> vu, end, sample
+ *   engine_vu.c      the VU state machine; check and capture evaluation
+ *                                                  -> end, sample
+ *   engine_end.c     how traffic ends: stop requests, the end gate, a
+ *                    worker's shutdown             -> sample
+ *   engine_sample.c  samples into the aggregates and the outputs' buffers
+ *
+ * The static inline functions below are hot-path code (per sample, step
+ * or arrival) that more than one file calls; each stands with the file it
+ * belongs to and follows that file's arrows.
+ */
+#ifndef VOLLEY_ENGINE_INT_H
+#define VOLLEY_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "output_runner.h"
+#include "progress.h"
+#include "tag_intern.h"
+#include "vu.h"
+
+#define MAX_GROUP_DEPTH 18
+
+typedef struct engine engine;
+
+/* Samples for the outputs, waiting for the next batch. */
+typedef struct raw_buf {
+    volley_sample *s;
+    size_t n, cap;
+    uint64_t dropped;                /* lost to out-of-memory, never batched */
+} raw_buf;
+
+/* Per-scenario counters the metrics thread reads for the live display;
+ * written once per iteration (not per request), relaxed. */
+typedef struct sc_live {
+    _Atomic int64_t running;
+    _Atomic uint64_t iterations, interrupted, dropped;
+} sc_live;
+typedef struct sc_run sc_run;
+
+/* PARKED: not running (not started yet, ramped down, or waiting for an
+ * arrival); the others but DONE count as running VUs. */
+enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
+
+typedef struct vu_run {
+    struct volley_vu pub;            /* first: volley_vu * <-> vu_run * */
+    volley_worker *w;
+    sc_run *sr;
+    uint32_t pc;
+    uint8_t state;
+    bool in_run;                     /* engine_vu_run() is on the stack */
+    bool step_finished;              /* step_done came during step_start */
+    bool in_iteration;
+    uint8_t depth;
+    bool has_arrival;                /* arrival-rate: an iteration is due */
+    uint32_t gidx;                   /* index among its scenario's VUs */
+    uint64_t iter_start;
+    uint64_t scheduled_at;           /* arrival-rate: when it was due */
+    uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
+    uint64_t iters_done;
+    uint64_t group_start[MAX_GROUP_DEPTH];
+    uv_timer_t timer;                /* sleep and yield */
+    void **pstate;                   /* per protocol; NULL when unused */
+} vu_run;
+
+struct sc_run {
+    const scenario *sc;
+    size_t index;
+    int phase;
+    uint64_t start_at, end_at, hard_at;
+    size_t n_vus;                    /* this worker's VUs of the scenario */
+    size_t running;                  /* of those, not PARKED nor DONE */
+    vu_run **vus;                    /* in gidx order */
+    /* arrival-rate */
+    vu_run **free;                   /* parked, ready for an arrival */
+    size_t n_free;
+    size_t inited;                   /* VUs brought into use so far */
+    uint64_t next_k;                 /* next arrival index of this worker */
+    int64_t next_at;                 /* its time from start_at, -1: none */
+    uv_timer_t timer;                /* arrivals or the ramp */
+    bool timer_ready;
+    bool used_up;                    /* ended because its unique pool ran out */
+};
+
+struct volley_worker {
+    engine *e;
+    int index;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t flush;
+    uv_timer_t sched;
+    unsigned ticks;
+    agg_pair agg;
+    void **pstate;                   /* protocol worker states */
+    vu_run *vus;
+    size_t n_vus;
+    sc_run *scs;
+    raw_buf raw;
+    tag_intern tags;
+    bool loop_ready;                 /* its loop and handles exist: close it at the end */
+    atomic_bool wake_ready;          /* others may uv_async_send to `wake` */
+    bool hard_stopped;
+    bool idle;                       /* its traffic is over; counted in workers_idle */
+    bool finishing;
+    uint64_t interrupted;
+    char **first_fail;               /* per series: why a check first failed */
+    uint64_t sample_now;             /* clock for samples, 0 = read it again */
+    volley_buf scratch;              /* rendering of records and sleeps */
+    uv_prepare_t clock_prepare;      /* both reset sample_now each loop turn */
+    uv_check_t clock_check;
+    char err[512];
+};
+
+struct engine {
+    volley_core *core;
+    spec *s;
+    const run_opts *o;
+    int n_workers;                   /* to start; then those started (end gate, joins) */
+    int n_planned;                   /* allocated, all freed at the end */
+    volley_worker *workers;
+    uint64_t t0;                     /* monotonic ns at start */
+    int64_t wall_offset;             /* wall ns = mono ns + wall_offset */
+    size_t n_outs;
+    out_runner *outs;
+    atomic_int stop;
+    _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
+    _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
+    atomic_bool *pool_used_up;       /* per pool: "used up" said once */
+    atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
+    atomic_bool record_warned;       /* a record value was not a number */
+    atomic_bool sleep_warned;        /* a templated sleep was not a duration */
+    atomic_int test_aborted;         /* on_check_fail: abort_test */
+    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
+    pthread_cond_t gate_cv;
+    int gate_n, gate_want;
+    char abort_reason[512];          /* written by the one that set it */
+    struct sc_live *live;            /* per scenario, for the progress display */
+    progress *prog;
+    progress_scenario *prog_sc;
+    uint64_t last_reqs;
+    uint64_t last_tick_ns;
+    atomic_int workers_done;
+    atomic_int workers_idle;         /* end gate, see engine_worker_check_done */
+    _Atomic int64_t active_vus;
+    _Atomic int64_t vus_max;         /* VUs in use so far (arrival-rate adds) */
+    uv_loop_t main_loop;
+    uv_async_t main_wake;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t tick;
+    metrics_agg global;
+    tag_intern main_tags;
+    raw_buf main_raw;                /* the vus gauges' samples */
+    int sigints;
+    bool interrupted;
+    bool aborted;                    /* an abort_on_fail threshold failed */
+    size_t abort_threshold;
+    unsigned ticks;
+};
+
+/* ---- the clock (any file) ---- */
+
+static inline uint64_t engine_mono_now(void) { return uv_hrtime(); }
+
+/* The uv timer timeout that fires at or just after `at` (monotonic ns),
+ * never before: uv timers count whole ms from the loop's coarse clock, so
+ * add how far the precise clock is ahead of it. */
+static inline uint64_t engine_timer_ms_until(uv_loop_t *loop, uint64_t at)
+{
+    uv_update_time(loop);
+    uint64_t now = engine_mono_now();
+    uint64_t lag = now - uv_now(loop) * 1000000;
+    return at > now ? (at - now + lag + 999999) / 1000000 : 0;
+}
+
+/* ---- engine_main.c ---- */
+
+/* 0, or -1 with err and nothing left open. */
+int engine_main_open(engine *e, char *err, size_t errcap);
+/* Merges what the workers published; with sample_gauges, also the vus
+ * gauges (the one-second tick). */
+void engine_main_flush(engine *e, bool sample_gauges);
+void engine_show_progress(engine *e, bool final);
+
+/* ---- engine_worker.c ---- */
+
+void *engine_worker_main(void *arg);   /* the thread's function */
+void engine_worker_free(volley_worker *w);
+
+/* ---- engine_phase.c ---- */
+
+void engine_advance_phases(volley_worker *w);
+void engine_sc_hard_stop(volley_worker *w, sc_run *sr);
+
+/* ---- engine_vu.c ---- */
+
+void engine_vu_run(vu_run *v);
+void engine_vu_park(vu_run *v);
+void engine_vu_stop(vu_run *v);
+void engine_vu_abort_iteration(vu_run *v);
+void engine_vu_interrupt(vu_run *v);
+
+static inline bool engine_vu_running(const vu_run *v)
+{
+    return v->state != VU_PARKED && v->state != VU_DONE;
+}
+
+static inline void engine_vu_set_running(vu_run *v, bool running)
+{
+    long d = running ? 1 : -1;
+    v->sr->running += (size_t)d;
+    atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].running, d, memory_order_relaxed);
+    atomic_fetch_add_explicit(&v->w->e->active_vus, d, memory_order_relaxed);
+}
+
+static inline int64_t engine_ramp_target(const sc_run *sr, uint64_t now)
+{
+    return sched_vus_at(&sr->sc->profile, now > sr->start_at ? (int64_t)(now - sr->start_at) : 0);
+}
+
+static inline void engine_vu_activate(vu_run *v)
+{
+    if (v->state != VU_PARKED)
+        return;
+    v->state = VU_IDLE;
+    engine_vu_set_running(v, true);
+    engine_vu_run(v);
+}
+
+/* ---- engine_end.c ---- */
+
+void engine_request_stop(engine *e);
+void engine_idle_arrive(engine *e);
+void engine_worker_check_done(volley_worker *w);
+void engine_loop_close(uv_loop_t *loop);
+
+/* A scenario is done when nothing runs and nothing more can start: at once
+ * for the iteration executors, after the end of its stages for the others. */
+static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
+{
+    if (sr->phase == SC_DONE || sr->running > 0 || sr->phase == SC_PENDING)
+        return;
+    executor_kind k = sr->sc->executor;
+    if (sr->phase == SC_ENDING || k == EXEC_PER_VU_ITERATIONS || k == EXEC_SHARED_ITERATIONS) {
+        sr->phase = SC_DONE;
+        if (sr->timer_ready)
+            uv_timer_stop(&sr->timer);
+    }
+    engine_worker_check_done(w);
+}
+
+/* ---- engine_sample.c ---- */
+
+void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,
+                     const sample_tags *st, uint64_t now);
+/* Hands b's samples to every output as one shared batch. Both count in
+ * b->dropped the samples no output will get because memory ran out. */
+void engine_flush_raw(engine *e, raw_buf *b);
+void engine_on_clock_prepare(uv_prepare_t *h);
+void engine_on_clock_check(uv_check_t *h);
+
+/* One sample on a worker's loop thread. */
+static inline void engine_worker_sample(volley_worker *w, uint32_t metric, double v,
+                                        const sample_tags *st)
+{
+    engine *e = w->e;
+    if (!w->sample_now)
+        w->sample_now = engine_mono_now();
+    uint64_t now = w->sample_now;
+    metrics_record(&e->core->reg, &w->agg.buf[w->agg.cur], metric, v, st, (int64_t)now);
+    if (e->n_outs)
+        engine_push_raw(e, &w->raw, &w->tags, metric, v, st, now);
+}
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * engine_main: the main thread while workers run. It merges the workers'
+ * aggregates, samples the vus gauges, shows progress, evaluates
+ * abort_on_fail thresholds every two seconds and handles SIGINT/SIGTERM.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+#include "summary.h"
+
+void engine_main_flush(engine *e, bool sample_gauges)
+{
+    for (int i = 0; i < e->n_workers; i++)
+        agg_pair_collect(&e->workers[i].agg, &e->global, &e->core->reg);
+    if (!sample_gauges)
+        return;
+    uint64_t now = engine_mono_now();
+    int64_t active = atomic_load_explicit(&e->active_vus, memory_order_relaxed);
+    sample_tags st = {0};
+    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS, (double)active, &st, (int64_t)now);
+    double vmax = (double)atomic_load_explicit(&e->vus_max, memory_order_relaxed);
+    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, vmax, &st, (int64_t)now);
+    if (e->n_outs) {
+        engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
+        engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
+        engine_flush_raw(e, &e->main_raw);
+    }
+}
+
+/* Thresholds with abort_on_fail are evaluated every 2 s, as k6 does, once
+ * their delay_abort_eval has passed. */
+static void check_abort_thresholds(engine *e)
+{
+    double elapsed = (double)(engine_mono_now() - e->t0);
+    for (size_t i = 0; i < e->s->n_thresholds && !e->aborted; i++) {
+        const threshold *t = &e->s->thresholds[i];
+        if (!t->abort_on_fail || elapsed < (double)t->delay_abort_ns)
+            continue;
+        const series_agg *a = &e->global.s[t->series];
+        if (a->count == 0)
+            continue;
+        double v = summary_agg_value(&e->core->reg, a, t->metric, &t->expr, elapsed / 1e9);
+        if (th_holds(&t->expr, v))
+            continue;
+        fprintf(stderr, "volley: threshold \"%s\" on %s failed (value %g): aborting the test "
+                "(abort_on_fail)\n", t->source, t->key, v);
+        e->aborted = true;
+        e->abort_threshold = i;
+        engine_request_stop(e);
+    }
+}
+
+static uint64_t series_count(engine *e, const char *metric, bool nonzero)
+{
+    int id = metrics_find(&e->core->reg, metric);
+    if (id < 0)
+        return 0;
+    const series_agg *a = &e->global.s[e->core->reg.metrics[id].series];
+    return nonzero ? a->nonzero : a->count;
+}
+
+void engine_show_progress(engine *e, bool final)
+{
+    if (!e->prog)
+        return;
+    uint64_t now = engine_mono_now();
+    for (size_t i = 0; i < e->s->n_scenarios; i++) {
+        const scenario *sc = &e->s->scenarios[i];
+        const sc_live *l = &e->live[i];
+        double since = ((double)now - (double)e->t0 - (double)sc->start_time_ns) / 1e9;
+        double total = (double)scenario_length_ns(sc) / 1e9;
+        if (since > total && atomic_load_explicit(&l->running, memory_order_relaxed) == 0)
+            since = total;   /* finished: stop the clock at its length */
+        e->prog_sc[i] = (progress_scenario){
+            .name = sc->name, .executor = executor_name(sc->executor),
+            .elapsed_s = since > 0 ? since : 0, .total_s = total,
+            .vus = atomic_load_explicit(&l->running, memory_order_relaxed),
+            .vus_max = scenario_max_vus(sc),
+            .iterations = atomic_load_explicit(&l->iterations, memory_order_relaxed),
+            .interrupted = atomic_load_explicit(&l->interrupted, memory_order_relaxed),
+            .dropped = atomic_load_explicit(&l->dropped, memory_order_relaxed),
+            .done = final};
+    }
+    uint64_t reqs = series_count(e, "http_reqs", false);
+    double dt = (double)(now - e->last_tick_ns) / 1e9;
+    progress_snapshot snap = {.elapsed_s = (double)(now - e->t0) / 1e9, .n = e->s->n_scenarios,
+                              .sc = e->prog_sc, .requests = reqs,
+                              .requests_per_s = dt > 0 ? (double)(reqs - e->last_reqs) / dt : 0,
+                              .failed = series_count(e, "http_req_failed", true), .final = final};
+    e->last_reqs = reqs;
+    e->last_tick_ns = now;
+    progress_update(e->prog, &snap);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    engine *e = t->data;
+    engine_main_flush(e, true);
+    engine_show_progress(e, false);
+    if (++e->ticks % 2 == 0)
+        check_abort_thresholds(e);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    engine *e = h->data;
+    if (++e->sigints >= 2) {
+        static const char msg[] = "\nvolley: interrupted twice, exiting at once\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(105);
+    }
+    e->interrupted = true;
+    fprintf(stderr, "\nvolley: %s received, stopping (summary and outputs are still written; "
+            "press Ctrl-C again to exit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    engine_request_stop(e);
+}
+
+static void on_main_wake(uv_async_t *a)
+{
+    engine *e = a->data;
+    if (atomic_load(&e->workers_done) == e->n_workers) {
+        uv_timer_stop(&e->tick);
+        uv_close((uv_handle_t *)&e->tick, NULL);
+        uv_close((uv_handle_t *)&e->main_wake, NULL);
+        uv_signal_stop(&e->sigint);
+        uv_signal_stop(&e->sigterm);
+        uv_close((uv_handle_t *)&e->sigint, NULL);
+        uv_close((uv_handle_t *)&e->sigterm, NULL);
+    }
+}
+
+/* The main thread's loop: the workers' wake-ups, SIGINT/SIGTERM and the
+ * one-second tick. */
+int engine_main_open(engine *e, char *err, size_t errcap)
+{
+    int rc = uv_loop_init(&e->main_loop);
+    if (rc != 0) {
+        snprintf(err, errcap, "cannot set up the main loop: uv_loop_init: %s", uv_strerror(rc));
+        return -1;
+    }
+    e->main_wake.data = e->sigint.data = e->sigterm.data = e->tick.data = e;
+    const char *call = NULL;
+    if ((rc = uv_async_init(&e->main_loop, &e->main_wake, on_main_wake)) != 0)
+        call = "uv_async_init";
+    else if ((rc = uv_signal_init(&e->main_loop, &e->sigint)) != 0 ||
+             (rc = uv_signal_init(&e->main_loop, &e->sigterm)) != 0)
+        call = "uv_signal_init";
+    else if ((rc = uv_signal_start(&e->sigint, on_signal, SIGINT)) != 0 ||
+             (rc = uv_signal_start(&e->sigterm, on_signal, SIGTERM)) != 0)
+        call = "uv_signal_start";
+    else if ((rc = uv_timer_init(&e->main_loop, &e->tick)) != 0)
+        call = "uv_timer_init";
+    else if ((rc = uv_timer_start(&e->tick, on_tick, 1000, 1000)) != 0)
+        call = "uv_timer_start";
+    if (!call)
+        return 0;
+    snprintf(err, errcap, "cannot set up the main loop: %s: %s", call, uv_strerror(rc));
+    engine_loop_close(&e->main_loop);
+    return -1;
+}

@@ -1,0 +1,186 @@
+/*
+ * engine_phase: a worker's scenarios through their phases (pending,
+ * running, ending, done): starting VUs, the ramping-vus target, the
+ * arrival-rate executors' arrivals, graceful and hard stops, and the
+ * timer that wakes the worker at the next phase change.
+ */
+#include "engine_int.h"
+
+#define RAMP_TICK_MS 50
+
+static void sc_end(volley_worker *w, sc_run *sr);
+static void sched_rearm(volley_worker *w);
+
+/* ramping-vus: wakes parked VUs below the target; VUs above it finish their
+ * iteration (checked when it ends) within graceful_ramp_down. */
+static void on_ramp_tick(uv_timer_t *t)
+{
+    sc_run *sr = t->data;
+    if (sr->phase != SC_RUNNING)
+        return;
+    uint64_t now = engine_mono_now();
+    int64_t target = engine_ramp_target(sr, now);
+    for (size_t i = 0; i < sr->n_vus; i++) {
+        vu_run *v = sr->vus[i];
+        if ((int64_t)v->gidx < target) {
+            v->ramp_down_since = 0;
+            engine_vu_activate(v);
+        } else if (engine_vu_running(v)) {
+            if (!v->ramp_down_since)
+                v->ramp_down_since = now;
+            else if (now - v->ramp_down_since > (uint64_t)sr->sc->graceful_ramp_down_ns) {
+                engine_vu_abort_iteration(v);
+                engine_vu_park(v);
+            }
+        }
+    }
+}
+
+static bool arrival_next(volley_worker *w, sc_run *sr)
+{
+    int64_t t = sched_arrival_time(&sr->sc->profile, sr->next_k);
+    sr->next_k += (uint64_t)w->e->n_workers;
+    sr->next_at = t >= 0 && (uint64_t)t < sr->end_at - sr->start_at ? t : -1;
+    return sr->next_at >= 0;
+}
+
+/* A VU for an arrival: a parked one, or a new one while under max_vus;
+ * NULL means the iteration is dropped. */
+static vu_run *arrival_vu(engine *e, sc_run *sr)
+{
+    if (sr->n_free > 0)
+        return sr->free[--sr->n_free];
+    if (sr->inited < sr->n_vus) {
+        atomic_fetch_add_explicit(&e->vus_max, 1, memory_order_relaxed);
+        return sr->vus[sr->inited++];
+    }
+    return NULL;
+}
+
+/* Arrival-rate executors: starts every iteration that is due (this worker
+ * takes arrivals k = index, index + workers, ...), whatever the target does. */
+static void on_arrival(uv_timer_t *t)
+{
+    sc_run *sr = t->data;
+    volley_worker *w = (volley_worker *)t->loop->data;
+    uint64_t now = engine_mono_now();
+    if (atomic_load_explicit(&w->e->sc_used_up[sr->index], memory_order_relaxed)) {
+        /* Its unique pool ran out: no more arrivals, the scenario ends. */
+        if (sr->phase == SC_RUNNING && !sr->used_up) {
+            sr->used_up = true;
+            sc_end(w, sr);
+        }
+        return;
+    }
+    while (sr->phase == SC_RUNNING && sr->next_at >= 0 &&
+           sr->start_at + (uint64_t)sr->next_at <= now) {
+        uint64_t due = sr->start_at + (uint64_t)sr->next_at;
+        vu_run *v = arrival_vu(w->e, sr);
+        if (v) {
+            v->has_arrival = true;
+            v->scheduled_at = due;
+            engine_vu_activate(v);
+        } else {
+            sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = ""};
+            engine_worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
+            atomic_fetch_add_explicit(&w->e->live[sr->index].dropped, 1, memory_order_relaxed);
+        }
+        arrival_next(w, sr);
+    }
+    if (sr->phase == SC_RUNNING && sr->next_at >= 0) {
+        uint64_t at = sr->start_at + (uint64_t)sr->next_at;
+        uv_timer_start(&sr->timer, on_arrival, engine_timer_ms_until(t->loop, at), 0);
+    }
+}
+
+static void sc_start(volley_worker *w, sc_run *sr)
+{
+    sr->phase = SC_RUNNING;
+    switch (sr->sc->executor) {
+    case EXEC_RAMPING_VUS:
+        on_ramp_tick(&sr->timer);
+        uv_timer_start(&sr->timer, on_ramp_tick, RAMP_TICK_MS, RAMP_TICK_MS);
+        break;
+    case EXEC_CONSTANT_ARRIVAL_RATE:
+    case EXEC_RAMPING_ARRIVAL_RATE:
+        sr->next_k = (uint64_t)w->index;
+        if (arrival_next(w, sr))
+            on_arrival(&sr->timer);
+        break;
+    default:
+        for (size_t i = 0; i < sr->n_vus; i++)
+            engine_vu_activate(sr->vus[i]);
+        break;
+    }
+    engine_sc_check_done(w, sr);
+}
+
+void engine_sc_hard_stop(volley_worker *w, sc_run *sr)
+{
+    for (size_t i = 0; i < sr->n_vus; i++)
+        engine_vu_interrupt(sr->vus[i]);
+    sr->phase = SC_DONE;
+    if (sr->timer_ready)
+        uv_timer_stop(&sr->timer);
+    engine_worker_check_done(w);
+}
+
+/* End of the stages/duration: no new iterations; parked VUs are done, the
+ * running ones get graceful_stop to finish. */
+static void sc_end(volley_worker *w, sc_run *sr)
+{
+    /* Arrivals due before the end whose timer has not fired yet still start. */
+    if (executor_is_arrival(sr->sc->executor))
+        on_arrival(&sr->timer);
+    sr->phase = SC_ENDING;
+    if (sr->timer_ready)
+        uv_timer_stop(&sr->timer);
+    for (size_t j = 0; j < sr->n_vus; j++) {
+        vu_run *v = sr->vus[j];
+        if (v->state == VU_PARKED) {
+            v->state = VU_DONE;
+        } else if (v->state == VU_YIELDING) {
+            uv_timer_stop(&v->timer);
+            engine_vu_stop(v);
+        }
+    }
+    engine_sc_check_done(w, sr);
+}
+
+void engine_advance_phases(volley_worker *w)
+{
+    uint64_t now = engine_mono_now();
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+        sc_run *sr = &w->scs[i];
+        if (sr->phase == SC_PENDING && now >= sr->start_at)
+            sc_start(w, sr);
+        if (sr->phase == SC_RUNNING && now >= sr->end_at)
+            sc_end(w, sr);
+        if (sr->phase == SC_ENDING && now >= sr->hard_at)
+            engine_sc_hard_stop(w, sr);
+    }
+    sched_rearm(w);
+    engine_worker_check_done(w);
+}
+
+static void on_sched(uv_timer_t *t) { engine_advance_phases(t->data); }
+
+static void sched_rearm(volley_worker *w)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+        const sc_run *sr = &w->scs[i];
+        uint64_t at = sr->phase == SC_PENDING ? sr->start_at
+                    : sr->phase == SC_RUNNING ? sr->end_at
+                    : sr->phase == SC_ENDING  ? sr->hard_at : UINT64_MAX;
+        if (at < next)
+            next = at;
+    }
+    if (next == UINT64_MAX || w->finishing) {
+        uv_timer_stop(&w->sched);
+        return;
+    }
+    uint64_t now = engine_mono_now();
+    uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+    uv_timer_start(&w->sched, on_sched, ms, 0);
+}

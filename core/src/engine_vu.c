@@ -1,0 +1,484 @@
+/*
+ * engine_vu: the VU state machine. A VU runs its scenario's flow step by
+ * step on its worker's loop: it picks a pool row, runs steps (a plugin's
+ * step_start, then checks, captures and records when the step is done),
+ * sleeps and groups, and parks or stops when its executor says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "duration.h"
+#include "engine_int.h"
+#include "memo.h"
+#include "rng.h"
+#include "template.h"
+
+#define SYNC_ITER_BUDGET 64   /* iterations in a row without waiting */
+
+enum { NEXT_GO, NEXT_PARK, NEXT_STOP };
+
+void engine_vu_park(vu_run *v)
+{
+    if (engine_vu_running(v))
+        engine_vu_set_running(v, false);
+    v->state = VU_PARKED;
+    v->ramp_down_since = 0;
+    if (executor_is_arrival(v->sr->sc->executor))
+        v->sr->free[v->sr->n_free++] = v;
+    engine_sc_check_done(v->w, v->sr);
+}
+
+void engine_vu_stop(vu_run *v)
+{
+    if (engine_vu_running(v))
+        engine_vu_set_running(v, false);
+    v->state = VU_DONE;
+    engine_sc_check_done(v->w, v->sr);
+}
+
+/* What a VU does when it could begin an iteration. */
+static int next_action(vu_run *v)
+{
+    sc_run *sr = v->sr;
+    if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
+        return NEXT_STOP;
+    const scenario *sc = sr->sc;
+    switch (sc->executor) {
+    case EXEC_CONSTANT_VUS:
+        return NEXT_GO;
+    case EXEC_RAMPING_VUS:
+        return (int64_t)v->gidx < engine_ramp_target(sr, engine_mono_now()) ? NEXT_GO : NEXT_PARK;
+    case EXEC_CONSTANT_ARRIVAL_RATE:
+    case EXEC_RAMPING_ARRIVAL_RATE:
+        return v->has_arrival ? NEXT_GO : NEXT_PARK;
+    case EXEC_PER_VU_ITERATIONS:
+        return v->iters_done < (uint64_t)sc->iterations ? NEXT_GO : NEXT_STOP;
+    case EXEC_SHARED_ITERATIONS: {
+        _Atomic int64_t *c = &v->w->e->claimed[sr->index];
+        return atomic_fetch_add_explicit(c, 1, memory_order_relaxed) < sc->iterations ? NEXT_GO
+                                                                                      : NEXT_STOP;
+    }
+    }
+    return NEXT_STOP;
+}
+
+/* The iteration's pool row (scenario `use:`); false when a unique pool has
+ * no row left, which ends the VU. */
+static bool pick_row(vu_run *v)
+{
+    const scenario *sc = v->sr->sc;
+    if (sc->pool < 0)
+        return true;
+    engine *e = v->w->e;
+    const pool_def *p = &e->s->pools[sc->pool];
+    uint64_t n = p->t.n_rows, k = 0;
+    switch (p->pick) {
+    case PICK_PER_VU:
+        k = v->gidx % n;
+        break;
+    case PICK_RANDOM:
+        k = rng_below(&v->pub.rng, n);
+        break;
+    case PICK_SEQUENTIAL:
+        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed) % n;
+        break;
+    case PICK_UNIQUE:
+        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed);
+        if (k >= n) {
+            /* The scenario ends: no more iterations start, arrivals stop. */
+            atomic_store(&e->sc_used_up[v->sr->index], true);
+            if (!atomic_exchange(&e->pool_used_up[sc->pool], true))
+                fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu row%s): "
+                        "scenario %s stops starting iterations\n", p->name,
+                        (unsigned long long)n, n == 1 ? "" : "s", sc->name);
+            return false;
+        }
+        break;
+    }
+    v->pub.row = pool_cell(&p->t, k, 0);
+    return true;
+}
+
+static void begin_iteration(vu_run *v)
+{
+    uint64_t now = engine_mono_now();
+    for (size_t c = 0; c < v->sr->sc->n_caps; c++)
+        v->pub.caps[c].kind = CAP_UNSET;
+    v->in_iteration = true;
+    v->pc = 0;
+    v->iter_start = now;
+    if (v->has_arrival) {
+        /* Open model: the iteration is measured from when it was due, so a
+         * late start (the runner's lag) shows in iteration_duration. */
+        v->has_arrival = false;
+        v->iter_start = v->scheduled_at;
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+        engine_worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
+                      now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
+    }
+}
+
+static void end_iteration(vu_run *v)
+{
+    uint64_t now = engine_mono_now();
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+    engine_worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
+    atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
+    engine_worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6,
+                         &st);
+    v->pub.iteration++;
+    v->iters_done++;
+    v->in_iteration = false;
+    v->pc = 0;
+    v->depth = 0;
+}
+
+/* Check evaluation, kept together here until it moves to a checks module
+ * with check compilation (now in spec.c). */
+
+/* Records one check result (or a capture's) and the first reason it failed. */
+static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
+                         bool pass, const char *why)
+{
+    volley_worker *w = v->w;
+    metrics_agg *agg = &w->agg.buf[w->agg.cur];
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
+    engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+    series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
+    /* The first reason per check, for the summary: one copy per run. */
+    if (!pass && w->first_fail && !w->first_fail[series])
+        w->first_fail[series] = strdup(why);
+}
+
+static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
+
+/* Evaluates check items on a response: with v, records each result (the
+ * `checks` metric in its item's group); without, only tells whether all
+ * held (stopping at the first that does not). true when every check
+ * passed (or there is none). */
+static bool eval_checks(vu_run *v, const check_item *items, size_t n, const volley_response *resp)
+{
+    if (n == 0)
+        return true;
+    if (!resp)
+        resp = &step_not_run;
+    volley_memo memo = {0};
+    char msg[256];
+    bool all = true;
+    for (size_t i = 0; i < n && (v || all); i++) {
+        const check_item *ci = &items[i];
+        bool pass = true;
+        size_t c = 0;
+        msg[0] = '\0';
+        for (; c < ci->n_conds && pass; c++)
+            pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
+        if (v) {
+            char why[320] = "";
+            if (!pass)
+                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
+                         *msg ? msg : "the condition did not hold");
+            check_result(v, ci->group, ci->series, &ci->tags, pass, why);
+        }
+        all &= pass;
+    }
+    memo_clear(&memo);
+    return all;
+}
+
+static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    return eval_checks(v, op->checks, op->n_checks, resp);
+}
+
+bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
+{
+    return !c || eval_checks(c->match_only ? NULL : (vu_run *)vu, c->items, c->n, resp);
+}
+
+bool engine_host_checks_match(const volley_checks *c, const volley_response *resp)
+{
+    return !c || eval_checks(NULL, c->items, c->n, resp);
+}
+
+/* Captures into the VU's slots; each is also a check named "capture NAME". */
+static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
+                           const volley_response *resp)
+{
+    if (n == 0)
+        return true;
+    if (!resp)
+        resp = &step_not_run;
+    capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
+                      .headers = resp->headers ? resp->headers : "",
+                      .headers_len = resp->headers ? resp->headers_len : 0};
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        const capture_def *c = &defs[i];
+        char why[320] = "";
+        bool ok;
+        if (resp->error) {
+            snprintf(why, sizeof why, "no response (%s)", resp->error);
+            v->pub.caps[c->slot].kind = CAP_UNSET;
+            ok = false;
+        } else {
+            ok = capture_apply(c, &cx, &v->pub.caps[c->slot], why, sizeof why);
+        }
+        volley_tags tags = VOLLEY_TAGS_INIT;
+        tags.check = c->check_name;
+        check_result(v, group, c->check_series, &tags, ok, why);
+        all &= ok;
+    }
+    capture_ctx_done(&cx);
+    return all;
+}
+
+static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    return apply_captures(v, op->captures, op->n_captures, op->group, resp);
+}
+
+bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
+                                const volley_response *resp)
+{
+    return !c || apply_captures((vu_run *)vu, c->defs, c->n, c->group, resp);
+}
+
+/* `record:` samples into custom metrics. */
+static void run_records(vu_run *v, const flow_op *op, const volley_response *resp, bool passed)
+{
+    for (size_t i = 0; i < op->n_records; i++) {
+        const record_def *r = &op->records[i];
+        if ((r->when == REC_PASSED && !passed) || (r->when == REC_FAILED && passed))
+            continue;
+        double x = 0;
+        switch (r->source) {
+        case REC_CHECKS: x = passed ? 1 : 0; break;
+        case REC_CHECKS_FAILED: x = passed ? 0 : 1; break;
+        case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
+        case REC_STATUS: x = resp ? resp->status : 0; break;
+        case REC_ELAPSED: x = (double)(engine_mono_now() - v->iter_start) / 1e6; break;
+        case REC_CONST: x = r->value; break;
+        case REC_TEMPLATE: {
+            volley_buf *b = &v->w->scratch;
+            b->len = 0;
+            char *end = NULL;
+            if (tmpl_render(r->tmpl, &v->pub, b) == 0 && b->len > 0)
+                x = strtod(b->data, &end);
+            if (!end || *end || x - x != 0) {
+                if (!atomic_exchange(&v->w->e->record_warned, true))
+                    fprintf(stderr, "volley: %s: record: \"%s\" is not a number; not recorded "
+                            "(said once)\n", r->location, b->data ? b->data : "");
+                continue;
+            }
+            break;
+        }
+        }
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
+                          .step = op->tags, .n_step = op->n_tags};
+        engine_worker_sample(v->w, r->metric, x, &st);
+    }
+}
+
+/* Ends the whole test (on_check_fail: abort_test). */
+static void abort_test(vu_run *v, const flow_op *op)
+{
+    engine *e = v->w->e;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, 1)) {
+        snprintf(e->abort_reason, sizeof e->abort_reason,
+                 "a check or capture failed at %s (on_check_fail: abort_test)", op->location);
+        engine_request_stop(e);
+    }
+}
+
+/* After a step: checks, captures, records; then what on_check_fail says.
+ * Returns false when the iteration must end here. */
+static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    bool passed = run_checks(v, op, resp);
+    passed &= run_captures(v, op, resp);
+    run_records(v, op, resp, passed);
+    if (passed || op->on_fail == ONFAIL_CONTINUE)
+        return true;
+    if (op->on_fail == ONFAIL_ABORT_TEST)
+        abort_test(v, op);
+    return false;
+}
+
+/* on_check_fail: stop_iteration (or abort_test): the iteration ends now,
+ * counted like any other; open groups are left without group_duration. */
+static void end_iteration_early(vu_run *v)
+{
+    v->pc = (uint32_t)v->sr->sc->n_ops;
+    v->depth = 0;
+}
+
+void engine_host_step_done(volley_vu *vu, const volley_response *resp)
+{
+    vu_run *v = (vu_run *)vu;
+    if (v->state != VU_IN_STEP)
+        return;   /* a late call after a cancel: ignore */
+    const flow_op *op = &v->sr->sc->ops[v->pc];
+    if (finish_step(v, op, resp))
+        v->pc++;
+    else
+        end_iteration_early(v);
+    v->state = VU_IDLE;
+    if (v->in_run)
+        v->step_finished = true;   /* vu_run_loop continues on its own */
+    else
+        engine_vu_run(v);
+}
+
+volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; }
+
+/* A sleep step's time; a templated one (${random.float(1, 4)}s) is read
+ * as a duration each time. */
+static int64_t sleep_ns(vu_run *v, const flow_op *op)
+{
+    if (!op->sleep_tmpl)
+        return op->sleep_ns;
+    volley_buf *b = &v->w->scratch;
+    b->len = 0;
+    int64_t ns = 0;
+    char err[160];
+    if (tmpl_render(op->sleep_tmpl, &v->pub, b) != 0 || !b->data ||
+        duration_parse(b->data, &ns, err, sizeof err) != 0 || ns < 0) {
+        if (!atomic_exchange(&v->w->e->sleep_warned, true))
+            fprintf(stderr, "volley: %s: sleep: \"%s\" is not a duration; not sleeping (said once)\n",
+                    op->location, b->data ? b->data : "");
+        return 0;
+    }
+    return ns;
+}
+
+static void on_vu_timer(uv_timer_t *t)
+{
+    vu_run *v = t->data;
+    if (v->state == VU_SLEEPING)
+        v->pc++;
+    v->state = VU_IDLE;
+    engine_vu_run(v);
+}
+
+static void group_enter(vu_run *v)
+{
+    if (v->depth < MAX_GROUP_DEPTH)
+        v->group_start[v->depth] = engine_mono_now();
+    v->depth++;
+}
+
+static void group_exit(vu_run *v, const flow_op *op)
+{
+    v->depth--;
+    if (v->depth >= MAX_GROUP_DEPTH)
+        return;
+    double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
+    engine_worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
+}
+
+/* Runs the VU until it has to wait (a step in flight, a sleep) or is done.
+ * Steps that finish synchronously loop here instead of recursing. */
+void engine_vu_run(vu_run *v)
+{
+    if (v->in_run || v->state == VU_DONE || v->state == VU_PARKED)
+        return;
+    v->in_run = true;
+    const scenario *sc = v->sr->sc;
+    int budget = SYNC_ITER_BUDGET;
+    for (;;) {
+        if (!v->in_iteration) {
+            int next = next_action(v);
+            if (next != NEXT_GO) {
+                if (next == NEXT_PARK)
+                    engine_vu_park(v);
+                else
+                    engine_vu_stop(v);
+                break;
+            }
+            if (--budget < 0) {
+                /* Many iterations without waiting: let the loop breathe. */
+                if (v->sr->sc->executor == EXEC_SHARED_ITERATIONS)
+                    atomic_fetch_sub(&v->w->e->claimed[v->sr->index], 1);   /* give it back */
+                v->state = VU_YIELDING;
+                uv_timer_start(&v->timer, on_vu_timer, 0, 0);
+                break;
+            }
+            if (!pick_row(v)) {
+                engine_vu_stop(v);
+                break;
+            }
+            begin_iteration(v);
+        }
+        if (v->pc >= sc->n_ops) {
+            end_iteration(v);
+            continue;
+        }
+        const flow_op *op = &sc->ops[v->pc];
+        if (op->kind == OP_GROUP_ENTER) {
+            group_enter(v);
+            v->pc++;
+            continue;
+        }
+        if (op->kind == OP_GROUP_EXIT) {
+            group_exit(v, op);
+            v->pc++;
+            continue;
+        }
+        if (op->kind == OP_SLEEP) {
+            v->state = VU_SLEEPING;
+            uint64_t wake_at = engine_mono_now() + (uint64_t)sleep_ns(v, op);
+            uv_timer_start(&v->timer, on_vu_timer, engine_timer_ms_until(&v->w->loop, wake_at), 0);
+            break;
+        }
+        /* OP_STEP */
+        const proto_use *pu = &v->w->e->s->protos[op->proto];
+        const volley_protocol_ops *ops = pu->plugin->desc->protocol;
+        v->state = VU_IN_STEP;
+        v->step_finished = false;
+        if (ops->step_start(v->w->pstate[op->proto], op->step, &v->pub, v->pstate[op->proto]) != 0) {
+            v->state = VU_IDLE;
+            if (finish_step(v, op, NULL))
+                v->pc++;
+            else
+                end_iteration_early(v);
+            continue;
+        }
+        if (v->step_finished)
+            continue;
+        break;
+    }
+    v->in_run = false;
+}
+
+/* Aborts what a running VU is doing (its step, its sleep); the iteration
+ * counts as interrupted. */
+void engine_vu_abort_iteration(vu_run *v)
+{
+    if (v->state == VU_IN_STEP) {
+        const flow_op *op = &v->sr->sc->ops[v->pc];
+        const volley_protocol_ops *ops = v->w->e->s->protos[op->proto].plugin->desc->protocol;
+        if (ops->step_cancel)
+            ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]);
+    }
+    uv_timer_stop(&v->timer);
+    if (v->in_iteration) {
+        v->w->interrupted++;
+        atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].interrupted, 1, memory_order_relaxed);
+    }
+    v->in_iteration = false;
+    v->has_arrival = false;
+}
+
+/* Stops a VU at once: graceful stop ran out or the test was interrupted. */
+void engine_vu_interrupt(vu_run *v)
+{
+    if (v->state == VU_DONE)
+        return;
+    engine_vu_abort_iteration(v);
+    engine_vu_stop(v);
+}
