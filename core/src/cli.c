@@ -448,7 +448,8 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     }
     free(ok);
     run_result_free(&res);
-    spec_free(s);
+    if (!crash_what())   /* never call into a plugin that may be parked mid-crash */
+        spec_free(s);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <uv.h>
@@ -330,6 +331,25 @@ void crash_thread_end(void)
     sigaltstack(&ss, NULL);
     free(alt_stack);
     alt_stack = NULL;
+}
+
+bool crash_join(pthread_t thread, atomic_int *crashed)
+{
+    for (;;) {
+        if (atomic_load(crashed)) {
+            pthread_detach(thread);
+            return false;
+        }
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_nsec += 50 * 1000 * 1000;
+        if (at.tv_nsec >= 1000000000) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(thread, NULL, &at) == 0)
+            return true;
+    }
 }
 
 const char *crash_what(void) { return atomic_load(&what_done) ? what : NULL; }

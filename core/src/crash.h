@@ -28,6 +28,7 @@
 #ifndef VOLLEY_CRASH_H
 #define VOLLEY_CRASH_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,6 +80,10 @@ static inline void crash_leave(crash_mark prev) { crash_cur = prev; }
         call;                                                                \
         crash_leave(crash_prev_);                                            \
     } while (0)
+
+/* pthread_join, unless the thread crashed before or while waiting (a
+ * parked thread never ends): then it is detached and false returned. */
+bool crash_join(pthread_t thread, atomic_int *crashed);
 
 /* After a crash on a thread other than main: its one-line description
  * ("SIGSEGV in plugin csv-out (output write) on thread ..."), or NULL when

@@ -259,7 +259,8 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     if (e.n_workers > 0)
         uv_run(&e.main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < e.n_workers; i++)
-        pthread_join(e.workers[i].thread, NULL);
+        if (!crash_join(e.workers[i].thread, &e.workers[i].crashed))
+            engine_worker_salvage(&e.workers[i]);
     res->duration_ns = (int64_t)(engine_mono_now() - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     core->engine = NULL;

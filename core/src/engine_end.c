@@ -4,6 +4,7 @@
  * scenarios are done, a worker's shutdown of its plugins and handles, and
  * closing a loop whatever state its handles are in.
  */
+#include "crash.h"
 #include "engine_int.h"
 
 void engine_request_stop(engine *e)
@@ -22,11 +23,12 @@ static void worker_shutdown(volley_worker *w)
     engine *e = w->e;
     for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
         const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
+        const char *name = e->s->protos[i].plugin->desc->name;
         for (size_t j = 0; j < w->n_vus; j++)
             if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
-                ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]);
+                CRASH_CALL(name, "protocol vu_fini", ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]));
         if (w->pstate[i] && ops->worker_fini)
-            ops->worker_fini(w->pstate[i]);
+            CRASH_CALL(name, "protocol worker_fini", ops->worker_fini(w->pstate[i]));
     }
     engine_flush_raw(e, &w->raw);
     for (size_t j = 0; j < w->n_vus; j++)
@@ -73,6 +75,12 @@ void engine_worker_check_done(volley_worker *w)
     }
     if (atomic_load(&w->e->workers_idle) >= w->e->n_workers)
         worker_shutdown(w);
+}
+
+void engine_worker_salvage(volley_worker *w)
+{
+    if (atomic_load(&w->crashed))
+        engine_flush_raw(w->e, &w->raw);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "crash.h"
 #include "engine.h"
 #include "output_runner.h"
 #include "progress.h"
@@ -124,6 +125,10 @@ struct volley_worker {
     atomic_bool wake_ready;          /* others may uv_async_send to `wake` */
     bool hard_stopped;
     bool idle;                       /* its traffic is over; counted in workers_idle */
+    atomic_int crashed;              /* the fatal signal it died of (crash.h) */
+    bool crash_taken;                /* main thread: counted on its behalf */
+    char role[24];                   /* "worker N", for a crash message */
+    crash_thread_info crash_info;
     bool finishing;
     uint64_t interrupted;
     char **first_fail;               /* per series: why a check first failed */
@@ -254,6 +259,9 @@ static inline void engine_vu_activate(vu_run *v)
 void engine_request_stop(engine *e);
 void engine_idle_arrive(engine *e);
 void engine_worker_check_done(volley_worker *w);
+/* Main thread, after the run, for a worker that crashed (parked for good):
+ * the samples it had buffered still go to the outputs. */
+void engine_worker_salvage(volley_worker *w);
 void engine_loop_close(uv_loop_t *loop);
 
 /* A scenario is done when nothing runs and nothing more can start: at once

@@ -118,9 +118,31 @@ static void on_signal(uv_signal_t *h, int signum)
     engine_request_stop(e);
 }
 
+/* A worker that died of a fatal signal is parked for good (crash.c): the
+ * run stops as on SIGINT, and its part of the end gate and of the count of
+ * finished workers is taken on its behalf. A watchdog bounds the rest, in
+ * case it crashed holding a lock someone needs. */
+static void take_crashed_workers(engine *e)
+{
+    for (int i = 0; i < e->n_workers; i++) {
+        volley_worker *w = &e->workers[i];
+        if (w->crash_taken || !atomic_load(&w->crashed))
+            continue;
+        w->crash_taken = true;
+        crash_watchdog(30);
+        if (!w->idle) {
+            w->idle = true;
+            engine_idle_arrive(e);
+        }
+        atomic_fetch_add(&e->workers_done, 1);
+        engine_request_stop(e);
+    }
+}
+
 static void on_main_wake(uv_async_t *a)
 {
     engine *e = a->data;
+    take_crashed_workers(e);
     if (atomic_load(&e->workers_done) == e->n_workers) {
         uv_timer_stop(&e->tick);
         uv_close((uv_handle_t *)&e->tick, NULL);

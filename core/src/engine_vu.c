@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "crash.h"
 #include "duration.h"
 #include "engine_int.h"
 #include "memo.h"
@@ -440,7 +441,10 @@ void engine_vu_run(vu_run *v)
         const volley_protocol_ops *ops = pu->plugin->desc->protocol;
         v->state = VU_IN_STEP;
         v->step_finished = false;
-        if (ops->step_start(v->w->pstate[op->proto], op->step, &v->pub, v->pstate[op->proto]) != 0) {
+        int started;
+        CRASH_CALL(pu->plugin->desc->name, "protocol step_start",
+                   started = ops->step_start(v->w->pstate[op->proto], op->step, &v->pub, v->pstate[op->proto]));
+        if (started != 0) {
             v->state = VU_IDLE;
             if (finish_step(v, op, NULL))
                 v->pc++;
@@ -461,9 +465,11 @@ void engine_vu_abort_iteration(vu_run *v)
 {
     if (v->state == VU_IN_STEP) {
         const flow_op *op = &v->sr->sc->ops[v->pc];
-        const volley_protocol_ops *ops = v->w->e->s->protos[op->proto].plugin->desc->protocol;
+        const plug *p = v->w->e->s->protos[op->proto].plugin;
+        const volley_protocol_ops *ops = p->desc->protocol;
         if (ops->step_cancel)
-            ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]);
+            CRASH_CALL(p->desc->name, "protocol step_cancel",
+                       ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]));
     }
     uv_timer_stop(&v->timer);
     if (v->in_iteration) {

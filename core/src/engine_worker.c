@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crash.h"
 #include "engine_int.h"
 
 #define FLUSH_MS 250          /* sample batches to outputs */
@@ -105,8 +106,11 @@ static int worker_setup(volley_worker *w)
     for (size_t i = 0; i < s->n_protos; i++) {
         const volley_protocol_ops *ops = s->protos[i].plugin->desc->protocol;
         char err[400] = "";
-        w->pstate[i] = ops->worker_init ? ops->worker_init(s->protos[i].inst, w, err, sizeof err)
-                                        : s->protos[i].inst;
+        if (ops->worker_init)
+            CRASH_CALL(s->protos[i].plugin->desc->name, "protocol worker_init",
+                       w->pstate[i] = ops->worker_init(s->protos[i].inst, w, err, sizeof err));
+        else
+            w->pstate[i] = s->protos[i].inst;
         if (!w->pstate[i]) {
             snprintf(w->err, sizeof w->err, "plugin %s on worker %d: %s",
                      s->protos[i].plugin->desc->name, w->index, *err ? err : "worker_init failed");
@@ -162,12 +166,16 @@ void *engine_worker_main(void *arg)
 {
     volley_worker *w = arg;
     engine *e = w->e;
+    snprintf(w->role, sizeof w->role, "worker %d", w->index);
+    w->crash_info = (crash_thread_info){.role = w->role, .crashed = &w->crashed, .wake = &e->main_wake};
+    crash_thread_begin(&w->crash_info);
     int setup = worker_setup(w);
     start_gate(e);
     if (setup != 0 && !w->loop_ready) {
         /* No loop to run: this worker is done at once. */
         engine_request_stop(e);
         engine_idle_arrive(e);
+        crash_thread_end();
         atomic_fetch_add(&e->workers_done, 1);
         uv_async_send(&e->main_wake);
         return NULL;
@@ -190,12 +198,15 @@ void *engine_worker_main(void *arg)
         ;
     for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
         const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
-        if (w->pstate[i] && ops->size >= offsetof(volley_protocol_ops, worker_done) +
-                                              sizeof ops->worker_done && ops->worker_done)
-            ops->worker_done(w->pstate[i]);
+        /* Absent (NULL) in a plugin of an older revision: the loader
+         * copies its ops up to the size it declares. */
+        if (w->pstate[i] && ops->worker_done)
+            CRASH_CALL(e->s->protos[i].plugin->desc->name, "protocol worker_done",
+                       ops->worker_done(w->pstate[i]));
     }
     while (uv_run(&w->loop, UV_RUN_NOWAIT) != 0)
         ;
+    crash_thread_end();
     atomic_fetch_add(&e->workers_done, 1);
     uv_async_send(&e->main_wake);
     return NULL;

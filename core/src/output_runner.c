@@ -1,6 +1,5 @@
 #include "output_runner.h"
 
-#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,26 +207,6 @@ void outr_push(out_runner *r, out_batch *b)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Joins the output's thread unless it crashed meanwhile (a parked thread
- * never ends). */
-static bool join_unless_crashed(out_runner *r)
-{
-    for (;;) {
-        struct timespec at;
-        clock_gettime(CLOCK_REALTIME, &at);
-        at.tv_nsec += 50 * 1000 * 1000;
-        if (at.tv_nsec >= 1000000000) {
-            at.tv_sec++;
-            at.tv_nsec -= 1000000000;
-        }
-        int rc = pthread_timedjoin_np(r->thread, NULL, &at);
-        if (rc == 0)
-            return true;
-        if (rc != ETIMEDOUT || atomic_load(&r->crashed))
-            return false;
-    }
-}
-
 void outr_finish(out_runner *r)
 {
     if (!r->started)
@@ -238,13 +217,12 @@ void outr_finish(out_runner *r)
         pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
     }
-    if (atomic_load(&r->crashed) || !join_unless_crashed(r)) {
+    if (!crash_join(r->thread, &r->crashed)) {
         /* Its plugin is never called again; its thread, mutex and the
          * samples it held stay where they are until the process ends. */
         r->failed = true;
         const char *what = crash_what();
         snprintf(r->err, sizeof r->err, "crashed: %s", what ? what : "a fatal signal");
-        pthread_detach(r->thread);
         r->started = false;
         return;
     }
