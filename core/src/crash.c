@@ -167,11 +167,24 @@ static const char *culprit(const void *uc, bool *in_core)
      * one to name. The leading frames are this handler's own. */
     void *frames[MAX_FRAMES];
     int n = backtrace(frames, MAX_FRAMES);
+    /* The interrupted code's own address is on the list, right after the
+     * handler's frames and the signal trampoline (and, under a sanitizer,
+     * its wrappers): start after it. Without it, skip what is not a plugin
+     * up to and past the handler's frames and the trampoline. */
+    uintptr_t pc = fault_pc(uc);
     int i = 0;
-    for (bool core = true; i < n && core; i++)
-        owner_of((uintptr_t)frames[i], &core);
-    /* frames[i - 1] is the first frame outside the handler: the signal
-     * trampoline. Return addresses point past their call: step back. */
+    while (i < n && (uintptr_t)frames[i] != pc)
+        i++;
+    if (i < n) {
+        i++;
+    } else {
+        bool core = false;
+        for (i = 0; i < n && !core; i++)
+            owner_of((uintptr_t)frames[i], &core);
+        for (; i < n && core; i++)
+            owner_of((uintptr_t)frames[i], &core);
+    }
+    /* Return addresses point past their call: step back into it. */
     for (; i < n; i++) {
         p = owner_of((uintptr_t)frames[i] - 1, in_core);
         if (p || *in_core)
