@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "duration.h"
 #include "include.h"
 #include "options.h"
@@ -451,7 +452,8 @@ static size_t proto_index(spec_loader *L, const plug *p, const ynode *at)
         if (s->protos[i].plugin == p)
             return i;
     char err[512] = "";
-    void *inst = p->desc->protocol->create(L->host, L->core, err, sizeof err);
+    void *inst;
+    CRASH_CALL(p->desc->name, "protocol create", inst = p->desc->protocol->create(L->host, L->core, err, sizeof err));
     if (!inst) {
         ynode_error(L->d, at, "plugin %s: %s", p->desc->name, *err ? err : "failed to start");
         return (size_t)-1;
@@ -502,7 +504,9 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
         return false;
     volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value)};
     char err[512] = "";
-    void *compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err);
+    void *compiled;
+    CRASH_CALL(L->s->protos[pi].plugin->desc->name, "protocol step_compile",
+               compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err));
     if (!compiled) {
         ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
         return false;
@@ -1154,7 +1158,10 @@ static void add_output(spec_loader *L, const plug *p, const ynode *node, const c
     if (rc != 0)
         return;
     char why[512] = "";
-    if (ops->config_check && ops->config_check(L->host, cfg, why, sizeof why) != 0) {
+    int checked = 0;
+    if (ops->config_check)
+        CRASH_CALL(p->desc->name, "output config_check", checked = ops->config_check(L->host, cfg, why, sizeof why));
+    if (checked != 0) {
         if (!*why)
             snprintf(why, sizeof why, "invalid options");
         if (node)
@@ -1402,8 +1409,10 @@ void spec_free(spec *s)
                         op->checks[c].conds[k].key->free(op->checks[c].conds[k].cond);
             for (size_t c = 0; c < op->n_captures; c++)
                 capture_free(&op->captures[c]);
-            if (op->kind == OP_STEP && s->protos[op->proto].plugin->desc->protocol->step_free)
-                s->protos[op->proto].plugin->desc->protocol->step_free(s->protos[op->proto].inst, op->step);
+            const plug *pp = op->kind == OP_STEP ? s->protos[op->proto].plugin : NULL;
+            if (pp && pp->desc->protocol->step_free)
+                CRASH_CALL(pp->desc->name, "protocol step_free",
+                           pp->desc->protocol->step_free(s->protos[op->proto].inst, op->step));
         }
     }
     for (const volley_checks *c = s->xchecks; c; c = c->next)
@@ -1416,7 +1425,8 @@ void spec_free(spec *s)
             capture_free(&c->defs[i]);
     for (size_t i = 0; i < s->n_protos; i++)
         if (s->protos[i].plugin->desc->protocol->destroy)
-            s->protos[i].plugin->desc->protocol->destroy(s->protos[i].inst);
+            CRASH_CALL(s->protos[i].plugin->desc->name, "protocol destroy",
+                       s->protos[i].plugin->desc->protocol->destroy(s->protos[i].inst));
     ytree_free(s->tree);
     include_set_free(&s->includes);
     arena_free(&s->a);
