@@ -15,7 +15,9 @@ ajv).
 
 docs/plugin-guide.md: its complete C examples compile with -Werror, its
 mock-host test passes, volley loads the example plugins and runs every
-```yaml block of the guide with them."""
+```yaml block of the guide with them, and the output example's file holds
+the rows of that run, RFC 4180-quoted where a field needs it."""
+import csv
 import glob
 import json
 import os
@@ -353,7 +355,7 @@ class DocsTest(VolleyCase):
             self.skipTest("no C compiler")
         guide = read(GUIDE)
         sources = {m.group(2): m.group(1) for m in C_EXAMPLE.finditer(guide)}
-        self.assertTrue({"volley-wait.c", "volley-lines.c", "volley-csv-out.c",
+        self.assertTrue({"volley-wait.c", "volley-lines.c", "volley-mini-csv.c",
                          "test_lines.c"} <= set(sources), sorted(sources))
         plugdir = os.path.join(self.tmp, "plugins")
         os.makedirs(plugdir)
@@ -378,7 +380,7 @@ class DocsTest(VolleyCase):
         self.assertEqual((p.returncode, p.stdout.strip()), (0, "ok"), p.stdout)
         rc, out, err = self.volley("plugins", "--plugin-path", plugdir)
         self.assertEqual(rc, 0, err)
-        for name, kind in (("wait", "protocol"), ("lines", "check"), ("csv-out", "output")):
+        for name, kind in (("wait", "protocol"), ("lines", "check"), ("mini-csv", "output")):
             self.assertRegex(out, r"(?m)^%s\s+%s\s+0\.1\.0\s+1\.1\s+%s/" % (name, kind, re.escape(plugdir)))
         # Every spec in the guide runs with the example plugins.
         for line, text in yaml_blocks(guide):
@@ -387,10 +389,20 @@ class DocsTest(VolleyCase):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                timeout=120, cwd=self.tmp)
             self.assertEqual(p.returncode, 0, "plugin-guide.md line %d:\n%s%s" % (line, p.stdout, p.stderr))
-        with open(os.path.join(self.tmp, "samples.csv")) as f:
-            lines = f.read().splitlines()
-        self.assertEqual(lines[0], "metric,time_ns,value,tags")
+        # The output example's file: a header, a row per sample, and the
+        # group name with a comma and quotes quoted as RFC 4180 says.
+        with open(os.path.join(self.tmp, "samples.csv"), newline="") as f:
+            text = f.read()
+        lines = text.splitlines()
+        self.assertEqual(lines[0], "metric,time_ns,value,scenario,group,status")
         self.assertTrue(any(l.startswith("vus,") for l in lines[1:]), lines[:5])
+        quoted = [l for l in lines if l.startswith("group_duration,")]
+        self.assertTrue(quoted, text)
+        self.assertTrue(quoted[0].endswith(',s,"::browse, then ""buy""",'), quoted[0])
+        rows = list(csv.reader(text.splitlines(True), strict=True))
+        self.assertEqual({len(r) for r in rows}, {6}, rows)
+        groups = {r[4] for r in rows[1:] if r[0] == "group_duration"}
+        self.assertEqual(groups, {'::browse, then "buy"'})
 
 
 if __name__ == "__main__":
