@@ -14,9 +14,11 @@ schema-level mistakes in specs/invalid/ (test_schema.py does the same with
 ajv).
 
 docs/plugin-guide.md: its complete C examples compile with -Werror, its
-mock-host test passes, volley loads the example plugins and runs every
-```yaml block of the guide with them, and the output example's file holds
-the rows of that run, RFC 4180-quoted where a field needs it."""
+tests pass (the mock-host one, and the one on the test host when volley was
+built with it, as libvolley-testhost in the build's lib/), volley loads the
+example plugins and runs every ```yaml block of the guide with them, and
+the output example's file holds the rows of that run, RFC 4180-quoted where
+a field needs it."""
 import csv
 import glob
 import json
@@ -38,6 +40,8 @@ HELPER_FILE = re.compile(r"\A# file: ([A-Za-z0-9_./-]+)[ \t]*\n")
 DATA = os.path.join(SOURCE, "specs", "examples", "data")
 INVALID = os.path.join(SOURCE, "specs", "invalid")
 BASE_URL = "http://127.0.0.1:18080"
+# The build's libvolley-testhost (absent with -DVOLLEY_SDK_TESTHOST=OFF).
+TESTHOST_LIB = os.path.join(os.path.dirname(os.path.abspath(VOLLEY)), "lib")
 
 
 def read(path):
@@ -348,18 +352,22 @@ class DocsTest(VolleyCase):
         for path in invalid:
             self.assertFalse(v.is_valid(yaml.safe_load(read(path))), "the schema accepts " + path)
 
-    # (e) the plugin guide's complete examples compile, load and run
-    def test_plugin_guide_examples_build_and_run(self):
+    def build_guide_examples(self):
+        """Compiles every complete C example of the plugin guide with -Werror:
+        volley-NAME.c into plugins/volley-NAME.so, a test into an executable
+        in self.tmp. A test on the test host (it includes volley/testhost.h)
+        links the build's libvolley-testhost; without that library it is
+        only compiled. Returns (sources by file name, plugin dir)."""
         cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
         if not cc:
             self.skipTest("no C compiler")
-        guide = read(GUIDE)
-        sources = {m.group(2): m.group(1) for m in C_EXAMPLE.finditer(guide)}
+        sources = {m.group(2): m.group(1) for m in C_EXAMPLE.finditer(read(GUIDE))}
         self.assertTrue({"volley-wait.c", "volley-lines.c", "volley-mini-csv.c",
-                         "test_lines.c"} <= set(sources), sorted(sources))
+                         "test_lines.c", "test_mini_csv.c"} <= set(sources), sorted(sources))
         plugdir = os.path.join(self.tmp, "plugins")
         os.makedirs(plugdir)
         flags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(SOURCE, "core", "include")]
+        have_testhost = os.path.exists(os.path.join(TESTHOST_LIB, "libvolley-testhost.so"))
         for name, text in sorted(sources.items()):
             src = os.path.join(self.tmp, name)
             with open(src, "w", encoding="utf-8") as f:
@@ -369,11 +377,24 @@ class DocsTest(VolleyCase):
                 cmd = [cc] + flags + ["-fPIC", "-shared", "-fvisibility=hidden", src, "-o", out]
                 if "<uv.h>" in text:
                     cmd.append("-luv")
+            elif '"volley/testhost.h"' in text:
+                out = os.path.join(self.tmp, name[:-2])
+                if have_testhost:
+                    cmd = [cc] + flags + [src, "-o", out, "-L" + TESTHOST_LIB,
+                                          "-Wl,-rpath," + TESTHOST_LIB, "-lvolley-testhost"]
+                else:
+                    cmd = [cc] + flags + ["-c", src, "-o", out + ".o"]
             else:
                 out = os.path.join(self.tmp, name[:-2])
                 cmd = [cc] + flags + [src, "-o", out, "-ldl"]
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             self.assertEqual(p.returncode, 0, "%s does not compile:\n%s" % (name, p.stdout))
+        return sources, plugdir
+
+    # (e) the plugin guide's complete examples compile, load and run
+    def test_plugin_guide_examples_build_and_run(self):
+        guide = read(GUIDE)
+        sources, plugdir = self.build_guide_examples()
         p = subprocess.run([os.path.join(self.tmp, "test_lines"),
                             os.path.join(plugdir, "volley-lines.so")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
@@ -403,6 +424,17 @@ class DocsTest(VolleyCase):
         self.assertEqual({len(r) for r in rows}, {6}, rows)
         groups = {r[4] for r in rows[1:] if r[0] == "group_duration"}
         self.assertEqual(groups, {'::browse, then "buy"'})
+
+    # (e) the guide's test on the test host passes against the output example
+    def test_plugin_guide_test_host_example_passes(self):
+        if not os.path.exists(os.path.join(TESTHOST_LIB, "libvolley-testhost.so")):
+            self.skipTest("volley was built without its test host (-DVOLLEY_SDK_TESTHOST=OFF)")
+        sources, plugdir = self.build_guide_examples()
+        p = subprocess.run([os.path.join(self.tmp, "test_mini_csv"),
+                            os.path.join(plugdir, "volley-mini-csv.so")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+                           cwd=self.tmp)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "ok"), p.stdout)
 
 
 if __name__ == "__main__":
