@@ -232,7 +232,10 @@ static int reset_registry(volley_core *core)
     return 0;
 }
 
-static spec *load_spec(cli *c, volley_core *core, const char *path)
+/* NULL with *rc set when the spec does not load: 104, or 103 when a
+ * plugin it needs is missing or does not load (the installation's fault,
+ * not the spec's). */
+static spec *load_spec(cli *c, volley_core *core, const char *path, int *rc)
 {
     diag d;
     diag_init(&d);
@@ -240,6 +243,7 @@ static spec *load_spec(cli *c, volley_core *core, const char *path)
     if (!s) {
         diag_print(&d, stderr);
         fprintf(stderr, "volley: %s: %zu error%s\n", path, d.count, d.count == 1 ? "" : "s");
+        *rc = d.engine ? EXIT_ENGINE : EXIT_INVALID;
     }
     diag_free(&d);
     return s;
@@ -256,12 +260,15 @@ static int for_each_spec(cli *c, int (*each)(const spec *s))
         return EXIT_ENGINE;
     }
     int rc = load_plugins(c, &core, true);
-    for (int i = 0; rc != EXIT_ENGINE && i < c->n_specs; i++) {
+    bool plugins_ok = rc == EXIT_OK;
+    for (int i = 0; plugins_ok && i < c->n_specs; i++) {
         if (reset_registry(&core) != 0)
             break;
-        spec *s = load_spec(c, &core, c->specs[i]);
+        int why = EXIT_INVALID;
+        spec *s = load_spec(c, &core, c->specs[i], &why);
         if (!s) {
-            rc = EXIT_INVALID;
+            if (why > rc)
+                rc = why;
             continue;
         }
         int r = each(s);
@@ -384,9 +391,10 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
 {
     if (reset_registry(core) != 0)
         return EXIT_ENGINE;
-    spec *s = load_spec(c, core, path);
+    int why = EXIT_INVALID;
+    spec *s = load_spec(c, core, path, &why);
     if (!s)
-        return EXIT_INVALID;
+        return why;
     if (check_fd_budget(s) != 0) {
         spec_free(s);
         return EXIT_INVALID;

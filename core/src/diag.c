@@ -26,10 +26,10 @@ void diag_error(diag *d, const char *file, unsigned line, unsigned col,
 void diag_verror(diag *d, const char *file, unsigned line, unsigned col,
                  const char *fmt, va_list ap)
 {
-    char msg[1024];
+    char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
 
-    char full[1400];
+    char full[2048 + 512];
     if (file)
         snprintf(full, sizeof full, "%s:%u:%u: error: %s", file, line, col, msg);
     else

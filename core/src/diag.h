@@ -6,11 +6,14 @@
 #define VOLLEY_DIAG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 typedef struct diag {
     size_t count;      /* errors reported (even if a message was lost to OOM) */
+    bool engine;       /* one of them is the installation's, not the spec's:
+                          a plugin it needs does not load (exit 103) */
     size_t n_lines, cap;
     char **lines;      /* owned, formatted messages in order */
 } diag;

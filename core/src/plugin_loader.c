@@ -465,18 +465,21 @@ static void appendf(char *out, size_t cap, const char *fmt, const char *a, const
         snprintf(out + len, cap - len, fmt, a, b);
 }
 
-void plug_describe_missing(const plug_set *s, volley_plugin_kind kind, char *out, size_t cap)
+bool plug_describe_missing(const plug_set *s, volley_plugin_kind kind, char *out, size_t cap)
 {
+    bool said = false;
     for (size_t i = 0; i < s->n_broken; i++) {
         const plug_broken *b = &s->broken[i];
         if (b->kind && b->kind != (int)kind)
             continue;
         appendf(out, cap, "; plugin %s could not be loaded: %s", b->name ? b->name : b->path, b->reason);
+        said = true;
     }
     if (plug_count_kind(s, kind) > 0)
-        return;
+        return said;
     appendf(out, cap, "; no %s plugin was loaded (searched:%s", plug_kind_name(kind), "");
     for (size_t i = 0; i < s->n_dirs; i++)
         appendf(out, cap, " %s%s", s->dirs[i].path, s->dirs[i].exists ? "" : " (missing)");
     appendf(out, cap, "%s%s", "; see volley plugins -v, --plugin-path, VOLLEY_PLUGIN_PATH)", "");
+    return true;
 }

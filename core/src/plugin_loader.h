@@ -88,7 +88,8 @@ size_t plug_count_kind(const plug_set *s, volley_plugin_kind k);
  * provide: appends to out (NUL-terminated, truncated at cap) why it may be
  * missing: broken plugin files that could be of that kind, or, when no
  * plugin of the kind loaded at all, where volley looked. Nothing when
- * neither applies. */
-void plug_describe_missing(const plug_set *s, volley_plugin_kind kind, char *out, size_t cap);
+ * neither applies. True when it appended something: the installation,
+ * not the spec, is the likely cause. */
+bool plug_describe_missing(const plug_set *s, volley_plugin_kind kind, char *out, size_t cap);
 
 #endif

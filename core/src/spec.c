@@ -339,7 +339,10 @@ static bool compile_check_item(spec_loader *L, const ynode *n, const char *path,
             char hint[128];
             suggest_hint(k->str, names, nn, hint, sizeof hint);
             char why[1024] = "";
-            plug_describe_missing(L->plugins, VOLLEY_KIND_CHECK, why, sizeof why);
+            /* Without a near miss among the known keys, a plugin that did
+             * not load is the likely cause: the installation's error. */
+            if (plug_describe_missing(L->plugins, VOLLEY_KIND_CHECK, why, sizeof why) && !*hint)
+                L->d->engine = true;
             ynode_error(L->d, k, "%s: unknown check \"%s\"%s; known checks: %s%s", path, k->str,
                         hint, list, why);
             ok = false;
@@ -644,7 +647,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         char hint[128];
         suggest_hint(k->str, names, nn, hint, sizeof hint);
         char why[1024] = "";
-        plug_describe_missing(L->plugins, VOLLEY_KIND_PROTOCOL, why, sizeof why);
+        if (plug_describe_missing(L->plugins, VOLLEY_KIND_PROTOCOL, why, sizeof why) && !*hint)
+            L->d->engine = true;
         ynode_error(L->d, k, "%s: unknown step key \"%s\"%s; valid keys: %s%s", path, k->str,
                     hint, list, why);
         ok = false;
@@ -1190,7 +1194,8 @@ static void unknown_output(spec_loader *L, const ynode *at, const char *name, co
     char hint[128];
     suggest_hint(name, names, nn, hint, sizeof hint);
     char why[1024] = "";
-    plug_describe_missing(L->plugins, VOLLEY_KIND_OUTPUT, why, sizeof why);
+    if (plug_describe_missing(L->plugins, VOLLEY_KIND_OUTPUT, why, sizeof why) && !*hint)
+        L->d->engine = true;
     if (at)
         ynode_error(L->d, at, "%s: unknown output \"%s\"%s; available: %s%s", path, name,
                     hint, list, why);

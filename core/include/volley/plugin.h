@@ -489,7 +489,8 @@ typedef struct volley_check_ops {
  *   create                                            main thread
  *   tick, write ... in any order, never two at once   the output's thread
  *   close (always, even after a failed write or tick) the output's thread
- *   destroy (after close, or when a later create fails) main thread
+ *   destroy (after close; or at once, with no close, when the
+ *            output's thread cannot start)             main thread
  */
 typedef struct volley_output_ops {
     uint32_t size;                        /* sizeof(volley_output_ops) */
