@@ -4,7 +4,8 @@
   a user      `cmake --install BUILD --prefix P` (libdir lib/)
   a packager  a Release build with the default options and
               -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu,
-              staged with DESTDIR as a Debian package is
+              staged with DESTDIR as a Debian package is (and the same with
+              clang-14 and lib64), which must build without a warning
 
 and for each layout a plugin author's out-of-tree build of
 examples/plugins/csv-out against the *installed* SDK only (pkg-config
@@ -84,19 +85,30 @@ class InstallTest(unittest.TestCase):
         cls.layouts["user"] = Layout(user, None, "lib")
         if SKIP_PACKAGER:
             return
-        # A packager's Release build with the default options, staged.
-        pkg = os.path.join(cls.work, "pkg-build")
+        # A packager's Release build with the default options, staged: GCC
+        # with Debian's multiarch libdir, and clang with lib64.
+        cls.packager("packager", None, MULTIARCH)
+        if shutil.which("clang-14"):
+            cls.packager("packager-clang", "clang-14", "lib64")
+
+    @classmethod
+    def packager(cls, name, cc, libdir):
+        pkg = os.path.join(cls.work, name + "-build")
+        env = dict(os.environ)
+        if cc:
+            env["CC"] = cc
         rc, out = run(["cmake", "-S", SOURCE, "-B", pkg, "-DCMAKE_BUILD_TYPE=Release",
-                       "-DCMAKE_INSTALL_PREFIX=/usr", "-DCMAKE_INSTALL_LIBDIR=" + MULTIARCH,
-                       "-DVOLLEY_TESTS=OFF"])
+                       "-DCMAKE_INSTALL_PREFIX=/usr", "-DCMAKE_INSTALL_LIBDIR=" + libdir,
+                       "-DVOLLEY_TESTS=OFF"], env=env)
         assert rc == 0, out
         rc, out = run(["cmake", "--build", pkg, "-j%d" % (os.cpu_count() or 2)], timeout=1200)
         assert rc == 0, out
-        stage = os.path.join(cls.work, "stage")
-        env = dict(os.environ, DESTDIR=stage)
-        rc, out = run(["cmake", "--install", pkg], env=env)
+        # A default build has no -Werror; it must still be free of warnings.
+        assert "warning:" not in out, out
+        stage = os.path.join(cls.work, name + "-stage")
+        rc, out = run(["cmake", "--install", pkg], env=dict(os.environ, DESTDIR=stage))
         assert rc == 0, out
-        cls.layouts["packager"] = Layout(stage, "/usr", MULTIARCH)
+        cls.layouts[name] = Layout(stage, "/usr", libdir)
 
     @classmethod
     def tearDownClass(cls):
