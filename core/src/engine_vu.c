@@ -137,8 +137,8 @@ static void end_iteration(vu_run *v)
     v->depth = 0;
 }
 
-/* Check evaluation, kept together here until it moves to a checks module
- * with check compilation (now in spec.c). */
+/* Check evaluation, kept together here until it moves to the check module
+ * (check.c, which compiles them already). */
 
 /* Records one check result (or a capture's) and the first reason it failed. */
 static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,

@@ -291,122 +291,7 @@ static const ynode *service_layer(spec_loader *L, const ynode *step)
     return NULL;
 }
 
-/* ---- checks ---- */
-
-static void check_key_names(const plug_set *ps, const char **names, size_t *n, size_t cap)
-{
-    *n = 0;
-    for (size_t i = 0; i < ps->n; i++) {
-        const volley_plugin *d = ps->items[i].desc;
-        if (d->kind != VOLLEY_KIND_CHECK)
-            continue;
-        for (size_t k = 0; k < d->check->n_keys && *n < cap; k++)
-            names[(*n)++] = d->check->keys[k].key;
-    }
-}
-
-static bool compile_check_item(spec_loader *L, const ynode *n, const char *path, const char *group,
-                               check_item *out, bool match_only)
-{
-    if (!spec_want_map(L, n, path))
-        return false;
-    const ynode *name = ynode_get(n, "name");
-    if (!name && match_only) {
-        static const ynode unnamed = {.kind = YNODE_SCALAR, .str = "", .plain = false};
-        name = &unnamed;
-    }
-    if (!name) {
-        ynode_error(L->d, n, "%s: missing required key \"name\" (each check item is named)", path);
-        return false;
-    }
-    out->name = spec_want_string(L, name, spec_subpath(L, path, "name"));
-    out->group = group;
-    out->conds = arena_alloc(&L->s->a, n->n_pairs * sizeof *out->conds);
-    bool ok = out->name != NULL;
-    for (size_t i = 0; i < n->n_pairs; i++) {
-        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
-        if (strcmp(k->str, "name") == 0)
-            continue;
-        const char *kpath = spec_subpath(L, path, k->str);
-        const volley_check_key *ck = plug_find_check_key(L->plugins, k->str, NULL);
-        if (!ck) {
-            const char *names[128];
-            size_t nn;
-            check_key_names(L->plugins, names, &nn, 127);
-            names[nn++] = "name";
-            char list[512];
-            suggest_join(names, nn, list, sizeof list);
-            char hint[128];
-            suggest_hint(k->str, names, nn, hint, sizeof hint);
-            char why[1024] = "";
-            /* Without a near miss among the known keys, a plugin that did
-             * not load is the likely cause: the installation's error. */
-            if (plug_describe_missing(L->plugins, VOLLEY_KIND_CHECK, why, sizeof why) && !*hint)
-                L->d->engine = true;
-            ynode_error(L->d, k, "%s: unknown check \"%s\"%s; known checks: %s%s", path, k->str,
-                        hint, list, why);
-            ok = false;
-            continue;
-        }
-        void *cfg = arena_alloc(&L->s->a, ck->options->config_size);
-        bool was = L->oc.fold_strings;
-        L->oc.fold_strings = true;
-        int frc = opt_fill(&L->oc, ck->options, v, cfg, kpath);
-        L->oc.fold_strings = was;
-        if (frc != 0) {
-            ok = false;
-            continue;
-        }
-        char err[512] = "";
-        void *cond = ck->compile(L->host, cfg, err, sizeof err);
-        if (!cond) {
-            ynode_error(L->d, v, "%s: %s", kpath, *err ? err : "invalid check");
-            ok = false;
-            continue;
-        }
-        out->conds[out->n_conds++] = (check_cond){.key = ck, .cond = cond};
-    }
-    if (ok && out->n_conds == 0) {
-        ynode_error(L->d, n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path,
-                    out->name);
-        ok = false;
-    }
-    if (ok && !match_only) {
-        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, out->name);
-        if (sid < 0)
-            return false;
-        out->series = (uint32_t)sid;
-        out->tags = (volley_tags)VOLLEY_TAGS_INIT;
-        out->tags.check = out->name;
-    }
-    return ok;
-}
-
-/* A check list (or one item) into *items; *count counts every item tried,
- * failed ones too, so spec_free releases what compiled. */
-static bool compile_check_list(spec_loader *L, const ynode *n, const char *path, const char *group,
-                               check_item **items, size_t *count, bool match_only)
-{
-    size_t total = n->kind == YNODE_SEQ ? n->n_items : 1;
-    *count = 0;
-    *items = arena_alloc(&L->s->a, (total ? total : 1) * sizeof **items);
-    if (!*items)
-        return false;
-    memset(*items, 0, (total ? total : 1) * sizeof **items);
-    bool ok = true;
-    for (size_t i = 0; i < total; i++) {
-        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
-        const char *ipath = arena_printf(&L->s->a, "%s[%zu]", path, i);
-        ok &= compile_check_item(L, item, ipath, group, &(*items)[(*count)++], match_only);
-    }
-    return ok;
-}
-
-static bool compile_checks(spec_loader *L, const ynode *n, const char *path, const char *group,
-                           flow_op *op)
-{
-    return compile_check_list(L, n, path, group, &op->checks, &op->n_checks, false);
-}
+/* ---- checks (compiled by check.c) ---- */
 
 /* opt_ctx.compile_checks: a plugin's VOLLEY_OPT_CHECKS option, in the
  * group of the step being compiled. */
@@ -414,16 +299,8 @@ static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *
                                          bool match_only)
 {
     spec_loader *L = ctx;
-    volley_checks *c = arena_alloc(&L->s->a, sizeof *c);
-    if (!c)
-        return NULL;
-    memset(c, 0, sizeof *c);
-    c->match_only = match_only;
-    bool ok = compile_check_list(L, n, path, L->cur_group ? L->cur_group : "", &c->items, &c->n,
-                                 match_only);
-    c->next = L->s->xchecks;
-    L->s->xchecks = c;
-    return ok ? c : NULL;
+    return check_compile_opt(&L->checks, n, path, L->cur_group ? L->cur_group : "", match_only,
+                             &L->s->xchecks);
 }
 
 /* ---- flow ---- */
@@ -523,7 +400,8 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
     const ynode *checks = ynode_get(step, "check");
     bool ok = true;
     if (checks)
-        ok = compile_checks(L, checks, spec_subpath(L, path, "check"), group, op);
+        ok = check_compile_list(&L->checks, checks, spec_subpath(L, path, "check"), group, false,
+                                &op->checks, &op->n_checks);
     return spec_compile_step_data(L, step, path, op) && ok;
 }
 
@@ -1371,6 +1249,8 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                            .capture = spec_scope_capture, .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
                      .compile_captures = spec_compile_opt_captures, .compile_ctx = &L};
+    L.checks = (check_compiler){.a = &s->a, .d = d, .plugins = plugins, .host = host, .reg = reg,
+                                .metric = BUILTIN_CHECKS, .oc = &L.oc};
 
     s->tree = ytree_load_file(path, path, d);
     if (!s->tree)
@@ -1408,10 +1288,7 @@ void spec_free(spec *s)
         const scenario *sc = &s->all_scenarios[i];
         for (size_t j = 0; j < sc->n_ops; j++) {
             const flow_op *op = &sc->ops[j];
-            for (size_t c = 0; c < op->n_checks; c++)
-                for (size_t k = 0; k < op->checks[c].n_conds; k++)
-                    if (op->checks[c].conds[k].key->free)
-                        op->checks[c].conds[k].key->free(op->checks[c].conds[k].cond);
+            check_free_items(op->checks, op->n_checks);
             for (size_t c = 0; c < op->n_captures; c++)
                 capture_free(&op->captures[c]);
             const plug *pp = op->kind == OP_STEP ? s->protos[op->proto].plugin : NULL;
@@ -1420,11 +1297,7 @@ void spec_free(spec *s)
                            pp->desc->protocol->step_free(s->protos[op->proto].inst, op->step));
         }
     }
-    for (const volley_checks *c = s->xchecks; c; c = c->next)
-        for (size_t i = 0; i < c->n; i++)
-            for (size_t k = 0; k < c->items[i].n_conds; k++)
-                if (c->items[i].conds[k].key->free)
-                    c->items[i].conds[k].key->free(c->items[i].conds[k].cond);
+    check_free_opts(s->xchecks);
     for (const volley_captures *c = s->xcaptures; c; c = c->next)
         for (size_t i = 0; i < c->n; i++)
             capture_free(&c->defs[i]);

@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "capture.h"
+#include "check.h"
 #include "diag.h"
 #include "include.h"
 #include "metrics.h"
@@ -24,29 +25,8 @@
 #include "volley/plugin.h"
 #include "yaml_tree.h"
 
-typedef struct check_cond {
-    const volley_check_key *key;
-    void *cond;
-} check_cond;
-
-typedef struct check_item {
-    const char *name;
-    const char *group;       /* group path where the check stands */
-    uint32_t series;         /* hidden rate series: passes/fails  */
-    volley_tags tags;        /* check = name, for the checks metric */
-    size_t n_conds;
-    check_cond *conds;
-} check_item;
-
-/* Check items / captures a protocol plugin took as an option
- * (VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES), run through the host table. */
-struct volley_checks {
-    bool match_only;                 /* unnamed conditions, never recorded */
-    size_t n;
-    check_item *items;
-    struct volley_checks *next;      /* in spec.xchecks, for spec_free */
-};
-
+/* Captures a protocol plugin took as an option (VOLLEY_OPT_CAPTURES), run
+ * through the host table. (Its VOLLEY_OPT_CHECKS: volley_checks, check.h.) */
 struct volley_captures {
     size_t n;
     capture_def *defs;
@@ -220,7 +200,7 @@ typedef struct spec {
     proto_use *protos;
     /* for destroy: what to release through plugins */
     const volley_host *host;
-    struct volley_checks *xchecks;      /* plugins' check-item options */
+    struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
 } spec;
 

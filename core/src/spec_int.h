@@ -3,11 +3,17 @@
  * compiler's files. Calls go one way, down this list, never up:
  *
  *   spec.c         the document: services, defaults, scenarios, flows, a
- *                  step's checks, thresholds, outputs; spec_load/spec_free
+ *                  step's check: and plugins' check options (handed to
+ *                  check.c), thresholds, outputs; spec_load/spec_free
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
  *   spec_loader.c  locations, key checks, wanting a mapping or a string, key
  *                  paths, option maps beside keys the caller reads itself
+ *
+ * Modules that own a part of the language are called from here and include
+ * none of these files: template.c (${...}), check.c (check items, given the
+ * check_compiler in spec_loader), capture.c, options.c (which reaches back
+ * only through opt_ctx's callbacks).
  *
  * Names shared across these files carry the prefix spec_; what one file
  * keeps to itself is static and unprefixed.
@@ -15,6 +21,7 @@
 #ifndef VOLLEY_SPEC_INT_H
 #define VOLLEY_SPEC_INT_H
 
+#include "check.h"
 #include "options.h"
 #include "spec.h"
 #include "template.h"
@@ -30,6 +37,7 @@ typedef struct spec_loader {
     diag *d;
     tmpl_scope scope;
     opt_ctx oc;
+    check_compiler checks;     /* a step's check: and plugins' check options */
     const ynode *defaults;     /* the spec's defaults: mapping or NULL */
     /* while a scenario compiles */
     const char *sc_name;

@@ -1,0 +1,88 @@
+/*
+ * check: `check:` items, compiled once at load time and evaluated on each
+ * response, as template.h owns templates.
+ *
+ *   check:
+ *     - { name: created, status: 201, json: { path: id, exists: true } }
+ *
+ * Every key of an item but `name` is a condition a check plugin claims
+ * (plug_find_check_key): its options are filled from the plugin's map, its
+ * compile() runs here at load time and its eval() per response on the VU's
+ * loop thread. The same items come from a step's `check:` and from
+ * plugins' VOLLEY_OPT_CHECKS options (volley_checks, run through the host
+ * table's checks_run/checks_match).
+ *
+ * Callers: the spec loader compiles (spec.c, through check_compiler) and
+ * frees (spec_free). This module calls none of its files. (Evaluation is
+ * still engine_vu.c's; it moves here next.)
+ */
+#ifndef VOLLEY_CHECK_H
+#define VOLLEY_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "metrics.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include "volley/plugin.h"
+#include "yaml_tree.h"
+
+/* One condition: a plugin's key and what its compile() returned. Run-time
+ * check values (the next issue) would add here the templates of the
+ * condition's expected values, rendered per response for the VU. */
+typedef struct check_cond {
+    const volley_check_key *key;
+    void *cond;
+} check_cond;
+
+typedef struct check_item {
+    const char *name;
+    const char *group;       /* group path where the check stands */
+    uint32_t series;         /* hidden rate series: passes/fails  */
+    volley_tags tags;        /* check = name, for the checks metric */
+    size_t n_conds;
+    check_cond *conds;
+} check_item;
+
+/* Check items a protocol plugin took as an option (VOLLEY_OPT_CHECKS), run
+ * through the host table. */
+struct volley_checks {
+    bool match_only;                 /* unnamed conditions, never recorded */
+    size_t n;
+    check_item *items;
+    struct volley_checks *next;      /* in the owner's list, for check_free_opts */
+};
+
+/* ---- compile (load time, main thread) ---- */
+
+/* What compiling needs from the one who loads the items (the spec loader). */
+typedef struct check_compiler {
+    arena *a;                  /* owns the items (not the conditions: check_free_*) */
+    diag *d;                   /* errors, at the node they are about */
+    const plug_set *plugins;   /* the check plugins, claiming the keys */
+    const volley_host *host;   /* handed to each key's compile() */
+    metrics_reg *reg;          /* each recorded item's hidden series... */
+    uint32_t metric;           /* ...of this metric (the built-in checks) */
+    opt_ctx *oc;               /* fills each key's options (strings folded) */
+} check_compiler;
+
+/* A check list (a sequence, or one item) in `group` into *items (in
+ * cc->a); *count counts every item tried, failed ones too, so that
+ * check_free_items releases what compiled. match_only: items need no name
+ * and get no series. false after reporting every error to cc->d. */
+bool check_compile_list(const check_compiler *cc, const ynode *n, const char *path,
+                        const char *group, bool match_only, check_item **items, size_t *count);
+/* A plugin's VOLLEY_OPT_CHECKS value: check_compile_list into a new
+ * volley_checks, pushed onto *owned even when it fails (check_free_opts
+ * frees the list). NULL after reporting. */
+volley_checks *check_compile_opt(const check_compiler *cc, const ynode *n, const char *path,
+                                 const char *group, bool match_only, volley_checks **owned);
+/* Frees the conditions the plugins compiled (the rest is in the arena). */
+void check_free_items(const check_item *items, size_t n);
+void check_free_opts(const volley_checks *owned);
+
+#endif
