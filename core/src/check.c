@@ -1,7 +1,9 @@
 #include "check.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "memo.h"
 #include "suggest.h"
 
 /* ---- compile ---- */
@@ -165,4 +167,43 @@ void check_free_opts(const volley_checks *owned)
 {
     for (const volley_checks *c = owned; c; c = c->next)
         check_free_items(c->items, c->n);
+}
+
+/* ---- evaluate ---- */
+
+static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
+
+bool check_eval(const check_item *items, size_t n, const volley_response *resp,
+                const check_sink *sink)
+{
+    if (n == 0)
+        return true;
+    if (!resp)
+        resp = &step_not_run;
+    volley_memo memo = {0};
+    char msg[256];
+    bool all = true;
+    for (size_t i = 0; i < n && (sink || all); i++) {
+        const check_item *ci = &items[i];
+        bool pass = true;
+        size_t c = 0;
+        msg[0] = '\0';
+        for (; c < ci->n_conds && pass; c++)
+            pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
+        if (sink) {
+            char why[320] = "";
+            if (!pass)
+                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
+                         *msg ? msg : "the condition did not hold");
+            sink->result(sink->ctx, ci, pass, why);
+        }
+        all &= pass;
+    }
+    memo_clear(&memo);
+    return all;
+}
+
+bool check_match(const volley_checks *c, const volley_response *resp)
+{
+    return !c || check_eval(c->items, c->n, resp, NULL);
 }

@@ -13,8 +13,9 @@
  * table's checks_run/checks_match).
  *
  * Callers: the spec loader compiles (spec.c, through check_compiler) and
- * frees (spec_free). This module calls none of its files. (Evaluation is
- * still engine_vu.c's; it moves here next.)
+ * frees (spec_free); the engine evaluates (engine_vu.c, with a check_sink
+ * that records each item's result). This module includes neither: what
+ * it needs comes as parameters, and the engine's part only through the sink.
  */
 #ifndef VOLLEY_CHECK_H
 #define VOLLEY_CHECK_H
@@ -84,5 +85,31 @@ volley_checks *check_compile_opt(const check_compiler *cc, const ynode *n, const
 /* Frees the conditions the plugins compiled (the rest is in the arena). */
 void check_free_items(const check_item *items, size_t n);
 void check_free_opts(const volley_checks *owned);
+
+/* ---- evaluate (per response, the VU's loop thread) ---- */
+
+/* Where each item's result goes, when results are recorded: the engine's
+ * `checks` sample, hidden series and first failure reason. `why` is ""
+ * when the item passed, else "KEY: reason". */
+typedef struct check_sink {
+    void (*result)(void *ctx, const check_item *ci, bool pass, const char *why);
+    void *ctx;
+} check_sink;
+
+/* Evaluates items on resp (NULL: the step did not run, checked as status 0
+ * with an error). With a sink, every item, each result to it; without,
+ * only whether all hold, stopping at the first that does not. true when
+ * every item passed (or there is none). Nothing is allocated here but
+ * what the plugins keep in the response's memo.
+ *
+ * Run-time check values (the next issue) plug in here: a condition's
+ * templates rendered for the VU just before its eval, so this will take
+ * the volley_vu (NULL for checks_match, where they cannot be used). */
+bool check_eval(const check_item *items, size_t n, const volley_response *resp,
+                const check_sink *sink);
+
+/* The host table's checks_match: true when c is NULL or every condition
+ * of every item holds; records nothing. */
+bool check_match(const volley_checks *c, const volley_response *resp);
 
 #endif

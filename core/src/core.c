@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "check.h"
 #include "engine.h"
 #include "memo.h"
 #include "spec.h"
@@ -77,7 +78,7 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .memo_put = memo_put,
         .template_display = tmpl_display,
         .checks_run = engine_host_checks_run,
-        .checks_match = engine_host_checks_match,
+        .checks_match = check_match,
         .captures_apply = engine_host_captures_apply,
         .template_map_urlencode = tmpl_map_urlencode,
         .revision = VOLLEY_ABI_REVISION,

@@ -62,7 +62,6 @@ void *engine_host_worker_loop(volley_worker *w);
 int engine_host_worker_index(volley_worker *w);
 volley_worker *engine_host_vu_worker(volley_vu *vu);
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp);
-bool engine_host_checks_match(const volley_checks *c, const volley_response *resp);
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
                                 const volley_response *resp);
 

@@ -15,11 +15,15 @@
  *                                                  -> phase, end, sample
  *   engine_phase.c   a worker's scenario phases: start, ramp, arrivals,
  *                    end, hard stop                -> vu, end, sample
- *   engine_vu.c      the VU state machine; check and capture evaluation
- *                                                  -> end, sample
+ *   engine_vu.c      the VU state machine; recording check results
+ *                    (check.c evaluates), captures -> end, sample
  *   engine_end.c     how traffic ends: stop requests, the end gate, a
  *                    worker's shutdown             -> sample
  *   engine_sample.c  samples into the aggregates and the outputs' buffers
+ *
+ * Below them all, the core's modules they call, which know nothing of the
+ * engine: check.c (evaluates check items; each result comes back through a
+ * check_sink that engine_vu.c records), template.c, capture.c, metrics.c.
  *
  * The static inline functions below are hot-path code (per sample, step
  * or arrival) that more than one file calls; each stands with the file it

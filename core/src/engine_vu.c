@@ -2,17 +2,18 @@
  * engine_vu: the VU state machine. A VU runs its scenario's flow step by
  * step on its worker's loop: it picks a pool row, runs steps (a plugin's
  * step_start, then checks, captures and records when the step is done),
- * sleeps and groups, and parks or stops when its executor says so.
+ * sleeps and groups, and parks or stops when its executor says so. Checks
+ * are evaluated by check.c; their results are recorded here.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture.h"
+#include "check.h"
 #include "crash.h"
 #include "duration.h"
 #include "engine_int.h"
-#include "memo.h"
 #include "rng.h"
 #include "template.h"
 
@@ -137,9 +138,6 @@ static void end_iteration(vu_run *v)
     v->depth = 0;
 }
 
-/* Check evaluation, kept together here until it moves to the check module
- * (check.c, which compiles them already). */
-
 /* Records one check result (or a capture's) and the first reason it failed. */
 static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
                          bool pass, const char *why)
@@ -154,55 +152,28 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
         w->first_fail[series] = strdup(why);
 }
 
-static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
-
-/* Evaluates check items on a response: with v, records each result (the
- * `checks` metric in its item's group); without, only tells whether all
- * held (stopping at the first that does not). true when every check
- * passed (or there is none). */
-static bool eval_checks(vu_run *v, const check_item *items, size_t n, const volley_response *resp)
+/* check_sink.result: a check item's result, in its own group. */
+static void record_check(void *ctx, const check_item *ci, bool pass, const char *why)
 {
-    if (n == 0)
-        return true;
-    if (!resp)
-        resp = &step_not_run;
-    volley_memo memo = {0};
-    char msg[256];
-    bool all = true;
-    for (size_t i = 0; i < n && (v || all); i++) {
-        const check_item *ci = &items[i];
-        bool pass = true;
-        size_t c = 0;
-        msg[0] = '\0';
-        for (; c < ci->n_conds && pass; c++)
-            pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
-        if (v) {
-            char why[320] = "";
-            if (!pass)
-                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
-                         *msg ? msg : "the condition did not hold");
-            check_result(v, ci->group, ci->series, &ci->tags, pass, why);
-        }
-        all &= pass;
-    }
-    memo_clear(&memo);
-    return all;
+    check_result(ctx, ci->group, ci->series, &ci->tags, pass, why);
 }
 
+/* A step's own `check:` items (check.c evaluates, the VU records). */
 static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    return eval_checks(v, op->checks, op->n_checks, resp);
+    const check_sink sink = {.result = record_check, .ctx = v};
+    return check_eval(op->checks, op->n_checks, resp, &sink);
 }
 
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
-    return !c || eval_checks(c->match_only ? NULL : (vu_run *)vu, c->items, c->n, resp);
+    if (!c)
+        return true;
+    const check_sink sink = {.result = record_check, .ctx = (vu_run *)vu};
+    return check_eval(c->items, c->n, resp, c->match_only ? NULL : &sink);
 }
 
-bool engine_host_checks_match(const volley_checks *c, const volley_response *resp)
-{
-    return !c || eval_checks(NULL, c->items, c->n, resp);
-}
+static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
 
 /* Captures into the VU's slots; each is also a check named "capture NAME". */
 static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
