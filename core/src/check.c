@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crash.h"
 #include "memo.h"
 #include "suggest.h"
 
@@ -49,7 +50,8 @@ static bool compile_cond(const check_compiler *cc, const ynode *k, const ynode *
                          const char *path, check_cond *out)
 {
     const char *kpath = subpath(cc, path, k->str);
-    const volley_check_key *ck = plug_find_check_key(cc->plugins, k->str, NULL);
+    const plug *owner = NULL;
+    const volley_check_key *ck = plug_find_check_key(cc->plugins, k->str, &owner);
     if (!ck) {
         unknown_key(cc, k, path);
         return false;
@@ -65,12 +67,14 @@ static bool compile_cond(const check_compiler *cc, const ynode *k, const ynode *
     if (frc != 0)
         return false;
     char err[512] = "";
-    void *cond = ck->compile(cc->host, cfg, err, sizeof err);
+    void *cond;
+    CRASH_CALL(owner->desc->name, "check compile",
+               cond = ck->compile(cc->host, cfg, err, sizeof err));
     if (!cond) {
         ynode_error(cc->d, v, "%s: %s", kpath, *err ? err : "invalid check");
         return false;
     }
-    *out = (check_cond){.key = ck, .cond = cond};
+    *out = (check_cond){.key = ck, .cond = cond, .plugin = owner->desc->name};
     return true;
 }
 
@@ -188,8 +192,11 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp,
         bool pass = true;
         size_t c = 0;
         msg[0] = '\0';
-        for (; c < ci->n_conds && pass; c++)
-            pass = ci->conds[c].key->eval(ci->conds[c].cond, resp, &memo, msg, sizeof msg);
+        for (; c < ci->n_conds && pass; c++) {
+            const check_cond *k = &ci->conds[c];
+            CRASH_CALL(k->plugin, "check eval",
+                       pass = k->key->eval(k->cond, resp, &memo, msg, sizeof msg));
+        }
         if (sink) {
             char why[320] = "";
             if (!pass)

@@ -8,9 +8,9 @@
  * Every key of an item but `name` is a condition a check plugin claims
  * (plug_find_check_key): its options are filled from the plugin's map, its
  * compile() runs here at load time and its eval() per response on the VU's
- * loop thread. The same items come from a step's `check:` and from
- * plugins' VOLLEY_OPT_CHECKS options (volley_checks, run through the host
- * table's checks_run/checks_match).
+ * loop thread, both with the crash mark naming the plugin. The same items
+ * come from a step's `check:` and from plugins' VOLLEY_OPT_CHECKS options
+ * (volley_checks, run through the host table's checks_run/checks_match).
  *
  * Callers: the spec loader compiles (spec.c, through check_compiler) and
  * frees (spec_free); the engine evaluates (engine_vu.c, with a check_sink
@@ -38,6 +38,7 @@
 typedef struct check_cond {
     const volley_check_key *key;
     void *cond;
+    const char *plugin;      /* the key's plugin, for the crash mark */
 } check_cond;
 
 typedef struct check_item {
