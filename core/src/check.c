@@ -162,9 +162,11 @@ volley_checks *check_compile_opt(const check_compiler *cc, const ynode *n, const
 void check_free_items(const check_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < items[i].n_conds; k++)
-            if (items[i].conds[k].key->free)
-                items[i].conds[k].key->free(items[i].conds[k].cond);
+        for (size_t k = 0; k < items[i].n_conds; k++) {
+            const check_cond *c = &items[i].conds[k];
+            if (c->key->free)
+                CRASH_CALL(c->plugin, "check free", c->key->free(c->cond));
+        }
 }
 
 void check_free_opts(const volley_checks *owned)

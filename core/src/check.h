@@ -8,9 +8,10 @@
  * Every key of an item but `name` is a condition a check plugin claims
  * (plug_find_check_key): its options are filled from the plugin's map, its
  * compile() runs here at load time and its eval() per response on the VU's
- * loop thread, both with the crash mark naming the plugin. The same items
- * come from a step's `check:` and from plugins' VOLLEY_OPT_CHECKS options
- * (volley_checks, run through the host table's checks_run/checks_match).
+ * loop thread; these and its free() run with the crash mark naming the
+ * plugin. The same items come from a step's `check:` and from plugins'
+ * VOLLEY_OPT_CHECKS options (volley_checks, run through the host table's
+ * checks_run/checks_match).
  *
  * Callers: the spec loader compiles (spec.c, through check_compiler) and
  * frees (spec_free); the engine evaluates (engine_vu.c, with a check_sink

@@ -29,7 +29,7 @@ static const volley_option_map is_map = {is_opts, 1, sizeof(struct is_cfg), "sta
 
 static struct {
     int compiled, freed, evals;
-    crash_mark compile_mark, eval_mark;
+    crash_mark compile_mark, eval_mark, free_mark;
     const volley_response *seen;
 } fake;
 
@@ -50,6 +50,7 @@ static void *is_compile(const volley_host *host, const void *config, char *err, 
 
 static void cond_free(void *cond)
 {
+    fake.free_mark = crash_cur;
     free(cond);
     fake.freed++;
 }
@@ -177,6 +178,9 @@ static void test_compile(void **state)
     assert_int_equal(fake.compiled, 3);
     check_free_items(items, count);
     assert_int_equal(fake.freed, 3);
+    assert_string_equal(fake.free_mark.plugin, "fakes");
+    assert_string_equal(fake.free_mark.callback, "check free");
+    assert_null(crash_cur.plugin);
 }
 
 /* Every error of the list in one pass; what compiled is still freed. */
