@@ -208,6 +208,27 @@ static void test_compile_errors(void **state)
     assert_int_equal(fake.freed, 1);
 }
 
+/* An unknown key with no near miss while a plugin failed to load: the
+ * installation's error (exit 103), not the spec's. */
+static void test_compile_unknown_broken(void **state)
+{
+    fx *f = *state;
+    plug_broken broken = {.path = "/p/volley-checks-x.so", .name = "checks-x",
+                          .kind = VOLLEY_KIND_CHECK, .reason = "undefined symbol"};
+    f->plugins.broken = &broken;
+    f->plugins.n_broken = 1;
+    check_item *items;
+    size_t count;
+    assert_false(check_compile_list(&f->cc, parse(f, "{ name: a, iss: 1 }\n"), "c", "", false,
+                                    &items, &count));
+    assert_false(f->d.engine);   /* a near miss: the spec's typo */
+    assert_false(check_compile_list(&f->cc, parse(f, "{ name: a, xpath: 1 }\n"), "c", "", false,
+                                    &items, &count));
+    assert_true(f->d.engine);
+    assert_diag(f, 1, "c[0]: unknown check \"xpath\"; known checks: is, quiet, name; plugin "
+                      "checks-x could not be loaded: undefined symbol");
+}
+
 /* A plugin's VOLLEY_OPT_CHECKS: match-only items need no name; the
  * owner's list keeps them for check_free_opts. */
 static void test_compile_opt(void **state)
@@ -332,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_compile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compile_unknown_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_opt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_sink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_match, setup, teardown),
