@@ -1,11 +1,13 @@
 #include "check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crash.h"
 #include "memo.h"
 #include "suggest.h"
+#include "template.h"
 
 /* ---- compile ---- */
 
@@ -179,14 +181,14 @@ void check_free_opts(const volley_checks *owned)
 
 static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
 
-bool check_eval(const check_item *items, size_t n, const volley_response *resp,
+bool check_eval(const check_item *items, size_t n, const volley_response *resp, volley_vu *vu,
                 const check_sink *sink)
 {
     if (n == 0)
         return true;
     if (!resp)
         resp = &step_not_run;
-    volley_memo memo = {0};
+    volley_memo memo = {.vu = vu};
     char msg[256];
     bool all = true;
     for (size_t i = 0; i < n && (sink || all); i++) {
@@ -214,5 +216,35 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp,
 
 bool check_match(const volley_checks *c, const volley_response *resp)
 {
-    return !c || check_eval(c->items, c->n, resp, NULL);
+    return !c || check_eval(c->items, c->n, resp, NULL, NULL);
+}
+
+bool check_match_vu(const volley_checks *c, volley_vu *vu, const volley_response *resp)
+{
+    return !c || check_eval(c->items, c->n, resp, vu, NULL);
+}
+
+int check_value_get(const volley_value *v, volley_memo *memo, volley_scalar *out, char *err,
+                    size_t errcap)
+{
+    if (!v->later) {
+        *out = v->now;
+        return 0;
+    }
+    if (!memo || !memo->vu) {
+        snprintf(err, errcap, "%s needs a VU to render it (checks_match has none)", v->text);
+        return -1;
+    }
+    /* Rendered only when the condition is evaluated, into the memo. */
+    volley_buf b = {0};
+    const char *s = NULL;
+    if (tmpl_render(v->later, memo->vu, &b) == 0)
+        s = memo_keep(memo, b.data ? b.data : "", b.len);
+    free(b.data);
+    if (!s) {
+        snprintf(err, errcap, "%s: out of memory rendering it", v->text);
+        return -1;
+    }
+    opt_type_text(s, v->quoted, out);
+    return 0;
 }

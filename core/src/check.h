@@ -33,9 +33,9 @@
 #include "volley/plugin.h"
 #include "yaml_tree.h"
 
-/* One condition: a plugin's key and what its compile() returned. Run-time
- * check values (the next issue) would add here the templates of the
- * condition's expected values, rendered per response for the VU. */
+/* One condition: a plugin's key and what its compile() returned. Values
+ * known only at run time stay in the plugin's config as volley_value
+ * templates; the plugin renders them in eval() (check_value_get). */
 typedef struct check_cond {
     const volley_check_key *key;
     void *cond;
@@ -99,19 +99,23 @@ typedef struct check_sink {
 } check_sink;
 
 /* Evaluates items on resp (NULL: the step did not run, checked as status 0
- * with an error). With a sink, every item, each result to it; without,
- * only whether all hold, stopping at the first that does not. true when
- * every item passed (or there is none). Nothing is allocated here but
- * what the plugins keep in the response's memo.
- *
- * Run-time check values (the next issue) plug in here: a condition's
- * templates rendered for the VU just before its eval, so this will take
- * the volley_vu (NULL for checks_match, where they cannot be used). */
-bool check_eval(const check_item *items, size_t n, const volley_response *resp,
+ * with an error) for vu, whose run-time values render in the conditions
+ * (NULL: such values fail). With a sink, every item, each result to it;
+ * without, only whether all hold, stopping at the first that does not.
+ * true when every item passed (or there is none). Nothing is allocated
+ * here but what the plugins keep in the response's memo and the values
+ * they render. */
+bool check_eval(const check_item *items, size_t n, const volley_response *resp, volley_vu *vu,
                 const check_sink *sink);
 
-/* The host table's checks_match: true when c is NULL or every condition
- * of every item holds; records nothing. */
+/* The host table's checks_match (no VU) and checks_match_vu: true when c
+ * is NULL or every condition of every item holds; records nothing. */
 bool check_match(const volley_checks *c, const volley_response *resp);
+bool check_match_vu(const volley_checks *c, volley_vu *vu, const volley_response *resp);
+
+/* The host table's value_get: a VOLLEY_OPT_VALUE for this response (see
+ * plugin.h). */
+int check_value_get(const volley_value *v, volley_memo *memo, volley_scalar *out, char *err,
+                    size_t errcap);
 
 #endif

@@ -79,6 +79,8 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .template_display = tmpl_display,
         .checks_run = engine_host_checks_run,
         .checks_match = check_match,
+        .value_get = check_value_get,
+        .checks_match_vu = check_match_vu,
         .captures_apply = engine_host_captures_apply,
         .template_map_urlencode = tmpl_map_urlencode,
         .revision = VOLLEY_ABI_REVISION,

@@ -162,7 +162,7 @@ static void record_check(void *ctx, const check_item *ci, bool pass, const char 
 static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
 {
     const check_sink sink = {.result = record_check, .ctx = v};
-    return check_eval(op->checks, op->n_checks, resp, &sink);
+    return check_eval(op->checks, op->n_checks, resp, &v->pub, &sink);
 }
 
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
@@ -170,7 +170,7 @@ bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_
     if (!c)
         return true;
     const check_sink sink = {.result = record_check, .ctx = (vu_run *)vu};
-    return check_eval(c->items, c->n, resp, c->match_only ? NULL : &sink);
+    return check_eval(c->items, c->n, resp, vu, c->match_only ? NULL : &sink);
 }
 
 static const volley_response step_not_run = {.status = 0, .error = "step did not run"};

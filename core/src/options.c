@@ -27,6 +27,8 @@ const char *opt_type_name(volley_opt_type t)
     case VOLLEY_OPT_CHECKS: return "check items";
     case VOLLEY_OPT_CAPTURES: return "captures (NAME: SOURCE)";
     case VOLLEY_OPT_JSON_LIST: return "value or list of values (strings are text)";
+    case VOLLEY_OPT_VALUE: return "scalar (may use run-time ${...})";
+    case VOLLEY_OPT_VALUE_LIST: return "scalar or list of scalars (may use run-time ${...})";
     }
     return "?";
 }
@@ -263,6 +265,71 @@ static int fill_scalar(opt_ctx *c, const ynode *n, const char *path, volley_scal
     return 0;
 }
 
+/* A check's expected value: a scalar, or a template with run-time parts
+ * (a capture, row.*, vu.*) kept for the check to render per response.
+ * Load-time parts fold as for a SCALAR. With bounds (min < max) a value
+ * known at load time must be an integer within them, checked here as an
+ * INT's (a run-time one is the plugin's to check when it is rendered). */
+static int fill_value(opt_ctx *c, const volley_option *o, const ynode *n, const char *path,
+                      volley_value *out)
+{
+    memset(out, 0, sizeof *out);
+    bool bounded = o->min < o->max;
+    if (n->kind != YNODE_SCALAR) {
+        ynode_error(c->d, n, "%s: expected a scalar (string, number, boolean or null), got %s", path,
+                    ynode_kind_name(n));
+        return -1;
+    }
+    out->text = n->str;
+    out->quoted = !n->plain;
+    if (n->str && strstr(n->str, "${")) {
+        volley_template *t = compile_tmpl(c, n, path);
+        if (!t)
+            return -1;
+        const char *k = tmpl_const(t);
+        if (!k) {
+            out->later = t;
+            return 0;
+        }
+        ynode f = *n;
+        f.str = (char *)k;
+        f.len = strlen(k);
+        type_scalar(&f, &out->now);
+        return bounded ? fill_int(c, o, &f, path, &out->now.i) : 0;
+    }
+    type_scalar(n, &out->now);
+    return bounded ? fill_int(c, o, n, path, &out->now.i) : 0;
+}
+
+static int fill_value_list(opt_ctx *c, const volley_option *o, const ynode *n, const char *path,
+                           volley_value_list *out)
+{
+    size_t count = n->kind == YNODE_SEQ ? n->n_items : 1;
+    if (count == 0) {
+        ynode_error(c->d, n, "%s: expected at least one %s", path, o->min < o->max ? "integer" : "value");
+        return -1;
+    }
+    volley_value *v = arena_alloc(c->a, count * sizeof *v);
+    if (!v)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ynode *item = n->kind == YNODE_SEQ ? n->items[i] : n;
+        if (fill_value(c, o, item, path, &v[i]) != 0)
+            rc = -1;
+    }
+    out->n = count;
+    out->v = v;
+    return rc;
+}
+
+int opt_type_text(const char *text, bool quoted, volley_scalar *out)
+{
+    ynode n = {.kind = YNODE_SCALAR, .str = (char *)text, .len = strlen(text), .plain = !quoted};
+    type_scalar(&n, out);
+    return 0;
+}
+
 static int fill_object_list(opt_ctx *c, const volley_option *o, const ynode *n,
                             volley_object_list *out, const char *path)
 {
@@ -375,6 +442,10 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
                    ? 0 : -1;
     case VOLLEY_OPT_JSON_LIST:
         return fill_json_list(c, n, path, (volley_json_list *)f);
+    case VOLLEY_OPT_VALUE:
+        return fill_value(c, o, n, path, (volley_value *)f);
+    case VOLLEY_OPT_VALUE_LIST:
+        return fill_value_list(c, o, n, path, (volley_value_list *)f);
     case VOLLEY_OPT_CAPTURES:
         if (!c->compile_captures) {
             ynode_error(c->d, n, "%s: captures are not accepted here", path);
@@ -502,6 +573,12 @@ int opt_check_map(const volley_option_map *map, char *err, size_t errcap)
     }
     for (size_t i = 0; i < map->count; i++) {
         const volley_option *o = &map->options[i];
+        if (o->type < VOLLEY_OPT_STRING || o->type > VOLLEY_OPT_VALUE_LIST) {
+            snprintf(err, errcap, "option \"%s\": unknown option type %d (from a newer SDK? this volley "
+                     "knows ABI %u revision %u)", o->name ? o->name : "?", (int)o->type, VOLLEY_ABI_VERSION,
+                     VOLLEY_ABI_REVISION);
+            return -1;
+        }
         if (!o->name || o->offset < sizeof(uint64_t) || o->offset >= map->config_size) {
             snprintf(err, errcap, "option %zu: missing name or offset outside the config struct", i);
             return -1;

@@ -45,6 +45,9 @@ int opt_fill(opt_ctx *c, const volley_option_map *map, const ynode *node,
  * "--out json-out=FILE"). `what` names the argument in messages. */
 int opt_fill_arg(opt_ctx *c, const volley_option_map *map, const char *arg,
                  void *config, const char *what);
+/* Types a run-time value's rendered text as a YAML scalar written there
+ * would be typed (quoted: a string). out->s points at text. */
+int opt_type_text(const char *text, bool quoted, volley_scalar *out);
 /* Validates a map's own declaration (plugin author errors): 0 or -1 + err. */
 int opt_check_map(const volley_option_map *map, char *err, size_t errcap);
 /* One line per option ("name  type  default  help") for `volley plugins -v`. */

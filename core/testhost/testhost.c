@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "check.h"
 #include "options.h"
 #include "yaml_tree.h"
 
@@ -148,7 +149,8 @@ int th_init(testhost *th)
         .template_render = h_template_render, .json_const = h_json_const,
         .json_render = h_json_render, .buf_reserve = vbuf_reserve,
         .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display,
-        .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION};
+        .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION,
+        .value_get = check_value_get};
     arena_init(&th->a);
     diag_init(&th->d);
     th->scope = (tmpl_scope){.ctx = th, .env = scope_env, .service = scope_service};

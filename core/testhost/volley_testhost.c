@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memo.h"
 #include "testhost.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -174,6 +175,18 @@ EXPORT const volley_response *volley_testhost_last_response(volley_testhost *t)
                                 .headers_len = d->headers ? strlen(d->headers) : 0, .body = d->body,
                                 .body_len = d->body_len, .duration_ms = d->duration_ms};
     return &t->last;
+}
+
+EXPORT bool volley_testhost_eval(volley_testhost *t, const volley_check_key *key, const void *cond,
+                                 const volley_response *resp, volley_vu *vu, char *msg, size_t msgcap)
+{
+    (void)t;
+    volley_memo memo = {.vu = vu};
+    if (msgcap)
+        msg[0] = '\0';
+    bool ok = key->eval(cond, resp, &memo, msg, msgcap);
+    memo_clear(&memo);
+    return ok;
 }
 
 EXPORT size_t volley_testhost_count(volley_testhost *t, const char *metric)

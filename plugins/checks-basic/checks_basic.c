@@ -114,6 +114,115 @@ static int text_set(struct text *t, const char *s)
     return 0;
 }
 
+/*
+ * An expected text (equals, contains, matches): copied, and its regex
+ * compiled, at compile time when the spec gives it then; else the core's
+ * template (${tx_id}, ${row.x}), rendered per response by host->value_get
+ * and its regex compiled then, only when the condition is evaluated.
+ */
+struct want {
+    bool set;
+    bool regex;
+    struct text t;
+    bool has_re;
+    regex_t re;
+    volley_value later;     /* later.later != NULL: a run-time value */
+};
+
+static int want_set(const volley_host *host, struct want *w, const volley_value *v, bool regex,
+                    const char *what, char *err, size_t errcap)
+{
+    w->set = true;
+    w->regex = regex;
+    if (v->later) {
+        if (!VOLLEY_HAS(host, value_get) || !host->value_get) {
+            snprintf(err, errcap, "%s: %s needs a value known only at run time, which this volley "
+                     "cannot render in checks", what, v->text);
+            return -1;
+        }
+        w->later = *v;
+        return 0;
+    }
+    if (text_set(&w->t, v->now.s ? v->now.s : "") != 0) {
+        snprintf(err, errcap, "%s: out of memory", what);
+        return -1;
+    }
+    if (regex) {
+        if (compile_regex(&w->re, w->t.s, what, err, errcap) != 0)
+            return -1;
+        w->has_re = true;
+    }
+    return 0;
+}
+
+static void want_free(struct want *w)
+{
+    if (w->has_re)
+        regfree(&w->re);
+    free(w->t.s);
+}
+
+/* What a want is for this response. */
+struct wanted {
+    const char *s;
+    size_t n;
+    const regex_t *re;
+    regex_t own;            /* compiled for this response */
+    bool own_re;
+    const char *from;       /* the run-time template's text, or NULL */
+};
+
+/* Renders a run-time want now; false with the reason in msg. */
+static bool want_get(const volley_host *host, const struct want *w, volley_memo *memo,
+                     struct wanted *g, const char *what, char *msg, size_t msgcap)
+{
+    memset(g, 0, sizeof *g);
+    if (!w->later.later) {
+        g->s = w->t.s;
+        g->n = w->t.n;
+        g->re = w->has_re ? &w->re : NULL;
+        return true;
+    }
+    char err[512] = "";
+    volley_scalar v;
+    size_t len = 0;
+    if (host->value_get(&w->later, memo, &v, err, sizeof err) != 0) {
+        if (msgcap) {
+            msg[0] = '\0';
+            put(msg, msgcap, &len, "%s: %s", what, err);
+        }
+        return false;
+    }
+    g->s = v.s ? v.s : "";
+    g->n = strlen(g->s);
+    g->from = w->later.text;
+    if (w->regex) {
+        if (compile_regex(&g->own, g->s, what, err, sizeof err) != 0) {
+            if (msgcap) {
+                msg[0] = '\0';
+                put(msg, msgcap, &len, "%s (from %s)", err, g->from);
+            }
+            return false;
+        }
+        g->own_re = true;
+        g->re = &g->own;
+    }
+    return true;
+}
+
+static void want_done(struct wanted *g)
+{
+    if (g->own_re)
+        regfree(&g->own);
+}
+
+/* After a quoted expected text in a message: where a run-time one came from. */
+static void put_from(char *msg, size_t msgcap, size_t *len, const struct wanted *g)
+{
+    if (g->from)
+        put(msg, msgcap, len, " (from %s)", g->from);
+}
+
 /* ------------------------------------------------------------------------ */
 /* status                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -122,13 +231,14 @@ enum { ST_IN, ST_GTE, ST_LT };
 
 struct status_cfg {
     uint64_t set;
-    volley_int_list in;
+    volley_value_list in;
     int64_t gte, lt;
 };
 
 static const volley_option status_options[] = {
-    [ST_IN] = {.name = "in", .type = VOLLEY_OPT_INT_LIST, .offset = offsetof(struct status_cfg, in),
-               .help = "accepted HTTP status codes: one or a list", .min = 100, .max = 599},
+    [ST_IN] = {.name = "in", .type = VOLLEY_OPT_VALUE_LIST, .offset = offsetof(struct status_cfg, in),
+               .help = "accepted HTTP status codes: one or a list; ${row.status} per pool row",
+               .min = 100, .max = 599},
     [ST_GTE] = {.name = "gte", .type = VOLLEY_OPT_INT, .offset = offsetof(struct status_cfg, gte),
                 .help = "lowest accepted status (e.g. 200)", .min = 100, .max = 600},
     [ST_LT] = {.name = "lt", .type = VOLLEY_OPT_INT, .offset = offsetof(struct status_cfg, lt),
@@ -140,16 +250,39 @@ static const volley_option_map status_map = {
     .config_size = sizeof(struct status_cfg), .shorthand = "in"};
 
 /* A status passes when it is in the list (if one is given) and within
- * [gte, lt) (where given). */
+ * [gte, lt) (where given). A code given as ${...} (a pool row's expected
+ * status) is rendered per response; codes[i] is then 0 and later[i] set. */
 struct status_cond {
+    const volley_host *host;
     int gte, lt;
     size_t n;
+    volley_value *later;
     int codes[];
 };
 
+/* The most codes in a status list that has a run-time value in it: they
+ * are rendered into a stack array per response. */
+#define STATUS_LATER_MAX 32
+
+/* A status code from a scalar: an integer 100-599 (or its text). */
+static bool status_code(const volley_scalar *v, int *code)
+{
+    long long x;
+    char *end;
+    if (v->type == VOLLEY_SCALAR_INT)
+        x = v->i;
+    else if (v->type == VOLLEY_SCALAR_STRING && v->s && *v->s && (x = strtoll(v->s, &end, 10), !*end))
+        ;
+    else
+        return false;
+    if (x < 100 || x > 599)
+        return false;
+    *code = (int)x;
+    return true;
+}
+
 static void *status_compile(const volley_host *host, const void *config, char *err, size_t errcap)
 {
-    (void)host;
     const struct status_cfg *cfg = config;
     bool has_in = VOLLEY_OPT_IS_SET(cfg, ST_IN), has_gte = VOLLEY_OPT_IS_SET(cfg, ST_GTE),
          has_lt = VOLLEY_OPT_IS_SET(cfg, ST_LT);
@@ -164,32 +297,82 @@ static void *status_compile(const volley_host *host, const void *config, char *e
         return NULL;
     }
     size_t n = has_in ? cfg->in.n : 0;
-    struct status_cond *c = malloc(sizeof *c + n * sizeof c->codes[0]);
+    for (size_t i = 0; i < n; i++)
+        if (cfg->in.v[i].later && n > STATUS_LATER_MAX) {
+            snprintf(err, errcap, "status: at most %d codes in a list with a ${...} in it", STATUS_LATER_MAX);
+            return NULL;
+        }
+    struct status_cond *c = calloc(1, sizeof *c + n * sizeof c->codes[0]);
     if (!c) {
         snprintf(err, errcap, "status: out of memory");
         return NULL;
     }
+    c->host = host;
     c->n = n;
     c->gte = has_gte ? (int)cfg->gte : 0;
     c->lt = has_lt ? (int)cfg->lt : 1000;
-    for (size_t i = 0; i < n; i++)
-        c->codes[i] = (int)cfg->in.v[i];
+    for (size_t i = 0; i < n; i++) {
+        const volley_value *v = &cfg->in.v[i];
+        if (v->later) {
+            if (!VOLLEY_HAS(host, value_get) || !host->value_get ||
+                (!c->later && !(c->later = calloc(n, sizeof *c->later)))) {
+                snprintf(err, errcap, "status: %s cannot be rendered per response here", v->text);
+                goto fail;
+            }
+            c->later[i] = *v;
+        } else if (v->now.type != VOLLEY_SCALAR_INT || !status_code(&v->now, &c->codes[i])) {
+            snprintf(err, errcap, "status: expected a status code from 100 to 599, got %s%s%s",
+                     v->quoted ? "\"" : "", v->text, v->quoted ? "\"" : "");
+            goto fail;
+        }
+    }
     return c;
+fail:
+    free(c->later);
+    free(c);
+    return NULL;
 }
 
-static void status_free(void *cond) { free(cond); }
+static void status_free(void *cond)
+{
+    struct status_cond *c = cond;
+    if (c)
+        free(c->later);
+    free(c);
+}
 
 static bool status_eval(const void *cond, const volley_response *resp, volley_memo *memo,
                         char *msg, size_t msgcap)
 {
-    (void)memo;
     const struct status_cond *c = cond;
-    bool listed = c->n == 0;
-    for (size_t i = 0; i < c->n && !listed; i++)
-        listed = resp->status == c->codes[i];
+    size_t len = 0;
+    size_t n = c->n;
+    int rendered[STATUS_LATER_MAX];   /* run-time codes rendered (n is at most this then) */
+    const int *codes = c->codes;
+    for (size_t i = 0; c->later && i < n; i++) {
+        rendered[i] = c->codes[i];
+        codes = rendered;
+        if (!c->later[i].later)
+            continue;
+        char err[200] = "";
+        volley_scalar v;
+        if (c->host->value_get(&c->later[i], memo, &v, err, sizeof err) != 0 || !status_code(&v, &rendered[i])) {
+            if (msgcap) {
+                msg[0] = '\0';
+                if (*err)
+                    put(msg, msgcap, &len, "status: %s", err);
+                else
+                    put(msg, msgcap, &len, "status: %s is \"%s\", not a status code from 100 to 599",
+                        c->later[i].text, v.s ? v.s : "");
+            }
+            return false;
+        }
+    }
+    bool listed = n == 0;
+    for (size_t i = 0; i < n && !listed; i++)
+        listed = resp->status == codes[i];
     if (resp->status != 0 && listed && resp->status >= c->gte && resp->status < c->lt)
         return true;
-    size_t len = 0;
     if (msgcap == 0)
         return false;
     msg[0] = '\0';
@@ -198,10 +381,13 @@ static bool status_eval(const void *cond, const volley_response *resp, volley_me
         return false;
     }
     put(msg, msgcap, &len, "status %d", resp->status);
-    if (c->n) {
+    if (n) {
         put(msg, msgcap, &len, " not in [");
-        for (size_t i = 0; i < c->n; i++)
-            put(msg, msgcap, &len, "%s%d", i ? ", " : "", c->codes[i]);
+        for (size_t i = 0; i < n; i++) {
+            put(msg, msgcap, &len, "%s%d", i ? ", " : "", codes[i]);
+            if (c->later && c->later[i].later)
+                put(msg, msgcap, &len, " from %s", c->later[i].text);
+        }
         put(msg, msgcap, &len, "]");
     }
     if (c->gte > 0 && resp->status < c->gte)
@@ -221,9 +407,9 @@ struct header_cfg {
     uint64_t set;
     const char *name;
     bool exists;
-    const char *equals;
-    const char *contains;
-    const char *matches;
+    volley_value equals;
+    volley_value contains;
+    volley_value matches;
 };
 
 static const volley_option header_options[] = {
@@ -233,13 +419,13 @@ static const volley_option header_options[] = {
     [HDR_EXISTS] = {.name = "exists", .type = VOLLEY_OPT_BOOL,
                     .offset = offsetof(struct header_cfg, exists),
                     .help = "true: the header is present; false: it is absent"},
-    [HDR_EQUALS] = {.name = "equals", .type = VOLLEY_OPT_STRING,
+    [HDR_EQUALS] = {.name = "equals", .type = VOLLEY_OPT_VALUE,
                     .offset = offsetof(struct header_cfg, equals),
-                    .help = "the value equals this text"},
-    [HDR_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_STRING,
+                    .help = "the value equals this text (may be ${capture}, ${row.x})"},
+    [HDR_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
                       .offset = offsetof(struct header_cfg, contains),
                       .help = "the value contains this text"},
-    [HDR_MATCHES] = {.name = "matches", .type = VOLLEY_OPT_STRING,
+    [HDR_MATCHES] = {.name = "matches", .type = VOLLEY_OPT_VALUE,
                      .offset = offsetof(struct header_cfg, matches),
                      .help = "the value matches this POSIX extended regex"},
 };
@@ -249,11 +435,10 @@ static const volley_option_map header_map = {
     .config_size = sizeof(struct header_cfg), .shorthand = NULL};
 
 struct header_cond {
+    const volley_host *host;
     struct text name;
     bool absent;            /* exists: false */
-    bool has_equals, has_contains, has_regex;
-    struct text equals, contains, pattern;
-    regex_t re;
+    struct want equals, contains, matches;
 };
 
 static void header_free(void *cond)
@@ -261,12 +446,10 @@ static void header_free(void *cond)
     struct header_cond *c = cond;
     if (!c)
         return;
-    if (c->has_regex)
-        regfree(&c->re);
+    want_free(&c->equals);
+    want_free(&c->contains);
+    want_free(&c->matches);
     free(c->name.s);
-    free(c->equals.s);
-    free(c->contains.s);
-    free(c->pattern.s);
     free(c);
 }
 
@@ -290,34 +473,23 @@ static void *header_compile(const volley_host *host, const void *config, char *e
         return NULL;
     }
     struct header_cond *c = calloc(1, sizeof *c);
-    if (!c)
-        goto oom;
-    if (text_set(&c->name, cfg->name) != 0)
-        goto oom;
+    if (!c || text_set(&c->name, cfg->name) != 0) {
+        snprintf(err, errcap, "header: out of memory");
+        header_free(c);
+        return NULL;
+    }
+    c->host = host;
     c->absent = has_exists && !cfg->exists;
-    if (VOLLEY_OPT_IS_SET(cfg, HDR_EQUALS)) {
-        c->has_equals = true;
-        if (text_set(&c->equals, cfg->equals) != 0)
-            goto oom;
-    }
-    if (VOLLEY_OPT_IS_SET(cfg, HDR_CONTAINS)) {
-        c->has_contains = true;
-        if (text_set(&c->contains, cfg->contains) != 0)
-            goto oom;
-    }
-    if (VOLLEY_OPT_IS_SET(cfg, HDR_MATCHES)) {
-        if (text_set(&c->pattern, cfg->matches) != 0)
-            goto oom;
-        if (compile_regex(&c->re, cfg->matches, "header.matches", err, errcap) != 0)
-            goto fail;
-        c->has_regex = true;
+    if ((VOLLEY_OPT_IS_SET(cfg, HDR_EQUALS) &&
+         want_set(host, &c->equals, &cfg->equals, false, "header.equals", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, HDR_CONTAINS) &&
+         want_set(host, &c->contains, &cfg->contains, false, "header.contains", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, HDR_MATCHES) &&
+         want_set(host, &c->matches, &cfg->matches, true, "header.matches", err, errcap) != 0)) {
+        header_free(c);
+        return NULL;
     }
     return c;
-oom:
-    snprintf(err, errcap, "header: out of memory");
-fail:
-    header_free(c);
-    return NULL;
 }
 
 static bool ascii_ieq(const char *a, const char *b, size_t n)
@@ -365,19 +537,21 @@ static bool next_header(const char **pos, const char *end, const struct text *na
     return false;
 }
 
-/* Tests one header value; on false writes why (when msg is not NULL). */
-static bool header_value_ok(const struct header_cond *c, const char *v, size_t n,
+/* Tests one header value against the wanted texts of this response; on
+ * false writes why (when msg is not NULL). */
+static bool header_value_ok(const struct header_cond *c, const struct wanted *eq,
+                            const struct wanted *ct, const struct wanted *re, const char *v, size_t n,
                             char *msg, size_t msgcap)
 {
     size_t len = 0;
     const char *why = NULL;
-    const struct text *arg = NULL;
-    if (c->has_equals && !(n == c->equals.n && memcmp(v, c->equals.s, n) == 0))
-        why = "is not", arg = &c->equals;
-    else if (c->has_contains && !has_bytes(v, n, c->contains.s, c->contains.n))
-        why = "does not contain", arg = &c->contains;
-    else if (c->has_regex && !regex_match(&c->re, v, n))
-        why = "does not match", arg = &c->pattern;
+    const struct wanted *arg = NULL;
+    if (c->equals.set && !(n == eq->n && memcmp(v, eq->s, n) == 0))
+        why = "is not", arg = eq;
+    else if (c->contains.set && !has_bytes(v, n, ct->s, ct->n))
+        why = "does not contain", arg = ct;
+    else if (c->matches.set && !regex_match(re->re, v, n))
+        why = "does not match", arg = re;
     if (!why)
         return true;
     if (msg && msgcap) {
@@ -386,6 +560,7 @@ static bool header_value_ok(const struct header_cond *c, const char *v, size_t n
         put_quoted(msg, msgcap, &len, v, n);
         put(msg, msgcap, &len, " %s ", why);
         put_quoted(msg, msgcap, &len, arg->s, arg->n);
+        put_from(msg, msgcap, &len, arg);
     }
     return false;
 }
@@ -402,6 +577,14 @@ static bool header_eval(const void *cond, const volley_response *resp, volley_me
     const char *end = pos + (resp->headers ? resp->headers_len : 0);
     const char *v;
     size_t n, len = 0, seen = 0;
+    struct wanted eq = {0}, ct = {0}, re = {0};
+    if ((c->equals.set && !want_get(c->host, &c->equals, memo, &eq, "header.equals", msg, msgcap)) ||
+        (c->contains.set && !want_get(c->host, &c->contains, memo, &ct, "header.contains", msg, msgcap)) ||
+        (c->matches.set && !want_get(c->host, &c->matches, memo, &re, "header.matches", msg, msgcap))) {
+        want_done(&re);
+        return false;
+    }
+    bool ok = false;
     while (next_header(&pos, end, &c->name, &v, &n)) {
         if (c->absent) {
             if (msgcap) {
@@ -409,22 +592,24 @@ static bool header_eval(const void *cond, const volley_response *resp, volley_me
                 put(msg, msgcap, &len, "header %s is present: ", c->name.s);
                 put_quoted(msg, msgcap, &len, v, n);
             }
-            return false;
+            goto out;
         }
-        if (header_value_ok(c, v, n, seen == 0 ? msg : NULL, msgcap)) {
+        if (header_value_ok(c, &eq, &ct, &re, v, n, seen == 0 ? msg : NULL, msgcap)) {
             if (seen > 0 && msgcap)
                 msg[0] = '\0';   /* drop the first line's reason */
-            return true;
+            ok = true;
+            goto out;
         }
         seen++;
     }
-    if (c->absent)
-        return true;
-    if (seen == 0 && msgcap) {
+    ok = c->absent;
+    if (!ok && seen == 0 && msgcap) {
         msg[0] = '\0';
         put(msg, msgcap, &len, "header %s is missing", c->name.s);
     }
-    return false;
+out:
+    want_done(&re);
+    return ok;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -435,19 +620,19 @@ enum { BODY_CONTAINS, BODY_NOT_CONTAINS, BODY_MATCHES };
 
 struct body_cfg {
     uint64_t set;
-    const char *contains;
-    const char *not_contains;
-    const char *matches;
+    volley_value contains;
+    volley_value not_contains;
+    volley_value matches;
 };
 
 static const volley_option body_options[] = {
-    [BODY_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_STRING,
+    [BODY_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
                        .offset = offsetof(struct body_cfg, contains),
-                       .help = "the body contains this text"},
-    [BODY_NOT_CONTAINS] = {.name = "not_contains", .type = VOLLEY_OPT_STRING,
+                       .help = "the body contains this text (may be ${capture}, ${row.x})"},
+    [BODY_NOT_CONTAINS] = {.name = "not_contains", .type = VOLLEY_OPT_VALUE,
                            .offset = offsetof(struct body_cfg, not_contains),
                            .help = "the body does not contain this text"},
-    [BODY_MATCHES] = {.name = "matches", .type = VOLLEY_OPT_STRING,
+    [BODY_MATCHES] = {.name = "matches", .type = VOLLEY_OPT_VALUE,
                       .offset = offsetof(struct body_cfg, matches),
                       .help = "the body matches this POSIX extended regex"},
 };
@@ -457,9 +642,8 @@ static const volley_option_map body_map = {
     .config_size = sizeof(struct body_cfg), .shorthand = "contains"};
 
 struct body_cond {
-    bool has_contains, has_not_contains, has_regex;
-    struct text contains, not_contains, pattern;
-    regex_t re;
+    const volley_host *host;
+    struct want contains, not_contains, matches;
 };
 
 static void body_free(void *cond)
@@ -467,11 +651,9 @@ static void body_free(void *cond)
     struct body_cond *c = cond;
     if (!c)
         return;
-    if (c->has_regex)
-        regfree(&c->re);
-    free(c->contains.s);
-    free(c->not_contains.s);
-    free(c->pattern.s);
+    want_free(&c->contains);
+    want_free(&c->not_contains);
+    want_free(&c->matches);
     free(c);
 }
 
@@ -482,36 +664,27 @@ static void *body_compile(const volley_host *host, const void *config, char *err
         snprintf(err, errcap, "body: expected at least one of contains, not_contains, matches");
         return NULL;
     }
+    if (VOLLEY_OPT_IS_SET(cfg, BODY_NOT_CONTAINS) && !cfg->not_contains.later &&
+        (!cfg->not_contains.now.s || cfg->not_contains.now.s[0] == '\0')) {
+        snprintf(err, errcap, "body.not_contains: empty text (every body contains it)");
+        return NULL;
+    }
     struct body_cond *c = calloc(1, sizeof *c);
-    if (!c)
-        goto oom;
-    if (VOLLEY_OPT_IS_SET(cfg, BODY_CONTAINS)) {
-        c->has_contains = true;
-        if (text_set(&c->contains, cfg->contains) != 0)
-            goto oom;
+    if (!c) {
+        snprintf(err, errcap, "body: out of memory");
+        return NULL;
     }
-    if (VOLLEY_OPT_IS_SET(cfg, BODY_NOT_CONTAINS)) {
-        if (cfg->not_contains[0] == '\0') {
-            snprintf(err, errcap, "body.not_contains: empty text (every body contains it)");
-            goto fail;
-        }
-        c->has_not_contains = true;
-        if (text_set(&c->not_contains, cfg->not_contains) != 0)
-            goto oom;
-    }
-    if (VOLLEY_OPT_IS_SET(cfg, BODY_MATCHES)) {
-        if (text_set(&c->pattern, cfg->matches) != 0)
-            goto oom;
-        if (compile_regex(&c->re, cfg->matches, "body.matches", err, errcap) != 0)
-            goto fail;
-        c->has_regex = true;
+    c->host = host;
+    if ((VOLLEY_OPT_IS_SET(cfg, BODY_CONTAINS) &&
+         want_set(host, &c->contains, &cfg->contains, false, "body.contains", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, BODY_NOT_CONTAINS) &&
+         want_set(host, &c->not_contains, &cfg->not_contains, false, "body.not_contains", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, BODY_MATCHES) &&
+         want_set(host, &c->matches, &cfg->matches, true, "body.matches", err, errcap) != 0)) {
+        body_free(c);
+        return NULL;
     }
     return c;
-oom:
-    snprintf(err, errcap, "body: out of memory");
-fail:
-    body_free(c);
-    return NULL;
 }
 
 static bool body_eval(const void *cond, const volley_response *resp, volley_memo *memo,
@@ -521,16 +694,22 @@ static bool body_eval(const void *cond, const volley_response *resp, volley_memo
     const char *b = resp->body ? resp->body : "";
     size_t n = resp->body ? resp->body_len : 0;
     const char *why = NULL;
-    const struct text *arg = NULL;
-    if (c->has_contains && !has_bytes(b, n, c->contains.s, c->contains.n))
-        why = "does not contain", arg = &c->contains;
-    else if (c->has_not_contains && has_bytes(b, n, c->not_contains.s, c->not_contains.n))
-        why = "contains", arg = &c->not_contains;
-    else if (c->has_regex && !regex_match(&c->re, b, n))
-        why = "does not match", arg = &c->pattern;
-    if (!why)
-        return true;
-    if (msgcap) {
+    struct wanted ct = {0}, nc = {0}, re = {0};
+    const struct wanted *arg = NULL;
+    bool ok = false;
+    if ((c->contains.set && !want_get(c->host, &c->contains, memo, &ct, "body.contains", msg, msgcap)) ||
+        (c->not_contains.set &&
+         !want_get(c->host, &c->not_contains, memo, &nc, "body.not_contains", msg, msgcap)) ||
+        (c->matches.set && !want_get(c->host, &c->matches, memo, &re, "body.matches", msg, msgcap)))
+        goto out;
+    if (c->contains.set && !has_bytes(b, n, ct.s, ct.n))
+        why = "does not contain", arg = &ct;
+    else if (c->not_contains.set && nc.n && has_bytes(b, n, nc.s, nc.n))
+        why = "contains", arg = &nc;
+    else if (c->matches.set && !regex_match(re.re, b, n))
+        why = "does not match", arg = &re;
+    ok = !why;
+    if (!ok && msgcap) {
         size_t len = 0;
         msg[0] = '\0';
         if (n == 0)
@@ -538,8 +717,11 @@ static bool body_eval(const void *cond, const volley_response *resp, volley_memo
         else
             put(msg, msgcap, &len, "body (%zu bytes) %s ", n, why);
         put_quoted(msg, msgcap, &len, arg->s, arg->n);
+        put_from(msg, msgcap, &len, arg);
     }
-    return false;
+out:
+    want_done(&re);
+    return ok;
 }
 
 /* ------------------------------------------------------------------------ */

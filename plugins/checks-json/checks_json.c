@@ -43,11 +43,11 @@ struct json_cfg {
     uint64_t set;
     const char *path;
     bool exists;
-    volley_scalar equals;
-    volley_scalar not_equals;
+    volley_value equals;
+    volley_value not_equals;
     double gt, gte, lt, lte;
     int64_t length;
-    const char *contains;
+    volley_value contains;
 };
 
 #define OPT(id, n, t, field, h) \
@@ -58,8 +58,9 @@ static const volley_option json_options[] = {
                   .offset = offsetof(struct json_cfg, path),
                   .help = "where the value is: a.b[0].c, items[-1], a[\"x.y\"], $ for the root"},
     OPT(OPT_EXISTS, "exists", VOLLEY_OPT_BOOL, exists, "true: the value is there; false: it is not"),
-    OPT(OPT_EQUALS, "equals", VOLLEY_OPT_SCALAR, equals, "the value equals this (type-aware)"),
-    OPT(OPT_NOT_EQUALS, "not_equals", VOLLEY_OPT_SCALAR, not_equals, "the value differs from this"),
+    OPT(OPT_EQUALS, "equals", VOLLEY_OPT_VALUE, equals,
+        "the value equals this (type-aware; may be ${capture}, ${row.x}, ${vu.id})"),
+    OPT(OPT_NOT_EQUALS, "not_equals", VOLLEY_OPT_VALUE, not_equals, "the value differs from this"),
     OPT(OPT_GT, "gt", VOLLEY_OPT_DOUBLE, gt, "the value is a number greater than this"),
     OPT(OPT_GTE, "gte", VOLLEY_OPT_DOUBLE, gte, "the value is a number at least this"),
     OPT(OPT_LT, "lt", VOLLEY_OPT_DOUBLE, lt, "the value is a number less than this"),
@@ -67,7 +68,7 @@ static const volley_option json_options[] = {
     [OPT_LENGTH] = {.name = "length", .type = VOLLEY_OPT_INT,
                     .offset = offsetof(struct json_cfg, length), .min = 0, .max = 1e15,
                     .help = "items of an array, keys of an object or characters of a string"},
-    OPT(OPT_CONTAINS, "contains", VOLLEY_OPT_STRING, contains,
+    OPT(OPT_CONTAINS, "contains", VOLLEY_OPT_VALUE, contains,
         "a string value contains this text, or an array holds this string"),
 };
 
@@ -85,6 +86,15 @@ struct seg {
     size_t end;         /* offset in the path text just after it     */
 };
 
+/* An expected value: copied at compile time when known then, else the
+ * run-time template (core-owned, lives for the run), rendered per response
+ * by host->value_get. */
+struct expect {
+    volley_scalar now;      /* .s owned when a string */
+    size_t len;
+    volley_value later;     /* later.later != NULL: a run-time value */
+};
+
 struct json_cond {
     const volley_host *host;
     bool can_memo;          /* the host table has memo_get/memo_put */
@@ -93,12 +103,9 @@ struct json_cond {
     struct seg *segs;
     uint64_t set;           /* option bits, as in the config */
     bool exists;
-    volley_scalar equals, not_equals;   /* .s owned when a string */
-    size_t equals_len, not_equals_len;
+    struct expect equals, not_equals, contains;
     double gt, gte, lt, lte;
     int64_t length;
-    char *contains;
-    size_t contains_len;
 };
 
 #define HAS(c, id) ((((c)->set) >> (id)) & 1u)
@@ -112,11 +119,9 @@ static void json_cond_free(void *cond)
         free(c->segs[i].key);
     free(c->segs);
     free(c->path);
-    if (c->equals.type == VOLLEY_SCALAR_STRING)
-        free((char *)c->equals.s);
-    if (c->not_equals.type == VOLLEY_SCALAR_STRING)
-        free((char *)c->not_equals.s);
-    free(c->contains);
+    free((char *)c->equals.now.s);
+    free((char *)c->not_equals.now.s);
+    free((char *)c->contains.now.s);
     free(c);
 }
 
@@ -280,15 +285,31 @@ fail:
 /* compile                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static int copy_scalar(volley_scalar *dst, size_t *len, const volley_scalar *src)
+/* A load-time value is copied (its text too: `contains` reads the text of
+ * any scalar); a run-time one is kept as the core's template. */
+static int copy_expect(const volley_host *host, struct expect *e, const volley_value *v, char *err,
+                       size_t errcap)
 {
-    *dst = *src;
-    *len = 0;
-    if (src->type != VOLLEY_SCALAR_STRING)
+    memset(e, 0, sizeof *e);
+    if (v->later) {
+        if (!VOLLEY_HAS(host, value_get) || !host->value_get) {
+            snprintf(err, errcap, "json: %s needs a value known only at run time, which this volley "
+                     "cannot render in checks", v->text);
+            return -1;
+        }
+        e->later = *v;
         return 0;
-    *len = strlen(src->s);
-    dst->s = strdup(src->s);
-    return dst->s ? 0 : -1;
+    }
+    e->now = v->now;
+    if (!v->now.s)
+        return 0;
+    e->len = strlen(v->now.s);
+    e->now.s = strdup(v->now.s);
+    if (!e->now.s) {
+        snprintf(err, errcap, "json: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static void *json_cond_compile(const volley_host *host, const void *config, char *err,
@@ -320,16 +341,10 @@ static void *json_cond_compile(const volley_host *host, const void *config, char
     c->lt = cfg->lt;
     c->lte = cfg->lte;
     c->length = cfg->length;
-    if (HAS(c, OPT_EQUALS) && copy_scalar(&c->equals, &c->equals_len, &cfg->equals) != 0)
-        goto oom;
-    if (HAS(c, OPT_NOT_EQUALS) &&
-        copy_scalar(&c->not_equals, &c->not_equals_len, &cfg->not_equals) != 0)
-        goto oom;
-    if (HAS(c, OPT_CONTAINS)) {
-        c->contains_len = strlen(cfg->contains);
-        if (!(c->contains = strdup(cfg->contains)))
-            goto oom;
-    }
+    if ((HAS(c, OPT_EQUALS) && copy_expect(host, &c->equals, &cfg->equals, err, errcap) != 0) ||
+        (HAS(c, OPT_NOT_EQUALS) && copy_expect(host, &c->not_equals, &cfg->not_equals, err, errcap) != 0) ||
+        (HAS(c, OPT_CONTAINS) && copy_expect(host, &c->contains, &cfg->contains, err, errcap) != 0))
+        goto fail;
     return c;
 oom:
     snprintf(err, errcap, "json: out of memory");
@@ -479,22 +494,46 @@ static size_t utf8_length(const char *s, size_t n)
     return count;
 }
 
-static bool value_contains(const struct json_cond *c, const json_t *v)
+static bool value_contains(const char *text, size_t len, const json_t *v)
 {
     if (json_is_string(v)) {
         size_t n = json_string_length(v);
-        return c->contains_len == 0 ||
-               (n >= c->contains_len &&
-                memmem(json_string_value(v), n, c->contains, c->contains_len) != NULL);
+        return len == 0 || (n >= len && memmem(json_string_value(v), n, text, len) != NULL);
     }
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item) {
-        if (json_is_string(item) && json_string_length(item) == c->contains_len &&
-            memcmp(json_string_value(item), c->contains, c->contains_len) == 0)
+        if (json_is_string(item) && json_string_length(item) == len &&
+            memcmp(json_string_value(item), text, len) == 0)
             return true;
     }
     return false;
+}
+
+/* The expected value for this response. A run-time one is rendered now
+ * (host->value_get); when it cannot be, false with the reason in o. */
+static bool expected(const struct json_cond *c, const struct expect *e, volley_memo *memo,
+                     volley_scalar *out, size_t *len, struct out *o)
+{
+    if (!e->later.later) {
+        *out = e->now;
+        *len = e->len;
+        return true;
+    }
+    char err[200] = "";
+    if (c->host->value_get(&e->later, memo, out, err, sizeof err) != 0) {
+        put(o, "%s: %s", c->path, err);
+        return false;
+    }
+    *len = out->s ? strlen(out->s) : 0;
+    return true;
+}
+
+/* After an expected value in a message: where a run-time one came from. */
+static void put_from(struct out *o, const struct expect *e)
+{
+    if (e->later.later)
+        put(o, " from %s", e->later.text);
 }
 
 static bool compare_ok(const struct json_cond *c, const json_t *v, struct out *o)
@@ -526,20 +565,32 @@ static bool compare_ok(const struct json_cond *c, const json_t *v, struct out *o
 }
 
 /* Every condition other than exists, on a value that is there. */
-static bool value_ok(const struct json_cond *c, const json_t *v, struct out *o)
+static bool value_ok(const struct json_cond *c, const json_t *v, volley_memo *memo, struct out *o)
 {
-    if (HAS(c, OPT_EQUALS) && !scalar_eq(&c->equals, c->equals_len, v)) {
-        put_head(o, c, v);
-        put_scalar(o, &c->equals, c->equals_len);
-        put(o, ")");
-        return false;
+    volley_scalar want;
+    size_t len;
+    if (HAS(c, OPT_EQUALS)) {
+        if (!expected(c, &c->equals, memo, &want, &len, o))
+            return false;
+        if (!scalar_eq(&want, len, v)) {
+            put_head(o, c, v);
+            put_scalar(o, &want, len);
+            put_from(o, &c->equals);
+            put(o, ")");
+            return false;
+        }
     }
-    if (HAS(c, OPT_NOT_EQUALS) && scalar_eq(&c->not_equals, c->not_equals_len, v)) {
-        put_head(o, c, v);
-        put(o, "anything but ");
-        put_scalar(o, &c->not_equals, c->not_equals_len);
-        put(o, ")");
-        return false;
+    if (HAS(c, OPT_NOT_EQUALS)) {
+        if (!expected(c, &c->not_equals, memo, &want, &len, o))
+            return false;
+        if (scalar_eq(&want, len, v)) {
+            put_head(o, c, v);
+            put(o, "anything but ");
+            put_scalar(o, &want, len);
+            put_from(o, &c->not_equals);
+            put(o, ")");
+            return false;
+        }
     }
     if (!compare_ok(c, v, o))
         return false;
@@ -561,12 +612,18 @@ static bool value_ok(const struct json_cond *c, const json_t *v, struct out *o)
             return false;
         }
     }
-    if (HAS(c, OPT_CONTAINS) && !((json_is_string(v) || json_is_array(v)) && value_contains(c, v))) {
-        put_head(o, c, v);
-        put(o, "%s containing ", json_is_array(v) ? "an array" : "a string");
-        put_quoted(o, c->contains, c->contains_len);
-        put(o, ")");
-        return false;
+    if (HAS(c, OPT_CONTAINS)) {
+        if (!expected(c, &c->contains, memo, &want, &len, o))
+            return false;
+        const char *text = want.s ? want.s : "";
+        if (!((json_is_string(v) || json_is_array(v)) && value_contains(text, len, v))) {
+            put_head(o, c, v);
+            put(o, "%s containing ", json_is_array(v) ? "an array" : "a string");
+            put_quoted(o, text, len);
+            put_from(o, &c->contains);
+            put(o, ")");
+            return false;
+        }
     }
     return true;
 }
@@ -682,7 +739,7 @@ static bool json_cond_eval(const void *cond, const volley_response *resp, volley
         put(&o, " (expected no value)");
         ok = false;
     } else {
-        ok = value_ok(c, v, &o);
+        ok = value_ok(c, v, memo, &o);
     }
     if (owned)
         json_decref(doc);

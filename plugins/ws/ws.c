@@ -410,6 +410,16 @@ static bool utf8_feed(uint32_t *state, const unsigned char *s, size_t n)
     return true;
 }
 
+/* expect's conditions on a message, with the VU's run-time values
+ * (${tx_id} in an equals) where the core can render them. */
+static bool expect_matches(const volley_host *h, const volley_checks *match, volley_vu *vu,
+                           const volley_response *r)
+{
+    if (VOLLEY_HAS(h, checks_match_vu) && h->checks_match_vu)
+        return h->checks_match_vu(match, vu, r);
+    return h->checks_match(match, r);
+}
+
 /* A whole message has arrived (its bytes in vs->msg when copied). */
 static void on_message(ws_vu *vs, uint64_t now)
 {
@@ -424,7 +434,7 @@ static void on_message(ws_vu *vs, uint64_t now)
     if (c->check_each)
         h->checks_run(c->check_each, vs->vu, &r);
     if (VOLLEY_OPT_IS_SET(c, OPT_EXPECT) && !vs->expect_done &&
-        h->checks_match(c->expect.match, &r)) {
+        expect_matches(h, c->expect.match, vs->vu, &r)) {
         vs->expect_done = true;
         vs->expected.len = 0;
         if (h->buf_reserve(&vs->expected, len) == 0) {

@@ -164,6 +164,44 @@ class TestEcho(WsCase):
         self.assertEqual(checks, {"negotiated": 1, "upgrade": 1, "accept": 1, "no cookie": 0,
                                   "rejected": 1, "text body": 1})
 
+    def test_run_time_values_in_expect_and_message_checks(self):
+        """expect's conditions and check_each_message compare with values of
+        the VU and of earlier captures, rendered per message."""
+        rc, err, summary, points = self.run_ws("""\
+      - ws:
+          name: first
+          url: ${env.WS}/echo
+          send_on_open: [ { id: "tx-${vu.id}-${vu.iteration}", n: 1 } ]
+          expect:
+            match: { json: { path: id, equals: "tx-${vu.id}-${vu.iteration}" } }
+            timeout: 2s
+            capture: { tx: json.id }
+      - ws:
+          name: second
+          url: ${env.WS}/echo
+          send_on_open: [ "other", { id: "${tx}" } ]
+          check_each_message:
+            - { name: echoes the capture, body: { contains: "${tx}" } }
+          expect:
+            match: { body: { contains: "${tx}" } }
+            timeout: 2s
+      - ws:
+          name: never
+          url: ${env.WS}/echo
+          send_on_open: [ "tx-9" ]
+          expect:
+            match: { body: { contains: "${tx}-not" } }
+            timeout: 300ms
+""")
+        self.assertEqual(rc, 0, err)
+        sess = {p[2]["name"]: p[2] for p in self.of(points, "ws_sessions")}
+        self.assertNotIn("error_code", sess["first"])
+        self.assertNotIn("error_code", sess["second"])
+        self.assertEqual(sess["never"].get("error_code"), "expect_timeout")
+        checks = [c for c in self.of(points, "checks") if c[2].get("check") == "echoes the capture"]
+        self.assertEqual([c[1] for c in checks], [0, 1])   # "other" does not hold it
+        self.assertIn("capture tx", {c[2].get("check") for c in self.of(points, "checks")})
+
     def test_expect_and_reply_times(self):
         rc, err, summary, points = self.run_ws("""\
       - ws:

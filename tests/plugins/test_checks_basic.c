@@ -531,8 +531,8 @@ static void test_body_bad_configs(void **state)
     compile_fails("body", "{matches: 'a{2,1}'}", "invalid regular expression");
     compile_fails("body", "{not_contains: ''}", "empty text");
     fill_fails("body", "{contain: x}", "did you mean \"contains\"");
-    fill_fails("body", "{contains: [a]}", "expected a string");
-    fill_fails("body", "[a, b]", "expected a string");
+    fill_fails("body", "{contains: [a]}", "expected a scalar");
+    fill_fails("body", "[a, b]", "expected a scalar");
 }
 
 static void test_duration(void **state)

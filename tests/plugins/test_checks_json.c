@@ -593,6 +593,43 @@ static void test_threads(void **state)
         key->free(conds[k]);
 }
 
+/* Run-time values (VOLLEY_OPT_VALUE with ${vu.id}) render per response for
+ * the memo's VU, typed as written (quoted: a string); without a VU they
+ * fail with the reason; a failure shows the value and where it came from. */
+static void test_run_time_values(void **state)
+{
+    (void)state;
+    void *quoted = compile("{ path: v, equals: \"${vu.id}\" }");
+    void *bare = compile("path: n\nequals: ${vu.id}\n");
+    void *has = compile("{ path: list, contains: \"id-${vu.id}\" }");
+    volley_response r = resp("{\"v\": \"7\", \"n\": 7, \"list\": [\"id-7\"]}");
+    char msg[256];
+    struct { void *c; uint64_t vu; bool ok; const char *want; } cases[] = {
+        {quoted, 7, true, ""},
+        {quoted, 8, false, "v: \"7\" (expected \"8\" from ${vu.id})"},
+        {bare, 7, true, ""},
+        {bare, 9, false, "n: 7 (expected 9 from ${vu.id})"},
+        {has, 7, true, ""},
+        {has, 3, false, "list: array of 1 item (expected an array containing \"id-3\" from id-${vu.id})"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        volley_memo m = {.vu = th_vu(&th, cases[i].vu)};
+        msg[0] = '\0';
+        bool ok = key->eval(cases[i].c, &r, &m, msg, sizeof msg);
+        memo_clear(&m);
+        if (ok != cases[i].ok || strcmp(msg, cases[i].want) != 0)
+            fail_msg("case %zu: %s \"%s\", wanted %s \"%s\"", i, ok ? "pass" : "fail", msg,
+                     cases[i].ok ? "pass" : "fail", cases[i].want);
+    }
+    volley_memo none = {0};
+    assert_false(key->eval(quoted, &r, &none, msg, sizeof msg));
+    assert_non_null(strstr(msg, "v: ${vu.id} needs a VU to render it"));
+    memo_clear(&none);
+    key->free(quoted);
+    key->free(bare);
+    key->free(has);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -603,7 +640,7 @@ int main(void)
         T(test_contains),     T(test_all_conditions), T(test_not_json),
         T(test_nul_bytes),    T(test_memo_parse_once), T(test_memo_not_json),
         T(test_memo_full_or_absent), T(test_small_msg), T(test_bad_paths),
-        T(test_bad_configs),  T(test_threads),
+        T(test_bad_configs),  T(test_threads),        T(test_run_time_values),
     };
     return cmocka_run_group_tests_name("checks-json", tests, NULL, NULL);
 }

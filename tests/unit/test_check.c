@@ -289,7 +289,7 @@ static void test_eval_sink(void **state)
     results rs = {0};
     const check_sink sink = {.result = collect, .ctx = &rs};
     volley_response resp = {.status = 200};
-    assert_false(check_eval(items, n, &resp, &sink));
+    assert_false(check_eval(items, n, &resp, NULL, &sink));
     assert_int_equal(rs.n, 4);
     assert_string_equal(rs.r[0].name, "a");
     assert_true(rs.r[0].pass);
@@ -308,9 +308,9 @@ static void test_eval_sink(void **state)
     assert_null(crash_cur.plugin);
 
     rs.n = 0;
-    assert_true(check_eval(items, 1, &resp, &sink));
+    assert_true(check_eval(items, 1, &resp, NULL, &sink));
     assert_int_equal(rs.n, 1);
-    assert_true(check_eval(items, 0, &resp, &sink));
+    assert_true(check_eval(items, 0, &resp, NULL, &sink));
     assert_int_equal(rs.n, 1);
     check_free_items(items, n);
 }
@@ -323,7 +323,7 @@ static void test_eval_match(void **state)
     size_t n;
     compile_ok(f, "- { name: a, is: 201 }\n- { name: b, is: 200 }\n", &items, &n);
     volley_response resp = {.status = 200};
-    assert_false(check_eval(items, n, &resp, NULL));
+    assert_false(check_eval(items, n, &resp, NULL, NULL));
     assert_int_equal(fake.evals, 1);
     volley_checks c = {.n = n, .items = items};
     assert_false(check_match(&c, &resp));
@@ -341,7 +341,7 @@ static void test_eval_no_response(void **state)
     check_item *items;
     size_t n;
     compile_ok(f, "- { name: a, is: 0 }\n", &items, &n);
-    assert_true(check_eval(items, n, NULL, NULL));
+    assert_true(check_eval(items, n, NULL, NULL, NULL));
     assert_non_null(fake.seen);
     assert_int_equal(fake.seen->status, 0);
     assert_string_equal(fake.seen->error, "step did not run");

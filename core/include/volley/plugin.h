@@ -43,6 +43,9 @@ extern "C" {
  *   revision 0  (volley 0.1.0) the first ABI 1 layout
  *   revision 1  volley_plugin.revision; volley_host.revision;
  *               volley_output_ops.config_check and .tick
+ *   revision 2  VOLLEY_OPT_VALUE, VOLLEY_OPT_VALUE_LIST (check values that
+ *               may be known only at run time); volley_host.value_get and
+ *               .checks_match_vu
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -56,7 +59,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 1u
+#define VOLLEY_ABI_REVISION 2u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -121,9 +124,16 @@ typedef enum volley_opt_type {
                                  by the core exactly as a step's `check:`   */
     VOLLEY_OPT_CAPTURES,      /* const volley_captures *: NAME: SOURCE, as a
                                  step's `capture:`; later steps see NAME    */
-    VOLLEY_OPT_JSON_LIST      /* volley_json_list: one value or a list; a
+    VOLLEY_OPT_JSON_LIST,     /* volley_json_list: one value or a list; a
                                  string item is a text template, any other
                                  item a JSON tree (e.g. messages to send)   */
+    /* revision 2: */
+    VOLLEY_OPT_VALUE,         /* volley_value: a scalar known at load time,
+                                 or a ${...} rendered per response (a check's
+                                 expected value: ${tx_id}, ${row.status});
+                                 with min < max, one known at load time
+                                 must be an integer within them */
+    VOLLEY_OPT_VALUE_LIST     /* volley_value_list: one value or a list     */
 } volley_opt_type;
 
 #define VOLLEY_OPT_REQUIRED 0x1u
@@ -202,6 +212,26 @@ typedef struct volley_scalar {
     double d;
     const char *s;
 } volley_scalar;
+
+/*
+ * A check's expected value (revision 2). Known at load time: `now` holds
+ * it (typed as YAML types a scalar: `200` an integer, `"200"` a string)
+ * and `later` is NULL. Known only at run time (a capture, row.*, vu.*):
+ * `later` is the compiled template, rendered per response by
+ * host->value_get in eval(), and `now` is NULL-typed. `text` is the value
+ * as written ("${tx_id}"), for messages.
+ */
+typedef struct volley_value {
+    volley_scalar now;
+    const volley_template *later;
+    bool quoted;                     /* written quoted: renders to a string */
+    const char *text;
+} volley_value;
+
+typedef struct volley_value_list {
+    size_t n;
+    const volley_value *v;
+} volley_value_list;
 
 /* ------------------------------------------------------------------------ */
 /* Metrics and samples                                                       */
@@ -392,6 +422,19 @@ typedef struct volley_host {
 
     /* ---- revision 1 ---- */
     uint32_t revision;   /* VOLLEY_ABI_REVISION of the core */
+
+    /* ---- revision 2 ---- */
+    /* In a check key's eval(): the value of a VOLLEY_OPT_VALUE option for
+     * this response. `now` is copied; `later` is rendered for the VU whose
+     * response it is and typed as YAML types a plain scalar (a quoted one
+     * stays a string). out->s lives until the response's checks end. 0, or
+     * -1 with the reason in err (no VU: host->checks_match was called
+     * without one; out of memory). */
+    int (*value_get)(const volley_value *v, volley_memo *memo, volley_scalar *out, char *err,
+                     size_t errcap);
+    /* checks_match for a VU: run-time values in the items render for it
+     * (checks_match has no VU: such values fail there). */
+    bool (*checks_match_vu)(const volley_checks *c, volley_vu *vu, const volley_response *resp);
 } volley_host;
 
 /* ------------------------------------------------------------------------ */

@@ -24,8 +24,8 @@
  * check items or captures for VOLLEY_OPT_CHECKS / VOLLEY_OPT_CAPTURES
  * options (those host functions are NULL here: test such plugins through
  * `volley run`), or template names that only a spec knows (row.*,
- * captures). ${env.NAME} reads the process environment; ${services.NAME}
- * what volley_testhost_service() set.
+ * captures); vu.id and vu.iteration do render. ${env.NAME} reads the
+ * process environment; ${services.NAME} what volley_testhost_service() set.
  */
 #ifndef VOLLEY_TESTHOST_H
 #define VOLLEY_TESTHOST_H
@@ -90,6 +90,15 @@ int volley_testhost_run_until(volley_testhost *th, int n, int timeout_ms);
 void volley_testhost_drain(volley_testhost *th);
 /* What the last step_done carried (copied); NULL before the first. */
 const volley_response *volley_testhost_last_response(volley_testhost *th);
+
+/* ---- checks ---- */
+
+/* Runs a check key's eval() on resp as the core does: with a fresh memo
+ * for the response (shared by nothing else here) whose run-time values
+ * (VOLLEY_OPT_VALUE with ${...}) render for vu (NULL: they fail). The
+ * reason of a failure is in msg. */
+bool volley_testhost_eval(volley_testhost *th, const volley_check_key *key, const void *cond,
+                          const volley_response *resp, volley_vu *vu, char *msg, size_t msgcap);
 
 /* ---- samples plugins recorded through host->sample ---- */
 
