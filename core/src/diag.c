@@ -54,3 +54,16 @@ void diag_print(const diag *d, FILE *out)
     for (size_t i = 0; i < d->n_lines; i++)
         fprintf(out, "%s\n", d->lines[i]);
 }
+
+void diag_note_since(diag *d, size_t from, const char *suffix)
+{
+    size_t extra = strlen(suffix);
+    for (size_t i = from; i < d->n_lines; i++) {
+        size_t len = strlen(d->lines[i]);
+        char *p = realloc(d->lines[i], len + extra + 1);
+        if (!p)
+            continue;   /* the message stays, without the note */
+        memcpy(p + len, suffix, extra + 1);
+        d->lines[i] = p;
+    }
+}

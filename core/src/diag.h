@@ -26,5 +26,9 @@ void diag_error(diag *d, const char *file, unsigned line, unsigned col,
 void diag_verror(diag *d, const char *file, unsigned line, unsigned col,
                  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 void diag_print(const diag *d, FILE *out);
+/* Appends suffix to every message added since the first `from` ones (a
+ * note that applies to all of them, e.g. which template a value came
+ * from). */
+void diag_note_since(diag *d, size_t from, const char *suffix);
 
 #endif

@@ -384,11 +384,61 @@ static int fill_json_list(opt_ctx *c, const ynode *n, const char *path, volley_j
 }
 
 static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
+                    void *config, const char *path);
+
+/* Whether a type reads a number, a duration, a boolean or a word: such a
+ * value written as ${env.X:-default} is folded first. */
+static bool foldable_type(volley_opt_type t)
+{
+    return t == VOLLEY_OPT_INT || t == VOLLEY_OPT_DOUBLE || t == VOLLEY_OPT_BOOL ||
+           t == VOLLEY_OPT_DURATION || t == VOLLEY_OPT_ENUM || t == VOLLEY_OPT_INT_LIST;
+}
+
+/*
+ * `rate: ${env.RATE:-20}`, `duration: "${env.D:-5s}"`: load-time names
+ * (env.*, services.*) are folded in and the text is read as if it had been
+ * written there unquoted, so it is type-checked as usual; every error
+ * about it also names the template. A run-time name cannot be folded.
+ */
+static int fill_folded(opt_ctx *c, const volley_option *o, const ynode *n, void *config,
+                       const char *path)
+{
+    volley_template *t = compile_tmpl(c, n, path);
+    if (!t)
+        return -1;
+    const char *k = tmpl_const(t);
+    if (!k) {
+        ynode_error(c->d, n, "%s: \"%s\" needs a value known only at run time, but this option is "
+                    "read once at load time: only ${env.*} and ${services.*} can be used in it",
+                    path, n->str);
+        return -1;
+    }
+    ynode f = *n;
+    f.str = (char *)k;
+    f.len = strlen(k);
+    f.plain = true;
+    size_t before = c->d->n_lines;
+    bool was = c->folding;
+    c->folding = true;   /* the folded text is read as written, never folded again */
+    int rc = fill_one(c, o, &f, config, path);
+    c->folding = was;
+    if (rc != 0) {
+        char note[600];
+        snprintf(note, sizeof note, " (from %s)", n->str);
+        diag_note_since(c->d, before, note);
+    }
+    return rc;
+}
+
+static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
                     void *config, const char *path)
 {
     void *f = field(config, o);
     double d;
     bool b;
+    if (!c->folding && foldable_type(o->type) && n->kind == YNODE_SCALAR && n->str &&
+        strstr(n->str, "${"))
+        return fill_folded(c, o, n, config, path);
     switch (o->type) {
     case VOLLEY_OPT_STRING:
         if (want_scalar(c, n, path, "a string") != 0)

@@ -34,6 +34,7 @@ typedef struct opt_ctx {
      * the text, refuse the rest. Without it (the core's own maps, protocol
      * steps) such strings are taken as written. */
     bool fold_strings;
+    bool folding;              /* inside a folded ${env.*} value (options.c) */
 } opt_ctx;
 
 /* Fills `config` (map->config_size bytes, zeroed here) from `node`: a

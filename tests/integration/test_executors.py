@@ -162,6 +162,63 @@ class ExecutorTest(VolleyCase):
         self.assertIn('scenarios.c.stages[0]: missing required key "target"', err)
 
 
+    ENV_SHAPED = """
+            version: 1
+            scenarios:
+              car:
+                executor: constant-arrival-rate
+                rate: ${env.RATE:-300}
+                time_unit: "${env.UNIT:-1s}"
+                duration: ${env.DURATION:-3s}
+                pre_allocated_vus: ${env.VUS:-10}
+                max_vus: "${env.MAX_VUS:-20}"
+                flow: [ { http: { url: "${env.NGINX}/delay10", timeout: "${env.TIMEOUT:-5s}" } } ]
+              ramp:
+                executor: ramping-vus
+                start_vus: ${env.START:-0}
+                start_time: ${env.RAMP_AT:-0s}
+                stages:
+                  - { duration: "${env.RAMP:-1s}", target: "${env.PEAK:-2}" }
+                flow: [ { http: { url: "${env.NGINX}/delay10" } }, { sleep: 50ms } ]
+            """
+
+    def test_load_shape_from_the_environment(self):
+        """Executor numbers and durations take ${env.X:-default}, folded at
+        load time: the defaults give one load, -e another."""
+        rc, out, err, s = self.run_spec(self.ENV_SHAPED + """
+            thresholds:
+              "iterations{scenario:car}": ["count==900"]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err, s = self.run_spec(self.ENV_SHAPED + """
+            thresholds:
+              "iterations{scenario:car}": ["count==100"]
+              vus_max: ["value<=6"]
+            """, "-e", "RATE=50", "-e", "DURATION=2s", "-e", "PEAK=3", "-e", "VUS=3", "-e", "MAX_VUS=3")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["vus_max"]["value"], 6)   # 3 + the ramp's 3
+
+    def test_load_shape_errors_name_the_template(self):
+        spec = self.write_spec(self.ENV_SHAPED)
+        rc, out, err = self.volley("validate", "-e", "RATE=fast", "-e", "DURATION=3x", "-e", "PEAK=2.5",
+                                   "-e", "UNIT=0s", "-e", "VUS=${vu.id}", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertRegex(err, r'spec\.yaml:6:\d+: error: scenarios\.car\.rate: expected an integer, got string '
+                              r'"fast" \(from \$\{env\.RATE:-300\}\)')
+        self.assertIn('scenarios.car.duration: expected a duration such as 500ms, 10s, 1m30s or 2h; got "3x"', err)
+        self.assertIn("(from ${env.DURATION:-3s})", err)
+        self.assertIn('scenarios.ramp.stages[0].target: expected an integer, got number "2.5" '
+                      '(from ${env.PEAK:-2})', err)
+        self.assertIn("scenarios.car.time_unit: ", err)
+        self.assertIn("(from ${env.UNIT:-1s})", err)
+        self.assertIn('scenarios.car.pre_allocated_vus: expected an integer, got string "${vu.id}" '
+                      '(from ${env.VUS:-10})', err)
+        # A run-time name written in the spec itself cannot be folded.
+        spec = self.write_spec(self.ENV_SHAPED.replace("${env.RATE:-300}", "${vu.id}"), "b.yaml")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn('scenarios.car.rate: "${vu.id}" needs a value known only at run time', err)
+
 
 class AbortAndSignalTest(VolleyCase):
     def test_abort_on_fail_stops_the_run_early(self):
