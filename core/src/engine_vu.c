@@ -67,40 +67,42 @@ static int next_action(vu_run *v)
     return NEXT_STOP;
 }
 
-/* The iteration's pool row (scenario `use:`); false when a unique pool has
- * no row left, which ends the VU. */
-static bool pick_row(vu_run *v)
+/* The iteration's row of each pool of the scenario's `use:`, each picked
+ * as its pool says; false when a unique pool has no row left, which ends
+ * the VU. */
+static bool pick_rows(vu_run *v)
 {
     const scenario *sc = v->sr->sc;
-    if (sc->pool < 0)
-        return true;
     engine *e = v->w->e;
-    const pool_def *p = &e->s->pools[sc->pool];
-    uint64_t n = p->t.n_rows, k = 0;
-    switch (p->pick) {
-    case PICK_PER_VU:
-        k = v->gidx % n;
-        break;
-    case PICK_RANDOM:
-        k = rng_below(&v->pub.rng, n);
-        break;
-    case PICK_SEQUENTIAL:
-        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed) % n;
-        break;
-    case PICK_UNIQUE:
-        k = atomic_fetch_add_explicit(&e->pool_next[sc->pool], 1, memory_order_relaxed);
-        if (k >= n) {
-            /* The scenario ends: no more iterations start, arrivals stop. */
-            atomic_store(&e->sc_used_up[v->sr->index], true);
-            if (!atomic_exchange(&e->pool_used_up[sc->pool], true))
-                fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu row%s): "
-                        "scenario %s stops starting iterations\n", p->name,
-                        (unsigned long long)n, n == 1 ? "" : "s", sc->name);
-            return false;
+    for (size_t u = 0; u < sc->n_pools; u++) {
+        int pi = sc->pools[u];
+        const pool_def *p = &e->s->pools[pi];
+        uint64_t n = p->t.n_rows, k = 0;
+        switch (p->pick) {
+        case PICK_PER_VU:
+            k = v->gidx % n;
+            break;
+        case PICK_RANDOM:
+            k = rng_below(&v->pub.rng, n);
+            break;
+        case PICK_SEQUENTIAL:
+            k = atomic_fetch_add_explicit(&e->pool_next[pi], 1, memory_order_relaxed) % n;
+            break;
+        case PICK_UNIQUE:
+            k = atomic_fetch_add_explicit(&e->pool_next[pi], 1, memory_order_relaxed);
+            if (k >= n) {
+                /* The scenario ends: no more iterations start, arrivals stop. */
+                atomic_store(&e->sc_used_up[v->sr->index], true);
+                if (!atomic_exchange(&e->pool_used_up[pi], true))
+                    fprintf(stderr, "volley: pool %s is used up (pick: unique, %llu row%s): "
+                            "scenario %s stops starting iterations\n", p->name,
+                            (unsigned long long)n, n == 1 ? "" : "s", sc->name);
+                return false;
+            }
+            break;
         }
-        break;
+        v->pub.rows[u] = pool_cell(&p->t, k, 0);
     }
-    v->pub.row = pool_cell(&p->t, k, 0);
     return true;
 }
 
@@ -380,7 +382,7 @@ void engine_vu_run(vu_run *v)
                 uv_timer_start(&v->timer, on_vu_timer, 0, 0);
                 break;
             }
-            if (!pick_row(v)) {
+            if (!pick_rows(v)) {
                 engine_vu_stop(v);
                 break;
             }

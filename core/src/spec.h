@@ -23,6 +23,7 @@
 #include "schedule.h"
 #include "threshold.h"
 #include "volley/plugin.h"
+#include "vu.h"
 #include "yaml_tree.h"
 
 /* Captures a protocol plugin took as an option (VOLLEY_OPT_CAPTURES), run
@@ -114,7 +115,8 @@ typedef struct scenario {
     int64_t pre_allocated_vus, max_vus;
     size_t n_ops;
     flow_op *ops;
-    int pool;                  /* `use:` index into spec.pools, -1: none */
+    int pools[VU_MAX_POOLS];   /* `use:` indexes into spec.pools */
+    size_t n_pools;            /* 0: no pool */
     size_t n_caps;             /* capture slots each VU keeps */
 } scenario;
 

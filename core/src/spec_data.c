@@ -249,35 +249,60 @@ static void collect_captures(spec_loader *L, const ynode *flow, const char ***na
     }
 }
 
+/* One name of `use:` into the scenario's pools; false after reporting. */
+static bool use_pool(spec_loader *L, const ynode *n, const char *path, scenario *sc)
+{
+    const char *name = spec_want_string(L, n, path);
+    if (!name)
+        return false;
+    for (size_t i = 0; i < L->s->n_pools; i++) {
+        if (strcmp(L->s->pools[i].name, name) != 0)
+            continue;
+        for (size_t k = 0; k < sc->n_pools; k++) {
+            if (sc->pools[k] == (int)i) {
+                ynode_error(L->d, n, "%s: pool \"%s\" is used twice", path, name);
+                return false;
+            }
+        }
+        L->sc_pools[sc->n_pools] = &L->s->pools[i];
+        sc->pools[sc->n_pools++] = (int)i;
+        return true;
+    }
+    const char *names[64];
+    size_t nn = 0;
+    for (size_t i = 0; i < L->s->n_pools && nn < 64; i++)
+        names[nn++] = L->s->pools[i].name;
+    char hint[128] = "";
+    suggest_hint(name, names, nn, hint, sizeof hint);
+    ynode_error(L->d, n, "%s: no pool named \"%s\"%s (declare it under pools:)", path, name, hint);
+    return false;
+}
+
 bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path,
                               const ynode *flow, scenario *sc)
 {
-    sc->pool = -1;
+    sc->n_pools = 0;
     L->sc_name = sc->name;
-    L->sc_pool = NULL;
+    L->sc_n_pools = 0;
+    L->sc_pool_failed = false;
     bool ok = true;
     if (use) {
-        const char *name = spec_want_string(L, use, spec_subpath(L, path, "use"));
-        for (size_t i = 0; name && i < L->s->n_pools; i++) {
-            if (strcmp(L->s->pools[i].name, name) == 0) {
-                sc->pool = (int)i;
-                L->sc_pool = &L->s->pools[i];
+        const char *upath = spec_subpath(L, path, "use");
+        if (use->kind == YNODE_SEQ) {
+            if (use->n_items == 0 || use->n_items > VU_MAX_POOLS) {
+                ynode_error(L->d, use, "%s: expected a pool name or a list of 1 to %d pool names", upath,
+                            VU_MAX_POOLS);
+                ok = false;
+            } else {
+                for (size_t i = 0; i < use->n_items; i++)
+                    ok &= use_pool(L, use->items[i], arena_printf(&L->s->a, "%s[%zu]", upath, i), sc);
             }
+        } else {
+            ok = use_pool(L, use, upath, sc);
         }
-        L->sc_pool_failed = name && sc->pool < 0;
-        if (name && sc->pool < 0) {
-            const char *names[64];
-            size_t nn = 0;
-            for (size_t i = 0; i < L->s->n_pools && nn < 64; i++)
-                names[nn++] = L->s->pools[i].name;
-            char hint[128] = "";
-            suggest_hint(name, names, nn, hint, sizeof hint);
-            ynode_error(L->d, use, "%s.use: no pool named \"%s\"%s (declare it under pools:)",
-                        path, name, hint);
-            ok = false;
-        }
-        if (!name)
-            ok = false;
+        L->sc_n_pools = sc->n_pools;
+        /* Said once here; the steps' ${row.*} are not checked again. */
+        L->sc_pool_failed = !ok;
     }
     size_t cap = 0;
     L->cap_names = NULL;
@@ -291,7 +316,7 @@ bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path
 void spec_scenario_data_end(spec_loader *L)
 {
     L->sc_name = NULL;
-    L->sc_pool = NULL;
+    L->sc_n_pools = 0;
     L->sc_pool_failed = false;
     L->cur_step = NULL;
     L->cap_names = NULL;
@@ -305,29 +330,76 @@ const char *spec_scope_scenario(void *ctx)
     return L->outside_flow ? "scenario" : L->sc_name;
 }
 
-int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap)
+/* The pools of the scenario that have field `name`, into hits (slots). */
+static size_t pools_with(spec_loader *L, const char *name, int *hits)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < L->sc_n_pools; i++)
+        if (pool_field(&L->sc_pools[i]->t, name) >= 0)
+            hits[n++] = (int)i;
+    return n;
+}
+
+/*
+ * ${row.FIELD}: the field of the one used pool that has it; a field of
+ * two pools must be qualified as ${row.POOL.FIELD}. A name with a dot is
+ * first read as POOL.FIELD when POOL is one of the scenario's pools.
+ */
+int64_t spec_scope_row_field(void *ctx, const char *name, int *slot, char *err, size_t errcap)
 {
     spec_loader *L = ctx;
-    const pool_def *p = L->sc_pool;
+    *slot = 0;
     if (L->outside_flow || L->sc_pool_failed)
         return 0;   /* checked in each step / its use: was already reported */
-    if (!p) {
+    if (L->sc_n_pools == 0) {
         snprintf(err, errcap, "${row.%s}: a pool row is only known in a scenario with `use: POOL`",
                  name);
         return -1;
     }
-    if (p->t.n_fields == 0)
-        return 0;   /* the pool failed to load, and said so: nothing more */
-    int idx = pool_field(&p->t, name);
-    if (idx < 0) {
-        char hint[128] = "";
-        suggest_hint(name, p->t.fields, p->t.n_fields, hint, sizeof hint);
-        char list[512];
-        suggest_join(p->t.fields, p->t.n_fields, list, sizeof list);
-        snprintf(err, errcap, "${row.%s}: pool %s has no field \"%s\"%s; its fields: %s", name,
-                 p->name, name, hint, list);
+    for (size_t i = 0; i < L->sc_n_pools; i++)
+        if (L->sc_pools[i]->t.n_fields == 0)
+            return 0;   /* a pool failed to load, and said so: nothing more */
+    const char *dot = strchr(name, '.');
+    for (size_t i = 0; dot && i < L->sc_n_pools; i++) {
+        const pool_def *p = L->sc_pools[i];
+        if (strlen(p->name) == (size_t)(dot - name) && memcmp(p->name, name, (size_t)(dot - name)) == 0) {
+            int idx = pool_field(&p->t, dot + 1);
+            if (idx >= 0) {
+                *slot = (int)i;
+                return idx;
+            }
+        }
     }
-    return idx;
+    int hits[VU_MAX_POOLS];
+    size_t n = pools_with(L, name, hits);
+    if (n == 1) {
+        *slot = hits[0];
+        return pool_field(&L->sc_pools[hits[0]]->t, name);
+    }
+    if (n > 1) {
+        const pool_def *a = L->sc_pools[hits[0]], *b = L->sc_pools[hits[1]];
+        snprintf(err, errcap, "${row.%s}: pools %s and %s both have a field \"%s\"; say which: "
+                 "${row.%s.%s} or ${row.%s.%s}", name, a->name, b->name, name, a->name, name, b->name,
+                 name);
+        return -1;
+    }
+    /* No pool has it: suggest from all the fields of the used pools. */
+    const char *fields[256];
+    size_t nf = 0;
+    for (size_t i = 0; i < L->sc_n_pools; i++)
+        for (size_t f = 0; f < L->sc_pools[i]->t.n_fields && nf < 256; f++)
+            fields[nf++] = L->sc_pools[i]->t.fields[f];
+    char hint[128] = "";
+    suggest_hint(name, fields, nf, hint, sizeof hint);
+    char list[512];
+    suggest_join(fields, nf, list, sizeof list);
+    if (L->sc_n_pools == 1)
+        snprintf(err, errcap, "${row.%s}: pool %s has no field \"%s\"%s; its fields: %s", name,
+                 L->sc_pools[0]->name, name, hint, list);
+    else
+        snprintf(err, errcap, "${row.%s}: none of the scenario's pools has a field \"%s\"%s; their "
+                 "fields: %s", name, name, hint, list);
+    return -1;
 }
 
 int spec_scope_capture(void *ctx, const char *name)

@@ -41,7 +41,8 @@ typedef struct spec_loader {
     const ynode *defaults;     /* the spec's defaults: mapping or NULL */
     /* while a scenario compiles */
     const char *sc_name;
-    const pool_def *sc_pool;   /* its `use:` pool, or NULL */
+    const pool_def *sc_pools[VU_MAX_POOLS];   /* its `use:` pools, in order */
+    size_t sc_n_pools;
     const char **cap_names;    /* every name its flow captures: slot order */
     bool *cap_seen;            /* captured by a step compiled so far */
     size_t n_caps;
@@ -83,7 +84,7 @@ bool spec_scenario_data_begin(spec_loader *L, const ynode *use, const char *path
 void spec_scenario_data_end(spec_loader *L);
 /* Template scope callbacks for the scenario being compiled. */
 const char *spec_scope_scenario(void *ctx);
-int64_t spec_scope_row_field(void *ctx, const char *name, char *err, size_t errcap);
+int64_t spec_scope_row_field(void *ctx, const char *name, int *slot, char *err, size_t errcap);
 int spec_scope_capture(void *ctx, const char *name);
 /* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
 volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);

@@ -430,10 +430,12 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             snprintf(err, errcap, "${%s}: a pool row is only known in a scenario with `use: POOL`", name);
             return -1;
         }
-        int64_t idx = scope->row_field(scope->ctx, rest, err, errcap);
+        int slot = 0;
+        int64_t idx = scope->row_field(scope->ctx, rest, &slot, err, errcap);
         if (idx < 0)
             return -1;
-        tmpl_seg seg = {.kind = SEG_ROW, .escape = escape, .text = form, .len = strlen(form), .i0 = idx};
+        tmpl_seg seg = {.kind = SEG_ROW, .escape = escape, .text = form, .len = strlen(form), .i0 = idx,
+                        .i1 = slot};
         sl_push_seg(l, a, &seg);
         return 0;
     }
@@ -703,10 +705,10 @@ int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
                                        (unsigned long long)vu_get_iteration(vu)));
             break;
         case SEG_ROW:
-            if (!vu->row) {
+            if (!vu->rows[s->i1]) {
                 rc = escape_null(out, s->escape);
             } else {
-                const pool_value *pv = &vu->row[s->i0];
+                const pool_value *pv = &vu->rows[s->i1][s->i0];
                 rc = s->escape == ESC_JSON_VALUE ? vbuf_append(out, pv->json, pv->json_len)
                      : pv->kind == POOL_STRING   ? put_text(out, pv->text, pv->len, s->escape)
                                                  : put_json(out, pv->text, pv->len, s->escape);

@@ -33,9 +33,11 @@ typedef struct tmpl_scope {
     const char *(*service)(void *ctx, const char *name);
     /* The scenario being compiled, or NULL outside a flow. */
     const char *(*scenario)(void *ctx);
-    /* Index of row.NAME in the scenario's pool; -1 with a message in err
-     * (no pool bound, no such field). NULL: no pool known here. */
-    int64_t (*row_field)(void *ctx, const char *name, char *err, size_t errcap);
+    /* row.NAME (or row.POOL.NAME): the field's index in its pool and, in
+     * *slot, the pool's place in the scenario's `use:`; -1 with a message
+     * in err (no pool bound, no such field, a field of two pools). NULL:
+     * no pool known here. */
+    int64_t (*row_field)(void *ctx, const char *name, int *slot, char *err, size_t errcap);
     /* Capture slot of a bare name; -1 unknown, -2 captured only later. */
     int (*capture)(void *ctx, const char *name);
     void *ctx;

@@ -21,11 +21,16 @@ typedef struct vu_capture {
     uint8_t kind;         /* CAP_JSON: val is JSON text (number, object...) */
 } vu_capture;
 
+/* Pools one scenario may `use:` at once. */
+#define VU_MAX_POOLS 8
+
 struct volley_vu {
     uint64_t id;                    /* 1-based, unique in the run */
     uint64_t iteration;             /* 0-based, per VU            */
     uint64_t rng;                   /* rng.h stream state         */
-    const struct pool_value *row;   /* the iteration's pool row, or NULL */
+    /* The iteration's row of each pool of the scenario's `use:` (in its
+     * order), NULL before the first pick. */
+    const struct pool_value *rows[VU_MAX_POOLS];
     vu_capture *caps;               /* the scenario's capture slots, or NULL */
 };
 

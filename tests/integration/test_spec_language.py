@@ -405,6 +405,73 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(len(rnd), 30)
         self.assertEqual(set(rnd), {"/rnd/r1", "/rnd/r2", "/rnd/r3"})
 
+    def test_a_scenario_uses_several_pools(self):
+        """use: [cases, accounts]: a row of each per iteration, each picked as
+        its pool says; a field of one pool by its name, a field both have as
+        ${row.POOL.FIELD}."""
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            pools:
+              cases: { rows: [ { id: c1, amount: 5 }, { id: c2, amount: 7 } ], pick: sequential }
+              accounts: { rows: [ { id: a1, bank: ICICI }, { id: a2, bank: ENBD } ], pick: per-vu }
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 2
+                use: [cases, accounts]
+                flow:
+                  - http:
+                      method: POST
+                      url: "@REC@/t/${row.cases.id}/${row.accounts.id}"
+                      json:
+                        amount: ${row.amount}
+                        bank: "${row.bank}"
+                        vu: "${vu.id}"
+                    check:
+                      - { name: echoed, json: { path: bank, equals: "${row.bank}" } }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        reqs = [r for r in self.rec.taken() if r["path"].startswith("/t/")]
+        self.assertEqual(len(reqs), 4)
+        # cases: sequential over all iterations; accounts: one row per VU
+        self.assertEqual(sorted(r["path"].split("/")[2] for r in reqs), ["c1", "c1", "c2", "c2"])
+        by_vu = {}
+        for r in reqs:
+            b = json.loads(r["body"])
+            by_vu.setdefault(b["vu"], set()).add((r["path"].split("/")[3], b["bank"]))
+            self.assertEqual(b["amount"], 5 if "/c1/" in r["path"] else 7)
+        self.assertEqual(sorted(len(v) for v in by_vu.values()), [1, 1])
+        self.assertEqual({next(iter(v)) for v in by_vu.values()}, {("a1", "ICICI"), ("a2", "ENBD")})
+        self.assertEqual(s["metrics"]["checks"]["fails"], 0)
+
+        spec = self.write_spec("""
+            version: 1
+            pools:
+              cases: { rows: [ { id: c1 } ] }
+              accounts: { rows: [ { id: a1, bank: x } ] }
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                use: [cases, accounts, cases, nope]
+                flow: [ { http: { url: "${env.NGINX}/${row.id}/${row.bnak}/${row.cases.bank}" } } ]
+              t:
+                executor: per-vu-iterations
+                use: [cases, accounts]
+                flow:
+                  - http: { url: "${env.NGINX}/${row.id}" }
+                  - http: { url: "${env.NGINX}/${row.bnak}" }
+                  - http: { url: "${env.NGINX}/${row.cases.bank}" }
+            """, "bad.yaml")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn('scenarios.s.use[2]: pool "cases" is used twice', err)
+        self.assertIn('scenarios.s.use[3]: no pool named "nope"', err)
+        self.assertIn('${row.id}: pools cases and accounts both have a field "id"; say which: '
+                      '${row.cases.id} or ${row.accounts.id}', err)
+        self.assertIn('${row.bnak}: none of the scenario\'s pools has a field "bnak" (did you mean "bank"?)', err)
+        self.assertIn('${row.cases.bank}: none of the scenario\'s pools has a field "cases.bank"', err)
+
     def test_pool_errors_name_the_data_file(self):
         with open(os.path.join(self.tmp, "bad.csv"), "w") as f:
             f.write("a,b\n1,2\n3\n")

@@ -360,7 +360,8 @@ static void test_pool_picks(void **state)
     assert_int_equal(s->pools[2].pick, PICK_SEQUENTIAL);
     assert_int_equal(s->pools[3].pick, PICK_RANDOM);
     assert_int_equal(s->pools[4].pick, PICK_UNIQUE);
-    assert_int_equal(s->scenarios[0].pool, 4);
+    assert_int_equal(s->scenarios[0].n_pools, 1);
+    assert_int_equal(s->scenarios[0].pools[0], 4);
 }
 
 /* Each pool's errors at their place, all of them (pools.h: its pick and its

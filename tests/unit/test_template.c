@@ -552,9 +552,10 @@ static void test_json_errors_have_locations(void **state)
 
 static const char *scenario_lookup(void *ctx) { (void)ctx; return "e2e \"quoted\""; }
 
-static int64_t row_lookup(void *ctx, const char *name, char *err, size_t errcap)
+static int64_t row_lookup(void *ctx, const char *name, int *slot, char *err, size_t errcap)
 {
     (void)ctx;
+    *slot = 0;
     static const char *const fields[] = {"sender", "amount", "note", "flag"};
     for (int64_t i = 0; i < 4; i++)
         if (strcmp(fields[i], name) == 0)
@@ -699,7 +700,7 @@ static void test_scenario_rows_captures(void **state)
         {.text = "a \"b\"", .len = 5, .kind = POOL_STRING, .json = "\"a \\\"b\\\"\"", .json_len = 9},
         {.text = "true", .len = 4, .kind = POOL_BOOL, .json = "true", .json_len = 4},
     };
-    f->vu->row = row;
+    f->vu->rows[0] = row;
     assert_string_equal(render_full(f, "${row.sender}/${row.amount}/${row.note}"), "ICICI/5000/a \"b\"");
     assert_null(tmpl_compile(&f->a, "${row.nope}", 11, &full_scope, err, sizeof err));
     assert_string_equal(err, "no field \"nope\"");
@@ -713,7 +714,7 @@ static void test_scenario_rows_captures(void **state)
     assert_null(tmpl_compile(&f->a, "${later}", 8, &full_scope, err, sizeof err));
     assert_string_equal(err, "\"${later}\" is captured only by a later step; a captured name is "
                              "visible to the steps after the one that captures it");
-    f->vu->row = NULL;
+    f->vu->rows[0] = NULL;
     f->vu->caps = NULL;
 }
 
@@ -728,7 +729,7 @@ static void test_json_runtime_values_keep_types(void **state)
     };
     vu_capture caps[2] = {{.kind = CAP_STRING, .val = {.data = "t\"1", .len = 3}},
                           {.kind = CAP_JSON, .val = {.data = "12.5", .len = 4}}};
-    f->vu->row = row;
+    f->vu->rows[0] = row;
     f->vu->caps = caps;
     f->vu->rng = 3;
     const ynode *root = parse(f,
@@ -782,7 +783,7 @@ static void test_json_runtime_values_keep_types(void **state)
     f->out.len = 0;
     assert_int_equal(tjson_render(j, f->vu, &f->out), 0);
     assert_non_null(strstr(f->out.data, "\"tx\":null"));
-    f->vu->row = NULL;
+    f->vu->rows[0] = NULL;
     f->vu->caps = NULL;
 }
 
