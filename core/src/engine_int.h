@@ -82,6 +82,7 @@ typedef struct vu_run {
     bool has_arrival;                /* arrival-rate: an iteration is due */
     uint32_t gidx;                   /* index among its scenario's VUs */
     uint64_t iter_start;
+    uint64_t next_iter_at;           /* pacing: the next iteration not before */
     uint64_t scheduled_at;           /* arrival-rate: when it was due */
     uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
     uint64_t iters_done;

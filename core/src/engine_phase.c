@@ -25,6 +25,10 @@ static void on_ramp_tick(uv_timer_t *t)
         if ((int64_t)v->gidx < target) {
             v->ramp_down_since = 0;
             engine_vu_activate(v);
+        } else if (engine_vu_running(v) && !v->in_iteration && v->state == VU_YIELDING) {
+            /* Between iterations (pacing, a yield): nothing to finish. */
+            uv_timer_stop(&v->timer);
+            engine_vu_park(v);
         } else if (engine_vu_running(v)) {
             if (!v->ramp_down_since)
                 v->ramp_down_since = now;

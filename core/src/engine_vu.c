@@ -114,6 +114,7 @@ static void begin_iteration(vu_run *v)
     v->in_iteration = true;
     v->pc = 0;
     v->iter_start = now;
+    v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
     if (v->has_arrival) {
         /* Open model: the iteration is measured from when it was due, so a
          * late start (the runner's lag) shows in iteration_duration. */
@@ -366,6 +367,16 @@ void engine_vu_run(vu_run *v)
     int budget = SYNC_ITER_BUDGET;
     for (;;) {
         if (!v->in_iteration) {
+            /* Pacing: however the last iteration ended (a failed check that
+             * stops it skips its sleeps), the next starts no sooner than
+             * pacing after it started. The wait ends at the scenario's end
+             * like a yield. */
+            if (sc->pacing_ns && v->iters_done && engine_mono_now() < v->next_iter_at) {
+                v->state = VU_YIELDING;
+                uv_timer_start(&v->timer, on_vu_timer,
+                               engine_timer_ms_until(&v->w->loop, v->next_iter_at), 0);
+                break;
+            }
             int next = next_action(v);
             if (next != NEXT_GO) {
                 if (next == NEXT_PARK)

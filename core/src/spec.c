@@ -621,11 +621,12 @@ typedef struct scenario_cfg {
     volley_object_list stages;
     int64_t start_vus, start_rate, rate, pre_allocated_vus, max_vus;
     int64_t graceful_ramp_down, time_unit;
+    int64_t pacing;
 } scenario_cfg;
 
 enum { SC_EXECUTOR, SC_VUS, SC_ITERATIONS, SC_DURATION, SC_MAX_DURATION, SC_GRACEFUL_STOP,
        SC_START_TIME, SC_STAGES, SC_START_VUS, SC_GRACEFUL_RAMP_DOWN, SC_RATE, SC_START_RATE,
-       SC_TIME_UNIT, SC_PRE_ALLOCATED_VUS, SC_MAX_VUS };
+       SC_TIME_UNIT, SC_PRE_ALLOCATED_VUS, SC_MAX_VUS, SC_PACING };
 
 #define SC_INT(key, field, def, lo, hi, text) \
     {.name = key, .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, field), \
@@ -663,6 +664,9 @@ static const volley_option scenario_opts[] = {
                                     "VUs ready before the start"),
     [SC_MAX_VUS] = SC_INT("max_vus", max_vus, NULL, 0, 1000000,
                           "VUs the executor may add when all are busy (default: pre_allocated_vus)"),
+    [SC_PACING] = SC_DUR("pacing", pacing, "0s", 0, 86400,
+                         "least time from the start of a VU's iteration to the start of its next, "
+                         "however the iteration ended (closed-model executors)"),
 };
 static const volley_option_map scenario_map = {scenario_opts, VOLLEY_COUNTOF(scenario_opts),
                                                sizeof(scenario_cfg), NULL};
@@ -674,16 +678,17 @@ static const volley_option_map scenario_map = {scenario_opts, VOLLEY_COUNTOF(sce
 static const struct {
     unsigned takes, needs;
 } executor_opts[] = {
-    [EXEC_CONSTANT_VUS] = {B(SC_VUS) | B(SC_DURATION), B(SC_DURATION)},
-    [EXEC_RAMPING_VUS] = {B(SC_STAGES) | B(SC_START_VUS) | B(SC_GRACEFUL_RAMP_DOWN), B(SC_STAGES)},
+    [EXEC_CONSTANT_VUS] = {B(SC_VUS) | B(SC_DURATION) | B(SC_PACING), B(SC_DURATION)},
+    [EXEC_RAMPING_VUS] = {B(SC_STAGES) | B(SC_START_VUS) | B(SC_GRACEFUL_RAMP_DOWN) | B(SC_PACING),
+                          B(SC_STAGES)},
     [EXEC_CONSTANT_ARRIVAL_RATE] = {B(SC_RATE) | B(SC_TIME_UNIT) | B(SC_DURATION) |
                                         B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
                                     B(SC_RATE) | B(SC_DURATION) | B(SC_PRE_ALLOCATED_VUS)},
     [EXEC_RAMPING_ARRIVAL_RATE] = {B(SC_STAGES) | B(SC_START_RATE) | B(SC_TIME_UNIT) |
                                        B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
                                    B(SC_STAGES) | B(SC_PRE_ALLOCATED_VUS)},
-    [EXEC_PER_VU_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION), 0},
-    [EXEC_SHARED_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION), 0},
+    [EXEC_PER_VU_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION) | B(SC_PACING), 0},
+    [EXEC_SHARED_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION) | B(SC_PACING), 0},
 };
 static const unsigned common_opts = B(SC_EXECUTOR) | B(SC_GRACEFUL_STOP) | B(SC_START_TIME);
 
@@ -873,6 +878,7 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     sc->max_duration_ns = cfg.max_duration;
     sc->graceful_stop_ns = cfg.graceful_stop;
     sc->start_time_ns = cfg.start_time;
+    sc->pacing_ns = cfg.pacing;
     set_profile(L, sc, &cfg);
     if (!L->o->n_stages && !check_profile(L, v, path, sc, &cfg))
         return false;

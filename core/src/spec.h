@@ -108,6 +108,7 @@ typedef struct scenario {
     int64_t duration_ns;       /* constant-vus */
     int64_t max_duration_ns;   /* iteration executors */
     int64_t graceful_stop_ns;
+    int64_t pacing_ns;         /* least time between a VU's iteration starts */
     int64_t start_time_ns;
     /* ramping-vus and the arrival-rate executors */
     sched_profile profile;     /* VUs, or iterations per time_unit */

@@ -472,6 +472,49 @@ class SpecLanguageTest(VolleyCase):
         self.assertIn('${row.bnak}: none of the scenario\'s pools has a field "bnak" (did you mean "bank"?)', err)
         self.assertIn('${row.cases.bank}: none of the scenario\'s pools has a field "cases.bank"', err)
 
+    def test_pacing_stops_the_hot_loop(self):
+        """A failing step with on_check_fail: stop_iteration skips the rest of
+        the iteration, sleeps included: without pacing 2 VUs loop as fast as
+        the server answers; with pacing 500ms each starts at most one
+        iteration every 500 ms, whatever stopped the last one."""
+        spec = """
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 2
+                duration: 2s
+                @PACING@
+                flow:
+                  - http: { url: "@REC@/status/429" }
+                    check: [ { name: ok, status: 200 } ]
+                    on_check_fail: stop_iteration
+                  - sleep: 1s
+            """
+        rc, out, err, hot = self.run_rec(spec.replace("@PACING@", ""))
+        self.assertEqual(rc, 0, out + err)
+        self.assertGreater(hot["metrics"]["iterations"]["count"], 30)   # the trap (as fast as the server answers)
+        rc, out, err, paced = self.run_rec(spec.replace("@PACING@", "pacing: 500ms"))
+        self.assertEqual(rc, 0, out + err)
+        n = paced["metrics"]["iterations"]["count"]
+        self.assertGreaterEqual(n, 6)      # 2 VUs x 4 starts in 2 s (0, .5, 1, 1.5)
+        self.assertLessEqual(n, 10)
+        self.assertGreaterEqual(paced["metrics"]["iteration_duration"]["min"], 0)
+        spec_bad = self.write_spec("""
+            version: 1
+            scenarios:
+              a:
+                executor: constant-arrival-rate
+                rate: 1
+                duration: 1s
+                pre_allocated_vus: 1
+                pacing: 1s
+                flow: [ { sleep: 1ms } ]
+            """, "bad.yaml")
+        rc, out, err = self.volley("validate", spec_bad)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("scenarios.a.pacing: does not apply to executor constant-arrival-rate", err)
+
     def test_pool_errors_name_the_data_file(self):
         with open(os.path.join(self.tmp, "bad.csv"), "w") as f:
             f.write("a,b\n1,2\n3\n")

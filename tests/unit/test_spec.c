@@ -573,7 +573,7 @@ static void test_bad_values(void **state)
                "    flow: [ { sleep: 1s } ]\n",
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
                "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
-               "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, flow, use");
+               "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, flow, use");
 }
 
 /* ------------------------------------------------------------------ */
