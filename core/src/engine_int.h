@@ -83,6 +83,7 @@ typedef struct vu_run {
     uint32_t gidx;                   /* index among its scenario's VUs */
     uint64_t iter_start;
     uint64_t next_iter_at;           /* pacing: the next iteration not before */
+    uint64_t once_done;              /* bit n: once: block n ran to its end */
     uint64_t scheduled_at;           /* arrival-rate: when it was due */
     uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
     uint64_t iters_done;

@@ -109,8 +109,10 @@ static bool pick_rows(vu_run *v)
 static void begin_iteration(vu_run *v)
 {
     uint64_t now = engine_mono_now();
+    const bool *keep = v->sr->sc->cap_keep;
     for (size_t c = 0; c < v->sr->sc->n_caps; c++)
-        v->pub.caps[c].kind = CAP_UNSET;
+        if (!keep || !keep[c])   /* once: captures stay the VU's */
+            v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
     v->pc = 0;
     v->iter_start = now;
@@ -411,6 +413,15 @@ void engine_vu_run(vu_run *v)
         }
         if (op->kind == OP_GROUP_EXIT) {
             group_exit(v, op);
+            v->pc++;
+            continue;
+        }
+        if (op->kind == OP_ONCE_ENTER) {
+            v->pc = (v->once_done >> op->once) & 1 ? op->once_skip : v->pc + 1;
+            continue;
+        }
+        if (op->kind == OP_ONCE_EXIT) {
+            v->once_done |= (uint64_t)1 << op->once;
             v->pc++;
             continue;
         }

@@ -477,6 +477,50 @@ static bool compile_group(spec_loader *L, const ynode *step, const char *path, c
     return ok;
 }
 
+/*
+ * `- once: [ steps ]`: steps a VU runs in its first iteration, and again in
+ * each later one until they have run to their end once (a login that
+ * failed is tried again). What they capture is kept across the VU's
+ * iterations.
+ */
+static bool compile_once(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                         const char *group, op_list *out, int depth)
+{
+    static const char *const keys[] = {"once"};
+    bool ok = spec_check_keys(L, step, path, keys, 1);
+    const ynode *steps = ynode_get(step, "once");
+    const char *opath = spec_subpath(L, path, "once");
+    if (steps->kind != YNODE_SEQ || steps->n_items == 0) {
+        ynode_error(L->d, steps, "%s: expected a non-empty list of steps (run until they complete "
+                    "once per VU)", opath);
+        return false;
+    }
+    if (L->sc_n_once >= SPEC_MAX_ONCE) {
+        ynode_error(L->d, step, "%s: at most %d once: blocks in a scenario", path, SPEC_MAX_ONCE);
+        return false;
+    }
+    uint32_t n = L->sc_n_once++;
+    size_t at = out->n;
+    flow_op *enter = push_op(L, out);
+    enter->kind = OP_ONCE_ENTER;
+    enter->group = group;
+    enter->once = n;
+    enter->location = spec_loc(L, step);
+    ok &= compile_flow(L, steps, opath, scname, group, out, depth + 1);
+    flow_op *exit_op = push_op(L, out);
+    exit_op->kind = OP_ONCE_EXIT;
+    exit_op->group = group;
+    exit_op->once = n;
+    exit_op->location = spec_loc(L, step);
+    out->ops[at].once_skip = (uint32_t)out->n;
+    /* What the block captures is the VU's for good. */
+    for (size_t i = at; i < out->n; i++)
+        for (size_t c = 0; c < out->ops[i].n_captures; c++)
+            if (L->cap_keep && out->ops[i].captures[c].slot >= 0)
+                L->cap_keep[out->ops[i].captures[c].slot] = true;
+    return ok;
+}
+
 static bool compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
@@ -484,6 +528,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         return false;
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
+    if (ynode_get(step, "once"))
+        return compile_once(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "sleep"))
         return compile_sleep(L, step, path, group, out);
     /* Exactly one key must name a protocol; the rest are step keys. */
@@ -512,6 +558,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         size_t nn = 0;
         names[nn++] = "group";
         names[nn++] = "sleep";
+        names[nn++] = "once";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -533,7 +580,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
     }
     if (!proto_key) {
         if (ok)
-            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep (or another "
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once (or another "
                         "protocol plugin's key)", path);
         return false;
     }
@@ -864,8 +911,15 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     sc->location = spec_loc(L, k);
     op_list ops = {0};
     ok &= spec_scenario_data_begin(L, use, path, flow, sc);
+    L->sc_n_once = 0;
+    L->cap_keep = arena_alloc(&L->s->a, (sc->n_caps + 1) * sizeof *L->cap_keep);
+    if (L->cap_keep)
+        memset(L->cap_keep, 0, (sc->n_caps + 1) * sizeof *L->cap_keep);
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    sc->cap_keep = L->cap_keep;
+    sc->n_once = L->sc_n_once;
+    L->cap_keep = NULL;
     spec_scenario_data_end(L);
     sc->ops = ops.ops;   /* kept even on failure: spec_free releases them */
     sc->n_ops = ops.n;

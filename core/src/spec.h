@@ -35,7 +35,13 @@ struct volley_captures {
     struct volley_captures *next;    /* in spec.xcaptures */
 };
 
-typedef enum op_kind { OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT } op_kind;
+typedef enum op_kind {
+    OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
+    OP_ONCE_ENTER, OP_ONCE_EXIT     /* `once:` steps: a VU runs them until they complete once */
+} op_kind;
+
+/* Blocks of `once:` steps one scenario may have (a bit each per VU). */
+#define SPEC_MAX_ONCE 64
 
 /* What a failed check or capture does to the iteration (on_check_fail). */
 typedef enum on_fail { ONFAIL_CONTINUE = 0, ONFAIL_STOP_ITERATION, ONFAIL_ABORT_TEST } on_fail;
@@ -85,6 +91,9 @@ typedef struct flow_op {
     const volley_template *sleep_tmpl;
     /* OP_GROUP_EXIT: tags for group_duration */
     volley_tags group_tags;
+    /* OP_ONCE_ENTER/EXIT: the block's number; ENTER: the op after its EXIT */
+    uint32_t once;
+    uint32_t once_skip;
 } flow_op;
 
 /* In the order of the spec's executor names (spec.c executor_names). */
@@ -109,6 +118,9 @@ typedef struct scenario {
     int64_t max_duration_ns;   /* iteration executors */
     int64_t graceful_stop_ns;
     int64_t pacing_ns;         /* least time between a VU's iteration starts */
+    bool *cap_keep;            /* per capture slot: taken in a once: block, kept
+                                  across the VU's iterations (NULL: none) */
+    uint32_t n_once;
     int64_t start_time_ns;
     /* ramping-vus and the arrival-rate executors */
     sched_profile profile;     /* VUs, or iterations per time_unit */

@@ -239,6 +239,7 @@ static void collect_captures(spec_loader *L, const ynode *flow, const char ***na
         if (st->kind != YNODE_MAP)
             continue;
         collect_captures(L, ynode_get(st, "steps"), names, n, cap, depth + 1);
+        collect_captures(L, ynode_get(st, "once"), names, n, cap, depth + 1);
         for (size_t j = 0; j < st->n_pairs; j++) {
             const plug *p = plug_find_protocol(L->plugins, st->pairs[j].key->str);
             if (p)

@@ -43,6 +43,8 @@ typedef struct spec_loader {
     const char *sc_name;
     const pool_def *sc_pools[VU_MAX_POOLS];   /* its `use:` pools, in order */
     size_t sc_n_pools;
+    uint32_t sc_n_once;        /* its once: blocks so far */
+    bool *cap_keep;            /* per capture slot: taken in a once: block */
     const char **cap_names;    /* every name its flow captures: slot order */
     bool *cap_seen;            /* captured by a step compiled so far */
     size_t n_caps;

@@ -273,6 +273,8 @@ class DocsTest(VolleyCase):
                     step = {"group": v, "steps": [http_step]}
                 elif key == "steps":
                     step = {"group": "g", "steps": v}
+                elif key == "once":
+                    step = {"once": v}
                 else:
                     step = dict(http_step, **{key: v})
                 add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))

@@ -515,6 +515,49 @@ class SpecLanguageTest(VolleyCase):
         self.assertEqual(rc, 104, err)
         self.assertIn("scenarios.a.pacing: does not apply to executor constant-arrival-rate", err)
 
+    def test_once_per_vu_login(self):
+        """once: steps run in a VU's first iteration (a login per VU, as the
+        DelTran gateway limits per connection); what they capture stays the
+        VU's for its later iterations. A once: block that did not complete is
+        tried again in the next iteration."""
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 3
+                flow:
+                  - once:
+                      - http: { method: POST, url: "@REC@/token?vu=${vu.id}" }
+                        capture: { tok: { regex: "token=([a-z0-9]+)" } }
+                  - http:
+                      method: POST
+                      url: "@REC@/work"
+                      headers: { Authorization: "Bearer ${tok}" }
+                      json: { vu: "${vu.id}", it: "${vu.iteration}" }
+              flaky:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 3
+                flow:
+                  - once:
+                      - http: { url: "@REC@/status/503" }
+                        check: [ { name: login ok, status: 200 } ]
+                        on_check_fail: stop_iteration
+                  - http: { url: "@REC@/after" }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        logins = [r for r in reqs if r["path"].startswith("/token")]
+        self.assertEqual(sorted(r["path"] for r in logins), ["/token?vu=1", "/token?vu=2"])
+        work = [r for r in reqs if r["path"] == "/work"]
+        self.assertEqual(len(work), 6)
+        self.assertTrue(all(r["headers"].get("Authorization") == "Bearer abc123" for r in work), work)
+        # The failed once: block ran in every iteration and stopped each one.
+        self.assertEqual(len([r for r in reqs if r["path"] == "/status/503"]), 3)
+        self.assertEqual(len([r for r in reqs if r["path"] == "/after"]), 0)
+
     def test_pool_errors_name_the_data_file(self):
         with open(os.path.join(self.tmp, "bad.csv"), "w") as f:
             f.write("a,b\n1,2\n3\n")
