@@ -240,8 +240,8 @@ static spec *load_spec(cli *c, volley_core *core, const char *path, int *rc)
     diag d;
     diag_init(&d);
     spec *s = spec_load(path, &c->so, &core->plugins, &core->reg, &core->host, core, &d);
+    diag_print(&d, stderr);   /* warnings too, when the spec loaded */
     if (!s) {
-        diag_print(&d, stderr);
         fprintf(stderr, "volley: %s: %zu error%s\n", path, d.count, d.count == 1 ? "" : "s");
         *rc = d.engine ? EXIT_ENGINE : EXIT_INVALID;
     }
