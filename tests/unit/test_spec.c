@@ -1070,6 +1070,36 @@ static void test_threshold_errors(void **state)
                "metrics)");
 }
 
+/* allow_no_data: off by default; on a counter it does nothing, said by a
+ * warning that does not stop the spec from loading. */
+static void test_threshold_allow_no_data(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iteration_duration: [\"p(95)<500\", { threshold: \"avg<1\", allow_no_data: true }]\n"
+                      "  iterations: [{ threshold: \"count>0\", allow_no_data: true }]\n");
+    assert_int_equal(s->n_thresholds, 3);
+    assert_false(s->thresholds[0].allow_no_data);
+    assert_true(s->thresholds[1].allow_no_data);
+    assert_true(s->thresholds[2].allow_no_data);
+    assert_int_equal(f->d.n_warnings, 1);
+    char want[PATH_MAX + 256];
+    snprintf(want, sizeof want, "%s:6:55: warning: thresholds.\"iterations\"[0].allow_no_data: has "
+             "no effect on iterations, a counter: a counter without samples counts 0 and is judged",
+             f->path);
+    assert_string_equal(f->d.warnings[0], want);
+    load_fails_with(f, HEAD
+                    "scenarios:\n"
+                    "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                    "thresholds:\n"
+                    "  vus: { threshold: \"value<1\", allow_no_data: 1 }\n",
+                    ":5:47: error: thresholds.\"vus\".allow_no_data: expected true or false, got "
+                    "integer \"1\"");
+}
+
 /* ------------------------------------------------------------------ */
 /* outputs                                                             */
 
@@ -1319,6 +1349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides_vus_duration, setup, teardown),
