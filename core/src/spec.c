@@ -1004,6 +1004,7 @@ static void load_thresholds(spec_loader *L, const ynode *n)
         } else {
             add_threshold(L, k->str, series, v, path);
         }
+        spec_warn_tag_filters(L, k, (uint32_t)series, path);
     }
 }
 

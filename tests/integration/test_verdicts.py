@@ -5,7 +5,7 @@ allow_no_data; a counter without samples is 0 and judged; abort_on_fail
 never aborts on no data."""
 import unittest
 
-from volleytest import VolleyCase
+from volleytest import NGINX, VolleyCase
 
 BASE = """
 version: 1
@@ -135,6 +135,60 @@ class VerdictTest(VolleyCase):
         self.assertRegex(out, r"running \([23]\.\ds\)")
         self.assertIn('       ✗ http_req_duration{name:trasnfer} "p(95)<1": no data\n', out)
         self.assertIs(s["metrics"]["http_req_duration{name:trasnfer}"]["no_data"], True)
+
+
+class FilterWarningTest(VolleyCase):
+    """`volley validate` (and `volley run`) warn on stderr about a threshold
+    filter on a step name, group or scenario that nothing in the spec
+    produces; the spec stays valid (exit 0)."""
+    SPEC = """
+        version: 1
+        scenarios:
+          main:
+            executor: shared-iterations
+            iterations: 2
+            flow:
+              - group: pay
+                steps:
+                  - http: { name: transfer, url: "${env.NGINX}/fast" }
+              - http: { url: "${env.NGINX}/health" }
+              - ws: { name: feed, url: "ws://127.0.0.1:1/x", close_after: 1s }
+        thresholds:
+          "http_req_duration{name:trasnfer}": ["p(95)<500"]
+          "http_req_duration{name:transfer}": ["p(95)<500"]
+          "http_req_duration{name:${NGINX}/health}": ["p(95)<500"]
+          "ws_session_duration{name:fede}": ["p(95)<500"]
+          "group_duration{group:pay}": ["p(95)<500"]
+          "http_reqs{scenario:mian}": ["count>0"]
+        """
+
+    def test_validate_warns_with_did_you_mean(self):
+        spec = self.write_spec(self.SPEC.replace("${NGINX}", NGINX))
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("ok (1 scenario", out)
+        warnings = [l for l in err.splitlines() if ": warning: " in l]
+        self.assertEqual(len(warnings), 4, err)
+        self.assertRegex(warnings[0], r'spec\.yaml:14:3: warning: thresholds\."http_req_duration\{name:trasnfer\}": '
+                         r'no step is named "trasnfer" \(did you mean "transfer"\?\): this sub-metric can get no '
+                         r'sample, so its thresholds will have no data and fail the run$')
+        self.assertIn('no step is named "fede" (did you mean "feed"?)', warnings[1])   # ws steps too
+        self.assertIn('no group "pay" (did you mean "::pay"? a group tag is the group\'s path', warnings[2])
+        self.assertIn('no scenario "mian" (did you mean "main"?): this sub-metric can get no sample, '
+                      'so it will count 0', warnings[3])
+        self.assertNotIn("error", err)
+
+    def test_run_warns_too_and_the_typo_fails_with_no_data(self):
+        rc, out, err, s = self.run_spec(self.SPEC.replace(
+            '              - ws: { name: feed, url: "ws://127.0.0.1:1/x", close_after: 1s }\n', "")
+            .replace('          "ws_session_duration{name:fede}": ["p(95)<500"]\n', "")
+            .replace("${NGINX}", "x"))
+        self.assertEqual(rc, 99, out + err)
+        self.assertIn('no step is named "trasnfer" (did you mean "transfer"?)', err)
+        self.assertIn('       ✗ http_req_duration{name:trasnfer} "p(95)<500": no data\n', out)
+        self.assertIn('       ✗ group_duration{group:pay} "p(95)<500": no data\n', out)
+        self.assertIs(s["metrics"]["group_duration{group:pay}"]["no_data"], True)
+        self.assertEqual(s["metrics"]["http_reqs{scenario:mian}"]["thresholds"], {"count>0": True})
 
 
 if __name__ == "__main__":

@@ -1100,6 +1100,123 @@ static void test_threshold_allow_no_data(void **state)
                     "integer \"1\"");
 }
 
+/* The warnings of a spec that loaded, in order; a message that starts
+ * with ':' is prefixed with the spec's path. */
+static void warned(fx *f, const char *const *msgs, size_t n)
+{
+    bool ok = f->d.n_warnings == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        char want[PATH_MAX + 2048];
+        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
+        ok = strcmp(f->d.warnings[i], want) == 0;
+        if (!ok)
+            fprintf(stderr, "warning %zu:\n  got:  %s\n  want: %s\n", i, f->d.warnings[i], want);
+    }
+    for (size_t i = 0; !ok && i < f->d.n_warnings; i++)
+        fprintf(stderr, "  warning[%zu]: %s\n", i, f->d.warnings[i]);
+    if (!ok)
+        fail_msg("%zu warnings, expected %zu", f->d.n_warnings, n);
+}
+
+#define WARNED(f, ...)                                                       \
+    do {                                                                     \
+        static const char *const msgs_[] = {__VA_ARGS__};                    \
+        warned((f), msgs_, sizeof msgs_ / sizeof msgs_[0]);                  \
+    } while (0)
+
+#define TAG_SPEC                                                             \
+    HEAD "scenarios:\n"                                                      \
+    "  main:\n"                                                              \
+    "    executor: per-vu-iterations\n"                                      \
+    "    flow:\n"                                                            \
+    "      - group: pay\n"                                                   \
+    "        steps:\n"                                                       \
+    "          - noop: { name: transfer }\n"                                 \
+    "      - noop: { name: status }\n"                                       \
+    "  other: { executor: per-vu-iterations, flow: [ { noop: { name: report } } ] }\n" \
+    "thresholds:\n"
+
+/* A filter on a step name, group or scenario that no sample of the spec
+ * can carry is a warning with a did-you-mean; the spec still loads. */
+static void test_threshold_filter_warnings(void **state)
+{
+    fx *f = *state;
+    load_ok(f, TAG_SPEC
+            "  \"iteration_duration{name:transfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{name:trasnfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{name:zzz}\": [{ threshold: \"p(95)<1\", allow_no_data: true }]\n"
+            "  \"iteration_duration{group:::pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pya}\": [\"p(95)<1\"]\n"
+            "  \"noop_reqs{scenario:mian}\": [\"count>0\"]\n"
+            "  \"iteration_duration{scenario:other,name:transfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pay,name:status}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{scenario:other,group:::pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pay,name:transfer,scenario:main}\": [\"p(95)<1\"]\n");
+    WARNED(f,
+           ":13:3: warning: thresholds.\"iteration_duration{name:trasnfer}\": no step is named "
+           "\"trasnfer\" (did you mean \"transfer\"?): this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run",
+           ":14:3: warning: thresholds.\"iteration_duration{name:zzz}\": no step is named \"zzz\" "
+           "(steps' names: transfer, status, report): this sub-metric can get no sample, so its "
+           "thresholds will have no data (which allow_no_data accepts)",
+           ":16:3: warning: thresholds.\"iteration_duration{group:pay}\": no group \"pay\" (did you "
+           "mean \"::pay\"? a group tag is the group's path, which starts with \"::\"): this "
+           "sub-metric can get no sample, so its thresholds will have no data and fail the run",
+           ":17:3: warning: thresholds.\"iteration_duration{group:::pya}\": no group \"::pya\" (did "
+           "you mean \"::pay\"?): this sub-metric can get no sample, so its thresholds will have no "
+           "data and fail the run",
+           ":18:3: warning: thresholds.\"noop_reqs{scenario:mian}\": no scenario \"mian\" (did you "
+           "mean \"main\"?): this sub-metric can get no sample, so it will count 0",
+           ":19:3: warning: thresholds.\"iteration_duration{scenario:other,name:transfer}\": no step "
+           "in scenario \"other\" is named \"transfer\" (steps' names: report): this sub-metric can "
+           "get no sample, so its thresholds will have no data and fail the run",
+           ":20:3: warning: thresholds.\"iteration_duration{group:::pay,name:status}\": no step in "
+           "group \"::pay\" is named \"status\" (steps' names: transfer): this sub-metric can get "
+           "no sample, so its thresholds will have no data and fail the run",
+           ":21:3: warning: thresholds.\"iteration_duration{scenario:other,group:::pay}\": no group "
+           "\"::pay\" in scenario \"other\" (no groups there): this sub-metric can get no sample, "
+           "so its thresholds will have no data and fail the run");
+
+    /* --scenario: what only the scenarios it leaves out produce. */
+    static const char *const only[] = {"main"};
+    f->o.only_scenarios = only;
+    f->o.n_only = 1;
+    load_ok(f, TAG_SPEC
+            "  \"iteration_duration{name:report}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{scenario:other}\": [\"p(95)<1\"]\n");
+    WARNED(f,
+           ":12:3: warning: thresholds.\"iteration_duration{name:report}\": \"report\" is only in "
+           "scenarios that --scenario leaves out: this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run",
+           ":13:3: warning: thresholds.\"iteration_duration{scenario:other}\": scenario \"other\" "
+           "does not run (--scenario leaves it out): this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run");
+}
+
+/* A step whose protocol cannot tell its name tag (here: a noop step
+ * without a name) turns the name warnings off; groups are still checked. */
+static void test_threshold_filter_unknown_names(void **state)
+{
+    fx *f = *state;
+    load_ok(f, HEAD
+            "scenarios:\n"
+            "  s: { executor: per-vu-iterations, flow: [ { noop: { name: a } }, { noop: {} } ] }\n"
+            "thresholds:\n"
+            "  \"iteration_duration{name:b}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::g}\": [\"p(95)<1\"]\n");
+    WARNED(f, ":6:3: warning: thresholds.\"iteration_duration{group:::g}\": no group \"::g\" (no "
+              "groups there): this sub-metric can get no sample, so its thresholds will have no "
+              "data and fail the run");
+    /* A spec with errors gets no such warnings (its flows may be half compiled). */
+    assert_null(load(f, HEAD
+                     "scenarios:\n"
+                     "  s: { executor: per-vu-iterations, flow: [ { noop: { name: a, reject: true } } ] }\n"
+                     "thresholds:\n"
+                     "  \"iteration_duration{name:a}\": [\"p(95)<1\"]\n"));
+    assert_int_equal(f->d.n_warnings, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* outputs                                                             */
 
@@ -1350,6 +1467,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_filter_warnings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_filter_unknown_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides_vus_duration, setup, teardown),
