@@ -97,24 +97,31 @@ static spec *load_ok(fx *f, const char *yaml)
     return s;
 }
 
-/* The spec must fail with exactly these messages, in order. A message that
+/* Exactly these lines (errors or warnings), in order. A message that
  * starts with ':' is prefixed with the spec's path ("PATH:line:col: ..."). */
+static void expect_lines(const fx *f, char *const *lines, size_t n_lines, const char *const *msgs,
+                         size_t n)
+{
+    bool ok = n_lines == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        char want[PATH_MAX + 2048];
+        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
+        ok = strcmp(lines[i], want) == 0;
+        if (!ok)
+            fprintf(stderr, "message %zu:\n  got:  %s\n  want: %s\n", i, lines[i], want);
+    }
+    for (size_t i = 0; !ok && i < n_lines; i++)
+        fprintf(stderr, "  [%zu]: %s\n", i, lines[i]);
+    if (!ok)
+        fail_msg("%zu messages, expected %zu", n_lines, n);
+}
+
+/* The spec must fail with exactly these messages, in order. */
 static void load_fails(fx *f, const char *yaml, const char *const *msgs, size_t n)
 {
     spec *s = load(f, yaml);
     assert_null(s);
-    bool ok = f->d.count == n;
-    for (size_t i = 0; ok && i < n; i++) {
-        char want[PATH_MAX + 2048];
-        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
-        ok = strcmp(f->d.lines[i], want) == 0;
-        if (!ok)
-            fprintf(stderr, "message %zu:\n  got:  %s\n  want: %s\n", i, f->d.lines[i], want);
-    }
-    if (!ok) {
-        print_diag(f);
-        fail_msg("%zu messages, expected %zu", f->d.count, n);
-    }
+    expect_lines(f, f->d.lines, f->d.count, msgs, n);
 }
 
 #define LOAD_FAILS(f, yaml, ...)                                             \
@@ -1100,28 +1107,12 @@ static void test_threshold_allow_no_data(void **state)
                     "integer \"1\"");
 }
 
-/* The warnings of a spec that loaded, in order; a message that starts
- * with ':' is prefixed with the spec's path. */
-static void warned(fx *f, const char *const *msgs, size_t n)
-{
-    bool ok = f->d.n_warnings == n;
-    for (size_t i = 0; ok && i < n; i++) {
-        char want[PATH_MAX + 2048];
-        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
-        ok = strcmp(f->d.warnings[i], want) == 0;
-        if (!ok)
-            fprintf(stderr, "warning %zu:\n  got:  %s\n  want: %s\n", i, f->d.warnings[i], want);
-    }
-    for (size_t i = 0; !ok && i < f->d.n_warnings; i++)
-        fprintf(stderr, "  warning[%zu]: %s\n", i, f->d.warnings[i]);
-    if (!ok)
-        fail_msg("%zu warnings, expected %zu", f->d.n_warnings, n);
-}
-
+/* The warnings of a spec that loaded, in order (as expect_lines). */
 #define WARNED(f, ...)                                                       \
     do {                                                                     \
         static const char *const msgs_[] = {__VA_ARGS__};                    \
-        warned((f), msgs_, sizeof msgs_ / sizeof msgs_[0]);                  \
+        expect_lines((f), (f)->d.warnings, (f)->d.n_warnings, msgs_,         \
+                     sizeof msgs_ / sizeof msgs_[0]);                        \
     } while (0)
 
 #define TAG_SPEC                                                             \

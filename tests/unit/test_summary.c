@@ -27,16 +27,6 @@ typedef struct fx {
     char export_path[64];
 } fx;
 
-static int reg_or_fail(metrics_reg *r, const char *name, volley_metric_type t,
-                       volley_metric_contains c)
-{
-    char err[256] = "";
-    int id = metrics_register(r, name, t, c, err, sizeof err);
-    if (id < 0)
-        fail_msg("register %s: %s", name, err);
-    return id;
-}
-
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -44,10 +34,19 @@ static int setup(void **state)
     metrics_reg_init(&f->reg);
     if (spec_register_builtin_metrics(&f->reg, err, sizeof err) != 0)
         fail_msg("%s", err);
-    f->trend = reg_or_fail(&f->reg, "req_time", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME);
-    f->rate = reg_or_fail(&f->reg, "ok_rate", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT);
-    f->gauge = reg_or_fail(&f->reg, "queue", VOLLEY_METRIC_GAUGE, VOLLEY_CONTAINS_DEFAULT);
-    f->counter = reg_or_fail(&f->reg, "errors", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT);
+    int *ids[] = {&f->trend, &f->rate, &f->gauge, &f->counter};
+    static const struct {
+        const char *name;
+        volley_metric_type type;
+        volley_metric_contains contains;
+    } defs[] = {{"req_time", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+                {"ok_rate", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
+                {"queue", VOLLEY_METRIC_GAUGE, VOLLEY_CONTAINS_DEFAULT},
+                {"errors", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT}};
+    for (size_t i = 0; i < 4; i++)
+        if ((*ids[i] = metrics_register(&f->reg, defs[i].name, defs[i].type, defs[i].contains, err,
+                                        sizeof err)) < 0)
+            fail_msg("register %s: %s", defs[i].name, err);
     f->s.thresholds = f->th;
     f->r.duration_ns = 2000000000;
     f->r.workers = 1;
@@ -124,6 +123,19 @@ static json_t *exported(fx *f)
     return doc;
 }
 
+/* One threshold of each verdict and a counter: a typo'd name filter (no
+ * data, fails), a gauge without samples (no data, allowed), a trend that
+ * fails, a counter at 0 that passes. */
+static void add_one_of_each(fx *f)
+{
+    add(f, "req_time{name:trasnfer}", "p(95)<0.001", false);
+    add(f, "queue", "value<5", true);
+    add(f, "req_time", "p(95)<10", false);
+    add(f, "errors", "count<1", false);
+    record(f, f->trend, 50);
+    assert_int_equal(eval(f), 2);
+}
+
 static void contains(const char *hay, const char *needle)
 {
     if (!strstr(hay, needle))
@@ -182,12 +194,7 @@ static void test_data_is_judged(void **state)
 static void test_text_summary(void **state)
 {
     fx *f = *state;
-    add(f, "req_time{name:trasnfer}", "p(95)<0.001", false);
-    add(f, "queue", "value<5", true);
-    add(f, "req_time", "p(95)<10", false);
-    add(f, "errors", "count<1", false);
-    record(f, f->trend, 50);
-    assert_int_equal(eval(f), 2);
+    add_one_of_each(f);
     char *t = text(f);
     contains(t, "     ✗ { name:trasnfer }............: no data\n");
     contains(t, "   - queue..........................: no data\n");
@@ -222,12 +229,7 @@ static void test_text_summary_all_passed(void **state)
 static void test_export(void **state)
 {
     fx *f = *state;
-    add(f, "req_time{name:trasnfer}", "p(95)<0.001", false);
-    add(f, "queue", "value<5", true);
-    add(f, "req_time", "p(95)<10", false);
-    add(f, "errors", "count<1", false);
-    record(f, f->trend, 50);
-    eval(f);
+    add_one_of_each(f);
     json_t *doc = exported(f);
     json_t *m = json_object_get(doc, "metrics");
     json_t *typo = json_object_get(m, "req_time{name:trasnfer}");
