@@ -150,7 +150,7 @@ static void check_filter(spec_loader *L, const ynode *at, const char *path, uint
     if (run.unknown || set_has(&run, value))
         goto done;
     collect(L, s->all_scenarios, s->n_all_scenarios, key, sc, &all);
-    char in[512], why[1024], more[640] = "";
+    char in[512], why[2048], more[640] = "";
     if (!all.unknown && set_has(&all, value)) {
         /* It exists, only in scenarios --scenario leaves out. */
         snprintf(why, sizeof why, key == TAG_SCENARIO ? "scenario \"%s\" does not run (--scenario "
