@@ -240,8 +240,8 @@ static spec *load_spec(cli *c, volley_core *core, const char *path, int *rc)
     diag d;
     diag_init(&d);
     spec *s = spec_load(path, &c->so, &core->plugins, &core->reg, &core->host, core, &d);
+    diag_print(&d, stderr);   /* warnings too, when the spec loaded */
     if (!s) {
-        diag_print(&d, stderr);
         fprintf(stderr, "volley: %s: %zu error%s\n", path, d.count, d.count == 1 ? "" : "s");
         *rc = d.engine ? EXIT_ENGINE : EXIT_INVALID;
     }
@@ -415,16 +415,22 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         spec_free(s);
         return rc;
     }
-    bool *ok = calloc(s->n_thresholds + 1, sizeof *ok);
-    size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, ok);
-    if (res.aborted && res.abort_threshold < s->n_thresholds && ok[res.abort_threshold]) {
-        /* It failed when it stopped the test, whatever the last samples say. */
-        ok[res.abort_threshold] = false;
-        failed++;
+    th_verdict *v = calloc(s->n_thresholds + 1, sizeof *v);
+    if (!v) {
+        run_result_free(&res);
+        spec_free(s);
+        return EXIT_ENGINE;
     }
-    summary_print(stdout, s, &core->reg, &res, ok);
+    size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, v);
+    if (res.aborted && res.abort_threshold < s->n_thresholds) {
+        /* It failed when it stopped the test, whatever the last samples say. */
+        size_t i = res.abort_threshold;
+        failed += !summary_fails_run(&s->thresholds[i], v[i]);
+        v[i] = TH_FAIL;
+    }
+    summary_print(stdout, s, &core->reg, &res, v);
     if (c->summary_export &&
-        summary_export(c->summary_export, s, &core->reg, &res, ok, err, sizeof err) != 0) {
+        summary_export(c->summary_export, s, &core->reg, &res, v, err, sizeof err) != 0) {
         fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }
@@ -454,7 +460,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         rc = EXIT_ENGINE;
         *interrupted = true;     /* no further specs in this process */
     }
-    free(ok);
+    free(v);
     run_result_free(&res);
     if (!crash_what())   /* never call into a plugin that may be parked mid-crash */
         spec_free(s);

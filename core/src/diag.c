@@ -11,7 +11,37 @@ void diag_free(diag *d)
     for (size_t i = 0; i < d->n_lines; i++)
         free(d->lines[i]);
     free(d->lines);
+    for (size_t i = 0; i < d->n_warnings; i++)
+        free(d->warnings[i]);
+    free(d->warnings);
     memset(d, 0, sizeof *d);
+}
+
+/* Formats "file:line:col: KIND: msg" and appends it to *arr; a message
+ * that cannot be stored is lost (the caller counts errors anyway). */
+static void add_line(char ***arr, size_t *n, size_t *cap, const char *kind, const char *file,
+                     unsigned line, unsigned col, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+
+    char full[2048 + 512];
+    if (file)
+        snprintf(full, sizeof full, "%s:%u:%u: %s: %s", file, line, col, kind, msg);
+    else
+        snprintf(full, sizeof full, "%s: %s", kind, msg);
+
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        char **nl = realloc(*arr, ncap * sizeof *nl);
+        if (!nl)
+            return;
+        *arr = nl;
+        *cap = ncap;
+    }
+    char *copy = strdup(full);
+    if (copy)
+        (*arr)[(*n)++] = copy;
 }
 
 void diag_error(diag *d, const char *file, unsigned line, unsigned col,
@@ -26,31 +56,29 @@ void diag_error(diag *d, const char *file, unsigned line, unsigned col,
 void diag_verror(diag *d, const char *file, unsigned line, unsigned col,
                  const char *fmt, va_list ap)
 {
-    char msg[2048];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-
-    char full[2048 + 512];
-    if (file)
-        snprintf(full, sizeof full, "%s:%u:%u: error: %s", file, line, col, msg);
-    else
-        snprintf(full, sizeof full, "error: %s", msg);
-
     d->count++;
-    if (d->n_lines == d->cap) {
-        size_t ncap = d->cap ? d->cap * 2 : 8;
-        char **nl = realloc(d->lines, ncap * sizeof *nl);
-        if (!nl)
-            return;   /* counted, message lost */
-        d->lines = nl;
-        d->cap = ncap;
-    }
-    char *copy = strdup(full);
-    if (copy)
-        d->lines[d->n_lines++] = copy;
+    add_line(&d->lines, &d->n_lines, &d->cap, "error", file, line, col, fmt, ap);
+}
+
+void diag_warning(diag *d, const char *file, unsigned line, unsigned col,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vwarning(d, file, line, col, fmt, ap);
+    va_end(ap);
+}
+
+void diag_vwarning(diag *d, const char *file, unsigned line, unsigned col,
+                   const char *fmt, va_list ap)
+{
+    add_line(&d->warnings, &d->n_warnings, &d->cap_warnings, "warning", file, line, col, fmt, ap);
 }
 
 void diag_print(const diag *d, FILE *out)
 {
+    for (size_t i = 0; i < d->n_warnings; i++)
+        fprintf(out, "%s\n", d->warnings[i]);
     for (size_t i = 0; i < d->n_lines; i++)
         fprintf(out, "%s\n", d->lines[i]);
 }

@@ -30,7 +30,10 @@ void engine_main_flush(engine *e, bool sample_gauges)
 }
 
 /* Thresholds with abort_on_fail are evaluated every 2 s, as k6 does, once
- * their delay_abort_eval has passed. */
+ * their delay_abort_eval has passed. One whose metric or sub-metric has no
+ * sample yet is not judged, a counter's either (k6 skips empty sinks too):
+ * samples may still come. "No data" is a verdict of the end of the run
+ * only (summary_eval_thresholds): it can fail the run, never abort it. */
 static void check_abort_thresholds(engine *e)
 {
     double elapsed = (double)(engine_mono_now() - e->t0);

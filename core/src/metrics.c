@@ -218,20 +218,24 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
         for (size_t j = 0; key < 0 && j < r->n_run_tags; j++)
             if (strcmp(r->run_tags[j].key, k->filters[i].key) == 0)
                 rt = &r->run_tags[j];
-        if (rt) {
-            /* Constant for the run: the filter always or never matches. */
-            f[i].key = TAG_RUN;
-            f[i].value = strdup(k->filters[i].value);
-            f[i].int_value = strcmp(rt->value, k->filters[i].value) == 0;
-            continue;
-        }
+        bool run_match = rt && strcmp(rt->value, k->filters[i].value) == 0;
         bool step_key = false;
         for (size_t j = 0; key < 0 && j < r->n_step_keys; j++)
             step_key |= strcmp(r->step_keys[j], k->filters[i].key) == 0;
         if (step_key) {
+            /* A step's own tag wins over a run tag of the same name; on
+             * steps without it, the run tag (if any) decides. */
             f[i].key = TAG_STEP;
             f[i].step_key = strdup(k->filters[i].key);
             f[i].value = strdup(k->filters[i].value);
+            f[i].int_value = run_match;
+            continue;
+        }
+        if (rt) {
+            /* Constant for the run: the filter always or never matches. */
+            f[i].key = TAG_RUN;
+            f[i].value = strdup(k->filters[i].value);
+            f[i].int_value = run_match;
             continue;
         }
         if (key < 0) {
@@ -371,7 +375,7 @@ static bool filter_matches(const series_filter *f, const sample_tags *st)
         for (size_t i = 0; i < st->n_step; i++)
             if (strcmp(st->step[i].key, f->step_key) == 0)
                 return strcmp(st->step[i].value, f->value) == 0;
-        return false;
+        return f->int_value != 0;   /* the run tag of that name matched */
     case TAG__COUNT: break;
     }
     return false;

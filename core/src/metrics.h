@@ -40,7 +40,8 @@ typedef struct series_filter {
     tag_key key;
     const char *step_key;      /* TAG_STEP: the tag's key (owned) */
     const char *value;
-    int int_value;     /* status / expected_response as numbers */
+    int int_value;     /* status / expected_response as numbers; TAG_RUN, TAG_STEP:
+                          whether the run tag (--tag) of that name matches */
 } series_filter;
 
 typedef struct series_def {

@@ -976,6 +976,7 @@ typedef struct threshold_cfg {
     const char *threshold;
     bool abort_on_fail;
     int64_t delay_abort_eval;
+    bool allow_no_data;
 } threshold_cfg;
 
 static const volley_option threshold_opts[] = {
@@ -986,6 +987,9 @@ static const volley_option threshold_opts[] = {
     {.name = "delay_abort_eval", .type = VOLLEY_OPT_DURATION,
      .offset = offsetof(threshold_cfg, delay_abort_eval), .default_value = "0s",
      .help = "wait this long before abort_on_fail may stop the test"},
+    {.name = "allow_no_data", .type = VOLLEY_OPT_BOOL, .offset = offsetof(threshold_cfg, allow_no_data),
+     .default_value = "false",
+     .help = "a (sub-)metric without samples passes instead of failing the run with \"no data\""},
 };
 static const volley_option_map threshold_map = {threshold_opts, VOLLEY_COUNTOF(threshold_opts),
                                                 sizeof(threshold_cfg), "threshold"};
@@ -999,7 +1003,7 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
     threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
-                   .delay_abort_ns = cfg.delay_abort_eval};
+                   .delay_abort_ns = cfg.delay_abort_eval, .allow_no_data = cfg.allow_no_data};
     t.metric = L->reg->series[series].metric;
     char err[512];
     if (th_parse(cfg.threshold, &t.expr, err, sizeof err) != 0) {
@@ -1014,6 +1018,10 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
                     th_aggs_for(type));
         return;
     }
+    if (t.allow_no_data && type == VOLLEY_METRIC_COUNTER)
+        ynode_warning(L->d, ynode_get(item, "allow_no_data"), "%s.allow_no_data: has no effect on "
+                      "%s, a counter: a counter without samples counts 0 and is judged", path,
+                      L->reg->metrics[t.metric].info.name);
     metrics_add_threshold_source(L->reg, t.metric, cfg.threshold);
     spec *s = L->s;
     threshold *nt = arena_alloc(&s->a, (s->n_thresholds + 1) * sizeof *nt);
@@ -1056,6 +1064,7 @@ static void load_thresholds(spec_loader *L, const ynode *n)
         } else {
             add_threshold(L, k->str, series, v, path);
         }
+        spec_warn_tag_filters(L, k, (uint32_t)series, path);
     }
 }
 

@@ -147,6 +147,7 @@ typedef struct threshold {
     th_expr expr;
     bool abort_on_fail;
     int64_t delay_abort_ns;
+    bool allow_no_data;        /* no data passes instead of failing the run */
 } threshold;
 
 typedef struct output_cfg {

@@ -7,6 +7,9 @@
  *                  check.c), thresholds, outputs; spec_load/spec_free
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
+ *   spec_tags.c    the name, group and scenario values a compiled spec's
+ *                  samples can carry; warnings about threshold filters
+ *                  that name none of them
  *   spec_loader.c  locations, key checks, wanting a mapping or a string, key
  *                  paths, option maps beside keys the caller reads itself
  *
@@ -76,6 +79,11 @@ const char *spec_subpath(spec_loader *L, const char *path, const char *key);
  * caller reads itself: unknown-key messages list them after the map's. */
 int spec_fill_except(spec_loader *L, const volley_option_map *map, const ynode *node, void *cfg,
                      const char *path, const char *const *own, size_t n_own);
+
+/* spec_tags.c: after the thresholds of `key` (its series) were added, a
+ * warning for each name, group or scenario filter of the key that no
+ * sample of this spec can match. Nothing when the spec has errors. */
+void spec_warn_tag_filters(spec_loader *L, const ynode *key, uint32_t series, const char *path);
 
 /* spec_data.c */
 void spec_load_pools(spec_loader *L, const ynode *n);

@@ -32,15 +32,29 @@ double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t m
     return NAN;
 }
 
+bool summary_no_data(const metrics_reg *reg, const series_agg *s, uint32_t metric)
+{
+    return s->count == 0 && reg->metrics[metric].info.type != VOLLEY_METRIC_COUNTER;
+}
+
+bool summary_fails_run(const threshold *t, th_verdict v)
+{
+    return v == TH_FAIL || (v == TH_NO_DATA && !t->allow_no_data);
+}
+
 size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
-                               double duration_s, bool *ok)
+                               double duration_s, th_verdict *v)
 {
     size_t failed = 0;
     for (size_t i = 0; i < s->n_thresholds; i++) {
         const threshold *t = &s->thresholds[i];
-        double v = summary_agg_value(reg, &agg->s[t->series], t->metric, &t->expr, duration_s);
-        ok[i] = th_holds(&t->expr, v);
-        failed += !ok[i];
+        const series_agg *a = &agg->s[t->series];
+        if (summary_no_data(reg, a, t->metric))
+            v[i] = TH_NO_DATA;
+        else
+            v[i] = th_holds(&t->expr, summary_agg_value(reg, a, t->metric, &t->expr, duration_s))
+                       ? TH_PASS : TH_FAIL;
+        failed += summary_fails_run(t, v[i]);
     }
     return failed;
 }
@@ -158,6 +172,10 @@ static void print_series(FILE *out, const metrics_reg *reg, const series_agg *a,
 {
     const volley_metric_info *m = &reg->metrics[metric].info;
     char v1[64], v2[64];
+    if (summary_no_data(reg, a, metric)) {
+        fputs("no data\n", out);
+        return;
+    }
     switch (m->type) {
     case VOLLEY_METRIC_COUNTER:
         fmt_value(m->contains, a->sum, v1, sizeof v1);
@@ -194,18 +212,29 @@ static int cmp_metric(const void *a, const void *b, void *reg)
     return strcmp(r->metrics[*(const uint32_t *)a].info.name, r->metrics[*(const uint32_t *)b].info.name);
 }
 
-/* Threshold marks of one series: 1 all passed, 0 one failed, -1 none. */
-static int series_mark(const spec *s, uint32_t series, const bool *th_ok)
+/* The mark of a series' line from its thresholds' verdicts. */
+typedef enum mark { MARK_NONE, MARK_PASS, MARK_FAIL, MARK_ALLOWED } mark;
+
+static mark series_mark(const spec *s, uint32_t series, const th_verdict *v)
 {
-    int mark = -1;
+    mark m = MARK_NONE;
     for (size_t i = 0; i < s->n_thresholds; i++) {
         if (s->thresholds[i].series != series)
             continue;
-        if (!th_ok[i])
-            return 0;
-        mark = 1;
+        if (summary_fails_run(&s->thresholds[i], v[i]))
+            return MARK_FAIL;
+        m = v[i] == TH_NO_DATA ? MARK_ALLOWED : m == MARK_ALLOWED ? m : MARK_PASS;
     }
-    return mark;
+    return m;
+}
+
+/* "   ✓ " and its kin, at two indents (metrics, sub-metrics). */
+static const char *mark_text(mark m, bool sub)
+{
+    static const char *const t[2][4] = {
+        {"     ", "   ✓ ", "   ✗ ", "   - "},
+        {"       ", "     ✓ ", "     ✗ ", "     - "}};
+    return t[sub][m];
 }
 
 static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r)
@@ -266,13 +295,15 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
                 continue;
             const series_agg *a = &r->agg.s[k];
             const volley_metric_info *m = &reg->metrics[sd->metric].info;
-            char v[64];
+            char v[64] = "-";   /* no data */
             if (m->type == VOLLEY_METRIC_TREND) {
-                fmt_value(m->contains, agg_trend_stat(a, "p(95)"), v, sizeof v);
+                if (a->count)
+                    fmt_value(m->contains, agg_trend_stat(a, "p(95)"), v, sizeof v);
                 len += (size_t)snprintf(line + len, sizeof line - len, "  %s p(95)=%s", m->name, v);
             } else if (m->type == VOLLEY_METRIC_RATE) {
-                len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%.2f%%", m->name,
-                                        100.0 * agg_rate(a));
+                if (a->count)
+                    snprintf(v, sizeof v, "%.2f%%", 100.0 * agg_rate(a));
+                len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%s", m->name, v);
             } else if (a->sum > 0 || m->type != VOLLEY_METRIC_COUNTER ||
                        strcmp(m->name, "dropped_iterations") != 0) {
                 len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%.0f (%.1f/s)", m->name,
@@ -330,8 +361,54 @@ static void print_health(FILE *out, const metrics_reg *reg, const run_result *r,
                 "target's; use more workers or a lighter flow\n", lag_text, busy, drop->sum);
 }
 
+/* "p(95)=412ms", "rate=0.12", "count=2090": what a failed threshold read
+ * (counts and rates as the plain numbers the expression compares). */
+static void fmt_judged(const metrics_reg *reg, const threshold *t, const series_agg *a,
+                       double dur, char *buf, size_t cap)
+{
+    const volley_metric_info *m = &reg->metrics[t->metric].info;
+    double v = summary_agg_value(reg, a, t->metric, &t->expr, dur);
+    char label[32], val[64];
+    th_agg_label(&t->expr, label, sizeof label);
+    bool plain = t->expr.agg == TH_AGG_RATE || t->expr.agg == TH_AGG_COUNT;
+    fmt_value(plain ? VOLLEY_CONTAINS_DEFAULT : m->contains, v, val, sizeof val);
+    snprintf(buf, cap, "%s=%s%s", label, val,
+             t->expr.agg == TH_AGG_RATE && m->type == VOLLEY_METRIC_COUNTER ? "/s" : "");
+}
+
+/* Every threshold that did not pass, with what it read or "no data", then
+ * how many failed the run. Nothing when all passed. */
+static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
+                           const th_verdict *v)
+{
+    double dur = (double)r->duration_ns / 1e9;
+    size_t failed = 0, no_data = 0, shown = 0;
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        const threshold *t = &s->thresholds[i];
+        if (v[i] == TH_PASS)
+            continue;
+        bool fails = summary_fails_run(t, v[i]);
+        failed += fails;
+        no_data += fails && v[i] == TH_NO_DATA;
+        if (!shown++)
+            fprintf(out, "\n     thresholds not passed:\n");
+        char why[160] = "no data";
+        if (v[i] == TH_FAIL)
+            fmt_judged(reg, t, &r->agg.s[t->series], dur, why, sizeof why);
+        else if (!fails)
+            snprintf(why, sizeof why, "no data (allow_no_data)");
+        fprintf(out, "       %s %s \"%s\": %s\n", fails ? "✗" : "-", t->key, t->source, why);
+    }
+    if (failed && no_data)
+        fprintf(out, "\n     ✗ %zu of %zu thresholds failed, %zu of them for no data: not one sample "
+                "reached their metric or sub-metric\n       (a misspelled tag filter? where no data "
+                "is expected, allow_no_data: true accepts it)\n", failed, s->n_thresholds, no_data);
+    else if (failed)
+        fprintf(out, "\n     ✗ %zu of %zu thresholds failed\n", failed, s->n_thresholds);
+}
+
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
-                   const bool *th_ok)
+                   const th_verdict *v)
 {
     double dur = (double)r->duration_ns / 1e9;
     fputc('\n', out);
@@ -351,8 +428,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
     trend_widths(reg, &r->agg, order, n, widths);
     for (size_t k = 0; k < n; k++) {
         const metric_def *m = &reg->metrics[order[k]];
-        int mark = series_mark(s, m->series, th_ok);
-        print_label(out, mark < 0 ? "     " : mark ? "   ✓ " : "   ✗ ", m->info.name, width);
+        print_label(out, mark_text(series_mark(s, m->series, v), false), m->info.name, width);
         print_series(out, reg, &r->agg.s[m->series], order[k], dur, widths);
         for (size_t j = 0; j < m->n_subs; j++) {
             const series_def *sd = &reg->series[m->subs[j]];
@@ -361,8 +437,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             char label[256];
             const char *brace = strchr(sd->name, '{');
             snprintf(label, sizeof label, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
-            int smark = series_mark(s, m->subs[j], th_ok);
-            print_label(out, smark < 0 ? "       " : smark ? "     ✓ " : "     ✗ ", label, width - 2);
+            print_label(out, mark_text(series_mark(s, m->subs[j], v), true), label, width - 2);
             print_series(out, reg, &r->agg.s[m->subs[j]], order[k], dur, widths);
         }
     }
@@ -388,11 +463,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
                 (unsigned long long)o->written, (unsigned long long)o->dropped,
                 o->failed ? "; ERROR: " : "", o->failed ? o->err : "");
     }
-    size_t failed = 0;
-    for (size_t i = 0; i < s->n_thresholds; i++)
-        failed += !th_ok[i];
-    if (failed)
-        fprintf(out, "\n     ✗ %zu of %zu thresholds failed\n", failed, s->n_thresholds);
+    print_verdicts(out, s, reg, r, v);
     fputc('\n', out);
     fflush(out);
 }
@@ -473,7 +544,7 @@ static json_t *metric_values(const metrics_reg *reg, const series_agg *a, uint32
     return o;
 }
 
-static void add_thresholds(json_t *o, const spec *s, uint32_t series, const bool *th_ok)
+static void add_thresholds(json_t *o, const spec *s, uint32_t series, const th_verdict *v)
 {
     json_t *th = NULL;
     for (size_t i = 0; i < s->n_thresholds; i++) {
@@ -481,15 +552,17 @@ static void add_thresholds(json_t *o, const spec *s, uint32_t series, const bool
             continue;
         if (!th)
             th = json_object();
-        /* k6's legacy export: true means the threshold FAILED. */
-        json_object_set_new(th, s->thresholds[i].source, json_boolean(!th_ok[i]));
+        /* k6's legacy export: true means the threshold FAILED, here: it
+         * fails the run (no data too, unless allow_no_data). */
+        json_object_set_new(th, s->thresholds[i].source,
+                            json_boolean(summary_fails_run(&s->thresholds[i], v[i])));
     }
     if (th)
         json_object_set_new(o, "thresholds", th);
 }
 
 int summary_export(const char *path, const spec *s, const metrics_reg *reg,
-                   const run_result *r, const bool *th_ok, char *err, size_t errcap)
+                   const run_result *r, const th_verdict *v, char *err, size_t errcap)
 {
     double dur = (double)r->duration_ns / 1e9;
     json_t *root_group = new_group("", "");
@@ -514,9 +587,12 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         const series_agg *a = &r->agg.s[i];
         if (sd->hidden || (a->count == 0 && reg->metrics[sd->metric].info.n_thresholds == 0))
             continue;
-        json_t *v = metric_values(reg, a, sd->metric, dur);
-        add_thresholds(v, s, (uint32_t)i, th_ok);
-        json_object_set_new(metrics, sd->name, v);
+        json_t *values = metric_values(reg, a, sd->metric, dur);
+        add_thresholds(values, s, (uint32_t)i, v);
+        /* Not in k6's shape: the values above are placeholders (zeros). */
+        if (summary_no_data(reg, a, sd->metric))
+            json_object_set_new(values, "no_data", json_true());
+        json_object_set_new(metrics, sd->name, values);
     }
     /* Not in k6's shape: the runner's drops, as the text summary's runner line. */
     json_t *runner = json_pack("{s:I, s:I}", "output_drops", (json_int_t)output_drops(r),

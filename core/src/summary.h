@@ -1,6 +1,8 @@
 /*
  * summary: threshold evaluation and the end-of-test reports: the k6-style
- * text summary and k6's legacy --summary-export JSON.
+ * text summary and k6's legacy --summary-export JSON. A threshold ends
+ * with one of three verdicts (th_verdict): pass, fail, or no data, which
+ * fails the run unless the threshold has allow_no_data.
  */
 #ifndef VOLLEY_SUMMARY_H
 #define VOLLEY_SUMMARY_H
@@ -15,13 +17,19 @@
 /* The value a threshold's aggregation reads from a series. */
 double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t metric,
                          const th_expr *e, double duration_s);
-/* Fills ok[i] for every threshold; returns how many failed. */
+/* True when a series got no sample and is not a counter's: nothing to
+ * judge or show (a counter's no samples are a count of 0). */
+bool summary_no_data(const metrics_reg *reg, const series_agg *s, uint32_t metric);
+/* Whether a verdict fails the run: a failure, or no data without
+ * allow_no_data. */
+bool summary_fails_run(const threshold *t, th_verdict v);
+/* Fills v[i] for every threshold; returns how many fail the run. */
 size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
-                               double duration_s, bool *ok);
+                               double duration_s, th_verdict *v);
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
-                   const bool *th_ok);
+                   const th_verdict *v);
 /* 0, or -1 with err naming the file. */
 int summary_export(const char *path, const spec *s, const metrics_reg *reg,
-                   const run_result *r, const bool *th_ok, char *err, size_t errcap);
+                   const run_result *r, const th_verdict *v, char *err, size_t errcap);
 
 #endif

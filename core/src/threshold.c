@@ -211,6 +211,20 @@ bool th_holds(const th_expr *e, double lhs)
     return false;
 }
 
+void th_agg_label(const th_expr *e, char *buf, size_t cap)
+{
+    if (e->agg == TH_AGG_PCT) {
+        snprintf(buf, cap, "p(%g)", e->pct);
+        return;
+    }
+    for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++)
+        if (aggs[i].agg == e->agg) {
+            snprintf(buf, cap, "%s", aggs[i].name);
+            return;
+        }
+    snprintf(buf, cap, "?");
+}
+
 static char *dup_span(const char *b, const char *e)
 {
     char *s = malloc((size_t)(e - b) + 1);

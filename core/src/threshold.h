@@ -36,6 +36,13 @@ bool th_agg_allowed(th_agg agg, volley_metric_type type);
 const char *th_aggs_for(volley_metric_type type);
 /* true when `lhs OP target` holds (the threshold passes). */
 bool th_holds(const th_expr *e, double lhs);
+/* The aggregation as k6 writes it: "avg", "p(95)", "rate", ... */
+void th_agg_label(const th_expr *e, char *buf, size_t cap);
+
+/* A threshold's verdict at the end of a run. NO_DATA: its metric or
+ * sub-metric got no sample at all, so there is nothing to judge (a
+ * counter never has no data: no samples count 0, a real value). */
+typedef enum th_verdict { TH_PASS = 0, TH_FAIL, TH_NO_DATA } th_verdict;
 
 typedef struct th_tag_filter {
     char *key;

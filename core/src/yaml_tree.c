@@ -1087,3 +1087,11 @@ void ynode_error(diag *d, const ynode *n, const char *fmt, ...)
     diag_verror(d, n->file, n->line, n->col, fmt, ap);
     va_end(ap);
 }
+
+void ynode_warning(diag *d, const ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vwarning(d, n->file, n->line, n->col, fmt, ap);
+    va_end(ap);
+}

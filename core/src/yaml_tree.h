@@ -74,5 +74,8 @@ const char *ynode_kind_name(const ynode *n); /* "string", "integer", "number",
 /* diag_error at the node's file:line:column. */
 void ynode_error(diag *d, const ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* diag_warning at the node's file:line:column. */
+void ynode_warning(diag *d, const ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -166,6 +166,13 @@ static void http_vu_fini(void *wstate, void *vu_state)
 /* Descriptor                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* The `name` tag of the step's samples: its `name` option, else its url. */
+static const char *http_step_name(void *inst, const void *step)
+{
+    (void)inst;
+    return ((const http_step *)step)->tag_name;
+}
+
 static const volley_protocol_ops ops = {
     .size = sizeof(volley_protocol_ops),
     .step_key = "http",
@@ -180,6 +187,7 @@ static const volley_protocol_ops ops = {
     .step_start = http_step_start,
     .step_cancel = http_step_cancel,
     .vu_fini = http_vu_fini,
+    .step_name = http_step_name,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",

@@ -935,6 +935,13 @@ static void ws_vu_fini(void *wstate, void *vu_state)
 /* Descriptor                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* The `name` tag of the step's samples: its `name` option, else its url. */
+static const char *ws_step_name(void *inst, const void *step)
+{
+    (void)inst;
+    return ((const ws_step *)step)->tag_name;
+}
+
 static const volley_protocol_ops ops = {
     .size = sizeof(volley_protocol_ops),
     .step_key = "ws",
@@ -950,6 +957,7 @@ static const volley_protocol_ops ops = {
     .step_cancel = ws_step_cancel,
     .vu_fini = ws_vu_fini,
     .worker_done = ws_worker_done,
+    .step_name = ws_step_name,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "ws", .version = "0.1.0",

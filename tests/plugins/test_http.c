@@ -267,6 +267,7 @@ static void test_get_fast(void **state)
 
     const th_sample *s = th_last(&F.th, "http_req_duration");
     assert_string_equal(s->tags.name, TEST_NGINX_URL "/fast");
+    assert_string_equal(F.ops->step_name(F.inst, st), s->tags.name);   /* known at load time */
     assert_string_equal(s->tags.url, TEST_NGINX_URL "/fast");
     assert_string_equal(s->tags.method, "GET");
     assert_int_equal(s->tags.status, 200);
@@ -560,6 +561,7 @@ static void test_templated_url(void **state)
     assert_non_null(strstr(F.th.done.body, "\"args\":\"vu=4\""));
     const th_sample *s = th_last(&F.th, "http_reqs");
     assert_string_equal(s->tags.name, "reflect");
+    assert_string_equal(F.ops->step_name(F.inst, st), "reflect");
 
     void *unnamed = compile("url: \"${services.nginx}/reflect?it=${vu.iteration}\"");
     assert_non_null(unnamed);
@@ -570,6 +572,14 @@ static void test_templated_url(void **state)
                         TEST_NGINX_URL "/reflect?it=${vu.iteration}");
     assert_string_equal(th_last(&F.th, "http_reqs")->tags.url,
                         TEST_NGINX_URL "/reflect?it=${vu.iteration}");
+    assert_string_equal(F.ops->step_name(F.inst, unnamed), TEST_NGINX_URL "/reflect?it=${vu.iteration}");
+
+    /* A constant query is part of the url its samples are named by. */
+    void *query = compile("url: ${services.nginx}/reflect\nquery: { a: \"x y\" }");
+    assert_non_null(query);
+    run1(query);
+    assert_string_equal(F.ops->step_name(F.inst, query), th_last(&F.th, "http_reqs")->tags.name);
+    assert_string_equal(F.ops->step_name(F.inst, query), TEST_NGINX_URL "/reflect?a=x+y");
 }
 
 static void test_cancel_slow(void **state)

@@ -196,12 +196,12 @@ static uint64_t samples_measured(const fx *f)
 /* The text summary, as volley prints it. */
 static char *summary_text(fx *f)
 {
-    bool ok[1] = {true};
+    th_verdict v[1] = {TH_PASS};
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     assert_non_null(mem);
-    summary_print(mem, f->s, &f->core.reg, &f->res, ok);
+    summary_print(mem, f->s, &f->core.reg, &f->res, v);
     fclose(mem);
     return text;
 }
@@ -209,9 +209,9 @@ static char *summary_text(fx *f)
 /* The --summary-export JSON's "runner" object (a new reference). */
 static json_t *export_runner(fx *f)
 {
-    bool ok[1] = {true};
+    th_verdict v[1] = {TH_PASS};
     char err[512];
-    if (summary_export(f->export_path, f->s, &f->core.reg, &f->res, ok, err, sizeof err) != 0)
+    if (summary_export(f->export_path, f->s, &f->core.reg, &f->res, v, err, sizeof err) != 0)
         fail_msg("%s", err);
     json_error_t je;
     json_t *doc = json_load_file(f->export_path, 0, &je);

@@ -297,6 +297,26 @@ static void test_series_matches(void **state)
     assert_true(series_matches(&f->reg.series[f->reg.metrics[f->dur].series], &bare));
 }
 
+/* A filter on a key that is both a run tag (--tag) and a step's tag: the
+ * step's value where the step has the key, else the run tag's. */
+static void test_step_tag_wins_over_run_tag(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    const char *run[] = {"env=ci"};
+    assert_int_equal(metrics_set_run_tags(&f->reg, run, 1, err, sizeof err), 0);
+    assert_int_equal(metrics_add_step_tag_key(&f->reg, "env"), 0);
+    const series_def *dev = &f->reg.series[series_ok(f, "http_reqs{env:dev}")];
+    const series_def *ci = &f->reg.series[series_ok(f, "http_reqs{env:ci}")];
+    volley_tag step_dev[] = {{.key = "env", .value = "dev"}};
+    sample_tags with_tag = {.step = step_dev, .n_step = 1};
+    sample_tags without = {0};
+    assert_true(series_matches(dev, &with_tag));
+    assert_false(series_matches(ci, &with_tag));
+    assert_false(series_matches(dev, &without));
+    assert_true(series_matches(ci, &without));
+}
+
 /* ------------------------------------------------------------------ */
 /* recording and aggregates                                            */
 
@@ -579,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_series_for_key_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hidden_series_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_series_matches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_tag_wins_over_run_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_into_matching_subs_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_threads, setup, teardown),

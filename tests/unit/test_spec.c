@@ -97,24 +97,31 @@ static spec *load_ok(fx *f, const char *yaml)
     return s;
 }
 
-/* The spec must fail with exactly these messages, in order. A message that
+/* Exactly these lines (errors or warnings), in order. A message that
  * starts with ':' is prefixed with the spec's path ("PATH:line:col: ..."). */
+static void expect_lines(const fx *f, char *const *lines, size_t n_lines, const char *const *msgs,
+                         size_t n)
+{
+    bool ok = n_lines == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        char want[PATH_MAX + 2048];
+        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
+        ok = strcmp(lines[i], want) == 0;
+        if (!ok)
+            fprintf(stderr, "message %zu:\n  got:  %s\n  want: %s\n", i, lines[i], want);
+    }
+    for (size_t i = 0; !ok && i < n_lines; i++)
+        fprintf(stderr, "  [%zu]: %s\n", i, lines[i]);
+    if (!ok)
+        fail_msg("%zu messages, expected %zu", n_lines, n);
+}
+
+/* The spec must fail with exactly these messages, in order. */
 static void load_fails(fx *f, const char *yaml, const char *const *msgs, size_t n)
 {
     spec *s = load(f, yaml);
     assert_null(s);
-    bool ok = f->d.count == n;
-    for (size_t i = 0; ok && i < n; i++) {
-        char want[PATH_MAX + 2048];
-        snprintf(want, sizeof want, "%s%s", msgs[i][0] == ':' ? f->path : "", msgs[i]);
-        ok = strcmp(f->d.lines[i], want) == 0;
-        if (!ok)
-            fprintf(stderr, "message %zu:\n  got:  %s\n  want: %s\n", i, f->d.lines[i], want);
-    }
-    if (!ok) {
-        print_diag(f);
-        fail_msg("%zu messages, expected %zu", f->d.count, n);
-    }
+    expect_lines(f, f->d.lines, f->d.count, msgs, n);
 }
 
 #define LOAD_FAILS(f, yaml, ...)                                             \
@@ -1071,6 +1078,137 @@ static void test_threshold_errors(void **state)
                "metrics)");
 }
 
+/* allow_no_data: off by default; on a counter it does nothing, said by a
+ * warning that does not stop the spec from loading. */
+static void test_threshold_allow_no_data(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iteration_duration: [\"p(95)<500\", { threshold: \"avg<1\", allow_no_data: true }]\n"
+                      "  iterations: [{ threshold: \"count>0\", allow_no_data: true }]\n");
+    assert_int_equal(s->n_thresholds, 3);
+    assert_false(s->thresholds[0].allow_no_data);
+    assert_true(s->thresholds[1].allow_no_data);
+    assert_true(s->thresholds[2].allow_no_data);
+    assert_int_equal(f->d.n_warnings, 1);
+    char want[PATH_MAX + 256];
+    snprintf(want, sizeof want, "%s:6:55: warning: thresholds.\"iterations\"[0].allow_no_data: has "
+             "no effect on iterations, a counter: a counter without samples counts 0 and is judged",
+             f->path);
+    assert_string_equal(f->d.warnings[0], want);
+    load_fails_with(f, HEAD
+                    "scenarios:\n"
+                    "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                    "thresholds:\n"
+                    "  vus: { threshold: \"value<1\", allow_no_data: 1 }\n",
+                    ":5:47: error: thresholds.\"vus\".allow_no_data: expected true or false, got "
+                    "integer \"1\"");
+}
+
+/* The warnings of a spec that loaded, in order (as expect_lines). */
+#define WARNED(f, ...)                                                       \
+    do {                                                                     \
+        static const char *const msgs_[] = {__VA_ARGS__};                    \
+        expect_lines((f), (f)->d.warnings, (f)->d.n_warnings, msgs_,         \
+                     sizeof msgs_ / sizeof msgs_[0]);                        \
+    } while (0)
+
+#define TAG_SPEC                                                             \
+    HEAD "scenarios:\n"                                                      \
+    "  main:\n"                                                              \
+    "    executor: per-vu-iterations\n"                                      \
+    "    flow:\n"                                                            \
+    "      - group: pay\n"                                                   \
+    "        steps:\n"                                                       \
+    "          - noop: { name: transfer }\n"                                 \
+    "      - noop: { name: status }\n"                                       \
+    "  other: { executor: per-vu-iterations, flow: [ { noop: { name: report } } ] }\n" \
+    "thresholds:\n"
+
+/* A filter on a step name, group or scenario that no sample of the spec
+ * can carry is a warning with a did-you-mean; the spec still loads. */
+static void test_threshold_filter_warnings(void **state)
+{
+    fx *f = *state;
+    load_ok(f, TAG_SPEC
+            "  \"iteration_duration{name:transfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{name:trasnfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{name:zzz}\": [{ threshold: \"p(95)<1\", allow_no_data: true }]\n"
+            "  \"iteration_duration{group:::pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pya}\": [\"p(95)<1\"]\n"
+            "  \"noop_reqs{scenario:mian}\": [\"count>0\"]\n"
+            "  \"iteration_duration{scenario:other,name:transfer}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pay,name:status}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{scenario:other,group:::pay}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::pay,name:transfer,scenario:main}\": [\"p(95)<1\"]\n");
+    WARNED(f,
+           ":13:3: warning: thresholds.\"iteration_duration{name:trasnfer}\": no step is named "
+           "\"trasnfer\" (did you mean \"transfer\"?): this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run",
+           ":14:3: warning: thresholds.\"iteration_duration{name:zzz}\": no step is named \"zzz\" "
+           "(steps' names: transfer, status, report): this sub-metric can get no sample, so its "
+           "thresholds will have no data (which allow_no_data accepts)",
+           ":16:3: warning: thresholds.\"iteration_duration{group:pay}\": no group \"pay\" (did you "
+           "mean \"::pay\"? a group tag is the group's path, which starts with \"::\"): this "
+           "sub-metric can get no sample, so its thresholds will have no data and fail the run",
+           ":17:3: warning: thresholds.\"iteration_duration{group:::pya}\": no group \"::pya\" (did "
+           "you mean \"::pay\"?): this sub-metric can get no sample, so its thresholds will have no "
+           "data and fail the run",
+           ":18:3: warning: thresholds.\"noop_reqs{scenario:mian}\": no scenario \"mian\" (did you "
+           "mean \"main\"?): this sub-metric can get no sample, so it will count 0",
+           ":19:3: warning: thresholds.\"iteration_duration{scenario:other,name:transfer}\": no step "
+           "in scenario \"other\" is named \"transfer\" (steps' names: report): this sub-metric can "
+           "get no sample, so its thresholds will have no data and fail the run",
+           ":20:3: warning: thresholds.\"iteration_duration{group:::pay,name:status}\": no step in "
+           "group \"::pay\" is named \"status\" (steps' names: transfer): this sub-metric can get "
+           "no sample, so its thresholds will have no data and fail the run",
+           ":21:3: warning: thresholds.\"iteration_duration{scenario:other,group:::pay}\": no group "
+           "\"::pay\" in scenario \"other\" (no groups there): this sub-metric can get no sample, "
+           "so its thresholds will have no data and fail the run");
+
+    /* --scenario: what only the scenarios it leaves out produce. */
+    static const char *const only[] = {"main"};
+    f->o.only_scenarios = only;
+    f->o.n_only = 1;
+    load_ok(f, TAG_SPEC
+            "  \"iteration_duration{name:report}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{scenario:other}\": [\"p(95)<1\"]\n");
+    WARNED(f,
+           ":12:3: warning: thresholds.\"iteration_duration{name:report}\": \"report\" is only in "
+           "scenarios that --scenario leaves out: this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run",
+           ":13:3: warning: thresholds.\"iteration_duration{scenario:other}\": scenario \"other\" "
+           "does not run (--scenario leaves it out): this sub-metric can get no sample, so its "
+           "thresholds will have no data and fail the run");
+}
+
+/* A step whose protocol cannot tell its name tag (here: a noop step
+ * without a name) turns the name warnings off; groups are still checked. */
+static void test_threshold_filter_unknown_names(void **state)
+{
+    fx *f = *state;
+    load_ok(f, HEAD
+            "scenarios:\n"
+            "  s: { executor: per-vu-iterations, flow: [ { noop: { name: a } }, { noop: {} } ] }\n"
+            "thresholds:\n"
+            "  \"iteration_duration{name:b}\": [\"p(95)<1\"]\n"
+            "  \"iteration_duration{group:::g}\": [\"p(95)<1\"]\n");
+    WARNED(f, ":6:3: warning: thresholds.\"iteration_duration{group:::g}\": no group \"::g\" (no "
+              "groups there): this sub-metric can get no sample, so its thresholds will have no "
+              "data and fail the run");
+    /* A spec with errors gets no such warnings (its flows may be half compiled). */
+    assert_null(load(f, HEAD
+                     "scenarios:\n"
+                     "  s: { executor: per-vu-iterations, flow: [ { noop: { name: a, reject: true } } ] }\n"
+                     "thresholds:\n"
+                     "  \"iteration_duration{name:a}\": [\"p(95)<1\"]\n"));
+    assert_int_equal(f->d.n_warnings, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* outputs                                                             */
 
@@ -1320,6 +1458,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_filter_warnings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_filter_unknown_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides_vus_duration, setup, teardown),

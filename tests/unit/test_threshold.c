@@ -260,6 +260,24 @@ static void test_metric_key_malformed(void **state)
     assert_int_equal(th_parse_metric_key(NULL, &k, NULL, 0), -1);
 }
 
+/* The aggregation as written, for the summary's verdicts. */
+static void test_agg_label(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src, *label;
+    } cases[] = {{"p(95)<1", "p(95)"}, {"p(99.9)<1", "p(99.9)"}, {"avg<1", "avg"},
+                 {"med<1", "med"}, {"rate<1", "rate"}, {"count<1", "count"},
+                 {"value<1", "value"}, {"min>1", "min"}, {"max>1", "max"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        th_expr e;
+        char err[256], label[32];
+        assert_int_equal(th_parse(cases[i].src, &e, err, sizeof err), 0);
+        th_agg_label(&e, label, sizeof label);
+        assert_string_equal(label, cases[i].label);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_metric_key_plain),
         cmocka_unit_test(test_metric_key_filters),
         cmocka_unit_test(test_metric_key_malformed),
+        cmocka_unit_test(test_agg_label),
     };
     return cmocka_run_group_tests_name("threshold", tests, NULL, NULL);
 }

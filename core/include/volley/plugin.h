@@ -45,7 +45,7 @@ extern "C" {
  *               volley_output_ops.config_check and .tick
  *   revision 2  VOLLEY_OPT_VALUE, VOLLEY_OPT_VALUE_LIST (check values that
  *               may be known only at run time); volley_host.value_get and
- *               .checks_match_vu
+ *               .checks_match_vu; volley_protocol_ops.step_name
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -491,6 +491,16 @@ typedef struct volley_protocol_ops {
      * their teardown only after their handles' close callbacks ran (e.g.
      * libwebsockets on a foreign loop); the wstate may be freed here. */
     void (*worker_done)(void *wstate);
+
+    /* ---- revision 2 (optional: NULL when not given) ---- */
+
+    /* Main thread, load time (`volley validate` too), after step_compile:
+     * the `name` tag every sample of this step carries, valid as long as
+     * the step; NULL when its samples carry none or not always the same.
+     * The core reads it only to warn about a threshold filter {name:...}
+     * that no step of the spec produces; without it (or with one step
+     * answering NULL) no such warning is given. */
+    const char *(*step_name)(void *inst, const void *step);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */
