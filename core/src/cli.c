@@ -23,7 +23,10 @@
 #include "scan.h"
 #include "summary.h"
 
-enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105,
+enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_SETUP_TIMEOUT = 100 /* k6's SetupTimeout */,
+       EXIT_TEARDOWN_TIMEOUT = 101 /* k6's TeardownTimeout */,
+       EXIT_HOOK_FAILED = 107 /* k6's ScriptException: setup or teardown failed */,
+       EXIT_ENGINE = 103, EXIT_INVALID = 104, EXIT_INTERRUPTED = 105,
        EXIT_ABORTED = 108 /* k6's ScriptAborted: on_check_fail: abort_test */,
        EXIT_SCAN_DOWN = 1 /* volley scan: a service is not up */ };
 
@@ -311,18 +314,27 @@ static void print_header(const cli *c, const spec *s, FILE *out)
     if (s->n_outputs == 0)
         fprintf(out, "     output: -\n");
     int64_t vus = 0, longest = 0;
+    size_t n_main = 0;
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
+        if (sc->role != SC_ROLE_MAIN)
+            continue;
+        n_main++;
         int64_t len = scenario_length_ns(sc) + sc->start_time_ns + sc->graceful_stop_ns;
         vus += scenario_max_vus(sc);
         if (len > longest)
             longest = len;
     }
     fprintf(out, "\n  scenarios: %zu scenario%s, %lld max VUs, %s max duration (incl. graceful stop):\n",
-            s->n_scenarios, s->n_scenarios == 1 ? "" : "s", (long long)vus,
-            duration_format(longest, d1, sizeof d1));
+            n_main, n_main == 1 ? "" : "s", (long long)vus, duration_format(longest, d1, sizeof d1));
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
+        if (sc->role != SC_ROLE_MAIN) {
+            fprintf(out, "           * %s: once, %s the scenarios (timeout %s)\n", sc->name,
+                    sc->role == SC_ROLE_SETUP ? "before" : "after",
+                    duration_format(sc->max_duration_ns, d1, sizeof d1));
+            continue;
+        }
         char d3[64];
         duration_format(sc->graceful_stop_ns, d2, sizeof d2);
         duration_format(scenario_length_ns(sc), d1, sizeof d1);
@@ -444,6 +456,16 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     }
     if (rc == EXIT_OK && (failed || res.aborted))
         rc = EXIT_THRESHOLDS;
+    /* setup: failed: no load ran (k6: 107, 100 on its timeout); teardown:
+     * after the load: its failure is said, thresholds still count. */
+    if (res.setup_state == HOOK_FAILED || res.setup_state == HOOK_TIMED_OUT) {
+        fprintf(stderr, "volley: %s: setup failed, no load was started: %s\n", path, res.hook_reason);
+        rc = res.setup_state == HOOK_TIMED_OUT ? EXIT_SETUP_TIMEOUT : EXIT_HOOK_FAILED;
+    } else if (res.teardown_state == HOOK_FAILED || res.teardown_state == HOOK_TIMED_OUT) {
+        fprintf(stderr, "volley: %s: teardown failed: %s\n", path, res.hook_reason);
+        if (rc == EXIT_OK || rc == EXIT_THRESHOLDS)
+            rc = res.teardown_state == HOOK_TIMED_OUT ? EXIT_TEARDOWN_TIMEOUT : EXIT_HOOK_FAILED;
+    }
     if (res.test_aborted && rc != EXIT_ENGINE) {
         fprintf(stderr, "volley: test aborted: %s\n", res.abort_reason);
         rc = EXIT_ABORTED;

@@ -86,6 +86,7 @@ static int assign_vus(engine *e)
             vu_run *v = &w->vus[w->n_vus++];
             v->pub.id = id++;
             v->pub.rng = rng_vu_state(e->o->seed, v->pub.id);
+            v->pub.setup = &e->setup_vals;
             v->w = w;
             v->gidx = (uint32_t)k;
             v->sr = &w->scs[i];
@@ -243,12 +244,24 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
 
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
     e.last_tick_ns = e.t0;
+    atomic_init(&e.setup_state, s->setup_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
+    atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     for (int i = 0; i < e.n_workers; i++)
         for (size_t j = 0; j < s->n_scenarios; j++) {
             sc_run *sr = &e.workers[i].scs[j];
             sr->start_at = e.t0 + (uint64_t)sr->sc->start_time_ns;
             sr->end_at = sr->start_at + (uint64_t)scenario_length_ns(sr->sc);
             sr->hard_at = sr->end_at + (uint64_t)sr->sc->graceful_stop_ns;
+            /* The scenarios wait for setup, teardown for them all; a
+             * worker without the hook's one VU is done with it at once. */
+            bool held = (sr->sc->role == SC_ROLE_MAIN && s->setup_sc >= 0) ||
+                        sr->sc->role == SC_ROLE_TEARDOWN;
+            if (sr->sc->role != SC_ROLE_MAIN && sr->n_vus == 0) {
+                sr->phase = SC_DONE;
+            } else if (held) {
+                sr->held = true;
+                sr->start_at = sr->end_at = sr->hard_at = UINT64_MAX;
+            }
         }
     double cpu0 = cpu_seconds();
     int started = start_workers(&e, err, errcap);
@@ -312,6 +325,13 @@ out:
         snprintf(res->abort_reason, sizeof res->abort_reason, "%s", e.abort_reason);
     }
     res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
+    res->setup_state = atomic_load(&e.setup_state);
+    res->teardown_state = atomic_load(&e.teardown_state);
+    if (res->setup_state == HOOK_PENDING)
+        res->setup_state = HOOK_SKIPPED;
+    if (res->teardown_state == HOOK_PENDING)
+        res->teardown_state = HOOK_SKIPPED;
+    snprintf(res->hook_reason, sizeof res->hook_reason, "%s", e.hook_reason);
     return rc;
 }
 

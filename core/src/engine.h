@@ -47,7 +47,13 @@ typedef struct run_result {
     char **check_fail;         /* per series: the first reason a check failed */
     size_t n_check_fail;
     uint64_t samples_dropped;  /* samples for outputs lost to out-of-memory */
+    /* setup:/teardown: (HOOK_*), and why one failed */
+    int setup_state, teardown_state;
+    char hook_reason[512];
 } run_result;
+
+/* How a setup: or teardown: flow ended. */
+enum { HOOK_NONE = 0, HOOK_PENDING, HOOK_OK, HOOK_FAILED, HOOK_TIMED_OUT, HOOK_SKIPPED };
 
 /* 0 when the run happened (whatever it measured); -1 + err on an engine
  * error before or during the run (outputs that fail to start, ...). */

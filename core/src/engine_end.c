@@ -7,12 +7,17 @@
 #include "crash.h"
 #include "engine_int.h"
 
-void engine_request_stop(engine *e)
+void engine_wake_all(engine *e)
 {
-    atomic_store(&e->stop, 1);
     for (int i = 0; i < e->n_workers; i++)
         if (atomic_load(&e->workers[i].wake_ready))
             uv_async_send(&e->workers[i].wake);
+}
+
+void engine_request_stop(engine *e)
+{
+    atomic_store(&e->stop, 1);
+    engine_wake_all(e);
 }
 
 static void worker_shutdown(volley_worker *w)
@@ -46,11 +51,10 @@ static void worker_shutdown(volley_worker *w)
 /* Counts one worker whose traffic is over; the last one wakes them all. */
 void engine_idle_arrive(engine *e)
 {
-    if (atomic_fetch_add(&e->workers_idle, 1) + 1 < e->n_workers)
-        return;
-    for (int i = 0; i < e->n_workers; i++)
-        if (atomic_load(&e->workers[i].wake_ready))
-            uv_async_send(&e->workers[i].wake);
+    int idle = atomic_fetch_add(&e->workers_idle, 1) + 1;
+    /* All but one idle: the one left may be waiting to start teardown. */
+    if (idle >= e->n_workers - 1)
+        engine_wake_all(e);
 }
 
 /*
@@ -66,9 +70,16 @@ void engine_worker_check_done(volley_worker *w)
 {
     if (w->finishing)
         return;
-    for (size_t i = 0; i < w->e->s->n_scenarios; i++)
-        if (w->scs[i].phase != SC_DONE)
-            return;
+    for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
+        if (w->scs[i].phase == SC_DONE)
+            continue;
+        /* Only teardown left, and every other worker idle: the loop's
+         * next turn starts it (its wake-up runs engine_start_teardown). */
+        if ((int)i == w->e->s->teardown_sc && w->scs[i].held &&
+            atomic_load(&w->e->workers_idle) >= w->e->n_workers - 1)
+            uv_async_send(&w->wake);
+        return;
+    }
     if (!w->idle) {
         w->idle = true;
         engine_idle_arrive(w->e);

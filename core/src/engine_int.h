@@ -78,6 +78,7 @@ typedef struct vu_run {
     bool in_run;                     /* engine_vu_run() is on the stack */
     bool step_finished;              /* step_done came during step_start */
     bool in_iteration;
+    bool iter_failed;                /* a check or capture failed this iteration */
     uint8_t depth;
     bool has_arrival;                /* arrival-rate: an iteration is due */
     uint32_t gidx;                   /* index among its scenario's VUs */
@@ -109,6 +110,8 @@ struct sc_run {
     uv_timer_t timer;                /* arrivals or the ramp */
     bool timer_ready;
     bool used_up;                    /* ended because its unique pool ran out */
+    bool held;                       /* waits for setup (a scenario) or for the
+                                        end of every scenario (teardown) */
 };
 
 struct volley_worker {
@@ -157,6 +160,13 @@ struct engine {
     size_t n_outs;
     out_runner *outs;
     atomic_int stop;
+    /* setup:/teardown: (HOOK_* of engine.h). The scenarios wait for setup:
+     * its VU's capture slots become the run's ${setup.*} (setup_vals, set
+     * before setup_state turns HOOK_OK with release order). */
+    atomic_int setup_state, teardown_state;
+    vu_capture *setup_vals;
+    uint64_t setup_done_at;
+    char hook_reason[512];
     _Atomic int64_t *claimed;        /* shared-iterations, per scenario */
     _Atomic uint64_t *pool_next;     /* sequential/unique picks, per pool */
     atomic_bool *pool_used_up;       /* per pool: "used up" said once */
@@ -224,6 +234,13 @@ void engine_worker_free(volley_worker *w);
 
 void engine_advance_phases(volley_worker *w);
 void engine_sc_hard_stop(volley_worker *w, sc_run *sr);
+/* setup: ran (or failed): the scenarios start now, or never. */
+void engine_release_scenarios(volley_worker *w);
+/* Worker 0, when every scenario of the run is done: teardown: starts. */
+void engine_start_teardown(volley_worker *w);
+/* The setup:/teardown: VU's iteration ended (ok: no check or capture
+ * failed) or its scenario ended without it (timed out or stopped). */
+void engine_hook_done(vu_run *v, bool ok, bool timed_out);
 
 /* ---- engine_vu.c ---- */
 
@@ -265,6 +282,8 @@ static inline void engine_vu_activate(vu_run *v)
 void engine_request_stop(engine *e);
 void engine_idle_arrive(engine *e);
 void engine_worker_check_done(volley_worker *w);
+/* Wakes every worker's loop (their on_wake sees what changed). */
+void engine_wake_all(engine *e);
 /* Main thread, after the run, for a worker that crashed (parked for good):
  * the samples it had buffered still go to the outputs. */
 void engine_worker_salvage(volley_worker *w);

@@ -123,6 +123,10 @@ void engine_sc_hard_stop(volley_worker *w, sc_run *sr)
 {
     for (size_t i = 0; i < sr->n_vus; i++)
         engine_vu_interrupt(sr->vus[i]);
+    /* A setup/teardown VU that did not finish its one iteration by now
+     * ran out of its timeout (or the run was stopped). */
+    if (sr->sc->role != SC_ROLE_MAIN && sr->n_vus)
+        engine_hook_done(sr->vus[0], false, true);
     sr->phase = SC_DONE;
     if (sr->timer_ready)
         uv_timer_stop(&sr->timer);
@@ -149,6 +153,59 @@ static void sc_end(volley_worker *w, sc_run *sr)
         }
     }
     engine_sc_check_done(w, sr);
+}
+
+static void set_times(sc_run *sr, uint64_t start)
+{
+    sr->start_at = start + (uint64_t)sr->sc->start_time_ns;
+    sr->end_at = sr->start_at + (uint64_t)scenario_length_ns(sr->sc);
+    sr->hard_at = sr->end_at + (uint64_t)sr->sc->graceful_stop_ns;
+}
+
+void engine_release_scenarios(volley_worker *w)
+{
+    engine *e = w->e;
+    int st = atomic_load_explicit(&e->setup_state, memory_order_acquire);
+    if (st == HOOK_NONE || st == HOOK_PENDING)
+        return;
+    bool any = false;
+    for (size_t i = 0; i < e->s->n_scenarios; i++) {
+        sc_run *sr = &w->scs[i];
+        if (!sr->held || sr->sc->role != SC_ROLE_MAIN)
+            continue;
+        sr->held = false;
+        any = true;
+        if (st == HOOK_OK)
+            set_times(sr, e->setup_done_at);
+        else
+            sr->phase = SC_DONE;   /* setup failed: no load */
+    }
+    if (any)
+        engine_advance_phases(w);
+}
+
+void engine_start_teardown(volley_worker *w)
+{
+    engine *e = w->e;
+    int t = e->s->teardown_sc;
+    if (t < 0 || !w->scs[t].held)
+        return;
+    for (size_t i = 0; i < e->s->n_scenarios; i++)
+        if ((int)i != t && w->scs[i].phase != SC_DONE)
+            return;
+    if (atomic_load(&e->workers_idle) < e->n_workers - 1)
+        return;
+    sc_run *sr = &w->scs[t];
+    sr->held = false;
+    int st = atomic_load(&e->setup_state);
+    if (atomic_load(&e->stop) || st == HOOK_FAILED || st == HOOK_TIMED_OUT) {
+        /* k6: no teardown after a failed setup or an interrupted run. */
+        sr->phase = SC_DONE;
+        atomic_store(&e->teardown_state, HOOK_SKIPPED);
+    } else {
+        set_times(sr, engine_mono_now());
+    }
+    engine_advance_phases(w);
 }
 
 void engine_advance_phases(volley_worker *w)

@@ -114,6 +114,7 @@ static void begin_iteration(vu_run *v)
         if (!keep || !keep[c])   /* once: captures stay the VU's */
             v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
+    v->iter_failed = false;
     v->pc = 0;
     v->iter_start = now;
     v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
@@ -141,6 +142,39 @@ static void end_iteration(vu_run *v)
     v->in_iteration = false;
     v->pc = 0;
     v->depth = 0;
+    if (v->sr->sc->role != SC_ROLE_MAIN)
+        engine_hook_done(v, !v->iter_failed, false);
+}
+
+void engine_hook_done(vu_run *v, bool ok, bool timed_out)
+{
+    engine *e = v->w->e;
+    const scenario *sc = v->sr->sc;
+    bool setup = sc->role == SC_ROLE_SETUP;
+    atomic_int *state = setup ? &e->setup_state : &e->teardown_state;
+    if (atomic_load(state) != HOOK_PENDING)
+        return;
+    if (timed_out && atomic_load(&e->stop)) {   /* the run was stopped meanwhile */
+        atomic_store(state, HOOK_SKIPPED);
+        return;
+    }
+    int st = ok ? HOOK_OK : timed_out ? HOOK_TIMED_OUT : HOOK_FAILED;
+    if (timed_out) {
+        char d[64];
+        snprintf(e->hook_reason, sizeof e->hook_reason, "%s did not finish within its timeout of %s",
+                 sc->name, duration_format(sc->max_duration_ns, d, sizeof d));
+    }
+    if (setup && st == HOOK_OK) {
+        /* Its capture slots are the run's ${setup.*} from now on: the
+         * scenarios read them only after they see HOOK_OK. */
+        e->setup_vals = v->pub.caps;
+        e->setup_done_at = engine_mono_now();
+    }
+    atomic_store_explicit(state, st, memory_order_release);
+    if (setup && st == HOOK_OK)
+        engine_wake_all(e);          /* the scenarios start */
+    else if (setup)
+        engine_request_stop(e);      /* no load after a failed setup */
 }
 
 /* Records one check result (or a capture's) and the first reason it failed. */
@@ -152,6 +186,11 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
     engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
+    if (!pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN)
+        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: check \"%s\" failed: %s",
+                 v->sr->sc->name, tags && tags->check ? tags->check : "?", why);
+    if (!pass)
+        v->iter_failed = true;
     /* The first reason per check, for the summary: one copy per run. */
     if (!pass && w->first_fail && !w->first_fail[series])
         w->first_fail[series] = strdup(why);

@@ -27,6 +27,8 @@ static void on_flush(uv_timer_t *t)
 static void on_wake(uv_async_t *a)
 {
     volley_worker *w = a->data;
+    engine_release_scenarios(w);
+    engine_start_teardown(w);
     if (atomic_load(&w->e->stop) && !w->hard_stopped) {
         w->hard_stopped = true;
         for (size_t i = 0; i < w->e->s->n_scenarios; i++) {

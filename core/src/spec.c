@@ -943,24 +943,122 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     return true;
 }
 
-static void load_scenarios(spec_loader *L, const ynode *n)
+typedef struct hook_cfg {
+    uint64_t set;
+    int64_t timeout;
+} hook_cfg;
+
+static const volley_option hook_opts[] = {
+    {.name = "timeout", .type = VOLLEY_OPT_DURATION, .offset = offsetof(hook_cfg, timeout),
+     .default_value = "60s", .min = 0.001, .max = 86400,
+     .help = "how long it may take (k6's setupTimeout/teardownTimeout)"},
+};
+static const volley_option_map hook_map = {hook_opts, VOLLEY_COUNTOF(hook_opts), sizeof(hook_cfg), NULL};
+
+/*
+ * `setup:` / `teardown:` -- a flow (or { flow, timeout }) run once, as a
+ * scenario of one VU and one iteration that ends at its timeout. What setup
+ * captures, every scenario and teardown read as ${setup.NAME}.
+ */
+static bool compile_hook(spec_loader *L, const ynode *k, const ynode *v, int role, scenario *sc)
 {
+    const char *path = k->str;
+    const ynode *flow = v;
+    hook_cfg cfg;
+    bool ok = true;
+    if (v->kind == YNODE_MAP) {
+        static const char *const own_keys[] = {"flow"};
+        flow = ynode_get(v, "flow");
+        ok = spec_fill_except(L, &hook_map, v, &cfg, path, own_keys, 1) == 0;
+        if (!flow) {
+            ynode_error(L->d, v, "%s: missing required key \"flow\" (the steps it runs once)", path);
+            ok = false;
+        }
+    } else {
+        ok = opt_fill(&L->oc, &hook_map, NULL, &cfg, path) == 0;
+        if (v->kind != YNODE_SEQ) {
+            ynode_error(L->d, v, "%s: expected a list of steps, or { flow: [steps], timeout: 60s }", path);
+            return false;
+        }
+    }
+    memset(sc, 0, sizeof *sc);
+    sc->name = path;
+    sc->location = spec_loc(L, k);
+    sc->role = role;
+    sc->executor = EXEC_PER_VU_ITERATIONS;
+    sc->vus = 1;
+    sc->iterations = 1;
+    sc->max_duration_ns = cfg.timeout;
+    sc->graceful_stop_ns = 0;
+    op_list ops = {0};
+    L->sc_role = role;
+    ok &= spec_scenario_data_begin(L, NULL, path, flow, sc);
+    if (role == SC_ROLE_SETUP) {
+        L->s->setup_names = L->cap_names;
+        L->s->n_setup_names = L->n_caps;
+    }
+    L->sc_n_once = 0;
+    L->cap_keep = NULL;
+    if (flow)
+        ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    sc->n_once = L->sc_n_once;
+    spec_scenario_data_end(L);
+    L->sc_role = SC_ROLE_MAIN;
+    sc->ops = ops.ops;
+    sc->n_ops = ops.n;
+    return ok;
+}
+
+/* The key node of `key` in a mapping (for its place), or NULL. */
+static const ynode *key_node(const ynode *map, const char *key)
+{
+    for (size_t i = 0; map && i < map->n_pairs; i++)
+        if (strcmp(map->pairs[i].key->str, key) == 0)
+            return map->pairs[i].key;
+    return NULL;
+}
+
+static void load_scenarios(spec_loader *L, const ynode *n, const ynode *root)
+{
+    const ynode *setup = ynode_get(root, "setup"), *teardown = ynode_get(root, "teardown");
+    spec *s = L->s;
+    s->setup_sc = s->teardown_sc = -1;
     if (!spec_want_map(L, n, "scenarios"))
         return;
     if (n->n_pairs == 0) {
         ynode_error(L->d, n, "scenarios: expected at least one scenario");
         return;
     }
-    spec *s = L->s;
-    s->scenarios = arena_alloc(&s->a, n->n_pairs * sizeof *s->scenarios);
+    s->scenarios = arena_alloc(&s->a, (n->n_pairs + 2) * sizeof *s->scenarios);
     /* Every scenario is compiled (and kept, for spec_free) even when
      * --scenario selects others, so errors are found either way. */
-    s->all_scenarios = arena_alloc(&s->a, n->n_pairs * sizeof *s->all_scenarios);
+    s->all_scenarios = arena_alloc(&s->a, (n->n_pairs + 2) * sizeof *s->all_scenarios);
+    /* setup first: the scenarios name what it captures. */
+    scenario *su = NULL, *td = NULL;
+    if (setup) {
+        su = &s->all_scenarios[s->n_all_scenarios++];
+        if (!compile_hook(L, key_node(root, "setup"), setup, SC_ROLE_SETUP, su))
+            su = NULL;
+    }
     for (size_t i = 0; i < n->n_pairs; i++) {
         scenario *sc = &s->all_scenarios[s->n_all_scenarios++];
         if (compile_scenario(L, n->pairs[i].key, n->pairs[i].value, sc) &&
             scenario_selected(L, sc->name))
             s->scenarios[s->n_scenarios++] = *sc;
+    }
+    if (teardown) {
+        td = &s->all_scenarios[s->n_all_scenarios++];
+        if (!compile_hook(L, key_node(root, "teardown"), teardown, SC_ROLE_TEARDOWN, td))
+            td = NULL;
+    }
+    /* Run last in the list, so the scenarios' VU ids do not move. */
+    if (su) {
+        s->setup_sc = (int)s->n_scenarios;
+        s->scenarios[s->n_scenarios++] = *su;
+    }
+    if (td) {
+        s->teardown_sc = (int)s->n_scenarios;
+        s->scenarios[s->n_scenarios++] = *td;
     }
     for (size_t i = 0; i < L->o->n_only; i++) {
         if (!ynode_get(n, L->o->only_scenarios[i]))
@@ -1247,7 +1345,8 @@ static void load_outputs(spec_loader *L, const ynode *n)
 /* ---- the document ---- */
 
 static const char *const top_keys[] = {"version", "name", "include", "services", "defaults", "pools",
-                                       "metrics", "scenarios", "thresholds", "outputs"};
+                                       "metrics", "setup", "teardown", "scenarios", "thresholds",
+                                       "outputs"};
 
 /* root: the spec with its includes merged in (include.c). */
 static void load_root(spec_loader *L, const ynode *root)
@@ -1293,7 +1392,7 @@ static void load_root(spec_loader *L, const ynode *root)
         ynode_error(L->d, root, "(top level): missing required key \"scenarios\" (at least one "
                     "scenario with an executor and a flow)");
     else
-        load_scenarios(L, scenarios);
+        load_scenarios(L, scenarios, root);
     const ynode *thresholds = ynode_get(root, "thresholds");
     if (thresholds)
         load_thresholds(L, thresholds);
@@ -1315,7 +1414,8 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                      .d = d};
     L.scope = (tmpl_scope){.env = scope_env, .service = scope_service,
                            .scenario = spec_scope_scenario, .row_field = spec_scope_row_field,
-                           .capture = spec_scope_capture, .ctx = &L};
+                           .capture = spec_scope_capture, .setup_field = spec_scope_setup_field,
+                           .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
                      .compile_captures = spec_compile_opt_captures, .compile_ctx = &L};
     L.checks = (check_compiler){.a = &s->a, .d = d, .plugins = plugins, .host = host, .reg = reg,

@@ -96,6 +96,11 @@ typedef struct flow_op {
     uint32_t once_skip;
 } flow_op;
 
+/* What a scenario is for: the spec's own scenarios, or its setup: and
+ * teardown: flows, run as one-VU, one-iteration scenarios of their own
+ * (k6's setup() and teardown()). */
+enum { SC_ROLE_MAIN = 0, SC_ROLE_SETUP, SC_ROLE_TEARDOWN };
+
 /* In the order of the spec's executor names (spec.c executor_names). */
 typedef enum executor_kind {
     EXEC_CONSTANT_VUS = 0, EXEC_RAMPING_VUS, EXEC_CONSTANT_ARRIVAL_RATE,
@@ -118,6 +123,7 @@ typedef struct scenario {
     int64_t max_duration_ns;   /* iteration executors */
     int64_t graceful_stop_ns;
     int64_t pacing_ns;         /* least time between a VU's iteration starts */
+    int role;                  /* SC_ROLE_*: a scenario, or the setup/teardown flow */
     bool *cap_keep;            /* per capture slot: taken in a once: block, kept
                                   across the VU's iterations (NULL: none) */
     uint32_t n_once;
@@ -208,6 +214,11 @@ typedef struct spec {
     scenario *scenarios;
     size_t n_all_scenarios;      /* every compiled scenario (owns the ops) */
     scenario *all_scenarios;
+    /* setup:/teardown: (indexes into scenarios, -1: none) and the names
+     * setup captures (${setup.NAME}, in its capture slot order). */
+    int setup_sc, teardown_sc;
+    size_t n_setup_names;
+    const char **setup_names;
     size_t n_thresholds;
     threshold *thresholds;
     size_t n_outputs;

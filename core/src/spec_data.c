@@ -689,3 +689,32 @@ bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path,
     }
     return ok;
 }
+
+/* ${setup.NAME}: what the spec's setup: flow captured, in the scenarios and
+ * teardown; never inside setup itself, which runs before its values exist. */
+int64_t spec_scope_setup_field(void *ctx, const char *name, char *err, size_t errcap)
+{
+    spec_loader *L = ctx;
+    const spec *s = L->s;
+    if (L->outside_flow)
+        return 0;   /* a service's or default header: checked in each step */
+    if (L->sc_role == SC_ROLE_SETUP) {
+        snprintf(err, errcap, "${setup.%s}: setup's values exist only after setup ran; inside "
+                 "setup use the captured name itself (${%s})", name, name);
+        return -1;
+    }
+    if (!s->setup_names) {
+        snprintf(err, errcap, "${setup.%s}: the spec has no setup: flow to capture it", name);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_setup_names; i++)
+        if (strcmp(s->setup_names[i], name) == 0)
+            return (int64_t)i;
+    char hint[128] = "";
+    suggest_hint(name, s->setup_names, s->n_setup_names, hint, sizeof hint);
+    char list[512];
+    suggest_join(s->setup_names, s->n_setup_names, list, sizeof list);
+    snprintf(err, errcap, "${setup.%s}: setup captures no \"%s\"%s; it captures: %s", name, name, hint,
+             s->n_setup_names ? list : "nothing");
+    return -1;
+}

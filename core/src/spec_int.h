@@ -47,6 +47,7 @@ typedef struct spec_loader {
     const pool_def *sc_pools[VU_MAX_POOLS];   /* its `use:` pools, in order */
     size_t sc_n_pools;
     uint32_t sc_n_once;        /* its once: blocks so far */
+    int sc_role;               /* SC_ROLE_* of the scenario compiling */
     bool *cap_keep;            /* per capture slot: taken in a once: block */
     const char **cap_names;    /* every name its flow captures: slot order */
     bool *cap_seen;            /* captured by a step compiled so far */
@@ -95,6 +96,7 @@ void spec_scenario_data_end(spec_loader *L);
 /* Template scope callbacks for the scenario being compiled. */
 const char *spec_scope_scenario(void *ctx);
 int64_t spec_scope_row_field(void *ctx, const char *name, int *slot, char *err, size_t errcap);
+int64_t spec_scope_setup_field(void *ctx, const char *name, char *err, size_t errcap);
 int spec_scope_capture(void *ctx, const char *name);
 /* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
 volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);

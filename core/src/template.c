@@ -14,7 +14,7 @@
 
 typedef enum seg_kind {
     SEG_LIT = 0, SEG_VU_ID, SEG_VU_ITER, SEG_ROW, SEG_CAPTURE, SEG_RAND_INT, SEG_RAND_FLOAT,
-    SEG_RAND_PICK, SEG_RAND_STRING, SEG_UUID, SEG_NOW_MS, SEG_NOW_ISO
+    SEG_RAND_PICK, SEG_RAND_STRING, SEG_UUID, SEG_NOW_MS, SEG_NOW_ISO, SEG_SETUP
 } seg_kind;
 
 /*
@@ -336,7 +336,7 @@ static int compile_call(seg_list *l, arena *a, const char *fname, const char *ar
     return 0;
 }
 
-#define KNOWN_NAMES "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, " \
+#define KNOWN_NAMES "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, " \
                     "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
                     "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
 
@@ -436,6 +436,20 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             return -1;
         tmpl_seg seg = {.kind = SEG_ROW, .escape = escape, .text = form, .len = strlen(form), .i0 = idx,
                         .i1 = slot};
+        sl_push_seg(l, a, &seg);
+        return 0;
+    }
+    if (ns_len == 5 && memcmp(name, "setup", 5) == 0 && *rest) {
+        if (!scope || !scope->setup_field) {
+            snprintf(err, errcap, "${%s}: setup values are only known in a spec's scenarios and "
+                     "teardown", name);
+            return -1;
+        }
+        int64_t slot = scope->setup_field(scope->ctx, rest, err, errcap);
+        if (slot < 0)
+            return -1;
+        tmpl_seg seg = {.kind = SEG_SETUP, .escape = escape, .text = form, .len = strlen(form),
+                        .i0 = slot};
         sl_push_seg(l, a, &seg);
         return 0;
     }
@@ -713,6 +727,9 @@ int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
                      : pv->kind == POOL_STRING   ? put_text(out, pv->text, pv->len, s->escape)
                                                  : put_json(out, pv->text, pv->len, s->escape);
             }
+            break;
+        case SEG_SETUP:
+            rc = put_capture(out, vu->setup && *vu->setup ? &(*vu->setup)[s->i0] : NULL, s->escape);
             break;
         case SEG_CAPTURE:
             rc = put_capture(out, vu->caps ? &vu->caps[s->i0] : NULL, s->escape);

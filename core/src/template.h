@@ -40,6 +40,10 @@ typedef struct tmpl_scope {
     int64_t (*row_field)(void *ctx, const char *name, int *slot, char *err, size_t errcap);
     /* Capture slot of a bare name; -1 unknown, -2 captured only later. */
     int (*capture)(void *ctx, const char *name);
+    /* setup.NAME: its slot among the setup flow's captures; -1 with a
+     * message in err (no setup, no such capture, inside setup itself).
+     * NULL: no setup values known here. */
+    int64_t (*setup_field)(void *ctx, const char *name, char *err, size_t errcap);
     void *ctx;
 } tmpl_scope;
 

@@ -32,6 +32,10 @@ struct volley_vu {
      * order), NULL before the first pick. */
     const struct pool_value *rows[VU_MAX_POOLS];
     vu_capture *caps;               /* the scenario's capture slots, or NULL */
+    /* ${setup.NAME}: the run's setup values (the setup VU's capture slots),
+     * through the engine's pointer, set before any VU that reads them runs;
+     * NULL or *setup NULL: none (renders as unset). */
+    vu_capture *const *setup;
 };
 
 static inline uint64_t vu_get_id(const volley_vu *vu) { return vu->id; }

@@ -541,7 +541,7 @@ static void test_template_map(void **state)
                &c,
                "t.yaml:2:6: error: root.headers.A: expected a string, got sequence",
                "t.yaml:3:6: error: root.headers.B: unknown template name \"nope.x\"; expected "
-               "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, vu.iteration, "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
                "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
                "random.string(n), uuid(), now.ms or now.iso");
 }
@@ -858,7 +858,7 @@ static void test_json_list(void **state)
     assert_int_equal(cfg.msgs.n, 1);
     FILL_FAILS(f, &jmap, "msgs: [ \"${nope}\" ]\n", &cfg,
                "t.yaml:1:9: error: root.msgs[0]: unknown template name \"nope\"; expected env.NAME, "
-               "services.NAME, row.FIELD, a captured name, vu.id, vu.iteration, scenario.name, "
+               "services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, scenario.name, "
                "random.int(a,b), random.float(a,b), random.pick(x,y,...), random.string(n), uuid(), "
                "now.ms or now.iso");
     assert_string_equal(opt_type_name(VOLLEY_OPT_JSON_LIST),

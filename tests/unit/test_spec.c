@@ -331,7 +331,7 @@ static void test_unknown_top_level_key(void **state)
                "scenarois:\n"
                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
                ":2:1: error: (top level): unknown key \"scenarois\" (did you mean \"scenarios\"?); "
-               "valid keys: version, name, include, services, defaults, pools, metrics, scenarios, thresholds, outputs",
+               "valid keys: version, name, include, services, defaults, pools, metrics, setup, teardown, scenarios, thresholds, outputs",
                ":1:1: error: (top level): missing required key \"scenarios\" (at least one "
                "scenario with an executor and a flow)");
 }
@@ -1411,7 +1411,7 @@ static void test_all_errors_in_file_order(void **state)
                "outputs:\n"
                "  - json: x\n",
                ":2:1: error: (top level): unknown key \"nmae\" (did you mean \"name\"?); valid keys: "
-               "version, name, include, services, defaults, pools, metrics, scenarios, thresholds, outputs",
+               "version, name, include, services, defaults, pools, metrics, setup, teardown, scenarios, thresholds, outputs",
                ":6:10: error: scenarios.a.vus: expected an integer, got string \"ten\"",
                ":7:15: error: scenarios.a.duration: expected a duration such as 500ms, 10s, 1m30s or "
                "2h; got \"1 m\" (spaces are not allowed)",

@@ -241,7 +241,7 @@ static void test_services(void **state)
                          "services:)");
 }
 
-#define KNOWN "env.NAME, services.NAME, row.FIELD, a captured name, vu.id, " \
+#define KNOWN "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, " \
     "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
     "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
 

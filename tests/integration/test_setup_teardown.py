@@ -1,0 +1,132 @@
+"""setup: and teardown: (k6's setup() and teardown()): run once before the
+scenarios and once after them all; what setup captures every VU and teardown
+read as ${setup.NAME}; a failed setup starts no load (exit 107, 100 on its
+timeout), a failed teardown is said (107, 101 on its timeout). Against the
+recording server of volleytest.py (/token answers "token=abc123; ok",
+/status/N answers N) and the loopback nginx (/slow takes 3 s)."""
+import json
+import os
+import unittest
+
+from volleytest import NGINX, Recorder, VolleyCase
+
+SPEC = """
+version: 1
+setup:
+  - http: { method: POST, url: "@REC@/token" }
+    capture: { tok: { regex: "token=([a-z0-9]+)" } }
+    check: [ { name: login, status: 200 } ]
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 3
+    iterations: 2
+    flow:
+      - http:
+          method: POST
+          url: "@REC@/work"
+          headers: { Authorization: "Bearer ${setup.tok}" }
+          json: { vu: "${vu.id}" }
+        check: [ { name: has the token, json: { path: vu, exists: true } } ]
+teardown:
+  timeout: 10s
+  flow:
+    - http: { method: DELETE, url: "@REC@/session/${setup.tok}" }
+"""
+
+
+class SetupTeardownTest(VolleyCase):
+    def setUp(self):
+        super().setUp()
+        self.rec = Recorder()
+
+    def tearDown(self):
+        self.rec.stop()
+
+    def run_rec(self, spec, *args):
+        return self.run_spec(spec.replace("@REC@", self.rec.url), *args)
+
+    def test_setup_values_reach_every_vu_and_teardown(self):
+        rc, out, err, s = self.run_rec(SPEC)
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        paths = [r["path"] for r in reqs]
+        self.assertEqual(paths[0], "/token")              # first, before any load
+        self.assertEqual(paths[-1], "/session/abc123")    # last, after it all
+        work = [r for r in reqs if r["path"] == "/work"]
+        self.assertEqual(len(work), 6)
+        self.assertTrue(all(r["headers"].get("Authorization") == "Bearer abc123" for r in work))
+        # Setup's and teardown's requests count, in scenarios of their own.
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 8)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 0)
+
+    def test_two_workers(self):
+        rc, out, err, s = self.run_rec(SPEC, "--workers", "2")
+        self.assertEqual(rc, 0, out + err)
+        paths = [r["path"] for r in self.rec.taken()]
+        self.assertEqual((paths[0], paths[-1], len(paths)), ("/token", "/session/abc123", 8))
+
+    def test_failed_setup_starts_no_load(self):
+        rc, out, err, s = self.run_rec(SPEC.replace('"@REC@/token"', '"@REC@/status/500"'))
+        self.assertEqual(rc, 107, out + err)
+        self.assertIn("setup failed, no load was started: setup: check \"login\" failed: status: status 500 not in [200]",
+                      err)
+        paths = [r["path"] for r in self.rec.taken()]
+        self.assertEqual(paths, ["/status/500"])           # no load, no teardown
+
+    def test_setup_timeout(self):
+        spec = SPEC.replace('setup:\n  - http: { method: POST, url: "@REC@/token" }',
+                            'setup:\n  timeout: 500ms\n  flow:\n  - http: { url: "%s/slow" }' % NGINX)
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 100, out + err)
+        self.assertIn("setup did not finish within its timeout of 500ms", err)
+        self.assertEqual(self.rec.taken(), [])
+
+    def test_teardown_failure_and_timeout(self):
+        spec = SPEC.replace("    - http: { method: DELETE, url: \"@REC@/session/${setup.tok}\" }",
+                            "    - http: { url: \"@REC@/status/503\" }\n"
+                            "      check: [ { name: cleaned up, status: 200 } ]")
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 107, out + err)
+        self.assertIn("teardown failed: teardown: check \"cleaned up\" failed: status: status 503", err)
+        self.assertEqual(len([r for r in self.rec.taken() if r["path"] == "/work"]), 6)
+        spec = SPEC.replace("  timeout: 10s\n  flow:\n    - http: { method: DELETE, url: \"@REC@/session/${setup.tok}\" }",
+                            "  timeout: 300ms\n  flow:\n    - http: { url: \"%s/slow\" }" % NGINX)
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 101, out + err)
+        self.assertIn("teardown did not finish within its timeout of 300ms", err)
+
+    def test_load_time_errors(self):
+        spec = self.write_spec(SPEC.replace("Bearer ${setup.tok}", "Bearer ${setup.tokk}")
+                               .replace('capture: { tok: { regex: "token=([a-z0-9]+)" } }',
+                                        'capture: { tok: { regex: "token=([a-z0-9]+)" } }\n'
+                                        '  - http: { url: "@REC@/again/${setup.tok}" }'))
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("${setup.tok}: setup's values exist only after setup ran; inside setup use the "
+                      "captured name itself (${tok})", err)
+        self.assertIn('${setup.tokk}: setup captures no "tokk" (did you mean "tok"?); it captures: tok', err)
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                flow: [ { http: { url: "http://127.0.0.1:1/${setup.x}" } } ]
+            """, "b.yaml")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("${setup.x}: the spec has no setup: flow to capture it", err)
+        spec = self.write_spec("""
+            version: 1
+            setup: { flw: [] }
+            scenarios:
+              s: { executor: per-vu-iterations, flow: [ { sleep: 1ms } ] }
+            """, "c.yaml")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn('setup: unknown key "flw" (did you mean "flow"?)', err)
+        self.assertIn('setup: missing required key "flow"', err)
+
+
+if __name__ == "__main__":
+    unittest.main()
