@@ -240,6 +240,30 @@ class TestEcho(WsCase):
         self.assertEqual(summary["metrics"]["checks"]["fails"], 0)
 
 
+    def test_reply_match_next_shorthand(self):
+        # `reply_match: next` is { next: true }, not a JSON path named next
+        rc, err, _, points = self.run_ws("""\
+      - ws:
+          name: short
+          url: ${env.WS}/echo
+          send_every: { interval: 30ms, message: "x" }
+          reply_match: next
+          close_after: 330ms
+      - ws:
+          name: field
+          url: ${env.WS}/echo
+          send_on_open: [ { next: 1 }, { next: 2 } ]
+          reply_match: { request: next, reply: next }
+          close_after: 200ms
+""")
+        self.assertEqual(rc, 0, err)
+        rt = self.of(points, "ws_msg_reply_time")
+        short = [p for p in rt if p[2]["name"] == "short"]
+        self.assertGreaterEqual(len(short), 5, points)
+        self.assertTrue(all(p[1] > 0 for p in short), short)
+        self.assertEqual(len([p for p in rt if p[2]["name"] == "field"]), 2, points)
+
+
 class TestFailures(WsCase):
     def fails(self, step, code, status="101", within=10):
         t0 = time.monotonic()
