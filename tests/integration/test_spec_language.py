@@ -728,6 +728,37 @@ class SpecLanguageTest(VolleyCase):
         self.assertIn("body, json and form cannot be used together", err)
         self.assertRegex(err, r"redirects: expected .*100")
 
+    def test_check_item_errors_in_one_pass(self):
+        # a missing name hides no other error of the same item (nor of the
+        # items after it), in a step's check list and a ws plugin's
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: shared-iterations
+                flow:
+                  - http: { url: "${env.NGINX}/" }
+                    check:
+                      - status: [abc]
+                        bogus: 1
+                      - name: ok
+                        json: { equals: 1 }
+                  - ws:
+                      url: ws://127.0.0.1:1/
+                      check_each_message:
+                        - body: { contains: 1, matches: "(" }
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, out + err)
+        for want in [r"spec\.yaml:9:13: error: scenarios\.s\.flow\[0\]\.check\[0\]: missing required key \"name\"",
+                     r"spec\.yaml:9:22: error: scenarios\.s\.flow\[0\]\.check\[0\]\.status\.in: expected an integer",
+                     r"spec\.yaml:10:13: error: scenarios\.s\.flow\[0\]\.check\[0\]: unknown check \"bogus\"",
+                     r"spec\.yaml:12:19: error: scenarios\.s\.flow\[0\]\.check\[1\]\.json: missing required key \"path\"",
+                     r"spec\.yaml:16:15: error: scenarios\.s\.flow\[1\]\.ws\.check_each_message\[0\]: missing required key \"name\"",
+                     r"spec\.yaml:16:21: error: scenarios\.s\.flow\[1\]\.ws\.check_each_message\[0\]\.body: "]:
+            self.assertRegex(err, want)
+        self.assertRegex(err, r": 6 errors")
+
     def test_load_time_errors(self):
         cases = [
             ("- http: { url: \"${env.NGINX}/${tx_id}\" }\n"
