@@ -208,7 +208,12 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         }
         if (sink) {
             char why[320] = "";
-            if (!pass)
+            /* A step that failed (transport error, ws expect timeout...)
+             * is why its conditions fail: "body is not JSON: empty body"
+             * would hide it. A plugin's reason that names it is kept. */
+            if (!pass && resp->error && !strstr(msg, resp->error))
+                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key, resp->error);
+            else if (!pass)
                 snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
                          *msg ? msg : "the condition did not hold");
             sink->result(sink->ctx, ci, pass, why);

@@ -314,6 +314,23 @@ class TestFailures(WsCase):
         self.fails('{ url: "${env.WS}/echo", expect: { match: { body: { contains: never } }, '
                    'timeout: 300ms } }', "expect_timeout")
 
+    def test_expect_timeout_is_the_checks_reason(self):
+        # no message came: the step's checks fail because expect timed out,
+        # not because an empty body "is not JSON"
+        spec = ("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+                "      - ws:\n"
+                "          url: ${env.WS}/echo\n"
+                "          expect: { match: { json: { path: type, equals: note } }, timeout: 300ms }\n"
+                "        check:\n"
+                "          - { name: got it, json: { path: type, equals: note } }\n"
+                "          - { name: upgraded, status: 101 }\n")
+        rc, out, err, s = self.run_spec(spec, env={"WS": self.url})
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 1)
+        self.assertRegex(out, r"✗ got it\n.*\n\s+first failure: json: expect: no matching message "
+                              r"within 0\.3s\n")
+        self.assertNotIn("not JSON", out)
+
     def test_threshold_on_failed_sessions(self):
         rc, err, summary, _ = self.run_ws(
             '      - ws: { url: "${env.WS}/reject400" }\n',

@@ -341,6 +341,27 @@ static void test_eval_sink(void **state)
     check_free_items(items, n);
 }
 
+/* A step that failed: its error is the reason, not what the condition
+ * saw of the half-made response (a ws expect that timed out has status
+ * 101 and no body); a plugin's reason naming the error is kept. */
+static void test_eval_failed_step(void **state)
+{
+    fx *f = *state;
+    check_item *items;
+    size_t n;
+    compile_ok(f, "- { name: a, is: 200 }\n- { name: b, quiet: 200 }\n- { name: c, is: 101 }\n",
+               &items, &n);
+    results rs = {0};
+    const check_sink sink = {.result = collect, .ctx = &rs};
+    volley_response resp = {.status = 101, .error = "expect: no matching message within 0.3s"};
+    assert_false(check_eval(items, n, &resp, NULL, &sink));
+    assert_string_equal(rs.r[0].why, "is: expect: no matching message within 0.3s");
+    assert_string_equal(rs.r[1].why, "quiet: expect: no matching message within 0.3s");
+    assert_true(rs.r[2].pass);
+    assert_string_equal(rs.r[2].why, "");
+    check_free_items(items, n);
+}
+
 /* Without a sink: only whether all hold, up to the first that does not. */
 static void test_eval_match(void **state)
 {
@@ -383,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compile_unknown_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_opt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eval_failed_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_no_response, setup, teardown),
     };
