@@ -264,6 +264,26 @@ class TestEcho(WsCase):
         self.assertEqual(len([p for p in rt if p[2]["name"] == "field"]), 2, points)
 
 
+    def test_data_sent_and_received(self):
+        # a ws-only run counts its bytes as k6 does: handshake and frames
+        spec = ("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+                "      - ws: { url: \"${env.WS}/close?code=1000&after=1\", send_on_open: [abc], "
+                "close_after: 5s }\n")
+        rc, out, err, s = self.run_spec(spec, env={"WS": self.url})
+        self.assertEqual(rc, 0, err)
+        m = s["metrics"]
+        # 129 bytes of handshake answer, then a close frame of 7 (1000 "bye");
+        # the server also answers our echo of its close with a close frame
+        # of 4, which may arrive before the session's end or not
+        self.assertIn(m["data_received"]["count"], (129 + 7, 129 + 7 + 4))
+        # the upgrade request (about 200 bytes here), "abc" in a masked
+        # frame (9), the close frame echoed (8)
+        self.assertGreater(m["data_sent"]["count"], 150 + 9 + 8)
+        self.assertLess(m["data_sent"]["count"], 400)
+        self.assertRegex(out, r"data_received\.+: 1(36|40) B ")
+        self.assertRegex(out, r"data_sent\.+: \d+ B ")
+
+
 class TestFailures(WsCase):
     def fails(self, step, code, status="101", within=10):
         t0 = time.monotonic()
