@@ -258,6 +258,36 @@ class SpecLanguageTest(VolleyCase):
         self.assertGreaterEqual(m["flow_ms"]["min"], 19)        # since the iteration began
         self.assertIn("tx_time", out)
 
+    def test_small_trend_is_exact_as_in_k6(self):
+        # 6 x 75000 and 4 x 1000000 over two workers: the histogram said
+        # med=75104.256 and p(90)=999292.928; k6 keeps every value
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            metrics: { amount: trend }
+            pools:
+              tx:
+                rows: [ {a: 75000}, {a: 1000000}, {a: 75000}, {a: 75000}, {a: 1000000},
+                        {a: 75000}, {a: 1000000}, {a: 75000}, {a: 75000}, {a: 1000000} ]
+                pick: sequential
+            scenarios:
+              m:
+                executor: shared-iterations
+                vus: 2
+                iterations: 10
+                use: tx
+                flow:
+                  - http: { url: "@REC@/fast" }
+                    record: { amount: "${row.a}" }
+            thresholds:
+              amount: ["med==75000", "p(90)==1000000", "p(50.5)<75001"]
+            """, "--workers", "2")
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]["amount"]
+        self.assertEqual((m["min"], m["med"], m["avg"], m["max"], m["p(90)"], m["p(95)"]),
+                         (75000, 75000, 445000, 1000000, 1000000, 1000000))
+        self.assertRegex(out, r"amount\.+: avg=445000 +min=75000 +med=75000 +max=1000000 +"
+                              r"p\(90\)=1000000 +p\(95\)=1000000")
+
     def test_include_merges_with_this_file_winning(self):
         os.makedirs(os.path.join(self.tmp, "shared"))
         self.write_spec("""
