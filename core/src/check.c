@@ -92,11 +92,11 @@ static bool compile_item(const check_compiler *cc, const ynode *n, const char *p
         static const ynode unnamed = {.kind = YNODE_SCALAR, .str = "", .plain = false};
         name = &unnamed;
     }
-    if (!name) {
+    /* A bad or missing name does not stop here: the conditions are
+     * compiled too, so that one pass reports every error of the item. */
+    if (!name)
         ynode_error(cc->d, n, "%s: missing required key \"name\" (each check item is named)", path);
-        return false;
-    }
-    if (name->kind == YNODE_SCALAR && !ynode_is_null(name))
+    else if (name->kind == YNODE_SCALAR && !ynode_is_null(name))
         out->name = name->str;
     else
         ynode_error(cc->d, name, "%s: expected a string, got %s", subpath(cc, path, "name"),
@@ -104,18 +104,23 @@ static bool compile_item(const check_compiler *cc, const ynode *n, const char *p
     out->group = group;
     out->conds = arena_alloc(cc->a, n->n_pairs * sizeof *out->conds);
     bool ok = out->name != NULL;
+    size_t tried = 0;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
         if (strcmp(k->str, "name") == 0)
             continue;
+        tried++;
         if (compile_cond(cc, k, v, path, &out->conds[out->n_conds]))
             out->n_conds++;
         else
             ok = false;
     }
-    if (ok && out->n_conds == 0) {
-        ynode_error(cc->d, n, "%s: check \"%s\" has no condition (add e.g. status: 200)", path,
-                    out->name);
+    if (tried == 0) {
+        if (out->name)
+            ynode_error(cc->d, n, "%s: check \"%s\" has no condition (add e.g. status: 200)",
+                        path, out->name);
+        else
+            ynode_error(cc->d, n, "%s: check has no condition (add e.g. status: 200)", path);
         ok = false;
     }
     if (ok && !match_only) {
@@ -203,7 +208,12 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         }
         if (sink) {
             char why[320] = "";
-            if (!pass)
+            /* A step that failed (transport error, ws expect timeout...)
+             * is why its conditions fail: "body is not JSON: empty body"
+             * would hide it. A plugin's reason that names it is kept. */
+            if (!pass && resp->error && !strstr(msg, resp->error))
+                snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key, resp->error);
+            else if (!pass)
                 snprintf(why, sizeof why, "%s: %s", ci->conds[c - 1].key->key,
                          *msg ? msg : "the condition did not hold");
             sink->result(sink->ctx, ci, pass, why);

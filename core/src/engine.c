@@ -243,7 +243,6 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     core->engine = (struct engine *)&e;
 
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
-    e.last_tick_ns = e.t0;
     atomic_init(&e.setup_state, s->setup_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     for (int i = 0; i < e.n_workers; i++)
@@ -274,13 +273,13 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     for (int i = 0; i < e.n_workers; i++)
         if (!crash_join(e.workers[i].thread, &e.workers[i].crashed))
             engine_worker_salvage(&e.workers[i]);
-    res->duration_ns = (int64_t)(engine_mono_now() - e.t0);
+    e.end_ns = engine_mono_now();
+    res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     core->engine = NULL;
     engine_loop_close(&e.main_loop);
 
     engine_main_flush(&e, false);
-    engine_show_progress(&e, true);
     res->samples_dropped = e.main_raw.dropped;
     for (int i = 0; i < e.n_workers; i++) {
         volley_worker *w = &e.workers[i];
@@ -293,6 +292,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             started = -1;
         }
     }
+    engine_show_progress(&e, true);   /* every sample in: the summary's counts */
     rc = started;
 out_outputs:
     finish_outputs(&e, res);

@@ -181,8 +181,7 @@ struct engine {
     struct sc_live *live;            /* per scenario, for the progress display */
     progress *prog;
     progress_scenario *prog_sc;
-    uint64_t last_reqs;
-    uint64_t last_tick_ns;
+    uint64_t end_ns;                 /* monotonic ns at the end (0: running) */
     atomic_int workers_done;
     atomic_int workers_idle;         /* end gate, see engine_worker_check_done */
     _Atomic int64_t active_vus;

@@ -68,7 +68,7 @@ void engine_show_progress(engine *e, bool final)
 {
     if (!e->prog)
         return;
-    uint64_t now = engine_mono_now();
+    uint64_t now = final && e->end_ns ? e->end_ns : engine_mono_now();
     for (size_t i = 0; i < e->s->n_scenarios; i++) {
         const scenario *sc = &e->s->scenarios[i];
         const sc_live *l = &e->live[i];
@@ -86,14 +86,16 @@ void engine_show_progress(engine *e, bool final)
             .dropped = atomic_load_explicit(&l->dropped, memory_order_relaxed),
             .done = final};
     }
+    /* The rate is the summary's: requests over the time since the start.
+     * A rate over the last tick is not: workers publish about once a
+     * second, out of step with this tick, so one tick gets no new counts
+     * and the next two seconds' worth, and the last one a short one. */
     uint64_t reqs = series_count(e, "http_reqs", false);
-    double dt = (double)(now - e->last_tick_ns) / 1e9;
-    progress_snapshot snap = {.elapsed_s = (double)(now - e->t0) / 1e9, .n = e->s->n_scenarios,
+    double elapsed = (double)(now - e->t0) / 1e9;
+    progress_snapshot snap = {.elapsed_s = elapsed, .n = e->s->n_scenarios,
                               .sc = e->prog_sc, .requests = reqs,
-                              .requests_per_s = dt > 0 ? (double)(reqs - e->last_reqs) / dt : 0,
+                              .requests_per_s = elapsed > 0 ? (double)reqs / elapsed : 0,
                               .failed = series_count(e, "http_req_failed", true), .final = final};
-    e->last_reqs = reqs;
-    e->last_tick_ns = now;
     progress_update(e->prog, &snap);
 }
 

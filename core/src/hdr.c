@@ -2,32 +2,9 @@
 
 #include <string.h>
 
-/*
- * Slot geometry. Bucket 0 holds 0..HDR_SUB_BUCKETS-1 one value per slot;
- * bucket b >= 1 holds [HDR_HALF << b, HDR_SUB_BUCKETS << b) in HDR_HALF
- * slots of width 2^b. The lower half of every bucket above 0 would repeat
- * the bucket below, so only the upper half gets slots: bucket b starts at
- * index (b + 1) * HDR_HALF.
- */
+/* Slot geometry: see hdr__index_of in hdr.h. */
 
-static inline uint64_t clamp_value(int64_t value)
-{
-    if (value < 0)
-        return 0;
-    return value > HDR_MAX_VALUE ? (uint64_t)HDR_MAX_VALUE : (uint64_t)value;
-}
-
-/* OR-ing in the bucket-0 mask makes every value below HDR_SUB_BUCKETS land
- * in bucket 0 and keeps the argument of clz non-zero. */
-static inline uint32_t index_of(uint64_t v)
-{
-    unsigned bucket = 64u - (unsigned)__builtin_clzll(v | (HDR_SUB_BUCKETS - 1))
-                      - (HDR_HALF_LOG2 + 1);
-    uint32_t sub = (uint32_t)(v >> bucket);
-    return ((bucket + 1) << HDR_HALF_LOG2) + sub - HDR_HALF;
-}
-
-uint32_t hdr_index_of(int64_t value) { return index_of(clamp_value(value)); }
+uint32_t hdr_index_of(int64_t value) { return hdr__index_of(hdr__clamp(value)); }
 
 /* Indexes 0..HDR_SUB_BUCKETS-1 both decode to bucket 0 with a shift of 0. */
 static unsigned shift_of(uint32_t index)
@@ -47,28 +24,10 @@ int64_t hdr_width_of(uint32_t index) { return (int64_t)1 << shift_of(index); }
 
 void hdr_reset(hdr_hist *h) { memset(h, 0, sizeof *h); }
 
-/* Negative values are treated as 0 throughout (counts, sum, min), as a
- * latency below zero can only be a clock artefact. Values above the range
- * land in the top slot but keep their exact value in sum/min/max. */
-static inline void record(hdr_hist *h, int64_t value, uint64_t n)
-{
-    if (value < 0)
-        value = 0;
-    h->counts[index_of(clamp_value(value))] += n;
-    h->sum += (double)value * (double)n;
-    if (h->total == 0 || value < h->min)
-        h->min = value;
-    if (h->total == 0 || value > h->max)
-        h->max = value;
-    h->total += n;
-}
-
-void hdr_record(hdr_hist *h, int64_t value) { record(h, value, 1); }
-
 void hdr_record_n(hdr_hist *h, int64_t value, uint64_t n)
 {
     if (n > 0)              /* n = 0 must not set min/max */
-        record(h, value, n);
+        hdr__record(h, value, n);
 }
 
 /* Same geometry on both sides, so a merge is exact and order-independent. */

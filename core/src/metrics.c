@@ -392,26 +392,36 @@ bool series_matches(const series_def *s, const sample_tags *st)
 int metrics_agg_init(metrics_agg *a, const metrics_reg *r)
 {
     a->n = r->n_series;
+    a->scratch = NULL;
     a->s = calloc(a->n ? a->n : 1, sizeof *a->s);
     if (!a->s)
         return -1;
     for (size_t i = 0; i < a->n; i++) {
         if (r->metrics[r->series[i].metric].info.type != VOLLEY_METRIC_TREND)
             continue;
-        a->s[i].hist = malloc(sizeof *a->s[i].hist);
-        if (!a->s[i].hist)
+        /* exact only with hist: metrics_agg_free tells a trend by its hist */
+        if (!(a->s[i].hist = malloc(sizeof *a->s[i].hist)) ||
+            !(a->s[i].exact = malloc(METRICS_EXACT_MAX * sizeof *a->s[i].exact)))
             return -1;
+        a->s[i].exact_cap = METRICS_EXACT_MAX;
         hdr_reset(a->s[i].hist);
+        if (!a->scratch && !(a->scratch = malloc(METRICS_EXACT_MAX * sizeof *a->scratch)))
+            return -1;
     }
     return 0;
 }
 
 void metrics_agg_free(metrics_agg *a)
 {
-    for (size_t i = 0; a->s && i < a->n; i++)
+    for (size_t i = 0; a->s && i < a->n; i++) {
+        if (a->s[i].hist)   /* a trend: exact is not a gauge's min */
+            free(a->s[i].exact);
         free(a->s[i].hist);
+    }
     free(a->s);
+    free(a->scratch);
     a->s = NULL;
+    a->scratch = NULL;
     a->n = 0;
 }
 
@@ -419,13 +429,68 @@ void metrics_agg_clear(metrics_agg *a)
 {
     for (size_t i = 0; i < a->n; i++) {
         hdr_hist *h = a->s[i].hist;
+        double *exact = a->s[i].exact;
+        uint32_t cap = a->s[i].exact_cap;
         if (h && h->total == 0 && a->s[i].count == 0)
             continue;
         memset(&a->s[i], 0, sizeof a->s[i]);
+        if (!h)
+            continue;
         a->s[i].hist = h;
-        if (h)
+        a->s[i].exact = exact;
+        a->s[i].exact_cap = cap;
+        if (h->total)
             hdr_reset(h);
     }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void hist_add_exact(hdr_hist *h, const double *v, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        hdr_record(h, trend_micro(v[i]));
+}
+
+__attribute__((noinline)) void series_trend_to_hist(series_agg *s)
+{
+    hist_add_exact(s->hist, s->exact, s->exact_cap);
+}
+
+/* Trend series d (dcount values so far) and s. Together still small: s's
+ * values, sorted in scratch, merged into d's from the back (exact[] has
+ * the room), so d stays sorted and stats read it as it is. Beyond: each
+ * side's values or histogram into d's histogram. */
+static void merge_trend(series_agg *d, uint64_t dcount, const series_agg *s, double *scratch)
+{
+    uint64_t n = dcount + s->count;
+    bool d_kept = dcount <= d->exact_cap, s_kept = s->count <= s->exact_cap;
+    if (!d_kept || !s_kept || n > d->exact_cap || !scratch) {
+        if (d_kept)
+            hist_add_exact(d->hist, d->exact, dcount);
+        if (s_kept)
+            hist_add_exact(d->hist, s->exact, s->count);
+        else
+            hdr_merge(d->hist, s->hist);
+        return;
+    }
+    memcpy(scratch, s->exact, s->count * sizeof *scratch);
+    if (s->n_sorted != s->count)
+        qsort(scratch, s->count, sizeof *scratch, cmp_double);
+    if (d->n_sorted != dcount)
+        qsort(d->exact, dcount, sizeof *d->exact, cmp_double);
+    uint64_t i = dcount, j = s->count, w = n;
+    while (j > 0) {
+        if (i > 0 && d->exact[i - 1] > scratch[j - 1])
+            d->exact[--w] = d->exact[--i];
+        else
+            d->exact[--w] = scratch[--j];
+    }
+    d->n_sorted = n;
 }
 
 void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_reg *r)
@@ -444,11 +509,11 @@ void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_r
                 d->last_ns = s->last_ns;
             }
         }
+        if (type == VOLLEY_METRIC_TREND)
+            merge_trend(d, d->count, s, dst->scratch);
         d->count += s->count;
         d->nonzero += s->nonzero;
         d->sum += s->sum;
-        if (type == VOLLEY_METRIC_TREND)
-            hdr_merge(d->hist, s->hist);
     }
 }
 
@@ -463,11 +528,61 @@ void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
             series_add(&a->s[m->subs[i]], type, v, now_ns);
 }
 
+/* k6's percentile of sorted values (metrics/sink.go, TrendSink.P): the
+ * rank p/100 * (n - 1), linear interpolation between the closest ranks. */
+static double exact_percentile(const double *v, uint64_t n, double p)
+{
+    if (!(p > 0))
+        p = 0;
+    if (p > 100)
+        p = 100;
+    double i = p / 100.0 * (double)(n - 1), lo = floor(i);
+    uint64_t j = (uint64_t)lo, k = (uint64_t)ceil(i);
+    return v[j] + (v[k] - v[j]) * (i - lo);
+}
+
+/* A stat from the values themselves: sorted (merged aggregates are), else
+ * a sorted copy; false when that copy cannot be had. NaN: unknown stat. */
+static bool exact_stat(const series_agg *s, const char *stat, double *out)
+{
+    const double *v = s->exact;
+    uint64_t n = s->count;
+    double *copy = NULL;
+    if (s->n_sorted != n) {
+        if (!(copy = malloc(n * sizeof *copy)))
+            return false;
+        memcpy(copy, v, n * sizeof *copy);
+        qsort(copy, n, sizeof *copy, cmp_double);
+        v = copy;
+    }
+    double p;
+    *out = NAN;
+    if (strcmp(stat, "avg") == 0) {
+        double sum = 0;
+        for (uint64_t i = 0; i < n; i++)
+            sum += v[i];
+        *out = sum / (double)n;
+    } else if (strcmp(stat, "min") == 0) {
+        *out = v[0];
+    } else if (strcmp(stat, "max") == 0) {
+        *out = v[n - 1];
+    } else if (strcmp(stat, "med") == 0) {
+        *out = exact_percentile(v, n, 50);
+    } else if (sscanf(stat, "p(%lf)", &p) == 1) {
+        *out = exact_percentile(v, n, p);
+    }
+    free(copy);
+    return true;
+}
+
 double agg_trend_stat(const series_agg *s, const char *stat)
 {
     const hdr_hist *h = s->hist;
-    if (!h || h->total == 0)
+    if (!h || s->count == 0)
         return 0;
+    double v;
+    if (s->count <= s->exact_cap)
+        return exact_stat(s, stat, &v) ? v : NAN;
     if (strcmp(stat, "avg") == 0)
         return hdr_mean(h) / 1000.0;
     if (strcmp(stat, "min") == 0)
@@ -519,6 +634,11 @@ void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
     metrics_agg *filled = &p->buf[p->filled];
     metrics_agg_merge(dst, filled, r);
     metrics_agg_clear(filled);
+    /* Trends of the run past METRICS_EXACT_MAX: the worker keeps no more
+     * values of them (the other buffer follows at its next hand-over). */
+    for (size_t i = 0; i < filled->n && i < dst->n; i++)
+        if (filled->s[i].hist && filled->s[i].exact_cap && dst->s[i].count > dst->s[i].exact_cap)
+            filled->s[i].exact_cap = 0;
     atomic_store_explicit(&p->spare_state, AGG_FREE, memory_order_release);
 }
 

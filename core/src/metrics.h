@@ -108,24 +108,74 @@ bool series_matches(const series_def *s, const sample_tags *st);
 
 /* ---- aggregates ---- */
 
+/*
+ * A trend series keeps its values themselves while it has at most
+ * METRICS_EXACT_MAX of them, and only then the histogram: its stats are
+ * exact (k6 keeps every value; med and p(N) interpolate between the
+ * closest ranks, as k6 does) and stay exact through merges. The sample
+ * after that moves them into the histogram, which answers from then on
+ * (hdr.h: a percentile is the value at that rank to within 1/512, with
+ * 1 us resolution). The room is allocated with the aggregate, 32 KiB per
+ * trend series: the hot path stores a double while the series is small.
+ * Once the run's aggregate is past the limit, a worker's aggregates stop
+ * keeping values (exact_cap 0, set by agg_pair_collect): nothing is kept
+ * that could no longer make the run's stats exact.
+ */
+#define METRICS_EXACT_MAX 4096u
+
+/* 64 bytes: a gauge's fields and a trend's share their room. */
 typedef struct series_agg {
     uint64_t count;            /* samples                                  */
     uint64_t nonzero;          /* rate: samples != 0                       */
     double sum;                /* counter: total; gauge: unused            */
-    double min, max, last;     /* gauge                                    */
-    int64_t last_ns;           /* gauge: time of `last`                    */
-    hdr_hist *hist;            /* trend only                               */
+    union {
+        struct {
+            double min, max, last;   /* gauge                              */
+            int64_t last_ns;         /* gauge: time of `last`              */
+        };
+        struct {
+            double *exact;           /* trend: the values while count <= exact_cap */
+            uint64_t n_sorted;       /* trend: exact[] ascending when == count */
+            uint32_t exact_cap;      /* trend: METRICS_EXACT_MAX, or 0 (see above) */
+        };
+    };
+    hdr_hist *hist;            /* trend: the values once count > exact_cap */
 } series_agg;
+_Static_assert(sizeof(series_agg) == 64, "series_agg: one cache line (the hot path's)");
 
 typedef struct metrics_agg {
     size_t n;
     series_agg *s;
+    double *scratch;           /* merges of exact values (EXACT_MAX room)  */
 } metrics_agg;
 
 int metrics_agg_init(metrics_agg *a, const metrics_reg *r);
 void metrics_agg_free(metrics_agg *a);
 void metrics_agg_clear(metrics_agg *a);
 void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_reg *r);
+
+/* A trend value as the histogram keeps it: micro-units, 1 us resolution
+ * for times in ms. */
+static inline int64_t trend_micro(double v)
+{
+    return (int64_t)(v * 1000.0 + (v >= 0 ? 0.5 : -0.5));
+}
+
+/* The first trend sample past exact_cap: the kept values go to the
+ * histogram. */
+void series_trend_to_hist(series_agg *s);
+
+/* Hot path: one value into a trend series, s->count already counted. */
+static inline void series_add_trend(series_agg *s, double v)
+{
+    if (s->count <= s->exact_cap) {
+        s->exact[s->count - 1] = v;
+        return;
+    }
+    if (s->count == (uint64_t)s->exact_cap + 1)
+        series_trend_to_hist(s);
+    hdr_record(s->hist, trend_micro(v));
+}
 
 /* Hot path: one sample into a series. */
 static inline void series_add(series_agg *s, volley_metric_type type, double v, int64_t now_ns)
@@ -144,8 +194,7 @@ static inline void series_add(series_agg *s, volley_metric_type type, double v, 
         if (now_ns >= s->last_ns) { s->last = v; s->last_ns = now_ns; }
         break;
     case VOLLEY_METRIC_TREND:
-        /* micro-units: 1 us resolution for times in ms */
-        hdr_record(s->hist, (int64_t)(v * 1000.0 + (v >= 0 ? 0.5 : -0.5)));
+        series_add_trend(s, v);
         break;
     }
 }
@@ -154,7 +203,8 @@ static inline void series_add(series_agg *s, volley_metric_type type, double v, 
 void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
                     double v, const sample_tags *st, int64_t now_ns);
 
-/* Values for summaries and thresholds (trend values in the metric's unit). */
+/* Values for summaries and thresholds (trend values in the metric's unit):
+ * exact while the series keeps its values, else from the histogram. */
 double agg_trend_stat(const series_agg *s, const char *stat);   /* avg,min,med,max,p(N) */
 double agg_rate(const series_agg *s);                             /* rate metrics */
 

@@ -31,7 +31,7 @@ typedef struct progress_snapshot {
     size_t n;
     const progress_scenario *sc;
     uint64_t requests;          /* http_reqs so far (0 when no http) */
-    double requests_per_s;      /* over the last interval */
+    double requests_per_s;      /* since the test's start (the summary's rate) */
     uint64_t failed;            /* http_req_failed passes so far */
     bool final;                 /* last call: finish the display */
 } progress_snapshot;

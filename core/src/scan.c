@@ -1,8 +1,11 @@
 #include "scan.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 typedef struct probe {
     CURL *easy;
@@ -13,12 +16,160 @@ typedef struct probe {
     double ms;
     CURLcode rc;
     bool done;
+    /* ws:// and wss://: libcurl connects (CONNECT_ONLY, TLS for wss) to
+     * the http(s) form of the url, then the handshake goes over that
+     * connection by hand (ws_turns). */
+    bool ws;
+    char *req;              /* the upgrade request */
+    size_t req_len, sent;
+    char head[1024];        /* the answer, up to its header end */
+    size_t got;
 } probe;
 
 static size_t discard(char *data, size_t size, size_t n, void *userp)
 {
     (void)data, (void)userp;
     return size * n;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static bool is_ws(const char *url)
+{
+    return strncmp(url, "ws://", 5) == 0 || strncmp(url, "wss://", 6) == 0;
+}
+
+/* The GET with Upgrade: websocket (RFC 6455 4.1) for url, which is the
+ * http(s) form of the service's ws(s) url; NULL when out of memory or the
+ * url does not parse. */
+static char *upgrade_request(const char *url, size_t *len)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *req = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+        goto done;
+    curl_url_get(u, CURLUPART_PORT, &port, 0);    /* only when the url names one */
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    unsigned char nonce[16];
+    if (getrandom(nonce, sizeof nonce, GRND_NONBLOCK) != (ssize_t)sizeof nonce) {
+        uint64_t t = (uint64_t)(now_ms() * 1e3);
+        for (size_t i = 0; i < sizeof nonce; i++)
+            nonce[i] = (unsigned char)(t >> (8 * (i % 8)) ^ (i * 151u));
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char key[25];
+    size_t k = 0;
+    for (size_t i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)nonce[i] << 16 | (i + 1 < 16 ? (uint32_t)nonce[i + 1] << 8 : 0) |
+                     (i + 2 < 16 ? nonce[i + 2] : 0);
+        key[k++] = b64[v >> 18 & 63];
+        key[k++] = b64[v >> 12 & 63];
+        key[k++] = i + 1 < 16 ? b64[v >> 6 & 63] : '=';
+        key[k++] = i + 2 < 16 ? b64[v & 63] : '=';
+    }
+    key[k] = '\0';
+    const char *fmt = "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                      "Sec-WebSocket-Version: 13\r\nUser-Agent: volley-scan\r\n\r\n";
+    int n = snprintf(NULL, 0, fmt, path, query ? "?" : "", query ? query : "", host,
+                     port ? ":" : "", port ? port : "", key);
+    if (n > 0 && (req = malloc((size_t)n + 1))) {
+        snprintf(req, (size_t)n + 1, fmt, path, query ? "?" : "", query ? query : "", host,
+                 port ? ":" : "", port ? port : "", key);
+        *len = (size_t)n;
+    }
+done:
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return req;
+}
+
+/* Sends what is left of the upgrade request, reads what has come. true
+ * when q is finished (answered, failed, or closed). */
+static bool ws_step(probe *q)
+{
+    while (q->sent < q->req_len) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_send(q->easy, q->req + q->sent, q->req_len - q->sent, &n);
+        if (rc == CURLE_AGAIN)
+            return false;
+        if (rc != CURLE_OK) {
+            q->rc = rc;
+            return true;
+        }
+        q->sent += n;
+    }
+    for (;;) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(q->easy, q->head + q->got, sizeof q->head - 1 - q->got, &n);
+        if (rc == CURLE_AGAIN)
+            return false;
+        if (rc != CURLE_OK) {
+            q->rc = rc;
+            return true;
+        }
+        q->got += n;
+        q->head[q->got] = '\0';
+        bool ended = strstr(q->head, "\r\n\r\n") != NULL;
+        if (ended || n == 0 || q->got == sizeof q->head - 1) {
+            int status = 0;
+            if (sscanf(q->head, "HTTP/%*d.%*d %3d", &status) == 1 && status >= 100) {
+                q->status = status;
+            } else {
+                q->rc = CURLE_RECV_ERROR;
+                snprintf(q->err, sizeof q->err, "%s",
+                         n == 0 && !q->got ? "connection closed before the handshake answer"
+                                           : "the handshake answer is not HTTP");
+            }
+            return true;
+        }
+    }
+}
+
+/* One step of q's handshake (ws_step); q->ms is the time from t0 when it
+ * has finished. */
+static bool ws_turn(probe *q, double t0)
+{
+    if (!ws_step(q))
+        return false;
+    q->ms = now_ms() - t0;
+    return true;
+}
+
+/* Takes every connected ws probe one step further (ws_turn); the ones
+ * still waiting go into w (their sockets, for curl_multi_poll), or time
+ * out at the deadline. Returns how many are waiting. */
+static unsigned ws_turns(probe *p, size_t n, double t0, long timeout_ms, struct curl_waitfd *w)
+{
+    unsigned nw = 0;
+    bool late = now_ms() >= t0 + (double)timeout_ms;
+    for (size_t i = 0; i < n; i++) {
+        probe *q = &p[i];
+        if (!q->ws || !q->done || q->rc != CURLE_OK || q->status || ws_turn(q, t0))
+            continue;
+        if (late) {
+            q->rc = CURLE_OPERATION_TIMEDOUT;
+            q->ms = (double)timeout_ms;
+            snprintf(q->err, sizeof q->err, "no WebSocket handshake answer within %ld ms",
+                     timeout_ms);
+            continue;
+        }
+        curl_socket_t fd = CURL_SOCKET_BAD;
+        curl_easy_getinfo(q->easy, CURLINFO_ACTIVESOCKET, &fd);
+        w[nw++] = (struct curl_waitfd){
+            .fd = fd, .events = q->sent < q->req_len ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN};
+    }
+    return nw;
 }
 
 int scan_services(const spec *s, FILE *out, long timeout_ms)
@@ -36,6 +187,7 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
         curl_multi_cleanup(m);
         return (int)s->n_services;
     }
+    double t0 = now_ms();
     for (size_t i = 0; i < s->n_services; i++) {
         const service *sv = &s->services[i];
         const char *h = sv->health && *sv->health ? sv->health : "";
@@ -47,6 +199,20 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
             continue;
         snprintf(p[i].url, n, "%s%s%s", sv->url, *h && h[0] != '/' ? "/" : "", h);
         curl_easy_setopt(p[i].easy, CURLOPT_URL, p[i].url);
+        if (is_ws(p[i].url)) {
+            /* "ws://..." -> "http://...", "wss://..." -> "https://..." */
+            char *http = malloc(n + 2);
+            if (!http)
+                continue;
+            snprintf(http, n + 2, "http%s", p[i].url + 2);
+            p[i].ws = true;
+            p[i].req = upgrade_request(http, &p[i].req_len);
+            curl_easy_setopt(p[i].easy, CURLOPT_URL, http);
+            curl_easy_setopt(p[i].easy, CURLOPT_CONNECT_ONLY, 1L);
+            free(http);   /* libcurl keeps its own copy */
+            if (!p[i].req)
+                continue;
+        }
         curl_easy_setopt(p[i].easy, CURLOPT_TIMEOUT_MS, timeout_ms);
         curl_easy_setopt(p[i].easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(p[i].easy, CURLOPT_PROXY, "");
@@ -56,9 +222,11 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
         curl_easy_setopt(p[i].easy, CURLOPT_PRIVATE, (char *)&p[i]);
         curl_multi_add_handle(m, p[i].easy);
     }
+    struct curl_waitfd *wait = calloc(s->n_services, sizeof *wait);
     int running = 1;
-    while (running) {
-        if (curl_multi_perform(m, &running) != CURLM_OK)
+    unsigned waiting = 0;
+    while (wait && (running || waiting)) {
+        if (running && curl_multi_perform(m, &running) != CURLM_OK)
             break;
         CURLMsg *msg;
         int left;
@@ -69,18 +237,23 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
                 continue;
             q->done = true;
             q->rc = msg->data.result;
-            curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
             curl_off_t us = 0;
             curl_easy_getinfo(q->easy, CURLINFO_TOTAL_TIME_T, &us);
             q->ms = (double)us / 1000.0;
+            if (!q->ws)   /* ws: connected; the handshake is ws_turns' */
+                curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
         }
-        if (running)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
+        waiting = ws_turns(p, s->n_services, t0, timeout_ms, wait);
+        /* TLS may hold bytes already read: wake at least every 50 ms. */
+        if (running || waiting)
+            curl_multi_poll(m, wait, waiting, waiting ? 50 : 100, NULL);
     }
+    free(wait);
     fprintf(out, "%s\n  %-16s %-44s %6s %10s  %s\n", s->path, "SERVICE", "URL", "STATUS", "TIME", "STATE");
     for (size_t i = 0; i < s->n_services; i++) {
         probe *q = &p[i];
-        bool up = q->done && q->rc == CURLE_OK && q->status >= 200 && q->status < 400;
+        bool up = q->done && q->rc == CURLE_OK &&
+                  (q->ws ? q->status == 101 : q->status >= 200 && q->status < 400);
         down += !up;
         char status[16] = "-", tm[32] = "-";
         if (q->done && q->rc == CURLE_OK)
@@ -89,7 +262,9 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
             snprintf(tm, sizeof tm, "%.1fms", q->ms);
         const char *why = !q->done ? "not checked (out of memory)"
                           : q->rc != CURLE_OK ? (q->err[0] ? q->err : curl_easy_strerror(q->rc))
-                                              : up ? "up" : "DOWN (status)";
+                          : up                ? "up"
+                          : q->ws             ? "DOWN (status: no WebSocket upgrade)"
+                                              : "DOWN (status)";
         fprintf(out, "  %-16s %-44s %6s %10s  %s%s\n", q->svc->name, q->url ? q->url : "?", status, tm,
                 q->rc != CURLE_OK && q->done ? "DOWN: " : "", why);
         if (q->easy) {
@@ -97,6 +272,7 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
             curl_easy_cleanup(q->easy);
         }
         free(q->url);
+        free(q->req);
     }
     fprintf(out, "  %zu of %zu up\n", s->n_services - (size_t)down, s->n_services);
     curl_multi_cleanup(m);

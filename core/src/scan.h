@@ -2,8 +2,11 @@
  * scan: `volley scan SPEC...` -- one GET to each service's health URL
  * (services.NAME.url + health, or the url itself without a health path),
  * all at once with a timeout, printed as a table. A service is up when it
- * answers 2xx or 3xx. Runs on the main thread before (or instead of) any
- * load, so a plain curl multi poll loop is fine here.
+ * answers 2xx or 3xx; a ws:// or wss:// one gets a WebSocket handshake
+ * instead (libcurl connects, TLS included, with CONNECT_ONLY; the upgrade
+ * request and its answer go over that connection) and is up on 101. Runs
+ * on the main thread before (or instead of) any load, so a plain curl
+ * multi poll loop is fine here.
  */
 #ifndef VOLLEY_SCAN_H
 #define VOLLEY_SCAN_H

@@ -217,6 +217,64 @@ static void iso_time(int64_t unix_ns, char *out, size_t cap)
     snprintf(out + k, cap - k, ".%03dZ", (int)((unix_ns % NS_PER_SEC) / 1000000));
 }
 
+/*
+ * Writes v as compact JSON, each real in the shortest text that reads back
+ * as the same double: jansson's one precision for a whole dump (17
+ * digits) writes 3.00688568 as 3.0068856799999999. Leaves are jansson's
+ * own text (escaping, ".0" on whole reals), a real at precision 15 when
+ * that reads back, else 16, else 17 (a double's shortest exact text has
+ * 15 digits or fewer, which "%.15g" gives without trailing zeros, or 16
+ * or 17). -1 when a leaf could not be written.
+ */
+static int dump_shortest(const json_t *v, FILE *f)
+{
+    size_t i;
+    const char *key;
+    json_t *item;
+    int rc = 0;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        fputc('{', f);
+        i = 0;
+        json_object_foreach ((json_t *)v, key, item) {
+            json_t *k = json_string(key);
+            if (i++)
+                fputc(',', f);
+            if (!k || dump_shortest(k, f) != 0 || fputc(':', f) == EOF ||
+                dump_shortest(item, f) != 0)
+                rc = -1;
+            json_decref(k);
+        }
+        fputc('}', f);
+        return rc;
+    case JSON_ARRAY:
+        fputc('[', f);
+        json_array_foreach (v, i, item) {
+            if (i)
+                fputc(',', f);
+            if (dump_shortest(item, f) != 0)
+                rc = -1;
+        }
+        fputc(']', f);
+        return rc;
+    default: {
+        size_t flags = JSON_ENCODE_ANY | JSON_COMPACT;
+        char *text = json_dumps(v, flags | JSON_REAL_PRECISION(15));
+        for (int digits = 16; text && json_is_real(v) && digits <= 17 &&
+                              strtod(text, NULL) != json_real_value(v);
+             digits++) {
+            free(text);
+            text = json_dumps(v, flags | JSON_REAL_PRECISION(digits));
+        }
+        if (!text)
+            return -1;
+        fputs(text, f);
+        free(text);
+        return 0;
+    }
+    }
+}
+
 static char *event_body(sink *s)
 {
     struct timespec now;
@@ -246,7 +304,16 @@ static char *event_body(sink *s)
     json_t *ev = data ? json_pack("{s:s,s:s,s:s,s:s,s:o}", "transaction_id", s->run_id, "event_type",
                                   "load_test_run", "timestamp", stamp, "service", "volley", "data", data)
                       : NULL;
-    char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = ev ? open_memstream(&body, &len) : NULL;
+    if (f) {
+        int rc = dump_shortest(ev, f);
+        if (fclose(f) != 0 || rc != 0) {
+            free(body);
+            body = NULL;
+        }
+    }
     json_decref(ev);
     return body;
 }

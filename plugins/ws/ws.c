@@ -20,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
 
 #include "ws_int.h"
 
@@ -44,6 +48,8 @@ static const struct {
     [MET_PING] = {"ws_ping", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
     [MET_REPLY_TIME] = {"ws_msg_reply_time", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
     [MET_SESSION_FAILED] = {"ws_session_failed", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
+    [MET_DATA_SENT] = {"data_sent", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
+    [MET_DATA_RECEIVED] = {"data_received", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DATA},
 };
 
 static void ws_destroy(void *inst)
@@ -132,6 +138,44 @@ static void sample(ws_vu *vs, int m, double v)
 
 static double ms_between(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
 
+/* data_sent and data_received, as k6 counts them for ws: every byte the
+ * session's connection carried (handshake, frames, TLS records). Read once
+ * at the end from the kernel's TCP counters, so messages cost nothing. The
+ * counters run in sequence numbers: sent = acknowledged + still queued,
+ * less our SYN and FIN; received = in order from the peer, less its FIN.
+ * Tagged with scenario and group only, as http's and k6's are. */
+struct ws_tcp_info {
+    struct tcp_info glibc;   /* the kernel's up to tcpi_total_retrans; then: */
+    uint64_t pacing_rate, max_pacing_rate;
+    uint64_t bytes_acked, bytes_received;   /* Linux 4.1 */
+};
+_Static_assert(offsetof(struct ws_tcp_info, bytes_acked) == 120, "struct tcp_info layout");
+
+static void sample_data(ws_vu *vs)
+{
+    int fd = (int)lws_get_socket_fd(vs->wsi);
+    struct ws_tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < sizeof ti)
+        return;
+    int queued = 0;
+    if (ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0)
+        queued = 0;
+    int st = ti.glibc.tcpi_state;
+    bool our_fin = st == TCP_FIN_WAIT1 || st == TCP_FIN_WAIT2 || st == TCP_CLOSING ||
+                   st == TCP_TIME_WAIT || st == TCP_LAST_ACK;
+    bool peer_fin = st == TCP_CLOSE_WAIT || st == TCP_LAST_ACK || st == TCP_CLOSING ||
+                    st == TCP_TIME_WAIT;
+    uint64_t seq = ti.bytes_acked + (uint64_t)queued, less = 1u + our_fin;
+    uint64_t sent = seq > less ? seq - less : 0;
+    uint64_t received = ti.bytes_received > (uint64_t)peer_fin ? ti.bytes_received - peer_fin : 0;
+    volley_tags plain = VOLLEY_TAGS_INIT;
+    const int *m = vs->w->p->metric;
+    vs->w->host->sample(vs->vu, m[MET_DATA_SENT], (double)sent, &plain);
+    vs->w->host->sample(vs->vu, m[MET_DATA_RECEIVED], (double)received, &plain);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Session end                                                               */
 /* ------------------------------------------------------------------------ */
@@ -161,6 +205,7 @@ static void session_end(ws_vu *vs)
         return;
     uint64_t now = vs->w->host->now_ns();
     if (vs->wsi) {
+        sample_data(vs);
         lws_set_wsi_user(vs->wsi, NULL);
         vs->wsi = NULL;
     }

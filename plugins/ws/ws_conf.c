@@ -450,11 +450,15 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
     /* Reply matching. */
     const ws_reply_cfg *r = &c->reply_match;
     if (VOLLEY_OPT_IS_SET(c, OPT_REPLY_MATCH)) {
+        /* The scalar form fills request: `reply_match: next` is the
+         * documented shorthand of { next: true }, not a path named next (a
+         * field named next is { request: next, reply: next }). */
+        bool next = r->next || (r->request && !r->reply && strcmp(r->request, "next") == 0);
         if (r->next && (r->request || r->reply)) {
             snprintf(err, errcap, "reply_match: give either next: true or request/reply paths");
             goto fail;
         }
-        if (r->next) {
+        if (next) {
             st->reply_mode = REPLY_NEXT;
         } else {
             const char *req = r->request ? r->request : r->reply;

@@ -3,11 +3,13 @@ collector (8093 + offset): a run records one event whose data holds the
 run's totals, readable at GET /transactions/{test_run_id}, equal to the
 summary export's numbers; a collector that answers 404 or is down is
 reported on stderr and does not change the run's exit code."""
+import http.server
 import json
 import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -36,6 +38,13 @@ outputs:
       test_scenario: health check
       load_level: smoke
 """
+
+
+def significant(text):
+    """The significant digits of a number's text: "3.0068856799999999"
+    -> "30068856799999999", "1.5e-05" -> "15", "200.0" -> "2"."""
+    mantissa = text.lower().lstrip("-").split("e")[0].replace(".", "")
+    return mantissa.strip("0") or "0"
 
 
 class AnalyticsSink(SimCase):
@@ -75,6 +84,43 @@ class AnalyticsSink(SimCase):
         self.assertAlmostEqual(m["http_req_duration"]["max"], want["http_req_duration"]["max"], places=3)
         self.assertAlmostEqual(m["http_req_duration"]["avg"], want["http_req_duration"]["avg"], places=3)
         self.assertGreaterEqual(data["duration_seconds"], 0)
+
+    def test_reals_in_their_shortest_text(self):
+        """Every real of the event as the shortest text that reads back as
+        the same double: 3.00688568, not 3.0068856799999999. The body as
+        sent (the stand-in collector re-serializes what it keeps)."""
+        bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                bodies.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        srv = http.server.HTTPServer((HOST, 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            rc, err, s = self.run_sink("volley-test-short", "http://%s:%d/events/transaction"
+                                       % (HOST, srv.server_address[1]))
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(bodies), 1, err)
+        reals = []
+        ev = json.loads(bodies[0], parse_float=lambda t: reals.append(t) or float(t))
+        self.assertIn("duration_seconds", ev["data"])
+        self.assertGreater(len(reals), 20)
+        for t in reals:
+            self.assertEqual(significant(t), significant(repr(float(t))), bodies[0])
+        # still the summary's numbers
+        m = ev["data"]["metrics"]
+        self.assertEqual(m["http_reqs"]["count"], 14)
+        self.assertAlmostEqual(m["http_req_duration"]["max"], s["metrics"]["http_req_duration"]["max"], places=3)
 
     def test_collector_errors_do_not_fail_the_run(self):
         s = socket.socket()

@@ -6,7 +6,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 import unittest
 
@@ -268,6 +270,61 @@ class ScanTest(VolleyCase):
         rc, out, err = self.volley("scan", ok)
         self.assertEqual(rc, 0, out + err)
         self.assertIn("1 of 1 up", out)
+
+    def test_scan_ws_services_with_a_handshake(self):
+        """ws:// and wss:// services get a WebSocket handshake (101 is up),
+        all at once: a server that never answers costs the timeout, not
+        the others' time."""
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers = []
+        try:
+            ports = []
+            for extra in ([], ["--tls", cert, key]):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+                sock.close()
+                srv = subprocess.Popen([sys.executable, os.path.join(SOURCE, "tests", "ws", "wsserver.py"),
+                                        str(port)] + extra, stdout=subprocess.PIPE, text=True)
+                servers.append(srv)
+                self.assertTrue(srv.stdout.readline().startswith("ready"))
+                ports.append(port)
+            spec = self.write_spec("""
+                version: 1
+                services:
+                  echo: ws://127.0.0.1:%(ws)d/echo
+                  health: { url: "ws://127.0.0.1:%(ws)d", health: "/echo?x=1" }
+                  rejected: ws://127.0.0.1:%(ws)d/reject400
+                  dead: ws://127.0.0.1:1/x
+                  silent: ws://127.0.0.1:%(ws)d/hang
+                  untrusted: wss://127.0.0.1:%(wss)d/echo
+                  http: "${env.NGINX}/health"
+                scenarios:
+                  s: { executor: shared-iterations, flow: [ { sleep: 1ms } ] }
+                """ % {"ws": ports[0], "wss": ports[1]})
+            t0 = time.monotonic()
+            rc, out, err = self.volley("scan", spec)
+            self.assertLess(time.monotonic() - t0, 9)
+            self.assertEqual(rc, 1, out + err)
+            self.assertNotIn("not supported", out)
+            rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+            self.assertRegex(rows["echo"], r"ws://127\.0\.0\.1:\d+/echo +101 .* up$")
+            self.assertRegex(rows["health"], r"/echo\?x=1 +101 .* up$")
+            self.assertRegex(rows["rejected"], r" 400 .* DOWN \(status: no WebSocket upgrade\)$")
+            self.assertRegex(rows["dead"], r"DOWN: .*(Couldn't connect|refused)")
+            self.assertRegex(rows["silent"], r" 5000\.0ms +DOWN: no WebSocket handshake answer within 5000 ms$")
+            self.assertRegex(rows["untrusted"], r"DOWN: SSL certificate problem")
+            self.assertRegex(rows["http"], r" 200 .* up$")
+            self.assertIn("3 of 7 up", out)
+        finally:
+            for srv in servers:
+                srv.terminate()
+                srv.wait(timeout=10)
+                srv.stdout.close()
 
 
 if __name__ == "__main__":

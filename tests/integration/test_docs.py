@@ -156,6 +156,16 @@ class DocsTest(VolleyCase):
                   for label in specs if not ok[label]]
         self.assertEqual(failed, [], "yaml examples that volley validate rejects:\n" + "\n".join(failed))
 
+    # The template table agrees with the capture section: service and
+    # default headers take every template, captured names included (the
+    # example under the table uses them and validates above).
+    def test_header_templates_agree_with_capture(self):
+        row = re.search(r"^\| `services\.NAME\.headers`, `defaults\.headers` \| (.*) \|$", self.doc, re.M)
+        self.assertIsNotNone(row)
+        self.assertNotRegex(row.group(1), r"\bbut\b|captured names")
+        self.assertIn("A header from `defaults` or from a service's `headers` that names a\n  capture",
+                      self.doc)
+
     # (b) every key the schema defines is documented, with a description
     def test_schema_properties_are_documented(self):
         missing, undescribed = set(), []

@@ -1,5 +1,6 @@
 """volley run against a real loopback nginx: request counts, checks,
 thresholds and exit codes, summary export, failures that are measured."""
+import json
 import os
 import re
 import time
@@ -115,6 +116,35 @@ class RunTest(VolleyCase):
         self.assertGreater(n, 60)
         self.assertLessEqual(n, 170)
         self.assertEqual(s["metrics"]["vus_max"]["value"], 4)
+
+    def test_progress_rate_is_the_summarys(self):
+        """The progress line's req/s is the summary's http_reqs rate over
+        the same window (requests since the start): a steady 10/s run
+        ends at 10 req/s, not 0 (the last tick's samples not yet merged)
+        nor a spike (two seconds' worth over one short tick)."""
+        for rate, duration in ((10, "3s"), (50, "2s")):
+            spec = self.write_spec("""
+                version: 1
+                scenarios:
+                  s:
+                    executor: constant-arrival-rate
+                    rate: %d
+                    duration: %s
+                    pre_allocated_vus: 4
+                    flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+                """ % (rate, duration))
+            summary = os.path.join(self.tmp, "summary.json")
+            rc, out, err = self.volley("run", "--summary-export", summary, spec)
+            self.assertEqual(rc, 0, out + err)
+            with open(summary) as f:
+                want = json.load(f)["metrics"]["http_reqs"]["rate"]
+            self.assertAlmostEqual(want, rate, delta=rate * 0.1)
+            shown = re.findall(r"running \(.*, (\S+) req/s, 0 failed$", err, re.M)
+            self.assertTrue(shown, err)
+            text = "%.1f" % want
+            self.assertEqual(shown[-1], text[:-2] if text.endswith(".0") else text, err)
+            for r in shown:      # every line on the way: never 0 or a spike
+                self.assertTrue(0 < float(r) < rate * 1.5, err)
 
     def test_refused_connections_are_measured(self):
         rc, out, err, s = self.run_spec("""

@@ -258,6 +258,36 @@ class SpecLanguageTest(VolleyCase):
         self.assertGreaterEqual(m["flow_ms"]["min"], 19)        # since the iteration began
         self.assertIn("tx_time", out)
 
+    def test_small_trend_is_exact_as_in_k6(self):
+        # 6 x 75000 and 4 x 1000000 over two workers: the histogram said
+        # med=75104.256 and p(90)=999292.928; k6 keeps every value
+        rc, out, err, s = self.run_rec("""
+            version: 1
+            metrics: { amount: trend }
+            pools:
+              tx:
+                rows: [ {a: 75000}, {a: 1000000}, {a: 75000}, {a: 75000}, {a: 1000000},
+                        {a: 75000}, {a: 1000000}, {a: 75000}, {a: 75000}, {a: 1000000} ]
+                pick: sequential
+            scenarios:
+              m:
+                executor: shared-iterations
+                vus: 2
+                iterations: 10
+                use: tx
+                flow:
+                  - http: { url: "@REC@/fast" }
+                    record: { amount: "${row.a}" }
+            thresholds:
+              amount: ["med==75000", "p(90)==1000000", "p(50.5)<75001"]
+            """, "--workers", "2")
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]["amount"]
+        self.assertEqual((m["min"], m["med"], m["avg"], m["max"], m["p(90)"], m["p(95)"]),
+                         (75000, 75000, 445000, 1000000, 1000000, 1000000))
+        self.assertRegex(out, r"amount\.+: avg=445000 +min=75000 +med=75000 +max=1000000 +"
+                              r"p\(90\)=1000000 +p\(95\)=1000000")
+
     def test_include_merges_with_this_file_winning(self):
         os.makedirs(os.path.join(self.tmp, "shared"))
         self.write_spec("""
@@ -727,6 +757,37 @@ class SpecLanguageTest(VolleyCase):
         self.assertIn('expected_statuses: "20x" is not a status (100-599) or a range such as 200-299', err)
         self.assertIn("body, json and form cannot be used together", err)
         self.assertRegex(err, r"redirects: expected .*100")
+
+    def test_check_item_errors_in_one_pass(self):
+        # a missing name hides no other error of the same item (nor of the
+        # items after it), in a step's check list and a ws plugin's
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: shared-iterations
+                flow:
+                  - http: { url: "${env.NGINX}/" }
+                    check:
+                      - status: [abc]
+                        bogus: 1
+                      - name: ok
+                        json: { equals: 1 }
+                  - ws:
+                      url: ws://127.0.0.1:1/
+                      check_each_message:
+                        - body: { contains: 1, matches: "(" }
+            """)
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, out + err)
+        for want in [r"spec\.yaml:9:13: error: scenarios\.s\.flow\[0\]\.check\[0\]: missing required key \"name\"",
+                     r"spec\.yaml:9:22: error: scenarios\.s\.flow\[0\]\.check\[0\]\.status\.in: expected an integer",
+                     r"spec\.yaml:10:13: error: scenarios\.s\.flow\[0\]\.check\[0\]: unknown check \"bogus\"",
+                     r"spec\.yaml:12:19: error: scenarios\.s\.flow\[0\]\.check\[1\]\.json: missing required key \"path\"",
+                     r"spec\.yaml:16:15: error: scenarios\.s\.flow\[1\]\.ws\.check_each_message\[0\]: missing required key \"name\"",
+                     r"spec\.yaml:16:21: error: scenarios\.s\.flow\[1\]\.ws\.check_each_message\[0\]\.body: "]:
+            self.assertRegex(err, want)
+        self.assertRegex(err, r": 6 errors")
 
     def test_load_time_errors(self):
         cases = [

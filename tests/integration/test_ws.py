@@ -240,6 +240,50 @@ class TestEcho(WsCase):
         self.assertEqual(summary["metrics"]["checks"]["fails"], 0)
 
 
+    def test_reply_match_next_shorthand(self):
+        # `reply_match: next` is { next: true }, not a JSON path named next
+        rc, err, _, points = self.run_ws("""\
+      - ws:
+          name: short
+          url: ${env.WS}/echo
+          send_every: { interval: 30ms, message: "x" }
+          reply_match: next
+          close_after: 330ms
+      - ws:
+          name: field
+          url: ${env.WS}/echo
+          send_on_open: [ { next: 1 }, { next: 2 } ]
+          reply_match: { request: next, reply: next }
+          close_after: 200ms
+""")
+        self.assertEqual(rc, 0, err)
+        rt = self.of(points, "ws_msg_reply_time")
+        short = [p for p in rt if p[2]["name"] == "short"]
+        self.assertGreaterEqual(len(short), 5, points)
+        self.assertTrue(all(p[1] > 0 for p in short), short)
+        self.assertEqual(len([p for p in rt if p[2]["name"] == "field"]), 2, points)
+
+
+    def test_data_sent_and_received(self):
+        # a ws-only run counts its bytes as k6 does: handshake and frames
+        spec = ("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+                "      - ws: { url: \"${env.WS}/close?code=1000&after=1\", send_on_open: [abc], "
+                "close_after: 5s }\n")
+        rc, out, err, s = self.run_spec(spec, env={"WS": self.url})
+        self.assertEqual(rc, 0, err)
+        m = s["metrics"]
+        # 129 bytes of handshake answer, then a close frame of 7 (1000 "bye");
+        # the server also answers our echo of its close with a close frame
+        # of 4, which may arrive before the session's end or not
+        self.assertIn(m["data_received"]["count"], (129 + 7, 129 + 7 + 4))
+        # the upgrade request (about 200 bytes here), "abc" in a masked
+        # frame (9), the close frame echoed (8)
+        self.assertGreater(m["data_sent"]["count"], 150 + 9 + 8)
+        self.assertLess(m["data_sent"]["count"], 400)
+        self.assertRegex(out, r"data_received\.+: 1(36|40) B ")
+        self.assertRegex(out, r"data_sent\.+: \d+ B ")
+
+
 class TestFailures(WsCase):
     def fails(self, step, code, status="101", within=10):
         t0 = time.monotonic()
@@ -289,6 +333,23 @@ class TestFailures(WsCase):
     def test_expect_timeout(self):
         self.fails('{ url: "${env.WS}/echo", expect: { match: { body: { contains: never } }, '
                    'timeout: 300ms } }', "expect_timeout")
+
+    def test_expect_timeout_is_the_checks_reason(self):
+        # no message came: the step's checks fail because expect timed out,
+        # not because an empty body "is not JSON"
+        spec = ("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+                "      - ws:\n"
+                "          url: ${env.WS}/echo\n"
+                "          expect: { match: { json: { path: type, equals: note } }, timeout: 300ms }\n"
+                "        check:\n"
+                "          - { name: got it, json: { path: type, equals: note } }\n"
+                "          - { name: upgraded, status: 101 }\n")
+        rc, out, err, s = self.run_spec(spec, env={"WS": self.url})
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 1)
+        self.assertRegex(out, r"✗ got it\n.*\n\s+first failure: json: expect: no matching message "
+                              r"within 0\.3s\n")
+        self.assertNotIn("not JSON", out)
 
     def test_threshold_on_failed_sessions(self):
         rc, err, summary, _ = self.run_ws(

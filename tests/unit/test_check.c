@@ -203,9 +203,35 @@ static void test_compile_errors(void **state)
                       "is, quiet, name");
     assert_diag(f, 3, "s.check[3].quiet: no negative status");
     assert_diag(f, 4, "s.check[4]: expected a mapping, got sequence");
-    assert_int_equal(fake.compiled, 1);
+    assert_int_equal(fake.compiled, 2);   /* item 0's condition too */
     check_free_items(items, count);
-    assert_int_equal(fake.freed, 1);
+    assert_int_equal(fake.freed, 2);
+}
+
+/* A missing name hides no other error of the same item. */
+static void test_compile_errors_in_item(void **state)
+{
+    fx *f = *state;
+    const ynode *n = parse(f, "- { is: abc, iss: 1 }\n"
+                              "- { quiet: -1 }\n"
+                              "- { name: [x], is: -2 }\n"
+                              "- {}\n");
+    check_item *items;
+    size_t count;
+    assert_false(check_compile_list(&f->cc, n, "s.check", "", false, &items, &count));
+    assert_int_equal(count, 4);
+    assert_int_equal(f->d.count, 9);
+    assert_diag(f, 0, "s.check[0]: missing required key \"name\" (each check item is named)");
+    assert_diag(f, 1, "s.check[0].is.status: expected an integer");
+    assert_diag(f, 2, "s.check[0]: unknown check \"iss\" (did you mean \"is\"?)");
+    assert_diag(f, 3, "s.check[1]: missing required key \"name\"");
+    assert_diag(f, 4, "s.check[1].quiet: no negative status");
+    assert_diag(f, 5, "s.check[2].name: expected a string, got sequence");
+    assert_diag(f, 6, "s.check[2].is: no negative status");
+    assert_diag(f, 7, "s.check[3]: missing required key \"name\"");
+    assert_diag(f, 8, "s.check[3]: check has no condition (add e.g. status: 200)");
+    assert_int_equal(fake.compiled, 0);
+    check_free_items(items, count);
 }
 
 /* An unknown key with no near miss while a plugin failed to load: the
@@ -315,6 +341,27 @@ static void test_eval_sink(void **state)
     check_free_items(items, n);
 }
 
+/* A step that failed: its error is the reason, not what the condition
+ * saw of the half-made response (a ws expect that timed out has status
+ * 101 and no body); a plugin's reason naming the error is kept. */
+static void test_eval_failed_step(void **state)
+{
+    fx *f = *state;
+    check_item *items;
+    size_t n;
+    compile_ok(f, "- { name: a, is: 200 }\n- { name: b, quiet: 200 }\n- { name: c, is: 101 }\n",
+               &items, &n);
+    results rs = {0};
+    const check_sink sink = {.result = collect, .ctx = &rs};
+    volley_response resp = {.status = 101, .error = "expect: no matching message within 0.3s"};
+    assert_false(check_eval(items, n, &resp, NULL, &sink));
+    assert_string_equal(rs.r[0].why, "is: expect: no matching message within 0.3s");
+    assert_string_equal(rs.r[1].why, "quiet: expect: no matching message within 0.3s");
+    assert_true(rs.r[2].pass);
+    assert_string_equal(rs.r[2].why, "");
+    check_free_items(items, n);
+}
+
 /* Without a sink: only whether all hold, up to the first that does not. */
 static void test_eval_match(void **state)
 {
@@ -353,9 +400,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_compile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compile_errors_in_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_unknown_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_opt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eval_failed_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_no_response, setup, teardown),
     };

@@ -372,6 +372,94 @@ static void test_record_into_matching_subs_only(void **state)
     metrics_agg_free(&a);   /* twice is harmless */
 }
 
+/* A small trend keeps its values: k6's stats exactly (k6 keeps every
+ * value; med and p(N) interpolate between the closest ranks), across
+ * merges in any order; past METRICS_EXACT_MAX the histogram answers. */
+static void test_trend_exact_while_small(void **state)
+{
+    fx *f = *state;
+    metrics_agg w1, w2, g;
+    assert_int_equal(metrics_agg_init(&w1, &f->reg), 0);
+    assert_int_equal(metrics_agg_init(&w2, &f->reg), 0);
+    assert_int_equal(metrics_agg_init(&g, &f->reg), 0);
+    sample_tags st = {0};
+    uint32_t dur = f->reg.metrics[f->dur].series;
+    /* 6 x 75000 and 4 x 1000000, spread over two workers: the histogram
+     * said med=75104.256 and p(90)=999292.928 */
+    for (int i = 0; i < 10; i++)
+        metrics_record(&f->reg, i % 3 ? &w1 : &w2, (uint32_t)f->dur, i < 6 ? 75000 : 1000000,
+                       &st, i);
+    assert_true(agg_trend_stat(&w1.s[dur], "max") == 1000000);   /* unsorted: a copy */
+    metrics_agg_merge(&g, &w2, &f->reg);
+    metrics_agg_merge(&g, &w1, &f->reg);
+    assert_int_equal(g.s[dur].hist->total, 0);   /* kept as they are, sorted */
+    assert_int_equal(g.s[dur].n_sorted, 10);
+    assert_true(agg_trend_stat(&g.s[dur], "med") == 75000);
+    assert_true(agg_trend_stat(&g.s[dur], "p(90)") == 1000000);
+    assert_true(agg_trend_stat(&g.s[dur], "p(95)") == 1000000);
+    assert_true(agg_trend_stat(&g.s[dur], "min") == 75000);
+    assert_true(agg_trend_stat(&g.s[dur], "avg") == 445000);
+    /* k6: rank p * (n - 1), linear between the closest ranks */
+    assert_true(fabs(agg_trend_stat(&g.s[dur], "p(60)") - (75000 + (1000000 - 75000) * 0.4)) < 1e-6);
+    assert_true(agg_trend_stat(&g.s[dur], "p(0)") == 75000);
+    assert_true(agg_trend_stat(&g.s[dur], "p(100)") == 1000000);
+    assert_true(isnan(agg_trend_stat(&g.s[dur], "p95")));
+    /* two values: med halfway, as k6 prints it; one value: itself */
+    metrics_agg_clear(&g);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 0.25, &st, 1);
+    assert_true(agg_trend_stat(&g.s[dur], "p(90)") == 0.25);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 1.25, &st, 2);
+    assert_true(agg_trend_stat(&g.s[dur], "med") == 0.75);
+    assert_true(agg_trend_stat(&g.s[dur], "p(90)") == 1.15);
+
+    /* Past METRICS_EXACT_MAX in one aggregate, or together: the histogram. */
+    metrics_agg_clear(&g);
+    metrics_agg_clear(&w1);
+    metrics_agg_clear(&w2);
+    for (uint32_t i = 0; i < METRICS_EXACT_MAX; i++)
+        metrics_record(&f->reg, &w1, (uint32_t)f->dur, 75000, &st, 1);
+    metrics_agg_merge(&g, &w1, &f->reg);
+    assert_int_equal(g.s[dur].hist->total, 0);
+    assert_true(agg_trend_stat(&g.s[dur], "med") == 75000);
+    metrics_record(&f->reg, &w2, (uint32_t)f->dur, 1000000, &st, 2);
+    metrics_agg_merge(&g, &w2, &f->reg);
+    assert_int_equal(g.s[dur].count, METRICS_EXACT_MAX + 1);
+    assert_int_equal(g.s[dur].hist->total, METRICS_EXACT_MAX + 1);
+    double med = agg_trend_stat(&g.s[dur], "med");
+    assert_true(med != 75000 && fabs(med - 75000) <= 75000.0 / 512);
+    assert_true(agg_trend_stat(&g.s[dur], "max") == 1000000);
+    /* and stays so: a later small merge does not bring the values back */
+    metrics_agg_merge(&g, &w2, &f->reg);
+    assert_int_equal(g.s[dur].hist->total, METRICS_EXACT_MAX + 2);
+    metrics_agg_clear(&w1);
+    for (uint32_t i = 0; i <= METRICS_EXACT_MAX; i++)
+        metrics_record(&f->reg, &w1, (uint32_t)f->dur, 5, &st, 1);
+    assert_int_equal(w1.s[dur].hist->total, METRICS_EXACT_MAX + 1);   /* moved on the hot path */
+    assert_true(agg_trend_stat(&w1.s[dur], "p(99)") == 5);   /* from the histogram */
+    /* a small aggregate merged with a large one: all in the histogram */
+    metrics_agg_clear(&g);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 9, &st, 1);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 1, &st, 1);
+    metrics_agg_merge(&g, &w1, &f->reg);
+    assert_int_equal(g.s[dur].hist->total, METRICS_EXACT_MAX + 3);
+    assert_true(agg_trend_stat(&g.s[dur], "min") == 1 && agg_trend_stat(&g.s[dur], "max") == 9);
+    assert_true(agg_trend_stat(&g.s[dur], "med") == 5);
+    /* unsorted on both sides (recorded, not merged): sorted by the merge */
+    metrics_agg_clear(&g);
+    metrics_agg_clear(&w2);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 3, &st, 1);
+    metrics_record(&f->reg, &g, (uint32_t)f->dur, 1, &st, 1);
+    metrics_record(&f->reg, &w2, (uint32_t)f->dur, 4, &st, 1);
+    metrics_record(&f->reg, &w2, (uint32_t)f->dur, 2, &st, 1);
+    metrics_agg_merge(&g, &w2, &f->reg);
+    assert_int_equal(g.s[dur].n_sorted, 4);
+    for (int i = 0; i < 4; i++)
+        assert_true(g.s[dur].exact[i] == i + 1);
+    metrics_agg_free(&w1);
+    metrics_agg_free(&w2);
+    metrics_agg_free(&g);
+}
+
 static void test_agg_merge(void **state)
 {
     fx *f = *state;
@@ -419,7 +507,7 @@ static void test_agg_merge(void **state)
     assert_true(g.s[vus].last == 20);
     assert_int_equal(g.s[vus].last_ns, 300);
     assert_int_equal(g.s[dur].count, 100);
-    assert_int_equal(g.s[dur].hist->total, 100);
+    assert_int_equal(g.s[dur].hist->total, 0);   /* 100 values: kept exact */
     assert_true(agg_trend_stat(&g.s[dur], "avg") == 50.5);
     assert_true(agg_trend_stat(&g.s[dur], "min") == 1);
     assert_true(agg_trend_stat(&g.s[dur], "max") == 100);
@@ -579,6 +667,43 @@ static void test_agg_pair_protocol(void **state)
     agg_pair_free(&pair);
 }
 
+/* Once the run's trend is past METRICS_EXACT_MAX, a worker's aggregates
+ * handed back keep no more values (their samples go to the histogram at
+ * once); the run's stats stay right. */
+static void test_agg_pair_exact_off(void **state)
+{
+    fx *f = *state;
+    agg_pair pair;
+    metrics_agg global;
+    assert_int_equal(agg_pair_init(&pair, &f->reg), 0);
+    assert_int_equal(metrics_agg_init(&global, &f->reg), 0);
+    uint32_t dur = f->reg.metrics[f->dur].series;
+    sample_tags st = {0};
+    for (uint32_t i = 0; i < METRICS_EXACT_MAX; i++)
+        metrics_record(&f->reg, &pair.buf[pair.cur], (uint32_t)f->dur, 2, &st, 0);
+    agg_pair_publish(&pair);
+    agg_pair_collect(&pair, &global, &f->reg);
+    assert_int_equal(pair.buf[0].s[dur].exact_cap, METRICS_EXACT_MAX);   /* still exact */
+    metrics_record(&f->reg, &pair.buf[pair.cur], (uint32_t)f->dur, 4, &st, 0);
+    agg_pair_publish(&pair);
+    agg_pair_collect(&pair, &global, &f->reg);   /* the run: 4097 */
+    assert_int_equal(pair.buf[1].s[dur].exact_cap, 0);
+    assert_int_equal(pair.cur, 0);
+    metrics_record(&f->reg, &pair.buf[pair.cur], (uint32_t)f->dur, 6, &st, 0);
+    agg_pair_publish(&pair);
+    agg_pair_collect(&pair, &global, &f->reg);
+    assert_int_equal(pair.buf[0].s[dur].exact_cap, 0);
+    metrics_record(&f->reg, &pair.buf[pair.cur], (uint32_t)f->dur, 8, &st, 0);
+    assert_int_equal(pair.buf[pair.cur].s[dur].hist->total, 1);   /* straight in */
+    agg_pair_drain(&pair, &global, &f->reg);
+    assert_int_equal(global.s[dur].count, METRICS_EXACT_MAX + 3);
+    assert_int_equal(global.s[dur].hist->total, METRICS_EXACT_MAX + 3);
+    assert_true(agg_trend_stat(&global.s[dur], "max") == 8);
+    assert_true(fabs(agg_trend_stat(&global.s[dur], "med") - 2) <= 2.0 / 512);   /* histogram */
+    metrics_agg_free(&global);
+    agg_pair_free(&pair);
+}
+
 static void test_tag_keys(void **state)
 {
     (void)state;
@@ -601,9 +726,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_series_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_tag_wins_over_run_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_into_matching_subs_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trend_exact_while_small, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_protocol, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agg_pair_exact_off, setup, teardown),
         cmocka_unit_test(test_tag_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
