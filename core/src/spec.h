@@ -8,6 +8,7 @@
 #ifndef VOLLEY_SPEC_H
 #define VOLLEY_SPEC_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -160,6 +161,7 @@ typedef struct pool_def {
 typedef struct service {
     const char *name, *url, *health;
     const ynode *headers_node;   /* added to requests to this service */
+    const ynode *tls_node;       /* tls: of steps to this service, or NULL */
 } service;
 
 /* Command-line overrides and inputs of a load. */
@@ -205,6 +207,10 @@ typedef struct spec {
     const volley_host *host;
     struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
+    /* Plugins' config_warning texts ("file:line:col: text"), repeated at
+     * the end of the summary. */
+    size_t n_warnings;
+    const char **warnings;
 } spec;
 
 /* Loads and compiles `path`. Returns NULL with every error in d. Protocol
@@ -213,6 +219,13 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                 metrics_reg *reg, const volley_host *host, volley_core *core,
                 diag *d);
 void spec_free(spec *s);
+
+/* The host's config_error (error true) and config_warning, for the spec
+ * whose load is under way (L: volley_core.loading, NULL outside a load:
+ * then the text goes to stderr without a place). */
+struct spec_loader;
+void spec_config_message(struct spec_loader *L, const void *field, bool error, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Registers the core's built-in metrics (iterations, checks, vus, ...). */
 int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);

@@ -29,6 +29,30 @@ static void h_log(volley_core *core, int level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* config_error / config_warning: the test host has no spec places; the
+ * text goes to stderr (plugins put it in step_compile's err as well). */
+static void h_config_error(volley_core *core, const void *field, const char *fmt, ...)
+{
+    (void)core, (void)field;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[plugin config error] ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void h_config_warning(volley_core *core, const void *field, const char *fmt, ...)
+{
+    (void)core, (void)field;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[plugin config warning] ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 static int h_metric_register(volley_core *core, const char *name, volley_metric_type type,
                              volley_metric_contains contains, char *err, size_t errcap)
 {
@@ -150,7 +174,8 @@ int th_init(testhost *th)
         .json_render = h_json_render, .buf_reserve = vbuf_reserve,
         .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display,
         .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION,
-        .value_get = check_value_get};
+        .value_get = check_value_get, .config_error = h_config_error,
+        .config_warning = h_config_warning};
     arena_init(&th->a);
     diag_init(&th->d);
     th->scope = (tmpl_scope){.ctx = th, .env = scope_env, .service = scope_service};
