@@ -3,7 +3,8 @@
  * (services.NAME.url + health, or the url itself without a health path),
  * all at once with a timeout, printed as a table. A service is up when it
  * answers 2xx or 3xx. Runs on the main thread before (or instead of) any
- * load, so a plain curl multi poll loop is fine here.
+ * load, so a plain curl multi poll loop is fine here. An https service is
+ * reached with its tls: over defaults.tls, as its steps are.
  */
 #ifndef VOLLEY_SCAN_H
 #define VOLLEY_SCAN_H

@@ -106,6 +106,25 @@ static const volley_option tls_opts[] = {
 static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
                                           NULL};
 
+/* What volley scan needs of a checked tls: (the keys written). */
+static spec_tls tls_read(const tls_cfg *c)
+{
+    spec_tls t = {.insecure = -1};
+    if (VOLLEY_OPT_IS_SET(c, 0))
+        t.ca_file = c->ca_file;
+    if (VOLLEY_OPT_IS_SET(c, 1))
+        t.insecure = c->insecure_skip_verify;
+    if (VOLLEY_OPT_IS_SET(c, 2))
+        t.client_cert = c->client_cert;
+    if (VOLLEY_OPT_IS_SET(c, 3))
+        t.client_key = c->client_key;
+    if (VOLLEY_OPT_IS_SET(c, 4) && c->server_name)
+        t.server_name = tmpl_const(c->server_name);
+    if (VOLLEY_OPT_IS_SET(c, 5))
+        t.min_version = c->min_version ? 13 : 12;
+    return t;
+}
+
 /* ---- services ---- */
 
 typedef struct service_cfg {
@@ -164,7 +183,8 @@ static void load_services(spec_loader *L, const ynode *n)
         while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
             len--;
         s->services[s->n_services++] = (service){.name = k->str,
-                                                 .url = u ? arena_strndup(&s->a, u, len) : ""};
+                                                 .url = u ? arena_strndup(&s->a, u, len) : "",
+                                                 .tls = {.insecure = -1}};
     }
     for (size_t i = 0; i < n->n_pairs; i++) {
         service_cfg cfg;
@@ -177,6 +197,7 @@ static void load_services(spec_loader *L, const ynode *n)
             s->services[i].health = cfg.health;
             s->services[i].headers_node = v->kind == YNODE_MAP ? ynode_get(v, "headers") : NULL;
             s->services[i].tls_node = v->kind == YNODE_MAP ? ynode_get(v, "tls") : NULL;
+            s->services[i].tls = tls_read(&cfg.tls);
         }
     }
 }
@@ -1374,8 +1395,10 @@ static void load_root(spec_loader *L, const ynode *root)
         L->outside_flow = true;
         int frc = opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults");
         L->outside_flow = false;
-        if (frc == 0)
+        if (frc == 0) {
             L->defaults = defaults;
+            s->defaults_tls = tls_read(&dc.tls);
+        }
     }
     const ynode *pools = ynode_get(root, "pools");
     if (pools)
@@ -1406,6 +1429,7 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     arena_init(&s->a);
     s->path = arena_strdup(&s->a, path);
     s->host = host;
+    s->defaults_tls.insecure = -1;
     size_t before = d->count;
     spec_loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core,
                      .d = d};

@@ -158,8 +158,18 @@ typedef struct pool_def {
     pick_mode pick;
 } pool_def;
 
+/* A tls: mapping as the core reads it (defaults.tls, services.NAME.tls),
+ * for volley scan; steps get theirs from their plugins. NULL / -1 / 0:
+ * not set. */
+typedef struct spec_tls {
+    const char *ca_file, *client_cert, *client_key, *server_name;
+    int insecure;              /* -1, 0 or 1 */
+    int min_version;           /* 0, 12 or 13 */
+} spec_tls;
+
 typedef struct service {
     const char *name, *url, *health;
+    spec_tls tls;
     const ynode *headers_node;   /* added to requests to this service */
     const ynode *tls_node;       /* tls: of steps to this service, or NULL */
 } service;
@@ -189,6 +199,7 @@ typedef struct spec {
     const char *name;
     size_t n_services;
     service *services;
+    spec_tls defaults_tls;
     size_t n_pools;
     pool_def *pools;
     size_t first_custom_metric;  /* `metrics:` ids: [first, first + n) */

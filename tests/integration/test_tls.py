@@ -8,7 +8,8 @@ tls: from defaults, a service and the step merged key by key; relative
 paths from the spec's directory; the spec errors, at their places. http
 runs with VOLLEY_HTTP_CLIENT=curl and with the default client (https is
 never on the fast path; a redirect from http:// to https:// leaves it with
-the step's tls:). Nothing here uses SSL_CERT_FILE."""
+the step's tls:); volley scan uses the services' tls:. Nothing here uses
+SSL_CERT_FILE."""
 import http.server
 import json
 import os
@@ -253,6 +254,32 @@ scenarios:
         rc, out, err = self.volley("run", "-q", "-e", "KEY=certs/client.key", spec)
         self.assertEqual(rc, 0, out + err)
         self.assertTrue(self.checks(out)["ok"], out)
+
+
+class ScanTlsTest(TlsCase):
+    def test_scan_uses_the_services_tls(self):
+        """volley scan reaches each service with its tls: over defaults.tls."""
+        p = self.pki
+        spec = self.write_spec(f"""version: 1
+defaults:
+  tls: {{ ca_file: "{p('ca.pem')}" }}
+services:
+  main: {https('main')}
+  named: {{ url: "{https('named')}", tls: {{ server_name: localhost }} }}
+  named-by-ip: {https('named')}
+  mtls: {{ url: "{https('mtls')}", tls: {{ client_cert: "{p('client.pem')}", client_key: "{p('client.key')}" }} }}
+  old: {{ url: "{https('tls12')}", tls: {{ min_version: "1.3" }} }}
+scenarios:
+  s: {{ executor: per-vu-iterations, flow: [ {{ sleep: 1ms }} ] }}
+""")
+        rc, out, err = self.volley("scan", spec)
+        self.assertEqual(rc, 1, out + err)
+        state = {l.split()[0]: l for l in out.splitlines()[2:-1]}
+        for up in ("main", "named", "mtls"):
+            self.assertRegex(state[up], r" 200 .* up$", out)
+        for down in ("named-by-ip", "old"):
+            self.assertIn("DOWN", state[down], out)
+        self.assertIn("3 of 5 up", out)
 
 
 class WsTlsTest(TlsCase):
