@@ -18,14 +18,22 @@ static testhost *g_th;
 
 static uint64_t h_now(void) { return uv_hrtime(); }
 
+/* One line on stderr: the prefix, then the message. */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void h_log(volley_core *core, int level, const char *fmt, ...)
 {
     (void)core;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "[plugin log %d] ", level);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[plugin log %d] ", level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(prefix, fmt, ap);
     va_end(ap);
 }
 
@@ -36,9 +44,7 @@ static void h_config_error(volley_core *core, const void *field, const char *fmt
     (void)core, (void)field;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[plugin config error] ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("[plugin config error] ", fmt, ap);
     va_end(ap);
 }
 
@@ -47,9 +53,7 @@ static void h_config_warning(volley_core *core, const void *field, const char *f
     (void)core, (void)field;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[plugin config warning] ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("[plugin config warning] ", fmt, ap);
     va_end(ap);
 }
 
