@@ -64,7 +64,8 @@ static unsigned fd_limit(void)
  * (22 us per message against 7.3 us at 1,000). Spreading the sessions
  * over several contexts on the same loop shortens each list; a context
  * costs little (its fd tables are calloc'd, touched only up to the fds in
- * use; with wss, OpenSSL's client context, ~350 KB). */
+ * use; wss adds nothing per context: the TLS profiles' OpenSSL contexts
+ * are shared, see add_vhosts). */
 static unsigned contexts_wanted(char *err, size_t errcap)
 {
     const char *e = getenv("VOLLEY_WS_CONTEXTS");
@@ -154,10 +155,10 @@ void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
     info.gid = -1;
     info.uid = -1;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-    /* The TLS client (OpenSSL context, the system CA store: ~350 KB per
-     * context) only when a step uses wss://. Under ASan, two such contexts
-     * in two workers leave OpenSSL state at exit even after both
-     * lws_context_destroy calls (plain ws leaves nothing). */
+    /* lws' TLS client only when a step uses wss://, on the first
+     * profile's OpenSSL context (add_vhosts has the others). Under ASan,
+     * two such lws contexts in two workers leave OpenSSL state at exit
+     * even after both lws_context_destroy calls (plain ws leaves nothing). */
     bool tls = atomic_load(&p->any_tls) && p->tls.head;
     if (tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
