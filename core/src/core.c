@@ -52,6 +52,22 @@ static int host_json_render(const volley_json *j, volley_vu *vu, volley_buf *out
     return tjson_render(j, vu, out);
 }
 
+static void host_config_error(volley_core *core, const void *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    spec_config_message(core ? core->loading : NULL, field, true, fmt, ap);
+    va_end(ap);
+}
+
+static void host_config_warning(volley_core *core, const void *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    spec_config_message(core ? core->loading : NULL, field, false, fmt, ap);
+    va_end(ap);
+}
+
 int core_init(volley_core *c, char *err, size_t errcap)
 {
     memset(c, 0, sizeof *c);
@@ -84,6 +100,8 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .captures_apply = engine_host_captures_apply,
         .template_map_urlencode = tmpl_map_urlencode,
         .revision = VOLLEY_ABI_REVISION,
+        .config_error = host_config_error,
+        .config_warning = host_config_warning,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

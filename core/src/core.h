@@ -13,6 +13,7 @@
 #include "volley/plugin.h"
 
 struct engine;
+struct spec_loader;
 
 struct volley_core {
     volley_host host;
@@ -20,6 +21,7 @@ struct volley_core {
     plug_set plugins;
     bool verbose;
     struct engine *engine;     /* set while a run is in progress */
+    struct spec_loader *loading;   /* set while a spec loads (spec_load) */
 };
 
 /* Fills the host table and the registry with the built-in metrics. */

@@ -1,8 +1,12 @@
 #include "options.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "suggest.h"
@@ -221,6 +225,82 @@ static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char 
     return 0;
 }
 
+/* A VOLLEY_OPT_FILE value already looked at, by its place and text (a
+ * node of the tree, or one made up for a default or a command-line
+ * argument): its path, or NULL when it was reported as unusable. */
+struct opt_file_seen {
+    const char *file;
+    unsigned line, col;
+    const char *text;
+    const char *path;
+};
+
+static bool same_place(const struct opt_file_seen *f, const ynode *n)
+{
+    return f->line == n->line && f->col == n->col && n->file && strcmp(f->file, n->file) == 0 &&
+           strcmp(f->text, n->str) == 0;
+}
+
+/*
+ * A VOLLEY_OPT_FILE string: load-time templates filled in (as fold_string
+ * does, whatever fold_strings says: the file is read at load time), a
+ * relative path made relative to the directory of the spec file the value
+ * is written in (as pool files and includes are), and the file opened
+ * once to see that it can be read. Each node is looked at once per load:
+ * a value under defaults: that reaches every step is reported once.
+ */
+static int fill_file(opt_ctx *c, const ynode *n, const char *path, const char **out)
+{
+    for (size_t i = 0; i < c->n_files; i++) {
+        if (same_place(&c->files[i], n)) {
+            *out = c->files[i].path;
+            return c->files[i].path ? 0 : -1;
+        }
+    }
+    const char *text = n->str, *resolved = NULL;
+    bool was = c->fold_strings;
+    c->fold_strings = true;
+    int rc = fold_string(c, n, path, &text);
+    c->fold_strings = was;
+    if (rc == 0 && !*text) {
+        ynode_error(c->d, n, "%s: expected a file path, got an empty string", path);
+        rc = -1;
+    }
+    if (rc == 0) {
+        const char *slash = n->file ? strrchr(n->file, '/') : NULL;
+        resolved = text[0] == '/' || !slash
+                       ? text
+                       : arena_printf(c->a, "%.*s/%s", (int)(slash - n->file), n->file, text);
+        int fd = resolved ? open(resolved, O_RDONLY | O_CLOEXEC) : -1;
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+            int e = fd < 0 ? errno : EISDIR;
+            ynode_error(c->d, n, "%s: cannot read \"%s\": %s", path, resolved ? resolved : text,
+                        strerror(e));
+            resolved = NULL;
+            rc = -1;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (c->n_files == c->cap_files) {
+        size_t cap = c->cap_files ? c->cap_files * 2 : 8;
+        struct opt_file_seen *f = arena_alloc(c->a, cap * sizeof *f);
+        if (f) {
+            if (c->n_files)
+                memcpy(f, c->files, c->n_files * sizeof *f);
+            c->files = f;
+            c->cap_files = cap;
+        }
+    }
+    const char *file = n->file ? arena_strdup(c->a, n->file) : NULL;
+    const char *str = arena_strdup(c->a, n->str);
+    if (c->n_files < c->cap_files && file && str)
+        c->files[c->n_files++] = (struct opt_file_seen){file, n->line, n->col, str, resolved};
+    *out = resolved;
+    return rc;
+}
+
 /* YAML 1.2 core-schema typing of a scalar; quoted ones are strings. */
 static void type_scalar(const ynode *n, volley_scalar *out)
 {
@@ -436,6 +516,8 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
     void *f = field(config, o);
     double d;
     bool b;
+    if (c->seen && !c->folding)   /* the node written, not a folded copy */
+        c->seen(c->compile_ctx, f, n, path);
     if (!c->folding && foldable_type(o->type) && n->kind == YNODE_SCALAR && n->str &&
         strstr(n->str, "${"))
         return fill_folded(c, o, n, config, path);
@@ -443,6 +525,8 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
     case VOLLEY_OPT_STRING:
         if (want_scalar(c, n, path, "a string") != 0)
             return -1;
+        if (o->flags & VOLLEY_OPT_FILE)
+            return fill_file(c, n, path, (const char **)f);
         return fold_string(c, n, path, (const char **)f);
     case VOLLEY_OPT_TEMPLATE:
         if (want_scalar(c, n, path, "a string") != 0)
@@ -518,7 +602,12 @@ static int fill_default(opt_ctx *c, const volley_option *o, void *config, const 
     ynode n = {.kind = YNODE_SCALAR, .file = "<default>", .line = 1, .col = 1,
                .str = (char *)o->default_value, .len = strlen(o->default_value),
                .plain = true};
-    return fill_one(c, o, &n, config, path);
+    /* Not written in the spec: nothing for `seen` to point at. */
+    void (*seen)(void *, const void *, const ynode *, const char *) = c->seen;
+    c->seen = NULL;
+    int rc = fill_one(c, o, &n, config, path);
+    c->seen = seen;
+    return rc;
 }
 
 static void unknown_key(opt_ctx *c, const volley_option_map *map,
@@ -636,6 +725,10 @@ int opt_check_map(const volley_option_map *map, char *err, size_t errcap)
         if ((o->type == VOLLEY_OPT_ENUM && !o->enum_values) ||
             ((o->type == VOLLEY_OPT_OBJECT || o->type == VOLLEY_OPT_OBJECT_LIST) && !o->sub)) {
             snprintf(err, errcap, "option \"%s\": enum without values or object without sub-map", o->name);
+            return -1;
+        }
+        if ((o->flags & VOLLEY_OPT_FILE) && o->type != VOLLEY_OPT_STRING) {
+            snprintf(err, errcap, "option \"%s\": VOLLEY_OPT_FILE is for string options", o->name);
             return -1;
         }
         if ((o->type == VOLLEY_OPT_OBJECT || o->type == VOLLEY_OPT_OBJECT_LIST) &&

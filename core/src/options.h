@@ -35,6 +35,15 @@ typedef struct opt_ctx {
      * steps) such strings are taken as written. */
     bool fold_strings;
     bool folding;              /* inside a folded ${env.*} value (options.c) */
+    /* Called with every option value written in the spec: the address of
+     * its field in the config being filled, its node and key path (the
+     * spec loader maps a plugin's config_error back to the place). NULL:
+     * nobody asks. Gets compile_ctx. */
+    void (*seen)(void *ctx, const void *field, const ynode *n, const char *path);
+    /* VOLLEY_OPT_FILE values checked so far, by place and text: a value
+     * inherited by many steps is resolved and reported once. In the arena. */
+    struct opt_file_seen *files;
+    size_t n_files, cap_files;
 } opt_ctx;
 
 /* Fills `config` (map->config_size bytes, zeroed here) from `node`: a

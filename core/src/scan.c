@@ -9,6 +9,7 @@
 
 typedef struct probe {
     CURL *easy;
+    struct curl_slist *connect_to, *headers;   /* tls.server_name */
     const service *svc;
     char *url;
     char err[CURL_ERROR_SIZE];
@@ -37,6 +38,77 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The service's tls: over defaults.tls, key by key, as its steps get it. */
+static spec_tls merged_tls(const spec *s, const service *sv)
+{
+    spec_tls t = sv->tls;
+    const spec_tls *d = &s->defaults_tls;
+    if (!t.ca_file)
+        t.ca_file = d->ca_file;
+    if (!t.client_cert)
+        t.client_cert = d->client_cert;
+    if (!t.client_key)
+        t.client_key = d->client_key;
+    if (!t.server_name)
+        t.server_name = d->server_name;
+    if (t.insecure < 0)
+        t.insecure = d->insecure;
+    if (!t.min_version)
+        t.min_version = d->min_version;
+    return t;
+}
+
+/*
+ * The probe's TLS options, as the http plugin sets them for a step. A
+ * server_name (which curl has no option for) is reached the curl way: the
+ * url's host becomes the name, CURLOPT_CONNECT_TO sends the connection to
+ * the original host, whose name goes in Host.
+ */
+static void set_tls(probe *q, const spec_tls *t)
+{
+    CURL *e = q->easy;
+    if (t->ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
+    if (t->insecure > 0) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (t->client_cert && t->client_key) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, t->client_cert);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, t->client_key);
+    }
+    if (t->min_version)
+        curl_easy_setopt(e, CURLOPT_SSLVERSION,
+                         t->min_version == 13 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2);
+    if (!t->server_name || strncmp(q->url, "https://", 8) != 0)
+        return;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *given = NULL, *url = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, q->url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &given, 0);   /* as written, or none */
+        char line[600];
+        snprintf(line, sizeof line, "%s:%s:%s:%s", t->server_name, port, host, port);
+        q->connect_to = curl_slist_append(NULL, line);
+        snprintf(line, sizeof line, "Host: %s%s%s", host, given ? ":" : "", given ? given : "");
+        q->headers = curl_slist_append(NULL, line);
+        if (curl_url_set(u, CURLUPART_HOST, t->server_name, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK && q->connect_to && q->headers) {
+            curl_easy_setopt(e, CURLOPT_URL, url);
+            curl_easy_setopt(e, CURLOPT_CONNECT_TO, q->connect_to);
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
+        }
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_free(given);
+    curl_free(url);
+    curl_url_cleanup(u);
 }
 
 static bool is_ws(const char *url)
@@ -220,6 +292,8 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
         curl_easy_setopt(p[i].easy, CURLOPT_ERRORBUFFER, p[i].err);
         curl_easy_setopt(p[i].easy, CURLOPT_USERAGENT, "volley-scan");
         curl_easy_setopt(p[i].easy, CURLOPT_PRIVATE, (char *)&p[i]);
+        spec_tls tls = merged_tls(s, sv);
+        set_tls(&p[i], &tls);
         curl_multi_add_handle(m, p[i].easy);
     }
     struct curl_waitfd *wait = calloc(s->n_services, sizeof *wait);
@@ -271,6 +345,8 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
             curl_multi_remove_handle(m, q->easy);
             curl_easy_cleanup(q->easy);
         }
+        curl_slist_free_all(q->connect_to);
+        curl_slist_free_all(q->headers);
         free(q->url);
         free(q->req);
     }

@@ -6,7 +6,8 @@
  * instead (libcurl connects, TLS included, with CONNECT_ONLY; the upgrade
  * request and its answer go over that connection) and is up on 101. Runs
  * on the main thread before (or instead of) any load, so a plain curl
- * multi poll loop is fine here.
+ * multi poll loop is fine here. An https (or wss) service is reached with
+ * its tls: over defaults.tls, as its steps are.
  */
 #ifndef VOLLEY_SCAN_H
 #define VOLLEY_SCAN_H

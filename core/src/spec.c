@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "crash.h"
 #include "duration.h"
 #include "include.h"
@@ -66,6 +67,64 @@ static const char *scope_service(void *ctx, const char *name)
     return NULL;
 }
 
+/* ---- tls: of defaults and services ---- */
+
+/*
+ * The `tls:` mapping that defaults and services pass on to the http and ws
+ * steps that inherit it, checked here once where it is written (its files
+ * opened at their place): the same keys and types as the step option the
+ * two plugins declare (plugins/common/ptls.c), which checks each step's
+ * merged mapping again and reads the files.
+ */
+typedef struct tls_cfg {
+    uint64_t set;
+    const char *ca_file;
+    bool insecure_skip_verify;
+    const char *client_cert;
+    const char *client_key;
+    const volley_template *server_name;
+    int min_version;
+} tls_cfg;
+
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+
+static const volley_option tls_opts[] = {
+    {.name = "ca_file", .type = VOLLEY_OPT_STRING, .offset = offsetof(tls_cfg, ca_file),
+     .flags = VOLLEY_OPT_FILE, .help = "PEM file of the CAs trusted instead of the system's"},
+    {.name = "insecure_skip_verify", .type = VOLLEY_OPT_BOOL,
+     .offset = offsetof(tls_cfg, insecure_skip_verify),
+     .help = "true: accept any server certificate (never in production)"},
+    {.name = "client_cert", .type = VOLLEY_OPT_STRING, .offset = offsetof(tls_cfg, client_cert),
+     .flags = VOLLEY_OPT_FILE, .help = "PEM client certificate (chain) for mutual TLS"},
+    {.name = "client_key", .type = VOLLEY_OPT_STRING, .offset = offsetof(tls_cfg, client_key),
+     .flags = VOLLEY_OPT_FILE, .help = "PEM private key of client_cert (not encrypted)"},
+    {.name = "server_name", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(tls_cfg, server_name),
+     .help = "name sent in SNI and checked in the certificate instead of the url's host"},
+    {.name = "min_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, min_version),
+     .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.2 or 1.3"},
+};
+static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
+                                          NULL};
+
+/* What volley scan needs of a checked tls: (the keys written). */
+static spec_tls tls_read(const tls_cfg *c)
+{
+    spec_tls t = {.insecure = -1};
+    if (VOLLEY_OPT_IS_SET(c, 0))
+        t.ca_file = c->ca_file;
+    if (VOLLEY_OPT_IS_SET(c, 1))
+        t.insecure = c->insecure_skip_verify;
+    if (VOLLEY_OPT_IS_SET(c, 2))
+        t.client_cert = c->client_cert;
+    if (VOLLEY_OPT_IS_SET(c, 3))
+        t.client_key = c->client_key;
+    if (VOLLEY_OPT_IS_SET(c, 4) && c->server_name)
+        t.server_name = tmpl_const(c->server_name);
+    if (VOLLEY_OPT_IS_SET(c, 5))
+        t.min_version = c->min_version ? 13 : 12;
+    return t;
+}
+
 /* ---- services ---- */
 
 typedef struct service_cfg {
@@ -73,6 +132,7 @@ typedef struct service_cfg {
     const char *url;
     const char *health;
     volley_template_map headers;
+    tls_cfg tls;
 } service_cfg;
 
 static const volley_option service_opts[] = {
@@ -82,6 +142,8 @@ static const volley_option service_opts[] = {
      .help = "health path, used by volley scan"},
     {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(service_cfg, headers),
      .help = "headers for requests to this service"},
+    {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(service_cfg, tls),
+     .sub = &tls_map, .help = "TLS options of http and ws steps to this service"},
 };
 static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(service_opts),
                                               sizeof(service_cfg), "url"};
@@ -121,7 +183,8 @@ static void load_services(spec_loader *L, const ynode *n)
         while (len && u[len - 1] == '/')   /* "${services.x}/path" must not double the slash */
             len--;
         s->services[s->n_services++] = (service){.name = k->str,
-                                                 .url = u ? arena_strndup(&s->a, u, len) : ""};
+                                                 .url = u ? arena_strndup(&s->a, u, len) : "",
+                                                 .tls = {.insecure = -1}};
     }
     for (size_t i = 0; i < n->n_pairs; i++) {
         service_cfg cfg;
@@ -133,6 +196,8 @@ static void load_services(spec_loader *L, const ynode *n)
         if (frc == 0) {
             s->services[i].health = cfg.health;
             s->services[i].headers_node = v->kind == YNODE_MAP ? ynode_get(v, "headers") : NULL;
+            s->services[i].tls_node = v->kind == YNODE_MAP ? ynode_get(v, "tls") : NULL;
+            s->services[i].tls = tls_read(&cfg.tls);
         }
     }
 }
@@ -143,6 +208,7 @@ typedef struct defaults_cfg {
     uint64_t set;
     volley_template_map headers;
     int64_t timeout;
+    tls_cfg tls;
 } defaults_cfg;
 
 static const volley_option defaults_opts[] = {
@@ -150,6 +216,8 @@ static const volley_option defaults_opts[] = {
      .help = "headers added to every http step (a step's own headers win)"},
     {.name = "timeout", .type = VOLLEY_OPT_DURATION, .offset = offsetof(defaults_cfg, timeout),
      .min = 0.000001, .max = 86400, .help = "request timeout of every http step"},
+    {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(defaults_cfg, tls),
+     .sub = &tls_map, .help = "TLS options of every http and ws step"},
 };
 static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
                                                sizeof(defaults_cfg), NULL};
@@ -261,9 +329,10 @@ static const ynode *merge_layer(spec_loader *L, const ynode *step, const volley_
     return out;
 }
 
-/* { headers: ... } of the service a step's url starts with, or NULL: a
- * request to ${services.api} carries services.api.headers (the step's and
- * then the service's headers win over the spec's defaults). */
+/* { headers: ..., tls: ... } of the service a step's url starts with, or
+ * NULL: a request to ${services.api} carries services.api.headers and
+ * .tls (the step's own and then the service's win over the spec's
+ * defaults, key by key). */
 static const ynode *service_layer(spec_loader *L, const ynode *step)
 {
     const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
@@ -276,19 +345,114 @@ static const ynode *service_layer(spec_loader *L, const ynode *step)
     size_t len = strcspn(name, "} ");
     for (size_t i = 0; i < L->s->n_services; i++) {
         const service *sv = &L->s->services[i];
-        if (strlen(sv->name) != len || strncmp(sv->name, name, len) != 0 || !sv->headers_node)
+        if (strlen(sv->name) != len || strncmp(sv->name, name, len) != 0 ||
+            (!sv->headers_node && !sv->tls_node))
             continue;
-        ynode *key = arena_alloc(&L->s->a, sizeof *key);
-        ypair *pair = arena_alloc(&L->s->a, sizeof *pair);
+        static const char *const keys[] = {"headers", "tls"};
+        const ynode *values[] = {sv->headers_node, sv->tls_node};
+        ypair *pairs = arena_alloc(&L->s->a, 2 * sizeof *pairs);
         ynode *layer = arena_alloc(&L->s->a, sizeof *layer);
-        *key = (ynode){.kind = YNODE_SCALAR, .str = "headers", .len = 7, .plain = true,
-                       .file = url->file, .line = url->line, .col = url->col};
-        *pair = (ypair){.key = key, .value = (ynode *)sv->headers_node};
-        *layer = (ynode){.kind = YNODE_MAP, .n_pairs = 1, .pairs = pair, .file = url->file,
+        *layer = (ynode){.kind = YNODE_MAP, .pairs = pairs, .file = url->file,
                          .line = url->line, .col = url->col};
+        for (size_t k = 0; k < 2; k++) {
+            if (!values[k])
+                continue;
+            ynode *key = arena_alloc(&L->s->a, sizeof *key);
+            *key = (ynode){.kind = YNODE_SCALAR, .str = (char *)keys[k], .len = strlen(keys[k]),
+                           .plain = true, .file = url->file, .line = url->line, .col = url->col};
+            pairs[layer->n_pairs++] = (ypair){.key = key, .value = (ynode *)values[k]};
+        }
         return layer;
     }
     return NULL;
+}
+
+/* ---- where a step's options came from (host config_error/_warning) ---- */
+
+struct spec_seen {
+    const void *field;
+    const ynode *n;
+    const char *path;
+};
+
+struct spec_said {
+    const ynode *n;
+    const char *text;
+};
+
+/* opt_ctx.seen: while a protocol step is filled, each option value. */
+static void note_seen(void *ctx, const void *field, const ynode *n, const char *path)
+{
+    spec_loader *L = ctx;
+    if (!L->tracking)
+        return;
+    if (L->n_opt_seen == L->max_opt_seen) {
+        size_t cap = L->max_opt_seen ? L->max_opt_seen * 2 : 32;
+        struct spec_seen *p = realloc(L->opt_seen, cap * sizeof *p);
+        if (!p)
+            return;
+        L->opt_seen = p;
+        L->max_opt_seen = cap;
+    }
+    L->opt_seen[L->n_opt_seen++] = (struct spec_seen){field, n, path};
+}
+
+/* Once per place and text, however many steps share the value. */
+static bool say_once(spec_loader *L, const ynode *n, const char *text)
+{
+    for (size_t i = 0; i < L->n_said; i++)
+        if (L->said[i].n == n && strcmp(L->said[i].text, text) == 0)
+            return false;
+    if (L->n_said == L->cap_said) {
+        size_t cap = L->cap_said ? L->cap_said * 2 : 8;
+        struct spec_said *p = realloc(L->said, cap * sizeof *p);
+        if (!p)
+            return true;
+        L->said = p;
+        L->cap_said = cap;
+    }
+    const char *copy = arena_strdup(&L->s->a, text);
+    if (copy)
+        L->said[L->n_said++] = (struct spec_said){n, copy};
+    return true;
+}
+
+void spec_config_message(spec_loader *L, const void *field, bool error, const char *fmt,
+                         va_list ap)
+{
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (!L || !L->tracking) {
+        fprintf(stderr, "volley: %s: %s\n", error ? "error" : "warning", text);
+        return;
+    }
+    const ynode *n = L->cur_value;
+    const char *path = L->cur_path;
+    for (size_t i = L->n_opt_seen; field && i-- > 0;) {
+        if (L->opt_seen[i].field == field) {
+            n = L->opt_seen[i].n;
+            path = L->opt_seen[i].path;
+            break;
+        }
+    }
+    if (error)
+        L->cfg_error = true;
+    if (!say_once(L, n, text))
+        return;
+    if (error) {
+        ynode_error(L->d, n, "%s: %s", path, text);
+        return;
+    }
+    const char *line = arena_printf(&L->s->a, "%s: %s", spec_loc(L, n), text);
+    fprintf(stderr, "volley: warning: %s\n", line ? line : text);
+    spec *s = L->s;
+    const char **w = line ? arena_alloc(&s->a, (s->n_warnings + 1) * sizeof *w) : NULL;
+    if (!w)
+        return;
+    if (s->n_warnings)
+        memcpy(w, s->warnings, s->n_warnings * sizeof *w);
+    w[s->n_warnings++] = line;
+    s->warnings = w;
 }
 
 /* ---- checks (compiled by check.c) ---- */
@@ -372,7 +536,10 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
      * are TEMPLATE. Check items inside it fold (see fold_strings). */
     bool was = L->oc.fold_strings;
     L->oc.fold_strings = false;
+    L->n_opt_seen = 0;
+    L->tracking = true;
     int filled = opt_fill(&L->oc, ops->step_options, merged, cfg, kpath);
+    L->tracking = false;
     L->oc.fold_strings = was;
     /* Names the step captures in its options are visible from the next
      * step on, like its own capture:. */
@@ -385,10 +552,23 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
     volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value)};
     char err[512] = "";
     void *compiled;
+    L->tracking = true;   /* config_error / config_warning find their places */
+    L->cur_value = value;
+    L->cur_path = kpath;
+    L->cfg_error = false;
     CRASH_CALL(L->s->protos[pi].plugin->desc->name, "protocol step_compile",
                compiled = ops->step_compile(L->s->protos[pi].inst, cfg, &info, err, sizeof err));
+    L->tracking = false;
+    if (compiled && L->cfg_error) {
+        /* reported, but not rejected by the plugin: rejected here */
+        if (ops->step_free)
+            CRASH_CALL(L->s->protos[pi].plugin->desc->name, "protocol step_free",
+                       ops->step_free(L->s->protos[pi].inst, compiled));
+        return false;
+    }
     if (!compiled) {
-        ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
+        if (!L->cfg_error)
+            ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
         return false;
     }
     flow_op *op = push_op(L, out);
@@ -1377,8 +1557,10 @@ static void load_root(spec_loader *L, const ynode *root)
         L->outside_flow = true;
         int frc = opt_fill(&L->oc, &defaults_map, defaults, &dc, "defaults");
         L->outside_flow = false;
-        if (frc == 0)
+        if (frc == 0) {
             L->defaults = defaults;
+            s->defaults_tls = tls_read(&dc.tls);
+        }
     }
     const ynode *pools = ynode_get(root, "pools");
     if (pools)
@@ -1409,6 +1591,7 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     arena_init(&s->a);
     s->path = arena_strdup(&s->a, path);
     s->host = host;
+    s->defaults_tls.insecure = -1;
     size_t before = d->count;
     spec_loader L = {.s = s, .o = o, .plugins = plugins, .reg = reg, .host = host, .core = core,
                      .d = d};
@@ -1417,7 +1600,8 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                            .capture = spec_scope_capture, .setup_field = spec_scope_setup_field,
                            .ctx = &L};
     L.oc = (opt_ctx){.a = &s->a, .scope = &L.scope, .d = d, .compile_checks = compile_opt_checks,
-                     .compile_captures = spec_compile_opt_captures, .compile_ctx = &L};
+                     .compile_captures = spec_compile_opt_captures, .compile_ctx = &L,
+                     .seen = note_seen};
     L.checks = (check_compiler){.a = &s->a, .d = d, .plugins = plugins, .host = host, .reg = reg,
                                 .metric = BUILTIN_CHECKS, .oc = &L.oc};
 
@@ -1440,11 +1624,19 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
     root = include_resolve(&s->a, root, path, &s->includes, d);
     if (!root)
         goto fail;
+    if (core)
+        core->loading = &L;
     load_root(&L, root);
+    if (core)
+        core->loading = NULL;
     if (d->count != before)
         goto fail;
+    free(L.opt_seen);
+    free(L.said);
     return s;
 fail:
+    free(L.opt_seen);
+    free(L.said);
     spec_free(s);
     return NULL;
 }

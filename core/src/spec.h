@@ -8,6 +8,7 @@
 #ifndef VOLLEY_SPEC_H
 #define VOLLEY_SPEC_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,9 +177,20 @@ typedef struct pool_def {
     pick_mode pick;
 } pool_def;
 
+/* A tls: mapping as the core reads it (defaults.tls, services.NAME.tls),
+ * for volley scan; steps get theirs from their plugins. NULL / -1 / 0:
+ * not set. */
+typedef struct spec_tls {
+    const char *ca_file, *client_cert, *client_key, *server_name;
+    int insecure;              /* -1, 0 or 1 */
+    int min_version;           /* 0, 12 or 13 */
+} spec_tls;
+
 typedef struct service {
     const char *name, *url, *health;
+    spec_tls tls;
     const ynode *headers_node;   /* added to requests to this service */
+    const ynode *tls_node;       /* tls: of steps to this service, or NULL */
 } service;
 
 /* Command-line overrides and inputs of a load. */
@@ -206,6 +218,7 @@ typedef struct spec {
     const char *name;
     size_t n_services;
     service *services;
+    spec_tls defaults_tls;
     size_t n_pools;
     pool_def *pools;
     size_t first_custom_metric;  /* `metrics:` ids: [first, first + n) */
@@ -229,6 +242,10 @@ typedef struct spec {
     const volley_host *host;
     struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
+    /* Plugins' config_warning texts ("file:line:col: text"), repeated at
+     * the end of the summary. */
+    size_t n_warnings;
+    const char **warnings;
 } spec;
 
 /* Loads and compiles `path`. Returns NULL with every error in d. Protocol
@@ -237,6 +254,13 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                 metrics_reg *reg, const volley_host *host, volley_core *core,
                 diag *d);
 void spec_free(spec *s);
+
+/* The host's config_error (error true) and config_warning, for the spec
+ * whose load is under way (L: volley_core.loading, NULL outside a load:
+ * then the text goes to stderr without a place). */
+struct spec_loader;
+void spec_config_message(struct spec_loader *L, const void *field, bool error, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Registers the core's built-in metrics (iterations, checks, vus, ...). */
 int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);

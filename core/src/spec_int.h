@@ -60,6 +60,17 @@ typedef struct spec_loader {
     const ynode *cur_step;     /* the step being compiled, for its captures */
     const char *cur_group;     /* its group, for checks/captures in its options */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
+    /* While a protocol step is filled and compiled: the place of each
+     * option value written in the spec (opt_ctx.seen), so the host's
+     * config_error and config_warning can point at it. */
+    struct spec_seen *opt_seen;
+    size_t n_opt_seen, max_opt_seen;
+    bool tracking;
+    const ynode *cur_value;    /* the step's node and key path */
+    const char *cur_path;
+    bool cfg_error;            /* config_error came during its step_compile */
+    struct spec_said *said;    /* config messages printed: said once */
+    size_t n_said, cap_said;
 } spec_loader;
 
 /* spec_loader.c. Errors are reported with ynode_error(L->d, node, ...). */

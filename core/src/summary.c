@@ -457,6 +457,10 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             fprintf(out, "\n     WARNING: every one of the %llu HTTP requests failed "
                     "(http_req_failed 100%%): is the target up?\n", (unsigned long long)a->count);
     }
+    /* What plugins said about the spec at load time (config_warning), e.g.
+     * certificate verification switched off: the numbers come with it. */
+    for (size_t i = 0; i < s->n_warnings; i++)
+        fprintf(out, "%s     WARNING: %s\n", i ? "" : "\n", s->warnings[i]);
     for (size_t i = 0; i < r->n_outputs; i++) {
         const output_report *o = &r->outputs[i];
         fprintf(out, "     output %s: %llu samples written, %llu dropped%s%s\n", o->label,

@@ -18,14 +18,42 @@ static testhost *g_th;
 
 static uint64_t h_now(void) { return uv_hrtime(); }
 
+/* One line on stderr: the prefix, then the message. */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void h_log(volley_core *core, int level, const char *fmt, ...)
 {
     (void)core;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "[plugin log %d] ", level);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[plugin log %d] ", level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* config_error / config_warning: the test host has no spec places; the
+ * text goes to stderr (plugins put it in step_compile's err as well). */
+static void h_config_error(volley_core *core, const void *field, const char *fmt, ...)
+{
+    (void)core, (void)field;
+    va_list ap;
+    va_start(ap, fmt);
+    say("[plugin config error] ", fmt, ap);
+    va_end(ap);
+}
+
+static void h_config_warning(volley_core *core, const void *field, const char *fmt, ...)
+{
+    (void)core, (void)field;
+    va_list ap;
+    va_start(ap, fmt);
+    say("[plugin config warning] ", fmt, ap);
     va_end(ap);
 }
 
@@ -150,7 +178,8 @@ int th_init(testhost *th)
         .json_render = h_json_render, .buf_reserve = vbuf_reserve,
         .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display,
         .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION,
-        .value_get = check_value_get};
+        .value_get = check_value_get, .config_error = h_config_error,
+        .config_warning = h_config_warning};
     arena_init(&th->a);
     diag_init(&th->d);
     th->scope = (tmpl_scope){.ctx = th, .env = scope_env, .service = scope_service};

@@ -60,6 +60,8 @@ static const volley_option options[] = {
                       .offset = offsetof(http_config, expected),
                       .help = "statuses that count as expected responses (http_req_failed), "
                               "codes or ranges such as 200-299 (default 200-399)"},
+    [OPT_TLS] = {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, tls),
+                 .sub = &ptls_config_map, .help = PTLS_HELP},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -639,6 +641,11 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     if (compile_body(p, st, c, err, errcap) != 0 ||
         compile_headers(p, st, c, err, errcap) != 0 ||
         compile_expected(st, c, err, errcap) != 0)
+        goto fail;
+    /* tls: applies to https (and to a redirect from http to https);
+     * checked at load time whatever the url. */
+    if (c->tls.set && !(st->tls = ptls_compile(&p->tls, p->host, p->core, &c->tls, false, err,
+                                               errcap)))
         goto fail;
 
     const char *url = p->host->template_const(c->url);

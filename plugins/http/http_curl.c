@@ -91,6 +91,8 @@ int http_curl_setup(http_vu *vs)
 {
     CURL *e = vs->easy;
     vs->recv_buf = RECV_BUF_MIN;
+    vs->tls = NULL;   /* a new handle has curl's TLS defaults */
+    vs->tls_unknown = false;
     CURLcode rc = CURLE_OK;
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* No proxy, and no getenv of the proxy variables per request. */
@@ -125,6 +127,60 @@ static void fit_recv_buf(http_vu *vs)
         vs->recv_buf = want;
 }
 
+/* CURLOPT_SSL_CTX_FUNCTION of a profile with a server_name: curl 7.88
+ * builds a context per connection and has no option for it. */
+static CURLcode on_ssl_ctx(CURL *e, void *ctx, void *userp)
+{
+    (void)e;
+    return ptls_ctx_apply(ctx, userp) == 0 ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+}
+
+/*
+ * The step's tls: settings as curl options, set when they differ from the
+ * ones the handle carries (NULL: curl's defaults). ca_file replaces the
+ * system store (CAPATH off, as curl --cacert does; curl then keeps the
+ * store cached in the multi); the client certificate and key go as the
+ * PEM text read at load time, so no file is read on the loop; server_name
+ * is checked by OpenSSL (ptls_ctx_apply) instead of curl's host check.
+ * A connection made for one set of options is not reused for another:
+ * curl compares them before it reuses one (except server_name).
+ */
+static CURLcode apply_tls(http_vu *vs, const ptls_profile *t)
+{
+    if (t == vs->tls && !vs->tls_unknown)
+        return CURLE_OK;
+    const http_plugin *p = vs->w->p;
+    CURL *e = vs->easy;
+    CURLcode rc = CURLE_OK;
+    bool insecure = t && t->insecure;
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, insecure || (t && t->server_name) ? 0L : 2L);
+    bool own_ca = t && t->ca_file;
+    rc |= curl_easy_setopt(e, CURLOPT_CAINFO, own_ca ? t->ca_file : p->default_cainfo);
+    rc |= curl_easy_setopt(e, CURLOPT_CAPATH, own_ca ? NULL : p->default_capath);
+    if (t && t->cert_pem) {
+        struct curl_blob cert = {t->cert_pem, t->cert_len, CURL_BLOB_NOCOPY};
+        struct curl_blob key = {t->key_pem, t->key_len, CURL_BLOB_NOCOPY};
+        rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+        rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+        rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    } else {
+        rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, NULL);
+        rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, NULL);
+    }
+    long version = !t || !t->min_version              ? CURL_SSLVERSION_DEFAULT
+                   : t->min_version == TLS1_3_VERSION ? CURL_SSLVERSION_TLSv1_3
+                                                      : CURL_SSLVERSION_TLSv1_2;
+    rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION, version);
+    bool name = t && t->server_name;
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, name ? on_ssl_ctx : NULL);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, name ? (void *)t : NULL);
+    vs->tls = t;
+    vs->tls_unknown = rc != CURLE_OK;   /* then all is set again next time */
+    return rc;
+}
+
 /* Sets what belongs to the step; runs only when the VU's step changes. */
 static int configure(http_vu *vs, const http_step *st)
 {
@@ -154,6 +210,7 @@ static int configure(http_vu *vs, const http_step *st)
     if (!st->headers_dynamic)
         rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->header_list);
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+    rc |= apply_tls(vs, st->tls);
     vs->configured = rc == CURLE_OK ? st : NULL;
     return rc == CURLE_OK ? 0 : -1;
 }

@@ -41,6 +41,10 @@
  *                   curl, no libuv
  *   http_text.h     inline text and buffer helpers used everywhere
  *
+ * ../common/ptls.h is the `tls:` option, shared with the ws plugin: its
+ * checks at load time and the profiles (one per distinct setting) that
+ * http_conf.c hands each step and http_curl.c turns into curl options.
+ *
  * http_parse.h and http_text.h include neither curl nor libuv.
  *
  * One call goes up, through a pointer, the way libuv calls its user back:
@@ -63,6 +67,7 @@
 
 #include "http_parse.h"
 #include "http_text.h"
+#include "ptls.h"
 
 /* ======================================================================== */
 /* Types                                                                     */
@@ -76,7 +81,7 @@ enum http_method {
 
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
-    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS
 };
 
 typedef struct http_config {
@@ -92,6 +97,7 @@ typedef struct http_config {
     volley_template_map form;
     int64_t redirects;
     volley_string_list expected;   /* "200", "200-299" */
+    ptls_config tls;
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
@@ -115,6 +121,9 @@ typedef struct http_plugin {
     int metric[MET_COUNT];
     unsigned n_steps;               /* step indexes handed out so far */
     char status_code[200][5];       /* error_code tags "1400".."1599" */
+    ptls_set tls;                   /* the steps' distinct tls: settings    */
+    char *default_cainfo;           /* curl's built-in CA file and dir, to  */
+    char *default_capath;           /*   go back to after a step's ca_file  */
 } http_plugin;
 
 /* ---- compiled step ---- */
@@ -174,6 +183,7 @@ typedef struct http_step {
     volley_template_map form;
     char *form_text;                /* owned: the constant form body        */
     CURLU *curlu;                   /* the constant url, parsed once        */
+    const ptls_profile *tls;        /* its tls: settings; NULL: curl's own  */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
@@ -262,6 +272,9 @@ struct http_vu {
     volley_vu *vu;
     const http_step *step;          /* the running step                     */
     const http_step *configured;    /* whose options the handle carries     */
+    const ptls_profile *tls;        /* whose TLS options it carries (NULL:  */
+                                    /*   curl's defaults)                   */
+    bool tls_unknown;               /* setting them failed: set all again   */
     http_vu *prev, *next;           /* in http_worker.active                */
     bool active;
     bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */

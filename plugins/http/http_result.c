@@ -77,6 +77,13 @@ static const char *error_kind(CURLcode rc, long os_errno, bool sent, const char 
         return "malformed HTTP response";
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+        /* A TLS 1.3 server refuses a missing client certificate after the
+         * client's side of the handshake: the alert comes with the
+         * response ("SSL_read: ... tlsv13 alert certificate required"). */
+        if (detail && strstr(detail, "SSL routines") && strstr(detail, "alert")) {
+            *code = "1300";
+            return "tls: the server refused the connection";
+        }
         if (os_errno == ECONNRESET) {
             *code = "1220";
             return rc == CURLE_SEND_ERROR ? "write: connection reset by peer"
@@ -98,8 +105,17 @@ static const char *error_kind(CURLcode rc, long os_errno, bool sent, const char 
     case CURLE_SSL_CONNECT_ERROR:
         *code = "1300";
         return "tls: handshake failed";
+    case CURLE_SSL_CLIENTCERT:
+        *code = "1300";
+        return "tls: the server wants a client certificate";
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+        *code = "1300";
+        return "tls: error";
     case CURLE_PEER_FAILED_VERIFICATION:
-        if (detail && (strstr(detail, "subject") || strstr(detail, "hostname"))) {
+        if (detail && (strstr(detail, "subject") || strstr(detail, "hostname") ||
+                       strstr(detail, "IP address"))) {
             *code = "1311";
             return "x509: certificate doesn't match hostname";
         }

@@ -57,6 +57,7 @@ static void ws_destroy(void *inst)
     ws_plugin *p = inst;
     if (!p)
         return;
+    ptls_set_free(&p->tls);
     for (size_t i = 0; i < p->n_codes; i++)
         free(p->codes[i]);
     free(p->codes);
@@ -697,6 +698,56 @@ static void copy_headers(ws_vu *vs, struct lws *wsi)
     }
 }
 
+/*
+ * A wss session that failed in TLS, from its connection's OpenSSL state
+ * (still there while lws reports the error; the connection exists only
+ * once TCP connected): a certificate the profile's checks refused, an
+ * alert the server sent (a TLS version it does not speak, a client
+ * certificate it wanted), a client certificate the server asked for and
+ * the step has none (a TLS 1.3 server says no only after our side of the
+ * handshake, often by closing), or any other failure before the upgrade
+ * request went out. Codes as k6's 1311, 1310 and 1300.
+ */
+static bool tls_failure(ws_vu *vs, struct lws *wsi, const char *why, int soerr)
+{
+    if (!vs->st->tls)
+        return false;
+    SSL *ssl = wsi ? lws_get_ssl(wsi) : NULL;
+    if (!ssl && !vs->tls_cert_requested)
+        return false;
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    ptls_state ts = ptls_connection_state(ssl);
+    bool no_cert = (ts.cert_requested || vs->tls_cert_requested) &&
+                   !vs->st->tls_profile->cert_pem;
+    if (vr != X509_V_OK) {
+        const char *kind;
+        const char *code = ptls_verify_code(vr, &kind);
+        fail(vs, strcmp(code, "1311") == 0   ? "tls_hostname"
+                 : strcmp(code, "1310") == 0 ? "tls_authority"
+                                             : "tls",
+             "%s: %s", kind, X509_verify_cert_error_string(vr));
+    } else if (ts.alert_received) {
+        fail(vs, "tls", "tls: the server refused the connection: alert \"%s\"%s",
+             ts.alert_received,
+             no_cert ? " (it asked for a client certificate: tls.client_cert)" : "");
+    } else if (no_cert) {
+        fail(vs, "tls", "tls: the server asked for a client certificate and closed the "
+             "connection; none is set (tls.client_cert, tls.client_key)");
+    } else if (!vs->tcp_up && ssl) {
+        /* lws' own words here ("connect SSL err 1: error:00000001:...")
+         * print SSL_get_error's number as an OpenSSL error code */
+        bool garbled = !why || strncmp(why, "connect SSL err", 15) == 0;
+        if (ts.alert_sent)
+            fail(vs, "tls", "tls: handshake failed: we sent alert \"%s\"", ts.alert_sent);
+        else
+            fail(vs, "tls", "tls: handshake failed: %s",
+                 soerr ? strerror(soerr) : garbled ? "the server ended it" : why);
+    } else {
+        return false;
+    }
+    return true;
+}
+
 /* Why a connection never opened, from lws' words and the HTTP status. */
 static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
 {
@@ -714,6 +765,8 @@ static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
     socklen_t sl = sizeof soerr;
     if (fd >= 0)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    if (tls_failure(vs, wsi, why, soerr))
+        return;
     if (!vs->tcp_up && soerr == ECONNREFUSED) {
         fail(vs, "refused", "dial: connection refused");
     } else if (!vs->tcp_up && soerr) {
@@ -724,9 +777,38 @@ static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
     }
 }
 
+/*
+ * LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, once per
+ * certificate of the server's chain as OpenSSL checks it: a session whose
+ * step has insecure_skip_verify accepts whatever OpenSSL found wrong (lws
+ * goes on when we clear the error and answer 0). Anything else is left as
+ * OpenSSL decided.
+ */
+static int verify_cert(struct lws *wsi, X509_STORE_CTX *x509, int preverify_ok)
+{
+    const ws_vu *vs = wsi ? lws_wsi_user(wsi) : NULL;
+    if (!preverify_ok && vs && vs->w && vs->phase == PH_CONNECTING && vs->st &&
+        vs->st->tls_profile && vs->st->tls_profile->insecure)
+        X509_STORE_CTX_set_error(x509, X509_V_OK);
+    return 0;
+}
+
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len)
 {
+    /* lws' OpenSSL callbacks pass OpenSSL objects in `user`, not ours */
+    switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        return verify_cert(wsi, user, (int)len);
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+    case LWS_CALLBACK_OPENSSL_CONTEXT_REQUIRES_PRIVATE_KEY:
+    case LWS_CALLBACK_SSL_INFO:
+        return 0;
+    default:
+        break;
+    }
     ws_vu *vs = user;
     if (!vs || !vs->w || vs->phase == PH_IDLE || vs->phase == PH_ENDED)
         return 0;   /* context events, or a session already detached */
@@ -735,6 +817,10 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
         vs->tcp_up = true;
+        /* TLS is done; its connection may be gone when a server that
+         * wanted a client certificate hangs up */
+        if (vs->st->tls)
+            vs->tls_cert_requested = ptls_connection_state(lws_get_ssl(wsi)).cert_requested;
         unsigned char **p = in, *end = *p + len;
         const ws_step *st = vs->st;
         const volley_host *h = vs->w->host;
@@ -864,6 +950,7 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->wsi = NULL;
     vs->close_pending = vs->ping_pending = vs->expect_done = vs->established = false;
     vs->tcp_up = false;
+    vs->tls_cert_requested = false;
     vs->close_code = 0;
     vs->status = 0;
     vs->connect_deadline = vs->next_send = vs->next_ping = vs->close_at = vs->expect_at = 0;
@@ -912,7 +999,19 @@ static void connect_now(ws_vu *vs, uint64_t now)
     ci.path = p;
     ci.host = hh;
     ci.protocol = st->subprotocols;
-    ci.ssl_connection = st->tls ? LCCSCF_USE_SSL : 0;
+    ci.ssl_connection = 0;
+    if (st->tls) {
+        /* the profile's vhost, on this VU's context; its SSL_CTX does the
+         * checks (ptls.c); lws' own host check would use the url's host */
+        const ptls_profile *t = st->tls_profile;
+        ci.vhost = ws_vhost(vs->w, vs->ctx, t->idx);
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        if (t->server_name || t->insecure)
+            ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+        if (t->insecure)
+            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_EXPIRED |
+                                 LCCSCF_ALLOW_INSECURE;
+    }
     ci.ietf_version_or_minus_one = -1;
     ci.local_protocol_name = "volley-ws";
     ci.userdata = vs;

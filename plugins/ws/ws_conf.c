@@ -103,6 +103,8 @@ static const volley_option options[] = {
                          .offset = offsetof(ws_config, reply_match), .sub = &reply_map,
                          .help = "how a reply is paired with the sent message it answers, for "
                                  "ws_msg_reply_time: { request: PATH, reply: PATH } or { next: true }"},
+    [OPT_TLS] = {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(ws_config, tls),
+                 .sub = &ptls_config_map, .help = PTLS_HELP},
 };
 
 const volley_option_map ws_step_options = {options, VOLLEY_COUNTOF(options), sizeof(ws_config),
@@ -368,6 +370,12 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
     if (!prefix || resolve(st, host, err, errcap) != 0)
         goto fail;
     st->prefix_len = prefix;
+    /* wss gets a profile even without tls: options (the system's CAs):
+     * every wss session runs on a context built here, shared by the
+     * workers. A ws:// step's tls: is checked all the same. */
+    if ((st->tls || c->tls.set) &&
+        !(st->tls_profile = ptls_compile(&p->tls, h, p->core, &c->tls, st->tls, err, errcap)))
+        goto fail;
     if (st->tls)
         atomic_store(&p->any_tls, true);
     st->tag_url = shown;

@@ -10,6 +10,10 @@
  *   ws.c       the descriptor, metrics and the per-VU session: connect,
  *              send queue, timers, receive, checks, expect, reply times, end
  *
+ * ../common/ptls.c (shared with http) is the `tls:` option: each wss step
+ * gets a profile with its OpenSSL context at load time; ws_loop.c gives
+ * every lws context one vhost per profile.
+ *
  * One step is one session. step_start connects; step_done comes when the
  * session has ended (close_after, expect met or timed out, server close,
  * an error) from the VU's timer, never from inside an lws callback.
@@ -24,6 +28,7 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include "ptls.h"
 #include "volley/plugin.h"
 
 /* ---- configuration (filled by the core from the step's option map) ---- */
@@ -31,7 +36,7 @@
 enum ws_opt {
     OPT_URL, OPT_NAME, OPT_HEADERS, OPT_QUERY, OPT_SUBPROTOCOLS, OPT_CONNECT_TIMEOUT,
     OPT_SEND_ON_OPEN, OPT_SEND_EVERY, OPT_PING_EVERY, OPT_CLOSE_AFTER, OPT_MAX_MESSAGE,
-    OPT_CHECK_EACH, OPT_EXPECT, OPT_REPLY_MATCH
+    OPT_CHECK_EACH, OPT_EXPECT, OPT_REPLY_MATCH, OPT_TLS
 };
 
 typedef struct ws_send_every_cfg {
@@ -70,6 +75,7 @@ typedef struct ws_config {
     const volley_checks *check_each;
     ws_expect_cfg expect;
     ws_reply_cfg reply_match;
+    ptls_config tls;
 } ws_config;
 
 extern const volley_option_map ws_step_options;
@@ -86,6 +92,9 @@ typedef struct ws_plugin {
     volley_core *core;
     int metric[MET_COUNT];
     atomic_bool any_tls;            /* a compiled step uses wss://         */
+    ptls_set tls;                   /* the wss steps' distinct tls: settings,
+                                       each with its OpenSSL context: one
+                                       lws vhost per context and profile  */
     uv_mutex_t codes_lock;          /* interned error_code tag strings */
     char **codes;
     size_t n_codes;
@@ -110,6 +119,7 @@ typedef enum ws_reply_mode { REPLY_NONE, REPLY_NEXT, REPLY_ID } ws_reply_mode;
 typedef struct ws_step {
     const ws_config *cfg;
     bool tls;
+    const ptls_profile *tls_profile; /* wss: its settings (never NULL then) */
     char address[64];               /* IP literal, resolved at load time */
     int port;
     const char *host_hdr;           /* constant Host, or NULL: host_tmpl   */
@@ -153,12 +163,19 @@ typedef struct ws_worker {
      * context (see ws_loop.c). */
     struct lws_context *ctx[WS_MAX_CONTEXTS];
     unsigned n_ctx, next_ctx;
+    /* wss: the vhost of each context for each TLS profile, [ctx][profile]
+     * (profile 0 is the context's default vhost) */
+    struct lws_vhost **vhosts;
+    unsigned n_profiles;
+    char (*vhost_names)[24];        /* by profile: lws keeps the pointers */
     volley_buf scratch;             /* rendering of url, headers */
 } ws_worker;
 
 void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap);
 void ws_worker_fini(void *wstate);
 void ws_worker_done(void *wstate);
+/* The vhost of context ctx (one of the worker's) for TLS profile idx. */
+struct lws_vhost *ws_vhost(const ws_worker *w, const struct lws_context *ctx, unsigned idx);
 /* The lws protocol callback (ws.c). */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);
@@ -189,6 +206,7 @@ typedef struct ws_vu {
     bool msg_text;                  /* the message being received        */
     bool established;
     bool tcp_up;                    /* connected, handshake request sent */
+    bool tls_cert_requested;        /* the server asked for a client cert */
     bool connect_pending;           /* started; connects on the next turn */
     uint16_t close_code;            /* ours, when we close               */
     int status;                     /* handshake status (101 when open)  */

@@ -37,6 +37,16 @@ static const struct lws_protocols protocols[] = {
     {0},
 };
 
+/* lws' error log, without its line per refused certificate ("SSL error:
+ * unable to get local issuer certificate ..."): the session is measured as
+ * failed with that reason, and a run against a wrong CA would print one
+ * line per session. */
+static void log_emit(int level, const char *line)
+{
+    if (!strstr(line, "SSL error: "))
+        lwsl_emit_stderr(level, line);
+}
+
 static unsigned fd_limit(void)
 {
     struct rlimit rl;
@@ -54,7 +64,8 @@ static unsigned fd_limit(void)
  * (22 us per message against 7.3 us at 1,000). Spreading the sessions
  * over several contexts on the same loop shortens each list; a context
  * costs little (its fd tables are calloc'd, touched only up to the fds in
- * use; with wss, OpenSSL's client context, ~350 KB). */
+ * use; wss adds nothing per context: the TLS profiles' OpenSSL contexts
+ * are shared, see add_vhosts). */
 static unsigned contexts_wanted(char *err, size_t errcap)
 {
     const char *e = getenv("VOLLEY_WS_CONTEXTS");
@@ -68,6 +79,58 @@ static unsigned contexts_wanted(char *err, size_t errcap)
         return 0;
     }
     return (unsigned)n;
+}
+
+/*
+ * wss: one vhost per TLS profile in each context, each with the profile's
+ * OpenSSL context (built at load time, shared by every worker and context;
+ * lws does not free a context it was given). Profile 0 is the context's
+ * own default vhost, given its context at creation; lws then builds no
+ * client context of its own (the system CA store, ~350 KB, per context).
+ */
+static int add_vhosts(ws_worker *w, char *err, size_t errcap)
+{
+    const ptls_set *set = &w->p->tls;
+    w->n_profiles = set->n;
+    w->vhost_names = calloc(set->n + 1, sizeof *w->vhost_names);
+    w->vhosts = calloc((size_t)w->n_ctx * set->n + 1, sizeof *w->vhosts);
+    if (!w->vhosts || !w->vhost_names) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    for (unsigned c = 0; c < w->n_ctx; c++) {
+        for (const ptls_profile *t = set->head; t; t = t->next) {
+            struct lws_vhost *vh;
+            if (t->idx == 0) {
+                vh = lws_get_vhost_by_name(w->ctx[c], "default");
+            } else {
+                char *name = w->vhost_names[t->idx];   /* lws keeps the pointer */
+                snprintf(name, sizeof w->vhost_names[0], "volley-tls-%u", t->idx);
+                struct lws_context_creation_info vi;
+                memset(&vi, 0, sizeof vi);
+                vi.port = CONTEXT_PORT_NO_LISTEN;
+                vi.protocols = protocols;
+                vi.vhost_name = name;
+                vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+                vi.provided_client_ssl_ctx = t->ctx;
+                vh = lws_create_vhost(w->ctx[c], &vi);
+            }
+            if (!vh) {
+                snprintf(err, errcap, "lws: cannot create the vhost of TLS settings %u", t->idx);
+                return -1;
+            }
+            w->vhosts[c * set->n + t->idx] = vh;
+        }
+    }
+    return 0;
+}
+
+struct lws_vhost *ws_vhost(const ws_worker *w, const struct lws_context *ctx, unsigned idx)
+{
+    for (unsigned c = 0; c < w->n_ctx; c++)
+        if (w->ctx[c] == ctx && idx < w->n_profiles)
+            return w->vhosts[c * w->n_profiles + idx];
+    return NULL;
 }
 
 void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
@@ -92,12 +155,15 @@ void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
     info.gid = -1;
     info.uid = -1;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-    /* The TLS client (OpenSSL context, the system CA store: ~350 KB per
-     * context) only when a step uses wss://. Under ASan, two such contexts
-     * in two workers leave OpenSSL state at exit even after both
-     * lws_context_destroy calls (plain ws leaves nothing). */
-    if (atomic_load(&p->any_tls))
+    /* lws' TLS client only when a step uses wss://, on the first
+     * profile's OpenSSL context (add_vhosts has the others). Under ASan,
+     * two such lws contexts in two workers leave OpenSSL state at exit
+     * even after both lws_context_destroy calls (plain ws leaves nothing). */
+    bool tls = atomic_load(&p->any_tls) && p->tls.head;
+    if (tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.provided_client_ssl_ctx = p->tls.head->ctx;   /* profile 0 */
+    }
     info.foreign_loops = loops;
     info.fd_limit_per_thread = fd_limit();
     info.count_threads = 1;
@@ -107,19 +173,22 @@ void *ws_worker_init(void *inst, volley_worker *vw, char *err, size_t errcap)
     info.timeout_secs = 30;
     uv_once(&create_once, init_lock);
     uv_mutex_lock(&create_lock);   /* OpenSSL and lws global init */
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR, log_emit);
     for (w->n_ctx = 0; w->n_ctx < want; w->n_ctx++)
         if (!(w->ctx[w->n_ctx] = lws_create_context(&info)))
             break;
+    int vrc = w->n_ctx == want && tls ? add_vhosts(w, err, errcap) : 0;
     uv_mutex_unlock(&create_lock);
-    if (w->n_ctx < want) {
-        snprintf(err, errcap, "lws_create_context failed (is libwebsockets-evlib-uv installed?)");
+    if (w->n_ctx < want || vrc != 0) {
+        if (!vrc)
+            snprintf(err, errcap, "lws_create_context failed (is libwebsockets-evlib-uv installed?)");
         /* The run ends as an engine error. The contexts made so far start
          * closing their uv handles (else the worker's loop would never run
          * dry); lws would free them only at a second destroy after that,
          * which needs this state: they are left to process exit. */
         ws_worker_fini(w);
-        free(w);
+        free(w->vhosts);
+        free(w);   /* vhost_names stay: lws' vhosts point to them */
         return NULL;
     }
     return w;
@@ -143,6 +212,8 @@ void ws_worker_done(void *wstate)
         return;
     for (unsigned i = 0; i < w->n_ctx; i++)
         lws_context_destroy(w->ctx[i]);
+    free(w->vhosts);
+    free(w->vhost_names);
     free(w->scratch.data);
     free(w);
 }

@@ -1,7 +1,11 @@
 /* A protocol plugin that does nothing at run time: it lets the spec loader
  * tests (tests/unit/test_spec.c) compile steps and checks without the http
  * plugin. Step key "noop". `reject: true` makes step_compile fail; `name`
- * is the step's name tag (step_name). */
+ * is the step's name tag (step_name). `file` is a VOLLEY_OPT_FILE option;
+ * `tls` takes the keys defaults.tls and services' tls pass on:
+ * insecure_skip_verify: true makes step_compile call config_warning,
+ * min_version: "1.3" config_error at it ("1.2" does that too but returns
+ * the step), server_name: config_error with no field (the step). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,30 @@ typedef struct noop_cfg {
         uint64_t set;
         const volley_captures *capture;
     } expect;
+    const char *file;
+    struct noop_tls {
+        uint64_t set;
+        const char *ca_file;
+        bool insecure_skip_verify;
+        const char *client_cert, *client_key, *server_name, *min_version;
+    } tls;
 } noop_cfg;
+
+static const volley_option tls_options[] = {
+    {.name = "ca_file", .type = VOLLEY_OPT_STRING, .offset = offsetof(struct noop_tls, ca_file),
+     .flags = VOLLEY_OPT_FILE, .help = "a file"},
+    {.name = "insecure_skip_verify", .type = VOLLEY_OPT_BOOL,
+     .offset = offsetof(struct noop_tls, insecure_skip_verify), .help = "warn"},
+    {.name = "client_cert", .type = VOLLEY_OPT_STRING,
+     .offset = offsetof(struct noop_tls, client_cert), .help = "text"},
+    {.name = "client_key", .type = VOLLEY_OPT_STRING,
+     .offset = offsetof(struct noop_tls, client_key), .help = "text"},
+    {.name = "server_name", .type = VOLLEY_OPT_STRING,
+     .offset = offsetof(struct noop_tls, server_name), .help = "config_error at the step"},
+    {.name = "min_version", .type = VOLLEY_OPT_STRING,
+     .offset = offsetof(struct noop_tls, min_version), .help = "config_error at it"},
+};
+static const volley_option_map tls_map = {tls_options, 6, sizeof(struct noop_tls), NULL};
 
 static const volley_option expect_options[] = {
     {.name = "capture", .type = VOLLEY_OPT_CAPTURES,
@@ -42,12 +69,17 @@ static const volley_option options[] = {
      .help = "check items"},
     {.name = "expect", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(noop_cfg, expect),
      .help = "nested captures", .sub = &expect_map},
+    {.name = "file", .type = VOLLEY_OPT_STRING, .offset = offsetof(noop_cfg, file),
+     .flags = VOLLEY_OPT_FILE, .help = "a file read at load time"},
+    {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(noop_cfg, tls),
+     .help = "as defaults.tls", .sub = &tls_map},
 };
 static const volley_option_map step_map = {options, sizeof options / sizeof options[0],
                                            sizeof(noop_cfg), "name"};
 
 typedef struct noop_inst {
     const volley_host *host;
+    volley_core *core;
     int metric;
     int steps;
 } noop_inst;
@@ -66,6 +98,7 @@ static void *create(const volley_host *host, volley_core *core, char *err, size_
     if (!in)
         return NULL;
     in->host = host;
+    in->core = core;
     in->metric = host->metric_register(core, "noop_reqs", VOLLEY_METRIC_COUNTER,
                                        VOLLEY_CONTAINS_DEFAULT, err, errcap);
     if (in->metric < 0) {
@@ -81,9 +114,22 @@ static void *step_compile(void *inst, const void *config, const volley_step_info
                           size_t errcap)
 {
     const noop_cfg *cfg = config;
+    noop_inst *in = inst;
     if (cfg->reject) {
         snprintf(err, errcap, "rejected by test (at %s)", info->location);
         return NULL;
+    }
+    if (cfg->tls.insecure_skip_verify)
+        in->host->config_warning(in->core, &cfg->tls.insecure_skip_verify, "warned by test");
+    if (cfg->tls.server_name) {
+        in->host->config_error(in->core, NULL, "the step is wrong");
+        return NULL;
+    }
+    const char *v = cfg->tls.min_version;
+    if (v) {
+        in->host->config_error(in->core, &cfg->tls.min_version, "bad version \"%s\"", v);
+        if (strcmp(v, "1.3") == 0)
+            return NULL;
     }
     noop_step *s = calloc(1, sizeof *s);
     if (!s)

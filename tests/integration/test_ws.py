@@ -433,9 +433,9 @@ class TestStop(WsCase):
 
 class TestWss(VolleyCase):
     """wss:// against the test server with a self-signed certificate made
-    here (openssl), trusted through SSL_CERT_FILE (OpenSSL's default
-    verify paths), with two workers: each worker's lws context is made
-    before any session starts (engine_worker.c start_gate)."""
+    here (openssl), trusted through the step's tls.ca_file, with two
+    workers: each worker's lws context is made before any session starts
+    (engine_worker.c start_gate). test_tls.py has the other tls: options."""
 
     def test_wss_sessions_verify_the_certificate(self):
         cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
@@ -459,9 +459,11 @@ class TestWss(VolleyCase):
                           reply_match: { next: true }
                           close_after: 100ms
                           check_each_message: [ { name: echoed, json: { path: type, equals: hi } } ]
+                          %s
                         check: [ { name: upgraded, status: 101 } ]
-                """ % server.port
-            rc, out, err, s = self.run_spec(spec, "--workers", "2", env={"SSL_CERT_FILE": cert})
+                """
+            trusted = "tls: { ca_file: %s }" % cert
+            rc, out, err, s = self.run_spec(spec % (server.port, trusted), "--workers", "2")
             self.assertEqual(rc, 0, out + err)
             m = s["metrics"]
             self.assertEqual(m["ws_sessions"]["count"], 12)
@@ -469,9 +471,10 @@ class TestWss(VolleyCase):
             self.assertEqual(m["ws_msgs_received"]["count"], 12)
             self.assertEqual(m["checks"]["fails"], 0)
             # Without the certificate trusted the handshake fails, measured.
-            rc, out, err, s = self.run_spec(spec, "--workers", "2", env={"SSL_CERT_FILE": "/nonexistent"})
+            rc, out, err, s = self.run_spec(spec % (server.port, ""), "--workers", "2")
             self.assertEqual(s["metrics"]["ws_session_failed"]["value"], 1)
             self.assertEqual(s["metrics"]["checks"]["passes"], 0)
+            self.assertIn("x509: unknown authority", out)
         finally:
             server.stop()
 

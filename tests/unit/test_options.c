@@ -780,6 +780,11 @@ static void test_check_map(void **state)
         {.name = "o", .type = VOLLEY_OPT_OBJECT, .offset = 8, .sub = &bad_sub}};
     volley_option_map m6 = {nest, 1, 32, NULL};
     expect_bad_map(&m6, "option 0: missing name or offset outside the config struct");
+
+    static const volley_option file_int[] = {
+        {.name = "f", .type = VOLLEY_OPT_INT, .offset = 8, .flags = VOLLEY_OPT_FILE}};
+    volley_option_map m7 = {file_int, 1, 16, NULL};
+    expect_bad_map(&m7, "option \"f\": VOLLEY_OPT_FILE is for string options");
 }
 
 /* VOLLEY_OPT_CHECKS / CAPTURES go to the context's compilers (the spec

@@ -719,6 +719,13 @@ typedef struct noop_step_view {
             uint64_t set;
             const volley_captures *capture;
         } expect;
+        const char *file;
+        struct {
+            uint64_t set;
+            const char *ca_file;
+            bool insecure_skip_verify;
+            const char *client_cert, *client_key, *server_name, *min_version;
+        } tls;
     } cfg;
     char scenario[64];
     char group[128];
@@ -910,7 +917,8 @@ static void test_step_option_errors(void **state)
                "    flow:\n"
                "      - noop: { nmae: x, timeout: fast }\n",
                ":6:17: error: scenarios.s.flow[0].noop: unknown key \"nmae\" (did you mean "
-               "\"name\"?); valid keys: name, headers, timeout, json, reject, each, expect",
+               "\"name\"?); valid keys: name, headers, timeout, json, reject, each, expect, file, "
+               "tls",
                ":6:35: error: scenarios.s.flow[0].noop.timeout: expected a duration such as 500ms, "
                "10s, 1m30s or 2h; got \"fast\" (a number must come first)");
     LOAD_FAILS(f, HEAD
@@ -1429,6 +1437,173 @@ static void test_all_errors_in_file_order(void **state)
                ":20:5: error: outputs[0]: unknown output \"json\"; available: json-out");
 }
 
+/* ------------------------------------------------------------------ */
+/* VOLLEY_OPT_FILE, config_error, config_warning, tls: layers          */
+
+static void write_file(const fx *f, const char *name, const char *text)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", f->dir, name);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void remove_file(const fx *f, const char *name)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", f->dir, name);
+    unlink(p);
+}
+
+static void test_option_files(void **state)
+{
+    fx *f = *state;
+    write_file(f, "data.txt", "x");
+    setenv("VOLLEY_SPECTEST_FILE", "data.txt", 1);
+    /* Relative to the spec's directory, with ${env.*} filled in. */
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: { file: data.txt }\n"
+                      "      - noop: { file: \"${env.VOLLEY_SPECTEST_FILE}\" }\n");
+    char want[PATH_MAX];
+    snprintf(want, sizeof want, "%s/data.txt", f->dir);
+    for (int i = 0; i < 2; i++) {
+        const noop_step_view *st = s->scenarios[0].ops[i].step;
+        assert_string_equal(st->cfg.file, want);
+    }
+    unsetenv("VOLLEY_SPECTEST_FILE");
+    /* An absolute path stays as it is. */
+    char yaml[PATH_MAX + 256];
+    snprintf(yaml, sizeof yaml, HEAD "scenarios:\n  s:\n    executor: per-vu-iterations\n"
+             "    flow:\n      - noop: { file: \"%s\" }\n", want);
+    s = load_ok(f, yaml);
+    assert_string_equal(((const noop_step_view *)s->scenarios[0].ops[0].step)->cfg.file, want);
+
+    /* Missing, a directory, a run-time template; a value in defaults that
+     * reaches both steps is reported once, where it is written. */
+    char missing[PATH_MAX + 200], dir[PATH_MAX + 200], nodef[PATH_MAX + 200];
+    snprintf(missing, sizeof missing, ":8:23: error: scenarios.s.flow[0].noop.file: cannot read "
+             "\"%s/missing.txt\": No such file or directory", f->dir);
+    snprintf(dir, sizeof dir, ":9:23: error: scenarios.s.flow[1].noop.file: cannot read \"%s/.\": "
+             "Is a directory", f->dir);
+    snprintf(nodef, sizeof nodef, ":3:19: error: defaults.tls.ca_file: cannot read "
+             "\"%s/nope.pem\": No such file or directory", f->dir);
+    const char *yaml2 = HEAD
+        "defaults:\n"
+        "  tls: { ca_file: nope.pem }\n"
+        "scenarios:\n"
+        "  s:\n"
+        "    executor: per-vu-iterations\n"
+        "    flow:\n"
+        "      - noop: { file: missing.txt }\n"
+        "      - noop: { file: . }\n"
+        "      - noop: { file: \"${vu.id}\" }\n";
+    const char *msgs[] = {nodef, missing, dir,
+                          ":10:23: error: scenarios.s.flow[2].noop.file: \"${vu.id}\" needs a value "
+                          "known only at run time, but this option is read once at load time: only "
+                          "${env.*} and ${services.*} can be used in it"};
+    load_fails(f, yaml2, msgs, 4);
+    remove_file(f, "data.txt");
+}
+
+static void test_config_messages(void **state)
+{
+    fx *f = *state;
+    /* config_error at an inherited value: once, at its place, with the
+     * first step's path; no "invalid step" besides. */
+    LOAD_FAILS(f, HEAD
+               "defaults:\n"
+               "  tls: { min_version: \"1.3\" }\n"
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - noop: a\n"
+               "      - noop: b\n"
+               "      - noop: { tls: { min_version: \"1.2\" } }\n"
+               "      - noop: { tls: { server_name: x } }\n",
+               ":3:23: error: scenarios.s.flow[0].noop.tls.min_version: bad version \"1.3\"",
+               /* reported, step returned anyway: dropped */
+               ":10:37: error: scenarios.s.flow[2].noop.tls.min_version: bad version \"1.2\"",
+               /* no field: the step */
+               ":11:15: error: scenarios.s.flow[3].noop: the step is wrong");
+
+    /* config_warning: once per place, kept for the summary. */
+    spec *s = load_ok(f, HEAD
+                      "defaults:\n"
+                      "  tls: { insecure_skip_verify: true }\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: a\n"
+                      "      - noop: b\n"
+                      "      - noop: { tls: { insecure_skip_verify: true } }\n"
+                      "      - noop: { tls: { insecure_skip_verify: false } }\n");
+    assert_int_equal(s->n_warnings, 2);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s:3:32: warned by test", f->path);
+    assert_string_equal(s->warnings[0], want);
+    snprintf(want, sizeof want, "%s:10:46: warned by test", f->path);
+    assert_string_equal(s->warnings[1], want);
+}
+
+/* tls: merged key by key: the step's keys, then its service's, then the
+ * defaults'. */
+static void test_tls_layers(void **state)
+{
+    fx *f = *state;
+    write_file(f, "ca.pem", "x");
+    write_file(f, "other.pem", "x");
+    /* (noop's shorthand is its name, read as a url by the service layer) */
+    spec *s = load_ok(f, HEAD
+                      "services:\n"
+                      "  api:\n"
+                      "    url: https://127.0.0.1:9\n"
+                      "    tls: { ca_file: other.pem, insecure_skip_verify: true }\n"
+                      "defaults:\n"
+                      "  tls: { ca_file: ca.pem, insecure_skip_verify: false }\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - noop: \"${services.api}/x\"\n"
+                      "      - noop: { tls: { insecure_skip_verify: true } }\n"
+                      "      - noop: https://127.0.0.1:9/y\n");
+    const noop_step_view *a = s->scenarios[0].ops[0].step, *b = s->scenarios[0].ops[1].step,
+                         *c = s->scenarios[0].ops[2].step;
+    char ca[PATH_MAX], other[PATH_MAX];
+    snprintf(ca, sizeof ca, "%s/ca.pem", f->dir);
+    snprintf(other, sizeof other, "%s/other.pem", f->dir);
+    assert_string_equal(a->cfg.tls.ca_file, other);      /* the service's */
+    assert_true(a->cfg.tls.insecure_skip_verify);
+    assert_string_equal(b->cfg.tls.ca_file, ca);         /* defaults' */
+    assert_true(b->cfg.tls.insecure_skip_verify);        /* the step's */
+    assert_string_equal(c->cfg.tls.ca_file, ca);         /* defaults only */
+    assert_false(c->cfg.tls.insecure_skip_verify);
+    remove_file(f, "other.pem");
+    /* The core checks what defaults and services write. */
+    LOAD_FAILS(f, HEAD
+               "services:\n"
+               "  api: { url: \"https://x:1\", tls: { min_version: \"1.0\", ca: x } }\n"
+               "defaults:\n"
+               "  tls: { insecure_skip_verify: yes }\n"
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
+               ":3:50: error: services.api.tls.min_version: unknown value \"1.0\"; expected one of: "
+               "1.2, 1.3 (did you mean \"1.2\"?)",
+               ":3:57: error: services.api.tls: unknown key \"ca\"; valid keys: ca_file, "
+               "insecure_skip_verify, client_cert, client_key, server_name, min_version",
+               ":5:32: error: defaults.tls.insecure_skip_verify: expected true or false, got string "
+               "\"yes\"");
+    remove_file(f, "ca.pem");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1468,6 +1643,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_beats_getenv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_errors_in_file_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_option_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_layers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,9 +19,13 @@ serves all the cases:
   /badutf8       sends a text frame that is not UTF-8
   /hang          reads the handshake and never answers
 
-Usage: wsserver.py PORT [--reuseport] [--tls CERT KEY]. Prints "ready PORT"
-when listening. --reuseport lets several processes share the port (the
-benchmark's); --tls serves wss:// with that certificate.
+Usage: wsserver.py PORT [--reuseport] [--tls CERT KEY [--tls-client-ca CA]
+[--tls-max 1.2]]. Prints "ready PORT" when listening. --reuseport lets
+several processes share the port (the benchmark's); --tls serves wss://
+with that certificate; --tls-client-ca requires a client certificate
+issued by CA (mutual TLS); --tls-max 1.2 speaks TLS 1.2 at most. /hello
+then also reports the SNI name the client sent ("sni") and the client
+certificate's common name ("client").
 """
 import asyncio
 import base64
@@ -100,7 +104,13 @@ async def handle(reader, writer):
     send = writer.write
     tasks = []
     if path == "/hello":
-        send(frame(1, json.dumps({"path": target, "headers": headers, "protocol": proto}).encode()))
+        hello = {"path": target, "headers": headers, "protocol": proto}
+        ssl_obj = writer.get_extra_info("ssl_object")
+        if ssl_obj is not None:
+            hello["sni"] = getattr(ssl_obj, "volley_sni", None)
+            peer = ssl_obj.getpeercert()
+            hello["client"] = dict(x[0] for x in peer["subject"]).get("commonName") if peer else None
+        send(frame(1, json.dumps(hello).encode()))
     elif path == "/big":
         send(frame(1, b"x" * int(q.get("size", "2000000"))))
     elif path == "/badutf8":
@@ -170,6 +180,15 @@ async def main():
         i = sys.argv.index("--tls")
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+        if "--tls-client-ca" in sys.argv:
+            tls.verify_mode = ssl.CERT_REQUIRED
+            tls.load_verify_locations(sys.argv[sys.argv.index("--tls-client-ca") + 1])
+        if "--tls-max" in sys.argv and sys.argv[sys.argv.index("--tls-max") + 1] == "1.2":
+            tls.maximum_version = ssl.TLSVersion.TLSv1_2
+
+        def remember_sni(sock, name, ctx):
+            sock.volley_sni = name
+        tls.sni_callback = remember_sni
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096,
                                         reuse_port="--reuseport" in sys.argv, ssl=tls)
     print(f"ready {port}", flush=True)

@@ -46,6 +46,8 @@ extern "C" {
  *   revision 2  VOLLEY_OPT_VALUE, VOLLEY_OPT_VALUE_LIST (check values that
  *               may be known only at run time); volley_host.value_get and
  *               .checks_match_vu; volley_protocol_ops.step_name
+ *   revision 3  VOLLEY_OPT_FILE; volley_host.config_error and
+ *               .config_warning
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -59,7 +61,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 2u
+#define VOLLEY_ABI_REVISION 3u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -140,6 +142,15 @@ typedef enum volley_opt_type {
 /* VOLLEY_OPT_CHECKS only: the items are conditions to match (checks_match),
  * never recorded, so they need no name. */
 #define VOLLEY_OPT_MATCH_ONLY 0x2u
+/* VOLLEY_OPT_STRING only (revision 3): the value names a file the plugin
+ * reads at load time. ${env.*} and ${services.*} in it are filled in, a
+ * relative path is taken relative to the directory of the spec file the
+ * value is written in, and a file that cannot be opened for reading is an
+ * error at the value's place (reported once, however many steps inherit
+ * it from defaults: or a service). The plugin gets the resulting path.
+ * A core older than revision 3 ignores the flag and passes the text as
+ * written. */
+#define VOLLEY_OPT_FILE 0x4u
 
 typedef struct volley_option_map volley_option_map;
 
@@ -435,6 +446,26 @@ typedef struct volley_host {
     /* checks_match for a VU: run-time values in the items render for it
      * (checks_match has no VU: such values fail there). */
     bool (*checks_match_vu)(const volley_checks *c, volley_vu *vu, const volley_response *resp);
+
+    /* ---- revision 3 ---- */
+    /* Load-time messages about one option of a step, at the spec place its
+     * value was written (which may be under defaults: or services:).
+     * Main thread, during step_compile only. `field` is the address of
+     * the option's value inside the config being compiled (e.g.
+     * &cfg->tls.client_key); NULL, or an option not written in the spec,
+     * means the step itself. The same text at the same place is printed
+     * once, however many steps share the value.
+     *
+     * config_error: a spec error ("file:line:col: error: PATH: TEXT"). The
+     * step must then be rejected (step_compile returns NULL; err may stay
+     * empty: the core adds no message of its own for it). */
+    void (*config_error)(volley_core *core, const void *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* config_warning: printed on stderr at once and again as a WARNING
+     * line at the end of the run's summary: for what must not go unseen
+     * (certificate verification switched off). */
+    void (*config_warning)(volley_core *core, const void *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 } volley_host;
 
 /* ------------------------------------------------------------------------ */

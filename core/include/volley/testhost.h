@@ -26,6 +26,9 @@
  * `volley run`), or template names that only a spec knows (row.*,
  * captures); vu.id and vu.iteration do render. ${env.NAME} reads the
  * process environment; ${services.NAME} what volley_testhost_service() set.
+ * config_error and config_warning (revision 3) print their text to
+ * stderr: there is no spec place here, so a plugin puts the text in
+ * step_compile's err as well.
  */
 #ifndef VOLLEY_TESTHOST_H
 #define VOLLEY_TESTHOST_H

@@ -1,0 +1,415 @@
+/*
+ * The `tls:` option of the http and ws steps: checked and turned into a
+ * shared profile with its OpenSSL client context at load time (ptls.h).
+ */
+#include "ptls.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+static const char *const versions[] = {"1.2", "1.3", NULL};
+
+static const volley_option options[] = {
+    [PTLS_OPT_CA_FILE] = {.name = "ca_file", .type = VOLLEY_OPT_STRING,
+                          .offset = offsetof(ptls_config, ca_file), .flags = VOLLEY_OPT_FILE,
+                          .help = "PEM file of the CAs trusted instead of the system's"},
+    [PTLS_OPT_INSECURE] = {.name = "insecure_skip_verify", .type = VOLLEY_OPT_BOOL,
+                           .offset = offsetof(ptls_config, insecure_skip_verify),
+                           .default_value = "false",
+                           .help = "true: accept any server certificate (never in production)"},
+    [PTLS_OPT_CLIENT_CERT] = {.name = "client_cert", .type = VOLLEY_OPT_STRING,
+                              .offset = offsetof(ptls_config, client_cert),
+                              .flags = VOLLEY_OPT_FILE,
+                              .help = "PEM client certificate (chain) for mutual TLS"},
+    [PTLS_OPT_CLIENT_KEY] = {.name = "client_key", .type = VOLLEY_OPT_STRING,
+                             .offset = offsetof(ptls_config, client_key),
+                             .flags = VOLLEY_OPT_FILE,
+                             .help = "PEM private key of client_cert (not encrypted)"},
+    [PTLS_OPT_SERVER_NAME] = {.name = "server_name", .type = VOLLEY_OPT_TEMPLATE,
+                              .offset = offsetof(ptls_config, server_name),
+                              .help = "name sent in SNI and checked in the certificate instead "
+                                      "of the url's host"},
+    [PTLS_OPT_MIN_VERSION] = {.name = "min_version", .type = VOLLEY_OPT_ENUM,
+                              .offset = offsetof(ptls_config, min_version),
+                              .enum_values = versions,
+                              .help = "lowest TLS version accepted: 1.2 or 1.3"},
+};
+
+const volley_option_map ptls_config_map = {options, VOLLEY_COUNTOF(options), sizeof(ptls_config),
+                                           NULL};
+
+/* ------------------------------------------------------------------------ */
+/* OpenSSL indexes and callbacks                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Our ex_data slots: the server_name on a context; on a connection, the
+ * alerts it received and sent and whether the server asked for a client
+ * certificate. Registered once per plugin (each has its own copy). */
+static int ctx_name_idx = -1, ssl_alert_in_idx = -1, ssl_alert_out_idx = -1, ssl_cert_req_idx = -1;
+
+static void init_indexes(void)
+{
+    if (ctx_name_idx < 0)
+        ctx_name_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ssl_alert_in_idx < 0)
+        ssl_alert_in_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ssl_alert_out_idx < 0)
+        ssl_alert_out_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ssl_cert_req_idx < 0)
+        ssl_cert_req_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * The context's info callback. At the start of a handshake it puts the
+ * profile's server_name in the ClientHello (SNI): curl and lws set the
+ * url's host there when they create the connection, and neither has an
+ * option for another name; the ClientHello is built after this point.
+ * It also notes the fatal alerts either side sent and whether the server
+ * asked for a client certificate, so a session that fails can say why
+ * (a TLS 1.3 server refuses a missing client certificate only after the
+ * client has finished its handshake).
+ */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    SSL *s = (SSL *)ssl;
+    if ((where & SSL_CB_HANDSHAKE_START) && ctx_name_idx >= 0) {
+        const char *name = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_name_idx);
+        if (name)
+            SSL_set_tlsext_host_name(s, name);
+    }
+    if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
+        int idx = (where & SSL_CB_READ) ? ssl_alert_in_idx : ssl_alert_out_idx;
+        if (idx >= 0)
+            SSL_set_ex_data(s, idx, (void *)SSL_alert_desc_string_long(ret));
+    }
+    if ((where & SSL_CB_CONNECT_LOOP) && ssl_cert_req_idx >= 0 &&
+        SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ)
+        SSL_set_ex_data(s, ssl_cert_req_idx, (void *)1);
+}
+
+ptls_state ptls_connection_state(const SSL *ssl)
+{
+    ptls_state st = {NULL, NULL, false};
+    if (ssl && ssl_alert_in_idx >= 0) {
+        st.alert_received = SSL_get_ex_data(ssl, ssl_alert_in_idx);
+        st.alert_sent = SSL_get_ex_data(ssl, ssl_alert_out_idx);
+        st.cert_requested = SSL_get_ex_data(ssl, ssl_cert_req_idx) != NULL;
+    }
+    return st;
+}
+
+int ptls_ctx_apply(SSL_CTX *ctx, const ptls_profile *p)
+{
+    SSL_CTX_set_info_callback(ctx, info_cb);
+    if (!p->server_name)
+        return 0;
+    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (p->server_name_ip) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(param, p->server_name) != 1)
+            return -1;
+    } else if (X509_VERIFY_PARAM_set1_host(param, p->server_name, 0) != 1 ||
+               SSL_CTX_set_ex_data(ctx, ctx_name_idx, p->server_name) != 1) {
+        return -1;   /* an IP is never sent in SNI (RFC 6066) */
+    }
+    return 0;
+}
+
+const char *ptls_verify_code(long vr, const char **kind)
+{
+    switch (vr) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        *kind = "x509: certificate doesn't match hostname";
+        return "1311";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+        *kind = "x509: unknown authority";
+        return "1310";
+    default:
+        *kind = "tls: certificate rejected";
+        return "1300";
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Load time                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Reports a problem with one option at its place (config_error, revision
+ * 2) and in err as "tls.KEY: why" (what an older core reports at the step). */
+static void bad(const volley_host *h, volley_core *core, const void *field, const char *key,
+                char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void bad(const volley_host *h, volley_core *core, const void *field, const char *key,
+                char *err, size_t errcap, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(err, errcap, "tls.%s: %s", key, why);
+    if (VOLLEY_HAS(h, config_error) && h->config_error)
+        h->config_error(core, field, "%s", why);
+}
+
+/* OpenSSL's reason for the last failure, for messages. */
+static const char *ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    return r ? r : "not PEM";
+}
+
+/* A key file must not make OpenSSL prompt on the terminal for a password. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *b = realloc(buf, cap + 1);
+            if (!b || cap > (64u << 20)) {
+                free(b ? b : buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static bool is_ip(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+static void profile_free(ptls_profile *p)
+{
+    if (!p)
+        return;
+    SSL_CTX_free(p->ctx);
+    free(p->ca_file);
+    free(p->client_cert);
+    free(p->client_key);
+    free(p->cert_pem);
+    free(p->key_pem);
+    free(p->server_name);
+    free(p);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same(const ptls_profile *a, const ptls_profile *b)
+{
+    return a->custom == b->custom && a->insecure == b->insecure &&
+           a->min_version == b->min_version && same_str(a->ca_file, b->ca_file) &&
+           same_str(a->client_cert, b->client_cert) && same_str(a->client_key, b->client_key) &&
+           same_str(a->server_name, b->server_name);
+}
+
+/* The candidate's settings from the option; -1 after reporting. */
+static int settings(ptls_profile *p, const volley_host *h, volley_core *core, const ptls_config *c,
+                    char *err, size_t errcap)
+{
+    p->custom = c->set != 0;
+    p->insecure = c->insecure_skip_verify;
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_MIN_VERSION))
+        p->min_version = c->min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    bool has_cert = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_CERT) && c->client_cert;
+    bool has_key = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_KEY) && c->client_key;
+    if (has_cert != has_key) {
+        if (has_cert)
+            bad(h, core, &c->client_cert, "client_cert", err, errcap,
+                "needs tls.client_key, the certificate's private key (PEM)");
+        else
+            bad(h, core, &c->client_key, "client_key", err, errcap,
+                "needs tls.client_cert, the certificate it belongs to (PEM)");
+        return -1;
+    }
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_SERVER_NAME) && c->server_name) {
+        const char *name = h->template_const(c->server_name);
+        if (!name) {
+            bad(h, core, &c->server_name, "server_name", err, errcap,
+                "must be known at load time: only ${env.*} and ${services.*} can be used in it");
+            return -1;
+        }
+        if (!*name || strpbrk(name, " \t\r\n/:")) {
+            bad(h, core, &c->server_name, "server_name", err, errcap,
+                "expected a host name or IP address, got \"%s\"", name);
+            return -1;
+        }
+        if (!(p->server_name = strdup(name)))
+            goto oom;
+        p->server_name_ip = is_ip(name);
+    }
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_CA_FILE) && c->ca_file && !(p->ca_file = strdup(c->ca_file)))
+        goto oom;
+    if (has_cert && (!(p->client_cert = strdup(c->client_cert)) ||
+                     !(p->client_key = strdup(c->client_key))))
+        goto oom;
+    return 0;
+oom:
+    snprintf(err, errcap, "out of memory");
+    return -1;
+}
+
+/*
+ * Builds the profile's client context: its CA store (ca_file alone, else
+ * OpenSSL's default paths, which honour SSL_CERT_FILE/SSL_CERT_DIR), the
+ * client certificate and key (read once here; their text is kept for
+ * curl), the lowest version, server_name. Each file problem is reported at
+ * its option's place.
+ */
+static int build_ctx(ptls_profile *p, const volley_host *h, volley_core *core,
+                     const ptls_config *c, char *err, size_t errcap)
+{
+    ERR_clear_error();
+    SSL_CTX *ctx = p->ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errcap, "tls: cannot create an OpenSSL context: %s", ssl_reason());
+        return -1;
+    }
+    /* as lws sets its own client contexts */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_default_passwd_cb(ctx, no_password);
+    if (p->ca_file) {
+        if (SSL_CTX_load_verify_file(ctx, p->ca_file) != 1) {
+            bad(h, core, &c->ca_file, "ca_file", err, errcap,
+                "no CA certificate in \"%s\" (expected PEM certificates): %s", p->ca_file,
+                ssl_reason());
+            return -1;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        snprintf(err, errcap, "tls: cannot load the system's CA certificates: %s", ssl_reason());
+        return -1;
+    }
+    if (p->client_cert) {
+        if (!(p->cert_pem = read_file(p->client_cert, &p->cert_len)) ||
+            !(p->key_pem = read_file(p->client_key, &p->key_len))) {
+            snprintf(err, errcap, "tls: cannot read \"%s\"",
+                     p->cert_pem ? p->client_key : p->client_cert);
+            return -1;
+        }
+        ERR_clear_error();
+        if (SSL_CTX_use_certificate_chain_file(ctx, p->client_cert) != 1) {
+            bad(h, core, &c->client_cert, "client_cert", err, errcap,
+                "\"%s\" is not a PEM certificate: %s", p->client_cert, ssl_reason());
+            return -1;
+        }
+        ERR_clear_error();
+        if (SSL_CTX_use_PrivateKey_file(ctx, p->client_key, SSL_FILETYPE_PEM) != 1) {
+            unsigned long e = ERR_peek_last_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+                bad(h, core, &c->client_key, "client_key", err, errcap,
+                    "\"%s\" is not the private key of tls.client_cert \"%s\"", p->client_key,
+                    p->client_cert);
+            else
+                bad(h, core, &c->client_key, "client_key", err, errcap,
+                    "\"%s\" is not a PEM private key, or it is encrypted (not supported): %s",
+                    p->client_key, ssl_reason());
+            return -1;
+        }
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            bad(h, core, &c->client_key, "client_key", err, errcap,
+                "\"%s\" is not the private key of tls.client_cert \"%s\"", p->client_key,
+                p->client_cert);
+            return -1;
+        }
+    }
+    if (p->min_version && SSL_CTX_set_min_proto_version(ctx, p->min_version) != 1) {
+        snprintf(err, errcap, "tls.min_version: not supported by this OpenSSL");
+        return -1;
+    }
+    if (ptls_ctx_apply(ctx, p) != 0) {
+        snprintf(err, errcap, "tls.server_name: cannot use \"%s\"", p->server_name);
+        return -1;
+    }
+    return 0;
+}
+
+const ptls_profile *ptls_compile(ptls_set *set, const volley_host *h, volley_core *core,
+                                 const ptls_config *c, bool want_default, char *err,
+                                 size_t errcap)
+{
+    init_indexes();
+    if (c->set == 0 && !want_default)
+        return NULL;
+    if (c->insecure_skip_verify) {
+        const char *text = "tls.insecure_skip_verify is true: server certificates are not "
+                           "verified, so any server (or anyone in between) is trusted";
+        if (VOLLEY_HAS(h, config_warning) && h->config_warning)
+            h->config_warning(core, &c->insecure_skip_verify, "%s", text);
+        else
+            h->log(core, VOLLEY_LOG_WARN, "%s", text);
+    }
+    ptls_profile *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    if (settings(p, h, core, c, err, errcap) != 0)
+        goto fail;
+    for (ptls_profile *q = set->head; q; q = q->next) {
+        if (same(p, q)) {
+            profile_free(p);
+            return q;
+        }
+    }
+    if (build_ctx(p, h, core, c, err, errcap) != 0)
+        goto fail;
+    p->idx = set->n++;
+    ptls_profile **tail = &set->head;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = p;
+    return p;
+fail:
+    profile_free(p);
+    ERR_clear_error();
+    return NULL;
+}
+
+void ptls_set_free(ptls_set *set)
+{
+    for (ptls_profile *p = set->head, *next; p; p = next) {
+        next = p->next;
+        profile_free(p);
+    }
+    set->head = NULL;
+    set->n = 0;
+}

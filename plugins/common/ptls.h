@@ -1,0 +1,108 @@
+/*
+ * ptls: the `tls:` option of the http and ws steps, shared by both plugins
+ * (compiled into each; nothing here is exported).
+ *
+ * A step's `tls:` mapping (merged by the core from defaults:, the step's
+ * service and the step itself, key by key) is checked once at load time:
+ * its files are read and parsed, a client key is matched against its
+ * certificate, and an OpenSSL client context (SSL_CTX) is built from it.
+ * Steps with the same settings share one profile and so one context: the
+ * form a later "one context per distinct config, shared by workers, with
+ * session resumption" grows from. The ws plugin hands the context to lws
+ * (one vhost per profile); the http plugin gives curl the equivalent
+ * options (curl 7.88 builds its own context per connection) and adds what
+ * curl has no option for (server_name) from its SSL_CTX callback.
+ */
+#ifndef VOLLEY_PTLS_H
+#define VOLLEY_PTLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "volley/plugin.h"
+
+/* The option, filled by the core (its `set` bits follow this order). */
+enum ptls_opt {
+    PTLS_OPT_CA_FILE, PTLS_OPT_INSECURE, PTLS_OPT_CLIENT_CERT, PTLS_OPT_CLIENT_KEY,
+    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION
+};
+
+typedef struct ptls_config {
+    uint64_t set;
+    const char *ca_file;               /* VOLLEY_OPT_FILE: a readable path  */
+    bool insecure_skip_verify;
+    const char *client_cert;
+    const char *client_key;
+    const volley_template *server_name; /* constant at load time            */
+    int min_version;                   /* index into "1.2", "1.3"           */
+} ptls_config;
+
+/* The `tls` option's sub-map: declare it as
+ *   {.name = "tls", .type = VOLLEY_OPT_OBJECT, .sub = &ptls_config_map, ...} */
+extern const volley_option_map ptls_config_map;
+#define PTLS_HELP "TLS options: { ca_file, insecure_skip_verify, client_cert, client_key, " \
+                  "server_name, min_version }"
+
+/* A distinct set of TLS settings, shared by the steps that have it. */
+typedef struct ptls_profile {
+    unsigned idx;            /* 0, 1, ... in its set, in order of creation */
+    bool custom;             /* any option set; else the library defaults */
+    char *ca_file;           /* NULL: the system's CA store */
+    bool insecure;
+    char *client_cert, *client_key;
+    char *cert_pem, *key_pem;   /* the files' text, read at load time */
+    size_t cert_len, key_len;
+    char *server_name;       /* NULL: the url's host */
+    bool server_name_ip;     /* server_name is an IP address */
+    int min_version;         /* 0 or TLS1_2_VERSION, TLS1_3_VERSION */
+    SSL_CTX *ctx;            /* built at load time from the above */
+    struct ptls_profile *next;
+} ptls_profile;
+
+/* A plugin instance's profiles (main thread while steps compile; read-only
+ * afterwards). */
+typedef struct ptls_set {
+    ptls_profile *head;
+    unsigned n;
+} ptls_set;
+
+/*
+ * The profile of a step: `c` is its filled tls option (absent keys at their
+ * defaults), `set` whether the step has one at all. Checks everything
+ * (files, key against certificate, server_name known at load time),
+ * reporting each problem at its place with host->config_error (when the
+ * core has it) and in err ("tls.KEY: why"); NULL then. A step without
+ * options gets the default profile (system CAs, verification on), built
+ * only when want_default. Warns once per place about insecure_skip_verify
+ * (host->config_warning, or the log). Main thread, load time.
+ */
+const ptls_profile *ptls_compile(ptls_set *set, const volley_host *h, volley_core *core,
+                                 const ptls_config *c, bool want_default, char *err,
+                                 size_t errcap);
+void ptls_set_free(ptls_set *set);
+
+/* Sets what curl 7.88 has no option for on a context it built from the
+ * profile's options (its CURLOPT_SSL_CTX_FUNCTION): server_name as the name
+ * checked in the certificate and sent in SNI. 0, or -1 when out of memory. */
+int ptls_ctx_apply(SSL_CTX *ctx, const ptls_profile *p);
+
+/* k6's code and words for a certificate verification result
+ * (SSL_get_verify_result): "1311" hostname mismatch, "1310" unknown
+ * authority (also self-signed), "1300" any other (expired, ...). */
+const char *ptls_verify_code(long verify_result, const char **kind);
+
+/* What a connection made with a profile's context (its info callback) saw
+ * of a TLS failure: the fatal alert the server sent ("protocol version",
+ * "certificate required") and the one we sent, and whether the server asked
+ * for a client certificate. */
+typedef struct ptls_state {
+    const char *alert_received;
+    const char *alert_sent;
+    bool cert_requested;
+} ptls_state;
+ptls_state ptls_connection_state(const SSL *ssl);
+
+#endif
