@@ -15,15 +15,28 @@
 static const char *env(void *ctx, const char *name) { (void)ctx; return strcmp(name, "SET") == 0 ? "v" : NULL; }
 static const char *svc(void *ctx, const char *name) { (void)ctx; return strcmp(name, "api") == 0 ? "http://x" : NULL; }
 static const char *scen(void *ctx) { (void)ctx; return "s"; }
-static int64_t row(void *ctx, const char *name, char *err, size_t errcap)
+static int64_t row(void *ctx, const char *name, int *slot, char *err, size_t errcap)
 {
     (void)ctx;
+    *slot = 0;
+    if (strcmp(name, "p2.a") == 0) {   /* a second pool, qualified */
+        *slot = 1;
+        return 0;
+    }
     if (strcmp(name, "a") == 0 || strcmp(name, "b") == 0)
         return name[0] - 'a';
     snprintf(err, errcap, "no field");
     return -1;
 }
 static int cap(void *ctx, const char *name) { (void)ctx; return strcmp(name, "tx") == 0 ? 0 : -1; }
+static int64_t setup_field(void *ctx, const char *name, char *err, size_t errcap)
+{
+    (void)ctx;
+    if (strcmp(name, "token") == 0)
+        return 0;
+    snprintf(err, errcap, "no setup value");
+    return -1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,12 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     arena a;
     arena_init(&a);
-    tmpl_scope scope = {.env = env, .service = svc, .scenario = scen, .row_field = row, .capture = cap};
+    tmpl_scope scope = {.env = env, .service = svc, .scenario = scen, .row_field = row, .capture = cap,
+                        .setup_field = setup_field};
     pool_value cells[2] = {{.text = "x", .len = 1, .kind = POOL_STRING, .json = "\"x\"", .json_len = 3},
                            {.text = "5", .len = 1, .kind = POOL_NUMBER, .json = "5", .json_len = 1}};
     vu_capture caps[1] = {{.val = {.data = "c", .len = 1}, .kind = CAP_STRING}};
     char err[512];
-    struct volley_vu vu = {.id = 7, .iteration = 3, .rng = 1, .row = cells, .caps = caps};
+    vu_capture *setup_vals = caps;
+    struct volley_vu vu = {.id = 7, .iteration = 3, .rng = 1, .rows = {cells, cells}, .caps = caps,
+                           .setup = &setup_vals};
     volley_buf out = {0};
     volley_template *t = tmpl_compile(&a, (const char *)data, size, &scope, err, sizeof err);
     if (t)
