@@ -7,7 +7,9 @@
  * port it talks to (at most MAX_CONNS, the least recently used goes), kept
  * alive between its requests: a non-blocking socket polled for reading the
  * whole time (so a server closing it while idle is noticed; idle it keeps
- * no loop alive), and a per-VU timer that is the request timeout. The
+ * no loop alive), and a per-VU timer that is the request timeout. A step's
+ * connection_reuse only narrows that: close takes no idle connection and
+ * keeps none, per_iteration takes none opened in an earlier iteration. The
  * request is bytes http_conf.c prebuilt (a constant step goes out as one
  * send() of them) or the templated parts rendered around the prebuilt
  * pieces into a per-VU buffer (http_request.c); the response is read into
@@ -66,6 +68,7 @@ struct http_conn {
     int fd;
     int events;                 /* UV_READABLE|UV_WRITABLE being polled    */
     uint64_t idle_since;
+    uint64_t iter;              /* the VU's iteration when it was opened   */
 };
 
 struct http_raw {
@@ -217,6 +220,7 @@ static http_conn *conn_new(http_raw *r, int fd)
     c->fd = fd;
     c->events = 0;
     c->idle_since = 0;
+    c->iter = r->w->host->vu_iteration(r->vs->vu);
     r->w->open_handles++;
     /* at the front; beyond MAX_CONNS the least recently used goes */
     c->next = r->conns;
@@ -319,7 +323,8 @@ static void complete(http_raw *r)
     http_vu *vs = r->vs;
     uint64_t now = request_ended(r);
     const http_parser *rp = &r->parser;
-    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1];
+    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1] &&
+                r->st->reuse != HTTP_REUSE_CLOSE;
     http_conn *c = r->conn;
     if (!keep) {
         conn_close(r);
@@ -735,8 +740,14 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     reset_response(r, vs);
     uv_timer_start(&r->timer, on_timer, (uint64_t)st->timeout_ms, 0);
     r->in_start = true;
-    http_conn *c = conn_find(r, st);
-    if (c && !alive(c, now)) {
+    /* connection_reuse: close never takes an idle connection (the VU's
+     * keep-alive one, if any, stays for its other steps); per_iteration
+     * not one opened in an earlier iteration of the VU (k6 closes those
+     * at the end of each iteration; here the request that would reuse one
+     * does). */
+    http_conn *c = st->reuse == HTTP_REUSE_CLOSE ? NULL : conn_find(r, st);
+    if (c && (!alive(c, now) || (st->reuse == HTTP_REUSE_ITERATION &&
+                                 c->iter != h->vu_iteration(vs->vu)))) {
         conn_drop(r, c);
         c = NULL;
     }
