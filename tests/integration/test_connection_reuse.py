@@ -4,87 +4,50 @@ the default fast path): a recording server on 127.0.0.1 notes the client
 port of every request and how many connections were open when it came, and
 json-out gives each request's http_req_connecting."""
 import os
-import socket
 import threading
 import unittest
 
-from volleytest import VolleyCase
+from volleytest import RawHttpServer, VolleyCase
 
 CLIENTS = ("curl", "auto")
 
 
-class ConnRecorder:
-    """A keep-alive HTTP/1.1 server: answers every request 200 {"ok":true}
-    (closing after it when the request says Connection: close, as servers
-    do) and records (path, client port, Connection header, connections open
-    at that moment) per request."""
+class ConnRecorder(RawHttpServer):
+    """Answers every request 200 {"ok":true}, keeping the connection unless
+    the request says Connection: close (then it closes after the answer,
+    as servers do), and records per request its path, the client port, its
+    Connection header and how many connections were open when it came."""
 
     def __init__(self):
         self.requests = []
         self.open = 0
         self.max_open = 0
+        self.last_max_open = 0
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def accept(self):
-        while not self.stopping:
-            try:
-                c, addr = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.open += 1
-                self.max_open = max(self.max_open, self.open)
-            threading.Thread(target=self.serve, args=(c, addr[1]), daemon=True).start()
+    def opened(self, port):
+        with self.lock:
+            self.open += 1
+            self.max_open = max(self.max_open, self.open)
 
-    def serve(self, c, port):
-        buf = b""
-        c.settimeout(30)
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    data = c.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, rest = buf.split(b"\r\n\r\n", 1)
-                lines = head.split(b"\r\n")
-                headers = {}
-                for line in lines[1:]:
-                    k, _, v = line.partition(b":")
-                    headers[k.strip().lower()] = v.strip()
-                length = int(headers.get(b"content-length", b"0"))
-                while len(rest) < length:
-                    data = c.recv(65536)
-                    if not data:
-                        return
-                    rest += data
-                buf = rest[length:]
-                conn = headers.get(b"connection", b"").decode()
-                with self.lock:
-                    self.requests.append({"path": lines[0].split(b" ")[1].decode(), "port": port,
-                                          "connection": conn, "open": self.open})
-                close = conn.lower() == "close"
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n" +
-                          (b"Connection: close\r\n" if close else b"") + b"\r\n{\"ok\":true}")
-                if close:
-                    return
-        except OSError:
-            return
-        finally:
-            c.close()
-            with self.lock:
-                self.open -= 1
+    def closed(self, port):
+        with self.lock:
+            self.open -= 1
+
+    def respond(self, head, body, port):
+        lines = head.split(b"\r\n")
+        conn = ""
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"connection":
+                conn = v.strip().decode()
+        with self.lock:
+            self.requests.append({"path": lines[0].split(b" ")[1].decode(), "port": port,
+                                  "connection": conn, "open": self.open})
+        close = conn.lower() == "close"
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n" +
+                (b"Connection: close\r\n" if close else b"") + b"\r\n{\"ok\":true}"), close
 
     def take(self):
         """The requests so far; the most connections open at once since the
@@ -93,11 +56,6 @@ class ConnRecorder:
             out, self.requests = self.requests, []
             self.last_max_open, self.max_open = self.max_open, self.open
         return out
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 # One VU, three iterations; the sleep lets a connection closed at the start
