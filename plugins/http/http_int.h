@@ -19,7 +19,8 @@
  *                   one CURLM each, on its libuv loop (uv_poll_t per socket
  *                   with its own fd table and lazy removal, a uv_timer_t per
  *                   CURLM, the drain of finished transfers), the VUs' easy
- *                   handles, and the worker's lifetime
+ *                   handles, the connections a VU's per_iteration requests
+ *                   used, and the worker's lifetime
  *                   -> curl
  *   http_curl.c     the curl path's transfer side: a VU's easy handle set
  *                   for its step, its callbacks and stamps, completion and
@@ -88,7 +89,7 @@ enum http_opt {
 enum http_reuse {
     HTTP_REUSE_KEEP,       /* keep-alive connections, across iterations     */
     HTTP_REUSE_CLOSE,      /* a new connection per request, closed after it */
-    HTTP_REUSE_ITERATION   /* none from an earlier iteration of the VU      */
+    HTTP_REUSE_ITERATION   /* a new one per host and iteration of the VU    */
 };
 
 typedef struct http_config {

@@ -19,6 +19,11 @@
  * Sockets curl did not open through us (the threaded resolver's
  * socketpair) are removed eagerly, since they close behind our back.
  *
+ * connection_reuse: per_iteration. A slot also remembers the VU whose
+ * per_iteration transfer on it ended last; the VU notes the connection
+ * and, when it starts its next iteration, shuts the ones it still owns
+ * down (the only way to close a connection in curl's cache from outside).
+ *
  * Curl is never called from inside its own callbacks: the timer callback
  * only (re)arms the uv timer, whose callback runs on a later loop turn.
  *
