@@ -106,6 +106,13 @@ static const volley_option tls_opts[] = {
 static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
                                           NULL};
 
+/* connection_reuse: of defaults and services, passed on to the http steps
+ * that inherit it; the values of the http plugin's step option, checked
+ * here where they are written. */
+static const char *const reuse_modes[] = {"keep", "close", "per_iteration", NULL};
+#define REUSE_HELP_TAIL "keep (default), close (a new connection per request, k6's " \
+                        "noConnectionReuse) or per_iteration (k6's noVUConnectionReuse)"
+
 /* What volley scan needs of a checked tls: (the keys written). */
 static spec_tls tls_read(const tls_cfg *c)
 {
@@ -133,6 +140,7 @@ typedef struct service_cfg {
     const char *health;
     volley_template_map headers;
     tls_cfg tls;
+    int reuse;
 } service_cfg;
 
 static const volley_option service_opts[] = {
@@ -144,6 +152,9 @@ static const volley_option service_opts[] = {
      .help = "headers for requests to this service"},
     {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(service_cfg, tls),
      .sub = &tls_map, .help = "TLS options of http and ws steps to this service"},
+    {.name = "connection_reuse", .type = VOLLEY_OPT_ENUM, .offset = offsetof(service_cfg, reuse),
+     .enum_values = reuse_modes,
+     .help = "connection reuse of http steps to this service: " REUSE_HELP_TAIL},
 };
 static const volley_option_map service_map = {service_opts, VOLLEY_COUNTOF(service_opts),
                                               sizeof(service_cfg), "url"};
@@ -197,6 +208,8 @@ static void load_services(spec_loader *L, const ynode *n)
             s->services[i].health = cfg.health;
             s->services[i].headers_node = v->kind == YNODE_MAP ? ynode_get(v, "headers") : NULL;
             s->services[i].tls_node = v->kind == YNODE_MAP ? ynode_get(v, "tls") : NULL;
+            s->services[i].reuse_node =
+                v->kind == YNODE_MAP ? ynode_get(v, "connection_reuse") : NULL;
             s->services[i].tls = tls_read(&cfg.tls);
         }
     }
@@ -209,6 +222,7 @@ typedef struct defaults_cfg {
     volley_template_map headers;
     int64_t timeout;
     tls_cfg tls;
+    int reuse;
 } defaults_cfg;
 
 static const volley_option defaults_opts[] = {
@@ -218,6 +232,8 @@ static const volley_option defaults_opts[] = {
      .min = 0.000001, .max = 86400, .help = "request timeout of every http step"},
     {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(defaults_cfg, tls),
      .sub = &tls_map, .help = "TLS options of every http and ws step"},
+    {.name = "connection_reuse", .type = VOLLEY_OPT_ENUM, .offset = offsetof(defaults_cfg, reuse),
+     .enum_values = reuse_modes, .help = "connection reuse of every http step: " REUSE_HELP_TAIL},
 };
 static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
                                                sizeof(defaults_cfg), NULL};
@@ -329,10 +345,10 @@ static const ynode *merge_layer(spec_loader *L, const ynode *step, const volley_
     return out;
 }
 
-/* { headers: ..., tls: ... } of the service a step's url starts with, or
- * NULL: a request to ${services.api} carries services.api.headers and
- * .tls (the step's own and then the service's win over the spec's
- * defaults, key by key). */
+/* { headers, tls, connection_reuse } of the service a step's url starts
+ * with, or NULL: a request to ${services.api} carries services.api.headers,
+ * .tls and .connection_reuse (the step's own and then the service's win
+ * over the spec's defaults, key by key). */
 static const ynode *service_layer(spec_loader *L, const ynode *step)
 {
     const ynode *url = step->kind == YNODE_MAP ? ynode_get(step, "url") : step;
@@ -346,15 +362,15 @@ static const ynode *service_layer(spec_loader *L, const ynode *step)
     for (size_t i = 0; i < L->s->n_services; i++) {
         const service *sv = &L->s->services[i];
         if (strlen(sv->name) != len || strncmp(sv->name, name, len) != 0 ||
-            (!sv->headers_node && !sv->tls_node))
+            (!sv->headers_node && !sv->tls_node && !sv->reuse_node))
             continue;
-        static const char *const keys[] = {"headers", "tls"};
-        const ynode *values[] = {sv->headers_node, sv->tls_node};
-        ypair *pairs = arena_alloc(&L->s->a, 2 * sizeof *pairs);
+        static const char *const keys[] = {"headers", "tls", "connection_reuse"};
+        const ynode *values[] = {sv->headers_node, sv->tls_node, sv->reuse_node};
+        ypair *pairs = arena_alloc(&L->s->a, VOLLEY_COUNTOF(keys) * sizeof *pairs);
         ynode *layer = arena_alloc(&L->s->a, sizeof *layer);
         *layer = (ynode){.kind = YNODE_MAP, .pairs = pairs, .file = url->file,
                          .line = url->line, .col = url->col};
-        for (size_t k = 0; k < 2; k++) {
+        for (size_t k = 0; k < VOLLEY_COUNTOF(keys); k++) {
             if (!values[k])
                 continue;
             ynode *key = arena_alloc(&L->s->a, sizeof *key);

@@ -191,6 +191,7 @@ typedef struct service {
     spec_tls tls;
     const ynode *headers_node;   /* added to requests to this service */
     const ynode *tls_node;       /* tls: of steps to this service, or NULL */
+    const ynode *reuse_node;     /* connection_reuse: of its http steps    */
 } service;
 
 /* Command-line overrides and inputs of a load. */

@@ -156,6 +156,8 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     }
     if (!http_easy(w, vs))
         return -1;
+    if (st->reuse == HTTP_REUSE_ITERATION)
+        http_iter_begin(w, vs);
     return http_curl_start(w, vs, st);
 }
 
@@ -177,6 +179,7 @@ static void http_vu_fini(void *wstate, void *vu_state)
         http_raw_release(vs);
     if (vs->active)
         http_curl_deactivate(vs->w, vs);
+    http_iter_end(vs->w, vs);
     if (vs->easy)
         http_easy_free(vs);   /* may free the worker: the last use of it */
     free(vs->resp.headers.data);

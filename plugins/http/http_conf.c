@@ -23,6 +23,8 @@
 
 #include "http_int.h"
 
+const char *const http_reuse_names[] = {"keep", "close", "per_iteration", NULL};
+
 static const volley_option options[] = {
     [OPT_METHOD] = {.name = "method", .type = VOLLEY_OPT_ENUM,
                     .offset = offsetof(http_config, method), .default_value = "GET",
@@ -62,6 +64,12 @@ static const volley_option options[] = {
                               "codes or ranges such as 200-299 (default 200-399)"},
     [OPT_TLS] = {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, tls),
                  .sub = &ptls_config_map, .help = PTLS_HELP},
+    [OPT_REUSE] = {.name = "connection_reuse", .type = VOLLEY_OPT_ENUM,
+                   .offset = offsetof(http_config, reuse), .default_value = "keep",
+                   .enum_values = http_reuse_names,
+                   .help = "keep (keep-alive), close (a new connection per request: k6 "
+                           "noConnectionReuse) or per_iteration (none kept from the VU's "
+                           "earlier iterations: k6 noVUConnectionReuse)"},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -244,10 +252,10 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
                            char *err, size_t errcap)
 {
     const volley_template_map *m = &c->headers;
-    bool has_ctype = false, has_ua = false;
+    bool has_ctype = false, has_ua = false, has_conn = false;
     bool has_body = st->body_kind != BODY_NONE;
-    /* user headers + Content-Type + Expect + User-Agent */
-    st->headers = calloc(m->n + 3, sizeof *st->headers);
+    /* user headers + Content-Type + Expect + User-Agent + Connection */
+    st->headers = calloc(m->n + 4, sizeof *st->headers);
     if (!st->headers)
         goto oom;
     for (size_t i = 0; i < m->n; i++) {
@@ -258,6 +266,7 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
         }
         has_ctype |= strcasecmp(key, "content-type") == 0;
         has_ua |= strcasecmp(key, "user-agent") == 0;
+        has_conn |= strcasecmp(key, "connection") == 0;
         const char *v = p->host->template_const(m->values[i]);
         http_header *h = &st->headers[st->n_headers++];
         h->key = key;
@@ -282,6 +291,13 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
      * CURLOPT_USERAGENT, which curl formats anew (aprintf) for every
      * request: ~4,500 instructions of its ~60,000 per keep-alive GET. */
     if (!has_ua && add_fixed(st, "User-Agent: " HTTP_USER_AGENT) != 0)
+        goto oom;
+    /* connection_reuse: close tells the server, as Go (k6) does with
+     * DisableKeepAlives: the server then closes first, so the TIME_WAIT
+     * of each connection is the server's, not the load generator's (whose
+     * ephemeral ports would run out at ~470 new connections a second to
+     * one address off loopback). Both clients send it, as a header line. */
+    if (c->reuse == HTTP_REUSE_CLOSE && !has_conn && add_fixed(st, "Connection: close") != 0)
         goto oom;
     if (!st->headers_dynamic && st->n_headers) {
         struct curl_slist *nodes = calloc(st->n_headers, sizeof *nodes);
@@ -638,6 +654,7 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     int64_t ms = (c->timeout_ns + 999999) / 1000000;
     st->timeout_ms = ms < 1 ? 1 : (long)ms;
     st->max_redirects = (unsigned)c->redirects;
+    st->reuse = c->reuse;
     if (compile_body(p, st, c, err, errcap) != 0 ||
         compile_headers(p, st, c, err, errcap) != 0 ||
         compile_expected(st, c, err, errcap) != 0)

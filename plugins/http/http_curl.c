@@ -210,6 +210,11 @@ static int configure(http_vu *vs, const http_step *st)
     if (!st->headers_dynamic)
         rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->header_list);
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+    /* connection_reuse: close takes no pooled connection and leaves none;
+     * per_iteration sets FRESH_CONNECT per request (iteration_fresh). */
+    long close = st->reuse == HTTP_REUSE_CLOSE;
+    rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, close);
+    rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, close);
     rc |= apply_tls(vs, st->tls);
     vs->configured = rc == CURLE_OK ? st : NULL;
     return rc == CURLE_OK ? 0 : -1;
@@ -342,6 +347,48 @@ void http_curl_deactivate(http_worker *w, http_vu *vs)
     vs->active = false;
 }
 
+/* The origin of a url (scheme://host:port as written, without case), as
+ * a 64-bit FNV-1a hash. */
+static uint64_t origin_hash(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    p += strcspn(p, "/?#");
+    uint64_t h = 14695981039346656037ull;
+    for (const char *c = url; c < p; c++) {
+        unsigned char b = (unsigned char)*c;
+        h = (h ^ (b >= 'A' && b <= 'Z' ? b + 32u : b)) * 1099511628211ull;
+    }
+    return h;
+}
+
+/*
+ * connection_reuse: per_iteration (k6's noVUConnectionReuse) for a request
+ * to url: a new connection (CURLOPT_FRESH_CONNECT) unless a request of the
+ * VU's current iteration already had one to the same origin; later ones
+ * take an idle connection of the group, as any curl request. http_loop.c
+ * records the connection when the transfer ends and closes it when the VU
+ * starts another iteration (http_iter_begin).
+ */
+static int iteration_fresh(http_vu *vs, const char *url)
+{
+    http_iter_conns *ic = vs->iterc;
+    if (!ic) {
+        if (!(ic = calloc(1, sizeof *ic)))
+            return -1;
+        ic->iter = UINT64_MAX;
+        vs->iterc = ic;
+    }
+    /* entries of an earlier iteration (http_loop.c has not closed them yet
+     * when the fast path ran this one so far) count as none */
+    bool current = ic->iter == vs->w->host->vu_iteration(vs->vu);
+    ic->origin = origin_hash(url);
+    bool seen = false;
+    for (unsigned i = 0; current && i < ic->n && !seen; i++)
+        seen = ic->c[i].origin == ic->origin;
+    return curl_easy_setopt(vs->easy, CURLOPT_FRESH_CONNECT, seen ? 0L : 1L) == CURLE_OK ? 0 : -1;
+}
+
 /* The VU's curl handle ready for st: set for the step when its step
  * changed, templated parts rendered, the DNS pin loaded. */
 static int prepare(http_vu *vs, const http_step *st)
@@ -349,6 +396,9 @@ static int prepare(http_vu *vs, const http_step *st)
     if (vs->configured != st && configure(vs, st) != 0)
         return -1;
     if (render(vs, st) != 0)
+        return -1;
+    if (st->reuse == HTTP_REUSE_ITERATION &&
+        iteration_fresh(vs, st->url_text ? st->url_text : vs->url.data) != 0)
         return -1;
     pin_dns(vs->g, vs, st);
     return 0;
@@ -412,6 +462,8 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     }
+    if (vs->step->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, location) != 0)
+        return -1;
     vs->redirects++;
     if (activate(w, vs) != 0)
         return -1;

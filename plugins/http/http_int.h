@@ -19,7 +19,8 @@
  *                   one CURLM each, on its libuv loop (uv_poll_t per socket
  *                   with its own fd table and lazy removal, a uv_timer_t per
  *                   CURLM, the drain of finished transfers), the VUs' easy
- *                   handles, and the worker's lifetime
+ *                   handles, the connections a VU's per_iteration requests
+ *                   used, and the worker's lifetime
  *                   -> curl
  *   http_curl.c     the curl path's transfer side: a VU's easy handle set
  *                   for its step, its callbacks and stamps, completion and
@@ -81,7 +82,14 @@ enum http_method {
 
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
-    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE
+};
+
+/* connection_reuse: k6's default, noConnectionReuse, noVUConnectionReuse. */
+enum http_reuse {
+    HTTP_REUSE_KEEP,       /* keep-alive connections, across iterations     */
+    HTTP_REUSE_CLOSE,      /* a new connection per request, closed after it */
+    HTTP_REUSE_ITERATION   /* a new one per host and iteration of the VU    */
 };
 
 typedef struct http_config {
@@ -98,10 +106,12 @@ typedef struct http_config {
     int64_t redirects;
     volley_string_list expected;   /* "200", "200-299" */
     ptls_config tls;
+    int reuse;                     /* enum http_reuse */
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
 extern const char *const http_method_names[];       /* http_request.c */
+extern const char *const http_reuse_names[];        /* http_conf.c    */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
@@ -184,6 +194,7 @@ typedef struct http_step {
     char *form_text;                /* owned: the constant form body        */
     CURLU *curlu;                   /* the constant url, parsed once        */
     const ptls_profile *tls;        /* its tls: settings; NULL: curl's own  */
+    int reuse;                      /* enum http_reuse                      */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
@@ -259,6 +270,27 @@ struct http_worker {
 
 /* ---- per VU ---- */
 
+/*
+ * connection_reuse: per_iteration on the curl path. Curl pools
+ * connections per group, so the VU notes the ones its requests used in
+ * its current iteration (by origin, the url's scheme://host:port):
+ * http_curl.c asks curl for a new one (CURLOPT_FRESH_CONNECT) for the
+ * first request to an origin in the iteration, http_loop.c records each
+ * transfer's connection and, when the VU starts another iteration, closes
+ * the ones it was the last to use.
+ */
+#define HTTP_ITER_CONNS 4
+
+typedef struct http_iter_conns {
+    uint64_t iter;                  /* the VU iteration they belong to      */
+    uint64_t origin;                /* of the transfer in flight            */
+    unsigned n;
+    struct {
+        uint64_t origin;
+        curl_socket_t fd;
+    } c[HTTP_ITER_CONNS];
+} http_iter_conns;
+
 /* A request header node of a VU whose headers are rendered per request. */
 typedef struct http_hnode {
     struct curl_slist sl;
@@ -291,6 +323,7 @@ struct http_vu {
     volley_buf hdrtext;             /* rendered header lines                */
     volley_buf rawreq;              /* fast path: rendered request head     */
     http_raw *raw;                  /* fast path: connection and request    */
+    http_iter_conns *iterc;         /* per_iteration on curl, once needed    */
     http_hnode *hnodes;
     size_t hnodes_cap;
     long recv_buf;                  /* CURLOPT_BUFFERSIZE of the handle     */
@@ -432,6 +465,11 @@ void http_easy_free(http_vu *vs);
 /* A uv handle the fast path owned has closed (w->open_handles); may free
  * the worker after worker_fini. */
 void http_handle_closed(http_worker *w);
+/* per_iteration, at step_start: when the VU started a new iteration, closes
+ * the connections of its last one that are idle and that it used last. */
+void http_iter_begin(http_worker *w, http_vu *vs);
+/* vu_fini: the same for the VU's current iteration; frees vs->iterc. */
+void http_iter_end(http_worker *w, http_vu *vs);
 
 /* ---- http_raw.c: the fast path ---- */
 

@@ -19,6 +19,11 @@
  * Sockets curl did not open through us (the threaded resolver's
  * socketpair) are removed eagerly, since they close behind our back.
  *
+ * connection_reuse: per_iteration. A slot also remembers the VU whose
+ * per_iteration transfer on it ended last; the VU notes the connection
+ * and, when it starts its next iteration, shuts the ones it still owns
+ * down (the only way to close a connection in curl's cache from outside).
+ *
  * Curl is never called from inside its own callbacks: the timer callback
  * only (re)arms the uv timer, whose callback runs on a later loop turn.
  *
@@ -43,6 +48,8 @@ struct http_sock {
     int events;            /* UV_READABLE|UV_WRITABLE being polled         */
     bool inited;           /* poll handle initialized (needs uv_close)     */
     bool owned;            /* opened by open_socket                        */
+    const http_vu *user;   /* per_iteration: the VU whose transfer on the
+                              connection ended last (never dereferenced)   */
     http_sock *next_free;
 };
 
@@ -192,6 +199,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         return 0;   /* out of memory: the transfer's timeout will end it */
     s->g = g;
     s->want = what;
+    s->user = NULL;   /* a transfer has it: noted again when it ends */
     int ev = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
     if (sock_poll(w, s, ev) == 0)
         uv_ref((uv_handle_t *)&s->poll);
@@ -246,6 +254,79 @@ static int close_socket(void *clientp, curl_socket_t fd)
     return close(fd);
 }
 
+/* ---- connection_reuse: per_iteration (see http_iter_conns) ---- */
+
+/*
+ * Closes a connection the VU noted, when the VU was the last to use it
+ * and it is idle in curl's cache (not polled for a transfer): shut down,
+ * so the server sees it end now and curl finds it dead when it next looks
+ * (its check before reuse, or its pruning) and closes it through
+ * close_socket. A connection another VU took since is that VU's now.
+ */
+static void iter_retire(http_worker *w, const http_vu *vs, curl_socket_t fd)
+{
+    http_sock *s = sock_get(w, fd);
+    if (s && s->owned && s->user == vs && !s->want)
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* The VU is in another iteration than its notes: the old ones go. */
+static void iter_rollover(http_worker *w, http_vu *vs)
+{
+    http_iter_conns *ic = vs->iterc;
+    uint64_t iter = w->host->vu_iteration(vs->vu);
+    if (ic->iter == iter)
+        return;
+    for (unsigned i = 0; i < ic->n; i++)
+        iter_retire(w, vs, ic->c[i].fd);
+    ic->n = 0;
+    ic->iter = iter;
+}
+
+void http_iter_begin(http_worker *w, http_vu *vs)
+{
+    if (vs->iterc)
+        iter_rollover(w, vs);
+}
+
+void http_iter_end(http_worker *w, http_vu *vs)
+{
+    http_iter_conns *ic = vs->iterc;
+    if (!ic)
+        return;
+    for (unsigned i = 0; !w->closing && i < ic->n; i++)
+        iter_retire(w, vs, ic->c[i].fd);
+    free(ic);
+    vs->iterc = NULL;
+}
+
+/* A per_iteration transfer ended: its connection, if curl keeps it, is
+ * noted for the VU's iteration (the oldest note closed when full). */
+static void iter_note(http_worker *w, http_vu *vs, CURL *easy)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
+        return;
+    http_sock *s = sock_get(w, fd);
+    if (!s || !s->owned)
+        return;
+    iter_rollover(w, vs);
+    http_iter_conns *ic = vs->iterc;
+    s->user = vs;
+    for (unsigned i = 0; i < ic->n; i++)
+        if (ic->c[i].fd == fd) {
+            ic->c[i].origin = ic->origin;
+            return;
+        }
+    if (ic->n == HTTP_ITER_CONNS) {
+        iter_retire(w, vs, ic->c[0].fd);
+        memmove(&ic->c[0], &ic->c[1], (HTTP_ITER_CONNS - 1) * sizeof ic->c[0]);
+        ic->n--;
+    }
+    ic->c[ic->n].origin = ic->origin;
+    ic->c[ic->n++].fd = fd;
+}
+
 /*
  * Hands every finished transfer to http_curl_complete. Completion may run the
  * core's step_done, which may start, cancel or end VUs, or even call
@@ -264,6 +345,8 @@ void http_drain(http_group *g)
         CURLcode rc = m->data.result;
         http_vu *vs = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&vs);
+        if (vs && vs->iterc && vs->step->reuse == HTTP_REUSE_ITERATION)
+            iter_note(w, vs, m->easy_handle);
         if (vs)
             http_curl_complete(w, vs, rc, now);
         else

@@ -7,7 +7,10 @@
  * port it talks to (at most MAX_CONNS, the least recently used goes), kept
  * alive between its requests: a non-blocking socket polled for reading the
  * whole time (so a server closing it while idle is noticed; idle it keeps
- * no loop alive), and a per-VU timer that is the request timeout. The
+ * no loop alive), and a per-VU timer that is the request timeout. A step's
+ * connection_reuse only narrows that: close takes no idle connection and
+ * keeps none; per_iteration opens one with the VU's first per_iteration
+ * request to a host in each iteration, and closes those of the last. The
  * request is bytes http_conf.c prebuilt (a constant step goes out as one
  * send() of them) or the templated parts rendered around the prebuilt
  * pieces into a per-VU buffer (http_request.c); the response is read into
@@ -46,6 +49,7 @@
 /* Idle longer than this, a connection is checked before reuse (see alive). */
 #define CHECK_IDLE_NS 1000000000ull
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
+#define NO_ITER UINT64_MAX             /* http_conn.iter: not per_iteration's  */
 
 enum phase {
     PH_IDLE,      /* no request (the connection, if any, is idle)            */
@@ -66,6 +70,8 @@ struct http_conn {
     int fd;
     int events;                 /* UV_READABLE|UV_WRITABLE being polled    */
     uint64_t idle_since;
+    uint64_t iter;              /* opened by a per_iteration request in this
+                                   VU iteration; else NO_ITER              */
 };
 
 struct http_raw {
@@ -80,6 +86,7 @@ struct http_raw {
     bool in_start;              /* inside step_start                        */
     bool new_conn;              /* the request's connection is new          */
     bool retried;               /* already sent again on a new connection   */
+    uint64_t iter;              /* per_iteration: the VU's iteration        */
     size_t next_addr;
     int conn_errno;             /* the last connect failure                 */
     /* request */
@@ -192,6 +199,40 @@ static http_conn *conn_find(http_raw *r, const http_step *st)
     return NULL;
 }
 
+/*
+ * per_iteration (k6's noVUConnectionReuse): the connection to the step's
+ * host that a per_iteration request of this iteration opened, moved to the
+ * front; NULL when this is the first such request to the host in the
+ * iteration. The ones such requests opened in earlier iterations are
+ * closed (k6 closes a VU's idle connections as each iteration ends; here
+ * the VU's first per_iteration request of the next one does).
+ */
+static http_conn *conn_find_iter(http_raw *r, const http_step *st)
+{
+    http_conn *found = NULL;
+    for (http_conn **pp = &r->conns; *pp;) {
+        http_conn *c = *pp;
+        if (c->iter != NO_ITER && c->iter != r->iter) {
+            conn_drop(r, c);   /* unlinks it: *pp is the next one */
+            continue;
+        }
+        if (!found && c->iter == r->iter && c->port == st->port &&
+            (c->host == st->host_name || strcasecmp(c->host, st->host_name) == 0))
+            found = c;
+        pp = &c->next;
+    }
+    if (found && found != r->conns) {
+        for (http_conn **pp = &r->conns; *pp; pp = &(*pp)->next)
+            if (*pp == found) {
+                *pp = found->next;
+                break;
+            }
+        found->next = r->conns;
+        r->conns = found;
+    }
+    return found;
+}
+
 static void conn_poll(http_conn *c, int events)
 {
     if (events != c->events) {
@@ -217,6 +258,7 @@ static http_conn *conn_new(http_raw *r, int fd)
     c->fd = fd;
     c->events = 0;
     c->idle_since = 0;
+    c->iter = r->st->reuse == HTTP_REUSE_ITERATION ? r->iter : NO_ITER;
     r->w->open_handles++;
     /* at the front; beyond MAX_CONNS the least recently used goes */
     c->next = r->conns;
@@ -319,7 +361,8 @@ static void complete(http_raw *r)
     http_vu *vs = r->vs;
     uint64_t now = request_ended(r);
     const http_parser *rp = &r->parser;
-    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1];
+    bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1] &&
+                r->st->reuse != HTTP_REUSE_CLOSE;
     http_conn *c = r->conn;
     if (!keep) {
         conn_close(r);
@@ -735,7 +778,15 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     reset_response(r, vs);
     uv_timer_start(&r->timer, on_timer, (uint64_t)st->timeout_ms, 0);
     r->in_start = true;
-    http_conn *c = conn_find(r, st);
+    /* connection_reuse: close never takes an idle connection (the VU's
+     * keep-alive one, if any, stays for its other steps). */
+    http_conn *c = NULL;
+    if (st->reuse == HTTP_REUSE_KEEP) {
+        c = conn_find(r, st);
+    } else if (st->reuse == HTTP_REUSE_ITERATION) {
+        r->iter = h->vu_iteration(vs->vu);
+        c = conn_find_iter(r, st);
+    }
     if (c && !alive(c, now)) {
         conn_drop(r, c);
         c = NULL;

@@ -4,84 +4,27 @@ fast path must put the same bytes on the wire (a recording server on
 127.0.0.1) and count the same requests, bytes and statuses against nginx."""
 import json
 import os
-import socket
 import threading
 import unittest
 
-from volleytest import NGINX, VolleyCase
+from volleytest import NGINX, RawHttpServer, VolleyCase
 
 
-class Recorder:
-    """A keep-alive HTTP/1.1 server that records every request as bytes
-    (head and Content-Length body) and answers 200 with a small body."""
+class Recorder(RawHttpServer):
+    """Records every request as bytes (head and Content-Length body) and
+    answers 200 with a small body, keeping the connection."""
 
     def __init__(self):
         self.requests = []
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.conns = []
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(30)
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        buf = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    data = c.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, rest = buf.split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    key, _, value = line.partition(b":")
-                    if key.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    data = c.recv(65536)
-                    if not data:
-                        return
-                    rest += data
-                with self.lock:
-                    self.requests.append(head + b"\r\n\r\n" + rest[:length])
-                buf = rest[length:]
-                if head.startswith(b"HEAD "):
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n")
-                else:
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
-        except OSError:
-            return
-        finally:
-            c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(timeout=5)
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def respond(self, head, body, port):
+        with self.lock:
+            self.requests.append(head + b"\r\n\r\n" + body)
+        if head.startswith(b"HEAD "):
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", False
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}", False
 
 
 BYTES_SPEC = """

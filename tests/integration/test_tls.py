@@ -256,6 +256,43 @@ scenarios:
         self.assertTrue(self.checks(out)["ok"], out)
 
 
+    def test_connection_reuse_over_https(self):
+        """connection_reuse on https (libcurl): a TLS handshake on every
+        request with close, on the first of each iteration with
+        per_iteration, once with keep."""
+        ca = self.pki("ca.pem")
+        want = {"keep": [True] + [False] * 5, "close": [True] * 6,
+                "per_iteration": [True, False] * 3}
+        for mode, handshakes in want.items():
+            out = os.path.join(self.tmp, "reuse-%s.ndjson" % mode)
+            path = self.write_spec(f"""
+version: 1
+defaults:
+  tls: {{ ca_file: "{ca}" }}
+  connection_reuse: {mode}
+scenarios:
+  s:
+    executor: per-vu-iterations
+    iterations: 3
+    flow:
+      - http: {{ url: "{https('main', '/a')}" }}
+      - http: {{ url: "{https('main', '/b')}" }}
+outputs:
+  - json-out: {{ path: "{out}" }}
+""", name="reuse-%s.yaml" % mode)
+            for client in CLIENTS:
+                with self.subTest(mode=mode, client=client):
+                    if os.path.exists(out):
+                        os.remove(out)
+                    rc, so, se = self.volley("run", "-q", path, env={"VOLLEY_HTTP_CLIENT": client})
+                    self.assertEqual(rc, 0, so + se)
+                    points = [p for p in self.read_ndjson(out) if p["type"] == "Point"]
+                    tls = [p["data"]["value"] > 0 for p in points if p["metric"] == "http_req_tls_handshaking"]
+                    conn = [p["data"]["value"] > 0 for p in points if p["metric"] == "http_req_connecting"]
+                    self.assertEqual(tls, handshakes)
+                    self.assertEqual(conn, handshakes)
+
+
 class ScanTlsTest(TlsCase):
     def test_scan_uses_the_services_tls(self):
         """volley scan reaches each service with its tls: over defaults.tls."""

@@ -3,9 +3,11 @@
 starts as a fixture, and read what it wrote."""
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import textwrap
+import threading
 import unittest
 
 VOLLEY = os.environ.get("VOLLEY_BIN", "build/volley")
@@ -124,3 +126,86 @@ class Recorder:
             out = list(self.requests)
             self.requests.clear()
         return out
+
+
+class RawHttpServer:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1 that reads each request
+    whole as bytes (head, and a Content-Length body), one thread per
+    connection. A subclass answers: respond(head, body, port) returns the
+    response bytes and whether to close the connection after them (port is
+    the client's); opened(port) and closed(port) hear of connections."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.conns = []
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def respond(self, head, body, port):
+        raise NotImplementedError
+
+    def opened(self, port):
+        pass
+
+    def closed(self, port):
+        pass
+
+    def accept(self):
+        while not self.stopping:
+            try:
+                c, addr = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            c.settimeout(30)
+            self.conns.append(c)
+            self.opened(addr[1])
+            threading.Thread(target=self.serve, args=(c, addr[1]), daemon=True).start()
+
+    def serve(self, c, port):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = c.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    key, _, value = line.partition(b":")
+                    if key.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(rest) < length:
+                    data = c.recv(65536)
+                    if not data:
+                        return
+                    rest += data
+                buf = rest[length:]
+                out, close = self.respond(head, rest[:length], port)
+                c.sendall(out)
+                if close:
+                    return
+        except OSError:
+            return
+        finally:
+            c.close()
+            self.closed(port)
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

@@ -1665,6 +1665,268 @@ static void test_fast_stale_connection(void **state)
     restore_client();
 }
 
+/* ---- connection_reuse ---- */
+
+/* The requests of one run: nginx's connection serial number (/conn), the
+ * Connection header it got, new connection or not, data_sent. */
+#define REUSE_MAX 12
+
+typedef struct reuse_run {
+    int n;
+    long conn[REUSE_MAX];
+    char header[REUSE_MAX][16];
+    double connecting[REUSE_MAX], blocked[REUSE_MAX], sent[REUSE_MAX];
+} reuse_run;
+
+static void reuse_note(reuse_run *out)
+{
+    assert_true(out->n < REUSE_MAX);
+    assert_int_equal(F.th.done.status, 200);
+    const char *c = strstr(F.th.done.body, "\"connection\":");
+    const char *h = strstr(F.th.done.body, "\"header\":\"");
+    assert_non_null(c);
+    assert_non_null(h);
+    int i = out->n++;
+    out->conn[i] = strtol(c + 13, NULL, 10);
+    snprintf(out->header[i], sizeof out->header[i], "%.*s", (int)strcspn(h + 10, "\""), h + 10);
+    out->connecting[i] = th_last(&F.th, "http_req_connecting")->value;
+    out->blocked[i] = th_last(&F.th, "http_req_blocked")->value;
+    out->sent[i] = th_last(&F.th, "data_sent")->value;
+}
+
+/*
+ * curl's connect time is a difference of its microsecond counters; the
+ * fast path's comes from the host's nanosecond clock, so its new
+ * connections almost never show whole microseconds: which client ran.
+ */
+static bool whole_us(double ms)
+{
+    double us = ms * 1000.0;
+    return us - (double)(long long)(us + 0.5) < 1e-6 && (double)(long long)(us + 0.5) - us < 1e-6;
+}
+
+/* iterations x per_iter requests of VU 1 with the given step options (a
+ * format with the nginx url as %s), on the given client. */
+static void reuse_requests(const char *client, const char *opts, int iterations, int per_iter,
+                           reuse_run *out)
+{
+    use_client(client);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "url: %s/conn\n%s", TEST_NGINX_URL, opts);
+    void *st = compile(yaml);
+    assert_non_null(st);
+    memset(out, 0, sizeof *out);
+    for (int it = 0; it < iterations; it++) {
+        F.vu[0]->iteration = (uint64_t)it;
+        for (int k = 0; k < per_iter; k++) {
+            run1(st);
+            reuse_note(out);
+        }
+    }
+    assert_timings_sane((size_t)out->n);
+    if (strcmp(client, "curl") == 0)
+        for (int i = 0; i < out->n; i++)
+            assert_true(whole_us(out->connecting[i]));
+}
+
+/* The fast path ran every request that opened a connection. */
+static void assert_fast(const reuse_run *r)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->connecting[i] > 0.0)
+            assert_false(whole_us(r->connecting[i]));
+}
+
+/* Both clients open and reuse connections at the same requests and send
+ * the same bytes. */
+static void assert_same_runs(const reuse_run *a, const reuse_run *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        assert_int_equal(a->connecting[i] > 0.0, b->connecting[i] > 0.0);
+        assert_string_equal(a->header[i], b->header[i]);
+        assert_true(a->sent[i] == b->sent[i]);
+        for (int j = 0; j < i; j++)
+            assert_int_equal(a->conn[i] == a->conn[j], b->conn[i] == b->conn[j]);
+    }
+}
+
+/*
+ * k6's three: keep-alive across iterations (default), noConnectionReuse
+ * (close: a new connection per request, which says Connection: close) and
+ * noVUConnectionReuse (per_iteration: the first request of each iteration
+ * opens one, the others of the iteration reuse it). New connections show
+ * in http_req_connecting and http_req_blocked on both clients; the fast
+ * path runs them all itself.
+ */
+static void test_connection_reuse(void **state)
+{
+    (void)state;
+    static const char *const clients[] = {"curl", "auto"};
+    reuse_run keep[2], close[2], iter[2];
+    for (int c = 0; c < 2; c++) {
+        reuse_requests(clients[c], "", 2, 2, &keep[c]);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(keep[c].conn[i], keep[c].conn[0]);
+            assert_int_equal(keep[c].connecting[i] > 0.0, i == 0);
+            assert_string_equal(keep[c].header[i], "");
+        }
+        reuse_requests(clients[c], "connection_reuse: close", 2, 2, &close[c]);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < i; j++)
+                assert_true(close[c].conn[i] != close[c].conn[j]);
+            assert_true(close[c].connecting[i] > 0.0);
+            assert_true(close[c].blocked[i] >= close[c].connecting[i]);
+            assert_string_equal(close[c].header[i], "close");
+            assert_true(close[c].sent[i] == keep[c].sent[i] + 19);   /* Connection: close */
+        }
+        reuse_requests(clients[c], "connection_reuse: per_iteration", 3, 3, &iter[c]);
+        for (int i = 0; i < 9; i++) {
+            int first = i - i % 3;
+            assert_int_equal(iter[c].conn[i], iter[c].conn[first]);
+            assert_int_equal(iter[c].connecting[i] > 0.0, i == first);
+            assert_true(iter[c].blocked[i] >= iter[c].connecting[i]);
+            if (i == first && i > 0)
+                assert_true(iter[c].conn[i] != iter[c].conn[i - 3]);
+            assert_string_equal(iter[c].header[i], "");
+            assert_true(iter[c].sent[i] == keep[c].sent[0]);
+        }
+    }
+    restore_client();
+    assert_same_runs(&keep[0], &keep[1]);
+    assert_same_runs(&close[0], &close[1]);
+    assert_same_runs(&iter[0], &iter[1]);
+    assert_fast(&close[1]);
+    assert_fast(&iter[1]);
+    /* reuse on the fast path is ready at once (curl waits a loop turn) */
+    assert_true(iter[1].blocked[1] == 0.0);
+    assert_true(iter[0].blocked[1] > 0.0);
+}
+
+/* close with the step's own Connection header: no second one is added,
+ * nginx keeps the connection open, and the client still closes it. */
+static void test_connection_reuse_own_header(void **state)
+{
+    (void)state;
+    reuse_run r[2];
+    static const char *const clients[] = {"curl", "auto"};
+    for (int c = 0; c < 2; c++) {
+        reuse_requests(clients[c], "connection_reuse: close\nheaders: {connection: keep-alive}",
+                       1, 3, &r[c]);
+        for (int i = 0; i < 3; i++) {
+            assert_string_equal(r[c].header[i], "keep-alive");
+            assert_true(r[c].connecting[i] > 0.0);
+            for (int j = 0; j < i; j++)
+                assert_true(r[c].conn[i] != r[c].conn[j]);
+        }
+    }
+    restore_client();
+    assert_same_runs(&r[0], &r[1]);
+    assert_fast(&r[1]);
+}
+
+/*
+ * Steps of different modes in one VU: the first per_iteration request of
+ * an iteration opens a connection even when a keep step has one to the
+ * host; close leaves the VU's keep-alive connections alone. Which idle
+ * connection a reuse takes may differ (curl takes the oldest of its
+ * group's, the fast path the VU's latest); whether a request opens one
+ * does not.
+ */
+static void test_connection_reuse_mixed(void **state)
+{
+    (void)state;
+    static const char *const clients[] = {"curl", "auto"};
+    /* keep, per_iteration, close, keep, per_iteration; twice */
+    static const bool opens[] = {1, 1, 1, 0, 0, 0, 1, 1, 0, 0};
+    reuse_run r[2];
+    for (int c = 0; c < 2; c++) {
+        use_client(clients[c]);
+        void *keep = compile("url: ${services.nginx}/conn");
+        void *iter = compile("url: ${services.nginx}/conn\nconnection_reuse: per_iteration");
+        void *close = compile("url: ${services.nginx}/conn\nconnection_reuse: close");
+        assert_non_null(keep);
+        assert_non_null(iter);
+        assert_non_null(close);
+        memset(&r[c], 0, sizeof r[c]);
+        void *const flow[] = {keep, iter, close, keep, iter};
+        for (int it = 0; it < 2; it++) {
+            F.vu[0]->iteration = (uint64_t)it;
+            for (size_t k = 0; k < VOLLEY_COUNTOF(flow); k++) {
+                run1(flow[k]);
+                reuse_note(&r[c]);
+            }
+        }
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(r[c].connecting[i] > 0.0, opens[i]);
+        assert_true(r[c].conn[1] != r[c].conn[0]);
+        assert_true(r[c].conn[6] != r[c].conn[1] && r[c].conn[6] != r[c].conn[0]);
+    }
+    restore_client();
+    for (int i = 0; i < 10; i++) {
+        assert_string_equal(r[0].header[i], r[1].header[i]);
+        assert_true(r[0].sent[i] == r[1].sent[i]);
+    }
+    /* the fast path: per_iteration reuses the connection it opened */
+    assert_int_equal(r[1].conn[4], r[1].conn[1]);
+    assert_int_equal(r[1].conn[9], r[1].conn[6]);
+}
+
+static long reuse_seen[64];
+static int reuse_n_seen, reuse_connects;
+
+/* step_done of test_connection_reuse_many_vus: notes each response as it
+ * comes (its samples are recorded just before). */
+static void reuse_many_done(volley_vu *vu, const volley_response *r)
+{
+    orig_step_done(vu, r);
+    reuse_run one = {0};
+    reuse_note(&one);
+    reuse_connects += one.connecting[0] > 0.0;
+    bool dup = false;
+    for (int j = 0; j < reuse_n_seen; j++)
+        dup |= reuse_seen[j] == one.conn[0];
+    if (!dup && reuse_n_seen < 64)
+        reuse_seen[reuse_n_seen++] = one.conn[0];
+}
+
+/*
+ * Many VUs, per_iteration: one new connection per VU and iteration on
+ * both clients (curl pools connections per group of VUs, and closes
+ * those of a VU's last iteration when it starts the next), and no
+ * connection outlives the iteration after the one that opened it.
+ */
+static void test_connection_reuse_many_vus(void **state)
+{
+    (void)state;
+    static const char *const clients[] = {"curl", "auto"};
+    enum { VUS = 8, ITERS = 4, PER = 2 };
+    for (int c = 0; c < 2; c++) {
+        use_client(clients[c]);
+        void *st = compile("url: ${services.nginx}/conn\nconnection_reuse: per_iteration");
+        assert_non_null(st);
+        orig_step_done = F.th.host.step_done;
+        F.th.host.step_done = reuse_many_done;
+        reuse_n_seen = reuse_connects = 0;
+        for (int it = 0; it < ITERS; it++) {
+            for (int k = 0; k < PER; k++) {
+                int n = F.th.done.count;
+                for (int v = 0; v < VUS; v++) {
+                    F.vu[v]->iteration = (uint64_t)it;
+                    start(v, st);
+                }
+                assert_int_equal(th_run_until(&F.th, n + VUS, 10000), n + VUS);
+            }
+            /* open sockets: at most the VUs' current and last connections */
+            assert_true(count_fds() - F.fds_before <= 2 * VUS);
+        }
+        F.th.host.step_done = orig_step_done;
+        assert_int_equal(reuse_connects, VUS * ITERS);
+        assert_int_equal(reuse_n_seen, VUS * ITERS);
+    }
+    restore_client();
+}
+
 /* ---- bench mode ---- */
 
 static long bench_left;
@@ -1779,6 +2041,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fast_cookie_bridge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_redirect_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_stale_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse_own_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse_mixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse_many_vus, setup, teardown),
     };
     /* TEST_FILTER=test_fast_* runs a subset */
     if (getenv("TEST_FILTER"))
