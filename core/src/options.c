@@ -203,26 +203,30 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
     return rc;
 }
 
-/* A plugin's plain string naming ${...}: the plugin reads the string once
- * at load time, so load-time parts are folded in and run-time ones (a
- * capture, vu.*, random.*) are an error rather than text taken as written. */
-static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char **out)
+/* The text of a ${...} value read once at load time: load-time names
+ * folded in; a run-time one (a capture, vu.*, random.*) is an error. */
+static int fold_now(opt_ctx *c, const ynode *n, const char *path, const char **out)
 {
-    *out = n->str;
-    if (!c->fold_strings || !n->str || !strstr(n->str, "${"))
-        return 0;
     volley_template *t = compile_tmpl(c, n, path);
     if (!t)
         return -1;
-    const char *k = tmpl_const(t);
-    if (!k) {
+    if (!(*out = tmpl_const(t))) {
         ynode_error(c->d, n, "%s: \"%s\" needs a value known only at run time, but this option is "
                     "read once at load time: only ${env.*} and ${services.*} can be used in it",
                     path, n->str);
         return -1;
     }
-    *out = k;
     return 0;
+}
+
+/* A plugin's plain string naming ${...}: the plugin reads the string once
+ * at load time, so it is folded rather than taken as written. */
+static int fold_string(opt_ctx *c, const ynode *n, const char *path, const char **out)
+{
+    *out = n->str;
+    if (!c->fold_strings || !n->str || !strstr(n->str, "${"))
+        return 0;
+    return fold_now(c, n, path, out);
 }
 
 /* A VOLLEY_OPT_FILE value already looked at, by its place and text (a
@@ -483,16 +487,9 @@ static bool foldable_type(volley_opt_type t)
 static int fill_folded(opt_ctx *c, const volley_option *o, const ynode *n, void *config,
                        const char *path)
 {
-    volley_template *t = compile_tmpl(c, n, path);
-    if (!t)
+    const char *k;
+    if (fold_now(c, n, path, &k) != 0)
         return -1;
-    const char *k = tmpl_const(t);
-    if (!k) {
-        ynode_error(c->d, n, "%s: \"%s\" needs a value known only at run time, but this option is "
-                    "read once at load time: only ${env.*} and ${services.*} can be used in it",
-                    path, n->str);
-        return -1;
-    }
     ynode f = *n;
     f.str = (char *)k;
     f.len = strlen(k);
