@@ -742,8 +742,14 @@ int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
             break;
         }
         case SEG_RAND_FLOAT: {
+            /* Written straight into out: a bound of 1e300 prints 300 digits. */
             double x = s->f0 + (s->f1 - s->f0) * rng_unit(&vu->rng);
-            rc = vbuf_append(out, num, (size_t)snprintf(num, sizeof num, "%.*f", s->decimals, x));
+            int n = snprintf(NULL, 0, "%.*f", s->decimals, x);
+            rc = n < 0 || vbuf_reserve(out, (size_t)n) != 0 ? -1 : 0;
+            if (rc == 0) {
+                snprintf(out->data + out->len, (size_t)n + 1, "%.*f", s->decimals, x);
+                out->len += (size_t)n;
+            }
             break;
         }
         case SEG_RAND_PICK: {
