@@ -76,7 +76,9 @@ static bool compile_cond(const check_compiler *cc, const ynode *k, const ynode *
         ynode_error(cc->d, v, "%s: %s", kpath, *err ? err : "invalid check");
         return false;
     }
-    *out = (check_cond){.key = ck, .cond = cond, .plugin = owner->desc->name};
+    const volley_check_ops *ops = owner->desc->check;
+    uint32_t reads = ops->reads ? ops->reads[ck - ops->keys] : VOLLEY_READS_ALL;
+    *out = (check_cond){.key = ck, .cond = cond, .plugin = owner->desc->name, .reads = reads};
     return true;
 }
 
@@ -164,6 +166,15 @@ volley_checks *check_compile_opt(const check_compiler *cc, const ynode *n, const
     c->next = *owned;
     *owned = c;
     return ok ? c : NULL;
+}
+
+uint32_t check_items_reads(const check_item *items, size_t n)
+{
+    uint32_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < items[i].n_conds; k++)
+            r |= items[i].conds[k].reads;
+    return r;
 }
 
 void check_free_items(const check_item *items, size_t n)

@@ -40,6 +40,7 @@ typedef struct check_cond {
     const volley_check_key *key;
     void *cond;
     const char *plugin;      /* the key's plugin, for the crash mark */
+    uint32_t reads;          /* VOLLEY_READS_* of its eval()           */
 } check_cond;
 
 typedef struct check_item {
@@ -84,6 +85,8 @@ bool check_compile_list(const check_compiler *cc, const ynode *n, const char *pa
  * frees the list). NULL after reporting. */
 volley_checks *check_compile_opt(const check_compiler *cc, const ynode *n, const char *path,
                                  const char *group, bool match_only, volley_checks **owned);
+/* What the items' conditions read of a response: VOLLEY_READS_* bits. */
+uint32_t check_items_reads(const check_item *items, size_t n);
 /* Frees the conditions the plugins compiled (the rest is in the arena). */
 void check_free_items(const check_item *items, size_t n);
 void check_free_opts(const volley_checks *owned);

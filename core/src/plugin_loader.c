@@ -16,7 +16,7 @@
  * Fields past these are optional and read as absent when not given. */
 #define DESC_MIN_SIZE offsetof(volley_plugin, revision)
 #define PROTOCOL_MIN_SIZE offsetof(volley_protocol_ops, worker_done)
-#define CHECK_MIN_SIZE sizeof(volley_check_ops)
+#define CHECK_MIN_SIZE offsetof(volley_check_ops, reads)
 #define OUTPUT_MIN_SIZE offsetof(volley_output_ops, config_check)
 /* Fields a core of any ABI version may read to name a plugin it refuses. */
 #define DESC_NAME_END (offsetof(volley_plugin, name) + sizeof(const char *))

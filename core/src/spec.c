@@ -243,7 +243,8 @@ static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(def
  * key by key (the step's win). Synthesized nodes live in the spec arena. */
 /* A header value from defaults or a service that names a capture this
  * iteration has not made yet at this step (e.g. Authorization: Bearer
- * ${token} before the login step): such a header is left out of the step. */
+ * ${token} before the login step), or a ${setup.NAME} in the setup flow
+ * that makes it: such a header is left out of the step. */
 static bool waits_for_capture(spec_loader *L, const ynode *v)
 {
     if (v->kind != YNODE_SCALAR)
@@ -257,6 +258,8 @@ static bool waits_for_capture(spec_loader *L, const ynode *v)
         size_t n = (size_t)(e - b);
         while (n && b[n - 1] == ' ')
             n--;
+        if (L->sc_role == SC_ROLE_SETUP && n > 6 && memcmp(b, "setup.", 6) == 0)
+            return true;
         for (size_t i = 0; i < L->n_caps; i++)
             if (!L->cap_seen[i] && strlen(L->cap_names[i]) == n && memcmp(L->cap_names[i], b, n) == 0)
                 return true;
@@ -267,7 +270,7 @@ static bool waits_for_capture(spec_loader *L, const ynode *v)
 /* The layer's headers without the ones that wait for a capture. */
 static const ynode *layer_headers(spec_loader *L, const ynode *h)
 {
-    if (h->kind != YNODE_MAP || L->n_caps == 0)
+    if (h->kind != YNODE_MAP || (L->n_caps == 0 && L->sc_role != SC_ROLE_SETUP))
         return h;
     ynode *out = arena_alloc(&L->s->a, sizeof *out);
     *out = *h;
@@ -563,9 +566,22 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
         for (size_t i = 0; i < c->n; i++)
             if (c->defs[i].slot >= 0)
                 L->cap_seen[c->defs[i].slot] = true;
-    if (filled != 0)
+    /* Checks, captures and records before the plugin's step_compile: it
+     * learns what of a response they read (info.reads) and may drop the
+     * rest. Their errors are reported even when the request has some. */
+    flow_op tmp = {.kind = OP_STEP, .group = group, .proto = pi};
+    const ynode *checks = ynode_get(step, "check");
+    bool ok = true;
+    if (checks)
+        ok = check_compile_list(&L->checks, checks, spec_subpath(L, path, "check"), group, false,
+                                &tmp.checks, &tmp.n_checks);
+    ok &= spec_compile_step_data(L, step, path, &tmp);
+    if (filled != 0) {
+        spec_free_step_data(&tmp);
         return false;
-    volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value)};
+    }
+    volley_step_info info = {.scenario = scname, .group = group, .location = spec_loc(L, value),
+                             .reads = spec_step_reads(&tmp)};
     char err[512] = "";
     void *compiled;
     L->tracking = true;   /* config_error / config_warning find their places */
@@ -580,25 +596,18 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
         if (ops->step_free)
             CRASH_CALL(L->s->protos[pi].plugin->desc->name, "protocol step_free",
                        ops->step_free(L->s->protos[pi].inst, compiled));
-        return false;
+        compiled = NULL;
+    } else if (!compiled && !L->cfg_error) {
+        ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
     }
     if (!compiled) {
-        if (!L->cfg_error)
-            ynode_error(L->d, value, "%s: %s", kpath, *err ? err : "invalid step");
+        spec_free_step_data(&tmp);
         return false;
     }
-    flow_op *op = push_op(L, out);
-    op->kind = OP_STEP;
-    op->group = group;
-    op->location = info.location;
-    op->proto = pi;
-    op->step = compiled;
-    const ynode *checks = ynode_get(step, "check");
-    bool ok = true;
-    if (checks)
-        ok = check_compile_list(&L->checks, checks, spec_subpath(L, path, "check"), group, false,
-                                &op->checks, &op->n_checks);
-    return spec_compile_step_data(L, step, path, op) && ok;
+    tmp.location = info.location;
+    tmp.step = compiled;
+    *push_op(L, out) = tmp;
+    return ok;
 }
 
 static bool compile_sleep(spec_loader *L, const ynode *step, const char *path, const char *group,

@@ -690,6 +690,21 @@ bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path,
     return ok;
 }
 
+uint32_t spec_step_reads(const flow_op *op)
+{
+    uint32_t r = check_items_reads(op->checks, op->n_checks);
+    for (size_t i = 0; i < op->n_captures; i++)
+        r |= op->captures[i].from == CAP_FROM_HEADER ? VOLLEY_READS_HEADERS : VOLLEY_READS_BODY;
+    return r;
+}
+
+void spec_free_step_data(flow_op *op)
+{
+    check_free_items(op->checks, op->n_checks);
+    for (size_t i = 0; i < op->n_captures; i++)
+        capture_free(&op->captures[i]);
+}
+
 /* ${setup.NAME}: what the spec's setup: flow captured, in the scenarios and
  * teardown; never inside setup itself, which runs before its values exist. */
 int64_t spec_scope_setup_field(void *ctx, const char *name, char *err, size_t errcap)

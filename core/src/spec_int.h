@@ -113,5 +113,11 @@ int spec_scope_capture(void *ctx, const char *name);
 volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);
 /* A step's tags / capture / record / on_check_fail keys, onto its op. */
 bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op);
+/* What the step's checks and captures read of a response (VOLLEY_READS_*),
+ * for its protocol plugin (volley_step_info.reads). */
+uint32_t spec_step_reads(const flow_op *op);
+/* Frees what the compilers of a step's checks and captures own, for a step
+ * that never made it into its flow. */
+void spec_free_step_data(flow_op *op);
 
 #endif

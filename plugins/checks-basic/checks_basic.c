@@ -792,8 +792,14 @@ static const volley_check_key keys[] = {
      .free = duration_free, .eval = duration_eval},
 };
 
-static const volley_check_ops ops = {
-    .size = sizeof(volley_check_ops), .n_keys = VOLLEY_COUNTOF(keys), .keys = keys};
+/* What each key reads of a response, so a body nobody checks is dropped. */
+static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {
+    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0};
+
+static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
+                                     .n_keys = VOLLEY_COUNTOF(keys),
+                                     .keys = keys,
+                                     .reads = key_reads};
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-basic", .version = "0.1.0",
                      .description = "status, header, body and duration_lt checks",

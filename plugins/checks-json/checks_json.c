@@ -755,8 +755,12 @@ static const volley_check_key keys[] = {
      .free = json_cond_free, .eval = json_cond_eval},
 };
 
-static const volley_check_ops ops = {
-    .size = sizeof(volley_check_ops), .n_keys = VOLLEY_COUNTOF(keys), .keys = keys};
+static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {VOLLEY_READS_BODY};
+
+static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
+                                     .n_keys = VOLLEY_COUNTOF(keys),
+                                     .keys = keys,
+                                     .reads = key_reads};
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-json", .version = "0.1.0",
                      .description = "json: conditions on a value of a JSON body",

@@ -60,6 +60,27 @@ class SetupTeardownTest(VolleyCase):
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 8)
         self.assertEqual(s["metrics"]["checks"]["fails"], 0)
 
+    def test_setup_token_in_defaults_and_service_headers(self):
+        # A shared header naming ${setup.tok} is left out of setup's own
+        # steps (which make the value), as a header naming a capture is
+        # left out of the steps before the capture.
+        spec = SPEC.replace("version: 1\n", """version: 1
+services:
+  rec: { url: "@REC@", headers: { X-Session: "${setup.tok}" } }
+defaults:
+  headers: { Authorization: "Bearer ${setup.tok}" }
+""").replace('headers: { Authorization: "Bearer ${setup.tok}" }\n          json', "json")
+        spec = spec.replace('url: "@REC@/work"', 'url: "${services.rec}/work"')
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 0, out + err)
+        reqs = self.rec.taken()
+        self.assertNotIn("Authorization", reqs[0]["headers"])     # setup's login
+        work = [r for r in reqs if r["path"] == "/work"]
+        self.assertEqual(len(work), 6)
+        self.assertTrue(all(r["headers"].get("Authorization") == "Bearer abc123" and
+                            r["headers"].get("X-Session") == "abc123" for r in work))
+        self.assertEqual(reqs[-1]["headers"].get("Authorization"), "Bearer abc123")  # teardown
+
     def test_two_workers(self):
         rc, out, err, s = self.run_rec(SPEC, "--workers", "2")
         self.assertEqual(rc, 0, out + err)

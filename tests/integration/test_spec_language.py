@@ -8,7 +8,7 @@ import os
 import re
 import unittest
 
-from volleytest import VolleyCase, Recorder
+from volleytest import NGINX, VolleyCase, Recorder
 
 
 class SpecLanguageTest(VolleyCase):
@@ -341,6 +341,23 @@ class SpecLanguageTest(VolleyCase):
         rc, out, err = self.volley("validate", spec)
         self.assertEqual(rc, 104)
         self.assertRegex(err, r"spec\.yaml:3:10: error: include: cannot read .*nope\.yaml: No such file or directory")
+
+    def test_errors_in_a_request_do_not_hide_its_checks_errors(self):
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              a:
+                executor: per-vu-iterations
+                flow:
+                  - http: { url: "${NGINX}/x", headers: { Authorization: "Bearer ${nosuch1}" } }
+                    check:
+                      - { name: c, body: { contains: "${nosuch2}" } }
+            """.replace("${NGINX}", NGINX))
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("headers.Authorization: unknown template name \"nosuch1\"", err)
+        self.assertIn("check[0].body.contains: unknown template name \"nosuch2\"", err)
+        self.assertIn("2 errors", err)
 
     def test_templated_sleep_and_nested_groups(self):
         nd = os.path.join(self.tmp, "g.ndjson")

@@ -86,7 +86,7 @@ static const volley_check_key fake_keys[] = {
     {"is", &is_map, is_compile, cond_free, is_eval},
     {"quiet", &is_map, is_compile, cond_free, quiet_eval},
 };
-static const volley_check_ops fake_ops = {sizeof fake_ops, 2, fake_keys};
+static const volley_check_ops fake_ops = {.size = sizeof fake_ops, .n_keys = 2, .keys = fake_keys};
 static const volley_plugin fake_desc = {.kind = VOLLEY_KIND_CHECK, .name = "fakes",
                                         .check = &fake_ops};
 

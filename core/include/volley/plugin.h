@@ -48,6 +48,9 @@ extern "C" {
  *               .checks_match_vu; volley_protocol_ops.step_name
  *   revision 3  VOLLEY_OPT_FILE; volley_host.config_error and
  *               .config_warning
+ *   revision 4  volley_step_info.reads and volley_check_ops.reads (what
+ *               of a response the spec reads: a protocol may discard the
+ *               rest)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -61,7 +64,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 3u
+#define VOLLEY_ABI_REVISION 4u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -472,10 +475,26 @@ typedef struct volley_host {
 /* Protocol plugins                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* What of a response something reads (volley_step_info.reads,
+ * volley_check_ops.reads). The status and the timing are always kept. */
+enum {
+    VOLLEY_READS_HEADERS = 1u << 0,
+    VOLLEY_READS_BODY = 1u << 1,
+    VOLLEY_READS_ALL = VOLLEY_READS_HEADERS | VOLLEY_READS_BODY
+};
+
+/* No size of its own: the core makes it, and a field added later is read
+ * only when host->revision says the core has it. */
 typedef struct volley_step_info {
     const char *scenario;      /* stable for the run */
     const char *group;         /* "::outer::inner" or "" */
     const char *location;      /* "spec.yaml:12:7" of the step, for messages */
+    /* ---- revision 4 (read only when host->revision >= 4) ---- */
+    /* VOLLEY_READS_* bits: what the step's checks, captures and records
+     * read of its responses. A protocol need not keep what nobody reads
+     * (a body nobody checks is counted and dropped, as k6's
+     * discardResponseBodies); step_done then hands it empty. */
+    uint32_t reads;
 } volley_step_info;
 
 typedef struct volley_protocol_ops {
@@ -561,6 +580,13 @@ typedef struct volley_check_ops {
     uint32_t size;                        /* sizeof(volley_check_ops) */
     size_t n_keys;
     const volley_check_key *keys;
+
+    /* ---- revision 4 (optional: NULL when not given) ---- */
+
+    /* Beside keys, one per key: the VOLLEY_READS_* bits its eval() reads
+     * of a response (a status check reads neither headers nor body). A
+     * key without it is taken to read everything. */
+    const uint32_t *reads;
 } volley_check_ops;
 
 /* ------------------------------------------------------------------------ */
