@@ -83,8 +83,9 @@ static void usage(FILE *out)
           "  -q, --quiet              no progress output\n"
           "  -v, --verbose            plugin info messages\n"
           "\n"
-          "exit codes: 0 passed, 99 a threshold failed, 103 engine error, 104 invalid spec\n"
-          "or options, 105 interrupted, 108 aborted by on_check_fail: abort_test\n",
+          "exit codes: 0 passed, 99 a threshold failed, 100 setup timed out, 101 teardown\n"
+          "timed out, 103 engine error, 104 invalid spec or options, 105 interrupted,\n"
+          "107 setup or teardown failed, 108 aborted by on_check_fail: abort_test\n",
           out);
 }
 

@@ -35,13 +35,20 @@
 /* Curl callbacks of an easy handle (run inside curl: only record)           */
 /* ------------------------------------------------------------------------ */
 
+/* Counted always, kept only when a check or capture reads it. */
 static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    if (http_buf_add(vs->w->host, &vs->resp.body, data, len) != 0)
-        return 0;   /* CURLE_WRITE_ERROR */
-    return len;
+    if (vs->turn_bytes >= HTTP_TURN_BYTES) {
+        http_pause(vs->w, vs);   /* the rest on the next loop turn */
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    vs->turn_bytes += len;
+    int rc = http_body_add(vs->w->host, &vs->resp, data, len);
+    if (rc == HTTP_PE_TOO_LARGE)
+        vs->too_large = HTTP_TOO_LARGE_BODY;
+    return rc == 0 ? len : 0;   /* 0: CURLE_WRITE_ERROR */
 }
 
 /* Keeps the header lines of the last response (1xx responses before it are
@@ -61,6 +68,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         return len;
     if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
         http_cookies_seen(vs);
+    /* the fast path's limit (curl's own counts differently) */
+    if (vs->resp.headers.len + len > HTTP_MAX_HEADERS) {
+        vs->too_large = HTTP_TOO_LARGE_HEADERS;
+        return 0;
+    }
     if (http_buf_add(vs->w->host, &vs->resp.headers, data, len) != 0)
         return 0;
     return len;
@@ -118,7 +130,7 @@ int http_curl_setup(http_vu *vs)
 /* Between transfers: lets the receive buffer fit the response just read. */
 static void fit_recv_buf(http_vu *vs)
 {
-    uint64_t total = vs->resp.hdr_bytes + vs->resp.body.len;
+    uint64_t total = vs->resp.hdr_bytes + vs->resp.body_bytes;
     long want = vs->recv_buf;
     while (want < RECV_BUF_MAX && (uint64_t)want < total)
         want *= 2;
@@ -210,6 +222,8 @@ static int configure(http_vu *vs, const http_step *st)
     if (!st->headers_dynamic)
         rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->header_list);
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+    /* a declared Content-Length over the cap is refused before its body */
+    rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)st->max_body);
     /* connection_reuse: close takes no pooled connection and leaves none;
      * per_iteration sets FRESH_CONNECT per request (iteration_fresh). */
     long close = st->reuse == HTTP_REUSE_CLOSE;
@@ -316,6 +330,11 @@ static void reset_request(http_vu *vs, uint64_t now)
     vs->resp.hdr_bytes = 0;
     vs->resp.headers.len = 0;
     vs->resp.body.len = 0;
+    vs->resp.body_bytes = 0;
+    vs->resp.keep_body = vs->step->keep_body;
+    vs->resp.max_body = vs->step->max_body;
+    vs->too_large = 0;
+    vs->turn_bytes = 0;
     vs->errbuf[0] = '\0';
 }
 
@@ -336,6 +355,7 @@ void http_curl_deactivate(http_worker *w, http_vu *vs)
 {
     if (!vs->active)
         return;
+    http_unpause(w, vs);
     curl_multi_remove_handle(vs->g->multi, vs->easy);
     if (vs->prev)
         vs->prev->next = vs->next;
@@ -497,6 +517,22 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
             curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
         const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
+        if (vs->too_large && rc == CURLE_WRITE_ERROR)
+            rc = CURLE_FILESIZE_EXCEEDED;   /* our callback refused it */
+        if (rc == CURLE_OUT_OF_MEMORY && vs->t_prereq && !vs->too_large) {
+            /* curl 7.88's refusal of a header line over 100 KB */
+            rc = CURLE_FILESIZE_EXCEEDED;
+            detail = "Too large response header line";
+        } else if (rc == CURLE_FILESIZE_EXCEEDED && vs->too_large == HTTP_TOO_LARGE_HEADERS) {
+            detail = "Too large response headers";
+        } else if (rc == CURLE_FILESIZE_EXCEEDED) {
+            /* the same text as the fast path's, for the callback's refusal
+             * and for curl's own (a declared Content-Length) */
+            snprintf(vs->errbuf, sizeof vs->errbuf,
+                     "response body over max_response_size (%llu bytes)",
+                     (unsigned long long)st->max_body);
+            detail = vs->errbuf;
+        }
         http_outcome_error(w, &o, rc, os_errno, vs->t_prereq != 0, detail);
     }
 

@@ -82,7 +82,7 @@ enum http_method {
 
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
-    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE
 };
 
 /* connection_reuse: k6's default, noConnectionReuse, noVUConnectionReuse. */
@@ -107,6 +107,7 @@ typedef struct http_config {
     volley_string_list expected;   /* "200", "200-299" */
     ptls_config tls;
     int reuse;                     /* enum http_reuse */
+    int64_t max_response;          /* bytes of body; 0: no cap */
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
@@ -115,6 +116,8 @@ extern const char *const http_reuse_names[];        /* http_conf.c    */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
+#define HTTP_MAX_RESPONSE "16777216"   /* max_response_size: 16 MiB of body   */
+enum { HTTP_TOO_LARGE_HEADERS = 1, HTTP_TOO_LARGE_BODY };
 
 /* ---- plugin instance ---- */
 
@@ -195,6 +198,8 @@ typedef struct http_step {
     CURLU *curlu;                   /* the constant url, parsed once        */
     const ptls_profile *tls;        /* its tls: settings; NULL: curl's own  */
     int reuse;                      /* enum http_reuse                      */
+    bool keep_body;                 /* a check or capture reads the body    */
+    uint64_t max_body;              /* max_response_size; 0: no cap         */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
@@ -235,6 +240,10 @@ typedef struct http_raw http_raw;       /* http_raw.c's  */
  */
 #define HTTP_GROUP_VUS 128
 
+/* Body bytes a curl transfer takes in one loop turn before it pauses (see
+ * http_pause): as the fast path's READS_PER_EVENT. */
+#define HTTP_TURN_BYTES (256u * 1024u)
+
 typedef struct http_group {
     http_worker *w;
     CURLM *multi;
@@ -260,6 +269,8 @@ struct http_worker {
     char *rbuf;                     /* fast path: scratch read buffer of    */
 #define HTTP_RAW_RBUF 65536         /*   this size                          */
     volley_buf location;            /* fast path: a redirect's Location     */
+    uv_idle_t resume;               /* curl path: resumes paused transfers  */
+    http_vu *paused;                /*   on the next loop turn (a list)     */
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
@@ -327,6 +338,11 @@ struct http_vu {
     http_hnode *hnodes;
     size_t hnodes_cap;
     long recv_buf;                  /* CURLOPT_BUFFERSIZE of the handle     */
+    bool paused;                    /* curl path: in http_worker.paused     */
+    http_vu *paused_next;
+    size_t turn_bytes;              /* body bytes taken since it last paused */
+    unsigned char too_large;        /* curl path: a callback refused the    */
+                                    /*   response's HTTP_TOO_LARGE_* part   */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -459,6 +475,11 @@ void http_drain(http_group *g);
 /* The VU's easy handle, created on first use in a group with room; NULL
  * when it cannot be. */
 CURL *http_easy(http_worker *w, http_vu *vs);
+/* Inside the VU's body callback, which then returns CURL_WRITEFUNC_PAUSE:
+ * the transfer is resumed on the next loop turn. */
+void http_pause(http_worker *w, http_vu *vs);
+/* The VU's transfer leaves its multi: it is not resumed any more. */
+void http_unpause(http_worker *w, http_vu *vs);
 /* vu_fini: the VU's easy handle goes; may free the worker after
  * worker_fini (the caller's last use of it). */
 void http_easy_free(http_vu *vs);

@@ -383,6 +383,9 @@ http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(voi
         free(w);
         return NULL;
     }
+    uv_idle_init(w->loop, &w->resume);   /* cannot fail (libuv 1.x) */
+    w->resume.data = w;
+    w->open_handles++;
     return w;
 }
 
@@ -474,6 +477,55 @@ CURL *http_easy(http_worker *w, http_vu *vs)
     return rc == CURLE_OK && setup == 0 ? e : NULL;
 }
 
+/*
+ * A transfer that streams without end must not hold the loop: curl 7.88
+ * reads up to 100 buffers from a readable socket in one socket action, so
+ * the body callback pauses a transfer that took HTTP_TURN_BYTES in this
+ * loop turn, and the idle handle resumes it on the next one (curl then
+ * redelivers what it held and runs the transfer from its timer).
+ */
+static void on_resume(uv_idle_t *h)
+{
+    http_worker *w = h->data;
+    http_vu *list = w->paused;
+    w->paused = NULL;
+    uv_idle_stop(h);
+    while (list) {
+        http_vu *vs = list;
+        list = vs->paused_next;
+        vs->paused = false;
+        vs->paused_next = NULL;
+        vs->turn_bytes = 0;
+        curl_easy_pause(vs->easy, CURLPAUSE_CONT);
+    }
+}
+
+void http_pause(http_worker *w, http_vu *vs)
+{
+    if (vs->paused)
+        return;
+    vs->paused = true;
+    vs->paused_next = w->paused;
+    w->paused = vs;
+    if (!uv_is_active((uv_handle_t *)&w->resume))
+        uv_idle_start(&w->resume, on_resume);
+}
+
+void http_unpause(http_worker *w, http_vu *vs)
+{
+    if (!vs->paused)
+        return;
+    for (http_vu **pp = &w->paused; *pp; pp = &(*pp)->paused_next)
+        if (*pp == vs) {
+            *pp = vs->paused_next;
+            break;
+        }
+    vs->paused = false;
+    vs->paused_next = NULL;
+    if (!w->paused)
+        uv_idle_stop(&w->resume);
+}
+
 void http_easy_free(http_vu *vs)
 {
     curl_easy_cleanup(vs->easy);
@@ -485,6 +537,11 @@ static void on_timer_closed(uv_handle_t *h)
     http_worker *w = ((http_group *)h->data)->w;
     w->open_handles--;
     maybe_free(w);
+}
+
+static void on_resume_closed(uv_handle_t *h)
+{
+    http_handle_closed(((uv_idle_t *)h)->data);
 }
 
 void http_handle_closed(http_worker *w)
@@ -523,6 +580,7 @@ static void maybe_free(http_worker *w)
  */
 void http_worker_close(http_worker *w)
 {
+    uv_close((uv_handle_t *)&w->resume, on_resume_closed);
     for (size_t i = 0; i < w->n_groups; i++) {
         http_group *g = w->groups[i];
         curl_multi_cleanup(g->multi);

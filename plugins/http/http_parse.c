@@ -11,14 +11,15 @@
 #include "http_parse.h"
 #include "http_text.h"
 
-#define MAX_LINE (100 * 1024)          /* curl's CURL_MAX_HTTP_HEADER          */
-#define MAX_HEADERS (300 * 1024)       /* curl's MAX_HTTP_RESP_HEADER_SIZE     */
+#define MAX_LINE HTTP_MAX_HEADER_LINE
+#define MAX_HEADERS HTTP_MAX_HEADERS
 
 void http_parse_reset(http_parser *p, http_response *out, bool head)
 {
     out->hdr_bytes = 0;
     out->headers.len = 0;
     out->body.len = 0;
+    out->body_bytes = 0;
     p->ps = HTTP_PS_STATUS;
     p->status = 0;
     p->head = head;
@@ -32,6 +33,16 @@ void http_parse_reset(http_parser *p, http_response *out, bool head)
 void http_parse_free(http_parser *p)
 {
     free(p->line.data);
+}
+
+int http_body_add(const volley_host *h, http_response *out, const char *data, size_t n)
+{
+    out->body_bytes += n;
+    if (out->max_body && out->body_bytes > out->max_body)
+        return HTTP_PE_TOO_LARGE;
+    if (!out->keep_body)
+        return 0;
+    return http_buf_add(h, &out->body, data, n) != 0 ? HTTP_PE_NOMEM_BODY : 0;
 }
 
 bool http_parse_close(http_parser *p)
@@ -217,6 +228,9 @@ static int on_line(http_parser *p, const volley_host *h, http_response *out, con
         out->hdr_bytes += n;
         if (blank_line(l, n)) {
             headers_end(p);
+            /* a declared length over the cap is refused before its body */
+            if (p->ps == HTTP_PS_BODY && out->max_body && p->left > out->max_body)
+                return HTTP_PE_TOO_LARGE;
             return 0;
         }
         return header_line(p, h, out, l, n);
@@ -251,12 +265,13 @@ int http_parse(http_parser *p, const volley_host *h, http_response *out, const c
             p->excess = true;   /* more than the response: not reused */
             return 1;
         case HTTP_PS_UNTIL_CLOSE:
-            return http_buf_add(h, &out->body, data, avail) != 0 ? HTTP_PE_NOMEM_BODY : 0;
+            return http_body_add(h, out, data, avail);
         case HTTP_PS_BODY:
         case HTTP_PS_CHUNK_DATA: {
             size_t take = avail < p->left ? avail : (size_t)p->left;
-            if (http_buf_add(h, &out->body, data, take) != 0)
-                return HTTP_PE_NOMEM_BODY;
+            int rc = http_body_add(h, out, data, take);
+            if (rc != 0)
+                return rc;
             data += take;
             p->left -= take;
             if (!p->left)

@@ -15,9 +15,20 @@
  * clients (curl's callbacks, this parser). */
 typedef struct http_response {
     volley_buf headers;             /* header lines of the final response   */
-    volley_buf body;
+    volley_buf body;                /* kept only when keep_body             */
     uint64_t hdr_bytes;             /* all header bytes of this hop         */
+    uint64_t body_bytes;            /* all body bytes of this hop, kept or not */
+    uint64_t max_body;              /* more body than this is refused; 0: no cap */
+    bool keep_body;                 /* something reads the body             */
 } http_response;
+
+/* The limits on headers both clients apply (curl 7.88's own). */
+#define HTTP_MAX_HEADER_LINE (100 * 1024)    /* CURL_MAX_HTTP_HEADER        */
+#define HTTP_MAX_HEADERS (300 * 1024)        /* MAX_HTTP_RESP_HEADER_SIZE   */
+
+/* Body bytes of a response: counted, kept when wanted; 0, or
+ * HTTP_PE_TOO_LARGE / HTTP_PE_NOMEM_BODY. Both clients feed bodies here. */
+int http_body_add(const volley_host *h, http_response *out, const char *data, size_t n);
 
 enum http_parse_state {
     HTTP_PS_STATUS, HTTP_PS_HEADERS, HTTP_PS_BODY, HTTP_PS_UNTIL_CLOSE, HTTP_PS_CHUNK_SIZE,
@@ -35,7 +46,8 @@ enum http_parse_error {
     HTTP_PE_CHUNK_SIZE = -7,        /* a bad chunk size line                */
     HTTP_PE_CHUNK_END = -8,         /* chunk data not followed by a line end */
     HTTP_PE_NOMEM = -9,             /* a line or the headers                */
-    HTTP_PE_NOMEM_BODY = -10
+    HTTP_PE_NOMEM_BODY = -10,
+    HTTP_PE_TOO_LARGE = -11         /* a body over http_response.max_body   */
 };
 
 typedef struct http_parser {
@@ -50,7 +62,7 @@ typedef struct http_parser {
 } http_parser;
 
 /* Ready for a new response to a request (head: it was a HEAD); empties
- * out. */
+ * out (its keep_body and max_body stay). */
 void http_parse_reset(http_parser *p, http_response *out, bool head);
 /* Feeds received bytes: 1 when the response is complete, 0 when more is
  * needed, or an http_parse_error. */

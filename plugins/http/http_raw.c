@@ -49,6 +49,10 @@
 /* Idle longer than this, a connection is checked before reuse (see alive). */
 #define CHECK_IDLE_NS 1000000000ull
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
+/* Reads of one connection per poll event: a server that sends without end
+ * (an endless body) gets 256 KiB a loop turn, then the timers and the other
+ * VUs of the worker have theirs, and the request's deadline holds. */
+#define READS_PER_EVENT 4
 #define NO_ITER UINT64_MAX             /* http_conn.iter: not per_iteration's  */
 
 enum phase {
@@ -397,19 +401,24 @@ static const struct {
     [-HTTP_PE_NOT_HTTP] = {CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed"},
     [-HTTP_PE_VERSION] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported HTTP version in response"},
     [-HTTP_PE_STATUS] = {CURLE_UNSUPPORTED_PROTOCOL, "Unsupported response code in HTTP response"},
-    [-HTTP_PE_LINE_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response header line"},
-    [-HTTP_PE_HEADERS_SIZE] = {CURLE_WEIRD_SERVER_REPLY, "Too large response headers"},
+    [-HTTP_PE_LINE_SIZE] = {CURLE_FILESIZE_EXCEEDED, "Too large response header line"},
+    [-HTTP_PE_HEADERS_SIZE] = {CURLE_FILESIZE_EXCEEDED, "Too large response headers"},
     [-HTTP_PE_LENGTH] = {CURLE_WEIRD_SERVER_REPLY, "Invalid Content-Length: value"},
     [-HTTP_PE_CHUNK_SIZE] = {CURLE_RECV_ERROR,
                              "Illegal or missing hexadecimal sequence in chunked-encoding"},
     [-HTTP_PE_CHUNK_END] = {CURLE_RECV_ERROR, "Illegal chunk end in chunked-encoding"},
     [-HTTP_PE_NOMEM] = {CURLE_OUT_OF_MEMORY, "out of memory"},
     [-HTTP_PE_NOMEM_BODY] = {CURLE_WRITE_ERROR, "out of memory"},
+    [-HTTP_PE_TOO_LARGE] = {CURLE_FILESIZE_EXCEEDED, NULL},
 };
 
 static void parse_failed(http_raw *r, int err)
 {
-    fail(r, parse_errors[-err].code, 0, "%s", parse_errors[-err].text);
+    if (err == HTTP_PE_TOO_LARGE)
+        fail(r, CURLE_FILESIZE_EXCEEDED, 0, "response body over max_response_size (%llu bytes)",
+             (unsigned long long)r->st->max_body);
+    else
+        fail(r, parse_errors[-err].code, 0, "%s", parse_errors[-err].text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -419,6 +428,8 @@ static void parse_failed(http_raw *r, int err)
 static void reset_response(http_raw *r, http_vu *vs)
 {
     vs->t_first = 0;
+    vs->resp.keep_body = r->st->keep_body;
+    vs->resp.max_body = r->st->max_body;
     http_parse_reset(&r->parser, &vs->resp, r->st->method == HTTP_HEAD);
 }
 
@@ -590,7 +601,12 @@ static void read_response(http_raw *r)
 {
     http_vu *vs = r->vs;
     char *buf = r->w->rbuf;
-    for (;;) {
+    for (int reads = 0;; reads++) {
+        if (reads == READS_PER_EVENT) {
+            if (!r->conn->events)   /* after a poll error: poll again */
+                conn_poll(r->conn, UV_READABLE);
+            return;   /* the rest on a later loop turn (level-triggered) */
+        }
         ssize_t n = recv(r->conn->fd, buf, HTTP_RAW_RBUF, 0);
         if (n > 0) {
             if (!vs->t_first)
@@ -711,12 +727,13 @@ static void on_timer(uv_timer_t *t)
              (unsigned long long)ms);
     else if (r->parser.has_len && r->parser.ps == HTTP_PS_BODY)
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
-             "Operation timed out after %llu milliseconds with %zu out of %llu bytes received",
-             (unsigned long long)ms, r->vs->resp.body.len, (unsigned long long)r->parser.clen);
+             "Operation timed out after %llu milliseconds with %llu out of %llu bytes received",
+             (unsigned long long)ms, (unsigned long long)r->vs->resp.body_bytes,
+             (unsigned long long)r->parser.clen);
     else
         fail(r, CURLE_OPERATION_TIMEDOUT, 0,
-             "Operation timed out after %llu milliseconds with %zu bytes received",
-             (unsigned long long)ms, r->vs->resp.body.len);
+             "Operation timed out after %llu milliseconds with %llu bytes received",
+             (unsigned long long)ms, (unsigned long long)r->vs->resp.body_bytes);
 }
 
 /* ------------------------------------------------------------------------ */

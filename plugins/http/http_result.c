@@ -127,6 +127,10 @@ static const char *error_kind(CURLcode rc, long os_errno, bool sent, const char 
     case CURLE_HTTP2_STREAM:
         *code = "1630";
         return "http2: stream error";
+    case CURLE_FILESIZE_EXCEEDED:
+        /* max_response_size, or headers over curl's limits: both clients */
+        *code = "1060";
+        return "response too large";
     case CURLE_BAD_CONTENT_ENCODING:
         *code = "1701";
         return "response decompression failed";
@@ -189,7 +193,7 @@ static void emit(http_worker *w, http_vu *vs, const http_timings *t, const volle
     /* k6 tags data_sent/data_received with scenario and group only. */
     volley_tags plain = VOLLEY_TAGS_INIT;
     h->sample(vu, m[MET_DATA_SENT], sent_bytes, &plain);
-    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->resp.hdr_bytes + vs->resp.body.len), &plain);
+    h->sample(vu, m[MET_DATA_RECEIVED], (double)(vs->resp.hdr_bytes + vs->resp.body_bytes), &plain);
 }
 
 void http_record(http_worker *w, http_vu *vs, const http_outcome *o)
