@@ -114,6 +114,7 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .revision = VOLLEY_ABI_REVISION,
         .config_error = host_config_error,
         .config_warning = host_config_warning,
+        .redact = secret_host_redact,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

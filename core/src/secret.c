@@ -187,6 +187,19 @@ size_t secret_redact(const char *text, size_t len, const secret_val *more, size_
     return w;
 }
 
+size_t secret_host_redact(const char *header, const char *text, size_t len, char *out,
+                          size_t outcap)
+{
+    if (header && secret_header(header, strlen(header))) {
+        if (outcap)
+            snprintf(out, outcap, "%s", SECRET_MASK);
+        return sizeof SECRET_MASK - 1;
+    }
+    if (!text)
+        text = "", len = 0;
+    return secret_redact(text, len, NULL, 0, out, outcap);
+}
+
 static bool holds_secret(const char *text, size_t len, const secret_val *more, size_t n_more)
 {
     const secret_set *set = snapshot();

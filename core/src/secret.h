@@ -78,6 +78,12 @@ int secret_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 
 /* The same for a string: fputs with the secrets hidden. */
 int secret_fputs(const char *text, FILE *f);
 
+/* The host table's redact (plugin.h, revision 4): with `header` one of
+ * secret_header's names the whole text is SECRET_MASK, else as
+ * secret_redact. */
+size_t secret_host_redact(const char *header, const char *text, size_t len, char *out,
+                          size_t outcap);
+
 /* Forgets every secret. Tests only: no other thread may read meanwhile. */
 void secret_reset(void);
 
