@@ -1,5 +1,6 @@
 #include "secret.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -9,23 +10,33 @@
 
 #include "buf.h"
 
-/* An immutable list of the forms to hide, longest first. A new value makes
- * a new snapshot; the old one stays (a reader may still walk it) and is
- * reachable through `prev`, as are the strings, which snapshots share. */
-typedef struct secret_set {
-    const struct secret_set *prev;
-    size_t n;
-    secret_val v[];
-} secret_set;
+/* The forms to hide, in chunks that never move. A writer (under `lock`)
+ * fills the next slot, links a new chunk when one is full, then publishes
+ * the count (release); a reader takes the count (acquire) and reads that
+ * many slots, without a lock: what it reads was written before. Only
+ * secret_reset (tests) ever frees. */
+#define CHUNK 32
+typedef struct chunk {
+    _Atomic(struct chunk *) next;
+    secret_val v[CHUNK];
+} chunk;
 
-static _Atomic(const secret_set *) current;
+static chunk head;
+static _Atomic size_t count;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const secret_set *snapshot(void)
+static size_t published(void) { return atomic_load_explicit(&count, memory_order_acquire); }
+
+/* Slot i of n published ones; *c walks the chunks (start at &head, i = 0
+ * and go up by one). */
+static const secret_val *slot(const chunk **c, size_t i)
 {
-    return atomic_load_explicit(&current, memory_order_acquire);
+    if (i && i % CHUNK == 0)
+        *c = atomic_load_explicit(&(*c)->next, memory_order_relaxed);
+    return &(*c)->v[i % CHUNK];
 }
 
-bool secret_any(void) { return snapshot() != NULL; }
+bool secret_any(void) { return published() > 0; }
 
 static bool contains_ci(const char *s, const char *word)
 {
@@ -76,91 +87,92 @@ static int url_form(const char *s, size_t len, bool space_plus, volley_buf *out)
     return 0;
 }
 
-static bool known(const secret_set *set, const char *s, size_t len)
+/* Under lock. */
+static bool known(const char *s, size_t len)
 {
-    for (size_t i = 0; set && i < set->n; i++)
-        if (set->v[i].len == len && memcmp(set->v[i].s, s, len) == 0)
+    const chunk *c = &head;
+    size_t n = atomic_load_explicit(&count, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++) {
+        const secret_val *v = slot(&c, i);
+        if (v->len == len && memcmp(v->s, s, len) == 0)
             return true;
+    }
     return false;
 }
 
-/* Publishes a snapshot with `add` (n forms) in order, longest first. */
-static void publish(const secret_val *add, size_t n)
+/* Under lock: one more form, published at once. */
+static void append(const char *s, size_t len)
 {
-    const secret_set *old = snapshot();
-    size_t have = old ? old->n : 0;
-    secret_set *set = malloc(sizeof *set + (have + n) * sizeof set->v[0]);
-    if (!set)
+    if (known(s, len))
         return;
-    set->prev = old;
-    set->n = 0;
-    for (size_t i = 0; i < have; i++)
-        set->v[set->n++] = old->v[i];
-    for (size_t k = 0; k < n; k++) {
-        if (known(set, add[k].s, add[k].len))
-            continue;
-        char *copy = malloc(add[k].len + 1);
-        if (!copy)
-            continue;
-        memcpy(copy, add[k].s, add[k].len);
-        copy[add[k].len] = '\0';
-        size_t at = set->n;
-        while (at > 0 && set->v[at - 1].len < add[k].len) {
-            set->v[at] = set->v[at - 1];
-            at--;
+    size_t n = atomic_load_explicit(&count, memory_order_relaxed);
+    chunk *c = &head;
+    for (size_t i = CHUNK; i <= n; i += CHUNK) {
+        chunk *next = atomic_load_explicit(&c->next, memory_order_relaxed);
+        if (!next) {
+            if (!(next = calloc(1, sizeof *next)))
+                return;
+            atomic_store_explicit(&c->next, next, memory_order_relaxed);
         }
-        set->v[at] = (secret_val){copy, add[k].len};
-        set->n++;
+        c = next;
     }
-    atomic_store_explicit(&current, set, memory_order_release);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    c->v[n % CHUNK] = (secret_val){copy, len};
+    atomic_store_explicit(&count, n + 1, memory_order_release);
 }
 
 void secret_add(const char *value, size_t len)
 {
-    if (!value || len == 0 || known(snapshot(), value, len))
+    if (!value || len == 0)
         return;
-    volley_buf forms[3] = {{0}};
-    int rc = vbuf_append_json_escaped(&forms[0], value, len) |
-             url_form(value, len, true, &forms[1]) | url_form(value, len, false, &forms[2]);
-    secret_val add[4] = {{value, len}};
-    size_t n = 1;
-    for (size_t i = 0; rc == 0 && i < 3; i++)
-        if (forms[i].len && !(forms[i].len == len && memcmp(forms[i].data, value, len) == 0))
-            add[n++] = (secret_val){forms[i].data, forms[i].len};
-    publish(add, n);
-    for (size_t i = 0; i < 3; i++)
-        vbuf_free(&forms[i]);
+    pthread_mutex_lock(&lock);
+    if (!known(value, len)) {
+        volley_buf forms[3] = {{0}};
+        int rc = vbuf_append_json_escaped(&forms[0], value, len) |
+                 url_form(value, len, true, &forms[1]) | url_form(value, len, false, &forms[2]);
+        append(value, len);
+        for (size_t i = 0; rc == 0 && i < 3; i++)
+            if (forms[i].len)
+                append(forms[i].data, forms[i].len);
+        for (size_t i = 0; i < 3; i++)
+            vbuf_free(&forms[i]);
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 void secret_reset(void)
 {
-    const secret_set *set = atomic_exchange(&current, NULL);
-    if (set)
-        for (size_t i = 0; i < set->n; i++)
-            free((char *)set->v[i].s);
-    while (set) {
-        const secret_set *prev = set->prev;
-        free((secret_set *)set);
-        set = prev;
+    pthread_mutex_lock(&lock);
+    const chunk *c = &head;
+    size_t n = atomic_load_explicit(&count, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++)
+        free((char *)slot(&c, i)->s);
+    chunk *next = atomic_load_explicit(&head.next, memory_order_relaxed);
+    while (next) {
+        chunk *after = atomic_load_explicit(&next->next, memory_order_relaxed);
+        free(next);
+        next = after;
     }
+    atomic_store_explicit(&head.next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&count, 0, memory_order_release);
+    pthread_mutex_unlock(&lock);
 }
 
 /* ---- redacting ---- */
 
-/* The length of the secret that starts at text[i], or 0. */
-static size_t match_at(const secret_set *set, const secret_val *more, size_t n_more,
-                       const char *text, size_t len, size_t i)
+/* The length of the longest secret (of the n published, or of `more`)
+ * that starts at text[i], or 0. */
+static size_t match_at(size_t n, const secret_val *more, size_t n_more, const char *text,
+                       size_t len, size_t i)
 {
     size_t best = 0;
-    for (size_t k = 0; set && k < set->n; k++) {
-        const secret_val *v = &set->v[k];
-        if (v->len <= len - i && v->s[0] == text[i] && memcmp(v->s, text + i, v->len) == 0) {
-            best = v->len;   /* longest first: the first match is the longest */
-            break;
-        }
-    }
-    for (size_t k = 0; k < n_more; k++) {
-        const secret_val *v = &more[k];
+    const chunk *c = &head;
+    for (size_t k = 0; k < n + n_more; k++) {
+        const secret_val *v = k < n ? slot(&c, k) : &more[k - n];
         if (v->len > best && v->len <= len - i && v->s[0] == text[i] &&
             memcmp(v->s, text + i, v->len) == 0)
             best = v->len;
@@ -171,13 +183,12 @@ static size_t match_at(const secret_set *set, const secret_val *more, size_t n_m
 size_t secret_redact(const char *text, size_t len, const secret_val *more, size_t n_more,
                      char *out, size_t outcap)
 {
-    const secret_set *set = snapshot();
-    size_t w = 0;
+    size_t n = published(), w = 0;
     for (size_t i = 0; i < len;) {
-        size_t m = match_at(set, more, n_more, text, len, i);
+        size_t m = n + n_more ? match_at(n, more, n_more, text, len, i) : 0;
         const char *s = m ? SECRET_MASK : text + i;
-        size_t n = m ? sizeof SECRET_MASK - 1 : 1;
-        for (size_t k = 0; k < n; k++, w++)
+        size_t put = m ? sizeof SECRET_MASK - 1 : 1;
+        for (size_t k = 0; k < put; k++, w++)
             if (w + 1 < outcap)
                 out[w] = s[k];
         i += m ? m : 1;
@@ -202,11 +213,11 @@ size_t secret_host_redact(const char *header, const char *text, size_t len, char
 
 static bool holds_secret(const char *text, size_t len, const secret_val *more, size_t n_more)
 {
-    const secret_set *set = snapshot();
-    if (!set && n_more == 0)
+    size_t n = published();
+    if (n + n_more == 0)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (match_at(set, more, n_more, text, len, i))
+        if (match_at(n, more, n_more, text, len, i))
             return true;
     return false;
 }

@@ -24,9 +24,10 @@
  *
  * The registry is process-wide (the host table's redact has no core to
  * reach, a check plugin's eval() none either) and append-only: values are
- * added on the main thread while a spec loads; readers on any thread see
- * an immutable snapshot (published with release/acquire), so no lock is
- * taken and a reader never sees a half-added value.
+ * added while a spec loads (under a lock); readers on any thread take no
+ * lock and never see a half-added value (slots that never move, their
+ * count published with release/acquire). A handful of values per spec:
+ * each text is compared with every one.
  */
 #ifndef VOLLEY_SECRET_H
 #define VOLLEY_SECRET_H

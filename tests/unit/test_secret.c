@@ -139,8 +139,8 @@ static void test_env_folded_by_template(void **state)
     arena_free(&a);
 }
 
-/* Readers on other threads while values are added: each sees a whole
- * snapshot (run under TSan/ASan by tools/test's sanitizer build). */
+/* Readers on other threads while values are added (more than a chunk of
+ * them): each sees whole values (tools/test runs this under ASan too). */
 static void *reader(void *arg)
 {
     (void)arg;
