@@ -47,10 +47,18 @@ static bool contains_ci(const char *s, const char *word)
     return false;
 }
 
+static bool ends_ci(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcasecmp(s + n - t, tail) == 0;
+}
+
 bool secret_name(const char *name)
 {
-    return name && (contains_ci(name, "token") || contains_ci(name, "secret") ||
-                    contains_ci(name, "password") || contains_ci(name, "key"));
+    if (!name || ends_ci(name, "_port") || ends_ci(name, "_host") || ends_ci(name, "_url"))
+        return false;   /* where a secret is served (TOKEN_PORT), not one */
+    return contains_ci(name, "token") || contains_ci(name, "secret") ||
+           contains_ci(name, "password") || contains_ci(name, "key");
 }
 
 bool secret_header(const char *name, size_t len)

@@ -3,7 +3,8 @@
  *
  * The rule (docs/spec-reference.md#secrets):
  *   - the value of ${env.NAME} whose NAME contains TOKEN, SECRET, PASSWORD
- *     or KEY (in any case) is a secret: templates register it when they
+ *     or KEY (in any case; not ending in _PORT, _HOST or _URL) is a
+ *     secret: templates register it when they
  *     fold it in at load time (template.c), whether it came from -e, the
  *     environment or the template's :-default;
  *   - so is the constant value of a request header named Authorization,
@@ -42,7 +43,9 @@
 #define SECRET_MASK "***"
 
 /* True when NAME contains TOKEN, SECRET, PASSWORD or KEY, in any case
- * (API_TOKEN, db_password, ApiKey, MONKEY too: when in doubt, hidden). */
+ * (API_TOKEN, db_password, ApiKey, MONKEY too: when in doubt, hidden),
+ * unless it ends in _PORT, _HOST or _URL: an address (TOKEN_PORT of the
+ * DelTran specs is the token service's port), shown as it is. */
 bool secret_name(const char *name);
 /* True for the headers whose values are never shown: Authorization,
  * Proxy-Authorization, Cookie, Set-Cookie (any case). */

@@ -10,7 +10,7 @@
  * any parsing; random values come from the VU's own stream (rng.h).
  * "$${" is a literal "${". A name that is not known is a load-time error.
  * The value of an env.NAME whose NAME contains TOKEN, SECRET, PASSWORD or
- * KEY is folded in as it is and registered as a secret (secret.h): what
+ * KEY (secret_name) is folded in as it is and registered as a secret (secret.h): what
  * volley shows of it is ***.
  *
  * JSON bodies (volley_json) are compiled from a YAML tree into the same

@@ -246,14 +246,16 @@ class SecretsTest(VolleyCase):
             services:
               up: { url: "${env.TARGET}/echo?key=${env.API_KEY}&region=${env.REGION}" }
               down: { url: "%s/h?token=${env.API_TOKEN}" }
+              tok: { url: "http://127.0.0.1:${env.TOKEN_PORT}/t" }
             scenarios:
               s:
                 executor: per-vu-iterations
                 flow:
                   - http: { url: "${services.up}" }
             """ % DEAD)
-        rc, out, err = self.volley("scan", spec, env=self.env)
+        rc, out, err = self.volley("scan", spec, env=dict(self.env, TOKEN_PORT="1"))
         self.assertEqual(rc, 1, out + err)
+        self.assertIn("http://127.0.0.1:1/t", out)   # a port, not a secret
         self.assertHidden(out + err, "volley scan")
         self.assertIn("/echo?key=***&region=%s" % REGION, out)
         self.assertIn("%s/h?token=***" % DEAD, out)

@@ -39,6 +39,12 @@ static void test_names(void **state)
     assert_false(secret_name("REGION"));
     assert_false(secret_name("TARGET_URL"));
     assert_false(secret_name("PASS"));
+    /* where a secret is served is not one */
+    assert_false(secret_name("TOKEN_PORT"));
+    assert_false(secret_name("keycloak_url"));
+    assert_false(secret_name("SECRETS_HOST"));
+    assert_true(secret_name("TOKEN_PORTAL"));
+    assert_true(secret_name("URL_KEY"));
     assert_false(secret_name(NULL));
 
     assert_true(secret_header("Authorization", 13));

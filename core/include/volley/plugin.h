@@ -473,7 +473,8 @@ typedef struct volley_host {
      * line, a field of an output's report) as it may be shown. Writes
      * text[0..len) to out with every secret in it replaced by "***": the
      * values of ${env.NAME} whose NAME contains TOKEN, SECRET, PASSWORD or
-     * KEY, the constant values of request headers named Authorization,
+     * KEY (the whole rule: "Secrets" in docs/spec-reference.md), the
+     * constant values of request headers named Authorization,
      * Proxy-Authorization, Cookie or Set-Cookie. With `header` (may be
      * NULL) one of those names, the whole text is "***": a value of that
      * header, never shown. Cut to outcap - 1 bytes and NUL-terminated when
