@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "secret.h"
 
 #define INDEX_MAX 100000000LL
 
@@ -186,6 +187,8 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         return false;
     }
     out->what = arg;
+    out->secret = secret_name(key->str) ||
+                  (strcmp(kind, "header") == 0 && secret_header(arg, strlen(arg)));
     char err[256];
     if (strcmp(kind, "json") == 0) {
         out->from = CAP_FROM_JSON;
@@ -334,6 +337,7 @@ bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char
                                            : from_regex(c, cx, slot, why, whycap);
     if (!ok)
         slot->kind = CAP_UNSET;
+    slot->secret = ok && c->secret;
     return ok;
 }
 

@@ -41,6 +41,9 @@ typedef struct capture_def {
     regex_t *re;            /* CAP_FROM_REGEX; freed by capture_free */
     uint32_t check_series;  /* the "capture NAME" check's hidden series */
     const char *check_name; /* "capture NAME" */
+    bool secret;            /* a secret (secret.h): NAME contains TOKEN, KEY...,
+                               or the value of an Authorization, Cookie,
+                               Set-Cookie... response header */
 } capture_def;
 
 /* Compiles one `NAME: SOURCE` entry (without the slot, which the caller
@@ -62,7 +65,8 @@ typedef struct capture_ctx {
 } capture_ctx;
 
 /* Applies c to the response into slot; false with the reason in why when
- * nothing matched (the slot is then unset). */
+ * nothing matched (the slot is then unset). The slot is marked secret as
+ * c is. */
 bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
                    size_t whycap);
 void capture_ctx_done(capture_ctx *cx);

@@ -19,6 +19,7 @@
 #include "duration.h"
 #include "engine.h"
 #include "options.h"
+#include "secret.h"
 #include "spec.h"
 #include "scan.h"
 #include "summary.h"
@@ -311,7 +312,7 @@ static void print_header(const cli *c, const spec *s, FILE *out)
     char d1[64], d2[64];
     fprintf(out, "\n  execution: local (%s)\n     script: %s\n", s->name, s->path);
     for (size_t i = 0; i < s->n_outputs; i++)
-        fprintf(out, "     output: %s\n", s->outputs[i].label);
+        secret_fprintf(out, "     output: %s\n", s->outputs[i].label);
     if (s->n_outputs == 0)
         fprintf(out, "     output: -\n");
     int64_t vus = 0, longest = 0;
@@ -418,7 +419,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     char err[1024] = "";
     int rc = EXIT_OK;
     if (engine_run(core, s, &c->ro, &res, err, sizeof err) != 0) {
-        fprintf(stderr, "volley: %s: %s\n", path, err);
+        secret_fprintf(stderr, "volley: %s: %s\n", path, err);
         rc = EXIT_ENGINE;
     }
     if (!res.ran) {
@@ -444,13 +445,13 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     summary_print(stdout, s, &core->reg, &res, v);
     if (c->summary_export &&
         summary_export(c->summary_export, s, &core->reg, &res, v, err, sizeof err) != 0) {
-        fprintf(stderr, "volley: %s\n", err);
+        secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }
     bool crash_said = false;
     for (size_t i = 0; i < res.n_outputs; i++) {
         if (res.outputs[i].failed) {
-            fprintf(stderr, "volley: output %s failed: %s\n", res.outputs[i].label, res.outputs[i].err);
+            secret_fprintf(stderr, "volley: output %s failed: %s\n", res.outputs[i].label, res.outputs[i].err);
             crash_said |= strncmp(res.outputs[i].err, "crashed: ", 9) == 0;
             rc = EXIT_ENGINE;
         }
@@ -460,15 +461,15 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     /* setup: failed: no load ran (k6: 107, 100 on its timeout); teardown:
      * after the load: its failure is said, thresholds still count. */
     if (res.setup_state == HOOK_FAILED || res.setup_state == HOOK_TIMED_OUT) {
-        fprintf(stderr, "volley: %s: setup failed, no load was started: %s\n", path, res.hook_reason);
+        secret_fprintf(stderr, "volley: %s: setup failed, no load was started: %s\n", path, res.hook_reason);
         rc = res.setup_state == HOOK_TIMED_OUT ? EXIT_SETUP_TIMEOUT : EXIT_HOOK_FAILED;
     } else if (res.teardown_state == HOOK_FAILED || res.teardown_state == HOOK_TIMED_OUT) {
-        fprintf(stderr, "volley: %s: teardown failed: %s\n", path, res.hook_reason);
+        secret_fprintf(stderr, "volley: %s: teardown failed: %s\n", path, res.hook_reason);
         if (rc == EXIT_OK || rc == EXIT_THRESHOLDS)
             rc = res.teardown_state == HOOK_TIMED_OUT ? EXIT_TEARDOWN_TIMEOUT : EXIT_HOOK_FAILED;
     }
     if (res.test_aborted && rc != EXIT_ENGINE) {
-        fprintf(stderr, "volley: test aborted: %s\n", res.abort_reason);
+        secret_fprintf(stderr, "volley: test aborted: %s\n", res.abort_reason);
         rc = EXIT_ABORTED;
     }
     if (res.interrupted) {

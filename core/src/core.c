@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -9,6 +10,7 @@
 #include "check.h"
 #include "engine.h"
 #include "memo.h"
+#include "secret.h"
 #include "spec.h"
 #include "template.h"
 #include "vu.h"
@@ -23,9 +25,19 @@ static void host_log(volley_core *core, int level, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "volley: %s: %s\n", names[level >= 0 && level <= 3 ? level : 0], msg);
+    /* Whole, then redacted (a plugin's message may quote a url with a
+     * secret in it): a secret cut at the end would not be recognized. */
+    char *text = n >= (int)sizeof msg ? malloc((size_t)n + 1) : NULL;
+    if (text) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    secret_fprintf(stderr, "volley: %s: %s\n", names[level >= 0 && level <= 3 ? level : 0],
+                   text ? text : msg);
+    free(text);
 }
 
 static int host_metric_register(volley_core *core, const char *name, volley_metric_type type,
@@ -102,6 +114,7 @@ int core_init(volley_core *c, char *err, size_t errcap)
         .revision = VOLLEY_ABI_REVISION,
         .config_error = host_config_error,
         .config_warning = host_config_warning,
+        .redact = secret_host_redact,
     };
     metrics_reg_init(&c->reg);
     return spec_register_builtin_metrics(&c->reg, err, errcap);

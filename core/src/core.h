@@ -1,7 +1,8 @@
 /*
  * core: the run context (volley_core). It owns the metric registry, the
  * loaded plugins and the host table handed to them; there is no global
- * mutable state outside it.
+ * mutable state outside it but crash.c's (for a signal handler) and the
+ * append-only secrets of secret.c (for host->redact, which has no core).
  */
 #ifndef VOLLEY_CORE_H
 #define VOLLEY_CORE_H

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
+
 void diag_init(diag *d) { memset(d, 0, sizeof *d); }
 
 void diag_free(diag *d)
@@ -77,10 +79,12 @@ void diag_vwarning(diag *d, const char *file, unsigned line, unsigned col,
 
 void diag_print(const diag *d, FILE *out)
 {
+    /* Printed at the end of the load, when every secret the spec folds in
+     * is known: an error that quotes a folded value shows *** for it. */
     for (size_t i = 0; i < d->n_warnings; i++)
-        fprintf(out, "%s\n", d->warnings[i]);
+        secret_fprintf(out, "%s\n", d->warnings[i]);
     for (size_t i = 0; i < d->n_lines; i++)
-        fprintf(out, "%s\n", d->lines[i]);
+        secret_fprintf(out, "%s\n", d->lines[i]);
 }
 
 void diag_note_since(diag *d, size_t from, const char *suffix)

@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "engine_int.h"
 #include "rng.h"
+#include "secret.h"
 #include "template.h"
 
 #define SYNC_ITER_BUDGET 64   /* iterations in a row without waiting */
@@ -177,6 +178,35 @@ void engine_hook_done(vu_run *v, bool ok, bool timed_out)
         engine_request_stop(e);      /* no load after a failed setup */
 }
 
+/* Adds the values of the secret slots among caps[0..n) to more. */
+static void secret_slots(const vu_capture *caps, size_t n, secret_val *more, size_t *k, size_t cap)
+{
+    for (size_t c = 0; caps && c < n && *k < cap; c++)
+        if (caps[c].secret && caps[c].kind != CAP_UNSET && caps[c].val.len)
+            more[(*k)++] = (secret_val){caps[c].val.data, caps[c].val.len};
+}
+
+/* Text about to be shown (a failure reason, a warning) with every secret
+ * hidden: the registered ones and what this VU captured as a secret (and
+ * setup did). On failure paths only. */
+static void vu_redact(const vu_run *v, const char *text, char *out, size_t outcap)
+{
+    const engine *e = v->w->e;
+    vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
+    size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
+    secret_val small[16], *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
+    size_t k = 0;
+    if (!more) {
+        snprintf(out, outcap, "%s", SECRET_MASK);   /* out of memory: show nothing */
+        return;
+    }
+    secret_slots(v->pub.caps, n, more, &k, n + ns);
+    secret_slots(setup, ns, more, &k, n + ns);
+    secret_redact(text, strlen(text), more, k, out, outcap);
+    if (more != small)
+        free(more);
+}
+
 /* Records one check result (or a capture's) and the first reason it failed. */
 static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
                          bool pass, const char *why)
@@ -186,14 +216,21 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
     engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
-    if (!pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN)
-        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: check \"%s\" failed: %s",
-                 v->sr->sc->name, tags && tags->check ? tags->check : "?", why);
+    bool hook = !pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN;
+    bool first = !pass && w->first_fail && !w->first_fail[series];
     if (!pass)
         v->iter_failed = true;
+    if (!hook && !first)
+        return;
+    /* Kept to be shown (summary, stderr): secrets hidden, once per check. */
+    char shown[1024];
+    vu_redact(v, why, shown, sizeof shown);
+    if (hook)
+        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: check \"%s\" failed: %.400s",
+                 v->sr->sc->name, tags && tags->check ? tags->check : "?", shown);
     /* The first reason per check, for the summary: one copy per run. */
-    if (!pass && w->first_fail && !w->first_fail[series])
-        w->first_fail[series] = strdup(why);
+    if (first)
+        w->first_fail[series] = strdup(shown);
 }
 
 /* check_sink.result: a check item's result, in its own group. */
@@ -284,9 +321,12 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
             if (tmpl_render(r->tmpl, &v->pub, b) == 0 && b->len > 0)
                 x = strtod(b->data, &end);
             if (!end || *end || x - x != 0) {
-                if (!atomic_exchange(&v->w->e->record_warned, true))
+                if (!atomic_exchange(&v->w->e->record_warned, true)) {
+                    char shown[512];
+                    vu_redact(v, b->data ? b->data : "", shown, sizeof shown);
                     fprintf(stderr, "volley: %s: record: \"%s\" is not a number; not recorded "
-                            "(said once)\n", r->location, b->data ? b->data : "");
+                            "(said once)\n", r->location, shown);
+                }
                 continue;
             }
             break;
@@ -363,9 +403,12 @@ static int64_t sleep_ns(vu_run *v, const flow_op *op)
     char err[160];
     if (tmpl_render(op->sleep_tmpl, &v->pub, b) != 0 || !b->data ||
         duration_parse(b->data, &ns, err, sizeof err) != 0 || ns < 0) {
-        if (!atomic_exchange(&v->w->e->sleep_warned, true))
+        if (!atomic_exchange(&v->w->e->sleep_warned, true)) {
+            char shown[512];
+            vu_redact(v, b->data ? b->data : "", shown, sizeof shown);
             fprintf(stderr, "volley: %s: sleep: \"%s\" is not a duration; not sleeping (said once)\n",
-                    op->location, b->data ? b->data : "");
+                    op->location, shown);
+        }
         return 0;
     }
     return ns;

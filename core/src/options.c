@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "secret.h"
 #include "suggest.h"
 
 const char *opt_type_name(volley_opt_type t)
@@ -177,8 +178,10 @@ static volley_template *compile_tmpl(opt_ctx *c, const ynode *n, const char *pat
     return t;
 }
 
+/* A `headers` map: the constant value of an Authorization, Cookie... is a
+ * secret (sent as it is, never shown: secret.h). */
 static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
-                             volley_template_map *out)
+                             volley_template_map *out, bool headers)
 {
     if (n->kind != YNODE_MAP) {
         ynode_error(c->d, n, "%s: expected a mapping of names to strings, got %s", path,
@@ -196,6 +199,8 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
         keys[i] = n->pairs[i].key->str;
         if (want_scalar(c, v, sub, "a string") != 0 || !(vals[i] = compile_tmpl(c, v, sub)))
             rc = -1;
+        else if (headers && secret_header(keys[i], strlen(keys[i])) && tmpl_const(vals[i]))
+            secret_add(tmpl_const(vals[i]), strlen(tmpl_const(vals[i])));
     }
     out->n = n->n_pairs;
     out->keys = keys;
@@ -554,7 +559,8 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
     case VOLLEY_OPT_STRING_LIST:
         return fill_string_list(c, n, path, (volley_string_list *)f);
     case VOLLEY_OPT_TEMPLATE_MAP:
-        return fill_template_map(c, n, path, (volley_template_map *)f);
+        return fill_template_map(c, n, path, (volley_template_map *)f,
+                                 strcmp(o->name, "headers") == 0);
     case VOLLEY_OPT_SCALAR:
         return fill_scalar(c, n, path, (volley_scalar *)f);
     case VOLLEY_OPT_JSON:

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "crash.h"
+#include "secret.h"
 
 out_batch *out_batch_new(volley_sample *samples, size_t n)
 {
@@ -33,7 +34,10 @@ void out_batch_release(out_batch *b)
 static void fail(out_runner *r, const char *err, const char *what)
 {
     r->failed = true;
-    snprintf(r->err, sizeof r->err, "%s", *err ? err : what);
+    /* Shown on stderr and in the summary: with secrets hidden (an error
+     * may quote a path or url that holds one). */
+    const char *text = *err ? err : what;
+    secret_redact(text, strlen(text), NULL, 0, r->err, sizeof r->err);
 }
 
 static void deadline_after(struct timespec *ts, uint64_t ns)

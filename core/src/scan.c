@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "secret.h"
+
 typedef struct probe {
     CURL *easy;
     struct curl_slist *connect_to, *headers;   /* tls.server_name */
@@ -339,7 +341,9 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
                           : up                ? "up"
                           : q->ws             ? "DOWN (status: no WebSocket upgrade)"
                                               : "DOWN (status)";
-        fprintf(out, "  %-16s %-44s %6s %10s  %s%s\n", q->svc->name, q->url ? q->url : "?", status, tm,
+        /* The url (a ${env.API_KEY} in its query) and curl's reason
+         * shown with secrets hidden. */
+        secret_fprintf(out, "  %-16s %-44s %6s %10s  %s%s\n", q->svc->name, q->url ? q->url : "?", status, tm,
                 q->rc != CURLE_OK && q->done ? "DOWN: " : "", why);
         if (q->easy) {
             curl_multi_remove_handle(m, q->easy);

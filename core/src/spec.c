@@ -9,6 +9,7 @@
 #include "duration.h"
 #include "include.h"
 #include "options.h"
+#include "secret.h"
 #include "suggest.h"
 #include "spec_int.h"
 #include "template.h"
@@ -442,7 +443,7 @@ void spec_config_message(spec_loader *L, const void *field, bool error, const ch
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
     if (!L || !L->tracking) {
-        fprintf(stderr, "volley: %s: %s\n", error ? "error" : "warning", text);
+        secret_fprintf(stderr, "volley: %s: %s\n", error ? "error" : "warning", text);
         return;
     }
     const ynode *n = L->cur_value;
@@ -463,7 +464,9 @@ void spec_config_message(spec_loader *L, const void *field, bool error, const ch
         return;
     }
     const char *line = arena_printf(&L->s->a, "%s: %s", spec_loc(L, n), text);
-    fprintf(stderr, "volley: warning: %s\n", line ? line : text);
+    if (line)   /* kept for the summary: with secrets hidden */
+        line = secret_redact_keep(&L->s->a, line);
+    secret_fprintf(stderr, "volley: warning: %s\n", line ? line : text);
     spec *s = L->s;
     const char **w = line ? arena_alloc(&s->a, (s->n_warnings + 1) * sizeof *w) : NULL;
     if (!w)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
+
 typedef struct tag_key_words {
     const char *name, *method, *url, *check, *error_code, *scenario, *group;
     const volley_tag *step;
@@ -67,6 +69,16 @@ static int key_eq(const tag_key_words *a, const tag_key_words *b)
     return memcmp(a, b, sizeof *a) == 0;
 }
 
+/* A tag value as outputs see it: a secret in it (a ${env.API_KEY} folded
+ * into a url) shown as ***. Here, once per tag set, never per sample. */
+static const char *shown(tag_intern *t, const char *v)
+{
+    if (!v || !secret_any())
+        return v;
+    const char *r = secret_redact_keep(&t->a, v);
+    return r ? r : SECRET_MASK;
+}
+
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
@@ -100,6 +112,8 @@ static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
         if (!taken)
             tags[n++] = t->run[i];
     }
+    for (size_t i = 0; i < n; i++)
+        tags[i].value = shown(t, tags[i].value);
     if (t->n_run || k->n_step)
         qsort(tags, n, sizeof *tags, cmp_key);
     set->n = n;

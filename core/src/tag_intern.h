@@ -2,6 +2,8 @@
  * tag_intern: per-worker table turning the tags of a sample into a shared,
  * immutable volley_tagset for outputs. Keys compare string pointers (they
  * point into the compiled spec), so a lookup is a hash of a few words.
+ * A new set is built once per worker; its values are the tags with any
+ * secret in them shown as *** (secret.h), so no output ever sees one.
  */
 #ifndef VOLLEY_TAG_INTERN_H
 #define VOLLEY_TAG_INTERN_H

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "pool.h"
 #include "rng.h"
+#include "secret.h"
 #include "vu.h"
 
 typedef enum seg_kind {
@@ -400,6 +401,9 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
                      "export it, or write ${env.%s:-default})", rest, rest, rest);
             return -1;
         }
+        /* Sent as it is; shown as *** wherever volley shows text. */
+        if (secret_name(rest))
+            secret_add(v, strlen(v));
         sl_value(l, v, escape);
         return 0;
     }

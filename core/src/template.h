@@ -9,6 +9,9 @@
  * their arguments checked and parsed at load time, rendered per VU without
  * any parsing; random values come from the VU's own stream (rng.h).
  * "$${" is a literal "${". A name that is not known is a load-time error.
+ * The value of an env.NAME whose NAME contains TOKEN, SECRET, PASSWORD or
+ * KEY (secret_name) is folded in as it is and registered as a secret (secret.h): what
+ * volley shows of it is ***.
  *
  * JSON bodies (volley_json) are compiled from a YAML tree into the same
  * segment list: literal JSON text plus run-time segments that are written

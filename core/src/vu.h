@@ -19,6 +19,8 @@ enum { CAP_UNSET = 0, CAP_STRING, CAP_JSON };
 typedef struct vu_capture {
     volley_buf val;       /* NUL-terminated text */
     uint8_t kind;         /* CAP_JSON: val is JSON text (number, object...) */
+    uint8_t secret;       /* never shown (capture_def.secret): a failure
+                             reason that quotes it shows *** */
 } vu_capture;
 
 /* Pools one scenario may `use:` at once. */

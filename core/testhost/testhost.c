@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "check.h"
 #include "options.h"
+#include "secret.h"
 #include "yaml_tree.h"
 
 /* The host functions get no context argument for VU-based calls, so the
@@ -179,7 +180,7 @@ int th_init(testhost *th)
         .memo_get = memo_get, .memo_put = memo_put, .template_display = tmpl_display,
         .template_map_urlencode = tmpl_map_urlencode, .revision = VOLLEY_ABI_REVISION,
         .value_get = check_value_get, .config_error = h_config_error,
-        .config_warning = h_config_warning};
+        .config_warning = h_config_warning, .redact = secret_host_redact};
     arena_init(&th->a);
     diag_init(&th->d);
     th->scope = (tmpl_scope){.ctx = th, .env = scope_env, .service = scope_service};

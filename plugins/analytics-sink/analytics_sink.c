@@ -95,7 +95,19 @@ static void sink_destroy(void *inst)
     free(s);
 }
 
-static char *dup_opt(const char *v) { return v ? strdup(v) : NULL; }
+/* A copy of an option the event reports: with secrets hidden (a
+ * test_run_id of "nightly-${env.BUILD_TOKEN}" is sent as "nightly-***"),
+ * as everything volley reports. Only the url is used as written. */
+static char *dup_opt(const volley_host *host, const char *v)
+{
+    if (!v || !VOLLEY_HAS(host, redact) || !host->redact)
+        return v ? strdup(v) : NULL;
+    size_t n = host->redact(NULL, v, strlen(v), NULL, 0);
+    char *out = malloc(n + 1);
+    if (out)
+        host->redact(NULL, v, strlen(v), out, n + 1);
+    return out;
+}
 
 /* Load time (also `volley validate`): the one thing the option map cannot
  * say about the url. */
@@ -131,9 +143,9 @@ static void *sink_create(const volley_host *host, volley_core *core, const void 
     char id[64];
     snprintf(id, sizeof id, "volley-%lld-%d", (long long)time(NULL), (int)getpid());
     s->url = strdup(cfg->url);
-    s->run_id = strdup(cfg->test_run_id && *cfg->test_run_id ? cfg->test_run_id : id);
-    s->scenario = dup_opt(cfg->test_scenario);
-    s->load_level = dup_opt(cfg->load_level);
+    s->run_id = dup_opt(host, cfg->test_run_id && *cfg->test_run_id ? cfg->test_run_id : id);
+    s->scenario = dup_opt(host, cfg->test_scenario);
+    s->load_level = dup_opt(host, cfg->load_level);
     if (!s->url || !s->run_id || (cfg->test_scenario && !s->scenario) ||
         (cfg->load_level && !s->load_level)) {
         snprintf(err, errcap, "out of memory");

@@ -66,6 +66,20 @@ static void put_quoted(char *msg, size_t msgcap, size_t *len, const char *s, siz
     put(msg, msgcap, len, shown < n ? "\"..." : "\"");
 }
 
+/* A value as it may be shown (host->redact, revision 4): secrets hidden
+ * before it is cut, and the whole value of a header that is never shown
+ * (Authorization, Cookie, Set-Cookie...: `header` names it) as ***. */
+static void put_shown(const volley_host *host, const char *header, char *msg, size_t msgcap,
+                      size_t *len, const char *s, size_t n)
+{
+    char hidden[SHOW_MAX + 1];
+    if (host && VOLLEY_HAS(host, redact) && host->redact) {
+        n = host->redact(header, s, n, hidden, sizeof hidden);
+        s = hidden;
+    }
+    put_quoted(msg, msgcap, len, s, n);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Shared matching helpers                                                   */
 /* ------------------------------------------------------------------------ */
@@ -557,9 +571,9 @@ static bool header_value_ok(const struct header_cond *c, const struct wanted *eq
     if (msg && msgcap) {
         msg[0] = '\0';
         put(msg, msgcap, &len, "header %s: ", c->name.s);
-        put_quoted(msg, msgcap, &len, v, n);
+        put_shown(c->host, c->name.s, msg, msgcap, &len, v, n);
         put(msg, msgcap, &len, " %s ", why);
-        put_quoted(msg, msgcap, &len, arg->s, arg->n);
+        put_shown(c->host, c->name.s, msg, msgcap, &len, arg->s, arg->n);
         put_from(msg, msgcap, &len, arg);
     }
     return false;
@@ -590,7 +604,7 @@ static bool header_eval(const void *cond, const volley_response *resp, volley_me
             if (msgcap) {
                 msg[0] = '\0';
                 put(msg, msgcap, &len, "header %s is present: ", c->name.s);
-                put_quoted(msg, msgcap, &len, v, n);
+                put_shown(c->host, c->name.s, msg, msgcap, &len, v, n);
             }
             goto out;
         }
@@ -716,7 +730,7 @@ static bool body_eval(const void *cond, const volley_response *resp, volley_memo
             put(msg, msgcap, &len, "body (empty) %s ", why);
         else
             put(msg, msgcap, &len, "body (%zu bytes) %s ", n, why);
-        put_quoted(msg, msgcap, &len, arg->s, arg->n);
+        put_shown(c->host, NULL, msg, msgcap, &len, arg->s, arg->n);
         put_from(msg, msgcap, &len, arg);
     }
 out:

@@ -360,6 +360,7 @@ fail:
 struct out {
     char *s;
     size_t cap, len;
+    const volley_host *host;   /* its redact, for the values quoted */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -388,6 +389,13 @@ static void put_double(struct out *o, double d)
 
 static void put_quoted(struct out *o, const char *s, size_t n)
 {
+    /* Secrets hidden before the value is cut (host->redact, revision 4):
+     * a value may be a token the server echoed or ${env.API_TOKEN}. */
+    char hidden[SHOW_MAX + 1];
+    if (o->host && VOLLEY_HAS(o->host, redact) && o->host->redact) {
+        n = o->host->redact(NULL, s, n, hidden, sizeof hidden);
+        s = hidden;
+    }
     size_t shown = n < SHOW_MAX ? n : SHOW_MAX;
     put(o, "\"");
     for (size_t i = 0; i < shown; i++) {
@@ -718,7 +726,7 @@ static bool json_cond_eval(const void *cond, const volley_response *resp, volley
     char whybuf[JSON_ERROR_TEXT_LENGTH + 16];
     const char *why = NULL;
     bool owned;
-    struct out o = {.s = msg, .cap = msgcap};
+    struct out o = {.s = msg, .cap = msgcap, .host = c->host};
     if (msgcap)
         msg[0] = '\0';
     json_t *doc = body_json(c, resp, memo, &why, whybuf, sizeof whybuf, &owned);

@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "diag.h"
+#include "secret.h"
 #include "spec.h"
 
 static volley_core core;
@@ -56,5 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spec_free(s);
     diag_free(&d);
     close(fd);
+    secret_reset();   /* process-wide: one input's secrets are not the next's */
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "capture.h"
 #include "diag.h"
 #include "pool.h"
+#include "secret.h"
 #include "template.h"
 #include "vu.h"
 #include "yaml_tree.h"
@@ -81,5 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(out.data);
     arena_free(&a);
+    secret_reset();   /* ${env.X_KEY:-...} registers a secret: not kept across inputs */
     return 0;
 }

@@ -376,10 +376,46 @@ static void test_header_repeated(void **state)
     void *c = compile("header", "{name: Set-Cookie, contains: session=}");
     expect("header", c, &r, true, NULL);
     release("header", c);
-    /* None matches: the message shows the first line. */
+    /* None matches: the message describes the first line, but a value of
+     * Set-Cookie is never shown (nor what it was compared with). */
     c = compile("header", "{name: Set-Cookie, contains: token=}");
-    expect("header", c, &r, false, "header Set-Cookie: \"a=1\" does not contain \"token=\"");
+    expect("header", c, &r, false, "header Set-Cookie: \"***\" does not contain \"***\"");
     release("header", c);
+}
+
+/* Secrets (host->redact): values of Authorization, Cookie, Set-Cookie...
+ * and ${env.*_TOKEN/KEY/SECRET/PASSWORD} values are never shown. */
+static void test_secrets_never_shown(void **state)
+{
+    (void)state;
+    /* 70 characters: longer than a value is shown before it is cut */
+    const char *tok = "tok-0123456789012345678901234567890123456789012345678901234567890abcdef";
+    setenv("VT_API_TOKEN", tok, 1);
+    char headers[512];
+    snprintf(headers, sizeof headers,
+             "HTTP/1.1 200 OK\r\nAuthorization: Bearer abc\r\nCookie: sid=1\r\n"
+             "X-Echo: was %s\r\n\r\n", tok);
+    volley_response r = with_headers(headers);
+    void *c = compile("header", "{name: authorization, equals: Bearer xyz}");
+    expect("header", c, &r, false, "header authorization: \"***\" is not \"***\"");
+    release("header", c);
+    c = compile("header", "{name: Cookie, exists: false}");
+    expect("header", c, &r, false, "header Cookie is present: \"***\"");
+    release("header", c);
+    /* the env value folded in, echoed by the server: hidden whole, not cut */
+    c = compile("header", "{name: X-Echo, equals: '${env.VT_API_TOKEN}'}");
+    expect("header", c, &r, false, "header X-Echo: \"was ***\" is not \"***\"");
+    release("header", c);
+    char body[] = "{\"ok\":false}";
+    volley_response b = {.status = 200, .body = body, .body_len = strlen(body)};
+    c = compile("body", "{contains: 'x ${env.VT_API_TOKEN}'}");
+    expect("body", c, &b, false, "body (12 bytes) does not contain \"x ***\"");
+    release("body", c);
+    /* another header is shown as it is */
+    c = compile("header", "{name: X-Echo, contains: nope}");
+    expect("header", c, &r, false, "header X-Echo: \"was ***\" does not contain \"nope\"");
+    release("header", c);
+    unsetenv("VT_API_TOKEN");
 }
 
 static void test_header_raw_forms(void **state)
@@ -664,6 +700,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_long_quote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_never_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
     };
     return cmocka_run_group_tests_name("checks-basic", tests, NULL, NULL);

@@ -630,6 +630,25 @@ static void test_run_time_values(void **state)
     key->free(has);
 }
 
+/* A ${env.*_PASSWORD} value folded into a check is never shown, nor is it
+ * when the server echoes it (host->redact, before the value is cut). */
+static void test_secrets_never_shown(void **state)
+{
+    (void)state;
+    const char *pw = "pw-0123456789012345678901234567890123456789012345678901234567890xyz";
+    setenv("VT_DB_PASSWORD", pw, 1);
+    char body[256];
+    snprintf(body, sizeof body, "{\"pw\": \"%s\", \"list\": [\"a\"], \"region\": \"eu-9\"}", pw);
+    check(body, "{path: pw, equals: 'x${env.VT_DB_PASSWORD}'}", false, "pw: \"***\" (expected \"x***\")");
+    check(body, "{path: pw, not_equals: '${env.VT_DB_PASSWORD}'}", false,
+          "pw: \"***\" (expected anything but \"***\")");
+    check(body, "{path: list, contains: '${env.VT_DB_PASSWORD}'}", false,
+          "list: array of 1 item (expected an array containing \"***\")");
+    check(body, "{path: pw, exists: false}", false, "pw: \"***\" (expected no value)");
+    check(body, "{path: region, equals: eu-1}", false, "region: \"eu-9\" (expected \"eu-1\")");
+    unsetenv("VT_DB_PASSWORD");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -641,6 +660,7 @@ int main(void)
         T(test_nul_bytes),    T(test_memo_parse_once), T(test_memo_not_json),
         T(test_memo_full_or_absent), T(test_small_msg), T(test_bad_paths),
         T(test_bad_configs),  T(test_threads),        T(test_run_time_values),
+        T(test_secrets_never_shown),
     };
     return cmocka_run_group_tests_name("checks-json", tests, NULL, NULL);
 }

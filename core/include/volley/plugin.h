@@ -48,9 +48,9 @@ extern "C" {
  *               .checks_match_vu; volley_protocol_ops.step_name
  *   revision 3  VOLLEY_OPT_FILE; volley_host.config_error and
  *               .config_warning
- *   revision 4  volley_step_info.reads and volley_check_ops.reads (what
- *               of a response the spec reads: a protocol may discard the
- *               rest)
+ *   revision 4  volley_host.redact; volley_step_info.reads and
+ *               volley_check_ops.reads (what of a response the spec reads:
+ *               a protocol may discard the rest)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -469,6 +469,24 @@ typedef struct volley_host {
      * (certificate verification switched off). */
     void (*config_warning)(volley_core *core, const void *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+    /* ---- revision 4 ---- */
+    /* Secrets: text a plugin is about to show (a failure reason, a log
+     * line, a field of an output's report) as it may be shown. Writes
+     * text[0..len) to out with every secret in it replaced by "***": the
+     * values of ${env.NAME} whose NAME contains TOKEN, SECRET, PASSWORD or
+     * KEY (the whole rule: "Secrets" in docs/spec-reference.md), the
+     * constant values of request headers named Authorization,
+     * Proxy-Authorization, Cookie or Set-Cookie. With `header` (may be
+     * NULL) one of those names, the whole text is "***": a value of that
+     * header, never shown. Cut to outcap - 1 bytes and NUL-terminated when
+     * outcap > 0; returns the length of the whole result, as snprintf.
+     * Any thread; allocates nothing. Redact a value before shortening it
+     * for a message: a cut secret is no longer recognized. The core
+     * already hides secrets in tags (so in every output's samples), in
+     * host->log text, in check and capture failure reasons, resp->error
+     * and the err of an output's callbacks, wherever it shows them. */
+    size_t (*redact)(const char *header, const char *text, size_t len, char *out, size_t outcap);
 } volley_host;
 
 /* ------------------------------------------------------------------------ */
