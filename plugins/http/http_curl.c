@@ -40,11 +40,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    if (vs->turn_bytes >= HTTP_TURN_BYTES) {
+    if (vs->w->turn_left <= 0 && vs->turn_bytes > 0) {
         http_pause(vs->w, vs);   /* the rest on the next loop turn */
         return CURL_WRITEFUNC_PAUSE;
     }
     vs->turn_bytes += len;
+    vs->w->turn_left -= (int64_t)len;
     int rc = http_body_add(vs->w->host, &vs->resp, data, len);
     if (rc == HTTP_PE_TOO_LARGE)
         vs->too_large = HTTP_TOO_LARGE_BODY;

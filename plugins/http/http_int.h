@@ -240,9 +240,16 @@ typedef struct http_raw http_raw;       /* http_raw.c's  */
  */
 #define HTTP_GROUP_VUS 128
 
-/* Body bytes a curl transfer takes in one loop turn before it pauses (see
- * http_pause): as the fast path's READS_PER_EVENT. */
-#define HTTP_TURN_BYTES (256u * 1024u)
+/*
+ * Response bytes a worker reads in one loop turn, over all its
+ * connections and both clients (http_worker.turn_left, refilled before
+ * each poll): beyond it, a connection or transfer takes one small read (the
+ * fast path's HTTP_TURN_MIN) or one curl buffer per turn, so servers that
+ * send without end cannot make a turn long: the other VUs' answers and the
+ * timers (request deadlines) wait at most one short turn.
+ */
+#define HTTP_TURN_BUDGET (256 * 1024)
+#define HTTP_TURN_MIN 4096
 
 typedef struct http_group {
     http_worker *w;
@@ -269,6 +276,8 @@ struct http_worker {
     char *rbuf;                     /* fast path: scratch read buffer of    */
 #define HTTP_RAW_RBUF 65536         /*   this size                          */
     volley_buf location;            /* fast path: a redirect's Location     */
+    uv_prepare_t turn;              /* refills turn_left each loop turn     */
+    int64_t turn_left;              /* of HTTP_TURN_BUDGET                  */
     uv_idle_t resume;               /* curl path: resumes paused transfers  */
     http_vu *paused;                /*   on the next loop turn (a list)     */
     int open_handles;               /* uv handles not yet closed            */

@@ -358,6 +358,12 @@ void http_drain(http_group *g)
     }
 }
 
+/* Before each poll: the worker's read budget of the turn (HTTP_TURN_BUDGET). */
+static void on_turn(uv_prepare_t *h)
+{
+    ((http_worker *)h->data)->turn_left = HTTP_TURN_BUDGET;
+}
+
 http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(void *),
                              char *err, size_t errcap)
 {
@@ -386,6 +392,12 @@ http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(voi
     uv_idle_init(w->loop, &w->resume);   /* cannot fail (libuv 1.x) */
     w->resume.data = w;
     w->open_handles++;
+    uv_prepare_init(w->loop, &w->turn);  /* nor this */
+    w->turn.data = w;
+    w->open_handles++;
+    w->turn_left = HTTP_TURN_BUDGET;
+    uv_prepare_start(&w->turn, on_turn);
+    uv_unref((uv_handle_t *)&w->turn);   /* keeps no loop alive */
     return w;
 }
 
@@ -480,9 +492,10 @@ CURL *http_easy(http_worker *w, http_vu *vs)
 /*
  * A transfer that streams without end must not hold the loop: curl 7.88
  * reads up to 100 buffers from a readable socket in one socket action, so
- * the body callback pauses a transfer that took HTTP_TURN_BYTES in this
- * loop turn, and the idle handle resumes it on the next one (curl then
- * redelivers what it held and runs the transfer from its timer).
+ * the body callback pauses a transfer once the worker's HTTP_TURN_BUDGET
+ * is spent (it took a buffer this turn), and the idle handle resumes it on
+ * the next turn (curl then redelivers what it held and runs the transfer
+ * from its timer).
  */
 static void on_resume(uv_idle_t *h)
 {
@@ -541,7 +554,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_resume_closed(uv_handle_t *h)
 {
-    http_handle_closed(((uv_idle_t *)h)->data);
+    http_handle_closed(h->data);
 }
 
 void http_handle_closed(http_worker *w)
@@ -581,6 +594,7 @@ static void maybe_free(http_worker *w)
 void http_worker_close(http_worker *w)
 {
     uv_close((uv_handle_t *)&w->resume, on_resume_closed);
+    uv_close((uv_handle_t *)&w->turn, on_resume_closed);
     for (size_t i = 0; i < w->n_groups; i++) {
         http_group *g = w->groups[i];
         curl_multi_cleanup(g->multi);

@@ -49,10 +49,7 @@
 /* Idle longer than this, a connection is checked before reuse (see alive). */
 #define CHECK_IDLE_NS 1000000000ull
 #define MAX_CONNS 4                    /* per VU (curl's cache: 4 per VU)      */
-/* Reads of one connection per poll event: a server that sends without end
- * (an endless body) gets 256 KiB a loop turn, then the timers and the other
- * VUs of the worker have theirs, and the request's deadline holds. */
-#define READS_PER_EVENT 4
+
 #define NO_ITER UINT64_MAX             /* http_conn.iter: not per_iteration's  */
 
 enum phase {
@@ -601,16 +598,22 @@ static void read_response(http_raw *r)
 {
     http_vu *vs = r->vs;
     char *buf = r->w->rbuf;
+    http_worker *w = r->w;
     for (int reads = 0;; reads++) {
-        if (reads == READS_PER_EVENT) {
+        /* the worker's budget of the turn (HTTP_TURN_BUDGET); beyond it one
+         * small read per event, the rest on a later turn (level-triggered) */
+        size_t want = w->turn_left >= HTTP_RAW_RBUF ? HTTP_RAW_RBUF
+                      : w->turn_left > HTTP_TURN_MIN ? (size_t)w->turn_left : HTTP_TURN_MIN;
+        if (reads > 0 && w->turn_left <= 0) {
             if (!r->conn->events)   /* after a poll error: poll again */
                 conn_poll(r->conn, UV_READABLE);
-            return;   /* the rest on a later loop turn (level-triggered) */
+            return;
         }
-        ssize_t n = recv(r->conn->fd, buf, HTTP_RAW_RBUF, 0);
+        ssize_t n = recv(r->conn->fd, buf, want, 0);
         if (n > 0) {
             if (!vs->t_first)
                 vs->t_first = r->w->host->now_ns();
+            w->turn_left -= n;
             int rc = http_parse(&r->parser, r->w->host, &vs->resp, buf, (size_t)n);
             if (rc > 0)
                 complete(r);
@@ -618,7 +621,7 @@ static void read_response(http_raw *r)
                 parse_failed(r, rc);
             /* after a poll error (libuv stopped the handle) read on to the
              * socket's own error or EAGAIN */
-            if (rc != 0 || (n < HTTP_RAW_RBUF && r->conn->events))
+            if (rc != 0 || ((size_t)n < want && r->conn->events))
                 return;
             continue;
         }
