@@ -368,14 +368,18 @@ def w_huge_frame(c, q, headers):
     size = int(q.get("size", str(100 * 1000 * 1000)))
     ws_accept(c, headers)
     # the client's close comes while the frame is still being written
-    threading.Thread(target=ws_loop, args=(c, q), daemon=True).start()
-    send(c, ws_head(size, 1))
-    left = size
-    while left > 0:
-        n = min(left, CHUNK)
-        send(c, BLOB[:n])
-        left -= n
-    time.sleep(HOLD)
+    reader = threading.Thread(target=ws_loop, args=(c, q), daemon=True)
+    reader.start()
+    try:
+        send(c, ws_head(size, 1))
+        left = size
+        while left > 0:
+            n = min(left, CHUNK)
+            send(c, BLOB[:n])
+            left -= n
+    except OSError:
+        pass    # the client cut the connection: the reader has its last words
+    reader.join(HOLD)
 
 
 def w_fragments(c, q, headers):
@@ -389,11 +393,14 @@ def w_fragments(c, q, headers):
     reader = threading.Thread(target=ws_loop, args=(c, q), daemon=True)
     reader.start()
     sent, op = 0, 1
-    while not total or sent + size < total:
-        send(c, ws_frame(op, piece, fin=False))
-        op = 0
-        sent += size
-    send(c, ws_frame(op, b"y" * (total - sent), fin=True))
+    try:
+        while not total or sent + size < total:
+            send(c, ws_frame(op, piece, fin=False))
+            op = 0
+            sent += size
+        send(c, ws_frame(op, b"y" * (total - sent), fin=True))
+    except OSError:
+        pass    # the client cut the connection: the reader has its last words
     reader.join(HOLD)
 
 

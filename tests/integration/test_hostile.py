@@ -308,10 +308,15 @@ def run_case(case, path, server, base_tmp):
     r = run_volley(spec_for(case, server.ports, key), tmp, env, case["deadline"] / 1000)
     r["tmp"] = tmp
     if case["kind"] == "ws" and (case.get("extra") or case.get("close")):
-        try:
-            r["server_log"] = server.log(key)
-        except OSError as e:
-            r["server_log"] = {"error": str(e)}
+        # the server's reader thread may still be taking the last frame
+        for _ in range(20):
+            try:
+                r["server_log"] = server.log(key)
+            except OSError as e:
+                r["server_log"] = {"error": str(e)}
+            if "close" in r["server_log"] or not case.get("close"):
+                break
+            time.sleep(0.1)
     metric = "http_reqs" if case["kind"] == "http" else "ws_sessions"
     r["codes"] = sorted({p[2].get("error_code") or "-" for p in r["points"] if p[0] == metric})
     r["n"] = sum(1 for p in r["points"] if p[0] == metric)
