@@ -5,7 +5,7 @@
  * One step is one session, as k6's ws.connect: step_start connects, and
  * the step finishes when the session ends. A VU's session state lives in
  * its ws_vu with one uv timer for every deadline (connect, periodic send,
- * ping, close_after, expect, close backstop) and, once the session has
+ * ping, pong_timeout, close_after, expect, close backstop) and, once the session has
  * ended inside an lws callback, for handing the result to the core on the
  * next loop turn: step_done is never called from inside lws.
  *
@@ -30,6 +30,10 @@
 
 #define CLOSE_GRACE_NS 3000000000ull   /* our close frame, then we cut */
 #define KILL_GRACE_NS 2000000000ull    /* a cut, then we stop waiting for lws */
+/* lws' own write type for a close frame: private in 4.1.6
+ * (roles/ws/private-lib-roles-ws.h), which leaves close frames to
+ * lws_close_reason; see on_writeable for why we write ours. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 /* ------------------------------------------------------------------------ */
 /* Plugin instance                                                           */
@@ -257,12 +261,20 @@ static void kill_now(ws_vu *vs, uint64_t now)
     vs->kill_at = now + KILL_GRACE_NS;
 }
 
-/* Our close: a close frame with code, written when the socket is writable. */
-static void begin_close(ws_vu *vs, uint16_t code, uint64_t now)
+/*
+ * Our close: a close frame with code, written when the socket is writable.
+ * A normal close (close_after, expect met or timed out) then waits for the
+ * server's close frame, CLOSE_GRACE_NS at most; a failure (cut: a message
+ * too big, invalid UTF-8, no pong) cuts the connection once the frame is
+ * out, as RFC 6455 7.1.7 fails a connection: a server in the middle of a
+ * 100 MB frame cannot answer before it has sent all of it.
+ */
+static void begin_close(ws_vu *vs, uint16_t code, bool cut, uint64_t now)
 {
     if (vs->close_pending || !vs->wsi)
         return;
     vs->close_pending = true;
+    vs->close_cut = cut;
     vs->close_code = code;
     vs->close_at = now + CLOSE_GRACE_NS;   /* from here: the backstop */
     lws_callback_on_writable(vs->wsi);
@@ -378,14 +390,30 @@ static int on_writeable(ws_vu *vs, struct lws *wsi)
 {
     uint64_t now = vs->w->host->now_ns();
     if (vs->close_pending && vs->close_code) {
-        lws_close_reason(wsi, (enum lws_close_status)vs->close_code, NULL, 0);
-        return -1;
+        /* Written here, not left to lws (lws_close_reason and -1): Debian's
+         * lws 4.1.6 is built with _DEBUG, where a close asked for from a
+         * callback is repeated at once on libuv ("uv repeat test" in
+         * lws_service_fd_tsi) and that second close drops the connection
+         * before the close frame is written. */
+        if (!vs->close_sent) {
+            unsigned char frame[LWS_PRE + 2];
+            frame[LWS_PRE] = (unsigned char)(vs->close_code >> 8);
+            frame[LWS_PRE + 1] = (unsigned char)(vs->close_code & 0xff);
+            vs->close_sent = true;
+            if (lws_write(wsi, frame + LWS_PRE, 2, WS_WRITE_CLOSE) < 2)
+                return -1;
+        }
+        return vs->close_cut ? -1 : 0;
     }
     if (vs->ping_pending) {
         unsigned char buf[LWS_PRE + 8];
         memcpy(buf + LWS_PRE, &now, 8);
         vs->ping_pending = false;
         vs->ping_sent = now;
+        if (VOLLEY_OPT_IS_SET(vs->st->cfg, OPT_PONG_TIMEOUT) && !vs->pong_due) {
+            vs->pong_due = now + (uint64_t)vs->st->cfg->pong_timeout_ns;
+            arm(vs, now);
+        }
         if (lws_write(wsi, buf + LWS_PRE, 8, LWS_WRITE_PING) < 8) {
             fail(vs, "write", "write error (ping)");
             return -1;
@@ -492,7 +520,7 @@ static void on_message(ws_vu *vs, uint64_t now)
             h->captures_apply(c->expect.capture, vs->vu, &r);
         vs->expect_at = 0;
         if (!VOLLEY_OPT_IS_SET(c, OPT_CLOSE_AFTER))
-            begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+            begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
     }
     match_reply(vs, body, len, now);
 }
@@ -507,18 +535,23 @@ static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
         vs->msg_text = !lws_frame_is_binary(wsi);
     }
     vs->msg_len += len;
-    if (vs->error)
-        return 0;   /* closing after a violation: the rest is dropped */
+    if (vs->error || vs->close_sent)
+        return 0;   /* closing: the rest is dropped */
     uint64_t now = vs->w->host->now_ns();
-    if (vs->msg_len > (uint64_t)st->cfg->max_message) {
+    /* lws hands a frame over in pieces of its rx buffer (16 KB) as they
+     * arrive, with what is left of the frame: a frame that will take the
+     * message over the limit is refused at its first piece, not after
+     * max_message_size bytes; the continuation frames of a fragmented
+     * message add up in msg_len. */
+    if (vs->msg_len + lws_remaining_packet_payload(wsi) > (uint64_t)st->cfg->max_message) {
         fail(vs, "too_big", "message too big (over max_message_size %lld bytes)",
              (long long)st->cfg->max_message);
-        begin_close(vs, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, now);
+        begin_close(vs, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, true, now);
         return 0;
     }
     if (vs->msg_text && !utf8_feed(&vs->utf8, in, len)) {
         fail(vs, "protocol", "protocol error: invalid UTF-8 in a text message");
-        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, now);
+        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, true, now);
         return 0;
     }
     if (st->copy_messages) {
@@ -534,7 +567,7 @@ static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
         return 0;
     if (vs->msg_text && (vs->utf8 & 0xff)) {
         fail(vs, "protocol", "protocol error: invalid UTF-8 in a text message");
-        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, now);
+        begin_close(vs, LWS_CLOSE_STATUS_INVALID_PAYLOAD, true, now);
         return 0;
     }
     on_message(vs, now);
@@ -570,6 +603,7 @@ static void arm(ws_vu *vs, uint64_t now)
             consider(&next, vs->next_send);
             consider(&next, vs->next_ping);
             consider(&next, vs->expect_at);
+            consider(&next, vs->pong_due);
         }
     }
     if (!next) {
@@ -615,12 +649,16 @@ static void on_timer(uv_timer_t *t)
                 kill_now(vs, now);
             }
         } else {
-            if (vs->expect_at && now >= vs->expect_at) {
+            if (vs->pong_due && now >= vs->pong_due) {
+                fail(vs, "pong_timeout", "no pong within %.3gs of a ping",
+                     (double)c->pong_timeout_ns / 1e9);
+                begin_close(vs, LWS_CLOSE_STATUS_GOINGAWAY, true, now);
+            } else if (vs->expect_at && now >= vs->expect_at) {
                 fail(vs, "expect_timeout", "expect: no matching message within %.3gs",
                      (double)c->expect.timeout_ns / 1e9);
-                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             } else if (vs->close_at && now >= vs->close_at) {
-                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, now);
+                begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             } else {
                 if (vs->next_send && now >= vs->next_send) {
                     queue_list(vs, &c->send_every.message);
@@ -860,6 +898,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(vs, wsi, in, len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        vs->pong_due = 0;
         if (len == 8) {
             uint64_t t;
             memcpy(&t, in, 8);
@@ -874,7 +913,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
                  "closed by the server with code %d%s%.*s", code, len > 2 ? ": " : "",
                  len > 2 ? (int)(len - 2 > 120 ? 120 : len - 2) : 0,
                  len > 2 ? (const char *)b + 2 : "");
-        vs->close_pending = true;   /* the server's close: ours is its echo */
+        if (vs->close_sent)
+            return -1;   /* the answer to ours: lws drops the connection */
+        vs->close_pending = true;   /* the server's close: lws echoes it */
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -949,6 +990,8 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
         vs->ctx = w->ctx[w->next_ctx++ % w->n_ctx];
     vs->wsi = NULL;
     vs->close_pending = vs->ping_pending = vs->expect_done = vs->established = false;
+    vs->close_sent = vs->close_cut = false;
+    vs->pong_due = 0;
     vs->tcp_up = false;
     vs->tls_cert_requested = false;
     vs->close_code = 0;

@@ -84,6 +84,11 @@ static const volley_option options[] = {
                         .offset = offsetof(ws_config, ping_every_ns),
                         .help = "send a ping frame this often (ws_ping measures the pong)",
                         .min = 0.001, .max = 86400},
+    [OPT_PONG_TIMEOUT] = {.name = "pong_timeout", .type = VOLLEY_OPT_DURATION,
+                          .offset = offsetof(ws_config, pong_timeout_ns),
+                          .help = "a ping (ping_every) not answered by a pong within it fails "
+                                  "the session (pong_timeout) and ends it",
+                          .min = 0.001, .max = 86400},
     [OPT_CLOSE_AFTER] = {.name = "close_after", .type = VOLLEY_OPT_DURATION,
                          .offset = offsetof(ws_config, close_after_ns),
                          .help = "close the session this long after it opened",
@@ -487,6 +492,10 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
         }
     }
     st->copy_messages = needs_copy(c) || st->reply_mode == REPLY_ID;
+    if (VOLLEY_OPT_IS_SET(c, OPT_PONG_TIMEOUT) && !VOLLEY_OPT_IS_SET(c, OPT_PING_EVERY)) {
+        snprintf(err, errcap, "pong_timeout: needs ping_every (the pings it waits for)");
+        goto fail;
+    }
     if (VOLLEY_OPT_IS_SET(c, OPT_SEND_EVERY) && !c->send_every.message.n) {
         snprintf(err, errcap, "send_every: message is required");
         goto fail;

@@ -36,7 +36,7 @@
 enum ws_opt {
     OPT_URL, OPT_NAME, OPT_HEADERS, OPT_QUERY, OPT_SUBPROTOCOLS, OPT_CONNECT_TIMEOUT,
     OPT_SEND_ON_OPEN, OPT_SEND_EVERY, OPT_PING_EVERY, OPT_CLOSE_AFTER, OPT_MAX_MESSAGE,
-    OPT_CHECK_EACH, OPT_EXPECT, OPT_REPLY_MATCH, OPT_TLS
+    OPT_CHECK_EACH, OPT_EXPECT, OPT_REPLY_MATCH, OPT_TLS, OPT_PONG_TIMEOUT
 };
 
 typedef struct ws_send_every_cfg {
@@ -70,6 +70,7 @@ typedef struct ws_config {
     volley_json_list send_on_open;
     ws_send_every_cfg send_every;
     int64_t ping_every_ns;
+    int64_t pong_timeout_ns;
     int64_t close_after_ns;
     int64_t max_message;
     const volley_checks *check_each;
@@ -201,6 +202,8 @@ typedef struct ws_vu {
     bool timer_ready;
     uint8_t phase;
     bool close_pending;             /* write a close frame next          */
+    bool close_sent;                /* ours is on the wire               */
+    bool close_cut;                 /* a failure: cut once it is sent    */
     bool ping_pending;
     bool expect_done;
     bool msg_text;                  /* the message being received        */
@@ -214,6 +217,7 @@ typedef struct ws_vu {
     uint64_t t0, t_open, t_end;
     uint64_t connect_deadline, next_send, next_ping, close_at, expect_at, kill_at;
     uint64_t ping_sent;
+    uint64_t pong_due;              /* pong_timeout: a ping unanswered by */
     size_t msg_len;                 /* bytes of the message so far       */
     const char *error;              /* why the session failed, or NULL   */
     const char *error_code;

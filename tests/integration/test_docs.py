@@ -309,6 +309,8 @@ class DocsTest(VolleyCase):
             if not values:
                 continue
             step = {"ws": {"url": "ws://127.0.0.1:18080/ws", key: values[0]}}
+            if key == "pong_timeout":
+                step["ws"]["ping_every"] = "1s"   # waits for the pings of ping_every
             add("ws: " + key, "ws-" + key, flow_spec(step))
         for i, v in enumerate(samples(s, defs["step"]["properties"]["ws"])):
             add("ws examples", "ws-example-%d" % i, flow_spec({"ws": v}))

@@ -330,6 +330,20 @@ class TestFailures(WsCase):
         self.fails('{ url: "${env.WS}/hang", connect_timeout: 500ms }', "timeout", status="")
         self.assertGreater(time.monotonic() - t0, 0.5)
 
+    def test_pong_timeout_needs_ping_every(self):
+        spec = self.write_spec("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n"
+                               "    flow:\n      - ws: { url: \"${env.WS}/echo\", pong_timeout: 1s }\n")
+        rc, _, err = self.volley("validate", spec, env={"WS": self.url})
+        self.assertEqual(rc, 104, err)
+        self.assertIn("pong_timeout: needs ping_every", err)
+
+    def test_pongs_answered_in_time_are_no_failure(self):
+        rc, err, _, points = self.run_ws('      - ws: { url: "${env.WS}/echo", ping_every: 50ms, '
+                                         'pong_timeout: 500ms, close_after: 400ms }\n')
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("error_code", self.session(points))
+        self.assertGreaterEqual(len(self.of(points, "ws_ping")), 5)
+
     def test_expect_timeout(self):
         self.fails('{ url: "${env.WS}/echo", expect: { match: { body: { contains: never } }, '
                    'timeout: 300ms } }', "expect_timeout")
