@@ -520,6 +520,11 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         const char *detail = vs->errbuf[0] ? vs->errbuf : curl_easy_strerror(rc);
         if (vs->too_large && rc == CURLE_WRITE_ERROR)
             rc = CURLE_FILESIZE_EXCEEDED;   /* our callback refused it */
+        if (rc == CURLE_RECV_ERROR && strstr(detail, "Too large response headers")) {
+            /* curl 7.88's own 300 KB limit (1xx answers included) */
+            rc = CURLE_FILESIZE_EXCEEDED;
+            vs->too_large = HTTP_TOO_LARGE_HEADERS;
+        }
         if (rc == CURLE_OUT_OF_MEMORY && vs->t_prereq && !vs->too_large) {
             /* curl 7.88's refusal of a header line over 100 KB */
             rc = CURLE_FILESIZE_EXCEEDED;

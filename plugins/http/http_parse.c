@@ -192,8 +192,9 @@ static int chunk_size(http_parser *p, const char *l, size_t n)
             break;
         size = size * 16 + (uint64_t)d;
     }
-    if (i == 0 || (i < n && l[i] != ';' && l[i] != '\r' && l[i] != '\n' && l[i] != ' ' &&
-                   l[i] != '\t'))
+    /* curl reads the size as a curl_off_t: more than INT64_MAX is refused */
+    if (i == 0 || size > (uint64_t)INT64_MAX ||
+        (i < n && l[i] != ';' && l[i] != '\r' && l[i] != '\n' && l[i] != ' ' && l[i] != '\t'))
         return HTTP_PE_CHUNK_SIZE;
     if (size == 0) {
         p->ps = HTTP_PS_TRAILERS;
@@ -219,12 +220,17 @@ static int on_line(http_parser *p, const volley_host *h, http_response *out, con
         if ((rc = status_line(p, l, n)) != 0)
             return rc;
         p->line_bytes += n;
+        /* interim (1xx) answers count too, as curl counts them */
+        if (p->line_bytes > MAX_HEADERS)
+            return HTTP_PE_HEADERS_SIZE;
         out->hdr_bytes += n;
         out->headers.len = 0;   /* only the last response's lines are kept */
         p->ps = HTTP_PS_HEADERS;
         return 0;
     case HTTP_PS_HEADERS:
         p->line_bytes += n;
+        if (p->line_bytes > MAX_HEADERS)
+            return HTTP_PE_HEADERS_SIZE;
         out->hdr_bytes += n;
         if (blank_line(l, n)) {
             headers_end(p);
