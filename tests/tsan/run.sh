@@ -18,7 +18,7 @@ SOURCE="$(cd "$HERE/../.." && pwd)"
 BUILD="$(cd "${1:-$SOURCE/build-tsan}" && pwd)"
 VOLLEY="$BUILD/volley"
 [ -x "$VOLLEY" ] || { echo "tests/tsan/run.sh: no $VOLLEY (tools/test builds it)" >&2; exit 1; }
-ldd "$VOLLEY" | grep -q libtsan || { echo "tests/tsan/run.sh: $VOLLEY is not a -DVOLLEY_TSAN=ON build" >&2; exit 1; }
+grep -qa __tsan_init "$VOLLEY" || { echo "tests/tsan/run.sh: $VOLLEY is not a -DVOLLEY_TSAN=ON build" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/volley-tsan.XXXXXX)"
 WS_PID=""
