@@ -23,7 +23,7 @@ Run by tools/test after ctest (it needs a second, Release build of its own):
 --packager-build DIR makes the GCC packager build in DIR (emptied first)
 and keeps it: tools/test makes the Debian package from it next
 (tests/package/test_deb.sh). Bounded: the packager builds are the long part
-(about 20 s each here)."""
+(about 20 s each here; the whole test about 80 s)."""
 import csv
 import json
 import os

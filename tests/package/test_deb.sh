@@ -27,7 +27,7 @@
 # BUILD_DIR: a packager build to package (tools/test passes the one
 # tests/install/test_install.py --packager-build made); without it, a
 # fresh Release build is made in a temporary directory. Every step is
-# bounded by `timeout`; about 20 s with BUILD_DIR, 40 s without, here.
+# bounded by `timeout`; about 15 s with BUILD_DIR, 30 s without, here.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$(cd "$HERE/../.." && pwd)"
