@@ -19,8 +19,11 @@ test host, and the installed volley running a spec with it:
   - csv-out's rows match json-out's points from the same run, one for one.
 
 Run by tools/test after ctest (it needs a second, Release build of its own):
-  tests/install/test_install.py BUILD_DIR [--skip-packager]
-Bounded: the packager build is the long part (about 1-2 minutes here)."""
+  tests/install/test_install.py BUILD_DIR [--skip-packager] [--packager-build DIR]
+--packager-build DIR makes the GCC packager build in DIR (emptied first)
+and keeps it: tools/test makes the Debian package from it next
+(tests/package/test_deb.sh). Bounded: the packager builds are the long part
+(about 20 s each here; the whole test about 80 s)."""
 import csv
 import json
 import os
@@ -35,6 +38,7 @@ SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 EXAMPLE = os.path.join(SOURCE, "examples", "plugins", "csv-out")
 BUILD = None
 SKIP_PACKAGER = False
+PACKAGER_BUILD = None      # where the GCC packager build goes and stays (--packager-build)
 MULTIARCH = "lib/x86_64-linux-gnu"
 
 SPEC = textwrap.dedent("""\
@@ -87,13 +91,15 @@ class InstallTest(unittest.TestCase):
             return
         # A packager's Release build with the default options, staged: GCC
         # with Debian's multiarch libdir, and clang with lib64.
-        cls.packager("packager", None, MULTIARCH)
+        cls.packager("packager", None, MULTIARCH, PACKAGER_BUILD)
         if shutil.which("clang-14"):
             cls.packager("packager-clang", "clang-14", "lib64")
 
     @classmethod
-    def packager(cls, name, cc, libdir):
-        pkg = os.path.join(cls.work, name + "-build")
+    def packager(cls, name, cc, libdir, keep=None):
+        pkg = keep or os.path.join(cls.work, name + "-build")
+        if keep:
+            shutil.rmtree(keep, ignore_errors=True)   # fresh, as a packager's is
         env = dict(os.environ)
         if cc:
             env["CC"] = cc
@@ -202,6 +208,12 @@ if __name__ == "__main__":
     if "--skip-packager" in args:
         SKIP_PACKAGER = True
         args.remove("--skip-packager")
+    if "--packager-build" in args:
+        i = args.index("--packager-build")
+        if i + 1 >= len(args):
+            sys.exit(__doc__)
+        PACKAGER_BUILD = os.path.abspath(args[i + 1])
+        del args[i:i + 2]
     if len(args) != 1:
         sys.exit(__doc__)
     BUILD = os.path.abspath(args[0])

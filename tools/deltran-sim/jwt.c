@@ -176,7 +176,7 @@ int jwt_verify(const char *secret, const char *token, long long now_s, json_t **
         json_decref(body);
         return fail(err, errcap, "token signature is invalid: signature is invalid");
     }
-    double exp, nbf;
+    double exp = 0, nbf = 0;   // set when has_exp/has_nbf (gcc -fsanitize=thread cannot tell)
     bool bad = false;
     bool has_exp = num_claim(body, "exp", &exp, &bad);
     bool has_nbf = num_claim(body, "nbf", &nbf, &bad);
