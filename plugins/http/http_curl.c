@@ -40,12 +40,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     http_vu *vs = userp;
     size_t len = size * n;
-    if (vs->w->turn_left <= 0 && vs->turn_bytes > 0) {
-        http_pause(vs->w, vs);   /* the rest on the next loop turn */
-        return CURL_WRITEFUNC_PAUSE;
+    if (vs->resp.body_bytes >= HTTP_BULK_BYTES) {
+        /* a bulk response: read in turns (HTTP_BULK_TURN) */
+        if (vs->grant <= 0) {
+            http_pause(vs->w, vs);
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        vs->grant -= (int64_t)len;
     }
-    vs->turn_bytes += len;
-    vs->w->turn_left -= (int64_t)len;
     int rc = http_body_add(vs->w->host, &vs->resp, data, len);
     if (rc == HTTP_PE_TOO_LARGE)
         vs->too_large = HTTP_TOO_LARGE_BODY;
@@ -335,7 +337,7 @@ static void reset_request(http_vu *vs, uint64_t now)
     vs->resp.keep_body = vs->step->keep_body;
     vs->resp.max_body = vs->step->max_body;
     vs->too_large = 0;
-    vs->turn_bytes = 0;
+    vs->grant = HTTP_BULK_GRANT;
     vs->errbuf[0] = '\0';
 }
 
@@ -444,10 +446,12 @@ static double us_ms(curl_off_t from, curl_off_t to)
 
 /* The curl path's timings: the shared marks, connecting and TLS from
  * curl's CONNECT/APPCONNECT, receiving curl's TOTAL - STARTTRANSFER. */
-static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now)
+static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now, bool timed_out)
 {
     double receiving = 0.0;
-    if (vs->t_prereq && vs->t_first) {
+    if (timed_out && vs->t_prereq && vs->t_first) {
+        receiving = http_ns_ms(vs->t_first, now);   /* curl's TOTAL is later */
+    } else if (vs->t_prereq && vs->t_first) {
         curl_off_t st = 0, total = 0;
         curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &st);
         curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
@@ -510,7 +514,8 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nc);
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
     curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    http_outcome o = {.t = measure(vs, e, nc, now), .status = status};
+    http_outcome o = {.t = measure(vs, e, nc, now, rc == CURLE_OPERATION_TIMEDOUT),
+                      .status = status};
     if (vs->resolve_set && st->idx < vs->g->n_pinned)
         vs->g->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
 

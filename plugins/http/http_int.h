@@ -241,15 +241,20 @@ typedef struct http_raw http_raw;       /* http_raw.c's  */
 #define HTTP_GROUP_VUS 128
 
 /*
- * Response bytes a worker reads in one loop turn, over all its
- * connections and both clients (http_worker.turn_left, refilled before
- * each poll): beyond it, a connection or transfer takes one small read (the
- * fast path's HTTP_TURN_MIN) or one curl buffer per turn, so servers that
- * send without end cannot make a turn long: the other VUs' answers and the
- * timers (request deadlines) wait at most one short turn.
+ * Bulk responses. A response is bulk once its body passed HTTP_BULK_BYTES;
+ * smaller ones are read as they come. Bulk ones are read in turns: each
+ * loop turn a worker reads at most HTTP_BULK_TURN bytes of them in all
+ * (http_worker.bulk_left, refilled before each poll), HTTP_BULK_GRANT at a
+ * time, to the one that waited longest first (a FIFO per client: the fast
+ * path's connections taken off epoll meanwhile, curl's transfers paused).
+ * So servers that send without end (an endless body, 200 at once) cannot
+ * make a turn long, and the other VUs' small answers and the timers (the
+ * request deadlines) wait at most a short turn; a bulk download still
+ * moves at HTTP_BULK_TURN per turn, and turns are short.
  */
-#define HTTP_TURN_BUDGET (256 * 1024)
-#define HTTP_TURN_MIN 4096
+#define HTTP_BULK_BYTES (64 * 1024)
+#define HTTP_BULK_TURN (256 * 1024)
+#define HTTP_BULK_GRANT (64 * 1024)
 
 typedef struct http_group {
     http_worker *w;
@@ -273,13 +278,20 @@ struct http_worker {
     http_vu *active;                /* VUs whose handle is in a multi       */
     long n_vus;                     /* VUs holding an easy handle           */
     http_raw *raws;                 /* VUs' fast-path states                */
+    http_raw *expired;              /* fast path: requests past their       */
+    uv_idle_t expire;               /*   deadline this turn, reported by it */
+    bool expire_init;               /*   after the turn's timers            */
     char *rbuf;                     /* fast path: scratch read buffer of    */
 #define HTTP_RAW_RBUF 65536         /*   this size                          */
     volley_buf location;            /* fast path: a redirect's Location     */
-    uv_prepare_t turn;              /* refills turn_left each loop turn     */
-    int64_t turn_left;              /* of HTTP_TURN_BUDGET                  */
-    uv_idle_t resume;               /* curl path: resumes paused transfers  */
-    http_vu *paused;                /*   on the next loop turn (a list)     */
+    uv_prepare_t turn;              /* refills bulk_left each loop turn     */
+    int64_t bulk_left;              /* of HTTP_BULK_TURN                    */
+    uv_idle_t resume;               /* curl path: resumes paused transfers, */
+    http_vu *paused, *paused_tail;  /*   oldest first (a FIFO)              */
+    struct http_conn *bulk_head;    /* fast path: bulk connections waiting  */
+    struct http_conn *bulk_tail;    /*   for their turn (a FIFO)            */
+    uv_idle_t bulk;                 /*   served by this, lazily set up      */
+    bool bulk_init;
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
@@ -349,7 +361,8 @@ struct http_vu {
     long recv_buf;                  /* CURLOPT_BUFFERSIZE of the handle     */
     bool paused;                    /* curl path: in http_worker.paused     */
     http_vu *paused_next;
-    size_t turn_bytes;              /* body bytes taken since it last paused */
+    int64_t grant;                  /* bulk body bytes it may take before   */
+                                    /*   it pauses for its next turn        */
     unsigned char too_large;        /* curl path: a callback refused the    */
                                     /*   response's HTTP_TOO_LARGE_* part   */
     char errbuf[CURL_ERROR_SIZE];
@@ -479,13 +492,14 @@ http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(voi
  * multis and uv handles; the worker is freed when the last has closed. */
 void http_worker_close(http_worker *w);
 /* After curl_multi_socket_action: hands finished transfers to
- * http_curl_complete. */
-void http_drain(http_group *g);
+ * http_curl_complete; timed_out_at (not 0: a timeout action) is when the
+ * ones that timed out ended. */
+void http_drain(http_group *g, uint64_t timed_out_at);
 /* The VU's easy handle, created on first use in a group with room; NULL
  * when it cannot be. */
 CURL *http_easy(http_worker *w, http_vu *vs);
 /* Inside the VU's body callback, which then returns CURL_WRITEFUNC_PAUSE:
- * the transfer is resumed on the next loop turn. */
+ * the transfer is resumed in its turn (HTTP_BULK_TURN). */
 void http_pause(http_worker *w, http_vu *vs);
 /* The VU's transfer leaves its multi: it is not resumed any more. */
 void http_unpause(http_worker *w, http_vu *vs);

@@ -138,6 +138,9 @@ static void socket_action(http_group *g, curl_socket_t fd, int flags)
 {
     http_worker *w = g->w;
     int running;
+    /* Transfers past their deadline all end in one timeout action, each
+     * closing its connection in turn: they ended when it began. */
+    uint64_t began = fd == CURL_SOCKET_TIMEOUT ? w->host->now_ns() : 0;
     curl_multi_socket_action(g->multi, fd, flags, &running);
     /* libuv stops a poll handle after an error; if curl still wants the
      * socket (it did not remove it), poll it again. */
@@ -147,7 +150,7 @@ static void socket_action(http_group *g, curl_socket_t fd, int flags)
                  ((s->want & CURL_POLL_OUT) ? UV_WRITABLE : 0);
         sock_poll(w, s, ev);
     }
-    http_drain(g);
+    http_drain(g, began);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -332,7 +335,7 @@ static void iter_note(http_worker *w, http_vu *vs, CURL *easy)
  * core's step_done, which may start, cancel or end VUs, or even call
  * worker_fini: that is deferred until the outermost drain returns.
  */
-void http_drain(http_group *g)
+void http_drain(http_group *g, uint64_t timed_out_at)
 {
     http_worker *w = g->w;
     uint64_t now = w->host->now_ns();
@@ -348,7 +351,8 @@ void http_drain(http_group *g)
         if (vs && vs->iterc && vs->step->reuse == HTTP_REUSE_ITERATION)
             iter_note(w, vs, m->easy_handle);
         if (vs)
-            http_curl_complete(w, vs, rc, now);
+            http_curl_complete(w, vs, rc,
+                               rc == CURLE_OPERATION_TIMEDOUT && timed_out_at ? timed_out_at : now);
         else
             curl_multi_remove_handle(g->multi, m->easy_handle);
     }
@@ -358,10 +362,10 @@ void http_drain(http_group *g)
     }
 }
 
-/* Before each poll: the worker's read budget of the turn (HTTP_TURN_BUDGET). */
+/* Before each poll: the worker's bulk bytes of the turn (HTTP_BULK_TURN). */
 static void on_turn(uv_prepare_t *h)
 {
-    ((http_worker *)h->data)->turn_left = HTTP_TURN_BUDGET;
+    ((http_worker *)h->data)->bulk_left = HTTP_BULK_TURN;
 }
 
 http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(void *),
@@ -395,7 +399,7 @@ http_worker *http_worker_new(http_plugin *p, volley_worker *vw, void (*fini)(voi
     uv_prepare_init(w->loop, &w->turn);  /* nor this */
     w->turn.data = w;
     w->open_handles++;
-    w->turn_left = HTTP_TURN_BUDGET;
+    w->bulk_left = HTTP_BULK_TURN;
     uv_prepare_start(&w->turn, on_turn);
     uv_unref((uv_handle_t *)&w->turn);   /* keeps no loop alive */
     return w;
@@ -490,27 +494,34 @@ CURL *http_easy(http_worker *w, http_vu *vs)
 }
 
 /*
- * A transfer that streams without end must not hold the loop: curl 7.88
- * reads up to 100 buffers from a readable socket in one socket action, so
- * the body callback pauses a transfer once the worker's HTTP_TURN_BUDGET
- * is spent (it took a buffer this turn), and the idle handle resumes it on
- * the next turn (curl then redelivers what it held and runs the transfer
- * from its timer).
+ * Bulk responses on curl (HTTP_BULK_TURN): the body callback pauses a bulk
+ * transfer whose grant is spent (curl 7.88 would read up to 100 buffers
+ * from a readable socket in one socket action), and each turn this idle
+ * handle resumes the ones that waited longest, HTTP_BULK_GRANT each, while
+ * the turn's bulk bytes last. Curl then redelivers what it held and runs
+ * the transfer from its timer; a paused transfer's socket is not polled.
+ * The handle stays active while any waits, so the loop does not block.
  */
 static void on_resume(uv_idle_t *h)
 {
     http_worker *w = h->data;
-    http_vu *list = w->paused;
-    w->paused = NULL;
-    uv_idle_stop(h);
-    while (list) {
-        http_vu *vs = list;
-        list = vs->paused_next;
+    /* the ones waiting now, once each: a resumed one may pause again */
+    size_t n = 0;
+    for (http_vu *vs = w->paused; vs; vs = vs->paused_next)
+        n++;
+    while (n-- > 0 && w->paused && w->bulk_left > 0) {
+        http_vu *vs = w->paused;
+        w->paused = vs->paused_next;
+        if (!w->paused)
+            w->paused_tail = NULL;
         vs->paused = false;
         vs->paused_next = NULL;
-        vs->turn_bytes = 0;
+        vs->grant = HTTP_BULK_GRANT;
+        w->bulk_left -= HTTP_BULK_GRANT;
         curl_easy_pause(vs->easy, CURLPAUSE_CONT);
     }
+    if (!w->paused)
+        uv_idle_stop(h);
 }
 
 void http_pause(http_worker *w, http_vu *vs)
@@ -518,8 +529,12 @@ void http_pause(http_worker *w, http_vu *vs)
     if (vs->paused)
         return;
     vs->paused = true;
-    vs->paused_next = w->paused;
-    w->paused = vs;
+    vs->paused_next = NULL;
+    if (w->paused_tail)
+        w->paused_tail->paused_next = vs;
+    else
+        w->paused = vs;
+    w->paused_tail = vs;
     if (!uv_is_active((uv_handle_t *)&w->resume))
         uv_idle_start(&w->resume, on_resume);
 }
@@ -528,9 +543,15 @@ void http_unpause(http_worker *w, http_vu *vs)
 {
     if (!vs->paused)
         return;
-    for (http_vu **pp = &w->paused; *pp; pp = &(*pp)->paused_next)
-        if (*pp == vs) {
-            *pp = vs->paused_next;
+    http_vu *prev = NULL;
+    for (http_vu *p = w->paused; p; prev = p, p = p->paused_next)
+        if (p == vs) {
+            if (prev)
+                prev->paused_next = vs->paused_next;
+            else
+                w->paused = vs->paused_next;
+            if (w->paused_tail == vs)
+                w->paused_tail = prev;
             break;
         }
     vs->paused = false;

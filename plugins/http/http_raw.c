@@ -57,7 +57,8 @@ enum phase {
     PH_CONNECT,   /* a connect in progress                                    */
     PH_SEND,      /* writing the request                                      */
     PH_RECV,      /* reading the response                                     */
-    PH_FAILED     /* failed inside step_start: reported when the timer fires */
+    PH_FAILED,    /* failed inside step_start: reported when the timer fires */
+    PH_EXPIRED    /* past its deadline: closed, reported after the timers    */
 };
 
 typedef struct http_conn http_conn;
@@ -73,6 +74,8 @@ struct http_conn {
     uint64_t idle_since;
     uint64_t iter;              /* opened by a per_iteration request in this
                                    VU iteration; else NO_ITER              */
+    http_conn *bulk_next;       /* in http_worker.bulk_head (queued)       */
+    bool queued;
 };
 
 struct http_raw {
@@ -98,12 +101,15 @@ struct http_raw {
     uint64_t t_connect, t_connected;
     http_parser parser;         /* the response                             */
     /* a failure waiting to be reported */
+    http_raw *exp_next;         /* in http_worker.expired (PH_EXPIRED)      */
+    uint64_t t_end;             /* PH_EXPIRED: when its deadline was seen   */
     CURLcode err;
     long err_errno;
     char err_detail[200];
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void on_bulk(uv_idle_t *h);
 static void on_timer(uv_timer_t *t);
 static void report_failure(http_raw *r);
 
@@ -163,9 +169,48 @@ static void on_conn_closed(uv_handle_t *hd)
     http_handle_closed(w);
 }
 
+/* A bulk response's connection waits for its turn (on_bulk), not polled. */
+static void bulk_wait(http_conn *c)
+{
+    http_worker *w = c->w;
+    if (c->queued)
+        return;
+    uv_poll_stop(&c->poll);
+    c->events = 0;
+    c->queued = true;
+    c->bulk_next = NULL;
+    if (w->bulk_tail)
+        w->bulk_tail->bulk_next = c;
+    else
+        w->bulk_head = c;
+    w->bulk_tail = c;
+    uv_idle_start(&w->bulk, on_bulk);
+}
+
+static void bulk_unlink(http_conn *c)
+{
+    http_worker *w = c->w;
+    if (!c->queued)
+        return;
+    http_conn *prev = NULL;
+    for (http_conn *p = w->bulk_head; p; prev = p, p = p->bulk_next)
+        if (p == c) {
+            if (prev)
+                prev->bulk_next = c->bulk_next;
+            else
+                w->bulk_head = c->bulk_next;
+            if (w->bulk_tail == c)
+                w->bulk_tail = prev;
+            break;
+        }
+    c->queued = false;
+    c->bulk_next = NULL;
+}
+
 /* uv_close stops polling (epoll DEL) before the fd is closed. */
 static void conn_drop(http_raw *r, http_conn *c)
 {
+    bulk_unlink(c);
     for (http_conn **pp = &r->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
@@ -260,6 +305,8 @@ static http_conn *conn_new(http_raw *r, int fd)
     c->events = 0;
     c->idle_since = 0;
     c->iter = r->st->reuse == HTTP_REUSE_ITERATION ? r->iter : NO_ITER;
+    c->bulk_next = NULL;
+    c->queued = false;
     r->w->open_handles++;
     /* at the front; beyond MAX_CONNS the least recently used goes */
     c->next = r->conns;
@@ -320,15 +367,80 @@ static uint64_t request_ended(http_raw *r)
     return now;
 }
 
-static void report_failure(http_raw *r)
+/* Reports the recorded failure as of `now`. */
+static void report_failure_at(http_raw *r, uint64_t now)
 {
     http_worker *w = r->w;
     http_vu *vs = r->vs;
-    uint64_t now = request_ended(r);
+    uv_timer_stop(&r->timer);
+    r->phase = PH_IDLE;
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
     http_respond(w, vs, &o);
+}
+
+static void report_failure(http_raw *r)
+{
+    report_failure_at(r, r->w->host->now_ns());
+}
+
+/*
+ * Deadlines that pass together (VUs that started together) fire in one
+ * timer phase. Closing each at once (a close with unread data sends a
+ * reset, the peer's side runs on this thread on loopback) and reporting
+ * it (its VU's next request) before the next timer runs made the last of
+ * 200 end 20 ms late. Each is stamped and taken off the poll as its timer
+ * fires, then closed and reported once the turn's timers are done (the
+ * worker's idle handle), at its stamp.
+ */
+static void expired_unlink(http_raw *r)
+{
+    if (r->phase != PH_EXPIRED)
+        return;
+    for (http_raw **pp = &r->w->expired; *pp; pp = &(*pp)->exp_next)
+        if (*pp == r) {
+            *pp = r->exp_next;
+            break;
+        }
+    r->exp_next = NULL;
+}
+
+static void on_expired(uv_idle_t *h)
+{
+    http_worker *w = h->data;
+    while (w->expired) {
+        http_raw *r = w->expired;
+        w->expired = r->exp_next;
+        r->exp_next = NULL;
+        conn_close(r);
+        report_failure_at(r, r->t_end);   /* may end the VU or the worker */
+    }
+    if (!w->expired)
+        uv_idle_stop(h);
+}
+
+static void expire(http_raw *r, uint64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void expire(http_raw *r, uint64_t now, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err_detail, sizeof r->err_detail, fmt, ap);
+    va_end(ap);
+    r->err = CURLE_OPERATION_TIMEDOUT;
+    r->err_errno = 0;
+    if (r->conn) {   /* nothing more is read: closed after the timers */
+        bulk_unlink(r->conn);
+        uv_poll_stop(&r->conn->poll);
+        r->conn->events = 0;
+    }
+    r->phase = PH_EXPIRED;
+    r->t_end = now;
+    r->exp_next = r->w->expired;
+    r->w->expired = r;
+    uv_idle_start(&r->w->expire, on_expired);
 }
 
 static void connect_failed(http_raw *r)
@@ -369,6 +481,8 @@ static void complete(http_raw *r)
         conn_close(r);
     } else {
         c->idle_since = now;
+        if (!c->events)   /* read in a bulk turn: watched again while idle */
+            conn_poll(c, UV_READABLE);
         uv_unref((uv_handle_t *)&c->poll);   /* idle: keeps no loop alive */
         r->conn = NULL;
     }
@@ -594,55 +708,97 @@ static void on_eof(http_raw *r)
     }
 }
 
-static void read_response(http_raw *r)
+/* How a read of the response ended. */
+enum { RD_ENDED, RD_DRAINED, RD_MORE };
+
+/*
+ * Reads what the request's connection has. A bulk response (past
+ * HTTP_BULK_BYTES of body) is read only in its turn: outside it the
+ * connection waits in the worker's bulk FIFO, not polled; in it (granted,
+ * from on_bulk) up to what is left of the turn's HTTP_BULK_TURN. RD_ENDED:
+ * the request ended (or went on elsewhere); RD_DRAINED: the socket is
+ * polled again; RD_MORE: there is more for a later turn.
+ */
+static int read_response(http_raw *r, bool granted)
 {
     http_vu *vs = r->vs;
-    char *buf = r->w->rbuf;
     http_worker *w = r->w;
-    for (int reads = 0;; reads++) {
-        /* the worker's budget of the turn (HTTP_TURN_BUDGET); beyond it one
-         * small read per event, the rest on a later turn (level-triggered) */
-        size_t want = w->turn_left >= HTTP_RAW_RBUF ? HTTP_RAW_RBUF
-                      : w->turn_left > HTTP_TURN_MIN ? (size_t)w->turn_left : HTTP_TURN_MIN;
-        if (reads > 0 && w->turn_left <= 0) {
-            if (!r->conn->events)   /* after a poll error: poll again */
-                conn_poll(r->conn, UV_READABLE);
-            return;
+    http_conn *c = r->conn;
+    for (;;) {
+        bool bulk = vs->resp.body_bytes >= HTTP_BULK_BYTES;
+        if (bulk && (!granted || w->bulk_left <= 0)) {
+            if (!granted)
+                bulk_wait(c);
+            return RD_MORE;
         }
-        ssize_t n = recv(r->conn->fd, buf, want, 0);
+        size_t want = HTTP_RAW_RBUF;
+        if (bulk && (int64_t)want > w->bulk_left)
+            want = (size_t)w->bulk_left;
+        ssize_t n = recv(c->fd, w->rbuf, want, 0);
         if (n > 0) {
             if (!vs->t_first)
-                vs->t_first = r->w->host->now_ns();
-            w->turn_left -= n;
-            int rc = http_parse(&r->parser, r->w->host, &vs->resp, buf, (size_t)n);
-            if (rc > 0)
+                vs->t_first = w->host->now_ns();
+            if (bulk)
+                w->bulk_left -= n;
+            int rc = http_parse(&r->parser, w->host, &vs->resp, w->rbuf, (size_t)n);
+            if (rc > 0) {
                 complete(r);
-            else if (rc < 0)
+                return RD_ENDED;
+            }
+            if (rc < 0) {
                 parse_failed(r, rc);
-            /* after a poll error (libuv stopped the handle) read on to the
-             * socket's own error or EAGAIN */
-            if (rc != 0 || ((size_t)n < want && r->conn->events))
-                return;
+                return RD_ENDED;
+            }
+            /* a short read drained it, when polled; after a poll error
+             * (libuv stopped the handle) or in a turn, read on to EAGAIN */
+            if ((size_t)n < want && c->events)
+                return RD_DRAINED;
             continue;
         }
         if (n == 0) {
             on_eof(r);
-            return;
+            return RD_ENDED;
         }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            /* libuv stops a poll handle after a poll error: poll again */
-            if (!r->conn->events)
-                conn_poll(r->conn, r->phase == PH_SEND ? UV_READABLE | UV_WRITABLE : UV_READABLE);
-            return;
+            /* libuv stops a poll handle after a poll error; a bulk turn
+             * stopped it: poll again */
+            if (!c->events)
+                conn_poll(c, r->phase == PH_SEND ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+            return RD_DRAINED;
         }
         int err = errno;
-        if ((err == ECONNRESET || err == EPIPE) && retry(r))
-            return;
-        fail(r, CURLE_RECV_ERROR, err, "Recv failure: %s", strerror(err));
-        return;
+        if (!((err == ECONNRESET || err == EPIPE) && retry(r)))
+            fail(r, CURLE_RECV_ERROR, err, "Recv failure: %s", strerror(err));
+        return RD_ENDED;
     }
+}
+
+/* The worker's bulk connections, each in its turn (HTTP_BULK_TURN), the
+ * one that waited longest first; the handle stays active (the loop does
+ * not block) while any waits. */
+static void on_bulk(uv_idle_t *h)
+{
+    http_worker *w = h->data;
+    size_t n = 0;   /* the ones waiting now, at most once each */
+    for (http_conn *c = w->bulk_head; c; c = c->bulk_next)
+        n++;
+    while (n-- > 0 && w->bulk_head && w->bulk_left > 0) {
+        http_conn *c = w->bulk_head;
+        w->bulk_head = c->bulk_next;
+        if (!w->bulk_head)
+            w->bulk_tail = NULL;
+        c->bulk_next = NULL;
+        c->queued = false;
+        http_raw *r = c->raw;
+        if (!r || r->conn != c || (r->phase != PH_RECV && r->phase != PH_SEND))
+            continue;
+        if (read_response(r, true) == RD_MORE && r->conn == c)
+            bulk_wait(c);   /* to the back of the line */
+    }
+    if (!w->bulk_head)
+        uv_idle_stop(h);
 }
 
 /*
@@ -696,10 +852,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
         if ((events & UV_WRITABLE) && (write_request(r) != 0 || r->conn != c))
             return;
         if ((events & UV_READABLE) && r->phase != PH_IDLE)
-            read_response(r);
+            read_response(r, false);
         return;
     case PH_RECV:
-        read_response(r);
+        read_response(r, false);
         return;
     default:
         idle_event(r, c);
@@ -718,7 +874,10 @@ static void on_timer(uv_timer_t *t)
         return;
     /* libuv counts from its cached loop time, which may be a loop turn
      * old: never time out before the step's timeout has really passed */
-    uint64_t elapsed = r->w->host->now_ns() - r->vs->t_start;
+    if (r->phase == PH_EXPIRED)
+        return;
+    uint64_t now = r->w->host->now_ns();
+    uint64_t elapsed = now - r->vs->t_start;
     uint64_t limit = (uint64_t)r->st->timeout_ms * 1000000u;
     if (elapsed < limit) {
         uv_timer_start(&r->timer, on_timer, (limit - elapsed + 999999) / 1000000, 0);
@@ -726,16 +885,14 @@ static void on_timer(uv_timer_t *t)
     }
     uint64_t ms = elapsed / 1000000;
     if (r->phase == PH_CONNECT)
-        fail(r, CURLE_OPERATION_TIMEDOUT, 0, "Connection timed out after %llu milliseconds",
-             (unsigned long long)ms);
+        expire(r, now, "Connection timed out after %llu milliseconds", (unsigned long long)ms);
     else if (r->parser.has_len && r->parser.ps == HTTP_PS_BODY)
-        fail(r, CURLE_OPERATION_TIMEDOUT, 0,
+        expire(r, now,
              "Operation timed out after %llu milliseconds with %llu out of %llu bytes received",
              (unsigned long long)ms, (unsigned long long)r->vs->resp.body_bytes,
              (unsigned long long)r->parser.clen);
     else
-        fail(r, CURLE_OPERATION_TIMEDOUT, 0,
-             "Operation timed out after %llu milliseconds with %llu bytes received",
+        expire(r, now, "Operation timed out after %llu milliseconds with %llu bytes received",
              (unsigned long long)ms, (unsigned long long)r->vs->resp.body_bytes);
 }
 
@@ -755,6 +912,16 @@ static http_raw *raw_get(http_worker *w, http_vu *vs)
     r->timer.data = r;
     r->w = w;
     r->vs = vs;
+    if (!w->expire_init) {
+        uv_idle_init(w->loop, &w->expire);   /* cannot fail (libuv 1.x) */
+        w->expire.data = w;
+        w->expire_init = true;
+        w->open_handles++;
+        uv_idle_init(w->loop, &w->bulk);
+        w->bulk.data = w;
+        w->bulk_init = true;
+        w->open_handles++;
+    }
     w->open_handles++;
     r->next = w->raws;
     if (w->raws)
@@ -831,6 +998,7 @@ void http_raw_cancel(http_vu *vs)
     if (r->phase == PH_IDLE)
         return;
     uv_timer_stop(&r->timer);
+    expired_unlink(r);
     conn_close(r);   /* a half-done exchange leaves the connection unusable */
     r->phase = PH_IDLE;
 }
@@ -862,8 +1030,17 @@ void http_raw_release(http_vu *vs)
     uv_close((uv_handle_t *)&r->timer, on_raw_closed);
 }
 
+static void on_expire_closed(uv_handle_t *h)
+{
+    http_handle_closed(h->data);
+}
+
 void http_raw_fini(http_worker *w)
 {
     while (w->raws)
         http_raw_release(w->raws->vs);
+    if (w->expire_init)
+        uv_close((uv_handle_t *)&w->expire, on_expire_closed);
+    if (w->bulk_init)
+        uv_close((uv_handle_t *)&w->bulk, on_expire_closed);
 }
