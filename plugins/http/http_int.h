@@ -244,9 +244,10 @@ typedef struct http_raw http_raw;       /* http_raw.c's  */
  * Bulk responses. A response is bulk once its body passed HTTP_BULK_BYTES;
  * smaller ones are read as they come. Bulk ones are read in turns: each
  * loop turn a worker reads at most HTTP_BULK_TURN bytes of them in all
- * (http_worker.bulk_left, refilled before each poll), HTTP_BULK_GRANT at a
- * time, to the one that waited longest first (a FIFO per client: the fast
- * path's connections taken off epoll meanwhile, curl's transfers paused).
+ * (http_worker.bulk_left, refilled before each poll), to the one that
+ * waited longest first (a FIFO per client: the fast path's connections
+ * taken off epoll meanwhile, curl's transfers paused and resumed with
+ * HTTP_BULK_GRANT bytes to take).
  * So servers that send without end (an endless body, 200 at once) cannot
  * make a turn long, and the other VUs' small answers and the timers (the
  * request deadlines) wait at most a short turn; a bulk download still
@@ -254,7 +255,7 @@ typedef struct http_raw http_raw;       /* http_raw.c's  */
  */
 #define HTTP_BULK_BYTES (64 * 1024)
 #define HTTP_BULK_TURN (256 * 1024)
-#define HTTP_BULK_GRANT (64 * 1024)
+#define HTTP_BULK_GRANT (128 * 1024)
 
 typedef struct http_group {
     http_worker *w;
