@@ -194,7 +194,7 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    secret_val small[16], *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
+    secret_val small[16] = {{0}}, *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
     size_t k = 0;
     if (!more) {
         snprintf(out, outcap, "%s", SECRET_MASK);   /* out of memory: show nothing */
