@@ -19,6 +19,8 @@
 #include "duration.h"
 #include "engine.h"
 #include "options.h"
+#include "plugin_loader.h"
+#include "runall.h"
 #include "secret.h"
 #include "spec.h"
 #include "scan.h"
@@ -43,6 +45,9 @@ typedef struct cli {
     bool seed_set;
     char **specs;
     int n_specs;
+    const char *results_dir;   /* --results-dir: DIR/NAME.ndjson, -summary.json, .junit.xml */
+    bool no_scan;              /* --no-scan: no union health scan before several specs */
+    runall_stats *stats;       /* the running spec's line of the final table, or NULL */
 } cli;
 
 static uint64_t fresh_seed(void)
@@ -61,7 +66,10 @@ static void usage(FILE *out)
     fputs("usage: volley <command> [options]\n"
           "\n"
           "commands:\n"
-          "  run [opts] SPEC...       run specs one after another; exit code = worst of them\n"
+          "  run [opts] SPEC|DIR...   run specs one after another (a DIR: its *.yaml/*.yml\n"
+          "                           specs in name order); with several, their services'\n"
+          "                           health is scanned first and a table ends the run;\n"
+          "                           exit code = the worst of them\n"
           "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
           "  scan [opts] SPEC...      GET each service's health URL, print a table; exit 0\n"
           "                           only if all are up (1 otherwise)\n"
@@ -78,6 +86,9 @@ static void usage(FILE *out)
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
+          "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, DIR/NAME-summary.json\n"
+          "                           and DIR/NAME.junit.xml (with a junit output plugin)\n"
+          "  --no-scan                several specs: no health scan of their services first\n"
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
           "  --workers N              worker threads (default: one per core)\n"
@@ -86,7 +97,9 @@ static void usage(FILE *out)
           "\n"
           "exit codes: 0 passed, 99 a threshold failed, 100 setup timed out, 101 teardown\n"
           "timed out, 103 engine error, 104 invalid spec or options, 105 interrupted,\n"
-          "107 setup or teardown failed, 108 aborted by on_check_fail: abort_test\n",
+          "107 setup or teardown failed, 108 aborted by on_check_fail: abort_test;\n"
+          "run with several specs: 1 a service is down (nothing ran), else the worst:\n"
+          "103 > 104 > 105 > 108 > 107 > 100 > 101 > 99 > 0\n",
           out);
 }
 
@@ -116,7 +129,7 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
-           O_WORKERS, O_STAGE, O_TAG };
+           O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -129,6 +142,8 @@ static int parse_args(cli *c, int argc, char **argv)
         {"workers", required_argument, NULL, O_WORKERS},
         {"stage", required_argument, NULL, O_STAGE},
         {"tag", required_argument, NULL, O_TAG},
+        {"results-dir", required_argument, NULL, O_RESULTS_DIR},
+        {"no-scan", no_argument, NULL, O_NO_SCAN},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -176,6 +191,14 @@ static int parse_args(cli *c, int argc, char **argv)
         case O_STAGE: push(&c->stages, &c->n_stages, optarg); break;
         case O_TAG: push(&c->tags, &c->n_tags, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
+        case O_RESULTS_DIR:
+            if (!*optarg) {
+                fprintf(stderr, "volley: --results-dir: expected a directory\n");
+                return -1;
+            }
+            c->results_dir = optarg;
+            break;
+        case O_NO_SCAN: c->no_scan = true; break;
         case O_SEED: {
             char *end;
             errno = 0;
@@ -442,6 +465,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         failed += !summary_fails_run(&s->thresholds[i], v[i]);
         v[i] = TH_FAIL;
     }
+    runall_note(c->stats, s, &core->reg, &res, v);
     summary_print(stdout, s, &core->reg, &res, v);
     if (c->summary_export &&
         summary_export(c->summary_export, s, &core->reg, &res, v, err, sizeof err) != 0) {
@@ -491,23 +515,199 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     return rc;
 }
 
+static const char *arena_dup(arena *a, const char *s) { return s ? arena_strdup(a, s) : NULL; }
+
+/* Before several specs: one GET to each service with a health: path of
+ * any of them (each URL once), the table as volley scan prints it.
+ * Returns how many are down. A spec that does not load is left out here
+ * (its run says why). */
+static int scan_union(cli *c, volley_core *core, char *const *specs, int n)
+{
+    arena a;
+    arena_init(&a);
+    scan_target *t = NULL;
+    const char **keys = NULL;
+    size_t nt = 0;
+    int down = 0;
+    for (int i = 0; i < n; i++) {
+        if (reset_registry(core) != 0)
+            break;
+        diag d;
+        diag_init(&d);
+        spec *s = spec_load(specs[i], &c->so, &core->plugins, &core->reg, &core->host, core, &d);
+        diag_free(&d);   /* said again, with the spec's exit code, when it runs */
+        for (size_t j = 0; s && j < s->n_services; j++) {
+            const service *sv = &s->services[j];
+            if (!sv->health || !*sv->health)
+                continue;
+            const char *key = arena_printf(&a, "%s%s%s", sv->url, sv->health[0] == '/' ? "" : "/", sv->health);
+            size_t k = 0;
+            while (k < nt && strcmp(keys[k], key) != 0)
+                k++;
+            if (k < nt)
+                continue;
+            scan_target *nt2 = realloc(t, (nt + 1) * sizeof *t);
+            const char **nk = nt2 ? realloc(keys, (nt + 1) * sizeof *keys) : NULL;
+            if (nt2)
+                t = nt2;
+            if (!nk)
+                break;
+            keys = nk;
+            spec_tls tls = scan_merged_tls(s, sv);
+            tls.ca_file = arena_dup(&a, tls.ca_file);
+            tls.client_cert = arena_dup(&a, tls.client_cert);
+            tls.client_key = arena_dup(&a, tls.client_key);
+            tls.server_name = arena_dup(&a, tls.server_name);
+            t[nt] = (scan_target){.name = arena_dup(&a, sv->name), .url = arena_dup(&a, sv->url),
+                                  .health = arena_dup(&a, sv->health), .tls = tls};
+            keys[nt++] = key;
+        }
+        if (s)
+            spec_free(s);
+    }
+    if (nt == 0) {
+        printf("volley: no service of these specs has a health: path; nothing to scan\n");
+    } else {
+        char title[96];
+        snprintf(title, sizeof title, "health of the services of %d spec%s", n, n == 1 ? "" : "s");
+        down = scan_targets(title, t, nt, stdout, 5000);
+    }
+    fflush(stdout);
+    free(t);
+    free(keys);
+    arena_free(&a);
+    return down;
+}
+
+/* Two specs of one NAME would write the same files in --results-dir. */
+static int same_stems(char *const *specs, char *const *stems, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(stems[i], stems[j]) == 0) {
+                fprintf(stderr, "volley: --results-dir: %s and %s would write the same files (%s.*); "
+                        "rename one\n", specs[j], specs[i], stems[i]);
+                return -1;
+            }
+    return 0;
+}
+
+/*
+ * volley run SPEC|DIR...: each spec in turn (run_one). With several specs
+ * (or a directory) their services' health is scanned first (scan_union,
+ * unless --no-scan) and a table ends the run. --results-dir adds per spec
+ * json-out, the summary export and junit (when a plugin of that name is
+ * loaded). The exit code is the worst by severity (runall_worse); an
+ * interrupt or a plugin crash stops the specs after it.
+ */
 static int cmd_run(cli *c)
 {
+    char **specs = NULL;
+    int n = 0;
+    bool dirs = false;
+    if (runall_expand(c->specs, c->n_specs, &specs, &n, &dirs) != 0)
+        return EXIT_INVALID;
+    bool several = n > 1 || dirs;
     volley_core core;
-    char err[256];
+    char err[512];
     if (core_init(&core, err, sizeof err) != 0) {
         fprintf(stderr, "volley: %s\n", err);
+        runall_free_list(specs, n);
         return EXIT_ENGINE;
     }
     core.verbose = c->verbose;
-    int worst = load_plugins(c, &core, true);
+    int *rcs = calloc((size_t)n, sizeof *rcs);
+    runall_stats *st = calloc((size_t)n, sizeof *st);
+    char **stems = calloc((size_t)n, sizeof *stems);
+    const char **outs = malloc((c->n_outs + 2) * sizeof *outs);
+    int worst = EXIT_OK, n_ran = 0;
     bool interrupted = false;
-    for (int i = 0; worst != EXIT_ENGINE && i < c->n_specs && !interrupted; i++) {
-        int rc = run_one(c, &core, c->specs[i], &interrupted);
-        if (rc > worst)
-            worst = rc;
+    if (!rcs || !st || !stems || !outs) {
+        fprintf(stderr, "volley: out of memory\n");
+        worst = EXIT_ENGINE;
+        goto done;
     }
+    if (c->results_dir) {
+        for (int i = 0; i < n; i++)
+            if (!(stems[i] = runall_stem(specs[i]))) {
+                worst = EXIT_ENGINE;
+                goto done;
+            }
+        if (same_stems(specs, stems, n) != 0) {
+            worst = EXIT_INVALID;
+            goto done;
+        }
+        if (runall_mkdir(c->results_dir, err, sizeof err) != 0) {
+            fprintf(stderr, "volley: %s\n", err);
+            worst = EXIT_INVALID;
+            goto done;
+        }
+    }
+    worst = load_plugins(c, &core, true);
+    if (worst != EXIT_OK)
+        goto done;
+    if (several && !c->no_scan) {
+        int down = scan_union(c, &core, specs, n);
+        if (down > 0) {
+            fprintf(stderr, "volley: %d service%s not up: no spec was run (--no-scan runs them anyway)\n",
+                    down, down == 1 ? " is" : "s are");
+            worst = EXIT_SCAN_DOWN;
+            goto done;
+        }
+    }
+    bool junit = c->results_dir && plug_find_output(&core.plugins, "junit");
+    const char *user_summary = c->summary_export;
+    for (int i = 0; i < n && !interrupted; i++) {
+        char *extra[3] = {NULL, NULL, NULL};
+        size_t n_outs = c->n_outs;
+        memcpy(outs, c->outs, c->n_outs * sizeof *outs);
+        if (c->results_dir) {
+            const char *d = c->results_dir;
+            size_t len = strlen(d) + strlen(stems[i]) + 32;
+            for (int k = 0; k < 3; k++)
+                extra[k] = malloc(len);
+            if (!extra[0] || !extra[1] || !extra[2]) {
+                for (int k = 0; k < 3; k++)
+                    free(extra[k]);
+                worst = runall_worse(worst, EXIT_ENGINE);
+                break;
+            }
+            snprintf(extra[0], len, "json-out=%s/%s.ndjson", d, stems[i]);
+            snprintf(extra[1], len, "%s/%s-summary.json", d, stems[i]);
+            snprintf(extra[2], len, "junit=%s/%s.junit.xml", d, stems[i]);
+            outs[n_outs++] = extra[0];
+            if (junit)
+                outs[n_outs++] = extra[2];
+            if (!user_summary)
+                c->summary_export = extra[1];
+        }
+        c->so.outs = outs;
+        c->so.n_outs = n_outs;
+        c->stats = &st[i];
+        if (several)
+            printf("\nvolley: spec %d of %d: %s\n", i + 1, n, specs[i]);
+        fflush(stdout);
+        rcs[i] = run_one(c, &core, specs[i], &interrupted);
+        n_ran++;
+        worst = runall_worse(worst, rcs[i]);
+        c->summary_export = user_summary;
+        for (int k = 0; k < 3; k++)
+            free(extra[k]);
+    }
+    c->so.outs = c->outs;
+    c->so.n_outs = c->n_outs;
+    c->stats = NULL;
+    if (several && n_ran > 0)
+        runall_table(stdout, specs, rcs, st, n, n_ran, worst);
+done:
     core_free(&core);
+    free(outs);
+    for (int i = 0; stems && i < n; i++)
+        free(stems[i]);
+    free(stems);
+    free(st);
+    free(rcs);
+    runall_free_list(specs, n);
     return worst;
 }
 

@@ -12,7 +12,7 @@
 typedef struct probe {
     CURL *easy;
     struct curl_slist *connect_to, *headers;   /* tls.server_name */
-    const service *svc;
+    const scan_target *t;
     char *url;
     char err[CURL_ERROR_SIZE];
     long status;
@@ -43,7 +43,7 @@ static double now_ms(void)
 }
 
 /* The service's tls: over defaults.tls, key by key, as its steps get it. */
-static spec_tls merged_tls(const spec *s, const service *sv)
+spec_tls scan_merged_tls(const spec *s, const service *sv)
 {
     spec_tls t = sv->tls;
     const spec_tls *d = &s->defaults_tls;
@@ -246,27 +246,23 @@ static unsigned ws_turns(probe *p, size_t n, double t0, long timeout_ms, struct 
     return nw;
 }
 
-int scan_services(const spec *s, FILE *out, long timeout_ms)
+int scan_targets(const char *title, const scan_target *t, size_t n_t, FILE *out, long timeout_ms)
 {
-    if (s->n_services == 0) {
-        fprintf(out, "%s: no services to scan\n", s->path);
-        return 0;
-    }
-    probe *p = calloc(s->n_services, sizeof *p);
+    probe *p = calloc(n_t ? n_t : 1, sizeof *p);
     CURLM *m = curl_multi_init();
     int down = 0;
     if (!p || !m) {
-        fprintf(out, "%s: out of memory\n", s->path);
+        fprintf(out, "%s: out of memory\n", title);
         free(p);
         curl_multi_cleanup(m);
-        return (int)s->n_services;
+        return (int)n_t;
     }
     double t0 = now_ms();
-    for (size_t i = 0; i < s->n_services; i++) {
-        const service *sv = &s->services[i];
+    for (size_t i = 0; i < n_t; i++) {
+        const scan_target *sv = &t[i];
         const char *h = sv->health && *sv->health ? sv->health : "";
         size_t n = strlen(sv->url) + strlen(h) + 2;
-        p[i].svc = sv;
+        p[i].t = sv;
         p[i].url = malloc(n);
         p[i].easy = curl_easy_init();
         if (!p[i].url || !p[i].easy)
@@ -294,11 +290,10 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
         curl_easy_setopt(p[i].easy, CURLOPT_ERRORBUFFER, p[i].err);
         curl_easy_setopt(p[i].easy, CURLOPT_USERAGENT, "volley-scan");
         curl_easy_setopt(p[i].easy, CURLOPT_PRIVATE, (char *)&p[i]);
-        spec_tls tls = merged_tls(s, sv);
-        set_tls(&p[i], &tls);
+        set_tls(&p[i], &sv->tls);
         curl_multi_add_handle(m, p[i].easy);
     }
-    struct curl_waitfd *wait = calloc(s->n_services, sizeof *wait);
+    struct curl_waitfd *wait = calloc(n_t ? n_t : 1, sizeof *wait);
     int running = 1;
     unsigned waiting = 0;
     while (wait && (running || waiting)) {
@@ -319,14 +314,14 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
             if (!q->ws)   /* ws: connected; the handshake is ws_turns' */
                 curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
         }
-        waiting = ws_turns(p, s->n_services, t0, timeout_ms, wait);
+        waiting = ws_turns(p, n_t, t0, timeout_ms, wait);
         /* TLS may hold bytes already read: wake at least every 50 ms. */
         if (running || waiting)
             curl_multi_poll(m, wait, waiting, waiting ? 50 : 100, NULL);
     }
     free(wait);
-    fprintf(out, "%s\n  %-16s %-44s %6s %10s  %s\n", s->path, "SERVICE", "URL", "STATUS", "TIME", "STATE");
-    for (size_t i = 0; i < s->n_services; i++) {
+    fprintf(out, "%s\n  %-16s %-44s %6s %10s  %s\n", title, "SERVICE", "URL", "STATUS", "TIME", "STATE");
+    for (size_t i = 0; i < n_t; i++) {
         probe *q = &p[i];
         bool up = q->done && q->rc == CURLE_OK &&
                   (q->ws ? q->status == 101 : q->status >= 200 && q->status < 400);
@@ -343,7 +338,7 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
                                               : "DOWN (status)";
         /* The url (a ${env.API_KEY} in its query) and curl's reason
          * shown with secrets hidden. */
-        secret_fprintf(out, "  %-16s %-44s %6s %10s  %s%s\n", q->svc->name, q->url ? q->url : "?", status, tm,
+        secret_fprintf(out, "  %-16s %-44s %6s %10s  %s%s\n", q->t->name, q->url ? q->url : "?", status, tm,
                 q->rc != CURLE_OK && q->done ? "DOWN: " : "", why);
         if (q->easy) {
             curl_multi_remove_handle(m, q->easy);
@@ -354,8 +349,29 @@ int scan_services(const spec *s, FILE *out, long timeout_ms)
         free(q->url);
         free(q->req);
     }
-    fprintf(out, "  %zu of %zu up\n", s->n_services - (size_t)down, s->n_services);
+    fprintf(out, "  %zu of %zu up\n", n_t - (size_t)down, n_t);
     curl_multi_cleanup(m);
     free(p);
+    return down;
+}
+
+int scan_services(const spec *s, FILE *out, long timeout_ms)
+{
+    if (s->n_services == 0) {
+        fprintf(out, "%s: no services to scan\n", s->path);
+        return 0;
+    }
+    scan_target *t = calloc(s->n_services, sizeof *t);
+    if (!t) {
+        fprintf(out, "%s: out of memory\n", s->path);
+        return (int)s->n_services;
+    }
+    for (size_t i = 0; i < s->n_services; i++) {
+        const service *sv = &s->services[i];
+        t[i] = (scan_target){.name = sv->name, .url = sv->url, .health = sv->health,
+                             .tls = scan_merged_tls(s, sv)};
+    }
+    int down = scan_targets(s->path, t, s->n_services, out, timeout_ms);
+    free(t);
     return down;
 }

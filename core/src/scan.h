@@ -16,7 +16,19 @@
 
 #include "spec.h"
 
+/* One service to probe: url + health (the url itself without health),
+ * reached with tls (already merged over defaults.tls). */
+typedef struct scan_target {
+    const char *name, *url, *health;
+    spec_tls tls;
+} scan_target;
+
 /* Prints the table to out; returns how many services are not up. */
 int scan_services(const spec *s, FILE *out, long timeout_ms);
+/* The same table for any list of services under a title line (volley run
+ * over several specs scans the union of theirs); returns how many are not up. */
+int scan_targets(const char *title, const scan_target *t, size_t n, FILE *out, long timeout_ms);
+/* A service's tls: over the spec's defaults.tls, key by key. */
+spec_tls scan_merged_tls(const spec *s, const service *sv);
 
 #endif
