@@ -248,7 +248,7 @@ void runall_table(FILE *out, char *const *specs, const int *rc, const runall_sta
             else if (sec < 600)
                 snprintf(dur, sizeof dur, "%.1fs", sec);
             else
-                snprintf(dur, sizeof dur, "%.0fm%02.0fs", (double)(int64_t)(sec / 60), sec - 60.0 * (double)(int64_t)(sec / 60));
+                snprintf(dur, sizeof dur, "%lldm%02llds", (long long)(sec + 0.5) / 60, (long long)(sec + 0.5) % 60);
         }
         fprintf(out, "  %-*s %4s  %-20s %8s %10s%s\n", w, specs[i], code, th, ck, dur,
                 i < n_ran ? "" : "  (not run)");
