@@ -22,6 +22,7 @@ validate` must agree on every spec of the repository:
 ajv is .tools/npm/node_modules/.bin/ajv (tools/setup installs it) or
 $VOLLEY_AJV. Without it these tests are skipped, unless VOLLEY_REQUIRE_AJV=1
 (tools/test sets it), which makes a missing ajv a failure."""
+import re
 import glob
 import json
 import os
@@ -58,13 +59,19 @@ def header(path):
 FRAGMENT_DIRS = {"common", "data", "include"}
 
 
+def include_only(path):
+    with open(path) as f:
+        return not re.search(r"^scenarios:", f.read(), re.M)
+
+
 def valid_specs():
     """Every spec of the repository but the invalid ones, at any depth;
-    folders named common/, data/ or include/ hold fragments."""
+    folders named common/, data/ or include/ hold fragments, and so does a
+    file without scenarios (specs/deltran/services.yaml: include-only)."""
     out = []
     for p in glob.glob(os.path.join(SOURCE, "specs", "**", "*.yaml"), recursive=True):
         parts = os.path.relpath(p, os.path.join(SOURCE, "specs")).split(os.sep)
-        if parts[0] != "invalid" and not FRAGMENT_DIRS & set(parts[:-1]):
+        if parts[0] != "invalid" and not FRAGMENT_DIRS & set(parts[:-1]) and include_only(p) is False:
             out.append(p)
     return sorted(out)
 
