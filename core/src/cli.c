@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "run_summary.h"
 #include "runall.h"
 #include "secret.h"
 #include "spec.h"
@@ -424,6 +425,71 @@ static int check_fd_budget(const spec *s)
     return 0;
 }
 
+/* The exit code of a run from what it measured. rc: EXIT_ENGINE when the
+ * engine, an output or --summary-export failed, else EXIT_OK. With `say`
+ * (the spec's path), says on stderr why the code is what it is. */
+static int run_exit_code(int rc, const run_result *res, size_t failed, const char *say)
+{
+    if (rc == EXIT_OK && (failed || res->aborted))
+        rc = EXIT_THRESHOLDS;
+    /* setup: failed: no load ran (k6: 107, 100 on its timeout); teardown:
+     * after the load: its failure is said, thresholds still count. */
+    if (res->setup_state == HOOK_FAILED || res->setup_state == HOOK_TIMED_OUT) {
+        if (say)
+            secret_fprintf(stderr, "volley: %s: setup failed, no load was started: %s\n", say, res->hook_reason);
+        rc = res->setup_state == HOOK_TIMED_OUT ? EXIT_SETUP_TIMEOUT : EXIT_HOOK_FAILED;
+    } else if (res->teardown_state == HOOK_FAILED || res->teardown_state == HOOK_TIMED_OUT) {
+        if (say)
+            secret_fprintf(stderr, "volley: %s: teardown failed: %s\n", say, res->hook_reason);
+        if (rc == EXIT_OK || rc == EXIT_THRESHOLDS)
+            rc = res->teardown_state == HOOK_TIMED_OUT ? EXIT_TEARDOWN_TIMEOUT : EXIT_HOOK_FAILED;
+    }
+    if (res->test_aborted && rc != EXIT_ENGINE) {
+        if (say)
+            secret_fprintf(stderr, "volley: test aborted: %s\n", res->abort_reason);
+        rc = EXIT_ABORTED;
+    }
+    if (res->interrupted)
+        rc = EXIT_INTERRUPTED;
+    if (crash_what())
+        rc = EXIT_ENGINE;
+    return rc;
+}
+
+/* The thresholds, judged as soon as the run ended while its outputs are
+ * still open (run_opts.judge): the verdicts go to the outputs' summary()
+ * (plugin revision 5), then to the text summary and the exit code. */
+typedef struct judged {
+    const spec *s;
+    const metrics_reg *reg;
+    th_verdict *v;
+    size_t failed;
+    bool done;
+    run_summary rs;
+} judged;
+
+static void judge_thresholds(judged *j, const run_result *res)
+{
+    const spec *s = j->s;
+    j->failed = summary_eval_thresholds(s, j->reg, &res->agg, (double)res->duration_ns / 1e9, j->v);
+    if (res->aborted && res->abort_threshold < s->n_thresholds) {
+        /* It failed when it stopped the test, whatever the last samples say. */
+        size_t i = res->abort_threshold;
+        j->failed += !summary_fails_run(&s->thresholds[i], j->v[i]);
+        j->v[i] = TH_FAIL;
+    }
+    j->done = true;
+}
+
+static const volley_run_summary *judge_run(void *ctx, const run_result *res, bool engine_error)
+{
+    judged *j = ctx;
+    judge_thresholds(j, res);
+    run_summary_build(&j->rs, j->s, j->reg, res, j->v,
+                      run_exit_code(engine_error ? EXIT_ENGINE : EXIT_OK, res, j->failed, NULL));
+    return &j->rs.pub;
+}
+
 static int run_one(cli *c, volley_core *core, const char *path, bool *interrupted)
 {
     if (reset_registry(core) != 0)
@@ -436,35 +502,35 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         spec_free(s);
         return EXIT_INVALID;
     }
+    judged j = {.s = s, .reg = &core->reg, .v = calloc(s->n_thresholds + 1, sizeof *j.v)};
+    if (!j.v) {
+        spec_free(s);
+        return EXIT_ENGINE;
+    }
     if (!c->ro.quiet)
         print_header(c, s, stdout);
     run_result res;
     char err[1024] = "";
     int rc = EXIT_OK;
-    if (engine_run(core, s, &c->ro, &res, err, sizeof err) != 0) {
+    run_opts ro = c->ro;
+    ro.judge = judge_run;
+    ro.judge_ctx = &j;
+    if (engine_run(core, s, &ro, &res, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s: %s\n", path, err);
         rc = EXIT_ENGINE;
     }
+    run_summary_free(&j.rs);
     if (!res.ran) {
         /* Nothing was measured (e.g. an output could not start): no
          * summary of zeros, no thresholds judged on nothing. */
+        free(j.v);
         run_result_free(&res);
         spec_free(s);
         return rc;
     }
-    th_verdict *v = calloc(s->n_thresholds + 1, sizeof *v);
-    if (!v) {
-        run_result_free(&res);
-        spec_free(s);
-        return EXIT_ENGINE;
-    }
-    size_t failed = summary_eval_thresholds(s, &core->reg, &res.agg, (double)res.duration_ns / 1e9, v);
-    if (res.aborted && res.abort_threshold < s->n_thresholds) {
-        /* It failed when it stopped the test, whatever the last samples say. */
-        size_t i = res.abort_threshold;
-        failed += !summary_fails_run(&s->thresholds[i], v[i]);
-        v[i] = TH_FAIL;
-    }
+    if (!j.done)
+        judge_thresholds(&j, &res);
+    th_verdict *v = j.v;
     runall_note(c->stats, s, &core->reg, &res, v);
     summary_print(stdout, s, &core->reg, &res, v);
     if (c->summary_export &&
@@ -480,32 +546,14 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
             rc = EXIT_ENGINE;
         }
     }
-    if (rc == EXIT_OK && (failed || res.aborted))
-        rc = EXIT_THRESHOLDS;
-    /* setup: failed: no load ran (k6: 107, 100 on its timeout); teardown:
-     * after the load: its failure is said, thresholds still count. */
-    if (res.setup_state == HOOK_FAILED || res.setup_state == HOOK_TIMED_OUT) {
-        secret_fprintf(stderr, "volley: %s: setup failed, no load was started: %s\n", path, res.hook_reason);
-        rc = res.setup_state == HOOK_TIMED_OUT ? EXIT_SETUP_TIMEOUT : EXIT_HOOK_FAILED;
-    } else if (res.teardown_state == HOOK_FAILED || res.teardown_state == HOOK_TIMED_OUT) {
-        secret_fprintf(stderr, "volley: %s: teardown failed: %s\n", path, res.hook_reason);
-        if (rc == EXIT_OK || rc == EXIT_THRESHOLDS)
-            rc = res.teardown_state == HOOK_TIMED_OUT ? EXIT_TEARDOWN_TIMEOUT : EXIT_HOOK_FAILED;
-    }
-    if (res.test_aborted && rc != EXIT_ENGINE) {
-        secret_fprintf(stderr, "volley: test aborted: %s\n", res.abort_reason);
-        rc = EXIT_ABORTED;
-    }
-    if (res.interrupted) {
+    rc = run_exit_code(rc, &res, j.failed, path);
+    if (res.interrupted)
         *interrupted = true;
-        rc = EXIT_INTERRUPTED;
-    }
     if (crash_what()) {
         /* Said when it happened (crash.c); the summary above is what was
          * measured until the end of the run. */
         if (!crash_said)
             fprintf(stderr, "volley: %s: a plugin crashed: %s\n", path, crash_what());
-        rc = EXIT_ENGINE;
         *interrupted = true;     /* no further specs in this process */
     }
     free(v);

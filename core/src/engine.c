@@ -139,13 +139,15 @@ static void collect_first_fail(volley_worker *w, run_result *res, size_t n_serie
     }
 }
 
-static void finish_outputs(engine *e, run_result *res)
+static void finish_outputs(engine *e, run_result *res, const volley_run_summary *sum)
 {
+    if (!e->outs)
+        return;   /* already finished */
     res->n_outputs = e->n_outs;
     res->outputs = calloc(e->n_outs ? e->n_outs : 1, sizeof *res->outputs);
     for (size_t i = 0; i < e->n_outs; i++) {
         out_runner *r = &e->outs[i];
-        outr_finish(r);
+        outr_finish_summary(r, sum);
         if (!res->outputs)
             continue;
         output_report *o = &res->outputs[i];
@@ -200,6 +202,32 @@ static int start_workers(engine *e, char *err, size_t errcap)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+/* The run's result from the engine's state (idempotent: called before the
+ * outputs close, for the judge, and again at the end). */
+static void fill_result(engine *e, run_result *res)
+{
+    res->agg = e->global;
+    res->interrupted = e->interrupted;
+    res->aborted = e->aborted;
+    res->abort_threshold = e->abort_threshold;
+    res->vus_max = atomic_load(&e->vus_max);
+    res->workers = e->n_workers;
+    res->seed = e->o->seed;
+    if (atomic_load(&e->test_aborted)) {
+        res->test_aborted = true;
+        snprintf(res->abort_reason, sizeof res->abort_reason, "%s", e->abort_reason);
+    }
+    res->iterations_complete = e->global.s ? e->global.s[e->core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
+    res->setup_state = atomic_load(&e->setup_state);
+    res->teardown_state = atomic_load(&e->teardown_state);
+    if (res->setup_state == HOOK_PENDING)
+        res->setup_state = HOOK_SKIPPED;
+    if (res->teardown_state == HOOK_PENDING)
+        res->teardown_state = HOOK_SKIPPED;
+    snprintf(res->hook_reason, sizeof res->hook_reason, "%s", e->hook_reason);
+    res->start_unix_ns = (int64_t)e->t0 + e->wall_offset;
 }
 
 int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
@@ -294,8 +322,18 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     }
     engine_show_progress(&e, true);   /* every sample in: the summary's counts */
     rc = started;
+    if (res->ran) {
+        /* Thresholds are judged now, while the outputs are still open:
+         * those of revision 5 get the verdicts before close(). */
+        const volley_run_summary *sum = NULL;
+        if (o->judge) {
+            fill_result(&e, res);
+            sum = o->judge(o->judge_ctx, res, rc != 0);
+        }
+        finish_outputs(&e, res, sum);
+    }
 out_outputs:
-    finish_outputs(&e, res);
+    finish_outputs(&e, res, NULL);
 out:
     for (int i = 0; e.workers && i < e.n_planned; i++)
         engine_worker_free(&e.workers[i]);
@@ -313,25 +351,7 @@ out:
     progress_free(e.prog);
     tagi_free(&e.main_tags);
     free(e.main_raw.s);
-    res->agg = e.global;
-    res->interrupted = e.interrupted;
-    res->aborted = e.aborted;
-    res->abort_threshold = e.abort_threshold;
-    res->vus_max = atomic_load(&e.vus_max);
-    res->workers = e.n_workers;
-    res->seed = o->seed;
-    if (atomic_load(&e.test_aborted)) {
-        res->test_aborted = true;
-        snprintf(res->abort_reason, sizeof res->abort_reason, "%s", e.abort_reason);
-    }
-    res->iterations_complete = e.global.s ? e.global.s[core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;
-    res->setup_state = atomic_load(&e.setup_state);
-    res->teardown_state = atomic_load(&e.teardown_state);
-    if (res->setup_state == HOOK_PENDING)
-        res->setup_state = HOOK_SKIPPED;
-    if (res->teardown_state == HOOK_PENDING)
-        res->teardown_state = HOOK_SKIPPED;
-    snprintf(res->hook_reason, sizeof res->hook_reason, "%s", e.hook_reason);
+    fill_result(&e, res);
     return rc;
 }
 

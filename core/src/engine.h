@@ -15,10 +15,20 @@
 #include "metrics.h"
 #include "spec.h"
 
+struct run_result;
+
 typedef struct run_opts {
     int workers;               /* 0: one per core (capped by the VU count) */
     bool quiet;                /* no progress lines */
     uint64_t seed;             /* of every VU's random stream (--seed) */
+    /* Optional. Called once when the run was measured (workers started),
+     * on the main thread, after the last samples were queued for the
+     * outputs and before they close, with everything of `res` but
+     * `outputs` filled; engine_error: the run ends with an engine error.
+     * What it returns (may be NULL) goes to every output's summary()
+     * (plugin revision 5) and must live until engine_run returns. */
+    const volley_run_summary *(*judge)(void *ctx, const struct run_result *res, bool engine_error);
+    void *judge_ctx;
 } run_opts;
 
 typedef struct output_report {
@@ -31,6 +41,7 @@ typedef struct output_report {
 typedef struct run_result {
     metrics_agg agg;           /* everything measured (owned; free with run_result_free) */
     int64_t duration_ns;       /* wall time of the run */
+    int64_t start_unix_ns;     /* wall clock when it started */
     bool ran;                  /* workers started: there is something to report */
     bool interrupted;          /* SIGINT/SIGTERM */
     bool aborted;              /* stopped by an abort_on_fail threshold */

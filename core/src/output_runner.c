@@ -121,9 +121,17 @@ static void *outr_main(void *arg)
             ticking = run_tick(r, &next_ns, &tick_at);
         pthread_mutex_lock(&r->mu);
     }
+    const volley_run_summary *sum = r->summary;
     pthread_mutex_unlock(&r->mu);
     char err[512] = "";
     int rc = 0;
+    if (sum && r->ops->summary && !r->failed) {
+        CRASH_CALL(name, "output summary", rc = r->ops->summary(r->inst, sum, err, sizeof err));
+        if (rc != 0)
+            fail(r, err, "summary failed");
+        rc = 0;
+        *err = '\0';
+    }
     if (r->ops->close)
         CRASH_CALL(name, "output close", rc = r->ops->close(r->inst, err, sizeof err));
     if (rc != 0 && !r->failed)
@@ -213,10 +221,16 @@ void outr_push(out_runner *r, out_batch *b)
 
 void outr_finish(out_runner *r)
 {
+    outr_finish_summary(r, NULL);
+}
+
+void outr_finish_summary(out_runner *r, const volley_run_summary *sum)
+{
     if (!r->started)
         return;
     if (!atomic_load(&r->crashed)) {
         pthread_mutex_lock(&r->mu);
+        r->summary = sum;
         r->closing = true;
         pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);

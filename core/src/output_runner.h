@@ -37,6 +37,7 @@ typedef struct out_runner {
     out_batch *q[OUTR_QUEUE];
     size_t head, len;
     bool closing;
+    const volley_run_summary *summary;   /* for ops->summary, set with closing */
     bool failed;               /* write/close reported an error */
     char err[512];
     _Atomic uint64_t dropped;  /* samples never written */
@@ -54,5 +55,8 @@ void outr_push(out_runner *r, out_batch *b);
  * output whose thread crashed is left alone (its thread is parked, its
  * plugin never called again) and reported as failed. */
 void outr_finish(out_runner *r);
+/* outr_finish, and before close() the output's summary() (revision 5)
+ * gets `sum` on its thread, after the last batch. sum may be NULL. */
+void outr_finish_summary(out_runner *r, const volley_run_summary *sum);
 
 #endif

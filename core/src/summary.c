@@ -611,3 +611,11 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
     }
     return 0;
 }
+
+/* ---- for run_summary.c (outputs' summary(), plugin revision 5) ---- */
+
+void summary_judged_text(const metrics_reg *reg, const threshold *t, const series_agg *a,
+                         double duration_s, char *buf, size_t cap)
+{
+    fmt_judged(reg, t, a, duration_s, buf, cap);
+}

@@ -33,7 +33,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$(cd "$HERE/../.." && pwd)"
 MULTIARCH="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
 PLUGINDIR="/usr/lib/$MULTIARCH/volley/plugins"
-PLUGINS=(http ws checks-basic checks-json json-out analytics-sink)
+PLUGINS=(http ws checks-basic checks-json json-out analytics-sink junit)
 
 say() { echo "-- deb: $*"; }
 die() { echo "tests/package/test_deb.sh: $*" >&2; exit 1; }

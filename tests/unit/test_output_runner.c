@@ -25,6 +25,14 @@ typedef struct fake {
     int fail_tick_at;          /* the n-th tick fails (1-based), 0 never */
     int stop_ticks_at;         /* the n-th tick asks for no more, 0 never */
     uint64_t first_next_ns;    /* what *next_ns held at the first tick */
+    /* summary() (revision 5): how many came, the samples written and
+     * closes done when it came, what it saw, and whether it fails */
+    atomic_int summaries;
+    size_t samples_at_summary;
+    int closes_at_summary;
+    int exit_code_seen;
+    bool fail_summary;
+    bool fail_write;
 } fake;
 
 static void enter(fake *f)
@@ -59,6 +67,26 @@ static int f_write(void *inst, const volley_sample *s, size_t n, char *err, size
     atomic_fetch_add(&f->samples, n);
     nap_ms(2);
     leave(f);
+    if (f->fail_write) {
+        snprintf(err, errcap, "write failed");
+        return -1;
+    }
+    return 0;
+}
+
+static int f_summary(void *inst, const volley_run_summary *s, char *err, size_t errcap)
+{
+    fake *f = inst;
+    enter(f);
+    atomic_fetch_add(&f->summaries, 1);
+    f->samples_at_summary = atomic_load(&f->samples);
+    f->closes_at_summary = atomic_load(&f->closes);
+    f->exit_code_seen = s->exit_code;
+    leave(f);
+    if (f->fail_summary) {
+        snprintf(err, errcap, "cannot write the report");
+        return -1;
+    }
     return 0;
 }
 
@@ -101,12 +129,13 @@ typedef struct rig {
     volley_host host;
 } rig;
 
-static void rig_start(rig *g, fake *f, bool with_tick)
+static void rig_start_ops(rig *g, fake *f, bool with_tick, bool with_summary)
 {
     memset(g, 0, sizeof *g);
     g->copy.output = (volley_output_ops){.size = sizeof(volley_output_ops), .create = f_create,
                                          .write = f_write, .close = f_close, .destroy = f_destroy,
-                                         .tick = with_tick ? f_tick : NULL};
+                                         .tick = with_tick ? f_tick : NULL,
+                                         .summary = with_summary ? f_summary : NULL};
     g->copy.desc = (volley_plugin){.abi = VOLLEY_ABI_VERSION, .size = sizeof(volley_plugin),
                                    .kind = VOLLEY_KIND_OUTPUT, .name = "fake", .version = "0",
                                    .output = &g->copy.output};
@@ -116,6 +145,8 @@ static void rig_start(rig *g, fake *f, bool with_tick)
     if (outr_start(&g->r, &g->cfg, &g->host, NULL, err, sizeof err) != 0)
         fail_msg("outr_start: %s", err);
 }
+
+static void rig_start(rig *g, fake *f, bool with_tick) { rig_start_ops(g, f, with_tick, false); }
 
 static void push_samples(rig *g, size_t n)
 {
@@ -206,6 +237,58 @@ static void test_tick_stops_and_absent_tick(void **state)
     assert_int_equal(atomic_load(&h.closes), 1);
 }
 
+/* summary() comes once, on the output's thread, after every queued batch
+ * and before close(); never without a summary to give, never after a
+ * failed write(); a failing one is reported as a failed write. */
+static void test_summary_between_last_write_and_close(void **state)
+{
+    (void)state;
+    volley_run_summary sum = {.size = sizeof sum, .exit_code = 99};
+    fake f = {0};
+    rig g;
+    rig_start_ops(&g, &f, false, true);
+    for (int i = 0; i < 20; i++)
+        push_samples(&g, 5);
+    outr_finish_summary(&g.r, &sum);
+    assert_int_equal(atomic_load(&f.summaries), 1);
+    assert_int_equal(f.samples_at_summary, 100);
+    assert_int_equal(f.closes_at_summary, 0);
+    assert_int_equal(atomic_load(&f.closes), 1);
+    assert_int_equal(f.exit_code_seen, 99);
+    assert_int_equal(atomic_load(&f.overlap), 0);
+    assert_false(g.r.failed);
+
+    fake h = {0};   /* no summary to give (the run was not measured) */
+    rig_start_ops(&g, &h, false, true);
+    push_samples(&g, 1);
+    outr_finish(&g.r);
+    assert_int_equal(atomic_load(&h.summaries), 0);
+    assert_int_equal(atomic_load(&h.closes), 1);
+
+    fake w = {.fail_write = true};   /* a failed write: no summary, close still */
+    rig_start_ops(&g, &w, false, true);
+    push_samples(&g, 1);
+    outr_finish_summary(&g.r, &sum);
+    assert_int_equal(atomic_load(&w.summaries), 0);
+    assert_int_equal(atomic_load(&w.closes), 1);
+    assert_true(g.r.failed);
+
+    fake x = {.fail_summary = true};
+    rig_start_ops(&g, &x, false, true);
+    outr_finish_summary(&g.r, &sum);
+    assert_int_equal(atomic_load(&x.summaries), 1);
+    assert_int_equal(atomic_load(&x.closes), 1);
+    assert_true(g.r.failed);
+    assert_string_equal(g.r.err, "cannot write the report");
+
+    fake o = {0};   /* an output without summary (older than revision 5) */
+    rig_start_ops(&g, &o, false, false);
+    push_samples(&g, 2);
+    outr_finish_summary(&g.r, &sum);
+    assert_int_equal(atomic_load(&o.closes), 1);
+    assert_false(g.r.failed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_write_and_tick_never_overlap),
         cmocka_unit_test(test_failed_tick),
         cmocka_unit_test(test_tick_stops_and_absent_tick),
+        cmocka_unit_test(test_summary_between_last_write_and_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -315,6 +315,7 @@ static void test_older_revision_loads(void **state)
     assert_non_null(p->desc->output->close);
     assert_null(p->desc->output->config_check);
     assert_null(p->desc->output->tick);
+    assert_null(p->desc->output->summary);   /* revision 5: never called */
     assert_true(p->desc->output->size < sizeof(volley_output_ops));
 }
 

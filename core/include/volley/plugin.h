@@ -51,6 +51,9 @@ extern "C" {
  *   revision 4  volley_host.redact; volley_step_info.reads and
  *               volley_check_ops.reads (what of a response the spec reads:
  *               a protocol may discard the rest)
+ *   revision 5  volley_output_ops.summary and volley_run_summary (the
+ *               run's threshold verdicts and checks, for report outputs
+ *               such as junit)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -64,7 +67,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 4u
+#define VOLLEY_ABI_REVISION 5u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -612,10 +615,71 @@ typedef struct volley_check_ops {
 /* ------------------------------------------------------------------------ */
 
 /*
+ * The end of a run as the core judged it (revision 5), handed to an
+ * output's summary() once, after its last write() and before its close().
+ * Everything in it, strings included, is valid during that call only.
+ * Each struct carries its `size` (the core's sizeof): a later revision
+ * appends fields, and an output tests for them with VOLLEY_HAS(). Arrays
+ * hold pointers, so an element may grow too.
+ */
+typedef enum volley_verdict {
+    VOLLEY_VERDICT_PASS = 0,
+    VOLLEY_VERDICT_FAIL,
+    VOLLEY_VERDICT_NO_DATA      /* not one sample reached the (sub-)metric */
+} volley_verdict;
+
+typedef struct volley_threshold_result {
+    uint32_t size;              /* sizeof(volley_threshold_result) of the core */
+    const char *key;            /* "http_req_duration{name:transfer}"         */
+    const char *metric;         /* "http_req_duration"                        */
+    const char *expression;     /* "p(95)<500", as written                    */
+    volley_verdict verdict;
+    bool fails_run;             /* FAIL, or NO_DATA without allow_no_data     */
+    bool allow_no_data;
+    bool abort_on_fail;         /* the threshold has abort_on_fail: true      */
+    bool aborted_run;           /* ...and it stopped the run                  */
+    double observed;            /* what the aggregation read; NAN for no data */
+    const char *observed_text;  /* "p(95)=612.3ms", "rate=0.12"; "" no data   */
+    const char *aggregation;    /* "p(95)", "rate", "count", ...              */
+    const char *op;             /* "<", "<=", ">", ">=", "==", "!="           */
+    double limit;               /* the number the expression compares with    */
+} volley_threshold_result;
+
+typedef struct volley_check_result {
+    uint32_t size;              /* sizeof(volley_check_result) of the core    */
+    const char *name;           /* the check's name                           */
+    const char *group;          /* "::outer::inner"; "" outside any group     */
+    uint64_t passes, fails;     /* both 0: declared but never evaluated       */
+    const char *first_failure;  /* reason of the first failure, secrets
+                                   already hidden; NULL when none was kept    */
+} volley_check_result;
+
+typedef struct volley_run_summary {
+    uint32_t size;              /* sizeof(volley_run_summary) of the core     */
+    const char *spec_name;      /* the spec's name: (or its file's name)      */
+    const char *spec_path;      /* as given on the command line               */
+    int64_t start_unix_ns;      /* wall clock when the run started            */
+    double duration_s;          /* wall time of the run                       */
+    /* What volley exits with for this spec (docs/spec-reference.md, "Exit
+     * codes"): 0, 99, 100, 101, 103, 105, 107 or 108. Known before the
+     * outputs close, so an output or --summary-export that fails after
+     * this call still turns it into 103. */
+    int exit_code;
+    bool interrupted;           /* SIGINT/SIGTERM                              */
+    bool aborted;               /* by abort_on_fail or on_check_fail           */
+    uint64_t seed;              /* the run's seed (--seed repeats it)          */
+    size_t n_thresholds;        /* in the spec's order                        */
+    const volley_threshold_result *const *thresholds;
+    size_t n_checks;            /* in the order of the text summary            */
+    const volley_check_result *const *checks;
+} volley_run_summary;
+
+/*
  * Lifecycle of one output:
  *   config_check (load time, also `volley validate`)  main thread
  *   create                                            main thread
  *   tick, write ... in any order, never two at once   the output's thread
+ *   summary (revision 5: once, when the run was measured) the output's thread
  *   close (always, even after a failed write or tick) the output's thread
  *   destroy (after close; or at once, with no close, when the
  *            output's thread cannot start)             main thread
@@ -654,6 +718,16 @@ typedef struct volley_output_ops {
      * comes once the run's end began: the batches still queued, then
      * close() follow. Return 0, or -1 with err: as a failed write(). */
     int (*tick)(void *inst, uint64_t *next_ns, char *err, size_t errcap);
+
+    /* ---- revision 5 (optional: NULL when not needed) ---- */
+
+    /* The output's own thread, once per run, after the last write() and
+     * before close(): the thresholds as judged and the checks (above). Not
+     * called when nothing was measured (the run never started) or after a
+     * failed write() or tick(). Comes also when the run was interrupted
+     * (SIGINT) or aborted. Return 0, or -1 with err: as a failed write()
+     * (exit 103). A core older than revision 5 never calls it. */
+    int (*summary)(void *inst, const volley_run_summary *s, char *err, size_t errcap);
 } volley_output_ops;
 
 /* ------------------------------------------------------------------------ */
