@@ -614,8 +614,6 @@ __attribute__((noinline)) static void record_stage(const metrics_reg *r, metrics
 {
     stage_pos *p = st->stage;
     const stage_track *t = p->track;
-    if (!t || metric >= t->n_metrics)
-        return;
     while (now_ns >= p->end_ns) {
         p->stage++;
         p->slot += (uint32_t)t->n_mirror;
@@ -636,7 +634,9 @@ void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
     for (size_t i = 0; i < m->n_subs; i++)
         if (series_matches(&r->series[m->subs[i]], st))
             series_add(&a->s[m->subs[i]], type, v, now_ns);
-    if (st->stage)
+    const stage_pos *p = st->stage;
+    if (p && metric < p->track->n_metrics &&
+        p->track->by_metric[metric] != p->track->by_metric[metric + 1])
         record_stage(r, a, metric, type, v, st, now_ns);
 }
 

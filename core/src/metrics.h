@@ -145,7 +145,7 @@ typedef struct sample_tags {
     const char *group;
     const volley_tag *step;    /* the step's own tags, sorted by key; pointer- */
     size_t n_step;             /*   stable for the run (they intern by identity) */
-    stage_pos *stage;          /* the scenario's stage copies on this worker, or NULL */
+    stage_pos *stage;          /* the scenario's stage copies on this worker (with a track), or NULL */
 } sample_tags;
 
 bool series_matches(const series_def *s, const sample_tags *st);
