@@ -112,6 +112,8 @@ struct sc_run {
     bool used_up;                    /* ended because its unique pool ran out */
     bool held;                       /* waits for setup (a scenario) or for the
                                         end of every scenario (teardown) */
+    stage_pos stage;                 /* ramping: where samples go among the stage
+                                        copies (metrics.h); track NULL: nowhere */
 };
 
 struct volley_worker {
@@ -304,6 +306,12 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 }
 
 /* ---- engine_sample.c ---- */
+
+/* A sample's stage copies: its scenario's cursor on this worker, if any. */
+static inline stage_pos *engine_sc_stage(sc_run *sr)
+{
+    return sr->stage.track ? &sr->stage : NULL;
+}
 
 void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,
                      const sample_tags *st, uint64_t now);

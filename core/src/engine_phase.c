@@ -85,7 +85,8 @@ static void on_arrival(uv_timer_t *t)
             v->scheduled_at = due;
             engine_vu_activate(v);
         } else {
-            sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = ""};
+            sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = "",
+                              .stage = engine_sc_stage(sr)};
             engine_worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
             atomic_fetch_add_explicit(&w->e->live[sr->index].dropped, 1, memory_order_relaxed);
         }
@@ -100,6 +101,8 @@ static void on_arrival(uv_timer_t *t)
 static void sc_start(volley_worker *w, sc_run *sr)
 {
     sr->phase = SC_RUNNING;
+    stage_pos_start(&sr->stage, metrics_stage_track(&w->e->core->reg, sr->index),
+                    (int64_t)sr->start_at);
     switch (sr->sc->executor) {
     case EXEC_RAMPING_VUS:
         on_ramp_tick(&sr->timer);

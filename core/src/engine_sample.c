@@ -46,7 +46,8 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
     vu_run *v = (vu_run *)vu;
     if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
         return;
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v)};
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v),
+                      .stage = engine_sc_stage(v->sr)};
     if (v->pc < v->sr->sc->n_ops) {
         const flow_op *op = &v->sr->sc->ops[v->pc];
         st.step = op->tags;

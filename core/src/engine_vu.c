@@ -124,7 +124,8 @@ static void begin_iteration(vu_run *v)
          * late start (the runner's lag) shows in iteration_duration. */
         v->has_arrival = false;
         v->iter_start = v->scheduled_at;
-        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+        sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
+                          .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
                       now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
     }
@@ -133,7 +134,8 @@ static void begin_iteration(vu_run *v)
 static void end_iteration(vu_run *v)
 {
     uint64_t now = engine_mono_now();
-    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = ""};
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
+                          .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
     atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
     engine_worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6,
@@ -213,7 +215,8 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
 {
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group};
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group,
+                      .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
     bool hook = !pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN;
@@ -333,7 +336,7 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         }
         }
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                          .step = op->tags, .n_step = op->n_tags};
+                          .step = op->tags, .n_step = op->n_tags, .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, r->metric, x, &st);
     }
 }
@@ -436,7 +439,8 @@ static void group_exit(vu_run *v, const flow_op *op)
     if (v->depth >= MAX_GROUP_DEPTH)
         return;
     double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
-    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group};
+    sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
+                      .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
 }
 

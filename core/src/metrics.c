@@ -122,6 +122,13 @@ void metrics_reg_free(metrics_reg *r)
         free((char *)s->check_name);
     }
     free_run_tags(r);
+    for (size_t i = 0; i < r->n_tracks; i++) {
+        free(r->tracks[i].dur_ns);
+        free(r->tracks[i].mirror);
+        free(r->tracks[i].by_metric);
+    }
+    free(r->tracks);
+    free(r->stage_slot_metric);
     for (size_t i = 0; i < r->n_step_keys; i++)
         free(r->step_keys[i]);
     free(r->step_keys);
@@ -352,6 +359,82 @@ int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *sr
     return t[m->info.n_thresholds++] ? 0 : -1;
 }
 
+int metrics_add_stage_track(metrics_reg *r, size_t sc, size_t n_sc, const int64_t *dur_ns,
+                            size_t n_stages, const uint32_t *series, size_t n_series)
+{
+    if (!r->tracks) {
+        if (!(r->tracks = calloc(n_sc ? n_sc : 1, sizeof *r->tracks)))
+            return -1;
+        r->n_tracks = n_sc;
+    }
+    if (sc >= r->n_tracks || r->tracks[sc].n_stages || n_stages == 0)
+        return sc < r->n_tracks ? 0 : -1;
+    stage_track *t = &r->tracks[sc];
+    uint32_t *mirror = malloc((n_series ? n_series : 1) * sizeof *mirror);
+    uint32_t *by = calloc(r->n_metrics + 1, sizeof *by);
+    int64_t *dur = malloc(n_stages * sizeof *dur);
+    if (!mirror || !by || !dur)
+        goto fail;
+    /* Grouped by metric (counting sort), without duplicates. */
+    size_t n = 0;
+    for (uint32_t m = 0; m < r->n_metrics; m++) {
+        by[m] = (uint32_t)n;
+        for (size_t i = 0; i < n_series; i++) {
+            if (series[i] >= r->n_series || r->series[series[i]].metric != m)
+                continue;
+            bool dup = false;
+            for (size_t j = by[m]; j < n; j++)
+                dup |= mirror[j] == series[i];
+            if (!dup)
+                mirror[n++] = series[i];
+        }
+    }
+    by[r->n_metrics] = (uint32_t)n;
+    size_t extra = n * n_stages;
+    uint32_t *sm = realloc(r->stage_slot_metric, (r->n_stage_slots + extra + 1) * sizeof *sm);
+    if (!sm)
+        goto fail;
+    r->stage_slot_metric = sm;
+    for (size_t k = 0; k < n_stages; k++)
+        for (size_t j = 0; j < n; j++)
+            sm[r->n_stage_slots + k * n + j] = r->series[mirror[j]].metric;
+    memcpy(dur, dur_ns, n_stages * sizeof *dur);
+    *t = (stage_track){.n_stages = n_stages, .dur_ns = dur, .n_mirror = n, .mirror = mirror,
+                       .n_metrics = r->n_metrics, .by_metric = by,
+                       .slot0 = (uint32_t)(r->n_series + r->n_stage_slots)};
+    r->n_stage_slots += extra;
+    return 0;
+fail:
+    free(mirror);
+    free(by);
+    free(dur);
+    return -1;
+}
+
+const stage_track *metrics_stage_track(const metrics_reg *r, size_t sc)
+{
+    return sc < r->n_tracks && r->tracks[sc].n_stages ? &r->tracks[sc] : NULL;
+}
+
+long stage_track_slot(const stage_track *t, size_t k, uint32_t series)
+{
+    if (!t || k >= t->n_stages)
+        return -1;
+    for (size_t j = 0; j < t->n_mirror; j++)
+        if (t->mirror[j] == series)
+            return (long)(t->slot0 + k * t->n_mirror + j);
+    return -1;
+}
+
+void stage_pos_start(stage_pos *p, const stage_track *t, int64_t start_ns)
+{
+    *p = (stage_pos){.track = t};
+    if (!t)
+        return;
+    p->slot = t->slot0;
+    p->end_ns = t->n_stages > 1 ? start_ns + t->dur_ns[0] : INT64_MAX;
+}
+
 static bool str_eq(const char *a, const char *b)
 {
     return a && b && (a == b || strcmp(a, b) == 0);
@@ -389,15 +472,21 @@ bool series_matches(const series_def *s, const sample_tags *st)
     return true;
 }
 
+/* The metric of an aggregate slot: a series', or a stage copy's. */
+static uint32_t slot_metric(const metrics_reg *r, size_t i)
+{
+    return i < r->n_series ? r->series[i].metric : r->stage_slot_metric[i - r->n_series];
+}
+
 int metrics_agg_init(metrics_agg *a, const metrics_reg *r)
 {
-    a->n = r->n_series;
+    a->n = r->n_series + r->n_stage_slots;
     a->scratch = NULL;
     a->s = calloc(a->n ? a->n : 1, sizeof *a->s);
     if (!a->s)
         return -1;
     for (size_t i = 0; i < a->n; i++) {
-        if (r->metrics[r->series[i].metric].info.type != VOLLEY_METRIC_TREND)
+        if (r->metrics[slot_metric(r, i)].info.type != VOLLEY_METRIC_TREND)
             continue;
         /* exact only with hist: metrics_agg_free tells a trend by its hist */
         if (!(a->s[i].hist = malloc(sizeof *a->s[i].hist)) ||
@@ -500,7 +589,7 @@ void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_r
         series_agg *d = &dst->s[i];
         if (s->count == 0)
             continue;
-        volley_metric_type type = r->metrics[r->series[i].metric].info.type;
+        volley_metric_type type = r->metrics[slot_metric(r, i)].info.type;
         if (type == VOLLEY_METRIC_GAUGE) {
             if (d->count == 0 || s->min < d->min) d->min = s->min;
             if (d->count == 0 || s->max > d->max) d->max = s->max;
@@ -517,6 +606,25 @@ void metrics_agg_merge(metrics_agg *dst, const metrics_agg *src, const metrics_r
     }
 }
 
+/* The sample's stage copies: the cursor moves on past the stages that
+ * ended, then the copies of the series it matched get it. A few copies
+ * per metric at most (the table's and the thresholds' series). */
+__attribute__((noinline)) static void record_stage(const metrics_reg *r, metrics_agg *a, uint32_t metric,
+                         volley_metric_type type, double v, const sample_tags *st, int64_t now_ns)
+{
+    stage_pos *p = st->stage;
+    const stage_track *t = p->track;
+    while (now_ns >= p->end_ns) {
+        p->stage++;
+        p->slot += (uint32_t)t->n_mirror;
+        p->end_ns = p->stage + 1 < t->n_stages ? p->end_ns + t->dur_ns[p->stage] : INT64_MAX;
+    }
+    uint32_t series = r->metrics[metric].series;
+    for (uint32_t j = t->by_metric[metric]; j < t->by_metric[metric + 1]; j++)
+        if (t->mirror[j] == series || series_matches(&r->series[t->mirror[j]], st))
+            series_add(&a->s[p->slot + j], type, v, now_ns);
+}
+
 void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
                     double v, const sample_tags *st, int64_t now_ns)
 {
@@ -526,6 +634,10 @@ void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
     for (size_t i = 0; i < m->n_subs; i++)
         if (series_matches(&r->series[m->subs[i]], st))
             series_add(&a->s[m->subs[i]], type, v, now_ns);
+    const stage_pos *p = st->stage;
+    if (p && metric < p->track->n_metrics &&
+        p->track->by_metric[metric] != p->track->by_metric[metric + 1])
+        record_stage(r, a, metric, type, v, st, now_ns);
 }
 
 /* k6's percentile of sorted values (metrics/sink.go, TrendSink.P): the

@@ -63,6 +63,34 @@ typedef struct metric_def {
     size_t cap_thresholds;
 } metric_def;
 
+/*
+ * Stage copies (stages.c plans them): for a ramping scenario, some series
+ * are kept once more per stage of its profile, in aggregate slots past the
+ * registry's series (slot n_series + ...), so a stage's rate, p(95) or a
+ * threshold's condition can be read on that stage alone. The copies are
+ * not series: nothing that lists series sees them.
+ */
+typedef struct stage_track {
+    size_t n_stages;
+    int64_t *dur_ns;           /* each stage's duration (owned) */
+    size_t n_mirror;           /* series copied per stage */
+    uint32_t *mirror;          /* their ids, grouped by metric (owned) */
+    size_t n_metrics;          /* metrics registered when it was made */
+    uint32_t *by_metric;       /* n_metrics + 1 (owned): metric m's copies are
+                                  mirror[by_metric[m]] .. mirror[by_metric[m + 1] - 1] */
+    uint32_t slot0;            /* stage k's copy of mirror[j]: slot0 + k * n_mirror + j */
+} stage_track;
+
+/* Where a scenario's samples go among its stage copies: a worker's cursor
+ * (one per scenario and worker, moved on as the clock passes a stage's
+ * end, never back). */
+typedef struct stage_pos {
+    const stage_track *track;
+    uint32_t stage;
+    uint32_t slot;             /* the current stage's first slot */
+    int64_t end_ns;            /* monotonic end of the current stage; INT64_MAX on the last */
+} stage_pos;
+
 typedef struct metrics_reg {
     size_t n_metrics, cap_metrics;
     metric_def *metrics;
@@ -73,6 +101,10 @@ typedef struct metrics_reg {
     volley_tag *run_tags;      /* owned, keys sorted */
     size_t n_step_keys;        /* keys steps' `tags:` use (owned) */
     char **step_keys;
+    size_t n_tracks;           /* stage copies, one per scenario (n_stages 0: */
+    stage_track *tracks;       /*   none); owned */
+    size_t n_stage_slots;      /* aggregate slots past n_series, and */
+    uint32_t *stage_slot_metric;   /* the metric of each (owned) */
 } metrics_reg;
 
 /* Sets the run-wide tags from "NAME=VALUE" texts; -1 with err on a bad
@@ -94,6 +126,17 @@ int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t er
  * the top level); group and name are kept apart for reports. */
 int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *group, const char *check);
 int metrics_add_threshold_source(metrics_reg *r, uint32_t metric, const char *src);
+/* Stage copies of `series` (ids, duplicates ignored) for scenario number
+ * `sc` of n_sc, with n_stages stages of the given durations. 0 or -1 (out
+ * of memory). Before any aggregate is made. */
+int metrics_add_stage_track(metrics_reg *r, size_t sc, size_t n_sc, const int64_t *dur_ns,
+                            size_t n_stages, const uint32_t *series, size_t n_series);
+/* The track of scenario number sc, or NULL. */
+const stage_track *metrics_stage_track(const metrics_reg *r, size_t sc);
+/* The aggregate slot of stage k's copy of a series; -1 when not kept. */
+long stage_track_slot(const stage_track *t, size_t k, uint32_t series);
+/* Starts a worker's cursor at the scenario's start (monotonic ns). */
+void stage_pos_start(stage_pos *p, const stage_track *t, int64_t start_ns);
 
 /* The tags of one sample as the core sees them. */
 typedef struct sample_tags {
@@ -102,6 +145,7 @@ typedef struct sample_tags {
     const char *group;
     const volley_tag *step;    /* the step's own tags, sorted by key; pointer- */
     size_t n_step;             /*   stable for the run (they intern by identity) */
+    stage_pos *stage;          /* the scenario's stage copies on this worker (with a track), or NULL */
 } sample_tags;
 
 bool series_matches(const series_def *s, const sample_tags *st);
@@ -199,7 +243,8 @@ static inline void series_add(series_agg *s, volley_metric_type type, double v, 
     }
 }
 
-/* Records into the metric's series and every matching sub-metric. */
+/* Records into the metric's series, every matching sub-metric and, with
+ * st->stage, the current stage's copies of those. */
 void metrics_record(const metrics_reg *r, metrics_agg *a, uint32_t metric,
                     double v, const sample_tags *st, int64_t now_ns);
 

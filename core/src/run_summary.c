@@ -57,7 +57,7 @@ int run_summary_build(run_summary *rs, const spec *s, const metrics_reg *reg, co
         th_agg_label(&t->expr, agg, sizeof rs->th_text[0]);
         bool no_data = v[i] == TH_NO_DATA;
         if (!no_data)
-            summary_judged_text(reg, t, a, dur, obs, sizeof rs->th_text[0]);
+            summary_fmt_judged(reg, t, a, dur, obs, sizeof rs->th_text[0]);
         *o = (volley_threshold_result){
             .size = sizeof(volley_threshold_result),
             .key = t->key,

@@ -96,3 +96,21 @@ int64_t sched_arrival_time(const sched_profile *p, uint64_t k)
     }
     return -1;
 }
+
+size_t sched_stage_at(const sched_profile *p, int64_t t)
+{
+    for (size_t i = 0; i + 1 < p->n; i++) {
+        if (t < p->stages[i].duration_ns)
+            return i;
+        t -= p->stages[i].duration_ns;
+    }
+    return p->n ? p->n - 1 : 0;
+}
+
+int64_t sched_stage_start(const sched_profile *p, size_t k)
+{
+    int64_t t = 0;
+    for (size_t i = 0; i < k && i < p->n; i++)
+        t += p->stages[i].duration_ns;
+    return t;
+}

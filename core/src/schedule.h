@@ -42,5 +42,13 @@ double sched_max_value(const sched_profile *p);
 double sched_arrivals_until(const sched_profile *p, int64_t t);
 /* Time of the k-th arrival, or -1 when it falls after the last stage. */
 int64_t sched_arrival_time(const sched_profile *p, uint64_t k);
+/* The stage in effect at t (ns from the scenario's start): stage k covers
+ * [start of k, start of k + duration); before the start it is stage 0, at
+ * and after the end the last one (iterations that finish in the graceful
+ * stop belong to it). 0 without stages. */
+size_t sched_stage_at(const sched_profile *p, int64_t t);
+/* When stage k starts, ns from the scenario's start (the total past the
+ * last). */
+int64_t sched_stage_start(const sched_profile *p, size_t k);
 
 #endif

@@ -12,6 +12,7 @@
 #include "secret.h"
 #include "suggest.h"
 #include "spec_int.h"
+#include "stages.h"
 #include "template.h"
 
 /* ---- built-in metrics ---- */
@@ -1607,6 +1608,8 @@ static void load_root(spec_loader *L, const ynode *root)
     if (thresholds)
         load_thresholds(L, thresholds);
     add_scenario_series(L);
+    if (stages_plan(L->s, L->reg) != 0)
+        ynode_error(L->d, root, "(top level): out of memory for the stages of ramping scenarios");
     load_outputs(L, ynode_get(root, "outputs"));
 }
 

@@ -1,5 +1,7 @@
 #include "summary.h"
 
+#include "stages.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -376,6 +378,17 @@ static void fmt_judged(const metrics_reg *reg, const threshold *t, const series_
              t->expr.agg == TH_AGG_RATE && m->type == VOLLEY_METRIC_COUNTER ? "/s" : "");
 }
 
+void summary_fmt_value(volley_metric_contains c, double v, char *buf, size_t cap)
+{
+    fmt_value(c, v, buf, cap);
+}
+
+void summary_fmt_judged(const metrics_reg *reg, const threshold *t, const series_agg *a,
+                        double duration_s, char *buf, size_t cap)
+{
+    fmt_judged(reg, t, a, duration_s, buf, cap);
+}
+
 /* Every threshold that did not pass, with what it read or "no data", then
  * how many failed the run. Nothing when all passed. */
 static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
@@ -449,6 +462,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             : r->test_aborted ? " (aborted by on_check_fail: abort_test)" : "");
 
     print_scenarios(out, s, reg, r, dur);
+    stages_print(out, s, reg, r);   /* stages.c: ramping scenarios' stages, breaking points */
     print_health(out, reg, r, dur);
     int failed_id = metrics_find(reg, "http_req_failed");
     if (failed_id >= 0) {
@@ -603,6 +617,10 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
                                "out_of_memory_drops", (json_int_t)r->samples_dropped);
     json_t *doc = json_pack("{s:o, s:o, s:o}", "root_group", root_group, "metrics", metrics,
                             "runner", runner);
+    /* Not in k6's shape: ramping scenarios' stages and breaking points (stages.c). */
+    json_t *stages = stages_json(s, reg, r);
+    if (stages)
+        json_object_set_new(doc, "stages", stages);
     int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (rc != 0) {
@@ -610,12 +628,4 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         return -1;
     }
     return 0;
-}
-
-/* ---- for run_summary.c (outputs' summary(), plugin revision 5) ---- */
-
-void summary_judged_text(const metrics_reg *reg, const threshold *t, const series_agg *a,
-                         double duration_s, char *buf, size_t cap)
-{
-    fmt_judged(reg, t, a, duration_s, buf, cap);
 }

@@ -26,10 +26,13 @@ bool summary_fails_run(const threshold *t, th_verdict v);
 /* Fills v[i] for every threshold; returns how many fail the run. */
 size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
                                double duration_s, th_verdict *v);
-/* What a threshold's aggregation read, as the summary shows a failed one:
- * "p(95)=612.3ms", "rate=0.12", "count=2090". */
-void summary_judged_text(const metrics_reg *reg, const threshold *t, const series_agg *a,
-                         double duration_s, char *buf, size_t cap);
+/* A value as the summary writes it ("412ms", "1.2 MB", "0.5"). */
+void summary_fmt_value(volley_metric_contains c, double v, char *buf, size_t cap);
+/* What a threshold read from a series over duration_s, "p(95)=412ms",
+ * "count=21", "rate=3.5/s" (the summary, the stages table, outputs'
+ * summary()). */
+void summary_fmt_judged(const metrics_reg *reg, const threshold *t, const series_agg *a,
+                        double duration_s, char *buf, size_t cap);
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
                    const th_verdict *v);
 /* 0, or -1 with err naming the file. */

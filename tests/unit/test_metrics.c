@@ -372,6 +372,79 @@ static void test_record_into_matching_subs_only(void **state)
     metrics_agg_free(&a);   /* twice is harmless */
 }
 
+/* Stage copies: a ramping scenario's samples also go to the copies of the
+ * current stage (by the sample's time; the cursor moves on, the last stage
+ * keeps what comes after the end), only for the series they match, and
+ * merge like the series; nothing else sees them. */
+static void test_stage_copies(void **state)
+{
+    fx *f = *state;
+    int s500 = series_ok(f, "http_req_duration{status:500}");
+    int other = series_ok(f, "http_req_duration{scenario:other}");
+    uint32_t own = f->reg.metrics[f->dur].series, reqs = f->reg.metrics[f->reqs].series;
+    size_t n_series = f->reg.n_series;
+    const int64_t dur[] = {100, 200, 100};
+    const uint32_t want[] = {own, reqs, (uint32_t)s500, own};   /* a duplicate: one copy */
+    assert_int_equal(metrics_add_stage_track(&f->reg, 1, 2, dur, 3, want, 4), 0);
+    assert_null(metrics_stage_track(&f->reg, 0));
+    const stage_track *t = metrics_stage_track(&f->reg, 1);
+    assert_non_null(t);
+    assert_int_equal(t->n_mirror, 3);
+    assert_int_equal(f->reg.n_series, n_series);            /* no new series */
+    assert_int_equal(f->reg.n_stage_slots, 9);
+    assert_int_equal(stage_track_slot(t, 0, (uint32_t)other), -1);
+    assert_int_equal(stage_track_slot(t, 3, own), -1);
+    long d0 = stage_track_slot(t, 0, own), d1 = stage_track_slot(t, 1, own);
+    long d2 = stage_track_slot(t, 2, own), e2 = stage_track_slot(t, 2, (uint32_t)s500);
+    long r0 = stage_track_slot(t, 0, reqs), r2 = stage_track_slot(t, 2, reqs);
+    assert_true(d0 >= (long)n_series && d1 > d0 && d2 > d1);
+
+    metrics_agg a, g;
+    assert_int_equal(metrics_agg_init(&a, &f->reg), 0);
+    assert_int_equal(metrics_agg_init(&g, &f->reg), 0);
+    assert_int_equal(a.n, n_series + 9);
+    assert_non_null(a.s[d1].hist);          /* a trend copy is a trend */
+    assert_null(a.s[r0].hist);
+
+    stage_pos pos;
+    stage_pos_start(&pos, t, 1000);         /* stages [1000,1100) [1100,1300) [1300,...) */
+    volley_tags tg = VOLLEY_TAGS_INIT;
+    tg.status = 200;
+    sample_tags st = {.t = &tg, .scenario = "s", .stage = &pos};
+    metrics_record(&f->reg, &a, (uint32_t)f->dur, 5, &st, 1000);
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1099);
+    metrics_record(&f->reg, &a, (uint32_t)f->dur, 7, &st, 1100);
+    tg.status = 500;
+    metrics_record(&f->reg, &a, (uint32_t)f->dur, 9, &st, 1350);
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 5000);   /* graceful stop */
+    metrics_record(&f->reg, &a, (uint32_t)f->failed, 1, &st, 5000); /* not kept */
+    sample_tags plain = {.t = &tg, .scenario = "s"};
+    metrics_record(&f->reg, &a, (uint32_t)f->dur, 11, &plain, 1200);  /* no stage: not copied */
+    assert_int_equal(pos.stage, 2);
+    assert_int_equal(a.s[own].count, 4);
+    assert_int_equal(a.s[d0].count, 1);
+    assert_int_equal(a.s[d1].count, 1);
+    assert_int_equal(a.s[d2].count, 1);
+    assert_true(agg_trend_stat(&a.s[d1], "max") == 7);
+    assert_int_equal(a.s[e2].count, 1);
+    assert_true(a.s[r0].sum == 1 && a.s[r2].sum == 1);
+    metrics_agg_merge(&g, &a, &f->reg);
+    metrics_agg_merge(&g, &a, &f->reg);
+    assert_int_equal(g.s[d2].count, 2);
+    assert_true(agg_trend_stat(&g.s[d2], "p(95)") == 9);
+    assert_true(g.s[r2].sum == 2);
+    metrics_agg_clear(&a);
+    assert_int_equal(a.s[d2].count, 0);
+    /* a one-stage track never moves */
+    stage_pos one;
+    const int64_t d_one[] = {10};
+    assert_int_equal(metrics_add_stage_track(&f->reg, 0, 2, d_one, 1, &own, 1), 0);
+    stage_pos_start(&one, metrics_stage_track(&f->reg, 0), 0);
+    assert_int_equal(one.end_ns, INT64_MAX);
+    metrics_agg_free(&a);
+    metrics_agg_free(&g);
+}
+
 /* A small trend keeps its values: k6's stats exactly (k6 keeps every
  * value; med and p(N) interpolate between the closest ranks), across
  * merges in any order; past METRICS_EXACT_MAX the histogram answers. */
@@ -726,6 +799,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_series_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_tag_wins_over_run_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_into_matching_subs_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stage_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trend_exact_while_small, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_threads, setup, teardown),

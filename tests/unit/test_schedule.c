@@ -113,6 +113,41 @@ static void test_split_over_workers(void **state)
     assert_int_equal(total, 1050);   /* area of 0 -> 700/s over 3 s */
 }
 
+/* The stage windows the summary's stage table uses: half-open, stage 0
+ * before the start, the last stage at and after the end. */
+static void test_stage_windows(void **state)
+{
+    (void)state;
+    const sched_stage st[] = {{S(1), 2}, {S(2), 2}, {S(1), 60}};
+    sched_profile p = {.start = 2, .n = 3, .stages = st, .unit_ns = S(1)};
+    assert_int_equal(sched_stage_at(&p, -5), 0);
+    assert_int_equal(sched_stage_at(&p, 0), 0);
+    assert_int_equal(sched_stage_at(&p, S(1) - 1), 0);
+    assert_int_equal(sched_stage_at(&p, S(1)), 1);
+    assert_int_equal(sched_stage_at(&p, S(2.5)), 1);
+    assert_int_equal(sched_stage_at(&p, S(3) - 1), 1);
+    assert_int_equal(sched_stage_at(&p, S(3)), 2);
+    assert_int_equal(sched_stage_at(&p, S(4)), 2);      /* the end: still the last */
+    assert_int_equal(sched_stage_at(&p, S(60)), 2);     /* graceful stop */
+    assert_int_equal(sched_stage_start(&p, 0), 0);
+    assert_int_equal(sched_stage_start(&p, 1), S(1));
+    assert_int_equal(sched_stage_start(&p, 2), S(3));
+    assert_int_equal(sched_stage_start(&p, 3), S(4));
+    assert_int_equal(sched_stage_start(&p, 9), S(4));
+    /* every arrival falls in the stage sched_stage_at names for its time */
+    uint64_t per[3] = {0};
+    for (uint64_t k = 0; sched_arrival_time(&p, k) >= 0; k++)
+        per[sched_stage_at(&p, sched_arrival_time(&p, k))]++;
+    assert_int_equal(per[0], 2);    /* 2/s for 1 s */
+    assert_int_equal(per[1], 4);    /* 2/s for 2 s */
+    assert_int_equal(per[2], 31);   /* 2 -> 60/s over 1 s */
+    const sched_stage one[] = {{S(5), 10}};
+    sched_profile q = {.n = 1, .stages = one};
+    assert_int_equal(sched_stage_at(&q, S(100)), 0);
+    sched_profile none = {.n = 0};
+    assert_int_equal(sched_stage_at(&none, S(1)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_ramping_arrivals),
         cmocka_unit_test(test_zero_rate_stages_are_skipped),
         cmocka_unit_test(test_split_over_workers),
+        cmocka_unit_test(test_stage_windows),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }
