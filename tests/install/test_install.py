@@ -137,10 +137,11 @@ class InstallTest(unittest.TestCase):
         env.pop("VOLLEY_PLUGIN_PATH", None)
         rc, out = run([lay.bin, "plugins", "-v"], env=env)
         self.assertEqual(rc, 0, out)
-        for plugin in ("http", "ws", "checks-basic", "checks-json", "json-out", "analytics-sink"):
+        plugins = ("http", "ws", "checks-basic", "checks-json", "json-out", "analytics-sink", "junit")
+        for plugin in plugins:
             self.assertRegex(out, r"(?m)^%s\s+\S+\s+\S+\s+1\.\d+\s+%s/volley-%s\.so$" % (
                 plugin, os.path.realpath(lay.plugindir), plugin))
-        self.assertIn("(installed, relative to the executable; 6 plugin files)", out)
+        self.assertIn("(installed, relative to the executable; %d plugin files)" % len(plugins), out)
 
     def test_pc_files_point_into_the_staged_tree(self):
         self.each_layout(self.pc_files)
