@@ -708,7 +708,8 @@ static int cmd_run(cli *c)
     for (int i = 0; i < n && !interrupted; i++) {
         char *extra[3] = {NULL, NULL, NULL};
         size_t n_outs = c->n_outs;
-        memcpy(outs, c->outs, c->n_outs * sizeof *outs);
+        if (c->n_outs)   /* c->outs is NULL without --out */
+            memcpy(outs, c->outs, c->n_outs * sizeof *outs);
         if (c->results_dir) {
             const char *d = c->results_dir;
             size_t len = strlen(d) + strlen(stems[i]) + 32;
