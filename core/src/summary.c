@@ -128,6 +128,20 @@ static void fmt_value(volley_metric_contains c, double v, char *buf, size_t cap)
     }
 }
 
+/* A rate as a percentage with `decimals` digits, rounded down as k6 does,
+ * from the counts themselves: 23924 of 24000 is 99.68%, never 100% while
+ * one failed (printf's rounding said 100%). */
+static void fmt_pct(unsigned long long part, unsigned long long whole, int decimals, char *buf,
+                    size_t cap)
+{
+    unsigned long long scale = decimals == 2 ? 10000ull : 100ull;
+    unsigned long long q = whole ? part * scale / whole : 0;   /* exact: integers */
+    if (decimals == 2)
+        snprintf(buf, cap, "%llu.%02llu%%", q / 100, q % 100);
+    else
+        snprintf(buf, cap, "%llu%%", q);
+}
+
 /* "name........: " padded to a fixed width, as k6 aligns it. */
 static void print_label(FILE *out, const char *indent, const char *name, int width)
 {
@@ -185,8 +199,9 @@ static void print_series(FILE *out, const metrics_reg *reg, const series_agg *a,
         fprintf(out, "%-10s %s/s\n", v1, v2);
         break;
     case VOLLEY_METRIC_RATE:
-        fprintf(out, "%.2f%% %s✓ %-8llu ✗ %llu\n", 100.0 * agg_rate(a), "",
-                (unsigned long long)a->nonzero, (unsigned long long)(a->count - a->nonzero));
+        fmt_pct(a->nonzero, a->count, 2, v1, sizeof v1);
+        fprintf(out, "%s ✓ %-8llu ✗ %llu\n", v1, (unsigned long long)a->nonzero,
+                (unsigned long long)(a->count - a->nonzero));
         break;
     case VOLLEY_METRIC_GAUGE:
         fmt_value(m->contains, a->last, v1, sizeof v1);
@@ -267,9 +282,12 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
             continue;
         }
         fprintf(out, "%s%s %s\n", indent, fails ? "✗" : "✓", check);
-        if (fails)
-            fprintf(out, "%s ↳  %.0f%% — ✓ %llu / ✗ %llu\n", indent, 100.0 * agg_rate(a),
+        if (fails) {
+            char pct[32];
+            fmt_pct(a->nonzero, a->count, 0, pct, sizeof pct);
+            fprintf(out, "%s ↳  %s — ✓ %llu / ✗ %llu\n", indent, pct,
                     (unsigned long long)a->nonzero, (unsigned long long)fails);
+        }
         if (fails && r->check_fail && i < r->n_check_fail && r->check_fail[i])
             fprintf(out, "%s    first failure: %s\n", indent, r->check_fail[i]);
         any = true;
@@ -304,7 +322,7 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
                 len += (size_t)snprintf(line + len, sizeof line - len, "  %s p(95)=%s", m->name, v);
             } else if (m->type == VOLLEY_METRIC_RATE) {
                 if (a->count)
-                    snprintf(v, sizeof v, "%.2f%%", 100.0 * agg_rate(a));
+                    fmt_pct(a->nonzero, a->count, 2, v, sizeof v);
                 len += (size_t)snprintf(line + len, sizeof line - len, "  %s=%s", m->name, v);
             } else if (a->sum > 0 || m->type != VOLLEY_METRIC_COUNTER ||
                        strcmp(m->name, "dropped_iterations") != 0) {

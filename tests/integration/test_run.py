@@ -60,6 +60,29 @@ class RunTest(VolleyCase):
         self.assertGreater(m["data_received"]["count"], 30 * 60)
         self.assertGreater(m["data_sent"]["count"], 30 * 30)
 
+    def test_a_few_failures_are_not_shown_as_100_percent(self):
+        # 398 passes and 2 failures of one check: printf's rounding said
+        # "100%" (99.5); k6 rounds down.
+        rows = "[" + ", ".join(["{ p: health }"] * 199 + ["{ p: notfound }"]) + "]"
+        spec = self.write_spec("""
+            version: 1
+            pools:
+              paths: { rows: %s, pick: sequential }
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 400
+                use: paths
+                flow:
+                  - http: { url: "%s/${row.p}" }
+                    check: [ { name: mostly, status: 200 } ]
+            """ % (rows, NGINX))
+        rc, out, err = self.volley("run", spec)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"✗ mostly\n\s+↳  99% — ✓ 398 / ✗ 2")
+        self.assertRegex(out, r"checks\.+: 99\.50% ✓ 398 +✗ 2")
+
     def test_text_summary(self):
         spec = self.write_spec(ITERATIONS_SPEC)
         rc, out, err = self.volley("run", spec)
