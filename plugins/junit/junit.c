@@ -30,6 +30,8 @@
 
 #include "volley/plugin.h"
 
+#include "utf8.h"
+
 typedef struct junit_config {
     uint64_t set;
     const char *path;
@@ -117,28 +119,12 @@ static void putf(sbuf *b, const char *fmt, ...)
 /* XML text                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (no overlongs, no surrogates,
- * nothing above U+10FFFF), or 0. s is NUL-terminated. */
-static size_t utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s that is an XML character, or 0:
+ * U+FFFE and U+FFFF are valid UTF-8 but not XML characters. */
+static size_t xml_char_len(const unsigned char *s)
 {
-    unsigned c = s[0];
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    /* U+FFFE and U+FFFF are not XML characters */
-    if (n == 3 && c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
+    size_t n = utf8_len(s);
+    if (n == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
         return 0;
     return n;
 }
@@ -169,8 +155,8 @@ static void put_xml(sbuf *b, const char *str, bool attr)
         } else if (c == '\t' || c == '\n' || (c >= 0x20 && c < 0x80)) {
             put_n(b, (const char *)s, 1);
             s++;
-        } else if (c >= 0x80 && utf8_len(s)) {
-            size_t n = utf8_len(s);
+        } else if (c >= 0x80 && xml_char_len(s)) {
+            size_t n = xml_char_len(s);
             put_n(b, (const char *)s, n);
             s += n;
         } else {

@@ -100,7 +100,8 @@ static void *create_at(fixture *f, const char *path, char *err, size_t errcap)
 {
     json_out_config cfg;
     char yaml[700];
-    snprintf(yaml, sizeof yaml, "path: \"%s\"", path);
+    int n = snprintf(yaml, sizeof yaml, "path: \"%s\"", path);
+    assert_true(n > 0 && (size_t)n < sizeof yaml);
     assert_int_equal(th_fill(&f->th, f->ops->options, yaml, &cfg), 0);
     return f->ops->create(&f->th.host, (volley_core *)&f->th, &cfg, err, errcap);
 }
