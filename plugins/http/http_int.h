@@ -13,14 +13,17 @@
  *                   -> raw, loop, curl, cookie, result, conf (ops table)
  *   http_raw.c      the fast path: plain http:// keep-alive requests written
  *                   and read by the plugin, on the VU's own connections;
- *                   hands redirects and cookies over to curl
+ *                   bulk responses read in turns, deadlines stamped as
+ *                   their timers fire; hands redirects and cookies over to
+ *                   curl
  *                   -> loop, curl, request, cookie, result, parse
  *   http_loop.c     the curl path's event side: a worker's groups of VUs,
  *                   one CURLM each, on its libuv loop (uv_poll_t per socket
  *                   with its own fd table and lazy removal, a uv_timer_t per
  *                   CURLM, the drain of finished transfers), the VUs' easy
  *                   handles, the connections a VU's per_iteration requests
- *                   used, and the worker's lifetime
+ *                   used, the bulk budget of a loop turn and curl's paused
+ *                   bulk transfers, and the worker's lifetime
  *                   -> curl
  *   http_curl.c     the curl path's transfer side: a VU's easy handle set
  *                   for its step, its callbacks and stamps, completion and
@@ -281,7 +284,7 @@ struct http_worker {
     http_raw *raws;                 /* VUs' fast-path states                */
     http_raw *expired;              /* fast path: requests past their       */
     uv_idle_t expire;               /*   deadline this turn, reported by it */
-    bool expire_init;               /*   after the turn's timers            */
+                                    /*   after the turn's timers            */
     char *rbuf;                     /* fast path: scratch read buffer of    */
 #define HTTP_RAW_RBUF 65536         /*   this size                          */
     volley_buf location;            /* fast path: a redirect's Location     */
@@ -291,8 +294,8 @@ struct http_worker {
     http_vu *paused, *paused_tail;  /*   oldest first (a FIFO)              */
     struct http_conn *bulk_head;    /* fast path: bulk connections waiting  */
     struct http_conn *bulk_tail;    /*   for their turn (a FIFO)            */
-    uv_idle_t bulk;                 /*   served by this, lazily set up      */
-    bool bulk_init;
+    uv_idle_t bulk;                 /*   served by this                     */
+    bool raw_handles;               /* expire and bulk set up (first VU)    */
     int open_handles;               /* uv handles not yet closed            */
     int dispatching;                /* nesting depth of http_drain()        */
     bool closing;                   /* worker_fini ran                      */
@@ -509,6 +512,8 @@ void http_unpause(http_worker *w, http_vu *vs);
 void http_easy_free(http_vu *vs);
 /* A uv handle the fast path owned has closed (w->open_handles); may free
  * the worker after worker_fini. */
+void http_worker_handle_closed(uv_handle_t *h);   /* the same, as a close
+                                                     callback (data: w) */
 void http_handle_closed(http_worker *w);
 /* per_iteration, at step_start: when the VU started a new iteration, closes
  * the connections of its last one that are idle and that it used last. */

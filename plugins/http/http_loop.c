@@ -573,7 +573,7 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(w);
 }
 
-static void on_resume_closed(uv_handle_t *h)
+void http_worker_handle_closed(uv_handle_t *h)
 {
     http_handle_closed(h->data);
 }
@@ -614,8 +614,8 @@ static void maybe_free(http_worker *w)
  */
 void http_worker_close(http_worker *w)
 {
-    uv_close((uv_handle_t *)&w->resume, on_resume_closed);
-    uv_close((uv_handle_t *)&w->turn, on_resume_closed);
+    uv_close((uv_handle_t *)&w->resume, http_worker_handle_closed);
+    uv_close((uv_handle_t *)&w->turn, http_worker_handle_closed);
     for (size_t i = 0; i < w->n_groups; i++) {
         http_group *g = w->groups[i];
         curl_multi_cleanup(g->multi);

@@ -912,15 +912,12 @@ static http_raw *raw_get(http_worker *w, http_vu *vs)
     r->timer.data = r;
     r->w = w;
     r->vs = vs;
-    if (!w->expire_init) {
+    if (!w->raw_handles) {
         uv_idle_init(w->loop, &w->expire);   /* cannot fail (libuv 1.x) */
-        w->expire.data = w;
-        w->expire_init = true;
-        w->open_handles++;
         uv_idle_init(w->loop, &w->bulk);
-        w->bulk.data = w;
-        w->bulk_init = true;
-        w->open_handles++;
+        w->expire.data = w->bulk.data = w;
+        w->open_handles += 2;
+        w->raw_handles = true;
     }
     w->open_handles++;
     r->next = w->raws;
@@ -1030,17 +1027,12 @@ void http_raw_release(http_vu *vs)
     uv_close((uv_handle_t *)&r->timer, on_raw_closed);
 }
 
-static void on_expire_closed(uv_handle_t *h)
-{
-    http_handle_closed(h->data);
-}
-
 void http_raw_fini(http_worker *w)
 {
     while (w->raws)
         http_raw_release(w->raws->vs);
-    if (w->expire_init)
-        uv_close((uv_handle_t *)&w->expire, on_expire_closed);
-    if (w->bulk_init)
-        uv_close((uv_handle_t *)&w->bulk, on_expire_closed);
+    if (w->raw_handles) {
+        uv_close((uv_handle_t *)&w->expire, http_worker_handle_closed);
+        uv_close((uv_handle_t *)&w->bulk, http_worker_handle_closed);
+    }
 }
