@@ -21,6 +21,7 @@
 #include "options.h"
 #include "plugin_loader.h"
 #include "run_summary.h"
+#include "result.h"
 #include "runall.h"
 #include "secret.h"
 #include "spec.h"
@@ -49,6 +50,10 @@ typedef struct cli {
     const char *results_dir;   /* --results-dir: DIR/NAME.ndjson, -summary.json, .junit.xml */
     bool no_scan;              /* --no-scan: no union health scan before several specs */
     runall_stats *stats;       /* the running spec's line of the final table, or NULL */
+    const char *result;        /* --result FILE (docs/results-format.md) */
+    bool result_hist;          /* --result-histograms */
+    int argc;                  /* the command line, for the result's meta */
+    char **argv;
 } cli;
 
 static uint64_t fresh_seed(void)
@@ -87,6 +92,11 @@ static void usage(FILE *out)
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
+          "  --result FILE            the run over time: a line per second, every series'\n"
+          "                           state and the verdicts (NDJSON; .gz: gzip);\n"
+          "                           docs/results-format.md\n"
+          "  --result-window D        window of --result lines, whole seconds (default 1s)\n"
+          "  --result-histograms      each window's trends with their histograms too\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, DIR/NAME-summary.json\n"
           "                           and DIR/NAME.junit.xml (with a junit output plugin)\n"
           "  --no-scan                several specs: no health scan of their services first\n"
@@ -130,7 +140,8 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
-           O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN };
+           O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
+           O_RESULT_HIST };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -145,6 +156,9 @@ static int parse_args(cli *c, int argc, char **argv)
         {"tag", required_argument, NULL, O_TAG},
         {"results-dir", required_argument, NULL, O_RESULTS_DIR},
         {"no-scan", no_argument, NULL, O_NO_SCAN},
+        {"result", required_argument, NULL, O_RESULT},
+        {"result-window", required_argument, NULL, O_RESULT_WINDOW},
+        {"result-histograms", no_argument, NULL, O_RESULT_HIST},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -200,6 +214,25 @@ static int parse_args(cli *c, int argc, char **argv)
             c->results_dir = optarg;
             break;
         case O_NO_SCAN: c->no_scan = true; break;
+        case O_RESULT:
+            if (!*optarg) {
+                fprintf(stderr, "volley: --result: expected a file name (NAME.ndjson or NAME.ndjson.gz)\n");
+                return -1;
+            }
+            c->result = optarg;
+            break;
+        case O_RESULT_HIST: c->result_hist = true; break;
+        case O_RESULT_WINDOW: {
+            int64_t ns = 0;
+            if (duration_parse(optarg, &ns, err, sizeof err) != 0 || ns < 1000000000ll ||
+                ns > 3600000000000ll || ns % 1000000000ll != 0) {
+                fprintf(stderr, "volley: --result-window: expected whole seconds from 1s to 1h "
+                        "(e.g. 1s, 10s, 1m), got \"%s\"\n", optarg);
+                return -1;
+            }
+            c->ro.window_s = (int)(ns / 1000000000ll);
+            break;
+        }
         case O_SEED: {
             char *end;
             errno = 0;
@@ -515,6 +548,13 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     run_opts ro = c->ro;
     ro.judge = judge_run;
     ro.judge_ctx = &j;
+    if (c->result && !(ro.result = result_open(c->result, c->result_hist, c->argc, c->argv,
+                                               err, sizeof err))) {
+        fprintf(stderr, "volley: %s\n", err);
+        free(j.v);
+        spec_free(s);
+        return EXIT_ENGINE;
+    }
     if (engine_run(core, s, &ro, &res, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s: %s\n", path, err);
         rc = EXIT_ENGINE;
@@ -523,6 +563,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     if (!res.ran) {
         /* Nothing was measured (e.g. an output could not start): no
          * summary of zeros, no thresholds judged on nothing. */
+        result_close(ro.result, err, sizeof err);
         free(j.v);
         run_result_free(&res);
         spec_free(s);
@@ -543,6 +584,14 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         if (res.outputs[i].failed) {
             secret_fprintf(stderr, "volley: output %s failed: %s\n", res.outputs[i].label, res.outputs[i].err);
             crash_said |= strncmp(res.outputs[i].err, "crashed: ", 9) == 0;
+            rc = EXIT_ENGINE;
+        }
+    }
+    if (ro.result) {
+        int final = run_exit_code(rc, &res, j.failed, NULL);
+        result_write_end(ro.result, s, &core->reg, &res, v, final, res.health.n_behind);
+        if (result_close(ro.result, err, sizeof err) != 0) {
+            fprintf(stderr, "volley: %s\n", err);
             rc = EXIT_ENGINE;
         }
     }
@@ -816,7 +865,7 @@ int cli_main(int argc, char **argv)
         usage(stderr);
         return EXIT_INVALID;
     }
-    cli c = {.cmd = argv[1]};
+    cli c = {.cmd = argv[1], .argc = argc, .argv = argv};
     if (strcmp(c.cmd, "-h") == 0 || strcmp(c.cmd, "--help") == 0 || strcmp(c.cmd, "help") == 0) {
         usage(stdout);
         return 0;

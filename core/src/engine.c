@@ -189,6 +189,8 @@ static int start_workers(engine *e, char *err, size_t errcap)
     e->gate_want = e->n_workers;
     for (int i = 0; i < e->n_workers; i++) {
         int prc = pthread_create(&e->workers[i].thread, NULL, engine_worker_main, &e->workers[i]);
+        if (prc == 0 && pthread_getcpuclockid(e->workers[i].thread, &e->worker_clk[i]) != 0)
+            e->worker_clk[i] = CLOCK_THREAD_CPUTIME_ID;   /* unknown: reads the main thread's */
         if (prc != 0) {
             snprintf(err, errcap, "cannot start worker thread %d: %s", i, strerror(prc));
             e->n_workers = i;   /* join only those that started */
@@ -228,6 +230,7 @@ static void fill_result(engine *e, run_result *res)
         res->teardown_state = HOOK_SKIPPED;
     snprintf(res->hook_reason, sizeof res->hook_reason, "%s", e->hook_reason);
     res->start_unix_ns = (int64_t)e->t0 + e->wall_offset;
+    res->health = e->win.health;
 }
 
 int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
@@ -255,7 +258,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         snprintf(err, errcap, "cannot set up the start gate: %s", strerror(mu_rc ? mu_rc : cv_rc));
         goto out;
     }
-    if (!e.claimed || !e.pool_next || !e.pool_used_up || !e.sc_used_up || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0) {
+    if (!e.claimed || !e.pool_next || !e.pool_used_up || !e.sc_used_up || !e.live || !e.prog_sc || !e.prog || metrics_agg_init(&e.global, &core->reg) != 0 || plan_workers(&e) != 0 ||
+        !(e.worker_clk = calloc((size_t)e.n_planned + 1, sizeof *e.worker_clk)) ||
+        windows_init(&e.win, &core->reg, o->window_s, e.n_planned, e.worker_clk, o->result) != 0) {
         snprintf(err, errcap, "out of memory");
         goto out;
     }
@@ -295,6 +300,12 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     res->ran = e.n_workers > 0;
     if (started != 0)
         engine_request_stop(&e);
+    e.win.n_threads = e.n_workers;   /* those that started */
+    windows_init_clock(&e.win);
+    if (res->ran)
+        result_write_meta(o->result, s, &core->reg, (int64_t)e.t0 + e.wall_offset, o->seed,
+                          e.n_workers, e.win.health.cores, (double)e.win.window_s);
+    engine_main_start(&e);
     engine_main_flush(&e, true);   /* vus at t=0, so short runs have a value too */
     if (e.n_workers > 0)
         uv_run(&e.main_loop, UV_RUN_DEFAULT);
@@ -304,6 +315,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     e.end_ns = engine_mono_now();
     res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
+    windows_detach_threads(&e.win);
     core->engine = NULL;
     engine_loop_close(&e.main_loop);
 
@@ -311,7 +323,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     res->samples_dropped = e.main_raw.dropped;
     for (int i = 0; i < e.n_workers; i++) {
         volley_worker *w = &e.workers[i];
-        agg_pair_drain(&w->agg, &e.global, &core->reg);
+        agg_pair_drain_into(&w->agg, &e.global, &e.win.agg, &core->reg);
         res->iterations_interrupted += w->interrupted;
         res->samples_dropped += w->raw.dropped;
         collect_first_fail(w, res, core->reg.n_series);
@@ -320,6 +332,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             started = -1;
         }
     }
+    if (res->ran)   /* the last window, to the end */
+        windows_close(&e.win, &core->reg, (double)res->duration_ns / 1e9,
+                      atomic_load(&e.active_vus), atomic_load(&e.vus_max));
     engine_show_progress(&e, true);   /* every sample in: the summary's counts */
     rc = started;
     if (res->ran) {
@@ -348,6 +363,9 @@ out:
         pthread_cond_destroy(&e.gate_cv);
     free(e.live);
     free(e.prog_sc);
+    res->health = e.win.health;
+    windows_free(&e.win);
+    free(e.worker_clk);
     progress_free(e.prog);
     tagi_free(&e.main_tags);
     free(e.main_raw.s);

@@ -14,6 +14,7 @@
 #include "core.h"
 #include "metrics.h"
 #include "spec.h"
+#include "windows.h"
 
 struct run_result;
 
@@ -29,6 +30,8 @@ typedef struct run_opts {
      * (plugin revision 5) and must live until engine_run returns. */
     const volley_run_summary *(*judge)(void *ctx, const struct run_result *res, bool engine_error);
     void *judge_ctx;
+    result_file *result;       /* --result: meta and window lines (NULL: none) */
+    int window_s;              /* the windows' length in seconds (0: 1) */
 } run_opts;
 
 typedef struct output_report {
@@ -61,6 +64,7 @@ typedef struct run_result {
     /* setup:/teardown: (HOOK_*), and why one failed */
     int setup_state, teardown_state;
     char hook_reason[512];
+    run_health health;         /* the generator per window (windows.h) */
 } run_result;
 
 /* How a setup: or teardown: flow ended. */

@@ -123,8 +123,9 @@ struct volley_worker {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t flush;
+    uint64_t next_flush_at;          /* aligned to the run's start (engine_worker.c) */
+    uint64_t published_sec;          /* whole seconds of the run handed over so far */
     uv_timer_t sched;
-    unsigned ticks;
     agg_pair agg;
     void **pstate;                   /* protocol worker states */
     vu_run *vus;
@@ -193,6 +194,9 @@ struct engine {
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
     metrics_agg global;
+    run_windows win;                 /* the current window (windows.h) */
+    clockid_t *worker_clk;           /* the workers' CPU clocks, for windows */
+    uint64_t next_tick_at;           /* monotonic ns of the main tick's next run */
     tag_intern main_tags;
     raw_buf main_raw;                /* the vus gauges' samples */
     int sigints;
@@ -225,6 +229,8 @@ int engine_main_open(engine *e, char *err, size_t errcap);
  * gauges (the one-second tick). */
 void engine_main_flush(engine *e, bool sample_gauges);
 void engine_show_progress(engine *e, bool final);
+/* The run's clock started (e->t0): the one-second tick starts. */
+void engine_main_start(engine *e);
 
 /* ---- engine_worker.c ---- */
 

@@ -13,15 +13,18 @@
 void engine_main_flush(engine *e, bool sample_gauges)
 {
     for (int i = 0; i < e->n_workers; i++)
-        agg_pair_collect(&e->workers[i].agg, &e->global, &e->core->reg);
+        agg_pair_collect_into(&e->workers[i].agg, &e->global, &e->win.agg, &e->core->reg);
     if (!sample_gauges)
         return;
     uint64_t now = engine_mono_now();
     int64_t active = atomic_load_explicit(&e->active_vus, memory_order_relaxed);
     sample_tags st = {0};
-    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS, (double)active, &st, (int64_t)now);
     double vmax = (double)atomic_load_explicit(&e->vus_max, memory_order_relaxed);
-    metrics_record(&e->core->reg, &e->global, BUILTIN_VUS_MAX, vmax, &st, (int64_t)now);
+    metrics_agg *to[2] = {&e->global, &e->win.agg};
+    for (int i = 0; i < 2; i++) {
+        metrics_record(&e->core->reg, to[i], BUILTIN_VUS, (double)active, &st, (int64_t)now);
+        metrics_record(&e->core->reg, to[i], BUILTIN_VUS_MAX, vmax, &st, (int64_t)now);
+    }
     if (e->n_outs) {
         engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS, (double)active, &st, now);
         engine_push_raw(e, &e->main_raw, &e->main_tags, BUILTIN_VUS_MAX, vmax, &st, now);
@@ -53,6 +56,11 @@ static void check_abort_thresholds(engine *e)
         e->abort_threshold = i;
         engine_request_stop(e);
     }
+}
+
+static double series_sum(engine *e, uint32_t metric)
+{
+    return e->global.s[e->core->reg.metrics[metric].series].sum;
 }
 
 static uint64_t series_count(engine *e, const char *metric, bool nonzero)
@@ -92,21 +100,65 @@ void engine_show_progress(engine *e, bool final)
      * and the next two seconds' worth, and the last one a short one. */
     uint64_t reqs = series_count(e, "http_reqs", false);
     double elapsed = (double)(now - e->t0) / 1e9;
+    const window_view *wv = &e->win.last;
     progress_snapshot snap = {.elapsed_s = elapsed, .n = e->s->n_scenarios,
                               .sc = e->prog_sc, .requests = reqs,
                               .requests_per_s = elapsed > 0 ? (double)reqs / elapsed : 0,
-                              .failed = series_count(e, "http_req_failed", true), .final = final};
+                              .failed = series_count(e, "http_req_failed", true), .final = final,
+                              .vus_max = atomic_load_explicit(&e->vus_max, memory_order_relaxed),
+                              .dropped = (uint64_t)series_sum(e, BUILTIN_DROPPED_ITERATIONS),
+                              };
+    if (final) {
+        /* The summary's numbers: over the whole run. */
+        int m = metrics_find(&e->core->reg, "http_req_duration");
+        const series_agg *a = m >= 0 ? &e->global.s[e->core->reg.metrics[m].series] : NULL;
+        if (a && a->count) {
+            snap.has_p95 = true;
+            snap.p95_ms = agg_trend_stat(a, "p(95)");
+        }
+    } else if (wv->valid) {
+        snap.has_p95 = wv->p95_ms >= 0;
+        snap.p95_ms = wv->p95_ms;
+        snap.window_requests = wv->requests;
+        snap.window_failed = wv->failed;
+        snap.window_s = wv->seconds;
+    }
     progress_update(e->prog, &snap);
+}
+
+/* 200 ms past each whole second of the run: the workers handed over
+ * their aggregates at the second (engine_worker.c), so this one has all
+ * of it, unless a worker's loop was that late. */
+#define TICK_AFTER_NS 200000000ull
+
+static void on_tick(uv_timer_t *t);
+
+static void arm_tick(engine *e)
+{
+    uint64_t now = engine_mono_now();
+    uint64_t sec = now > e->t0 ? (now - e->t0) / 1000000000ull : 0;
+    if (now >= e->t0 + sec * 1000000000ull + TICK_AFTER_NS)
+        sec++;
+    e->next_tick_at = e->t0 + sec * 1000000000ull + TICK_AFTER_NS;
+    uv_timer_start(&e->tick, on_tick, engine_timer_ms_until(&e->main_loop, e->next_tick_at), 0);
 }
 
 static void on_tick(uv_timer_t *t)
 {
     engine *e = t->data;
     engine_main_flush(e, true);
+    uint64_t sec = (e->next_tick_at - e->t0) / 1000000000ull;
+    if (windows_due(&e->win, sec))
+        windows_close(&e->win, &e->core->reg, (double)sec,
+                      atomic_load_explicit(&e->active_vus, memory_order_relaxed),
+                      atomic_load_explicit(&e->vus_max, memory_order_relaxed));
     engine_show_progress(e, false);
     if (++e->ticks % 2 == 0)
         check_abort_thresholds(e);
+    arm_tick(e);
 }
+
+void engine_main_start(engine *e) { arm_tick(e); }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -149,6 +201,7 @@ static void on_main_wake(uv_async_t *a)
     engine *e = a->data;
     take_crashed_workers(e);
     if (atomic_load(&e->workers_done) == e->n_workers) {
+        engine_main_flush(e, true);   /* the vus gauges' value at the end */
         uv_timer_stop(&e->tick);
         uv_close((uv_handle_t *)&e->tick, NULL);
         uv_close((uv_handle_t *)&e->main_wake, NULL);
@@ -180,8 +233,6 @@ int engine_main_open(engine *e, char *err, size_t errcap)
         call = "uv_signal_start";
     else if ((rc = uv_timer_init(&e->main_loop, &e->tick)) != 0)
         call = "uv_timer_init";
-    else if ((rc = uv_timer_start(&e->tick, on_tick, 1000, 1000)) != 0)
-        call = "uv_timer_start";
     if (!call)
         return 0;
     snprintf(err, errcap, "cannot set up the main loop: %s: %s", call, uv_strerror(rc));

@@ -10,18 +10,29 @@
 #include "crash.h"
 #include "engine_int.h"
 
-#define FLUSH_MS 250          /* sample batches to outputs */
-#define PUBLISH_EVERY 4       /* aggregates to the metrics thread: 1 s */
+#define FLUSH_NS 250000000ull   /* sample batches to outputs */
+#define SECOND_NS 1000000000ull
 
 void *engine_host_worker_loop(volley_worker *w) { return &w->loop; }
 int engine_host_worker_index(volley_worker *w) { return w->index; }
 
+/* Every 250 ms of the run's clock (not of this loop's: the windows of the
+ * time series are the run's whole seconds): the outputs' batch, and at
+ * each whole second the aggregate for the metrics thread, which takes it
+ * 200 ms later (engine_main.c). A hand-over that finds the last one not
+ * taken yet is tried again at the next tick. */
 static void on_flush(uv_timer_t *t)
 {
     volley_worker *w = t->data;
-    engine_flush_raw(w->e, &w->raw);
-    if (++w->ticks % PUBLISH_EVERY == 0)
-        agg_pair_publish(&w->agg);
+    engine *e = w->e;
+    engine_flush_raw(e, &w->raw);
+    uint64_t now = engine_mono_now();
+    uint64_t sec = (now - e->t0) / SECOND_NS;
+    if (sec > w->published_sec && agg_pair_publish(&w->agg))
+        w->published_sec = sec;
+    uint64_t n = (now - e->t0) / FLUSH_NS + 1;
+    w->next_flush_at = e->t0 + n * FLUSH_NS;
+    uv_timer_start(&w->flush, on_flush, engine_timer_ms_until(&w->loop, w->next_flush_at), 0);
 }
 
 static void on_wake(uv_async_t *a)
@@ -190,7 +201,8 @@ void *engine_worker_main(void *arg)
         for (size_t i = 0; i < e->s->n_scenarios; i++)
             w->scs[i].phase = SC_DONE;
     }
-    uv_timer_start(&w->flush, on_flush, FLUSH_MS, FLUSH_MS);
+    w->next_flush_at = e->t0 + FLUSH_NS;
+    uv_timer_start(&w->flush, on_flush, engine_timer_ms_until(&w->loop, w->next_flush_at), 0);
     engine_advance_phases(w);
     if (atomic_load(&e->stop))
         on_wake(&w->wake);

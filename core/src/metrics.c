@@ -729,22 +729,30 @@ void agg_pair_free(agg_pair *p)
     metrics_agg_free(&p->buf[1]);
 }
 
-void agg_pair_publish(agg_pair *p)
+bool agg_pair_publish(agg_pair *p)
 {
     if (atomic_load_explicit(&p->spare_state, memory_order_acquire) != AGG_FREE)
-        return;   /* the metrics thread has not taken the last one yet */
+        return false;   /* the metrics thread has not taken the last one yet */
     p->filled = p->cur;
     p->cur = 1 - p->cur;
     atomic_store_explicit(&p->spare_state, AGG_FILLED, memory_order_release);
+    return true;
 }
 
 void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
+{
+    agg_pair_collect_into(p, dst, NULL, r);
+}
+
+void agg_pair_collect_into(agg_pair *p, metrics_agg *dst, metrics_agg *also, const metrics_reg *r)
 {
     if (atomic_load_explicit(&p->spare_state, memory_order_acquire) != AGG_FILLED)
         return;
     /* `filled` was written before the release store we just acquired. */
     metrics_agg *filled = &p->buf[p->filled];
     metrics_agg_merge(dst, filled, r);
+    if (also)
+        metrics_agg_merge(also, filled, r);
     metrics_agg_clear(filled);
     /* Trends of the run past METRICS_EXACT_MAX: the worker keeps no more
      * values of them (the other buffer follows at its next hand-over). */
@@ -756,9 +764,16 @@ void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
 
 void agg_pair_drain(agg_pair *p, metrics_agg *dst, const metrics_reg *r)
 {
-    metrics_agg_merge(dst, &p->buf[0], r);
-    metrics_agg_merge(dst, &p->buf[1], r);
-    metrics_agg_clear(&p->buf[0]);
-    metrics_agg_clear(&p->buf[1]);
+    agg_pair_drain_into(p, dst, NULL, r);
+}
+
+void agg_pair_drain_into(agg_pair *p, metrics_agg *dst, metrics_agg *also, const metrics_reg *r)
+{
+    for (int i = 0; i < 2; i++) {
+        metrics_agg_merge(dst, &p->buf[i], r);
+        if (also)
+            metrics_agg_merge(also, &p->buf[i], r);
+        metrics_agg_clear(&p->buf[i]);
+    }
     atomic_store(&p->spare_state, AGG_FREE);
 }

@@ -264,11 +264,16 @@ typedef struct agg_pair {
 
 int agg_pair_init(agg_pair *p, const metrics_reg *r);
 void agg_pair_free(agg_pair *p);
-/* Worker: hand over the current aggregate when the spare is free. */
-void agg_pair_publish(agg_pair *p);
+/* Worker: hand over the current aggregate when the spare is free; false
+ * when it was not (the metrics thread has not taken the last one). */
+bool agg_pair_publish(agg_pair *p);
 /* Metrics thread: merge a published aggregate into dst, if any. */
 void agg_pair_collect(agg_pair *p, metrics_agg *dst, const metrics_reg *r);
 /* After the worker stopped: merge everything left. */
 void agg_pair_drain(agg_pair *p, metrics_agg *dst, const metrics_reg *r);
+/* The same, merging into `also` too when not NULL (the current window of
+ * the run's time series, windows.h). */
+void agg_pair_collect_into(agg_pair *p, metrics_agg *dst, metrics_agg *also, const metrics_reg *r);
+void agg_pair_drain_into(agg_pair *p, metrics_agg *dst, metrics_agg *also, const metrics_reg *r);
 
 #endif

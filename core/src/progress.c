@@ -149,8 +149,22 @@ static void fmt_times(char *out, size_t cap, const progress_scenario *sc)
     snprintf(out, cap, "%s/%s", el, tot);
 }
 
+/* "412ms", "1.2s", "85µs" */
+static void fmt_ms(char *out, size_t cap, double ms)
+{
+    if (ms >= 1000)
+        snprintf(out, cap, "%.2fs", ms / 1000);
+    else if (ms >= 1)
+        snprintf(out, cap, "%.*fms", ms >= 100 ? 0 : 1, ms);
+    else
+        snprintf(out, cap, "%.0fµs", ms * 1000);
+}
+
 /* running (12.3s), 10/10 VUs, 1234 complete and 2 interrupted iterations,
- * 5.2k req/s, 0 failed -- the request part only once there are requests. */
+ * 5.2k req/s, p95 12.1ms, 0.2% failed, 3 dropped -- the request part once
+ * there are requests. While running, rate, p95 and failures are the last
+ * second's (the windows of windows.h); the final line is the whole run's,
+ * with exact counts, the summary's numbers. */
 static void header(progress *p, const progress_snapshot *s)
 {
     int64_t vus = 0, vus_max = 0;
@@ -161,6 +175,8 @@ static void header(progress *p, const progress_snapshot *s)
         done += s->sc[i].iterations;
         interrupted += s->sc[i].interrupted;
     }
+    if (s->final && s->vus_max > 0)
+        vus_max = s->vus_max;   /* what was allocated, as the summary's vus_max */
     char el[32];
     fmt_dur(el, sizeof el, s->elapsed_s);
     appendf(p,
@@ -168,11 +184,28 @@ static void header(progress *p, const progress_snapshot *s)
             " interrupted iterations",
             el, vus, vus_max, done, interrupted);
     if (s->requests > 0 || s->failed > 0) {
-        char rate[32], failed[32];
-        fmt_compact(rate, sizeof rate, s->requests_per_s);
-        fmt_compact(failed, sizeof failed, (double)s->failed);
-        appendf(p, ", %s req/s, %s failed", rate, failed);
+        char rate[32], p95[32] = "";
+        bool live = !s->final && s->window_s > 0;
+        double per_s = live ? (double)s->window_requests / s->window_s : s->requests_per_s;
+        fmt_compact(rate, sizeof rate, per_s);
+        if (s->has_p95) {
+            char v[24];
+            fmt_ms(v, sizeof v, s->p95_ms);
+            snprintf(p95, sizeof p95, ", p95 %s", v);
+        }
+        uint64_t reqs = live ? s->window_requests : s->requests;
+        uint64_t failed = live ? s->window_failed : s->failed;
+        double pct = reqs ? 100.0 * (double)failed / (double)reqs : 0;
+        int dec = pct < 0.1 ? 2 : 1;
+        if (failed == 0)
+            appendf(p, ", %s req/s%s, 0 failed", rate, p95);
+        else if (s->final)
+            appendf(p, ", %s req/s%s, %" PRIu64 " failed (%.*f%%)", rate, p95, failed, dec, pct);
+        else
+            appendf(p, ", %s req/s%s, %.*f%% failed", rate, p95, dec, pct);
     }
+    if (s->dropped)
+        appendf(p, ", %" PRIu64 " dropped", s->dropped);
 }
 
 /* [==========>-----------------------------]: elapsed over total, full when

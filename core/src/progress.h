@@ -34,6 +34,14 @@ typedef struct progress_snapshot {
     double requests_per_s;      /* since the test's start (the summary's rate) */
     uint64_t failed;            /* http_req_failed passes so far */
     bool final;                 /* last call: finish the display */
+    int64_t vus_max;            /* VUs allocated so far (the vus_max metric) */
+    uint64_t dropped;           /* dropped_iterations so far */
+    bool has_p95;
+    double p95_ms;              /* http_req_duration p(95): the last window's, or
+                                   the whole run's (final) */
+    uint64_t window_requests;   /* the last closed window (while running) */
+    uint64_t window_failed;
+    double window_s;            /* its length; 0: none yet */
 } progress_snapshot;
 
 typedef struct progress progress;

@@ -162,7 +162,7 @@ class RunTest(VolleyCase):
             with open(summary) as f:
                 want = json.load(f)["metrics"]["http_reqs"]["rate"]
             self.assertAlmostEqual(want, rate, delta=rate * 0.1)
-            shown = re.findall(r"running \(.*, (\S+) req/s, 0 failed$", err, re.M)
+            shown = re.findall(r"running \(.*, (\S+) req/s(?:, p95 \S+)?, 0 failed$", err, re.M)
             self.assertTrue(shown, err)
             text = "%.1f" % want
             self.assertEqual(shown[-1], text[:-2] if text.endswith(".0") else text, err)

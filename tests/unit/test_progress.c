@@ -282,19 +282,45 @@ static void test_header_requests(void **state)
                            "iterations, 5.2k req/s, 0 failed\n");
     free(f);
 
+    s.elapsed_s += 2;
+    s.requests_per_s = 12.5;
+    s.failed = 32000;
+    f = frame(p, &c, &s);
+    assert_non_null(strstr(f, ", 12.5 req/s, 50.0% failed\n"));
+    free(f);
+
     s.elapsed_s = 3725;
     s.requests_per_s = 999960;    /* rounds up into the next unit */
+    s.requests = 11000000;
     s.failed = 1100000;
     f = frame(p, &c, &s);
     assert_non_null(strstr(f, "running (1h02m05.0s), "));
-    assert_non_null(strstr(f, ", 1M req/s, 1.1M failed\n"));
+    assert_non_null(strstr(f, ", 1M req/s, 10.0% failed\n"));
     free(f);
 
-    s.elapsed_s = 3726;
-    s.requests_per_s = 12.5;
-    s.failed = 999;
+    /* While running: the last window's rate, p95 and failures; drops. */
+    s.window_s = 1;
+    s.window_requests = 5000;
+    s.window_failed = 50;
+    s.has_p95 = true;
+    s.p95_ms = 12.34;
+    s.dropped = 3;
+    s.elapsed_s += 2;   /* plain lines come once per interval */
     f = frame(p, &c, &s);
-    assert_non_null(strstr(f, ", 12.5 req/s, 999 failed\n"));
+    assert_non_null(strstr(f, ", 5k req/s, p95 12.3ms, 1.0% failed, 3 dropped\n"));
+    free(f);
+
+    /* The final line: the whole run's, exact counts, VUs allocated. */
+    s.final = true;
+    s.vus_max = 17;
+    s.requests = 64000;
+    s.requests_per_s = 5230;
+    s.failed = 1500;
+    s.p95_ms = 1234;
+    s.elapsed_s += 2;
+    f = frame(p, &c, &s);
+    assert_non_null(strstr(f, "/17 VUs, "));
+    assert_non_null(strstr(f, ", 5.2k req/s, p95 1.23s, 1500 failed (2.3%), 3 dropped\n"));
     free(f);
 
     progress_free(p);
