@@ -89,11 +89,11 @@ static void usage(FILE *out)
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
-          "  --summary-json FILE      end-of-test summary as the object k6 passes to\n"
-          "                           handleSummary(data), for tools that read that\n"
-          "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, DIR/NAME-summary.json,\n"
-          "                           DIR/NAME-handle-summary.json and DIR/NAME.junit.xml\n"
-          "                           (with a junit output plugin)\n"
+          "  --summary-json FILE      end-of-test summary as k6's handleSummary(data)\n"
+          "                           object, for tools written for k6 (HTML reporters)\n"
+          "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
+          "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
+          "                           junit output plugin)\n"
           "  --no-scan                several specs: no health scan of their services first\n"
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
@@ -736,7 +736,7 @@ static int cmd_run(cli *c)
             snprintf(extra[0], len, "json-out=%s/%s.ndjson", d, stems[i]);
             snprintf(extra[1], len, "%s/%s-summary.json", d, stems[i]);
             snprintf(extra[2], len, "junit=%s/%s.junit.xml", d, stems[i]);
-            snprintf(extra[3], len, "%s/%s-handle-summary.json", d, stems[i]);
+            snprintf(extra[3], len, "%s/%s-summary-data.json", d, stems[i]);
             outs[n_outs++] = extra[0];
             if (junit)
                 outs[n_outs++] = extra[2];

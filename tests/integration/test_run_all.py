@@ -147,7 +147,7 @@ class RunAllTest(VolleyCase):
         names = sorted(os.listdir(res))
         junit = "junit" in self.volley("plugins")[1].split()
         want = ["a-pass-summary.json", "a-pass.ndjson", "b-fail-summary.json", "b-fail.ndjson",
-                "a-pass-handle-summary.json", "b-fail-handle-summary.json"]
+                "a-pass-summary-data.json", "b-fail-summary-data.json"]
         if junit:
             want += ["a-pass.junit.xml", "b-fail.junit.xml"]
         self.assertEqual(names, sorted(want))

@@ -81,7 +81,7 @@ class SummaryJsonTest(VolleyCase):
     def run_both(self, text=SPEC):
         spec = self.write_spec(text)
         exp = os.path.join(self.tmp, "export.json")
-        hs = os.path.join(self.tmp, "out", "handle-summary.json")
+        hs = os.path.join(self.tmp, "out", "summary-data.json")
         os.makedirs(os.path.dirname(hs))
         rc, out, err = self.volley("run", "-q", "--summary-export", exp, "--summary-json", hs, spec)
         with open(exp) as f:
@@ -229,7 +229,7 @@ class SummaryJsonTest(VolleyCase):
         rc, out, err = self.volley("run", "-q", "--no-scan", "--results-dir", res, d)
         self.assertEqual(rc, 0, out + err)
         for stem, passes in (("a", 3), ("b", 0)):
-            with open(os.path.join(res, stem + "-handle-summary.json")) as f:
+            with open(os.path.join(res, stem + "-summary-data.json")) as f:
                 data = json.load(f)
             self.assertEqual(data["metrics"]["http_reqs"]["values"]["count"], 3)
             self.assertEqual([(c["name"], c["passes"], c["fails"]) for c in data["root_group"]["checks"]],
@@ -240,7 +240,7 @@ class SummaryJsonTest(VolleyCase):
         rc, out, err = self.volley("run", "-q", "--no-scan", "--results-dir", res2, "--summary-json", mine,
                                    os.path.join(d, "a.yaml"))
         self.assertEqual(rc, 0, out + err)
-        self.assertFalse(os.path.exists(os.path.join(res2, "a-handle-summary.json")))
+        self.assertFalse(os.path.exists(os.path.join(res2, "a-summary-data.json")))
         with open(mine) as f:
             self.assertEqual(json.load(f)["metrics"]["http_reqs"]["values"]["count"], 3)
 
