@@ -27,6 +27,7 @@
 #include "spec.h"
 #include "scan.h"
 #include "summary.h"
+#include "summary_json.h"
 
 enum { EXIT_OK = 0, EXIT_THRESHOLDS = 99, EXIT_SETUP_TIMEOUT = 100 /* k6's SetupTimeout */,
        EXIT_TEARDOWN_TIMEOUT = 101 /* k6's TeardownTimeout */,
@@ -41,6 +42,7 @@ typedef struct cli {
     const char **env, **outs, **only, **plugin_dirs, **stages, **tags;
     size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages, n_tags;
     const char *summary_export;
+    const char *summary_json;  /* --summary-json: k6's handleSummary(data) object */
     run_opts ro;
     bool verbose;
     long long seed;
@@ -92,13 +94,16 @@ static void usage(FILE *out)
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
+          "  --summary-json FILE      end-of-test summary as k6's handleSummary(data)\n"
+          "                           object, for tools written for k6 (HTML reporters)\n"
           "  --result FILE            the run over time: a line per second, every series'\n"
           "                           state and the verdicts (NDJSON; .gz: gzip);\n"
           "                           docs/results-format.md\n"
           "  --result-window D        window of --result lines, whole seconds (default 1s)\n"
           "  --result-histograms      each window's trends with their histograms too\n"
-          "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, DIR/NAME-summary.json\n"
-          "                           and DIR/NAME.junit.xml (with a junit output plugin)\n"
+          "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
+          "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
+          "                           junit output plugin)\n"
           "  --no-scan                several specs: no health scan of their services first\n"
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
@@ -141,7 +146,7 @@ static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
-           O_RESULT_HIST };
+           O_RESULT_HIST, O_SUMMARY_JSON };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -149,6 +154,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"scenario", required_argument, NULL, O_SCENARIO},
         {"out", required_argument, NULL, 'o'},
         {"summary-export", required_argument, NULL, O_SUMMARY},
+        {"summary-json", required_argument, NULL, O_SUMMARY_JSON},
         {"seed", required_argument, NULL, O_SEED},
         {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
         {"workers", required_argument, NULL, O_WORKERS},
@@ -206,6 +212,7 @@ static int parse_args(cli *c, int argc, char **argv)
         case O_STAGE: push(&c->stages, &c->n_stages, optarg); break;
         case O_TAG: push(&c->tags, &c->n_tags, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
+        case O_SUMMARY_JSON: c->summary_json = optarg; break;
         case O_RESULTS_DIR:
             if (!*optarg) {
                 fprintf(stderr, "volley: --results-dir: expected a directory\n");
@@ -579,6 +586,11 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }
+    if (c->summary_json && summary_json_write(c->summary_json, s, &core->reg, &res, v, NULL, 0,
+                                              err, sizeof err) != 0) {
+        secret_fprintf(stderr, "volley: %s\n", err);
+        rc = EXIT_ENGINE;
+    }
     bool crash_said = false;
     for (size_t i = 0; i < res.n_outputs; i++) {
         if (res.outputs[i].failed) {
@@ -693,9 +705,9 @@ static int same_stems(char *const *specs, char *const *stems, int n)
  * volley run SPEC|DIR...: each spec in turn (run_one). With several specs
  * (or a directory) their services' health is scanned first (scan_union,
  * unless --no-scan) and a table ends the run. --results-dir adds per spec
- * json-out, the summary export and junit (when a plugin of that name is
- * loaded). The exit code is the worst by severity (runall_worse); an
- * interrupt or a plugin crash stops the specs after it.
+ * json-out, the summary export, the summary JSON and junit (when a plugin
+ * of that name is loaded). The exit code is the worst by severity
+ * (runall_worse); an interrupt or a plugin crash stops the specs after it.
  */
 static int cmd_run(cli *c)
 {
@@ -753,19 +765,19 @@ static int cmd_run(cli *c)
         }
     }
     bool junit = c->results_dir && plug_find_output(&core.plugins, "junit");
-    const char *user_summary = c->summary_export;
+    const char *user_summary = c->summary_export, *user_summary_json = c->summary_json;
     for (int i = 0; i < n && !interrupted; i++) {
-        char *extra[3] = {NULL, NULL, NULL};
+        char *extra[4] = {NULL, NULL, NULL, NULL};
         size_t n_outs = c->n_outs;
         if (c->n_outs)   /* c->outs is NULL without --out */
             memcpy(outs, c->outs, c->n_outs * sizeof *outs);
         if (c->results_dir) {
             const char *d = c->results_dir;
             size_t len = strlen(d) + strlen(stems[i]) + 32;
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
                 extra[k] = malloc(len);
-            if (!extra[0] || !extra[1] || !extra[2]) {
-                for (int k = 0; k < 3; k++)
+            if (!extra[0] || !extra[1] || !extra[2] || !extra[3]) {
+                for (int k = 0; k < 4; k++)
                     free(extra[k]);
                 worst = runall_worse(worst, EXIT_ENGINE);
                 break;
@@ -773,11 +785,14 @@ static int cmd_run(cli *c)
             snprintf(extra[0], len, "json-out=%s/%s.ndjson", d, stems[i]);
             snprintf(extra[1], len, "%s/%s-summary.json", d, stems[i]);
             snprintf(extra[2], len, "junit=%s/%s.junit.xml", d, stems[i]);
+            snprintf(extra[3], len, "%s/%s-summary-data.json", d, stems[i]);
             outs[n_outs++] = extra[0];
             if (junit)
                 outs[n_outs++] = extra[2];
             if (!user_summary)
                 c->summary_export = extra[1];
+            if (!user_summary_json)
+                c->summary_json = extra[3];
         }
         c->so.outs = outs;
         c->so.n_outs = n_outs;
@@ -789,7 +804,8 @@ static int cmd_run(cli *c)
         n_ran++;
         worst = runall_worse(worst, rcs[i]);
         c->summary_export = user_summary;
-        for (int k = 0; k < 3; k++)
+        c->summary_json = user_summary_json;
+        for (int k = 0; k < 4; k++)
             free(extra[k]);
     }
     c->so.outs = c->outs;

@@ -146,7 +146,8 @@ class RunAllTest(VolleyCase):
         self.assertEqual(rc, 99, out + err)
         names = sorted(os.listdir(res))
         junit = "junit" in self.volley("plugins")[1].split()
-        want = ["a-pass-summary.json", "a-pass.ndjson", "b-fail-summary.json", "b-fail.ndjson"]
+        want = ["a-pass-summary.json", "a-pass.ndjson", "b-fail-summary.json", "b-fail.ndjson",
+                "a-pass-summary-data.json", "b-fail-summary-data.json"]
         if junit:
             want += ["a-pass.junit.xml", "b-fail.junit.xml"]
         self.assertEqual(names, sorted(want))
