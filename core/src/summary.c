@@ -351,34 +351,43 @@ static uint64_t output_drops(const run_result *r)
     return n;
 }
 
-/* The runner's own health: CPU, how late open-model iterations started,
- * output drops (and samples lost to out-of-memory, when there were any);
- * and a loud warning when the generator, not the target, limited the
- * load. */
+/* The runner's own health: CPU against the CPUs the process may run on
+ * (its affinity, not the machine's), how late open-model iterations
+ * started, output drops (and samples lost to out-of-memory, when there
+ * were any); and a loud warning when the generator, not the target,
+ * limited the load in any window of the run (windows.c judges each
+ * second: a whole-run average hides a bad stretch). */
 static void print_health(FILE *out, const metrics_reg *reg, const run_result *r, double dur)
 {
     const series_agg *lag = &r->agg.s[reg->metrics[BUILTIN_SCHEDULE_LAG].series];
-    const series_agg *drop = &r->agg.s[reg->metrics[BUILTIN_DROPPED_ITERATIONS].series];
-    double cores = r->workers > 0 ? r->workers : 1;
+    const run_health *h = &r->health;
+    int cores = h->cores > 0 ? h->cores : 1;
     double busy = dur > 0 ? 100.0 * r->cpu_s / (dur * cores) : 0;
     char oom_text[64] = "";
     if (r->samples_dropped)
         snprintf(oom_text, sizeof oom_text, ", out-of-memory drops %llu",
                  (unsigned long long)r->samples_dropped);
     char lag_text[64] = "-";
-    double lag95 = 0;
-    if (lag->count) {
-        lag95 = agg_trend_stat(lag, "p(95)");
-        fmt_time(lag95, lag_text, sizeof lag_text);
-    }
+    if (lag->count)
+        fmt_time(agg_trend_stat(lag, "p(95)"), lag_text, sizeof lag_text);
     fprintf(out, "\n     runner: %d worker%s, CPU %.2fs (%.0f%% of %d core%s), schedule lag p(95) %s, "
             "output drops %llu%s, seed %llu\n", r->workers, r->workers == 1 ? "" : "s", r->cpu_s,
-            busy, r->workers, r->workers == 1 ? "" : "s", lag_text,
+            busy, cores, cores == 1 ? "" : "s", lag_text,
             (unsigned long long)output_drops(r), oom_text, (unsigned long long)r->seed);
-    if (lag95 > 10 || (drop->sum > 0 && busy > 90))
-        fprintf(out, "     WARNING: the load generator fell behind (schedule lag p(95) %s, CPU %.0f%%, "
-                "%.0f dropped iterations): the numbers measure volley's limits as much as the "
-                "target's; use more workers or a lighter flow\n", lag_text, busy, drop->sum);
+    if (h->n_behind == 0)
+        return;
+    char worst[64] = "-";
+    if (h->worst_lag95_ms >= 0)
+        fmt_time(h->worst_lag95_ms, worst, sizeof worst);
+    char per[32] = "seconds";
+    if (h->window_s > 1)
+        snprintf(per, sizeof per, "%ds windows", h->window_s);
+    fprintf(out, "     WARNING: the load generator fell behind in %zu of %zu %s (from %.0fs to "
+            "%.0fs; worst schedule lag p(95) %s, busiest worker %.0f%% of a core, %.0f iterations "
+            "dropped while behind): the numbers measure volley's limits as much as the target's; "
+            "use more workers or a lighter flow\n", h->n_behind, h->n_windows, per,
+            h->behind_first_s, h->behind_last_s, worst,
+            h->worst_busy_pct > 0 ? h->worst_busy_pct : 0, h->dropped_lag);
 }
 
 /* "p(95)=412ms", "rate=0.12", "count=2090": what a failed threshold read

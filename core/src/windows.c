@@ -58,7 +58,8 @@ int windows_init(run_windows *w, const metrics_reg *r, int64_t window_s, int n_t
     w->m_dur = metrics_find(r, "http_req_duration");
     w->m_reqs = metrics_find(r, "http_reqs");
     w->m_failed = metrics_find(r, "http_req_failed");
-    w->health = (run_health){.cores = windows_cores(), .worst_lag95_ms = -1, .worst_busy_pct = -1};
+    w->health = (run_health){.cores = windows_cores(), .window_s = (int)w->window_s,
+                             .worst_lag95_ms = -1, .worst_busy_pct = -1};
     if (!(w->thread_at = calloc(n_threads > 0 ? (size_t)n_threads : 1, sizeof *w->thread_at)) ||
         metrics_agg_init(&w->agg, r) != 0)
         return -1;

@@ -22,6 +22,7 @@
 /* What the run's windows said, for the summary (run_result.health). */
 typedef struct run_health {
     int cores;                 /* CPUs the process may run on (affinity) */
+    int window_s;              /* the windows' length */
     size_t n_windows;
     size_t n_behind;           /* windows where the generator was behind */
     double behind_first_s, behind_last_s;   /* the first and last of them */
