@@ -149,6 +149,8 @@ CASES = [
       why="all headers, 1xx ones included, over 300 KB (curl counts them)"),
     H("tls-garbage", "https://{tls_garbage}/", "1300", False),
     H("tls-stall", "https://{tls_stall}/", "1050", False),
+    H("silent", "http://{tls_stall}/", "1050", False,
+      why="plain HTTP to a server that never answers: the timeout before any byte"),
     H("dns-invalid", "http://nonexistent.invalid:8080/", "1101", False),
     # ws
     W("ws-hang", "ws://{main}/ws/hang", "timeout", "connect_timeout: 1s", 1000, status=""),
