@@ -302,6 +302,32 @@ bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
     return !c || apply_captures((vu_run *)vu, c->defs, c->n, c->group, resp);
 }
 
+/*
+ * The once-per-run warning of a `record:` template that gave no number.
+ * It shows this render's text (b: the scratch buffer, whose bytes past
+ * len are an earlier render's), or says why there is none: an empty
+ * render is a capture that failed or has not run (captures are unset
+ * then), or an empty value. NULL b: the render itself failed.
+ */
+static void record_warn(vu_run *v, const record_def *r, const volley_buf *b)
+{
+    if (atomic_exchange(&v->w->e->record_warned, true))
+        return;
+    char shown[512];
+    if (!b || b->len == 0) {
+        const char *text = tmpl_display(r->tmpl);
+        vu_redact(v, text ? text : "", shown, sizeof shown);
+        fprintf(stderr, "volley: %s: record: %s %s; not recorded (said once)\n", r->location,
+                shown, b ? "is empty: a capture it reads failed or has not run (or the value "
+                           "is empty)"
+                         : "could not be rendered (out of memory)");
+        return;
+    }
+    vu_redact(v, b->data, shown, sizeof shown);
+    fprintf(stderr, "volley: %s: record: \"%s\" is not a number; not recorded (said once)\n",
+            r->location, shown);
+}
+
 /* `record:` samples into custom metrics. */
 static void run_records(vu_run *v, const flow_op *op, const volley_response *resp, bool passed)
 {
@@ -321,15 +347,11 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
             volley_buf *b = &v->w->scratch;
             b->len = 0;
             char *end = NULL;
-            if (tmpl_render(r->tmpl, &v->pub, b) == 0 && b->len > 0)
+            bool rendered = tmpl_render(r->tmpl, &v->pub, b) == 0;
+            if (rendered && b->len > 0)
                 x = strtod(b->data, &end);
-            if (!end || *end || x - x != 0) {
-                if (!atomic_exchange(&v->w->e->record_warned, true)) {
-                    char shown[512];
-                    vu_redact(v, b->data ? b->data : "", shown, sizeof shown);
-                    fprintf(stderr, "volley: %s: record: \"%s\" is not a number; not recorded "
-                            "(said once)\n", r->location, shown);
-                }
+            if (b->len == 0 || end != b->data + b->len || x - x != 0) {
+                record_warn(v, r, rendered ? b : NULL);
                 continue;
             }
             break;

@@ -514,8 +514,10 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nc);
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
     curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    /* curl keeps the code of a status line it parsed, also when the
+     * transfer failed after it */
     http_outcome o = {.t = measure(vs, e, nc, now, rc == CURLE_OPERATION_TIMEDOUT),
-                      .status = status};
+                      .status = status, .responded = status > 0};
     if (vs->resolve_set && st->idx < vs->g->n_pinned)
         vs->g->pinned[st->idx] = 1;   /* the pin is in the DNS cache now */
 

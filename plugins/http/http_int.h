@@ -381,6 +381,8 @@ typedef struct http_timings {
 typedef struct http_outcome {
     http_timings t;
     long status;                    /* 0 on a transport error               */
+    bool responded;                 /* a status line was read: only then do  */
+                                    /*   the timing trends get samples      */
     const char *error;              /* error text (w->errtext), or NULL     */
     const char *error_code;         /* k6 code of a transport error, or NULL */
     double sent;                    /* data_sent                            */

@@ -374,7 +374,8 @@ static void report_failure_at(http_raw *r, uint64_t now)
     http_vu *vs = r->vs;
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
-    http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent};
+    http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent,
+                      .responded = r->parser.status > 0};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
     http_respond(w, vs, &o);
@@ -486,7 +487,8 @@ static void complete(http_raw *r)
         uv_unref((uv_handle_t *)&c->poll);   /* idle: keeps no loop alive */
         r->conn = NULL;
     }
-    http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .sent = (double)r->sent};
+    http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .responded = true,
+                      .sent = (double)r->sent};
     if (rp->set_cookie)
         bridge_cookies(r, vs);
     const char *location = NULL;

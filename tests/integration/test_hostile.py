@@ -92,14 +92,16 @@ class FaultServer:
 # expected per path: an error_code (None: success), the deadline (ms) an
 # iteration must end by, the RSS bound (MiB, non-ASan).
 
-def H(name, url, expect, opts="timeout: 1s", deadline=1000, rss=RSS_LEAN, check=None,
+def H(name, url, expect, timed, opts="timeout: 1s", deadline=1000, rss=RSS_LEAN, check=None,
       iterations=1, why=""):
-    """An http case on both paths; expect is a code or {path: code}."""
+    """An http case on both paths; expect is a code or {path: code}; timed:
+    whether a status line comes, so each request has its timing samples
+    (without one a request adds to none of the http_req_* trends)."""
     if not isinstance(expect, dict):
         expect = {p: expect for p in PATHS}
     return {"name": name, "kind": "http", "url": url, "opts": opts, "expect": expect,
-            "deadline": deadline, "rss": rss, "check": check, "iterations": iterations,
-            "why": why}
+            "timed": timed, "deadline": deadline, "rss": rss, "check": check,
+            "iterations": iterations, "why": why}
 
 
 def W(name, url, expect, opts, deadline, rss=RSS_LEAN, status="101", close=None, extra=None,
@@ -111,43 +113,45 @@ def W(name, url, expect, opts, deadline, rss=RSS_LEAN, status="101", close=None,
 
 
 CASES = [
-    H("reset-headers", "http://{main}/reset-headers", "1220"),
-    H("reset-body", "http://{main}/reset-body", "1220"),
-    H("half-close", "http://{main}/half-close", "1000"),
-    H("half-close-body", "http://{main}/half-close-body", "1000"),
-    H("endless-body", "http://{main}/endless-body", "1060", opts="timeout: 5s", deadline=5000,
+    H("reset-headers", "http://{main}/reset-headers", "1220", True),
+    H("reset-body", "http://{main}/reset-body", "1220", True),
+    H("half-close", "http://{main}/half-close", "1000", False),
+    H("half-close-body", "http://{main}/half-close-body", "1000", True),
+    H("endless-body", "http://{main}/endless-body", "1060", True, opts="timeout: 5s", deadline=5000,
       why="over max_response_size (16 MiB default)"),
-    H("endless-body-check", "http://{main}/endless-body", "1060", opts="timeout: 5s",
+    H("endless-body-check", "http://{main}/endless-body", "1060", True, opts="timeout: 5s",
       deadline=5000, rss=RSS_KEPT, check="{ name: read, body: { contains: never-there } }",
       why="the body is kept for a check: bounded by max_response_size"),
-    H("endless-body-uncapped", "http://{main}/endless-body", "1050",
+    H("endless-body-uncapped", "http://{main}/endless-body", "1050", True,
       opts="timeout: 1s, max_response_size: 0",
       why="no cap: the timeout ends it; the body is discarded"),
-    H("endless-body-close", "http://{main}/endless-body-close", "1060", opts="timeout: 5s",
+    H("endless-body-close", "http://{main}/endless-body-close", "1060", True, opts="timeout: 5s",
       deadline=5000),
-    H("big-body-20MiB", "http://{main}/big-body", "1060", opts="timeout: 5s", deadline=5000),
-    H("big-body-20MiB-cap-32MiB", "http://{main}/big-body", None,
+    H("big-body-20MiB", "http://{main}/big-body", "1060", True, opts="timeout: 5s", deadline=5000),
+    H("big-body-20MiB-cap-32MiB", "http://{main}/big-body", None, True,
       opts="timeout: 5s, max_response_size: 33554432", deadline=5000),
-    H("endless-headers", "http://{main}/endless-headers", "1060", opts="timeout: 5s",
+    H("endless-headers", "http://{main}/endless-headers", "1060", True, opts="timeout: 5s",
       deadline=5000, why="headers over 300 KB"),
-    H("huge-header-line", "http://{main}/huge-header-line", "1060", opts="timeout: 5s",
+    H("huge-header-line", "http://{main}/huge-header-line", "1060", True, opts="timeout: 5s",
       deadline=5000, why="a header line over 100 KB"),
-    H("drip", "http://{main}/drip", "1050"),
-    H("bad-status", "http://{main}/bad-status", "1000"),
-    H("not-http", "http://{main}/not-http", "1000"),
-    H("huge-chunk", "http://{main}/huge-chunk", "1200", opts="timeout: 5s", deadline=5000,
+    H("drip", "http://{main}/drip", "1050", False),
+    H("bad-status", "http://{main}/bad-status", "1000", False),
+    H("not-http", "http://{main}/not-http", "1000", False),
+    H("huge-chunk", "http://{main}/huge-chunk", "1200", True, opts="timeout: 5s", deadline=5000,
       why="curl refuses a chunk size over 2^63-1 (Illegal or missing hexadecimal sequence)"),
-    H("cl-short", "http://{main}/cl-short", "1050"),
-    H("cl-short-close", "http://{main}/cl-short-close", "1000"),
-    H("cl-long", "http://{main}/cl-long", None, iterations=3,
+    H("cl-short", "http://{main}/cl-short", "1050", True),
+    H("cl-short-close", "http://{main}/cl-short-close", "1000", True),
+    H("cl-long", "http://{main}/cl-long", None, True, iterations=3,
       check="[ { name: exact body, body: { matches: \"^0123456789$\" } }, "
             "{ name: nothing smuggled, header: { name: X-Smuggled, exists: false } } ]",
       why="the excess is dropped with the connection"),
-    H("1xx-flood", "http://{main}/1xx-flood", "1060", opts="timeout: 5s", deadline=5000,
+    H("1xx-flood", "http://{main}/1xx-flood", "1060", True, opts="timeout: 5s", deadline=5000,
       why="all headers, 1xx ones included, over 300 KB (curl counts them)"),
-    H("tls-garbage", "https://{tls_garbage}/", "1300"),
-    H("tls-stall", "https://{tls_stall}/", "1050"),
-    H("dns-invalid", "http://nonexistent.invalid:8080/", "1101"),
+    H("tls-garbage", "https://{tls_garbage}/", "1300", False),
+    H("tls-stall", "https://{tls_stall}/", "1050", False),
+    H("silent", "http://{tls_stall}/", "1050", False,
+      why="plain HTTP to a server that never answers: the timeout before any byte"),
+    H("dns-invalid", "http://nonexistent.invalid:8080/", "1101", False),
     # ws
     W("ws-hang", "ws://{main}/ws/hang", "timeout", "connect_timeout: 1s", 1000, status=""),
     W("ws-tls-garbage", "wss://{tls_garbage}/", "tls", "connect_timeout: 1s", 1000, status=""),
@@ -397,6 +401,13 @@ class Hostile(unittest.TestCase):
             self.check_http(case, r, what)
 
     def check_http(self, case, r, what):
+        # each timing trend has one sample per request that got a status
+        # line, none for one that did not (no 0 ms in the trends)
+        for m in ("http_req_duration", "http_req_blocked", "http_req_connecting",
+                  "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
+                  "http_req_receiving"):
+            n = sum(1 for p in r["points"] if p[0] == m)
+            self.assertEqual(n, r["n"] if case["timed"] else 0, m + ": " + what)
         if case["expect"]["fast"] is None:
             self.assertTrue(all(p[2].get("status") == "200" for p in r["points"]
                                 if p[0] == "http_reqs"), what)

@@ -202,6 +202,42 @@ class SpecLanguageTest(VolleyCase):
         self.volley("run", "-q", "--seed", m.group(1), self.write_spec(spec.replace("@REC@", self.rec.url)))
         self.assertEqual(first, sorted(r["body"] for r in self.rec.taken()))
 
+    def test_record_warning_shows_this_iteration(self):
+        """A record: template that gives no number warns with what it gave
+        in this iteration: a capture that worked in the first iteration
+        and failed in the second is unset, not its earlier value."""
+        spec = """
+            version: 1
+            pools:
+              paths: { rows: [ { p: tx }, { p: "status/200" } ] }
+            metrics:
+              tx_amount: trend
+            scenarios:
+              m:
+                executor: per-vu-iterations
+                use: paths
+                iterations: 2
+                flow:
+                  - http: { url: "@REC@/${row.p}" }
+                    capture: { amount: json.amount }
+                    record: { tx_amount: "${amount}" }
+            """
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["tx_amount"]["max"], 125.5)   # the first one
+        self.assertEqual(s["root_group"]["checks"]["capture amount"]["fails"], 1)
+        warn = [l for l in err.splitlines() if "record:" in l]
+        self.assertEqual(len(warn), 1, err)
+        self.assertRegex(warn[0], r"spec\.yaml:\d+:\d+: record: \$\{amount\} is empty: a capture "
+                                  r"it reads failed or has not run", err)
+        self.assertNotIn("125.5", err)
+        # a value that is there but no number is shown as it is now
+        rc, out, err, s = self.run_rec(spec.replace("json.amount", "json.id")
+                                           .replace("{ p: tx }, ", "{ p: tx }, { p: tx }, "))
+        warn = [l for l in err.splitlines() if "record:" in l]
+        self.assertEqual(len(warn), 1, err)
+        self.assertRegex(warn[0], r'record: "tx-\d+" is not a number; not recorded \(said once\)')
+
     def test_custom_metrics_record_and_thresholds(self):
         rc, out, err, s = self.run_rec("""
             version: 1
