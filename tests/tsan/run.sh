@@ -69,7 +69,7 @@ echo "-- tsan: mixed http+ws spec, 2 workers, json-out, thresholds"
 t0=$SECONDS
 rc=0
 timeout --foreground -s KILL 60 "${RUN[@]}" "$VOLLEY" run -q "${ARGS[@]}" --out "json-out=$WORK/points.ndjson" \
-    --summary-export "$WORK/summary.json" "$HERE/mixed.yaml" >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
+    --result "$WORK/result.ndjson" --summary-export "$WORK/summary.json" "$HERE/mixed.yaml" >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
 no_report "$WORK/err.txt"
 if [ "$rc" != 0 ]; then
     echo "tsan: volley exited $rc, expected 0" >&2
@@ -78,9 +78,13 @@ if [ "$rc" != 0 ]; then
 fi
 # The hand-off from two workers to the main thread and to json-out's
 # thread lost nothing: the same counts in both, and every threshold passed.
-python3 - "$WORK/summary.json" "$WORK/points.ndjson" <<'EOF'
+python3 - "$WORK/summary.json" "$WORK/points.ndjson" "$WORK/result.ndjson" <<'EOF'
 import collections, json, sys
 m = json.load(open(sys.argv[1]))["metrics"]
+# --result: the windows the main thread cut add up to the summary's counts
+lines = [json.loads(l) for l in open(sys.argv[3])]
+ids = {s["key"]: str(s["id"]) for s in lines[0]["series"]}
+windows = [l for l in lines if l["type"] == "window"]
 points = collections.Counter()
 for line in open(sys.argv[2]):
     d = json.loads(line)
@@ -97,6 +101,10 @@ for name in ("checks", "http_req_failed", "step_ok", "ws_session_failed"):
 failed = [(k, t) for k, v in m.items() for t, f in v.get("thresholds", {}).items() if f]
 if failed:
     bad.append("thresholds failed: %r" % failed)
+for name in ("http_reqs", "ws_sessions"):
+    n = sum(w["s"].get(ids[name], {}).get("sum", 0) for w in windows)
+    if n != m[name]["count"]:
+        bad.append("%s: %d in --result's windows, %d in the summary" % (name, n, m[name]["count"]))
 if m["http_reqs"]["count"] < 500 or m["ws_sessions"]["count"] < 12:
     bad.append("too little traffic: %d requests, %d ws sessions" % (
         m["http_reqs"]["count"], m["ws_sessions"]["count"]))
