@@ -21,6 +21,7 @@
 #include "options.h"
 #include "plugin_loader.h"
 #include "run_summary.h"
+#include "baseline.h"
 #include "result.h"
 #include "runall.h"
 #include "secret.h"
@@ -54,6 +55,7 @@ typedef struct cli {
     runall_stats *stats;       /* the running spec's line of the final table, or NULL */
     const char *result;        /* --result FILE (docs/results-format.md) */
     bool result_hist;          /* --result-histograms */
+    const char *baseline;      /* --baseline: a result file for relative thresholds */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -101,6 +103,8 @@ static void usage(FILE *out)
           "                           docs/results-format.md\n"
           "  --result-window D        window of --result lines, whole seconds (default 1s)\n"
           "  --result-histograms      each window's trends with their histograms too\n"
+          "  --baseline FILE          a --result file of an earlier run: thresholds such as\n"
+          "                           p(95)<baseline*1.1 are judged against it\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
           "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
           "                           junit output plugin)\n"
@@ -146,7 +150,7 @@ static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
-           O_RESULT_HIST, O_SUMMARY_JSON };
+           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -165,6 +169,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"result", required_argument, NULL, O_RESULT},
         {"result-window", required_argument, NULL, O_RESULT_WINDOW},
         {"result-histograms", no_argument, NULL, O_RESULT_HIST},
+        {"baseline", required_argument, NULL, O_BASELINE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -229,6 +234,7 @@ static int parse_args(cli *c, int argc, char **argv)
             c->result = optarg;
             break;
         case O_RESULT_HIST: c->result_hist = true; break;
+        case O_BASELINE: c->baseline = optarg; break;
         case O_RESULT_WINDOW: {
             int64_t ns = 0;
             if (duration_parse(optarg, &ns, err, sizeof err) != 0 || ns < 1000000000ll ||
@@ -541,6 +547,18 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     if (check_fd_budget(s) != 0) {
         spec_free(s);
         return EXIT_INVALID;
+    }
+    if (c->baseline) {
+        char berr[1024];
+        if (baseline_apply(c->baseline, s, &core->reg, berr, sizeof berr) != 0) {
+            fprintf(stderr, "volley: %s\n", berr);
+            spec_free(s);
+            return EXIT_INVALID;
+        }
+    } else if (baseline_wanted(s)) {
+        fprintf(stderr, "volley: %s: thresholds relative to a baseline (\"baseline\" in the "
+                "expression) are not judged without --baseline FILE (a --result file of an "
+                "earlier run)\n", path);
     }
     judged j = {.s = s, .reg = &core->reg, .v = calloc(s->n_thresholds + 1, sizeof *j.v)};
     if (!j.v) {

@@ -42,8 +42,9 @@ static void check_abort_thresholds(engine *e)
     double elapsed = (double)(engine_mono_now() - e->t0);
     for (size_t i = 0; i < e->s->n_thresholds && !e->aborted; i++) {
         const threshold *t = &e->s->thresholds[i];
-        if (!t->abort_on_fail || elapsed < (double)t->delay_abort_ns)
-            continue;
+        if (!t->abort_on_fail || elapsed < (double)t->delay_abort_ns ||
+            (t->expr.relative && t->expr.baseline_state != TH_BASELINE_SET))
+            continue;   /* relative to a baseline run it lacks: not judged (summary.c) */
         const series_agg *a = &e->global.s[t->series];
         if (a->count == 0)
             continue;

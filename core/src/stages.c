@@ -80,7 +80,8 @@ static bool crossed(const metrics_reg *reg, const run_result *r, const stage_tra
                     const threshold *t, double dur_s, const series_agg **a)
 {
     *a = copy_of(r, tr, k, t->series);
-    if (!*a || summary_no_data(reg, *a, t->metric))
+    if (!*a || summary_no_data(reg, *a, t->metric) ||
+        (t->expr.relative && t->expr.baseline_state != TH_BASELINE_SET))
         return false;
     return !th_holds(&t->expr, summary_agg_value(reg, *a, t->metric, &t->expr, dur_s));
 }

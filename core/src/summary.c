@@ -39,9 +39,16 @@ bool summary_no_data(const metrics_reg *reg, const series_agg *s, uint32_t metri
     return s->count == 0 && reg->metrics[metric].info.type != VOLLEY_METRIC_COUNTER;
 }
 
+/* A threshold relative to a baseline run when no --baseline was given:
+ * nothing to compare with, not judged (a first run in CI has none). */
+static bool unjudged(const threshold *t)
+{
+    return t->expr.relative && t->expr.baseline_state == TH_BASELINE_NONE;
+}
+
 bool summary_fails_run(const threshold *t, th_verdict v)
 {
-    return v == TH_FAIL || (v == TH_NO_DATA && !t->allow_no_data);
+    return v == TH_FAIL || (v == TH_NO_DATA && !t->allow_no_data && !unjudged(t));
 }
 
 size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
@@ -51,7 +58,8 @@ size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metr
     for (size_t i = 0; i < s->n_thresholds; i++) {
         const threshold *t = &s->thresholds[i];
         const series_agg *a = &agg->s[t->series];
-        if (summary_no_data(reg, a, t->metric))
+        if (summary_no_data(reg, a, t->metric) ||
+            (t->expr.relative && t->expr.baseline_state != TH_BASELINE_SET))
             v[i] = TH_NO_DATA;
         else
             v[i] = th_holds(&t->expr, summary_agg_value(reg, a, t->metric, &t->expr, duration_s))
@@ -401,8 +409,16 @@ static void fmt_judged(const metrics_reg *reg, const threshold *t, const series_
     th_agg_label(&t->expr, label, sizeof label);
     bool plain = t->expr.agg == TH_AGG_RATE || t->expr.agg == TH_AGG_COUNT;
     fmt_value(plain ? VOLLEY_CONTAINS_DEFAULT : m->contains, v, val, sizeof val);
-    snprintf(buf, cap, "%s=%s%s", label, val,
-             t->expr.agg == TH_AGG_RATE && m->type == VOLLEY_METRIC_COUNTER ? "/s" : "");
+    const char *per = t->expr.agg == TH_AGG_RATE && m->type == VOLLEY_METRIC_COUNTER ? "/s" : "";
+    if (t->expr.relative && t->expr.baseline_state == TH_BASELINE_SET) {
+        /* What the limit came to: "p(95)=12ms, baseline 10ms, limit 11ms". */
+        char base[64], lim[64];
+        fmt_value(plain ? VOLLEY_CONTAINS_DEFAULT : m->contains, t->expr.baseline, base, sizeof base);
+        fmt_value(plain ? VOLLEY_CONTAINS_DEFAULT : m->contains, t->expr.target, lim, sizeof lim);
+        snprintf(buf, cap, "%s=%s%s, baseline %s%s, limit %s%s", label, val, per, base, per, lim, per);
+        return;
+    }
+    snprintf(buf, cap, "%s=%s%s", label, val, per);
 }
 
 void summary_fmt_value(volley_metric_contains c, double v, char *buf, size_t cap)
@@ -435,6 +451,11 @@ static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, con
         char why[160] = "no data";
         if (v[i] == TH_FAIL)
             fmt_judged(reg, t, &r->agg.s[t->series], dur, why, sizeof why);
+        else if (unjudged(t))
+            snprintf(why, sizeof why, "not judged: no --baseline run to compare with");
+        else if (t->expr.relative && t->expr.baseline_state == TH_BASELINE_MISSING)
+            snprintf(why, sizeof why, "no data in the --baseline run%s",
+                     fails ? "" : " (allow_no_data)");
         else if (!fails)
             snprintf(why, sizeof why, "no data (allow_no_data)");
         fprintf(out, "       %s %s \"%s\": %s\n", fails ? "✗" : "-", t->key, t->source, why);

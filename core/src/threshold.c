@@ -120,6 +120,38 @@ static const char *parse_agg(const char *b, const char *e, th_expr *out)
     return NULL;
 }
 
+/* After "baseline": nothing, "*FACTOR", "+N%" or "+N" (in the metric's
+ * unit): the target is baseline * factor + add, set once the baseline is
+ * read (th_set_baseline). */
+static const char *parse_baseline(const char *b, const char *e, th_expr *out)
+{
+    out->relative = true;
+    out->factor = 1;
+    out->add = 0;
+    out->target = NAN;
+    trim(&b, &e);
+    if (b == e)
+        return NULL;
+    const char *form = "after baseline, expected *FACTOR, +N% or +N, such as baseline*1.1, "
+                       "baseline+10% or baseline+50";
+    char op = *b++;
+    trim(&b, &e);
+    bool pct = b < e && e[-1] == '%';
+    if (pct)
+        e--;
+    trim(&b, &e);
+    double n;
+    if ((op != '*' && op != '+') || (op == '*' && pct) || !parse_decimal(b, e, &n))
+        return form;
+    if (op == '*')
+        out->factor = n;
+    else if (pct)
+        out->factor = 1 + n / 100;
+    else
+        out->add = n;
+    return NULL;
+}
+
 static const char *parse_expr(const char *src, th_expr *out)
 {
     const char *b = src, *e = src + strlen(src);
@@ -141,8 +173,12 @@ static const char *parse_expr(const char *src, th_expr *out)
     const char *why = parse_agg(lb, le, out);
     if (why)
         return why;
+    if (re - rb >= 8 && memcmp(rb, "baseline", 8) == 0)
+        return parse_baseline(rb + 8, re, out);
     if (!parse_decimal(rb, re, &out->target))
-        return "the right-hand side must be a non-negative number such as 500 or 0.01";
+        return "the right-hand side must be a non-negative number such as 500 or 0.01, or "
+               "baseline (the same aggregation in the --baseline run) such as baseline*1.1 "
+               "or baseline+10%";
     return NULL;
 }
 
@@ -189,6 +225,15 @@ const char *th_aggs_for(volley_metric_type type)
         return "avg, min, max, med, p(N)";
     }
     return "";
+}
+
+void th_set_baseline(th_expr *e, double baseline)
+{
+    if (!e->relative)
+        return;
+    e->baseline = baseline;
+    e->target = baseline * e->factor + e->add;
+    e->baseline_state = isfinite(baseline) ? TH_BASELINE_SET : TH_BASELINE_MISSING;
 }
 
 /* IEEE semantics: a NaN aggregate fails every operator except != . */

@@ -3,6 +3,8 @@
  *   assertion  -> aggregation ws* operator ws* float
  *   aggregation-> avg | min | max | med | p(N) | rate | count | value
  *   operator   -> < | <= | > | >= | == | === | !=
+ * and, beyond k6, a target relative to a baseline run (--baseline FILE):
+ *   target     -> float | "baseline" ( ws* ("*" float | "+" float "%"? ) )?
  * Metric keys with sub-metric filters: "http_req_duration{status:200,method:GET}".
  */
 #ifndef VOLLEY_THRESHOLD_H
@@ -24,7 +26,14 @@ typedef struct th_expr {
     th_agg agg;
     double pct;       /* for TH_AGG_PCT, in [0,100] */
     th_op op;
-    double target;
+    double target;    /* relative: NaN until th_set_baseline */
+    bool relative;    /* "baseline...": target = baseline * factor + add */
+    double factor, add;
+    double baseline;  /* the baseline run's value, once set */
+    enum { TH_BASELINE_NONE = 0,   /* no --baseline: not judged, never fails */
+           TH_BASELINE_SET,        /* target set from the baseline run */
+           TH_BASELINE_MISSING     /* the baseline run has no data for it: no data */
+    } baseline_state;
 } th_expr;
 
 /* 0 on success; -1 with the expected form in err. */
@@ -34,6 +43,10 @@ int th_parse(const char *src, th_expr *out, char *err, size_t errcap);
 bool th_agg_allowed(th_agg agg, volley_metric_type type);
 /* The comma-separated list of aggregations valid for a type, for errors. */
 const char *th_aggs_for(volley_metric_type type);
+/* A relative expression's target from the baseline run's value (the same
+ * aggregation of the same metric or sub-metric; NaN: it has none, the
+ * verdict is no data); others are unchanged. */
+void th_set_baseline(th_expr *e, double baseline);
 /* true when `lhs OP target` holds (the threshold passes). */
 bool th_holds(const th_expr *e, double lhs);
 /* The aggregation as k6 writes it: "avg", "p(95)", "rate", ... */

@@ -52,7 +52,7 @@ class ExecutorTest(VolleyCase):
                 time_unit: 1s
                 duration: 3s
                 pre_allocated_vus: 10
-                max_vus: 20
+                max_vus: 60      # room for a 200 ms stall of a busy machine
                 flow: [ { http: { url: "${env.NGINX}/delay10" } } ]
             thresholds:
               iterations: ["count==900"]

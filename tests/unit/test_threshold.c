@@ -80,6 +80,50 @@ static void test_rejects(void **state)
     }
 }
 
+/* Beyond k6: targets relative to a baseline run (--baseline). */
+static void test_baseline_targets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src;
+        double factor, add;
+    } ok[] = {
+        {"p(95)<baseline", 1, 0},          {"p(95) < baseline*1.1", 1.1, 0},
+        {"avg<=baseline + 10%", 1.1, 0},   {"rate<baseline+0.01", 1, 0.01},
+        {"p(99)<baseline * 2", 2, 0},      {"count>=baseline*0.9", 0.9, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        th_expr e;
+        char err[512] = "";
+        if (th_parse(ok[i].src, &e, err, sizeof err) != 0)
+            fail_msg("\"%s\": %s", ok[i].src, err);
+        assert_true(e.relative);
+        assert_true(fabs(e.factor - ok[i].factor) < 1e-12);
+        assert_true(e.add == ok[i].add);
+        assert_true(isnan(e.target));            /* nothing to judge yet */
+        assert_int_equal(e.baseline_state, TH_BASELINE_NONE);
+        assert_false(th_holds(&e, 0));
+        th_set_baseline(&e, 100);
+        assert_int_equal(e.baseline_state, TH_BASELINE_SET);
+        assert_true(fabs(e.target - (100 * ok[i].factor + ok[i].add)) < 1e-9);
+        th_set_baseline(&e, NAN);                /* the baseline has no data for it */
+        assert_int_equal(e.baseline_state, TH_BASELINE_MISSING);
+    }
+    th_expr e;
+    assert_int_equal(th_parse("p(95)<500", &e, NULL, 0), 0);
+    assert_false(e.relative);
+    th_set_baseline(&e, 1);                      /* absolute targets stay */
+    assert_true(e.target == 500);
+    static const char *const bad[] = {"p(95)<baseline*", "p(95)<baseline*10%", "p(95)<baseline-5",
+                                      "p(95)<baseline+x", "p(95)<baselines", "p(95)<baseline 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[512] = "";
+        if (th_parse(bad[i], &e, err, sizeof err) == 0)
+            fail_msg("\"%s\" accepted", bad[i]);
+        assert_non_null(strstr(err, "baseline*1.1"));
+    }
+}
+
 static void test_error_messages(void **state)
 {
     (void)state;
@@ -284,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_accepts),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_baseline_targets),
         cmocka_unit_test(test_agg_allowed),
         cmocka_unit_test(test_holds),
         cmocka_unit_test(test_metric_key_plain),
