@@ -20,6 +20,8 @@
 #include "engine.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "compare.h"
+#include "report.h"
 #include "run_summary.h"
 #include "result.h"
 #include "runall.h"
@@ -81,6 +83,10 @@ static void usage(FILE *out)
           "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
           "  scan [opts] SPEC...      GET each service's health URL, print a table; exit 0\n"
           "                           only if all are up (1 otherwise)\n"
+          "  report RESULT [-o F.html] [--baseline OLD]\n"
+          "                           an HTML report of a --result file (docs/reporting.md)\n"
+          "  compare OLD NEW [--fail-on-regression PCT] [--noise PCT]\n"
+          "                           two results side by side; 99 when a regression is over PCT\n"
           "  plugins                  list discovered plugins: name, kind, version, ABI\n"
           "  version                  print the version\n"
           "\n"
@@ -891,6 +897,11 @@ int cli_main(int argc, char **argv)
                curl_version());
         return 0;
     }
+    /* Commands over result files have options of their own (report.c, compare.c). */
+    if (strcmp(c.cmd, "report") == 0)
+        return report_main(argc - 1, argv + 1);
+    if (strcmp(c.cmd, "compare") == 0)
+        return compare_main(argc - 1, argv + 1);
     int rc;
     if (parse_args(&c, argc - 1, argv + 1) != 0) {
         rc = EXIT_INVALID;
@@ -916,7 +927,7 @@ int cli_main(int argc, char **argv)
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = cmd_plugins(&c);
     } else {
-        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, plugins, version)\n", c.cmd);
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, report, compare, plugins, version)\n", c.cmd);
         rc = EXIT_INVALID;
     }
     curl_global_cleanup();
