@@ -138,6 +138,12 @@
       sw.style.background = l.color;
       s.appendChild(document.createTextNode(l.name));
     });
+    var any = opt.lines.some(function (l) {
+      return l.ys.some(function (v) { return v !== null && v !== undefined && isFinite(v); });
+    });
+    if (!any)
+      svg('text', { x: (L + W - R) / 2, y: (T + H - B) / 2, 'text-anchor': 'middle', 'class': 'no-data' }, root)
+        .textContent = opt.empty || 'no data';
     hover(fig, root, opt, X, W, L, R, T, H, B);
     return fig;
   }
@@ -205,7 +211,7 @@
                       lines: [{ name: 'dropped/s', ys: perSec(D.runner.dropped), color: COLORS[3] }], fmt: fmtNum });
     lineChart(grid, { id: 'lag', title: 'Generator schedule lag', sub: 'open-model iterations',
                       lines: [{ name: 'lag p95', ys: D.runner.lag_p95_ms }, { name: 'lag max', ys: D.runner.lag_max_ms, dash: true }],
-                      fmt: fmtTime, minMax: 1 });
+                      fmt: fmtTime, minMax: 1, empty: 'no open-model iterations (arrival-rate executors only)' });
     lineChart(grid, { id: 'cpu', title: 'Generator CPU', sub: '% of the cores it may use; busiest worker: % of one core',
                       lines: [{ name: 'CPU %', ys: D.runner.cpu_pct }, { name: 'busiest worker %', ys: D.runner.busiest_worker_pct, dash: true }],
                       fmt: fmtPct, minMax: 10 });

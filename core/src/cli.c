@@ -56,6 +56,7 @@ typedef struct cli {
     runall_stats *stats;       /* the running spec's line of the final table, or NULL */
     const char *result;        /* --result FILE (docs/results-format.md) */
     bool result_hist;          /* --result-histograms */
+    const char *report;        /* --report FILE: volley report of the run's result */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -107,6 +108,7 @@ static void usage(FILE *out)
           "                           docs/results-format.md\n"
           "  --result-window D        window of --result lines, whole seconds (default 1s)\n"
           "  --result-histograms      each window's trends with their histograms too\n"
+          "  --report FILE            an HTML report of the run at its end (volley report)\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
           "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
           "                           junit output plugin)\n"
@@ -152,7 +154,7 @@ static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
-           O_RESULT_HIST, O_SUMMARY_JSON };
+           O_RESULT_HIST, O_SUMMARY_JSON, O_REPORT };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -171,6 +173,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"result", required_argument, NULL, O_RESULT},
         {"result-window", required_argument, NULL, O_RESULT_WINDOW},
         {"result-histograms", no_argument, NULL, O_RESULT_HIST},
+        {"report", required_argument, NULL, O_REPORT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -235,6 +238,13 @@ static int parse_args(cli *c, int argc, char **argv)
             c->result = optarg;
             break;
         case O_RESULT_HIST: c->result_hist = true; break;
+        case O_REPORT:
+            if (!*optarg) {
+                fprintf(stderr, "volley: --report: expected a file name (NAME.html)\n");
+                return -1;
+            }
+            c->report = optarg;
+            break;
         case O_RESULT_WINDOW: {
             int64_t ns = 0;
             if (duration_parse(optarg, &ns, err, sizeof err) != 0 || ns < 1000000000ll ||
@@ -561,11 +571,18 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     run_opts ro = c->ro;
     ro.judge = judge_run;
     ro.judge_ctx = &j;
-    if (c->result && !(ro.result = result_open(c->result, c->result_hist, c->argc, c->argv,
-                                               err, sizeof err))) {
+    /* --report without --result: a temporary result, removed after the report. */
+    char tmp_result[64] = "";
+    const char *result_path = c->result;
+    if (c->report && !result_path && report_temp_result(tmp_result, sizeof tmp_result) == 0)
+        result_path = tmp_result;
+    if (result_path && !(ro.result = result_open(result_path, c->result_hist, c->argc, c->argv,
+                                                 err, sizeof err))) {
         fprintf(stderr, "volley: %s\n", err);
         free(j.v);
         spec_free(s);
+        if (*tmp_result)
+            unlink(tmp_result);
         return EXIT_ENGINE;
     }
     if (engine_run(core, s, &ro, &res, err, sizeof err) != 0) {
@@ -577,6 +594,8 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         /* Nothing was measured (e.g. an output could not start): no
          * summary of zeros, no thresholds judged on nothing. */
         result_close(ro.result, err, sizeof err);
+        if (*tmp_result)
+            unlink(tmp_result);
         free(j.v);
         run_result_free(&res);
         spec_free(s);
@@ -611,7 +630,15 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         if (result_close(ro.result, err, sizeof err) != 0) {
             fprintf(stderr, "volley: %s\n", err);
             rc = EXIT_ENGINE;
+        } else if (c->report && report_write(result_path, c->report, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "volley: --report: %s\n", err);
+            rc = EXIT_ENGINE;
         }
+        if (*tmp_result)
+            unlink(tmp_result);
+    } else if (c->report) {
+        fprintf(stderr, "volley: --report: no result file to report from\n");
+        rc = EXIT_ENGINE;
     }
     rc = run_exit_code(rc, &res, j.failed, path);
     if (res.interrupted)

@@ -32,7 +32,10 @@ cmp_group *compare_groups(const result *r, size_t *n)
     for (size_t i = 0; i < r->n_series; i++) {
         const rr_series *s = &r->series[i];
         size_t ml = strlen(s->metric);
-        if (s->kind != RR_BREAKDOWN || strncmp(s->key, s->metric, ml) != 0 || s->key[ml] != '{')
+        /* A threshold's sub-metric of one request name or scenario counts too. */
+        bool one = s->n_tags == 1 && (!strcmp(s->tags[0].name, "name") || !strcmp(s->tags[0].name, "scenario"));
+        if (!(s->kind == RR_BREAKDOWN || (s->kind == RR_SUBMETRIC && one)) || strncmp(s->key, s->metric, ml) != 0 ||
+            s->key[ml] != '{')
             continue;
         const char *key = s->key + ml;
         size_t k = 0;

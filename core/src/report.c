@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compare.h"
 #include "result_read.h"
@@ -149,8 +150,10 @@ static int plan(rctx *c)
     c->failed = metric_series(r, "http_req_failed");
     c->iters = metric_series(r, "iterations");
     c->checks = metric_series(r, "checks");
+    /* Charted from the runner's own figures: vus, dropped iterations, lag. */
     long cover[] = {c->reqs, c->dur, c->failed, c->iters, c->checks, metric_series(r, "vus"),
-                    metric_series(r, "vus_max")};
+                    metric_series(r, "vus_max"), metric_series(r, "dropped_iterations"),
+                    metric_series(r, "volley_schedule_lag")};
     for (size_t i = 0; i < sizeof cover / sizeof cover[0]; i++)
         if (cover[i] >= 0)
             c->covered[cover[i]] = true;
@@ -603,9 +606,15 @@ static void write_other(rctx *c)
     FILE *f = c->f;
     const result *r = c->r;
     double dur = r->duration_s > 0 ? r->duration_s : 1;
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_series; i++)
+    size_t n = 0, empty = 0;
+    for (size_t i = 0; i < r->n_series; i++) {
+        /* A series that never got a sample (group_duration without groups) says nothing. */
+        if (!c->covered[i] && r->totals[i].n <= 0) {
+            c->covered[i] = true;
+            empty++;
+        }
         n += !c->covered[i];
+    }
     if (n == 0)
         return;
     out(f, "<section id=\"other\"><h2>Other metrics</h2>\n<p class=\"note\">Every other series of the run "
@@ -653,7 +662,10 @@ static void write_other(rctx *c)
                "<td class=\"spark\" data-series=\"%z\"></td></tr>\n",
             s->key, result_type_name(s->type), a, b, p, m, i);
     }
-    out(f, "</tbody></table></section>\n");
+    out(f, "</tbody></table>\n");
+    if (empty)
+        out(f, "<p class=\"note\">%z series without a sample are left out.</p>\n", empty);
+    out(f, "</section>\n");
 }
 
 static void write_comparison(rctx *c)
@@ -840,6 +852,21 @@ char *report_default_path(const char *result_path)
         *dot = 0;
     strcat(p, ".html");
     return p;
+}
+
+int report_temp_result(char *buf, size_t cap)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir || strlen(dir) + 32 > cap)
+        dir = "/tmp";
+    snprintf(buf, cap, "%s/volley-result-XXXXXX.ndjson", dir);
+    int fd = mkstemps(buf, 7);
+    if (fd < 0) {
+        buf[0] = 0;
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 int report_main(int argc, char **argv)

@@ -22,6 +22,10 @@ int report_write(const char *result_path, const char *html_path, const char *bas
  * extension, plus .html (malloc'd, NULL when out of memory). */
 char *report_default_path(const char *result_path);
 
+/* A fresh empty file for `volley run --report` without --result, in
+ * $TMPDIR or /tmp: its path into buf. 0, or -1. */
+int report_temp_result(char *buf, size_t cap);
+
 /* volley report RESULT [-o FILE] [--baseline OLD] [--noise PCT] */
 int report_main(int argc, char **argv);
 

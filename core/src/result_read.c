@@ -351,10 +351,15 @@ static int read_window(reader *rd, json_t *o, const id_map *ids)
         u->present = true;
         u->vus = get_num(rn, "vus", 0);
         u->vus_max = get_num(rn, "vus_max", 0);
+        /* null (or negative) when unknown: no open-model iteration, no worker sample */
         u->cpu_pct = get_num(rn, "cpu_pct", NAN);
         u->busiest_worker_pct = get_num(rn, "busiest_worker_pct", NAN);
         u->lag_p95_ms = get_num(rn, "lag_p95_ms", NAN);
         u->lag_max_ms = get_num(rn, "lag_max_ms", NAN);
+        double *unknown[] = {&u->cpu_pct, &u->busiest_worker_pct, &u->lag_p95_ms, &u->lag_max_ms};
+        for (size_t k = 0; k < 4; k++)
+            if (*unknown[k] < 0)
+                *unknown[k] = NAN;
         u->dropped = get_num(rn, "dropped", 0);
         u->behind = get_bool(rn, "behind");
         json_t *dc = json_object_get(rn, "drop_cause");
