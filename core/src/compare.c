@@ -246,6 +246,8 @@ int compare_build(const result *old_r, const result *new_r, double noise_pct, cm
         compare_series_stats(old_r, os, &so);
         compare_series_stats(new_r, th->series, &sn);
         rc = add_row(t, &cap, th->key, true, os >= 0 ? &so : NULL, &sn, worse_of(th->expr));
+        if (rc == 0)
+            t->rows[t->n - 1].rate_not_failed = strcmp(th->metric, "http_req_failed") != 0;
     }
     free(go);
     free(gn);
@@ -335,7 +337,8 @@ void compare_print(FILE *out, const cmp_table *t, const result *old_r, const res
             if (c->have_new)
                 compare_fmt(k, r->contains, c->new_v, n, sizeof n);
             fmt_change(c, ch, sizeof ch);
-            fprintf(out, "%-*s  %-8s  %*s  %*s  %9s%s\n", cols_width(label, w), label, compare_col_names[k],
+            const char *fig = k == CMP_FAILED && r->rate_not_failed ? "rate %" : compare_col_names[k];
+            fprintf(out, "%-*s  %-8s  %*s  %*s  %9s%s\n", cols_width(label, w), label, fig,
                     cols_width(o, 12), o, cols_width(n, 12), n, ch,
                     c->flag > 0 ? "  REGRESSION" : c->flag < 0 ? "  improvement" : "");
         }

@@ -55,6 +55,7 @@ typedef struct cmp_row {
     bool threshold;          /* a threshold's series (else a request name/scenario) */
     rr_contains contains;
     int worse;               /* +1: up is worse, -1: down is worse (rate column) */
+    bool rate_not_failed;    /* a threshold's rate metric (checks): its column is "rate %" */
     cmp_cell c[CMP_NCOLS];
 } cmp_row;
 

@@ -630,7 +630,10 @@ static void write_other(rctx *c)
         switch (s->type) {
         case RR_COUNTER:
             fmtv(s->contains, t->sum, a, sizeof a);
-            fmtv(s->contains, t->sum / dur, b, sizeof b);
+            if (s->contains == RR_DEFAULT)
+                snprintf(b, sizeof b, "%.1f", t->sum / dur);
+            else
+                fmtv(s->contains, t->sum / dur, b, sizeof b);
             strncat(b, "/s", sizeof b - strlen(b) - 1);
             break;
         case RR_RATE:
@@ -689,7 +692,7 @@ static void write_comparison(rctx *c)
         t->noise_pct, reg, reg == 1 ? "" : "s", imp, imp == 1 ? "" : "s");
     out(f, "<table class=\"data cmp\" id=\"comparison-table\"><thead><tr><th>series</th>");
     for (int k = 0; k < CMP_NCOLS; k++)
-        out(f, "<th>%s</th>", compare_col_names[k]);
+        out(f, "<th>%s</th>", k == CMP_FAILED ? "failed % / rate" : compare_col_names[k]);
     out(f, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < t->n; i++) {
         const cmp_row *r = &t->rows[i];
