@@ -84,7 +84,7 @@ static void usage(FILE *out)
           "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
           "  scan [opts] SPEC...      GET each service's health URL, print a table; exit 0\n"
           "                           only if all are up (1 otherwise)\n"
-          "  report RESULT [-o F.html] [--baseline OLD]\n"
+          "  report RESULT [-o F.html] [--baseline OLD] [--noise PCT]\n"
           "                           an HTML report of a --result file (docs/reporting.md)\n"
           "  compare OLD NEW [--fail-on-regression PCT] [--noise PCT]\n"
           "                           two results side by side; 99 when a regression is over PCT\n"

@@ -779,6 +779,12 @@ static void write_page(rctx *c)
 int report_write(const char *result_path, const char *html_path, const char *baseline_path, char *err,
                  size_t errcap)
 {
+    return report_write_noise(result_path, html_path, baseline_path, COMPARE_NOISE_PCT, err, errcap);
+}
+
+int report_write_noise(const char *result_path, const char *html_path, const char *baseline_path,
+                       double noise_pct, char *err, size_t errcap)
+{
     result r, b;
     memset(&b, 0, sizeof b);
     cmp_table t;
@@ -793,7 +799,7 @@ int report_write(const char *result_path, const char *html_path, const char *bas
     if (baseline_path) {
         if (result_read(baseline_path, &b, err, errcap) != 0)
             goto out;
-        if (compare_build(&b, &r, COMPARE_NOISE_PCT, &t) != 0) {
+        if (compare_build(&b, &r, noise_pct, &t) != 0) {
             snprintf(err, errcap, "out of memory");
             goto out;
         }
@@ -874,13 +880,16 @@ int report_temp_result(char *buf, size_t cap)
 
 int report_main(int argc, char **argv)
 {
-    static const char usage[] = "usage: volley report RESULT [-o FILE.html] [--baseline OLD_RESULT]\n";
-    enum { O_BASELINE = 256 };
+    static const char usage[] =
+        "usage: volley report RESULT [-o FILE.html] [--baseline OLD_RESULT] [--noise PCT]\n";
+    enum { O_BASELINE = 256, O_NOISE };
     static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
                                           {"baseline", required_argument, NULL, O_BASELINE},
+                                          {"noise", required_argument, NULL, O_NOISE},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     const char *outp = NULL, *base = NULL;
+    double noise = COMPARE_NOISE_PCT;
     int ch;
     optind = 1;
     opterr = 0;
@@ -888,6 +897,15 @@ int report_main(int argc, char **argv)
         switch (ch) {
         case 'o': outp = optarg; break;
         case O_BASELINE: base = optarg; break;
+        case O_NOISE: {
+            char *end;
+            noise = strtod(optarg, &end);
+            if (end == optarg || *end || !(noise >= 0) || noise > 1e6) {
+                fprintf(stderr, "volley report: --noise: expected a percentage >= 0, got \"%s\"\n", optarg);
+                return 104;
+            }
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         default:
             fprintf(stderr, "volley report: unknown or incomplete option \"%s\"\n%s", argv[optind - 1], usage);
@@ -903,7 +921,7 @@ int report_main(int argc, char **argv)
     if (!outp && !def)
         return 103;
     char err[512];
-    int rc = report_write(in, outp ? outp : def, base, err, sizeof err);
+    int rc = report_write_noise(in, outp ? outp : def, base, noise, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "volley report: %s\n", err);
     else

@@ -18,6 +18,10 @@
 int report_write(const char *result_path, const char *html_path, const char *baseline_path, char *err,
                  size_t errcap);
 
+/* The same with the comparison's noise allowance in percent (compare.h). */
+int report_write_noise(const char *result_path, const char *html_path, const char *baseline_path,
+                       double noise_pct, char *err, size_t errcap);
+
 /* The default page name for a result file: its name without .gz and its
  * extension, plus .html (malloc'd, NULL when out of memory). */
 char *report_default_path(const char *result_path);
