@@ -20,6 +20,8 @@
 #include "engine.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "compare.h"
+#include "report.h"
 #include "run_summary.h"
 #include "baseline.h"
 #include "result.h"
@@ -56,6 +58,7 @@ typedef struct cli {
     const char *result;        /* --result FILE (docs/results-format.md) */
     bool result_hist;          /* --result-histograms */
     const char *baseline;      /* --baseline: a result file for relative thresholds */
+    const char *report;        /* --report FILE: volley report of the run's result */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -83,6 +86,10 @@ static void usage(FILE *out)
           "  validate [opts] SPEC...  load and check specs, plugins and templates; no traffic\n"
           "  scan [opts] SPEC...      GET each service's health URL, print a table; exit 0\n"
           "                           only if all are up (1 otherwise)\n"
+          "  report RESULT [-o F.html] [--baseline OLD] [--noise PCT]\n"
+          "                           an HTML report of a --result file (docs/reporting.md)\n"
+          "  compare OLD NEW [--fail-on-regression PCT] [--noise PCT]\n"
+          "                           two results side by side; 99 when a regression is over PCT\n"
           "  plugins                  list discovered plugins: name, kind, version, ABI\n"
           "  version                  print the version\n"
           "\n"
@@ -105,6 +112,7 @@ static void usage(FILE *out)
           "  --result-histograms      each window's trends with their histograms too\n"
           "  --baseline FILE          a --result file of an earlier run: thresholds such as\n"
           "                           p(95)<baseline*1.1 are judged against it\n"
+          "  --report FILE            an HTML report of the run at its end (volley report)\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
           "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
           "                           junit output plugin)\n"
@@ -150,7 +158,7 @@ static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
-           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE };
+           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -169,7 +177,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"result", required_argument, NULL, O_RESULT},
         {"result-window", required_argument, NULL, O_RESULT_WINDOW},
         {"result-histograms", no_argument, NULL, O_RESULT_HIST},
-        {"baseline", required_argument, NULL, O_BASELINE},
+           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -234,7 +242,7 @@ static int parse_args(cli *c, int argc, char **argv)
             c->result = optarg;
             break;
         case O_RESULT_HIST: c->result_hist = true; break;
-        case O_BASELINE: c->baseline = optarg; break;
+           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
         case O_RESULT_WINDOW: {
             int64_t ns = 0;
             if (duration_parse(optarg, &ns, err, sizeof err) != 0 || ns < 1000000000ll ||
@@ -573,11 +581,18 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     run_opts ro = c->ro;
     ro.judge = judge_run;
     ro.judge_ctx = &j;
-    if (c->result && !(ro.result = result_open(c->result, c->result_hist, c->argc, c->argv,
-                                               err, sizeof err))) {
+    /* --report without --result: a temporary result, removed after the report. */
+    char tmp_result[64] = "";
+    const char *result_path = c->result;
+    if (c->report && !result_path && report_temp_result(tmp_result, sizeof tmp_result) == 0)
+        result_path = tmp_result;
+    if (result_path && !(ro.result = result_open(result_path, c->result_hist, c->argc, c->argv,
+                                                 err, sizeof err))) {
         fprintf(stderr, "volley: %s\n", err);
         free(j.v);
         spec_free(s);
+        if (*tmp_result)
+            unlink(tmp_result);
         return EXIT_ENGINE;
     }
     if (engine_run(core, s, &ro, &res, err, sizeof err) != 0) {
@@ -589,6 +604,8 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         /* Nothing was measured (e.g. an output could not start): no
          * summary of zeros, no thresholds judged on nothing. */
         result_close(ro.result, err, sizeof err);
+        if (*tmp_result)
+            unlink(tmp_result);
         free(j.v);
         run_result_free(&res);
         spec_free(s);
@@ -623,7 +640,15 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         if (result_close(ro.result, err, sizeof err) != 0) {
             fprintf(stderr, "volley: %s\n", err);
             rc = EXIT_ENGINE;
+        } else if (c->report && report_write(result_path, c->report, c->baseline, err, sizeof err) != 0) {
+            fprintf(stderr, "volley: --report: %s\n", err);
+            rc = EXIT_ENGINE;
         }
+        if (*tmp_result)
+            unlink(tmp_result);
+    } else if (c->report) {
+        fprintf(stderr, "volley: --report: no result file to report from\n");
+        rc = EXIT_ENGINE;
     }
     rc = run_exit_code(rc, &res, j.failed, path);
     if (res.interrupted)
@@ -909,6 +934,11 @@ int cli_main(int argc, char **argv)
                curl_version());
         return 0;
     }
+    /* Commands over result files have options of their own (report.c, compare.c). */
+    if (strcmp(c.cmd, "report") == 0)
+        return report_main(argc - 1, argv + 1);
+    if (strcmp(c.cmd, "compare") == 0)
+        return compare_main(argc - 1, argv + 1);
     int rc;
     if (parse_args(&c, argc - 1, argv + 1) != 0) {
         rc = EXIT_INVALID;
@@ -934,7 +964,7 @@ int cli_main(int argc, char **argv)
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = cmd_plugins(&c);
     } else {
-        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, plugins, version)\n", c.cmd);
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, report, compare, plugins, version)\n", c.cmd);
         rc = EXIT_INVALID;
     }
     curl_global_cleanup();
