@@ -177,7 +177,8 @@ static int parse_args(cli *c, int argc, char **argv)
         {"result", required_argument, NULL, O_RESULT},
         {"result-window", required_argument, NULL, O_RESULT_WINDOW},
         {"result-histograms", no_argument, NULL, O_RESULT_HIST},
-           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
+        {"baseline", required_argument, NULL, O_BASELINE},
+        {"report", required_argument, NULL, O_REPORT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -242,7 +243,14 @@ static int parse_args(cli *c, int argc, char **argv)
             c->result = optarg;
             break;
         case O_RESULT_HIST: c->result_hist = true; break;
-           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
+        case O_BASELINE: c->baseline = optarg; break;
+        case O_REPORT:
+            if (!*optarg) {
+                fprintf(stderr, "volley: --report: expected a file name (NAME.html)\n");
+                return -1;
+            }
+            c->report = optarg;
+            break;
         case O_RESULT_WINDOW: {
             int64_t ns = 0;
             if (duration_parse(optarg, &ns, err, sizeof err) != 0 || ns < 1000000000ll ||
