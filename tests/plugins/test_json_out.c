@@ -35,7 +35,34 @@ typedef struct fixture {
 typedef struct json_out_config {   /* what the plugin's option map fills */
     uint64_t set;
     const char *path;
+    volley_string_list metrics;
+    volley_template_map tags;
+    volley_string_list drop_tags;
+    int compress;
+    int64_t reorder_window;
 } json_out_config;
+
+/* What the plugin logged (host->log), for the tests that read it. */
+static char logged[8192];
+
+static void capture_log(volley_core *core, int level, const char *fmt, ...)
+{
+    (void)core;
+    size_t n = strlen(logged);
+    int k = snprintf(logged + n, sizeof logged - n, "%d: ", level);
+    if (k < 0 || (size_t)k >= sizeof logged - n)
+        return;
+    n += (size_t)k;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(logged + n, sizeof logged - n, fmt, ap);
+    va_end(ap);
+    n = strlen(logged);
+    if (n + 1 < sizeof logged) {
+        logged[n] = '\n';
+        logged[n + 1] = '\0';
+    }
+}
 
 /* The file read back: raw lines and each line parsed. */
 typedef struct lines {
@@ -69,6 +96,8 @@ static int setup(void **state)
     f->ops = p->output;
     snprintf(f->dir, sizeof f->dir, "/tmp/volley-test-json-out-%ld", (long)getpid());
     snprintf(f->path, sizeof f->path, "%s/out.ndjson", f->dir);
+    f->th.host.log = capture_log;
+    logged[0] = '\0';
     *state = f;
     return 0;
 }
@@ -96,23 +125,39 @@ static int metric(fixture *f, const char *name, volley_metric_type type,
     return id;
 }
 
-static void *create_at(fixture *f, const char *path, char *err, size_t errcap)
+/* The plugin with `path: PATH` and the other options in `more` (YAML,
+ * "key: value, ..."), then checked as the core does before create(). */
+static void *create_with(fixture *f, const char *path, const char *more, char *err,
+                         size_t errcap)
 {
-    json_out_config cfg;
-    char yaml[700];
-    int n = snprintf(yaml, sizeof yaml, "path: \"%s\"", path);
+    static json_out_config cfg;   /* the config outlives the instance, as in the core */
+    char yaml[1200];
+    int n = snprintf(yaml, sizeof yaml, "{path: \"%s\"%s%s}", path, more ? ", " : "",
+                     more ? more : "");
     assert_true(n > 0 && (size_t)n < sizeof yaml);
     assert_int_equal(th_fill(&f->th, f->ops->options, yaml, &cfg), 0);
+    if (more && f->ops->config_check(&f->th.host, &cfg, err, errcap) != 0)
+        fail_msg("config_check: %s", err);
     return f->ops->create(&f->th.host, (volley_core *)&f->th, &cfg, err, errcap);
+}
+
+static void *create_at(fixture *f, const char *path, char *err, size_t errcap)
+{
+    return create_with(f, path, NULL, err, errcap);
+}
+
+static void *create_opts(fixture *f, const char *more)
+{
+    char err[512] = "";
+    void *inst = create_with(f, f->path, more, err, sizeof err);
+    if (!inst)
+        fail_msg("create: %s", err);
+    return inst;
 }
 
 static void *create(fixture *f)
 {
-    char err[512] = "";
-    void *inst = create_at(f, f->path, err, sizeof err);
-    if (!inst)
-        fail_msg("create: %s", err);
-    return inst;
+    return create_opts(f, NULL);
 }
 
 static void write_ok(fixture *f, void *inst, const volley_sample *s, size_t n)
@@ -212,10 +257,17 @@ static void test_options(void **state)
     const volley_option_map *map = f->ops->options;
     assert_non_null(map);
     assert_string_equal(map->shorthand, "path");
-    assert_int_equal(map->count, 1);
-    assert_string_equal(map->options[0].name, "path");
-    assert_int_equal(map->options[0].type, VOLLEY_OPT_STRING);
-    assert_true(map->options[0].flags & VOLLEY_OPT_REQUIRED);
+    assert_int_equal(map->count, 6);
+    static const char *const names[] = {"path", "metrics", "tags", "drop_tags", "compress",
+                                        "reorder_window"};
+    static const volley_opt_type types[] = {VOLLEY_OPT_STRING, VOLLEY_OPT_STRING_LIST,
+                                            VOLLEY_OPT_TEMPLATE_MAP, VOLLEY_OPT_STRING_LIST,
+                                            VOLLEY_OPT_ENUM, VOLLEY_OPT_DURATION};
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(map->options[i].name, names[i]);
+        assert_int_equal(map->options[i].type, types[i]);
+        assert_true(((map->options[i].flags & VOLLEY_OPT_REQUIRED) != 0) == (i == 0));
+    }
     assert_int_equal(map->config_size, sizeof(json_out_config));
     char err[256];
     assert_int_equal(opt_check_map(map, err, sizeof err), 0);
@@ -236,6 +288,60 @@ static void test_options(void **state)
 
     /* path is required. */
     assert_int_not_equal(th_fill(&f->th, map, "{}", &cfg), 0);
+
+    /* Defaults: all metrics and tags, compression by the name, 1 s window. */
+    assert_int_equal(th_fill(&f->th, map, "path: x.ndjson", &cfg), 0);
+    assert_int_equal(cfg.metrics.n, 0);
+    assert_int_equal(cfg.tags.n, 0);
+    assert_int_equal(cfg.drop_tags.n, 0);
+    assert_false(VOLLEY_OPT_IS_SET(&cfg, 4));
+    assert_true(cfg.reorder_window == INT64_C(1000000000));
+
+    assert_int_equal(th_fill(&f->th, map,
+                             "{path: x, metrics: [http_req_duration, checks], tags: {name: login, "
+                             "status: 200}, drop_tags: url, compress: gzip, reorder_window: 0}",
+                             &cfg), 0);
+    assert_int_equal(cfg.metrics.n, 2);
+    assert_string_equal(cfg.metrics.v[1], "checks");
+    assert_int_equal(cfg.tags.n, 2);
+    assert_string_equal(cfg.tags.keys[1], "status");
+    assert_string_equal(f->th.host.template_const(cfg.tags.values[1]), "200");
+    assert_int_equal(cfg.drop_tags.n, 1);
+    assert_string_equal(cfg.drop_tags.v[0], "url");
+    assert_int_equal(cfg.compress, 1);
+    assert_true(cfg.reorder_window == 0);
+    assert_int_equal(f->ops->config_check(&f->th.host, &cfg, err, sizeof err), 0);
+
+    /* What the option map rejects, at the value's place. */
+    f->th.quiet = true;
+    static const char *const bad_fill[] = {
+        "{path: x, compress: zip}", "{path: x, reorder_window: 2m}",
+        "{path: x, reorder_window: -1s}", "{path: x, tags: [name]}",
+        "{path: x, metrics: {a: b}}",
+    };
+    for (size_t i = 0; i < sizeof bad_fill / sizeof bad_fill[0]; i++)
+        if (th_fill(&f->th, map, bad_fill[i], &cfg) == 0)
+            fail_msg("accepted: %s", bad_fill[i]);
+    f->th.quiet = false;
+
+    /* What config_check rejects, naming the option. */
+    static const struct {
+        const char *yaml, *want;
+    } bad_check[] = {
+        {"{path: x, metrics: [checks, \"\"]}", "metrics[1]: a metric name must not be empty"},
+        {"{path: x, metrics: \"http_req_duration{name:a}\"}",
+         "metrics[0]: \"http_req_duration{name:a}\" is not a metric name"},
+        {"{path: x, drop_tags: [url, \"\"]}", "drop_tags[1]: a tag name must not be empty"},
+        {"{path: x, tags: {\"\": a}}", "tags: a tag name must not be empty"},
+        {"{path: x, tags: {name: \"n-${vu.id}\"}}", "tags.name: \"n-${vu.id}\" is known only at run time"},
+    };
+    for (size_t i = 0; i < sizeof bad_check / sizeof bad_check[0]; i++) {
+        assert_int_equal(th_fill(&f->th, map, bad_check[i].yaml, &cfg), 0);
+        err[0] = '\0';
+        assert_int_equal(f->ops->config_check(&f->th.host, &cfg, err, sizeof err), -1);
+        if (!strstr(err, bad_check[i].want))
+            fail_msg("%s: got \"%s\", want \"%s\"", bad_check[i].yaml, err, bad_check[i].want);
+    }
 }
 
 /* The exact lines of the brief's example, in UTC. */
@@ -396,7 +502,7 @@ static void check_times(fixture *f, const char *tz, int want_offset_min,
     volley_sample s[sizeof times / sizeof times[0]];
     for (size_t i = 0; i < n; i++)
         s[i] = (volley_sample){(uint32_t)id, &no_tags, times[i], 1};
-    void *inst = create(f);
+    void *inst = create_opts(f, "reorder_window: 0");   /* the times jump on purpose */
     write_ok(f, inst, s, n);
     close_ok(f, inst);
 
@@ -761,7 +867,7 @@ static void test_disk_full(void **state)
     for (size_t i = 0; i < N; i++)
         s[i] = one;
     err[0] = '\0';
-    inst = create_at(f, "/dev/full", err, sizeof err);
+    inst = create_with(f, "/dev/full", "reorder_window: 0", err, sizeof err);   /* at once */
     assert_non_null(inst);
     assert_int_equal(f->ops->write(inst, s, N, err, sizeof err), -1);
     if (!strstr(err, "/dev/full") || !strstr(err, strerror(ENOSPC)))
@@ -785,6 +891,289 @@ static void test_unknown_metric(void **state)
     close_ok(f, inst);
 }
 
+/* A Point line's time as unix nanoseconds (the time zone is UTC). */
+static int64_t line_time(json_t *line)
+{
+    int off;
+    return decode_time(str_at(json_object_get(line, "data"), "time"), &off);
+}
+
+/* metrics:, tags: and drop_tags: together: exactly the samples of the kept
+ * metrics whose tags match, without the dropped tags, and Metric lines
+ * only for what is written. */
+static void test_filters(void **state)
+{
+    fixture *f = *state;
+    set_tz("UTC");
+    int dur = metric(f, "http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME);
+    int chk = metric(f, "checks", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT);
+    int vus = metric(f, "vus", VOLLEY_METRIC_GAUGE, VOLLEY_CONTAINS_DEFAULT);
+    const volley_tag ta[] = {{"name", "login"}, {"status", "200"}, {"url", "http://h/login?a=1"}};
+    const volley_tag tb[] = {{"name", "login"}, {"status", "500"}, {"url", "http://h/login?a=1"}};
+    const volley_tag tc[] = {{"name", "home"}, {"status", "200"}, {"url", "http://h/"}};
+    const volley_tag td[] = {{"name", "login"}};   /* no status at all */
+    const volley_tagset sets[] = {{3, ta}, {3, tb}, {3, tc}, {1, td}, {0, NULL}};
+    const int ids[] = {dur, chk, vus};
+    volley_sample s[3 * 5 * 4];
+    size_t n = 0;
+    for (int rep = 0; rep < 4; rep++)
+        for (size_t m = 0; m < 3; m++)
+            for (size_t t = 0; t < 5; t++, n++)
+                s[n] = (volley_sample){(uint32_t)ids[m], &sets[t], T0_NS + (int64_t)n * 1000,
+                                       (double)n};
+    void *inst = create_opts(f, "metrics: [http_req_duration, checks, http_req_duraton], "
+                                "tags: {name: login, status: 200}, drop_tags: [url]");
+    assert_non_null(strstr(logged, "\"http_req_duraton\" is no metric of this run"));
+    assert_null(strstr(logged, "\"checks\" is no metric"));
+    write_ok(f, inst, s, 30);
+    write_ok(f, inst, s + 30, n - 30);
+    close_ok(f, inst);
+
+    lines l = read_lines(f->path);
+    size_t want_points = 0;
+    for (size_t i = 0; i < n; i++)
+        want_points += s[i].tags == &sets[0] && (int)s[i].metric != vus;
+    assert_int_equal(want_points, 8);
+    assert_int_equal(l.n, want_points + 2);   /* and two Metric lines */
+    size_t points = 0, i_sample = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        check_envelope(l.json[i]);
+        const char *name = str_at(l.json[i], "metric");
+        assert_true(strcmp(name, "http_req_duration") == 0 || strcmp(name, "checks") == 0);
+        if (strcmp(str_at(l.json[i], "type"), "Metric") == 0)
+            continue;
+        while (!(s[i_sample].tags == &sets[0] && (int)s[i_sample].metric != vus))
+            i_sample++;
+        json_t *data = json_object_get(l.json[i], "data");
+        assert_true(json_number_value(json_object_get(data, "value")) == s[i_sample].value);
+        assert_true(line_time(l.json[i]) == s[i_sample].time_unix_ns);
+        json_t *tags = json_object_get(data, "tags");
+        assert_int_equal(json_object_size(tags), 2);
+        assert_string_equal(str_at(tags, "name"), "login");
+        assert_string_equal(str_at(tags, "status"), "200");
+        i_sample++;
+        points++;
+    }
+    assert_int_equal(points, want_points);
+    assert_non_null(strstr(l.raw[1], "\"tags\":{\"name\":\"login\",\"status\":\"200\"}}"));
+    free_lines(&l);
+}
+
+/* drop_tags alone keeps every sample; a tag set whose every tag is dropped
+ * writes {}. */
+static void test_drop_tags(void **state)
+{
+    fixture *f = *state;
+    int id = metric(f, "http_reqs", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT);
+    const volley_tag ta[] = {{"method", "GET"}, {"name", "n"}, {"url", "http://h/"}};
+    const volley_tag tb[] = {{"url", "http://h/x"}};
+    const volley_tagset sets[] = {{3, ta}, {1, tb}};
+    volley_sample s[10];
+    for (size_t i = 0; i < 10; i++)
+        s[i] = (volley_sample){(uint32_t)id, &sets[i % 2], T0_NS + (int64_t)i, 1};
+    void *inst = create_opts(f, "drop_tags: [url, method]");
+    write_ok(f, inst, s, 10);
+    close_ok(f, inst);
+    lines l = read_lines(f->path);
+    assert_int_equal(l.n, 11);
+    for (size_t i = 1; i < l.n; i++) {
+        assert_null(strstr(l.raw[i], "url"));
+        assert_null(strstr(l.raw[i], "method"));
+        json_t *tags = json_object_get(json_object_get(l.json[i], "data"), "tags");
+        assert_int_equal(json_object_size(tags), i % 2 ? 1 : 0);
+    }
+    free_lines(&l);
+}
+
+/* Two workers' batches overlap in time; the file is in time order, ties
+ * in arrival order, and nothing is reported late. */
+static void test_time_order(void **state)
+{
+    fixture *f = *state;
+    set_tz("UTC");
+    int id = metric(f, "http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME);
+    enum { PER = 500, BATCHES = 8 };
+    const int64_t ms = 1000000;
+    volley_sample *s = malloc(PER * sizeof *s);
+    void *inst = create(f);
+    size_t total = 0;
+    for (int b = 0; b < BATCHES; b++) {
+        /* worker b % 2, batch b / 2: 250 ms of samples, the second worker
+         * a little behind; every tenth sample shares its time with the
+         * other worker's. */
+        int64_t start = T0_NS + (int64_t)(b / 2) * 250 * ms + (b % 2) * 7 * ms;
+        for (int i = 0; i < PER; i++) {
+            int64_t t = start + (int64_t)i * 250 * ms / PER;
+            if (i % 10 == 0)
+                t = T0_NS + (int64_t)(b / 2) * 250 * ms + (int64_t)i * 250 * ms / PER;
+            s[i] = (volley_sample){(uint32_t)id, &no_tags, t, (double)(b * PER + i)};
+        }
+        /* one batch arrives unsorted, as a batch merged from two sources might */
+        if (b == 5) {
+            volley_sample tmp = s[3];
+            s[3] = s[401];   /* neither time is shared */
+            s[401] = tmp;
+        }
+        write_ok(f, inst, s, PER);
+        total += PER;
+    }
+    close_ok(f, inst);
+    assert_null(strstr(logged, "late"));
+    assert_null(strstr(logged, "out of time order"));
+
+    lines l = read_lines(f->path);
+    assert_int_equal(l.n, total + 1);
+    int64_t prev = INT64_MIN;
+    double prev_value = -1;
+    for (size_t i = 1; i < l.n; i++) {
+        int64_t t = line_time(l.json[i]);
+        double v = json_number_value(json_object_get(json_object_get(l.json[i], "data"), "value"));
+        if (t < prev)
+            fail_msg("line %zu: time %lld before %lld", i + 1, (long long)t, (long long)prev);
+        if (t == prev && v < prev_value && ((int)v / PER) % 2 == ((int)prev_value / PER) % 2)
+            fail_msg("line %zu: equal times of one worker out of arrival order", i + 1);
+        prev = t;
+        prev_value = v;
+    }
+    free_lines(&l);
+    free(s);
+}
+
+/* A sample older than what was written (a batch later than the window):
+ * written anyway, out of order, and counted in a warning at close. */
+static void test_late_lines(void **state)
+{
+    fixture *f = *state;
+    int id = metric(f, "iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT);
+    const int64_t ms = 1000000;
+    volley_sample a[21], late[2];
+    for (int i = 0; i <= 20; i++)
+        a[i] = (volley_sample){(uint32_t)id, &no_tags, T0_NS + i * 100 * ms, 1};
+    late[0] = (volley_sample){(uint32_t)id, &no_tags, T0_NS + 500 * ms, 2};
+    late[1] = (volley_sample){(uint32_t)id, &no_tags, T0_NS + 1950 * ms, 3};
+    void *inst = create_opts(f, "reorder_window: 100ms");
+    write_ok(f, inst, a, 21);       /* up to 2.0 s seen: lines before 1.9 s are written */
+    write_ok(f, inst, late, 2);     /* 0.5 s is late; 1.95 s is still in time */
+    close_ok(f, inst);
+    if (!strstr(logged, "1 of 23 lines in") || !strstr(logged, "out of time order"))
+        fail_msg("no warning about the late line: %s", logged);
+
+    lines l = read_lines(f->path);
+    assert_int_equal(l.n, 24);
+    /* 0.0 .. 1.8 s, then the late 0.5 s, then 1.9, 1.95, 2.0 */
+    assert_true(line_time(l.json[20]) == T0_NS + 500 * ms);
+    assert_true(line_time(l.json[21]) == T0_NS + 1900 * ms);
+    assert_true(line_time(l.json[22]) == T0_NS + 1950 * ms);
+    free_lines(&l);
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void) { return fake_now; }
+
+/* Decompresses `path` with gzip(1); what it could read of a file still
+ * being written, without the complaint about its end. */
+static char *gunzip(const char *path, size_t *len)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' 2>/dev/null", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, n = 0, r;
+    char *data = malloc(cap + 1);
+    while ((r = fread(data + n, 1, cap - n, p)) > 0)
+        if ((n += r) == cap)
+            data = realloc(data, (cap *= 2) + 1);
+    pclose(p);
+    data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+static void write_million_lines_of(fixture *f, void *inst, int id, size_t n, size_t from)
+{
+    const volley_tag t[] = {{"name", "n"}, {"status", "200"}};
+    const volley_tagset ts = {2, t};
+    volley_sample s[1000];
+    for (size_t done = 0; done < n; done += 1000) {
+        size_t k = n - done < 1000 ? n - done : 1000;
+        for (size_t i = 0; i < k; i++)
+            s[i] = (volley_sample){(uint32_t)id, &ts, T0_NS + (int64_t)(from + done + i) * 1000,
+                                   (double)(from + done + i) / 7};
+        write_ok(f, inst, s, k);
+    }
+}
+
+/* path: x.ndjson.gz writes gzip that decompresses to exactly the plain
+ * file; compress: overrides the name. */
+static void test_gzip(void **state)
+{
+    fixture *f = *state;
+    int id = metric(f, "http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME);
+    char gz[600], forced[600], plain_gz[600];
+    snprintf(gz, sizeof gz, "%s/out.ndjson.gz", f->dir);
+    snprintf(forced, sizeof forced, "%s/forced.ndjson", f->dir);
+    snprintf(plain_gz, sizeof plain_gz, "%s/plain.ndjson.gz", f->dir);
+    const char *paths[] = {f->path, gz, forced, plain_gz};
+    const char *more[] = {NULL, NULL, "compress: gzip", "compress: none"};
+    for (size_t i = 0; i < 4; i++) {
+        char err[512] = "";
+        void *inst = create_with(f, paths[i], more[i], err, sizeof err);
+        if (!inst)
+            fail_msg("create %s: %s", paths[i], err);
+        write_million_lines_of(f, inst, id, 30000, 0);
+        close_ok(f, inst);
+    }
+    size_t plain_len, gz_len, forced_len, pg_len;
+    char *plain = slurp(f->path, &plain_len);
+    char *raw = slurp(gz, &gz_len);
+    assert_true(gz_len > 18 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b);
+    assert_true(gz_len * 5 < plain_len);   /* NDJSON compresses well */
+    free(raw);
+    char *un = gunzip(gz, &gz_len);
+    assert_int_equal(gz_len, plain_len);
+    assert_memory_equal(un, plain, plain_len);
+    free(un);
+    un = gunzip(forced, &forced_len);
+    assert_int_equal(forced_len, plain_len);
+    free(un);
+    raw = slurp(plain_gz, &pg_len);
+    assert_int_equal(pg_len, plain_len);
+    assert_memory_equal(raw, plain, plain_len);
+    free(raw);
+    free(plain);
+}
+
+/* Every flush period (write or tick) ends a gzip block: the file as it is
+ * then, without its end, decompresses to whole lines up to that point. */
+static void test_gzip_readable_while_written(void **state)
+{
+    fixture *f = *state;
+    int id = metric(f, "http_req_duration", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME);
+    f->th.host.now_ns = fake_clock;
+    fake_now = 1000000000;
+    char gz[600], err[512] = "";
+    snprintf(gz, sizeof gz, "%s/out.ndjson.gz", f->dir);
+    void *inst = create_with(f, gz, "reorder_window: 0", err, sizeof err);
+    assert_non_null(inst);
+    size_t expect = 1;   /* the Metric line */
+    for (int round = 0; round < 3; round++) {
+        write_million_lines_of(f, inst, id, 20000, (size_t)round * 20000);
+        expect += 20000;
+        fake_now += 300000000;   /* a flush period later, */
+        uint64_t next = 0;
+        assert_int_equal(f->ops->tick(inst, &next, err, sizeof err), 0);   /* a tick */
+        size_t len;
+        char *text = gunzip(gz, &len);
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+            n += text[i] == '\n';
+        assert_true(len > 0 && text[len - 1] == '\n');
+        assert_int_equal(n, expect);
+        free(text);
+    }
+    close_ok(f, inst);
+}
+
 /* Throughput and line count for a million samples. */
 static void test_million(void **state)
 {
@@ -804,8 +1193,9 @@ static void test_million(void **state)
     enum { BATCH = 10000, TOTAL = 1000000 };
     volley_sample *s = malloc(BATCH * sizeof *s);
     void *inst = create(f);
-    struct timespec a, b;
+    struct timespec a, b, ca, cb;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
     for (int done = 0; done < TOTAL; done += BATCH) {
         for (int i = 0; i < BATCH; i++) {
             int k = done + i;
@@ -817,9 +1207,12 @@ static void test_million(void **state)
     }
     close_ok(f, inst);
     clock_gettime(CLOCK_MONOTONIC, &b);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
     double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    double cpu = (double)(cb.tv_sec - ca.tv_sec) + (double)(cb.tv_nsec - ca.tv_nsec) / 1e9;
     /* Informational only: timing depends on the machine and sanitizers. */
-    printf("json-out: %d samples in %.3f s = %.0f samples/s\n", TOTAL, secs, TOTAL / secs);
+    printf("json-out: %d samples in %.3f s = %.0f samples/s; %.0f ns of CPU per sample\n", TOTAL,
+           secs, TOTAL / secs, cpu * 1e9 / TOTAL);
     free(s);
 
     size_t len;
@@ -859,6 +1252,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unwritable_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_metric, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_readable_while_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_million, setup, teardown),
     };
     int rc = cmocka_run_group_tests_name("json-out", tests, NULL, NULL);
