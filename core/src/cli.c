@@ -114,8 +114,9 @@ static void usage(FILE *out)
           "                           p(95)<baseline*1.1 are judged against it\n"
           "  --report FILE            an HTML report of the run at its end (volley report)\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, NAME-summary.json,\n"
-          "                           NAME-summary-data.json and NAME.junit.xml (with a\n"
-          "                           junit output plugin)\n"
+          "                           NAME-summary-data.json, NAME-result.ndjson,\n"
+          "                           NAME-report.html and NAME.junit.xml (with a junit\n"
+          "                           output plugin)\n"
           "  --no-scan                several specs: no health scan of their services first\n"
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
@@ -817,18 +818,21 @@ static int cmd_run(cli *c)
     }
     bool junit = c->results_dir && plug_find_output(&core.plugins, "junit");
     const char *user_summary = c->summary_export, *user_summary_json = c->summary_json;
+    const char *user_result = c->result, *user_report = c->report;
     for (int i = 0; i < n && !interrupted; i++) {
-        char *extra[4] = {NULL, NULL, NULL, NULL};
+        enum { N_EXTRA = 6 };
+        char *extra[N_EXTRA] = {NULL};
         size_t n_outs = c->n_outs;
         if (c->n_outs)   /* c->outs is NULL without --out */
             memcpy(outs, c->outs, c->n_outs * sizeof *outs);
         if (c->results_dir) {
             const char *d = c->results_dir;
             size_t len = strlen(d) + strlen(stems[i]) + 32;
-            for (int k = 0; k < 4; k++)
-                extra[k] = malloc(len);
-            if (!extra[0] || !extra[1] || !extra[2] || !extra[3]) {
-                for (int k = 0; k < 4; k++)
+            bool ok = true;
+            for (int k = 0; k < N_EXTRA; k++)
+                ok &= (extra[k] = malloc(len)) != NULL;
+            if (!ok) {
+                for (int k = 0; k < N_EXTRA; k++)
                     free(extra[k]);
                 worst = runall_worse(worst, EXIT_ENGINE);
                 break;
@@ -837,6 +841,8 @@ static int cmd_run(cli *c)
             snprintf(extra[1], len, "%s/%s-summary.json", d, stems[i]);
             snprintf(extra[2], len, "junit=%s/%s.junit.xml", d, stems[i]);
             snprintf(extra[3], len, "%s/%s-summary-data.json", d, stems[i]);
+            snprintf(extra[4], len, "%s/%s-result.ndjson", d, stems[i]);
+            snprintf(extra[5], len, "%s/%s-report.html", d, stems[i]);
             outs[n_outs++] = extra[0];
             if (junit)
                 outs[n_outs++] = extra[2];
@@ -844,6 +850,10 @@ static int cmd_run(cli *c)
                 c->summary_export = extra[1];
             if (!user_summary_json)
                 c->summary_json = extra[3];
+            if (!user_result)
+                c->result = extra[4];
+            if (!user_report)
+                c->report = extra[5];
         }
         c->so.outs = outs;
         c->so.n_outs = n_outs;
@@ -856,7 +866,9 @@ static int cmd_run(cli *c)
         worst = runall_worse(worst, rcs[i]);
         c->summary_export = user_summary;
         c->summary_json = user_summary_json;
-        for (int k = 0; k < 4; k++)
+        c->result = user_result;
+        c->report = user_report;
+        for (int k = 0; k < N_EXTRA; k++)
             free(extra[k]);
     }
     c->so.outs = c->outs;

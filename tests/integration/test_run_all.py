@@ -147,7 +147,8 @@ class RunAllTest(VolleyCase):
         names = sorted(os.listdir(res))
         junit = "junit" in self.volley("plugins")[1].split()
         want = ["a-pass-summary.json", "a-pass.ndjson", "b-fail-summary.json", "b-fail.ndjson",
-                "a-pass-summary-data.json", "b-fail-summary-data.json"]
+                "a-pass-summary-data.json", "b-fail-summary-data.json",
+                "a-pass-result.ndjson", "b-fail-result.ndjson", "a-pass-report.html", "b-fail-report.html"]
         if junit:
             want += ["a-pass.junit.xml", "b-fail.junit.xml"]
         self.assertEqual(names, sorted(want))
