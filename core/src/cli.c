@@ -40,6 +40,7 @@ typedef struct cli {
     const char **env, **outs, **only, **plugin_dirs, **stages, **tags;
     size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages, n_tags;
     const char *summary_export;
+    summary_opts sopt;         /* --summary-trend-stats, --summary-time-unit, --summary-by */
     run_opts ro;
     bool verbose;
     long long seed;
@@ -87,6 +88,11 @@ static void usage(FILE *out)
           "  --scenario NAME          run only the named scenario (repeatable)\n"
           "  -o, --out NAME[=ARG]     add an output plugin, e.g. json-out=results/x.ndjson\n"
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
+          "  --summary-trend-stats LIST  trend stats in the summary and export (k6's;\n"
+          "                           default avg,min,med,max,p(90),p(95); also count, p(N))\n"
+          "  --summary-time-unit U    s, ms or us for every time in the summary's trends\n"
+          "  --summary-by KIND        also show per-request-name or per-scenario lines under\n"
+          "                           the request metrics: name, scenario or name,scenario\n"
           "  --results-dir DIR        per spec NAME: DIR/NAME.ndjson, DIR/NAME-summary.json\n"
           "                           and DIR/NAME.junit.xml (with a junit output plugin)\n"
           "  --no-scan                several specs: no health scan of their services first\n"
@@ -130,7 +136,8 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
-           O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN };
+           O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_TREND_STATS, O_TIME_UNIT,
+           O_SUMMARY_BY };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -138,6 +145,9 @@ static int parse_args(cli *c, int argc, char **argv)
         {"scenario", required_argument, NULL, O_SCENARIO},
         {"out", required_argument, NULL, 'o'},
         {"summary-export", required_argument, NULL, O_SUMMARY},
+        {"summary-trend-stats", required_argument, NULL, O_TREND_STATS},
+        {"summary-time-unit", required_argument, NULL, O_TIME_UNIT},
+        {"summary-by", required_argument, NULL, O_SUMMARY_BY},
         {"seed", required_argument, NULL, O_SEED},
         {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
         {"workers", required_argument, NULL, O_WORKERS},
@@ -151,7 +161,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     int ch;
     int64_t n;
-    char err[160];
+    char err[256];
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "e:o:qvh", longs, NULL)) != -1) {
         switch (ch) {
@@ -192,6 +202,16 @@ static int parse_args(cli *c, int argc, char **argv)
         case O_STAGE: push(&c->stages, &c->n_stages, optarg); break;
         case O_TAG: push(&c->tags, &c->n_tags, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
+        case O_TREND_STATS:
+        case O_TIME_UNIT:
+        case O_SUMMARY_BY:
+            if ((ch == O_TREND_STATS ? summary_parse_trend_stats(&c->sopt, optarg, err, sizeof err)
+                 : ch == O_TIME_UNIT ? summary_parse_time_unit(&c->sopt, optarg, err, sizeof err)
+                                     : summary_parse_by(&c->sopt, optarg, err, sizeof err)) != 0) {
+                fprintf(stderr, "volley: %s\n", err);
+                return -1;
+            }
+            break;
         case O_RESULTS_DIR:
             if (!*optarg) {
                 fprintf(stderr, "volley: --results-dir: expected a directory\n");
@@ -532,9 +552,14 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         judge_thresholds(&j, &res);
     th_verdict *v = j.v;
     runall_note(c->stats, s, &core->reg, &res, v);
-    summary_print(stdout, s, &core->reg, &res, v);
+    /* The exit code as it will be, unless the export itself fails. */
+    bool out_failed = false;
+    for (size_t i = 0; i < res.n_outputs; i++)
+        out_failed |= res.outputs[i].failed;
+    c->sopt.exit_code = run_exit_code(out_failed ? EXIT_ENGINE : rc, &res, j.failed, NULL);
+    summary_print(stdout, s, &core->reg, &res, v, &c->sopt);
     if (c->summary_export &&
-        summary_export(c->summary_export, s, &core->reg, &res, v, err, sizeof err) != 0) {
+        summary_export(c->summary_export, s, &core->reg, &res, v, &c->sopt, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }
@@ -817,6 +842,7 @@ int cli_main(int argc, char **argv)
         return EXIT_INVALID;
     }
     cli c = {.cmd = argv[1]};
+    summary_opts_init(&c.sopt);
     if (strcmp(c.cmd, "-h") == 0 || strcmp(c.cmd, "--help") == 0 || strcmp(c.cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -106,7 +106,7 @@ static char *text(fx *f)
     size_t len = 0;
     FILE *mem = open_memstream(&out, &len);
     assert_non_null(mem);
-    summary_print(mem, &f->s, &f->reg, &f->r, f->v);
+    summary_print(mem, &f->s, &f->reg, &f->r, f->v, NULL);
     fclose(mem);
     return out;
 }
@@ -114,7 +114,7 @@ static char *text(fx *f)
 static json_t *exported(fx *f)
 {
     char err[256];
-    if (summary_export(f->export_path, &f->s, &f->reg, &f->r, f->v, err, sizeof err) != 0)
+    if (summary_export(f->export_path, &f->s, &f->reg, &f->r, f->v, NULL, err, sizeof err) != 0)
         fail_msg("%s", err);
     json_error_t je;
     json_t *doc = json_load_file(f->export_path, 0, &je);
