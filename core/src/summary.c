@@ -605,7 +605,7 @@ static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, con
             snprintf(why, sizeof why, "no data (allow_no_data)");
         fprintf(out, "       %s %s \"%s\": %s%s\n", fails ? "✗" : "-", t->key, t->source, why,
                 r->aborted && r->abort_threshold == i
-                    ? " at the end; it failed during the run and stopped it (abort_on_fail)" : "");
+                    ? " at the end; it stopped the run (abort_on_fail)" : "");
     }
     if (failed && no_data)
         fprintf(out, "\n     ✗ %zu of %zu thresholds failed, %zu of them for no data: not one sample "
