@@ -603,34 +603,48 @@ int metrics_agg_init(metrics_agg *a, const metrics_reg *r)
 {
     a->n = r->n_series + r->n_stage_slots;
     a->scratch = NULL;
+    a->hists = NULL;
+    a->exacts = NULL;
     a->s = calloc(a->n ? a->n : 1, sizeof *a->s);
     if (!a->s)
         return -1;
+    size_t n_trends = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n_trends += r->metrics[slot_metric(r, i)].info.type == VOLLEY_METRIC_TREND;
+    if (!n_trends)
+        return 0;
+    /* One block each, not one per series: past malloc's mmap threshold it
+     * is fresh zeroed memory, so the pages of histogram slots no value
+     * reaches (hdr_clear and hdr_merge touch only the used slots) and of
+     * values never kept stay untouched (a 2-worker run of 200 named
+     * requests: 60 MB resident with a block per series, 20 MB this way,
+     * 17 MB without the per-name breakdowns). */
+    a->hists = calloc(n_trends, sizeof *a->hists);
+    a->exacts = malloc(n_trends * METRICS_EXACT_MAX * sizeof *a->exacts);
+    a->scratch = malloc(METRICS_EXACT_MAX * sizeof *a->scratch);
+    if (!a->hists || !a->exacts || !a->scratch)
+        return -1;
+    size_t k = 0;
     for (size_t i = 0; i < a->n; i++) {
         if (r->metrics[slot_metric(r, i)].info.type != VOLLEY_METRIC_TREND)
             continue;
-        /* exact only with hist: metrics_agg_free tells a trend by its hist */
-        if (!(a->s[i].hist = malloc(sizeof *a->s[i].hist)) ||
-            !(a->s[i].exact = malloc(METRICS_EXACT_MAX * sizeof *a->s[i].exact)))
-            return -1;
+        a->s[i].hist = &a->hists[k];   /* a trend is told by its hist */
+        a->s[i].exact = &a->exacts[k * METRICS_EXACT_MAX];
         a->s[i].exact_cap = METRICS_EXACT_MAX;
-        hdr_reset(a->s[i].hist);
-        if (!a->scratch && !(a->scratch = malloc(METRICS_EXACT_MAX * sizeof *a->scratch)))
-            return -1;
+        k++;
     }
     return 0;
 }
 
 void metrics_agg_free(metrics_agg *a)
 {
-    for (size_t i = 0; a->s && i < a->n; i++) {
-        if (a->s[i].hist)   /* a trend: exact is not a gauge's min */
-            free(a->s[i].exact);
-        free(a->s[i].hist);
-    }
     free(a->s);
+    free(a->hists);
+    free(a->exacts);
     free(a->scratch);
     a->s = NULL;
+    a->hists = NULL;
+    a->exacts = NULL;
     a->scratch = NULL;
     a->n = 0;
 }
@@ -650,7 +664,7 @@ void metrics_agg_clear(metrics_agg *a)
         a->s[i].exact = exact;
         a->s[i].exact_cap = cap;
         if (h->total)
-            hdr_reset(h);
+            hdr_clear(h);
     }
 }
 

@@ -187,7 +187,8 @@ bool series_matches(const series_def *s, const sample_tags *st);
  * after that moves them into the histogram, which answers from then on
  * (hdr.h: a percentile is the value at that rank to within 1/512, with
  * 1 us resolution). The room is allocated with the aggregate, 32 KiB per
- * trend series: the hot path stores a double while the series is small.
+ * trend series (in one block, touched only as values come): the hot path
+ * stores a double while the series is small.
  * Once the run's aggregate is past the limit, a worker's aggregates stop
  * keeping values (exact_cap 0, set by agg_pair_collect): nothing is kept
  * that could no longer make the run's stats exact.
@@ -219,6 +220,8 @@ typedef struct metrics_agg {
     size_t n;
     series_agg *s;
     double *scratch;           /* merges of exact values (EXACT_MAX room)  */
+    hdr_hist *hists;           /* the trends' histograms and kept values,  */
+    double *exacts;            /*   one block each (series point into them) */
 } metrics_agg;
 
 int metrics_agg_init(metrics_agg *a, const metrics_reg *r);
