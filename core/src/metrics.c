@@ -101,6 +101,17 @@ int metrics_add_step_tag_key(metrics_reg *r, const char *key)
     return 0;
 }
 
+static void free_name_ptrs(metrics_reg *r)
+{
+    for (size_t i = 0; i < r->n_name_ptrs; i++)
+        free(r->name_texts[i]);
+    free(r->name_texts);
+    free(r->name_ptrs);
+    r->name_texts = NULL;
+    r->name_ptrs = NULL;
+    r->n_name_ptrs = 0;
+}
+
 void metrics_reg_free(metrics_reg *r)
 {
     for (size_t i = 0; i < r->n_metrics; i++) {
@@ -135,7 +146,7 @@ void metrics_reg_free(metrics_reg *r)
     for (size_t i = 0; i < r->n_step_keys; i++)
         free(r->step_keys[i]);
     free(r->step_keys);
-    free(r->name_ptrs);
+    free_name_ptrs(r);
     free(r->metrics);
     free(r->series);
     memset(r, 0, sizeof *r);
@@ -314,7 +325,8 @@ static int build_routes(metrics_reg *r, metric_def *m)
         size_t before = n;
         for (size_t j = 0; j <= m->n_named; j++) {
             uint32_t id = j < m->n_named ? m->named[j] : UINT32_MAX;
-            if (j < m->n_named ? strcmp(r->series[id].filters[0].value, p) != 0 : n != before)
+            if (j < m->n_named ? strcmp(r->series[id].filters[0].value, r->name_texts[i]) != 0
+                               : n != before)
                 continue;
             if (n == cap) {
                 name_route *g = realloc(rt, (cap = cap ? cap * 2 : 64) * sizeof *rt);
@@ -355,21 +367,30 @@ static int add_sub(metrics_reg *r, uint32_t metric, uint32_t id)
 
 int metrics_route_names(metrics_reg *r, const char *const *names, size_t n)
 {
-    const char **p = realloc(r->name_ptrs, (r->n_name_ptrs + n + 1) * sizeof *p);
-    if (!p)
-        return -1;
-    r->name_ptrs = p;
+    free_name_ptrs(r);
+    r->name_ptrs = calloc(n + 1, sizeof *r->name_ptrs);
+    r->name_texts = calloc(n + 1, sizeof *r->name_texts);
+    if (!r->name_ptrs || !r->name_texts)
+        goto fail;
     for (size_t i = 0; i < n; i++) {
-        bool dup = false;
+        bool dup = !names[i];
         for (size_t j = 0; j < r->n_name_ptrs && !dup; j++)
-            dup = p[j] == names[i];
-        if (!dup && names[i])
-            p[r->n_name_ptrs++] = names[i];
+            dup = r->name_ptrs[j] == names[i];
+        if (dup)
+            continue;
+        if (!(r->name_texts[r->n_name_ptrs] = strdup(names[i])))
+            goto fail;
+        r->name_ptrs[r->n_name_ptrs++] = names[i];
     }
     for (size_t i = 0; i < r->n_metrics; i++)
         if (build_routes(r, &r->metrics[i]) != 0)
-            return -1;
+            goto fail;
     return 0;
+fail:
+    free_name_ptrs(r);
+    for (size_t i = 0; i < r->n_metrics; i++)
+        build_routes(r, &r->metrics[i]);   /* none: every name by its text */
+    return -1;
 }
 
 int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap)

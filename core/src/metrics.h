@@ -117,7 +117,9 @@ typedef struct metrics_reg {
     size_t n_step_keys;        /* keys steps' `tags:` use (owned) */
     char **step_keys;
     size_t n_name_ptrs;        /* the name pointers steps tag samples with */
-    const char **name_ptrs;    /*   (metrics_route_names; not owned, compared only) */
+    const char **name_ptrs;    /*   (metrics_route_names; compared, never read) */
+    char **name_texts;         /* their texts (owned): a spec loaded into the
+                                  registry before may have freed the names */
     size_t n_tracks;           /* stage copies, one per scenario (n_stages 0: */
     stage_track *tracks;       /*   none); owned */
     size_t n_stage_slots;      /* aggregate slots past n_series, and */
@@ -144,10 +146,12 @@ int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t er
  * marked `breakdown`; a sub-metric of exactly that filter (a threshold's)
  * is reused as it is. Returns the series, or -1 (out of memory, frozen). */
 int metrics_add_breakdown(metrics_reg *r, uint32_t metric, tag_key key, const char *value);
-/* The `name` tag values (as pointers: stable for the run) that steps put
- * on their samples, so sub-metrics of one name filter are found by pointer
- * (metric_def.routes). The texts must outlive the run; a sample whose
- * name is not among them is still matched, by text. 0 or -1. */
+/* The `name` tag values (as pointers: stable for the run) that the
+ * spec's steps put on their samples, so sub-metrics of one name filter
+ * are found by pointer (metric_def.routes); replaces the set of an earlier
+ * call (a spec loaded before into the same registry). A sample whose name
+ * is not among them is still matched, by text. 0 or -1 (then every name
+ * is matched by text). */
 int metrics_route_names(metrics_reg *r, const char *const *names, size_t n);
 /* A hidden series for one check item, named "group::check" ("check" at
  * the top level); group and name are kept apart for reports. */

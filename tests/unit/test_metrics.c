@@ -837,6 +837,20 @@ static void test_name_routes(void **state)
     assert_int_equal(a.s[create].count, 3);   /* two routed pointers, one by its text */
     assert_int_equal(a.s[both].count, 3);
     assert_int_equal(a.s[late].count, 1);
+    /* A second spec's names replace the first's (whose texts may be gone:
+     * the registry keeps copies to rebuild with). */
+    char *next = strdup("other");
+    const char *again[] = {next};
+    assert_int_equal(metrics_route_names(&f->reg, again, 1), 0);
+    assert_int_equal(f->reg.n_name_ptrs, 1);
+    assert_int_equal(f->reg.metrics[f->reqs].n_routes, 1);
+    t.name = step1;   /* no longer routed: matched by its text */
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1);
+    t.name = next;
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1);
+    assert_int_equal(a.s[create].count, 4);
+    assert_int_equal(a.s[late].count, 2);
+    free(next);
     metrics_agg_free(&a);
     free(unrouted);
 }
