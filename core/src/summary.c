@@ -950,8 +950,9 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         const series_agg *a = &r->agg.s[i];
         if (sd->hidden || (a->count == 0 && reg->metrics[sd->metric].info.n_thresholds == 0))
             continue;
-        /* breakdowns as in the text summary: when --summary-by asks */
-        if (sd->metric < reg->n_metrics && reg->metrics[sd->metric].series != i &&
+        /* per-name breakdowns as in the text summary, when --summary-by
+         * asks; per-scenario ones always (the export had them before) */
+        if (reg->metrics[sd->metric].series != i && !sd->per_scenario &&
             !sub_shown(s, reg, (uint32_t)i, o))
             continue;
         json_t *values = metric_values(reg, a, sd->metric, dur, o);

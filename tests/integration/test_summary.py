@@ -164,11 +164,13 @@ class BreakdownTest(VolleyCase):
         rc, out, err, s = self.run_spec(TWO_SCENARIOS, "--summary-by", "name,scenario")
         self.assertEqual(s["metrics"]["http_reqs{name:a}"]["count"], 7)
         self.assertEqual(s["metrics"]["http_reqs{scenario:one}"]["count"], 3)
-        # without --summary-by: the scenarios section, no breakdown lines
+        # without --summary-by: the scenarios section, no breakdown lines;
+        # the export keeps its per-scenario sub-metrics, as it always had
         rc, out, err, s = self.run_spec(TWO_SCENARIOS)
         self.assertNotIn("{ scenario:one }", out)
-        self.assertNotIn("http_reqs{scenario:one}", s["metrics"])
         self.assertIn("one (per-vu-iterations):", out)
+        self.assertEqual(s["metrics"]["http_reqs{scenario:one}"]["count"], 3)
+        self.assertNotIn("http_reqs{name:a}", s["metrics"])
 
     def test_bad_kind(self):
         rc, out, err = self.volley("run", "-q", "--summary-by", "group", self.write_spec(NAMED))
