@@ -46,6 +46,7 @@ typedef struct cli {
     size_t n_env, n_outs, n_only, n_plugin_dirs, n_stages, n_tags;
     const char *summary_export;
     const char *summary_json;  /* --summary-json: k6's handleSummary(data) object */
+    summary_opts sopt;         /* --summary-trend-stats, --summary-time-unit, --summary-by */
     run_opts ro;
     bool verbose;
     long long seed;
@@ -105,6 +106,11 @@ static void usage(FILE *out)
           "  --summary-export FILE    end-of-test summary as JSON (k6's legacy shape)\n"
           "  --summary-json FILE      end-of-test summary as k6's handleSummary(data)\n"
           "                           object, for tools written for k6 (HTML reporters)\n"
+          "  --summary-trend-stats L  trend stats in the summary and export (k6's; default\n"
+          "                           avg,min,med,max,p(90),p(95); also count, any p(N))\n"
+          "  --summary-time-unit U    s, ms or us for every time in the summary's trends\n"
+          "  --summary-by KIND        also show per-request-name or per-scenario lines under\n"
+          "                           the request metrics: name, scenario or name,scenario\n"
           "  --result FILE            the run over time: a line per second, every series'\n"
           "                           state and the verdicts (NDJSON; .gz: gzip);\n"
           "                           docs/results-format.md\n"
@@ -159,7 +165,8 @@ static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
-           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT };
+           O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT, O_TREND_STATS, O_TIME_UNIT,
+           O_SUMMARY_BY };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -168,6 +175,9 @@ static int parse_args(cli *c, int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"summary-export", required_argument, NULL, O_SUMMARY},
         {"summary-json", required_argument, NULL, O_SUMMARY_JSON},
+        {"summary-trend-stats", required_argument, NULL, O_TREND_STATS},
+        {"summary-time-unit", required_argument, NULL, O_TIME_UNIT},
+        {"summary-by", required_argument, NULL, O_SUMMARY_BY},
         {"seed", required_argument, NULL, O_SEED},
         {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
         {"workers", required_argument, NULL, O_WORKERS},
@@ -186,7 +196,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     int ch;
     int64_t n;
-    char err[160];
+    char err[256];
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "e:o:qvh", longs, NULL)) != -1) {
         switch (ch) {
@@ -228,6 +238,16 @@ static int parse_args(cli *c, int argc, char **argv)
         case O_TAG: push(&c->tags, &c->n_tags, optarg); break;
         case O_SUMMARY: c->summary_export = optarg; break;
         case O_SUMMARY_JSON: c->summary_json = optarg; break;
+        case O_TREND_STATS:
+        case O_TIME_UNIT:
+        case O_SUMMARY_BY:
+            if ((ch == O_TREND_STATS ? summary_parse_trend_stats(&c->sopt, optarg, err, sizeof err)
+                 : ch == O_TIME_UNIT ? summary_parse_time_unit(&c->sopt, optarg, err, sizeof err)
+                                     : summary_parse_by(&c->sopt, optarg, err, sizeof err)) != 0) {
+                fprintf(stderr, "volley: %s\n", err);
+                return -1;
+            }
+            break;
         case O_RESULTS_DIR:
             if (!*optarg) {
                 fprintf(stderr, "volley: --results-dir: expected a directory\n");
@@ -624,13 +644,22 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
         judge_thresholds(&j, &res);
     th_verdict *v = j.v;
     runall_note(c->stats, s, &core->reg, &res, v);
-    summary_print(stdout, s, &core->reg, &res, v);
+    /* The exit code as it will be, unless the export itself fails. */
+    bool out_failed = false;
+    for (size_t i = 0; i < res.n_outputs; i++)
+        out_failed |= res.outputs[i].failed;
+    c->sopt.exit_code = run_exit_code(out_failed ? EXIT_ENGINE : rc, &res, j.failed, NULL);
+    summary_print(stdout, s, &core->reg, &res, v, &c->sopt);
     if (c->summary_export &&
-        summary_export(c->summary_export, s, &core->reg, &res, v, err, sizeof err) != 0) {
+        summary_export(c->summary_export, s, &core->reg, &res, v, &c->sopt, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }
-    if (c->summary_json && summary_json_write(c->summary_json, s, &core->reg, &res, v, NULL, 0,
+    const char *stats[SUMMARY_MAX_STATS];
+    for (size_t k = 0; k < c->sopt.n_stats; k++)
+        stats[k] = c->sopt.stats[k];
+    if (c->summary_json && summary_json_write(c->summary_json, s, &core->reg, &res, v, stats,
+                                              c->sopt.n_stats,
                                               err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
@@ -945,6 +974,7 @@ int cli_main(int argc, char **argv)
         return EXIT_INVALID;
     }
     cli c = {.cmd = argv[1], .argc = argc, .argv = argv};
+    summary_opts_init(&c.sopt);
     if (strcmp(c.cmd, "-h") == 0 || strcmp(c.cmd, "--help") == 0 || strcmp(c.cmd, "help") == 0) {
         usage(stdout);
         return 0;

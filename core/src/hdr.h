@@ -35,6 +35,10 @@ typedef struct hdr_hist {
 } hdr_hist;
 
 void hdr_reset(hdr_hist *h);
+/* hdr_reset of a histogram filled through this API, clearing only the
+ * slots between min's and max's (where every count is): the pages of
+ * slots no value reached stay untouched. */
+void hdr_clear(hdr_hist *h);
 
 static inline uint64_t hdr__clamp(int64_t value)
 {

@@ -51,9 +51,18 @@ typedef struct series_def {
     series_filter *filters;
     bool hidden;               /* check-item series: not printed as metrics */
     bool per_scenario;         /* added for the summary's scenario section */
+    bool breakdown;            /* per request name or per scenario, made for
+                                  reports (spec_add_breakdowns): the summary
+                                  shows it only when asked (--summary-by) */
     const char *check_group;   /* hidden check series: "::outer::inner" or "" */
     const char *check_name;    /*   and the check's own name (both owned) */
 } series_def;
+
+/* A name pointer samples carry and a sub-metric of that name. */
+typedef struct name_route {
+    const char *name;
+    uint32_t series;           /* UINT32_MAX: no sub-metric of that name */
+} name_route;
 
 typedef struct metric_def {
     volley_metric_info info;   /* name, type, contains, thresholds */
@@ -61,6 +70,12 @@ typedef struct metric_def {
     size_t n_subs;
     uint32_t *subs;            /* sub-metric series ids */
     size_t cap_thresholds;
+    /* How metrics_record finds the sub-metrics a sample matches: those of
+     * exactly one `name` filter (`named`) through `routes` (by the name's
+     * pointer, sorted), the others (`scan`) filter by filter. */
+    size_t n_scan, n_named, n_routes;
+    uint32_t *scan, *named;
+    name_route *routes;
 } metric_def;
 
 /*
@@ -101,6 +116,10 @@ typedef struct metrics_reg {
     volley_tag *run_tags;      /* owned, keys sorted */
     size_t n_step_keys;        /* keys steps' `tags:` use (owned) */
     char **step_keys;
+    size_t n_name_ptrs;        /* the name pointers steps tag samples with */
+    const char **name_ptrs;    /*   (metrics_route_names; compared, never read) */
+    char **name_texts;         /* their texts (owned): a spec loaded into the
+                                  registry before may have freed the names */
     size_t n_tracks;           /* stage copies, one per scenario (n_stages 0: */
     stage_track *tracks;       /*   none); owned */
     size_t n_stage_slots;      /* aggregate slots past n_series, and */
@@ -122,6 +141,18 @@ int metrics_find(const metrics_reg *r, const char *name);
 int metrics_add_step_tag_key(metrics_reg *r, const char *key);
 /* Series for "metric{filters}" (created once, reused). -1 + err. */
 int metrics_series_for_key(metrics_reg *r, const char *key, char *err, size_t errcap);
+/* A breakdown of `metric` by one tag value, "http_req_duration{name:X}",
+ * made from the value itself (a request name may hold any character) and
+ * marked `breakdown`; a sub-metric of exactly that filter (a threshold's)
+ * is reused as it is. Returns the series, or -1 (out of memory, frozen). */
+int metrics_add_breakdown(metrics_reg *r, uint32_t metric, tag_key key, const char *value);
+/* The `name` tag values (as pointers: stable for the run) that the
+ * spec's steps put on their samples, so sub-metrics of one name filter
+ * are found by pointer (metric_def.routes); replaces the set of an earlier
+ * call (a spec loaded before into the same registry). A sample whose name
+ * is not among them is still matched, by text. 0 or -1 (then every name
+ * is matched by text). */
+int metrics_route_names(metrics_reg *r, const char *const *names, size_t n);
 /* A hidden series for one check item, named "group::check" ("check" at
  * the top level); group and name are kept apart for reports. */
 int metrics_add_hidden(metrics_reg *r, uint32_t metric, const char *group, const char *check);
@@ -160,7 +191,8 @@ bool series_matches(const series_def *s, const sample_tags *st);
  * after that moves them into the histogram, which answers from then on
  * (hdr.h: a percentile is the value at that rank to within 1/512, with
  * 1 us resolution). The room is allocated with the aggregate, 32 KiB per
- * trend series: the hot path stores a double while the series is small.
+ * trend series (in one block, touched only as values come): the hot path
+ * stores a double while the series is small.
  * Once the run's aggregate is past the limit, a worker's aggregates stop
  * keeping values (exact_cap 0, set by agg_pair_collect): nothing is kept
  * that could no longer make the run's stats exact.
@@ -181,6 +213,7 @@ typedef struct series_agg {
             double *exact;           /* trend: the values while count <= exact_cap */
             uint64_t n_sorted;       /* trend: exact[] ascending when == count */
             uint32_t exact_cap;      /* trend: METRICS_EXACT_MAX, or 0 (see above) */
+            bool fraction;           /* trend: a value that is not a whole number */
         };
     };
     hdr_hist *hist;            /* trend: the values once count > exact_cap */
@@ -191,6 +224,8 @@ typedef struct metrics_agg {
     size_t n;
     series_agg *s;
     double *scratch;           /* merges of exact values (EXACT_MAX room)  */
+    hdr_hist *hists;           /* the trends' histograms and kept values,  */
+    double *exacts;            /*   one block each (series point into them) */
 } metrics_agg;
 
 int metrics_agg_init(metrics_agg *a, const metrics_reg *r);
@@ -209,9 +244,11 @@ static inline int64_t trend_micro(double v)
  * histogram. */
 void series_trend_to_hist(series_agg *s);
 
-/* Hot path: one value into a trend series, s->count already counted. */
+/* Hot path: one value into a trend series, s->count already counted.
+ * Past 2^52 every double is whole; NaN compares false and counts as whole. */
 static inline void series_add_trend(series_agg *s, double v)
 {
+    s->fraction |= __builtin_fabs(v) < 0x1p52 && v != (double)(int64_t)v;
     if (s->count <= s->exact_cap) {
         s->exact[s->count - 1] = v;
         return;

@@ -171,7 +171,7 @@ static const char *series_kind(const series_def *sd)
 {
     if (sd->hidden)
         return "check";
-    if (sd->per_scenario)
+    if (sd->breakdown || sd->per_scenario)
         return "breakdown";
     return sd->n_filters ? "submetric" : "metric";
 }

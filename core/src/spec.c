@@ -1392,7 +1392,7 @@ static void add_scenario_series(spec_loader *L)
             size_t before = L->reg->n_series;
             int id = metrics_series_for_key(L->reg, key, err, sizeof err);
             if (id >= 0 && (size_t)id >= before)
-                L->reg->series[id].per_scenario = true;
+                L->reg->series[id].per_scenario = L->reg->series[id].breakdown = true;
         }
     }
 }
@@ -1608,6 +1608,7 @@ static void load_root(spec_loader *L, const ynode *root)
     if (thresholds)
         load_thresholds(L, thresholds);
     add_scenario_series(L);
+    spec_add_breakdowns(L, scenarios ? scenarios : root);
     if (stages_plan(L->s, L->reg) != 0)
         ynode_error(L->d, root, "(top level): out of memory for the stages of ramping scenarios");
     load_outputs(L, ynode_get(root, "outputs"));

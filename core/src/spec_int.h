@@ -96,6 +96,10 @@ int spec_fill_except(spec_loader *L, const volley_option_map *map, const ynode *
  * warning for each name, group or scenario filter of the key that no
  * sample of this spec can match. Nothing when the spec has errors. */
 void spec_warn_tag_filters(spec_loader *L, const ynode *key, uint32_t series, const char *path);
+/* spec_tags.c: the per-name breakdowns of the request metrics, for each
+ * request name of the running scenarios (at most 200; a warning at `at`
+ * names how many more were left out). Before stages_plan (new series). */
+void spec_add_breakdowns(spec_loader *L, const ynode *at);
 
 /* spec_data.c */
 void spec_load_pools(spec_loader *L, const ynode *n);

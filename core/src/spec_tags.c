@@ -9,6 +9,9 @@
  * warning that may be wrong is worse than none. Groups are the flows'
  * group paths ("::outer::inner"), scenarios the ones that run (--scenario).
  * Only warnings: the spec loads either way.
+ *
+ * The same names make the per-name breakdowns (spec_add_breakdowns): each
+ * request metric once more per name, for reports and --summary-by name.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,4 +209,70 @@ void spec_warn_tag_filters(spec_loader *L, const ynode *key, uint32_t series, co
     for (size_t i = 0; i < sd->n_filters; i++)
         if (sd->filters[i].key == TAG_NAME)
             check_filter(L, key, path, series, TAG_NAME, sd->filters[i].value, &sc);
+}
+
+/* The request metrics a protocol's steps are broken down into per name. */
+static const struct {
+    const char *step_key;
+    const char *metrics[3];
+} breakdown_metrics[] = {
+    {"http", {"http_reqs", "http_req_duration", "http_req_failed"}},
+    {"ws", {"ws_sessions", "ws_session_duration", "ws_session_failed"}},
+};
+
+#define BREAKDOWN_MAX_NAMES 200
+
+void spec_add_breakdowns(spec_loader *L, const ynode *at)
+{
+    if (L->d->count)
+        return;
+    const spec *s = L->s;
+    value_set names[VOLLEY_COUNTOF(breakdown_metrics)] = {{0}};
+    size_t n_names = 0, left_out = 0, n_ptrs = 0;
+    const char **ptrs = NULL;
+    for (size_t i = 0; i < s->n_scenarios; i++)
+        n_ptrs += s->scenarios[i].n_ops;
+    if (!(ptrs = calloc(n_ptrs + 1, sizeof *ptrs))) {
+        ynode_error(L->d, at, "(top level): out of memory for the per-name breakdowns");
+        return;
+    }
+    n_ptrs = 0;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        for (size_t j = 0; j < s->scenarios[i].n_ops; j++) {
+            const flow_op *op = &s->scenarios[i].ops[j];
+            if (op->kind != OP_STEP)
+                continue;
+            const char *name = step_name(L, op);
+            if (!name)
+                continue;
+            ptrs[n_ptrs++] = name;   /* every step's own pointer, for the routes */
+            const char *key = s->protos[op->proto].plugin->desc->protocol->step_key;
+            size_t p = 0;
+            while (p < VOLLEY_COUNTOF(breakdown_metrics) && strcmp(breakdown_metrics[p].step_key, key) != 0)
+                p++;
+            if (p == VOLLEY_COUNTOF(breakdown_metrics) || set_has(&names[p], name))
+                continue;
+            if (n_names == BREAKDOWN_MAX_NAMES) {
+                left_out++;
+                continue;
+            }
+            set_add(&names[p], name);
+            n_names++;
+            for (size_t k = 0; k < VOLLEY_COUNTOF(breakdown_metrics[p].metrics); k++) {
+                int m = metrics_find(L->reg, breakdown_metrics[p].metrics[k]);
+                if (m >= 0 && metrics_add_breakdown(L->reg, (uint32_t)m, TAG_NAME, name) < 0)
+                    ynode_error(L->d, at, "(top level): out of memory for the per-name breakdowns");
+            }
+        }
+    }
+    if (metrics_route_names(L->reg, ptrs, n_ptrs) != 0)
+        ynode_error(L->d, at, "(top level): out of memory for the per-name breakdowns");
+    free(ptrs);
+    if (left_out)
+        ynode_warning(L->d, at, "scenarios: %zu more request name%s past the first %d: %s not broken "
+                      "down per name (--summary-by name, reports); their requests still count in "
+                      "the metrics", left_out, left_out == 1 ? "" : "s", BREAKDOWN_MAX_NAMES,
+                      left_out == 1 ? "it is" : "they are");
+    for (size_t p = 0; p < VOLLEY_COUNTOF(names); p++)
+        free(names[p].v);
 }

@@ -7,9 +7,136 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static const char *const trend_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
-#define N_TREND_STATS (sizeof trend_stats / sizeof trend_stats[0])
+static const char *const default_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
+#define TREND_STATS_EXPECTED "avg, min, med, max, count or p(N) with N from 0 to 100, e.g. p(99.9)"
+
+void summary_opts_init(summary_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < sizeof default_stats / sizeof *default_stats; i++)
+        snprintf(o->stats[i], sizeof o->stats[i], "%s", default_stats[i]);
+    o->n_stats = sizeof default_stats / sizeof *default_stats;
+    o->exit_code = -1;
+}
+
+/* k6's forms: avg min med max count, p(N) with 0 <= N <= 100. */
+static bool valid_stat(const char *t)
+{
+    static const char *const plain[] = {"avg", "min", "med", "max", "count"};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+        if (strcmp(t, plain[i]) == 0)
+            return true;
+    size_t len = strlen(t);
+    if (len < 4 || strncmp(t, "p(", 2) != 0 || t[len - 1] != ')')
+        return false;
+    char num[32];
+    if (len - 3 >= sizeof num)
+        return false;
+    memcpy(num, t + 2, len - 3);
+    num[len - 3] = '\0';
+    if (strspn(num, "0123456789.") != len - 3 || !(num[0] >= '0' && num[0] <= '9'))
+        return false;
+    char *end;
+    double p = strtod(num, &end);
+    return *end == '\0' && p >= 0 && p <= 100;
+}
+
+int summary_parse_trend_stats(summary_opts *o, const char *list, char *err, size_t errcap)
+{
+    summary_opts n = *o;
+    n.n_stats = 0;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        char item[64];
+        snprintf(item, sizeof item, "%.*s", (int)(len < 63 ? len : 63), p);
+        if (len == 0 || len >= sizeof n.stats[0] || !valid_stat(item)) {
+            snprintf(err, errcap, "--summary-trend-stats: %s%.*s%s is not a trend stat; expected a "
+                     "comma-separated list of " TREND_STATS_EXPECTED, len ? "\"" : "",
+                     len ? (int)len : 0, p, len ? "\"" : "an empty item");
+            return -1;
+        }
+        if (n.n_stats == SUMMARY_MAX_STATS) {
+            snprintf(err, errcap, "--summary-trend-stats: at most %d stats", SUMMARY_MAX_STATS);
+            return -1;
+        }
+        memcpy(n.stats[n.n_stats++], item, len + 1);
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *o = n;
+    return 0;
+}
+
+int summary_parse_time_unit(summary_opts *o, const char *unit, char *err, size_t errcap)
+{
+    static const char *const names[] = {[SUMMARY_UNIT_S] = "s", [SUMMARY_UNIT_MS] = "ms",
+                                        [SUMMARY_UNIT_US] = "us"};
+    for (int u = SUMMARY_UNIT_S; u <= SUMMARY_UNIT_US; u++)
+        if (strcmp(unit, names[u]) == 0) {
+            o->time_unit = (summary_time_unit)u;
+            return 0;
+        }
+    snprintf(err, errcap, "--summary-time-unit: expected s, ms or us, got \"%s\"", unit);
+    return -1;
+}
+
+int summary_parse_by(summary_opts *o, const char *list, char *err, size_t errcap)
+{
+    unsigned by = 0;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 4 && strncmp(p, "name", 4) == 0)
+            by |= SUMMARY_BY_NAME;
+        else if (len == 8 && strncmp(p, "scenario", 8) == 0)
+            by |= SUMMARY_BY_SCENARIO;
+        else {
+            snprintf(err, errcap, "--summary-by: expected name, scenario or name,scenario; got "
+                     "\"%.*s\"", (int)len, p);
+            return -1;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    o->by |= by;
+    return 0;
+}
+
+static bool is_pct_stat(const char *stat)
+{
+    return strcmp(stat, "med") == 0 || strncmp(stat, "p(", 2) == 0;
+}
+
+double summary_trend_value(const volley_metric_info *m, const series_agg *a, const char *stat)
+{
+    if (strcmp(stat, "count") == 0)
+        return (double)a->count;
+    double v = agg_trend_stat(a, stat);
+    if (m->contains == VOLLEY_CONTAINS_DEFAULT && !a->fraction && is_pct_stat(stat))
+        v = round(v);
+    return v;
+}
+
+static const summary_opts *opts_or_default(const summary_opts *o, summary_opts *def)
+{
+    if (o)
+        return o;
+    summary_opts_init(def);
+    return def;
+}
 
 double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t metric,
                          const th_expr *e, double duration_s)
@@ -110,6 +237,20 @@ static void fmt_time(double ms, char *buf, size_t cap)
         snprintf(buf, cap, "0s");
 }
 
+/* A time in a fixed unit (--summary-time-unit), as k6 prints it: two
+ * decimals (trailing zeros trimmed here, as in the automatic units). */
+static void fmt_time_in(double ms, summary_time_unit u, char *buf, size_t cap)
+{
+    if (u == SUMMARY_UNIT_AUTO) {
+        fmt_time(ms, buf, cap);
+        return;
+    }
+    static const char *const unit[] = {"", "s", "ms", "µs"};
+    static const double per_ms[] = {1, 1e-3, 1, 1e3};
+    snprintf(buf, cap, "%.2f%s", ms * per_ms[u], unit[u]);
+    trim_zeros(buf);
+}
+
 static void fmt_data(double bytes, char *buf, size_t cap)
 {
     static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
@@ -150,40 +291,72 @@ static void fmt_pct(unsigned long long part, unsigned long long whole, int decim
         snprintf(buf, cap, "%llu%%", q);
 }
 
+/* Columns, bytes beyond display columns: "µ" is two bytes, one column. */
+static int display_len(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
 /* "name........: " padded to a fixed width, as k6 aligns it. */
 static void print_label(FILE *out, const char *indent, const char *name, int width)
 {
-    int len = (int)strlen(name);
+    int len = display_len(name);
     fprintf(out, "%s%s", indent, name);
     for (int i = len; i < width; i++)
         fputc('.', out);
     fputs(": ", out);
 }
 
-static void trend_cell(const volley_metric_info *m, const series_agg *a, size_t stat, char *cell,
-                       size_t cap)
+/* "p(95)=412ms", "count=21": one stat of a trend as the summary shows it. */
+static void trend_cell(const volley_metric_info *m, const series_agg *a, const summary_opts *o,
+                       size_t stat, char *cell, size_t cap)
 {
     char v[64];
-    fmt_value(m->contains, agg_trend_stat(a, trend_stats[stat]), v, sizeof v);
-    snprintf(cell, cap, "%s=%s", trend_stats[stat], v);
+    const char *name = o->stats[stat];
+    double x = summary_trend_value(m, a, name);
+    if (strcmp(name, "count") == 0)
+        snprintf(v, sizeof v, "%.0f", x);
+    else if (m->contains == VOLLEY_CONTAINS_TIME)
+        fmt_time_in(x, o->time_unit, v, sizeof v);
+    else
+        fmt_value(m->contains, x, v, sizeof v);
+    snprintf(cell, cap, "%s=%s", name, v);
+}
+
+/* Whether a sub-metric has a line of its own: a breakdown without a
+ * threshold only when --summary-by asks for its kind. */
+static bool sub_shown(const spec *s, const metrics_reg *reg, uint32_t series, const summary_opts *o)
+{
+    const series_def *sd = &reg->series[series];
+    if (!sd->breakdown && !sd->per_scenario)
+        return true;
+    for (size_t i = 0; i < s->n_thresholds; i++)
+        if (s->thresholds[i].series == series)
+            return true;
+    return (o->by & (sd->per_scenario ? SUMMARY_BY_SCENARIO : SUMMARY_BY_NAME)) != 0;
 }
 
 /* Trend columns line up across rows, as in k6's summary. */
-static void trend_widths(const metrics_reg *reg, const metrics_agg *agg, const uint32_t *order,
-                         size_t n, int *widths)
+static void trend_widths(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
+                         const uint32_t *order, size_t n, const summary_opts *o, int *widths)
 {
-    for (size_t i = 0; i < N_TREND_STATS; i++)
+    for (size_t i = 0; i < o->n_stats; i++)
         widths[i] = 0;
     for (size_t k = 0; k < n; k++) {
         const metric_def *m = &reg->metrics[order[k]];
         if (m->info.type != VOLLEY_METRIC_TREND)
             continue;
         for (size_t j = 0; j <= m->n_subs; j++) {
+            if (j > 0 && !sub_shown(s, reg, m->subs[j - 1], o))
+                continue;
             const series_agg *a = &agg->s[j == 0 ? m->series : m->subs[j - 1]];
-            for (size_t i = 0; i < N_TREND_STATS; i++) {
+            for (size_t i = 0; i < o->n_stats; i++) {
                 char cell[96];
-                trend_cell(&m->info, a, i, cell, sizeof cell);
-                int len = (int)strlen(cell) - (strstr(cell, "µ") ? 1 : 0);
+                trend_cell(&m->info, a, o, i, cell, sizeof cell);
+                int len = display_len(cell);
                 if (len > widths[i])
                     widths[i] = len;
             }
@@ -192,7 +365,7 @@ static void trend_widths(const metrics_reg *reg, const metrics_agg *agg, const u
 }
 
 static void print_series(FILE *out, const metrics_reg *reg, const series_agg *a, uint32_t metric,
-                         double duration_s, const int *widths)
+                         double duration_s, const summary_opts *o, const int *widths)
 {
     const volley_metric_info *m = &reg->metrics[metric].info;
     char v1[64], v2[64];
@@ -219,12 +392,12 @@ static void print_series(FILE *out, const metrics_reg *reg, const series_agg *a,
         fprintf(out, "%-8s max=%s\n", v1, v2);
         break;
     case VOLLEY_METRIC_TREND:
-        for (size_t i = 0; i < N_TREND_STATS; i++) {
+        for (size_t i = 0; i < o->n_stats; i++) {
             char cell[96];
-            trend_cell(m, a, i, cell, sizeof cell);
-            int w = widths[i] + (strstr(cell, "µ") ? 1 : 0);   /* µ is 2 bytes, 1 column */
-            fprintf(out, "%-*s%s", i + 1 < N_TREND_STATS ? w : 0, cell,
-                    i + 1 < N_TREND_STATS ? " " : "");
+            trend_cell(m, a, o, i, cell, sizeof cell);
+            bool last = i + 1 == o->n_stats;
+            int w = widths[i] + (int)strlen(cell) - display_len(cell);
+            fprintf(out, "%-*s%s", last ? 0 : w, cell, last ? "" : " ");
         }
         fputc('\n', out);
         break;
@@ -307,7 +480,7 @@ static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const
 
 /* One line per scenario from the per-scenario series (several scenarios). */
 static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
-                            double dur)
+                            double dur, const summary_opts *o)
 {
     bool any = false;
     for (size_t i = 0; i < s->n_scenarios; i++) {
@@ -325,8 +498,10 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
             const volley_metric_info *m = &reg->metrics[sd->metric].info;
             char v[64] = "-";   /* no data */
             if (m->type == VOLLEY_METRIC_TREND) {
-                if (a->count)
-                    fmt_value(m->contains, agg_trend_stat(a, "p(95)"), v, sizeof v);
+                if (a->count && m->contains == VOLLEY_CONTAINS_TIME)
+                    fmt_time_in(agg_trend_stat(a, "p(95)"), o->time_unit, v, sizeof v);
+                else if (a->count)
+                    fmt_value(m->contains, summary_trend_value(m, a, "p(95)"), v, sizeof v);
                 len += (size_t)snprintf(line + len, sizeof line - len, "  %s p(95)=%s", m->name, v);
             } else if (m->type == VOLLEY_METRIC_RATE) {
                 if (a->count)
@@ -458,7 +633,9 @@ static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, con
                      fails ? "" : " (allow_no_data)");
         else if (!fails)
             snprintf(why, sizeof why, "no data (allow_no_data)");
-        fprintf(out, "       %s %s \"%s\": %s\n", fails ? "✗" : "-", t->key, t->source, why);
+        fprintf(out, "       %s %s \"%s\": %s%s\n", fails ? "✗" : "-", t->key, t->source, why,
+                r->aborted && r->abort_threshold == i
+                    ? " at the end; it stopped the run (abort_on_fail)" : "");
     }
     if (failed && no_data)
         fprintf(out, "\n     ✗ %zu of %zu thresholds failed, %zu of them for no data: not one sample "
@@ -468,9 +645,56 @@ static void print_verdicts(FILE *out, const spec *s, const metrics_reg *reg, con
         fprintf(out, "\n     ✗ %zu of %zu thresholds failed\n", failed, s->n_thresholds);
 }
 
-void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
-                   const th_verdict *v)
+/* The label of a sub-metric's line: "{ status:200 }". */
+static void sub_label(const series_def *sd, char *buf, size_t cap)
 {
+    const char *brace = strchr(sd->name, '{');
+    if (brace)
+        snprintf(buf, cap, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
+    else
+        snprintf(buf, cap, "%s", sd->name);
+}
+
+/* The dotted labels' width: k6's 31, or more for longer names (request
+ * names in breakdowns), up to a limit past which a line is just longer. */
+static int label_width(const spec *s, const metrics_reg *reg, const uint32_t *order, size_t n,
+                       const summary_opts *o)
+{
+    int width = 31;
+    for (size_t k = 0; k < n; k++) {
+        const metric_def *m = &reg->metrics[order[k]];
+        for (size_t j = 0; j < m->n_subs; j++) {
+            if (!sub_shown(s, reg, m->subs[j], o))
+                continue;
+            char label[512];
+            sub_label(&reg->series[m->subs[j]], label, sizeof label);
+            int need = display_len(label) + 2 + 3;   /* its indent and a few dots */
+            if (need > width)
+                width = need < 64 ? need : 64;
+        }
+    }
+    return width;
+}
+
+/* Why the run stopped early, after the running line: the threshold that
+ * aborted it, or the step whose check failed with on_check_fail:
+ * abort_test (said on stderr when it happened, and here to stay). */
+static void print_abort(FILE *out, const spec *s, const run_result *r)
+{
+    if (r->aborted && r->abort_threshold < s->n_thresholds) {
+        const threshold *t = &s->thresholds[r->abort_threshold];
+        fprintf(out, "     ✗ aborted: threshold %s \"%s\" failed during the run (abort_on_fail)\n",
+                t->key, t->source);
+    }
+    if (r->test_aborted)
+        fprintf(out, "     ✗ aborted: %s\n", r->abort_reason);
+}
+
+void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
+                   const th_verdict *v, const summary_opts *opts)
+{
+    summary_opts def;
+    const summary_opts *o = opts_or_default(opts, &def);
     double dur = (double)r->duration_ns / 1e9;
     fputc('\n', out);
     print_checks(out, s, reg, r);
@@ -484,22 +708,20 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             order[n++] = i;
     }
     qsort_r(order, n, sizeof *order, cmp_metric, (void *)reg);
-    const int width = 31;
-    int widths[N_TREND_STATS];
-    trend_widths(reg, &r->agg, order, n, widths);
+    const int width = label_width(s, reg, order, n, o);
+    int widths[SUMMARY_MAX_STATS];
+    trend_widths(s, reg, &r->agg, order, n, o, widths);
     for (size_t k = 0; k < n; k++) {
         const metric_def *m = &reg->metrics[order[k]];
         print_label(out, mark_text(series_mark(s, m->series, v), false), m->info.name, width);
-        print_series(out, reg, &r->agg.s[m->series], order[k], dur, widths);
+        print_series(out, reg, &r->agg.s[m->series], order[k], dur, o, widths);
         for (size_t j = 0; j < m->n_subs; j++) {
-            const series_def *sd = &reg->series[m->subs[j]];
-            if (sd->per_scenario)
+            if (!sub_shown(s, reg, m->subs[j], o))
                 continue;
-            char label[256];
-            const char *brace = strchr(sd->name, '{');
-            snprintf(label, sizeof label, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
+            char label[512];
+            sub_label(&reg->series[m->subs[j]], label, sizeof label);
             print_label(out, mark_text(series_mark(s, m->subs[j], v), true), label, width - 2);
-            print_series(out, reg, &r->agg.s[m->subs[j]], order[k], dur, widths);
+            print_series(out, reg, &r->agg.s[m->subs[j]], order[k], dur, o, widths);
         }
     }
     free(order);
@@ -508,8 +730,9 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
             dur, 0LL, (long long)r->vus_max, (unsigned long long)r->iterations_complete,
             (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : r->aborted ? " (aborted by a threshold)"
             : r->test_aborted ? " (aborted by on_check_fail: abort_test)" : "");
+    print_abort(out, s, r);
 
-    print_scenarios(out, s, reg, r, dur);
+    print_scenarios(out, s, reg, r, dur, o);
     stages_print(out, s, reg, r);   /* stages.c: ramping scenarios' stages, breaking points */
     print_health(out, reg, r, dur);
     int failed_id = metrics_find(reg, "http_req_failed");
@@ -524,10 +747,10 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
     for (size_t i = 0; i < s->n_warnings; i++)
         fprintf(out, "%s     WARNING: %s\n", i ? "" : "\n", s->warnings[i]);
     for (size_t i = 0; i < r->n_outputs; i++) {
-        const output_report *o = &r->outputs[i];
-        fprintf(out, "     output %s: %llu samples written, %llu dropped%s%s\n", o->label,
-                (unsigned long long)o->written, (unsigned long long)o->dropped,
-                o->failed ? "; ERROR: " : "", o->failed ? o->err : "");
+        const output_report *out_r = &r->outputs[i];
+        fprintf(out, "     output %s: %llu samples written, %llu dropped%s%s\n", out_r->label,
+                (unsigned long long)out_r->written, (unsigned long long)out_r->dropped,
+                out_r->failed ? "; ERROR: " : "", out_r->failed ? out_r->err : "");
     }
     print_verdicts(out, s, reg, r, v);
     fputc('\n', out);
@@ -583,7 +806,7 @@ static json_t *group_for(json_t *root, const char *gpath)
 }
 
 static json_t *metric_values(const metrics_reg *reg, const series_agg *a, uint32_t metric,
-                             double dur)
+                             double dur, const summary_opts *opts)
 {
     const volley_metric_info *m = &reg->metrics[metric].info;
     json_t *o = json_object();
@@ -603,8 +826,12 @@ static json_t *metric_values(const metrics_reg *reg, const series_agg *a, uint32
         json_object_set_new(o, "max", json_real(a->max));
         break;
     case VOLLEY_METRIC_TREND:
-        for (size_t i = 0; i < N_TREND_STATS; i++)
-            json_object_set_new(o, trend_stats[i], json_real(agg_trend_stat(a, trend_stats[i])));
+        for (size_t i = 0; i < opts->n_stats; i++) {
+            const char *stat = opts->stats[i];
+            json_object_set_new(o, stat, strcmp(stat, "count") == 0
+                                             ? json_integer((json_int_t)a->count)
+                                             : json_real(summary_trend_value(m, a, stat)));
+        }
         break;
     }
     return o;
@@ -627,9 +854,109 @@ static void add_thresholds(json_t *o, const spec *s, uint32_t series, const th_v
         json_object_set_new(o, "thresholds", th);
 }
 
-int summary_export(const char *path, const spec *s, const metrics_reg *reg,
-                   const run_result *r, const th_verdict *v, char *err, size_t errcap)
+/* "2026-12-07T01:02:03.123Z" */
+static void fmt_rfc3339(int64_t unix_ns, char *buf, size_t cap)
 {
+    time_t sec = (time_t)(unix_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[40];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%03dZ", day, (int)(unix_ns % 1000000000 / 1000000));
+}
+
+/* The run's outcome in one word, from its exit code. */
+static const char *verdict_word(int exit_code)
+{
+    switch (exit_code) {
+    case 0: return "pass";
+    case 99: return "fail";
+    case 105: return "interrupted";
+    case 108: return "aborted";
+    case -1: return "unknown";
+    default: return "error";
+    }
+}
+
+/* Each threshold that fails the run: its key, expression, what it read
+ * and its limit (the summary's "thresholds not passed" lines). */
+static json_t *failed_thresholds(const spec *s, const metrics_reg *reg, const run_result *r,
+                                 const th_verdict *v, double dur)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        const threshold *t = &s->thresholds[i];
+        if (!summary_fails_run(t, v[i]))
+            continue;
+        const series_agg *a = &r->agg.s[t->series];
+        bool no_data = v[i] == TH_NO_DATA;
+        char judged[160] = "no data";
+        if (!no_data)
+            fmt_judged(reg, t, a, dur, judged, sizeof judged);
+        json_array_append_new(list, json_pack(
+            "{s:s, s:s, s:s, s:o, s:s, s:f, s:b}", "metric", t->key, "expression", t->source,
+            "verdict", no_data ? "no_data" : "fail",
+            "value", no_data ? json_null() : json_real(summary_agg_value(reg, a, t->metric, &t->expr, dur)),
+            "observed", judged, "limit", t->expr.target,
+            "aborted_run", r->aborted && r->abort_threshold == i));
+    }
+    return list;
+}
+
+/* Volley's `run` object: what ran, when, with what, and how it ended. */
+static json_t *run_meta(const spec *s, const metrics_reg *reg, const run_result *r,
+                        const th_verdict *v, const summary_opts *o)
+{
+    double dur = (double)r->duration_ns / 1e9;
+    char start[48], end[48];
+    fmt_rfc3339(r->start_unix_ns, start, sizeof start);
+    fmt_rfc3339(r->start_unix_ns + r->duration_ns, end, sizeof end);
+    json_t *tags = json_object(), *stats = json_array();
+    for (size_t i = 0; i < reg->n_run_tags; i++)
+        json_object_set_new(tags, reg->run_tags[i].key, json_string(reg->run_tags[i].value));
+    for (size_t i = 0; i < o->n_stats; i++)
+        json_array_append_new(stats, json_string(o->stats[i]));
+    char reason[640] = "";
+    if (r->aborted && r->abort_threshold < s->n_thresholds)
+        snprintf(reason, sizeof reason, "threshold %s \"%s\" failed during the run (abort_on_fail)",
+                 s->thresholds[r->abort_threshold].key, s->thresholds[r->abort_threshold].source);
+    else if (r->test_aborted)
+        snprintf(reason, sizeof reason, "%s", r->abort_reason);
+    size_t failed = 0;
+    for (size_t i = 0; i < s->n_thresholds; i++)
+        failed += summary_fails_run(&s->thresholds[i], v[i]);
+    /* seeds past INT64_MAX (a negative --seed) as text: JSON readers would
+     * take the integer for a negative one */
+    json_t *seed = r->seed <= INT64_MAX ? json_integer((json_int_t)r->seed) : NULL;
+    if (!seed) {
+        char text[32];
+        snprintf(text, sizeof text, "%llu", (unsigned long long)r->seed);
+        seed = json_string(text);
+    }
+    return json_pack(
+        "{s:s, s:{s:s, s:s}, s:s, s:s, s:f, s:o, s:i, s:o, s:I, s:{s:I, s:I}, s:b, s:b, s:o,"
+        " s:s, s:o, s:{s:I, s:I}, s:o, s:o}",
+        "volley", VOLLEY_VERSION,
+        "spec", "name", s->name ? s->name : "", "path", s->path ? s->path : "",
+        "start", start, "end", end, "duration_s", dur, "seed", seed, "workers", r->workers,
+        "run_tags", tags, "vus_max", (json_int_t)r->vus_max,
+        "iterations", "complete", (json_int_t)r->iterations_complete,
+        "interrupted", (json_int_t)r->iterations_interrupted,
+        "interrupted", r->interrupted, "aborted", r->aborted || r->test_aborted,
+        "abort_reason", *reason ? json_string(reason) : json_null(),
+        "verdict", verdict_word(o->exit_code),
+        "exit_code", o->exit_code >= 0 ? json_integer(o->exit_code) : json_null(),
+        "thresholds", "total", (json_int_t)s->n_thresholds, "failed", (json_int_t)failed,
+        "failed_thresholds", failed_thresholds(s, reg, r, v, dur),
+        "summary_trend_stats", stats);
+}
+
+int summary_export(const char *path, const spec *s, const metrics_reg *reg,
+                   const run_result *r, const th_verdict *v, const summary_opts *opts,
+                   char *err, size_t errcap)
+{
+    summary_opts def;
+    const summary_opts *o = opts_or_default(opts, &def);
     double dur = (double)r->duration_ns / 1e9;
     json_t *root_group = new_group("", "");
     for (size_t i = 0; i < reg->n_series; i++) {
@@ -653,7 +980,12 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         const series_agg *a = &r->agg.s[i];
         if (sd->hidden || (a->count == 0 && reg->metrics[sd->metric].info.n_thresholds == 0))
             continue;
-        json_t *values = metric_values(reg, a, sd->metric, dur);
+        /* per-name breakdowns as in the text summary, when --summary-by
+         * asks; per-scenario ones always (the export had them before) */
+        if (reg->metrics[sd->metric].series != i && !sd->per_scenario &&
+            !sub_shown(s, reg, (uint32_t)i, o))
+            continue;
+        json_t *values = metric_values(reg, a, sd->metric, dur, o);
         add_thresholds(values, s, (uint32_t)i, v);
         /* Not in k6's shape: the values above are placeholders (zeros). */
         if (summary_no_data(reg, a, sd->metric))
@@ -663,13 +995,14 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
     /* Not in k6's shape: the runner's drops, as the text summary's runner line. */
     json_t *runner = json_pack("{s:I, s:I}", "output_drops", (json_int_t)output_drops(r),
                                "out_of_memory_drops", (json_int_t)r->samples_dropped);
-    json_t *doc = json_pack("{s:o, s:o, s:o}", "root_group", root_group, "metrics", metrics,
-                            "runner", runner);
+    /* Not in k6's shape: the run's metadata and verdict. */
+    json_t *doc = json_pack("{s:o, s:o, s:o, s:o}", "root_group", root_group, "metrics", metrics,
+                            "runner", runner, "run", run_meta(s, reg, r, v, o));
     /* Not in k6's shape: ramping scenarios' stages and breaking points (stages.c). */
     json_t *stages = stages_json(s, reg, r);
     if (stages)
         json_object_set_new(doc, "stages", stages);
-    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    int rc = doc ? json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15)) : -1;
     json_decref(doc);
     if (rc != 0) {
         snprintf(err, errcap, "%s: cannot write the summary export", path);

@@ -14,6 +14,41 @@
 #include "metrics.h"
 #include "spec.h"
 
+/*
+ * What the reports show, from the command line (k6's --summary-trend-stats
+ * and --summary-time-unit, volley's --summary-by). A NULL summary_opts *
+ * means the defaults (summary_opts_init).
+ */
+#define SUMMARY_MAX_STATS 16
+enum { SUMMARY_BY_NAME = 1u << 0, SUMMARY_BY_SCENARIO = 1u << 1 };
+typedef enum summary_time_unit {
+    SUMMARY_UNIT_AUTO = 0, SUMMARY_UNIT_S, SUMMARY_UNIT_MS, SUMMARY_UNIT_US
+} summary_time_unit;
+
+typedef struct summary_opts {
+    size_t n_stats;
+    char stats[SUMMARY_MAX_STATS][24];   /* avg min med max count p(N), in order */
+    summary_time_unit time_unit;         /* trends of times in the text summary */
+    unsigned by;                         /* SUMMARY_BY_*: breakdowns to show */
+    int exit_code;                       /* the run's, for the export; -1: unknown */
+} summary_opts;
+
+/* k6's default trend stats: avg, min, med, max, p(90), p(95). */
+void summary_opts_init(summary_opts *o);
+/* "avg,min,med,max,p(90),p(95),p(99),count" (k6's forms; spaces around
+ * items ignored). 0, or -1 with err naming the bad item and the valid
+ * forms; o is unchanged then. */
+int summary_parse_trend_stats(summary_opts *o, const char *list, char *err, size_t errcap);
+/* "s", "ms" or "us" (k6's); -1 with err otherwise. */
+int summary_parse_time_unit(summary_opts *o, const char *unit, char *err, size_t errcap);
+/* "name", "scenario" or both, comma-separated; adds to o->by. */
+int summary_parse_by(summary_opts *o, const char *list, char *err, size_t errcap);
+/* A trend's stat (avg min med max count p(N)) as the reports give it: med
+ * and p(N) of a plain-number trend whose every value was whole are
+ * rounded to whole numbers (interpolation between two whole values is no
+ * measurement). */
+double summary_trend_value(const volley_metric_info *m, const series_agg *a, const char *stat);
+
 /* The value a threshold's aggregation reads from a series. */
 double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t metric,
                          const th_expr *e, double duration_s);
@@ -34,9 +69,11 @@ void summary_fmt_value(volley_metric_contains c, double v, char *buf, size_t cap
 void summary_fmt_judged(const metrics_reg *reg, const threshold *t, const series_agg *a,
                         double duration_s, char *buf, size_t cap);
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
-                   const th_verdict *v);
-/* 0, or -1 with err naming the file. */
+                   const th_verdict *v, const summary_opts *o);
+/* k6's legacy export plus volley's keys (`run`: the run's metadata and
+ * verdict). 0, or -1 with err naming the file. */
 int summary_export(const char *path, const spec *s, const metrics_reg *reg,
-                   const run_result *r, const th_verdict *v, char *err, size_t errcap);
+                   const run_result *r, const th_verdict *v, const summary_opts *o,
+                   char *err, size_t errcap);
 
 #endif

@@ -201,7 +201,7 @@ static char *summary_text(fx *f)
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     assert_non_null(mem);
-    summary_print(mem, f->s, &f->core.reg, &f->res, v);
+    summary_print(mem, f->s, &f->core.reg, &f->res, v, NULL);
     fclose(mem);
     return text;
 }
@@ -211,7 +211,7 @@ static json_t *export_runner(fx *f)
 {
     th_verdict v[1] = {TH_PASS};
     char err[512];
-    if (summary_export(f->export_path, f->s, &f->core.reg, &f->res, v, err, sizeof err) != 0)
+    if (summary_export(f->export_path, f->s, &f->core.reg, &f->res, v, NULL, err, sizeof err) != 0)
         fail_msg("%s", err);
     json_error_t je;
     json_t *doc = json_load_file(f->export_path, 0, &je);

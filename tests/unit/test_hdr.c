@@ -241,6 +241,37 @@ static void test_lognormal_accuracy_and_merge(void **state)
     free(half2);
 }
 
+/* hdr_clear empties what was recorded (negative, huge and in between),
+ * and a merge carries every count, both over the used slots only. */
+static void test_clear_and_merge_used_slots(void **state)
+{
+    (void)state;
+    hdr_hist *h = new_hist(), *sum = new_hist();
+    static const int64_t vals[] = {-5, 0, 700, 123456, HDR_MAX_VALUE + 99, 42};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        hdr_record(h, vals[i]);
+    hdr_merge(sum, h);
+    assert_int_equal(sum->total, 6);
+    assert_int_equal(sum->counts[hdr_index_of(0)], 2);
+    assert_int_equal(sum->counts[hdr_index_of(HDR_MAX_VALUE)], 1);
+    assert_int_equal(sum->max, HDR_MAX_VALUE + 99);
+    hdr_clear(h);
+    assert_true(hdr_is_empty(h));
+    for (uint32_t i = 0; i < HDR_SLOTS; i++)
+        assert_int_equal(h->counts[i], 0);
+    assert_true(h->sum == 0 && h->min == 0 && h->max == 0);
+    hdr_record(h, 9);
+    assert_int_equal(hdr_percentile(h, 50), 9);
+    hdr_merge(sum, h);
+    assert_int_equal(sum->total, 7);
+    assert_int_equal(sum->counts[hdr_index_of(9)], 1);
+    hdr_clear(h);
+    hdr_clear(h);   /* empty: nothing to clear */
+    assert_true(hdr_is_empty(h));
+    free(h);
+    free(sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_single_value_clamped),
         cmocka_unit_test(test_record_n),
         cmocka_unit_test(test_lognormal_accuracy_and_merge),
+        cmocka_unit_test(test_clear_and_merge_used_slots),
     };
     return cmocka_run_group_tests_name("hdr", tests, NULL, NULL);
 }

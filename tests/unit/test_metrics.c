@@ -777,6 +777,112 @@ static void test_agg_pair_exact_off(void **state)
     agg_pair_free(&pair);
 }
 
+/* Breakdowns: "metric{name:X}" built from the value itself (any
+ * character), reusing a threshold's sub-metric of exactly that filter. */
+static void test_breakdown_series(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    int th = metrics_series_for_key(&f->reg, "http_reqs{name:b}", err, sizeof err);
+    assert_true(th >= 0);
+    int a = metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_NAME, "a");
+    assert_true(a >= 0);
+    assert_string_equal(f->reg.series[a].name, "http_reqs{name:a}");
+    assert_true(f->reg.series[a].breakdown);
+    assert_int_equal(metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_NAME, "a"), a);
+    assert_int_equal(metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_NAME, "b"), th);
+    assert_false(f->reg.series[th].breakdown);   /* the threshold's, shown as it was */
+    int url = metrics_add_breakdown(&f->reg, (uint32_t)f->dur, TAG_NAME, "http://h:1/x{y},z");
+    assert_true(url >= 0);
+    assert_string_equal(f->reg.series[url].name, "http_req_duration{name:http://h:1/x{y},z}");
+    /* status filters by number: not a breakdown key */
+    assert_int_equal(metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_STATUS, "200"), -1);
+    f->reg.frozen = true;
+    assert_int_equal(metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_NAME, "c"), -1);
+}
+
+/* Name-only sub-metrics are found by the sample's name pointer when it
+ * was routed, and by its text otherwise: the same samples either way. */
+static void test_name_routes(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    static const char step1[] = "create", step2[] = "create", other[] = "other";
+    char *unrouted = strdup("create");
+    int create = metrics_add_breakdown(&f->reg, (uint32_t)f->reqs, TAG_NAME, "create");
+    int both = metrics_series_for_key(&f->reg, "http_reqs{name:create,method:GET}", err, sizeof err);
+    assert_true(create >= 0 && both >= 0);
+    const char *ptrs[] = {step1, step2, other, step1};
+    assert_int_equal(metrics_route_names(&f->reg, ptrs, 4), 0);
+    assert_int_equal(f->reg.n_name_ptrs, 3);   /* duplicates once */
+    /* a name-only sub-metric added after the routes: they are rebuilt */
+    int late = metrics_series_for_key(&f->reg, "http_reqs{name:other}", err, sizeof err);
+    assert_true(late >= 0);
+    const metric_def *m = &f->reg.metrics[f->reqs];
+    assert_int_equal(m->n_named, 2);
+    assert_int_equal(m->n_scan, 1);            /* {name:create,method:GET} */
+    assert_int_equal(m->n_routes, 3);
+
+    metrics_agg a;
+    assert_int_equal(metrics_agg_init(&a, &f->reg), 0);
+    volley_tags t = VOLLEY_TAGS_INIT;
+    t.method = "GET";
+    sample_tags st = {.t = &t, .scenario = "s"};
+    const char *names[] = {step1, step2, unrouted, other, NULL, "nobody"};
+    for (size_t i = 0; i < 6; i++) {
+        t.name = names[i];
+        metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1);
+    }
+    assert_int_equal(a.s[m->series].count, 6);
+    assert_int_equal(a.s[create].count, 3);   /* two routed pointers, one by its text */
+    assert_int_equal(a.s[both].count, 3);
+    assert_int_equal(a.s[late].count, 1);
+    /* A second spec's names replace the first's (whose texts may be gone:
+     * the registry keeps copies to rebuild with). */
+    char *next = strdup("other");
+    const char *again[] = {next};
+    assert_int_equal(metrics_route_names(&f->reg, again, 1), 0);
+    assert_int_equal(f->reg.n_name_ptrs, 1);
+    assert_int_equal(f->reg.metrics[f->reqs].n_routes, 1);
+    t.name = step1;   /* no longer routed: matched by its text */
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1);
+    t.name = next;
+    metrics_record(&f->reg, &a, (uint32_t)f->reqs, 1, &st, 1);
+    assert_int_equal(a.s[create].count, 4);
+    assert_int_equal(a.s[late].count, 2);
+    free(next);
+    metrics_agg_free(&a);
+    free(unrouted);
+}
+
+/* A trend knows whether every value was whole, through merges. */
+static void test_trend_whole_values(void **state)
+{
+    fx *f = *state;
+    metrics_agg w, g;
+    assert_int_equal(metrics_agg_init(&w, &f->reg), 0);
+    assert_int_equal(metrics_agg_init(&g, &f->reg), 0);
+    uint32_t dur = f->reg.metrics[f->dur].series;
+    sample_tags st = {.scenario = "s"};
+    for (int i = 0; i < 5000; i++)   /* into the histogram */
+        metrics_record(&f->reg, &w, (uint32_t)f->dur, 49741 + i % 7, &st, 1);
+    metrics_record(&f->reg, &w, (uint32_t)f->dur, -3, &st, 1);
+    metrics_record(&f->reg, &w, (uint32_t)f->dur, 1e300, &st, 1);
+    metrics_record(&f->reg, &w, (uint32_t)f->dur, NAN, &st, 1);
+    assert_false(w.s[dur].fraction);
+    metrics_agg_merge(&g, &w, &f->reg);
+    assert_false(g.s[dur].fraction);
+    metrics_agg_clear(&w);
+    metrics_record(&f->reg, &w, (uint32_t)f->dur, 0.5, &st, 1);
+    assert_true(w.s[dur].fraction);
+    metrics_agg_merge(&g, &w, &f->reg);
+    assert_true(g.s[dur].fraction);
+    metrics_agg_clear(&w);
+    assert_false(w.s[dur].fraction);
+    metrics_agg_free(&w);
+    metrics_agg_free(&g);
+}
+
 static void test_tag_keys(void **state)
 {
     (void)state;
@@ -805,6 +911,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agg_pair_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agg_pair_exact_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breakdown_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trend_whole_values, setup, teardown),
         cmocka_unit_test(test_tag_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -568,9 +568,11 @@ typedef struct volley_protocol_ops {
     /* Main thread, load time (`volley validate` too), after step_compile:
      * the `name` tag every sample of this step carries, valid as long as
      * the step; NULL when its samples carry none or not always the same.
-     * The core reads it only to warn about a threshold filter {name:...}
-     * that no step of the spec produces; without it (or with one step
-     * answering NULL) no such warning is given. */
+     * The core reads it to warn about a threshold filter {name:...}
+     * that no step of the spec produces (without it, or with one step
+     * answering NULL, no such warning is given) and to find the per-name
+     * sub-metrics of samples whose volley_tags.name is this very pointer
+     * without comparing texts: return the pointer the samples carry. */
     const char *(*step_name)(void *inst, const void *step);
 } volley_protocol_ops;
 
