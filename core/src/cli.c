@@ -659,8 +659,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     for (size_t k = 0; k < c->sopt.n_stats; k++)
         stats[k] = c->sopt.stats[k];
     if (c->summary_json && summary_json_write(c->summary_json, s, &core->reg, &res, v, stats,
-                                              c->sopt.n_stats,
-                                              err, sizeof err) != 0) {
+                                              c->sopt.n_stats, &c->sopt, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s\n", err);
         rc = EXIT_ENGINE;
     }

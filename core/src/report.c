@@ -468,9 +468,11 @@ static void write_thresholds(rctx *c)
         out(f, "<tr class=\"th-row v-%s\"", verdict_class(v));
         if (t->has_value)
             out(f, " data-value=\"%g\"", t->value);
-        out(f, "><td>%s</td><td><code>%s</code>%s</td><td class=\"num\">%s</td>"
-               "<td><span class=\"badge %s\">%s</span></td></tr>\n",
-            t->key, t->expr, t->abort_on_fail ? " <span class=\"small\">abort_on_fail</span>" : "", obs,
+        out(f, "><td>%s</td><td><code>%s</code>", t->key, t->expr);
+        if (t->abort_on_fail)
+            out(f, " <span class=\"small\">abort_on_fail</span>");
+        out(f, "</td><td class=\"num\">%s</td><td><span class=\"badge %s\">%s</span></td></tr>\n",
+            obs,
             verdict_class(v), !strcmp(v, "no_data") ? "no data" : v);
     }
     out(f, "</tbody></table></section>\n");
@@ -504,10 +506,13 @@ static void stage_num(FILE *f, json_t *o, const char *key, rr_contains cn, bool 
     json_t *v = json_object_get(o, key);
     char buf[64] = "-";
     if (json_is_number(v)) {
+        double x = json_number_value(v);
         if (pct)
-            snprintf(buf, sizeof buf, "%.2f%%", json_number_value(v) * 100);
+            snprintf(buf, sizeof buf, "%.2f%%", x * 100);
+        else if (cn == RR_DEFAULT)   /* rates per second: two decimals are plenty */
+            snprintf(buf, sizeof buf, x == floor(x) ? "%.0f" : "%.2f", x);
         else
-            fmtv(cn, json_number_value(v), buf, sizeof buf);
+            fmtv(cn, x, buf, sizeof buf);
     }
     out(f, "<td class=\"num\">%s</td>", buf);
 }

@@ -339,6 +339,21 @@ static bool sub_shown(const spec *s, const metrics_reg *reg, uint32_t series, co
     return (o->by & (sd->per_scenario ? SUMMARY_BY_SCENARIO : SUMMARY_BY_NAME)) != 0;
 }
 
+bool summary_series_exported(const spec *s, const metrics_reg *reg, uint32_t series,
+                             const summary_opts *o)
+{
+    /* per-name breakdowns as in the text summary, when --summary-by asks;
+     * per-scenario ones always (the export had them before) */
+    const series_def *sd = &reg->series[series];
+    summary_opts dflt;
+    if (!o) {
+        summary_opts_init(&dflt);
+        o = &dflt;
+    }
+    return reg->metrics[sd->metric].series == series || sd->per_scenario ||
+           sub_shown(s, reg, series, o);
+}
+
 /* Trend columns line up across rows, as in k6's summary. */
 static void trend_widths(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
                          const uint32_t *order, size_t n, const summary_opts *o, int *widths)
@@ -980,10 +995,7 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
         const series_agg *a = &r->agg.s[i];
         if (sd->hidden || (a->count == 0 && reg->metrics[sd->metric].info.n_thresholds == 0))
             continue;
-        /* per-name breakdowns as in the text summary, when --summary-by
-         * asks; per-scenario ones always (the export had them before) */
-        if (reg->metrics[sd->metric].series != i && !sd->per_scenario &&
-            !sub_shown(s, reg, (uint32_t)i, o))
+        if (!summary_series_exported(s, reg, (uint32_t)i, o))
             continue;
         json_t *values = metric_values(reg, a, sd->metric, dur, o);
         add_thresholds(values, s, (uint32_t)i, v);

@@ -55,6 +55,11 @@ double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t m
 /* True when a series got no sample and is not a counter's: nothing to
  * judge or show (a counter's no samples are a count of 0). */
 bool summary_no_data(const metrics_reg *reg, const series_agg *s, uint32_t metric);
+/* Whether --summary-export (and --summary-json) writes a series: every
+ * metric, declared sub-metric and per-scenario series; per-name
+ * breakdowns with --summary-by name (o NULL: the defaults). */
+bool summary_series_exported(const spec *s, const metrics_reg *reg, uint32_t series,
+                             const summary_opts *o);
 /* Whether a verdict fails the run: a failure, or no data without
  * allow_no_data. */
 bool summary_fails_run(const threshold *t, th_verdict v);

@@ -154,7 +154,8 @@ static const char *contains_name(volley_metric_contains c)
  * writes: those with samples, and every series of a metric with
  * thresholds (k6 shows a threshold's metric without samples too). */
 static json_t *metrics_obj(const spec *s, const metrics_reg *reg, const run_result *r,
-                           const th_verdict *v, const char *const *stats, size_t n_stats)
+                           const th_verdict *v, const char *const *stats, size_t n_stats,
+                           const summary_opts *opts)
 {
     double dur_s = (double)r->duration_ns / 1e9;
     json_t *all = json_object();
@@ -162,7 +163,8 @@ static json_t *metrics_obj(const spec *s, const metrics_reg *reg, const run_resu
         const series_def *sd = &reg->series[i];
         const series_agg *a = &r->agg.s[i];
         const volley_metric_info *m = &reg->metrics[sd->metric].info;
-        if (sd->hidden || (a->count == 0 && m->n_thresholds == 0))
+        if (sd->hidden || (a->count == 0 && m->n_thresholds == 0) ||
+            !summary_series_exported(s, reg, (uint32_t)i, opts))
             continue;
         json_t *o = json_pack("{s:s, s:s, s:o}", "type", type_name(m->type), "contains",
                               contains_name(m->contains), "values",
@@ -194,7 +196,7 @@ static json_t *metrics_obj(const spec *s, const metrics_reg *reg, const run_resu
 
 int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
                        const run_result *r, const th_verdict *v, const char *const *trend_stats,
-                       size_t n_trend_stats, char *err, size_t errcap)
+                       size_t n_trend_stats, const summary_opts *opts, char *err, size_t errcap)
 {
     if (!trend_stats || n_trend_stats == 0) {
         trend_stats = default_stats;
@@ -212,7 +214,7 @@ int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
     json_t *doc = json_pack(
         "{s:o*, s:o*, s:{s:o*, s:s, s:b}, s:{s:b, s:b, s:o}}",
         "root_group", root,
-        "metrics", metrics_obj(s, reg, r, v, trend_stats, n_trend_stats),
+        "metrics", metrics_obj(s, reg, r, v, trend_stats, n_trend_stats, opts),
         "options", "summaryTrendStats", stats, "summaryTimeUnit", "", "noColor", 1,
         "state", "isStdOutTTY", isatty(STDOUT_FILENO), "isStdErrTTY", isatty(STDERR_FILENO),
         "testRunDurationMs", num((double)r->duration_ns / 1e6));

@@ -232,7 +232,7 @@ class ReportTest(VolleyCase):
         expect = {
             "thresholds": len(meta["thresholds"]),
             "charts_min": 7,
-            "group_charts": 3,
+            "group_charts": 4,   # names home and lookup, scenarios api and other
             "texts": ["Compared with the baseline", "status is 200"],
             "cells": {"#thresholds-table tr.th-row:nth-child(1) td.num": end["thresholds"][0]["judged"],
                       "#verdict": "exit 0"},

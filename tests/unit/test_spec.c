@@ -1264,14 +1264,15 @@ static void test_output_errors(void **state)
                "available: json-out",
                ":6:5: error: outputs[1]: expected one output per item, e.g. - json-out: "
                "results/x.ndjson",
-               ":7:17: error: outputs[2].json-out: unknown key \"file\"; valid keys: path",
+               ":7:17: error: outputs[2].json-out: unknown key \"file\"; valid keys: path, metrics, tags, "
+               "drop_tags, compress, reorder_window",
                ":7:15: error: outputs[2].json-out: missing required key \"path\" (file to write "
-               "NDJSON to; parent folders are created)",
+               "NDJSON to; parent folders are created; a .gz name is gzipped)",
                "error: --out jsonout=x: unknown output \"jsonout\" (did you mean \"json-out\"?); "
                "available: json-out",
                /* "--out json-out" alone: its required path is missing */
                "error: --out json-out: missing required key \"path\" (file to write NDJSON to; "
-               "parent folders are created)");
+               "parent folders are created; a .gz name is gzipped)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1433,7 +1434,9 @@ static void test_all_errors_in_file_order(void **state)
                ":16:11: error: scenarios.b.flow: expected at least one step",
                ":18:24: error: thresholds.\"iteration_duration\"[0]: expected \"<aggregation> "
                "<operator> <number>\" such as \"p(95)<500\" or \"rate<0.01\"; got \"p(99)<\" (the "
-               "right-hand side must be a non-negative number such as 500 or 0.01)",
+               "right-hand side must be a non-negative number such as 500 or 0.01, or baseline "
+               "(the same aggregation in the --baseline run) such as baseline*1.1 or "
+               "baseline+10%)",
                ":20:5: error: outputs[0]: unknown output \"json\"; available: json-out");
 }
 

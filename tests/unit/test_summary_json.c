@@ -80,7 +80,7 @@ static int teardown(void **state)
 static json_t *written(fx *f, const char *const *stats, size_t n)
 {
     char err[256];
-    if (summary_json_write(f->path, &f->s, &f->reg, &f->r, NULL, stats, n, err, sizeof err) != 0)
+    if (summary_json_write(f->path, &f->s, &f->reg, &f->r, NULL, stats, n, NULL, err, sizeof err) != 0)
         fail_msg("%s", err);
     json_error_t je;
     json_t *doc = json_load_file(f->path, 0, &je);
