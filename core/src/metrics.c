@@ -721,6 +721,11 @@ static void merge_trend(series_agg *d, uint64_t dcount, const series_agg *s, dou
             hist_add_exact(d->hist, s->exact, s->count);
         else
             hdr_merge(d->hist, s->hist);
+        /* Readers tell the histogram by count > exact_cap: a small dst that
+         * took a histogram (a window's aggregate, fed by workers past the
+         * limit) keeps no values from now on. */
+        if (n <= d->exact_cap)
+            d->exact_cap = 0;
         return;
     }
     memcpy(scratch, s->exact, s->count * sizeof *scratch);

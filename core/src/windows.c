@@ -165,6 +165,11 @@ void windows_close(run_windows *w, const metrics_reg *reg, double t_end_s, int64
     remember_view(w, reg, t_end_s - t0);
     result_write_window(w->out, reg, &w->agg, &h, vus, vus_max);
     metrics_agg_clear(&w->agg);
+    /* Each window keeps its values again while it has few (metrics.h):
+     * exact percentiles for small windows. */
+    for (size_t i = 0; i < w->agg.n; i++)
+        if (w->agg.s[i].hist)
+            w->agg.s[i].exact_cap = METRICS_EXACT_MAX;
     w->index++;
     w->cpu_at += h.cpu_s;
     mark_threads(w);
