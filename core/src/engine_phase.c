@@ -88,6 +88,9 @@ static void on_arrival(uv_timer_t *t)
             sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = "",
                               .stage = engine_sc_stage(sr)};
             engine_worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
+            /* How late the runner got to it, as for one that starts: a
+             * stalled generator's drops show as lag, not as "no free VU". */
+            engine_worker_sample(w, BUILTIN_SCHEDULE_LAG, now > due ? (double)(now - due) / 1e6 : 0, &st);
             atomic_fetch_add_explicit(&w->e->live[sr->index].dropped, 1, memory_order_relaxed);
         }
         arrival_next(w, sr);

@@ -583,9 +583,13 @@ static void print_health(FILE *out, const metrics_reg *reg, const run_result *r,
     fprintf(out, "     WARNING: the load generator fell behind in %zu of %zu %s (from %.0fs to "
             "%.0fs; worst schedule lag p(95) %s, busiest worker %.0f%% of a core, %.0f iterations "
             "dropped while behind): the numbers measure volley's limits as much as the target's; "
-            "use more workers or a lighter flow\n", h->n_behind, h->n_windows, per,
+            "%s\n", h->n_behind, h->n_windows, per,
             h->behind_first_s, h->behind_last_s, worst,
-            h->worst_busy_pct > 0 ? h->worst_busy_pct : 0, h->dropped_lag);
+            h->worst_busy_pct > 0 ? h->worst_busy_pct : 0, h->dropped_lag,
+            h->worst_busy_pct >= 0 && h->worst_busy_pct < 50
+                ? "its workers were not busy, so the process did not get the CPU it needed "
+                  "(other processes on its cores, nice, a CPU quota?)"
+                : "use more workers or a lighter flow");
 }
 
 /* "p(95)=412ms", "rate=0.12", "count=2090": what a failed threshold read

@@ -244,6 +244,41 @@ class ResultTest(VolleyCase):
             self.assertGreater(stat, 95, slow)
         self.assertAlmostEqual(slow["sum"] / slow["n"], slow["avg"], delta=0.5)
 
+    def test_a_stalled_generator_is_named(self):
+        """SIGSTOP the runner for 1.5 s: the arrivals due meanwhile are
+        late or dropped, that second is "behind", its drops are put down to
+        lag, and the warning says the process did not get the CPU (its
+        workers were idle), not to add workers."""
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              open:
+                executor: constant-arrival-rate
+                rate: 200
+                time_unit: 1s
+                duration: 5s
+                pre_allocated_vus: 5
+                max_vus: 5
+                flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+            """)
+        path = os.path.join(self.tmp, "stalled.ndjson")
+        env = dict(os.environ, NGINX=NGINX)
+        p = subprocess.Popen([VOLLEY, "run", "--result", path, spec], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.6)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGCONT)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, out + err)
+        windows = [l for l in self.lines(path) if l["type"] == "window"]
+        behind = [w for w in windows if w["runner"]["behind"]]
+        self.assertTrue(behind, [w["runner"] for w in windows])
+        self.assertTrue(any(w["runner"]["drop_cause"] == "lag" for w in behind), behind)
+        self.assertGreater(max(w["runner"]["lag_max_ms"] or 0 for w in behind), 500)
+        self.assertRegex(out, r"WARNING: the load generator fell behind in \d+ of \d+ seconds")
+        self.assertIn("did not get the CPU it needed", out)
+
     def test_window_of_two_seconds(self):
         rc, out, err, s, path = self.run_result("--result-window", "2s")
         self.assertEqual(rc, 99, out + err)
