@@ -196,13 +196,20 @@ static void header(progress *p, const progress_snapshot *s)
         uint64_t reqs = live ? s->window_requests : s->requests;
         uint64_t failed = live ? s->window_failed : s->failed;
         double pct = reqs ? 100.0 * (double)failed / (double)reqs : 0;
-        int dec = pct < 0.1 ? 2 : 1;
+        /* Shares round down, and a non-zero one never reads 0 or 100 */
+        char share[24];
+        double shown = floor(pct * 100) / 100;
+        if (shown == 0)
+            snprintf(share, sizeof share, "<0.01%%");
+        else
+            snprintf(share, sizeof share, "%.*f%%", pct < 0.1 ? 2 : 1,
+                     pct < 0.1 ? shown : floor(pct * 10) / 10);
         if (failed == 0)
             appendf(p, ", %s req/s%s, 0 failed", rate, p95);
         else if (s->final)
-            appendf(p, ", %s req/s%s, %" PRIu64 " failed (%.*f%%)", rate, p95, failed, dec, pct);
+            appendf(p, ", %s req/s%s, %" PRIu64 " failed (%s)", rate, p95, failed, share);
         else
-            appendf(p, ", %s req/s%s, %.*f%% failed", rate, p95, dec, pct);
+            appendf(p, ", %s req/s%s, %s failed", rate, p95, share);
     }
     if (s->dropped)
         appendf(p, ", %" PRIu64 " dropped", s->dropped);

@@ -115,7 +115,10 @@ static void fmt_share(double part, double whole, char *buf, size_t cap)
         return;
     }
     double q = floor(part * 10000.0 / whole) / 100.0;
-    snprintf(buf, cap, "%.2f%%", q);
+    if (q == 0 && part > 0)
+        snprintf(buf, cap, "<0.01%%");   /* not 0: there were some */
+    else
+        snprintf(buf, cap, "%.2f%%", q);
 }
 
 static void fmt_secs(double s, char *buf, size_t cap)

@@ -285,6 +285,11 @@ static void fmt_pct(unsigned long long part, unsigned long long whole, int decim
 {
     unsigned long long scale = decimals == 2 ? 10000ull : 100ull;
     unsigned long long q = whole ? part * scale / whole : 0;   /* exact: integers */
+    if (q == 0 && part > 0) {
+        /* and a share that is not 0 never reads 0: 1 failure in 48,000 */
+        snprintf(buf, cap, decimals == 2 ? "<0.01%%" : "<1%%");
+        return;
+    }
     if (decimals == 2)
         snprintf(buf, cap, "%llu.%02llu%%", q / 100, q % 100);
     else

@@ -83,6 +83,28 @@ class RunTest(VolleyCase):
         self.assertRegex(out, r"✗ mostly\n\s+↳  99% — ✓ 398 / ✗ 2")
         self.assertRegex(out, r"checks\.+: 99\.50% ✓ 398 +✗ 2")
 
+    def test_a_few_failures_are_not_shown_as_0_percent(self):
+        # The mirror: 1 failed request of 12,000 is 0.0083%; rounded down
+        # it read "0.00%" beside ✓ 1 (QA). A share that is not 0 reads <0.01%.
+        rows = "[" + ", ".join(["{ p: health }"] * 11999 + ["{ p: notfound }"]) + "]"
+        spec = self.write_spec("""
+            version: 1
+            pools:
+              paths: { rows: %s, pick: sequential }
+            scenarios:
+              s:
+                executor: shared-iterations
+                vus: 4
+                iterations: 12000
+                use: paths
+                flow:
+                  - http: { url: "%s/${row.p}" }
+            """ % (rows, NGINX))
+        rc, out, err = self.volley("run", spec)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"http_req_failed\.+: <0\.01% ✓ 1 +✗ 11999")
+        self.assertRegex(err, r"running \(.*, 1 failed \(<0\.01%\)$")
+
     def test_text_summary(self):
         spec = self.write_spec(ITERATIONS_SPEC)
         rc, out, err = self.volley("run", spec)
