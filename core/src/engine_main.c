@@ -123,6 +123,7 @@ void engine_show_progress(engine *e, bool final)
         snap.window_requests = wv->requests;
         snap.window_failed = wv->failed;
         snap.window_s = wv->seconds;
+        snap.window_seq = wv->seq;
     }
     progress_update(e->prog, &snap);
 }
@@ -138,8 +139,8 @@ static void arm_tick(engine *e)
 {
     uint64_t now = engine_mono_now();
     uint64_t sec = now > e->t0 ? (now - e->t0) / 1000000000ull : 0;
-    if (now >= e->t0 + sec * 1000000000ull + TICK_AFTER_NS)
-        sec++;
+    if (now >= e->t0 + sec * 1000000000ull + TICK_AFTER_NS || sec == 0)
+        sec++;   /* the first at 1.2 s: before it, no worker has handed anything over */
     e->next_tick_at = e->t0 + sec * 1000000000ull + TICK_AFTER_NS;
     uv_timer_start(&e->tick, on_tick, engine_timer_ms_until(&e->main_loop, e->next_tick_at), 0);
 }

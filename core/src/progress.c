@@ -26,6 +26,11 @@ struct progress {
     bool plain_started;
     double plain_every_s;
     double last_plain_s;    /* snapshot time of the last plain line */
+    /* plain lines: the windows since the last line, so one line every 5 s
+     * tells of all 5 seconds (a failure in any of them shows) */
+    uint64_t acc_seq, acc_requests, acc_failed;
+    double acc_s, acc_p95;
+    bool acc_has_p95;
     int lines;              /* tty: lines of the frame now on screen */
     volley_buf frame;       /* reused by every update */
 };
@@ -184,14 +189,14 @@ static void header(progress *p, const progress_snapshot *s)
             " interrupted iterations",
             el, vus, vus_max, done, interrupted);
     if (s->requests > 0 || s->failed > 0) {
-        char rate[32], p95[32] = "";
+        char rate[32], p95[48] = "";
         bool live = !s->final && s->window_s > 0;
         double per_s = live ? (double)s->window_requests / s->window_s : s->requests_per_s;
         fmt_compact(rate, sizeof rate, per_s);
         if (s->has_p95) {
             char v[24];
             fmt_ms(v, sizeof v, s->p95_ms);
-            snprintf(p95, sizeof p95, ", p95 %s", v);
+            snprintf(p95, sizeof p95, ", p95 %s%s", s->p95_bound ? "≤" : "", v);
         }
         uint64_t reqs = live ? s->window_requests : s->requests;
         uint64_t failed = live ? s->window_failed : s->failed;
@@ -357,12 +362,34 @@ void progress_update(progress *p, const progress_snapshot *s)
     if (p->tty) {
         tty_frame(p, s);
     } else {
+        if (!s->final && s->window_s > 0 && s->window_seq != p->acc_seq) {
+            p->acc_seq = s->window_seq;
+            p->acc_requests += s->window_requests;
+            p->acc_failed += s->window_failed;
+            p->acc_s += s->window_s;
+            if (s->has_p95 && (!p->acc_has_p95 || s->p95_ms > p->acc_p95))
+                p->acc_p95 = s->p95_ms;
+            p->acc_has_p95 |= s->has_p95;
+        }
         if (!plain_due(p, s))
             return;
-        header(p, s);
+        progress_snapshot since = *s;
+        if (!s->final && p->acc_s > 0) {
+            /* The p95 of several seconds is at most their worst one's. */
+            since.window_requests = p->acc_requests;
+            since.window_failed = p->acc_failed;
+            since.window_s = p->acc_s;
+            since.has_p95 = p->acc_has_p95;
+            since.p95_ms = p->acc_p95;
+            since.p95_bound = p->acc_s > s->window_s;
+        }
+        header(p, &since);
         appendf(p, "\n");
         p->plain_started = true;
         p->last_plain_s = s->elapsed_s;
+        p->acc_requests = p->acc_failed = 0;
+        p->acc_s = 0;
+        p->acc_has_p95 = false;
     }
     if (p->oom || p->frame.len == 0)
         return;

@@ -42,6 +42,9 @@ typedef struct progress_snapshot {
     uint64_t window_requests;   /* the last closed window (while running) */
     uint64_t window_failed;
     double window_s;            /* its length; 0: none yet */
+    uint64_t window_seq;        /* which window that was (1, 2, ...) */
+    bool p95_bound;             /* p95_ms bounds the p95 from above (plain lines:
+                                   the worst second's since the last line) */
 } progress_snapshot;
 
 typedef struct progress progress;

@@ -144,7 +144,7 @@ static void remember_view(run_windows *w, const metrics_reg *r, double seconds)
     const series_agg *dur = metric_series(w, r, w->m_dur);
     const series_agg *reqs = metric_series(w, r, w->m_reqs);
     const series_agg *failed = metric_series(w, r, w->m_failed);
-    w->last = (window_view){.valid = true, .seconds = seconds, .p95_ms = -1};
+    w->last = (window_view){.valid = true, .seq = w->index + 1, .seconds = seconds, .p95_ms = -1};
     if (dur && dur->count)
         w->last.p95_ms = agg_trend_stat(dur, "p(95)");
     if (reqs)

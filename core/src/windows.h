@@ -35,6 +35,7 @@ typedef struct run_health {
 /* The last closed window, for the progress line. */
 typedef struct window_view {
     bool valid;
+    uint64_t seq;              /* 1 for the first window closed, ... */
     double p95_ms;             /* http_req_duration; -1 without requests */
     uint64_t requests, failed;
     double seconds;

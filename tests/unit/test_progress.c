@@ -310,6 +310,35 @@ static void test_header_requests(void **state)
     assert_non_null(strstr(f, ", 5k req/s, p95 12.3ms, 1.0% failed, 3 dropped\n"));
     free(f);
 
+    /* Plain lines come every few seconds: they tell of every second since
+     * the last one (a failure in any shows), the p95 bounded by the worst
+     * second's. */
+    progress *q = progress_new(c.f, false, false, 5);
+    progress_snapshot w = snap(sc, 2, 1.2);
+    w.requests = 100;
+    w.window_s = 1;
+    w.window_seq = 1;
+    w.window_requests = 100;
+    w.has_p95 = true;
+    w.p95_ms = 2;
+    f = frame(q, &c, &w);            /* the first line: at once */
+    assert_non_null(strstr(f, ", 100 req/s, p95 2.0ms, 0 failed\n"));
+    free(f);
+    for (uint64_t k = 2; k <= 6; k++) {
+        w.elapsed_s += 1;
+        w.window_seq = k;
+        w.window_requests = 100;
+        w.window_failed = k == 3;   /* one failure, in the 3rd second */
+        w.p95_ms = k == 4 ? 9 : 2;
+        f = frame(q, &c, &w);
+        if (k < 6)
+            assert_string_equal(f, "");
+        else
+            assert_non_null(strstr(f, ", 100 req/s, p95 ≤9.0ms, 0.2% failed\n"));
+        free(f);
+    }
+    progress_free(q);
+
     /* The final line: the whole run's, exact counts, VUs allocated. */
     s.final = true;
     s.vus_max = 17;
