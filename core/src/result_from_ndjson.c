@@ -724,8 +724,12 @@ static int point_line(nd *d, json_t *o)
     }
     if (m->roles & ROLE_FAIL_BY) {
         const char *st = str_of(tags, "status"), *ec = str_of(tags, "error_code");
-        const char *which[2][2] = {{"status", st && (st[0] == '0' || st[0] >= '4') ? st : NULL},
-                                   {"error_code", ec && *ec ? ec : NULL}};
+        /* Disjoint: a response's failing status, else (no response) its
+         * error_code, else status 0. */
+        bool bad_status = st && st[0] >= '4';
+        bool by_code = !bad_status && ec && *ec;
+        const char *which[2][2] = {{"status", bad_status || (!by_code && st && st[0] == '0') ? st : NULL},
+                                   {"error_code", by_code ? ec : NULL}};
         for (int k = 0; k < 2; k++) {
             if (!which[k][1])
                 continue;
