@@ -667,22 +667,39 @@ static int tagged(nd *d, uint32_t mi, rr_kind kind, const char *tag, const char 
     return si < 0 ? oom(d) : add(d, si, w, v, t);
 }
 
-static int point_line(nd *d, json_t *o)
+/* A Point line as jansson read it (one the scanner gave up on). */
+static void line_of(json_t *o, rr_line *l)
 {
-    const char *mname = str_of(o, "metric");
+    memset(l, 0, sizeof *l);
+    l->type = str_of(o, "type");
+    l->metric = str_of(o, "metric");
     json_t *data = json_object_get(o, "data");
     json_t *tv = json_object_get(data, "time"), *vv = json_object_get(data, "value");
+    if (json_is_string(tv)) {
+        l->time = json_string_value(tv);
+        l->time_len = json_string_length(tv);
+    }
+    l->has_value = json_is_number(vv);
+    l->value = l->has_value ? json_number_value(vv) : 0;
+    json_t *tags = json_object_get(data, "tags");
+    for (int k = 0; k < RR_NTAGS; k++)
+        l->tag[k] = str_of(tags, rr_tag_names[k]);
+}
+
+static int point_line(nd *d, const rr_line *l)
+{
+    const char *mname = l->metric;
     if (!mname)
         return fail(d, "a Point line without \"metric\"");
-    if (!json_is_string(tv) || !json_is_number(vv))
+    if (!l->time || !l->has_value)
         return fail(d, "a Point line without data.time (a string) and data.value (a number)");
     long mi = smap_get(&d->metric_map, mname, hash_of(mname));
     if (mi < 0)
         return fail(d, "a Point of metric \"%s\" before its Metric line", mname);
     int64_t t;
-    if (point_time(d, json_string_value(tv), json_string_length(tv), &t) != 0)
-        return fail(d, "data.time \"%s\" is not an RFC 3339 time", json_string_value(tv));
-    double v = json_number_value(vv);
+    if (point_time(d, l->time, l->time_len, &t) != 0)
+        return fail(d, "data.time \"%s\" is not an RFC 3339 time", l->time);
+    double v = l->value;
     result *r = d->r;
     if (!d->any_point) {
         d->any_point = true;
@@ -706,8 +723,7 @@ static int point_line(nd *d, json_t *o)
         return -1;
     if (!m->roles)
         return 0;
-    json_t *tags = json_object_get(data, "tags");
-    const char *name = str_of(tags, "name"), *sc = str_of(tags, "scenario");
+    const char *name = l->tag[RR_TAG_NAME], *sc = l->tag[RR_TAG_SCENARIO];
     if (m->roles & ROLE_NAME && name && name_kept(d, name) &&
         tagged(d, (uint32_t)mi, RR_BREAKDOWN, "name", name, w, v, t) != 0)
         return -1;
@@ -723,7 +739,7 @@ static int point_line(nd *d, json_t *o)
             return -1;
     }
     if (m->roles & ROLE_FAIL_BY) {
-        const char *st = str_of(tags, "status"), *ec = str_of(tags, "error_code");
+        const char *st = l->tag[RR_TAG_STATUS], *ec = l->tag[RR_TAG_ERROR_CODE];
         /* Disjoint: a response's failing status, else (no response) its
          * error_code, else status 0. */
         bool bad_status = st && st[0] >= '4';
@@ -742,7 +758,7 @@ static int point_line(nd *d, json_t *o)
         }
     }
     if (m->roles & ROLE_CHECKS) {
-        const char *check = str_of(tags, "check"), *group = str_of(tags, "group");
+        const char *check = l->tag[RR_TAG_CHECK], *group = l->tag[RR_TAG_GROUP];
         if (!check)
             return 0;
         group = group ? group : "";
@@ -948,6 +964,12 @@ int rr__from_ndjson(gzFile f, const char *path, result *r, char *err, size_t err
             buf[--len] = 0;
         if (len == 0)
             continue;
+        rr_line l;
+        if (rr__scan_line(buf, len, &l)) {
+            if (point_line(&d, &l) != 0)
+                goto out;
+            continue;
+        }
         json_error_t je;
         json_t *o = json_loadb(buf, len, 0, &je);
         if (!o) {
@@ -962,8 +984,10 @@ int rr__from_ndjson(gzFile f, const char *path, result *r, char *err, size_t err
         }
         const char *type = str_of(o, "type");
         int e;
-        if (type && !strcmp(type, "Point"))
-            e = point_line(&d, o);
+        if (type && !strcmp(type, "Point")) {
+            line_of(o, &l);
+            e = point_line(&d, &l);
+        }
         else if (type && !strcmp(type, "Metric"))
             e = metric_line(&d, o);
         else

@@ -1,11 +1,14 @@
 /*
  * result_int: what result_read.c and result_from_ndjson.c share. Calls go
  * result_read.c -> result_from_ndjson.c (after the first line says the file
- * is json-out's NDJSON) -> the helpers below, which live in result_read.c.
+ * is json-out's NDJSON) -> result_ndjson_scan.c (a line's fields) and
+ * rr__next_line / rr__dup, which live in result_read.c.
  */
 #ifndef VOLLEY_RESULT_INT_H
 #define VOLLEY_RESULT_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <zlib.h>
 
@@ -20,6 +23,26 @@
  * RR_LINE_MAX_BYTES, -3 not gzip or corrupt. */
 int rr__next_line(gzFile f, char **buf, size_t *cap, size_t *len);
 char *rr__dup(const char *s);
+
+/* What a json-out line says (result_ndjson_scan.c): pointers into the
+ * line or a JSON tree, NUL-terminated; NULL when absent or not a string. */
+enum { RR_TAG_NAME, RR_TAG_SCENARIO, RR_TAG_STATUS, RR_TAG_ERROR_CODE, RR_TAG_CHECK, RR_TAG_GROUP, RR_NTAGS };
+extern const char *const rr_tag_names[RR_NTAGS];
+
+typedef struct rr_line {
+    const char *type, *metric, *time;   /* "type", "metric", "data"."time" */
+    size_t type_len, metric_len, time_len;
+    const char *tag[RR_NTAGS];           /* "data"."tags".* */
+    size_t tag_len[RR_NTAGS];
+    double value;                        /* "data"."value", when has_value */
+    bool has_value;
+} rr_line;
+
+/* Reads a Point line's fields without a JSON tree: 1 (the strings kept
+ * are NUL-terminated in the line), or 0, the line untouched, when it is
+ * not a Point line or not plain JSON this scanner reads (escapes,
+ * non-ASCII, malformed): then read it with jansson. */
+int rr__scan_line(char *line, size_t len, rr_line *l);
 
 /* Reads json-out's NDJSON (k6's `--out json` lines: Metric and Point) from
  * f, positioned at its start, into r (result_from_ndjson.c). 0, or -1 with

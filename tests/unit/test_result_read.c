@@ -583,6 +583,71 @@ static void ndjson_errors(void **state)
     free(p);
 }
 
+/* The scanner reads plain Point lines in any key order and gives up,
+ * leaving the line as it was, on what jansson must read. */
+static void scans_point_lines(void **state)
+{
+    (void)state;
+    char a[] = " {\"metric\":\"m\", \"extra\":[1,{\"x\":null},true,-2.5e-3],\"type\":\"Point\",\"data\":{\"tags\":"
+               "{\"status\":\"404\",\"name\":\"n\",\"group\":7,\"url\":\"u\"},\"value\":-1.25E2,\"time\":"
+               "\"2026-12-07T01:00:00Z\"}} \r";
+    rr_line l;
+    assert_int_equal(rr__scan_line(a, strlen(a), &l), 1);
+    assert_string_equal(l.metric, "m");
+    assert_string_equal(l.time, "2026-12-07T01:00:00Z");
+    assert_int_equal(l.time_len, 20);
+    assert_true(l.has_value);
+    assert_float_equal(l.value, -125, 0);
+    assert_string_equal(l.tag[RR_TAG_NAME], "n");
+    assert_string_equal(l.tag[RR_TAG_STATUS], "404");
+    assert_null(l.tag[RR_TAG_GROUP]);   /* not a string */
+    assert_null(l.tag[RR_TAG_SCENARIO]);
+    static const char *const fallback[] = {
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1,\"tags\":{\"name\":\"a\\\"b\"}},\"metric\":\"m\"}",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1,\"tags\":{\"name\":\"caf\xc3\xa9\"}},\"metric\":\"m\"}",
+        "{\"type\":\"Metric\",\"data\":{\"name\":\"m\",\"type\":\"rate\"},\"metric\":\"m\"}",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":01},\"metric\":\"m\"}",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1},\"metric\":\"m\"} x",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1,},\"metric\":\"m\"}",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1.},\"metric\":\"m\"}",
+        "{\"type\":\"Point\",\"data\":{\"time\":\"t\",\"value\":1}",
+        "[{\"type\":\"Point\"}]",
+    };
+    for (size_t i = 0; i < sizeof fallback / sizeof fallback[0]; i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", fallback[i]);
+        if (rr__scan_line(buf, strlen(buf), &l) != 0)
+            fail_msg("case %zu scanned: %s", i, fallback[i]);
+        assert_string_equal(buf, fallback[i]);
+    }
+}
+
+/* Lines the scanner leaves to jansson count the same. */
+static void escaped_body(FILE *f)
+{
+    point(f, "http_reqs", 0, 1, "\"name\":\"caf\xc3\xa9\"");
+    point(f, "http_reqs", 1, 1, "\"name\":\"caf\\u00e9\"");
+    point(f, "http_reqs", 2, 1, "\"name\":\"a\\\"b\"");
+    fputs("{ \"metric\" : \"http_reqs\" , \"type\" : \"Point\" , \"data\" : { \"value\" : 1 , \"time\" : "
+          "\"2026-12-07T01:00:00.003Z\" , \"tags\" : { \"name\" : \"a\\\"b\" } } }\n", f);
+}
+
+static void ndjson_reads_escapes(void **state)
+{
+    (void)state;
+    char *p = write_ndjson(escaped_body);
+    result r;
+    char err[256];
+    assert_int_equal(result_read(p, &r, err, sizeof err), 0);
+    long cafe = result_find(&r, "http_reqs{name:caf\xc3\xa9}"), q = result_find(&r, "http_reqs{name:a\"b}");
+    assert_true(cafe >= 0 && q >= 0);
+    assert_float_equal(r.totals[cafe].sum, 2, 0);
+    assert_float_equal(r.totals[q].sum, 2, 0);
+    result_free(&r);
+    unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +662,8 @@ int main(void)
         cmocka_unit_test(ndjson_series_and_stats),
         cmocka_unit_test(ndjson_breakdowns),
         cmocka_unit_test(ndjson_errors),
+        cmocka_unit_test(scans_point_lines),
+        cmocka_unit_test(ndjson_reads_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
