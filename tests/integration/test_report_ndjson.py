@@ -222,9 +222,12 @@ class ReportNdjsonTest(VolleyCase):
             (head[:5] + ['{"type":"Point","data":{"time":"2026-12-07T01:02:03Z","value":1,"tags":{}},'
                          '"metric":"nope"}\n'] + head[5:],
              ':6: a Point of metric "nope" before its Metric line'),
-            (head[:7] + ['{"type":"Point","data":{"time":"yesterday","value":1,"tags":{}},"metric":"vus"}\n'],
-             ':8: data.time "yesterday" is not an RFC 3339 time'),
         ]
+        first = next(i for i, l in enumerate(head) if json.loads(l)["type"] == "Metric")
+        metric = json.loads(head[first])["data"]["name"]
+        cases.append((head[:first + 1] + ['{"type":"Point","data":{"time":"yesterday","value":1,"tags":{}},'
+                                          '"metric":"%s"}\n' % metric],
+                      ':%d: data.time "yesterday" is not an RFC 3339 time' % (first + 2)))
         for i, (lines, msg) in enumerate(cases):
             path = os.path.join(self.tmp, "bad%d.ndjson" % i)
             with open(path, "w") as f:
