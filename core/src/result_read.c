@@ -176,7 +176,17 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
         s->type = type_of(json_is_string(t) ? json_string_value(t) : "");
         const char *cs = json_is_string(c) ? json_string_value(c) : "";
         s->contains = !strcmp(cs, "time") ? RR_TIME : !strcmp(cs, "data") ? RR_DATA : RR_DEFAULT;
-        if (!s->key || !s->metric || read_tags(json_object_get(v, "tags"), &s->tags, &s->n_tags) != 0)
+        /* A check series names its item in "check" and "group" (result.c),
+         * its tags are empty: they become its tags, as the reports read them. */
+        json_t *item = s->kind == RR_CHECK && json_is_string(json_object_get(v, "check"))
+                           ? json_pack("{s:O, s:s}", "check", json_object_get(v, "check"), "group",
+                                       json_is_string(json_object_get(v, "group"))
+                                           ? json_string_value(json_object_get(v, "group")) : "")
+                           : NULL;
+        int e = read_tags(item ? item : json_object_get(v, "tags"), &s->tags, &s->n_tags);
+        if (item)
+            json_decref(item);
+        if (!s->key || !s->metric || e != 0)
             return fail(rd, "out of memory");
         if (s->id > max_id)
             max_id = s->id;

@@ -648,11 +648,37 @@ static void ndjson_reads_escapes(void **state)
     free(p);
 }
 
+/* A run that died: its checks are named by the check series' "check" and
+ * "group" (the writer's tags of a check series are empty). */
+static void a_run_that_died_names_its_checks(void **state)
+{
+    (void)state;
+    char *p = tmp_path(".ndjson");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("{\"type\":\"meta\",\"format\":\"volley-result\",\"version\":1,\"metrics\":{\"checks\":{\"type\":\"rate\","
+          "\"contains\":\"default\"}},\"series\":[{\"id\":0,\"key\":\"::g::ok\",\"metric\":\"checks\",\"tags\":{},"
+          "\"kind\":\"check\",\"check\":\"ok\",\"group\":\"::g\"}]}\n"
+          "{\"type\":\"window\",\"t0\":0,\"t1\":1,\"s\":{\"0\":{\"n\":3,\"nz\":2}}}\n", f);
+    fclose(f);
+    result r;
+    char err[256];
+    assert_int_equal(result_read(p, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_checks, 1);
+    assert_string_equal(r.checks[0].name, "ok");
+    assert_string_equal(r.checks[0].group, "::g");
+    assert_float_equal(r.checks[0].fails, 1, 0);
+    result_free(&r);
+    unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_a_complete_result),
         cmocka_unit_test(a_run_that_died),
+        cmocka_unit_test(a_run_that_died_names_its_checks),
         cmocka_unit_test(reads_gzip_and_a_cut_gzip),
         cmocka_unit_test(rejects_what_is_not_a_result),
         cmocka_unit_test(compare_flags_only_real_changes),
