@@ -971,7 +971,8 @@ int rr__from_ndjson(gzFile f, const char *path, result *r, char *err, size_t err
             continue;
         }
         json_error_t je;
-        json_t *o = json_loadb(buf, len, 0, &je);
+        /* Integers as doubles, as the scanner reads them (no "too big integer"). */
+        json_t *o = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL, &je);
         if (!o) {
             if (!ended && d.line > 1) {
                 /* The last line, cut mid-write: the run died there. */

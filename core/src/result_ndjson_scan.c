@@ -12,6 +12,7 @@
  * error when there is one. Numbers go through strtod, whose decimal point
  * is the C locale's: volley never calls setlocale.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +85,11 @@ static bool num(scan *s, double *out)
             return false;
     }
     if (out) {
-        /* The grammar above ends at a byte strtod stops at too. */
+        /* The grammar above ends at a byte strtod stops at too; past a
+         * double's range jansson words the error. */
         *out = strtod(s->p, NULL);
+        if (!isfinite(*out))
+            return false;
     }
     s->p = q;
     return true;
