@@ -109,8 +109,7 @@ typedef struct nd {
     int64_t base, top;             /* open windows: base..top (top < base: none) */
     bool any_point;
     int64_t t_first, t_last;
-    char tprefix[20];              /* the last time's "YYYY-MM-DDTHH:MM:SS" */
-    int64_t tprefix_s;
+    rr_time_cache tc;
 
     room_chunk *chunks;
     size_t n_chunks, cap_chunks;
@@ -134,109 +133,6 @@ static int fail(nd *d, const char *fmt, ...)
 }
 
 static int oom(nd *d) { return fail(d, "out of memory"); }
-
-/* ---- time ---- */
-
-/* Days from 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t dd)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool digits(const char *s, size_t n, int64_t *out)
-{
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" as seconds since the epoch, its offset aside. */
-static int civil_seconds(const char *s, int64_t *sec)
-{
-    int64_t y, mo, dd, h, mi, se;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &dd) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &se))
-        return -1;
-    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    *sec = days_from_civil(y, mo, dd) * 86400 + h * 3600 + mi * 60 + se;
-    return 0;
-}
-
-/* The fraction and the offset after the seconds: nanoseconds to add. */
-static int time_tail(const char *s, size_t len, int64_t *add)
-{
-    size_t i = 19;
-    int64_t frac = 0, scale = NS_PER_S;
-    if (i < len && s[i] == '.') {
-        i++;
-        size_t start = i;
-        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (scale > 1) {   /* digits past nanoseconds are dropped */
-                scale /= 10;
-                frac += (s[i] - '0') * scale;
-            }
-        }
-        if (i == start)
-            return -1;
-    }
-    int64_t off = 0;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int64_t oh, om;
-        bool colon = i + 3 < len && s[i + 3] == ':';
-        if (i + (colon ? 6 : 5) != len || !digits(s + i + 1, 2, &oh) || !digits(s + i + (colon ? 4 : 3), 2, &om) ||
-            oh > 23 || om > 59)
-            return -1;
-        off = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
-        i = len;
-    } else {
-        return -1;
-    }
-    if (i != len)
-        return -1;
-    *add = frac - off * NS_PER_S;
-    return 0;
-}
-
-int rr__parse_time(const char *s, size_t len, int64_t *ns)
-{
-    int64_t sec, add;
-    if (len < 20 || civil_seconds(s, &sec) != 0 || time_tail(s, len, &add) != 0)
-        return -1;
-    *ns = sec * NS_PER_S + add;
-    return 0;
-}
-
-/* rr__parse_time, with the date and clock parsed once per second of
- * points (json-out writes each second's prefix the same). */
-static int point_time(nd *d, const char *s, size_t len, int64_t *ns)
-{
-    int64_t add;
-    if (len < 20)
-        return -1;
-    if (memcmp(s, d->tprefix, 19) != 0) {
-        if (civil_seconds(s, &d->tprefix_s) != 0)
-            return -1;
-        memcpy(d->tprefix, s, 19);
-    }
-    if (time_tail(s, len, &add) != 0)
-        return -1;
-    *ns = d->tprefix_s * NS_PER_S + add;
-    return 0;
-}
 
 static char *iso_utc(int64_t ns)
 {
@@ -697,7 +593,7 @@ static int point_line(nd *d, const rr_line *l)
     if (mi < 0)
         return fail(d, "a Point of metric \"%s\" before its Metric line", mname);
     int64_t t;
-    if (point_time(d, l->time, l->time_len, &t) != 0)
+    if (rr__parse_time_cached(&d->tc, l->time, l->time_len, &t) != 0)
         return fail(d, "data.time \"%s\" is not an RFC 3339 time", l->time);
     double v = l->value;
     result *r = d->r;

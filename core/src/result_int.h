@@ -1,8 +1,9 @@
 /*
  * result_int: what result_read.c and result_from_ndjson.c share. Calls go
  * result_read.c -> result_from_ndjson.c (after the first line says the file
- * is json-out's NDJSON) -> result_ndjson_scan.c (a line's fields) and
- * rr__next_line / rr__dup, which live in result_read.c.
+ * is json-out's NDJSON) -> result_ndjson_scan.c (a line's fields),
+ * result_ndjson_time.c (its time) and rr__next_line / rr__dup, which live
+ * in result_read.c.
  */
 #ifndef VOLLEY_RESULT_INT_H
 #define VOLLEY_RESULT_INT_H
@@ -50,7 +51,16 @@ int rr__scan_line(char *line, size_t len, rr_line *l);
 int rr__from_ndjson(gzFile f, const char *path, result *r, char *err, size_t errcap);
 
 /* An RFC 3339 time ("2026-12-07T01:02:03.123456789+01:00", "...Z") as
- * nanoseconds since the epoch; 0, or -1 when it is not one. */
+ * nanoseconds since the epoch; 0, or -1 when it is not one
+ * (result_ndjson_time.c). */
 int rr__parse_time(const char *s, size_t len, int64_t *ns);
+
+/* The same, with the date and clock parsed once per second of points
+ * (json-out writes a second's prefix the same on each of its lines). */
+typedef struct rr_time_cache {
+    char prefix[20];         /* the last "YYYY-MM-DDTHH:MM:SS" */
+    int64_t sec;
+} rr_time_cache;
+int rr__parse_time_cached(rr_time_cache *c, const char *s, size_t len, int64_t *ns);
 
 #endif
