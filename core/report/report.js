@@ -190,8 +190,12 @@
     if (ro.iters >= 0) lines.push({ name: 'iterations/s', ys: perSec(S(ro.iters).cols.sum) });
     if (lines.length) lineChart(grid, { id: 'rps', title: 'Throughput', sub: 'per second', lines: lines, fmt: fmtNum });
 
+    /* From a raw NDJSON stream the runner's figures are its metrics' points,
+     * when json-out's filters kept them; the generator's CPU is not there. */
+    var absent = D.raw ? 'not in this NDJSON stream' : undefined;
     lineChart(grid, { id: 'vus', title: 'Virtual users', lines: [
-      { name: 'VUs', ys: D.runner.vus }, { name: 'VUs max', ys: D.runner.vus_max, dash: true }], fmt: fmtNum });
+      { name: 'VUs', ys: D.runner.vus }, { name: 'VUs max', ys: D.runner.vus_max, dash: true }], fmt: fmtNum,
+      empty: absent });
 
     if (ro.dur >= 0)
       lineChart(grid, { id: 'duration', title: 'http_req_duration', sub: 'percentiles per window',
@@ -208,13 +212,16 @@
                         : 'per second (http_req_failed)', lines: fl, fmt: fmtNum });
 
     lineChart(grid, { id: 'dropped', title: 'Dropped iterations', sub: 'per second',
-                      lines: [{ name: 'dropped/s', ys: perSec(D.runner.dropped), color: COLORS[3] }], fmt: fmtNum });
+                      lines: [{ name: 'dropped/s', ys: perSec(D.runner.dropped), color: COLORS[3] }], fmt: fmtNum,
+                      empty: D.raw ? 'none in this NDJSON stream' : undefined });
     lineChart(grid, { id: 'lag', title: 'Generator schedule lag', sub: 'open-model iterations',
                       lines: [{ name: 'lag p95', ys: D.runner.lag_p95_ms }, { name: 'lag max', ys: D.runner.lag_max_ms, dash: true }],
-                      fmt: fmtTime, minMax: 1, empty: 'no open-model iterations (arrival-rate executors only)' });
+                      fmt: fmtTime, minMax: 1, empty: D.raw ? 'no volley_schedule_lag in this NDJSON stream'
+                        : 'no open-model iterations (arrival-rate executors only)' });
     lineChart(grid, { id: 'cpu', title: 'Generator CPU', sub: '% of the cores it may use; busiest worker: % of one core',
                       lines: [{ name: 'CPU %', ys: D.runner.cpu_pct }, { name: 'busiest worker %', ys: D.runner.busiest_worker_pct, dash: true }],
-                      fmt: fmtPct, minMax: 10 });
+                      fmt: fmtPct, minMax: 10,
+                      empty: D.raw ? 'not in a raw NDJSON stream: write --result for it' : undefined });
   }
 
   /* ---- duration per request name / scenario ---- */

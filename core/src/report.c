@@ -254,7 +254,7 @@ static void write_data(rctx *c)
 {
     FILE *f = c->f;
     const result *r = c->r;
-    fprintf(f, "{\"window_s\":");
+    fprintf(f, "{\"raw\":%s,\"window_s\":", r->raw ? "true" : "false");
     jnum(f, r->window_s);
     fputs(",\"duration_s\":", f);
     jnum(f, r->duration_s);
@@ -327,11 +327,50 @@ static const char *exit_meaning(int code)
     }
 }
 
+/* The header of a page made from json-out's raw NDJSON: what the stream
+ * says, and a banner for what it cannot. */
+static void write_raw_header(rctx *c)
+{
+    FILE *f = c->f;
+    const result *r = c->r;
+    char buf[64], pts[32];
+    out(f, "<header class=\"top\">\n<div class=\"title\"><h1>%s</h1>", r->spec_name);
+    out(f, "<span class=\"verdict other\" id=\"verdict\">no verdict (raw NDJSON)</span></div>\n<dl class=\"meta\">\n");
+    snprintf(pts, sizeof pts, "%.0f", r->raw_points);
+    out(f, "<dt>source</dt><dd>json-out NDJSON <code>%s</code>: %z lines, %s points</dd>\n", r->path, r->line_count,
+        pts);
+    out(f, "<dt>first point</dt><dd>%s</dd>\n", r->start);
+    fmt_secs(r->duration_s, buf, sizeof buf);
+    out(f, "<dt>duration</dt><dd>%s", buf);
+    if (*r->end_time)
+        out(f, " (last point %s)", r->end_time);
+    out(f, "</dd>\n</dl>\n");
+    out(f, "<p class=\"banner warn\" id=\"raw-ndjson\">From a raw NDJSON stream: no verdicts; write "
+           "<code>--result</code> for them. json-out's lines carry samples only: no threshold is judged, and there "
+           "is no exit code, no spec or command line, and no generator health (CPU, whether it was behind). Windows "
+           "are the seconds from the first point; totals hold every point, their percentiles computed as a run "
+           "computes them. Metrics that json-out's <code>metrics:</code> or <code>tags:</code> filters left out of "
+           "the stream are not here.");
+    if (r->raw_late > 0) {
+        snprintf(pts, sizeof pts, "%.0f", r->raw_late);
+        out(f, " %s points came over 3 s out of time order and count in a later window.", pts);
+    }
+    if (r->raw_names_capped)
+        out(f, " Request names past the first 200 are not broken down per name.");
+    if (r->raw_cut)
+        out(f, " The stream ends mid-line or mid-gzip (the run died?): what is shown is what came before.");
+    out(f, "</p>\n</header>\n");
+}
+
 static void write_header(rctx *c)
 {
     FILE *f = c->f;
     const result *r = c->r;
     char buf[64];
+    if (r->raw) {
+        write_raw_header(c);
+        return;
+    }
     const char *cls = !strcmp(r->verdict, "pass") ? "pass" : !strcmp(r->verdict, "incomplete") ? "other" : "fail";
     const char *word = !strcmp(r->verdict, "pass") ? "passed" : !strcmp(r->verdict, "incomplete") ? "incomplete"
                                                                                                 : "failed";
@@ -451,6 +490,11 @@ static void write_thresholds(rctx *c)
     for (size_t i = 0; i < r->n_thresholds; i++)
         fails += !strcmp(r->thresholds[i].verdict, "fail");
     out(f, "<section id=\"thresholds\"><h2>Thresholds</h2>\n");
+    if (r->raw) {
+        out(f, "<p class=\"note\" id=\"no-verdicts\">Not judged: a raw NDJSON stream has no verdicts; write "
+               "<code>--result</code> for them.</p></section>\n");
+        return;
+    }
     if (r->n_thresholds == 0) {
         out(f, "<p class=\"note\">The spec has no thresholds.</p></section>\n");
         return;
@@ -487,7 +531,8 @@ static void write_checks(rctx *c)
     const result *r = c->r;
     out(f, "<section id=\"checks\"><h2>Checks</h2>\n");
     if (r->n_checks == 0) {
-        out(f, "<p class=\"note\">The spec has no checks.</p></section>\n");
+        out(f, r->raw ? "<p class=\"note\">The stream has no check points.</p></section>\n"
+                      : "<p class=\"note\">The spec has no checks.</p></section>\n");
         return;
     }
     out(f, "<table class=\"data\" id=\"checks-table\"><thead><tr><th>group</th><th>check</th><th>passes</th>"

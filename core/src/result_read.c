@@ -9,10 +9,7 @@
 #include <zlib.h>
 
 #include "hdr.h"
-
-/* A line longer than this is not a result file's (a window of thousands
- * of series with histograms is a few MB). */
-#define LINE_MAX_BYTES (256u << 20)
+#include "result_int.h"
 
 static const char *const pct_names[RR_NP] = {"50", "90", "95", "99"};
 
@@ -43,7 +40,7 @@ static int fail(reader *rd, const char *fmt, ...)
     return -1;
 }
 
-static char *dup_str(const char *s)
+char *rr__dup(const char *s)
 {
     if (!s)
         return NULL;
@@ -57,7 +54,7 @@ static char *dup_str(const char *s)
 static char *get_str(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
-    return dup_str(json_is_string(v) ? json_string_value(v) : "");
+    return rr__dup(json_is_string(v) ? json_string_value(v) : "");
 }
 
 static double get_num(json_t *o, const char *key, double dflt)
@@ -84,8 +81,8 @@ static int read_tags(json_t *o, rr_tag **out, size_t *n)
     json_t *v;
     json_object_foreach(o, k, v) {
         rr_tag *t = &(*out)[(*n)++];
-        t->name = dup_str(k);
-        t->value = dup_str(json_is_string(v) ? json_string_value(v) : "");
+        t->name = rr__dup(k);
+        t->value = rr__dup(json_is_string(v) ? json_string_value(v) : "");
         if (!t->name || !t->value)
             return -1;
     }
@@ -143,7 +140,7 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
             return fail(rd, "out of memory");
         size_t i;
         json_t *v;
-        json_array_foreach(cmd, i, v) r->command[r->n_command++] = dup_str(json_is_string(v) ? json_string_value(v) : "");
+        json_array_foreach(cmd, i, v) r->command[r->n_command++] = rr__dup(json_is_string(v) ? json_string_value(v) : "");
     }
     if (read_tags(json_object_get(o, "run_tags"), &r->run_tags, &r->n_run_tags) != 0)
         return fail(rd, "out of memory");
@@ -179,7 +176,17 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
         s->type = type_of(json_is_string(t) ? json_string_value(t) : "");
         const char *cs = json_is_string(c) ? json_string_value(c) : "";
         s->contains = !strcmp(cs, "time") ? RR_TIME : !strcmp(cs, "data") ? RR_DATA : RR_DEFAULT;
-        if (!s->key || !s->metric || read_tags(json_object_get(v, "tags"), &s->tags, &s->n_tags) != 0)
+        /* A check series names its item in "check" and "group" (result.c),
+         * its tags are empty: they become its tags, as the reports read them. */
+        json_t *item = s->kind == RR_CHECK && json_is_string(json_object_get(v, "check"))
+                           ? json_pack("{s:O, s:s}", "check", json_object_get(v, "check"), "group",
+                                       json_is_string(json_object_get(v, "group"))
+                                           ? json_string_value(json_object_get(v, "group")) : "")
+                           : NULL;
+        int e = read_tags(item ? item : json_object_get(v, "tags"), &s->tags, &s->n_tags);
+        if (item)
+            json_decref(item);
+        if (!s->key || !s->metric || e != 0)
             return fail(rd, "out of memory");
         if (s->id > max_id)
             max_id = s->id;
@@ -224,8 +231,8 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
             t->series_id = (int64_t)get_num(v, "series", -1);
             t->series = map_get(ids, t->series_id);
             t->abort_on_fail = get_bool(v, "abort_on_fail");
-            t->verdict = dup_str("");
-            t->judged = dup_str("");
+            t->verdict = rr__dup("");
+            t->judged = rr__dup("");
             if (!t->key || !t->metric || !t->expr || !t->verdict || !t->judged)
                 return fail(rd, "out of memory");
         }
@@ -383,7 +390,7 @@ static int read_end(reader *rd, json_t *o, const id_map *ids)
         snprintf(buf, sizeof buf, "%s", json_string_value(v));
     else
         snprintf(buf, sizeof buf, "%lld", json_is_integer(v) ? (long long)json_integer_value(v) : -1LL);
-    r->verdict = dup_str(buf);
+    r->verdict = rr__dup(buf);
     r->exit_code = (int)get_num(o, "exit_code", -1);
     json_t *it = json_object_get(o, "iterations");
     r->iterations_complete = get_num(it, "complete", 0);
@@ -430,7 +437,7 @@ static int read_end(reader *rd, json_t *o, const id_map *ids)
             c->group = get_str(v, "group");
             c->name = get_str(v, "name");
             json_t *ff = json_object_get(v, "first_failure");
-            c->first_failure = json_is_string(ff) ? dup_str(json_string_value(ff)) : NULL;
+            c->first_failure = json_is_string(ff) ? rr__dup(json_string_value(ff)) : NULL;
             c->passes = get_num(v, "passes", 0);
             c->fails = get_num(v, "fails", 0);
         }
@@ -464,10 +471,10 @@ static int finish_incomplete(reader *rd)
         t->has |= RR_HAS_P;
     }
     r->duration_s = r->n_windows ? r->windows[r->n_windows - 1].t1 : 0;
-    r->verdict = dup_str("incomplete");
+    r->verdict = rr__dup("incomplete");
     r->exit_code = -1;
-    r->abort_reason = dup_str("");
-    r->end_time = dup_str("");
+    r->abort_reason = rr__dup("");
+    r->end_time = rr__dup("");
     size_t n_checks = 0;
     for (size_t i = 0; i < r->n_series; i++)
         n_checks += r->series[i].kind == RR_CHECK;
@@ -482,8 +489,8 @@ static int finish_incomplete(reader *rd)
             continue;
         rr_check *c = &r->checks[r->n_checks++];
         const char *g = result_tag(s, "group"), *nm = result_tag(s, "check");
-        c->group = dup_str(g ? g : "");
-        c->name = dup_str(nm ? nm : s->key);
+        c->group = rr__dup(g ? g : "");
+        c->name = rr__dup(nm ? nm : s->key);
         c->passes = r->totals[i].nz;
         c->fails = r->totals[i].n - r->totals[i].nz;
     }
@@ -496,13 +503,12 @@ static int finish_incomplete(reader *rd)
     return 0;
 }
 
-/* Reads one line of any length; 1 with a line, 0 at the end, -1. */
-static int next_line(gzFile f, char **buf, size_t *cap, size_t *len)
+int rr__next_line(gzFile f, char **buf, size_t *cap, size_t *len)
 {
     *len = 0;
     for (;;) {
         if (*cap - *len < 2) {
-            if (*cap >= LINE_MAX_BYTES)
+            if (*cap >= RR_LINE_MAX_BYTES)
                 return -2;
             size_t nc = *cap ? *cap * 2 : 65536;
             char *nb = realloc(*buf, nc);
@@ -533,7 +539,7 @@ int result_read(const char *path, result *r, char *err, size_t errcap)
     char *buf = NULL;
     size_t cap = 0, len = 0;
     int rc = -1;
-    r->path = dup_str(path);
+    r->path = rr__dup(path);
     gzFile f = gzopen(path, "rb");
     if (!f) {
         fail(&rd, "cannot open: %s", strerror(errno ? errno : ENOENT));
@@ -542,7 +548,7 @@ int result_read(const char *path, result *r, char *err, size_t errcap)
     gzbuffer(f, 1u << 17);
     bool ended = false;
     for (;;) {
-        int got = next_line(f, &buf, &cap, &len);
+        int got = rr__next_line(f, &buf, &cap, &len);
         if (got == 0)
             break;
         rd.line++;
@@ -567,7 +573,7 @@ int result_read(const char *path, result *r, char *err, size_t errcap)
         json_error_t je;
         json_t *o = json_loadb(buf, len, 0, &je);
         if (!o) {
-            if (rd.line > 1 && next_line(f, &buf, &cap, &len) == 0) {
+            if (rd.line > 1 && rr__next_line(f, &buf, &cap, &len) == 0) {
                 /* The last line, cut by a crash mid-write: a run that died. */
                 rd.line--;
                 break;
@@ -577,9 +583,21 @@ int result_read(const char *path, result *r, char *err, size_t errcap)
         }
         json_t *type = json_object_get(o, "type");
         const char *t = json_is_string(type) ? json_string_value(type) : "";
+        if (rd.line == 1 && (!strcmp(t, "Metric") || !strcmp(t, "Point"))) {
+            /* json-out's raw stream (k6's `--out json` lines): read again
+             * from the start by its own reader. */
+            json_decref(o);
+            if (gzrewind(f) != 0) {
+                fail(&rd, "cannot read it again from the start");
+                goto out;
+            }
+            rc = rr__from_ndjson(f, path, r, err, errcap);
+            goto out;
+        }
         int e = 0;
         if (rd.line == 1 && strcmp(t, "meta") != 0)
-            e = fail(&rd, "not a volley result file (the first line is not a meta line)");
+            e = fail(&rd, "not a volley result file nor json-out's NDJSON (the first line is not a meta, "
+                          "Metric or Point line)");
         else if (!strcmp(t, "meta"))
             e = rd.line == 1 ? read_meta(&rd, o, &ids) : fail(&rd, "a second meta line");
         else if (!strcmp(t, "window"))

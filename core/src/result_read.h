@@ -10,6 +10,11 @@
  * windows (counts, sums, min and max exactly; percentiles exactly when the
  * windows carry histograms, else they stay unknown: a percentile of a run
  * cannot be made from per-window percentiles).
+ *
+ * A file whose first line is a Metric or Point line is json-out's raw
+ * NDJSON (k6's `--out json` shape): result_from_ndjson.c streams it into
+ * the same structs, cutting 1-second windows from its points (raw: no
+ * spec, thresholds, verdict or generator health; see result.raw).
  */
 #ifndef VOLLEY_RESULT_READ_H
 #define VOLLEY_RESULT_READ_H
@@ -117,6 +122,14 @@ typedef struct result {
     size_t n_checks;
     json_t *stages;      /* the end line's stages object, or NULL */
     size_t line_count;
+    /* Read from json-out's raw NDJSON (result_from_ndjson.c): no meta and no
+     * end line, so no spec, thresholds, verdict, exit code or generator
+     * health; the rest is made from the points. */
+    bool raw;
+    double raw_points;       /* Point lines read */
+    double raw_late;         /* points older than the oldest open window: counted in it */
+    bool raw_names_capped;   /* more request names than are broken down (200) */
+    bool raw_cut;            /* the stream ended mid-line or mid-gzip (the run died) */
 } result;
 
 /* 0, or -1 with err ("FILE:LINE: what"). r is freed with result_free
