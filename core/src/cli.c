@@ -421,7 +421,11 @@ static void print_header(const cli *c, const spec *s, FILE *out)
     fprintf(out, "\n  execution: local (%s)\n     script: %s\n", s->name, s->path);
     for (size_t i = 0; i < s->n_outputs; i++)
         secret_fprintf(out, "     output: %s\n", s->outputs[i].label);
-    if (s->n_outputs == 0)
+    if (c->result)
+        fprintf(out, "     output: --result %s\n", c->result);
+    if (c->report)
+        fprintf(out, "     output: --report %s\n", c->report);
+    if (s->n_outputs == 0 && !c->result && !c->report)
         fprintf(out, "     output: -\n");
     int64_t vus = 0, longest = 0;
     size_t n_main = 0;

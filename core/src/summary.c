@@ -437,8 +437,8 @@ static mark series_mark(const spec *s, uint32_t series, const th_verdict *v)
 {
     mark m = MARK_NONE;
     for (size_t i = 0; i < s->n_thresholds; i++) {
-        if (s->thresholds[i].series != series)
-            continue;
+        if (s->thresholds[i].series != series || unjudged(&s->thresholds[i]))
+            continue;   /* relative without --baseline: says nothing of the line */
         if (summary_fails_run(&s->thresholds[i], v[i]))
             return MARK_FAIL;
         m = v[i] == TH_NO_DATA ? MARK_ALLOWED : m == MARK_ALLOWED ? m : MARK_PASS;
@@ -772,7 +772,7 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
         fprintf(out, "%s     WARNING: %s\n", i ? "" : "\n", s->warnings[i]);
     for (size_t i = 0; i < r->n_outputs; i++) {
         const output_report *out_r = &r->outputs[i];
-        fprintf(out, "     output %s: %llu samples written, %llu dropped%s%s\n", out_r->label,
+        fprintf(out, "     output %s: %llu samples sent to it, %llu dropped%s%s\n", out_r->label,
                 (unsigned long long)out_r->written, (unsigned long long)out_r->dropped,
                 out_r->failed ? "; ERROR: " : "", out_r->failed ? out_r->err : "");
     }

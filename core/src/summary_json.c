@@ -194,6 +194,19 @@ static json_t *metrics_obj(const spec *s, const metrics_reg *reg, const run_resu
     return all;
 }
 
+/* k6's options.summaryTimeUnit: "" unless --summary-time-unit was given. */
+static const char *time_unit_name(const summary_opts *o)
+{
+    if (!o)
+        return "";
+    switch (o->time_unit) {
+    case SUMMARY_UNIT_S: return "s";
+    case SUMMARY_UNIT_MS: return "ms";
+    case SUMMARY_UNIT_US: return "us";
+    default: return "";
+    }
+}
+
 int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
                        const run_result *r, const th_verdict *v, const char *const *trend_stats,
                        size_t n_trend_stats, const summary_opts *opts, char *err, size_t errcap)
@@ -215,7 +228,7 @@ int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
         "{s:o*, s:o*, s:{s:o*, s:s, s:b}, s:{s:b, s:b, s:o}}",
         "root_group", root,
         "metrics", metrics_obj(s, reg, r, v, trend_stats, n_trend_stats, opts),
-        "options", "summaryTrendStats", stats, "summaryTimeUnit", "", "noColor", 1,
+        "options", "summaryTrendStats", stats, "summaryTimeUnit", time_unit_name(opts), "noColor", 1,
         "state", "isStdOutTTY", isatty(STDOUT_FILENO), "isStdErrTTY", isatty(STDERR_FILENO),
         "testRunDurationMs", num((double)r->duration_ns / 1e6));
     int rc = -1;

@@ -35,6 +35,7 @@ class BaselineTest(VolleyCase):
         rc, o, e, s = self.run_spec(SPEC % (path, ""), "--result", out)
         self.assertEqual(rc, 0, o + e)   # no baseline yet: relative ones not judged
         self.assertIn("not judged without --baseline", e)
+        self.assertRegex(o, r"✓ http_req_duration\.+:")   # its absolute threshold passed
         return out
 
     def test_a_regression_fails_although_the_absolute_limit_holds(self):

@@ -179,7 +179,7 @@ class CliTest(VolleyCase):
         with open(summary) as f:
             s = json.load(f)
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 10)
-        self.assertRegex(out, r"output json-out=\S+: \d+ samples written, 0 dropped")
+        self.assertRegex(out, r"output json-out=\S+: \d+ samples sent to it, 0 dropped")
 
     def test_sigint_writes_summary_and_outputs(self):
         spec = self.write_spec("""

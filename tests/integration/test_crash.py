@@ -66,7 +66,7 @@ class CrashTest(VolleyCase):
         self.assertIn('volley: output crashout={how: segv, after: 2} failed: crashed: SIGSEGV in plugin crashout '
                       '(output write)', err)
         self.assertIn("iterations", out)                   # the summary is printed
-        self.assertRegex(out, r"output crashout=\{how: segv, after: 2\}: \d+ samples written, \d+ dropped; "
+        self.assertRegex(out, r"output crashout=\{how: segv, after: 2\}: \d+ samples sent to it, \d+ dropped; "
                               r"ERROR: crashed: SIGSEGV")
         self.assert_outputs_complete(summary, nd)
 

@@ -112,7 +112,7 @@ class JunitTest(VolleyCase):
         self.assertEqual(props["exit_code"], "99")
         self.assertEqual(props["interrupted"], "false")
         self.assertRegex(props["seed"], r"^\d+$")
-        self.assertRegex(out, r"output junit: \d+ samples written, 0 dropped")
+        self.assertRegex(out, r"output junit: \d+ samples sent to it, 0 dropped")
 
     def test_what_gitlab_and_jenkins_read(self):
         """GitLab (lib/gitlab/ci/parsers/test/junit.rb) takes each testcase's

@@ -97,7 +97,7 @@ class ReportNdjsonTest(VolleyCase):
             "--out", "json-out={path: %s, reorder_window: 0}" % cls.unordered, spec)
         assert rc == 0, (rc, out, err)
         # Every sample reached every stream, else counts could not agree.
-        written = re.findall(r"^\s*output json-out=.*: (\d+) samples written, (\d+) dropped$", out, re.M)
+        written = re.findall(r"^\s*output json-out=.*: (\d+) samples sent to it, (\d+) dropped$", out, re.M)
         assert len(written) == 4 and all(x[1] == "0" for x in written), out
         lines = case.read_ndjson(cls.result)
         cls.meta, cls.end = lines[0], lines[-1]

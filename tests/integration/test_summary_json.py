@@ -244,6 +244,18 @@ class SummaryJsonTest(VolleyCase):
         with open(mine) as f:
             self.assertEqual(json.load(f)["metrics"]["http_reqs"]["values"]["count"], 3)
 
+    def test_trend_stats_and_time_unit_reach_it(self):
+        spec = self.write_spec(SPEC)
+        hs = os.path.join(self.tmp, "opts.json")
+        rc, out, err = self.volley("run", "-q", "--summary-json", hs, "--summary-time-unit", "ms",
+                                   "--summary-trend-stats", "avg,p(99),count", spec)
+        self.assertIn(rc, (0, 99), out + err)
+        with open(hs) as f:
+            data = json.load(f)
+        self.assertEqual(data["options"]["summaryTimeUnit"], "ms")
+        self.assertEqual(data["options"]["summaryTrendStats"], ["avg", "p(99)", "count"])
+        self.assertEqual(sorted(data["metrics"]["http_req_duration"]["values"]), ["avg", "count", "p(99)"])
+
     def test_unwritable_file_is_an_engine_error(self):
         spec = self.write_spec(SPEC)
         bad = os.path.join(self.tmp, "no", "such", "dir", "x.json")
