@@ -253,10 +253,18 @@ static void judge(cmp_cell *c, int col, int worse, double noise_pct)
     /* avg and failed % are exact; only percentiles carry the histogram's error */
     double hdr_bound = col >= CMP_P50 ? HDR_REL_ERROR * (fabs(c->old_v) + fabs(c->new_v)) : 0;
     /* (1 - 1e-9): 0.2% - 0.1% is a 0.1 point change, whatever the rounding */
-    if (fabs(d) <= hdr_bound || fabs(d) < min_abs * (1 - 1e-9) || fabs(c->change_pct) < noise_pct)
+    if (d == 0)
+        c->why = "unchanged";
+    else if (fabs(d) <= hdr_bound)
+        c->why = "within the histogram's error";
+    else if (fabs(d) < min_abs * (1 - 1e-9))
+        c->why = col == CMP_FAILED ? "under 0.1 point" : "under half a unit";
+    else if (fabs(c->change_pct) < noise_pct)
+        c->why = "under the noise allowance";
+    else if (c->old_ci && c->new_ci && c->new_lo <= c->old_hi && c->old_lo <= c->new_hi)
+        c->why = "the intervals overlap";   /* sampling noise can explain it */
+    if (c->why)
         return;
-    if (c->old_ci && c->new_ci && c->new_lo <= c->old_hi && c->old_lo <= c->new_hi)
-        return;   /* the intervals overlap: sampling noise can explain it */
     int dir = col == CMP_FAILED ? worse : 1;
     c->flag = (d > 0) == (dir > 0) ? 1 : -1;
 }

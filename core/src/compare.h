@@ -71,6 +71,7 @@ typedef struct cmp_cell {
     bool old_ci, new_ci;               /* intervals below (judged by them when both) */
     double old_lo, old_hi, new_lo, new_hi;
     int flag;                          /* +1 regression, -1 improvement, 0 */
+    const char *why;                   /* a judged, unflagged cell: which test held it back */
 } cmp_cell;
 
 typedef struct cmp_row {

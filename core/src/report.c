@@ -773,10 +773,10 @@ static void write_comparison(rctx *c)
             if (x->have_old && x->have_new)
                 snprintf(ch, sizeof ch, isinf(x->change_pct) ? "new" : "%+.1f%%", x->change_pct);
             const char *cls = x->flag > 0 ? "regression" : x->flag < 0 ? "improvement" : "same";
-            out(f, "<td class=\"num %s\" data-col=\"%s\" data-verdict=\"%s\" title=\"%s\">%s &rarr; %s<br>"
+            out(f, "<td class=\"num %s\" data-col=\"%s\" data-verdict=\"%s\" title=\"%s%s%s\">%s &rarr; %s<br>"
                    "<span class=\"chg\">%s</span>",
-                cls, compare_col_names[k], compare_verdict(x), x->judged ? compare_verdict(x) : "not judged", o, n,
-                ch);
+                cls, compare_col_names[k], compare_verdict(x), x->judged ? compare_verdict(x) : "not judged",
+                x->why ? ": " : "", x->why ? x->why : "", o, n, ch);
             if (x->flag)
                 out(f, x->flag > 0 ? " <span class=\"flag\">&#9650; worse</span>" : " <span class=\"flag\">&#9660; better</span>");
             else if (x->judged)

@@ -251,6 +251,7 @@ static void bimodal_median_is_noise(void **state)
     assert_true(c->old_lo < 1 && c->old_hi > 9);
     assert_true(c->new_lo < 1 && c->new_hi > 9);
     assert_string_equal(compare_verdict(c), "within noise");
+    assert_string_equal(c->why, "the intervals overlap");
     assert_none_flagged(&x->t);
     assert_int_equal(x->t.no_ci_old + x->t.no_ci_new, 0);
     /* The intervals hold the reported figures. */
@@ -281,6 +282,7 @@ static void tail_of_a_small_sample_is_noise(void **state)
     const cmp_cell *c = &row(&x->t, "name: a")->c[CMP_P99];
     assert_allowances_pass(c);
     assert_string_equal(compare_verdict(c), "within noise");
+    assert_string_equal(c->why, "the intervals overlap");
     assert_none_flagged(&x->t);
     pair_free(x);
 }
