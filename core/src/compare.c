@@ -249,7 +249,7 @@ static void judge(cmp_cell *c, int col, int worse, double noise_pct)
     if (col == CMP_COUNT || col == CMP_RATE)
         return;   /* the load model's, not the target's */
     c->judged = true;
-    double min_abs = col == CMP_FAILED ? 0.1 : 0.5;
+    double min_abs = col == CMP_FAILED ? 0.1 : COMPARE_MIN_UNITS;
     /* avg and failed % are exact; only percentiles carry the histogram's error */
     double hdr_bound = col >= CMP_P50 ? HDR_REL_ERROR * (fabs(c->old_v) + fabs(c->new_v)) : 0;
     /* (1 - 1e-9): 0.2% - 0.1% is a 0.1 point change, whatever the rounding */

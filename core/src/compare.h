@@ -47,6 +47,8 @@ enum { CMP_COUNT, CMP_RATE, CMP_FAILED, CMP_AVG, CMP_P50, CMP_P95, CMP_P99, CMP_
  * interval much narrower) and 3 in 10,000 times (equal widths). */
 #define COMPARE_Z 2.576
 #define COMPARE_CONFIDENCE "99%"
+/* The minimum change of avg and percentiles, in the metric's unit. */
+#define COMPARE_MIN_UNITS 0.5
 
 /* One request name or scenario: the breakdown series with one tag set. */
 typedef struct cmp_group {
