@@ -258,7 +258,7 @@ static void judge(cmp_cell *c, int col, int worse, double noise_pct)
     else if (fabs(d) <= hdr_bound)
         c->why = "within the histogram's error";
     else if (fabs(d) < min_abs * (1 - 1e-9))
-        c->why = col == CMP_FAILED ? "under 0.1 point" : "under half a unit";
+        c->why = col == CMP_FAILED ? "under 0.1 point" : "under the minimum change";
     else if (fabs(c->change_pct) < noise_pct)
         c->why = "under the noise allowance";
     else if (c->old_ci && c->new_ci && c->new_lo <= c->old_hi && c->old_lo <= c->new_hi)
@@ -413,11 +413,11 @@ static void run_line(FILE *out, const char *what, const result *r)
 
 void compare_rule(const cmp_table *t, const char *sep, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "flagged when the two runs' %s intervals do not overlap and the change is over %g%%, half a "
-             "unit (0.5 ms; 0.1 point for failed %%) and the histogram's 0.2%% error%sintervals: a percentile's from "
-             "its run's histogram (the values at ranks n*p -/+ %.2f*sqrt(n*p*(1-p))), avg -/+ %.2f standard errors, "
-             "failed %% Wilson's",
-             COMPARE_CONFIDENCE, t->noise_pct, sep, COMPARE_Z, COMPARE_Z);
+    snprintf(buf, cap, "flagged when the two runs' %s intervals do not overlap and the change is over %g%%, %g of "
+             "the metric's unit (%g ms; 0.1 point for failed %%) and the histogram's 0.2%% error%sintervals: a "
+             "percentile's from its run's histogram (the values at ranks n*p -/+ %.2f*sqrt(n*p*(1-p))), avg -/+ %.2f "
+             "standard errors, failed %% Wilson's",
+             COMPARE_CONFIDENCE, t->noise_pct, COMPARE_MIN_UNITS, COMPARE_MIN_UNITS, sep, COMPARE_Z, COMPARE_Z);
 }
 
 const char *compare_verdict(const cmp_cell *c)
