@@ -120,6 +120,10 @@ static void trend_state(FILE *f, const run *r, bool hist)
     fputc('}', f);
 }
 
+/* The runs' VUs max (the end line's vus_max): a percentile's interval
+ * widens by that many ranks each side. */
+static int vus_max;
+
 static char *write_run(const run *r, bool hist)
 {
     static int seq;
@@ -129,7 +133,8 @@ static char *write_run(const run *r, bool hist)
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fputs(META, f);
-    fputs("{\"type\":\"end\",\"duration_s\":10,\"verdict\":\"pass\",\"exit_code\":0,\"totals\":{\"0\":", f);
+    fprintf(f, "{\"type\":\"end\",\"duration_s\":10,\"verdict\":\"pass\",\"exit_code\":0,\"vus_max\":%d,"
+               "\"totals\":{\"0\":", vus_max);
     trend_state(f, r, hist);
     fputs(",\"1\":", f);
     trend_state(f, r, hist);
@@ -287,6 +292,24 @@ static void tail_of_a_small_sample_is_noise(void **state)
     pair_free(x);
 }
 
+/* A stall delays every request in flight at once: the ranks widen by the
+ * VUs max, so one clump of slow samples cannot move p99 out of them. */
+static void intervals_widen_by_the_vus(void **state)
+{
+    (void)state;
+    pair *x = compare_runs(long_tail(3, 1000), long_tail(4, 1000), true, true);
+    cmp_cell iid = row(&x->t, "name: a")->c[CMP_P99];
+    pair_free(x);
+    vus_max = 50;
+    x = compare_runs(long_tail(3, 1000), long_tail(4, 1000), true, true);
+    vus_max = 0;
+    const cmp_cell *c = &row(&x->t, "name: a")->c[CMP_P99];
+    assert_true(c->old_lo < iid.old_lo && c->old_hi >= iid.old_hi);
+    /* 990 + 8.1 + 50 ranks: past the last sample, so up to the max */
+    assert_float_equal(c->old_hi, x->o.totals[1].max, 1e-9);
+    pair_free(x);
+}
+
 /* 10 ms -> 100 ms with 1,000 samples; back is an improvement. */
 static void ten_times_slower_is_flagged(void **state)
 {
@@ -374,7 +397,7 @@ static void the_table_says_how_it_decided(void **state)
     compare_print(f, &x->t, &x->o, &x->n);
     fclose(f);
     assert_non_null(strstr(buf, "99% intervals do not overlap"));
-    assert_non_null(strstr(buf, "n*p -/+ 2.58*sqrt(n*p*(1-p))"));
+    assert_non_null(strstr(buf, "n*p -/+ (2.58*sqrt(n*p*(1-p)) + VUs max)"));
     assert_non_null(strstr(buf, "without an interval (no histogram in /tmp/volley-test-compare-"));
     assert_non_null(strstr(buf, "JUDGED"));
     const char *l = strstr(buf, "\nname: a ");
@@ -403,6 +426,7 @@ int main(void)
         cmocka_unit_test(reader_keeps_histograms),
         cmocka_unit_test(bimodal_median_is_noise),
         cmocka_unit_test(tail_of_a_small_sample_is_noise),
+        cmocka_unit_test(intervals_widen_by_the_vus),
         cmocka_unit_test(ten_times_slower_is_flagged),
         cmocka_unit_test(small_change_with_enough_data_is_flagged),
         cmocka_unit_test(failed_share_needs_enough_requests),
