@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hdr.h"
 #include "summary.h"
 
-const char *const compare_col_names[CMP_NCOLS] = {"count", "rate/s", "failed %", "p50", "p95", "p99"};
+const char *const compare_col_names[CMP_NCOLS] = {"count", "rate/s", "failed %", "avg", "p50", "p95", "p99"};
 
 /* A reported percentile is within 1/(2*HDR_HALF) of the true value (hdr.h). */
 #define HDR_REL_ERROR 0.002
@@ -79,15 +80,107 @@ cmp_group *compare_groups(const result *r, size_t *n)
     return g;
 }
 
-static void trend_into(const rr_stat *t, cmp_stats *st)
+/* The lowest (or highest) value of the slot holding the sample at rank k
+ * (1-based, ascending) of h, in recorded units. */
+static double at_rank(const rr_hist *h, uint64_t k, bool highest)
 {
-    if (!(t->has & RR_HAS_P) || t->n <= 0)
+    uint64_t seen = 0;
+    size_t i = 0;
+    for (; i + 1 < h->n; i++) {
+        seen += h->s[i].count;
+        if (seen >= k)
+            break;
+    }
+    uint32_t slot = h->s[i].slot;
+    return (double)hdr_lowest_of(slot) + (highest ? (double)(hdr_width_of(slot) - 1) : 0);
+}
+
+/* The order-statistic interval of quantile q: the samples at ranks
+ * n*q -/+ z*sqrt(n*q*(1-q)) bound the true quantile with 99% confidence
+ * whatever the distribution, if the samples are independent. They are not
+ * quite: a stall of the generator or the target delays every request in
+ * flight at once, up to the run's VUs, so the ranks widen by that clump
+ * too (measured: without it, 3 of 10 pairs of runs made at the same time
+ * on a busy machine had p99 flagged). Taken as the outer edges of their
+ * slots, so the histogram's own error is inside it too; clamped to the
+ * exact min/max. */
+static void quantile_ci(const rr_hist *h, double scale, const rr_stat *t, double q, double clump, double *lo,
+                        double *hi)
+{
+    double n = (double)h->total, s = COMPARE_Z * sqrt(n * q * (1 - q)) + clump;
+    double a = fmax(floor(n * q - s), 1), b = fmin(ceil(n * q + s), n);
+    *lo = at_rank(h, (uint64_t)a, false) / scale;
+    *hi = at_rank(h, (uint64_t)b, true) / scale;
+    if (t->has & RR_HAS_MINMAX) {
+        *lo = fmin(fmax(*lo, t->min), t->max);
+        *hi = fmax(fmin(*hi, t->max), t->min);
+    }
+}
+
+/* mean -/+ z*sd/sqrt(n), the sd from the slots' midpoints (0.2% off at
+ * most, far less than the interval). */
+static bool mean_ci(const rr_hist *h, double scale, double mean, double *lo, double *hi)
+{
+    if (h->total < 2)
+        return false;
+    double ss = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        uint32_t slot = h->s[i].slot;
+        double mid = ((double)hdr_lowest_of(slot) + (double)(hdr_width_of(slot) - 1) / 2) / scale;
+        ss += (double)h->s[i].count * (mid - mean) * (mid - mean);
+    }
+    double n = (double)h->total, half = COMPARE_Z * sqrt(ss / (n - 1)) / sqrt(n);
+    *lo = mean - half;
+    *hi = mean + half;
+    return true;
+}
+
+/* Wilson's score interval of x successes in n, in percent: unlike
+ * p -/+ z*sqrt(p(1-p)/n) it is not zero-wide at 0 failures. */
+static void wilson_ci(double x, double n, double *lo, double *hi)
+{
+    double p = x / n, z2 = COMPARE_Z * COMPARE_Z, d = 1 + z2 / n;
+    double c = (p + z2 / (2 * n)) / d, half = COMPARE_Z / d * sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+    *lo = 100 * fmax(c - half, 0);
+    *hi = 100 * fmin(c + half, 1);
+}
+
+static void failed_into(const rr_stat *t, cmp_stats *st)
+{
+    if (t->n <= 0)
         return;
+    st->v[CMP_FAILED] = 100.0 * t->nz / t->n;
+    st->have[CMP_FAILED] = st->ci[CMP_FAILED] = true;
+    wilson_ci(t->nz, t->n, &st->lo[CMP_FAILED], &st->hi[CMP_FAILED]);
+}
+
+/* Series si's avg and percentiles, with their intervals when the run kept
+ * its histogram. */
+static void trend_into(const result *r, long si, cmp_stats *st)
+{
+    const rr_stat *t = &r->totals[si];
+    if (t->n <= 0)
+        return;
+    const rr_hist *h = r->hists && r->hists[si].total > 0 ? &r->hists[si] : NULL;
+    double scale = r->hist_scale > 0 ? r->hist_scale : 1000;
+    if (t->has & (RR_HAS_AVG | RR_HAS_SUM)) {
+        st->v[CMP_AVG] = t->has & RR_HAS_AVG ? t->avg : t->sum / t->n;
+        st->have[CMP_AVG] = true;
+        st->ci[CMP_AVG] = h && mean_ci(h, scale, st->v[CMP_AVG], &st->lo[CMP_AVG], &st->hi[CMP_AVG]);
+    }
+    if (!(t->has & RR_HAS_P))
+        return;
+    static const double q[3] = {0.50, 0.95, 0.99};
     for (int k = 0; k < 3; k++) {
         double v = t->p[k == 0 ? RR_P50 : k == 1 ? RR_P95 : RR_P99];
-        if (!isnan(v)) {
-            st->v[CMP_P50 + k] = v;
-            st->have[CMP_P50 + k] = true;
+        if (isnan(v))
+            continue;
+        st->v[CMP_P50 + k] = v;
+        st->have[CMP_P50 + k] = true;
+        if (h) {
+            quantile_ci(h, scale, t, q[k], r->vus_max > 0 ? r->vus_max : 0, &st->lo[CMP_P50 + k],
+                        &st->hi[CMP_P50 + k]);
+            st->ci[CMP_P50 + k] = true;
         }
     }
 }
@@ -108,13 +201,11 @@ void compare_group_stats(const result *r, const cmp_group *g, cmp_stats *st)
         st->v[CMP_RATE] = st->v[CMP_COUNT] / dur;
         st->have[CMP_RATE] = true;
     }
-    if (g->failed >= 0 && r->totals[g->failed].n > 0) {
-        st->v[CMP_FAILED] = 100.0 * r->totals[g->failed].nz / r->totals[g->failed].n;
-        st->have[CMP_FAILED] = true;
-    }
+    if (g->failed >= 0)
+        failed_into(&r->totals[g->failed], st);
     if (d) {
         st->contains = r->series[g->dur].contains;
-        trend_into(d, st);
+        trend_into(r, g->dur, st);
     }
 }
 
@@ -132,7 +223,7 @@ void compare_series_stats(const result *r, long si, cmp_stats *st)
         st->v[CMP_COUNT] = t->n;
         st->have[CMP_COUNT] = st->have[CMP_RATE] = true;
         st->v[CMP_RATE] = t->n / dur;
-        trend_into(t, st);
+        trend_into(r, si, st);
         break;
     case RR_COUNTER:
         st->v[CMP_COUNT] = t->sum;
@@ -142,10 +233,7 @@ void compare_series_stats(const result *r, long si, cmp_stats *st)
     case RR_RATE:
         st->v[CMP_COUNT] = t->n;
         st->have[CMP_COUNT] = true;
-        if (t->n > 0) {
-            st->v[CMP_FAILED] = 100.0 * t->nz / t->n;
-            st->have[CMP_FAILED] = true;
-        }
+        failed_into(t, st);
         break;
     default:
         break;
@@ -159,7 +247,7 @@ static int worse_of(const char *expr)
     return op && *op == '>' ? -1 : 1;
 }
 
-static void judge(cmp_cell *c, int col, rr_contains contains, int worse, double noise_pct)
+static void judge(cmp_cell *c, int col, int worse, double noise_pct)
 {
     if (!c->have_old || !c->have_new)
         return;
@@ -167,10 +255,22 @@ static void judge(cmp_cell *c, int col, rr_contains contains, int worse, double 
     c->change_pct = c->old_v != 0 ? 100.0 * d / fabs(c->old_v) : d == 0 ? 0 : d > 0 ? INFINITY : -INFINITY;
     if (col == CMP_COUNT || col == CMP_RATE)
         return;   /* the load model's, not the target's */
-    double min_abs = col == CMP_FAILED ? 0.1 : 1.0;
-    double hdr_bound = col == CMP_FAILED ? 0 : HDR_REL_ERROR * (fabs(c->old_v) + fabs(c->new_v));
-    (void)contains;
-    if (fabs(d) <= hdr_bound || fabs(d) < min_abs || fabs(c->change_pct) < noise_pct)
+    c->judged = true;
+    double min_abs = col == CMP_FAILED ? 0.1 : COMPARE_MIN_UNITS;
+    /* avg and failed % are exact; only percentiles carry the histogram's error */
+    double hdr_bound = col >= CMP_P50 ? HDR_REL_ERROR * (fabs(c->old_v) + fabs(c->new_v)) : 0;
+    /* (1 - 1e-9): 0.2% - 0.1% is a 0.1 point change, whatever the rounding */
+    if (d == 0)
+        c->why = "unchanged";
+    else if (fabs(d) <= hdr_bound)
+        c->why = "within the histogram's error";
+    else if (fabs(d) < min_abs * (1 - 1e-9))
+        c->why = col == CMP_FAILED ? "under 0.1 point" : "under the minimum change";
+    else if (fabs(c->change_pct) < noise_pct)
+        c->why = "under the noise allowance";
+    else if (c->old_ci && c->new_ci && c->new_lo <= c->old_hi && c->old_lo <= c->new_hi)
+        c->why = "the intervals overlap";   /* sampling noise can explain it */
+    if (c->why)
         return;
     int dir = col == CMP_FAILED ? worse : 1;
     c->flag = (d > 0) == (dir > 0) ? 1 : -1;
@@ -198,7 +298,15 @@ static int add_row(cmp_table *t, size_t *cap, const char *label, bool th, const 
         c->have_new = n && n->have[k];
         c->old_v = c->have_old ? o->v[k] : 0;
         c->new_v = c->have_new ? n->v[k] : 0;
-        judge(c, k, r->contains, worse, t->noise_pct);
+        c->old_ci = c->have_old && o->ci[k];
+        c->new_ci = c->have_new && n->ci[k];
+        if (c->old_ci)
+            c->old_lo = o->lo[k], c->old_hi = o->hi[k];
+        if (c->new_ci)
+            c->new_lo = n->lo[k], c->new_hi = n->hi[k];
+        judge(c, k, worse, t->noise_pct);
+        t->no_ci_old += c->judged && !c->old_ci;
+        t->no_ci_new += c->judged && !c->new_ci;
     }
     return 0;
 }
@@ -310,19 +418,61 @@ static void run_line(FILE *out, const char *what, const result *r)
             r->verdict);
 }
 
+void compare_rule(const cmp_table *t, const char *sep, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "flagged when the two runs' %s intervals do not overlap and the change is over %g%%, %g of "
+             "the metric's unit (%g ms; 0.1 point for failed %%) and the histogram's 0.2%% error%sintervals: a "
+             "percentile's from its run's histogram (the values at ranks n*p -/+ (%.2f*sqrt(n*p*(1-p)) + VUs max)), avg -/+ %.2f "
+             "standard errors, failed %% Wilson's",
+             COMPARE_CONFIDENCE, t->noise_pct, COMPARE_MIN_UNITS, COMPARE_MIN_UNITS, sep, COMPARE_Z, COMPARE_Z);
+}
+
+const char *compare_verdict(const cmp_cell *c)
+{
+    return c->flag > 0 ? "REGRESSION" : c->flag < 0 ? "improvement" : c->judged ? "within noise" : "";
+}
+
+static void fmt_ci(int col, rr_contains contains, bool have, double lo, double hi, char *buf, size_t cap)
+{
+    char a[48], b[48];
+    if (!have) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    compare_fmt(col, contains, lo, a, sizeof a);
+    compare_fmt(col, contains, hi, b, sizeof b);
+    snprintf(buf, cap, "%s..%s", a, b);
+}
+
+/* Which run(s) had no histogram for some judged figure. */
+static void no_ci_note(FILE *out, const cmp_table *t, const result *old_r, const result *new_r)
+{
+    if (!t->no_ci_old && !t->no_ci_new)
+        return;
+    size_t n = t->no_ci_old > t->no_ci_new ? t->no_ci_old : t->no_ci_new;
+    fprintf(out, "%zu figure%s without an interval (no histogram in %s%s%s: a run that died without "
+            "--result-histograms, or json-out's NDJSON): judged by the allowances alone\n",
+            n, n == 1 ? "" : "s", t->no_ci_old ? old_r->path : "", t->no_ci_old && t->no_ci_new ? " and " : "",
+            t->no_ci_new ? new_r->path : "");
+}
+
 void compare_print(FILE *out, const cmp_table *t, const result *old_r, const result *new_r)
 {
     run_line(out, "old:", old_r);
     run_line(out, "new:", new_r);
-    fprintf(out, "flagged when a change is over the histogram's 0.2%% error, 1 unit (0.1 point for failed %%) "
-            "and %g%%\n\n", t->noise_pct);
+    char rule[512];
+    compare_rule(t, "\n", rule, sizeof rule);
+    fprintf(out, "%s\n", rule);
+    no_ci_note(out, t, old_r, new_r);
+    fputc('\n', out);
     int w = 8;
     for (size_t i = 0; i < t->n; i++) {
         int l = (int)strlen(t->rows[i].label) + (t->rows[i].threshold ? 12 : 0);
         if (l > w)
             w = l;
     }
-    fprintf(out, "%-*s  %-8s  %12s  %12s  %9s\n", w, "SERIES", "FIGURE", "OLD", "NEW", "CHANGE");
+    fprintf(out, "%-*s  %-8s  %12s  %12s  %9s  %-12s  %-22s  %s\n", w, "SERIES", "FIGURE", "OLD", "NEW", "CHANGE",
+            "JUDGED", "OLD " COMPARE_CONFIDENCE " INTERVAL", "NEW " COMPARE_CONFIDENCE " INTERVAL");
     for (size_t i = 0; i < t->n; i++) {
         const cmp_row *r = &t->rows[i];
         char label[240];
@@ -331,16 +481,23 @@ void compare_print(FILE *out, const cmp_table *t, const result *old_r, const res
             const cmp_cell *c = &r->c[k];
             if (!c->have_old && !c->have_new)
                 continue;
-            char o[48] = "-", n[48] = "-", ch[32];
+            char o[48] = "-", n[48] = "-", ch[32], line[512];
             if (c->have_old)
                 compare_fmt(k, r->contains, c->old_v, o, sizeof o);
             if (c->have_new)
                 compare_fmt(k, r->contains, c->new_v, n, sizeof n);
             fmt_change(c, ch, sizeof ch);
             const char *fig = k == CMP_FAILED && r->rate_not_failed ? "rate %" : compare_col_names[k];
-            fprintf(out, "%-*s  %-8s  %*s  %*s  %9s%s\n", cols_width(label, w), label, fig,
-                    cols_width(o, 12), o, cols_width(n, 12), n, ch,
-                    c->flag > 0 ? "  REGRESSION" : c->flag < 0 ? "  improvement" : "");
+            int len = snprintf(line, sizeof line, "%-*s  %-8s  %*s  %*s  %9s", cols_width(label, w), label, fig,
+                               cols_width(o, 12), o, cols_width(n, 12), n, ch);
+            if (c->judged && len > 0 && (size_t)len < sizeof line) {
+                char ci_o[104], ci_n[104];
+                fmt_ci(k, r->contains, c->old_ci, c->old_lo, c->old_hi, ci_o, sizeof ci_o);
+                fmt_ci(k, r->contains, c->new_ci, c->new_lo, c->new_hi, ci_n, sizeof ci_n);
+                snprintf(line + len, sizeof line - (size_t)len, "  %-12s  %-*s  %s", compare_verdict(c),
+                         cols_width(ci_o, 22), ci_o, ci_n);
+            }
+            fprintf(out, "%s\n", line);
         }
     }
 }

@@ -739,10 +739,18 @@ static void write_comparison(rctx *c)
     out(f, "<section id=\"comparison\"><h2>Compared with the baseline</h2>\n");
     out(f, "<p class=\"note\">Baseline: <code>%s</code> (%s, started %s, verdict %s). ", c->base->path,
         c->base->spec_name, c->base->start, c->base->verdict);
-    out(f, "A change is flagged only when it is over the histogram's 0.2%% error, over 1 unit (1 ms for times; "
-           "0.1 point for failed %%) and over %g%% (the noise allowance). Count and rate are never flagged: they "
-           "follow the load model. <b>%z regression%s, %z improvement%s.</b></p>\n",
-        t->noise_pct, reg, reg == 1 ? "" : "s", imp, imp == 1 ? "" : "s");
+    char rule[512];
+    compare_rule(t, ". The ", rule, sizeof rule);
+    rule[0] = 'F';
+    out(f, "%s; each cell's last line shows the old and the new run's. Otherwise a change is within noise. Count "
+           "and rate are never flagged: they follow the load model. ", rule);
+    if (t->no_ci_old || t->no_ci_new)
+        out(f, "<span id=\"no-intervals\">%s has no histograms (a run that died without "
+               "<code>--result-histograms</code>, or json-out's NDJSON): its avg and percentiles are judged by the "
+               "allowances alone.</span> ",
+            t->no_ci_old && t->no_ci_new ? "Neither run" : t->no_ci_old ? "The baseline" : "This run");
+    out(f, "<b>%z regression%s, %z improvement%s.</b></p>\n", reg, reg == 1 ? "" : "s", imp,
+        imp == 1 ? "" : "s");
     out(f, "<table class=\"data cmp\" id=\"comparison-table\"><thead><tr><th>series</th>");
     for (int k = 0; k < CMP_NCOLS; k++)
         out(f, "<th>%s</th>", k == CMP_FAILED ? "failed % / rate" : compare_col_names[k]);
@@ -765,11 +773,24 @@ static void write_comparison(rctx *c)
             if (x->have_old && x->have_new)
                 snprintf(ch, sizeof ch, isinf(x->change_pct) ? "new" : "%+.1f%%", x->change_pct);
             const char *cls = x->flag > 0 ? "regression" : x->flag < 0 ? "improvement" : "same";
-            out(f, "<td class=\"num %s\" data-col=\"%s\" title=\"%s\">%s &rarr; %s<br><span class=\"chg\">%s</span>",
-                cls, compare_col_names[k], x->flag > 0 ? "regression" : x->flag < 0 ? "improvement" : "within noise",
-                o, n, ch);
+            out(f, "<td class=\"num %s\" data-col=\"%s\" data-verdict=\"%s\" title=\"%s%s%s\">%s &rarr; %s<br>"
+                   "<span class=\"chg\">%s</span>",
+                cls, compare_col_names[k], compare_verdict(x), x->judged ? compare_verdict(x) : "not judged",
+                x->why ? ": " : "", x->why ? x->why : "", o, n, ch);
             if (x->flag)
                 out(f, x->flag > 0 ? " <span class=\"flag\">&#9650; worse</span>" : " <span class=\"flag\">&#9660; better</span>");
+            else if (x->judged)
+                out(f, " <span class=\"chg\">&middot; within noise</span>");
+            if (x->old_ci && x->new_ci) {
+                char a[48], b[48], c2[48], d[48];
+                compare_fmt(k, r->contains, x->old_lo, a, sizeof a);
+                compare_fmt(k, r->contains, x->old_hi, b, sizeof b);
+                compare_fmt(k, r->contains, x->new_lo, c2, sizeof c2);
+                compare_fmt(k, r->contains, x->new_hi, d, sizeof d);
+                out(f, "<br><span class=\"chg ci\">%s&ndash;%s &rarr; %s&ndash;%s</span>", a, b, c2, d);
+            } else if (x->judged) {
+                out(f, "<br><span class=\"chg ci\">no interval</span>");
+            }
             out(f, "</td>");
         }
         out(f, "</tr>\n");

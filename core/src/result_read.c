@@ -316,6 +316,72 @@ static int merge_hist(reader *rd, uint32_t si, json_t *h)
     return 0;
 }
 
+/* The run's histogram of series si, kept for compare.c: n slots to fill
+ * (NULL: out of memory). Not kept when the geometry is not hdr.h's. */
+static rr_hist *hist_room(reader *rd, size_t si, size_t n)
+{
+    result *r = rd->r;
+    if (!r->hists && !(r->hists = calloc(r->n_series ? r->n_series : 1, sizeof *r->hists)))
+        return NULL;
+    r->hist_scale = rd->scale;
+    rr_hist *h = &r->hists[si];
+    free(h->s);
+    memset(h, 0, sizeof *h);
+    if (n && !(h->s = malloc(n * sizeof *h->s)))
+        return NULL;
+    return h;
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const rr_slot *x = a, *y = b;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* An end line's "h" ([[slot, count], ...]) as the run's histogram. */
+static int keep_hist(reader *rd, size_t si, json_t *h)
+{
+    if (!rd->geometry_ok || !json_is_array(h))
+        return 0;
+    rr_hist *k = hist_room(rd, si, json_array_size(h));
+    if (!k)
+        return fail(rd, "out of memory");
+    size_t i;
+    json_t *pair;
+    bool sorted = true;
+    json_array_foreach(h, i, pair) {
+        json_t *slot = json_array_get(pair, 0), *count = json_array_get(pair, 1);
+        if (!json_is_integer(slot) || !json_is_integer(count) || json_integer_value(slot) < 0 ||
+            json_integer_value(slot) >= (json_int_t)HDR_SLOTS || json_integer_value(count) < 0)
+            return fail(rd, "a histogram slot is not [slot, count] within the geometry");
+        rr_slot *x = &k->s[k->n++];
+        x->slot = (uint32_t)json_integer_value(slot);
+        x->count = (uint64_t)json_integer_value(count);
+        k->total += x->count;
+        sorted &= k->n == 1 || x[-1].slot < x->slot;
+    }
+    if (!sorted)
+        qsort(k->s, k->n, sizeof *k->s, cmp_slot);
+    return 0;
+}
+
+/* A histogram merged from the windows (a run that died) as the run's. */
+static int keep_merged(reader *rd, size_t si, const hdr_hist *h)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < HDR_SLOTS; i++)
+        n += h->counts[i] != 0;
+    rr_hist *k = hist_room(rd, si, n);
+    if (!k)
+        return fail(rd, "out of memory");
+    for (uint32_t i = 0; i < HDR_SLOTS; i++)
+        if (h->counts[i]) {
+            k->s[k->n++] = (rr_slot){i, h->counts[i]};
+            k->total += h->counts[i];
+        }
+    return 0;
+}
+
 static int read_window(reader *rd, json_t *o, const id_map *ids)
 {
     result *r = rd->r;
@@ -410,6 +476,8 @@ static int read_end(reader *rd, json_t *o, const id_map *ids)
         memset(t, 0, sizeof *t);
         t->series = (uint32_t)si;
         read_stat(v, t);
+        if (keep_hist(rd, (size_t)si, json_object_get(v, "h")) != 0)
+            return -1;
     }
     json_t *th = json_object_get(o, "thresholds");
     size_t i;
@@ -463,6 +531,8 @@ static int finish_incomplete(reader *rd)
         rr_stat *t = &r->totals[i];
         if (!h || h->total == 0 || !(t->has & RR_HAS_MINMAX))
             continue;
+        if (keep_merged(rd, i, h) != 0)
+            return -1;
         h->min = (int64_t)llround(t->min * rd->scale);
         h->max = (int64_t)llround(t->max * rd->scale);
         static const double ps[RR_NP] = {50, 90, 95, 99};
@@ -677,6 +747,9 @@ void result_free(result *r)
     free(r->abort_reason);
     free(r->verdict);
     free(r->totals);
+    for (size_t i = 0; r->hists && i < r->n_series; i++)
+        free(r->hists[i].s);
+    free(r->hists);
     for (size_t i = 0; i < r->n_checks; i++) {
         free(r->checks[i].group);
         free(r->checks[i].name);

@@ -46,6 +46,19 @@ typedef struct rr_tag {
     char *name, *value;
 } rr_tag;
 
+/* A run's histogram of one trend (hdr.h's geometry): its non-empty slots,
+ * ascending; values are the metric's unit times result.hist_scale. */
+typedef struct rr_slot {
+    uint32_t slot;
+    uint64_t count;
+} rr_slot;
+
+typedef struct rr_hist {
+    rr_slot *s;
+    size_t n;
+    uint64_t total;
+} rr_hist;
+
 typedef struct rr_series {
     int64_t id;
     char *key, *metric;
@@ -118,6 +131,11 @@ typedef struct result {
     int exit_code;       /* -1 when unknown */
     double iterations_complete, iterations_interrupted, vus_max, cpu_s, windows_behind;
     rr_stat *totals;     /* one per series, index = series index; has == 0: no sample */
+    /* The run's histogram of each trend (compare.c's confidence intervals):
+     * from the end line's totals, or merged from the windows' when the run
+     * died. NULL, or one per series with n == 0 where there is none. */
+    rr_hist *hists;
+    double hist_scale;
     rr_check *checks;
     size_t n_checks;
     json_t *stages;      /* the end line's stages object, or NULL */
