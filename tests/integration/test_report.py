@@ -214,9 +214,12 @@ class ReportTest(VolleyCase):
         return self.volley("compare", self.runs[old][0], self.runs[new][0], *args)
 
     def test_compare_flags_the_regression_only(self):
-        # --noise 10: api's p95 (~10.9 ms) is flagged only past 12 ms; the
-        # regression is +800%.
-        rc, out, err = self.compare("base", "slow", "--fail-on-regression", "20", "--noise", "10")
+        # --noise 30: base and slow are two runs made apart, so api's p95
+        # (~10.9 ms, the same spec both times) may drift on a busy machine
+        # (measured up to 15%): only past 14 ms would it be flagged; the
+        # regression is +800%. Sampling noise alone is test_compare.c's
+        # (synthetic histograms) and the two runs made at once below.
+        rc, out, err = self.compare("base", "slow", "--fail-on-regression", "20", "--noise", "30")
         self.assertEqual(rc, 99, out + err)
         lines = out.splitlines()
 
@@ -313,7 +316,7 @@ class ReportTest(VolleyCase):
     def comparison_page(self):
         path = os.path.join(self.tmp, "cmp.html")
         rc, out, err = self.volley("report", "--baseline", self.runs["base"][0], self.runs["slow"][0], "-o", path,
-                                   "--noise", "10")
+                                   "--noise", "30")
         self.assertEqual(rc, 0, err)
         return path
 
