@@ -120,8 +120,13 @@ class ResultTest(VolleyCase):
         t = end["totals"][dur]
         self.assertAlmostEqual(t["p"]["95"], s["metrics"]["http_req_duration"]["p(95)"], places=6)
         self.assertEqual(sum(c for _, c in t["h"]), t["n"])
+        # The histogram's p95 (a sample's slot) against the exact p95
+        # (interpolated between two samples, which may be µs apart in a
+        # sparse tail): close, not equal.
         approx = hist_percentile(t["h"], 95)
-        self.assertLessEqual(abs(approx - t["p"]["95"]), max(0.002, t["p"]["95"] * 0.01))
+        self.assertLessEqual(abs(approx - t["p"]["95"]), max(0.01, t["p"]["95"] * 0.05))
+        self.assertGreaterEqual(approx, t["p"]["90"] * 0.99)
+        self.assertLessEqual(approx, t["p"]["99"] * 1.01)
         verdicts = [(x["verdict"], x["judged"]) for x in end["thresholds"]]
         self.assertEqual(verdicts[0][0], "pass")
         self.assertEqual(verdicts[2], ("no_data", "no data"))
