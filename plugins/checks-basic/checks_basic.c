@@ -783,6 +783,14 @@ static bool duration_eval(const void *cond, const volley_response *resp, volley_
                           char *msg, size_t msgcap)
 {
     const struct duration_cond *c = cond;
+    if (resp->status == 0) {
+        /* No response: its 0 ms is not a fast answer (the timing trends
+         * leave such requests out for the same reason). */
+        if (msgcap)
+            snprintf(msg, msgcap, "no response%s%s", resp->error ? ": " : "",
+                     resp->error ? resp->error : "");
+        return false;
+    }
     if (resp->duration_ms < c->limit_ms)
         return true;
     if (msgcap)

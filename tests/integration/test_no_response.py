@@ -84,6 +84,26 @@ class NoResponse(VolleyCase):
         self.assertEqual(rc, 0, out + err)
         self.assertTrue(s["metrics"]["http_req_duration"]["no_data"])
 
+    def test_duration_check_fails_without_a_response(self):
+        """duration_lt on a refused request: its 0 ms is no fast answer."""
+        spec = self.write_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 3
+                flow:
+                  - http: { url: "%s/x", timeout: 2s }
+                    check:
+                      - { name: quick, duration_lt: 500 }
+            """ % DEAD)
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                rc, out, err = self.volley("run", spec, env=client_env(client))
+                self.assertEqual(rc, 0, out + err)
+                self.assertRegex(out, r"✗ quick\n\s+↳  0% — ✓ 0 / ✗ 3\n\s+first failure: duration_lt: no response: ", out)
+
     def test_mixed_run_counts_responses_only(self):
         spec = """
             version: 1
