@@ -578,7 +578,7 @@ static void write_stages(rctx *c)
         json_t *unit = json_object_get(sc, "target_unit");
         const char *u = json_is_string(unit) ? json_string_value(unit) : "";
         out(f, "<h3>scenario %s</h3>\n<table class=\"data stages\"><thead><tr><th>stage</th><th>from (s)</th>"
-               "<th>to (s)</th><th>target (%s)</th><th>iterations/s</th><th>requests/s</th><th>p95</th>"
+               "<th>to (s)</th><th>target (%s)</th><th>iterations/s</th><th>dropped/s</th><th>requests/s</th><th>p95</th>"
                "<th>failed</th><th>thresholds crossed</th></tr></thead><tbody>\n", name, u);
         size_t i;
         json_t *row;
@@ -592,6 +592,7 @@ static void write_stages(rctx *c)
                    "<td class=\"num\">%g &rarr; %g</td>", k == bp_stage ? "v-fail" : "", k, s0, s0 + d,
                 json_number_value(json_object_get(row, "from")), json_number_value(json_object_get(row, "target")));
             stage_num(f, row, "iterations_rate", RR_DEFAULT, false);
+            stage_num(f, row, "dropped_rate", RR_DEFAULT, false);
             stage_num(f, row, "http_reqs_rate", RR_DEFAULT, false);
             stage_num(f, row, "http_req_duration_p95", RR_TIME, false);
             stage_num(f, row, "http_req_failed_rate", RR_DEFAULT, true);

@@ -8,8 +8,8 @@
 
 /* The series every stage row reads, by metric name (their own series). */
 static const char *const row_metrics[] = {"iterations", "http_reqs", "http_req_duration",
-                                          "http_req_failed"};
-enum { ROW_ITERATIONS, ROW_HTTP_REQS, ROW_DURATION, ROW_FAILED, ROW__COUNT };
+                                          "http_req_failed", "dropped_iterations"};
+enum { ROW_ITERATIONS, ROW_HTTP_REQS, ROW_DURATION, ROW_FAILED, ROW_DROPPED, ROW__COUNT };
 
 bool stages_wanted(const scenario *sc)
 {
@@ -139,10 +139,14 @@ static void fmt_crossed(const metrics_reg *reg, const threshold *t, const series
 
 /* ---- text ---- */
 
-enum { COL_STAGE, COL_DURATION, COL_TARGET, COL_ITERS, COL_REQS, COL_P95, COL_FAILED, COL__COUNT };
+/* dropped/s: an arrival rate's iterations that found no free VU, so
+ * iterations/s + dropped/s is what the stage offered (a ramp's average,
+ * between the previous target and this one). */
+enum { COL_STAGE, COL_DURATION, COL_TARGET, COL_ITERS, COL_DROPPED, COL_REQS, COL_P95, COL_FAILED,
+       COL__COUNT };
 static const char *const col_head[COL__COUNT] = {
-    "stage", "duration", "target", "iterations/s", "http_reqs/s", "http_req_duration p(95)",
-    "http_req_failed"};
+    "stage", "duration", "target", "iterations/s", "dropped/s", "http_reqs/s",
+    "http_req_duration p(95)", "http_req_failed"};
 
 /* Display columns of a UTF-8 text (µ is 2 bytes, 1 column). */
 static int text_cols(const char *s)
@@ -163,6 +167,8 @@ static void row_cells(const scenario *sc, const metrics_reg *reg, const stage_ro
     const series_agg *it = row->m[ROW_ITERATIONS], *rq = row->m[ROW_HTTP_REQS];
     const series_agg *d = row->m[ROW_DURATION], *f = row->m[ROW_FAILED];
     snprintf(cells[COL_ITERS], 64, "%.1f", it && row->dur_s > 0 ? it->sum / row->dur_s : 0);
+    const series_agg *dr = row->m[ROW_DROPPED];
+    snprintf(cells[COL_DROPPED], 64, "%.1f", dr && row->dur_s > 0 ? dr->sum / row->dur_s : 0);
     snprintf(cells[COL_REQS], 64, "%.1f", rq && row->dur_s > 0 ? rq->sum / row->dur_s : 0);
     if (d && d->count && dm >= 0)
         summary_fmt_value(reg->metrics[dm].info.contains, agg_trend_stat(d, "p(95)"),
@@ -291,11 +297,13 @@ static json_t *scenario_json(const spec *s, const metrics_reg *reg, const run_re
                 json_array_append_new(cr, crossed_json(reg, &s->thresholds[i], a, row.dur_s));
         }
         double iters = it ? it->sum : 0, reqs = rq ? rq->sum : 0;
+        double dropped = row.m[ROW_DROPPED] ? row.m[ROW_DROPPED]->sum : 0;
         json_t *o = json_pack(
-            "{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}",
+            "{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}",
             "stage", (json_int_t)(k + 1), "start_s", row.start_s, "duration_s", row.dur_s,
             "from", row.from, "target", row.target,
             "iterations", iters, "iterations_rate", row.dur_s > 0 ? iters / row.dur_s : 0.0,
+            "dropped_iterations", dropped, "dropped_rate", row.dur_s > 0 ? dropped / row.dur_s : 0.0,
             "http_reqs", reqs, "http_reqs_rate", row.dur_s > 0 ? reqs / row.dur_s : 0.0,
             "http_req_duration_p95", num_or_null(d && d->count, d ? agg_trend_stat(d, "p(95)") : 0),
             "http_req_failed_rate", num_or_null(f && f->count, f ? agg_rate(f) : 0),

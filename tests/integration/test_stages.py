@@ -75,6 +75,7 @@ class StagesTest(VolleyCase):
         self.assertEqual([x["start_s"] for x in stages], [0, 1, 2])
         for x in stages[:2]:
             self.assertEqual(x["iterations"], 2, x)       # 2/s for 1 s, none dropped
+            self.assertEqual(x["dropped_rate"], 0, x)
             self.assertEqual(x["http_reqs_rate"], 2, x)
             self.assertEqual(x["thresholds_crossed"], [], x)
             self.assertGreaterEqual(x["http_req_duration_p95"], 95)
@@ -87,6 +88,9 @@ class StagesTest(VolleyCase):
         self.assertGreaterEqual(crossed[0]["value"], 10)
         # the run's dropped iterations are all in stage 3
         self.assertEqual(crossed[0]["value"], s["metrics"]["dropped_iterations"]["count"])
+        self.assertEqual(last["dropped_iterations"], crossed[0]["value"])
+        # achieved + dropped: what the ramp from 2/s to 60/s offered in 1 s (~31)
+        self.assertAlmostEqual(last["iterations_rate"] + last["dropped_rate"], 31, delta=3)
         bp = sc["breaking_point"]
         self.assertEqual(bp["stage"], 3)
         self.assertEqual(bp["target"], 60)
