@@ -27,7 +27,7 @@
 /* The option, filled by the core (its `set` bits follow this order). */
 enum ptls_opt {
     PTLS_OPT_CA_FILE, PTLS_OPT_INSECURE, PTLS_OPT_CLIENT_CERT, PTLS_OPT_CLIENT_KEY,
-    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION
+    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION, PTLS_OPT_SESSION_RESUMPTION
 };
 
 typedef struct ptls_config {
@@ -38,13 +38,14 @@ typedef struct ptls_config {
     const char *client_key;
     const volley_template *server_name; /* constant at load time            */
     int min_version;                   /* index into "1.2", "1.3"           */
+    bool session_resumption;           /* default true                      */
 } ptls_config;
 
 /* The `tls` option's sub-map: declare it as
  *   {.name = "tls", .type = VOLLEY_OPT_OBJECT, .sub = &ptls_config_map, ...} */
 extern const volley_option_map ptls_config_map;
 #define PTLS_HELP "TLS options: { ca_file, insecure_skip_verify, client_cert, client_key, " \
-                  "server_name, min_version }"
+                  "server_name, min_version, session_resumption }"
 
 /* A distinct set of TLS settings, shared by the steps that have it. */
 typedef struct ptls_profile {
@@ -58,6 +59,7 @@ typedef struct ptls_profile {
     char *server_name;       /* NULL: the url's host */
     bool server_name_ip;     /* server_name is an IP address */
     int min_version;         /* 0 or TLS1_2_VERSION, TLS1_3_VERSION */
+    bool no_resumption;      /* session_resumption: false */
     SSL_CTX *ctx;            /* built at load time from the above */
     struct ptls_profile *next;
 } ptls_profile;
