@@ -537,8 +537,6 @@ void http_tls_keep_session(http_tls_sessions *ss, const http_step *st, SSL *ssl)
 void http_tls_sessions_free(http_tls_sessions *ss);
 /* Frees a connection's SSL without a close_notify. */
 void http_tls_free(SSL *ssl);
-/* k6's tls_version tag value of the connection ("tls1.3"), or NULL. */
-const char *http_tls_version(const SSL *ssl);
 
 /* ---- http_conf.c: step_compile (calls request building) ---- */
 

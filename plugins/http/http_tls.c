@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -283,7 +284,8 @@ int http_tls_handshake(SSL *ssl, int *events, CURLcode *rc, long *os_errno, char
     }
     char why[160];
     ssl_text(why, sizeof why);
-    snprintf(detail, cap, "OpenSSL SSL_connect: %s", why);
+    /* curl's form, so both clients' texts read alike */
+    snprintf(detail, cap, "OpenSSL/%s: %s", OpenSSL_version(OPENSSL_VERSION_STRING), why);
     return -1;
 }
 
@@ -373,20 +375,4 @@ bool http_tls_idle_ok(SSL *ssl)
         return true;
     ERR_clear_error();
     return false;
-}
-
-const char *http_tls_version(const SSL *ssl)
-{
-    switch (SSL_version(ssl)) {
-    case TLS1_3_VERSION:
-        return "tls1.3";
-    case TLS1_2_VERSION:
-        return "tls1.2";
-    case TLS1_1_VERSION:
-        return "tls1.1";
-    case TLS1_VERSION:
-        return "tls1.0";
-    default:
-        return NULL;
-    }
 }
