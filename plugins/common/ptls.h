@@ -9,9 +9,10 @@
  * Steps with the same settings share one profile and so one context: the
  * form a later "one context per distinct config, shared by workers, with
  * session resumption" grows from. The ws plugin hands the context to lws
- * (one vhost per profile); the http plugin gives curl the equivalent
- * options (curl 7.88 builds its own context per connection) and adds what
- * curl has no option for (server_name) from its SSL_CTX callback.
+ * (one vhost per profile); the http plugin's fast path makes its
+ * connections from it (http_tls.c), and gives curl the equivalent options
+ * (curl 7.88 builds its own context per connection), adding what curl has
+ * no option for (server_name) from its SSL_CTX callback.
  */
 #ifndef VOLLEY_PTLS_H
 #define VOLLEY_PTLS_H

@@ -1,7 +1,9 @@
 /*
- * The fast path: plain http:// requests written and parsed by the plugin,
- * beside libcurl, for the cost of a few thousand instructions instead of
- * curl's ~57,000 per request.
+ * The fast path: HTTP/1.1 requests over http:// and https:// written and
+ * parsed by the plugin, beside libcurl, for the cost of a few thousand
+ * instructions instead of curl's ~57,000 per request (over https://, TLS
+ * with OpenSSL directly on the socket: http_tls.c; a new connection goes
+ * through PH_HANDSHAKE after its connect).
  *
  * Each VU owns its connections (as a k6 VU owns its own), one per host and
  * port it talks to (at most MAX_CONNS, the least recently used goes), kept
@@ -25,7 +27,8 @@
  * header block and error codes; a reused connection that dies before any
  * answer is reconnected and the request sent once more. What it does not
  * do, it hands to curl: a VU with cookies, a step that set one or
- * redirected (marked curl-only), a rendered url curl would rewrite.
+ * redirected (marked curl-only), a rendered url curl would rewrite, a
+ * server that picked HTTP/2 in ALPN (the step marked curl-only).
  *
  * Completion always happens from a loop callback: a failure found inside
  * step_start is reported by the VU's timer firing at once.
@@ -638,7 +641,7 @@ static int write_request(http_raw *r)
                 conn_poll(c, UV_READABLE | events);
                 return 0;
             }
-            if (errno == EPROTO) {
+            if (c->ssl && errno == EPROTO) {
                 fail(r, CURLE_SEND_ERROR, 0, "%s", detail);
                 return 1;
             }
