@@ -39,6 +39,11 @@ static const volley_option options[] = {
                               .offset = offsetof(ptls_config, min_version),
                               .enum_values = versions,
                               .help = "lowest TLS version accepted: 1.2 or 1.3"},
+    [PTLS_OPT_SESSION_RESUMPTION] = {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
+                                     .offset = offsetof(ptls_config, session_resumption),
+                                     .default_value = "true",
+                                     .help = "false: a full handshake on every new connection "
+                                             "(no TLS session resumption)"},
 };
 
 const volley_option_map ptls_config_map = {options, VOLLEY_COUNTOF(options), sizeof(ptls_config),
@@ -236,7 +241,8 @@ static bool same_str(const char *a, const char *b)
 static bool same(const ptls_profile *a, const ptls_profile *b)
 {
     return a->custom == b->custom && a->insecure == b->insecure &&
-           a->min_version == b->min_version && same_str(a->ca_file, b->ca_file) &&
+           a->min_version == b->min_version && a->no_resumption == b->no_resumption &&
+           same_str(a->ca_file, b->ca_file) &&
            same_str(a->client_cert, b->client_cert) && same_str(a->client_key, b->client_key) &&
            same_str(a->server_name, b->server_name);
 }
@@ -247,6 +253,7 @@ static int settings(ptls_profile *p, const volley_host *h, volley_core *core, co
 {
     p->custom = c->set != 0;
     p->insecure = c->insecure_skip_verify;
+    p->no_resumption = VOLLEY_OPT_IS_SET(c, PTLS_OPT_SESSION_RESUMPTION) && !c->session_resumption;
     if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_MIN_VERSION))
         p->min_version = c->min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
     bool has_cert = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_CERT) && c->client_cert;

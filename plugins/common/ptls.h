@@ -9,9 +9,10 @@
  * Steps with the same settings share one profile and so one context: the
  * form a later "one context per distinct config, shared by workers, with
  * session resumption" grows from. The ws plugin hands the context to lws
- * (one vhost per profile); the http plugin gives curl the equivalent
- * options (curl 7.88 builds its own context per connection) and adds what
- * curl has no option for (server_name) from its SSL_CTX callback.
+ * (one vhost per profile); the http plugin's fast path makes its
+ * connections from it (http_tls.c), and gives curl the equivalent options
+ * (curl 7.88 builds its own context per connection), adding what curl has
+ * no option for (server_name) from its SSL_CTX callback.
  */
 #ifndef VOLLEY_PTLS_H
 #define VOLLEY_PTLS_H
@@ -27,7 +28,7 @@
 /* The option, filled by the core (its `set` bits follow this order). */
 enum ptls_opt {
     PTLS_OPT_CA_FILE, PTLS_OPT_INSECURE, PTLS_OPT_CLIENT_CERT, PTLS_OPT_CLIENT_KEY,
-    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION
+    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION, PTLS_OPT_SESSION_RESUMPTION
 };
 
 typedef struct ptls_config {
@@ -38,13 +39,14 @@ typedef struct ptls_config {
     const char *client_key;
     const volley_template *server_name; /* constant at load time            */
     int min_version;                   /* index into "1.2", "1.3"           */
+    bool session_resumption;           /* default true                      */
 } ptls_config;
 
 /* The `tls` option's sub-map: declare it as
  *   {.name = "tls", .type = VOLLEY_OPT_OBJECT, .sub = &ptls_config_map, ...} */
 extern const volley_option_map ptls_config_map;
 #define PTLS_HELP "TLS options: { ca_file, insecure_skip_verify, client_cert, client_key, " \
-                  "server_name, min_version }"
+                  "server_name, min_version, session_resumption }"
 
 /* A distinct set of TLS settings, shared by the steps that have it. */
 typedef struct ptls_profile {
@@ -58,6 +60,7 @@ typedef struct ptls_profile {
     char *server_name;       /* NULL: the url's host */
     bool server_name_ip;     /* server_name is an IP address */
     int min_version;         /* 0 or TLS1_2_VERSION, TLS1_3_VERSION */
+    bool no_resumption;      /* session_resumption: false */
     SSL_CTX *ctx;            /* built at load time from the above */
     struct ptls_profile *next;
 } ptls_profile;

@@ -3,9 +3,9 @@
  * descriptor, the plugin instance, worker_init/worker_fini and the per-VU
  * request cycle, which sends each request down one of two clients.
  *
- * Plain http:// requests go to the fast path (http_raw.c) when they can;
- * everything else, and what the fast path hands over (redirects, cookies),
- * runs on libcurl (http_curl.c, on the worker's multis of http_loop.c).
+ * HTTP/1.1 requests over http:// and https:// go to the fast path
+ * (http_raw.c, TLS in http_tls.c) when they can; everything else, and what
+ * the fast path hands over (redirects, cookies, HTTP/2), runs on libcurl (http_curl.c, on the worker's multis of http_loop.c).
  * http_int.h has the file map and which file may call which.
  */
 #include <stdio.h>
@@ -24,6 +24,7 @@ static void http_destroy(void *inst)
     if (!p)
         return;
     ptls_set_free(&p->tls);
+    http_tls_global_free();
     free(p->default_cainfo);
     free(p->default_capath);
     free(p);
@@ -82,6 +83,15 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
         return NULL;
     }
     p->raw_enabled = !client || strcmp(client, "curl") != 0;
+    /* VOLLEY_HTTP_FAST_TLS=off keeps https:// on curl (for comparing) */
+    const char *fast_tls = getenv("VOLLEY_HTTP_FAST_TLS");
+    if (fast_tls && *fast_tls && strcmp(fast_tls, "on") != 0 && strcmp(fast_tls, "off") != 0) {
+        snprintf(err, errcap, "VOLLEY_HTTP_FAST_TLS: expected \"on\" or \"off\", got \"%s\"",
+                 fast_tls);
+        http_destroy(p);
+        return NULL;
+    }
+    p->raw_tls = p->raw_enabled && !(fast_tls && strcmp(fast_tls, "off") == 0);
     if (curl_ca_defaults(p) != 0) {
         snprintf(err, errcap, "out of memory");
         http_destroy(p);

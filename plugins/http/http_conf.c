@@ -479,13 +479,14 @@ static char *curl_header_bytes(const volley_host *h, const char *line, size_t *l
 }
 
 /*
- * "host[:port]" of an http:// url as curl sends it in Host (the text as
- * written, the port only when not 80). A name of letters, digits, dots and
- * hyphens, an IPv4 address or a bracketed IPv6 one; anything else (user
- * info, zone ids, odd ports) stays on curl.
+ * "host[:port]" of an http:// or https:// url as curl sends it in Host
+ * (the text as written, the port only when not the scheme's, 80 or 443).
+ * A name of letters, digits, dots and hyphens, an IPv4 address or a
+ * bracketed IPv6 one; anything else (user info, zone ids, odd ports) stays
+ * on curl.
  */
 static bool parse_authority(const volley_host *h, http_step *st, const char *a, size_t n,
-                            volley_buf *hostline, bool *oom)
+                            unsigned default_port, volley_buf *hostline, bool *oom)
 {
     size_t hl;
     if (a[0] == '[') {
@@ -507,7 +508,7 @@ static bool parse_authority(const volley_host *h, http_step *st, const char *a, 
         if (!hl || a[hl - 1] == '.')
             return false;
     }
-    unsigned port = 80;
+    unsigned port = default_port;
     if (hl < n) {
         if (a[hl] != ':' || hl + 1 == n || n - hl - 1 > 5)
             return false;
@@ -526,7 +527,7 @@ static bool parse_authority(const volley_host *h, http_step *st, const char *a, 
         return false;
     add_str(h, hostline, "Host: ", oom);
     add(h, hostline, a, hl, oom);
-    if (port != 80) {
+    if (port != default_port) {
         char num[16];
         snprintf(num, sizeof num, ":%u", port);
         add_str(h, hostline, num, oom);
@@ -541,20 +542,27 @@ static bool parse_authority(const volley_host *h, http_step *st, const char *a, 
  * sent): the request line, Host (or the step's own Host in its place),
  * Accept: * / * unless the step sets Accept, the step's header lines in
  * order as curl sends them, Content-Length when there is a body, the body.
- * It may when the url is http:// with a host this file understands,
- * constant or templated after a constant "http://host:port/", the host
- * resolved, and no header curl treats specially (Host that is templated or
- * blank, Content-Length, Transfer-Encoding, Expect). Anything else stays
- * on curl; so does everything with VOLLEY_HTTP_CLIENT=curl.
+ * It may when the url is http:// (or https://, unless VOLLEY_HTTP_FAST_TLS
+ * is off) with a host this file understands, constant or templated after a
+ * constant "http://host:port/", the host resolved, and no header curl
+ * treats specially (Host that is templated or blank, Content-Length,
+ * Transfer-Encoding, Expect). An https:// step gets its TLS profile's
+ * context ready for it (the default profile without tls:). Anything else
+ * stays on curl; so does everything with VOLLEY_HTTP_CLIENT=curl. -1 with
+ * err when it cannot be done (out of memory, OpenSSL).
  */
 static int compile_raw(http_plugin *p, http_step *st, const char *url, const char *shown,
-                       const volley_step_info *info)
+                       const volley_step_info *info, char *err, size_t errcap)
 {
     const volley_host *h = p->host;
     const char *text = url ? url : shown;
-    if (!p->raw_enabled || !text || strncmp(text, "http://", 7) != 0)
+    if (!p->raw_enabled || !text)
         return 0;
-    const char *a = text + 7;
+    bool tls = strncmp(text, "https://", 8) == 0;
+    if (!(tls ? p->raw_tls : strncmp(text, "http://", 7) == 0))
+        return 0;
+    size_t scheme = tls ? 8 : 7;
+    const char *a = text + scheme;
     size_t alen = strcspn(a, "/?#$");
     if (a[alen] != '/' || !alen)
         return 0;
@@ -566,11 +574,11 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
     volley_buf hostline = {0}, mid = {0}, req = {0};
     bool oom = false;
     int rc = -1;
-    if (!parse_authority(h, st, a, alen, &hostline, &oom))
+    if (!parse_authority(h, st, a, alen, tls ? 443 : 80, &hostline, &oom))
         goto no;
-    if (!(st->origin = strndup(text, 7 + alen + 1)))
+    if (!(st->origin = strndup(text, scheme + alen + 1)))
         goto out;
-    st->origin_len = 7 + alen + 1;
+    st->origin_len = scheme + alen + 1;
     if (!url) {
         char port[8];
         snprintf(port, sizeof port, "%u", st->port);
@@ -636,10 +644,25 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
         st->raw_req_len = req.len;
         req.data = NULL;
     }
+    if (tls) {
+        const char *n = st->host_name;
+        size_t nl = strlen(n);
+        st->tls_host = n[0] == '[' ? strndup(n + 1, nl - 2) : strdup(n);
+        if (!st->tls_host)
+            goto out;
+        st->tls_host_ip = n[0] == '[' || is_ip_literal(n);
+        if (http_tls_compile(p, st, err, errcap) != 0) {
+            free(hostline.data);
+            free(mid.data);
+            return -1;
+        }
+    }
     st->raw = true;
 no:
     rc = 0;
 out:
+    if (rc != 0)
+        snprintf(err, errcap, "out of memory");
     free(hostline.data);
     free(mid.data);
     free(req.data);
@@ -726,11 +749,11 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
                                 ? p->host->template_display(c->url) : NULL;
         st->tag_url = shown ? shown : "(templated url)";
         st->tag_name = c->name ? c->name : st->tag_url;
-        if (compile_raw(p, st, NULL, shown, info) != 0)
-            goto oom;
+        if (compile_raw(p, st, NULL, shown, info, err, errcap) != 0)
+            goto fail;
     }
-    if (url && compile_raw(p, st, url, NULL, info) != 0)
-        goto oom;
+    if (url && compile_raw(p, st, url, NULL, info, err, errcap) != 0)
+        goto fail;
     st->idx = p->n_steps++;
     return st;
 oom:
@@ -753,6 +776,7 @@ void http_step_free(void *inst, void *step)
     free(st->headers);
     free(st->origin);
     free(st->host_name);
+    free(st->tls_host);
     free(st->addrs);
     free(st->raw_req);
     free(st->raw_mid);

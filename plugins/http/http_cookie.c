@@ -45,12 +45,12 @@ static bool ci_eq(const char *a, size_t an, const char *b)
  * One Set-Cookie value as the Netscape cookie-file line curl would store
  * for it (host, path, expiry), added to the VU's curl cookie jar. Follows
  * curl 7.88's acceptance of the common attributes: Secure cookies and the
- * __Secure-/__Host- prefixes only in a secure context (for http://, curl's
- * loopback hosts), a Domain must be the host or a domain of it, Max-Age
+ * __Secure-/__Host- prefixes only in a secure context (https://, or for
+ * http:// curl's loopback hosts), a Domain must be the host or a domain of it, Max-Age
  * wins over Expires. Returns whether the cookie went into the jar.
  */
-static bool add_cookie(CURL *e, const char *host, const char *v, size_t n, const char *target,
-                       size_t tlen)
+static bool add_cookie(CURL *e, const char *host, bool https, const char *v, size_t n,
+                       const char *target, size_t tlen)
 {
     const char *semi = memchr(v, ';', n);
     size_t pair = semi ? (size_t)(semi - v) : n;
@@ -66,7 +66,7 @@ static bool add_cookie(CURL *e, const char *host, const char *v, size_t n, const
     bool pre_secure = nl >= 9 && strncmp(name, "__Secure-", 9) == 0;
     bool pre_host = nl >= 7 && strncmp(name, "__Host-", 7) == 0;
 
-    bool secure_ctx = strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+    bool secure_ctx = https || strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
                       strcmp(host, "[::1]") == 0;
     char domain[256], path[1024];
     bool tail = false, have_age = false, secure = false, path_set = false;
@@ -151,7 +151,8 @@ static bool add_cookie(CURL *e, const char *host, const char *v, size_t n, const
     return curl_easy_setopt(e, CURLOPT_COOKIELIST, line) == CURLE_OK;
 }
 
-void http_cookies_take(http_vu *vs, CURL *e, const char *host, const char *target, size_t tlen)
+void http_cookies_take(http_vu *vs, CURL *e, const char *host, bool https, const char *target,
+                       size_t tlen)
 {
     bool added = false;
     const char *p = vs->resp.headers.data, *end = p + vs->resp.headers.len;
@@ -159,7 +160,7 @@ void http_cookies_take(http_vu *vs, CURL *e, const char *host, const char *targe
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
         if (n > 11 && strncasecmp(p, "set-cookie:", 11) == 0)
-            added |= add_cookie(e, host, p + 11, n - 11, target, tlen);
+            added |= add_cookie(e, host, https, p + 11, n - 11, target, tlen);
         p += n;
     }
     if (added && !vs->has_cookies)

@@ -11,12 +11,18 @@
  *                   step_cancel, vu_fini) that sends each request down one
  *                   of the two clients
  *                   -> raw, loop, curl, cookie, result, conf (ops table)
- *   http_raw.c      the fast path: plain http:// keep-alive requests written
- *                   and read by the plugin, on the VU's own connections;
- *                   bulk responses read in turns, deadlines stamped as
- *                   their timers fire; hands redirects and cookies over to
- *                   curl
- *                   -> loop, curl, request, cookie, result, parse
+ *   http_raw.c      the fast path: http:// and https:// HTTP/1.1 requests
+ *                   written and read by the plugin, on the VU's own
+ *                   connections; bulk responses read in turns, deadlines
+ *                   stamped as their timers fire; hands redirects, cookies
+ *                   and servers that choose HTTP/2 over to curl
+ *                   -> tls, loop, curl, request, cookie, result, parse
+ *   http_tls.c      the fast path's TLS: a connection's OpenSSL session on
+ *                   its socket (non-blocking, own BIO), handshake, reads
+ *                   and writes as recv/send, failures as curl reports them,
+ *                   the VU's sessions for resumption; the profiles' contexts
+ *                   set up at load time
+ *                   -> (OpenSSL, ptls)
  *   http_loop.c     the curl path's event side: a worker's groups of VUs,
  *                   one CURLM each, on its libuv loop (uv_poll_t per socket
  *                   with its own fd table and lazy removal, a uv_timer_t per
@@ -33,7 +39,7 @@
  *                   about a step is built once here (url, header list,
  *                   body, DNS pin, whether the fast path may run it and its
  *                   prebuilt request)
- *                   -> request
+ *                   -> tls, request
  *   http_cookie.c   a VU's cookie jar (curl's cookie engine on its handle),
  *                   fed by the fast path's responses too
  *   http_result.c   what a finished request leaves: k6 timings, error codes,
@@ -47,7 +53,8 @@
  *
  * ../common/ptls.h is the `tls:` option, shared with the ws plugin: its
  * checks at load time and the profiles (one per distinct setting) that
- * http_conf.c hands each step and http_curl.c turns into curl options.
+ * http_conf.c hands each step, http_curl.c turns into curl options and
+ * http_tls.c uses as they are (their SSL_CTX) on the fast path.
  *
  * http_parse.h and http_text.h include neither curl nor libuv.
  *
@@ -134,6 +141,8 @@ typedef struct http_plugin {
     const volley_host *host;
     volley_core *core;
     bool raw_enabled;               /* VOLLEY_HTTP_CLIENT is not "curl"     */
+    bool raw_tls;                   /*   and VOLLEY_HTTP_FAST_TLS is not    */
+                                    /*   "off": https:// on the fast path   */
     int metric[MET_COUNT];
     unsigned n_steps;               /* step indexes handed out so far */
     char status_code[200][5];       /* error_code tags "1400".."1599" */
@@ -206,8 +215,13 @@ typedef struct http_step {
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
-    bool raw;                       /* plain http://, origin known, resolved */
-    atomic_bool curl_only;          /* set at run time: cookies, redirects   */
+    bool raw;                       /* http(s)://, origin known, resolved    */
+    atomic_bool curl_only;          /* set at run time: cookies, redirects,  */
+                                    /*   a server that chose HTTP/2         */
+    const ptls_profile *raw_tls;    /* https://: its profile (the default   */
+                                    /*   one without tls:); NULL: http://   */
+    char *tls_host;                 /* the url's host for SNI and the check */
+    bool tls_host_ip;               /*   (no brackets); it is an address    */
     char *origin;                   /* "http://host:port/": a templated url  */
     size_t origin_len;              /*   must start with it                  */
     char *host_name;                /* for cookies and error messages        */
@@ -221,6 +235,31 @@ typedef struct http_step {
     char *raw_mid;                  /* " HTTP/1.1\r\nHost: ...\r\n[Accept]"  */
     size_t raw_mid_len;
 } http_step;
+
+/* ---- the fast path's TLS (http_tls.c) ---- */
+
+/* What the BIO of a TLS connection works with: its socket, whether it read
+ * the end, and the stamp of the first ClientHello byte written. */
+typedef struct http_tls_io {
+    int fd;
+    bool eof;
+    uint64_t t_hello;               /* 0: nothing written yet               */
+    uint64_t (*now)(void);
+} http_tls_io;
+
+/* A VU's TLS sessions, for resumption on its next connection to the same
+ * host, port and profile (as k6 keeps TLS state per VU). */
+#define HTTP_TLS_SESSIONS 4
+typedef struct http_tls_session {
+    const char *host;               /* a step's tls_host                    */
+    unsigned port;
+    const ptls_profile *tls;
+    SSL_SESSION *s;                 /* NULL: a free slot                    */
+} http_tls_session;
+
+typedef struct http_tls_sessions {
+    http_tls_session e[HTTP_TLS_SESSIONS];
+} http_tls_sessions;
 
 /* ---- per worker ---- */
 
@@ -459,9 +498,45 @@ void http_cookies_seen(http_vu *vs);
  * new iteration. */
 void http_cookies_iteration(http_vu *vs);
 /* Puts the cookies of the VU's response (read on the fast path from a
- * request to host for target) into the curl cookie jar of e, as curl would
- * have kept them. */
-void http_cookies_take(http_vu *vs, CURL *e, const char *host, const char *target, size_t tlen);
+ * request to host, over https or not, for target) into the curl cookie jar
+ * of e, as curl would have kept them. */
+void http_cookies_take(http_vu *vs, CURL *e, const char *host, bool https, const char *target,
+                       size_t tlen);
+
+/* ---- http_tls.c: the fast path's TLS (calls OpenSSL, ptls) ---- */
+
+/* Load time: the step's profile for the fast path (the default profile,
+ * built once, when the step has no tls:) with its context set up for it;
+ * 0, or -1 with err. */
+int http_tls_compile(http_plugin *p, http_step *st, char *err, size_t errcap);
+/* destroy: what http_tls_compile made once per process. */
+void http_tls_global_free(void);
+/* A new connection's SSL on io->fd for the step: verification of the url's
+ * host, SNI, the VU's last session with the host (ss may be NULL). NULL
+ * when out of memory. */
+SSL *http_tls_new(const http_step *st, http_tls_io *io, http_tls_sessions *ss);
+/* Drives the handshake: 0 done, 1 in progress (*events: what to poll for),
+ * -1 failed (*rc, *os_errno and detail as curl reports the failure). */
+int http_tls_handshake(SSL *ssl, int *events, CURLcode *rc, long *os_errno, char *detail,
+                       size_t cap);
+/* Whether the server chose HTTP/2 (ALPN): curl runs such a step. */
+bool http_tls_h2(const SSL *ssl);
+/* SSL_read and SSL_write as recv and send: > 0 bytes; 0 when the peer
+ * closed (reads); -1 with errno EAGAIN (*events: what to poll for), an OS
+ * error, or EPROTO for a TLS failure (its text in detail). */
+ssize_t http_tls_recv(SSL *ssl, void *buf, size_t len, int *events, char *detail, size_t cap);
+ssize_t http_tls_send(SSL *ssl, const void *buf, size_t len, int *events, char *detail,
+                      size_t cap);
+/* Data OpenSSL holds that epoll will not report. */
+bool http_tls_pending(const SSL *ssl);
+/* An idle connection was readable (session tickets, or its end): whether
+ * it may still carry a request. */
+bool http_tls_idle_ok(SSL *ssl);
+/* After a response: keeps the connection's session in the VU's ss. */
+void http_tls_keep_session(http_tls_sessions *ss, const http_step *st, SSL *ssl);
+void http_tls_sessions_free(http_tls_sessions *ss);
+/* Frees a connection's SSL without a close_notify. */
+void http_tls_free(SSL *ssl);
 
 /* ---- http_conf.c: step_compile (calls request building) ---- */
 

@@ -1,7 +1,9 @@
 /*
- * The fast path: plain http:// requests written and parsed by the plugin,
- * beside libcurl, for the cost of a few thousand instructions instead of
- * curl's ~57,000 per request.
+ * The fast path: HTTP/1.1 requests over http:// and https:// written and
+ * parsed by the plugin, beside libcurl, for the cost of a few thousand
+ * instructions instead of curl's ~57,000 per request (over https://, TLS
+ * with OpenSSL directly on the socket: http_tls.c; a new connection goes
+ * through PH_HANDSHAKE after its connect).
  *
  * Each VU owns its connections (as a k6 VU owns its own), one per host and
  * port it talks to (at most MAX_CONNS, the least recently used goes), kept
@@ -25,7 +27,8 @@
  * header block and error codes; a reused connection that dies before any
  * answer is reconnected and the request sent once more. What it does not
  * do, it hands to curl: a VU with cookies, a step that set one or
- * redirected (marked curl-only), a rendered url curl would rewrite.
+ * redirected (marked curl-only), a rendered url curl would rewrite, a
+ * server that picked HTTP/2 in ALPN (the step marked curl-only).
  *
  * Completion always happens from a loop callback: a failure found inside
  * step_start is reported by the VU's timer firing at once.
@@ -55,6 +58,7 @@
 enum phase {
     PH_IDLE,      /* no request (the connection, if any, is idle)            */
     PH_CONNECT,   /* a connect in progress                                    */
+    PH_HANDSHAKE, /* https://: the TLS handshake in progress                  */
     PH_SEND,      /* writing the request                                      */
     PH_RECV,      /* reading the response                                     */
     PH_FAILED,    /* failed inside step_start: reported when the timer fires */
@@ -69,6 +73,9 @@ struct http_conn {
     http_conn *next;            /* in http_raw.conns, most recent first    */
     const char *host;           /* the origin it was opened for (a step's) */
     unsigned port;
+    const ptls_profile *tls;    /* https://: the TLS settings; NULL: http  */
+    SSL *ssl;                   /*   its session, once connected           */
+    http_tls_io io;             /*   what its BIO works with               */
     int fd;
     int events;                 /* UV_READABLE|UV_WRITABLE being polled    */
     uint64_t idle_since;
@@ -99,6 +106,8 @@ struct http_raw {
     size_t out_done;            /* bytes of the request written             */
     size_t sent;                /* bytes written, a retry's twice (as curl) */
     uint64_t t_connect, t_connected;
+    uint64_t t_hello, t_tls_done;   /* https://: the handshake's course     */
+    http_tls_sessions sessions; /* the VU's, for resumption                 */
     http_parser parser;         /* the response                             */
     /* a failure waiting to be reported */
     http_raw *exp_next;         /* in http_worker.expired (PH_EXPIRED)      */
@@ -219,6 +228,10 @@ static void conn_drop(http_raw *r, http_conn *c)
     if (r->conn == c)
         r->conn = NULL;
     c->raw = NULL;
+    if (c->ssl) {
+        http_tls_free(c->ssl);
+        c->ssl = NULL;
+    }
     uv_close((uv_handle_t *)&c->poll, on_conn_closed);
     close(c->fd);
 }
@@ -235,7 +248,8 @@ static http_conn *conn_find(http_raw *r, const http_step *st)
 {
     for (http_conn **pp = &r->conns; *pp; pp = &(*pp)->next) {
         http_conn *c = *pp;
-        if (c->port == st->port && (c->host == st->host_name || strcasecmp(c->host, st->host_name) == 0)) {
+        if (c->port == st->port && c->tls == st->raw_tls &&
+            (c->host == st->host_name || strcasecmp(c->host, st->host_name) == 0)) {
             *pp = c->next;
             c->next = r->conns;
             r->conns = c;
@@ -262,7 +276,7 @@ static http_conn *conn_find_iter(http_raw *r, const http_step *st)
             conn_drop(r, c);   /* unlinks it: *pp is the next one */
             continue;
         }
-        if (!found && c->iter == r->iter && c->port == st->port &&
+        if (!found && c->iter == r->iter && c->port == st->port && c->tls == st->raw_tls &&
             (c->host == st->host_name || strcasecmp(c->host, st->host_name) == 0))
             found = c;
         pp = &c->next;
@@ -301,6 +315,8 @@ static http_conn *conn_new(http_raw *r, int fd)
     c->raw = r;
     c->host = r->st->host_name;
     c->port = r->st->port;
+    c->tls = r->st->raw_tls;
+    c->ssl = NULL;
     c->fd = fd;
     c->events = 0;
     c->idle_since = 0;
@@ -333,6 +349,8 @@ static http_timings measure(const http_raw *r, const http_vu *vs, uint64_t now)
     http_timings t = http_measure(vs, now, http_ns_ms(vs->t_first, now));
     if (r->new_conn && r->t_connected)
         t.connecting = http_ns_ms(r->t_connect, r->t_connected);
+    if (r->new_conn && r->t_tls_done)
+        t.tls = http_ns_ms(r->t_hello, r->t_tls_done);
     return t;
 }
 
@@ -464,7 +482,7 @@ static void bridge_cookies(http_raw *r, http_vu *vs)
         return;
     size_t tlen;
     const char *target = request_target(st, vs, &tlen);
-    http_cookies_take(vs, e, st->host_name, target, tlen);
+    http_cookies_take(vs, e, st->host_name, st->raw_tls != NULL, target, tlen);
 }
 
 /* The response is complete: the connection goes idle (or is closed), the
@@ -478,6 +496,14 @@ static void complete(http_raw *r)
     bool keep = http_parse_keep_alive(rp) && r->out_done == r->out_len[0] + r->out_len[1] &&
                 r->st->reuse != HTTP_REUSE_CLOSE;
     http_conn *c = r->conn;
+    if (c->ssl) {
+        http_tls_keep_session(&r->sessions, r->st, c->ssl);
+        /* records OpenSSL read past the response wake no poll: a session
+         * ticket is taken now, anything else ends the connection (as bytes
+         * after a response on a plain socket do) */
+        if (keep && http_tls_pending(c->ssl) && !http_tls_idle_ok(c->ssl))
+            keep = false;
+    }
     if (!keep) {
         conn_close(r);
     } else {
@@ -563,7 +589,7 @@ static bool retry(http_raw *r)
     r->out_done = 0;
     r->new_conn = true;
     r->next_addr = 0;
-    r->t_connect = r->t_connected = 0;
+    r->t_connect = r->t_connected = r->t_hello = r->t_tls_done = 0;
     connect_next(r);
     return true;
 }
@@ -595,7 +621,14 @@ static int write_request(http_raw *r)
             done = 0;
         }
         ssize_t n;
-        if (n_iov == 1) {
+        int events = UV_WRITABLE;
+        char detail[200];
+        if (c->ssl) {
+            /* each part whole (a TLS record or more); a part OpenSSL could
+             * not write goes again as it was */
+            n = http_tls_send(c->ssl, iov[0].iov_base, iov[0].iov_len, &events, detail,
+                              sizeof detail);
+        } else if (n_iov == 1) {
             n = send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
         } else {
             struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
@@ -605,8 +638,12 @@ static int write_request(http_raw *r)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                conn_poll(c, UV_READABLE | UV_WRITABLE);
+                conn_poll(c, UV_READABLE | events);
                 return 0;
+            }
+            if (c->ssl && errno == EPROTO) {
+                fail(r, CURLE_SEND_ERROR, 0, "%s", detail);
+                return 1;
             }
             send_failed(r, errno);
             return 1;
@@ -628,11 +665,75 @@ static void send_request(http_raw *r, uint64_t now)
     write_request(r);
 }
 
+/*
+ * A server that chose HTTP/2 in ALPN: the step runs on curl from now on
+ * (as it would have, curl offering h2 too), this request first; the fast
+ * path's handshake is not measured.
+ */
+static void to_curl(http_raw *r)
+{
+    http_worker *w = r->w;
+    http_vu *vs = r->vs;
+    const http_step *st = r->st;
+    atomic_store_explicit(&((http_step *)st)->curl_only, true, memory_order_relaxed);
+    conn_close(r);
+    uv_timer_stop(&r->timer);
+    r->phase = PH_IDLE;
+    if (!http_easy(w, vs)) {
+        fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
+        return;
+    }
+    if (st->reuse == HTTP_REUSE_ITERATION)
+        http_iter_begin(w, vs);
+    if (http_curl_start(w, vs, st) != 0)
+        fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
+}
+
+/* Drives the handshake; once done, the request goes (or goes to curl). */
+static void handshake(http_raw *r)
+{
+    http_conn *c = r->conn;
+    int events = 0;
+    CURLcode rc = CURLE_SSL_CONNECT_ERROR;
+    long os_errno = 0;
+    char detail[200];
+    int h = http_tls_handshake(c->ssl, &events, &rc, &os_errno, detail, sizeof detail);
+    if (h > 0) {
+        conn_poll(c, events);
+        return;
+    }
+    if (h < 0) {
+        fail(r, rc, os_errno, "%s", detail);
+        return;
+    }
+    uint64_t now = r->w->host->now_ns();
+    r->t_hello = c->io.t_hello;
+    r->t_tls_done = now;
+    if (http_tls_h2(c->ssl)) {
+        to_curl(r);
+        return;
+    }
+    conn_poll(c, UV_READABLE);
+    send_request(r, now);
+}
+
 static void connected(http_raw *r)
 {
     uint64_t now = r->w->host->now_ns();
     r->t_connected = now;
-    send_request(r, now);
+    http_conn *c = r->conn;
+    if (!c->tls) {
+        send_request(r, now);
+        return;
+    }
+    c->io.fd = c->fd;
+    c->io.now = r->w->host->now_ns;
+    if (!(c->ssl = http_tls_new(r->st, &c->io, &r->sessions))) {
+        fail(r, CURLE_OUT_OF_MEMORY, 0, "out of memory");
+        return;
+    }
+    r->phase = PH_HANDSHAKE;
+    handshake(r);
 }
 
 /* Tries the step's addresses in turn (curl's order, one at a time). */
@@ -683,7 +784,8 @@ static void connect_done(http_raw *r)
         connect_next(r);
         return;
     }
-    conn_poll(r->conn, UV_READABLE);
+    if (!r->conn->tls)
+        conn_poll(r->conn, UV_READABLE);
     connected(r);
 }
 
@@ -736,7 +838,13 @@ static int read_response(http_raw *r, bool granted)
         size_t want = HTTP_RAW_RBUF;
         if (bulk && (int64_t)want > w->bulk_left)
             want = (size_t)w->bulk_left;
-        ssize_t n = recv(c->fd, w->rbuf, want, 0);
+        ssize_t n;
+        int events = 0;
+        char detail[200];
+        if (c->ssl)
+            n = http_tls_recv(c->ssl, w->rbuf, want, &events, detail, sizeof detail);
+        else
+            n = recv(c->fd, w->rbuf, want, 0);
         if (n > 0) {
             if (!vs->t_first)
                 vs->t_first = w->host->now_ns();
@@ -752,9 +860,17 @@ static int read_response(http_raw *r, bool granted)
                 return RD_ENDED;
             }
             /* a short read drained it, when polled; after a poll error
-             * (libuv stopped the handle) or in a turn, read on to EAGAIN */
-            if ((size_t)n < want && c->events)
+             * (libuv stopped the handle) or in a turn, read on to EAGAIN.
+             * A TLS read returns a record at most: drained when OpenSSL
+             * holds nothing more (the socket's rest wakes the poll). */
+            if (c->ssl) {
+                if ((c->events & UV_WRITABLE) && r->phase == PH_RECV)
+                    conn_poll(c, UV_READABLE);   /* OpenSSL had waited to write */
+                if (c->events && !http_tls_pending(c->ssl))
+                    return RD_DRAINED;
+            } else if ((size_t)n < want && c->events) {
                 return RD_DRAINED;
+            }
             continue;
         }
         if (n == 0) {
@@ -765,14 +881,19 @@ static int read_response(http_raw *r, bool granted)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             /* libuv stops a poll handle after a poll error; a bulk turn
-             * stopped it: poll again */
-            if (!c->events)
-                conn_poll(c, r->phase == PH_SEND ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+             * stopped it: poll again (and for what OpenSSL waits for) */
+            int want_ev = UV_READABLE | (events & UV_WRITABLE) |
+                          (r->phase == PH_SEND ? UV_WRITABLE : 0);
+            if (!c->events || (c->ssl && c->events != want_ev))
+                conn_poll(c, want_ev);
             return RD_DRAINED;
         }
         int err = errno;
-        if (!((err == ECONNRESET || err == EPIPE) && retry(r)))
-            fail(r, CURLE_RECV_ERROR, err, "Recv failure: %s", strerror(err));
+        if (c->ssl && err == EPROTO)
+            fail(r, CURLE_RECV_ERROR, 0, "%s", detail);
+        else if (!((err == ECONNRESET || err == EPIPE) && retry(r)))
+            fail(r, CURLE_RECV_ERROR, err, c->ssl ? "%s" : "Recv failure: %s",
+                 c->ssl ? detail : strerror(err));
         return RD_ENDED;
     }
 }
@@ -816,6 +937,8 @@ static bool alive(http_conn *c, uint64_t now)
         return false;
     if (now - c->idle_since < CHECK_IDLE_NS)
         return true;
+    if (c->ssl)
+        return http_tls_idle_ok(c->ssl);
     char byte;
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -825,6 +948,11 @@ static bool alive(http_conn *c, uint64_t now)
  * nobody asked for). Either way it is not reused. */
 static void idle_event(http_raw *r, http_conn *c)
 {
+    if (c->ssl) {
+        if (!http_tls_idle_ok(c->ssl))   /* a session ticket is fine */
+            conn_drop(r, c);
+        return;
+    }
     char byte;
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -850,8 +978,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
     case PH_CONNECT:
         connect_done(r);
         return;
+    case PH_HANDSHAKE:
+        handshake(r);
+        return;
     case PH_SEND:
-        if ((events & UV_WRITABLE) && (write_request(r) != 0 || r->conn != c))
+        /* OpenSSL may wait to read before it writes */
+        if (((events & UV_WRITABLE) || c->ssl) && (write_request(r) != 0 || r->conn != c))
             return;
         if ((events & UV_READABLE) && r->phase != PH_IDLE)
             read_response(r, false);
@@ -886,7 +1018,7 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     uint64_t ms = elapsed / 1000000;
-    if (r->phase == PH_CONNECT)
+    if (r->phase == PH_CONNECT || r->phase == PH_HANDSHAKE)
         expire(r, now, "Connection timed out after %llu milliseconds", (unsigned long long)ms);
     else if (r->parser.has_len && r->parser.ps == HTTP_PS_BODY)
         expire(r, now,
@@ -958,7 +1090,7 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     r->st = st;
     r->retried = false;
     r->out_done = r->sent = 0;
-    r->t_connect = r->t_connected = 0;
+    r->t_connect = r->t_connected = r->t_hello = r->t_tls_done = 0;
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = 0;
     reset_response(r, vs);
@@ -1007,6 +1139,7 @@ static void on_raw_closed(uv_handle_t *hd)
     http_raw *r = hd->data;
     http_worker *w = r->w;
     http_parse_free(&r->parser);
+    http_tls_sessions_free(&r->sessions);
     free(r);
     http_handle_closed(w);
 }

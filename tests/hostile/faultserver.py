@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A fault-injection server for Volley's hostile-peer tests (stdlib only).
 
-One process, three ports on 127.0.0.1:
+One process, three ports on 127.0.0.1 (four with --tls):
 
   main        HTTP/1.1 and WebSocket; the request path selects the fault
   tls_garbage accepts TCP, reads the ClientHello, answers bytes that are not
               a TLS record, then holds the connection open
   tls_stall   accepts TCP and never answers the ClientHello
+  main_tls    with --tls CERT KEY: main's faults over TLS (https://)
 
 The catalog (what each path does, what each client path should report and
 the bounds the tests hold it to) is README.md beside this file; `--list`
@@ -14,15 +15,16 @@ prints the paths. Each connection has its own thread and blocking socket,
 so a fault can sleep, drip or write forever without slowing the others;
 a writer ends when the client goes away.
 
-Usage: faultserver.py [--port N] [--list]. GET /_log?id=X answers what the
-WebSocket faults saw of the session whose url had ?id=X. Prints one line
-when listening:
-  ready {"main": P, "tls_garbage": P2, "tls_stall": P3}
+Usage: faultserver.py [--port N] [--tls CERT KEY] [--list]. GET /_log?id=X
+answers what the WebSocket faults saw of the session whose url had ?id=X.
+Prints one line when listening:
+  ready {"main": P, "tls_garbage": P2, "tls_stall": P3[, "main_tls": P4]}
 """
 import base64
 import hashlib
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -472,6 +474,21 @@ def serve_tls_stall(c):
         c.close()
 
 
+def serve_main_tls(ctx):
+    """main's faults after a TLS handshake (the handshake in the
+    connection's own thread)."""
+    def serve(c):
+        try:
+            c.settimeout(HOLD)
+            c = ctx.wrap_socket(c, server_side=True)
+            c.settimeout(None)
+        except (OSError, ssl.SSLError):
+            c.close()
+            return
+        serve_main(c)
+    return serve
+
+
 def listener(port):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -499,6 +516,12 @@ def main():
     port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
     socks = {"main": listener(port), "tls_garbage": listener(0), "tls_stall": listener(0)}
     serve = {"main": serve_main, "tls_garbage": serve_tls_garbage, "tls_stall": serve_tls_stall}
+    if "--tls" in sys.argv:
+        i = sys.argv.index("--tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+        socks["main_tls"] = listener(0)
+        serve["main_tls"] = serve_main_tls(ctx)
     for name, s in socks.items():
         threading.Thread(target=accept_loop, args=(s, serve[name]), daemon=True).start()
     print("ready " + json.dumps({k: s.getsockname()[1] for k, s in socks.items()}), flush=True)

@@ -58,6 +58,10 @@ RSS_KEPT = 128       # MiB: a check reads the body: up to 16 MiB per VU kept
 # ASan: shadow memory, the quarantine of freed blocks, its own allocator;
 # measured ~32 MiB for an idle http run, ~40-70 MiB with ws or TLS.
 ASAN_RSS = (lambda mib: mib * 2 + 64) if ASAN else (lambda mib: mib)
+# ASan's quarantine of freed blocks (quarantine_size_mb, 256 by default)
+# fills up over TLS, where OpenSSL allocates and frees buffers per record:
+# measured ~290-390 MiB on both clients there, 14 MiB without ASan.
+ASAN_TLS_RSS = (lambda mib: ASAN_RSS(mib) + 256) if ASAN else ASAN_RSS
 RSS_GUARD_MIB = 2048 if ASAN else 1024
 ITER_MARGIN_MS = 1500 if ASAN else 300    # an iteration past its deadline
 WALL_MARGIN_S = 20 if ASAN else 6         # process start, load, end
@@ -66,10 +70,18 @@ PATHS = ("fast", "curl")
 
 
 class FaultServer:
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(SOURCE, "tests", "hostile", "faultserver.py")],
-            stdout=subprocess.PIPE, text=True)
+    def __init__(self, pki_dir=None):
+        """With pki_dir: a CA and certificate made there (tlspki.py) and
+        main's faults over TLS too (the main_tls port; self.ca trusts it)."""
+        argv = [sys.executable, os.path.join(SOURCE, "tests", "hostile", "faultserver.py")]
+        self.ca = None
+        if pki_dir:
+            from tlspki import Pki
+            os.makedirs(pki_dir, exist_ok=True)
+            pki = Pki(pki_dir)
+            argv += ["--tls", pki.path("server.pem"), pki.path("server.key")]
+            self.ca = pki.path("ca.pem")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("ready "):
             raise RuntimeError("faultserver did not start: " + line)
@@ -88,7 +100,8 @@ class FaultServer:
 
 # --------------------------------------------------------------------------
 # The catalog as cases. Each: a name, the client paths it runs on, the url
-# (with {main}, {tls_garbage}, {tls_stall}), the step's options, what is
+# (with {main}, {main_tls}, {tls_garbage}, {tls_stall}), the step's options
+# (@CA@: the CA of main_tls), what is
 # expected per path: an error_code (None: success), the deadline (ms) an
 # iteration must end by, the RSS bound (MiB, non-ASan).
 
@@ -147,6 +160,20 @@ CASES = [
       why="the excess is dropped with the connection"),
     H("1xx-flood", "http://{main}/1xx-flood", "1060", True, opts="timeout: 5s", deadline=5000,
       why="all headers, 1xx ones included, over 300 KB (curl counts them)"),
+    # main's faults over TLS: on the fast path the bulk reads in turns, the
+    # deadlines and max_response_size hold with OpenSSL's buffers between
+    # the socket and the parser
+    H("tls-endless-body", "https://{main_tls}/endless-body", "1060", True,
+      opts="timeout: 5s, tls: { ca_file: @CA@ }", deadline=5000),
+    H("tls-endless-body-uncapped", "https://{main_tls}/endless-body", "1050", True,
+      opts="timeout: 1s, max_response_size: 0, tls: { ca_file: @CA@ }",
+      why="no cap over TLS: the timeout ends it"),
+    H("tls-big-body-cap-32MiB", "https://{main_tls}/big-body", None, True,
+      opts="timeout: 5s, max_response_size: 33554432, tls: { ca_file: @CA@ }", deadline=5000),
+    H("tls-cl-short", "https://{main_tls}/cl-short", "1050", True,
+      opts="timeout: 1s, tls: { ca_file: @CA@ }"),
+    H("tls-not-http", "https://{main_tls}/not-http", "1000", False,
+      opts="timeout: 1s, tls: { ca_file: @CA@ }"),
     H("tls-garbage", "https://{tls_garbage}/", "1300", False),
     H("tls-stall", "https://{tls_stall}/", "1050", False),
     H("silent", "http://{tls_stall}/", "1050", False,
@@ -180,18 +207,20 @@ HTTP_THRESHOLD = 'thresholds:\n  http_req_failed: ["rate<0.5"]\n'
 WS_THRESHOLD = 'thresholds:\n  ws_session_failed: ["rate<0.5"]\n'
 
 
-def spec_for(case, ports, key):
+def spec_for(case, ports, key, ca=None):
     url = case["url"].format(main="127.0.0.1:%d" % ports["main"],
+                             main_tls="127.0.0.1:%d" % ports.get("main_tls", 0),
                              tls_garbage="127.0.0.1:%d" % ports["tls_garbage"],
                              tls_stall="127.0.0.1:%d" % ports["tls_stall"], id=key)
+    opts = case["opts"].replace("@CA@", '"%s"' % ca)
     head = ("version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    vus: 2\n"
             "    iterations: %d\n    flow:\n" % case.get("iterations", 1))
     if case["kind"] == "http":
-        step = '      - http: { url: "%s", %s }\n' % (url, case["opts"])
+        step = '      - http: { url: "%s", %s }\n' % (url, opts)
         if case["check"]:
             step += "        check: %s\n" % case["check"]
         return head + step + HTTP_THRESHOLD
-    return head + '      - ws: { url: "%s", %s }\n' % (url, case["opts"]) + WS_THRESHOLD
+    return head + '      - ws: { url: "%s", %s }\n' % (url, opts) + WS_THRESHOLD
 
 
 TIME = "/usr/bin/time"   # GNU time (tools/setup installs it)
@@ -309,7 +338,7 @@ def run_case(case, path, server, base_tmp):
     key = "%s-%s-%d" % (case["name"], path, os.getpid())
     tmp = tempfile.mkdtemp(prefix="hostile-%s-%s-" % (case["name"], path), dir=base_tmp)
     env = {"VOLLEY_HTTP_CLIENT": "curl"} if path == "curl" else {}
-    r = run_volley(spec_for(case, server.ports, key), tmp, env, case["deadline"] / 1000)
+    r = run_volley(spec_for(case, server.ports, key, server.ca), tmp, env, case["deadline"] / 1000)
     r["tmp"] = tmp
     if case["kind"] == "ws" and (case.get("extra") or case.get("close")):
         # the server's reader thread may still be taking the last frame
@@ -347,7 +376,7 @@ class Hostile(unittest.TestCase):
         if base:
             os.makedirs(base, exist_ok=True)
         cls.tmp = tempfile.mkdtemp(prefix="hostile-", dir=base)
-        cls.server = FaultServer()
+        cls.server = FaultServer(os.path.join(cls.tmp, "pki"))
         only = re.compile(os.environ.get("HOSTILE_ONLY", ""))
         jobs = [(c, p) for c in CASES for p in (PATHS if c["kind"] == "http" else ("ws",))
                 if only.search("%s/%s" % (c["name"], p))]
@@ -393,7 +422,7 @@ class Hostile(unittest.TestCase):
         self.assertIsNotNone(r["iter_max"], what)
         self.assertLessEqual(r["iter_max"], case["deadline"] + ITER_MARGIN_MS, what)
         self.assertLessEqual(r["wall"], case["deadline"] / 1000 + WALL_MARGIN_S, what)
-        bound = ASAN_RSS(case["rss"])
+        bound = (ASAN_TLS_RSS if "{main_tls}" in case["url"] else ASAN_RSS)(case["rss"])
         self.assertLessEqual(r["rss_kib"], bound * 1024, what + "\nRSS bound: %d MiB" % bound)
         if case["kind"] == "ws":
             self.check_ws(case, r, what)
@@ -459,7 +488,7 @@ class HostileRuns(unittest.TestCase):
         if base:
             os.makedirs(base, exist_ok=True)
         cls.tmp = tempfile.mkdtemp(prefix="hostile-runs-", dir=base)
-        cls.server = FaultServer()
+        cls.server = FaultServer(os.path.join(cls.tmp, "pki"))
 
     @classmethod
     def tearDownClass(cls):
@@ -469,11 +498,17 @@ class HostileRuns(unittest.TestCase):
         tmp = tempfile.mkdtemp(dir=self.tmp)
         return run_volley(textwrap.dedent(text), tmp, env or {}, deadline_s)
 
-    def isolation(self, path):
+    def isolation(self, path, tls=False):
         """Two VUs read endless bodies (no cap) until their 2 s timeout while
         two VUs on the same two workers make short requests: those are not
-        held up (max 250 ms; a starved loop shows as seconds)."""
-        r = self.run_spec("""\
+        held up (max 250 ms; a starved loop shows as seconds). With tls,
+        all of it over https."""
+        main = "http://" + self.server.main
+        head = ""
+        if tls:
+            main = "https://127.0.0.1:%d" % self.server.ports["main_tls"]
+            head = 'defaults:\n  tls: { ca_file: "%s" }\n' % self.server.ca
+        r = self.run_spec(head + textwrap.dedent("""\
             version: 1
             scenarios:
               hostile:
@@ -481,15 +516,15 @@ class HostileRuns(unittest.TestCase):
                 vus: 2
                 iterations: 1
                 flow:
-                  - http: { url: "http://%(main)s/endless-body", timeout: 2s, max_response_size: 0 }
+                  - http: { url: "%(main)s/endless-body", timeout: 2s, max_response_size: 0 }
               normal:
                 executor: constant-vus
                 vus: 2
                 duration: 2500ms
                 flow:
-                  - http: { url: "http://%(main)s/ok", timeout: 5s }
+                  - http: { url: "%(main)s/ok", timeout: 5s }
                   - sleep: 20ms
-            """ % {"main": self.server.main}, env={"VOLLEY_HTTP_CLIENT": "curl"} if path == "curl" else {})
+            """) % {"main": main}, env={"VOLLEY_HTTP_CLIENT": "curl"} if path == "curl" else {})
         what = "%s: rc %s, wall %.2f, RSS %.0f MiB, %s\n%s" % (
             path, r["rc"], r["wall"], r["rss_kib"] / 1024, r["guard"], r["stderr"][-800:])
         self.assertFalse(r["guard"], what)
@@ -503,13 +538,20 @@ class HostileRuns(unittest.TestCase):
         its = [p[1] for p in r["points"] if p[0] == "iteration_duration"
                and p[2].get("scenario") == "hostile"]
         self.assertTrue(its and max(its) <= 2000 + ITER_MARGIN_MS, what + "\n%s" % its)
-        self.assertLessEqual(r["rss_kib"], ASAN_RSS(RSS_LEAN) * 1024, what)
+        self.assertLessEqual(r["rss_kib"], (ASAN_TLS_RSS if tls else ASAN_RSS)(RSS_LEAN) * 1024,
+                             what)
 
     def test_isolation_fast(self):
         self.isolation("fast")
 
     def test_isolation_curl(self):
         self.isolation("curl")
+
+    def test_isolation_fast_tls(self):
+        self.isolation("fast", tls=True)
+
+    def test_isolation_curl_tls(self):
+        self.isolation("curl", tls=True)
 
     def test_ws_session_without_close_after_ends_with_the_test(self):
         """A server that never answers pings, no close_after: the sessions

@@ -6,10 +6,12 @@ and send SNI "localhost"), min_version refused by a TLS 1.2-only server,
 mutual TLS refused without a client certificate and accepted with one;
 tls: from defaults, a service and the step merged key by key; relative
 paths from the spec's directory; the spec errors, at their places. http
-runs with VOLLEY_HTTP_CLIENT=curl and with the default client (https is
-never on the fast path; a redirect from http:// to https:// leaves it with
-the step's tls:); volley scan uses the services' tls:. Nothing here uses
-SSL_CERT_FILE."""
+runs with VOLLEY_HTTP_CLIENT=curl and with the default client (https:// on
+the fast path with OpenSSL directly; a redirect from http:// to https://
+leaves it for curl with the step's tls:; a server that picks HTTP/2 in
+ALPN gets curl); the fast path resumes a VU's TLS sessions unless
+session_resumption is false; volley scan uses the services' tls:. Nothing
+here uses SSL_CERT_FILE."""
 import http.server
 import json
 import os
@@ -37,6 +39,8 @@ def setUpModule():
     HTTPS["named"] = HttpsServer(p("named.pem"), p("named.key"))
     HTTPS["tls12"] = HttpsServer(p("server.pem"), p("server.key"), max_tls12=True)
     HTTPS["mtls"] = HttpsServer(p("server.pem"), p("server.key"), client_ca=p("client-ca.pem"))
+    HTTPS["h2"] = HttpsServer(p("server.pem"), p("server.key"), alpn=["h2", "http/1.1"])
+    HTTPS["h1"] = HttpsServer(p("server.pem"), p("server.key"), alpn=["http/1.1"])
     WSS["main"] = WsServer("--tls", p("server.pem"), p("server.key"))
     WSS["named"] = WsServer("--tls", p("named.pem"), p("named.key"))
     WSS["tls12"] = WsServer("--tls", p("server.pem"), p("server.key"), "--tls-max", "1.2")
@@ -291,6 +295,65 @@ outputs:
                     conn = [p["data"]["value"] > 0 for p in points if p["metric"] == "http_req_connecting"]
                     self.assertEqual(tls, handshakes)
                     self.assertEqual(conn, handshakes)
+
+
+    def test_session_resumption_per_vu(self):
+        """connection_reuse: close, 2 VUs x 3 iterations on the fast path: a
+        VU's first connection is a full handshake, its next ones resume its
+        session; with session_resumption: false none does. Each new
+        connection is timed in http_req_tls_handshaking."""
+        ca = self.pki("ca.pem")
+        srv = HTTPS["main"]
+        for resume in (True, False):
+            with self.subTest(resume=resume):
+                with srv.lock:
+                    del srv.seen[:]
+                path = self.write_spec(f"""
+version: 1
+defaults:
+  tls: {{ ca_file: "{ca}" }}
+  connection_reuse: close
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 3
+    flow:
+      - http: {{ url: "{https('main', '/resume')}", tls: {{ session_resumption: {str(resume).lower()} }} }}
+        check: [ {{ name: ok, status: 200 }} ]
+""", name="resume-%s.yaml" % resume)
+                out = os.path.join(self.tmp, "resume.ndjson")
+                rc, so, se = self.volley("run", "-q", "--out", "json-out=" + out, path,
+                                         env={"VOLLEY_HTTP_CLIENT": "auto"})
+                self.assertEqual(rc, 0, so + se)
+                with srv.lock:
+                    resumed = [r for p, r in srv.seen if p == "/resume"]
+                self.assertEqual(len(resumed), 6)
+                self.assertEqual(sum(resumed), 4 if resume else 0, resumed)
+                points = [p for p in self.read_ndjson(out) if p["type"] == "Point"]
+                tls = [p["data"]["value"] for p in points
+                       if p["metric"] == "http_req_tls_handshaking"]
+                self.assertEqual(len(tls), 6)
+                self.assertTrue(all(v > 0 for v in tls), tls)
+
+    def test_a_server_that_picks_h2_gets_curl(self):
+        """ALPN offers h2 and http/1.1 on both clients, as curl does; a
+        server that picks h2 is left to curl (which speaks HTTP/2 to it:
+        this test server only speaks HTTP/1.1, so it never sees an HTTP/1.1
+        request and both fail), one that picks http/1.1 is answered on the
+        fast path."""
+        flow = f"""
+      - http: {{ name: h2, url: "{https('h2')}", timeout: 2s }}
+      - http: {{ name: h1, url: "{https('h1')}" }}
+"""
+        head = f'defaults:\n  tls: {{ ca_file: "{self.pki("ca.pem")}" }}\n'
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                rc, out, err, r = self.run_flow(flow, head, env={"VOLLEY_HTTP_CLIENT": client})
+                self.assertEqual(r["h1"], ("200", None), out + err)
+                self.assertNotEqual(r["h2"], ("200", None), out + err)
+                with HTTPS["h2"].lock:
+                    self.assertEqual(HTTPS["h2"].requests, [])
 
 
 class ScanTlsTest(TlsCase):

@@ -10,11 +10,14 @@ Pki(dir) writes, with the openssl command line (EC P-256 keys, 2 days):
   other.key                  a key that belongs to no certificate
   other-ca.pem               an unrelated CA
 
-HttpsServer(cert, key, client_ca=None, max_tls12=False) is an HTTPS/1.1
-server on 127.0.0.1 that answers every request with 200 and a JSON body
-{"path", "host", "sni", "client"}: the request path, its Host header, the
-SNI name of the connection and the client certificate's CN. With
-client_ca it requires a client certificate issued by that CA. A client
+HttpsServer(cert, key, client_ca=None, max_tls12=False, alpn=None) is an
+HTTPS/1.1 server on 127.0.0.1 that answers every request with 200 and a
+JSON body {"path", "host", "sni", "client", "resumed", "version"}: the
+request path, its Host header, the SNI name of the connection, the client
+certificate's CN, whether the connection resumed a TLS session and its TLS
+version. With client_ca it requires a client certificate issued by that
+CA; alpn is the list of ALPN protocols it picks from (it only speaks
+HTTP/1.1 whatever it picks). A client
 that fails the handshake gets the server's alert and, 0.3 s later, the
 connection closed."""
 import http.server
@@ -66,8 +69,10 @@ class Pki:
                  self.path(name + ".pem"), "-days", "2", "-extfile", ext_file)
 
 
-def server_context(cert, key, client_ca=None, max_tls12=False):
+def server_context(cert, key, client_ca=None, max_tls12=False, alpn=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
     ctx.load_cert_chain(cert, key)
     if client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -78,10 +83,11 @@ def server_context(cert, key, client_ca=None, max_tls12=False):
 
 
 class HttpsServer:
-    def __init__(self, cert, key, client_ca=None, max_tls12=False):
-        ctx = server_context(cert, key, client_ca, max_tls12)
+    def __init__(self, cert, key, client_ca=None, max_tls12=False, alpn=None):
+        ctx = server_context(cert, key, client_ca, max_tls12, alpn)
         server = self
         self.requests = []
+        self.seen = []          # (path, whether its connection resumed a session)
         self.lock = threading.Lock()
 
         def remember_sni(sock, name, c):
@@ -99,9 +105,12 @@ class HttpsServer:
                 client = dict(x[0] for x in peer["subject"]).get("commonName") if peer else None
                 body = json.dumps({"path": self.path, "host": self.headers.get("Host"),
                                    "sni": getattr(self.connection, "volley_sni", None),
-                                   "client": client}).encode()
+                                   "client": client,
+                                   "resumed": self.connection.session_reused,
+                                   "version": self.connection.version()}).encode()
                 with server.lock:
                     server.requests.append(self.path)
+                    server.seen.append((self.path, self.connection.session_reused))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
