@@ -87,6 +87,11 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primar
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     http_vu *vs = clientp;
     vs->t_prereq = vs->w->host->now_ns();
+    /* the connection is ready, its TLS (if any) negotiated */
+    struct curl_tlssessioninfo *ti = NULL;
+    if (curl_easy_getinfo(vs->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+        ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
+        vs->tls_version = ptls_version_tag(ti->internals);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -355,6 +360,7 @@ static void reset_request(http_vu *vs, uint64_t now)
 {
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
+    vs->tls_version = NULL;
     vs->resp.hdr_bytes = 0;
     vs->resp.headers.len = 0;
     vs->resp.body.len = 0;
