@@ -52,6 +52,10 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
         const flow_op *op = &v->sr->sc->ops[v->pc];
         st.step = op->tags;
         st.n_step = op->n_tags;
+        /* a field a plugin of an older revision never wrote */
+        if (tags && op->kind == OP_STEP && op->proto < v->w->e->s->n_protos &&
+            v->w->e->s->protos[op->proto].plugin->desc->revision >= 6)
+            st.tls_version = tags->tls_version;
     }
     engine_worker_sample(v->w, (uint32_t)metric, value, &st);
 }

@@ -86,6 +86,7 @@ typedef struct tls_cfg {
     const char *client_key;
     const volley_template *server_name;
     int min_version;
+    bool session_resumption;
 } tls_cfg;
 
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
@@ -104,6 +105,9 @@ static const volley_option tls_opts[] = {
      .help = "name sent in SNI and checked in the certificate instead of the url's host"},
     {.name = "min_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, min_version),
      .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.2 or 1.3"},
+    {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
+     .offset = offsetof(tls_cfg, session_resumption),
+     .help = "false: no session is resumed, every new connection makes a full handshake"},
 };
 static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
                                           NULL};

@@ -624,7 +624,7 @@ static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_
         const char *kpath = spec_subpath(L, path, k->str);
         if (tag_key_parse(k->str) >= 0) {
             ynode_error(L->d, k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, "
-                        "status, expected_response, check, error_code, scenario, group)", kpath,
+                        "status, expected_response, check, error_code, scenario, group, tls_version)", kpath,
                         k->str);
             ok = false;
             continue;

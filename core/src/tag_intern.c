@@ -9,7 +9,7 @@
 #include "secret.h"
 
 typedef struct tag_key_words {
-    const char *name, *method, *url, *check, *error_code, *scenario, *group;
+    const char *name, *method, *url, *check, *error_code, *scenario, *group, *tls_version;
     const volley_tag *step;
     size_t n_step;
     int status, expected;
@@ -45,15 +45,16 @@ static tag_key_words key_of(const sample_tags *st)
     static const volley_tags none = VOLLEY_TAGS_INIT;
     const volley_tags *g = st->t ? st->t : &none;
     return (tag_key_words){g->name, g->method, g->url, g->check, g->error_code,
-                           st->scenario, st->group, st->step, st->n_step, g->status,
-                           g->expected_response};
+                           st->scenario, st->group, st->tls_version, st->step, st->n_step,
+                           g->status, g->expected_response};
 }
 
 static uint64_t hash_key(const tag_key_words *k)
 {
     const uintptr_t w[] = {(uintptr_t)k->name, (uintptr_t)k->method, (uintptr_t)k->url,
                            (uintptr_t)k->check, (uintptr_t)k->error_code, (uintptr_t)k->scenario,
-                           (uintptr_t)k->group, (uintptr_t)k->step, (uintptr_t)k->status,
+                           (uintptr_t)k->group, (uintptr_t)k->tls_version, (uintptr_t)k->step,
+                           (uintptr_t)k->status,
                            (uintptr_t)(k->expected + 2)};
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
@@ -82,7 +83,7 @@ static const char *shown(tag_intern *t, const char *v)
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
-    size_t cap = 9 + t->n_run + k->n_step;
+    size_t cap = 10 + t->n_run + k->n_step;
     volley_tag *tags = arena_alloc(&t->a, cap * sizeof *tags);
     volley_tagset *set = arena_alloc(&t->a, sizeof *set);
     if (!tags || !set)
@@ -101,6 +102,7 @@ static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
         snprintf(status, sizeof status, "%d", k->status);
         tags[n++] = (volley_tag){"status", k->status ? arena_strdup(&t->a, status) : ""};
     }
+    if (k->tls_version) tags[n++] = (volley_tag){"tls_version", k->tls_version};
     if (k->url) tags[n++] = (volley_tag){"url", k->url};
     for (size_t i = 0; i < k->n_step; i++)
         tags[n++] = k->step[i];

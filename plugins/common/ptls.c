@@ -5,6 +5,7 @@
 #include "ptls.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,8 @@ static const volley_option options[] = {
     [PTLS_OPT_SESSION_RESUMPTION] = {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
                                      .offset = offsetof(ptls_config, session_resumption),
                                      .default_value = "true",
-                                     .help = "false: a full handshake on every new connection "
-                                             "(no TLS session resumption)"},
+                                     .help = "false: no session is resumed, every new connection "
+                                             "makes a full handshake"},
 };
 
 const volley_option_map ptls_config_map = {options, VOLLEY_COUNTOF(options), sizeof(ptls_config),
@@ -58,16 +59,19 @@ const volley_option_map ptls_config_map = {options, VOLLEY_COUNTOF(options), siz
  * certificate. Registered once per plugin (each has its own copy). */
 static int ctx_name_idx = -1, ssl_alert_in_idx = -1, ssl_alert_out_idx = -1, ssl_cert_req_idx = -1;
 
+static void new_indexes(void)
+{
+    ctx_name_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ssl_alert_in_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ssl_alert_out_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ssl_cert_req_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Once: ptls_system may come first, from a worker thread. */
 static void init_indexes(void)
 {
-    if (ctx_name_idx < 0)
-        ctx_name_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (ssl_alert_in_idx < 0)
-        ssl_alert_in_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (ssl_alert_out_idx < 0)
-        ssl_alert_out_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (ssl_cert_req_idx < 0)
-        ssl_cert_req_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, new_indexes);
 }
 
 /*
@@ -241,7 +245,7 @@ static bool same_str(const char *a, const char *b)
 static bool same(const ptls_profile *a, const ptls_profile *b)
 {
     return a->custom == b->custom && a->insecure == b->insecure &&
-           a->min_version == b->min_version && a->no_resumption == b->no_resumption &&
+           a->min_version == b->min_version && a->no_resume == b->no_resume &&
            same_str(a->ca_file, b->ca_file) &&
            same_str(a->client_cert, b->client_cert) && same_str(a->client_key, b->client_key) &&
            same_str(a->server_name, b->server_name);
@@ -253,7 +257,7 @@ static int settings(ptls_profile *p, const volley_host *h, volley_core *core, co
 {
     p->custom = c->set != 0;
     p->insecure = c->insecure_skip_verify;
-    p->no_resumption = VOLLEY_OPT_IS_SET(c, PTLS_OPT_SESSION_RESUMPTION) && !c->session_resumption;
+    p->no_resume = VOLLEY_OPT_IS_SET(c, PTLS_OPT_SESSION_RESUMPTION) && !c->session_resumption;
     if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_MIN_VERSION))
         p->min_version = c->min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
     bool has_cert = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_CERT) && c->client_cert;
@@ -358,6 +362,11 @@ static int build_ctx(ptls_profile *p, const volley_host *h, volley_core *core,
             return -1;
         }
     }
+    if (p->no_resume) {
+        /* no session kept, none offered (lws and a client of our own) */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
     if (p->min_version && SSL_CTX_set_min_proto_version(ctx, p->min_version) != 1) {
         snprintf(err, errcap, "tls.min_version: not supported by this OpenSSL");
         return -1;
@@ -419,4 +428,73 @@ void ptls_set_free(ptls_set *set)
     }
     set->head = NULL;
     set->n = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Run time                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const ptls_profile *ptls_system(ptls_set *set, const volley_host *h, volley_core *core, char *err,
+                                size_t errcap)
+{
+    pthread_mutex_lock(&system_lock);
+    const ptls_profile *p = NULL;
+    for (const ptls_profile *q = set->head; q && !p; q = q->next)
+        if (!q->custom)
+            p = q;
+    if (!p) {
+        ptls_config none;
+        memset(&none, 0, sizeof none);
+        p = ptls_compile(set, h, core, &none, true, err, errcap);
+    }
+    pthread_mutex_unlock(&system_lock);
+    return p;
+}
+
+X509_STORE *ptls_store_dup(const ptls_profile *p)
+{
+    X509_STORE *from = SSL_CTX_get_cert_store(p->ctx);
+    X509_STORE *to = X509_STORE_new();
+    if (!from || !to)
+        goto fail;
+    bool ok = true;
+    /* lws may add certificates from the CA directory meanwhile */
+    X509_STORE_lock(from);
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(from);
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(objs); i++) {
+        X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+        X509 *x = X509_OBJECT_get0_X509(o);
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(o);
+        if (x)
+            ok = X509_STORE_add_cert(to, x) == 1;
+        else if (crl)
+            ok = X509_STORE_add_crl(to, crl) == 1;
+    }
+    X509_STORE_unlock(from);
+    if (!ok || X509_VERIFY_PARAM_set1(X509_STORE_get0_param(to), X509_STORE_get0_param(from)) != 1)
+        goto fail;
+    if (!p->ca_file) {
+        /* as SSL_CTX_set_default_verify_paths: SSL_CERT_DIR or OpenSSL's */
+        X509_LOOKUP *dir = X509_STORE_add_lookup(to, X509_LOOKUP_hash_dir());
+        if (!dir || X509_LOOKUP_add_dir(dir, NULL, X509_FILETYPE_DEFAULT) != 1)
+            goto fail;
+    }
+    return to;
+fail:
+    X509_STORE_free(to);
+    ERR_clear_error();
+    return NULL;
+}
+
+const char *ptls_version_tag(const SSL *ssl)
+{
+    switch (ssl ? SSL_version(ssl) : 0) {
+    case TLS1_3_VERSION: return "tls1.3";
+    case TLS1_2_VERSION: return "tls1.2";
+    case TLS1_1_VERSION: return "tls1.1";
+    case TLS1_VERSION: return "tls1.0";
+    default: return NULL;
+    }
 }

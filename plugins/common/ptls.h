@@ -60,7 +60,7 @@ typedef struct ptls_profile {
     char *server_name;       /* NULL: the url's host */
     bool server_name_ip;     /* server_name is an IP address */
     int min_version;         /* 0 or TLS1_2_VERSION, TLS1_3_VERSION */
-    bool no_resumption;      /* session_resumption: false */
+    bool no_resume;          /* session_resumption: false */
     SSL_CTX *ctx;            /* built at load time from the above */
     struct ptls_profile *next;
 } ptls_profile;
@@ -107,5 +107,32 @@ typedef struct ptls_state {
     bool cert_requested;
 } ptls_state;
 ptls_state ptls_connection_state(const SSL *ssl);
+
+/*
+ * The set's profile of the system's CA store with every option at its
+ * default: what a step without tls: gets when it reaches https:// at run
+ * time. Built on first use (the CA bundle read and parsed once for the
+ * run, some 30 ms), then shared; safe from any thread (a lock; callers
+ * after the first only wait while it is built). NULL with err on failure.
+ */
+const ptls_profile *ptls_system(ptls_set *set, const volley_host *h, volley_core *core, char *err,
+                                size_t errcap);
+
+/*
+ * A new X509 store holding the profile's trusted certificates and CRLs
+ * (the same objects, counted references: no file is read or parsed) and
+ * its verification flags; one of the system's store also looks in the
+ * default CA directory on a miss, as the profile's does. For a client
+ * that builds contexts per connection (curl 7.88): each worker gives its
+ * connections its own copy (SSL_CTX_set1_cert_store), so verification
+ * shares no lock or flags across threads. Any thread. NULL when out of
+ * memory.
+ */
+X509_STORE *ptls_store_dup(const ptls_profile *p);
+
+/* k6's tls_version tag of a connection: "tls1.3", "tls1.2", "tls1.1",
+ * "tls1.0" (Go's names as k6 prints them); NULL when no TLS (or an older
+ * protocol) was negotiated. Static strings. */
+const char *ptls_version_tag(const SSL *ssl);
 
 #endif

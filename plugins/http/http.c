@@ -25,28 +25,8 @@ static void http_destroy(void *inst)
         return;
     ptls_set_free(&p->tls);
     http_tls_global_free();
-    free(p->default_cainfo);
-    free(p->default_capath);
     free(p);
     curl_global_cleanup();
-}
-
-/* curl's built-in CA file and directory (Debian: the bundle and
- * /etc/ssl/certs), which a handle goes back to after a step with its own
- * ca_file. */
-static int curl_ca_defaults(http_plugin *p)
-{
-    CURL *e = curl_easy_init();
-    if (!e)
-        return -1;
-    char *file = NULL, *dir = NULL;
-    curl_easy_getinfo(e, CURLINFO_CAINFO, &file);
-    curl_easy_getinfo(e, CURLINFO_CAPATH, &dir);
-    int rc = 0;
-    if ((file && !(p->default_cainfo = strdup(file))) || (dir && !(p->default_capath = strdup(dir))))
-        rc = -1;
-    curl_easy_cleanup(e);
-    return rc;
 }
 
 static void *http_create(const volley_host *host, volley_core *core, char *err, size_t errcap)
@@ -92,11 +72,6 @@ static void *http_create(const volley_host *host, volley_core *core, char *err, 
         return NULL;
     }
     p->raw_tls = p->raw_enabled && !(fast_tls && strcmp(fast_tls, "off") == 0);
-    if (curl_ca_defaults(p) != 0) {
-        snprintf(err, errcap, "out of memory");
-        http_destroy(p);
-        return NULL;
-    }
     if (http_result_init(p, err, errcap) != 0) {
         http_destroy(p);
         return NULL;

@@ -87,6 +87,11 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primar
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     http_vu *vs = clientp;
     vs->t_prereq = vs->w->host->now_ns();
+    /* the connection is ready, its TLS (if any) negotiated */
+    struct curl_tlssessioninfo *ti = NULL;
+    if (curl_easy_getinfo(vs->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+        ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
+        vs->tls_version = ptls_version_tag(ti->internals);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -102,12 +107,13 @@ void http_curl_sent(CURL *easy)
 /* Request setup                                                             */
 /* ------------------------------------------------------------------------ */
 
+static CURLcode on_ssl_ctx(CURL *e, void *ctx, void *userp);
+
 int http_curl_setup(http_vu *vs)
 {
     CURL *e = vs->easy;
     vs->recv_buf = RECV_BUF_MIN;
-    vs->tls = NULL;   /* a new handle has curl's TLS defaults */
-    vs->tls_unknown = false;
+    vs->tls = NULL;
     CURLcode rc = CURLE_OK;
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* No proxy, and no getenv of the proxy variables per request. */
@@ -127,6 +133,10 @@ int http_curl_setup(http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQDATA, vs);
     rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, vs);
+    /* a new handle carries curl's CA defaults until apply_tls runs */
+    vs->tls_unknown = true;
     return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -142,37 +152,54 @@ static void fit_recv_buf(http_vu *vs)
         vs->recv_buf = want;
 }
 
-/* CURLOPT_SSL_CTX_FUNCTION of a profile with a server_name: curl 7.88
- * builds a context per connection and has no option for it. */
+/*
+ * CURLOPT_SSL_CTX_FUNCTION: curl 7.88 builds a context per connection.
+ * It gets the worker's copy of the profile's CA store (http_tls_store),
+ * so no CA file is read for it, and what curl has no option for
+ * (ptls_ctx_apply: server_name, the alerts kept for error messages).
+ */
 static CURLcode on_ssl_ctx(CURL *e, void *ctx, void *userp)
 {
     (void)e;
-    return ptls_ctx_apply(ctx, userp) == 0 ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+    http_vu *vs = userp;
+    const ptls_profile *t = vs->tls;
+    if (!(t && t->insecure)) {
+        X509_STORE *store = http_tls_store(vs->w, &t);
+        if (!store)
+            return CURLE_SSL_CACERT_BADFILE;   /* out of memory: 1300 */
+        SSL_CTX_set1_cert_store(ctx, store);
+    }
+    return !t || ptls_ctx_apply(ctx, t) == 0 ? CURLE_OK : CURLE_OUT_OF_MEMORY;
 }
 
 /*
  * The step's tls: settings as curl options, set when they differ from the
- * ones the handle carries (NULL: curl's defaults). ca_file replaces the
- * system store (CAPATH off, as curl --cacert does; curl then keeps the
- * store cached in the multi); the client certificate and key go as the
- * PEM text read at load time, so no file is read on the loop; server_name
- * is checked by OpenSSL (ptls_ctx_apply) instead of curl's host check.
+ * ones the handle carries (NULL: the system's store). The CA store comes
+ * from on_ssl_ctx: curl is given no CA directory, and a CA file only for a
+ * step's ca_file (then curl's multi caches the store it loaded, which is
+ * ours, so the file is read again only when another ca_file was used in
+ * between); without one curl loads nothing (7.88 is built without
+ * CURL_CA_FALLBACK). The client certificate and key go as the PEM text
+ * read at load time, so no file is read on the loop; server_name is
+ * checked by OpenSSL (ptls_ctx_apply) instead of curl's host check.
  * A connection made for one set of options is not reused for another:
- * curl compares them before it reuses one (except server_name).
+ * curl compares them before it reuses one (the CA file too; not
+ * server_name or session_resumption). A VU's easy handle keeps the
+ * sessions of its connections, so its reconnects resume them (k6 keeps
+ * TLS sessions per VU too), unless session_resumption is false.
  */
 static CURLcode apply_tls(http_vu *vs, const ptls_profile *t)
 {
     if (t == vs->tls && !vs->tls_unknown)
         return CURLE_OK;
-    const http_plugin *p = vs->w->p;
     CURL *e = vs->easy;
     CURLcode rc = CURLE_OK;
     bool insecure = t && t->insecure;
     rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
     rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, insecure || (t && t->server_name) ? 0L : 2L);
-    bool own_ca = t && t->ca_file;
-    rc |= curl_easy_setopt(e, CURLOPT_CAINFO, own_ca ? t->ca_file : p->default_cainfo);
-    rc |= curl_easy_setopt(e, CURLOPT_CAPATH, own_ca ? NULL : p->default_capath);
+    rc |= curl_easy_setopt(e, CURLOPT_CAINFO, t && t->ca_file ? t->ca_file : NULL);
+    rc |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, t && t->no_resume ? 0L : 1L);
     if (t && t->cert_pem) {
         struct curl_blob cert = {t->cert_pem, t->cert_len, CURL_BLOB_NOCOPY};
         struct curl_blob key = {t->key_pem, t->key_len, CURL_BLOB_NOCOPY};
@@ -188,9 +215,12 @@ static CURLcode apply_tls(http_vu *vs, const ptls_profile *t)
                    : t->min_version == TLS1_3_VERSION ? CURL_SSLVERSION_TLSv1_3
                                                       : CURL_SSLVERSION_TLSv1_2;
     rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION, version);
-    bool name = t && t->server_name;
-    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, name ? on_ssl_ctx : NULL);
-    rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, name ? (void *)t : NULL);
+    if (t && !t->insecure) {
+        /* the worker's copy of its store now, not in a handshake */
+        const ptls_profile *with = t;
+        if (!http_tls_store(vs->w, &with))
+            rc = CURLE_OUT_OF_MEMORY;
+    }
     vs->tls = t;
     vs->tls_unknown = rc != CURLE_OK;   /* then all is set again next time */
     return rc;
@@ -330,6 +360,7 @@ static void reset_request(http_vu *vs, uint64_t now)
 {
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
+    vs->tls_version = NULL;
     vs->resp.hdr_bytes = 0;
     vs->resp.headers.len = 0;
     vs->resp.body.len = 0;
@@ -420,9 +451,16 @@ static int prepare(http_vu *vs, const http_step *st)
         return -1;
     if (render(vs, st) != 0)
         return -1;
-    if (st->reuse == HTTP_REUSE_ITERATION &&
-        iteration_fresh(vs, st->url_text ? st->url_text : vs->url.data) != 0)
+    const char *url = st->url_text ? st->url_text : vs->url.data;
+    if (st->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, url) != 0)
         return -1;
+    if (!st->tls && !vs->w->system_store && strncasecmp(url, "https:", 6) == 0) {
+        /* the system's store, built once for the run, before the request
+         * starts (a redirect to https:// builds it in its handshake) */
+        const ptls_profile *t = NULL;
+        if (http_tls_store(vs->w, &t))
+            vs->w->system_store = true;
+    }
     pin_dns(vs->g, vs, st);
     return 0;
 }

@@ -146,9 +146,8 @@ typedef struct http_plugin {
     int metric[MET_COUNT];
     unsigned n_steps;               /* step indexes handed out so far */
     char status_code[200][5];       /* error_code tags "1400".."1599" */
-    ptls_set tls;                   /* the steps' distinct tls: settings    */
-    char *default_cainfo;           /* curl's built-in CA file and dir, to  */
-    char *default_capath;           /*   go back to after a step's ca_file  */
+    ptls_set tls;                   /* the steps' distinct tls: settings,   */
+                                    /*   and the system's (ptls_system)     */
 } http_plugin;
 
 /* ---- compiled step ---- */
@@ -341,6 +340,9 @@ struct http_worker {
     bool fini_pending;              /* worker_fini came during a drain      */
     void (*fini)(void *w);          /* worker_fini, for http_drain to run   */
     char errtext[CURL_ERROR_SIZE + 48];   /* error text handed to step_done */
+    X509_STORE **stores;            /* curl path: the worker's copy of each */
+    size_t n_stores;                /*   profile's CA store, by its idx     */
+    bool system_store;              /*   the system profile's among them    */
 };
 
 /* ---- per VU ---- */
@@ -380,8 +382,9 @@ struct http_vu {
     const http_step *step;          /* the running step                     */
     const http_step *configured;    /* whose options the handle carries     */
     const ptls_profile *tls;        /* whose TLS options it carries (NULL:  */
-                                    /*   curl's defaults)                   */
-    bool tls_unknown;               /* setting them failed: set all again   */
+                                    /*   the system's profile)              */
+    bool tls_unknown;               /* new handle, or setting them failed:  */
+                                    /*   set all again                      */
     http_vu *prev, *next;           /* in http_worker.active                */
     bool active;
     bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */
@@ -392,6 +395,7 @@ struct http_vu {
     uint64_t t_prereq;              /* connection ready, request about to go */
     uint64_t t_sent;                /* curl switched to reading             */
     uint64_t t_first;               /* first response line arrived          */
+    const char *tls_version;        /* k6's tag of the request's connection */
     http_response resp;             /* what checks get (both clients fill it) */
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */
@@ -579,6 +583,10 @@ void http_drain(http_group *g, uint64_t timed_out_at);
 /* The VU's easy handle, created on first use in a group with room; NULL
  * when it cannot be. */
 CURL *http_easy(http_worker *w, http_vu *vs);
+/* The worker's copy of profile t's CA store (NULL: the system's profile,
+ * built on first use), made on first use; NULL with w->errtext on failure.
+ * *t is set to the profile used. */
+X509_STORE *http_tls_store(http_worker *w, const ptls_profile **t);
 /* Inside the VU's body callback, which then returns CURL_WRITEFUNC_PAUSE:
  * the transfer is resumed in its turn (HTTP_BULK_TURN). */
 void http_pause(http_worker *w, http_vu *vs);

@@ -560,6 +560,39 @@ void http_unpause(http_worker *w, http_vu *vs)
         uv_idle_stop(&w->resume);
 }
 
+/*
+ * The CA stores of the worker's https connections on curl. Curl 7.88
+ * builds an OpenSSL context per connection and, given a CA file or
+ * directory, loads it into that context's store after the ClientHello,
+ * inside the handshake it times (the system bundle: ~20 ms of our CPU per
+ * connection, counted as the server's). Instead http_curl.c gives curl no
+ * CA location for the system's store (and its multi's CA cache keeps a
+ * ca_file's store, loaded once) and puts this worker's copy of the
+ * profile's store on each new context. One copy per worker: verification
+ * takes its store's lock, and curl sets flags on it.
+ */
+X509_STORE *http_tls_store(http_worker *w, const ptls_profile **t)
+{
+    if (!*t && !(*t = ptls_system(&w->p->tls, w->host, w->p->core, w->errtext,
+                                  sizeof w->errtext)))
+        return NULL;
+    unsigned idx = (*t)->idx;
+    if (idx >= w->n_stores) {
+        X509_STORE **s = realloc(w->stores, (idx + 1) * sizeof *s);
+        if (!s)
+            goto oom;
+        memset(s + w->n_stores, 0, (idx + 1 - w->n_stores) * sizeof *s);
+        w->stores = s;
+        w->n_stores = idx + 1;
+    }
+    if (!w->stores[idx] && !(w->stores[idx] = ptls_store_dup(*t)))
+        goto oom;
+    return w->stores[idx];
+oom:
+    snprintf(w->errtext, sizeof w->errtext, "out of memory");
+    return NULL;
+}
+
 void http_easy_free(http_vu *vs)
 {
     curl_easy_cleanup(vs->easy);
@@ -601,6 +634,9 @@ static void maybe_free(http_worker *w)
         free(w->groups[i]);
     }
     free(w->groups);
+    for (size_t i = 0; i < w->n_stores; i++)
+        X509_STORE_free(w->stores[i]);
+    free(w->stores);
     free(w->socks);
     free(w->rbuf);
     free(w->location.data);

@@ -660,6 +660,8 @@ static int write_request(http_raw *r)
 static void send_request(http_raw *r, uint64_t now)
 {
     r->vs->t_prereq = now;
+    /* k6's tls_version tag on every https request (http_record clears it) */
+    r->vs->tls_version = r->conn && r->conn->ssl ? ptls_version_tag(r->conn->ssl) : NULL;
     r->phase = PH_SEND;
     r->out_done = 0;
     write_request(r);

@@ -217,6 +217,8 @@ void http_record(http_worker *w, http_vu *vs, const http_outcome *o)
     tags.method = http_method_names[st->method];
     tags.url = st->tag_url;
     tags.error_code = o->error_code;
+    tags.tls_version = vs->tls_version;
+    vs->tls_version = NULL;   /* each client sets it for its requests */
     long status = o->status;
     if (!o->error && status >= 400 && status < 600)
         tags.error_code = w->p->status_code[status - 400];

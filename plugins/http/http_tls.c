@@ -181,7 +181,7 @@ SSL *http_tls_new(const http_step *st, http_tls_io *io, http_tls_sessions *ss)
             return NULL;
         }
     }
-    if (ss && !t->no_resumption) {
+    if (ss && !t->no_resume) {
         http_tls_session *e = session_find(ss, st);
         if (e)
             SSL_set_session(ssl, e->s);
@@ -191,7 +191,7 @@ SSL *http_tls_new(const http_step *st, http_tls_io *io, http_tls_sessions *ss)
 
 void http_tls_keep_session(http_tls_sessions *ss, const http_step *st, SSL *ssl)
 {
-    if (st->raw_tls->no_resumption)
+    if (st->raw_tls->no_resume)
         return;
     SSL_SESSION *s = SSL_get0_session(ssl);
     http_tls_session *e = session_find(ss, st);

@@ -356,6 +356,132 @@ scenarios:
                     self.assertEqual(HTTPS["h2"].requests, [])
 
 
+NGINX_TLS = os.environ.get("TEST_NGINX_TLS_URL")
+NGINX_CA = os.environ.get("TEST_NGINX_TLS_CA")
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def raw_handshakes(url, ca, n):
+    """Milliseconds of n full TLS handshakes by Python's OpenSSL client:
+    from the TCP connection made to the handshake done (what curl's
+    APPCONNECT - CONNECT spans), the certificate verified against ca."""
+    import socket
+    import ssl
+    import time
+    host, port = url.split("://")[1].split(":")
+    ctx = ssl.create_default_context(cafile=ca)
+    out = []
+    for _ in range(n):
+        with socket.create_connection((host, int(port))) as s:
+            t0 = time.perf_counter()
+            with ctx.wrap_socket(s, server_hostname=host):
+                out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+@unittest.skipUnless(NGINX_TLS and NGINX_CA, "the test nginx's https port (ctest sets TEST_NGINX_TLS_URL)")
+class NginxTlsTest(TlsCase):
+    """Against the test nginx's https port (RSA-2048, a private CA made by
+    tests/nginx/start.sh), whose /tls says whether the request's
+    connection resumed a session and its TLS version."""
+
+    def values(self, ndjson, metric):
+        """{step name: [values]} of metric in a json-out file."""
+        out = {}
+        for p in self.read_ndjson(ndjson):
+            if p["type"] == "Point" and p["metric"] == metric:
+                out.setdefault(p["data"]["tags"]["name"], []).append(p["data"]["value"])
+        return out
+
+    def test_session_resumption_and_tls_version(self):
+        """A VU's new connections resume its session (nginx says "r"),
+        with tls.session_resumption false every one is a full handshake
+        ("."); every https sample is tagged tls_version tls1.3, plain http
+        ones are not, and a threshold can filter on it."""
+        flow = f"""
+      - http: {{ name: first, url: "{NGINX_TLS}/tls", headers: {{ Connection: close }} }}
+      - http: {{ name: again, url: "{NGINX_TLS}/tls", headers: {{ Connection: close }} }}
+        check: [ {{ name: resumed, json: {{ path: reused, equals: r }} }},
+                 {{ name: tls13, json: {{ path: protocol, equals: TLSv1.3 }} }} ]
+      - http: {{ name: full, url: "{NGINX_TLS}/tls", headers: {{ Connection: close }},
+                 tls: {{ session_resumption: false }} }}
+      - http: {{ name: full-again, url: "{NGINX_TLS}/tls", headers: {{ Connection: close }},
+                 tls: {{ session_resumption: false }} }}
+        check: [ {{ name: not resumed, json: {{ path: reused, equals: "." }} }} ]
+      - http: {{ name: plain, url: "{os.environ["TEST_NGINX_URL"]}/fast" }}
+"""
+        head = (f'defaults:\n  tls: {{ ca_file: "{NGINX_CA}" }}\n'
+                'thresholds:\n  "http_reqs{tls_version:tls1.3}": ["count==8"]\n')
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                out_file = os.path.join(self.tmp, "tags.ndjson")
+                spec = self.write_spec("version: 1\n" + head + "scenarios:\n  s:\n"
+                                       "    executor: per-vu-iterations\n    iterations: 2\n"
+                                       "    flow:\n" + flow)
+                rc, out, err = self.volley("run", "--out", "json-out=" + out_file, spec,
+                                           env={"VOLLEY_HTTP_CLIENT": client})
+                self.assertEqual(rc, 0, out + err)
+                c = self.checks(out)
+                self.assertTrue(c["resumed"] and c["tls13"] and c["not resumed"], out)
+                tags = {}
+                for p in self.read_ndjson(out_file):
+                    if p["type"] == "Point" and p["metric"] == "http_reqs":
+                        t = p["data"]["tags"]
+                        tags.setdefault(t["name"], set()).add(t.get("tls_version"))
+                for name in ("first", "again", "full", "full-again"):
+                    self.assertEqual(tags[name], {"tls1.3"}, name)
+                self.assertEqual(tags["plain"], {None})
+
+    def test_handshake_time_is_the_servers(self):
+        """http_req_tls_handshaking is the handshake, not our setup: the
+        median of 60 full handshakes (session_resumption false, Connection:
+        close) within 1 ms of the same handshakes timed by a raw OpenSSL
+        client (Python's ssl), measured before and after volley's run;
+        and with the system's CA store (no tls:; SSL_CERT_FILE the system
+        bundle plus the test CA, so the store is the whole bundle), resumed
+        handshakes are no slower than that plus 1 ms (before, curl read
+        the bundle in each handshake: ~20 ms). VOLLEY_TLS_MARGIN_MS widens
+        the 1 ms on a loaded machine."""
+        margin = float(os.environ.get("VOLLEY_TLS_MARGIN_MS", "1.0"))
+        n = 60
+        bundle = os.path.join(self.tmp, "bundle.pem")
+        import ssl
+        system = ssl.get_default_verify_paths().openssl_cafile
+        with open(bundle, "w") as f:
+            if system and os.path.exists(system):
+                f.write(open(system).read())
+            f.write(open(NGINX_CA).read())
+        step = f'      - http: {{ url: "{NGINX_TLS}/fast", headers: {{ Connection: close }}%s }}\n'
+        full = step % f', tls: {{ ca_file: "{NGINX_CA}", session_resumption: false }}'
+        system_store = step % ""
+        for client in CLIENTS:
+            for kind, flow in (("full", full), ("system", system_store)):
+                with self.subTest(client=client, kind=kind):
+                    raw = [median(raw_handshakes(NGINX_TLS, NGINX_CA, n))]
+                    spec = self.write_spec("version: 1\nscenarios:\n  s:\n"
+                                           "    executor: per-vu-iterations\n"
+                                           f"    iterations: {n}\n    flow:\n" + flow)
+                    out_file = os.path.join(self.tmp, "hs.ndjson")
+                    rc, out, err = self.volley("run", "-q", "--out", "json-out=" + out_file, spec,
+                                               env={"VOLLEY_HTTP_CLIENT": client,
+                                                    "SSL_CERT_FILE": bundle})
+                    self.assertEqual(rc, 0, out + err)
+                    raw.append(median(raw_handshakes(NGINX_TLS, NGINX_CA, n)))
+                    hs = [v for vs in self.values(out_file, "http_req_tls_handshaking").values()
+                          for v in vs]
+                    self.assertEqual(len(hs), n, out + err)
+                    got = median(hs)
+                    msg = "volley median %.3f ms, raw OpenSSL medians %s" % (got, raw)
+                    self.assertLessEqual(got, max(raw) + margin, msg)
+                    if kind == "full":
+                        self.assertGreaterEqual(got, min(raw) - margin, msg)
+
+
 class ScanTlsTest(TlsCase):
     def test_scan_uses_the_services_tls(self):
         """volley scan reaches each service with its tls: over defaults.tls."""

@@ -192,7 +192,7 @@ static void test_series_for_key_errors(void **state)
     series_fails(f, "http_req_duraton", "no metric named \"http_req_duraton\"");
     series_fails(f, "http_req_duration{stats:200}",
                  "unknown tag \"stats\" in sub-metric filter; known tags: name, method, url, status, "
-                 "expected_response, check, error_code, scenario, group "
+                 "expected_response, check, error_code, scenario, group, tls_version "
                  "(and --tag names and keys of steps' tags:)");
     series_fails(f, "http_req_duration{status:ok}", "status filter must be a number, got \"ok\"");
     series_fails(f, "http_req_duration{status:1000}", "status filter must be a number, got \"1000\"");
@@ -206,7 +206,7 @@ static void test_series_for_key_errors(void **state)
      * count; ASan checks the partial filters were freed). */
     series_fails(f, "http_req_duration{status:200,status2:1}",
                  "unknown tag \"status2\" in sub-metric filter; known tags: name, method, url, status, "
-                 "expected_response, check, error_code, scenario, group "
+                 "expected_response, check, error_code, scenario, group, tls_version "
                  "(and --tag names and keys of steps' tags:)");
     assert_int_equal(f->reg.metrics[f->dur].n_subs, 0);
 }

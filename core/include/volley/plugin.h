@@ -54,6 +54,8 @@ extern "C" {
  *   revision 5  volley_output_ops.summary and volley_run_summary (the
  *               run's threshold verdicts and checks, for report outputs
  *               such as junit)
+ *   revision 6  volley_tags.tls_version (read from the samples of a
+ *               protocol plugin of revision 6 or later only)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -67,7 +69,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 5u
+#define VOLLEY_ABI_REVISION 6u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -289,9 +291,13 @@ typedef struct volley_tags {
     int expected_response;     /* -1 = not set, 0 = false, 1 = true         */
     const char *check;         /* check name, for the `checks` metric        */
     const char *error_code;    /* e.g. "1211"-style code or NULL              */
+    /* ---- revision 6: volley_tags has no size of its own; the core reads
+     * this only from a protocol plugin whose descriptor says revision 6 or
+     * later (a sample of the step it runs) ---- */
+    const char *tls_version;   /* k6's: "tls1.3", "tls1.2"; NULL: no TLS    */
 } volley_tags;
 
-#define VOLLEY_TAGS_INIT { NULL, NULL, NULL, 0, -1, NULL, NULL }
+#define VOLLEY_TAGS_INIT { NULL, NULL, NULL, 0, -1, NULL, NULL, NULL }
 
 typedef struct volley_tag {
     const char *key;
@@ -309,6 +315,7 @@ typedef struct volley_tag {
 #define VOLLEY_TAG_NAME "name"                    /* url or the step name  */
 #define VOLLEY_TAG_SCENARIO "scenario"
 #define VOLLEY_TAG_STATUS "status"                /* "200"; "" on error    */
+#define VOLLEY_TAG_TLS_VERSION "tls_version"      /* "tls1.3" (revision 6) */
 #define VOLLEY_TAG_URL "url"
 
 /* An interned, immutable tag set as outputs see it (keys sorted). The same
