@@ -1070,7 +1070,7 @@ static void test_threshold_errors(void **state)
                "iterations, a counter metric; use count, rate",
                ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
                "in sub-metric filter; known tags: name, method, url, status, expected_response, "
-               "check, error_code, scenario, group (and --tag names and keys of steps' tags:)",
+               "check, error_code, scenario, group, tls_version (and --tag names and keys of steps' tags:)",
                ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
                "such as p(95)<500)",
                ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "
@@ -1601,7 +1601,8 @@ static void test_tls_layers(void **state)
                ":3:50: error: services.api.tls.min_version: unknown value \"1.0\"; expected one of: "
                "1.2, 1.3 (did you mean \"1.2\"?)",
                ":3:57: error: services.api.tls: unknown key \"ca\"; valid keys: ca_file, "
-               "insecure_skip_verify, client_cert, client_key, server_name, min_version",
+               "insecure_skip_verify, client_cert, client_key, server_name, min_version, "
+               "session_resumption",
                ":5:32: error: defaults.tls.insecure_skip_verify: expected true or false, got string "
                "\"yes\"");
     remove_file(f, "ca.pem");
