@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Start the test nginx on 127.0.0.1:PORT with its runtime files under DIR.
-# Usage: start.sh PORT DIR [TLS_PORT]
+# Usage: start.sh PORT DIR [TLS_PORT [WS_PORT]]
 # With TLS_PORT it also answers https there: DIR/tls/ holds a private CA
 # (ca.pem, the file a client trusts with tls.ca_file) and a server
 # certificate for 127.0.0.1 and localhost, RSA-2048, made by openssl when
-# missing. Nothing is added to the system's trust store.
+# missing. Nothing is added to the system's trust store. With WS_PORT,
+# location /ws (on both ports) proxies the WebSocket upgrade to a
+# tests/ws/wsserver.py the caller runs there.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PORT="${1:?port}"; DIR="${2:?run dir}"; TLS_PORT="${3:-}"
+PORT="${1:?port}"; DIR="${2:?run dir}"; TLS_PORT="${3:-}"; WS_PORT="${4:-}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -x "$NGINX" ] || { echo "nginx is not installed (tools/test installs it)" >&2; exit 1; }
 if [ -f "$DIR/nginx.pid" ] && kill -0 "$(cat "$DIR/nginx.pid")" 2>/dev/null; then
@@ -39,11 +41,12 @@ make_certs() {
     } >"$log" 2>&1 || { cat "$log" >&2; echo "could not make the test certificates" >&2; exit 1; }
 }
 
+if [ -n "$WS_PORT" ]; then ws=(-e "s/@WS_PORT@/$WS_PORT/g"); else ws=(-e "/# ws$/d"); fi
 if [ -n "$TLS_PORT" ]; then
     make_certs
-    sed -e "s/@PORT@/$PORT/g" -e "s/@TLS_PORT@/$TLS_PORT/g" "$HERE/nginx.conf" > "$DIR/nginx.conf"
+    sed "${ws[@]}" -e "s/@PORT@/$PORT/g" -e "s/@TLS_PORT@/$TLS_PORT/g" "$HERE/nginx.conf" > "$DIR/nginx.conf"
 else
-    sed -e "/# tls$/d" -e "s/@PORT@/$PORT/g" "$HERE/nginx.conf" > "$DIR/nginx.conf"
+    sed "${ws[@]}" -e "/# tls$/d" -e "s/@PORT@/$PORT/g" "$HERE/nginx.conf" > "$DIR/nginx.conf"
 fi
 "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/logs/error.log" \
     -g "pid $DIR/nginx.pid; worker_processes 1;"
