@@ -24,7 +24,7 @@ SPEC = """
         executor: constant-arrival-rate
         rate: 100
         time_unit: 1s
-        duration: 3s
+        duration: 2s
         pre_allocated_vus: 5
         max_vus: 10
         flow:
@@ -96,7 +96,7 @@ class ResultTest(VolleyCase):
         self.assertEqual(end["type"], "end")
         self.assertTrue(all(w["type"] == "window" for w in windows))
         # whole seconds from 0, in order; the last one ends with the run
-        self.assertIn(len(windows), (3, 4), [(w["t0"], w["t1"]) for w in windows])
+        self.assertIn(len(windows), (2, 3), [(w["t0"], w["t1"]) for w in windows])
         for k, w in enumerate(windows):
             self.assertEqual(w["t0"], k)
             if k < len(windows) - 1:
@@ -113,7 +113,7 @@ class ResultTest(VolleyCase):
         self.assertEqual(sum(w["s"].get(failed, {}).get("nz", 0) for w in windows),
                          s["metrics"]["http_req_failed"]["passes"])
         # 100 iterations a second, 2 requests each: the windows are the run's seconds
-        for w in windows[:3]:
+        for w in windows[:2]:
             if w["t1"] - w["t0"] == 1:
                 self.assertAlmostEqual(w["s"][reqs]["sum"], 200, delta=30, msg=w)
         # the summary's numbers in the end line
@@ -162,12 +162,12 @@ class ResultTest(VolleyCase):
                 self.assertEqual(sum(c for _, c in w["s"][dur]["h"]), w["s"][dur]["n"])
 
     def test_a_killed_run_leaves_what_it_measured(self):
-        spec = self.write_spec(SPEC.replace("duration: 3s", "duration: 20s"))
+        spec = self.write_spec(SPEC.replace("duration: 2s", "duration: 20s"))
         path = os.path.join(self.tmp, "killed.ndjson.gz")
         env = dict(os.environ, NGINX=NGINX)
         p = subprocess.Popen([VOLLEY, "run", "-q", "--result", path, spec], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3.6)
+        time.sleep(2.6)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
         with open(path, "rb") as f:
@@ -181,12 +181,12 @@ class ResultTest(VolleyCase):
         self.assertFalse(any(l["type"] == "end" for l in lines))
 
     def test_sigint_writes_the_end_line(self):
-        spec = self.write_spec(SPEC.replace("duration: 3s", "duration: 20s"))
+        spec = self.write_spec(SPEC.replace("duration: 2s", "duration: 20s"))
         path = os.path.join(self.tmp, "int.ndjson")
         env = dict(os.environ, NGINX=NGINX)
         p = subprocess.Popen([VOLLEY, "run", "-q", "--result", path, spec], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(2.5)
+        time.sleep(1.5)
         p.send_signal(signal.SIGINT)
         self.assertEqual(p.wait(timeout=40), 105)
         end = self.lines(path)[-1]
@@ -261,7 +261,7 @@ class ResultTest(VolleyCase):
                 executor: constant-arrival-rate
                 rate: 200
                 time_unit: 1s
-                duration: 5s
+                duration: 4s
                 pre_allocated_vus: 5
                 max_vus: 5
                 flow: [ { http: { url: "${env.NGINX}/fast" } } ]
@@ -285,7 +285,9 @@ class ResultTest(VolleyCase):
         self.assertIn("did not get the CPU it needed", out)
 
     def test_window_of_two_seconds(self):
-        rc, out, err, s, path = self.run_result("--result-window", "2s")
+        spec = self.write_spec(SPEC.replace("duration: 2s", "duration: 3s"))
+        path = os.path.join(self.tmp, "w2.ndjson")
+        rc, out, err = self.volley("run", "-q", "--result-window", "2s", "--result", path, spec)
         self.assertEqual(rc, 99, out + err)
         lines = self.lines(path)
         self.assertEqual(lines[0]["window_s"], 2)
