@@ -268,19 +268,20 @@ static void write_data(rctx *c)
     for (size_t w = 0; w < r->n_windows; w++)
         fprintf(f, "%s%d", w ? "," : "", r->windows[w].runner.behind);
     fputs("],\"runner\":{", f);
-    runner_col(f, r, "vus", offsetof(rr_runner, vus));
-    fputc(',', f);
-    runner_col(f, r, "vus_max", offsetof(rr_runner, vus_max));
-    fputc(',', f);
-    runner_col(f, r, "cpu_pct", offsetof(rr_runner, cpu_pct));
-    fputc(',', f);
-    runner_col(f, r, "busiest_worker_pct", offsetof(rr_runner, busiest_worker_pct));
-    fputc(',', f);
-    runner_col(f, r, "lag_p95_ms", offsetof(rr_runner, lag_p95_ms));
-    fputc(',', f);
-    runner_col(f, r, "lag_max_ms", offsetof(rr_runner, lag_max_ms));
-    fputc(',', f);
-    runner_col(f, r, "dropped", offsetof(rr_runner, dropped));
+    static const struct { const char *name; size_t off; } cols[] = {
+        {"vus", offsetof(rr_runner, vus)},
+        {"vus_max", offsetof(rr_runner, vus_max)},
+        {"cpu_pct", offsetof(rr_runner, cpu_pct)},
+        {"busiest_worker_pct", offsetof(rr_runner, busiest_worker_pct)},
+        {"lag_p95_ms", offsetof(rr_runner, lag_p95_ms)},
+        {"lag_max_ms", offsetof(rr_runner, lag_max_ms)},
+        {"dropped", offsetof(rr_runner, dropped)},
+    };
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        if (i)
+            fputc(',', f);
+        runner_col(f, r, cols[i].name, cols[i].off);
+    }
     fprintf(f, "},\"roles\":{\"reqs\":%ld,\"dur\":%ld,\"failed\":%ld,\"iters\":%ld},\"fail_by\":[", c->reqs,
             c->dur, c->failed, c->iters);
     for (size_t i = 0; i < c->n_fail_by; i++)

@@ -121,16 +121,8 @@ typedef struct nd {
     long m_vus, m_vus_max, m_dropped, m_lag;
 } nd;
 
-static int fail(nd *d, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(d->err, d->errcap, "%s:%zu: %s", d->path, d->line, msg);
-    return -1;
-}
+/* Every error of a line names it: the stream has a line, always >= 1 here. */
+#define fail(d, ...) rr__fail((d)->err, (d)->errcap, (d)->path, (d)->line, __VA_ARGS__)
 
 static int oom(nd *d) { return fail(d, "out of memory"); }
 

@@ -23,6 +23,10 @@
  * 1 with a line, 0 at the end, -1 out of memory, -2 longer than
  * RR_LINE_MAX_BYTES, -3 not gzip or corrupt. */
 int rr__next_line(gzFile f, char **buf, size_t *cap, size_t *len);
+/* err = "PATH:LINE: message" ("PATH: message" for line 0): the readers'
+ * one error form; returns -1. */
+int rr__fail(char *err, size_t errcap, const char *path, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 char *rr__dup(const char *s);
 
 /* What a json-out line says (result_ndjson_scan.c): pointers into the

@@ -26,19 +26,21 @@ typedef struct reader {
     bool geometry_ok;
 } reader;
 
-static int fail(reader *rd, const char *fmt, ...)
+int rr__fail(char *err, size_t errcap, const char *path, size_t line, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (rd->line)
-        snprintf(rd->err, rd->errcap, "%s:%zu: %s", rd->path, rd->line, msg);
+    if (line)
+        snprintf(err, errcap, "%s:%zu: %s", path, line, msg);
     else
-        snprintf(rd->err, rd->errcap, "%s: %s", rd->path, msg);
+        snprintf(err, errcap, "%s: %s", path, msg);
     return -1;
 }
+
+#define fail(rd, ...) rr__fail((rd)->err, (rd)->errcap, (rd)->path, (rd)->line, __VA_ARGS__)
 
 char *rr__dup(const char *s)
 {
