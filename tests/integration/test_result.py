@@ -281,6 +281,7 @@ class ResultTest(VolleyCase):
         self.assertTrue(behind, [w["runner"] for w in windows])
         self.assertTrue(any(w["runner"]["drop_cause"] == "lag" for w in behind), behind)
         self.assertGreater(max(w["runner"]["lag_max_ms"] or 0 for w in behind), 500)
+        self.assertIn("     output: --result %s\n" % path, out)   # the run header names it
         self.assertRegex(out, r"WARNING: the load generator fell behind in \d+ of \d+ seconds")
         self.assertIn("did not get the CPU it needed", out)
 
