@@ -808,7 +808,11 @@ static void on_timer(uv_timer_t *t)
             } else if (vs->close_at && now >= vs->close_at) {
                 begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             } else {
-                if (vs->n_timed && vs->timed[0].at <= now)
+                /* in time order: a late turn may find both due, and a
+                 * send_after may stop send_every */
+                bool every_first = vs->next_send && now >= vs->next_send &&
+                                   (!vs->n_timed || vs->next_send <= vs->timed[0].at);
+                if (!every_first && vs->n_timed && vs->timed[0].at <= now)
                     fire_timed(vs, now);
                 if (vs->next_send && now >= vs->next_send && !vs->close_pending) {
                     queue_list(vs, &c->send_every.message);
@@ -816,6 +820,8 @@ static void on_timer(uv_timer_t *t)
                     if (vs->next_send <= now)   /* fell behind: no burst */
                         vs->next_send = now + (uint64_t)vs->interval_ns;
                 }
+                if (every_first && vs->n_timed && vs->timed[0].at <= now)
+                    fire_timed(vs, now);
                 if (vs->next_ping && now >= vs->next_ping) {
                     vs->ping_pending = true;
                     lws_callback_on_writable(vs->wsi);

@@ -191,21 +191,13 @@ static void range_text(const ws_dur *d, char *out, size_t cap)
              limit_text(d->max_ns, hi, sizeof hi));
 }
 
-/* text as a duration within d's range; -1 with the reason in err. */
+/* text as a duration within d's range: 0; -1 when it is no duration
+ * (the parser's reason in err), -2 when it is out of the range. */
 static int dur_parse(const ws_dur *d, const char *text, int64_t *ns, char *err, size_t errcap)
 {
-    char why[160];
-    if (duration_parse(text, ns, why, sizeof why) != 0) {
-        snprintf(err, errcap, "%s", why);
+    if (duration_parse(text, ns, err, errcap) != 0)
         return -1;
-    }
-    if (*ns < d->min_ns || *ns > d->max_ns) {
-        char range[120];
-        range_text(d, range, sizeof range);
-        snprintf(err, errcap, "expected a duration %s, got \"%.40s\"", range, text);
-        return -1;
-    }
-    return 0;
+    return *ns < d->min_ns || *ns > d->max_ns ? -2 : 0;
 }
 
 /* Compiles one duration option: a constant one is parsed now, an error at
@@ -222,8 +214,13 @@ static int dur_compile(const volley_host *h, volley_core *core, ws_dur *d, const
     const char *text = t ? h->template_const(t) : NULL;
     if (!t || !text)
         return 0;
-    char err[256];
-    if (dur_parse(d, text, &d->ns, err, sizeof err) != 0) {
+    char err[256], range[120];
+    int rc = dur_parse(d, text, &d->ns, err, sizeof err);
+    if (rc == -2) {
+        range_text(d, range, sizeof range);
+        snprintf(err, sizeof err, "expected a duration %s, got \"%.40s\"", range, text);
+    }
+    if (rc != 0) {
         if (VOLLEY_HAS(h, config_error) && h->config_error) {
             h->config_error(core, field, "%s", err);   /* at the value's place */
             errout[0] = '\0';
@@ -249,16 +246,22 @@ int ws_dur_get(const volley_host *h, const ws_dur *d, volley_vu *vu, volley_buf 
     }
     scratch->data[scratch->len] = '\0';
     char why[256];
-    if (dur_parse(d, scratch->data, ns, why, sizeof why) == 0)
+    int rc = dur_parse(d, scratch->data, ns, why, sizeof why);
+    if (rc == 0)
         return 0;
+    if (rc == -2) {
+        char range[120];
+        range_text(d, range, sizeof range);
+        snprintf(why, sizeof why, "not a duration %s", range);
+    }
     const char *tmpl = h->template_display(d->t);
     char shown[200];
     if (VOLLEY_HAS(h, redact) && h->redact)
         h->redact(NULL, tmpl, strlen(tmpl), shown, sizeof shown);
     else
         snprintf(shown, sizeof shown, "%s", tmpl);
-    snprintf(err, errcap, "%s: \"%s\" rendered \"%.40s\": %s", d->what, shown, scratch->data,
-             why);
+    snprintf(err, errcap, "%s: \"%s\" rendered \"%.40s\"%s%s", d->what, shown, scratch->data,
+             rc == -2 ? ", " : ": ", why);
     return -1;
 }
 
@@ -535,10 +538,13 @@ static int compile_durations(ws_plugin *p, const ws_config *c, ws_step *st, char
         snprintf(what, sizeof what, "send_after[%zu].close_after", i);
         rc |= dur_compile(h, p->core, &st->send_after[i].close_after, sa[i].close_after,
                           0.000001, WEEK_S, what, &sa[i].close_after, err, errcap);
-        if (rc == 0 && !sa[i].message.n && !sa[i].close_after && !sa[i].stop_send_every) {
-            snprintf(err, errcap, "send_after[%zu]: give message, close_after or "
-                     "stop_send_every (what to do after %s)", i, h->template_display(sa[i].after));
-            return -1;
+        if (!sa[i].message.n && !sa[i].close_after && !sa[i].stop_send_every) {
+            const char *why = "nothing to do then: give message, close_after or stop_send_every";
+            if (VOLLEY_HAS(h, config_error) && h->config_error)
+                h->config_error(p->core, &sa[i].after, "%s", why);
+            else
+                snprintf(err, errcap, "send_after[%zu]: %s", i, why);
+            rc = -1;
         }
     }
     const ws_on_message_cfg *om = c->on_message.items;
