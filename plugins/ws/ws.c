@@ -2,12 +2,14 @@
  * ws: the WebSocket protocol plugin, on libwebsockets 4.1.6 in the core's
  * event loop (ws_loop.c), steps compiled in ws_conf.c.
  *
- * One step is one session, as k6's ws.connect: step_start connects, and
- * the step finishes when the session ends. A VU's session state lives in
- * its ws_sess with one uv timer for every deadline (connect, periodic send,
- * ping, pong_timeout, close_after, expect, close backstop) and, once the session has
- * ended inside an lws callback, for handing the result to the core on the
- * next loop turn: step_done is never called from inside lws.
+ * One step is one session, as k6's ws.connect, or `sockets` of them:
+ * step_start connects, and the step finishes when every session has
+ * ended. A session's state lives in its ws_sess (the VU's ws_vu holds
+ * them) with one uv timer for every deadline (connect, periodic and
+ * delayed sends, ping, pong_timeout, close_after, expect, close backstop)
+ * and, once the session has ended inside an lws callback, for handing the
+ * result over on the next loop turn: step_done is never called from
+ * inside lws.
  *
  * Per message, nothing is allocated: outgoing messages are rendered into
  * the VU's send queue (a buffer that only grows, reset when drained), and
