@@ -19,9 +19,9 @@ network. Standard library only.
   ws         tests/ws/wsserver.py's paths (/echo, ...) on its own port
 
 As a program: standin.py [--http PORT] [--https PORT --cert PEM --key KEY]
-[--ws PORT]; 0 picks a free port. It prints one line,
-"ready http=URL https=URL ws=URL", and serves until SIGTERM or
-SIGINT, then shuts down cleanly. tests/integration/test_k6_twins.py
+[--ws PORT]; 0 picks a free port (default: http on 18900, the twins'
+default). It prints "ready http=URL https=URL ws=URL", serves until
+SIGTERM or SIGINT, then shuts down cleanly and prints "stopped". tests/integration/test_k6_twins.py
 uses the StandIn class directly."""
 import asyncio
 import base64
@@ -450,12 +450,13 @@ def main(argv):
     ws = opt("--ws")
     s = StandIn(int(opt("--http", "18900")), int(https) if https is not None else None,
                 opt("--cert"), opt("--key"), int(ws) if ws is not None else None)
-    print("ready http=%s https=%s ws=%s" % (s.http, s.https or "-", s.ws or "-"), flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *a: done.set())
+    print("ready http=%s https=%s ws=%s" % (s.http, s.https or "-", s.ws or "-"), flush=True)
     done.wait()
     s.stop()
+    print("stopped", flush=True)
 
 
 if __name__ == "__main__":
