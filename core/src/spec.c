@@ -1312,6 +1312,20 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
+    if (strstr(cfg.threshold, "${")) {
+        /* k6 scripts build limits from __ENV in a template literal; the
+         * value is folded in here, so the expression is shown as judged. */
+        tmpl_scope env_only = {.env = scope_env, .ctx = L};
+        char terr[512];
+        volley_template *tt = tmpl_compile(&L->s->a, cfg.threshold, strlen(cfg.threshold),
+                                           &env_only, terr, sizeof terr);
+        if (!tt || !tmpl_const(tt)) {
+            ynode_error(L->d, src_node, "%s: %s", path,
+                        tt ? "only ${env.NAME} templates are allowed in a threshold" : terr);
+            return;
+        }
+        cfg.threshold = tmpl_const(tt);
+    }
     threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
                    .delay_abort_ns = cfg.delay_abort_eval, .allow_no_data = cfg.allow_no_data};

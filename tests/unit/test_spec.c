@@ -1047,6 +1047,32 @@ static void test_thresholds(void **state)
     assert_string_equal(info->thresholds[1], "rate > 1");
 }
 
+/* k6's `p(95)<${__ENV.P95}`: ${env.*} is folded into the expression. */
+static void test_threshold_env(void **state)
+{
+    fx *f = *state;
+    const char *env[] = {"P95_MS=250"};
+    f->o.env = env;
+    f->o.n_env = 1;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iteration_duration: [\"p(95)<${env.P95_MS}\", \"avg<${env.AVG_UNSET:-80}\"]\n");
+    assert_int_equal(s->n_thresholds, 2);
+    assert_string_equal(s->thresholds[0].source, "p(95)<250");
+    assert_true(s->thresholds[0].expr.target == 250);
+    assert_string_equal(s->thresholds[1].source, "avg<80");
+    f->o.n_env = 0;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  iteration_duration: \"p(95)<${vu.id}\"\n",
+               ":5:23: error: thresholds.\"iteration_duration\": only ${env.NAME} templates are "
+               "allowed in a threshold");
+}
+
 static void test_threshold_errors(void **state)
 {
     fx *f = *state;
@@ -1636,6 +1662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_filter_warnings, setup, teardown),
