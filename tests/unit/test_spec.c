@@ -614,6 +614,22 @@ static void test_flow_errors(void **state)
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
                "\"sleep\"?); valid keys: group, sleep, once, batch, check, capture, record, on_check_fail, tags, noop");
+    /* batch: only steps of protocols that run in batches (step_host) */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - noop: {}\n"
+               "          - sleep: 1s\n"
+               "      - batch: { steps: [ { noop: {} } ], max_parallel_per_host: -1 }\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a \"noop\" step cannot run in a batch "
+               "(its plugin, testproto, does not support batches)",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"sleep\" cannot be in a batch",
+               ":9:66: error: scenarios.s.flow[1].batch.max_parallel_per_host: expected a value "
+               "between 0 and 1024, got -1");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
