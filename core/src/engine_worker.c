@@ -233,6 +233,7 @@ void engine_worker_free(volley_worker *w)
     free(w->scratch.data);
     for (size_t j = 0; j < w->n_vus; j++) {
         vu_run *v = &w->vus[j];
+        engine_batch_free(v);
         free(v->pstate);
         for (size_t c = 0; v->pub.caps && c < v->sr->sc->n_caps; c++)
             free(v->pub.caps[c].val.data);

@@ -496,11 +496,6 @@ static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *
 
 /* ---- flow ---- */
 
-typedef struct op_list {
-    size_t n, cap;
-    flow_op *ops;
-} op_list;
-
 static flow_op *push_op(spec_loader *L, op_list *l)
 {
     if (l->n == l->cap) {
@@ -739,6 +734,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
 {
     if (!spec_want_map(L, step, path))
         return false;
+    if (ynode_get(step, "batch"))
+        return spec_compile_batch(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "once"))
@@ -772,6 +769,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "group";
         names[nn++] = "sleep";
         names[nn++] = "once";
+        names[nn++] = "batch";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -798,6 +796,14 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
+}
+
+flow_op *spec_push_op(spec_loader *L, op_list *l) { return push_op(L, l); }
+
+bool spec_compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                       const char *group, op_list *out, int depth)
+{
+    return compile_step(L, step, path, scname, group, out, depth);
 }
 
 static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,

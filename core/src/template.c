@@ -487,6 +487,12 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
                      "from the next step on (and in this step's record)", name);
             return -1;
         }
+        if (slot == -4) {
+            snprintf(err, errcap,
+                     "\"${%s}\" is captured by another step of the same batch; the steps of a "
+                     "batch run at once, so what they capture is visible after the batch", name);
+            return -1;
+        }
         if (slot == -2) {
             snprintf(err, errcap,
                      "\"${%s}\" is captured only by a later step; a captured name is visible "

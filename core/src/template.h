@@ -41,7 +41,8 @@ typedef struct tmpl_scope {
      * in err (no pool bound, no such field, a field of two pools). NULL:
      * no pool known here. */
     int64_t (*row_field)(void *ctx, const char *name, int *slot, char *err, size_t errcap);
-    /* Capture slot of a bare name; -1 unknown, -2 captured only later. */
+    /* Capture slot of a bare name; -1 unknown, -2 captured only later,
+     * -3 by this same step, -4 by another step of the same batch. */
     int (*capture)(void *ctx, const char *name);
     /* setup.NAME: its slot among the setup flow's captures; -1 with a
      * message in err (no setup, no such capture, inside setup itself).

@@ -38,6 +38,9 @@ struct volley_vu {
      * through the engine's pointer, set before any VU that reads them runs;
      * NULL or *setup NULL: none (renders as unset). */
     vu_capture *const *setup;
+    /* A lane of a batch (engine_batch.c) is a volley_vu of its own that
+     * acts for its VU: this is the VU's; NULL on a VU itself. */
+    struct volley_vu *lane_of;
 };
 
 static inline uint64_t vu_get_id(const volley_vu *vu) { return vu->id; }

@@ -669,6 +669,21 @@ out:
     return rc;
 }
 
+/* step_host: the url's "scheme://host:port" when the load knows it (a
+ * batch's per-host limit counts by it, as k6's batchPerHost by the url's
+ * host); NULL when the host is templated. */
+static char *batch_host(const char *url)
+{
+    const char *a = url ? strstr(url, "://") : NULL;
+    if (!a || memchr(url, '$', (size_t)(a - url)))
+        return NULL;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    if (!n || memchr(a, '$', n))
+        return NULL;
+    return strndup(url, (size_t)(a - url) + n);
+}
+
 void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
                         char *err, size_t errcap)
 {
@@ -754,6 +769,7 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     }
     if (url && compile_raw(p, st, url, NULL, info, err, errcap) != 0)
         goto fail;
+    st->batch_host = batch_host(st->url_text ? st->url_text : st->tag_url);
     st->idx = p->n_steps++;
     return st;
 oom:
@@ -775,6 +791,7 @@ void http_step_free(void *inst, void *step)
     }
     free(st->headers);
     free(st->origin);
+    free(st->batch_host);
     free(st->host_name);
     free(st->tls_host);
     free(st->addrs);

@@ -212,6 +212,7 @@ typedef struct http_step {
     bool keep_body;                 /* a check or capture reads the body    */
     uint64_t max_body;              /* max_response_size; 0: no cap         */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+    char *batch_host;               /* step_host: "http://host:port", or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */

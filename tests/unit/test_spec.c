@@ -613,7 +613,23 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, check, capture, record, on_check_fail, tags, noop");
+               "\"sleep\"?); valid keys: group, sleep, once, batch, check, capture, record, on_check_fail, tags, noop");
+    /* batch: only steps of protocols that run in batches (step_host) */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - noop: {}\n"
+               "          - sleep: 1s\n"
+               "      - batch: { steps: [ { noop: {} } ], max_parallel_per_host: -1 }\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a \"noop\" step cannot run in a batch "
+               "(its plugin, testproto, does not support batches)",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"sleep\" cannot be in a batch",
+               ":9:66: error: scenarios.s.flow[1].batch.max_parallel_per_host: expected a value "
+               "between 0 and 1024, got -1");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -1453,7 +1469,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, batch, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
