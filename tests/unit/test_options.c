@@ -464,9 +464,9 @@ static void test_duration_bounds(void **state)
     fill_ok(f, &map, "d: 1ms\n", &c);
     assert_int_equal(c.d, 1000000);
     FILL_FAILS(f, &map, "d: 61s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 61s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 61s");
     FILL_FAILS(f, &map, "d: 0s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 0s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 0s");
 }
 
 static void test_enum(void **state)
