@@ -196,14 +196,16 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    secret_val small[16] = {{0}}, *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
+    size_t all = n + ns + VU_DERIVED;
+    secret_val small[24] = {{0}}, *more = all <= 24 ? small : malloc(all * sizeof *more);
     size_t k = 0;
     if (!more) {
         snprintf(out, outcap, "%s", SECRET_MASK);   /* out of memory: show nothing */
         return;
     }
-    secret_slots(v->pub.caps, n, more, &k, n + ns);
-    secret_slots(setup, ns, more, &k, n + ns);
+    secret_slots(v->pub.caps, n, more, &k, all);
+    secret_slots(setup, ns, more, &k, all);
+    secret_slots(v->pub.derived, VU_DERIVED, more, &k, all);   /* hmac with a secret key... */
     secret_redact(text, strlen(text), more, k, out, outcap);
     if (more != small)
         free(more);

@@ -870,8 +870,8 @@ typedef struct stage_cfg {
 
 static const volley_option stage_opts[] = {
     {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(stage_cfg, duration),
-     .flags = VOLLEY_OPT_REQUIRED, .min = 0.000001, .max = 31536000,
-     .help = "how long the stage ramps to its target"},
+     .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 31536000,
+     .help = "how long the stage ramps to its target; 0s jumps to it at once (k6)"},
     {.name = "target", .type = VOLLEY_OPT_INT, .offset = offsetof(stage_cfg, target),
      .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 10000000,
      .help = "VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate) at the end"},
@@ -1002,12 +1002,16 @@ static bool cli_stages(spec_loader *L, sched_stage **out, size_t *n)
         }
         snprintf(dur, sizeof dur, "%.*s", (int)(colon - arg), arg);
         long long target = strtoll(colon + 1, &end, 10);
-        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns <= 0 ||
+        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns < 0 ||
             *end || end == colon + 1 || target < 0) {
             diag_error(L->d, NULL, 0, 0, "--stage %s: expected DURATION:TARGET such as 30s:10", arg);
             return false;
         }
         st[i].target = (double)target;
+    }
+    if (sched_total_ns(&(sched_profile){.n = L->o->n_stages, .stages = st}) == 0) {
+        diag_error(L->d, NULL, 0, 0, "--stage: every stage lasts 0s; at least one needs a duration");
+        return false;
     }
     *out = st;
     *n = L->o->n_stages;
@@ -1021,6 +1025,15 @@ static bool check_profile(spec_loader *L, const ynode *v, const char *path, cons
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
         ynode_error(L->d, v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        return false;
+    }
+    /* 0s stages jump to their target (k6's instant load increase), but
+     * some stage must last for the scenario to run at all. */
+    if ((sc->executor == EXEC_RAMPING_VUS || sc->executor == EXEC_RAMPING_ARRIVAL_RATE) &&
+        sc->profile.n > 0 && sched_total_ns(&sc->profile) == 0) {
+        const ynode *at = ynode_get(v, "stages");
+        ynode_error(L->d, at ? at : v, "%s.stages: every stage lasts 0s; at least one needs a "
+                    "duration (a 0s stage jumps to its target at once)", path);
         return false;
     }
     if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&

@@ -203,6 +203,8 @@ typedef struct http_step {
     const char *url_base;           /* constant url before its query, when
                                        only the query is templated          */
     char *url_built;                /* owned: url_text with its query       */
+    char *tag_masked;               /* owned: tag_url with its user:password
+                                       shown as ****:**** (k6), or NULL     */
     volley_template_map query;      /* n 0: none                            */
     volley_template_map form;
     char *form_text;                /* owned: the constant form body        */

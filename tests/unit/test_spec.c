@@ -566,7 +566,7 @@ static void test_bad_values(void **state)
                "    vus: 0\n"
                "    iterations: 1.5\n"
                "    flow: [ { sleep: 1s } ]\n",
-               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1e+06, got 0",
+               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1000000, got 0",
                ":6:17: error: scenarios.s.iterations: expected an integer, got number \"1.5\"");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -581,6 +581,64 @@ static void test_bad_values(void **state)
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
                "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
                "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, flow, use");
+    /* Duration limits are written as the docs write them. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 400d\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration such as 500ms, 10s, 1m30s or "
+               "2h; got \"400d\" (unknown unit; use h, m, s, ms, us or ns)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 9000h\n"
+               "    time_unit: 25h\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration between 1us and 365 days, got 9000h",
+               ":6:16: error: scenarios.s.time_unit: expected a duration between 1us and 24h, got 25h");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 9000h, target: 1 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:27: error: scenarios.s.stages[0].duration: expected a duration between 0s and 365 days, "
+               "got 9000h");
+}
+
+/* k6's instant load increase: a 0s stage jumps to its target. */
+static void test_zero_length_stages(void **state)
+{
+    fx *f = *state;
+    spec *s = load(f, HEAD
+                   "scenarios:\n"
+                   "  jump:\n"
+                   "    executor: ramping-vus\n"
+                   "    stages: [ { duration: 0s, target: 20 }, { duration: 10s, target: 20 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n"
+                   "  rate:\n"
+                   "    executor: ramping-arrival-rate\n"
+                   "    pre_allocated_vus: 5\n"
+                   "    stages: [ { duration: 5s, target: 10 }, { duration: 0, target: 100 }, "
+                   "{ duration: 5s, target: 100 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n");
+    if (!s)
+        print_diag(f);
+    assert_non_null(s);
+    assert_int_equal(scenario_max_vus(&s->scenarios[0]), 20);
+    assert_int_equal(scenario_length_ns(&s->scenarios[0]), INT64_C(10000000000));
+    assert_int_equal(scenario_length_ns(&s->scenarios[1]), INT64_C(10000000000));
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 0s, target: 5 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:13: error: scenarios.s.stages: every stage lasts 0s; at least one needs a duration "
+               "(a 0s stage jumps to its target at once)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1668,6 +1726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_length_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
