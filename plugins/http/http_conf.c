@@ -77,9 +77,10 @@ static const volley_option options[] = {
                                   "request (error_code 1060). 0: no limit",
                           .min = 0, .max = 1099511627776.0},
     [OPT_COOKIES] = {.name = "cookies", .type = VOLLEY_OPT_TEMPLATE_MAP,
-                     .offset = offsetof(http_config, cookies),
-                     .help = "cookies sent with this request (name: value), beside the jar's; "
-                             "not put into the jar (k6 params.cookies)"},
+                     .offset = offsetof(http_config, cookies), .flags = VOLLEY_OPT_LONG_FORM,
+                     .help = "cookies sent with this request (name: value, or name: { value, "
+                             "replace: true } to leave out the jar's of that name), beside the "
+                             "jar's; not put into the jar (k6 params.cookies)"},
     [OPT_JAR] = {.name = "jar", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, jar),
                  .sub = &http_jar_map,
                  .help = "changes to the VU's cookie jar made before the request: clear, "
@@ -812,6 +813,7 @@ void http_step_free(void *inst, void *step)
     free(st->form_text);
     free(st->expected);
     free(st->cookie_fixed);
+    free((void *)st->cookie_replace);
     free(st->jar_ops);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);

@@ -143,6 +143,18 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
         }
         st->cookies = c->cookies;
         st->cookie_parts = st->cookies.n > 0;
+        /* replace: the jar's cookies of those names stay out (k6) */
+        if (h->revision >= 7 && c->cookies.replace) {
+            const char **names = calloc(c->cookies.n, sizeof *names);
+            if (!names) {
+                snprintf(err, errcap, "out of memory");
+                return -1;
+            }
+            for (size_t i = 0; i < c->cookies.n; i++)
+                if (c->cookies.replace[i])
+                    names[st->n_cookie_replace++] = c->cookies.keys[i];
+            st->cookie_replace = names;
+        }
     }
     if (!VOLLEY_OPT_IS_SET(c, OPT_JAR))
         return 0;
@@ -202,7 +214,6 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
         }
         st->n_jar_ops++;
     }
-    (void)h;
     st->cookie_parts = true;
     return 0;
 }
@@ -316,6 +327,25 @@ void http_cookie_response(http_vu *vs, const char *url)
     bool was_empty = vs->jar.n == 0;
     if (http_jar_store(&vs->jar, vs->resp.headers.data, vs->resp.headers.len, url) > 0 && was_empty)
         vs->jar.iter = vs->w->host->vu_iteration(vs->vu);
+}
+
+void http_cookie_view(http_vu *vs, http_outcome *o)
+{
+    o->jar = "";   /* an empty jar: no cost to VUs without cookies */
+    o->jar_len = 0;
+    if (!vs->jar.n)
+        return;
+    const http_step *st = vs->step;
+    const char *url = vs->redirects || !st->url_text ? vs->url.data : st->url_text;
+    vs->jar_view.len = 0;
+    http_url_parts u;
+    if (!url || http_cookie_url(url, &u) != 0 ||
+        http_jar_header(vs->w->host, &vs->jar, &u, &vs->jar_view, NULL, 0) < 0 ||
+        vs->w->host->buf_reserve(&vs->jar_view, 1) != 0)
+        return;
+    vs->jar_view.data[vs->jar_view.len] = '\0';
+    o->jar = vs->jar_view.data;
+    o->jar_len = vs->jar_view.len;
 }
 
 void http_cookie_free(http_vu *vs)

@@ -645,6 +645,7 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
     http_record(w, vs, &o);
     if (location && follow(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 

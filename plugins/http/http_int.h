@@ -514,6 +514,8 @@ typedef struct http_outcome {
     const char *error;              /* error text (w->errtext), or NULL     */
     const char *error_code;         /* k6 code of a transport error, or NULL */
     double sent;                    /* data_sent                            */
+    const char *jar;                /* the VU's cookies for the final url   */
+    size_t jar_len;                 /*   (NULL: no jar view)                */
 } http_outcome;
 
 /* ---- helpers on the types ---- */
@@ -625,8 +627,9 @@ int http_cookie_header(http_vu *vs, const http_step *st, const char *url);
 /* A response (its header block in vs->resp) to url: its cookies into the
  * jar. */
 void http_cookie_response(http_vu *vs, const char *url);
-/* The jar's cookies for url as a Cookie header value, into vs->jar_view. */
-int http_cookie_view(http_vu *vs, const char *url);
+/* Before http_respond: the jar's cookies for the request's final url (the
+ * last redirect's), as a Cookie header value, into o->jar (vs->jar_view). */
+void http_cookie_view(http_vu *vs, http_outcome *o);
 /* vu_fini: the jar and the buffers. */
 void http_cookie_free(http_vu *vs);
 

@@ -396,6 +396,7 @@ static void report_failure_at(http_raw *r, uint64_t now)
                       .responded = r->parser.status > 0};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
@@ -515,6 +516,7 @@ static void complete(http_raw *r)
     http_record(w, vs, &o);
     if (location && http_easy(w, vs) && http_curl_follow_raw(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
