@@ -14,8 +14,8 @@
  *   http_raw.c      the fast path: http:// and https:// HTTP/1.1 requests
  *                   written and read by the plugin, on the VU's own
  *                   connections; bulk responses read in turns, deadlines
- *                   stamped as their timers fire; hands redirects, cookies
- *                   and servers that choose HTTP/2 over to curl
+ *                   stamped as their timers fire; hands redirects and
+ *                   servers that choose HTTP/2 over to curl
  *                   -> tls, loop, curl, request, cookie, result, parse
  *   http_tls.c      the fast path's TLS: a connection's OpenSSL session on
  *                   its socket (non-blocking, own BIO), handshake, reads
@@ -39,9 +39,15 @@
  *                   about a step is built once here (url, header list,
  *                   body, DNS pin, whether the fast path may run it and its
  *                   prebuilt request)
- *                   -> tls, request
- *   http_cookie.c   a VU's cookie jar (curl's cookie engine on its handle),
- *                   fed by the fast path's responses too
+ *                   -> tls, cookie, request
+ *   http_cookie.c   a step's cookies (cookies:, jar:, cookie_jar:, its
+ *                   Cookie header) compiled, and per request: the jar's
+ *                   lifetime and operations, the one Cookie line both
+ *                   clients send, Set-Cookie into the jar, the jar view
+ *                   -> jar
+ *   http_jar.c      a VU's cookie jar by k6's (Go's) rules: Set-Cookie
+ *                   parsing, domain and path matching, the jar's cookies
+ *                   for a url in the order they are sent
  *   http_result.c   what a finished request leaves: k6 timings, error codes,
  *                   samples, the response to step_done
  *                   -> request (the method names)
