@@ -292,6 +292,39 @@ scenarios:
             self.assertEqual(checks, {"set": (1, 0), "one line": (1, 0), "logged out": (1, 0)},
                              client)
 
+    @unittest.skipUnless(os.environ.get("TEST_NGINX_TLS_URL") and os.environ.get("TEST_NGINX_TLS_CA"),
+                         "the test nginx's https port (ctest sets TEST_NGINX_TLS_URL)")
+    def test_secure_over_https(self):
+        """A Secure cookie goes over https:// only (k6), on the fast path's
+        TLS and on curl; a cookie of the http:// origin goes to https:// of
+        the same host too (cookies ignore the port)."""
+        tls, ca = os.environ["TEST_NGINX_TLS_URL"], os.environ["TEST_NGINX_TLS_CA"]
+        spec = self.write_spec("""
+version: 1
+defaults: { tls: { ca_file: "%s" } }
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http:
+          url: "%s/cookies"
+          jar: { set: [ { name: s, value: "1", secure: true, path: / }, { name: p, value: "2", path: / } ] }
+        check: { name: http, body: { contains: '{"cookie":"p=2"}' } }
+      - http: { url: "%s/cookies" }
+        check:
+          - { name: https, body: { contains: '{"cookie":"s=1; p=2"}' } }
+          - { name: jar view, cookie: { name: s, jar: true, equals: "1" } }
+""" % (ca, NGINX, tls))
+        for client in CLIENTS:
+            summary = os.path.join(self.tmp, "s-%s.json" % client)
+            rc, out, err = self.volley("run", "-q", "--summary-export", summary, spec,
+                                       env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, err)
+            with open(summary) as f:
+                checks = {c["name"]: (c["passes"], c["fails"])
+                          for c in json.load(f)["root_group"]["checks"].values()}
+            self.assertEqual(checks, {"http": (1, 0), "https": (1, 0), "jar view": (1, 0)}, client)
+
 
 if __name__ == "__main__":
     unittest.main()
