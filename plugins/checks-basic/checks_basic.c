@@ -637,7 +637,8 @@ out:
  * holds what earlier responses and redirect hops set. Values are secrets
  * (a Cookie or Set-Cookie header's): messages show them as ***.
  */
-enum { CK_NAME, CK_EXISTS, CK_EQUALS, CK_CONTAINS, CK_JAR };
+enum { CK_NAME, CK_EXISTS, CK_EQUALS, CK_CONTAINS, CK_JAR, CK_PATH, CK_DOMAIN, CK_SECURE,
+       CK_HTTP_ONLY };
 
 struct cookie_cfg {
     uint64_t set;
@@ -646,6 +647,10 @@ struct cookie_cfg {
     volley_value equals;
     volley_value contains;
     bool jar;
+    const char *path;
+    const char *domain;
+    bool secure;
+    bool http_only;
 };
 
 static const volley_option cookie_options[] = {
@@ -663,6 +668,19 @@ static const volley_option cookie_options[] = {
     [CK_JAR] = {.name = "jar", .type = VOLLEY_OPT_BOOL, .offset = offsetof(struct cookie_cfg, jar),
                 .help = "false (default): a cookie the response set (k6 res.cookies); true: "
                         "the VU's jar for the response's url (k6 jar.cookiesForURL)"},
+    [CK_PATH] = {.name = "path", .type = VOLLEY_OPT_STRING, .offset = offsetof(struct cookie_cfg, path),
+                 .help = "its Path attribute is this (\"\": none); a Set-Cookie's only"},
+    [CK_DOMAIN] = {.name = "domain", .type = VOLLEY_OPT_STRING,
+                   .offset = offsetof(struct cookie_cfg, domain),
+                   .help = "its Domain attribute is this, without case (\"\": none); a "
+                           "Set-Cookie's only"},
+    [CK_SECURE] = {.name = "secure", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(struct cookie_cfg, secure),
+                   .help = "it has the Secure attribute (true) or not (false); a Set-Cookie's only"},
+    [CK_HTTP_ONLY] = {.name = "http_only", .type = VOLLEY_OPT_BOOL,
+                      .offset = offsetof(struct cookie_cfg, http_only),
+                      .help = "it has the HttpOnly attribute (true) or not (false); a "
+                              "Set-Cookie's only"},
 };
 
 static const volley_option_map cookie_map = {
@@ -674,6 +692,8 @@ struct cookie_cond {
     struct text name;
     bool absent, jar;
     struct want equals, contains;
+    const char *path, *domain;      /* NULL: not checked (the config's)   */
+    signed char secure, http_only;  /* -1: not checked                     */
 };
 
 static void cookie_free(void *cond)
@@ -708,6 +728,17 @@ static void *cookie_compile(const volley_host *host, const void *config, char *e
     c->host = host;
     c->jar = cfg->jar;
     c->absent = VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists;
+    c->path = VOLLEY_OPT_IS_SET(cfg, CK_PATH) ? cfg->path : NULL;
+    c->domain = VOLLEY_OPT_IS_SET(cfg, CK_DOMAIN) ? cfg->domain : NULL;
+    c->secure = VOLLEY_OPT_IS_SET(cfg, CK_SECURE) ? cfg->secure : -1;
+    c->http_only = VOLLEY_OPT_IS_SET(cfg, CK_HTTP_ONLY) ? cfg->http_only : -1;
+    bool attrs = c->path || c->domain || c->secure >= 0 || c->http_only >= 0;
+    if (attrs && (c->jar || c->absent)) {
+        snprintf(err, errcap, "cookie: path, domain, secure and http_only are a Set-Cookie's "
+                 "attributes: not with %s", c->jar ? "jar: true" : "exists: false");
+        cookie_free(c);
+        return NULL;
+    }
     if ((VOLLEY_OPT_IS_SET(cfg, CK_EQUALS) &&
          want_set(host, &c->equals, &cfg->equals, false, "cookie.equals", err, errcap) != 0) ||
         (VOLLEY_OPT_IS_SET(cfg, CK_CONTAINS) &&
@@ -722,20 +753,25 @@ static void *cookie_compile(const volley_host *host, const void *config, char *e
  * `sep` (';' in a jar's Cookie value, '\n' between Set-Cookie lines, where
  * only the first pair of a line counts). The value without its quotes. */
 static bool next_cookie(const struct cookie_cond *c, const char **pos, const char *end, char sep,
-                        const char **value, size_t *vlen)
+                        const char **value, size_t *vlen, const char **attrs, size_t *alen)
 {
     while (*pos < end) {
         const char *p = *pos;
         const char *stop = memchr(p, sep, (size_t)(end - p));
         const char *item_end = stop ? stop : end;
         *pos = stop ? stop + 1 : end;
+        *attrs = NULL;
+        *alen = 0;
         if (sep == '\n') {
             if (item_end - p < 11 || !ascii_ieq(p, "set-cookie:", 11))
                 continue;
             p += 11;
             const char *semi = memchr(p, ';', (size_t)(item_end - p));
-            if (semi)
+            if (semi) {
+                *attrs = semi + 1;
+                *alen = (size_t)(item_end - semi - 1);
                 item_end = semi;
+            }
         }
         while (p < item_end && (*p == ' ' || *p == '\t'))
             p++;
@@ -759,6 +795,60 @@ static bool next_cookie(const struct cookie_cond *c, const char **pos, const cha
         return true;
     }
     return false;
+}
+
+/* The value of attribute `name` among "; A=v; B" (NULL: absent; "" for
+ * a flag such as Secure), as Go reads a Set-Cookie. */
+static const char *cookie_attr(const char *a, size_t n, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < n) {
+        size_t e = i, eq = SIZE_MAX;
+        while (e < n && a[e] != ';') {
+            if (a[e] == '=' && eq == SIZE_MAX)
+                eq = e;
+            e++;
+        }
+        size_t k = i, ke = eq == SIZE_MAX ? e : eq;
+        while (k < ke && (a[k] == ' ' || a[k] == '\t'))
+            k++;
+        while (ke > k && (a[ke - 1] == ' ' || a[ke - 1] == '\t' || a[ke - 1] == '\r'))
+            ke--;
+        if (ke - k == nl && ascii_ieq(a + k, name, nl)) {
+            size_t v = eq == SIZE_MAX ? e : eq + 1, ve = e;
+            while (v < ve && (a[v] == ' ' || a[v] == '\t'))
+                v++;
+            while (ve > v && (a[ve - 1] == ' ' || a[ve - 1] == '\t' || a[ve - 1] == '\r'))
+                ve--;
+            *vlen = ve - v;
+            return a + v;
+        }
+        i = e + 1;
+    }
+    *vlen = 0;
+    return NULL;
+}
+
+/* The Set-Cookie attributes the check names; on false, why. */
+static const char *cookie_attrs_ok(const struct cookie_cond *c, const char *a, size_t n)
+{
+    size_t vl;
+    const char *v;
+    if (c->path) {
+        v = cookie_attr(a, n, "path", &vl);
+        if (!(v ? vl == strlen(c->path) && memcmp(v, c->path, vl) == 0 : !*c->path))
+            return "path";
+    }
+    if (c->domain) {
+        v = cookie_attr(a, n, "domain", &vl);
+        if (!(v ? vl == strlen(c->domain) && ascii_ieq(v, c->domain, vl) : !*c->domain))
+            return "domain";
+    }
+    if (c->secure >= 0 && (cookie_attr(a, n, "secure", &vl) != NULL) != (c->secure == 1))
+        return c->secure ? "Secure missing" : "Secure";
+    if (c->http_only >= 0 && (cookie_attr(a, n, "httponly", &vl) != NULL) != (c->http_only == 1))
+        return c->http_only ? "HttpOnly missing" : "HttpOnly";
+    return NULL;
 }
 
 static bool cookie_eval(const void *cond, const volley_response *resp, volley_memo *memo,
@@ -788,9 +878,9 @@ static bool cookie_eval(const void *cond, const volley_response *resp, volley_me
         (c->contains.set &&
          !want_get(c->host, &c->contains, memo, &ct, "cookie.contains", msg, msgcap)))
         return false;
-    const char *v;
-    size_t n, seen = 0;
-    while (next_cookie(c, &pos, end, c->jar ? ';' : '\n', &v, &n)) {
+    const char *v, *attrs;
+    size_t n, alen, seen = 0;
+    while (next_cookie(c, &pos, end, c->jar ? ';' : '\n', &v, &n, &attrs, &alen)) {
         if (c->absent) {
             put(msg, msgcap, &len, "cookie %s is %s", c->name.s, where);
             return false;
@@ -801,10 +891,27 @@ static bool cookie_eval(const void *cond, const volley_response *resp, volley_me
             why = "is not", arg = &eq;
         else if (c->contains.set && !has_bytes(v, n, ct.s, ct.n))
             why = "does not contain", arg = &ct;
-        if (!why) {
+        const char *bad = why ? NULL : cookie_attrs_ok(c, attrs ? attrs : "", alen);
+        if (!why && !bad) {
             if (msgcap)
                 msg[0] = '\0';
             return true;
+        }
+        if (bad) {
+            if (seen++ == 0 && msgcap) {
+                size_t vl = 0;
+                const char *got = bad[0] == 'p' || bad[0] == 'd'
+                                      ? cookie_attr(attrs ? attrs : "", alen, bad, &vl)
+                                      : NULL;
+                if (bad[0] == 'p' || bad[0] == 'd')
+                    put(msg, msgcap, &len, "cookie %s: %s is %s%.*s%s, not \"%s\"", c->name.s, bad,
+                        got ? "\"" : "", got ? (int)vl : 4, got ? got : "none", got ? "\"" : "",
+                        bad[0] == 'p' ? c->path : c->domain);
+                else
+                    put(msg, msgcap, &len, "cookie %s: %s", c->name.s,
+                        strchr(bad, ' ') ? bad : (bad[0] == 'S' ? "has Secure" : "has HttpOnly"));
+            }
+            continue;
         }
         if (seen++ == 0 && msgcap) {
             put(msg, msgcap, &len, "cookie %s: ", c->name.s);

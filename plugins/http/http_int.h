@@ -238,7 +238,6 @@ typedef struct http_step {
      * cookies; the step's Cookie header is not among `headers`. */
     bool cookie_parts;              /* Cookie header, cookies: or jar:      */
     bool jar_per_vu;                /* cookie_jar: per_vu                   */
-    bool reads_jar;                 /* checks or captures read the jar      */
     char *cookie_fixed;             /* owned: its constant Cookie header    */
     const volley_template *cookie_tmpl;   /*   or the templated one         */
     volley_template_map cookies;    /* cookies: (n 0: none)                 */
@@ -249,8 +248,8 @@ typedef struct http_step {
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */
-    atomic_bool curl_only;          /* set at run time: cookies, redirects,  */
-                                    /*   a server that chose HTTP/2         */
+    atomic_bool curl_only;          /* set at run time: redirects, a server  */
+                                    /*   that chose HTTP/2                  */
     const ptls_profile *raw_tls;    /* https://: its profile (the default   */
                                     /*   one without tls:); NULL: http://   */
     char *tls_host;                 /* the url's host for SNI and the check */

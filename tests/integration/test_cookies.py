@@ -201,6 +201,8 @@ class CookiesTest(VolleyCase):
           - { name: theme not for /, cookie: { name: theme, jar: true, exists: false } }
           - { name: wrong, cookie: { name: session, equals: nope } }
           - { name: missing, cookie: { name: nothing } }
+          - { name: attrs, cookie: { name: session, path: /, http_only: true, secure: false, domain: "" } }
+          - { name: wrong path, cookie: { name: theme, path: /, equals: dark } }
         capture:
           sid: cookie.session
           jsid: jar_cookie.session
@@ -215,6 +217,8 @@ class CookiesTest(VolleyCase):
             self.assertEqual(checks["theme not for /"], (1, 0))
             self.assertEqual(checks["wrong"], (0, 1))
             self.assertEqual(checks["missing"], (0, 1))
+            self.assertEqual(checks["attrs"], (1, 0))
+            self.assertEqual(checks["wrong path"], (0, 1))
             self.assertEqual(checks["capture sid"], (1, 0))
             self.assertEqual(checks["capture jsid"], (1, 0))
             self.assertEqual(checks["capture none"], (0, 1))
@@ -226,7 +230,9 @@ scenarios:
     executor: per-vu-iterations
     flow:
       - http: { url: "%s/login" }
-        check: { name: wrong, cookie: { name: session, equals: nope } }
+        check:
+          - { name: wrong, cookie: { name: session, equals: nope } }
+          - { name: path, cookie: { name: theme, path: / } }
         capture: { sid: cookie.session }
       - http: { url: "%s/use?s=${sid}" }
         check: { name: echo, body: { contains: "${sid}x" } }
@@ -235,6 +241,7 @@ scenarios:
         rc, out, err = self.volley("run", spec)
         self.assertEqual(rc, 0, err)
         self.assertIn('cookie session: "***" is not "***"', out)
+        self.assertIn('cookie theme: path is "/app", not "/"', out)
         self.assertNotIn("abc123", out + err)
         self.assertEqual(self.srv.take()[1]["path"], "/use?s=abc123")
 
@@ -248,7 +255,9 @@ scenarios:
       - http:
           url: http://127.0.0.1:1/
           cookies: { ok: { value: 1, replace: maybe } }
-        check: { name: c, cookie: { name: x, exists: false, equals: y } }
+        check:
+          - { name: c, cookie: { name: x, exists: false, equals: y } }
+          - { name: d, cookie: { name: x, jar: true, path: / } }
         capture: { v: cookie.a=b }
       - http:
           url: http://127.0.0.1:1/
@@ -264,6 +273,8 @@ scenarios:
         self.assertIn('jar.set[0].expires: "someday" is not a date', err)
         self.assertIn('"a=b" is not a cookie name', err)
         self.assertIn('"exists: false" cannot be combined', err)
+        self.assertIn("cookie: path, domain, secure and http_only are a Set-Cookie's attributes: "
+                      "not with jar: true", err)
 
     def test_nginx(self):
         """The test nginx: a real server's Set-Cookie, and the one line it got."""
