@@ -117,11 +117,13 @@ static bool cookie_name_ok(const char *s)
     return true;
 }
 
-static int text_ok(const char *s, const char *what, char *err, size_t errcap)
+/* A jar.set domain or path: no space, control byte, ';' or ','. */
+static int text_ok(const char *s, const char *what, size_t i, char *err, size_t errcap)
 {
     for (const char *p = s; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == ';' || *p == ',') {
-            snprintf(err, errcap, "%s: \"%s\" cannot be a cookie's %s", what, s, what + 8);
+            snprintf(err, errcap, "jar.set[%zu].%s: \"%s\" cannot hold a space, ';' or ','", i,
+                     what, s);
             return -1;
         }
     }
@@ -191,12 +193,12 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
             return -1;
         }
         if (VOLLEY_OPT_IS_SET(s, JS_DOMAIN)) {
-            if (text_ok(s->domain, "a cookie domain", err, errcap) != 0)
+            if (text_ok(s->domain, "domain", i, err, errcap) != 0)
                 return -1;
             op->domain = s->domain;
         }
         if (VOLLEY_OPT_IS_SET(s, JS_PATH)) {
-            if (text_ok(s->path, "a cookie path", err, errcap) != 0)
+            if (text_ok(s->path, "path", i, err, errcap) != 0)
                 return -1;
             op->path = s->path;
         }

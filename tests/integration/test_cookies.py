@@ -265,12 +265,16 @@ scenarios:
       - http:
           url: http://127.0.0.1:1/
           jar: { set: [ { name: a, value: b, expires: someday } ] }
+      - http:
+          url: http://127.0.0.1:1/
+          jar: { set: [ { name: a, value: b }, { name: c, value: d, path: "/a b" } ] }
 """)
         rc, out, err = self.volley("validate", spec)
         self.assertEqual(rc, 104, err)
         self.assertIn("cookies.ok.replace: expected true or false", err)
         self.assertIn('cookies: "bad name" is not a cookie name', err)
         self.assertIn('jar.set[0].expires: "someday" is not a date', err)
+        self.assertIn('jar.set[1].path: "/a b" cannot hold a space', err)
         self.assertIn('"a=b" is not a cookie name', err)
         self.assertIn('"exists: false" cannot be combined', err)
         self.assertIn("cookie: path, domain, secure and http_only are a Set-Cookie's attributes: "
