@@ -333,6 +333,8 @@ int http_cookie_parse(const char *v, size_t n, http_cookie_in *out)
             if (stop == num || *stop || (num[0] == '0' && num[1]))
                 continue;   /* Go ignores a malformed Max-Age */
             have_age = true;
+            if (age > (1LL << 40))
+                age = 1LL << 40;   /* ~35,000 years: no overflow below */
             out->remove = age <= 0;
             out->expires = age > 0 ? (int64_t)time(NULL) + age : 0;
         } else if (ci_eq(an, anl, "expires") && avl && !have_age) {
