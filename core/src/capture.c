@@ -152,7 +152,8 @@ static const json_t *jpath_lookup(const jpath_seg *segs, size_t n, const json_t 
 
 /* ---- compile ---- */
 
-#define SOURCES "json.PATH, header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }"
+#define SOURCES "json.PATH, header.NAME, cookie.NAME, jar_cookie.NAME, { json: PATH }, " \
+                "{ header: NAME }, { cookie: NAME }, { jar_cookie: NAME } or { regex: PATTERN }"
 
 bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
                      const char *path, capture_def *out)
@@ -172,6 +173,12 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         } else if (strcmp(value->str, "json") == 0) {
             kind = "json";
             arg = "$";
+        } else if (strncmp(value->str, "cookie.", 7) == 0) {
+            kind = "cookie";
+            arg = value->str + 7;
+        } else if (strncmp(value->str, "jar_cookie.", 11) == 0) {
+            kind = "jar_cookie";
+            arg = value->str + 11;
         }
     } else if (value->kind == YNODE_MAP && value->n_pairs == 1 &&
                value->pairs[0].value->kind == YNODE_SCALAR &&
@@ -179,7 +186,8 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         kind = value->pairs[0].key->str;
         arg = value->pairs[0].value->str;
         at = value->pairs[0].value;
-        if (strcmp(kind, "json") != 0 && strcmp(kind, "header") != 0 && strcmp(kind, "regex") != 0)
+        if (strcmp(kind, "json") != 0 && strcmp(kind, "header") != 0 && strcmp(kind, "regex") != 0 &&
+            strcmp(kind, "cookie") != 0 && strcmp(kind, "jar_cookie") != 0)
             kind = NULL;
     }
     if (!kind || !*arg) {
@@ -187,7 +195,9 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         return false;
     }
     out->what = arg;
-    out->secret = secret_name(key->str) ||
+    bool cookie = strcmp(kind, "cookie") == 0 || strcmp(kind, "jar_cookie") == 0;
+    /* a cookie's value is a Cookie/Set-Cookie header's: a secret */
+    out->secret = secret_name(key->str) || cookie ||
                   (strcmp(kind, "header") == 0 && secret_header(arg, strlen(arg)));
     char err[256];
     if (strcmp(kind, "json") == 0) {
@@ -204,6 +214,16 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
                 diag_error(d, at->file, at->line, at->col,
                            "%s: \"%s\" is not a header name (expected a token such as X-Trace-Id)",
                            path, arg);
+                return false;
+            }
+        }
+    } else if (cookie) {
+        out->from = kind[0] == 'c' ? CAP_FROM_COOKIE : CAP_FROM_JAR;
+        for (const char *p = arg; *p; p++) {
+            if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p)) {
+                diag_error(d, at->file, at->line, at->col,
+                           "%s: \"%s\" is not a cookie name (a token such as session_id)", path,
+                           arg);
                 return false;
             }
         }
@@ -329,11 +349,86 @@ static bool from_regex(const capture_def *c, capture_ctx *cx, vu_capture *slot, 
     return set_slot(slot, cx->body + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so), CAP_STRING) == 0;
 }
 
+/* A cookie's value without the quotes around it (k6 shows it so). */
+static bool cookie_value(vu_capture *slot, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+        v++, n -= 2;
+    return set_slot(slot, v, n, CAP_STRING) == 0;
+}
+
+/* "name=value" at p (up to end): whether it is the cookie c names, and
+ * where its value starts. */
+static bool cookie_named(const capture_def *c, const char *p, const char *end, const char **value)
+{
+    size_t nl = strlen(c->what);
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if ((size_t)(end - p) <= nl || memcmp(p, c->what, nl) != 0)
+        return false;
+    p += nl;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end || *p != '=')
+        return false;
+    *value = p + 1;
+    return true;
+}
+
+/* The first Set-Cookie of that name (k6: res.cookies[NAME][0].value). */
+static bool from_cookie(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                        size_t whycap)
+{
+    const char *p = cx->headers, *end = cx->headers + cx->headers_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *v;
+        if (line_end - p > 11 && strncasecmp(p, "set-cookie:", 11) == 0) {
+            const char *semi = memchr(p + 11, ';', (size_t)(line_end - p - 11));
+            const char *pair_end = semi ? semi : line_end;
+            if (cookie_named(c, p + 11, pair_end, &v))
+                return cookie_value(slot, v, (size_t)(pair_end - v));
+        }
+        p = eol ? eol + 1 : end;
+    }
+    snprintf(why, whycap, "cookie %s: not set by the response", c->what);
+    return false;
+}
+
+/* The jar's cookie of that name for the response's url, as it is sent
+ * (k6: jar.cookiesForURL(res.url)[NAME][0]). */
+static bool from_jar(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                     size_t whycap)
+{
+    if (!cx->jar) {
+        snprintf(why, whycap, "jar_cookie %s: this step's protocol keeps no cookie jar", c->what);
+        return false;
+    }
+    const char *p = cx->jar, *end = cx->jar + cx->jar_len;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *pair_end = semi ? semi : end;
+        const char *v;
+        if (cookie_named(c, p, pair_end, &v))
+            return cookie_value(slot, v, (size_t)(pair_end - v));
+        p = semi ? semi + 1 : end;
+    }
+    snprintf(why, whycap, "jar_cookie %s: not in the VU's jar for the response's url", c->what);
+    return false;
+}
+
 bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
                    size_t whycap)
 {
     bool ok = c->from == CAP_FROM_JSON     ? from_json(c, cx, slot, why, whycap)
               : c->from == CAP_FROM_HEADER ? from_header(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_COOKIE ? from_cookie(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_JAR    ? from_jar(c, cx, slot, why, whycap)
                                            : from_regex(c, cx, slot, why, whycap);
     if (!ok)
         slot->kind = CAP_UNSET;

@@ -7,6 +7,8 @@
  *     tx_id: json.transaction_id         # or { json: transaction_id }
  *     trace: header.X-Trace-Id           # or { header: X-Trace-Id }
  *     token: { regex: 'token=([a-z0-9]+)' }   # group 1, else the match
+ *     sid: cookie.session                # or { cookie: session }: Set-Cookie
+ *     jar_sid: jar_cookie.session        # the VU's jar for the response's url
  *
  * Paths use the checks-json syntax: a.b[0].c, a["dotted.key"], $ (root),
  * negative indexes from the end. Compiled once at load time.
@@ -24,7 +26,12 @@
 #include "vu.h"
 #include "yaml_tree.h"
 
-typedef enum cap_from { CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX } cap_from;
+typedef enum cap_from {
+    CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX,
+    CAP_FROM_COOKIE,        /* a Set-Cookie of the response (k6 res.cookies) */
+    CAP_FROM_JAR            /* the VU's jar for the response's url (k6
+                               jar.cookiesForURL(res.url)) */
+} cap_from;
 
 typedef struct jpath_seg {
     const char *key;        /* object member, or NULL for an array index */
@@ -59,6 +66,8 @@ jpath_seg *jpath_compile(arena *a, const char *text, size_t *n, char *err, size_
 typedef struct capture_ctx {
     const char *body, *headers;
     size_t body_len, headers_len;
+    const char *jar;        /* volley_response.jar; NULL: no jar */
+    size_t jar_len;
     void *doc;              /* json_t *, parsed on first need */
     bool parsed;
     char parse_err[160];

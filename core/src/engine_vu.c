@@ -5,6 +5,7 @@
  * sleeps and groups, and parks or stops when its executor says so. Checks
  * are evaluated by check.c; their results are recorded here.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,8 +252,28 @@ static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp
     return check_eval(op->checks, op->n_checks, resp, &v->pub, &sink);
 }
 
+/*
+ * A response from a protocol plugin older than revision 7 ends at
+ * duration_ms: checks get a copy whose later fields (the jar) are absent.
+ */
+static const volley_response *resp_of(const vu_run *v, const volley_response *resp,
+                                      volley_response *copy)
+{
+    if (!resp || v->pc >= v->sr->sc->n_ops)
+        return resp;
+    const flow_op *op = &v->sr->sc->ops[v->pc];
+    if (op->kind != OP_STEP || op->proto >= v->w->e->s->n_protos ||
+        v->w->e->s->protos[op->proto].plugin->desc->revision >= 7)
+        return resp;
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, resp, offsetof(volley_response, jar));
+    return copy;
+}
+
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
+    volley_response copy;
+    resp = resp_of(engine_vu_of(vu), resp, &copy);
     if (!c)
         return true;
     const check_sink sink = {.result = record_check, .ctx = engine_vu_of(vu)};
@@ -271,7 +292,8 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
         resp = &step_not_run;
     capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
                       .headers = resp->headers ? resp->headers : "",
-                      .headers_len = resp->headers ? resp->headers_len : 0};
+                      .headers_len = resp->headers ? resp->headers_len : 0,
+                      .jar = resp->jar, .jar_len = resp->jar ? resp->jar_len : 0};
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         const capture_def *c = &defs[i];
@@ -301,6 +323,8 @@ static bool run_captures(vu_run *v, const flow_op *op, const volley_response *re
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
                                 const volley_response *resp)
 {
+    volley_response copy;
+    resp = resp_of(engine_vu_of(vu), resp, &copy);
     return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group, resp);
 }
 
@@ -453,6 +477,8 @@ void engine_host_step_done(volley_vu *vu, const volley_response *resp)
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
+    volley_response copy;
+    resp = resp_of(v, resp, &copy);
     if (finish_step(v, op, resp))
         v->pc++;
     else

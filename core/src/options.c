@@ -182,8 +182,37 @@ static volley_template *compile_tmpl(opt_ctx *c, const ynode *n, const char *pat
 
 /* A `headers` map: the constant value of an Authorization, Cookie... is a
  * secret (sent as it is, never shown: secret.h). */
+/* { value: TEXT, replace: BOOL } of a VOLLEY_OPT_LONG_FORM map (k6's
+ * request cookies): the value node, *replace set. NULL after an error. */
+static const ynode *long_form(opt_ctx *c, const ynode *v, const char *path, bool *replace)
+{
+    const ynode *val = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const char *k = v->pairs[i].key->str;
+        const ynode *x = v->pairs[i].value;
+        if (strcmp(k, "value") == 0) {
+            val = x;
+        } else if (strcmp(k, "replace") == 0) {
+            if (x->kind != YNODE_SCALAR || !ynode_bool(x, replace)) {
+                got_error(c, x, arena_printf(c->a, "%s.replace", path), "true or false");
+                rc = -1;
+            }
+        } else {
+            ynode_error(c->d, v->pairs[i].key, "%s: unknown key \"%s\"; valid keys: value, replace",
+                        path, k);
+            rc = -1;
+        }
+    }
+    if (!val && rc == 0) {
+        ynode_error(c->d, v, "%s: missing required key \"value\"", path);
+        rc = -1;
+    }
+    return rc == 0 ? val : NULL;
+}
+
 static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
-                             volley_template_map *out, bool headers)
+                             volley_template_map *out, bool headers, bool long_ok)
 {
     if (n->kind != YNODE_MAP) {
         ynode_error(c->d, n, "%s: expected a mapping of names to strings, got %s", path,
@@ -192,13 +221,21 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
     }
     const char **keys = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *keys);
     const volley_template **vals = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *vals);
-    if (!keys || !vals)
+    bool *repl = long_ok ? arena_alloc(c->a, (n->n_pairs + 1) * sizeof *repl) : NULL;
+    if (!keys || !vals || (long_ok && !repl))
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *v = n->pairs[i].value;
         char *sub = arena_printf(c->a, "%s.%s", path, n->pairs[i].key->str);
         keys[i] = n->pairs[i].key->str;
+        if (repl) {
+            repl[i] = false;
+            if (v->kind == YNODE_MAP && !(v = long_form(c, v, sub, &repl[i]))) {
+                rc = -1;
+                continue;
+            }
+        }
         if (want_scalar(c, v, sub, "a string") != 0 || !(vals[i] = compile_tmpl(c, v, sub)))
             rc = -1;
         else if (headers && secret_header(keys[i], strlen(keys[i])) && tmpl_const(vals[i]))
@@ -207,6 +244,8 @@ static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
     out->n = n->n_pairs;
     out->keys = keys;
     out->values = vals;
+    if (repl)
+        out->replace = repl;
     return rc;
 }
 
@@ -562,7 +601,7 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return fill_string_list(c, n, path, (volley_string_list *)f);
     case VOLLEY_OPT_TEMPLATE_MAP:
         return fill_template_map(c, n, path, (volley_template_map *)f,
-                                 strcmp(o->name, "headers") == 0);
+                                 strcmp(o->name, "headers") == 0, o->flags & VOLLEY_OPT_LONG_FORM);
     case VOLLEY_OPT_SCALAR:
         return fill_scalar(c, n, path, (volley_scalar *)f);
     case VOLLEY_OPT_JSON:

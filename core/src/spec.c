@@ -229,7 +229,11 @@ typedef struct defaults_cfg {
     int64_t timeout;
     tls_cfg tls;
     int reuse;
+    int cookie_jar;
 } defaults_cfg;
+
+/* cookie_jar: of defaults, passed on to the http steps (their option). */
+static const char *const jar_lifetimes[] = {"per_iteration", "per_vu", NULL};
 
 static const volley_option defaults_opts[] = {
     {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(defaults_cfg, headers),
@@ -240,6 +244,10 @@ static const volley_option defaults_opts[] = {
      .sub = &tls_map, .help = "TLS options of every http and ws step"},
     {.name = "connection_reuse", .type = VOLLEY_OPT_ENUM, .offset = offsetof(defaults_cfg, reuse),
      .enum_values = reuse_modes, .help = "connection reuse of every http step: " REUSE_HELP_TAIL},
+    {.name = "cookie_jar", .type = VOLLEY_OPT_ENUM, .offset = offsetof(defaults_cfg, cookie_jar),
+     .enum_values = jar_lifetimes,
+     .help = "the VUs' cookie jars: per_iteration (default: emptied when an iteration starts, "
+             "as k6) or per_vu (kept across a VU's iterations)"},
 };
 static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
                                                sizeof(defaults_cfg), NULL};

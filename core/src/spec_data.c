@@ -716,7 +716,10 @@ uint32_t spec_step_reads(const flow_op *op)
 {
     uint32_t r = check_items_reads(op->checks, op->n_checks);
     for (size_t i = 0; i < op->n_captures; i++)
-        r |= op->captures[i].from == CAP_FROM_HEADER ? VOLLEY_READS_HEADERS : VOLLEY_READS_BODY;
+        r |= op->captures[i].from == CAP_FROM_HEADER || op->captures[i].from == CAP_FROM_COOKIE ||
+                     op->captures[i].from == CAP_FROM_JAR
+                 ? VOLLEY_READS_HEADERS
+                 : VOLLEY_READS_BODY;
     return r;
 }
 

@@ -627,6 +627,308 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* cookie                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A cookie of the response: by default one its Set-Cookie lines set (k6's
+ * res.cookies), with jar: true the VU's cookie jar for the response's url
+ * after they were stored (k6's jar.cookiesForURL(res.url)), which also
+ * holds what earlier responses and redirect hops set. Values are secrets
+ * (a Cookie or Set-Cookie header's): messages show them as ***.
+ */
+enum { CK_NAME, CK_EXISTS, CK_EQUALS, CK_CONTAINS, CK_JAR, CK_PATH, CK_DOMAIN, CK_SECURE,
+       CK_HTTP_ONLY };
+
+struct cookie_cfg {
+    uint64_t set;
+    const char *name;
+    bool exists;
+    volley_value equals;
+    volley_value contains;
+    bool jar;
+    const char *path;
+    const char *domain;
+    bool secure;
+    bool http_only;
+};
+
+static const volley_option cookie_options[] = {
+    [CK_NAME] = {.name = "name", .type = VOLLEY_OPT_STRING, .flags = VOLLEY_OPT_REQUIRED,
+                 .offset = offsetof(struct cookie_cfg, name), .help = "cookie name"},
+    [CK_EXISTS] = {.name = "exists", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(struct cookie_cfg, exists),
+                   .help = "true: the cookie is there; false: it is not"},
+    [CK_EQUALS] = {.name = "equals", .type = VOLLEY_OPT_VALUE,
+                   .offset = offsetof(struct cookie_cfg, equals),
+                   .help = "the value equals this text (may be ${capture}, ${row.x})"},
+    [CK_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
+                     .offset = offsetof(struct cookie_cfg, contains),
+                     .help = "the value contains this text"},
+    [CK_JAR] = {.name = "jar", .type = VOLLEY_OPT_BOOL, .offset = offsetof(struct cookie_cfg, jar),
+                .help = "false (default): a cookie the response set (k6 res.cookies); true: "
+                        "the VU's jar for the response's url (k6 jar.cookiesForURL)"},
+    [CK_PATH] = {.name = "path", .type = VOLLEY_OPT_STRING, .offset = offsetof(struct cookie_cfg, path),
+                 .help = "its Path attribute is this (\"\": none); a Set-Cookie's only"},
+    [CK_DOMAIN] = {.name = "domain", .type = VOLLEY_OPT_STRING,
+                   .offset = offsetof(struct cookie_cfg, domain),
+                   .help = "its Domain attribute is this, without case (\"\": none); a "
+                           "Set-Cookie's only"},
+    [CK_SECURE] = {.name = "secure", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(struct cookie_cfg, secure),
+                   .help = "it has the Secure attribute (true) or not (false); a Set-Cookie's only"},
+    [CK_HTTP_ONLY] = {.name = "http_only", .type = VOLLEY_OPT_BOOL,
+                      .offset = offsetof(struct cookie_cfg, http_only),
+                      .help = "it has the HttpOnly attribute (true) or not (false); a "
+                              "Set-Cookie's only"},
+};
+
+static const volley_option_map cookie_map = {
+    .options = cookie_options, .count = VOLLEY_COUNTOF(cookie_options),
+    .config_size = sizeof(struct cookie_cfg), .shorthand = "name"};
+
+struct cookie_cond {
+    const volley_host *host;
+    struct text name;
+    bool absent, jar;
+    struct want equals, contains;
+    const char *path, *domain;      /* NULL: not checked (the config's)   */
+    signed char secure, http_only;  /* -1: not checked                     */
+};
+
+static void cookie_free(void *cond)
+{
+    struct cookie_cond *c = cond;
+    if (!c)
+        return;
+    want_free(&c->equals);
+    want_free(&c->contains);
+    free(c->name.s);
+    free(c);
+}
+
+static void *cookie_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct cookie_cfg *cfg = config;
+    bool has_value_test = VOLLEY_OPT_IS_SET(cfg, CK_EQUALS) || VOLLEY_OPT_IS_SET(cfg, CK_CONTAINS);
+    if (!cfg->name || !cfg->name[0] || strpbrk(cfg->name, " \t\r\n;=,\"")) {
+        snprintf(err, errcap, "cookie: invalid cookie name \"%s\"", cfg->name ? cfg->name : "");
+        return NULL;
+    }
+    if (VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists && has_value_test) {
+        snprintf(err, errcap, "cookie: \"exists: false\" cannot be combined with equals or contains");
+        return NULL;
+    }
+    struct cookie_cond *c = calloc(1, sizeof *c);
+    if (!c || text_set(&c->name, cfg->name) != 0) {
+        snprintf(err, errcap, "cookie: out of memory");
+        cookie_free(c);
+        return NULL;
+    }
+    c->host = host;
+    c->jar = cfg->jar;
+    c->absent = VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists;
+    c->path = VOLLEY_OPT_IS_SET(cfg, CK_PATH) ? cfg->path : NULL;
+    c->domain = VOLLEY_OPT_IS_SET(cfg, CK_DOMAIN) ? cfg->domain : NULL;
+    c->secure = VOLLEY_OPT_IS_SET(cfg, CK_SECURE) ? cfg->secure : -1;
+    c->http_only = VOLLEY_OPT_IS_SET(cfg, CK_HTTP_ONLY) ? cfg->http_only : -1;
+    bool attrs = c->path || c->domain || c->secure >= 0 || c->http_only >= 0;
+    if (attrs && (c->jar || c->absent)) {
+        snprintf(err, errcap, "cookie: path, domain, secure and http_only are a Set-Cookie's "
+                 "attributes: not with %s", c->jar ? "jar: true" : "exists: false");
+        cookie_free(c);
+        return NULL;
+    }
+    if ((VOLLEY_OPT_IS_SET(cfg, CK_EQUALS) &&
+         want_set(host, &c->equals, &cfg->equals, false, "cookie.equals", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, CK_CONTAINS) &&
+         want_set(host, &c->contains, &cfg->contains, false, "cookie.contains", err, errcap) != 0)) {
+        cookie_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The next "name=value" pair named c->name in [*pos, end), pairs split at
+ * `sep` (';' in a jar's Cookie value, '\n' between Set-Cookie lines, where
+ * only the first pair of a line counts). The value without its quotes. */
+static bool next_cookie(const struct cookie_cond *c, const char **pos, const char *end, char sep,
+                        const char **value, size_t *vlen, const char **attrs, size_t *alen)
+{
+    while (*pos < end) {
+        const char *p = *pos;
+        const char *stop = memchr(p, sep, (size_t)(end - p));
+        const char *item_end = stop ? stop : end;
+        *pos = stop ? stop + 1 : end;
+        *attrs = NULL;
+        *alen = 0;
+        if (sep == '\n') {
+            if (item_end - p < 11 || !ascii_ieq(p, "set-cookie:", 11))
+                continue;
+            p += 11;
+            const char *semi = memchr(p, ';', (size_t)(item_end - p));
+            if (semi) {
+                *attrs = semi + 1;
+                *alen = (size_t)(item_end - semi - 1);
+                item_end = semi;
+            }
+        }
+        while (p < item_end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *eq = memchr(p, '=', (size_t)(item_end - p));
+        if (!eq)
+            continue;
+        const char *ne = eq;
+        while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        if ((size_t)(ne - p) != c->name.n || memcmp(p, c->name.s, c->name.n) != 0)
+            continue;
+        const char *v = eq + 1, *ve = item_end;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+            ve--;
+        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"')
+            v++, ve--;
+        *value = v;
+        *vlen = (size_t)(ve - v);
+        return true;
+    }
+    return false;
+}
+
+/* The value of attribute `name` among "; A=v; B" (NULL: absent; "" for
+ * a flag such as Secure), as Go reads a Set-Cookie. */
+static const char *cookie_attr(const char *a, size_t n, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < n) {
+        size_t e = i, eq = SIZE_MAX;
+        while (e < n && a[e] != ';') {
+            if (a[e] == '=' && eq == SIZE_MAX)
+                eq = e;
+            e++;
+        }
+        size_t k = i, ke = eq == SIZE_MAX ? e : eq;
+        while (k < ke && (a[k] == ' ' || a[k] == '\t'))
+            k++;
+        while (ke > k && (a[ke - 1] == ' ' || a[ke - 1] == '\t' || a[ke - 1] == '\r'))
+            ke--;
+        if (ke - k == nl && ascii_ieq(a + k, name, nl)) {
+            size_t v = eq == SIZE_MAX ? e : eq + 1, ve = e;
+            while (v < ve && (a[v] == ' ' || a[v] == '\t'))
+                v++;
+            while (ve > v && (a[ve - 1] == ' ' || a[ve - 1] == '\t' || a[ve - 1] == '\r'))
+                ve--;
+            *vlen = ve - v;
+            return a + v;
+        }
+        i = e + 1;
+    }
+    *vlen = 0;
+    return NULL;
+}
+
+/* The Set-Cookie attributes the check names; on false, why. */
+static const char *cookie_attrs_ok(const struct cookie_cond *c, const char *a, size_t n)
+{
+    size_t vl;
+    const char *v;
+    if (c->path) {
+        v = cookie_attr(a, n, "path", &vl);
+        if (!(v ? vl == strlen(c->path) && memcmp(v, c->path, vl) == 0 : !*c->path))
+            return "path";
+    }
+    if (c->domain) {
+        v = cookie_attr(a, n, "domain", &vl);
+        if (!(v ? vl == strlen(c->domain) && ascii_ieq(v, c->domain, vl) : !*c->domain))
+            return "domain";
+    }
+    if (c->secure >= 0 && (cookie_attr(a, n, "secure", &vl) != NULL) != (c->secure == 1))
+        return c->secure ? "Secure missing" : "Secure";
+    if (c->http_only >= 0 && (cookie_attr(a, n, "httponly", &vl) != NULL) != (c->http_only == 1))
+        return c->http_only ? "HttpOnly missing" : "HttpOnly";
+    return NULL;
+}
+
+static bool cookie_eval(const void *cond, const volley_response *resp, volley_memo *memo,
+                        char *msg, size_t msgcap)
+{
+    const struct cookie_cond *c = cond;
+    const char *where = c->jar ? "in the VU's jar" : "set by the response";
+    size_t len = 0;
+    if (msgcap)
+        msg[0] = '\0';
+    const char *pos, *end;
+    if (c->jar) {
+        /* a core before revision 7 hands responses without the field */
+        if (!VOLLEY_HAS(c->host, revision) || c->host->revision < 7 || !resp->jar) {
+            put(msg, msgcap, &len, "cookie %s: this step's protocol keeps no cookie jar",
+                c->name.s);
+            return false;
+        }
+        pos = resp->jar;
+        end = pos + resp->jar_len;
+    } else {
+        pos = resp->headers ? resp->headers : "";
+        end = pos + (resp->headers ? resp->headers_len : 0);
+    }
+    struct wanted eq = {0}, ct = {0};
+    if ((c->equals.set && !want_get(c->host, &c->equals, memo, &eq, "cookie.equals", msg, msgcap)) ||
+        (c->contains.set &&
+         !want_get(c->host, &c->contains, memo, &ct, "cookie.contains", msg, msgcap)))
+        return false;
+    const char *v, *attrs;
+    size_t n, alen, seen = 0;
+    while (next_cookie(c, &pos, end, c->jar ? ';' : '\n', &v, &n, &attrs, &alen)) {
+        if (c->absent) {
+            put(msg, msgcap, &len, "cookie %s is %s", c->name.s, where);
+            return false;
+        }
+        const struct wanted *arg = NULL;
+        const char *why = NULL;
+        if (c->equals.set && !(n == eq.n && memcmp(v, eq.s, n) == 0))
+            why = "is not", arg = &eq;
+        else if (c->contains.set && !has_bytes(v, n, ct.s, ct.n))
+            why = "does not contain", arg = &ct;
+        const char *bad = why ? NULL : cookie_attrs_ok(c, attrs ? attrs : "", alen);
+        if (!why && !bad) {
+            if (msgcap)
+                msg[0] = '\0';
+            return true;
+        }
+        if (bad) {
+            if (seen++ == 0 && msgcap) {
+                size_t vl = 0;
+                const char *got = bad[0] == 'p' || bad[0] == 'd'
+                                      ? cookie_attr(attrs ? attrs : "", alen, bad, &vl)
+                                      : NULL;
+                if (bad[0] == 'p' || bad[0] == 'd')
+                    put(msg, msgcap, &len, "cookie %s: %s is %s%.*s%s, not \"%s\"", c->name.s, bad,
+                        got ? "\"" : "", got ? (int)vl : 4, got ? got : "none", got ? "\"" : "",
+                        bad[0] == 'p' ? c->path : c->domain);
+                else
+                    put(msg, msgcap, &len, "cookie %s: %s", c->name.s,
+                        strchr(bad, ' ') ? bad : (bad[0] == 'S' ? "has Secure" : "has HttpOnly"));
+            }
+            continue;
+        }
+        if (seen++ == 0 && msgcap) {
+            put(msg, msgcap, &len, "cookie %s: ", c->name.s);
+            put_shown(c->host, "Cookie", msg, msgcap, &len, v, n);
+            put(msg, msgcap, &len, " %s ", why);
+            put_shown(c->host, "Cookie", msg, msgcap, &len, arg->s, arg->n);
+            put_from(msg, msgcap, &len, arg);
+        }
+    }
+    if (c->absent)
+        return true;
+    if (seen == 0)
+        put(msg, msgcap, &len, "cookie %s is not %s", c->name.s, where);
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
 /* body                                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -812,11 +1114,13 @@ static const volley_check_key keys[] = {
      .free = body_free, .eval = body_eval},
     {.key = "duration_lt", .options = &duration_map, .compile = duration_compile,
      .free = duration_free, .eval = duration_eval},
+    {.key = "cookie", .options = &cookie_map, .compile = cookie_compile,
+     .free = cookie_free, .eval = cookie_eval},
 };
 
 /* What each key reads of a response, so a body nobody checks is dropped. */
 static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {
-    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0};
+    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_HEADERS};
 
 static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .n_keys = VOLLEY_COUNTOF(keys),

@@ -76,6 +76,20 @@ static const volley_option options[] = {
                           .help = "bytes of response body at most; a larger one fails the "
                                   "request (error_code 1060). 0: no limit",
                           .min = 0, .max = 1099511627776.0},
+    [OPT_COOKIES] = {.name = "cookies", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                     .offset = offsetof(http_config, cookies), .flags = VOLLEY_OPT_LONG_FORM,
+                     .help = "cookies sent with this request (name: value, or name: { value, "
+                             "replace: true } to leave out the jar's of that name), beside the "
+                             "jar's; not put into the jar (k6 params.cookies)"},
+    [OPT_JAR] = {.name = "jar", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, jar),
+                 .sub = &http_jar_map,
+                 .help = "changes to the VU's cookie jar made before the request: clear, "
+                         "delete, set (k6 jar.clear, jar.delete, jar.set)"},
+    [OPT_JAR_LIFE] = {.name = "cookie_jar", .type = VOLLEY_OPT_ENUM,
+                      .offset = offsetof(http_config, jar_life), .default_value = "per_iteration",
+                      .enum_values = http_jar_lifetimes,
+                      .help = "per_iteration (k6: the VU's jar is emptied when an iteration "
+                              "starts) or per_vu (kept across the VU's iterations)"},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -274,6 +288,19 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
         has_ua |= strcasecmp(key, "user-agent") == 0;
         has_conn |= strcasecmp(key, "connection") == 0;
         const char *v = p->host->template_const(m->values[i]);
+        if (strcasecmp(key, "cookie") == 0) {
+            /* merged with the step's cookies and the jar's into one line
+             * per request (http_cookie.c) */
+            st->cookie_parts = true;
+            if (!v) {
+                st->cookie_tmpl = m->values[i];
+            } else if (!(st->cookie_fixed = strdup(v))) {
+                goto oom;
+            } else if (http_header_clean(st->cookie_fixed, strlen(st->cookie_fixed), NULL)) {
+                st->cookie_fixed[0] = '\0';
+            }
+            continue;
+        }
         http_header *h = &st->headers[st->n_headers++];
         h->key = key;
         if (v) {
@@ -636,7 +663,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
     if (url && !st->headers_dynamic && (st->body_kind == BODY_NONE || st->body_kind == BODY_FIXED)) {
         /* the same bytes http_raw.c renders for a templated step */
         if (http_render_head(h, &req, st, NULL, st->raw_target, st->raw_target_len,
-                          st->body_len) != 0 ||
+                          st->body_len, NULL) != 0 ||
             (st->body_kind == BODY_FIXED &&
              http_buf_add(h, &req, st->body_text, st->body_len) != 0))
             goto out;
@@ -734,7 +761,8 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     st->keep_body = p->host->revision < 4 || (info->reads & VOLLEY_READS_BODY);
     if (compile_body(p, st, c, err, errcap) != 0 ||
         compile_headers(p, st, c, err, errcap) != 0 ||
-        compile_expected(st, c, err, errcap) != 0)
+        compile_expected(st, c, err, errcap) != 0 ||
+        http_cookie_compile(p, st, c, err, errcap) != 0)
         goto fail;
     /* tls: applies to https (and to a redirect from http to https);
      * checked at load time whatever the url. */
@@ -835,6 +863,9 @@ void http_step_free(void *inst, void *step)
     free(st->tag_masked);
     free(st->form_text);
     free(st->expected);
+    free(st->cookie_fixed);
+    free((void *)st->cookie_replace);
+    free(st->jar_ops);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);
     free(st);

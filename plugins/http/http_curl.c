@@ -69,8 +69,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     }
     if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
         return len;
-    if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
-        http_cookies_seen(vs);
+    if (len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
+        vs->set_cookie = true;
     /* the fast path's limit (curl's own counts differently) */
     if (vs->resp.headers.len + len > HTTP_MAX_HEADERS) {
         vs->too_large = HTTP_TOO_LARGE_HEADERS;
@@ -132,7 +132,6 @@ int http_curl_setup(http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, vs);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQDATA, vs);
-    rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
     rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, vs);
     /* a new handle carries curl's CA defaults until apply_tls runs */
@@ -356,8 +355,31 @@ static void pin_dns(http_group *g, http_vu *vs, const http_step *st)
         vs->resolve_set = true;
 }
 
+/*
+ * The request's Cookie header (http_cookie.c: the step's, its cookies:,
+ * the VU's jar for url) as CURLOPT_COOKIE, which curl sends as one line;
+ * curl's own cookie engine is off. Cleared when none is due.
+ */
+static int set_cookies(http_vu *vs, const http_step *st, const char *url)
+{
+    if (!(st->cookie_parts || vs->jar.n)) {
+        if (vs->curl_cookie && curl_easy_setopt(vs->easy, CURLOPT_COOKIE, NULL) != CURLE_OK)
+            return -1;
+        vs->curl_cookie = false;
+        return 0;
+    }
+    if (http_cookie_header(vs, st, url) != 0)
+        return -1;
+    vs->curl_cookie = vs->cookie.len > 0;
+    return curl_easy_setopt(vs->easy, CURLOPT_COOKIE, vs->curl_cookie ? vs->cookie.data : NULL) ==
+                   CURLE_OK
+               ? 0
+               : -1;
+}
+
 static void reset_request(http_vu *vs, uint64_t now)
 {
+    vs->set_cookie = false;
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
     vs->tls_version = NULL;
@@ -454,6 +476,8 @@ static int prepare(http_vu *vs, const http_step *st)
     const char *url = st->url_text ? st->url_text : vs->url.data;
     if (st->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, url) != 0)
         return -1;
+    if (set_cookies(vs, st, url) != 0)
+        return -1;
     if (!st->tls && !vs->w->system_store && strncasecmp(url, "https:", 6) == 0) {
         /* the system's store, built once for the run, before the request
          * starts (a redirect to https:// builds it in its handshake) */
@@ -526,6 +550,9 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     }
     if (vs->step->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, location) != 0)
+        return -1;
+    /* k6 builds each hop's cookies anew, the last response's in the jar */
+    if (set_cookies(vs, vs->step, location) != 0)
         return -1;
     vs->redirects++;
     if (activate(w, vs) != 0)
@@ -607,11 +634,18 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         }
     }
 
+    if (vs->set_cookie) {
+        const char *eff = NULL;
+        curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, (char **)&eff);
+        if (eff)
+            http_cookie_response(vs, eff);
+    }
     http_curl_deactivate(w, vs);
     fit_recv_buf(vs);
     http_record(w, vs, &o);
     if (location && follow(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 

@@ -26,8 +26,8 @@
  * same bytes on the wire, the same timing marks, data_sent/data_received,
  * header block and error codes; a reused connection that dies before any
  * answer is reconnected and the request sent once more. What it does not
- * do, it hands to curl: a VU with cookies, a step that set one or
- * redirected (marked curl-only), a rendered url curl would rewrite, a
+ * do, it hands to curl: a step that redirected (marked curl-only; the
+ * VU's cookies go along in its jar), a rendered url curl would rewrite, a
  * server that picked HTTP/2 in ALPN (the step marked curl-only).
  *
  * Completion always happens from a loop callback: a failure found inside
@@ -141,7 +141,7 @@ static const char *request_target(const http_step *st, const http_vu *vs, size_t
 /* Renders a templated step's request: the head into vs->rawreq, the body
  * (rendered into vs->reqbody, or the step's own) as the second part. */
 static int build_request(http_raw *r, http_vu *vs, const http_step *st, const char *target,
-                         size_t tlen)
+                         size_t tlen, const volley_buf *cookie)
 {
     const volley_host *h = vs->w->host;
     const char *body = NULL;
@@ -157,7 +157,7 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         blen = vs->reqbody.len;
     }
     vs->rawreq.len = 0;
-    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
+    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen, cookie) != 0)
         return -1;
     r->out[0] = vs->rawreq.data;
     r->out_len[0] = vs->rawreq.len;
@@ -396,6 +396,7 @@ static void report_failure_at(http_raw *r, uint64_t now)
                       .responded = r->parser.status > 0};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
@@ -471,20 +472,6 @@ static void connect_failed(http_raw *r)
          st->host_name, st->port, (unsigned long long)ms);
 }
 
-/* Hands the response's cookies to the VU's curl cookie jar; from now on the
- * VU (until its next iteration) and this step run on curl. */
-static void bridge_cookies(http_raw *r, http_vu *vs)
-{
-    const http_step *st = r->st;
-    atomic_store_explicit(&((http_step *)st)->curl_only, true, memory_order_relaxed);
-    CURL *e = http_easy(r->w, vs);
-    if (!e)
-        return;
-    size_t tlen;
-    const char *target = request_target(st, vs, &tlen);
-    http_cookies_take(vs, e, st->host_name, st->raw_tls != NULL, target, tlen);
-}
-
 /* The response is complete: the connection goes idle (or is closed), the
  * samples are recorded, then a redirect continues on curl or step_done. */
 static void complete(http_raw *r)
@@ -516,7 +503,7 @@ static void complete(http_raw *r)
     http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .responded = true,
                       .sent = (double)r->sent};
     if (rp->set_cookie)
-        bridge_cookies(r, vs);
+        http_cookie_response(vs, r->st->url_text ? r->st->url_text : vs->url.data);
     const char *location = NULL;
     if (http_is_redirect(rp->status) && rp->loc_len && vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
@@ -529,6 +516,7 @@ static void complete(http_raw *r)
     http_record(w, vs, &o);
     if (location && http_easy(w, vs) && http_curl_follow_raw(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
@@ -1080,12 +1068,18 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
         return -1;
     if (r->phase != PH_IDLE)
         http_raw_cancel(vs);
-    if (st->raw_req) {
+    const volley_buf *cookie = NULL;
+    if (st->cookie_parts || vs->jar.n) {
+        if (http_cookie_header(vs, st, st->url_text ? st->url_text : vs->url.data) != 0)
+            return -1;
+        cookie = vs->cookie.len ? &vs->cookie : NULL;
+    }
+    if (st->raw_req && !cookie) {
         r->out[0] = st->raw_req;
         r->out_len[0] = st->raw_req_len;
         r->out[1] = NULL;
         r->out_len[1] = 0;
-    } else if (build_request(r, vs, st, target, tlen) != 0) {
+    } else if (build_request(r, vs, st, target, tlen, cookie) != 0) {
         return -1;
     }
     uint64_t now = h->now_ns();

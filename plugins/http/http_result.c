@@ -237,6 +237,8 @@ void http_respond(http_worker *w, http_vu *vs, const http_outcome *o)
         .body = vs->resp.body.data ? vs->resp.body.data : "",
         .body_len = vs->resp.body.len,
         .duration_ms = o->t.duration,
+        .jar = o->jar,
+        .jar_len = o->jar_len,
     };
     w->host->step_done(vs->vu, &resp);
 }

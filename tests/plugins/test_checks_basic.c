@@ -149,9 +149,9 @@ static void test_descriptor(void **state)
     assert_string_equal(plugin->name, "checks-basic");
     assert_non_null(plugin->check);
     assert_int_equal(plugin->check->size, sizeof(volley_check_ops));
-    assert_int_equal(plugin->check->n_keys, 4);
-    const char *names[] = {"status", "header", "body", "duration_lt"};
-    for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(plugin->check->n_keys, 5);
+    const char *names[] = {"status", "header", "body", "duration_lt", "cookie"};
+    for (size_t i = 0; i < 5; i++) {
         const volley_check_key *k = key_named(names[i]);
         assert_non_null(k->options);
         assert_true(k->options->config_size >= sizeof(uint64_t));

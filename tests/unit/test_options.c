@@ -335,6 +335,50 @@ static void test_template(void **state)
                "t.yaml:1:7: error: root.tmpl: expected a string, got mapping");
 }
 
+/* VOLLEY_OPT_LONG_FORM (revision 7): k6's request cookies, a value or
+ * { value, replace }; replace per key; without the flag a mapping value
+ * stays an error and replace NULL. */
+struct cookies_cfg {
+    uint64_t set;
+    volley_template_map cookies;
+};
+
+static const volley_option cookies_opts[] = {
+    {.name = "cookies", .type = VOLLEY_OPT_TEMPLATE_MAP, .flags = VOLLEY_OPT_LONG_FORM,
+     .offset = offsetof(struct cookies_cfg, cookies), .help = "cookies"},
+};
+static const volley_option_map cookies_map = {cookies_opts, 1, sizeof(struct cookies_cfg), NULL};
+
+static void test_template_map_long_form(void **state)
+{
+    fx *f = *state;
+    struct cookies_cfg c;
+    memset(&c, 0, sizeof c);
+    fill_ok(f, &cookies_map,
+            "cookies: { a: \"1\", b: { value: \"v${vu.id}\", replace: true }, c: { value: x } }\n",
+            &c);
+    assert_int_equal(c.cookies.n, 3);
+    assert_non_null(c.cookies.replace);
+    assert_false(c.cookies.replace[0]);
+    assert_true(c.cookies.replace[1]);
+    assert_false(c.cookies.replace[2]);
+    char out[32];
+    assert_string_equal(render_tmpl(c.cookies.values[1], 4, 0, out, sizeof out), "v4");
+    assert_string_equal(tmpl_const(c.cookies.values[2]), "x");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { value: v, extra: 1 } }\n", &c,
+               "t.yaml:1:27: error: root.cookies.a: unknown key \"extra\"; valid keys: value, replace");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { value: v, replace: 2 } }\n", &c,
+               "t.yaml:1:36: error: root.cookies.a.replace: expected true or false, got integer \"2\"");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { replace: true } }\n", &c,
+               "t.yaml:1:15: error: root.cookies.a: missing required key \"value\"");
+    struct cfg d;
+    memset(&d, 0, sizeof d);
+    fill_ok(f, &all_map, "headers: { a: b }\n", &d);
+    assert_null(d.headers.replace);
+    FILL_FAILS(f, &all_map, "headers: { a: { value: b } }\n", &d,
+               "t.yaml:1:15: error: root.headers.a: expected a string, got mapping");
+}
+
 static void test_int(void **state)
 {
     fx *f = *state;
@@ -885,6 +929,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_type_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_map_long_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checks_and_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_set_bits, setup, teardown),

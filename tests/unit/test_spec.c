@@ -900,7 +900,7 @@ static void test_check_errors(void **state)
                "          - name: bad\n"
                "            status: [abc]\n",
                ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
-               "\"status\"?); known checks: status, header, body, duration_lt, json, name",
+               "\"status\"?); known checks: status, header, body, duration_lt, cookie, json, name",
                ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
                "check item is named)",
                ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
@@ -976,9 +976,10 @@ static void test_plugin_checks_and_captures(void **state)
                ":7:25: error: scenarios.s.flow[0].noop.headers.X: \"${tok}\" is captured by this same "
                "step; a captured name is visible from the next step on (and in this step's record)",
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
-               "mean \"status\"?); known checks: status, header, body, duration_lt, json, name",
+               "mean \"status\"?); known checks: status, header, body, duration_lt, cookie, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
-               "header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }");
+               "header.NAME, cookie.NAME, jar_cookie.NAME, { json: PATH }, { header: NAME }, "
+               "{ cookie: NAME }, { jar_cookie: NAME } or { regex: PATTERN }");
 }
 
 static void test_step_option_errors(void **state)

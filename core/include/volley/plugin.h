@@ -57,7 +57,11 @@ extern "C" {
  *   revision 6  volley_tags.tls_version (read from the samples of a
  *               protocol plugin of revision 6 or later only)
  *   revision 7  volley_protocol_ops.step_host (a protocol whose steps may
- *               run in a `batch:`, and the host its per-host limit counts)
+ *               run in a `batch:`, and the host its per-host limit counts);
+ *               VOLLEY_OPT_LONG_FORM and volley_template_map.replace (k6's
+ *               request cookies { value, replace }); volley_response.jar
+ *               and .jar_len (a VU's cookies for the response's url, read
+ *               from a protocol plugin of revision 7 or later only)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -161,6 +165,11 @@ typedef enum volley_opt_type {
  * A core older than revision 3 ignores the flag and passes the text as
  * written. */
 #define VOLLEY_OPT_FILE 0x4u
+/* VOLLEY_OPT_TEMPLATE_MAP only (revision 7): a value may also be written as
+ * a mapping { value: TEXT, replace: BOOL } (k6's request cookies); the
+ * map's `replace` then says, per key, whether replace was true. A core
+ * older than revision 7 refuses the mapping form (expects a string). */
+#define VOLLEY_OPT_LONG_FORM 0x8u
 
 typedef struct volley_option_map volley_option_map;
 
@@ -216,6 +225,9 @@ typedef struct volley_template_map {
     size_t n;
     const char *const *keys;
     const volley_template *const *values;
+    /* ---- revision 7: filled only for an option with VOLLEY_OPT_LONG_FORM
+     * (n flags); NULL otherwise, and from an older core ---- */
+    const bool *replace;
 } volley_template_map;
 
 typedef enum volley_scalar_type {
@@ -349,6 +361,13 @@ typedef struct volley_response {
     const char *body;
     size_t body_len;
     double duration_ms;           /* k6 http_req_duration of this response   */
+    /* ---- revision 7: the core reads these only from a protocol plugin of
+     * revision 7 or later (and hands checks NULL otherwise) ---- */
+    const char *jar;              /* the VU's cookie jar for the response's
+                                     url, after its Set-Cookie were stored,
+                                     as a Cookie header value "a=1; b=2";
+                                     NULL: the protocol has no jar          */
+    size_t jar_len;
 } volley_response;
 
 /* ------------------------------------------------------------------------ */
