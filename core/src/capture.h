@@ -7,6 +7,7 @@
  *     tx_id: json.transaction_id         # or { json: transaction_id }
  *     trace: header.X-Trace-Id           # or { header: X-Trace-Id }
  *     token: { regex: 'token=([a-z0-9]+)' }   # group 1, else the match
+ *     landed: url                        # the final URL, after redirects
  *
  * Paths use the checks-json syntax: a.b[0].c, a["dotted.key"], $ (root),
  * negative indexes from the end. Compiled once at load time.
@@ -24,7 +25,7 @@
 #include "vu.h"
 #include "yaml_tree.h"
 
-typedef enum cap_from { CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX } cap_from;
+typedef enum cap_from { CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX, CAP_FROM_URL } cap_from;
 
 typedef struct jpath_seg {
     const char *key;        /* object member, or NULL for an array index */
@@ -39,8 +40,7 @@ typedef struct capture_def {
     size_t n_segs;          /* CAP_FROM_JSON */
     jpath_seg *segs;
     regex_t *re;            /* CAP_FROM_REGEX; freed by capture_free */
-    uint32_t check_series;  /* the "capture NAME" check's hidden series */
-    const char *check_name; /* "capture NAME" */
+    uint32_t series;        /* its hidden series of the `captures` metric */
     bool secret;            /* a secret (secret.h): NAME contains TOKEN, KEY...,
                                or the value of an Authorization, Cookie,
                                Set-Cookie... response header */
@@ -59,6 +59,7 @@ jpath_seg *jpath_compile(arena *a, const char *text, size_t *n, char *err, size_
 typedef struct capture_ctx {
     const char *body, *headers;
     size_t body_len, headers_len;
+    const char *url;        /* the final URL (k6's r.url); NULL: not told */
     void *doc;              /* json_t *, parsed on first need */
     bool parsed;
     char parse_err[160];

@@ -59,6 +59,7 @@ typedef struct spec_loader {
     bool sc_pool_failed;       /* its `use:` named no pool (said once) */
     const ynode *cur_step;     /* the step being compiled, for its captures */
     const char *cur_group;     /* its group, for checks/captures in its options */
+    uint32_t cur_proto_rev;    /* its plugin's revision: the responses they see */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
     /* While a protocol step is filled and compiled: the place of each
      * option value written in the spec (opt_ctx.seen), so the host's

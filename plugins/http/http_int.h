@@ -429,6 +429,9 @@ typedef struct http_outcome {
     const char *error;              /* error text (w->errtext), or NULL     */
     const char *error_code;         /* k6 code of a transport error, or NULL */
     double sent;                    /* data_sent                            */
+    const char *proto;              /* k6's r.proto of the response, or NULL */
+    const char *url;                /* the url this hop requested (after the
+                                       redirects: the final one), or NULL   */
 } http_outcome;
 
 /* ---- helpers on the types ---- */

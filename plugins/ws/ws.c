@@ -179,6 +179,9 @@ static void sample_data(ws_vu *vs)
     const int *m = vs->w->p->metric;
     vs->w->host->sample(vs->vu, m[MET_DATA_SENT], (double)sent, &plain);
     vs->w->host->sample(vs->vu, m[MET_DATA_RECEIVED], (double)received, &plain);
+    vs->bytes_sent = sent;
+    vs->bytes_received = received;
+    vs->bytes_known = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,6 +229,15 @@ static void session_end(ws_vu *vs)
     arm(vs, now);   /* deliver() on the next loop turn */
 }
 
+/* The session's url when no part of it is rendered per VU, else NULL. */
+static const char *session_url(const ws_vu *vs)
+{
+    const ws_config *c = vs->st->cfg;
+    if (VOLLEY_OPT_IS_SET(c, OPT_QUERY) && c->query.n)
+        return NULL;
+    return vs->w->host->template_const(c->url);
+}
+
 /* Hands the ended session to the core. The last thing done with vs. */
 static void deliver(ws_vu *vs)
 {
@@ -238,6 +250,12 @@ static void deliver(ws_vu *vs)
         .body = vs->expect_done && vs->expected.data ? vs->expected.data : "",
         .body_len = vs->expect_done ? vs->expected.len : 0,
         .duration_ms = vs->established ? ms_between(vs->t_open, vs->t_end) : 0,
+        /* revision 7: a session has no HTTP timings; its url when it is
+         * constant (k6's ws res.url is the one asked for), its bytes */
+        .url = session_url(vs),
+        .has = vs->bytes_known ? VOLLEY_RESP_BYTES : 0,
+        .bytes_sent = vs->bytes_sent,
+        .bytes_received = vs->bytes_received,
     };
     vs->phase = PH_IDLE;
     h->step_done(vs->vu, &resp);
@@ -1001,6 +1019,8 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->connect_pending = false;
     vs->error = NULL;
     vs->error_code = NULL;
+    vs->bytes_sent = vs->bytes_received = 0;
+    vs->bytes_known = false;
     vs->out.len = vs->out_head = 0;
     vs->expected.len = 0;
     vs->hdrs.len = 0;
