@@ -162,7 +162,7 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
     const char *kind = NULL, *arg = NULL;
     const ynode *at = value;
     /* the final URL after redirects (k6's r.url), taken whole */
-    if (value->kind == YNODE_SCALAR && value->plain && strcmp(value->str, "url") == 0) {
+    if (value->kind == YNODE_SCALAR && strcmp(value->str, "url") == 0) {
         out->from = CAP_FROM_URL;
         out->what = "url";
         out->secret = secret_name(key->str);

@@ -263,7 +263,7 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
         if (key < 0) {
             snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
                      "method, url, status, expected_response, check, error_code, scenario, group, "
-                     "tls_version (and --tag names and keys of steps' tags:)",
+                     "tls_version, capture (and --tag names and keys of steps' tags:)",
                      k->filters[i].key);
             goto fail;
         }
