@@ -268,6 +268,7 @@ thresholds:
   checks: ["rate==1.00"]
 outputs:
   - junit: "%s/junit.xml"
+  - json-out: "%s/raw.ndjson"
 """
 
 
@@ -279,7 +280,7 @@ class CapturesAreNotChecksTest(VolleyCase):
     def test_reported_apart(self):
         sj = os.path.join(self.tmp, "sj.json")
         res = os.path.join(self.tmp, "r.ndjson")
-        rc, out, err, s = self.run_spec(CAPTURES % self.tmp, "--summary-json", sj, "--result", res)
+        rc, out, err, s = self.run_spec(CAPTURES % (self.tmp, self.tmp), "--summary-json", sj, "--result", res)
         self.assertEqual(rc, 0, out + err)   # checks all passed
         self.assertEqual((s["metrics"]["checks"]["passes"], s["metrics"]["checks"]["fails"]), (3, 0))
         self.assertEqual((s["metrics"]["captures"]["passes"], s["metrics"]["captures"]["fails"]), (3, 3))
@@ -317,6 +318,20 @@ class CapturesAreNotChecksTest(VolleyCase):
         self.assertIn('<section id="captures"><h2>Captures</h2>', page)
         self.assertIn('<tr class="capture-row v-fail"><td>-</td><td>nope</td>', page)
         self.assertNotIn("<td>capture nope</td>", page)
+        # json-out's samples: `captures` tagged capture=NAME, no check tag;
+        # the report made from them has the same table
+        raw = self.read_ndjson(os.path.join(self.tmp, "raw.ndjson"))
+        caps = [p["data"] for p in raw if p.get("type") == "Point" and p["metric"] == "captures"]
+        self.assertEqual(sorted((c["tags"]["capture"], c["value"]) for c in caps),
+                         [("id", 1)] * 3 + [("nope", 0)] * 3)
+        self.assertFalse(any("check" in c["tags"] for c in caps))
+        rc, rout, rerr = self.volley("report", os.path.join(self.tmp, "raw.ndjson"), "-o", html)
+        self.assertEqual(rc, 0, rout + rerr)
+        with open(html) as f:
+            page = f.read()
+        self.assertIn('<tr class="capture-row v-fail"><td>-</td><td>nope</td><td class="num">0</td>'
+                      '<td class="num">3</td>', page)
+        self.assertIn('<tr class="check-row v-pass"><td>-</td><td>ok</td>', page)
 
     def test_threshold_and_on_check_fail(self):
         rc, out, err, s = self.run_spec("""
