@@ -156,6 +156,9 @@ class TestEcho(WsCase):
           - { name: upgrade, header: { name: Upgrade, equals: websocket } }
           - { name: accept, header: { name: Sec-WebSocket-Accept, exists: true } }
           - { name: no cookie, header: { name: Set-Cookie, exists: true } }
+          - { name: its url, url: { matches: "^ws://127[.]0[.]0[.]1:[0-9]+/echo$" } }
+          - { name: its bytes, bytes: { sent: { gt: 100 }, received: { gt: 100 } } }
+          - { name: no http timings, timings: { duration: { gte: 0 } } }
       - ws: { url: "${env.WS}/reject400" }
         check:
           - { name: rejected, status: 400 }
@@ -163,7 +166,10 @@ class TestEcho(WsCase):
 """)
         self.assertEqual(rc, 0, err)
         checks = {c[2].get("check"): c[1] for c in self.of(points, "checks")}
+        # revision 7: a session tells its url (constant here) and its bytes
+        # (as data_sent/data_received), not HTTP timings
         self.assertEqual(checks, {"negotiated": 1, "upgrade": 1, "accept": 1, "no cookie": 0,
+                                  "its url": 1, "its bytes": 1, "no http timings": 0,
                                   "rejected": 1, "text body": 1})
 
     def test_run_time_values_in_expect_and_message_checks(self):
