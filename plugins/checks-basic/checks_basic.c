@@ -6,6 +6,12 @@
  *   header:      { name: X, exists/equals/contains/matches }
  *   body:        { contains, not_contains, matches }   shorthand: contains
  *   duration_lt: { value: 500ms }            shorthand: duration_lt: 500ms
+ *   proto:       { in: [HTTP/2.0] }          shorthand: proto: HTTP/2.0
+ *   url:         { equals, contains, matches }   shorthand: equals
+ *   timings:     { waiting: { lt: 200ms }, connecting: { eq: 0 } }
+ *   bytes:       { received: { lt: 1048576 }, sent: { gt: 0 } }
+ * The last four read the exchange's fields of volley_response (SDK
+ * revision 7): k6's r.proto, r.url, r.timings and the sizes on the wire.
  *
  * compile() copies what eval needs into one malloc'd condition and compiles
  * regexes once; eval() only reads the condition and the response, so the
