@@ -152,7 +152,7 @@ static const json_t *jpath_lookup(const jpath_seg *segs, size_t n, const json_t 
 
 /* ---- compile ---- */
 
-#define SOURCES "json.PATH, header.NAME, cookie.NAME, jar_cookie.NAME, { json: PATH }, " \
+#define SOURCES "json.PATH, header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, " \
                 "{ header: NAME }, { cookie: NAME }, { jar_cookie: NAME } or { regex: PATTERN }"
 
 bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
@@ -160,9 +160,15 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
 {
     memset(out, 0, sizeof *out);
     out->name = key->str;
-    out->check_name = arena_printf(a, "capture %s", key->str);
     const char *kind = NULL, *arg = NULL;
     const ynode *at = value;
+    /* the final URL after redirects (k6's r.url), taken whole */
+    if (value->kind == YNODE_SCALAR && strcmp(value->str, "url") == 0) {
+        out->from = CAP_FROM_URL;
+        out->what = "url";
+        out->secret = secret_name(key->str);
+        return true;
+    }
     if (value->kind == YNODE_SCALAR && !ynode_is_null(value)) {
         if (strncmp(value->str, "json.", 5) == 0) {
             kind = "json";
@@ -422,6 +428,15 @@ static bool from_jar(const capture_def *c, capture_ctx *cx, vu_capture *slot, ch
     return false;
 }
 
+static bool from_url(capture_ctx *cx, vu_capture *slot, char *why, size_t whycap)
+{
+    if (!cx->url) {
+        snprintf(why, whycap, "url: the protocol does not tell the response's URL");
+        return false;
+    }
+    return set_slot(slot, cx->url, strlen(cx->url), CAP_STRING) == 0;
+}
+
 bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
                    size_t whycap)
 {
@@ -429,6 +444,7 @@ bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char
               : c->from == CAP_FROM_HEADER ? from_header(c, cx, slot, why, whycap)
               : c->from == CAP_FROM_COOKIE ? from_cookie(c, cx, slot, why, whycap)
               : c->from == CAP_FROM_JAR    ? from_jar(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_URL    ? from_url(cx, slot, why, whycap)
                                            : from_regex(c, cx, slot, why, whycap);
     if (!ok)
         slot->kind = CAP_UNSET;

@@ -9,6 +9,7 @@
  *     token: { regex: 'token=([a-z0-9]+)' }   # group 1, else the match
  *     sid: cookie.session                # or { cookie: session }: Set-Cookie
  *     jar_sid: jar_cookie.session        # the VU's jar for the response's url
+ *     landed: url                        # the final URL, after redirects
  *
  * Paths use the checks-json syntax: a.b[0].c, a["dotted.key"], $ (root),
  * negative indexes from the end. Compiled once at load time.
@@ -29,8 +30,9 @@
 typedef enum cap_from {
     CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX,
     CAP_FROM_COOKIE,        /* a Set-Cookie of the response (k6 res.cookies) */
-    CAP_FROM_JAR            /* the VU's jar for the response's url (k6
+    CAP_FROM_JAR,           /* the VU's jar for the response's url (k6
                                jar.cookiesForURL(res.url)) */
+    CAP_FROM_URL            /* the final URL, after redirects (k6 res.url) */
 } cap_from;
 
 typedef struct jpath_seg {
@@ -46,8 +48,7 @@ typedef struct capture_def {
     size_t n_segs;          /* CAP_FROM_JSON */
     jpath_seg *segs;
     regex_t *re;            /* CAP_FROM_REGEX; freed by capture_free */
-    uint32_t check_series;  /* the "capture NAME" check's hidden series */
-    const char *check_name; /* "capture NAME" */
+    uint32_t series;        /* its hidden series of the `captures` metric */
     bool secret;            /* a secret (secret.h): NAME contains TOKEN, KEY...,
                                or the value of an Authorization, Cookie,
                                Set-Cookie... response header */
@@ -66,11 +67,12 @@ jpath_seg *jpath_compile(arena *a, const char *text, size_t *n, char *err, size_
 typedef struct capture_ctx {
     const char *body, *headers;
     size_t body_len, headers_len;
-    const char *jar;        /* volley_response.jar; NULL: no jar */
-    size_t jar_len;
     void *doc;              /* json_t *, parsed on first need */
     bool parsed;
     char parse_err[160];
+    const char *jar;        /* volley_response.jar; NULL: no jar */
+    size_t jar_len;
+    const char *url;        /* the final URL (k6's r.url); NULL: not told */
 } capture_ctx;
 
 /* Applies c to the response into slot; false with the reason in why when

@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,14 +236,26 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
     return all;
 }
 
+const volley_response *check_resp_full(const volley_response *resp, uint32_t rev,
+                                       volley_response *tmp)
+{
+    if (!resp || rev >= 7)
+        return resp;
+    memset(tmp, 0, sizeof *tmp);
+    memcpy(tmp, resp, offsetof(volley_response, proto));
+    return tmp;
+}
+
 bool check_match(const volley_checks *c, const volley_response *resp)
 {
-    return !c || check_eval(c->items, c->n, resp, NULL, NULL);
+    volley_response full;
+    return !c || check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), NULL, NULL);
 }
 
 bool check_match_vu(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
-    return !c || check_eval(c->items, c->n, resp, vu, NULL);
+    volley_response full;
+    return !c || check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), vu, NULL);
 }
 
 int check_value_get(const volley_value *v, volley_memo *memo, volley_scalar *out, char *err,

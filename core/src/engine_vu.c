@@ -212,15 +212,22 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
         free(more);
 }
 
-/* Records one check result (or a capture's) and the first reason it failed. */
-static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
-                         bool pass, const char *why)
+/* Records one check result (metric BUILTIN_CHECKS, tags naming the check)
+ * or a capture's (BUILTIN_CAPTURES, `capture` its name) and the first
+ * reason it failed. */
+static void check_result(vu_run *v, uint32_t metric, const char *group, uint32_t series,
+                         const volley_tags *tags, const char *capture, bool pass, const char *why)
 {
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group,
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group, .capture = capture,
                       .stage = engine_sc_stage(v->sr)};
-    engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks` */
+    if (v->pc < v->sr->sc->n_ops) {
+        st.step = v->sr->sc->ops[v->pc].tags;
+        st.n_step = v->sr->sc->ops[v->pc].n_tags;
+    }
+    engine_worker_sample(w, metric, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
     bool hook = !pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN;
     bool first = !pass && w->first_fail && !w->first_fail[series];
@@ -232,8 +239,9 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
     char shown[1024];
     vu_redact(v, why, shown, sizeof shown);
     if (hook)
-        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: check \"%s\" failed: %.400s",
-                 v->sr->sc->name, tags && tags->check ? tags->check : "?", shown);
+        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: %s \"%s\" failed: %.400s",
+                 v->sr->sc->name, capture ? "capture" : "check",
+                 capture ? capture : tags && tags->check ? tags->check : "?", shown);
     /* The first reason per check, for the summary: one copy per run. */
     if (first)
         w->first_fail[series] = strdup(shown);
@@ -242,7 +250,7 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
 /* check_sink.result: a check item's result, in its own group. */
 static void record_check(void *ctx, const check_item *ci, bool pass, const char *why)
 {
-    check_result(ctx, ci->group, ci->series, &ci->tags, pass, why);
+    check_result(ctx, BUILTIN_CHECKS, ci->group, ci->series, &ci->tags, NULL, pass, why);
 }
 
 /* A step's own `check:` items (check.c evaluates, the VU records). */
@@ -252,37 +260,20 @@ static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp
     return check_eval(op->checks, op->n_checks, resp, &v->pub, &sink);
 }
 
-/*
- * A response from a protocol plugin older than revision 7 ends at
- * duration_ms: checks get a copy whose later fields (the jar) are absent.
- */
-static const volley_response *resp_of(const vu_run *v, const volley_response *resp,
-                                      volley_response *copy)
-{
-    if (!resp || v->pc >= v->sr->sc->n_ops)
-        return resp;
-    const flow_op *op = &v->sr->sc->ops[v->pc];
-    if (op->kind != OP_STEP || op->proto >= v->w->e->s->n_protos ||
-        v->w->e->s->protos[op->proto].plugin->desc->revision >= 7)
-        return resp;
-    memset(copy, 0, sizeof *copy);
-    memcpy(copy, resp, offsetof(volley_response, jar));
-    return copy;
-}
-
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
-    volley_response copy;
-    resp = resp_of(engine_vu_of(vu), resp, &copy);
     if (!c)
         return true;
     const check_sink sink = {.result = record_check, .ctx = engine_vu_of(vu)};
-    return check_eval(c->items, c->n, resp, vu, c->match_only ? NULL : &sink);
+    volley_response full;
+    return check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), vu,
+                      c->match_only ? NULL : &sink);
 }
 
 static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
 
-/* Captures into the VU's slots; each is also a check named "capture NAME". */
+/* Captures into the VU's slots; each records a `captures` sample (kept out
+ * of `checks`: a ported `checks: rate==1` means what it meant in k6). */
 static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
                            const volley_response *resp)
 {
@@ -292,7 +283,7 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
         resp = &step_not_run;
     capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
                       .headers = resp->headers ? resp->headers : "",
-                      .headers_len = resp->headers ? resp->headers_len : 0,
+                      .headers_len = resp->headers ? resp->headers_len : 0, .url = resp->url,
                       .jar = resp->jar, .jar_len = resp->jar ? resp->jar_len : 0};
     bool all = true;
     for (size_t i = 0; i < n; i++) {
@@ -306,9 +297,7 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
         } else {
             ok = capture_apply(c, &cx, &v->pub.caps[c->slot], why, sizeof why);
         }
-        volley_tags tags = VOLLEY_TAGS_INIT;
-        tags.check = c->check_name;
-        check_result(v, group, c->check_series, &tags, ok, why);
+        check_result(v, BUILTIN_CAPTURES, group, c->series, NULL, c->name, ok, why);
         all &= ok;
     }
     capture_ctx_done(&cx);
@@ -323,9 +312,9 @@ static bool run_captures(vu_run *v, const flow_op *op, const volley_response *re
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
                                 const volley_response *resp)
 {
-    volley_response copy;
-    resp = resp_of(engine_vu_of(vu), resp, &copy);
-    return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group, resp);
+    volley_response full;
+    return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group,
+                                check_resp_full(resp, c->proto_rev, &full));
 }
 
 /*
@@ -354,6 +343,26 @@ static void record_warn(vu_run *v, const record_def *r, const volley_buf *b)
             r->location, shown);
 }
 
+/* A timing component or a size of the response (plugin.h, revision 7);
+ * false when the response has none. */
+static bool record_exchange(const record_def *r, const volley_response *resp, double *x)
+{
+    if (!resp || !(resp->has & (r->source == REC_TIMING ? VOLLEY_RESP_TIMINGS : VOLLEY_RESP_BYTES)))
+        return false;
+    switch (r->part) {
+    case REC_T_BLOCKED: *x = resp->blocked_ms; break;
+    case REC_T_CONNECTING: *x = resp->connecting_ms; break;
+    case REC_T_TLS: *x = resp->tls_handshaking_ms; break;
+    case REC_T_SENDING: *x = resp->sending_ms; break;
+    case REC_T_WAITING: *x = resp->waiting_ms; break;
+    case REC_T_RECEIVING: *x = resp->receiving_ms; break;
+    case REC_T_DURATION: *x = resp->duration_ms; break;
+    case REC_B_SENT: *x = (double)resp->bytes_sent; break;
+    default: *x = (double)resp->bytes_received; break;
+    }
+    return true;
+}
+
 /* `record:` samples into custom metrics. */
 static void run_records(vu_run *v, const flow_op *op, const volley_response *resp, bool passed)
 {
@@ -366,6 +375,13 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         case REC_CHECKS: x = passed ? 1 : 0; break;
         case REC_CHECKS_FAILED: x = passed ? 0 : 1; break;
         case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
+        case REC_TIMING:
+        case REC_BYTES:
+            /* no response (or a protocol that does not tell): nothing, as
+             * the http_req_* trends leave such requests out */
+            if (!record_exchange(r, resp, &x))
+                continue;
+            break;
         case REC_STATUS: x = resp ? resp->status : 0; break;
         case REC_ELAPSED: x = (double)(engine_mono_now() - v->iter_start) / 1e6; break;
         case REC_CONST: x = r->value; break;
@@ -477,8 +493,8 @@ void engine_host_step_done(volley_vu *vu, const volley_response *resp)
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
-    volley_response copy;
-    resp = resp_of(v, resp, &copy);
+    volley_response full;
+    resp = check_resp_full(resp, v->w->e->s->protos[op->proto].plugin->desc->revision, &full);
     if (finish_step(v, op, resp))
         v->pc++;
     else

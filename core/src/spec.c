@@ -31,6 +31,9 @@ static const struct {
     [BUILTIN_DROPPED_ITERATIONS] = {"dropped_iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
     /* how late arrival-rate iterations started: the runner's own lag */
     [BUILTIN_SCHEDULE_LAG] = {"volley_schedule_lag", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    /* a step's capture: 1 taken, 0 nothing matched (k6 has no such metric:
+     * its scripts take values in JS; kept out of `checks`, unlike k6's) */
+    [BUILTIN_CAPTURES] = {"captures", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
 };
 
 int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
@@ -498,8 +501,11 @@ static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *
                                          bool match_only)
 {
     spec_loader *L = ctx;
-    return check_compile_opt(&L->checks, n, path, L->cur_group ? L->cur_group : "", match_only,
-                             &L->s->xchecks);
+    volley_checks *c = check_compile_opt(&L->checks, n, path, L->cur_group ? L->cur_group : "",
+                                         match_only, &L->s->xchecks);
+    if (c)
+        c->proto_rev = L->cur_proto_rev;
+    return c;
 }
 
 /* ---- flow ---- */
@@ -557,6 +563,7 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
         return false;
     L->cur_step = step;
     L->cur_group = group;
+    L->cur_proto_rev = p->desc->revision;
     const volley_captures *caps_before = L->s->xcaptures;
     const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
     merged = merge_layer(L, merged, ops->step_options, L->defaults);

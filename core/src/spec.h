@@ -33,6 +33,7 @@ struct volley_captures {
     size_t n;
     capture_def *defs;
     const char *group;
+    uint32_t proto_rev;              /* its protocol plugin's revision (check_resp_full) */
     struct volley_captures *next;    /* in spec.xcaptures */
 };
 
@@ -59,8 +60,16 @@ typedef enum rec_source {
     REC_STATUS,     /* the response status */
     REC_ELAPSED,    /* ms since the iteration started (k6: new Date() - start) */
     REC_CONST,      /* a number */
-    REC_TEMPLATE    /* a template rendered and read as a number */
+    REC_TEMPLATE,   /* a template rendered and read as a number */
+    REC_TIMING,     /* timings.PART: a k6 timing of the response, ms */
+    REC_BYTES       /* bytes.sent / bytes.received of the exchange */
 } rec_source;
+
+/* Which timing or size (REC_TIMING, REC_BYTES). */
+typedef enum rec_part {
+    REC_T_BLOCKED = 0, REC_T_CONNECTING, REC_T_TLS, REC_T_SENDING, REC_T_WAITING,
+    REC_T_RECEIVING, REC_T_DURATION, REC_B_SENT, REC_B_RECEIVED
+} rec_part;
 
 /* When a record samples: always, or only when the step's checks passed/failed. */
 typedef enum rec_when { REC_ALWAYS = 0, REC_PASSED, REC_FAILED } rec_when;
@@ -68,6 +77,7 @@ typedef enum rec_when { REC_ALWAYS = 0, REC_PASSED, REC_FAILED } rec_when;
 typedef struct record_def {
     uint32_t metric;
     rec_source source;
+    rec_part part;                  /* REC_TIMING, REC_BYTES */
     rec_when when;
     double value;                   /* REC_CONST */
     const volley_template *tmpl;    /* REC_TEMPLATE */
@@ -281,7 +291,7 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);
 enum {
     BUILTIN_ITERATIONS = 0, BUILTIN_ITERATION_DURATION, BUILTIN_VUS,
     BUILTIN_VUS_MAX, BUILTIN_CHECKS, BUILTIN_GROUP_DURATION,
-    BUILTIN_DROPPED_ITERATIONS, BUILTIN_SCHEDULE_LAG, BUILTIN__COUNT
+    BUILTIN_DROPPED_ITERATIONS, BUILTIN_SCHEDULE_LAG, BUILTIN_CAPTURES, BUILTIN__COUNT
 };
 
 #endif

@@ -453,7 +453,7 @@ int spec_scope_capture(void *ctx, const char *name)
 
 /* ---- a step's data keys ---- */
 
-/* A `capture:` map compiled into *defs (group: for the checks metric). */
+/* A `capture:` map compiled into *defs (group: for the captures metric). */
 static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path,
                                 const char *group, capture_def **defs, size_t *count)
 {
@@ -501,10 +501,10 @@ static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path
         for (size_t s = 0; s < L->n_caps; s++)
             if (strcmp(L->cap_names[s], k->str) == 0)
                 c->slot = (int)s;
-        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, c->check_name);
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CAPTURES, group, c->name);
         if (sid < 0 || c->slot < 0)
             return false;
-        c->check_series = (uint32_t)sid;
+        c->series = (uint32_t)sid;
     }
     return ok;
 }
@@ -521,6 +521,7 @@ volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char
         return NULL;
     memset(c, 0, sizeof *c);
     c->group = L->cur_group ? L->cur_group : "";
+    c->proto_rev = L->cur_proto_rev;
     bool ok = compile_capture_map(L, n, path, c->group, &c->defs, &c->n);
     /* Listed even when it failed, so spec_free releases what compiled. */
     c->next = L->s->xcaptures;
@@ -541,7 +542,8 @@ static const char *const when_names[] = {[REC_ALWAYS] = "always", [REC_PASSED] =
 static const volley_option record_opts[] = {
     {.name = "value", .type = VOLLEY_OPT_SCALAR, .offset = offsetof(record_cfg, value),
      .flags = VOLLEY_OPT_REQUIRED,
-     .help = "checks, checks_failed, duration, elapsed, status, a number or a ${...} template"},
+     .help = "checks, checks_failed, duration, elapsed, status, timings.NAME, bytes.sent, "
+             "bytes.received, a number or a ${...} template"},
     {.name = "when", .type = VOLLEY_OPT_ENUM, .offset = offsetof(record_cfg, when),
      .enum_values = when_names, .default_value = "always",
      .help = "record always, or only when the step's checks passed or failed"},
@@ -549,15 +551,43 @@ static const volley_option record_opts[] = {
 static const volley_option_map record_map = {record_opts, VOLLEY_COUNTOF(record_opts),
                                              sizeof(record_cfg), NULL};
 
+/* The response's parts a record may read (plugin.h, revision 7), as k6's
+ * res.timings.NAME; bytes.* as data_sent/data_received of the response. */
+static const struct {
+    const char *name;
+    rec_source source;
+    rec_part part;
+} record_parts[] = {
+    {"timings.blocked", REC_TIMING, REC_T_BLOCKED},
+    {"timings.connecting", REC_TIMING, REC_T_CONNECTING},
+    {"timings.tls_handshaking", REC_TIMING, REC_T_TLS},
+    {"timings.sending", REC_TIMING, REC_T_SENDING},
+    {"timings.waiting", REC_TIMING, REC_T_WAITING},
+    {"timings.receiving", REC_TIMING, REC_T_RECEIVING},
+    {"timings.duration", REC_TIMING, REC_T_DURATION},
+    {"bytes.sent", REC_BYTES, REC_B_SENT},
+    {"bytes.received", REC_BYTES, REC_B_RECEIVED},
+};
+
+#define RECORD_SOURCES                                                                         \
+    "checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, connecting, "  \
+    "tls_handshaking, sending, waiting, receiving, duration), bytes.sent, bytes.received, "    \
+    "a number, a ${...} template or { value, when }"
+
 /* A record's SOURCE (the scalar v) into r; false after reporting. */
 static bool record_source(spec_loader *L, const ynode *v, const char *kpath, record_def *r)
 {
     double x;
     if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                    "a number, a ${...} template or { value, when }", kpath);
+        ynode_error(L->d, v, "%s: expected " RECORD_SOURCES, kpath);
         return false;
     }
+    for (size_t i = 0; i < VOLLEY_COUNTOF(record_parts); i++)
+        if (strcmp(v->str, record_parts[i].name) == 0) {
+            r->source = record_parts[i].source;
+            r->part = record_parts[i].part;
+            return true;
+        }
     if (strcmp(v->str, "checks") == 0) {
         r->source = REC_CHECKS;
     } else if (strcmp(v->str, "checks_failed") == 0) {
@@ -580,9 +610,7 @@ static bool record_source(spec_loader *L, const ynode *v, const char *kpath, rec
             return false;
         }
     } else {
-        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                    "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
-                    v->str);
+        ynode_error(L->d, v, "%s: expected " RECORD_SOURCES ", got \"%s\"", kpath, v->str);
         return false;
     }
     return true;
@@ -646,7 +674,7 @@ static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_
         const char *kpath = spec_subpath(L, path, k->str);
         if (tag_key_parse(k->str) >= 0) {
             ynode_error(L->d, k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, "
-                        "status, expected_response, check, error_code, scenario, group, tls_version)", kpath,
+                        "status, expected_response, check, error_code, scenario, group, tls_version, capture)", kpath,
                         k->str);
             ok = false;
             continue;
@@ -719,7 +747,8 @@ uint32_t spec_step_reads(const flow_op *op)
         r |= op->captures[i].from == CAP_FROM_HEADER || op->captures[i].from == CAP_FROM_COOKIE ||
                      op->captures[i].from == CAP_FROM_JAR
                  ? VOLLEY_READS_HEADERS
-                 : VOLLEY_READS_BODY;
+             : op->captures[i].from == CAP_FROM_URL ? 0
+                                                    : VOLLEY_READS_BODY;
     return r;
 }
 

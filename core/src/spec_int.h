@@ -60,6 +60,7 @@ typedef struct spec_loader {
     const ynode *cur_step;     /* the step being compiled, for its captures */
     const ynode *batch;        /* the steps of the batch: compiling, or NULL */
     const char *cur_group;     /* its group, for checks/captures in its options */
+    uint32_t cur_proto_rev;    /* its plugin's revision: the responses they see */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
     /* While a protocol step is filled and compiled: the place of each
      * option value written in the spec (opt_ctx.seen), so the host's

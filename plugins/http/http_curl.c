@@ -563,6 +563,22 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
     return 0;
 }
 
+/* k6's r.proto (Go's resp.Proto) of the transfer's response; NULL: none. */
+static const char *curl_proto(CURL *e)
+{
+    long v = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v);
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0: return "HTTP/2.0";
+#ifdef CURL_HTTP_VERSION_3
+    case CURL_HTTP_VERSION_3: return "HTTP/3.0";
+#endif
+    default: return NULL;
+    }
+}
+
 /*
  * One finished transfer: read curl's numbers, take the handle out of the
  * multi, record the samples and hand the response to the core. step_done
@@ -634,12 +650,17 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         }
     }
 
+    o.proto = curl_proto(e);
+    /* curl's copy, kept by the handle until its next transfer is set */
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, (char **)&o.url);
+
     if (vs->set_cookie) {
         const char *eff = NULL;
         curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, (char **)&eff);
         if (eff)
             http_cookie_response(vs, eff);
     }
+
     http_curl_deactivate(w, vs);
     fit_recv_buf(vs);
     http_record(w, vs, &o);

@@ -524,6 +524,9 @@ typedef struct http_outcome {
     double sent;                    /* data_sent                            */
     const char *jar;                /* the VU's cookies for the final url   */
     size_t jar_len;                 /*   (NULL: no jar view)                */
+    const char *proto;              /* k6's r.proto of the response, or NULL */
+    const char *url;                /* the url this hop requested (after the
+                                       redirects: the final one), or NULL   */
 } http_outcome;
 
 /* ---- helpers on the types ---- */

@@ -385,6 +385,18 @@ static uint64_t request_ended(http_raw *r)
     return now;
 }
 
+/* k6's r.proto of a response the parser read (HTTP/1.x only here). */
+static const char *raw_proto(const http_parser *p)
+{
+    return p->http10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+/* The url the request went to (the fast path follows no redirect). */
+static const char *raw_url(const http_raw *r)
+{
+    return r->st->url_text ? r->st->url_text : r->vs->url.data;
+}
+
 /* Reports the recorded failure as of `now`. */
 static void report_failure_at(http_raw *r, uint64_t now)
 {
@@ -393,7 +405,8 @@ static void report_failure_at(http_raw *r, uint64_t now)
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent,
-                      .responded = r->parser.status > 0};
+                      .responded = r->parser.status > 0, .proto = raw_proto(&r->parser),
+                      .url = raw_url(r)};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
     http_cookie_view(vs, &o);
@@ -501,7 +514,7 @@ static void complete(http_raw *r)
         r->conn = NULL;
     }
     http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .responded = true,
-                      .sent = (double)r->sent};
+                      .sent = (double)r->sent, .proto = raw_proto(rp), .url = raw_url(r)};
     if (rp->set_cookie)
         http_cookie_response(vs, r->st->url_text ? r->st->url_text : vs->url.data);
     const char *location = NULL;

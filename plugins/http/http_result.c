@@ -239,6 +239,18 @@ void http_respond(http_worker *w, http_vu *vs, const http_outcome *o)
         .duration_ms = o->t.duration,
         .jar = o->jar,
         .jar_len = o->jar_len,
+        /* revision 7: the exchange, as k6's r.proto, r.url, r.timings */
+        .proto = o->responded ? o->proto : NULL,
+        .url = o->url,
+        .has = VOLLEY_RESP_BYTES | (o->responded ? VOLLEY_RESP_TIMINGS : 0),
+        .blocked_ms = o->t.blocked,
+        .connecting_ms = o->t.connecting,
+        .tls_handshaking_ms = o->t.tls,
+        .sending_ms = o->t.sending,
+        .waiting_ms = o->t.waiting,
+        .receiving_ms = o->t.receiving,
+        .bytes_sent = (uint64_t)o->sent,
+        .bytes_received = vs->resp.hdr_bytes + vs->resp.body_bytes,
     };
     w->host->step_done(vs->vu, &resp);
 }

@@ -439,8 +439,9 @@ static void test_records(void **state)
  * their types an option map checks. */
 static void test_record_errors(void **state)
 {
-#define SOURCES "expected checks, checks_failed, duration, elapsed, status, a number, a ${...} " \
-                "template or { value, when }"
+#define SOURCES "expected checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, " \
+                "connecting, tls_handshaking, sending, waiting, receiving, duration), bytes.sent, " \
+                "bytes.received, a number, a ${...} template or { value, when }"
     fx *f = *state;
     LOAD_FAILS(f, HEAD
                "metrics: { m: rate }\n"
@@ -473,7 +474,8 @@ static void test_record_errors(void **state)
                ":16:45: error: scenarios.s.flow[3].record.m.when: unknown value \"pased\"; expected one "
                "of: always, passed, failed (did you mean \"passed\"?)",
                ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\" (checks, "
-               "checks_failed, duration, elapsed, status, a number or a ${...} template)",
+               "checks_failed, duration, elapsed, status, timings.NAME, bytes.sent, bytes.received, "
+               "a number or a ${...} template)",
                ":20:31: error: scenarios.s.flow[5].record.m.value: expected a scalar (string, number, "
                "boolean or null), got sequence",
                ":22:31: error: scenarios.s.flow[6].record.m: " SOURCES ", got \"chcks\"");
@@ -900,7 +902,8 @@ static void test_check_errors(void **state)
                "          - name: bad\n"
                "            status: [abc]\n",
                ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
-               "\"status\"?); known checks: status, header, body, duration_lt, cookie, json, name",
+               "\"status\"?); known checks: status, header, body, duration_lt, cookie, proto, url, "
+               "timings, bytes, json, name",
                ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
                "check item is named)",
                ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
@@ -976,9 +979,10 @@ static void test_plugin_checks_and_captures(void **state)
                ":7:25: error: scenarios.s.flow[0].noop.headers.X: \"${tok}\" is captured by this same "
                "step; a captured name is visible from the next step on (and in this step's record)",
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
-               "mean \"status\"?); known checks: status, header, body, duration_lt, cookie, json, name",
+               "mean \"status\"?); known checks: status, header, body, duration_lt, cookie, proto, "
+               "url, timings, bytes, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
-               "header.NAME, cookie.NAME, jar_cookie.NAME, { json: PATH }, { header: NAME }, "
+               "header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, { header: NAME }, "
                "{ cookie: NAME }, { jar_cookie: NAME } or { regex: PATTERN }");
 }
 
@@ -1171,7 +1175,7 @@ static void test_threshold_errors(void **state)
                "iterations, a counter metric; use count, rate",
                ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
                "in sub-metric filter; known tags: name, method, url, status, expected_response, "
-               "check, error_code, scenario, group, tls_version (and --tag names and keys of steps' tags:)",
+               "check, error_code, scenario, group, tls_version, capture (and --tag names and keys of steps' tags:)",
                ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
                "such as p(95)<500)",
                ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "

@@ -61,7 +61,12 @@ extern "C" {
  *               VOLLEY_OPT_LONG_FORM and volley_template_map.replace (k6's
  *               request cookies { value, replace }); volley_response.jar
  *               and .jar_len (a VU's cookies for the response's url, read
- *               from a protocol plugin of revision 7 or later only)
+ *               from a protocol plugin of revision 7 or later only;
+ *               volley_response.proto, .url, .has, the timing components
+ *               (.blocked_ms ... .receiving_ms) and .bytes_sent,
+ *               .bytes_received (read from a protocol plugin of revision
+ *               7 or later only; check plugins test host->revision >= 7);
+ *               volley_run_summary.n_captures and .captures
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -361,14 +366,39 @@ typedef struct volley_response {
     const char *body;
     size_t body_len;
     double duration_ms;           /* k6 http_req_duration of this response   */
-    /* ---- revision 7: the core reads these only from a protocol plugin of
-     * revision 7 or later (and hands checks NULL otherwise) ---- */
+    /* ---- revision 7. volley_response has no size of its own: the core
+     * reads these only from a protocol plugin whose descriptor says
+     * revision 7 or later, and hands check plugins (and captures, records)
+     * a full-size copy with them zeroed for an older one. A check plugin
+     * reads them only when host->revision >= 7 (an older core's struct
+     * ends above). They describe the response the checks see: after
+     * redirects, the last hop's. ---- */
+    const char *proto;            /* k6's r.proto: "HTTP/1.1", "HTTP/2.0";
+                                     NULL: not told (no response, or a
+                                     protocol without one)                  */
+    const char *url;              /* k6's r.url: the final URL, after the
+                                     redirects followed; NULL: not told     */
+    uint32_t has;                 /* VOLLEY_RESP_* bits: which of the fields
+                                     below the protocol filled              */
+    double blocked_ms;            /* k6's r.timings, as the http_req_*       */
+    double connecting_ms;         /*   trends of this response: blocked,     */
+    double tls_handshaking_ms;    /*   connecting, tls_handshaking, sending, */
+    double sending_ms;            /*   waiting, receiving (duration is       */
+    double waiting_ms;            /*   duration_ms above)                    */
+    double receiving_ms;
+    uint64_t bytes_sent;          /* the request on the wire: head and body  */
+    uint64_t bytes_received;      /* the response on the wire: status line,
+                                     headers and body as received          */
     const char *jar;              /* the VU's cookie jar for the response's
                                      url, after its Set-Cookie were stored,
                                      as a Cookie header value "a=1; b=2";
                                      NULL: the protocol has no jar          */
     size_t jar_len;
 } volley_response;
+
+/* volley_response.has (revision 7). */
+#define VOLLEY_RESP_TIMINGS 0x1u  /* the *_ms components: a response came     */
+#define VOLLEY_RESP_BYTES 0x2u    /* bytes_sent and bytes_received            */
 
 /* ------------------------------------------------------------------------ */
 /* Host API: the only way a plugin talks to the core                          */
@@ -454,8 +484,9 @@ typedef struct volley_host {
      * nothing (for "wait until a message matches"). */
     bool (*checks_match)(const volley_checks *c, const volley_response *resp);
     /* captures_apply: takes each capture into the VU's slot (seen by later
-     * steps of the iteration) and records its "capture NAME" check. true
-     * when all captured. */
+     * steps of the iteration) and records its `captures` sample (a core
+     * of revision 7 or later; before, a "capture NAME" check). true when
+     * all captured. */
     bool (*captures_apply)(const volley_captures *c, volley_vu *vu,
                            const volley_response *resp);
 
@@ -715,6 +746,13 @@ typedef struct volley_run_summary {
     const volley_threshold_result *const *thresholds;
     size_t n_checks;            /* in the order of the text summary            */
     const volley_check_result *const *checks;
+    /* ---- revision 7 (test with VOLLEY_HAS) ---- */
+    /* The captures (a step's capture:), each as a check result named by
+     * the capture's NAME: passes = taken, fails = nothing matched. Not
+     * among `checks` from revision 7 on (before, they were, as checks
+     * named "capture NAME"). */
+    size_t n_captures;
+    const volley_check_result *const *captures;
 } volley_run_summary;
 
 /*
