@@ -78,6 +78,9 @@ class CookiesTest(VolleyCase):
             self.assertEqual(rc, expect_rc, client + ": " + err)
             checks = {c["name"]: (c["passes"], c["fails"])
                       for c in summary["root_group"]["checks"].values()} if summary else {}
+            # captures are reported apart from checks, as "capture NAME" here
+            checks.update({"capture " + c["name"]: (c["passes"], c["fails"])
+                           for c in (summary or {}).get("captures", [])})
             out[client] = (self.srv.take(), checks, err, out_)
         self.assertEqual([r for r in out["curl"][0]], [r for r in out["auto"][0]],
                          "both clients send the same cookies")
