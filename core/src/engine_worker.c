@@ -234,6 +234,7 @@ void engine_worker_free(volley_worker *w)
     for (size_t j = 0; j < w->n_vus; j++) {
         vu_run *v = &w->vus[j];
         free(v->pstate);
+        engine_flow_free(v->fc);
         for (size_t c = 0; v->pub.caps && c < v->sr->sc->n_caps; c++)
             free(v->pub.caps[c].val.data);
         free(v->pub.caps);

@@ -38,7 +38,8 @@ struct volley_captures {
 
 typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
-    OP_ONCE_ENTER, OP_ONCE_EXIT     /* `once:` steps: a VU runs them until they complete once */
+    OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
+    OP_CTL                          /* if, choose, repeat, for_each (flow_ctl.h) */
 } op_kind;
 
 /* Blocks of `once:` steps one scenario may have (a bit each per VU). */
@@ -95,6 +96,7 @@ typedef struct flow_op {
     /* OP_ONCE_ENTER/EXIT: the block's number; ENTER: the op after its EXIT */
     uint32_t once;
     uint32_t once_skip;
+    const struct flow_ctl *ctl;   /* OP_CTL */
 } flow_op;
 
 /* What a scenario is for: the spec's own scenarios, or its setup: and
@@ -243,6 +245,7 @@ typedef struct spec {
     const volley_host *host;
     struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
+    struct flow_cond *flow_regs;        /* if: conditions holding a regex (flow_cond_free) */
     /* Plugins' config_warning texts ("file:line:col: text"), repeated at
      * the end of the summary. */
     size_t n_warnings;

@@ -69,6 +69,7 @@ typedef struct spec_loader {
     const ynode *cur_value;    /* the step's node and key path */
     const char *cur_path;
     bool cfg_error;            /* config_error came during its step_compile */
+    struct flow_scope *flow;   /* loops whose bodies are compiling (flow_ctl.c) */
     struct spec_said *said;    /* config messages printed: said once */
     size_t n_said, cap_said;
 } spec_loader;
