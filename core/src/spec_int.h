@@ -7,6 +7,9 @@
  *                  check.c), thresholds, outputs; spec_load/spec_free
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
+ *   flow_ctl.c     if, choose, repeat, for_each (called from spec.c; it
+ *                  compiles their steps back through flow_emit, never
+ *                  calling spec.c itself)
  *   spec_tags.c    the name, group and scenario values a compiled spec's
  *                  samples can carry; warnings about threshold filters
  *                  that name none of them
