@@ -197,14 +197,16 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    secret_val small[16] = {{0}}, *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
+    size_t all = n + ns + VU_DERIVED;
+    secret_val small[24] = {{0}}, *more = all <= 24 ? small : malloc(all * sizeof *more);
     size_t k = 0;
     if (!more) {
         snprintf(out, outcap, "%s", SECRET_MASK);   /* out of memory: show nothing */
         return;
     }
-    secret_slots(v->pub.caps, n, more, &k, n + ns);
-    secret_slots(setup, ns, more, &k, n + ns);
+    secret_slots(v->pub.caps, n, more, &k, all);
+    secret_slots(setup, ns, more, &k, all);
+    secret_slots(v->pub.derived, VU_DERIVED, more, &k, all);   /* hmac with a secret key... */
     secret_redact(text, strlen(text), more, k, out, outcap);
     if (more != small)
         free(more);
@@ -254,7 +256,7 @@ bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_
 {
     if (!c)
         return true;
-    const check_sink sink = {.result = record_check, .ctx = (vu_run *)vu};
+    const check_sink sink = {.result = record_check, .ctx = engine_vu_of(vu)};
     return check_eval(c->items, c->n, resp, vu, c->match_only ? NULL : &sink);
 }
 
@@ -300,7 +302,7 @@ static bool run_captures(vu_run *v, const flow_op *op, const volley_response *re
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
                                 const volley_response *resp)
 {
-    return !c || apply_captures((vu_run *)vu, c->defs, c->n, c->group, resp);
+    return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group, resp);
 }
 
 /*
@@ -391,6 +393,11 @@ static bool finish_step(vu_run *v, const flow_op *op, const volley_response *res
     return false;
 }
 
+bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    return finish_step(v, op, resp);
+}
+
 /* on_check_fail: stop_iteration (or abort_test): the iteration ends now,
  * counted like any other; open groups are left without group_duration. */
 static void end_iteration_early(vu_run *v)
@@ -399,8 +406,51 @@ static void end_iteration_early(vu_run *v)
     v->depth = 0;
 }
 
+/* A batch is over: the flow goes on after it, or the iteration ends when
+ * one of its steps' on_check_fail said so (k6 has every response of a
+ * batch before its checks run: the whole batch runs first). */
+static void batch_over(vu_run *v, bool stop)
+{
+    if (stop)
+        end_iteration_early(v);
+    else
+        v->pc = v->sr->sc->ops[v->pc].batch_end;
+}
+
+/* The VU's lanes could not be made (out of memory): each step of the
+ * batch is recorded as not run. Whether the iteration ends. */
+static bool batch_not_run(vu_run *v, const flow_op *op)
+{
+    bool stop = false;
+    for (uint32_t i = v->pc + 1; i < op->batch_end; i++)
+        stop |= !finish_step(v, &v->sr->sc->ops[i], NULL);
+    return stop;
+}
+
+/* step_done of a step of a batch, from its lane. */
+static void lane_step_done(vu_lane *l, const volley_response *resp)
+{
+    vu_run *v = engine_vu_of(&l->pub);
+    if (v->state != VU_IN_BATCH || l->pc == LANE_IDLE)
+        return;   /* a late call after a cancel: ignore */
+    if (!finish_step(v, &v->sr->sc->ops[l->pc], resp))
+        v->batch->stop = true;
+    if (!engine_batch_lane_done(v, l))
+        return;
+    batch_over(v, v->batch->stop);
+    v->state = VU_IDLE;
+    if (v->in_run)
+        v->step_finished = true;
+    else
+        engine_vu_run(v);
+}
+
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
 {
+    if (vu->lane_of) {
+        lane_step_done((vu_lane *)vu, resp);
+        return;
+    }
     vu_run *v = (vu_run *)vu;
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
@@ -416,7 +466,7 @@ void engine_host_step_done(volley_vu *vu, const volley_response *resp)
         engine_vu_run(v);
 }
 
-volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; }
+volley_worker *engine_host_vu_worker(volley_vu *vu) { return engine_vu_of(vu)->w; }
 
 /* A sleep step's time; a templated one (${random.float(1, 4)}s) is read
  * as a duration each time. */
@@ -545,6 +595,13 @@ void engine_vu_run(vu_run *v)
             uv_timer_start(&v->timer, on_vu_timer, 0, 0);
             break;
         }
+        if (op->kind == OP_BATCH) {
+            int r = engine_batch_start(v, op);
+            if (r == 0)
+                break;
+            batch_over(v, r < 0 ? batch_not_run(v, op) : v->batch->stop);
+            continue;
+        }
         if (op->kind == OP_SLEEP) {
             v->state = VU_SLEEPING;
             uint64_t wake_at = engine_mono_now() + (uint64_t)sleep_ns(v, op);
@@ -585,6 +642,8 @@ void engine_vu_abort_iteration(vu_run *v)
         if (ops->step_cancel)
             CRASH_CALL(p->desc->name, "protocol step_cancel",
                        ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]));
+    } else if (v->state == VU_IN_BATCH) {
+        engine_batch_cancel(v);
     }
     uv_timer_stop(&v->timer);
     if (v->in_iteration) {

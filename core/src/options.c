@@ -57,8 +57,8 @@ static int check_range(opt_ctx *c, const volley_option *o, const ynode *n,
                        const char *path, double v)
 {
     if (o->min < o->max && (v < o->min || v > o->max)) {
-        ynode_error(c->d, n, "%s: expected a value between %g and %g, got %s", path, o->min, o->max,
-                    n->str);
+        ynode_error(c->d, n, "%s: expected a value between %.15g and %.15g, got %s", path, o->min,
+                    o->max, n->str);
         return -1;
     }
     return 0;
@@ -93,8 +93,10 @@ static int fill_duration(opt_ctx *c, const volley_option *o, const ynode *n,
         return -1;
     }
     if (o->min < o->max && ((double)*out < o->min * 1e9 || (double)*out > o->max * 1e9)) {
-        ynode_error(c->d, n, "%s: expected a duration between %gs and %gs, got %s", path, o->min,
-                    o->max, n->str);
+        char lo[32], hi[32];
+        ynode_error(c->d, n, "%s: expected a duration between %s and %s, got %s", path,
+                    duration_format_limit(llround(o->min * 1e9), lo, sizeof lo),
+                    duration_format_limit(llround(o->max * 1e9), hi, sizeof hi), n->str);
         return -1;
     }
     return 0;

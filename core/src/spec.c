@@ -497,11 +497,6 @@ static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *
 
 /* ---- flow ---- */
 
-typedef struct op_list {
-    size_t n, cap;
-    flow_op *ops;
-} op_list;
-
 static flow_op *push_op(spec_loader *L, op_list *l)
 {
     if (l->n == l->cap) {
@@ -771,6 +766,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         const flow_emit em = {&ce, ctl_push, ctl_count, ctl_steps};
         return flow_ctl_compile(L, step, path, depth, &em);
     }
+    if (ynode_get(step, "batch"))
+        return spec_compile_batch(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "once"))
@@ -808,6 +805,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "choose";
         names[nn++] = "repeat";
         names[nn++] = "for_each";
+        names[nn++] = "batch";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -829,11 +827,19 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
     }
     if (!proto_key) {
         if (ok)
-            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, if, choose, repeat, for_each (or another "
-                        "protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, batch, "
+                        "if, choose, repeat, for_each (or another protocol plugin's key)", path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
+}
+
+flow_op *spec_push_op(spec_loader *L, op_list *l) { return push_op(L, l); }
+
+bool spec_compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                       const char *group, op_list *out, int depth)
+{
+    return compile_step(L, step, path, scname, group, out, depth);
 }
 
 static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
@@ -900,8 +906,8 @@ typedef struct stage_cfg {
 
 static const volley_option stage_opts[] = {
     {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(stage_cfg, duration),
-     .flags = VOLLEY_OPT_REQUIRED, .min = 0.000001, .max = 31536000,
-     .help = "how long the stage ramps to its target"},
+     .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 31536000,
+     .help = "how long the stage ramps to its target; 0s jumps to it at once (k6)"},
     {.name = "target", .type = VOLLEY_OPT_INT, .offset = offsetof(stage_cfg, target),
      .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 10000000,
      .help = "VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate) at the end"},
@@ -1032,12 +1038,16 @@ static bool cli_stages(spec_loader *L, sched_stage **out, size_t *n)
         }
         snprintf(dur, sizeof dur, "%.*s", (int)(colon - arg), arg);
         long long target = strtoll(colon + 1, &end, 10);
-        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns <= 0 ||
+        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns < 0 ||
             *end || end == colon + 1 || target < 0) {
             diag_error(L->d, NULL, 0, 0, "--stage %s: expected DURATION:TARGET such as 30s:10", arg);
             return false;
         }
         st[i].target = (double)target;
+    }
+    if (sched_total_ns(&(sched_profile){.n = L->o->n_stages, .stages = st}) == 0) {
+        diag_error(L->d, NULL, 0, 0, "--stage: every stage lasts 0s; at least one needs a duration");
+        return false;
     }
     *out = st;
     *n = L->o->n_stages;
@@ -1051,6 +1061,15 @@ static bool check_profile(spec_loader *L, const ynode *v, const char *path, cons
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
         ynode_error(L->d, v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        return false;
+    }
+    /* 0s stages jump to their target (k6's instant load increase), but
+     * some stage must last for the scenario to run at all. */
+    if ((sc->executor == EXEC_RAMPING_VUS || sc->executor == EXEC_RAMPING_ARRIVAL_RATE) &&
+        sc->profile.n > 0 && sched_total_ns(&sc->profile) == 0) {
+        const ynode *at = ynode_get(v, "stages");
+        ynode_error(L->d, at ? at : v, "%s.stages: every stage lasts 0s; at least one needs a "
+                    "duration (a 0s stage jumps to its target at once)", path);
         return false;
     }
     if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&
@@ -1350,6 +1369,20 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
+    if (strstr(cfg.threshold, "${")) {
+        /* k6 scripts build limits from __ENV in a template literal; the
+         * value is folded in here, so the expression is shown as judged. */
+        tmpl_scope env_only = {.env = scope_env, .ctx = L};
+        char terr[512];
+        volley_template *tt = tmpl_compile(&L->s->a, cfg.threshold, strlen(cfg.threshold),
+                                           &env_only, terr, sizeof terr);
+        if (!tt || !tmpl_const(tt)) {
+            ynode_error(L->d, src_node, "%s: %s", path,
+                        tt ? "only ${env.NAME} templates are allowed in a threshold" : terr);
+            return;
+        }
+        cfg.threshold = tmpl_const(tt);
+    }
     threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
                    .delay_abort_ns = cfg.delay_abort_eval, .allow_no_data = cfg.allow_no_data};

@@ -39,8 +39,12 @@ struct volley_captures {
 typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
     OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
+    OP_BATCH,                       /* `batch:` its OP_STEPs after it, run at once on lanes */
     OP_CTL                          /* if, choose, repeat, for_each (flow_ctl.h) */
 } op_kind;
+
+/* Steps one `batch:` may hold, and at most at once (max_parallel). */
+#define SPEC_BATCH_MAX 1024
 
 /* Blocks of `once:` steps one scenario may have (a bit each per VU). */
 #define SPEC_MAX_ONCE 64
@@ -96,6 +100,13 @@ typedef struct flow_op {
     /* OP_ONCE_ENTER/EXIT: the block's number; ENTER: the op after its EXIT */
     uint32_t once;
     uint32_t once_skip;
+    /* OP_BATCH: its steps are the ops after it up to batch_end, all
+     * OP_STEP; at most batch_max run at once, batch_per_host per host
+     * (batch_hosts: the distinct hosts). An OP_STEP of a batch:
+     * batch_host, the index of its host among the batch's. */
+    uint32_t batch_end;
+    uint16_t batch_max, batch_per_host, batch_hosts;
+    uint16_t batch_host;
     const struct flow_ctl *ctl;   /* OP_CTL */
 } flow_op;
 

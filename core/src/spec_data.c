@@ -245,6 +245,7 @@ static void collect_captures(spec_loader *L, const ynode *flow, const char ***na
         size_t nb = flow_ctl_bodies(st, bodies, FLOW_MAX_BRANCHES + 1);
         for (size_t b = 0; b < nb; b++)
             collect_captures(L, bodies[b], names, n, cap, depth + 1);
+        collect_captures(L, spec_batch_steps(st), names, n, cap, depth + 1);
         for (size_t j = 0; j < st->n_pairs; j++) {
             const plug *p = plug_find_protocol(L->plugins, st->pairs[j].key->str);
             if (p)
@@ -408,6 +409,25 @@ int64_t spec_scope_row_field(void *ctx, const char *name, int *slot, char *err, 
     return -1;
 }
 
+/* Whether another step of the batch being compiled captures name: the
+ * steps of a batch run at once, so none may read what another takes. */
+static bool batch_sibling_captures(spec_loader *L, const char *name)
+{
+    const ynode *steps = L->batch;
+    for (size_t i = 0; i < steps->n_items; i++) {
+        if (steps->items[i] == L->cur_step)
+            continue;
+        const char **names = NULL;
+        size_t n = 0, cap = 0;
+        ynode one = {.kind = YNODE_SEQ, .n_items = 1, .items = (ynode **)&steps->items[i]};
+        collect_captures(L, &one, &names, &n, &cap, 0);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], name) == 0)
+                return true;
+    }
+    return false;
+}
+
 int spec_scope_capture(void *ctx, const char *name)
 {
     spec_loader *L = ctx;
@@ -419,6 +439,8 @@ int spec_scope_capture(void *ctx, const char *name)
     for (size_t i = 0; i < L->n_caps; i++) {
         if (strcmp(L->cap_names[i], name) != 0)
             continue;
+        if (L->batch && batch_sibling_captures(L, name))
+            return -4;
         if (L->cap_seen[i])
             return (int)i;
         /* Not yet: captured by this step (its capture: or its options) or

@@ -188,6 +188,13 @@ static const char *http_step_name(void *inst, const void *step)
     return ((const http_step *)step)->tag_name;
 }
 
+/* Its steps may run in a batch; the host its per-host limit counts. */
+static const char *http_step_host(void *inst, const void *step)
+{
+    (void)inst;
+    return ((const http_step *)step)->batch_host;
+}
+
 static const volley_protocol_ops ops = {
     .size = sizeof(volley_protocol_ops),
     .step_key = "http",
@@ -203,6 +210,7 @@ static const volley_protocol_ops ops = {
     .step_cancel = http_step_cancel,
     .vu_fini = http_vu_fini,
     .step_name = http_step_name,
+    .step_host = http_step_host,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",

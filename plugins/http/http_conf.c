@@ -669,6 +669,50 @@ out:
     return rc;
 }
 
+/* step_host: the url's "scheme://host:port" when the load knows it (a
+ * batch's per-host limit counts by it, as k6's batchPerHost by the url's
+ * host); NULL when the host is templated. */
+static char *batch_host(const char *url)
+{
+    const char *a = url ? strstr(url, "://") : NULL;
+    if (!a || memchr(url, '$', (size_t)(a - url)))
+        return NULL;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    if (!n || memchr(a, '$', n))
+        return NULL;
+    return strndup(url, (size_t)(a - url) + n);
+}
+
+/* k6 never shows a url's credentials: "http://user:pw@host/" is tagged
+ * "http://" "****:****@host/" ("****@host/" with a user alone). The
+ * request still carries them (curl sends them as basic auth). -1: out of
+ * memory. */
+static int mask_tags(http_step *st, const char *name)
+{
+    const char *u = st->tag_url, *auth = strstr(u, "://");
+    if (!auth)
+        return 0;
+    auth += 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < auth + alen; q++)
+        if (*q == '@')
+            at = q;
+    if (!at)
+        return 0;
+    bool pw = memchr(auth, ':', (size_t)(at - auth)) != NULL;
+    const char *mask = pw ? "****:****" : "****";
+    size_t head = (size_t)(auth - u), n = head + strlen(mask) + strlen(at) + 1;
+    if (!(st->tag_masked = malloc(n)))
+        return -1;
+    snprintf(st->tag_masked, n, "%.*s%s%s", (int)head, u, mask, at);
+    st->tag_url = st->tag_masked;
+    if (!name)
+        st->tag_name = st->tag_masked;
+    return 0;
+}
+
 void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
                         char *err, size_t errcap)
 {
@@ -737,6 +781,8 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
         st->url_text = url;
         st->tag_url = url;
         st->tag_name = c->name ? c->name : url;
+        if (mask_tags(st, c->name) != 0)
+            goto oom;
     } else {
         /* Tags must be run-long strings, so a templated url cannot tag its
          * own samples (and should not: one tag set per url). */
@@ -749,11 +795,14 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
                                 ? p->host->template_display(c->url) : NULL;
         st->tag_url = shown ? shown : "(templated url)";
         st->tag_name = c->name ? c->name : st->tag_url;
+        if (mask_tags(st, c->name) != 0)
+            goto oom;
         if (compile_raw(p, st, NULL, shown, info, err, errcap) != 0)
             goto fail;
     }
     if (url && compile_raw(p, st, url, NULL, info, err, errcap) != 0)
         goto fail;
+    st->batch_host = batch_host(st->url_text ? st->url_text : st->tag_url);
     st->idx = p->n_steps++;
     return st;
 oom:
@@ -775,6 +824,7 @@ void http_step_free(void *inst, void *step)
     }
     free(st->headers);
     free(st->origin);
+    free(st->batch_host);
     free(st->host_name);
     free(st->tls_host);
     free(st->addrs);
@@ -782,6 +832,7 @@ void http_step_free(void *inst, void *step)
     free(st->raw_mid);
     free(st->header_list);
     free(st->url_built);
+    free(st->tag_masked);
     free(st->form_text);
     free(st->expected);
     curl_slist_free_all(st->resolve);

@@ -203,6 +203,8 @@ typedef struct http_step {
     const char *url_base;           /* constant url before its query, when
                                        only the query is templated          */
     char *url_built;                /* owned: url_text with its query       */
+    char *tag_masked;               /* owned: tag_url with its user:password
+                                       shown as ****:**** (k6), or NULL     */
     volley_template_map query;      /* n 0: none                            */
     volley_template_map form;
     char *form_text;                /* owned: the constant form body        */
@@ -212,6 +214,7 @@ typedef struct http_step {
     bool keep_body;                 /* a check or capture reads the body    */
     uint64_t max_body;              /* max_response_size; 0: no cap         */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+    char *batch_host;               /* step_host: "http://host:port", or NULL */
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */

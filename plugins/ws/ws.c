@@ -2,12 +2,14 @@
  * ws: the WebSocket protocol plugin, on libwebsockets 4.1.6 in the core's
  * event loop (ws_loop.c), steps compiled in ws_conf.c.
  *
- * One step is one session, as k6's ws.connect: step_start connects, and
- * the step finishes when the session ends. A VU's session state lives in
- * its ws_vu with one uv timer for every deadline (connect, periodic send,
- * ping, pong_timeout, close_after, expect, close backstop) and, once the session has
- * ended inside an lws callback, for handing the result to the core on the
- * next loop turn: step_done is never called from inside lws.
+ * One step is one session, as k6's ws.connect, or `sockets` of them:
+ * step_start connects, and the step finishes when every session has
+ * ended. A session's state lives in its ws_sess (the VU's ws_vu holds
+ * them) with one uv timer for every deadline (connect, periodic and
+ * delayed sends, ping, pong_timeout, close_after, expect, close backstop)
+ * and, once the session has ended inside an lws callback, for handing the
+ * result over on the next loop turn: step_done is never called from
+ * inside lws.
  *
  * Per message, nothing is allocated: outgoing messages are rendered into
  * the VU's send queue (a buffer that only grows, reset when drained), and
@@ -125,7 +127,7 @@ const char *ws_code(ws_plugin *p, const char *fmt, int n)
 /* Samples                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static volley_tags session_tags(const ws_vu *vs)
+static volley_tags session_tags(const ws_sess *vs)
 {
     volley_tags t = VOLLEY_TAGS_INIT;
     t.name = vs->st->tag_name;
@@ -135,7 +137,7 @@ static volley_tags session_tags(const ws_vu *vs)
     return t;
 }
 
-static void sample(ws_vu *vs, int m, double v)
+static void sample(ws_sess *vs, int m, double v)
 {
     volley_tags t = session_tags(vs);
     vs->w->host->sample(vs->vu, vs->w->p->metric[m], v, &t);
@@ -156,7 +158,7 @@ struct ws_tcp_info {
 };
 _Static_assert(offsetof(struct ws_tcp_info, bytes_acked) == 120, "struct tcp_info layout");
 
-static void sample_data(ws_vu *vs)
+static void sample_data(ws_sess *vs)
 {
     int fd = (int)lws_get_socket_fd(vs->wsi);
     struct ws_tcp_info ti;
@@ -186,9 +188,9 @@ static void sample_data(ws_vu *vs)
 /* ------------------------------------------------------------------------ */
 
 /* Records why the session failed; the first reason wins. */
-static void fail(ws_vu *vs, const char *code, const char *fmt, ...)
+static void fail(ws_sess *vs, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void fail(ws_vu *vs, const char *code, const char *fmt, ...)
+static void fail(ws_sess *vs, const char *code, const char *fmt, ...)
 {
     if (vs->error)
         return;
@@ -200,11 +202,11 @@ static void fail(ws_vu *vs, const char *code, const char *fmt, ...)
     vs->error_code = code;
 }
 
-static void arm(ws_vu *vs, uint64_t now);
+static void arm(ws_sess *vs, uint64_t now);
 
 /* The session is over (inside an lws callback, or from step_start): its
  * samples now, the step's end on the next loop turn. */
-static void session_end(ws_vu *vs)
+static void session_end(ws_sess *vs)
 {
     if (vs->phase == PH_ENDED || vs->phase == PH_IDLE)
         return;
@@ -226,20 +228,37 @@ static void session_end(ws_vu *vs)
     arm(vs, now);   /* deliver() on the next loop turn */
 }
 
-/* Hands the ended session to the core. The last thing done with vs. */
-static void deliver(ws_vu *vs)
+static ws_sess *sess_at(struct ws_vu *v, unsigned i) { return i ? v->more[i - 1] : &v->first; }
+
+/* Hands an ended session over; the last of the step's sessions hands the
+ * step to the core. The response is the first failed session's, else the
+ * first session's; its duration the longest session's. The last thing
+ * done with vs. */
+static void deliver(ws_sess *vs)
 {
     const volley_host *h = vs->w->host;
-    volley_response resp = {
-        .status = vs->status,   /* 101 once open; the handshake's, or 0 */
-        .error = vs->error,
-        .headers = vs->hdrs.len ? vs->hdrs.data : "",
-        .headers_len = vs->hdrs.len,
-        .body = vs->expect_done && vs->expected.data ? vs->expected.data : "",
-        .body_len = vs->expect_done ? vs->expected.len : 0,
-        .duration_ms = vs->established ? ms_between(vs->t_open, vs->t_end) : 0,
-    };
+    struct ws_vu *v = vs->owner;
     vs->phase = PH_IDLE;
+    if (v->live && --v->live)
+        return;   /* others still run */
+    const ws_sess *r = &v->first;
+    double longest = 0;
+    for (unsigned i = 0; i < v->n; i++) {
+        const ws_sess *s = sess_at(v, i);
+        if (s->error && !r->error)
+            r = s;
+        if (s->established && ms_between(s->t_open, s->t_end) > longest)
+            longest = ms_between(s->t_open, s->t_end);
+    }
+    volley_response resp = {
+        .status = r->status,   /* 101 once open; the handshake's, or 0 */
+        .error = r->error,
+        .headers = r->hdrs.len ? r->hdrs.data : "",
+        .headers_len = r->hdrs.len,
+        .body = r->expect_done && r->expected.data ? r->expected.data : "",
+        .body_len = r->expect_done ? r->expected.len : 0,
+        .duration_ms = longest,
+    };
     h->step_done(vs->vu, &resp);
 }
 
@@ -254,7 +273,7 @@ static void kill_wsi(struct lws *wsi)
 
 /* Kills the connection; if lws has not reported its end by kill_at, the
  * timer ends the session itself (detached), so a VU can never hang. */
-static void kill_now(ws_vu *vs, uint64_t now)
+static void kill_now(ws_sess *vs, uint64_t now)
 {
     if (vs->wsi)
         kill_wsi(vs->wsi);
@@ -269,7 +288,7 @@ static void kill_now(ws_vu *vs, uint64_t now)
  * out, as RFC 6455 7.1.7 fails a connection: a server in the middle of a
  * 100 MB frame cannot answer before it has sent all of it.
  */
-static void begin_close(ws_vu *vs, uint16_t code, bool cut, uint64_t now)
+static void begin_close(ws_sess *vs, uint16_t code, bool cut, uint64_t now)
 {
     if (vs->close_pending || !vs->wsi)
         return;
@@ -292,7 +311,7 @@ static void begin_close(ws_vu *vs, uint16_t code, bool cut, uint64_t now)
 #define ENTRY_HEAD 8
 #define ENTRY_SIZE(len) ((ENTRY_HEAD + LWS_PRE + (len) + 7) & ~(size_t)7)
 
-static int queue_item(ws_vu *vs, const volley_json_item *it)
+static int queue_item(ws_sess *vs, const volley_json_item *it)
 {
     const volley_host *h = vs->w->host;
     volley_buf *b = &vs->out;
@@ -327,7 +346,7 @@ static int queue_item(ws_vu *vs, const volley_json_item *it)
     return 0;
 }
 
-static void queue_list(ws_vu *vs, const volley_json_list *l)
+static void queue_list(ws_sess *vs, const volley_json_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         if (queue_item(vs, &l->v[i]) != 0)
@@ -336,7 +355,106 @@ static void queue_list(ws_vu *vs, const volley_json_list *l)
         lws_callback_on_writable(vs->wsi);
 }
 
-static void remember_send(ws_vu *vs, const char *msg, size_t len, uint64_t now)
+/*
+ * Sends for later (send_after, on_message with after) wait in vs->timed,
+ * sorted by time: new ones are mostly the latest, so inserting from the
+ * end is short. Until the session opens, send_after's times are offsets
+ * from the open (on_established adds it).
+ */
+static void timed_add(ws_sess *vs, uint64_t at, const volley_json_list *msg, int item)
+{
+    if (vs->n_timed == WS_MAX_TIMED) {
+        fail(vs, "backlog", "more than %d delayed sends waiting (on_message with after)",
+             WS_MAX_TIMED);
+        begin_close(vs, LWS_CLOSE_STATUS_POLICY_VIOLATION, false, vs->w->host->now_ns());
+        return;
+    }
+    if (vs->n_timed == vs->cap_timed) {
+        unsigned cap = vs->cap_timed ? vs->cap_timed * 2 : 8;
+        ws_timed *t = realloc(vs->timed, cap * sizeof *t);
+        if (!t) {
+            fail(vs, "render", "a delayed send could not be kept (out of memory)");
+            return;
+        }
+        vs->timed = t;
+        vs->cap_timed = cap;
+    }
+    unsigned i = vs->n_timed++;
+    for (; i > 0 && vs->timed[i - 1].at > at; i--)
+        vs->timed[i] = vs->timed[i - 1];
+    vs->timed[i] = (ws_timed){.at = at, .msg = msg, .item = item};
+}
+
+/* The session's own durations, drawn when it starts: close_after,
+ * send_every's interval, send_after's times. false when one does not
+ * render to a duration in its range (the session fails: duration). */
+static bool draw_durations(ws_sess *vs)
+{
+    const ws_step *st = vs->st;
+    const volley_host *h = vs->w->host;
+    volley_buf *scratch = &vs->w->scratch;
+    char err[256];
+    vs->n_timed = 0;
+    vs->close_after_ns = vs->interval_ns = 0;
+    if (st->close_after.t &&
+        ws_dur_get(h, &st->close_after, vs->vu, scratch, &vs->close_after_ns, err, sizeof err))
+        goto bad;
+    if (st->interval.t &&
+        ws_dur_get(h, &st->interval, vs->vu, scratch, &vs->interval_ns, err, sizeof err))
+        goto bad;
+    const ws_send_after_cfg *sa = st->cfg->send_after.items;
+    for (size_t i = 0; i < st->cfg->send_after.n; i++) {
+        int64_t ns;
+        if (ws_dur_get(h, &st->send_after[i].after, vs->vu, scratch, &ns, err, sizeof err))
+            goto bad;
+        timed_add(vs, (uint64_t)ns, sa[i].message.n ? &sa[i].message : NULL, (int)i);
+    }
+    return !vs->error;
+bad:
+    fail(vs, "duration", "%s", err);
+    return false;
+}
+
+/* A send_after item's time has come. */
+static void fire_send_after(ws_sess *vs, int item, uint64_t now)
+{
+    const ws_step *st = vs->st;
+    const ws_send_after_cfg *sa = (const ws_send_after_cfg *)st->cfg->send_after.items + item;
+    if (sa->stop_send_every)
+        vs->next_send = 0;
+    if (sa->close_after) {
+        int64_t ns;
+        char err[256];
+        if (ws_dur_get(vs->w->host, &st->send_after[item].close_after, vs->vu, &vs->w->scratch,
+                       &ns, err, sizeof err) != 0) {
+            fail(vs, "duration", "%s", err);
+            begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
+            return;
+        }
+        uint64_t at = now + (uint64_t)ns;
+        if (!vs->close_at || at < vs->close_at)
+            vs->close_at = at;
+    }
+}
+
+/* Sends whose time has come, in time order. */
+static void fire_timed(ws_sess *vs, uint64_t now)
+{
+    unsigned k = 0;
+    while (k < vs->n_timed && vs->timed[k].at <= now && !vs->close_pending) {
+        ws_timed t = vs->timed[k++];
+        if (t.msg)
+            queue_list(vs, t.msg);
+        if (t.item >= 0)
+            fire_send_after(vs, t.item, now);
+    }
+    if (k) {
+        memmove(vs->timed, vs->timed + k, (vs->n_timed - k) * sizeof *vs->timed);
+        vs->n_timed -= k;
+    }
+}
+
+static void remember_send(ws_sess *vs, const char *msg, size_t len, uint64_t now)
 {
     const ws_step *st = vs->st;
     if (st->reply_mode == REPLY_NONE)
@@ -357,7 +475,7 @@ static void remember_send(ws_vu *vs, const char *msg, size_t len, uint64_t now)
 
 /* A received message answers a send: the oldest (next), or the one with
  * the same id. */
-static void match_reply(ws_vu *vs, const char *msg, size_t len, uint64_t now)
+static void match_reply(ws_sess *vs, const char *msg, size_t len, uint64_t now)
 {
     const ws_step *st = vs->st;
     if (st->reply_mode == REPLY_NONE || !vs->pend_n)
@@ -386,7 +504,7 @@ static void match_reply(ws_vu *vs, const char *msg, size_t len, uint64_t now)
 }
 
 /* One frame per WRITEABLE: close, then ping, then the oldest message. */
-static int on_writeable(ws_vu *vs, struct lws *wsi)
+static int on_writeable(ws_sess *vs, struct lws *wsi)
 {
     uint64_t now = vs->w->host->now_ns();
     if (vs->close_pending && vs->close_code) {
@@ -494,8 +612,37 @@ static bool expect_matches(const volley_host *h, const volley_checks *match, vol
     return h->checks_match(match, r);
 }
 
+/* on_message: every item whose match the message meets sends, at once or
+ * after its delay (drawn per message), as k6's handlers each run. */
+static void answer_message(ws_sess *vs, const volley_response *r, uint64_t now)
+{
+    const volley_host *h = vs->w->host;
+    const ws_step *st = vs->st;
+    const ws_on_message_cfg *om = st->cfg->on_message.items;
+    for (size_t i = 0; i < st->cfg->on_message.n; i++) {
+        if (vs->close_pending || vs->error)
+            return;   /* closing: nothing more goes out */
+        if (om[i].match && !expect_matches(h, om[i].match, vs->vu, r))
+            continue;
+        if (!om[i].after) {
+            queue_list(vs, &om[i].send);
+            continue;
+        }
+        int64_t ns;
+        char err[256];
+        if (ws_dur_get(h, &st->on_message[i].after, vs->vu, &vs->w->scratch, &ns, err,
+                       sizeof err) != 0) {
+            fail(vs, "duration", "%s", err);
+            begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
+            return;
+        }
+        timed_add(vs, now + (uint64_t)ns, &om[i].send, -1);
+        arm(vs, now);
+    }
+}
+
 /* A whole message has arrived (its bytes in vs->msg when copied). */
-static void on_message(ws_vu *vs, uint64_t now)
+static void on_message(ws_sess *vs, uint64_t now)
 {
     const volley_host *h = vs->w->host;
     const ws_step *st = vs->st;
@@ -523,9 +670,11 @@ static void on_message(ws_vu *vs, uint64_t now)
             begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
     }
     match_reply(vs, body, len, now);
+    if (c->on_message.n)
+        answer_message(vs, &r, now);
 }
 
-static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
+static int on_receive(ws_sess *vs, struct lws *wsi, const void *in, size_t len)
 {
     const ws_step *st = vs->st;
     if (lws_is_first_fragment(wsi)) {
@@ -579,7 +728,7 @@ static int on_receive(ws_vu *vs, struct lws *wsi, const void *in, size_t len)
 /* ------------------------------------------------------------------------ */
 
 static void on_timer(uv_timer_t *t);
-static void connect_now(ws_vu *vs, uint64_t now);
+static void connect_now(ws_sess *vs, uint64_t now);
 
 static void consider(uint64_t *next, uint64_t at)
 {
@@ -587,7 +736,7 @@ static void consider(uint64_t *next, uint64_t at)
         *next = at;
 }
 
-static void arm(ws_vu *vs, uint64_t now)
+static void arm(ws_sess *vs, uint64_t now)
 {
     uint64_t next = 0;
     if (vs->phase == PH_ENDED) {
@@ -601,6 +750,7 @@ static void arm(ws_vu *vs, uint64_t now)
         consider(&next, vs->close_at);
         if (!vs->close_pending) {
             consider(&next, vs->next_send);
+            consider(&next, vs->n_timed ? vs->timed[0].at : 0);
             consider(&next, vs->next_ping);
             consider(&next, vs->expect_at);
             consider(&next, vs->pong_due);
@@ -616,7 +766,7 @@ static void arm(ws_vu *vs, uint64_t now)
 
 static void on_timer(uv_timer_t *t)
 {
-    ws_vu *vs = t->data;
+    ws_sess *vs = t->data;
     const ws_config *c = vs->st ? vs->st->cfg : NULL;
     if (vs->phase == PH_ENDED) {
         deliver(vs);   /* may start the VU's next step: nothing after */
@@ -660,12 +810,20 @@ static void on_timer(uv_timer_t *t)
             } else if (vs->close_at && now >= vs->close_at) {
                 begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             } else {
-                if (vs->next_send && now >= vs->next_send) {
+                /* in time order: a late turn may find both due, and a
+                 * send_after may stop send_every */
+                bool every_first = vs->next_send && now >= vs->next_send &&
+                                   (!vs->n_timed || vs->next_send <= vs->timed[0].at);
+                if (!every_first && vs->n_timed && vs->timed[0].at <= now)
+                    fire_timed(vs, now);
+                if (vs->next_send && now >= vs->next_send && !vs->close_pending) {
                     queue_list(vs, &c->send_every.message);
-                    vs->next_send += (uint64_t)c->send_every.interval_ns;
+                    vs->next_send += (uint64_t)vs->interval_ns;
                     if (vs->next_send <= now)   /* fell behind: no burst */
-                        vs->next_send = now + (uint64_t)c->send_every.interval_ns;
+                        vs->next_send = now + (uint64_t)vs->interval_ns;
                 }
+                if (every_first && vs->n_timed && vs->timed[0].at <= now)
+                    fire_timed(vs, now);
                 if (vs->next_ping && now >= vs->next_ping) {
                     vs->ping_pending = true;
                     lws_callback_on_writable(vs->wsi);
@@ -683,7 +841,7 @@ static void on_timer(uv_timer_t *t)
 /* The lws callback                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void on_established(ws_vu *vs, uint64_t now)
+static void on_established(ws_sess *vs, uint64_t now)
 {
     const ws_config *c = vs->st->cfg;
     vs->established = true;
@@ -694,12 +852,14 @@ static void on_established(ws_vu *vs, uint64_t now)
     sample(vs, MET_CONNECTING, ms_between(vs->t0, now));
     if (c->send_on_open.n)
         queue_list(vs, &c->send_on_open);
-    if (VOLLEY_OPT_IS_SET(c, OPT_SEND_EVERY))
-        vs->next_send = now + (uint64_t)c->send_every.interval_ns;
+    if (vs->interval_ns)
+        vs->next_send = now + (uint64_t)vs->interval_ns;
     if (VOLLEY_OPT_IS_SET(c, OPT_PING_EVERY))
         vs->next_ping = now + (uint64_t)c->ping_every_ns;
-    if (VOLLEY_OPT_IS_SET(c, OPT_CLOSE_AFTER))
-        vs->close_at = now + (uint64_t)c->close_after_ns;
+    if (vs->close_after_ns)
+        vs->close_at = now + (uint64_t)vs->close_after_ns;
+    for (unsigned i = 0; i < vs->n_timed; i++)   /* send_after: from the open */
+        vs->timed[i].at += now;
     if (VOLLEY_OPT_IS_SET(c, OPT_EXPECT))
         vs->expect_at = now + (uint64_t)c->expect.timeout_ns;
     arm(vs, now);
@@ -709,7 +869,7 @@ static void on_established(ws_vu *vs, uint64_t now)
  * step's checks. lws 4.1.6 parses the headers it knows into tokens and
  * keeps others only for lookup by name, so only known names are listed
  * (Server, Set-Cookie, Sec-WebSocket-Protocol, Content-Type, ...). */
-static void copy_headers(ws_vu *vs, struct lws *wsi)
+static void copy_headers(ws_sess *vs, struct lws *wsi)
 {
     const volley_host *h = vs->w->host;
     volley_buf *b = &vs->hdrs;
@@ -746,7 +906,7 @@ static void copy_headers(ws_vu *vs, struct lws *wsi)
  * handshake, often by closing), or any other failure before the upgrade
  * request went out. Codes as k6's 1311, 1310 and 1300.
  */
-static bool tls_failure(ws_vu *vs, struct lws *wsi, const char *why, int soerr)
+static bool tls_failure(ws_sess *vs, struct lws *wsi, const char *why, int soerr)
 {
     if (!vs->st->tls)
         return false;
@@ -787,7 +947,7 @@ static bool tls_failure(ws_vu *vs, struct lws *wsi, const char *why, int soerr)
 }
 
 /* Why a connection never opened, from lws' words and the HTTP status. */
-static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
+static void on_connect_error(ws_sess *vs, struct lws *wsi, const char *why)
 {
     int status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
     if (status > 0 && status != 101) {
@@ -824,7 +984,7 @@ static void on_connect_error(ws_vu *vs, struct lws *wsi, const char *why)
  */
 static int verify_cert(struct lws *wsi, X509_STORE_CTX *x509, int preverify_ok)
 {
-    const ws_vu *vs = wsi ? lws_wsi_user(wsi) : NULL;
+    const ws_sess *vs = wsi ? lws_wsi_user(wsi) : NULL;
     if (!preverify_ok && vs && vs->w && vs->phase == PH_CONNECTING && vs->st &&
         vs->st->tls_profile && vs->st->tls_profile->insecure)
         X509_STORE_CTX_set_error(x509, X509_V_OK);
@@ -847,7 +1007,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     default:
         break;
     }
-    ws_vu *vs = user;
+    ws_sess *vs = user;
     if (!vs || !vs->w || vs->phase == PH_IDLE || vs->phase == PH_ENDED)
         return 0;   /* context events, or a session already detached */
     if (!vs->wsi)
@@ -937,7 +1097,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 
 /* Renders what lws copies at connect: the path with its query, and Host
  * when templated. */
-static const char *render_path(ws_vu *vs, volley_buf *b)
+static const char *render_path(ws_sess *vs, volley_buf *b)
 {
     const ws_step *st = vs->st;
     const volley_host *h = vs->w->host;
@@ -962,7 +1122,7 @@ static const char *render_path(ws_vu *vs, volley_buf *b)
     return b->data;
 }
 
-static const char *render_tmpl(ws_vu *vs, const volley_template *t, volley_buf *b)
+static const char *render_tmpl(ws_sess *vs, const volley_template *t, volley_buf *b)
 {
     b->len = 0;
     const volley_host *h = vs->w->host;
@@ -972,21 +1132,15 @@ static const char *render_tmpl(ws_vu *vs, const volley_template *t, volley_buf *
     return b->data;
 }
 
-static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
+/* Resets a session for the VU's new step; it connects on the next loop
+ * turn. */
+static void sess_start(ws_worker *w, const ws_step *st, volley_vu *vu, ws_vu *v, ws_sess *vs)
 {
-    ws_worker *w = wstate;
-    ws_vu *vs = vu_state;
-    const ws_step *st = step;
-    if (!vs->timer_ready) {
-        if (uv_timer_init(w->loop, &vs->timer) != 0)
-            return -1;
-        vs->timer.data = vs;
-        vs->timer_ready = true;
-    }
     vs->w = w;
     vs->vu = vu;
+    vs->owner = v;
     vs->st = st;
-    if (!vs->ctx)   /* a VU keeps its context; VUs take them in turn */
+    if (!vs->ctx)   /* a session keeps its context; sessions take them in turn */
         vs->ctx = w->ctx[w->next_ctx++ % w->n_ctx];
     vs->wsi = NULL;
     vs->close_pending = vs->ping_pending = vs->expect_done = vs->established = false;
@@ -998,33 +1152,79 @@ static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state
     vs->status = 0;
     vs->connect_deadline = vs->next_send = vs->next_ping = vs->close_at = vs->expect_at = 0;
     vs->kill_at = 0;
-    vs->connect_pending = false;
     vs->error = NULL;
     vs->error_code = NULL;
     vs->out.len = vs->out_head = 0;
     vs->expected.len = 0;
     vs->hdrs.len = 0;
     vs->pend_head = vs->pend_n = 0;
+    vs->n_timed = 0;
 
     uint64_t now = w->host->now_ns();
     vs->t0 = now;
     vs->phase = PH_CONNECTING;
     vs->connect_pending = true;
     vs->connect_deadline = now + (uint64_t)st->cfg->connect_timeout_ns;
-    /* The connect itself runs from the VU's timer on the next loop turn:
-     * step_start may come from inside another plugin's completion (an http
-     * step just closed its socket, its poll handle still closing), and an
-     * lws socket opened right then can get that fd number while libuv
-     * still has the old handle (seen as an abort in uv_poll_start). */
+    /* The connect itself runs from the session's timer on the next loop
+     * turn: step_start may come from inside another plugin's completion
+     * (an http step just closed its socket, its poll handle still
+     * closing), and an lws socket opened right then can get that fd number
+     * while libuv still has the old handle (seen as an abort in
+     * uv_poll_start). */
     uv_timer_start(&vs->timer, on_timer, 0, 0);
+}
+
+/* The VU's sessions up to n, each with its timer; -1 when out of memory
+ * (nothing started). */
+static int ensure_sessions(ws_worker *w, ws_vu *v, unsigned n)
+{
+    if (n - 1 > v->n_more) {
+        ws_sess **more = realloc(v->more, (n - 1) * sizeof *more);
+        if (!more)
+            return -1;
+        v->more = more;
+        while (v->n_more < n - 1) {
+            ws_sess *s = calloc(1, sizeof *s);
+            if (!s)
+                return -1;
+            s->allocated = true;
+            more[v->n_more++] = s;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        ws_sess *vs = sess_at(v, i);
+        if (vs->timer_ready)
+            continue;
+        if (uv_timer_init(w->loop, &vs->timer) != 0)
+            return -1;
+        vs->timer.data = vs;
+        vs->timer_ready = true;
+    }
+    return 0;
+}
+
+static int ws_step_start(void *wstate, void *step, volley_vu *vu, void *vu_state)
+{
+    ws_worker *w = wstate;
+    ws_vu *v = vu_state;
+    const ws_step *st = step;
+    if (ensure_sessions(w, v, st->sockets) != 0)
+        return -1;
+    v->n = v->live = st->sockets;
+    for (unsigned i = 0; i < v->n; i++)
+        sess_start(w, st, vu, v, sess_at(v, i));
     return 0;
 }
 
 /* The connect of a started session (from the timer). */
-static void connect_now(ws_vu *vs, uint64_t now)
+static void connect_now(ws_sess *vs, uint64_t now)
 {
     const ws_step *st = vs->st;
     vs->connect_pending = false;
+    if (!draw_durations(vs)) {
+        session_end(vs);
+        return;
+    }
     volley_buf path = {0}, host = {0};
     const char *p = render_path(vs, &path);
     const char *hh = st->host_tmpl ? render_tmpl(vs, st->host_tmpl, &host) : st->host_hdr;
@@ -1073,7 +1273,7 @@ static void connect_now(ws_vu *vs, uint64_t now)
 }
 
 /* Detaches the session from lws (no more callbacks for it) and ends it. */
-static void detach(ws_vu *vs)
+static void detach(ws_sess *vs)
 {
     if (vs->wsi) {
         lws_set_wsi_user(vs->wsi, NULL);
@@ -1090,32 +1290,58 @@ static void detach(ws_vu *vs)
 static void ws_step_cancel(void *wstate, volley_vu *vu, void *vu_state)
 {
     (void)wstate, (void)vu;
-    ws_vu *vs = vu_state;
-    if (vs->phase == PH_OPEN && !vs->error) {
-        sample(vs, MET_SESSIONS, 1);
-        sample(vs, MET_SESSION_FAILED, 0);
-        sample(vs, MET_SESSION_DURATION, ms_between(vs->t_open, vs->w->host->now_ns()));
+    ws_vu *v = vu_state;
+    for (unsigned i = 0; i < v->n; i++) {
+        ws_sess *vs = sess_at(v, i);
+        if (vs->phase == PH_OPEN && !vs->error) {
+            sample(vs, MET_SESSIONS, 1);
+            sample(vs, MET_SESSION_FAILED, 0);
+            sample(vs, MET_SESSION_DURATION, ms_between(vs->t_open, vs->w->host->now_ns()));
+        }
+        detach(vs);
     }
-    detach(vs);
+    v->live = 0;
 }
 
-static void on_timer_closed(uv_handle_t *h) { (void)h; }
-
-static void ws_vu_fini(void *wstate, void *vu_state)
+/* An extra session is freed once its timer has closed. */
+static void on_timer_closed(uv_handle_t *h)
 {
-    (void)wstate;
-    ws_vu *vs = vu_state;
+    ws_sess *vs = h->data;
+    if (vs && vs->allocated)
+        free(vs);
+}
+
+static void sess_fini(ws_sess *vs)
+{
     detach(vs);
-    if (vs->timer_ready)
-        uv_close((uv_handle_t *)&vs->timer, on_timer_closed);   /* vs outlives the close */
-    vs->timer_ready = false;
     free(vs->out.data);
     free(vs->msg.data);
     free(vs->expected.data);
     free(vs->hdrs.data);
     free(vs->pend);
+    free(vs->timed);
     vs->out = vs->msg = vs->expected = vs->hdrs = (volley_buf){0};
     vs->pend = NULL;
+    vs->timed = NULL;
+    vs->n_timed = vs->cap_timed = 0;
+    if (vs->timer_ready) {
+        vs->timer_ready = false;
+        uv_close((uv_handle_t *)&vs->timer, on_timer_closed);   /* vs outlives the close */
+    } else if (vs->allocated) {
+        free(vs);
+    }
+}
+
+static void ws_vu_fini(void *wstate, void *vu_state)
+{
+    (void)wstate;
+    ws_vu *v = vu_state;
+    sess_fini(&v->first);
+    for (unsigned i = 0; i < v->n_more; i++)
+        sess_fini(v->more[i]);
+    free(v->more);
+    v->more = NULL;
+    v->n_more = v->n = v->live = 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -17,12 +17,15 @@
 
 #include <jansson.h>
 
+#include "duration.h"
 #include "ws_int.h"
 
+/* Durations a session may draw at run time ("${random.int(2000, 8000)}ms")
+ * are templates here; step_compile parses the constant ones (ws_dur). */
 static const volley_option send_every_options[] = {
-    {.name = "interval", .type = VOLLEY_OPT_DURATION,
-     .offset = offsetof(ws_send_every_cfg, interval_ns), .flags = VOLLEY_OPT_REQUIRED,
-     .help = "time between two sends", .min = 0.001, .max = 86400},
+    {.name = "interval", .type = VOLLEY_OPT_TEMPLATE,
+     .offset = offsetof(ws_send_every_cfg, interval), .flags = VOLLEY_OPT_REQUIRED,
+     .help = "time between two sends (1ms to 24h; may use run-time ${...}, drawn per session)"},
     {.name = "message", .type = VOLLEY_OPT_JSON_LIST,
      .offset = offsetof(ws_send_every_cfg, message), .flags = VOLLEY_OPT_REQUIRED,
      .help = "what to send each time: a JSON value (sent as compact JSON text) or a string "
@@ -42,6 +45,40 @@ static const volley_option expect_options[] = {
      .help = "values taken from the matching message for later steps (NAME: json.PATH ...)"},
 };
 static const volley_option_map expect_map = {expect_options, 3, sizeof(ws_expect_cfg), NULL};
+
+static const volley_option send_after_options[] = {
+    [SA_AFTER] = {.name = "after", .type = VOLLEY_OPT_TEMPLATE,
+                  .offset = offsetof(ws_send_after_cfg, after), .flags = VOLLEY_OPT_REQUIRED,
+                  .help = "how long after the session opened (0 to 7 days; may use run-time "
+                          "${...}, drawn per session)"},
+    [SA_MESSAGE] = {.name = "message", .type = VOLLEY_OPT_JSON_LIST,
+                    .offset = offsetof(ws_send_after_cfg, message),
+                    .help = "what to send then (as send_on_open's items)"},
+    [SA_CLOSE_AFTER] = {.name = "close_after", .type = VOLLEY_OPT_TEMPLATE,
+                        .offset = offsetof(ws_send_after_cfg, close_after),
+                        .help = "then close the session this long after (1us to 7 days)"},
+    [SA_STOP_EVERY] = {.name = "stop_send_every", .type = VOLLEY_OPT_BOOL,
+                       .offset = offsetof(ws_send_after_cfg, stop_send_every),
+                       .default_value = "false", .help = "then send_every sends no more"},
+};
+static const volley_option_map send_after_map = {send_after_options, 4,
+                                                 sizeof(ws_send_after_cfg), NULL};
+
+static const volley_option on_message_options[] = {
+    [OM_MATCH] = {.name = "match", .type = VOLLEY_OPT_CHECKS,
+                  .offset = offsetof(ws_on_message_cfg, match), .flags = VOLLEY_OPT_MATCH_ONLY,
+                  .help = "conditions (check keys such as json:, body:) a received message must "
+                          "meet (default: every message)"},
+    [OM_SEND] = {.name = "send", .type = VOLLEY_OPT_JSON_LIST,
+                 .offset = offsetof(ws_on_message_cfg, send), .flags = VOLLEY_OPT_REQUIRED,
+                 .help = "what to send when a message meets match (as send_on_open's items)"},
+    [OM_AFTER] = {.name = "after", .type = VOLLEY_OPT_TEMPLATE,
+                  .offset = offsetof(ws_on_message_cfg, after),
+                  .help = "send this long after the message came (0 to 7 days; may use "
+                          "run-time ${...}, drawn per message)"},
+};
+static const volley_option_map on_message_map = {on_message_options, 3,
+                                                 sizeof(ws_on_message_cfg), NULL};
 
 static const volley_option reply_options[] = {
     {.name = "request", .type = VOLLEY_OPT_STRING, .offset = offsetof(ws_reply_cfg, request),
@@ -89,10 +126,10 @@ static const volley_option options[] = {
                           .help = "a ping (ping_every) not answered by a pong within it fails "
                                   "the session (pong_timeout) and ends it",
                           .min = 0.001, .max = 86400},
-    [OPT_CLOSE_AFTER] = {.name = "close_after", .type = VOLLEY_OPT_DURATION,
-                         .offset = offsetof(ws_config, close_after_ns),
-                         .help = "close the session this long after it opened",
-                         .min = 0.000001, .max = 604800},
+    [OPT_CLOSE_AFTER] = {.name = "close_after", .type = VOLLEY_OPT_TEMPLATE,
+                         .offset = offsetof(ws_config, close_after),
+                         .help = "close the session this long after it opened (1us to 7 days; "
+                                 "may use run-time ${...}, drawn per session)"},
     [OPT_MAX_MESSAGE] = {.name = "max_message_size", .type = VOLLEY_OPT_INT,
                          .offset = offsetof(ws_config, max_message), .default_value = "1048576",
                          .help = "largest message accepted, bytes; a larger one fails the "
@@ -110,10 +147,123 @@ static const volley_option options[] = {
                                  "ws_msg_reply_time: { request: PATH, reply: PATH } or { next: true }"},
     [OPT_TLS] = {.name = "tls", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(ws_config, tls),
                  .sub = &ptls_config_map, .help = PTLS_HELP},
+    [OPT_SEND_AFTER] = {.name = "send_after", .type = VOLLEY_OPT_OBJECT_LIST,
+                        .offset = offsetof(ws_config, send_after), .sub = &send_after_map,
+                        .help = "messages sent once, a time after the session opened: "
+                                "[ { after, message, close_after, stop_send_every } ]"},
+    [OPT_ON_MESSAGE] = {.name = "on_message", .type = VOLLEY_OPT_OBJECT_LIST,
+                        .offset = offsetof(ws_config, on_message), .sub = &on_message_map,
+                        .help = "messages sent when a received message matches: "
+                                "[ { match, send, after } ]"},
+    [OPT_SOCKETS] = {.name = "sockets", .type = VOLLEY_OPT_INT,
+                     .offset = offsetof(ws_config, sockets), .default_value = "1",
+                     .help = "sessions the step opens at once, each measured; the step ends "
+                             "when all have ended",
+                     .min = 1, .max = WS_MAX_SOCKETS},
 };
 
 const volley_option_map ws_step_options = {options, VOLLEY_COUNTOF(options), sizeof(ws_config),
                                            NULL};
+
+/* ---- durations that may be drawn per session ---- */
+
+#define NS_PER_S INT64_C(1000000000)
+
+/* A limit as the docs write it: 0s, 1us, 1ms, 24h, 7 days. */
+static const char *limit_text(int64_t ns, char *buf, size_t cap)
+{
+    const int64_t hour = 3600 * NS_PER_S, day = 24 * hour;
+    if (ns >= 2 * day && ns % day == 0)
+        snprintf(buf, cap, "%lld days", (long long)(ns / day));
+    else if (ns >= hour && ns % hour == 0)
+        snprintf(buf, cap, "%lldh", (long long)(ns / hour));
+    else if (ns > 0 && ns < 1000000 && ns % 1000 == 0)
+        snprintf(buf, cap, "%lldus", (long long)(ns / 1000));
+    else
+        duration_format(ns, buf, cap);
+    return buf;
+}
+
+static void range_text(const ws_dur *d, char *out, size_t cap)
+{
+    char lo[48], hi[48];
+    snprintf(out, cap, "from %s to %s", limit_text(d->min_ns, lo, sizeof lo),
+             limit_text(d->max_ns, hi, sizeof hi));
+}
+
+/* text as a duration within d's range: 0; -1 when it is no duration
+ * (the parser's reason in err), -2 when it is out of the range. */
+static int dur_parse(const ws_dur *d, const char *text, int64_t *ns, char *err, size_t errcap)
+{
+    if (duration_parse(text, ns, err, errcap) != 0)
+        return -1;
+    return *ns < d->min_ns || *ns > d->max_ns ? -2 : 0;
+}
+
+/* Compiles one duration option: a constant one is parsed now, an error at
+ * its place in the spec; a run-time one is only kept. */
+static int dur_compile(const volley_host *h, volley_core *core, ws_dur *d, const volley_template *t,
+                       double min_s, double max_s, const char *what, const void *field,
+                       char *errout, size_t errcap)
+{
+    d->t = t;
+    d->ns = -1;
+    d->min_ns = (int64_t)(min_s * 1e9 + 0.5);
+    d->max_ns = (int64_t)(max_s * 1e9 + 0.5);
+    snprintf(d->what, sizeof d->what, "%s", what);
+    const char *text = t ? h->template_const(t) : NULL;
+    if (!t || !text)
+        return 0;
+    char err[256], range[120];
+    int rc = dur_parse(d, text, &d->ns, err, sizeof err);
+    if (rc == -2) {
+        range_text(d, range, sizeof range);
+        snprintf(err, sizeof err, "expected a duration %s, got \"%.40s\"", range, text);
+    }
+    if (rc != 0) {
+        if (VOLLEY_HAS(h, config_error) && h->config_error) {
+            h->config_error(core, field, "%s", err);   /* at the value's place */
+            errout[0] = '\0';
+        } else {
+            snprintf(errout, errcap, "%s: %s", what, err);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int ws_dur_get(const volley_host *h, const ws_dur *d, volley_vu *vu, volley_buf *scratch,
+               int64_t *ns, char *err, size_t errcap)
+{
+    if (d->ns >= 0) {
+        *ns = d->ns;
+        return 0;
+    }
+    scratch->len = 0;
+    if (h->template_render(d->t, vu, scratch) != 0 || h->buf_reserve(scratch, 0) != 0) {
+        snprintf(err, errcap, "%s: could not be rendered (out of memory)", d->what);
+        return -1;
+    }
+    scratch->data[scratch->len] = '\0';
+    char why[256];
+    int rc = dur_parse(d, scratch->data, ns, why, sizeof why);
+    if (rc == 0)
+        return 0;
+    if (rc == -2) {
+        char range[120];
+        range_text(d, range, sizeof range);
+        snprintf(why, sizeof why, "not a duration %s", range);
+    }
+    const char *tmpl = h->template_display(d->t);
+    char shown[200];
+    if (VOLLEY_HAS(h, redact) && h->redact)
+        h->redact(NULL, tmpl, strlen(tmpl), shown, sizeof shown);
+    else
+        snprintf(shown, sizeof shown, "%s", tmpl);
+    snprintf(err, errcap, "%s: \"%s\" rendered \"%.40s\"%s%s", d->what, shown, scratch->data,
+             rc == -2 ? ", " : ": ", why);
+    return -1;
+}
 
 /* ---- JSON paths ---- */
 
@@ -352,7 +502,59 @@ static char *join_protocols(const volley_string_list *l)
 
 static bool needs_copy(const ws_config *c)
 {
+    const ws_on_message_cfg *om = c->on_message.items;
+    for (size_t i = 0; i < c->on_message.n; i++)
+        if (om[i].match)
+            return true;
     return c->check_each || VOLLEY_OPT_IS_SET(c, OPT_EXPECT);
+}
+
+#define WEEK_S 604800.0
+
+/* The durations of close_after, send_every and the items of send_after
+ * and on_message. */
+static int compile_durations(ws_plugin *p, const ws_config *c, ws_step *st, char *err,
+                             size_t errcap)
+{
+    const volley_host *h = p->host;
+    int rc = dur_compile(h, p->core, &st->close_after, c->close_after, 0.000001, WEEK_S,
+                         "close_after", &c->close_after, err, errcap);
+    if (VOLLEY_OPT_IS_SET(c, OPT_SEND_EVERY))
+        rc |= dur_compile(h, p->core, &st->interval, c->send_every.interval, 0.001, 86400,
+                          "send_every.interval", &c->send_every.interval, err, errcap);
+    size_t n_sa = c->send_after.n, n_om = c->on_message.n;
+    st->send_after = calloc(n_sa + 1, sizeof *st->send_after);
+    st->on_message = calloc(n_om + 1, sizeof *st->on_message);
+    if (!st->send_after || !st->on_message) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    const ws_send_after_cfg *sa = c->send_after.items;
+    for (size_t i = 0; i < n_sa; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "send_after[%zu].after", i);
+        rc |= dur_compile(h, p->core, &st->send_after[i].after, sa[i].after, 0, WEEK_S, what,
+                          &sa[i].after, err, errcap);
+        snprintf(what, sizeof what, "send_after[%zu].close_after", i);
+        rc |= dur_compile(h, p->core, &st->send_after[i].close_after, sa[i].close_after,
+                          0.000001, WEEK_S, what, &sa[i].close_after, err, errcap);
+        if (!sa[i].message.n && !sa[i].close_after && !sa[i].stop_send_every) {
+            const char *why = "nothing to do then: give message, close_after or stop_send_every";
+            if (VOLLEY_HAS(h, config_error) && h->config_error)
+                h->config_error(p->core, &sa[i].after, "%s", why);
+            else
+                snprintf(err, errcap, "send_after[%zu]: %s", i, why);
+            rc = -1;
+        }
+    }
+    const ws_on_message_cfg *om = c->on_message.items;
+    for (size_t i = 0; i < n_om; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "on_message[%zu].after", i);
+        rc |= dur_compile(h, p->core, &st->on_message[i].after, om[i].after, 0, WEEK_S, what,
+                          &om[i].after, err, errcap);
+    }
+    return rc ? -1 : 0;
 }
 
 void *ws_step_compile(void *inst, const void *config, const volley_step_info *info, char *err,
@@ -500,6 +702,9 @@ void *ws_step_compile(void *inst, const void *config, const volley_step_info *in
         snprintf(err, errcap, "send_every: message is required");
         goto fail;
     }
+    if (compile_durations(p, c, st, err, errcap) != 0)
+        goto fail;
+    st->sockets = c->sockets > 0 ? (unsigned)c->sockets : 1;
     return st;
 oom:
     snprintf(err, errcap, "out of memory");
@@ -523,5 +728,7 @@ void ws_step_free(void *inst, void *step)
     free(st->subprotocols);
     path_free(&st->reply_req);
     path_free(&st->reply_res);
+    free(st->send_after);
+    free(st->on_message);
     free(st);
 }

@@ -293,6 +293,8 @@ class DocsTest(VolleyCase):
                     step = {"choose": v}
                 elif key in ("as", "max"):
                     step = {"for_each": [1, 2], key: v, "steps": [http_step]}
+                elif key == "batch":
+                    step = {"batch": v}
                 else:
                     step = dict(http_step, **{key: v})
                 add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))

@@ -464,9 +464,9 @@ static void test_duration_bounds(void **state)
     fill_ok(f, &map, "d: 1ms\n", &c);
     assert_int_equal(c.d, 1000000);
     FILL_FAILS(f, &map, "d: 61s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 61s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 61s");
     FILL_FAILS(f, &map, "d: 0s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 0s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 0s");
 }
 
 static void test_enum(void **state)
@@ -543,7 +543,8 @@ static void test_template_map(void **state)
                "t.yaml:3:6: error: root.headers.B: unknown template name \"nope.x\"; expected "
                "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
                "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
-               "random.string(n), uuid(), now.ms or now.iso");
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), "
+               "hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
 }
 
 static void test_scalar_typing(void **state)
@@ -865,7 +866,8 @@ static void test_json_list(void **state)
                "t.yaml:1:9: error: root.msgs[0]: unknown template name \"nope\"; expected env.NAME, "
                "services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, scenario.name, "
                "random.int(a,b), random.float(a,b), random.pick(x,y,...), random.string(n), uuid(), "
-               "now.ms or now.iso");
+               "now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), urlencode(x), "
+               "sha256(x), hmac('sha256', key, data) ...");
     assert_string_equal(opt_type_name(VOLLEY_OPT_JSON_LIST),
                         "value or list of values (strings are text)");
 }

@@ -567,7 +567,7 @@ static void test_bad_values(void **state)
                "    vus: 0\n"
                "    iterations: 1.5\n"
                "    flow: [ { sleep: 1s } ]\n",
-               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1e+06, got 0",
+               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1000000, got 0",
                ":6:17: error: scenarios.s.iterations: expected an integer, got number \"1.5\"");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -582,6 +582,64 @@ static void test_bad_values(void **state)
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
                "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
                "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, flow, use");
+    /* Duration limits are written as the docs write them. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 400d\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration such as 500ms, 10s, 1m30s or "
+               "2h; got \"400d\" (unknown unit; use h, m, s, ms, us or ns)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 9000h\n"
+               "    time_unit: 25h\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration between 1us and 365 days, got 9000h",
+               ":6:16: error: scenarios.s.time_unit: expected a duration between 1us and 24h, got 25h");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 9000h, target: 1 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:27: error: scenarios.s.stages[0].duration: expected a duration between 0s and 365 days, "
+               "got 9000h");
+}
+
+/* k6's instant load increase: a 0s stage jumps to its target. */
+static void test_zero_length_stages(void **state)
+{
+    fx *f = *state;
+    spec *s = load(f, HEAD
+                   "scenarios:\n"
+                   "  jump:\n"
+                   "    executor: ramping-vus\n"
+                   "    stages: [ { duration: 0s, target: 20 }, { duration: 10s, target: 20 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n"
+                   "  rate:\n"
+                   "    executor: ramping-arrival-rate\n"
+                   "    pre_allocated_vus: 5\n"
+                   "    stages: [ { duration: 5s, target: 10 }, { duration: 0, target: 100 }, "
+                   "{ duration: 5s, target: 100 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n");
+    if (!s)
+        print_diag(f);
+    assert_non_null(s);
+    assert_int_equal(scenario_max_vus(&s->scenarios[0]), 20);
+    assert_int_equal(scenario_length_ns(&s->scenarios[0]), INT64_C(10000000000));
+    assert_int_equal(scenario_length_ns(&s->scenarios[1]), INT64_C(10000000000));
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 0s, target: 5 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:13: error: scenarios.s.stages: every stage lasts 0s; at least one needs a duration "
+               "(a 0s stage jumps to its target at once)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -614,8 +672,24 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, check, capture, record, "
-               "on_check_fail, tags, noop");
+               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, check, capture, "
+               "record, on_check_fail, tags, noop");
+    /* batch: only steps of protocols that run in batches (step_host) */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - noop: {}\n"
+               "          - sleep: 1s\n"
+               "      - batch: { steps: [ { noop: {} } ], max_parallel_per_host: -1 }\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a \"noop\" step cannot run in a batch "
+               "(its plugin, testproto, does not support batches)",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"sleep\" cannot be in a batch",
+               ":9:66: error: scenarios.s.flow[1].batch.max_parallel_per_host: expected a value "
+               "between 0 and 1024, got -1");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -623,8 +697,8 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - sleep: 1s\n"
                "      - {}\n",
-               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, if, choose, "
-               "repeat, for_each (or "
+               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, batch, if, "
+               "choose, repeat, for_each (or "
                "another protocol plugin's key)");
 }
 
@@ -784,7 +858,8 @@ static void test_flow_ctl_errors(void **state)
                ":6:22: error: scenarios.s.flow[0].if.value: unknown template name \"nope\"; expected "
                "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
                "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
-               "random.string(n), uuid(), now.ms or now.iso");
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
     LOAD_FAILS(f, FLOW_HEAD "      - choose:\n"
                             "          - { weight: 0, steps: [ { noop: a } ] }\n",
                ":7:23: error: scenarios.s.flow[0].choose[0].weight: expected a number greater than 0, "
@@ -828,7 +903,8 @@ static void test_flow_ctl_errors(void **state)
                ":8:23: error: scenarios.s.flow[1].noop.json: unknown template name \"loop.index\"; expected "
                "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
                "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
-               "random.string(n), uuid(), now.ms or now.iso");
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
     /* repeat's variable is a number: it has no fields. */
     load_fails_with(f, FLOW_HEAD "      - repeat: 2\n"
                                  "        as: i\n"
@@ -836,7 +912,8 @@ static void test_flow_ctl_errors(void **state)
                     ":8:34: error: scenarios.s.flow[0].steps[0].noop.json: unknown template name \"i.x\"; "
                     "expected env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, "
                     "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), "
-                    "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso");
+                    "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a function: base64(x), "
+                    "base64decode(x), hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
     /* Nine loops deep. */
     char deep[4096];
     int n = snprintf(deep, sizeof deep, "%s", FLOW_HEAD);
@@ -1232,6 +1309,32 @@ static void test_thresholds(void **state)
     assert_string_equal(info->thresholds[1], "rate > 1");
 }
 
+/* k6's `p(95)<${__ENV.P95}`: ${env.*} is folded into the expression. */
+static void test_threshold_env(void **state)
+{
+    fx *f = *state;
+    const char *env[] = {"P95_MS=250"};
+    f->o.env = env;
+    f->o.n_env = 1;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iteration_duration: [\"p(95)<${env.P95_MS}\", \"avg<${env.AVG_UNSET:-80}\"]\n");
+    assert_int_equal(s->n_thresholds, 2);
+    assert_string_equal(s->thresholds[0].source, "p(95)<250");
+    assert_true(s->thresholds[0].expr.target == 250);
+    assert_string_equal(s->thresholds[1].source, "avg<80");
+    f->o.n_env = 0;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  iteration_duration: \"p(95)<${vu.id}\"\n",
+               ":5:23: error: thresholds.\"iteration_duration\": only ${env.NAME} templates are "
+               "allowed in a threshold");
+}
+
 static void test_threshold_errors(void **state)
 {
     fx *f = *state;
@@ -1612,7 +1715,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, if, choose, repeat, for_each, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, if, choose, repeat, for_each, batch, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -1811,6 +1914,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_length_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
@@ -1823,6 +1927,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_filter_warnings, setup, teardown),

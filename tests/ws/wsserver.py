@@ -18,6 +18,13 @@ serves all the cases:
   /big?size=N    sends one text frame of N bytes
   /badutf8       sends a text frame that is not UTF-8
   /hang          reads the handshake and never answers
+  /chat?room=R   a chat room (k6's examples/websockets/ws.js): JSON messages
+                 {"event": "SET_NAME", "new_name": N} names the socket,
+                 {"event": "SAY", "message": M} goes to every socket of the
+                 room (the sender too) as {"event": "CHAT_MSG", "user": N,
+                 "message": M}, {"event": "LEAVE"} leaves the room (the
+                 others get {"event": "USER_LEFT", "user": N}); anything
+                 else gets {"event": "ERROR", "message": ...}
 
 Usage: wsserver.py PORT [--reuseport] [--tls CERT KEY [--tls-client-ca CA]
 [--tls-max 1.2]]. Prints "ready PORT" when listening. --reuseport lets
@@ -36,6 +43,7 @@ import sys
 import urllib.parse
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+ROOMS = {}   # room name -> {writer: user name}
 
 
 def frame(opcode, payload):
@@ -62,6 +70,30 @@ async def read_frame(reader):
         data = bytes(b ^ mask[i % 4] for i, b in enumerate(data)) if n < 64 else \
             (int.from_bytes(data, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
     return b0 & 0x0F, data
+
+
+def chat(name, writer, data):
+    room = ROOMS.setdefault(name, {})
+    try:
+        msg = json.loads(data)
+        event = msg.get("event")
+    except (ValueError, AttributeError):
+        msg, event = {}, None
+    if event == "SET_NAME":
+        room[writer] = str(msg.get("new_name", ""))
+    elif event == "SAY" and writer in room:
+        out = frame(1, json.dumps({"event": "CHAT_MSG", "user": room[writer],
+                                   "message": msg.get("message")}).encode())
+        for w in room:
+            w.write(out)
+    elif event == "LEAVE" and writer in room:
+        user = room.pop(writer)
+        out = frame(1, json.dumps({"event": "USER_LEFT", "user": user}).encode())
+        for w in room:
+            w.write(out)
+    else:
+        writer.write(frame(1, json.dumps({"event": "ERROR",
+                                          "message": "unknown or early event %r" % event}).encode()))
 
 
 async def handle(reader, writer):
@@ -146,6 +178,9 @@ async def handle(reader, writer):
             if path == "/drop" and received >= after:
                 writer.transport.abort()
                 return
+            if path == "/chat":
+                chat(q.get("room", "main"), writer, data)
+                continue
             if path == "/reply":
                 try:
                     rid = json.loads(data).get("id")
@@ -163,6 +198,8 @@ async def handle(reader, writer):
                 await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
+    for room in ROOMS.values():
+        room.pop(writer, None)
     for t in tasks:
         t.cancel()
     try:

@@ -56,6 +56,8 @@ extern "C" {
  *               such as junit)
  *   revision 6  volley_tags.tls_version (read from the samples of a
  *               protocol plugin of revision 6 or later only)
+ *   revision 7  volley_protocol_ops.step_host (a protocol whose steps may
+ *               run in a `batch:`, and the host its per-host limit counts)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -69,7 +71,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 6u
+#define VOLLEY_ABI_REVISION 7u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -581,6 +583,19 @@ typedef struct volley_protocol_ops {
      * sub-metrics of samples whose volley_tags.name is this very pointer
      * without comparing texts: return the pointer the samples carry. */
     const char *(*step_name)(void *inst, const void *step);
+
+    /* ---- revision 7 (optional: NULL when not given) ---- */
+
+    /* Main thread, load time, after step_compile. Giving it says the
+     * protocol's steps may run in a `batch:` (k6's http.batch): the core
+     * then runs each of a batch's steps on a lane of the VU, a vu_state of
+     * its own (its own connections), with a volley_vu of its own whose
+     * host calls (step_done, sample, vu_id, template_render...) act for
+     * the VU. Returns the host the step's requests go to
+     * ("http://host:port"), the key of the batch's per-host limit (k6's
+     * batchPerHost), valid as long as the step; NULL when it is known only
+     * per request (the step then counts as a host of its own). */
+    const char *(*step_host)(void *inst, const void *step);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */

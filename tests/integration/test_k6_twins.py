@@ -1,0 +1,310 @@
+"""The Volley twins of k6's own examples (tests/k6/twins/, catalogued in
+tests/k6/CATALOG.md) run against the local stand-in (tests/k6/standin.py)
+and do what the k6 scripts do: the same requests, checks and verdicts.
+
+Each twin runs with `volley run --summary-export --summary-json --out
+json-out` and is
+judged on its exit code, its request count, the passes and fails of each
+check (by k6's path, ::group::name) and, where the script tags or counts
+something, the tags and metrics of its samples. A twin whose first lines
+say `# needs: FEATURE` waits for a feature still being built: it is
+skipped with that reason (and not counted as passing) until the line goes."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from volleytest import SOURCE, VOLLEY  # noqa: E402
+import tlspki  # noqa: E402
+
+K6 = os.path.join(SOURCE, "tests", "k6")
+TWINS = os.path.join(K6, "twins")
+sys.path.insert(0, K6)
+import standin  # noqa: E402
+
+
+def needs(path):
+    """The `# needs:` reasons in a twin's leading comment lines."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            m = re.match(r"#\s*needs:\s*(.+)", line)
+            if m:
+                out.append(m.group(1).strip())
+    return out
+
+
+def checks_of(group, out=None):
+    """{path: (passes, fails)} of every check in a --summary-json root_group
+    (k6's handleSummary shape: one check per path, however many steps
+    have a check of that name; --summary-export keeps only one of them)."""
+    out = {} if out is None else out
+    for c in group.get("checks", []):
+        out[c["path"]] = (c["passes"], c["fails"])
+    for g in group.get("groups", []):
+        checks_of(g, out)
+    return out
+
+
+def all_pass(*paths, n=1):
+    return {p: (n, 0) for p in paths}
+
+
+# What each twin must do. rc: exit code; reqs: http_reqs count (an int, or
+# (min, max)); checks: {path: (passes, fails)} exactly, or with "min" the
+# passes at least and no fails; checks_total: how many checks, each
+# passing; metrics / metrics_min: {key: {stat: value or least}} of the
+# export; tagged: (metric, tag, value) that some json-out sample carries;
+# sent: a function of the stand-in's requests (method, path, headers).
+# -e values per twin: timing limits loosened where a busy (or sanitized) CI
+# machine, not Volley, would decide the verdict.
+EXTRA_ENV = {"localhost": {"K6_AVG_MS": "2000", "K6_IMG_AVG_MS": "2000", "K6_MIN_RATE": "0.1"}}
+
+EXPECT = {
+    "http_get": dict(reqs=1, checks={}, sent=lambda r: [m for m, p, _ in r] == ["GET"]),
+    "http_verbs": dict(reqs=5, checks={
+        **all_pass(*["::%s::status is 200" % v for v in ("GET", "POST", "PUT", "PATCH", "DELETE")]),
+        **all_pass(*["::%s::is verb correct" % v for v in ("GET", "POST", "PUT", "PATCH", "DELETE")])},
+        sent=lambda r: [m for m, p, _ in r] == ["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    "json": dict(reqs=1, checks=all_pass("::status is 200", "::is key correct"),
+                 sent=lambda r: r[0][2].get("Content-Type") == "application/json"),
+    "stages": dict(reqs=(50, None), checks_min={"::status is 200": 50},
+                   metrics={"vus_max": {"value": 5}}),
+    "thresholds": dict(reqs=2, checks={},
+                       metrics={"http_req_duration{name:http://httpbin.org/post}": {"thresholds": {"max<1000": False}},
+                                "http_req_duration": {"thresholds": {"p(95)<500": False}}},
+                       sent=lambda r: [(m, p) for m, p, _ in r] == [("GET", "/"), ("POST", "/post")]),
+    "localhost": dict(reqs=3, checks=all_pass("::front page::status is 200", "::stylesheet::status is 200",
+                                              "::image::status is 200"),
+                      metrics={"http_reqs": {"thresholds": {"rate>0.1": False}},
+                               "http_req_duration{kind:css}": {"thresholds": {"avg<=2000": False}}},
+                      tagged=[("http_req_duration", "kind", "img")]),
+    "tls_skip_cert_verification": dict(reqs=1, checks=all_pass("::status is 200")),
+    "http_basic_auth": dict(reqs=2, checks=all_pass("::status is 200", "::is authenticated",
+                                                    "::is correct user", n=2),
+                            sent=lambda r: [h.get("Authorization") for _, _, h in r] ==
+                            ["Basic dXNlcjpwYXNzd2Q="] * 2),
+    "enhanced-abort": dict(rc=108, reqs=1, checks={"::failed": (0, 1)},
+                           sent=lambda r: [p for _, p, _ in r] == ["/status/500"]),
+    # --- twins that wait for features being built (# needs: in the file) ---
+    "html_form_post": dict(reqs=1, checks=all_pass(
+        "::status is 200", "::has correct name", "::has correct telephone number", "::has correct email",
+        "::has correct comment", "::has correct toppings"),
+        sent=lambda r: r[0][0] == "POST"),
+    "http_batch": dict(reqs=2, checks=all_pass("::main page 200", "::pi page 200",
+                                               "::pi page has right content")),
+    "http_digest_auth": dict(reqs=2, checks=all_pass("::status is 200", "::is authenticated",
+                                                     "::is correct user")),
+    "http_2": dict(reqs=1, checks=all_pass("::status is 200", "::protocol is HTTP/2")),
+    "docker-compose-influxdb-v1": dict(reqs=1, checks=all_pass("::status is 200", "::protocol is HTTP/2")),
+    "docker-compose-opentelemetry": dict(reqs=(20, None), checks_min={"::status is 200": 20,
+                                                                     "::protocol is HTTP/2": 20}),
+    "redirects": dict(reqs=8, checks=all_pass("::is status 302", "::is status 200", "::url is correct")),
+    "graphql": dict(reqs=2, checks={}, sent=lambda r: [p for _, p, _ in r] == ["/graphql", "/graphql"]),
+    "tagging": dict(reqs=1, checks=all_pass("::status is 200"),
+                    tagged=[("http_reqs", "my_tag", "I'm a tag"), ("checks", "my_tag", "I'm a tag"),
+                            ("my_trend", "my_tag", "I'm a tag")]),
+    "custom_metrics": dict(reqs=1, checks=all_pass("::status is 200"),
+                           metrics={"my_counter": {"count": 1}, "my_rate": {"value": 1}}),
+    "cookies": dict(reqs=8, checks_total=25),
+    "websocket": dict(checks=all_pass("::status is 101"), metrics={"ws_sessions": {"count": 1}},
+                      metrics_min={"ws_msgs_sent": {"count": 3}, "ws_msgs_received": {"count": 3},
+                                   "ws_ping": {"max": 0}},
+                      tagged=[("ws_sessions", "my_tag", "hello")]),
+    "websockets-test-echo": dict(checks={}, metrics={"ws_sessions": {"count": 1}},
+                                 metrics_min={"ws_msgs_sent": {"count": 3}, "ws_msgs_received": {"count": 3}}),
+    "websockets-ws": dict(checks={}, metrics={"ws_sessions": {"count": 4}},
+                          metrics_min={"ws_msgs_sent": {"count": 8}}),   # SET_NAME and LEAVE on each
+    "thresholds_readme_example": dict(reqs=(8, None), checks_min={"::status is 200": 2, "::http2 is used": 2,
+                                                                  "::content is present": 2}),
+    "base64": dict(reqs=1, checks_total=8),
+    "pantheon": dict(reqs=(90, None), checks_min={"::front page::title is correct": 1,
+                                                  "::login page::login::login succeeded": 1,
+                                                  "::logout::logout succeeded": 1}),
+    "pantheontest": dict(reqs=954, checks_total=12),
+}
+
+
+class K6Twins(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        base = os.environ.get("VOLLEY_TEST_TMP")
+        if base:
+            os.makedirs(base, exist_ok=True)
+        cls.tmp = tempfile.mkdtemp(prefix="k6twins-", dir=base)
+        os.makedirs(os.path.join(cls.tmp, "pki"))
+        cls.pki = tlspki.Pki(os.path.join(cls.tmp, "pki"))
+        cls.standin = standin.StandIn(0, 0, cls.pki.path("server.pem"), cls.pki.path("server.key"), 0)
+        cls.h2 = None
+        cls.env = {"K6_STANDIN": cls.standin.http, "K6_STANDIN_HOST": cls.standin.http[len("http://"):],
+                   "K6_STANDIN_TLS": cls.standin.https, "K6_STANDIN_WS": cls.standin.ws,
+                   "K6_STANDIN_CA": cls.pki.path("ca.pem")}
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.h2:
+            cls.stop_h2()
+        cls.standin.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def start_h2(cls):
+        """An nginx that speaks HTTP/2 over TLS (ALPN h2) in front of the
+        stand-in, for the twins that check r.proto == "HTTP/2.0"."""
+        if cls.h2:
+            return
+        d = os.path.join(cls.tmp, "h2")
+        os.makedirs(os.path.join(d, "logs"))
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write("events {}\nhttp {\n access_log off;\n server {\n"
+                    "  listen 127.0.0.1:%d ssl http2;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
+                    "  location / { proxy_pass %s; proxy_set_header Host $http_host; }\n }\n}\n"
+                    % (port, cls.pki.path("server.pem"), cls.pki.path("server.key"), cls.standin.http))
+        subprocess.run(["nginx", "-p", d + "/", "-c", d + "/nginx.conf", "-e", d + "/logs/error.log",
+                        "-g", "pid %s/nginx.pid; worker_processes 1;" % d], check=True)
+        cls.h2 = d
+        cls.env["K6_STANDIN_H2"] = "https://127.0.0.1:%d" % port
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    @classmethod
+    def stop_h2(cls):
+        """Stops the nginx start_h2 started (by its pid) and waits for it."""
+        import signal
+        try:
+            with open(os.path.join(cls.h2, "nginx.pid")) as f:
+                pid = int(f.read())
+        except (OSError, ValueError):
+            return
+        os.kill(pid, signal.SIGQUIT)
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+    def run_twin(self, name):
+        path = os.path.join(TWINS, name + ".yaml")
+        with open(path) as f:
+            if "K6_STANDIN_H2" in f.read():
+                self.start_h2()
+        summary = os.path.join(self.tmp, name + "-summary.json")
+        handle = os.path.join(self.tmp, name + "-summary-data.json")
+        samples = os.path.join(self.tmp, name + ".ndjson")
+        args = [VOLLEY, "run", "-q", "--summary-export", summary, "--summary-json", handle,
+                "--out", "json-out=" + samples]
+        for k, v in sorted(self.env.items()):
+            args += ["-e", "%s=%s" % (k, v)]
+        for k, v in sorted(EXTRA_ENV.get(name, {}).items()):
+            args += ["-e", "%s=%s" % (k, v)]
+        self.standin.taken()
+        start = time.monotonic()
+        p = subprocess.run(args + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        took = time.monotonic() - start
+        with open(summary) as f:
+            data = json.load(f)
+        with open(handle) as f:
+            data["root_group"] = json.load(f)["root_group"]
+        return p, data, samples, self.standin.taken(), took
+
+    def judge(self, name):
+        want = EXPECT[name]
+        p, data, samples, sent, took = self.run_twin(name)
+        why = "%s: rc %d\n%s\n%s" % (name, p.returncode, p.stdout[-3000:], p.stderr[-2000:])
+        self.assertEqual(p.returncode, want.get("rc", 0), why)
+        self.assertLess(took, 10, "%s took %.1fs: a twin runs in seconds" % (name, took))
+        reqs = data["metrics"].get("http_reqs", {}).get("count", 0)
+        if isinstance(want.get("reqs"), tuple):
+            lo, hi = want["reqs"]
+            self.assertGreaterEqual(reqs, lo, why)
+            if hi is not None:
+                self.assertLessEqual(reqs, hi, why)
+        elif "reqs" in want:
+            self.assertEqual(reqs, want["reqs"], why)
+            self.assertEqual(len(sent), want["reqs"], "the stand-in saw %d requests" % len(sent))
+        got = checks_of(data["root_group"])
+        if "checks" in want:
+            self.assertEqual(got, want["checks"], why)
+        for path, least in want.get("checks_min", {}).items():
+            self.assertIn(path, got, why)
+            self.assertGreaterEqual(got[path][0], least, why)
+            self.assertEqual(got[path][1], 0, why)
+        if "checks_total" in want:
+            self.assertEqual(len(got), want["checks_total"], why)
+            self.assertTrue(all(p >= 1 and f == 0 for p, f in got.values()), why)
+        for key, stats in want.get("metrics_min", {}).items():
+            for stat, least in stats.items():
+                self.assertGreaterEqual(data["metrics"].get(key, {}).get(stat, -1), least, "%s %s\n%s" % (key, stat, why))
+        for key, stats in want.get("metrics", {}).items():
+            self.assertIn(key, data["metrics"], why)
+            for stat, value in stats.items():
+                self.assertEqual(data["metrics"][key][stat], value, "%s %s\n%s" % (key, stat, why))
+        if "sent" in want:
+            self.assertTrue(want["sent"](sent), "%s: the stand-in saw %r" % (name, sent[:10]))
+        if "tagged" in want:
+            with open(samples) as f:
+                points = [json.loads(ln) for ln in f if '"Point"' in ln]
+            for metric, tag, value in want["tagged"]:
+                self.assertTrue(any(pt["metric"] == metric and pt["data"]["tags"].get(tag) == value
+                                    for pt in points), "%s: no %s sample tagged %s=%s" % (name, metric, tag, value))
+
+    def test_catalog_lists_every_twin(self):
+        with open(os.path.join(K6, "CATALOG.md")) as f:
+            catalog = f.read()
+        files = sorted(f[:-5] for f in os.listdir(TWINS) if f.endswith(".yaml"))
+        for name in files:
+            self.assertIn("twins/%s.yaml" % name, catalog, "CATALOG.md does not list twins/%s.yaml" % name)
+            self.assertIn(name, EXPECT, "test_k6_twins.py has no expectations for twins/%s.yaml" % name)
+            waits = needs(os.path.join(TWINS, name + ".yaml"))
+            row = [ln for ln in catalog.splitlines() if "twins/%s.yaml" % name in ln][0]
+            self.assertEqual(bool(waits), "needs:" in row,
+                             "twins/%s.yaml and its CATALOG.md row disagree on `needs:`" % name)
+        for name in re.findall(r"twins/([\w.-]+)\.yaml", catalog):
+            self.assertIn(name, files, "CATALOG.md names twins/%s.yaml, which does not exist" % name)
+
+    def test_enabled_twins_validate(self):
+        for name in sorted(EXPECT):
+            path = os.path.join(TWINS, name + ".yaml")
+            if needs(path):
+                continue
+            args = [VOLLEY, "validate"] + sum((["-e", "%s=%s" % kv] for kv in sorted(self.env.items())), [])
+            p = subprocess.run(args + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+
+def _make(name):
+    def test(self):
+        waits = needs(os.path.join(TWINS, name + ".yaml"))
+        if waits:
+            self.skipTest("needs " + "; ".join(waits))
+        self.judge(name)
+    test.__name__ = "test_twin_" + name.replace("-", "_")
+    return test
+
+
+for _name in sorted(EXPECT):
+    setattr(K6Twins, "test_twin_" + _name.replace("-", "_"), _make(_name))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
