@@ -16,7 +16,9 @@
  *   engine_phase.c   a worker's scenario phases: start, ramp, arrivals,
  *                    end, hard stop                -> vu, end, sample
  *   engine_vu.c      the VU state machine; recording check results
- *                    (check.c evaluates), captures -> batch, end, sample
+ *                    (check.c evaluates), captures -> flow, batch, end,
+ *                    sample
+ *   engine_flow.c    a VU's control ops: if, choose, loops (flow_ctl.h)
  *   engine_batch.c   a VU's batch: its steps started on the VU's lanes
  *                    within the batch's limits, cancelled, the lanes'
  *                    states; a step that cannot start is reported as a
@@ -117,6 +119,8 @@ typedef struct vu_run {
     uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
     uint64_t iters_done;
     uint64_t group_start[MAX_GROUP_DEPTH];
+    int last_status;                 /* of its last response this iteration (if: status) */
+    struct flow_vu *fc;              /* loop state (engine_flow.c), NULL until needed */
     uv_timer_t timer;                /* sleep and yield */
     void **pstate;                   /* per protocol; NULL when unused */
     vu_batch *batch;                 /* made at its first batch: step */
@@ -205,6 +209,7 @@ struct engine {
     atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
     atomic_bool record_warned;       /* a record value was not a number */
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
+    atomic_bool flow_warned;         /* a loop or condition got a bad value */
     atomic_int test_aborted;         /* on_check_fail: abort_test */
     pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
     pthread_cond_t gate_cv;
@@ -395,5 +400,11 @@ static inline void engine_worker_sample(volley_worker *w, uint32_t metric, doubl
     if (e->n_outs)
         engine_push_raw(e, &w->raw, &w->tags, metric, v, st, now);
 }
+
+/* engine_flow.c: runs the OP_CTL op at the VU's pc and sets the pc to
+ * the op to run next; false when the VU has made many loop passes
+ * without waiting and should let its worker's loop run first. */
+bool engine_flow_run(vu_run *v, const flow_op *op);
+void engine_flow_free(struct flow_vu *fv);
 
 #endif

@@ -117,6 +117,7 @@ static void begin_iteration(vu_run *v)
             v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
     v->iter_failed = false;
+    v->last_status = 0;
     v->pc = 0;
     v->iter_start = now;
     v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
@@ -421,6 +422,7 @@ static void abort_test(vu_run *v, const flow_op *op)
  * Returns false when the iteration must end here. */
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
+    v->last_status = resp ? resp->status : 0;
     bool passed = run_checks(v, op, resp);
     passed &= run_captures(v, op, resp);
     run_records(v, op, resp, passed);
@@ -624,6 +626,16 @@ void engine_vu_run(vu_run *v)
             v->once_done |= (uint64_t)1 << op->once;
             v->pc++;
             continue;
+        }
+        if (op->kind == OP_CTL) {
+            if (engine_flow_run(v, op))
+                continue;
+            /* Many loop passes without a wait: a zero sleep (not a yield,
+             * which is between iterations) before the op at the new pc. */
+            v->pc--;
+            v->state = VU_SLEEPING;
+            uv_timer_start(&v->timer, on_vu_timer, 0, 0);
+            break;
         }
         if (op->kind == OP_BATCH) {
             int r = engine_batch_start(v, op);

@@ -236,6 +236,7 @@ void engine_worker_free(volley_worker *w)
         vu_run *v = &w->vus[j];
         engine_batch_free(v);
         free(v->pstate);
+        engine_flow_free(v->fc);
         for (size_t c = 0; v->pub.caps && c < v->sr->sc->n_caps; c++)
             free(v->pub.caps[c].val.data);
         free(v->pub.caps);

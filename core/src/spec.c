@@ -7,6 +7,7 @@
 #include "core.h"
 #include "crash.h"
 #include "duration.h"
+#include "flow_ctl.h"
 #include "include.h"
 #include "options.h"
 #include "secret.h"
@@ -744,11 +745,42 @@ static bool compile_once(spec_loader *L, const ynode *step, const char *path, co
     return ok;
 }
 
+/* if, choose, repeat, for_each: flow_ctl.c adds their ops through these. */
+typedef struct ctl_emit {
+    spec_loader *L;
+    const char *scname, *group;
+    op_list *out;
+} ctl_emit;
+
+static uint32_t ctl_push(void *ctx, const flow_ctl *ctl)
+{
+    ctl_emit *ce = ctx;
+    flow_op *op = push_op(ce->L, ce->out);
+    op->kind = OP_CTL;
+    op->group = ce->group;
+    op->location = ctl->location;
+    op->ctl = ctl;
+    return (uint32_t)(ce->out->n - 1);
+}
+
+static uint32_t ctl_count(void *ctx) { return (uint32_t)((ctl_emit *)ctx)->out->n; }
+
+static bool ctl_steps(void *ctx, const ynode *steps, const char *path, int depth)
+{
+    ctl_emit *ce = ctx;
+    return compile_flow(ce->L, steps, path, ce->scname, ce->group, ce->out, depth);
+}
+
 static bool compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
     if (!spec_want_map(L, step, path))
         return false;
+    if (flow_ctl_is_step(step)) {
+        ctl_emit ce = {L, scname, group, out};
+        const flow_emit em = {&ce, ctl_push, ctl_count, ctl_steps};
+        return flow_ctl_compile(L, step, path, depth, &em);
+    }
     if (ynode_get(step, "batch"))
         return spec_compile_batch(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "group"))
@@ -784,6 +816,10 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "group";
         names[nn++] = "sleep";
         names[nn++] = "once";
+        names[nn++] = "if";
+        names[nn++] = "choose";
+        names[nn++] = "repeat";
+        names[nn++] = "for_each";
         names[nn++] = "batch";
         names[nn++] = "check";
         names[nn++] = "capture";
@@ -806,8 +842,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
     }
     if (!proto_key) {
         if (ok)
-            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once (or another "
-                        "protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, batch, "
+                        "if, choose, repeat, for_each (or another protocol plugin's key)", path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
@@ -833,7 +869,7 @@ static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const
         return false;
     }
     if (depth > 16) {
-        ynode_error(L->d, n, "%s: groups nested deeper than 16", path);
+        ynode_error(L->d, n, "%s: steps nested deeper than 16 (groups, once, if, choose, loops)", path);
         return false;
     }
     bool ok = true;
@@ -1164,6 +1200,7 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
         memset(L->cap_keep, 0, (sc->n_caps + 1) * sizeof *L->cap_keep);
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    flow_ctl_scenario_end(L, &sc->n_caps, &L->cap_keep);
     sc->cap_keep = L->cap_keep;
     sc->n_once = L->sc_n_once;
     L->cap_keep = NULL;
@@ -1248,6 +1285,7 @@ static bool compile_hook(spec_loader *L, const ynode *k, const ynode *v, int rol
     L->cap_keep = NULL;
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    flow_ctl_scenario_end(L, &sc->n_caps, &sc->cap_keep);
     sc->n_once = L->sc_n_once;
     spec_scenario_data_end(L);
     L->sc_role = SC_ROLE_MAIN;
@@ -1743,6 +1781,7 @@ void spec_free(spec *s)
         }
     }
     check_free_opts(s->xchecks);
+    flow_cond_free(s->flow_regs);
     for (const volley_captures *c = s->xcaptures; c; c = c->next)
         for (size_t i = 0; i < c->n; i++)
             capture_free(&c->defs[i]);

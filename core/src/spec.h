@@ -40,7 +40,8 @@ struct volley_captures {
 typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
     OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
-    OP_BATCH                        /* `batch:` its OP_STEPs after it, run at once on lanes */
+    OP_BATCH,                       /* `batch:` its OP_STEPs after it, run at once on lanes */
+    OP_CTL                          /* if, choose, repeat, for_each (flow_ctl.h) */
 } op_kind;
 
 /* Steps one `batch:` may hold, and at most at once (max_parallel). */
@@ -116,6 +117,7 @@ typedef struct flow_op {
     uint32_t batch_end;
     uint16_t batch_max, batch_per_host, batch_hosts;
     uint16_t batch_host;
+    const struct flow_ctl *ctl;   /* OP_CTL */
 } flow_op;
 
 /* What a scenario is for: the spec's own scenarios, or its setup: and
@@ -264,6 +266,7 @@ typedef struct spec {
     const volley_host *host;
     struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
+    struct flow_cond *flow_regs;        /* if: conditions holding a regex (flow_cond_free) */
     /* Plugins' config_warning texts ("file:line:col: text"), repeated at
      * the end of the summary. */
     size_t n_warnings;

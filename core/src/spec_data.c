@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "flow_ctl.h"
 #include "spec_int.h"
 #include "suggest.h"
 
@@ -240,6 +241,10 @@ static void collect_captures(spec_loader *L, const ynode *flow, const char ***na
             continue;
         collect_captures(L, ynode_get(st, "steps"), names, n, cap, depth + 1);
         collect_captures(L, ynode_get(st, "once"), names, n, cap, depth + 1);
+        const ynode *bodies[FLOW_MAX_BRANCHES + 1];
+        size_t nb = flow_ctl_bodies(st, bodies, FLOW_MAX_BRANCHES + 1);
+        for (size_t b = 0; b < nb; b++)
+            collect_captures(L, bodies[b], names, n, cap, depth + 1);
         collect_captures(L, spec_batch_steps(st), names, n, cap, depth + 1);
         for (size_t j = 0; j < st->n_pairs; j++) {
             const plug *p = plug_find_protocol(L->plugins, st->pairs[j].key->str);
@@ -427,7 +432,10 @@ int spec_scope_capture(void *ctx, const char *name)
 {
     spec_loader *L = ctx;
     if (L->outside_flow)
-        return 0;
+        return strchr(name, '.') ? -1 : 0;   /* loop names are a flow's own */
+    int loop_slot = flow_ctl_scope_name(L, name);   /* ${item}, ${loop.index}... */
+    if (loop_slot >= 0)
+        return loop_slot;
     for (size_t i = 0; i < L->n_caps; i++) {
         if (strcmp(L->cap_names[i], name) != 0)
             continue;

@@ -7,6 +7,9 @@
  *                  check.c), thresholds, outputs; spec_load/spec_free
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
+ *   flow_ctl.c     if, choose, repeat, for_each (called from spec.c; it
+ *                  compiles their steps back through flow_emit, never
+ *                  calling spec.c itself)
  *   spec_tags.c    the name, group and scenario values a compiled spec's
  *                  samples can carry; warnings about threshold filters
  *                  that name none of them
@@ -71,6 +74,7 @@ typedef struct spec_loader {
     const ynode *cur_value;    /* the step's node and key path */
     const char *cur_path;
     bool cfg_error;            /* config_error came during its step_compile */
+    struct flow_scope *flow;   /* loops whose bodies are compiling (flow_ctl.c) */
     struct spec_said *said;    /* config messages printed: said once */
     size_t n_said, cap_said;
 } spec_loader;

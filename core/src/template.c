@@ -810,7 +810,8 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
         sl_push(l, a, SEG_NOW_ISO, escape, form);
         return 0;
     }
-    if (!dot && scope && scope->capture) {
+    /* A dotted name may be a loop's (${item.id}, ${loop.index}). */
+    if (scope && scope->capture) {
         int slot = scope->capture(scope->ctx, name);
         if (slot >= 0) {
             tmpl_seg seg = {.kind = SEG_CAPTURE, .escape = escape, .text = form,

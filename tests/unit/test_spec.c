@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "flow_ctl.h"
 #include "spec.h"
 #include "template.h"
 
@@ -673,7 +674,8 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, batch, check, capture, record, on_check_fail, tags, noop");
+               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, check, capture, "
+               "record, on_check_fail, tags, noop");
     /* batch: only steps of protocols that run in batches (step_host) */
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -697,7 +699,8 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - sleep: 1s\n"
                "      - {}\n",
-               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once (or "
+               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, batch, if, "
+               "choose, repeat, for_each (or "
                "another protocol plugin's key)");
 }
 
@@ -748,6 +751,191 @@ static void test_group_errors(void **state)
                "          - sleep: soon\n",
                ":8:20: error: scenarios.s.flow[0].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"soon\"");
+}
+
+/* ------------------------------------------------------------------ */
+/* control steps: if, choose, repeat, for_each (flow_ctl.c)            */
+
+#define FLOW_HEAD HEAD "scenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+
+static void test_flow_ctl_ops(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, FLOW_HEAD
+                      "      - noop: a\n"                                   /* 0 */
+                      "        capture: { list: json.items }\n"
+                      "      - if: { status: [200, 201] }\n"                /* 1 IF */
+                      "        steps: [ { noop: b } ]\n"                    /* 2 */
+                      "        else: [ { noop: c } ]\n"                     /* 3 JUMP, 4 */
+                      "      - choose:\n"                                   /* 5 CHOOSE */
+                      "          - { weight: 0.3, steps: [ { noop: d } ] }\n"   /* 6, 7 JUMP */
+                      "          - { weight: 0.7 }\n"
+                      "      - for_each: \"${list}\"\n"                     /* 8 LOOP */
+                      "        steps:\n"
+                      "          - repeat: 2\n"                             /* 9 LOOP */
+                      "            as: i\n"
+                      "            steps: [ { noop: { json: \"${item.id}-${i}-${loop.index}\" } } ]\n"   /* 10 */
+                      "          - noop: { json: \"${item}-${item.id}-${loop.index}\" }\n"   /* 11 NEXT, 12 */
+                      "      - noop: e\n");                                 /* 13 NEXT, 14 */
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 15);
+    const flow_op *o = sc->ops;
+    assert_int_equal(o[1].kind, OP_CTL);
+    assert_int_equal(o[1].ctl->kind, FC_IF);
+    assert_int_equal(o[1].ctl->target, 4);      /* false: the else branch */
+    assert_int_equal(o[3].ctl->kind, FC_JUMP);
+    assert_int_equal(o[3].ctl->target, 5);      /* then-branch done: past the else */
+    assert_int_equal(o[5].ctl->kind, FC_CHOOSE);
+    assert_int_equal(o[5].ctl->n_branches, 2);
+    assert_int_equal(o[5].ctl->start[0], 6);
+    assert_int_equal(o[5].ctl->start[1], 8);    /* a branch without steps: the end */
+    assert_true(o[5].ctl->cum[1] > 0.99 && o[5].ctl->cum[1] < 1.01);
+    assert_int_equal(o[7].ctl->target, 8);
+    const flow_loop *outer = o[8].ctl->loop, *inner = o[9].ctl->loop;
+    assert_int_equal(o[8].ctl->kind, FC_LOOP);
+    assert_true(outer->each && outer->list_tmpl && outer->level == 0);
+    assert_int_equal(outer->body, 9);
+    assert_int_equal(outer->after, 14);
+    assert_ptr_equal(o[13].ctl->loop, outer);
+    assert_int_equal(o[13].ctl->kind, FC_NEXT);
+    assert_false(inner->each);
+    assert_int_equal(inner->level, 1);
+    assert_int_equal(inner->count, 2);
+    assert_int_equal(inner->body, 10);
+    assert_int_equal(inner->after, 12);
+    /* Slots: the capture (0), then the loops' names in the order first
+     * seen: item (1), i (2), item.id (3), the inner loop.index is i's
+     * slot, the outer loop.index (4). */
+    assert_int_equal(outer->item_slot, 1);
+    assert_int_equal(inner->item_slot, 2);
+    assert_int_equal(inner->index_slot, 2);
+    assert_int_equal(outer->n_fields, 1);
+    assert_int_equal(outer->fields[0].slot, 3);
+    assert_string_equal(outer->fields[0].keys[0], "id");
+    assert_int_equal(outer->index_slot, 4);
+    assert_int_equal(sc->n_caps, 5);
+    /* Control ops sit in the group they are written in. */
+    s = load_ok(f, FLOW_HEAD
+                "      - group: g\n"
+                "        steps:\n"
+                "          - repeat: \"${env.N:-3}\"\n"
+                "            steps: [ { noop: a } ]\n");
+    sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 5);
+    assert_string_equal(sc->ops[1].group, "::g");
+    assert_int_equal(sc->ops[1].ctl->loop->count, 3);   /* folded at load time */
+    assert_null(sc->ops[1].ctl->loop->count_tmpl);
+    assert_int_equal(sc->n_caps, 0);
+}
+
+static void test_flow_ctl_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", equals: 1 }\n",
+               ":6:9: error: scenarios.s.flow[0]: missing required key \"steps\" (what runs when the "
+               "condition holds): if: CONDITION, steps: [...], else: [...]");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", status: 200 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:13: error: scenarios.s.flow[0].if: a condition has more than one of value, status "
+               "and chance; expected { value: TEMPLATE, COMPARISON: ... }, { status: CODE | [CODES] | "
+               "{ COMPARISON: ... } } or { chance: P }");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", equal: 1 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:34: error: scenarios.s.flow[0].if: unknown condition key \"equal\" (did you mean "
+               "\"equals\"?); valid keys: value, status, chance, equals, not_equals, in, not_in, gt, "
+               "gte, lt, lte, contains, not_contains, matches, empty");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: [ { value: \"${vu.id}\" } ]\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:15: error: scenarios.s.flow[0].if[0]: value needs a comparison beside it (equals, "
+               "not_equals, in, not_in, gt, gte, lt, lte, contains, not_contains, matches or empty)");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { status: [200, 700] }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:29: error: scenarios.s.flow[0].if.status: expected a status code from 0 (no "
+               "response) to 599, a list of them or { COMPARISON: ... }");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { chance: 1.5 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:23: error: scenarios.s.flow[0].if.chance: expected a probability from 0 to 1, got 1.5");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${nope}\", empty: true }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:22: error: scenarios.s.flow[0].if.value: unknown template name \"nope\"; expected "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    LOAD_FAILS(f, FLOW_HEAD "      - choose:\n"
+                            "          - { weight: 0, steps: [ { noop: a } ] }\n",
+               ":7:23: error: scenarios.s.flow[0].choose[0].weight: expected a number greater than 0, "
+               "got \"0\"");
+    LOAD_FAILS(f, FLOW_HEAD "      - choose: { weight: 1 }\n",
+               ":6:17: error: scenarios.s.flow[0].choose: expected a list of 1 to 64 branches: - { "
+               "weight: 3, steps: [...] }");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: 2000\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:17: error: scenarios.s.flow[0].repeat: 2000 passes is more than the loop's max "
+               "(1000); raise max: (up to 1000000)");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: lots\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:17: error: scenarios.s.flow[0].repeat: expected a count (an integer of 0 or more) "
+               "or a ${...} template giving one, got lots");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: 3\n"
+                            "        max: 0\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":7:14: error: scenarios.s.flow[0].max: expected the most passes, an integer from 1 to "
+               "1000000");
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: abc\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:19: error: scenarios.s.flow[0].for_each: expected a list, or a ${...} template "
+               "giving a JSON array (a captured array, a pool field), got abc");
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: [1, 2]\n"
+                            "        as: row\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":7:13: error: scenarios.s.flow[0].as: \"row\" is a template namespace; choose another "
+               "name");
+    LOAD_FAILS(f, FLOW_HEAD "      - noop: a\n"
+                            "        capture: { x: json.x }\n"
+                            "      - for_each: [1, 2]\n"
+                            "        as: x\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":9:13: error: scenarios.s.flow[1].as: \"x\" is also a captured name in this scenario; "
+               "choose another name");
+    /* A loop's names exist inside its steps only. */
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: [1, 2]\n"
+                            "        steps: [ { noop: a } ]\n"
+                            "      - noop: { json: \"${loop.index}\" }\n",
+               ":8:23: error: scenarios.s.flow[1].noop.json: unknown template name \"loop.index\"; expected "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    /* repeat's variable is a number: it has no fields. */
+    load_fails_with(f, FLOW_HEAD "      - repeat: 2\n"
+                                 "        as: i\n"
+                                 "        steps: [ { noop: { json: \"${i.x}\" } } ]\n",
+                    ":8:34: error: scenarios.s.flow[0].steps[0].noop.json: unknown template name \"i.x\"; "
+                    "expected env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, "
+                    "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), "
+                    "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a function: base64(x), "
+                    "base64decode(x), hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    /* Nine loops deep. */
+    char deep[4096];
+    int n = snprintf(deep, sizeof deep, "%s", FLOW_HEAD);
+    for (int i = 0; i < 9; i++)
+        n += snprintf(deep + n, sizeof deep - (size_t)n, "%*s- repeat: 1\n%*s  steps:\n", 6 + 4 * i,
+                      "", 6 + 4 * i, "");
+    snprintf(deep + n, sizeof deep - (size_t)n, "%*s- noop: a\n", 6 + 4 * 9, "");
+    load_fails_with(f, deep, ":22:41: error: scenarios.s.flow[0].steps[0].steps[0].steps[0].steps[0]."
+                             "steps[0].steps[0].steps[0].steps[0]: loops nested deeper than 8");
+    /* Captures inside branches and loops get their slots. */
+    spec *s = load_ok(f, FLOW_HEAD
+                      "      - if: { chance: 0.5 }\n"
+                      "        steps: [ { noop: a } ]\n"
+                      "        else: [ { noop: b, capture: { in_else: json.x } } ]\n"
+                      "      - choose:\n"
+                      "          - { weight: 1, steps: [ { noop: c, capture: { in_branch: json.x } } ] }\n"
+                      "      - repeat: 2\n"
+                      "        steps: [ { noop: d, capture: { in_loop: json.x } } ]\n"
+                      "      - noop: { json: \"${in_else}${in_branch}${in_loop}\" }\n");
+    assert_int_equal(s->scenarios[0].n_caps, 3);
 }
 
 static void test_sleep_errors(void **state)
@@ -1532,7 +1720,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, batch, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, if, choose, repeat, for_each, batch, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -1735,6 +1923,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_ctl_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_ctl_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin_checks_and_captures, setup, teardown),
