@@ -110,6 +110,11 @@ typedef struct check_sink {
  * they render. */
 bool check_eval(const check_item *items, size_t n, const volley_response *resp, volley_vu *vu,
                 const check_sink *sink);
+/* The same with the caller's memo (memo->vu is the VU), which outlives the
+ * checks: a step's captures read what its checks parsed (an HTML document),
+ * and the caller clears it. */
+bool check_eval_memo(const check_item *items, size_t n, const volley_response *resp,
+                     volley_memo *memo, const check_sink *sink);
 
 /* The host table's checks_match (no VU) and checks_match_vu: true when c
  * is NULL or every condition of every item holds; records nothing. */
