@@ -86,13 +86,22 @@ static void put(struct out *o, const char *s) { put_n(o, s, strlen(s)); }
 __attribute__((format(printf, 2, 3)))
 static void putf(struct out *o, const char *fmt, ...)
 {
-    char buf[64];
-    va_list ap;
+    char small[128], *buf = small;
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        put_n(o, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    /* names in the text can be long: never cut it */
+    if (n >= (int)sizeof small && (buf = malloc((size_t)n + 1)))
+        vsnprintf(buf, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (n < 0 || !buf)
+        o->oom = true;
+    else
+        put_n(o, buf, (size_t)n);
+    if (buf != small)
+        free(buf);
 }
 
 /* s[0..n) as an XPath literal: XPath 1.0 has no escapes, so a text with
@@ -126,6 +135,44 @@ static void put_literal(struct out *o, const char *s, size_t n)
         }
     }
     put(o, ")");
+}
+
+/* A character XML (and so an XPath literal) can hold. */
+static bool xml_char(unsigned long cp)
+{
+    return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+           (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/* The byte offset of the first character of s that is not valid UTF-8 or
+ * not an XML character, or -1 when there is none. */
+static long bad_char(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; u[i];) {
+        unsigned long cp;
+        size_t n;
+        if (u[i] < 0x80)
+            cp = u[i], n = 1;
+        else if ((u[i] & 0xe0) == 0xc0)
+            cp = u[i] & 0x1f, n = 2;
+        else if ((u[i] & 0xf0) == 0xe0)
+            cp = u[i] & 0x0f, n = 3;
+        else if ((u[i] & 0xf8) == 0xf0)
+            cp = u[i] & 0x07, n = 4;
+        else
+            return (long)i;
+        for (size_t k = 1; k < n; k++) {
+            if ((u[i + k] & 0xc0) != 0x80)
+                return (long)i;
+            cp = cp << 6 | (u[i + k] & 0x3f);
+        }
+        static const unsigned long least[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || !xml_char(cp))
+            return (long)i;
+        i += n;
+    }
+    return -1;
 }
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
@@ -169,8 +216,8 @@ static int escape(css *p, struct out *v)
         cp = cp * 16 + (unsigned long)hexval(t[p->pos++]);
     if (is_ws(t[p->pos]))
         p->pos++;
-    if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return fail(p, "escape of an invalid code point");
+    if (!xml_char(cp))
+        return fail(p, "escape of a character XPath cannot hold (U+%04lX)", cp);
     char u[4];
     size_t n;
     if (cp < 0x80) {
@@ -439,19 +486,12 @@ static int nth_arg(css *p, long *a, long *b)
 /* [position among the siblings it counts is a*k+b for some k >= 0] */
 static void put_nth(struct out *o, const char *axis, const char *tag, long a, long b)
 {
-    char pos[96];
-    snprintf(pos, sizeof pos, "(count(%s::%s) + 1)", axis, tag);
     if (a == 0) {
-        putf(o, "[%s = %ld]", pos, b);
+        putf(o, "[(count(%s::%s) + 1) = %ld]", axis, tag, b);
         return;
     }
-    char diff[128];
-    snprintf(diff, sizeof diff, "(%s - (%ld))", pos, b);
-    put(o, "[");
-    put(o, diff);
-    putf(o, " mod (%ld) = 0 and ", a);
-    put(o, diff);
-    putf(o, " div (%ld) >= 0]", a);
+    putf(o, "[((count(%s::%s) + 1) - (%ld)) mod (%ld) = 0 and ", axis, tag, b, a);
+    putf(o, "((count(%s::%s) + 1) - (%ld)) div (%ld) >= 0]", axis, tag, b, a);
 }
 
 static int compound(css *p, const char *axis);
@@ -656,6 +696,11 @@ char *html_css_to_xpath(const char *text, char *err, size_t errcap)
     if (strlen(text) > HTML_SEL_MAX) {
         snprintf(err, errcap, "selector longer than %d characters", HTML_SEL_MAX);
         return NULL;
+    }
+    long bad = bad_char(text);
+    if (bad >= 0) {
+        p.pos = (size_t)bad;
+        fail(&p, "a control character or bytes that are not UTF-8");
     }
     skip_ws(&p);
     if (!text[p.pos])

@@ -39,7 +39,7 @@
  *                   about a step is built once here (url, header list,
  *                   body, DNS pin, whether the fast path may run it and its
  *                   prebuilt request)
- *                   -> tls, request
+ *                   -> tls, request, multipart
  *   http_cookie.c   a VU's cookie jar (curl's cookie engine on its handle),
  *                   fed by the fast path's responses too
  *   http_result.c   what a finished request leaves: k6 timings, error codes,
@@ -47,6 +47,10 @@
  *                   -> request (the method names)
  *   http_request.c  request building: templated url and body rendered per
  *                   request, the fast path's request bytes and url check
+ *                   -> multipart
+ *   http_multipart.c multipart/form-data bodies: built at load time (files
+ *                   read once), a templated value's pieces rendered per
+ *                   request
  *   http_parse.c    the HTTP/1.1 response parser (http_parse.h): pure, no
  *                   curl, no libuv
  *   http_text.h     inline text and buffer helpers used everywhere
@@ -92,8 +96,31 @@ enum http_method {
 
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
-    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE,
+    OPT_AUTH, OPT_MULTIPART
 };
+
+/* auth: k6's auth param (basic, digest, ntlm), with the credentials in the
+ * url (http://user:pass@host/) or beside the scheme. */
+enum http_auth_scheme { HTTP_AUTH_BASIC, HTTP_AUTH_DIGEST, HTTP_AUTH_NTLM };
+
+typedef struct http_auth_config {
+    uint64_t set;
+    int scheme;                    /* enum http_auth_scheme */
+    const char *username;          /* load-time strings: ${env.*} folded */
+    const char *password;
+} http_auth_config;
+
+/* One multipart/form-data part: a value, or a file read at load time (k6's
+ * http.file()). */
+typedef struct http_part_config {
+    uint64_t set;
+    const char *name;
+    const volley_template *value;
+    const char *file;              /* VOLLEY_OPT_FILE: the resolved path */
+    const char *filename;          /* default: the file's base name      */
+    const char *content_type;      /* a file's default: application/octet-stream */
+} http_part_config;
 
 /* connection_reuse: k6's default, noConnectionReuse, noVUConnectionReuse. */
 enum http_reuse {
@@ -118,11 +145,14 @@ typedef struct http_config {
     ptls_config tls;
     int reuse;                     /* enum http_reuse */
     int64_t max_response;          /* bytes of body; 0: no cap */
+    http_auth_config auth;
+    volley_object_list multipart;  /* of http_part_config */
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
 extern const char *const http_method_names[];       /* http_request.c */
 extern const char *const http_reuse_names[];        /* http_conf.c    */
+extern const volley_option_map http_part_map;       /* http_multipart.c */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
@@ -157,8 +187,16 @@ enum http_body_kind {
     BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
     BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
     BODY_JSON,      /* rendered per request from body_json               */
-    BODY_FORM       /* rendered per request from the form map            */
+    BODY_FORM,      /* rendered per request from the form map            */
+    BODY_MULTIPART  /* rendered per request from mp_segs (a templated value) */
 };
+
+/* A piece of a templated multipart body: fixed bytes or a value. */
+typedef struct http_mp_seg {
+    const char *text;               /* into http_step.mp_bytes, or NULL     */
+    size_t len;
+    const volley_template *value;
+} http_mp_seg;
 
 /* An expected-status range: [lo, hi] inclusive. */
 typedef struct http_status_range {
@@ -212,6 +250,13 @@ typedef struct http_step {
     bool keep_body;                 /* a check or capture reads the body    */
     uint64_t max_body;              /* max_response_size; 0: no cap         */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+    long auth;                      /* CURLAUTH_* of auth:, 0: none (curl's
+                                       basic for credentials in the url)    */
+    const char *auth_user, *auth_pass;   /* auth:'s, or NULL                */
+    char *mp_bytes;                 /* owned: the multipart body's fixed bytes */
+    char *mp_ctype;                 /* owned: its Content-Type header line  */
+    http_mp_seg *mp_segs;           /* owned: BODY_MULTIPART's pieces       */
+    size_t n_mp_segs;
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */
@@ -468,6 +513,15 @@ static inline bool http_status_expected(const http_step *st, long status)
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
 /* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+
+/* ---- http_multipart.c ---- */
+
+/* multipart: into st (BODY_FIXED, or BODY_MULTIPART with a run-time
+ * value) and its Content-Type line; files read now. -1 with err. */
+int http_mp_compile(http_plugin *p, http_step *st, const volley_object_list *parts, char *err,
+                    size_t errcap);
+/* A BODY_MULTIPART body for vu, appended to out. */
+int http_mp_render(const volley_host *h, const http_step *st, volley_vu *vu, volley_buf *out);
 /* Whether curl would send a (rendered) url of the step as it is, so the
  * fast path may send it. */
 bool http_url_verbatim(const http_step *st, const char *url, size_t len);

@@ -56,6 +56,8 @@ extern "C" {
  *               such as junit)
  *   revision 6  volley_tags.tls_version (read from the samples of a
  *               protocol plugin of revision 6 or later only)
+ *   revision 7  VOLLEY_OPT_REPEAT (a template map whose list values
+ *               repeat their key: form and query's tag: [a, b])
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -69,7 +71,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 6u
+#define VOLLEY_ABI_REVISION 7u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -159,6 +161,10 @@ typedef enum volley_opt_type {
  * A core older than revision 3 ignores the flag and passes the text as
  * written. */
 #define VOLLEY_OPT_FILE 0x4u
+/* VOLLEY_OPT_TEMPLATE_MAP only (revision 7): a value may also be a list of
+ * strings, which gives its key once per item, in order (`tag: [a, b]`:
+ * keys tag, tag). A core older than revision 7 refuses the list. */
+#define VOLLEY_OPT_REPEAT 0x8u
 
 typedef struct volley_option_map volley_option_map;
 
