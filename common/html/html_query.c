@@ -68,6 +68,11 @@ static void collect(void *ctx, xmlErrorPtr e)
         b->s[--n] = '\0';
 }
 
+static void quiet(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx, (void)e;
+}
+
 int html_sel_init(html_sel *s, const char *css, const char *xpath, const char *attr,
                   bool has_index, int64_t index, char *err, size_t errcap)
 {
@@ -143,7 +148,12 @@ void *html_doc_get(const html_memo *m, const char *body, size_t len, bool *owned
     }
     pthread_once(&init_once, init_libxml);
     int n = len > INT_MAX ? INT_MAX : (int)len;
+    /* HTML_PARSE_NOERROR leaves out the parser's errors, not the encoding
+     * converter's ("input conversion failed"): the thread's structured
+     * handler takes those (libxml2 keeps it per thread). */
+    xmlSetStructuredErrorFunc(NULL, quiet);
     htmlDocPtr doc = n ? htmlReadMemory(body, n, NULL, NULL, PARSE_OPTS) : NULL;
+    xmlSetStructuredErrorFunc(NULL, NULL);
     if (!doc)   /* an empty body (or one libxml2 gives up on): no element */
         doc = htmlNewDocNoDtD(NULL, NULL);
     if (!doc)

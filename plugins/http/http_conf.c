@@ -31,10 +31,10 @@ static const volley_option auth_options[] = {
     {.name = "scheme", .type = VOLLEY_OPT_ENUM, .offset = offsetof(http_auth_config, scheme),
      .flags = VOLLEY_OPT_REQUIRED, .enum_values = auth_names,
      .help = "basic, digest or ntlm (k6's auth param)"},
-    {.name = "username", .type = VOLLEY_OPT_STRING,
+    {.name = "username", .type = VOLLEY_OPT_TEMPLATE,
      .offset = offsetof(http_auth_config, username),
      .help = "the user (default: the url's, http://user:pass@host/); ${env.*} is read at load time"},
-    {.name = "password", .type = VOLLEY_OPT_STRING,
+    {.name = "password", .type = VOLLEY_OPT_TEMPLATE,
      .offset = offsetof(http_auth_config, password),
      .help = "the password (default: the url's)"},
 };
@@ -413,16 +413,25 @@ static int compile_auth(const http_plugin *p, http_step *st, const http_config *
     st->auth = a->scheme == HTTP_AUTH_DIGEST ? (long)CURLAUTH_DIGEST
                : a->scheme == HTTP_AUTH_NTLM ? (long)CURLAUTH_NTLM
                                              : (long)CURLAUTH_BASIC;
-    st->auth_user = a->username;
-    st->auth_pass = a->password ? a->password : a->username ? "" : NULL;
-    if (a->password && !a->username) {
+    const volley_template *t[2] = {a->username, a->password};
+    const char *v[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (t[i] && !(v[i] = p->host->template_const(t[i]))) {
+            snprintf(err, errcap, "auth.%s: must be known at load time (${env.*}, "
+                     "${services.*}), not per request", i ? "password" : "username");
+            return -1;
+        }
+    }
+    if (v[1] && !v[0]) {
         snprintf(err, errcap, "auth: a password needs a username");
         return -1;
     }
+    st->auth_user = v[0];
+    st->auth_pass = v[1] ? v[1] : v[0] ? "" : NULL;
     /* a constant url without credentials and no username: nothing to send */
     const char *url = p->host->template_const(c->url);
     const char *host = url ? strstr(url, "://") : NULL;
-    if (!a->username && host && !memchr(host + 3, '@', strcspn(host + 3, "/?#"))) {
+    if (!v[0] && host && !memchr(host + 3, '@', strcspn(host + 3, "/?#"))) {
         snprintf(err, errcap, "auth: %s needs credentials: in the url (http://user:pass@host/) "
                  "or username and password", auth_names[a->scheme]);
         return -1;

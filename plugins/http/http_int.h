@@ -107,8 +107,8 @@ enum http_auth_scheme { HTTP_AUTH_BASIC, HTTP_AUTH_DIGEST, HTTP_AUTH_NTLM };
 typedef struct http_auth_config {
     uint64_t set;
     int scheme;                    /* enum http_auth_scheme */
-    const char *username;          /* load-time strings: ${env.*} folded */
-    const char *password;
+    const volley_template *username;   /* known at load time (${env.*}) */
+    const volley_template *password;
 } http_auth_config;
 
 /* One multipart/form-data part: a value, or a file read at load time (k6's

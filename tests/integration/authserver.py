@@ -1,7 +1,7 @@
 """A small HTTP/1.1 server on 127.0.0.1 for the http plugin's auth schemes
 and bodies (tests/integration/test_http_auth.py), with checks of its own:
 
-  /digest-auth/USER/PASS   HTTP Digest (RFC 7616: MD5, qop=auth): a 401 with
+  /digest-auth/[auth/]USER/PASS  HTTP Digest (RFC 7616: MD5, qop=auth): a 401 with
                            a fresh nonce, then the client's response hash is
                            computed here from USER/PASS and compared; 200
                            {"authenticated": true, "user": USER} when it
@@ -109,7 +109,8 @@ class AuthServer:
                                  "ctype": self.headers.get("Content-Type", "")})
 
             def digest(self, path):
-                _, _, user, password = path.split("/", 3)
+                # /digest-auth/USER/PASS, or httpbin's /digest-auth/QOP/USER/PASS
+                user, password = path.split("/")[-2:]
                 realm = "volley@test"
                 auth = self.headers.get("Authorization", "")
                 if auth.startswith("Digest "):

@@ -904,7 +904,8 @@ static void test_plugin_checks_and_captures(void **state)
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
                "mean \"status\"?); known checks: status, header, body, duration_lt, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
-               "header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }");
+               "header.NAME, { json: PATH }, { header: NAME }, { regex: PATTERN }, "
+               "{ html: SELECTOR } or { xpath: EXPR }");
 }
 
 static void test_step_option_errors(void **state)
