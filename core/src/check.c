@@ -203,9 +203,19 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
 {
     if (n == 0)
         return true;
+    volley_memo memo = {.vu = vu};
+    bool all = check_eval_memo(items, n, resp, &memo, sink);
+    memo_clear(&memo);
+    return all;
+}
+
+bool check_eval_memo(const check_item *items, size_t n, const volley_response *resp,
+                     volley_memo *memo, const check_sink *sink)
+{
+    if (n == 0)
+        return true;
     if (!resp)
         resp = &step_not_run;
-    volley_memo memo = {.vu = vu};
     char msg[256];
     bool all = true;
     for (size_t i = 0; i < n && (sink || all); i++) {
@@ -216,7 +226,7 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         for (; c < ci->n_conds && pass; c++) {
             const check_cond *k = &ci->conds[c];
             CRASH_CALL(k->plugin, "check eval",
-                       pass = k->key->eval(k->cond, resp, &memo, msg, sizeof msg));
+                       pass = k->key->eval(k->cond, resp, memo, msg, sizeof msg));
         }
         if (sink) {
             char why[320] = "";
@@ -232,7 +242,6 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         }
         all &= pass;
     }
-    memo_clear(&memo);
     return all;
 }
 

@@ -112,6 +112,11 @@ typedef struct check_sink {
  * they render. */
 bool check_eval(const check_item *items, size_t n, const volley_response *resp, volley_vu *vu,
                 const check_sink *sink);
+/* The same with the caller's memo (memo->vu is the VU), which outlives the
+ * checks: a step's captures read what its checks parsed (an HTML document),
+ * and the caller clears it. */
+bool check_eval_memo(const check_item *items, size_t n, const volley_response *resp,
+                     volley_memo *memo, const check_sink *sink);
 
 /* A protocol plugin's response as checks, captures and records read it:
  * resp itself when the plugin's revision `rev` has every field of

@@ -15,6 +15,7 @@
 #include "crash.h"
 #include "duration.h"
 #include "engine_int.h"
+#include "memo.h"
 #include "rng.h"
 #include "secret.h"
 #include "template.h"
@@ -255,10 +256,11 @@ static void record_check(void *ctx, const check_item *ci, bool pass, const char 
 }
 
 /* A step's own `check:` items (check.c evaluates, the VU records). */
-static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp,
+                       volley_memo *memo)
 {
     const check_sink sink = {.result = record_check, .ctx = v};
-    return check_eval(op->checks, op->n_checks, resp, &v->pub, &sink);
+    return check_eval_memo(op->checks, op->n_checks, resp, memo, &sink);
 }
 
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
@@ -276,7 +278,7 @@ static const volley_response step_not_run = {.status = 0, .error = "step did not
 /* Captures into the VU's slots; each records a `captures` sample (kept out
  * of `checks`: a ported `checks: rate==1` means what it meant in k6). */
 static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
-                           const volley_response *resp)
+                           const volley_response *resp, volley_memo *memo)
 {
     if (n == 0)
         return true;
@@ -285,7 +287,7 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
     capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
                       .headers = resp->headers ? resp->headers : "",
                       .headers_len = resp->headers ? resp->headers_len : 0, .url = resp->url,
-                      .jar = resp->jar, .jar_len = resp->jar ? resp->jar_len : 0};
+                      .jar = resp->jar, .jar_len = resp->jar ? resp->jar_len : 0, .memo = memo};
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         const capture_def *c = &defs[i];
@@ -305,9 +307,10 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
     return all;
 }
 
-static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp,
+                         volley_memo *memo)
 {
-    return apply_captures(v, op->captures, op->n_captures, op->group, resp);
+    return apply_captures(v, op->captures, op->n_captures, op->group, resp, memo);
 }
 
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
@@ -315,7 +318,7 @@ bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
 {
     volley_response full;
     return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group,
-                                check_resp_full(resp, c->proto_rev, &full));
+                                check_resp_full(resp, c->proto_rev, &full), NULL);
 }
 
 /*
@@ -423,8 +426,12 @@ static void abort_test(vu_run *v, const flow_op *op)
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
     v->last_status = resp ? resp->status : 0;
-    bool passed = run_checks(v, op, resp);
-    passed &= run_captures(v, op, resp);
+    /* One memo for the step's checks and captures: what a check parsed of
+     * the response (an HTML document) serves the captures too. */
+    volley_memo memo = {.vu = &v->pub};
+    bool passed = run_checks(v, op, resp, &memo);
+    passed &= run_captures(v, op, resp, &memo);
+    memo_clear(&memo);
     run_records(v, op, resp, passed);
     if (passed || op->on_fail == ONFAIL_CONTINUE)
         return true;

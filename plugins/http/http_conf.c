@@ -25,6 +25,23 @@
 
 const char *const http_reuse_names[] = {"keep", "close", "per_iteration", NULL};
 
+static const char *const auth_names[] = {"basic", "digest", "ntlm", NULL};
+
+static const volley_option auth_options[] = {
+    {.name = "scheme", .type = VOLLEY_OPT_ENUM, .offset = offsetof(http_auth_config, scheme),
+     .flags = VOLLEY_OPT_REQUIRED, .enum_values = auth_names,
+     .help = "basic, digest or ntlm (k6's auth param)"},
+    {.name = "username", .type = VOLLEY_OPT_TEMPLATE,
+     .offset = offsetof(http_auth_config, username),
+     .help = "the user (default: the url's, http://user:pass@host/); ${env.*} is read at load time"},
+    {.name = "password", .type = VOLLEY_OPT_TEMPLATE,
+     .offset = offsetof(http_auth_config, password),
+     .help = "the password (default: the url's)"},
+};
+
+static const volley_option_map auth_map = {auth_options, VOLLEY_COUNTOF(auth_options),
+                                           sizeof(http_auth_config), "scheme"};
+
 static const volley_option options[] = {
     [OPT_METHOD] = {.name = "method", .type = VOLLEY_OPT_ENUM,
                     .offset = offsetof(http_config, method), .default_value = "GET",
@@ -49,11 +66,13 @@ static const volley_option options[] = {
                      .help = "request timeout, connecting included", .min = 0.000001,
                      .max = 86400},
     [OPT_QUERY] = {.name = "query", .type = VOLLEY_OPT_TEMPLATE_MAP,
-                   .offset = offsetof(http_config, query),
-                   .help = "query parameters (name: value), URL-encoded and appended to the url"},
+                   .offset = offsetof(http_config, query), .flags = VOLLEY_OPT_REPEAT,
+                   .help = "query parameters (name: value, or name: [a, b] for name=a&name=b), "
+                           "URL-encoded and appended to the url"},
     [OPT_FORM] = {.name = "form", .type = VOLLEY_OPT_TEMPLATE_MAP,
-                  .offset = offsetof(http_config, form),
-                  .help = "form body (name: value), sent as application/x-www-form-urlencoded"},
+                  .offset = offsetof(http_config, form), .flags = VOLLEY_OPT_REPEAT,
+                  .help = "form body (name: value, or name: [a, b]), sent as "
+                          "application/x-www-form-urlencoded"},
     [OPT_REDIRECTS] = {.name = "redirects", .type = VOLLEY_OPT_INT,
                        .offset = offsetof(http_config, redirects), .default_value = "10",
                        .help = "redirects followed at most (k6 maxRedirects; 0: none)",
@@ -90,6 +109,14 @@ static const volley_option options[] = {
                       .enum_values = http_jar_lifetimes,
                       .help = "per_iteration (k6: the VU's jar is emptied when an iteration "
                               "starts) or per_vu (kept across the VU's iterations)"},
+    [OPT_AUTH] = {.name = "auth", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, auth),
+                  .sub = &auth_map,
+                  .help = "basic, digest or ntlm, with the url's credentials or "
+                          "{ scheme, username, password } (k6's auth param)"},
+    [OPT_MULTIPART] = {.name = "multipart", .type = VOLLEY_OPT_OBJECT_LIST,
+                       .offset = offsetof(http_config, multipart), .sub = &http_part_map,
+                       .help = "a multipart/form-data body: a list of parts { name, value } or "
+                               "{ name, file, filename, content_type } (k6's http.file)"},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -315,6 +342,7 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
      * any body and "Expect: 100-continue" to large ones; k6 sends neither. */
     const char *ctype = VOLLEY_OPT_IS_SET(c, OPT_JSON)   ? "Content-Type: application/json"
                         : VOLLEY_OPT_IS_SET(c, OPT_FORM) ? "Content-Type: application/x-www-form-urlencoded"
+                        : st->mp_ctype                   ? st->mp_ctype
                                                          : "Content-Type:";
     if (!has_ctype && has_body && add_fixed(st, ctype) != 0)
         goto oom;
@@ -402,21 +430,59 @@ static int compile_expected(http_step *st, const http_config *c, char *err, size
     return 0;
 }
 
+/* auth: the CURLAUTH_* of its scheme; a step with one runs on curl. */
+static int compile_auth(const http_plugin *p, http_step *st, const http_config *c, char *err,
+                        size_t errcap)
+{
+    if (!VOLLEY_OPT_IS_SET(c, OPT_AUTH))
+        return 0;
+    const http_auth_config *a = &c->auth;
+    st->auth = a->scheme == HTTP_AUTH_DIGEST ? (long)CURLAUTH_DIGEST
+               : a->scheme == HTTP_AUTH_NTLM ? (long)CURLAUTH_NTLM
+                                             : (long)CURLAUTH_BASIC;
+    const volley_template *t[2] = {a->username, a->password};
+    const char *v[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (t[i] && !(v[i] = p->host->template_const(t[i]))) {
+            snprintf(err, errcap, "auth.%s: must be known at load time (${env.*}, "
+                     "${services.*}), not per request", i ? "password" : "username");
+            return -1;
+        }
+    }
+    if (v[1] && !v[0]) {
+        snprintf(err, errcap, "auth: a password needs a username");
+        return -1;
+    }
+    st->auth_user = v[0];
+    st->auth_pass = v[1] ? v[1] : v[0] ? "" : NULL;
+    /* a constant url without credentials and no username: nothing to send */
+    const char *url = p->host->template_const(c->url);
+    const char *host = url ? strstr(url, "://") : NULL;
+    if (!v[0] && host && !memchr(host + 3, '@', strcspn(host + 3, "/?#"))) {
+        snprintf(err, errcap, "auth: %s needs credentials: in the url (http://user:pass@host/) "
+                 "or username and password", auth_names[a->scheme]);
+        return -1;
+    }
+    return 0;
+}
+
 static int compile_body(http_plugin *p, http_step *st, const http_config *c,
                         char *err, size_t errcap)
 {
     bool has_body = VOLLEY_OPT_IS_SET(c, OPT_BODY), has_json = VOLLEY_OPT_IS_SET(c, OPT_JSON);
-    bool has_form = VOLLEY_OPT_IS_SET(c, OPT_FORM);
-    if (has_body + has_json + has_form > 1) {
-        snprintf(err, errcap, "body, json and form cannot be used together (each is a body)");
+    bool has_form = VOLLEY_OPT_IS_SET(c, OPT_FORM), has_mp = VOLLEY_OPT_IS_SET(c, OPT_MULTIPART);
+    if (has_body + has_json + has_form + has_mp > 1) {
+        snprintf(err, errcap, "body, json, form and multipart cannot be used together (each is a body)");
         return -1;
     }
-    if ((has_body || has_json || has_form) && c->method == HTTP_HEAD) {
+    if ((has_body || has_json || has_form || has_mp) && c->method == HTTP_HEAD) {
         snprintf(err, errcap, "a HEAD request cannot have a body");
         return -1;
     }
     const char *text = NULL;
-    if (has_form) {
+    if (has_mp) {
+        return http_mp_compile(p, st, &c->multipart, err, errcap);
+    } else if (has_form) {
         for (size_t i = 0; i < c->form.n; i++) {
             if (!*c->form.keys[i]) {
                 snprintf(err, errcap, "form: a field needs a name");
@@ -583,7 +649,9 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
 {
     const volley_host *h = p->host;
     const char *text = url ? url : shown;
-    if (!p->raw_enabled || !text)
+    /* auth: curl answers the server's challenge (and keeps NTLM's
+     * connection for it) */
+    if (!p->raw_enabled || !text || st->auth)
         return 0;
     bool tls = strncmp(text, "https://", 8) == 0;
     if (!(tls ? p->raw_tls : strncmp(text, "http://", 7) == 0))
@@ -762,7 +830,8 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     if (compile_body(p, st, c, err, errcap) != 0 ||
         compile_headers(p, st, c, err, errcap) != 0 ||
         compile_expected(st, c, err, errcap) != 0 ||
-        http_cookie_compile(p, st, c, err, errcap) != 0)
+        http_cookie_compile(p, st, c, err, errcap) != 0 ||
+        compile_auth(p, st, c, err, errcap) != 0)
         goto fail;
     /* tls: applies to https (and to a redirect from http to https);
      * checked at load time whatever the url. */
@@ -866,6 +935,9 @@ void http_step_free(void *inst, void *step)
     free(st->cookie_fixed);
     free((void *)st->cookie_replace);
     free(st->jar_ops);
+    free(st->mp_bytes);
+    free(st->mp_ctype);
+    free(st->mp_segs);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);
     free(st);

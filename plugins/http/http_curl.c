@@ -62,7 +62,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     size_t len = size * n;
     vs->resp.hdr_bytes += len;
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        if (!vs->t_first)
+        /* digest, NTLM: the answer after the 401s is the response */
+        if (!vs->t_first || (vs->step && vs->step->auth & (CURLAUTH_DIGEST | CURLAUTH_NTLM)))
             vs->t_first = vs->w->host->now_ns();
         vs->resp.headers.len = 0;
         return len;
@@ -262,6 +263,11 @@ static int configure(http_vu *vs, const http_step *st)
     rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, close);
     rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, close);
     rc |= apply_tls(vs, st->tls);
+    /* auth: (digest and NTLM answer a 401 on the same transfer); without
+     * it, credentials in the url go as basic, curl's default */
+    rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, st->auth ? st->auth : (long)CURLAUTH_BASIC);
+    rc |= curl_easy_setopt(e, CURLOPT_USERNAME, st->auth_user);
+    rc |= curl_easy_setopt(e, CURLOPT_PASSWORD, st->auth_pass);
     vs->configured = rc == CURLE_OK ? st : NULL;
     return rc == CURLE_OK ? 0 : -1;
 }
@@ -320,7 +326,8 @@ static int render(http_vu *vs, const http_step *st)
     }
     if (st->headers_dynamic && render_headers(vs, st) != 0)
         return -1;
-    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM) {
+    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM ||
+        st->body_kind == BODY_MULTIPART) {
         if (http_render_body(h, vs, st) != 0)
             return -1;
         if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vs->reqbody.len) ||
@@ -511,7 +518,9 @@ static double us_ms(curl_off_t from, curl_off_t to)
 static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now, bool timed_out)
 {
     double receiving = 0.0;
-    if (timed_out && vs->t_prereq && vs->t_first) {
+    /* digest, NTLM: curl's STARTTRANSFER is the first 401's */
+    bool multipass = vs->step && (vs->step->auth & (CURLAUTH_DIGEST | CURLAUTH_NTLM));
+    if ((timed_out || multipass) && vs->t_prereq && vs->t_first) {
         receiving = http_ns_ms(vs->t_first, now);   /* curl's TOTAL is later */
     } else if (vs->t_prereq && vs->t_first) {
         curl_off_t st = 0, total = 0;

@@ -39,7 +39,7 @@
  *                   about a step is built once here (url, header list,
  *                   body, DNS pin, whether the fast path may run it and its
  *                   prebuilt request)
- *                   -> tls, cookie, request
+ *                   -> tls, cookie, request, multipart
  *   http_cookie.c   a step's cookies (cookies:, jar:, cookie_jar:, its
  *                   Cookie header) compiled, and per request: the jar's
  *                   lifetime and operations, the one Cookie line both
@@ -53,6 +53,10 @@
  *                   -> request (the method names)
  *   http_request.c  request building: templated url and body rendered per
  *                   request, the fast path's request bytes and url check
+ *                   -> multipart
+ *   http_multipart.c multipart/form-data bodies: built at load time (files
+ *                   read once), a templated value's pieces rendered per
+ *                   request
  *   http_parse.c    the HTTP/1.1 response parser (http_parse.h): pure, no
  *                   curl, no libuv
  *   http_text.h     inline text and buffer helpers used everywhere
@@ -99,8 +103,30 @@ enum http_method {
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
     OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE,
-    OPT_COOKIES, OPT_JAR, OPT_JAR_LIFE
+    OPT_COOKIES, OPT_JAR, OPT_JAR_LIFE, OPT_AUTH, OPT_MULTIPART
 };
+
+/* auth: k6's auth param (basic, digest, ntlm), with the credentials in the
+ * url (http://user:pass@host/) or beside the scheme. */
+enum http_auth_scheme { HTTP_AUTH_BASIC, HTTP_AUTH_DIGEST, HTTP_AUTH_NTLM };
+
+typedef struct http_auth_config {
+    uint64_t set;
+    int scheme;                    /* enum http_auth_scheme */
+    const volley_template *username;   /* known at load time (${env.*}) */
+    const volley_template *password;
+} http_auth_config;
+
+/* One multipart/form-data part: a value, or a file read at load time (k6's
+ * http.file()). */
+typedef struct http_part_config {
+    uint64_t set;
+    const char *name;
+    const volley_template *value;
+    const char *file;              /* VOLLEY_OPT_FILE: the resolved path */
+    const char *filename;          /* default: the file's base name      */
+    const char *content_type;      /* a file's default: application/octet-stream */
+} http_part_config;
 
 /* connection_reuse: k6's default, noConnectionReuse, noVUConnectionReuse. */
 enum http_reuse {
@@ -136,6 +162,8 @@ typedef struct http_config {
     volley_template_map cookies;   /* cookies: name -> value */
     http_jar_cfg jar;              /* jar: clear, delete, set */
     int jar_life;                  /* cookie_jar: per_iteration, per_vu */
+    http_auth_config auth;
+    volley_object_list multipart;  /* of http_part_config */
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
@@ -143,6 +171,7 @@ extern const char *const http_method_names[];       /* http_request.c */
 extern const char *const http_reuse_names[];        /* http_conf.c    */
 extern const volley_option_map http_jar_map;        /* http_cookie.c  */
 extern const char *const http_jar_lifetimes[];      /* http_cookie.c  */
+extern const volley_option_map http_part_map;       /* http_multipart.c */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
@@ -177,8 +206,16 @@ enum http_body_kind {
     BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
     BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
     BODY_JSON,      /* rendered per request from body_json               */
-    BODY_FORM       /* rendered per request from the form map            */
+    BODY_FORM,      /* rendered per request from the form map            */
+    BODY_MULTIPART  /* rendered per request from mp_segs (a templated value) */
 };
+
+/* A piece of a templated multipart body: fixed bytes or a value. */
+typedef struct http_mp_seg {
+    const char *text;               /* into http_step.mp_bytes, or NULL     */
+    size_t len;
+    const volley_template *value;
+} http_mp_seg;
 
 /* An expected-status range: [lo, hi] inclusive. */
 typedef struct http_status_range {
@@ -248,6 +285,13 @@ typedef struct http_step {
     size_t n_cookie_replace;
     struct http_jar_op *jar_ops;    /* owned: jar: clear, delete, set       */
     size_t n_jar_ops;
+    long auth;                      /* CURLAUTH_* of auth:, 0: none (curl's
+                                       basic for credentials in the url)    */
+    const char *auth_user, *auth_pass;   /* auth:'s, or NULL                */
+    char *mp_bytes;                 /* owned: the multipart body's fixed bytes */
+    char *mp_ctype;                 /* owned: its Content-Type header line  */
+    http_mp_seg *mp_segs;           /* owned: BODY_MULTIPART's pieces       */
+    size_t n_mp_segs;
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */
@@ -566,6 +610,15 @@ static inline bool http_status_expected(const http_step *st, long status)
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
 /* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+
+/* ---- http_multipart.c ---- */
+
+/* multipart: into st (BODY_FIXED, or BODY_MULTIPART with a run-time
+ * value) and its Content-Type line; files read now. -1 with err. */
+int http_mp_compile(http_plugin *p, http_step *st, const volley_object_list *parts, char *err,
+                    size_t errcap);
+/* A BODY_MULTIPART body for vu, appended to out. */
+int http_mp_render(const volley_host *h, const http_step *st, volley_vu *vu, volley_buf *out);
 /* Whether curl would send a (rendered) url of the step as it is, so the
  * fast path may send it. */
 bool http_url_verbatim(const http_step *st, const char *url, size_t len);

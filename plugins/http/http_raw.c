@@ -150,7 +150,7 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         body = st->body_text;
         blen = st->body_len;
     } else if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON ||
-               st->body_kind == BODY_FORM) {
+               st->body_kind == BODY_FORM || st->body_kind == BODY_MULTIPART) {
         if (http_render_body(h, vs, st) != 0)
             return -1;
         body = vs->reqbody.data;

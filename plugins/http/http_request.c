@@ -42,9 +42,10 @@ int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
 {
     vs->reqbody.len = 0;
-    int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-             : st->body_kind == BODY_FORM ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
-                                          : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
+    int rc = st->body_kind == BODY_JSON        ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
+             : st->body_kind == BODY_FORM      ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
+             : st->body_kind == BODY_MULTIPART ? http_mp_render(h, st, vs->vu, &vs->reqbody)
+                                               : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
     if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
         return -1;
     vs->reqbody.data[vs->reqbody.len] = '\0';

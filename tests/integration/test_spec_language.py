@@ -811,7 +811,7 @@ class SpecLanguageTest(VolleyCase):
         rc, out, err = self.volley("validate", spec)
         self.assertEqual(rc, 104)
         self.assertIn('expected_statuses: "20x" is not a status (100-599) or a range such as 200-299', err)
-        self.assertIn("body, json and form cannot be used together", err)
+        self.assertIn("body, json, form and multipart cannot be used together", err)
         self.assertRegex(err, r"redirects: expected .*100")
 
     def test_check_item_errors_in_one_pass(self):

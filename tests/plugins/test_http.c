@@ -1191,7 +1191,7 @@ static void test_config_errors(void **state)
     assert_null(compile("url: ${services.nginx}/fast\ntimeout: 0s"));
 
     assert_null(compile("url: ${services.nginx}/post\nmethod: POST\nbody: x\njson: {a: 1}"));
-    assert_non_null(strstr(F.err, "body, json and form cannot be used together"));
+    assert_non_null(strstr(F.err, "body, json, form and multipart cannot be used together"));
 
     assert_null(compile("url: ftp://127.0.0.1/file"));
     assert_non_null(strstr(F.err, "http://"));

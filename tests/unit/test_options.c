@@ -591,6 +591,45 @@ static void test_template_map(void **state)
                "hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
 }
 
+/* VOLLEY_OPT_REPEAT: a list value repeats its key, in order. */
+struct rep_cfg {
+    uint64_t set;
+    volley_template_map form;
+};
+static const volley_option rep_opts[] = {
+    {.name = "form", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(struct rep_cfg, form),
+     .flags = VOLLEY_OPT_REPEAT, .help = "pairs"},
+};
+static const volley_option_map rep_map = {rep_opts, 1, sizeof(struct rep_cfg), NULL};
+
+static void test_template_map_repeat(void **state)
+{
+    fx *f = *state;
+    struct rep_cfg c;
+    char buf[64];
+    fill_ok(f, &rep_map, "form: { a: [x, \"${vu.id}\"], b: y, c: [] }\n", &c);
+    assert_int_equal(c.form.n, 3);
+    assert_string_equal(c.form.keys[0], "a");
+    assert_string_equal(c.form.keys[1], "a");
+    assert_string_equal(c.form.keys[2], "b");
+    assert_string_equal(render_tmpl(c.form.values[0], 1, 0, buf, sizeof buf), "x");
+    assert_string_equal(render_tmpl(c.form.values[1], 7, 0, buf, sizeof buf), "7");
+    assert_string_equal(render_tmpl(c.form.values[2], 1, 0, buf, sizeof buf), "y");
+    FILL_FAILS(f, &rep_map, "form: { a: [x, [y]] }\n", &c,
+               "t.yaml:1:16: error: root.form.a[1]: expected a string or a list of strings, got "
+               "sequence");
+    /* without the flag a list stays an error */
+    struct cfg all;
+    FILL_FAILS(f, &all_map, "headers: { A: [x] }\n", &all,
+               "t.yaml:1:15: error: root.headers.A: expected a string, got sequence");
+    volley_option bad = rep_opts[0];
+    bad.type = VOLLEY_OPT_STRING_LIST;
+    const volley_option_map bad_map = {&bad, 1, sizeof(struct rep_cfg), NULL};
+    char err[200];
+    assert_int_equal(opt_check_map(&bad_map, err, sizeof err), -1);
+    assert_string_equal(err, "option \"form\": VOLLEY_OPT_REPEAT is for template maps");
+}
+
 static void test_scalar_typing(void **state)
 {
     fx *f = *state;
@@ -947,6 +986,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_map_repeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalar_typing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_nesting, setup, teardown),

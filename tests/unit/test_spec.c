@@ -1171,7 +1171,8 @@ static void test_plugin_checks_and_captures(void **state)
                "url, timings, bytes, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
                "header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, { header: NAME }, "
-               "{ cookie: NAME }, { jar_cookie: NAME } or { regex: PATTERN }");
+               "{ cookie: NAME }, { jar_cookie: NAME }, { regex: PATTERN }, { html: SELECTOR } or "
+               "{ xpath: EXPR }");
 }
 
 static void test_step_option_errors(void **state)

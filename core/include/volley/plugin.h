@@ -61,12 +61,14 @@ extern "C" {
  *               VOLLEY_OPT_LONG_FORM and volley_template_map.replace (k6's
  *               request cookies { value, replace }); volley_response.jar
  *               and .jar_len (a VU's cookies for the response's url, read
- *               from a protocol plugin of revision 7 or later only;
+ *               from a protocol plugin of revision 7 or later only);
  *               volley_response.proto, .url, .has, the timing components
  *               (.blocked_ms ... .receiving_ms) and .bytes_sent,
  *               .bytes_received (read from a protocol plugin of revision
  *               7 or later only; check plugins test host->revision >= 7);
- *               volley_run_summary.n_captures and .captures
+ *               volley_run_summary.n_captures and .captures;
+ *               VOLLEY_OPT_REPEAT (a template map whose list values
+ *               repeat their key: form and query's tag: [a, b])
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -175,6 +177,10 @@ typedef enum volley_opt_type {
  * map's `replace` then says, per key, whether replace was true. A core
  * older than revision 7 refuses the mapping form (expects a string). */
 #define VOLLEY_OPT_LONG_FORM 0x8u
+/* VOLLEY_OPT_TEMPLATE_MAP only (revision 7): a value may also be a list of
+ * strings, which gives its key once per item, in order (`tag: [a, b]`:
+ * keys tag, tag). A core older than revision 7 refuses the list. */
+#define VOLLEY_OPT_REPEAT 0x10u
 
 typedef struct volley_option_map volley_option_map;
 
