@@ -36,9 +36,13 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import namedtuple
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ws"))
 import wsserver  # noqa: E402  (the WebSocket echo of the ws plugin's tests)
+
+# One request the stand-in saw, as StandIn.taken() returns it.
+Request = namedtuple("Request", "method path headers body")
 
 SHOP_TITLE = "David li commerce-test"
 CHECKOUT_ID = "7"
@@ -75,16 +79,16 @@ class _State:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.sessions = {}      # id -> {"user": name or None, "cart": int}
+        self.sessions = {}      # id -> {"user": name or None, "cart": int, "forms": build ids given}
         self.next_id = 1
         self.requests = 0
-        self.log = []           # (method, path, headers) of every request
+        self.log = []           # a Request for every request
 
     def new_session(self):
         with self.lock:
             sid = "s%d" % self.next_id
             self.next_id += 1
-            self.sessions[sid] = {"user": None, "cart": 0}
+            self.sessions[sid] = {"user": None, "cart": 0, "forms": set()}
             return sid
 
 
@@ -174,7 +178,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.body = self.rfile.read(n) if n else b""
         with self.server.state.lock:
             self.server.state.requests += 1
-            self.server.state.log.append((self.command, self.path, dict(self.headers)))
+            self.server.state.log.append(Request(self.command, self.path, dict(self.headers), self.body))
         u = urllib.parse.urlsplit(self.path)
         path, query = u.path, urllib.parse.parse_qsl(u.query, keep_blank_values=True)
         parts = [p for p in path.split("/") if p]
@@ -269,7 +273,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             q = json.loads(self.body or b"{}").get("query", "")
         except ValueError:
             return self._send(400, {"errors": [{"message": "body is not JSON"}]})
-        if not self.headers.get("Authorization", "").startswith("Bearer "):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth == "Bearer expired":
             return self._send(401, {"message": "This endpoint requires you to be authenticated."})
         if "mutation" in q:
             subject = q.split('subjectId:"', 1)[-1].split('"', 1)[0]
@@ -294,11 +299,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _shop_page(self, title, body, cookies):
         return self._send(200, _page("%s | %s" % (title, SHOP_TITLE), body), "text/html; charset=utf-8", cookies)
 
-    def _form_fields(self, form_id):
-        return "\n".join([_hidden("form_build_id", "form-b%d" % self.server.state.requests),
-                          _hidden("form_id", form_id), _hidden("form_token", "tok-%s" % form_id)])
+    def _form_fields(self, sess, form_id):
+        """A form's hidden fields, one per line as Drupal writes them (so
+        JavaScript's `value="(.*)"` stops at the line's end). The build
+        id is new each time and remembered by the session."""
+        with self.server.state.lock:
+            self.server.state.next_id += 1
+            build = "form-b%d" % self.server.state.next_id
+            sess["forms"].add(build)
+        return "\n".join([_hidden("form_build_id", build), _hidden("form_id", form_id),
+                          _hidden("form_token", "tok-%s" % form_id)])
+
+    def _form_ok(self, sess, f, form_id, token=True):
+        """Drupal's form validation: a build id this session was given,
+        the form's id and (but for the login form) its token."""
+        return (f.get("form_build_id") in sess["forms"] and f.get("form_id") == form_id
+                and (not token or f.get("form_token") == "tok-%s" % form_id))
 
     def _shop(self, rest):
+        if rest.startswith(("/modules/", "/misc/", "/profiles/", "/sites/")):
+            if self.headers.get("If-Modified-Since"):
+                return self._send(304, b"", "text/css")
+            return self._send(200, b"/* asset */\n", "text/css")
         sid, sess, cookies = self._session()
         base = "/pantheon"
         products = {"/bags-cases/commerce-guys-laptop-bag": "Commerce Guys Laptop Bag",
@@ -307,51 +329,47 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     "/drinks/guy-mug": '"The Guy" Mug '}
         categories = {"/collection/carry": "To carry", "/collection/drink": "To drink with"}
         co = "/checkout/" + CHECKOUT_ID
-        if self.headers.get("If-Modified-Since") and (rest.startswith("/modules/") or rest.startswith("/misc/")
-                                                      or rest.startswith("/profiles/") or rest.startswith("/sites/")):
-            return self._send(304, b"", "text/css")
-        if rest.startswith(("/modules/", "/misc/", "/profiles/", "/sites/")):
-            return self._send(200, b"/* asset */\n", "text/css")
+        steps = {co: ("Checkout", "commerce_checkout_form_checkout", co + "/shipping"),
+                 co + "/shipping": ("Shipping", "commerce_checkout_form_shipping", co + "/review"),
+                 co + "/review": ("Review order", "commerce_checkout_form_review", co + "/payment")}
+        post = self.command == "POST"
+        f = self._form() if post else {}
         if rest == "/":
             return self._shop_page("Welcome to %s" % SHOP_TITLE, '<a href="/user/login">Log in</a>', cookies)
         if rest == "/user/login":
-            if self.command == "POST":
-                f = self._form()
-                if f.get("name") and f.get("name") == f.get("pass") and f.get("form_build_id"):
-                    sess["user"] = f["name"]
-                    return self._redirect(base + "/users/" + f["name"], headers=cookies)
-                return self._shop_page("User account", "<p>Sorry, unrecognized username or password.</p>", cookies)
-            return self._shop_page("User account", '<form method="post">%s</form>' % self._form_fields("user_login"),
-                                   cookies)
+            if post and self._form_ok(sess, f, "user_login", token=False) and f.get("name") \
+                    and f.get("name") == f.get("pass") and f.get("op") == "Log in":
+                sess["user"] = f["name"]
+                return self._redirect(base + "/users/" + f["name"], headers=cookies)
+            err = "<p>Sorry, unrecognized username or password.</p>" if post else ""
+            return self._shop_page("User account", '%s<form method="post">\n%s\n</form>'
+                                   % (err, self._form_fields(sess, "user_login")), cookies)
         if rest.startswith("/users/"):
             return self._shop_page(rest[len("/users/"):], "<p>Member for 1 year</p>", cookies)
         if rest in categories:
             return self._shop_page(categories[rest], "<ul><li>products</li></ul>", cookies)
         if rest in products:
-            if self.command == "POST":
-                sess["cart"] += 1
-                return self._shop_page(products[rest], "<p>Item successfully added to your cart</p>" +
-                                       self._form_fields("commerce_cart_add_to_cart_form"), cookies)
-            return self._shop_page(products[rest], '<form method="post">%s\n%s</form>' % (
-                self._form_fields("commerce_cart_add_to_cart_form"), _hidden("product_id", "2")), cookies)
+            form = '<form method="post">\n%s\n%s\n</form>' % (
+                self._form_fields(sess, "commerce_cart_add_to_cart_form"), _hidden("product_id", "2"))
+            if post and self._form_ok(sess, f, "commerce_cart_add_to_cart_form") and f.get("product_id") == "2" \
+                    and f.get("op") == "Add to cart":
+                sess["cart"] += int(f.get("quantity") or 1)
+                form = "<p>Item successfully added to your cart</p>\n" + form
+            return self._shop_page(products[rest], form, cookies)
         if rest == "/cart":
-            if self.command == "POST":
+            form_id = "views_form_commerce_cart_form_default"
+            if post and sess["cart"] and self._form_ok(sess, f, form_id) and f.get("op") == "Checkout":
                 return self._redirect(base + co, headers=cookies)
             if not sess["cart"]:
                 return self._shop_page("Shopping cart", "<p>Your shopping cart is empty.</p>", cookies)
-            return self._shop_page("Shopping cart", '<form method="post">%s</form>' % self._form_fields("views_form_commerce_cart_form_default"), cookies)
-        if rest == co:
-            if self.command == "POST":
-                return self._redirect(base + co + "/shipping", headers=cookies)
-            return self._shop_page("Checkout", '<form method="post">%s</form>' % self._form_fields("commerce_checkout_form_checkout"), cookies)
-        if rest == co + "/shipping":
-            if self.command == "POST":
-                return self._redirect(base + co + "/review", headers=cookies)
-            return self._shop_page("Shipping", '<form method="post">%s</form>' % self._form_fields("commerce_checkout_form_shipping"), cookies)
-        if rest == co + "/review":
-            if self.command == "POST":
-                return self._redirect(base + co + "/payment", headers=cookies)
-            return self._shop_page("Review order", '<form method="post">%s</form>' % self._form_fields("commerce_checkout_form_review"), cookies)
+            return self._shop_page("Shopping cart", '<form method="post">\n%s\n</form>'
+                                   % self._form_fields(sess, form_id), cookies)
+        if rest in steps:
+            title, form_id, nxt = steps[rest]
+            if post and sess["cart"] and self._form_ok(sess, f, form_id) and f.get("op") == "Continue to next step":
+                return self._redirect(base + nxt, headers=cookies)
+            return self._shop_page(title, '<form method="post">\n%s\n</form>' % self._form_fields(sess, form_id),
+                                   cookies)
         if rest == co + "/payment":
             return self._redirect(base + co + "/paypal_ec", headers=cookies)
         if rest == co + "/paypal_ec":
@@ -428,7 +446,8 @@ class StandIn:
             raise RuntimeError("the ws stand-in did not start")
 
     def taken(self):
-        """The requests since the last call: (method, path, headers)."""
+        """The requests since the last call: a Request (method, path,
+        headers, body) each."""
         with self.state.lock:
             out, self.state.log = self.state.log, []
         return out
