@@ -64,7 +64,8 @@ def all_pass(*paths, n=1):
 # checks: {path: (passes, fails)} exactly, or with "min" the
 # passes at least and no fails; checks_total: how many checks, each
 # passing; metrics / metrics_min: {key: {stat: value or least}} of the
-# export; tagged: (metric, tag, value) that some json-out sample carries;
+# export; export: a function of the export's metrics that must hold;
+# tagged: (metric, tag, value) that some json-out sample carries;
 # sent: a function of the stand-in's requests (standin.Request: method,
 # path, headers, body). A key NAME@CASE runs twins/NAME.yaml again with
 # the -e values of EXTRA_ENV[NAME@CASE], to take a branch the default
@@ -194,8 +195,13 @@ EXPECT = {
     "tagging": dict(reqs=1, checks=all_pass("::status is 200"),
                     tagged=[("http_reqs", "my_tag", "I'm a tag"), ("checks", "my_tag", "I'm a tag"),
                             ("my_trend", "my_tag", "I'm a tag")]),
+    # one iteration: the gauge's one value is the running max's; over
+    # http:// the TLS handshake adds 0 to connecting
     "custom_metrics": dict(reqs=1, checks=all_pass("::status is 200"),
-                           metrics={"my_counter": {"count": 1}, "my_rate": {"value": 1}}),
+                           metrics={"my_counter": {"count": 1}, "my_rate": {"value": 1}},
+                           export=lambda m: m["my_gauge"]["value"] == m["http_req_duration"]["max"] > 0 and
+                           m["my_trend"]["max"] == m["http_req_connecting"]["max"] and
+                           m["http_req_tls_handshaking"]["max"] == 0),
     "cookies": dict(reqs=8, checks_total=25),
     "websocket": dict(checks=all_pass("::status is 101"), metrics={"ws_sessions": {"count": 1}},
                       metrics_min={"ws_msgs_sent": {"count": 3}, "ws_msgs_received": {"count": 3},
@@ -364,6 +370,8 @@ class K6Twins(unittest.TestCase):
             self.assertIn(key, data["metrics"], why)
             for stat, value in stats.items():
                 self.assertEqual(data["metrics"][key][stat], value, "%s %s\n%s" % (key, stat, why))
+        if "export" in want:
+            self.assertTrue(want["export"](data["metrics"]), "%s: %r" % (name, data["metrics"]))
         if "sent" in want:
             self.assertTrue(want["sent"](sent), "%s: the stand-in saw %r" % (name, sent[:10]))
         if "tagged" in want:
