@@ -5,6 +5,7 @@
  * sleeps and groups, and parks or stops when its executor says so. Checks
  * are evaluated by check.c; their results are recorded here.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,12 +369,39 @@ static void abort_test(vu_run *v, const flow_op *op)
 {
     engine *e = v->w->e;
     int expected = 0;
-    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, 1)) {
+    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, ABORT_BY_CHECK)) {
         snprintf(e->abort_reason, sizeof e->abort_reason,
                  "a check or capture failed at %s (on_check_fail: abort_test)", op->location);
         engine_request_stop(e);
     }
 }
+
+/* An abort step (k6's exec.test.abort(reason)): the test stops as with
+ * abort_test; the iteration ends here, failed (a setup that aborts has
+ * failed too, and says why). */
+static void abort_step(vu_run *v, const flow_op *op)
+{
+    engine *e = v->w->e;
+    v->iter_failed = true;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&e->test_aborted, &expected, ABORT_BY_STEP))
+        return;
+    volley_buf *b = &v->w->scratch;
+    b->len = 0;
+    char shown[400];
+    if (tmpl_render(op->abort_reason, &v->pub, b) != 0 || !b->data)
+        snprintf(shown, sizeof shown, "(the reason could not be rendered: out of memory)");
+    else
+        vu_redact(v, b->data, shown, sizeof shown);
+    snprintf(e->abort_reason, sizeof e->abort_reason, "%s%s(abort at %s)", shown,
+             *shown ? " " : "", op->location);
+    if (v->sr->sc->role != SC_ROLE_MAIN)
+        snprintf(e->hook_reason, sizeof e->hook_reason, "%s: %.400s", v->sr->sc->name, e->abort_reason);
+    engine_request_stop(e);
+}
+
+/* A check step's "response": there is none, and none was expected. */
+static const volley_response no_request = {.status = 0};
 
 /* After a step: checks, captures, records; then what on_check_fail says.
  * Returns false when the iteration must end here. */
@@ -397,12 +425,26 @@ static void end_iteration_early(vu_run *v)
     v->depth = 0;
 }
 
+/* A response as checks read it: an older plugin's struct ends before the
+ * revision 7 fields, so they are read from a zeroed copy. */
+static const volley_response *resp_full(const volley_response *resp, uint32_t rev,
+                                        volley_response *tmp)
+{
+    if (!resp || rev >= 7)
+        return resp;
+    memset(tmp, 0, sizeof *tmp);
+    memcpy(tmp, resp, offsetof(volley_response, tls_version));
+    return tmp;
+}
+
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
 {
     vu_run *v = (vu_run *)vu;
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
+    volley_response full;
+    resp = resp_full(resp, v->w->e->s->protos[op->proto].plugin->desc->revision, &full);
     if (finish_step(v, op, resp))
         v->pc++;
     else
@@ -531,6 +573,18 @@ void engine_vu_run(vu_run *v)
         if (op->kind == OP_ONCE_EXIT) {
             v->once_done |= (uint64_t)1 << op->once;
             v->pc++;
+            continue;
+        }
+        if (op->kind == OP_CHECK) {
+            if (finish_step(v, op, &no_request))
+                v->pc++;
+            else
+                end_iteration_early(v);
+            continue;
+        }
+        if (op->kind == OP_ABORT) {
+            abort_step(v, op);
+            end_iteration_early(v);
             continue;
         }
         if (op->kind == OP_SLEEP) {

@@ -658,6 +658,99 @@ static bool compile_sleep(spec_loader *L, const ynode *step, const char *path, c
     return true;
 }
 
+/*
+ * `- abort: REASON`: k6's exec.test.abort(REASON). The VU that gets there
+ * stops the whole test as on_check_fail: abort_test does (exit 108); the
+ * reason is a template, rendered then.
+ */
+static bool compile_abort(spec_loader *L, const ynode *step, const char *path, const char *group,
+                          op_list *out)
+{
+    const ynode *v = ynode_get(step, "abort");
+    if (step->n_pairs != 1) {
+        ynode_error(L->d, step, "%s: an abort step takes no other keys", path);
+        return false;
+    }
+    if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+        ynode_error(L->d, v, "%s.abort: expected the reason (a string), got %s", path,
+                    v->kind == YNODE_SCALAR ? "null" : ynode_kind_name(v));
+        return false;
+    }
+    char err[512];
+    const volley_template *t = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+    if (!t) {
+        ynode_error(L->d, v, "%s.abort: %s", path, err);
+        return false;
+    }
+    flow_op *op = push_op(L, out);
+    op->kind = OP_ABORT;
+    op->group = group;
+    op->abort_reason = t;
+    op->location = spec_loc(L, step);
+    return true;
+}
+
+/* A check step's conditions must not read a response: there is none. */
+static bool check_step_conds(spec_loader *L, const ynode *checks, const char *path,
+                             const flow_op *op)
+{
+    bool ok = true;
+    for (size_t i = 0; i < op->n_checks; i++) {
+        const ynode *item = checks->kind == YNODE_SEQ ? checks->items[i] : checks;
+        for (size_t c = 0; c < op->checks[i].n_conds; c++) {
+            const check_cond *cc = &op->checks[i].conds[c];
+            if (cc->reads & VOLLEY_READS_NO_RESPONSE)
+                continue;
+            const ynode *at = ynode_get(item, cc->key->key);
+            ynode_error(L->d, at ? at : item, "%s.check[%zu].%s: a check step makes no request, so "
+                        "its checks are on values (value: { of: ... }); \"%s\" reads a response",
+                        path, i, cc->key->key, cc->key->key);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/*
+ * `- check: [...]` with no http or ws: k6's check(value, {...}) on a value
+ * that is not a response (check(Math.random(), ...), check(null, {"always
+ * passes": true})). Its items record `checks` as any step's; record,
+ * tags and on_check_fail work as on a request step; nothing to capture.
+ */
+static bool compile_check_step(spec_loader *L, const ynode *step, const char *path,
+                               const char *group, op_list *out)
+{
+    bool ok = true;
+    const ynode *cap = ynode_get(step, "capture");
+    if (cap) {
+        ynode_error(L->d, cap, "%s.capture: a check step makes no request: there is nothing to "
+                    "capture", path);
+        ok = false;
+    }
+    const ynode *checks = ynode_get(step, "check");
+    L->cur_step = step;
+    L->cur_group = group;
+    flow_op tmp = {.kind = OP_CHECK, .group = group, .location = spec_loc(L, checks)};
+    ok &= check_compile_list(&L->checks, checks, spec_subpath(L, path, "check"), group, false,
+                             &tmp.checks, &tmp.n_checks);
+    ok = ok && check_step_conds(L, checks, path, &tmp);
+    if (!cap)
+        ok &= spec_compile_step_data(L, step, path, &tmp);
+    for (size_t i = 0; i < tmp.n_records; i++)
+        if (tmp.records[i].source == REC_DURATION || tmp.records[i].source == REC_STATUS) {
+            ynode_error(L->d, ynode_get(step, "record"), "%s.record: a check step makes no request: "
+                        "it has no duration or status to record", path);
+            ok = false;
+            break;
+        }
+    if (!ok) {
+        spec_free_step_data(&tmp);
+        return false;
+    }
+    *push_op(L, out) = tmp;
+    return true;
+}
+
 static bool compile_group(spec_loader *L, const ynode *step, const char *path, const char *scname,
                           const char *group, op_list *out, int depth)
 {
@@ -745,6 +838,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         return compile_once(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "sleep"))
         return compile_sleep(L, step, path, group, out);
+    if (ynode_get(step, "abort"))
+        return compile_abort(L, step, path, group, out);
     /* Exactly one key must name a protocol; the rest are step keys. */
     const ynode *proto_key = NULL;
     const plug *proto = NULL;
@@ -772,6 +867,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "group";
         names[nn++] = "sleep";
         names[nn++] = "once";
+        names[nn++] = "abort";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -792,9 +888,11 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         ok = false;
     }
     if (!proto_key) {
+        if (ok && ynode_get(step, "check"))
+            return compile_check_step(L, step, path, group, out);
         if (ok)
-            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once (or another "
-                        "protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, abort, "
+                        "check (or another protocol plugin's key)", path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;

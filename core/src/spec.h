@@ -38,7 +38,9 @@ struct volley_captures {
 
 typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
-    OP_ONCE_ENTER, OP_ONCE_EXIT     /* `once:` steps: a VU runs them until they complete once */
+    OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
+    OP_CHECK,                       /* `check:` with no request: checks on values (k6's check(v, ...)) */
+    OP_ABORT                        /* `abort: REASON`: the test stops (k6's exec.test.abort) */
 } op_kind;
 
 /* Blocks of `once:` steps one scenario may have (a bit each per VU). */
@@ -95,6 +97,8 @@ typedef struct flow_op {
     /* OP_ONCE_ENTER/EXIT: the block's number; ENTER: the op after its EXIT */
     uint32_t once;
     uint32_t once_skip;
+    /* OP_ABORT: the reason, rendered when the VU gets there */
+    const volley_template *abort_reason;
 } flow_op;
 
 /* What a scenario is for: the spec's own scenarios, or its setup: and

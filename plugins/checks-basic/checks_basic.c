@@ -6,6 +6,8 @@
  *   header:      { name: X, exists/equals/contains/matches }
  *   body:        { contains, not_contains, matches }   shorthand: contains
  *   duration_lt: { value: 500ms }            shorthand: duration_lt: 500ms
+ *   value:       { of: "${x}", lt: 0.5 }     check_value.c (no response read)
+ *   tls:         { version: tls1.3 }         check_tls.c
  *
  * compile() copies what eval needs into one malloc'd condition and compiles
  * regexes once; eval() only reads the condition and the response, so the
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks_basic_int.h"
 #include "volley/plugin.h"
 
 /* Bytes of a value shown in a failure message before it is cut with "...". */
@@ -812,11 +815,16 @@ static const volley_check_key keys[] = {
      .free = body_free, .eval = body_eval},
     {.key = "duration_lt", .options = &duration_map, .compile = duration_compile,
      .free = duration_free, .eval = duration_eval},
+    /* in files of their own (checks_basic_int.h) */
+    {.key = "value", .options = &cb_value_map, .compile = cb_value_compile,
+     .free = cb_value_free, .eval = cb_value_eval},
+    {.key = "tls", .options = &cb_tls_map, .compile = cb_tls_compile,
+     .free = cb_tls_free, .eval = cb_tls_eval},
 };
 
 /* What each key reads of a response, so a body nobody checks is dropped. */
 static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {
-    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0};
+    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_NO_RESPONSE, 0};
 
 static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .n_keys = VOLLEY_COUNTOF(keys),
@@ -824,5 +832,5 @@ static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .reads = key_reads};
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-basic", .version = "0.1.0",
-                     .description = "status, header, body and duration_lt checks",
+                     .description = "status, header, body, duration_lt, value and tls checks",
                      .check = &ops)

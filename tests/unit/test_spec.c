@@ -613,7 +613,7 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, check, capture, record, on_check_fail, tags, noop");
+               "\"sleep\"?); valid keys: group, sleep, once, abort, check, capture, record, on_check_fail, tags, noop");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -621,8 +621,8 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - sleep: 1s\n"
                "      - {}\n",
-               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once (or "
-               "another protocol plugin's key)");
+               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, abort, "
+               "check (or another protocol plugin's key)");
 }
 
 static void test_group_errors(void **state)
@@ -826,7 +826,7 @@ static void test_check_errors(void **state)
                "          - name: bad\n"
                "            status: [abc]\n",
                ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
-               "\"status\"?); known checks: status, header, body, duration_lt, json, name",
+               "\"status\"?); known checks: status, header, body, duration_lt, value, tls, json, name",
                ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
                "check item is named)",
                ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
@@ -902,7 +902,7 @@ static void test_plugin_checks_and_captures(void **state)
                ":7:25: error: scenarios.s.flow[0].noop.headers.X: \"${tok}\" is captured by this same "
                "step; a captured name is visible from the next step on (and in this step's record)",
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
-               "mean \"status\"?); known checks: status, header, body, duration_lt, json, name",
+               "mean \"status\"?); known checks: status, header, body, duration_lt, value, tls, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
                "header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }");
 }
@@ -1427,7 +1427,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, abort, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",

@@ -56,6 +56,11 @@ extern "C" {
  *               such as junit)
  *   revision 6  volley_tags.tls_version (read from the samples of a
  *               protocol plugin of revision 6 or later only)
+ *   revision 7  volley_response.tls_version, .tls_cipher_suite and
+ *               .ocsp_status (read from a protocol plugin of revision 7
+ *               or later only; check plugins test host->revision >= 7);
+ *               VOLLEY_READS_NO_RESPONSE (a check key that may stand in
+ *               a `check:` step without a request)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -69,7 +74,7 @@ extern "C" {
  * place in every ABI version, so a core can name a plugin it refuses.
  */
 #define VOLLEY_ABI_VERSION 1u
-#define VOLLEY_ABI_REVISION 6u
+#define VOLLEY_ABI_REVISION 7u
 
 /* True when *s (any struct with a `size` member) is large enough to hold
  * `field`: the other side was built against a header that has it. */
@@ -347,6 +352,18 @@ typedef struct volley_response {
     const char *body;
     size_t body_len;
     double duration_ms;           /* k6 http_req_duration of this response   */
+    /* ---- revision 7: the connection's TLS. volley_response has no size
+     * of its own: the core reads these only from a protocol plugin whose
+     * descriptor says revision 7 or later (an older one's read as NULL),
+     * and a check plugin reads them only when host->revision >= 7. Static
+     * strings; all NULL on a plain connection or without a response. ---- */
+    const char *tls_version;      /* k6's r.tls_version: "tls1.3", "tls1.2" */
+    const char *tls_cipher_suite; /* k6's r.tls_cipher_suite, the IANA name:
+                                     "TLS_AES_128_GCM_SHA256"               */
+    const char *ocsp_status;      /* k6's r.ocsp.status of the stapled OCSP
+                                     response: "good", "revoked", "unknown"
+                                     (none stapled, or not for this
+                                     certificate, as k6 says)               */
 } volley_response;
 
 /* ------------------------------------------------------------------------ */
@@ -508,7 +525,11 @@ typedef struct volley_host {
 enum {
     VOLLEY_READS_HEADERS = 1u << 0,
     VOLLEY_READS_BODY = 1u << 1,
-    VOLLEY_READS_ALL = VOLLEY_READS_HEADERS | VOLLEY_READS_BODY
+    VOLLEY_READS_ALL = VOLLEY_READS_HEADERS | VOLLEY_READS_BODY,
+    /* revision 7, in volley_check_ops.reads: the key reads nothing of a
+     * response, only its own values (checks-basic's `value`), so it may
+     * stand in a `check:` step that makes no request */
+    VOLLEY_READS_NO_RESPONSE = 1u << 2
 };
 
 /* No size of its own: the core makes it, and a field added later is read
