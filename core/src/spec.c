@@ -87,9 +87,11 @@ typedef struct tls_cfg {
     const volley_template *server_name;
     int min_version;
     bool session_resumption;
+    int max_version;
+    volley_string_list cipher_suites;
 } tls_cfg;
 
-static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const tls_versions[] = {"1.0", "1.1", "1.2", "1.3", NULL};
 
 static const volley_option tls_opts[] = {
     {.name = "ca_file", .type = VOLLEY_OPT_STRING, .offset = offsetof(tls_cfg, ca_file),
@@ -104,10 +106,15 @@ static const volley_option tls_opts[] = {
     {.name = "server_name", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(tls_cfg, server_name),
      .help = "name sent in SNI and checked in the certificate instead of the url's host"},
     {.name = "min_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, min_version),
-     .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.2 or 1.3"},
+     .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3"},
     {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
      .offset = offsetof(tls_cfg, session_resumption),
      .help = "false: no session is resumed, every new connection makes a full handshake"},
+    {.name = "max_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, max_version),
+     .enum_values = tls_versions, .help = "highest TLS version offered: 1.0, 1.1, 1.2 or 1.3"},
+    {.name = "cipher_suites", .type = VOLLEY_OPT_STRING_LIST,
+     .offset = offsetof(tls_cfg, cipher_suites),
+     .help = "the cipher suites offered, by k6's names (checked by the http and ws plugins)"},
 };
 static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
                                           NULL};
@@ -134,7 +141,9 @@ static spec_tls tls_read(const tls_cfg *c)
     if (VOLLEY_OPT_IS_SET(c, 4) && c->server_name)
         t.server_name = tmpl_const(c->server_name);
     if (VOLLEY_OPT_IS_SET(c, 5))
-        t.min_version = c->min_version ? 13 : 12;
+        t.min_version = 10 + c->min_version;
+    if (VOLLEY_OPT_IS_SET(c, 7))
+        t.max_version = 10 + c->max_version;
     return t;
 }
 

@@ -187,7 +187,8 @@ typedef struct pool_def {
 typedef struct spec_tls {
     const char *ca_file, *client_cert, *client_key, *server_name;
     int insecure;              /* -1, 0 or 1 */
-    int min_version;           /* 0, 12 or 13 */
+    int min_version;           /* 0, or 10 .. 13 (TLS 1.0 .. 1.3) */
+    int max_version;           /* the same */
 } spec_tls;
 
 typedef struct service {

@@ -237,6 +237,10 @@ void http_respond(http_worker *w, http_vu *vs, const http_outcome *o)
         .body = vs->resp.body.data ? vs->resp.body.data : "",
         .body_len = vs->resp.body.len,
         .duration_ms = o->t.duration,
+        .tls_version = vs->tls_info.version,
+        .tls_cipher_suite = vs->tls_info.cipher_suite,
+        .ocsp_status = vs->tls_info.ocsp_status,
     };
+    vs->tls_info = (ptls_info){NULL, NULL, NULL};
     w->host->step_done(vs->vu, &resp);
 }

@@ -1593,16 +1593,16 @@ static void test_tls_layers(void **state)
     /* The core checks what defaults and services write. */
     LOAD_FAILS(f, HEAD
                "services:\n"
-               "  api: { url: \"https://x:1\", tls: { min_version: \"1.0\", ca: x } }\n"
+               "  api: { url: \"https://x:1\", tls: { min_version: \"1.4\", ca: x } }\n"
                "defaults:\n"
                "  tls: { insecure_skip_verify: yes }\n"
                "scenarios:\n"
                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
-               ":3:50: error: services.api.tls.min_version: unknown value \"1.0\"; expected one of: "
-               "1.2, 1.3 (did you mean \"1.2\"?)",
+               ":3:50: error: services.api.tls.min_version: unknown value \"1.4\"; expected one of: "
+               "1.0, 1.1, 1.2, 1.3 (did you mean \"1.0\"?)",
                ":3:57: error: services.api.tls: unknown key \"ca\"; valid keys: ca_file, "
                "insecure_skip_verify, client_cert, client_key, server_name, min_version, "
-               "session_resumption",
+               "session_resumption, max_version, cipher_suites",
                ":5:32: error: defaults.tls.insecure_skip_verify: expected true or false, got string "
                "\"yes\"");
     remove_file(f, "ca.pem");
