@@ -227,7 +227,7 @@ static void bad(const volley_host *h, volley_core *core, const void *field, cons
 static void bad(const volley_host *h, volley_core *core, const void *field, const char *key,
                 char *err, size_t errcap, const char *fmt, ...)
 {
-    char why[512];
+    char why[2048];   /* room for the list of cipher suite names */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
