@@ -285,6 +285,8 @@ class DocsTest(VolleyCase):
                     step = {"group": "g", "steps": v}
                 elif key == "once":
                     step = {"once": v}
+                elif key == "abort":
+                    step = {"abort": v}
                 else:
                     step = dict(http_step, **{key: v})
                 add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))
