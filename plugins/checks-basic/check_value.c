@@ -152,7 +152,7 @@ static void retype(volley_scalar *v)
     }
     char *end = NULL;
     long long i = strtoll(s, &end, 10);
-    if (*end == '\0' && s[0] != '+') {
+    if (*end == '\0') {
         v->type = VOLLEY_SCALAR_INT;
         v->i = i;
         v->d = (double)i;

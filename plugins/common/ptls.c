@@ -718,24 +718,30 @@ static const char *ocsp_parse(SSL *ssl)
     return st;
 }
 
-static int ssl_ocsp_idx = -1;
-static void new_ocsp_index(void) { ssl_ocsp_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+static int ssl_ocsp_idx = -1, ssl_suite_idx = -1;
+static void new_info_indexes(void)
+{
+    ssl_ocsp_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ssl_suite_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 ptls_info ptls_conn_info(SSL *ssl)
 {
     ptls_info in = {NULL, NULL, NULL};
     if (!ssl || !(in.version = ptls_version_tag(ssl)))
         return in;
-    in.cipher_suite = suite_name(ssl);
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, new_ocsp_index);
-    /* parsed once per connection: its later requests read the result */
-    const char *st = ssl_ocsp_idx >= 0 ? SSL_get_ex_data(ssl, ssl_ocsp_idx) : NULL;
-    if (!st) {
-        st = ocsp_parse(ssl);
-        if (ssl_ocsp_idx >= 0)
-            SSL_set_ex_data(ssl, ssl_ocsp_idx, (void *)st);
+    pthread_once(&once, new_info_indexes);
+    /* found once per connection: its later requests read them back */
+    in.ocsp_status = ssl_ocsp_idx >= 0 ? SSL_get_ex_data(ssl, ssl_ocsp_idx) : NULL;
+    in.cipher_suite = ssl_suite_idx >= 0 ? SSL_get_ex_data(ssl, ssl_suite_idx) : NULL;
+    if (!in.ocsp_status) {
+        in.ocsp_status = ocsp_parse(ssl);
+        in.cipher_suite = suite_name(ssl);
+        if (ssl_ocsp_idx >= 0 && ssl_suite_idx >= 0) {
+            SSL_set_ex_data(ssl, ssl_ocsp_idx, (void *)in.ocsp_status);
+            SSL_set_ex_data(ssl, ssl_suite_idx, (void *)in.cipher_suite);
+        }
     }
-    in.ocsp_status = st;
     return in;
 }
