@@ -691,13 +691,14 @@ static const char *suite_name(const SSL *ssl)
 }
 
 /* The status k6 reads from a stapled response: its first answer, parsed
- * without checking its signature (Go's ocsp.ParseResponse(der, nil)). */
+ * without checking its signature (Go's ocsp.ParseResponse(der, nil));
+ * NULL when none was stapled. */
 static const char *ocsp_parse(SSL *ssl)
 {
     const unsigned char *der = NULL;
     long len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
     if (len <= 0 || !der)
-        return "unknown";
+        return NULL;
     const char *st = "unknown";
     OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &der, len);
     OCSP_BASICRESP *b = r && OCSP_response_status(r) == OCSP_RESPONSE_STATUS_SUCCESSFUL
@@ -718,11 +719,32 @@ static const char *ocsp_parse(SSL *ssl)
     return st;
 }
 
-static int ssl_ocsp_idx = -1, ssl_suite_idx = -1;
+static int ssl_ocsp_idx = -1, ssl_suite_idx = -1, sess_ocsp_idx = -1;
 static void new_info_indexes(void)
 {
     ssl_ocsp_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     ssl_suite_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    sess_ocsp_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * A resumed session brings no certificate, so no stapled response: as Go
+ * (k6) keeps the response in its session, the status is kept on the
+ * SSL_SESSION of the full handshake, and read back when it is resumed.
+ * TLS 1.3's tickets are copies of that session (their ex_data too) made
+ * when they arrive, after the handshake, where this runs.
+ */
+static const char *ocsp_status(SSL *ssl)
+{
+    const char *st = ocsp_parse(ssl);
+    SSL_SESSION *sess = SSL_get0_session(ssl);
+    if (sess && sess_ocsp_idx >= 0) {
+        if (st)
+            SSL_SESSION_set_ex_data(sess, sess_ocsp_idx, (void *)st);
+        else if (SSL_session_reused(ssl))
+            st = SSL_SESSION_get_ex_data(sess, sess_ocsp_idx);
+    }
+    return st ? st : "unknown";
 }
 
 ptls_info ptls_conn_info(SSL *ssl)
@@ -736,7 +758,7 @@ ptls_info ptls_conn_info(SSL *ssl)
     in.ocsp_status = ssl_ocsp_idx >= 0 ? SSL_get_ex_data(ssl, ssl_ocsp_idx) : NULL;
     in.cipher_suite = ssl_suite_idx >= 0 ? SSL_get_ex_data(ssl, ssl_suite_idx) : NULL;
     if (!in.ocsp_status) {
-        in.ocsp_status = ocsp_parse(ssl);
+        in.ocsp_status = ocsp_status(ssl);
         in.cipher_suite = suite_name(ssl);
         if (ssl_ocsp_idx >= 0 && ssl_suite_idx >= 0) {
             SSL_set_ex_data(ssl, ssl_ocsp_idx, (void *)in.ocsp_status);

@@ -150,7 +150,8 @@ const char *ptls_version_tag(const SSL *ssl);
  * k6's r.tls_version, r.tls_cipher_suite (k6's name of the suite, else
  * the IANA one) and r.ocsp.status ("good", "revoked", "unknown": the
  * first answer of the OCSP response the server stapled, not verified, as
- * k6 reads it; "unknown" when none was). All NULL without TLS. Static
+ * k6 reads it; "unknown" when none was; a resumed session's is its full
+ * handshake's, as Go keeps it). All NULL without TLS. Static
  * strings; the OCSP response is parsed once per connection (kept on the
  * SSL). The loop thread of the connection. */
 typedef struct ptls_info {

@@ -345,6 +345,22 @@ class OcspStapling(SuitesCase):
                 self.assertFalse(c["unknown is not good"])
                 self.assertIn("the OCSP status is revoked, not good", out)
 
+    def test_resumed_sessions_keep_the_status(self):
+        """A resumed session gets no stapled response; as in k6 (Go keeps
+        it in the session) the full handshake's status is told again."""
+        port = self.nginx.ports["revoked"]
+        head = ('defaults:\n  tls: { ca_file: "%s" }\n  connection_reuse: close\n' % TLS_CA)
+        flow = "".join(f"""
+      - http: {{ name: r{i}, url: "https://127.0.0.1:{port}/" }}
+        check: [ {{ name: revoked on connection {i}, tls: {{ ocsp_status: revoked }} }} ]
+""" for i in range(3))
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                rc, out, err, r = self.run_flow(flow, head, env={"VOLLEY_HTTP_CLIENT": client})
+                c = self.checks(out)
+                for i in range(3):
+                    self.assertTrue(c.get("revoked on connection %d" % i), out + err)
+
 
 if __name__ == "__main__":
     unittest.main()
