@@ -1,5 +1,6 @@
 #include "capture.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,8 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "html.h"
+#include "memo.h"
 #include "secret.h"
 
 #define INDEX_MAX 100000000LL
@@ -152,16 +155,106 @@ static const json_t *jpath_lookup(const jpath_seg *segs, size_t n, const json_t 
 
 /* ---- compile ---- */
 
-#define SOURCES "json.PATH, header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }"
+#define SOURCES "json.PATH, header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, " \
+                "{ header: NAME }, { cookie: NAME }, { jar_cookie: NAME }, { regex: PATTERN }, " \
+                "{ html: SELECTOR } or { xpath: EXPR }"
+
+static bool html_source(const ynode *value)
+{
+    for (size_t i = 0; value->kind == YNODE_MAP && i < value->n_pairs; i++) {
+        const char *k = value->pairs[i].key->str;
+        if (strcmp(k, "html") == 0 || strcmp(k, "xpath") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* { html: SELECTOR | xpath: EXPR, attr: NAME, index: N } (common/html). */
+static bool compile_html(arena *a, diag *d, const ynode *key, const ynode *value,
+                         const char *path, capture_def *out)
+{
+    const ynode *css = NULL, *xpath = NULL, *attr = NULL, *index = NULL;
+    bool ok = true;
+    for (size_t i = 0; i < value->n_pairs; i++) {
+        const ynode *k = value->pairs[i].key, *v = value->pairs[i].value;
+        const ynode **slot = strcmp(k->str, "html") == 0    ? &css
+                             : strcmp(k->str, "xpath") == 0 ? &xpath
+                             : strcmp(k->str, "attr") == 0  ? &attr
+                             : strcmp(k->str, "index") == 0 ? &index
+                                                            : NULL;
+        if (!slot) {
+            diag_error(d, k->file, k->line, k->col,
+                       "%s: unknown key \"%s\" (an html capture takes html or xpath, attr, index)",
+                       path, k->str);
+            ok = false;
+        } else if (v->kind != YNODE_SCALAR || ynode_is_null(v) || !*v->str) {
+            diag_error(d, v->file, v->line, v->col, "%s.%s: expected %s", path, k->str,
+                       slot == &index ? "an integer" : "a non-empty string");
+            ok = false;
+        } else {
+            *slot = v;
+        }
+    }
+    if (css && xpath) {
+        diag_error(d, value->file, value->line, value->col,
+                   "%s: html and xpath cannot be used together (each selects the nodes)", path);
+        return false;
+    }
+    long long at = 0;
+    if (index) {
+        char *end = NULL;
+        errno = 0;
+        at = strtoll(index->str, &end, 10);
+        if (!index->plain || errno || end == index->str || *end || at > INDEX_MAX ||
+            at < -INDEX_MAX) {
+            diag_error(d, index->file, index->line, index->col,
+                       "%s.index: expected an integer (0 the first match, -1 the last), got \"%s\"",
+                       path, index->str);
+            ok = false;
+        }
+    }
+    if (!ok || (!css && !xpath))
+        return ok ? (diag_error(d, value->file, value->line, value->col,
+                                "%s: expected " SOURCES, path), false)
+                  : false;
+    const ynode *sel = css ? css : xpath;
+    char err[320];
+    out->from = CAP_FROM_HTML;
+    out->what = sel->str;
+    out->secret = secret_name(key->str);
+    out->html = calloc(1, sizeof *out->html);
+    const char *attr_name = attr ? arena_strdup(a, attr->str) : NULL;
+    if (!out->html || (attr && !attr_name)) {
+        diag_error(d, sel->file, sel->line, sel->col, "%s: out of memory", path);
+        return false;
+    }
+    if (html_sel_init(out->html, css ? css->str : NULL, xpath ? xpath->str : NULL, attr_name,
+                      index != NULL, at, err, sizeof err) != 0) {
+        free(out->html);
+        out->html = NULL;
+        diag_error(d, sel->file, sel->line, sel->col, "%s.%s: %s", path, css ? "html" : "xpath",
+                   err);
+        return false;
+    }
+    return true;
+}
 
 bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
                      const char *path, capture_def *out)
 {
     memset(out, 0, sizeof *out);
     out->name = key->str;
-    out->check_name = arena_printf(a, "capture %s", key->str);
+    if (html_source(value))
+        return compile_html(a, d, key, value, path, out);
     const char *kind = NULL, *arg = NULL;
     const ynode *at = value;
+    /* the final URL after redirects (k6's r.url), taken whole */
+    if (value->kind == YNODE_SCALAR && strcmp(value->str, "url") == 0) {
+        out->from = CAP_FROM_URL;
+        out->what = "url";
+        out->secret = secret_name(key->str);
+        return true;
+    }
     if (value->kind == YNODE_SCALAR && !ynode_is_null(value)) {
         if (strncmp(value->str, "json.", 5) == 0) {
             kind = "json";
@@ -172,6 +265,12 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         } else if (strcmp(value->str, "json") == 0) {
             kind = "json";
             arg = "$";
+        } else if (strncmp(value->str, "cookie.", 7) == 0) {
+            kind = "cookie";
+            arg = value->str + 7;
+        } else if (strncmp(value->str, "jar_cookie.", 11) == 0) {
+            kind = "jar_cookie";
+            arg = value->str + 11;
         }
     } else if (value->kind == YNODE_MAP && value->n_pairs == 1 &&
                value->pairs[0].value->kind == YNODE_SCALAR &&
@@ -179,7 +278,8 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         kind = value->pairs[0].key->str;
         arg = value->pairs[0].value->str;
         at = value->pairs[0].value;
-        if (strcmp(kind, "json") != 0 && strcmp(kind, "header") != 0 && strcmp(kind, "regex") != 0)
+        if (strcmp(kind, "json") != 0 && strcmp(kind, "header") != 0 && strcmp(kind, "regex") != 0 &&
+            strcmp(kind, "cookie") != 0 && strcmp(kind, "jar_cookie") != 0)
             kind = NULL;
     }
     if (!kind || !*arg) {
@@ -187,7 +287,9 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
         return false;
     }
     out->what = arg;
-    out->secret = secret_name(key->str) ||
+    bool cookie = strcmp(kind, "cookie") == 0 || strcmp(kind, "jar_cookie") == 0;
+    /* a cookie's value is a Cookie/Set-Cookie header's: a secret */
+    out->secret = secret_name(key->str) || cookie ||
                   (strcmp(kind, "header") == 0 && secret_header(arg, strlen(arg)));
     char err[256];
     if (strcmp(kind, "json") == 0) {
@@ -204,6 +306,16 @@ bool capture_compile(arena *a, diag *d, const ynode *key, const ynode *value,
                 diag_error(d, at->file, at->line, at->col,
                            "%s: \"%s\" is not a header name (expected a token such as X-Trace-Id)",
                            path, arg);
+                return false;
+            }
+        }
+    } else if (cookie) {
+        out->from = kind[0] == 'c' ? CAP_FROM_COOKIE : CAP_FROM_JAR;
+        for (const char *p = arg; *p; p++) {
+            if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p)) {
+                diag_error(d, at->file, at->line, at->col,
+                           "%s: \"%s\" is not a cookie name (a token such as session_id)", path,
+                           arg);
                 return false;
             }
         }
@@ -232,6 +344,11 @@ void capture_free(capture_def *c)
         regfree(c->re);
         free(c->re);
         c->re = NULL;
+    }
+    if (c && c->html) {
+        html_sel_free(c->html);
+        free(c->html);
+        c->html = NULL;
     }
 }
 
@@ -329,11 +446,133 @@ static bool from_regex(const capture_def *c, capture_ctx *cx, vu_capture *slot, 
     return set_slot(slot, cx->body + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so), CAP_STRING) == 0;
 }
 
+/* A cookie's value without the quotes around it (k6 shows it so). */
+static bool cookie_value(vu_capture *slot, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+        v++, n -= 2;
+    return set_slot(slot, v, n, CAP_STRING) == 0;
+}
+
+/* "name=value" at p (up to end): whether it is the cookie c names, and
+ * where its value starts. */
+static bool cookie_named(const capture_def *c, const char *p, const char *end, const char **value)
+{
+    size_t nl = strlen(c->what);
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if ((size_t)(end - p) <= nl || memcmp(p, c->what, nl) != 0)
+        return false;
+    p += nl;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end || *p != '=')
+        return false;
+    *value = p + 1;
+    return true;
+}
+
+/* The first Set-Cookie of that name (k6: res.cookies[NAME][0].value). */
+static bool from_cookie(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                        size_t whycap)
+{
+    const char *p = cx->headers, *end = cx->headers + cx->headers_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *v;
+        if (line_end - p > 11 && strncasecmp(p, "set-cookie:", 11) == 0) {
+            const char *semi = memchr(p + 11, ';', (size_t)(line_end - p - 11));
+            const char *pair_end = semi ? semi : line_end;
+            if (cookie_named(c, p + 11, pair_end, &v))
+                return cookie_value(slot, v, (size_t)(pair_end - v));
+        }
+        p = eol ? eol + 1 : end;
+    }
+    snprintf(why, whycap, "cookie %s: not set by the response", c->what);
+    return false;
+}
+
+/* The jar's cookie of that name for the response's url, as it is sent
+ * (k6: jar.cookiesForURL(res.url)[NAME][0]). */
+static bool from_jar(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                     size_t whycap)
+{
+    if (!cx->jar) {
+        snprintf(why, whycap, "jar_cookie %s: this step's protocol keeps no cookie jar", c->what);
+        return false;
+    }
+    const char *p = cx->jar, *end = cx->jar + cx->jar_len;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *pair_end = semi ? semi : end;
+        const char *v;
+        if (cookie_named(c, p, pair_end, &v))
+            return cookie_value(slot, v, (size_t)(pair_end - v));
+        p = semi ? semi + 1 : end;
+    }
+    snprintf(why, whycap, "jar_cookie %s: not in the VU's jar for the response's url", c->what);
+    return false;
+}
+
+static bool from_url(capture_ctx *cx, vu_capture *slot, char *why, size_t whycap)
+{
+    if (!cx->url) {
+        snprintf(why, whycap, "url: the protocol does not tell the response's URL");
+        return false;
+    }
+    return set_slot(slot, cx->url, strlen(cx->url), CAP_STRING) == 0;
+}
+
+/* The document comes from the memo when a check of the step parsed it. */
+static bool from_html(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
+                      size_t whycap)
+{
+    const char *kind = c->html->css ? "html" : "xpath";
+    if (!cx->html_doc) {
+        html_memo m = {.memo = cx->memo, .get = memo_get, .put = memo_put};
+        cx->html_doc = html_doc_get(&m, cx->body, cx->body_len, &cx->html_owned);
+        if (!cx->html_doc) {
+            snprintf(why, whycap, "%s %s: out of memory parsing the body", kind, c->what);
+            return false;
+        }
+    }
+    html_result r;
+    char err[200];
+    if (html_select(c->html, cx->html_doc, &r, err, sizeof err) != 0) {
+        snprintf(why, whycap, "%s %s: %s", kind, c->what, err);
+        return false;
+    }
+    if (!r.found) {
+        if (r.count == 0)
+            snprintf(why, whycap, "%s %s: no match in the body", kind, c->what);
+        else if (c->html->has_index && (c->html->index >= (int64_t)r.count ||
+                                        -c->html->index > (int64_t)r.count))
+            snprintf(why, whycap, "%s %s: %zu match%s, none at index %lld", kind, c->what,
+                     r.count, r.count == 1 ? "" : "es", (long long)c->html->index);
+        else
+            snprintf(why, whycap, "%s %s: the match has no attribute %s", kind, c->what,
+                     c->html->attr);
+        return false;
+    }
+    bool ok = set_slot(slot, r.value, r.len, CAP_STRING) == 0;
+    free(r.value);
+    return ok;
+}
+
 bool capture_apply(const capture_def *c, capture_ctx *cx, vu_capture *slot, char *why,
                    size_t whycap)
 {
     bool ok = c->from == CAP_FROM_JSON     ? from_json(c, cx, slot, why, whycap)
               : c->from == CAP_FROM_HEADER ? from_header(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_COOKIE ? from_cookie(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_JAR    ? from_jar(c, cx, slot, why, whycap)
+              : c->from == CAP_FROM_URL    ? from_url(cx, slot, why, whycap)
+              : c->from == CAP_FROM_HTML   ? from_html(c, cx, slot, why, whycap)
                                            : from_regex(c, cx, slot, why, whycap);
     if (!ok)
         slot->kind = CAP_UNSET;
@@ -345,4 +584,8 @@ void capture_ctx_done(capture_ctx *cx)
 {
     json_decref(cx->doc);
     cx->doc = NULL;
+    if (cx->html_owned)
+        html_doc_free(cx->html_doc);
+    cx->html_doc = NULL;
+    cx->html_owned = false;
 }

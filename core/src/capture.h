@@ -7,6 +7,11 @@
  *     tx_id: json.transaction_id         # or { json: transaction_id }
  *     trace: header.X-Trace-Id           # or { header: X-Trace-Id }
  *     token: { regex: 'token=([a-z0-9]+)' }   # group 1, else the match
+ *     sid: cookie.session                # or { cookie: session }: Set-Cookie
+ *     jar_sid: jar_cookie.session        # the VU's jar for the response's url
+ *     landed: url                        # the final URL, after redirects
+ *     csrf: { html: "input[name=csrf]", attr: value }   # CSS selector
+ *     title: { xpath: "//title" }                       # XPath 1.0
  *
  * Paths use the checks-json syntax: a.b[0].c, a["dotted.key"], $ (root),
  * negative indexes from the end. Compiled once at load time.
@@ -24,7 +29,16 @@
 #include "vu.h"
 #include "yaml_tree.h"
 
-typedef enum cap_from { CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX } cap_from;
+typedef enum cap_from {
+    CAP_FROM_JSON, CAP_FROM_HEADER, CAP_FROM_REGEX,
+    CAP_FROM_COOKIE,        /* a Set-Cookie of the response (k6 res.cookies) */
+    CAP_FROM_JAR,           /* the VU's jar for the response's url (k6
+                               jar.cookiesForURL(res.url)) */
+    CAP_FROM_URL,           /* the final URL, after redirects (k6 res.url) */
+    CAP_FROM_HTML           /* a CSS selector or XPath (k6 res.html()) */
+} cap_from;
+
+struct html_sel;
 
 typedef struct jpath_seg {
     const char *key;        /* object member, or NULL for an array index */
@@ -39,8 +53,8 @@ typedef struct capture_def {
     size_t n_segs;          /* CAP_FROM_JSON */
     jpath_seg *segs;
     regex_t *re;            /* CAP_FROM_REGEX; freed by capture_free */
-    uint32_t check_series;  /* the "capture NAME" check's hidden series */
-    const char *check_name; /* "capture NAME" */
+    struct html_sel *html;  /* CAP_FROM_HTML (common/html); freed by capture_free */
+    uint32_t series;        /* its hidden series of the `captures` metric */
     bool secret;            /* a secret (secret.h): NAME contains TOKEN, KEY...,
                                or the value of an Authorization, Cookie,
                                Set-Cookie... response header */
@@ -55,13 +69,21 @@ void capture_free(capture_def *c);
 /* Compiles a path such as data.items[0].id; NULL with a message. */
 jpath_seg *jpath_compile(arena *a, const char *text, size_t *n, char *err, size_t errcap);
 
-/* Per response: the JSON body parsed at most once for all its captures. */
+/* Per response: the JSON body parsed at most once for all its captures;
+ * the HTML document at most once for its captures and checks (through
+ * memo, the one the step's checks had). */
 typedef struct capture_ctx {
     const char *body, *headers;
     size_t body_len, headers_len;
     void *doc;              /* json_t *, parsed on first need */
     bool parsed;
     char parse_err[160];
+    const char *jar;        /* volley_response.jar; NULL: no jar */
+    size_t jar_len;
+    const char *url;        /* the final URL (k6's r.url); NULL: not told */
+    volley_memo *memo;      /* NULL: none shared */
+    void *html_doc;         /* from the memo or parsed on first need */
+    bool html_owned;        /*   not in the memo: freed by capture_ctx_done */
 } capture_ctx;
 
 /* Applies c to the response into slot; false with the reason in why when

@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,9 +203,19 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
 {
     if (n == 0)
         return true;
+    volley_memo memo = {.vu = vu};
+    bool all = check_eval_memo(items, n, resp, &memo, sink);
+    memo_clear(&memo);
+    return all;
+}
+
+bool check_eval_memo(const check_item *items, size_t n, const volley_response *resp,
+                     volley_memo *memo, const check_sink *sink)
+{
+    if (n == 0)
+        return true;
     if (!resp)
         resp = &step_not_run;
-    volley_memo memo = {.vu = vu};
     char msg[256];
     bool all = true;
     for (size_t i = 0; i < n && (sink || all); i++) {
@@ -215,7 +226,7 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         for (; c < ci->n_conds && pass; c++) {
             const check_cond *k = &ci->conds[c];
             CRASH_CALL(k->plugin, "check eval",
-                       pass = k->key->eval(k->cond, resp, &memo, msg, sizeof msg));
+                       pass = k->key->eval(k->cond, resp, memo, msg, sizeof msg));
         }
         if (sink) {
             char why[320] = "";
@@ -231,18 +242,29 @@ bool check_eval(const check_item *items, size_t n, const volley_response *resp, 
         }
         all &= pass;
     }
-    memo_clear(&memo);
     return all;
+}
+
+const volley_response *check_resp_full(const volley_response *resp, uint32_t rev,
+                                       volley_response *tmp)
+{
+    if (!resp || rev >= 7)
+        return resp;
+    memset(tmp, 0, sizeof *tmp);
+    memcpy(tmp, resp, offsetof(volley_response, proto));
+    return tmp;
 }
 
 bool check_match(const volley_checks *c, const volley_response *resp)
 {
-    return !c || check_eval(c->items, c->n, resp, NULL, NULL);
+    volley_response full;
+    return !c || check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), NULL, NULL);
 }
 
 bool check_match_vu(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
-    return !c || check_eval(c->items, c->n, resp, vu, NULL);
+    volley_response full;
+    return !c || check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), vu, NULL);
 }
 
 int check_value_get(const volley_value *v, volley_memo *memo, volley_scalar *out, char *err,

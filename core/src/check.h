@@ -56,6 +56,8 @@ typedef struct check_item {
  * through the host table. */
 struct volley_checks {
     bool match_only;                 /* unnamed conditions, never recorded */
+    uint32_t proto_rev;              /* revision of the protocol plugin whose
+                                        responses they see (check_resp_full) */
     size_t n;
     check_item *items;
     struct volley_checks *next;      /* in the owner's list, for check_free_opts */
@@ -110,6 +112,19 @@ typedef struct check_sink {
  * they render. */
 bool check_eval(const check_item *items, size_t n, const volley_response *resp, volley_vu *vu,
                 const check_sink *sink);
+/* The same with the caller's memo (memo->vu is the VU), which outlives the
+ * checks: a step's captures read what its checks parsed (an HTML document),
+ * and the caller clears it. */
+bool check_eval_memo(const check_item *items, size_t n, const volley_response *resp,
+                     volley_memo *memo, const check_sink *sink);
+
+/* A protocol plugin's response as checks, captures and records read it:
+ * resp itself when the plugin's revision `rev` has every field of
+ * volley_response, else a copy into *tmp of the fields it has, the later
+ * ones zeroed (plugin.h, revision 7: the plugin's struct ends before
+ * them). NULL stays NULL. */
+const volley_response *check_resp_full(const volley_response *resp, uint32_t rev,
+                                       volley_response *tmp);
 
 /* The host table's checks_match (no VU) and checks_match_vu: true when c
  * is NULL or every condition of every item holds; records nothing. */

@@ -202,3 +202,26 @@ const char *duration_format(int64_t ns, char *buf, size_t cap)
         snprintf(buf, cap, "%s", tmp);
     return buf;
 }
+
+const char *duration_format_limit(int64_t ns, char *buf, size_t cap)
+{
+    static const struct {
+        int64_t ns;
+        const char *unit;
+    } limit_units[] = {{24 * NS_PER_H, " days"}, {NS_PER_H, "h"},   {NS_PER_MIN, "m"},
+                       {NS_PER_S, "s"},          {NS_PER_MS, "ms"}, {NS_PER_US, "us"},
+                       {1, "ns"}};
+    if (ns <= 0) {
+        snprintf(buf, cap, "0s");
+        return buf;
+    }
+    for (size_t i = 0; i < sizeof limit_units / sizeof limit_units[0]; i++) {
+        int64_t q = ns / limit_units[i].ns;
+        bool whole = ns % limit_units[i].ns == 0;
+        if (!whole || (i == 0 && q < 2) || (i == 2 && q < 2))
+            continue;
+        snprintf(buf, cap, "%lld%s", (long long)q, limit_units[i].unit);
+        return buf;
+    }
+    return buf;
+}

@@ -18,5 +18,9 @@
 int duration_parse(const char *s, int64_t *ns, char *err, size_t errcap);
 /* Human form, k6-like: "0s", "150ms", "1.5s", "1m30s", "2h0m0s"; returns buf. */
 const char *duration_format(int64_t ns, char *buf, size_t cap);
+/* A limit as the docs write it: the largest unit that holds it whole,
+ * "1us", "250ms", "60s", "5m", "24h", "365 days" (days from 2 on, minutes
+ * past 60 s); returns buf. */
+const char *duration_format_limit(int64_t ns, char *buf, size_t cap);
 
 #endif

@@ -29,9 +29,11 @@ static void worker_shutdown(volley_worker *w)
     for (size_t i = 0; w->pstate && i < e->s->n_protos; i++) {
         const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
         const char *name = e->s->protos[i].plugin->desc->name;
-        for (size_t j = 0; j < w->n_vus; j++)
+        for (size_t j = 0; j < w->n_vus; j++) {
             if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
                 CRASH_CALL(name, "protocol vu_fini", ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]));
+            engine_batch_fini(&w->vus[j], i);
+        }
         if (w->pstate[i] && ops->worker_fini)
             CRASH_CALL(name, "protocol worker_fini", ops->worker_fini(w->pstate[i]));
     }

@@ -12,13 +12,19 @@
  *   engine_main.c    the main thread during the run: merges, vus gauges,
  *                    progress, abort thresholds, signals  -> end, sample
  *   engine_worker.c  a worker thread: setup, start gate, loop, free
- *                                                  -> phase, end, sample
+ *                                                  -> phase, end, batch, sample
  *   engine_phase.c   a worker's scenario phases: start, ramp, arrivals,
  *                    end, hard stop                -> vu, end, sample
  *   engine_vu.c      the VU state machine; recording check results
- *                    (check.c evaluates), captures -> end, sample
+ *                    (check.c evaluates), captures -> flow, batch, end,
+ *                    sample
+ *   engine_flow.c    a VU's control ops: if, choose, loops (flow_ctl.h)
+ *   engine_batch.c   a VU's batch: its steps started on the VU's lanes
+ *                    within the batch's limits, cancelled, the lanes'
+ *                    states; a step that cannot start is reported as a
+ *                    plugin would, through engine_host_step_done
  *   engine_end.c     how traffic ends: stop requests, the end gate, a
- *                    worker's shutdown             -> sample
+ *                    worker's shutdown             -> batch, sample
  *   engine_sample.c  samples into the aggregates and the outputs' buffers
  *
  * Below them all, the core's modules they call, which know nothing of the
@@ -66,7 +72,31 @@ typedef struct sc_run sc_run;
 
 /* PARKED: not running (not started yet, ramped down, or waiting for an
  * arrival); the others but DONE count as running VUs. */
-enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE };
+enum { VU_PARKED = 0, VU_IDLE, VU_IN_STEP, VU_SLEEPING, VU_YIELDING, VU_DONE, VU_IN_BATCH };
+
+/* A lane: where one step of a batch runs for its VU, with a volley_vu of
+ * its own (pub.lane_of: the VU) so that the plugin's step_done comes back
+ * to this step, and a protocol state of its own (its own connections). */
+#define LANE_IDLE UINT32_MAX
+typedef struct vu_lane {
+    struct volley_vu pub;            /* first: volley_vu * <-> vu_lane * */
+    uint32_t pc;                     /* the op of its running step, or LANE_IDLE */
+    void **pstate;                   /* per protocol, made on its first step */
+} vu_lane;
+
+/* A VU's batch state, made at its first batch for the largest of its
+ * scenario's and reused: nothing is allocated per request. */
+typedef struct vu_batch {
+    vu_lane *lanes;
+    uint32_t n_lanes;
+    uint32_t batch;                  /* pc of the running OP_BATCH */
+    uint8_t *step;                   /* per step of it: BSTEP_* */
+    uint16_t *busy;                  /* per host of it: steps in flight */
+    uint32_t next;                   /* steps before this one have started */
+    uint32_t running, finished;
+    bool filling;                    /* starting steps: done ones only count */
+    bool stop;                       /* a step's on_check_fail ends the iteration */
+} vu_batch;
 enum { SC_PENDING = 0, SC_RUNNING, SC_ENDING, SC_DONE };
 
 typedef struct vu_run {
@@ -89,8 +119,11 @@ typedef struct vu_run {
     uint64_t ramp_down_since;        /* ramping-vus: asked to stop at */
     uint64_t iters_done;
     uint64_t group_start[MAX_GROUP_DEPTH];
+    int last_status;                 /* of its last response this iteration (if: status) */
+    struct flow_vu *fc;              /* loop state (engine_flow.c), NULL until needed */
     uv_timer_t timer;                /* sleep and yield */
     void **pstate;                   /* per protocol; NULL when unused */
+    vu_batch *batch;                 /* made at its first batch: step */
 } vu_run;
 
 struct sc_run {
@@ -179,6 +212,7 @@ struct engine {
     atomic_bool *sc_used_up;         /* per scenario: its unique pool ran out */
     atomic_bool record_warned;       /* a record value was not a number */
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
+    atomic_bool flow_warned;         /* a loop or condition got a bad value */
     atomic_int test_aborted;         /* ABORT_BY_*: on_check_fail: abort_test, an abort step */
     pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
     pthread_cond_t gate_cv;
@@ -287,6 +321,33 @@ static inline void engine_vu_activate(vu_run *v)
     engine_vu_run(v);
 }
 
+/* The VU a volley_vu from a plugin is, or acts for (a lane). */
+static inline vu_run *engine_vu_of(volley_vu *vu)
+{
+    return (vu_run *)(vu->lane_of ? vu->lane_of : vu);
+}
+
+/* The results of one step of a VU (checks, captures, records), its
+ * on_check_fail applied; false when the iteration must end. */
+bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response *resp);
+
+/* ---- engine_batch.c ---- */
+
+/* Starts the batch at v->pc: 1 when it is over already (every step ended
+ * during the call; v->batch->stop says whether the iteration ends), 0
+ * when steps are in flight (the VU is VU_IN_BATCH), -1 when the VU's
+ * lanes could not be made (out of memory: nothing ran). */
+int engine_batch_start(vu_run *v, const flow_op *op);
+/* Lane l's step ended (its results were recorded): starts what may start
+ * now; true when the batch is over. */
+bool engine_batch_lane_done(vu_run *v, vu_lane *l);
+/* Cancels the batch's steps in flight (no step_done comes for them). */
+void engine_batch_cancel(vu_run *v);
+/* The end of the VU's lanes: vu_fini of their states of protocol i
+ * (worker shutdown), then their memory (worker free). */
+void engine_batch_fini(vu_run *v, size_t proto);
+void engine_batch_free(vu_run *v);
+
 /* ---- engine_end.c ---- */
 
 void engine_request_stop(engine *e);
@@ -342,5 +403,11 @@ static inline void engine_worker_sample(volley_worker *w, uint32_t metric, doubl
     if (e->n_outs)
         engine_push_raw(e, &w->raw, &w->tags, metric, v, st, now);
 }
+
+/* engine_flow.c: runs the OP_CTL op at the VU's pc and sets the pc to
+ * the op to run next; false when the VU has made many loop passes
+ * without waiting and should let its worker's loop run first. */
+bool engine_flow_run(vu_run *v, const flow_op *op);
+void engine_flow_free(struct flow_vu *fv);
 
 #endif

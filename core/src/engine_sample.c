@@ -36,20 +36,18 @@ static void on_clock_reset(uv_handle_t *h) { ((volley_worker *)h->data)->sample_
 void engine_on_clock_prepare(uv_prepare_t *h) { on_clock_reset((uv_handle_t *)h); }
 void engine_on_clock_check(uv_check_t *h) { on_clock_reset((uv_handle_t *)h); }
 
-static const char *vu_group(const vu_run *v)
-{
-    return v->pc < v->sr->sc->n_ops ? v->sr->sc->ops[v->pc].group : "";
-}
-
 void engine_host_sample(volley_vu *vu, int metric, double value, const volley_tags *tags)
 {
-    vu_run *v = (vu_run *)vu;
+    vu_run *v = engine_vu_of(vu);
     if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
         return;
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = vu_group(v),
+    /* A lane's sample is its own step's (a step of a batch). */
+    uint32_t pc = vu->lane_of ? ((vu_lane *)vu)->pc : v->pc;
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = "",
                       .stage = engine_sc_stage(v->sr)};
-    if (v->pc < v->sr->sc->n_ops) {
-        const flow_op *op = &v->sr->sc->ops[v->pc];
+    if (pc < v->sr->sc->n_ops) {
+        const flow_op *op = &v->sr->sc->ops[pc];
+        st.group = op->group;
         st.step = op->tags;
         st.n_step = op->n_tags;
         /* a field a plugin of an older revision never wrote */

@@ -15,6 +15,7 @@
 #include "crash.h"
 #include "duration.h"
 #include "engine_int.h"
+#include "memo.h"
 #include "rng.h"
 #include "secret.h"
 #include "template.h"
@@ -117,6 +118,7 @@ static void begin_iteration(vu_run *v)
             v->pub.caps[c].kind = CAP_UNSET;
     v->in_iteration = true;
     v->iter_failed = false;
+    v->last_status = 0;
     v->pc = 0;
     v->iter_start = now;
     v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
@@ -197,28 +199,37 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    secret_val small[16] = {{0}}, *more = n + ns <= 16 ? small : malloc((n + ns) * sizeof *more);
+    size_t all = n + ns + VU_DERIVED;
+    secret_val small[24] = {{0}}, *more = all <= 24 ? small : malloc(all * sizeof *more);
     size_t k = 0;
     if (!more) {
         snprintf(out, outcap, "%s", SECRET_MASK);   /* out of memory: show nothing */
         return;
     }
-    secret_slots(v->pub.caps, n, more, &k, n + ns);
-    secret_slots(setup, ns, more, &k, n + ns);
+    secret_slots(v->pub.caps, n, more, &k, all);
+    secret_slots(setup, ns, more, &k, all);
+    secret_slots(v->pub.derived, VU_DERIVED, more, &k, all);   /* hmac with a secret key... */
     secret_redact(text, strlen(text), more, k, out, outcap);
     if (more != small)
         free(more);
 }
 
-/* Records one check result (or a capture's) and the first reason it failed. */
-static void check_result(vu_run *v, const char *group, uint32_t series, const volley_tags *tags,
-                         bool pass, const char *why)
+/* Records one check result (metric BUILTIN_CHECKS, tags naming the check)
+ * or a capture's (BUILTIN_CAPTURES, `capture` its name) and the first
+ * reason it failed. */
+static void check_result(vu_run *v, uint32_t metric, const char *group, uint32_t series,
+                         const volley_tags *tags, const char *capture, bool pass, const char *why)
 {
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
-    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group,
+    sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group, .capture = capture,
                       .stage = engine_sc_stage(v->sr)};
-    engine_worker_sample(w, BUILTIN_CHECKS, pass ? 1 : 0, &st);
+    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks` */
+    if (v->pc < v->sr->sc->n_ops) {
+        st.step = v->sr->sc->ops[v->pc].tags;
+        st.n_step = v->sr->sc->ops[v->pc].n_tags;
+    }
+    engine_worker_sample(w, metric, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
     bool hook = !pass && !v->iter_failed && v->sr->sc->role != SC_ROLE_MAIN;
     bool first = !pass && w->first_fail && !w->first_fail[series];
@@ -230,8 +241,9 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
     char shown[1024];
     vu_redact(v, why, shown, sizeof shown);
     if (hook)
-        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: check \"%s\" failed: %.400s",
-                 v->sr->sc->name, tags && tags->check ? tags->check : "?", shown);
+        snprintf(w->e->hook_reason, sizeof w->e->hook_reason, "%s: %s \"%s\" failed: %.400s",
+                 v->sr->sc->name, capture ? "capture" : "check",
+                 capture ? capture : tags && tags->check ? tags->check : "?", shown);
     /* The first reason per check, for the summary: one copy per run. */
     if (first)
         w->first_fail[series] = strdup(shown);
@@ -240,29 +252,33 @@ static void check_result(vu_run *v, const char *group, uint32_t series, const vo
 /* check_sink.result: a check item's result, in its own group. */
 static void record_check(void *ctx, const check_item *ci, bool pass, const char *why)
 {
-    check_result(ctx, ci->group, ci->series, &ci->tags, pass, why);
+    check_result(ctx, BUILTIN_CHECKS, ci->group, ci->series, &ci->tags, NULL, pass, why);
 }
 
 /* A step's own `check:` items (check.c evaluates, the VU records). */
-static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp)
+static bool run_checks(vu_run *v, const flow_op *op, const volley_response *resp,
+                       volley_memo *memo)
 {
     const check_sink sink = {.result = record_check, .ctx = v};
-    return check_eval(op->checks, op->n_checks, resp, &v->pub, &sink);
+    return check_eval_memo(op->checks, op->n_checks, resp, memo, &sink);
 }
 
 bool engine_host_checks_run(const volley_checks *c, volley_vu *vu, const volley_response *resp)
 {
     if (!c)
         return true;
-    const check_sink sink = {.result = record_check, .ctx = (vu_run *)vu};
-    return check_eval(c->items, c->n, resp, vu, c->match_only ? NULL : &sink);
+    const check_sink sink = {.result = record_check, .ctx = engine_vu_of(vu)};
+    volley_response full;
+    return check_eval(c->items, c->n, check_resp_full(resp, c->proto_rev, &full), vu,
+                      c->match_only ? NULL : &sink);
 }
 
 static const volley_response step_not_run = {.status = 0, .error = "step did not run"};
 
-/* Captures into the VU's slots; each is also a check named "capture NAME". */
+/* Captures into the VU's slots; each records a `captures` sample (kept out
+ * of `checks`: a ported `checks: rate==1` means what it meant in k6). */
 static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const char *group,
-                           const volley_response *resp)
+                           const volley_response *resp, volley_memo *memo)
 {
     if (n == 0)
         return true;
@@ -270,7 +286,8 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
         resp = &step_not_run;
     capture_ctx cx = {.body = resp->body, .body_len = resp->body ? resp->body_len : 0,
                       .headers = resp->headers ? resp->headers : "",
-                      .headers_len = resp->headers ? resp->headers_len : 0};
+                      .headers_len = resp->headers ? resp->headers_len : 0, .url = resp->url,
+                      .jar = resp->jar, .jar_len = resp->jar ? resp->jar_len : 0, .memo = memo};
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         const capture_def *c = &defs[i];
@@ -283,24 +300,25 @@ static bool apply_captures(vu_run *v, const capture_def *defs, size_t n, const c
         } else {
             ok = capture_apply(c, &cx, &v->pub.caps[c->slot], why, sizeof why);
         }
-        volley_tags tags = VOLLEY_TAGS_INIT;
-        tags.check = c->check_name;
-        check_result(v, group, c->check_series, &tags, ok, why);
+        check_result(v, BUILTIN_CAPTURES, group, c->series, NULL, c->name, ok, why);
         all &= ok;
     }
     capture_ctx_done(&cx);
     return all;
 }
 
-static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp)
+static bool run_captures(vu_run *v, const flow_op *op, const volley_response *resp,
+                         volley_memo *memo)
 {
-    return apply_captures(v, op->captures, op->n_captures, op->group, resp);
+    return apply_captures(v, op->captures, op->n_captures, op->group, resp, memo);
 }
 
 bool engine_host_captures_apply(const volley_captures *c, volley_vu *vu,
                                 const volley_response *resp)
 {
-    return !c || apply_captures((vu_run *)vu, c->defs, c->n, c->group, resp);
+    volley_response full;
+    return !c || apply_captures(engine_vu_of(vu), c->defs, c->n, c->group,
+                                check_resp_full(resp, c->proto_rev, &full), NULL);
 }
 
 /*
@@ -329,6 +347,26 @@ static void record_warn(vu_run *v, const record_def *r, const volley_buf *b)
             r->location, shown);
 }
 
+/* A timing component or a size of the response (plugin.h, revision 7);
+ * false when the response has none. */
+static bool record_exchange(const record_def *r, const volley_response *resp, double *x)
+{
+    if (!resp || !(resp->has & (r->source == REC_TIMING ? VOLLEY_RESP_TIMINGS : VOLLEY_RESP_BYTES)))
+        return false;
+    switch (r->part) {
+    case REC_T_BLOCKED: *x = resp->blocked_ms; break;
+    case REC_T_CONNECTING: *x = resp->connecting_ms; break;
+    case REC_T_TLS: *x = resp->tls_handshaking_ms; break;
+    case REC_T_SENDING: *x = resp->sending_ms; break;
+    case REC_T_WAITING: *x = resp->waiting_ms; break;
+    case REC_T_RECEIVING: *x = resp->receiving_ms; break;
+    case REC_T_DURATION: *x = resp->duration_ms; break;
+    case REC_B_SENT: *x = (double)resp->bytes_sent; break;
+    default: *x = (double)resp->bytes_received; break;
+    }
+    return true;
+}
+
 /* `record:` samples into custom metrics. */
 static void run_records(vu_run *v, const flow_op *op, const volley_response *resp, bool passed)
 {
@@ -341,6 +379,13 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         case REC_CHECKS: x = passed ? 1 : 0; break;
         case REC_CHECKS_FAILED: x = passed ? 0 : 1; break;
         case REC_DURATION: x = resp ? resp->duration_ms : 0; break;
+        case REC_TIMING:
+        case REC_BYTES:
+            /* no response (or a protocol that does not tell): nothing, as
+             * the http_req_* trends leave such requests out */
+            if (!record_exchange(r, resp, &x))
+                continue;
+            break;
         case REC_STATUS: x = resp ? resp->status : 0; break;
         case REC_ELAPSED: x = (double)(engine_mono_now() - v->iter_start) / 1e6; break;
         case REC_CONST: x = r->value; break;
@@ -407,14 +452,25 @@ static const volley_response no_request = {.status = 0};
  * Returns false when the iteration must end here. */
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    bool passed = run_checks(v, op, resp);
-    passed &= run_captures(v, op, resp);
+    if (op->kind != OP_CHECK)   /* a check step has no response: the last one stays */
+        v->last_status = resp ? resp->status : 0;
+    /* One memo for the step's checks and captures: what a check parsed of
+     * the response (an HTML document) serves the captures too. */
+    volley_memo memo = {.vu = &v->pub};
+    bool passed = run_checks(v, op, resp, &memo);
+    passed &= run_captures(v, op, resp, &memo);
+    memo_clear(&memo);
     run_records(v, op, resp, passed);
     if (passed || op->on_fail == ONFAIL_CONTINUE)
         return true;
     if (op->on_fail == ONFAIL_ABORT_TEST)
         abort_test(v, op);
     return false;
+}
+
+bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response *resp)
+{
+    return finish_step(v, op, resp);
 }
 
 /* on_check_fail: stop_iteration (or abort_test): the iteration ends now,
@@ -425,26 +481,57 @@ static void end_iteration_early(vu_run *v)
     v->depth = 0;
 }
 
-/* A response as checks read it: an older plugin's struct ends before the
- * revision 7 fields, so they are read from a zeroed copy. */
-static const volley_response *resp_full(const volley_response *resp, uint32_t rev,
-                                        volley_response *tmp)
+/* A batch is over: the flow goes on after it, or the iteration ends when
+ * one of its steps' on_check_fail said so (k6 has every response of a
+ * batch before its checks run: the whole batch runs first). */
+static void batch_over(vu_run *v, bool stop)
 {
-    if (!resp || rev >= 7)
-        return resp;
-    memset(tmp, 0, sizeof *tmp);
-    memcpy(tmp, resp, offsetof(volley_response, tls_version));
-    return tmp;
+    if (stop)
+        end_iteration_early(v);
+    else
+        v->pc = v->sr->sc->ops[v->pc].batch_end;
+}
+
+/* The VU's lanes could not be made (out of memory): each step of the
+ * batch is recorded as not run. Whether the iteration ends. */
+static bool batch_not_run(vu_run *v, const flow_op *op)
+{
+    bool stop = false;
+    for (uint32_t i = v->pc + 1; i < op->batch_end; i++)
+        stop |= !finish_step(v, &v->sr->sc->ops[i], NULL);
+    return stop;
+}
+
+/* step_done of a step of a batch, from its lane. */
+static void lane_step_done(vu_lane *l, const volley_response *resp)
+{
+    vu_run *v = engine_vu_of(&l->pub);
+    if (v->state != VU_IN_BATCH || l->pc == LANE_IDLE)
+        return;   /* a late call after a cancel: ignore */
+    if (!finish_step(v, &v->sr->sc->ops[l->pc], resp))
+        v->batch->stop = true;
+    if (!engine_batch_lane_done(v, l))
+        return;
+    batch_over(v, v->batch->stop);
+    v->state = VU_IDLE;
+    if (v->in_run)
+        v->step_finished = true;
+    else
+        engine_vu_run(v);
 }
 
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
 {
+    if (vu->lane_of) {
+        lane_step_done((vu_lane *)vu, resp);
+        return;
+    }
     vu_run *v = (vu_run *)vu;
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
     volley_response full;
-    resp = resp_full(resp, v->w->e->s->protos[op->proto].plugin->desc->revision, &full);
+    resp = check_resp_full(resp, v->w->e->s->protos[op->proto].plugin->desc->revision, &full);
     if (finish_step(v, op, resp))
         v->pc++;
     else
@@ -456,7 +543,7 @@ void engine_host_step_done(volley_vu *vu, const volley_response *resp)
         engine_vu_run(v);
 }
 
-volley_worker *engine_host_vu_worker(volley_vu *vu) { return ((vu_run *)vu)->w; }
+volley_worker *engine_host_vu_worker(volley_vu *vu) { return engine_vu_of(vu)->w; }
 
 /* A sleep step's time; a templated one (${random.float(1, 4)}s) is read
  * as a duration each time. */
@@ -587,6 +674,23 @@ void engine_vu_run(vu_run *v)
             end_iteration_early(v);
             continue;
         }
+        if (op->kind == OP_CTL) {
+            if (engine_flow_run(v, op))
+                continue;
+            /* Many loop passes without a wait: a zero sleep (not a yield,
+             * which is between iterations) before the op at the new pc. */
+            v->pc--;
+            v->state = VU_SLEEPING;
+            uv_timer_start(&v->timer, on_vu_timer, 0, 0);
+            break;
+        }
+        if (op->kind == OP_BATCH) {
+            int r = engine_batch_start(v, op);
+            if (r == 0)
+                break;
+            batch_over(v, r < 0 ? batch_not_run(v, op) : v->batch->stop);
+            continue;
+        }
         if (op->kind == OP_SLEEP) {
             v->state = VU_SLEEPING;
             uint64_t wake_at = engine_mono_now() + (uint64_t)sleep_ns(v, op);
@@ -627,6 +731,8 @@ void engine_vu_abort_iteration(vu_run *v)
         if (ops->step_cancel)
             CRASH_CALL(p->desc->name, "protocol step_cancel",
                        ops->step_cancel(v->w->pstate[op->proto], &v->pub, v->pstate[op->proto]));
+    } else if (v->state == VU_IN_BATCH) {
+        engine_batch_cancel(v);
     }
     uv_timer_stop(&v->timer);
     if (v->in_iteration) {

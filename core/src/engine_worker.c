@@ -9,6 +9,7 @@
 
 #include "crash.h"
 #include "engine_int.h"
+#include "template.h"
 
 #define FLUSH_NS 250000000ull   /* sample batches to outputs */
 #define SECOND_NS 1000000000ull
@@ -233,10 +234,13 @@ void engine_worker_free(volley_worker *w)
     free(w->scratch.data);
     for (size_t j = 0; j < w->n_vus; j++) {
         vu_run *v = &w->vus[j];
+        engine_batch_free(v);
         free(v->pstate);
+        engine_flow_free(v->fc);
         for (size_t c = 0; v->pub.caps && c < v->sr->sc->n_caps; c++)
             free(v->pub.caps[c].val.data);
         free(v->pub.caps);
+        tmpl_vu_free(&v->pub);
     }
     free(w->vus);
     for (size_t i = 0; w->scs && i < w->e->s->n_scenarios; i++) {

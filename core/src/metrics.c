@@ -9,7 +9,7 @@
 
 static const char *const tag_names[TAG__COUNT] = {
     "name", "method", "url", "status", "expected_response",
-    "check", "error_code", "scenario", "group", "tls_version"};
+    "check", "error_code", "scenario", "group", "tls_version", "capture"};
 
 const char *tag_key_name(tag_key k) { return k < TAG__COUNT ? tag_names[k] : "?"; }
 
@@ -263,7 +263,7 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
         if (key < 0) {
             snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
                      "method, url, status, expected_response, check, error_code, scenario, group, "
-                     "tls_version (and --tag names and keys of steps' tags:)",
+                     "tls_version, capture (and --tag names and keys of steps' tags:)",
                      k->filters[i].key);
             goto fail;
         }
@@ -596,6 +596,7 @@ static bool filter_matches(const series_filter *f, const sample_tags *st)
     case TAG_CHECK: return t && str_eq(t->check, f->value);
     case TAG_ERROR_CODE: return t && str_eq(t->error_code, f->value);
     case TAG_TLS_VERSION: return str_eq(st->tls_version, f->value);
+    case TAG_CAPTURE: return str_eq(st->capture, f->value);
     case TAG_RUN: return f->int_value != 0;
     case TAG_STEP:
         for (size_t i = 0; i < st->n_step; i++)

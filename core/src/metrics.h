@@ -27,7 +27,7 @@
 /* Tag keys a sub-metric filter can name. */
 typedef enum tag_key {
     TAG_NAME = 0, TAG_METHOD, TAG_URL, TAG_STATUS, TAG_EXPECTED_RESPONSE,
-    TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG_TLS_VERSION, TAG__COUNT,
+    TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG_TLS_VERSION, TAG_CAPTURE, TAG__COUNT,
     TAG_RUN,       /* a run-wide tag (--tag): matches or not for the whole run */
     TAG_STEP       /* a step's own tag (`tags:` of a step), by key text */
 } tag_key;
@@ -173,6 +173,7 @@ void stage_pos_start(stage_pos *p, const stage_track *t, int64_t start_ns);
 typedef struct sample_tags {
     const volley_tags *t;      /* from the plugin or the core; may be NULL */
     const char *tls_version;   /* t's, when its plugin's revision has it   */
+    const char *capture;       /* the `captures` metric: the capture's NAME */
     const char *scenario;
     const char *group;
     const volley_tag *step;    /* the step's own tags, sorted by key; pointer- */

@@ -57,8 +57,8 @@ static int check_range(opt_ctx *c, const volley_option *o, const ynode *n,
                        const char *path, double v)
 {
     if (o->min < o->max && (v < o->min || v > o->max)) {
-        ynode_error(c->d, n, "%s: expected a value between %g and %g, got %s", path, o->min, o->max,
-                    n->str);
+        ynode_error(c->d, n, "%s: expected a value between %.15g and %.15g, got %s", path, o->min,
+                    o->max, n->str);
         return -1;
     }
     return 0;
@@ -93,8 +93,10 @@ static int fill_duration(opt_ctx *c, const volley_option *o, const ynode *n,
         return -1;
     }
     if (o->min < o->max && ((double)*out < o->min * 1e9 || (double)*out > o->max * 1e9)) {
-        ynode_error(c->d, n, "%s: expected a duration between %gs and %gs, got %s", path, o->min,
-                    o->max, n->str);
+        char lo[32], hi[32];
+        ynode_error(c->d, n, "%s: expected a duration between %s and %s, got %s", path,
+                    duration_format_limit(llround(o->min * 1e9), lo, sizeof lo),
+                    duration_format_limit(llround(o->max * 1e9), hi, sizeof hi), n->str);
         return -1;
     }
     return 0;
@@ -179,32 +181,85 @@ static volley_template *compile_tmpl(opt_ctx *c, const ynode *n, const char *pat
 }
 
 /* A `headers` map: the constant value of an Authorization, Cookie... is a
- * secret (sent as it is, never shown: secret.h). */
+ * secret (sent as it is, never shown: secret.h). With VOLLEY_OPT_REPEAT a
+ * list value gives its key once per item, in order (tag: [a, b]). */
+/* { value: TEXT, replace: BOOL } of a VOLLEY_OPT_LONG_FORM map (k6's
+ * request cookies): the value node, *replace set. NULL after an error. */
+static const ynode *long_form(opt_ctx *c, const ynode *v, const char *path, bool *replace)
+{
+    const ynode *val = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const char *k = v->pairs[i].key->str;
+        const ynode *x = v->pairs[i].value;
+        if (strcmp(k, "value") == 0) {
+            val = x;
+        } else if (strcmp(k, "replace") == 0) {
+            if (x->kind != YNODE_SCALAR || !ynode_bool(x, replace)) {
+                got_error(c, x, arena_printf(c->a, "%s.replace", path), "true or false");
+                rc = -1;
+            }
+        } else {
+            ynode_error(c->d, v->pairs[i].key, "%s: unknown key \"%s\"; valid keys: value, replace",
+                        path, k);
+            rc = -1;
+        }
+    }
+    if (!val && rc == 0) {
+        ynode_error(c->d, v, "%s: missing required key \"value\"", path);
+        rc = -1;
+    }
+    return rc == 0 ? val : NULL;
+}
+
 static int fill_template_map(opt_ctx *c, const ynode *n, const char *path,
-                             volley_template_map *out, bool headers)
+                             volley_template_map *out, bool headers, bool long_ok, bool repeat)
 {
     if (n->kind != YNODE_MAP) {
         ynode_error(c->d, n, "%s: expected a mapping of names to strings, got %s", path,
                     ynode_kind_name(n));
         return -1;
     }
-    const char **keys = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *keys);
-    const volley_template **vals = arena_alloc(c->a, (n->n_pairs + 1) * sizeof *vals);
-    if (!keys || !vals)
+    size_t total = 0;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *v = n->pairs[i].value;
+        total += repeat && v->kind == YNODE_SEQ ? v->n_items : 1;
+    }
+    const char **keys = arena_alloc(c->a, (total + 1) * sizeof *keys);
+    const volley_template **vals = arena_alloc(c->a, (total + 1) * sizeof *vals);
+    bool *repl = long_ok ? arena_alloc(c->a, (total + 1) * sizeof *repl) : NULL;
+    if (!keys || !vals || (long_ok && !repl))
         return -1;
     int rc = 0;
+    size_t k = 0;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *v = n->pairs[i].value;
         char *sub = arena_printf(c->a, "%s.%s", path, n->pairs[i].key->str);
-        keys[i] = n->pairs[i].key->str;
-        if (want_scalar(c, v, sub, "a string") != 0 || !(vals[i] = compile_tmpl(c, v, sub)))
+        bool r = false;
+        if (repl && v->kind == YNODE_MAP && !(v = long_form(c, v, sub, &r))) {
             rc = -1;
-        else if (headers && secret_header(keys[i], strlen(keys[i])) && tmpl_const(vals[i]))
-            secret_add(tmpl_const(vals[i]), strlen(tmpl_const(vals[i])));
+            continue;
+        }
+        bool list = repeat && v->kind == YNODE_SEQ;
+        for (size_t j = 0; j < (list ? v->n_items : 1); j++) {
+            const ynode *item = list ? v->items[j] : v;
+            char *isub = list ? arena_printf(c->a, "%s[%zu]", sub, j) : sub;
+            keys[k] = n->pairs[i].key->str;
+            if (repl)
+                repl[k] = r;
+            if (want_scalar(c, item, isub, repeat ? "a string or a list of strings" : "a string") != 0 ||
+                !(vals[k] = compile_tmpl(c, item, isub)))
+                rc = -1;
+            else if (headers && secret_header(keys[k], strlen(keys[k])) && tmpl_const(vals[k]))
+                secret_add(tmpl_const(vals[k]), strlen(tmpl_const(vals[k])));
+            k++;
+        }
     }
-    out->n = n->n_pairs;
+    out->n = k;
     out->keys = keys;
     out->values = vals;
+    if (repl)
+        out->replace = repl;
     return rc;
 }
 
@@ -560,7 +615,8 @@ static int fill_one(opt_ctx *c, const volley_option *o, const ynode *n,
         return fill_string_list(c, n, path, (volley_string_list *)f);
     case VOLLEY_OPT_TEMPLATE_MAP:
         return fill_template_map(c, n, path, (volley_template_map *)f,
-                                 strcmp(o->name, "headers") == 0);
+                                 strcmp(o->name, "headers") == 0, o->flags & VOLLEY_OPT_LONG_FORM,
+                                 o->flags & VOLLEY_OPT_REPEAT);
     case VOLLEY_OPT_SCALAR:
         return fill_scalar(c, n, path, (volley_scalar *)f);
     case VOLLEY_OPT_JSON:
@@ -732,6 +788,10 @@ int opt_check_map(const volley_option_map *map, char *err, size_t errcap)
         }
         if ((o->flags & VOLLEY_OPT_FILE) && o->type != VOLLEY_OPT_STRING) {
             snprintf(err, errcap, "option \"%s\": VOLLEY_OPT_FILE is for string options", o->name);
+            return -1;
+        }
+        if ((o->flags & VOLLEY_OPT_REPEAT) && o->type != VOLLEY_OPT_TEMPLATE_MAP) {
+            snprintf(err, errcap, "option \"%s\": VOLLEY_OPT_REPEAT is for template maps", o->name);
             return -1;
         }
         if ((o->type == VOLLEY_OPT_OBJECT || o->type == VOLLEY_OPT_OBJECT_LIST) &&

@@ -180,7 +180,7 @@ static int plan(rctx *c)
         c->covered[i] = true;
     }
     for (size_t i = 0; i < r->n_series; i++)
-        if (r->series[i].kind == RR_CHECK)
+        if (r->series[i].kind == RR_CHECK || r->series[i].kind == RR_CAPTURE)
             c->covered[i] = true;
     return 0;
 }
@@ -295,7 +295,7 @@ static void write_data(rctx *c)
     fputs("],\"series\":{", f);
     bool first = true;
     for (size_t i = 0; i < r->n_series; i++) {
-        if (r->series[i].kind == RR_CHECK)
+        if (r->series[i].kind == RR_CHECK || r->series[i].kind == RR_CAPTURE)
             continue;
         if (!first)
             fputc(',', f);
@@ -526,25 +526,30 @@ static void write_thresholds(rctx *c)
     out(f, "</tbody></table></section>\n");
 }
 
-static void write_checks(rctx *c)
+/* The checks, as k6 lists them; the captures (kind "capture") in a
+ * table of their own, only when the run has some. */
+static void write_items(rctx *c, const char *kind, const rr_check *items, size_t n)
 {
     FILE *f = c->f;
     const result *r = c->r;
-    out(f, "<section id=\"checks\"><h2>Checks</h2>\n");
-    if (r->n_checks == 0) {
+    bool caps = strcmp(kind, "capture") == 0;
+    if (caps && n == 0)
+        return;
+    out(f, "<section id=\"%ss\"><h2>%s</h2>\n", kind, caps ? "Captures" : "Checks");
+    if (n == 0) {
         out(f, r->raw ? "<p class=\"note\">The stream has no check points.</p></section>\n"
                       : "<p class=\"note\">The spec has no checks.</p></section>\n");
         return;
     }
-    out(f, "<table class=\"data\" id=\"checks-table\"><thead><tr><th>group</th><th>check</th><th>passes</th>"
-           "<th>fails</th><th>pass rate</th><th>first failure</th></tr></thead><tbody>\n");
-    for (size_t i = 0; i < r->n_checks; i++) {
-        const rr_check *k = &r->checks[i];
+    out(f, "<table class=\"data\" id=\"%ss-table\"><thead><tr><th>group</th><th>%s</th><th>passes</th>"
+           "<th>fails</th><th>pass rate</th><th>first failure</th></tr></thead><tbody>\n", kind, kind);
+    for (size_t i = 0; i < n; i++) {
+        const rr_check *k = &items[i];
         char rate[32];
         fmt_share(k->passes, k->passes + k->fails, rate, sizeof rate);
-        out(f, "<tr class=\"check-row %s\"><td>%s</td><td>%s</td><td class=\"num\">%g</td><td class=\"num\">%g</td>"
+        out(f, "<tr class=\"%s-row %s\"><td>%s</td><td>%s</td><td class=\"num\">%g</td><td class=\"num\">%g</td>"
                "<td class=\"num\">%s</td><td class=\"reason\">%s</td></tr>\n",
-            k->fails > 0 ? "v-fail" : "v-pass", *k->group ? k->group : "-", k->name, k->passes, k->fails, rate,
+            kind, k->fails > 0 ? "v-fail" : "v-pass", *k->group ? k->group : "-", k->name, k->passes, k->fails, rate,
             k->first_failure ? k->first_failure : "");
     }
     out(f, "</tbody></table></section>\n");
@@ -807,7 +812,8 @@ static void write_body(rctx *c)
     write_tiles(c);
     write_comparison(c);
     write_thresholds(c);
-    write_checks(c);
+    write_items(c, "check", c->r->checks, c->r->n_checks);
+    write_items(c, "capture", c->r->captures, c->r->n_captures);
     out(c->f, "<section id=\"charts\"><h2>Over time</h2><p class=\"note\">Seconds from the start, one point per "
               "%g s window.%s</p>\n<div class=\"grid\" id=\"charts-grid\"></div></section>\n",
         c->r->window_s, c->r->windows_behind > 0 ? " Shaded: windows where the generator was behind." : "");

@@ -170,7 +170,7 @@ static json_t *series_tags(const char *name)
 static const char *series_kind(const series_def *sd)
 {
     if (sd->hidden)
-        return "check";
+        return sd->metric == BUILTIN_CAPTURES ? "capture" : "check";
     if (sd->breakdown || sd->per_scenario)
         return "breakdown";
     return sd->n_filters ? "submetric" : "metric";
@@ -364,27 +364,28 @@ void result_write_end(result_file *f, const spec *s, const metrics_reg *reg,
                                                   : num(summary_agg_value(reg, a, t->metric, &t->expr, dur)),
                                              "judged", none ? "no data" : judged));
     }
-    json_t *checks = json_array();
+    json_t *checks = json_array(), *captures = json_array();
     for (size_t i = 0; i < reg->n_series; i++) {
         const series_def *sd = &reg->series[i];
         if (!sd->hidden)
             continue;
         const series_agg *a = &r->agg.s[i];
         const char *why = r->check_fail && i < r->n_check_fail ? r->check_fail[i] : NULL;
-        json_array_append_new(checks, json_pack("{s:I, s:s, s:s, s:I, s:I, s:o}", "series",
-                                                (json_int_t)i, "group",
-                                                sd->check_group ? sd->check_group : "", "name",
-                                                sd->check_name ? sd->check_name : "", "passes",
-                                                (json_int_t)a->nonzero, "fails",
-                                                (json_int_t)(a->count - a->nonzero), "first_failure",
-                                                why ? json_string(why) : json_null()));
+        json_array_append_new(sd->metric == BUILTIN_CAPTURES ? captures : checks,
+                              json_pack("{s:I, s:s, s:s, s:I, s:I, s:o}", "series",
+                                        (json_int_t)i, "group",
+                                        sd->check_group ? sd->check_group : "", "name",
+                                        sd->check_name ? sd->check_name : "", "passes",
+                                        (json_int_t)a->nonzero, "fails",
+                                        (json_int_t)(a->count - a->nonzero), "first_failure",
+                                        why ? json_string(why) : json_null()));
     }
     const char *reason = r->aborted && r->abort_threshold < s->n_thresholds
                              ? s->thresholds[r->abort_threshold].source
                              : r->test_aborted ? r->abort_reason : "";
     json_t *stages = stages_json(s, reg, r);
     json_t *o = json_pack("{s:s, s:s, s:f, s:b, s:b, s:s, s:s, s:i, s:{s:I, s:I}, s:I, s:f, s:I, "
-                          "s:o, s:o, s:o, s:o}",
+                          "s:o, s:o, s:o, s:o, s:o}",
                           "type", "end", "end", end, "duration_s", dur, "interrupted",
                           r->interrupted, "aborted", r->aborted || r->test_aborted,
                           "abort_reason", reason,
@@ -394,6 +395,6 @@ void result_write_end(result_file *f, const spec *s, const metrics_reg *reg,
                           (json_int_t)r->iterations_interrupted, "vus_max", (json_int_t)r->vus_max,
                           "cpu_s", r->cpu_s, "windows_behind", (json_int_t)windows_behind,
                           "totals", states(reg, &r->agg, true), "thresholds", ths, "checks", checks,
-                          "stages", stages ? stages : json_null());
+                          "captures", captures, "stages", stages ? stages : json_null());
     put_line(f, o);
 }

@@ -49,7 +49,7 @@
  * past malloc's mmap threshold, so pages no value reaches stay untouched. */
 #define ROOMS_PER_CHUNK 16
 
-enum { ROLE_NAME = 1, ROLE_SCENARIO = 2, ROLE_FAIL_BY = 4, ROLE_CHECKS = 8 };
+enum { ROLE_NAME = 1, ROLE_SCENARIO = 2, ROLE_FAIL_BY = 4, ROLE_CHECKS = 8, ROLE_CAPTURES = 16 };
 
 typedef struct nd_metric {
     char *name;
@@ -514,6 +514,7 @@ static int metric_line(nd *d, json_t *o)
         m->roles |= strcmp(name, by_scenario[k]) ? 0 : ROLE_SCENARIO;
     m->roles |= strcmp(name, "http_reqs") ? 0 : ROLE_FAIL_BY;
     m->roles |= strcmp(name, "checks") ? 0 : ROLE_CHECKS;
+    m->roles |= strcmp(name, "captures") ? 0 : ROLE_CAPTURES;
     long *roles[] = {&d->m_vus, &d->m_vus_max, &d->m_dropped, &d->m_lag};
     static const char *const role_names[] = {"vus", "vus_max", "dropped_iterations", "volley_schedule_lag"};
     for (size_t k = 0; k < 4; k++)
@@ -645,19 +646,23 @@ static int point_line(nd *d, const rr_line *l)
                 return -1;
         }
     }
-    if (m->roles & ROLE_CHECKS) {
-        const char *check = l->tag[RR_TAG_CHECK], *group = l->tag[RR_TAG_GROUP];
+    if (m->roles & (ROLE_CHECKS | ROLE_CAPTURES)) {
+        /* a capture's series names it as a check series does (result.c) */
+        bool cap = m->roles & ROLE_CAPTURES;
+        const char *check = l->tag[cap ? RR_TAG_CAPTURE : RR_TAG_CHECK], *group = l->tag[RR_TAG_GROUP];
         if (!check)
             return 0;
         group = group ? group : "";
-        /* As metrics_add_hidden names them: "group::check", "check" at the top. */
-        size_t n = strlen(group) + strlen(check) + 3;
+        /* As metrics_add_hidden names them: "group::check", "check" at the
+         * top (a capture's apart from a check of its name). */
+        size_t n = strlen(group) + strlen(check) + 3 + (cap ? 10 : 0);
         if (key_room(d, n) != 0)
             return oom(d);
-        snprintf(d->kb, n, "%s%s%s", group, *group ? "::" : "", check);
+        snprintf(d->kb, n, "%s%s%s%s", cap ? "captures: " : "", group, *group ? "::" : "", check);
         if (smap_get(&d->series_map, d->kb, hash_of(d->kb)) < 0 && d->n_checks++ >= CHECKS_MAX)
             return 0;
-        long si = series_for(d, (uint32_t)mi, RR_CHECK, "check", check, "group", group);
+        long si = series_for(d, (uint32_t)mi, cap ? RR_CAPTURE : RR_CHECK, "check", check, "group",
+                             group);
         if (si < 0)
             return oom(d);
         return add(d, si, w, v, t);
@@ -694,7 +699,7 @@ static int finish(nd *d)
         free(map);
         return oom(d);
     }
-    size_t n_checks = 0;
+    size_t n_checks = 0, n_captures = 0;
     for (size_t i = 0; i < d->n_series; i++) {
         map[i] = -1;
         if (!series_kept(d, i))
@@ -725,6 +730,7 @@ static int finish(nd *d)
         r->totals[k].series = (uint32_t)k;
         stat_of(&d->totals[i], m->type, &r->totals[k]);
         n_checks += s->kind == RR_CHECK;
+        n_captures += s->kind == RR_CAPTURE;
         if (!o->metric) {
             free(map);
             return oom(d);
@@ -743,13 +749,14 @@ static int finish(nd *d)
         win->n = keep;
     }
     free(map);
-    if (n_checks && !(r->checks = calloc(n_checks, sizeof *r->checks)))
+    if ((n_checks && !(r->checks = calloc(n_checks, sizeof *r->checks))) ||
+        (n_captures && !(r->captures = calloc(n_captures, sizeof *r->captures))))
         return oom(d);
     for (size_t i = 0; i < r->n_series; i++) {
         const rr_series *s = &r->series[i];
-        if (s->kind != RR_CHECK)
+        if (s->kind != RR_CHECK && s->kind != RR_CAPTURE)
             continue;
-        rr_check *c = &r->checks[r->n_checks++];
+        rr_check *c = s->kind == RR_CHECK ? &r->checks[r->n_checks++] : &r->captures[r->n_captures++];
         c->group = rr__dup(result_tag(s, "group"));
         c->name = rr__dup(result_tag(s, "check"));
         c->passes = r->totals[i].nz;

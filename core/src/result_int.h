@@ -31,7 +31,7 @@ char *rr__dup(const char *s);
 
 /* What a json-out line says (result_ndjson_scan.c): pointers into the
  * line or a JSON tree, NUL-terminated; NULL when absent or not a string. */
-enum { RR_TAG_NAME, RR_TAG_SCENARIO, RR_TAG_STATUS, RR_TAG_ERROR_CODE, RR_TAG_CHECK, RR_TAG_GROUP, RR_NTAGS };
+enum { RR_TAG_NAME, RR_TAG_SCENARIO, RR_TAG_STATUS, RR_TAG_ERROR_CODE, RR_TAG_CHECK, RR_TAG_GROUP, RR_TAG_CAPTURE, RR_NTAGS };
 extern const char *const rr_tag_names[RR_NTAGS];
 
 typedef struct rr_line {

@@ -20,7 +20,8 @@
 
 #define MAX_DEPTH 32
 
-const char *const rr_tag_names[RR_NTAGS] = {"name", "scenario", "status", "error_code", "check", "group"};
+const char *const rr_tag_names[RR_NTAGS] = {"name", "scenario", "status", "error_code", "check", "group",
+                                            "capture"};
 
 typedef struct scan {
     char *p, *end;

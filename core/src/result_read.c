@@ -94,7 +94,8 @@ static int read_tags(json_t *o, rr_tag **out, size_t *n)
 static rr_kind kind_of(const char *s)
 {
     return !strcmp(s, "metric") ? RR_METRIC : !strcmp(s, "submetric") ? RR_SUBMETRIC
-         : !strcmp(s, "breakdown") ? RR_BREAKDOWN : !strcmp(s, "check") ? RR_CHECK : RR_OTHER;
+         : !strcmp(s, "breakdown") ? RR_BREAKDOWN : !strcmp(s, "check") ? RR_CHECK
+         : !strcmp(s, "capture") ? RR_CAPTURE : RR_OTHER;
 }
 
 static rr_type type_of(const char *s)
@@ -180,7 +181,8 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
         s->contains = !strcmp(cs, "time") ? RR_TIME : !strcmp(cs, "data") ? RR_DATA : RR_DEFAULT;
         /* A check series names its item in "check" and "group" (result.c),
          * its tags are empty: they become its tags, as the reports read them. */
-        json_t *item = s->kind == RR_CHECK && json_is_string(json_object_get(v, "check"))
+        json_t *item = (s->kind == RR_CHECK || s->kind == RR_CAPTURE) &&
+                               json_is_string(json_object_get(v, "check"))
                            ? json_pack("{s:O, s:s}", "check", json_object_get(v, "check"), "group",
                                        json_is_string(json_object_get(v, "group"))
                                            ? json_string_value(json_object_get(v, "group")) : "")
@@ -443,6 +445,28 @@ static int read_window(reader *rd, json_t *o, const id_map *ids)
     return 0;
 }
 
+/* The end line's checks or captures into *items; -1 when out of memory. */
+static int read_items(json_t *list, rr_check **items, size_t *n)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return 0;
+    *items = calloc(json_array_size(list), sizeof **items);
+    if (!*items)
+        return -1;
+    json_array_foreach(list, i, v) {
+        rr_check *c = &(*items)[(*n)++];
+        c->group = get_str(v, "group");
+        c->name = get_str(v, "name");
+        json_t *ff = json_object_get(v, "first_failure");
+        c->first_failure = json_is_string(ff) ? rr__dup(json_string_value(ff)) : NULL;
+        c->passes = get_num(v, "passes", 0);
+        c->fails = get_num(v, "fails", 0);
+    }
+    return 0;
+}
+
 static int read_end(reader *rd, json_t *o, const id_map *ids)
 {
     result *r = rd->r;
@@ -497,24 +521,34 @@ static int read_end(reader *rd, json_t *o, const id_map *ids)
         t->has_value = json_is_number(val);
         t->value = t->has_value ? json_number_value(val) : 0;
     }
-    json_t *ch = json_object_get(o, "checks");
-    if (json_is_array(ch) && json_array_size(ch)) {
-        r->checks = calloc(json_array_size(ch), sizeof *r->checks);
-        if (!r->checks)
-            return fail(rd, "out of memory");
-        json_array_foreach(ch, i, v) {
-            rr_check *c = &r->checks[r->n_checks++];
-            c->group = get_str(v, "group");
-            c->name = get_str(v, "name");
-            json_t *ff = json_object_get(v, "first_failure");
-            c->first_failure = json_is_string(ff) ? rr__dup(json_string_value(ff)) : NULL;
-            c->passes = get_num(v, "passes", 0);
-            c->fails = get_num(v, "fails", 0);
-        }
-    }
+    if (read_items(json_object_get(o, "checks"), &r->checks, &r->n_checks) != 0 ||
+        read_items(json_object_get(o, "captures"), &r->captures, &r->n_captures) != 0)
+        return fail(rd, "out of memory");
     json_t *st = json_object_get(o, "stages");
     if (json_is_object(st) && json_object_size(st))
         r->stages = json_incref(st);
+    return 0;
+}
+
+/* The check (or capture) series' totals as items: a run that died. */
+static int items_of_series(result *r, rr_kind kind, rr_check **items, size_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < r->n_series; i++)
+        count += r->series[i].kind == kind;
+    if (count && !(*items = calloc(count, sizeof **items)))
+        return -1;
+    for (size_t i = 0; i < r->n_series; i++) {
+        const rr_series *s = &r->series[i];
+        if (s->kind != kind)
+            continue;
+        rr_check *c = &(*items)[(*n)++];
+        const char *g = result_tag(s, "group"), *nm = result_tag(s, "check");
+        c->group = rr__dup(g ? g : "");
+        c->name = rr__dup(nm ? nm : s->key);
+        c->passes = r->totals[i].nz;
+        c->fails = r->totals[i].n - r->totals[i].nz;
+    }
     return 0;
 }
 
@@ -547,25 +581,9 @@ static int finish_incomplete(reader *rd)
     r->exit_code = -1;
     r->abort_reason = rr__dup("");
     r->end_time = rr__dup("");
-    size_t n_checks = 0;
-    for (size_t i = 0; i < r->n_series; i++)
-        n_checks += r->series[i].kind == RR_CHECK;
-    if (n_checks) {
-        r->checks = calloc(n_checks, sizeof *r->checks);
-        if (!r->checks)
-            return fail(rd, "out of memory");
-    }
-    for (size_t i = 0; i < r->n_series; i++) {
-        const rr_series *s = &r->series[i];
-        if (s->kind != RR_CHECK)
-            continue;
-        rr_check *c = &r->checks[r->n_checks++];
-        const char *g = result_tag(s, "group"), *nm = result_tag(s, "check");
-        c->group = rr__dup(g ? g : "");
-        c->name = rr__dup(nm ? nm : s->key);
-        c->passes = r->totals[i].nz;
-        c->fails = r->totals[i].n - r->totals[i].nz;
-    }
+    if (items_of_series(r, RR_CHECK, &r->checks, &r->n_checks) != 0 ||
+        items_of_series(r, RR_CAPTURE, &r->captures, &r->n_captures) != 0)
+        return fail(rd, "out of memory");
     for (size_t i = 0; i < r->n_windows; i++) {
         const rr_runner *u = &r->windows[i].runner;
         r->windows_behind += u->behind;
@@ -758,6 +776,12 @@ void result_free(result *r)
         free(r->checks[i].first_failure);
     }
     free(r->checks);
+    for (size_t i = 0; i < r->n_captures; i++) {
+        free(r->captures[i].group);
+        free(r->captures[i].name);
+        free(r->captures[i].first_failure);
+    }
+    free(r->captures);
     if (r->stages)
         json_decref(r->stages);
     memset(r, 0, sizeof *r);
@@ -808,6 +832,6 @@ const char *result_contains_name(rr_contains c)
 
 const char *result_kind_name(rr_kind k)
 {
-    static const char *const n[] = {"metric", "submetric", "breakdown", "check", "other"};
+    static const char *const n[] = {"metric", "submetric", "breakdown", "check", "other", "capture"};
     return n[k];
 }

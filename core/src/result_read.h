@@ -27,7 +27,7 @@
 enum { RR_P50, RR_P90, RR_P95, RR_P99, RR_NP };
 
 typedef enum rr_type { RR_COUNTER, RR_RATE, RR_GAUGE, RR_TREND, RR_UNKNOWN } rr_type;
-typedef enum rr_kind { RR_METRIC, RR_SUBMETRIC, RR_BREAKDOWN, RR_CHECK, RR_OTHER } rr_kind;
+typedef enum rr_kind { RR_METRIC, RR_SUBMETRIC, RR_BREAKDOWN, RR_CHECK, RR_OTHER, RR_CAPTURE } rr_kind;
 typedef enum rr_contains { RR_DEFAULT, RR_TIME, RR_DATA } rr_contains;
 
 /* Which fields of an rr_stat the line had. */
@@ -138,6 +138,8 @@ typedef struct result {
     double hist_scale;
     rr_check *checks;
     size_t n_checks;
+    rr_check *captures;  /* a step's capture: (NAME in name); none in files */
+    size_t n_captures;   /*   of a volley that counted them as checks   */
     json_t *stages;      /* the end line's stages object, or NULL */
     size_t line_count;
     /* Read from json-out's raw NDJSON (result_from_ndjson.c): no meta and no

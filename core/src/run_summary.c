@@ -77,27 +77,33 @@ int run_summary_build(run_summary *rs, const spec *s, const metrics_reg *reg, co
         };
         rs->th_ptrs[i] = o;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < reg->n_series; i++) {
-        const series_def *sd = &reg->series[i];
-        if (!sd->hidden)
-            continue;
-        const series_agg *a = &r->agg.s[i];
-        rs->ck[k] = (volley_check_result){
-            .size = sizeof(volley_check_result),
-            .name = sd->check_name ? sd->check_name : "",
-            .group = sd->check_group ? sd->check_group : "",
-            .passes = a->nonzero,
-            .fails = a->count - a->nonzero,
-            .first_failure = r->check_fail && i < r->n_check_fail ? r->check_fail[i] : NULL,
-        };
-        rs->ck_ptrs[k] = &rs->ck[k];
-        k++;
+    /* ck_ptrs: the checks, then the captures (revision 7) */
+    size_t k = 0, n_only_checks = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < reg->n_series; i++) {
+            const series_def *sd = &reg->series[i];
+            if (!sd->hidden || (sd->metric == BUILTIN_CAPTURES) != (pass == 1))
+                continue;
+            const series_agg *a = &r->agg.s[i];
+            rs->ck[k] = (volley_check_result){
+                .size = sizeof(volley_check_result),
+                .name = sd->check_name ? sd->check_name : "",
+                .group = sd->check_group ? sd->check_group : "",
+                .passes = a->nonzero,
+                .fails = a->count - a->nonzero,
+                .first_failure = r->check_fail && i < r->n_check_fail ? r->check_fail[i] : NULL,
+            };
+            rs->ck_ptrs[k] = &rs->ck[k];
+            k++;
+            n_only_checks += pass == 0;
+        }
     }
     rs->pub.n_thresholds = s->n_thresholds;
     rs->pub.thresholds = rs->th_ptrs;
-    rs->pub.n_checks = k;
+    rs->pub.n_checks = n_only_checks;
     rs->pub.checks = rs->ck_ptrs;
+    rs->pub.n_captures = k - n_only_checks;
+    rs->pub.captures = rs->ck_ptrs + n_only_checks;
     return 0;
 }
 

@@ -55,6 +55,10 @@ double sched_arrivals_until(const sched_profile *p, int64_t t)
     for (size_t i = 0; i < p->n; i++) {
         const sched_stage *s = &p->stages[i];
         double to = s->target / unit, d = (double)s->duration_ns;
+        if (s->duration_ns == 0) {   /* a jump: no time, no arrivals */
+            from = to;
+            continue;
+        }
         if (t < s->duration_ns)
             return sum + stage_area(from, to, d, (double)t);
         sum += stage_area(from, to, d, d);
@@ -83,6 +87,10 @@ int64_t sched_arrival_time(const sched_profile *p, uint64_t k)
     for (size_t i = 0; i < p->n; i++) {
         const sched_stage *s = &p->stages[i];
         double to = s->target / unit, d = (double)s->duration_ns;
+        if (s->duration_ns == 0) {   /* a jump: the next stage starts from its target */
+            from = to;
+            continue;
+        }
         double area = stage_area(from, to, d, d);
         /* The k-th arrival starts when the area reaches k; k = 0 at the
          * first instant of a stage whose rate is not all zero. */

@@ -4,7 +4,9 @@
  *
  * A profile is a start value and stages {duration, target}: the value moves
  * linearly from the previous stage's target (or the start) to the stage's
- * target over its duration, and stays at the last target afterwards.
+ * target over its duration, and stays at the last target afterwards. A
+ * stage of 0 ns is a jump (k6's instant load increase): the value is its
+ * target from that instant on, and it starts no arrivals of its own.
  *   ramping-vus           value = VUs
  *   constant-arrival-rate one stage {duration, rate}, start = rate
  *   ramping-arrival-rate  value = iterations per time_unit

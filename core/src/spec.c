@@ -7,6 +7,7 @@
 #include "core.h"
 #include "crash.h"
 #include "duration.h"
+#include "flow_ctl.h"
 #include "include.h"
 #include "options.h"
 #include "secret.h"
@@ -31,6 +32,9 @@ static const struct {
     [BUILTIN_DROPPED_ITERATIONS] = {"dropped_iterations", VOLLEY_METRIC_COUNTER, VOLLEY_CONTAINS_DEFAULT},
     /* how late arrival-rate iterations started: the runner's own lag */
     [BUILTIN_SCHEDULE_LAG] = {"volley_schedule_lag", VOLLEY_METRIC_TREND, VOLLEY_CONTAINS_TIME},
+    /* a step's capture: 1 taken, 0 nothing matched (k6 has no such metric:
+     * its scripts take values in JS; kept out of `checks`, unlike k6's) */
+    [BUILTIN_CAPTURES] = {"captures", VOLLEY_METRIC_RATE, VOLLEY_CONTAINS_DEFAULT},
 };
 
 int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
@@ -238,7 +242,11 @@ typedef struct defaults_cfg {
     int64_t timeout;
     tls_cfg tls;
     int reuse;
+    int cookie_jar;
 } defaults_cfg;
+
+/* cookie_jar: of defaults, passed on to the http steps (their option). */
+static const char *const jar_lifetimes[] = {"per_iteration", "per_vu", NULL};
 
 static const volley_option defaults_opts[] = {
     {.name = "headers", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(defaults_cfg, headers),
@@ -249,6 +257,10 @@ static const volley_option defaults_opts[] = {
      .sub = &tls_map, .help = "TLS options of every http and ws step"},
     {.name = "connection_reuse", .type = VOLLEY_OPT_ENUM, .offset = offsetof(defaults_cfg, reuse),
      .enum_values = reuse_modes, .help = "connection reuse of every http step: " REUSE_HELP_TAIL},
+    {.name = "cookie_jar", .type = VOLLEY_OPT_ENUM, .offset = offsetof(defaults_cfg, cookie_jar),
+     .enum_values = jar_lifetimes,
+     .help = "the VUs' cookie jars: per_iteration (default: emptied when an iteration starts, "
+             "as k6) or per_vu (kept across a VU's iterations)"},
 };
 static const volley_option_map defaults_map = {defaults_opts, VOLLEY_COUNTOF(defaults_opts),
                                                sizeof(defaults_cfg), NULL};
@@ -499,16 +511,14 @@ static volley_checks *compile_opt_checks(void *ctx, const ynode *n, const char *
                                          bool match_only)
 {
     spec_loader *L = ctx;
-    return check_compile_opt(&L->checks, n, path, L->cur_group ? L->cur_group : "", match_only,
-                             &L->s->xchecks);
+    volley_checks *c = check_compile_opt(&L->checks, n, path, L->cur_group ? L->cur_group : "",
+                                         match_only, &L->s->xchecks);
+    if (c)
+        c->proto_rev = L->cur_proto_rev;
+    return c;
 }
 
 /* ---- flow ---- */
-
-typedef struct op_list {
-    size_t n, cap;
-    flow_op *ops;
-} op_list;
 
 static flow_op *push_op(spec_loader *L, op_list *l)
 {
@@ -563,6 +573,7 @@ static bool compile_protocol_step(spec_loader *L, const ynode *step, const ynode
         return false;
     L->cur_step = step;
     L->cur_group = group;
+    L->cur_proto_rev = p->desc->revision;
     const volley_captures *caps_before = L->s->xcaptures;
     const ynode *merged = merge_layer(L, value, ops->step_options, service_layer(L, value));
     merged = merge_layer(L, merged, ops->step_options, L->defaults);
@@ -836,11 +847,44 @@ static bool compile_once(spec_loader *L, const ynode *step, const char *path, co
     return ok;
 }
 
+/* if, choose, repeat, for_each: flow_ctl.c adds their ops through these. */
+typedef struct ctl_emit {
+    spec_loader *L;
+    const char *scname, *group;
+    op_list *out;
+} ctl_emit;
+
+static uint32_t ctl_push(void *ctx, const flow_ctl *ctl)
+{
+    ctl_emit *ce = ctx;
+    flow_op *op = push_op(ce->L, ce->out);
+    op->kind = OP_CTL;
+    op->group = ce->group;
+    op->location = ctl->location;
+    op->ctl = ctl;
+    return (uint32_t)(ce->out->n - 1);
+}
+
+static uint32_t ctl_count(void *ctx) { return (uint32_t)((ctl_emit *)ctx)->out->n; }
+
+static bool ctl_steps(void *ctx, const ynode *steps, const char *path, int depth)
+{
+    ctl_emit *ce = ctx;
+    return compile_flow(ce->L, steps, path, ce->scname, ce->group, ce->out, depth);
+}
+
 static bool compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
                          const char *group, op_list *out, int depth)
 {
     if (!spec_want_map(L, step, path))
         return false;
+    if (flow_ctl_is_step(step)) {
+        ctl_emit ce = {L, scname, group, out};
+        const flow_emit em = {&ce, ctl_push, ctl_count, ctl_steps};
+        return flow_ctl_compile(L, step, path, depth, &em);
+    }
+    if (ynode_get(step, "batch"))
+        return spec_compile_batch(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "group"))
         return compile_group(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "once"))
@@ -876,6 +920,11 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "group";
         names[nn++] = "sleep";
         names[nn++] = "once";
+        names[nn++] = "if";
+        names[nn++] = "choose";
+        names[nn++] = "repeat";
+        names[nn++] = "for_each";
+        names[nn++] = "batch";
         names[nn++] = "abort";
         names[nn++] = "check";
         names[nn++] = "capture";
@@ -900,11 +949,20 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         if (ok && ynode_get(step, "check"))
             return compile_check_step(L, step, path, group, out);
         if (ok)
-            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, abort, "
-                        "check (or another protocol plugin's key)", path);
+            ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, batch, "
+                        "if, choose, repeat, for_each, abort, check (or another protocol plugin's key)",
+                        path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;
+}
+
+flow_op *spec_push_op(spec_loader *L, op_list *l) { return push_op(L, l); }
+
+bool spec_compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                       const char *group, op_list *out, int depth)
+{
+    return compile_step(L, step, path, scname, group, out, depth);
 }
 
 static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const char *scname,
@@ -919,7 +977,7 @@ static bool compile_flow(spec_loader *L, const ynode *n, const char *path, const
         return false;
     }
     if (depth > 16) {
-        ynode_error(L->d, n, "%s: groups nested deeper than 16", path);
+        ynode_error(L->d, n, "%s: steps nested deeper than 16 (groups, once, if, choose, loops)", path);
         return false;
     }
     bool ok = true;
@@ -971,8 +1029,8 @@ typedef struct stage_cfg {
 
 static const volley_option stage_opts[] = {
     {.name = "duration", .type = VOLLEY_OPT_DURATION, .offset = offsetof(stage_cfg, duration),
-     .flags = VOLLEY_OPT_REQUIRED, .min = 0.000001, .max = 31536000,
-     .help = "how long the stage ramps to its target"},
+     .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 31536000,
+     .help = "how long the stage ramps to its target; 0s jumps to it at once (k6)"},
     {.name = "target", .type = VOLLEY_OPT_INT, .offset = offsetof(stage_cfg, target),
      .flags = VOLLEY_OPT_REQUIRED, .min = 0, .max = 10000000,
      .help = "VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate) at the end"},
@@ -1103,12 +1161,16 @@ static bool cli_stages(spec_loader *L, sched_stage **out, size_t *n)
         }
         snprintf(dur, sizeof dur, "%.*s", (int)(colon - arg), arg);
         long long target = strtoll(colon + 1, &end, 10);
-        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns <= 0 ||
+        if (duration_parse(dur, &st[i].duration_ns, err, sizeof err) != 0 || st[i].duration_ns < 0 ||
             *end || end == colon + 1 || target < 0) {
             diag_error(L->d, NULL, 0, 0, "--stage %s: expected DURATION:TARGET such as 30s:10", arg);
             return false;
         }
         st[i].target = (double)target;
+    }
+    if (sched_total_ns(&(sched_profile){.n = L->o->n_stages, .stages = st}) == 0) {
+        diag_error(L->d, NULL, 0, 0, "--stage: every stage lasts 0s; at least one needs a duration");
+        return false;
     }
     *out = st;
     *n = L->o->n_stages;
@@ -1122,6 +1184,15 @@ static bool check_profile(spec_loader *L, const ynode *v, const char *path, cons
 {
     if (sc->executor == EXEC_RAMPING_VUS && sched_max_value(&sc->profile) < 1) {
         ynode_error(L->d, v, "%s: ramping-vus needs start_vus or a stage target above 0", path);
+        return false;
+    }
+    /* 0s stages jump to their target (k6's instant load increase), but
+     * some stage must last for the scenario to run at all. */
+    if ((sc->executor == EXEC_RAMPING_VUS || sc->executor == EXEC_RAMPING_ARRIVAL_RATE) &&
+        sc->profile.n > 0 && sched_total_ns(&sc->profile) == 0) {
+        const ynode *at = ynode_get(v, "stages");
+        ynode_error(L->d, at ? at : v, "%s.stages: every stage lasts 0s; at least one needs a "
+                    "duration (a 0s stage jumps to its target at once)", path);
         return false;
     }
     if (executor_is_arrival(sc->executor) && VOLLEY_OPT_IS_SET(cfg, SC_MAX_VUS) &&
@@ -1237,6 +1308,7 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
         memset(L->cap_keep, 0, (sc->n_caps + 1) * sizeof *L->cap_keep);
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    flow_ctl_scenario_end(L, &sc->n_caps, &L->cap_keep);
     sc->cap_keep = L->cap_keep;
     sc->n_once = L->sc_n_once;
     L->cap_keep = NULL;
@@ -1321,6 +1393,7 @@ static bool compile_hook(spec_loader *L, const ynode *k, const ynode *v, int rol
     L->cap_keep = NULL;
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    flow_ctl_scenario_end(L, &sc->n_caps, &sc->cap_keep);
     sc->n_once = L->sc_n_once;
     spec_scenario_data_end(L);
     L->sc_role = SC_ROLE_MAIN;
@@ -1419,6 +1492,20 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
+    if (strstr(cfg.threshold, "${")) {
+        /* k6 scripts build limits from __ENV in a template literal; the
+         * value is folded in here, so the expression is shown as judged. */
+        tmpl_scope env_only = {.env = scope_env, .ctx = L};
+        char terr[512];
+        volley_template *tt = tmpl_compile(&L->s->a, cfg.threshold, strlen(cfg.threshold),
+                                           &env_only, terr, sizeof terr);
+        if (!tt || !tmpl_const(tt)) {
+            ynode_error(L->d, src_node, "%s: %s", path,
+                        tt ? "only ${env.NAME} templates are allowed in a threshold" : terr);
+            return;
+        }
+        cfg.threshold = tmpl_const(tt);
+    }
     threshold t = {.key = key, .source = cfg.threshold, .location = spec_loc(L, src_node),
                    .series = (uint32_t)series, .abort_on_fail = cfg.abort_on_fail,
                    .delay_abort_ns = cfg.delay_abort_eval, .allow_no_data = cfg.allow_no_data};
@@ -1802,6 +1889,7 @@ void spec_free(spec *s)
         }
     }
     check_free_opts(s->xchecks);
+    flow_cond_free(s->flow_regs);
     for (const volley_captures *c = s->xcaptures; c; c = c->next)
         for (size_t i = 0; i < c->n; i++)
             capture_free(&c->defs[i]);

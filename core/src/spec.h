@@ -33,15 +33,21 @@ struct volley_captures {
     size_t n;
     capture_def *defs;
     const char *group;
+    uint32_t proto_rev;              /* its protocol plugin's revision (check_resp_full) */
     struct volley_captures *next;    /* in spec.xcaptures */
 };
 
 typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
     OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
+    OP_BATCH,                       /* `batch:` its OP_STEPs after it, run at once on lanes */
+    OP_CTL,                         /* if, choose, repeat, for_each (flow_ctl.h) */
     OP_CHECK,                       /* `check:` with no request: checks on values (k6's check(v, ...)) */
     OP_ABORT                        /* `abort: REASON`: the test stops (k6's exec.test.abort) */
 } op_kind;
+
+/* Steps one `batch:` may hold, and at most at once (max_parallel). */
+#define SPEC_BATCH_MAX 1024
 
 /* Blocks of `once:` steps one scenario may have (a bit each per VU). */
 #define SPEC_MAX_ONCE 64
@@ -57,8 +63,16 @@ typedef enum rec_source {
     REC_STATUS,     /* the response status */
     REC_ELAPSED,    /* ms since the iteration started (k6: new Date() - start) */
     REC_CONST,      /* a number */
-    REC_TEMPLATE    /* a template rendered and read as a number */
+    REC_TEMPLATE,   /* a template rendered and read as a number */
+    REC_TIMING,     /* timings.PART: a k6 timing of the response, ms */
+    REC_BYTES       /* bytes.sent / bytes.received of the exchange */
 } rec_source;
+
+/* Which timing or size (REC_TIMING, REC_BYTES). */
+typedef enum rec_part {
+    REC_T_BLOCKED = 0, REC_T_CONNECTING, REC_T_TLS, REC_T_SENDING, REC_T_WAITING,
+    REC_T_RECEIVING, REC_T_DURATION, REC_B_SENT, REC_B_RECEIVED
+} rec_part;
 
 /* When a record samples: always, or only when the step's checks passed/failed. */
 typedef enum rec_when { REC_ALWAYS = 0, REC_PASSED, REC_FAILED } rec_when;
@@ -66,6 +80,7 @@ typedef enum rec_when { REC_ALWAYS = 0, REC_PASSED, REC_FAILED } rec_when;
 typedef struct record_def {
     uint32_t metric;
     rec_source source;
+    rec_part part;                  /* REC_TIMING, REC_BYTES */
     rec_when when;
     double value;                   /* REC_CONST */
     const volley_template *tmpl;    /* REC_TEMPLATE */
@@ -97,6 +112,14 @@ typedef struct flow_op {
     /* OP_ONCE_ENTER/EXIT: the block's number; ENTER: the op after its EXIT */
     uint32_t once;
     uint32_t once_skip;
+    /* OP_BATCH: its steps are the ops after it up to batch_end, all
+     * OP_STEP; at most batch_max run at once, batch_per_host per host
+     * (batch_hosts: the distinct hosts). An OP_STEP of a batch:
+     * batch_host, the index of its host among the batch's. */
+    uint32_t batch_end;
+    uint16_t batch_max, batch_per_host, batch_hosts;
+    uint16_t batch_host;
+    const struct flow_ctl *ctl;   /* OP_CTL */
     /* OP_ABORT: the reason, rendered when the VU gets there */
     const volley_template *abort_reason;
 } flow_op;
@@ -248,6 +271,7 @@ typedef struct spec {
     const volley_host *host;
     struct volley_checks *xchecks;      /* plugins' check-item options (check_free_opts) */
     struct volley_captures *xcaptures;  /* plugins' capture options */
+    struct flow_cond *flow_regs;        /* if: conditions holding a regex (flow_cond_free) */
     /* Plugins' config_warning texts ("file:line:col: text"), repeated at
      * the end of the summary. */
     size_t n_warnings;
@@ -275,7 +299,7 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap);
 enum {
     BUILTIN_ITERATIONS = 0, BUILTIN_ITERATION_DURATION, BUILTIN_VUS,
     BUILTIN_VUS_MAX, BUILTIN_CHECKS, BUILTIN_GROUP_DURATION,
-    BUILTIN_DROPPED_ITERATIONS, BUILTIN_SCHEDULE_LAG, BUILTIN__COUNT
+    BUILTIN_DROPPED_ITERATIONS, BUILTIN_SCHEDULE_LAG, BUILTIN_CAPTURES, BUILTIN__COUNT
 };
 
 #endif

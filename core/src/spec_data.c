@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "flow_ctl.h"
 #include "spec_int.h"
 #include "suggest.h"
 
@@ -240,6 +241,11 @@ static void collect_captures(spec_loader *L, const ynode *flow, const char ***na
             continue;
         collect_captures(L, ynode_get(st, "steps"), names, n, cap, depth + 1);
         collect_captures(L, ynode_get(st, "once"), names, n, cap, depth + 1);
+        const ynode *bodies[FLOW_MAX_BRANCHES + 1];
+        size_t nb = flow_ctl_bodies(st, bodies, FLOW_MAX_BRANCHES + 1);
+        for (size_t b = 0; b < nb; b++)
+            collect_captures(L, bodies[b], names, n, cap, depth + 1);
+        collect_captures(L, spec_batch_steps(st), names, n, cap, depth + 1);
         for (size_t j = 0; j < st->n_pairs; j++) {
             const plug *p = plug_find_protocol(L->plugins, st->pairs[j].key->str);
             if (p)
@@ -403,14 +409,38 @@ int64_t spec_scope_row_field(void *ctx, const char *name, int *slot, char *err, 
     return -1;
 }
 
+/* Whether another step of the batch being compiled captures name: the
+ * steps of a batch run at once, so none may read what another takes. */
+static bool batch_sibling_captures(spec_loader *L, const char *name)
+{
+    const ynode *steps = L->batch;
+    for (size_t i = 0; i < steps->n_items; i++) {
+        if (steps->items[i] == L->cur_step)
+            continue;
+        const char **names = NULL;
+        size_t n = 0, cap = 0;
+        ynode one = {.kind = YNODE_SEQ, .n_items = 1, .items = (ynode **)&steps->items[i]};
+        collect_captures(L, &one, &names, &n, &cap, 0);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], name) == 0)
+                return true;
+    }
+    return false;
+}
+
 int spec_scope_capture(void *ctx, const char *name)
 {
     spec_loader *L = ctx;
     if (L->outside_flow)
-        return 0;
+        return strchr(name, '.') ? -1 : 0;   /* loop names are a flow's own */
+    int loop_slot = flow_ctl_scope_name(L, name);   /* ${item}, ${loop.index}... */
+    if (loop_slot >= 0)
+        return loop_slot;
     for (size_t i = 0; i < L->n_caps; i++) {
         if (strcmp(L->cap_names[i], name) != 0)
             continue;
+        if (L->batch && batch_sibling_captures(L, name))
+            return -4;
         if (L->cap_seen[i])
             return (int)i;
         /* Not yet: captured by this step (its capture: or its options) or
@@ -431,7 +461,7 @@ int spec_scope_capture(void *ctx, const char *name)
 
 /* ---- a step's data keys ---- */
 
-/* A `capture:` map compiled into *defs (group: for the checks metric). */
+/* A `capture:` map compiled into *defs (group: for the captures metric). */
 static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path,
                                 const char *group, capture_def **defs, size_t *count)
 {
@@ -479,10 +509,10 @@ static bool compile_capture_map(spec_loader *L, const ynode *n, const char *path
         for (size_t s = 0; s < L->n_caps; s++)
             if (strcmp(L->cap_names[s], k->str) == 0)
                 c->slot = (int)s;
-        int sid = metrics_add_hidden(L->reg, BUILTIN_CHECKS, group, c->check_name);
+        int sid = metrics_add_hidden(L->reg, BUILTIN_CAPTURES, group, c->name);
         if (sid < 0 || c->slot < 0)
             return false;
-        c->check_series = (uint32_t)sid;
+        c->series = (uint32_t)sid;
     }
     return ok;
 }
@@ -499,6 +529,7 @@ volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char
         return NULL;
     memset(c, 0, sizeof *c);
     c->group = L->cur_group ? L->cur_group : "";
+    c->proto_rev = L->cur_proto_rev;
     bool ok = compile_capture_map(L, n, path, c->group, &c->defs, &c->n);
     /* Listed even when it failed, so spec_free releases what compiled. */
     c->next = L->s->xcaptures;
@@ -519,7 +550,8 @@ static const char *const when_names[] = {[REC_ALWAYS] = "always", [REC_PASSED] =
 static const volley_option record_opts[] = {
     {.name = "value", .type = VOLLEY_OPT_SCALAR, .offset = offsetof(record_cfg, value),
      .flags = VOLLEY_OPT_REQUIRED,
-     .help = "checks, checks_failed, duration, elapsed, status, a number or a ${...} template"},
+     .help = "checks, checks_failed, duration, elapsed, status, timings.NAME, bytes.sent, "
+             "bytes.received, a number or a ${...} template"},
     {.name = "when", .type = VOLLEY_OPT_ENUM, .offset = offsetof(record_cfg, when),
      .enum_values = when_names, .default_value = "always",
      .help = "record always, or only when the step's checks passed or failed"},
@@ -527,15 +559,43 @@ static const volley_option record_opts[] = {
 static const volley_option_map record_map = {record_opts, VOLLEY_COUNTOF(record_opts),
                                              sizeof(record_cfg), NULL};
 
+/* The response's parts a record may read (plugin.h, revision 7), as k6's
+ * res.timings.NAME; bytes.* as data_sent/data_received of the response. */
+static const struct {
+    const char *name;
+    rec_source source;
+    rec_part part;
+} record_parts[] = {
+    {"timings.blocked", REC_TIMING, REC_T_BLOCKED},
+    {"timings.connecting", REC_TIMING, REC_T_CONNECTING},
+    {"timings.tls_handshaking", REC_TIMING, REC_T_TLS},
+    {"timings.sending", REC_TIMING, REC_T_SENDING},
+    {"timings.waiting", REC_TIMING, REC_T_WAITING},
+    {"timings.receiving", REC_TIMING, REC_T_RECEIVING},
+    {"timings.duration", REC_TIMING, REC_T_DURATION},
+    {"bytes.sent", REC_BYTES, REC_B_SENT},
+    {"bytes.received", REC_BYTES, REC_B_RECEIVED},
+};
+
+#define RECORD_SOURCES                                                                         \
+    "checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, connecting, "  \
+    "tls_handshaking, sending, waiting, receiving, duration), bytes.sent, bytes.received, "    \
+    "a number, a ${...} template or { value, when }"
+
 /* A record's SOURCE (the scalar v) into r; false after reporting. */
 static bool record_source(spec_loader *L, const ynode *v, const char *kpath, record_def *r)
 {
     double x;
     if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                    "a number, a ${...} template or { value, when }", kpath);
+        ynode_error(L->d, v, "%s: expected " RECORD_SOURCES, kpath);
         return false;
     }
+    for (size_t i = 0; i < VOLLEY_COUNTOF(record_parts); i++)
+        if (strcmp(v->str, record_parts[i].name) == 0) {
+            r->source = record_parts[i].source;
+            r->part = record_parts[i].part;
+            return true;
+        }
     if (strcmp(v->str, "checks") == 0) {
         r->source = REC_CHECKS;
     } else if (strcmp(v->str, "checks_failed") == 0) {
@@ -558,9 +618,7 @@ static bool record_source(spec_loader *L, const ynode *v, const char *kpath, rec
             return false;
         }
     } else {
-        ynode_error(L->d, v, "%s: expected checks, checks_failed, duration, elapsed, status, "
-                    "a number, a ${...} template or { value, when }, got \"%s\"", kpath,
-                    v->str);
+        ynode_error(L->d, v, "%s: expected " RECORD_SOURCES ", got \"%s\"", kpath, v->str);
         return false;
     }
     return true;
@@ -624,7 +682,7 @@ static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_
         const char *kpath = spec_subpath(L, path, k->str);
         if (tag_key_parse(k->str) >= 0) {
             ynode_error(L->d, k, "%s: \"%s\" is a tag the runner sets itself (name, method, url, "
-                        "status, expected_response, check, error_code, scenario, group, tls_version)", kpath,
+                        "status, expected_response, check, error_code, scenario, group, tls_version, capture)", kpath,
                         k->str);
             ok = false;
             continue;
@@ -694,7 +752,11 @@ uint32_t spec_step_reads(const flow_op *op)
 {
     uint32_t r = check_items_reads(op->checks, op->n_checks);
     for (size_t i = 0; i < op->n_captures; i++)
-        r |= op->captures[i].from == CAP_FROM_HEADER ? VOLLEY_READS_HEADERS : VOLLEY_READS_BODY;
+        r |= op->captures[i].from == CAP_FROM_HEADER || op->captures[i].from == CAP_FROM_COOKIE ||
+                     op->captures[i].from == CAP_FROM_JAR
+                 ? VOLLEY_READS_HEADERS
+             : op->captures[i].from == CAP_FROM_URL ? 0
+                                                    : VOLLEY_READS_BODY;
     return r;
 }
 

@@ -7,6 +7,9 @@
  *                  check.c), thresholds, outputs; spec_load/spec_free
  *   spec_data.c    pools, custom metrics, a scenario's captured names, a
  *                  step's capture/record/tags/on_check_fail
+ *   flow_ctl.c     if, choose, repeat, for_each (called from spec.c; it
+ *                  compiles their steps back through flow_emit, never
+ *                  calling spec.c itself)
  *   spec_tags.c    the name, group and scenario values a compiled spec's
  *                  samples can carry; warnings about threshold filters
  *                  that name none of them
@@ -58,7 +61,9 @@ typedef struct spec_loader {
     bool outside_flow;
     bool sc_pool_failed;       /* its `use:` named no pool (said once) */
     const ynode *cur_step;     /* the step being compiled, for its captures */
+    const ynode *batch;        /* the steps of the batch: compiling, or NULL */
     const char *cur_group;     /* its group, for checks/captures in its options */
+    uint32_t cur_proto_rev;    /* its plugin's revision: the responses they see */
     const ynode *metrics_node; /* the spec's metrics: mapping, or NULL */
     /* While a protocol step is filled and compiled: the place of each
      * option value written in the spec (opt_ctx.seen), so the host's
@@ -69,6 +74,7 @@ typedef struct spec_loader {
     const ynode *cur_value;    /* the step's node and key path */
     const char *cur_path;
     bool cfg_error;            /* config_error came during its step_compile */
+    struct flow_scope *flow;   /* loops whose bodies are compiling (flow_ctl.c) */
     struct spec_said *said;    /* config messages printed: said once */
     size_t n_said, cap_said;
 } spec_loader;
@@ -100,6 +106,21 @@ void spec_warn_tag_filters(spec_loader *L, const ynode *key, uint32_t series, co
  * request name of the running scenarios (at most 200; a warning at `at`
  * names how many more were left out). Before stages_plan (new series). */
 void spec_add_breakdowns(spec_loader *L, const ynode *at);
+
+/* spec.c: a flow's ops as they are compiled, and one step into them. */
+typedef struct op_list {
+    size_t n, cap;
+    flow_op *ops;
+} op_list;
+flow_op *spec_push_op(spec_loader *L, op_list *l);
+bool spec_compile_step(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                       const char *group, op_list *out, int depth);
+
+/* spec_batch.c: `- batch:`, its steps compiled after an OP_BATCH. */
+bool spec_compile_batch(spec_loader *L, const ynode *step, const char *path, const char *scname,
+                        const char *group, op_list *out, int depth);
+/* The list of steps of a step that is a batch (either form), else NULL. */
+const ynode *spec_batch_steps(const ynode *step);
 
 /* spec_data.c */
 void spec_load_pools(spec_loader *L, const ynode *n);

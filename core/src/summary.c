@@ -455,16 +455,25 @@ static const char *mark_text(mark m, bool sub)
     return t[sub][m];
 }
 
-static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r)
+/* The check items (metric BUILTIN_CHECKS), as k6 lists them; or the
+ * captures (BUILTIN_CAPTURES) that failed, under their own heading. */
+static void print_checks(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
+                         uint32_t metric)
 {
     const metrics_agg *agg = &r->agg;
     bool any = false;
     const char *last_group = NULL;
     for (size_t i = 0; i < reg->n_series; i++) {
         const series_def *sd = &reg->series[i];
-        if (!sd->hidden)
+        if (!sd->hidden || sd->metric != metric)
             continue;
         const series_agg *a = &agg->s[i];
+        if (metric == BUILTIN_CAPTURES && a->count == a->nonzero)
+            continue;   /* taken every time (or never run): nothing to say */
+        if (metric == BUILTIN_CAPTURES && !any) {
+            fprintf(out, "     captures that failed\n");
+            last_group = "";
+        }
         const char *group = sd->check_group, *check = sd->check_name;
         if (!last_group || strcmp(last_group, group) != 0) {
             if (*group)
@@ -721,7 +730,8 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
     const summary_opts *o = opts_or_default(opts, &def);
     double dur = (double)r->duration_ns / 1e9;
     fputc('\n', out);
-    print_checks(out, s, reg, r);
+    print_checks(out, s, reg, r, BUILTIN_CHECKS);
+    print_checks(out, s, reg, r, BUILTIN_CAPTURES);
     uint32_t *order = malloc(reg->n_metrics * sizeof *order);
     if (!order)
         return;
@@ -783,6 +793,24 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
 }
 
 /* ---- --summary-export (k6's legacy JSON shape) ---- */
+
+json_t *summary_captures_json(const metrics_reg *reg, const run_result *r)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < reg->n_series; i++) {
+        const series_def *sd = &reg->series[i];
+        if (!sd->hidden || sd->metric != BUILTIN_CAPTURES)
+            continue;
+        const series_agg *a = &r->agg.s[i];
+        const char *why = r->check_fail && i < r->n_check_fail ? r->check_fail[i] : NULL;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", sd->check_name,
+                                              "group", sd->check_group, "passes",
+                                              (json_int_t)a->nonzero, "fails",
+                                              (json_int_t)(a->count - a->nonzero), "first_failure",
+                                              why ? json_string(why) : json_null()));
+    }
+    return list;
+}
 
 /* A stable 32-hex-digit id of a group/check path (k6 uses md5; ours is two
  * FNV-1a hashes: unique enough and dependency-free). */
@@ -986,7 +1014,7 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
     json_t *root_group = new_group("", "");
     for (size_t i = 0; i < reg->n_series; i++) {
         const series_def *sd = &reg->series[i];
-        if (!sd->hidden)
+        if (!sd->hidden || sd->metric != BUILTIN_CHECKS)
             continue;
         const series_agg *a = &r->agg.s[i];
         const char *group = sd->check_group, *check = sd->check_name;
@@ -1018,8 +1046,9 @@ int summary_export(const char *path, const spec *s, const metrics_reg *reg,
     json_t *runner = json_pack("{s:I, s:I}", "output_drops", (json_int_t)output_drops(r),
                                "out_of_memory_drops", (json_int_t)r->samples_dropped);
     /* Not in k6's shape: the run's metadata and verdict. */
-    json_t *doc = json_pack("{s:o, s:o, s:o, s:o}", "root_group", root_group, "metrics", metrics,
-                            "runner", runner, "run", run_meta(s, reg, r, v, o));
+    json_t *doc = json_pack("{s:o, s:o, s:o, s:o, s:o}", "root_group", root_group, "metrics",
+                            metrics, "runner", runner, "run", run_meta(s, reg, r, v, o),
+                            "captures", summary_captures_json(reg, r));
     /* Not in k6's shape: ramping scenarios' stages and breaking points (stages.c). */
     json_t *stages = stages_json(s, reg, r);
     if (stages)

@@ -75,6 +75,10 @@ void summary_fmt_judged(const metrics_reg *reg, const threshold *t, const series
                         double duration_s, char *buf, size_t cap);
 void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_result *r,
                    const th_verdict *v, const summary_opts *o);
+/* The captures (not k6's: its scripts take values in JS), a JSON array of
+ * {name, group, passes, fails, first_failure}: --summary-export and
+ * --summary-json add it beside k6's keys. */
+struct json_t *summary_captures_json(const metrics_reg *reg, const run_result *r);
 /* k6's legacy export plus volley's keys (`run`: the run's metadata and
  * verdict). 0, or -1 with err naming the file. */
 int summary_export(const char *path, const spec *s, const metrics_reg *reg,

@@ -77,7 +77,7 @@ static int add_checks(json_t *root, const metrics_reg *reg, const run_result *r)
 {
     for (size_t i = 0; i < reg->n_series; i++) {
         const series_def *sd = &reg->series[i];
-        if (!sd->hidden)
+        if (!sd->hidden || sd->metric != BUILTIN_CHECKS)
             continue;
         const series_agg *a = &r->agg.s[i];
         json_t *g = group_for(root, sd->check_group);
@@ -231,6 +231,11 @@ int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
         "options", "summaryTrendStats", stats, "summaryTimeUnit", time_unit_name(opts), "noColor", 1,
         "state", "isStdOutTTY", isatty(STDOUT_FILENO), "isStdErrTTY", isatty(STDERR_FILENO),
         "testRunDurationMs", num((double)r->duration_ns / 1e6));
+    /* Not in k6's shape: the captures, when the spec has any. */
+    json_t *caps = summary_captures_json(reg, r);
+    if (doc && caps && json_array_size(caps))
+        json_object_set(doc, "captures", caps);
+    json_decref(caps);
     int rc = -1;
     if (!doc)
         snprintf(err, errcap, "%s: cannot write the summary JSON: out of memory", path);

@@ -9,7 +9,7 @@
 #include "secret.h"
 
 typedef struct tag_key_words {
-    const char *name, *method, *url, *check, *error_code, *scenario, *group, *tls_version;
+    const char *name, *method, *url, *check, *error_code, *scenario, *group, *tls_version, *capture;
     const volley_tag *step;
     size_t n_step;
     int status, expected;
@@ -45,7 +45,7 @@ static tag_key_words key_of(const sample_tags *st)
     static const volley_tags none = VOLLEY_TAGS_INIT;
     const volley_tags *g = st->t ? st->t : &none;
     return (tag_key_words){g->name, g->method, g->url, g->check, g->error_code,
-                           st->scenario, st->group, st->tls_version, st->step, st->n_step,
+                           st->scenario, st->group, st->tls_version, st->capture, st->step, st->n_step,
                            g->status, g->expected_response};
 }
 
@@ -53,7 +53,8 @@ static uint64_t hash_key(const tag_key_words *k)
 {
     const uintptr_t w[] = {(uintptr_t)k->name, (uintptr_t)k->method, (uintptr_t)k->url,
                            (uintptr_t)k->check, (uintptr_t)k->error_code, (uintptr_t)k->scenario,
-                           (uintptr_t)k->group, (uintptr_t)k->tls_version, (uintptr_t)k->step,
+                           (uintptr_t)k->group, (uintptr_t)k->tls_version, (uintptr_t)k->capture,
+                           (uintptr_t)k->step,
                            (uintptr_t)k->status,
                            (uintptr_t)(k->expected + 2)};
     uint64_t h = 1469598103934665603ull;
@@ -83,13 +84,14 @@ static const char *shown(tag_intern *t, const char *v)
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
-    size_t cap = 10 + t->n_run + k->n_step;
+    size_t cap = 11 + t->n_run + k->n_step;
     volley_tag *tags = arena_alloc(&t->a, cap * sizeof *tags);
     volley_tagset *set = arena_alloc(&t->a, sizeof *set);
     if (!tags || !set)
         return NULL;
     size_t n = 0;
     /* alphabetical order */
+    if (k->capture) tags[n++] = (volley_tag){"capture", k->capture};
     if (k->check) tags[n++] = (volley_tag){"check", k->check};
     if (k->error_code) tags[n++] = (volley_tag){"error_code", k->error_code};
     if (k->expected >= 0) tags[n++] = (volley_tag){"expected_response", k->expected ? "true" : "false"};

@@ -11,11 +11,12 @@
 #include "pool.h"
 #include "rng.h"
 #include "secret.h"
+#include "template_fn.h"
 #include "vu.h"
 
 typedef enum seg_kind {
     SEG_LIT = 0, SEG_VU_ID, SEG_VU_ITER, SEG_ROW, SEG_CAPTURE, SEG_RAND_INT, SEG_RAND_FLOAT,
-    SEG_RAND_PICK, SEG_RAND_STRING, SEG_UUID, SEG_NOW_MS, SEG_NOW_ISO, SEG_SETUP
+    SEG_RAND_PICK, SEG_RAND_STRING, SEG_UUID, SEG_NOW_MS, SEG_NOW_ISO, SEG_SETUP, SEG_FN
 } seg_kind;
 
 /*
@@ -37,7 +38,20 @@ typedef struct tmpl_seg {
     const char **items; /* random.pick: each item as it is written...        */
     const char **jitems;/* ...and as a JSON value                            */
     size_t n_items;
+    const struct tmpl_fn *fn; /* SEG_FN                                      */
 } tmpl_seg;
+
+/* A call of a template function (template_fn.h) with a run-time argument:
+ * each argument is a template of its own, rendered raw into the output and
+ * then replaced by the result there. */
+typedef struct tmpl_fn {
+    tfn_kind kind;
+    int opt;                  /* tfn_b64 of base64*; tfn_out of a digest/hmac */
+    tfn_alg alg;
+    bool secret;              /* an argument folds in a secret: the result is one */
+    size_t n_args;            /* data arguments: 1, or 2 for hmac (key, data) */
+    const struct volley_template *args[2];
+} tmpl_fn;
 
 struct volley_template {
     size_t n;
@@ -58,6 +72,7 @@ typedef struct seg_list {
     tmpl_seg *segs;
     size_t n, cap;
     int oom;
+    bool secret;            /* a secret was folded in (template functions ask) */
 } seg_list;
 
 static void sl_lit(seg_list *l, const char *s, size_t n)
@@ -157,6 +172,21 @@ static void sl_value(seg_list *l, const char *v, int escape)
             l->oom = 1;
     } else {
         sl_lit(l, v, strlen(v));
+    }
+}
+
+/* The same for a value of n bytes (a decoded one may hold NULs). */
+static void sl_value_n(seg_list *l, const char *v, size_t n, int escape)
+{
+    if (escape == ESC_JSON_STRING) {
+        if (vbuf_append_json_escaped(&l->lit, v, n) != 0)
+            l->oom = 1;
+    } else if (escape == ESC_JSON_VALUE) {
+        if ((vbuf_append(&l->lit, "\"", 1) | vbuf_append_json_escaped(&l->lit, v, n) |
+             vbuf_append(&l->lit, "\"", 1)) != 0)
+            l->oom = 1;
+    } else {
+        sl_lit(l, v, n);
     }
 }
 
@@ -330,7 +360,8 @@ static int compile_call(seg_list *l, arena *a, const char *fname, const char *ar
     } else {
         snprintf(err, errcap,
                  "unknown template function \"%s\"; expected random.int, random.float, "
-                 "random.pick, random.string or uuid", fname);
+                 "random.pick, random.string, uuid, base64, base64decode, hex, urlencode, md5, "
+                 "sha1, sha256, sha384, sha512 or hmac", fname);
         return -1;
     }
     sl_push_seg(l, a, &seg);
@@ -339,7 +370,305 @@ static int compile_call(seg_list *l, arena *a, const char *fname, const char *ar
 
 #define KNOWN_NAMES "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, " \
                     "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
-                    "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
+                    "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a " \
+                    "function: base64(x), base64decode(x), hex(x), urlencode(x), sha256(x), " \
+                    "hmac('sha256', key, data) ..."
+
+static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
+                        const tmpl_scope *scope, char *err, size_t errcap);
+
+/* ---- template functions: base64(env.USER + ':' + env.PASSWORD) ---- */
+
+/*
+ * An argument is a value: terms joined by '+', each a quoted text ('...'
+ * or "...", with \' \" \\), a number, a name (env.X, env.X:-default,
+ * row.F, a capture, vu.id ...) or a call (another function, random.*(),
+ * uuid()). Parsed by recursive descent straight from the text.
+ */
+typedef struct fn_parser {
+    arena *a;
+    const tmpl_scope *scope;
+    char *err;
+    size_t errcap;
+    const char *form;       /* the whole ${...}, for messages */
+    const char *p;
+    int depth;
+} fn_parser;
+
+static int compile_fn(fn_parser *x, seg_list *l, const char *fname, tfn_kind kind, tfn_alg alg,
+                      const char *args, int escape);
+
+static void fn_skip(fn_parser *x)
+{
+    while (*x->p == ' ')
+        x->p++;
+}
+
+/* From just after an opening '(' to its ')', quotes respected; NULL when
+ * it is not closed. */
+static const char *fn_close(const char *p)
+{
+    int depth = 1;
+    for (; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            char q = *p;
+            for (p++; *p && *p != q; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                return NULL;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static int fn_fail(fn_parser *x, const char *what)
+{
+    snprintf(x->err, x->errcap, "%s in \"%s\"", what, x->form);
+    return -1;
+}
+
+static int fn_term(fn_parser *x, seg_list *l)
+{
+    fn_skip(x);
+    const char *p = x->p;
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        while (*p && *p != q) {
+            if (*p == '\\' && (p[1] == q || p[1] == '\\'))
+                p++;
+            sl_lit(l, p++, 1);
+        }
+        if (*p != q)
+            return fn_fail(x, "unterminated quote");
+        x->p = p + 1;
+        return 0;
+    }
+    if ((*p >= '0' && *p <= '9') || (*p == '-' && p[1] >= '0' && p[1] <= '9')) {
+        const char *s = p++;
+        while ((*p >= '0' && *p <= '9') || *p == '.')
+            p++;
+        sl_lit(l, s, (size_t)(p - s));
+        x->p = p;
+        return 0;
+    }
+    const char *s = p;
+    while (is_name_char(*p) || *p == '.')
+        p++;
+    if (p == s)
+        return fn_fail(x, *p ? "expected a quoted text, a number, a name or a call"
+                             : "expected a value after \"+\" or \",\"");
+    char name[256];
+    if ((size_t)(p - s) >= sizeof name)
+        return fn_fail(x, "overlong name");
+    memcpy(name, s, (size_t)(p - s));
+    name[p - s] = '\0';
+    const char *after = p;
+    while (*after == ' ')
+        after++;
+    if (*after == '(') {
+        const char *close = fn_close(after + 1);
+        if (!close)
+            return fn_fail(x, "unclosed \"(\"");
+        char *inner = arena_strndup(x->a, after + 1, (size_t)(close - after - 1));
+        if (!inner)
+            return fn_fail(x, "out of memory");
+        x->p = close + 1;
+        tfn_kind kind;
+        tfn_alg alg = TFN_SHA256;
+        if (tfn_lookup(name, &kind, &alg) == 0)
+            return compile_fn(x, l, name, kind, alg, inner, ESC_NONE);
+        const char *form = arena_printf(x->a, "%s(%s)", name, inner);
+        return form ? compile_call(l, x->a, name, inner, ESC_NONE, form, x->err, x->errcap) : -1;
+    }
+    /* env.X:-default: the default is quoted, or runs to a blank, ',', '+'
+     * or ')'. */
+    size_t nlen = (size_t)(p - s);
+    char expr[512];
+    if (p[0] == ':' && p[1] == '-') {
+        p += 2;
+        char def[256];
+        size_t dn = 0;
+        if (*p == '\'' || *p == '"') {
+            char q = *p++;
+            while (*p && *p != q && dn + 1 < sizeof def) {
+                if (*p == '\\' && (p[1] == q || p[1] == '\\'))
+                    p++;
+                def[dn++] = *p++;
+            }
+            if (*p != q)
+                return fn_fail(x, "unterminated quote");
+            p++;
+        } else {
+            while (*p && !strchr(" ,+)", *p) && dn + 1 < sizeof def)
+                def[dn++] = *p++;
+        }
+        def[dn] = '\0';
+        snprintf(expr, sizeof expr, "%.*s:-%s", (int)nlen, s, def);
+    } else {
+        snprintf(expr, sizeof expr, "%.*s", (int)nlen, s);
+    }
+    x->p = p;
+    return compile_expr(l, x->a, expr, ESC_NONE, x->scope, x->err, x->errcap);
+}
+
+/* value := term ('+' term)* */
+static int fn_value(fn_parser *x, seg_list *l)
+{
+    for (;;) {
+        if (fn_term(x, l) != 0)
+            return -1;
+        fn_skip(x);
+        if (*x->p != '+')
+            return 0;
+        x->p++;
+    }
+}
+
+/* An option argument (an encoding, an algorithm): a constant text. */
+static const char *fn_option(const volley_template *t) { return tmpl_const(t); }
+
+static const char *const fn_usage[] = {
+    [TFN_BASE64] = "base64(VALUE) or base64(VALUE, ENCODING) with ENCODING " TFN_B64_NAMES,
+    [TFN_BASE64_DECODE] = "base64decode(VALUE) or base64decode(VALUE, ENCODING) with ENCODING "
+                          TFN_B64_NAMES,
+    [TFN_HEX] = "hex(VALUE)",
+    [TFN_URLENCODE] = "urlencode(VALUE)",
+    [TFN_DIGEST] = "%s(VALUE) or %s(VALUE, ENCODING) with ENCODING " TFN_OUT_NAMES,
+    [TFN_HMAC] = "hmac(ALGORITHM, KEY, DATA) or hmac(ALGORITHM, KEY, DATA, ENCODING) with "
+                 "ALGORITHM " TFN_ALG_NAMES " and ENCODING " TFN_OUT_NAMES,
+};
+
+static int fn_usage_error(fn_parser *x, const char *fname, tfn_kind kind, const char *why)
+{
+    char usage[512];
+    snprintf(usage, sizeof usage, fn_usage[kind], fname, fname);
+    snprintf(x->err, x->errcap, "%s: expected %s, got \"%s\"", why, usage, x->form);
+    return -1;
+}
+
+/* Applies the function to out[from..len) (the arguments rendered there,
+ * args[1] from `mid`). */
+static int fn_apply(const tmpl_fn *f, volley_buf *out, size_t from, size_t mid)
+{
+    switch (f->kind) {
+    case TFN_BASE64: return tfn_base64_tail(out, from, (tfn_b64)f->opt);
+    case TFN_BASE64_DECODE: return tfn_base64_decode_tail(out, from, (tfn_b64)f->opt);
+    case TFN_HEX: return tfn_hex_tail(out, from);
+    case TFN_URLENCODE: return tfn_urlencode_tail(out, from);
+    case TFN_DIGEST: return tfn_digest_tail(out, from, f->alg, (tfn_out)f->opt);
+    case TFN_HMAC: return tfn_hmac_tail(out, from, mid, f->alg, (tfn_out)f->opt);
+    }
+    return -1;
+}
+
+/* Compiles NAME(args): checks the arguments once; with constant data the
+ * result is folded in now (a secret's result registered as one), else a
+ * SEG_FN segment renders it per request. */
+static int compile_fn(fn_parser *x, seg_list *l, const char *fname, tfn_kind kind, tfn_alg alg,
+                      const char *args, int escape)
+{
+    if (++x->depth > 8) {
+        snprintf(x->err, x->errcap, "template functions nested more than 8 deep in \"%s\"", x->form);
+        return -1;
+    }
+    const char *saved = x->p;
+    const volley_template *argv[4];
+    bool secret = false;
+    size_t n = 0;
+    x->p = args;
+    fn_skip(x);
+    while (*x->p) {
+        if (n == 4)
+            return fn_usage_error(x, fname, kind, "too many arguments");
+        seg_list al = {0};
+        volley_template *t = arena_alloc(x->a, sizeof *t);
+        if (!t || fn_value(x, &al) != 0) {
+            free(al.segs);
+            vbuf_free(&al.lit);
+            return t ? -1 : fn_fail(x, "out of memory");
+        }
+        secret |= al.secret;
+        if (sl_finish(&al, x->a, t) != 0)
+            return fn_fail(x, "out of memory");
+        argv[n++] = t;
+        fn_skip(x);
+        if (*x->p == ',') {
+            x->p++;
+            fn_skip(x);
+            if (!*x->p)
+                return fn_fail(x, "expected a value after \",\"");
+        } else if (*x->p) {
+            return fn_fail(x, "expected \",\" or \")\" after a value");
+        }
+    }
+    x->p = saved;
+    x->depth--;
+
+    tmpl_fn f = {.kind = kind, .alg = alg, .secret = secret};
+    size_t first = 0, n_data = kind == TFN_HMAC ? 2 : 1, n_opt;
+    if (kind == TFN_HMAC) {
+        const char *a0 = n ? fn_option(argv[0]) : NULL;
+        int ai = a0 ? tfn_alg_parse(a0) : -1;
+        if (n < 3 || ai < 0)
+            return fn_usage_error(x, fname, kind, n < 3 ? "too few arguments" : "unknown algorithm");
+        f.alg = (tfn_alg)ai;
+        first = 1;
+    }
+    if (n < first + n_data)
+        return fn_usage_error(x, fname, kind, "too few arguments");
+    n_opt = n - first - n_data;
+    bool has_opt = kind == TFN_BASE64 || kind == TFN_BASE64_DECODE || kind == TFN_DIGEST ||
+                   kind == TFN_HMAC;
+    if (n_opt > (has_opt ? 1u : 0u))
+        return fn_usage_error(x, fname, kind, "too many arguments");
+    if (n_opt) {
+        const char *o = fn_option(argv[n - 1]);
+        f.opt = !o ? -1 : kind == TFN_BASE64 || kind == TFN_BASE64_DECODE ? tfn_b64_parse(o)
+                                                                          : tfn_out_parse(o);
+        if (f.opt < 0)
+            return fn_usage_error(x, fname, kind, "unknown encoding");
+    }
+    f.n_args = n_data;
+    f.args[0] = argv[first];
+    f.args[1] = n_data == 2 ? argv[first + 1] : NULL;
+
+    const char *c0 = tmpl_const(f.args[0]), *c1 = f.args[1] ? tmpl_const(f.args[1]) : "";
+    if (c0 && c1) {
+        volley_buf b = {0};
+        size_t mid = strlen(c0);
+        int rc = vbuf_append_str(&b, c0) | vbuf_append_str(&b, c1);
+        rc = rc == 0 ? fn_apply(&f, &b, 0, mid) : -1;
+        if (rc != 0) {
+            vbuf_free(&b);
+            if (kind == TFN_BASE64_DECODE)
+                return fn_usage_error(x, fname, kind, "not base64 of that alphabet");
+            return fn_fail(x, kind == TFN_DIGEST || kind == TFN_HMAC
+                                  ? "digest failed (algorithm not in this OpenSSL)"
+                                  : "out of memory");
+        }
+        if (secret) {
+            secret_add(b.data, b.len);
+            l->secret = true;
+        }
+        sl_value_n(l, b.data ? b.data : "", b.len, escape);
+        vbuf_free(&b);
+        return 0;
+    }
+    tmpl_fn *kept = arena_alloc(x->a, sizeof *kept);
+    if (!kept)
+        return fn_fail(x, "out of memory");
+    *kept = f;
+    l->secret |= secret;
+    tmpl_seg seg = {.kind = SEG_FN, .escape = escape, .text = x->form, .len = strlen(x->form),
+                    .fn = kept};
+    sl_push_seg(l, x->a, &seg);
+    return 0;
+}
 
 /* Resolves one "${expr}" body; literal values are appended to the pending
  * literal, run-time ones become segments. */
@@ -367,6 +696,12 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
         char *args = arena_strndup(a, paren + 1, elen - (size_t)(paren - expr) - 2);
         if (!args)
             return -1;
+        tfn_kind kind;
+        tfn_alg alg = TFN_SHA256;
+        if (tfn_lookup(fname, &kind, &alg) == 0) {
+            fn_parser x = {.a = a, .scope = scope, .err = err, .errcap = errcap, .form = form};
+            return compile_fn(&x, l, fname, kind, alg, args, escape);
+        }
         return compile_call(l, a, fname, args, escape, form, err, errcap);
     }
 
@@ -402,8 +737,10 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             return -1;
         }
         /* Sent as it is; shown as *** wherever volley shows text. */
-        if (secret_name(rest))
+        if (secret_name(rest)) {
             secret_add(v, strlen(v));
+            l->secret = true;
+        }
         sl_value(l, v, escape);
         return 0;
     }
@@ -473,7 +810,8 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
         sl_push(l, a, SEG_NOW_ISO, escape, form);
         return 0;
     }
-    if (!dot && scope && scope->capture) {
+    /* A dotted name may be a loop's (${item.id}, ${loop.index}). */
+    if (scope && scope->capture) {
         int slot = scope->capture(scope->ctx, name);
         if (slot >= 0) {
             tmpl_seg seg = {.kind = SEG_CAPTURE, .escape = escape, .text = form,
@@ -485,6 +823,12 @@ static int compile_expr(seg_list *l, arena *a, const char *expr, int escape,
             snprintf(err, errcap,
                      "\"${%s}\" is captured by this same step; a captured name is visible "
                      "from the next step on (and in this step's record)", name);
+            return -1;
+        }
+        if (slot == -4) {
+            snprintf(err, errcap,
+                     "\"${%s}\" is captured by another step of the same batch; the steps of a "
+                     "batch run at once, so what they capture is visible after the batch", name);
             return -1;
         }
         if (slot == -2) {
@@ -704,6 +1048,77 @@ static int put_capture(volley_buf *out, const vu_capture *c, int escape)
     return put_text(out, c->val.data, c->val.len, escape);
 }
 
+/* out[from..len), a function's raw result, escaped in place: moved to the
+ * far end of room for the worst case, then escaped forward from `from`,
+ * the writes never reaching a byte not yet read. */
+static int escape_tail(volley_buf *out, size_t from, int escape)
+{
+    if (escape == ESC_NONE)
+        return 0;
+    size_t n = out->len - from, room = 6 * n + 2;
+    if (vbuf_reserve(out, room) != 0)
+        return -1;
+    char *raw = out->data + from + room, *w = out->data + from;
+    memmove(raw, out->data + from, n);
+    if (escape == ESC_JSON_VALUE)
+        *w++ = '"';
+    w = json_escape_into(w, raw, n);
+    if (escape == ESC_JSON_VALUE)
+        *w++ = '"';
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Whether a run-time argument holds a value this VU keeps secret (a
+ * captured token): what is derived from it is one too. */
+static bool holds_vu_secret(const volley_template *t, const volley_vu *vu)
+{
+    for (size_t i = 0; t && i < t->n; i++) {
+        const tmpl_seg *s = &t->segs[i];
+        const vu_capture *c = s->kind == SEG_CAPTURE && vu->caps            ? &vu->caps[s->i0]
+                              : s->kind == SEG_SETUP && vu->setup && *vu->setup ? &(*vu->setup)[s->i0]
+                                                                            : NULL;
+        if ((c && c->secret && c->kind != CAP_UNSET) ||
+            (s->kind == SEG_FN && (holds_vu_secret(s->fn->args[0], vu) ||
+                                   holds_vu_secret(s->fn->args[1], vu))))
+            return true;
+    }
+    return false;
+}
+
+/* Keeps a secret-derived value among the VU's last VU_DERIVED (vu.h), for
+ * redaction on failure paths; the slot's buffer only grows. */
+static void keep_derived(volley_vu *vu, const char *v, size_t n)
+{
+    vu_capture *c = &vu->derived[vu->derived_next++ % VU_DERIVED];
+    c->val.len = 0;
+    c->kind = vbuf_append(&c->val, v, n) == 0 ? CAP_STRING : CAP_UNSET;
+    c->secret = 1;
+}
+
+static int render_fn(const tmpl_seg *s, volley_vu *vu, volley_buf *out)
+{
+    const tmpl_fn *f = s->fn;
+    size_t from = out->len;
+    if (tmpl_render(f->args[0], vu, out) != 0)
+        return -1;
+    size_t mid = out->len;
+    if ((f->args[1] && tmpl_render(f->args[1], vu, out) != 0) || fn_apply(f, out, from, mid) != 0) {
+        out->len = from;   /* not base64, out of memory: the request fails */
+        return -1;
+    }
+    if (f->secret || holds_vu_secret(f->args[0], vu) || holds_vu_secret(f->args[1], vu))
+        keep_derived(vu, out->data + from, out->len - from);
+    return escape_tail(out, from, s->escape);
+}
+
+void tmpl_vu_free(volley_vu *vu)
+{
+    for (size_t i = 0; vu && i < VU_DERIVED; i++)
+        vbuf_free(&vu->derived[i].val);
+}
+
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
 {
     char num[48];
@@ -771,6 +1186,9 @@ int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out)
         case SEG_NOW_MS:
         case SEG_NOW_ISO:
             rc = put_now(out, s->kind == SEG_NOW_ISO, s->escape);
+            break;
+        case SEG_FN:
+            rc = render_fn(s, vu, out);
             break;
         }
         if (rc != 0)
@@ -854,7 +1272,10 @@ static int json_scalar(seg_list *l, arena *a, const ynode *n,
                 goto fail;
             }
             int runtime = one.n > 0;
-            int numeric = !runtime && one.lit.len > 0 && is_json_number(one.lit.data, one.lit.len);
+            /* A function's result is text, even when it reads as a number. */
+            int call = memchr(n->str, '(', n->len) != NULL;
+            int numeric = !runtime && !call && one.lit.len > 0 &&
+                          is_json_number(one.lit.data, one.lit.len);
             free(one.segs);
             vbuf_free(&one.lit);
             if (runtime || numeric)

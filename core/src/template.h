@@ -8,6 +8,12 @@
  * random.int/float/pick/string, uuid(), now.ms, now.iso) are segments with
  * their arguments checked and parsed at load time, rendered per VU without
  * any parsing; random values come from the VU's own stream (rng.h).
+ * Template functions (base64(), hex(), urlencode(), sha256(), hmac() ...:
+ * template_fn.h) take values as arguments (`base64(env.USER + ':' +
+ * env.PASSWORD)`); with constant arguments they are folded at load time,
+ * else rendered in place in the output buffer. A result derived from a
+ * secret is a secret: registered when folded, kept in the VU's
+ * `derived` slots (vu.h) when rendered.
  * "$${" is a literal "${". A name that is not known is a load-time error.
  * The value of an env.NAME whose NAME contains TOKEN, SECRET, PASSWORD or
  * KEY (secret_name) is folded in as it is and registered as a secret (secret.h): what
@@ -41,7 +47,8 @@ typedef struct tmpl_scope {
      * in err (no pool bound, no such field, a field of two pools). NULL:
      * no pool known here. */
     int64_t (*row_field)(void *ctx, const char *name, int *slot, char *err, size_t errcap);
-    /* Capture slot of a bare name; -1 unknown, -2 captured only later. */
+    /* Capture slot of a bare name; -1 unknown, -2 captured only later,
+     * -3 by this same step, -4 by another step of the same batch. */
     int (*capture)(void *ctx, const char *name);
     /* setup.NAME: its slot among the setup flow's captures; -1 with a
      * message in err (no setup, no such capture, inside setup itself).
@@ -58,6 +65,9 @@ volley_template *tmpl_compile(arena *a, const char *src, size_t len,
 /* The full text when the template has no run-time part, else NULL. */
 const char *tmpl_const(const volley_template *t);
 int tmpl_render(const volley_template *t, volley_vu *vu, volley_buf *out);
+/* Frees what rendering keeps in a VU (the secret-derived values of
+ * template functions, vu.h); the VU itself is the caller's. */
+void tmpl_vu_free(volley_vu *vu);
 /* Appends "k=v&k2=v2" of m, URL-encoded as Go's url.QueryEscape (space as
  * '+'); a run-time value is rendered in place and encoded from the back,
  * so nothing is allocated. vu NULL: only constant values (else -1). */

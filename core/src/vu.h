@@ -25,6 +25,8 @@ typedef struct vu_capture {
 
 /* Pools one scenario may `use:` at once. */
 #define VU_MAX_POOLS 8
+/* Secret-derived values a VU keeps for redaction (template.c). */
+#define VU_DERIVED 4
 
 struct volley_vu {
     uint64_t id;                    /* 1-based, unique in the run */
@@ -38,6 +40,15 @@ struct volley_vu {
      * through the engine's pointer, set before any VU that reads them runs;
      * NULL or *setup NULL: none (renders as unset). */
     vu_capture *const *setup;
+    /* A lane of a batch (engine_batch.c) is a volley_vu of its own that
+     * acts for its VU: this is the VU's; NULL on a VU itself. */
+    struct volley_vu *lane_of;
+    /* The last VU_DERIVED values template functions derived at run time
+     * from a secret (an hmac with a secret key, the base64 of a captured
+     * token): secret slots, so a failure reason that quotes one shows ***.
+     * Freed by tmpl_vu_free. */
+    vu_capture derived[VU_DERIVED];
+    unsigned derived_next;
 };
 
 static inline uint64_t vu_get_id(const volley_vu *vu) { return vu->id; }

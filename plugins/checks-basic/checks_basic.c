@@ -6,6 +6,12 @@
  *   header:      { name: X, exists/equals/contains/matches }
  *   body:        { contains, not_contains, matches }   shorthand: contains
  *   duration_lt: { value: 500ms }            shorthand: duration_lt: 500ms
+ *   proto:       { in: [HTTP/2.0] }          shorthand: proto: HTTP/2.0
+ *   url:         { equals, contains, matches }   shorthand: equals
+ *   timings:     { waiting: { lt: 200ms }, connecting: { eq: 0 } }
+ *   bytes:       { received: { lt: 1048576 }, sent: { gt: 0 } }
+ * The last four read the exchange's fields of volley_response (SDK
+ * revision 7): k6's r.proto, r.url, r.timings and the sizes on the wire.
  *   value:       { of: "${x}", lt: 0.5 }     check_value.c (no response read)
  *   tls:         { version: tls1.3 }         check_tls.c
  *
@@ -630,6 +636,308 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* cookie                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A cookie of the response: by default one its Set-Cookie lines set (k6's
+ * res.cookies), with jar: true the VU's cookie jar for the response's url
+ * after they were stored (k6's jar.cookiesForURL(res.url)), which also
+ * holds what earlier responses and redirect hops set. Values are secrets
+ * (a Cookie or Set-Cookie header's): messages show them as ***.
+ */
+enum { CK_NAME, CK_EXISTS, CK_EQUALS, CK_CONTAINS, CK_JAR, CK_PATH, CK_DOMAIN, CK_SECURE,
+       CK_HTTP_ONLY };
+
+struct cookie_cfg {
+    uint64_t set;
+    const char *name;
+    bool exists;
+    volley_value equals;
+    volley_value contains;
+    bool jar;
+    const char *path;
+    const char *domain;
+    bool secure;
+    bool http_only;
+};
+
+static const volley_option cookie_options[] = {
+    [CK_NAME] = {.name = "name", .type = VOLLEY_OPT_STRING, .flags = VOLLEY_OPT_REQUIRED,
+                 .offset = offsetof(struct cookie_cfg, name), .help = "cookie name"},
+    [CK_EXISTS] = {.name = "exists", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(struct cookie_cfg, exists),
+                   .help = "true: the cookie is there; false: it is not"},
+    [CK_EQUALS] = {.name = "equals", .type = VOLLEY_OPT_VALUE,
+                   .offset = offsetof(struct cookie_cfg, equals),
+                   .help = "the value equals this text (may be ${capture}, ${row.x})"},
+    [CK_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
+                     .offset = offsetof(struct cookie_cfg, contains),
+                     .help = "the value contains this text"},
+    [CK_JAR] = {.name = "jar", .type = VOLLEY_OPT_BOOL, .offset = offsetof(struct cookie_cfg, jar),
+                .help = "false (default): a cookie the response set (k6 res.cookies); true: "
+                        "the VU's jar for the response's url (k6 jar.cookiesForURL)"},
+    [CK_PATH] = {.name = "path", .type = VOLLEY_OPT_STRING, .offset = offsetof(struct cookie_cfg, path),
+                 .help = "its Path attribute is this (\"\": none); a Set-Cookie's only"},
+    [CK_DOMAIN] = {.name = "domain", .type = VOLLEY_OPT_STRING,
+                   .offset = offsetof(struct cookie_cfg, domain),
+                   .help = "its Domain attribute is this, without case (\"\": none); a "
+                           "Set-Cookie's only"},
+    [CK_SECURE] = {.name = "secure", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(struct cookie_cfg, secure),
+                   .help = "it has the Secure attribute (true) or not (false); a Set-Cookie's only"},
+    [CK_HTTP_ONLY] = {.name = "http_only", .type = VOLLEY_OPT_BOOL,
+                      .offset = offsetof(struct cookie_cfg, http_only),
+                      .help = "it has the HttpOnly attribute (true) or not (false); a "
+                              "Set-Cookie's only"},
+};
+
+static const volley_option_map cookie_map = {
+    .options = cookie_options, .count = VOLLEY_COUNTOF(cookie_options),
+    .config_size = sizeof(struct cookie_cfg), .shorthand = "name"};
+
+struct cookie_cond {
+    const volley_host *host;
+    struct text name;
+    bool absent, jar;
+    struct want equals, contains;
+    const char *path, *domain;      /* NULL: not checked (the config's)   */
+    signed char secure, http_only;  /* -1: not checked                     */
+};
+
+static void cookie_free(void *cond)
+{
+    struct cookie_cond *c = cond;
+    if (!c)
+        return;
+    want_free(&c->equals);
+    want_free(&c->contains);
+    free(c->name.s);
+    free(c);
+}
+
+static void *cookie_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct cookie_cfg *cfg = config;
+    bool has_value_test = VOLLEY_OPT_IS_SET(cfg, CK_EQUALS) || VOLLEY_OPT_IS_SET(cfg, CK_CONTAINS);
+    if (!cfg->name || !cfg->name[0] || strpbrk(cfg->name, " \t\r\n;=,\"")) {
+        snprintf(err, errcap, "cookie: invalid cookie name \"%s\"", cfg->name ? cfg->name : "");
+        return NULL;
+    }
+    if (VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists && has_value_test) {
+        snprintf(err, errcap, "cookie: \"exists: false\" cannot be combined with equals or contains");
+        return NULL;
+    }
+    struct cookie_cond *c = calloc(1, sizeof *c);
+    if (!c || text_set(&c->name, cfg->name) != 0) {
+        snprintf(err, errcap, "cookie: out of memory");
+        cookie_free(c);
+        return NULL;
+    }
+    c->host = host;
+    c->jar = cfg->jar;
+    c->absent = VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists;
+    c->path = VOLLEY_OPT_IS_SET(cfg, CK_PATH) ? cfg->path : NULL;
+    c->domain = VOLLEY_OPT_IS_SET(cfg, CK_DOMAIN) ? cfg->domain : NULL;
+    c->secure = VOLLEY_OPT_IS_SET(cfg, CK_SECURE) ? cfg->secure : -1;
+    c->http_only = VOLLEY_OPT_IS_SET(cfg, CK_HTTP_ONLY) ? cfg->http_only : -1;
+    bool attrs = c->path || c->domain || c->secure >= 0 || c->http_only >= 0;
+    if (attrs && (c->jar || c->absent)) {
+        snprintf(err, errcap, "cookie: path, domain, secure and http_only are a Set-Cookie's "
+                 "attributes: not with %s", c->jar ? "jar: true" : "exists: false");
+        cookie_free(c);
+        return NULL;
+    }
+    if ((VOLLEY_OPT_IS_SET(cfg, CK_EQUALS) &&
+         want_set(host, &c->equals, &cfg->equals, false, "cookie.equals", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, CK_CONTAINS) &&
+         want_set(host, &c->contains, &cfg->contains, false, "cookie.contains", err, errcap) != 0)) {
+        cookie_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The next "name=value" pair named c->name in [*pos, end), pairs split at
+ * `sep` (';' in a jar's Cookie value, '\n' between Set-Cookie lines, where
+ * only the first pair of a line counts). The value without its quotes. */
+static bool next_cookie(const struct cookie_cond *c, const char **pos, const char *end, char sep,
+                        const char **value, size_t *vlen, const char **attrs, size_t *alen)
+{
+    while (*pos < end) {
+        const char *p = *pos;
+        const char *stop = memchr(p, sep, (size_t)(end - p));
+        const char *item_end = stop ? stop : end;
+        *pos = stop ? stop + 1 : end;
+        *attrs = NULL;
+        *alen = 0;
+        if (sep == '\n') {
+            if (item_end - p < 11 || !ascii_ieq(p, "set-cookie:", 11))
+                continue;
+            p += 11;
+            const char *semi = memchr(p, ';', (size_t)(item_end - p));
+            if (semi) {
+                *attrs = semi + 1;
+                *alen = (size_t)(item_end - semi - 1);
+                item_end = semi;
+            }
+        }
+        while (p < item_end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *eq = memchr(p, '=', (size_t)(item_end - p));
+        if (!eq)
+            continue;
+        const char *ne = eq;
+        while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        if ((size_t)(ne - p) != c->name.n || memcmp(p, c->name.s, c->name.n) != 0)
+            continue;
+        const char *v = eq + 1, *ve = item_end;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+            ve--;
+        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"')
+            v++, ve--;
+        *value = v;
+        *vlen = (size_t)(ve - v);
+        return true;
+    }
+    return false;
+}
+
+/* The value of attribute `name` among "; A=v; B" (NULL: absent; "" for
+ * a flag such as Secure), as Go reads a Set-Cookie. */
+static const char *cookie_attr(const char *a, size_t n, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < n) {
+        size_t e = i, eq = SIZE_MAX;
+        while (e < n && a[e] != ';') {
+            if (a[e] == '=' && eq == SIZE_MAX)
+                eq = e;
+            e++;
+        }
+        size_t k = i, ke = eq == SIZE_MAX ? e : eq;
+        while (k < ke && (a[k] == ' ' || a[k] == '\t'))
+            k++;
+        while (ke > k && (a[ke - 1] == ' ' || a[ke - 1] == '\t' || a[ke - 1] == '\r'))
+            ke--;
+        if (ke - k == nl && ascii_ieq(a + k, name, nl)) {
+            size_t v = eq == SIZE_MAX ? e : eq + 1, ve = e;
+            while (v < ve && (a[v] == ' ' || a[v] == '\t'))
+                v++;
+            while (ve > v && (a[ve - 1] == ' ' || a[ve - 1] == '\t' || a[ve - 1] == '\r'))
+                ve--;
+            *vlen = ve - v;
+            return a + v;
+        }
+        i = e + 1;
+    }
+    *vlen = 0;
+    return NULL;
+}
+
+/* The Set-Cookie attributes the check names; on false, why. */
+static const char *cookie_attrs_ok(const struct cookie_cond *c, const char *a, size_t n)
+{
+    size_t vl;
+    const char *v;
+    if (c->path) {
+        v = cookie_attr(a, n, "path", &vl);
+        if (!(v ? vl == strlen(c->path) && memcmp(v, c->path, vl) == 0 : !*c->path))
+            return "path";
+    }
+    if (c->domain) {
+        v = cookie_attr(a, n, "domain", &vl);
+        if (!(v ? vl == strlen(c->domain) && ascii_ieq(v, c->domain, vl) : !*c->domain))
+            return "domain";
+    }
+    if (c->secure >= 0 && (cookie_attr(a, n, "secure", &vl) != NULL) != (c->secure == 1))
+        return c->secure ? "Secure missing" : "Secure";
+    if (c->http_only >= 0 && (cookie_attr(a, n, "httponly", &vl) != NULL) != (c->http_only == 1))
+        return c->http_only ? "HttpOnly missing" : "HttpOnly";
+    return NULL;
+}
+
+static bool cookie_eval(const void *cond, const volley_response *resp, volley_memo *memo,
+                        char *msg, size_t msgcap)
+{
+    const struct cookie_cond *c = cond;
+    const char *where = c->jar ? "in the VU's jar" : "set by the response";
+    size_t len = 0;
+    if (msgcap)
+        msg[0] = '\0';
+    const char *pos, *end;
+    if (c->jar) {
+        /* a core before revision 7 hands responses without the field */
+        if (!VOLLEY_HAS(c->host, revision) || c->host->revision < 7 || !resp->jar) {
+            put(msg, msgcap, &len, "cookie %s: this step's protocol keeps no cookie jar",
+                c->name.s);
+            return false;
+        }
+        pos = resp->jar;
+        end = pos + resp->jar_len;
+    } else {
+        pos = resp->headers ? resp->headers : "";
+        end = pos + (resp->headers ? resp->headers_len : 0);
+    }
+    struct wanted eq = {0}, ct = {0};
+    if ((c->equals.set && !want_get(c->host, &c->equals, memo, &eq, "cookie.equals", msg, msgcap)) ||
+        (c->contains.set &&
+         !want_get(c->host, &c->contains, memo, &ct, "cookie.contains", msg, msgcap)))
+        return false;
+    const char *v, *attrs;
+    size_t n, alen, seen = 0;
+    while (next_cookie(c, &pos, end, c->jar ? ';' : '\n', &v, &n, &attrs, &alen)) {
+        if (c->absent) {
+            put(msg, msgcap, &len, "cookie %s is %s", c->name.s, where);
+            return false;
+        }
+        const struct wanted *arg = NULL;
+        const char *why = NULL;
+        if (c->equals.set && !(n == eq.n && memcmp(v, eq.s, n) == 0))
+            why = "is not", arg = &eq;
+        else if (c->contains.set && !has_bytes(v, n, ct.s, ct.n))
+            why = "does not contain", arg = &ct;
+        const char *bad = why ? NULL : cookie_attrs_ok(c, attrs ? attrs : "", alen);
+        if (!why && !bad) {
+            if (msgcap)
+                msg[0] = '\0';
+            return true;
+        }
+        if (bad) {
+            if (seen++ == 0 && msgcap) {
+                size_t vl = 0;
+                const char *got = bad[0] == 'p' || bad[0] == 'd'
+                                      ? cookie_attr(attrs ? attrs : "", alen, bad, &vl)
+                                      : NULL;
+                if (bad[0] == 'p' || bad[0] == 'd')
+                    put(msg, msgcap, &len, "cookie %s: %s is %s%.*s%s, not \"%s\"", c->name.s, bad,
+                        got ? "\"" : "", got ? (int)vl : 4, got ? got : "none", got ? "\"" : "",
+                        bad[0] == 'p' ? c->path : c->domain);
+                else
+                    put(msg, msgcap, &len, "cookie %s: %s", c->name.s,
+                        strchr(bad, ' ') ? bad : (bad[0] == 'S' ? "has Secure" : "has HttpOnly"));
+            }
+            continue;
+        }
+        if (seen++ == 0 && msgcap) {
+            put(msg, msgcap, &len, "cookie %s: ", c->name.s);
+            put_shown(c->host, "Cookie", msg, msgcap, &len, v, n);
+            put(msg, msgcap, &len, " %s ", why);
+            put_shown(c->host, "Cookie", msg, msgcap, &len, arg->s, arg->n);
+            put_from(msg, msgcap, &len, arg);
+        }
+    }
+    if (c->absent)
+        return true;
+    if (seen == 0)
+        put(msg, msgcap, &len, "cookie %s is not %s", c->name.s, where);
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
 /* body                                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -803,6 +1111,430 @@ static bool duration_eval(const void *cond, const volley_response *resp, volley_
 }
 
 /* ------------------------------------------------------------------------ */
+/* The exchange (revision 7): proto, url, timings, bytes                     */
+/* ------------------------------------------------------------------------ */
+
+/* The fields of volley_response these keys read came with revision 7: an
+ * older core hands a smaller struct, so the key is refused there. */
+static bool has_exchange(const volley_host *host, const char *key, char *err, size_t errcap)
+{
+    if (host && VOLLEY_HAS(host, revision) && host->revision >= 7)
+        return true;
+    snprintf(err, errcap, "%s: this volley's core is older than SDK revision 7 and does not "
+                          "pass it to checks", key);
+    return false;
+}
+
+/* Why a response has nothing to compare: the transport error, or a
+ * protocol that does not tell. */
+static void put_untold(char *msg, size_t msgcap, const volley_response *resp, const char *what)
+{
+    size_t len = 0;
+    msg[0] = '\0';
+    if (resp->error)
+        put(msg, msgcap, &len, "no response: %s", resp->error);
+    else
+        put(msg, msgcap, &len, "the protocol does not tell the %s", what);
+}
+
+/* ---- proto ---- */
+
+struct proto_cfg {
+    uint64_t set;
+    volley_string_list in;
+};
+
+static const volley_option proto_options[] = {
+    {.name = "in", .type = VOLLEY_OPT_STRING_LIST, .flags = VOLLEY_OPT_REQUIRED,
+     .offset = offsetof(struct proto_cfg, in),
+     .help = "accepted protocols, as k6's r.proto: HTTP/1.1, HTTP/2.0 (one or a list)"},
+};
+
+static const volley_option_map proto_map = {
+    .options = proto_options, .count = VOLLEY_COUNTOF(proto_options),
+    .config_size = sizeof(struct proto_cfg), .shorthand = "in"};
+
+struct proto_cond {
+    size_t n;
+    char **in;
+};
+
+static void proto_free(void *cond)
+{
+    struct proto_cond *c = cond;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->in[i]);
+    free(c->in);
+    free(c);
+}
+
+static void *proto_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct proto_cfg *cfg = config;
+    if (!has_exchange(host, "proto", err, errcap))
+        return NULL;
+    if (cfg->in.n == 0) {
+        snprintf(err, errcap, "proto: expected a protocol (proto: HTTP/2.0) or a list");
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->in.n; i++)
+        if (strncmp(cfg->in.v[i], "HTTP/", 5) != 0 || !cfg->in.v[i][5]) {
+            snprintf(err, errcap, "proto: expected a protocol as k6 names it (HTTP/1.0, HTTP/1.1, "
+                     "HTTP/2.0, HTTP/3.0), got \"%s\"", cfg->in.v[i]);
+            return NULL;
+        }
+    struct proto_cond *c = calloc(1, sizeof *c);
+    if (!c || !(c->in = calloc(cfg->in.n, sizeof *c->in)))
+        goto oom;
+    for (; c->n < cfg->in.n; c->n++)
+        if (!(c->in[c->n] = strdup(cfg->in.v[c->n])))
+            goto oom;
+    return c;
+oom:
+    proto_free(c);
+    snprintf(err, errcap, "proto: out of memory");
+    return NULL;
+}
+
+static bool proto_eval(const void *cond, const volley_response *resp, volley_memo *memo,
+                       char *msg, size_t msgcap)
+{
+    (void)memo;
+    const struct proto_cond *c = cond;
+    for (size_t i = 0; resp->proto && i < c->n; i++)
+        if (strcmp(resp->proto, c->in[i]) == 0)
+            return true;
+    if (msgcap == 0)
+        return false;
+    if (!resp->proto) {
+        put_untold(msg, msgcap, resp, "protocol");
+        return false;
+    }
+    size_t len = 0;
+    msg[0] = '\0';
+    put(msg, msgcap, &len, "proto %s", resp->proto);
+    if (c->n == 1)
+        put(msg, msgcap, &len, " is not %s", c->in[0]);
+    else
+        for (size_t i = 0; i < c->n; i++)
+            put(msg, msgcap, &len, "%s%s", i ? ", " : " not in [", c->in[i]);
+    put(msg, msgcap, &len, "%s", c->n == 1 ? "" : "]");
+    return false;
+}
+
+/* ---- url ---- */
+
+enum { URL_EQUALS, URL_CONTAINS, URL_MATCHES };
+
+struct url_cfg {
+    uint64_t set;
+    volley_value equals, contains, matches;
+};
+
+static const volley_option url_options[] = {
+    [URL_EQUALS] = {.name = "equals", .type = VOLLEY_OPT_VALUE,
+                    .offset = offsetof(struct url_cfg, equals),
+                    .help = "the final URL (after redirects, k6's r.url) is this text"},
+    [URL_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
+                      .offset = offsetof(struct url_cfg, contains),
+                      .help = "the final URL contains this text"},
+    [URL_MATCHES] = {.name = "matches", .type = VOLLEY_OPT_VALUE,
+                     .offset = offsetof(struct url_cfg, matches),
+                     .help = "the final URL matches this POSIX extended regex"},
+};
+
+static const volley_option_map url_map = {
+    .options = url_options, .count = VOLLEY_COUNTOF(url_options),
+    .config_size = sizeof(struct url_cfg), .shorthand = "equals"};
+
+struct url_cond {
+    const volley_host *host;
+    struct want equals, contains, matches;
+};
+
+static void url_free(void *cond)
+{
+    struct url_cond *c = cond;
+    if (!c)
+        return;
+    want_free(&c->equals);
+    want_free(&c->contains);
+    want_free(&c->matches);
+    free(c);
+}
+
+static void *url_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct url_cfg *cfg = config;
+    if (!has_exchange(host, "url", err, errcap))
+        return NULL;
+    if (!(cfg->set & ((1u << URL_EQUALS) | (1u << URL_CONTAINS) | (1u << URL_MATCHES)))) {
+        snprintf(err, errcap, "url: expected at least one of equals, contains, matches");
+        return NULL;
+    }
+    struct url_cond *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errcap, "url: out of memory");
+        return NULL;
+    }
+    c->host = host;
+    if ((VOLLEY_OPT_IS_SET(cfg, URL_EQUALS) &&
+         want_set(host, &c->equals, &cfg->equals, false, "url.equals", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, URL_CONTAINS) &&
+         want_set(host, &c->contains, &cfg->contains, false, "url.contains", err, errcap) != 0) ||
+        (VOLLEY_OPT_IS_SET(cfg, URL_MATCHES) &&
+         want_set(host, &c->matches, &cfg->matches, true, "url.matches", err, errcap) != 0)) {
+        url_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static bool url_eval(const void *cond, const volley_response *resp, volley_memo *memo, char *msg,
+                     size_t msgcap)
+{
+    const struct url_cond *c = cond;
+    if (!resp->url) {
+        if (msgcap)
+            put_untold(msg, msgcap, resp, "URL");
+        return false;
+    }
+    const char *u = resp->url;
+    size_t n = strlen(u);
+    struct wanted eq = {0}, ct = {0}, re = {0};
+    const struct wanted *arg = NULL;
+    const char *why = NULL;
+    bool ok = false;
+    if ((c->equals.set && !want_get(c->host, &c->equals, memo, &eq, "url.equals", msg, msgcap)) ||
+        (c->contains.set && !want_get(c->host, &c->contains, memo, &ct, "url.contains", msg, msgcap)) ||
+        (c->matches.set && !want_get(c->host, &c->matches, memo, &re, "url.matches", msg, msgcap)))
+        goto out;
+    if (c->equals.set && !(n == eq.n && memcmp(u, eq.s, n) == 0))
+        why = "is not", arg = &eq;
+    else if (c->contains.set && !has_bytes(u, n, ct.s, ct.n))
+        why = "does not contain", arg = &ct;
+    else if (c->matches.set && !regex_match(re.re, u, n))
+        why = "does not match", arg = &re;
+    ok = !why;
+    if (!ok && msgcap) {
+        size_t len = 0;
+        msg[0] = '\0';
+        put(msg, msgcap, &len, "url ");
+        put_shown(c->host, NULL, msg, msgcap, &len, u, n);
+        put(msg, msgcap, &len, " %s ", why);
+        put_shown(c->host, NULL, msg, msgcap, &len, arg->s, arg->n);
+        put_from(msg, msgcap, &len, arg);
+    }
+out:
+    want_done(&re);
+    return ok;
+}
+
+/* ---- timings and bytes: a number compared with limits ---- */
+
+enum { CMP_LT, CMP_LTE, CMP_GT, CMP_GTE, CMP_EQ, CMP_COUNT };
+static const char *const cmp_names[CMP_COUNT] = {"lt", "lte", "gt", "gte", "eq"};
+static const char *const cmp_ops[CMP_COUNT] = {"<", "<=", ">", ">=", "=="};
+
+/* The comparisons of one component: { lt: 200ms, gte: 0 }. */
+struct limits_cfg {
+    uint64_t set;
+    int64_t v[CMP_COUNT];   /* nanoseconds (timings) or bytes */
+};
+
+#define LIMIT_OPTS(type_, unit_)                                                              \
+    {                                                                                         \
+        {.name = "lt", .type = type_, .offset = offsetof(struct limits_cfg, v[CMP_LT]),      \
+         .help = "less than this " unit_},                                                    \
+        {.name = "lte", .type = type_, .offset = offsetof(struct limits_cfg, v[CMP_LTE]),    \
+         .help = "at most this " unit_},                                                      \
+        {.name = "gt", .type = type_, .offset = offsetof(struct limits_cfg, v[CMP_GT]),      \
+         .help = "more than this " unit_},                                                    \
+        {.name = "gte", .type = type_, .offset = offsetof(struct limits_cfg, v[CMP_GTE]),    \
+         .help = "at least this " unit_},                                                     \
+        {.name = "eq", .type = type_, .offset = offsetof(struct limits_cfg, v[CMP_EQ]),      \
+         .help = "exactly this " unit_ " (connecting eq 0: a reused connection)"},           \
+    }
+
+static const volley_option time_limit_options[] = LIMIT_OPTS(VOLLEY_OPT_DURATION, "duration");
+static const volley_option byte_limit_options[] = LIMIT_OPTS(VOLLEY_OPT_INT, "number of bytes");
+static const volley_option_map time_limit_map = {time_limit_options, CMP_COUNT,
+                                                 sizeof(struct limits_cfg), NULL};
+static const volley_option_map byte_limit_map = {byte_limit_options, CMP_COUNT,
+                                                 sizeof(struct limits_cfg), NULL};
+
+/* What a component is read from, in a response. */
+enum {
+    T_BLOCKED, T_CONNECTING, T_TLS, T_SENDING, T_WAITING, T_RECEIVING, T_DURATION, T_COUNT
+};
+enum { B_SENT, B_RECEIVED, B_COUNT };
+
+static const char *const timing_names[T_COUNT] = {
+    "blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving", "duration"};
+static const char *const byte_names[B_COUNT] = {"sent", "received"};
+
+struct timings_cfg {
+    uint64_t set;
+    struct limits_cfg c[T_COUNT];
+};
+
+struct bytes_cfg {
+    uint64_t set;
+    struct limits_cfg c[B_COUNT];
+};
+
+#define COMPONENT(cfg_, i_, name_, map_, help_)                                               \
+    {.name = name_, .type = VOLLEY_OPT_OBJECT, .offset = offsetof(struct cfg_, c[i_]),        \
+     .help = help_, .sub = &map_}
+
+static const volley_option timings_options[T_COUNT] = {
+    COMPONENT(timings_cfg, T_BLOCKED, "blocked", time_limit_map,
+              "k6's r.timings.blocked (http_req_blocked)"),
+    COMPONENT(timings_cfg, T_CONNECTING, "connecting", time_limit_map,
+              "r.timings.connecting: 0 on a reused connection"),
+    COMPONENT(timings_cfg, T_TLS, "tls_handshaking", time_limit_map, "r.timings.tls_handshaking"),
+    COMPONENT(timings_cfg, T_SENDING, "sending", time_limit_map, "r.timings.sending"),
+    COMPONENT(timings_cfg, T_WAITING, "waiting", time_limit_map,
+              "r.timings.waiting (time to first byte)"),
+    COMPONENT(timings_cfg, T_RECEIVING, "receiving", time_limit_map, "r.timings.receiving"),
+    COMPONENT(timings_cfg, T_DURATION, "duration", time_limit_map,
+              "r.timings.duration (http_req_duration)"),
+};
+static const volley_option bytes_options[B_COUNT] = {
+    COMPONENT(bytes_cfg, B_SENT, "sent", byte_limit_map, "the request's bytes on the wire"),
+    COMPONENT(bytes_cfg, B_RECEIVED, "received", byte_limit_map,
+              "the response's bytes on the wire (status line, headers, body)"),
+};
+
+static const volley_option_map timings_map = {timings_options, T_COUNT,
+                                              sizeof(struct timings_cfg), NULL};
+static const volley_option_map bytes_map = {bytes_options, B_COUNT, sizeof(struct bytes_cfg),
+                                            NULL};
+
+/* One comparison of a compiled condition. */
+struct limit {
+    int component;          /* T_* or B_* */
+    int cmp;                /* CMP_* */
+    double x;               /* ms (timings) or bytes */
+};
+
+struct limits_cond {
+    bool bytes;             /* a bytes: condition, else timings: */
+    size_t n;
+    struct limit l[];
+};
+
+static void *limits_compile(const volley_host *host, const char *key, bool bytes,
+                            const struct limits_cfg *comps, size_t n_comps, uint64_t set,
+                            char *err, size_t errcap)
+{
+    if (!has_exchange(host, key, err, errcap))
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < n_comps; i++)
+        for (int k = 0; (set >> i & 1u) && k < CMP_COUNT; k++)
+            n += VOLLEY_OPT_IS_SET(&comps[i], k);
+    if (n == 0) {
+        snprintf(err, errcap, bytes ? "bytes: expected a limit, e.g. bytes: { received: { lt: 1048576 } }"
+                                    : "timings: expected a limit, e.g. timings: { waiting: { lt: 200ms } }");
+        return NULL;
+    }
+    struct limits_cond *c = calloc(1, sizeof *c + n * sizeof c->l[0]);
+    if (!c) {
+        snprintf(err, errcap, "%s: out of memory", key);
+        return NULL;
+    }
+    c->bytes = bytes;
+    for (size_t i = 0; i < n_comps; i++)
+        for (int k = 0; (set >> i & 1u) && k < CMP_COUNT; k++) {
+            if (!VOLLEY_OPT_IS_SET(&comps[i], k))
+                continue;
+            if (comps[i].v[k] < 0) {
+                snprintf(err, errcap, "%s.%s.%s: expected 0 or more", key,
+                         bytes ? byte_names[i] : timing_names[i], cmp_names[k]);
+                free(c);
+                return NULL;
+            }
+            double x = bytes ? (double)comps[i].v[k] : (double)comps[i].v[k] / 1e6;
+            c->l[c->n++] = (struct limit){.component = (int)i, .cmp = k, .x = x};
+        }
+    return c;
+}
+
+static void *timings_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct timings_cfg *cfg = config;
+    return limits_compile(host, "timings", false, cfg->c, T_COUNT, cfg->set, err, errcap);
+}
+
+static void *bytes_compile(const volley_host *host, const void *config, char *err, size_t errcap)
+{
+    const struct bytes_cfg *cfg = config;
+    return limits_compile(host, "bytes", true, cfg->c, B_COUNT, cfg->set, err, errcap);
+}
+
+static void limits_free(void *cond) { free(cond); }
+
+static double component(const volley_response *r, bool bytes, int i)
+{
+    if (bytes)
+        return i == B_SENT ? (double)r->bytes_sent : (double)r->bytes_received;
+    switch (i) {
+    case T_BLOCKED: return r->blocked_ms;
+    case T_CONNECTING: return r->connecting_ms;
+    case T_TLS: return r->tls_handshaking_ms;
+    case T_SENDING: return r->sending_ms;
+    case T_WAITING: return r->waiting_ms;
+    case T_RECEIVING: return r->receiving_ms;
+    default: return r->duration_ms;
+    }
+}
+
+static bool holds(double v, int cmp, double x)
+{
+    switch (cmp) {
+    case CMP_LT: return v < x;
+    case CMP_LTE: return v <= x;
+    case CMP_GT: return v > x;
+    case CMP_GTE: return v >= x;
+    default: return v == x;
+    }
+}
+
+/* A transport error has no timings (the http_req_* trends leave such
+ * requests out): they fail, as duration_lt does; its bytes are known. */
+static bool limits_eval(const void *cond, const volley_response *resp, volley_memo *memo,
+                        char *msg, size_t msgcap)
+{
+    (void)memo;
+    const struct limits_cond *c = cond;
+    uint32_t need = c->bytes ? VOLLEY_RESP_BYTES : VOLLEY_RESP_TIMINGS;
+    if (!(resp->has & need)) {
+        if (msgcap)
+            put_untold(msg, msgcap, resp, c->bytes ? "bytes" : "timings");
+        return false;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        const struct limit *l = &c->l[i];
+        double v = component(resp, c->bytes, l->component);
+        if (holds(v, l->cmp, l->x))
+            continue;
+        if (msgcap) {
+            if (c->bytes)
+                snprintf(msg, msgcap, "bytes %s %.0f, not %s %.0f", byte_names[l->component], v,
+                         cmp_ops[l->cmp], l->x);
+            else
+                snprintf(msg, msgcap, "timings %s %.3fms, not %s %.15gms",
+                         timing_names[l->component], v, cmp_ops[l->cmp], l->x);
+        }
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Descriptor                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -815,6 +1547,16 @@ static const volley_check_key keys[] = {
      .free = body_free, .eval = body_eval},
     {.key = "duration_lt", .options = &duration_map, .compile = duration_compile,
      .free = duration_free, .eval = duration_eval},
+    {.key = "cookie", .options = &cookie_map, .compile = cookie_compile,
+     .free = cookie_free, .eval = cookie_eval},
+    {.key = "proto", .options = &proto_map, .compile = proto_compile, .free = proto_free,
+     .eval = proto_eval},
+    {.key = "url", .options = &url_map, .compile = url_compile, .free = url_free,
+     .eval = url_eval},
+    {.key = "timings", .options = &timings_map, .compile = timings_compile,
+     .free = limits_free, .eval = limits_eval},
+    {.key = "bytes", .options = &bytes_map, .compile = bytes_compile, .free = limits_free,
+     .eval = limits_eval},
     /* in files of their own (checks_basic_int.h) */
     {.key = "value", .options = &cb_value_map, .compile = cb_value_compile,
      .free = cb_value_free, .eval = cb_value_eval},
@@ -824,7 +1566,8 @@ static const volley_check_key keys[] = {
 
 /* What each key reads of a response, so a body nobody checks is dropped. */
 static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {
-    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_NO_RESPONSE, 0};
+    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_HEADERS, 0, 0, 0, 0,
+    VOLLEY_READS_NO_RESPONSE, 0};
 
 static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .n_keys = VOLLEY_COUNTOF(keys),
@@ -832,5 +1575,6 @@ static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .reads = key_reads};
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-basic", .version = "0.1.0",
-                     .description = "status, header, body, duration_lt, value and tls checks",
+                     .description = "status, header, body, duration_lt, proto, url, timings, bytes, "
+                                    "value and tls checks",
                      .check = &ops)

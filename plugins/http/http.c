@@ -5,7 +5,7 @@
  *
  * HTTP/1.1 requests over http:// and https:// go to the fast path
  * (http_raw.c, TLS in http_tls.c) when they can; everything else, and what
- * the fast path hands over (redirects, cookies, HTTP/2), runs on libcurl (http_curl.c, on the worker's multis of http_loop.c).
+ * the fast path hands over (redirects, HTTP/2), runs on libcurl (http_curl.c, on the worker's multis of http_loop.c).
  * http_int.h has the file map and which file may call which.
  */
 #include <stdio.h>
@@ -128,13 +128,16 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     vs->vu = vu;
     vs->step = st;
     vs->redirects = 0;
-    /* k6 empties a VU's cookie jar when a new iteration starts (tested
-     * here: a VU without cookies costs no call per request). */
-    if (vs->has_cookies)
-        http_cookies_iteration(vs);
-    /* A VU with cookies stays on curl, whose cookie engine sends them. */
-    if (st->raw && !vs->has_cookies &&
-        !atomic_load_explicit(&st->curl_only, memory_order_relaxed)) {
+    /* Cookies cost nothing to a VU without any and a step without any:
+     * the jar's lifetime and the step's jar: operations, then each client
+     * builds the Cookie header for its request url. */
+    if (st->cookie_parts || vs->jar.n) {
+        if (st->n_jar_ops && !st->url_text && http_render_url(w->host, vs, st) != 0)
+            return -1;
+        if (http_cookie_start(vs, st) != 0)
+            return -1;
+    }
+    if (st->raw && !atomic_load_explicit(&st->curl_only, memory_order_relaxed)) {
         int rc = http_raw_start(w, vs, st);
         if (rc != 0)
             return rc > 0 ? 0 : -1;
@@ -174,6 +177,7 @@ static void http_vu_fini(void *wstate, void *vu_state)
     free(vs->hdrtext.data);
     free(vs->rawreq.data);
     free(vs->hnodes);
+    http_cookie_free(vs);
     memset(vs, 0, sizeof *vs);
 }
 
@@ -186,6 +190,13 @@ static const char *http_step_name(void *inst, const void *step)
 {
     (void)inst;
     return ((const http_step *)step)->tag_name;
+}
+
+/* Its steps may run in a batch; the host its per-host limit counts. */
+static const char *http_step_host(void *inst, const void *step)
+{
+    (void)inst;
+    return ((const http_step *)step)->batch_host;
 }
 
 static const volley_protocol_ops ops = {
@@ -203,6 +214,7 @@ static const volley_protocol_ops ops = {
     .step_cancel = http_step_cancel,
     .vu_fini = http_vu_fini,
     .step_name = http_step_name,
+    .step_host = http_step_host,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",

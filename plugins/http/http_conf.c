@@ -25,6 +25,23 @@
 
 const char *const http_reuse_names[] = {"keep", "close", "per_iteration", NULL};
 
+static const char *const auth_names[] = {"basic", "digest", "ntlm", NULL};
+
+static const volley_option auth_options[] = {
+    {.name = "scheme", .type = VOLLEY_OPT_ENUM, .offset = offsetof(http_auth_config, scheme),
+     .flags = VOLLEY_OPT_REQUIRED, .enum_values = auth_names,
+     .help = "basic, digest or ntlm (k6's auth param)"},
+    {.name = "username", .type = VOLLEY_OPT_TEMPLATE,
+     .offset = offsetof(http_auth_config, username),
+     .help = "the user (default: the url's, http://user:pass@host/); ${env.*} is read at load time"},
+    {.name = "password", .type = VOLLEY_OPT_TEMPLATE,
+     .offset = offsetof(http_auth_config, password),
+     .help = "the password (default: the url's)"},
+};
+
+static const volley_option_map auth_map = {auth_options, VOLLEY_COUNTOF(auth_options),
+                                           sizeof(http_auth_config), "scheme"};
+
 static const volley_option options[] = {
     [OPT_METHOD] = {.name = "method", .type = VOLLEY_OPT_ENUM,
                     .offset = offsetof(http_config, method), .default_value = "GET",
@@ -49,11 +66,13 @@ static const volley_option options[] = {
                      .help = "request timeout, connecting included", .min = 0.000001,
                      .max = 86400},
     [OPT_QUERY] = {.name = "query", .type = VOLLEY_OPT_TEMPLATE_MAP,
-                   .offset = offsetof(http_config, query),
-                   .help = "query parameters (name: value), URL-encoded and appended to the url"},
+                   .offset = offsetof(http_config, query), .flags = VOLLEY_OPT_REPEAT,
+                   .help = "query parameters (name: value, or name: [a, b] for name=a&name=b), "
+                           "URL-encoded and appended to the url"},
     [OPT_FORM] = {.name = "form", .type = VOLLEY_OPT_TEMPLATE_MAP,
-                  .offset = offsetof(http_config, form),
-                  .help = "form body (name: value), sent as application/x-www-form-urlencoded"},
+                  .offset = offsetof(http_config, form), .flags = VOLLEY_OPT_REPEAT,
+                  .help = "form body (name: value, or name: [a, b]), sent as "
+                          "application/x-www-form-urlencoded"},
     [OPT_REDIRECTS] = {.name = "redirects", .type = VOLLEY_OPT_INT,
                        .offset = offsetof(http_config, redirects), .default_value = "10",
                        .help = "redirects followed at most (k6 maxRedirects; 0: none)",
@@ -76,6 +95,28 @@ static const volley_option options[] = {
                           .help = "bytes of response body at most; a larger one fails the "
                                   "request (error_code 1060). 0: no limit",
                           .min = 0, .max = 1099511627776.0},
+    [OPT_COOKIES] = {.name = "cookies", .type = VOLLEY_OPT_TEMPLATE_MAP,
+                     .offset = offsetof(http_config, cookies), .flags = VOLLEY_OPT_LONG_FORM,
+                     .help = "cookies sent with this request (name: value, or name: { value, "
+                             "replace: true } to leave out the jar's of that name), beside the "
+                             "jar's; not put into the jar (k6 params.cookies)"},
+    [OPT_JAR] = {.name = "jar", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, jar),
+                 .sub = &http_jar_map,
+                 .help = "changes to the VU's cookie jar made before the request: clear, "
+                         "delete, set (k6 jar.clear, jar.delete, jar.set)"},
+    [OPT_JAR_LIFE] = {.name = "cookie_jar", .type = VOLLEY_OPT_ENUM,
+                      .offset = offsetof(http_config, jar_life), .default_value = "per_iteration",
+                      .enum_values = http_jar_lifetimes,
+                      .help = "per_iteration (k6: the VU's jar is emptied when an iteration "
+                              "starts) or per_vu (kept across the VU's iterations)"},
+    [OPT_AUTH] = {.name = "auth", .type = VOLLEY_OPT_OBJECT, .offset = offsetof(http_config, auth),
+                  .sub = &auth_map,
+                  .help = "basic, digest or ntlm, with the url's credentials or "
+                          "{ scheme, username, password } (k6's auth param)"},
+    [OPT_MULTIPART] = {.name = "multipart", .type = VOLLEY_OPT_OBJECT_LIST,
+                       .offset = offsetof(http_config, multipart), .sub = &http_part_map,
+                       .help = "a multipart/form-data body: a list of parts { name, value } or "
+                               "{ name, file, filename, content_type } (k6's http.file)"},
 };
 
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
@@ -274,6 +315,19 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
         has_ua |= strcasecmp(key, "user-agent") == 0;
         has_conn |= strcasecmp(key, "connection") == 0;
         const char *v = p->host->template_const(m->values[i]);
+        if (strcasecmp(key, "cookie") == 0) {
+            /* merged with the step's cookies and the jar's into one line
+             * per request (http_cookie.c) */
+            st->cookie_parts = true;
+            if (!v) {
+                st->cookie_tmpl = m->values[i];
+            } else if (!(st->cookie_fixed = strdup(v))) {
+                goto oom;
+            } else if (http_header_clean(st->cookie_fixed, strlen(st->cookie_fixed), NULL)) {
+                st->cookie_fixed[0] = '\0';
+            }
+            continue;
+        }
         http_header *h = &st->headers[st->n_headers++];
         h->key = key;
         if (v) {
@@ -288,6 +342,7 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
      * any body and "Expect: 100-continue" to large ones; k6 sends neither. */
     const char *ctype = VOLLEY_OPT_IS_SET(c, OPT_JSON)   ? "Content-Type: application/json"
                         : VOLLEY_OPT_IS_SET(c, OPT_FORM) ? "Content-Type: application/x-www-form-urlencoded"
+                        : st->mp_ctype                   ? st->mp_ctype
                                                          : "Content-Type:";
     if (!has_ctype && has_body && add_fixed(st, ctype) != 0)
         goto oom;
@@ -375,21 +430,59 @@ static int compile_expected(http_step *st, const http_config *c, char *err, size
     return 0;
 }
 
+/* auth: the CURLAUTH_* of its scheme; a step with one runs on curl. */
+static int compile_auth(const http_plugin *p, http_step *st, const http_config *c, char *err,
+                        size_t errcap)
+{
+    if (!VOLLEY_OPT_IS_SET(c, OPT_AUTH))
+        return 0;
+    const http_auth_config *a = &c->auth;
+    st->auth = a->scheme == HTTP_AUTH_DIGEST ? (long)CURLAUTH_DIGEST
+               : a->scheme == HTTP_AUTH_NTLM ? (long)CURLAUTH_NTLM
+                                             : (long)CURLAUTH_BASIC;
+    const volley_template *t[2] = {a->username, a->password};
+    const char *v[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (t[i] && !(v[i] = p->host->template_const(t[i]))) {
+            snprintf(err, errcap, "auth.%s: must be known at load time (${env.*}, "
+                     "${services.*}), not per request", i ? "password" : "username");
+            return -1;
+        }
+    }
+    if (v[1] && !v[0]) {
+        snprintf(err, errcap, "auth: a password needs a username");
+        return -1;
+    }
+    st->auth_user = v[0];
+    st->auth_pass = v[1] ? v[1] : v[0] ? "" : NULL;
+    /* a constant url without credentials and no username: nothing to send */
+    const char *url = p->host->template_const(c->url);
+    const char *host = url ? strstr(url, "://") : NULL;
+    if (!v[0] && host && !memchr(host + 3, '@', strcspn(host + 3, "/?#"))) {
+        snprintf(err, errcap, "auth: %s needs credentials: in the url (http://user:pass@host/) "
+                 "or username and password", auth_names[a->scheme]);
+        return -1;
+    }
+    return 0;
+}
+
 static int compile_body(http_plugin *p, http_step *st, const http_config *c,
                         char *err, size_t errcap)
 {
     bool has_body = VOLLEY_OPT_IS_SET(c, OPT_BODY), has_json = VOLLEY_OPT_IS_SET(c, OPT_JSON);
-    bool has_form = VOLLEY_OPT_IS_SET(c, OPT_FORM);
-    if (has_body + has_json + has_form > 1) {
-        snprintf(err, errcap, "body, json and form cannot be used together (each is a body)");
+    bool has_form = VOLLEY_OPT_IS_SET(c, OPT_FORM), has_mp = VOLLEY_OPT_IS_SET(c, OPT_MULTIPART);
+    if (has_body + has_json + has_form + has_mp > 1) {
+        snprintf(err, errcap, "body, json, form and multipart cannot be used together (each is a body)");
         return -1;
     }
-    if ((has_body || has_json || has_form) && c->method == HTTP_HEAD) {
+    if ((has_body || has_json || has_form || has_mp) && c->method == HTTP_HEAD) {
         snprintf(err, errcap, "a HEAD request cannot have a body");
         return -1;
     }
     const char *text = NULL;
-    if (has_form) {
+    if (has_mp) {
+        return http_mp_compile(p, st, &c->multipart, err, errcap);
+    } else if (has_form) {
         for (size_t i = 0; i < c->form.n; i++) {
             if (!*c->form.keys[i]) {
                 snprintf(err, errcap, "form: a field needs a name");
@@ -556,7 +649,9 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
 {
     const volley_host *h = p->host;
     const char *text = url ? url : shown;
-    if (!p->raw_enabled || !text)
+    /* auth: curl answers the server's challenge (and keeps NTLM's
+     * connection for it) */
+    if (!p->raw_enabled || !text || st->auth)
         return 0;
     bool tls = strncmp(text, "https://", 8) == 0;
     if (!(tls ? p->raw_tls : strncmp(text, "http://", 7) == 0))
@@ -636,7 +731,7 @@ static int compile_raw(http_plugin *p, http_step *st, const char *url, const cha
     if (url && !st->headers_dynamic && (st->body_kind == BODY_NONE || st->body_kind == BODY_FIXED)) {
         /* the same bytes http_raw.c renders for a templated step */
         if (http_render_head(h, &req, st, NULL, st->raw_target, st->raw_target_len,
-                          st->body_len) != 0 ||
+                          st->body_len, NULL) != 0 ||
             (st->body_kind == BODY_FIXED &&
              http_buf_add(h, &req, st->body_text, st->body_len) != 0))
             goto out;
@@ -669,6 +764,50 @@ out:
     return rc;
 }
 
+/* step_host: the url's "scheme://host:port" when the load knows it (a
+ * batch's per-host limit counts by it, as k6's batchPerHost by the url's
+ * host); NULL when the host is templated. */
+static char *batch_host(const char *url)
+{
+    const char *a = url ? strstr(url, "://") : NULL;
+    if (!a || memchr(url, '$', (size_t)(a - url)))
+        return NULL;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    if (!n || memchr(a, '$', n))
+        return NULL;
+    return strndup(url, (size_t)(a - url) + n);
+}
+
+/* k6 never shows a url's credentials: "http://user:pw@host/" is tagged
+ * "http://" "****:****@host/" ("****@host/" with a user alone). The
+ * request still carries them (curl sends them as basic auth). -1: out of
+ * memory. */
+static int mask_tags(http_step *st, const char *name)
+{
+    const char *u = st->tag_url, *auth = strstr(u, "://");
+    if (!auth)
+        return 0;
+    auth += 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < auth + alen; q++)
+        if (*q == '@')
+            at = q;
+    if (!at)
+        return 0;
+    bool pw = memchr(auth, ':', (size_t)(at - auth)) != NULL;
+    const char *mask = pw ? "****:****" : "****";
+    size_t head = (size_t)(auth - u), n = head + strlen(mask) + strlen(at) + 1;
+    if (!(st->tag_masked = malloc(n)))
+        return -1;
+    snprintf(st->tag_masked, n, "%.*s%s%s", (int)head, u, mask, at);
+    st->tag_url = st->tag_masked;
+    if (!name)
+        st->tag_name = st->tag_masked;
+    return 0;
+}
+
 void *http_step_compile(void *inst, const void *config, const volley_step_info *info,
                         char *err, size_t errcap)
 {
@@ -690,7 +829,9 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
     st->keep_body = p->host->revision < 4 || (info->reads & VOLLEY_READS_BODY);
     if (compile_body(p, st, c, err, errcap) != 0 ||
         compile_headers(p, st, c, err, errcap) != 0 ||
-        compile_expected(st, c, err, errcap) != 0)
+        compile_expected(st, c, err, errcap) != 0 ||
+        http_cookie_compile(p, st, c, err, errcap) != 0 ||
+        compile_auth(p, st, c, err, errcap) != 0)
         goto fail;
     /* tls: applies to https (and to a redirect from http to https);
      * checked at load time whatever the url. */
@@ -737,6 +878,8 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
         st->url_text = url;
         st->tag_url = url;
         st->tag_name = c->name ? c->name : url;
+        if (mask_tags(st, c->name) != 0)
+            goto oom;
     } else {
         /* Tags must be run-long strings, so a templated url cannot tag its
          * own samples (and should not: one tag set per url). */
@@ -749,11 +892,14 @@ void *http_step_compile(void *inst, const void *config, const volley_step_info *
                                 ? p->host->template_display(c->url) : NULL;
         st->tag_url = shown ? shown : "(templated url)";
         st->tag_name = c->name ? c->name : st->tag_url;
+        if (mask_tags(st, c->name) != 0)
+            goto oom;
         if (compile_raw(p, st, NULL, shown, info, err, errcap) != 0)
             goto fail;
     }
     if (url && compile_raw(p, st, url, NULL, info, err, errcap) != 0)
         goto fail;
+    st->batch_host = batch_host(st->url_text ? st->url_text : st->tag_url);
     st->idx = p->n_steps++;
     return st;
 oom:
@@ -775,6 +921,7 @@ void http_step_free(void *inst, void *step)
     }
     free(st->headers);
     free(st->origin);
+    free(st->batch_host);
     free(st->host_name);
     free(st->tls_host);
     free(st->addrs);
@@ -782,8 +929,15 @@ void http_step_free(void *inst, void *step)
     free(st->raw_mid);
     free(st->header_list);
     free(st->url_built);
+    free(st->tag_masked);
     free(st->form_text);
     free(st->expected);
+    free(st->cookie_fixed);
+    free((void *)st->cookie_replace);
+    free(st->jar_ops);
+    free(st->mp_bytes);
+    free(st->mp_ctype);
+    free(st->mp_segs);
     curl_slist_free_all(st->resolve);
     curl_url_cleanup(st->curlu);
     free(st);

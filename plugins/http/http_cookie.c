@@ -1,10 +1,16 @@
 /*
- * A VU's cookie jar: curl's cookie engine on the VU's easy handle, as k6
- * gives each VU its own jar. The curl path fills it itself; a response the
- * fast path read has its Set-Cookie lines put in here, so the VU's next
- * requests (on curl) send them. The jar is emptied when the VU starts a
- * new iteration, as k6 does.
+ * Cookies of a step: its options (cookies:, jar:, cookie_jar:, a Cookie
+ * header), compiled once, and what they do per request on either client:
+ * the jar's lifetime and operations at step_start, the one Cookie header
+ * a request sends, the response's Set-Cookie into the VU's jar
+ * (http_jar.c), the jar's cookies for the response's url for checks.
+ *
+ * The Cookie header is k6's (Go's AddCookie, SetRequestCookies): the
+ * step's own Cookie header first, then its `cookies:` in the order
+ * written, then the jar's cookies for the url except those a `replace`
+ * cookie of the step stands for, all on one line.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,156 +19,341 @@
 
 #include "http_int.h"
 
-void http_cookies_seen(http_vu *vs)
-{
-    vs->has_cookies = true;
-    vs->cookie_iter = vs->w->host->vu_iteration(vs->vu);
-}
+/* ---- option maps ---- */
 
-void http_cookies_iteration(http_vu *vs)
-{
-    if (vs->w->host->vu_iteration(vs->vu) != vs->cookie_iter) {
-        curl_easy_setopt(vs->easy, CURLOPT_COOKIELIST, "ALL");
-        vs->has_cookies = false;
-    }
-}
+const char *const http_jar_lifetimes[] = {"per_iteration", "per_vu", NULL};
 
-/* Netscape cookie-file fields are tab-separated. */
-static bool cookie_text_ok(const char *s, size_t n)
+enum { JS_URL, JS_NAME, JS_VALUE, JS_DOMAIN, JS_PATH, JS_EXPIRES, JS_MAX_AGE, JS_SECURE,
+       JS_HTTP_ONLY };
+
+typedef struct jar_set_cfg {
+    uint64_t set;
+    const volley_template *url;
+    const char *name;
+    const volley_template *value;
+    const char *domain;
+    const char *path;
+    const char *expires;
+    int64_t max_age;
+    bool secure;
+    bool http_only;
+} jar_set_cfg;
+
+static const volley_option jar_set_opts[] = {
+    [JS_URL] = {.name = "url", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(jar_set_cfg, url),
+                .help = "the url the cookie is set for (default: the step's url)"},
+    [JS_NAME] = {.name = "name", .type = VOLLEY_OPT_STRING, .offset = offsetof(jar_set_cfg, name),
+                 .flags = VOLLEY_OPT_REQUIRED, .help = "cookie name"},
+    [JS_VALUE] = {.name = "value", .type = VOLLEY_OPT_TEMPLATE,
+                  .offset = offsetof(jar_set_cfg, value), .flags = VOLLEY_OPT_REQUIRED,
+                  .help = "cookie value (may use ${...})"},
+    [JS_DOMAIN] = {.name = "domain", .type = VOLLEY_OPT_STRING,
+                   .offset = offsetof(jar_set_cfg, domain),
+                   .help = "sent to this domain and its subdomains (default: the url's host only)"},
+    [JS_PATH] = {.name = "path", .type = VOLLEY_OPT_STRING, .offset = offsetof(jar_set_cfg, path),
+                 .help = "sent for this path and below (default: the url's directory)"},
+    [JS_EXPIRES] = {.name = "expires", .type = VOLLEY_OPT_STRING,
+                    .offset = offsetof(jar_set_cfg, expires),
+                    .help = "expiry date (RFC 1123: Mon, 02 Jan 2006 15:04:05 GMT); past: removed"},
+    [JS_MAX_AGE] = {.name = "max_age", .type = VOLLEY_OPT_INT,
+                    .offset = offsetof(jar_set_cfg, max_age),
+                    .help = "seconds it lives (wins over expires); 0 or less: removed",
+                    .min = -1e12, .max = 1e12},
+    [JS_SECURE] = {.name = "secure", .type = VOLLEY_OPT_BOOL,
+                   .offset = offsetof(jar_set_cfg, secure), .help = "sent over https:// only"},
+    [JS_HTTP_ONLY] = {.name = "http_only", .type = VOLLEY_OPT_BOOL,
+                      .offset = offsetof(jar_set_cfg, http_only),
+                      .help = "the HttpOnly attribute (kept, as k6 keeps it)"},
+};
+static const volley_option_map jar_set_map = {jar_set_opts, VOLLEY_COUNTOF(jar_set_opts),
+                                              sizeof(jar_set_cfg), NULL};
+
+enum { JD_NAME, JD_URL };
+
+typedef struct jar_del_cfg {
+    uint64_t set;
+    const char *name;
+    const volley_template *url;
+} jar_del_cfg;
+
+static const volley_option jar_del_opts[] = {
+    [JD_NAME] = {.name = "name", .type = VOLLEY_OPT_STRING, .offset = offsetof(jar_del_cfg, name),
+                 .flags = VOLLEY_OPT_REQUIRED, .help = "cookie name"},
+    [JD_URL] = {.name = "url", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(jar_del_cfg, url),
+                .help = "the url whose cookie of that name goes (default: the step's url)"},
+};
+static const volley_option_map jar_del_map = {jar_del_opts, VOLLEY_COUNTOF(jar_del_opts),
+                                              sizeof(jar_del_cfg), "name"};
+
+enum { JO_CLEAR, JO_DELETE, JO_SET };
+
+static const volley_option jar_opts[] = {
+    [JO_CLEAR] = {.name = "clear", .type = VOLLEY_OPT_TEMPLATE,
+                  .offset = offsetof(http_jar_cfg, clear),
+                  .help = "removes every cookie the jar holds for this url (k6 jar.clear)"},
+    [JO_DELETE] = {.name = "delete", .type = VOLLEY_OPT_OBJECT_LIST,
+                   .offset = offsetof(http_jar_cfg, del), .sub = &jar_del_map,
+                   .help = "cookies removed by name for a url (k6 jar.delete): NAME or "
+                           "{ name, url }"},
+    [JO_SET] = {.name = "set", .type = VOLLEY_OPT_OBJECT_LIST,
+                .offset = offsetof(http_jar_cfg, set_), .sub = &jar_set_map,
+                .help = "cookies put into the jar (k6 jar.set): { name, value, url, domain, "
+                        "path, expires, max_age, secure, http_only }"},
+};
+const volley_option_map http_jar_map = {jar_opts, VOLLEY_COUNTOF(jar_opts), sizeof(http_jar_cfg),
+                                        NULL};
+
+/* ---- step_compile ---- */
+
+static bool cookie_name_ok(const char *s)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\t' || s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
             return false;
+    }
     return true;
 }
 
-static bool ci_eq(const char *a, size_t an, const char *b)
+/* A jar.set domain or path: no space, control byte, ';' or ','. */
+static int text_ok(const char *s, const char *what, size_t i, char *err, size_t errcap)
 {
-    return an == strlen(b) && strncasecmp(a, b, an) == 0;
-}
-
-/*
- * One Set-Cookie value as the Netscape cookie-file line curl would store
- * for it (host, path, expiry), added to the VU's curl cookie jar. Follows
- * curl 7.88's acceptance of the common attributes: Secure cookies and the
- * __Secure-/__Host- prefixes only in a secure context (https://, or for
- * http:// curl's loopback hosts), a Domain must be the host or a domain of it, Max-Age
- * wins over Expires. Returns whether the cookie went into the jar.
- */
-static bool add_cookie(CURL *e, const char *host, bool https, const char *v, size_t n,
-                       const char *target, size_t tlen)
-{
-    const char *semi = memchr(v, ';', n);
-    size_t pair = semi ? (size_t)(semi - v) : n;
-    const char *eq = memchr(v, '=', pair);
-    if (!eq)
-        return false;
-    const char *name = v, *val = eq + 1;
-    size_t nl = (size_t)(eq - v), vl = pair - nl - 1;
-    http_trim(&name, &nl);
-    http_trim(&val, &vl);
-    if (!nl || nl + vl > 4096 || !cookie_text_ok(name, nl) || !cookie_text_ok(val, vl))
-        return false;
-    bool pre_secure = nl >= 9 && strncmp(name, "__Secure-", 9) == 0;
-    bool pre_host = nl >= 7 && strncmp(name, "__Host-", 7) == 0;
-
-    bool secure_ctx = https || strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-                      strcmp(host, "[::1]") == 0;
-    char domain[256], path[1024];
-    bool tail = false, have_age = false, secure = false, path_set = false;
-    long long expires = 0;
-    snprintf(domain, sizeof domain, "%s", host);
-    /* default path: the request path up to its last '/' (curl keeps it) */
-    size_t plen = tlen;
-    const char *q = memchr(target, '?', tlen);
-    if (q)
-        plen = (size_t)(q - target);
-    while (plen > 1 && target[plen - 1] != '/')
-        plen--;
-    snprintf(path, sizeof path, "%.*s", (int)plen, target);
-
-    const char *p = semi ? semi + 1 : v + n, *end = v + n;
-    while (p < end) {
-        const char *s2 = memchr(p, ';', (size_t)(end - p));
-        size_t al = s2 ? (size_t)(s2 - p) : (size_t)(end - p);
-        const char *an = p, *av = NULL;
-        size_t anl = al, avl = 0;
-        const char *aeq = memchr(p, '=', al);
-        if (aeq) {
-            anl = (size_t)(aeq - p);
-            av = aeq + 1;
-            avl = al - anl - 1;
-            http_trim(&av, &avl);
-        }
-        http_trim(&an, &anl);
-        p = s2 ? s2 + 1 : end;
-        if (ci_eq(an, anl, "secure")) {
-            if (!secure_ctx)
-                return false;
-            secure = true;
-            continue;
-        }
-        if (!av)
-            continue;
-        if (ci_eq(an, anl, "domain")) {
-            while (avl && *av == '.')
-                av++, avl--;
-            size_t hl = strlen(host);
-            bool ip = host[0] == '[' || strspn(host, "0123456789.") == hl;
-            bool ok = avl && (ip ? avl == hl && strncasecmp(av, host, hl) == 0
-                                 : (avl == hl && strncasecmp(av, host, hl) == 0) ||
-                                       (hl > avl && host[hl - avl - 1] == '.' &&
-                                        strncasecmp(host + hl - avl, av, avl) == 0));
-            if (!ok || avl >= sizeof domain || !cookie_text_ok(av, avl))
-                return false;
-            snprintf(domain, sizeof domain, "%.*s", (int)avl, av);
-            tail = !ip;
-        } else if (ci_eq(an, anl, "path")) {
-            if (avl >= sizeof path || !cookie_text_ok(av, avl))
-                return false;
-            if (avl && av[0] == '/')
-                snprintf(path, sizeof path, "%.*s", (int)avl, av);
-            else
-                snprintf(path, sizeof path, "/");
-            path_set = true;
-        } else if (ci_eq(an, anl, "max-age")) {
-            have_age = true;
-            char *stop = NULL;
-            char num[32];
-            snprintf(num, sizeof num, "%.*s", (int)(avl < 31 ? avl : 31), av);
-            long long age = num[0] >= '0' && num[0] <= '9' ? strtoll(num, &stop, 10) : 0;
-            expires = age > 0 ? (long long)time(NULL) + age : 1;
-        } else if (ci_eq(an, anl, "expires") && !have_age) {
-            char date[128];
-            snprintf(date, sizeof date, "%.*s", (int)(avl < 127 ? avl : 127), av);
-            time_t t = curl_getdate(date, NULL);
-            expires = t == 0 ? 1 : t < 0 ? 0 : (long long)t;
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == ';' || *p == ',') {
+            snprintf(err, errcap, "jar.set[%zu].%s: \"%s\" cannot hold a space, ';' or ','", i,
+                     what, s);
+            return -1;
         }
     }
-    if ((pre_secure && !secure) ||
-        (pre_host && (!secure || !path_set || strcmp(path, "/") != 0 || tail)))
-        return false;
-    char line[4096 + 1400];
-    int len = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%lld\t%.*s\t%.*s", domain,
-                       tail ? "TRUE" : "FALSE", path, secure ? "TRUE" : "FALSE", expires, (int)nl,
-                       name, (int)vl, val);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return false;
-    return curl_easy_setopt(e, CURLOPT_COOKIELIST, line) == CURLE_OK;
+    return 0;
 }
 
-void http_cookies_take(http_vu *vs, CURL *e, const char *host, bool https, const char *target,
-                       size_t tlen)
+int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, char *err,
+                        size_t errcap)
 {
-    bool added = false;
-    const char *p = vs->resp.headers.data, *end = p + vs->resp.headers.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
-        if (n > 11 && strncasecmp(p, "set-cookie:", 11) == 0)
-            added |= add_cookie(e, host, https, p + 11, n - 11, target, tlen);
-        p += n;
+    const volley_host *h = p->host;
+    st->jar_per_vu = c->jar_life == 1;
+    if (VOLLEY_OPT_IS_SET(c, OPT_COOKIES)) {
+        for (size_t i = 0; i < c->cookies.n; i++) {
+            if (!cookie_name_ok(c->cookies.keys[i])) {
+                snprintf(err, errcap, "cookies: \"%s\" is not a cookie name (a token: no "
+                         "spaces, no ()<>@,;:\\\"/[]?={})", c->cookies.keys[i]);
+                return -1;
+            }
+        }
+        st->cookies = c->cookies;
+        st->cookie_parts = st->cookies.n > 0;
+        /* replace: the jar's cookies of those names stay out (k6) */
+        if (h->revision >= 7 && c->cookies.replace) {
+            const char **names = calloc(c->cookies.n, sizeof *names);
+            if (!names) {
+                snprintf(err, errcap, "out of memory");
+                return -1;
+            }
+            for (size_t i = 0; i < c->cookies.n; i++)
+                if (c->cookies.replace[i])
+                    names[st->n_cookie_replace++] = c->cookies.keys[i];
+            st->cookie_replace = names;
+        }
     }
-    if (added && !vs->has_cookies)
-        http_cookies_seen(vs);
+    if (!VOLLEY_OPT_IS_SET(c, OPT_JAR))
+        return 0;
+    const http_jar_cfg *j = &c->jar;
+    size_t n = (VOLLEY_OPT_IS_SET(j, JO_CLEAR) ? 1 : 0) + j->del.n + j->set_.n;
+    if (!n) {
+        snprintf(err, errcap, "jar: expected at least one of clear, delete, set");
+        return -1;
+    }
+    if (!(st->jar_ops = calloc(n, sizeof *st->jar_ops))) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    if (VOLLEY_OPT_IS_SET(j, JO_CLEAR))
+        st->jar_ops[st->n_jar_ops++] = (http_jar_op){.kind = HTTP_JAR_CLEAR, .url = j->clear};
+    for (size_t i = 0; i < j->del.n; i++) {
+        const jar_del_cfg *d = (const jar_del_cfg *)j->del.items + i;
+        if (!cookie_name_ok(d->name)) {
+            snprintf(err, errcap, "jar.delete[%zu].name: \"%s\" is not a cookie name", i, d->name);
+            return -1;
+        }
+        st->jar_ops[st->n_jar_ops++] = (http_jar_op){
+            .kind = HTTP_JAR_DELETE, .name = d->name,
+            .url = VOLLEY_OPT_IS_SET(d, JD_URL) ? d->url : NULL};
+    }
+    for (size_t i = 0; i < j->set_.n; i++) {
+        const jar_set_cfg *s = (const jar_set_cfg *)j->set_.items + i;
+        http_jar_op *op = &st->jar_ops[st->n_jar_ops];
+        *op = (http_jar_op){.kind = HTTP_JAR_SET, .name = s->name, .value = s->value,
+                            .url = VOLLEY_OPT_IS_SET(s, JS_URL) ? s->url : NULL,
+                            .secure = s->secure, .http_only = s->http_only};
+        if (!cookie_name_ok(s->name)) {
+            snprintf(err, errcap, "jar.set[%zu].name: \"%s\" is not a cookie name", i, s->name);
+            return -1;
+        }
+        if (VOLLEY_OPT_IS_SET(s, JS_DOMAIN)) {
+            if (text_ok(s->domain, "domain", i, err, errcap) != 0)
+                return -1;
+            op->domain = s->domain;
+        }
+        if (VOLLEY_OPT_IS_SET(s, JS_PATH)) {
+            if (text_ok(s->path, "path", i, err, errcap) != 0)
+                return -1;
+            op->path = s->path;
+        }
+        if (VOLLEY_OPT_IS_SET(s, JS_MAX_AGE)) {
+            op->has_max_age = true;
+            op->max_age = s->max_age;
+        } else if (VOLLEY_OPT_IS_SET(s, JS_EXPIRES) && *s->expires) {
+            time_t t = curl_getdate(s->expires, NULL);
+            if (t == -1) {
+                snprintf(err, errcap, "jar.set[%zu].expires: \"%s\" is not a date (e.g. \"Mon, "
+                         "02 Jan 2006 15:04:05 GMT\")", i, s->expires);
+                return -1;
+            }
+            op->expires = t > 0 ? (int64_t)t : 1;
+        }
+        st->n_jar_ops++;
+    }
+    st->cookie_parts = true;
+    return 0;
+}
+
+/* ---- per request ---- */
+
+/* The url an operation names: its own, rendered into vs->cookie, or the
+ * step's request url. */
+static const char *op_url(http_vu *vs, const http_step *st, const http_jar_op *op)
+{
+    const volley_host *h = vs->w->host;
+    if (!op->url)
+        return st->url_text ? st->url_text : vs->url.data;
+    vs->cookie.len = 0;
+    if (h->template_render(op->url, vs->vu, &vs->cookie) != 0 ||
+        h->buf_reserve(&vs->cookie, 1) != 0)
+        return NULL;
+    vs->cookie.data[vs->cookie.len] = '\0';
+    return vs->cookie.data;
+}
+
+/* jar: the step's operations, in the order clear, delete, set. */
+static int run_ops(http_vu *vs, const http_step *st)
+{
+    const volley_host *h = vs->w->host;
+    for (size_t i = 0; i < st->n_jar_ops; i++) {
+        const http_jar_op *op = &st->jar_ops[i];
+        const char *url = op_url(vs, st, op);
+        http_url_parts u;
+        if (!url)
+            return -1;
+        if (http_cookie_url(url, &u) != 0)
+            continue;   /* not an http(s):// url: nothing to do */
+        if (op->kind == HTTP_JAR_CLEAR) {
+            http_jar_remove(&vs->jar, &u, NULL, 0);
+        } else if (op->kind == HTTP_JAR_DELETE) {
+            http_jar_remove(&vs->jar, &u, op->name, strlen(op->name));
+        } else {
+            vs->cookie_val.len = 0;
+            if (h->template_render(op->value, vs->vu, &vs->cookie_val) != 0)
+                return -1;
+            /* as k6's jar.set (Go's SetCookies): bytes a value cannot hold
+             * are dropped */
+            size_t k = 0;
+            for (size_t b = 0; b < vs->cookie_val.len; b++)
+                if (http_cookie_value_byte((unsigned char)vs->cookie_val.data[b]))
+                    vs->cookie_val.data[k++] = vs->cookie_val.data[b];
+            http_cookie_in in = {.name = op->name, .nlen = strlen(op->name),
+                                 .value = vs->cookie_val.data ? vs->cookie_val.data : "",
+                                 .vlen = k, .domain = op->domain,
+                                 .dlen = op->domain ? strlen(op->domain) : 0,
+                                 .path = op->path, .plen = op->path ? strlen(op->path) : 0,
+                                 .expires = op->expires, .secure = op->secure,
+                                 .http_only = op->http_only};
+            if (op->has_max_age) {
+                in.remove = op->max_age <= 0;
+                in.expires = op->max_age > 0 ? (int64_t)time(NULL) + op->max_age : 0;
+            }
+            http_jar_put(&vs->jar, &u, &in);
+        }
+    }
+    return 0;
+}
+
+int http_cookie_start(http_vu *vs, const http_step *st)
+{
+    uint64_t it = vs->w->host->vu_iteration(vs->vu);
+    /* k6 empties the VU's jar when a new iteration starts */
+    if (vs->jar.n && vs->jar.iter != it && !st->jar_per_vu)
+        http_jar_empty(&vs->jar);
+    vs->jar.iter = it;
+    return st->n_jar_ops ? run_ops(vs, st) : 0;
+}
+
+int http_cookie_header(http_vu *vs, const http_step *st, const char *url)
+{
+    const volley_host *h = vs->w->host;
+    volley_buf *b = &vs->cookie;
+    b->len = 0;
+    if (st->cookie_fixed && http_buf_add(h, b, st->cookie_fixed, strlen(st->cookie_fixed)) != 0)
+        return -1;
+    if (st->cookie_tmpl) {
+        if (h->template_render(st->cookie_tmpl, vs->vu, b) != 0)
+            return -1;
+        if (http_header_clean(b->data ? b->data : (char *)"", b->len, NULL))
+            b->len = 0;   /* blank: only the cookies below */
+    }
+    for (size_t i = 0; i < st->cookies.n; i++) {
+        vs->cookie_val.len = 0;
+        if (h->template_render(st->cookies.values[i], vs->vu, &vs->cookie_val) != 0)
+            return -1;
+        const char *k = st->cookies.keys[i];
+        if (http_cookie_append(h, b, k, strlen(k), vs->cookie_val.data ? vs->cookie_val.data : "",
+                               vs->cookie_val.len) != 0)
+            return -1;
+    }
+    if (vs->jar.n) {
+        http_url_parts u;
+        if (http_cookie_url(url, &u) == 0 &&
+            http_jar_header(h, &vs->jar, &u, b, st->cookie_replace, st->n_cookie_replace) < 0)
+            return -1;
+    }
+    if (h->buf_reserve(b, 1) != 0)
+        return -1;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+void http_cookie_response(http_vu *vs, const char *url)
+{
+    bool was_empty = vs->jar.n == 0;
+    if (http_jar_store(&vs->jar, vs->resp.headers.data, vs->resp.headers.len, url) > 0 && was_empty)
+        vs->jar.iter = vs->w->host->vu_iteration(vs->vu);
+}
+
+void http_cookie_view(http_vu *vs, http_outcome *o)
+{
+    o->jar = "";   /* an empty jar: no cost to VUs without cookies */
+    o->jar_len = 0;
+    if (!vs->jar.n)
+        return;
+    const http_step *st = vs->step;
+    const char *url = vs->redirects || !st->url_text ? vs->url.data : st->url_text;
+    vs->jar_view.len = 0;
+    http_url_parts u;
+    if (!url || http_cookie_url(url, &u) != 0 ||
+        http_jar_header(vs->w->host, &vs->jar, &u, &vs->jar_view, NULL, 0) < 0 ||
+        vs->w->host->buf_reserve(&vs->jar_view, 1) != 0)
+        return;
+    vs->jar_view.data[vs->jar_view.len] = '\0';
+    o->jar = vs->jar_view.data;
+    o->jar_len = vs->jar_view.len;
+}
+
+void http_cookie_free(http_vu *vs)
+{
+    http_jar_free(&vs->jar);
+    free(vs->cookie.data);
+    free(vs->cookie_val.data);
+    free(vs->jar_view.data);
 }

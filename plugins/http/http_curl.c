@@ -62,15 +62,16 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     size_t len = size * n;
     vs->resp.hdr_bytes += len;
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        if (!vs->t_first)
+        /* digest, NTLM: the answer after the 401s is the response */
+        if (!vs->t_first || (vs->step && vs->step->auth & (CURLAUTH_DIGEST | CURLAUTH_NTLM)))
             vs->t_first = vs->w->host->now_ns();
         vs->resp.headers.len = 0;
         return len;
     }
     if (len == 0 || (len <= 2 && (data[0] == '\r' || data[0] == '\n')))
         return len;
-    if (!vs->has_cookies && len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
-        http_cookies_seen(vs);
+    if (len > 11 && strncasecmp(data, "set-cookie:", 11) == 0)
+        vs->set_cookie = true;
     /* the fast path's limit (curl's own counts differently) */
     if (vs->resp.headers.len + len > HTTP_MAX_HEADERS) {
         vs->too_large = HTTP_TOO_LARGE_HEADERS;
@@ -132,7 +133,6 @@ int http_curl_setup(http_vu *vs)
     rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, vs);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     rc |= curl_easy_setopt(e, CURLOPT_PREREQDATA, vs);
-    rc |= curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* per-VU cookie jar, as k6 */
     rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     rc |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, vs);
     /* a new handle carries curl's CA defaults until apply_tls runs */
@@ -271,6 +271,11 @@ static int configure(http_vu *vs, const http_step *st)
     rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, close);
     rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, close);
     rc |= apply_tls(vs, st->tls);
+    /* auth: (digest and NTLM answer a 401 on the same transfer); without
+     * it, credentials in the url go as basic, curl's default */
+    rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, st->auth ? st->auth : (long)CURLAUTH_BASIC);
+    rc |= curl_easy_setopt(e, CURLOPT_USERNAME, st->auth_user);
+    rc |= curl_easy_setopt(e, CURLOPT_PASSWORD, st->auth_pass);
     vs->configured = rc == CURLE_OK ? st : NULL;
     return rc == CURLE_OK ? 0 : -1;
 }
@@ -329,7 +334,8 @@ static int render(http_vu *vs, const http_step *st)
     }
     if (st->headers_dynamic && render_headers(vs, st) != 0)
         return -1;
-    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM) {
+    if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON || st->body_kind == BODY_FORM ||
+        st->body_kind == BODY_MULTIPART) {
         if (http_render_body(h, vs, st) != 0)
             return -1;
         if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vs->reqbody.len) ||
@@ -364,8 +370,31 @@ static void pin_dns(http_group *g, http_vu *vs, const http_step *st)
         vs->resolve_set = true;
 }
 
+/*
+ * The request's Cookie header (http_cookie.c: the step's, its cookies:,
+ * the VU's jar for url) as CURLOPT_COOKIE, which curl sends as one line;
+ * curl's own cookie engine is off. Cleared when none is due.
+ */
+static int set_cookies(http_vu *vs, const http_step *st, const char *url)
+{
+    if (!(st->cookie_parts || vs->jar.n)) {
+        if (vs->curl_cookie && curl_easy_setopt(vs->easy, CURLOPT_COOKIE, NULL) != CURLE_OK)
+            return -1;
+        vs->curl_cookie = false;
+        return 0;
+    }
+    if (http_cookie_header(vs, st, url) != 0)
+        return -1;
+    vs->curl_cookie = vs->cookie.len > 0;
+    return curl_easy_setopt(vs->easy, CURLOPT_COOKIE, vs->curl_cookie ? vs->cookie.data : NULL) ==
+                   CURLE_OK
+               ? 0
+               : -1;
+}
+
 static void reset_request(http_vu *vs, uint64_t now)
 {
+    vs->set_cookie = false;
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
     vs->tls_version = NULL;
@@ -463,6 +492,8 @@ static int prepare(http_vu *vs, const http_step *st)
     const char *url = st->url_text ? st->url_text : vs->url.data;
     if (st->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, url) != 0)
         return -1;
+    if (set_cookies(vs, st, url) != 0)
+        return -1;
     if (!st->tls && !vs->w->system_store && strncasecmp(url, "https:", 6) == 0) {
         /* the system's store, built once for the run, before the request
          * starts (a redirect to https:// builds it in its handshake) */
@@ -496,7 +527,9 @@ static double us_ms(curl_off_t from, curl_off_t to)
 static http_timings measure(const http_vu *vs, CURL *e, long nc, uint64_t now, bool timed_out)
 {
     double receiving = 0.0;
-    if (timed_out && vs->t_prereq && vs->t_first) {
+    /* digest, NTLM: curl's STARTTRANSFER is the first 401's */
+    bool multipass = vs->step && (vs->step->auth & (CURLAUTH_DIGEST | CURLAUTH_NTLM));
+    if ((timed_out || multipass) && vs->t_prereq && vs->t_first) {
         receiving = http_ns_ms(vs->t_first, now);   /* curl's TOTAL is later */
     } else if (vs->t_prereq && vs->t_first) {
         curl_off_t st = 0, total = 0;
@@ -536,6 +569,9 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
     }
     if (vs->step->reuse == HTTP_REUSE_ITERATION && iteration_fresh(vs, location) != 0)
         return -1;
+    /* k6 builds each hop's cookies anew, the last response's in the jar */
+    if (set_cookies(vs, vs->step, location) != 0)
+        return -1;
     vs->redirects++;
     if (activate(w, vs) != 0)
         return -1;
@@ -543,6 +579,22 @@ static int follow(http_worker *w, http_vu *vs, const char *location, long status
      * recorded is only dropped once the next hop is certain. */
     reset_request(vs, w->host->now_ns());
     return 0;
+}
+
+/* k6's r.proto (Go's resp.Proto) of the transfer's response; NULL: none. */
+static const char *curl_proto(CURL *e)
+{
+    long v = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v);
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0: return "HTTP/2.0";
+#ifdef CURL_HTTP_VERSION_3
+    case CURL_HTTP_VERSION_3: return "HTTP/3.0";
+#endif
+    default: return NULL;
+    }
 }
 
 /*
@@ -616,11 +668,23 @@ void http_curl_complete(http_worker *w, http_vu *vs, CURLcode rc, uint64_t now)
         }
     }
 
+    o.proto = curl_proto(e);
+    /* curl's copy, kept by the handle until its next transfer is set */
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, (char **)&o.url);
+
+    if (vs->set_cookie) {
+        const char *eff = NULL;
+        curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, (char **)&eff);
+        if (eff)
+            http_cookie_response(vs, eff);
+    }
+
     http_curl_deactivate(w, vs);
     fit_recv_buf(vs);
     http_record(w, vs, &o);
     if (location && follow(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 

@@ -14,8 +14,8 @@
  *   http_raw.c      the fast path: http:// and https:// HTTP/1.1 requests
  *                   written and read by the plugin, on the VU's own
  *                   connections; bulk responses read in turns, deadlines
- *                   stamped as their timers fire; hands redirects, cookies
- *                   and servers that choose HTTP/2 over to curl
+ *                   stamped as their timers fire; hands redirects and
+ *                   servers that choose HTTP/2 over to curl
  *                   -> tls, loop, curl, request, cookie, result, parse
  *   http_tls.c      the fast path's TLS: a connection's OpenSSL session on
  *                   its socket (non-blocking, own BIO), handshake, reads
@@ -39,14 +39,24 @@
  *                   about a step is built once here (url, header list,
  *                   body, DNS pin, whether the fast path may run it and its
  *                   prebuilt request)
- *                   -> tls, request
- *   http_cookie.c   a VU's cookie jar (curl's cookie engine on its handle),
- *                   fed by the fast path's responses too
+ *                   -> tls, cookie, request, multipart
+ *   http_cookie.c   a step's cookies (cookies:, jar:, cookie_jar:, its
+ *                   Cookie header) compiled, and per request: the jar's
+ *                   lifetime and operations, the one Cookie line both
+ *                   clients send, Set-Cookie into the jar, the jar view
+ *                   -> jar
+ *   http_jar.c      a VU's cookie jar by k6's (Go's) rules: Set-Cookie
+ *                   parsing, domain and path matching, the jar's cookies
+ *                   for a url in the order they are sent
  *   http_result.c   what a finished request leaves: k6 timings, error codes,
  *                   samples, the response to step_done
  *                   -> request (the method names)
  *   http_request.c  request building: templated url and body rendered per
  *                   request, the fast path's request bytes and url check
+ *                   -> multipart
+ *   http_multipart.c multipart/form-data bodies: built at load time (files
+ *                   read once), a templated value's pieces rendered per
+ *                   request
  *   http_parse.c    the HTTP/1.1 response parser (http_parse.h): pure, no
  *                   curl, no libuv
  *   http_text.h     inline text and buffer helpers used everywhere
@@ -92,8 +102,31 @@ enum http_method {
 
 enum http_opt {
     OPT_METHOD, OPT_URL, OPT_NAME, OPT_HEADERS, OPT_BODY, OPT_JSON, OPT_TIMEOUT,
-    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE
+    OPT_QUERY, OPT_FORM, OPT_REDIRECTS, OPT_EXPECTED, OPT_TLS, OPT_REUSE, OPT_MAX_RESPONSE,
+    OPT_COOKIES, OPT_JAR, OPT_JAR_LIFE, OPT_AUTH, OPT_MULTIPART
 };
+
+/* auth: k6's auth param (basic, digest, ntlm), with the credentials in the
+ * url (http://user:pass@host/) or beside the scheme. */
+enum http_auth_scheme { HTTP_AUTH_BASIC, HTTP_AUTH_DIGEST, HTTP_AUTH_NTLM };
+
+typedef struct http_auth_config {
+    uint64_t set;
+    int scheme;                    /* enum http_auth_scheme */
+    const volley_template *username;   /* known at load time (${env.*}) */
+    const volley_template *password;
+} http_auth_config;
+
+/* One multipart/form-data part: a value, or a file read at load time (k6's
+ * http.file()). */
+typedef struct http_part_config {
+    uint64_t set;
+    const char *name;
+    const volley_template *value;
+    const char *file;              /* VOLLEY_OPT_FILE: the resolved path */
+    const char *filename;          /* default: the file's base name      */
+    const char *content_type;      /* a file's default: application/octet-stream */
+} http_part_config;
 
 /* connection_reuse: k6's default, noConnectionReuse, noVUConnectionReuse. */
 enum http_reuse {
@@ -101,6 +134,14 @@ enum http_reuse {
     HTTP_REUSE_CLOSE,      /* a new connection per request, closed after it */
     HTTP_REUSE_ITERATION   /* a new one per host and iteration of the VU    */
 };
+
+/* jar: of a step (http_cookie.c's option map). */
+typedef struct http_jar_cfg {
+    uint64_t set;
+    const volley_template *clear;
+    volley_object_list del;
+    volley_object_list set_;
+} http_jar_cfg;
 
 typedef struct http_config {
     uint64_t set;
@@ -118,11 +159,19 @@ typedef struct http_config {
     ptls_config tls;
     int reuse;                     /* enum http_reuse */
     int64_t max_response;          /* bytes of body; 0: no cap */
+    volley_template_map cookies;   /* cookies: name -> value */
+    http_jar_cfg jar;              /* jar: clear, delete, set */
+    int jar_life;                  /* cookie_jar: per_iteration, per_vu */
+    http_auth_config auth;
+    volley_object_list multipart;  /* of http_part_config */
 } http_config;
 
 extern const volley_option_map http_step_options;   /* http_conf.c    */
 extern const char *const http_method_names[];       /* http_request.c */
 extern const char *const http_reuse_names[];        /* http_conf.c    */
+extern const volley_option_map http_jar_map;        /* http_cookie.c  */
+extern const char *const http_jar_lifetimes[];      /* http_cookie.c  */
+extern const volley_option_map http_part_map;       /* http_multipart.c */
 
 #define HTTP_USER_AGENT "volley/0.1"   /* sent unless a step sets User-Agent */
 #define HTTP_MAX_REDIRECTS 10          /* k6's default maxRedirects           */
@@ -157,8 +206,16 @@ enum http_body_kind {
     BODY_FIXED,     /* body_text/body_len (may be "" for POST/PUT/PATCH)  */
     BODY_TEMPLATE,  /* rendered per request from body_tmpl               */
     BODY_JSON,      /* rendered per request from body_json               */
-    BODY_FORM       /* rendered per request from the form map            */
+    BODY_FORM,      /* rendered per request from the form map            */
+    BODY_MULTIPART  /* rendered per request from mp_segs (a templated value) */
 };
+
+/* A piece of a templated multipart body: fixed bytes or a value. */
+typedef struct http_mp_seg {
+    const char *text;               /* into http_step.mp_bytes, or NULL     */
+    size_t len;
+    const volley_template *value;
+} http_mp_seg;
 
 /* An expected-status range: [lo, hi] inclusive. */
 typedef struct http_status_range {
@@ -203,6 +260,8 @@ typedef struct http_step {
     const char *url_base;           /* constant url before its query, when
                                        only the query is templated          */
     char *url_built;                /* owned: url_text with its query       */
+    char *tag_masked;               /* owned: tag_url with its user:password
+                                       shown as ****:**** (k6), or NULL     */
     volley_template_map query;      /* n 0: none                            */
     volley_template_map form;
     char *form_text;                /* owned: the constant form body        */
@@ -212,11 +271,32 @@ typedef struct http_step {
     bool keep_body;                 /* a check or capture reads the body    */
     uint64_t max_body;              /* max_response_size; 0: no cap         */
     struct curl_slist *resolve;     /* "host:port:addr[,addr]" pin, or NULL */
+    char *batch_host;               /* step_host: "http://host:port", or NULL */
+
+    /* Cookies (http_cookie.c): the request's one Cookie header is built
+     * per request when the step has cookie parts or the VU's jar has
+     * cookies; the step's Cookie header is not among `headers`. */
+    bool cookie_parts;              /* Cookie header, cookies: or jar:      */
+    bool jar_per_vu;                /* cookie_jar: per_vu                   */
+    char *cookie_fixed;             /* owned: its constant Cookie header    */
+    const volley_template *cookie_tmpl;   /*   or the templated one         */
+    volley_template_map cookies;    /* cookies: (n 0: none)                 */
+    const char *const *cookie_replace;    /* names of cookies: with replace */
+    size_t n_cookie_replace;
+    struct http_jar_op *jar_ops;    /* owned: jar: clear, delete, set       */
+    size_t n_jar_ops;
+    long auth;                      /* CURLAUTH_* of auth:, 0: none (curl's
+                                       basic for credentials in the url)    */
+    const char *auth_user, *auth_pass;   /* auth:'s, or NULL                */
+    char *mp_bytes;                 /* owned: the multipart body's fixed bytes */
+    char *mp_ctype;                 /* owned: its Content-Type header line  */
+    http_mp_seg *mp_segs;           /* owned: BODY_MULTIPART's pieces       */
+    size_t n_mp_segs;
 
     /* Fast path (http_raw.c), decided at compile time; NULL/0 when not. */
     bool raw;                       /* http(s)://, origin known, resolved    */
-    atomic_bool curl_only;          /* set at run time: cookies, redirects,  */
-                                    /*   a server that chose HTTP/2         */
+    atomic_bool curl_only;          /* set at run time: redirects, a server  */
+                                    /*   that chose HTTP/2                  */
     const ptls_profile *raw_tls;    /* https://: its profile (the default   */
                                     /*   one without tls:); NULL: http://   */
     char *tls_host;                 /* the url's host for SNI and the check */
@@ -345,6 +425,59 @@ struct http_worker {
     bool system_store;              /*   the system profile's among them    */
 };
 
+/* ---- cookies (http_jar.c, http_cookie.c) ---- */
+
+/* One cookie of a jar: its text is one block, name\0value\0domain\0path\0. */
+typedef struct http_cookie {
+    char *text;
+    size_t cap;
+    size_t nlen, vlen, dlen, plen;
+    int64_t expires;                /* unix seconds; 0: a session cookie    */
+    uint64_t seq;                   /* order of creation                    */
+    bool host_only, secure, http_only;
+} http_cookie;
+
+/* A VU's cookie jar. Slots past n keep their blocks for reuse. */
+typedef struct http_jar {
+    http_cookie *c;
+    size_t n, cap;
+    uint64_t seq;
+    uint64_t iter;                  /* the VU iteration it belongs to       */
+} http_jar;
+
+/* What of a url cookies look at. */
+typedef struct http_url_parts {
+    bool https;
+    bool ip;                        /* the host is an address               */
+    char host[256];                 /* lower case, no port                  */
+    const char *path;               /* into the url; "/" when none          */
+    size_t path_len;
+} http_url_parts;
+
+/* A cookie to put into a jar: a Set-Cookie's, or jar: set's. */
+typedef struct http_cookie_in {
+    const char *name, *value, *domain, *path;   /* domain, path: NULL none */
+    size_t nlen, vlen, dlen, plen;
+    int64_t expires;                /* 0: none                              */
+    bool remove;                    /* Max-Age <= 0                         */
+    bool secure, http_only;
+} http_cookie_in;
+
+enum http_jar_kind { HTTP_JAR_CLEAR, HTTP_JAR_DELETE, HTTP_JAR_SET };
+
+/* One operation of a step's jar:, run before its request. */
+typedef struct http_jar_op {
+    int kind;                       /* enum http_jar_kind                   */
+    const volley_template *url;     /* NULL: the step's url                 */
+    const char *name;
+    const volley_template *value;
+    const char *domain, *path;
+    int64_t expires;                /* 0: none                              */
+    bool has_max_age;
+    int64_t max_age;
+    bool secure, http_only;
+} http_jar_op;
+
 /* ---- per VU ---- */
 
 /*
@@ -388,8 +521,12 @@ struct http_vu {
     http_vu *prev, *next;           /* in http_worker.active                */
     bool active;
     bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */
-    bool has_cookies;               /* a response set a cookie              */
-    uint64_t cookie_iter;           /* iteration the cookie jar belongs to  */
+    bool set_cookie;                /* curl path: the response has one      */
+    bool curl_cookie;               /* CURLOPT_COOKIE set on the handle     */
+    http_jar jar;                   /* the VU's cookies (http_jar.c)        */
+    volley_buf cookie;              /* the request's Cookie header value    */
+    volley_buf cookie_val;          /* a cookie value rendered              */
+    volley_buf jar_view;            /* the jar for the response's url       */
     unsigned redirects;
     uint64_t t_start;               /* step_start (or redirect hop start)   */
     uint64_t t_prereq;              /* connection ready, request about to go */
@@ -430,6 +567,11 @@ typedef struct http_outcome {
     const char *error;              /* error text (w->errtext), or NULL     */
     const char *error_code;         /* k6 code of a transport error, or NULL */
     double sent;                    /* data_sent                            */
+    const char *jar;                /* the VU's cookies for the final url   */
+    size_t jar_len;                 /*   (NULL: no jar view)                */
+    const char *proto;              /* k6's r.proto of the response, or NULL */
+    const char *url;                /* the url this hop requested (after the
+                                       redirects: the final one), or NULL   */
 } http_outcome;
 
 /* ---- helpers on the types ---- */
@@ -469,14 +611,24 @@ static inline bool http_status_expected(const http_step *st, long status)
 int http_render_url(const volley_host *h, http_vu *vs, const http_step *st);
 /* Renders a templated, JSON or form body into vs->reqbody, NUL-terminated. */
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st);
+
+/* ---- http_multipart.c ---- */
+
+/* multipart: into st (BODY_FIXED, or BODY_MULTIPART with a run-time
+ * value) and its Content-Type line; files read now. -1 with err. */
+int http_mp_compile(http_plugin *p, http_step *st, const volley_object_list *parts, char *err,
+                    size_t errcap);
+/* A BODY_MULTIPART body for vu, appended to out. */
+int http_mp_render(const volley_host *h, const http_step *st, volley_vu *vu, volley_buf *out);
 /* Whether curl would send a (rendered) url of the step as it is, so the
  * fast path may send it. */
 bool http_url_verbatim(const http_step *st, const char *url, size_t len);
 /* Appends the fast path's request head for target (templated headers
  * rendered for vu; NULL at load time, when there are none), with a
- * Content-Length of blen when the step has a body. */
+ * Content-Length of blen when the step has a body, and a Cookie line of
+ * cookie's text where curl puts it (NULL or empty: none). */
 int http_render_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
-                  const char *target, size_t tlen, size_t blen);
+                  const char *target, size_t tlen, size_t blen, const volley_buf *cookie);
 
 /* ---- http_result.c: what a finished request leaves (calls the host) ---- */
 
@@ -495,18 +647,56 @@ void http_record(http_worker *w, http_vu *vs, const http_outcome *o);
  * caller's last act. */
 void http_respond(http_worker *w, http_vu *vs, const http_outcome *o);
 
-/* ---- http_cookie.c: a VU's cookie jar (calls libcurl) ---- */
+/* ---- http_jar.c: a VU's cookie jar (pure: no curl but curl_getdate) ---- */
 
-/* A response set a cookie: the VU's jar belongs to this iteration. */
-void http_cookies_seen(http_vu *vs);
-/* At step_start of a VU with cookies: empties the jar when the VU started a
- * new iteration. */
-void http_cookies_iteration(http_vu *vs);
-/* Puts the cookies of the VU's response (read on the fast path from a
- * request to host, over https or not, for target) into the curl cookie jar
- * of e, as curl would have kept them. */
-void http_cookies_take(http_vu *vs, CURL *e, const char *host, bool https, const char *target,
-                       size_t tlen);
+/* The parts of an http(s):// url cookies look at; -1 when it is none. */
+int http_cookie_url(const char *url, http_url_parts *u);
+/* Whether a byte may stand in a cookie value (Go's rule). */
+bool http_cookie_value_byte(unsigned char b);
+/* One Set-Cookie value (after the colon) read: name, value, attributes. */
+int http_cookie_parse(const char *v, size_t n, http_cookie_in *out);
+/* Puts a cookie for url u into the jar, or removes it; -1: refused. */
+int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in);
+/* Every Set-Cookie line of a response header block to url into the jar;
+ * the number kept. */
+int http_jar_store(http_jar *j, const char *headers, size_t len, const char *url);
+/* Whether a cookie of the jar is sent to u now. */
+bool http_jar_matches(const http_cookie *c, const http_url_parts *u, int64_t now);
+/* Appends "; name=value" (no "; " when b is empty), the value as Go sends
+ * it (invalid bytes dropped, quoted when it holds a space or a comma). */
+int http_cookie_append(const volley_host *h, volley_buf *b, const char *name, size_t nlen,
+                       const char *value, size_t vlen);
+/* Appends the jar's cookies for u, in the order they are sent, but those
+ * named in skip; the number appended or -1. */
+int http_jar_header(const volley_host *h, http_jar *j, const http_url_parts *u, volley_buf *b,
+                    const char *const *skip, size_t n_skip);
+/* Removes the cookies the jar would send to u (only those named name,
+ * unless NULL) and the expired ones; how many went. */
+size_t http_jar_remove(http_jar *j, const http_url_parts *u, const char *name, size_t nlen);
+void http_jar_empty(http_jar *j);
+void http_jar_free(http_jar *j);
+
+/* ---- http_cookie.c: a step's cookies per request (calls the jar) ---- */
+
+/* step_compile: cookies:, jar:, cookie_jar: into the step; -1 with err. */
+int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, char *err,
+                        size_t errcap);
+/* step_start of a step with cookie parts or a VU with cookies: the jar
+ * emptied when the VU started another iteration (cookie_jar:
+ * per_iteration), then the step's jar: operations (its url rendered in
+ * vs->url when templated). */
+int http_cookie_start(http_vu *vs, const http_step *st);
+/* The Cookie header value of the VU's request to url into vs->cookie
+ * (len 0: none is sent). */
+int http_cookie_header(http_vu *vs, const http_step *st, const char *url);
+/* A response (its header block in vs->resp) to url: its cookies into the
+ * jar. */
+void http_cookie_response(http_vu *vs, const char *url);
+/* Before http_respond: the jar's cookies for the request's final url (the
+ * last redirect's), as a Cookie header value, into o->jar (vs->jar_view). */
+void http_cookie_view(http_vu *vs, http_outcome *o);
+/* vu_fini: the jar and the buffers. */
+void http_cookie_free(http_vu *vs);
 
 /* ---- http_tls.c: the fast path's TLS (calls OpenSSL, ptls) ---- */
 

@@ -26,8 +26,8 @@
  * same bytes on the wire, the same timing marks, data_sent/data_received,
  * header block and error codes; a reused connection that dies before any
  * answer is reconnected and the request sent once more. What it does not
- * do, it hands to curl: a VU with cookies, a step that set one or
- * redirected (marked curl-only), a rendered url curl would rewrite, a
+ * do, it hands to curl: a step that redirected (marked curl-only; the
+ * VU's cookies go along in its jar), a rendered url curl would rewrite, a
  * server that picked HTTP/2 in ALPN (the step marked curl-only).
  *
  * Completion always happens from a loop callback: a failure found inside
@@ -141,7 +141,7 @@ static const char *request_target(const http_step *st, const http_vu *vs, size_t
 /* Renders a templated step's request: the head into vs->rawreq, the body
  * (rendered into vs->reqbody, or the step's own) as the second part. */
 static int build_request(http_raw *r, http_vu *vs, const http_step *st, const char *target,
-                         size_t tlen)
+                         size_t tlen, const volley_buf *cookie)
 {
     const volley_host *h = vs->w->host;
     const char *body = NULL;
@@ -150,14 +150,14 @@ static int build_request(http_raw *r, http_vu *vs, const http_step *st, const ch
         body = st->body_text;
         blen = st->body_len;
     } else if (st->body_kind == BODY_TEMPLATE || st->body_kind == BODY_JSON ||
-               st->body_kind == BODY_FORM) {
+               st->body_kind == BODY_FORM || st->body_kind == BODY_MULTIPART) {
         if (http_render_body(h, vs, st) != 0)
             return -1;
         body = vs->reqbody.data;
         blen = vs->reqbody.len;
     }
     vs->rawreq.len = 0;
-    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen) != 0)
+    if (http_render_head(h, &vs->rawreq, st, vs->vu, target, tlen, blen, cookie) != 0)
         return -1;
     r->out[0] = vs->rawreq.data;
     r->out_len[0] = vs->rawreq.len;
@@ -385,6 +385,18 @@ static uint64_t request_ended(http_raw *r)
     return now;
 }
 
+/* k6's r.proto of a response the parser read (HTTP/1.x only here). */
+static const char *raw_proto(const http_parser *p)
+{
+    return p->http10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+/* The url the request went to (the fast path follows no redirect). */
+static const char *raw_url(const http_raw *r)
+{
+    return r->st->url_text ? r->st->url_text : r->vs->url.data;
+}
+
 /* Reports the recorded failure as of `now`. */
 static void report_failure_at(http_raw *r, uint64_t now)
 {
@@ -393,9 +405,11 @@ static void report_failure_at(http_raw *r, uint64_t now)
     uv_timer_stop(&r->timer);
     r->phase = PH_IDLE;
     http_outcome o = {.t = measure(r, vs, now), .sent = (double)r->sent,
-                      .responded = r->parser.status > 0};
+                      .responded = r->parser.status > 0, .proto = raw_proto(&r->parser),
+                      .url = raw_url(r)};
     http_outcome_error(w, &o, r->err, r->err_errno, vs->t_prereq != 0, r->err_detail);
     http_record(w, vs, &o);
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
@@ -471,20 +485,6 @@ static void connect_failed(http_raw *r)
          st->host_name, st->port, (unsigned long long)ms);
 }
 
-/* Hands the response's cookies to the VU's curl cookie jar; from now on the
- * VU (until its next iteration) and this step run on curl. */
-static void bridge_cookies(http_raw *r, http_vu *vs)
-{
-    const http_step *st = r->st;
-    atomic_store_explicit(&((http_step *)st)->curl_only, true, memory_order_relaxed);
-    CURL *e = http_easy(r->w, vs);
-    if (!e)
-        return;
-    size_t tlen;
-    const char *target = request_target(st, vs, &tlen);
-    http_cookies_take(vs, e, st->host_name, st->raw_tls != NULL, target, tlen);
-}
-
 /* The response is complete: the connection goes idle (or is closed), the
  * samples are recorded, then a redirect continues on curl or step_done. */
 static void complete(http_raw *r)
@@ -514,9 +514,9 @@ static void complete(http_raw *r)
         r->conn = NULL;
     }
     http_outcome o = {.t = measure(r, vs, now), .status = rp->status, .responded = true,
-                      .sent = (double)r->sent};
+                      .sent = (double)r->sent, .proto = raw_proto(rp), .url = raw_url(r)};
     if (rp->set_cookie)
-        bridge_cookies(r, vs);
+        http_cookie_response(vs, r->st->url_text ? r->st->url_text : vs->url.data);
     const char *location = NULL;
     if (http_is_redirect(rp->status) && rp->loc_len && vs->redirects < r->st->max_redirects) {
         /* the rest of the chain runs on curl, and so will this step */
@@ -529,6 +529,7 @@ static void complete(http_raw *r)
     http_record(w, vs, &o);
     if (location && http_easy(w, vs) && http_curl_follow_raw(w, vs, location, o.status) == 0)
         return;
+    http_cookie_view(vs, &o);
     http_respond(w, vs, &o);
 }
 
@@ -1082,12 +1083,18 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
         return -1;
     if (r->phase != PH_IDLE)
         http_raw_cancel(vs);
-    if (st->raw_req) {
+    const volley_buf *cookie = NULL;
+    if (st->cookie_parts || vs->jar.n) {
+        if (http_cookie_header(vs, st, st->url_text ? st->url_text : vs->url.data) != 0)
+            return -1;
+        cookie = vs->cookie.len ? &vs->cookie : NULL;
+    }
+    if (st->raw_req && !cookie) {
         r->out[0] = st->raw_req;
         r->out_len[0] = st->raw_req_len;
         r->out[1] = NULL;
         r->out_len[1] = 0;
-    } else if (build_request(r, vs, st, target, tlen) != 0) {
+    } else if (build_request(r, vs, st, target, tlen, cookie) != 0) {
         return -1;
     }
     uint64_t now = h->now_ns();

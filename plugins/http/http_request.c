@@ -42,9 +42,10 @@ int http_render_url(const volley_host *h, http_vu *vs, const http_step *st)
 int http_render_body(const volley_host *h, http_vu *vs, const http_step *st)
 {
     vs->reqbody.len = 0;
-    int rc = st->body_kind == BODY_JSON   ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
-             : st->body_kind == BODY_FORM ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
-                                          : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
+    int rc = st->body_kind == BODY_JSON        ? h->json_render(st->body_json, vs->vu, &vs->reqbody)
+             : st->body_kind == BODY_FORM      ? h->template_map_urlencode(&st->form, vs->vu, &vs->reqbody)
+             : st->body_kind == BODY_MULTIPART ? http_mp_render(h, st, vs->vu, &vs->reqbody)
+                                               : h->template_render(st->body_tmpl, vs->vu, &vs->reqbody);
     if (rc != 0 || h->buf_reserve(&vs->reqbody, 0) != 0)
         return -1;
     vs->reqbody.data[vs->reqbody.len] = '\0';
@@ -124,12 +125,18 @@ static size_t put_u64(char *out, uint64_t v)
 }
 
 int http_render_head(const volley_host *h, volley_buf *b, const http_step *st, volley_vu *vu,
-                  const char *target, size_t tlen, size_t blen)
+                  const char *target, size_t tlen, size_t blen, const volley_buf *cookie)
 {
     const char *m = http_method_names[st->method];
     if (http_buf_add(h, b, m, strlen(m)) != 0 || http_buf_add(h, b, " ", 1) != 0 ||
         http_buf_add(h, b, target, tlen) != 0 ||
         http_buf_add(h, b, st->raw_mid, st->raw_mid_len) != 0)
+        return -1;
+    /* curl 7.88 writes its Cookie line (CURLOPT_COOKIE) after Accept,
+     * before the custom headers */
+    if (cookie && cookie->len &&
+        (http_buf_add(h, b, "Cookie: ", 8) != 0 ||
+         http_buf_add(h, b, cookie->data, cookie->len) != 0 || http_buf_add(h, b, "\r\n", 2) != 0))
         return -1;
     for (size_t i = 0; i < st->n_headers; i++) {
         const http_header *hd = &st->headers[i];

@@ -8,7 +8,10 @@
  *     the expression, a <failure> with what was observed and the limit
  *     (or "no data");
  *   - a <testcase> per check: classname "SPEC.checks[.GROUP]", name the
- *     check, a <failure> with how many failed and the first reason.
+ *     check, a <failure> with how many failed and the first reason;
+ *   - a <testcase> per capture (a core of revision 7 or later hands them
+ *     apart from the checks): classname "SPEC.captures[.GROUP]", name the
+ *     capture's NAME, a <failure> of type "capture" when nothing matched.
  * Unlike k6's jUnit() helper every testcase has a classname and a time and
  * every failure a text, which GitLab and Jenkins show.
  *
@@ -210,17 +213,54 @@ static void group_suffix(const char *group, char *buf, size_t cap)
     snprintf(buf, cap, "%s%s", *group ? "." : "", group);
 }
 
+/* The testcases of checks or captures (kind "check", "capture"). */
+static void put_items(sbuf *b, const char *spec, const char *secs, const char *kind,
+                      const volley_check_result *const *items, size_t n_items)
+{
+    char text[2048], group[512];
+    for (size_t i = 0; i < n_items; i++) {
+        const volley_check_result *c = items[i];
+        group_suffix(c->group ? c->group : "", group, sizeof group);
+        put(b, "    <testcase classname=\"");
+        put_xml(b, spec, true);
+        putf(b, ".%ss", kind);
+        put_xml(b, group, true);
+        put(b, "\"");
+        attr(b, "name", c->name);
+        attr(b, "time", secs);
+        uint64_t n = c->passes + c->fails;
+        if (c->fails) {
+            int len = snprintf(text, sizeof text, "%llu of %llu failed (%.1f%%)",
+                               (unsigned long long)c->fails, (unsigned long long)n,
+                               100.0 * (double)c->fails / (double)n);
+            if (c->first_failure && len > 0 && (size_t)len < sizeof text)
+                snprintf(text + len, sizeof text - (size_t)len, "; first failure: %s", c->first_failure);
+            put(b, ">\n      <failure");
+            attr(b, "message", text);
+            attr(b, "type", kind);
+            put(b, ">");
+            put_xml(b, text, false);
+            put(b, "</failure>\n    </testcase>\n");
+        } else if (n == 0) {
+            put(b, ">\n      <skipped message=\"never evaluated\">never evaluated</skipped>\n    </testcase>\n");
+        } else {
+            put(b, "/>\n");
+        }
+    }
+}
+
 static void build_report(junit *j, sbuf *b, const volley_run_summary *s)
 {
     const char *spec = s->spec_name && *s->spec_name ? s->spec_name : "volley";
-    size_t tests = s->n_thresholds + s->n_checks, failures = 0, skipped = 0;
-    char text[2048], when[32] = "", secs[32], group[512];
+    size_t n_caps = VOLLEY_HAS(s, captures) && s->captures ? s->n_captures : 0;
+    size_t tests = s->n_thresholds + s->n_checks + n_caps, failures = 0, skipped = 0;
+    char text[2048], when[32] = "", secs[32];
     bool skip;
     for (size_t i = 0; i < s->n_thresholds; i++)
         if (threshold_failure(s->thresholds[i], text, sizeof text, &skip))
             skip ? skipped++ : failures++;
-    for (size_t i = 0; i < s->n_checks; i++) {
-        const volley_check_result *c = s->checks[i];
+    for (size_t i = 0; i < s->n_checks + n_caps; i++) {
+        const volley_check_result *c = i < s->n_checks ? s->checks[i] : s->captures[i - s->n_checks];
         if (c->fails)
             failures++;
         else if (!c->passes)
@@ -286,35 +326,8 @@ static void build_report(junit *j, sbuf *b, const volley_run_summary *s)
         put(b, skip ? "</skipped>\n" : "</failure>\n");
         put(b, "    </testcase>\n");
     }
-    for (size_t i = 0; i < s->n_checks; i++) {
-        const volley_check_result *c = s->checks[i];
-        group_suffix(c->group ? c->group : "", group, sizeof group);
-        put(b, "    <testcase classname=\"");
-        put_xml(b, spec, true);
-        put(b, ".checks");
-        put_xml(b, group, true);
-        put(b, "\"");
-        attr(b, "name", c->name);
-        attr(b, "time", secs);
-        uint64_t n = c->passes + c->fails;
-        if (c->fails) {
-            int len = snprintf(text, sizeof text, "%llu of %llu failed (%.1f%%)",
-                               (unsigned long long)c->fails, (unsigned long long)n,
-                               100.0 * (double)c->fails / (double)n);
-            if (c->first_failure && len > 0 && (size_t)len < sizeof text)
-                snprintf(text + len, sizeof text - (size_t)len, "; first failure: %s", c->first_failure);
-            put(b, ">\n      <failure");
-            attr(b, "message", text);
-            attr(b, "type", "check");
-            put(b, ">");
-            put_xml(b, text, false);
-            put(b, "</failure>\n    </testcase>\n");
-        } else if (n == 0) {
-            put(b, ">\n      <skipped message=\"never evaluated\">never evaluated</skipped>\n    </testcase>\n");
-        } else {
-            put(b, "/>\n");
-        }
-    }
+    put_items(b, spec, secs, "check", s->checks, s->n_checks);
+    put_items(b, spec, secs, "capture", s->captures, n_caps);
     put(b, "  </testsuite>\n</testsuites>\n");
     uselocale(old);
 }

@@ -181,6 +181,9 @@ static void sample_data(ws_sess *vs)
     const int *m = vs->w->p->metric;
     vs->w->host->sample(vs->vu, m[MET_DATA_SENT], (double)sent, &plain);
     vs->w->host->sample(vs->vu, m[MET_DATA_RECEIVED], (double)received, &plain);
+    vs->bytes_sent = sent;
+    vs->bytes_received = received;
+    vs->bytes_known = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -230,10 +233,19 @@ static void session_end(ws_sess *vs)
 
 static ws_sess *sess_at(struct ws_vu *v, unsigned i) { return i ? v->more[i - 1] : &v->first; }
 
+/* The session's url when no part of it is rendered per VU, else NULL. */
+static const char *session_url(const ws_sess *vs)
+{
+    const ws_config *c = vs->st->cfg;
+    if (VOLLEY_OPT_IS_SET(c, OPT_QUERY) && c->query.n)
+        return NULL;
+    return vs->w->host->template_const(c->url);
+}
+
 /* Hands an ended session over; the last of the step's sessions hands the
  * step to the core. The response is the first failed session's, else the
- * first session's; its duration the longest session's. The last thing
- * done with vs. */
+ * first session's; its duration the longest session's, its bytes all the
+ * sessions'. The last thing done with vs. */
 static void deliver(ws_sess *vs)
 {
     const volley_host *h = vs->w->host;
@@ -243,12 +255,17 @@ static void deliver(ws_sess *vs)
         return;   /* others still run */
     const ws_sess *r = &v->first;
     double longest = 0;
+    uint64_t sent = 0, received = 0;
+    bool bytes_known = false;
     for (unsigned i = 0; i < v->n; i++) {
         const ws_sess *s = sess_at(v, i);
         if (s->error && !r->error)
             r = s;
         if (s->established && ms_between(s->t_open, s->t_end) > longest)
             longest = ms_between(s->t_open, s->t_end);
+        sent += s->bytes_sent;
+        received += s->bytes_received;
+        bytes_known |= s->bytes_known;
     }
     volley_response resp = {
         .status = r->status,   /* 101 once open; the handshake's, or 0 */
@@ -258,6 +275,12 @@ static void deliver(ws_sess *vs)
         .body = r->expect_done && r->expected.data ? r->expected.data : "",
         .body_len = r->expect_done ? r->expected.len : 0,
         .duration_ms = longest,
+        /* revision 7: a session has no HTTP timings; its url when it is
+         * constant (k6's ws res.url is the one asked for), its bytes */
+        .url = session_url(r),
+        .has = bytes_known ? VOLLEY_RESP_BYTES : 0,
+        .bytes_sent = sent,
+        .bytes_received = received,
     };
     h->step_done(vs->vu, &resp);
 }
@@ -1154,6 +1177,8 @@ static void sess_start(ws_worker *w, const ws_step *st, volley_vu *vu, ws_vu *v,
     vs->kill_at = 0;
     vs->error = NULL;
     vs->error_code = NULL;
+    vs->bytes_sent = vs->bytes_received = 0;
+    vs->bytes_known = false;
     vs->out.len = vs->out_head = 0;
     vs->expected.len = 0;
     vs->hdrs.len = 0;

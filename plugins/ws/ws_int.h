@@ -277,6 +277,8 @@ typedef struct ws_sess {
     int status;                     /* handshake status (101 when open)  */
     uint32_t utf8;                  /* validator state across fragments  */
     uint64_t t0, t_open, t_end;
+    uint64_t bytes_sent, bytes_received;   /* the session's, as data_sent/_received */
+    bool bytes_known;                      /*   (read from TCP_INFO at its end)    */
     uint64_t connect_deadline, next_send, next_ping, close_at, expect_at, kill_at;
     uint64_t ping_sent;
     uint64_t pong_due;              /* pong_timeout: a ping unanswered by */

@@ -88,11 +88,14 @@ class WsNotification(SimCase):
         with open(summary) as f:
             s = json.load(f)
         checks = summary_checks(s)
-        for name in ["published", "subscribed", "notification for us", "capture ref", "refused with 400",
+        for name in ["published", "subscribed", "notification for us", "refused with 400",
                      "frame has type", "frame has payload key"]:
             self.assertIn(name, checks, checks)
             self.assertGreater(checks[name][0], 0, name)
             self.assertEqual(checks[name][1], 0, name)
+        # captures are reported apart from the checks
+        self.assertEqual([(c["name"], c["fails"]) for c in s["captures"]], [("ref", 0)])
+        self.assertGreater(s["captures"][0]["passes"], 0)
         # the pong and the notification (the stand-in delivers once)
         m = s["metrics"]
         self.assertGreaterEqual(m["ws_msgs_received"]["count"], 2)

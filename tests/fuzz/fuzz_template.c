@@ -1,5 +1,7 @@
 /* libFuzzer: the template compiler (with every run-time name: rows,
- * captures, random calls), the JSON-body compiler and capture paths. */
+ * captures, random calls, template functions with values as arguments:
+ * base64(env.API_KEY + ':' + tx), hmac('sha256', ...)), the JSON-body
+ * compiler and capture paths. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,11 @@
 #include "vu.h"
 #include "yaml_tree.h"
 
-static const char *env(void *ctx, const char *name) { (void)ctx; return strcmp(name, "SET") == 0 ? "v" : NULL; }
+static const char *env(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "SET") == 0 ? "v" : strcmp(name, "API_KEY") == 0 ? "k3y" : NULL;
+}
 static const char *svc(void *ctx, const char *name) { (void)ctx; return strcmp(name, "api") == 0 ? "http://x" : NULL; }
 static const char *scen(void *ctx) { (void)ctx; return "s"; }
 static int64_t row(void *ctx, const char *name, int *slot, char *err, size_t errcap)
@@ -49,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         .setup_field = setup_field};
     pool_value cells[2] = {{.text = "x", .len = 1, .kind = POOL_STRING, .json = "\"x\"", .json_len = 3},
                            {.text = "5", .len = 1, .kind = POOL_NUMBER, .json = "5", .json_len = 1}};
-    vu_capture caps[1] = {{.val = {.data = "c", .len = 1}, .kind = CAP_STRING}};
+    vu_capture caps[1] = {{.val = {.data = "c", .len = 1}, .kind = CAP_STRING, .secret = 1}};
     char err[512];
     vu_capture *setup_vals = caps;
     struct volley_vu vu = {.id = 7, .iteration = 3, .rng = 1, .rows = {cells, cells}, .caps = caps,
@@ -81,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(path);
     }
     free(out.data);
+    tmpl_vu_free(&vu);
     arena_free(&a);
     secret_reset();   /* ${env.X_KEY:-...} registers a secret: not kept across inputs */
     return 0;

@@ -68,6 +68,37 @@ class AbortStep(VolleyCase):
                               r"\S+spec\.yaml:5:7\)")
         self.assertEqual(s["metrics"].get("http_reqs"), None)
 
+    def test_abort_in_an_if_and_checks_in_loops(self):
+        """The steps compose with control steps: an abort under an if, a
+        check step in a loop; a check step leaves the last status as it
+        was (it made no request)."""
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                iterations: 5
+                flow:
+                  - http: { url: "${env.NGINX}/reflect" }
+                  - check: { name: always, value: true }
+                  - if: { status: 200 }
+                    steps:
+                      - check: { name: status kept, value: true }
+                  - repeat: 3
+                    steps:
+                      - check: { name: pass index, value: "${loop.index}" }
+                  - if: { value: "${vu.iteration}", equals: 2 }
+                    steps:
+                      - abort: "stop at iteration ${vu.iteration}"
+            """)
+        self.assertEqual(rc, 108, out + err)
+        self.assertEqual(s["run"]["abort_reason"].split(" (abort at ")[0], "stop at iteration 2")
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 3)
+        marks = {m.group(2): m.group(1) == "✓" for m in re.finditer(r"(?m)^\s+([✓✗]) (.+?)\s*$", out)}
+        self.assertTrue(marks["status kept"], out)
+        # loop.index 0 is falsy, 1 and 2 are not: 3 iterations of 3 passes
+        self.assertIn("pass index\n      ↳  66% — ✓ 6 / ✗ 3", out)
+
     def test_abort_errors(self):
         path = self.write_spec("""
             version: 1

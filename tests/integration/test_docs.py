@@ -285,6 +285,16 @@ class DocsTest(VolleyCase):
                     step = {"group": "g", "steps": v}
                 elif key == "once":
                     step = {"once": v}
+                elif key in ("if", "repeat", "for_each"):
+                    step = {key: v, "steps": [http_step]}
+                elif key == "else":
+                    step = {"if": {"status": 200}, "steps": [http_step], "else": v}
+                elif key == "choose":
+                    step = {"choose": v}
+                elif key in ("as", "max"):
+                    step = {"for_each": [1, 2], key: v, "steps": [http_step]}
+                elif key == "batch":
+                    step = {"batch": v}
                 elif key == "abort":
                     step = {"abort": v}
                 else:

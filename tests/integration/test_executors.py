@@ -109,6 +109,48 @@ class ExecutorTest(VolleyCase):
         self.assertEqual(m["iterations"]["count"] + m.get("dropped_iterations", {}).get("count", 0), 400)
         self.assertGreaterEqual(m["iterations"]["count"], 390)
 
+    def test_zero_length_stages_jump(self):
+        """k6's instant load increase: a 0s stage jumps to its target, in
+        ramping-vus (all VUs from the first second) and in
+        ramping-arrival-rate (the rate, so the arrival count is exact)."""
+        nd = os.path.join(self.tmp, "jump.ndjson")
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              vus:
+                executor: ramping-vus
+                start_vus: 0
+                stages:
+                  - { duration: 0s, target: 6 }
+                  - { duration: 2s, target: 6 }
+                flow:
+                  - http: { url: "${env.NGINX}/fast" }
+                  - sleep: 50ms
+            """, "--out", "json-out=" + nd)
+        self.assertEqual(rc, 0, out + err)
+        vus = [v for _, v in gauge_points(self.read_ndjson(nd), "vus")]
+        # 6 at the end of the first second (a 2 s ramp would be at 3 there)
+        self.assertTrue(len(vus) >= 2 and vus[1] == 6, vus)
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              rate:
+                executor: ramping-arrival-rate
+                start_rate: 0
+                stages:
+                  - { duration: 0s, target: 100 }
+                  - { duration: 1s, target: 100 }
+                  - { duration: 0s, target: 0 }
+                  - { duration: 1s, target: 0 }
+                pre_allocated_vus: 10
+                flow: [ { http: { url: "${env.NGINX}/fast" } } ]
+            """)
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]
+        started = m["iterations"]["count"]
+        self.assertEqual(started + m.get("dropped_iterations", {}).get("count", 0), 100)
+        self.assertGreaterEqual(started, 95)
+
     def test_graceful_stop_interrupts_long_iterations(self):
         start = time.time()
         rc, out, err, s = self.run_spec("""

@@ -67,6 +67,10 @@ def all_pass(*paths, n=1):
 # metrics_min: {key: {stat: value or least}} of the export; tagged:
 # (metric, tag, value) that some json-out sample carries; sent: a function
 # of the stand-in's requests (method, path, headers).
+# -e values per twin: timing limits loosened where a busy (or sanitized) CI
+# machine, not Volley, would decide the verdict.
+EXTRA_ENV = {"localhost": {"K6_AVG_MS": "2000", "K6_IMG_AVG_MS": "2000", "K6_MIN_RATE": "0.1"}}
+
 EXPECT = {
     "http_get": dict(reqs=1, checks={}, sent=lambda r: [m for m, p, _ in r] == ["GET"]),
     "http_verbs": dict(reqs=5, checks={
@@ -83,8 +87,8 @@ EXPECT = {
                        sent=lambda r: [(m, p) for m, p, _ in r] == [("GET", "/"), ("POST", "/post")]),
     "localhost": dict(reqs=3, checks=all_pass("::front page::status is 200", "::stylesheet::status is 200",
                                               "::image::status is 200"),
-                      metrics={"http_reqs": {"thresholds": {"rate>100": False}},
-                               "http_req_duration{kind:css}": {"thresholds": {"avg<=10": False}}},
+                      metrics={"http_reqs": {"thresholds": {"rate>0.1": False}},
+                               "http_req_duration{kind:css}": {"thresholds": {"avg<=2000": False}}},
                       tagged=[("http_req_duration", "kind", "img")]),
     "tls_skip_cert_verification": dict(reqs=1, checks=all_pass("::status is 200")),
     "http_basic_auth": dict(reqs=2, checks=all_pass("::status is 200", "::is authenticated",
@@ -278,6 +282,8 @@ class K6Twins(unittest.TestCase):
         args = [VOLLEY, "run", "-q", "--summary-export", summary, "--summary-json", handle,
                 "--out", "json-out=" + samples]
         for k, v in sorted(self.env.items()):
+            args += ["-e", "%s=%s" % (k, v)]
+        for k, v in sorted(EXTRA_ENV.get(name, {}).items()):
             args += ["-e", "%s=%s" % (k, v)]
         self.standin.taken()
         start = time.monotonic()

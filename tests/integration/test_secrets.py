@@ -313,5 +313,41 @@ class SecretsTest(VolleyCase):
         self.assertIn('first failure: json: headers.authorization: "***" (expected "nope")', out)
 
 
+class UrlCredentialsTest(VolleyCase):
+    """http://user:password@host/ authenticates (curl sends basic auth)
+    and is shown as http://****:****@host/ as k6 shows it: the name and
+    url tags, so json-out and the summary never carry the credentials."""
+
+    def test_credentials_in_urls_are_masked_and_sent(self):
+        from volleytest import NGINX
+        hostport = NGINX.split("://", 1)[1]
+        nd = os.path.join(self.tmp, "out.ndjson")
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              creds:
+                executor: per-vu-iterations
+                flow:
+                  - http: { url: "http://user:passwd@%s/reflect" }
+                    check:
+                      - { name: basic auth sent, json: { path: auth, equals: "Basic dXNlcjpwYXNzd2Q=" } }
+                  - http: { url: "http://only-user@%s/reflect?v=${vu.id}" }
+                    check:
+                      - { name: user sent, json: { path: auth, equals: "Basic b25seS11c2VyOg==" } }
+            thresholds:
+              checks: ["rate==1"]
+              "http_reqs{name:http://****:****@%s/reflect}": ["count==1"]
+            """ % (hostport, hostport, hostport), "--out", "json-out=" + nd, env={})
+        self.assertEqual(rc, 0, out + err)
+        with open(nd) as f:
+            text = f.read()
+        self.assertNotIn("passwd", text + out + err + json.dumps(s))
+        self.assertNotIn("only-user", text)
+        tags = {(o["data"]["tags"]["name"], o["data"]["tags"]["url"]) for o in self.read_ndjson(nd)
+                if o["type"] == "Point" and o["metric"] == "http_reqs"}
+        self.assertEqual(tags, {("http://****:****@%s/reflect" % hostport,) * 2,
+                                ("http://****@%s/reflect?v=${vu.id}" % hostport,) * 2})
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -142,7 +142,9 @@ class TestEcho(WsCase):
         checks = {c[2].get("check"): c[1] for c in self.of(points, "checks")}
         self.assertEqual(checks.get("saw first"), 1, err)
         self.assertEqual(checks.get("origin"), 1)
-        self.assertEqual(checks.get("capture hello"), 1)
+        self.assertNotIn("capture hello", checks)   # captures are not checks
+        caps = {c[2].get("capture"): c[1] for c in self.of(points, "captures")}
+        self.assertEqual(caps.get("hello"), 1)
 
     def test_handshake_response_headers(self):
         """The step's checks see the handshake response's headers, on a 101
@@ -154,6 +156,9 @@ class TestEcho(WsCase):
           - { name: upgrade, header: { name: Upgrade, equals: websocket } }
           - { name: accept, header: { name: Sec-WebSocket-Accept, exists: true } }
           - { name: no cookie, header: { name: Set-Cookie, exists: true } }
+          - { name: its url, url: { matches: "^ws://127[.]0[.]0[.]1:[0-9]+/echo$" } }
+          - { name: its bytes, bytes: { sent: { gt: 100 }, received: { gt: 100 } } }
+          - { name: no http timings, timings: { duration: { gte: 0 } } }
       - ws: { url: "${env.WS}/reject400" }
         check:
           - { name: rejected, status: 400 }
@@ -161,7 +166,10 @@ class TestEcho(WsCase):
 """)
         self.assertEqual(rc, 0, err)
         checks = {c[2].get("check"): c[1] for c in self.of(points, "checks")}
+        # revision 7: a session tells its url (constant here) and its bytes
+        # (as data_sent/data_received), not HTTP timings
         self.assertEqual(checks, {"negotiated": 1, "upgrade": 1, "accept": 1, "no cookie": 0,
+                                  "its url": 1, "its bytes": 1, "no http timings": 0,
                                   "rejected": 1, "text body": 1})
 
     def test_run_time_values_in_expect_and_message_checks(self):
@@ -200,7 +208,7 @@ class TestEcho(WsCase):
         self.assertEqual(sess["never"].get("error_code"), "expect_timeout")
         checks = [c for c in self.of(points, "checks") if c[2].get("check") == "echoes the capture"]
         self.assertEqual([c[1] for c in checks], [0, 1])   # "other" does not hold it
-        self.assertIn("capture tx", {c[2].get("check") for c in self.of(points, "checks")})
+        self.assertIn("tx", {c[2].get("capture") for c in self.of(points, "captures")})
 
     def test_expect_and_reply_times(self):
         rc, err, summary, points = self.run_ws("""\

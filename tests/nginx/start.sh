@@ -41,6 +41,9 @@ make_certs() {
     } >"$log" 2>&1 || { cat "$log" >&2; echo "could not make the test certificates" >&2; exit 1; }
 }
 
+# /basic-auth's user (user:passwd, as k6's http_basic_auth.js example).
+[ -f "$DIR/htpasswd" ] || printf 'user:%s\n' "$(openssl passwd -apr1 passwd)" > "$DIR/htpasswd"
+
 if [ -n "$WS_PORT" ]; then ws=(-e "s/@WS_PORT@/$WS_PORT/g"); else ws=(-e "/# ws$/d"); fi
 if [ -n "$TLS_PORT" ]; then
     make_certs

@@ -149,9 +149,10 @@ static void test_descriptor(void **state)
     assert_string_equal(plugin->name, "checks-basic");
     assert_non_null(plugin->check);
     assert_int_equal(plugin->check->size, sizeof(volley_check_ops));
-    assert_int_equal(plugin->check->n_keys, 6);
-    const char *names[] = {"status", "header", "body", "duration_lt", "value", "tls"};
-    for (size_t i = 0; i < 6; i++) {
+    assert_int_equal(plugin->check->n_keys, 11);
+    const char *names[] = {"status", "header", "body", "duration_lt", "cookie", "proto", "url",
+                           "timings", "bytes", "value", "tls"};
+    for (size_t i = 0; i < 11; i++) {
         const volley_check_key *k = key_named(names[i]);
         assert_non_null(k->options);
         assert_true(k->options->config_size >= sizeof(uint64_t));
@@ -381,6 +382,128 @@ static void test_header_repeated(void **state)
     c = compile("header", "{name: Set-Cookie, contains: token=}");
     expect("header", c, &r, false, "header Set-Cookie: \"***\" does not contain \"***\"");
     release("header", c);
+}
+
+/* A response as the http plugin hands it (revision 7 fields filled). */
+static volley_response exchange(void)
+{
+    return (volley_response){.status = 200, .headers = "", .body = "", .duration_ms = 12.5,
+                             .proto = "HTTP/1.1", .url = "http://127.0.0.1/landing?x=1",
+                             .has = VOLLEY_RESP_TIMINGS | VOLLEY_RESP_BYTES, .blocked_ms = 1,
+                             .connecting_ms = 0, .tls_handshaking_ms = 0, .sending_ms = 0.5,
+                             .waiting_ms = 10, .receiving_ms = 2, .bytes_sent = 80,
+                             .bytes_received = 300};
+}
+
+static volley_response no_response(void)
+{
+    return (volley_response){.status = 0, .error = "dial: connection refused", .headers = "",
+                             .body = "", .url = "http://127.0.0.1:1/", .has = VOLLEY_RESP_BYTES,
+                             .bytes_sent = 0};
+}
+
+static void test_proto(void **state)
+{
+    (void)state;
+    volley_response r = exchange();
+    void *one = compile("proto", "HTTP/1.1");
+    void *h2 = compile("proto", "HTTP/2.0");
+    void *either = compile("proto", "[HTTP/1.1, HTTP/2.0]");
+    expect("proto", one, &r, true, NULL);
+    expect("proto", h2, &r, false, "proto HTTP/1.1 is not HTTP/2.0");
+    expect("proto", either, &r, true, NULL);
+    r.proto = "HTTP/3.0";
+    expect("proto", either, &r, false, "proto HTTP/3.0 not in [HTTP/1.1, HTTP/2.0]");
+    volley_response nr = no_response();
+    expect("proto", one, &nr, false, "no response: dial: connection refused");
+    r.proto = NULL;   /* an older protocol plugin: the core zeroed it */
+    expect("proto", one, &r, false, "the protocol does not tell the protocol");
+    compile_fails("proto", "http2", "expected a protocol as k6 names it");
+    compile_fails("proto", "[]", "expected a protocol (proto: HTTP/2.0) or a list");
+    release("proto", one);
+    release("proto", h2);
+    release("proto", either);
+}
+
+static void test_url(void **state)
+{
+    (void)state;
+    volley_response r = exchange();
+    void *eq = compile("url", "http://127.0.0.1/landing?x=1");
+    void *ct = compile("url", "{ contains: /landing }");
+    void *re = compile("url", "{ matches: '^http://[^/]+/landing\\?x=[0-9]$' }");
+    void *bad = compile("url", "{ equals: http://127.0.0.1/other, contains: landing }");
+    expect("url", eq, &r, true, NULL);
+    expect("url", ct, &r, true, NULL);
+    expect("url", re, &r, true, NULL);
+    expect("url", bad, &r, false,
+           "url \"http://127.0.0.1/landing?x=1\" is not \"http://127.0.0.1/other\"");
+    r.url = NULL;
+    expect("url", eq, &r, false, "the protocol does not tell the URL");
+    compile_fails("url", "{}", "url: expected at least one of equals, contains, matches");
+    compile_fails("url", "{ matches: '(' }", "url.matches: invalid regular expression");
+    release("url", eq);
+    release("url", ct);
+    release("url", re);
+    release("url", bad);
+}
+
+static void test_timings(void **state)
+{
+    (void)state;
+    volley_response r = exchange();
+    void *ok = compile("timings", "{ waiting: { lt: 11ms, gt: 9ms }, connecting: { eq: 0 }, "
+                                  "duration: { lte: 12.5ms }, receiving: { gte: 2ms } }");
+    void *slow = compile("timings", "{ blocked: { lt: 1ms } }");
+    void *tls = compile("timings", "{ tls_handshaking: { gt: 0 } }");
+    expect("timings", ok, &r, true, NULL);
+    expect("timings", slow, &r, false, "timings blocked 1.000ms, not < 1ms");
+    expect("timings", tls, &r, false, "timings tls_handshaking 0.000ms, not > 0ms");
+    volley_response nr = no_response();
+    expect("timings", ok, &nr, false, "no response: dial: connection refused");
+    r.has = 0;   /* an older protocol plugin */
+    expect("timings", ok, &r, false, "the protocol does not tell the timings");
+    compile_fails("timings", "{}", "timings: expected a limit");
+    compile_fails("timings", "{ waiting: {} }", "timings: expected a limit");
+    fill_fails("timings", "{ waiting: 200ms }", "expected a mapping");
+    fill_fails("timings", "{ waitin: { lt: 1s } }", "unknown key \"waitin\"");
+    release("timings", ok);
+    release("timings", slow);
+    release("timings", tls);
+}
+
+static void test_bytes(void **state)
+{
+    (void)state;
+    volley_response r = exchange();
+    void *ok = compile("bytes", "{ received: { gt: 100, lte: 300 }, sent: { eq: 80 } }");
+    void *big = compile("bytes", "{ received: { lt: 300 } }");
+    expect("bytes", ok, &r, true, NULL);
+    expect("bytes", big, &r, false, "bytes received 300, not < 300");
+    volley_response nr = no_response();   /* its bytes are known */
+    void *none = compile("bytes", "{ received: { eq: 0 } }");
+    expect("bytes", none, &nr, true, NULL);
+    nr.has = 0;
+    expect("bytes", none, &nr, false, "no response: dial: connection refused");
+    compile_fails("bytes", "{ sent: { gt: -1 } }", "bytes.sent.gt: expected 0 or more");
+    fill_fails("bytes", "{ received: { lt: 1kb } }", "expected an integer");
+    release("bytes", ok);
+    release("bytes", big);
+    release("bytes", none);
+}
+
+/* A core older than revision 7 hands a smaller volley_response: the keys
+ * that read its revision-7 fields are refused there. */
+static void test_exchange_needs_revision_7(void **state)
+{
+    (void)state;
+    uint32_t was = th.host.revision;
+    th.host.revision = 6;
+    compile_fails("proto", "HTTP/2.0", "older than SDK revision 7");
+    compile_fails("url", "http://x/", "older than SDK revision 7");
+    compile_fails("timings", "{ waiting: { lt: 1s } }", "older than SDK revision 7");
+    compile_fails("bytes", "{ sent: { lt: 1 } }", "older than SDK revision 7");
+    th.host.revision = was;
 }
 
 /* Secrets (host->redact): values of Authorization, Cookie, Set-Cookie...
@@ -768,6 +891,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_long_quote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exchange_needs_revision_7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_never_shown, setup, teardown),

@@ -395,6 +395,44 @@ static void test_eval_no_response(void **state)
     check_free_items(items, n);
 }
 
+/* A protocol plugin older than revision 7 hands a volley_response that
+ * ends before .proto: what lies past it is not the plugin's (here: junk the
+ * core must not read), and checks get those fields zeroed. */
+static void test_resp_full(void **state)
+{
+    (void)state;
+    struct {
+        volley_response r;
+    } *mem = malloc(sizeof *mem);
+    assert_non_null(mem);
+    memset(mem, 0xa5, sizeof *mem);   /* the old plugin's struct ends at .proto */
+    mem->r.status = 200;
+    mem->r.error = NULL;
+    mem->r.headers = "H: v\r\n";
+    mem->r.headers_len = 6;
+    mem->r.body = "b";
+    mem->r.body_len = 1;
+    mem->r.duration_ms = 3.5;
+    volley_response tmp;
+    const volley_response *full = check_resp_full(&mem->r, 6, &tmp);
+    assert_ptr_equal(full, &tmp);
+    assert_int_equal(full->status, 200);
+    assert_string_equal(full->headers, "H: v\r\n");
+    assert_int_equal(full->body_len, 1);
+    assert_true(full->duration_ms == 3.5);
+    assert_null(full->proto);
+    assert_null(full->url);
+    assert_int_equal(full->has, 0);
+    assert_true(full->waiting_ms == 0 && full->blocked_ms == 0 && full->receiving_ms == 0);
+    assert_int_equal(full->bytes_sent, 0);
+    assert_int_equal(full->bytes_received, 0);
+    /* revision 7 and later: the plugin's own struct, as it is */
+    assert_ptr_equal(check_resp_full(&mem->r, 7, &tmp), &mem->r);
+    assert_ptr_equal(check_resp_full(&mem->r, 8, &tmp), &mem->r);
+    assert_null(check_resp_full(NULL, 0, &tmp));
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eval_failed_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_no_response, setup, teardown),
+        cmocka_unit_test(test_resp_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

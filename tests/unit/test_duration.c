@@ -149,6 +149,21 @@ static void test_format(void **state)
 
 /* Every non-negative formatted duration parses back to the same value, and
  * canonical inputs print back unchanged. */
+/* Limits in error messages, as the docs write them. */
+static void test_format_limit(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ns;
+        const char *want;
+    } cases[] = {{US, "1us"}, {365 * 24 * HOUR, "365 days"}, {24 * HOUR, "24h"},
+                 {2 * 24 * HOUR, "2 days"}, {60 * SEC, "60s"}, {3600 * SEC, "1h"},
+                 {10 * MIN, "10m"}, {MS, "1ms"}, {1500 * MS, "1500ms"}, {0, "0s"}, {7, "7ns"}};
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_string_equal(duration_format_limit(cases[i].ns, buf, sizeof buf), cases[i].want);
+}
+
 static void test_round_trips(void **state)
 {
     (void)state;
@@ -187,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_format_limit),
     };
     return cmocka_run_group_tests_name("duration", tests, NULL, NULL);
 }

@@ -192,7 +192,7 @@ static void test_series_for_key_errors(void **state)
     series_fails(f, "http_req_duraton", "no metric named \"http_req_duraton\"");
     series_fails(f, "http_req_duration{stats:200}",
                  "unknown tag \"stats\" in sub-metric filter; known tags: name, method, url, status, "
-                 "expected_response, check, error_code, scenario, group, tls_version "
+                 "expected_response, check, error_code, scenario, group, tls_version, capture "
                  "(and --tag names and keys of steps' tags:)");
     series_fails(f, "http_req_duration{status:ok}", "status filter must be a number, got \"ok\"");
     series_fails(f, "http_req_duration{status:1000}", "status filter must be a number, got \"1000\"");
@@ -206,7 +206,7 @@ static void test_series_for_key_errors(void **state)
      * count; ASan checks the partial filters were freed). */
     series_fails(f, "http_req_duration{status:200,status2:1}",
                  "unknown tag \"status2\" in sub-metric filter; known tags: name, method, url, status, "
-                 "expected_response, check, error_code, scenario, group, tls_version "
+                 "expected_response, check, error_code, scenario, group, tls_version, capture "
                  "(and --tag names and keys of steps' tags:)");
     assert_int_equal(f->reg.metrics[f->dur].n_subs, 0);
 }
@@ -292,6 +292,14 @@ static void test_series_matches(void **state)
     assert_true(series_matches(strs, &st2));
     t2.error_code = NULL;
     assert_false(series_matches(strs, &st2));
+
+    /* `captures{capture:NAME}`: the core's own tag of a capture's sample */
+    const series_def *cap = &f->reg.series[series_ok(f, "http_req_duration{capture:tx_id}")];
+    sample_tags sc = {.t = NULL, .scenario = "e2e", .capture = "tx_id"};
+    assert_true(series_matches(cap, &sc));
+    sc.capture = "other";
+    assert_false(series_matches(cap, &sc));
+    assert_false(series_matches(cap, &bare));
 
     /* The metric's own series has no filters: it matches everything. */
     assert_true(series_matches(&f->reg.series[f->reg.metrics[f->dur].series], &bare));
@@ -929,6 +937,7 @@ static void test_tag_keys(void **state)
     (void)state;
     assert_int_equal(tag_key_parse("status"), TAG_STATUS);
     assert_int_equal(tag_key_parse("group"), TAG_GROUP);
+    assert_int_equal(tag_key_parse("capture"), TAG_CAPTURE);
     assert_int_equal(tag_key_parse("Status"), -1);
     assert_string_equal(tag_key_name(TAG_EXPECTED_RESPONSE), "expected_response");
     assert_string_equal(tag_key_name(TAG__COUNT), "?");

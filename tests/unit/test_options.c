@@ -335,6 +335,50 @@ static void test_template(void **state)
                "t.yaml:1:7: error: root.tmpl: expected a string, got mapping");
 }
 
+/* VOLLEY_OPT_LONG_FORM (revision 7): k6's request cookies, a value or
+ * { value, replace }; replace per key; without the flag a mapping value
+ * stays an error and replace NULL. */
+struct cookies_cfg {
+    uint64_t set;
+    volley_template_map cookies;
+};
+
+static const volley_option cookies_opts[] = {
+    {.name = "cookies", .type = VOLLEY_OPT_TEMPLATE_MAP, .flags = VOLLEY_OPT_LONG_FORM,
+     .offset = offsetof(struct cookies_cfg, cookies), .help = "cookies"},
+};
+static const volley_option_map cookies_map = {cookies_opts, 1, sizeof(struct cookies_cfg), NULL};
+
+static void test_template_map_long_form(void **state)
+{
+    fx *f = *state;
+    struct cookies_cfg c;
+    memset(&c, 0, sizeof c);
+    fill_ok(f, &cookies_map,
+            "cookies: { a: \"1\", b: { value: \"v${vu.id}\", replace: true }, c: { value: x } }\n",
+            &c);
+    assert_int_equal(c.cookies.n, 3);
+    assert_non_null(c.cookies.replace);
+    assert_false(c.cookies.replace[0]);
+    assert_true(c.cookies.replace[1]);
+    assert_false(c.cookies.replace[2]);
+    char out[32];
+    assert_string_equal(render_tmpl(c.cookies.values[1], 4, 0, out, sizeof out), "v4");
+    assert_string_equal(tmpl_const(c.cookies.values[2]), "x");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { value: v, extra: 1 } }\n", &c,
+               "t.yaml:1:27: error: root.cookies.a: unknown key \"extra\"; valid keys: value, replace");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { value: v, replace: 2 } }\n", &c,
+               "t.yaml:1:36: error: root.cookies.a.replace: expected true or false, got integer \"2\"");
+    FILL_FAILS(f, &cookies_map, "cookies: { a: { replace: true } }\n", &c,
+               "t.yaml:1:15: error: root.cookies.a: missing required key \"value\"");
+    struct cfg d;
+    memset(&d, 0, sizeof d);
+    fill_ok(f, &all_map, "headers: { a: b }\n", &d);
+    assert_null(d.headers.replace);
+    FILL_FAILS(f, &all_map, "headers: { a: { value: b } }\n", &d,
+               "t.yaml:1:15: error: root.headers.a: expected a string, got mapping");
+}
+
 static void test_int(void **state)
 {
     fx *f = *state;
@@ -464,9 +508,9 @@ static void test_duration_bounds(void **state)
     fill_ok(f, &map, "d: 1ms\n", &c);
     assert_int_equal(c.d, 1000000);
     FILL_FAILS(f, &map, "d: 61s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 61s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 61s");
     FILL_FAILS(f, &map, "d: 0s\n", &c,
-               "t.yaml:1:4: error: root.d: expected a duration between 0.001s and 60s, got 0s");
+               "t.yaml:1:4: error: root.d: expected a duration between 1ms and 60s, got 0s");
 }
 
 static void test_enum(void **state)
@@ -543,7 +587,47 @@ static void test_template_map(void **state)
                "t.yaml:3:6: error: root.headers.B: unknown template name \"nope.x\"; expected "
                "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
                "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
-               "random.string(n), uuid(), now.ms or now.iso");
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), "
+               "hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+}
+
+/* VOLLEY_OPT_REPEAT: a list value repeats its key, in order. */
+struct rep_cfg {
+    uint64_t set;
+    volley_template_map form;
+};
+static const volley_option rep_opts[] = {
+    {.name = "form", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(struct rep_cfg, form),
+     .flags = VOLLEY_OPT_REPEAT, .help = "pairs"},
+};
+static const volley_option_map rep_map = {rep_opts, 1, sizeof(struct rep_cfg), NULL};
+
+static void test_template_map_repeat(void **state)
+{
+    fx *f = *state;
+    struct rep_cfg c;
+    char buf[64];
+    fill_ok(f, &rep_map, "form: { a: [x, \"${vu.id}\"], b: y, c: [] }\n", &c);
+    assert_int_equal(c.form.n, 3);
+    assert_string_equal(c.form.keys[0], "a");
+    assert_string_equal(c.form.keys[1], "a");
+    assert_string_equal(c.form.keys[2], "b");
+    assert_string_equal(render_tmpl(c.form.values[0], 1, 0, buf, sizeof buf), "x");
+    assert_string_equal(render_tmpl(c.form.values[1], 7, 0, buf, sizeof buf), "7");
+    assert_string_equal(render_tmpl(c.form.values[2], 1, 0, buf, sizeof buf), "y");
+    FILL_FAILS(f, &rep_map, "form: { a: [x, [y]] }\n", &c,
+               "t.yaml:1:16: error: root.form.a[1]: expected a string or a list of strings, got "
+               "sequence");
+    /* without the flag a list stays an error */
+    struct cfg all;
+    FILL_FAILS(f, &all_map, "headers: { A: [x] }\n", &all,
+               "t.yaml:1:15: error: root.headers.A: expected a string, got sequence");
+    volley_option bad = rep_opts[0];
+    bad.type = VOLLEY_OPT_STRING_LIST;
+    const volley_option_map bad_map = {&bad, 1, sizeof(struct rep_cfg), NULL};
+    char err[200];
+    assert_int_equal(opt_check_map(&bad_map, err, sizeof err), -1);
+    assert_string_equal(err, "option \"form\": VOLLEY_OPT_REPEAT is for template maps");
 }
 
 static void test_scalar_typing(void **state)
@@ -865,7 +949,8 @@ static void test_json_list(void **state)
                "t.yaml:1:9: error: root.msgs[0]: unknown template name \"nope\"; expected env.NAME, "
                "services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, scenario.name, "
                "random.int(a,b), random.float(a,b), random.pick(x,y,...), random.string(n), uuid(), "
-               "now.ms or now.iso");
+               "now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), urlencode(x), "
+               "sha256(x), hmac('sha256', key, data) ...");
     assert_string_equal(opt_type_name(VOLLEY_OPT_JSON_LIST),
                         "value or list of values (strings are text)");
 }
@@ -883,6 +968,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_type_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_map_long_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checks_and_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_set_bits, setup, teardown),
@@ -900,6 +986,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_map_repeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalar_typing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_nesting, setup, teardown),

@@ -31,13 +31,42 @@ static void test_ramping_vus_counts(void **state)
     assert_int_equal(sched_vus_at(&p, S(500)), 0);     /* after the last stage */
     assert_int_equal(sched_vus_at(&p, -5), 0);
     assert_true(sched_max_value(&p) == 10);
-    /* start_vus and an instant jump (0-length stage is not allowed by the
-     * loader, a 1 ns one is) */
-    const sched_stage jump[] = {{1, 50}, {S(10), 50}};
-    sched_profile q = {.start = 5, .n = 2, .stages = jump};
-    assert_int_equal(sched_vus_at(&q, 0), 5);
+    /* start_vus and an instant jump: a 0s stage (k6's instant load
+     * increase) holds its target from its first instant */
+    const sched_stage jump[] = {{0, 50}, {S(10), 50}, {0, 10}, {S(5), 10}};
+    sched_profile q = {.start = 5, .n = 4, .stages = jump};
+    assert_int_equal(sched_vus_at(&q, 0), 50);
     assert_int_equal(sched_vus_at(&q, S(1)), 50);
+    assert_int_equal(sched_vus_at(&q, S(9.999)), 50);
+    assert_int_equal(sched_vus_at(&q, S(10)), 10);
+    assert_int_equal(sched_vus_at(&q, S(20)), 10);
     assert_true(sched_max_value(&q) == 50);
+    assert_int_equal(sched_total_ns(&q), S(15));
+    assert_int_equal(sched_stage_at(&q, 0), 1);
+    assert_int_equal(sched_stage_at(&q, S(10)), 3);
+}
+
+static void test_zero_length_arrival_stages(void **state)
+{
+    (void)state;
+    /* 0 -> 10/s over 2 s (10 arrivals), a jump to 100/s, 1 s at 100/s,
+     * a jump to 0 and 1 s at 0: 110 arrivals, no NaN anywhere */
+    const sched_stage st[] = {{S(2), 10}, {0, 100}, {S(1), 100}, {0, 0}, {S(1), 0}};
+    sched_profile p = {.start = 0, .n = 5, .stages = st, .unit_ns = S(1)};
+    assert_true(fabs(sched_arrivals_until(&p, S(2)) - 10) < 1e-9);
+    assert_true(fabs(sched_arrivals_until(&p, S(2.5)) - 60) < 1e-9);
+    assert_true(fabs(sched_arrivals_until(&p, S(10)) - 110) < 1e-9);
+    /* the 11th arrival is the first of the 100/s stage, at 2 s sharp */
+    assert_true(llabs(sched_arrival_time(&p, 10) - S(2)) <= 1);
+    assert_true(llabs(sched_arrival_time(&p, 11) - S(2.01)) <= 1);
+    assert_true(llabs(sched_arrival_time(&p, 109) - S(2.99)) <= 1);
+    assert_int_equal(sched_arrival_time(&p, 110), -1);
+    /* a profile that starts with a jump */
+    const sched_stage j[] = {{0, 10}, {S(1), 10}};
+    sched_profile q = {.start = 0, .n = 2, .stages = j, .unit_ns = S(1)};
+    assert_int_equal(sched_arrival_time(&q, 0), 0);
+    assert_true(llabs(sched_arrival_time(&q, 5) - S(0.5)) <= 1);
+    assert_int_equal(sched_arrival_time(&q, 10), -1);
 }
 
 static void test_constant_arrivals(void **state)
@@ -153,6 +182,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ramping_vus_counts),
         cmocka_unit_test(test_constant_arrivals),
+        cmocka_unit_test(test_zero_length_arrival_stages),
         cmocka_unit_test(test_ramping_arrivals),
         cmocka_unit_test(test_zero_rate_stages_are_skipped),
         cmocka_unit_test(test_split_over_workers),

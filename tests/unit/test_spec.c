@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "flow_ctl.h"
 #include "spec.h"
 #include "template.h"
 
@@ -439,8 +440,9 @@ static void test_records(void **state)
  * their types an option map checks. */
 static void test_record_errors(void **state)
 {
-#define SOURCES "expected checks, checks_failed, duration, elapsed, status, a number, a ${...} " \
-                "template or { value, when }"
+#define SOURCES "expected checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, " \
+                "connecting, tls_handshaking, sending, waiting, receiving, duration), bytes.sent, " \
+                "bytes.received, a number, a ${...} template or { value, when }"
     fx *f = *state;
     LOAD_FAILS(f, HEAD
                "metrics: { m: rate }\n"
@@ -473,7 +475,8 @@ static void test_record_errors(void **state)
                ":16:45: error: scenarios.s.flow[3].record.m.when: unknown value \"pased\"; expected one "
                "of: always, passed, failed (did you mean \"passed\"?)",
                ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\" (checks, "
-               "checks_failed, duration, elapsed, status, a number or a ${...} template)",
+               "checks_failed, duration, elapsed, status, timings.NAME, bytes.sent, bytes.received, "
+               "a number or a ${...} template)",
                ":20:31: error: scenarios.s.flow[5].record.m.value: expected a scalar (string, number, "
                "boolean or null), got sequence",
                ":22:31: error: scenarios.s.flow[6].record.m: " SOURCES ", got \"chcks\"");
@@ -566,7 +569,7 @@ static void test_bad_values(void **state)
                "    vus: 0\n"
                "    iterations: 1.5\n"
                "    flow: [ { sleep: 1s } ]\n",
-               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1e+06, got 0",
+               ":5:10: error: scenarios.s.vus: expected a value between 1 and 1000000, got 0",
                ":6:17: error: scenarios.s.iterations: expected an integer, got number \"1.5\"");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -581,6 +584,64 @@ static void test_bad_values(void **state)
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
                "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
                "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, flow, use");
+    /* Duration limits are written as the docs write them. */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 400d\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration such as 500ms, 10s, 1m30s or "
+               "2h; got \"400d\" (unknown unit; use h, m, s, ms, us or ns)");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: constant-vus\n"
+               "    duration: 9000h\n"
+               "    time_unit: 25h\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:15: error: scenarios.s.duration: expected a duration between 1us and 365 days, got 9000h",
+               ":6:16: error: scenarios.s.time_unit: expected a duration between 1us and 24h, got 25h");
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 9000h, target: 1 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:27: error: scenarios.s.stages[0].duration: expected a duration between 0s and 365 days, "
+               "got 9000h");
+}
+
+/* k6's instant load increase: a 0s stage jumps to its target. */
+static void test_zero_length_stages(void **state)
+{
+    fx *f = *state;
+    spec *s = load(f, HEAD
+                   "scenarios:\n"
+                   "  jump:\n"
+                   "    executor: ramping-vus\n"
+                   "    stages: [ { duration: 0s, target: 20 }, { duration: 10s, target: 20 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n"
+                   "  rate:\n"
+                   "    executor: ramping-arrival-rate\n"
+                   "    pre_allocated_vus: 5\n"
+                   "    stages: [ { duration: 5s, target: 10 }, { duration: 0, target: 100 }, "
+                   "{ duration: 5s, target: 100 } ]\n"
+                   "    flow: [ { sleep: 1s } ]\n");
+    if (!s)
+        print_diag(f);
+    assert_non_null(s);
+    assert_int_equal(scenario_max_vus(&s->scenarios[0]), 20);
+    assert_int_equal(scenario_length_ns(&s->scenarios[0]), INT64_C(10000000000));
+    assert_int_equal(scenario_length_ns(&s->scenarios[1]), INT64_C(10000000000));
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: ramping-vus\n"
+               "    stages: [ { duration: 0s, target: 5 } ]\n"
+               "    flow: [ { sleep: 1s } ]\n",
+               ":5:13: error: scenarios.s.stages: every stage lasts 0s; at least one needs a duration "
+               "(a 0s stage jumps to its target at once)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -613,7 +674,24 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, abort, check, capture, record, on_check_fail, tags, noop");
+               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, "
+               "record, on_check_fail, tags, noop");
+    /* batch: only steps of protocols that run in batches (step_host) */
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - noop: {}\n"
+               "          - sleep: 1s\n"
+               "      - batch: { steps: [ { noop: {} } ], max_parallel_per_host: -1 }\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a \"noop\" step cannot run in a batch "
+               "(its plugin, testproto, does not support batches)",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"sleep\" cannot be in a batch",
+               ":9:66: error: scenarios.s.flow[1].batch.max_parallel_per_host: expected a value "
+               "between 0 and 1024, got -1");
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
                "  s:\n"
@@ -621,8 +699,8 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - sleep: 1s\n"
                "      - {}\n",
-               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, abort, "
-               "check (or another protocol plugin's key)");
+               ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, batch, if, "
+               "choose, repeat, for_each, abort, check (or another protocol plugin's key)");
 }
 
 static void test_group_errors(void **state)
@@ -672,6 +750,191 @@ static void test_group_errors(void **state)
                "          - sleep: soon\n",
                ":8:20: error: scenarios.s.flow[0].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"soon\"");
+}
+
+/* ------------------------------------------------------------------ */
+/* control steps: if, choose, repeat, for_each (flow_ctl.c)            */
+
+#define FLOW_HEAD HEAD "scenarios:\n  s:\n    executor: per-vu-iterations\n    flow:\n"
+
+static void test_flow_ctl_ops(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, FLOW_HEAD
+                      "      - noop: a\n"                                   /* 0 */
+                      "        capture: { list: json.items }\n"
+                      "      - if: { status: [200, 201] }\n"                /* 1 IF */
+                      "        steps: [ { noop: b } ]\n"                    /* 2 */
+                      "        else: [ { noop: c } ]\n"                     /* 3 JUMP, 4 */
+                      "      - choose:\n"                                   /* 5 CHOOSE */
+                      "          - { weight: 0.3, steps: [ { noop: d } ] }\n"   /* 6, 7 JUMP */
+                      "          - { weight: 0.7 }\n"
+                      "      - for_each: \"${list}\"\n"                     /* 8 LOOP */
+                      "        steps:\n"
+                      "          - repeat: 2\n"                             /* 9 LOOP */
+                      "            as: i\n"
+                      "            steps: [ { noop: { json: \"${item.id}-${i}-${loop.index}\" } } ]\n"   /* 10 */
+                      "          - noop: { json: \"${item}-${item.id}-${loop.index}\" }\n"   /* 11 NEXT, 12 */
+                      "      - noop: e\n");                                 /* 13 NEXT, 14 */
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 15);
+    const flow_op *o = sc->ops;
+    assert_int_equal(o[1].kind, OP_CTL);
+    assert_int_equal(o[1].ctl->kind, FC_IF);
+    assert_int_equal(o[1].ctl->target, 4);      /* false: the else branch */
+    assert_int_equal(o[3].ctl->kind, FC_JUMP);
+    assert_int_equal(o[3].ctl->target, 5);      /* then-branch done: past the else */
+    assert_int_equal(o[5].ctl->kind, FC_CHOOSE);
+    assert_int_equal(o[5].ctl->n_branches, 2);
+    assert_int_equal(o[5].ctl->start[0], 6);
+    assert_int_equal(o[5].ctl->start[1], 8);    /* a branch without steps: the end */
+    assert_true(o[5].ctl->cum[1] > 0.99 && o[5].ctl->cum[1] < 1.01);
+    assert_int_equal(o[7].ctl->target, 8);
+    const flow_loop *outer = o[8].ctl->loop, *inner = o[9].ctl->loop;
+    assert_int_equal(o[8].ctl->kind, FC_LOOP);
+    assert_true(outer->each && outer->list_tmpl && outer->level == 0);
+    assert_int_equal(outer->body, 9);
+    assert_int_equal(outer->after, 14);
+    assert_ptr_equal(o[13].ctl->loop, outer);
+    assert_int_equal(o[13].ctl->kind, FC_NEXT);
+    assert_false(inner->each);
+    assert_int_equal(inner->level, 1);
+    assert_int_equal(inner->count, 2);
+    assert_int_equal(inner->body, 10);
+    assert_int_equal(inner->after, 12);
+    /* Slots: the capture (0), then the loops' names in the order first
+     * seen: item (1), i (2), item.id (3), the inner loop.index is i's
+     * slot, the outer loop.index (4). */
+    assert_int_equal(outer->item_slot, 1);
+    assert_int_equal(inner->item_slot, 2);
+    assert_int_equal(inner->index_slot, 2);
+    assert_int_equal(outer->n_fields, 1);
+    assert_int_equal(outer->fields[0].slot, 3);
+    assert_string_equal(outer->fields[0].keys[0], "id");
+    assert_int_equal(outer->index_slot, 4);
+    assert_int_equal(sc->n_caps, 5);
+    /* Control ops sit in the group they are written in. */
+    s = load_ok(f, FLOW_HEAD
+                "      - group: g\n"
+                "        steps:\n"
+                "          - repeat: \"${env.N:-3}\"\n"
+                "            steps: [ { noop: a } ]\n");
+    sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 5);
+    assert_string_equal(sc->ops[1].group, "::g");
+    assert_int_equal(sc->ops[1].ctl->loop->count, 3);   /* folded at load time */
+    assert_null(sc->ops[1].ctl->loop->count_tmpl);
+    assert_int_equal(sc->n_caps, 0);
+}
+
+static void test_flow_ctl_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", equals: 1 }\n",
+               ":6:9: error: scenarios.s.flow[0]: missing required key \"steps\" (what runs when the "
+               "condition holds): if: CONDITION, steps: [...], else: [...]");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", status: 200 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:13: error: scenarios.s.flow[0].if: a condition has more than one of value, status "
+               "and chance; expected { value: TEMPLATE, COMPARISON: ... }, { status: CODE | [CODES] | "
+               "{ COMPARISON: ... } } or { chance: P }");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${vu.id}\", equal: 1 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:34: error: scenarios.s.flow[0].if: unknown condition key \"equal\" (did you mean "
+               "\"equals\"?); valid keys: value, status, chance, equals, not_equals, in, not_in, gt, "
+               "gte, lt, lte, contains, not_contains, matches, empty");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: [ { value: \"${vu.id}\" } ]\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:15: error: scenarios.s.flow[0].if[0]: value needs a comparison beside it (equals, "
+               "not_equals, in, not_in, gt, gte, lt, lte, contains, not_contains, matches or empty)");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { status: [200, 700] }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:29: error: scenarios.s.flow[0].if.status: expected a status code from 0 (no "
+               "response) to 599, a list of them or { COMPARISON: ... }");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { chance: 1.5 }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:23: error: scenarios.s.flow[0].if.chance: expected a probability from 0 to 1, got 1.5");
+    LOAD_FAILS(f, FLOW_HEAD "      - if: { value: \"${nope}\", empty: true }\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:22: error: scenarios.s.flow[0].if.value: unknown template name \"nope\"; expected "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    LOAD_FAILS(f, FLOW_HEAD "      - choose:\n"
+                            "          - { weight: 0, steps: [ { noop: a } ] }\n",
+               ":7:23: error: scenarios.s.flow[0].choose[0].weight: expected a number greater than 0, "
+               "got \"0\"");
+    LOAD_FAILS(f, FLOW_HEAD "      - choose: { weight: 1 }\n",
+               ":6:17: error: scenarios.s.flow[0].choose: expected a list of 1 to 64 branches: - { "
+               "weight: 3, steps: [...] }");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: 2000\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:17: error: scenarios.s.flow[0].repeat: 2000 passes is more than the loop's max "
+               "(1000); raise max: (up to 1000000)");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: lots\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:17: error: scenarios.s.flow[0].repeat: expected a count (an integer of 0 or more) "
+               "or a ${...} template giving one, got lots");
+    LOAD_FAILS(f, FLOW_HEAD "      - repeat: 3\n"
+                            "        max: 0\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":7:14: error: scenarios.s.flow[0].max: expected the most passes, an integer from 1 to "
+               "1000000");
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: abc\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":6:19: error: scenarios.s.flow[0].for_each: expected a list, or a ${...} template "
+               "giving a JSON array (a captured array, a pool field), got abc");
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: [1, 2]\n"
+                            "        as: row\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":7:13: error: scenarios.s.flow[0].as: \"row\" is a template namespace; choose another "
+               "name");
+    LOAD_FAILS(f, FLOW_HEAD "      - noop: a\n"
+                            "        capture: { x: json.x }\n"
+                            "      - for_each: [1, 2]\n"
+                            "        as: x\n"
+                            "        steps: [ { noop: a } ]\n",
+               ":9:13: error: scenarios.s.flow[1].as: \"x\" is also a captured name in this scenario; "
+               "choose another name");
+    /* A loop's names exist inside its steps only. */
+    LOAD_FAILS(f, FLOW_HEAD "      - for_each: [1, 2]\n"
+                            "        steps: [ { noop: a } ]\n"
+                            "      - noop: { json: \"${loop.index}\" }\n",
+               ":8:23: error: scenarios.s.flow[1].noop.json: unknown template name \"loop.index\"; expected "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), hex(x), "
+               "urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    /* repeat's variable is a number: it has no fields. */
+    load_fails_with(f, FLOW_HEAD "      - repeat: 2\n"
+                                 "        as: i\n"
+                                 "        steps: [ { noop: { json: \"${i.x}\" } } ]\n",
+                    ":8:34: error: scenarios.s.flow[0].steps[0].noop.json: unknown template name \"i.x\"; "
+                    "expected env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, "
+                    "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), "
+                    "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a function: base64(x), "
+                    "base64decode(x), hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...");
+    /* Nine loops deep. */
+    char deep[4096];
+    int n = snprintf(deep, sizeof deep, "%s", FLOW_HEAD);
+    for (int i = 0; i < 9; i++)
+        n += snprintf(deep + n, sizeof deep - (size_t)n, "%*s- repeat: 1\n%*s  steps:\n", 6 + 4 * i,
+                      "", 6 + 4 * i, "");
+    snprintf(deep + n, sizeof deep - (size_t)n, "%*s- noop: a\n", 6 + 4 * 9, "");
+    load_fails_with(f, deep, ":22:41: error: scenarios.s.flow[0].steps[0].steps[0].steps[0].steps[0]."
+                             "steps[0].steps[0].steps[0].steps[0]: loops nested deeper than 8");
+    /* Captures inside branches and loops get their slots. */
+    spec *s = load_ok(f, FLOW_HEAD
+                      "      - if: { chance: 0.5 }\n"
+                      "        steps: [ { noop: a } ]\n"
+                      "        else: [ { noop: b, capture: { in_else: json.x } } ]\n"
+                      "      - choose:\n"
+                      "          - { weight: 1, steps: [ { noop: c, capture: { in_branch: json.x } } ] }\n"
+                      "      - repeat: 2\n"
+                      "        steps: [ { noop: d, capture: { in_loop: json.x } } ]\n"
+                      "      - noop: { json: \"${in_else}${in_branch}${in_loop}\" }\n");
+    assert_int_equal(s->scenarios[0].n_caps, 3);
 }
 
 static void test_sleep_errors(void **state)
@@ -826,7 +1089,8 @@ static void test_check_errors(void **state)
                "          - name: bad\n"
                "            status: [abc]\n",
                ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
-               "\"status\"?); known checks: status, header, body, duration_lt, value, tls, json, name",
+               "\"status\"?); known checks: status, header, body, duration_lt, cookie, proto, url, "
+               "timings, bytes, value, tls, json, name",
                ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
                "check item is named)",
                ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
@@ -902,9 +1166,12 @@ static void test_plugin_checks_and_captures(void **state)
                ":7:25: error: scenarios.s.flow[0].noop.headers.X: \"${tok}\" is captured by this same "
                "step; a captured name is visible from the next step on (and in this step's record)",
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
-               "mean \"status\"?); known checks: status, header, body, duration_lt, value, tls, json, name",
+               "mean \"status\"?); known checks: status, header, body, duration_lt, cookie, proto, "
+               "url, timings, bytes, value, tls, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
-               "header.NAME, { json: PATH }, { header: NAME } or { regex: PATTERN }");
+               "header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, { header: NAME }, "
+               "{ cookie: NAME }, { jar_cookie: NAME }, { regex: PATTERN }, { html: SELECTOR } or "
+               "{ xpath: EXPR }");
 }
 
 static void test_step_option_errors(void **state)
@@ -1047,6 +1314,32 @@ static void test_thresholds(void **state)
     assert_string_equal(info->thresholds[1], "rate > 1");
 }
 
+/* k6's `p(95)<${__ENV.P95}`: ${env.*} is folded into the expression. */
+static void test_threshold_env(void **state)
+{
+    fx *f = *state;
+    const char *env[] = {"P95_MS=250"};
+    f->o.env = env;
+    f->o.n_env = 1;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+                      "thresholds:\n"
+                      "  iteration_duration: [\"p(95)<${env.P95_MS}\", \"avg<${env.AVG_UNSET:-80}\"]\n");
+    assert_int_equal(s->n_thresholds, 2);
+    assert_string_equal(s->thresholds[0].source, "p(95)<250");
+    assert_true(s->thresholds[0].expr.target == 250);
+    assert_string_equal(s->thresholds[1].source, "avg<80");
+    f->o.n_env = 0;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  iteration_duration: \"p(95)<${vu.id}\"\n",
+               ":5:23: error: thresholds.\"iteration_duration\": only ${env.NAME} templates are "
+               "allowed in a threshold");
+}
+
 static void test_threshold_errors(void **state)
 {
     fx *f = *state;
@@ -1070,7 +1363,7 @@ static void test_threshold_errors(void **state)
                "iterations, a counter metric; use count, rate",
                ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
                "in sub-metric filter; known tags: name, method, url, status, expected_response, "
-               "check, error_code, scenario, group, tls_version (and --tag names and keys of steps' tags:)",
+               "check, error_code, scenario, group, tls_version, capture (and --tag names and keys of steps' tags:)",
                ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
                "such as p(95)<500)",
                ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "
@@ -1427,7 +1720,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, abort, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -1626,9 +1919,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_per_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_length_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_ctl_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_ctl_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin_checks_and_captures, setup, teardown),
@@ -1636,6 +1932,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_allow_no_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_filter_warnings, setup, teardown),

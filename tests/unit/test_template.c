@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "buf.h"
 #include "pool.h"
+#include "secret.h"
 #include "template.h"
 #include "vu.h"
 #include "yaml_tree.h"
@@ -28,6 +31,8 @@ static const char *const env_table[][2] = {
     {"PLUS", "+5"},
     {"DOT", "5."},
     {"EMPTY", ""},
+    {"USER", "qa"},
+    {"API_KEY", "s3cr3t-k"},
 };
 
 static int env_calls;
@@ -80,6 +85,7 @@ static int teardown(void **state)
     diag_free(&f->d);
     arena_free(&f->a);
     free(f->out.data);
+    tmpl_vu_free(f->vu);
     free(f->vu);
     free(f);
     return 0;
@@ -243,7 +249,8 @@ static void test_services(void **state)
 
 #define KNOWN "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, " \
     "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), " \
-    "random.pick(x,y,...), random.string(n), uuid(), now.ms or now.iso"
+    "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a function: base64(x), " \
+    "base64decode(x), hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ..."
 
 static void test_unknown_names(void **state)
 {
@@ -681,9 +688,212 @@ static void test_call_errors(void **state)
     expect_compile_error(f, "${uuid(1)}", "uuid() takes no arguments, got \"${uuid(1)}\"");
     expect_compile_error(f, "${random.bool()}",
                          "unknown template function \"random.bool\"; expected random.int, random.float, "
-                         "random.pick, random.string or uuid");
+                         "random.pick, random.string, uuid, base64, base64decode, hex, urlencode, md5, "
+                         "sha1, sha256, sha384, sha512 or hmac");
     expect_compile_error(f, "${random.int(1, 2}", "expected a call like random.int(1, 10) in \"${random.int(1, 2}\"");
     expect_compile_error(f, "${scenario.name}", "${scenario.name} is only known inside a scenario's flow");
+}
+
+/* OpenSSL's allocations, counted (set before its first one, in main). */
+static size_t ossl_mallocs;
+static void *count_malloc(size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    ossl_mallocs++;
+    return malloc(n);
+}
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    ossl_mallocs++;
+    return realloc(p, n);
+}
+static void count_free(void *p, const char *file, int line)
+{
+    (void)file, (void)line;
+    free(p);
+}
+
+static void test_functions_known_values(void **state)
+{
+    fx *f = *state;
+    /* RFC 4648 and FIPS 180 / RFC 2104 test vectors. */
+    assert_string_equal(render(f, "Basic ${base64('user:passwd')}"), "Basic dXNlcjpwYXNzd2Q=");
+    assert_string_equal(render(f, "${base64('a')}|${base64('ab')}|${base64('')}"), "YQ==|YWI=|");
+    assert_string_equal(render(f, "${base64('a', 'rawstd')}|${base64('>>?', 'url')}|${base64('>>?')}"),
+                        "YQ|Pj4_|Pj4/");
+    assert_string_equal(render(f, "${base64('ab?', 'rawurl')}"), "YWI_");
+    assert_string_equal(render(f, "${base64decode('dXNlcjpwYXNzd2Q=')}"), "user:passwd");
+    assert_string_equal(render(f, "${base64decode('YQ')}|${base64decode('Pj4_', 'rawurl')}"), "a|>>?");
+    assert_string_equal(render(f, "${hex('abc')}|${hex(\"\")}"), "616263|");
+    assert_string_equal(render(f, "${urlencode('a b&c/\xc3\xa9!*\\'()~')}"),
+                        "a%20b%26c%2F%C3%A9!*'()~");
+    assert_string_equal(render(f, "${sha256('abc')}"),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(render(f, "${sha1('abc')}"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    assert_string_equal(render(f, "${md5('abc')}"), "900150983cd24fb0d6963f7d28e17f72");
+    assert_true(strncmp(render(f, "${sha384('abc')}"), "cb00753f45a35e8b", 16) == 0);
+    assert_true(strncmp(render(f, "${sha512('abc')}"), "ddaf35a193617aba", 16) == 0);
+    assert_string_equal(render(f, "${sha256('abc', 'base64')}"),
+                        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+    assert_string_equal(render(f, "${sha256('abc', 'base64url')}"),
+                        "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0=");
+    assert_string_equal(render(f, "${sha256('abc', 'base64rawurl')}"),
+                        "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    const char *fox = "'The quick brown fox jumps over the lazy dog'";
+    char src[256];
+    snprintf(src, sizeof src, "${hmac('sha256', 'key', %s)}", fox);
+    assert_string_equal(render(f, src), "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+    snprintf(src, sizeof src, "${hmac(\"md5\", 'key', %s, 'hex')}", fox);
+    assert_string_equal(render(f, src), "80070713463e7749b90c2dc24911e275");
+    /* nested: the binary digest base64-encoded, as k6's 'base64' does */
+    snprintf(src, sizeof src, "${base64(hmac('sha256', 'key', %s, 'binary'))}", fox);
+    assert_string_equal(render(f, src), "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=");
+    /* values: env (folded), '+' joins, numbers, defaults */
+    char err[512];
+    volley_template *t = compile(f, "Basic ${base64(env.USER + ':' + env.NOPE:-'pw d' + 1)}", err, sizeof err);
+    assert_non_null(t);
+    assert_string_equal(tmpl_const(t), "Basic cWE6cHcgZDE=");   /* qa:pw d1, at load time */
+}
+
+static void test_functions_at_run_time(void **state)
+{
+    fx *f = *state;
+    char err[512];
+    volley_template *t = compile(f, "${sha256(vu.id)}|${base64(env.HOST + ':' + vu.id)}", err, sizeof err);
+    assert_non_null(t);
+    assert_null(tmpl_const(t));
+    assert_string_equal(tmpl_display(t), "${sha256(vu.id)}|${base64(env.HOST + ':' + vu.id)}");
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "7902699be42c8a8e46fbbb4501726517e86b22c56a189f7625a6da49081b2451|"
+                                     "aC50ZXN0Ojc=");
+    /* random values as arguments */
+    f->vu->rng = 9;
+    assert_int_equal(strlen(render(f, "${hex(random.string(5))}")), 10);
+    assert_int_equal(strlen(render(f, "${md5(uuid() + random.int(1, 9))}")), 32);
+    /* text after the call: an in-place result must not eat what follows */
+    assert_string_equal(render(f, "a${hex(vu.id)}b${urlencode('x y' + vu.iteration)}c"), "a37bx%20y3c");
+    /* a value that is not base64 fails the render (the request) */
+    t = compile(f, "x${base64decode('@' + vu.id)}", err, sizeof err);
+    assert_non_null(t);
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), -1);
+    /* in a JSON body: always a string, escaped */
+    const ynode *root = parse(f, "h: ${hex(vu.id)}\n"
+                                 "k: ${hex('12')}\n"
+                                 "d: ${base64decode(base64('say \"' + vu.id))}\n"
+                                 "in: \"Basic ${base64(vu.id + ':x')}\"\n");
+    volley_json *j = tjson_compile(&f->a, root, &scope, &f->d, "body");
+    assert_non_null(j);
+    f->out.len = 0;
+    assert_int_equal(tjson_render(j, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "{\"h\":\"37\",\"k\":\"3132\",\"d\":\"say \\\"7\",\"in\":\"Basic Nzp4\"}");
+}
+
+static void test_functions_keep_secrets(void **state)
+{
+    fx *f = *state;
+    char err[512], shown[256];
+    secret_reset();
+    /* folded: the result of a secret key is registered */
+    volley_template *t = compile(f, "sig=${hmac('sha256', env.API_KEY, 'data')}", err, sizeof err);
+    assert_non_null(t);
+    secret_redact(tmpl_const(t), strlen(tmpl_const(t)), NULL, 0, shown, sizeof shown);
+    assert_string_equal(shown, "sig=***");
+    t = compile(f, "${base64(env.USER + ':' + env.API_KEY)}", err, sizeof err);
+    secret_redact(tmpl_const(t), strlen(tmpl_const(t)), NULL, 0, shown, sizeof shown);
+    assert_string_equal(shown, "***");
+    /* at run time: kept in the VU's derived slots; not from other values */
+    t = compile(f, "${hmac('sha256', env.API_KEY, vu.id)}", err, sizeof err);
+    assert_string_equal(tmpl_display(t), "${hmac('sha256', env.API_KEY, vu.id)}");
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    assert_string_equal(f->out.data, "db04edbf7797abb146ab801a31bfea9efbd704f169b138b81d31cd9756b04308");
+    assert_int_equal(f->vu->derived[0].kind, CAP_STRING);
+    assert_true(f->vu->derived[0].secret);
+    assert_string_equal(f->vu->derived[0].val.data, f->out.data);
+    unsigned before = f->vu->derived_next;
+    render(f, "${sha256(vu.id)}");
+    assert_int_equal(f->vu->derived_next, before);
+    secret_reset();
+}
+
+static void test_functions_allocate_nothing_per_render(void **state)
+{
+    fx *f = *state;
+    char err[512];
+    volley_template *t = compile(f, "${hmac('sha256', 'k', vu.id)}${sha256(vu.iteration)}"
+                                    "${md5(vu.id, 'base64')}${hmac('sha512', vu.id, 'x')}", err, sizeof err);
+    assert_non_null(t);
+    f->out.len = 0;
+    assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);   /* contexts made, buffer grown */
+    size_t before = ossl_mallocs;
+    for (int i = 0; i < 100; i++) {
+        f->vu->iteration = (uint64_t)i;
+        f->out.len = 0;
+        assert_int_equal(tmpl_render(t, f->vu, &f->out), 0);
+    }
+    /* Our part allocates nothing; OpenSSL 3.0 makes its provider state
+     * on each init: at most 1 per digest and 2 per HMAC with its previous
+     * key (template_fn.c), so 6 per render here, 0 with a newer OpenSSL. */
+    print_message("OpenSSL allocations per render of 2 digests + 2 HMACs: %zu\n",
+                  (ossl_mallocs - before) / 100);
+    assert_in_range(ossl_mallocs - before, 0, 600);
+    /* the key cache must not mix keys up: same key, new key, back */
+    assert_string_equal(render(f, "${hmac('sha256', 'key', 'The quick brown fox jumps over the lazy dog')}"),
+                        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+    assert_string_equal(render(f, "${hmac('sha256', 'key', 'The quick brown fox jumps over the lazy dog')}"),
+                        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+    assert_string_equal(render(f, "${hmac('sha256', '', '')}"),
+                        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    assert_string_equal(render(f, "${hmac('sha256', 'key', 'The quick brown fox jumps over the lazy dog')}"),
+                        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+    f->vu->iteration = 3;
+}
+
+static void test_function_errors(void **state)
+{
+    fx *f = *state;
+    expect_compile_error(f, "${base64()}",
+                         "too few arguments: expected base64(VALUE) or base64(VALUE, ENCODING) with "
+                         "ENCODING std, rawstd, url or rawurl, got \"${base64()}\"");
+    expect_compile_error(f, "${base64('a', 'hex')}",
+                         "unknown encoding: expected base64(VALUE) or base64(VALUE, ENCODING) with "
+                         "ENCODING std, rawstd, url or rawurl, got \"${base64('a', 'hex')}\"");
+    expect_compile_error(f, "${base64('a', vu.id)}",
+                         "unknown encoding: expected base64(VALUE) or base64(VALUE, ENCODING) with "
+                         "ENCODING std, rawstd, url or rawurl, got \"${base64('a', vu.id)}\"");
+    expect_compile_error(f, "${hex('a', 'b')}",
+                         "too many arguments: expected hex(VALUE), got \"${hex('a', 'b')}\"");
+    expect_compile_error(f, "${sha256(vu.id, 'base32')}",
+                         "unknown encoding: expected sha256(VALUE) or sha256(VALUE, ENCODING) with "
+                         "ENCODING hex, base64, base64url, base64rawurl or binary, got "
+                         "\"${sha256(vu.id, 'base32')}\"");
+    expect_compile_error(f, "${hmac('sha3', 'k', 'd')}",
+                         "unknown algorithm: expected hmac(ALGORITHM, KEY, DATA) or hmac(ALGORITHM, KEY, "
+                         "DATA, ENCODING) with ALGORITHM md5, sha1, sha256, sha384 or sha512 and ENCODING "
+                         "hex, base64, base64url, base64rawurl or binary, got \"${hmac('sha3', 'k', 'd')}\"");
+    expect_compile_error(f, "${base64decode('%%%')}",
+                         "not base64 of that alphabet: expected base64decode(VALUE) or base64decode(VALUE, "
+                         "ENCODING) with ENCODING std, rawstd, url or rawurl, got \"${base64decode('%%%')}\"");
+    expect_compile_error(f, "${base64('a' +)}", "expected a value after \"+\" or \",\" in \"${base64('a' +)}\"");
+    expect_compile_error(f, "${base64('a' 'b')}",
+                         "expected \",\" or \")\" after a value in \"${base64('a' 'b')}\"");
+    expect_compile_error(f, "${base64('a)}", "unterminated quote in \"${base64('a)}\"");
+    expect_compile_error(f, "${base64(nope.x)}",
+                         "unknown template name \"nope.x\"; expected " 
+                         "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, "
+                         "vu.iteration, scenario.name, random.int(a,b), random.float(a,b), "
+                         "random.pick(x,y,...), random.string(n), uuid(), now.ms, now.iso or a "
+                         "function: base64(x), base64decode(x), hex(x), urlencode(x), sha256(x), "
+                         "hmac('sha256', key, data) ...");
+    expect_compile_error(f, "${base64(env.MISSING)}",
+                         "environment variable MISSING is not set (pass -e MISSING=VALUE, export it, "
+                         "or write ${env.MISSING:-default})");
+    expect_compile_error(f, "${hex(hex(hex(hex(hex(hex(hex(hex(hex('a')))))))))}",
+                         "template functions nested more than 8 deep in "
+                         "\"${hex(hex(hex(hex(hex(hex(hex(hex(hex('a')))))))))}\"");
 }
 
 static void test_scenario_rows_captures(void **state)
@@ -814,6 +1024,9 @@ static void test_map_urlencode(void **state)
 
 int main(void)
 {
+    /* Before OpenSSL's first allocation (else it refuses). */
+    if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_literal_is_constant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env, setup, teardown),
@@ -842,6 +1055,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenario_rows_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_runtime_values_keep_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_urlencode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_functions_known_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_functions_at_run_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_functions_keep_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_functions_allocate_nothing_per_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_function_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,9 +56,21 @@ extern "C" {
  *               such as junit)
  *   revision 6  volley_tags.tls_version (read from the samples of a
  *               protocol plugin of revision 6 or later only)
- *   revision 7  volley_response.tls_version, .tls_cipher_suite and
- *               .ocsp_status (read from a protocol plugin of revision 7
- *               or later only; check plugins test host->revision >= 7);
+ *   revision 7  volley_protocol_ops.step_host (a protocol whose steps may
+ *               run in a `batch:`, and the host its per-host limit counts);
+ *               VOLLEY_OPT_LONG_FORM and volley_template_map.replace (k6's
+ *               request cookies { value, replace }); volley_response.jar
+ *               and .jar_len (a VU's cookies for the response's url, read
+ *               from a protocol plugin of revision 7 or later only);
+ *               volley_response.proto, .url, .has, the timing components
+ *               (.blocked_ms ... .receiving_ms) and .bytes_sent,
+ *               .bytes_received (read from a protocol plugin of revision
+ *               7 or later only; check plugins test host->revision >= 7);
+ *               volley_run_summary.n_captures and .captures;
+ *               VOLLEY_OPT_REPEAT (a template map whose list values
+ *               repeat their key: form and query's tag: [a, b])
+ *               volley_response.tls_version, .tls_cipher_suite and
+ *               .ocsp_status (the connection's TLS, read likewise);
  *               VOLLEY_READS_NO_RESPONSE (a check key that may stand in
  *               a `check:` step without a request)
  *
@@ -164,6 +176,15 @@ typedef enum volley_opt_type {
  * A core older than revision 3 ignores the flag and passes the text as
  * written. */
 #define VOLLEY_OPT_FILE 0x4u
+/* VOLLEY_OPT_TEMPLATE_MAP only (revision 7): a value may also be written as
+ * a mapping { value: TEXT, replace: BOOL } (k6's request cookies); the
+ * map's `replace` then says, per key, whether replace was true. A core
+ * older than revision 7 refuses the mapping form (expects a string). */
+#define VOLLEY_OPT_LONG_FORM 0x8u
+/* VOLLEY_OPT_TEMPLATE_MAP only (revision 7): a value may also be a list of
+ * strings, which gives its key once per item, in order (`tag: [a, b]`:
+ * keys tag, tag). A core older than revision 7 refuses the list. */
+#define VOLLEY_OPT_REPEAT 0x10u
 
 typedef struct volley_option_map volley_option_map;
 
@@ -219,6 +240,9 @@ typedef struct volley_template_map {
     size_t n;
     const char *const *keys;
     const volley_template *const *values;
+    /* ---- revision 7: filled only for an option with VOLLEY_OPT_LONG_FORM
+     * (n flags); NULL otherwise, and from an older core ---- */
+    const bool *replace;
 } volley_template_map;
 
 typedef enum volley_scalar_type {
@@ -352,19 +376,47 @@ typedef struct volley_response {
     const char *body;
     size_t body_len;
     double duration_ms;           /* k6 http_req_duration of this response   */
-    /* ---- revision 7: the connection's TLS. volley_response has no size
-     * of its own: the core reads these only from a protocol plugin whose
-     * descriptor says revision 7 or later (an older one's read as NULL),
-     * and a check plugin reads them only when host->revision >= 7. Static
-     * strings; all NULL on a plain connection or without a response. ---- */
+    /* ---- revision 7. volley_response has no size of its own: the core
+     * reads these only from a protocol plugin whose descriptor says
+     * revision 7 or later, and hands check plugins (and captures, records)
+     * a full-size copy with them zeroed for an older one. A check plugin
+     * reads them only when host->revision >= 7 (an older core's struct
+     * ends above). They describe the response the checks see: after
+     * redirects, the last hop's. ---- */
+    const char *proto;            /* k6's r.proto: "HTTP/1.1", "HTTP/2.0";
+                                     NULL: not told (no response, or a
+                                     protocol without one)                  */
+    const char *url;              /* k6's r.url: the final URL, after the
+                                     redirects followed; NULL: not told     */
+    uint32_t has;                 /* VOLLEY_RESP_* bits: which of the fields
+                                     below the protocol filled              */
+    double blocked_ms;            /* k6's r.timings, as the http_req_*       */
+    double connecting_ms;         /*   trends of this response: blocked,     */
+    double tls_handshaking_ms;    /*   connecting, tls_handshaking, sending, */
+    double sending_ms;            /*   waiting, receiving (duration is       */
+    double waiting_ms;            /*   duration_ms above)                    */
+    double receiving_ms;
+    uint64_t bytes_sent;          /* the request on the wire: head and body  */
+    uint64_t bytes_received;      /* the response on the wire: status line,
+                                     headers and body as received          */
+    const char *jar;              /* the VU's cookie jar for the response's
+                                     url, after its Set-Cookie were stored,
+                                     as a Cookie header value "a=1; b=2";
+                                     NULL: the protocol has no jar          */
+    size_t jar_len;
+    /* The connection's TLS (revision 7, read as the fields above): static
+     * strings, all NULL on a plain connection or without a response. */
     const char *tls_version;      /* k6's r.tls_version: "tls1.3", "tls1.2" */
-    const char *tls_cipher_suite; /* k6's r.tls_cipher_suite, the IANA name:
-                                     "TLS_AES_128_GCM_SHA256"               */
+    const char *tls_cipher_suite; /* k6's r.tls_cipher_suite: k6's name of the
+                                     suite, "TLS_AES_128_GCM_SHA256"        */
     const char *ocsp_status;      /* k6's r.ocsp.status of the stapled OCSP
                                      response: "good", "revoked", "unknown"
-                                     (none stapled, or not for this
-                                     certificate, as k6 says)               */
+                                     (none stapled, as k6 says)             */
 } volley_response;
+
+/* volley_response.has (revision 7). */
+#define VOLLEY_RESP_TIMINGS 0x1u  /* the *_ms components: a response came     */
+#define VOLLEY_RESP_BYTES 0x2u    /* bytes_sent and bytes_received            */
 
 /* ------------------------------------------------------------------------ */
 /* Host API: the only way a plugin talks to the core                          */
@@ -450,8 +502,9 @@ typedef struct volley_host {
      * nothing (for "wait until a message matches"). */
     bool (*checks_match)(const volley_checks *c, const volley_response *resp);
     /* captures_apply: takes each capture into the VU's slot (seen by later
-     * steps of the iteration) and records its "capture NAME" check. true
-     * when all captured. */
+     * steps of the iteration) and records its `captures` sample (a core
+     * of revision 7 or later; before, a "capture NAME" check). true when
+     * all captured. */
     bool (*captures_apply)(const volley_captures *c, volley_vu *vu,
                            const volley_response *resp);
 
@@ -602,6 +655,19 @@ typedef struct volley_protocol_ops {
      * sub-metrics of samples whose volley_tags.name is this very pointer
      * without comparing texts: return the pointer the samples carry. */
     const char *(*step_name)(void *inst, const void *step);
+
+    /* ---- revision 7 (optional: NULL when not given) ---- */
+
+    /* Main thread, load time, after step_compile. Giving it says the
+     * protocol's steps may run in a `batch:` (k6's http.batch): the core
+     * then runs each of a batch's steps on a lane of the VU, a vu_state of
+     * its own (its own connections), with a volley_vu of its own whose
+     * host calls (step_done, sample, vu_id, template_render...) act for
+     * the VU. Returns the host the step's requests go to
+     * ("http://host:port"), the key of the batch's per-host limit (k6's
+     * batchPerHost), valid as long as the step; NULL when it is known only
+     * per request (the step then counts as a host of its own). */
+    const char *(*step_host)(void *inst, const void *step);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */
@@ -702,6 +768,13 @@ typedef struct volley_run_summary {
     const volley_threshold_result *const *thresholds;
     size_t n_checks;            /* in the order of the text summary            */
     const volley_check_result *const *checks;
+    /* ---- revision 7 (test with VOLLEY_HAS) ---- */
+    /* The captures (a step's capture:), each as a check result named by
+     * the capture's NAME: passes = taken, fails = nothing matched. Not
+     * among `checks` from revision 7 on (before, they were, as checks
+     * named "capture NAME"). */
+    size_t n_captures;
+    const volley_check_result *const *captures;
 } volley_run_summary;
 
 /*

@@ -1,0 +1,348 @@
+"""Cookies (k6's VU jar, params.cookies, jar.set/delete/clear, res.cookies,
+jar.cookiesForURL) through the real volley binary on both http clients
+(VOLLEY_HTTP_CLIENT=curl and the default fast path): a recording server on
+127.0.0.1 sets cookies by path and keeps every request's Cookie lines; the
+test nginx's /cookies locations for a real server."""
+import json
+import os
+import threading
+import unittest
+
+from volleytest import NGINX, RawHttpServer, VolleyCase
+
+CLIENTS = ("curl", "auto")
+
+# Set-Cookie lines by path (a path not here sets none)
+SETS = {
+    "/login": ["session=abc123; Path=/; HttpOnly", "theme=dark; Path=/app"],
+    "/jar": ["jar=1; Path=/"],
+    "/logout": ["session=; Max-Age=0; Path=/"],
+    "/attrs": ["sec=1; Path=/; Secure", "other=1; Domain=example.com",
+               "gone=1; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "spaced=\"a b\"; Path=/"],
+}
+
+
+class CookieServer(RawHttpServer):
+    """Answers 200 {"cookie": [its Cookie lines]} after setting the
+    cookies SETS gives its path; /hop answers 302 to /landing and sets
+    hop=1 on the way; records every request's path and Cookie lines."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def respond(self, head, body, port):
+        lines = head.decode("latin-1").split("\r\n")
+        path = lines[0].split(" ")[1]
+        cookies = [l.split(":", 1)[1].strip() for l in lines[1:]
+                   if l.split(":", 1)[0].strip().lower() == "cookie"]
+        with self.lock:
+            self.requests.append({"path": path, "cookies": cookies})
+        sets = SETS.get(path.split("?")[0], [])
+        status = "200 OK"
+        extra = ""
+        if path.startswith("/hop"):
+            status, sets, extra = "302 Found", ["hop=1; Path=/"], "Location: /landing\r\n"
+        out = json.dumps({"cookie": cookies}).encode()
+        head = "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s" % (
+            status, len(out), extra)
+        head += "".join("Set-Cookie: %s\r\n" % s for s in sets)
+        return head.encode() + b"\r\n" + out, False
+
+    def take(self):
+        with self.lock:
+            out, self.requests = self.requests, []
+        return out
+
+
+class CookiesTest(VolleyCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = CookieServer()
+        cls.url = "http://127.0.0.1:%d" % cls.srv.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+
+    def run_both(self, flow, extra="", iterations=1, expect_rc=0):
+        """Runs the flow on each client; returns {client: (requests, checks)}."""
+        out = {}
+        for client in CLIENTS:
+            spec = ("version: 1\n%s"
+                    "scenarios:\n  c:\n    executor: per-vu-iterations\n    iterations: %d\n"
+                    "    flow:\n%s") % (extra, iterations, flow.replace("URL", self.url))
+            self.srv.take()
+            rc, out_, err, summary = self.run_spec(spec, env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, expect_rc, client + ": " + err)
+            checks = {c["name"]: (c["passes"], c["fails"])
+                      for c in summary["root_group"]["checks"].values()} if summary else {}
+            # captures are reported apart from checks, as "capture NAME" here
+            checks.update({"capture " + c["name"]: (c["passes"], c["fails"])
+                           for c in (summary or {}).get("captures", [])})
+            out[client] = (self.srv.take(), checks, err, out_)
+        self.assertEqual([r for r in out["curl"][0]], [r for r in out["auto"][0]],
+                         "both clients send the same cookies")
+        return out
+
+    def test_one_cookie_line_with_a_cookie_header(self):
+        """The defect: a step's Cookie header and the jar's cookie go on one
+        line, the header's first (k6: AddCookie appends to it)."""
+        r = self.run_both("""
+      - http: { url: "URL/jar" }
+      - http: { url: "URL/echo", headers: { Cookie: "mine=2" } }
+""")
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual(reqs[0]["cookies"], [])
+            self.assertEqual(reqs[1]["cookies"], ["mine=2; jar=1"], client)
+
+    def test_request_cookies_merge_and_replace(self):
+        """cookies: after the Cookie header, before the jar's; replace
+        leaves out the jar's of that name; quoting as Go's."""
+        r = self.run_both("""
+      - http: { url: "URL/login" }
+      - http:
+          url: "URL/app/page"
+          headers: { Cookie: "h=0" }
+          cookies:
+            r1: "v ${vu.id}"
+            session: { value: mine, replace: true }
+            theme: other
+""")
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual(reqs[1]["cookies"],
+                             ['h=0; r1="v 1"; session=mine; theme=other; theme=dark'], client)
+
+    def test_request_cookies_stay_out_of_the_jar(self):
+        r = self.run_both("""
+      - http: { url: "URL/a", cookies: { once: "1" } }
+      - http: { url: "URL/b" }
+""")
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual(reqs[0]["cookies"], ["once=1"])
+            self.assertEqual(reqs[1]["cookies"], [], client)
+
+    def test_jar_rules(self):
+        """Path, Secure over http, another domain, expired, Max-Age=0, quotes."""
+        r = self.run_both("""
+      - http: { url: "URL/login" }
+      - http: { url: "URL/attrs" }
+      - http: { url: "URL/app/x" }
+      - http: { url: "URL/other" }
+      - http: { url: "URL/logout" }
+      - http: { url: "URL/app/y" }
+""")
+        for client, (reqs, _, _, _) in r.items():
+            # /app first (longer path), then / in the order set; sec (Secure)
+            # is not sent over http://, other (example.com) and gone (expired)
+            # were not kept
+            self.assertEqual(reqs[2]["cookies"], ['theme=dark; session=abc123; spaced="a b"'], client)
+            self.assertEqual(reqs[3]["cookies"], ['session=abc123; spaced="a b"'])
+            self.assertEqual(reqs[5]["cookies"], ['theme=dark; spaced="a b"'])
+
+    def test_jar_operations(self):
+        r = self.run_both("""
+      - http: { url: "URL/login" }
+      - http:
+          url: "URL/app/x"
+          jar:
+            delete: [theme]
+            set:
+              - { name: my_cookie, value: "hello world", path: /, max_age: 600 }
+              - { name: dom, value: "d${vu.id}", domain: 127.0.0.1 }
+              - { name: far, value: "1", url: "http://example.com/" }
+              - { name: s, value: "1", secure: true }
+              - { name: old, value: "1", expires: "Thu, 01 Jan 1970 00:00:00 GMT" }
+      - http:
+          url: "URL/next"
+          jar: { delete: [ { name: my_cookie, url: "URL/" } ] }
+      - http:
+          url: "URL/after"
+          jar: { clear: "URL/" }
+""")
+        for client, (reqs, _, _, _) in r.items():
+            # jar.set's default path is the url's directory: /app for /app/x
+            self.assertEqual(reqs[1]["cookies"],
+                             ['dom=d1; session=abc123; my_cookie="hello world"'], client)
+            self.assertEqual(reqs[2]["cookies"], ["session=abc123"])
+            self.assertEqual(reqs[3]["cookies"], [])
+
+    def test_jar_lifetime(self):
+        """k6 empties the jar when an iteration starts; per_vu keeps it."""
+        flow = """
+      - http: { url: "URL/read" }
+      - http: { url: "URL/jar" }
+"""
+        r = self.run_both(flow, iterations=2)
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual([q["cookies"] for q in reqs], [[], [], [], []], client)
+        r = self.run_both(flow, extra="defaults: { cookie_jar: per_vu }\n", iterations=2)
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual([q["cookies"] for q in reqs], [[], [], ["jar=1"], ["jar=1"]], client)
+
+    def test_redirect_hop_cookies(self):
+        """A Set-Cookie on a 302 goes into the jar before the next hop."""
+        r = self.run_both("""
+      - http: { url: "URL/hop" }
+        check:
+          - { name: hop in jar, cookie: { name: hop, jar: true, equals: "1" } }
+          - { name: not on the final response, cookie: { name: hop, exists: false } }
+""")
+        for client, (reqs, checks, _, _) in r.items():
+            self.assertEqual([q["path"] for q in reqs], ["/hop", "/landing"])
+            self.assertEqual(reqs[1]["cookies"], ["hop=1"], client)
+            self.assertEqual(checks, {"hop in jar": (1, 0), "not on the final response": (1, 0)})
+
+    def test_checks_and_captures(self):
+        r = self.run_both("""
+      - http: { url: "URL/login" }
+        check:
+          - { name: session set, cookie: { name: session, equals: abc123 } }
+          - { name: shorthand, cookie: theme }
+          - { name: in jar for url, cookie: { name: session, jar: true, contains: abc } }
+          - { name: theme not for /, cookie: { name: theme, jar: true, exists: false } }
+          - { name: wrong, cookie: { name: session, equals: nope } }
+          - { name: missing, cookie: { name: nothing } }
+          - { name: attrs, cookie: { name: session, path: /, http_only: true, secure: false, domain: "" } }
+          - { name: wrong path, cookie: { name: theme, path: /, equals: dark } }
+        capture:
+          sid: cookie.session
+          jsid: jar_cookie.session
+      - http: { url: "URL/use", headers: { X-Sid: "${sid}-${jsid}" } }
+        capture:
+          none: jar_cookie.theme
+""", expect_rc=0)
+        for client, (reqs, checks, err, out) in r.items():
+            self.assertEqual(checks["session set"], (1, 0))
+            self.assertEqual(checks["shorthand"], (1, 0))
+            self.assertEqual(checks["in jar for url"], (1, 0))
+            self.assertEqual(checks["theme not for /"], (1, 0))
+            self.assertEqual(checks["wrong"], (0, 1))
+            self.assertEqual(checks["missing"], (0, 1))
+            self.assertEqual(checks["attrs"], (1, 0))
+            self.assertEqual(checks["wrong path"], (0, 1))
+            self.assertEqual(checks["capture sid"], (1, 0))
+            self.assertEqual(checks["capture jsid"], (1, 0))
+            self.assertEqual(checks["capture none"], (0, 1))
+        # the captured values were sent, and are never shown
+        spec = self.write_spec("""
+version: 1
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http: { url: "%s/login" }
+        check:
+          - { name: wrong, cookie: { name: session, equals: nope } }
+          - { name: path, cookie: { name: theme, path: / } }
+        capture: { sid: cookie.session }
+      - http: { url: "%s/use?s=${sid}" }
+        check: { name: echo, body: { contains: "${sid}x" } }
+""" % (self.url, self.url))
+        self.srv.take()
+        rc, out, err = self.volley("run", spec)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('cookie session: "***" is not "***"', out)
+        self.assertIn('cookie theme: path is "/app", not "/"', out)
+        self.assertNotIn("abc123", out + err)
+        self.assertEqual(self.srv.take()[1]["path"], "/use?s=abc123")
+
+    def test_load_errors(self):
+        spec = self.write_spec("""
+version: 1
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http:
+          url: http://127.0.0.1:1/
+          cookies: { ok: { value: 1, replace: maybe } }
+        check:
+          - { name: c, cookie: { name: x, exists: false, equals: y } }
+          - { name: d, cookie: { name: x, jar: true, path: / } }
+        capture: { v: cookie.a=b }
+      - http:
+          url: http://127.0.0.1:1/
+          cookies: { "bad name": x }
+      - http:
+          url: http://127.0.0.1:1/
+          jar: { set: [ { name: a, value: b, expires: someday } ] }
+      - http:
+          url: http://127.0.0.1:1/
+          jar: { set: [ { name: a, value: b }, { name: c, value: d, path: "/a b" } ] }
+""")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("cookies.ok.replace: expected true or false", err)
+        self.assertIn('cookies: "bad name" is not a cookie name', err)
+        self.assertIn('jar.set[0].expires: "someday" is not a date', err)
+        self.assertIn('jar.set[1].path: "/a b" cannot hold a space', err)
+        self.assertIn('"a=b" is not a cookie name', err)
+        self.assertIn('"exists: false" cannot be combined', err)
+        self.assertIn("cookie: path, domain, secure and http_only are a Set-Cookie's attributes: "
+                      "not with jar: true", err)
+
+    def test_nginx(self):
+        """The test nginx: a real server's Set-Cookie, and the one line it got."""
+        spec = self.write_spec("""
+version: 1
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http: { url: "%s/cookies/set" }
+        check: { name: set, cookie: { name: session, equals: abc123 } }
+      - http: { url: "%s/cookies", headers: { Cookie: "mine=2" } }
+        check: { name: one line, body: { contains: '{"cookie":"mine=2; theme=dark; session=abc123"}' } }
+      - http: { url: "%s/cookies/logout" }
+      - http: { url: "%s/cookies" }
+        check: { name: logged out, body: { contains: '{"cookie":"theme=dark"}' } }
+""" % (NGINX, NGINX, NGINX, NGINX))
+        for client in CLIENTS:
+            summary = os.path.join(self.tmp, "s-%s.json" % client)
+            rc, out, err = self.volley("run", "-q", "--summary-export", summary, spec,
+                                       env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, err)
+            with open(summary) as f:
+                checks = {c["name"]: (c["passes"], c["fails"])
+                          for c in json.load(f)["root_group"]["checks"].values()}
+            self.assertEqual(checks, {"set": (1, 0), "one line": (1, 0), "logged out": (1, 0)},
+                             client)
+
+    @unittest.skipUnless(os.environ.get("TEST_NGINX_TLS_URL") and os.environ.get("TEST_NGINX_TLS_CA"),
+                         "the test nginx's https port (ctest sets TEST_NGINX_TLS_URL)")
+    def test_secure_over_https(self):
+        """A Secure cookie goes over https:// only (k6), on the fast path's
+        TLS and on curl; a cookie of the http:// origin goes to https:// of
+        the same host too (cookies ignore the port)."""
+        tls, ca = os.environ["TEST_NGINX_TLS_URL"], os.environ["TEST_NGINX_TLS_CA"]
+        spec = self.write_spec("""
+version: 1
+defaults: { tls: { ca_file: "%s" } }
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http:
+          url: "%s/cookies"
+          jar: { set: [ { name: s, value: "1", secure: true, path: / }, { name: p, value: "2", path: / } ] }
+        check: { name: http, body: { contains: '{"cookie":"p=2"}' } }
+      - http: { url: "%s/cookies" }
+        check:
+          - { name: https, body: { contains: '{"cookie":"s=1; p=2"}' } }
+          - { name: jar view, cookie: { name: s, jar: true, equals: "1" } }
+""" % (ca, NGINX, tls))
+        for client in CLIENTS:
+            summary = os.path.join(self.tmp, "s-%s.json" % client)
+            rc, out, err = self.volley("run", "-q", "--summary-export", summary, spec,
+                                       env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, err)
+            with open(summary) as f:
+                checks = {c["name"]: (c["passes"], c["fails"])
+                          for c in json.load(f)["root_group"]["checks"].values()}
+            self.assertEqual(checks, {"http": (1, 0), "https": (1, 0), "jar view": (1, 0)}, client)
+
+
+if __name__ == "__main__":
+    unittest.main()
