@@ -47,8 +47,11 @@ void engine_vu_stop(vu_run *v)
 static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
+    /* an aborted test: no VU starts another iteration while the stop
+     * request reaches the workers */
     if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
-        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed) ||
+        atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed))
         return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
