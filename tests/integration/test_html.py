@@ -20,7 +20,11 @@ class HtmlTest(VolleyCase):
 
     @staticmethod
     def checks(summary):
-        return {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
+        got = {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
+        # captures are counted apart from checks; "capture NAME" here
+        got.update({"capture " + c["name"]: (c["passes"], c["fails"])
+                    for c in summary.get("captures", [])})
+        return got
 
     def test_checks_and_captures(self):
         """k6's res.html(sel).text() / .attr() as checks and captures (the
@@ -109,7 +113,7 @@ class HtmlTest(VolleyCase):
         self.assertIn("html: select nav a: no match", out)
         self.assertIn("html: select h1: the match has no attribute title", out)
         self.assertIn("html: select li: 3 matches, none at index 7", out)
-        self.assertIn("capture tok", out)
+        self.assertIn("captures that failed\n     ✗ tok", out)
         self.assertIn("html input[name=nope]: no match in the body", out)
 
     def test_load_errors(self):
