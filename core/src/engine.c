@@ -219,6 +219,7 @@ static void fill_result(engine *e, run_result *res)
     res->seed = e->o->seed;
     if (atomic_load(&e->test_aborted)) {
         res->test_aborted = true;
+        res->abort_step = atomic_load(&e->test_aborted) == ABORT_BY_STEP;
         snprintf(res->abort_reason, sizeof res->abort_reason, "%s", e->abort_reason);
     }
     res->iterations_complete = e->global.s ? e->global.s[e->core->reg.metrics[BUILTIN_ITERATIONS].series].count : 0;

@@ -56,7 +56,8 @@ typedef struct run_result {
     int workers;
     double cpu_s;              /* the runner's own user+system CPU time */
     uint64_t seed;             /* the run's seed, to repeat it with --seed */
-    bool test_aborted;         /* on_check_fail: abort_test */
+    bool test_aborted;         /* on_check_fail: abort_test, or an abort step */
+    bool abort_step;           /* by an abort step (k6's exec.test.abort) */
     char abort_reason[512];
     char **check_fail;         /* per series: the first reason a check failed */
     size_t n_check_fail;

@@ -184,6 +184,9 @@ struct volley_worker {
     char err[512];
 };
 
+/* engine.test_aborted: who stopped the test (0: nobody). */
+enum { ABORT_BY_CHECK = 1, ABORT_BY_STEP };
+
 struct engine {
     volley_core *core;
     spec *s;
@@ -210,7 +213,7 @@ struct engine {
     atomic_bool record_warned;       /* a record value was not a number */
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
     atomic_bool flow_warned;         /* a loop or condition got a bad value */
-    atomic_int test_aborted;         /* on_check_fail: abort_test */
+    atomic_int test_aborted;         /* ABORT_BY_*: on_check_fail: abort_test, an abort step */
     pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
     pthread_cond_t gate_cv;
     int gate_n, gate_want;

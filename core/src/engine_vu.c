@@ -47,8 +47,11 @@ void engine_vu_stop(vu_run *v)
 static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
+    /* an aborted test: no VU starts another iteration while the stop
+     * request reaches the workers */
     if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
-        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed) ||
+        atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed))
         return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
@@ -414,18 +417,46 @@ static void abort_test(vu_run *v, const flow_op *op)
 {
     engine *e = v->w->e;
     int expected = 0;
-    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, 1)) {
+    if (atomic_compare_exchange_strong(&e->test_aborted, &expected, ABORT_BY_CHECK)) {
         snprintf(e->abort_reason, sizeof e->abort_reason,
                  "a check or capture failed at %s (on_check_fail: abort_test)", op->location);
         engine_request_stop(e);
     }
 }
 
+/* An abort step (k6's exec.test.abort(reason)): the test stops as with
+ * abort_test; the iteration ends here, failed (a setup that aborts has
+ * failed too, and says why). */
+static void abort_step(vu_run *v, const flow_op *op)
+{
+    engine *e = v->w->e;
+    v->iter_failed = true;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&e->test_aborted, &expected, ABORT_BY_STEP))
+        return;
+    volley_buf *b = &v->w->scratch;
+    b->len = 0;
+    char shown[400];
+    if (tmpl_render(op->abort_reason, &v->pub, b) != 0 || !b->data)
+        snprintf(shown, sizeof shown, "(the reason could not be rendered: out of memory)");
+    else
+        vu_redact(v, b->data, shown, sizeof shown);
+    snprintf(e->abort_reason, sizeof e->abort_reason, "%s%s(abort at %s)", shown,
+             *shown ? " " : "", op->location);
+    if (v->sr->sc->role != SC_ROLE_MAIN)
+        snprintf(e->hook_reason, sizeof e->hook_reason, "%s: %.400s", v->sr->sc->name, e->abort_reason);
+    engine_request_stop(e);
+}
+
+/* A check step's "response": there is none, and none was expected. */
+static const volley_response no_request = {.status = 0};
+
 /* After a step: checks, captures, records; then what on_check_fail says.
  * Returns false when the iteration must end here. */
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    v->last_status = resp ? resp->status : 0;
+    if (op->kind != OP_CHECK)   /* a check step has no response: the last one stays */
+        v->last_status = resp ? resp->status : 0;
     /* One memo for the step's checks and captures: what a check parsed of
      * the response (an HTML document) serves the captures too. */
     volley_memo memo = {.vu = &v->pub};
@@ -632,6 +663,18 @@ void engine_vu_run(vu_run *v)
         if (op->kind == OP_ONCE_EXIT) {
             v->once_done |= (uint64_t)1 << op->once;
             v->pc++;
+            continue;
+        }
+        if (op->kind == OP_CHECK) {
+            if (finish_step(v, op, &no_request))
+                v->pc++;
+            else
+                end_iteration_early(v);
+            continue;
+        }
+        if (op->kind == OP_ABORT) {
+            abort_step(v, op);
+            end_iteration_early(v);
             continue;
         }
         if (op->kind == OP_CTL) {

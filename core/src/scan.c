@@ -59,6 +59,8 @@ spec_tls scan_merged_tls(const spec *s, const service *sv)
         t.insecure = d->insecure;
     if (!t.min_version)
         t.min_version = d->min_version;
+    if (!t.max_version)
+        t.max_version = d->max_version;
     return t;
 }
 
@@ -83,9 +85,15 @@ static void set_tls(probe *q, const spec_tls *t)
         curl_easy_setopt(e, CURLOPT_SSLCERT, t->client_cert);
         curl_easy_setopt(e, CURLOPT_SSLKEY, t->client_key);
     }
-    if (t->min_version)
+    /* the versions (the probe leaves cipher_suites to the steps) */
+    static const long lo[] = {CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_TLSv1_1,
+                              CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_TLSv1_3};
+    static const long hi[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1,
+                              CURL_SSLVERSION_MAX_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_3};
+    if (t->min_version || t->max_version)
         curl_easy_setopt(e, CURLOPT_SSLVERSION,
-                         t->min_version == 13 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2);
+                         (t->min_version ? lo[t->min_version - 10] : CURL_SSLVERSION_DEFAULT) |
+                             (t->max_version ? hi[t->max_version - 10] : CURL_SSLVERSION_MAX_DEFAULT));
     if (!t->server_name || strncmp(q->url, "https://", 8) != 0)
         return;
     CURLU *u = curl_url();

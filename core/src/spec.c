@@ -91,9 +91,11 @@ typedef struct tls_cfg {
     const volley_template *server_name;
     int min_version;
     bool session_resumption;
+    int max_version;
+    volley_string_list cipher_suites;
 } tls_cfg;
 
-static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const tls_versions[] = {"1.0", "1.1", "1.2", "1.3", NULL};
 
 static const volley_option tls_opts[] = {
     {.name = "ca_file", .type = VOLLEY_OPT_STRING, .offset = offsetof(tls_cfg, ca_file),
@@ -108,10 +110,15 @@ static const volley_option tls_opts[] = {
     {.name = "server_name", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(tls_cfg, server_name),
      .help = "name sent in SNI and checked in the certificate instead of the url's host"},
     {.name = "min_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, min_version),
-     .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.2 or 1.3"},
+     .enum_values = tls_versions, .help = "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3"},
     {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
      .offset = offsetof(tls_cfg, session_resumption),
      .help = "false: no session is resumed, every new connection makes a full handshake"},
+    {.name = "max_version", .type = VOLLEY_OPT_ENUM, .offset = offsetof(tls_cfg, max_version),
+     .enum_values = tls_versions, .help = "highest TLS version offered: 1.0, 1.1, 1.2 or 1.3"},
+    {.name = "cipher_suites", .type = VOLLEY_OPT_STRING_LIST,
+     .offset = offsetof(tls_cfg, cipher_suites),
+     .help = "the cipher suites offered, by k6's names (checked by the http and ws plugins)"},
 };
 static const volley_option_map tls_map = {tls_opts, VOLLEY_COUNTOF(tls_opts), sizeof(tls_cfg),
                                           NULL};
@@ -138,7 +145,9 @@ static spec_tls tls_read(const tls_cfg *c)
     if (VOLLEY_OPT_IS_SET(c, 4) && c->server_name)
         t.server_name = tmpl_const(c->server_name);
     if (VOLLEY_OPT_IS_SET(c, 5))
-        t.min_version = c->min_version ? 13 : 12;
+        t.min_version = 10 + c->min_version;
+    if (VOLLEY_OPT_IS_SET(c, 7))
+        t.max_version = 10 + c->max_version;
     return t;
 }
 
@@ -669,6 +678,99 @@ static bool compile_sleep(spec_loader *L, const ynode *step, const char *path, c
     return true;
 }
 
+/*
+ * `- abort: REASON`: k6's exec.test.abort(REASON). The VU that gets there
+ * stops the whole test as on_check_fail: abort_test does (exit 108); the
+ * reason is a template, rendered then.
+ */
+static bool compile_abort(spec_loader *L, const ynode *step, const char *path, const char *group,
+                          op_list *out)
+{
+    const ynode *v = ynode_get(step, "abort");
+    if (step->n_pairs != 1) {
+        ynode_error(L->d, step, "%s: an abort step takes no other keys", path);
+        return false;
+    }
+    if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+        ynode_error(L->d, v, "%s.abort: expected the reason (a string), got %s", path,
+                    v->kind == YNODE_SCALAR ? "null" : ynode_kind_name(v));
+        return false;
+    }
+    char err[512];
+    const volley_template *t = tmpl_compile(&L->s->a, v->str, v->len, &L->scope, err, sizeof err);
+    if (!t) {
+        ynode_error(L->d, v, "%s.abort: %s", path, err);
+        return false;
+    }
+    flow_op *op = push_op(L, out);
+    op->kind = OP_ABORT;
+    op->group = group;
+    op->abort_reason = t;
+    op->location = spec_loc(L, step);
+    return true;
+}
+
+/* A check step's conditions must not read a response: there is none. */
+static bool check_step_conds(spec_loader *L, const ynode *checks, const char *path,
+                             const flow_op *op)
+{
+    bool ok = true;
+    for (size_t i = 0; i < op->n_checks; i++) {
+        const ynode *item = checks->kind == YNODE_SEQ ? checks->items[i] : checks;
+        for (size_t c = 0; c < op->checks[i].n_conds; c++) {
+            const check_cond *cc = &op->checks[i].conds[c];
+            if (cc->reads & VOLLEY_READS_NO_RESPONSE)
+                continue;
+            const ynode *at = ynode_get(item, cc->key->key);
+            ynode_error(L->d, at ? at : item, "%s.check[%zu].%s: a check step makes no request, so "
+                        "its checks are on values (value: { of: ... }); \"%s\" reads a response",
+                        path, i, cc->key->key, cc->key->key);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/*
+ * `- check: [...]` with no http or ws: k6's check(value, {...}) on a value
+ * that is not a response (check(Math.random(), ...), check(null, {"always
+ * passes": true})). Its items record `checks` as any step's; record,
+ * tags and on_check_fail work as on a request step; nothing to capture.
+ */
+static bool compile_check_step(spec_loader *L, const ynode *step, const char *path,
+                               const char *group, op_list *out)
+{
+    bool ok = true;
+    const ynode *cap = ynode_get(step, "capture");
+    if (cap) {
+        ynode_error(L->d, cap, "%s.capture: a check step makes no request: there is nothing to "
+                    "capture", path);
+        ok = false;
+    }
+    const ynode *checks = ynode_get(step, "check");
+    L->cur_step = step;
+    L->cur_group = group;
+    flow_op tmp = {.kind = OP_CHECK, .group = group, .location = spec_loc(L, checks)};
+    ok &= check_compile_list(&L->checks, checks, spec_subpath(L, path, "check"), group, false,
+                             &tmp.checks, &tmp.n_checks);
+    ok = ok && check_step_conds(L, checks, path, &tmp);
+    if (!cap)
+        ok &= spec_compile_step_data(L, step, path, &tmp);
+    for (size_t i = 0; i < tmp.n_records; i++)
+        if (tmp.records[i].source == REC_DURATION || tmp.records[i].source == REC_STATUS) {
+            ynode_error(L->d, ynode_get(step, "record"), "%s.record: a check step makes no request: "
+                        "it has no duration or status to record", path);
+            ok = false;
+            break;
+        }
+    if (!ok) {
+        spec_free_step_data(&tmp);
+        return false;
+    }
+    *push_op(L, out) = tmp;
+    return true;
+}
+
 static bool compile_group(spec_loader *L, const ynode *step, const char *path, const char *scname,
                           const char *group, op_list *out, int depth)
 {
@@ -789,6 +891,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         return compile_once(L, step, path, scname, group, out, depth);
     if (ynode_get(step, "sleep"))
         return compile_sleep(L, step, path, group, out);
+    if (ynode_get(step, "abort"))
+        return compile_abort(L, step, path, group, out);
     /* Exactly one key must name a protocol; the rest are step keys. */
     const ynode *proto_key = NULL;
     const plug *proto = NULL;
@@ -821,6 +925,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "repeat";
         names[nn++] = "for_each";
         names[nn++] = "batch";
+        names[nn++] = "abort";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -841,9 +946,12 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         ok = false;
     }
     if (!proto_key) {
+        if (ok && ynode_get(step, "check"))
+            return compile_check_step(L, step, path, group, out);
         if (ok)
             ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, batch, "
-                        "if, choose, repeat, for_each (or another protocol plugin's key)", path);
+                        "if, choose, repeat, for_each, abort, check (or another protocol plugin's key)",
+                        path);
         return false;
     }
     return compile_protocol_step(L, step, proto_key, proto, path, scname, group, out) && ok;

@@ -41,7 +41,9 @@ typedef enum op_kind {
     OP_STEP = 1, OP_SLEEP, OP_GROUP_ENTER, OP_GROUP_EXIT,
     OP_ONCE_ENTER, OP_ONCE_EXIT,    /* `once:` steps: a VU runs them until they complete once */
     OP_BATCH,                       /* `batch:` its OP_STEPs after it, run at once on lanes */
-    OP_CTL                          /* if, choose, repeat, for_each (flow_ctl.h) */
+    OP_CTL,                         /* if, choose, repeat, for_each (flow_ctl.h) */
+    OP_CHECK,                       /* `check:` with no request: checks on values (k6's check(v, ...)) */
+    OP_ABORT                        /* `abort: REASON`: the test stops (k6's exec.test.abort) */
 } op_kind;
 
 /* Steps one `batch:` may hold, and at most at once (max_parallel). */
@@ -118,6 +120,8 @@ typedef struct flow_op {
     uint16_t batch_max, batch_per_host, batch_hosts;
     uint16_t batch_host;
     const struct flow_ctl *ctl;   /* OP_CTL */
+    /* OP_ABORT: the reason, rendered when the VU gets there */
+    const volley_template *abort_reason;
 } flow_op;
 
 /* What a scenario is for: the spec's own scenarios, or its setup: and
@@ -206,7 +210,8 @@ typedef struct pool_def {
 typedef struct spec_tls {
     const char *ca_file, *client_cert, *client_key, *server_name;
     int insecure;              /* -1, 0 or 1 */
-    int min_version;           /* 0, 12 or 13 */
+    int min_version;           /* 0, or 10 .. 13 (TLS 1.0 .. 1.3) */
+    int max_version;           /* the same */
 } spec_tls;
 
 typedef struct service {

@@ -763,7 +763,8 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
     fprintf(out, "\n     running (%.1fs), %lld/%lld VUs, %llu complete and %llu interrupted iterations%s\n",
             dur, 0LL, (long long)r->vus_max, (unsigned long long)r->iterations_complete,
             (unsigned long long)r->iterations_interrupted, r->interrupted ? " (interrupted)" : r->aborted ? " (aborted by a threshold)"
-            : r->test_aborted ? " (aborted by on_check_fail: abort_test)" : "");
+            : r->test_aborted ? r->abort_step ? " (aborted by an abort step)"
+                                              : " (aborted by on_check_fail: abort_test)" : "");
     print_abort(out, s, r);
 
     print_scenarios(out, s, reg, r, dur, o);

@@ -12,6 +12,8 @@
  *   bytes:       { received: { lt: 1048576 }, sent: { gt: 0 } }
  * The last four read the exchange's fields of volley_response (SDK
  * revision 7): k6's r.proto, r.url, r.timings and the sizes on the wire.
+ *   value:       { of: "${x}", lt: 0.5 }     check_value.c (no response read)
+ *   tls:         { version: tls1.3 }         check_tls.c
  *
  * compile() copies what eval needs into one malloc'd condition and compiles
  * regexes once; eval() only reads the condition and the response, so the
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks_basic_int.h"
 #include "volley/plugin.h"
 
 /* Bytes of a value shown in a failure message before it is cut with "...". */
@@ -1554,11 +1557,17 @@ static const volley_check_key keys[] = {
      .free = limits_free, .eval = limits_eval},
     {.key = "bytes", .options = &bytes_map, .compile = bytes_compile, .free = limits_free,
      .eval = limits_eval},
+    /* in files of their own (checks_basic_int.h) */
+    {.key = "value", .options = &cb_value_map, .compile = cb_value_compile,
+     .free = cb_value_free, .eval = cb_value_eval},
+    {.key = "tls", .options = &cb_tls_map, .compile = cb_tls_compile,
+     .free = cb_tls_free, .eval = cb_tls_eval},
 };
 
 /* What each key reads of a response, so a body nobody checks is dropped. */
 static const uint32_t key_reads[VOLLEY_COUNTOF(keys)] = {
-    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_HEADERS, 0, 0, 0, 0};
+    0, VOLLEY_READS_HEADERS, VOLLEY_READS_BODY, 0, VOLLEY_READS_HEADERS, 0, 0, 0, 0,
+    VOLLEY_READS_NO_RESPONSE, 0};
 
 static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .n_keys = VOLLEY_COUNTOF(keys),
@@ -1566,5 +1575,6 @@ static const volley_check_ops ops = {.size = sizeof(volley_check_ops),
                                      .reads = key_reads};
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_CHECK, .name = "checks-basic", .version = "0.1.0",
-                     .description = "status, header, body, duration_lt, proto, url, timings and bytes checks",
+                     .description = "status, header, body, duration_lt, proto, url, timings, bytes, "
+                                    "value and tls checks",
                      .check = &ops)

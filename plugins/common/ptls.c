@@ -12,9 +12,48 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
-static const char *const versions[] = {"1.2", "1.3", NULL};
+static const char *const versions[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+static const int version_codes[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+
+/*
+ * k6's tlsCipherSuites names (Go's crypto/tls constants, the IANA names
+ * but for the ChaCha20 ones, which k6 writes without _SHA256) and
+ * OpenSSL's names of the same suites. Debian's OpenSSL 3 has no RC4 and
+ * no 3DES suites: they are known names that this OpenSSL cannot offer.
+ */
+static const struct suite {
+    const char *k6, *openssl;
+    bool tls13;
+} suites[] = {
+    {"TLS_RSA_WITH_RC4_128_SHA", "RC4-SHA", false},
+    {"TLS_RSA_WITH_3DES_EDE_CBC_SHA", "DES-CBC3-SHA", false},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA", false},
+    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA", false},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA256", "AES128-SHA256", false},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256", false},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384", false},
+    {"TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "ECDHE-ECDSA-RC4-SHA", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_RC4_128_SHA", "ECDHE-RSA-RC4-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE-RSA-DES-CBC3-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256", false},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA-AES128-SHA256", false},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256", false},
+    {"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", true},
+    {"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", true},
+    {"TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256", true},
+};
 
 static const volley_option options[] = {
     [PTLS_OPT_CA_FILE] = {.name = "ca_file", .type = VOLLEY_OPT_STRING,
@@ -39,12 +78,23 @@ static const volley_option options[] = {
     [PTLS_OPT_MIN_VERSION] = {.name = "min_version", .type = VOLLEY_OPT_ENUM,
                               .offset = offsetof(ptls_config, min_version),
                               .enum_values = versions,
-                              .help = "lowest TLS version accepted: 1.2 or 1.3"},
+                              .help = "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3 "
+                                      "(k6's tlsVersion.min)"},
     [PTLS_OPT_SESSION_RESUMPTION] = {.name = "session_resumption", .type = VOLLEY_OPT_BOOL,
                                      .offset = offsetof(ptls_config, session_resumption),
                                      .default_value = "true",
                                      .help = "false: no session is resumed, every new connection "
                                              "makes a full handshake"},
+    [PTLS_OPT_MAX_VERSION] = {.name = "max_version", .type = VOLLEY_OPT_ENUM,
+                              .offset = offsetof(ptls_config, max_version),
+                              .enum_values = versions,
+                              .help = "highest TLS version offered: 1.0, 1.1, 1.2 or 1.3 "
+                                      "(k6's tlsVersion.max)"},
+    [PTLS_OPT_CIPHER_SUITES] = {.name = "cipher_suites", .type = VOLLEY_OPT_STRING_LIST,
+                                .offset = offsetof(ptls_config, cipher_suites),
+                                .help = "the cipher suites offered, by k6's names "
+                                        "(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "
+                                        "TLS_AES_128_GCM_SHA256; k6's tlsCipherSuites)"},
 };
 
 const volley_option_map ptls_config_map = {options, VOLLEY_COUNTOF(options), sizeof(ptls_config),
@@ -116,6 +166,20 @@ ptls_state ptls_connection_state(const SSL *ssl)
 int ptls_ctx_apply(SSL_CTX *ctx, const ptls_profile *p)
 {
     SSL_CTX_set_info_callback(ctx, info_cb);
+    /* k6 (Go) always asks for a stapled OCSP response */
+    if (SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp) != 1)
+        return -1;
+    if ((p->min_version && SSL_CTX_set_min_proto_version(ctx, p->min_version) != 1) ||
+        (p->max_version && SSL_CTX_set_max_proto_version(ctx, p->max_version) != 1))
+        return -1;
+    /* OpenSSL 3 refuses TLS 1.0 and 1.1 (their MD5+SHA1 signatures) above
+     * security level 0; a spec that asks for them gets them, as in k6 */
+    if ((p->min_version && p->min_version < TLS1_2_VERSION) ||
+        (p->max_version && p->max_version < TLS1_2_VERSION))
+        SSL_CTX_set_security_level(ctx, 0);
+    if ((p->cipher_list && SSL_CTX_set_cipher_list(ctx, p->cipher_list) != 1) ||
+        (p->ciphersuites && SSL_CTX_set_ciphersuites(ctx, p->ciphersuites) != 1))
+        return -1;
     if (!p->server_name)
         return 0;
     X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
@@ -163,7 +227,7 @@ static void bad(const volley_host *h, volley_core *core, const void *field, cons
 static void bad(const volley_host *h, volley_core *core, const void *field, const char *key,
                 char *err, size_t errcap, const char *fmt, ...)
 {
-    char why[512];
+    char why[2048];   /* room for the list of cipher suite names */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
@@ -234,6 +298,8 @@ static void profile_free(ptls_profile *p)
     free(p->cert_pem);
     free(p->key_pem);
     free(p->server_name);
+    free(p->cipher_list);
+    free(p->ciphersuites);
     free(p);
 }
 
@@ -245,10 +311,99 @@ static bool same_str(const char *a, const char *b)
 static bool same(const ptls_profile *a, const ptls_profile *b)
 {
     return a->custom == b->custom && a->insecure == b->insecure &&
-           a->min_version == b->min_version && a->no_resume == b->no_resume &&
+           a->min_version == b->min_version && a->max_version == b->max_version &&
+           same_str(a->cipher_list, b->cipher_list) && same_str(a->ciphersuites, b->ciphersuites) &&
+           a->no_resume == b->no_resume &&
            same_str(a->ca_file, b->ca_file) &&
            same_str(a->client_cert, b->client_cert) && same_str(a->client_key, b->client_key) &&
            same_str(a->server_name, b->server_name);
+}
+
+/* A suite by k6's name (or the IANA name of a ChaCha20 one); NULL. */
+static const struct suite *find_suite(const char *name)
+{
+    for (size_t k = 0; k < sizeof suites / sizeof *suites; k++) {
+        size_t n = strlen(suites[k].k6);
+        if (strncmp(suites[k].k6, name, n) == 0 &&
+            (name[n] == '\0' || (strstr(suites[k].k6, "CHACHA20") && !suites[k].tls13 &&
+                                  strcmp(name + n, "_SHA256") == 0)))
+            return &suites[k];
+    }
+    return NULL;
+}
+
+/* Appends name to the ':'-joined list *l; -1 when out of memory. */
+static int join(char **l, const char *name)
+{
+    size_t n = *l ? strlen(*l) : 0, k = strlen(name);
+    char *m = realloc(*l, n + k + 2);
+    if (!m)
+        return -1;
+    if (n)
+        m[n++] = ':';
+    memcpy(m + n, name, k + 1);
+    *l = m;
+    return 0;
+}
+
+/*
+ * cipher_suites as OpenSSL's two lists: the TLS 1.3 names restrict TLS 1.3,
+ * the others TLS 1.2 and older. A version none of whose suites is named
+ * keeps OpenSSL's defaults (Go, and so k6, never restricts TLS 1.3). An
+ * unknown name is an error that lists the known ones.
+ */
+static int suite_lists(ptls_profile *p, const volley_host *h, volley_core *core,
+                       const ptls_config *c, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < c->cipher_suites.n; i++) {
+        const char *name = c->cipher_suites.v[i];
+        const struct suite *s = find_suite(name);
+        if (!s) {
+            char list[2048] = "";
+            size_t n = 0;
+            for (size_t k = 0; k < sizeof suites / sizeof *suites && n < sizeof list; k++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k ? ", " : "", suites[k].k6);
+            bad(h, core, &c->cipher_suites, "cipher_suites", err, errcap,
+                "unknown cipher suite \"%s\"; the names (k6's) are: %s", name, list);
+            return -1;
+        }
+        if (join(s->tls13 ? &p->ciphersuites : &p->cipher_list, s->openssl) != 0) {
+            snprintf(err, errcap, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * After the context took cipher_suites: the named suites this OpenSSL does
+ * not have (Debian's has no RC4 or 3DES) are said once, as a warning; none
+ * at all of a version's is an error.
+ */
+static void check_suites(const ptls_profile *p, const volley_host *h, volley_core *core,
+                         const ptls_config *c)
+{
+    STACK_OF(SSL_CIPHER) *have = SSL_CTX_get_ciphers(p->ctx);
+    char missing[1024] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < c->cipher_suites.n; i++) {
+        const char *name = c->cipher_suites.v[i];
+        const struct suite *s = find_suite(name);
+        bool found = false;
+        for (int k = 0; s && k < sk_SSL_CIPHER_num(have) && !found; k++)
+            found = strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(have, k)), s->openssl) == 0;
+        if (!found && n < sizeof missing)
+            n += (size_t)snprintf(missing + n, sizeof missing - n, "%s%s", n ? ", " : "", name);
+    }
+    if (!*missing)
+        return;
+    const char *text = "tls.cipher_suites: this OpenSSL (%s) does not offer %s; the other "
+                       "suites are offered";
+    if (VOLLEY_HAS(h, config_warning) && h->config_warning)
+        h->config_warning(core, &c->cipher_suites, text, OpenSSL_version(OPENSSL_VERSION_STRING),
+                          missing);
+    else
+        h->log(core, VOLLEY_LOG_WARN, text, OpenSSL_version(OPENSSL_VERSION_STRING), missing);
 }
 
 /* The candidate's settings from the option; -1 after reporting. */
@@ -259,7 +414,17 @@ static int settings(ptls_profile *p, const volley_host *h, volley_core *core, co
     p->insecure = c->insecure_skip_verify;
     p->no_resume = VOLLEY_OPT_IS_SET(c, PTLS_OPT_SESSION_RESUMPTION) && !c->session_resumption;
     if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_MIN_VERSION))
-        p->min_version = c->min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
+        p->min_version = version_codes[c->min_version];
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_MAX_VERSION))
+        p->max_version = version_codes[c->max_version];
+    if (p->min_version && p->max_version && p->min_version > p->max_version) {
+        bad(h, core, &c->max_version, "max_version", err, errcap,
+            "%s is below tls.min_version %s", versions[c->max_version], versions[c->min_version]);
+        return -1;
+    }
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_CIPHER_SUITES) &&
+        suite_lists(p, h, core, c, err, errcap) != 0)
+        return -1;
     bool has_cert = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_CERT) && c->client_cert;
     bool has_key = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_KEY) && c->client_key;
     if (has_cert != has_key) {
@@ -367,10 +532,23 @@ static int build_ctx(ptls_profile *p, const volley_host *h, volley_core *core,
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
-    if (p->min_version && SSL_CTX_set_min_proto_version(ctx, p->min_version) != 1) {
-        snprintf(err, errcap, "tls.min_version: not supported by this OpenSSL");
+    if ((p->min_version && SSL_CTX_set_min_proto_version(ctx, p->min_version) != 1) ||
+        (p->max_version && SSL_CTX_set_max_proto_version(ctx, p->max_version) != 1)) {
+        snprintf(err, errcap, "tls.min_version/max_version: not supported by this OpenSSL");
         return -1;
     }
+    ERR_clear_error();
+    bool none12 = p->cipher_list && SSL_CTX_set_cipher_list(ctx, p->cipher_list) != 1;
+    bool none13 = !none12 && p->ciphersuites && SSL_CTX_set_ciphersuites(ctx, p->ciphersuites) != 1;
+    if (none12 || none13) {
+        bad(h, core, &c->cipher_suites, "cipher_suites", err, errcap,
+            "this OpenSSL (%s) offers none of the TLS %s suites named here (%s)",
+            OpenSSL_version(OPENSSL_VERSION_STRING), none12 ? "1.2" : "1.3",
+            none12 ? p->cipher_list : p->ciphersuites);
+        return -1;
+    }
+    if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_CIPHER_SUITES))
+        check_suites(p, h, core, c);
     if (ptls_ctx_apply(ctx, p) != 0) {
         snprintf(err, errcap, "tls.server_name: cannot use \"%s\"", p->server_name);
         return -1;
@@ -497,4 +675,95 @@ const char *ptls_version_tag(const SSL *ssl)
     case TLS1_VERSION: return "tls1.0";
     default: return NULL;
     }
+}
+
+/* k6's name of a negotiated suite, else OpenSSL's standard (IANA) name. */
+static const char *suite_name(const SSL *ssl)
+{
+    const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
+    if (!ci)
+        return NULL;
+    const char *name = SSL_CIPHER_get_name(ci);
+    for (size_t k = 0; name && k < sizeof suites / sizeof *suites; k++)
+        if (strcmp(suites[k].openssl, name) == 0)
+            return suites[k].k6;
+    return SSL_CIPHER_standard_name(ci);
+}
+
+/* The status k6 reads from a stapled response: its first answer, parsed
+ * without checking its signature (Go's ocsp.ParseResponse(der, nil));
+ * NULL when none was stapled. */
+static const char *ocsp_parse(SSL *ssl)
+{
+    const unsigned char *der = NULL;
+    long len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
+    if (len <= 0 || !der)
+        return NULL;
+    const char *st = "unknown";
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &der, len);
+    OCSP_BASICRESP *b = r && OCSP_response_status(r) == OCSP_RESPONSE_STATUS_SUCCESSFUL
+                            ? OCSP_response_get1_basic(r)
+                            : NULL;
+    OCSP_SINGLERESP *one = b ? OCSP_resp_get0(b, 0) : NULL;
+    if (one) {
+        int reason = 0;
+        switch (OCSP_single_get0_status(one, &reason, NULL, NULL, NULL)) {
+        case V_OCSP_CERTSTATUS_GOOD: st = "good"; break;
+        case V_OCSP_CERTSTATUS_REVOKED: st = "revoked"; break;
+        default: break;
+        }
+    }
+    OCSP_BASICRESP_free(b);
+    OCSP_RESPONSE_free(r);
+    ERR_clear_error();
+    return st;
+}
+
+static int ssl_ocsp_idx = -1, ssl_suite_idx = -1, sess_ocsp_idx = -1;
+static void new_info_indexes(void)
+{
+    ssl_ocsp_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ssl_suite_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    sess_ocsp_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * A resumed session brings no certificate, so no stapled response: as Go
+ * (k6) keeps the response in its session, the status is kept on the
+ * SSL_SESSION of the full handshake, and read back when it is resumed.
+ * TLS 1.3's tickets are copies of that session (their ex_data too) made
+ * when they arrive, after the handshake, where this runs.
+ */
+static const char *ocsp_status(SSL *ssl)
+{
+    const char *st = ocsp_parse(ssl);
+    SSL_SESSION *sess = SSL_get0_session(ssl);
+    if (sess && sess_ocsp_idx >= 0) {
+        if (st)
+            SSL_SESSION_set_ex_data(sess, sess_ocsp_idx, (void *)st);
+        else if (SSL_session_reused(ssl))
+            st = SSL_SESSION_get_ex_data(sess, sess_ocsp_idx);
+    }
+    return st ? st : "unknown";
+}
+
+ptls_info ptls_conn_info(SSL *ssl)
+{
+    ptls_info in = {NULL, NULL, NULL};
+    if (!ssl || !(in.version = ptls_version_tag(ssl)))
+        return in;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, new_info_indexes);
+    /* found once per connection: its later requests read them back */
+    in.ocsp_status = ssl_ocsp_idx >= 0 ? SSL_get_ex_data(ssl, ssl_ocsp_idx) : NULL;
+    in.cipher_suite = ssl_suite_idx >= 0 ? SSL_get_ex_data(ssl, ssl_suite_idx) : NULL;
+    if (!in.ocsp_status) {
+        in.ocsp_status = ocsp_status(ssl);
+        in.cipher_suite = suite_name(ssl);
+        if (ssl_ocsp_idx >= 0 && ssl_suite_idx >= 0) {
+            SSL_set_ex_data(ssl, ssl_ocsp_idx, (void *)in.ocsp_status);
+            SSL_set_ex_data(ssl, ssl_suite_idx, (void *)in.cipher_suite);
+        }
+    }
+    return in;
 }

@@ -28,7 +28,8 @@
 /* The option, filled by the core (its `set` bits follow this order). */
 enum ptls_opt {
     PTLS_OPT_CA_FILE, PTLS_OPT_INSECURE, PTLS_OPT_CLIENT_CERT, PTLS_OPT_CLIENT_KEY,
-    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION, PTLS_OPT_SESSION_RESUMPTION
+    PTLS_OPT_SERVER_NAME, PTLS_OPT_MIN_VERSION, PTLS_OPT_SESSION_RESUMPTION,
+    PTLS_OPT_MAX_VERSION, PTLS_OPT_CIPHER_SUITES
 };
 
 typedef struct ptls_config {
@@ -38,15 +39,17 @@ typedef struct ptls_config {
     const char *client_cert;
     const char *client_key;
     const volley_template *server_name; /* constant at load time            */
-    int min_version;                   /* index into "1.2", "1.3"           */
+    int min_version;                   /* index into "1.0" .. "1.3"         */
     bool session_resumption;           /* default true                      */
+    int max_version;                   /* index into "1.0" .. "1.3"         */
+    volley_string_list cipher_suites;  /* k6's (IANA) names                 */
 } ptls_config;
 
 /* The `tls` option's sub-map: declare it as
  *   {.name = "tls", .type = VOLLEY_OPT_OBJECT, .sub = &ptls_config_map, ...} */
 extern const volley_option_map ptls_config_map;
 #define PTLS_HELP "TLS options: { ca_file, insecure_skip_verify, client_cert, client_key, " \
-                  "server_name, min_version, session_resumption }"
+                  "server_name, min_version, max_version, cipher_suites, session_resumption }"
 
 /* A distinct set of TLS settings, shared by the steps that have it. */
 typedef struct ptls_profile {
@@ -59,7 +62,11 @@ typedef struct ptls_profile {
     size_t cert_len, key_len;
     char *server_name;       /* NULL: the url's host */
     bool server_name_ip;     /* server_name is an IP address */
-    int min_version;         /* 0 or TLS1_2_VERSION, TLS1_3_VERSION */
+    int min_version;         /* 0 or TLS1_VERSION .. TLS1_3_VERSION */
+    int max_version;         /* the same */
+    char *cipher_list;       /* TLS 1.2 and older suites, OpenSSL's names joined
+                                by ':' (SSL_CTX_set_cipher_list); NULL: default */
+    char *ciphersuites;      /* TLS 1.3 suites (SSL_CTX_set_ciphersuites); NULL */
     bool no_resume;          /* session_resumption: false */
     SSL_CTX *ctx;            /* built at load time from the above */
     struct ptls_profile *next;
@@ -87,9 +94,13 @@ const ptls_profile *ptls_compile(ptls_set *set, const volley_host *h, volley_cor
                                  size_t errcap);
 void ptls_set_free(ptls_set *set);
 
-/* Sets what curl 7.88 has no option for on a context it built from the
- * profile's options (its CURLOPT_SSL_CTX_FUNCTION): server_name as the name
- * checked in the certificate and sent in SNI. 0, or -1 when out of memory. */
+/* Sets on a context what the profile says beyond its CA store and client
+ * certificate: the versions, the cipher suites (and OpenSSL's security
+ * level 0 for TLS 1.0/1.1), a request for a stapled OCSP response, and
+ * server_name as the name checked in the certificate and sent in SNI. The
+ * profile's own context gets it at load time; curl 7.88's per-connection
+ * contexts in its CURLOPT_SSL_CTX_FUNCTION (after curl's own settings, so
+ * these win). 0, or -1 when OpenSSL refuses (out of memory). */
 int ptls_ctx_apply(SSL_CTX *ctx, const ptls_profile *p);
 
 /* k6's code and words for a certificate verification result
@@ -134,5 +145,18 @@ X509_STORE *ptls_store_dup(const ptls_profile *p);
  * "tls1.0" (Go's names as k6 prints them); NULL when no TLS (or an older
  * protocol) was negotiated. Static strings. */
 const char *ptls_version_tag(const SSL *ssl);
+
+/* What checks see of a connection's TLS (volley_response, revision 7):
+ * k6's r.tls_version, r.tls_cipher_suite (k6's name of the suite, else
+ * the IANA one) and r.ocsp.status ("good", "revoked", "unknown": the
+ * first answer of the OCSP response the server stapled, not verified, as
+ * k6 reads it; "unknown" when none was; a resumed session's is its full
+ * handshake's, as Go keeps it). All NULL without TLS. Static
+ * strings; the OCSP response is parsed once per connection (kept on the
+ * SSL). The loop thread of the connection. */
+typedef struct ptls_info {
+    const char *version, *cipher_suite, *ocsp_status;
+} ptls_info;
+ptls_info ptls_conn_info(SSL *ssl);
 
 #endif

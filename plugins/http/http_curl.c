@@ -92,7 +92,7 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primar
     struct curl_tlssessioninfo *ti = NULL;
     if (curl_easy_getinfo(vs->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
         ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
-        vs->tls_version = ptls_version_tag(ti->internals);
+        vs->tls_version = (vs->tls_info = ptls_conn_info(ti->internals)).version;
     return CURL_PREREQFUNC_OK;
 }
 
@@ -211,10 +211,18 @@ static CURLcode apply_tls(http_vu *vs, const ptls_profile *t)
         rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, NULL);
         rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, NULL);
     }
-    long version = !t || !t->min_version              ? CURL_SSLVERSION_DEFAULT
-                   : t->min_version == TLS1_3_VERSION ? CURL_SSLVERSION_TLSv1_3
-                                                      : CURL_SSLVERSION_TLSv1_2;
+    /* versions and suites as curl options too, though the SSL_CTX
+     * callback sets them again: curl reuses a connection only when its
+     * own settings match, so a step's limits never ride on another's */
+    static const long lo[] = {CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_TLSv1_1,
+                              CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_TLSv1_3};
+    static const long hi[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1,
+                              CURL_SSLVERSION_MAX_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_3};
+    long version = (t && t->min_version ? lo[t->min_version - TLS1_VERSION] : CURL_SSLVERSION_DEFAULT) |
+                   (t && t->max_version ? hi[t->max_version - TLS1_VERSION] : CURL_SSLVERSION_MAX_DEFAULT);
     rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION, version);
+    rc |= curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, t ? t->cipher_list : NULL);
+    rc |= curl_easy_setopt(e, CURLOPT_TLS13_CIPHERS, t ? t->ciphersuites : NULL);
     if (t && !t->insecure) {
         /* the worker's copy of its store now, not in a handshake */
         const ptls_profile *with = t;
@@ -390,6 +398,7 @@ static void reset_request(http_vu *vs, uint64_t now)
     vs->t_start = now;
     vs->t_prereq = vs->t_sent = vs->t_first = 0;
     vs->tls_version = NULL;
+    vs->tls_info = (ptls_info){NULL, NULL, NULL};
     vs->resp.hdr_bytes = 0;
     vs->resp.headers.len = 0;
     vs->resp.body.len = 0;

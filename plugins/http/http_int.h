@@ -533,6 +533,7 @@ struct http_vu {
     uint64_t t_sent;                /* curl switched to reading             */
     uint64_t t_first;               /* first response line arrived          */
     const char *tls_version;        /* k6's tag of the request's connection */
+    ptls_info tls_info;             /* and its TLS for checks (the last hop's) */
     http_response resp;             /* what checks get (both clients fill it) */
     volley_buf url;                 /* rendered url                         */
     volley_buf reqbody;             /* rendered body                        */

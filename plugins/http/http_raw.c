@@ -568,6 +568,7 @@ static void parse_failed(http_raw *r, int err)
 static void reset_response(http_raw *r, http_vu *vs)
 {
     vs->t_first = 0;
+    vs->tls_info = (ptls_info){NULL, NULL, NULL};   /* send_request sets it */
     vs->resp.keep_body = r->st->keep_body;
     vs->resp.max_body = r->st->max_body;
     http_parse_reset(&r->parser, &vs->resp, r->st->method == HTTP_HEAD);
@@ -662,7 +663,8 @@ static void send_request(http_raw *r, uint64_t now)
 {
     r->vs->t_prereq = now;
     /* k6's tls_version tag on every https request (http_record clears it) */
-    r->vs->tls_version = r->conn && r->conn->ssl ? ptls_version_tag(r->conn->ssl) : NULL;
+    r->vs->tls_info = ptls_conn_info(r->conn ? r->conn->ssl : NULL);
+    r->vs->tls_version = r->vs->tls_info.version;
     r->phase = PH_SEND;
     r->out_done = 0;
     write_request(r);

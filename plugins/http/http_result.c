@@ -251,6 +251,10 @@ void http_respond(http_worker *w, http_vu *vs, const http_outcome *o)
         .receiving_ms = o->t.receiving,
         .bytes_sent = (uint64_t)o->sent,
         .bytes_received = vs->resp.hdr_bytes + vs->resp.body_bytes,
+        .tls_version = vs->tls_info.version,
+        .tls_cipher_suite = vs->tls_info.cipher_suite,
+        .ocsp_status = vs->tls_info.ocsp_status,
     };
+    vs->tls_info = (ptls_info){NULL, NULL, NULL};
     w->host->step_done(vs->vu, &resp);
 }

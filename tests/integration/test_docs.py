@@ -295,6 +295,8 @@ class DocsTest(VolleyCase):
                     step = {"for_each": [1, 2], key: v, "steps": [http_step]}
                 elif key == "batch":
                     step = {"batch": v}
+                elif key == "abort":
+                    step = {"abort": v}
                 else:
                     step = dict(http_step, **{key: v})
                 add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))

@@ -59,17 +59,19 @@ def all_pass(*paths, n=1):
     return {p: (n, 0) for p in paths}
 
 
-# What each twin must do. rc: exit code; reqs: http_reqs count (an int, or
-# (min, max)); wire: the requests the stand-in saw, when not reqs;
-# checks: {path: (passes, fails)} exactly, or with "min" the
-# passes at least and no fails; checks_total: how many checks, each
-# passing; metrics / metrics_min: {key: {stat: value or least}} of the
-# export; export: a function of the export's metrics that must hold;
-# tagged: (metric, tag, value) that some json-out sample carries;
-# sent: a function of the stand-in's requests (standin.Request: method,
-# path, headers, body). A key NAME@CASE runs twins/NAME.yaml again with
-# the -e values of EXTRA_ENV[NAME@CASE], to take a branch the default
-# run does not.
+# What each twin must do. rc: exit code (rc_in: one of these, for a script
+# whose verdict is random); aborted: the start of run.abort_reason; reqs:
+# http_reqs count (an int, or (min, max)); wire: the requests the stand-in
+# saw, when not reqs; checks: {path: (passes, fails)}
+# exactly, or with "min" the passes at least and no fails; checks_sum:
+# {path: passes + fails} of a check on a random value (left out of
+# checks); checks_total: how many checks, each passing; metrics /
+# metrics_min: {key: {stat: value or least}} of the export; export: a
+# function of the export's metrics that must hold; tagged: (metric, tag,
+# value) that some json-out sample carries; sent: a function of the
+# stand-in's requests (standin.Request: method, path, headers, body). A
+# key NAME@CASE runs twins/NAME.yaml again with the -e values of
+# EXTRA_ENV[NAME@CASE], to take a branch the default run does not.
 # -e values per twin: timing limits loosened where a busy (or sanitized) CI
 # machine, not Volley, would decide the verdict; a shop's chances set to
 # 1 or 0 so that every branch is taken or none.
@@ -161,8 +163,20 @@ EXPECT = {
                                                     "::is correct user", n=2),
                             sent=lambda r: [h.get("Authorization") for _, _, h, *_ in r] ==
                             ["Basic dXNlcjpwYXNzd2Q="] * 2),
-    "enhanced-abort": dict(rc=108, reqs=1, checks={"::failed": (0, 1)},
-                           sent=lambda r: [p for _, p, *_ in r] == ["/status/500"]),
+    "enhanced-abort": dict(rc=108, reqs=0, checks={}, aborted="failed (abort at "),
+    # random values: the top-level check passes or fails, my_rate's one
+    # sample decides its threshold (so the exit code), as in k6
+    "es6sample": dict(rc_in=(0, 99), reqs=2, checks_sum={"::top-level test": 1}, checks={
+        **all_pass("::my group::random value is < 0.5", "::my group::json::status is 200",
+                   "::my group::json::X-Test header is correct", "::my group::html::status is 200",
+                   "::my group::html::content type is html",
+                   "::my group::html::welcome message is correct", "::my group::nested::always passes"),
+        "::my group::nested::always fails": (0, 1)},
+        metrics={"my_counter": {"count": 1}}, tagged=[("my_counter", "tag", "test")],
+        sent=lambda r: [(p, h.get("X-Test")) for _, p, h, *_ in r] == [("/get", "abc123"), ("/test.k6.io/", None)]),
+    "tlsconfig": dict(reqs=1, checks=all_pass("::is TLSv1.2", "::is sha256 cipher suite"),
+                      tagged=[("http_reqs", "tls_version", "tls1.2")]),
+    "ocsp": dict(reqs=1, checks=all_pass("::is OCSP response good")),
     # --- twins that wait for features being built (# needs: in the file) ---
     # k6 (Go's url.Values) sorts the keys; the twin sends them in the
     # order written, with the list's values in its order
@@ -213,7 +227,8 @@ EXPECT = {
                           metrics_min={"ws_msgs_sent": {"count": 8}}),   # SET_NAME and LEAVE on each
     "thresholds_readme_example": dict(reqs=(8, None), checks_min={"::status is 200": 2, "::http2 is used": 2,
                                                                   "::content is present": 2}),
-    "base64": dict(reqs=1, checks_total=8),
+    "base64": dict(reqs=0, checks=all_pass(*["::is %s %s correct" % (e, d) for e in ("std", "rawstd", "url", "rawurl")
+                                               for d in ("encoding", "decoding")])),
     # random picks: every check run passes, and the path is consistent
     "pantheon": dict(reqs=(91, 111), checks_min={p: 1 for p in SHOP_ALWAYS}, sent=shop_visit),
     "pantheon@every-product": dict(reqs=111, checks=all_pass(*SHOP_CHECKS), metrics={"captures": {"fails": 0}},
@@ -253,8 +268,10 @@ class K6Twins(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="k6twins-", dir=base)
         os.makedirs(os.path.join(cls.tmp, "pki"))
         cls.pki = tlspki.Pki(os.path.join(cls.tmp, "pki"))
-        cls.standin = standin.StandIn(0, 0, cls.pki.path("server.pem"), cls.pki.path("server.key"), 0)
+        cls.standin = standin.StandIn(0, 0, cls.pki.path("server.pem"), cls.pki.path("server.key"), 0,
+                                      *cls.pki.rsa_server())
         cls.h2 = None
+        cls.ocsp = None
         cls.env = {"K6_STANDIN": cls.standin.http, "K6_STANDIN_HOST": cls.standin.http[len("http://"):],
                    "K6_STANDIN_TLS": cls.standin.https, "K6_STANDIN_WS": cls.standin.ws,
                    "K6_STANDIN_CA": cls.pki.path("ca.pem")}
@@ -263,6 +280,8 @@ class K6Twins(unittest.TestCase):
     def tearDownClass(cls):
         if cls.h2:
             cls.stop_h2()
+        if cls.ocsp:
+            cls.stop_h2(cls.ocsp)
         cls.standin.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
@@ -296,11 +315,58 @@ class K6Twins(unittest.TestCase):
                 time.sleep(0.1)
 
     @classmethod
-    def stop_h2(cls):
-        """Stops the nginx start_h2 started (by its pid) and waits for it."""
+    def start_ocsp(cls):
+        """An nginx over TLS in front of the stand-in that staples an OCSP
+        response (status good) for its certificate, made here with
+        `openssl ocsp` and the private CA, for ocsp.js's r.ocsp.status."""
+        if cls.ocsp:
+            return
+        d = os.path.join(cls.tmp, "ocsp")
+        os.makedirs(os.path.join(d, "logs"))
+        pki = cls.pki.path
+        serial = subprocess.run(["openssl", "x509", "-in", pki("server.pem"), "-noout", "-serial"],
+                                check=True, capture_output=True, text=True).stdout.strip().split("=")[1]
+        with open(os.path.join(d, "index.txt"), "w") as f:
+            f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=localhost\n" % serial)
+        subprocess.run(["openssl", "ocsp", "-issuer", pki("ca.pem"), "-cert", pki("server.pem"),
+                        "-no_nonce", "-reqout", os.path.join(d, "req.der")], check=True, capture_output=True)
+        subprocess.run(["openssl", "ocsp", "-index", os.path.join(d, "index.txt"), "-rsigner", pki("ca.pem"),
+                        "-rkey", pki("ca.key"), "-CA", pki("ca.pem"), "-reqin", os.path.join(d, "req.der"),
+                        "-respout", os.path.join(d, "good.der"), "-ndays", "1"], check=True, capture_output=True)
+        with open(os.path.join(d, "chain.pem"), "w") as out:
+            for name in ("server.pem", "ca.pem"):
+                with open(pki(name)) as f:
+                    out.write(f.read())
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write("events {}\nhttp {\n access_log off;\n server {\n"
+                    "  listen 127.0.0.1:%d ssl;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
+                    "  ssl_stapling on;\n  ssl_stapling_file %s;\n"
+                    "  location / { proxy_pass %s; proxy_set_header Host $http_host; }\n }\n}\n"
+                    % (port, os.path.join(d, "chain.pem"), pki("server.key"), os.path.join(d, "good.der"),
+                       cls.standin.http))
+        subprocess.run(["nginx", "-p", d + "/", "-c", d + "/nginx.conf", "-e", d + "/logs/error.log",
+                        "-g", "pid %s/nginx.pid; worker_processes 1;" % d], check=True)
+        cls.ocsp = d
+        cls.env["K6_STANDIN_OCSP"] = "https://127.0.0.1:%d" % port
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    @classmethod
+    def stop_h2(cls, d=None):
+        """Stops the nginx start_h2 (or start_ocsp: its d) started (by its
+        pid) and waits for it."""
         import signal
         try:
-            with open(os.path.join(cls.h2, "nginx.pid")) as f:
+            with open(os.path.join(d or cls.h2, "nginx.pid")) as f:
                 pid = int(f.read())
         except (OSError, ValueError):
             return
@@ -316,8 +382,11 @@ class K6Twins(unittest.TestCase):
     def run_twin(self, name):
         path = os.path.join(TWINS, twin_of(name) + ".yaml")
         with open(path) as f:
-            if "K6_STANDIN_H2" in f.read():
-                self.start_h2()
+            text = f.read()
+        if "K6_STANDIN_H2" in text:
+            self.start_h2()
+        if "K6_STANDIN_OCSP" in text:
+            self.start_ocsp()
         summary = os.path.join(self.tmp, name + "-summary.json")
         handle = os.path.join(self.tmp, name + "-summary-data.json")
         samples = os.path.join(self.tmp, name + ".ndjson")
@@ -342,7 +411,13 @@ class K6Twins(unittest.TestCase):
         want = EXPECT[name]
         p, data, samples, sent, took = self.run_twin(name)
         why = "%s: rc %d\n%s\n%s" % (name, p.returncode, p.stdout[-3000:], p.stderr[-2000:])
-        self.assertEqual(p.returncode, want.get("rc", 0), why)
+        if "rc_in" in want:
+            self.assertIn(p.returncode, want["rc_in"], why)
+        else:
+            self.assertEqual(p.returncode, want.get("rc", 0), why)
+        if "aborted" in want:
+            self.assertTrue(data["run"]["aborted"], why)
+            self.assertTrue(data["run"]["abort_reason"].startswith(want["aborted"]), why)
         self.assertLess(took, 10, "%s took %.1fs: a twin runs in seconds" % (name, took))
         reqs = data["metrics"].get("http_reqs", {}).get("count", 0)
         if isinstance(want.get("reqs"), tuple):
@@ -354,6 +429,8 @@ class K6Twins(unittest.TestCase):
             self.assertEqual(reqs, want["reqs"], why)
             self.assertEqual(len(sent), want.get("wire", want["reqs"]), "the stand-in saw %d requests" % len(sent))
         got = checks_of(data["root_group"])
+        for path, n in want.get("checks_sum", {}).items():
+            self.assertEqual(sum(got.pop(path, (0, 0))), n, why)   # passes + fails
         if "checks" in want:
             self.assertEqual(got, want["checks"], why)
         for path, least in want.get("checks_min", {}).items():

@@ -610,7 +610,7 @@ scenarios:
     executor: per-vu-iterations
     flow:
       - http: {{ url: "https://127.0.0.1:9/a" }}
-      - http: {{ url: "https://127.0.0.1:9/b", tls: {{ min_version: "1.1" }} }}
+      - http: {{ url: "https://127.0.0.1:9/b", tls: {{ min_version: "1.4" }} }}
       - http: {{ url: "${{services.api}}/c" }}
       - http: {{ url: "https://127.0.0.1:9/d", tls: {{ ca_file: "{p('ca.pem')}", client_key: "{p('client.key')}" }} }}
       - ws: {{ url: "wss://127.0.0.1:9/e", tls: {{ ca_file: "{p('ca.pem')}", client_cert: "{p('client.pem')}", client_key: "{p('other.key')}" }} }}
@@ -630,8 +630,8 @@ scenarios:
         want = [
             "%s:3:%d: error: defaults.tls.ca_file: cannot read \"%s/missing-ca.pem\": No such file "
             "or directory" % (spec, col(3, "missing-ca.pem"), d),
-            "%s:13:%d: error: scenarios.s.flow[1].http.tls.min_version: unknown value \"1.1\"; "
-            "expected one of: 1.2, 1.3 (did you mean \"1.2\"?)" % (spec, col(13, '"1.1"')),
+            "%s:13:%d: error: scenarios.s.flow[1].http.tls.min_version: unknown value \"1.4\"; "
+            "expected one of: 1.0, 1.1, 1.2, 1.3 (did you mean \"1.0\"?)" % (spec, col(13, '"1.4"')),
             "%s:7:%d: error: scenarios.s.flow[2].http.tls.client_cert: needs tls.client_key, the "
             "certificate's private key (PEM)" % (spec, col(7, '"/')),
             "%s:15:%d: error: scenarios.s.flow[3].http.tls.client_key: needs tls.client_cert, the "

@@ -9,6 +9,8 @@ Pki(dir) writes, with the openssl command line (EC P-256 keys, 2 days):
   client.pem / client.key    signed by client-ca, CN "volley-client"
   other.key                  a key that belongs to no certificate
   other-ca.pem               an unrelated CA
+Pki.rsa_server() makes server-rsa.pem / server-rsa.key on first use: as
+server.pem but RSA-2048, for the cipher suites with RSA key exchange.
 
 HttpsServer(cert, key, client_ca=None, max_tls12=False, alpn=None) is an
 HTTPS/1.1 server on 127.0.0.1 that answers every request with 200 and a
@@ -50,6 +52,21 @@ class Pki:
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+    def rsa_server(self):
+        """(cert, key) of an RSA-2048 server certificate for 127.0.0.1 and
+        localhost, signed by ca.pem; made on first use."""
+        cert, key = self.path("server-rsa.pem"), self.path("server-rsa.key")
+        if not os.path.exists(cert):
+            ext_file = self.path("server-rsa.ext")
+            with open(ext_file, "w") as f:
+                f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                     "-out", self.path("server-rsa.csr"), "-subj", "/CN=localhost")
+            _openssl("x509", "-req", "-in", self.path("server-rsa.csr"), "-CA", self.path("ca.pem"),
+                     "-CAkey", self.path("ca.key"), "-CAcreateserial", "-out", cert, "-days", "2",
+                     "-extfile", ext_file)
+        return cert, key
 
     def _ca(self, name, cn):
         _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",

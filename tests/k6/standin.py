@@ -18,8 +18,9 @@ network. Standard library only.
              gives (the twins that skip verification use one nobody trusts)
   ws         tests/ws/wsserver.py's paths (/echo, ...) on its own port
 
-As a program: standin.py [--http PORT] [--https PORT --cert PEM --key KEY]
-[--ws PORT]; 0 picks a free port (default: http on 18900, the twins'
+As a program: standin.py [--http PORT] [--https PORT --cert PEM --key KEY
+[--rsa-cert PEM --rsa-key KEY]] [--ws PORT] (a second, RSA certificate
+for the suites with RSA key exchange); 0 picks a free port (default: http on 18900, the twins'
 default). It prints "ready http=URL https=URL ws=URL", serves until
 SIGTERM or SIGINT, then shuts down cleanly and prints "stopped". tests/integration/test_k6_twins.py
 uses the StandIn class directly."""
@@ -395,7 +396,8 @@ class StandIn:
     """Starts the http (and https, and ws) servers on 127.0.0.1; stop()
     shuts them down and joins their threads."""
 
-    def __init__(self, http_port=0, https_port=None, cert=None, key=None, ws_port=None):
+    def __init__(self, http_port=0, https_port=None, cert=None, key=None, ws_port=None,
+                 rsa_cert=None, rsa_key=None):
         self.state = _State()
         self.servers, self.threads = [], []
         self.http = self._serve(http_port, None)
@@ -403,6 +405,12 @@ class StandIn:
         if https_port is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
+            # OpenSSL's default suites, RSA key exchange among them (Python
+            # leaves it out), with an RSA certificate beside the EC one:
+            # what a public site such as badssl.com offers (tlsconfig.js)
+            ctx.set_ciphers("DEFAULT")
+            if rsa_cert:
+                ctx.load_cert_chain(rsa_cert, rsa_key)
             self.https = self._serve(https_port, ctx)
         self.ws = None
         self._ws_loop = None
@@ -468,7 +476,8 @@ def main(argv):
     https = opt("--https")
     ws = opt("--ws")
     s = StandIn(int(opt("--http", "18900")), int(https) if https is not None else None,
-                opt("--cert"), opt("--key"), int(ws) if ws is not None else None)
+                opt("--cert"), opt("--key"), int(ws) if ws is not None else None,
+                opt("--rsa-cert"), opt("--rsa-key"))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *a: done.set())

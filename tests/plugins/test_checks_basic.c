@@ -149,10 +149,10 @@ static void test_descriptor(void **state)
     assert_string_equal(plugin->name, "checks-basic");
     assert_non_null(plugin->check);
     assert_int_equal(plugin->check->size, sizeof(volley_check_ops));
-    assert_int_equal(plugin->check->n_keys, 9);
+    assert_int_equal(plugin->check->n_keys, 11);
     const char *names[] = {"status", "header", "body", "duration_lt", "cookie", "proto", "url",
-                           "timings", "bytes"};
-    for (size_t i = 0; i < 9; i++) {
+                           "timings", "bytes", "value", "tls"};
+    for (size_t i = 0; i < 11; i++) {
         const volley_check_key *k = key_named(names[i]);
         assert_non_null(k->options);
         assert_true(k->options->config_size >= sizeof(uint64_t));
@@ -803,6 +803,74 @@ static void test_threads(void **state)
     release("duration_lt", conds.duration);
 }
 
+
+/* value: a condition on its own value, no response read. */
+static void test_value(void **state)
+{
+    (void)state;
+    volley_response none = {.status = 0};
+    void *c = compile("value", "true");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    const char *falsy[] = {"false", "0", "\"\"", "null", "0.0"};
+    for (size_t i = 0; i < 5; i++) {
+        c = compile("value", falsy[i]);
+        char msg[256];
+        assert_false(eval("value", c, &none, msg, sizeof msg));
+        assert_non_null(strstr(msg, "is not truthy"));
+        release("value", c);
+    }
+    c = compile("value", "{ of: 0.25, lt: 0.5, gt: 0.2, gte: 0.25, lte: 0.25 }");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    c = compile("value", "{ of: 0.75, lt: 0.5 }");
+    expect("value", c, &none, false, "0.75 is not less than 0.5");
+    release("value", c);
+    c = compile("value", "{ of: \"0.25\", lt: 0.5 }");   /* a quoted literal is a string */
+    expect("value", c, &none, false, "\"0.25\" is not a number");
+    release("value", c);
+    c = compile("value", "{ of: 2, equals: 2.0, not_equals: \"2\" }");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    c = compile("value", "{ of: abc, equals: abd }");
+    expect("value", c, &none, false, "\"abc\" is not \"abd\"");
+    release("value", c);
+    c = compile("value", "{ of: abc, not_equals: abc }");
+    expect("value", c, &none, false, "\"abc\" is, and must not be, \"abc\"");
+    release("value", c);
+    c = compile("value", "{ of: GET-42, matches: \"^GET-[0-9]+$\", contains: \"-4\" }");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    c = compile("value", "{ of: GET, contains: POST }");
+    expect("value", c, &none, false, "\"GET\" does not contain the text");
+    release("value", c);
+    compile_fails("value", "{ of: x, matches: \"(\" }", "value.matches: invalid regular expression");
+    fill_fails("value", "{ lt: 1 }", "missing required key \"of\"");
+}
+
+/* tls: the response's revision 7 fields. */
+static void test_tls(void **state)
+{
+    (void)state;
+    volley_response r = with_status(200);
+    void *c = compile("tls", "{ version: tls1.2, cipher_suite: TLS_RSA_WITH_AES_128_GCM_SHA256, "
+                             "ocsp_status: good }");
+    expect("tls", c, &r, false, "the response did not come over TLS");
+    r.tls_version = "tls1.2";
+    r.tls_cipher_suite = "TLS_RSA_WITH_AES_128_GCM_SHA256";
+    r.ocsp_status = "good";
+    expect("tls", c, &r, true, NULL);
+    r.ocsp_status = "revoked";
+    expect("tls", c, &r, false, "the OCSP status is revoked, not good");
+    r.ocsp_status = NULL;   /* none told: k6's unknown */
+    expect("tls", c, &r, false, "the OCSP status is unknown, not good");
+    r.tls_version = "tls1.3";
+    expect("tls", c, &r, false, "the TLS version is tls1.3, not tls1.2");
+    release("tls", c);
+    compile_fails("tls", "{}", "expected at least one of version, cipher_suite, ocsp_status");
+    fill_fails("tls", "{ version: \"1.2\" }", "expected one of: tls1.0, tls1.1, tls1.2, tls1.3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -828,6 +896,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exchange_needs_revision_7, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_never_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
     };

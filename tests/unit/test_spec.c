@@ -674,7 +674,7 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, check, capture, "
+               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, "
                "record, on_check_fail, tags, noop");
     /* batch: only steps of protocols that run in batches (step_host) */
     LOAD_FAILS(f, HEAD
@@ -700,8 +700,7 @@ static void test_flow_errors(void **state)
                "      - sleep: 1s\n"
                "      - {}\n",
                ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, batch, if, "
-               "choose, repeat, for_each (or "
-               "another protocol plugin's key)");
+               "choose, repeat, for_each, abort, check (or another protocol plugin's key)");
 }
 
 static void test_group_errors(void **state)
@@ -1091,7 +1090,7 @@ static void test_check_errors(void **state)
                "            status: [abc]\n",
                ":9:13: error: scenarios.s.flow[0].check[0]: unknown check \"stauts\" (did you mean "
                "\"status\"?); known checks: status, header, body, duration_lt, cookie, proto, url, "
-               "timings, bytes, json, name",
+               "timings, bytes, value, tls, json, name",
                ":10:13: error: scenarios.s.flow[0].check[1]: missing required key \"name\" (each "
                "check item is named)",
                ":11:13: error: scenarios.s.flow[0].check[2]: check \"nothing\" has no condition (add "
@@ -1168,7 +1167,7 @@ static void test_plugin_checks_and_captures(void **state)
                "step; a captured name is visible from the next step on (and in this step's record)",
                ":8:30: error: scenarios.s.flow[0].noop.each[0]: unknown check \"stauts\" (did you "
                "mean \"status\"?); known checks: status, header, body, duration_lt, cookie, proto, "
-               "url, timings, bytes, json, name",
+               "url, timings, bytes, value, tls, json, name",
                ":9:37: error: scenarios.s.flow[0].noop.expect.capture.tok: expected json.PATH, "
                "header.NAME, cookie.NAME, jar_cookie.NAME, url, { json: PATH }, { header: NAME }, "
                "{ cookie: NAME }, { jar_cookie: NAME }, { regex: PATTERN }, { html: SELECTOR } or "
@@ -1721,7 +1720,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, if, choose, repeat, for_each, batch, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -1887,16 +1886,16 @@ static void test_tls_layers(void **state)
     /* The core checks what defaults and services write. */
     LOAD_FAILS(f, HEAD
                "services:\n"
-               "  api: { url: \"https://x:1\", tls: { min_version: \"1.0\", ca: x } }\n"
+               "  api: { url: \"https://x:1\", tls: { min_version: \"1.4\", ca: x } }\n"
                "defaults:\n"
                "  tls: { insecure_skip_verify: yes }\n"
                "scenarios:\n"
                "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n",
-               ":3:50: error: services.api.tls.min_version: unknown value \"1.0\"; expected one of: "
-               "1.2, 1.3 (did you mean \"1.2\"?)",
+               ":3:50: error: services.api.tls.min_version: unknown value \"1.4\"; expected one of: "
+               "1.0, 1.1, 1.2, 1.3 (did you mean \"1.0\"?)",
                ":3:57: error: services.api.tls: unknown key \"ca\"; valid keys: ca_file, "
                "insecure_skip_verify, client_cert, client_key, server_name, min_version, "
-               "session_resumption",
+               "session_resumption, max_version, cipher_suites",
                ":5:32: error: defaults.tls.insecure_skip_verify: expected true or false, got string "
                "\"yes\"");
     remove_file(f, "ca.pem");

@@ -69,6 +69,10 @@ extern "C" {
  *               volley_run_summary.n_captures and .captures;
  *               VOLLEY_OPT_REPEAT (a template map whose list values
  *               repeat their key: form and query's tag: [a, b])
+ *               volley_response.tls_version, .tls_cipher_suite and
+ *               .ocsp_status (the connection's TLS, read likewise);
+ *               VOLLEY_READS_NO_RESPONSE (a check key that may stand in
+ *               a `check:` step without a request)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -400,6 +404,14 @@ typedef struct volley_response {
                                      as a Cookie header value "a=1; b=2";
                                      NULL: the protocol has no jar          */
     size_t jar_len;
+    /* The connection's TLS (revision 7, read as the fields above): static
+     * strings, all NULL on a plain connection or without a response. */
+    const char *tls_version;      /* k6's r.tls_version: "tls1.3", "tls1.2" */
+    const char *tls_cipher_suite; /* k6's r.tls_cipher_suite: k6's name of the
+                                     suite, "TLS_AES_128_GCM_SHA256"        */
+    const char *ocsp_status;      /* k6's r.ocsp.status of the stapled OCSP
+                                     response: "good", "revoked", "unknown"
+                                     (none stapled, as k6 says)             */
 } volley_response;
 
 /* volley_response.has (revision 7). */
@@ -566,7 +578,11 @@ typedef struct volley_host {
 enum {
     VOLLEY_READS_HEADERS = 1u << 0,
     VOLLEY_READS_BODY = 1u << 1,
-    VOLLEY_READS_ALL = VOLLEY_READS_HEADERS | VOLLEY_READS_BODY
+    VOLLEY_READS_ALL = VOLLEY_READS_HEADERS | VOLLEY_READS_BODY,
+    /* revision 7, in volley_check_ops.reads: the key reads nothing of a
+     * response, only its own values (checks-basic's `value`), so it may
+     * stand in a `check:` step that makes no request */
+    VOLLEY_READS_NO_RESPONSE = 1u << 2
 };
 
 /* No size of its own: the core makes it, and a field added later is read
