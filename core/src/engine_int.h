@@ -120,6 +120,8 @@ typedef struct vu_run {
     uint64_t iters_done;
     uint64_t group_start[MAX_GROUP_DEPTH];
     int last_status;                 /* of its last response this iteration (if: status) */
+    const volley_tag *vtags;         /* its scenario's tags (sample_tags.vu), with */
+    size_t n_vtags;                  /*   tag_stage the stage its iteration began in */
     struct flow_vu *fc;              /* loop state (engine_flow.c), NULL until needed */
     uv_timer_t timer;                /* sleep and yield */
     void **pstate;                   /* per protocol; NULL when unused */
@@ -381,6 +383,21 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 static inline stage_pos *engine_sc_stage(sc_run *sr)
 {
     return sr->stage.track ? &sr->stage : NULL;
+}
+
+/* The tags of the scenario's samples for something that begins at `at`
+ * (monotonic): its `tags:`, with tag_stage the stage in effect then (the
+ * last one past the end, as k6's getCurrentStageIndex). */
+static inline void engine_sc_tags(const sc_run *sr, uint64_t at, const volley_tag **t, size_t *n)
+{
+    const scenario *sc = sr->sc;
+    *t = sc->tags;
+    *n = sc->n_tags;
+    if (sc->stage_tags) {
+        int64_t since = at > sr->start_at ? (int64_t)(at - sr->start_at) : 0;
+        *t = sc->stage_tags[sched_stage_at(&sc->profile, since)];
+        *n = sc->n_tags + 1;
+    }
 }
 
 void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,

@@ -44,7 +44,7 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
     /* A lane's sample is its own step's (a step of a batch). */
     uint32_t pc = vu->lane_of ? ((vu_lane *)vu)->pc : v->pc;
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = "",
-                      .stage = engine_sc_stage(v->sr)};
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     if (pc < v->sr->sc->n_ops) {
         const flow_op *op = &v->sr->sc->ops[pc];
         st.group = op->group;

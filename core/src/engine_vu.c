@@ -125,13 +125,14 @@ static void begin_iteration(vu_run *v)
     v->pc = 0;
     v->iter_start = now;
     v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
+    engine_sc_tags(v->sr, v->has_arrival ? v->scheduled_at : now, &v->vtags, &v->n_vtags);
     if (v->has_arrival) {
         /* Open model: the iteration is measured from when it was due, so a
          * late start (the runner's lag) shows in iteration_duration. */
         v->has_arrival = false;
         v->iter_start = v->scheduled_at;
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
-                          .stage = engine_sc_stage(v->sr)};
+                          .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
                       now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
     }
@@ -141,7 +142,7 @@ static void end_iteration(vu_run *v)
 {
     uint64_t now = engine_mono_now();
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
-                          .stage = engine_sc_stage(v->sr)};
+                          .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
     atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
     engine_worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6,
@@ -226,7 +227,7 @@ static void check_result(vu_run *v, uint32_t metric, const char *group, uint32_t
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group, .capture = capture,
-                      .stage = engine_sc_stage(v->sr)};
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     /* k6's check(res, sets, tags): the step's own `tags:` reach `checks` */
     if (v->pc < v->sr->sc->n_ops) {
         st.step = v->sr->sc->ops[v->pc].tags;
@@ -407,7 +408,8 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         }
         }
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                          .step = op->tags, .n_step = op->n_tags, .stage = engine_sc_stage(v->sr)};
+                          .step = op->tags, .n_step = op->n_tags, .vu = v->vtags, .n_vu = v->n_vtags,
+                          .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, r->metric, x, &st);
     }
 }
@@ -594,7 +596,7 @@ static void group_exit(vu_run *v, const flow_op *op)
         return;
     double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                      .stage = engine_sc_stage(v->sr)};
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
 }
 
