@@ -474,15 +474,15 @@ static bool batch_not_run(vu_run *v, const flow_op *op)
     return stop;
 }
 
-/* step_done of a step of a batch, from its lane. */
-static void lane_step_done(vu_lane *l, const volley_response *resp)
+/* step_done of a step of a batch, from its slot: a lane's pc, or the
+ * batch's `own` (the step on the VU itself). */
+static void batch_step_done(vu_run *v, uint32_t *slot, const volley_response *resp)
 {
-    vu_run *v = engine_vu_of(&l->pub);
-    if (v->state != VU_IN_BATCH || l->pc == LANE_IDLE)
+    if (v->state != VU_IN_BATCH || *slot == LANE_IDLE)
         return;   /* a late call after a cancel: ignore */
-    if (!finish_step(v, &v->sr->sc->ops[l->pc], resp))
+    if (!finish_step(v, &v->sr->sc->ops[*slot], resp))
         v->batch->stop = true;
-    if (!engine_batch_lane_done(v, l))
+    if (!engine_batch_step_done(v, slot))
         return;
     batch_over(v, v->batch->stop);
     v->state = VU_IDLE;
@@ -495,10 +495,15 @@ static void lane_step_done(vu_lane *l, const volley_response *resp)
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
 {
     if (vu->lane_of) {
-        lane_step_done((vu_lane *)vu, resp);
+        vu_lane *l = (vu_lane *)vu;
+        batch_step_done(engine_vu_of(vu), &l->pc, resp);
         return;
     }
     vu_run *v = (vu_run *)vu;
+    if (v->state == VU_IN_BATCH) {
+        batch_step_done(v, &v->batch->own, resp);
+        return;
+    }
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];

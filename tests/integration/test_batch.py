@@ -2,9 +2,13 @@
 measured as its own request with its own checks and captures, on
 connections of the VU's lanes; max_parallel and max_parallel_per_host
 (k6's batch=20, batchPerHost=6) limit them; a batch with `group:` is timed
-in group_duration. Against the loopback nginx (/delay100 answers after
-100 ms, /slow after 3 s, /conn names the connection of the request) and the
-recording server of volleytest.py. Timing bounds are generous: they tell
+in group_duration. As k6 runs a batch on the VU's own transport, one
+request of a batch runs on the VU itself (its first on the VU's idle
+keep-alive connection), and the batch shares the VU's cookie jar.
+Against the loopback nginx (/delay100 answers after 100 ms, /slow after
+3 s, /conn names the connection of the request, /cookies echoes the
+Cookie header, /cookies/set and /cookies/logout set and remove cookies)
+and the recording server of volleytest.py. Timing bounds are generous: they tell
 one delay from several, not a fast machine from a slow one."""
 import json
 import os
@@ -12,6 +16,8 @@ import time
 import unittest
 
 from volleytest import NGINX, Recorder, VolleyCase
+
+CLIENTS = ("auto", "curl")   # the fast path and VOLLEY_HTTP_CLIENT=curl
 
 HEAD = """
 version: 1
@@ -135,6 +141,82 @@ thresholds:
         # ...kept alive by the lanes from one iteration to the next
         self.assertEqual(set(seen[0]), set(seen[1]), seen)
         self.assertEqual(set(seen[0]), set(seen[2]), seen)
+
+    def test_first_request_reuses_the_vus_connection(self):
+        # k6's examples/thresholds_readme_example.js: r[0].timings.connecting
+        # == 0 from the VU's first iteration, after a request to the host.
+        for client in CLIENTS:
+            rec = Recorder()
+            out = os.path.join(self.tmp, "conn-%s.ndjson" % client)
+            try:
+                spec = HEAD % (NGINX, 1) + """
+      - http: { name: page, url: "${services.api}/conn" }
+        capture: { c0: json.connection }
+      - batch:
+          - http: { name: b0, url: "${services.api}/conn" }
+            capture: { c1: json.connection }
+            check: { name: reused connection, timings: { connecting: { eq: 0 } } }
+          - http: { name: b1, url: "${services.api}/conn" }
+            capture: { c2: json.connection }
+          - http: { name: b2, url: "${services.api}/conn" }
+            capture: { c3: json.connection }
+      - http: { name: seen, method: POST, url: "%s/seen", body: "${c0} ${c1} ${c2} ${c3}" }
+""" % rec.url
+                rc, o, err, s = self.run_spec(spec, "--out", "json-out=" + out,
+                                              env={"VOLLEY_HTTP_CLIENT": client})
+                self.assertEqual(rc, 0, o + err)
+                seen = [r["body"].split() for r in rec.taken() if r["path"] == "/seen"]
+            finally:
+                rec.stop()
+            self.assertEqual(s["metrics"]["checks"]["passes"], 1, client)
+            self.assertEqual(s["metrics"]["checks"]["fails"], 0, client)
+            self.assertEqual(len(seen), 1)
+            c0, c1, c2, c3 = seen[0]
+            # the batch's first request on the page's connection, the
+            # others at once on two new ones
+            self.assertEqual(c1, c0, (client, seen))
+            self.assertEqual(len({c0, c2, c3}), 3, (client, seen))
+            conn = {p["data"]["tags"]["name"]: p["data"]["value"] for p in self.read_ndjson(out)
+                    if p.get("type") == "Point" and p["metric"] == "http_req_connecting"}
+            self.assertEqual(sorted(conn), ["b0", "b1", "b2", "page", "seen"], client)
+            self.assertEqual(conn["b0"], 0, (client, conn))
+
+    def test_cookies_are_the_vus(self):
+        # k6's http.batch sends the VU's cookies and keeps what its
+        # responses set in the VU's jar (emptied when an iteration starts).
+        spec = HEAD % (NGINX, 2) + """
+      - batch:
+          - http: { name: first, url: "${services.api}/delay100" }
+          - http: { name: fresh, url: "${services.api}/cookies" }
+            check: { name: a new iteration starts with an empty jar, body: { not_contains: "session" } }
+      - http: { name: login, url: "${services.api}/cookies/set" }
+      - batch:
+""" + "".join("""          - http: { name: b%d, url: "${services.api}/cookies" }
+            check:
+              - { name: b%d sends the session, body: { contains: "session=abc123" } }
+              - { name: b%d sends the theme, body: { contains: "theme=dark" } }
+              - { name: b%d sees the jar, cookie: { name: session, equals: abc123, jar: true } }
+""" % (i, i, i, i) for i in range(3)) + """
+      - batch:
+          - http: { name: slow, url: "${services.api}/delay100" }
+          - http: { name: logout, url: "${services.api}/cookies/logout" }
+      - http: { name: after_logout, url: "${services.api}/cookies" }
+        check:
+          - { name: the batch's Set-Cookie reached the VU, body: { not_contains: "session" } }
+          - { name: the rest stays, body: { contains: "theme=dark" } }
+      - batch:
+          - http: { name: first2, url: "${services.api}/delay100" }
+          - http: { name: relogin, url: "${services.api}/cookies/set" }
+      - http: { name: after_relogin, url: "${services.api}/cookies" }
+        check: { name: the batch's new cookie is sent after it, body: { contains: "session=abc123" } }
+"""
+        for client in CLIENTS:
+            rc, o, err, s = self.run_spec(spec, env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, o + err)
+            m = s["metrics"]
+            self.assertEqual(m["http_reqs"]["count"], 2 * 12, client)
+            self.assertEqual(m["checks"]["fails"], 0, (client, o))
+            self.assertEqual(m["checks"]["passes"], 2 * (1 + 9 + 2 + 1), client)
 
     def test_stop_iteration_ends_after_the_batch(self):
         spec = HEAD % (NGINX, 2) + """
