@@ -24,6 +24,7 @@
 #include "crash.h"
 #include "engine_int.h"
 #include "rng.h"
+#include "template.h"
 
 enum { BSTEP_WAITING = 0, BSTEP_RUNNING, BSTEP_DONE };
 
@@ -105,9 +106,15 @@ static void start_step(vu_run *v, vu_batch *b, vu_lane *l, uint32_t k)
     } else {
         /* The lane renders templates as the VU: its values, its row, its
          * captures; random values from a stream of its own, drawn from
-         * the VU's (--seed repeats them). */
+         * the VU's (--seed repeats them). What it derives from a secret
+         * stays in slots of its own (vu_redact reads them too). */
         volley_vu *lane_of = &v->pub;
+        vu_capture derived[VU_DERIVED];
+        memcpy(derived, l->pub.derived, sizeof derived);
+        unsigned derived_next = l->pub.derived_next;
         l->pub = v->pub;
+        memcpy(l->pub.derived, derived, sizeof derived);
+        l->pub.derived_next = derived_next;
         l->pub.lane_of = lane_of;
         l->pub.rng = rng_next(&v->pub.rng);
         l->pc = pc;
@@ -229,6 +236,7 @@ void engine_batch_free(vu_run *v)
         for (size_t p = 0; l->pstate && p < v->w->e->s->n_protos; p++)
             free(l->pstate[p]);
         free(l->pstate);
+        tmpl_vu_free(&l->pub);
     }
     free(b);
     v->batch = NULL;

@@ -193,13 +193,15 @@ static void secret_slots(const vu_capture *caps, size_t n, secret_val *more, siz
 
 /* Text about to be shown (a failure reason, a warning) with every secret
  * hidden: the registered ones and what this VU captured as a secret (and
- * setup did). On failure paths only. */
+ * setup did), and what it and its batch lanes derived from secrets. On
+ * failure paths only. */
 static void vu_redact(const vu_run *v, const char *text, char *out, size_t outcap)
 {
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    size_t all = n + ns + VU_DERIVED;
+    size_t lanes = v->batch ? v->batch->n_lanes : 0;
+    size_t all = n + ns + VU_DERIVED * (1 + lanes);
     secret_val small[24] = {{0}}, *more = all <= 24 ? small : malloc(all * sizeof *more);
     size_t k = 0;
     if (!more) {
@@ -209,6 +211,8 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     secret_slots(v->pub.caps, n, more, &k, all);
     secret_slots(setup, ns, more, &k, all);
     secret_slots(v->pub.derived, VU_DERIVED, more, &k, all);   /* hmac with a secret key... */
+    for (size_t i = 0; i < lanes; i++)
+        secret_slots(v->batch->lanes[i].pub.derived, VU_DERIVED, more, &k, all);
     secret_redact(text, strlen(text), more, k, out, outcap);
     if (more != small)
         free(more);

@@ -10,6 +10,9 @@ Against the loopback nginx (/delay100 answers after 100 ms, /slow after
 Cookie header, /cookies/set and /cookies/logout set and remove cookies)
 and the recording server of volleytest.py. Timing bounds are generous: they tell
 one delay from several, not a fast machine from a slow one."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -217,6 +220,29 @@ thresholds:
             self.assertEqual(m["http_reqs"]["count"], 2 * 12, client)
             self.assertEqual(m["checks"]["fails"], 0, (client, o))
             self.assertEqual(m["checks"]["passes"], 2 * (1 + 9 + 2 + 1), client)
+
+    def test_a_lanes_secret_derived_value_stays_hidden(self):
+        # What a lane derives from a secret (an hmac with a secret key) is
+        # kept by the lane, and the VU's failure reasons hide it as they
+        # hide what the VU derives (six lanes: more than a VU keeps).
+        key = "k3y-for-signing"
+
+        def sig(msg):
+            mac = hmac.new(key.encode(), msg.encode(), hashlib.sha256).digest()
+            return base64.urlsafe_b64encode(mac).decode()
+        spec = HEAD % (NGINX, 2) + """
+      - batch:
+          - http: { name: own, url: "${services.api}/reflect?sig=${hmac('sha256', env.SIGNING_KEY, 'own:' + vu.iteration, 'base64url')}" }
+""" + "".join("""          - http: { name: lane%d, url: "${services.api}/reflect?sig=${hmac('sha256', env.SIGNING_KEY, 'lane%d:' + vu.iteration, 'base64url')}" }
+            check: { name: never %d, json: { path: args, equals: nothing } }
+""" % (i, i, i) for i in range(6))
+        rc, o, err, s = self.run_spec(spec, env={"SIGNING_KEY": key})
+        self.assertEqual(rc, 0, o + err)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 12)
+        for i in range(6):
+            for it in range(2):
+                self.assertNotIn(sig("lane%d:%d" % (i, it)), o + err)
+        self.assertEqual(o.count('first failure: json: args: "sig=***" (expected "nothing")'), 6, o)
 
     def test_stop_iteration_ends_after_the_batch(self):
         spec = HEAD % (NGINX, 2) + """
