@@ -108,6 +108,8 @@ typedef struct vu_run {
     volley_worker *w;
     sc_run *sr;
     uint32_t pc;
+    const flow_op *results_of;       /* the step whose checks and captures are
+                                        recorded now (a batch's), or NULL */
     uint8_t state;
     bool in_run;                     /* engine_vu_run() is on the stack */
     bool step_finished;              /* step_done came during step_start */

@@ -228,10 +228,13 @@ static void check_result(vu_run *v, uint32_t metric, const char *group, uint32_t
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group, .capture = capture,
                       .stage = engine_sc_stage(v->sr)};
-    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks` */
-    if (v->pc < v->sr->sc->n_ops) {
-        st.step = v->sr->sc->ops[v->pc].tags;
-        st.n_step = v->sr->sc->ops[v->pc].n_tags;
+    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks`
+     * (a batch's step: its own, not the batch's) */
+    const flow_op *op = v->results_of ? v->results_of
+                        : v->pc < v->sr->sc->n_ops ? &v->sr->sc->ops[v->pc] : NULL;
+    if (op) {
+        st.step = op->tags;
+        st.n_step = op->n_tags;
     }
     engine_worker_sample(w, metric, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
@@ -433,8 +436,10 @@ static bool finish_step(vu_run *v, const flow_op *op, const volley_response *res
     /* One memo for the step's checks and captures: what a check parsed of
      * the response (an HTML document) serves the captures too. */
     volley_memo memo = {.vu = &v->pub};
+    v->results_of = op;
     bool passed = run_checks(v, op, resp, &memo);
     passed &= run_captures(v, op, resp, &memo);
+    v->results_of = NULL;
     memo_clear(&memo);
     run_records(v, op, resp, passed);
     if (passed || op->on_fail == ONFAIL_CONTINUE)

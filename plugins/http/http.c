@@ -188,6 +188,7 @@ static void http_lane_init(void *wstate, void *lane_state, void *owner_state)
 {
     (void)wstate;
     http_vu *lane = lane_state, *owner = owner_state;
+    lane->lane = true;
     if (owner)
         lane->lane_jar = http_vu_jar(owner);
 }

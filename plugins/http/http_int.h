@@ -386,6 +386,7 @@ typedef struct http_group {
     size_t n_pinned;
     int n_vus;                      /* VUs whose easy handle is here        */
     long maxconnects;               /* CURLMOPT_MAXCONNECTS set so far      */
+    bool lanes;                     /* batch lanes' handles (http_easy)     */
 } http_group;
 
 struct http_worker {
@@ -527,6 +528,7 @@ struct http_vu {
                                     /*   through http_vu_jar               */
     http_jar *lane_jar;             /* a batch lane's: its VU's own_jar     */
                                     /*   (lane_init); NULL on a VU          */
+    bool lane;                      /* a batch lane's state (lane_init)     */
     volley_buf cookie;              /* the request's Cookie header value    */
     volley_buf cookie_val;          /* a cookie value rendered              */
     volley_buf jar_view;            /* the jar for the response's url       */

@@ -176,7 +176,8 @@ thresholds:
             self.assertEqual(len(seen), 1)
             c0, c1, c2, c3 = seen[0]
             # the batch's first request on the page's connection, the
-            # others at once on two new ones
+            # others at once on two new ones (on curl too, whose lanes pool
+            # their connections apart from the VUs')
             self.assertEqual(c1, c0, (client, seen))
             self.assertEqual(len({c0, c2, c3}), 3, (client, seen))
             conn = {p["data"]["tags"]["name"]: p["data"]["value"] for p in self.read_ndjson(out)
@@ -243,6 +244,32 @@ thresholds:
             for it in range(2):
                 self.assertNotIn(sig("lane%d:%d" % (i, it)), o + err)
         self.assertEqual(o.count('first failure: json: args: "sig=***" (expected "nothing")'), 6, o)
+
+    def test_step_tags_reach_their_checks(self):
+        # k6's thresholds_readme_example: a batch request's tags are on its
+        # check's samples too (checks{staticAsset:yes}), as outside a batch.
+        spec = HEAD % (NGINX, 1) + """
+      - batch:
+          - http: { name: css, url: "${services.api}/json" }
+            tags: { staticAsset: "yes" }
+            check: { name: css ok, status: 200 }
+          - http: { name: js, url: "${services.api}/json" }
+            tags: { staticAsset: "yes", kind: js }
+            check: { name: js ok, status: 200 }
+          - http: { name: api, url: "${services.api}/json" }
+            check: { name: api ok, status: 200 }
+thresholds:
+  "checks{staticAsset:yes}": ["rate==1"]
+"""
+        out = os.path.join(self.tmp, "tags.ndjson")
+        rc, o, err, s = self.run_spec(spec, "--out", "json-out=" + out)
+        self.assertEqual(rc, 0, o + err)
+        tags = {p["data"]["tags"]["check"]: p["data"]["tags"] for p in self.read_ndjson(out)
+                if p.get("type") == "Point" and p["metric"] == "checks"}
+        self.assertEqual(tags["css ok"].get("staticAsset"), "yes", tags)
+        self.assertEqual(tags["js ok"].get("kind"), "js", tags)
+        self.assertNotIn("staticAsset", tags["api ok"])
+        self.assertEqual(s["metrics"]["checks{staticAsset:yes}"]["passes"], 2)
 
     def test_stop_iteration_ends_after_the_batch(self):
         spec = HEAD % (NGINX, 2) + """
