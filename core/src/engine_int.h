@@ -85,10 +85,14 @@ typedef struct vu_lane {
 } vu_lane;
 
 /* A VU's batch state, made at its first batch for the largest of its
- * scenario's and reused: nothing is allocated per request. */
+ * scenario's and reused: nothing is allocated per request. One step of a
+ * batch runs on the VU itself (its volley_vu and protocol states: k6 runs
+ * a batch on the VU's own transport, so its first request takes the VU's
+ * idle keep-alive connection); the others on lanes. */
 typedef struct vu_batch {
     vu_lane *lanes;
     uint32_t n_lanes;
+    uint32_t own;                    /* pc of the step on the VU itself, or LANE_IDLE */
     uint32_t batch;                  /* pc of the running OP_BATCH */
     uint8_t *step;                   /* per step of it: BSTEP_* */
     uint16_t *busy;                  /* per host of it: steps in flight */
@@ -104,6 +108,8 @@ typedef struct vu_run {
     volley_worker *w;
     sc_run *sr;
     uint32_t pc;
+    const flow_op *results_of;       /* the step whose checks and captures are
+                                        recorded now (a batch's), or NULL */
     uint8_t state;
     bool in_run;                     /* engine_vu_run() is on the stack */
     bool step_finished;              /* step_done came during step_start */
@@ -329,6 +335,15 @@ static inline vu_run *engine_vu_of(volley_vu *vu)
     return (vu_run *)(vu->lane_of ? vu->lane_of : vu);
 }
 
+/* The op of the step a plugin's call on vu (the VU or a lane of it) is
+ * about: a lane's step, the batch's step on the VU itself, or the VU's. */
+static inline uint32_t engine_vu_step_pc(const vu_run *v, const volley_vu *vu)
+{
+    if (vu->lane_of)
+        return ((const vu_lane *)vu)->pc;
+    return v->state == VU_IN_BATCH ? v->batch->own : v->pc;
+}
+
 /* The results of one step of a VU (checks, captures, records), its
  * on_check_fail applied; false when the iteration must end. */
 bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response *resp);
@@ -340,9 +355,10 @@ bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response 
  * when steps are in flight (the VU is VU_IN_BATCH), -1 when the VU's
  * lanes could not be made (out of memory: nothing ran). */
 int engine_batch_start(vu_run *v, const flow_op *op);
-/* Lane l's step ended (its results were recorded): starts what may start
- * now; true when the batch is over. */
-bool engine_batch_lane_done(vu_run *v, vu_lane *l);
+/* The step in slot (a lane's pc, or the batch's `own`) ended (its results
+ * were recorded): frees the slot, starts what may start now; true when
+ * the batch is over. */
+bool engine_batch_step_done(vu_run *v, uint32_t *slot);
 /* Cancels the batch's steps in flight (no step_done comes for them). */
 void engine_batch_cancel(vu_run *v);
 /* The end of the VU's lanes: vu_fini of their states of protocol i

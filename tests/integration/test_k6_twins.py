@@ -139,7 +139,8 @@ EXPECT = {
     "websockets-ws": dict(checks={}, metrics={"ws_sessions": {"count": 4}},
                           metrics_min={"ws_msgs_sent": {"count": 8}}),   # SET_NAME and LEAVE on each
     "thresholds_readme_example": dict(reqs=(8, None), checks_min={"::status is 200": 2, "::http2 is used": 2,
-                                                                  "::content is present": 2}),
+                                                                  "::content is present": 2,
+                                                                  "::Static Assets::reused connection": 2}),
     "base64": dict(reqs=1, checks_total=8),
     "pantheon": dict(reqs=(90, None), checks_min={"::front page::title is correct": 1,
                                                   "::login page::login::login succeeded": 1,
