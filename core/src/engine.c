@@ -90,6 +90,8 @@ static int assign_vus(engine *e)
             v->w = w;
             v->gidx = (uint32_t)k;
             v->sr = &w->scs[i];
+            v->vtags = sc->tags;
+            v->n_vtags = sc->n_tags;
             v->sr->vus[v->sr->n_vus++] = v;
             if (arrival && k < sc->pre_allocated_vus)
                 v->sr->inited++;

@@ -30,9 +30,10 @@ static void worker_shutdown(volley_worker *w)
         const volley_protocol_ops *ops = e->s->protos[i].plugin->desc->protocol;
         const char *name = e->s->protos[i].plugin->desc->name;
         for (size_t j = 0; j < w->n_vus; j++) {
+            /* lanes first: their states may point into the VU's (lane_init) */
+            engine_batch_fini(&w->vus[j], i);
             if (w->vus[j].pstate && w->vus[j].pstate[i] && ops->vu_fini)
                 CRASH_CALL(name, "protocol vu_fini", ops->vu_fini(w->pstate[i], w->vus[j].pstate[i]));
-            engine_batch_fini(&w->vus[j], i);
         }
         if (w->pstate[i] && ops->worker_fini)
             CRASH_CALL(name, "protocol worker_fini", ops->worker_fini(w->pstate[i]));

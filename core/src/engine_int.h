@@ -85,10 +85,14 @@ typedef struct vu_lane {
 } vu_lane;
 
 /* A VU's batch state, made at its first batch for the largest of its
- * scenario's and reused: nothing is allocated per request. */
+ * scenario's and reused: nothing is allocated per request. One step of a
+ * batch runs on the VU itself (its volley_vu and protocol states: k6 runs
+ * a batch on the VU's own transport, so its first request takes the VU's
+ * idle keep-alive connection); the others on lanes. */
 typedef struct vu_batch {
     vu_lane *lanes;
     uint32_t n_lanes;
+    uint32_t own;                    /* pc of the step on the VU itself, or LANE_IDLE */
     uint32_t batch;                  /* pc of the running OP_BATCH */
     uint8_t *step;                   /* per step of it: BSTEP_* */
     uint16_t *busy;                  /* per host of it: steps in flight */
@@ -104,6 +108,8 @@ typedef struct vu_run {
     volley_worker *w;
     sc_run *sr;
     uint32_t pc;
+    const flow_op *results_of;       /* the step whose checks and captures are
+                                        recorded now (a batch's), or NULL */
     uint8_t state;
     bool in_run;                     /* engine_vu_run() is on the stack */
     bool step_finished;              /* step_done came during step_start */
@@ -120,6 +126,8 @@ typedef struct vu_run {
     uint64_t iters_done;
     uint64_t group_start[MAX_GROUP_DEPTH];
     int last_status;                 /* of its last response this iteration (if: status) */
+    const volley_tag *vtags;         /* its scenario's tags (sample_tags.vu), with */
+    size_t n_vtags;                  /*   tag_stage the stage its iteration began in */
     struct flow_vu *fc;              /* loop state (engine_flow.c), NULL until needed */
     uv_timer_t timer;                /* sleep and yield */
     void **pstate;                   /* per protocol; NULL when unused */
@@ -327,6 +335,15 @@ static inline vu_run *engine_vu_of(volley_vu *vu)
     return (vu_run *)(vu->lane_of ? vu->lane_of : vu);
 }
 
+/* The op of the step a plugin's call on vu (the VU or a lane of it) is
+ * about: a lane's step, the batch's step on the VU itself, or the VU's. */
+static inline uint32_t engine_vu_step_pc(const vu_run *v, const volley_vu *vu)
+{
+    if (vu->lane_of)
+        return ((const vu_lane *)vu)->pc;
+    return v->state == VU_IN_BATCH ? v->batch->own : v->pc;
+}
+
 /* The results of one step of a VU (checks, captures, records), its
  * on_check_fail applied; false when the iteration must end. */
 bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response *resp);
@@ -338,9 +355,10 @@ bool engine_vu_step_results(vu_run *v, const flow_op *op, const volley_response 
  * when steps are in flight (the VU is VU_IN_BATCH), -1 when the VU's
  * lanes could not be made (out of memory: nothing ran). */
 int engine_batch_start(vu_run *v, const flow_op *op);
-/* Lane l's step ended (its results were recorded): starts what may start
- * now; true when the batch is over. */
-bool engine_batch_lane_done(vu_run *v, vu_lane *l);
+/* The step in slot (a lane's pc, or the batch's `own`) ended (its results
+ * were recorded): frees the slot, starts what may start now; true when
+ * the batch is over. */
+bool engine_batch_step_done(vu_run *v, uint32_t *slot);
 /* Cancels the batch's steps in flight (no step_done comes for them). */
 void engine_batch_cancel(vu_run *v);
 /* The end of the VU's lanes: vu_fini of their states of protocol i
@@ -381,6 +399,21 @@ static inline void engine_sc_check_done(volley_worker *w, sc_run *sr)
 static inline stage_pos *engine_sc_stage(sc_run *sr)
 {
     return sr->stage.track ? &sr->stage : NULL;
+}
+
+/* The tags of the scenario's samples for something that begins at `at`
+ * (monotonic): its `tags:`, with tag_stage the stage in effect then (the
+ * last one past the end, as k6's getCurrentStageIndex). */
+static inline void engine_sc_tags(const sc_run *sr, uint64_t at, const volley_tag **t, size_t *n)
+{
+    const scenario *sc = sr->sc;
+    *t = sc->tags;
+    *n = sc->n_tags;
+    if (sc->stage_tags) {
+        int64_t since = at > sr->start_at ? (int64_t)(at - sr->start_at) : 0;
+        *t = sc->stage_tags[sched_stage_at(&sc->profile, since)];
+        *n = sc->n_tags + 1;
+    }
 }
 
 void engine_push_raw(engine *e, raw_buf *b, tag_intern *ti, uint32_t metric, double v,

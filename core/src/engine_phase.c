@@ -87,6 +87,7 @@ static void on_arrival(uv_timer_t *t)
         } else {
             sample_tags st = {.t = NULL, .scenario = sr->sc->name, .group = "",
                               .stage = engine_sc_stage(sr)};
+            engine_sc_tags(sr, due, &st.vu, &st.n_vu);
             engine_worker_sample(w, BUILTIN_DROPPED_ITERATIONS, 1, &st);
             /* How late the runner got to it, as for one that starts: a
              * stalled generator's drops show as lag, not as "no free VU". */

@@ -41,10 +41,10 @@ void engine_host_sample(volley_vu *vu, int metric, double value, const volley_ta
     vu_run *v = engine_vu_of(vu);
     if (metric < 0 || (size_t)metric >= v->w->e->core->reg.n_metrics)
         return;
-    /* A lane's sample is its own step's (a step of a batch). */
-    uint32_t pc = vu->lane_of ? ((vu_lane *)vu)->pc : v->pc;
+    /* A sample of a batch's step is that step's, not the batch's. */
+    uint32_t pc = engine_vu_step_pc(v, vu);
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = "",
-                      .stage = engine_sc_stage(v->sr)};
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     if (pc < v->sr->sc->n_ops) {
         const flow_op *op = &v->sr->sc->ops[pc];
         st.group = op->group;

@@ -125,13 +125,14 @@ static void begin_iteration(vu_run *v)
     v->pc = 0;
     v->iter_start = now;
     v->next_iter_at = now + (uint64_t)v->sr->sc->pacing_ns;
+    engine_sc_tags(v->sr, v->has_arrival ? v->scheduled_at : now, &v->vtags, &v->n_vtags);
     if (v->has_arrival) {
         /* Open model: the iteration is measured from when it was due, so a
          * late start (the runner's lag) shows in iteration_duration. */
         v->has_arrival = false;
         v->iter_start = v->scheduled_at;
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
-                          .stage = engine_sc_stage(v->sr)};
+                          .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, BUILTIN_SCHEDULE_LAG,
                       now > v->scheduled_at ? (double)(now - v->scheduled_at) / 1e6 : 0, &st);
     }
@@ -141,7 +142,7 @@ static void end_iteration(vu_run *v)
 {
     uint64_t now = engine_mono_now();
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = "",
-                          .stage = engine_sc_stage(v->sr)};
+                          .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_ITERATIONS, 1, &st);
     atomic_fetch_add_explicit(&v->w->e->live[v->sr->index].iterations, 1, memory_order_relaxed);
     engine_worker_sample(v->w, BUILTIN_ITERATION_DURATION, (double)(now - v->iter_start) / 1e6,
@@ -196,13 +197,15 @@ static void secret_slots(const vu_capture *caps, size_t n, secret_val *more, siz
 
 /* Text about to be shown (a failure reason, a warning) with every secret
  * hidden: the registered ones and what this VU captured as a secret (and
- * setup did). On failure paths only. */
+ * setup did), and what it and its batch lanes derived from secrets. On
+ * failure paths only. */
 static void vu_redact(const vu_run *v, const char *text, char *out, size_t outcap)
 {
     const engine *e = v->w->e;
     vu_capture *const setup = v->pub.setup ? *v->pub.setup : NULL;
     size_t n = v->pub.caps ? v->sr->sc->n_caps : 0, ns = setup ? e->s->n_setup_names : 0;
-    size_t all = n + ns + VU_DERIVED;
+    size_t lanes = v->batch ? v->batch->n_lanes : 0;
+    size_t all = n + ns + VU_DERIVED * (1 + lanes);
     secret_val small[24] = {{0}}, *more = all <= 24 ? small : malloc(all * sizeof *more);
     size_t k = 0;
     if (!more) {
@@ -212,6 +215,8 @@ static void vu_redact(const vu_run *v, const char *text, char *out, size_t outca
     secret_slots(v->pub.caps, n, more, &k, all);
     secret_slots(setup, ns, more, &k, all);
     secret_slots(v->pub.derived, VU_DERIVED, more, &k, all);   /* hmac with a secret key... */
+    for (size_t i = 0; i < lanes; i++)
+        secret_slots(v->batch->lanes[i].pub.derived, VU_DERIVED, more, &k, all);
     secret_redact(text, strlen(text), more, k, out, outcap);
     if (more != small)
         free(more);
@@ -226,11 +231,14 @@ static void check_result(vu_run *v, uint32_t metric, const char *group, uint32_t
     volley_worker *w = v->w;
     metrics_agg *agg = &w->agg.buf[w->agg.cur];
     sample_tags st = {.t = tags, .scenario = v->sr->sc->name, .group = group, .capture = capture,
-                      .stage = engine_sc_stage(v->sr)};
-    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks` */
-    if (v->pc < v->sr->sc->n_ops) {
-        st.step = v->sr->sc->ops[v->pc].tags;
-        st.n_step = v->sr->sc->ops[v->pc].n_tags;
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
+    /* k6's check(res, sets, tags): the step's own `tags:` reach `checks`
+     * (a batch's step: its own, not the batch's) */
+    const flow_op *op = v->results_of ? v->results_of
+                        : v->pc < v->sr->sc->n_ops ? &v->sr->sc->ops[v->pc] : NULL;
+    if (op) {
+        st.step = op->tags;
+        st.n_step = op->n_tags;
     }
     engine_worker_sample(w, metric, pass ? 1 : 0, &st);
     series_add(&agg->s[series], VOLLEY_METRIC_RATE, pass ? 1 : 0, 0);
@@ -407,7 +415,8 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         }
         }
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                          .step = op->tags, .n_step = op->n_tags, .stage = engine_sc_stage(v->sr)};
+                          .step = op->tags, .n_step = op->n_tags, .vu = v->vtags, .n_vu = v->n_vtags,
+                          .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, r->metric, x, &st);
     }
 }
@@ -460,8 +469,10 @@ static bool finish_step(vu_run *v, const flow_op *op, const volley_response *res
     /* One memo for the step's checks and captures: what a check parsed of
      * the response (an HTML document) serves the captures too. */
     volley_memo memo = {.vu = &v->pub};
+    v->results_of = op;
     bool passed = run_checks(v, op, resp, &memo);
     passed &= run_captures(v, op, resp, &memo);
+    v->results_of = NULL;
     memo_clear(&memo);
     run_records(v, op, resp, passed);
     if (passed || op->on_fail == ONFAIL_CONTINUE)
@@ -505,15 +516,15 @@ static bool batch_not_run(vu_run *v, const flow_op *op)
     return stop;
 }
 
-/* step_done of a step of a batch, from its lane. */
-static void lane_step_done(vu_lane *l, const volley_response *resp)
+/* step_done of a step of a batch, from its slot: a lane's pc, or the
+ * batch's `own` (the step on the VU itself). */
+static void batch_step_done(vu_run *v, uint32_t *slot, const volley_response *resp)
 {
-    vu_run *v = engine_vu_of(&l->pub);
-    if (v->state != VU_IN_BATCH || l->pc == LANE_IDLE)
+    if (v->state != VU_IN_BATCH || *slot == LANE_IDLE)
         return;   /* a late call after a cancel: ignore */
-    if (!finish_step(v, &v->sr->sc->ops[l->pc], resp))
+    if (!finish_step(v, &v->sr->sc->ops[*slot], resp))
         v->batch->stop = true;
-    if (!engine_batch_lane_done(v, l))
+    if (!engine_batch_step_done(v, slot))
         return;
     batch_over(v, v->batch->stop);
     v->state = VU_IDLE;
@@ -526,10 +537,15 @@ static void lane_step_done(vu_lane *l, const volley_response *resp)
 void engine_host_step_done(volley_vu *vu, const volley_response *resp)
 {
     if (vu->lane_of) {
-        lane_step_done((vu_lane *)vu, resp);
+        vu_lane *l = (vu_lane *)vu;
+        batch_step_done(engine_vu_of(vu), &l->pc, resp);
         return;
     }
     vu_run *v = (vu_run *)vu;
+    if (v->state == VU_IN_BATCH) {
+        batch_step_done(v, &v->batch->own, resp);
+        return;
+    }
     if (v->state != VU_IN_STEP)
         return;   /* a late call after a cancel: ignore */
     const flow_op *op = &v->sr->sc->ops[v->pc];
@@ -594,7 +610,7 @@ static void group_exit(vu_run *v, const flow_op *op)
         return;
     double ms = (double)(engine_mono_now() - v->group_start[v->depth]) / 1e6;
     sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                      .stage = engine_sc_stage(v->sr)};
+                      .vu = v->vtags, .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
     engine_worker_sample(v->w, BUILTIN_GROUP_DURATION, ms, &st);
 }
 

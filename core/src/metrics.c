@@ -245,8 +245,9 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
         for (size_t j = 0; key < 0 && j < r->n_step_keys; j++)
             step_key |= strcmp(r->step_keys[j], k->filters[i].key) == 0;
         if (step_key) {
-            /* A step's own tag wins over a run tag of the same name; on
-             * steps without it, the run tag (if any) decides. */
+            /* A step's own tag (or its scenario's) wins over a run tag
+             * of the same name; on samples without it, the run tag (if
+             * any) decides. */
             f[i].key = TAG_STEP;
             f[i].step_key = strdup(k->filters[i].key);
             f[i].value = strdup(k->filters[i].value);
@@ -263,7 +264,7 @@ static int parse_filters(const metrics_reg *r, const th_metric_key *k, series_fi
         if (key < 0) {
             snprintf(err, errcap, "unknown tag \"%s\" in sub-metric filter; known tags: name, "
                      "method, url, status, expected_response, check, error_code, scenario, group, "
-                     "tls_version, capture (and --tag names and keys of steps' tags:)",
+                     "tls_version, capture (and --tag names and keys of steps' and scenarios' tags:)",
                      k->filters[i].key);
             goto fail;
         }
@@ -599,9 +600,13 @@ static bool filter_matches(const series_filter *f, const sample_tags *st)
     case TAG_CAPTURE: return str_eq(st->capture, f->value);
     case TAG_RUN: return f->int_value != 0;
     case TAG_STEP:
+        /* the step's tag, else the VU's (scenario), else the run's */
         for (size_t i = 0; i < st->n_step; i++)
             if (strcmp(st->step[i].key, f->step_key) == 0)
                 return strcmp(st->step[i].value, f->value) == 0;
+        for (size_t i = 0; i < st->n_vu; i++)
+            if (strcmp(st->vu[i].key, f->step_key) == 0)
+                return strcmp(st->vu[i].value, f->value) == 0;
         return f->int_value != 0;   /* the run tag of that name matched */
     case TAG__COUNT: break;
     }

@@ -29,7 +29,7 @@ typedef enum tag_key {
     TAG_NAME = 0, TAG_METHOD, TAG_URL, TAG_STATUS, TAG_EXPECTED_RESPONSE,
     TAG_CHECK, TAG_ERROR_CODE, TAG_SCENARIO, TAG_GROUP, TAG_TLS_VERSION, TAG_CAPTURE, TAG__COUNT,
     TAG_RUN,       /* a run-wide tag (--tag): matches or not for the whole run */
-    TAG_STEP       /* a step's own tag (`tags:` of a step), by key text */
+    TAG_STEP       /* a step's or a scenario's own tag (`tags:`, `tag_stage`), by key text */
 } tag_key;
 
 const char *tag_key_name(tag_key k);
@@ -178,6 +178,8 @@ typedef struct sample_tags {
     const char *group;
     const volley_tag *step;    /* the step's own tags, sorted by key; pointer- */
     size_t n_step;             /*   stable for the run (they intern by identity) */
+    const volley_tag *vu;      /* the VU's: its scenario's `tags:` (and `stage`), */
+    size_t n_vu;               /*   sorted, pointer-stable; a step's tag wins */
     stage_pos *stage;          /* the scenario's stage copies on this worker (with a track), or NULL */
 } sample_tags;
 

@@ -55,6 +55,9 @@ int spec_register_builtin_metrics(metrics_reg *reg, char *err, size_t errcap)
 static const char *scope_env(void *ctx, const char *name)
 {
     spec_loader *L = ctx;
+    for (size_t i = 0; i < L->sc_n_env; i++)   /* the scenario's env: (k6's too) */
+        if (strcmp(L->sc_env[i].key, name) == 0)
+            return L->sc_env[i].value;
     size_t n = strlen(name);
     for (size_t i = L->o->n_env; i-- > 0;) {   /* the last -e wins */
         const char *kv = L->o->env[i];
@@ -1047,11 +1050,12 @@ typedef struct scenario_cfg {
     int64_t start_vus, start_rate, rate, pre_allocated_vus, max_vus;
     int64_t graceful_ramp_down, time_unit;
     int64_t pacing;
+    bool tag_stage;
 } scenario_cfg;
 
 enum { SC_EXECUTOR, SC_VUS, SC_ITERATIONS, SC_DURATION, SC_MAX_DURATION, SC_GRACEFUL_STOP,
        SC_START_TIME, SC_STAGES, SC_START_VUS, SC_GRACEFUL_RAMP_DOWN, SC_RATE, SC_START_RATE,
-       SC_TIME_UNIT, SC_PRE_ALLOCATED_VUS, SC_MAX_VUS, SC_PACING };
+       SC_TIME_UNIT, SC_PRE_ALLOCATED_VUS, SC_MAX_VUS, SC_PACING, SC_TAG_STAGE };
 
 #define SC_INT(key, field, def, lo, hi, text) \
     {.name = key, .type = VOLLEY_OPT_INT, .offset = offsetof(scenario_cfg, field), \
@@ -1092,6 +1096,10 @@ static const volley_option scenario_opts[] = {
     [SC_PACING] = SC_DUR("pacing", pacing, "0s", 0, 86400,
                          "least time from the start of a VU's iteration to the start of its next, "
                          "however the iteration ended (closed-model executors)"),
+    [SC_TAG_STAGE] = {.name = "tag_stage", .type = VOLLEY_OPT_BOOL,
+                      .offset = offsetof(scenario_cfg, tag_stage), .default_value = "false",
+                      .help = "tag each iteration's samples with stage: the index of the stage it "
+                              "started in, from \"0\" (k6's tagWithCurrentStageIndex)"},
 };
 static const volley_option_map scenario_map = {scenario_opts, VOLLEY_COUNTOF(scenario_opts),
                                                sizeof(scenario_cfg), NULL};
@@ -1104,13 +1112,14 @@ static const struct {
     unsigned takes, needs;
 } executor_opts[] = {
     [EXEC_CONSTANT_VUS] = {B(SC_VUS) | B(SC_DURATION) | B(SC_PACING), B(SC_DURATION)},
-    [EXEC_RAMPING_VUS] = {B(SC_STAGES) | B(SC_START_VUS) | B(SC_GRACEFUL_RAMP_DOWN) | B(SC_PACING),
+    [EXEC_RAMPING_VUS] = {B(SC_STAGES) | B(SC_START_VUS) | B(SC_GRACEFUL_RAMP_DOWN) | B(SC_PACING) |
+                              B(SC_TAG_STAGE),
                           B(SC_STAGES)},
     [EXEC_CONSTANT_ARRIVAL_RATE] = {B(SC_RATE) | B(SC_TIME_UNIT) | B(SC_DURATION) |
                                         B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
                                     B(SC_RATE) | B(SC_DURATION) | B(SC_PRE_ALLOCATED_VUS)},
     [EXEC_RAMPING_ARRIVAL_RATE] = {B(SC_STAGES) | B(SC_START_RATE) | B(SC_TIME_UNIT) |
-                                       B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS),
+                                       B(SC_PRE_ALLOCATED_VUS) | B(SC_MAX_VUS) | B(SC_TAG_STAGE),
                                    B(SC_STAGES) | B(SC_PRE_ALLOCATED_VUS)},
     [EXEC_PER_VU_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION) | B(SC_PACING), 0},
     [EXEC_SHARED_ITERATIONS] = {B(SC_VUS) | B(SC_ITERATIONS) | B(SC_MAX_DURATION) | B(SC_PACING), 0},
@@ -1280,14 +1289,52 @@ static bool scenario_selected(spec_loader *L, const char *name)
     return false;
 }
 
+/* tag_stage: the scenario's tags once per stage of its profile, each with
+ * `stage: "k"` in its sorted place (k6's tagWithCurrentStageIndex). */
+static bool make_stage_tags(spec_loader *L, const ynode *v, const char *path, scenario *sc)
+{
+    for (size_t i = 0; i < sc->n_tags; i++) {
+        if (strcmp(sc->tags[i].key, "stage") == 0) {
+            const ynode *at = ynode_get(ynode_get(v, "tags"), "stage");
+            ynode_error(L->d, at ? at : v, "%s.tags.stage: tag_stage sets the stage tag itself; "
+                        "drop one of them", path);
+            return false;
+        }
+    }
+    size_t n = sc->profile.n ? sc->profile.n : 1;
+    const volley_tag **lists = arena_alloc(&L->s->a, n * sizeof *lists);
+    if (!lists || metrics_add_step_tag_key(L->reg, "stage") != 0) {
+        ynode_error(L->d, v, "%s.tag_stage: out of memory", path);
+        return false;
+    }
+    for (size_t k = 0; k < n; k++) {
+        volley_tag *t = arena_alloc(&L->s->a, (sc->n_tags + 1) * sizeof *t);
+        const char *num = arena_printf(&L->s->a, "%zu", k);
+        if (!t || !num) {
+            ynode_error(L->d, v, "%s.tag_stage: out of memory", path);
+            return false;
+        }
+        size_t j = 0, at = 0;
+        while (at < sc->n_tags && strcmp(sc->tags[at].key, "stage") < 0)
+            t[j++] = sc->tags[at++];
+        t[j++] = (volley_tag){.key = "stage", .value = num};
+        while (at < sc->n_tags)
+            t[j++] = sc->tags[at++];
+        lists[k] = t;
+    }
+    sc->stage_tags = lists;
+    return true;
+}
+
 static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, scenario *sc)
 {
     const char *path = spec_subpath(L, "scenarios", k->str);
     if (!spec_want_map(L, v, path))
         return false;
-    /* flow and use apart from the executor's options */
-    static const char *const own_keys[] = {"flow", "use"};
+    /* flow, use, env and tags apart from the executor's options */
+    static const char *const own_keys[] = {"flow", "use", "env", "tags"};
     const ynode *flow = ynode_get(v, "flow"), *use = ynode_get(v, "use");
+    const ynode *env = ynode_get(v, "env"), *tags = ynode_get(v, "tags");
     scenario_cfg cfg;
     bool ok = spec_fill_except(L, &scenario_map, v, &cfg, path, own_keys,
                                VOLLEY_COUNTOF(own_keys)) == 0;
@@ -1302,12 +1349,20 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     sc->location = spec_loc(L, k);
     op_list ops = {0};
     ok &= spec_scenario_data_begin(L, use, path, flow, sc);
+    /* Its env: is seen by its tags and its flow (not by the executor's
+     * options above: k6 reads those before any scenario runs). */
+    if (env)
+        ok &= spec_scenario_env(L, env, spec_subpath(L, path, "env"));
+    if (tags)
+        ok &= spec_compile_tags(L, tags, spec_subpath(L, path, "tags"), &sc->tags, &sc->n_tags);
     L->sc_n_once = 0;
     L->cap_keep = arena_alloc(&L->s->a, (sc->n_caps + 1) * sizeof *L->cap_keep);
     if (L->cap_keep)
         memset(L->cap_keep, 0, (sc->n_caps + 1) * sizeof *L->cap_keep);
     if (flow)
         ok &= compile_flow(L, flow, spec_subpath(L, path, "flow"), sc->name, "", &ops, 0);
+    L->sc_env = NULL;
+    L->sc_n_env = 0;
     flow_ctl_scenario_end(L, &sc->n_caps, &L->cap_keep);
     sc->cap_keep = L->cap_keep;
     sc->n_once = L->sc_n_once;
@@ -1329,6 +1384,8 @@ static bool compile_scenario(spec_loader *L, const ynode *k, const ynode *v, sce
     if (!L->o->n_stages && !check_profile(L, v, path, sc, &cfg))
         return false;
     if (!apply_overrides(L, sc))
+        return false;
+    if (cfg.tag_stage && !make_stage_tags(L, v, path, sc))
         return false;
     if (sc->executor == EXEC_SHARED_ITERATIONS && sc->vus > sc->iterations)
         sc->vus = sc->iterations;   /* k6 caps VUs at the iteration count */

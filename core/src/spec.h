@@ -162,6 +162,15 @@ typedef struct scenario {
     int64_t pre_allocated_vus, max_vus;
     size_t n_ops;
     flow_op *ops;
+    /* `tags:` on every sample of its VUs, sorted by key (a step's own tag
+     * of the same key wins over one of these). With `tag_stage:`,
+     * stage_tags[k] is that list with `stage: "k"` in it (n_tags + 1
+     * long) for profile stage k: an iteration's samples carry the stage it
+     * started in (k6's tagWithCurrentStageIndex). Pointer-stable: tag
+     * sets intern by identity. */
+    const volley_tag *tags;
+    size_t n_tags;
+    const volley_tag *const *stage_tags;   /* NULL: no stage tag */
     int pools[VU_MAX_POOLS];   /* `use:` indexes into spec.pools */
     size_t n_pools;            /* 0: no pool */
     size_t n_caps;             /* capture slots each VU keeps */

@@ -669,13 +669,15 @@ static int cmp_tag(const void *a, const void *b)
     return strcmp(((const volley_tag *)a)->key, ((const volley_tag *)b)->key);
 }
 
-/* `tags: { KEY: value }` on every sample the step's request makes; values
- * are fixed at load time (env and services templates only). */
-static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_op *op)
+bool spec_compile_tags(spec_loader *L, const ynode *n, const char *path, const volley_tag **out,
+                       size_t *n_out)
 {
+    *out = NULL;
+    *n_out = 0;
     if (!spec_want_map(L, n, path))
         return false;
     volley_tag *t = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *t);
+    size_t nt = 0;
     bool ok = true;
     for (size_t i = 0; i < n->n_pairs; i++) {
         const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
@@ -708,10 +710,52 @@ static bool compile_tags(spec_loader *L, const ynode *n, const char *path, flow_
         }
         if (metrics_add_step_tag_key(L->reg, k->str) != 0)
             return false;
-        t[op->n_tags++] = (volley_tag){.key = k->str, .value = tmpl_const(tm)};
+        t[nt++] = (volley_tag){.key = k->str, .value = tmpl_const(tm)};
     }
-    qsort(t, op->n_tags, sizeof *t, cmp_tag);
-    op->tags = t;
+    qsort(t, nt, sizeof *t, cmp_tag);
+    *out = t;
+    *n_out = nt;
+    return ok;
+}
+
+/* A name ${env.NAME} can spell and a shell can export. */
+static bool env_name_ok(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+bool spec_scenario_env(spec_loader *L, const ynode *n, const char *path)
+{
+    L->sc_env = NULL;
+    L->sc_n_env = 0;
+    if (!spec_want_map(L, n, path))
+        return false;
+    volley_tag *e = arena_alloc(&L->s->a, (n->n_pairs + 1) * sizeof *e);
+    size_t ne = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        const char *kpath = spec_subpath(L, path, k->str);
+        if (!env_name_ok(k->str)) {
+            ynode_error(L->d, k, "%s: expected an environment variable name (letters, digits and _, "
+                        "not starting with a digit)", kpath);
+            ok = false;
+        } else if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+            ynode_error(L->d, v, "%s: expected a string, got %s", kpath, ynode_kind_name(v));
+            ok = false;
+        } else {
+            /* as written: k6's scenario env is plain strings too */
+            e[ne++] = (volley_tag){.key = k->str, .value = v->str};
+        }
+    }
+    L->sc_env = e;
+    L->sc_n_env = ne;
     return ok;
 }
 
@@ -720,7 +764,7 @@ bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path,
     bool ok = true;
     const ynode *tags = ynode_get(step, "tags");
     if (tags)
-        ok &= compile_tags(L, tags, spec_subpath(L, path, "tags"), op);
+        ok &= spec_compile_tags(L, tags, spec_subpath(L, path, "tags"), &op->tags, &op->n_tags);
     const ynode *cap = ynode_get(step, "capture");
     if (cap)
         ok &= compile_capture_map(L, cap, spec_subpath(L, path, "capture"), op->group, &op->captures,

@@ -47,6 +47,8 @@ typedef struct spec_loader {
     const ynode *defaults;     /* the spec's defaults: mapping or NULL */
     /* while a scenario compiles */
     const char *sc_name;
+    const volley_tag *sc_env;  /* its `env:` (NAME, value), looked up before -e */
+    size_t sc_n_env;
     const pool_def *sc_pools[VU_MAX_POOLS];   /* its `use:` pools, in order */
     size_t sc_n_pools;
     uint32_t sc_n_once;        /* its once: blocks so far */
@@ -136,6 +138,14 @@ int64_t spec_scope_setup_field(void *ctx, const char *name, char *err, size_t er
 int spec_scope_capture(void *ctx, const char *name);
 /* opt_ctx.compile_captures: a plugin's VOLLEY_OPT_CAPTURES option. */
 volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char *path);
+/* `tags: { KEY: value }` of a step or a scenario: sorted by key, values
+ * fixed at load time (env and services templates, scenario.name); the
+ * keys become known to sub-metric filters. false on an error. */
+bool spec_compile_tags(spec_loader *L, const ynode *n, const char *path, const volley_tag **out,
+                       size_t *n_out);
+/* A scenario's `env: { NAME: value }` into L->sc_env (what ${env.NAME}
+ * sees first while its flow compiles). false on an error. */
+bool spec_scenario_env(spec_loader *L, const ynode *n, const char *path);
 /* A step's tags / capture / record / on_check_fail keys, onto its op. */
 bool spec_compile_step_data(spec_loader *L, const ynode *step, const char *path, flow_op *op);
 /* What the step's checks and captures read of a response (VOLLEY_READS_*),

@@ -1,5 +1,6 @@
 /*
- * spec_tags: the values the `name`, `group` and `scenario` tags can take on
+ * spec_tags: the values the `name`, `group` and `scenario` tags (and the
+ * spec's own tags) can take on
  * a compiled spec's samples, and the warning about a threshold filter that
  * names none of them (a typo such as {name:trasnfer}: its sub-metric could
  * get no sample and its thresholds would end with "no data").
@@ -8,6 +9,8 @@
  * step whose plugin cannot tell its name turns the name warnings off, as a
  * warning that may be wrong is worse than none. Groups are the flows'
  * group paths ("::outer::inner"), scenarios the ones that run (--scenario).
+ * The same for the tags of steps and scenarios (`tags:`, tag_stage's
+ * `stage`): a value nothing sets (a --tag of it matches every sample).
  * Only warnings: the spec loads either way.
  *
  * The same names make the per-name breakdowns (spec_add_breakdowns): each
@@ -143,6 +146,16 @@ static bool fails_on_no_data(const spec *s, uint32_t series)
     return false;
 }
 
+static void warn_no_sample(spec_loader *L, const ynode *at, const char *path, uint32_t series,
+                           const char *why)
+{
+    const char *then = L->reg->metrics[L->reg->series[series].metric].info.type ==
+                               VOLLEY_METRIC_COUNTER ? ", so it will count 0"
+                       : fails_on_no_data(L->s, series) ? ", so its thresholds will have no data and fail the run"
+                       : ", so its thresholds will have no data (which allow_no_data accepts)";
+    ynode_warning(L->d, at, "%s: %s: this sub-metric can get no sample%s", path, why, then);
+}
+
 /* One filter: a warning when no sample can carry its value. */
 static void check_filter(spec_loader *L, const ynode *at, const char *path, uint32_t series,
                          tag_key key, const char *value, const scope *sc)
@@ -169,11 +182,66 @@ static void check_filter(spec_loader *L, const ynode *at, const char *path, uint
         else
             snprintf(why, sizeof why, "no scenario \"%s\"%s", value, more);
     }
-    const char *then = L->reg->metrics[L->reg->series[series].metric].info.type ==
-                               VOLLEY_METRIC_COUNTER ? ", so it will count 0"
-                       : fails_on_no_data(s, series) ? ", so its thresholds will have no data and fail the run"
-                       : ", so its thresholds will have no data (which allow_no_data accepts)";
-    ynode_warning(L->d, at, "%s: %s: this sub-metric can get no sample%s", path, why, then);
+    warn_no_sample(L, at, path, series, why);
+done:
+    free(run.v);
+    free(all.v);
+}
+
+/* The values a step's or scenario's own tag `key` takes in the scenarios
+ * `scs` (only scenario `only`, when not NULL): their `tags:`, the stage
+ * numbers of tag_stage, their steps' `tags:`. */
+static void collect_own(const scenario *scs, size_t n, const char *key, const char *only,
+                        value_set *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const scenario *sc = &scs[i];
+        if (only && strcmp(sc->name, only) != 0)
+            continue;
+        for (size_t t = 0; t < sc->n_tags; t++)
+            if (strcmp(sc->tags[t].key, key) == 0)
+                set_add(out, sc->tags[t].value);
+        size_t n_st = sc->stage_tags ? (sc->profile.n ? sc->profile.n : 1) : 0;
+        for (size_t k = 0; k < n_st; k++)
+            for (size_t t = 0; t <= sc->n_tags; t++)
+                if (strcmp(sc->stage_tags[k][t].key, key) == 0)
+                    set_add(out, sc->stage_tags[k][t].value);
+        for (size_t j = 0; j < sc->n_ops; j++)
+            for (size_t t = 0; t < sc->ops[j].n_tags; t++)
+                if (strcmp(sc->ops[j].tags[t].key, key) == 0)
+                    set_add(out, sc->ops[j].tags[t].value);
+    }
+}
+
+/* A filter on a step's or scenario's own tag (a --tag of that value would
+ * match every sample): a warning when nothing sets that value. */
+static void check_own_filter(spec_loader *L, const ynode *at, const char *path, uint32_t series,
+                             const series_filter *f, const char *only)
+{
+    if (f->int_value)
+        return;
+    const spec *s = L->s;
+    value_set run = {0}, all = {0};
+    collect_own(s->scenarios, s->n_scenarios, f->step_key, only, &run);
+    if (run.unknown || set_has(&run, f->value))
+        goto done;
+    collect_own(s->all_scenarios, s->n_all_scenarios, f->step_key, only, &all);
+    char why[2048], more[640] = "", in[512] = "";
+    if (!all.unknown && set_has(&all, f->value)) {
+        snprintf(why, sizeof why, "%s:%s is only in scenarios that --scenario leaves out",
+                 f->step_key, f->value);
+    } else {
+        if (only)
+            snprintf(in, sizeof in, " in scenario \"%s\"", only);
+        if (run.n) {   /* the values, not a "did you mean": stage "2" is no typo of "0" */
+            char list[256];
+            suggest_join(run.v, run.n, list, sizeof list);
+            snprintf(more, sizeof more, " (its values: %s)", list);
+        }
+        snprintf(why, sizeof why, "no step or scenario%s sets tag %s to \"%s\"%s", in, f->step_key,
+                 f->value, more);
+    }
+    warn_no_sample(L, at, path, series, why);
 done:
     free(run.v);
     free(all.v);
@@ -209,6 +277,9 @@ void spec_warn_tag_filters(spec_loader *L, const ynode *key, uint32_t series, co
     for (size_t i = 0; i < sd->n_filters; i++)
         if (sd->filters[i].key == TAG_NAME)
             check_filter(L, key, path, series, TAG_NAME, sd->filters[i].value, &sc);
+    for (size_t i = 0; i < sd->n_filters; i++)
+        if (sd->filters[i].key == TAG_STEP)
+            check_own_filter(L, key, path, series, &sd->filters[i], sc.scenario);
 }
 
 /* The request metrics a protocol's steps are broken down into per name. */

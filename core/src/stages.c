@@ -1,6 +1,7 @@
 #include "stages.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,13 +75,27 @@ static const series_agg *copy_of(const run_result *r, const stage_track *t, size
     return slot >= 0 && (size_t)slot < r->agg.n ? &r->agg.s[slot] : NULL;
 }
 
+/* A filter on tag_stage's `stage` tag names the one stage it is about:
+ * the other stages' copies get none of its samples and are not judged. */
+static bool other_stage(const metrics_reg *reg, const threshold *t, const scenario *sc, size_t k)
+{
+    const series_def *sd = &reg->series[t->series];
+    char num[32];
+    snprintf(num, sizeof num, "%zu", k);
+    for (size_t i = 0; sc->stage_tags && i < sd->n_filters; i++)
+        if (sd->filters[i].key == TAG_STEP && strcmp(sd->filters[i].step_key, "stage") == 0)
+            return strcmp(sd->filters[i].value, num) != 0;
+    return false;
+}
+
 /* Whether threshold t's condition was crossed on stage k alone; *a gets
  * the stage's copy of its series. No data is not a crossing. */
-static bool crossed(const metrics_reg *reg, const run_result *r, const stage_track *tr, size_t k,
-                    const threshold *t, double dur_s, const series_agg **a)
+static bool crossed(const metrics_reg *reg, const run_result *r, const scenario *sc,
+                    const stage_track *tr, size_t k, const threshold *t, double dur_s,
+                    const series_agg **a)
 {
     *a = copy_of(r, tr, k, t->series);
-    if (!*a || summary_no_data(reg, *a, t->metric) ||
+    if (!*a || other_stage(reg, t, sc, k) || summary_no_data(reg, *a, t->metric) ||
         (t->expr.relative && t->expr.baseline_state != TH_BASELINE_SET))
         return false;
     return !th_holds(&t->expr, summary_agg_value(reg, *a, t->metric, &t->expr, dur_s));
@@ -110,7 +125,7 @@ static void read_row(const spec *s, const metrics_reg *reg, const run_result *r,
     }
     for (size_t i = 0; i < s->n_thresholds; i++) {
         const series_agg *a;
-        if (!crossed(reg, r, t, k, &s->thresholds[i], row->dur_s, &a))
+        if (!crossed(reg, r, sc, t, k, &s->thresholds[i], row->dur_s, &a))
             continue;
         if (row->n_crossed < sizeof row->crossed / sizeof row->crossed[0])
             row->crossed[row->n_crossed] = i;
@@ -224,7 +239,7 @@ static void print_one(FILE *out, const spec *s, const metrics_reg *reg, const ru
             const threshold *th = &s->thresholds[rows[k].crossed[j]];
             const series_agg *a;
             char text[512];
-            crossed(reg, r, t, k, th, rows[k].dur_s, &a);
+            crossed(reg, r, sc, t, k, th, rows[k].dur_s, &a);
             fmt_crossed(reg, th, a, rows[k].dur_s, text, sizeof text);
             fprintf(out, "%s✗ %s", j ? ", " : "", text);
         }
@@ -244,7 +259,7 @@ static void print_one(FILE *out, const spec *s, const metrics_reg *reg, const ru
             const threshold *th = &s->thresholds[row->crossed[j]];
             const series_agg *a;
             char why[160];
-            crossed(reg, r, t, breaking, th, row->dur_s, &a);
+            crossed(reg, r, sc, t, breaking, th, row->dur_s, &a);
             summary_fmt_judged(reg, th, a, row->dur_s, why, sizeof why);
             fprintf(out, "%s%s \"%s\" crossed (observed %s)", j ? "; " : "", th->key, th->source,
                     why);
@@ -293,7 +308,7 @@ static json_t *scenario_json(const spec *s, const metrics_reg *reg, const run_re
         json_t *cr = json_array();
         for (size_t i = 0; i < s->n_thresholds; i++) {
             const series_agg *a;
-            if (crossed(reg, r, t, k, &s->thresholds[i], row.dur_s, &a))
+            if (crossed(reg, r, sc, t, k, &s->thresholds[i], row.dur_s, &a))
                 json_array_append_new(cr, crossed_json(reg, &s->thresholds[i], a, row.dur_s));
         }
         double iters = it ? it->sum : 0, reqs = rq ? rq->sum : 0;

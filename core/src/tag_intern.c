@@ -10,8 +10,8 @@
 
 typedef struct tag_key_words {
     const char *name, *method, *url, *check, *error_code, *scenario, *group, *tls_version, *capture;
-    const volley_tag *step;
-    size_t n_step;
+    const volley_tag *step, *vu;
+    size_t n_step, n_vu;
     int status, expected;
 } tag_key_words;
 
@@ -45,8 +45,8 @@ static tag_key_words key_of(const sample_tags *st)
     static const volley_tags none = VOLLEY_TAGS_INIT;
     const volley_tags *g = st->t ? st->t : &none;
     return (tag_key_words){g->name, g->method, g->url, g->check, g->error_code,
-                           st->scenario, st->group, st->tls_version, st->capture, st->step, st->n_step,
-                           g->status, g->expected_response};
+                           st->scenario, st->group, st->tls_version, st->capture, st->step, st->vu,
+                           st->n_step, st->n_vu, g->status, g->expected_response};
 }
 
 static uint64_t hash_key(const tag_key_words *k)
@@ -54,7 +54,7 @@ static uint64_t hash_key(const tag_key_words *k)
     const uintptr_t w[] = {(uintptr_t)k->name, (uintptr_t)k->method, (uintptr_t)k->url,
                            (uintptr_t)k->check, (uintptr_t)k->error_code, (uintptr_t)k->scenario,
                            (uintptr_t)k->group, (uintptr_t)k->tls_version, (uintptr_t)k->capture,
-                           (uintptr_t)k->step,
+                           (uintptr_t)k->step, (uintptr_t)k->vu,
                            (uintptr_t)k->status,
                            (uintptr_t)(k->expected + 2)};
     uint64_t h = 1469598103934665603ull;
@@ -81,10 +81,18 @@ static const char *shown(tag_intern *t, const char *v)
     return r ? r : SECRET_MASK;
 }
 
+static bool taken(const volley_tag *tags, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tags[i].key, key) == 0)
+            return true;
+    return false;
+}
+
 /* Builds the sorted key/value list outputs see. */
 static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
 {
-    size_t cap = 11 + t->n_run + k->n_step;
+    size_t cap = 11 + t->n_run + k->n_step + k->n_vu;
     volley_tag *tags = arena_alloc(&t->a, cap * sizeof *tags);
     volley_tagset *set = arena_alloc(&t->a, sizeof *set);
     if (!tags || !set)
@@ -108,17 +116,19 @@ static const volley_tagset *make_set(tag_intern *t, const tag_key_words *k)
     if (k->url) tags[n++] = (volley_tag){"url", k->url};
     for (size_t i = 0; i < k->n_step; i++)
         tags[n++] = k->step[i];
-    /* A step's tag wins over a --tag of the same key. */
-    for (size_t i = 0; i < t->n_run; i++) {
-        bool taken = false;
-        for (size_t j = 0; j < k->n_step; j++)
-            taken |= strcmp(k->step[j].key, t->run[i].key) == 0;
-        if (!taken)
+    /* A step's tag wins over its scenario's, both over a --tag of the
+     * same key. */
+    size_t n_own = n;
+    for (size_t i = 0; i < k->n_vu; i++)
+        if (!taken(tags, n_own, k->vu[i].key))
+            tags[n++] = k->vu[i];
+    n_own = n;
+    for (size_t i = 0; i < t->n_run; i++)
+        if (!taken(tags, n_own, t->run[i].key))
             tags[n++] = t->run[i];
-    }
     for (size_t i = 0; i < n; i++)
         tags[i].value = shown(t, tags[i].value);
-    if (t->n_run || k->n_step)
+    if (t->n_run || k->n_step || k->n_vu)
         qsort(tags, n, sizeof *tags, cmp_key);
     set->n = n;
     set->tags = tags;

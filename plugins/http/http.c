@@ -131,7 +131,7 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     /* Cookies cost nothing to a VU without any and a step without any:
      * the jar's lifetime and the step's jar: operations, then each client
      * builds the Cookie header for its request url. */
-    if (st->cookie_parts || vs->jar.n) {
+    if (st->cookie_parts || http_vu_jar(vs)->n) {
         if (st->n_jar_ops && !st->url_text && http_render_url(w->host, vs, st) != 0)
             return -1;
         if (http_cookie_start(vs, st) != 0)
@@ -181,6 +181,18 @@ static void http_vu_fini(void *wstate, void *vu_state)
     memset(vs, 0, sizeof *vs);
 }
 
+/* A batch's lane shares its VU's cookie jar, as k6's http.batch does: its
+ * requests send the VU's cookies and what their responses set is the
+ * VU's. One worker thread runs both states: no lock. */
+static void http_lane_init(void *wstate, void *lane_state, void *owner_state)
+{
+    (void)wstate;
+    http_vu *lane = lane_state, *owner = owner_state;
+    lane->lane = true;
+    if (owner)
+        lane->lane_jar = http_vu_jar(owner);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Descriptor                                                                */
 /* ------------------------------------------------------------------------ */
@@ -215,6 +227,7 @@ static const volley_protocol_ops ops = {
     .vu_fini = http_vu_fini,
     .step_name = http_step_name,
     .step_host = http_step_host,
+    .lane_init = http_lane_init,
 };
 
 VOLLEY_PLUGIN_DEFINE(.kind = VOLLEY_KIND_PROTOCOL, .name = "http", .version = "0.1.0",

@@ -241,6 +241,7 @@ static const char *op_url(http_vu *vs, const http_step *st, const http_jar_op *o
 static int run_ops(http_vu *vs, const http_step *st)
 {
     const volley_host *h = vs->w->host;
+    http_jar *jar = http_vu_jar(vs);
     for (size_t i = 0; i < st->n_jar_ops; i++) {
         const http_jar_op *op = &st->jar_ops[i];
         const char *url = op_url(vs, st, op);
@@ -250,9 +251,9 @@ static int run_ops(http_vu *vs, const http_step *st)
         if (http_cookie_url(url, &u) != 0)
             continue;   /* not an http(s):// url: nothing to do */
         if (op->kind == HTTP_JAR_CLEAR) {
-            http_jar_remove(&vs->jar, &u, NULL, 0);
+            http_jar_remove(jar, &u, NULL, 0);
         } else if (op->kind == HTTP_JAR_DELETE) {
-            http_jar_remove(&vs->jar, &u, op->name, strlen(op->name));
+            http_jar_remove(jar, &u, op->name, strlen(op->name));
         } else {
             vs->cookie_val.len = 0;
             if (h->template_render(op->value, vs->vu, &vs->cookie_val) != 0)
@@ -274,7 +275,7 @@ static int run_ops(http_vu *vs, const http_step *st)
                 in.remove = op->max_age <= 0;
                 in.expires = op->max_age > 0 ? (int64_t)time(NULL) + op->max_age : 0;
             }
-            http_jar_put(&vs->jar, &u, &in);
+            http_jar_put(jar, &u, &in);
         }
     }
     return 0;
@@ -283,10 +284,12 @@ static int run_ops(http_vu *vs, const http_step *st)
 int http_cookie_start(http_vu *vs, const http_step *st)
 {
     uint64_t it = vs->w->host->vu_iteration(vs->vu);
-    /* k6 empties the VU's jar when a new iteration starts */
-    if (vs->jar.n && vs->jar.iter != it && !st->jar_per_vu)
-        http_jar_empty(&vs->jar);
-    vs->jar.iter = it;
+    http_jar *jar = http_vu_jar(vs);
+    /* k6 empties the VU's jar when a new iteration starts (a lane's
+     * iteration is its VU's: whichever of them starts first empties it) */
+    if (jar->n && jar->iter != it && !st->jar_per_vu)
+        http_jar_empty(jar);
+    jar->iter = it;
     return st->n_jar_ops ? run_ops(vs, st) : 0;
 }
 
@@ -312,10 +315,11 @@ int http_cookie_header(http_vu *vs, const http_step *st, const char *url)
                                vs->cookie_val.len) != 0)
             return -1;
     }
-    if (vs->jar.n) {
+    http_jar *jar = http_vu_jar(vs);
+    if (jar->n) {
         http_url_parts u;
         if (http_cookie_url(url, &u) == 0 &&
-            http_jar_header(h, &vs->jar, &u, b, st->cookie_replace, st->n_cookie_replace) < 0)
+            http_jar_header(h, jar, &u, b, st->cookie_replace, st->n_cookie_replace) < 0)
             return -1;
     }
     if (h->buf_reserve(b, 1) != 0)
@@ -326,23 +330,25 @@ int http_cookie_header(http_vu *vs, const http_step *st, const char *url)
 
 void http_cookie_response(http_vu *vs, const char *url)
 {
-    bool was_empty = vs->jar.n == 0;
-    if (http_jar_store(&vs->jar, vs->resp.headers.data, vs->resp.headers.len, url) > 0 && was_empty)
-        vs->jar.iter = vs->w->host->vu_iteration(vs->vu);
+    http_jar *jar = http_vu_jar(vs);
+    bool was_empty = jar->n == 0;
+    if (http_jar_store(jar, vs->resp.headers.data, vs->resp.headers.len, url) > 0 && was_empty)
+        jar->iter = vs->w->host->vu_iteration(vs->vu);
 }
 
 void http_cookie_view(http_vu *vs, http_outcome *o)
 {
     o->jar = "";   /* an empty jar: no cost to VUs without cookies */
     o->jar_len = 0;
-    if (!vs->jar.n)
+    http_jar *jar = http_vu_jar(vs);
+    if (!jar->n)
         return;
     const http_step *st = vs->step;
     const char *url = vs->redirects || !st->url_text ? vs->url.data : st->url_text;
     vs->jar_view.len = 0;
     http_url_parts u;
     if (!url || http_cookie_url(url, &u) != 0 ||
-        http_jar_header(vs->w->host, &vs->jar, &u, &vs->jar_view, NULL, 0) < 0 ||
+        http_jar_header(vs->w->host, jar, &u, &vs->jar_view, NULL, 0) < 0 ||
         vs->w->host->buf_reserve(&vs->jar_view, 1) != 0)
         return;
     vs->jar_view.data[vs->jar_view.len] = '\0';
@@ -352,7 +358,8 @@ void http_cookie_view(http_vu *vs, http_outcome *o)
 
 void http_cookie_free(http_vu *vs)
 {
-    http_jar_free(&vs->jar);
+    http_jar_free(&vs->own_jar);   /* a lane's shared jar is its VU's to free */
+    vs->lane_jar = NULL;
     free(vs->cookie.data);
     free(vs->cookie_val.data);
     free(vs->jar_view.data);

@@ -377,7 +377,7 @@ static void pin_dns(http_group *g, http_vu *vs, const http_step *st)
  */
 static int set_cookies(http_vu *vs, const http_step *st, const char *url)
 {
-    if (!(st->cookie_parts || vs->jar.n)) {
+    if (!(st->cookie_parts || http_vu_jar(vs)->n)) {
         if (vs->curl_cookie && curl_easy_setopt(vs->easy, CURLOPT_COOKIE, NULL) != CURLE_OK)
             return -1;
         vs->curl_cookie = false;

@@ -9,7 +9,7 @@
  *   http.c          the descriptor, the plugin instance, worker_init and
  *                   worker_fini, the per-VU request cycle (step_start,
  *                   step_cancel, vu_fini) that sends each request down one
- *                   of the two clients
+ *                   of the two clients, a batch lane's lane_init
  *                   -> raw, loop, curl, cookie, result, conf (ops table)
  *   http_raw.c      the fast path: http:// and https:// HTTP/1.1 requests
  *                   written and read by the plugin, on the VU's own
@@ -386,6 +386,7 @@ typedef struct http_group {
     size_t n_pinned;
     int n_vus;                      /* VUs whose easy handle is here        */
     long maxconnects;               /* CURLMOPT_MAXCONNECTS set so far      */
+    bool lanes;                     /* batch lanes' handles (http_easy)     */
 } http_group;
 
 struct http_worker {
@@ -523,7 +524,11 @@ struct http_vu {
     bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */
     bool set_cookie;                /* curl path: the response has one      */
     bool curl_cookie;               /* CURLOPT_COOKIE set on the handle     */
-    http_jar jar;                   /* the VU's cookies (http_jar.c)        */
+    http_jar own_jar;               /* the VU's cookies (http_jar.c); read  */
+                                    /*   through http_vu_jar               */
+    http_jar *lane_jar;             /* a batch lane's: its VU's own_jar     */
+                                    /*   (lane_init); NULL on a VU          */
+    bool lane;                      /* a batch lane's state (lane_init)     */
     volley_buf cookie;              /* the request's Cookie header value    */
     volley_buf cookie_val;          /* a cookie value rendered              */
     volley_buf jar_view;            /* the jar for the response's url       */
@@ -552,6 +557,13 @@ struct http_vu {
                                     /*   response's HTTP_TOO_LARGE_* part   */
     char errbuf[CURL_ERROR_SIZE];
 };
+
+/* The jar a VU state's requests read and fill: a batch lane shares its
+ * VU's, as k6's http.batch uses the VU's jar. */
+static inline http_jar *http_vu_jar(http_vu *vs)
+{
+    return vs->lane_jar ? vs->lane_jar : &vs->own_jar;
+}
 
 /* The k6 timings of one request, in milliseconds. */
 typedef struct http_timings {
@@ -695,7 +707,7 @@ void http_cookie_response(http_vu *vs, const char *url);
 /* Before http_respond: the jar's cookies for the request's final url (the
  * last redirect's), as a Cookie header value, into o->jar (vs->jar_view). */
 void http_cookie_view(http_vu *vs, http_outcome *o);
-/* vu_fini: the jar and the buffers. */
+/* vu_fini: the VU's own jar (not a lane's shared one) and the buffers. */
 void http_cookie_free(http_vu *vs);
 
 /* ---- http_tls.c: the fast path's TLS (calls OpenSSL, ptls) ---- */

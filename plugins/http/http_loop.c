@@ -442,16 +442,21 @@ static http_group *group_new(http_worker *w)
  * that end leave room for later ones. curl's idle-connection cache defaults
  * to 4 x the handles currently in the multi, so VUs between requests
  * (sleeping) would lose their keep-alive connections: it is sized by the
- * group's VUs instead.
+ * group's VUs instead. A batch's lanes join groups of their own: curl
+ * pools a multi's connections, and a lane must not take its VU's idle one,
+ * which the batch's request on the VU itself reuses (as k6's first request
+ * of a batch does); which of the batch's transfers curl runs first is not
+ * the order they were added in.
  */
-static http_group *group_join(http_worker *w)
+static http_group *group_join(http_worker *w, bool lanes)
 {
     http_group *g = NULL;
     for (size_t i = 0; i < w->n_groups && !g; i++)
-        if (w->groups[i]->n_vus < HTTP_GROUP_VUS)
+        if (w->groups[i]->n_vus < HTTP_GROUP_VUS && w->groups[i]->lanes == lanes)
             g = w->groups[i];
     if (!g && !(g = group_new(w)))
         return NULL;
+    g->lanes = lanes;
     g->n_vus++;
     w->n_vus++;
     if (g->n_vus * 2 > g->maxconnects) {
@@ -472,7 +477,7 @@ CURL *http_easy(http_worker *w, http_vu *vs)
 {
     if (vs->easy)
         return vs->easy;
-    http_group *g = group_join(w);
+    http_group *g = group_join(w, vs->lane);
     if (!g)
         return NULL;
     CURL *e = curl_easy_init();

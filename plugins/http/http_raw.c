@@ -1084,7 +1084,7 @@ int http_raw_start(http_worker *w, http_vu *vs, const http_step *st)
     if (r->phase != PH_IDLE)
         http_raw_cancel(vs);
     const volley_buf *cookie = NULL;
-    if (st->cookie_parts || vs->jar.n) {
+    if (st->cookie_parts || http_vu_jar(vs)->n) {
         if (http_cookie_header(vs, st, st->url_text ? st->url_text : vs->url.data) != 0)
             return -1;
         cookie = vs->cookie.len ? &vs->cookie : NULL;

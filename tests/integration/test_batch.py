@@ -2,16 +2,25 @@
 measured as its own request with its own checks and captures, on
 connections of the VU's lanes; max_parallel and max_parallel_per_host
 (k6's batch=20, batchPerHost=6) limit them; a batch with `group:` is timed
-in group_duration. Against the loopback nginx (/delay100 answers after
-100 ms, /slow after 3 s, /conn names the connection of the request) and the
-recording server of volleytest.py. Timing bounds are generous: they tell
+in group_duration. As k6 runs a batch on the VU's own transport, one
+request of a batch runs on the VU itself (its first on the VU's idle
+keep-alive connection), and the batch shares the VU's cookie jar.
+Against the loopback nginx (/delay100 answers after 100 ms, /slow after
+3 s, /conn names the connection of the request, /cookies echoes the
+Cookie header, /cookies/set and /cookies/logout set and remove cookies)
+and the recording server of volleytest.py. Timing bounds are generous: they tell
 one delay from several, not a fast machine from a slow one."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import time
 import unittest
 
 from volleytest import NGINX, Recorder, VolleyCase
+
+CLIENTS = ("auto", "curl")   # the fast path and VOLLEY_HTTP_CLIENT=curl
 
 HEAD = """
 version: 1
@@ -135,6 +144,132 @@ thresholds:
         # ...kept alive by the lanes from one iteration to the next
         self.assertEqual(set(seen[0]), set(seen[1]), seen)
         self.assertEqual(set(seen[0]), set(seen[2]), seen)
+
+    def test_first_request_reuses_the_vus_connection(self):
+        # k6's examples/thresholds_readme_example.js: r[0].timings.connecting
+        # == 0 from the VU's first iteration, after a request to the host.
+        for client in CLIENTS:
+            rec = Recorder()
+            out = os.path.join(self.tmp, "conn-%s.ndjson" % client)
+            try:
+                spec = HEAD % (NGINX, 1) + """
+      - http: { name: page, url: "${services.api}/conn" }
+        capture: { c0: json.connection }
+      - batch:
+          - http: { name: b0, url: "${services.api}/conn" }
+            capture: { c1: json.connection }
+            check: { name: reused connection, timings: { connecting: { eq: 0 } } }
+          - http: { name: b1, url: "${services.api}/conn" }
+            capture: { c2: json.connection }
+          - http: { name: b2, url: "${services.api}/conn" }
+            capture: { c3: json.connection }
+      - http: { name: seen, method: POST, url: "%s/seen", body: "${c0} ${c1} ${c2} ${c3}" }
+""" % rec.url
+                rc, o, err, s = self.run_spec(spec, "--out", "json-out=" + out,
+                                              env={"VOLLEY_HTTP_CLIENT": client})
+                self.assertEqual(rc, 0, o + err)
+                seen = [r["body"].split() for r in rec.taken() if r["path"] == "/seen"]
+            finally:
+                rec.stop()
+            self.assertEqual(s["metrics"]["checks"]["passes"], 1, client)
+            self.assertEqual(s["metrics"]["checks"]["fails"], 0, client)
+            self.assertEqual(len(seen), 1)
+            c0, c1, c2, c3 = seen[0]
+            # the batch's first request on the page's connection, the
+            # others at once on two new ones (on curl too, whose lanes pool
+            # their connections apart from the VUs')
+            self.assertEqual(c1, c0, (client, seen))
+            self.assertEqual(len({c0, c2, c3}), 3, (client, seen))
+            conn = {p["data"]["tags"]["name"]: p["data"]["value"] for p in self.read_ndjson(out)
+                    if p.get("type") == "Point" and p["metric"] == "http_req_connecting"}
+            self.assertEqual(sorted(conn), ["b0", "b1", "b2", "page", "seen"], client)
+            self.assertEqual(conn["b0"], 0, (client, conn))
+
+    def test_cookies_are_the_vus(self):
+        # k6's http.batch sends the VU's cookies and keeps what its
+        # responses set in the VU's jar (emptied when an iteration starts).
+        spec = HEAD % (NGINX, 2) + """
+      - batch:
+          - http: { name: first, url: "${services.api}/delay100" }
+          - http: { name: fresh, url: "${services.api}/cookies" }
+            check: { name: a new iteration starts with an empty jar, body: { not_contains: "session" } }
+      - http: { name: login, url: "${services.api}/cookies/set" }
+      - batch:
+""" + "".join("""          - http: { name: b%d, url: "${services.api}/cookies" }
+            check:
+              - { name: b%d sends the session, body: { contains: "session=abc123" } }
+              - { name: b%d sends the theme, body: { contains: "theme=dark" } }
+              - { name: b%d sees the jar, cookie: { name: session, equals: abc123, jar: true } }
+""" % (i, i, i, i) for i in range(3)) + """
+      - batch:
+          - http: { name: slow, url: "${services.api}/delay100" }
+          - http: { name: logout, url: "${services.api}/cookies/logout" }
+      - http: { name: after_logout, url: "${services.api}/cookies" }
+        check:
+          - { name: the batch's Set-Cookie reached the VU, body: { not_contains: "session" } }
+          - { name: the rest stays, body: { contains: "theme=dark" } }
+      - batch:
+          - http: { name: first2, url: "${services.api}/delay100" }
+          - http: { name: relogin, url: "${services.api}/cookies/set" }
+      - http: { name: after_relogin, url: "${services.api}/cookies" }
+        check: { name: the batch's new cookie is sent after it, body: { contains: "session=abc123" } }
+"""
+        for client in CLIENTS:
+            rc, o, err, s = self.run_spec(spec, env={"VOLLEY_HTTP_CLIENT": client})
+            self.assertEqual(rc, 0, o + err)
+            m = s["metrics"]
+            self.assertEqual(m["http_reqs"]["count"], 2 * 12, client)
+            self.assertEqual(m["checks"]["fails"], 0, (client, o))
+            self.assertEqual(m["checks"]["passes"], 2 * (1 + 9 + 2 + 1), client)
+
+    def test_a_lanes_secret_derived_value_stays_hidden(self):
+        # What a lane derives from a secret (an hmac with a secret key) is
+        # kept by the lane, and the VU's failure reasons hide it as they
+        # hide what the VU derives (six lanes: more than a VU keeps).
+        key = "k3y-for-signing"
+
+        def sig(msg):
+            mac = hmac.new(key.encode(), msg.encode(), hashlib.sha256).digest()
+            return base64.urlsafe_b64encode(mac).decode()
+        spec = HEAD % (NGINX, 2) + """
+      - batch:
+          - http: { name: own, url: "${services.api}/reflect?sig=${hmac('sha256', env.SIGNING_KEY, 'own:' + vu.iteration, 'base64url')}" }
+""" + "".join("""          - http: { name: lane%d, url: "${services.api}/reflect?sig=${hmac('sha256', env.SIGNING_KEY, 'lane%d:' + vu.iteration, 'base64url')}" }
+            check: { name: never %d, json: { path: args, equals: nothing } }
+""" % (i, i, i) for i in range(6))
+        rc, o, err, s = self.run_spec(spec, env={"SIGNING_KEY": key})
+        self.assertEqual(rc, 0, o + err)
+        self.assertEqual(s["metrics"]["checks"]["fails"], 12)
+        for i in range(6):
+            for it in range(2):
+                self.assertNotIn(sig("lane%d:%d" % (i, it)), o + err)
+        self.assertEqual(o.count('first failure: json: args: "sig=***" (expected "nothing")'), 6, o)
+
+    def test_step_tags_reach_their_checks(self):
+        # k6's thresholds_readme_example: a batch request's tags are on its
+        # check's samples too (checks{staticAsset:yes}), as outside a batch.
+        spec = HEAD % (NGINX, 1) + """
+      - batch:
+          - http: { name: css, url: "${services.api}/json" }
+            tags: { staticAsset: "yes" }
+            check: { name: css ok, status: 200 }
+          - http: { name: js, url: "${services.api}/json" }
+            tags: { staticAsset: "yes", kind: js }
+            check: { name: js ok, status: 200 }
+          - http: { name: api, url: "${services.api}/json" }
+            check: { name: api ok, status: 200 }
+thresholds:
+  "checks{staticAsset:yes}": ["rate==1"]
+"""
+        out = os.path.join(self.tmp, "tags.ndjson")
+        rc, o, err, s = self.run_spec(spec, "--out", "json-out=" + out)
+        self.assertEqual(rc, 0, o + err)
+        tags = {p["data"]["tags"]["check"]: p["data"]["tags"] for p in self.read_ndjson(out)
+                if p.get("type") == "Point" and p["metric"] == "checks"}
+        self.assertEqual(tags["css ok"].get("staticAsset"), "yes", tags)
+        self.assertEqual(tags["js ok"].get("kind"), "js", tags)
+        self.assertNotIn("staticAsset", tags["api ok"])
+        self.assertEqual(s["metrics"]["checks{staticAsset:yes}"]["passes"], 2)
 
     def test_stop_iteration_ends_after_the_batch(self):
         spec = HEAD % (NGINX, 2) + """

@@ -1047,6 +1047,48 @@ static void test_cookies(void **state)
     raw_stop();
 }
 
+/* A batch lane (lane_init) shares its VU's jar: what the lane's response
+ * sets, the VU sends, and the other way round; the lane's vu_fini leaves
+ * the VU's jar alone, and a new iteration empties the one jar. */
+static void test_lane_shares_the_jar(void **state)
+{
+    (void)state;
+    assert_non_null(F.ops->lane_init);
+    F.ops->lane_init(F.ws, F.vs[1], F.vs[0]);
+    raw_start(RAW_ECHO);
+    void *st = raw_step();
+    assert_non_null(st);
+    int n = F.th.done.count;
+    start(1, st);   /* the lane first: it sets sid into the VU's jar */
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    run1(st);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: sid=abc\r\n"));
+    n = F.th.done.count;
+    start(1, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: sid=abc\r\n"));
+    /* a VU that is no lane keeps its own */
+    n = F.th.done.count;
+    start(2, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    F.ops->vu_fini(F.ws, F.vs[1]);
+    run1(st);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: sid=abc\r\n"));
+    /* the next iteration: the lane (a new one) finds the jar emptied */
+    F.ops->lane_init(F.ws, F.vs[1], F.vs[0]);
+    F.vu[0]->iteration++;
+    F.vu[1]->iteration++;
+    n = F.th.done.count;
+    start(1, st);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    run1(st);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: sid=abc\r\n"));
+    raw_stop();
+}
+
 /* The request head as the server sees it: empty header values, no curl
  * form Content-Type or Expect, Content-Length: 0 for a POST without body. */
 static void test_request_head(void **state)
@@ -2095,6 +2137,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fast_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_request_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_cookie_bridge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lane_shares_the_jar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_redirect_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_stale_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),

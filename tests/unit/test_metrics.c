@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "metrics.h"
+#include "tag_intern.h"
 
 /* ------------------------------------------------------------------ */
 /* fixture: a registry with one metric of each type                    */
@@ -193,7 +194,7 @@ static void test_series_for_key_errors(void **state)
     series_fails(f, "http_req_duration{stats:200}",
                  "unknown tag \"stats\" in sub-metric filter; known tags: name, method, url, status, "
                  "expected_response, check, error_code, scenario, group, tls_version, capture "
-                 "(and --tag names and keys of steps' tags:)");
+                 "(and --tag names and keys of steps' and scenarios' tags:)");
     series_fails(f, "http_req_duration{status:ok}", "status filter must be a number, got \"ok\"");
     series_fails(f, "http_req_duration{status:1000}", "status filter must be a number, got \"1000\"");
     series_fails(f, "http_req_duration{expected_response:yes}",
@@ -207,7 +208,7 @@ static void test_series_for_key_errors(void **state)
     series_fails(f, "http_req_duration{status:200,status2:1}",
                  "unknown tag \"status2\" in sub-metric filter; known tags: name, method, url, status, "
                  "expected_response, check, error_code, scenario, group, tls_version, capture "
-                 "(and --tag names and keys of steps' tags:)");
+                 "(and --tag names and keys of steps' and scenarios' tags:)");
     assert_int_equal(f->reg.metrics[f->dur].n_subs, 0);
 }
 
@@ -323,6 +324,49 @@ static void test_step_tag_wins_over_run_tag(void **state)
     assert_false(series_matches(ci, &with_tag));
     assert_false(series_matches(dev, &without));
     assert_true(series_matches(ci, &without));
+
+    /* A scenario's tag (the VU's) sits between the two: the step's wins
+     * over it, it wins over the run's. */
+    volley_tag vu_qa[] = {{.key = "env", .value = "qa"}};
+    const series_def *qa = &f->reg.series[series_ok(f, "http_reqs{env:qa}")];
+    sample_tags vu_only = {.vu = vu_qa, .n_vu = 1};
+    sample_tags both = {.step = step_dev, .n_step = 1, .vu = vu_qa, .n_vu = 1};
+    assert_true(series_matches(qa, &vu_only));
+    assert_false(series_matches(ci, &vu_only));
+    assert_true(series_matches(dev, &both));
+    assert_false(series_matches(qa, &both));
+}
+
+/* The set outputs see: step over scenario (VU) over run tags, sorted,
+ * built once per distinct set. */
+static void test_tag_intern_layers(void **state)
+{
+    (void)state;
+    volley_tag run[] = {{.key = "env", .value = "ci"}, {.key = "zone", .value = "eu"}};
+    volley_tag step[] = {{.key = "env", .value = "dev"}};
+    volley_tag vu[] = {{.key = "env", .value = "qa"}, {.key = "stage", .value = "1"},
+                       {.key = "zone", .value = "us"}};
+    tag_intern ti;
+    tagi_init(&ti, run, 2);
+    sample_tags st = {.scenario = "s", .group = "", .step = step, .n_step = 1, .vu = vu, .n_vu = 3};
+    const volley_tagset *set = tagi_get(&ti, &st);
+    assert_non_null(set);
+    const char *want[][2] = {{"env", "dev"}, {"group", ""}, {"scenario", "s"}, {"stage", "1"},
+                             {"zone", "us"}};
+    assert_int_equal(set->n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(set->tags[i].key, want[i][0]);
+        assert_string_equal(set->tags[i].value, want[i][1]);
+    }
+    assert_ptr_equal(tagi_get(&ti, &st), set);   /* interned */
+    sample_tags other = st;
+    other.n_vu = 0;
+    const volley_tagset *o = tagi_get(&ti, &other);
+    assert_ptr_not_equal(o, set);
+    assert_int_equal(o->n, 4);
+    assert_string_equal(o->tags[3].key, "zone");
+    assert_string_equal(o->tags[3].value, "eu");
+    tagi_free(&ti);
 }
 
 /* ------------------------------------------------------------------ */
@@ -955,6 +999,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hidden_series_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_series_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_tag_wins_over_run_tag, setup, teardown),
+        cmocka_unit_test(test_tag_intern_layers),
         cmocka_unit_test_setup_teardown(test_record_into_matching_subs_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trend_exact_while_small, setup, teardown),

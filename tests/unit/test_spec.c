@@ -583,7 +583,7 @@ static void test_bad_values(void **state)
                "    flow: [ { sleep: 1s } ]\n",
                ":5:5: error: scenarios.s: unknown key \"vuss\" (did you mean \"vus\"?); valid keys: "
                "executor, vus, iterations, duration, max_duration, graceful_stop, start_time, stages, "
-               "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, flow, use");
+               "start_vus, graceful_ramp_down, rate, start_rate, time_unit, pre_allocated_vus, max_vus, pacing, tag_stage, flow, use, env, tags");
     /* Duration limits are written as the docs write them. */
     LOAD_FAILS(f, HEAD
                "scenarios:\n"
@@ -1363,7 +1363,7 @@ static void test_threshold_errors(void **state)
                "iterations, a counter metric; use count, rate",
                ":8:3: error: thresholds.\"iteration_duration{stauts:200}\": unknown tag \"stauts\" "
                "in sub-metric filter; known tags: name, method, url, status, expected_response, "
-               "check, error_code, scenario, group, tls_version, capture (and --tag names and keys of steps' tags:)",
+               "check, error_code, scenario, group, tls_version, capture (and --tag names and keys of steps' and scenarios' tags:)",
                ":9:9: error: thresholds.\"vus\"[0]: missing required key \"threshold\" (expression "
                "such as p(95)<500)",
                ":10:51: error: thresholds.\"checks\".abort_on_fail: expected true or false, got "
@@ -1485,6 +1485,114 @@ static void test_threshold_filter_warnings(void **state)
            ":13:3: warning: thresholds.\"iteration_duration{scenario:other}\": scenario \"other\" "
            "does not run (--scenario leaves it out): this sub-metric can get no sample, so its "
            "thresholds will have no data and fail the run");
+}
+
+/* A scenario's env: comes before -e and the environment, in its own
+ * flow and tags only; its tags: and tag_stage's stage lists are sorted. */
+static void test_scenario_env_and_tags(void **state)
+{
+    fx *f = *state;
+    const char *env[] = {"VOLLEY_SPECTEST_WHO=cli"};
+    f->o.env = env;
+    f->o.n_env = 1;
+    spec *s = load_ok(f, HEAD
+        "scenarios:\n"
+        "  a:\n"
+        "    executor: per-vu-iterations\n"
+        "    env: { VOLLEY_SPECTEST_WHO: scenario, PORT: 8080 }\n"
+        "    tags: { zeta: \"${env.VOLLEY_SPECTEST_WHO}\", alpha: \"${scenario.name}\" }\n"
+        "    flow: [ { noop: { headers: { W: \"${env.VOLLEY_SPECTEST_WHO}:${env.PORT}\" } } } ]\n"
+        "  b:\n"
+        "    executor: ramping-vus\n"
+        "    tag_stage: true\n"
+        "    tags: { team: t, a: x }\n"
+        "    stages: [ { duration: 1s, target: 1 }, { duration: 0s, target: 2 }, { duration: 1s, target: 2 } ]\n"
+        "    flow: [ { noop: { headers: { W: \"${env.VOLLEY_SPECTEST_WHO}\" } } } ]\n");
+    const scenario *a = &s->scenarios[0], *b = &s->scenarios[1];
+    const noop_step_view *st = a->ops[0].step;
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "scenario:8080");
+    st = b->ops[0].step;
+    assert_string_equal(tmpl_const(st->cfg.headers.values[0]), "cli");
+    assert_int_equal(a->n_tags, 2);
+    assert_string_equal(a->tags[0].key, "alpha");
+    assert_string_equal(a->tags[0].value, "a");
+    assert_string_equal(a->tags[1].key, "zeta");
+    assert_string_equal(a->tags[1].value, "scenario");
+    assert_null(a->stage_tags);
+    assert_non_null(b->stage_tags);
+    assert_int_equal(b->n_tags, 2);
+    for (size_t k = 0; k < 3; k++) {
+        char num[8];
+        snprintf(num, sizeof num, "%zu", k);
+        const volley_tag *t = b->stage_tags[k];
+        assert_string_equal(t[0].key, "a");
+        assert_string_equal(t[1].key, "stage");
+        assert_string_equal(t[1].value, num);
+        assert_string_equal(t[2].key, "team");
+    }
+    f->o.n_env = 0;
+
+    /* sub-metrics may name their keys; values nothing sets are warned about */
+    load_ok(f, HEAD
+        "scenarios:\n"
+        "  a:\n"
+        "    executor: ramping-arrival-rate\n"
+        "    pre_allocated_vus: 1\n"
+        "    tag_stage: true\n"
+        "    tags: { team: alpha }\n"
+        "    stages: [ { duration: 1s, target: 1 }, { duration: 1s, target: 2 } ]\n"
+        "    flow: [ { noop: { name: x }, tags: { team: beta } } ]\n"
+        "  b: { executor: per-vu-iterations, flow: [ { noop: { name: y } } ] }\n"
+        "thresholds:\n"
+        "  \"iterations{team:alpha}\": [\"count>0\"]\n"
+        "  \"noop_reqs{team:beta,stage:1}\": [\"count>0\"]\n"
+        "  \"iterations{team:gamma}\": [\"count>0\"]\n"
+        "  \"iterations{stage:2}\": [\"count>0\"]\n"
+        "  \"iterations{scenario:b,team:alpha}\": [\"count>0\"]\n");
+    WARNED(f,
+           ":14:3: warning: thresholds.\"iterations{team:gamma}\": no step or scenario sets tag "
+           "team to \"gamma\" (its values: alpha, beta): this sub-metric can get no sample, so it "
+           "will count 0",
+           ":15:3: warning: thresholds.\"iterations{stage:2}\": no step or scenario sets tag stage "
+           "to \"2\" (its values: 0, 1): this sub-metric can get no sample, so it will count 0",
+           ":16:3: warning: thresholds.\"iterations{scenario:b,team:alpha}\": no step or scenario "
+           "in scenario \"b\" sets tag team to \"alpha\": this sub-metric can get no sample, so "
+           "it will count 0");
+}
+
+static void test_scenario_env_and_tags_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+        "scenarios:\n"
+        "  a:\n"
+        "    executor: constant-vus\n"
+        "    duration: 1s\n"
+        "    tag_stage: true\n"
+        "    env: { 1X: a, OK: [1], NUL: ~ }\n"
+        "    tags: { status: x, \"\": y, t: \"${vu.id}\", u: { a: 1 } }\n"
+        "    flow: [ { sleep: 1s } ]\n",
+        ":6:16: error: scenarios.a.tag_stage: does not apply to executor constant-vus",
+        ":7:12: error: scenarios.a.env.1X: expected an environment variable name (letters, digits "
+        "and _, not starting with a digit)",
+        ":7:23: error: scenarios.a.env.OK: expected a string, got sequence",
+        ":7:33: error: scenarios.a.env.NUL: expected a string, got null",
+        ":8:13: error: scenarios.a.tags.status: \"status\" is a tag the runner sets itself (name, "
+        "method, url, status, expected_response, check, error_code, scenario, group, tls_version, "
+        "capture)",
+        ":8:24: error: scenarios.a.tags.: expected a non-empty tag name",
+        ":8:34: error: scenarios.a.tags.t: a tag value is fixed at load time (only ${env.*}, "
+        "${services.*} and ${scenario.name} templates)",
+        ":8:49: error: scenarios.a.tags.u: expected a string, got mapping");
+    LOAD_FAILS(f, HEAD
+        "scenarios:\n"
+        "  a:\n"
+        "    executor: ramping-vus\n"
+        "    tag_stage: true\n"
+        "    tags: { stage: x }\n"
+        "    stages: [ { duration: 1s, target: 1 } ]\n"
+        "    flow: [ { sleep: 1s } ]\n",
+        ":6:20: error: scenarios.a.tags.stage: tag_stage sets the stage tag itself; drop one of them");
 }
 
 /* A step whose protocol cannot tell its name tag (here: a noop step
@@ -1943,6 +2051,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overrides_iterations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_beats_getenv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_env_and_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_env_and_tags_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_errors_in_file_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_option_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_messages, setup, teardown),

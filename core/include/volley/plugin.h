@@ -68,11 +68,13 @@ extern "C" {
  *               7 or later only; check plugins test host->revision >= 7);
  *               volley_run_summary.n_captures and .captures;
  *               VOLLEY_OPT_REPEAT (a template map whose list values
- *               repeat their key: form and query's tag: [a, b])
+ *               repeat their key: form and query's tag: [a, b]);
  *               volley_response.tls_version, .tls_cipher_suite and
  *               .ocsp_status (the connection's TLS, read likewise);
  *               VOLLEY_READS_NO_RESPONSE (a check key that may stand in
- *               a `check:` step without a request)
+ *               a `check:` step without a request);
+ *               volley_protocol_ops.lane_init (a batch lane's state
+ *               tied to its VU's: one cookie jar)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -660,14 +662,24 @@ typedef struct volley_protocol_ops {
 
     /* Main thread, load time, after step_compile. Giving it says the
      * protocol's steps may run in a `batch:` (k6's http.batch): the core
-     * then runs each of a batch's steps on a lane of the VU, a vu_state of
-     * its own (its own connections), with a volley_vu of its own whose
-     * host calls (step_done, sample, vu_id, template_render...) act for
-     * the VU. Returns the host the step's requests go to
+     * then runs one of a batch's steps at a time on the VU itself (as k6
+     * runs a batch on the VU's transport: its idle connection) and each
+     * other one on a lane of the VU, a vu_state of its own (its own
+     * connections), with a volley_vu of its own whose host calls
+     * (step_done, sample, vu_id, template_render...) act for the VU.
+     * Returns the host the step's requests go to
      * ("http://host:port"), the key of the batch's per-host limit (k6's
      * batchPerHost), valid as long as the step; NULL when it is known only
      * per request (the step then counts as a host of its own). */
     const char *(*step_host)(void *inst, const void *step);
+
+    /* Revision 7, optional: on the worker thread, when the core makes a
+     * lane's vu_state (zeroed) for a VU whose own is owner_state (NULL
+     * when vu_state_size is 0), before the lane's first step_start. For
+     * what a batch's requests share with their VU, as k6's share its
+     * cookie jar: the lane may point into owner_state, which outlives it
+     * (the core calls a lane's vu_fini before its VU's). */
+    void (*lane_init)(void *wstate, void *lane_state, void *owner_state);
 } volley_protocol_ops;
 
 /* ------------------------------------------------------------------------ */
