@@ -120,6 +120,8 @@ static void h_step_done(volley_vu *vu, const volley_response *r)
     free(d->error);
     free(d->headers);
     free(d->body);
+    free(d->jar);
+    free(d->vu_jar);
     d->count++;
     d->vu = vu;
     d->status = r ? r->status : -1;
@@ -128,6 +130,8 @@ static void h_step_done(volley_vu *vu, const volley_response *r)
     d->body = r ? dupn(r->body, r->body_len) : NULL;
     d->body_len = r ? r->body_len : 0;
     d->duration_ms = r ? r->duration_ms : 0;
+    d->jar = r && r->jar ? dupn(r->jar, r->jar_len) : NULL;
+    d->vu_jar = r && r->vu_jar ? dupn(r->vu_jar, r->vu_jar_len) : NULL;
     /* th_run_until checks its target when uv_run returns: make it return
      * now, not after the next unrelated event. */
     uv_stop(&g_th->loop);
@@ -199,6 +203,8 @@ void th_fini(testhost *th)
     free(th->done.error);
     free(th->done.headers);
     free(th->done.body);
+    free(th->done.jar);
+    free(th->done.vu_jar);
     for (int i = 0; i < th->n_dl; i++)
         dlclose(th->dl[i]);
     for (size_t i = 0; i < th->n_trees; i++)

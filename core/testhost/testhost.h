@@ -41,6 +41,8 @@ typedef struct th_done {
     size_t body_len;
     double duration_ms;
     volley_vu *vu;
+    char *jar;          /* the response's jar view (NULL: none) */
+    char *vu_jar;       /* and the VU's own jar's (NULL: none)  */
 } th_done;
 
 typedef struct testhost {

@@ -641,13 +641,19 @@ out:
 
 /*
  * A cookie of the response: by default one its Set-Cookie lines set (k6's
- * res.cookies), with jar: true the VU's cookie jar for the response's url
- * after they were stored (k6's jar.cookiesForURL(res.url)), which also
- * holds what earlier responses and redirect hops set. Values are secrets
+ * res.cookies), with jar: true the cookie jar the step's request used
+ * (the VU's, or a named one) for the response's url after they were
+ * stored (k6's jar.cookiesForURL(res.url)), which also holds what earlier
+ * responses and redirect hops set; jar: vu the VU's own jar whichever the
+ * step used (k6's http.cookieJar()). Values are secrets
  * (a Cookie or Set-Cookie header's): messages show them as ***.
  */
 enum { CK_NAME, CK_EXISTS, CK_EQUALS, CK_CONTAINS, CK_JAR, CK_PATH, CK_DOMAIN, CK_SECURE,
        CK_HTTP_ONLY };
+
+/* What a cookie condition reads: the response's Set-Cookie, the step's
+ * jar, the VU's own jar. */
+enum cookie_jar_read { CJ_RESPONSE, CJ_STEP, CJ_VU };
 
 struct cookie_cfg {
     uint64_t set;
@@ -655,7 +661,7 @@ struct cookie_cfg {
     bool exists;
     volley_value equals;
     volley_value contains;
-    bool jar;
+    volley_scalar jar;              /* true, false or vu */
     const char *path;
     const char *domain;
     bool secure;
@@ -674,9 +680,10 @@ static const volley_option cookie_options[] = {
     [CK_CONTAINS] = {.name = "contains", .type = VOLLEY_OPT_VALUE,
                      .offset = offsetof(struct cookie_cfg, contains),
                      .help = "the value contains this text"},
-    [CK_JAR] = {.name = "jar", .type = VOLLEY_OPT_BOOL, .offset = offsetof(struct cookie_cfg, jar),
+    [CK_JAR] = {.name = "jar", .type = VOLLEY_OPT_SCALAR, .offset = offsetof(struct cookie_cfg, jar),
                 .help = "false (default): a cookie the response set (k6 res.cookies); true: "
-                        "the VU's jar for the response's url (k6 jar.cookiesForURL)"},
+                        "the step's jar for the response's url (k6 jar.cookiesForURL); vu: "
+                        "the VU's own jar (k6 http.cookieJar())"},
     [CK_PATH] = {.name = "path", .type = VOLLEY_OPT_STRING, .offset = offsetof(struct cookie_cfg, path),
                  .help = "its Path attribute is this (\"\": none); a Set-Cookie's only"},
     [CK_DOMAIN] = {.name = "domain", .type = VOLLEY_OPT_STRING,
@@ -699,7 +706,8 @@ static const volley_option_map cookie_map = {
 struct cookie_cond {
     const volley_host *host;
     struct text name;
-    bool absent, jar;
+    bool absent;
+    unsigned char jar;              /* enum cookie_jar_read                */
     struct want equals, contains;
     const char *path, *domain;      /* NULL: not checked (the config's)   */
     signed char secure, http_only;  /* -1: not checked                     */
@@ -735,7 +743,18 @@ static void *cookie_compile(const volley_host *host, const void *config, char *e
         return NULL;
     }
     c->host = host;
-    c->jar = cfg->jar;
+    if (VOLLEY_OPT_IS_SET(cfg, CK_JAR)) {
+        const volley_scalar *j = &cfg->jar;
+        if (j->type == VOLLEY_SCALAR_BOOL) {
+            c->jar = j->b ? CJ_STEP : CJ_RESPONSE;
+        } else if (j->type == VOLLEY_SCALAR_STRING && j->s && strcmp(j->s, "vu") == 0) {
+            c->jar = CJ_VU;
+        } else {
+            snprintf(err, errcap, "cookie: jar: expected true, false or vu (the VU's own jar)");
+            cookie_free(c);
+            return NULL;
+        }
+    }
     c->absent = VOLLEY_OPT_IS_SET(cfg, CK_EXISTS) && !cfg->exists;
     c->path = VOLLEY_OPT_IS_SET(cfg, CK_PATH) ? cfg->path : NULL;
     c->domain = VOLLEY_OPT_IS_SET(cfg, CK_DOMAIN) ? cfg->domain : NULL;
@@ -744,7 +763,8 @@ static void *cookie_compile(const volley_host *host, const void *config, char *e
     bool attrs = c->path || c->domain || c->secure >= 0 || c->http_only >= 0;
     if (attrs && (c->jar || c->absent)) {
         snprintf(err, errcap, "cookie: path, domain, secure and http_only are a Set-Cookie's "
-                 "attributes: not with %s", c->jar ? "jar: true" : "exists: false");
+                 "attributes: not with %s",
+                 c->jar == CJ_VU ? "jar: vu" : c->jar ? "jar: true" : "exists: false");
         cookie_free(c);
         return NULL;
     }
@@ -878,6 +898,12 @@ static bool cookie_eval(const void *cond, const volley_response *resp, volley_me
         }
         pos = resp->jar;
         end = pos + resp->jar_len;
+        if (resp->vu_jar && c->jar == CJ_VU) {   /* the step used a named jar */
+            pos = resp->vu_jar;
+            end = pos + resp->vu_jar_len;
+        } else if (resp->vu_jar) {
+            where = "in the step's jar";
+        }
     } else {
         pos = resp->headers ? resp->headers : "";
         end = pos + (resp->headers ? resp->headers_len : 0);

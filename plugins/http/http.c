@@ -128,6 +128,8 @@ static int http_step_start(void *wstate, void *step, volley_vu *vu, void *vu_sta
     vs->vu = vu;
     vs->step = st;
     vs->redirects = 0;
+    if (http_cookie_select(vs, st) != 0)
+        return -1;
     /* Cookies cost nothing to a VU without any and a step without any:
      * the jar's lifetime and the step's jar: operations, then each client
      * builds the Cookie header for its request url. */
@@ -181,16 +183,17 @@ static void http_vu_fini(void *wstate, void *vu_state)
     memset(vs, 0, sizeof *vs);
 }
 
-/* A batch's lane shares its VU's cookie jar, as k6's http.batch does: its
+/* A batch's lane shares its VU's cookie jars, as k6's http.batch does: its
  * requests send the VU's cookies and what their responses set is the
- * VU's. One worker thread runs both states: no lock. */
+ * VU's (its own jar, or the step's named one). One worker thread runs both
+ * states: no lock. */
 static void http_lane_init(void *wstate, void *lane_state, void *owner_state)
 {
     (void)wstate;
     http_vu *lane = lane_state, *owner = owner_state;
     lane->lane = true;
     if (owner)
-        lane->lane_jar = http_vu_jar(owner);
+        lane->jar_owner = owner->jar_owner ? owner->jar_owner : owner;
 }
 
 /* ------------------------------------------------------------------------ */

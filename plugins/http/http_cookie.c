@@ -1,9 +1,11 @@
 /*
  * Cookies of a step: its options (cookies:, jar:, cookie_jar:, a Cookie
  * header), compiled once, and what they do per request on either client:
- * the jar's lifetime and operations at step_start, the one Cookie header
- * a request sends, the response's Set-Cookie into the VU's jar
- * (http_jar.c), the jar's cookies for the response's url for checks.
+ * which of the VU's jars the request uses (its own, or a named one: k6's
+ * local new http.CookieJar()), the jar's lifetime and operations at
+ * step_start, the one Cookie header a request sends, the response's
+ * Set-Cookie into that jar (http_jar.c), the jar's cookies for the
+ * response's url for checks.
  *
  * The Cookie header is k6's (Go's AddCookie, SetRequestCookies): the
  * step's own Cookie header first, then its `cookies:` in the order
@@ -85,9 +87,12 @@ static const volley_option jar_del_opts[] = {
 static const volley_option_map jar_del_map = {jar_del_opts, VOLLEY_COUNTOF(jar_del_opts),
                                               sizeof(jar_del_cfg), "name"};
 
-enum { JO_CLEAR, JO_DELETE, JO_SET };
+enum { JO_USE, JO_CLEAR, JO_DELETE, JO_SET };
 
 static const volley_option jar_opts[] = {
+    [JO_USE] = {.name = "use", .type = VOLLEY_OPT_STRING, .offset = offsetof(http_jar_cfg, use),
+                .help = "the VU's named jar this request uses instead of its own (k6 params.jar "
+                        "with a new http.CookieJar()); vu: its own"},
     [JO_CLEAR] = {.name = "clear", .type = VOLLEY_OPT_TEMPLATE,
                   .offset = offsetof(http_jar_cfg, clear),
                   .help = "removes every cookie the jar holds for this url (k6 jar.clear)"},
@@ -101,7 +106,7 @@ static const volley_option jar_opts[] = {
                         "path, expires, max_age, secure, http_only }"},
 };
 const volley_option_map http_jar_map = {jar_opts, VOLLEY_COUNTOF(jar_opts), sizeof(http_jar_cfg),
-                                        NULL};
+                                        "use"};
 
 /* ---- step_compile ---- */
 
@@ -115,6 +120,46 @@ static bool cookie_name_ok(const char *s)
             return false;
     }
     return true;
+}
+
+/* A jar's name: a letter or _, then letters, digits, _ and -. */
+static bool jar_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 32 || (s[0] >= '0' && s[0] <= '9') || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c == '_' || c == '-' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+            return false;
+    }
+    return true;
+}
+
+/* jar.use: the step's slot among the spec's named jars (0: the VU's own),
+ * the name added at its first step. */
+static int jar_slot(http_plugin *p, http_step *st, const char *name, char *err, size_t errcap)
+{
+    if (!jar_name_ok(name)) {
+        snprintf(err, errcap, "jar.use: \"%s\" is not a jar name (a letter or _, then letters, "
+                 "digits, _ and -; at most 32)", name);
+        return -1;
+    }
+    if (strcmp(name, "vu") == 0)
+        return 0;   /* the VU's own jar, by its name */
+    unsigned i = 0;
+    while (i < p->n_jar_names && strcmp(p->jar_names[i], name) != 0)
+        i++;
+    if (i == p->n_jar_names) {
+        if (i == HTTP_MAX_JARS) {
+            snprintf(err, errcap, "jar.use: \"%s\" is a named jar too many: a spec may name at "
+                     "most %d (each VU has one of each besides its own)", name, HTTP_MAX_JARS);
+            return -1;
+        }
+        p->jar_names[p->n_jar_names++] = name;
+    }
+    st->jar_slot = (unsigned char)(i + 1);
+    return 0;
 }
 
 /* A jar.set domain or path: no space, control byte, ';' or ','. */
@@ -161,9 +206,13 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
     if (!VOLLEY_OPT_IS_SET(c, OPT_JAR))
         return 0;
     const http_jar_cfg *j = &c->jar;
+    if (VOLLEY_OPT_IS_SET(j, JO_USE) && jar_slot(p, st, j->use, err, errcap) != 0)
+        return -1;
     size_t n = (VOLLEY_OPT_IS_SET(j, JO_CLEAR) ? 1 : 0) + j->del.n + j->set_.n;
     if (!n) {
-        snprintf(err, errcap, "jar: expected at least one of clear, delete, set");
+        if (VOLLEY_OPT_IS_SET(j, JO_USE))
+            return 0;
+        snprintf(err, errcap, "jar: expected at least one of use, clear, delete, set");
         return -1;
     }
     if (!(st->jar_ops = calloc(n, sizeof *st->jar_ops))) {
@@ -281,15 +330,29 @@ static int run_ops(http_vu *vs, const http_step *st)
     return 0;
 }
 
-int http_cookie_start(http_vu *vs, const http_step *st)
+int http_cookie_named(http_vu *vs, const http_step *st)
 {
-    uint64_t it = vs->w->host->vu_iteration(vs->vu);
-    http_jar *jar = http_vu_jar(vs);
-    /* k6 empties the VU's jar when a new iteration starts (a lane's
-     * iteration is its VU's: whichever of them starts first empties it) */
+    http_vu *o = vs->jar_owner ? vs->jar_owner : vs;
+    if (!o->named && !(o->named = calloc(HTTP_MAX_JARS, sizeof *o->named)))
+        return -1;
+    vs->jar = &o->named[st->jar_slot - 1];
+    return 0;
+}
+
+/* k6 empties the VU's jar when a new iteration starts, and its local
+ * jars are new objects then: each jar is emptied when a step first uses
+ * it in a later iteration (a lane's iteration is its VU's: whichever of
+ * them starts first empties it). */
+static void jar_lifetime(http_jar *jar, const http_step *st, uint64_t it)
+{
     if (jar->n && jar->iter != it && !st->jar_per_vu)
         http_jar_empty(jar);
     jar->iter = it;
+}
+
+int http_cookie_start(http_vu *vs, const http_step *st)
+{
+    jar_lifetime(http_vu_jar(vs), st, vs->w->host->vu_iteration(vs->vu));
     return st->n_jar_ops ? run_ops(vs, st) : 0;
 }
 
@@ -336,31 +399,53 @@ void http_cookie_response(http_vu *vs, const char *url)
         jar->iter = vs->w->host->vu_iteration(vs->vu);
 }
 
-void http_cookie_view(http_vu *vs, http_outcome *o)
+/* A jar's cookies for the response's url into b, as *out ("" when it
+ * has none). */
+static void view_of(http_vu *vs, http_jar *jar, volley_buf *b, const char **out, size_t *len)
 {
-    o->jar = "";   /* an empty jar: no cost to VUs without cookies */
-    o->jar_len = 0;
-    http_jar *jar = http_vu_jar(vs);
+    *out = "";   /* an empty jar: no cost to VUs without cookies */
+    *len = 0;
     if (!jar->n)
         return;
     const http_step *st = vs->step;
     const char *url = vs->redirects || !st->url_text ? vs->url.data : st->url_text;
-    vs->jar_view.len = 0;
+    b->len = 0;
     http_url_parts u;
     if (!url || http_cookie_url(url, &u) != 0 ||
-        http_jar_header(vs->w->host, jar, &u, &vs->jar_view, NULL, 0) < 0 ||
-        vs->w->host->buf_reserve(&vs->jar_view, 1) != 0)
+        http_jar_header(vs->w->host, jar, &u, b, NULL, 0) < 0 ||
+        vs->w->host->buf_reserve(b, 1) != 0)
         return;
-    vs->jar_view.data[vs->jar_view.len] = '\0';
-    o->jar = vs->jar_view.data;
-    o->jar_len = vs->jar_view.len;
+    b->data[b->len] = '\0';
+    *out = b->data;
+    *len = b->len;
+}
+
+void http_cookie_view(http_vu *vs, http_outcome *o)
+{
+    view_of(vs, http_vu_jar(vs), &vs->jar_view, &o->jar, &o->jar_len);
+    if (!vs->step->jar_slot)
+        return;   /* o->vu_jar NULL: the VU's own is o->jar */
+    /* a step on a named jar: the VU's own too (k6's http.cookieJar()),
+     * under the same lifetime rule as if this step had used it */
+    http_jar *own = vs->jar_owner ? &vs->jar_owner->own_jar : &vs->own_jar;
+    jar_lifetime(own, vs->step, vs->w->host->vu_iteration(vs->vu));
+    view_of(vs, own, &vs->vu_jar_view, &o->vu_jar, &o->vu_jar_len);
 }
 
 void http_cookie_free(http_vu *vs)
 {
-    http_jar_free(&vs->own_jar);   /* a lane's shared jar is its VU's to free */
-    vs->lane_jar = NULL;
+    /* a lane's shared jars are its VU's to free: it has none of its own */
+    http_jar_free(&vs->own_jar);
+    if (vs->named) {
+        for (size_t i = 0; i < HTTP_MAX_JARS; i++)
+            http_jar_free(&vs->named[i]);
+        free(vs->named);
+        vs->named = NULL;
+    }
+    vs->jar = NULL;
+    vs->jar_owner = NULL;
     free(vs->cookie.data);
     free(vs->cookie_val.data);
     free(vs->jar_view.data);
+    free(vs->vu_jar_view.data);
 }

@@ -138,6 +138,7 @@ enum http_reuse {
 /* jar: of a step (http_cookie.c's option map). */
 typedef struct http_jar_cfg {
     uint64_t set;
+    const char *use;               /* a named jar of the VU, or "vu" */
     const volley_template *clear;
     volley_object_list del;
     volley_object_list set_;
@@ -160,7 +161,7 @@ typedef struct http_config {
     int reuse;                     /* enum http_reuse */
     int64_t max_response;          /* bytes of body; 0: no cap */
     volley_template_map cookies;   /* cookies: name -> value */
-    http_jar_cfg jar;              /* jar: clear, delete, set */
+    http_jar_cfg jar;              /* jar: use, clear, delete, set */
     int jar_life;                  /* cookie_jar: per_iteration, per_vu */
     http_auth_config auth;
     volley_object_list multipart;  /* of http_part_config */
@@ -186,6 +187,10 @@ enum http_metric {
     MET_COUNT
 };
 
+/* Named cookie jars a spec may use besides each VU's own (k6's local
+ * new http.CookieJar() objects): each VU has one of each name it uses. */
+#define HTTP_MAX_JARS 8
+
 typedef struct http_plugin {
     const volley_host *host;
     volley_core *core;
@@ -197,6 +202,8 @@ typedef struct http_plugin {
     char status_code[200][5];       /* error_code tags "1400".."1599" */
     ptls_set tls;                   /* the steps' distinct tls: settings,   */
                                     /*   and the system's (ptls_system)     */
+    const char *jar_names[HTTP_MAX_JARS];   /* the spec's `jar: NAME`s (its  */
+    unsigned n_jar_names;                   /*   arena's text), in order     */
 } http_plugin;
 
 /* ---- compiled step ---- */
@@ -278,6 +285,8 @@ typedef struct http_step {
      * cookies; the step's Cookie header is not among `headers`. */
     bool cookie_parts;              /* Cookie header, cookies: or jar:      */
     bool jar_per_vu;                /* cookie_jar: per_vu                   */
+    unsigned char jar_slot;         /* jar: NAME: 1 + its index in          */
+                                    /*   http_plugin.jar_names; 0: the VU's */
     char *cookie_fixed;             /* owned: its constant Cookie header    */
     const volley_template *cookie_tmpl;   /*   or the templated one         */
     volley_template_map cookies;    /* cookies: (n 0: none)                 */
@@ -524,14 +533,21 @@ struct http_vu {
     bool resolve_set;               /* CURLOPT_RESOLVE set on the handle    */
     bool set_cookie;                /* curl path: the response has one      */
     bool curl_cookie;               /* CURLOPT_COOKIE set on the handle     */
-    http_jar own_jar;               /* the VU's cookies (http_jar.c); read  */
-                                    /*   through http_vu_jar               */
-    http_jar *lane_jar;             /* a batch lane's: its VU's own_jar     */
-                                    /*   (lane_init); NULL on a VU          */
+    http_jar own_jar;               /* the VU's cookies (http_jar.c)        */
+    http_jar *named;                /* owned: its named jars, HTTP_MAX_JARS */
+                                    /*   of them, made when one is first    */
+                                    /*   used; NULL before                  */
+    http_jar *jar;                  /* the running step's (step_start):     */
+                                    /*   read through http_vu_jar          */
+    http_vu *jar_owner;             /* a batch lane's: its VU's state, whose */
+                                    /*   jars it uses (lane_init); NULL on  */
+                                    /*   a VU                               */
     bool lane;                      /* a batch lane's state (lane_init)     */
     volley_buf cookie;              /* the request's Cookie header value    */
     volley_buf cookie_val;          /* a cookie value rendered              */
     volley_buf jar_view;            /* the jar for the response's url       */
+    volley_buf vu_jar_view;         /*   and the VU's own, when the step    */
+                                    /*   used a named one                   */
     unsigned redirects;
     uint64_t t_start;               /* step_start (or redirect hop start)   */
     uint64_t t_prereq;              /* connection ready, request about to go */
@@ -558,11 +574,12 @@ struct http_vu {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* The jar a VU state's requests read and fill: a batch lane shares its
- * VU's, as k6's http.batch uses the VU's jar. */
+/* The jar the running step's request reads and fills (set by
+ * http_cookie_select at step_start): the VU's own or a named one; a batch
+ * lane's are its VU's, as k6's http.batch uses the VU's jar. */
 static inline http_jar *http_vu_jar(http_vu *vs)
 {
-    return vs->lane_jar ? vs->lane_jar : &vs->own_jar;
+    return vs->jar;
 }
 
 /* The k6 timings of one request, in milliseconds. */
@@ -581,6 +598,8 @@ typedef struct http_outcome {
     double sent;                    /* data_sent                            */
     const char *jar;                /* the VU's cookies for the final url   */
     size_t jar_len;                 /*   (NULL: no jar view)                */
+    const char *vu_jar;             /* the VU's own jar's, when the step    */
+    size_t vu_jar_len;              /*   used a named one; else NULL        */
     const char *proto;              /* k6's r.proto of the response, or NULL */
     const char *url;                /* the url this hop requested (after the
                                        redirects: the final one), or NULL   */
@@ -693,6 +712,18 @@ void http_jar_free(http_jar *j);
 /* step_compile: cookies:, jar:, cookie_jar: into the step; -1 with err. */
 int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, char *err,
                         size_t errcap);
+/* step_start, first: the jar the step's request uses into vs->jar (the
+ * VU's named jars made when one is first used); -1: out of memory. */
+int http_cookie_named(http_vu *vs, const http_step *st);
+static inline int http_cookie_select(http_vu *vs, const http_step *st)
+{
+    http_vu *o = vs->jar_owner ? vs->jar_owner : vs;
+    if (!st->jar_slot) {
+        vs->jar = &o->own_jar;
+        return 0;
+    }
+    return http_cookie_named(vs, st);
+}
 /* step_start of a step with cookie parts or a VU with cookies: the jar
  * emptied when the VU started another iteration (cookie_jar:
  * per_iteration), then the step's jar: operations (its url rendered in
@@ -707,7 +738,7 @@ void http_cookie_response(http_vu *vs, const char *url);
 /* Before http_respond: the jar's cookies for the request's final url (the
  * last redirect's), as a Cookie header value, into o->jar (vs->jar_view). */
 void http_cookie_view(http_vu *vs, http_outcome *o);
-/* vu_fini: the VU's own jar (not a lane's shared one) and the buffers. */
+/* vu_fini: the VU's jars (not a lane's shared ones) and the buffers. */
 void http_cookie_free(http_vu *vs);
 
 /* ---- http_tls.c: the fast path's TLS (calls OpenSSL, ptls) ---- */

@@ -254,6 +254,8 @@ void http_respond(http_worker *w, http_vu *vs, const http_outcome *o)
         .tls_version = vs->tls_info.version,
         .tls_cipher_suite = vs->tls_info.cipher_suite,
         .ocsp_status = vs->tls_info.ocsp_status,
+        .vu_jar = o->vu_jar,
+        .vu_jar_len = o->vu_jar_len,
     };
     vs->tls_info = (ptls_info){NULL, NULL, NULL};
     w->host->step_done(vs->vu, &resp);

@@ -1649,6 +1649,96 @@ static void test_fast_request_bytes(void **state)
     }
 }
 
+/* A step with `jar: NAME` sends from and stores into the VU's jar of that
+ * name, not its own (k6's local new http.CookieJar()): each is invisible
+ * to the other's steps; the response shows the step's jar and the VU's
+ * own beside it; a lane uses its VU's named jars; a new iteration empties
+ * them, as k6's local jars are new objects then. */
+static void named_jar(void)
+{
+    raw_start(RAW_ECHO);
+    void *own = raw_step();
+    char yaml[192];
+    snprintf(yaml, sizeof yaml, "url: http://127.0.0.1:%d/x\njar: mine", R.port);
+    void *mine = compile(yaml);
+    snprintf(yaml, sizeof yaml,
+             "url: http://127.0.0.1:%d/x\njar: { use: other, set: [{ name: o, value: '1' }] }",
+             R.port);
+    void *other = compile(yaml);
+    assert_non_null(own);
+    assert_non_null(mine);
+    assert_non_null(other);
+    run1(mine);   /* its Set-Cookie goes into mine */
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    assert_string_equal(F.th.done.jar, "sid=abc");
+    assert_string_equal(F.th.done.vu_jar, "");
+    run1(own);    /* the VU's own jar is still empty */
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    assert_string_equal(F.th.done.jar, "sid=abc");
+    assert_null(F.th.done.vu_jar);   /* a step on the VU's own jar */
+    run1(other);  /* a third jar: only its jar: set cookie */
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: o=1\r\n"));
+    assert_string_equal(F.th.done.jar, "o=1; sid=abc");
+    assert_string_equal(F.th.done.vu_jar, "sid=abc");
+    run1(mine);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: sid=abc\r\n"));
+    /* a lane uses its VU's named jar */
+    F.ops->lane_init(F.ws, F.vs[1], F.vs[0]);
+    int n = F.th.done.count;
+    start(1, other);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_non_null(strstr(F.th.done.body, "\r\nCookie: o=1; sid=abc\r\n"));
+    /* another VU has its own named jars */
+    n = F.th.done.count;
+    start(2, mine);
+    assert_int_equal(th_run_until(&F.th, n + 1, 5000), n + 1);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    /* the next iteration: every jar is new, the VU's own too */
+    F.vu[0]->iteration++;
+    run1(mine);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    assert_string_equal(F.th.done.vu_jar, "");   /* its own, emptied as well */
+    run1(own);
+    assert_null(strstr(F.th.done.body, "Cookie:"));
+    raw_stop();
+}
+
+static void test_named_jar(void **state)
+{
+    (void)state;
+    named_jar();
+}
+
+static void test_named_jar_curl(void **state)
+{
+    (void)state;
+    use_client("curl");
+    named_jar();
+    restore_client();
+}
+
+/* jar: NAME at load time: `vu` is the VU's own jar, a bad name and a ninth
+ * name are refused; use alone needs no operation. */
+static void test_named_jar_config(void **state)
+{
+    (void)state;
+    void *st = compile("url: http://127.0.0.1:1/x\njar: { use: vu }");
+    assert_non_null(st);
+    assert_null(compile("url: http://127.0.0.1:1/x\njar: 9lives"));
+    assert_non_null(strstr(F.err, "jar.use: \"9lives\" is not a jar name"));
+    assert_null(compile("url: http://127.0.0.1:1/x\njar: {}"));
+    assert_non_null(strstr(F.err, "expected at least one of use, clear, delete, set"));
+    char yaml[96];
+    for (int i = 0; i < 8; i++) {
+        snprintf(yaml, sizeof yaml, "url: http://127.0.0.1:1/x\njar: j%d", i);
+        assert_non_null(compile(yaml));
+    }
+    assert_non_null(compile("url: http://127.0.0.1:1/x\njar: j3"));   /* a known one */
+    assert_null(compile("url: http://127.0.0.1:1/x\njar: j8"));
+    print_message("  %s\n", F.err);
+    assert_non_null(strstr(F.err, "jar.use: \"j8\" is a named jar too many"));
+}
+
 /* Set-Cookie on either client: the cookies k6's jar (Go's) keeps go into
  * the VU's jar, and its next request sends them on one line, longer paths
  * first, on the same client. */
@@ -2138,6 +2228,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fast_request_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_cookie_bridge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lane_shares_the_jar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_jar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_jar_curl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_jar_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_redirect_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_stale_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),

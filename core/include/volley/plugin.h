@@ -74,7 +74,9 @@ extern "C" {
  *               VOLLEY_READS_NO_RESPONSE (a check key that may stand in
  *               a `check:` step without a request);
  *               volley_protocol_ops.lane_init (a batch lane's state
- *               tied to its VU's: one cookie jar)
+ *               tied to its VU's: one cookie jar);
+ *               volley_response.vu_jar and .vu_jar_len (the VU's own
+ *               jar when a step's request used a named one)
  *
  * What the core promises: it accepts descriptors and ops structs as small as
  * revision 0 made them (fields added later read as absent: NULL or 0) and
@@ -414,6 +416,12 @@ typedef struct volley_response {
     const char *ocsp_status;      /* k6's r.ocsp.status of the stapled OCSP
                                      response: "good", "revoked", "unknown"
                                      (none stapled, as k6 says)             */
+    /* revision 7, read as the fields above: the VU's own cookie jar for the
+     * response's url, as jar, when the step's request used another of the
+     * VU's jars (the http plugin's jar: NAME, k6's local CookieJar); NULL:
+     * the step used the VU's own, which is jar. */
+    const char *vu_jar;
+    size_t vu_jar_len;
 } volley_response;
 
 /* volley_response.has (revision 7). */
