@@ -318,6 +318,45 @@ static void test_header_exists(void **state)
     release("header", c);
 }
 
+/* cookie with jar: true reads the jar the step's request used (jar),
+ * jar: vu the VU's own (vu_jar when the step used a named jar, else jar);
+ * a response's Set-Cookie stays apart from both. */
+static void test_cookie_jars(void **state)
+{
+    (void)state;
+    volley_response own = with_headers(HEADERS);   /* a step on the VU's jar */
+    own.jar = "a=1; sid=abc";
+    own.jar_len = strlen(own.jar);
+    volley_response named = own;                   /* a step on a named jar */
+    named.jar = "name7=value7";
+    named.jar_len = strlen(named.jar);
+    named.vu_jar = "sid=abc";
+    named.vu_jar_len = strlen(named.vu_jar);
+
+    void *step = compile("cookie", "{name: sid, jar: true}");
+    void *vu = compile("cookie", "{name: sid, jar: vu}");
+    void *set = compile("cookie", "{name: sid, jar: false}");
+    expect("cookie", step, &own, true, NULL);
+    expect("cookie", vu, &own, true, NULL);
+    expect("cookie", step, &named, false, "cookie sid is not in the step's jar");
+    expect("cookie", vu, &named, true, NULL);
+    expect("cookie", set, &named, false, "cookie sid is not set by the response");
+    release("cookie", step);
+    release("cookie", vu);
+    release("cookie", set);
+
+    void *seven = compile("cookie", "{name: name7, jar: true, equals: value7}");
+    void *seven_vu = compile("cookie", "{name: name7, jar: vu, exists: false}");
+    expect("cookie", seven, &named, true, NULL);
+    expect("cookie", seven_vu, &named, true, NULL);
+    expect("cookie", seven, &own, false, "cookie name7 is not in the VU's jar");
+    release("cookie", seven);
+    release("cookie", seven_vu);
+
+    compile_fails("cookie", "{name: sid, jar: mine}", "jar: expected true, false or vu");
+    compile_fails("cookie", "{name: sid, jar: vu, path: /}", "not with jar: vu");
+}
+
 static void test_header_values(void **state)
 {
     (void)state;
@@ -882,6 +921,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_small_msg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_exists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cookie_jars, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_repeated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_raw_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_bad_configs, setup, teardown),
