@@ -66,8 +66,10 @@ class CookiesTest(VolleyCase):
     def tearDownClass(cls):
         cls.srv.close()
 
-    def run_both(self, flow, extra="", iterations=1, expect_rc=0):
-        """Runs the flow on each client; returns {client: (requests, checks)}."""
+    def run_both(self, flow, extra="", iterations=1, expect_rc=0, ordered=True):
+        """Runs the flow on each client; returns {client: (requests, checks)}.
+        ordered=False: the clients' requests are compared as sets (a batch's
+        go out in any order)."""
         out = {}
         for client in CLIENTS:
             spec = ("version: 1\n%s"
@@ -82,7 +84,8 @@ class CookiesTest(VolleyCase):
             checks.update({"capture " + c["name"]: (c["passes"], c["fails"])
                            for c in (summary or {}).get("captures", [])})
             out[client] = (self.srv.take(), checks, err, out_)
-        self.assertEqual([r for r in out["curl"][0]], [r for r in out["auto"][0]],
+        same = (lambda q: q) if ordered else (lambda q: sorted(json.dumps(r) for r in q))
+        self.assertEqual(same(out["curl"][0]), same(out["auto"][0]),
                          "both clients send the same cookies")
         return out
 
@@ -248,6 +251,62 @@ scenarios:
         self.assertNotIn("abc123", out + err)
         self.assertEqual(self.srv.take()[1]["path"], "/use?s=abc123")
 
+    def test_named_jars(self):
+        """jar: NAME (k6's local new http.CookieJar() as params.jar): the
+        step sends from and stores into the VU's jar of that name, never
+        the VU's own; checks read the step's jar (jar: true) or the VU's
+        own (jar: vu); a batch's requests use the VU's named jars; every
+        jar is new in the next iteration (per_iteration)."""
+        r = self.run_both("""
+      - http: { url: "URL/login" }
+      - http:
+          url: "URL/jar"
+          jar: { use: local, set: [ { name: l7, value: "7", path: / } ] }
+        check:
+          - { name: local has l7, cookie: { name: l7, jar: true, equals: "7" } }
+          - { name: local has jar, cookie: { name: jar, jar: true } }
+          - { name: local has no session, cookie: { name: session, jar: true, exists: false } }
+          - { name: vu has session, cookie: { name: session, jar: vu, equals: abc123 } }
+          - { name: vu has no l7, cookie: { name: l7, jar: vu, exists: false } }
+          - { name: vu has no jar, cookie: { name: jar, jar: vu, exists: false } }
+        capture: { l: jar_cookie.l7 }
+      - http: { url: "URL/own" }
+        check:
+          - { name: own has no l7, cookie: { name: l7, jar: true, exists: false } }
+          - { name: vu is own, cookie: { name: session, jar: vu } }
+      - http: { url: "URL/again", jar: local, headers: { X-L: "${l}" } }
+      - http: { url: "URL/other", jar: other }
+      - batch:
+          - http: { url: "URL/b1", jar: local }
+          - http: { url: "URL/b2" }
+      - http: { url: "URL/vu", jar: { use: vu } }
+""", iterations=2, ordered=False)
+        for client, (reqs, checks, _, _) in r.items():
+            got = [(q["path"], q["cookies"]) for q in reqs]
+            it = [("/login", []), ("/jar", ["l7=7"]),
+                  ("/own", ["session=abc123"]),
+                  ("/again", ["l7=7; jar=1"]), ("/other", [])]
+            batch = sorted([("/b1", ["l7=7; jar=1"]), ("/b2", ["session=abc123"])])
+            last = [("/vu", ["session=abc123"])]
+            one = got[:5] + sorted(got[5:7]) + got[7:8]
+            two = got[8:13] + sorted(got[13:15]) + got[15:16]
+            self.assertEqual(one, it + batch + last, client)
+            self.assertEqual(two, it + batch + last, client)   # every jar new
+            for name in ("local has l7", "local has jar", "local has no session",
+                         "vu has session", "vu has no l7", "vu has no jar", "own has no l7",
+                         "vu is own", "capture l"):
+                self.assertEqual(checks[name], (2, 0), client + ": " + name)
+
+    def test_named_jars_per_vu(self):
+        """cookie_jar: per_vu keeps a named jar across iterations too (k6: a
+        CookieJar made in the init context lives as long as its VU)."""
+        r = self.run_both("""
+      - http: { url: "URL/read", jar: mine }
+      - http: { url: "URL/jar", jar: mine }
+""", extra="defaults: { cookie_jar: per_vu }\n", iterations=2)
+        for client, (reqs, _, _, _) in r.items():
+            self.assertEqual([q["cookies"] for q in reqs], [[], [], ["jar=1"], ["jar=1"]], client)
+
     def test_load_errors(self):
         spec = self.write_spec("""
 version: 1
@@ -271,7 +330,10 @@ scenarios:
       - http:
           url: http://127.0.0.1:1/
           jar: { set: [ { name: a, value: b }, { name: c, value: d, path: "/a b" } ] }
-""")
+      - http: { url: http://127.0.0.1:1/, jar: "my jar" }
+        check: { name: e, cookie: { name: x, jar: mine } }
+""" + "".join("""      - http: { url: http://127.0.0.1:1/, jar: j%d }
+""" % i for i in range(9)))
         rc, out, err = self.volley("validate", spec)
         self.assertEqual(rc, 104, err)
         self.assertIn("cookies.ok.replace: expected true or false", err)
@@ -282,6 +344,9 @@ scenarios:
         self.assertIn('"exists: false" cannot be combined', err)
         self.assertIn("cookie: path, domain, secure and http_only are a Set-Cookie's attributes: "
                       "not with jar: true", err)
+        self.assertIn('jar.use: "my jar" is not a jar name', err)
+        self.assertIn("cookie: jar: expected true, false or vu", err)
+        self.assertIn('jar.use: "j8" is a named jar too many: a spec may name at most 8', err)
 
     def test_nginx(self):
         """The test nginx: a real server's Set-Cookie, and the one line it got."""
@@ -298,7 +363,12 @@ scenarios:
       - http: { url: "%s/cookies/logout" }
       - http: { url: "%s/cookies" }
         check: { name: logged out, body: { contains: '{"cookie":"theme=dark"}' } }
-""" % (NGINX, NGINX, NGINX, NGINX))
+      - http: { url: "%s/cookies/set", jar: mine }
+      - http: { url: "%s/cookies", jar: mine }
+        check:
+          - { name: named jar, body: { contains: '{"cookie":"theme=dark; session=abc123"}' } }
+          - { name: vu jar apart, cookie: { name: session, jar: vu, exists: false } }
+""" % (NGINX, NGINX, NGINX, NGINX, NGINX, NGINX))
         for client in CLIENTS:
             summary = os.path.join(self.tmp, "s-%s.json" % client)
             rc, out, err = self.volley("run", "-q", "--summary-export", summary, spec,
@@ -307,8 +377,8 @@ scenarios:
             with open(summary) as f:
                 checks = {c["name"]: (c["passes"], c["fails"])
                           for c in json.load(f)["root_group"]["checks"].values()}
-            self.assertEqual(checks, {"set": (1, 0), "one line": (1, 0), "logged out": (1, 0)},
-                             client)
+            self.assertEqual(checks, {"set": (1, 0), "one line": (1, 0), "logged out": (1, 0),
+                                      "named jar": (1, 0), "vu jar apart": (1, 0)}, client)
 
     @unittest.skipUnless(os.environ.get("TEST_NGINX_TLS_URL") and os.environ.get("TEST_NGINX_TLS_CA"),
                          "the test nginx's https port (ctest sets TEST_NGINX_TLS_URL)")
