@@ -130,7 +130,8 @@ static bool jar_name_ok(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!(c == '_' || c == '-' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+        bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+        if (!(letter || c == '_' || c == '-' || (c >= '0' && c <= '9')))
             return false;
     }
     return true;
