@@ -60,7 +60,7 @@ static bool batch_item_ok(spec_loader *L, const ynode *item, const char *ipath)
         if (p)
             return true;
     }
-    static const char *const flow_keys[] = {"sleep", "group", "once", "batch"};
+    static const char *const flow_keys[] = {"sleep", "group", "once", "batch", "log"};
     for (size_t j = 0; j < VOLLEY_COUNTOF(flow_keys); j++) {
         if (ynode_get(item, flow_keys[j])) {
             ynode_error(L->d, item, "%s: a batch holds requests only (such as http steps); \"%s\" cannot "
