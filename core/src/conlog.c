@@ -17,11 +17,11 @@ static const char *const level_text[] = {"INFO", "WARN", "ERRO", "DEBU"};
 size_t conlog_format(char *out, conlog_level level, uint64_t elapsed_ns, const char *text)
 {
     const size_t field = sizeof FIELD - 1;
-    int head = snprintf(out, CONLOG_LINE_MAX, "%s[%04llu] ",
+    int head = snprintf(out, CONLOG_LINE_MAX + 1, "%s[%04llu] ",
                         level_text[level <= CONLOG_DEBUG ? level : CONLOG_INFO],
                         (unsigned long long)(elapsed_ns / 1000000000u));
     size_t n = head > 0 ? (size_t)head : 0;
-    size_t room = CONLOG_LINE_MAX - 1 - n - field;   /* the NUL too */
+    size_t room = CONLOG_LINE_MAX - n - field;
     size_t len = strlen(text);
     if (len > room) {
         len = room - (sizeof CUT - 1);

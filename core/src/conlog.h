@@ -26,8 +26,8 @@ typedef enum conlog_level { CONLOG_INFO = 0, CONLOG_WARN, CONLOG_ERROR, CONLOG_D
 extern const char *const conlog_level_names[];
 
 /* Formats the line of text (NUL-terminated) at `elapsed_ns` of the run into
- * out (CONLOG_LINE_MAX bytes at least), NUL-terminated; returns its length,
- * newline included. A text too long for the line is cut (not inside a
+ * out (CONLOG_LINE_MAX + 1 bytes at least), NUL-terminated; returns its
+ * length, newline included (at most CONLOG_LINE_MAX). A text too long for the line is cut (not inside a
  * UTF-8 sequence) and ends with "...". */
 size_t conlog_format(char *out, conlog_level level, uint64_t elapsed_ns, const char *text);
 

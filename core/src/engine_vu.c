@@ -470,7 +470,7 @@ static void log_step(vu_run *v, const flow_op *op)
         return;
     volley_buf *b = &v->w->scratch;
     b->len = 0;
-    char text[CONLOG_LINE_MAX], line[CONLOG_LINE_MAX];
+    char text[CONLOG_LINE_MAX], line[CONLOG_LINE_MAX + 1];
     if (tmpl_render(op->log_text, &v->pub, b) != 0)
         snprintf(text, sizeof text, "(%s: the text could not be rendered: out of memory)", op->location);
     else
