@@ -478,6 +478,7 @@ static void log_step(vu_run *v, const flow_op *op)
     uint64_t now = engine_mono_now();
     size_t n = conlog_format(line, (conlog_level)op->log_level, now > e->t0 ? now - e->t0 : 0, text);
     conlog_write(line, n);
+    atomic_fetch_add_explicit(&e->console_lines, 1, memory_order_relaxed);
 }
 
 /* A check step's "response": there is none, and none was expected. */
