@@ -1037,6 +1037,40 @@ static void test_log_errors(void **state)
                "http steps); \"log\" cannot be in a batch");
 }
 
+/* A batch holds requests only: a step of any other action (which would
+ * make no OP_STEP) is refused at its place, never compiled into it. */
+static void test_batch_refuses_other_actions(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - abort: x\n"
+               "          - check: { name: a, value: true }\n"
+               "          - if: { chance: 1 }\n"
+               "            steps: [ { noop: {} } ]\n"
+               "          - repeat: 2\n"
+               "            steps: [ { noop: {} } ]\n"
+               "          - choose: [ { weight: 1, steps: [ { noop: {} } ] } ]\n"
+               "          - for_each: [a]\n"
+               "            steps: [ { noop: {} } ]\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a batch holds requests only (such as "
+               "http steps); \"abort\" cannot be in a batch",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"check\" cannot be in a batch",
+               ":9:13: error: scenarios.s.flow[0].batch[2]: a batch holds requests only (such as "
+               "http steps); \"if\" cannot be in a batch",
+               ":11:13: error: scenarios.s.flow[0].batch[3]: a batch holds requests only (such as "
+               "http steps); \"repeat\" cannot be in a batch",
+               ":13:13: error: scenarios.s.flow[0].batch[4]: a batch holds requests only (such as "
+               "http steps); \"choose\" cannot be in a batch",
+               ":14:13: error: scenarios.s.flow[0].batch[5]: a batch holds requests only (such as "
+               "http steps); \"for_each\" cannot be in a batch");
+}
+
 /* ------------------------------------------------------------------ */
 /* protocol steps and checks (through the no-op helper protocol)       */
 
@@ -2185,6 +2219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_refuses_other_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_ctl_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_ctl_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
