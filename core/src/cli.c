@@ -129,7 +129,7 @@ static void usage(FILE *out)
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
           "  --workers N              worker threads (default: one per core)\n"
           "  -q, --quiet              no progress output\n"
-          "  -v, --verbose            plugin info messages\n"
+          "  -v, --verbose            plugin info messages, log steps of level debug\n"
           "\n"
           "exit codes: 0 passed, 99 a threshold failed, 100 setup timed out, 101 teardown\n"
           "timed out, 103 engine error, 104 invalid spec or options, 105 interrupted,\n"

@@ -222,6 +222,7 @@ struct engine {
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
     atomic_bool flow_warned;         /* a loop or condition got a bad value */
     atomic_int test_aborted;         /* ABORT_BY_*: on_check_fail: abort_test, an abort step */
+    _Atomic uint64_t console_lines;  /* log steps' lines on stderr (the progress display's) */
     pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
     pthread_cond_t gate_cv;
     int gate_n, gate_want;

@@ -108,6 +108,8 @@ void engine_show_progress(engine *e, bool final)
                               .failed = series_count(e, "http_req_failed", true), .final = final,
                               .vus_max = atomic_load_explicit(&e->vus_max, memory_order_relaxed),
                               .dropped = (uint64_t)series_sum(e, BUILTIN_DROPPED_ITERATIONS),
+                              .console_lines = atomic_load_explicit(&e->console_lines,
+                                                                    memory_order_relaxed),
                               };
     if (final) {
         /* The summary's numbers: over the whole run. */

@@ -12,6 +12,7 @@
 
 #include "capture.h"
 #include "check.h"
+#include "conlog.h"
 #include "crash.h"
 #include "duration.h"
 #include "engine_int.h"
@@ -415,8 +416,9 @@ static void run_records(vu_run *v, const flow_op *op, const volley_response *res
         }
         }
         sample_tags st = {.t = NULL, .scenario = v->sr->sc->name, .group = op->group,
-                          .step = op->tags, .n_step = op->n_tags, .vu = v->vtags, .n_vu = v->n_vtags,
-                          .stage = engine_sc_stage(v->sr)};
+                          .step = r->tags ? r->tags : op->tags,
+                          .n_step = r->tags ? r->n_tags : op->n_tags, .vu = v->vtags,
+                          .n_vu = v->n_vtags, .stage = engine_sc_stage(v->sr)};
         engine_worker_sample(v->w, r->metric, x, &st);
     }
 }
@@ -455,6 +457,28 @@ static void abort_step(vu_run *v, const flow_op *op)
     if (v->sr->sc->role != SC_ROLE_MAIN)
         snprintf(e->hook_reason, sizeof e->hook_reason, "%s: %.400s", v->sr->sc->name, e->abort_reason);
     engine_request_stop(e);
+}
+
+/* A log step (k6's console.log): the text the VU renders, secrets hidden,
+ * as one line on stderr (conlog.h). For debugging, as k6's console is: a
+ * stderr nobody reads holds the worker up for that one write. A debug
+ * line is shown only with -v (k6's --verbose). */
+static void log_step(vu_run *v, const flow_op *op)
+{
+    engine *e = v->w->e;
+    if (op->log_level == CONLOG_DEBUG && !e->core->verbose)
+        return;
+    volley_buf *b = &v->w->scratch;
+    b->len = 0;
+    char text[CONLOG_LINE_MAX], line[CONLOG_LINE_MAX + 1];
+    if (tmpl_render(op->log_text, &v->pub, b) != 0)
+        snprintf(text, sizeof text, "(%s: the text could not be rendered: out of memory)", op->location);
+    else
+        vu_redact(v, b->data && b->len ? b->data : "", text, sizeof text);
+    uint64_t now = engine_mono_now();
+    size_t n = conlog_format(line, (conlog_level)op->log_level, now > e->t0 ? now - e->t0 : 0, text);
+    conlog_write(line, n);
+    atomic_fetch_add_explicit(&e->console_lines, 1, memory_order_relaxed);
 }
 
 /* A check step's "response": there is none, and none was expected. */
@@ -691,6 +715,11 @@ void engine_vu_run(vu_run *v)
         if (op->kind == OP_ABORT) {
             abort_step(v, op);
             end_iteration_early(v);
+            continue;
+        }
+        if (op->kind == OP_LOG) {
+            log_step(v, op);
+            v->pc++;
             continue;
         }
         if (op->kind == OP_CTL) {

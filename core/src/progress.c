@@ -32,6 +32,7 @@ struct progress {
     double acc_s, acc_p95;
     bool acc_has_p95;
     int lines;              /* tty: lines of the frame now on screen */
+    uint64_t console_seen;  /* tty: s->console_lines when it was drawn */
     volley_buf frame;       /* reused by every update */
 };
 
@@ -316,6 +317,9 @@ static void tty_frame(progress *p, const progress_snapshot *s)
     int max = term_cols(p->out) - 1;   /* the last column would wrap early */
     widths w = measure(s);
     int lines = 0;
+    if (s->console_lines != p->console_seen)
+        p->lines = 0;   /* log lines below the last frame: keep them, draw anew */
+    p->console_seen = s->console_lines;
     if (p->lines > 0)
         appendf(p, "\x1b[%dA", p->lines);
     for (size_t i = 0; i <= s->n; i++) {

@@ -45,6 +45,9 @@ typedef struct progress_snapshot {
     uint64_t window_seq;        /* which window that was (1, 2, ...) */
     bool p95_bound;             /* p95_ms bounds the p95 from above (plain lines:
                                    the worst second's since the last line) */
+    uint64_t console_lines;     /* log steps' lines written to the same stream so
+                                   far: a tty frame after new ones is drawn below
+                                   them, not over them */
 } progress_snapshot;
 
 typedef struct progress progress;

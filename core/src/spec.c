@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conlog.h"
 #include "core.h"
 #include "crash.h"
 #include "duration.h"
@@ -713,6 +714,42 @@ static bool compile_abort(spec_loader *L, const ynode *step, const char *path, c
     return true;
 }
 
+/* `- log: TEXT` with an optional `level:`. */
+typedef struct log_cfg {
+    uint64_t set;
+    const volley_template *text;
+    int level;
+} log_cfg;
+
+static const volley_option log_opts[] = {
+    {.name = "log", .type = VOLLEY_OPT_TEMPLATE, .offset = offsetof(log_cfg, text),
+     .flags = VOLLEY_OPT_REQUIRED, .help = "the text written to stderr (may hold ${...})"},
+    {.name = "level", .type = VOLLEY_OPT_ENUM, .offset = offsetof(log_cfg, level),
+     .enum_values = conlog_level_names, .default_value = "info",
+     .help = "info, warn, error or debug (shown only with -v), as console.log/warn/error/debug"},
+};
+static const volley_option_map log_map = {log_opts, VOLLEY_COUNTOF(log_opts), sizeof(log_cfg), NULL};
+
+/*
+ * `- log: TEXT`: k6's console.log(TEXT) (console.warn, .error, .debug with
+ * `level:`). The text is a template, rendered by the VU that gets there and
+ * written to stderr as one line (conlog.h) with its secrets hidden.
+ */
+static bool compile_log(spec_loader *L, const ynode *step, const char *path, const char *group,
+                        op_list *out)
+{
+    log_cfg cfg;
+    if (opt_fill(&L->oc, &log_map, step, &cfg, path) != 0)
+        return false;
+    flow_op *op = push_op(L, out);
+    op->kind = OP_LOG;
+    op->group = group;
+    op->log_text = cfg.text;
+    op->log_level = cfg.level;
+    op->location = spec_loc(L, step);
+    return true;
+}
+
 /* A check step's conditions must not read a response: there is none. */
 static bool check_step_conds(spec_loader *L, const ynode *checks, const char *path,
                              const flow_op *op)
@@ -896,6 +933,8 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         return compile_sleep(L, step, path, group, out);
     if (ynode_get(step, "abort"))
         return compile_abort(L, step, path, group, out);
+    if (ynode_get(step, "log"))
+        return compile_log(L, step, path, group, out);
     /* Exactly one key must name a protocol; the rest are step keys. */
     const ynode *proto_key = NULL;
     const plug *proto = NULL;
@@ -929,6 +968,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
         names[nn++] = "for_each";
         names[nn++] = "batch";
         names[nn++] = "abort";
+        names[nn++] = "log";
         names[nn++] = "check";
         names[nn++] = "capture";
         names[nn++] = "record";
@@ -953,7 +993,7 @@ static bool compile_step(spec_loader *L, const ynode *step, const char *path, co
             return compile_check_step(L, step, path, group, out);
         if (ok)
             ynode_error(L->d, step, "%s: a step needs an action: http, group, sleep, once, batch, "
-                        "if, choose, repeat, for_each, abort, check (or another protocol plugin's key)",
+                        "if, choose, repeat, for_each, abort, log, check (or another protocol plugin's key)",
                         path);
         return false;
     }

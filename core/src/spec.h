@@ -43,7 +43,8 @@ typedef enum op_kind {
     OP_BATCH,                       /* `batch:` its OP_STEPs after it, run at once on lanes */
     OP_CTL,                         /* if, choose, repeat, for_each (flow_ctl.h) */
     OP_CHECK,                       /* `check:` with no request: checks on values (k6's check(v, ...)) */
-    OP_ABORT                        /* `abort: REASON`: the test stops (k6's exec.test.abort) */
+    OP_ABORT,                       /* `abort: REASON`: the test stops (k6's exec.test.abort) */
+    OP_LOG                          /* `log: TEXT`: a line on stderr (k6's console.log) */
 } op_kind;
 
 /* Steps one `batch:` may hold, and at most at once (max_parallel). */
@@ -85,6 +86,11 @@ typedef struct record_def {
     double value;                   /* REC_CONST */
     const volley_template *tmpl;    /* REC_TEMPLATE */
     const char *location;
+    /* The sample's own tags: the step's with the entry's `tags:` (k6's
+     * metric.add(v, tags)), sorted by key, pointer-stable; NULL: the
+     * step's alone. */
+    const volley_tag *tags;
+    size_t n_tags;
 } record_def;
 
 typedef struct flow_op {
@@ -122,6 +128,9 @@ typedef struct flow_op {
     const struct flow_ctl *ctl;   /* OP_CTL */
     /* OP_ABORT: the reason, rendered when the VU gets there */
     const volley_template *abort_reason;
+    /* OP_LOG: the text, rendered when the VU gets there; a conlog_level */
+    const volley_template *log_text;
+    int log_level;
 } flow_op;
 
 /* What a scenario is for: the spec's own scenarios, or its setup: and

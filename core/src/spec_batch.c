@@ -60,7 +60,10 @@ static bool batch_item_ok(spec_loader *L, const ynode *item, const char *ipath)
         if (p)
             return true;
     }
-    static const char *const flow_keys[] = {"sleep", "group", "once", "batch"};
+    /* every other action: a step of these made no OP_STEP, which the
+     * batch's host interning and engine_batch.c take every step to be */
+    static const char *const flow_keys[] = {"sleep", "group", "once", "batch", "log", "abort",
+                                            "if", "choose", "repeat", "for_each", "check"};
     for (size_t j = 0; j < VOLLEY_COUNTOF(flow_keys); j++) {
         if (ynode_get(item, flow_keys[j])) {
             ynode_error(L->d, item, "%s: a batch holds requests only (such as http steps); \"%s\" cannot "

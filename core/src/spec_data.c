@@ -537,11 +537,12 @@ volley_captures *spec_compile_opt_captures(void *ctx, const ynode *n, const char
     return ok ? c : NULL;
 }
 
-/* A record entry is { value: SOURCE, when: ... } or SOURCE alone. */
+/* A record entry is { value: SOURCE, when: ..., tags: ... } or SOURCE alone. */
 typedef struct record_cfg {
     uint64_t set;
     volley_scalar value;   /* its node is read by record_source */
     int when;
+    volley_template_map tags;   /* its node is read by spec_compile_tags */
 } record_cfg;
 
 static const char *const when_names[] = {[REC_ALWAYS] = "always", [REC_PASSED] = "passed",
@@ -555,6 +556,8 @@ static const volley_option record_opts[] = {
     {.name = "when", .type = VOLLEY_OPT_ENUM, .offset = offsetof(record_cfg, when),
      .enum_values = when_names, .default_value = "always",
      .help = "record always, or only when the step's checks passed or failed"},
+    {.name = "tags", .type = VOLLEY_OPT_TEMPLATE_MAP, .offset = offsetof(record_cfg, tags),
+     .help = "tags of this entry's samples, beside the step's (k6's metric.add(v, tags))"},
 };
 static const volley_option_map record_map = {record_opts, VOLLEY_COUNTOF(record_opts),
                                              sizeof(record_cfg), NULL};
@@ -580,7 +583,7 @@ static const struct {
 #define RECORD_SOURCES                                                                         \
     "checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, connecting, "  \
     "tls_handshaking, sending, waiting, receiving, duration), bytes.sent, bytes.received, "    \
-    "a number, a ${...} template or { value, when }"
+    "a number, a ${...} template or { value, when, tags }"
 
 /* A record's SOURCE (the scalar v) into r; false after reporting. */
 static bool record_source(spec_loader *L, const ynode *v, const char *kpath, record_def *r)
@@ -624,6 +627,24 @@ static bool record_source(spec_loader *L, const ynode *v, const char *kpath, rec
     return true;
 }
 
+/* The step's tags with an entry's own (sorted both; the entry's win), in
+ * the spec's arena: one array per entry, made once, which tag sets intern
+ * by identity. */
+static const volley_tag *merge_tags(spec_loader *L, const volley_tag *step, size_t n_step,
+                                    const volley_tag *own, size_t n_own, size_t *n_out)
+{
+    volley_tag *t = arena_alloc(&L->s->a, (n_step + n_own + 1) * sizeof *t);
+    size_t i = 0, j = 0, n = 0;
+    while (t && (i < n_step || j < n_own)) {
+        int c = i == n_step ? 1 : j == n_own ? -1 : strcmp(step[i].key, own[j].key);
+        if (c == 0)
+            i++;   /* the entry's wins */
+        t[n++] = c < 0 ? step[i++] : own[j++];
+    }
+    *n_out = n;
+    return t;
+}
+
 static bool compile_records(spec_loader *L, const ynode *n, const char *path, flow_op *op)
 {
     if (!spec_want_map(L, n, path))
@@ -653,6 +674,17 @@ static bool compile_records(spec_loader *L, const ynode *n, const char *path, fl
                 continue;
             }
             r.when = (rec_when)cfg.when;
+            const ynode *tags = ynode_get(v, "tags");
+            const volley_tag *own;
+            size_t n_own;
+            if (tags && !spec_compile_tags(L, tags, spec_subpath(L, kpath, "tags"), &own, &n_own)) {
+                ok = false;
+                continue;
+            }
+            if (tags && !(r.tags = merge_tags(L, op->tags, op->n_tags, own, n_own, &r.n_tags))) {
+                ynode_error(L->d, tags, "%s.tags: out of memory", kpath);
+                return false;
+            }
             v = ynode_get(v, "value");
         }
         if (!record_source(L, v, kpath, &r)) {

@@ -9,8 +9,9 @@
  * step whose plugin cannot tell its name turns the name warnings off, as a
  * warning that may be wrong is worse than none. Groups are the flows'
  * group paths ("::outer::inner"), scenarios the ones that run (--scenario).
- * The same for the tags of steps and scenarios (`tags:`, tag_stage's
- * `stage`): a value nothing sets (a --tag of it matches every sample).
+ * The same for the tags of steps, record entries and scenarios (`tags:`,
+ * tag_stage's `stage`): a value nothing sets (a --tag of it matches every
+ * sample).
  * Only warnings: the spec loads either way.
  *
  * The same names make the per-name breakdowns (spec_add_breakdowns): each
@@ -190,7 +191,7 @@ done:
 
 /* The values a step's or scenario's own tag `key` takes in the scenarios
  * `scs` (only scenario `only`, when not NULL): their `tags:`, the stage
- * numbers of tag_stage, their steps' `tags:`. */
+ * numbers of tag_stage, their steps' and record entries' `tags:`. */
 static void collect_own(const scenario *scs, size_t n, const char *key, const char *only,
                         value_set *out)
 {
@@ -206,10 +207,16 @@ static void collect_own(const scenario *scs, size_t n, const char *key, const ch
             for (size_t t = 0; t <= sc->n_tags; t++)
                 if (strcmp(sc->stage_tags[k][t].key, key) == 0)
                     set_add(out, sc->stage_tags[k][t].value);
-        for (size_t j = 0; j < sc->n_ops; j++)
-            for (size_t t = 0; t < sc->ops[j].n_tags; t++)
-                if (strcmp(sc->ops[j].tags[t].key, key) == 0)
-                    set_add(out, sc->ops[j].tags[t].value);
+        for (size_t j = 0; j < sc->n_ops; j++) {
+            const flow_op *op = &sc->ops[j];
+            for (size_t t = 0; t < op->n_tags; t++)
+                if (strcmp(op->tags[t].key, key) == 0)
+                    set_add(out, op->tags[t].value);
+            for (size_t r = 0; r < op->n_records; r++)   /* a record entry's own */
+                for (size_t t = 0; t < op->records[r].n_tags; t++)
+                    if (strcmp(op->records[r].tags[t].key, key) == 0)
+                        set_add(out, op->records[r].tags[t].value);
+        }
     }
 }
 

@@ -297,6 +297,10 @@ class DocsTest(VolleyCase):
                     step = {"batch": v}
                 elif key == "abort":
                     step = {"abort": v}
+                elif key == "log":
+                    step = {"log": v}
+                elif key == "level":
+                    step = {"log": "x", "level": v}
                 else:
                     step = dict(http_step, **{key: v})
                 add("step: " + key, "step-%s-%d" % (key, i), flow_spec(step))

@@ -179,7 +179,7 @@ class ExchangeChecksTest(VolleyCase):
                       'blocked, connecting, tls_handshaking, sending, waiting, receiving, duration', err)
         self.assertIn('record.m: expected checks, checks_failed, duration, elapsed, status, timings.NAME '
                       '(blocked, connecting, tls_handshaking, sending, waiting, receiving, duration), '
-                      'bytes.sent, bytes.received, a number, a ${...} template or { value, when }, '
+                      'bytes.sent, bytes.received, a number, a ${...} template or { value, when, tags }, '
                       'got "timings.wait"', err)
 
 

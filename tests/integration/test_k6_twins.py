@@ -9,6 +9,8 @@ check (by k6's path, ::group::name) and, where the script tags or counts
 something, the tags and metrics of its samples. A twin whose first lines
 say `# needs: FEATURE` waits for a feature still being built: it is
 skipped with that reason (and not counted as passing) until the line goes."""
+import base64
+import hashlib
 import json
 import os
 import re
@@ -55,6 +57,15 @@ def checks_of(group, out=None):
     return out
 
 
+# A log step's line: k6's console shape, LEVEL[SECONDS] TEXT  source=console
+CONSOLE = re.compile(r"^(INFO|WARN|ERRO|DEBU)\[(\d{4,})\] (.*?) +source=console$")
+
+
+def console_lines(stderr):
+    """[(LEVEL, text)] of the console lines in a run's stderr."""
+    return [(m.group(1), m.group(3)) for m in map(CONSOLE.match, stderr.splitlines()) if m]
+
+
 def all_pass(*paths, n=1):
     return {p: (n, 0) for p in paths}
 
@@ -68,7 +79,10 @@ def all_pass(*paths, n=1):
 # checks); checks_total: how many checks, each passing; metrics /
 # metrics_min: {key: {stat: value or least}} of the export; export: a
 # function of the export's metrics that must hold; tagged: (metric, tag,
-# value) that some json-out sample carries; sent: a function of the
+# value) that some json-out sample carries; untagged: (metric, tag) that
+# no sample of the metric carries; logged: [(LEVEL, text)], exactly the
+# console lines on stderr (log steps: k6's console.log), in order; sent:
+# a function of the
 # stand-in's requests (standin.Request: method, path, headers, body). A
 # key NAME@CASE runs twins/NAME.yaml again with the -e values of
 # EXTRA_ENV[NAME@CASE], to take a branch the default run does not.
@@ -177,7 +191,14 @@ EXPECT = {
                    "::my group::html::welcome message is correct", "::my group::nested::always passes"),
         "::my group::nested::always fails": (0, 1)},
         metrics={"my_counter": {"count": 1}}, tagged=[("my_counter", "tag", "test")],
+        untagged=[("my_rate", "tag"), ("checks", "tag")],   # mCounter.add(1, { tag: "test" }) only
+        logged=[("INFO", standin.TESTK6_DESCRIPTION)],
         sent=lambda r: [(p, h.get("X-Test")) for _, p, h, *_ in r] == [("/get", "abc123"), ("/test.k6.io/", None)]),
+    # console.log of three digests, computed here with hashlib
+    "crypto": dict(reqs=0, checks={}, logged=[
+        ("INFO", hashlib.sha1(b"some text").hexdigest()),
+        ("INFO", hashlib.sha1(b"some other text").hexdigest()),
+        ("INFO", base64.b64encode(hashlib.sha1(b"some other text").digest()).decode())]),
     "tlsconfig": dict(reqs=1, checks=all_pass("::is TLSv1.2", "::is sha256 cipher suite"),
                       tagged=[("http_reqs", "tls_version", "tls1.2")]),
     "ocsp": dict(reqs=1, checks=all_pass("::is OCSP response good")),
@@ -462,12 +483,18 @@ class K6Twins(unittest.TestCase):
             self.assertTrue(want["export"](data["metrics"]), "%s: %r" % (name, data["metrics"]))
         if "sent" in want:
             self.assertTrue(want["sent"](sent), "%s: the stand-in saw %r" % (name, sent[:10]))
-        if "tagged" in want:
+        if "tagged" in want or "untagged" in want:
             with open(samples) as f:
                 points = [json.loads(ln) for ln in f if '"Point"' in ln]
-            for metric, tag, value in want["tagged"]:
+            for metric, tag, value in want.get("tagged", []):
                 self.assertTrue(any(pt["metric"] == metric and pt["data"]["tags"].get(tag) == value
                                     for pt in points), "%s: no %s sample tagged %s=%s" % (name, metric, tag, value))
+            for metric, tag in want.get("untagged", []):
+                of = [pt for pt in points if pt["metric"] == metric]
+                self.assertTrue(of, "%s: no %s sample" % (name, metric))
+                self.assertFalse([pt for pt in of if tag in pt["data"]["tags"]],
+                                 "%s: a %s sample is tagged %s" % (name, metric, tag))
+        self.assertEqual(console_lines(p.stderr), want.get("logged", []), why)
 
     def test_catalog_lists_every_twin(self):
         with open(os.path.join(K6, "CATALOG.md")) as f:

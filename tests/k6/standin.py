@@ -48,6 +48,8 @@ Request = namedtuple("Request", "method path headers body")
 SHOP_TITLE = "David li commerce-test"
 CHECKOUT_ID = "7"
 DIGEST_REALM = "me@kennethreitz.com"
+# test.k6.io's p.description (es6sample.js logs it)
+TESTK6_DESCRIPTION = "This is a replacement of the service test.k6.io, which is now QuickPizza."
 
 
 def _title_case(name):
@@ -260,8 +262,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _testk6(self, rest):
         if rest in ("", "/"):
             return self._send(200, _page("Demo website for load testing",
-                                         '<p class="description">This is a replacement of the service '
-                                         'test.k6.io, which is now QuickPizza.</p>'),
+                                         '<p class="description">%s</p>' % TESTK6_DESCRIPTION),
                               "text/html; charset=utf-8")
         if rest.startswith("/static/"):
             ctype = {"css": "text/css", "ico": "image/x-icon", "js": "application/javascript"}.get(

@@ -182,6 +182,30 @@ static void test_tty_redraw_in_place(void **state)
     cap_close(&c);
 }
 
+/* Lines of log steps written below a frame are kept: the next frame is
+ * drawn below them, and then redrawn in place again. */
+static void test_tty_below_console_lines(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    progress *p = progress_new(c.f, true, false, 10);
+    progress_scenario sc[1] = {scenario("a", 1, 10, 1, 1, 0)};
+    progress_snapshot s = snap(sc, 1, 1);
+    char *f1 = frame(p, &c, &s);
+    s.console_lines = 2;
+    char *f2 = frame(p, &c, &s);
+    assert_prefix(f2, "\r\x1b[2Krunning");
+    assert_null(strstr(f2, "\x1b[2A"));
+    char *f3 = frame(p, &c, &s);
+    assert_prefix(f3, "\x1b[2A\r\x1b[2Krunning");
+    free(f1);
+    free(f2);
+    free(f3);
+    progress_free(p);
+    cap_close(&c);
+}
+
 static void test_tty_final(void **state)
 {
     (void)state;
@@ -496,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tty_bar_and_numbers),
         cmocka_unit_test(test_tty_bar_edges),
+        cmocka_unit_test(test_tty_below_console_lines),
         cmocka_unit_test(test_tty_redraw_in_place),
         cmocka_unit_test(test_tty_final),
         cmocka_unit_test(test_tty_names_aligned),

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conlog.h"
 #include "core.h"
 #include "flow_ctl.h"
 #include "spec.h"
@@ -442,7 +443,7 @@ static void test_record_errors(void **state)
 {
 #define SOURCES "expected checks, checks_failed, duration, elapsed, status, timings.NAME (blocked, " \
                 "connecting, tls_handshaking, sending, waiting, receiving, duration), bytes.sent, " \
-                "bytes.received, a number, a ${...} template or { value, when }"
+                "bytes.received, a number, a ${...} template or { value, when, tags }"
     fx *f = *state;
     LOAD_FAILS(f, HEAD
                "metrics: { m: rate }\n"
@@ -471,7 +472,7 @@ static void test_record_errors(void **state)
                ":10:14: error: scenarios.s.flow[0].record.m: " SOURCES ", got \"yes\"",
                ":12:22: error: scenarios.s.flow[1].record.m: " SOURCES,
                ":14:39: error: scenarios.s.flow[2].record.m: unknown key \"whn\" (did you mean \"when\"?); "
-               "valid keys: value, when",
+               "valid keys: value, when, tags",
                ":16:45: error: scenarios.s.flow[3].record.m.when: unknown value \"pased\"; expected one "
                "of: always, passed, failed (did you mean \"passed\"?)",
                ":18:22: error: scenarios.s.flow[4].record.m: missing required key \"value\" (checks, "
@@ -674,7 +675,7 @@ static void test_flow_errors(void **state)
                "    flow:\n"
                "      - slep: 1s\n",
                ":6:9: error: scenarios.s.flow[0]: unknown step key \"slep\" (did you mean "
-               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, "
+               "\"sleep\"?); valid keys: group, sleep, once, if, choose, repeat, for_each, batch, abort, log, check, capture, "
                "record, on_check_fail, tags, noop");
     /* batch: only steps of protocols that run in batches (step_host) */
     LOAD_FAILS(f, HEAD
@@ -700,7 +701,7 @@ static void test_flow_errors(void **state)
                "      - sleep: 1s\n"
                "      - {}\n",
                ":7:9: error: scenarios.s.flow[1]: a step needs an action: http, group, sleep, once, batch, if, "
-               "choose, repeat, for_each, abort, check (or another protocol plugin's key)");
+               "choose, repeat, for_each, abort, log, check (or another protocol plugin's key)");
 }
 
 static void test_group_errors(void **state)
@@ -964,6 +965,110 @@ static void test_sleep_errors(void **state)
                "      - sleep: 1s\n"
                "        name: nap\n",
                ":6:9: error: scenarios.s.flow[0]: a sleep step takes no other keys");
+}
+
+/* `- log: TEXT` (k6's console.log) with `level:`: an OP_LOG whose text is
+ * a template, rendered at run time. */
+static void test_log_steps(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - log: plain text\n"
+                      "      - log: \"vu ${vu.id}: ${sha1('x')}\"\n"
+                      "        level: warn\n"
+                      "      - group: g\n"
+                      "        steps:\n"
+                      "          - log: 42\n"
+                      "            level: debug\n");
+    const scenario *sc = &s->scenarios[0];
+    assert_int_equal(sc->n_ops, 5);
+    assert_int_equal(sc->ops[0].kind, OP_LOG);
+    assert_int_equal(sc->ops[0].log_level, CONLOG_INFO);
+    assert_string_equal(tmpl_const(sc->ops[0].log_text), "plain text");
+    assert_int_equal(sc->ops[1].kind, OP_LOG);
+    assert_int_equal(sc->ops[1].log_level, CONLOG_WARN);
+    assert_null(tmpl_const(sc->ops[1].log_text));   /* rendered per VU */
+    assert_int_equal(sc->ops[3].kind, OP_LOG);
+    assert_int_equal(sc->ops[3].log_level, CONLOG_DEBUG);
+    assert_string_equal(sc->ops[3].group, "::g");
+    assert_string_equal(tmpl_const(sc->ops[3].log_text), "42");
+}
+
+static void test_log_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - log: ~\n"
+               "      - log: [a]\n"
+               "      - log: x\n"
+               "        levle: warn\n"
+               "      - log: x\n"
+               "        level: trace\n"
+               "      - log: \"${nope}\"\n"
+               "      - log: x\n"
+               "        tags: { a: b }\n"
+               "      - level: warn\n"
+               "      - batch:\n"
+               "          - log: x\n",
+               ":6:14: error: scenarios.s.flow[0].log: expected a string, got null",
+               ":7:14: error: scenarios.s.flow[1].log: expected a string, got sequence",
+               ":9:9: error: scenarios.s.flow[2]: unknown key \"levle\" (did you mean \"level\"?); "
+               "valid keys: log, level",
+               ":11:16: error: scenarios.s.flow[3].level: unknown value \"trace\"; expected one of: "
+               "info, warn, error, debug",
+               ":12:14: error: scenarios.s.flow[4].log: unknown template name \"nope\"; expected "
+               "env.NAME, services.NAME, row.FIELD, a captured name, setup.NAME, vu.id, vu.iteration, "
+               "scenario.name, random.int(a,b), random.float(a,b), random.pick(x,y,...), "
+               "random.string(n), uuid(), now.ms, now.iso or a function: base64(x), base64decode(x), "
+               "hex(x), urlencode(x), sha256(x), hmac('sha256', key, data) ...",
+               ":14:9: error: scenarios.s.flow[5]: unknown key \"tags\"; valid keys: log, level",
+               ":15:9: error: scenarios.s.flow[6]: unknown step key \"level\"; valid keys: group, "
+               "sleep, once, if, choose, repeat, for_each, batch, abort, log, check, capture, record, "
+               "on_check_fail, tags, noop",
+               ":17:13: error: scenarios.s.flow[7].batch[0]: a batch holds requests only (such as "
+               "http steps); \"log\" cannot be in a batch");
+}
+
+/* A batch holds requests only: a step of any other action (which would
+ * make no OP_STEP) is refused at its place, never compiled into it. */
+static void test_batch_refuses_other_actions(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - batch:\n"
+               "          - abort: x\n"
+               "          - check: { name: a, value: true }\n"
+               "          - if: { chance: 1 }\n"
+               "            steps: [ { noop: {} } ]\n"
+               "          - repeat: 2\n"
+               "            steps: [ { noop: {} } ]\n"
+               "          - choose: [ { weight: 1, steps: [ { noop: {} } ] } ]\n"
+               "          - for_each: [a]\n"
+               "            steps: [ { noop: {} } ]\n",
+               ":7:13: error: scenarios.s.flow[0].batch[0]: a batch holds requests only (such as "
+               "http steps); \"abort\" cannot be in a batch",
+               ":8:13: error: scenarios.s.flow[0].batch[1]: a batch holds requests only (such as "
+               "http steps); \"check\" cannot be in a batch",
+               ":9:13: error: scenarios.s.flow[0].batch[2]: a batch holds requests only (such as "
+               "http steps); \"if\" cannot be in a batch",
+               ":11:13: error: scenarios.s.flow[0].batch[3]: a batch holds requests only (such as "
+               "http steps); \"repeat\" cannot be in a batch",
+               ":13:13: error: scenarios.s.flow[0].batch[4]: a batch holds requests only (such as "
+               "http steps); \"choose\" cannot be in a batch",
+               ":14:13: error: scenarios.s.flow[0].batch[5]: a batch holds requests only (such as "
+               "http steps); \"for_each\" cannot be in a batch");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1487,6 +1592,87 @@ static void test_threshold_filter_warnings(void **state)
            "thresholds will have no data and fail the run");
 }
 
+/* A record entry's own tags (k6's metric.add(v, tags)): the step's with
+ * the entry's, sorted, the entry's winning; other entries keep the
+ * step's. Threshold filters know their values. */
+static void test_record_tags(void **state)
+{
+    fx *f = *state;
+    spec *s = load_ok(f, HEAD
+                      "metrics: { c: counter, r: rate }\n"
+                      "thresholds:\n"
+                      "  \"c{tag:test}\": [\"count==1\"]\n"
+                      "  \"c{flow:own}\": [\"count==1\"]\n"
+                      "scenarios:\n"
+                      "  s:\n"
+                      "    executor: per-vu-iterations\n"
+                      "    flow:\n"
+                      "      - check: { name: x, value: true }\n"
+                      "        tags: { flow: step, z: last }\n"
+                      "        record:\n"
+                      "          c: { value: 1, tags: { tag: test, flow: own } }\n"
+                      "          r: checks\n");
+    assert_int_equal(f->d.n_warnings, 0);
+    const flow_op *op = &s->scenarios[0].ops[0];
+    assert_int_equal(op->n_records, 2);
+    const record_def *c = &op->records[0];
+    assert_int_equal(c->n_tags, 3);
+    assert_string_equal(c->tags[0].key, "flow");
+    assert_string_equal(c->tags[0].value, "own");
+    assert_string_equal(c->tags[1].key, "tag");
+    assert_string_equal(c->tags[1].value, "test");
+    assert_string_equal(c->tags[2].key, "z");
+    assert_string_equal(c->tags[2].value, "last");
+    assert_null(op->records[1].tags);   /* the step's alone */
+    assert_int_equal(op->n_tags, 2);
+
+    /* A value no entry sets: the warning lists the entries' values. */
+    load_ok(f, HEAD
+            "metrics: { c2: counter }\n"
+            "thresholds:\n"
+            "  \"c2{tag:tset}\": [\"count==1\"]\n"
+            "scenarios:\n"
+            "  s:\n"
+            "    executor: per-vu-iterations\n"
+            "    flow:\n"
+            "      - check: { name: x, value: true }\n"
+            "        record: { c2: { value: 1, tags: { tag: test } } }\n");
+    WARNED(f, ":4:3: warning: thresholds.\"c2{tag:tset}\": no step or scenario sets tag tag to "
+              "\"tset\" (its values: test): this sub-metric can get no sample, so it will count 0");
+}
+
+static void test_record_tags_errors(void **state)
+{
+    fx *f = *state;
+    LOAD_FAILS(f, HEAD
+               "metrics: { c: counter }\n"
+               "scenarios:\n"
+               "  s:\n"
+               "    executor: per-vu-iterations\n"
+               "    flow:\n"
+               "      - check: { name: x, value: true }\n"
+               "        record:\n"
+               "          c: { value: 1, tags: [a] }\n"
+               "      - check: { name: x, value: true }\n"
+               "        record:\n"
+               "          c: { value: 1, tags: { name: x } }\n"
+               "      - check: { name: x, value: true }\n"
+               "        record:\n"
+               "          c: { value: 1, tags: { t: \"${vu.id}\" } }\n"
+               "      - check: { name: x, value: true }\n"
+               "        record:\n"
+               "          c: { value: 1, tag: { t: x } }\n",
+               ":9:32: error: scenarios.s.flow[0].record.c.tags: expected a mapping of names to "
+               "strings, got sequence",
+               ":12:34: error: scenarios.s.flow[1].record.c.tags.name: \"name\" is a tag the runner "
+               "sets itself (name, method, url, status, expected_response, check, error_code, "
+               "scenario, group, tls_version, capture)",
+               ":15:37: error: scenarios.s.flow[2].record.c.tags.t: a tag value is fixed at load "
+               "time (only ${env.*}, ${services.*} and ${scenario.name} templates)",
+               ":18:26: error: scenarios.s.flow[3].record.c: unknown key \"tag\" (did you mean "
+               "\"tags\"?); valid keys: value, when, tags");
+}
+
 /* A scenario's env: comes before -e and the environment, in its own
  * flow and tags only; its tags: and tag_stage's stage lists are sorted. */
 static void test_scenario_env_and_tags(void **state)
@@ -1828,7 +2014,7 @@ static void test_all_errors_in_file_order(void **state)
                ":12:20: error: scenarios.a.flow[1].steps[0].sleep: expected a duration such as "
                "500ms, 10s, 1m30s or 2h, got \"later\"",
                ":13:13: error: scenarios.a.flow[1].steps[1]: unknown step key \"jump\"; valid keys: "
-               "group, sleep, once, if, choose, repeat, for_each, batch, abort, check, capture, record, on_check_fail, tags, noop",
+               "group, sleep, once, if, choose, repeat, for_each, batch, abort, log, check, capture, record, on_check_fail, tags, noop",
                ":15:15: error: scenarios.b.executor: unknown value \"shared-iteration\"; expected "
                "one of: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations (did you mean "
                "\"shared-iterations\"?)",
@@ -2031,6 +2217,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flow_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_refuses_other_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_ctl_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_ctl_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps_and_checks, setup, teardown),
@@ -2051,6 +2240,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overrides_iterations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_beats_getenv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_tags_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_env_and_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_env_and_tags_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_errors_in_file_order, setup, teardown),
