@@ -460,11 +460,26 @@ static void abort_step(vu_run *v, const flow_op *op)
 /* A check step's "response": there is none, and none was expected. */
 static const volley_response no_request = {.status = 0};
 
+/* Whether op's response is the one `if: { status }` reads next. A check
+ * step has none: the last one stays. A batch leaves the status of its
+ * last step as written, whichever of its steps ended last (k6's
+ * responses[responses.length - 1]), so the flow after it does not
+ * depend on the order the responses came in. */
+static bool sets_last_status(const vu_run *v, const flow_op *op)
+{
+    if (op->kind == OP_CHECK)
+        return false;
+    if (v->state != VU_IN_BATCH)
+        return true;
+    const scenario *sc = v->sr->sc;
+    return op == &sc->ops[sc->ops[v->batch->batch].batch_end - 1];
+}
+
 /* After a step: checks, captures, records; then what on_check_fail says.
  * Returns false when the iteration must end here. */
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    if (op->kind != OP_CHECK)   /* a check step has no response: the last one stays */
+    if (sets_last_status(v, op))
         v->last_status = resp ? resp->status : 0;
     /* One memo for the step's checks and captures: what a check parsed of
      * the response (an HTML document) serves the captures too. */
