@@ -211,6 +211,9 @@ struct engine {
      * its VU's capture slots become the run's ${setup.*} (setup_vals, set
      * before setup_state turns HOOK_OK with release order). */
     atomic_int setup_state, teardown_state;
+    /* Teardown runs after a stop too (SIGINT, an abort, abort_on_fail), as
+     * k6 runs it; not after a worker crashed or could not start. */
+    atomic_bool no_teardown;
     vu_capture *setup_vals;
     uint64_t setup_done_at;
     char hook_reason[512];

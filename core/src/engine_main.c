@@ -194,6 +194,7 @@ static void take_crashed_workers(engine *e)
             engine_idle_arrive(e);
         }
         atomic_fetch_add(&e->workers_done, 1);
+        atomic_store(&e->no_teardown, true);
         engine_request_stop(e);
     }
 }

@@ -48,10 +48,12 @@ static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
     /* an aborted test: no VU starts another iteration while the stop
-     * request reaches the workers */
-    if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
-        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed) ||
-        atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed))
+     * request reaches the workers; teardown runs after a stop all the same */
+    bool stopped = sr->sc->role != SC_ROLE_TEARDOWN &&
+                   (v->w->hard_stopped ||
+                    atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed));
+    if (sr->phase != SC_RUNNING || stopped ||
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
         return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
@@ -164,7 +166,8 @@ void engine_hook_done(vu_run *v, bool ok, bool timed_out)
     atomic_int *state = setup ? &e->setup_state : &e->teardown_state;
     if (atomic_load(state) != HOOK_PENDING)
         return;
-    if (timed_out && atomic_load(&e->stop)) {   /* the run was stopped meanwhile */
+    if (timed_out && atomic_load(&e->stop) && (setup || atomic_load(&e->no_teardown))) {
+        /* the run was stopped meanwhile (a stop leaves teardown running) */
         atomic_store(state, HOOK_SKIPPED);
         return;
     }
