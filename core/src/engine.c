@@ -361,6 +361,13 @@ out:
     free((void *)e.pool_next);
     free((void *)e.pool_used_up);
     free((void *)e.sc_used_up);
+    if (e.n_warnings && (res->warnings = calloc(e.n_warnings, sizeof *res->warnings))) {
+        memcpy(res->warnings, e.warnings, e.n_warnings * sizeof *res->warnings);
+        res->n_warnings = e.n_warnings;
+    } else {
+        for (size_t i = 0; i < e.n_warnings; i++)
+            free(e.warnings[i]);
+    }
     if (mu_rc == 0)
         pthread_mutex_destroy(&e.gate_mu);
     if (cv_rc == 0)
@@ -377,8 +384,25 @@ out:
     return rc;
 }
 
+void engine_note_warning(struct engine *e, const char *text)
+{
+    pthread_mutex_lock(&e->gate_mu);
+    bool seen = false;
+    for (size_t i = 0; i < e->n_warnings && !seen; i++)
+        seen = strcmp(e->warnings[i], text) == 0;
+    if (!seen && e->n_warnings < ENGINE_MAX_WARNINGS) {
+        char *copy = strdup(text);
+        if (copy)
+            e->warnings[e->n_warnings++] = copy;
+    }
+    pthread_mutex_unlock(&e->gate_mu);
+}
+
 void run_result_free(run_result *r)
 {
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    free(r->warnings);
     for (size_t i = 0; r->check_fail && i < r->n_check_fail; i++)
         free(r->check_fail[i]);
     free(r->check_fail);

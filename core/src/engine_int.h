@@ -192,6 +192,9 @@ struct volley_worker {
     char err[512];
 };
 
+/* Distinct run-time warnings kept for the summary; more are on stderr only. */
+#define ENGINE_MAX_WARNINGS 16
+
 /* engine.test_aborted: who stopped the test (0: nobody). */
 enum { ABORT_BY_CHECK = 1, ABORT_BY_STEP };
 
@@ -225,7 +228,10 @@ struct engine {
     atomic_bool sleep_warned;        /* a templated sleep was not a duration */
     atomic_bool flow_warned;         /* a loop or condition got a bad value */
     atomic_int test_aborted;         /* ABORT_BY_*: on_check_fail: abort_test, an abort step */
-    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
+    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate;
+                                        also the run's warnings (rare) */
+    char *warnings[ENGINE_MAX_WARNINGS];   /* engine_note_warning's, in order */
+    size_t n_warnings;
     pthread_cond_t gate_cv;
     int gate_n, gate_want;
     char abort_reason[512];          /* written by the one that set it */

@@ -790,6 +790,9 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
      * certificate verification switched off: the numbers come with it. */
     for (size_t i = 0; i < s->n_warnings; i++)
         fprintf(out, "%s     WARNING: %s\n", i ? "" : "\n", s->warnings[i]);
+    /* and what plugins warned about during the run (redacted already) */
+    for (size_t i = 0; i < r->n_warnings; i++)
+        fprintf(out, "%s     WARNING: %s\n", i || s->n_warnings ? "" : "\n", r->warnings[i]);
     for (size_t i = 0; i < r->n_outputs; i++) {
         const output_report *out_r = &r->outputs[i];
         fprintf(out, "     output %s: %llu samples sent to it, %llu dropped%s%s\n", out_r->label,
