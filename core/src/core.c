@@ -37,6 +37,12 @@ static void host_log(volley_core *core, int level, const char *fmt, ...)
     }
     secret_fprintf(stderr, "volley: %s: %s\n", names[level >= 0 && level <= 3 ? level : 0],
                    text ? text : msg);
+    if (level == VOLLEY_LOG_WARN && core && core->engine) {
+        char shown[1024];
+        const char *t = text ? text : msg;
+        secret_redact(t, strlen(t), NULL, 0, shown, sizeof shown);
+        engine_note_warning(core->engine, shown);
+    }
     free(text);
 }
 

@@ -281,6 +281,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
     atomic_init(&e.setup_state, s->setup_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
+    atomic_init(&e.no_teardown, false);
     for (int i = 0; i < e.n_workers; i++)
         for (size_t j = 0; j < s->n_scenarios; j++) {
             sc_run *sr = &e.workers[i].scs[j];
@@ -360,6 +361,13 @@ out:
     free((void *)e.pool_next);
     free((void *)e.pool_used_up);
     free((void *)e.sc_used_up);
+    if (e.n_warnings && (res->warnings = calloc(e.n_warnings, sizeof *res->warnings))) {
+        memcpy(res->warnings, e.warnings, e.n_warnings * sizeof *res->warnings);
+        res->n_warnings = e.n_warnings;
+    } else {
+        for (size_t i = 0; i < e.n_warnings; i++)
+            free(e.warnings[i]);
+    }
     if (mu_rc == 0)
         pthread_mutex_destroy(&e.gate_mu);
     if (cv_rc == 0)
@@ -376,8 +384,25 @@ out:
     return rc;
 }
 
+void engine_note_warning(struct engine *e, const char *text)
+{
+    pthread_mutex_lock(&e->gate_mu);
+    bool seen = false;
+    for (size_t i = 0; i < e->n_warnings && !seen; i++)
+        seen = strcmp(e->warnings[i], text) == 0;
+    if (!seen && e->n_warnings < ENGINE_MAX_WARNINGS) {
+        char *copy = strdup(text);
+        if (copy)
+            e->warnings[e->n_warnings++] = copy;
+    }
+    pthread_mutex_unlock(&e->gate_mu);
+}
+
 void run_result_free(run_result *r)
 {
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    free(r->warnings);
     for (size_t i = 0; r->check_fail && i < r->n_check_fail; i++)
         free(r->check_fail[i]);
     free(r->check_fail);

@@ -66,6 +66,11 @@ typedef struct run_result {
     int setup_state, teardown_state;
     char hook_reason[512];
     run_health health;         /* the generator per window (windows.h) */
+    /* What plugins warned about during the run (host->log at
+     * VOLLEY_LOG_WARN), secrets hidden, each text once: the summary
+     * repeats them, as it does the load-time warnings. */
+    char **warnings;
+    size_t n_warnings;
 } run_result;
 
 /* How a setup: or teardown: flow ended. */
@@ -76,6 +81,9 @@ enum { HOOK_NONE = 0, HOOK_PENDING, HOOK_OK, HOOK_FAILED, HOOK_TIMED_OUT, HOOK_S
 int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
                char *err, size_t errcap);
 void run_result_free(run_result *r);
+/* A plugin's run-time warning (already redacted) for the run's summary;
+ * any thread, during engine_run. */
+void engine_note_warning(struct engine *e, const char *text);
 
 /* Host-table functions implemented by the engine. */
 void engine_host_sample(volley_vu *vu, int metric, double value, const volley_tags *tags);

@@ -192,6 +192,9 @@ struct volley_worker {
     char err[512];
 };
 
+/* Distinct run-time warnings kept for the summary; more are on stderr only. */
+#define ENGINE_MAX_WARNINGS 16
+
 /* engine.test_aborted: who stopped the test (0: nobody). */
 enum { ABORT_BY_CHECK = 1, ABORT_BY_STEP };
 
@@ -211,6 +214,9 @@ struct engine {
      * its VU's capture slots become the run's ${setup.*} (setup_vals, set
      * before setup_state turns HOOK_OK with release order). */
     atomic_int setup_state, teardown_state;
+    /* Teardown runs after a stop too (SIGINT, an abort, abort_on_fail), as
+     * k6 runs it; not after a worker crashed or could not start. */
+    atomic_bool no_teardown;
     vu_capture *setup_vals;
     uint64_t setup_done_at;
     char hook_reason[512];
@@ -223,7 +229,10 @@ struct engine {
     atomic_bool flow_warned;         /* a loop or condition got a bad value */
     atomic_int test_aborted;         /* ABORT_BY_*: on_check_fail: abort_test, an abort step */
     _Atomic uint64_t console_lines;  /* log steps' lines on stderr (the progress display's) */
-    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate */
+    pthread_mutex_t gate_mu;         /* start gate: workers set up, see start_gate;
+                                        also the run's warnings (rare) */
+    char *warnings[ENGINE_MAX_WARNINGS];   /* engine_note_warning's, in order */
+    size_t n_warnings;
     pthread_cond_t gate_cv;
     int gate_n, gate_want;
     char abort_reason[512];          /* written by the one that set it */

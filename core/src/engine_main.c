@@ -51,8 +51,10 @@ static void check_abort_thresholds(engine *e)
         double v = summary_agg_value(&e->core->reg, a, t->metric, &t->expr, elapsed / 1e9);
         if (th_holds(&t->expr, v))
             continue;
-        fprintf(stderr, "volley: threshold \"%s\" on %s failed (value %g): aborting the test "
-                "(abort_on_fail)\n", t->source, t->key, v);
+        char shown[160];   /* as the summary shows it: p(99)=22.8ms */
+        summary_fmt_judged(&e->core->reg, t, a, elapsed / 1e9, shown, sizeof shown);
+        fprintf(stderr, "volley: threshold \"%s\" on %s failed (%s): aborting the test "
+                "(abort_on_fail)\n", t->source, t->key, shown);
         e->aborted = true;
         e->abort_threshold = i;
         engine_request_stop(e);
@@ -196,6 +198,7 @@ static void take_crashed_workers(engine *e)
             engine_idle_arrive(e);
         }
         atomic_fetch_add(&e->workers_done, 1);
+        atomic_store(&e->no_teardown, true);
         engine_request_stop(e);
     }
 }

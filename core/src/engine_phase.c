@@ -205,8 +205,10 @@ void engine_start_teardown(volley_worker *w)
     sc_run *sr = &w->scs[t];
     sr->held = false;
     int st = atomic_load(&e->setup_state);
-    if (atomic_load(&e->stop) || st == HOOK_FAILED || st == HOOK_TIMED_OUT) {
-        /* k6: no teardown after a failed setup or an interrupted run. */
+    if (atomic_load(&e->no_teardown) || (st != HOOK_NONE && st != HOOK_OK)) {
+        /* k6: no teardown after a setup that failed or was stopped; it
+         * does run after SIGINT, exec.test.abort() and abort_on_fail
+         * thresholds (its scheduler runs teardown on the global context). */
         sr->phase = SC_DONE;
         atomic_store(&e->teardown_state, HOOK_SKIPPED);
     } else {

@@ -49,10 +49,12 @@ static int next_action(vu_run *v)
 {
     sc_run *sr = v->sr;
     /* an aborted test: no VU starts another iteration while the stop
-     * request reaches the workers */
-    if (sr->phase != SC_RUNNING || v->w->hard_stopped ||
-        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed) ||
-        atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed))
+     * request reaches the workers; teardown runs after a stop all the same */
+    bool stopped = sr->sc->role != SC_ROLE_TEARDOWN &&
+                   (v->w->hard_stopped ||
+                    atomic_load_explicit(&v->w->e->test_aborted, memory_order_relaxed));
+    if (sr->phase != SC_RUNNING || stopped ||
+        atomic_load_explicit(&v->w->e->sc_used_up[sr->index], memory_order_relaxed))
         return NEXT_STOP;
     const scenario *sc = sr->sc;
     switch (sc->executor) {
@@ -165,7 +167,8 @@ void engine_hook_done(vu_run *v, bool ok, bool timed_out)
     atomic_int *state = setup ? &e->setup_state : &e->teardown_state;
     if (atomic_load(state) != HOOK_PENDING)
         return;
-    if (timed_out && atomic_load(&e->stop)) {   /* the run was stopped meanwhile */
+    if (timed_out && atomic_load(&e->stop) && (setup || atomic_load(&e->no_teardown))) {
+        /* the run was stopped meanwhile (a stop leaves teardown running) */
         atomic_store(state, HOOK_SKIPPED);
         return;
     }
@@ -484,11 +487,26 @@ static void log_step(vu_run *v, const flow_op *op)
 /* A check step's "response": there is none, and none was expected. */
 static const volley_response no_request = {.status = 0};
 
+/* Whether op's response is the one `if: { status }` reads next. A check
+ * step has none: the last one stays. A batch leaves the status of its
+ * last step as written, whichever of its steps ended last (k6's
+ * responses[responses.length - 1]), so the flow after it does not
+ * depend on the order the responses came in. */
+static bool sets_last_status(const vu_run *v, const flow_op *op)
+{
+    if (op->kind == OP_CHECK)
+        return false;
+    if (v->state != VU_IN_BATCH)
+        return true;
+    const scenario *sc = v->sr->sc;
+    return op == &sc->ops[sc->ops[v->batch->batch].batch_end - 1];
+}
+
 /* After a step: checks, captures, records; then what on_check_fail says.
  * Returns false when the iteration must end here. */
 static bool finish_step(vu_run *v, const flow_op *op, const volley_response *resp)
 {
-    if (op->kind != OP_CHECK)   /* a check step has no response: the last one stays */
+    if (sets_last_status(v, op))
         v->last_status = resp ? resp->status : 0;
     /* One memo for the step's checks and captures: what a check parsed of
      * the response (an HTML document) serves the captures too. */

@@ -45,6 +45,8 @@ static void on_wake(uv_async_t *a)
         w->hard_stopped = true;
         for (size_t i = 0; i < w->e->s->n_scenarios; i++) {
             sc_run *sr = &w->scs[i];
+            if ((int)i == w->e->s->teardown_sc && !atomic_load(&w->e->no_teardown))
+                continue;   /* still to come, or running: a stop does not cut it */
             if (sr->phase == SC_PENDING)
                 sr->phase = SC_DONE;
             else if (sr->phase != SC_DONE)
@@ -187,6 +189,7 @@ void *engine_worker_main(void *arg)
     start_gate(e);
     if (setup != 0 && !w->loop_ready) {
         /* No loop to run: this worker is done at once. */
+        atomic_store(&e->no_teardown, true);
         engine_request_stop(e);
         engine_idle_arrive(e);
         crash_thread_end();
@@ -198,6 +201,7 @@ void *engine_worker_main(void *arg)
         /* The loop runs only to close what was set up. */
         if (!*w->err)
             snprintf(w->err, sizeof w->err, "worker %d: setup failed (out of memory?)", w->index);
+        atomic_store(&e->no_teardown, true);
         engine_request_stop(e);
         for (size_t i = 0; i < e->s->n_scenarios; i++)
             w->scs[i].phase = SC_DONE;

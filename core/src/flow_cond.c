@@ -4,7 +4,8 @@
  * status of the VU's last response (`status:`) or a coin (`chance:`);
  * comparisons reuse the checks' names (equals, in, gt, contains,
  * matches...). Texts compare as texts, or as numbers when both sides read
- * as JSON numbers, so `equals: 200` holds for "200" and for 200.0.
+ * as JSON numbers, so `equals: 200` holds for "200" and for 200.0. The
+ * `value` check of checks-basic (check_value.c) compares the same way.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1589,7 +1589,9 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     if (opt_fill(&L->oc, &threshold_map, item, &cfg, path) != 0)
         return;
     const ynode *src_node = item->kind == YNODE_MAP ? ynode_get(item, "threshold") : item;
+    char from[300] = "";   /* an error names the template, as executor numbers do */
     if (strstr(cfg.threshold, "${")) {
+        snprintf(from, sizeof from, " (from %s)", cfg.threshold);
         /* k6 scripts build limits from __ENV in a template literal; the
          * value is folded in here, so the expression is shown as judged. */
         tmpl_scope env_only = {.env = scope_env, .ctx = L};
@@ -1609,14 +1611,14 @@ static void add_threshold(spec_loader *L, const char *key, int series, const yno
     t.metric = L->reg->series[series].metric;
     char err[512];
     if (th_parse(cfg.threshold, &t.expr, err, sizeof err) != 0) {
-        ynode_error(L->d, src_node, "%s: %s", path, err);
+        ynode_error(L->d, src_node, "%s: %s%s", path, err, from);
         return;
     }
     volley_metric_type type = L->reg->metrics[t.metric].info.type;
     if (!th_agg_allowed(t.expr.agg, type)) {
         static const char *const tn[] = {"?", "counter", "gauge", "rate", "trend"};
-        ynode_error(L->d, src_node, "%s: \"%s\" does not apply to %s, a %s metric; use %s",
-                    path, cfg.threshold, L->reg->metrics[t.metric].info.name, tn[type],
+        ynode_error(L->d, src_node, "%s: \"%s\"%s does not apply to %s, a %s metric; use %s",
+                    path, cfg.threshold, from, L->reg->metrics[t.metric].info.name, tn[type],
                     th_aggs_for(type));
         return;
     }

@@ -773,14 +773,26 @@ void summary_print(FILE *out, const spec *s, const metrics_reg *reg, const run_r
     int failed_id = metrics_find(reg, "http_req_failed");
     if (failed_id >= 0) {
         const series_agg *a = &r->agg.s[reg->metrics[failed_id].series];
-        if (a->count > 0 && a->nonzero == a->count)
+        /* http_req_duration counts the requests that got a response */
+        int dur_id = metrics_find(reg, "http_req_duration");
+        unsigned long long reqs = a->count,
+            got = dur_id >= 0 ? r->agg.s[reg->metrics[dur_id].series].count : 0;
+        if (reqs > 0 && a->nonzero == reqs && got == 0)
+            fprintf(out, "\n     WARNING: none of the %llu HTTP requests got a response "
+                    "(http_req_failed 100%%): is the target up?\n", reqs);
+        else if (reqs > 0 && a->nonzero == reqs)
             fprintf(out, "\n     WARNING: every one of the %llu HTTP requests failed "
-                    "(http_req_failed 100%%): is the target up?\n", (unsigned long long)a->count);
+                    "(http_req_failed 100%%): %llu got a response, with a status not in "
+                    "expected_statuses (200-399 unless set)%s\n", reqs, got < reqs ? got : reqs,
+                    got < reqs ? ", the others none" : "");
     }
     /* What plugins said about the spec at load time (config_warning), e.g.
      * certificate verification switched off: the numbers come with it. */
     for (size_t i = 0; i < s->n_warnings; i++)
         fprintf(out, "%s     WARNING: %s\n", i ? "" : "\n", s->warnings[i]);
+    /* and what plugins warned about during the run (redacted already) */
+    for (size_t i = 0; i < r->n_warnings; i++)
+        fprintf(out, "%s     WARNING: %s\n", i || s->n_warnings ? "" : "\n", r->warnings[i]);
     for (size_t i = 0; i < r->n_outputs; i++) {
         const output_report *out_r = &r->outputs[i];
         fprintf(out, "     output %s: %llu samples sent to it, %llu dropped%s%s\n", out_r->label,

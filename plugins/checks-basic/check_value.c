@@ -7,12 +7,16 @@
  *   value: true                       shorthand for { of: true }: truthy
  *
  * `of` is a scalar or a template rendered per evaluation for the VU
- * (host->value_get). A rendered template's text is typed as a plain YAML
- * scalar would be (0.42 a number, true a boolean, null), whether the
- * template was quoted or not: quotes are often needed only for YAML's
- * sake ("${random.float(0, 1)}" in a flow mapping). A literal keeps the
- * type it was written with. With no comparison the value must be truthy
- * (as a JavaScript check function's result: not false, 0, "" or null).
+ * (host->value_get). Comparisons follow `if:`'s rule (core/src/flow_cond.c):
+ * two values are equal when their texts are, or when both texts read as
+ * JSON numbers of the same value; gt/lt/... need a JSON number. A
+ * rendered template has lost its JSON type (a captured "12" and 12 both
+ * render 12), so it equals both the quoted "12" and the number 12, as a
+ * k6 check with === would for the one it held. For truthiness alone a
+ * rendered text is typed as a plain YAML scalar would be (0.42 a number,
+ * true a boolean, null), quoted or not; a literal keeps the type it was
+ * written with. With no comparison the value must be truthy (as a
+ * JavaScript check function's result: not false, 0, "" or null).
  */
 #include <math.h>
 #include <regex.h>
@@ -40,9 +44,11 @@ static const volley_option value_options[] = {
               .help = "the value checked: a scalar or a template (${random.float(0, 1)}, "
                       "${captured}, ${row.x}) rendered each time"},
     OPT(V_EQUALS, "equals", VOLLEY_OPT_VALUE, equals,
-        "the value equals this (type-aware: 1 equals 1.0, never \"1\"; may be a template)"),
-    OPT(V_NOT_EQUALS, "not_equals", VOLLEY_OPT_VALUE, not_equals, "the value differs from this"),
-    OPT(V_GT, "gt", VOLLEY_OPT_DOUBLE, gt, "the value is a number greater than this"),
+        "the value equals this: the same text, or the same JSON number (12 equals \"12\" and "
+        "12.0; may be a template)"),
+    OPT(V_NOT_EQUALS, "not_equals", VOLLEY_OPT_VALUE, not_equals,
+        "the value differs from this (the same comparison)"),
+    OPT(V_GT, "gt", VOLLEY_OPT_DOUBLE, gt, "the value reads as a JSON number greater than this"),
     OPT(V_GTE, "gte", VOLLEY_OPT_DOUBLE, gte, "the value is a number at least this"),
     OPT(V_LT, "lt", VOLLEY_OPT_DOUBLE, lt, "the value is a number less than this"),
     OPT(V_LTE, "lte", VOLLEY_OPT_DOUBLE, lte, "the value is a number at most this"),
@@ -134,8 +140,44 @@ fail:
     return NULL;
 }
 
-/* A rendered text typed as a plain YAML scalar (the core's own typing is
- * for literals; this one only tells numbers, booleans and null apart). */
+/* Whether s reads as a JSON number (RFC 8259's grammar, as the core's
+ * json_number_text: no "+", no leading zeros, no "0x", no ".5"); its value
+ * in *x. `if:` reads numbers the same way. */
+static bool json_num(const char *s, double *x)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        p += strspn(p, "0123456789");
+    else
+        return false;
+    if (*p == '.') {
+        size_t d = strspn(++p, "0123456789");
+        if (!d)
+            return false;
+        p += d;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t d = strspn(p, "0123456789");
+        if (!d)
+            return false;
+        p += d;
+    }
+    if (*p)
+        return false;
+    *x = strtod(s, NULL);
+    return !isinf(*x) && !isnan(*x);
+}
+
+/* A rendered text typed as a plain YAML scalar would be, for truthiness
+ * and for how a message shows it: numbers as JSON reads them, booleans,
+ * null. */
 static void retype(volley_scalar *v)
 {
     const char *s = v->s ? v->s : "";
@@ -150,16 +192,16 @@ static void retype(volley_scalar *v)
         v->b = s[0] == 't';
         return;
     }
+    double d;
+    if (!json_num(s, &d))
+        return;
     char *end = NULL;
     long long i = strtoll(s, &end, 10);
     if (*end == '\0') {
         v->type = VOLLEY_SCALAR_INT;
         v->i = i;
         v->d = (double)i;
-        return;
-    }
-    double d = strtod(s, &end);
-    if (*end == '\0' && !isnan(d) && !isinf(d) && strspn(s, "+-0123456789.eE") == strlen(s)) {
+    } else {
         v->type = VOLLEY_SCALAR_DOUBLE;
         v->d = d;
     }
@@ -184,28 +226,14 @@ static bool get(const struct value_cond *c, const volley_value *v, volley_memo *
     return true;
 }
 
-static bool is_num(const volley_scalar *v)
-{
-    return v->type == VOLLEY_SCALAR_INT || v->type == VOLLEY_SCALAR_DOUBLE;
-}
+static const char *text_of(const volley_scalar *v) { return v->s ? v->s : ""; }
 
-static double num(const volley_scalar *v)
-{
-    return v->type == VOLLEY_SCALAR_INT ? (double)v->i : v->d;
-}
-
+/* `if:`'s equality: the same text, or both JSON numbers of one value. */
 static bool same(const volley_scalar *a, const volley_scalar *b)
 {
-    if (is_num(a) && is_num(b))
-        return a->type == VOLLEY_SCALAR_INT && b->type == VOLLEY_SCALAR_INT ? a->i == b->i
-                                                                          : num(a) == num(b);
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case VOLLEY_SCALAR_NULL: return true;
-    case VOLLEY_SCALAR_BOOL: return a->b == b->b;
-    default: return strcmp(a->s ? a->s : "", b->s ? b->s : "") == 0;
-    }
+    double x, y;
+    return strcmp(text_of(a), text_of(b)) == 0 ||
+           (json_num(text_of(a), &x) && json_num(text_of(b), &y) && x == y);
 }
 
 static bool truthy(const volley_scalar *v)
@@ -279,11 +307,11 @@ bool cb_value_eval(const void *cond, const volley_response *resp, volley_memo *m
         if (!HAS(c, cmp[i].id))
             continue;
         any = true;
-        if (!is_num(&v)) {
+        double x;
+        if (!json_num(text_of(&v), &x)) {
             fail = "is not a number";
             break;
         }
-        double x = num(&v);
         bool ok = i == 0 ? x > lim[i] : i == 1 ? x >= lim[i] : i == 2 ? x < lim[i] : x <= lim[i];
         if (!ok) {
             fail = cmp[i].word;

@@ -347,6 +347,25 @@ static int join(char **l, const char *name)
 }
 
 /*
+ * The TLS 1.2 suites offered when cipher_suites names none of them: Go's crypto/tls
+ * default order (k6's: Go 1.22+ on a CPU with AES instructions), so a
+ * server that takes the client's order picks the suite k6 would get
+ * (OpenSSL's own default offers AES-256-GCM first). OpenSSL's other
+ * default suites follow (ALL less COMPLEMENTOFDEFAULT is DEFAULT's set),
+ * as Go does not offer them: a server with none of Go's still connects.
+ */
+static const char go_tls12_order[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:"
+    "ALL:!COMPLEMENTOFDEFAULT:!eNULL";
+/* TLS 1.3: the same three suites as OpenSSL's default, in Go's order
+ * (OpenSSL's puts AES-256-GCM first). */
+static const char go_tls13_order[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+/*
  * cipher_suites as OpenSSL's two lists: the TLS 1.3 names restrict TLS 1.3,
  * the others TLS 1.2 and older. A version none of whose suites is named
  * keeps OpenSSL's defaults (Go, and so k6, never restricts TLS 1.3). An
@@ -425,6 +444,9 @@ static int settings(ptls_profile *p, const volley_host *h, volley_core *core, co
     if (VOLLEY_OPT_IS_SET(c, PTLS_OPT_CIPHER_SUITES) &&
         suite_lists(p, h, core, c, err, errcap) != 0)
         return -1;
+    if ((!p->cipher_list && !(p->cipher_list = strdup(go_tls12_order))) ||
+        (!p->ciphersuites && !(p->ciphersuites = strdup(go_tls13_order))))
+        goto oom;
     bool has_cert = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_CERT) && c->client_cert;
     bool has_key = VOLLEY_OPT_IS_SET(c, PTLS_OPT_CLIENT_KEY) && c->client_key;
     if (has_cert != has_key) {

@@ -65,8 +65,10 @@ typedef struct ptls_profile {
     int min_version;         /* 0 or TLS1_VERSION .. TLS1_3_VERSION */
     int max_version;         /* the same */
     char *cipher_list;       /* TLS 1.2 and older suites, OpenSSL's names joined
-                                by ':' (SSL_CTX_set_cipher_list); NULL: default */
-    char *ciphersuites;      /* TLS 1.3 suites (SSL_CTX_set_ciphersuites); NULL */
+                                by ':' (SSL_CTX_set_cipher_list); Go's default
+                                order when cipher_suites names none */
+    char *ciphersuites;      /* TLS 1.3 suites (SSL_CTX_set_ciphersuites); Go's
+                                order when cipher_suites names none */
     bool no_resume;          /* session_resumption: false */
     SSL_CTX *ctx;            /* built at load time from the above */
     struct ptls_profile *next;

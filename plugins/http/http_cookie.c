@@ -12,6 +12,7 @@
  * written, then the jar's cookies for the url except those a `replace`
  * cookie of the step stands for, all on one line.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,17 +164,57 @@ static int jar_slot(http_plugin *p, http_step *st, const char *name, char *err, 
     return 0;
 }
 
-/* A jar.set domain or path: no space, control byte, ';' or ','. */
-static int text_ok(const char *s, const char *what, size_t i, char *err, size_t errcap)
+/* A problem with one jar option, said at the place its value was written
+ * (config_error, revision 3) and in err as "jar.KEY[i].FIELD: why" (what
+ * an older core reports at the step). */
+static void bad(const http_plugin *p, const void *field, const char *key, char *err,
+                size_t errcap, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void bad(const http_plugin *p, const void *field, const char *key, char *err,
+                size_t errcap, const char *fmt, ...)
 {
-    for (const char *p = s; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || *p == ';' || *p == ',') {
-            snprintf(err, errcap, "jar.set[%zu].%s: \"%s\" cannot hold a space, ';' or ','", i,
-                     what, s);
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(err, errcap, "%s: %s", key, why);
+    if (VOLLEY_HAS(p->host, config_error) && p->host->config_error)
+        p->host->config_error(p->core, field, "%s", why);
+}
+
+/* A jar.set domain or path: no space, control byte, ';' or ','. */
+static int text_ok(const http_plugin *p, const char *const *field, const char *what, size_t i,
+                   char *err, size_t errcap)
+{
+    for (const char *c = *field; *c; c++) {
+        if ((unsigned char)*c <= 0x20 || *c == ';' || *c == ',') {
+            char key[64];
+            snprintf(key, sizeof key, "jar.set[%zu].%s", i, what);
+            bad(p, field, key, err, errcap, "\"%s\" cannot hold a space, ';' or ','", *field);
             return -1;
         }
     }
     return 0;
+}
+
+/* k6's jar (Go's) drops a cookie whose domain does not cover the url's
+ * host without a word; when both are known at load time, say so. */
+static void warn_foreign_domain(const http_plugin *p, const http_config *c, const jar_set_cfg *s,
+                                size_t i)
+{
+    const volley_host *h = p->host;
+    const char *url = VOLLEY_OPT_IS_SET(s, JS_URL) ? h->template_const(s->url)
+                                                   : h->template_const(c->url);
+    http_url_parts u;
+    char dom[256];
+    bool host_only;
+    if (!url || http_cookie_url(url, &u) != 0 ||
+        http_jar_domain(&u, s->domain, strlen(s->domain), dom, &host_only) == 0)
+        return;
+    if (VOLLEY_HAS(h, config_warning) && h->config_warning)
+        h->config_warning(p->core, &s->domain, "\"%s\" does not cover %s, the host of %s: the "
+                          "jar drops this cookie, as k6's jar.set does (jar.set[%zu])", s->domain,
+                          u.host, VOLLEY_OPT_IS_SET(s, JS_URL) ? "its url" : "the step's url", i);
 }
 
 int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, char *err,
@@ -225,7 +266,9 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
     for (size_t i = 0; i < j->del.n; i++) {
         const jar_del_cfg *d = (const jar_del_cfg *)j->del.items + i;
         if (!cookie_name_ok(d->name)) {
-            snprintf(err, errcap, "jar.delete[%zu].name: \"%s\" is not a cookie name", i, d->name);
+            char key[64];
+            snprintf(key, sizeof key, "jar.delete[%zu].name", i);
+            bad(p, &d->name, key, err, errcap, "\"%s\" is not a cookie name", d->name);
             return -1;
         }
         st->jar_ops[st->n_jar_ops++] = (http_jar_op){
@@ -238,17 +281,20 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
         *op = (http_jar_op){.kind = HTTP_JAR_SET, .name = s->name, .value = s->value,
                             .url = VOLLEY_OPT_IS_SET(s, JS_URL) ? s->url : NULL,
                             .secure = s->secure, .http_only = s->http_only};
+        char key[64];
         if (!cookie_name_ok(s->name)) {
-            snprintf(err, errcap, "jar.set[%zu].name: \"%s\" is not a cookie name", i, s->name);
+            snprintf(key, sizeof key, "jar.set[%zu].name", i);
+            bad(p, &s->name, key, err, errcap, "\"%s\" is not a cookie name", s->name);
             return -1;
         }
         if (VOLLEY_OPT_IS_SET(s, JS_DOMAIN)) {
-            if (text_ok(s->domain, "domain", i, err, errcap) != 0)
+            if (text_ok(p, &s->domain, "domain", i, err, errcap) != 0)
                 return -1;
             op->domain = s->domain;
+            warn_foreign_domain(p, c, s, i);
         }
         if (VOLLEY_OPT_IS_SET(s, JS_PATH)) {
-            if (text_ok(s->path, "path", i, err, errcap) != 0)
+            if (text_ok(p, &s->path, "path", i, err, errcap) != 0)
                 return -1;
             op->path = s->path;
         }
@@ -258,8 +304,9 @@ int http_cookie_compile(http_plugin *p, http_step *st, const http_config *c, cha
         } else if (VOLLEY_OPT_IS_SET(s, JS_EXPIRES) && *s->expires) {
             time_t t = curl_getdate(s->expires, NULL);
             if (t == -1) {
-                snprintf(err, errcap, "jar.set[%zu].expires: \"%s\" is not a date (e.g. \"Mon, "
-                         "02 Jan 2006 15:04:05 GMT\")", i, s->expires);
+                snprintf(key, sizeof key, "jar.set[%zu].expires", i);
+                bad(p, &s->expires, key, err, errcap, "\"%s\" is not a date (e.g. \"Mon, 02 "
+                    "Jan 2006 15:04:05 GMT\")", s->expires);
                 return -1;
             }
             op->expires = t > 0 ? (int64_t)t : 1;

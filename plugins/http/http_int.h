@@ -688,6 +688,10 @@ bool http_cookie_value_byte(unsigned char b);
 int http_cookie_parse(const char *v, size_t n, http_cookie_in *out);
 /* Puts a cookie for url u into the jar, or removes it; -1: refused. */
 int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in);
+/* A cookie's domain for u (Go's domainAndType): d[0..dl) (none: u's host,
+ * host-only) lower-cased into dom; -1 when it does not cover u's host. */
+int http_jar_domain(const http_url_parts *u, const char *d, size_t dl, char dom[256],
+                    bool *host_only);
 /* Every Set-Cookie line of a response header block to url into the jar;
  * the number kept. */
 int http_jar_store(http_jar *j, const char *headers, size_t len, const char *url);

@@ -159,30 +159,22 @@ bool http_cookie_value_byte(unsigned char b)
  * domain, path: as given by the server or jar.set, NULL when absent.
  * Returns 0 stored (or removed), -1 refused.
  */
-int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in)
+int http_jar_domain(const http_url_parts *u, const char *d, size_t dl, char dom[256],
+                    bool *host_only)
 {
-    if (!token(in->name, in->nlen) || in->nlen + in->vlen > COOKIE_MAX)
-        return -1;
-    for (size_t i = 0; i < in->vlen; i++)
-        if (!http_cookie_value_byte((unsigned char)in->value[i]))
-            return -1;
-    /* domain and whether it is host-only (Go's domainAndType) */
-    char dom[256];
-    bool host_only = true;
-    const char *d = in->domain;
-    size_t dl = in->domain ? in->dlen : 0;
-    if (!dl) {
-        snprintf(dom, sizeof dom, "%s", u->host);
+    *host_only = true;
+    if (!d || !dl) {
+        snprintf(dom, 256, "%s", u->host);
     } else if (u->ip) {
         if (d[0] == '.')
             d++, dl--;
         if (dl != strlen(u->host) || strncasecmp(d, u->host, dl) != 0)
             return -1;
-        snprintf(dom, sizeof dom, "%s", u->host);
+        snprintf(dom, 256, "%s", u->host);
     } else {
         if (d[0] == '.')
             d++, dl--;
-        if (!dl || d[0] == '.' || d[dl - 1] == '.' || dl >= sizeof dom)
+        if (!dl || d[0] == '.' || d[dl - 1] == '.' || dl >= 256)
             return -1;
         for (size_t i = 0; i < dl; i++) {
             char c = d[i];
@@ -195,8 +187,23 @@ int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in)
         if (strcmp(dom, u->host) != 0 &&
             !(hl > dl && u->host[hl - dl - 1] == '.' && strcmp(u->host + hl - dl, dom) == 0))
             return -1;
-        host_only = false;
+        *host_only = false;
     }
+    return 0;
+}
+
+int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in)
+{
+    if (!token(in->name, in->nlen) || in->nlen + in->vlen > COOKIE_MAX)
+        return -1;
+    for (size_t i = 0; i < in->vlen; i++)
+        if (!http_cookie_value_byte((unsigned char)in->value[i]))
+            return -1;
+    /* domain and whether it is host-only (Go's domainAndType) */
+    char dom[256];
+    bool host_only;
+    if (http_jar_domain(u, in->domain, in->domain ? in->dlen : 0, dom, &host_only) != 0)
+        return -1;
     /* path: its own when it starts with '/', else the default path */
     const char *path = in->path;
     size_t pl = in->path ? in->plen : 0;

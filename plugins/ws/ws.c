@@ -408,6 +408,19 @@ static void timed_add(ws_sess *vs, uint64_t at, const volley_json_list *msg, int
     vs->timed[i] = (ws_timed){.at = at, .msg = msg, .item = item};
 }
 
+/* A duration drawn at run time was not one: the session fails (error_code
+ * duration); the reason is said once per step on stderr and in the run's
+ * summary (host->log warnings), where a check would be needed otherwise. */
+static void duration_failed(ws_sess *vs, const char *err)
+{
+    fail(vs, "duration", "%s", err);
+    ws_step *st = (ws_step *)vs->st;   /* duration_said: its one field written in a run */
+    if (!atomic_exchange(&st->duration_said, true))
+        vs->w->host->log(vs->w->p->core, VOLLEY_LOG_WARN,
+                         "ws step %s: %s: its sessions fail (error_code duration; said once)",
+                         st->tag_name, err);
+}
+
 /* The session's own durations, drawn when it starts: close_after,
  * send_every's interval, send_after's times. false when one does not
  * render to a duration in its range (the session fails: duration). */
@@ -434,7 +447,7 @@ static bool draw_durations(ws_sess *vs)
     }
     return !vs->error;
 bad:
-    fail(vs, "duration", "%s", err);
+    duration_failed(vs, err);
     return false;
 }
 
@@ -450,7 +463,7 @@ static void fire_send_after(ws_sess *vs, int item, uint64_t now)
         char err[256];
         if (ws_dur_get(vs->w->host, &st->send_after[item].close_after, vs->vu, &vs->w->scratch,
                        &ns, err, sizeof err) != 0) {
-            fail(vs, "duration", "%s", err);
+            duration_failed(vs, err);
             begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             return;
         }
@@ -655,7 +668,7 @@ static void answer_message(ws_sess *vs, const volley_response *r, uint64_t now)
         char err[256];
         if (ws_dur_get(h, &st->on_message[i].after, vs->vu, &vs->w->scratch, &ns, err,
                        sizeof err) != 0) {
-            fail(vs, "duration", "%s", err);
+            duration_failed(vs, err);
             begin_close(vs, LWS_CLOSE_STATUS_NORMAL, false, now);
             return;
         }

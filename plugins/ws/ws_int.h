@@ -179,6 +179,7 @@ typedef struct ws_step {
     ws_item_durs *send_after;       /* by item of cfg->send_after          */
     ws_item_durs *on_message;       /* by item of cfg->on_message          */
     unsigned sockets;               /* sessions per step (1 by default)    */
+    atomic_bool duration_said;      /* a drawn duration failed: said once  */
 } ws_step;
 
 void *ws_step_compile(void *inst, const void *config, const volley_step_info *info, char *err,

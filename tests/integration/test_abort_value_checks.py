@@ -196,27 +196,67 @@ class ValueChecks(VolleyCase):
                       - { name: not equals, value: { of: "${m}", not_equals: POST } }
                       - { name: matches, value: { of: "${m}", matches: "^G.T$", contains: ET } }
                       - { name: number text, value: { of: "${vu.id}.5", gt: 1.2 } }
-                      - { name: quoted literal is a string, value: { of: "0.25", gt: 0.2 } }
+                      - { name: quoted number text, value: { of: "0.25", gt: 0.2 } }
                       - { name: zero is falsy, value: 0 }
                       - { name: empty is falsy, value: "" }
                       - { name: string not number, value: { of: abc, lt: 1 } }
                       - { name: int equals float, value: { of: 2, equals: 2.0 } }
-                      - { name: string is not int, value: { of: "2", equals: 2 } }
+                      - { name: number text equals int, value: { of: "2", equals: 2 } }
+                      - { name: text is no number, value: { of: "2x", equals: 2 } }
                     on_check_fail: stop_iteration
                   - http: { url: "${env.NGINX}/", name: never }
             """)
         self.assertEqual(rc, 0, out + err)
         marks = {m.group(2): m.group(1) == "✓" for m in re.finditer(r"(?m)^\s+([✓✗]) (.+?)\s*$", out)}
         for name in ("capture equals", "vu is 1", "not equals", "matches", "number text",
-                     "int equals float"):
+                     "int equals float", "quoted number text", "number text equals int"):
             self.assertTrue(marks[name], name + "\n" + out)
-        for name in ("zero is falsy", "empty is falsy", "string not number", "string is not int",
-                     "quoted literal is a string"):
+        for name in ("zero is falsy", "empty is falsy", "string not number", "text is no number"):
             self.assertFalse(marks[name], name + "\n" + out)
         self.assertIn('value: "abc" is not a number', out)
-        self.assertIn('value: "2" is not 2', out)
+        self.assertIn('value: "2x" is not 2', out)
         # on_check_fail works on a check step: the last request never ran
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 1)
+
+    def test_captured_json_strings_compare_as_if_does(self):
+        # k6: check(res.json().id, { 'is 12': (v) => v === '12' }) passes for
+        # the JSON string "12"; `value` and `if:` compare the same way: the
+        # same text, or the same JSON number
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                flow:
+                  - http:
+                      method: POST
+                      url: "${env.NGINX}/echo"
+                      json: { id: "12", zip: "01234", n: 12, f: 1.5 }
+                    capture: { id: json.id, zip: json.zip, n: json.n, f: json.f }
+                  - if: { value: "${id}", equals: "12" }
+                    steps: [ { check: { name: if id "12", value: true } } ]
+                  - if: { value: "${zip}", not_equals: "01234" }
+                    steps: [ { check: { name: if zip not "01234", value: true } } ]
+                  - check:
+                      - { name: id equals "12", value: { of: "${id}", equals: "12" } }
+                      - { name: id equals 12, value: { of: "${id}", equals: 12 } }
+                      - { name: n equals 12, value: { of: "${n}", equals: 12.0 } }
+                      - { name: f equals "1.50", value: { of: "${f}", equals: "1.50" } }
+                      - { name: zip equals "01234", value: { of: "${zip}", equals: "01234" } }
+                      - { name: zip not_equals "01234", value: { of: "${zip}", not_equals: "01234" } }
+                      - { name: zip equals 1234, value: { of: "${zip}", equals: 1234 } }
+                      - { name: id is not "13", value: { of: "${id}", equals: "13" } }
+            """)
+        self.assertEqual(rc, 0, out + err)
+        marks = {m.group(2): m.group(1) == "✓" for m in re.finditer(r"(?m)^\s+([✓✗]) (.+?)\s*$", out)}
+        for name in ('if id "12"', 'id equals "12"', "id equals 12", "n equals 12",
+                     'f equals "1.50"', 'zip equals "01234"'):
+            self.assertTrue(marks.get(name), name + "\n" + out)
+        for name in ('zip not_equals "01234"', "zip equals 1234", 'id is not "13"'):
+            self.assertFalse(marks.get(name), name + "\n" + out)
+        self.assertNotIn('if zip not "01234"', marks, out)
+        self.assertIn('first failure: value: 12 (of ${id}) is not "13"', out)
+        self.assertIn('first failure: value: "01234" (of ${zip}) is, and must not be, "01234"', out)
 
     def test_check_step_errors(self):
         path = self.write_spec("""

@@ -290,6 +290,29 @@ thresholds:
         self.assertEqual(m["checks"]["fails"], 2)
         self.assertEqual(m["iterations"]["count"], 2)
 
+    def test_status_after_a_batch_is_its_last_steps(self):
+        # `if: { status }` after a batch reads its last step as written
+        # (k6's responses[responses.length - 1]), not the response that
+        # came in last: here the last step (a 404) ends first, 100 ms
+        # before the first one (a 200).
+        spec = HEAD % (NGINX, 3) + """
+      - batch:
+          - http: { name: slow200, url: "${services.api}/delay100" }
+          - http: { name: quick404, url: "${services.api}/notfound" }
+      - if: { status: 404 }
+        steps: [ { http: { name: saw404, url: "${services.api}/json" } } ]
+        else: [ { http: { name: sawOther, url: "${services.api}/json" } } ]
+"""
+        out = os.path.join(self.tmp, "status.ndjson")
+        rc, o, err, s = self.run_spec(spec, "--out", "json-out=" + out)
+        self.assertEqual(rc, 0, o + err)
+        names = [p["data"]["tags"]["name"] for p in self.read_ndjson(out)
+                 if p.get("type") == "Point" and p["metric"] == "http_reqs"]
+        self.assertEqual(names.count("saw404"), 3, names)
+        self.assertEqual(names.count("sawOther"), 0, names)
+        # the 404 did end before the 200 (else this test proves nothing)
+        self.assertLess(names.index("quick404"), names.index("slow200"), names)
+
     def test_a_stopped_run_cancels_the_batch(self):
         spec = """
 version: 1

@@ -338,8 +338,15 @@ scenarios:
         self.assertEqual(rc, 104, err)
         self.assertIn("cookies.ok.replace: expected true or false", err)
         self.assertIn('cookies: "bad name" is not a cookie name', err)
-        self.assertIn('jar.set[0].expires: "someday" is not a date', err)
-        self.assertIn('jar.set[1].path: "/a b" cannot hold a space', err)
+        # at the value's place, not the jar's
+        lines = open(spec).read().split("\n")
+        def at(needle):
+            row = next(i for i, l in enumerate(lines) if needle in l)
+            return "spec.yaml:%d:%d: error: " % (row + 1, lines[row].index(needle) + 1)
+        self.assertIn(at("someday") + 'scenarios.c.flow[2].http.jar.set[0].expires: "someday" is '
+                      "not a date", err)
+        self.assertIn(at('"/a b"') + 'scenarios.c.flow[3].http.jar.set[1].path: "/a b" cannot '
+                      "hold a space", err)
         self.assertIn('"a=b" is not a cookie name', err)
         self.assertIn('"exists: false" cannot be combined', err)
         self.assertIn("cookie: path, domain, secure and http_only are a Set-Cookie's attributes: "
@@ -347,6 +354,29 @@ scenarios:
         self.assertIn('jar.use: "my jar" is not a jar name', err)
         self.assertIn("cookie: jar: expected true, false or vu", err)
         self.assertIn('jar.use: "j8" is a named jar too many: a spec may name at most 8', err)
+
+    def test_foreign_domain_is_said_at_load_time(self):
+        # k6's jar (Go's) drops a jar.set cookie whose domain does not cover
+        # the url's host, silently; known at load time, volley says so
+        spec = self.write_spec("""
+version: 1
+scenarios:
+  c:
+    executor: per-vu-iterations
+    flow:
+      - http:
+          url: http://127.0.0.1:1/
+          jar: { set: [ { name: a, value: b, domain: example.com } ] }
+      - http:
+          url: http://127.0.0.1:1/
+          jar: { set: [ { name: a, value: b, url: "http://shop.example.com/", domain: example.com }, { name: c, value: d, domain: .127.0.0.1 } ] }
+""")
+        rc, out, err = self.volley("validate", spec)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r'volley: warning: \S+spec\.yaml:\d+:\d+: "example\.com" does not cover '
+                              r"127\.0\.0\.1, the host of the step's url: the jar drops this "
+                              r"cookie, as k6's jar\.set does \(jar\.set\[0\]\)\n")
+        self.assertEqual(err.count("does not cover"), 1, err)
 
     def test_nginx(self):
         """The test nginx: a real server's Set-Cookie, and the one line it got."""

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import unittest
 
-from volleytest import SOURCE, VOLLEY, VolleyCase
+from volleytest import NGINX, SOURCE, VOLLEY, VolleyCase
 
 DOC = os.path.join(SOURCE, "docs", "spec-reference.md")
 SCHEMA = os.path.join(SOURCE, "schemas", "volley-spec.schema.json")
@@ -155,6 +155,20 @@ class DocsTest(VolleyCase):
         failed = ["%s:\n    %s" % (label, "\n    ".join(errors[label]) or "(no message)")
                   for label in specs if not ok[label]]
         self.assertEqual(failed, [], "yaml examples that volley validate rejects:\n" + "\n".join(failed))
+
+    # The check examples that target the test nginx's paths pass when run
+    # there as written (only the port changes): a check that cannot pass
+    # on http:// (HTTP/2.0) does not belong in one.
+    def test_timings_example_passes_against_nginx(self):
+        sec = self.doc[self.doc.index("\n### timings\n"):]
+        block = yaml_blocks(sec)[0][1]
+        path = os.path.join(self.tmp, "timings.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(block.replace(BASE_URL, NGINX))
+        p = subprocess.run([VOLLEY, "run", "-q", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"checks\.+: 100\.00% ✓ \d+ +✗ 0\n", p.stdout)
 
     # The template table agrees with the capture section: service and
     # default headers take every template, captured names included (the

@@ -104,6 +104,38 @@ class NoResponse(VolleyCase):
                 self.assertEqual(rc, 0, out + err)
                 self.assertRegex(out, r"✗ quick\n\s+↳  0% — ✓ 0 / ✗ 3\n\s+first failure: duration_lt: no response: ", out)
 
+    def test_all_failed_warning_says_what_happened(self):
+        # k6's thresholds doc asks for /status/500 on purpose: the target
+        # answered, so the warning must not ask whether it is up
+        flow = """
+            version: 1
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                iterations: 2
+                flow:
+            %s
+            """
+        cases = (
+            ('      - http: { url: "${env.NGINX}/error500" }',
+             "WARNING: every one of the 2 HTTP requests failed (http_req_failed 100%): 2 got a "
+             "response, with a status not in expected_statuses (200-399 unless set)\n"),
+            ('      - http: { url: "%s/x" }' % DEAD,
+             "WARNING: none of the 2 HTTP requests got a response (http_req_failed 100%): "
+             "is the target up?\n"),
+            ('      - http: { url: "${env.NGINX}/error500" }\n                  - http: { url: "%s/x" }' % DEAD,
+             "WARNING: every one of the 4 HTTP requests failed (http_req_failed 100%): 2 got a "
+             "response, with a status not in expected_statuses (200-399 unless set), the others none\n"),
+            ('      - http: { url: "${env.NGINX}/json" }\n                  - http: { url: "%s/x" }' % DEAD,
+             None),
+        )
+        for steps, want in cases:
+            with self.subTest(steps=steps):
+                rc, out, err, s, points = self.run_out(flow % steps, "fast")
+                if want:
+                    self.assertIn(want, out)
+                self.assertEqual(out.count("WARNING: "), 1 if want else 0, out)
+
     def test_mixed_run_counts_responses_only(self):
         spec = """
             version: 1

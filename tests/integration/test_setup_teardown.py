@@ -6,9 +6,12 @@ recording server of volleytest.py (/token answers "token=abc123; ok",
 /status/N answers N) and the loopback nginx (/slow takes 3 s)."""
 import json
 import os
+import signal
+import subprocess
+import time
 import unittest
 
-from volleytest import NGINX, Recorder, VolleyCase
+from volleytest import NGINX, VOLLEY, Recorder, VolleyCase
 
 SPEC = """
 version: 1
@@ -116,6 +119,60 @@ defaults:
         rc, out, err, s = self.run_rec(spec)
         self.assertEqual(rc, 101, out + err)
         self.assertIn("teardown did not finish within its timeout of 300ms", err)
+
+    def teardowns(self):
+        return [r for r in self.rec.taken() if r["path"].startswith("/session/")]
+
+    def test_teardown_runs_after_an_abort(self):
+        # k6: "teardown will still be called after test.abort()"
+        # (javascript-api/k6-execution); the exit code stays 108
+        spec = SPEC.replace("    flow:\n      - http:\n          method: POST\n          url: \"@REC@/work\"",
+                            "    flow:\n      - abort: enough\n      - http:\n          method: POST\n"
+                            "          url: \"@REC@/work\"")
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 108, out + err)
+        self.assertIn("volley: test aborted: enough", err)
+        self.assertEqual(len(self.teardowns()), 1, out + err)
+        # on_check_fail: abort_test the same; a teardown that then fails is
+        # said, and the run still exits 108
+        spec = SPEC.replace("check: [ { name: has the token, json: { path: vu, exists: true } } ]",
+                            "check: [ { name: never, status: 599 } ]\n        on_check_fail: abort_test")
+        spec = spec.replace("    - http: { method: DELETE, url: \"@REC@/session/${setup.tok}\" }",
+                            "    - http: { method: DELETE, url: \"@REC@/session/${setup.tok}\" }\n"
+                            "      check: [ { name: cleaned up, status: 201 } ]")
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 108, out + err)
+        self.assertIn("(on_check_fail: abort_test)", err)
+        self.assertIn("teardown failed: teardown: check \"cleaned up\" failed", err)
+        self.assertEqual(len(self.teardowns()), 1, out + err)
+
+    def test_teardown_runs_after_abort_on_fail_and_sigint(self):
+        # k6 runs teardown on its global context, "so it isn't interrupted
+        # by thresholds or test.abort() or even Ctrl+C (unless used twice)"
+        # (internal/execution/scheduler.go)
+        long = SPEC.replace("    executor: per-vu-iterations\n    vus: 3\n    iterations: 2",
+                            "    executor: constant-vus\n    vus: 2\n    duration: 60s")
+        spec = long + "thresholds:\n  checks: [ { threshold: 'rate>2', abort_on_fail: true } ]\n"
+        rc, out, err, s = self.run_rec(spec)
+        self.assertEqual(rc, 99, out + err)
+        self.assertIn("aborting the test (abort_on_fail)", err)
+        self.assertEqual(len(self.teardowns()), 1, out + err)
+        path = self.write_spec(long.replace("@REC@", self.rec.url))
+        p = subprocess.Popen([VOLLEY, "run", "-q", path], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 105, out + err)
+        self.assertEqual(len(self.teardowns()), 1, out + err)
+
+    def test_no_teardown_after_a_stopped_setup(self):
+        # k6 returns before teardown when setup() ends with an error
+        spec = SPEC.replace('setup:\n  - http: { method: POST, url: "@REC@/token" }',
+                            'setup:\n  - abort: no token\n  - http: { method: POST, url: "@REC@/token" }')
+        rc, out, err, s = self.run_rec(spec)
+        self.assertNotEqual(rc, 0, out + err)
+        self.assertEqual(self.teardowns(), [])
 
     def test_load_time_errors(self):
         spec = self.write_spec(SPEC.replace("Bearer ${setup.tok}", "Bearer ${setup.tokk}")

@@ -332,6 +332,23 @@ class RunMetadataTest(VolleyCase):
 
 
 class AbortReasonTest(VolleyCase):
+    def test_abort_on_fail_line_has_the_unit(self):
+        rc, out, err, s = self.run_spec("""
+            version: 1
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 1
+                duration: 30s
+                flow: [ { http: { url: "${env.NGINX}/delay10" } } ]
+            thresholds:
+              http_req_duration: [ { threshold: "p(99)<1", abort_on_fail: true } ]
+            """)
+        self.assertEqual(rc, 99, out + err)
+        m = re.search(r'volley: threshold "p\(99\)<1" on http_req_duration failed '
+                      r'\((p\(99\)=[0-9.]+ms)\): aborting the test \(abort_on_fail\)\n', err)
+        self.assertIsNotNone(m, err)
+
     def test_abort_on_fail_in_summary_and_export(self):
         rc, out, err, s = self.run_spec("""
             version: 1
@@ -352,6 +369,9 @@ class AbortReasonTest(VolleyCase):
                       "(abort_on_fail)\n", out)
         self.assertIn('       ✗ http_req_failed "rate<0.5": rate=1 at the end; it stopped the run '
                       "(abort_on_fail)\n", out)
+        # stderr shows the value as the summary does
+        self.assertIn('volley: threshold "rate<0.5" on http_req_failed failed (rate=1): aborting the '
+                      "test (abort_on_fail)\n", err)
         run = s["run"]
         self.assertTrue(run["aborted"])
         self.assertEqual(run["abort_reason"],

@@ -187,7 +187,7 @@ class VersionsAndSuites(SuitesCase):
         url = TLS_URL + "/tls"
         flow = f"""
       - http: {{ name: default, url: "{url}" }}
-        check: {{ name: default is tls1.3, tls: {{ version: tls1.3 }}, json: {{ path: protocol, equals: TLSv1.3 }} }}
+        check: {{ name: default is tls1.3, tls: {{ version: tls1.3, cipher_suite: TLS_AES_128_GCM_SHA256 }}, json: {{ path: protocol, equals: TLSv1.3 }} }}
       - http: {{ name: max12, url: "{url}", tls: {{ max_version: "1.2" }} }}
         check: {{ name: max12 is tls1.2, tls: {{ version: tls1.2 }}, json: {{ path: protocol, equals: TLSv1.2 }} }}
       - http:
@@ -206,6 +206,8 @@ class VersionsAndSuites(SuitesCase):
         check: {{ name: tls13 suite, tls: {{ version: tls1.3, cipher_suite: TLS_CHACHA20_POLY1305_SHA256 }}, json: {{ path: cipher, equals: TLS_CHACHA20_POLY1305_SHA256 }} }}
       - http: {{ name: chacha12, url: "{url}", tls: {{ max_version: "1.2", cipher_suites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305] }} }}
         check: {{ name: k6 name of chacha, tls: {{ cipher_suite: TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305 }} }}
+      - http: {{ name: gorder, url: "{url}", tls: {{ max_version: "1.2" }} }}
+        check: {{ name: k6 default order, tls: {{ cipher_suite: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 }}, json: {{ path: cipher, equals: ECDHE-RSA-AES128-GCM-SHA256 }} }}
       - http: {{ name: wrong, url: "{url}", tls: {{ max_version: "1.2" }} }}
         check: {{ name: wrong version fails, tls: {{ version: tls1.3 }} }}
       - http: {{ name: plain, url: "${{env.NGINX}}/tls" }}
@@ -217,7 +219,9 @@ class VersionsAndSuites(SuitesCase):
                 c = self.checks(out)
                 for name in ("default is tls1.3", "max12 is tls1.2", "is TLSv1.2",
                              "is sha256 cipher suite", "ecdhe suite", "tls13 suite",
-                             "k6 name of chacha"):
+                             "k6 name of chacha", "k6 default order"):
+                    # k6 default order: with no cipher_suites, Go's order
+                    # (AES-128-GCM first), which nginx takes (the client's)
                     self.assertTrue(c.get(name), name + "\n" + out + err)
                 self.assertFalse(c["wrong version fails"])
                 self.assertFalse(c["plain is not tls"])

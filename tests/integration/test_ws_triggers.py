@@ -150,6 +150,27 @@ scenarios:
         self.assertIn('send_after[0].after: "${vu.id}x" rendered "1x": expected a duration such '
                       'as 500ms, 10s, 1m30s or 2h; got "1x" (unknown unit', out)
 
+    def test_bad_duration_is_said_without_a_check(self):
+        """With no check the reason is still visible: once per step on
+        stderr and among the summary's warnings, secrets hidden."""
+        rc, out, err, _ = self.run_spec(
+            "version: 1\nscenarios:\n  s:\n    executor: per-vu-iterations\n    vus: 2\n"
+            "    iterations: 3\n    flow:\n"
+            "      - ws: { name: bad, url: \"${env.WS}/echo\", "
+            "close_after: \"${random.int(0, 0)}${env.WS_TOKEN}ms\" }\n"
+            "      - ws: { name: good, url: \"${env.WS}/echo\", close_after: 10ms }\n",
+            env={"WS": self.url, "WS_TOKEN": "s3cr3t"})
+        self.assertEqual(rc, 0, err)
+        said = 'ws step bad: close_after: "${random.int(0, 0)}***ms" rendered "0***ms": '
+
+        lines = [l for l in err.splitlines() if "ws step bad:" in l]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("volley: warning: " + said, lines[0])
+        self.assertIn("its sessions fail (error_code duration; said once)", lines[0])
+        self.assertIn("     WARNING: " + said, out)
+        self.assertNotIn("s3cr3t", out + err)
+        self.assertNotIn("ws step good", out + err)
+
 
 class TestConfigErrors(WsCase):
     def test_load_time_errors_at_their_place(self):

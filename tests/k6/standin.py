@@ -129,6 +129,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for part in line.split(";"):
                 if "=" in part:
                     k, v = part.strip().split("=", 1)
+                    # Go's net/http (quickpizza's httpbin) unquotes a value
+                    if len(v) > 1 and v[0] == v[-1] == '"':
+                        v = v[1:-1]
                     out[k] = v
         return out
 
@@ -160,20 +163,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _multipart(self, ctype):
         boundary = ctype.split("boundary=", 1)[-1].strip('"').encode()
-        form, files = {}, {}
-        for part in self.body.split(b"--" + boundary)[1:]:
+        form, files = [], []
+        # every delimiter is CRLF--boundary (RFC 2046), the first one too
+        # once a CRLF is put before the body
+        for part in (b"\r\n" + self.body).split(b"\r\n--" + boundary)[1:]:
             if part.startswith(b"--"):
                 break
-            head, _, value = part.strip(b"\r\n").partition(b"\r\n\r\n")
+            # the CRLF after the delimiter only: a value keeps its own newlines
+            head, _, value = part[2:].partition(b"\r\n\r\n")
             disp = [ln for ln in head.decode("utf-8", "replace").split("\r\n")
                     if ln.lower().startswith("content-disposition")]
             params = dict(p.strip().split("=", 1) for p in disp[0].split(";")[1:] if "=" in p) if disp else {}
             name = params.get("name", "").strip('"')
-            if "filename" in params:
-                files[name] = value.decode("utf-8", "replace")
-            else:
-                form.update(_multi(list(form.items()) + [(name, value.decode("utf-8", "replace"))]))
-        return form, files
+            (files if "filename" in params else form).append((name, value.decode("utf-8", "replace")))
+        # a repeated part name becomes a list, as a repeated form key does
+        return _multi(form), _multi(files)
 
     # --- routes ---------------------------------------------------------
     def handle_any(self):
@@ -472,6 +476,9 @@ class StandIn:
 
 
 def main(argv):
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return
     def opt(name, default=None):
         return argv[argv.index(name) + 1] if name in argv else default
     https = opt("--https")

@@ -865,10 +865,26 @@ static void test_value(void **state)
     c = compile("value", "{ of: 0.75, lt: 0.5 }");
     expect("value", c, &none, false, "0.75 is not less than 0.5");
     release("value", c);
-    c = compile("value", "{ of: \"0.25\", lt: 0.5 }");   /* a quoted literal is a string */
-    expect("value", c, &none, false, "\"0.25\" is not a number");
+    /* `if:`'s rule: texts compare as numbers when both read as JSON numbers */
+    c = compile("value", "{ of: \"0.25\", lt: 0.5 }");
+    expect("value", c, &none, true, NULL);
     release("value", c);
-    c = compile("value", "{ of: 2, equals: 2.0, not_equals: \"2\" }");
+    c = compile("value", "{ of: \"0x10\", gt: 1 }");
+    expect("value", c, &none, false, "\"0x10\" is not a number");
+    release("value", c);
+    c = compile("value", "{ of: 2, equals: 2.0, not_equals: 3 }");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    c = compile("value", "{ of: \"12\", equals: 12, not_equals: \"13\" }");
+    expect("value", c, &none, true, NULL);
+    release("value", c);
+    c = compile("value", "{ of: 2, not_equals: \"2\" }");
+    expect("value", c, &none, false, "2 is, and must not be, \"2\"");
+    release("value", c);
+    c = compile("value", "{ of: \"01234\", equals: 1234 }");   /* no JSON number: texts */
+    expect("value", c, &none, false, "\"01234\" is not 1234");
+    release("value", c);
+    c = compile("value", "{ of: \"01234\", equals: \"01234\" }");
     expect("value", c, &none, true, NULL);
     release("value", c);
     c = compile("value", "{ of: abc, equals: abd }");

@@ -1443,6 +1443,24 @@ static void test_threshold_env(void **state)
                "  iteration_duration: \"p(95)<${vu.id}\"\n",
                ":5:23: error: thresholds.\"iteration_duration\": only ${env.NAME} templates are "
                "allowed in a threshold");
+    /* a folded value that does not parse: the error names the template */
+    const char *bad[] = {"P95=abc", "AGG=p(95)"};
+    f->o.env = bad;
+    f->o.n_env = 2;
+    LOAD_FAILS(f, HEAD
+               "scenarios:\n"
+               "  s: { executor: per-vu-iterations, flow: [ { sleep: 1s } ] }\n"
+               "thresholds:\n"
+               "  iteration_duration: [\"p(95)<${env.P95:-200}\"]\n"
+               "  iterations: [\"${env.AGG}<1\"]\n",
+               ":5:24: error: thresholds.\"iteration_duration\"[0]: expected \"<aggregation> "
+               "<operator> <number>\" such as \"p(95)<500\" or \"rate<0.01\"; got \"p(95)<abc\" "
+               "(the right-hand side must be a non-negative number such as 500 or 0.01, or baseline "
+               "(the same aggregation in the --baseline run) such as baseline*1.1 or baseline+10%) "
+               "(from p(95)<${env.P95:-200})",
+               ":6:16: error: thresholds.\"iterations\"[0]: \"p(95)<1\" (from ${env.AGG}<1) "
+               "does not apply to iterations, a counter metric; use count, rate");
+    f->o.n_env = 0;
 }
 
 static void test_threshold_errors(void **state)
