@@ -219,7 +219,7 @@ class RunTest(VolleyCase):
             """ % DEAD, "dead2.yaml")
         rc, out, err = self.volley("run", spec)
         self.assertEqual(rc, 99)
-        self.assertIn("every one of the 1 HTTP requests failed", out)
+        self.assertIn("none of the 1 HTTP requests got a response (http_req_failed 100%): is the target up?", out)
 
     def test_timeout_fires(self):
         start = time.time()
