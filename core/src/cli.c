@@ -22,6 +22,7 @@
 #include "plugin_loader.h"
 #include "compare.h"
 #include "report.h"
+#include "merge.h"
 #include "run_summary.h"
 #include "baseline.h"
 #include "result.h"
@@ -92,6 +93,9 @@ static void usage(FILE *out)
           "                           NDJSON (docs/reporting.md)\n"
           "  compare OLD NEW [--fail-on-regression PCT] [--noise PCT]\n"
           "                           two results side by side; 99 when a regression is over PCT\n"
+          "  merge RESULT... [--summary-export F]\n"
+          "                           the summary of the union of runs of one spec (--result\n"
+          "                           files), thresholds judged again; exit 0 / 99 as a run\n"
           "  plugins                  list discovered plugins: name, kind, version, ABI\n"
           "  version                  print the version\n"
           "\n"
@@ -993,6 +997,8 @@ int cli_main(int argc, char **argv)
         return report_main(argc - 1, argv + 1);
     if (strcmp(c.cmd, "compare") == 0)
         return compare_main(argc - 1, argv + 1);
+    if (strcmp(c.cmd, "merge") == 0)
+        return merge_main(argc - 1, argv + 1);
     int rc;
     if (parse_args(&c, argc - 1, argv + 1) != 0) {
         rc = EXIT_INVALID;
@@ -1018,7 +1024,7 @@ int cli_main(int argc, char **argv)
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = cmd_plugins(&c);
     } else {
-        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, report, compare, plugins, version)\n", c.cmd);
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, report, compare, merge, plugins, version)\n", c.cmd);
         rc = EXIT_INVALID;
     }
     curl_global_cleanup();
