@@ -29,6 +29,7 @@
 #include "runall.h"
 #include "secret.h"
 #include "spec.h"
+#include "start_at.h"
 #include "scan.h"
 #include "summary.h"
 #include "summary_json.h"
@@ -61,6 +62,7 @@ typedef struct cli {
     bool result_hist;          /* --result-histograms */
     const char *baseline;      /* --baseline: a result file for relative thresholds */
     const char *report;        /* --report FILE: volley report of the run's result */
+    const char *start_at;      /* --start-at TIME as given (c->ro.start_at_unix_ns parsed) */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -74,6 +76,13 @@ static uint64_t fresh_seed(void)
         s = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
     }
     return s % 1000000000000ull;   /* short enough to retype */
+}
+
+static int64_t now_unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void usage(FILE *out)
@@ -132,6 +141,8 @@ static void usage(FILE *out)
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
           "  --workers N              worker threads (default: one per core)\n"
+          "  --start-at TIME          set up, then start the load at TIME (RFC 3339 or Unix\n"
+          "                           seconds; within 24h): instances start together\n"
           "  -q, --quiet              no progress output\n"
           "  -v, --verbose            plugin info messages, log steps of level debug\n"
           "\n"
@@ -171,7 +182,7 @@ static int parse_args(cli *c, int argc, char **argv)
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
            O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT, O_TREND_STATS, O_TIME_UNIT,
-           O_SUMMARY_BY };
+           O_SUMMARY_BY, O_START_AT };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -195,6 +206,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"result-histograms", no_argument, NULL, O_RESULT_HIST},
         {"baseline", required_argument, NULL, O_BASELINE},
         {"report", required_argument, NULL, O_REPORT},
+        {"start-at", required_argument, NULL, O_START_AT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -276,6 +288,14 @@ static int parse_args(cli *c, int argc, char **argv)
                 return -1;
             }
             c->report = optarg;
+            break;
+        case O_START_AT:
+            if (start_at_parse(optarg, &c->ro.start_at_unix_ns, err, sizeof err) != 0 ||
+                start_at_check(c->ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
+                fprintf(stderr, "volley: --start-at: %s\n", err);
+                return -1;
+            }
+            c->start_at = optarg;
             break;
         case O_RESULT_WINDOW: {
             int64_t ns = 0;
@@ -431,6 +451,10 @@ static void print_header(const cli *c, const spec *s, FILE *out)
         fprintf(out, "     output: --report %s\n", c->report);
     if (s->n_outputs == 0 && !c->result && !c->report)
         fprintf(out, "     output: -\n");
+    if (c->ro.start_at_unix_ns) {
+        start_at_format(c->ro.start_at_unix_ns, d1, sizeof d1);
+        fprintf(out, "   start at: %s (--start-at %s): set up now, then wait\n", d1, c->start_at);
+    }
     int64_t vus = 0, longest = 0;
     size_t n_main = 0;
     for (size_t i = 0; i < s->n_scenarios; i++) {
@@ -633,11 +657,27 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
             unlink(tmp_result);
         return EXIT_ENGINE;
     }
+    /* Loading may have taken the instant away: say so rather than start late. */
+    if (ro.start_at_unix_ns && start_at_check(ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s: --start-at: %s\n", path, err);
+        result_close(ro.result, err, sizeof err);
+        if (*tmp_result)
+            unlink(tmp_result);
+        free(j.v);
+        spec_free(s);
+        return EXIT_INVALID;
+    }
     if (engine_run(core, s, &ro, &res, err, sizeof err) != 0) {
         secret_fprintf(stderr, "volley: %s: %s\n", path, err);
         rc = EXIT_ENGINE;
     }
     run_summary_free(&j.rs);
+    if (res.interrupted_before_start) {
+        fprintf(stdout, "\n  interrupted before the start (--start-at %s): no load was started\n",
+                c->start_at);
+        *interrupted = true;
+        rc = EXIT_INTERRUPTED;
+    }
     if (!res.ran) {
         /* Nothing was measured (e.g. an output could not start): no
          * summary of zeros, no thresholds judged on nothing. */
@@ -840,6 +880,11 @@ static int cmd_run(cli *c)
             worst = EXIT_INVALID;
             goto done;
         }
+    }
+    if (c->start_at && n > 1) {
+        fprintf(stderr, "volley: --start-at starts one spec at an instant; %d specs were given\n", n);
+        worst = EXIT_INVALID;
+        goto done;
     }
     worst = load_plugins(c, &core, true);
     if (worst != EXIT_OK)

@@ -5,6 +5,7 @@
  * result. How each part works is in the other engine_*.c files (see
  * engine_int.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -179,6 +180,33 @@ static void init_clock(engine *e)
     e->wall_offset = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)e->t0;
 }
 
+static void on_start_due(uv_timer_t *t) { uv_stop(t->loop); }
+
+/* --start-at: everything is set up; sleep on the main loop (SIGINT ends
+ * it) to the last millisecond, then to the instant itself on the wall
+ * clock. 0 at the instant, -1 when interrupted before it. */
+static int wait_for_start(engine *e, int64_t at_unix_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t left = at_unix_ns - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+    e->waiting_start = true;
+    if (left > 1000000) {
+        uv_update_time(&e->main_loop);
+        uv_timer_start(&e->tick, on_start_due, (uint64_t)(left / 1000000 - 1), 0);
+        uv_run(&e->main_loop, UV_RUN_DEFAULT);
+        uv_timer_stop(&e->tick);
+    }
+    e->waiting_start = false;
+    if (e->interrupted)
+        return -1;
+    ts.tv_sec = (time_t)(at_unix_ns / 1000000000);
+    ts.tv_nsec = (long)(at_unix_ns % 1000000000);
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    return 0;
+}
+
 static int start_workers(engine *e, char *err, size_t errcap)
 {
     /* Signals go to the main thread's loop only. */
@@ -214,6 +242,7 @@ static void fill_result(engine *e, run_result *res)
 {
     res->agg = e->global;
     res->interrupted = e->interrupted;
+    res->interrupted_before_start = e->interrupted && e->n_workers == 0;
     res->aborted = e->aborted;
     res->abort_threshold = e->abort_threshold;
     res->vus_max = atomic_load(&e->vus_max);
@@ -278,6 +307,8 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         goto out_outputs;
     core->engine = (struct engine *)&e;
 
+    if (o->start_at_unix_ns > 0 && wait_for_start(&e, o->start_at_unix_ns) != 0)
+        e.n_workers = 0;   /* interrupted: none start, the rest only closes */
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
     atomic_init(&e.setup_state, s->setup_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
@@ -300,7 +331,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             }
         }
     double cpu0 = cpu_seconds();
-    int started = start_workers(&e, err, errcap);
+    int started = e.n_workers > 0 ? start_workers(&e, err, errcap) : 0;
     res->ran = e.n_workers > 0;
     if (started != 0)
         engine_request_stop(&e);

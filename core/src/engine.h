@@ -32,6 +32,9 @@ typedef struct run_opts {
     void *judge_ctx;
     result_file *result;       /* --result: meta and window lines (NULL: none) */
     int window_s;              /* the windows' length in seconds (0: 1) */
+    /* --start-at: when set up, wait until this wall-clock instant (ns
+     * since the epoch), then start the clock and the load. 0: at once. */
+    int64_t start_at_unix_ns;
 } run_opts;
 
 typedef struct output_report {
@@ -47,6 +50,7 @@ typedef struct run_result {
     int64_t start_unix_ns;     /* wall clock when it started */
     bool ran;                  /* workers started: there is something to report */
     bool interrupted;          /* SIGINT/SIGTERM */
+    bool interrupted_before_start;   /* while waiting for --start-at: no load ran */
     bool aborted;              /* stopped by an abort_on_fail threshold */
     size_t abort_threshold;    /* which one (index in spec->thresholds) */
     uint64_t iterations_complete, iterations_interrupted;

@@ -256,6 +256,7 @@ struct engine {
     raw_buf main_raw;                /* the vus gauges' samples */
     int sigints;
     bool interrupted;
+    bool waiting_start;        /* --start-at: SIGINT ends the wait, no load */
     bool aborted;                    /* an abort_on_fail threshold failed */
     size_t abort_threshold;
     unsigned ticks;

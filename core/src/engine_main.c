@@ -176,6 +176,10 @@ static void on_signal(uv_signal_t *h, int signum)
         _exit(105);
     }
     e->interrupted = true;
+    if (e->waiting_start) {
+        uv_stop(&e->main_loop);
+        return;
+    }
     fprintf(stderr, "\nvolley: %s received, stopping (summary and outputs are still written; "
             "press Ctrl-C again to exit at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
     engine_request_stop(e);
