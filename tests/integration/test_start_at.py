@@ -1,0 +1,105 @@
+"""--start-at TIME: the run sets up, waits for the wall-clock instant and
+starts the load on it (scale-out: instances start together). Against the
+loopback nginx; the start is read from the --result file's meta line."""
+import datetime
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from volleytest import NGINX, VOLLEY, VolleyCase
+
+SPEC = """
+version: 1
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 3
+    flow:
+      - http: { url: "${env.NGINX}/" }
+        check: [ { name: ok, status: 200 } ]
+"""
+
+
+def rfc3339(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class StartAt(VolleyCase):
+    def run_at(self, at, *extra):
+        spec = self.write_spec(SPEC)
+        result = os.path.join(self.tmp, "result.ndjson")
+        rc, out, err = self.volley("run", "--result", result, "--start-at", at, *extra, spec)
+        return rc, out, err, result
+
+    def start_ms(self, result):
+        meta = [r for r in self.read_ndjson(result) if r.get("type") == "meta"]
+        self.assertEqual(len(meta), 1, meta)
+        return meta[0]["start_unix_ms"]
+
+    def test_rfc3339_start_on_the_instant(self):
+        at = time.time() + 2.0
+        t_begin = time.time()
+        rc, out, err, result = self.run_at(rfc3339(at))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("start at: ", out)
+        self.assertIn("set up now, then wait", out)
+        start = self.start_ms(result) / 1000.0
+        self.assertLess(abs(start - at), 0.2, (start, at))
+        self.assertLess(t_begin, at)   # it did wait: the load began 2 s after we started it
+        self.assertIn("6 complete", out)
+
+    def test_epoch_with_offset_and_fraction(self):
+        at = time.time() + 1.5
+        rc, out, err, result = self.run_at("%.3f" % at, "-q")
+        self.assertEqual(rc, 0, err)
+        self.assertLess(abs(self.start_ms(result) / 1000.0 - at), 0.2)
+        # the same instant written with a +02:00 offset
+        at = time.time() + 1.5
+        local = datetime.datetime.fromtimestamp(at, datetime.timezone(datetime.timedelta(hours=2)))
+        rc, out, err, result = self.run_at(local.isoformat(timespec="milliseconds"), "-q")
+        self.assertEqual(rc, 0, err)
+        self.assertLess(abs(self.start_ms(result) / 1000.0 - at), 0.2)
+
+    def test_past_and_far_times_are_input_errors(self):
+        spec = self.write_spec(SPEC)
+        past = rfc3339(time.time() - 60)
+        rc, out, err = self.volley("run", "--start-at", past, spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("--start-at: ", err)
+        self.assertIn("is in the past (now is 20", err)
+        self.assertIn(past[:19], err)
+        rc, out, err = self.volley("run", "--start-at", "%d" % (time.time() + 25 * 3600), spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("more than 24h ahead", err)
+        rc, out, err = self.volley("run", "--start-at", "tomorrow", spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn('expected an RFC 3339 time', err)
+        self.assertIn('got "tomorrow"', err)
+        rc, out, err = self.volley("run", "--start-at", "%d" % (time.time() + 60), spec, spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("--start-at starts one spec", err)
+
+    def test_sigint_while_waiting_starts_no_load(self):
+        spec = self.write_spec(SPEC)
+        summary = os.path.join(self.tmp, "summary.json")
+        e = dict(os.environ, NGINX=NGINX)
+        p = subprocess.Popen([VOLLEY, "run", "-q", "--summary-export", summary, "--start-at",
+                              "%d" % (time.time() + 60), spec],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+        time.sleep(1.0)
+        t = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.time() - t, 5)
+        self.assertEqual(p.returncode, 105, err)
+        self.assertIn("interrupted before the start", out)
+        self.assertIn("no load was started", out)
+        self.assertFalse(os.path.exists(summary))   # nothing measured, no summary of zeros
+
+
+if __name__ == "__main__":
+    unittest.main()
