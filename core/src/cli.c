@@ -28,6 +28,7 @@
 #include "result.h"
 #include "runall.h"
 #include "secret.h"
+#include "setup_data.h"
 #include "spec.h"
 #include "start_at.h"
 #include "scan.h"
@@ -63,6 +64,8 @@ typedef struct cli {
     const char *baseline;      /* --baseline: a result file for relative thresholds */
     const char *report;        /* --report FILE: volley report of the run's result */
     const char *start_at;      /* --start-at TIME as given (c->ro.start_at_unix_ns parsed) */
+    const char *setup_data;    /* --setup-data FILE: setup's captures from volley setup */
+    size_t n_setup_slots;      /* of c->ro.setup_data, freed after each spec */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -105,6 +108,10 @@ static void usage(FILE *out)
           "  merge RESULT... [--summary-export F]\n"
           "                           the summary of the union of runs of one spec (--result\n"
           "                           files), thresholds judged again; exit 0 / 99 as a run\n"
+          "  setup [opts] SPEC -o F   run only the spec's setup: and write its captures to F\n"
+          "                           (JSON) for run --setup-data F on every instance\n"
+          "  teardown [opts] SPEC --setup-data F\n"
+          "                           run only the spec's teardown: with those captures\n"
           "  plugins                  list discovered plugins: name, kind, version, ABI\n"
           "  version                  print the version\n"
           "\n"
@@ -141,6 +148,7 @@ static void usage(FILE *out)
           "  --seed N                 makes every random choice reproducible\n"
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
           "  --workers N              worker threads (default: one per core)\n"
+          "  --setup-data FILE        setup's captures from volley setup: setup: is not run\n"
           "  --start-at TIME          set up, then start the load at TIME (RFC 3339 or Unix\n"
           "                           seconds; within 24h): instances start together\n"
           "  -q, --quiet              no progress output\n"
@@ -182,7 +190,7 @@ static int parse_args(cli *c, int argc, char **argv)
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
            O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT, O_TREND_STATS, O_TIME_UNIT,
-           O_SUMMARY_BY, O_START_AT };
+           O_SUMMARY_BY, O_START_AT, O_SETUP_DATA };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -207,6 +215,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"baseline", required_argument, NULL, O_BASELINE},
         {"report", required_argument, NULL, O_REPORT},
         {"start-at", required_argument, NULL, O_START_AT},
+        {"setup-data", required_argument, NULL, O_SETUP_DATA},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -289,6 +298,7 @@ static int parse_args(cli *c, int argc, char **argv)
             }
             c->report = optarg;
             break;
+        case O_SETUP_DATA: c->setup_data = optarg; break;
         case O_START_AT:
             if (start_at_parse(optarg, &c->ro.start_at_unix_ns, err, sizeof err) != 0 ||
                 start_at_check(c->ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
@@ -606,6 +616,25 @@ static const volley_run_summary *judge_run(void *ctx, const run_result *res, boo
     return &j->rs.pub;
 }
 
+/* --setup-data: every capture of the spec's setup: from the file, into
+ * c->ro.setup_data (freed after the spec ran). 0, or -1 said. */
+static int load_setup_data(cli *c, const spec *s, const char *path)
+{
+    if (!c->setup_data)
+        return 0;
+    char err[1024];
+    if (s->setup_sc < 0) {
+        fprintf(stderr, "volley: %s: --setup-data: the spec has no setup: whose captures it would give\n", path);
+        return -1;
+    }
+    c->n_setup_slots = s->n_setup_names;
+    if (!(c->ro.setup_data = setup_data_load(c->setup_data, s->setup_names, s->n_setup_names, err, sizeof err))) {
+        fprintf(stderr, "volley: %s: %s\n", path, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_one(cli *c, volley_core *core, const char *path, bool *interrupted)
 {
     if (reset_registry(core) != 0)
@@ -614,7 +643,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     spec *s = load_spec(c, core, path, &why);
     if (!s)
         return why;
-    if (check_fd_budget(s) != 0) {
+    if (check_fd_budget(s) != 0 || load_setup_data(c, s, path) != 0) {
         spec_free(s);
         return EXIT_INVALID;
     }
@@ -865,6 +894,11 @@ static int cmd_run(cli *c)
         worst = EXIT_ENGINE;
         goto done;
     }
+    if (c->setup_data && n > 1) {
+        fprintf(stderr, "volley: --setup-data gives one spec's setup captures; %d specs were given\n", n);
+        worst = EXIT_INVALID;
+        goto done;
+    }
     if (c->results_dir) {
         for (int i = 0; i < n; i++)
             if (!(stems[i] = runall_stem(specs[i]))) {
@@ -944,6 +978,8 @@ static int cmd_run(cli *c)
             printf("\nvolley: spec %d of %d: %s\n", i + 1, n, specs[i]);
         fflush(stdout);
         rcs[i] = run_one(c, &core, specs[i], &interrupted);
+        setup_data_free(c->ro.setup_data, c->n_setup_slots);
+        c->ro.setup_data = NULL;
         n_ran++;
         worst = runall_worse(worst, rcs[i]);
         c->summary_export = user_summary;
@@ -968,6 +1004,80 @@ done:
     free(rcs);
     runall_free_list(specs, n);
     return worst;
+}
+
+/* volley setup SPEC -o FILE / volley teardown SPEC --setup-data FILE:
+ * one hook of the spec, no scenarios, no summary (scale-out: setup once,
+ * every instance runs with its captures, teardown once at the end). */
+static int cmd_hook(cli *c, int which)
+{
+    bool setup = which == RUN_SETUP_ONLY;
+    if (c->n_specs != 1 || (setup && c->n_outs != 1) || (!setup && c->n_outs)) {
+        fprintf(stderr, setup ? "volley setup: expected one SPEC and -o FILE\n"
+                              : "volley teardown: expected one SPEC (and --setup-data FILE)\n");
+        return EXIT_INVALID;
+    }
+    const char *path = c->specs[0], *out = setup ? c->outs[0] : NULL;
+    c->so.outs = NULL;   /* -o is the setup file here, not an output */
+    c->so.n_outs = 0;
+    volley_core core;
+    char err[1024] = "";
+    if (core_init(&core, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: %s\n", err);
+        return EXIT_ENGINE;
+    }
+    core.verbose = c->verbose;
+    int rc = load_plugins(c, &core, true);
+    spec *s = NULL;
+    if (rc == EXIT_OK && (rc = reset_registry(&core)) == EXIT_OK && !(s = load_spec(c, &core, path, &rc)))
+        goto done;
+    if (rc != EXIT_OK)
+        goto done;
+    int hook = setup ? s->setup_sc : s->teardown_sc;
+    if (hook < 0 || (setup && c->setup_data) || (!setup && s->setup_sc >= 0 && !c->setup_data)) {
+        fprintf(stderr, "volley: %s: %s\n", path,
+                hook < 0 ? (setup ? "the spec has no setup: to run" : "the spec has no teardown: to run")
+                : setup  ? "volley setup makes the setup data; --setup-data does not go with it"
+                         : "its teardown reads setup's captures: give them with --setup-data FILE");
+        rc = EXIT_INVALID;
+        goto done;
+    }
+    if (load_setup_data(c, s, path) != 0) {
+        rc = EXIT_INVALID;
+        goto done;
+    }
+    run_opts ro = c->ro;
+    ro.hooks_only = which;
+    ro.quiet = true;
+    run_result res;
+    if (engine_run(&core, s, &ro, &res, err, sizeof err) != 0) {
+        secret_fprintf(stderr, "volley: %s: %s\n", path, err);
+        rc = EXIT_ENGINE;
+    }
+    rc = run_exit_code(rc, &res, 0, path);
+    if (setup && rc == EXIT_OK) {
+        FILE *f = res.setup_json ? fopen(out, "w") : NULL;
+        bool ok = f && fputs(res.setup_json, f) >= 0 && fputc('\n', f) != EOF;
+        if (f && fclose(f) != 0)
+            ok = false;
+        if (ok) {
+            printf("volley: %s: setup ran once; its %zu capture%s written to %s (volley run --setup-data %s)\n",
+                   path, s->n_setup_names, s->n_setup_names == 1 ? "" : "s", out, out);
+        } else {
+            fprintf(stderr, "volley: setup -o %s: %s\n", out, res.setup_json ? strerror(errno) : "out of memory");
+            rc = EXIT_ENGINE;
+        }
+    } else if (rc == EXIT_OK) {
+        printf("volley: %s: teardown ran\n", path);
+    }
+    run_result_free(&res);
+    setup_data_free(c->ro.setup_data, c->n_setup_slots);
+    c->ro.setup_data = NULL;
+done:
+    if (s)
+        spec_free(s);
+    core_free(&core);
+    return rc;
 }
 
 static int cmd_plugins(cli *c)
@@ -1066,10 +1176,12 @@ int cli_main(int argc, char **argv)
                  : strcmp(c.cmd, "scan") == 0 ? cmd_scan(&c)
                                               : cmd_validate(&c);
         }
+    } else if (strcmp(c.cmd, "setup") == 0 || strcmp(c.cmd, "teardown") == 0) {
+        rc = cmd_hook(&c, strcmp(c.cmd, "setup") == 0 ? RUN_SETUP_ONLY : RUN_TEARDOWN_ONLY);
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = cmd_plugins(&c);
     } else {
-        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, report, compare, merge, plugins, version)\n", c.cmd);
+        fprintf(stderr, "volley: unknown command \"%s\" (run, validate, scan, setup, teardown, report, compare, merge, plugins, version)\n", c.cmd);
         rc = EXIT_INVALID;
     }
     curl_global_cleanup();

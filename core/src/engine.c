@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "rng.h"
+#include "setup_data.h"
 
 static int plan_workers(engine *e)
 {
@@ -310,7 +311,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     if (o->start_at_unix_ns > 0 && wait_for_start(&e, o->start_at_unix_ns) != 0)
         e.n_workers = 0;   /* interrupted: none start, the rest only closes */
     init_clock(&e);   /* the run starts now; scenario deadlines follow */
-    atomic_init(&e.setup_state, s->setup_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
+    bool run_setup = s->setup_sc >= 0 && !o->setup_data;
+    atomic_init(&e.setup_state, run_setup ? HOOK_PENDING : HOOK_NONE);
+    e.setup_vals = o->setup_data;
     atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
     atomic_init(&e.no_teardown, false);
     for (int i = 0; i < e.n_workers; i++)
@@ -321,9 +324,13 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             sr->hard_at = sr->end_at + (uint64_t)sr->sc->graceful_stop_ns;
             /* The scenarios wait for setup, teardown for them all; a
              * worker without the hook's one VU is done with it at once. */
-            bool held = (sr->sc->role == SC_ROLE_MAIN && s->setup_sc >= 0) ||
+            bool held = (sr->sc->role == SC_ROLE_MAIN && run_setup) ||
                         sr->sc->role == SC_ROLE_TEARDOWN;
-            if (sr->sc->role != SC_ROLE_MAIN && sr->n_vus == 0) {
+            /* volley setup / teardown / --setup-data: the rest is left out */
+            bool skip = (sr->sc->role == SC_ROLE_SETUP && !run_setup) ||
+                        (sr->sc->role != SC_ROLE_SETUP && o->hooks_only == RUN_SETUP_ONLY) ||
+                        (sr->sc->role == SC_ROLE_MAIN && o->hooks_only == RUN_TEARDOWN_ONLY);
+            if ((sr->sc->role != SC_ROLE_MAIN && sr->n_vus == 0) || skip) {
                 sr->phase = SC_DONE;
             } else if (held) {
                 sr->held = true;
@@ -348,6 +355,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         if (!crash_join(e.workers[i].thread, &e.workers[i].crashed))
             engine_worker_salvage(&e.workers[i]);
     e.end_ns = engine_mono_now();
+    if (o->hooks_only == RUN_SETUP_ONLY && atomic_load(&e.setup_state) == HOOK_OK && e.setup_vals &&
+        !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names)))
+        snprintf(err, errcap, "out of memory writing setup's captures");
     res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     windows_detach_threads(&e.win);
@@ -439,5 +449,6 @@ void run_result_free(run_result *r)
     free(r->check_fail);
     metrics_agg_free(&r->agg);
     free(r->outputs);
+    free(r->setup_json);
     memset(r, 0, sizeof *r);
 }

@@ -35,7 +35,14 @@ typedef struct run_opts {
     /* --start-at: when set up, wait until this wall-clock instant (ns
      * since the epoch), then start the clock and the load. 0: at once. */
     int64_t start_at_unix_ns;
+    /* --setup-data: the values of ${setup.*} (the spec's n_setup_names
+     * slots); setup: is not run. NULL: it runs. */
+    struct vu_capture *setup_data;
+    int hooks_only;            /* RUN_* below: volley setup / volley teardown */
 } run_opts;
+
+/* run_opts.hooks_only: only setup: (and res->setup_json), or only teardown:. */
+enum { RUN_ALL = 0, RUN_SETUP_ONLY, RUN_TEARDOWN_ONLY };
 
 typedef struct output_report {
     const char *label;
@@ -75,6 +82,7 @@ typedef struct run_result {
      * repeats them, as it does the load-time warnings. */
     char **warnings;
     size_t n_warnings;
+    char *setup_json;          /* RUN_SETUP_ONLY, setup OK: its captures (setup_data.h) */
 } run_result;
 
 /* How a setup: or teardown: flow ended. */
