@@ -1,6 +1,7 @@
 """--start-at TIME: the run sets up, waits for the wall-clock instant and
 starts the load on it (scale-out: instances start together). Against the
-loopback nginx; the start is read from the --result file's meta line."""
+loopback nginx; the start is read from the --result file's meta line.
+Setup once: volley setup -o FILE, run --setup-data FILE, volley teardown."""
 import datetime
 import json
 import os
@@ -99,6 +100,95 @@ class StartAt(VolleyCase):
         self.assertIn("interrupted before the start", out)
         self.assertIn("no load was started", out)
         self.assertFalse(os.path.exists(summary))   # nothing measured, no summary of zeros
+
+
+SETUP_SPEC = """
+version: 1
+setup:
+  - http: { url: "${env.NGINX}/created" }
+    capture: { id: json.id, made: json.created }
+    check: [ { name: made, status: 201 } ]
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 2
+    flow:
+      - http:
+          method: POST
+          url: "${env.NGINX}/echo"
+          json:
+            id: "${setup.id}"
+            made: ${setup.made}                  # a JSON capture: stays true, not "true"
+        check:
+          - { name: sent the setup id, json: { path: id, equals: "abc-123" } }
+          - { name: sent made, json: { path: made, equals: true } }
+teardown:
+  - http: { url: "${env.NGINX}/json?id=${setup.id}" }
+    check: [ { name: teardown ok, status: 200 } ]
+"""
+
+
+class SetupOnce(VolleyCase):
+    def setup_file(self):
+        spec = self.write_spec(SETUP_SPEC)
+        data = os.path.join(self.tmp, "setup.json")
+        rc, out, err = self.volley("setup", spec, "-o", data)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("setup ran once; its 2 captures written to", out)
+        return spec, data
+
+    def test_setup_writes_its_captures(self):
+        spec, data = self.setup_file()
+        with open(data) as f:
+            got = json.load(f)
+        self.assertEqual(got["volley_setup_data"], 1)
+        self.assertEqual(got["values"], {"id": "abc-123", "made": True})
+
+    def test_run_with_setup_data_sends_them_and_runs_no_setup(self):
+        spec, data = self.setup_file()
+        summary = os.path.join(self.tmp, "summary.json")
+        rc, out, err = self.volley("run", "-q", "--summary-export", summary, "--setup-data", data, spec)
+        self.assertEqual(rc, 0, err + out)
+        with open(summary) as f:
+            s = json.load(f)
+        checks = s["root_group"]["checks"]
+        self.assertEqual(checks["sent the setup id"]["passes"], 4)
+        self.assertEqual(checks["sent made"]["passes"], 4)
+        self.assertEqual(checks["made"]["passes"] + checks["made"]["fails"], 0)   # setup never ran
+        self.assertEqual(checks["teardown ok"]["passes"], 1)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 5)   # 4 iterations + teardown, no setup
+        self.assertIn("setup (per-vu-iterations):  iterations=0", out)
+
+    def test_teardown_alone(self):
+        spec, data = self.setup_file()
+        rc, out, err = self.volley("teardown", spec, "--setup-data", data)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("teardown ran", out)
+        rc, out, err = self.volley("teardown", spec)
+        self.assertEqual(rc, 104)
+        self.assertIn("give them with --setup-data FILE", err)
+
+    def test_a_missing_name_is_an_error_before_any_load(self):
+        spec = self.write_spec(SETUP_SPEC)
+        data = os.path.join(self.tmp, "setup.json")
+        with open(data, "w") as f:
+            json.dump({"volley_setup_data": 1, "values": {"id": "abc-123"}}, f)
+        rc, out, err = self.volley("run", "--setup-data", data, spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("no value for ${setup.made} (the file has: id)", err)
+        self.assertNotIn("http_reqs", out)
+        rc, out, err = self.volley("run", "--setup-data", os.path.join(self.tmp, "none.json"), spec)
+        self.assertEqual(rc, 104, err)
+        self.assertIn("--setup-data ", err)
+
+    def test_setup_that_fails_writes_nothing(self):
+        spec = self.write_spec(SETUP_SPEC.replace("status: 201", "status: 200"))
+        data = os.path.join(self.tmp, "setup.json")
+        rc, out, err = self.volley("setup", spec, "-o", data)
+        self.assertEqual(rc, 107, err)
+        self.assertIn("setup failed", err)
+        self.assertFalse(os.path.exists(data))
 
 
 if __name__ == "__main__":
