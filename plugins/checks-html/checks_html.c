@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_msg.h"
 #include "html.h"
 #include "volley/plugin.h"
 
 /* Bytes of a value shown in a failure message before it is cut. */
-#define SHOW_MAX 60
 
 enum {
     OPT_SELECT, OPT_XPATH, OPT_ATTR, OPT_INDEX, OPT_EXISTS, OPT_COUNT, OPT_EQUALS,
@@ -158,49 +158,6 @@ oom:
 }
 
 /* ---- messages ---- */
-
-struct out {
-    char *s;
-    size_t cap, len;
-    const volley_host *host;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-    if (o->cap == 0 || o->len + 1 >= o->cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
-}
-
-/* A value in quotes, secrets hidden (host->redact) before it is cut. */
-static void put_quoted(struct out *o, const char *s, size_t n)
-{
-    char hidden[SHOW_MAX + 1];
-    if (o->host && VOLLEY_HAS(o->host, redact) && o->host->redact) {
-        n = o->host->redact(NULL, s, n, hidden, sizeof hidden);
-        s = hidden;
-    }
-    size_t shown = n < SHOW_MAX ? n : SHOW_MAX;
-    put(o, "\"");
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            put(o, "\\%c", ch);
-        else if (ch == '\n')
-            put(o, "\\n");
-        else if (ch < 0x20 || ch == 0x7f)
-            put(o, "\\u%04x", ch);
-        else
-            put(o, "%c", ch);
-    }
-    put(o, shown < n ? "\"..." : "\"");
-}
 
 /* What was read: `text "..."` or `attr value "..."`. */
 static void put_value(struct out *o, const struct html_cond *c, const html_result *r)

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_msg.h"
 #include "volley/plugin.h"
 
 /* Bytes of a string shown in a failure message before it is cut. */
-#define SHOW_MAX 60
 /* Largest |index| a path may hold; no JSON array is near this long. */
 #define INDEX_MAX 1000000000000LL
 
@@ -357,25 +357,6 @@ fail:
 /* Messages                                                                  */
 /* ------------------------------------------------------------------------ */
 
-struct out {
-    char *s;
-    size_t cap, len;
-    const volley_host *host;   /* its redact, for the values quoted */
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-    if (o->cap == 0 || o->len + 1 >= o->cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
-}
-
 /* A double in its shortest usual form: 15 digits when they read back the
  * same, else 17. */
 static void put_double(struct out *o, double d)
@@ -385,31 +366,6 @@ static void put_double(struct out *o, double d)
     if (strtod(buf, NULL) != d)
         snprintf(buf, sizeof buf, "%.17g", d);
     put(o, "%s", buf);
-}
-
-static void put_quoted(struct out *o, const char *s, size_t n)
-{
-    /* Secrets hidden before the value is cut (host->redact, revision 4):
-     * a value may be a token the server echoed or ${env.API_TOKEN}. */
-    char hidden[SHOW_MAX + 1];
-    if (o->host && VOLLEY_HAS(o->host, redact) && o->host->redact) {
-        n = o->host->redact(NULL, s, n, hidden, sizeof hidden);
-        s = hidden;
-    }
-    size_t shown = n < SHOW_MAX ? n : SHOW_MAX;
-    put(o, "\"");
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            put(o, "\\%c", ch);
-        else if (ch == '\n')
-            put(o, "\\n");
-        else if (ch < 0x20 || ch == 0x7f)
-            put(o, "\\u%04x", ch);
-        else
-            put(o, "%c", ch);
-    }
-    put(o, shown < n ? "\"..." : "\"");
 }
 
 /* A short description of a JSON value: scalars in full, containers by size. */

@@ -122,19 +122,6 @@ static const volley_option options[] = {
 const volley_option_map http_step_options = {options, VOLLEY_COUNTOF(options),
                                              sizeof(http_config), NULL};
 
-/* RFC 9110 token characters. */
-static bool is_token(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
-            return false;
-    }
-    return true;
-}
-
 /* "Key: value" with CR/LF in the value turned into spaces (no header
  * injection); an empty (or blank) value is written "Key;", curl's form for
  * sending a header without a value ("Key:" would remove it). */
@@ -307,7 +294,7 @@ static int compile_headers(http_plugin *p, http_step *st, const http_config *c,
         goto oom;
     for (size_t i = 0; i < m->n; i++) {
         const char *key = m->keys[i];
-        if (!is_token(key)) {
+        if (!http_token(key, strlen(key))) {
             snprintf(err, errcap, "headers: invalid header name \"%s\"", key);
             return -1;
         }

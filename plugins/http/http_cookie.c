@@ -111,17 +111,8 @@ const volley_option_map http_jar_map = {jar_opts, VOLLEY_COUNTOF(jar_opts), size
 
 /* ---- step_compile ---- */
 
-static bool cookie_name_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
-            return false;
-    }
-    return true;
-}
+/* A cookie name is an RFC 9110 token. */
+static bool cookie_name_ok(const char *s) { return http_token(s, strlen(s)); }
 
 /* A jar's name: a letter or _, then letters, digits, _ and -. */
 static bool jar_name_ok(const char *s)

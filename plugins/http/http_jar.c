@@ -133,19 +133,6 @@ bool http_jar_matches(const http_cookie *c, const http_url_parts *u, int64_t now
            path_match(c, u->path, u->path_len);
 }
 
-/* RFC 9110 token bytes: a cookie name. */
-static bool token(const char *s, size_t n)
-{
-    if (!n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
-            return false;
-    }
-    return true;
-}
-
 /* Go's validCookieValueByte. */
 bool http_cookie_value_byte(unsigned char b)
 {
@@ -194,7 +181,7 @@ int http_jar_domain(const http_url_parts *u, const char *d, size_t dl, char dom[
 
 int http_jar_put(http_jar *j, const http_url_parts *u, const http_cookie_in *in)
 {
-    if (!token(in->name, in->nlen) || in->nlen + in->vlen > COOKIE_MAX)
+    if (!http_token(in->name, in->nlen) || in->nlen + in->vlen > COOKIE_MAX)
         return -1;
     for (size_t i = 0; i < in->vlen; i++)
         if (!http_cookie_value_byte((unsigned char)in->value[i]))

@@ -6,6 +6,7 @@
  * the parser's own buffer; the rest is parsed where it was read.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "http_parse.h"
@@ -316,4 +317,16 @@ int http_parse(http_parser *p, const volley_host *h, http_response *out, const c
         }
     }
     return p->ps == HTTP_PS_DONE ? 1 : 0;
+}
+
+bool http_token(const char *s, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+            return false;
+    }
+    return true;
 }

@@ -73,6 +73,10 @@ int http_parse(http_parser *p, const volley_host *h, http_response *out, const c
 bool http_parse_close(http_parser *p);
 void http_parse_free(http_parser *p);
 
+/* s[0..n) is an RFC 9110 token (a header or cookie name): one or more
+ * visible ASCII bytes but separators. */
+bool http_token(const char *s, size_t n);
+
 /* Whether the connection may carry another request after this response. */
 static inline bool http_parse_keep_alive(const http_parser *p)
 {
