@@ -31,6 +31,8 @@ import http.server
 from email.parser import BytesParser
 from email.policy import HTTP
 
+from volleytest import LoopbackHttpServer
+
 
 def _md5(s):
     return hashlib.md5(s.encode()).hexdigest()
@@ -67,7 +69,7 @@ def _ntlm_field(msg, at):
     return msg[offset:offset + length]
 
 
-class AuthServer:
+class AuthServer(LoopbackHttpServer):
     def __init__(self):
         srv = self
         self.requests = []
@@ -173,22 +175,7 @@ class AuthServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda *a: None
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def taken(self):
-        with self.lock:
-            out = list(self.requests)
-            self.requests.clear()
-        return out
+        self.serve(Handler)
 
 
 if __name__ == "__main__":

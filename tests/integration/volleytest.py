@@ -56,7 +56,31 @@ class VolleyCase(unittest.TestCase):
             return [json.loads(line) for line in f if line.strip()]
 
 
-class Recorder:
+class LoopbackHttpServer:
+    """What the test HTTP servers share: a threading server on a free
+    127.0.0.1 port, and the requests its handler kept (under .lock)."""
+
+    def serve(self, handler):
+        import http.server
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None   # clients that reset at exit
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def taken(self):
+        with self.lock:
+            out = list(self.requests)
+            self.requests.clear()
+        return out
+
+
+class Recorder(LoopbackHttpServer):
     """A small HTTP/1.1 server on 127.0.0.1 that records every request
     (method, path, headers, body) and answers by path:
       /tx...      200 {"id": "tx-<n>", "amount": 125.5, "items": [...]} and X-Trace
@@ -110,22 +134,7 @@ class Recorder:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda *a: None   # clients that reset at exit
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def taken(self):
-        with self.lock:
-            out = list(self.requests)
-            self.requests.clear()
-        return out
+        self.serve(Handler)
 
 
 class RawHttpServer:
