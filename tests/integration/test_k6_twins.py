@@ -325,6 +325,15 @@ class K6Twins(unittest.TestCase):
             return
         d = os.path.join(cls.tmp, "h2")
         os.makedirs(os.path.join(d, "logs"))
+        cls.h2 = d
+        cls.env["K6_STANDIN_H2"] = cls.nginx_front(d, "ssl http2", cls.pki.path("server.pem"),
+                                                   cls.pki.path("server.key"))
+
+    @classmethod
+    def nginx_front(cls, d, listen, cert, key, extra=""):
+        """Starts an nginx in d over TLS on a free port in front of the
+        stand-in (`listen` options, `extra` server lines); its https url
+        once it accepts connections."""
         import socket
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -332,19 +341,18 @@ class K6Twins(unittest.TestCase):
         s.close()
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write("events {}\nhttp {\n access_log off;\n server {\n"
-                    "  listen 127.0.0.1:%d ssl http2;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
+                    "  listen 127.0.0.1:%d %s;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n%s"
                     "  location / { proxy_pass %s; proxy_set_header Host $http_host; }\n }\n}\n"
-                    % (port, cls.pki.path("server.pem"), cls.pki.path("server.key"), cls.standin.http))
+                    % (port, listen, cert, key, extra, cls.standin.http))
         subprocess.run(["nginx", "-p", d + "/", "-c", d + "/nginx.conf", "-e", d + "/logs/error.log",
                         "-g", "pid %s/nginx.pid; worker_processes 1;" % d], check=True)
-        cls.h2 = d
-        cls.env["K6_STANDIN_H2"] = "https://127.0.0.1:%d" % port
         for _ in range(50):
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return
+                break
             except OSError:
                 time.sleep(0.1)
+        return "https://127.0.0.1:%d" % port
 
     @classmethod
     def start_ocsp(cls):
@@ -369,28 +377,10 @@ class K6Twins(unittest.TestCase):
             for name in ("server.pem", "ca.pem"):
                 with open(pki(name)) as f:
                     out.write(f.read())
-        import socket
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write("events {}\nhttp {\n access_log off;\n server {\n"
-                    "  listen 127.0.0.1:%d ssl;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
-                    "  ssl_stapling on;\n  ssl_stapling_file %s;\n"
-                    "  location / { proxy_pass %s; proxy_set_header Host $http_host; }\n }\n}\n"
-                    % (port, os.path.join(d, "chain.pem"), pki("server.key"), os.path.join(d, "good.der"),
-                       cls.standin.http))
-        subprocess.run(["nginx", "-p", d + "/", "-c", d + "/nginx.conf", "-e", d + "/logs/error.log",
-                        "-g", "pid %s/nginx.pid; worker_processes 1;" % d], check=True)
         cls.ocsp = d
-        cls.env["K6_STANDIN_OCSP"] = "https://127.0.0.1:%d" % port
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
+        cls.env["K6_STANDIN_OCSP"] = cls.nginx_front(
+            d, "ssl", os.path.join(d, "chain.pem"), pki("server.key"),
+            "  ssl_stapling on;\n  ssl_stapling_file %s;\n" % os.path.join(d, "good.der"))
 
     @classmethod
     def stop_h2(cls, d=None):
