@@ -149,6 +149,7 @@ static void usage(FILE *out)
           "  --plugin-path DIR        extra plugin directory (also $VOLLEY_PLUGIN_PATH)\n"
           "  --workers N              worker threads (default: one per core)\n"
           "  --setup-data FILE        setup's captures from volley setup: setup: is not run\n"
+          "  --no-teardown            do not run teardown: (volley teardown runs it once)\n"
           "  --start-at TIME          set up, then start the load at TIME (RFC 3339 or Unix\n"
           "                           seconds; within 24h): instances start together\n"
           "  -q, --quiet              no progress output\n"
@@ -190,7 +191,7 @@ static int parse_args(cli *c, int argc, char **argv)
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
            O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT, O_TREND_STATS, O_TIME_UNIT,
-           O_SUMMARY_BY, O_START_AT, O_SETUP_DATA };
+           O_SUMMARY_BY, O_START_AT, O_SETUP_DATA, O_NO_TEARDOWN };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -216,6 +217,7 @@ static int parse_args(cli *c, int argc, char **argv)
         {"report", required_argument, NULL, O_REPORT},
         {"start-at", required_argument, NULL, O_START_AT},
         {"setup-data", required_argument, NULL, O_SETUP_DATA},
+        {"no-teardown", no_argument, NULL, O_NO_TEARDOWN},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -299,6 +301,7 @@ static int parse_args(cli *c, int argc, char **argv)
             c->report = optarg;
             break;
         case O_SETUP_DATA: c->setup_data = optarg; break;
+        case O_NO_TEARDOWN: c->ro.no_teardown = true; break;
         case O_START_AT:
             if (start_at_parse(optarg, &c->ro.start_at_unix_ns, err, sizeof err) != 0 ||
                 start_at_check(c->ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {

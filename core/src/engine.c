@@ -315,7 +315,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     atomic_init(&e.setup_state, run_setup ? HOOK_PENDING : HOOK_NONE);
     e.setup_vals = o->setup_data;
     atomic_init(&e.teardown_state, s->teardown_sc >= 0 ? HOOK_PENDING : HOOK_NONE);
-    atomic_init(&e.no_teardown, false);
+    atomic_init(&e.no_teardown, o->no_teardown);
     for (int i = 0; i < e.n_workers; i++)
         for (size_t j = 0; j < s->n_scenarios; j++) {
             sc_run *sr = &e.workers[i].scs[j];

@@ -39,6 +39,7 @@ typedef struct run_opts {
      * slots); setup: is not run. NULL: it runs. */
     struct vu_capture *setup_data;
     int hooks_only;            /* RUN_* below: volley setup / volley teardown */
+    bool no_teardown;          /* --no-teardown (k6's): teardown: is skipped */
 } run_opts;
 
 /* run_opts.hooks_only: only setup: (and res->setup_json), or only teardown:. */
