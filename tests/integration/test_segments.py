@@ -50,6 +50,15 @@ scenarios:
     iterations: 2
     flow:
       - sleep: 1ms
+  arrivals:
+    executor: constant-arrival-rate
+    rate: 30
+    time_unit: 1s
+    duration: 1s
+    pre_allocated_vus: 3
+    max_vus: 3
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
   uniq:
     executor: shared-iterations
     vus: 3
@@ -123,6 +132,15 @@ class Segments(VolleyCase):
             vus.append(int(m.group(1)))
         self.assertEqual(sum(vus), 5, vus)
         self.assertEqual(vus, [2, 2, 1])
+
+    def test_arrivals_split_from_the_global_schedule(self):
+        started = [self.iterations(r)["arrivals"] for r in self.runs]
+        dropped = [sum(p["data"]["value"] for p in r["points"]
+                       if p["metric"] == "dropped_iterations") for r in self.runs]
+        # 30 arrivals in the second, a third each (one VU each of 3 max VUs)
+        self.assertEqual([s + d for s, d in zip(started, dropped)], [10, 10, 10], (started, dropped))
+        for r in self.runs:
+            self.assertIn("(this instance: 1 of every 3 arrivals)", r["out"])
 
     def test_zero_share_is_skipped_and_said(self):
         last = self.runs[2]
