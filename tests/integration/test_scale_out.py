@@ -1,0 +1,378 @@
+"""Scale-out on Kubernetes (deploy/kubernetes/, tools/scale-out,
+deploy/docker/Dockerfile), without a cluster:
+
+- the manifests as tools/scale-out renders them parse, and fit together:
+  an Indexed runner Job with completions = parallelism = N =
+  VOLLEY_INSTANCES, every mount backed by a volume, every ConfigMap and
+  claim they name rendered, the segment from JOB_COMPLETION_INDEX, exit
+  codes as docs/scale-out.md says (the merge Job's podFailurePolicy);
+- `tools/scale-out local` runs the containers' commands read from the
+  rendered manifests (setup, N runners, merge, teardown) against the test
+  nginx and a recording server: setup and teardown once, the merged
+  iterations equal the spec's total exactly, unique pool rows (a data file
+  in a sub-folder of the spec's ConfigMap) used once across instances, a
+  threshold failing only in each instance passes merged (0), one failing
+  only in the aggregate fails the merge (99);
+- the Dockerfile, statically: Debian bookworm-slim, the .deb name cpack
+  makes, build packages for every library CMake looks for, a non-root
+  user, ENTRYPOINT volley; every command the containers run is in
+  Debian's essential set or is volley.
+`kubectl kustomize` of deploy/kubernetes when kubectl is here (no cluster
+needed); `kubectl create --dry-run=client` needs one, so it is not run."""
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from volleytest import NGINX, SOURCE, VOLLEY, Recorder, VolleyCase  # noqa: E402
+
+import yaml  # noqa: E402  (python3-yaml, tools/setup)
+
+SCALE_OUT = os.path.join(SOURCE, "tools", "scale-out")
+MANIFESTS = os.path.join(SOURCE, "deploy", "kubernetes")
+DOCKERFILE = os.path.join(SOURCE, "deploy", "docker", "Dockerfile")
+ROWS = 31   # not a multiple of 3: the instances' shares differ (11, 10, 10)
+
+SPEC = """
+version: 1
+name: scaled
+setup:
+  - http: { method: POST, url: "@REC@/token" }
+    capture: { tok: { regex: "token=([a-z0-9]+)" } }
+pools:
+  users: { file: data/users.csv, pick: unique }
+scenarios:
+  s:
+    executor: shared-iterations
+    vus: 3
+    iterations: %d
+    use: users
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+      - http:
+          url: "@REC@/work?id=${row.id}"
+          headers: { Authorization: "Bearer ${setup.tok}" }
+thresholds:
+  iterations: ["count==%d"]
+teardown:
+  - http: { method: DELETE, url: "@REC@/session/${setup.tok}" }
+""" % (ROWS, ROWS)
+
+PLAIN = """
+version: 1
+name: plain
+scenarios:
+  s:
+    executor: shared-iterations
+    vus: 3
+    iterations: %d
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+thresholds:
+  iterations: ["count<20"]
+""" % ROWS
+
+
+def scale_out(*args, timeout=60, env=None):
+    p = subprocess.run([sys.executable, SCALE_OUT] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def essential_path(tmp):
+    """The environment with PATH holding only the commands of Debian's
+    essential packages (what debian:bookworm-slim has; volley comes from
+    the .deb): the containers' scripts run with nothing else. None without
+    dpkg."""
+    if not shutil.which("dpkg-query"):
+        return None
+    q = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Essential}\\n"], stdout=subprocess.PIPE, text=True)
+    pkgs = [l.split()[0] for l in q.stdout.splitlines() if l.endswith(" yes")]
+    files = subprocess.run(["dpkg", "-L"] + pkgs, stdout=subprocess.PIPE, text=True).stdout.split()
+    bindir = os.path.join(tmp, "essential-bin")
+    os.makedirs(bindir)
+    for f in files:
+        if re.match(r"^(/usr)?/s?bin/[^/]+$", f) and os.access(f, os.X_OK) and not os.path.isdir(f):
+            dest = os.path.join(bindir, os.path.basename(f))
+            if not os.path.exists(dest):
+                os.symlink(f, dest)
+    env = dict(os.environ)
+    env["PATH"] = bindir
+    return env
+
+
+def script(job):
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    return c["command"][-1]
+
+
+class ScaleOutTest(VolleyCase):
+    def spec_dir(self, text, name):
+        d = os.path.join(self.tmp, name)
+        os.makedirs(os.path.join(d, "data"))
+        with open(os.path.join(d, "spec.yaml"), "w") as f:
+            f.write(text)
+        with open(os.path.join(d, "data", "users.csv"), "w") as f:
+            f.write("id,name\n" + "".join("u%02d,user %d\n" % (i, i) for i in range(ROWS)))
+        return d
+
+    def render(self, spec, n):
+        out = os.path.join(self.tmp, "manifests-%d.yaml" % n)
+        rc, o, e = scale_out("k8s", "--spec", spec, "-n", str(n), "--image", "reg.example/volley:0.1.0",
+                             "-e", "NGINX=http://target", "-o", out, "--", "--workers", "1")
+        self.assertEqual(rc, 0, o + e)
+        self.assertIn("kubectl apply -f " + out, o)
+        with open(out) as f:
+            return list(yaml.safe_load_all(f))
+
+    # --- the manifests ---------------------------------------------------
+    def test_sources_parse(self):
+        for name in sorted(os.listdir(MANIFESTS)):
+            with open(os.path.join(MANIFESTS, name)) as f:
+                docs = [d for d in yaml.safe_load_all(f) if d]
+            self.assertTrue(docs, name)
+            for d in docs:
+                self.assertIn("apiVersion", d, name)
+                self.assertIn("kind", d, name)
+
+    def test_rendered_manifests_fit_together(self):
+        d = self.spec_dir(SPEC.replace("@REC@", "http://rec"), "full")
+        for n in (1, 4):
+            docs = self.render(d, n)
+            kinds = [(x["apiVersion"], x["kind"]) for x in docs]
+            self.assertEqual(kinds, [("v1", "PersistentVolumeClaim"), ("v1", "ConfigMap"), ("v1", "ConfigMap")]
+                             + [("batch/v1", "Job")] * 4)
+            byname = {(x["kind"], x["metadata"]["name"]): x for x in docs}
+            jobs = {x["metadata"]["labels"]["app.kubernetes.io/component"]: x for x in docs if x["kind"] == "Job"}
+            self.assertEqual(sorted(jobs), ["merge", "runner", "setup", "teardown"])
+            run = jobs["runner"]["metadata"]["labels"]["volley/run"]
+            self.assertRegex(run, r"^scaled-\d{8}-\d{6}$")
+            settings = byname[("ConfigMap", run + "-run")]["data"]
+            self.assertEqual(settings["VOLLEY_INSTANCES"], str(n))
+            self.assertEqual(settings["VOLLEY_SETUP"], "1")
+            self.assertEqual(settings["VOLLEY_TEARDOWN"], "1")
+            self.assertEqual(settings["VOLLEY_RUN"], run)
+            self.assertEqual(settings["VOLLEY_RUN_ARGS"], "--workers 1")
+            self.assertEqual(settings["NGINX"], "http://target")
+            self.assertRegex(settings["VOLLEY_START_AT"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            r = jobs["runner"]["spec"]
+            self.assertEqual(r["completionMode"], "Indexed")
+            self.assertEqual((r["completions"], r["parallelism"]), (n, n))
+            self.assertEqual(r["backoffLimit"], 0)
+            runner = script(jobs["runner"])
+            self.assertIn('i="$JOB_COMPLETION_INDEX"', runner)
+            self.assertIn('--execution-segment "$i/$n:$((i + 1))/$n"', runner)
+            self.assertIn("--no-teardown", runner)
+            # the merge Job: every exit final (99 a threshold over the union)
+            m = jobs["merge"]["spec"]
+            rules = m["podFailurePolicy"]["rules"]
+            self.assertEqual(rules[0], {"action": "FailJob",
+                                        "onExitCodes": {"containerName": "merge", "operator": "NotIn", "values": [0]}})
+            self.assertEqual(rules[1]["action"], "Ignore")
+            for job in jobs.values():
+                pod = job["spec"]["template"]["spec"]
+                self.assertEqual(pod["restartPolicy"], "Never")
+                self.assertTrue(pod["securityContext"]["runAsNonRoot"])
+                (c,) = pod["containers"]
+                self.assertEqual(c["image"], "reg.example/volley:0.1.0")
+                self.assertEqual(c["command"][:2], ["sh", "-c"])
+                self.assertEqual([e["configMapRef"]["name"] for e in c["envFrom"]], [run + "-run"])
+                volumes = {v["name"]: v for v in pod["volumes"]}
+                self.assertEqual(sorted(m["name"] for m in c["volumeMounts"]), sorted(volumes))
+                mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+                self.assertEqual(mounts["/results"], "results")
+                for e in c["env"]:   # the scripts reach the mounts through these
+                    self.assertIn(e["value"], mounts)
+                for path in mounts:
+                    self.assertNotIn(path + "/", script(job))
+                for v in volumes.values():
+                    if "configMap" in v:
+                        self.assertIn(("ConfigMap", v["configMap"]["name"]), byname)
+                    if "persistentVolumeClaim" in v:
+                        self.assertIn(("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"]), byname)
+            # the spec and its data file, back at their paths through items
+            cm = byname[("ConfigMap", run + "-spec")]
+            self.assertEqual(sorted(cm["data"]), ["data--users.csv", "spec.yaml"])
+            items = jobs["runner"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"]
+            self.assertEqual(sorted((i["key"], i["path"]) for i in items),
+                             [("data--users.csv", "data/users.csv"), ("spec.yaml", "spec.yaml")])
+
+    def test_no_setup_no_teardown_jobs(self):
+        d = self.spec_dir(PLAIN, "plain")
+        docs = self.render(d, 2)
+        comps = [x["metadata"]["labels"]["app.kubernetes.io/component"] for x in docs if x["kind"] == "Job"]
+        self.assertEqual(comps, ["runner", "merge"])
+        settings = [x for x in docs if x["metadata"]["name"].endswith("-run")][0]["data"]
+        self.assertEqual((settings["VOLLEY_SETUP"], settings["VOLLEY_TEARDOWN"]), ("0", "0"))
+
+    def test_launcher_refusals(self):
+        d = self.spec_dir(PLAIN, "refuse")
+        for args, msg in ((["-n", "0"], "expected 1 to 1000"),
+                          (["-n", "2", "-e", "VOLLEY_RUN=x"], "not starting with VOLLEY_"),
+                          (["-n", "2", "--start-in", "soon"], "expected a duration"),
+                          (["-n", "2", "--", "--tag", "a b"], "cannot be empty or hold spaces")):
+            rc, o, e = scale_out("k8s", "--spec", d, *args)
+            self.assertNotEqual(rc, 0)
+            self.assertIn(msg, e)
+        with open(os.path.join(d, "other.yaml"), "w") as f:
+            f.write("version: 1\n")
+        os.rename(os.path.join(d, "spec.yaml"), os.path.join(d, "main.yaml"))
+        rc, o, e = scale_out("k8s", "--spec", d, "-n", "2")
+        self.assertIn("name it with --entry", e)
+        rc, o, e = scale_out("k8s", "--spec", d, "--entry", "main.yaml", "-n", "2")
+        self.assertEqual(rc, 0, e)
+        self.assertIn("VOLLEY_SPEC: main.yaml", o)
+
+    @unittest.skipUnless(shutil.which("kubectl"), "no kubectl")
+    def test_kustomization(self):
+        d = os.path.join(self.tmp, "kust")
+        shutil.copytree(MANIFESTS, d)
+        with open(os.path.join(d, "spec.yaml"), "w") as f:
+            f.write(PLAIN)
+        p = subprocess.run(["kubectl", "kustomize", d], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        docs = {(x["kind"], x["metadata"]["name"]): x for x in yaml.safe_load_all(p.stdout)}
+        self.assertIn(("ConfigMap", "volley-spec"), docs)
+        n = docs[("ConfigMap", "volley-run")]["data"]["VOLLEY_INSTANCES"]
+        r = docs[("Job", "volley-runner")]["spec"]
+        self.assertEqual((str(r["completions"]), str(r["parallelism"])), (n, n))
+
+    # --- end to end: the containers' commands as local processes ------------
+    def run_local(self, spec, n=3):
+        results = os.path.join(self.tmp, "results")
+        rc, out, err = scale_out("local", "--spec", spec, "-n", str(n), "--results", results,
+                                 "--start-in", "2s", "--volley", VOLLEY, "-e", "NGINX=" + NGINX,
+                                 timeout=60, env=essential_path(self.tmp))
+        m = re.search(r"results in (\S+)", out)
+        self.assertTrue(m, out + err)
+        return rc, out, err, m.group(1)
+
+    def test_local_setup_once_exact_iterations_unique_rows(self):
+        rec = Recorder()
+        try:
+            d = self.spec_dir(SPEC.replace("@REC@", rec.url), "e2e")
+            rc, out, err, run = self.run_local(d)
+            reqs = rec.taken()
+        finally:
+            rec.stop()
+        self.assertEqual(rc, 0, out + err)
+        paths = [r["path"] for r in reqs]
+        self.assertEqual(paths.count("/token"), 1, paths)              # setup once
+        self.assertEqual(paths[0], "/token")
+        self.assertEqual(paths.count("/session/abc123"), 1, paths)     # teardown once, last
+        self.assertEqual(paths[-1], "/session/abc123")
+        work = [r for r in reqs if r["path"].startswith("/work")]
+        self.assertEqual(len(work), ROWS)
+        self.assertTrue(all(r["headers"].get("Authorization") == "Bearer abc123" for r in work))
+        ids = sorted(r["path"].split("=")[1] for r in work)
+        self.assertEqual(ids, ["u%02d" % i for i in range(ROWS)])      # each row once over all
+        with open(os.path.join(run, "summary.json")) as f:
+            s = yaml.safe_load(f)
+        self.assertEqual(s["metrics"]["iterations"]["count"], ROWS)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 2 * ROWS)
+        self.assertFalse(s["metrics"]["iterations"]["thresholds"]["count==%d" % ROWS])
+        shares = []
+        for i in range(3):
+            with open(os.path.join(run, "exit-%d" % i)) as f:
+                self.assertEqual(f.read().strip(), "99")   # count==31 fails on a slice
+            with open(os.path.join(run, "summary-%d.json" % i)) as f:
+                shares.append(yaml.safe_load(f)["metrics"]["iterations"]["count"])
+        self.assertEqual(sorted(shares), [10, 10, 11])
+        with open(os.path.join(run, "merge-exit")) as f:
+            self.assertEqual(f.read().strip(), "0")
+        self.assertIn('✓ iterations "count==%d": count=%d' % (ROWS, ROWS), out)
+        for job in ("setup", "runner-0", "runner-1", "runner-2", "merge", "teardown"):
+            self.assertRegex(out, r"-%s\s+exit 0 " % job)
+
+    def test_local_threshold_failing_only_in_aggregate(self):
+        d = self.spec_dir(PLAIN, "agg")
+        rc, out, err, run = self.run_local(d)
+        self.assertEqual(rc, 99, out + err)
+        for i in range(3):
+            with open(os.path.join(run, "exit-%d" % i)) as f:
+                self.assertEqual(f.read().strip(), "0")    # 10 or 11 < 20 alone
+        with open(os.path.join(run, "merge-exit")) as f:
+            self.assertEqual(f.read().strip(), "99")
+        self.assertIn('✗ iterations "count<20": count=%d' % ROWS, out)
+        self.assertRegex(out, r"-merge\s+exit 99 ")
+        self.assertNotIn("-setup ", out)                     # no setup: no setup Job
+        self.assertFalse(os.path.exists(os.path.join(run, "setup.json")))
+
+    def test_no_teardown_flag(self):
+        rec = Recorder()
+        try:
+            spec = self.write_spec("""
+                version: 1
+                setup:
+                  - http: { method: POST, url: "%s/token" }
+                scenarios:
+                  s: { executor: per-vu-iterations, vus: 1, iterations: 2, flow: [ { http: { url: "%s/work" } } ] }
+                teardown:
+                  - http: { method: DELETE, url: "%s/session" }
+                """ % ((rec.url,) * 3))
+            rc, out, err = self.volley("run", "-q", "--no-teardown", spec)
+            paths = [r["path"] for r in rec.taken()]
+        finally:
+            rec.stop()
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(paths, ["/token", "/work", "/work"])
+
+    # --- the image ----------------------------------------------------------
+    def test_dockerfile(self):
+        with open(DOCKERFILE) as f:
+            text = re.sub(r"\\\n", " ", f.read())
+        instrs = [l.split(None, 1) for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+        for word, _ in instrs:
+            self.assertIn(word, {"FROM", "ARG", "RUN", "WORKDIR", "COPY", "USER", "ENTRYPOINT", "CMD", "ENV"})
+        froms = [a for w, a in instrs if w == "FROM"]
+        self.assertEqual(froms[-1], "debian:bookworm-slim")
+        final = instrs[max(i for i, (w, _) in enumerate(instrs) if w == "FROM"):]
+        # the package cpack makes (CPACK_DEBIAN_FILE_NAME DEB-DEFAULT), by apt
+        with open(os.path.join(SOURCE, "CMakeLists.txt")) as f:
+            cmake = f.read()
+        self.assertRegex(cmake, r"set\(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT\)")
+        version = re.search(r"project\(volley VERSION (\S+)", cmake).group(1)
+        arch = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE, text=True).stdout.strip() \
+            if shutil.which("dpkg") else "amd64"
+        installs = [a for w, a in final if w == "RUN" and "apt-get install" in a]
+        self.assertEqual(len(installs), 1)
+        debs = re.findall(r"\./(volley_\S*\.deb)", installs[0])
+        self.assertTrue(debs and fnmatch.fnmatch("volley_%s_%s.deb" % (version, arch), debs[0]), installs)
+        builder = " ".join(a for w, a in instrs[:len(instrs) - len(final)] if w == "RUN")
+        self.assertIn("cpack -G DEB", builder)
+        self.assertIn("-DCMAKE_INSTALL_PREFIX=/usr", builder)
+        user = [a for w, a in final if w == "USER"]
+        self.assertTrue(user and user[-1].split(":")[0] not in ("0", "root"), user)
+        self.assertIn(("ENTRYPOINT", '["volley"]'), [(w, a.strip()) for w, a in final])
+        if not shutil.which("dpkg"):
+            return
+        # every library CMake looks for comes from a package the build stage installs
+        pcs = set()
+        for root, _, names in os.walk(SOURCE):
+            if "/build" in root or "/tests" in root or "/.tools" in root or "/examples" in root:
+                continue
+            for name in names:
+                if name == "CMakeLists.txt":
+                    with open(os.path.join(root, name)) as f:
+                        t = f.read()
+                    for mods in re.findall(r"pkg_check_modules\(\w+ [^)]*?IMPORTED_TARGET ([^)]*)\)", t):
+                        pcs.update(mods.split())
+                    pcs.update({"OpenSSL": "openssl", "ZLIB": "zlib"}[p]
+                               for p in re.findall(r"find_package\((OpenSSL|ZLIB)\b", t))
+        self.assertIn("libuv", pcs)
+        for pc in sorted(pcs):
+            p = subprocess.run(["pkg-config", "--variable=pcfiledir", pc], stdout=subprocess.PIPE, text=True)
+            path = os.path.join(p.stdout.strip(), pc + ".pc")
+            owner = subprocess.run(["dpkg", "-S", path], stdout=subprocess.PIPE, text=True).stdout
+            pkg = owner.split(":")[0]
+            self.assertTrue(pkg and re.search(r"\b%s\b" % re.escape(pkg), builder),
+                            "%s.pc is %s's: not installed in the Dockerfile's build stage" % (pc, pkg or "nobody"))
+
+
+if __name__ == "__main__":
+    unittest.main()
