@@ -65,6 +65,11 @@ size_t prw_label_name(char *out, size_t cap, const char *tag);
 
 /* ---- series (prw_series.c) ---- */
 
+/* A trend's values are kept while it has at most this many, so its stats
+ * are k6's exactly (the core's metrics.h does the same); past it, the
+ * core's histogram (hdr.h) gives them within 0.2%. */
+#define PRW_EXACT_MAX 4096u
+
 typedef struct prw_label {
     char *name, *value;
 } prw_label;
@@ -88,6 +93,8 @@ typedef struct prw_series {
     uint64_t count, nonzero;    /* rate; trend */
     double min, max;            /* trend (exact) */
     hdr_hist *hist;             /* trend, micro-units as the core's */
+    double *exact;              /* trend: its values while count <= PRW_EXACT_MAX */
+    bool sorted;                /* exact is in order */
     int64_t latest_ms;          /* newest sample time, ms */
     int64_t pushed_ms;          /* timestamp of the last batch it was in */
     bool changed;               /* a sample since that batch */
@@ -131,7 +138,7 @@ typedef struct prw_buf {
 int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series);
 /* The value a series sends: a trend's for the stat, in seconds when it
  * holds times (but count); the others' one value (stat unused). */
-double prw_series_value(const prw_series *s, const prw_stat *stat);
+double prw_series_value(prw_series *s, const prw_stat *stat);
 void prw_buf_free(prw_buf *b);
 
 /* ---- pushing (prw_push.c) ---- */

@@ -60,6 +60,7 @@ static void series_free(prw_series *s)
     free(s->names);
     free(s->key);
     free(s->hist);
+    free(s->exact);
     free(s);
 }
 
@@ -274,11 +275,11 @@ static int resolve(prw_table *t, uint32_t metric, const volley_tagset *ts, uint3
     return 0;
 }
 
-static void fold(prw_series *s, const volley_sample *x)
+static int fold(prw_series *s, const volley_sample *x)
 {
     double v = x->value;
     if (isnan(v))
-        return;
+        return 0;
     switch (s->type) {
     case VOLLEY_METRIC_COUNTER:
         s->sum += v;
@@ -299,6 +300,15 @@ static void fold(prw_series *s, const volley_sample *x)
             s->min = v;
         if (s->count == 0 || v > s->max)
             s->max = v;
+        if (s->count < PRW_EXACT_MAX) {
+            if (!s->exact && !(s->exact = malloc(PRW_EXACT_MAX * sizeof *s->exact)))
+                return -1;
+            s->exact[s->count] = v;
+            s->sorted = false;
+        } else if (s->exact) {
+            free(s->exact);
+            s->exact = NULL;
+        }
         s->count++;
         s->sum += v;
         /* micro-units, as the core records trends (hdr.h) */
@@ -311,6 +321,7 @@ static void fold(prw_series *s, const volley_sample *x)
     if (ms > s->latest_ms)
         s->latest_ms = ms;
     s->changed = true;
+    return 0;
 }
 
 int prw_table_add(prw_table *t, const volley_sample *x)
@@ -322,8 +333,7 @@ int prw_table_add(prw_table *t, const volley_sample *x)
     for (; t->alias[j].idx; j = (j + 1) & mask) {
         const struct prw_alias *a = &t->alias[j];
         if (a->ts == x->tags && a->metric == x->metric) {
-            fold(t->s[a->idx - 1], x);
-            return 0;
+            return fold(t->s[a->idx - 1], x);
         }
     }
     uint32_t idx;
@@ -333,11 +343,33 @@ int prw_table_add(prw_table *t, const volley_sample *x)
         return 0;
     t->alias[j] = (struct prw_alias){.ts = x->tags, .metric = x->metric, .idx = idx};
     t->alias_n++;
-    fold(t->s[idx - 1], x);
-    return 0;
+    return fold(t->s[idx - 1], x);
 }
 
-double prw_series_value(const prw_series *s, const prw_stat *stat)
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* k6's TrendSink.P: the value at rank p% of (n - 1), interpolated
+ * between its two neighbours. Sorts the values the first time after a
+ * change (the order they came in matters to nothing else). */
+static double exact_percentile(prw_series *s, double p)
+{
+    if (s->count == 1)
+        return s->exact[0];
+    if (!s->sorted) {
+        qsort(s->exact, s->count, sizeof *s->exact, dbl_cmp);
+        s->sorted = true;
+    }
+    double i = p / 100.0 * (double)(s->count - 1);
+    double lo = floor(i);
+    double j = s->exact[(size_t)lo], k = s->exact[(size_t)ceil(i)];
+    return j + (k - j) * (i - lo);
+}
+
+double prw_series_value(prw_series *s, const prw_stat *stat)
 {
     switch (s->type) {
     case VOLLEY_METRIC_COUNTER:
@@ -371,7 +403,8 @@ double prw_series_value(const prw_series *s, const prw_stat *stat)
     default: {
         double p = stat->kind == PRW_STAT_MED ? 50 : stat->pct;
         /* the ends are exact, as the summary's */
-        v = p <= 0 ? s->min : p >= 100 ? s->max : (double)hdr_percentile(s->hist, p) / 1000.0;
+        v = p <= 0 ? s->min : p >= 100 ? s->max : s->exact ? exact_percentile(s, p)
+                                                           : (double)hdr_percentile(s->hist, p) / 1000.0;
         if (v < s->min)
             v = s->min;
         if (v > s->max)
