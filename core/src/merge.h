@@ -6,7 +6,7 @@
  * percentiles come from the merged histogram, never averaged), every
  * threshold recorded in the files is judged again over the merged data,
  * and the end-of-test summary of the union is printed. Exit 0 when all
- * thresholds pass, 99 when one fails (as a run), 2 on a bad file.
+ * thresholds pass, 99 when one fails (as a run), 104 on a bad file.
  */
 #ifndef VOLLEY_MERGE_H
 #define VOLLEY_MERGE_H
