@@ -17,7 +17,7 @@ static volley_metric_contains contains_of(const rr_series *d)
            : d->contains == RR_DATA ? VOLLEY_CONTAINS_DATA : VOLLEY_CONTAINS_DEFAULT;
 }
 
-static void fmt_judged(const merged *m, size_t i, char *buf, size_t cap)
+void merge_fmt_judged(const merged *m, size_t i, char *buf, size_t cap)
 {
     const rr_threshold *t = &m->in[0].thresholds[i];
     const th_expr *e = &m->expr[i];
@@ -129,9 +129,22 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
 {
     fprintf(out, "\n     merged: %zu result%s of spec \"%s\"\n", m->n_in, m->n_in == 1 ? "" : "s",
             m->in[0].spec_name ? m->in[0].spec_name : "");
-    for (size_t i = 0; i < m->n_in; i++)
-        fprintf(out, "       %s (%.1fs, exit %d)\n", m->in[i].path, m->in[i].duration_s,
-                m->in[i].exit_code);
+    for (size_t i = 0; i < m->n_in; i++) {
+        if (m->in[i].complete)
+            fprintf(out, "       %s (%.1fs, exit %d)\n", m->in[i].path, m->in[i].duration_s,
+                    m->in[i].exit_code);
+        else
+            fprintf(out, "       %s (%.1fs, died: no end line)\n", m->in[i].path, m->in[i].duration_s);
+    }
+    if (m->n_partial)
+        fprintf(out, "     ⚠ partial: %zu run%s died (no end line): merged what %s windows hold\n",
+                m->n_partial, m->n_partial == 1 ? "" : "s", m->n_partial == 1 ? "its" : "their");
+    for (size_t i = 0; i < m->n_s; i++)
+        if (m->s[i].hist_short)
+            fprintf(out, "     ⚠ %s: percentiles leave out the runs that died (their windows have "
+                    "no histograms: --result-histograms)\n", m->s[i].def->key);
+    if (*m->seg_warn)
+        fprintf(out, "     ⚠ %s\n", m->seg_warn);
     fputc('\n', out);
     const char *last_group = NULL;
     for (size_t i = 0; i < m->n_checks; i++) {
@@ -204,7 +217,8 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
             m->iter_interrupted);
     const result *r0 = &m->in[0];
     if (r0->n_thresholds)
-        fprintf(out, "\n     thresholds over the merged data:\n");
+        fprintf(out, "\n     thresholds over the merged data%s:\n",
+                m->n_partial ? " (partial: a run died)" : "");
     for (size_t i = 0; i < r0->n_thresholds; i++) {
         const rr_threshold *t = &r0->thresholds[i];
         char why[160];
@@ -213,12 +227,15 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
         else if (m->v[i] == TH_NO_DATA)
             snprintf(why, sizeof why, "no data");
         else
-            fmt_judged(m, i, why, sizeof why);
+            merge_fmt_judged(m, i, why, sizeof why);
         fprintf(out, "       %s %s \"%s\": %s\n",
                 m->v[i] == TH_PASS ? "✓" : m->expr[i].relative ? "-" : "✗", t->key, t->expr, why);
     }
     if (failed)
         fprintf(out, "\n     ✗ %zu of %zu thresholds failed\n", failed, r0->n_thresholds);
+    if (m->n_partial)
+        fprintf(out, "\n     verdict: %s, partial (%zu of %zu runs without an end line)\n",
+                failed ? "fail" : "pass", m->n_partial, m->n_in);
     fputc('\n', out);
 }
 
@@ -279,6 +296,12 @@ int merge_export_json(const char *path, const merged *m, const mseries **list, s
         "run", "spec", m->in[0].spec_name ? m->in[0].spec_name : "", "merged", files,
         "duration_s", m->duration_s, "exit_code", failed ? MERGE_FAIL : 0,
         "thresholds", "total", (json_int_t)m->in[0].n_thresholds, "failed", (json_int_t)failed);
+    json_t *run = json_object_get(doc, "run");
+    if (run) {
+        json_object_set_new(run, "partial", json_boolean(m->n_partial > 0));
+        if (*m->seg_warn)
+            json_object_set_new(run, "warnings", json_pack("[s]", m->seg_warn));
+    }
     int rc = doc ? json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15)) : -1;
     json_decref(doc);
     if (rc != 0) {
