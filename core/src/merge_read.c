@@ -36,7 +36,7 @@ static int same_spec(const result *a, const result *b, char *err, size_t cap)
                  "spec \"%s\" cannot be merged", a->path, b->path, na);
         return -1;
     }
-    if (a->hist_scale != b->hist_scale) {
+    if (a->hist_scale > 0 && b->hist_scale > 0 && a->hist_scale != b->hist_scale) {
         snprintf(err, cap, "%s and %s have different histogram scales", a->path, b->path);
         return -1;
     }
