@@ -151,9 +151,6 @@ static json_t *meta_line(const merged *m)
                           HDR_MAX_LOG2, "scale", (int)(r0->hist_scale > 0 ? r0->hist_scale : 1000),
                           "metrics", metrics, "series", series, "scenarios", scs,
                           "thresholds", ths, "merged", files);
-    /* a union of some segments of one sequence is still a part */
-    if (o && *m->seg_warn && r0->sequence)
-        json_object_set_new(o, "sequence", json_string(r0->sequence));
     return o;
 }
 
