@@ -213,6 +213,15 @@ class MergeTest(VolleyCase):
             self.assertEqual(json.load(f)["metrics"]["http_reqs"]["thresholds"], {"count<300": {"ok": False}})
         end = self.read_ndjson(o["ndjson"])[-1]
         self.assertEqual((end["verdict"], end["exit_code"]), ("fail", 99))
+        # --report alone: from a temporary merged result, removed after
+        tmpdir = os.path.join(self.tmp, "tmpdir")
+        os.makedirs(tmpdir)
+        html = os.path.join(self.tmp, "alone.html")
+        rc, out, err = self.volley("merge", "--report", html, *files, env={"TMPDIR": tmpdir})
+        self.assertEqual(rc, 99, out + err)
+        with open(html) as f:
+            self.assertIn('<td class="num">count=400</td>', f.read())
+        self.assertEqual(os.listdir(tmpdir), [])
         # only junit takes a merge's verdicts
         rc, out, err = self.volley("merge", "--out", "json-out=x.ndjson", *files)
         self.assertEqual(rc, 104, out + err)
