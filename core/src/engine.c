@@ -362,7 +362,6 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;
     windows_detach_threads(&e.win);
-    core->engine = NULL;
     engine_loop_close(&e.main_loop);
 
     engine_main_flush(&e, false);
@@ -395,6 +394,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
     }
 out_outputs:
     finish_outputs(&e, res, NULL);
+    /* Only now: what outputs warn about in close() (a remote that lost
+     * pushes) is a line of the summary too. */
+    core->engine = NULL;
 out:
     for (int i = 0; e.workers && i < e.n_planned; i++)
         engine_worker_free(&e.workers[i]);

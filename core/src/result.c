@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <openssl/evp.h>
+
 #include "engine.h"
 #include "stages.h"
 #include "summary.h"
@@ -189,6 +191,28 @@ static const char *series_kind(const series_def *sd)
     return sd->n_filters ? "submetric" : "metric";
 }
 
+/* The sha256 of the spec file's bytes into out (64 hex digits), so
+ * `volley merge` knows runs of one spec; "" when it cannot be read. */
+static void spec_sha256(const char *path, char out[65])
+{
+    out[0] = '\0';
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    if (!fp)
+        return;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+    unsigned char buf[8192], md[EVP_MAX_MD_SIZE];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0)
+        ok = EVP_DigestUpdate(c, buf, n) == 1;
+    unsigned len = 0;
+    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(c, md, &len) == 1;
+    for (unsigned i = 0; ok && i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    EVP_MD_CTX_free(c);
+    fclose(fp);
+}
+
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                        int64_t start_unix_ns, uint64_t seed, int workers, int cores,
                        double window_s)
@@ -239,13 +263,15 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                                              (json_int_t)t->series, "expr", t->source,
                                              "abort_on_fail", t->abort_on_fail));
     }
+    char sha[65];
+    spec_sha256(s->path, sha);
     json_t *hist = json_pack("{s:s, s:i, s:i, s:i}", "geometry", "volley-hdr-1", "half_log2",
                              HDR_HALF_LOG2, "max_log2", HDR_MAX_LOG2, "scale", 1000);
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s}, s:o, s:s, s:I, s:I, s:i, s:i, "
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:i, s:i, "
                           "s:o, s:f, s:o, s:o, s:o, s:o, s:o}",
                           "type", "meta", "format", "volley-result", "version", 1,
                           "volley", VOLLEY_VERSION, "spec", "name", s->name ? s->name : "",
-                          "path", s->path ? s->path : "", "command", cmd, "start", start,
+                          "path", s->path ? s->path : "", "sha256", sha, "command", cmd, "start", start,
                           "start_unix_ms", (json_int_t)(start_unix_ns / 1000000),
                           "seed", (json_int_t)seed, "workers", workers, "cores", cores,
                           "run_tags", tags, "window_s", window_s, "hist", hist,

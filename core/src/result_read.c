@@ -128,6 +128,13 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
     r->volley = get_str(o, "volley");
     r->spec_name = get_str(spec, "name");
     r->spec_path = get_str(spec, "path");
+    if (json_is_string(json_object_get(spec, "sha256")) &&
+        *json_string_value(json_object_get(spec, "sha256")))
+        r->spec_sha256 = get_str(spec, "sha256");
+    if (json_is_string(json_object_get(o, "segment")))
+        r->segment = get_str(o, "segment");
+    if (json_is_string(json_object_get(o, "sequence")))
+        r->sequence = get_str(o, "sequence");
     r->start = get_str(o, "start");
     r->start_unix_ms = get_num(o, "start_unix_ms", 0);
     json_t *seed = json_object_get(o, "seed");
@@ -386,6 +393,28 @@ static int keep_merged(reader *rd, size_t si, const hdr_hist *h)
     return 0;
 }
 
+/* A window's own histogram ("h"), kept beside its stat (volley merge
+ * adds windows of several runs exactly). */
+static int window_hist(reader *rd, rr_stat *st, json_t *h)
+{
+    if (!rd->geometry_ok || !json_is_array(h))
+        return 0;
+    size_t n = json_array_size(h);
+    if (!(st->h = calloc(1, sizeof *st->h)) || (n && !(st->h->s = malloc(n * sizeof *st->h->s))))
+        return fail(rd, "out of memory");
+    size_t i;
+    json_t *pair;
+    json_array_foreach(h, i, pair) {
+        /* merge_hist checked each pair */
+        rr_slot *x = &st->h->s[st->h->n++];
+        x->slot = (uint32_t)json_integer_value(json_array_get(pair, 0));
+        x->count = (uint64_t)json_integer_value(json_array_get(pair, 1));
+        st->h->total += x->count;
+    }
+    qsort(st->h->s, st->h->n, sizeof *st->h->s, cmp_slot);
+    return 0;
+}
+
 static int read_window(reader *rd, json_t *o, const id_map *ids)
 {
     result *r = rd->r;
@@ -418,6 +447,8 @@ static int read_window(reader *rd, json_t *o, const id_map *ids)
             read_stat(v, st);
             json_t *h = json_object_get(v, "h");
             if (h && merge_hist(rd, (uint32_t)si, h) != 0)
+                return -1;
+            if (h && window_hist(rd, st, h) != 0)
                 return -1;
         }
         qsort(w->s, w->n, sizeof *w->s, cmp_stat);
@@ -735,6 +766,9 @@ void result_free(result *r)
     free(r->volley);
     free(r->spec_name);
     free(r->spec_path);
+    free(r->spec_sha256);
+    free(r->segment);
+    free(r->sequence);
     free(r->start);
     free(r->end_time);
     for (size_t i = 0; i < r->n_command; i++)
@@ -761,8 +795,14 @@ void result_free(result *r)
         free(t->judged);
     }
     free(r->thresholds);
-    for (size_t i = 0; i < r->n_windows; i++)
+    for (size_t i = 0; i < r->n_windows; i++) {
+        for (size_t k = 0; k < r->windows[i].n; k++)
+            if (r->windows[i].s[k].h) {
+                free(r->windows[i].s[k].h->s);
+                free(r->windows[i].s[k].h);
+            }
         free(r->windows[i].s);
+    }
     free(r->windows);
     free(r->abort_reason);
     free(r->verdict);

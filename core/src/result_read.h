@@ -40,6 +40,7 @@ typedef struct rr_stat {
     uint32_t has;        /* RR_HAS_* */
     double n, sum, nz, min, max, avg, last;
     double p[RR_NP];     /* p50, p90, p95, p99 */
+    struct rr_hist *h;   /* a window's histogram (--result-histograms), or NULL */
 } rr_stat;
 
 typedef struct rr_tag {
@@ -106,6 +107,8 @@ typedef struct rr_check {
 typedef struct result {
     char *path;
     char *volley, *spec_name, *spec_path, *start, *end_time;
+    char *spec_sha256;       /* meta spec.sha256, NULL in older files */
+    char *segment, *sequence;   /* meta (--execution-segment), NULL without */
     char **command;
     size_t n_command;
     double start_unix_ms, window_s;

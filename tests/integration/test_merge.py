@@ -6,11 +6,14 @@ merged data: one that fails in each run alone passes in the union, one
 that passes alone fails it."""
 import json
 import os
+import re
+import subprocess
 import sys
 import unittest
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from volleytest import VolleyCase  # noqa: E402
+from volleytest import NGINX, VOLLEY, VolleyCase  # noqa: E402
 
 SPEC = """
     version: 1
@@ -26,6 +29,23 @@ SPEC = """
               - { name: status is 200, status: 200 }
     thresholds:
       http_reqs: ["%s"]
+      http_req_duration: ["p(95)<5000"]
+"""
+
+TIMED = """
+    version: 1
+    name: timed
+    scenarios:
+      main:
+        executor: constant-arrival-rate
+        rate: 100
+        duration: 2s
+        pre_allocated_vus: 4
+        flow:
+          - http: { name: api, url: "${env.NGINX}/fast" }
+            check:
+              - { name: status is 200, status: 200 }
+    thresholds:
       http_req_duration: ["p(95)<5000"]
 """
 
@@ -124,9 +144,224 @@ class MergeTest(VolleyCase):
         rc, out, err, _ = self.merge(files[0][0], cut)
         self.assertEqual(rc, 104, out + err)
         self.assertIn("no end line", err)
+        self.assertIn("cut.ndjson", err)
         rc, out, err, _ = self.merge()
         self.assertEqual(rc, 104, out + err)
         self.assertIn("at least one RESULT", err)
+
+    def outputs(self, files, *extra):
+        """merge with every output; their paths."""
+        o = {k: os.path.join(self.tmp, "m." + k) for k in ("json", "xml", "html", "ndjson")}
+        for p in o.values():
+            if os.path.exists(p):
+                os.remove(p)
+        rc, out, err = self.volley("merge", "--summary-json", o["json"], "--out", "junit=" + o["xml"],
+                                   "--report", o["html"], "--result", o["ndjson"], *extra, *files)
+        return rc, out, err, o
+
+    def test_outputs_of_the_union(self):
+        files = [f[0] for f in self.two_runs("outs", "count>300", 99)]
+        rc, out, err, o = self.outputs(files)
+        self.assertEqual(rc, 0, out + err)
+        with open(o["json"]) as f:
+            sj = json.load(f)
+        # handleSummary's shape, as volley run --summary-json writes it
+        self.assertEqual(sj["metrics"]["http_reqs"]["type"], "counter")
+        self.assertEqual(sj["metrics"]["http_reqs"]["values"]["count"], 400)
+        self.assertEqual(sj["metrics"]["http_reqs"]["thresholds"], {"count>300": {"ok": True}})
+        self.assertEqual(sj["root_group"]["checks"][0]["name"], "status is 200")
+        self.assertEqual(sj["root_group"]["checks"][0]["passes"], 400)
+        self.assertEqual(sj["options"]["summaryTrendStats"], ["avg", "min", "med", "max", "p(90)", "p(95)"])
+        # junit: one testcase per threshold and check, none failed
+        suite = ET.parse(o["xml"]).getroot().find("testsuite")
+        cases = {c.get("name"): c for c in suite.iter("testcase")}
+        self.assertIn("count>300", cases)
+        self.assertIn("status is 200", cases)
+        self.assertIsNone(cases["count>300"].find("failure"))
+        self.assertEqual(suite.get("failures"), "0")
+        # the report of the union
+        with open(o["html"]) as f:
+            html = f.read()
+        self.assertIn("<html", html)
+        self.assertIn('<td class="num">count=400</td>', html)
+        # the merged result file: report and merge read it as a run's
+        rc, out, err = self.volley("report", o["ndjson"], "-o", os.path.join(self.tmp, "again.html"))
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err, s = self.merge(o["ndjson"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
+        self.assertEqual(s["root_group"]["checks"]["status is 200"]["passes"], 400)
+        rc, out, err, s = self.merge(o["ndjson"], files[0])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 600)
+        # p95 of the re-merge is the p95 of the histogram the merged file keeps
+        rc, out, err, s1 = self.merge(*files)
+        rc, out, err, s2 = self.merge(o["ndjson"])
+        self.assertEqual(s1["metrics"]["http_req_duration"]["p(95)"], s2["metrics"]["http_req_duration"]["p(95)"])
+
+    def test_junit_fails_as_the_merge(self):
+        files = [f[0] for f in self.two_runs("jfail", "count<300", 0)]   # passes alone
+        rc, out, err, o = self.outputs(files)
+        self.assertEqual(rc, 99, out + err)
+        suite = ET.parse(o["xml"]).getroot().find("testsuite")
+        cases = {c.get("name"): c for c in suite.iter("testcase")}
+        fail = cases["count<300"].find("failure")
+        self.assertIsNotNone(fail)
+        self.assertIn("400", fail.get("message", "") + (fail.text or ""))
+        self.assertIsNone(cases["p(95)<5000"].find("failure"))
+        with open(o["json"]) as f:
+            self.assertEqual(json.load(f)["metrics"]["http_reqs"]["thresholds"], {"count<300": {"ok": False}})
+        end = self.read_ndjson(o["ndjson"])[-1]
+        self.assertEqual((end["verdict"], end["exit_code"]), ("fail", 99))
+        # --report alone: from a temporary merged result, removed after
+        tmpdir = os.path.join(self.tmp, "tmpdir")
+        os.makedirs(tmpdir)
+        html = os.path.join(self.tmp, "alone.html")
+        rc, out, err = self.volley("merge", "--report", html, *files, env={"TMPDIR": tmpdir})
+        self.assertEqual(rc, 99, out + err)
+        with open(html) as f:
+            self.assertIn('<td class="num">count=400</td>', f.read())
+        self.assertEqual(os.listdir(tmpdir), [])
+        # only junit takes a merge's verdicts
+        rc, out, err = self.volley("merge", "--out", "json-out=x.ndjson", *files)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("only junit", err)
+
+    def test_timeline_windows_add_up(self):
+        """Two runs at once (2 s each): the merged windows' counts add up to
+        the end totals and to the runs' own; windows with histograms are
+        added slot by slot."""
+        spec = self.write_spec(TIMED, "timed.yaml")
+        res = [os.path.join(self.tmp, "t%d.ndjson" % i) for i in range(2)]
+        env = dict(os.environ, NGINX=NGINX)
+        procs = [subprocess.Popen([VOLLEY, "run", "-q", "--result-histograms", "--result", r, spec], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for r in res]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        rc, out, err, o = self.outputs(res)
+        self.assertEqual(rc, 0, out + err)
+        lines = self.read_ndjson(o["ndjson"])
+        meta, windows, end = lines[0], lines[1:-1], lines[-1]
+        self.assertEqual(meta["type"], "meta")
+        self.assertEqual(end["type"], "end")
+        self.assertGreaterEqual(len(windows), 2)
+        ids = {s["key"]: str(s["id"]) for s in meta["series"]}
+        runs = [self.read_ndjson(r) for r in res]
+        for key in ("http_reqs", "http_req_duration", "checks"):
+            sid = ids[key]
+            in_windows = sum(w["s"].get(sid, {}).get("n", 0) for w in windows)
+            self.assertEqual(in_windows, end["totals"][sid]["n"], key)
+            own = 0
+            for r in runs:
+                rid = {s["key"]: str(s["id"]) for s in r[0]["series"]}[key]
+                own += r[-1]["totals"][rid]["n"]
+            self.assertEqual(in_windows, own, key)
+        # the windows' histograms were added: each has as many values as n
+        sid = ids["http_req_duration"]
+        for w in windows:
+            st = w["s"].get(sid)
+            if st:
+                self.assertEqual(sum(c for _, c in st["h"]), st["n"])
+                self.assertLessEqual(st["p"]["50"], st["p"]["99"])
+        # windows are on the earliest start's clock, in order
+        t0s = [w["t0"] for w in windows]
+        self.assertEqual(t0s, sorted(t0s))
+        self.assertEqual(meta["start_unix_ms"], min(r[0]["start_unix_ms"] for r in runs))
+
+    def edit_meta(self, path, out, **fields):
+        """A copy of a result file with its meta line changed (None: removed)."""
+        lines = self.read_ndjson(path)
+        for k, v in fields.items():
+            target = lines[0]
+            if k == "sha256":
+                target = lines[0]["spec"]
+            if v is None:
+                target.pop(k, None)
+            else:
+                target[k] = v
+        dst = os.path.join(self.tmp, out)
+        with open(dst, "w") as f:
+            for line in lines:
+                f.write(json.dumps(line) + "\n")
+        return dst
+
+    def test_spec_hash(self):
+        files = [f[0] for f in self.two_runs("hash", "count>300", 99)]
+        meta = self.read_ndjson(files[0])[0]
+        self.assertRegex(meta["spec"]["sha256"], r"^[0-9a-f]{64}$")
+        # the spec changed between the runs (same name, same thresholds)
+        spec = os.path.join(self.tmp, "hash.yaml")
+        with open(spec, "a") as f:
+            f.write("# edited\n")
+        other = os.path.join(self.tmp, "hash-edited.ndjson")
+        rc, out, err = self.volley("run", "-q", "--result", other, spec)
+        self.assertEqual(rc, 99, out + err)
+        self.assertNotEqual(self.read_ndjson(other)[0]["spec"]["sha256"], meta["spec"]["sha256"])
+        rc, out, err, _ = self.merge(files[0], other)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("different specs", err)
+        self.assertIn(files[0], err)
+        self.assertIn(other, err)
+        # a file without the hash (an older volley): name and thresholds decide
+        old = self.edit_meta(other, "old.ndjson", sha256=None)
+        rc, out, err, s = self.merge(files[0], old)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
+
+    def test_dead_run(self):
+        files = [f[0] for f in self.two_runs("dead", "count>300", 99)]
+        cut = os.path.join(self.tmp, "dead-cut.ndjson")
+        with open(files[1]) as f:
+            lines = f.readlines()
+        with open(cut, "w") as f:
+            f.writelines(lines[:-1])
+        rc, out, err, _ = self.merge(files[0], cut)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("dead-cut.ndjson: no end line", err)
+        self.assertIn("--allow-partial", err)
+        res = os.path.join(self.tmp, "partial.ndjson")
+        rc, out, err, s = self.merge("--allow-partial", "--result", res, files[0], cut)
+        self.assertIn(rc, (0, 99), out + err)
+        self.assertIn("partial: 1 run died", out)
+        self.assertIn("died: no end line", out)
+        self.assertIn("verdict: %s, partial" % ("pass" if rc == 0 else "fail"), out)
+        self.assertTrue(s["run"]["partial"])
+        # what the dead run's windows hold is merged: its requests count
+        in_windows = 0
+        lines = self.read_ndjson(cut)
+        sid = {x["key"]: str(x["id"]) for x in lines[0]["series"]}["http_reqs"]
+        for w in lines[1:]:
+            in_windows += w["s"].get(sid, {}).get("n", 0)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 200 + in_windows)
+        self.assertTrue(self.read_ndjson(res)[-1]["partial"])
+
+    def test_segments(self):
+        files = [f[0] for f in self.two_runs("seg", "count>300", 99)]
+        seq = "0,1/3,2/3,1"
+        a = self.edit_meta(files[0], "seg-a.ndjson", segment="0:1/3", sequence=seq)
+        b = self.edit_meta(files[1], "seg-b.ndjson", segment="2/3:1", sequence=seq)
+        b2 = self.edit_meta(files[1], "seg-b2.ndjson", segment="0:1/3", sequence=seq)
+        c = self.edit_meta(files[1], "seg-c.ndjson", segment="1/2:1", sequence="0,1/2,1")
+        # the same instance twice
+        rc, out, err, _ = self.merge(a, b2)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("both ran execution segment 0:1/3", err)
+        self.assertIn("seg-a.ndjson", err)
+        self.assertIn("seg-b2.ndjson", err)
+        # a segment missing: a warning, the exit code as without segments
+        rc, out, err, s = self.merge(a, b)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("merged 2 of 3 segments: 1/3:2/3 missing", out)
+        self.assertEqual(s["run"]["warnings"], ["merged 2 of 3 segments: 1/3:2/3 missing"])
+        # different sequences
+        rc, out, err, _ = self.merge(a, c)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("different sequences", err)
+        # a segment and a whole run
+        rc, out, err, _ = self.merge(a, files[1])
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("without one", err)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,90 @@
+/*
+ * merge_read: the files of `volley merge`, read (result_read.c) and
+ * checked: result files (not json-out's points), each with its end line
+ * (unless --allow-partial), all of one spec, their execution segments
+ * (merge_seg.c) neither twice nor of different sequences.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "merge_int.h"
+#include "merge_seg.h"
+
+/* The files must be runs of one spec: the same spec file (sha256), and
+ * the same name and thresholds (all a file without the hash has). */
+static int same_spec(const result *a, const result *b, char *err, size_t cap)
+{
+    if (a->spec_sha256 && b->spec_sha256 && strcmp(a->spec_sha256, b->spec_sha256) != 0) {
+        snprintf(err, cap, "%s and %s are runs of different specs (their spec files' sha256 "
+                 "differ: %.12s..., %.12s...): merge only runs of one spec", a->path, b->path,
+                 a->spec_sha256, b->spec_sha256);
+        return -1;
+    }
+    const char *na = a->spec_name ? a->spec_name : "", *nb = b->spec_name ? b->spec_name : "";
+    if (strcmp(na, nb) != 0) {
+        snprintf(err, cap, "%s is a run of spec \"%s\", %s of spec \"%s\": merge only runs of one spec",
+                 b->path, nb, a->path, na);
+        return -1;
+    }
+    bool same = a->n_thresholds == b->n_thresholds;
+    for (size_t i = 0; same && i < a->n_thresholds; i++)
+        same = strcmp(a->thresholds[i].key, b->thresholds[i].key) == 0 &&
+               strcmp(a->thresholds[i].expr, b->thresholds[i].expr) == 0;
+    if (!same) {
+        snprintf(err, cap, "%s and %s have different thresholds: runs of different versions of "
+                 "spec \"%s\" cannot be merged", a->path, b->path, na);
+        return -1;
+    }
+    if (a->hist_scale > 0 && b->hist_scale > 0 && a->hist_scale != b->hist_scale) {
+        snprintf(err, cap, "%s and %s have different histogram scales", a->path, b->path);
+        return -1;
+    }
+    return 0;
+}
+
+int merge_read(merged *m, const char *const *paths, size_t n_paths)
+{
+    char err[1024];
+    m->in = calloc(n_paths, sizeof *m->in);
+    if (!m->in) {
+        fprintf(stderr, "volley merge: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n_paths; i++) {
+        int rc = result_read(paths[i], &m->in[i], err, sizeof err);
+        m->n_in = i + 1;
+        if (rc != 0) {
+            fprintf(stderr, "volley merge: %s\n", err);
+            return -1;
+        }
+        const result *r = &m->in[i];
+        if (r->raw) {
+            fprintf(stderr, "volley merge: %s: json-out NDJSON, not a result file: merge needs "
+                    "files of volley run --result\n", paths[i]);
+            return -1;
+        }
+        if (!r->complete && !m->allow_partial) {
+            fprintf(stderr, "volley merge: %s: no end line (the run died): merge needs every "
+                    "run's end line (--allow-partial merges what its windows hold)\n", paths[i]);
+            return -1;
+        }
+        m->n_partial += !r->complete;
+        if (i > 0 && same_spec(&m->in[0], r, err, sizeof err) != 0) {
+            fprintf(stderr, "volley merge: %s\n", err);
+            return -1;
+        }
+    }
+    merge_seg_in *seg = calloc(n_paths, sizeof *seg);
+    if (!seg) {
+        fprintf(stderr, "volley merge: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n_paths; i++)
+        seg[i] = (merge_seg_in){m->in[i].path, m->in[i].segment, m->in[i].sequence};
+    int rc = merge_seg_check(seg, n_paths, m->seg_warn, sizeof m->seg_warn, err, sizeof err);
+    free(seg);
+    if (rc != 0)
+        fprintf(stderr, "volley merge: %s\n", err);
+    return rc;
+}
