@@ -300,8 +300,58 @@ class ScaleOutTest(VolleyCase):
             self.assertEqual(f.read().strip(), "99")
         self.assertIn('✗ iterations "count<20": count=%d' % ROWS, out)
         self.assertRegex(out, r"-merge\s+exit 99 ")
+        # the merge's other outputs: JUnit with the failed threshold, the
+        # report, handleSummary's data and the merged timeline
+        with open(os.path.join(run, "junit.xml")) as f:
+            junit = f.read()
+        self.assertRegex(junit, r'<testcase classname="plain.iterations" name="count&lt;20"[^>]*>\s*<failure')
+        with open(os.path.join(run, "report.html")) as f:
+            self.assertIn("<html", f.read(4096).lower())
+        with open(os.path.join(run, "summary-data.json")) as f:
+            self.assertEqual(yaml.safe_load(f)["metrics"]["iterations"]["values"]["count"], ROWS)
+        end = self.read_ndjson(os.path.join(run, "merged.ndjson"))[-1]
+        self.assertEqual((end["type"], end["exit_code"]), ("end", 99))
         self.assertNotIn("-setup ", out)                     # no setup: no setup Job
         self.assertFalse(os.path.exists(os.path.join(run, "setup.json")))
+
+    def test_merge_command_with_an_instance_missing(self):
+        """The merge Job's command alone (from the rendered manifest): one
+        instance interrupted (105) and one that wrote nothing (103): what
+        there is gets merged and the Job exits with the worst code."""
+        docs = self.render(self.spec_dir(PLAIN, "partial"), 3)
+        (merge,) = [x for x in docs if x["kind"] == "Job" and x["metadata"]["name"].endswith("-merge")]
+        spec = os.path.join(self.tmp, "partial", "spec.yaml")
+        out = os.path.join(self.tmp, "vol", "r1")
+        os.makedirs(out)
+        for i, code in ((0, 0), (1, 105)):
+            rc, o, e = self.volley("run", "-q", "--execution-segment", "%d/3:%d/3" % (i, i + 1),
+                                   "--execution-segment-sequence", "0,1/3,2/3,1",
+                                   "--result", os.path.join(out, "result-%d.ndjson" % i), spec)
+            self.assertEqual(rc, 0, o + e)
+            with open(os.path.join(out, "exit-%d" % i), "w") as f:
+                f.write("%d\n" % code)
+        with open(os.path.join(out, "exit-2"), "w") as f:
+            f.write("103\n")
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        os.symlink(os.path.abspath(VOLLEY), os.path.join(bindir, "volley"))
+        env = dict(os.environ, VOLLEY_RESULTS=os.path.join(self.tmp, "vol"), VOLLEY_RUN="r1",
+                   VOLLEY_INSTANCES="3", VOLLEY_WAIT="5", PATH=bindir + os.pathsep + os.environ["PATH"])
+        p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
+        self.assertIn("instance 2: exit 103, no result file", p.stderr)
+        self.assertIn("the merge covers 2 of 3", p.stderr)
+        self.assertRegex(p.stdout, r"merged 2 of 3 segments: 2/3:1 missing")
+        with open(os.path.join(out, "merge-exit")) as f:
+            self.assertEqual(f.read().strip(), "99")   # 11 + 10 iterations: count<20 fails
+        # nothing at all within VOLLEY_WAIT: 103 and the instance named
+        os.remove(os.path.join(out, "exit-1"))
+        env["VOLLEY_WAIT"] = "1"
+        p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
+        self.assertIn("instance 1 wrote no", p.stderr)
 
     def test_no_teardown_flag(self):
         rec = Recorder()
@@ -352,7 +402,7 @@ class ScaleOutTest(VolleyCase):
         if not shutil.which("dpkg"):
             return
         # every library CMake looks for comes from a package the build stage installs
-        pcs = set()
+        pcs, progs = set(), set()
         for root, _, names in os.walk(SOURCE):
             if "/build" in root or "/tests" in root or "/.tools" in root or "/examples" in root:
                 continue
@@ -364,7 +414,17 @@ class ScaleOutTest(VolleyCase):
                         pcs.update(mods.split())
                     pcs.update({"OpenSSL": "openssl", "ZLIB": "zlib"}[p]
                                for p in re.findall(r"find_package\((OpenSSL|ZLIB)\b", t))
+                    progs.update(re.findall(r"find_program\(\w+ ([\w.+-]+)\)", t))
         self.assertIn("libuv", pcs)
+        for prog in sorted(progs):
+            path = shutil.which(prog)
+            self.assertTrue(path, "%s (a find_program of CMake) is not on this machine: tools/setup" % prog)
+            owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True).stdout or \
+                subprocess.run(["dpkg", "-S", path], stdout=subprocess.PIPE, text=True).stdout
+            pkg = owner.split(":")[0]
+            self.assertTrue(pkg and re.search(r"\b%s\b" % re.escape(pkg), builder),
+                            "%s is %s's: not installed in the Dockerfile's build stage" % (prog, pkg or "nobody"))
         for pc in sorted(pcs):
             p = subprocess.run(["pkg-config", "--variable=pcfiledir", pc], stdout=subprocess.PIPE, text=True)
             path = os.path.join(p.stdout.strip(), pc + ".pc")
