@@ -372,6 +372,41 @@ class ScaleOutTest(VolleyCase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(paths, ["/token", "/work", "/work"])
 
+    # --- docs/scale-out.md ----------------------------------------------------
+    def test_doc_examples(self):
+        with open(os.path.join(SOURCE, "docs", "scale-out.md")) as f:
+            doc = f.read()
+        blocks = re.findall(r"^```(\w+)\n(.*?)^```", doc, re.S | re.M)
+        ymls = [yaml.safe_load(b) for kind, b in blocks if kind == "yaml"]
+        (wf,) = [y for y in ymls if "jobs" in y]
+        n = int(wf["env"]["N"])
+        self.assertEqual(wf["jobs"]["load"]["strategy"]["matrix"]["index"], list(range(n)))
+        load = " ".join(s.get("run", "") for s in wf["jobs"]["load"]["steps"])
+        for opt in ("--execution-segment \"$i/$N:$((i + 1))/$N\"", "--start-at", "--setup-data", "--no-teardown",
+                    "--result"):
+            self.assertIn(opt, load)
+        self.assertEqual(wf["jobs"]["merge"]["needs"], ["prepare", "load"])
+        (pod,) = [y for y in ymls if y.get("kind") == "Pod"]
+        self.assertEqual(pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "volley-results")
+        shells = [b for kind, b in blocks if kind == "sh"]
+        for b in shells:
+            p = subprocess.run(["bash", "-n"], input=b, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr + b)
+        # every volley option the examples use is volley's
+        rc, usage, _ = self.volley("--help")
+        text = "\n".join(shells) + "\n".join(s.get("run", "") for j in wf["jobs"].values() for s in j["steps"])
+        text = re.sub(r"\\\n", " ", text)
+        for line in text.splitlines():
+            m = re.search(r"\bvolley (run|merge|setup|teardown)\b(.*)", line)
+            if m:
+                for opt in re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", m.group(2)):
+                    self.assertIn(opt, usage, line)
+        with open(SCALE_OUT) as f:
+            launcher = f.read()
+        for opt in re.findall(r"tools/scale-out (?:k8s|local)[^\n]*", doc):
+            for o in re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", opt):
+                self.assertIn('"%s"' % o, launcher, opt)
+
     # --- the image ----------------------------------------------------------
     def test_dockerfile(self):
         with open(DOCKERFILE) as f:
