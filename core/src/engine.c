@@ -356,7 +356,9 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
         if (!crash_join(e.workers[i].thread, &e.workers[i].crashed))
             engine_worker_salvage(&e.workers[i]);
     e.end_ns = engine_mono_now();
-    if (o->hooks_only == RUN_SETUP_ONLY && atomic_load(&e.setup_state) == HOOK_OK && e.setup_vals &&
+    /* A setup that captures nothing has no slots: its file has no values. */
+    if (o->hooks_only == RUN_SETUP_ONLY && atomic_load(&e.setup_state) == HOOK_OK &&
+        (e.setup_vals || s->n_setup_names == 0) &&
         !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names)))
         snprintf(err, errcap, "out of memory writing setup's captures");
     res->duration_ns = (int64_t)(e.end_ns - e.t0);

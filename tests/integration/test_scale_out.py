@@ -353,6 +353,30 @@ class ScaleOutTest(VolleyCase):
         self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
         self.assertIn("instance 1 wrote no", p.stderr)
 
+    def test_setup_without_captures(self):
+        """A setup that only prepares (captures nothing) still makes a
+        setup file, so the setup Job works for it; the instances then run
+        no setup."""
+        rec = Recorder()
+        try:
+            spec = self.write_spec("""
+                version: 1
+                setup:
+                  - http: { method: POST, url: "%s/seed" }
+                scenarios:
+                  s: { executor: per-vu-iterations, vus: 1, iterations: 1, flow: [ { http: { url: "%s/work" } } ] }
+                """ % ((rec.url,) * 2))
+            data = os.path.join(self.tmp, "setup.json")
+            rc, out, err = self.volley("setup", spec, "-o", data)
+            self.assertEqual(rc, 0, out + err)
+            with open(data) as f:
+                self.assertEqual(yaml.safe_load(f), {"volley_setup_data": 1, "values": {}, "secret": []})
+            rc, out, err = self.volley("run", "-q", "--setup-data", data, spec)
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual([r["path"] for r in rec.taken()], ["/seed", "/work"])
+        finally:
+            rec.stop()
+
     def test_no_teardown_flag(self):
         rec = Recorder()
         try:
