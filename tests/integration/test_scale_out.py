@@ -214,6 +214,8 @@ class ScaleOutTest(VolleyCase):
         for args, msg in ((["-n", "0"], "expected 1 to 1000"),
                           (["-n", "2", "-e", "VOLLEY_RUN=x"], "not starting with VOLLEY_"),
                           (["-n", "2", "--start-in", "soon"], "expected a duration"),
+                          (["-n", "2", "--start-at", "2001-01-01T00:00:00Z"], "that time has passed"),
+                          (["-n", "2", "--start-at", "tomorrow"], "expected an RFC 3339 time"),
                           (["-n", "2", "--", "--tag", "a b"], "cannot be empty or hold spaces")):
             rc, o, e = scale_out("k8s", "--spec", d, *args)
             self.assertNotEqual(rc, 0)
@@ -246,7 +248,7 @@ class ScaleOutTest(VolleyCase):
     def run_local(self, spec, n=3):
         results = os.path.join(self.tmp, "results")
         rc, out, err = scale_out("local", "--spec", spec, "-n", str(n), "--results", results,
-                                 "--start-in", "2s", "--volley", VOLLEY, "-e", "NGINX=" + NGINX,
+                                 "--start-in", "3s", "--volley", VOLLEY, "-e", "NGINX=" + NGINX,
                                  timeout=60, env=essential_path(self.tmp))
         m = re.search(r"results in (\S+)", out)
         self.assertTrue(m, out + err)
