@@ -291,6 +291,28 @@ class ScaleOutTest(VolleyCase):
         for job in ("setup", "runner-0", "runner-1", "runner-2", "merge", "teardown"):
             self.assertRegex(out, r"-%s\s+exit 0 " % job)
 
+    def test_local_setup_failing(self):
+        """setup: fails (107): the instances start no load and end with its
+        code, the merge says so with it, teardown is skipped (as k6)."""
+        rec = Recorder()
+        try:
+            spec = SPEC.replace('"@REC@/token" }', '"@REC@/status/500" }\n    check: [ { name: login, status: 200 } ]')
+            d = self.spec_dir(spec.replace("@REC@", rec.url), "setupfail")
+            rc, out, err, run = self.run_local(d)
+            paths = [r["path"] for r in rec.taken()]
+        finally:
+            rec.stop()
+        self.assertEqual(rc, 107, out + err)
+        self.assertEqual(paths, ["/status/500"])                    # no load, no teardown
+        with open(os.path.join(run, "setup.failed")) as f:
+            self.assertEqual(f.read().strip(), "107")
+        for i in range(3):
+            with open(os.path.join(run, "exit-%d" % i)) as f:
+                self.assertEqual(f.read().strip(), "107")
+        self.assertRegex(out, r"-runner-0\s+exit 107 ")
+        self.assertRegex(out, r"-teardown\s+exit 0 ")
+        self.assertIn("the merge covers 0 of 3", out)
+
     def test_local_threshold_failing_only_in_aggregate(self):
         d = self.spec_dir(PLAIN, "agg")
         rc, out, err, run = self.run_local(d)
@@ -347,6 +369,18 @@ class ScaleOutTest(VolleyCase):
         self.assertRegex(p.stdout, r"merged 2 of 3 segments: 2/3:1 missing")
         with open(os.path.join(out, "merge-exit")) as f:
             self.assertEqual(f.read().strip(), "99")   # 11 + 10 iterations: count<20 fails
+        # setup failed: every instance ended with its code, nothing to merge
+        os.remove(os.path.join(out, "merge-exit"))
+        for i in range(3):
+            with open(os.path.join(out, "exit-%d" % i), "w") as f:
+                f.write("107\n")
+            if os.path.exists(os.path.join(out, "result-%d.ndjson" % i)):
+                os.remove(os.path.join(out, "result-%d.ndjson" % i))
+        p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 107, p.stdout + p.stderr)
+        self.assertIn("the merge covers 0 of 3", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "merge-exit")))
         # nothing at all within VOLLEY_WAIT: 103 and the instance named
         os.remove(os.path.join(out, "exit-1"))
         env["VOLLEY_WAIT"] = "1"
