@@ -82,7 +82,7 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series)
             for (size_t j = 0, sh = shared; j < s->n_labels; j++)
                 lab_p[lp++] = j == s->name_at ? name : &lab[sh++];
             prometheus__sample__init(&smp[k]);
-            smp[k].value = prw_series_value(s, s->type == VOLLEY_METRIC_TREND ? &t->stats[m] : NULL);
+            smp[k].value = prw_series_nth(t, s, m);
             smp[k].timestamp = when;
             smp_p[k] = &smp[k];
             ts[k].n_samples = 1;

@@ -108,6 +108,7 @@ typedef struct prw_table {
     const char *prefix;
     const prw_stat *stats;      /* a trend's series, one per stat */
     size_t n_stats;
+    bool rate_counts;           /* a rate also as _passes_total, _fails_total */
     struct prw_alias *alias;    /* open addressing, cap a power of two */
     size_t alias_cap, alias_n;
     uint32_t *by_key;           /* series index + 1, by content key */
@@ -139,6 +140,9 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series);
 /* The value a series sends: a trend's for the stat, in seconds when it
  * holds times (but count); the others' one value (stat unused). */
 double prw_series_value(prw_series *s, const prw_stat *stat);
+/* The value of a series' m-th time series (names[m]): a trend's stat m; a
+ * rate's ratio, then with rate_counts its non-zero and zero samples. */
+double prw_series_nth(const prw_table *t, prw_series *s, size_t m);
 void prw_buf_free(prw_buf *b);
 
 /* ---- pushing (prw_push.c) ---- */

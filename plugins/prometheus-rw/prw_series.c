@@ -99,6 +99,20 @@ static char *series_name(const prw_table *t, const char *metric, volley_metric_t
     return out;
 }
 
+/* A rate's count as a counter of its own: checks -> k6_checks_passes_total
+ * (passes and fails: the names of the summary export's fields). */
+static char *count_name(const prw_table *t, const char *metric, const char *what)
+{
+    size_t n = strlen(metric) + strlen(what) + 1;
+    char *m = malloc(n);
+    if (!m)
+        return NULL;
+    snprintf(m, n, "%s%s", metric, what);
+    char *out = series_name(t, m, VOLLEY_METRIC_COUNTER, NULL);
+    free(m);
+    return out;
+}
+
 /* The labels of a tag set: non-empty tags (k6 leaves empty ones out),
  * __name__ (value NULL here), sorted by name; of two tags that became
  * one label name, the first. */
@@ -147,13 +161,17 @@ static prw_series *series_new(const prw_table *t, uint32_t metric, const volley_
     for (size_t i = 0; i < s->n_labels; i++)
         if (!s->labels[i].value)
             s->name_at = i;
-    s->n_names = s->type == VOLLEY_METRIC_TREND ? t->n_stats : 1;
+    s->n_names = s->type == VOLLEY_METRIC_TREND ? t->n_stats
+                 : s->type == VOLLEY_METRIC_RATE && t->rate_counts ? 3 : 1;
     s->names = calloc(s->n_names ? s->n_names : 1, sizeof *s->names);
     if (!s->names)
         goto fail;
     for (size_t i = 0; i < s->n_names; i++) {
-        s->names[i] = series_name(t, mi->name, s->type,
-                                  s->type == VOLLEY_METRIC_TREND ? t->stats[i].suffix : NULL);
+        if (s->type == VOLLEY_METRIC_RATE && i > 0)
+            s->names[i] = count_name(t, mi->name, i == 1 ? "_passes" : "_fails");
+        else
+            s->names[i] = series_name(t, mi->name, s->type,
+                                      s->type == VOLLEY_METRIC_TREND ? t->stats[i].suffix : NULL);
         if (!s->names[i])
             goto fail;
     }
@@ -367,6 +385,13 @@ static double exact_percentile(prw_series *s, double p)
     double lo = floor(i);
     double j = s->exact[(size_t)lo], k = s->exact[(size_t)ceil(i)];
     return j + (k - j) * (i - lo);
+}
+
+double prw_series_nth(const prw_table *t, prw_series *s, size_t m)
+{
+    if (s->type == VOLLEY_METRIC_RATE && m > 0)
+        return (double)(m == 1 ? s->nonzero : s->count - s->nonzero);
+    return prw_series_value(s, s->type == VOLLEY_METRIC_TREND ? &t->stats[m] : NULL);
 }
 
 double prw_series_value(prw_series *s, const prw_stat *stat)

@@ -6,7 +6,10 @@ scrapes): what Prometheus's query API then answers equals the summary
 export's numbers, under k6's names and with every tag a label. Also: a
 dead receiver never fails or slows the run and its losses are in the
 summary; a 503 is retried (a small Python receiver); SIGINT still makes
-the last push; bad options are load errors at their place."""
+the last push; bad options are load errors at their place. With
+segments, three instances push to one Prometheus, each under its
+`instance` label, and PromQL sums over them equal `volley merge`'s
+export of their results."""
 import json
 import os
 import shutil
@@ -102,6 +105,29 @@ outputs:
   - prometheus-rw: %(output)s
 """
 
+SEG_SPEC = """
+version: 1
+name: prw-segments
+scenarios:
+  pass:
+    executor: shared-iterations
+    vus: 4
+    iterations: 301
+    flow:
+      - http: { name: pass, url: "${env.NGINX}/fast" }
+        check: { name: ok, status: 200 }
+  fail:
+    executor: per-vu-iterations
+    vus: 3
+    iterations: 10
+    flow:
+      - http: { name: fail, url: "${env.NGINX}/error500" }
+        check: { name: ok, status: 200 }
+outputs:
+  - prometheus-rw: { url: "%s/api/v1/write", push_interval: 500ms, rate_counts: true,
+                     trend_stats: [count, "p(95)"] }
+"""
+
 
 @unittest.skipUnless(HAVE_PLUGIN, NO_PLUGIN)
 @unittest.skipUnless(HAVE_PROM, "prometheus is not installed (tools/setup installs it)")
@@ -181,6 +207,66 @@ class PrometheusRwTest(VolleyCase):
         want = s1["metrics"]["http_req_duration"]["p(99)"] / 1000.0
         got = self.series('k6_http_req_duration_p99{testcase="p99"}')[0][1]
         self.assertAlmostEqual(got, want, delta=want * 0.01 + 2e-6)
+
+    def test_segments_sum_to_the_merged_result(self):
+        # Scenario "pass" splits its VUs 2:1:1 and "fail" 1:1:1, so the
+        # instances' check rates differ and only counts add up: the merged
+        # rate is sum(passes) / sum(passes + fails), never an average of rates.
+        spec = self.write_spec(SEG_SPEC % self.prom.url)
+        procs, results = [], []
+        for i, seg in enumerate(["0:1/3", "1/3:2/3", "2/3:1"]):
+            res = os.path.join(self.tmp, "result-%d.ndjson" % i)
+            results.append(res)
+            procs.append(subprocess.Popen(
+                [VOLLEY, "run", "-q", "--execution-segment", seg, "--execution-segment-sequence", "0,1/3,2/3,1",
+                 "--tag", "testcase=segments", "--result", res,
+                 "--summary-export", os.path.join(self.tmp, "summary-%d.json" % i), spec],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, NGINX=NGINX)))
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, out + err)
+            self.assertNotIn("WARNING: prometheus-rw", out)
+        export = os.path.join(self.tmp, "merged.json")
+        rc, out, err = self.volley("merge", "--summary-export", export, *results)
+        self.assertEqual(rc, 0, out + err)
+        with open(export) as f:
+            m = json.load(f)["metrics"]
+        sel = '{testcase="segments"}'
+        self.assertEqual(self.series("sum(k6_http_reqs_total%s)" % sel)[0][1], m["http_reqs"]["count"])
+        self.assertEqual(m["http_reqs"]["count"], 301 + 3 * 10)
+        self.assertEqual(self.series("sum(k6_iterations_total%s)" % sel)[0][1], m["iterations"]["count"])
+        self.assertEqual(self.series("sum(k6_http_req_duration_count%s)" % sel)[0][1],
+                         m["http_req_duration"]["count"] if "count" in m["http_req_duration"]
+                         else m["http_reqs"]["count"])
+        # exactly three instances, labelled by their place in the sequence
+        per = self.series("count by (instance) (sum by (instance) (k6_iterations_total%s))" % sel)
+        self.assertEqual(sorted(l["instance"] for l, _ in per), ["0", "1", "2"])
+        # checks: the counters add up; their ratio is the merged rate
+        passes = self.series("sum(k6_checks_passes_total%s)" % sel)[0][1]
+        fails = self.series("sum(k6_checks_fails_total%s)" % sel)[0][1]
+        self.assertEqual((passes, fails), (m["checks"]["passes"], m["checks"]["fails"]))
+        rate = self.series("sum(k6_checks_passes_total%s) / (sum(k6_checks_passes_total%s) + "
+                           "sum(k6_checks_fails_total%s))" % (sel, sel, sel))[0][1]
+        self.assertEqual(rate, 301 / 331)
+        self.assertAlmostEqual(rate, m["checks"]["value"], places=14)   # the export prints 15 digits
+        # ...while the average of the instances' rates (a dashboard's avg()) is not it
+        rates = self.series("sum by (instance) (k6_checks_passes_total%s) / (sum by (instance) "
+                            "(k6_checks_passes_total%s) + sum by (instance) (k6_checks_fails_total%s))"
+                            % (sel, sel, sel))
+        self.assertNotAlmostEqual(sum(v for _, v in rates) / 3, rate, places=3)
+        # a series of instance 1 carries instance="1" and holds instance 1's own count
+        one = self.series('k6_http_reqs_total{testcase="segments",instance="1",name="pass"}')
+        self.assertEqual(len(one), 1)
+        self.assertEqual(one[0][0]["instance"], "1")
+        self.assertEqual(one[0][0]["scenario"], "pass")
+        with open(os.path.join(self.tmp, "summary-1.json")) as f:
+            own = json.load(f)["metrics"]
+        self.assertEqual(self.series('sum(k6_http_reqs_total{testcase="segments",instance="1"})')[0][1],
+                         own["http_reqs"]["count"])
+        self.assertEqual(one[0][1], 75)   # 301 iterations over 4 VUs striped 2:1:1
+        # the k6-named ratio is there too, per instance and check
+        ratio = self.series('k6_checks_rate{testcase="segments",instance="1",scenario="pass"}')
+        self.assertEqual(ratio[0][1], 1.0)
 
     def test_sigint_still_pushes_the_end(self):
         # push_interval 1h: the one push is the last one, made by close()
