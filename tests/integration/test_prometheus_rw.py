@@ -11,6 +11,7 @@ segments, three instances push to one Prometheus, each under its
 `instance` label, and PromQL sums over them equal `volley merge`'s
 export of their results."""
 import json
+import math
 import os
 import shutil
 import signal
@@ -51,7 +52,8 @@ class Prometheus:
             self.log = open(os.path.join(self.dir, "log"), "w")
             self.proc = subprocess.Popen(
                 [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-                 "--web.listen-address=127.0.0.1:%d" % self.port, "--web.enable-remote-write-receiver"],
+                 "--web.listen-address=127.0.0.1:%d" % self.port, "--web.enable-remote-write-receiver",
+                 "--enable-feature=native-histograms"],
                 stdout=self.log, stderr=subprocess.STDOUT)
             deadline = time.time() + 15
             while time.time() < deadline and self.proc.poll() is None:
@@ -75,12 +77,14 @@ class Prometheus:
         self.log.close()
 
     def query(self, q):
-        """[(labels, value)] of an instant query."""
+        """[(labels, value)] of an instant query; a native histogram's value
+        is Prometheus' JSON of it (count, sum, buckets)."""
         url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
         with urllib.request.urlopen(url, timeout=5) as r:
             data = json.load(r)
         assert data["status"] == "success", data
-        return [(x["metric"], float(x["value"][1])) for x in data["data"]["result"]]
+        return [(x["metric"], float(x["value"][1]) if "value" in x else x["histogram"][1])
+                for x in data["data"]["result"]]
 
 
 SPEC = """
@@ -267,6 +271,35 @@ class PrometheusRwTest(VolleyCase):
         # the k6-named ratio is there too, per instance and check
         ratio = self.series('k6_checks_rate{testcase="segments",instance="1",scenario="pass"}')
         self.assertEqual(ratio[0][1], 1.0)
+
+    def test_native_histograms(self):
+        out_opts = '{ url: "%s/api/v1/write", push_interval: 500ms, trend_as_native_histogram: true }' % self.prom.url
+        rc, out, err, s = self.run_spec(SPEC % {"duration": "2s", "output": out_opts}, "--tag", "testcase=native",
+                                        "--summary-trend-stats", "avg,p(95),max,count", timeout=60)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("WARNING: prometheus-rw", out)
+        m = s["metrics"]
+        dur = m["http_req_duration"]
+        h = 'sum(k6_http_req_duration_seconds{testcase="native"})'
+        self.assertEqual(self.series("histogram_count(%s)" % h)[0][1], dur["count"])
+        self.assertEqual(dur["count"], m["http_reqs"]["count"])
+        total = self.series("histogram_sum(%s)" % h)[0][1]
+        self.assertAlmostEqual(total, dur["avg"] * dur["count"] / 1000.0, delta=total * 1e-6)
+        # the p95 lies in the bucket of the summary's p95 or a neighbour
+        # (the two rank the values a little apart): buckets 2^(1/8) wide
+        want = dur["p(95)"] / 1000.0
+        got = self.series("histogram_quantile(0.95, %s)" % h)[0][1]
+        bucket = lambda v: math.ceil(math.log2(v) * 8 - 1e-9)
+        self.assertLessEqual(abs(bucket(got) - bucket(want)), 1, (got, want))
+        self.assertLessEqual(got, 2 ** (1 / 8) * dur["max"] / 1000.0)
+        # one series per tag set, named with the unit; no trend_stats gauges
+        fast = self.series('k6_http_req_duration_seconds{testcase="native",name="fast"}')
+        self.assertEqual(fast[0][0]["status"], "200")
+        self.assertEqual(float(fast[0][1]["count"]), self.series(
+            'sum(k6_http_reqs_total{testcase="native",name="fast"})')[0][1])
+        self.assertEqual(self.prom.query('k6_http_req_duration_p99{testcase="native"}'), [])
+        # a data trend would be _bytes; counters and rates as before
+        self.assertEqual(self.series('sum(k6_http_reqs_total{testcase="native"})')[0][1], m["http_reqs"]["count"])
 
     def test_sigint_still_pushes_the_end(self):
         # push_interval 1h: the one push is the last one, made by close()
