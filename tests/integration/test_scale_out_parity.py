@@ -10,7 +10,9 @@ One spec runs every executor at once (about 3 s):
   ramping-arrival-rate: iteration starts (iterations + dropped) add up to
   the single run's, the constant rate's within 0.5% (and exactly: volley
   fires a planned tick or counts it dropped);
-- ramping-vus: the VUs each instance ran add up to the single plan's;
+- ramping-vus: the VUs each instance ran (seen by a recording server:
+  each request says its process and ${vu.id}) add up to the single
+  plan's;
 - each instance's own share -- VUs of every scenario, iterations, ticks
   -- is the one k6 plans for that segment, computed here independently
   by k6stripe.py (k6's striping, including the re-split of iterations
@@ -39,7 +41,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from volleytest import NGINX, VOLLEY, VolleyCase  # noqa: E402
+from volleytest import NGINX, VOLLEY, Recorder, VolleyCase  # noqa: E402
 import k6stripe  # noqa: E402
 
 N = 3
@@ -97,7 +99,7 @@ scenarios:
       - { duration: 1.5s, target: 7 }
       - { duration: 0.5s, target: 0 }
     flow:
-      - http: { name: rvu, url: "${env.NGINX}/fast?vu=${vu.id}" }
+      - http: { name: rvu, url: "${env.REC}/rvu?inst=${env.INST}&vu=${vu.id}" }
       - sleep: 100ms
 thresholds:
   "iterations{scenario:car}": ["count<600"]
@@ -170,12 +172,6 @@ class Run:
                 return s["max_vus"]
         return 0
 
-    def vus_seen(self, sc):
-        """Distinct VUs that sent a request in the scenario (its url says
-        ${vu.id})."""
-        return len({p["data"]["tags"]["url"] for p in self.points
-                    if p["metric"] == "http_reqs" and p["data"]["tags"].get("scenario") == sc})
-
     def durations(self, sc):
         return [p["data"]["value"] for p in self.points
                 if p["metric"] == "http_req_duration" and p["data"]["tags"].get("scenario") == sc]
@@ -186,12 +182,21 @@ class ScaleOutParity(VolleyCase):
     def setUpClass(cls):
         k6stripe.self_check()   # the reference itself against k6's own examples
 
+    def setUp(self):
+        super().setUp()
+        self.rec = Recorder()
+        self.addCleanup(self.rec.stop)
+
+    def vus_seen(self, tag):
+        """The distinct VUs of one process that sent rvu's requests."""
+        return len({r["path"] for r in self.requests if "inst=%s&" % tag in r["path"]})
+
     def launch(self, spec, tag, extra):
         result = os.path.join(self.tmp, tag + ".result.ndjson")
         points = os.path.join(self.tmp, tag + ".points.ndjson")
         args = [VOLLEY, "run", "--result", result, "--out", "json-out=" + points] + extra + [spec]
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, NGINX=NGINX))
+                             env=dict(os.environ, NGINX=NGINX, REC=self.rec.url, INST=tag))
         return p, result, points
 
     def collect(self, launched):
@@ -214,6 +219,7 @@ class ScaleOutParity(VolleyCase):
             self.assertEqual(r.rc, 0, "instance %d\n%s%s" % (i, r.out, r.err))
         one = self.collect(self.launch(spec, "single", []))
         self.assertEqual(one.rc, 99, one.out + one.err)   # car's 900 >= 600
+        self.requests = self.rec.taken()
 
         # The instance tag on every sample of an instance, one value each;
         # none without segments.
@@ -233,7 +239,7 @@ class ScaleOutParity(VolleyCase):
         self.assertEqual(one.starts("car"), 900)   # ticks at 0, 1/300 s, ... < 3 s
         ticks = {"car": one.starts("car"), "rar": one.starts("rar")}
         self.assertGreater(ticks["rar"], 190)
-        self.assertEqual(one.vus_seen("rvu"), 7)
+        self.assertEqual(self.vus_seen("single"), 7)
 
         # Each instance's share, as k6 plans it.
         for sc, (executor, cfg) in PLAN.items():
@@ -258,10 +264,10 @@ class ScaleOutParity(VolleyCase):
         self.assertLessEqual(abs(car - one.starts("car")), 0.005 * one.starts("car"), (car, one.starts("car")))
         self.assertEqual(car, one.starts("car"))
         self.assertEqual(sum(r.starts("rar") for r in inst), one.starts("rar"))
-        self.assertEqual([r.vus_seen("rvu") for r in inst],
+        self.assertEqual([self.vus_seen("inst%d" % i) for i in range(N)],
                          [w["vus"] for w in k6stripe.instance_shares(SEQUENCE.split(","), "ramping-vus",
                                                                      max_vus=7)])
-        self.assertEqual(sum(r.vus_seen("rvu") for r in inst), one.vus_seen("rvu"))
+        self.assertEqual(sum(self.vus_seen("inst%d" % i) for i in range(N)), self.vus_seen("single"))
         # the looping VUs' iterations follow the VUs (timing, not a plan)
         rvu = sum(r.iterations("rvu") for r in inst)
         self.assertLessEqual(abs(rvu - one.iterations("rvu")), 0.15 * one.iterations("rvu"),
