@@ -31,6 +31,7 @@
 #include "setup_data.h"
 #include "spec.h"
 #include "start_at.h"
+#include "seg_plan.h"
 #include "scan.h"
 #include "summary.h"
 #include "summary_json.h"
@@ -66,6 +67,13 @@ typedef struct cli {
     const char *start_at;      /* --start-at TIME as given (c->ro.start_at_unix_ns parsed) */
     const char *setup_data;    /* --setup-data FILE: setup's captures from volley setup */
     size_t n_setup_slots;      /* of c->ro.setup_data, freed after each spec */
+    /* --execution-segment / --execution-segment-sequence (segment.h) */
+    const char *seg_arg, *seq_arg;
+    bool seg_on;
+    seg_tuple seg;
+    char seg_text[64];         /* normalized: "1/3:2/3" */
+    char seq_text[4096];       /* the filled sequence: "0,1/3,2/3,1" */
+    char instance_tag[48];     /* "instance=N" unless --tag instance=X */
     int argc;                  /* the command line, for the result's meta */
     char **argv;
 } cli;
@@ -151,6 +159,11 @@ static void usage(FILE *out)
           "  --setup-data FILE        setup's captures from volley setup: setup: is not run\n"
           "  --start-at TIME          set up, then start the load at TIME (RFC 3339 or Unix\n"
           "                           seconds; within 24h): instances start together\n"
+          "  --execution-segment S    run only this instance's share of the test, k6's\n"
+          "                           FROM:TO (1/3:2/3, 0.5:1, 50%:100%; TO alone = 0:TO)\n"
+          "  --execution-segment-sequence Q\n"
+          "                           all instances' segments, e.g. 0,1/3,2/3,1 (default:\n"
+          "                           filled around the segment); the same on every instance\n"
           "  -q, --quiet              no progress output\n"
           "  -v, --verbose            plugin info messages, log steps of level debug\n"
           "\n"
@@ -185,12 +198,53 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
     return 0;
 }
 
+/* --execution-segment and its sequence into c->seg, and the `instance`
+ * tag (the segment's position in the sequence) unless --tag gives one. */
+static int parse_segment(cli *c)
+{
+    char err[4200];
+    seg_segment seg;
+    static seg_rat pts[SEG_MAX_POINTS];
+    size_t n = 0;
+    if (!c->seg_arg && !c->seq_arg)
+        return 0;
+    if (!c->seg_arg) {
+        fprintf(stderr, "volley: --execution-segment-sequence: needs --execution-segment (this "
+                "instance's segment in the sequence, e.g. 1/3:2/3)\n");
+        return -1;
+    }
+    if (seg_parse_segment(c->seg_arg, &seg, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: --execution-segment: %s; expected %s, got \"%s\"\n", err,
+                SEG_SEGMENT_EXPECTED, c->seg_arg);
+        return -1;
+    }
+    if (c->seq_arg && *c->seq_arg &&
+        seg_parse_sequence(c->seq_arg, pts, SEG_MAX_POINTS, &n, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: --execution-segment-sequence: %s; expected %s, got \"%s\"\n", err,
+                SEG_SEQUENCE_EXPECTED, c->seq_arg);
+        return -1;
+    }
+    if (seg_tuple_init(&c->seg, &seg, pts, n, err, sizeof err) != 0) {
+        fprintf(stderr, "volley: --execution-segment %s%s%s: %s\n", c->seg_arg,
+                n ? " --execution-segment-sequence " : "", n ? c->seq_arg : "", err);
+        return -1;
+    }
+    c->seg_on = true;
+    seg_segment_format(&seg, c->seg_text, sizeof c->seg_text);
+    seg_seq_format(&c->seg.seq, c->seq_text, sizeof c->seq_text);
+    for (size_t i = 0; i < c->n_tags; i++)
+        if (strncmp(c->tags[i], "instance=", 9) == 0)
+            return 0;
+    snprintf(c->instance_tag, sizeof c->instance_tag, "instance=%zu", c->seg.index);
+    return push(&c->tags, &c->n_tags, c->instance_tag);
+}
+
 static int parse_args(cli *c, int argc, char **argv)
 {
     enum { O_VUS = 256, O_DURATION, O_ITERATIONS, O_SCENARIO, O_SUMMARY, O_SEED, O_PLUGIN_PATH,
            O_WORKERS, O_STAGE, O_TAG, O_RESULTS_DIR, O_NO_SCAN, O_RESULT, O_RESULT_WINDOW,
            O_RESULT_HIST, O_SUMMARY_JSON, O_BASELINE, O_REPORT, O_TREND_STATS, O_TIME_UNIT,
-           O_SUMMARY_BY, O_START_AT, O_SETUP_DATA };
+           O_SUMMARY_BY, O_START_AT, O_SETUP_DATA, O_SEGMENT, O_SEGMENT_SEQ };
     static const struct option longs[] = {
         {"vus", required_argument, NULL, O_VUS},
         {"duration", required_argument, NULL, O_DURATION},
@@ -216,6 +270,8 @@ static int parse_args(cli *c, int argc, char **argv)
         {"report", required_argument, NULL, O_REPORT},
         {"start-at", required_argument, NULL, O_START_AT},
         {"setup-data", required_argument, NULL, O_SETUP_DATA},
+        {"execution-segment", required_argument, NULL, O_SEGMENT},
+        {"execution-segment-sequence", required_argument, NULL, O_SEGMENT_SEQ},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -299,6 +355,8 @@ static int parse_args(cli *c, int argc, char **argv)
             c->report = optarg;
             break;
         case O_SETUP_DATA: c->setup_data = optarg; break;
+        case O_SEGMENT: c->seg_arg = optarg; break;
+        case O_SEGMENT_SEQ: c->seq_arg = optarg; break;
         case O_START_AT:
             if (start_at_parse(optarg, &c->ro.start_at_unix_ns, err, sizeof err) != 0 ||
                 start_at_check(c->ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
@@ -338,6 +396,8 @@ static int parse_args(cli *c, int argc, char **argv)
     }
     c->specs = argv + optind;
     c->n_specs = argc - optind;
+    if (parse_segment(c) != 0)
+        return -1;
     c->so.env = c->env;
     c->so.n_env = c->n_env;
     c->so.outs = c->outs;
@@ -465,6 +525,9 @@ static void print_header(const cli *c, const spec *s, FILE *out)
         start_at_format(c->ro.start_at_unix_ns, d1, sizeof d1);
         fprintf(out, "   start at: %s (--start-at %s): set up now, then wait\n", d1, c->start_at);
     }
+    if (c->seg_on)
+        fprintf(out, "    segment: %s of %s (instance %zu): this instance's share below\n",
+                c->seg_text, c->seq_text, c->seg.index);
     int64_t vus = 0, longest = 0;
     size_t n_main = 0;
     for (size_t i = 0; i < s->n_scenarios; i++) {
@@ -491,6 +554,10 @@ static void print_header(const cli *c, const spec *s, FILE *out)
         duration_format(sc->graceful_stop_ns, d2, sizeof d2);
         duration_format(scenario_length_ns(sc), d1, sizeof d1);
         fprintf(out, "           * %s: ", sc->name);
+        if (sc->seg_skipped) {
+            fprintf(out, "no share for segment %s: skipped\n", c->seg_text);
+            continue;
+        }
         switch (sc->executor) {
         case EXEC_CONSTANT_VUS:
             fprintf(out, "%lld looping VUs for %s", (long long)sc->vus, d1);
@@ -521,7 +588,6 @@ static void print_header(const cli *c, const spec *s, FILE *out)
         }
         fprintf(out, " (graceful_stop: %s)\n", d2);
     }
-    (void)c;
     fputc('\n', out);
     fflush(out);
 }
@@ -643,6 +709,14 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     spec *s = load_spec(c, core, path, &why);
     if (!s)
         return why;
+    char serr[256];
+    c->sopt.segment = c->seg_on ? c->seg_text : NULL;
+    c->sopt.sequence = c->seg_on ? c->seq_text : NULL;
+    if (c->seg_on && seg_plan_apply(s, &c->seg, c->seg_text, stderr, serr, sizeof serr) != 0) {
+        fprintf(stderr, "volley: %s: --execution-segment: %s\n", path, serr);
+        spec_free(s);
+        return EXIT_ENGINE;
+    }
     if (check_fd_budget(s) != 0 || load_setup_data(c, s, path) != 0) {
         spec_free(s);
         return EXIT_INVALID;
@@ -686,6 +760,8 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
             unlink(tmp_result);
         return EXIT_ENGINE;
     }
+    if (c->seg_on)
+        result_set_segment(ro.result, c->seg_text, c->seq_text);
     /* Loading may have taken the instant away: say so rather than start late. */
     if (ro.start_at_unix_ns && start_at_check(ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
         fprintf(stderr, "volley: %s: --start-at: %s\n", path, err);
@@ -1199,5 +1275,6 @@ out:
     free(c.plugin_dirs);
     free(c.stages);
     free(c.tags);
+    seg_tuple_free(&c.seg);
     return rc;
 }

@@ -330,6 +330,7 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             bool skip = (sr->sc->role == SC_ROLE_SETUP && !run_setup) ||
                         (sr->sc->role != SC_ROLE_SETUP && o->hooks_only == RUN_SETUP_ONLY) ||
                         (sr->sc->role == SC_ROLE_MAIN && o->hooks_only == RUN_TEARDOWN_ONLY);
+            skip |= sr->sc->seg_skipped;   /* no share of it on this instance */
             if ((sr->sc->role != SC_ROLE_MAIN && sr->n_vus == 0) || skip) {
                 sr->phase = SC_DONE;
             } else if (held) {

@@ -45,6 +45,7 @@
 #include <uv.h>
 
 #include "crash.h"
+#include "segment.h"
 #include "engine.h"
 #include "output_runner.h"
 #include "progress.h"
@@ -328,7 +329,9 @@ static inline void engine_vu_set_running(vu_run *v, bool running)
 
 static inline int64_t engine_ramp_target(const sc_run *sr, uint64_t now)
 {
-    return sched_vus_at(&sr->sc->profile, now > sr->start_at ? (int64_t)(now - sr->start_at) : 0);
+    /* --execution-segment: this instance's share of the global target */
+    return seg_scale(sr->sc->seg,
+                     sched_vus_at(&sr->sc->profile, now > sr->start_at ? (int64_t)(now - sr->start_at) : 0));
 }
 
 static inline void engine_vu_activate(vu_run *v)

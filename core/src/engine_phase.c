@@ -42,7 +42,9 @@ static void on_ramp_tick(uv_timer_t *t)
 
 static bool arrival_next(volley_worker *w, sc_run *sr)
 {
-    int64_t t = sched_arrival_time(&sr->sc->profile, sr->next_k);
+    /* --execution-segment: local arrival k is the global one of its stripe */
+    int64_t t = sched_arrival_time(&sr->sc->profile,
+                                   (uint64_t)seg_global(sr->sc->seg_arrivals, (int64_t)sr->next_k));
     sr->next_k += (uint64_t)w->e->n_workers;
     sr->next_at = t >= 0 && (uint64_t)t < sr->end_at - sr->start_at ? t : -1;
     return sr->next_at >= 0;

@@ -78,7 +78,10 @@ static int next_action(vu_run *v)
 
 /* The iteration's row of each pool of the scenario's `use:`, each picked
  * as its pool says; false when a unique pool has no row left, which ends
- * the VU. */
+ * the VU. With --execution-segment, VU numbers and sequential/unique pick
+ * numbers are this instance's stripe of the global ones (sc->seg), so
+ * picks stay those of the global VU and unique rows are never taken by
+ * two instances. */
 static bool pick_rows(vu_run *v)
 {
     const scenario *sc = v->sr->sc;
@@ -89,16 +92,18 @@ static bool pick_rows(vu_run *v)
         uint64_t n = p->t.n_rows, k = 0;
         switch (p->pick) {
         case PICK_PER_VU:
-            k = v->gidx % n;
+            k = (uint64_t)seg_global(sc->seg, v->gidx) % n;
             break;
         case PICK_RANDOM:
             k = rng_below(&v->pub.rng, n);
             break;
         case PICK_SEQUENTIAL:
-            k = atomic_fetch_add_explicit(&e->pool_next[pi], 1, memory_order_relaxed) % n;
+            k = (uint64_t)seg_global(sc->seg, (int64_t)atomic_fetch_add_explicit(
+                    &e->pool_next[pi], 1, memory_order_relaxed)) % n;
             break;
         case PICK_UNIQUE:
-            k = atomic_fetch_add_explicit(&e->pool_next[pi], 1, memory_order_relaxed);
+            k = (uint64_t)seg_global(sc->seg, (int64_t)atomic_fetch_add_explicit(
+                    &e->pool_next[pi], 1, memory_order_relaxed));
             if (k >= n) {
                 /* The scenario ends: no more iterations start, arrivals stop. */
                 atomic_store(&e->sc_used_up[v->sr->index], true);

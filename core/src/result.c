@@ -29,8 +29,19 @@ struct result_file {
     bool hist;                 /* windows carry histograms */
     int argc;
     char *const *argv;
+    char *segment, *sequence;  /* --execution-segment, or NULL */
     char failed[512];
 };
+
+void result_set_segment(result_file *f, const char *segment, const char *sequence)
+{
+    if (!f)
+        return;
+    free(f->segment);
+    free(f->sequence);
+    f->segment = strdup(segment);
+    f->sequence = strdup(sequence);
+}
 
 static bool ends_with(const char *s, const char *tail)
 {
@@ -85,6 +96,8 @@ int result_close(result_file *f, char *err, size_t errcap)
     if (rc)
         snprintf(err, errcap, "%s", f->failed);
     free(f->path);
+    free(f->segment);
+    free(f->sequence);
     free(f);
     return rc;
 }
@@ -238,6 +251,10 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                           "run_tags", tags, "window_s", window_s, "hist", hist,
                           "metrics", metrics, "series", series, "scenarios", scs,
                           "thresholds", ths);
+    if (o && f->segment && f->sequence) {
+        json_object_set_new(o, "segment", json_string(f->segment));
+        json_object_set_new(o, "sequence", json_string(f->sequence));
+    }
     put_line(f, o);
 }
 

@@ -43,6 +43,9 @@ result_file *result_open(const char *path, bool histograms, int argc, char *cons
 /* Closes and frees f: 0, or -1 with err saying the first write that
  * failed (the rest of the file was not written). */
 int result_close(result_file *f, char *err, size_t errcap);
+/* --execution-segment: the meta line's "segment" and "sequence" (copied;
+ * before result_write_meta). */
+void result_set_segment(result_file *f, const char *segment, const char *sequence);
 
 /* When the run starts (the registry is frozen). */
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,

@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "flow_ctl.h"
 #include "include.h"
+#include "segment.h"
 #include "options.h"
 #include "secret.h"
 #include "suggest.h"
@@ -1057,8 +1058,8 @@ int64_t scenario_length_ns(const scenario *sc)
 
 int64_t scenario_max_vus(const scenario *sc)
 {
-    if (sc->executor == EXEC_RAMPING_VUS)
-        return (int64_t)sched_max_value(&sc->profile);
+    if (sc->executor == EXEC_RAMPING_VUS)   /* a segment's share of the peak */
+        return seg_scale(sc->seg, (int64_t)sched_max_value(&sc->profile));
     if (executor_is_arrival(sc->executor))
         return sc->max_vus > sc->pre_allocated_vus ? sc->max_vus : sc->pre_allocated_vus;
     return sc->vus;

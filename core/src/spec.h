@@ -183,6 +183,11 @@ typedef struct scenario {
     int pools[VU_MAX_POOLS];   /* `use:` indexes into spec.pools */
     size_t n_pools;            /* 0: no pool */
     size_t n_caps;             /* capture slots each VU keeps */
+    /* --execution-segment (seg_plan.c; NULL, false: the whole test): this
+     * instance's stripe of VU and pool pick numbers (ramping-vus: of its
+     * target), of the global arrival indexes, and a zero share. */
+    const struct seg_stripe *seg, *seg_arrivals;
+    bool seg_skipped;
 } scenario;
 
 /* How long the scenario runs before its graceful stop. */

@@ -998,7 +998,7 @@ static json_t *run_meta(const spec *s, const metrics_reg *reg, const run_result 
         snprintf(text, sizeof text, "%llu", (unsigned long long)r->seed);
         seed = json_string(text);
     }
-    return json_pack(
+    json_t *run = json_pack(
         "{s:s, s:{s:s, s:s}, s:s, s:s, s:f, s:o, s:i, s:o, s:I, s:{s:I, s:I}, s:b, s:b, s:o,"
         " s:s, s:o, s:{s:I, s:I}, s:o, s:o}",
         "volley", VOLLEY_VERSION,
@@ -1014,6 +1014,11 @@ static json_t *run_meta(const spec *s, const metrics_reg *reg, const run_result 
         "thresholds", "total", (json_int_t)s->n_thresholds, "failed", (json_int_t)failed,
         "failed_thresholds", failed_thresholds(s, reg, r, v, dur),
         "summary_trend_stats", stats);
+    if (run && o->segment && o->sequence) {   /* --execution-segment */
+        json_object_set_new(run, "segment", json_string(o->segment));
+        json_object_set_new(run, "sequence", json_string(o->sequence));
+    }
+    return run;
 }
 
 int summary_export(const char *path, const spec *s, const metrics_reg *reg,

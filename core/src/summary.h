@@ -31,6 +31,8 @@ typedef struct summary_opts {
     summary_time_unit time_unit;         /* trends of times in the text summary */
     unsigned by;                         /* SUMMARY_BY_*: breakdowns to show */
     int exit_code;                       /* the run's, for the export; -1: unknown */
+    const char *segment, *sequence;      /* --execution-segment ("1/3:2/3", "0,1/3,2/3,1"),
+                                            the export's run object; NULL: none */
 } summary_opts;
 
 /* k6's default trend stats: avg, min, med, max, p(90), p(95). */
