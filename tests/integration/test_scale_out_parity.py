@@ -25,12 +25,16 @@ One spec runs every executor at once (about 3 s):
 - every sample of an instance carries its `instance` tag; the single run
   has none.
 
-The single run's noise for a percentile: the 99% bootstrap half-width of
-its own samples (sampling noise of a 900-sample percentile), the same for
-the union, and 3% of the value for the process layout (one process with
-300/s vs three with 100/s each on the same two shared cores: measured
-while writing this test, the three-process p50 was 1.5-1.8% lower, its
-p95/p99 within the bootstrap noise)."""
+The single run runs twice, before and after the instances, so the two
+bracket them in time. The single run's noise for a percentile: how far
+its two runs differ (this shared machine's drift while the instances
+ran), the 99% bootstrap half-width of its samples and of the union's
+(the sampling noise of a 900-sample percentile), and 3% of the value for
+the process layout (one process at 300/s against three at 100/s each on
+the same two shared cores: while writing this test the three processes'
+p50 was 1.5-1.8% lower, their p95/p99 within the bootstrap noise). The
+merged percentile must lie between the two single runs' widened by the
+bound and that noise."""
 import json
 import os
 import random
@@ -207,6 +211,11 @@ class ScaleOutParity(VolleyCase):
 
     def test_instances_add_up_to_one_run(self):
         spec = self.write_spec(SPEC)
+        # The single run, then the instances, then the single run again:
+        # the two single runs bracket the instances in time, so how far
+        # they differ is this machine's noise while the instances ran.
+        one = self.collect(self.launch(spec, "single", []))
+        self.assertEqual(one.rc, 99, one.out + one.err)   # car's 900 >= 600
         # The instances: started together, 2 s ahead so all three are set up.
         at = "%.3f" % (time.time() + 2.0)
         launched = [self.launch(spec, "inst%d" % i,
@@ -217,8 +226,8 @@ class ScaleOutParity(VolleyCase):
         for i, r in enumerate(inst):
             # car: 360/270/270 iterations, each under the threshold's 600
             self.assertEqual(r.rc, 0, "instance %d\n%s%s" % (i, r.out, r.err))
-        one = self.collect(self.launch(spec, "single", []))
-        self.assertEqual(one.rc, 99, one.out + one.err)   # car's 900 >= 600
+        again = self.collect(self.launch(spec, "single2", []))
+        self.assertEqual(again.rc, 99, again.out + again.err)
         self.requests = self.rec.taken()
 
         # The instance tag on every sample of an instance, one value each;
@@ -282,9 +291,10 @@ class ScaleOutParity(VolleyCase):
         self.assertEqual(rc, 99, out + err)
         with open(export) as f:
             merged = json.load(f)
-        self.assertEqual(merged["metrics"]["iterations{scenario:car}"]["count"], car)
+        car_ran = sum(r.iterations("car") for r in inst)   # started less dropped
+        self.assertEqual(merged["metrics"]["iterations{scenario:car}"]["count"], car_ran)
         self.assertTrue(merged["metrics"]["iterations{scenario:car}"]["thresholds"]["count<600"])
-        self.assertIn('✗ iterations{scenario:car} "count<600": count=%d' % car, out)
+        self.assertIn('✗ iterations{scenario:car} "count<600": count=%d' % car_ran, out)
         self.assertEqual(merged["metrics"]["iterations"]["count"],
                          sum(r.end["iterations"]["complete"] for r in inst))
 
@@ -295,20 +305,26 @@ class ScaleOutParity(VolleyCase):
         got = {0.50: (md["med"], 0), 0.95: (md["p(95)"], 0), 0.99: (p99, p99_rounding)}
         union = sorted(v for r in inst for v in r.durations("car"))
         single = sorted(one.durations("car"))
-        self.assertEqual(len(union), car)
+        single2 = sorted(again.durations("car"))
+        self.assertEqual(len(union), car_ran)
         self.assertEqual(len(single), one.iterations("car"))
+        self.assertEqual(again.starts("car"), one.starts("car"))
         for q, (value, rounding) in got.items():
             # exact: the union of the instances' samples, to the bound
             want = pct(union, q)
             bound = want / 256 + 0.001
             self.assertLessEqual(abs(value - want), bound + rounding,
                                  "merged p%g %.4f vs the union's %.4f" % (q * 100, value, want))
-            # parity: the single run's, to the bound plus its noise
-            s = pct(single, q)
-            noise = bootstrap_halfwidth(single, q) + bootstrap_halfwidth(union, q) + 0.03 * s
-            self.assertLessEqual(abs(value - s), s / 256 + 0.001 + rounding + noise,
-                                 "merged p%g %.4f vs the single run's %.4f (noise %.4f)"
-                                 % (q * 100, value, s, noise))
+            # parity: the single run's, to the bound plus its noise: between
+            # the two single runs, widened by the sampling noise of each
+            # side and the process layout's allowance
+            s1, s2 = pct(single, q), pct(single2, q)
+            lo, hi = min(s1, s2), max(s1, s2)
+            tol = hi / 256 + 0.001 + rounding + bootstrap_halfwidth(single, q) + \
+                bootstrap_halfwidth(union, q) + 0.03 * hi
+            self.assertTrue(lo - tol <= value <= hi + tol,
+                            "merged p%g %.4f vs the single runs' %.4f and %.4f (tolerance %.4f)"
+                            % (q * 100, value, s1, s2, tol))
 
 
 if __name__ == "__main__":
