@@ -586,6 +586,9 @@ static void print_header(const cli *c, const spec *s, FILE *out)
                     (long long)sc->iterations, (long long)sc->vus, d1);
             break;
         }
+        if (sc->seg_arrivals)   /* the rate is the whole test's */
+            fprintf(out, " (this instance: %lld of every %lld arrivals)",
+                    (long long)sc->seg_arrivals->count, (long long)sc->seg_arrivals->lcd);
         fprintf(out, " (graceful_stop: %s)\n", d2);
     }
     fputc('\n', out);

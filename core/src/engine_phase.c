@@ -40,12 +40,21 @@ static void on_ramp_tick(uv_timer_t *t)
     }
 }
 
+/* Workers that share a scenario's arrivals: those holding some of its VUs
+ * (VU g is on worker g % workers). A worker without one would drop every
+ * arrival it took, which a small max_vus (a segment's share) makes common. */
+static uint64_t arrival_workers(const volley_worker *w, const sc_run *sr)
+{
+    int64_t nv = scenario_max_vus(sr->sc);
+    return nv > 0 && nv < w->e->n_workers ? (uint64_t)nv : (uint64_t)w->e->n_workers;
+}
+
 static bool arrival_next(volley_worker *w, sc_run *sr)
 {
     /* --execution-segment: local arrival k is the global one of its stripe */
     int64_t t = sched_arrival_time(&sr->sc->profile,
                                    (uint64_t)seg_global(sr->sc->seg_arrivals, (int64_t)sr->next_k));
-    sr->next_k += (uint64_t)w->e->n_workers;
+    sr->next_k += arrival_workers(w, sr);
     sr->next_at = t >= 0 && (uint64_t)t < sr->end_at - sr->start_at ? t : -1;
     return sr->next_at >= 0;
 }
@@ -64,7 +73,8 @@ static vu_run *arrival_vu(engine *e, sc_run *sr)
 }
 
 /* Arrival-rate executors: starts every iteration that is due (this worker
- * takes arrivals k = index, index + workers, ...), whatever the target does. */
+ * takes arrivals k = index, index + m, ... of the m arrival_workers),
+ * whatever the target does. */
 static void on_arrival(uv_timer_t *t)
 {
     sc_run *sr = t->data;
@@ -117,7 +127,7 @@ static void sc_start(volley_worker *w, sc_run *sr)
     case EXEC_CONSTANT_ARRIVAL_RATE:
     case EXEC_RAMPING_ARRIVAL_RATE:
         sr->next_k = (uint64_t)w->index;
-        if (arrival_next(w, sr))
+        if ((uint64_t)w->index < arrival_workers(w, sr) && arrival_next(w, sr))
             on_arrival(&sr->timer);
         break;
     default:
