@@ -323,6 +323,62 @@ class ScaleOutParity(VolleyCase):
                                  "merged p%g %.4f vs the single run's %.4f (noise %.4f)"
                                  % (q * 100, value, single_q, noise))
 
+    def test_unequal_segments_follow_k6(self):
+        """Segments of unequal length (0,0.3,0.5,1: LCD 10, the biggest
+        dealt first): each instance's counts are k6's and add up to the
+        plan; and a segment given alone (0.5:1, which k6 fills to 0,0.5,1,
+        striped otherwise) gets k6's share of that sequence. Counts only,
+        so no --start-at."""
+        spec = self.write_spec(UNEQUAL)
+        seq = ["0", "0.3", "0.5", "1"]
+        runs = [self.launch(spec, "u%d" % i, ["--execution-segment", "%s:%s" % (seq[i], seq[i + 1]),
+                                              "--execution-segment-sequence", ",".join(seq)])
+                for i in range(3)]
+        runs.append(self.launch(spec, "alone", ["--execution-segment", "0.5:1"]))
+        runs = [self.collect(x) for x in runs]
+        for i, r in enumerate(runs):
+            self.assertEqual(r.rc, 0, "run %d\n%s%s" % (i, r.out, r.err))
+        plans = {"si": ("shared-iterations", {"vus": 7, "iterations": 53}),
+                 "pvi": ("per-vu-iterations", {"vus": 9, "iterations": 2}),
+                 "car": ("constant-arrival-rate", {"max_vus": 7, "ticks": 100})}
+        for sc, (executor, cfg) in plans.items():
+            want = k6stripe.instance_shares(seq, executor, **cfg) + \
+                k6stripe.instance_shares(["0.5", "1"], executor, **cfg)[1:]
+            key = "ticks" if "ticks" in want[0] else "iterations"
+            got = [{"vus": r.planned_vus(sc),
+                    key: r.starts(sc) if key == "ticks" else r.iterations(sc)} for r in runs]
+            self.assertEqual(got, [{"vus": w["vus"], key: w[key]} for w in want],
+                             "%s (%s): instances vs k6's plan" % (sc, executor))
+            self.assertEqual(sum(g[key] for g in got[:3]), cfg.get("ticks", cfg.get("iterations")) *
+                             (cfg["vus"] if executor == "per-vu-iterations" else 1))
+
+
+UNEQUAL = """
+version: 1
+name: scale-out-unequal
+scenarios:
+  si:
+    executor: shared-iterations
+    vus: 7
+    iterations: 53
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+  pvi:
+    executor: per-vu-iterations
+    vus: 9
+    iterations: 2
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+  car:
+    executor: constant-arrival-rate
+    rate: 100
+    time_unit: 1s
+    duration: 1s
+    pre_allocated_vus: 7
+    max_vus: 7
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+"""
 
 if __name__ == "__main__":
     unittest.main()
