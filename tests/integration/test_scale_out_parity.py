@@ -10,6 +10,10 @@ One spec runs every executor at once (about 3 s):
   ramping-arrival-rate: iteration starts (iterations + dropped) add up to
   the single run's, the constant rate's within 0.5% (and exactly: volley
   fires a planned tick or counts it dropped);
+- both arrival rates keep the single plan's tick schedule: each instance
+  fires exactly the global ticks k6 gives its segment, each at the
+  global tick's time (when it was due: a started or dropped iteration's
+  volley_schedule_lag sample is its start less the lag);
 - ramping-vus: the VUs each instance ran (seen by a recording server:
   each request says its process and ${vu.id}) add up to the single
   plan's;
@@ -35,6 +39,7 @@ bootstrap half-width of its samples and of the union's (the sampling
 noise of a 900-sample percentile) and 3% of the value for the process
 layout (one process at 300/s beside three at 100/s each on the same two
 cores)."""
+import datetime
 import json
 import os
 import random
@@ -110,6 +115,19 @@ thresholds:
   "http_req_duration{scenario:car}": ["p(99)<5000"]
 """
 
+
+
+def RAR_AREA(t):
+    """rar's arrivals due by t seconds (its stages' area): volley's k-th
+    arrival (from 0) is due when the area reaches k."""
+    if t <= 1:
+        return 50 * t * t
+    if t <= 2:
+        return 50 + 100 * (t - 1)
+    u = t - 2
+    return 150 + 100 * u - 49.5 * u * u
+
+
 # The plan of each scenario as k6stripe needs it.
 PLAN = {
     "si": ("shared-iterations", {"vus": 4, "iterations": 301}),
@@ -175,6 +193,19 @@ class Run:
             if s["name"] == sc:
                 return s["max_vus"]
         return 0
+
+    def due_ms(self, sc):
+        """When each iteration of an arrival-rate scenario was due, in ms
+        since the run's start: a started or dropped iteration's
+        volley_schedule_lag sample is taken at its start, lag = start - due."""
+        out = []
+        for p in self.points:
+            if p["metric"] == "volley_schedule_lag" and p["data"]["tags"].get("scenario") == sc:
+                t = p["data"]["time"]   # 2026-12-07T06:47:05.798771840+00:00
+                sec = datetime.datetime.fromisoformat(t[:19] + "+00:00").timestamp()
+                out.append(sec * 1000 + int(t[20:29].ljust(9, "0")) / 1e6 - p["data"]["value"] -
+                           self.meta["start_unix_ms"])
+        return sorted(out)
 
     def durations(self, sc):
         return [p["data"]["value"] for p in self.points
@@ -283,6 +314,20 @@ class ScaleOutParity(VolleyCase):
         rvu = sum(r.iterations("rvu") for r in inst)
         self.assertLessEqual(abs(rvu - one.iterations("rvu")), 0.15 * one.iterations("rvu"),
                              (rvu, one.iterations("rvu")))
+        # The arrival rates keep the single plan's tick schedule: an
+        # instance fires the global ticks it owns (k6's stripes of the
+        # sequence re-split by max_vus), at the global ticks' times.
+        for sc, area in (("car", lambda t: 300 * t), ("rar", RAR_AREA)):
+            single_ticks = [area(d / 1000) for d in one.due_ms(sc)]
+            self.assertEqual([round(k) for k in single_ticks], list(range(ticks[sc])), sc)
+            seq = k6stripe.Striping(SEQUENCE.split(","))
+            for i, r in enumerate(inst):
+                g, k = seq.regrouped(PLAN[sc][1]["max_vus"], i)
+                got = [area(d / 1000) for d in r.due_ms(sc)]
+                # start_unix_ms is in whole ms: a tick index within 0.4
+                self.assertLess(max(abs(x - round(x)) for x in got), 0.4, (sc, i, got[:5]))
+                self.assertEqual([round(x) for x in got], g.elements(k, ticks[sc]),
+                                 "%s: instance %d's ticks" % (sc, i))
         # tiny's 2 VUs over 3 instances: the last has no share and says so
         self.assertEqual(inst[2].iterations("tiny"), 0)
         self.assertRegex(inst[2].err, r"scenario tiny: execution segment 2/3:1 has no share")
