@@ -36,6 +36,8 @@ typedef struct prw_config {
     int64_t max_queue;
     int64_t max_retries;
     int64_t retry_backoff_ns;
+    bool rate_counts;
+    bool native;
 } prw_config;
 
 enum {
@@ -51,7 +53,9 @@ enum {
     OPT_TIMEOUT,
     OPT_QUEUE,
     OPT_RETRIES,
-    OPT_BACKOFF
+    OPT_BACKOFF,
+    OPT_RATE_COUNTS,
+    OPT_NATIVE
 };
 
 static const volley_option options[] = {
@@ -91,6 +95,14 @@ static const volley_option options[] = {
     [OPT_BACKOFF] = {.name = "retry_backoff", .type = VOLLEY_OPT_DURATION,
                      .offset = offsetof(prw_config, retry_backoff_ns), .default_value = "250ms",
                      .min = 0.001, .max = 60, .help = "the first retry's wait, doubled for each next"},
+    [OPT_RATE_COUNTS] = {.name = "rate_counts", .type = VOLLEY_OPT_BOOL,
+                         .offset = offsetof(prw_config, rate_counts), .default_value = "false",
+                         .help = "a rate also as counters _passes_total and _fails_total, which "
+                                 "add up over instances (k6 sends only the ratio)"},
+    [OPT_NATIVE] = {.name = "trend_as_native_histogram", .type = VOLLEY_OPT_BOOL,
+                    .offset = offsetof(prw_config, native), .default_value = "false",
+                    .help = "a trend as one native histogram <m>_seconds instead of trend_stats "
+                            "(Prometheus >= 2.40, --enable-feature=native-histograms)"},
 };
 
 static const volley_option_map option_map = {
@@ -249,6 +261,8 @@ static void *prw_create(const volley_host *host, volley_core *core, const void *
             goto oom;
     }
     prw_table_init(&p->table, host, core, p->prefix, p->stats, p->n_stats);
+    p->table.rate_counts = cfg->rate_counts;
+    p->table.native = cfg->native;
     prw_push_cfg pc = {.url = p->url, .headers = (const char *const *)p->headers,
                        .n_headers = p->n_headers, .username = p->username, .password = p->password,
                        .insecure = cfg->insecure_skip_tls_verify,

@@ -4,7 +4,8 @@
  * snappy's block format, as the specification asks. The protobuf-c
  * structs are built once per push in three arrays, pointing into the
  * series' own label strings; a trend's stats share every label but
- * __name__.
+ * __name__. A trend kept as a native histogram is one time series with
+ * one histogram and no sample.
  */
 #include <snappy-c.h>
 #include <stdlib.h>
@@ -31,11 +32,12 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series)
 {
     *n_series = 0;
     out->len = 0;
-    size_t n_ts = 0, n_lab = 0;
+    size_t n_ts = 0, n_lab = 0, n_nh = 0;
     for (size_t i = 0; i < t->n; i++) {
         const prw_series *s = t->s[i];
         if (!s->changed)
             continue;
+        n_nh += s->nh != NULL;
         n_ts += s->n_names;
         n_lab += s->n_labels - 1 + s->n_names;   /* shared ones, a __name__ each */
     }
@@ -52,10 +54,12 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series)
         if (t->s[i]->changed)
             n_lab_p += t->s[i]->n_labels * t->s[i]->n_names;
     Prometheus__Label **lab_p = calloc(n_lab_p, sizeof *lab_p);
+    Prometheus__Histogram *hs = calloc(n_nh ? n_nh : 1, sizeof *hs);
+    Prometheus__Histogram **hs_p = calloc(n_nh ? n_nh : 1, sizeof *hs_p);
     uint8_t *packed = NULL;
-    if (!ts || !ts_p || !smp || !smp_p || !lab || !lab_p)
+    size_t k = 0, l = 0, lp = 0, hk = 0;
+    if (!ts || !ts_p || !smp || !smp_p || !lab || !lab_p || !hs || !hs_p)
         goto done;
-    size_t k = 0, l = 0, lp = 0;
     for (size_t i = 0; i < t->n; i++) {
         prw_series *s = t->s[i];
         if (!s->changed)
@@ -81,12 +85,20 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series)
             ts[k].labels = &lab_p[lp];
             for (size_t j = 0, sh = shared; j < s->n_labels; j++)
                 lab_p[lp++] = j == s->name_at ? name : &lab[sh++];
-            prometheus__sample__init(&smp[k]);
-            smp[k].value = prw_series_value(s, s->type == VOLLEY_METRIC_TREND ? &t->stats[m] : NULL);
-            smp[k].timestamp = when;
-            smp_p[k] = &smp[k];
-            ts[k].n_samples = 1;
-            ts[k].samples = &smp_p[k];
+            if (s->nh) {
+                if (prw_nh_encode(s->nh, s->count, s->time ? s->sum / 1000.0 : s->sum, when, &hs[hk]) != 0)
+                    goto done;
+                hs_p[hk] = &hs[hk];
+                ts[k].n_histograms = 1;
+                ts[k].histograms = &hs_p[hk++];
+            } else {
+                prometheus__sample__init(&smp[k]);
+                smp[k].value = prw_series_nth(t, s, m);
+                smp[k].timestamp = when;
+                smp_p[k] = &smp[k];
+                ts[k].n_samples = 1;
+                ts[k].samples = &smp_p[k];
+            }
             ts_p[k] = &ts[k];
             k++;
         }
@@ -121,6 +133,10 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series)
     *n_series = n_ts;
     rc = 0;
 done:
+    for (size_t i = 0; i < hk; i++)
+        prw_nh_encoded_free(&hs[i]);
+    free(hs);
+    free(hs_p);
     free(packed);
     free(ts);
     free(ts_p);

@@ -9,6 +9,8 @@
  *                 equal sets), cumulative values, which changed
  *   prw_name.c    names: k6's series names, trend stats (p(99.9) ->
  *                 p999), label names Prometheus accepts (pure)
+ *   prw_nhist.c   a trend as a native histogram: exponential buckets
+ *                 and their spans and deltas (trend_as_native_histogram)
  *   prw_encode.c  a WriteRequest of the changed series, protobuf (protoc-c
  *                 code of remote.proto) then snappy's block format
  *   prw_push.c    the bounded queue of encoded batches and the POSTs:
@@ -63,6 +65,36 @@ size_t prw_series_name(char *out, size_t cap, const char *prefix, const char *me
  * needs (as snprintf). */
 size_t prw_label_name(char *out, size_t cap, const char *tag);
 
+/* ---- native histograms (prw_nhist.c) ---- */
+
+#define PRW_NH_SCHEMA 3                   /* bounds 2^(1/8) apart */
+#define PRW_NH_ZERO 2.938735877055719e-39 /* 2^-128: Prometheus' Go client's */
+
+typedef struct prw_nside {
+    int32_t lo;        /* bucket index of c[0] */
+    uint32_t n;
+    uint64_t *c;
+} prw_nside;
+
+typedef struct prw_nhist {
+    prw_nside pos, neg;
+    uint64_t zero;     /* |v| <= PRW_NH_ZERO */
+} prw_nhist;
+
+/* The bucket of v > 0: i with 2^((i-1)/8) < v <= 2^(i/8). */
+int32_t prw_nh_index(double v);
+/* The upper bound of bucket idx. */
+double prw_nh_upper(int32_t idx);
+/* Counts v (in the unit sent). -1 when out of memory. */
+int prw_nh_add(prw_nhist *h, double v);
+void prw_nh_free(prw_nhist *h);
+struct Prometheus__Histogram;
+/* *out as remote write's Histogram (its arrays allocated: free them with
+ * prw_nh_encoded_free). -1 when out of memory. */
+int prw_nh_encode(const prw_nhist *h, uint64_t count, double sum, int64_t ts_ms,
+                  struct Prometheus__Histogram *out);
+void prw_nh_encoded_free(struct Prometheus__Histogram *h);
+
 /* ---- series (prw_series.c) ---- */
 
 /* A trend's values are kept while it has at most this many, so its stats
@@ -93,6 +125,7 @@ typedef struct prw_series {
     uint64_t count, nonzero;    /* rate; trend */
     double min, max;            /* trend (exact) */
     hdr_hist *hist;             /* trend, micro-units as the core's */
+    prw_nhist *nh;              /* trend with native_histograms: instead of hist */
     double *exact;              /* trend: its values while count <= PRW_EXACT_MAX */
     bool sorted;                /* exact is in order */
     int64_t latest_ms;          /* newest sample time, ms */
@@ -108,6 +141,8 @@ typedef struct prw_table {
     const char *prefix;
     const prw_stat *stats;      /* a trend's series, one per stat */
     size_t n_stats;
+    bool rate_counts;           /* a rate also as _passes_total, _fails_total */
+    bool native;                /* a trend as one native histogram _seconds */
     struct prw_alias *alias;    /* open addressing, cap a power of two */
     size_t alias_cap, alias_n;
     uint32_t *by_key;           /* series index + 1, by content key */
@@ -139,6 +174,9 @@ int prw_encode_changed(prw_table *t, prw_buf *out, size_t *n_series);
 /* The value a series sends: a trend's for the stat, in seconds when it
  * holds times (but count); the others' one value (stat unused). */
 double prw_series_value(prw_series *s, const prw_stat *stat);
+/* The value of a series' m-th time series (names[m]): a trend's stat m; a
+ * rate's ratio, then with rate_counts its non-zero and zero samples. */
+double prw_series_nth(const prw_table *t, prw_series *s, size_t m);
 void prw_buf_free(prw_buf *b);
 
 /* ---- pushing (prw_push.c) ---- */

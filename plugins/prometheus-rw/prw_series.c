@@ -60,6 +60,9 @@ static void series_free(prw_series *s)
     free(s->names);
     free(s->key);
     free(s->hist);
+    if (s->nh)
+        prw_nh_free(s->nh);
+    free(s->nh);
     free(s->exact);
     free(s);
 }
@@ -96,6 +99,22 @@ static char *series_name(const prw_table *t, const char *metric, volley_metric_t
     char *out = malloc(n + 1);
     if (out)
         prw_series_name(out, n + 1, t->prefix, metric, type, suffix);
+    return out;
+}
+
+/* The series name of metric + what as a metric of that type: a rate's
+ * counts (checks -> k6_checks_passes_total; passes and fails are the
+ * summary export's fields), a native histogram's unit (a gauge's name:
+ * k6_http_req_duration_seconds). */
+static char *name_with(const prw_table *t, const char *metric, const char *what, volley_metric_type type)
+{
+    size_t n = strlen(metric) + strlen(what) + 1;
+    char *m = malloc(n);
+    if (!m)
+        return NULL;
+    snprintf(m, n, "%s%s", metric, what);
+    char *out = series_name(t, m, type, NULL);
+    free(m);
     return out;
 }
 
@@ -147,17 +166,26 @@ static prw_series *series_new(const prw_table *t, uint32_t metric, const volley_
     for (size_t i = 0; i < s->n_labels; i++)
         if (!s->labels[i].value)
             s->name_at = i;
-    s->n_names = s->type == VOLLEY_METRIC_TREND ? t->n_stats : 1;
+    bool native = s->type == VOLLEY_METRIC_TREND && t->native;
+    s->n_names = native ? 1 : s->type == VOLLEY_METRIC_TREND ? t->n_stats
+                 : s->type == VOLLEY_METRIC_RATE && t->rate_counts ? 3 : 1;
     s->names = calloc(s->n_names ? s->n_names : 1, sizeof *s->names);
     if (!s->names)
         goto fail;
     for (size_t i = 0; i < s->n_names; i++) {
-        s->names[i] = series_name(t, mi->name, s->type,
-                                  s->type == VOLLEY_METRIC_TREND ? t->stats[i].suffix : NULL);
+        if (native)   /* k6: the base unit as the suffix */
+            s->names[i] = name_with(t, mi->name, s->time ? "_seconds"
+                                    : mi->contains == VOLLEY_CONTAINS_DATA ? "_bytes" : "", VOLLEY_METRIC_GAUGE);
+        else if (s->type == VOLLEY_METRIC_RATE && i > 0)
+            s->names[i] = name_with(t, mi->name, i == 1 ? "_passes" : "_fails", VOLLEY_METRIC_COUNTER);
+        else
+            s->names[i] = series_name(t, mi->name, s->type,
+                                      s->type == VOLLEY_METRIC_TREND ? t->stats[i].suffix : NULL);
         if (!s->names[i])
             goto fail;
     }
-    if (s->type == VOLLEY_METRIC_TREND && !(s->hist = calloc(1, sizeof *s->hist)))
+    if (native ? !(s->nh = calloc(1, sizeof *s->nh))
+               : s->type == VOLLEY_METRIC_TREND && !(s->hist = calloc(1, sizeof *s->hist)))
         goto fail;
     s->latest_ms = s->pushed_ms = INT64_MIN;
     return s;
@@ -296,6 +324,13 @@ static int fold(prw_series *s, const volley_sample *x)
         s->nonzero += v != 0;
         break;
     case VOLLEY_METRIC_TREND: {
+        if (s->nh) {
+            if (prw_nh_add(s->nh, s->time ? v / 1000.0 : v) != 0)
+                return -1;
+            s->count++;
+            s->sum += v;
+            break;
+        }
         if (s->count == 0 || v < s->min)
             s->min = v;
         if (s->count == 0 || v > s->max)
@@ -367,6 +402,13 @@ static double exact_percentile(prw_series *s, double p)
     double lo = floor(i);
     double j = s->exact[(size_t)lo], k = s->exact[(size_t)ceil(i)];
     return j + (k - j) * (i - lo);
+}
+
+double prw_series_nth(const prw_table *t, prw_series *s, size_t m)
+{
+    if (s->type == VOLLEY_METRIC_RATE && m > 0)
+        return (double)(m == 1 ? s->nonzero : s->count - s->nonzero);
+    return prw_series_value(s, s->type == VOLLEY_METRIC_TREND ? &t->stats[m] : NULL);
 }
 
 double prw_series_value(prw_series *s, const prw_stat *stat)

@@ -6,8 +6,12 @@ scrapes): what Prometheus's query API then answers equals the summary
 export's numbers, under k6's names and with every tag a label. Also: a
 dead receiver never fails or slows the run and its losses are in the
 summary; a 503 is retried (a small Python receiver); SIGINT still makes
-the last push; bad options are load errors at their place."""
+the last push; bad options are load errors at their place. With
+segments, three instances push to one Prometheus, each under its
+`instance` label, and PromQL sums over them equal `volley merge`'s
+export of their results."""
 import json
+import math
 import os
 import shutil
 import signal
@@ -48,7 +52,8 @@ class Prometheus:
             self.log = open(os.path.join(self.dir, "log"), "w")
             self.proc = subprocess.Popen(
                 [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-                 "--web.listen-address=127.0.0.1:%d" % self.port, "--web.enable-remote-write-receiver"],
+                 "--web.listen-address=127.0.0.1:%d" % self.port, "--web.enable-remote-write-receiver",
+                 "--enable-feature=native-histograms"],
                 stdout=self.log, stderr=subprocess.STDOUT)
             deadline = time.time() + 15
             while time.time() < deadline and self.proc.poll() is None:
@@ -72,12 +77,14 @@ class Prometheus:
         self.log.close()
 
     def query(self, q):
-        """[(labels, value)] of an instant query."""
+        """[(labels, value)] of an instant query; a native histogram's value
+        is Prometheus' JSON of it (count, sum, buckets)."""
         url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
         with urllib.request.urlopen(url, timeout=5) as r:
             data = json.load(r)
         assert data["status"] == "success", data
-        return [(x["metric"], float(x["value"][1])) for x in data["data"]["result"]]
+        return [(x["metric"], float(x["value"][1]) if "value" in x else x["histogram"][1])
+                for x in data["data"]["result"]]
 
 
 SPEC = """
@@ -100,6 +107,29 @@ thresholds:
   "http_req_duration{name:fast}": ["p(95)<5000"]
 outputs:
   - prometheus-rw: %(output)s
+"""
+
+SEG_SPEC = """
+version: 1
+name: prw-segments
+scenarios:
+  pass:
+    executor: shared-iterations
+    vus: 4
+    iterations: 301
+    flow:
+      - http: { name: pass, url: "${env.NGINX}/fast" }
+        check: { name: ok, status: 200 }
+  fail:
+    executor: per-vu-iterations
+    vus: 3
+    iterations: 10
+    flow:
+      - http: { name: fail, url: "${env.NGINX}/error500" }
+        check: { name: ok, status: 200 }
+outputs:
+  - prometheus-rw: { url: "%s/api/v1/write", push_interval: 500ms, rate_counts: true,
+                     trend_stats: [count, "p(95)"] }
 """
 
 
@@ -181,6 +211,95 @@ class PrometheusRwTest(VolleyCase):
         want = s1["metrics"]["http_req_duration"]["p(99)"] / 1000.0
         got = self.series('k6_http_req_duration_p99{testcase="p99"}')[0][1]
         self.assertAlmostEqual(got, want, delta=want * 0.01 + 2e-6)
+
+    def test_segments_sum_to_the_merged_result(self):
+        # Scenario "pass" splits its VUs 2:1:1 and "fail" 1:1:1, so the
+        # instances' check rates differ and only counts add up: the merged
+        # rate is sum(passes) / sum(passes + fails), never an average of rates.
+        spec = self.write_spec(SEG_SPEC % self.prom.url)
+        procs, results = [], []
+        for i, seg in enumerate(["0:1/3", "1/3:2/3", "2/3:1"]):
+            res = os.path.join(self.tmp, "result-%d.ndjson" % i)
+            results.append(res)
+            procs.append(subprocess.Popen(
+                [VOLLEY, "run", "-q", "--execution-segment", seg, "--execution-segment-sequence", "0,1/3,2/3,1",
+                 "--tag", "testcase=segments", "--result", res,
+                 "--summary-export", os.path.join(self.tmp, "summary-%d.json" % i), spec],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, NGINX=NGINX)))
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, out + err)
+            self.assertNotIn("WARNING: prometheus-rw", out)
+        export = os.path.join(self.tmp, "merged.json")
+        rc, out, err = self.volley("merge", "--summary-export", export, *results)
+        self.assertEqual(rc, 0, out + err)
+        with open(export) as f:
+            m = json.load(f)["metrics"]
+        sel = '{testcase="segments"}'
+        self.assertEqual(self.series("sum(k6_http_reqs_total%s)" % sel)[0][1], m["http_reqs"]["count"])
+        self.assertEqual(m["http_reqs"]["count"], 301 + 3 * 10)
+        self.assertEqual(self.series("sum(k6_iterations_total%s)" % sel)[0][1], m["iterations"]["count"])
+        self.assertEqual(self.series("sum(k6_http_req_duration_count%s)" % sel)[0][1],
+                         m["http_req_duration"]["count"] if "count" in m["http_req_duration"]
+                         else m["http_reqs"]["count"])
+        # exactly three instances, labelled by their place in the sequence
+        per = self.series("count by (instance) (sum by (instance) (k6_iterations_total%s))" % sel)
+        self.assertEqual(sorted(l["instance"] for l, _ in per), ["0", "1", "2"])
+        # checks: the counters add up; their ratio is the merged rate
+        passes = self.series("sum(k6_checks_passes_total%s)" % sel)[0][1]
+        fails = self.series("sum(k6_checks_fails_total%s)" % sel)[0][1]
+        self.assertEqual((passes, fails), (m["checks"]["passes"], m["checks"]["fails"]))
+        rate = self.series("sum(k6_checks_passes_total%s) / (sum(k6_checks_passes_total%s) + "
+                           "sum(k6_checks_fails_total%s))" % (sel, sel, sel))[0][1]
+        self.assertEqual(rate, 301 / 331)
+        self.assertAlmostEqual(rate, m["checks"]["value"], places=14)   # the export prints 15 digits
+        # ...while the average of the instances' rates (a dashboard's avg()) is not it
+        rates = self.series("sum by (instance) (k6_checks_passes_total%s) / (sum by (instance) "
+                            "(k6_checks_passes_total%s) + sum by (instance) (k6_checks_fails_total%s))"
+                            % (sel, sel, sel))
+        self.assertNotAlmostEqual(sum(v for _, v in rates) / 3, rate, places=3)
+        # a series of instance 1 carries instance="1" and holds instance 1's own count
+        one = self.series('k6_http_reqs_total{testcase="segments",instance="1",name="pass"}')
+        self.assertEqual(len(one), 1)
+        self.assertEqual(one[0][0]["instance"], "1")
+        self.assertEqual(one[0][0]["scenario"], "pass")
+        with open(os.path.join(self.tmp, "summary-1.json")) as f:
+            own = json.load(f)["metrics"]
+        self.assertEqual(self.series('sum(k6_http_reqs_total{testcase="segments",instance="1"})')[0][1],
+                         own["http_reqs"]["count"])
+        self.assertEqual(one[0][1], 75)   # 301 iterations over 4 VUs striped 2:1:1
+        # the k6-named ratio is there too, per instance and check
+        ratio = self.series('k6_checks_rate{testcase="segments",instance="1",scenario="pass"}')
+        self.assertEqual(ratio[0][1], 1.0)
+
+    def test_native_histograms(self):
+        out_opts = '{ url: "%s/api/v1/write", push_interval: 500ms, trend_as_native_histogram: true }' % self.prom.url
+        rc, out, err, s = self.run_spec(SPEC % {"duration": "2s", "output": out_opts}, "--tag", "testcase=native",
+                                        "--summary-trend-stats", "avg,p(95),max,count", timeout=60)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("WARNING: prometheus-rw", out)
+        m = s["metrics"]
+        dur = m["http_req_duration"]
+        h = 'sum(k6_http_req_duration_seconds{testcase="native"})'
+        self.assertEqual(self.series("histogram_count(%s)" % h)[0][1], dur["count"])
+        self.assertEqual(dur["count"], m["http_reqs"]["count"])
+        total = self.series("histogram_sum(%s)" % h)[0][1]
+        self.assertAlmostEqual(total, dur["avg"] * dur["count"] / 1000.0, delta=total * 1e-6)
+        # the p95 lies in the bucket of the summary's p95 or a neighbour
+        # (the two rank the values a little apart): buckets 2^(1/8) wide
+        want = dur["p(95)"] / 1000.0
+        got = self.series("histogram_quantile(0.95, %s)" % h)[0][1]
+        bucket = lambda v: math.ceil(math.log2(v) * 8 - 1e-9)
+        self.assertLessEqual(abs(bucket(got) - bucket(want)), 1, (got, want))
+        self.assertLessEqual(got, 2 ** (1 / 8) * dur["max"] / 1000.0)
+        # one series per tag set, named with the unit; no trend_stats gauges
+        fast = self.series('k6_http_req_duration_seconds{testcase="native",name="fast"}')
+        self.assertEqual(fast[0][0]["status"], "200")
+        self.assertEqual(float(fast[0][1]["count"]), self.series(
+            'sum(k6_http_reqs_total{testcase="native",name="fast"})')[0][1])
+        self.assertEqual(self.prom.query('k6_http_req_duration_p99{testcase="native"}'), [])
+        # a data trend would be _bytes; counters and rates as before
+        self.assertEqual(self.series('sum(k6_http_reqs_total{testcase="native"})')[0][1], m["http_reqs"]["count"])
 
     def test_sigint_still_pushes_the_end(self):
         # push_interval 1h: the one push is the last one, made by close()

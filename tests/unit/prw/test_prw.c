@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,51 @@ static void test_encode_round_trip(void **state)
 
 /* Past PRW_EXACT_MAX values a trend's percentiles come from the
  * histogram: within its 0.2% bound of the exact ones. */
+/* Native histogram buckets: schema 3's bounds, and spans and deltas of
+ * counts with a gap, read back through protobuf-c. */
+static void test_native_histogram(void **state)
+{
+    (void)state;
+    assert_int_equal(prw_nh_index(1.0), 0);
+    assert_int_equal(prw_nh_index(2.0), 8);
+    assert_int_equal(prw_nh_index(0.5), -8);
+    assert_int_equal(prw_nh_index(1.01), 1);
+    assert_int_equal(prw_nh_index(prw_nh_upper(1)), 1);        /* the bound is in its bucket */
+    assert_int_equal(prw_nh_index(prw_nh_upper(1) * 1.0000001), 2);
+    assert_int_equal(prw_nh_index(0.0123), (int)ceil(log2(0.0123) * 8));
+    prw_nhist h = {0};
+    /* buckets 0 (x2), 1 (x1), then 8 (x3); one negative; one zero */
+    double vals[] = {1.0, 0.95, 1.05, 2.0, 1.9, 1.95, -1.0, 0.0};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        assert_int_equal(prw_nh_add(&h, vals[i]), 0);
+    Prometheus__Histogram e;
+    assert_int_equal(prw_nh_encode(&h, 8, 6.85, 1234, &e), 0);
+    uint8_t buf[512];
+    size_t n = prometheus__histogram__pack(&e, buf);
+    prw_nh_encoded_free(&e);
+    prw_nh_free(&h);
+    Prometheus__Histogram *d = prometheus__histogram__unpack(NULL, n, buf);
+    assert_non_null(d);
+    assert_int_equal(d->count_case, PROMETHEUS__HISTOGRAM__COUNT_COUNT_INT);
+    assert_int_equal(d->count_int, 8);
+    assert_int_equal(d->zero_count_int, 1);
+    assert_int_equal(d->schema, 3);
+    assert_int_equal(d->timestamp, 1234);
+    assert_int_equal(d->n_positive_spans, 2);
+    assert_int_equal(d->positive_spans[0]->offset, 0);
+    assert_int_equal(d->positive_spans[0]->length, 2);
+    assert_int_equal(d->positive_spans[1]->offset, 6);   /* buckets 2..7 empty */
+    assert_int_equal(d->positive_spans[1]->length, 1);
+    assert_int_equal(d->n_positive_deltas, 3);
+    assert_int_equal(d->positive_deltas[0], 2);
+    assert_int_equal(d->positive_deltas[1], -1);
+    assert_int_equal(d->positive_deltas[2], 2);
+    assert_int_equal(d->n_negative_spans, 1);
+    assert_int_equal(d->negative_spans[0]->offset, 0);
+    assert_int_equal(d->negative_deltas[0], 1);
+    prometheus__histogram__free_unpacked(d, NULL);
+}
+
 static void test_trend_past_exact(void **state)
 {
     (void)state;
@@ -236,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_trend_stats),
         cmocka_unit_test(test_encode_round_trip),
         cmocka_unit_test(test_trend_past_exact),
+        cmocka_unit_test(test_native_histogram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
