@@ -9,6 +9,7 @@ spec of the matrices is there."""
 import os
 import re
 import shlex
+import subprocess
 import unittest
 
 from volleytest import SOURCE, VolleyCase
@@ -136,6 +137,30 @@ class CiDocTest(VolleyCase):
                     self.assertIn(name, plugins, words)
         if skipped:
             print("note: no junit plugin in this build; not checked: --out " + ", ".join(skipped))
+
+    def test_package_jobs_install_every_build_library(self):
+        """Each pkg-config module a CMakeLists.txt looks for comes from a
+        Debian package that both package jobs install (found by dpkg -S on
+        this machine, where tools/setup installed them all)."""
+        mods = set()
+        for root, dirs, files in os.walk(SOURCE):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "build")) and d not in ("tests", "examples")]
+            if "CMakeLists.txt" in files:
+                with open(os.path.join(root, "CMakeLists.txt")) as f:
+                    for args in re.findall(r"pkg_check_modules\(([^)]*)\)", f.read()):
+                        mods.update(w for w in args.split()[1:] if w.islower() or "-" in w or "." in w)
+        self.assertIn("libxml-2.0", mods)
+        jobs = [" ".join(s["run"] for s in self.github["jobs"]["package"]["steps"] if "run" in s),
+                " ".join(self.gitlab["package"]["script"])]
+        for mod in sorted(mods):
+            pc = subprocess.run(["pkg-config", "--variable=pcfiledir", mod], capture_output=True, text=True)
+            self.assertEqual(pc.returncode, 0, f"pkg-config does not know {mod}")
+            path = os.path.join(pc.stdout.strip(), mod + ".pc")
+            owner = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+            self.assertEqual(owner.returncode, 0, owner.stderr)
+            pkg = owner.stdout.split(":")[0]
+            for job in jobs:
+                self.assertIn(pkg, job.split(), f"docs/ci.md's package job does not install {pkg} ({mod})")
 
     def test_matrix_specs_exist(self):
         folder = os.path.join(SOURCE, "specs", "deltran")
