@@ -14,7 +14,7 @@ import unittest
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from volleytest import NGINX, VOLLEY, VolleyCase  # noqa: E402
+from volleytest import NGINX, VOLLEY, VolleyCase, timed  # noqa: E402
 
 SPEC = """
     version: 1
@@ -79,6 +79,7 @@ class ResultTest(VolleyCase):
         with opener(path, "rt") as f:
             return [json.loads(l) for l in f if l.strip()]
 
+    @timed
     def test_windows_add_up_to_the_totals(self):
         rc, out, err, s, path = self.run_result()
         self.assertEqual(rc, 99, out + err)   # the 404s fail http_req_failed's threshold
@@ -218,6 +219,7 @@ class ResultTest(VolleyCase):
         self.assertEqual(rc, 103)
         self.assertIn("cannot create it", err)
 
+    @timed
     def test_windows_after_many_samples(self):
         """Past 4,096 samples a worker keeps its trends in histograms only;
         a window fed by it must read them (QA: 100 ms requests showed as
@@ -249,6 +251,7 @@ class ResultTest(VolleyCase):
             self.assertGreater(stat, 95, slow)
         self.assertAlmostEqual(slow["sum"] / slow["n"], slow["avg"], delta=0.5)
 
+    @timed
     def test_a_stalled_generator_is_named(self):
         """SIGSTOP the runner for 1.5 s: the arrivals due meanwhile are
         late or dropped, that second is "behind", its drops are put down to

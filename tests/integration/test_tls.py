@@ -21,7 +21,7 @@ import unittest
 
 from tlspki import HttpsServer, Pki
 from test_ws import WsServer
-from volleytest import VolleyCase
+from volleytest import VolleyCase, timed
 
 PKI_DIR = None
 PKI = None
@@ -449,6 +449,7 @@ class NginxTlsTest(TlsCase):
                     self.assertEqual(tags[name], {"tls1.3"}, name)
                 self.assertEqual(tags["plain"], {None})
 
+    @timed
     def test_handshake_time_is_the_servers(self):
         """http_req_tls_handshaking is the handshake, not our setup: the
         median of 60 full handshakes (session_resumption false, Connection:

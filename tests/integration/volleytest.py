@@ -16,8 +16,23 @@ SOURCE = os.environ.get("VOLLEY_SOURCE_DIR", os.path.dirname(os.path.dirname(os.
 DEAD = "http://127.0.0.1:1"      # nothing listens on port 1
 
 
+def timed(case):
+    """Marks a case that compares times or rates with limits another
+    test's CPU use can break. A file with such cases among untimed ones is
+    run twice by ctest (SPLIT_INTEGRATION_TESTS in tests/CMakeLists.txt):
+    VOLLEY_TIMED=only runs the marked cases, alone on the machine;
+    VOLLEY_TIMED=skip the others, beside other tests. Unset: all of them."""
+    case.volley_timed = True
+    return case
+
+
 class VolleyCase(unittest.TestCase):
     def setUp(self):
+        mode = os.environ.get("VOLLEY_TIMED")
+        if mode in ("only", "skip"):
+            is_timed = getattr(getattr(self, self._testMethodName), "volley_timed", False)
+            if is_timed != (mode == "only"):
+                self.skipTest("VOLLEY_TIMED=%s: run by the file's other ctest entry" % mode)
         base = os.environ.get("VOLLEY_TEST_TMP")
         if base:
             os.makedirs(base, exist_ok=True)
