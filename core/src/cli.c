@@ -71,7 +71,7 @@ typedef struct cli {
     const char *seg_arg, *seq_arg;
     bool seg_on;
     seg_tuple seg;
-    char seg_text[64];         /* normalized: "1/3:2/3" */
+    char seg_text[SEG_TEXT_MAX]; /* normalized: "1/3:2/3" */
     char seq_text[4096];       /* the filled sequence: "0,1/3,2/3,1" */
     char instance_tag[48];     /* "instance=N" unless --tag instance=X */
     int argc;                  /* the command line, for the result's meta */

@@ -320,7 +320,7 @@ int seg_tuple_init(seg_tuple *t, const seg_segment *segment, const seg_rat *pts,
         if (rat_eq(full[i], segment->from) && rat_eq(full[i + 1], segment->to))
             idx = i;
     if (idx == n) {
-        char a[64], b[4096];
+        char a[SEG_TEXT_MAX], b[4096];
         seg_segment_format(segment, a, sizeof a);
         seg_seq q = {.n = n - 1, .pts = full};
         seg_seq_format(&q, b, sizeof b);

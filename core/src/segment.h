@@ -106,6 +106,9 @@ int64_t seg_scale(const seg_stripe *st, int64_t value);
 /* The global index of this stripe's local index j (0-based). NULL: j. */
 int64_t seg_global(const seg_stripe *st, int64_t j);
 
+/* Room for any formatted segment: two 47-character rationals, ':' and NUL. */
+#define SEG_TEXT_MAX 96
+
 /* "1/3", "0", "1": k6's RatString. */
 void seg_rat_format(seg_rat r, char *buf, size_t cap);
 /* "1/3:2/3" and "0,1/3,2/3,1". */
