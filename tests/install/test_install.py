@@ -138,7 +138,7 @@ class InstallTest(unittest.TestCase):
         rc, out = run([lay.bin, "plugins", "-v"], env=env)
         self.assertEqual(rc, 0, out)
         plugins = ("http", "ws", "checks-basic", "checks-json", "checks-html", "json-out", "analytics-sink",
-                   "junit")
+                   "junit", "prometheus-rw")
         for plugin in plugins:
             self.assertRegex(out, r"(?m)^%s\s+\S+\s+\S+\s+1\.\d+\s+%s/volley-%s\.so$" % (
                 plugin, os.path.realpath(lay.plugindir), plugin))

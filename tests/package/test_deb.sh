@@ -33,7 +33,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$(cd "$HERE/../.." && pwd)"
 MULTIARCH="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
 PLUGINDIR="/usr/lib/$MULTIARCH/volley/plugins"
-PLUGINS=(http ws checks-basic checks-json checks-html json-out analytics-sink junit)
+PLUGINS=(http ws checks-basic checks-json checks-html json-out analytics-sink junit prometheus-rw)
 
 say() { echo "-- deb: $*"; }
 die() { echo "tests/package/test_deb.sh: $*" >&2; exit 1; }
@@ -106,7 +106,7 @@ say "$DEB ($(du -k "$WORK/$DEB" | cut -f1) KiB) in $((SECONDS - T0)) s"
 
 DEPENDS="$(dpkg-deb -f "$WORK/$DEB" Depends)"
 echo "   Depends: $DEPENDS"
-for lib in libc6 libcurl4 libuv1 libyaml-0-2 libjansson4 libwebsockets17 libssl3 libxml2; do
+for lib in libc6 libcurl4 libuv1 libyaml-0-2 libjansson4 libwebsockets17 libssl3 libxml2 libsnappy1v5 libprotobuf-c1; do
     grep -qE "(^|, )$lib( |,|$)" <<<"$DEPENDS" || die "Depends has no $lib: $DEPENDS"
 done
 [ "$(dpkg-deb -f "$WORK/$DEB" Package)" = volley ] || die "the package is not named volley"
