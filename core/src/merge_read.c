@@ -11,13 +11,15 @@
 #include "merge_int.h"
 #include "merge_seg.h"
 
-/* The files must be runs of one spec: the same spec file (sha256), and
+/* The files must be runs of one spec: the same spec file and included
+ * files (sha256), and
  * the same name and thresholds (all a file without the hash has). */
 static int same_spec(const result *a, const result *b, char *err, size_t cap)
 {
     if (a->spec_sha256 && b->spec_sha256 && strcmp(a->spec_sha256, b->spec_sha256) != 0) {
-        snprintf(err, cap, "%s and %s are runs of different specs (their spec files' sha256 "
-                 "differ: %.12s..., %.12s...): merge only runs of one spec", a->path, b->path,
+        snprintf(err, cap, "%s and %s are runs of different specs (the sha256 of their spec "
+                 "files with the files they include differ: %.12s..., %.12s...): merge only runs "
+                 "of one spec", a->path, b->path,
                  a->spec_sha256, b->spec_sha256);
         return -1;
     }

@@ -191,26 +191,38 @@ static const char *series_kind(const series_def *sd)
     return sd->n_filters ? "submetric" : "metric";
 }
 
-/* The sha256 of the spec file's bytes into out (64 hex digits), so
- * `volley merge` knows runs of one spec; "" when it cannot be read. */
-static void spec_sha256(const char *path, char out[65])
+/* Adds a file's bytes to the digest: false when it cannot be read. */
+static bool digest_file(EVP_MD_CTX *c, const char *path)
 {
-    out[0] = '\0';
     FILE *fp = path ? fopen(path, "rb") : NULL;
     if (!fp)
-        return;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
-    unsigned char buf[8192], md[EVP_MAX_MD_SIZE];
+        return false;
+    unsigned char buf[8192];
     size_t n;
+    bool ok = true;
     while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0)
         ok = EVP_DigestUpdate(c, buf, n) == 1;
+    ok = ok && !ferror(fp);
+    fclose(fp);
+    return ok;
+}
+
+/* The sha256 of the spec file's bytes and then each included file's, in
+ * load order, into out (64 hex digits), so `volley merge` knows runs of
+ * one spec; "" when one cannot be read. */
+static void spec_sha256(const spec *s, char out[65])
+{
+    out[0] = '\0';
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && digest_file(c, s->path);
+    for (size_t i = 0; ok && i < s->includes.n_files; i++)
+        ok = digest_file(c, s->includes.files[i]);
+    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
-    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(c, md, &len) == 1;
+    ok = ok && EVP_DigestFinal_ex(c, md, &len) == 1;
     for (unsigned i = 0; ok && i < len; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     EVP_MD_CTX_free(c);
-    fclose(fp);
 }
 
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,

@@ -309,6 +309,43 @@ class MergeTest(VolleyCase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
 
+    def test_spec_hash_covers_included_files(self):
+        """spec.sha256 is the spec file's bytes and then each included file's,
+        in load order: merge refuses runs whose included file changed."""
+        base = os.path.join(self.tmp, "base.yaml")
+        inner = os.path.join(self.tmp, "inner.yaml")
+        with open(inner, "w") as f:
+            f.write("services:\n  other: http://127.0.0.1:1\n")
+        with open(base, "w") as f:
+            f.write("include: inner.yaml\nservices:\n  api: ${env.NGINX}\n")
+        spec = self.write_spec((SPEC % ("inc", "count>300")).replace(
+            "    version: 1\n", "    version: 1\n    include: [base.yaml]\n").replace(
+            'url: "${env.NGINX}/fast"', 'url: "${services.api}/fast"'), "inc.yaml")
+        res = [os.path.join(self.tmp, "inc-%d.ndjson" % i) for i in range(3)]
+        for r in res[:2]:
+            rc, out, err = self.volley("run", "-q", "--result", r, spec)
+            self.assertEqual(rc, 99, out + err)
+        import hashlib
+        h = hashlib.sha256()
+        for path in (spec, base, inner):   # load order: the spec, base, what base includes
+            with open(path, "rb") as f:
+                h.update(f.read())
+        meta = self.read_ndjson(res[0])[0]
+        self.assertEqual(meta["spec"]["sha256"], h.hexdigest())
+        rc, out, err, s = self.merge(res[0], res[1])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
+        # an included file (not the spec) changed between the runs
+        with open(inner, "a") as f:
+            f.write("# edited\n")
+        rc, out, err = self.volley("run", "-q", "--result", res[2], spec)
+        self.assertEqual(rc, 99, out + err)
+        self.assertNotEqual(self.read_ndjson(res[2])[0]["spec"]["sha256"], meta["spec"]["sha256"])
+        rc, out, err, _ = self.merge(res[0], res[2])
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("different specs", err)
+        self.assertIn("files they include", err)
+
     def test_dead_run(self):
         files = [f[0] for f in self.two_runs("dead", "count>300", 99)]
         cut = os.path.join(self.tmp, "dead-cut.ndjson")
