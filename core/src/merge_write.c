@@ -119,10 +119,13 @@ static json_t *meta_line(const merged *m)
             for (size_t k = 0; k < m->in[f].n_scenarios; k++)
                 if (strcmp(m->in[f].scenarios[k].name, sc->name) == 0)
                     vus += m->in[f].scenarios[k].max_vus;
-        json_array_append_new(scs, json_pack("{s:s, s:s, s:f, s:f, s:o}", "name", sc->name,
-                                             "executor", sc->executor ? sc->executor : "",
-                                             "start_s", sc->start_s, "duration_s", sc->duration_s,
-                                             "max_vus", cnt(vus)));
+        json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:o}", "name", sc->name,
+                              "executor", sc->executor ? sc->executor : "",
+                              "start_s", sc->start_s, "duration_s", sc->duration_s,
+                              "max_vus", cnt(vus));
+        if (o && sc->setup_data)
+            json_object_set_new(o, "setup_data", json_string(sc->setup_data));
+        json_array_append_new(scs, o);
     }
     json_t *ths = json_array();
     for (size_t i = 0; i < r0->n_thresholds; i++) {

@@ -227,6 +227,8 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
             s->start_s = get_num(v, "start_s", 0);
             s->duration_s = get_num(v, "duration_s", 0);
             s->max_vus = get_num(v, "max_vus", 0);
+            if (json_is_string(json_object_get(v, "setup_data")))
+                s->setup_data = get_str(v, "setup_data");
         }
     }
     json_t *th = json_object_get(o, "thresholds");
@@ -784,6 +786,7 @@ void result_free(result *r)
     for (size_t i = 0; i < r->n_scenarios; i++) {
         free(r->scenarios[i].name);
         free(r->scenarios[i].executor);
+        free(r->scenarios[i].setup_data);
     }
     free(r->scenarios);
     for (size_t i = 0; i < r->n_thresholds; i++) {

@@ -85,6 +85,7 @@ typedef struct rr_window {
 
 typedef struct rr_scenario {
     char *name, *executor;
+    char *setup_data;       /* setup's captures came from this file: it did not run */
     double start_s, duration_s, max_vus;
 } rr_scenario;
 
