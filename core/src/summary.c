@@ -371,8 +371,8 @@ bool summary_series_exported(const spec *s, const metrics_reg *reg, uint32_t ser
         summary_opts_init(&dflt);
         o = &dflt;
     }
-    return reg->metrics[sd->metric].series == series || sd->per_scenario ||
-           sub_shown(s, reg, series, o);
+    return reg->metrics[sd->metric].series == series ||
+           (sd->per_scenario && !setup_elsewhere(s, sd, o)) || sub_shown(s, reg, series, o);
 }
 
 /* Trend columns line up across rows, as in k6's summary. */
