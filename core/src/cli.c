@@ -548,6 +548,10 @@ static void print_header(const cli *c, const spec *s, FILE *out)
             n_main, n_main == 1 ? "" : "s", (long long)vus, duration_format(longest, d1, sizeof d1));
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
+        if (sc->role == SC_ROLE_SETUP && c->setup_data) {
+            fprintf(out, "           * %s: from %s (not run here)\n", sc->name, c->setup_data);
+            continue;
+        }
         if (sc->role != SC_ROLE_MAIN) {
             fprintf(out, "           * %s: once, %s the scenarios (timeout %s)\n", sc->name,
                     sc->role == SC_ROLE_SETUP ? "before" : "after",
@@ -719,6 +723,7 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     char serr[256];
     c->sopt.segment = c->seg_on ? c->seg_text : NULL;
     c->sopt.sequence = c->seg_on ? c->seq_text : NULL;
+    c->sopt.setup_data = c->setup_data;
     if (c->seg_on && seg_plan_apply(s, &c->seg, c->seg_text, stderr, serr, sizeof serr) != 0) {
         fprintf(stderr, "volley: %s: --execution-segment: %s\n", path, serr);
         spec_free(s);
@@ -769,6 +774,8 @@ static int run_one(cli *c, volley_core *core, const char *path, bool *interrupte
     }
     if (c->seg_on)
         result_set_segment(ro.result, c->seg_text, c->seq_text);
+    if (c->setup_data)
+        result_set_setup_data(ro.result, c->setup_data);
     /* Loading may have taken the instant away: say so rather than start late. */
     if (ro.start_at_unix_ns && start_at_check(ro.start_at_unix_ns, now_unix_ns(), err, sizeof err) != 0) {
         fprintf(stderr, "volley: %s: --start-at: %s\n", path, err);

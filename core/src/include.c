@@ -69,6 +69,18 @@ static ynode *without_include(arena *a, const ynode *root)
 static const ynode *resolve(arena *a, const ynode *root, const char *path, const chain *up,
                             int depth, include_set *set, diag *d);
 
+static int add_file(include_set *set, const char *path)
+{
+    char **p = realloc(set->files, (set->n_files + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    set->files = p;
+    if (!(p[set->n_files] = strdup(path)))
+        return -1;
+    set->n_files++;
+    return 0;
+}
+
 /* Loads one included file and resolves its own includes. */
 static const ynode *load_one(arena *a, const ynode *item, const char *dir, const chain *up,
                              int depth, include_set *set, diag *d)
@@ -100,7 +112,7 @@ static const ynode *load_one(arena *a, const ynode *item, const char *dir, const
         return NULL;
     }
     ytree *t = ytree_load_file(full, full, d);
-    if (!t || include_set_add(set, t) != 0)
+    if (!t || include_set_add(set, t) != 0 || add_file(set, full) != 0)
         return NULL;
     const ynode *r = ytree_root(t);
     if (!r || r->kind != YNODE_MAP) {
@@ -171,5 +183,8 @@ void include_set_free(include_set *set)
     for (size_t i = 0; i < set->n; i++)
         ytree_free(set->trees[i]);
     free(set->trees);
+    for (size_t i = 0; i < set->n_files; i++)
+        free(set->files[i]);
+    free(set->files);
     memset(set, 0, sizeof *set);
 }

@@ -17,6 +17,9 @@
 typedef struct include_set {
     ytree **trees;      /* every included file's tree (owned) */
     size_t n, cap;
+    char **files;       /* the included files' paths, in load order (owned):
+                           the result file's spec hash reads them */
+    size_t n_files;
 } include_set;
 
 /* The root with every include merged in (root itself when it has none),

@@ -16,6 +16,7 @@ static void usage(FILE *out)
 {
     fputs("usage: volley merge RESULT... [--summary-export F] [--summary-json F] [--out junit=F]\n"
           "                   [--report F] [--result F] [--allow-partial]\n"
+          "                   [--summary-trend-stats L] [--summary-time-unit U]\n"
           "  The end-of-test summary of the union of result files (volley run --result)\n"
           "  of one spec: counters summed, rates counted, trends' histograms merged slot\n"
           "  by slot (percentiles of the union, not averages); every threshold judged\n"
@@ -25,7 +26,10 @@ static void usage(FILE *out)
           "  --out junit=F            the thresholds and checks as JUnit XML\n"
           "  --report F               the HTML report of the union (volley report)\n"
           "  --result F               a merged result file: the timeline of the union\n"
-          "  --allow-partial          merge runs that died (no end line) too\n", out);
+          "  --allow-partial          merge runs that died (no end line) too\n"
+          "  --summary-trend-stats L  trend stats in the summary and the JSON outputs, as\n"
+          "                           volley run's (e.g. avg,med,p(95),p(99),max,count)\n"
+          "  --summary-time-unit U    s, ms or us for every time in the summary's trends\n", out);
 }
 
 /* "--name VALUE" or "--name=VALUE": the value, or NULL. */
@@ -47,13 +51,15 @@ int merge_main(int argc, char **argv)
     const char **paths = calloc((size_t)argc + 1, sizeof *paths), **outs = calloc((size_t)argc + 1, sizeof *outs);
     size_t n_paths = 0, n_outs = 0;
     merged m = {0};
+    char err[1024], tmp[512] = "";
+    summary_opts_init(&m.opts);
     if (!paths || !outs) {
         free(paths);
         free(outs);
         return MERGE_INVALID;
     }
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *v, *v2 = NULL;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             free(paths);
@@ -69,6 +75,16 @@ int merge_main(int argc, char **argv)
             result_path = v;
         } else if ((v = opt_value(argc, argv, &i, "--out"))) {
             outs[n_outs++] = v;
+        } else if ((v = opt_value(argc, argv, &i, "--summary-trend-stats")) ||
+                   (v2 = opt_value(argc, argv, &i, "--summary-time-unit"))) {
+            /* volley run's parsers: the same forms, the same messages */
+            if ((v ? summary_parse_trend_stats(&m.opts, v, err, sizeof err)
+                   : summary_parse_time_unit(&m.opts, v2, err, sizeof err)) != 0) {
+                fprintf(stderr, "volley merge: %s\n", err);
+                free(paths);
+                free(outs);
+                return MERGE_INVALID;
+            }
         } else if (strcmp(argv[i], "--allow-partial") == 0) {
             m.allow_partial = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -87,11 +103,15 @@ int merge_main(int argc, char **argv)
         free(outs);
         return MERGE_INVALID;
     }
-    char err[1024], tmp[512] = "";
     int rc = MERGE_INVALID;
     const mseries **list = NULL;
     if (merge_read(&m, paths, n_paths) != 0)
         goto out;
+    m.opts.segments = m.segs;
+    m.opts.n_segments = m.n_segs;
+    m.opts.sequence = m.n_segs ? m.sequence : NULL;
+    m.opts.instances = m.instances;
+    m.opts.n_instances = m.n_instances;
     if (merge_series(&m, err, sizeof err) != 0 || merge_windows(&m, err, sizeof err) != 0) {
         fprintf(stderr, "volley merge: %s\n", err);
         goto out;

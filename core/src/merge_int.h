@@ -13,6 +13,7 @@
 
 #include "hdr.h"
 #include "result_read.h"
+#include "summary.h"
 #include "threshold.h"
 
 enum { MERGE_FAIL = 99, MERGE_INVALID = 104 };
@@ -52,10 +53,16 @@ typedef struct merged {
     th_verdict *v;
     double *tv;             /* each threshold's merged value */
     th_expr *expr;
+    summary_opts opts;      /* --summary-trend-stats, --summary-time-unit (as volley run's) */
     /* merge_read.c */
     bool allow_partial;     /* --allow-partial: runs without an end line too */
     size_t n_partial;       /* how many of them */
     char seg_warn[512];     /* segments that do not cover 0:1, or "" */
+    /* what the union covers (strings of m->in): the files' segments in
+     * order, their sequence and instances; n_segs 0 without segments */
+    const char **segs, **instances;
+    size_t n_segs, n_instances;
+    const char *sequence;
     /* merge_series.c: the merged timeline (windows by time, from the
      * earliest start); mwindow.s by merged series index */
     struct mwindow *win;

@@ -105,9 +105,6 @@ static const char *mark_of(const merged *m, const mseries *s)
     return mk;
 }
 
-static const char *const stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
-enum { N_STATS = sizeof stats / sizeof stats[0] };
-
 /* columns count characters, not bytes ("µs") */
 static size_t display_len(const char *s)
 {
@@ -117,12 +114,12 @@ static size_t display_len(const char *s)
     return n;
 }
 
-/* "p(95)=412ms": one stat of a trend as the summary shows it. */
+/* "p(95)=412ms": stat k of --summary-trend-stats of a trend, as volley
+ * run's summary shows it (summary.c), in its --summary-time-unit. */
 static void trend_cell(const merged *m, const mseries *s, size_t k, char *cell, size_t cap)
 {
-    char v[64];
-    summary_fmt_value(contains_of(s->def), merge_trend_stat(m, s, stats[k]), v, sizeof v);
-    snprintf(cell, cap, "%s=%s", stats[k], v);
+    const char *stat = m->opts.stats[k];
+    summary_fmt_trend_cell(contains_of(s->def), stat, merge_trend_stat(m, s, stat), &m->opts, cell, cap);
 }
 
 void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_t n, size_t failed)
@@ -160,9 +157,10 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
     }
     if (m->n_checks)
         fputc('\n', out);
-    int widths[N_STATS] = {0};
+    const size_t n_stats = m->opts.n_stats;
+    int widths[SUMMARY_MAX_STATS] = {0};
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; list[i]->def->type == RR_TREND && k < N_STATS; k++) {
+        for (size_t k = 0; list[i]->def->type == RR_TREND && k < n_stats; k++) {
             char cell[96];
             trend_cell(m, list[i], k, cell, sizeof cell);
             if ((int)display_len(cell) > widths[k])
@@ -203,10 +201,10 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
             fprintf(out, "%-8s max=%s\n", v1, v2);
             break;
         default:
-            for (size_t k = 0; k < N_STATS; k++) {
+            for (size_t k = 0; k < n_stats; k++) {
                 char cell[96];
                 trend_cell(m, s, k, cell, sizeof cell);
-                bool last = k + 1 == N_STATS;
+                bool last = k + 1 == n_stats;
                 fprintf(out, "%-*s%s", last ? 0 : widths[k] + (int)(strlen(cell) - display_len(cell)),
                         cell, last ? "\n" : " ");
             }
@@ -258,8 +256,12 @@ static json_t *values_json(const merged *m, const mseries *s)
         json_object_set_new(o, "max", json_real(s->max));
         break;
     default:
-        for (size_t k = 0; k < N_STATS; k++)
-            json_object_set_new(o, stats[k], json_real(merge_trend_stat(m, s, stats[k])));
+        for (size_t k = 0; k < m->opts.n_stats; k++) {
+            const char *stat = m->opts.stats[k];
+            double x = merge_trend_stat(m, s, stat);
+            json_object_set_new(o, stat, strcmp(stat, "count") == 0 ? json_integer((json_int_t)x)
+                                                                     : json_real(x));
+        }
     }
     json_t *th = NULL;
     for (size_t t = 0; t < m->in[0].n_thresholds; t++) {
@@ -298,6 +300,21 @@ int merge_export_json(const char *path, const merged *m, const mseries **list, s
         "thresholds", "total", (json_int_t)m->in[0].n_thresholds, "failed", (json_int_t)failed);
     json_t *run = json_object_get(doc, "run");
     if (run) {
+        json_t *st = json_array();
+        for (size_t k = 0; k < m->opts.n_stats; k++)
+            json_array_append_new(st, json_string(m->opts.stats[k]));
+        json_object_set_new(run, "summary_trend_stats", st);
+        if (m->n_segs) {   /* what the union covers, as the merged result's meta */
+            json_t *segs = json_array(), *inst = json_array();
+            for (size_t k = 0; k < m->n_segs; k++)
+                json_array_append_new(segs, json_string(m->segs[k]));
+            for (size_t k = 0; k < m->n_instances; k++)
+                json_array_append_new(inst, json_string(m->instances[k]));
+            json_object_set_new(run, "segments", segs);
+            json_object_set_new(run, "instances", inst);
+            if (m->sequence)
+                json_object_set_new(run, "sequence", json_string(m->sequence));
+        }
         json_object_set_new(run, "partial", json_boolean(m->n_partial > 0));
         if (*m->seg_warn)
             json_object_set_new(run, "warnings", json_pack("[s]", m->seg_warn));

@@ -11,13 +11,15 @@
 #include "merge_int.h"
 #include "merge_seg.h"
 
-/* The files must be runs of one spec: the same spec file (sha256), and
+/* The files must be runs of one spec: the same spec file and included
+ * files (sha256), and
  * the same name and thresholds (all a file without the hash has). */
 static int same_spec(const result *a, const result *b, char *err, size_t cap)
 {
     if (a->spec_sha256 && b->spec_sha256 && strcmp(a->spec_sha256, b->spec_sha256) != 0) {
-        snprintf(err, cap, "%s and %s are runs of different specs (their spec files' sha256 "
-                 "differ: %.12s..., %.12s...): merge only runs of one spec", a->path, b->path,
+        snprintf(err, cap, "%s and %s are runs of different specs (the sha256 of their spec "
+                 "files with the files they include differ: %.12s..., %.12s...): merge only runs "
+                 "of one spec", a->path, b->path,
                  a->spec_sha256, b->spec_sha256);
         return -1;
     }
@@ -75,16 +77,40 @@ int merge_read(merged *m, const char *const *paths, size_t n_paths)
             return -1;
         }
     }
-    merge_seg_in *seg = calloc(n_paths, sizeof *seg);
-    if (!seg) {
+    /* one entry per segment: a merged file covers several */
+    size_t n_seg = 0, n_inst = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        n_seg += m->in[i].n_segments ? m->in[i].n_segments : 1;
+        n_inst += m->in[i].n_instances;
+    }
+    merge_seg_in *seg = calloc(n_seg, sizeof *seg);
+    m->segs = calloc(n_seg, sizeof *m->segs);
+    m->instances = calloc(n_inst + 1, sizeof *m->instances);
+    if (!seg || !m->segs || !m->instances) {
+        free(seg);
         fprintf(stderr, "volley merge: out of memory\n");
         return -1;
     }
-    for (size_t i = 0; i < n_paths; i++)
-        seg[i] = (merge_seg_in){m->in[i].path, m->in[i].segment, m->in[i].sequence};
-    int rc = merge_seg_check(seg, n_paths, m->seg_warn, sizeof m->seg_warn, err, sizeof err);
-    free(seg);
-    if (rc != 0)
+    size_t k = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        const result *r = &m->in[i];
+        for (size_t j = 0; j < r->n_segments; j++)
+            seg[k++] = (merge_seg_in){r->path, r->segments[j], r->sequence};
+        if (!r->n_segments)
+            seg[k++] = (merge_seg_in){r->path, NULL, r->sequence};
+        for (size_t j = 0; j < r->n_instances; j++)
+            m->instances[m->n_instances++] = r->instances[j];
+    }
+    int rc = merge_seg_check(seg, n_seg, m->seg_warn, sizeof m->seg_warn, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "volley merge: %s\n", err);
+    } else if (seg[0].segment) {
+        merge_seg_sort(seg, n_seg);
+        for (size_t i = 0; i < n_seg; i++)
+            m->segs[m->n_segs++] = seg[i].segment;
+        for (size_t i = 0; i < n_seg && !m->sequence; i++)
+            m->sequence = seg[i].sequence;
+    }
+    free(seg);
     return rc;
 }

@@ -251,3 +251,17 @@ out:
     free(s);
     return rc;
 }
+
+static int cmp_in(const void *a, const void *b)
+{
+    const merge_seg_in *x = a, *y = b;
+    seg sx, sy;
+    if (parse_seg(x->segment, &sx) != 0 || parse_seg(y->segment, &sy) != 0)
+        return 0;
+    return cmp_seg(&sx, &sy);
+}
+
+void merge_seg_sort(merge_seg_in *in, size_t n)
+{
+    qsort(in, n, sizeof *in, cmp_in);
+}

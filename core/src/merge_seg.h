@@ -11,7 +11,9 @@
 
 #include <stddef.h>
 
-/* One file's: segment and sequence may be NULL (a run without segments). */
+/* One file's: segment and sequence may be NULL (a run without segments).
+ * A merged file of several segments (meta "segments") is one entry per
+ * segment, each with the file's path. */
 typedef struct merge_seg_in {
     const char *path, *segment, *sequence;
 } merge_seg_in;
@@ -20,5 +22,9 @@ typedef struct merge_seg_in {
  * -1 with err naming the files. */
 int merge_seg_check(const merge_seg_in *in, size_t n, char *warn, size_t warncap, char *err,
                     size_t errcap);
+
+/* Sorts entries whose segments merge_seg_check accepted by where they
+ * start: the order a merged file lists them in. */
+void merge_seg_sort(merge_seg_in *in, size_t n);
 
 #endif

@@ -405,5 +405,7 @@ void merge_free(merged *m)
     free(m->v);
     free(m->tv);
     free(m->expr);
+    free(m->segs);
+    free(m->instances);
     memset(m, 0, sizeof *m);
 }

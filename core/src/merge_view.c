@@ -172,8 +172,12 @@ int merge_summary_json(const char *path, const merged *m, char *err, size_t cap)
 {
     merge_view v;
     int rc = view_build(&v, m, err, cap);
+    const char *stats[SUMMARY_MAX_STATS];
+    for (size_t k = 0; k < m->opts.n_stats; k++)
+        stats[k] = m->opts.stats[k];
     if (rc == 0)
-        rc = summary_json_write(path, &v.s, &v.reg, &v.r, m->v, NULL, 0, NULL, err, cap);
+        rc = summary_json_write(path, &v.s, &v.reg, &v.r, m->v, stats, m->opts.n_stats, &m->opts,
+                                err, cap);
     view_free(&v);
     return rc;
 }

@@ -74,6 +74,14 @@ static json_t *state(const rr_series *d, const rr_stat *t, const rr_slot *hs, si
     }
 }
 
+static json_t *str_list(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
 static json_t *meta_line(const merged *m)
 {
     const result *r0 = &m->in[0];
@@ -88,10 +96,14 @@ static json_t *meta_line(const merged *m)
                               "complete", r->complete);
         if (f && r->segment)
             json_object_set_new(f, "segment", json_string(r->segment));
+        else if (f && r->n_segments)
+            json_object_set_new(f, "segments", str_list((const char *const *)r->segments, r->n_segments));
         json_array_append_new(files, f);
     }
+    /* the instances are the meta's "instances": not one run tag */
     for (size_t i = 0; i < r0->n_run_tags; i++)
-        json_object_set_new(tags, r0->run_tags[i].name, json_string(r0->run_tags[i].value));
+        if (!m->n_instances || strcmp(r0->run_tags[i].name, "instance") != 0)
+            json_object_set_new(tags, r0->run_tags[i].name, json_string(r0->run_tags[i].value));
     json_t *metrics = json_object(), *series = json_array();
     for (size_t i = 0; i < m->n_s; i++) {
         const rr_series *d = m->s[i].def;
@@ -119,10 +131,13 @@ static json_t *meta_line(const merged *m)
             for (size_t k = 0; k < m->in[f].n_scenarios; k++)
                 if (strcmp(m->in[f].scenarios[k].name, sc->name) == 0)
                     vus += m->in[f].scenarios[k].max_vus;
-        json_array_append_new(scs, json_pack("{s:s, s:s, s:f, s:f, s:o}", "name", sc->name,
-                                             "executor", sc->executor ? sc->executor : "",
-                                             "start_s", sc->start_s, "duration_s", sc->duration_s,
-                                             "max_vus", cnt(vus)));
+        json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:o}", "name", sc->name,
+                              "executor", sc->executor ? sc->executor : "",
+                              "start_s", sc->start_s, "duration_s", sc->duration_s,
+                              "max_vus", cnt(vus));
+        if (o && sc->setup_data)
+            json_object_set_new(o, "setup_data", json_string(sc->setup_data));
+        json_array_append_new(scs, o);
     }
     json_t *ths = json_array();
     for (size_t i = 0; i < r0->n_thresholds; i++) {
@@ -137,20 +152,29 @@ static json_t *meta_line(const merged *m)
         workers += m->in[f].workers;
         cores += m->in[f].cores;
     }
-    json_t *spec = json_pack("{s:s, s:s}", "name", r0->spec_name ? r0->spec_name : "", "path",
-                             r0->spec_path ? r0->spec_path : "");
-    if (spec && r0->spec_sha256)
-        json_object_set_new(spec, "sha256", json_string(r0->spec_sha256));
+    json_t *sp = json_pack("{s:s, s:s}", "name", r0->spec_name ? r0->spec_name : "", "path",
+                           r0->spec_path ? r0->spec_path : "");
+    if (sp && r0->spec_sha256)
+        json_object_set_new(sp, "sha256", json_string(r0->spec_sha256));
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:s, s:I, s:i, s:i, s:o, s:f, "
                           "s:{s:s, s:i, s:i, s:i}, s:o, s:o, s:o, s:o, s:o}",
                           "type", "meta", "format", "volley-result", "version", 1, "volley",
-                          VOLLEY_VERSION, "spec", spec, "command", cmd, "start", start,
+                          VOLLEY_VERSION, "spec", sp, "command", cmd, "start", start,
                           "start_unix_ms", (json_int_t)m->start_unix_ms, "workers", workers,
                           "cores", cores, "run_tags", tags, "window_s", m->window_s, "hist",
                           "geometry", "volley-hdr-1", "half_log2", HDR_HALF_LOG2, "max_log2",
                           HDR_MAX_LOG2, "scale", (int)(r0->hist_scale > 0 ? r0->hist_scale : 1000),
                           "metrics", metrics, "series", series, "scenarios", scs,
                           "thresholds", ths, "merged", files);
+    /* what the union covers, so a later merge with the missing segments
+     * checks them against all of these */
+    if (o && m->n_segs) {
+        json_object_set_new(o, "segments", str_list(m->segs, m->n_segs));
+        if (m->sequence)
+            json_object_set_new(o, "sequence", json_string(m->sequence));
+    }
+    if (o && m->n_instances)
+        json_object_set_new(o, "instances", str_list(m->instances, m->n_instances));
     return o;
 }
 

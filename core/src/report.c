@@ -412,7 +412,11 @@ static void write_header(rctx *c)
         for (size_t i = 0; i < r->n_scenarios; i++) {
             const rr_scenario *s = &r->scenarios[i];
             fmt_secs(s->duration_s, buf, sizeof buf);
-            out(f, "%s<b>%s</b> (%s, %s, max %g VUs)", i ? "; " : "", s->name, s->executor, buf, s->max_vus);
+            if (s->setup_data)
+                out(f, "%s<b>%s</b>: from %s (not run here)", i ? "; " : "", s->name, s->setup_data);
+            else
+                out(f, "%s<b>%s</b> (%s, %s, max %g VUs)", i ? "; " : "", s->name, s->executor, buf,
+                    s->max_vus);
         }
         out(f, "</dd>\n");
     }

@@ -32,6 +32,7 @@ struct result_file {
     int argc;
     char *const *argv;
     char *segment, *sequence;  /* --execution-segment, or NULL */
+    char *setup_data;          /* --setup-data F: setup did not run here */
     char failed[512];
 };
 
@@ -41,8 +42,17 @@ void result_set_segment(result_file *f, const char *segment, const char *sequenc
         return;
     free(f->segment);
     free(f->sequence);
+    free(f->setup_data);
     f->segment = strdup(segment);
     f->sequence = strdup(sequence);
+}
+
+void result_set_setup_data(result_file *f, const char *path)
+{
+    if (!f)
+        return;
+    free(f->setup_data);
+    f->setup_data = strdup(path);
 }
 
 static bool ends_with(const char *s, const char *tail)
@@ -100,6 +110,7 @@ int result_close(result_file *f, char *err, size_t errcap)
     free(f->path);
     free(f->segment);
     free(f->sequence);
+    free(f->setup_data);
     free(f);
     return rc;
 }
@@ -191,26 +202,38 @@ static const char *series_kind(const series_def *sd)
     return sd->n_filters ? "submetric" : "metric";
 }
 
-/* The sha256 of the spec file's bytes into out (64 hex digits), so
- * `volley merge` knows runs of one spec; "" when it cannot be read. */
-static void spec_sha256(const char *path, char out[65])
+/* Adds a file's bytes to the digest: false when it cannot be read. */
+static bool digest_file(EVP_MD_CTX *c, const char *path)
 {
-    out[0] = '\0';
     FILE *fp = path ? fopen(path, "rb") : NULL;
     if (!fp)
-        return;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
-    unsigned char buf[8192], md[EVP_MAX_MD_SIZE];
+        return false;
+    unsigned char buf[8192];
     size_t n;
+    bool ok = true;
     while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0)
         ok = EVP_DigestUpdate(c, buf, n) == 1;
+    ok = ok && !ferror(fp);
+    fclose(fp);
+    return ok;
+}
+
+/* The sha256 of the spec file's bytes and then each included file's, in
+ * load order, into out (64 hex digits), so `volley merge` knows runs of
+ * one spec; "" when one cannot be read. */
+static void spec_sha256(const spec *s, char out[65])
+{
+    out[0] = '\0';
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && digest_file(c, s->path);
+    for (size_t i = 0; ok && i < s->includes.n_files; i++)
+        ok = digest_file(c, s->includes.files[i]);
+    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
-    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(c, md, &len) == 1;
+    ok = ok && EVP_DigestFinal_ex(c, md, &len) == 1;
     for (unsigned i = 0; ok && i < len; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     EVP_MD_CTX_free(c);
-    fclose(fp);
 }
 
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
@@ -248,11 +271,14 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
     json_t *scs = json_array();
     for (size_t i = 0; i < s->n_scenarios; i++) {
         const scenario *sc = &s->scenarios[i];
-        json_array_append_new(scs, json_pack("{s:s, s:s, s:f, s:f, s:I}", "name", sc->name,
-                                             "executor", executor_name(sc->executor),
-                                             "start_s", (double)sc->start_time_ns / 1e9,
-                                             "duration_s", (double)scenario_length_ns(sc) / 1e9,
-                                             "max_vus", (json_int_t)scenario_max_vus(sc)));
+        json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:I}", "name", sc->name,
+                              "executor", executor_name(sc->executor),
+                              "start_s", (double)sc->start_time_ns / 1e9,
+                              "duration_s", (double)scenario_length_ns(sc) / 1e9,
+                              "max_vus", (json_int_t)scenario_max_vus(sc));
+        if (o && sc->role == SC_ROLE_SETUP && f->setup_data)
+            json_object_set_new(o, "setup_data", json_string(f->setup_data));
+        json_array_append_new(scs, o);
     }
     json_t *ths = json_array();
     for (size_t i = 0; i < s->n_thresholds; i++) {
@@ -264,7 +290,7 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                                              "abort_on_fail", t->abort_on_fail));
     }
     char sha[65];
-    spec_sha256(s->path, sha);
+    spec_sha256(s, sha);
     json_t *hist = json_pack("{s:s, s:i, s:i, s:i}", "geometry", "volley-hdr-1", "half_log2",
                              HDR_HALF_LOG2, "max_log2", HDR_MAX_LOG2, "scale", 1000);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:i, s:i, "

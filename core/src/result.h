@@ -46,6 +46,9 @@ int result_close(result_file *f, char *err, size_t errcap);
 /* --execution-segment: the meta line's "segment" and "sequence" (copied;
  * before result_write_meta). */
 void result_set_segment(result_file *f, const char *segment, const char *sequence);
+/* --setup-data F: the meta line's setup scenario says its captures came
+ * from F ("setup_data"; copied; before result_write_meta). */
+void result_set_setup_data(result_file *f, const char *path);
 
 /* When the run starts (the registry is frozen). */
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,

@@ -91,6 +91,26 @@ static int read_tags(json_t *o, rr_tag **out, size_t *n)
     return 0;
 }
 
+/* A JSON array of strings as a list (other items skipped); one alone
+ * (one: a string) when the array is absent. -1: out of memory. */
+static int read_list(json_t *arr, const char *one, char ***out, size_t *n)
+{
+    size_t cap = json_is_array(arr) ? json_array_size(arr) : one ? 1 : 0;
+    *out = NULL;
+    *n = 0;
+    if (!cap || !(*out = calloc(cap, sizeof **out)))
+        return cap ? -1 : 0;
+    if (!json_is_array(arr))
+        return ((*out)[(*n)++] = rr__dup(one)) ? 0 : -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v) && !((*out)[(*n)++] = rr__dup(json_string_value(v))))
+            return -1;
+    }
+    return 0;
+}
+
 static rr_kind kind_of(const char *s)
 {
     return !strcmp(s, "metric") ? RR_METRIC : !strcmp(s, "submetric") ? RR_SUBMETRIC
@@ -153,6 +173,15 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
         json_array_foreach(cmd, i, v) r->command[r->n_command++] = rr__dup(json_is_string(v) ? json_string_value(v) : "");
     }
     if (read_tags(json_object_get(o, "run_tags"), &r->run_tags, &r->n_run_tags) != 0)
+        return fail(rd, "out of memory");
+    /* what the file covers: its segment, or a merged file's segments and
+     * instances (merge_write.c) */
+    const char *inst = NULL;
+    for (size_t k = 0; k < r->n_run_tags; k++)
+        if (strcmp(r->run_tags[k].name, "instance") == 0)
+            inst = r->run_tags[k].value;
+    if (read_list(json_object_get(o, "segments"), r->segment, &r->segments, &r->n_segments) != 0 ||
+        read_list(json_object_get(o, "instances"), inst, &r->instances, &r->n_instances) != 0)
         return fail(rd, "out of memory");
     json_t *hist = json_object_get(o, "hist");
     rd->scale = get_num(hist, "scale", 1000);
@@ -227,6 +256,8 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
             s->start_s = get_num(v, "start_s", 0);
             s->duration_s = get_num(v, "duration_s", 0);
             s->max_vus = get_num(v, "max_vus", 0);
+            if (json_is_string(json_object_get(v, "setup_data")))
+                s->setup_data = get_str(v, "setup_data");
         }
     }
     json_t *th = json_object_get(o, "thresholds");
@@ -769,6 +800,12 @@ void result_free(result *r)
     free(r->spec_sha256);
     free(r->segment);
     free(r->sequence);
+    for (size_t i = 0; i < r->n_segments; i++)
+        free(r->segments[i]);
+    free(r->segments);
+    for (size_t i = 0; i < r->n_instances; i++)
+        free(r->instances[i]);
+    free(r->instances);
     free(r->start);
     free(r->end_time);
     for (size_t i = 0; i < r->n_command; i++)
@@ -784,6 +821,7 @@ void result_free(result *r)
     for (size_t i = 0; i < r->n_scenarios; i++) {
         free(r->scenarios[i].name);
         free(r->scenarios[i].executor);
+        free(r->scenarios[i].setup_data);
     }
     free(r->scenarios);
     for (size_t i = 0; i < r->n_thresholds; i++) {

@@ -85,6 +85,7 @@ typedef struct rr_window {
 
 typedef struct rr_scenario {
     char *name, *executor;
+    char *setup_data;       /* setup's captures came from this file: it did not run */
     double start_s, duration_s, max_vus;
 } rr_scenario;
 
@@ -109,6 +110,12 @@ typedef struct result {
     char *volley, *spec_name, *spec_path, *start, *end_time;
     char *spec_sha256;       /* meta spec.sha256, NULL in older files */
     char *segment, *sequence;   /* meta (--execution-segment), NULL without */
+    char **segments;            /* what the file covers: {segment}, or a merged
+                                   file's meta "segments"; none without */
+    size_t n_segments;
+    char **instances;           /* its `instance` run tag, or a merged file's
+                                   meta "instances" */
+    size_t n_instances;
     char **command;
     size_t n_command;
     double start_unix_ms, window_s;

@@ -319,23 +319,39 @@ static void print_label(FILE *out, const char *indent, const char *name, int wid
 static void trend_cell(const volley_metric_info *m, const series_agg *a, const summary_opts *o,
                        size_t stat, char *cell, size_t cap)
 {
-    char v[64];
     const char *name = o->stats[stat];
-    double x = summary_trend_value(m, a, name);
-    if (strcmp(name, "count") == 0)
+    summary_fmt_trend_cell(m->contains, name, summary_trend_value(m, a, name), o, cell, cap);
+}
+
+void summary_fmt_trend_cell(volley_metric_contains c, const char *stat, double x,
+                            const summary_opts *o, char *cell, size_t cap)
+{
+    char v[64];
+    if (strcmp(stat, "count") == 0)
         snprintf(v, sizeof v, "%.0f", x);
-    else if (m->contains == VOLLEY_CONTAINS_TIME)
-        fmt_time_in(x, o->time_unit, v, sizeof v);
+    else if (c == VOLLEY_CONTAINS_TIME)
+        fmt_time_in(x, o ? o->time_unit : SUMMARY_UNIT_AUTO, v, sizeof v);
     else
-        fmt_value(m->contains, x, v, sizeof v);
-    snprintf(cell, cap, "%s=%s", name, v);
+        fmt_value(c, x, v, sizeof v);
+    snprintf(cell, cap, "%s=%s", stat, v);
 }
 
 /* Whether a sub-metric has a line of its own: a breakdown without a
  * threshold only when --summary-by asks for its kind. */
+/* A per-scenario series of setup when --setup-data gave its captures:
+ * setup did not run here, nothing of it to show. */
+static bool setup_elsewhere(const spec *s, const series_def *sd, const summary_opts *o)
+{
+    return o->setup_data && sd->per_scenario && s->setup_sc >= 0 && sd->n_filters == 1 &&
+           sd->filters[0].key == TAG_SCENARIO &&
+           strcmp(sd->filters[0].value, s->scenarios[s->setup_sc].name) == 0;
+}
+
 static bool sub_shown(const spec *s, const metrics_reg *reg, uint32_t series, const summary_opts *o)
 {
     const series_def *sd = &reg->series[series];
+    if (setup_elsewhere(s, sd, o))
+        return false;
     if (!sd->breakdown && !sd->per_scenario)
         return true;
     for (size_t i = 0; i < s->n_thresholds; i++)
@@ -355,8 +371,8 @@ bool summary_series_exported(const spec *s, const metrics_reg *reg, uint32_t ser
         summary_opts_init(&dflt);
         o = &dflt;
     }
-    return reg->metrics[sd->metric].series == series || sd->per_scenario ||
-           sub_shown(s, reg, series, o);
+    return reg->metrics[sd->metric].series == series ||
+           (sd->per_scenario && !setup_elsewhere(s, sd, o)) || sub_shown(s, reg, series, o);
 }
 
 /* Trend columns line up across rows, as in k6's summary. */
@@ -516,6 +532,13 @@ static void print_scenarios(FILE *out, const spec *s, const metrics_reg *reg, co
         const char *name = s->scenarios[i].name;
         char line[1024];
         size_t len = 0;
+        if (o->setup_data && s->scenarios[i].role == SC_ROLE_SETUP) {
+            /* its captures came from the file: no iteration of it to show */
+            fprintf(out, "%s       %s: from %s (not run here)\n", any ? "" : "\n     scenarios:\n",
+                    name, o->setup_data);
+            any = true;
+            continue;
+        }
         for (size_t k = 0; k < reg->n_series; k++) {
             const series_def *sd = &reg->series[k];
             const char *brace = strchr(sd->name, '{');
@@ -1014,6 +1037,8 @@ static json_t *run_meta(const spec *s, const metrics_reg *reg, const run_result 
         "thresholds", "total", (json_int_t)s->n_thresholds, "failed", (json_int_t)failed,
         "failed_thresholds", failed_thresholds(s, reg, r, v, dur),
         "summary_trend_stats", stats);
+    if (run && o->setup_data)   /* setup's captures came from this file: it did not run */
+        json_object_set_new(run, "setup_data", json_string(o->setup_data));
     if (run && o->segment && o->sequence) {   /* --execution-segment */
         json_object_set_new(run, "segment", json_string(o->segment));
         json_object_set_new(run, "sequence", json_string(o->sequence));

@@ -33,6 +33,11 @@ typedef struct summary_opts {
     int exit_code;                       /* the run's, for the export; -1: unknown */
     const char *segment, *sequence;      /* --execution-segment ("1/3:2/3", "0,1/3,2/3,1"),
                                             the export's run object; NULL: none */
+    const char *setup_data;              /* --setup-data F: setup ran elsewhere, not here */
+    const char *const *segments;         /* volley merge: the union's segments and */
+    size_t n_segments;                   /* instances (sequence above, segment NULL) */
+    const char *const *instances;
+    size_t n_instances;
 } summary_opts;
 
 /* k6's default trend stats: avg, min, med, max, p(90), p(95). */
@@ -50,6 +55,12 @@ int summary_parse_by(summary_opts *o, const char *list, char *err, size_t errcap
  * rounded to whole numbers (interpolation between two whole values is no
  * measurement). */
 double summary_trend_value(const volley_metric_info *m, const series_agg *a, const char *stat);
+
+/* "p(99)=412ms", "count=21": a trend's stat x (a metric that contains c)
+ * as the summary shows it, in o's --summary-time-unit (NULL: automatic);
+ * volley merge's summary too. */
+void summary_fmt_trend_cell(volley_metric_contains c, const char *stat, double x,
+                            const summary_opts *o, char *cell, size_t cap);
 
 /* The value a threshold's aggregation reads from a series. */
 double summary_agg_value(const metrics_reg *reg, const series_agg *s, uint32_t metric,

@@ -207,6 +207,30 @@ static const char *time_unit_name(const summary_opts *o)
     }
 }
 
+static json_t *str_list(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static void add_execution(json_t *state, const metrics_reg *reg, const summary_opts *o)
+{
+    if (o->n_segments) {
+        json_object_set_new(state, "executionSegments", str_list(o->segments, o->n_segments));
+        if (o->n_instances)
+            json_object_set_new(state, "instances", str_list(o->instances, o->n_instances));
+    } else if (o->segment) {
+        json_object_set_new(state, "executionSegment", json_string(o->segment));
+        for (size_t i = 0; i < reg->n_run_tags; i++)
+            if (strcmp(reg->run_tags[i].key, "instance") == 0)
+                json_object_set_new(state, "instance", json_string(reg->run_tags[i].value));
+    }
+    if ((o->n_segments || o->segment) && o->sequence)
+        json_object_set_new(state, "executionSegmentSequence", json_string(o->sequence));
+}
+
 int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
                        const run_result *r, const th_verdict *v, const char *const *trend_stats,
                        size_t n_trend_stats, const summary_opts *opts, char *err, size_t errcap)
@@ -231,6 +255,12 @@ int summary_json_write(const char *path, const spec *s, const metrics_reg *reg,
         "options", "summaryTrendStats", stats, "summaryTimeUnit", time_unit_name(opts), "noColor", 1,
         "state", "isStdOutTTY", isatty(STDOUT_FILENO), "isStdErrTTY", isatty(STDERR_FILENO),
         "testRunDurationMs", num((double)r->duration_ns / 1e6));
+    /* Not in k6's: which part of a scaled-out test this is (k6's option
+     * names) and its instance tag, or the segments and instances a merge
+     * covers. */
+    json_t *state = json_object_get(doc, "state");
+    if (state && opts)
+        add_execution(state, reg, opts);
     /* Not in k6's shape: the captures, when the spec has any. */
     json_t *caps = summary_captures_json(reg, r);
     if (doc && caps && json_array_size(caps))

@@ -309,6 +309,43 @@ class MergeTest(VolleyCase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
 
+    def test_spec_hash_covers_included_files(self):
+        """spec.sha256 is the spec file's bytes and then each included file's,
+        in load order: merge refuses runs whose included file changed."""
+        base = os.path.join(self.tmp, "base.yaml")
+        inner = os.path.join(self.tmp, "inner.yaml")
+        with open(inner, "w") as f:
+            f.write("services:\n  other: http://127.0.0.1:1\n")
+        with open(base, "w") as f:
+            f.write("include: inner.yaml\nservices:\n  api: ${env.NGINX}\n")
+        spec = self.write_spec((SPEC % ("inc", "count>300")).replace(
+            "    version: 1\n", "    version: 1\n    include: [base.yaml]\n").replace(
+            'url: "${env.NGINX}/fast"', 'url: "${services.api}/fast"'), "inc.yaml")
+        res = [os.path.join(self.tmp, "inc-%d.ndjson" % i) for i in range(3)]
+        for r in res[:2]:
+            rc, out, err = self.volley("run", "-q", "--result", r, spec)
+            self.assertEqual(rc, 99, out + err)
+        import hashlib
+        h = hashlib.sha256()
+        for path in (spec, base, inner):   # load order: the spec, base, what base includes
+            with open(path, "rb") as f:
+                h.update(f.read())
+        meta = self.read_ndjson(res[0])[0]
+        self.assertEqual(meta["spec"]["sha256"], h.hexdigest())
+        rc, out, err, s = self.merge(res[0], res[1])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 400)
+        # an included file (not the spec) changed between the runs
+        with open(inner, "a") as f:
+            f.write("# edited\n")
+        rc, out, err = self.volley("run", "-q", "--result", res[2], spec)
+        self.assertEqual(rc, 99, out + err)
+        self.assertNotEqual(self.read_ndjson(res[2])[0]["spec"]["sha256"], meta["spec"]["sha256"])
+        rc, out, err, _ = self.merge(res[0], res[2])
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("different specs", err)
+        self.assertIn("files they include", err)
+
     def test_dead_run(self):
         files = [f[0] for f in self.two_runs("dead", "count>300", 99)]
         cut = os.path.join(self.tmp, "dead-cut.ndjson")
@@ -362,6 +399,106 @@ class MergeTest(VolleyCase):
         rc, out, err, _ = self.merge(a, files[1])
         self.assertEqual(rc, 104, out + err)
         self.assertIn("without one", err)
+
+    def test_partial_merge_merged_again_with_the_rest(self):
+        """A merged file of 0:1/3 and 1/3:2/3 records what it covers; merged
+        later with 2/3:1 the coverage is the union's; overlaps refused."""
+        files = [f[0] for f in self.two_runs("part", "count>300", 99)]
+        seq = "0,1/3,2/3,1"
+        a = self.edit_meta(files[0], "part-a.ndjson", segment="0:1/3", sequence=seq,
+                           run_tags={"instance": "0"})
+        mid = self.edit_meta(files[1], "part-m.ndjson", segment="1/3:2/3", sequence=seq,
+                             run_tags={"instance": "1"})
+        c = self.edit_meta(files[0], "part-c.ndjson", segment="2/3:1", sequence=seq,
+                           run_tags={"instance": "2"})
+        ab = os.path.join(self.tmp, "part-ab.ndjson")
+        rc, out, err, s = self.merge("--result", ab, mid, a)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("merged 2 of 3 segments: 2/3:1 missing", out)
+        self.assertEqual(s["run"]["segments"], ["0:1/3", "1/3:2/3"])
+        self.assertEqual(s["run"]["sequence"], seq)
+        meta = self.read_ndjson(ab)[0]
+        self.assertEqual(meta["segments"], ["0:1/3", "1/3:2/3"])
+        self.assertEqual(meta["sequence"], seq)
+        self.assertEqual(meta["instances"], ["1", "0"])
+        self.assertNotIn("instance", meta["run_tags"])   # two of them: the list says which
+        self.assertNotIn("segment", meta)
+        # with the missing segment: the whole sequence, no warning
+        sj = os.path.join(self.tmp, "part-sj.json")
+        rc, out, err, s = self.merge("--summary-json", sj, ab, c)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("missing", out)
+        self.assertNotIn("warnings", s["run"])
+        self.assertEqual(s["run"]["segments"], ["0:1/3", "1/3:2/3", "2/3:1"])
+        self.assertEqual(s["run"]["instances"], ["1", "0", "2"])
+        self.assertEqual(s["metrics"]["http_reqs"]["count"], 600)
+        with open(sj) as f:
+            state = json.load(f)["state"]
+        self.assertEqual(state["executionSegments"], ["0:1/3", "1/3:2/3", "2/3:1"])
+        self.assertEqual(state["executionSegmentSequence"], seq)
+        self.assertEqual(state["instances"], ["1", "0", "2"])
+        # a segment the merged file has already: refused, naming both
+        rc, out, err, _ = self.merge(ab, a)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("both ran execution segment 0:1/3", err)
+        self.assertIn("part-ab.ndjson", err)
+        # a merged file beside a whole run, or of another sequence
+        rc, out, err, _ = self.merge(ab, files[1])
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("without one", err)
+        half = self.edit_meta(files[1], "part-h.ndjson", segment="1/2:1", sequence="0,1/2,1")
+        rc, out, err, _ = self.merge(ab, half)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("different sequences", err)
+
+    def test_trend_stats_and_time_unit(self):
+        """--summary-trend-stats and --summary-time-unit as volley run's: the
+        merged p(99) in the summary, the export and --summary-json is the
+        merged histogram's (the merged result file keeps it), and the p(99)
+        of the union of both runs' samples within the histogram's bound."""
+        files = self.two_runs("stats", "count>300", 99)
+        res = os.path.join(self.tmp, "stats-merged.ndjson")
+        sj = os.path.join(self.tmp, "stats-sj.json")
+        stats = "avg, med,p(99),max,count"
+        rc, out, err, s = self.merge("--summary-trend-stats", stats, "--summary-time-unit=us",
+                                     "--result", res, "--summary-json", sj, *[f[0] for f in files])
+        self.assertEqual(rc, 0, out + err)
+        d = s["metrics"]["http_req_duration"]
+        self.assertEqual(sorted(d), ["avg", "count", "max", "med", "p(99)", "thresholds"])
+        self.assertEqual(d["count"], 400)
+        self.assertEqual(s["run"]["summary_trend_stats"], ["avg", "med", "p(99)", "max", "count"])
+        lines = self.read_ndjson(res)
+        sid = {x["key"]: str(x["id"]) for x in lines[0]["series"]}["http_req_duration"]
+        from_hist = lines[-1]["totals"][sid]["p"]["99"]
+        self.assertAlmostEqual(d["p(99)"], from_hist, delta=abs(from_hist) * 1e-9)
+        values = sorted(p["data"]["value"] for _, pts in files for p in self.read_ndjson(pts)
+                        if p.get("type") == "Point" and p.get("metric") == "http_req_duration")
+        want = values[max(1, int(0.99 * len(values) + 0.5)) - 1]
+        self.assertLessEqual(abs(d["p(99)"] - want), want / 256 + 0.001, (d["p(99)"], want))
+        # the text: the stats asked for, in that order, times in microseconds
+        line = next(x for x in out.splitlines() if re.match(r"\s+\S*\s*http_req_duration\.", x))
+        cells = re.findall(r"(\w+(?:\([\d.]+\))?)=(\S+)", line)
+        self.assertEqual([k for k, _ in cells], ["avg", "med", "p(99)", "max", "count"], line)
+        shown = dict(cells)
+        self.assertTrue(shown["p(99)"].endswith("µs"), line)
+        self.assertAlmostEqual(float(shown["p(99)"][:-2]), d["p(99)"] * 1000, delta=0.01)
+        self.assertEqual(shown["count"], "400")
+        with open(sj) as f:
+            data = json.load(f)
+        self.assertEqual(data["options"]["summaryTrendStats"], ["avg", "med", "p(99)", "max", "count"])
+        self.assertEqual(data["options"]["summaryTimeUnit"], "us")
+        self.assertAlmostEqual(data["metrics"]["http_req_duration"]["values"]["p(99)"], d["p(99)"],
+                               delta=abs(d["p(99)"]) * 1e-9)
+        self.assertEqual(data["metrics"]["http_req_duration"]["values"]["count"], 400)
+        # a bad value: exit 104 with volley run's message
+        spec = os.path.join(self.tmp, "stats.yaml")
+        for opt, bad in (("--summary-trend-stats", "avg,p99"), ("--summary-time-unit", "min")):
+            rc, out, err = self.volley("run", opt, bad, spec)
+            self.assertEqual(rc, 104, err)
+            run_msg = err.strip().splitlines()[0].split("volley: ", 1)[1]
+            rc, out, err, _ = self.merge(opt, bad, files[0][0])
+            self.assertEqual(rc, 104, out + err)
+            self.assertEqual(err.strip().splitlines()[0], "volley merge: " + run_msg)
 
 
 if __name__ == "__main__":

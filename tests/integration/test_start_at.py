@@ -147,8 +147,16 @@ class SetupOnce(VolleyCase):
 
     def test_run_with_setup_data_sends_them_and_runs_no_setup(self):
         spec, data = self.setup_file()
+        # a threshold: its metric's per-scenario series are exported even empty
+        spec = self.write_spec(SETUP_SPEC + "thresholds:\n  http_req_duration: [\"p(95)<5000\"]\n",
+                               "thresholds.yaml")
         summary = os.path.join(self.tmp, "summary.json")
-        rc, out, err = self.volley("run", "-q", "--summary-export", summary, "--setup-data", data, spec)
+        sj = os.path.join(self.tmp, "summary-data.json")
+        result = os.path.join(self.tmp, "r.ndjson")
+        html = os.path.join(self.tmp, "r.html")
+        rc, out, err = self.volley("run", "--summary-export", summary, "--summary-json", sj,
+                                   "--result", result, "--report", html, "--summary-by", "scenario",
+                                   "--setup-data", data, spec)
         self.assertEqual(rc, 0, err + out)
         with open(summary) as f:
             s = json.load(f)
@@ -158,7 +166,33 @@ class SetupOnce(VolleyCase):
         self.assertEqual(checks["made"]["passes"] + checks["made"]["fails"], 0)   # setup never ran
         self.assertEqual(checks["teardown ok"]["passes"], 1)
         self.assertEqual(s["metrics"]["http_reqs"]["count"], 5)   # 4 iterations + teardown, no setup
-        self.assertIn("setup (per-vu-iterations):  iterations=0", out)
+        # setup ran elsewhere: said so, never a setup scenario of 0 iterations
+        said = "setup: from %s (not run here)" % data
+        self.assertIn("* " + said, out)                   # the header
+        self.assertIn("       " + said + "\n", out)       # the summary's scenarios
+        self.assertNotIn("setup (per-vu-iterations)", out)
+        self.assertNotIn("{ scenario:setup }", out)
+        self.assertIn("s (per-vu-iterations):  iterations=4", out)
+        self.assertIn("{ scenario:s }", out)               # --summary-by scenario shows the others
+        self.assertEqual(s["run"]["setup_data"], data)
+        self.assertFalse([k for k in s["metrics"] if "scenario:setup" in k], list(s["metrics"]))
+        self.assertIn("iterations{scenario:s}", s["metrics"])
+        with open(sj) as f:
+            metrics = json.load(f)["metrics"]
+        self.assertFalse([k for k in metrics if "scenario:setup" in k], list(metrics))
+        scs = {x["name"]: x for x in self.read_ndjson(result)[0]["scenarios"]}
+        self.assertEqual(scs["setup"]["setup_data"], data)
+        self.assertNotIn("setup_data", scs["s"])
+        with open(html) as f:
+            page = f.read()
+        self.assertIn("<b>setup</b>: from %s (not run here)" % data, page)
+        # a run that ran its setup says nothing of the kind
+        rc, out, err = self.volley("run", "--summary-by", "scenario", "--summary-export", summary, spec)
+        self.assertEqual(rc, 0, err + out)
+        self.assertNotIn("not run here", out)
+        self.assertIn("setup (per-vu-iterations):  iterations=1", out)
+        with open(summary) as f:
+            self.assertNotIn("setup_data", json.load(f)["run"])
 
     def test_teardown_alone(self):
         spec, data = self.setup_file()

@@ -256,6 +256,32 @@ class SummaryJsonTest(VolleyCase):
         self.assertEqual(data["options"]["summaryTrendStats"], ["avg", "p(99)", "count"])
         self.assertEqual(sorted(data["metrics"]["http_req_duration"]["values"]), ["avg", "count", "p(99)"])
 
+    def test_segment_and_instance_in_state(self):
+        """With --execution-segment: which part of the test this instance ran
+        (k6's option names) and its instance tag, as the export's run object
+        has them; without one: neither."""
+        spec = self.write_spec(SPEC)
+        hs = os.path.join(self.tmp, "seg.json")
+        exp = os.path.join(self.tmp, "seg-export.json")
+        rc, out, err = self.volley("run", "-q", "--summary-json", hs, "--summary-export", exp,
+                                   "--execution-segment", "1/3:2/3",
+                                   "--execution-segment-sequence", "0,1/3,2/3,1", spec)
+        self.assertIn(rc, (0, 99), out + err)
+        with open(hs) as f:
+            state = json.load(f)["state"]
+        with open(exp) as f:
+            run = json.load(f)["run"]
+        self.assertEqual(state["executionSegment"], "1/3:2/3")
+        self.assertEqual(state["executionSegmentSequence"], "0,1/3,2/3,1")
+        self.assertEqual(state["instance"], "1")
+        self.assertEqual((run["segment"], run["sequence"], run["run_tags"]["instance"]),
+                         (state["executionSegment"], state["executionSegmentSequence"], state["instance"]))
+        self.assertIn("testRunDurationMs", state)   # k6's keys stay
+        rc, out, err = self.volley("run", "-q", "--summary-json", hs, spec)
+        with open(hs) as f:
+            state = json.load(f)["state"]
+        self.assertEqual(sorted(state), ["isStdErrTTY", "isStdOutTTY", "testRunDurationMs"])
+
     def test_unwritable_file_is_an_engine_error(self):
         spec = self.write_spec(SPEC)
         bad = os.path.join(self.tmp, "no", "such", "dir", "x.json")

@@ -123,6 +123,45 @@ static void test_wide_segment(void **state)
     assert_string_equal(warn, "merged 2 of 3 segments: 2/3:1 missing");
 }
 
+/* A merged file of 0:1/3 and 1/3:2/3 (meta "segments") is one entry per
+ * segment: merged later with 2/3:1 it covers the sequence. */
+static void test_merged_file_with_the_missing_segment(void **state)
+{
+    (void)state;
+    merge_seg_in in[] = {{"ab.ndjson", "0:1/3", SEQ3}, {"ab.ndjson", "1/3:2/3", SEQ3},
+                         {"c.ndjson", "2/3:1", SEQ3}};
+    char warn[256], err[256];
+    assert_int_equal(check(in, 3, warn, err), 0);
+    assert_string_equal(warn, "");
+    /* without c: what the merged file lacks */
+    assert_int_equal(check(in, 2, warn, err), 0);
+    assert_string_equal(warn, "merged 2 of 3 segments: 2/3:1 missing");
+}
+
+static void test_merged_file_overlapping_refused(void **state)
+{
+    (void)state;
+    merge_seg_in in[] = {{"ab.ndjson", "0:1/3", SEQ3}, {"ab.ndjson", "1/3:2/3", SEQ3},
+                         {"b.ndjson", "1/3:2/3", SEQ3}};
+    char warn[256], err[256];
+    assert_int_equal(check(in, 3, warn, err), -1);
+    assert_non_null(strstr(err, "ab.ndjson and b.ndjson both ran execution segment 1/3:2/3"));
+    merge_seg_in wide[] = {{"ab.ndjson", "0:1/3", NULL}, {"ab.ndjson", "1/3:2/3", NULL},
+                           {"w.ndjson", "1/2:1", NULL}};
+    assert_int_equal(check(wide, 3, warn, err), -1);
+    assert_non_null(strstr(err, "ab.ndjson ran execution segment 1/3:2/3, w.ndjson segment 1/2:1: they overlap"));
+}
+
+static void test_sort_by_start(void **state)
+{
+    (void)state;
+    merge_seg_in in[] = {{"c", "2/3:1", SEQ3}, {"a", "0:1/3", SEQ3}, {"b", "33.3334%:2/3", NULL}};
+    merge_seg_sort(in, 3);
+    assert_string_equal(in[0].segment, "0:1/3");
+    assert_string_equal(in[1].segment, "33.3334%:2/3");
+    assert_string_equal(in[2].segment, "2/3:1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +176,9 @@ int main(void)
         cmocka_unit_test(test_gaps_without_sequence),
         cmocka_unit_test(test_bad_segment_text),
         cmocka_unit_test(test_wide_segment),
+        cmocka_unit_test(test_merged_file_with_the_missing_segment),
+        cmocka_unit_test(test_merged_file_overlapping_refused),
+        cmocka_unit_test(test_sort_by_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
