@@ -225,6 +225,9 @@ typedef struct pool_def {
     const char *location;
     pool_table t;
     pick_mode pick;
+    /* --execution-segment: this instance's stripe of the sequential and
+     * unique pick numbers (seg_plan.c); NULL: the whole test. */
+    const struct seg_stripe *seg;
 } pool_def;
 
 /* A tls: mapping as the core reads it (defaults.tls, services.NAME.tls),
