@@ -87,7 +87,12 @@ static int assign_vus(engine *e)
             volley_worker *w = &e->workers[k % e->n_workers];
             vu_run *v = &w->vus[w->n_vus++];
             v->pub.id = id++;
-            v->pub.rng = rng_vu_state(e->o->seed, v->pub.id);
+            /* segments: the stream of the one-machine run's VU, so that
+             * instances differ and together draw what one machine would */
+            uint64_t gid = !sc->seg ? v->pub.id
+                           : (uint64_t)(sc->vu_id_base + 1 +
+                                        (sc->role == SC_ROLE_MAIN ? seg_global(sc->seg, k) : k));
+            v->pub.rng = rng_vu_state(e->o->seed, gid);
             v->pub.setup = &e->setup_vals;
             v->w = w;
             v->gidx = (uint32_t)k;

@@ -106,9 +106,12 @@ int seg_plan_apply(spec *s, const seg_tuple *t, const char *segment, FILE *note,
         if (fail)
             return -1;
     }
+    int64_t ids = 0;   /* VU ids as the one-machine run numbers them */
     for (size_t i = 0; i < s->n_scenarios; i++) {
         scenario *sc = &s->scenarios[i];
         int64_t vus = global_vus(sc);   /* before the stripe scales it */
+        sc->vu_id_base = ids;
+        ids += vus;
         sc->seg = mine;   /* local VU numbers to global ones (ramps, per-vu picks) */
         if (sc->role != SC_ROLE_MAIN)
             continue;

@@ -281,6 +281,34 @@ class UniquePoolsFollowTheIterations(VolleyCase):
                                  r"scenario %s stops" % label, (label, i))
 
 
+RANDOM = """
+version: 1
+pools:
+  r: {rows: %s, pick: random}
+scenarios:
+  before: {executor: per-vu-iterations, vus: 2, iterations: 1, flow: [{sleep: 1ms}]}
+  pv: {executor: per-vu-iterations, vus: 5, iterations: 6, use: r, flow: [{log: "pv row=${row.n}"}]}
+""" % _rows(1000)
+
+
+class RandomPicksFollowTheGlobalVU(VolleyCase):
+    def test_split_draws_what_one_machine_draws(self):
+        # --seed: each VU's stream is that of the one-machine run's VU of the
+        # same global number, so the instances' picks together are the
+        # single run's (per-vu-iterations: the same iterations per VU)
+        spec = self.write_spec(RANDOM)
+        runs = [[]] + [["--execution-segment", seg, "--execution-segment-sequence", SEQ]
+                       for seg in SEGS]
+        got = []
+        for args in runs:
+            rc, _, err = self.volley("run", "-q", "--seed", "7", *args, spec)
+            self.assertEqual(rc, 0, err)
+            got.append(sorted(int(n) for n in re.findall(r"pv row=(\d+)", err)))
+        self.assertEqual(len(got[0]), 30)
+        self.assertEqual(sorted(got[1] + got[2] + got[3]), got[0])
+        self.assertEqual([len(g) for g in got[1:]], [12, 12, 6])
+
+
 SMALL = """
 version: 1
 scenarios:
