@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "result.h"
 #include "rng.h"
 #include "setup_data.h"
 
@@ -362,9 +363,13 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             engine_worker_salvage(&e.workers[i]);
     e.end_ns = engine_mono_now();
     /* A setup that captures nothing has no slots: its file has no values. */
+    char setup_sha[65] = "";
+    if (o->hooks_only == RUN_SETUP_ONLY)
+        result_spec_sha256(s->path, setup_sha);
     if (o->hooks_only == RUN_SETUP_ONLY && atomic_load(&e.setup_state) == HOOK_OK &&
         (e.setup_vals || s->n_setup_names == 0) &&
-        !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names)))
+        !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names,
+                                            setup_sha)))
         snprintf(err, errcap, "out of memory writing setup's captures");
     res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;

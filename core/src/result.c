@@ -191,9 +191,7 @@ static const char *series_kind(const series_def *sd)
     return sd->n_filters ? "submetric" : "metric";
 }
 
-/* The sha256 of the spec file's bytes into out (64 hex digits), so
- * `volley merge` knows runs of one spec; "" when it cannot be read. */
-static void spec_sha256(const char *path, char out[65])
+void result_spec_sha256(const char *path, char out[65])
 {
     out[0] = '\0';
     FILE *fp = path ? fopen(path, "rb") : NULL;
@@ -264,7 +262,7 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                                              "abort_on_fail", t->abort_on_fail));
     }
     char sha[65];
-    spec_sha256(s->path, sha);
+    result_spec_sha256(s->path, sha);
     json_t *hist = json_pack("{s:s, s:i, s:i, s:i}", "geometry", "volley-hdr-1", "half_log2",
                              HDR_HALF_LOG2, "max_log2", HDR_MAX_LOG2, "scale", 1000);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:i, s:i, "

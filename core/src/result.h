@@ -47,6 +47,11 @@ int result_close(result_file *f, char *err, size_t errcap);
  * before result_write_meta). */
 void result_set_segment(result_file *f, const char *segment, const char *sequence);
 
+/* The sha256 of the spec file's bytes into out (64 hex digits): the
+ * meta line's spec.sha256, so `volley merge` knows runs of one spec, and a
+ * setup file's (setup_data.h); "" when it cannot be read. */
+void result_spec_sha256(const char *path, char out[65]);
+
 /* When the run starts (the registry is frozen). */
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                        int64_t start_unix_ns, uint64_t seed, int workers, int cores,
