@@ -32,6 +32,7 @@ struct result_file {
     int argc;
     char *const *argv;
     char *segment, *sequence;  /* --execution-segment, or NULL */
+    bool wrote;                /* a line: the load started */
     char failed[512];
 };
 
@@ -97,6 +98,11 @@ int result_close(result_file *f, char *err, size_t errcap)
     int rc = *f->failed ? -1 : 0;
     if (rc)
         snprintf(err, errcap, "%s", f->failed);
+    /* No load (interrupted while waiting for --start-at, an error before
+     * the start): no file, rather than an empty one that `volley merge`
+     * cannot read; the merge then names the segment as missing. */
+    if (!f->wrote)
+        unlink(f->path);
     free(f->path);
     free(f->segment);
     free(f->sequence);
@@ -131,6 +137,7 @@ static void put_line(result_file *f, json_t *o)
     else
         ok = fwrite(text, 1, n, f->fp) == n && fputc('\n', f->fp) != EOF && fflush(f->fp) == 0;
     free(text);
+    f->wrote = true;   /* even a failed write: the file is not ours to remove then */
     if (!ok)
         snprintf(f->failed, sizeof f->failed, "--result %s: write failed: %s", f->path,
                  errno ? strerror(errno) : "I/O error");

@@ -41,7 +41,8 @@ typedef struct window_health {
 result_file *result_open(const char *path, bool histograms, int argc, char *const *argv,
                          char *err, size_t errcap);
 /* Closes and frees f: 0, or -1 with err saying the first write that
- * failed (the rest of the file was not written). */
+ * failed (the rest of the file was not written). A file nothing was
+ * written to (the load never started) is removed. */
 int result_close(result_file *f, char *err, size_t errcap);
 /* --execution-segment: the meta line's "segment" and "sequence" (copied;
  * before result_write_meta). */
