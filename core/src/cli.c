@@ -705,7 +705,10 @@ static int load_setup_data(cli *c, const spec *s, const char *path)
         return -1;
     }
     c->n_setup_slots = s->n_setup_names;
-    if (!(c->ro.setup_data = setup_data_load(c->setup_data, s->setup_names, s->n_setup_names, err, sizeof err))) {
+    char sha[65];
+    result_spec_sha256(s, sha);
+    if (!(c->ro.setup_data = setup_data_load(c->setup_data, sha, s->setup_names, s->n_setup_names,
+                                             stderr, err, sizeof err))) {
         fprintf(stderr, "volley: %s: %s\n", path, err);
         return -1;
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "result.h"
 #include "rng.h"
 #include "setup_data.h"
 
@@ -87,7 +88,12 @@ static int assign_vus(engine *e)
             volley_worker *w = &e->workers[k % e->n_workers];
             vu_run *v = &w->vus[w->n_vus++];
             v->pub.id = id++;
-            v->pub.rng = rng_vu_state(e->o->seed, v->pub.id);
+            /* segments: the stream of the one-machine run's VU, so that
+             * instances differ and together draw what one machine would */
+            uint64_t gid = !sc->seg ? v->pub.id
+                           : (uint64_t)(sc->vu_id_base + 1 +
+                                        (sc->role == SC_ROLE_MAIN ? seg_global(sc->seg, k) : k));
+            v->pub.rng = rng_vu_state(e->o->seed, gid);
             v->pub.setup = &e->setup_vals;
             v->w = w;
             v->gidx = (uint32_t)k;
@@ -357,9 +363,13 @@ int engine_run(volley_core *core, spec *s, const run_opts *o, run_result *res,
             engine_worker_salvage(&e.workers[i]);
     e.end_ns = engine_mono_now();
     /* A setup that captures nothing has no slots: its file has no values. */
+    char setup_sha[65] = "";
+    if (o->hooks_only == RUN_SETUP_ONLY)
+        result_spec_sha256(s, setup_sha);
     if (o->hooks_only == RUN_SETUP_ONLY && atomic_load(&e.setup_state) == HOOK_OK &&
         (e.setup_vals || s->n_setup_names == 0) &&
-        !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names)))
+        !(res->setup_json = setup_data_dump(s->setup_names, e.setup_vals, s->n_setup_names,
+                                            setup_sha)))
         snprintf(err, errcap, "out of memory writing setup's captures");
     res->duration_ns = (int64_t)(e.end_ns - e.t0);
     res->cpu_s = cpu_seconds() - cpu0;

@@ -131,8 +131,16 @@ static void sc_start(volley_worker *w, sc_run *sr)
             on_arrival(&sr->timer);
         break;
     default:
+        /* All count as running before any runs: a VU whose iterations all
+         * finish at once (no step waits) would otherwise find nothing
+         * running and end the scenario before the others begin. */
         for (size_t i = 0; i < sr->n_vus; i++)
-            engine_vu_activate(sr->vus[i]);
+            if (sr->vus[i]->state == VU_PARKED) {
+                sr->vus[i]->state = VU_IDLE;
+                engine_vu_set_running(sr->vus[i], true);
+            }
+        for (size_t i = 0; i < sr->n_vus; i++)
+            engine_vu_run(sr->vus[i]);
         break;
     }
     engine_sc_check_done(w, sr);

@@ -78,9 +78,10 @@ static int next_action(vu_run *v)
 
 /* The iteration's row of each pool of the scenario's `use:`, each picked
  * as its pool says; false when a unique pool has no row left, which ends
- * the VU. With --execution-segment, VU numbers and sequential/unique pick
- * numbers are this instance's stripe of the global ones (sc->seg), so
- * picks stay those of the global VU and unique rows are never taken by
+ * the VU. With --execution-segment, VU numbers are this instance's stripe
+ * of the global ones (sc->seg) and sequential/unique pick numbers its
+ * stripe of the pool's (p->seg, split as the iterations are), so picks stay
+ * those of the global VU or iteration and unique rows are never taken by
  * two instances. */
 static bool pick_rows(vu_run *v)
 {
@@ -98,11 +99,11 @@ static bool pick_rows(vu_run *v)
             k = rng_below(&v->pub.rng, n);
             break;
         case PICK_SEQUENTIAL:
-            k = (uint64_t)seg_global(sc->seg, (int64_t)atomic_fetch_add_explicit(
+            k = (uint64_t)seg_global(p->seg, (int64_t)atomic_fetch_add_explicit(
                     &e->pool_next[pi], 1, memory_order_relaxed)) % n;
             break;
         case PICK_UNIQUE:
-            k = (uint64_t)seg_global(sc->seg, (int64_t)atomic_fetch_add_explicit(
+            k = (uint64_t)seg_global(p->seg, (int64_t)atomic_fetch_add_explicit(
                     &e->pool_next[pi], 1, memory_order_relaxed));
             if (k >= n) {
                 /* The scenario ends: no more iterations start, arrivals stop. */

@@ -33,6 +33,7 @@ struct result_file {
     char *const *argv;
     char *segment, *sequence;  /* --execution-segment, or NULL */
     char *setup_data;          /* --setup-data F: setup did not run here */
+    bool wrote;                /* a line: the load started */
     char failed[512];
 };
 
@@ -107,6 +108,11 @@ int result_close(result_file *f, char *err, size_t errcap)
     int rc = *f->failed ? -1 : 0;
     if (rc)
         snprintf(err, errcap, "%s", f->failed);
+    /* No load (interrupted while waiting for --start-at, an error before
+     * the start): no file, rather than an empty one that `volley merge`
+     * cannot read; the merge then names the segment as missing. */
+    if (!f->wrote)
+        unlink(f->path);
     free(f->path);
     free(f->segment);
     free(f->sequence);
@@ -142,6 +148,7 @@ static void put_line(result_file *f, json_t *o)
     else
         ok = fwrite(text, 1, n, f->fp) == n && fputc('\n', f->fp) != EOF && fflush(f->fp) == 0;
     free(text);
+    f->wrote = true;   /* even a failed write: the file is not ours to remove then */
     if (!ok)
         snprintf(f->failed, sizeof f->failed, "--result %s: write failed: %s", f->path,
                  errno ? strerror(errno) : "I/O error");
@@ -218,10 +225,7 @@ static bool digest_file(EVP_MD_CTX *c, const char *path)
     return ok;
 }
 
-/* The sha256 of the spec file's bytes and then each included file's, in
- * load order, into out (64 hex digits), so `volley merge` knows runs of
- * one spec; "" when one cannot be read. */
-static void spec_sha256(const spec *s, char out[65])
+void result_spec_sha256(const spec *s, char out[65])
 {
     out[0] = '\0';
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -290,7 +294,7 @@ void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,
                                              "abort_on_fail", t->abort_on_fail));
     }
     char sha[65];
-    spec_sha256(s, sha);
+    result_spec_sha256(s, sha);
     json_t *hist = json_pack("{s:s, s:i, s:i, s:i}", "geometry", "volley-hdr-1", "half_log2",
                              HDR_HALF_LOG2, "max_log2", HDR_MAX_LOG2, "scale", 1000);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:i, s:i, "

@@ -41,7 +41,8 @@ typedef struct window_health {
 result_file *result_open(const char *path, bool histograms, int argc, char *const *argv,
                          char *err, size_t errcap);
 /* Closes and frees f: 0, or -1 with err saying the first write that
- * failed (the rest of the file was not written). */
+ * failed (the rest of the file was not written). A file nothing was
+ * written to (the load never started) is removed. */
 int result_close(result_file *f, char *err, size_t errcap);
 /* --execution-segment: the meta line's "segment" and "sequence" (copied;
  * before result_write_meta). */
@@ -49,6 +50,12 @@ void result_set_segment(result_file *f, const char *segment, const char *sequenc
 /* --setup-data F: the meta line's setup scenario says its captures came
  * from F ("setup_data"; copied; before result_write_meta). */
 void result_set_setup_data(result_file *f, const char *path);
+
+/* The sha256 of the spec file's bytes and then each included file's, in
+ * load order, into out (64 hex digits): the meta line's spec.sha256, so
+ * `volley merge` knows runs of one spec, and a setup file's
+ * (setup_data.h); "" when one cannot be read. */
+void result_spec_sha256(const spec *s, char out[65]);
 
 /* When the run starts (the registry is frozen). */
 void result_write_meta(result_file *f, const spec *s, const metrics_reg *reg,

@@ -48,16 +48,71 @@ static void skip(spec *s, scenario *sc, int64_t vus, const char *what, const cha
     sc->pre_allocated_vus = sc->max_vus = 0;
 }
 
+static bool uses_pool(const scenario *sc, size_t pi)
+{
+    for (size_t u = 0; u < sc->n_pools; u++)
+        if (sc->pools[u] == (int)pi)
+            return true;
+    return false;
+}
+
+/* The stripe of a pool's sequential/unique pick numbers. The scenarios'
+ * iterations and arrivals split as their (max) VUs do, so when every user
+ * of the pool splits by the same VU count the rows split that way too:
+ * instance i then takes exactly the rows the one-machine run's iterations
+ * of its share take, and a pool as large as the test lasts each instance
+ * its whole share. Otherwise (users that split differently, or setup or
+ * teardown, which every instance runs) the segment's own stripe: still no
+ * row is taken by two instances. On return, a stripe owned by s's arena. */
+static const seg_stripe *pool_stripe(spec *s, size_t pi, const seg_tuple *t,
+                                     const seg_stripe *mine, char *err, size_t errcap, bool *fail)
+{
+    int64_t vus = 0;
+    for (size_t i = 0; i < s->n_scenarios; i++) {
+        const scenario *sc = &s->scenarios[i];
+        if (!uses_pool(sc, pi))
+            continue;
+        int64_t v = sc->role == SC_ROLE_MAIN ? global_vus(sc) : -1;
+        if (v < 1 || (vus && v != vus))
+            return mine;
+        vus = v;
+    }
+    seg_tuple r;
+    int rc = vus ? seg_tuple_rescale(t, vus, &r, err, errcap) : 1;
+    if (rc < 0) {
+        *fail = true;
+        return NULL;
+    }
+    if (rc == 1)   /* no user of the pool runs here */
+        return mine;
+    const seg_stripe *st = keep_stripe(&s->a, seg_tuple_stripe(&r));
+    seg_tuple_free(&r);
+    if (!st) {
+        snprintf(err, errcap, "out of memory");
+        *fail = true;
+    }
+    return st;
+}
+
 int seg_plan_apply(spec *s, const seg_tuple *t, const char *segment, FILE *note, char *err,
                    size_t errcap)
 {
     const seg_stripe *mine = keep_stripe(&s->a, seg_tuple_stripe(t));
     if (!mine)
         goto oom;
+    for (size_t pi = 0; pi < s->n_pools; pi++) {   /* before the VUs are scaled */
+        bool fail = false;
+        s->pools[pi].seg = pool_stripe(s, pi, t, mine, err, errcap, &fail);
+        if (fail)
+            return -1;
+    }
+    int64_t ids = 0;   /* VU ids as the one-machine run numbers them */
     for (size_t i = 0; i < s->n_scenarios; i++) {
         scenario *sc = &s->scenarios[i];
         int64_t vus = global_vus(sc);   /* before the stripe scales it */
-        sc->seg = mine;   /* pools: local VU and pick numbers to global ones */
+        sc->vu_id_base = ids;
+        ids += vus;
+        sc->seg = mine;   /* local VU numbers to global ones (ramps, per-vu picks) */
         if (sc->role != SC_ROLE_MAIN)
             continue;
         seg_tuple r;

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-char *setup_data_dump(const char *const *names, const vu_capture *vals, size_t n)
+char *setup_data_dump(const char *const *names, const vu_capture *vals, size_t n,
+                      const char *spec_sha256)
 {
     json_t *root = json_object(), *values = json_object(), *secret = json_array();
     bool ok = root && values && secret;
@@ -23,6 +25,13 @@ char *setup_data_dump(const char *const *names, const vu_capture *vals, size_t n
         if (ok && vals[i].secret)
             ok = json_array_append_new(secret, json_string(names[i])) == 0;
     }
+    if (ok && spec_sha256 && *spec_sha256)
+        ok = json_object_set_new(root, "spec_sha256", json_string(spec_sha256)) == 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    char made[32];
+    if (ok && gmtime_r(&now, &tm) && strftime(made, sizeof made, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        ok = json_object_set_new(root, "made", json_string(made)) == 0;
     char *text = NULL;
     if (ok && json_object_set_new(root, "volley_setup_data", json_integer(1)) == 0 &&
         json_object_set(root, "values", values) == 0 && json_object_set(root, "secret", secret) == 0)
@@ -56,8 +65,8 @@ static int set_slot(vu_capture *c, const json_t *v)
     return 0;
 }
 
-vu_capture *setup_data_load(const char *path, const char *const *names, size_t n,
-                            char *err, size_t errcap)
+vu_capture *setup_data_load(const char *path, const char *spec_sha256, const char *const *names,
+                            size_t n, FILE *note, char *err, size_t errcap)
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
@@ -72,6 +81,21 @@ vu_capture *setup_data_load(const char *path, const char *const *names, size_t n
         json_decref(root);
         return NULL;
     }
+    const char *made = json_string_value(json_object_get(root, "made"));
+    const json_t *sha = json_object_get(root, "spec_sha256");
+    if (spec_sha256 && *spec_sha256 && json_is_string(sha) &&
+        strcmp(json_string_value(sha), spec_sha256) != 0) {
+        /* setup's data (a token, ids it created) belongs to the spec it ran */
+        snprintf(err, errcap, "--setup-data %s was made by volley setup from a different spec "
+                 "(sha256 %.12s..., made %s; this spec's is %.12s...): run volley setup with "
+                 "this spec", path, json_string_value(sha), made ? made : "at an unknown time",
+                 spec_sha256);
+        json_decref(root);
+        return NULL;
+    }
+    if (spec_sha256 && *spec_sha256 && !json_is_string(sha) && note)
+        fprintf(note, "volley: warning: --setup-data %s does not say which spec made it (an older "
+                "volley setup): not checked against this spec\n", path);
     vu_capture *vals = calloc(n + 1, sizeof *vals);
     for (size_t i = 0; vals && i < n; i++) {
         const json_t *v = json_object_get(values, names[i]);

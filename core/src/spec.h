@@ -184,10 +184,12 @@ typedef struct scenario {
     size_t n_pools;            /* 0: no pool */
     size_t n_caps;             /* capture slots each VU keeps */
     /* --execution-segment (seg_plan.c; NULL, false: the whole test): this
-     * instance's stripe of VU and pool pick numbers (ramping-vus: of its
-     * target), of the global arrival indexes, and a zero share. */
+     * instance's stripe of VU numbers (ramping-vus: of its target), of
+     * the global arrival indexes, and a zero share. vu_id_base: the
+     * one-machine id of its first VU minus 1 (random streams follow it). */
     const struct seg_stripe *seg, *seg_arrivals;
     bool seg_skipped;
+    int64_t vu_id_base;
 } scenario;
 
 /* How long the scenario runs before its graceful stop. */
@@ -225,6 +227,9 @@ typedef struct pool_def {
     const char *location;
     pool_table t;
     pick_mode pick;
+    /* --execution-segment: this instance's stripe of the sequential and
+     * unique pick numbers (seg_plan.c); NULL: the whole test. */
+    const struct seg_stripe *seg;
 } pool_def;
 
 /* A tls: mapping as the core reads it (defaults.tls, services.NAME.tls),

@@ -183,6 +183,21 @@ class ExecutorTest(VolleyCase):
         self.assertEqual(s["metrics"]["vus_max"]["value"], 4)
         self.assertGreater(s["metrics"]["iterations"]["count"], 10)
 
+    def test_iterations_that_never_wait_run_on_every_vu(self):
+        # a flow with no step that waits: the first VU finishes all its
+        # iterations before the others start, which must not end the scenario
+        text = """
+            version: 1
+            scenarios:
+              pv: { executor: per-vu-iterations, vus: 4, iterations: 5, flow: [ { log: "x" } ] }
+              si: { executor: shared-iterations, vus: 3, iterations: 7, flow: [ { log: "y" } ] }
+            """
+        for workers in ("1", "2"):
+            rc, _, err, summary = self.run_spec(text, "--workers", workers)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(summary["metrics"]["iterations"]["count"], 27, workers)
+            self.assertEqual(err.count("x "), 20, workers)
+
     def test_executor_option_errors(self):
         spec = self.write_spec("""
             version: 1

@@ -406,7 +406,10 @@ class ScaleOutTest(VolleyCase):
             rc, out, err = self.volley("setup", spec, "-o", data)
             self.assertEqual(rc, 0, out + err)
             with open(data) as f:
-                self.assertEqual(yaml.safe_load(f), {"volley_setup_data": 1, "values": {}, "secret": []})
+                made = yaml.safe_load(f)
+            self.assertEqual({k: made[k] for k in ("volley_setup_data", "values", "secret")},
+                             {"volley_setup_data": 1, "values": {}, "secret": []})
+            self.assertEqual(sorted(made), ["made", "secret", "spec_sha256", "values", "volley_setup_data"])
             rc, out, err = self.volley("run", "-q", "--setup-data", data, spec)
             self.assertEqual(rc, 0, out + err)
             self.assertEqual([r["path"] for r in rec.taken()], ["/seed", "/work"])

@@ -182,6 +182,133 @@ class Segments(VolleyCase):
             self.assertIn("segment: %s of %s (instance %d)" % (SEGS[i], SEQ, i), r["out"])
 
 
+def _rows(n):
+    return "[" + ", ".join("{n: %d}" % i for i in range(n)) + "]"
+
+
+# Every scenario has its own unique pool (mixed: one pool, two scenarios
+# whose VUs split differently). Row counts: psi 40 > 31 iterations, short
+# ones fewer rows than iterations (the pool is the limit).
+UNIQUE = """
+version: 1
+name: unique-segments
+pools:
+  psi: {rows: %s, pick: unique}
+  psishort: {rows: %s, pick: unique}
+  ppv: {rows: %s, pick: unique}
+  ppvshort: {rows: %s, pick: unique}
+  pcar: {rows: %s, pick: unique}
+  pcarshort: {rows: %s, pick: unique}
+  pcv: {rows: %s, pick: unique}
+  mixed: {rows: %s, pick: unique}
+scenarios:
+  si: {executor: shared-iterations, vus: 4, iterations: 31, use: psi, flow: [{log: "si row=${row.n}"}]}
+  sishort: {executor: shared-iterations, vus: 4, iterations: 31, use: psishort,
+            flow: [{log: "sishort row=${row.n}"}]}
+  pv: {executor: per-vu-iterations, vus: 4, iterations: 5, use: ppv, flow: [{log: "pv row=${row.n}"}]}
+  pvshort: {executor: per-vu-iterations, vus: 4, iterations: 5, use: ppvshort,
+            flow: [{log: "pvshort row=${row.n}"}]}
+  car: {executor: constant-arrival-rate, rate: 30, time_unit: 1s, duration: 1s, pre_allocated_vus: 4,
+        max_vus: 4, use: pcar, flow: [{log: "car row=${row.n}"}]}
+  carshort: {executor: constant-arrival-rate, rate: 30, time_unit: 1s, duration: 1s,
+             pre_allocated_vus: 4, max_vus: 4, use: pcarshort, flow: [{log: "carshort row=${row.n}"}]}
+  cv: {executor: constant-vus, vus: 4, duration: 1s, use: pcv, flow: [{log: "cv row=${row.n}"}, {sleep: 20ms}]}
+  mix1: {executor: shared-iterations, vus: 4, iterations: 10, use: mixed, flow: [{log: "mixed row=${row.n}"}]}
+  mix2: {executor: per-vu-iterations, vus: 3, iterations: 3, use: mixed, flow: [{log: "mixed row=${row.n}"}]}
+""" % (_rows(40), _rows(25), _rows(30), _rows(14), _rows(35), _rows(12), _rows(12), _rows(40))
+
+
+class UniquePoolsFollowTheIterations(VolleyCase):
+    """pick: unique under segments: the instances' rows are the one-machine
+    run's rows, none taken twice, and each instance runs its whole share
+    when the pool is large enough (rows split as the iterations do)."""
+
+    @classmethod
+    def setUpClass(cls):
+        case = cls("test_union_is_the_single_run")
+        case.setUp()
+        cls.tmp_dir = case.tmp
+        spec = case.write_spec(UNIQUE)
+        runs = [[]] + [["--execution-segment", seg, "--execution-segment-sequence", SEQ]
+                       for seg in SEGS]
+        procs = [subprocess.Popen([VOLLEY, "run", "-q", *args, spec], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for args in runs]
+        cls.rows = []   # [single, seg0, seg1, seg2]: {scenario-label: [rows]}
+        cls.errs = []
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            case.assertEqual(p.returncode, 0, err)
+            got = collections.defaultdict(list)
+            for label, n in re.findall(r"(\w+) row=(\d+)", err):
+                got[label].append(int(n))
+            cls.rows.append(got)
+            cls.errs.append(err)
+
+    def split(self, label):
+        return [self.rows[i + 1][label] for i in range(3)]
+
+    def test_no_row_twice(self):
+        for label in ("si", "sishort", "pv", "pvshort", "car", "carshort", "cv", "mixed"):
+            per = self.split(label)
+            every = [r for rows in per for r in rows]
+            self.assertEqual(len(every), len(set(every)), (label, per))
+            single = self.rows[0][label]
+            self.assertEqual(len(single), len(set(single)), (label, single))
+
+    def test_union_is_the_single_run(self):
+        # the iterations (or the pool) are the limit: the same rows as one machine
+        for label, n in (("si", 31), ("sishort", 25), ("pv", 20), ("pvshort", 14), ("car", 30),
+                         ("carshort", 12), ("cv", 12)):
+            single = sorted(self.rows[0][label])
+            self.assertEqual(single, list(range(n)), label)
+            union = sorted(r for rows in self.split(label) for r in rows)
+            self.assertEqual(union, single, (label, self.split(label)))
+
+    def test_each_instance_runs_its_share(self):
+        # 4 VUs over thirds: 2, 1, 1, so the iterations are 16, 8, 7 of 31 and
+        # 10, 5, 5 of 20; with 40 and 30 rows none runs short
+        self.assertEqual([len(r) for r in self.split("si")], [16, 8, 7])
+        self.assertEqual([len(r) for r in self.split("pv")], [10, 5, 5])
+        self.assertEqual(sum(len(r) for r in self.split("car")), 30)
+        for err in self.errs:
+            for sc in ("si:", "pv:", "car:"):
+                self.assertNotIn("scenario " + sc.rstrip(":") + " stops", err)
+
+    def test_a_short_pool_is_used_up_everywhere(self):
+        for label in ("sishort", "pvshort", "carshort", "cv"):
+            for i, err in enumerate(self.errs[1:]):
+                self.assertRegex(err, r"pool \w+ is used up \(pick: unique, \d+ rows\): "
+                                 r"scenario %s stops" % label, (label, i))
+
+
+RANDOM = """
+version: 1
+pools:
+  r: {rows: %s, pick: random}
+scenarios:
+  before: {executor: per-vu-iterations, vus: 2, iterations: 1, flow: [{sleep: 1ms}]}
+  pv: {executor: per-vu-iterations, vus: 5, iterations: 6, use: r, flow: [{log: "pv row=${row.n}"}]}
+""" % _rows(1000)
+
+
+class RandomPicksFollowTheGlobalVU(VolleyCase):
+    def test_split_draws_what_one_machine_draws(self):
+        # --seed: each VU's stream is that of the one-machine run's VU of the
+        # same global number, so the instances' picks together are the
+        # single run's (per-vu-iterations: the same iterations per VU)
+        spec = self.write_spec(RANDOM)
+        runs = [[]] + [["--execution-segment", seg, "--execution-segment-sequence", SEQ]
+                       for seg in SEGS]
+        got = []
+        for args in runs:
+            rc, _, err = self.volley("run", "-q", "--seed", "7", *args, spec)
+            self.assertEqual(rc, 0, err)
+            got.append(sorted(int(n) for n in re.findall(r"pv row=(\d+)", err)))
+        self.assertEqual(len(got[0]), 30)
+        self.assertEqual(sorted(got[1] + got[2] + got[3]), got[0])
+        self.assertEqual([len(g) for g in got[1:]], [12, 12, 6])
+
+
 SMALL = """
 version: 1
 scenarios:

@@ -174,6 +174,44 @@ defaults:
         self.assertNotEqual(rc, 0, out + err)
         self.assertEqual(self.teardowns(), [])
 
+    def test_setup_file_belongs_to_its_spec(self):
+        """volley setup -o stamps the spec's sha256 (the --result meta
+        line's) and the time; run/teardown --setup-data refuse another
+        spec's file (104) and read an older file without it with a warning."""
+        spec = self.write_spec(SPEC.replace("@REC@", self.rec.url))
+        data = os.path.join(self.tmp, "setup.json")
+        res = os.path.join(self.tmp, "r.ndjson")
+        rc, out, err = self.volley("setup", spec, "-o", data)
+        self.assertEqual(rc, 0, out + err)
+        with open(data) as f:
+            made = json.load(f)
+        self.assertEqual(made["values"], {"tok": "abc123"})
+        self.assertRegex(made["made"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        rc, out, err = self.volley("run", "-q", "--no-teardown", "--setup-data", data, "--result", res, spec)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("warning", err)
+        with open(res) as f:
+            self.assertEqual(json.loads(f.readline())["spec"]["sha256"], made["spec_sha256"])
+        other = self.write_spec(SPEC.replace("@REC@", self.rec.url).replace("iterations: 2", "iterations: 3"),
+                                "other.yaml")
+        for cmd in (("run", "-q"), ("teardown",)):
+            rc, out, err = self.volley(*cmd, "--setup-data", data, other)
+            self.assertEqual(rc, 104, (cmd, out + err))
+            self.assertIn("--setup-data %s was made by volley setup from a different spec (sha256 %s..., made %s; "
+                          "this spec's is " % (data, made["spec_sha256"][:12], made["made"]), err)
+            self.assertIn("run volley setup with this spec", err)
+        paths = [r["path"] for r in self.rec.taken()]
+        self.assertEqual(paths.count("/work"), 6)   # the refused runs sent nothing
+        self.assertEqual([p for p in paths if p.startswith("/session")], [])
+        del made["spec_sha256"], made["made"]       # as an older volley wrote it
+        with open(data, "w") as f:
+            json.dump(made, f)
+        rc, out, err = self.volley("teardown", "--setup-data", data, other)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("volley: warning: --setup-data %s does not say which spec made it (an older volley "
+                      "setup): not checked against this spec" % data, err)
+        self.assertIn("/session/abc123", [r["path"] for r in self.rec.taken()])
+
     def test_load_time_errors(self):
         spec = self.write_spec(SPEC.replace("Bearer ${setup.tok}", "Bearer ${setup.tokk}")
                                .replace('capture: { tok: { regex: "token=([a-z0-9]+)" } }',

@@ -87,9 +87,12 @@ class StartAt(VolleyCase):
     def test_sigint_while_waiting_starts_no_load(self):
         spec = self.write_spec(SPEC)
         summary = os.path.join(self.tmp, "summary.json")
+        result = os.path.join(self.tmp, "result-1.ndjson")
+        with open(result, "w") as f:
+            f.write("an older run's file, truncated by the new run\n")
         e = dict(os.environ, NGINX=NGINX)
-        p = subprocess.Popen([VOLLEY, "run", "-q", "--summary-export", summary, "--start-at",
-                              "%d" % (time.time() + 60), spec],
+        p = subprocess.Popen([VOLLEY, "run", "-q", "--summary-export", summary, "--result", result,
+                              "--start-at", "%d" % (time.time() + 60), spec],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
         time.sleep(1.0)
         t = time.time()
@@ -100,6 +103,8 @@ class StartAt(VolleyCase):
         self.assertIn("interrupted before the start", out)
         self.assertIn("no load was started", out)
         self.assertFalse(os.path.exists(summary))   # nothing measured, no summary of zeros
+        # no empty result file for `volley merge` to trip on: the segment is missing
+        self.assertFalse(os.path.exists(result))
 
 
 SETUP_SPEC = """
