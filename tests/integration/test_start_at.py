@@ -135,8 +135,8 @@ teardown:
 
 
 class SetupOnce(VolleyCase):
-    def setup_file(self):
-        spec = self.write_spec(SETUP_SPEC)
+    def setup_file(self, text=SETUP_SPEC, name="spec.yaml"):
+        spec = self.write_spec(text, name)
         data = os.path.join(self.tmp, "setup.json")
         rc, out, err = self.volley("setup", spec, "-o", data)
         self.assertEqual(rc, 0, err)
@@ -151,10 +151,9 @@ class SetupOnce(VolleyCase):
         self.assertEqual(got["values"], {"id": "abc-123", "made": True})
 
     def test_run_with_setup_data_sends_them_and_runs_no_setup(self):
-        spec, data = self.setup_file()
         # a threshold: its metric's per-scenario series are exported even empty
-        spec = self.write_spec(SETUP_SPEC + "thresholds:\n  http_req_duration: [\"p(95)<5000\"]\n",
-                               "thresholds.yaml")
+        spec, data = self.setup_file(SETUP_SPEC + "thresholds:\n  http_req_duration: [\"p(95)<5000\"]\n",
+                                     "thresholds.yaml")
         summary = os.path.join(self.tmp, "summary.json")
         sj = os.path.join(self.tmp, "summary-data.json")
         result = os.path.join(self.tmp, "r.ndjson")
