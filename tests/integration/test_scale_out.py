@@ -231,6 +231,51 @@ class ScaleOutTest(VolleyCase):
         self.assertEqual(rc, 0, e)
         self.assertIn("VOLLEY_SPEC: main.yaml", o)
 
+    def test_launcher_names_and_help(self):
+        d = self.spec_dir(PLAIN.replace("name: plain", 'name: "My_Checkout Test über-long name for the '
+                                        'payments platform team"'), "longname")
+        rc, o, e = scale_out("k8s", "--spec", d, "-n", "2")
+        self.assertEqual(rc, 0, e)
+        run = re.search(r"VOLLEY_RUN: (\S+)", o).group(1)
+        self.assertRegex(run, r"^my-checkout-test-ber-long-\d{8}-\d{6}$")
+        self.assertLessEqual(len(run), 42)
+        rc, o, e = scale_out("k8s", "--spec", d, "-n", "2", "--run", "x" * 43)
+        self.assertIn("a run's name is lowercase letters, digits and '-', at most 42", e)
+        for cmd in ("k8s", "local"):
+            rc, o, e = scale_out(cmd, "--help")
+            self.assertEqual(rc, 0, e)
+            self.assertIn("[-- VOLLEY_RUN_OPTION ...]", o)
+            self.assertIn("Anything after `--` goes to `volley run` on every instance", o)
+            for opt in ("--image", "--pvc", "--storage-class"):
+                (self.assertIn if cmd == "k8s" else self.assertNotIn)(opt, o)
+
+    def test_start_at_placeholder(self):
+        """The by-hand settings ship VOLLEY_START_AT=EDIT-ME: a runner
+        started with it, or with an instant more than 24 h ahead, ends at
+        once with 104 and says what to set."""
+        with open(os.path.join(MANIFESTS, "kustomization.yaml")) as f:
+            kust = yaml.safe_load(f)
+        (gen,) = [g for g in kust["configMapGenerator"] if g["name"] == "volley-run"]
+        self.assertIn("VOLLEY_START_AT=EDIT-ME", gen["literals"])
+        with open(os.path.join(MANIFESTS, "run-config.yaml")) as f:
+            self.assertEqual(yaml.safe_load(f)["data"]["VOLLEY_START_AT"], "EDIT-ME")
+        with open(os.path.join(MANIFESTS, "runner-job.yaml")) as f:
+            runner = yaml.safe_load(f)
+        (c,) = runner["spec"]["template"]["spec"]["containers"]
+        res = os.path.join(self.tmp, "ph")
+        for start, msg in (("EDIT-ME", "VOLLEY_START_AT=EDIT-ME is not a time: set it"),
+                           ("2030-01-01T00:00:00Z", "is more than 24 h ahead: set it")):
+            env = dict(os.environ, JOB_COMPLETION_INDEX="0", VOLLEY_INSTANCES="2", VOLLEY_RUN="r",
+                       VOLLEY_RESULTS=res, VOLLEY_SPEC_DIR=self.tmp, VOLLEY_SPEC="none.yaml",
+                       VOLLEY_START_AT=start, VOLLEY_SETUP="0")
+            p = subprocess.run(c["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=10)
+            self.assertEqual(p.returncode, 104, p.stderr)
+            self.assertIn(msg, p.stderr)
+            self.assertRegex(p.stderr, r"e\.g\. VOLLEY_START_AT=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+            with open(os.path.join(res, "r", "exit-0")) as f:
+                self.assertEqual(f.read().strip(), "104")
+
     @unittest.skipUnless(shutil.which("kubectl"), "no kubectl")
     def test_kustomization(self):
         d = os.path.join(self.tmp, "kust")
