@@ -494,11 +494,20 @@ static int for_each_spec(cli *c, int (*each)(const spec *s))
 static int validated(const spec *s)
 {
     size_t steps = 0;
-    for (size_t j = 0; j < s->n_scenarios; j++)
-        steps += s->scenarios[j].n_ops;
-    printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s)\n", s->path,
-           s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
-           s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s");
+    int64_t longest = 0;   /* the load's planned end, as the run header counts it */
+    for (size_t j = 0; j < s->n_scenarios; j++) {
+        const scenario *sc = &s->scenarios[j];
+        steps += sc->n_ops;
+        int64_t len = scenario_length_ns(sc) + sc->start_time_ns + sc->graceful_stop_ns;
+        if (sc->role == SC_ROLE_MAIN && len > longest)
+            longest = len;
+    }
+    /* The load's length in whole seconds is for scripts (the scale-out merge
+     * Job's deadline), hence a plain number. */
+    printf("%s: ok (%zu scenario%s, %zu flow ops, %zu threshold%s, %zu output%s); load at most %llds\n",
+           s->path, s->n_scenarios, s->n_scenarios == 1 ? "" : "s", steps, s->n_thresholds,
+           s->n_thresholds == 1 ? "" : "s", s->n_outputs, s->n_outputs == 1 ? "" : "s",
+           (long long)((longest + 999999999) / 1000000000));
     return EXIT_OK;
 }
 

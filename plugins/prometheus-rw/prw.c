@@ -94,7 +94,7 @@ static const volley_option options[] = {
                      .max = 100, .help = "retries of a batch after a 5xx, a 429 or a network error"},
     [OPT_BACKOFF] = {.name = "retry_backoff", .type = VOLLEY_OPT_DURATION,
                      .offset = offsetof(prw_config, retry_backoff_ns), .default_value = "250ms",
-                     .min = 0.001, .max = 60, .help = "the first retry's wait, doubled for each next"},
+                     .min = 0.001, .max = 30, .help = "the first retry's wait, doubled for each next (at most 30s)"},
     [OPT_RATE_COUNTS] = {.name = "rate_counts", .type = VOLLEY_OPT_BOOL,
                          .offset = offsetof(prw_config, rate_counts), .default_value = "false",
                          .help = "a rate also as counters _passes_total and _fails_total, which "
@@ -124,6 +124,8 @@ typedef struct prw {
     prw_buf enc;
     prw_push *push;
     bool oom_told;
+    uint64_t unbatched;         /* samples written since the last batch */
+    uint64_t oom_lost;          /* samples of pushes lost to out of memory */
 } prw;
 
 static bool header_name_ok(const char *s)
@@ -289,6 +291,7 @@ static int prw_write(void *inst, const volley_sample *samples, size_t n, char *e
             return -1;
         }
     }
+    p->unbatched += n;
     return 0;
 }
 
@@ -302,10 +305,14 @@ static void make_batch(prw *p)
         if (!p->oom_told)
             p->host->log(p->core, VOLLEY_LOG_WARN, "prometheus-rw: out of memory encoding a push");
         p->oom_told = true;
+        p->oom_lost += p->unbatched;
+        p->unbatched = 0;
         return;
     }
-    if (n > 0)
-        prw_push_add(p->push, &p->enc, n);
+    if (n > 0) {
+        prw_push_add(p->push, &p->enc, n, p->unbatched);
+        p->unbatched = 0;
+    }
 }
 
 static void say_first_failure(prw *p)
@@ -345,18 +352,23 @@ static int prw_close(void *inst, char *err, size_t errcap)
     prw_push_drain(p->push, p->timeout_ns);
     say_first_failure(p);
     const prw_push_stats *st = prw_push_stats_get(p->push);
-    if (st->failed || st->dropped || st->retries) {
+    /* The summary's "N samples sent to it" counts what volley handed to the
+     * output; this line says how many of them reached the receiver. */
+    unsigned long long lost = (unsigned long long)(st->samples_lost + p->oom_lost);
+    unsigned long long all = (unsigned long long)st->samples_pushed + lost;
+    if (st->failed || st->dropped || st->retries || p->oom_lost) {
         /* a WARN is also a line of the run's summary */
         p->host->log(p->core, VOLLEY_LOG_WARN,
                      "prometheus-rw: %llu of %llu pushes to %s failed, %llu dropped (queue full), "
-                     "%llu retries; %llu time series lost%s%s",
+                     "%llu retries; %llu time series lost; %llu of %llu samples delivered, %llu lost%s%s",
                      (unsigned long long)st->failed, (unsigned long long)st->batches, p->url,
                      (unsigned long long)st->dropped, (unsigned long long)st->retries,
-                     (unsigned long long)st->series_lost, *st->first_error ? "; first error: " : "",
-                     st->first_error);
+                     (unsigned long long)st->series_lost, (unsigned long long)st->samples_pushed, all, lost,
+                     *st->first_error ? "; first error: " : "", st->first_error);
     } else {
-        p->host->log(p->core, VOLLEY_LOG_INFO, "prometheus-rw: %llu pushes to %s, all accepted",
-                     (unsigned long long)st->pushed, p->url);
+        p->host->log(p->core, VOLLEY_LOG_INFO,
+                     "prometheus-rw: %llu pushes to %s, all accepted; %llu samples delivered",
+                     (unsigned long long)st->pushed, p->url, (unsigned long long)st->samples_pushed);
     }
     return 0;
 }

@@ -199,6 +199,8 @@ typedef struct prw_push_stats {
     uint64_t failed;              /* given up: a 4xx, or retries spent */
     uint64_t dropped;             /* the oldest, when the queue was full */
     uint64_t series_lost;         /* time series in failed and dropped ones */
+    uint64_t samples_pushed;      /* samples whose batch was accepted */
+    uint64_t samples_lost;        /* samples whose batch failed or was dropped */
     char first_error[256];        /* the first failure's reason */
 } prw_push_stats;
 
@@ -207,8 +209,9 @@ typedef struct prw_push prw_push;
 prw_push *prw_push_new(const prw_push_cfg *cfg, char *err, size_t errcap);
 void prw_push_free(prw_push *p);
 /* Takes the batch (the data is moved; *b is left empty). A full queue
- * drops its oldest batch first. */
-void prw_push_add(prw_push *p, prw_buf *b, size_t n_series);
+ * drops its oldest batch first. n_samples: the samples it sums up, for
+ * the count of those delivered and lost. */
+void prw_push_add(prw_push *p, prw_buf *b, size_t n_series, uint64_t n_samples);
 /* Moves the transfers on without waiting; returns how long until it needs
  * to run again (0: nothing queued). */
 uint64_t prw_push_step(prw_push *p);

@@ -25,6 +25,7 @@
 typedef struct qbatch {
     prw_buf b;
     size_t n_series;
+    uint64_t n_samples;
 } qbatch;
 
 struct prw_push {
@@ -140,16 +141,17 @@ static void lose(prw_push *p, size_t i, bool dropped)
     else
         p->st.failed++;
     p->st.series_lost += p->q[i].n_series;
+    p->st.samples_lost += p->q[i].n_samples;
     prw_buf_free(&p->q[i].b);
     memmove(&p->q[i], &p->q[i + 1], (p->len - i - 1) * sizeof *p->q);
     p->len--;
 }
 
-void prw_push_add(prw_push *p, prw_buf *b, size_t n_series)
+void prw_push_add(prw_push *p, prw_buf *b, size_t n_series, uint64_t n_samples)
 {
     if (p->len == p->cfg.max_queue)
         lose(p, p->in_flight ? 1 : 0, true);
-    p->q[p->len++] = (qbatch){.b = *b, .n_series = n_series};
+    p->q[p->len++] = (qbatch){.b = *b, .n_series = n_series, .n_samples = n_samples};
     memset(b, 0, sizeof *b);
     p->st.batches++;
 }
@@ -187,6 +189,7 @@ static void finish(prw_push *p, CURLcode rc, uint64_t now)
     p->in_flight = false;
     if (rc == CURLE_OK && status >= 200 && status <= 299) {
         p->st.pushed++;
+        p->st.samples_pushed += p->q[0].n_samples;
         p->attempts = 0;
         prw_buf_free(&p->q[0].b);
         memmove(&p->q[0], &p->q[1], (p->len - 1) * sizeof *p->q);

@@ -144,6 +144,37 @@ class InstallTest(unittest.TestCase):
                 plugin, os.path.realpath(lay.plugindir), plugin))
         self.assertIn("(installed, relative to the executable; %d plugin files)" % len(plugins), out)
 
+    def test_scale_out_launcher_installed(self):
+        self.each_layout(self.scale_out_launcher)
+
+    def scale_out_launcher(self, name, lay):
+        """docs/scale-out.md's launcher and manifests are installed, and the
+        launcher finds the manifests and volley relative to itself."""
+        launcher = os.path.join(os.path.dirname(lay.bin), "volley-scale-out")
+        manifests = os.path.join(lay.base, "share", "volley", "deploy", "kubernetes")
+        for f in ("kustomization.yaml", "run-config.yaml", "results-pvc.yaml", "setup-job.yaml",
+                  "runner-job.yaml", "merge-job.yaml", "teardown-job.yaml"):
+            self.assertTrue(os.path.isfile(os.path.join(manifests, f)), f)
+        self.assertTrue(os.access(launcher, os.X_OK), launcher)
+        rc, out = run([launcher, "k8s", "--help"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("usage: volley-scale-out k8s", out)
+        spec = os.path.join(self.work, "scale-%s.yaml" % name)
+        with open(spec, "w") as f:
+            f.write(SPEC)
+        rc, out = run([launcher, "k8s", "--spec", spec, "-n", "2"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("kind: Job", out)
+        self.assertIn("completions: 2", out)
+        self.assertIn("VOLLEY_START_AT", out)
+        # local: the volley beside it (not one on PATH), which prints its plan
+        env = dict(os.environ, PATH="/usr/bin:/bin")
+        env.pop("VOLLEY_BIN", None)
+        rc, out = run([launcher, "local", "--spec", spec, "-n", "2", "--results",
+                       os.path.join(self.work, "scale-res-" + name), "--start-in", "1s"], env=env, timeout=60)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("iterations", out)
+
     def test_pc_files_point_into_the_staged_tree(self):
         self.each_layout(self.pc_files)
 

@@ -10,6 +10,7 @@ the last push; bad options are load errors at their place. With
 segments, three instances push to one Prometheus, each under its
 `instance` label, and PromQL sums over them equal `volley merge`'s
 export of their results."""
+import base64
 import json
 import math
 import os
@@ -339,7 +340,8 @@ class PrometheusRwTest(VolleyCase):
         self.assertEqual(len(line), 1, out)
         import re
         g = re.search(r"(\d+) of (\d+) pushes to \S+ failed, (\d+) dropped \(queue full\), (\d+) retries; "
-                      r"(\d+) time series lost; first error: (.*)", line[0])
+                      r"(\d+) time series lost; 0 of (\d+) samples delivered, (\d+) lost; first error: (.*)",
+                      line[0])
         self.assertIsNotNone(g, line[0])
         failed, made, dropped, retries, lost = (int(g.group(i)) for i in range(1, 6))
         self.assertGreaterEqual(made, 8)      # every 200 ms, and the last one
@@ -347,7 +349,11 @@ class PrometheusRwTest(VolleyCase):
         self.assertGreater(dropped, 0)
         self.assertGreater(retries, 0)
         self.assertGreater(lost, 0)
-        self.assertRegex(g.group(6), r"(?i)connect|refused")
+        self.assertRegex(g.group(8), r"(?i)connect|refused")
+        # every sample volley handed it is counted lost, none delivered
+        handed = int(re.search(r"output prometheus-rw: (\d+) samples sent to it", out).group(1))
+        self.assertGreater(handed, 100)
+        self.assertEqual((int(g.group(6)), int(g.group(7))), (handed, handed))
 
     def test_503_is_retried(self):
         class Receiver(LoopbackHttpServer):
@@ -396,8 +402,46 @@ class PrometheusRwTest(VolleyCase):
             self.assertEqual(h["X-Prometheus-Remote-Write-Version"], "0.1.0")
             self.assertEqual(h["X-Scope-OrgID"], "tenant-1")
             self.assertEqual(h["Authorization"], "Bearer s3cret")
+        import re
+        handed = int(re.search(r"output prometheus-rw: (\d+) samples sent to it", out).group(1))
         self.assertRegex(out, r"WARNING: prometheus-rw: 0 of %d pushes to \S+ failed, 0 dropped \(queue full\), "
-                              r"1 retries; 0 time series lost; first error: HTTP 503: busy" % (len(reqs) - 1))
+                              r"1 retries; 0 time series lost; %d of %d samples delivered, 0 lost; "
+                              r"first error: HTTP 503: busy" % (len(reqs) - 1, handed, handed))
+
+    def test_username_alone_is_an_empty_password(self):
+        """As k6's output (and curl): a username without a password sends
+        basic auth with an empty password."""
+        class Receiver(LoopbackHttpServer):
+            def __init__(self):
+                import http.server
+                rec = self
+                self.auth = []
+
+                class Handler(http.server.BaseHTTPRequestHandler):
+                    protocol_version = "HTTP/1.1"
+
+                    def log_message(self, *a):
+                        pass
+
+                    def do_POST(self):
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                        rec.auth.append(self.headers.get("Authorization"))
+                        self.send_response(204)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+
+                self.serve(Handler)
+
+        r = Receiver()
+        try:
+            out_opts = '{ url: "%s/api/v1/write", username: loader }' % r.url
+            rc, out, err, s = self.run_spec(SPEC % {"duration": "1s", "output": out_opts}, timeout=60)
+        finally:
+            r.stop()
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(r.auth, out + err)
+        want = "Basic " + base64.b64encode(b"loader:").decode()
+        self.assertEqual(set(r.auth), {want})
 
     def test_bad_options_are_load_errors_at_their_place(self):
         cases = [
@@ -407,6 +451,7 @@ class PrometheusRwTest(VolleyCase):
             ("{ push_interval: 10ms }", r"push_interval: expected a duration between"),
             ("{ push_interval: soon }", r"push_interval"),
             ("{ prefix: 9lives_ }", r"prefix: \"9lives_\" is not the start"),
+            ("{ retry_backoff: 1m }", r"retry_backoff: .*30"),
         ]
         for opts, want in cases:
             with self.subTest(opts=opts):

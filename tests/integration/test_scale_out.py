@@ -23,8 +23,10 @@ import fnmatch
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -229,6 +231,51 @@ class ScaleOutTest(VolleyCase):
         self.assertEqual(rc, 0, e)
         self.assertIn("VOLLEY_SPEC: main.yaml", o)
 
+    def test_launcher_names_and_help(self):
+        d = self.spec_dir(PLAIN.replace("name: plain", 'name: "My_Checkout Test über-long name for the '
+                                        'payments platform team"'), "longname")
+        rc, o, e = scale_out("k8s", "--spec", d, "-n", "2")
+        self.assertEqual(rc, 0, e)
+        run = re.search(r"VOLLEY_RUN: (\S+)", o).group(1)
+        self.assertRegex(run, r"^my-checkout-test-ber-long-\d{8}-\d{6}$")
+        self.assertLessEqual(len(run), 42)
+        rc, o, e = scale_out("k8s", "--spec", d, "-n", "2", "--run", "x" * 43)
+        self.assertIn("a run's name is lowercase letters, digits and '-', at most 42", e)
+        for cmd in ("k8s", "local"):
+            rc, o, e = scale_out(cmd, "--help")
+            self.assertEqual(rc, 0, e)
+            self.assertIn("[-- VOLLEY_RUN_OPTION ...]", o)
+            self.assertIn("Anything after `--` goes to `volley run` on every instance", o)
+            for opt in ("--image", "--pvc", "--storage-class"):
+                (self.assertIn if cmd == "k8s" else self.assertNotIn)(opt, o)
+
+    def test_start_at_placeholder(self):
+        """The by-hand settings ship VOLLEY_START_AT=EDIT-ME: a runner
+        started with it, or with an instant more than 24 h ahead, ends at
+        once with 104 and says what to set."""
+        with open(os.path.join(MANIFESTS, "kustomization.yaml")) as f:
+            kust = yaml.safe_load(f)
+        (gen,) = [g for g in kust["configMapGenerator"] if g["name"] == "volley-run"]
+        self.assertIn("VOLLEY_START_AT=EDIT-ME", gen["literals"])
+        with open(os.path.join(MANIFESTS, "run-config.yaml")) as f:
+            self.assertEqual(yaml.safe_load(f)["data"]["VOLLEY_START_AT"], "EDIT-ME")
+        with open(os.path.join(MANIFESTS, "runner-job.yaml")) as f:
+            runner = yaml.safe_load(f)
+        (c,) = runner["spec"]["template"]["spec"]["containers"]
+        res = os.path.join(self.tmp, "ph")
+        for start, msg in (("EDIT-ME", "VOLLEY_START_AT=EDIT-ME is not a time: set it"),
+                           ("2030-01-01T00:00:00Z", "is more than 24 h ahead: set it")):
+            env = dict(os.environ, JOB_COMPLETION_INDEX="0", VOLLEY_INSTANCES="2", VOLLEY_RUN="r",
+                       VOLLEY_RESULTS=res, VOLLEY_SPEC_DIR=self.tmp, VOLLEY_SPEC="none.yaml",
+                       VOLLEY_START_AT=start, VOLLEY_SETUP="0")
+            p = subprocess.run(c["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=10)
+            self.assertEqual(p.returncode, 104, p.stderr)
+            self.assertIn(msg, p.stderr)
+            self.assertRegex(p.stderr, r"e\.g\. VOLLEY_START_AT=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+            with open(os.path.join(res, "r", "exit-0")) as f:
+                self.assertEqual(f.read().strip(), "104")
+
     @unittest.skipUnless(shutil.which("kubectl"), "no kubectl")
     def test_kustomization(self):
         d = os.path.join(self.tmp, "kust")
@@ -338,6 +385,119 @@ class ScaleOutTest(VolleyCase):
         self.assertNotIn("-setup ", out)                     # no setup: no setup Job
         self.assertFalse(os.path.exists(os.path.join(run, "setup.json")))
 
+    # --- an instance stopped or lost mid-run ------------------------------------
+    def procs_of(self, run_marker, index):
+        """{pid: argv} of this machine's processes of runner `index` of the
+        local run whose VOLLEY_RUN starts with run_marker (ours: /proc)."""
+        found = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/environ" % pid, "rb") as f:
+                    env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = [a.decode() for a in f.read().split(b"\0") if a]
+            except OSError:
+                continue
+            if env.get(b"VOLLEY_RUN", b"").startswith(run_marker.encode()) and \
+                    env.get(b"JOB_COMPLETION_INDEX") == str(index).encode() and argv:
+                found[int(pid)] = argv
+        return found
+
+    def run_local_and_hit(self, name, hit):
+        """A 6 s constant-vus run of 3 instances; 2.5 s into the load,
+        hit(sh_pid, volley_pid) on runner 1. Returns the launcher's code,
+        output and the run's folder."""
+        d = self.spec_dir("""
+version: 1
+name: %s
+scenarios:
+  s:
+    executor: constant-vus
+    vus: 3
+    duration: 6s
+    graceful_stop: 1s
+    flow:
+      - http: { url: "${env.NGINX}/fast" }
+      - sleep: 0.05
+""" % name, name)
+        results = os.path.join(self.tmp, "results-" + name)
+        p = subprocess.Popen([sys.executable, SCALE_OUT, "local", "--spec", d, "-n", "3", "--results", results,
+                              "--start-in", "2s", "--wait", "3s", "--volley", VOLLEY, "-e", "NGINX=" + NGINX],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=essential_path(self.tmp))
+        try:
+            deadline = time.time() + 15
+            sh = vol = None
+            while time.time() < deadline and not (sh and vol):
+                time.sleep(0.2)
+                procs = self.procs_of(name, 1)
+                sh = next((pid for pid, a in procs.items() if a[:2] == ["sh", "-c"]), None)
+                vol = next((pid for pid, a in procs.items() if a[0].endswith("volley") and "run" in a), None)
+            self.assertTrue(sh and vol, procs)
+            time.sleep(4.5)    # the start instant is 2-3 s away: 1.5-2.5 s into the load
+            hit(sh, vol)
+            out, _ = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        m = re.search(r"results in (\S+)", out)
+        self.assertTrue(m, out)
+        return p.returncode, out, m.group(1)
+
+    def test_local_runner_pod_stopped(self):
+        """Kubernetes stops a pod with SIGTERM to its PID 1, the script: it
+        reaches volley, which ends the load, writes its result and summary
+        (105), and the merge covers that instance in part."""
+        rc, out, run = self.run_local_and_hit("stopped", lambda sh, vol: os.kill(sh, signal.SIGTERM))
+        self.assertEqual(rc, 105, out)
+        self.assertRegex(out, r"-runner-1\s+exit 105 ")
+        with open(os.path.join(run, "exit-1")) as f:
+            self.assertEqual(f.read().strip(), "105")
+        end = self.read_ndjson(os.path.join(run, "result-1.ndjson"))[-1]
+        self.assertEqual((end["type"], end["exit_code"], end["interrupted"]), ("end", 105, True))
+        self.assertLess(end["duration_s"], 4)
+        self.assertTrue(os.path.exists(os.path.join(run, "summary-1.json")))
+        self.assertIn("the merge covers 2 of 3 instances whole, 1 in part", out)
+        with open(os.path.join(run, "summary.json")) as f:
+            merged = yaml.safe_load(f)["metrics"]["iterations"]["count"]
+        whole = 0
+        for i in (0, 2):
+            with open(os.path.join(run, "summary-%d.json" % i)) as f:
+                whole += yaml.safe_load(f)["metrics"]["iterations"]["count"]
+        self.assertGreater(merged, whole)          # runner 1's part is in it
+
+    def test_local_runner_pod_lost(self):
+        """A pod lost with its node (SIGKILL to the script and volley): no
+        exit-1, a result without end line. The merge stops waiting at the
+        start instant + the load's planned 7 s + --wait 3s, not after an
+        hour, merges what there is and exits 103."""
+        t0 = time.time()
+        rc, out, run = self.run_local_and_hit("lost", lambda sh, vol: (os.kill(sh, signal.SIGKILL),
+                                                                      os.kill(vol, signal.SIGKILL)))
+        self.assertLess(time.time() - t0, 30)
+        self.assertEqual(rc, 103, out)
+        self.assertRegex(out, r"-runner-1\s+exit -9 ")
+        self.assertFalse(os.path.exists(os.path.join(run, "exit-1")))
+        self.assertIn("instance(s) 1 not finished by", out)
+        self.assertIn("instance 1: exit 103, no exit-1, its result has no end line", out)
+        self.assertIn("the merge covers 2 of 3 instances whole, 1 in part", out)
+        for f in ("summary.json", "merged.ndjson", "report.html", "junit.xml"):
+            self.assertTrue(os.path.exists(os.path.join(run, f)), f)
+
+    def test_local_volley_killed(self):
+        """Only volley killed (out of memory): the runner records 103, not
+        137, and the merge exits 103 with its message counting whole runs."""
+        rc, out, run = self.run_local_and_hit("oom", lambda sh, vol: os.kill(vol, signal.SIGKILL))
+        self.assertEqual(rc, 103, out)
+        self.assertRegex(out, r"-runner-1\s+exit 103 ")
+        with open(os.path.join(run, "exit-1")) as f:
+            self.assertEqual(f.read().strip(), "103")
+        with open(run + "-runner-1.log") as f:
+            self.assertIn("instance 1: volley was killed by signal 9: counted as 103", f.read())
+        self.assertIn("the merge covers 2 of 3 instances whole, 1 in part", out)
+        self.assertNotIn("137", out)
+
     def test_merge_command_with_an_instance_missing(self):
         """The merge Job's command alone (from the rendered manifest): one
         instance interrupted (105) and one that wrote nothing (103): what
@@ -359,13 +519,18 @@ class ScaleOutTest(VolleyCase):
         bindir = os.path.join(self.tmp, "bin")
         os.makedirs(bindir)
         os.symlink(os.path.abspath(VOLLEY), os.path.join(bindir, "volley"))
+        # started 11 minutes ago: the plan (shared-iterations: max_duration
+        # 10m + graceful stop 30s) + VOLLEY_WAIT has passed
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 660))
         env = dict(os.environ, VOLLEY_RESULTS=os.path.join(self.tmp, "vol"), VOLLEY_RUN="r1",
-                   VOLLEY_INSTANCES="3", VOLLEY_WAIT="5", PATH=bindir + os.pathsep + os.environ["PATH"])
+                   VOLLEY_INSTANCES="3", VOLLEY_WAIT="5", VOLLEY_START_AT=start,
+                   VOLLEY_SPEC_DIR=os.path.join(self.tmp, "partial"), VOLLEY_SPEC="spec.yaml",
+                   PATH=bindir + os.pathsep + os.environ["PATH"])
         p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
         self.assertIn("instance 2: exit 103, no result file", p.stderr)
-        self.assertIn("the merge covers 2 of 3", p.stderr)
+        self.assertIn("the merge covers 1 of 3 instances whole, 1 in part", p.stderr)
         self.assertRegex(p.stdout, r"merged 2 of 3 segments: 2/3:1 missing")
         with open(os.path.join(out, "merge-exit")) as f:
             self.assertEqual(f.read().strip(), "99")   # 11 + 10 iterations: count<20 fails
@@ -379,7 +544,7 @@ class ScaleOutTest(VolleyCase):
         p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(p.returncode, 107, p.stdout + p.stderr)
-        self.assertIn("the merge covers 0 of 3", p.stderr)
+        self.assertIn("the merge covers 0 of 3 instances whole, 0 in part", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "merge-exit")))
         # nothing at all within VOLLEY_WAIT: 103 and the instance named
         os.remove(os.path.join(out, "exit-1"))
@@ -387,7 +552,15 @@ class ScaleOutTest(VolleyCase):
         p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
-        self.assertIn("instance 1 wrote no", p.stderr)
+        self.assertIn("instance(s) 1 not finished by", p.stderr)
+        self.assertIn("instance 1: exit 103, no exit-1, no result file", p.stderr)
+        # a signal's code (137: SIGKILL) is no volley code: 103
+        with open(os.path.join(out, "exit-1"), "w") as f:
+            f.write("137\n")
+        p = subprocess.run(merge["spec"]["template"]["spec"]["containers"][0]["command"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 103, p.stdout + p.stderr)
+        self.assertIn("exit 137 is no volley code (a signal): counted as 103", p.stderr)
 
     def test_setup_without_captures(self):
         """A setup that only prepares (captures nothing) still makes a
