@@ -16,7 +16,7 @@ static void usage(FILE *out)
 {
     fputs("usage: volley merge RESULT... [--summary-export F] [--summary-json F] [--out junit=F]\n"
           "                   [--report F] [--result F] [--allow-partial]\n"
-          "                   [--summary-trend-stats L] [--summary-time-unit U]\n"
+          "                   [--summary-trend-stats L] [--summary-time-unit U] [--summary-by L]\n"
           "  The end-of-test summary of the union of result files (volley run --result)\n"
           "  of one spec: counters summed, rates counted, trends' histograms merged slot\n"
           "  by slot (percentiles of the union, not averages); every threshold judged\n"
@@ -29,7 +29,9 @@ static void usage(FILE *out)
           "  --allow-partial          merge runs that died (no end line) too\n"
           "  --summary-trend-stats L  trend stats in the summary and the JSON outputs, as\n"
           "                           volley run's (e.g. avg,med,p(95),p(99),max,count)\n"
-          "  --summary-time-unit U    s, ms or us for every time in the summary's trends\n", out);
+          "  --summary-time-unit U    s, ms or us for every time in the summary's trends\n"
+          "  --summary-by L           name, scenario or both: the breakdowns the summary shows\n"
+          "                           (and, for name, the exports), as volley run's\n", out);
 }
 
 /* "--name VALUE" or "--name=VALUE": the value, or NULL. */
@@ -75,6 +77,13 @@ int merge_main(int argc, char **argv)
             result_path = v;
         } else if ((v = opt_value(argc, argv, &i, "--out"))) {
             outs[n_outs++] = v;
+        } else if ((v = opt_value(argc, argv, &i, "--summary-by"))) {
+            if (summary_parse_by(&m.opts, v, err, sizeof err) != 0) {
+                fprintf(stderr, "volley merge: %s\n", err);
+                free(paths);
+                free(outs);
+                return MERGE_INVALID;
+            }
         } else if ((v = opt_value(argc, argv, &i, "--summary-trend-stats")) ||
                    (v2 = opt_value(argc, argv, &i, "--summary-time-unit"))) {
             /* volley run's parsers: the same forms, the same messages */
@@ -124,9 +133,11 @@ int merge_main(int argc, char **argv)
         fprintf(stderr, "volley merge: %s: a threshold: %s\n", m.in[0].path, err);
         goto out;
     }
-    size_t n = merge_shown(&m, list);
+    size_t n = merge_shown(&m, list, false);
     merge_print_summary(stdout, &m, list, n, failed);
     rc = failed ? MERGE_FAIL : 0;
+    if (export_path)
+        n = merge_shown(&m, list, true);
     if (export_path && merge_export_json(export_path, &m, list, n, failed, err, sizeof err) != 0) {
         fprintf(stderr, "volley merge: --summary-export: %s\n", err);
         rc = MERGE_INVALID;

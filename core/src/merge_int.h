@@ -47,7 +47,11 @@ typedef struct merged {
     size_t n_in;
     mseries *s;
     size_t n_s;
-    double duration_s, iter_complete, iter_interrupted, vus_max;
+    double duration_s, iter_complete, iter_interrupted;
+    double vus_max;         /* the union's: the peak of the windows' sums (vus_peak), or
+                               the sum of each run's maximum; setup's and teardown's VUs
+                               that did not run in a file left out */
+    bool vus_peak;
     mcheck *checks;
     size_t n_checks;
     th_verdict *v;
@@ -92,9 +96,10 @@ void merge_free(merged *m);
 /* Judges every threshold; returns how many fail the merge; *bad (with
  * err) when one does not parse. */
 size_t merge_judge(merged *m, char *err, size_t cap, int *bad);
-/* The series the summary and the export show, sorted by key; returns
- * how many (out has room for m->n_s). */
-size_t merge_shown(const merged *m, const mseries **out);
+/* The series the summary (for_export false) or --summary-export shows,
+ * a metric before its sub-metrics and breakdowns; returns how many (out
+ * has room for m->n_s). */
+size_t merge_shown(const merged *m, const mseries **out, bool for_export);
 void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_t n, size_t failed);
 /* "p(95)=412ms": threshold i's merged value as judged. */
 void merge_fmt_judged(const merged *m, size_t i, char *buf, size_t cap);

@@ -68,23 +68,49 @@ size_t merge_judge(merged *m, char *err, size_t cap, int *bad)
     return failed;
 }
 
+/* A metric's line, then its sub-metrics and breakdowns by key (as volley
+ * run's summary groups them). */
 static int cmp_key(const void *a, const void *b)
 {
     const mseries *x = *(const mseries *const *)a, *y = *(const mseries *const *)b;
+    const char *mx = x->def->metric ? x->def->metric : x->def->key;
+    const char *my = y->def->metric ? y->def->metric : y->def->key;
+    int c = strcmp(mx, my);
+    if (c)
+        return c;
+    bool sx = x->def->kind != RR_METRIC, sy = y->def->kind != RR_METRIC;
+    if (sx != sy)
+        return sx - sy;
     return strcmp(x->def->key, y->def->key);
 }
 
-/* The series the summary and the export show: metrics and declared
- * sub-metrics, sorted by key (a sub-metric follows its metric). */
-size_t merge_shown(const merged *m, const mseries **out)
+static bool has_threshold(const merged *m, const mseries *s)
+{
+    for (size_t t = 0; t < m->in[0].n_thresholds; t++)
+        if (strcmp(m->in[0].thresholds[t].key, s->def->key) == 0)
+            return true;
+    return false;
+}
+
+/* The series the summary (for_export false) and --summary-export show, as
+ * volley run's (summary.c): metrics and declared sub-metrics; breakdowns
+ * with a threshold or of a kind --summary-by asks for; per-scenario ones
+ * in the export always. Breakdowns no run got a sample of are left out
+ * (setup's, when every run had it from --setup-data). */
+size_t merge_shown(const merged *m, const mseries **out, bool for_export)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->n_s; i++) {
         const mseries *s = &m->s[i];
-        bool th = false;
-        for (size_t t = 0; t < m->in[0].n_thresholds; t++)
-            th = th || strcmp(m->in[0].thresholds[t].key, s->def->key) == 0;
-        if ((s->def->kind == RR_METRIC || s->def->kind == RR_SUBMETRIC) && (s->seen || th))
+        bool th = has_threshold(m, s), show = false;
+        if (s->def->kind == RR_METRIC || s->def->kind == RR_SUBMETRIC) {
+            show = s->seen || th;
+        } else if (s->def->kind == RR_BREAKDOWN) {
+            bool per_sc = result_tag(s->def, "scenario") != NULL;
+            unsigned by = per_sc ? SUMMARY_BY_SCENARIO : SUMMARY_BY_NAME;
+            show = th || (s->seen && ((m->opts.by & by) || (for_export && per_sc)));
+        }
+        if (show)
             out[n++] = s;
     }
     qsort(out, n, sizeof *out, cmp_key);
@@ -114,6 +140,17 @@ static size_t display_len(const char *s)
     return n;
 }
 
+/* A line's label: a metric's name, a sub-metric's or breakdown's
+ * "{ status:200 }" as volley run's summary writes it. */
+static void sub_label(const mseries *s, char *buf, size_t cap)
+{
+    const char *key = s->def->key, *brace = strchr(key, '{');
+    if (s->def->kind != RR_METRIC && brace && strlen(brace) >= 2)
+        snprintf(buf, cap, "{ %.*s }", (int)(strlen(brace) - 2), brace + 1);
+    else
+        snprintf(buf, cap, "%s", key);
+}
+
 /* "p(95)=412ms": stat k of --summary-trend-stats of a trend, as volley
  * run's summary shows it (summary.c), in its --summary-time-unit. */
 static void trend_cell(const merged *m, const mseries *s, size_t k, char *cell, size_t cap)
@@ -136,10 +173,19 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
     if (m->n_partial)
         fprintf(out, "     ⚠ partial: %zu run%s died (no end line): merged what %s windows hold\n",
                 m->n_partial, m->n_partial == 1 ? "" : "s", m->n_partial == 1 ? "its" : "their");
+    /* one line for every trend a dead run left without its histogram */
+    size_t n_short = 0, n_named = 0;
     for (size_t i = 0; i < m->n_s; i++)
-        if (m->s[i].hist_short)
-            fprintf(out, "     ⚠ %s: percentiles leave out the runs that died (their windows have "
-                    "no histograms: --result-histograms)\n", m->s[i].def->key);
+        n_short += m->s[i].hist_short;
+    for (size_t i = 0; i < m->n_s && n_short; i++) {
+        if (!m->s[i].hist_short || m->s[i].def->kind != RR_METRIC)
+            continue;
+        fprintf(out, "%s%s", n_named++ ? ", " : "     ⚠ percentiles of ", m->s[i].def->key);
+    }
+    if (n_short)
+        fprintf(out, "%s%s leave out the runs that died (their windows have no histograms: "
+                "--result-histograms)\n", n_named ? "" : "     ⚠ percentiles of trends",
+                n_short > n_named ? " and their sub-metrics" : "");
     if (*m->seg_warn)
         fprintf(out, "     ⚠ %s\n", m->seg_warn);
     fputc('\n', out);
@@ -149,11 +195,16 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
         if (*c->group && (!last_group || strcmp(last_group, c->group) != 0))
             fprintf(out, "     █ %s\n\n", c->group);
         last_group = c->group;
-        if (c->fails == 0)
+        char pct[32];
+        summary_fmt_pct((unsigned long long)c->passes, (unsigned long long)(c->passes + c->fails), 0,
+                        pct, sizeof pct);
+        if (c->passes + c->fails == 0)   /* in no run (setup's, run elsewhere): as volley run says */
+            fprintf(out, "     - %s (never evaluated)\n", c->name);
+        else if (c->fails == 0)
             fprintf(out, "     ✓ %s\n", c->name);
         else
-            fprintf(out, "     ✗ %s\n      ↳  %.0f%% — ✓ %.0f / ✗ %.0f\n", c->name,
-                    floor(100 * c->passes / (c->passes + c->fails)), c->passes, c->fails);
+            fprintf(out, "     ✗ %s\n      ↳  %s — ✓ %.0f / ✗ %.0f\n", c->name, pct, c->passes,
+                    c->fails);
     }
     if (m->n_checks)
         fputc('\n', out);
@@ -167,14 +218,20 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
                 widths[k] = (int)display_len(cell);
         }
     int width = 30;
-    for (size_t i = 0; i < n; i++)
-        if ((int)strlen(list[i]->def->key) + 2 > width)
-            width = (int)strlen(list[i]->def->key) + 2;
+    for (size_t i = 0; i < n; i++) {
+        char label[512];
+        sub_label(list[i], label, sizeof label);
+        int need = (int)display_len(label) + (list[i]->def->kind != RR_METRIC ? 2 : 0) + 2;
+        if (need > width)
+            width = need < 64 ? need : 64;
+    }
     for (size_t i = 0; i < n; i++) {
         const mseries *s = list[i];
-        bool sub = s->def->kind == RR_SUBMETRIC;
-        fprintf(out, "%s%s%s", sub ? "  " : "", mark_of(m, s), s->def->key);
-        for (int d = (int)strlen(s->def->key) + (sub ? 2 : 0); d < width; d++)
+        bool sub = s->def->kind != RR_METRIC;
+        char label[512];
+        sub_label(s, label, sizeof label);
+        fprintf(out, "%s%s%s", sub ? "  " : "", mark_of(m, s), label);
+        for (int d = (int)display_len(label) + (sub ? 2 : 0); d < width; d++)
             fputc('.', out);
         fputs(": ", out);
         volley_metric_contains c = contains_of(s->def);
@@ -190,8 +247,8 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
             fprintf(out, "%-10s %s/s\n", v1, v2);
             break;
         case RR_RATE:
-            fprintf(out, "%.2f%% ✓ %-8.0f ✗ %.0f\n", s->n > 0 ? 100 * s->nz / s->n : 0, s->nz,
-                    s->n - s->nz);
+            summary_fmt_pct((unsigned long long)s->nz, (unsigned long long)s->n, 2, v1, sizeof v1);
+            fprintf(out, "%s ✓ %-8.0f ✗ %.0f\n", v1, s->nz, s->n - s->nz);
             break;
         case RR_GAUGE:
             summary_fmt_value(c, s->last, v1, sizeof v1);
@@ -210,9 +267,14 @@ void merge_print_summary(FILE *out, const merged *m, const mseries **list, size_
             }
         }
     }
-    fprintf(out, "\n     merged run (%.1fs, the longest), %.0f VUs at most (the sum), %.0f complete "
-            "and %.0f interrupted iterations\n", m->duration_s, m->vus_max, m->iter_complete,
-            m->iter_interrupted);
+    fprintf(out, "\n     merged run (%.1fs, the longest), %.0f VUs at most (%s), %.0f complete "
+            "and %.0f interrupted iterations\n", m->duration_s, m->vus_max,
+            m->vus_peak ? "vus_max: the peak of the runs' VUs added up second by second"
+                        : "the sum of each run's most",
+            m->iter_complete, m->iter_interrupted);
+    if (m->n_partial)
+        fprintf(out, "     (complete and interrupted: the end lines of the runs that have one; the "
+                "metrics above also count what the dead runs' windows hold)\n");
     const result *r0 = &m->in[0];
     if (r0->n_thresholds)
         fprintf(out, "\n     thresholds over the merged data%s:\n",

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "merge_int.h"
+#include "hdr.h"
 #include "merge_seg.h"
 
 /* The files must be runs of one spec: the same spec file and included
@@ -36,6 +37,16 @@ static int same_spec(const result *a, const result *b, char *err, size_t cap)
     if (!same) {
         snprintf(err, cap, "%s and %s have different thresholds: runs of different versions of "
                  "spec \"%s\" cannot be merged", a->path, b->path, na);
+        return -1;
+    }
+    /* slot i means one range only in one geometry */
+    const char *ga = a->hist_geometry ? a->hist_geometry : "", *gb = b->hist_geometry ? b->hist_geometry : "";
+    if (strcmp(ga, gb) != 0 || a->hist_half_log2 != b->hist_half_log2 ||
+        a->hist_max_log2 != b->hist_max_log2) {
+        snprintf(err, cap, "%s and %s have different histogram geometries (%s half_log2=%d "
+                 "max_log2=%d, %s half_log2=%d max_log2=%d): their histograms cannot be merged",
+                 a->path, b->path, ga, a->hist_half_log2, a->hist_max_log2, gb,
+                 b->hist_half_log2, b->hist_max_log2);
         return -1;
     }
     if (a->hist_scale > 0 && b->hist_scale > 0 && a->hist_scale != b->hist_scale) {
@@ -72,10 +83,31 @@ int merge_read(merged *m, const char *const *paths, size_t n_paths)
             return -1;
         }
         m->n_partial += !r->complete;
+        if (i == 0 && r->hist_geometry && (strcmp(r->hist_geometry, "volley-hdr-1") != 0 ||
+                                           r->hist_half_log2 != HDR_HALF_LOG2 ||
+                                           r->hist_max_log2 != HDR_MAX_LOG2)) {
+            fprintf(stderr, "volley merge: %s: histogram geometry %s half_log2=%d max_log2=%d is "
+                    "not this volley's (volley-hdr-1 half_log2=%d max_log2=%d): its histograms "
+                    "cannot be merged\n", paths[i], r->hist_geometry, r->hist_half_log2,
+                    r->hist_max_log2, HDR_HALF_LOG2, HDR_MAX_LOG2);
+            return -1;
+        }
         if (i > 0 && same_spec(&m->in[0], r, err, sizeof err) != 0) {
             fprintf(stderr, "volley merge: %s\n", err);
             return -1;
         }
+    }
+    /* the same format, written by different volleys: merged, said once */
+    bool versions_differ = false;
+    for (size_t i = 1; i < n_paths; i++)
+        versions_differ = versions_differ || strcmp(m->in[i].volley ? m->in[i].volley : "",
+                                                    m->in[0].volley ? m->in[0].volley : "") != 0;
+    if (versions_differ) {
+        fprintf(stderr, "volley merge: note: the files were written by different volley versions (");
+        for (size_t i = 0; i < n_paths; i++)
+            fprintf(stderr, "%s%s %s", i ? ", " : "", m->in[i].path,
+                    m->in[i].volley && *m->in[i].volley ? m->in[i].volley : "?");
+        fprintf(stderr, "); result format 1 in each, merged as one\n");
     }
     /* one entry per segment: a merged file covers several */
     size_t n_seg = 0, n_inst = 0;

@@ -19,6 +19,27 @@ long merge_find_series(const merged *m, const char *key)
     return -1;
 }
 
+/* The VUs a run counts for its setup and teardown when they did not run
+ * there (setup from --setup-data, teardown left to `volley teardown` or
+ * --no-teardown): they belong to no instance of the union. */
+static double vus_not_run(const result *r)
+{
+    double n = 0;
+    for (size_t i = 0; i < r->n_scenarios; i++) {
+        const rr_scenario *sc = &r->scenarios[i];
+        bool setup = strcmp(sc->name, "setup") == 0, teardown = strcmp(sc->name, "teardown") == 0;
+        if (!setup && !teardown)
+            continue;
+        char key[160];
+        snprintf(key, sizeof key, "iterations{scenario:%s}", sc->name);
+        long k = result_find(r, key);
+        bool ran = k >= 0 && r->totals[k].has && r->totals[k].sum > 0;
+        if ((setup && sc->setup_data) || !ran)
+            n += sc->max_vus;
+    }
+    return n;
+}
+
 static int add_file(merged *m, const result *r, char *err, size_t cap)
 {
     double end = r->start_unix_ms / 1000.0 + r->duration_s;
@@ -93,7 +114,8 @@ static int add_file(merged *m, const result *r, char *err, size_t cap)
         m->duration_s = r->duration_s;
     m->iter_complete += r->iterations_complete;
     m->iter_interrupted += r->iterations_interrupted;
-    m->vus_max += r->vus_max;
+    double idle = vus_not_run(r);
+    m->vus_max += r->vus_max > idle ? r->vus_max - idle : 0;
     return 0;
 }
 
@@ -307,6 +329,7 @@ int merge_windows(merged *m, char *err, size_t cap)
                 n_win = (size_t)(last + 1);
         }
     }
+    long vmax = merge_find_series(m, "vus_max");
     if (!(m->win = calloc(n_win + 1, sizeof *m->win)))
         goto oom;
     m->n_win = n_win;
@@ -339,7 +362,8 @@ int merge_windows(merged *m, char *err, size_t cap)
                 o->present = true;
                 o->behind |= u->behind;
                 o->vus += u->vus;
-                o->vus_max += u->vus_max;
+                double idle = vus_not_run(r);
+                o->vus_max += u->vus_max > idle ? u->vus_max - idle : 0;
                 o->dropped += u->dropped;
                 /* the busiest instance's */
                 double *mx[] = {&o->cpu_pct, &o->busiest_worker_pct, &o->lag_p95_ms, &o->lag_max_ms};
@@ -364,8 +388,33 @@ int merge_windows(merged *m, char *err, size_t cap)
             if (finish_stat(&acc[i], m->in[0].hist_scale > 0 ? m->in[0].hist_scale : 1000,
                             &w->s[w->n++]) != 0)
                 goto oom;
+            /* the window's vus_max is the runs' added up (as the runner's) */
+            rr_stat *st = &w->s[w->n - 1];
+            if (w->runner.present && (long)i == vmax && m->s[i].def->type == RR_GAUGE)
+                st->last = st->min = st->max = w->runner.vus_max;
             free(acc[i].h.s);
             acc[i] = (wacc){0};
+        }
+    }
+    /* the union's VUs at most: the peak of the windows' sums over the runs
+     * (exact when their windows line up: --start-at), else each run's
+     * maximum added up (an upper bound) */
+    m->vus_peak = false;
+    double lo = 0, hi = 0;
+    for (size_t k = 0; k < m->n_win; k++) {
+        if (!m->win[k].runner.present)
+            continue;
+        double v = m->win[k].runner.vus_max;
+        lo = m->vus_peak && lo < v ? lo : v;
+        hi = m->vus_peak && hi > v ? hi : v;
+        m->vus_peak = true;
+    }
+    long g = merge_find_series(m, "vus_max");
+    if (m->vus_peak) {
+        m->vus_max = hi;
+        if (g >= 0 && m->s[g].def->type == RR_GAUGE && m->s[g].seen) {
+            m->s[g].last = m->s[g].max = hi;
+            m->s[g].min = lo;
         }
     }
     rc = 0;

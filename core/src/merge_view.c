@@ -135,6 +135,11 @@ static int view_build(merge_view *v, const merged *m, char *err, size_t cap)
     v->r.iterations_complete = (uint64_t)m->iter_complete;
     v->r.iterations_interrupted = (uint64_t)m->iter_interrupted;
     v->r.vus_max = (int64_t)m->vus_max;
+    /* the seed when every run had the same one (0 when they differ) */
+    bool one_seed = m->n_in > 0 && m->in[0].has_seed;
+    for (size_t f = 1; one_seed && f < m->n_in; f++)
+        one_seed = m->in[f].has_seed && m->in[f].seed == m->in[0].seed;
+    v->r.seed = one_seed ? (uint64_t)m->in[0].seed : 0;
     /* the thresholds, as judged over the merged data */
     const result *r0 = &m->in[0];
     bool all_passed = true;

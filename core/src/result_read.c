@@ -186,6 +186,11 @@ static int read_meta(reader *rd, json_t *o, id_map *ids)
     json_t *hist = json_object_get(o, "hist");
     rd->scale = get_num(hist, "scale", 1000);
     rd->geometry_ok = get_num(hist, "half_log2", 0) == HDR_HALF_LOG2 && get_num(hist, "max_log2", 0) == HDR_MAX_LOG2;
+    if (json_is_object(hist)) {
+        r->hist_geometry = get_str(hist, "geometry");
+        r->hist_half_log2 = (int)get_num(hist, "half_log2", 0);
+        r->hist_max_log2 = (int)get_num(hist, "max_log2", 0);
+    }
 
     json_t *metrics = json_object_get(o, "metrics");
     json_t *series = json_object_get(o, "series");
@@ -795,6 +800,7 @@ void result_free(result *r)
 {
     free(r->path);
     free(r->volley);
+    free(r->hist_geometry);
     free(r->spec_name);
     free(r->spec_path);
     free(r->spec_sha256);

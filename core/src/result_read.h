@@ -146,6 +146,8 @@ typedef struct result {
      * died. NULL, or one per series with n == 0 where there is none. */
     rr_hist *hists;
     double hist_scale;
+    char *hist_geometry;     /* meta hist: its geometry's name and numbers (NULL, 0 */
+    int hist_half_log2, hist_max_log2;   /* without a hist object) */
     rr_check *checks;
     size_t n_checks;
     rr_check *captures;  /* a step's capture: (NAME in name); none in files */

@@ -296,6 +296,12 @@ static void fmt_pct(unsigned long long part, unsigned long long whole, int decim
         snprintf(buf, cap, "%llu%%", q);
 }
 
+void summary_fmt_pct(unsigned long long part, unsigned long long whole, int decimals, char *buf,
+                     size_t cap)
+{
+    fmt_pct(part, whole, decimals, buf, cap);
+}
+
 /* Columns, bytes beyond display columns: "µ" is two bytes, one column. */
 static int display_len(const char *s)
 {

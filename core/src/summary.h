@@ -79,6 +79,11 @@ bool summary_fails_run(const threshold *t, th_verdict v);
 /* Fills v[i] for every threshold; returns how many fail the run. */
 size_t summary_eval_thresholds(const spec *s, const metrics_reg *reg, const metrics_agg *agg,
                                double duration_s, th_verdict *v);
+/* A rate's part of whole as the summary writes it: rounded down, with
+ * `decimals` (0 or 2) digits, "<0.01%" for a share that is not 0 (volley
+ * merge's summary too, for the same figures). */
+void summary_fmt_pct(unsigned long long part, unsigned long long whole, int decimals, char *buf,
+                     size_t cap);
 /* A value as the summary writes it ("412ms", "1.2 MB", "0.5"). */
 void summary_fmt_value(volley_metric_contains c, double v, char *buf, size_t cap);
 /* What a threshold read from a series over duration_s, "p(95)=412ms",

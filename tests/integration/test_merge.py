@@ -501,5 +501,164 @@ class MergeTest(VolleyCase):
             self.assertEqual(err.strip().splitlines()[0], "volley merge: " + run_msg)
 
 
+BREAKDOWN = """
+    version: 1
+    name: bd
+    setup:
+      flow:
+        - http: { name: login, url: "${env.NGINX}/fast?setup=1" }
+          check: [ { name: logged in, status: 200 } ]
+    scenarios:
+      a:
+        executor: shared-iterations
+        vus: 2
+        iterations: 12
+        flow:
+          - http: { name: one, url: "${env.NGINX}/fast" }
+            check:
+              - { name: ok1, status: 200 }
+              - { name: is 404, status: 404 }
+      b:
+        executor: shared-iterations
+        vus: 1
+        iterations: 5
+        flow:
+          - http: { name: two, url: "${env.NGINX}/fast" }
+    teardown:
+      - http: { name: logout, url: "${env.NGINX}/fast?teardown=1" }
+        check: { name: logged out, status: 200 }
+"""
+
+
+class MergeFindingsTest(VolleyCase):
+    """QA findings of issue 18 on `volley merge` (qa/issue18-findings.md)."""
+    merge = MergeTest.merge
+    edit_meta = MergeTest.edit_meta
+
+    def bd_runs(self, *extra):
+        spec = self.write_spec(BREAKDOWN, "bd.yaml")
+        files = []
+        for i in range(2):
+            res = os.path.join(self.tmp, "bd-%d.ndjson" % i)
+            rc, out, err = self.volley("run", "-q", "--seed", "7", "--result", res, *extra, spec)
+            self.assertEqual(rc, 0, out + err)
+            files.append(res)
+        # side by side: the windows of both on one clock (as --start-at gives)
+        start = self.read_ndjson(files[0])[0]["start_unix_ms"]
+        return [self.edit_meta(f, "bd-al-%d.ndjson" % i, start_unix_ms=start)
+                for i, f in enumerate(files)], spec
+
+    def test_breakdowns_merged_by_key(self):
+        files, _ = self.bd_runs()
+        sj = os.path.join(self.tmp, "bd-sj.json")
+        rc, out, err, s = self.merge("--summary-by", "name", "--summary-json", sj, *files)
+        self.assertEqual(rc, 0, out + err)
+        m = s["metrics"]
+        self.assertEqual(m["http_reqs{name:one}"]["count"], 24)
+        self.assertEqual(m["http_reqs{name:two}"]["count"], 10)
+        self.assertEqual(m["iterations{scenario:a}"]["count"], 24)
+        self.assertEqual(m["iterations{scenario:b}"]["count"], 10)
+        self.assertEqual(m["http_req_failed{name:one}"]["fails"], 24)
+        self.assertIn("http_req_duration{name:two}", m)
+        self.assertRegex(out, r"\{ name:one \}\.+: 24 ")
+        with open(sj) as f:
+            self.assertEqual(json.load(f)["metrics"]["http_reqs{name:two}"]["values"]["count"], 10)
+        # as volley run: per-name ones only with --summary-by name; per-scenario in the export
+        rc, out, err, s = self.merge(*files)
+        self.assertNotIn("http_reqs{name:one}", s["metrics"])
+        self.assertEqual(s["metrics"]["http_reqs{scenario:a}"]["count"], 24)
+        self.assertNotIn("{ name:one }", out)
+        rc, out, err, s = self.merge("--summary-by", "scenario", *files)
+        self.assertRegex(out, r"\{ scenario:b \}\.+: 10 ")
+        rc, out, err, _ = self.merge("--summary-by", "url", *files)
+        self.assertEqual(rc, 104, out + err)
+        self.assertIn("--summary-by", err)
+
+    def test_vus_checks_rates_and_seed(self):
+        """vus_max is the peak of the windows' sums (the footer says the
+        same); a 2-of-3 rate prints as volley run prints it; the seed is
+        carried when the runs agree."""
+        files, spec = self.bd_runs()
+        junit = os.path.join(self.tmp, "bd.xml")
+        rc, out, err, s = self.merge("--out", "junit=" + junit, *files)
+        self.assertEqual(rc, 0, out + err)
+        # each run: 2 + 1 VUs of its scenarios, 1 of setup, 1 of teardown
+        one = self.read_ndjson(files[0])[-1]["vus_max"]
+        self.assertEqual(s["metrics"]["vus_max"]["max"], 2 * one)
+        self.assertEqual(s["metrics"]["vus_max"]["value"], 2 * one)
+        self.assertIn("%d VUs at most (vus_max" % (2 * one), out)
+        # 28 of 52 checks pass (12 ok1, setup's and teardown's a run): 53.84% as
+        # volley run writes it (rounded down), not printf's 53.85%
+        self.assertRegex(out, r"checks\.+: 53\.84% ")
+        rc1, out1, err1 = self.volley("run", "-q", spec)
+        self.assertRegex(out1, r"checks\.+: 53\.84% ")
+        root = ET.parse(junit).getroot()
+        seed = [p.get("value") for p in root.iter("property") if p.get("name") == "seed"]
+        self.assertEqual(seed, ["7"])
+        other = self.edit_meta(files[1], "bd-seed8.ndjson", seed=8)
+        rc, out, err, s = self.merge("--out", "junit=" + junit, files[0], other)
+        seed = [p.get("value") for p in ET.parse(junit).getroot().iter("property")
+                if p.get("name") == "seed"]
+        self.assertEqual(seed, ["0"])
+
+    def test_setup_elsewhere_not_counted(self):
+        spec = self.write_spec(BREAKDOWN, "bd.yaml")
+        sd = os.path.join(self.tmp, "bd-setup.json")
+        rc, out, err = self.volley("setup", spec, "-o", sd)
+        self.assertEqual(rc, 0, out + err)
+        files = []
+        for i in range(2):
+            res = os.path.join(self.tmp, "bds-%d.ndjson" % i)
+            rc, out, err = self.volley("run", "-q", "--setup-data", sd, "--no-teardown",
+                                       "--result", res, spec)
+            self.assertEqual(rc, 0, out + err)
+            files.append(res)
+        start = self.read_ndjson(files[0])[0]["start_unix_ms"]
+        files = [self.edit_meta(f, "bds-al-%d.ndjson" % i, start_unix_ms=start)
+                 for i, f in enumerate(files)]
+        rc, out, err, s = self.merge(*files)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("✓ logged in", out)
+        self.assertNotIn("✓ logged out", out)
+        self.assertIn("- logged in (never evaluated)", out)
+        # 3 VUs of the scenarios in each run; setup's and teardown's ran elsewhere
+        self.assertEqual(s["metrics"]["vus_max"]["max"], 6)
+        self.assertIn("6 VUs at most", out)
+
+    def test_geometry_and_versions(self):
+        files, _ = self.bd_runs()
+        meta = self.read_ndjson(files[1])[0]
+        for field, value in (("half_log2", 7), ("max_log2", 30), ("geometry", "volley-hdr-2")):
+            hist = dict(meta["hist"])
+            hist[field] = value
+            other = self.edit_meta(files[1], "bd-geo.ndjson", hist=hist)
+            rc, out, err, _ = self.merge(files[0], other)
+            self.assertEqual(rc, 104, out + err)
+            self.assertIn("different histogram geometries", err)
+            self.assertIn("bd-geo.ndjson", err)
+            self.assertIn(os.path.basename(files[0]), err)
+            self.assertIn("%s=%s" % (field, value) if field != "geometry" else value, err)
+        other = self.edit_meta(files[1], "bd-ver.ndjson", volley="9.0.0")
+        rc, out, err, s = self.merge(files[0], other)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(err.count("different volley versions"), 1, err)
+        self.assertIn("9.0.0", err)
+        self.assertEqual(s["metrics"]["iterations"]["count"], 38)   # setup and teardown too
+
+    def test_partial_warnings_collapsed(self):
+        files, _ = self.bd_runs()
+        cut = os.path.join(self.tmp, "bd-cut.ndjson")
+        with open(files[1]) as f:
+            lines = f.readlines()
+        with open(cut, "w") as f:
+            f.writelines(lines[:-1])
+        rc, out, err, _ = self.merge("--allow-partial", files[0], cut)
+        self.assertIn(rc, (0, 99), out + err)
+        self.assertEqual(out.count("leave out the runs that died"), 1, out)
+        self.assertIn("percentiles of ", out)
+        self.assertIn("http_req_duration", out)
+        self.assertIn("the end lines of the runs that have one", out)
+
+
 if __name__ == "__main__":
     unittest.main()
