@@ -496,7 +496,8 @@ scenarios:
         with open(run + "-runner-1.log") as f:
             self.assertIn("instance 1: volley was killed by signal 9: counted as 103", f.read())
         self.assertIn("the merge covers 2 of 3 instances whole, 1 in part", out)
-        self.assertNotIn("137", out)
+        # as an exit code (a figure of the summary may hold the digits)
+        self.assertNotRegex(out, r"\bexit 137\b")
 
     def test_merge_command_with_an_instance_missing(self):
         """The merge Job's command alone (from the rendered manifest): one
