@@ -20,17 +20,6 @@ static const seg_stripe *keep_stripe(arena *a, const seg_stripe *st)
     return c;
 }
 
-static void add_warning(spec *s, const char *line)
-{
-    const char **w = line ? arena_alloc(&s->a, (s->n_warnings + 1) * sizeof *w) : NULL;
-    if (!w)
-        return;
-    if (s->n_warnings)
-        memcpy(w, s->warnings, s->n_warnings * sizeof *w);
-    w[s->n_warnings++] = line;
-    s->warnings = w;
-}
-
 /* The global count a scenario's share is taken of, for the message. */
 static int64_t global_vus(const scenario *sc) { return scenario_max_vus(sc); }
 
@@ -42,7 +31,7 @@ static void skip(spec *s, scenario *sc, int64_t vus, const char *what, const cha
                               (long long)vus);
     if (note && line)
         fprintf(note, "volley: %s\n", line);
-    add_warning(s, line);
+    spec_add_warning(s, line);
     sc->seg_skipped = true;
     sc->vus = sc->iterations = 0;
     sc->pre_allocated_vus = sc->max_vus = 0;

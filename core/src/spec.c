@@ -498,7 +498,11 @@ void spec_config_message(spec_loader *L, const void *field, bool error, const ch
     if (line)   /* kept for the summary: with secrets hidden */
         line = secret_redact_keep(&L->s->a, line);
     secret_fprintf(stderr, "volley: warning: %s\n", line ? line : text);
-    spec *s = L->s;
+    spec_add_warning(L->s, line);
+}
+
+void spec_add_warning(spec *s, const char *line)
+{
     const char **w = line ? arena_alloc(&s->a, (s->n_warnings + 1) * sizeof *w) : NULL;
     if (!w)
         return;

@@ -312,6 +312,9 @@ spec *spec_load(const char *path, const spec_opts *o, const plug_set *plugins,
                 metrics_reg *reg, const volley_host *host, volley_core *core,
                 diag *d);
 void spec_free(spec *s);
+/* Keeps line (arena-owned, "file:line:col: text" or a sentence) for the end
+ * of the summary; dropped when out of memory, as a warning can be. */
+void spec_add_warning(spec *s, const char *line);
 
 /* The host's config_error (error true) and config_warning, for the spec
  * whose load is under way (L: volley_core.loading, NULL outside a load:
