@@ -1,24 +1,16 @@
 /* start_at: --start-at's time formats (see start_at.h). */
 #include "start_at.h"
 
+#include "rfc3339.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #define NS_PER_S INT64_C(1000000000)
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic:
- * 400-year cycles of 146097 days). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* The date of a day count since 1970-01-01 (proleptic Gregorian; the
+ * inverse of rfc3339.c's day count), for the messages' times. */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
@@ -30,28 +22,6 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* Exactly n digits at *p; advances. */
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
 }
 
 /* ".ddd": up to 9 digits kept as ns, further ones allowed and dropped. */
@@ -91,42 +61,11 @@ static int parse_epoch(const char *s, int64_t *unix_ns)
     return 0;
 }
 
+/* Colons in the offset, as RFC 3339 writes it, and no instant before the
+ * epoch. */
 static int parse_rfc3339(const char *s, int64_t *unix_ns)
 {
-    const char *p = s;
-    int y, mo, d, h, mi, sec, oh = 0, om = 0;
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
-        !digits(&p, 2, &d))
-        return -1;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return -1;
-    p++;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' ||
-        !digits(&p, 2, &sec))
-        return -1;
-    int64_t frac;
-    if (!fraction(&p, &frac))
-        return -1;
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p++ == '+' ? 1 : -1;
-        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om))
-            return -1;
-    } else {
-        return -1;   /* RFC 3339 has no local time without an offset */
-    }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60 || oh > 23 || om > 59)
-        return -1;
-    /* A leap second (:60) is the instant after :59, as POSIX time has it. */
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-    t -= sign * (oh * 3600 + om * 60);
-    if (t < 0 || t >= INT64_MAX / NS_PER_S)   /* beyond 2262 */
-        return -1;
-    *unix_ns = t * NS_PER_S + frac;
-    return 0;
+    return rfc3339_parse(s, strlen(s), false, unix_ns) == 0 && *unix_ns >= 0 ? 0 : -1;
 }
 
 int start_at_parse(const char *s, int64_t *unix_ns, char *err, size_t errcap)

@@ -366,7 +366,9 @@ static void parses_times(void **state)
     }
     static const char *const bad[] = {"", "2026-12-07", "2026-12-07T01:02:03", "2026-12-07T01:02:03.Z",
                                       "2026-13-07T01:02:03Z", "2026-12-07T01:02:03+1", "2026-12-07T01:02:03Zx",
-                                      "yesterday at noon Z"};
+                                      "yesterday at noon Z",
+                                      "2026-02-30T01:02:03Z",     /* no such day (rfc3339.c) */
+                                      "9999-12-31T23:59:59Z"};    /* past int64 ns: was an overflow */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ns;
         if (rr__parse_time(bad[i], strlen(bad[i]), &ns) == 0)
